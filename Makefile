@@ -1,0 +1,211 @@
+# SPDX-License-Identifier: Apache-2.0
+#
+# zerohop - one Makefile for BPF objects, libzerohop, the binaries and tests.
+#   make [O=build] [V=1] [SANITIZE=address,undefined] [CLANG=clang] [BPFTOOL=bpftool]
+# `make help` lists the targets.
+
+O ?= build
+V ?= 0
+SANITIZE ?=
+PREFIX ?= /usr/local
+DESTDIR ?=
+CLANG ?= clang
+BPFTOOL ?= bpftool
+CC ?= gcc
+PKG_CONFIG ?= pkg-config
+CLANG_FORMAT ?= clang-format
+
+ifeq ($(V),1)
+Q =
+msg =
+else
+Q = @
+msg = @printf '  %-8s %s\n' "$(1)" "$(2)";
+endif
+
+.DELETE_ON_ERROR:
+.SUFFIXES:
+.DEFAULT_GOAL := all
+
+# --- tools and libraries ----------------------------------------------------
+need_tool = $(if $(shell command -v $(1) 2>/dev/null),,$(error $(1) not found: run scripts/deps.sh (or set $(2)=)))
+need_pkg = $(if $(shell $(PKG_CONFIG) --exists $(1) && echo y),,$(error pkg-config cannot find $(1): run scripts/deps.sh))
+
+ifeq ($(filter help clean format,$(MAKECMDGOALS)),)
+$(call need_tool,$(CLANG),CLANG)
+$(call need_tool,$(BPFTOOL),BPFTOOL)
+$(call need_tool,$(PKG_CONFIG),PKG_CONFIG)
+$(foreach p,libbpf libxdp libelf zlib jansson,$(call need_pkg,$(p)))
+endif
+
+PKGS := libxdp libbpf libelf zlib jansson
+PKG_CFLAGS := $(shell $(PKG_CONFIG) --cflags $(PKGS) 2>/dev/null)
+PKG_LIBS := $(shell $(PKG_CONFIG) --libs $(PKGS) 2>/dev/null)
+# The CNI plugin runs on nodes without libbpf: everything static.
+STATIC_LIBS := $(shell $(PKG_CONFIG) --static --libs $(PKGS) 2>/dev/null) -lzstd
+CMOCKA_LIBS := $(shell $(PKG_CONFIG) --libs cmocka 2>/dev/null)
+
+ARCH_INC := /usr/include/$(shell $(CC) -dumpmachine)
+
+WARN := -Wall -Wextra -Werror -Wstrict-prototypes -Wmissing-prototypes \
+	-Wformat=2 -Wno-unused-parameter
+CFLAGS ?= -O2 -g
+ZH_CFLAGS := -std=gnu11 $(WARN) -Ibpf/include -Iuser/lib \
+	-Icni -I$(O)/bpf $(PKG_CFLAGS)
+ifneq ($(SANITIZE),)
+ZH_CFLAGS += -fsanitize=$(SANITIZE) -fno-omit-frame-pointer
+LDFLAGS += -fsanitize=$(SANITIZE)
+endif
+
+BPF_CFLAGS := -O2 -g -target bpf -Wall -Werror -I$(ARCH_INC) -Ibpf/include \
+	-Ibpf -D__TARGET_ARCH_x86
+
+# --- sources ----------------------------------------------------------------
+BPF_SRCS := $(wildcard bpf/*.bpf.c)
+BPF_OBJS := $(patsubst bpf/%.bpf.c,$(O)/bpf/%.o,$(BPF_SRCS))
+SKELS := $(patsubst bpf/%.bpf.c,$(O)/bpf/%.skel.h,$(BPF_SRCS))
+BPF_HDRS := $(wildcard bpf/include/*.h bpf/lib/*.h)
+
+LIB_SRCS := $(wildcard user/lib/*.c)
+LIB_OBJS := $(patsubst %.c,$(O)/%.o,$(LIB_SRCS))
+LIB := $(O)/libzerohop.a
+
+CNI_LIB_SRCS := cni/env.c cni/conf.c cni/result.c cni/ipam.c
+CNI_SRCS := $(wildcard cni/*.c)
+CNI_OBJS := $(patsubst %.c,$(O)/%.o,$(CNI_SRCS))
+CNI_LIB_OBJS := $(patsubst %.c,$(O)/%.o,$(CNI_LIB_SRCS))
+
+BINS := $(O)/zerohopd $(O)/zerohopctl $(O)/xdpbench $(O)/zerohop
+
+UNIT_SRCS := $(wildcard tests/unit/test_*.c)
+UNIT_BINS := $(patsubst tests/unit/%.c,$(O)/tests/%,$(UNIT_SRCS))
+BPFTEST_SRCS := $(wildcard tests/bpf/test_*.c)
+BPFTEST_BINS := $(patsubst tests/bpf/%.c,$(O)/tests/%,$(BPFTEST_SRCS))
+
+# --- build ------------------------------------------------------------------
+all: $(BINS)
+
+$(O)/bpf/%.bpf.o: bpf/%.bpf.c $(BPF_HDRS)
+	@mkdir -p $(@D)
+	$(call msg,BPF,$@)
+	$(Q)$(CLANG) $(BPF_CFLAGS) -c $< -o $@
+
+$(O)/bpf/%.o: $(O)/bpf/%.bpf.o
+	$(call msg,GEN-OBJ,$@)
+	$(Q)$(BPFTOOL) gen object $@ $<
+
+$(O)/bpf/%.skel.h: $(O)/bpf/%.o
+	$(call msg,GEN-SKEL,$@)
+	$(Q)$(BPFTOOL) gen skeleton $< name $* > $@
+
+$(O)/%.o: %.c $(SKELS) $(wildcard user/lib/*.h cni/*.h bpf/include/*.h)
+	@mkdir -p $(@D)
+	$(call msg,CC,$@)
+	$(Q)$(CC) $(ZH_CFLAGS) $(CFLAGS) -c $< -o $@
+
+$(LIB): $(LIB_OBJS)
+	$(call msg,AR,$@)
+	$(Q)rm -f $@ && ar rcs $@ $^
+
+$(O)/zerohopd: $(O)/user/zerohopd/zerohopd.o $(LIB)
+	$(call msg,LINK,$@)
+	$(Q)$(CC) $(LDFLAGS) $^ $(PKG_LIBS) -o $@
+
+$(O)/zerohopctl: $(O)/user/zerohopctl/zerohopctl.o $(LIB)
+	$(call msg,LINK,$@)
+	$(Q)$(CC) $(LDFLAGS) $^ $(PKG_LIBS) -o $@
+
+$(O)/xdpbench: $(O)/user/xdpbench/xdpbench.o $(LIB)
+	$(call msg,LINK,$@)
+	$(Q)$(CC) $(LDFLAGS) $^ $(PKG_LIBS) -lm -o $@
+
+# Sanitizers cannot link statically: a SANITIZE build makes a dynamic plugin.
+ifeq ($(SANITIZE),)
+CNI_LINK := -static $(STATIC_LIBS)
+else
+CNI_LINK := $(PKG_LIBS)
+endif
+$(O)/zerohop: $(CNI_OBJS) $(LIB)
+	$(call msg,LINK,$@ $(if $(SANITIZE),(dynamic),(static)))
+	$(Q)$(CC) $(LDFLAGS) $^ $(CNI_LINK) -o $@
+
+$(O)/tests/test_%: $(O)/tests/unit/test_%.o $(CNI_LIB_OBJS) $(LIB)
+	@mkdir -p $(@D)
+	$(call msg,LINK,$@)
+	$(Q)$(CC) $(LDFLAGS) $^ $(PKG_LIBS) $(CMOCKA_LIBS) -o $@
+
+$(O)/tests/test_bpf_%: $(O)/tests/bpf/test_bpf_%.o $(LIB)
+	@mkdir -p $(@D)
+	$(call msg,LINK,$@)
+	$(Q)$(CC) $(LDFLAGS) $^ $(PKG_LIBS) $(CMOCKA_LIBS) -o $@
+
+tests: $(UNIT_BINS) $(BPFTEST_BINS)
+
+# --- tests ------------------------------------------------------------------
+# Tiers: unit and bpf (also under ASan/UBSan), integration (real binaries in
+# namespaces the tests make), podman (a real CNI client).
+SAN_O := $(O)/san
+
+check: check-unit check-bpf check-sanitize check-integration check-podman
+	@echo "make check: all tiers passed"
+
+check-unit: $(UNIT_BINS)
+	$(Q)tests/run-tier unit $(UNIT_BINS)
+
+check-bpf: $(BPFTEST_BINS)
+	$(Q)tests/run-tier bpf $(BPFTEST_BINS)
+
+check-sanitize:
+	$(Q)$(MAKE) --no-print-directory O=$(SAN_O) SANITIZE=address,undefined \
+		check-unit check-bpf
+
+check-integration: all
+	$(Q)O=$(O) tests/integration/run.sh
+
+check-podman: all
+	$(Q)O=$(O) tests/integration/podman.sh
+
+bench: all
+	$(Q)O=$(O) scripts/bench.sh
+
+# --- install ----------------------------------------------------------------
+install: all
+	install -d $(DESTDIR)/opt/cni/bin $(DESTDIR)$(PREFIX)/sbin \
+		$(DESTDIR)$(PREFIX)/bin $(DESTDIR)/etc/cni/net.d
+	install -m 0755 $(O)/zerohop $(DESTDIR)/opt/cni/bin/zerohop
+	install -m 0755 $(O)/zerohopd $(DESTDIR)$(PREFIX)/sbin/zerohopd
+	install -m 0755 $(O)/zerohopctl $(O)/xdpbench $(DESTDIR)$(PREFIX)/bin/
+	install -m 0644 deploy/10-zerohop.conflist \
+		$(DESTDIR)/etc/cni/net.d/10-zerohop.conflist
+
+# --- housekeeping -----------------------------------------------------------
+FORMAT_SRCS := $(shell git ls-files '*.c' '*.h' 2>/dev/null)
+
+format:
+	$(Q)$(CLANG_FORMAT) -i $(FORMAT_SRCS)
+
+lint: $(SKELS)
+	$(Q)$(CLANG_FORMAT) --dry-run -Werror $(FORMAT_SRCS)
+	$(Q)cppcheck --quiet --error-exitcode=1 --enable=warning,portability \
+		--inline-suppr --suppress=missingIncludeSystem \
+		-Ibpf/include -Iuser/lib -Icni -I$(O)/bpf user cni
+	$(Q)shellcheck -S warning scripts/*.sh tests/run-tier tests/integration/*.sh .ci/run
+
+clean:
+	rm -rf $(O)
+
+help:
+	@echo 'zerohop targets:'
+	@echo '  all        BPF objects, skeletons, zerohopd, zerohopctl, xdpbench, CNI plugin (default)'
+	@echo '  install    CNI plugin to $$(DESTDIR)/opt/cni/bin, binaries to $$(DESTDIR)$$(PREFIX)'
+	@echo '  check      every test tier: unit, bpf, sanitized unit+bpf, integration, podman'
+	@echo '  check-unit check-bpf check-sanitize check-integration check-podman   one tier'
+	@echo '  bench      pod-to-pod UDP request/response: zerohop vs veth vs bridge'
+	@echo '  format     clang-format every C file'
+	@echo '  lint       clang-format check, cppcheck, shellcheck'
+	@echo '  clean      remove $$(O)'
+	@echo 'knobs: O=$(O) V=$(V) SANITIZE=address,undefined CLANG=$(CLANG) BPFTOOL=$(BPFTOOL) PREFIX=$(PREFIX) DESTDIR='
+
+.PHONY: all tests check check-unit check-bpf check-sanitize check-integration \
+	check-podman bench install format lint clean help
+.SECONDARY:

@@ -1,0 +1,164 @@
+/* SPDX-License-Identifier: (BSD-2-Clause OR GPL-2.0) */
+/*
+ * fwd.h - the same-node fast path, shared by the tc and XDP entries:
+ * anti-spoofing, endpoint lookup, L2 rewrite and TTL decrement.
+ *
+ * zh_from_pod() returns an enum zh_stat: ZH_STAT_REDIRECT means @fwd holds
+ * the target, ZH_STAT_PASS_* hands the frame to the kernel unchanged,
+ * ZH_STAT_DROP_* drops it. The entry program turns that into its verdict.
+ */
+#ifndef ZH_FWD_H
+#define ZH_FWD_H
+
+#include "parse.h"
+#include "maps.h"
+
+struct zh_fwd {
+	__u32 ifindex;
+};
+
+static __always_inline int zh_v6_link_local(const struct in6_addr *a)
+{
+	/* fe80::/10, or :: as used by duplicate address detection */
+	if ((a->in6_u.u6_addr8[0] == 0xfe) &&
+	    ((a->in6_u.u6_addr8[1] & 0xc0) == 0x80))
+		return 1;
+	return !(a->in6_u.u6_addr32[0] | a->in6_u.u6_addr32[1] |
+		 a->in6_u.u6_addr32[2] | a->in6_u.u6_addr32[3]);
+}
+
+static __always_inline int zh_v6_eq(const struct in6_addr *a, const __u32 *b)
+{
+	return a->in6_u.u6_addr32[0] == b[0] && a->in6_u.u6_addr32[1] == b[1] &&
+	       a->in6_u.u6_addr32[2] == b[2] && a->in6_u.u6_addr32[3] == b[3];
+}
+
+/* Rewrite the Ethernet header as the router between the two pods. */
+static __always_inline void zh_l2_rewrite(struct ethhdr *eth,
+					  const struct zh_endpoint *ep)
+{
+	zh_mac_copy(eth->h_dest, ep->mac);
+	zh_mac_copy(eth->h_source, ep->gw_mac);
+}
+
+static __always_inline int zh_arp_from_pod(void *data, void *data_end,
+					   const struct zh_iface *self)
+{
+	struct zh_arp_eth *arp = zh_hdr(data, data_end, sizeof(struct ethhdr),
+					sizeof(*arp));
+
+	if (!arp)
+		return ZH_STAT_DROP_MALFORMED;
+	if (arp->htype != bpf_htons(1) || arp->ptype != bpf_htons(ETH_P_IP) ||
+	    arp->hlen != ETH_ALEN || arp->plen != 4)
+		return ZH_STAT_DROP_MALFORMED;
+	/* A probe (RFC 5227) has sender 0.0.0.0; anything else must be us. */
+	if (arp->spa && (!(self->flags & ZH_IFACE_F_V4) || arp->spa != self->ipv4))
+		return ZH_STAT_DROP_SPOOF_IP;
+	if (!zh_mac_eq(arp->sha, self->mac))
+		return ZH_STAT_DROP_SPOOF_MAC;
+	return ZH_STAT_PASS_NOT_IP;
+}
+
+static __always_inline int zh_ipv4_from_pod(void *data, void *data_end,
+					    const struct zh_iface *self,
+					    struct zh_fwd *fwd)
+{
+	struct ethhdr *eth = data;
+	struct iphdr *iph = zh_hdr(data, data_end, sizeof(*eth), sizeof(*iph));
+	struct zh_ep_key key = { .family = ZH_AF_INET };
+	struct zh_endpoint *ep;
+	__u32 check;
+
+	if (!iph || iph->version != 4 || iph->ihl < 5)
+		return ZH_STAT_DROP_MALFORMED;
+	if (!(self->flags & ZH_IFACE_F_V4) || iph->saddr != self->ipv4)
+		return ZH_STAT_DROP_SPOOF_IP;
+
+	key.addr[0] = iph->daddr;
+	ep = bpf_map_lookup_elem(&zh_endpoints, &key);
+	if (!ep)
+		return ZH_STAT_PASS_NO_ENDPOINT;
+	if (iph->ttl <= 1)
+		return ZH_STAT_PASS_TTL;
+
+	/* RFC 1624 incremental update, as the kernel's ip_decrease_ttl(). */
+	check = iph->check;
+	check += bpf_htons(0x0100);
+	iph->check = (__u16)(check + (check >= 0xffff));
+	iph->ttl--;
+
+	zh_l2_rewrite(eth, ep);
+	fwd->ifindex = ep->ifindex;
+	return ZH_STAT_REDIRECT;
+}
+
+static __always_inline int zh_ipv6_from_pod(void *data, void *data_end,
+					    const struct zh_iface *self,
+					    struct zh_fwd *fwd)
+{
+	struct ethhdr *eth = data;
+	struct ipv6hdr *ip6 = zh_hdr(data, data_end, sizeof(*eth), sizeof(*ip6));
+	struct zh_ep_key key = { .family = ZH_AF_INET6 };
+	struct zh_endpoint *ep;
+
+	if (!ip6 || ip6->version != 6)
+		return ZH_STAT_DROP_MALFORMED;
+	if (!((self->flags & ZH_IFACE_F_V6) && zh_v6_eq(&ip6->saddr, self->ipv6))) {
+		/* ND and DAD use link-local or unspecified sources: the
+		 * kernel handles those and never forwards them. */
+		if (zh_v6_link_local(&ip6->saddr))
+			return ZH_STAT_PASS_LINK_LOCAL;
+		return ZH_STAT_DROP_SPOOF_IP;
+	}
+
+	__builtin_memcpy(key.addr, &ip6->daddr, sizeof(key.addr));
+	ep = bpf_map_lookup_elem(&zh_endpoints, &key);
+	if (!ep)
+		return ZH_STAT_PASS_NO_ENDPOINT;
+	if (ip6->hop_limit <= 1)
+		return ZH_STAT_PASS_TTL;
+	ip6->hop_limit--; /* no header checksum in IPv6 */
+
+	zh_l2_rewrite(eth, ep);
+	fwd->ifindex = ep->ifindex;
+	return ZH_STAT_REDIRECT;
+}
+
+/*
+ * A frame sent by the pod behind host-side veth @ifindex. Anti-spoofing comes
+ * first: nothing is forwarded or handed to the kernel before the source MAC
+ * and IP are known to be the pod's own.
+ */
+static __always_inline int zh_from_pod(void *data, void *data_end,
+				       __u32 ifindex, struct zh_fwd *fwd)
+{
+	struct ethhdr *eth = zh_hdr(data, data_end, 0, sizeof(*eth));
+	struct zh_iface *self;
+
+	if (!eth)
+		return ZH_STAT_DROP_MALFORMED;
+	self = bpf_map_lookup_elem(&zh_ifaces, &ifindex);
+	if (!self)
+		return ZH_STAT_PASS_NO_IFACE;
+	if (!zh_mac_eq(eth->h_source, self->mac))
+		return ZH_STAT_DROP_SPOOF_MAC;
+
+	switch (eth->h_proto) {
+	case bpf_htons(ETH_P_IP):
+		return zh_ipv4_from_pod(data, data_end, self, fwd);
+	case bpf_htons(ETH_P_IPV6):
+		return zh_ipv6_from_pod(data, data_end, self, fwd);
+	case bpf_htons(ETH_P_ARP):
+		return zh_arp_from_pod(data, data_end, self);
+	default:
+		return ZH_STAT_PASS_NOT_IP;
+	}
+}
+
+static __always_inline int zh_stat_is_drop(int stat)
+{
+	return stat >= ZH_STAT_DROP_SPOOF_MAC;
+}
+
+#endif /* ZH_FWD_H */

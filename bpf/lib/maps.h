@@ -1,0 +1,42 @@
+/* SPDX-License-Identifier: (BSD-2-Clause OR GPL-2.0) */
+/* maps.h - the map definitions, laid out by zh_abi.h, and counter helpers. */
+#ifndef ZH_MAPS_H
+#define ZH_MAPS_H
+
+#include <linux/bpf.h>
+#include <bpf/bpf_helpers.h>
+#include "zh_abi.h"
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, ZH_MAX_ENDPOINTS);
+	__type(key, struct zh_ep_key);
+	__type(value, struct zh_endpoint);
+} zh_endpoints SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, ZH_MAX_ENDPOINTS);
+	__type(key, __u32);
+	__type(value, struct zh_iface);
+} zh_ifaces SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, ZH_STAT_MAX);
+	__type(key, __u32);
+	__type(value, struct zh_counter);
+} zh_stats SEC(".maps");
+
+static __always_inline void zh_count(__u32 stat, __u64 bytes)
+{
+	struct zh_counter *c = bpf_map_lookup_elem(&zh_stats, &stat);
+
+	/* Per-CPU slot: no atomics needed. */
+	if (c) {
+		c->packets++;
+		c->bytes += bytes;
+	}
+}
+
+#endif /* ZH_MAPS_H */

@@ -1,0 +1,75 @@
+// SPDX-License-Identifier: (BSD-2-Clause OR GPL-2.0)
+/*
+ * zh_fast.bpf.c - entry programs of the same-node fast path.
+ *
+ * zh_tc_from_pod   tc ingress of the host-side veth; delivers with
+ *                  bpf_redirect_peer() straight into the destination pod.
+ * zh_xdp_from_pod  XDP on the host-side veth; XDP_REDIRECT to the
+ *                  destination's host-side veth, whose peer receives it.
+ * zh_xdp_pod       XDP on the pod-side veth in XDP mode: veth only accepts
+ *                  redirected frames (ndo_xdp_xmit) when its peer runs XDP.
+ */
+#include <linux/bpf.h>
+#include <linux/pkt_cls.h>
+#include "lib/fwd.h"
+
+SEC("tc")
+int zh_tc_from_pod(struct __sk_buff *skb)
+{
+	struct zh_fwd fwd = {};
+	void *data, *data_end;
+	int stat;
+
+	/* Make the Ethernet and IPv6 headers linear; a no-op for nearly
+	 * every frame, but a veth may hand us a paged skb. */
+	if (skb->data + sizeof(struct ethhdr) + sizeof(struct ipv6hdr) >
+	    skb->data_end)
+		bpf_skb_pull_data(skb, sizeof(struct ethhdr) +
+					       sizeof(struct ipv6hdr));
+	data = (void *)(long)skb->data;
+	data_end = (void *)(long)skb->data_end;
+
+	stat = zh_from_pod(data, data_end, skb->ifindex, &fwd);
+	if (stat == ZH_STAT_REDIRECT) {
+		int act = bpf_redirect_peer(fwd.ifindex, 0);
+
+		if (act == TC_ACT_REDIRECT) {
+			zh_count(stat, skb->len);
+			return act;
+		}
+		stat = ZH_STAT_DROP_REDIRECT;
+	}
+	zh_count(stat, skb->len);
+	return zh_stat_is_drop(stat) ? TC_ACT_SHOT : TC_ACT_OK;
+}
+
+SEC("xdp")
+int zh_xdp_from_pod(struct xdp_md *ctx)
+{
+	void *data = (void *)(long)ctx->data;
+	void *data_end = (void *)(long)ctx->data_end;
+	__u64 len = data_end - data;
+	struct zh_fwd fwd = {};
+	int stat;
+
+	stat = zh_from_pod(data, data_end, ctx->ingress_ifindex, &fwd);
+	if (stat == ZH_STAT_REDIRECT) {
+		int act = bpf_redirect(fwd.ifindex, 0);
+
+		if (act == XDP_REDIRECT) {
+			zh_count(stat, len);
+			return act;
+		}
+		stat = ZH_STAT_DROP_REDIRECT;
+	}
+	zh_count(stat, len);
+	return zh_stat_is_drop(stat) ? XDP_DROP : XDP_PASS;
+}
+
+SEC("xdp")
+int zh_xdp_pod(struct xdp_md *ctx)
+{
+	return XDP_PASS;
+}
+
+char LICENSE[] SEC("license") = "Dual BSD/GPL";

@@ -1,0 +1,632 @@
+// SPDX-License-Identifier: Apache-2.0
+/*
+ * pod.c - ADD, DEL and CHECK: wire a pod onto the fast path and take it off.
+ *
+ * The pod's gateway is link-local (169.254.1.1, fe80::1) and never answers
+ * ARP or ND: the pod gets a permanent neighbour entry for it that names the
+ * host-side veth's MAC, and its addresses carry no prefix route, so every
+ * frame the pod sends goes to that MAC and through our program. The host
+ * side mirrors it with a /32 (/128) route and a permanent neighbour for the
+ * pod, so host<->pod traffic needs no ARP either.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <net/if.h>
+#include <linux/if_addr.h>
+
+#include "cni.h"
+#include "pod.h"
+#include "zerohop.h"
+
+#define ZH_GW4 "169.254.1.1"
+#define ZH_GW6 "fe80::1"
+
+void zh_host_ifname(const char *container_id, const char *ifname,
+		    char out[IFNAMSIZ])
+{
+	/* FNV-1a over "<id>/<ifname>": 48 bits as 12 hex digits after "zh". */
+	unsigned long long h = 0xcbf29ce484222325ULL;
+	const char *parts[] = { container_id, "/", ifname };
+
+	for (size_t i = 0; i < 3; i++)
+		for (const char *p = parts[i]; *p; p++)
+			h = (h ^ (unsigned char)*p) * 0x100000001b3ULL;
+	snprintf(out, IFNAMSIZ, "zh%012llx", h & 0xffffffffffffULL);
+}
+
+static void mac_str(const unsigned char m[6], char out[18])
+{
+	snprintf(out, 18, "%02x:%02x:%02x:%02x:%02x:%02x", m[0], m[1], m[2],
+		 m[3], m[4], m[5]);
+}
+
+static int nl_fail(struct zh_cni_err *err, int ret, const char *what,
+		   const char *obj)
+{
+	return zh_cni_err_set(err, ZH_CNI_ERR_LINK, "failed to configure pod network",
+			      "%s %s: %s", what, obj, strerror(-ret));
+}
+
+/* Open the pinned objects (loading them if nobody has) under the lock. */
+static int objs_take(struct zh_objs *objs, unsigned int flags,
+		     struct zh_cni_err *err)
+{
+	int lock, ret;
+
+	lock = zh_pin_lock();
+	if (lock < 0)
+		return zh_cni_err_set(err, ZH_CNI_ERR_BPF,
+				      "cannot lock the BPF pin directory",
+				      "%s: %s", zh_pin_root(), strerror(-lock));
+	ret = zh_objs_open(objs, flags);
+	if (ret) {
+		zh_pin_unlock(lock);
+		if (ret == -ENOENT && !(flags & ZH_OBJS_LOAD))
+			return -ENOENT;
+		return zh_cni_err_set(err, ZH_CNI_ERR_BPF,
+				      "cannot open or load the BPF objects",
+				      "%s: %s", zh_pin_dir(), strerror(-ret));
+	}
+	return lock;
+}
+
+/* The addresses IPAM gave, split by family; zerohop takes one of each. */
+struct pod_addrs {
+	struct zh_addr v4, v6;
+	bool has_v4, has_v6;
+};
+
+static int pick_addrs(const struct zh_result *ipam, struct pod_addrs *pa,
+		      struct zh_cni_err *err)
+{
+	memset(pa, 0, sizeof(*pa));
+	for (int i = 0; i < ipam->n_ips; i++) {
+		struct zh_addr a;
+		bool *has;
+
+		if (zh_addr_parse(ipam->ips[i].address, true, &a))
+			return zh_cni_err_set(err, ZH_CNI_ERR_IPAM,
+					      "IPAM returned an invalid address",
+					      "%s", ipam->ips[i].address);
+		has = a.family == AF_INET ? &pa->has_v4 : &pa->has_v6;
+		if (*has)
+			return zh_cni_err_set(
+				err, ZH_CNI_ERR_IPAM,
+				"IPAM returned more than one address of a family",
+				"zerohop gives a pod one IPv4 and at most one IPv6 address; extra: %s",
+				ipam->ips[i].address);
+		*has = true;
+		*(a.family == AF_INET ? &pa->v4 : &pa->v6) = a;
+	}
+	if (!pa->has_v4)
+		return zh_cni_err_set(err, ZH_CNI_ERR_IPAM,
+				      "IPAM returned no IPv4 address",
+				      "ipam result has %d address(es), none IPv4",
+				      ipam->n_ips);
+	return 0;
+}
+
+static void gw_of(int family, struct zh_addr *gw)
+{
+	zh_addr_parse(family == AF_INET ? ZH_GW4 : ZH_GW6, false, gw);
+}
+
+/*
+ * The pod's routes: those IPAM asked for, through our gateway, and a default
+ * route for each family IPAM gave no route for.
+ */
+static int build_routes(const struct zh_result *ipam,
+			const struct pod_addrs *pa, struct zh_result *res,
+			struct zh_cni_err *err)
+{
+	bool routed[2] = { false, false };
+	char buf[64];
+
+	for (int i = 0; i < ipam->n_routes; i++) {
+		struct zh_addr dst, gw;
+
+		if (zh_addr_parse(ipam->routes[i].dst, true, &dst))
+			return zh_cni_err_set(err, ZH_CNI_ERR_IPAM,
+					      "IPAM returned an invalid route",
+					      "%s", ipam->routes[i].dst);
+		if (dst.family == AF_INET ? !pa->has_v4 : !pa->has_v6)
+			continue; /* no address of that family to route from */
+		routed[dst.family == AF_INET6] = true;
+		gw_of(dst.family, &gw);
+		snprintf(res->routes[res->n_routes].dst, sizeof(res->routes[0].dst),
+			 "%s", ipam->routes[i].dst);
+		zh_addr_str(&gw, false, res->routes[res->n_routes].gw,
+			    sizeof(res->routes[0].gw));
+		res->n_routes++;
+	}
+	for (int fam = 0; fam < 2; fam++) {
+		struct zh_addr gw;
+
+		if (routed[fam] || !(fam ? pa->has_v6 : pa->has_v4))
+			continue;
+		if (res->n_routes >= ZH_CNI_MAX_ROUTES)
+			break;
+		gw_of(fam ? AF_INET6 : AF_INET, &gw);
+		snprintf(res->routes[res->n_routes].dst, sizeof(res->routes[0].dst),
+			 "%s", fam ? "::/0" : "0.0.0.0/0");
+		snprintf(res->routes[res->n_routes].gw, sizeof(res->routes[0].gw),
+			 "%s", zh_addr_str(&gw, false, buf, sizeof(buf)));
+		res->n_routes++;
+	}
+	return 0;
+}
+
+/* Inside the pod's netns: the interface, its addresses, gateway, routes. */
+static int pod_side(const struct zh_cni_env *env, const struct zh_netconf *conf,
+		    const struct zh_objs *objs, const struct pod_addrs *pa,
+		    const struct zh_result *res, const unsigned char gw_mac[6],
+		    unsigned char pod_mac[6], int *pod_ifindex,
+		    struct zh_cni_err *err)
+{
+	struct zh_addr gw;
+	int ifindex, ret;
+
+	ifindex = if_nametoindex(env->ifname);
+	if (!ifindex)
+		return nl_fail(err, -errno, "pod interface", env->ifname);
+	*pod_ifindex = ifindex;
+	ret = zh_link_mac(ifindex, pod_mac);
+	if (ret)
+		return nl_fail(err, ret, "read MAC of", env->ifname);
+	if (conf->datapath == ZH_DATAPATH_XDP) {
+		/* XDP_REDIRECT hands the frame over without the skb's
+		 * CHECKSUM_PARTIAL state: the sender must finish L4 checksums. */
+		ret = zh_link_tx_csum_off(env->ifname);
+		if (ret)
+			return nl_fail(err, ret, "turn off tx checksum offload on",
+				       env->ifname);
+		ret = zh_xdp_attach(ifindex, objs->xdp_pod_fd);
+		if (ret)
+			return zh_cni_err_set(err, ZH_CNI_ERR_BPF,
+					      "cannot attach XDP program",
+					      "%s on pod interface %s: %s",
+					      ZH_PROG_XDP_POD, env->ifname,
+					      strerror(-ret));
+	}
+	ret = zh_nl_link_up(ifindex);
+	if (ret)
+		return nl_fail(err, ret, "set up", env->ifname);
+	for (int fam = 0; fam < 2; fam++) {
+		const struct zh_addr *a = fam ? &pa->v6 : &pa->v4;
+		char buf[64];
+
+		if (!(fam ? pa->has_v6 : pa->has_v4))
+			continue;
+		ret = zh_nl_addr_add(ifindex, a,
+				     IFA_F_NOPREFIXROUTE |
+					     (fam ? IFA_F_NODAD : 0));
+		if (ret)
+			return nl_fail(err, ret, "add address",
+				       zh_addr_str(a, true, buf, sizeof(buf)));
+		gw_of(a->family, &gw);
+		ret = zh_nl_neigh_add(ifindex, &gw, gw_mac);
+		if (ret)
+			return nl_fail(err, ret, "add gateway neighbour",
+				       zh_addr_str(&gw, false, buf, sizeof(buf)));
+	}
+	for (int i = 0; i < res->n_routes; i++) {
+		struct zh_addr dst;
+
+		zh_addr_parse(res->routes[i].dst, true, &dst);
+		gw_of(dst.family, &gw);
+		ret = zh_nl_route_add(ifindex, &dst, &gw);
+		if (ret && ret != -EEXIST)
+			return nl_fail(err, ret, "add route", res->routes[i].dst);
+	}
+	return 0;
+}
+
+/* In the host netns: the host-side veth, routes and neighbours to the pod. */
+static int host_side(int host_ifindex, const char *host,
+		     const struct pod_addrs *pa, const unsigned char pod_mac[6],
+		     struct zh_cni_err *err)
+{
+	char buf[64];
+	int ret;
+
+	ret = zh_nl_link_up(host_ifindex);
+	if (ret)
+		return nl_fail(err, ret, "set up", host);
+	for (int fam = 0; fam < 2; fam++) {
+		struct zh_addr a = fam ? pa->v6 : pa->v4;
+
+		if (!(fam ? pa->has_v6 : pa->has_v4))
+			continue;
+		a.prefix = zh_addr_len(a.family) * 8;
+		ret = zh_nl_neigh_add(host_ifindex, &a, pod_mac);
+		if (ret)
+			return nl_fail(err, ret, "add pod neighbour",
+				       zh_addr_str(&a, false, buf, sizeof(buf)));
+		ret = zh_nl_route_add(host_ifindex, &a, NULL);
+		if (ret)
+			return nl_fail(err, ret, "add host route to",
+				       zh_addr_str(&a, true, buf, sizeof(buf)));
+	}
+	return 0;
+}
+
+static int attach_host(const struct zh_netconf *conf, const struct zh_objs *objs,
+		       int host_ifindex, const char *host,
+		       struct zh_cni_err *err)
+{
+	int ret;
+
+	if (conf->datapath == ZH_DATAPATH_XDP)
+		ret = zh_xdp_attach(host_ifindex, objs->xdp_from_pod_fd);
+	else
+		ret = zh_tc_attach(host_ifindex, objs->tc_from_pod_fd);
+	if (ret)
+		return zh_cni_err_set(err, ZH_CNI_ERR_BPF,
+				      "cannot attach the fast-path program",
+				      "%s on %s: %s",
+				      conf->datapath == ZH_DATAPATH_XDP ?
+					      ZH_PROG_XDP_FROM_POD :
+					      ZH_PROG_TC_FROM_POD,
+				      host, strerror(-ret));
+	return 0;
+}
+
+static void fill_iface(struct zh_iface *iface, const struct zh_cni_env *env,
+		       const struct zh_netconf *conf, const struct pod_addrs *pa,
+		       const char *host, const unsigned char pod_mac[6],
+		       int pod_ifindex)
+{
+	memset(iface, 0, sizeof(*iface));
+	memcpy(iface->mac, pod_mac, 6);
+	iface->datapath = conf->datapath;
+	if (pa->has_v4) {
+		iface->flags |= ZH_IFACE_F_V4;
+		iface->ipv4 = pa->v4.v4.s_addr;
+	}
+	if (pa->has_v6) {
+		iface->flags |= ZH_IFACE_F_V6;
+		memcpy(iface->ipv6, &pa->v6.v6, 16);
+	}
+	iface->pod_ifindex = pod_ifindex;
+	snprintf(iface->host_ifname, sizeof(iface->host_ifname), "%s", host);
+	snprintf(iface->pod_ifname, sizeof(iface->pod_ifname), "%s", env->ifname);
+	snprintf(iface->container_id, sizeof(iface->container_id), "%s",
+		 env->container_id);
+	snprintf(iface->netns, sizeof(iface->netns), "%s", env->netns);
+}
+
+static void build_result(struct zh_result *res, const struct zh_cni_env *env,
+			 const struct zh_result *ipam, const char *host,
+			 const unsigned char host_mac[6],
+			 const unsigned char pod_mac[6])
+{
+	snprintf(res->ifaces[0].name, sizeof(res->ifaces[0].name), "%s", host);
+	mac_str(host_mac, res->ifaces[0].mac);
+	snprintf(res->ifaces[1].name, sizeof(res->ifaces[1].name), "%s",
+		 env->ifname);
+	mac_str(pod_mac, res->ifaces[1].mac);
+	snprintf(res->ifaces[1].sandbox, sizeof(res->ifaces[1].sandbox), "%s",
+		 env->netns);
+	res->n_ifaces = 2;
+	for (int i = 0; i < ipam->n_ips; i++) {
+		struct zh_addr a, gw;
+
+		res->ips[i] = ipam->ips[i];
+		zh_addr_parse(ipam->ips[i].address, true, &a);
+		gw_of(a.family, &gw);
+		zh_addr_str(&gw, false, res->ips[i].gateway,
+			    sizeof(res->ips[i].gateway));
+		res->ips[i].iface = 1;
+	}
+	res->n_ips = ipam->n_ips;
+	if (ipam->dns)
+		res->dns = json_incref(ipam->dns);
+}
+
+int zh_cmd_add(const struct zh_cni_env *env, const struct zh_netconf *conf,
+	       json_t **out, struct zh_cni_err *err)
+{
+	struct zh_result ipam = {}, res = {};
+	unsigned char host_mac[6], pod_mac[6];
+	struct zh_endpoint ep = {};
+	struct zh_iface iface;
+	struct pod_addrs pa;
+	char host[IFNAMSIZ];
+	struct zh_objs objs;
+	int lock, netns_fd, saved, host_ifindex, pod_ifindex = 0, ret;
+
+	zh_host_ifname(env->container_id, env->ifname, host);
+	netns_fd = open(env->netns, O_RDONLY | O_CLOEXEC);
+	if (netns_fd < 0)
+		return zh_cni_err_set(err, ZH_CNI_ERR_UNKNOWN_CONTAINER,
+				      "cannot open the pod's network namespace",
+				      "CNI_NETNS %s: %s", env->netns,
+				      strerror(errno));
+	lock = objs_take(&objs, ZH_OBJS_LOAD, err);
+	if (lock < 0) {
+		close(netns_fd);
+		return -1;
+	}
+	if (if_nametoindex(host)) {
+		ret = zh_cni_err_set(err, ZH_CNI_ERR_LINK,
+				     "host interface already exists",
+				     "%s is there for container %s ifname %s: ADD without DEL?",
+				     host, env->container_id, env->ifname);
+		goto err_objs;
+	}
+
+	ret = zh_ipam_exec(env, ZH_CNI_ADD, conf->ipam_type, conf->raw,
+			   conf->raw_len, &ipam, err);
+	if (ret)
+		goto err_objs;
+	ret = pick_addrs(&ipam, &pa, err);
+	if (ret)
+		goto err_ipam;
+	ret = build_routes(&ipam, &pa, &res, err);
+	if (ret)
+		goto err_ipam;
+
+	ret = zh_nl_veth_add(host, env->ifname, netns_fd, conf->mtu);
+	if (ret) {
+		nl_fail(err, ret, "create veth pair",
+			ret == -EEXIST ? "(pod interface name taken)" : host);
+		goto err_ipam;
+	}
+	host_ifindex = if_nametoindex(host);
+	if (!host_ifindex || zh_link_mac(host_ifindex, host_mac)) {
+		ret = nl_fail(err, -ENODEV, "look up", host);
+		goto err_ipam; /* cannot find it to delete it either */
+	}
+
+	saved = zh_netns_enter(env->netns);
+	if (saved < 0) {
+		ret = nl_fail(err, saved, "enter netns", env->netns);
+		goto err_veth;
+	}
+	ret = pod_side(env, conf, &objs, &pa, &res, host_mac, pod_mac,
+		       &pod_ifindex, err);
+	if (zh_netns_leave(saved)) {
+		pr_warn("cannot return to the host netns: %s\n", strerror(errno));
+		abort(); /* anything further would act on the wrong netns */
+	}
+	if (ret)
+		goto err_veth;
+
+	ret = host_side(host_ifindex, host, &pa, pod_mac, err);
+	if (ret)
+		goto err_veth;
+	ret = attach_host(conf, &objs, host_ifindex, host, err);
+	if (ret)
+		goto err_veth;
+
+	fill_iface(&iface, env, conf, &pa, host, pod_mac, pod_ifindex);
+	ep.ifindex = host_ifindex;
+	memcpy(ep.mac, pod_mac, 6);
+	memcpy(ep.gw_mac, host_mac, 6);
+	ret = zh_ep_write(&objs, host_ifindex, &iface, &ep);
+	if (ret) {
+		zh_cni_err_set(err, ZH_CNI_ERR_BPF, "cannot write the endpoint",
+			       "%s: %s", host,
+			       ret == -EEXIST ?
+				       "an address of this pod is already another pod's" :
+				       strerror(-ret));
+		goto err_veth;
+	}
+
+	build_result(&res, env, &ipam, host, host_mac, pod_mac);
+	*out = zh_result_to_json(&res, conf->cni_version);
+	zh_result_free(&res);
+	zh_result_free(&ipam);
+	zh_objs_close(&objs);
+	zh_pin_unlock(lock);
+	close(netns_fd);
+	return *out ? 0 : zh_cni_err_set(err, ZH_CNI_ERR_INTERNAL,
+					  "cannot encode the result", NULL);
+
+err_veth:
+	/* Deleting one end deletes the pair, its routes, neighbours and the
+	 * programs attached to either end. */
+	zh_nl_link_del(host_ifindex);
+err_ipam:
+	{
+		struct zh_cni_err ignore;
+
+		if (zh_ipam_exec(env, ZH_CNI_DEL, conf->ipam_type, conf->raw,
+				 conf->raw_len, NULL, &ignore))
+			pr_warn("rollback: IPAM DEL failed: %s\n", ignore.msg);
+	}
+	zh_result_free(&ipam);
+	zh_result_free(&res);
+err_objs:
+	zh_objs_close(&objs);
+	zh_pin_unlock(lock);
+	close(netns_fd);
+	return -1;
+}
+
+int zh_cmd_del(const struct zh_cni_env *env, const struct zh_netconf *conf,
+	       struct zh_cni_err *err)
+{
+	struct zh_cni_err ignore;
+	char host[IFNAMSIZ];
+	struct zh_objs objs;
+	int lock, ifindex, ret;
+
+	/* Best effort: without the maps (never loaded, bpffs gone) there is
+	 * no entry to remove, and the veth and lease still go. */
+	zh_host_ifname(env->container_id, env->ifname, host);
+	lock = objs_take(&objs, 0, &ignore);
+	ifindex = if_nametoindex(host);
+	if (lock >= 0 && ifindex)
+		zh_ep_remove(&objs, ifindex);
+	if (ifindex) {
+		/* The veth may vanish under us (pod netns torn down): fine. */
+		ret = zh_nl_link_del(ifindex);
+		if (ret && ret != -ENODEV) {
+			zh_cni_err_set(err, ZH_CNI_ERR_LINK,
+				       "cannot delete the host interface",
+				       "%s: %s", host, strerror(-ret));
+			goto out;
+		}
+	}
+	/* Entries whose veth went away without a DEL. */
+	if (lock >= 0)
+		zh_ep_remove_owner(&objs, env->container_id, env->ifname);
+	ret = zh_ipam_exec(env, ZH_CNI_DEL, conf->ipam_type, conf->raw,
+			   conf->raw_len, NULL, err);
+out:
+	if (lock >= 0) {
+		zh_objs_close(&objs);
+		zh_pin_unlock(lock);
+	}
+	return ret ? -1 : 0;
+}
+
+/* CHECK collects every problem it finds into one message. */
+struct problems {
+	char buf[1024];
+	size_t len;
+	int n;
+};
+
+static void problem(struct problems *p, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
+static void problem(struct problems *p, const char *fmt, ...)
+{
+	va_list ap;
+	int n;
+
+	if (p->len >= sizeof(p->buf) - 1)
+		return;
+	if (p->n++)
+		p->len += snprintf(p->buf + p->len, sizeof(p->buf) - p->len, "; ");
+	if (p->len >= sizeof(p->buf) - 1)
+		return;
+	va_start(ap, fmt);
+	n = vsnprintf(p->buf + p->len, sizeof(p->buf) - p->len, fmt, ap);
+	va_end(ap);
+	if (n > 0)
+		p->len += n;
+	if (p->len > sizeof(p->buf) - 1)
+		p->len = sizeof(p->buf) - 1;
+}
+
+static void check_pod_side(const struct zh_cni_env *env,
+			   const struct zh_netconf *conf,
+			   const struct zh_objs *objs,
+			   const struct zh_result *prev, struct problems *p)
+{
+	int ifindex = if_nametoindex(env->ifname);
+	char buf[64];
+
+	if (!ifindex) {
+		problem(p, "pod interface %s missing in %s", env->ifname,
+			env->netns);
+		return;
+	}
+	for (int i = 0; i < prev->n_ips; i++) {
+		struct zh_addr a;
+
+		if (zh_addr_parse(prev->ips[i].address, true, &a))
+			continue;
+		if (zh_nl_addr_has(ifindex, &a) != 1)
+			problem(p, "address %s missing on %s",
+				prev->ips[i].address, env->ifname);
+	}
+	for (int i = 0; i < prev->n_routes; i++) {
+		struct zh_addr dst, gw;
+		bool has_gw = prev->routes[i].gw[0];
+
+		if (zh_addr_parse(prev->routes[i].dst, true, &dst) ||
+		    (has_gw && zh_addr_parse(prev->routes[i].gw, false, &gw)))
+			continue;
+		if (zh_nl_route_has(ifindex, &dst, has_gw ? &gw : NULL) != 1)
+			problem(p, "route %s via %s missing", prev->routes[i].dst,
+				has_gw ? zh_addr_str(&gw, false, buf, sizeof(buf)) :
+					 "link");
+	}
+	if (conf->datapath == ZH_DATAPATH_XDP &&
+	    zh_xdp_attached(ifindex, objs->xdp_pod_fd) != 1)
+		problem(p, "%s not attached to pod interface %s",
+			ZH_PROG_XDP_POD, env->ifname);
+}
+
+int zh_cmd_check(const struct zh_cni_env *env, const struct zh_netconf *conf,
+		 struct zh_cni_err *err)
+{
+	struct problems p = {};
+	struct zh_result prev = {};
+	struct zh_iface iface;
+	struct zh_objs objs;
+	char host[IFNAMSIZ];
+	int ifindex, saved, ret, attached;
+
+	if (!conf->prev_result)
+		return zh_cni_err_set(err, ZH_CNI_ERR_INVALID_CONFIG,
+				      "CHECK needs prevResult", NULL);
+	if (zh_result_parse(conf->prev_result, &prev, err))
+		return -1;
+	zh_host_ifname(env->container_id, env->ifname, host);
+
+	ret = zh_objs_open(&objs, 0);
+	if (ret) {
+		zh_result_free(&prev);
+		return zh_cni_err_set(err, ZH_CNI_ERR_CHECK,
+				      "BPF objects are not pinned", "%s: %s",
+				      zh_pin_dir(), strerror(-ret));
+	}
+	ifindex = if_nametoindex(host);
+	if (!ifindex) {
+		problem(&p, "host interface %s missing", host);
+	} else {
+		attached = conf->datapath == ZH_DATAPATH_XDP ?
+				   zh_xdp_attached(ifindex, objs.xdp_from_pod_fd) :
+				   zh_tc_attached(ifindex, objs.tc_from_pod_fd);
+		if (attached != 1)
+			problem(&p, "fast-path program not attached to %s", host);
+		if (zh_iface_lookup(&objs, ifindex, &iface) ||
+		    strncmp(iface.container_id, env->container_id,
+			    sizeof(iface.container_id)))
+			problem(&p, "no endpoint entry for %s", host);
+	}
+	for (int i = 0; i < prev.n_ips; i++) {
+		struct zh_endpoint ep;
+		struct zh_ep_key key;
+		struct zh_addr a;
+
+		if (zh_addr_parse(prev.ips[i].address, true, &a))
+			continue;
+		if (a.family == AF_INET)
+			zh_ep_key_v4(&key, a.v4.s_addr);
+		else
+			zh_ep_key_v6(&key, (const __u32 *)a.v6.s6_addr);
+		if (zh_ep_lookup(&objs, &key, &ep) || (int)ep.ifindex != ifindex)
+			problem(&p, "endpoint map has no entry for %s to %s",
+				prev.ips[i].address, host);
+	}
+
+	saved = zh_netns_enter(env->netns);
+	if (saved < 0) {
+		problem(&p, "netns %s: %s", env->netns, strerror(-saved));
+	} else {
+		check_pod_side(env, conf, &objs, &prev, &p);
+		if (zh_netns_leave(saved))
+			abort();
+	}
+	zh_objs_close(&objs);
+	zh_result_free(&prev);
+	if (p.n)
+		return zh_cni_err_set(err, ZH_CNI_ERR_CHECK,
+				      "pod network does not match prevResult",
+				      "%s", p.buf);
+	return zh_ipam_exec(env, ZH_CNI_CHECK, conf->ipam_type, conf->raw,
+			    conf->raw_len, NULL, err) ?
+		       -1 :
+		       0;
+}

@@ -1,0 +1,107 @@
+// SPDX-License-Identifier: Apache-2.0
+/*
+ * attach.c - put pinned programs on interfaces.
+ *
+ * tc: a clsact qdisc with one direct-action cls_bpf filter at ingress. The
+ * kernel owns the attachment; it goes away with the interface, so a pod's
+ * DEL (which deletes the veth) needs no detach step and nothing is pinned
+ * per pod.
+ * XDP: through libxdp, so other XDP users of the interface can coexist.
+ */
+#include <errno.h>
+#include <string.h>
+#include <unistd.h>
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+#include <xdp/libxdp.h>
+
+#include "zerohop.h"
+
+#define ZH_TC_HANDLE 0x2a
+#define ZH_TC_PRIO 1
+
+static int prog_id(int prog_fd, __u32 *id)
+{
+	struct bpf_prog_info info = {};
+	__u32 len = sizeof(info);
+
+	if (bpf_obj_get_info_by_fd(prog_fd, &info, &len))
+		return -errno;
+	*id = info.id;
+	return 0;
+}
+
+int zh_tc_attach(int ifindex, int prog_fd)
+{
+	DECLARE_LIBBPF_OPTS(bpf_tc_hook, hook, .ifindex = ifindex,
+			    .attach_point = BPF_TC_INGRESS);
+	DECLARE_LIBBPF_OPTS(bpf_tc_opts, opts, .handle = ZH_TC_HANDLE,
+			    .priority = ZH_TC_PRIO, .prog_fd = prog_fd,
+			    .flags = BPF_TC_F_REPLACE);
+	int err;
+
+	err = bpf_tc_hook_create(&hook);
+	if (err && err != -EEXIST)
+		return err;
+	return bpf_tc_attach(&hook, &opts);
+}
+
+int zh_tc_attached(int ifindex, int prog_fd)
+{
+	DECLARE_LIBBPF_OPTS(bpf_tc_hook, hook, .ifindex = ifindex,
+			    .attach_point = BPF_TC_INGRESS);
+	DECLARE_LIBBPF_OPTS(bpf_tc_opts, opts, .handle = ZH_TC_HANDLE,
+			    .priority = ZH_TC_PRIO);
+	__u32 id = 0;
+	int err;
+
+	err = prog_id(prog_fd, &id);
+	if (err)
+		return err;
+	err = bpf_tc_query(&hook, &opts);
+	if (err == -ENOENT || err == -EINVAL)
+		return 0;
+	if (err)
+		return err;
+	return opts.prog_id == id;
+}
+
+int zh_xdp_attach(int ifindex, int prog_fd)
+{
+	struct xdp_program *prog;
+	int err;
+
+	prog = xdp_program__from_fd(prog_fd);
+	err = libxdp_get_error(prog);
+	if (err)
+		return err;
+	err = xdp_program__attach(prog, ifindex, XDP_MODE_NATIVE, 0);
+	xdp_program__close(prog);
+	return err;
+}
+
+int zh_xdp_attached(int ifindex, int prog_fd)
+{
+	struct xdp_multiprog *mp;
+	struct xdp_program *p;
+	__u32 id = 0;
+	int err, found = 0;
+
+	err = prog_id(prog_fd, &id);
+	if (err)
+		return err;
+	mp = xdp_multiprog__get_from_ifindex(ifindex);
+	err = libxdp_get_error(mp);
+	if (err)
+		return err == -ENOENT ? 0 : err;
+	if (xdp_multiprog__is_legacy(mp)) {
+		p = xdp_multiprog__main_prog(mp);
+		found = p && xdp_program__id(p) == id;
+	} else {
+		for (p = xdp_multiprog__next_prog(NULL, mp); p && !found;
+		     p = xdp_multiprog__next_prog(p, mp))
+			found = xdp_program__id(p) == id;
+	}
+	xdp_multiprog__close(mp);
+	return found;
+}

@@ -1,0 +1,42 @@
+// SPDX-License-Identifier: Apache-2.0
+#include <stdarg.h>
+#include <stdio.h>
+
+#include "log.h"
+
+static enum zh_log_level log_level = ZH_LOG_INFO;
+static const char *log_prefix = "zerohop";
+
+void zh_log_set_level(enum zh_log_level level)
+{
+	log_level = level;
+}
+
+enum zh_log_level zh_log_get_level(void)
+{
+	return log_level;
+}
+
+void zh_log_set_prefix(const char *prefix)
+{
+	log_prefix = prefix;
+}
+
+void zh_vlog(enum zh_log_level level, const char *fmt, va_list ap)
+{
+	static const char *const names[] = { "warn", "info", "debug" };
+
+	if (level > log_level)
+		return;
+	fprintf(stderr, "%s: %s: ", log_prefix, names[level]);
+	vfprintf(stderr, fmt, ap);
+}
+
+void zh_log(enum zh_log_level level, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	zh_vlog(level, fmt, ap);
+	va_end(ap);
+}

@@ -1,0 +1,30 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* log.h - leveled logging to stderr, shared by every zerohop binary. */
+#ifndef ZH_LOG_H
+#define ZH_LOG_H
+
+#include <stdarg.h>
+
+enum zh_log_level {
+	ZH_LOG_WARN = 0,
+	ZH_LOG_INFO = 1,
+	ZH_LOG_DEBUG = 2,
+};
+
+/* Messages above @level are discarded. Default ZH_LOG_INFO. */
+void zh_log_set_level(enum zh_log_level level);
+enum zh_log_level zh_log_get_level(void);
+/* Prefix printed before every message, e.g. the program name. */
+void zh_log_set_prefix(const char *prefix);
+/* Route libbpf and libxdp messages through zh_log, one level down. */
+void zh_log_hook_libs(void);
+
+void zh_vlog(enum zh_log_level level, const char *fmt, va_list ap);
+void zh_log(enum zh_log_level level, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
+#define pr_warn(...) zh_log(ZH_LOG_WARN, __VA_ARGS__)
+#define pr_info(...) zh_log(ZH_LOG_INFO, __VA_ARGS__)
+#define pr_debug(...) zh_log(ZH_LOG_DEBUG, __VA_ARGS__)
+
+#endif /* ZH_LOG_H */

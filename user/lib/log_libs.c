@@ -1,0 +1,37 @@
+// SPDX-License-Identifier: Apache-2.0
+/* log_libs.c - libbpf and libxdp messages through zh_log, one level down. */
+#include <stdarg.h>
+#include <bpf/libbpf.h>
+#include <xdp/libxdp.h>
+
+#include "log.h"
+
+/* libbpf's warnings are our info, its info our debug; its debug is dropped
+ * unless we run at debug level ourselves. */
+static int libbpf_print(enum libbpf_print_level level, const char *fmt,
+			va_list ap)
+{
+	enum zh_log_level l = level == LIBBPF_WARN ? ZH_LOG_INFO : ZH_LOG_DEBUG;
+
+	if (level == LIBBPF_DEBUG && zh_log_get_level() < ZH_LOG_DEBUG)
+		return 0;
+	zh_vlog(l, fmt, ap);
+	return 0;
+}
+
+static int libxdp_print(enum libxdp_print_level level, const char *fmt,
+			va_list ap)
+{
+	enum zh_log_level l = level == LIBXDP_WARN ? ZH_LOG_INFO : ZH_LOG_DEBUG;
+
+	if (level == LIBXDP_DEBUG && zh_log_get_level() < ZH_LOG_DEBUG)
+		return 0;
+	zh_vlog(l, fmt, ap);
+	return 0;
+}
+
+void zh_log_hook_libs(void)
+{
+	libbpf_set_print(libbpf_print);
+	libxdp_set_print(libxdp_print);
+}

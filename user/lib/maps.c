@@ -1,0 +1,230 @@
+// SPDX-License-Identifier: Apache-2.0
+/* maps.c - endpoint and counter maps, as laid out in zh_abi.h. */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+
+#include "zerohop.h"
+
+void zh_ep_key_v4(struct zh_ep_key *key, __u32 addr_be)
+{
+	memset(key, 0, sizeof(*key));
+	key->family = ZH_AF_INET;
+	key->addr[0] = addr_be;
+}
+
+void zh_ep_key_v6(struct zh_ep_key *key, const __u32 addr_be[4])
+{
+	memset(key, 0, sizeof(*key));
+	key->family = ZH_AF_INET6;
+	memcpy(key->addr, addr_be, sizeof(key->addr));
+}
+
+/* The keys of the addresses @iface owns; returns how many (0..2). */
+static int iface_keys(const struct zh_iface *iface, struct zh_ep_key keys[2])
+{
+	int n = 0;
+
+	if (iface->flags & ZH_IFACE_F_V4)
+		zh_ep_key_v4(&keys[n++], iface->ipv4);
+	if (iface->flags & ZH_IFACE_F_V6)
+		zh_ep_key_v6(&keys[n++], iface->ipv6);
+	return n;
+}
+
+static int update(int fd, const void *key, const void *val, __u64 flags)
+{
+	return bpf_map_update_elem(fd, key, val, flags) ? -errno : 0;
+}
+
+int zh_ep_write(const struct zh_objs *o, __u32 host_ifindex,
+		const struct zh_iface *iface, const struct zh_endpoint *ep)
+{
+	struct zh_ep_key keys[2];
+	int n = iface_keys(iface, keys);
+	int i, err;
+
+	/* Identity first: from the moment an address routes to this pod, the
+	 * pod's replies must pass anti-spoofing. */
+	err = update(o->ifaces_fd, &host_ifindex, iface, BPF_ANY);
+	if (err)
+		return err;
+	for (i = 0; i < n; i++) {
+		/* An address is one pod's: never steal another's entry. */
+		err = update(o->endpoints_fd, &keys[i], ep, BPF_NOEXIST);
+		if (err)
+			goto err_endpoints;
+	}
+	return 0;
+
+err_endpoints:
+	while (i--)
+		bpf_map_delete_elem(o->endpoints_fd, &keys[i]);
+	bpf_map_delete_elem(o->ifaces_fd, &host_ifindex);
+	return err;
+}
+
+int zh_ep_remove(const struct zh_objs *o, __u32 host_ifindex)
+{
+	struct zh_ep_key keys[2];
+	struct zh_endpoint ep;
+	struct zh_iface iface;
+	int n;
+
+	if (bpf_map_lookup_elem(o->ifaces_fd, &host_ifindex, &iface))
+		return -errno;
+	n = iface_keys(&iface, keys);
+	for (int i = 0; i < n; i++) {
+		/* Only our own entry: the address may already be another's. */
+		if (!bpf_map_lookup_elem(o->endpoints_fd, &keys[i], &ep) &&
+		    ep.ifindex == host_ifindex)
+			bpf_map_delete_elem(o->endpoints_fd, &keys[i]);
+	}
+	if (bpf_map_delete_elem(o->ifaces_fd, &host_ifindex) && errno != ENOENT)
+		return -errno;
+	return 0;
+}
+
+int zh_ep_lookup(const struct zh_objs *o, const struct zh_ep_key *key,
+		 struct zh_endpoint *ep)
+{
+	return bpf_map_lookup_elem(o->endpoints_fd, key, ep) ? -errno : 0;
+}
+
+int zh_iface_lookup(const struct zh_objs *o, __u32 host_ifindex,
+		    struct zh_iface *iface)
+{
+	return bpf_map_lookup_elem(o->ifaces_fd, &host_ifindex, iface) ? -errno :
+									 0;
+}
+
+int zh_iface_foreach(const struct zh_objs *o,
+		     int (*cb)(__u32 host_ifindex, const struct zh_iface *iface,
+			       void *arg),
+		     void *arg)
+{
+	__u32 key, next, *prev = NULL;
+	struct zh_iface iface;
+	int ret;
+
+	while (!bpf_map_get_next_key(o->ifaces_fd, prev, &next)) {
+		key = next;
+		prev = &key;
+		/* Deleted under us between the two calls: skip it. */
+		if (bpf_map_lookup_elem(o->ifaces_fd, &key, &iface))
+			continue;
+		ret = cb(key, &iface, arg);
+		if (ret)
+			return ret;
+	}
+	return errno == ENOENT ? 0 : -errno;
+}
+
+struct owner {
+	const char *container_id;
+	const char *pod_ifname;
+	__u32 found[64];
+	int n;
+};
+
+static int owner_cb(__u32 host_ifindex, const struct zh_iface *iface,
+		    void *arg)
+{
+	struct owner *w = arg;
+
+	if (strncmp(iface->container_id, w->container_id,
+		    sizeof(iface->container_id)) ||
+	    strncmp(iface->pod_ifname, w->pod_ifname,
+		    sizeof(iface->pod_ifname)))
+		return 0;
+	w->found[w->n++] = host_ifindex;
+	return w->n == (int)(sizeof(w->found) / sizeof(w->found[0]));
+}
+
+int zh_ep_remove_owner(const struct zh_objs *o, const char *container_id,
+		       const char *pod_ifname)
+{
+	struct owner w = { .container_id = container_id,
+			   .pod_ifname = pod_ifname };
+	int err, removed = 0;
+
+	/* Collect first: deleting while walking a hash map restarts walks. */
+	err = zh_iface_foreach(o, owner_cb, &w);
+	if (err < 0)
+		return err;
+	for (int i = 0; i < w.n; i++)
+		if (!zh_ep_remove(o, w.found[i]))
+			removed++;
+	return removed;
+}
+
+int zh_stats_read(const struct zh_objs *o, struct zh_counter out[ZH_STAT_MAX])
+{
+	int ncpu = libbpf_num_possible_cpus();
+	struct zh_counter *percpu;
+	int err = 0;
+
+	if (ncpu < 0)
+		return ncpu;
+	percpu = calloc(ncpu, sizeof(*percpu));
+	if (!percpu)
+		return -ENOMEM;
+	memset(out, 0, sizeof(*out) * ZH_STAT_MAX);
+	for (__u32 s = 0; s < ZH_STAT_MAX; s++) {
+		if (bpf_map_lookup_elem(o->stats_fd, &s, percpu)) {
+			err = -errno;
+			break;
+		}
+		for (int c = 0; c < ncpu; c++) {
+			out[s].packets += percpu[c].packets;
+			out[s].bytes += percpu[c].bytes;
+		}
+	}
+	free(percpu);
+	return err;
+}
+
+int zh_stats_reset(const struct zh_objs *o)
+{
+	int ncpu = libbpf_num_possible_cpus();
+	struct zh_counter *zero;
+	int err = 0;
+
+	if (ncpu < 0)
+		return ncpu;
+	zero = calloc(ncpu, sizeof(*zero));
+	if (!zero)
+		return -ENOMEM;
+	for (__u32 s = 0; s < ZH_STAT_MAX && !err; s++)
+		err = update(o->stats_fd, &s, zero, BPF_ANY);
+	free(zero);
+	return err;
+}
+
+const char *zh_stat_name(int stat)
+{
+	static const char *const names[ZH_STAT_MAX] = {
+		[ZH_STAT_REDIRECT] = "redirect",
+		[ZH_STAT_PASS_NOT_IP] = "pass_not_ip",
+		[ZH_STAT_PASS_NO_ENDPOINT] = "pass_no_endpoint",
+		[ZH_STAT_PASS_LINK_LOCAL] = "pass_link_local",
+		[ZH_STAT_PASS_TTL] = "pass_ttl",
+		[ZH_STAT_PASS_NO_IFACE] = "pass_no_iface",
+		[ZH_STAT_DROP_SPOOF_MAC] = "drop_spoof_mac",
+		[ZH_STAT_DROP_SPOOF_IP] = "drop_spoof_ip",
+		[ZH_STAT_DROP_MALFORMED] = "drop_malformed",
+		[ZH_STAT_DROP_REDIRECT] = "drop_redirect_failed",
+	};
+
+	if (stat < 0 || stat >= ZH_STAT_MAX || !names[stat])
+		return "unknown";
+	return names[stat];
+}
+
+bool zh_stat_is_drop_reason(int stat)
+{
+	return stat >= ZH_STAT_DROP_SPOOF_MAC && stat < ZH_STAT_MAX;
+}

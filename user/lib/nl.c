@@ -1,0 +1,432 @@
+// SPDX-License-Identifier: Apache-2.0
+/*
+ * nl.c - a minimal rtnetlink client: build one request, send it, read the
+ * ack (or walk a dump). Small enough that a static CNI binary needs no
+ * netlink library.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <arpa/inet.h>
+#include <net/if.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
+#include <linux/ethtool.h>
+#include <linux/if_addr.h>
+#include <linux/if_link.h>
+#include <linux/neighbour.h>
+#include <linux/netlink.h>
+#include <linux/rtnetlink.h>
+#include <linux/sockios.h>
+#include <linux/veth.h>
+
+#include "nl.h"
+
+#define NL_BUF 8192
+
+struct nl_req {
+	struct nlmsghdr *nh;
+	size_t cap;
+	char buf[NL_BUF] __attribute__((aligned(NLMSG_ALIGNTO)));
+};
+
+int zh_addr_len(int family)
+{
+	return family == AF_INET ? 4 : 16;
+}
+
+int zh_addr_parse(const char *s, bool want_prefix, struct zh_addr *a)
+{
+	char tmp[INET6_ADDRSTRLEN + 8];
+	char *slash, *end;
+	long prefix;
+
+	if (!s || strlen(s) >= sizeof(tmp))
+		return -EINVAL;
+	strcpy(tmp, s);
+	memset(a, 0, sizeof(*a));
+	slash = strchr(tmp, '/');
+	if (slash)
+		*slash++ = '\0';
+	if (inet_pton(AF_INET, tmp, &a->v4) == 1)
+		a->family = AF_INET;
+	else if (inet_pton(AF_INET6, tmp, &a->v6) == 1)
+		a->family = AF_INET6;
+	else
+		return -EINVAL;
+	a->prefix = zh_addr_len(a->family) * 8;
+	if (!slash)
+		return want_prefix ? -EINVAL : 0;
+	errno = 0;
+	prefix = strtol(slash, &end, 10);
+	if (errno || end == slash || *end || prefix < 0 || prefix > a->prefix)
+		return -EINVAL;
+	a->prefix = (int)prefix;
+	return 0;
+}
+
+const char *zh_addr_str(const struct zh_addr *a, bool with_prefix, char *buf,
+			size_t len)
+{
+	char ip[INET6_ADDRSTRLEN];
+
+	if (!inet_ntop(a->family, a->raw, ip, sizeof(ip)))
+		snprintf(ip, sizeof(ip), "?");
+	if (with_prefix)
+		snprintf(buf, len, "%s/%d", ip, a->prefix);
+	else
+		snprintf(buf, len, "%s", ip);
+	return buf;
+}
+
+static void *req_init(struct nl_req *r, int type, int flags, size_t hdr_len)
+{
+	memset(r->buf, 0, sizeof(r->buf));
+	r->cap = sizeof(r->buf);
+	r->nh = (struct nlmsghdr *)r->buf;
+	r->nh->nlmsg_len = NLMSG_LENGTH(hdr_len);
+	r->nh->nlmsg_type = type;
+	r->nh->nlmsg_flags = NLM_F_REQUEST | flags;
+	r->nh->nlmsg_seq = 1;
+	return NLMSG_DATA(r->nh);
+}
+
+static struct rtattr *attr_put(struct nl_req *r, int type, const void *data,
+			       size_t len)
+{
+	size_t off = NLMSG_ALIGN(r->nh->nlmsg_len);
+	struct rtattr *rta = (struct rtattr *)(r->buf + off);
+
+	/* Requests here are a few hundred bytes: overflow is a bug. */
+	if (off + RTA_SPACE(len) > r->cap)
+		abort();
+	rta->rta_type = type;
+	rta->rta_len = RTA_LENGTH(len);
+	if (len)
+		memcpy(RTA_DATA(rta), data, len);
+	r->nh->nlmsg_len = off + RTA_SPACE(len);
+	return rta;
+}
+
+static struct rtattr *attr_nest(struct nl_req *r, int type)
+{
+	return attr_put(r, type, NULL, 0);
+}
+
+static void attr_nest_end(struct nl_req *r, struct rtattr *nest)
+{
+	nest->rta_len = r->buf + r->nh->nlmsg_len - (char *)nest;
+}
+
+static int nl_open(void)
+{
+	struct sockaddr_nl sa = { .nl_family = AF_NETLINK };
+	int one = 1;
+	int fd;
+
+	fd = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_ROUTE);
+	if (fd < 0)
+		return -errno;
+	/* Ask for the kernel's reason in extended acks; harmless if absent. */
+	setsockopt(fd, SOL_NETLINK, NETLINK_EXT_ACK, &one, sizeof(one));
+	if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
+		int err = -errno;
+
+		close(fd);
+		return err;
+	}
+	return fd;
+}
+
+/*
+ * Send @r and read replies. For a dump, @cb sees every message and returns
+ * 0 to go on, >0 to stop with that value. Without a dump the ack's error is
+ * returned.
+ */
+static int nl_talk(struct nl_req *r, int (*cb)(struct nlmsghdr *, void *),
+		   void *arg)
+{
+	char rbuf[32768] __attribute__((aligned(NLMSG_ALIGNTO)));
+	int fd, ret = 0;
+	bool done = false;
+
+	fd = nl_open();
+	if (fd < 0)
+		return fd;
+	if (send(fd, r->buf, r->nh->nlmsg_len, 0) < 0) {
+		ret = -errno;
+		goto out;
+	}
+	while (!done) {
+		ssize_t n = recv(fd, rbuf, sizeof(rbuf), 0);
+		struct nlmsghdr *nh;
+
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			ret = -errno;
+			break;
+		}
+		for (nh = (struct nlmsghdr *)rbuf; NLMSG_OK(nh, (size_t)n);
+		     nh = NLMSG_NEXT(nh, n)) {
+			if (nh->nlmsg_type == NLMSG_DONE) {
+				done = true;
+				break;
+			}
+			if (nh->nlmsg_type == NLMSG_ERROR) {
+				struct nlmsgerr *e = NLMSG_DATA(nh);
+
+				if (!ret)
+					ret = e->error;
+				done = true;
+				break;
+			}
+			if (cb && !ret) {
+				int c = cb(nh, arg);
+
+				if (c)
+					ret = c;
+			}
+		}
+	}
+out:
+	close(fd);
+	return ret;
+}
+
+int zh_nl_veth_add(const char *host, const char *peer, int peer_netns_fd,
+		   unsigned int mtu)
+{
+	struct ifinfomsg *ifi, *peer_ifi;
+	struct rtattr *linkinfo, *data, *peer_nest;
+	struct nl_req r;
+	size_t off;
+
+	ifi = req_init(&r, RTM_NEWLINK, NLM_F_CREATE | NLM_F_EXCL | NLM_F_ACK,
+		       sizeof(*ifi));
+	ifi->ifi_family = AF_UNSPEC;
+	attr_put(&r, IFLA_IFNAME, host, strlen(host) + 1);
+	attr_put(&r, IFLA_MTU, &mtu, sizeof(mtu));
+	linkinfo = attr_nest(&r, IFLA_LINKINFO);
+	attr_put(&r, IFLA_INFO_KIND, "veth", 4);
+	data = attr_nest(&r, IFLA_INFO_DATA);
+	peer_nest = attr_nest(&r, VETH_INFO_PEER);
+	/* VETH_INFO_PEER carries an ifinfomsg before its attributes. */
+	off = NLMSG_ALIGN(r.nh->nlmsg_len);
+	peer_ifi = (struct ifinfomsg *)(r.buf + off);
+	memset(peer_ifi, 0, sizeof(*peer_ifi));
+	r.nh->nlmsg_len = off + NLMSG_ALIGN(sizeof(*peer_ifi));
+	attr_put(&r, IFLA_IFNAME, peer, strlen(peer) + 1);
+	attr_put(&r, IFLA_MTU, &mtu, sizeof(mtu));
+	if (peer_netns_fd >= 0)
+		attr_put(&r, IFLA_NET_NS_FD, &peer_netns_fd,
+			 sizeof(peer_netns_fd));
+	attr_nest_end(&r, peer_nest);
+	attr_nest_end(&r, data);
+	attr_nest_end(&r, linkinfo);
+	return nl_talk(&r, NULL, NULL);
+}
+
+int zh_nl_link_del(int ifindex)
+{
+	struct ifinfomsg *ifi;
+	struct nl_req r;
+
+	ifi = req_init(&r, RTM_DELLINK, NLM_F_ACK, sizeof(*ifi));
+	ifi->ifi_family = AF_UNSPEC;
+	ifi->ifi_index = ifindex;
+	return nl_talk(&r, NULL, NULL);
+}
+
+int zh_nl_link_up(int ifindex)
+{
+	struct ifinfomsg *ifi;
+	struct nl_req r;
+
+	ifi = req_init(&r, RTM_NEWLINK, NLM_F_ACK, sizeof(*ifi));
+	ifi->ifi_family = AF_UNSPEC;
+	ifi->ifi_index = ifindex;
+	ifi->ifi_flags = IFF_UP;
+	ifi->ifi_change = IFF_UP;
+	return nl_talk(&r, NULL, NULL);
+}
+
+int zh_nl_addr_add(int ifindex, const struct zh_addr *a, unsigned int flags)
+{
+	struct ifaddrmsg *ifa;
+	struct nl_req r;
+	int alen = zh_addr_len(a->family);
+
+	ifa = req_init(&r, RTM_NEWADDR, NLM_F_CREATE | NLM_F_EXCL | NLM_F_ACK,
+		       sizeof(*ifa));
+	ifa->ifa_family = a->family;
+	ifa->ifa_prefixlen = a->prefix;
+	ifa->ifa_index = ifindex;
+	ifa->ifa_scope = RT_SCOPE_UNIVERSE;
+	attr_put(&r, IFA_LOCAL, a->raw, alen);
+	attr_put(&r, IFA_ADDRESS, a->raw, alen);
+	/* IFA_FLAGS holds the 32-bit flags (NOPREFIXROUTE does not fit u8). */
+	attr_put(&r, IFA_FLAGS, &flags, sizeof(flags));
+	return nl_talk(&r, NULL, NULL);
+}
+
+int zh_nl_route_add(int ifindex, const struct zh_addr *dst,
+		    const struct zh_addr *gw)
+{
+	struct rtmsg *rtm;
+	struct nl_req r;
+	int alen = zh_addr_len(dst->family);
+
+	rtm = req_init(&r, RTM_NEWROUTE, NLM_F_CREATE | NLM_F_EXCL | NLM_F_ACK,
+		       sizeof(*rtm));
+	rtm->rtm_family = dst->family;
+	rtm->rtm_dst_len = dst->prefix;
+	rtm->rtm_table = RT_TABLE_MAIN;
+	rtm->rtm_protocol = RTPROT_BOOT;
+	rtm->rtm_type = RTN_UNICAST;
+	rtm->rtm_scope = gw ? RT_SCOPE_UNIVERSE : RT_SCOPE_LINK;
+	if (dst->prefix)
+		attr_put(&r, RTA_DST, dst->raw, alen);
+	if (gw) {
+		attr_put(&r, RTA_GATEWAY, gw->raw, alen);
+		/* The gateway is a static neighbour, not on any subnet. */
+		rtm->rtm_flags |= RTNH_F_ONLINK;
+	}
+	attr_put(&r, RTA_OIF, &ifindex, sizeof(ifindex));
+	return nl_talk(&r, NULL, NULL);
+}
+
+int zh_nl_neigh_add(int ifindex, const struct zh_addr *ip,
+		    const unsigned char mac[6])
+{
+	struct ndmsg *nd;
+	struct nl_req r;
+
+	nd = req_init(&r, RTM_NEWNEIGH, NLM_F_CREATE | NLM_F_REPLACE | NLM_F_ACK,
+		      sizeof(*nd));
+	nd->ndm_family = ip->family;
+	nd->ndm_ifindex = ifindex;
+	nd->ndm_state = NUD_PERMANENT;
+	attr_put(&r, NDA_DST, ip->raw, zh_addr_len(ip->family));
+	attr_put(&r, NDA_LLADDR, mac, 6);
+	return nl_talk(&r, NULL, NULL);
+}
+
+struct match {
+	int ifindex;
+	const struct zh_addr *a;
+	const struct zh_addr *gw;
+};
+
+static struct rtattr *attr_find(struct rtattr *rta, int len, int type)
+{
+	for (; RTA_OK(rta, len); rta = RTA_NEXT(rta, len))
+		if (rta->rta_type == type)
+			return rta;
+	return NULL;
+}
+
+static int attr_eq(struct rtattr *rta, const void *want, int len)
+{
+	return rta && RTA_PAYLOAD(rta) == (unsigned int)len &&
+	       !memcmp(RTA_DATA(rta), want, len);
+}
+
+static int addr_cb(struct nlmsghdr *nh, void *arg)
+{
+	struct ifaddrmsg *ifa = NLMSG_DATA(nh);
+	struct match *m = arg;
+	int alen = zh_addr_len(m->a->family);
+
+	if (nh->nlmsg_type != RTM_NEWADDR || ifa->ifa_family != m->a->family ||
+	    (int)ifa->ifa_index != m->ifindex ||
+	    ifa->ifa_prefixlen != m->a->prefix)
+		return 0;
+	return attr_eq(attr_find(IFA_RTA(ifa), IFA_PAYLOAD(nh), IFA_ADDRESS),
+		       m->a->raw, alen);
+}
+
+int zh_nl_addr_has(int ifindex, const struct zh_addr *a)
+{
+	struct match m = { .ifindex = ifindex, .a = a };
+	struct ifaddrmsg *ifa;
+	struct nl_req r;
+
+	ifa = req_init(&r, RTM_GETADDR, NLM_F_DUMP, sizeof(*ifa));
+	ifa->ifa_family = a->family;
+	return nl_talk(&r, addr_cb, &m);
+}
+
+static int route_cb(struct nlmsghdr *nh, void *arg)
+{
+	struct rtmsg *rtm = NLMSG_DATA(nh);
+	struct match *m = arg;
+	int alen = zh_addr_len(m->a->family);
+	int len = RTM_PAYLOAD(nh);
+	struct rtattr *oif, *dst, *gw;
+
+	if (nh->nlmsg_type != RTM_NEWROUTE || rtm->rtm_family != m->a->family ||
+	    rtm->rtm_table != RT_TABLE_MAIN || rtm->rtm_dst_len != m->a->prefix)
+		return 0;
+	oif = attr_find(RTM_RTA(rtm), len, RTA_OIF);
+	dst = attr_find(RTM_RTA(rtm), len, RTA_DST);
+	gw = attr_find(RTM_RTA(rtm), len, RTA_GATEWAY);
+	if (!oif || *(int *)RTA_DATA(oif) != m->ifindex)
+		return 0;
+	if (m->a->prefix && !attr_eq(dst, m->a->raw, alen))
+		return 0;
+	if (m->gw ? !attr_eq(gw, m->gw->raw, alen) : gw != NULL)
+		return 0;
+	return 1;
+}
+
+int zh_nl_route_has(int ifindex, const struct zh_addr *dst,
+		    const struct zh_addr *gw)
+{
+	struct match m = { .ifindex = ifindex, .a = dst, .gw = gw };
+	struct rtmsg *rtm;
+	struct nl_req r;
+
+	rtm = req_init(&r, RTM_GETROUTE, NLM_F_DUMP, sizeof(*rtm));
+	rtm->rtm_family = dst->family;
+	return nl_talk(&r, route_cb, &m);
+}
+
+int zh_link_mac(int ifindex, unsigned char mac[6])
+{
+	struct ifreq ifr = {};
+	int fd, ret = 0;
+
+	if (!if_indextoname(ifindex, ifr.ifr_name))
+		return -errno;
+	fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return -errno;
+	if (ioctl(fd, SIOCGIFHWADDR, &ifr) < 0)
+		ret = -errno;
+	else
+		memcpy(mac, ifr.ifr_hwaddr.sa_data, 6);
+	close(fd);
+	return ret;
+}
+
+int zh_link_tx_csum_off(const char *ifname)
+{
+	struct ethtool_value ev = { .cmd = ETHTOOL_STXCSUM, .data = 0 };
+	struct ifreq ifr = {};
+	int fd, ret = 0;
+
+	if (strlen(ifname) >= IFNAMSIZ)
+		return -EINVAL;
+	strcpy(ifr.ifr_name, ifname);
+	ifr.ifr_data = (void *)&ev;
+	fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return -errno;
+	if (ioctl(fd, SIOCETHTOOL, &ifr) < 0)
+		ret = -errno;
+	close(fd);
+	return ret;
+}

@@ -1,0 +1,227 @@
+// SPDX-License-Identifier: Apache-2.0
+/*
+ * pin.c - the BPF objects under the pin directory: load once per node,
+ * reuse forever after. The agent and the CNI plugin both come through here,
+ * under the same flock(), so whichever runs first loads and the rest reuse.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <sys/file.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <sys/vfs.h>
+#include <linux/magic.h>
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+
+#include "zerohop.h"
+#include "zh_fast.skel.h"
+
+#define BPFFS "/sys/fs/bpf"
+
+const char *zh_pin_root(void)
+{
+	const char *env = getenv("ZEROHOP_PIN_ROOT");
+
+	return env && *env ? env : ZH_PIN_ROOT;
+}
+
+const char *zh_pin_dir(void)
+{
+	static char dir[256]; /* a root longer than this is truncated */
+
+	snprintf(dir, sizeof(dir), "%s/%s", zh_pin_root(), ZH_PIN_VERSION);
+	return dir;
+}
+
+int zh_bpffs_ensure(void)
+{
+	struct statfs st;
+
+	if (statfs(BPFFS, &st) == 0 && st.f_type == BPF_FS_MAGIC)
+		return 0;
+	if (mount("bpf", BPFFS, "bpf", 0, "mode=0700") < 0) {
+		int err = -errno;
+
+		pr_warn("mount bpffs on %s: %s\n", BPFFS, strerror(errno));
+		return err;
+	}
+	pr_info("mounted bpffs on %s\n", BPFFS);
+	return 0;
+}
+
+int zh_pin_lock(void)
+{
+	const char *root = zh_pin_root();
+	int fd, err;
+
+	err = zh_bpffs_ensure();
+	if (err)
+		return err;
+	if (mkdir(root, 0700) < 0 && errno != EEXIST) {
+		err = -errno;
+		pr_warn("mkdir %s: %s\n", root, strerror(errno));
+		return err;
+	}
+	fd = open(root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0) {
+		err = -errno;
+		pr_warn("open %s: %s\n", root, strerror(errno));
+		return err;
+	}
+	while (flock(fd, LOCK_EX) < 0) {
+		if (errno == EINTR)
+			continue;
+		err = -errno;
+		close(fd);
+		return err;
+	}
+	return fd;
+}
+
+void zh_pin_unlock(int fd)
+{
+	if (fd >= 0)
+		close(fd); /* closing the last fd releases the flock */
+}
+
+struct pin_entry {
+	const char *name;
+	size_t fd_off;
+};
+
+#define PIN(n, field) { n, offsetof(struct zh_objs, field) }
+static const struct pin_entry pins[] = {
+	PIN(ZH_MAP_ENDPOINTS, endpoints_fd),
+	PIN(ZH_MAP_IFACES, ifaces_fd),
+	PIN(ZH_MAP_STATS, stats_fd),
+	PIN(ZH_PROG_TC_FROM_POD, tc_from_pod_fd),
+	PIN(ZH_PROG_XDP_FROM_POD, xdp_from_pod_fd),
+	PIN(ZH_PROG_XDP_POD, xdp_pod_fd),
+};
+#define N_PINS (sizeof(pins) / sizeof(pins[0]))
+
+static int *pin_fd(struct zh_objs *o, size_t i)
+{
+	return (int *)((char *)o + pins[i].fd_off);
+}
+
+static void pin_path(char *buf, size_t len, const char *name)
+{
+	snprintf(buf, len, "%s/%s", zh_pin_dir(), name);
+}
+
+static bool all_pinned(void)
+{
+	char path[PATH_MAX];
+
+	for (size_t i = 0; i < N_PINS; i++) {
+		pin_path(path, sizeof(path), pins[i].name);
+		if (access(path, F_OK))
+			return false;
+	}
+	return true;
+}
+
+/* Load the embedded object: maps reuse their pins or get pinned by libbpf,
+ * programs are pinned where no pin exists yet. */
+static int load_and_pin(void)
+{
+	char path[PATH_MAX];
+	struct bpf_program *prog;
+	struct bpf_map *map;
+	struct zh_fast *skel;
+	int err;
+
+	if (mkdir(zh_pin_dir(), 0700) < 0 && errno != EEXIST)
+		return -errno;
+	skel = zh_fast__open();
+	if (!skel)
+		return -errno;
+	bpf_object__for_each_map(map, skel->obj) {
+		if (bpf_map__is_internal(map))
+			continue; /* .rodata and friends stay private */
+		pin_path(path, sizeof(path), bpf_map__name(map));
+		err = bpf_map__set_pin_path(map, path);
+		if (err)
+			goto out;
+	}
+	err = zh_fast__load(skel);
+	if (err) {
+		pr_warn("loading BPF programs failed: %s\n", strerror(-err));
+		goto out;
+	}
+	bpf_object__for_each_program(prog, skel->obj) {
+		pin_path(path, sizeof(path), bpf_program__name(prog));
+		if (!access(path, F_OK))
+			continue;
+		err = bpf_program__pin(prog, path);
+		if (err) {
+			pr_warn("pin %s: %s\n", path, strerror(-err));
+			goto out;
+		}
+	}
+	pr_info("loaded and pinned BPF objects in %s\n", zh_pin_dir());
+out:
+	zh_fast__destroy(skel);
+	return err;
+}
+
+int zh_objs_open(struct zh_objs *o, unsigned int flags)
+{
+	char path[PATH_MAX];
+	int err;
+
+	memset(o, 0, sizeof(*o));
+	for (size_t i = 0; i < N_PINS; i++)
+		*pin_fd(o, i) = -1;
+
+	if (!all_pinned()) {
+		if (!(flags & ZH_OBJS_LOAD))
+			return -ENOENT;
+		err = load_and_pin();
+		if (err)
+			return err;
+		o->loaded = true;
+	}
+	for (size_t i = 0; i < N_PINS; i++) {
+		pin_path(path, sizeof(path), pins[i].name);
+		*pin_fd(o, i) = bpf_obj_get(path);
+		if (*pin_fd(o, i) < 0) {
+			err = -errno;
+			pr_warn("open pin %s: %s\n", path, strerror(errno));
+			zh_objs_close(o);
+			return err;
+		}
+	}
+	return 0;
+}
+
+void zh_objs_close(struct zh_objs *o)
+{
+	for (size_t i = 0; i < N_PINS; i++) {
+		if (*pin_fd(o, i) >= 0)
+			close(*pin_fd(o, i));
+		*pin_fd(o, i) = -1;
+	}
+}
+
+int zh_objs_unpin(void)
+{
+	char path[PATH_MAX];
+	int err = 0;
+
+	for (size_t i = 0; i < N_PINS; i++) {
+		pin_path(path, sizeof(path), pins[i].name);
+		if (unlink(path) < 0 && errno != ENOENT)
+			err = -errno;
+	}
+	if (rmdir(zh_pin_dir()) < 0 && errno != ENOENT)
+		err = -errno;
+	return err;
+}

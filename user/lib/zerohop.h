@@ -1,0 +1,94 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * zerohop.h - libzerohop: the BPF objects, their pins, the endpoint maps
+ * and attachment. Used by zerohopd, zerohopctl, xdpbench and the CNI plugin.
+ * Functions return 0 or a negative errno.
+ */
+#ifndef ZEROHOP_H
+#define ZEROHOP_H
+
+#include <stdbool.h>
+#include <linux/types.h>
+
+#include "zh_abi.h"
+#include "log.h"
+#include "nl.h"
+
+/* The pin root; ZEROHOP_PIN_ROOT in the environment overrides it (tests). */
+const char *zh_pin_root(void);
+/* zh_pin_root() + "/" ZH_PIN_VERSION, in a static buffer. */
+const char *zh_pin_dir(void);
+
+/* Mount bpffs on /sys/fs/bpf when it is not. */
+int zh_bpffs_ensure(void);
+
+/*
+ * Serialise every writer of the pins and maps: flock() on the pin root,
+ * which is created (and bpffs mounted) when missing. Returns the lock fd.
+ */
+int zh_pin_lock(void);
+void zh_pin_unlock(int fd);
+
+struct zh_objs {
+	int endpoints_fd;
+	int ifaces_fd;
+	int stats_fd;
+	int tc_from_pod_fd;
+	int xdp_from_pod_fd;
+	int xdp_pod_fd;
+	bool loaded; /* this call ran the loader (nothing was pinned) */
+};
+
+#define ZH_OBJS_LOAD (1U << 0) /* load and pin what is not pinned yet */
+
+/*
+ * Open the pinned programs and maps. With ZH_OBJS_LOAD, objects missing from
+ * the pin directory are loaded from the embedded BPF object and pinned;
+ * pinned maps are reused, never replaced. Call with zh_pin_lock() held.
+ */
+int zh_objs_open(struct zh_objs *o, unsigned int flags);
+void zh_objs_close(struct zh_objs *o);
+/* Remove every pin of this version (tests, uninstall). */
+int zh_objs_unpin(void);
+
+/* Endpoints: the identity of the pod behind @host_ifindex and the routes to
+ * its addresses. Writes are all or nothing. */
+int zh_ep_write(const struct zh_objs *o, __u32 host_ifindex,
+		const struct zh_iface *iface, const struct zh_endpoint *ep);
+/* Remove the pod behind @host_ifindex; -ENOENT when there is none. */
+int zh_ep_remove(const struct zh_objs *o, __u32 host_ifindex);
+/* Remove every pod recorded for @container_id/@pod_ifname (a veth that
+ * vanished without DEL); returns how many were removed. */
+int zh_ep_remove_owner(const struct zh_objs *o, const char *container_id,
+		       const char *pod_ifname);
+int zh_ep_lookup(const struct zh_objs *o, const struct zh_ep_key *key,
+		 struct zh_endpoint *ep);
+int zh_iface_lookup(const struct zh_objs *o, __u32 host_ifindex,
+		    struct zh_iface *iface);
+/* Walk zh_ifaces; @cb returns non-zero to stop (and that is returned). */
+int zh_iface_foreach(const struct zh_objs *o,
+		     int (*cb)(__u32 host_ifindex, const struct zh_iface *iface,
+			       void *arg),
+		     void *arg);
+void zh_ep_key_v4(struct zh_ep_key *key, __u32 addr_be);
+void zh_ep_key_v6(struct zh_ep_key *key, const __u32 addr_be[4]);
+
+/* Sum the per-CPU counters. */
+int zh_stats_read(const struct zh_objs *o, struct zh_counter out[ZH_STAT_MAX]);
+int zh_stats_reset(const struct zh_objs *o);
+const char *zh_stat_name(int stat);
+bool zh_stat_is_drop_reason(int stat);
+
+/* Attachment. The *_attached() checks return 1 when @prog_fd's program is
+ * the one attached, 0 when another or none is, negative on error. */
+int zh_tc_attach(int ifindex, int prog_fd);
+int zh_tc_attached(int ifindex, int prog_fd);
+int zh_xdp_attach(int ifindex, int prog_fd);
+int zh_xdp_attached(int ifindex, int prog_fd);
+
+/* Network namespaces. zh_netns_enter() moves the calling thread into
+ * @path's namespace and returns an fd for zh_netns_leave(). */
+int zh_netns_enter(const char *path);
+int zh_netns_leave(int saved_fd);
+
+#endif /* ZEROHOP_H */

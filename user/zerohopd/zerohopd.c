@@ -1,0 +1,178 @@
+// SPDX-License-Identifier: Apache-2.0
+/*
+ * zerohopd - the node agent. Loads the BPF objects once and pins them; on
+ * restart it reuses the pins, so pods keep forwarding while it is down. It
+ * exits on SIGTERM/SIGINT and leaves the pins in place.
+ *
+ * While running it reconciles the endpoint maps: an entry whose host veth
+ * no longer exists (a pod torn down without DEL) is removed.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include <net/if.h>
+#include <sys/signalfd.h>
+#include <poll.h>
+
+#include "zerohop.h"
+
+static void usage(FILE *f)
+{
+	fprintf(f,
+		"Usage: zerohopd [OPTIONS]\n"
+		"Load and pin the zerohop BPF objects, then keep the endpoint maps tidy.\n"
+		"Runs in the foreground and logs to stderr.\n"
+		"\n"
+		"  -p, --pin-root DIR      pin root (default %s; env ZEROHOP_PIN_ROOT)\n"
+		"  -i, --reconcile SECS    seconds between stale-endpoint sweeps (default 10, 0 = off)\n"
+		"  -v, --verbose           more logging (repeat for libbpf debug)\n"
+		"  -h, --help              this help\n"
+		"\n"
+		"SIGTERM or SIGINT: exit, leaving the pins (the dataplane keeps forwarding).\n"
+		"SIGHUP: sweep stale endpoints now.\n",
+		ZH_PIN_ROOT);
+}
+
+struct stale {
+	__u32 ifindex[256];
+	int n;
+};
+
+static int stale_cb(__u32 ifindex, const struct zh_iface *iface, void *arg)
+{
+	struct stale *s = arg;
+	char name[IF_NAMESIZE];
+
+	if (if_indextoname(ifindex, name) &&
+	    !strncmp(name, iface->host_ifname, sizeof(iface->host_ifname)))
+		return 0;
+	s->ifindex[s->n++] = ifindex;
+	return s->n == (int)(sizeof(s->ifindex) / sizeof(s->ifindex[0]));
+}
+
+static void reconcile(const struct zh_objs *objs)
+{
+	struct stale s = { .n = 0 };
+	int lock;
+
+	lock = zh_pin_lock();
+	if (lock < 0)
+		return;
+	zh_iface_foreach(objs, stale_cb, &s);
+	for (int i = 0; i < s.n; i++) {
+		pr_info("removing stale endpoint on ifindex %u\n", s.ifindex[i]);
+		zh_ep_remove(objs, s.ifindex[i]);
+	}
+	zh_pin_unlock(lock);
+}
+
+static int count_cb(__u32 ifindex, const struct zh_iface *iface, void *arg)
+{
+	(*(int *)arg)++;
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "pin-root", required_argument, NULL, 'p' },
+		{ "reconcile", required_argument, NULL, 'i' },
+		{ "verbose", no_argument, NULL, 'v' },
+		{ "help", no_argument, NULL, 'h' },
+		{}
+	};
+	int interval = 10, verbose = 0, lock, sfd, err, c, n_eps = 0;
+	struct zh_objs objs;
+	sigset_t mask;
+
+	while ((c = getopt_long(argc, argv, "p:i:vh", opts, NULL)) != -1) {
+		switch (c) {
+		case 'p':
+			setenv("ZEROHOP_PIN_ROOT", optarg, 1);
+			break;
+		case 'i':
+			interval = atoi(optarg);
+			if (interval < 0) {
+				fprintf(stderr, "zerohopd: --reconcile must be >= 0\n");
+				return 2;
+			}
+			break;
+		case 'v':
+			verbose++;
+			break;
+		case 'h':
+			usage(stdout);
+			return 0;
+		default:
+			usage(stderr);
+			return 2;
+		}
+	}
+	if (optind < argc) {
+		fprintf(stderr, "zerohopd: unexpected argument '%s'\n", argv[optind]);
+		usage(stderr);
+		return 2;
+	}
+	zh_log_set_prefix("zerohopd");
+	zh_log_set_level(verbose ? ZH_LOG_DEBUG : ZH_LOG_INFO);
+	zh_log_hook_libs();
+
+	sigemptyset(&mask);
+	sigaddset(&mask, SIGTERM);
+	sigaddset(&mask, SIGINT);
+	sigaddset(&mask, SIGHUP);
+	sigprocmask(SIG_BLOCK, &mask, NULL);
+	sfd = signalfd(-1, &mask, SFD_CLOEXEC);
+	if (sfd < 0) {
+		pr_warn("signalfd: %s\n", strerror(errno));
+		return 1;
+	}
+
+	lock = zh_pin_lock();
+	if (lock < 0) {
+		pr_warn("cannot lock %s: %s\n", zh_pin_root(), strerror(-lock));
+		return 1;
+	}
+	err = zh_objs_open(&objs, ZH_OBJS_LOAD);
+	zh_pin_unlock(lock);
+	if (err) {
+		pr_warn("cannot load BPF objects: %s\n", strerror(-err));
+		return 1;
+	}
+	zh_iface_foreach(&objs, count_cb, &n_eps);
+	pr_info("%s BPF objects in %s; %d endpoint(s); ready\n",
+		objs.loaded ? "loaded and pinned" : "reusing pinned",
+		zh_pin_dir(), n_eps);
+
+	for (;;) {
+		struct pollfd pfd = { .fd = sfd, .events = POLLIN };
+		struct signalfd_siginfo si;
+		int r = poll(&pfd, 1, interval ? interval * 1000 : -1);
+
+		if (r < 0 && errno != EINTR) {
+			pr_warn("poll: %s\n", strerror(errno));
+			break;
+		}
+		if (r <= 0) {
+			reconcile(&objs);
+			continue;
+		}
+		if (read(sfd, &si, sizeof(si)) != sizeof(si))
+			continue;
+		if (si.ssi_signo == SIGHUP) {
+			reconcile(&objs);
+			continue;
+		}
+		pr_info("signal %u: exiting; pins stay in %s\n", si.ssi_signo,
+			zh_pin_dir());
+		break;
+	}
+	zh_objs_close(&objs);
+	close(sfd);
+	return 0;
+}
