@@ -19,7 +19,8 @@ void zh_log_set_prefix(const char *prefix);
 /* Route libbpf and libxdp messages through zh_log, one level down. */
 void zh_log_hook_libs(void);
 
-void zh_vlog(enum zh_log_level level, const char *fmt, va_list ap);
+void zh_vlog(enum zh_log_level level, const char *fmt, va_list ap)
+	__attribute__((format(printf, 2, 0)));
 void zh_log(enum zh_log_level level, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
 

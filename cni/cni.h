@@ -1,0 +1,190 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * cni.h - the CNI protocol side of the zerohop plugin: environment, network
+ * configuration, results and errors (CNI spec 1.0.0, with the result formats
+ * of 0.3.0, 0.3.1 and 0.4.0), and delegation to an IPAM plugin.
+ *
+ * Functions taking a struct zh_cni_err return 0 on success and -1 with the
+ * error filled in on failure; main() turns that into the error JSON on
+ * stdout and a non-zero exit code.
+ */
+#ifndef ZH_CNI_H
+#define ZH_CNI_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <jansson.h>
+
+#include "zh_abi.h"
+
+/*
+ * Newest version we speak. (The brief called this ZH_CNI_VERSION, which
+ * collides with the enum zh_cni_cmd constant of that name.)
+ */
+#define ZH_CNI_SPEC_VERSION "1.0.0"
+
+/* Error codes: 1-99 are the spec's well-known ones, 100+ are ours. */
+enum zh_cni_code {
+	ZH_CNI_ERR_INCOMPATIBLE = 1,
+	ZH_CNI_ERR_UNSUPPORTED_FIELD = 2,
+	ZH_CNI_ERR_UNKNOWN_CONTAINER = 3,
+	ZH_CNI_ERR_INVALID_ENV = 4,
+	ZH_CNI_ERR_IO = 5,
+	ZH_CNI_ERR_DECODE = 6,
+	ZH_CNI_ERR_INVALID_CONFIG = 7,
+	ZH_CNI_ERR_TRY_AGAIN = 11,
+	ZH_CNI_ERR_INTERNAL = 100,
+	ZH_CNI_ERR_LINK = 101,
+	ZH_CNI_ERR_BPF = 102,
+	ZH_CNI_ERR_IPAM = 103,
+	ZH_CNI_ERR_CHECK = 104,
+};
+
+struct zh_cni_err {
+	int code;
+	char msg[256];
+	char details[1024];
+};
+
+/* Fill err (printf-style details, may be NULL) and return -1. */
+int zh_cni_err_set(struct zh_cni_err *err, int code, const char *msg,
+		   const char *details_fmt, ...)
+	__attribute__((format(printf, 4, 5)));
+/*
+ * {"cniVersion","code","msg","details"} (details omitted when empty);
+ * malloc'd, caller frees. cni_version NULL -> ZH_CNI_SPEC_VERSION.
+ * NULL with errno set on allocation failure.
+ */
+char *zh_cni_err_to_json(const struct zh_cni_err *err, const char *cni_version);
+/*
+ * The VERSION answer:
+ * {"cniVersion": v, "supportedVersions": ["0.3.0","0.3.1","0.4.0","1.0.0"]};
+ * malloc'd, caller frees. cni_version NULL -> ZH_CNI_SPEC_VERSION.
+ */
+char *zh_cni_version_json(const char *cni_version);
+bool zh_cni_version_supported(const char *v);
+/* "0.3.0, 0.3.1, 0.4.0, 1.0.0": for messages. */
+const char *zh_cni_versions_list(void);
+
+enum zh_cni_cmd { ZH_CNI_ADD, ZH_CNI_DEL, ZH_CNI_CHECK, ZH_CNI_VERSION };
+
+/* "ADD", "DEL", "CHECK", "VERSION"; NULL for anything else. */
+const char *zh_cni_cmd_name(enum zh_cni_cmd cmd);
+
+struct zh_cni_env {
+	enum zh_cni_cmd cmd;
+	/* borrowed from getenv; NULL when unset or empty */
+	const char *container_id, *netns, *ifname, *args, *path;
+};
+
+/* The production lookup for zh_cni_env_parse(): getenv(). */
+const char *zh_cni_getenv(const char *name);
+/*
+ * get is the seam for tests (pass a fake); production passes
+ * zh_cni_getenv. An empty variable counts as unset, as in the reference
+ * implementation. Every missing variable is reported at once.
+ */
+int zh_cni_env_parse(struct zh_cni_env *env,
+		     const char *(*get)(const char *name),
+		     struct zh_cni_err *err);
+/* The spec's rule for container IDs and network names:
+ * [a-zA-Z0-9][a-zA-Z0-9_.-]*
+ */
+bool zh_cni_name_valid(const char *s);
+/* Validators used by zh_cni_env_parse(); 0 or -1 with err filled (code 4). */
+int zh_cni_validate_container_id(const char *id, struct zh_cni_err *err);
+int zh_cni_validate_ifname(const char *ifname, struct zh_cni_err *err);
+
+struct zh_netconf {
+	json_t *root; /* owns the parsed document */
+	const char *cni_version, *name, *type; /* borrowed from root */
+	unsigned int mtu; /* default 1500 */
+	enum zh_datapath datapath; /* "tc" (default) or "xdp" */
+	const char *ipam_type; /* ipam.type */
+	json_t *prev_result; /* borrowed, NULL when absent */
+	char *raw; /* copy of stdin (NUL-terminated), handed verbatim to IPAM */
+	size_t raw_len;
+};
+
+#define ZH_NETCONF_MTU_DEFAULT 1500
+#define ZH_NETCONF_MTU_MIN 68
+#define ZH_NETCONF_MTU_MAX 65535
+
+/*
+ * Parse the network configuration read from stdin. On failure conf is left
+ * empty (zh_netconf_free() on it is harmless). Optional keys that are JSON
+ * null count as absent.
+ */
+int zh_netconf_parse(const char *buf, size_t len, struct zh_netconf *conf,
+		     struct zh_cni_err *err);
+void zh_netconf_free(struct zh_netconf *conf);
+
+struct zh_cni_iface {
+	char name[16];
+	char mac[18];
+	char sandbox[256];
+};
+
+struct zh_cni_ip {
+	int family; /* 4 or 6 */
+	char address[64]; /* CIDR */
+	char gateway[48]; /* "" none */
+	int iface; /* -1 none */
+};
+
+struct zh_cni_route {
+	char dst[64];
+	char gw[48]; /* "" none */
+};
+
+#define ZH_CNI_MAX_IFACES 4
+#define ZH_CNI_MAX_IPS 8
+#define ZH_CNI_MAX_ROUTES 16
+
+struct zh_result {
+	struct zh_cni_iface ifaces[ZH_CNI_MAX_IFACES];
+	int n_ifaces;
+	struct zh_cni_ip ips[ZH_CNI_MAX_IPS];
+	int n_ips;
+	struct zh_cni_route routes[ZH_CNI_MAX_ROUTES];
+	int n_routes;
+	json_t *dns; /* owned reference or NULL */
+};
+
+/*
+ * Parse a result of any supported version (IPAM's answer, prevResult).
+ * res is initialised here; on failure it is left empty.
+ */
+int zh_result_parse(json_t *j, struct zh_result *res, struct zh_cni_err *err);
+/*
+ * New reference: the result shaped for cni_version
+ * (NULL -> ZH_CNI_SPEC_VERSION).
+ * 0.3.x/0.4.0: ips[].version "4"/"6"; 1.0.0: no version field. "cniVersion"
+ * set; empty arrays and an absent or empty dns omitted; interface index
+ * emitted when >= 0; mac/sandbox omitted when empty. dns is deep-copied.
+ * NULL with errno EINVAL for an unsupported version, ENOMEM on allocation
+ * failure.
+ */
+json_t *zh_result_to_json(const struct zh_result *res, const char *cni_version);
+void zh_result_free(struct zh_result *res);
+
+/* Largest IPAM stdout we accept. */
+#define ZH_IPAM_STDOUT_MAX (1024 * 1024)
+
+/*
+ * Delegate to the IPAM plugin `type`, searched in env->path (colon separated
+ * dirs, first executable regular file wins), as the CNI spec describes: our
+ * environment with CNI_COMMAND set for cmd (and the other CNI_* variables
+ * taken from env), the network config (raw, len) on its stdin, its stdout
+ * captured (cap ZH_IPAM_STDOUT_MAX), its stderr inherited.
+ * ADD: parse its result into *res (pass res=NULL for DEL/CHECK).
+ * Non-zero exit: if its stdout is a CNI error JSON, copy code/msg/details into
+ * err; otherwise ZH_CNI_ERR_IPAM with the exit status. Plugin not found or
+ * type containing '/' -> ZH_CNI_ERR_IPAM naming the type and the search path.
+ * Returns 0 or -1. No shell: fork + execve.
+ */
+int zh_ipam_exec(const struct zh_cni_env *env, enum zh_cni_cmd cmd,
+		 const char *type, const char *raw, size_t len,
+		 struct zh_result *res, struct zh_cni_err *err);
+
+#endif /* ZH_CNI_H */

@@ -1,0 +1,210 @@
+// SPDX-License-Identifier: Apache-2.0
+/*
+ * conf.c - the network configuration a runtime writes to our stdin. We keep
+ * the parsed document (every string in struct zh_netconf points into it) and
+ * a verbatim copy of the bytes for the IPAM plugin.
+ */
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cni.h"
+
+/* A short rendering of any JSON value for messages: "xdp", 12, {...}. */
+static const char *value_text(json_t *v, char *buf, size_t size)
+{
+	char *s = json_dumps(v, JSON_ENCODE_ANY | JSON_COMPACT);
+
+	snprintf(buf, size, "%s", s ? s : "?");
+	free(s);
+	return buf;
+}
+
+static int conf_err(struct zh_cni_err *err, int code, const char *details,
+		    const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+
+/* Like zh_cni_err_set() with a formatted msg and plain details (or NULL). */
+static int conf_err(struct zh_cni_err *err, int code, const char *details,
+		    const char *fmt, ...)
+{
+	char msg[sizeof(err->msg)];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	if (details)
+		return zh_cni_err_set(err, code, msg, "%s", details);
+	return zh_cni_err_set(err, code, msg, NULL);
+}
+
+/* A required non-empty string member of obj; where names obj in messages. */
+static int req_str(json_t *obj, const char *where, const char *key,
+		   const char **out, struct zh_cni_err *err)
+{
+	json_t *v = json_object_get(obj, key);
+
+	if (!v || json_is_null(v))
+		return conf_err(
+			err, ZH_CNI_ERR_INVALID_CONFIG, NULL,
+			"%s%s is missing from the network configuration", where,
+			key);
+	if (!json_is_string(v))
+		return conf_err(err, ZH_CNI_ERR_INVALID_CONFIG, NULL,
+				"%s%s must be a string", where, key);
+	if (!json_string_length(v))
+		return conf_err(err, ZH_CNI_ERR_INVALID_CONFIG, NULL,
+				"%s%s must not be empty", where, key);
+	*out = json_string_value(v);
+	return 0;
+}
+
+/* Present and not JSON null: null counts as absent, as in the reference. */
+static json_t *opt_get(json_t *obj, const char *key)
+{
+	json_t *v = json_object_get(obj, key);
+
+	return json_is_null(v) ? NULL : v;
+}
+
+static int parse_mtu(struct zh_netconf *conf, struct zh_cni_err *err)
+{
+	json_t *v = opt_get(conf->root, "mtu");
+	char text[64];
+
+	conf->mtu = ZH_NETCONF_MTU_DEFAULT;
+	if (!v)
+		return 0;
+	if (!json_is_integer(v) || json_integer_value(v) < ZH_NETCONF_MTU_MIN ||
+	    json_integer_value(v) > ZH_NETCONF_MTU_MAX)
+		return zh_cni_err_set(err, ZH_CNI_ERR_INVALID_CONFIG,
+				      "mtu must be an integer from 68 to 65535",
+				      "mtu is %s",
+				      value_text(v, text, sizeof(text)));
+	conf->mtu = (unsigned int)json_integer_value(v);
+	return 0;
+}
+
+static int parse_datapath(struct zh_netconf *conf, struct zh_cni_err *err)
+{
+	json_t *v = opt_get(conf->root, "datapath");
+	const char *s = json_string_value(v);
+	char text[64];
+
+	conf->datapath = ZH_DATAPATH_TC;
+	if (!v)
+		return 0;
+	if (s && !strcmp(s, "tc"))
+		return 0;
+	if (s && !strcmp(s, "xdp")) {
+		conf->datapath = ZH_DATAPATH_XDP;
+		return 0;
+	}
+	return conf_err(
+		err, ZH_CNI_ERR_UNSUPPORTED_FIELD, NULL,
+		"unsupported value %s for \"datapath\" (want \"tc\" or \"xdp\")",
+		value_text(v, text, sizeof(text)));
+}
+
+static int parse_ipam(struct zh_netconf *conf, struct zh_cni_err *err)
+{
+	json_t *ipam = opt_get(conf->root, "ipam");
+
+	if (!ipam)
+		return conf_err(
+			err, ZH_CNI_ERR_INVALID_CONFIG, NULL,
+			"ipam is missing from the network configuration");
+	if (!json_is_object(ipam))
+		return conf_err(err, ZH_CNI_ERR_INVALID_CONFIG, NULL,
+				"ipam must be an object");
+	return req_str(ipam, "ipam.", "type", &conf->ipam_type, err);
+}
+
+static int parse_doc(struct zh_netconf *conf, struct zh_cni_err *err)
+{
+	json_t *root = conf->root;
+
+	if (req_str(root, "", "cniVersion", &conf->cni_version, err))
+		return -1;
+	if (!zh_cni_version_supported(conf->cni_version)) {
+		char details[128];
+
+		snprintf(details, sizeof(details),
+			 "config is \"%.64s\", plugin supports [%s]",
+			 conf->cni_version, zh_cni_versions_list());
+		return conf_err(
+			err, ZH_CNI_ERR_INCOMPATIBLE, details,
+			"unsupported CNI version \"%s\" (supported: %s)",
+			conf->cni_version, zh_cni_versions_list());
+	}
+	if (req_str(root, "", "name", &conf->name, err) ||
+	    req_str(root, "", "type", &conf->type, err))
+		return -1;
+	if (!zh_cni_name_valid(conf->name))
+		return zh_cni_err_set(
+			err, ZH_CNI_ERR_INVALID_CONFIG,
+			"invalid characters in network name",
+			"name \"%s\" must match ^[a-zA-Z0-9][a-zA-Z0-9_.-]*$",
+			conf->name);
+	if (parse_mtu(conf, err) || parse_datapath(conf, err) ||
+	    parse_ipam(conf, err))
+		return -1;
+
+	conf->prev_result = opt_get(root, "prevResult");
+	if (conf->prev_result && !json_is_object(conf->prev_result))
+		return conf_err(err, ZH_CNI_ERR_INVALID_CONFIG, NULL,
+				"prevResult must be an object");
+	return 0;
+}
+
+int zh_netconf_parse(const char *buf, size_t len, struct zh_netconf *conf,
+		     struct zh_cni_err *err)
+{
+	json_error_t jerr;
+
+	memset(conf, 0, sizeof(*conf));
+	if (!buf || !len)
+		return zh_cni_err_set(err, ZH_CNI_ERR_DECODE,
+				      "empty network configuration on stdin",
+				      NULL);
+
+	conf->root = json_loadb(buf, len, 0, &jerr);
+	if (!conf->root)
+		return conf_err(
+			err, ZH_CNI_ERR_DECODE, NULL,
+			"invalid network configuration JSON: line %d, column %d: %s",
+			jerr.line, jerr.column, jerr.text);
+	if (!json_is_object(conf->root)) {
+		zh_cni_err_set(err, ZH_CNI_ERR_DECODE,
+			       "network configuration must be a JSON object",
+			       NULL);
+		goto err_root;
+	}
+	if (parse_doc(conf, err))
+		goto err_root;
+
+	conf->raw = malloc(len + 1);
+	if (!conf->raw) {
+		zh_cni_err_set(err, ZH_CNI_ERR_INTERNAL, "out of memory",
+			       "copying %zu bytes of configuration", len);
+		goto err_root;
+	}
+	memcpy(conf->raw, buf, len);
+	conf->raw[len] = '\0';
+	conf->raw_len = len;
+	return 0;
+
+err_root:
+	zh_netconf_free(conf);
+	return -1;
+}
+
+void zh_netconf_free(struct zh_netconf *conf)
+{
+	if (!conf)
+		return;
+	json_decref(conf->root);
+	free(conf->raw);
+	memset(conf, 0, sizeof(*conf));
+}

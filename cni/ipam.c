@@ -1,0 +1,450 @@
+// SPDX-License-Identifier: Apache-2.0
+/*
+ * ipam.c - delegation to an IPAM plugin the way the CNI spec describes it:
+ * the plugin is found in CNI_PATH, runs with our environment and the
+ * command we ask for, reads the network configuration on stdin and answers
+ * on stdout. No shell is involved.
+ */
+#define _GNU_SOURCE /* memfd_create(), pipe2(), environ */
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <sys/types.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "cni.h"
+#include "log.h"
+
+/* The CNI_* variables we set for the child; inherited copies are dropped. */
+static const char *const managed_vars[] = {
+	"CNI_COMMAND", "CNI_CONTAINERID", "CNI_NETNS",
+	"CNI_IFNAME",  "CNI_ARGS",	  "CNI_PATH",
+};
+#define N_MANAGED (sizeof(managed_vars) / sizeof(managed_vars[0]))
+
+struct child_env {
+	char **envp; /* NULL-terminated */
+	size_t n_inherited; /* envp[0..n_inherited) borrowed from environ */
+	size_t n; /* the rest up to n are ours to free */
+};
+
+static bool is_managed(const char *entry)
+{
+	size_t i, len;
+
+	for (i = 0; i < N_MANAGED; i++) {
+		len = strlen(managed_vars[i]);
+		if (!strncmp(entry, managed_vars[i], len) && entry[len] == '=')
+			return true;
+	}
+	return false;
+}
+
+static void child_env_free(struct child_env *ce)
+{
+	size_t i;
+
+	if (!ce->envp)
+		return;
+	for (i = ce->n_inherited; i < ce->n; i++)
+		free(ce->envp[i]);
+	free(ce->envp);
+	ce->envp = NULL;
+}
+
+/*
+ * Our environment with the CNI_* variables replaced by what env says and
+ * CNI_COMMAND by cmd. In production env came from getenv(), so this is our
+ * environment with only CNI_COMMAND changed; tests get their fakes through.
+ */
+static int child_env_build(struct child_env *ce, const struct zh_cni_env *env,
+			   const char *cmd)
+{
+	const char *vals[N_MANAGED] = { cmd,	    env->container_id,
+					env->netns, env->ifname,
+					env->args,  env->path };
+	size_t i, count = 0;
+
+	memset(ce, 0, sizeof(*ce));
+	while (environ && environ[count])
+		count++;
+	ce->envp = calloc(count + N_MANAGED + 1, sizeof(*ce->envp));
+	if (!ce->envp)
+		return -1;
+	for (i = 0; i < count; i++) {
+		if (!is_managed(environ[i]))
+			ce->envp[ce->n++] = environ[i];
+	}
+	ce->n_inherited = ce->n;
+	for (i = 0; i < N_MANAGED; i++) {
+		if (!vals[i])
+			continue;
+		if (asprintf(&ce->envp[ce->n], "%s=%s", managed_vars[i],
+			     vals[i]) < 0) {
+			ce->envp[ce->n] = NULL;
+			child_env_free(ce);
+			return -1;
+		}
+		ce->n++;
+	}
+	return 0;
+}
+
+/* First regular executable file named type in the colon-separated path. */
+static int find_plugin(const char *type, const char *path, char *out,
+		       size_t size)
+{
+	const char *dir = path, *end;
+	struct stat st;
+	size_t dlen;
+	int n;
+
+	while (dir && *dir) {
+		end = strchrnul(dir, ':');
+		dlen = end - dir;
+		if (dlen && dlen < size) {
+			n = snprintf(out, size, "%.*s/%s", (int)dlen, dir,
+				     type);
+			if (n > 0 && (size_t)n < size && !stat(out, &st) &&
+			    S_ISREG(st.st_mode) && !access(out, X_OK))
+				return 0;
+		}
+		dir = *end ? end + 1 : NULL;
+	}
+	return -1;
+}
+
+/*
+ * Move fd above stdin/stdout/stderr, close-on-exec, so that the child's
+ * dup2() onto 0 and 1 never clobbers the source descriptor.
+ */
+static int fd_above_stdio(int fd)
+{
+	int nfd;
+
+	if (fd < 0 || fd > STDERR_FILENO)
+		return fd;
+	nfd = fcntl(fd, F_DUPFD_CLOEXEC, STDERR_FILENO + 1);
+	close(fd);
+	return nfd;
+}
+
+/* The configuration as a file: no pipe to fill, no SIGPIPE if unread. */
+static int stdin_fd(const char *raw, size_t len)
+{
+	size_t off = 0;
+	ssize_t n;
+	int fd;
+
+	fd = fd_above_stdio(memfd_create("zh-ipam-stdin", MFD_CLOEXEC));
+	if (fd < 0)
+		return -1;
+	while (off < len) {
+		n = write(fd, raw + off, len - off);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			goto err_close;
+		off += n;
+	}
+	if (lseek(fd, 0, SEEK_SET) < 0)
+		goto err_close;
+	return fd;
+err_close:
+	close(fd);
+	return -1;
+}
+
+struct capture {
+	char *buf; /* NUL-terminated */
+	size_t len;
+	bool too_big;
+};
+
+/* Read fd to EOF, keeping at most ZH_IPAM_STDOUT_MAX bytes. */
+static int capture_read(int fd, struct capture *out)
+{
+	size_t cap = 4096;
+	ssize_t n;
+	char *nb;
+
+	memset(out, 0, sizeof(*out));
+	out->buf = malloc(cap + 1);
+	if (!out->buf)
+		return -1;
+	for (;;) {
+		if (out->len == cap) {
+			if (cap >= ZH_IPAM_STDOUT_MAX) {
+				out->too_big = true;
+				break;
+			}
+			cap *= 2;
+			if (cap > ZH_IPAM_STDOUT_MAX)
+				cap = ZH_IPAM_STDOUT_MAX;
+			nb = realloc(out->buf, cap + 1);
+			if (!nb)
+				goto err_free;
+			out->buf = nb;
+		}
+		n = read(fd, out->buf + out->len, cap - out->len);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			goto err_free;
+		if (n == 0)
+			break;
+		out->len += n;
+	}
+	/* Full buffer: one more byte means the plugin wrote too much. */
+	if (out->too_big) {
+		char c;
+
+		do {
+			n = read(fd, &c, 1);
+		} while (n < 0 && errno == EINTR);
+		out->too_big = n > 0;
+	}
+	out->buf[out->len] = '\0';
+	return 0;
+err_free:
+	free(out->buf);
+	out->buf = NULL;
+	return -1;
+}
+
+static int wait_child(pid_t pid, int *status)
+{
+	while (waitpid(pid, status, 0) < 0) {
+		if (errno != EINTR)
+			return -1;
+	}
+	return 0;
+}
+
+/* Copy a CNI error object from a failed plugin's stdout; -1 if it is none. */
+static int copy_cni_error(const struct capture *out, struct zh_cni_err *err)
+{
+	json_t *j, *code, *msg, *details;
+	int ret = -1;
+
+	j = json_loadb(out->buf, out->len, 0, NULL);
+	code = json_object_get(j, "code");
+	msg = json_object_get(j, "msg");
+	details = json_object_get(j, "details");
+	if (json_is_integer(code) && json_integer_value(code) > 0 &&
+	    json_integer_value(code) <= INT_MAX && json_is_string(msg)) {
+		if (json_is_string(details))
+			zh_cni_err_set(err, (int)json_integer_value(code),
+				       json_string_value(msg), "%s",
+				       json_string_value(details));
+		else
+			zh_cni_err_set(err, (int)json_integer_value(code),
+				       json_string_value(msg), NULL);
+		ret = 0;
+	}
+	json_decref(j);
+	return ret;
+}
+
+static int parse_add_result(const char *type, const struct capture *out,
+			    struct zh_result *res, struct zh_cni_err *err)
+{
+	json_error_t jerr;
+	json_t *j;
+	int ret;
+
+	j = json_loadb(out->buf, out->len, 0, &jerr);
+	if (!j)
+		return zh_cni_err_set(err, ZH_CNI_ERR_DECODE,
+				      "IPAM plugin returned an invalid result",
+				      "%s: line %d, column %d: %s", type,
+				      jerr.line, jerr.column, jerr.text);
+	ret = zh_result_parse(j, res, err);
+	json_decref(j);
+	return ret;
+}
+
+/* Fork and exec path; collect its stdout and exit status. */
+static int run_plugin(const char *type, const char *path, char **envp,
+		      const char *raw, size_t len, struct capture *out,
+		      int *status, struct zh_cni_err *err)
+{
+	char *argv[] = { (char *)path, NULL };
+	int in, pout[2], perr[2], exec_errno = 0, fail;
+	ssize_t n;
+	pid_t pid;
+
+	in = stdin_fd(raw, len);
+	if (in < 0)
+		return zh_cni_err_set(err, ZH_CNI_ERR_INTERNAL,
+				      "cannot prepare IPAM plugin stdin", "%s",
+				      strerror(errno));
+	if (pipe2(pout, O_CLOEXEC)) {
+		fail = errno;
+		goto err_in;
+	}
+	pout[0] = fd_above_stdio(pout[0]);
+	pout[1] = fd_above_stdio(pout[1]);
+	if (pout[0] < 0 || pout[1] < 0) {
+		fail = errno;
+		goto err_pout;
+	}
+	/* Closed by a successful execve(); carries errno if it fails. */
+	if (pipe2(perr, O_CLOEXEC)) {
+		fail = errno;
+		goto err_pout;
+	}
+	perr[0] = fd_above_stdio(perr[0]);
+	perr[1] = fd_above_stdio(perr[1]);
+	if (perr[0] < 0 || perr[1] < 0) {
+		fail = errno;
+		goto err_perr;
+	}
+
+	pid = fork();
+	if (pid < 0) {
+		fail = errno;
+		goto err_perr;
+	}
+	if (pid == 0) {
+		/* Only async-signal-safe calls from here on. */
+		if (dup2(in, STDIN_FILENO) >= 0 &&
+		    dup2(pout[1], STDOUT_FILENO) >= 0)
+			execve(path, argv, envp);
+		exec_errno = errno;
+		n = write(perr[1], &exec_errno, sizeof(exec_errno));
+		(void)n;
+		_exit(127);
+	}
+	close(in);
+	close(pout[1]);
+	close(perr[1]);
+
+	do {
+		n = read(perr[0], &exec_errno, sizeof(exec_errno));
+	} while (n < 0 && errno == EINTR);
+	close(perr[0]);
+	if (n == sizeof(exec_errno)) {
+		close(pout[0]);
+		wait_child(pid, status);
+		return zh_cni_err_set(err, ZH_CNI_ERR_IPAM,
+				      "cannot execute IPAM plugin", "%s: %s",
+				      path, strerror(exec_errno));
+	}
+
+	if (capture_read(pout[0], out)) {
+		zh_cni_err_set(err, ZH_CNI_ERR_INTERNAL,
+			       "cannot read IPAM plugin output", "%s: %s", type,
+			       strerror(errno));
+		kill(pid, SIGKILL);
+	} else if (out->too_big) {
+		zh_cni_err_set(err, ZH_CNI_ERR_IPAM,
+			       "IPAM plugin output too large",
+			       "%s wrote more than %d bytes", type,
+			       ZH_IPAM_STDOUT_MAX);
+		kill(pid, SIGKILL);
+	}
+	close(pout[0]);
+	if (wait_child(pid, status)) {
+		free(out->buf);
+		out->buf = NULL;
+		return zh_cni_err_set(err, ZH_CNI_ERR_INTERNAL,
+				      "cannot wait for IPAM plugin", "%s: %s",
+				      type, strerror(errno));
+	}
+	if (!out->buf || out->too_big) {
+		free(out->buf);
+		out->buf = NULL;
+		return -1;
+	}
+	return 0;
+
+err_perr:
+	if (perr[0] >= 0)
+		close(perr[0]);
+	if (perr[1] >= 0)
+		close(perr[1]);
+err_pout:
+	if (pout[0] >= 0)
+		close(pout[0]);
+	if (pout[1] >= 0)
+		close(pout[1]);
+err_in:
+	close(in);
+	return zh_cni_err_set(err, ZH_CNI_ERR_INTERNAL,
+			      "cannot start IPAM plugin", "%s: %s", type,
+			      strerror(fail));
+}
+
+int zh_ipam_exec(const struct zh_cni_env *env, enum zh_cni_cmd cmd,
+		 const char *type, const char *raw, size_t len,
+		 struct zh_result *res, struct zh_cni_err *err)
+{
+	const char *cmd_name = zh_cni_cmd_name(cmd);
+	struct capture out = { 0 };
+	struct child_env ce;
+	char path[PATH_MAX];
+	int status, ret = -1;
+
+	if (res)
+		memset(res, 0, sizeof(*res));
+	if (!env || !cmd_name || (!raw && len))
+		return zh_cni_err_set(err, ZH_CNI_ERR_INTERNAL,
+				      "bad arguments to zh_ipam_exec", NULL);
+	if (!type || !*type || strchr(type, '/'))
+		return zh_cni_err_set(err, ZH_CNI_ERR_IPAM,
+				      "invalid IPAM plugin type",
+				      "type \"%s\" must be a plain file name "
+				      "found in CNI_PATH \"%s\"",
+				      type ? type : "",
+				      env->path ? env->path : "");
+	if (!env->path || find_plugin(type, env->path, path, sizeof(path)))
+		return zh_cni_err_set(err, ZH_CNI_ERR_IPAM,
+				      "IPAM plugin not found",
+				      "no executable \"%s\" in CNI_PATH \"%s\"",
+				      type, env->path ? env->path : "");
+
+	if (child_env_build(&ce, env, cmd_name))
+		return zh_cni_err_set(err, ZH_CNI_ERR_INTERNAL, "out of memory",
+				      "building the IPAM environment");
+	pr_debug("ipam: %s %s\n", cmd_name, path);
+	ret = run_plugin(type, path, ce.envp, raw, len, &out, &status, err);
+	child_env_free(&ce);
+	if (ret)
+		return -1;
+
+	if (WIFSIGNALED(status)) {
+		zh_cni_err_set(err, ZH_CNI_ERR_IPAM,
+			       "IPAM plugin killed by a signal", "%s %s: %s",
+			       type, cmd_name, strsignal(WTERMSIG(status)));
+		ret = -1;
+		goto out;
+	}
+	if (WEXITSTATUS(status)) {
+		/* Trailing newlines make for untidy details. */
+		while (out.len && strchr(" \t\r\n", out.buf[out.len - 1]))
+			out.buf[--out.len] = '\0';
+		if (copy_cni_error(&out, err))
+			zh_cni_err_set(err, ZH_CNI_ERR_IPAM,
+				       "IPAM plugin failed",
+				       "%s %s: exit status %d; output: %.256s",
+				       type, cmd_name, WEXITSTATUS(status),
+				       out.buf);
+		pr_debug("ipam: %s %s failed: %s\n", type, cmd_name,
+			 err ? err->msg : "");
+		ret = -1;
+		goto out;
+	}
+	if (cmd == ZH_CNI_ADD && res)
+		ret = parse_add_result(type, &out, res, err);
+out:
+	free(out.buf);
+	return ret;
+}
