@@ -1,0 +1,351 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
+#
+# Integration tests: the real CNI plugin, agent and CLI in network
+# namespaces this script makes and always removes. The "node" is a netns of
+# its own with `iptables -I FORWARD -j DROP` and ip_forward=0, so pod<->pod
+# traffic only flows if it bypassed netfilter and IP forwarding.
+set -u
+cd "$(dirname "$0")/../.."
+: "${O:=build}"
+ZH_PREFIX="zhi$$"
+# shellcheck source=tests/integration/lib.sh
+. tests/integration/lib.sh
+
+if [ "$(id -u)" != 0 ]; then
+	echo "integration: SKIP: needs root (network namespaces, BPF)"
+	exit 77
+fi
+for t in jq socat ping iptables nsenter xxd; do
+	command -v "$t" >/dev/null || {
+		echo "integration: missing $t: run scripts/deps.sh"
+		exit 1
+	}
+done
+
+PASS=0
+FAIL=0
+CASE=""
+trap 'zh_cleanup' EXIT
+trap 'exit 130' INT TERM
+
+ok() {
+	PASS=$((PASS + 1))
+	echo "  ok   $CASE: $*"
+}
+bad() {
+	FAIL=$((FAIL + 1))
+	echo "  FAIL $CASE: $*"
+}
+check() { # check DESCRIPTION COMMAND...
+	local d=$1
+	shift
+	if "$@" >"$ZH_TMP/out" 2>&1; then ok "$d"; else
+		bad "$d"
+		sed 's/^/       | /' "$ZH_TMP/out" | tail -n 15
+	fi
+}
+check_not() {
+	local d=$1
+	shift
+	if "$@" >"$ZH_TMP/out" 2>&1; then
+		bad "$d (unexpectedly succeeded)"
+	else ok "$d"; fi
+}
+
+# --- traffic ---------------------------------------------------------------
+ping_ok() { zh_in "$1" ping -c 2 -i 0.2 -W 1 "$2"; }
+
+# tcp_ok CLIENT SERVER IP: a TCP request answered by a server in SERVER.
+tcp_ok() {
+	local c=$1 s=$2 ip=$3 port=$((20000 + RANDOM % 10000)) got
+	zh_in "$s" timeout 5 socat -T 3 "TCP6-LISTEN:$port,ipv6only=0,reuseaddr" \
+		SYSTEM:'read l; echo "pong-$l"' &
+	local pid=$!
+	sleep 0.3
+	[[ $ip == *:* ]] && ip="[$ip]"
+	got=$(echo tcp | zh_in "$c" socat -T 3 - "TCP:$ip:$port")
+	wait "$pid"
+	[ "$got" = "pong-tcp" ] || {
+		echo "TCP reply: '$got'"
+		return 1
+	}
+}
+
+# udp_ok CLIENT SERVER IP: a UDP datagram echoed back.
+udp_ok() {
+	local c=$1 s=$2 ip=$3 port=$((30000 + RANDOM % 10000)) got
+	zh_in "$s" timeout 5 socat -T 3 "UDP6-RECVFROM:$port,ipv6only=0" SYSTEM:'cat' &
+	local pid=$!
+	sleep 0.3
+	[[ $ip == *:* ]] && ip="[$ip]"
+	got=$(echo udp-datagram | zh_in "$c" socat -T 2 - "UDP:$ip:$port")
+	wait "$pid"
+	[ "$got" = "udp-datagram" ] || {
+		echo "UDP reply: '$got'"
+		return 1
+	}
+}
+
+# spoofed_frame DSTMAC SRCMAC SRCIP DSTIP: an Ethernet/IPv4/ICMP echo frame.
+spoofed_frame() {
+	local hex
+	hex="${1//:/}${2//:/}0800"
+	hex+="4500001c00004000400100 00$(ip_hex "$3")$(ip_hex "$4")"
+	hex+="0800f7ff00000000"
+	printf '%s' "${hex// /}" | xxd -r -p
+}
+ip_hex() {
+	local IFS=.
+	# shellcheck disable=SC2086
+	printf '%02x%02x%02x%02x' $1
+}
+
+cni_code() { jq -r '.code' "$ZH_TMP/err.json"; }
+no_zh_links() { ! zh_node ip -o link show | grep -q ' zh[0-9a-f]\{12\}[@:]'; }
+endpoint_count() { "$ZH_BIN/zerohopctl" endpoints -o json | jq length; }
+lease_of() { grep -rlx "ctr-$1" "$ZH_TMP/ipam" 2>/dev/null; }
+
+# --- setup -----------------------------------------------------------------
+zh_node_up
+zh_node sysctl -qw net.ipv4.ip_forward=0
+zh_node sysctl -qw net.ipv6.conf.all.forwarding=0
+zh_node iptables -I FORWARD -j DROP
+zh_node ip6tables -I FORWARD -j DROP
+
+CASE=env
+zh_conf "$ZH_TMP/bad.conf" zhtest tc 10.91.0.0/24
+check "FORWARD drops and forwarding is off in the node" \
+	sh -c "nsenter --net=/var/run/netns/$ZH_NODE iptables -S FORWARD | grep -q -- '-j DROP' &&
+	       [ \$(nsenter --net=/var/run/netns/$ZH_NODE sysctl -n net.ipv4.ip_forward) = 0 ]"
+
+# --- per datapath mode -----------------------------------------------------
+mode_tests() {
+	local mode=$1 n=$2 a="${ZH_PREFIX}-${1}a" b="${ZH_PREFIX}-${1}b"
+	local conf="$ZH_TMP/$mode.conf" a4 b4 a6 b6 before
+	CASE="$mode"
+	zh_conf "$conf" "zh$mode" "$mode" "10.9$n.0.0/24" "fd00:9$n::/64"
+
+	check "ADD pod a" zh_pod_add "$a" "$conf"
+	check "ADD pod b" zh_pod_add "$b" "$conf"
+	check "result: host and pod interfaces, sandbox, ips with interface index, routes" \
+		jq -e '(.interfaces | length) == 2 and .interfaces[1].sandbox != null and
+		       (.ips | length) == 2 and all(.ips[]; .interface == 1) and
+		       (.routes | length) == 2 and .cniVersion == "1.0.0"' "$ZH_TMP/$a.json"
+	a4=$(zh_pod_ip "$a") b4=$(zh_pod_ip "$b")
+	a6=$(zh_pod_ip "$a" 6) b6=$(zh_pod_ip "$b" 6)
+	check "pod has its address and the link-local gateway" \
+		sh -c "ip netns exec $a ip -4 addr show eth0 | grep -q '$a4' &&
+		       ip netns exec $a ip route | grep -q 'default via 169.254.1.1 dev eth0' &&
+		       ip netns exec $a ip neigh show 169.254.1.1 | grep -q PERMANENT"
+
+	before=$(zh_stat redirect)
+	check "ping a -> b (IPv4)" ping_ok "$a" "$b4"
+	check "ping b -> a (IPv4)" ping_ok "$b" "$a4"
+	check "ping a -> b (IPv6)" ping_ok "$a" "$b6"
+	check "TCP a -> b" tcp_ok "$a" "$b" "$b4"
+	check "TCP b -> a" tcp_ok "$b" "$a" "$a4"
+	check "TCP a -> b over IPv6" tcp_ok "$a" "$b" "$b6"
+	check "UDP a -> b" udp_ok "$a" "$b" "$b4"
+	check "UDP b -> a" udp_ok "$b" "$a" "$a4"
+	check "UDP b -> a over IPv6" udp_ok "$b" "$a" "$a6"
+	check "the fast path redirected the traffic (counter grew)" \
+		test "$(zh_stat redirect)" -gt "$((before + 20))"
+	check "pod -> host address goes through the kernel" ping_ok "$a" 10.200.0.1
+	check "endpoints lists both pods" \
+		sh -c "'$ZH_BIN/zerohopctl' endpoints -o json |
+		       jq -e 'map(.ips[0]) | index(\"$a4\") != null and index(\"$b4\") != null'"
+
+	# Anti-spoofing: another source IP, then another source MAC.
+	before=$(zh_stat drop_spoof_ip)
+	zh_in "$a" ip addr add 10.250.0.9/32 dev eth0
+	check_not "spoofed source IP is not delivered" \
+		zh_in "$a" ping -c 2 -i 0.2 -W 1 -I 10.250.0.9 "$b4"
+	check "drop_spoof_ip counted" test "$(zh_stat drop_spoof_ip)" -ge "$((before + 2))"
+	zh_in "$a" ip addr del 10.250.0.9/32 dev eth0
+	# A frame with another source MAC, written raw to the pod's eth0:
+	# ICMP echo a -> b, addressed to the gateway like any routed frame.
+	before=$(zh_stat drop_spoof_mac)
+	local redir gwmac
+	redir=$(zh_stat redirect)
+	gwmac=$(jq -r '.interfaces[0].mac' "$ZH_TMP/$a.json")
+	for _ in 1 2 3; do
+		spoofed_frame "$gwmac" 02:00:00:00:be:ef "$a4" "$b4" |
+			zh_in "$a" socat -u - INTERFACE:eth0
+	done
+	check "spoofed source MAC: 3 frames dropped and counted" \
+		test "$(zh_stat drop_spoof_mac)" = "$((before + 3))"
+	check "... and none redirected" test "$(zh_stat redirect)" = "$redir"
+	check "traffic from the pod's own MAC still flows" ping_ok "$a" "$b4"
+
+	# CHECK against prevResult, then with the veth gone.
+	jq --slurpfile r "$ZH_TMP/$a.json" '. + {prevResult: $r[0]}' "$conf" >"$ZH_TMP/check.conf"
+	check "CHECK passes" zh_cni CHECK "$a" "$ZH_TMP/check.conf"
+	local host
+	host=$(jq -r '.interfaces[0].name' "$ZH_TMP/$a.json")
+	zh_node ip link del "$host"
+	zh_cni CHECK "$a" "$ZH_TMP/check.conf" >"$ZH_TMP/err.json"
+	check "CHECK fails once the veth is gone, naming it" \
+		jq -e ".code == 104 and (.details | contains(\"$host\"))" "$ZH_TMP/err.json"
+
+	check "DEL" zh_cni DEL "$a" "$conf"
+	check "DEL again (idempotent)" zh_cni DEL "$a" "$conf"
+	check "DEL of pod b" zh_cni DEL "$b" "$conf"
+	check "DEL of pod b again" zh_cni DEL "$b" "$conf"
+	check "no zh* link remains" no_zh_links
+	check "no host-local lease remains" test -z "$(lease_of "$a")$(lease_of "$b")"
+	check "no endpoint entry remains" test "$(endpoint_count)" = 0
+	ip netns del "$a"
+	ip netns del "$b"
+}
+
+# tc first, with no agent running: the plugin loads and pins by itself.
+CASE=load
+check "no pins before the first ADD" test ! -e "$ZEROHOP_PIN_ROOT"
+mode_tests tc 1
+CASE=load
+check "the plugin pinned the objects itself" test -e "$ZEROHOP_PIN_ROOT/v1/zh_endpoints"
+
+# xdp with the agent running (it reuses the pins the plugin made).
+# The agent runs where the host veths are: in the node netns.
+nsenter --net="/var/run/netns/$ZH_NODE" "$ZH_BIN/zerohopd" -i 1 2>"$ZH_TMP/agent.log" &
+ZH_PIDS+=($!)
+sleep 0.5
+check "zerohopd reuses the pins" grep -q "reusing pinned" "$ZH_TMP/agent.log"
+mode_tests xdp 2
+
+# --- failures leave nothing behind ------------------------------------------
+CASE=rollback
+conf="$ZH_TMP/rb.conf"
+zh_conf "$conf" zhrb tc 10.93.0.0/24
+jq '.ipam.type = "no-such-ipam"' "$conf" >"$ZH_TMP/noipam.conf"
+p="${ZH_PREFIX}-rb"
+ip netns add "$p"
+zh_cni ADD "$p" "$ZH_TMP/noipam.conf" >"$ZH_TMP/err.json"
+check "ADD with a missing IPAM plugin fails with code 103" test "$(cni_code)" = 103
+check "... and leaves no link" no_zh_links
+check "... and no endpoint" test "$(endpoint_count)" = 0
+
+# The pod already has an eth0: the veth cannot be made after IPAM ran.
+zh_in "$p" ip link add eth0 type veth peer name eth0p
+zh_cni ADD "$p" "$conf" >"$ZH_TMP/err.json"
+check "ADD whose veth cannot be created fails with code 101" test "$(cni_code)" = 101
+check "... and releases the IPAM lease" test -z "$(lease_of "$p")"
+check "... and leaves no link" no_zh_links
+check "... and no endpoint" test "$(endpoint_count)" = 0
+
+CNI_COMMAND=ADD CNI_CONTAINERID=x CNI_NETNS=/var/run/netns/no-such-ns \
+	CNI_IFNAME=eth0 CNI_PATH=$ZH_CNI_PATH zh_node "$ZH_BIN/zerohop" <"$conf" >"$ZH_TMP/err.json"
+check "ADD into a missing netns fails with code 3" test "$(cni_code)" = 3
+check "... and leaves no lease" test -z "$(ls "$ZH_TMP/ipam/zhrb" 2>/dev/null | grep -v -e lock -e last_reserved)"
+
+env -i PATH="$PATH" CNI_COMMAND=ADD "$ZH_BIN/zerohop" <"$conf" >"$ZH_TMP/err.json"
+check "missing environment: code 4 naming every variable" \
+	jq -e '.code == 4 and ([.msg, .details] | join(" ") |
+	       contains("CNI_CONTAINERID") and contains("CNI_NETNS") and
+	       contains("CNI_IFNAME") and contains("CNI_PATH"))' "$ZH_TMP/err.json"
+echo '{"cniVersion": "1.0.0", "name": ' | CNI_COMMAND=ADD CNI_CONTAINERID=x \
+	CNI_NETNS=/x CNI_IFNAME=eth0 CNI_PATH=/x "$ZH_BIN/zerohop" >"$ZH_TMP/err.json"
+check "broken JSON: code 6, error JSON is all of stdout" \
+	jq -e '.code == 6 and .msg != null' "$ZH_TMP/err.json"
+echo '{"cniVersion":"1.0.0"}' | CNI_COMMAND=VERSION "$ZH_BIN/zerohop" >"$ZH_TMP/ver.json"
+check "VERSION lists 0.3.0 0.3.1 0.4.0 1.0.0" \
+	jq -e '.supportedVersions == ["0.3.0","0.3.1","0.4.0","1.0.0"]' "$ZH_TMP/ver.json"
+ip netns del "$p"
+
+# --- results in older versions ------------------------------------------------
+CASE=versions
+for v in 0.3.0 0.3.1 0.4.0; do
+	p="${ZH_PREFIX}-v${v//./}"
+	jq ".cniVersion = \"$v\"" "$conf" >"$ZH_TMP/v.conf"
+	zh_pod_add "$p" "$ZH_TMP/v.conf"
+	check "ADD with cniVersion $v answers in $v (ips carry version)" \
+		jq -e ".cniVersion == \"$v\" and .ips[0].version == \"4\"" "$ZH_TMP/$p.json"
+	check "DEL ($v)" zh_cni DEL "$p" "$ZH_TMP/v.conf"
+	ip netns del "$p"
+done
+
+# --- concurrency ---------------------------------------------------------------
+CASE=concurrent
+pids=()
+for i in $(seq 1 8); do
+	p="${ZH_PREFIX}-c$i"
+	ip netns add "$p"
+	ZH_PODS+=("$p")
+	cp "$conf" "$ZH_TMP/$p.conf"
+	zh_cni ADD "$p" "$conf" >"$ZH_TMP/$p.json" &
+	pids+=($!)
+done
+rc=0
+for pid in "${pids[@]}"; do wait "$pid" || rc=1; done
+check "8 concurrent ADDs succeed" test $rc = 0
+check "... with 8 distinct addresses" \
+	test "$(cat "$ZH_TMP/${ZH_PREFIX}"-c*.json | jq -r '.ips[0].address' | sort -u | wc -l)" = 8
+check "... and 8 endpoints" test "$(endpoint_count)" = 8
+check "a concurrently added pod reaches another" \
+	ping_ok "${ZH_PREFIX}-c1" "$(zh_pod_ip "${ZH_PREFIX}-c8")"
+pids=()
+for i in $(seq 1 8); do
+	zh_cni DEL "${ZH_PREFIX}-c$i" "$conf" >/dev/null &
+	pids+=($!)
+done
+rc=0
+for pid in "${pids[@]}"; do wait "$pid" || rc=1; done
+check "8 concurrent DELs succeed" test $rc = 0
+check "... and leave no link" no_zh_links
+check "... and no endpoint" test "$(endpoint_count)" = 0
+
+# --- chaining: zerohop then portmap ----------------------------------------------
+CASE=chain
+p="${ZH_PREFIX}-pm"
+ip netns add "$p"
+ZH_PODS+=("$p")
+cp "$conf" "$ZH_TMP/$p.conf"
+zh_cni ADD "$p" "$conf" >"$ZH_TMP/$p.json"
+jq -n --slurpfile r "$ZH_TMP/$p.json" '{cniVersion:"1.0.0", name:"zhrb", type:"portmap",
+	runtimeConfig:{portMappings:[{hostPort:18080, containerPort:8080, protocol:"tcp"}]},
+	prevResult:$r[0]}' >"$ZH_TMP/pm.conf"
+CNI_COMMAND=ADD CNI_CONTAINERID="ctr-$p" CNI_NETNS="/var/run/netns/$p" CNI_IFNAME=eth0 \
+	CNI_PATH=$ZH_CNI_PATH zh_node /usr/lib/cni/portmap <"$ZH_TMP/pm.conf" >"$ZH_TMP/pm.json"
+check "portmap after zerohop passes our result through" \
+	jq -e --slurpfile r "$ZH_TMP/$p.json" '.ips == $r[0].ips and .interfaces == $r[0].interfaces' \
+	"$ZH_TMP/pm.json"
+zh_in "$p" timeout 5 socat -T 3 TCP-LISTEN:8080,reuseaddr SYSTEM:'echo mapped' &
+srv=$!
+sleep 0.3
+check "a host port mapped by portmap reaches the pod" \
+	sh -c "[ \"\$(nsenter --net=/var/run/netns/$ZH_NODE socat -T 3 - TCP:10.200.0.1:18080 </dev/null)\" = mapped ]"
+wait "$srv"
+CNI_COMMAND=DEL CNI_CONTAINERID="ctr-$p" CNI_NETNS="/var/run/netns/$p" CNI_IFNAME=eth0 \
+	CNI_PATH=$ZH_CNI_PATH zh_node /usr/lib/cni/portmap <"$ZH_TMP/pm.conf" >/dev/null
+check "DEL of the chain (portmap, then zerohop)" zh_cni DEL "$p" "$conf"
+
+# --- the agent is not in the data path -------------------------------------------
+CASE=agent
+a="${ZH_PREFIX}-ka" b="${ZH_PREFIX}-kb"
+zh_pod_add "$a" "$conf"
+zh_pod_add "$b" "$conf"
+b4=$(zh_pod_ip "$b")
+zh_in "$a" ping -c 40 -i 0.05 -W 1 "$b4" >"$ZH_TMP/ping.out" &
+ping_pid=$!
+sleep 0.5
+kill -9 "${ZH_PIDS[0]}"
+wait "${ZH_PIDS[0]}" 2>/dev/null
+wait "$ping_pid"
+check "agent killed with SIGKILL: ping keeps going (0% loss)" \
+	grep -q ' 0% packet loss' "$ZH_TMP/ping.out"
+nsenter --net="/var/run/netns/$ZH_NODE" "$ZH_BIN/zerohopd" -i 1 2>"$ZH_TMP/agent2.log" &
+ZH_PIDS+=($!)
+sleep 0.5
+check "restarted agent reuses the pins and sees both endpoints" \
+	grep -q "reusing pinned BPF objects.*2 endpoint(s)" "$ZH_TMP/agent2.log"
+check "traffic still flows after the restart" ping_ok "$a" "$b4"
+# A veth that disappears without DEL: the agent sweeps its endpoint.
+zh_node ip link del "$(jq -r '.interfaces[0].name' "$ZH_TMP/$b.json")"
+sleep 2.5
+check "agent removed the endpoint of a vanished veth" test "$(endpoint_count)" = 1
+check "DEL after the agent swept still succeeds" zh_cni DEL "$b" "$conf"
+check "DEL" zh_cni DEL "$a" "$conf"
+
+echo "integration: $PASS passed, $FAIL failed"
+[ "$FAIL" -eq 0 ]
