@@ -77,7 +77,8 @@ static int cmd_version(const char *buf, size_t len)
 	json_t *root = json_loadb(buf, len, 0, NULL);
 	json_t *jv = json_object_get(root, "cniVersion");
 
-	if (json_is_string(jv) && zh_cni_version_supported(json_string_value(jv)))
+	if (json_is_string(jv) &&
+	    zh_cni_version_supported(json_string_value(jv)))
 		v = json_string_value(jv);
 	print_json_str(zh_cni_version_json(v));
 	json_decref(root);
@@ -114,7 +115,8 @@ int main(int argc, char **argv)
 	size_t len = 0;
 	int ret = -1;
 
-	if (argc > 1 && (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h"))) {
+	if (argc > 1 &&
+	    (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h"))) {
 		usage();
 		return 0;
 	}

@@ -48,8 +48,9 @@ static void mac_str(const unsigned char m[6], char out[18])
 static int nl_fail(struct zh_cni_err *err, int ret, const char *what,
 		   const char *obj)
 {
-	return zh_cni_err_set(err, ZH_CNI_ERR_LINK, "failed to configure pod network",
-			      "%s %s: %s", what, obj, strerror(-ret));
+	return zh_cni_err_set(err, ZH_CNI_ERR_LINK,
+			      "failed to configure pod network", "%s %s: %s",
+			      what, obj, strerror(-ret));
 }
 
 /* Open the pinned objects (loading them if nobody has) under the lock. */
@@ -90,9 +91,10 @@ static int pick_addrs(const struct zh_result *ipam, struct pod_addrs *pa,
 		bool *has;
 
 		if (zh_addr_parse(ipam->ips[i].address, true, &a))
-			return zh_cni_err_set(err, ZH_CNI_ERR_IPAM,
-					      "IPAM returned an invalid address",
-					      "%s", ipam->ips[i].address);
+			return zh_cni_err_set(
+				err, ZH_CNI_ERR_IPAM,
+				"IPAM returned an invalid address", "%s",
+				ipam->ips[i].address);
 		has = a.family == AF_INET ? &pa->has_v4 : &pa->has_v6;
 		if (*has)
 			return zh_cni_err_set(
@@ -104,10 +106,10 @@ static int pick_addrs(const struct zh_result *ipam, struct pod_addrs *pa,
 		*(a.family == AF_INET ? &pa->v4 : &pa->v6) = a;
 	}
 	if (!pa->has_v4)
-		return zh_cni_err_set(err, ZH_CNI_ERR_IPAM,
-				      "IPAM returned no IPv4 address",
-				      "ipam result has %d address(es), none IPv4",
-				      ipam->n_ips);
+		return zh_cni_err_set(
+			err, ZH_CNI_ERR_IPAM, "IPAM returned no IPv4 address",
+			"ipam result has %d address(es), none IPv4",
+			ipam->n_ips);
 	return 0;
 }
 
@@ -138,8 +140,8 @@ static int build_routes(const struct zh_result *ipam,
 			continue; /* no address of that family to route from */
 		routed[dst.family == AF_INET6] = true;
 		gw_of(dst.family, &gw);
-		snprintf(res->routes[res->n_routes].dst, sizeof(res->routes[0].dst),
-			 "%s", ipam->routes[i].dst);
+		snprintf(res->routes[res->n_routes].dst,
+			 sizeof(res->routes[0].dst), "%s", ipam->routes[i].dst);
 		zh_addr_str(&gw, false, res->routes[res->n_routes].gw,
 			    sizeof(res->routes[0].gw));
 		res->n_routes++;
@@ -152,10 +154,12 @@ static int build_routes(const struct zh_result *ipam,
 		if (res->n_routes >= ZH_CNI_MAX_ROUTES)
 			break;
 		gw_of(fam ? AF_INET6 : AF_INET, &gw);
-		snprintf(res->routes[res->n_routes].dst, sizeof(res->routes[0].dst),
-			 "%s", fam ? "::/0" : "0.0.0.0/0");
-		snprintf(res->routes[res->n_routes].gw, sizeof(res->routes[0].gw),
-			 "%s", zh_addr_str(&gw, false, buf, sizeof(buf)));
+		snprintf(res->routes[res->n_routes].dst,
+			 sizeof(res->routes[0].dst), "%s",
+			 fam ? "::/0" : "0.0.0.0/0");
+		snprintf(res->routes[res->n_routes].gw,
+			 sizeof(res->routes[0].gw), "%s",
+			 zh_addr_str(&gw, false, buf, sizeof(buf)));
 		res->n_routes++;
 	}
 	return 0;
@@ -183,7 +187,8 @@ static int pod_side(const struct zh_cni_env *env, const struct zh_netconf *conf,
 		 * CHECKSUM_PARTIAL state: the sender must finish L4 checksums. */
 		ret = zh_link_tx_csum_off(env->ifname);
 		if (ret)
-			return nl_fail(err, ret, "turn off tx checksum offload on",
+			return nl_fail(err, ret,
+				       "turn off tx checksum offload on",
 				       env->ifname);
 		ret = zh_xdp_attach(ifindex, objs->xdp_pod_fd);
 		if (ret)
@@ -212,7 +217,8 @@ static int pod_side(const struct zh_cni_env *env, const struct zh_netconf *conf,
 		ret = zh_nl_neigh_add(ifindex, &gw, gw_mac);
 		if (ret)
 			return nl_fail(err, ret, "add gateway neighbour",
-				       zh_addr_str(&gw, false, buf, sizeof(buf)));
+				       zh_addr_str(&gw, false, buf,
+						   sizeof(buf)));
 	}
 	for (int i = 0; i < res->n_routes; i++) {
 		struct zh_addr dst;
@@ -221,7 +227,8 @@ static int pod_side(const struct zh_cni_env *env, const struct zh_netconf *conf,
 		gw_of(dst.family, &gw);
 		ret = zh_nl_route_add(ifindex, &dst, &gw);
 		if (ret && ret != -EEXIST)
-			return nl_fail(err, ret, "add route", res->routes[i].dst);
+			return nl_fail(err, ret, "add route",
+				       res->routes[i].dst);
 	}
 	return 0;
 }
@@ -246,7 +253,8 @@ static int host_side(int host_ifindex, const char *host,
 		ret = zh_nl_neigh_add(host_ifindex, &a, pod_mac);
 		if (ret)
 			return nl_fail(err, ret, "add pod neighbour",
-				       zh_addr_str(&a, false, buf, sizeof(buf)));
+				       zh_addr_str(&a, false, buf,
+						   sizeof(buf)));
 		ret = zh_nl_route_add(host_ifindex, &a, NULL);
 		if (ret)
 			return nl_fail(err, ret, "add host route to",
@@ -255,9 +263,9 @@ static int host_side(int host_ifindex, const char *host,
 	return 0;
 }
 
-static int attach_host(const struct zh_netconf *conf, const struct zh_objs *objs,
-		       int host_ifindex, const char *host,
-		       struct zh_cni_err *err)
+static int attach_host(const struct zh_netconf *conf,
+		       const struct zh_objs *objs, int host_ifindex,
+		       const char *host, struct zh_cni_err *err)
 {
 	int ret;
 
@@ -277,9 +285,9 @@ static int attach_host(const struct zh_netconf *conf, const struct zh_objs *objs
 }
 
 static void fill_iface(struct zh_iface *iface, const struct zh_cni_env *env,
-		       const struct zh_netconf *conf, const struct pod_addrs *pa,
-		       const char *host, const unsigned char pod_mac[6],
-		       int pod_ifindex)
+		       const struct zh_netconf *conf,
+		       const struct pod_addrs *pa, const char *host,
+		       const unsigned char pod_mac[6], int pod_ifindex)
 {
 	memset(iface, 0, sizeof(*iface));
 	memcpy(iface->mac, pod_mac, 6);
@@ -294,7 +302,8 @@ static void fill_iface(struct zh_iface *iface, const struct zh_cni_env *env,
 	}
 	iface->pod_ifindex = pod_ifindex;
 	snprintf(iface->host_ifname, sizeof(iface->host_ifname), "%s", host);
-	snprintf(iface->pod_ifname, sizeof(iface->pod_ifname), "%s", env->ifname);
+	snprintf(iface->pod_ifname, sizeof(iface->pod_ifname), "%s",
+		 env->ifname);
 	snprintf(iface->container_id, sizeof(iface->container_id), "%s",
 		 env->container_id);
 	snprintf(iface->netns, sizeof(iface->netns), "%s", env->netns);
@@ -353,10 +362,10 @@ int zh_cmd_add(const struct zh_cni_env *env, const struct zh_netconf *conf,
 		return -1;
 	}
 	if (if_nametoindex(host)) {
-		ret = zh_cni_err_set(err, ZH_CNI_ERR_LINK,
-				     "host interface already exists",
-				     "%s is there for container %s ifname %s: ADD without DEL?",
-				     host, env->container_id, env->ifname);
+		ret = zh_cni_err_set(
+			err, ZH_CNI_ERR_LINK, "host interface already exists",
+			"%s is there for container %s ifname %s: ADD without DEL?",
+			host, env->container_id, env->ifname);
 		goto err_objs;
 	}
 
@@ -391,7 +400,8 @@ int zh_cmd_add(const struct zh_cni_env *env, const struct zh_netconf *conf,
 	ret = pod_side(env, conf, &objs, &pa, &res, host_mac, pod_mac,
 		       &pod_ifindex, err);
 	if (zh_netns_leave(saved)) {
-		pr_warn("cannot return to the host netns: %s\n", strerror(errno));
+		pr_warn("cannot return to the host netns: %s\n",
+			strerror(errno));
 		abort(); /* anything further would act on the wrong netns */
 	}
 	if (ret)
@@ -410,11 +420,12 @@ int zh_cmd_add(const struct zh_cni_env *env, const struct zh_netconf *conf,
 	memcpy(ep.gw_mac, host_mac, 6);
 	ret = zh_ep_write(&objs, host_ifindex, &iface, &ep);
 	if (ret) {
-		zh_cni_err_set(err, ZH_CNI_ERR_BPF, "cannot write the endpoint",
-			       "%s: %s", host,
-			       ret == -EEXIST ?
-				       "an address of this pod is already another pod's" :
-				       strerror(-ret));
+		zh_cni_err_set(
+			err, ZH_CNI_ERR_BPF, "cannot write the endpoint",
+			"%s: %s", host,
+			ret == -EEXIST ?
+				"an address of this pod is already another pod's" :
+				strerror(-ret));
 		goto err_veth;
 	}
 
@@ -425,21 +436,21 @@ int zh_cmd_add(const struct zh_cni_env *env, const struct zh_netconf *conf,
 	zh_objs_close(&objs);
 	zh_pin_unlock(lock);
 	close(netns_fd);
-	return *out ? 0 : zh_cni_err_set(err, ZH_CNI_ERR_INTERNAL,
-					  "cannot encode the result", NULL);
+	return *out ? 0 :
+		      zh_cni_err_set(err, ZH_CNI_ERR_INTERNAL,
+				     "cannot encode the result", NULL);
 
 err_veth:
 	/* Deleting one end deletes the pair, its routes, neighbours and the
 	 * programs attached to either end. */
 	zh_nl_link_del(host_ifindex);
-err_ipam:
-	{
-		struct zh_cni_err ignore;
+err_ipam : {
+	struct zh_cni_err ignore;
 
-		if (zh_ipam_exec(env, ZH_CNI_DEL, conf->ipam_type, conf->raw,
-				 conf->raw_len, NULL, &ignore))
-			pr_warn("rollback: IPAM DEL failed: %s\n", ignore.msg);
-	}
+	if (zh_ipam_exec(env, ZH_CNI_DEL, conf->ipam_type, conf->raw,
+			 conf->raw_len, NULL, &ignore))
+		pr_warn("rollback: IPAM DEL failed: %s\n", ignore.msg);
+}
 	zh_result_free(&ipam);
 	zh_result_free(&res);
 err_objs:
@@ -505,7 +516,8 @@ static void problem(struct problems *p, const char *fmt, ...)
 	if (p->len >= sizeof(p->buf) - 1)
 		return;
 	if (p->n++)
-		p->len += snprintf(p->buf + p->len, sizeof(p->buf) - p->len, "; ");
+		p->len += snprintf(p->buf + p->len, sizeof(p->buf) - p->len,
+				   "; ");
 	if (p->len >= sizeof(p->buf) - 1)
 		return;
 	va_start(ap, fmt);
@@ -547,8 +559,10 @@ static void check_pod_side(const struct zh_cni_env *env,
 		    (has_gw && zh_addr_parse(prev->routes[i].gw, false, &gw)))
 			continue;
 		if (zh_nl_route_has(ifindex, &dst, has_gw ? &gw : NULL) != 1)
-			problem(p, "route %s via %s missing", prev->routes[i].dst,
-				has_gw ? zh_addr_str(&gw, false, buf, sizeof(buf)) :
+			problem(p, "route %s via %s missing",
+				prev->routes[i].dst,
+				has_gw ? zh_addr_str(&gw, false, buf,
+						     sizeof(buf)) :
 					 "link");
 	}
 	if (conf->datapath == ZH_DATAPATH_XDP &&
@@ -585,11 +599,13 @@ int zh_cmd_check(const struct zh_cni_env *env, const struct zh_netconf *conf,
 	if (!ifindex) {
 		problem(&p, "host interface %s missing", host);
 	} else {
-		attached = conf->datapath == ZH_DATAPATH_XDP ?
-				   zh_xdp_attached(ifindex, objs.xdp_from_pod_fd) :
-				   zh_tc_attached(ifindex, objs.tc_from_pod_fd);
+		attached =
+			conf->datapath == ZH_DATAPATH_XDP ?
+				zh_xdp_attached(ifindex, objs.xdp_from_pod_fd) :
+				zh_tc_attached(ifindex, objs.tc_from_pod_fd);
 		if (attached != 1)
-			problem(&p, "fast-path program not attached to %s", host);
+			problem(&p, "fast-path program not attached to %s",
+				host);
 		if (zh_iface_lookup(&objs, ifindex, &iface) ||
 		    strncmp(iface.container_id, env->container_id,
 			    sizeof(iface.container_id)))
@@ -606,7 +622,8 @@ int zh_cmd_check(const struct zh_cni_env *env, const struct zh_netconf *conf,
 			zh_ep_key_v4(&key, a.v4.s_addr);
 		else
 			zh_ep_key_v6(&key, (const __u32 *)a.v6.s6_addr);
-		if (zh_ep_lookup(&objs, &key, &ep) || (int)ep.ifindex != ifindex)
+		if (zh_ep_lookup(&objs, &key, &ep) ||
+		    (int)ep.ifindex != ifindex)
 			problem(&p, "endpoint map has no entry for %s to %s",
 				prev.ips[i].address, host);
 	}

@@ -415,7 +415,7 @@ static int check_dns(json_t *dns, struct zh_cni_err *err)
 			return decode_err(err, NULL,
 					  "dns.%s must be an array of strings",
 					  lists[i]);
-		json_array_foreach(v, k, e) {
+		json_array_foreach (v, k, e) {
 			if (!json_is_string(e))
 				return decode_err(
 					err, NULL,
@@ -438,7 +438,7 @@ int zh_result_parse(json_t *j, struct zh_result *res, struct zh_cni_err *err)
 
 	if (get_array(j, "interfaces", ZH_CNI_MAX_IFACES, &arr, err))
 		goto err;
-	json_array_foreach(arr, i, e) {
+	json_array_foreach (arr, i, e) {
 		snprintf(where, sizeof(where), "interfaces[%zu]", i);
 		if (parse_iface(e, where, &res->ifaces[i], err))
 			goto err;
@@ -447,7 +447,7 @@ int zh_result_parse(json_t *j, struct zh_result *res, struct zh_cni_err *err)
 
 	if (get_array(j, "ips", ZH_CNI_MAX_IPS, &arr, err))
 		goto err;
-	json_array_foreach(arr, i, e) {
+	json_array_foreach (arr, i, e) {
 		snprintf(where, sizeof(where), "ips[%zu]", i);
 		if (parse_ip(e, where, res->n_ifaces, &res->ips[i], err))
 			goto err;
@@ -456,7 +456,7 @@ int zh_result_parse(json_t *j, struct zh_result *res, struct zh_cni_err *err)
 
 	if (get_array(j, "routes", ZH_CNI_MAX_ROUTES, &arr, err))
 		goto err;
-	json_array_foreach(arr, i, e) {
+	json_array_foreach (arr, i, e) {
 		snprintf(where, sizeof(where), "routes[%zu]", i);
 		if (parse_route(e, where, &res->routes[i], err))
 			goto err;

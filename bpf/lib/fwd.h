@@ -44,8 +44,8 @@ static __always_inline void zh_l2_rewrite(struct ethhdr *eth,
 static __always_inline int zh_arp_from_pod(void *data, void *data_end,
 					   const struct zh_iface *self)
 {
-	struct zh_arp_eth *arp = zh_hdr(data, data_end, sizeof(struct ethhdr),
-					sizeof(*arp));
+	struct zh_arp_eth *arp =
+		zh_hdr(data, data_end, sizeof(struct ethhdr), sizeof(*arp));
 
 	if (!arp)
 		return ZH_STAT_DROP_MALFORMED;
@@ -53,7 +53,8 @@ static __always_inline int zh_arp_from_pod(void *data, void *data_end,
 	    arp->hlen != ETH_ALEN || arp->plen != 4)
 		return ZH_STAT_DROP_MALFORMED;
 	/* A probe (RFC 5227) has sender 0.0.0.0; anything else must be us. */
-	if (arp->spa && (!(self->flags & ZH_IFACE_F_V4) || arp->spa != self->ipv4))
+	if (arp->spa &&
+	    (!(self->flags & ZH_IFACE_F_V4) || arp->spa != self->ipv4))
 		return ZH_STAT_DROP_SPOOF_IP;
 	if (!zh_mac_eq(arp->sha, self->mac))
 		return ZH_STAT_DROP_SPOOF_MAC;
@@ -98,13 +99,15 @@ static __always_inline int zh_ipv6_from_pod(void *data, void *data_end,
 					    struct zh_fwd *fwd)
 {
 	struct ethhdr *eth = data;
-	struct ipv6hdr *ip6 = zh_hdr(data, data_end, sizeof(*eth), sizeof(*ip6));
+	struct ipv6hdr *ip6 =
+		zh_hdr(data, data_end, sizeof(*eth), sizeof(*ip6));
 	struct zh_ep_key key = { .family = ZH_AF_INET6 };
 	struct zh_endpoint *ep;
 
 	if (!ip6 || ip6->version != 6)
 		return ZH_STAT_DROP_MALFORMED;
-	if (!((self->flags & ZH_IFACE_F_V6) && zh_v6_eq(&ip6->saddr, self->ipv6))) {
+	if (!((self->flags & ZH_IFACE_F_V6) &&
+	      zh_v6_eq(&ip6->saddr, self->ipv6))) {
 		/* ND and DAD use link-local or unspecified sources: the
 		 * kernel handles those and never forwards them. */
 		if (zh_v6_link_local(&ip6->saddr))

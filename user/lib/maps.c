@@ -97,8 +97,9 @@ int zh_ep_lookup(const struct zh_objs *o, const struct zh_ep_key *key,
 int zh_iface_lookup(const struct zh_objs *o, __u32 host_ifindex,
 		    struct zh_iface *iface)
 {
-	return bpf_map_lookup_elem(o->ifaces_fd, &host_ifindex, iface) ? -errno :
-									 0;
+	return bpf_map_lookup_elem(o->ifaces_fd, &host_ifindex, iface) ?
+		       -errno :
+		       0;
 }
 
 int zh_iface_foreach(const struct zh_objs *o,
@@ -130,8 +131,7 @@ struct owner {
 	int n;
 };
 
-static int owner_cb(__u32 host_ifindex, const struct zh_iface *iface,
-		    void *arg)
+static int owner_cb(__u32 host_ifindex, const struct zh_iface *iface, void *arg)
 {
 	struct owner *w = arg;
 

@@ -304,8 +304,8 @@ int zh_nl_neigh_add(int ifindex, const struct zh_addr *ip,
 	struct ndmsg *nd;
 	struct nl_req r;
 
-	nd = req_init(&r, RTM_NEWNEIGH, NLM_F_CREATE | NLM_F_REPLACE | NLM_F_ACK,
-		      sizeof(*nd));
+	nd = req_init(&r, RTM_NEWNEIGH,
+		      NLM_F_CREATE | NLM_F_REPLACE | NLM_F_ACK, sizeof(*nd));
 	nd->ndm_family = ip->family;
 	nd->ndm_ifindex = ifindex;
 	nd->ndm_state = NUD_PERMANENT;

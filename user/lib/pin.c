@@ -95,7 +95,10 @@ struct pin_entry {
 	size_t fd_off;
 };
 
-#define PIN(n, field) { n, offsetof(struct zh_objs, field) }
+#define PIN(n, field)                              \
+	{                                          \
+		n, offsetof(struct zh_objs, field) \
+	}
 static const struct pin_entry pins[] = {
 	PIN(ZH_MAP_ENDPOINTS, endpoints_fd),
 	PIN(ZH_MAP_IFACES, ifaces_fd),
@@ -143,7 +146,7 @@ static int load_and_pin(void)
 	skel = zh_fast__open();
 	if (!skel)
 		return -errno;
-	bpf_object__for_each_map(map, skel->obj) {
+	bpf_object__for_each_map (map, skel->obj) {
 		if (bpf_map__is_internal(map))
 			continue; /* .rodata and friends stay private */
 		pin_path(path, sizeof(path), bpf_map__name(map));
@@ -156,7 +159,7 @@ static int load_and_pin(void)
 		pr_warn("loading BPF programs failed: %s\n", strerror(-err));
 		goto out;
 	}
-	bpf_object__for_each_program(prog, skel->obj) {
+	bpf_object__for_each_program (prog, skel->obj) {
 		pin_path(path, sizeof(path), bpf_program__name(prog));
 		if (!access(path, F_OK))
 			continue;

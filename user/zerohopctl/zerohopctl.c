@@ -77,14 +77,14 @@ static int ep_json_cb(__u32 ifindex, const struct zh_iface *ifc, void *arg)
 	if (v6[0])
 		json_array_append_new(ips, json_string(v6));
 	json_array_append_new(
-		arr,
-		json_pack("{s:o, s:s, s:i, s:s, s:s, s:i, s:s, s:s, s:s}", "ips",
-			  ips, "mac", mac, "hostIfindex", (int)ifindex,
-			  "hostIfname", ifc->host_ifname, "podIfname",
-			  ifc->pod_ifname, "podIfindex", (int)ifc->pod_ifindex,
-			  "datapath",
-			  ifc->datapath == ZH_DATAPATH_XDP ? "xdp" : "tc",
-			  "netns", ifc->netns, "containerID", ifc->container_id));
+		arr, json_pack("{s:o, s:s, s:i, s:s, s:s, s:i, s:s, s:s, s:s}",
+			       "ips", ips, "mac", mac, "hostIfindex",
+			       (int)ifindex, "hostIfname", ifc->host_ifname,
+			       "podIfname", ifc->pod_ifname, "podIfindex",
+			       (int)ifc->pod_ifindex, "datapath",
+			       ifc->datapath == ZH_DATAPATH_XDP ? "xdp" : "tc",
+			       "netns", ifc->netns, "containerID",
+			       ifc->container_id));
 	return 0;
 }
 
@@ -106,9 +106,9 @@ static int cmd_endpoints(struct ctl *c)
 	int err;
 
 	if (!c->json) {
-		printf("%-15s %-25s %-17s %-7s %-15s %-4s %-5s %-12s %s\n", "IPV4",
-		       "IPV6", "MAC", "IFINDEX", "HOST-IFNAME", "IF", "MODE",
-		       "CONTAINER", "NETNS");
+		printf("%-15s %-25s %-17s %-7s %-15s %-4s %-5s %-12s %s\n",
+		       "IPV4", "IPV6", "MAC", "IFINDEX", "HOST-IFNAME", "IF",
+		       "MODE", "CONTAINER", "NETNS");
 		return zh_iface_foreach(&c->objs, ep_table_cb, NULL);
 	}
 	arr = json_array();
@@ -140,19 +140,19 @@ static int cmd_stats(struct ctl *c)
 		drops = json_object();
 		passes = json_object();
 		for (int s = ZH_STAT_PASS_NOT_IP; s < ZH_STAT_MAX; s++)
-			json_object_set_new(zh_stat_is_drop_reason(s) ? drops :
-									passes,
-					    zh_stat_name(s),
-					    json_pack("{s:I, s:I}", "packets",
-						      (json_int_t)st[s].packets,
-						      "bytes",
-						      (json_int_t)st[s].bytes));
-		j = json_pack("{s:{s:I, s:I}, s:I, s:o, s:I, s:o}", "redirected",
-			      "packets", (json_int_t)st[ZH_STAT_REDIRECT].packets,
-			      "bytes", (json_int_t)st[ZH_STAT_REDIRECT].bytes,
-			      "passed", (json_int_t)passed, "passReasons",
-			      passes, "dropped", (json_int_t)dropped,
-			      "dropReasons", drops);
+			json_object_set_new(
+				zh_stat_is_drop_reason(s) ? drops : passes,
+				zh_stat_name(s),
+				json_pack("{s:I, s:I}", "packets",
+					  (json_int_t)st[s].packets, "bytes",
+					  (json_int_t)st[s].bytes));
+		j = json_pack("{s:{s:I, s:I}, s:I, s:o, s:I, s:o}",
+			      "redirected", "packets",
+			      (json_int_t)st[ZH_STAT_REDIRECT].packets, "bytes",
+			      (json_int_t)st[ZH_STAT_REDIRECT].bytes, "passed",
+			      (json_int_t)passed, "passReasons", passes,
+			      "dropped", (json_int_t)dropped, "dropReasons",
+			      drops);
 		err = print_json(j);
 	} else {
 		printf("%-22s %14s %16s\n", "COUNTER", "PACKETS", "BYTES");
@@ -216,7 +216,8 @@ int main(int argc, char **argv)
 			if (!strcmp(optarg, "json")) {
 				c.json = true;
 			} else if (strcmp(optarg, "table")) {
-				fprintf(stderr, "zerohopctl: unknown output '%s' (table, json)\n",
+				fprintf(stderr,
+					"zerohopctl: unknown output '%s' (table, json)\n",
 					optarg);
 				return 2;
 			}
@@ -258,7 +259,8 @@ int main(int argc, char **argv)
 		if (cmds[i].needs_objs)
 			zh_objs_close(&c.objs);
 		if (err) {
-			fprintf(stderr, "zerohopctl: %s: %s\n", cmd, strerror(-err));
+			fprintf(stderr, "zerohopctl: %s: %s\n", cmd,
+				strerror(-err));
 			return 1;
 		}
 		return 0;

@@ -65,7 +65,8 @@ static void reconcile(const struct zh_objs *objs)
 		return;
 	zh_iface_foreach(objs, stale_cb, &s);
 	for (int i = 0; i < s.n; i++) {
-		pr_info("removing stale endpoint on ifindex %u\n", s.ifindex[i]);
+		pr_info("removing stale endpoint on ifindex %u\n",
+			s.ifindex[i]);
 		zh_ep_remove(objs, s.ifindex[i]);
 	}
 	zh_pin_unlock(lock);
@@ -98,7 +99,8 @@ int main(int argc, char **argv)
 		case 'i':
 			interval = atoi(optarg);
 			if (interval < 0) {
-				fprintf(stderr, "zerohopd: --reconcile must be >= 0\n");
+				fprintf(stderr,
+					"zerohopd: --reconcile must be >= 0\n");
 				return 2;
 			}
 			break;
@@ -114,7 +116,8 @@ int main(int argc, char **argv)
 		}
 	}
 	if (optind < argc) {
-		fprintf(stderr, "zerohopd: unexpected argument '%s'\n", argv[optind]);
+		fprintf(stderr, "zerohopd: unexpected argument '%s'\n",
+			argv[optind]);
 		usage(stderr);
 		return 2;
 	}
