@@ -13,6 +13,8 @@
 #include <linux/pkt_cls.h>
 #include "lib/fwd.h"
 
+#define ZH_PULL_LEN (sizeof(struct ethhdr) + sizeof(struct ipv6hdr))
+
 SEC("tc")
 int zh_tc_from_pod(struct __sk_buff *skb)
 {
@@ -21,17 +23,23 @@ int zh_tc_from_pod(struct __sk_buff *skb)
 	int stat;
 
 	/* Make the Ethernet and IPv6 headers linear; a no-op for nearly
-	 * every frame, but a veth may hand us a paged skb. */
-	if (skb->data + sizeof(struct ethhdr) + sizeof(struct ipv6hdr) >
-	    skb->data_end)
-		bpf_skb_pull_data(skb, sizeof(struct ethhdr) +
-					       sizeof(struct ipv6hdr));
+	 * every frame, but a veth may hand us a paged skb. Never ask for
+	 * more than the frame has: the pull would fail outright. */
+	if (skb->data + ZH_PULL_LEN > skb->data_end)
+		bpf_skb_pull_data(skb, skb->len < ZH_PULL_LEN ? skb->len :
+								ZH_PULL_LEN);
 	data = (void *)(long)skb->data;
 	data_end = (void *)(long)skb->data_end;
 
 	stat = zh_from_pod(data, data_end, skb->ifindex, &fwd);
 	if (stat == ZH_STAT_REDIRECT) {
-		int act = bpf_redirect_peer(fwd.ifindex, 0);
+		int act;
+
+		/* Fails harmlessly unless the skb is CHECKSUM_COMPLETE. */
+		if (fwd.l3_old != fwd.l3_new)
+			bpf_csum_update(skb, bpf_csum_diff(&fwd.l3_old, 4,
+							   &fwd.l3_new, 4, 0));
+		act = bpf_redirect_peer(fwd.ifindex, 0);
 
 		if (act == TC_ACT_REDIRECT) {
 			zh_count(stat, skb->len);

@@ -287,10 +287,12 @@ static int attach_host(const struct zh_netconf *conf,
 static void fill_iface(struct zh_iface *iface, const struct zh_cni_env *env,
 		       const struct zh_netconf *conf,
 		       const struct pod_addrs *pa, const char *host,
+		       const unsigned char host_mac[6],
 		       const unsigned char pod_mac[6], int pod_ifindex)
 {
 	memset(iface, 0, sizeof(*iface));
 	memcpy(iface->mac, pod_mac, 6);
+	memcpy(iface->gw_mac, host_mac, 6);
 	iface->datapath = conf->datapath;
 	if (pa->has_v4) {
 		iface->flags |= ZH_IFACE_F_V4;
@@ -414,7 +416,8 @@ int zh_cmd_add(const struct zh_cni_env *env, const struct zh_netconf *conf,
 	if (ret)
 		goto err_veth;
 
-	fill_iface(&iface, env, conf, &pa, host, pod_mac, pod_ifindex);
+	fill_iface(&iface, env, conf, &pa, host, host_mac, pod_mac,
+		   pod_ifindex);
 	ep.ifindex = host_ifindex;
 	memcpy(ep.mac, pod_mac, 6);
 	memcpy(ep.gw_mac, host_mac, 6);

@@ -64,8 +64,9 @@ struct zh_endpoint {
 
 struct zh_iface {
 	__u8 mac[ZH_ETH_ALEN]; /* the pod's own MAC */
+	__u8 gw_mac[ZH_ETH_ALEN]; /* host-side veth MAC: what the pod routes to */
 	__u8 datapath; /* enum zh_datapath */
-	__u8 pad0;
+	__u8 pad0[3];
 	__u32 flags; /* ZH_IFACE_F_* */
 	__u32 ipv4; /* network byte order */
 	__u32 ipv6[4]; /* network byte order */
@@ -87,6 +88,8 @@ enum zh_stat {
 	ZH_STAT_PASS_LINK_LOCAL, /* IPv6 link-local/unspecified source */
 	ZH_STAT_PASS_TTL, /* TTL/hop limit expiring: the kernel answers */
 	ZH_STAT_PASS_NO_IFACE, /* ingress interface not ours */
+	ZH_STAT_PASS_NOT_TO_GW, /* not addressed to the gateway MAC */
+	ZH_STAT_PASS_IP_OPTIONS, /* IPv4 options: the kernel's rules apply */
 	ZH_STAT_DROP_SPOOF_MAC,
 	ZH_STAT_DROP_SPOOF_IP,
 	ZH_STAT_DROP_MALFORMED,
@@ -102,7 +105,7 @@ struct zh_counter {
 #ifndef __bpf__
 _Static_assert(sizeof(struct zh_ep_key) == 20, "zh_ep_key layout");
 _Static_assert(sizeof(struct zh_endpoint) == 16, "zh_endpoint layout");
-_Static_assert(sizeof(struct zh_iface) == 292, "zh_iface layout");
+_Static_assert(sizeof(struct zh_iface) == 300, "zh_iface layout");
 _Static_assert(sizeof(struct zh_counter) == 16, "zh_counter layout");
 #endif
 

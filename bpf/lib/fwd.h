@@ -15,6 +15,11 @@
 
 struct zh_fwd {
 	__u32 ifindex;
+	/* The IPv6 word holding the hop limit, before and after: a tc entry
+	 * folds the change into skb->csum (CHECKSUM_COMPLETE). IPv4 needs
+	 * nothing: TTL and header checksum change by opposite amounts. */
+	__be32 l3_old;
+	__be32 l3_new;
 };
 
 static __always_inline int zh_v6_link_local(const struct in6_addr *a)
@@ -75,6 +80,12 @@ static __always_inline int zh_ipv4_from_pod(void *data, void *data_end,
 		return ZH_STAT_DROP_MALFORMED;
 	if (!(self->flags & ZH_IFACE_F_V4) || iph->saddr != self->ipv4)
 		return ZH_STAT_DROP_SPOOF_IP;
+	/* Only what the kernel would route: unicast to the gateway. */
+	if (!zh_mac_eq(eth->h_dest, self->gw_mac))
+		return ZH_STAT_PASS_NOT_TO_GW;
+	/* Options (source routing among them) get the kernel's rules. */
+	if (iph->ihl != 5)
+		return ZH_STAT_PASS_IP_OPTIONS;
 
 	key.addr[0] = iph->daddr;
 	ep = bpf_map_lookup_elem(&zh_endpoints, &key);
@@ -115,13 +126,20 @@ static __always_inline int zh_ipv6_from_pod(void *data, void *data_end,
 		return ZH_STAT_DROP_SPOOF_IP;
 	}
 
+	if (!zh_mac_eq(eth->h_dest, self->gw_mac))
+		return ZH_STAT_PASS_NOT_TO_GW;
+
 	__builtin_memcpy(key.addr, &ip6->daddr, sizeof(key.addr));
 	ep = bpf_map_lookup_elem(&zh_endpoints, &key);
 	if (!ep)
 		return ZH_STAT_PASS_NO_ENDPOINT;
 	if (ip6->hop_limit <= 1)
 		return ZH_STAT_PASS_TTL;
-	ip6->hop_limit--; /* no header checksum in IPv6 */
+	/* No header checksum in IPv6; payload_len, nexthdr and hop_limit
+	 * make one 32-bit word at offset 4. */
+	fwd->l3_old = *(__be32 *)((void *)ip6 + 4);
+	ip6->hop_limit--;
+	fwd->l3_new = *(__be32 *)((void *)ip6 + 4);
 
 	zh_l2_rewrite(eth, ep);
 	fwd->ifindex = ep->ifindex;
@@ -131,7 +149,9 @@ static __always_inline int zh_ipv6_from_pod(void *data, void *data_end,
 /*
  * A frame sent by the pod behind host-side veth @ifindex. Anti-spoofing comes
  * first: nothing is forwarded or handed to the kernel before the source MAC
- * and IP are known to be the pod's own.
+ * (all frames) and the source IP (IPv4, IPv6, ARP) are known to be the
+ * pod's own. Other ethertypes reach the kernel after the MAC check; the host
+ * veth has no VLAN or MPLS devices, so it drops them there.
  */
 static __always_inline int zh_from_pod(void *data, void *data_end,
 				       __u32 ifindex, struct zh_fwd *fwd)

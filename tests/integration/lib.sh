@@ -32,6 +32,15 @@ zh_in() {
 	ip netns exec "$ns" "$@"
 }
 
+# zh_bg NS CMD...: run CMD in netns NS in the background; cleanup kills it.
+# nsenter, not `ip netns exec`: that remounts /sys and hides the pins.
+zh_bg() {
+	local ns=$1
+	shift
+	nsenter --net="/var/run/netns/$ns" "$@" &
+	ZH_PIDS+=($!)
+}
+
 zh_cleanup() {
 	local p
 	for p in "${ZH_PIDS[@]}"; do kill "$p" 2>/dev/null; done
@@ -41,6 +50,7 @@ zh_cleanup() {
 		zh_cni DEL "$p" "$ZH_TMP/$p.conf" >/dev/null 2>&1
 	done
 	for p in $(ip netns list | awk '{print $1}' | grep "^${ZH_PREFIX}-"); do
+		ip netns pids "$p" 2>/dev/null | xargs -r kill 2>/dev/null
 		ip netns del "$p" 2>/dev/null
 	done
 	rm -rf "$ZEROHOP_PIN_ROOT" "$ZH_TMP"
@@ -65,11 +75,14 @@ zh_conf() {
 EOF
 }
 
+# zh_ctr_id POD: the container ID a runtime would pass (64 hex digits).
+zh_ctr_id() { printf '%s' "$1" | sha256sum | cut -c1-64; }
+
 # zh_cni CMD POD CONF [IFNAME]: run the plugin in the node netns as a
 # runtime would; stdout is the plugin's, the exit code too.
 zh_cni() {
 	local cmd=$1 pod=$2 conf=$3 ifname=${4:-eth0}
-	CNI_COMMAND=$cmd CNI_CONTAINERID="ctr-$pod" \
+	CNI_COMMAND=$cmd CNI_CONTAINERID="$(zh_ctr_id "$pod")" \
 		CNI_NETNS="/var/run/netns/$pod" CNI_IFNAME=$ifname \
 		CNI_PATH=$ZH_CNI_PATH \
 		zh_node "$ZH_BIN/zerohop" <"$conf"

@@ -104,7 +104,8 @@ ip_hex() {
 cni_code() { jq -r '.code' "$ZH_TMP/err.json"; }
 no_zh_links() { ! zh_node ip -o link show | grep -q ' zh[0-9a-f]\{12\}[@:]'; }
 endpoint_count() { "$ZH_BIN/zerohopctl" endpoints -o json | jq length; }
-lease_of() { grep -rlx "ctr-$1" "$ZH_TMP/ipam" 2>/dev/null; }
+# host-local's lease file: the container ID, CRLF, the ifname.
+lease_of() { grep -rl "^$(zh_ctr_id "$1")" "$ZH_TMP/ipam" 2>/dev/null; }
 
 # --- setup -----------------------------------------------------------------
 zh_node_up
@@ -132,6 +133,7 @@ mode_tests() {
 		jq -e '(.interfaces | length) == 2 and .interfaces[1].sandbox != null and
 		       (.ips | length) == 2 and all(.ips[]; .interface == 1) and
 		       (.routes | length) == 2 and .cniVersion == "1.0.0"' "$ZH_TMP/$a.json"
+	check "host-local holds a lease for pod a" test -n "$(lease_of "$a")"
 	a4=$(zh_pod_ip "$a") b4=$(zh_pod_ip "$b")
 	a6=$(zh_pod_ip "$a" 6) b6=$(zh_pod_ip "$b" 6)
 	check "pod has its address and the link-local gateway" \
@@ -305,7 +307,7 @@ zh_cni ADD "$p" "$conf" >"$ZH_TMP/$p.json"
 jq -n --slurpfile r "$ZH_TMP/$p.json" '{cniVersion:"1.0.0", name:"zhrb", type:"portmap",
 	runtimeConfig:{portMappings:[{hostPort:18080, containerPort:8080, protocol:"tcp"}]},
 	prevResult:$r[0]}' >"$ZH_TMP/pm.conf"
-CNI_COMMAND=ADD CNI_CONTAINERID="ctr-$p" CNI_NETNS="/var/run/netns/$p" CNI_IFNAME=eth0 \
+CNI_COMMAND=ADD CNI_CONTAINERID="$(zh_ctr_id "$p")" CNI_NETNS="/var/run/netns/$p" CNI_IFNAME=eth0 \
 	CNI_PATH=$ZH_CNI_PATH zh_node /usr/lib/cni/portmap <"$ZH_TMP/pm.conf" >"$ZH_TMP/pm.json"
 check "portmap after zerohop passes our result through" \
 	jq -e --slurpfile r "$ZH_TMP/$p.json" '.ips == $r[0].ips and .interfaces == $r[0].interfaces' \
@@ -316,7 +318,7 @@ sleep 0.3
 check "a host port mapped by portmap reaches the pod" \
 	sh -c "[ \"\$(nsenter --net=/var/run/netns/$ZH_NODE socat -T 3 - TCP:10.200.0.1:18080 </dev/null)\" = mapped ]"
 wait "$srv"
-CNI_COMMAND=DEL CNI_CONTAINERID="ctr-$p" CNI_NETNS="/var/run/netns/$p" CNI_IFNAME=eth0 \
+CNI_COMMAND=DEL CNI_CONTAINERID="$(zh_ctr_id "$p")" CNI_NETNS="/var/run/netns/$p" CNI_IFNAME=eth0 \
 	CNI_PATH=$ZH_CNI_PATH zh_node /usr/lib/cni/portmap <"$ZH_TMP/pm.conf" >/dev/null
 check "DEL of the chain (portmap, then zerohop)" zh_cni DEL "$p" "$conf"
 

@@ -213,6 +213,8 @@ const char *zh_stat_name(int stat)
 		[ZH_STAT_PASS_LINK_LOCAL] = "pass_link_local",
 		[ZH_STAT_PASS_TTL] = "pass_ttl",
 		[ZH_STAT_PASS_NO_IFACE] = "pass_no_iface",
+		[ZH_STAT_PASS_NOT_TO_GW] = "pass_not_to_gateway",
+		[ZH_STAT_PASS_IP_OPTIONS] = "pass_ip_options",
 		[ZH_STAT_DROP_SPOOF_MAC] = "drop_spoof_mac",
 		[ZH_STAT_DROP_SPOOF_IP] = "drop_spoof_ip",
 		[ZH_STAT_DROP_MALFORMED] = "drop_malformed",
