@@ -1,0 +1,126 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
+#
+# demo.sh - zerohop on one machine, end to end: install dependencies, build,
+# start the agent, wire four pods through the real CNI plugin (two on the tc
+# datapath, two on XDP), send ping, TCP and UDP between them, show the path
+# the packets took and a small RTT table. Everything runs in network
+# namespaces this script makes (a "node" with FORWARD DROP and forwarding
+# off, and the pods), and everything is removed when it ends.
+#
+#   sudo ./scripts/demo.sh [--no-deps] [--duration SECS]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+DEPS=1
+DURATION=2
+while [ $# -gt 0 ]; do
+	case $1 in
+	--no-deps) DEPS=0 ;;
+	--duration)
+		DURATION=$2
+		shift
+		;;
+	-h | --help)
+		sed -n '3,12p' "$0" | sed 's/^# \{0,1\}//'
+		exit 0
+		;;
+	*)
+		echo "demo: unknown option $1 (see --help)" >&2
+		exit 2
+		;;
+	esac
+	shift
+done
+if [ "$(id -u)" != 0 ]; then
+	echo "demo: run as root (network namespaces, BPF)" >&2
+	exit 1
+fi
+
+say() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
+
+if [ $DEPS = 1 ]; then
+	say "dependencies (Debian packages)"
+	./scripts/deps.sh
+fi
+say "build"
+make -j"$(nproc)" all
+mountpoint -q /sys/fs/bpf || mount -t bpf bpf /sys/fs/bpf
+
+: "${O:=build}"
+ZH_PREFIX="zhdemo"
+# shellcheck source=tests/integration/lib.sh
+. tests/integration/lib.sh
+trap 'zh_cleanup' EXIT
+trap 'exit 130' INT TERM
+
+say "node: a network namespace with iptables FORWARD DROP and ip_forward=0"
+zh_node_up
+zh_node sysctl -qw net.ipv4.ip_forward=0
+zh_node iptables -I FORWARD -j DROP
+zh_bg "$ZH_NODE" "$ZH_BIN/zerohopd" 2>"$ZH_TMP/agent.log"
+sleep 0.5
+sed 's/^/  /' "$ZH_TMP/agent.log"
+
+say "four pods through the CNI plugin (tc: pod-a pod-b, xdp: pod-c pod-d)"
+zh_conf "$ZH_TMP/tc.conf" demo-tc tc 10.81.0.0/24 fd00:81::/64
+zh_conf "$ZH_TMP/xdp.conf" demo-xdp xdp 10.82.0.0/24 fd00:82::/64
+for p in a b; do zh_pod_add "$ZH_PREFIX-pod-$p" "$ZH_TMP/tc.conf"; done
+for p in c d; do zh_pod_add "$ZH_PREFIX-pod-$p" "$ZH_TMP/xdp.conf"; done
+A="$ZH_PREFIX-pod-a" B="$ZH_PREFIX-pod-b" C="$ZH_PREFIX-pod-c" D="$ZH_PREFIX-pod-d"
+echo "  ADD result of pod-a:"
+jq -c '{interfaces, ips, routes}' "$ZH_TMP/$A.json" | sed 's/^/    /'
+"$ZH_BIN/zerohopctl" endpoints | sed 's/^/  /'
+
+say "traffic"
+B4=$(zh_pod_ip "$B") D4=$(zh_pod_ip "$D") B6=$(zh_pod_ip "$B" 6)
+before=$(zh_stat redirect)
+zh_in "$A" ping -c 3 -i 0.2 "$B4" | tail -n 2 | sed 's/^/  pod-a -> pod-b  /'
+zh_in "$A" ping -6 -c 3 -i 0.2 "$B6" | tail -n 1 | sed 's/^/  pod-a -> pod-b (IPv6)  /'
+zh_in "$C" ping -c 3 -i 0.2 "$D4" | tail -n 1 | sed 's/^/  pod-c -> pod-d (xdp)  /'
+zh_in "$B" timeout 5 socat -T 3 TCP-LISTEN:8080,reuseaddr SYSTEM:'echo "hello from pod-b over TCP"' &
+srv=$!
+sleep 0.3
+echo "  TCP pod-a -> pod-b:8080 answered: $(zh_in "$A" socat -T 3 - "TCP:$B4:8080" </dev/null)"
+wait "$srv"
+zh_bg "$B" "$ZH_BIN/xdpbench" server --port 7777 2>/dev/null
+zh_bg "$D" "$ZH_BIN/xdpbench" server --port 7777 2>/dev/null
+zh_bg "$ZH_NODE" "$ZH_BIN/xdpbench" server --bind 10.200.0.1 --port 7777 2>/dev/null
+sleep 0.3
+zh_in "$A" "$ZH_BIN/xdpbench" client --target "$B4" --count 200 --label udp-a-b \
+	-o json | jq -r '"  UDP pod-a -> pod-b: \(.count) requests answered, \(.lost) lost"'
+
+say "the path: BPF redirect, not the bridge, routing or netfilter"
+echo "  fast-path redirects during the traffic above: $(($(zh_stat redirect) - before))"
+echo "  node FORWARD chain (DROP everything):"
+zh_node iptables -vnL FORWARD | sed -n '3p' | sed 's/^/    /'
+echo "  node net.ipv4.ip_forward = $(zh_node sysctl -n net.ipv4.ip_forward)"
+"$ZH_BIN/zerohopctl" stats | sed 's/^/  /'
+
+say "RTT, 64-byte UDP request/response, ${DURATION}s per path, interleaved"
+for r in 1 2; do
+	for path in zerohop-tc zerohop-xdp pod-to-node; do
+		case $path in
+		zerohop-tc) src=$A dst=$B4 ;;
+		zerohop-xdp) src=$C dst=$D4 ;;
+		pod-to-node) src=$A dst=10.200.0.1 ;;
+		esac
+		zh_in "$src" "$ZH_BIN/xdpbench" client --target "$dst" \
+			--duration "$(awk "BEGIN{print $DURATION/2}")" \
+			--samples "$ZH_TMP/$path.$r" -o json >/dev/null
+	done
+done
+printf '  %-34s %9s %8s %8s %8s %8s\n' path samples p50_us p90_us p99_us max_us
+for path in zerohop-tc zerohop-xdp pod-to-node; do
+	case $path in
+	zerohop-tc) what="pod -> pod, tc bpf_redirect_peer" ;;
+	zerohop-xdp) what="pod -> pod, XDP_REDIRECT" ;;
+	pod-to-node) what="pod -> node, kernel path" ;;
+	esac
+	"$ZH_BIN/xdpbench" stats -o json "$ZH_TMP/$path".* |
+		jq -r --arg w "$what" '[$w, .count, .p50_us, .p90_us, .p99_us, .max_us] |
+			@tsv' | awk -F'\t' '{printf "  %-34s %9d %8.2f %8.2f %8.2f %8.2f\n", $1, $2, $3, $4, $5, $6}'
+done
+echo
+echo "  For the full comparison against a bare veth pair and the bridge plugin: make bench"
+say "cleaning up (CNI DEL for every pod, namespaces, pins)"
