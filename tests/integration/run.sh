@@ -6,7 +6,7 @@
 # its own with `iptables -I FORWARD -j DROP` and ip_forward=0, so pod<->pod
 # traffic only flows if it bypassed netfilter and IP forwarding.
 set -u
-cd "$(dirname "$0")/../.."
+cd "$(dirname "$0")/../.." || exit 1
 : "${O:=build}"
 ZH_PREFIX="zhi$$"
 # shellcheck source=tests/integration/lib.sh
@@ -114,7 +114,7 @@ zh_node sysctl -qw net.ipv6.conf.all.forwarding=0
 zh_node iptables -I FORWARD -j DROP
 zh_node ip6tables -I FORWARD -j DROP
 
-CASE=env
+CASE="env"
 zh_conf "$ZH_TMP/bad.conf" zhtest tc 10.91.0.0/24
 check "FORWARD drops and forwarding is off in the node" \
 	sh -c "nsenter --net=/var/run/netns/$ZH_NODE iptables -S FORWARD | grep -q -- '-j DROP' &&
@@ -239,7 +239,7 @@ check "... and no endpoint" test "$(endpoint_count)" = 0
 CNI_COMMAND=ADD CNI_CONTAINERID=x CNI_NETNS=/var/run/netns/no-such-ns \
 	CNI_IFNAME=eth0 CNI_PATH=$ZH_CNI_PATH zh_node "$ZH_BIN/zerohop" <"$conf" >"$ZH_TMP/err.json"
 check "ADD into a missing netns fails with code 3" test "$(cni_code)" = 3
-check "... and leaves no lease" test -z "$(ls "$ZH_TMP/ipam/zhrb" 2>/dev/null | grep -v -e lock -e last_reserved)"
+check_not "... and leaves no lease" grep -rqs $'^x\r' "$ZH_TMP/ipam"
 
 env -i PATH="$PATH" CNI_COMMAND=ADD "$ZH_BIN/zerohop" <"$conf" >"$ZH_TMP/err.json"
 check "missing environment: code 4 naming every variable" \

@@ -33,11 +33,14 @@ static int prog_id(int prog_fd, __u32 *id)
 
 int zh_tc_attach(int ifindex, int prog_fd)
 {
-	DECLARE_LIBBPF_OPTS(bpf_tc_hook, hook, .ifindex = ifindex,
-			    .attach_point = BPF_TC_INGRESS);
-	DECLARE_LIBBPF_OPTS(bpf_tc_opts, opts, .handle = ZH_TC_HANDLE,
-			    .priority = ZH_TC_PRIO, .prog_fd = prog_fd,
-			    .flags = BPF_TC_F_REPLACE);
+	struct bpf_tc_hook hook = { .sz = sizeof(struct bpf_tc_hook),
+				    .ifindex = ifindex,
+				    .attach_point = BPF_TC_INGRESS };
+	struct bpf_tc_opts opts = { .sz = sizeof(struct bpf_tc_opts),
+				    .handle = ZH_TC_HANDLE,
+				    .priority = ZH_TC_PRIO,
+				    .prog_fd = prog_fd,
+				    .flags = BPF_TC_F_REPLACE };
 	int err;
 
 	err = bpf_tc_hook_create(&hook);
@@ -48,10 +51,12 @@ int zh_tc_attach(int ifindex, int prog_fd)
 
 int zh_tc_attached(int ifindex, int prog_fd)
 {
-	DECLARE_LIBBPF_OPTS(bpf_tc_hook, hook, .ifindex = ifindex,
-			    .attach_point = BPF_TC_INGRESS);
-	DECLARE_LIBBPF_OPTS(bpf_tc_opts, opts, .handle = ZH_TC_HANDLE,
-			    .priority = ZH_TC_PRIO);
+	struct bpf_tc_hook hook = { .sz = sizeof(struct bpf_tc_hook),
+				    .ifindex = ifindex,
+				    .attach_point = BPF_TC_INGRESS };
+	struct bpf_tc_opts opts = { .sz = sizeof(struct bpf_tc_opts),
+				    .handle = ZH_TC_HANDLE,
+				    .priority = ZH_TC_PRIO };
 	__u32 id = 0;
 	int err;
 
