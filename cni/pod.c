@@ -474,7 +474,9 @@ int zh_cmd_del(const struct zh_cni_env *env, const struct zh_netconf *conf,
 	/* Best effort: without the maps (never loaded, bpffs gone) there is
 	 * no entry to remove, and the veth and lease still go. */
 	zh_host_ifname(env->container_id, env->ifname, host);
-	lock = objs_take(&objs, 0, &ignore);
+	/* Nothing pinned, nothing to remove: and no pin root made either. */
+	lock = access(zh_pin_dir(), F_OK) ? -ENOENT :
+					    objs_take(&objs, 0, &ignore);
 	ifindex = if_nametoindex(host);
 	if (lock >= 0 && ifindex)
 		zh_ep_remove(&objs, ifindex);
