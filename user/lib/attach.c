@@ -2,10 +2,10 @@
 /*
  * attach.c - put pinned programs on interfaces.
  *
- * tc: a clsact qdisc with one direct-action cls_bpf filter at ingress. The
- * kernel owns the attachment; it goes away with the interface, so a pod's
- * DEL (which deletes the veth) needs no detach step and nothing is pinned
- * per pod.
+ * tc: tcx (kernel >= 6.6) attached with BPF_PROG_ATTACH, so the device owns
+ * the attachment (no link to pin per pod); on older kernels a clsact qdisc
+ * with one direct-action cls_bpf filter. Either goes away with the
+ * interface, so a pod's DEL (which deletes the veth) needs no detach step.
  * XDP: through libxdp, so other XDP users of the interface can coexist.
  */
 #include <errno.h>
@@ -16,6 +16,9 @@
 #include <xdp/libxdp.h>
 
 #include "zerohop.h"
+
+/* enum bpf_attach_type value since 6.6; Debian 12's uapi headers predate it */
+#define ZH_BPF_TCX_INGRESS 46
 
 #define ZH_TC_HANDLE 0x2a
 #define ZH_TC_PRIO 1
@@ -31,7 +34,7 @@ static int prog_id(int prog_fd, __u32 *id)
 	return 0;
 }
 
-int zh_tc_attach(int ifindex, int prog_fd)
+static int clsact_attach(int ifindex, int prog_fd)
 {
 	struct bpf_tc_hook hook = { .sz = sizeof(struct bpf_tc_hook),
 				    .ifindex = ifindex,
@@ -49,6 +52,29 @@ int zh_tc_attach(int ifindex, int prog_fd)
 	return bpf_tc_attach(&hook, &opts);
 }
 
+int zh_tc_attach(int ifindex, int prog_fd)
+{
+	/* For tcx the kernel reads target_fd as the ifindex. */
+	if (!bpf_prog_attach(prog_fd, ifindex, ZH_BPF_TCX_INGRESS, 0))
+		return 0;
+	if (errno != EINVAL && errno != EOPNOTSUPP)
+		return -errno;
+	pr_debug("tcx unavailable on ifindex %d, using clsact\n", ifindex);
+	return clsact_attach(ifindex, prog_fd);
+}
+
+static int tcx_attached(int ifindex, __u32 id)
+{
+	__u32 ids[16], cnt = 16, flags = 0;
+
+	if (bpf_prog_query(ifindex, ZH_BPF_TCX_INGRESS, 0, &flags, ids, &cnt))
+		return 0;
+	for (__u32 i = 0; i < cnt && i < 16; i++)
+		if (ids[i] == id)
+			return 1;
+	return 0;
+}
+
 int zh_tc_attached(int ifindex, int prog_fd)
 {
 	struct bpf_tc_hook hook = { .sz = sizeof(struct bpf_tc_hook),
@@ -63,6 +89,8 @@ int zh_tc_attached(int ifindex, int prog_fd)
 	err = prog_id(prog_fd, &id);
 	if (err)
 		return err;
+	if (tcx_attached(ifindex, id))
+		return 1;
 	err = bpf_tc_query(&hook, &opts);
 	if (err == -ENOENT || err == -EINVAL)
 		return 0;
