@@ -35,11 +35,11 @@ ifeq ($(filter help clean format,$(MAKECMDGOALS)),)
 $(call need_tool,$(CLANG),CLANG)
 $(call need_tool,$(BPFTOOL),BPFTOOL)
 $(call need_tool,$(PKG_CONFIG),PKG_CONFIG)
-$(foreach p,libbpf libxdp libelf zlib jansson,$(call need_pkg,$(p)))
+$(foreach p,libbpf libxdp libelf zlib jansson libmicrohttpd,$(call need_pkg,$(p)))
 endif
 
 PKGS := libxdp libbpf libelf zlib jansson
-PKG_CFLAGS := $(shell $(PKG_CONFIG) --cflags $(PKGS) 2>/dev/null)
+PKG_CFLAGS := $(shell $(PKG_CONFIG) --cflags $(PKGS) libmicrohttpd 2>/dev/null)
 PKG_LIBS := $(shell $(PKG_CONFIG) --libs $(PKGS) 2>/dev/null)
 # The CNI plugin runs on nodes without libbpf: everything static.
 STATIC_LIBS := $(shell $(PKG_CONFIG) --static --libs $(PKGS) 2>/dev/null) -lzstd
@@ -107,9 +107,12 @@ $(LIB): $(LIB_OBJS)
 	$(call msg,AR,$@)
 	$(Q)rm -f $@ && ar rcs $@ $^
 
-$(O)/zerohopd: $(O)/user/zerohopd/zerohopd.o $(LIB)
+# Only the agent serves HTTP: libmicrohttpd is linked here and nowhere else.
+$(O)/zerohopd: $(O)/user/zerohopd/zerohopd.o $(O)/user/zerohopd/metrics.o $(LIB)
 	$(call msg,LINK,$@)
-	$(Q)$(CC) $(LDFLAGS) $^ $(PKG_LIBS) -o $@
+	$(Q)$(CC) $(LDFLAGS) $^ $(PKG_LIBS) \
+		$(shell $(PKG_CONFIG) --libs libmicrohttpd 2>/dev/null) -o $@
+$(O)/user/zerohopd/zerohopd.o $(O)/user/zerohopd/metrics.o: user/zerohopd/metrics.h
 
 $(O)/zerohopctl: $(O)/user/zerohopctl/zerohopctl.o $(LIB)
 	$(call msg,LINK,$@)
@@ -161,6 +164,7 @@ check-sanitize:
 
 check-integration: all
 	$(Q)O=$(O) tests/integration/run.sh
+	$(Q)O=$(O) tests/integration/metrics.sh
 
 check-podman: all
 	$(Q)O=$(O) tests/integration/podman.sh

@@ -5,7 +5,8 @@
  * exits on SIGTERM/SIGINT and leaves the pins in place.
  *
  * While running it reconciles the endpoint maps: an entry whose host veth
- * no longer exists (a pod torn down without DEL) is removed.
+ * no longer exists (a pod torn down without DEL) is removed. With --listen
+ * it serves Prometheus metrics and health checks (metrics.c).
  */
 #include <errno.h>
 #include <getopt.h>
@@ -20,6 +21,7 @@
 #include <poll.h>
 
 #include "zerohop.h"
+#include "metrics.h"
 
 static void usage(FILE *f)
 {
@@ -30,6 +32,9 @@ static void usage(FILE *f)
 		"\n"
 		"  -p, --pin-root DIR      pin root (default %s; env ZEROHOP_PIN_ROOT)\n"
 		"  -i, --reconcile SECS    seconds between stale-endpoint sweeps (default 10, 0 = off)\n"
+		"  -l, --listen ADDR:PORT  serve HTTP on that address only (default: off):\n"
+		"                          /metrics (Prometheus), /healthz, /readyz;\n"
+		"                          e.g. 127.0.0.1:9464 or [::1]:9464\n"
 		"  -v, --verbose           more logging (repeat for libbpf debug)\n"
 		"  -h, --help              this help\n"
 		"\n"
@@ -83,15 +88,20 @@ int main(int argc, char **argv)
 	static const struct option opts[] = {
 		{ "pin-root", required_argument, NULL, 'p' },
 		{ "reconcile", required_argument, NULL, 'i' },
+		{ "listen", required_argument, NULL, 'l' },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },
 		{}
 	};
 	int interval = 10, verbose = 0, lock, sfd, err, c, n_eps = 0;
+	struct zh_metrics *metrics = NULL;
+	const char *listen_addr = NULL;
+	struct sockaddr_storage ss;
 	struct zh_objs objs;
+	socklen_t ss_len;
 	sigset_t mask;
 
-	while ((c = getopt_long(argc, argv, "p:i:vh", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "p:i:l:vh", opts, NULL)) != -1) {
 		switch (c) {
 		case 'p':
 			setenv("ZEROHOP_PIN_ROOT", optarg, 1);
@@ -103,6 +113,15 @@ int main(int argc, char **argv)
 					"zerohopd: --reconcile must be >= 0\n");
 				return 2;
 			}
+			break;
+		case 'l':
+			if (zh_metrics_parse_listen(optarg, &ss, &ss_len)) {
+				fprintf(stderr,
+					"zerohopd: --listen '%s': expected ADDR:PORT (numeric address, IPv6 in brackets, port 1-65535), e.g. 127.0.0.1:9464 or [::1]:9464\n",
+					optarg);
+				return 2;
+			}
+			listen_addr = optarg;
 			break;
 		case 'v':
 			verbose++;
@@ -151,6 +170,15 @@ int main(int argc, char **argv)
 	pr_info("%s BPF objects in %s; %d endpoint(s); ready\n",
 		objs.loaded ? "loaded and pinned" : "reusing pinned",
 		zh_pin_dir(), n_eps);
+	/* After sigprocmask(): the server's thread inherits the mask. */
+	if (listen_addr) {
+		metrics = zh_metrics_start(listen_addr, &objs);
+		if (!metrics) {
+			zh_objs_close(&objs);
+			close(sfd);
+			return 1;
+		}
+	}
 
 	for (;;) {
 		struct pollfd pfd = { .fd = sfd, .events = POLLIN };
@@ -175,6 +203,7 @@ int main(int argc, char **argv)
 			zh_pin_dir());
 		break;
 	}
+	zh_metrics_stop(metrics); /* no scrape may use the fds below */
 	zh_objs_close(&objs);
 	close(sfd);
 	return 0;

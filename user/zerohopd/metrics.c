@@ -1,0 +1,600 @@
+// SPDX-License-Identifier: Apache-2.0
+/*
+ * metrics.c - zerohopd's HTTP endpoint, served by libmicrohttpd from its
+ * internal polling thread:
+ *
+ *   /metrics   Prometheus text exposition format 0.0.4, read fresh from the
+ *              pinned maps on every scrape (nothing is cached or sampled)
+ *   /healthz   200 while the process runs
+ *   /readyz    200 once the objects are pinned, 503 otherwise
+ *
+ * The scrape only reads the maps, through fds the main thread opened and
+ * keeps open until zh_metrics_stop() has returned, so sharing them needs no
+ * lock. A metric family is one entry in families[] below: its name, type,
+ * help and a small function that appends the samples.
+ */
+#include <errno.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <bpf/bpf.h>
+#include <microhttpd.h>
+
+#include "metrics.h"
+
+/* zerohop_build_info's version label; a build may pass -DZH_VERSION=... */
+#ifndef ZH_VERSION
+#define ZH_VERSION "0.1.0-dev"
+#endif
+
+#define TYPE_METRICS "text/plain; version=0.0.4; charset=utf-8"
+#define TYPE_TEXT "text/plain; charset=utf-8"
+
+struct zh_metrics {
+	struct MHD_Daemon *daemon;
+	const struct zh_objs *objs;
+	char ready_pin[PATH_MAX]; /* exists once the objects are pinned */
+	double start_time; /* seconds since the epoch */
+};
+
+/* --- output buffer -------------------------------------------------------- */
+
+struct mbuf {
+	char *p;
+	size_t len, cap;
+	int err; /* sticky: the first failure */
+};
+
+static void mb_reserve(struct mbuf *b, size_t more)
+{
+	size_t cap = b->cap ? b->cap : 4096;
+	char *p;
+
+	while (cap - b->len < more)
+		cap *= 2;
+	if (cap == b->cap)
+		return;
+	p = realloc(b->p, cap);
+	if (!p) {
+		b->err = -ENOMEM;
+		return;
+	}
+	b->p = p;
+	b->cap = cap;
+}
+
+static void mb_printf(struct mbuf *b, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+static void mb_printf(struct mbuf *b, const char *fmt, ...)
+{
+	va_list ap;
+	int n;
+
+	while (!b->err) {
+		size_t room = b->cap - b->len;
+
+		va_start(ap, fmt);
+		n = vsnprintf(b->p ? b->p + b->len : NULL, room, fmt, ap);
+		va_end(ap);
+		if (n < 0) {
+			b->err = -EINVAL;
+		} else if ((size_t)n < room) {
+			b->len += n;
+			return;
+		} else {
+			mb_reserve(b, (size_t)n + 1);
+		}
+	}
+}
+
+/*
+ * The format's escapes: in HELP text a backslash and a newline, in a label
+ * value also the double quote.
+ */
+static void mb_escaped(struct mbuf *b, const char *s, bool label)
+{
+	for (; *s; s++) {
+		if (*s == '\\')
+			mb_printf(b, "\\\\");
+		else if (*s == '\n')
+			mb_printf(b, "\\n");
+		else if (*s == '"' && label)
+			mb_printf(b, "\\\"");
+		else
+			mb_printf(b, "%c", *s);
+	}
+}
+
+/* name{k1="v1",k2="v2"}: @labels holds key, value pairs, then NULL. */
+static void mb_series(struct mbuf *b, const char *name,
+		      const char *const *labels)
+{
+	mb_printf(b, "%s", name);
+	if (!labels || !labels[0])
+		return;
+	for (int i = 0; labels[i] && labels[i + 1]; i += 2) {
+		mb_printf(b, "%c%s=\"", i ? ',' : '{', labels[i]);
+		mb_escaped(b, labels[i + 1], true);
+		mb_printf(b, "\"");
+	}
+	mb_printf(b, "}");
+}
+
+static void sample_u64(struct mbuf *b, const char *name,
+		       const char *const *labels, __u64 v)
+{
+	mb_series(b, name, labels);
+	mb_printf(b, " %llu\n", (unsigned long long)v);
+}
+
+static void sample_f(struct mbuf *b, const char *name,
+		     const char *const *labels, double v)
+{
+	mb_series(b, name, labels);
+	mb_printf(b, " %.3f\n", v);
+}
+
+#define LABELS(...) ((const char *const[]){ __VA_ARGS__, NULL })
+
+/* --- families --------------------------------------------------------------- */
+
+/* What every family of one scrape sees: the counters are read once. */
+struct scrape {
+	const struct zh_metrics *m;
+	struct zh_counter stats[ZH_STAT_MAX];
+};
+
+/* The counter's reason label: its name without the pass_/drop_ prefix. */
+static const char *stat_reason(int stat)
+{
+	const char *name = zh_stat_name(stat);
+
+	if (!strncmp(name, "pass_", 5) || !strncmp(name, "drop_", 5))
+		return name + 5;
+	return name;
+}
+
+static void stats_samples(struct mbuf *b, const char *name,
+			  const struct scrape *s, bool drops, bool bytes)
+{
+	for (int i = 0; i < ZH_STAT_MAX; i++) {
+		__u64 v = bytes ? s->stats[i].bytes : s->stats[i].packets;
+
+		if (zh_stat_is_drop_reason(i) != drops)
+			continue;
+		if (drops)
+			sample_u64(b, name, LABELS("reason", stat_reason(i)),
+				   v);
+		else if (i == ZH_STAT_REDIRECT)
+			sample_u64(b, name, LABELS("action", "redirect"), v);
+		else
+			sample_u64(b, name,
+				   LABELS("action", "pass", "reason",
+					  stat_reason(i)),
+				   v);
+	}
+}
+
+static int fam_packets(struct mbuf *b, const char *name, const struct scrape *s)
+{
+	stats_samples(b, name, s, false, false);
+	return 0;
+}
+
+static int fam_bytes(struct mbuf *b, const char *name, const struct scrape *s)
+{
+	stats_samples(b, name, s, false, true);
+	return 0;
+}
+
+static int fam_drops(struct mbuf *b, const char *name, const struct scrape *s)
+{
+	stats_samples(b, name, s, true, false);
+	return 0;
+}
+
+static int fam_drop_bytes(struct mbuf *b, const char *name,
+			  const struct scrape *s)
+{
+	stats_samples(b, name, s, true, true);
+	return 0;
+}
+
+static int count_cb(__u32 ifindex, const struct zh_iface *iface, void *arg)
+{
+	(*(__u64 *)arg)++;
+	return 0;
+}
+
+static int fam_endpoints(struct mbuf *b, const char *name,
+			 const struct scrape *s)
+{
+	__u64 n = 0;
+	int err = zh_iface_foreach(s->m->objs, count_cb, &n);
+
+	if (err < 0)
+		return err;
+	sample_u64(b, name, NULL, n);
+	return 0;
+}
+
+static const struct {
+	const char *name;
+	size_t fd_off;
+} maps[] = {
+	{ ZH_MAP_ENDPOINTS, offsetof(struct zh_objs, endpoints_fd) },
+	{ ZH_MAP_IFACES, offsetof(struct zh_objs, ifaces_fd) },
+	{ ZH_MAP_STATS, offsetof(struct zh_objs, stats_fd) },
+};
+#define N_MAPS (sizeof(maps) / sizeof(maps[0]))
+
+static int map_info(const struct zh_objs *o, size_t i,
+		    struct bpf_map_info *info)
+{
+	int fd = *(const int *)((const char *)o + maps[i].fd_off);
+	__u32 len = sizeof(*info);
+
+	memset(info, 0, sizeof(*info));
+	/* bpf_map_get_info_by_fd() is libbpf >= 1.2; Debian 12 has 1.1. */
+	if (bpf_obj_get_info_by_fd(fd, info, &len))
+		return -errno;
+	return fd;
+}
+
+/*
+ * The kernel keeps no element count we can read without a program, so walk
+ * the keys. A key deleted under the walk restarts it from the first key:
+ * never count past max_entries.
+ */
+static int count_keys(int fd, const struct bpf_map_info *info, __u64 *n)
+{
+	__u64 key[8], next[8]; /* __u64: aligned for any key type */
+	void *prev = NULL;
+
+	if (info->key_size > sizeof(key))
+		return -E2BIG;
+	for (*n = 0; *n < info->max_entries; (*n)++) {
+		if (bpf_map_get_next_key(fd, prev, next))
+			return errno == ENOENT ? 0 : -errno;
+		memcpy(key, next, info->key_size);
+		prev = key;
+	}
+	return 0;
+}
+
+static int fam_map_entries(struct mbuf *b, const char *name,
+			   const struct scrape *s)
+{
+	struct bpf_map_info info;
+	__u64 n;
+	int fd, err;
+
+	for (size_t i = 0; i < N_MAPS; i++) {
+		fd = map_info(s->m->objs, i, &info);
+		if (fd < 0)
+			return fd;
+		err = count_keys(fd, &info, &n);
+		if (err)
+			return err;
+		sample_u64(b, name, LABELS("map", maps[i].name), n);
+	}
+	return 0;
+}
+
+static int fam_map_max_entries(struct mbuf *b, const char *name,
+			       const struct scrape *s)
+{
+	struct bpf_map_info info;
+	int fd;
+
+	for (size_t i = 0; i < N_MAPS; i++) {
+		fd = map_info(s->m->objs, i, &info);
+		if (fd < 0)
+			return fd;
+		sample_u64(b, name, LABELS("map", maps[i].name),
+			   info.max_entries);
+	}
+	return 0;
+}
+
+static int fam_start_time(struct mbuf *b, const char *name,
+			  const struct scrape *s)
+{
+	sample_f(b, name, NULL, s->m->start_time);
+	return 0;
+}
+
+static int fam_build_info(struct mbuf *b, const char *name,
+			  const struct scrape *s)
+{
+	sample_u64(b, name, LABELS("version", ZH_VERSION), 1);
+	return 0;
+}
+
+static const struct family {
+	const char *name;
+	const char *type; /* counter, gauge (histogram: _bucket/_sum/_count) */
+	const char *help;
+	int (*emit)(struct mbuf *b, const char *name, const struct scrape *s);
+} families[] = {
+	{ "zerohop_packets_total", "counter",
+	  "Packets from pods seen by the fast path: redirected to a local pod, or passed to the kernel (with the reason).",
+	  fam_packets },
+	{ "zerohop_bytes_total", "counter",
+	  "Bytes of the packets in zerohop_packets_total.", fam_bytes },
+	{ "zerohop_drops_total", "counter",
+	  "Packets from pods the fast path dropped, by reason.", fam_drops },
+	{ "zerohop_drop_bytes_total", "counter",
+	  "Bytes of the packets in zerohop_drops_total.", fam_drop_bytes },
+	{ "zerohop_endpoints", "gauge",
+	  "Pods on the fast path (entries in " ZH_MAP_IFACES ").",
+	  fam_endpoints },
+	{ "zerohop_map_entries", "gauge", "Entries in each pinned BPF map.",
+	  fam_map_entries },
+	{ "zerohop_map_max_entries", "gauge",
+	  "Capacity (max_entries) of each pinned BPF map.",
+	  fam_map_max_entries },
+	{ "zerohop_agent_start_time_seconds", "gauge",
+	  "When zerohopd came up (objects open, HTTP serving), in seconds since the Unix epoch.",
+	  fam_start_time },
+	{ "zerohop_build_info", "gauge",
+	  "The version of zerohopd; the value is always 1.", fam_build_info },
+};
+
+static int scrape(const struct zh_metrics *m, struct mbuf *b)
+{
+	struct scrape s = { .m = m };
+	int err;
+
+	err = zh_stats_read(m->objs, s.stats);
+	if (err)
+		return err;
+	for (size_t i = 0; i < sizeof(families) / sizeof(families[0]); i++) {
+		const struct family *f = &families[i];
+
+		mb_printf(b, "# HELP %s ", f->name);
+		mb_escaped(b, f->help, false);
+		mb_printf(b, "\n# TYPE %s %s\n", f->name, f->type);
+		err = f->emit(b, f->name, &s);
+		if (err) {
+			pr_warn("metrics: %s: %s\n", f->name, strerror(-err));
+			return err;
+		}
+	}
+	return b->err;
+}
+
+/* --- HTTP ------------------------------------------------------------------- */
+
+/* Queue a response; @owned bodies are malloc()ed and freed by MHD. */
+static enum MHD_Result reply(struct MHD_Connection *c, unsigned int status,
+			     const char *type, char *body, size_t len,
+			     bool owned)
+{
+	struct MHD_Response *r;
+	enum MHD_Result ret;
+
+	if (owned)
+		r = MHD_create_response_from_buffer_with_free_callback(
+			len, body, free);
+	else
+		r = MHD_create_response_from_buffer(len, body,
+						    MHD_RESPMEM_PERSISTENT);
+	if (!r) {
+		if (owned)
+			free(body);
+		return MHD_NO;
+	}
+	MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, type);
+	MHD_add_response_header(r, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
+	if (status == MHD_HTTP_METHOD_NOT_ALLOWED)
+		MHD_add_response_header(r, MHD_HTTP_HEADER_ALLOW, "GET, HEAD");
+	ret = MHD_queue_response(c, status, r);
+	MHD_destroy_response(r);
+	return ret;
+}
+
+static enum MHD_Result text(struct MHD_Connection *c, unsigned int status,
+			    const char *msg)
+{
+	return reply(c, status, TYPE_TEXT, (char *)msg, strlen(msg), false);
+}
+
+static enum MHD_Result serve_metrics(const struct zh_metrics *m,
+				     struct MHD_Connection *c)
+{
+	struct mbuf b = { 0 };
+	int err = scrape(m, &b);
+
+	if (err) {
+		free(b.p);
+		pr_warn("metrics: scrape failed: %s\n", strerror(-err));
+		return text(
+			c, MHD_HTTP_INTERNAL_SERVER_ERROR,
+			"reading the BPF maps failed; see the agent's log\n");
+	}
+	return reply(c, MHD_HTTP_OK, TYPE_METRICS, b.p, b.len, true);
+}
+
+static enum MHD_Result handle(void *cls, struct MHD_Connection *c,
+			      const char *url, const char *method,
+			      const char *version, const char *upload_data,
+			      size_t *upload_data_size, void **req_cls)
+{
+	const struct zh_metrics *m = cls;
+
+	pr_debug("http: %s %s\n", method, url);
+	/* HEAD too: HTTP requires it wherever GET works; MHD sends no body. */
+	if (strcmp(method, MHD_HTTP_METHOD_GET) &&
+	    strcmp(method, MHD_HTTP_METHOD_HEAD))
+		return text(c, MHD_HTTP_METHOD_NOT_ALLOWED,
+			    "method not allowed\n");
+	if (!strcmp(url, "/metrics"))
+		return serve_metrics(m, c);
+	if (!strcmp(url, "/healthz"))
+		return text(c, MHD_HTTP_OK, "ok\n");
+	if (!strcmp(url, "/readyz")) {
+		if (access(m->ready_pin, F_OK))
+			return text(
+				c, MHD_HTTP_SERVICE_UNAVAILABLE,
+				"not ready: the BPF objects are not pinned\n");
+		return text(c, MHD_HTTP_OK, "ready\n");
+	}
+	return text(c, MHD_HTTP_NOT_FOUND, "not found\n");
+}
+
+static void mhd_log(void *cls, const char *fmt, va_list ap)
+	__attribute__((format(printf, 2, 0)));
+static void mhd_log(void *cls, const char *fmt, va_list ap)
+{
+	zh_vlog(ZH_LOG_WARN, fmt, ap);
+}
+
+int zh_metrics_parse_listen(const char *listen_addr,
+			    struct sockaddr_storage *ss, socklen_t *len)
+{
+	struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)ss;
+	struct sockaddr_in *s4 = (struct sockaddr_in *)ss;
+	const char *host = listen_addr, *colon;
+	char addr[INET6_ADDRSTRLEN];
+	unsigned long port;
+	size_t host_len;
+	char *end;
+	bool v6;
+
+	memset(ss, 0, sizeof(*ss));
+	if (!listen_addr)
+		return -EINVAL;
+	v6 = host[0] == '[';
+	if (v6) {
+		host++;
+		colon = strchr(host, ']');
+		if (!colon || colon[1] != ':')
+			return -EINVAL;
+		host_len = colon - host;
+		colon++;
+	} else {
+		colon = strrchr(host, ':');
+		if (!colon)
+			return -EINVAL;
+		host_len = colon - host;
+	}
+	if (!host_len || host_len >= sizeof(addr))
+		return -EINVAL;
+	memcpy(addr, host, host_len);
+	addr[host_len] = '\0';
+
+	/* strtoul() would take spaces, signs and an empty string. */
+	if (colon[1] < '0' || colon[1] > '9')
+		return -EINVAL;
+	port = strtoul(colon + 1, &end, 10);
+	if (*end || port == 0 || port > 65535)
+		return -EINVAL;
+
+	if (v6) {
+		if (inet_pton(AF_INET6, addr, &s6->sin6_addr) != 1)
+			return -EINVAL;
+		s6->sin6_family = AF_INET6;
+		s6->sin6_port = htons(port);
+		*len = sizeof(*s6);
+	} else {
+		if (inet_pton(AF_INET, addr, &s4->sin_addr) != 1)
+			return -EINVAL;
+		s4->sin_family = AF_INET;
+		s4->sin_port = htons(port);
+		*len = sizeof(*s4);
+	}
+	return 0;
+}
+
+struct zh_metrics *zh_metrics_start(const char *listen_addr,
+				    const struct zh_objs *objs)
+{
+	unsigned int flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_AUTO |
+			     MHD_USE_ERROR_LOG;
+	struct sockaddr_storage ss;
+	struct zh_metrics *m;
+	struct timespec now;
+	int fd, one = 1, err;
+	socklen_t len;
+
+	if (zh_metrics_parse_listen(listen_addr, &ss, &len)) {
+		pr_warn("cannot parse listen address '%s': expected ADDR:PORT (numeric address, IPv6 in brackets, port 1-65535), e.g. 127.0.0.1:9464 or [::1]:9464\n",
+			listen_addr);
+		errno = EINVAL;
+		return NULL;
+	}
+	m = calloc(1, sizeof(*m));
+	if (!m)
+		return NULL;
+	m->objs = objs;
+	snprintf(m->ready_pin, sizeof(m->ready_pin), "%s/%s", zh_pin_dir(),
+		 ZH_MAP_ENDPOINTS);
+	clock_gettime(CLOCK_REALTIME, &now);
+	m->start_time = now.tv_sec + now.tv_nsec / 1e9;
+
+	/* Our own socket, so that a failed bind() names its errno, and so
+	 * that [::] means IPv6 only: exactly the address given, no other. */
+	fd = socket(ss.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0) {
+		err = errno;
+		pr_warn("cannot listen on %s: socket: %s\n", listen_addr,
+			strerror(err));
+		goto err_free;
+	}
+	/* Restarts while old connections sit in TIME_WAIT; a live listener
+	 * on the port still makes bind() fail with EADDRINUSE. */
+	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	if (ss.ss_family == AF_INET6) {
+		setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one));
+		flags |= MHD_USE_IPv6;
+	}
+	if (bind(fd, (struct sockaddr *)&ss, len) || listen(fd, 32)) {
+		err = errno;
+		pr_warn("cannot listen on %s: %s\n", listen_addr,
+			strerror(err));
+		goto err_socket;
+	}
+	m->daemon = MHD_start_daemon(flags, 0, NULL, NULL, handle, m,
+				     MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL,
+				     MHD_OPTION_LISTEN_SOCKET, fd,
+				     MHD_OPTION_CONNECTION_LIMIT, 32U,
+				     MHD_OPTION_CONNECTION_TIMEOUT, 10U,
+				     MHD_OPTION_END);
+	if (!m->daemon) {
+		/* Not ours to close any more: MHD closes a socket it was
+		 * given on every failure past option parsing, and our
+		 * options are fixed. */
+		err = EIO;
+		pr_warn("cannot start the HTTP server on %s\n", listen_addr);
+		goto err_free;
+	}
+	pr_info("serving /metrics, /healthz, /readyz on %s\n", listen_addr);
+	return m;
+
+err_socket:
+	close(fd);
+err_free:
+	free(m);
+	errno = err;
+	return NULL;
+}
+
+void zh_metrics_stop(struct zh_metrics *m)
+{
+	if (!m)
+		return;
+	/* Joins the polling thread (no scrape runs after this) and closes
+	 * the listening socket. */
+	MHD_stop_daemon(m->daemon);
+	free(m);
+}
