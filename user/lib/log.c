@@ -25,11 +25,17 @@ void zh_log_set_prefix(const char *prefix)
 void zh_vlog(enum zh_log_level level, const char *fmt, va_list ap)
 {
 	static const char *const names[] = { "warn", "info", "debug" };
+	char buf[1024];
+	int n;
 
 	if (level > log_level)
 		return;
-	fprintf(stderr, "%s: %s: ", log_prefix, names[level]);
-	vfprintf(stderr, fmt, ap);
+	/* One write per message: the agent logs from more than one thread. */
+	n = snprintf(buf, sizeof(buf), "%s: %s: ", log_prefix, names[level]);
+	if (n < 0 || (size_t)n >= sizeof(buf))
+		return;
+	vsnprintf(buf + n, sizeof(buf) - n, fmt, ap);
+	fputs(buf, stderr);
 }
 
 void zh_log(enum zh_log_level level, const char *fmt, ...)
