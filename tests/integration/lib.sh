@@ -112,3 +112,32 @@ zh_stat() {
 		jq -r "if \"$1\" == \"redirect\" then .redirected.packets
 		       else (.dropReasons[\"$1\"] // .passReasons[\"$1\"]).packets end"
 }
+
+# --- assertions: check DESCRIPTION COMMAND... counts a pass or a failure
+# (printing the command's output); check_not expects the command to fail.
+PASS=0
+FAIL=0
+CASE=""
+ok() {
+	PASS=$((PASS + 1))
+	echo "  ok   $CASE: $*"
+}
+bad() {
+	FAIL=$((FAIL + 1))
+	echo "  FAIL $CASE: $*"
+}
+check() {
+	local d=$1
+	shift
+	if "$@" >"$ZH_TMP/out" 2>&1; then ok "$d"; else
+		bad "$d"
+		sed 's/^/       | /' "$ZH_TMP/out" | tail -n 15
+	fi
+}
+check_not() {
+	local d=$1
+	shift
+	if "$@" >"$ZH_TMP/out" 2>&1; then
+		bad "$d (unexpectedly succeeded)"
+	else ok "$d"; fi
+}

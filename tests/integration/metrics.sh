@@ -24,28 +24,8 @@ ZH_PREFIX="zhm$$"
 # shellcheck source=tests/integration/lib.sh
 . tests/integration/lib.sh
 
-PASS=0
-FAIL=0
-CASE=""
 trap 'zh_cleanup' EXIT
 trap 'exit 130' INT TERM
-
-ok() {
-	PASS=$((PASS + 1))
-	echo "  ok   $CASE: $*"
-}
-bad() {
-	FAIL=$((FAIL + 1))
-	echo "  FAIL $CASE: $*"
-}
-check() { # check DESCRIPTION COMMAND...
-	local d=$1
-	shift
-	if "$@" >"$ZH_TMP/out" 2>&1; then ok "$d"; else
-		bad "$d"
-		sed 's/^/       | /' "$ZH_TMP/out" | tail -n 15
-	fi
-}
 
 # --- helpers -----------------------------------------------------------------
 # A port nothing in the node netns listens on.

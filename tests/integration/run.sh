@@ -23,35 +23,8 @@ for t in jq socat ping iptables nsenter xxd; do
 	}
 done
 
-PASS=0
-FAIL=0
-CASE=""
 trap 'zh_cleanup' EXIT
 trap 'exit 130' INT TERM
-
-ok() {
-	PASS=$((PASS + 1))
-	echo "  ok   $CASE: $*"
-}
-bad() {
-	FAIL=$((FAIL + 1))
-	echo "  FAIL $CASE: $*"
-}
-check() { # check DESCRIPTION COMMAND...
-	local d=$1
-	shift
-	if "$@" >"$ZH_TMP/out" 2>&1; then ok "$d"; else
-		bad "$d"
-		sed 's/^/       | /' "$ZH_TMP/out" | tail -n 15
-	fi
-}
-check_not() {
-	local d=$1
-	shift
-	if "$@" >"$ZH_TMP/out" 2>&1; then
-		bad "$d (unexpectedly succeeded)"
-	else ok "$d"; fi
-}
 
 # --- traffic ---------------------------------------------------------------
 ping_ok() { zh_in "$1" ping -c 2 -i 0.2 -W 1 "$2"; }
