@@ -102,11 +102,27 @@ struct zh_counter {
 	__u64 bytes;
 };
 
+/*
+ * Latency probes: a UDP datagram whose payload starts with struct zh_probe
+ * (xdpbench sends them). Every hop the datagram crosses records
+ * now - tx_ns; both clocks are CLOCK_MONOTONIC (bpf_ktime_get_ns() in BPF),
+ * so they compare on one host. Host byte order: sender and datapath share
+ * the CPU.
+ */
+#define ZH_PROBE_MAGIC 0x6b70687aU /* "zhpk" in memory on little endian */
+
+struct zh_probe {
+	__u32 magic; /* ZH_PROBE_MAGIC */
+	__u32 seq; /* the sender's own */
+	__u64 tx_ns; /* CLOCK_MONOTONIC when the sender sent it */
+};
+
 #ifndef __bpf__
 _Static_assert(sizeof(struct zh_ep_key) == 20, "zh_ep_key layout");
 _Static_assert(sizeof(struct zh_endpoint) == 16, "zh_endpoint layout");
 _Static_assert(sizeof(struct zh_iface) == 300, "zh_iface layout");
 _Static_assert(sizeof(struct zh_counter) == 16, "zh_counter layout");
+_Static_assert(sizeof(struct zh_probe) == 16, "zh_probe layout");
 #endif
 
 #endif /* ZH_ABI_H */
