@@ -8,10 +8,14 @@
  *                  destination's host-side veth, whose peer receives it.
  * zh_xdp_pod       XDP on the pod-side veth in XDP mode: veth only accepts
  *                  redirected frames (ndo_xdp_xmit) when its peer runs XDP.
+ * zh_tc_pod        tc ingress of the pod-side veth in tc mode.
+ *
+ * The pod-side programs only time arrivals (lat.h); they never drop.
  */
 #include <linux/bpf.h>
 #include <linux/pkt_cls.h>
 #include "lib/fwd.h"
+#include "lib/lat.h"
 
 #define ZH_PULL_LEN (sizeof(struct ethhdr) + sizeof(struct ipv6hdr))
 
@@ -32,6 +36,7 @@ int zh_tc_from_pod(struct __sk_buff *skb)
 	data_end = (void *)(long)skb->data_end;
 
 	stat = zh_from_pod(data, data_end, skb->ifindex, &fwd);
+	zh_lat_from_pod(data, data_end, stat);
 	if (stat == ZH_STAT_REDIRECT) {
 		int act;
 
@@ -61,6 +66,7 @@ int zh_xdp_from_pod(struct xdp_md *ctx)
 	int stat;
 
 	stat = zh_from_pod(data, data_end, ctx->ingress_ifindex, &fwd);
+	zh_lat_from_pod(data, data_end, stat);
 	if (stat == ZH_STAT_REDIRECT) {
 		int act = bpf_redirect(fwd.ifindex, 0);
 
@@ -77,7 +83,15 @@ int zh_xdp_from_pod(struct xdp_md *ctx)
 SEC("xdp")
 int zh_xdp_pod(struct xdp_md *ctx)
 {
+	zh_lat_to_pod((void *)(long)ctx->data, (void *)(long)ctx->data_end);
 	return XDP_PASS;
+}
+
+SEC("tc")
+int zh_tc_pod(struct __sk_buff *skb)
+{
+	zh_lat_to_pod((void *)(long)skb->data, (void *)(long)skb->data_end);
+	return TC_ACT_UNSPEC; /* TCX_NEXT: whatever else is attached runs */
 }
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";

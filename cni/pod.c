@@ -165,6 +165,12 @@ static int build_routes(const struct zh_result *ipam,
 	return 0;
 }
 
+static const char *pod_prog_name(const struct zh_netconf *conf)
+{
+	return conf->datapath == ZH_DATAPATH_XDP ? ZH_PROG_XDP_POD :
+						   ZH_PROG_TC_POD;
+}
+
 /* Inside the pod's netns: the interface, its addresses, gateway, routes. */
 static int pod_side(const struct zh_cni_env *env, const struct zh_netconf *conf,
 		    const struct zh_objs *objs, const struct pod_addrs *pa,
@@ -190,14 +196,18 @@ static int pod_side(const struct zh_cni_env *env, const struct zh_netconf *conf,
 			return nl_fail(err, ret,
 				       "turn off tx checksum offload on",
 				       env->ifname);
-		ret = zh_xdp_attach(ifindex, objs->xdp_pod_fd);
-		if (ret)
-			return zh_cni_err_set(err, ZH_CNI_ERR_BPF,
-					      "cannot attach XDP program",
-					      "%s on pod interface %s: %s",
-					      ZH_PROG_XDP_POD, env->ifname,
-					      strerror(-ret));
 	}
+	/* The pod-side program times arrivals (per-hop latency); in XDP mode
+	 * it is also what lets veth take redirected frames. */
+	ret = conf->datapath == ZH_DATAPATH_XDP ?
+		      zh_xdp_attach(ifindex, objs->xdp_pod_fd) :
+		      zh_tc_attach(ifindex, objs->tc_pod_fd);
+	if (ret)
+		return zh_cni_err_set(err, ZH_CNI_ERR_BPF,
+				      "cannot attach the pod-side program",
+				      "%s on pod interface %s: %s",
+				      pod_prog_name(conf), env->ifname,
+				      strerror(-ret));
 	ret = zh_nl_link_up(ifindex);
 	if (ret)
 		return nl_fail(err, ret, "set up", env->ifname);
@@ -570,10 +580,11 @@ static void check_pod_side(const struct zh_cni_env *env,
 						     sizeof(buf)) :
 					 "link");
 	}
-	if (conf->datapath == ZH_DATAPATH_XDP &&
-	    zh_xdp_attached(ifindex, objs->xdp_pod_fd) != 1)
+	if ((conf->datapath == ZH_DATAPATH_XDP ?
+		     zh_xdp_attached(ifindex, objs->xdp_pod_fd) :
+		     zh_tc_attached(ifindex, objs->tc_pod_fd)) != 1)
 		problem(p, "%s not attached to pod interface %s",
-			ZH_PROG_XDP_POD, env->ifname);
+			pod_prog_name(conf), env->ifname);
 }
 
 int zh_cmd_check(const struct zh_cni_env *env, const struct zh_netconf *conf,

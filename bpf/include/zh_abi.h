@@ -13,18 +13,22 @@
 #include <linux/types.h>
 
 #define ZH_PIN_ROOT "/sys/fs/bpf/zerohop"
-#define ZH_PIN_VERSION "v1"
+#define ZH_PIN_VERSION "v2"
 #define ZH_PIN_DIR ZH_PIN_ROOT "/" ZH_PIN_VERSION
 
 /* Map names: at most 15 characters, the kernel keeps 16 with the NUL. */
 #define ZH_MAP_ENDPOINTS "zh_endpoints"
 #define ZH_MAP_IFACES "zh_ifaces"
 #define ZH_MAP_STATS "zh_stats"
+#define ZH_MAP_CONFIG "zh_config"
+#define ZH_MAP_LAT "zh_lat"
+#define ZH_MAP_LAT_FLOWS "zh_lat_flows"
 
 /* Program names as pinned (the function names in zh_fast.bpf.c). */
 #define ZH_PROG_TC_FROM_POD "zh_tc_from_pod"
 #define ZH_PROG_XDP_FROM_POD "zh_xdp_from_pod"
 #define ZH_PROG_XDP_POD "zh_xdp_pod"
+#define ZH_PROG_TC_POD "zh_tc_pod"
 
 #define ZH_MAX_ENDPOINTS 65536
 #define ZH_CONTAINER_ID_LEN 96
@@ -117,12 +121,80 @@ struct zh_probe {
 	__u64 tx_ns; /* CLOCK_MONOTONIC when the sender sent it */
 };
 
+/*
+ * zh_config: one entry, written by the agent (zerohopd --sample/--no-probes)
+ * or `zerohopctl latency --probes/--sample`. All zero (as a fresh map is)
+ * means no latency work at all: the programs read this entry and return.
+ */
+#define ZH_CFG_F_PROBES (1U << 0) /* time probe datagrams (struct zh_probe) */
+
+struct zh_config {
+	__u32 flags; /* ZH_CFG_F_* */
+	__u32 sample_every; /* time 1 in N packets from pods; 0: off */
+};
+
+/*
+ * Per-hop latency. A hop is a point where one of our programs sees a packet,
+ * and is one-directional by definition:
+ *
+ *   egress   the host-side veth's ingress: the packet just left its pod
+ *            (probes only: from the sender's timestamp)
+ *   deliver  the destination pod's interface, after our redirect
+ *   kernel   a pod's interface, after the kernel's path (what we passed, or
+ *            what never crossed us, such as host -> pod)
+ *   afxdp    an AF_XDP socket's ring (reserved)
+ *
+ * Two sources: probes measure from the sender's own send time; sampled
+ * packets from the moment the egress hop stamped them (zh_lat_flows, keyed
+ * by flow, matched and removed at the next hop).
+ */
+enum zh_hop {
+	ZH_HOP_EGRESS = 0,
+	ZH_HOP_DELIVER,
+	ZH_HOP_KERNEL,
+	ZH_HOP_AFXDP,
+	ZH_HOP_MAX,
+};
+
+enum zh_lat_src {
+	ZH_LAT_PROBE = 0,
+	ZH_LAT_SAMPLE,
+	ZH_LAT_SRC_MAX,
+};
+
+/* zh_lat: per-CPU array of struct zh_hist (zh_hist.h), one per slot. */
+#define ZH_LAT_SLOT(hop, src) ((hop)*ZH_LAT_SRC_MAX + (src))
+#define ZH_LAT_SLOTS (ZH_HOP_MAX * ZH_LAT_SRC_MAX)
+#define ZH_LAT_FLOWS 16384
+/* Deltas above this are clock trouble or a stale stamp: not recorded. */
+#define ZH_LAT_MAX_NS 10000000000ULL
+
+struct zh_flow_key {
+	__u8 family; /* enum zh_family */
+	__u8 proto; /* IPPROTO_*; ports are 0 for other protocols */
+	__be16 sport;
+	__be16 dport;
+	__u8 pad[2];
+	__u32 saddr[4]; /* network byte order; IPv4 uses [0] */
+	__u32 daddr[4];
+};
+
+struct zh_lat_stamp {
+	__u64 origin_ns; /* when the egress hop saw it */
+	__u8 hop; /* where it will be recorded: ZH_HOP_DELIVER or _KERNEL */
+	__u8 src; /* enum zh_lat_src */
+	__u8 pad[6];
+};
+
 #ifndef __bpf__
 _Static_assert(sizeof(struct zh_ep_key) == 20, "zh_ep_key layout");
 _Static_assert(sizeof(struct zh_endpoint) == 16, "zh_endpoint layout");
 _Static_assert(sizeof(struct zh_iface) == 300, "zh_iface layout");
 _Static_assert(sizeof(struct zh_counter) == 16, "zh_counter layout");
 _Static_assert(sizeof(struct zh_probe) == 16, "zh_probe layout");
+_Static_assert(sizeof(struct zh_config) == 8, "zh_config layout");
+_Static_assert(sizeof(struct zh_flow_key) == 40, "zh_flow_key layout");
+_Static_assert(sizeof(struct zh_lat_stamp) == 16, "zh_lat_stamp layout");
 #endif
 
 #endif /* ZH_ABI_H */

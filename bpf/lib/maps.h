@@ -6,6 +6,7 @@
 #include <linux/bpf.h>
 #include <bpf/bpf_helpers.h>
 #include "zh_abi.h"
+#include "zh_hist.h"
 
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
@@ -27,6 +28,28 @@ struct {
 	__type(key, __u32);
 	__type(value, struct zh_counter);
 } zh_stats SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct zh_config);
+} zh_config SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, ZH_LAT_SLOTS);
+	__type(key, __u32);
+	__type(value, struct zh_hist);
+} zh_lat SEC(".maps");
+
+/* Stamped at one CPU, matched on whichever delivers it: shared, LRU. */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, ZH_LAT_FLOWS);
+	__type(key, struct zh_flow_key);
+	__type(value, struct zh_lat_stamp);
+} zh_lat_flows SEC(".maps");
 
 static __always_inline void zh_count(__u32 stat, __u64 bytes)
 {

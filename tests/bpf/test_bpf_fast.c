@@ -12,6 +12,10 @@
  * are the pods' host veths. Nothing outside that namespace is touched and
  * the namespace (with its links) goes away when the process exits.
  *
+ * The latency hops (bpf/lib/lat.h) are tested the same way: a probe or a
+ * sampled packet through the egress program, its output through the
+ * pod-side program, and the histograms and flow stamps read back.
+ *
  * Exit 77 (skipped) when not run as root.
  */
 #define _GNU_SOURCE /* unshare() */
@@ -25,6 +29,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 #include <arpa/inet.h>
 #include <net/if.h>
@@ -170,6 +175,7 @@ struct frame {
 	__u16 payload; /* bytes after the L4 header; 0: 32 */
 	__u16 ip_check; /* IPv4: this header checksum (the IP ID is chosen so
 			 * that the header verifies); 0: the usual one */
+	const struct zh_probe *probe; /* UDP: the payload starts with it */
 };
 
 static void put16(__u8 *p, __u16 v)
@@ -272,6 +278,8 @@ static size_t l4_build(const struct frame *f, __u8 *p, bool v6)
 	}
 	for (size_t i = 0; i < payload; i++)
 		p[hlen + i] = (__u8)(i * 7 + 3);
+	if (f->probe && payload >= sizeof(*f->probe))
+		memcpy(p + hlen, f->probe, sizeof(*f->probe));
 	return hlen + payload;
 }
 
@@ -1629,6 +1637,367 @@ static void test_xdp_pod_passes(void **state)
 	assert_deltas(&r, none, len);
 }
 
+/* ------------------------------------------------------------- latency */
+
+static struct zh_objs lat_objs(void)
+{
+	return (struct zh_objs){
+		.config_fd = bpf_map__fd(skel->maps.zh_config),
+		.lat_fd = bpf_map__fd(skel->maps.zh_lat),
+		.lat_flows_fd = bpf_map__fd(skel->maps.zh_lat_flows),
+	};
+}
+
+static __u64 mono_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (__u64)ts.tv_sec * 1000000000ULL + (__u64)ts.tv_nsec;
+}
+
+/* Latency configured as given, every histogram and stamp cleared. */
+static void lat_setup(__u32 flags, __u32 sample_every)
+{
+	struct zh_config cfg = { .flags = flags, .sample_every = sample_every };
+	struct zh_objs o = lat_objs();
+	int err = zh_lat_reset(&o);
+
+	if (!err)
+		err = zh_config_set(&o, &cfg);
+	if (err)
+		fail_here("latency setup: %s", strerror(-err));
+}
+
+/* Restore the fast-path tests' world: latency off. */
+static int lat_teardown(void **state)
+{
+	struct zh_config off = { 0 };
+	struct zh_objs o = lat_objs();
+
+	(void)state;
+	return zh_lat_reset(&o) || zh_config_set(&o, &off);
+}
+
+static struct zh_hist lat_hist(int hop, int src)
+{
+	struct zh_objs o = lat_objs();
+	struct zh_hist h;
+	int err = zh_lat_read(&o, hop, src, &h);
+
+	if (err)
+		fail_here("zh_lat_read: %s", strerror(-err));
+	return h;
+}
+
+/* Exactly @want values in slot (@hop, @src), all in [@lo, @hi] ns; every
+ * other slot empty. */
+static void assert_lat_only(int hop, int src, __u64 want, __u64 lo, __u64 hi)
+{
+	for (int h = 0; h < ZH_HOP_MAX; h++) {
+		for (int s = 0; s < ZH_LAT_SRC_MAX; s++) {
+			struct zh_hist got = lat_hist(h, s);
+			__u64 n = h == hop && s == src ? want : 0;
+
+			if (got.count != n)
+				fail_here("%s/%s: %llu values, want %llu",
+					  zh_hop_name(h), zh_lat_src_name(s),
+					  (unsigned long long)got.count,
+					  (unsigned long long)n);
+			if (n && (got.max_ns > hi || got.sum_ns < lo * n))
+				fail_here(
+					"%s/%s: sum %llu max %llu ns, want each in [%llu, %llu]",
+					zh_hop_name(h), zh_lat_src_name(s),
+					(unsigned long long)got.sum_ns,
+					(unsigned long long)got.max_ns,
+					(unsigned long long)lo,
+					(unsigned long long)hi);
+		}
+	}
+}
+
+static void assert_no_lat(void)
+{
+	assert_lat_only(0, 0, 0, 0, 0);
+}
+
+static int lat_flows_count(void)
+{
+	int fd = bpf_map__fd(skel->maps.zh_lat_flows), n = 0;
+	struct zh_flow_key k, next;
+	void *prev = NULL;
+
+	while (!bpf_map_get_next_key(fd, prev, &next)) {
+		k = next;
+		prev = &k;
+		n++;
+	}
+	return n;
+}
+
+/* The one stamp there is; fails unless there is exactly one. */
+static void lat_stamp(struct zh_flow_key *key, struct zh_lat_stamp *st)
+{
+	int fd = bpf_map__fd(skel->maps.zh_lat_flows);
+
+	if (lat_flows_count() != 1)
+		fail_here("%d flow stamps, want 1", lat_flows_count());
+	if (bpf_map_get_next_key(fd, NULL, key) ||
+	    bpf_map_lookup_elem(fd, key, st))
+		fail_here("reading the stamp: %s", strerror(errno));
+}
+
+static void run_pod_side(enum prog prog, const __u8 *frame, __u32 len)
+{
+	struct bpf_program *p = prog == PROG_TC ? skel->progs.zh_tc_pod :
+						  skel->progs.zh_xdp_pod;
+	struct run r;
+
+	run_prog(p, ifindex_of[FOREIGN], frame, len, &r);
+	if (r.err)
+		fail_here("test_run of the pod-side program: %s",
+			  strerror(-r.err));
+	if (prog == PROG_TC ? (int)r.retval != TC_ACT_UNSPEC :
+			      r.retval != XDP_PASS)
+		fail_here("pod-side verdict %u, want next/pass", r.retval);
+	if (r.out_len != len || memcmp(r.out, frame, len))
+		fail_here("the pod-side program changed the frame");
+}
+
+#define LAT_AGE 5000ULL /* the probes' age when they reach the egress hop */
+#define LAT_BOUND 1000000000ULL /* a test_run takes far less than 1 s */
+
+struct lat_case {
+	const char *desc;
+	enum l3 l3;
+	const char *dst;
+	__u8 proto;
+	bool probe; /* carries struct zh_probe, sent LAT_AGE ns ago */
+	__u32 flags, sample_every; /* zh_config */
+	enum verdict verdict; /* of the egress program */
+	int stamp_hop; /* -1: no stamp; else hop recorded at the pod */
+	int stamp_src;
+	const char *src; /* NULL: pod A's own address */
+};
+
+#define PROBES ZH_CFG_F_PROBES
+#define NO_STAMP .stamp_hop = -1
+
+static const struct lat_case lat_cases[] = {
+	{ "latency off: a probe leaves no trace", L3_IPV4, B4, IPPROTO_UDP,
+	  .probe = true, .verdict = REDIRECT, NO_STAMP },
+	{ "probe redirected: egress, then deliver", L3_IPV4, B4, IPPROTO_UDP,
+	  .probe = true, .flags = PROBES, .verdict = REDIRECT,
+	  .stamp_hop = ZH_HOP_DELIVER, .stamp_src = ZH_LAT_PROBE },
+	{ "IPv6 probe redirected: egress, then deliver", L3_IPV6, B6,
+	  IPPROTO_UDP, .probe = true, .flags = PROBES, .verdict = REDIRECT,
+	  .stamp_hop = ZH_HOP_DELIVER, .stamp_src = ZH_LAT_PROBE },
+	{ "probe passed to the kernel: egress, then kernel", L3_IPV4, UNKNOWN4,
+	  IPPROTO_UDP, .probe = true, .flags = PROBES, .verdict = PASS,
+	  .stamp_hop = ZH_HOP_KERNEL, .stamp_src = ZH_LAT_PROBE },
+	{ "probes on: plain UDP is not stamped", L3_IPV4, B4, IPPROTO_UDP,
+	  .flags = PROBES, .verdict = REDIRECT, NO_STAMP },
+	{ "sampling 1 in 1: TCP stamped, then deliver", L3_IPV4, B4,
+	  IPPROTO_TCP, .sample_every = 1, .verdict = REDIRECT,
+	  .stamp_hop = ZH_HOP_DELIVER, .stamp_src = ZH_LAT_SAMPLE },
+	{ "sampling 1 in 1: IPv6 UDP to the kernel, then kernel", L3_IPV6,
+	  OFFNODE6, IPPROTO_UDP, .sample_every = 1, .verdict = PASS,
+	  .stamp_hop = ZH_HOP_KERNEL, .stamp_src = ZH_LAT_SAMPLE },
+	{ "probes off, sampling on: a probe counts as a sample", L3_IPV4, B4,
+	  IPPROTO_UDP, .probe = true, .sample_every = 1, .verdict = REDIRECT,
+	  .stamp_hop = ZH_HOP_DELIVER, .stamp_src = ZH_LAT_SAMPLE },
+	{ "sampling: ICMP stamped without ports", L3_IPV4, B4, IPPROTO_ICMP,
+	  .sample_every = 1, .verdict = REDIRECT, .stamp_hop = ZH_HOP_DELIVER,
+	  .stamp_src = ZH_LAT_SAMPLE },
+	{ "sampling: link-local IPv6 (ND, MLD) is not stamped", L3_IPV6,
+	  SNMC_B6, IPPROTO_ICMPV6, .sample_every = 1, .verdict = PASS, NO_STAMP,
+	  .src = LL_A6 },
+};
+
+struct lat_run {
+	const struct lat_case *c;
+	enum prog prog;
+};
+
+/* One packet: egress program, then its output through the pod side. */
+static void test_lat_case(void **state)
+{
+	const struct lat_run *lr = *state;
+	const struct lat_case *c = lr->c;
+	struct zh_probe probe = { .magic = ZH_PROBE_MAGIC, .seq = 7 };
+	struct frame f = { .l3 = c->l3, .proto = c->proto, .dst = c->dst };
+	bool v6 = c->l3 == L3_IPV6;
+	bool probe_timed = c->probe && (c->flags & ZH_CFG_F_PROBES);
+	__u8 in[FRAME_MAX];
+	struct zh_flow_key key;
+	struct zh_lat_stamp st;
+	__u64 t0, t1;
+	struct run r;
+	__u32 len;
+
+	f.src = c->src ? c->src : v6 ? A6 : A4;
+	if (c->probe)
+		f.probe = &probe;
+	lat_setup(c->flags, c->sample_every);
+	t0 = mono_ns();
+	probe.tx_ns = t0 - LAT_AGE;
+	len = (__u32)frame_build(&f, POD_A, in);
+	cur_set(in, len, "%s: %s", prog_names[lr->prog], c->desc);
+
+	run_frame(lr->prog, ifindex_of[POD_A], in, len, &r);
+	t1 = mono_ns();
+	assert_verdict(lr->prog, &r, c->verdict);
+	if (probe_timed)
+		assert_lat_only(ZH_HOP_EGRESS, ZH_LAT_PROBE, 1, LAT_AGE,
+				t1 - probe.tx_ns);
+	else
+		assert_no_lat();
+
+	if (c->stamp_hop < 0) {
+		if (lat_flows_count())
+			fail_here("%d flow stamps, want none",
+				  lat_flows_count());
+	} else {
+		lat_stamp(&key, &st);
+		if (st.hop != c->stamp_hop || st.src != c->stamp_src)
+			fail_here("stamp hop %u src %u, want %d %d", st.hop,
+				  st.src, c->stamp_hop, c->stamp_src);
+		if (st.origin_ns !=
+			    (probe_timed ? probe.tx_ns : st.origin_ns) ||
+		    (!probe_timed && (st.origin_ns < t0 || st.origin_ns > t1)))
+			fail_here("stamp origin %llu outside [%llu, %llu]",
+				  (unsigned long long)st.origin_ns,
+				  (unsigned long long)t0,
+				  (unsigned long long)t1);
+		/* The key is the packet's own flow. */
+		if (key.family != (v6 ? ZH_AF_INET6 : ZH_AF_INET) ||
+		    key.proto != c->proto ||
+		    memcmp(key.saddr, in + (v6 ? IP6_SADDR : IP4_SADDR),
+			   v6 ? 16 : 4) ||
+		    memcmp(key.daddr, in + (v6 ? IP6_DADDR : IP4_DADDR),
+			   v6 ? 16 : 4))
+			fail_here("stamp key is not the packet's flow");
+		if (c->proto == IPPROTO_ICMP ?
+			    key.sport || key.dport :
+			    ntohs(key.sport) != 40000 ||
+				    ntohs(key.dport) !=
+					    (c->proto == IPPROTO_TCP ? 80 : 53))
+			fail_here("stamp ports %u -> %u", ntohs(key.sport),
+				  ntohs(key.dport));
+	}
+
+	/* Delivered: the pod side records the hop and drops the stamp. */
+	lat_setup(c->flags, c->sample_every);
+	if (c->stamp_hop >= 0) {
+		struct zh_objs o = lat_objs();
+
+		if (bpf_map_update_elem(o.lat_flows_fd, &key, &st, BPF_NOEXIST))
+			fail_here("restoring the stamp: %s", strerror(errno));
+	}
+	run_pod_side(lr->prog, r.out, r.out_len);
+	t1 = mono_ns();
+	if (c->stamp_hop < 0)
+		assert_no_lat();
+	else
+		assert_lat_only(c->stamp_hop, c->stamp_src, 1,
+				probe_timed ? LAT_AGE : 0,
+				t1 - (probe_timed ? probe.tx_ns : t0));
+	if (lat_flows_count())
+		fail_here("%d flow stamps left after delivery",
+			  lat_flows_count());
+}
+
+/* A probe that never crossed the egress hop (host -> pod): kernel. */
+static void test_lat_unstamped_probe(void **state)
+{
+	struct zh_probe probe = { .magic = ZH_PROBE_MAGIC };
+	struct frame f = { .l3 = L3_IPV4,
+			   .proto = IPPROTO_UDP,
+			   .src = OFFNODE4,
+			   .dst = B4,
+			   .probe = &probe };
+	__u8 in[FRAME_MAX];
+	__u32 len;
+	__u64 t1;
+
+	for (int p = 0; p < NR_PROGS; p++) {
+		lat_setup(ZH_CFG_F_PROBES, 0);
+		probe.tx_ns = mono_ns() - LAT_AGE;
+		len = (__u32)frame_build(&f, POD_B, in);
+		cur_set(in, len, "%s: unstamped probe", prog_names[p]);
+		run_pod_side(p, in, len);
+		t1 = mono_ns();
+		assert_lat_only(ZH_HOP_KERNEL, ZH_LAT_PROBE, 1, LAT_AGE,
+				t1 - probe.tx_ns);
+	}
+}
+
+/* Timestamps from another clock (in the future here) are not recorded,
+ * and neither are dropped packets stamped. */
+static void test_lat_rejects(void **state)
+{
+	struct zh_probe probe = { .magic = ZH_PROBE_MAGIC };
+	struct frame fut = { .l3 = L3_IPV4,
+			     .proto = IPPROTO_UDP,
+			     .src = A4,
+			     .dst = B4,
+			     .probe = &probe };
+	struct frame spoof = {
+		.l3 = L3_IPV4, .proto = IPPROTO_UDP, .src = OFFNODE4, .dst = B4
+	};
+	__u8 in[FRAME_MAX];
+	struct run r;
+	__u32 len;
+
+	for (int p = 0; p < NR_PROGS; p++) {
+		lat_setup(ZH_CFG_F_PROBES, 1);
+		probe.tx_ns = mono_ns() + 60 * 1000000000ULL;
+		len = (__u32)frame_build(&fut, POD_A, in);
+		cur_set(in, len, "%s: probe from the future", prog_names[p]);
+		run_frame(p, ifindex_of[POD_A], in, len, &r);
+		assert_verdict(p, &r, REDIRECT);
+		assert_no_lat();
+		if (lat_flows_count())
+			fail_here("a probe from the future was stamped");
+		run_pod_side(p, r.out, r.out_len);
+		assert_no_lat();
+
+		len = (__u32)frame_build(&spoof, POD_A, in);
+		cur_set(in, len, "%s: spoofed, sampling 1 in 1", prog_names[p]);
+		run_frame(p, ifindex_of[POD_A], in, len, &r);
+		assert_verdict(p, &r, DROP);
+		assert_no_lat();
+		if (lat_flows_count())
+			fail_here("a dropped packet was stamped");
+	}
+}
+
+/* 1 in N: over 800 packets of one flow, about 800/N are timed. */
+static void test_lat_sample_rate(void **state)
+{
+	const struct frame f = {
+		.l3 = L3_IPV4, .proto = IPPROTO_UDP, .src = A4, .dst = B4
+	};
+	const int n = 800, every = 8;
+	__u8 in[FRAME_MAX];
+	__u32 len = (__u32)frame_build(&f, POD_A, in);
+	struct zh_hist h;
+	struct run r;
+
+	lat_setup(0, every);
+	cur_set(in, len, "tc: sampling 1 in %d", every);
+	for (int i = 0; i < n; i++) {
+		run_frame(PROG_TC, ifindex_of[POD_A], in, len, &r);
+		assert_verdict(PROG_TC, &r, REDIRECT);
+		run_pod_side(PROG_TC, r.out, r.out_len);
+	}
+	h = lat_hist(ZH_HOP_DELIVER, ZH_LAT_SAMPLE);
+	/* Binomial(800, 1/8): mean 100, sd 9.4; [50, 150] is 5 sd. */
+	if (h.count < 50 || h.count > 150)
+		fail_here("%llu of %d packets timed at 1 in %d",
+			  (unsigned long long)h.count, n, every);
+}
+
 /* --------------------------------------------------------- environment */
 
 static int sh(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
@@ -1749,6 +2118,9 @@ static struct garbage_run garbage_runs[NR_GARBAGE_TESTS];
 static char case_names[NR_CASE_TESTS][128];
 static char trunc_names[NR_TRUNC_TESTS][128];
 static char garbage_names_full[NR_GARBAGE_TESTS][128];
+#define NR_LAT_TESTS (ARRAY_SIZE(lat_cases) * NR_PROGS)
+static struct lat_run lat_runs[NR_LAT_TESTS];
+static char lat_names[NR_LAT_TESTS][128];
 
 static int run_groups(void)
 {
@@ -1758,6 +2130,7 @@ static int run_groups(void)
 	const struct CMUnitTest pod_tests[] = {
 		cmocka_unit_test(test_xdp_pod_passes),
 	};
+	struct CMUnitTest lat_tests[NR_LAT_TESTS + 3];
 	size_t i = 0;
 	int failed = 0;
 
@@ -1803,6 +2176,26 @@ static int run_groups(void)
 			};
 		}
 	}
+	i = 0;
+	for (size_t c = 0; c < ARRAY_SIZE(lat_cases); c++) {
+		for (int p = 0; p < NR_PROGS; p++, i++) {
+			lat_runs[i] = (struct lat_run){ &lat_cases[c], p };
+			snprintf(lat_names[i], sizeof(lat_names[i]), "%s: %s",
+				 prog_names[p], lat_cases[c].desc);
+			lat_tests[i] = (struct CMUnitTest){
+				.name = lat_names[i],
+				.test_func = test_lat_case,
+				.initial_state = &lat_runs[i],
+				.teardown_func = lat_teardown,
+			};
+		}
+	}
+	lat_tests[i++] = (struct CMUnitTest)cmocka_unit_test_teardown(
+		test_lat_unstamped_probe, lat_teardown);
+	lat_tests[i++] = (struct CMUnitTest)cmocka_unit_test_teardown(
+		test_lat_rejects, lat_teardown);
+	lat_tests[i++] = (struct CMUnitTest)cmocka_unit_test_teardown(
+		test_lat_sample_rate, lat_teardown);
 	failed += _cmocka_run_group_tests("zh_fast cases", case_tests,
 					  ARRAY_SIZE(case_tests), NULL, NULL);
 	failed += _cmocka_run_group_tests("zh_fast truncated", trunc_tests,
@@ -1812,6 +2205,8 @@ static int run_groups(void)
 					  NULL);
 	failed += cmocka_run_group_tests_name("zh_xdp_pod", pod_tests, NULL,
 					      NULL);
+	failed += _cmocka_run_group_tests("latency hops", lat_tests,
+					  ARRAY_SIZE(lat_tests), NULL, NULL);
 	return failed;
 }
 

@@ -8,6 +8,7 @@
 #include <bpf/libbpf.h>
 
 #include "zerohop.h"
+#include "hist.h"
 
 void zh_ep_key_v4(struct zh_ep_key *key, __u32 addr_be)
 {
@@ -187,21 +188,121 @@ int zh_stats_read(const struct zh_objs *o, struct zh_counter out[ZH_STAT_MAX])
 	return err;
 }
 
-int zh_stats_reset(const struct zh_objs *o)
+/* Zero slots 0..@n-1 of a per-CPU array whose values are @size bytes. */
+static int percpu_zero(int fd, __u32 n, size_t size)
 {
 	int ncpu = libbpf_num_possible_cpus();
-	struct zh_counter *zero;
+	void *zero;
 	int err = 0;
 
 	if (ncpu < 0)
 		return ncpu;
-	zero = calloc(ncpu, sizeof(*zero));
+	/* The kernel reads values of per-CPU maps in 8-byte strides. */
+	zero = calloc(ncpu, (size + 7) & ~(size_t)7);
 	if (!zero)
 		return -ENOMEM;
-	for (__u32 s = 0; s < ZH_STAT_MAX && !err; s++)
-		err = update(o->stats_fd, &s, zero, BPF_ANY);
+	for (__u32 s = 0; s < n && !err; s++)
+		err = update(fd, &s, zero, BPF_ANY);
 	free(zero);
 	return err;
+}
+
+int zh_stats_reset(const struct zh_objs *o)
+{
+	return percpu_zero(o->stats_fd, ZH_STAT_MAX, sizeof(struct zh_counter));
+}
+
+int zh_config_get(const struct zh_objs *o, struct zh_config *cfg)
+{
+	__u32 zero = 0;
+
+	return bpf_map_lookup_elem(o->config_fd, &zero, cfg) ? -errno : 0;
+}
+
+int zh_config_set(const struct zh_objs *o, const struct zh_config *cfg)
+{
+	__u32 zero = 0;
+
+	return update(o->config_fd, &zero, cfg, BPF_ANY);
+}
+
+int zh_lat_read(const struct zh_objs *o, int hop, int src, struct zh_hist *out)
+{
+	int ncpu = libbpf_num_possible_cpus();
+	__u32 slot = ZH_LAT_SLOT(hop, src);
+	struct zh_hist *percpu;
+	int err = 0;
+
+	if (hop < 0 || hop >= ZH_HOP_MAX || src < 0 || src >= ZH_LAT_SRC_MAX)
+		return -EINVAL;
+	if (ncpu < 0)
+		return ncpu;
+	/* ~8 KB per CPU: the heap, never the stack. */
+	percpu = calloc(ncpu, sizeof(*percpu));
+	if (!percpu)
+		return -ENOMEM;
+	memset(out, 0, sizeof(*out));
+	if (bpf_map_lookup_elem(o->lat_fd, &slot, percpu))
+		err = -errno;
+	for (int c = 0; c < ncpu && !err; c++)
+		zh_hist_merge(out, &percpu[c]);
+	free(percpu);
+	return err;
+}
+
+int zh_lat_reset(const struct zh_objs *o)
+{
+	struct zh_flow_key key;
+	int err;
+
+	err = percpu_zero(o->lat_fd, ZH_LAT_SLOTS, sizeof(struct zh_hist));
+	/* Deleting the first key each time: no iteration over a changing map. */
+	while (!err && !bpf_map_get_next_key(o->lat_flows_fd, NULL, &key))
+		if (bpf_map_delete_elem(o->lat_flows_fd, &key) &&
+		    errno != ENOENT)
+			err = -errno;
+	return err;
+}
+
+int zh_sample_parse(const char *s, __u32 *every)
+{
+	unsigned long long v;
+	char *end;
+
+	if (!strcmp(s, "off")) {
+		*every = 0;
+		return 0;
+	}
+	if (*s < '0' || *s > '9')
+		return -EINVAL;
+	errno = 0;
+	v = strtoull(s, &end, 10);
+	if (errno || *end || v > ZH_SAMPLE_MAX)
+		return -EINVAL;
+	*every = (__u32)v;
+	return 0;
+}
+
+const char *zh_hop_name(int hop)
+{
+	static const char *const names[ZH_HOP_MAX] = {
+		[ZH_HOP_EGRESS] = "egress",
+		[ZH_HOP_DELIVER] = "deliver",
+		[ZH_HOP_KERNEL] = "kernel",
+		[ZH_HOP_AFXDP] = "afxdp",
+	};
+
+	return hop >= 0 && hop < ZH_HOP_MAX ? names[hop] : "unknown";
+}
+
+const char *zh_lat_src_name(int src)
+{
+	static const char *const names[ZH_LAT_SRC_MAX] = {
+		[ZH_LAT_PROBE] = "probe",
+		[ZH_LAT_SAMPLE] = "sample",
+	};
+
+	return src >= 0 && src < ZH_LAT_SRC_MAX ? names[src] : "unknown";
 }
 
 const char *zh_stat_name(int stat)

@@ -103,9 +103,13 @@ static const struct pin_entry pins[] = {
 	PIN(ZH_MAP_ENDPOINTS, endpoints_fd),
 	PIN(ZH_MAP_IFACES, ifaces_fd),
 	PIN(ZH_MAP_STATS, stats_fd),
+	PIN(ZH_MAP_CONFIG, config_fd),
+	PIN(ZH_MAP_LAT, lat_fd),
+	PIN(ZH_MAP_LAT_FLOWS, lat_flows_fd),
 	PIN(ZH_PROG_TC_FROM_POD, tc_from_pod_fd),
 	PIN(ZH_PROG_XDP_FROM_POD, xdp_from_pod_fd),
 	PIN(ZH_PROG_XDP_POD, xdp_pod_fd),
+	PIN(ZH_PROG_TC_POD, tc_pod_fd),
 };
 #define N_PINS (sizeof(pins) / sizeof(pins[0]))
 

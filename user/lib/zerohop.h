@@ -11,6 +11,7 @@
 #include <linux/types.h>
 
 #include "zh_abi.h"
+#include "zh_hist.h"
 #include "log.h"
 #include "nl.h"
 
@@ -33,9 +34,13 @@ struct zh_objs {
 	int endpoints_fd;
 	int ifaces_fd;
 	int stats_fd;
+	int config_fd;
+	int lat_fd;
+	int lat_flows_fd;
 	int tc_from_pod_fd;
 	int xdp_from_pod_fd;
 	int xdp_pod_fd;
+	int tc_pod_fd;
 	bool loaded; /* this call ran the loader (nothing was pinned) */
 };
 
@@ -78,6 +83,19 @@ int zh_stats_read(const struct zh_objs *o, struct zh_counter out[ZH_STAT_MAX]);
 int zh_stats_reset(const struct zh_objs *o);
 const char *zh_stat_name(int stat);
 bool zh_stat_is_drop_reason(int stat);
+
+/* Latency (zh_abi.h: enum zh_hop, enum zh_lat_src). */
+int zh_config_get(const struct zh_objs *o, struct zh_config *cfg);
+int zh_config_set(const struct zh_objs *o, const struct zh_config *cfg);
+/* Sum the per-CPU histograms of one slot into @out. */
+int zh_lat_read(const struct zh_objs *o, int hop, int src, struct zh_hist *out);
+/* Zero every histogram and forget every stamped flow. */
+int zh_lat_reset(const struct zh_objs *o);
+const char *zh_hop_name(int hop);
+/* "off" or "0": 0; else a count 1..ZH_SAMPLE_MAX. -EINVAL otherwise. */
+#define ZH_SAMPLE_MAX 1000000000U
+int zh_sample_parse(const char *s, __u32 *every);
+const char *zh_lat_src_name(int src);
 
 /* Attachment. The *_attached() checks return 1 when @prog_fd's program is
  * the one attached, 0 when another or none is, negative on error. */

@@ -1,0 +1,182 @@
+/* SPDX-License-Identifier: (BSD-2-Clause OR GPL-2.0) */
+/*
+ * lat.h - per-hop latency (zh_abi.h: enum zh_hop). Two calls, one per kind
+ * of hop:
+ *
+ *   zh_lat_from_pod()  the egress hop, after the fast path decided: times a
+ *                      probe from its sender's clock and stamps the flow
+ *                      (probe or 1-in-N sample) with where it went.
+ *   zh_lat_to_pod()    a pod's own interface: finds the flow's stamp and
+ *                      records deliver or kernel.
+ *
+ * Both start with one read of zh_config (an array lookup the verifier
+ * inlines): with probes and sampling off they return there. Only the linear
+ * part of a packet is read; a probe whose payload is not in it goes untimed.
+ */
+#ifndef ZH_LAT_H
+#define ZH_LAT_H
+
+#include <linux/in.h>
+#include <linux/udp.h>
+#include "parse.h"
+#include "maps.h"
+
+static __always_inline struct zh_config *zh_config_get(void)
+{
+	__u32 zero = 0;
+	struct zh_config *cfg = bpf_map_lookup_elem(&zh_config, &zero);
+
+	if (!cfg || !(cfg->flags | cfg->sample_every))
+		return NULL;
+	return cfg;
+}
+
+static __always_inline void zh_lat_record(__u32 hop, __u32 src, __u64 ns)
+{
+	__u32 slot = ZH_LAT_SLOT(hop, src);
+	struct zh_hist *h;
+
+	if (ns > ZH_LAT_MAX_NS)
+		return;
+	h = bpf_map_lookup_elem(&zh_lat, &slot);
+	if (h)
+		zh_hist_record(h, ns);
+}
+
+/*
+ * Fill @key from an IPv4/IPv6 packet and, when it is a UDP probe, @tx_ns
+ * with its send time (else 0). Returns 0, or -1 for anything else.
+ */
+static __always_inline int zh_lat_parse(void *data, void *data_end,
+					struct zh_flow_key *key, __u64 *tx_ns)
+{
+	struct ethhdr *eth = zh_hdr(data, data_end, 0, sizeof(*eth));
+	struct zh_probe *probe;
+	struct udphdr *udp;
+	__u32 off;
+
+	*tx_ns = 0;
+	if (!eth)
+		return -1;
+	if (eth->h_proto == bpf_htons(ETH_P_IP)) {
+		struct iphdr *iph =
+			zh_hdr(data, data_end, sizeof(*eth), sizeof(*iph));
+
+		if (!iph || iph->ihl < 5)
+			return -1;
+		key->family = ZH_AF_INET;
+		key->proto = iph->protocol;
+		key->saddr[0] = iph->saddr;
+		key->daddr[0] = iph->daddr;
+		/* A fragment's ports are not where they would be. */
+		if (iph->frag_off & bpf_htons(0x3fff))
+			return 0;
+		off = sizeof(*eth) + iph->ihl * 4;
+	} else if (eth->h_proto == bpf_htons(ETH_P_IPV6)) {
+		struct ipv6hdr *ip6 =
+			zh_hdr(data, data_end, sizeof(*eth), sizeof(*ip6));
+
+		if (!ip6)
+			return -1;
+		key->family = ZH_AF_INET6;
+		key->proto = ip6->nexthdr; /* extension headers: no ports */
+		__builtin_memcpy(key->saddr, &ip6->saddr, sizeof(key->saddr));
+		__builtin_memcpy(key->daddr, &ip6->daddr, sizeof(key->daddr));
+		off = sizeof(*eth) + sizeof(*ip6);
+	} else {
+		return -1;
+	}
+	if (key->proto != IPPROTO_UDP && key->proto != IPPROTO_TCP)
+		return 0;
+	/* TCP and UDP both start with the two ports. */
+	udp = zh_hdr(data, data_end, off, sizeof(*udp));
+	if (!udp)
+		return 0;
+	key->sport = udp->source;
+	key->dport = udp->dest;
+	if (key->proto != IPPROTO_UDP)
+		return 0;
+	probe = zh_hdr(data, data_end, off + sizeof(*udp), sizeof(*probe));
+	if (probe && probe->magic == ZH_PROBE_MAGIC)
+		*tx_ns = probe->tx_ns;
+	return 0;
+}
+
+/*
+ * Only unicast IP that was routed, by us or by the kernel, can arrive at
+ * another pod: link-local and multicast control traffic (ND, MLD, DAD, all
+ * sharing addresses across pods) would only leave stale stamps behind.
+ */
+static __always_inline int zh_lat_routed(int stat)
+{
+	return stat == ZH_STAT_REDIRECT || stat == ZH_STAT_PASS_NO_ENDPOINT ||
+	       stat == ZH_STAT_PASS_TTL || stat == ZH_STAT_PASS_IP_OPTIONS;
+}
+
+static __always_inline void zh_lat_from_pod(void *data, void *data_end,
+					    int stat)
+{
+	struct zh_config *cfg = zh_config_get();
+	struct zh_flow_key key = {};
+	struct zh_lat_stamp st = {};
+	__u64 tx_ns, now;
+
+	if (!cfg || !zh_lat_routed(stat))
+		return;
+	if (zh_lat_parse(data, data_end, &key, &tx_ns))
+		return;
+	now = bpf_ktime_get_ns();
+	st.hop = stat == ZH_STAT_REDIRECT ? ZH_HOP_DELIVER : ZH_HOP_KERNEL;
+	if (tx_ns && (cfg->flags & ZH_CFG_F_PROBES)) {
+		if (tx_ns > now)
+			return; /* not our clock: another host's probe */
+		zh_lat_record(ZH_HOP_EGRESS, ZH_LAT_PROBE, now - tx_ns);
+		st.src = ZH_LAT_PROBE;
+		st.origin_ns = tx_ns;
+	} else if (cfg->sample_every &&
+		   bpf_get_prandom_u32() % cfg->sample_every == 0) {
+		st.src = ZH_LAT_SAMPLE;
+		st.origin_ns = now;
+	} else {
+		return;
+	}
+	bpf_map_update_elem(&zh_lat_flows, &key, &st, BPF_ANY);
+}
+
+static __always_inline void zh_lat_to_pod(void *data, void *data_end)
+{
+	struct zh_config *cfg = zh_config_get();
+	struct zh_flow_key key = {};
+	struct zh_lat_stamp *st;
+	__u64 tx_ns, now, origin;
+	__u32 hop, src;
+
+	if (!cfg || zh_lat_parse(data, data_end, &key, &tx_ns))
+		return;
+	if (!(cfg->flags & ZH_CFG_F_PROBES))
+		tx_ns = 0;
+	/* Probes only: the rest need no lookup. */
+	if (!tx_ns && !cfg->sample_every)
+		return;
+	st = bpf_map_lookup_elem(&zh_lat_flows, &key);
+	if (tx_ns) {
+		/* A probe times itself; the stamp only says which way it
+		 * came, and none means it never crossed the egress hop. */
+		hop = st ? st->hop : ZH_HOP_KERNEL;
+		src = ZH_LAT_PROBE;
+		origin = tx_ns;
+	} else if (st && st->src == ZH_LAT_SAMPLE) {
+		hop = st->hop;
+		src = ZH_LAT_SAMPLE;
+		origin = st->origin_ns;
+	} else {
+		return;
+	}
+	now = bpf_ktime_get_ns();
+	if (origin <= now)
+		zh_lat_record(hop, src, now - origin);
+	if (st)
+		bpf_map_delete_elem(&zh_lat_flows, &key);
+}
+
+#endif /* ZH_LAT_H */
