@@ -165,6 +165,7 @@ check-sanitize:
 check-integration: all
 	$(Q)O=$(O) tests/integration/run.sh
 	$(Q)O=$(O) tests/integration/metrics.sh
+	$(Q)O=$(O) tests/integration/latency.sh
 
 check-podman: all
 	$(Q)O=$(O) tests/integration/podman.sh

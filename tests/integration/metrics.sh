@@ -155,7 +155,7 @@ for bad_addr in nonsense 127.0.0.1 127.0.0.1:0 127.0.0.1:65536 \
 	check "--listen '$bad_addr' exits 2 with a message naming it" \
 		refused "$bad_addr"
 done
-check "a refused --listen loads nothing" test ! -e "$ZEROHOP_PIN_ROOT/v1"
+check "a refused --listen loads nothing" test ! -e "$ZH_PIN_DIR"
 check "--help documents --listen" \
 	sh -c "'$ZH_BIN/zerohopd' --help | grep -q -- '--listen ADDR:PORT'"
 
@@ -164,7 +164,8 @@ PORT=$(free_port) || {
 	exit 1
 }
 URL="http://127.0.0.1:$PORT"
-zh_bg "$ZH_NODE" "$ZH_BIN/zerohopd" -i 1 --listen "127.0.0.1:$PORT" \
+# Every packet from a pod timed: the latency histograms fill.
+zh_bg "$ZH_NODE" "$ZH_BIN/zerohopd" -i 1 --sample 1 --listen "127.0.0.1:$PORT" \
 	2>"$ZH_TMP/agent.log"
 AGENT=${ZH_PIDS[-1]}
 check "agent answers on 127.0.0.1:$PORT" wait_http "$URL"
@@ -191,7 +192,7 @@ check "HEAD /metrics: 200" expect_code 200 /metrics -I
 
 # /readyz is a real check: the pins, not a flag. Unpin zh_endpoints (the
 # agent's fd keeps the map alive), then pin it again by id.
-pin="$ZEROHOP_PIN_ROOT/v1/zh_endpoints"
+pin="$ZH_PIN_DIR/zh_endpoints"
 map_id=$(bpftool map show pinned "$pin" -j | jq -r .id)
 rm -f "$pin"
 check "/readyz: 503 while zh_endpoints is not pinned" expect_code 503 /readyz
@@ -218,7 +219,8 @@ for fam in zerohop_packets_total:counter zerohop_bytes_total:counter \
 	zerohop_drops_total:counter zerohop_drop_bytes_total:counter \
 	zerohop_endpoints:gauge zerohop_map_entries:gauge \
 	zerohop_map_max_entries:gauge zerohop_agent_start_time_seconds:gauge \
-	zerohop_build_info:gauge; do
+	zerohop_build_info:gauge zerohop_hop_latency_seconds:histogram \
+	zerohop_latency_config:gauge; do
 	check "HELP and TYPE ${fam#*:} for ${fam%:*}" \
 		sh -c "grep -q '^# HELP ${fam%:*} ' '$m0' &&
 		       grep -qx '# TYPE ${fam%:*} ${fam#*:}' '$m0'"
@@ -250,6 +252,21 @@ now=$(date +%s)
 check "zerohop_agent_start_time_seconds is within the last minute" \
 	awk -v n="$now" '$1 == "zerohop_agent_start_time_seconds" {
 		exit !($2 > n - 60 && $2 <= n + 1) }' "$m0"
+lat='hop="deliver",source="sample"'
+n_lat=$(value "$m0" "zerohop_hop_latency_seconds_count{$lat}")
+check "deliver latency: 12 pings in and out, all timed ($n_lat)" \
+	test "${n_lat:-0}" -ge 12
+check "... its +Inf bucket equals _count" value_is "$m0" \
+	"zerohop_hop_latency_seconds_bucket{$lat,le=\"+Inf\"}" "$n_lat"
+check "... buckets never decrease, 100 ns to 10 s" awk -v s="$lat" '
+	index($1, "zerohop_hop_latency_seconds_bucket{" s ",") == 1 {
+		n++; if ($2 < prev) bad = 1; prev = $2 }
+	END { exit !(n == 26 && !bad) }' "$m0"
+check "... _sum is positive and below 1 s per packet" awk -v s="$lat" -v n="$n_lat" '
+	$1 == "zerohop_hop_latency_seconds_sum{" s "}" { ok = $2 > 0 && $2 < n }
+	END { exit !ok }' "$m0"
+check "zerohop_latency_config reports sampling 1 in 1" value_is "$m0" \
+	'zerohop_latency_config{setting="sample_every"}' 1
 r0=$(value "$m0" 'zerohop_packets_total{action="redirect"}')
 check "redirect counter > 0 after the pings ($r0)" test "${r0:-0}" -gt 0
 check "redirect bytes > 0" \
@@ -308,7 +325,7 @@ rc=$?
 check "SIGTERM: the agent exits 0" test "$rc" = 0
 check "... logs its exit" grep -q "exiting; pins stay" "$ZH_TMP/agent.log"
 check "... stops listening" test -z "$(listeners)"
-check "... and leaves the pins" test -e "$ZEROHOP_PIN_ROOT/v1/zh_endpoints"
+check "... and leaves the pins" test -e "$ZH_PIN_DIR/zh_endpoints"
 check "no warnings in the agent's log" \
 	sh -c "! grep -i 'warn' '$ZH_TMP/agent.log'"
 

@@ -179,7 +179,7 @@ CASE=load
 check "no pins before the first ADD" test ! -e "$ZEROHOP_PIN_ROOT"
 mode_tests tc 1
 CASE=load
-check "the plugin pinned the objects itself" test -e "$ZEROHOP_PIN_ROOT/v1/zh_endpoints"
+check "the plugin pinned the objects itself" test -e "$ZH_PIN_DIR/zh_endpoints"
 
 # xdp with the agent running (it reuses the pins the plugin made).
 # The agent runs where the host veths are: in the node netns.

@@ -11,10 +11,13 @@
 #include <jansson.h>
 
 #include "zerohop.h"
+#include "hist.h"
 
 struct ctl {
 	bool json;
 	bool reset;
+	const char *probes; /* latency --probes on|off */
+	const char *sample; /* latency --sample N|off */
 	struct zh_objs objs;
 };
 
@@ -26,6 +29,10 @@ static void usage(FILE *f)
 		"Commands:\n"
 		"  endpoints [-o json]       pods on the fast path: IPs, MAC, host veth, netns, container\n"
 		"  stats [-o json] [--reset] packets redirected, passed to the kernel, dropped by reason\n"
+		"  latency [-o json] [--reset] [--probes on|off] [--sample N|off]\n"
+		"                            per-hop latency: count, p50, p90, p99, p99.9, max per\n"
+		"                            hop and source; --probes times xdpbench's probe\n"
+		"                            datagrams, --sample times 1 in N packets from pods\n"
 		"  unpin                     remove the pins of this version (uninstall; attached\n"
 		"                            programs keep running until their interfaces go)\n"
 		"\n"
@@ -169,6 +176,112 @@ static int cmd_stats(struct ctl *c)
 	return err;
 }
 
+static double ns_us(__u64 ns)
+{
+	return (double)ns / 1000.0;
+}
+
+static json_t *lat_json(int hop, int src, const struct zh_hist_summary *sm)
+{
+	return json_pack("{s:s, s:s, s:I, s:f, s:f, s:f, s:f, s:f, s:f}", "hop",
+			 zh_hop_name(hop), "source", zh_lat_src_name(src),
+			 "count", (json_int_t)sm->count, "mean_us",
+			 ns_us(sm->mean_ns), "p50_us", ns_us(sm->p50_ns),
+			 "p90_us", ns_us(sm->p90_ns), "p99_us",
+			 ns_us(sm->p99_ns), "p999_us", ns_us(sm->p999_ns),
+			 "max_us", ns_us(sm->max_ns));
+}
+
+/* Apply --probes / --sample to the datapath's configuration. */
+static int lat_configure(struct ctl *c, struct zh_config *cfg)
+{
+	int err = zh_config_get(&c->objs, cfg);
+
+	if (err || (!c->probes && !c->sample))
+		return err;
+	if (c->probes) {
+		if (!strcmp(c->probes, "on"))
+			cfg->flags |= ZH_CFG_F_PROBES;
+		else if (!strcmp(c->probes, "off"))
+			cfg->flags &= ~ZH_CFG_F_PROBES;
+		else
+			return -EINVAL;
+	}
+	if (c->sample && zh_sample_parse(c->sample, &cfg->sample_every))
+		return -EINVAL;
+	return zh_config_set(&c->objs, cfg);
+}
+
+static int cmd_latency(struct ctl *c)
+{
+	struct zh_hist *h = malloc(sizeof(*h));
+	struct zh_hist_summary sm;
+	struct zh_config cfg;
+	json_t *hops = NULL;
+	bool any = false;
+	int err;
+
+	if (!h)
+		return -ENOMEM;
+	err = lat_configure(c, &cfg);
+	if (err == -EINVAL)
+		fprintf(stderr,
+			"zerohopctl: latency: --probes takes on or off, --sample a count 1..%u or off\n",
+			ZH_SAMPLE_MAX);
+	if (err)
+		goto out;
+	if (c->json) {
+		hops = json_array();
+	} else {
+		printf("probes %s, sampling %s",
+		       cfg.flags & ZH_CFG_F_PROBES ? "on" : "off",
+		       cfg.sample_every ? "1 in " : "off");
+		if (cfg.sample_every)
+			printf("%u", cfg.sample_every);
+		printf("\n%-8s %-7s %10s %10s %10s %10s %10s %10s\n", "HOP",
+		       "SOURCE", "COUNT", "P50(us)", "P90(us)", "P99(us)",
+		       "P99.9(us)", "MAX(us)");
+	}
+	for (int hop = 0; hop < ZH_HOP_MAX && !err; hop++) {
+		for (int src = 0; src < ZH_LAT_SRC_MAX && !err; src++) {
+			err = zh_lat_read(&c->objs, hop, src, h);
+			if (err)
+				break;
+			zh_hist_summary(h, &sm);
+			if (hops) {
+				json_array_append_new(hops,
+						      lat_json(hop, src, &sm));
+				continue;
+			}
+			if (!sm.count)
+				continue;
+			any = true;
+			printf("%-8s %-7s %10llu %10.2f %10.2f %10.2f %10.2f %10.2f\n",
+			       zh_hop_name(hop), zh_lat_src_name(src),
+			       (unsigned long long)sm.count, ns_us(sm.p50_ns),
+			       ns_us(sm.p90_ns), ns_us(sm.p99_ns),
+			       ns_us(sm.p999_ns), ns_us(sm.max_ns));
+		}
+	}
+	if (err)
+		goto out;
+	if (hops) {
+		err = print_json(json_pack("{s:b, s:i, s:o}", "probes",
+					   !!(cfg.flags & ZH_CFG_F_PROBES),
+					   "sampleEvery", (int)cfg.sample_every,
+					   "hops", hops));
+		hops = NULL;
+	} else if (!any) {
+		printf("(nothing recorded yet)\n");
+	}
+	if (!err && c->reset)
+		err = zh_lat_reset(&c->objs);
+out:
+	json_decref(hops);
+	free(h);
+	return err;
+}
+
 static int cmd_unpin(struct ctl *c)
 {
 	int lock = zh_pin_lock(), err;
@@ -187,6 +300,7 @@ static const struct {
 } cmds[] = {
 	{ "endpoints", cmd_endpoints, true },
 	{ "stats", cmd_stats, true },
+	{ "latency", cmd_latency, true },
 	{ "unpin", cmd_unpin, false },
 };
 
@@ -196,6 +310,8 @@ int main(int argc, char **argv)
 		{ "pin-root", required_argument, NULL, 'p' },
 		{ "output", required_argument, NULL, 'o' },
 		{ "reset", no_argument, NULL, 'r' },
+		{ "probes", required_argument, NULL, 'P' },
+		{ "sample", required_argument, NULL, 'S' },
 		{ "help", no_argument, NULL, 'h' },
 		{}
 	};
@@ -224,6 +340,12 @@ int main(int argc, char **argv)
 			break;
 		case 'r':
 			c.reset = true;
+			break;
+		case 'P':
+			c.probes = optarg;
+			break;
+		case 'S':
+			c.sample = optarg;
 			break;
 		case 'h':
 			usage(stdout);

@@ -30,6 +30,7 @@
 #include <microhttpd.h>
 
 #include "metrics.h"
+#include "hist.h"
 
 /* zerohop_build_info's version label; a build may pass -DZH_VERSION=... */
 #ifndef ZH_VERSION
@@ -234,6 +235,7 @@ static const struct {
 	{ ZH_MAP_ENDPOINTS, offsetof(struct zh_objs, endpoints_fd) },
 	{ ZH_MAP_IFACES, offsetof(struct zh_objs, ifaces_fd) },
 	{ ZH_MAP_STATS, offsetof(struct zh_objs, stats_fd) },
+	{ ZH_MAP_LAT_FLOWS, offsetof(struct zh_objs, lat_flows_fd) },
 };
 #define N_MAPS (sizeof(maps) / sizeof(maps[0]))
 
@@ -306,6 +308,75 @@ static int fam_map_max_entries(struct mbuf *b, const char *name,
 	return 0;
 }
 
+/* 100 ns to 10 s, 1-2.5-5 per decade: le bounds in ns. */
+static const __u64 lat_bounds_ns[] = {
+	100,	   250,	       500,	   1000,       2500,
+	5000,	   10000,      25000,	   50000,      100000,
+	250000,	   500000,     1000000,	   2500000,    5000000,
+	10000000,  25000000,   50000000,   100000000,  250000000,
+	500000000, 1000000000, 2500000000, 5000000000, 10000000000
+};
+#define N_LAT_BOUNDS (sizeof(lat_bounds_ns) / sizeof(lat_bounds_ns[0]))
+
+static int fam_hop_latency(struct mbuf *b, const char *name,
+			   const struct scrape *s)
+{
+	struct zh_hist *h = malloc(sizeof(*h));
+	__u64 cum[N_LAT_BOUNDS];
+	char series[128], le[32];
+	int err = 0;
+
+	if (!h)
+		return -ENOMEM;
+	for (int hop = 0; hop < ZH_HOP_MAX && !err; hop++) {
+		for (int src = 0; src < ZH_LAT_SRC_MAX; src++) {
+			const char *hn = zh_hop_name(hop);
+			const char *sn = zh_lat_src_name(src);
+
+			err = zh_lat_read(s->m->objs, hop, src, h);
+			if (err)
+				break;
+			zh_hist_cumulative(h, lat_bounds_ns, N_LAT_BOUNDS, cum);
+			snprintf(series, sizeof(series), "%s_bucket", name);
+			for (size_t i = 0; i < N_LAT_BOUNDS; i++) {
+				snprintf(le, sizeof(le), "%g",
+					 (double)lat_bounds_ns[i] / 1e9);
+				sample_u64(b, series,
+					   LABELS("hop", hn, "source", sn, "le",
+						  le),
+					   cum[i]);
+			}
+			sample_u64(b, series,
+				   LABELS("hop", hn, "source", sn, "le",
+					  "+Inf"),
+				   h->count);
+			snprintf(series, sizeof(series), "%s_sum", name);
+			mb_series(b, series, LABELS("hop", hn, "source", sn));
+			mb_printf(b, " %.9f\n", (double)h->sum_ns / 1e9);
+			snprintf(series, sizeof(series), "%s_count", name);
+			sample_u64(b, series, LABELS("hop", hn, "source", sn),
+				   h->count);
+		}
+	}
+	free(h);
+	return err;
+}
+
+static int fam_lat_config(struct mbuf *b, const char *name,
+			  const struct scrape *s)
+{
+	struct zh_config cfg;
+	int err = zh_config_get(s->m->objs, &cfg);
+
+	if (err)
+		return err;
+	sample_u64(b, name, LABELS("setting", "probes"),
+		   !!(cfg.flags & ZH_CFG_F_PROBES));
+	sample_u64(b, name, LABELS("setting", "sample_every"),
+		   cfg.sample_every);
+	return 0;
+}
+
 static int fam_start_time(struct mbuf *b, const char *name,
 			  const struct scrape *s)
 {
@@ -343,6 +414,12 @@ static const struct family {
 	{ "zerohop_map_max_entries", "gauge",
 	  "Capacity (max_entries) of each pinned BPF map.",
 	  fam_map_max_entries },
+	{ "zerohop_hop_latency_seconds", "histogram",
+	  "Time for a packet to reach each hop of the datapath (egress: the host veth; deliver: the destination pod after our redirect; kernel: a pod after the kernel's path), from the sender's timestamp (source=probe) or from the egress hop (source=sample).",
+	  fam_hop_latency },
+	{ "zerohop_latency_config", "gauge",
+	  "Latency measurement settings: probes (1 on, 0 off) and sample_every (1 in N packets from pods, 0 off).",
+	  fam_lat_config },
 	{ "zerohop_agent_start_time_seconds", "gauge",
 	  "When zerohopd came up (objects open, HTTP serving), in seconds since the Unix epoch.",
 	  fam_start_time },

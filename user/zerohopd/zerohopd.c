@@ -35,6 +35,9 @@ static void usage(FILE *f)
 		"  -l, --listen ADDR:PORT  serve HTTP on that address only (default: off):\n"
 		"                          /metrics (Prometheus), /healthz, /readyz;\n"
 		"                          e.g. 127.0.0.1:9464 or [::1]:9464\n"
+		"      --probes on|off     time xdpbench's probe datagrams per hop (default on)\n"
+		"      --sample N|off      time 1 in N packets from pods per hop (default off)\n"
+		"                          (`zerohopctl latency` shows them and changes both live)\n"
 		"  -v, --verbose           more logging (repeat for libbpf debug)\n"
 		"  -h, --help              this help\n"
 		"\n"
@@ -89,6 +92,8 @@ int main(int argc, char **argv)
 		{ "pin-root", required_argument, NULL, 'p' },
 		{ "reconcile", required_argument, NULL, 'i' },
 		{ "listen", required_argument, NULL, 'l' },
+		{ "probes", required_argument, NULL, 'P' },
+		{ "sample", required_argument, NULL, 'S' },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },
 		{}
@@ -97,6 +102,7 @@ int main(int argc, char **argv)
 	struct zh_metrics *metrics = NULL;
 	const char *listen_addr = NULL;
 	struct sockaddr_storage ss;
+	struct zh_config cfg = { .flags = ZH_CFG_F_PROBES };
 	struct zh_objs objs;
 	socklen_t ss_len;
 	sigset_t mask;
@@ -122,6 +128,24 @@ int main(int argc, char **argv)
 				return 2;
 			}
 			listen_addr = optarg;
+			break;
+		case 'P':
+			if (!strcmp(optarg, "on") || !strcmp(optarg, "off")) {
+				cfg.flags = optarg[1] == 'n' ? ZH_CFG_F_PROBES :
+							       0;
+				break;
+			}
+			fprintf(stderr,
+				"zerohopd: --probes '%s': expected on or off\n",
+				optarg);
+			return 2;
+		case 'S':
+			if (zh_sample_parse(optarg, &cfg.sample_every)) {
+				fprintf(stderr,
+					"zerohopd: --sample '%s': expected a count 1..%u or off\n",
+					optarg, ZH_SAMPLE_MAX);
+				return 2;
+			}
 			break;
 		case 'v':
 			verbose++;
@@ -167,9 +191,6 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	zh_iface_foreach(&objs, count_cb, &n_eps);
-	pr_info("%s BPF objects in %s; %d endpoint(s); ready\n",
-		objs.loaded ? "loaded and pinned" : "reusing pinned",
-		zh_pin_dir(), n_eps);
 	/* After sigprocmask(): the server's thread inherits the mask. */
 	if (listen_addr) {
 		metrics = zh_metrics_start(listen_addr, &objs);
@@ -179,6 +200,14 @@ int main(int argc, char **argv)
 			return 1;
 		}
 	}
+	/* Last: an agent that failed to start changes nothing. */
+	err = zh_config_set(&objs, &cfg);
+	if (err)
+		pr_warn("cannot write %s: %s\n", ZH_MAP_CONFIG, strerror(-err));
+	pr_info("%s BPF objects in %s; %d endpoint(s); latency probes %s, sampling %s%.0u; ready\n",
+		objs.loaded ? "loaded and pinned" : "reusing pinned",
+		zh_pin_dir(), n_eps, cfg.flags ? "on" : "off",
+		cfg.sample_every ? "1 in " : "off", cfg.sample_every);
 
 	for (;;) {
 		struct pollfd pfd = { .fd = sfd, .events = POLLIN };
