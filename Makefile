@@ -173,6 +173,10 @@ check-podman: all
 bench: all
 	$(Q)O=$(O) scripts/bench.sh
 
+# What per-hop latency costs per packet (BPF_PROG_TEST_RUN, no traffic).
+bench-latency: $(O)/tests/test_bpf_fast
+	$(Q)$(O)/tests/test_bpf_fast --bench-latency
+
 # --- install ----------------------------------------------------------------
 install: all
 	install -d $(DESTDIR)/opt/cni/bin $(DESTDIR)$(PREFIX)/sbin \
@@ -206,11 +210,12 @@ help:
 	@echo '  check      every test tier: unit, bpf, sanitized unit+bpf, integration, podman'
 	@echo '  check-unit check-bpf check-sanitize check-integration check-podman   one tier'
 	@echo '  bench      pod-to-pod UDP request/response: zerohop vs veth vs bridge'
+	@echo '  bench-latency  cost of per-hop latency stamping per packet (BPF_PROG_TEST_RUN)'
 	@echo '  format     clang-format every C file'
 	@echo '  lint       clang-format check, cppcheck, shellcheck'
 	@echo '  clean      remove $$(O)'
 	@echo 'knobs: O=$(O) V=$(V) SANITIZE=address,undefined CLANG=$(CLANG) BPFTOOL=$(BPFTOOL) PREFIX=$(PREFIX) DESTDIR='
 
 .PHONY: all tests check check-unit check-bpf check-sanitize check-integration \
-	check-podman bench install format lint clean help
+	check-podman bench bench-latency install format lint clean help
 .SECONDARY:

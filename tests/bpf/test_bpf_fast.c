@@ -2106,6 +2106,175 @@ static int maps_fill(void)
 	return 0;
 }
 
+/* ----------------------------------------------------------- benchmark */
+
+/*
+ * `test_bpf_fast --bench-latency` (make bench-latency): what per-hop latency
+ * costs. A benchmark, not a test: it prints and asserts nothing. Settings
+ * are interleaved in rounds; times are the kernel's own around the program
+ * runs of BPF_PROG_TEST_RUN.
+ *
+ * Every packet: the egress and the pod-side program each run BENCH_REPEAT
+ * times in one test_run on a UDP frame (TTL 255, so the repeats all take
+ * the redirect path); the mean per run, minus the same with latency off,
+ * is what every packet pays. With sampling, 1 in N of the egress runs
+ * stamps; the pod side pays the lookup that finds nothing.
+ *
+ * A timed packet: one egress run and one pod-side run on its output, each
+ * its own test_run (so the stamp is made and consumed), against the same
+ * pair with latency off. Single runs include the test_run timer: only the
+ * difference means anything.
+ */
+#define BENCH_ROUNDS 10
+#define BENCH_REPEAT 200
+#define BENCH_CALLS 100
+#define BENCH_PAIRS 2000
+
+static double bench_run(struct bpf_program *p, int ifindex, const __u8 *in,
+			__u32 len, __u32 repeat, __u8 *out, __u32 *out_len)
+{
+	struct __sk_buff skb = { .ifindex = ifindex,
+				 .ingress_ifindex = ifindex };
+	struct xdp_md xdp = { .data_end = len, .ingress_ifindex = ifindex };
+	LIBBPF_OPTS(bpf_test_run_opts, opts, .data_in = in, .data_size_in = len,
+		    .data_out = out, .data_size_out = FRAME_MAX,
+		    .repeat = repeat);
+	bool is_xdp = bpf_program__type(p) == BPF_PROG_TYPE_XDP;
+
+	opts.ctx_in = is_xdp ? (void *)&xdp : (void *)&skb;
+	opts.ctx_size_in = is_xdp ? sizeof(xdp) : sizeof(skb);
+	if (bpf_prog_test_run_opts(bpf_program__fd(p), &opts)) {
+		fprintf(stderr, "test_run: %s\n", strerror(errno));
+		exit(1);
+	}
+	if (out_len)
+		*out_len = opts.data_size_out;
+	return opts.duration;
+}
+
+static struct bpf_program *bench_prog(enum prog p, bool pod_side)
+{
+	if (p == PROG_TC)
+		return pod_side ? skel->progs.zh_tc_pod :
+				  skel->progs.zh_tc_from_pod;
+	return pod_side ? skel->progs.zh_xdp_pod : skel->progs.zh_xdp_from_pod;
+}
+
+struct bench_cfg {
+	const char *name;
+	struct zh_config cfg;
+	bool probe; /* the frame is a probe */
+};
+
+static void bench_set(const struct zh_config *cfg)
+{
+	struct zh_objs o = lat_objs();
+
+	if (zh_config_set(&o, cfg) || zh_lat_reset(&o))
+		exit(1);
+}
+
+static void bench_every_packet(void)
+{
+	static const struct bench_cfg cfgs[] = {
+		{ "off", { 0, 0 }, false },
+		{ "probes on", { ZH_CFG_F_PROBES, 0 }, false },
+		{ "sampling 1 in 100", { 0, 100 }, false },
+		{ "sampling 1 in 1000", { 0, 1000 }, false },
+	};
+	static double ns[NR_PROGS][ARRAY_SIZE(cfgs)][2];
+	const struct frame f = { .l3 = L3_IPV4, .proto = IPPROTO_UDP,
+				 .src = A4, .dst = B4, .ttl = 255 };
+	__u8 in[FRAME_MAX], out[FRAME_MAX];
+	__u32 len = (__u32)frame_build(&f, POD_A, in), out_len;
+	double n = (double)BENCH_ROUNDS * BENCH_CALLS;
+
+	for (int r = 0; r < BENCH_ROUNDS; r++) {
+		for (size_t c = 0; c < ARRAY_SIZE(cfgs); c++) {
+			bench_set(&cfgs[c].cfg);
+			for (int p = 0; p < NR_PROGS; p++) {
+				for (int i = 0; i < BENCH_CALLS; i++) {
+					ns[p][c][0] += bench_run(
+						bench_prog(p, false),
+						ifindex_of[POD_A], in, len,
+						BENCH_REPEAT, out, &out_len);
+					ns[p][c][1] += bench_run(
+						bench_prog(p, true),
+						ifindex_of[FOREIGN], out,
+						out_len, BENCH_REPEAT, out,
+						NULL);
+				}
+			}
+		}
+	}
+	printf("Every packet (plain UDP, not timed): mean ns per program run, %d x %d runs\n",
+	       BENCH_ROUNDS * BENCH_CALLS, BENCH_REPEAT);
+	printf("%-4s %-20s %9s %9s %9s %10s\n", "MODE", "SETTING", "EGRESS",
+	       "POD-SIDE", "TOTAL", "EXTRA");
+	for (int p = 0; p < NR_PROGS; p++) {
+		double base = (ns[p][0][0] + ns[p][0][1]) / n;
+
+		for (size_t c = 0; c < ARRAY_SIZE(cfgs); c++)
+			printf("%-4s %-20s %9.1f %9.1f %9.1f %+10.1f\n",
+			       prog_names[p], cfgs[c].name, ns[p][c][0] / n,
+			       ns[p][c][1] / n,
+			       (ns[p][c][0] + ns[p][c][1]) / n,
+			       (ns[p][c][0] + ns[p][c][1]) / n - base);
+	}
+}
+
+static void bench_timed_packet(void)
+{
+	static const struct bench_cfg cfgs[] = {
+		{ "off (probe frame)", { 0, 0 }, true },
+		{ "probe timed", { ZH_CFG_F_PROBES, 0 }, true },
+		{ "sample timed (1 in 1)", { 0, 1 }, false },
+	};
+	static double ns[NR_PROGS][ARRAY_SIZE(cfgs)];
+	struct zh_probe probe = { .magic = ZH_PROBE_MAGIC };
+	struct frame f = { .l3 = L3_IPV4, .proto = IPPROTO_UDP, .src = A4,
+			   .dst = B4 };
+	__u8 in[FRAME_MAX], out[FRAME_MAX];
+	double n = (double)BENCH_ROUNDS * BENCH_PAIRS;
+	__u32 len, out_len;
+
+	for (int r = 0; r < BENCH_ROUNDS; r++) {
+		for (size_t c = 0; c < ARRAY_SIZE(cfgs); c++) {
+			f.probe = cfgs[c].probe ? &probe : NULL;
+			bench_set(&cfgs[c].cfg);
+			for (int p = 0; p < NR_PROGS; p++) {
+				for (int i = 0; i < BENCH_PAIRS; i++) {
+					probe.tx_ns = mono_ns();
+					len = (__u32)frame_build(&f, POD_A, in);
+					ns[p][c] += bench_run(
+						bench_prog(p, false),
+						ifindex_of[POD_A], in, len, 1,
+						out, &out_len);
+					ns[p][c] += bench_run(
+						bench_prog(p, true),
+						ifindex_of[FOREIGN], out,
+						out_len, 1, out, NULL);
+				}
+			}
+		}
+	}
+	printf("\nA timed packet: egress + pod-side, one run each, %d pairs\n",
+	       BENCH_ROUNDS * BENCH_PAIRS);
+	printf("%-4s %-22s %9s %10s\n", "MODE", "SETTING", "TOTAL", "EXTRA");
+	for (int p = 0; p < NR_PROGS; p++)
+		for (size_t c = 0; c < ARRAY_SIZE(cfgs); c++)
+			printf("%-4s %-22s %9.1f %+10.1f\n", prog_names[p],
+			       cfgs[c].name, ns[p][c] / n,
+			       (ns[p][c] - ns[p][0]) / n);
+}
+
+static int bench_latency(void)
+{
+	bench_every_packet();
+	bench_timed_packet();
+	return 0;
+}
+
 /* ---------------------------------------------------------------- main */
 
 #define NR_CASE_TESTS (ARRAY_SIZE(cases) * NR_PROGS)
@@ -2210,8 +2379,10 @@ static int run_groups(void)
 	return failed;
 }
 
-int main(void)
+int main(int argc, char **argv)
 {
+	bool bench = argc > 1 && !strcmp(argv[1], "--bench-latency");
+
 	int err, failed;
 
 	if (geteuid() != 0) {
@@ -2245,6 +2416,11 @@ int main(void)
 		return 1;
 	}
 
+	if (bench) {
+		failed = bench_latency();
+		zh_fast__destroy(skel);
+		return failed;
+	}
 	failed = run_groups();
 	zh_fast__destroy(skel);
 	return failed ? 1 : 0;
