@@ -1,0 +1,152 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * svc.h - services: a virtual IP, port and protocol (and optionally a node
+ * port) balanced over backends, and the services file that lists them.
+ *
+ * A services file is JSON in one of two shapes, told apart by its top level.
+ *
+ * 1. Ours, {"services": [...]}:
+ *
+ *	{"services": [{
+ *		"name": "web",			optional; default "VIP:port/proto"
+ *		"vip": "10.96.0.10",		IPv4 or IPv6, required
+ *		"port": 80,			1-65535, required
+ *		"proto": "tcp",			"tcp" (default) or "udp"
+ *		"nodePort": 30080,		optional, 1-65535
+ *		"affinity": {"clientIP": 10800},	optional: the same client
+ *						goes to the same backend for
+ *						1-86400 s; "clientIP" alone is
+ *						10800 s, "none" is no affinity
+ *		"backends": [{			optional (none: nothing to serve)
+ *			"ip": "10.1.0.5",	the VIP's family, required
+ *			"port": 8080,		default: the service port
+ *			"weight": 1,		0-65535, relative; default 1,
+ *						0 drains (no new flows)
+ *			"state": "ready"	"ready" (default) or
+ *						"terminating": keeps its flows,
+ *						gets no new ones
+ *		}]
+ *	}]}
+ *
+ *    Unknown fields are errors: a misspelt "nodeport" would otherwise be
+ *    dropped without a word. So is a backend listed twice. The words
+ *    ("tcp", "clientIP", "ready", ...) may be in any case. Backends stay
+ *    in the order given.
+ *
+ * 2. Kubernetes: what `kubectl get services,endpointslices -A -o json`
+ *    prints, a List of Service (v1) and EndpointSlice (discovery.k8s.io/v1)
+ *    objects; a ServiceList, an EndpointSliceList or one object alone too.
+ *    Other kinds in a List are ignored. As kube-proxy reads them:
+ *    - one service per cluster IP (spec.clusterIPs, else spec.clusterIP:
+ *      two when dual-stack) and spec.ports entry, named "ns/name:port-name"
+ *      ("ns/name" when the port has no name). Headless (clusterIP "None"),
+ *      ExternalName and services without a cluster IP are skipped, and so
+ *      are SCTP ports. The node port counts for type NodePort and
+ *      LoadBalancer. sessionAffinity ClientIP: the affinity is
+ *      sessionAffinityConfig.clientIP.timeoutSeconds, default 10800.
+ *    - backends: the addresses of the endpoints of the EndpointSlices in
+ *      the service's namespace labelled kubernetes.io/service-name=<name>,
+ *      of the cluster IP's family (addressType IPv4 or IPv6; FQDN slices
+ *      are ignored), at the port of the slice whose name and protocol are
+ *      the service port's (no name is ""). An endpoint whose ready
+ *      condition is true or absent is ready; else one serving (true or
+ *      absent) and terminating is terminating; else it is left out. The
+ *      same address and port in two slices is one backend (ready wins).
+ *      Weights are all 1. Backends are sorted by address and port.
+ *
+ * Parsing is all or nothing: an invalid entry anywhere is an error naming
+ * it and its field, e.g. "services[2].backends[0].port: 70000 is not a port
+ * (1-65535)" or "Service default/web: spec.ports[1].protocol: "ICMP" is not
+ * TCP, UDP or SCTP", and no service is returned. Two services with the same
+ * VIP, port and protocol, or of one family with the same node port and
+ * protocol, are an error naming both. JSON syntax errors give the line and
+ * column; a file may have at most ZH_SVC_FILE_MAX bytes.
+ */
+#ifndef ZH_SVC_H
+#define ZH_SVC_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "nl.h"
+
+#define ZH_SVC_FILE_MAX (64u << 20)
+/* "namespace/name:port-name": 63 + 1 + 63 + 1 + 15 and the NUL. */
+#define ZH_SVC_NAME_MAX 144
+#define ZH_SVC_AFFINITY_DEFAULT 10800 /* s, Kubernetes' default */
+#define ZH_SVC_AFFINITY_MAX 86400 /* s, as Kubernetes validates */
+
+enum zh_ep_state {
+	ZH_EP_READY,
+	ZH_EP_TERMINATING, /* keeps its flows, gets no new ones */
+};
+
+struct zh_svc_backend {
+	struct zh_addr addr; /* the VIP's family */
+	uint16_t port;
+	uint16_t weight; /* relative; 0 drains */
+	uint8_t state; /* enum zh_ep_state */
+};
+
+struct zh_svc {
+	char name[ZH_SVC_NAME_MAX]; /* for messages: "web", "default/web:http" */
+	struct zh_addr vip;
+	uint16_t port;
+	uint8_t proto; /* IPPROTO_TCP or IPPROTO_UDP */
+	uint16_t nodeport; /* 0: none */
+	uint32_t affinity_timeout; /* client IP affinity, s; 0: none */
+	struct zh_svc_backend *backends;
+	size_t n_backends;
+};
+
+struct zh_svc_set {
+	struct zh_svc *svcs;
+	size_t n;
+};
+
+/*
+ * Parse a services file of @len bytes (no NUL needed) into @out (whatever
+ * it held is overwritten, not freed), which the caller frees with
+ * zh_svc_set_free(). Returns 0, or -EINVAL, -EFBIG or -ENOMEM with a
+ * message in @err (may be NULL), and then @out is empty.
+ */
+int zh_svc_parse(const char *text, size_t len, struct zh_svc_set *out,
+		 char *err, size_t errlen);
+/*
+ * The same from a file ("-": stdin), read to its end; messages start with
+ * the path. Also -errno when the file cannot be read.
+ */
+int zh_svc_load(const char *path, struct zh_svc_set *out, char *err,
+		size_t errlen);
+/* Free every service and its backends; @s is then empty. NULL is fine. */
+void zh_svc_set_free(struct zh_svc_set *s);
+
+/*
+ * Check one service as the parser does (zh_svc_parse() runs it on each):
+ * a terminated, non-empty name; unicast VIP and backends of one family;
+ * ports 1-65535; TCP or UDP; affinity <= ZH_SVC_AFFINITY_MAX; known
+ * backend states; no backend twice. Returns 0, or -EINVAL (or -ENOMEM)
+ * with @err naming the field, e.g. "backends[1].ip: fd00::5 is IPv6, the
+ * VIP 10.96.0.10 is IPv4".
+ */
+int zh_svc_validate(const struct zh_svc *s, char *err, size_t errlen);
+
+/* "tcp", "udp" or "?". */
+const char *zh_svc_proto_str(uint8_t proto);
+/*
+ * "10.96.0.10:80/tcp", "[fd00::a]:53/udp" into @buf (>= 64 bytes); proto 0
+ * leaves out the "/proto" ("10.1.0.5:8080").
+ */
+const char *zh_svc_addr_str(const struct zh_addr *a, uint16_t port,
+			    uint8_t proto, char *buf, size_t len);
+
+/*
+ * A backend's identity for zh_maglev_build(), the same bytes on every
+ * node: family (4 or 6), the address (4 or 16 bytes), the port in network
+ * byte order. Returns the length, 7 or 19.
+ */
+#define ZH_SVC_KEY_MAX 19
+size_t zh_svc_backend_key(const struct zh_svc_backend *b,
+			  uint8_t key[ZH_SVC_KEY_MAX]);
+
+#endif /* ZH_SVC_H */
