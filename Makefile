@@ -98,7 +98,7 @@ $(O)/bpf/%.skel.h: $(O)/bpf/%.o
 	$(call msg,GEN-SKEL,$@)
 	$(Q)$(BPFTOOL) gen skeleton $< name $* > $@
 
-$(O)/%.o: %.c $(SKELS) $(wildcard user/lib/*.h cni/*.h bpf/include/*.h)
+$(O)/%.o: %.c $(SKELS) $(wildcard user/lib/*.h cni/*.h bpf/include/*.h tests/unit/*.h)
 	@mkdir -p $(@D)
 	$(call msg,CC,$@)
 	$(Q)$(CC) $(ZH_CFLAGS) $(CFLAGS) -c $< -o $@

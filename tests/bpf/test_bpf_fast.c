@@ -2183,8 +2183,11 @@ static void bench_every_packet(void)
 		{ "sampling 1 in 1000", { 0, 1000 }, false },
 	};
 	static double ns[NR_PROGS][ARRAY_SIZE(cfgs)][2];
-	const struct frame f = { .l3 = L3_IPV4, .proto = IPPROTO_UDP,
-				 .src = A4, .dst = B4, .ttl = 255 };
+	const struct frame f = { .l3 = L3_IPV4,
+				 .proto = IPPROTO_UDP,
+				 .src = A4,
+				 .dst = B4,
+				 .ttl = 255 };
 	__u8 in[FRAME_MAX], out[FRAME_MAX];
 	__u32 len = (__u32)frame_build(&f, POD_A, in), out_len;
 	double n = (double)BENCH_ROUNDS * BENCH_CALLS;
@@ -2217,8 +2220,7 @@ static void bench_every_packet(void)
 		for (size_t c = 0; c < ARRAY_SIZE(cfgs); c++)
 			printf("%-4s %-20s %9.1f %9.1f %9.1f %+10.1f\n",
 			       prog_names[p], cfgs[c].name, ns[p][c][0] / n,
-			       ns[p][c][1] / n,
-			       (ns[p][c][0] + ns[p][c][1]) / n,
+			       ns[p][c][1] / n, (ns[p][c][0] + ns[p][c][1]) / n,
 			       (ns[p][c][0] + ns[p][c][1]) / n - base);
 	}
 }
@@ -2232,8 +2234,9 @@ static void bench_timed_packet(void)
 	};
 	static double ns[NR_PROGS][ARRAY_SIZE(cfgs)];
 	struct zh_probe probe = { .magic = ZH_PROBE_MAGIC };
-	struct frame f = { .l3 = L3_IPV4, .proto = IPPROTO_UDP, .src = A4,
-			   .dst = B4 };
+	struct frame f = {
+		.l3 = L3_IPV4, .proto = IPPROTO_UDP, .src = A4, .dst = B4
+	};
 	__u8 in[FRAME_MAX], out[FRAME_MAX];
 	double n = (double)BENCH_ROUNDS * BENCH_PAIRS;
 	__u32 len, out_len;

@@ -10,16 +10,6 @@ set -u
 cd "$(dirname "$0")/../.." || exit 1
 : "${O:=build}"
 
-if [ "$(id -u)" != 0 ]; then
-	echo "latency: SKIP: needs root (network namespaces, BPF)"
-	exit 77
-fi
-for t in jq ping nsenter; do
-	command -v "$t" >/dev/null || {
-		echo "latency: missing $t: run scripts/deps.sh"
-		exit 1
-	}
-done
 
 ZH_PREFIX="zhl$$"
 # shellcheck source=tests/integration/lib.sh
@@ -27,6 +17,7 @@ ZH_PREFIX="zhl$$"
 
 trap 'zh_cleanup' EXIT
 trap 'exit 130' INT TERM
+zh_require latency jq ping nsenter
 
 CTL="$ZH_BIN/zerohopctl"
 LAT="$ZH_TMP/lat.json"

@@ -28,6 +28,22 @@ ZH_PIDS=()
 mkdir -p "$ZH_CNI_DIR"
 ln -s "$ZH_BIN/zerohop" "$ZH_CNI_DIR/zerohop"
 
+# zh_require TIER TOOL...: skip (exit 77) unless root; fail on a missing tool.
+zh_require() {
+	local tier=$1 t
+	shift
+	if [ "$(id -u)" != 0 ]; then
+		echo "$tier: SKIP: needs root (network namespaces, BPF)"
+		exit 77
+	fi
+	for t in "$@"; do
+		command -v "$t" >/dev/null || {
+			echo "$tier: missing $t: run scripts/deps.sh"
+			exit 1
+		}
+	done
+}
+
 zh_node() { nsenter --net="/var/run/netns/$ZH_NODE" "$@"; }
 zh_in() {
 	local ns=$1

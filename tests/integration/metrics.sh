@@ -9,23 +9,13 @@ set -u
 cd "$(dirname "$0")/../.." || exit 1
 : "${O:=build}"
 
-if [ "$(id -u)" != 0 ]; then
-	echo "metrics: SKIP: needs root (network namespaces, BPF)"
-	exit 77
-fi
-for t in curl promtool jq ping nsenter ss bpftool; do
-	command -v "$t" >/dev/null || {
-		echo "metrics: missing $t: run scripts/deps.sh"
-		exit 1
-	}
-done
-
 ZH_PREFIX="zhm$$"
 # shellcheck source=tests/integration/lib.sh
 . tests/integration/lib.sh
 
 trap 'zh_cleanup' EXIT
 trap 'exit 130' INT TERM
+zh_require metrics curl promtool jq ping nsenter ss bpftool
 
 # --- helpers -----------------------------------------------------------------
 # A port nothing in the node netns listens on.

@@ -12,19 +12,10 @@ ZH_PREFIX="zhi$$"
 # shellcheck source=tests/integration/lib.sh
 . tests/integration/lib.sh
 
-if [ "$(id -u)" != 0 ]; then
-	echo "integration: SKIP: needs root (network namespaces, BPF)"
-	exit 77
-fi
-for t in jq socat ping iptables nsenter xxd; do
-	command -v "$t" >/dev/null || {
-		echo "integration: missing $t: run scripts/deps.sh"
-		exit 1
-	}
-done
 
 trap 'zh_cleanup' EXIT
 trap 'exit 130' INT TERM
+zh_require integration jq socat ping iptables nsenter xxd
 
 # --- traffic ---------------------------------------------------------------
 ping_ok() { zh_in "$1" ping -c 2 -i 0.2 -W 1 "$2"; }

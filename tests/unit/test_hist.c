@@ -16,6 +16,7 @@
 #include <cmocka.h>
 
 #include "hist.h"
+#include "rng.h"
 
 #define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
 #define LAST (ZH_HIST_BUCKETS - 1)
@@ -33,23 +34,6 @@
 				 (unsigned long long)g_,                   \
 				 (unsigned long long)w_, __LINE__);        \
 	} while (0)
-
-/* splitmix64: a fixed seed, so every run sees the same values. */
-static __u64 rng_state;
-
-static void rng_seed(__u64 seed)
-{
-	rng_state = seed;
-}
-
-static __u64 rng_next(void)
-{
-	__u64 z = (rng_state += 0x9e3779b97f4a7c15ULL);
-
-	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-	z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-	return z ^ (z >> 31);
-}
 
 /* Uniform in (0, 1). */
 static double rng_unit(void)

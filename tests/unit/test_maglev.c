@@ -22,27 +22,11 @@
 #include <cmocka.h>
 
 #include "maglev.h"
+#include "rng.h"
 
 #define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
 #define M_BIG 65537U /* the table size the datapath will use */
 #define KEY_LEN 7
-
-/* splitmix64: a fixed seed, so every run sees the same values. */
-static uint64_t rng_state;
-
-static void rng_seed(uint64_t seed)
-{
-	rng_state = seed;
-}
-
-static uint64_t rng_next(void)
-{
-	uint64_t z = (rng_state += 0x9e3779b97f4a7c15ULL);
-
-	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-	z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-	return z ^ (z >> 31);
-}
 
 static void shuffle(unsigned int *v, size_t n)
 {
