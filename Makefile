@@ -75,6 +75,9 @@ CNI_SRCS := $(wildcard cni/*.c)
 CNI_OBJS := $(patsubst %.c,$(O)/%.o,$(CNI_SRCS))
 CNI_LIB_OBJS := $(patsubst %.c,$(O)/%.o,$(CNI_LIB_SRCS))
 
+XB_SRCS := $(wildcard user/xdpbench/*.c)
+XB_OBJS := $(patsubst %.c,$(O)/%.o,$(XB_SRCS))
+
 BINS := $(O)/zerohopd $(O)/zerohopctl $(O)/xdpbench $(O)/zerohop
 
 UNIT_SRCS := $(wildcard tests/unit/test_*.c)
@@ -118,9 +121,10 @@ $(O)/zerohopctl: $(O)/user/zerohopctl/zerohopctl.o $(LIB)
 	$(call msg,LINK,$@)
 	$(Q)$(CC) $(LDFLAGS) $^ $(PKG_LIBS) -o $@
 
-$(O)/xdpbench: $(O)/user/xdpbench/xdpbench.o $(LIB)
+$(O)/xdpbench: $(XB_OBJS) $(LIB)
 	$(call msg,LINK,$@)
-	$(Q)$(CC) $(LDFLAGS) $^ $(PKG_LIBS) -lm -o $@
+	$(Q)$(CC) $(LDFLAGS) $^ $(PKG_LIBS) -lm -lpthread -o $@
+$(XB_OBJS): user/xdpbench/xdpbench.h
 
 # Sanitizers cannot link statically: a SANITIZE build makes a dynamic plugin.
 ifeq ($(SANITIZE),)
