@@ -1,7 +1,10 @@
 // SPDX-License-Identifier: Apache-2.0
 /*
- * xdpbench - UDP request/response latency between two endpoints.
+ * xdpbench - request/response latency.
  *
+ *   xdpbench [run]   the benchmark: paths from a bare veth pair to
+ *                    kube-proxy's rules and zerohop, set up, measured
+ *                    interleaved and torn down (run.c)
  *   xdpbench server  echo every UDP datagram back (IPv4 and IPv6)
  *   xdpbench client  one outstanding UDP request at a time, RTT per request
  *   xdpbench stats   summarise sample files written by client --samples
@@ -34,43 +37,6 @@
 #define XB_DEFAULT_TIMEOUT_MS 1000
 #define XB_JSON_FLAGS \
 	(JSON_PRESERVE_ORDER | JSON_COMPACT | JSON_REAL_PRECISION(12))
-
-static int xb_parse_u64(const char *opt, const char *s, uint64_t min,
-			uint64_t max, uint64_t *out)
-{
-	unsigned long long v;
-	char *end;
-
-	errno = 0;
-	if (!s || !*s || *s == '-')
-		goto bad;
-	v = strtoull(s, &end, 10);
-	if (errno || *end || v < min || v > max)
-		goto bad;
-	*out = v;
-	return 0;
-bad:
-	pr_warn("%s: invalid value '%s' (want an integer %" PRIu64 "..%" PRIu64
-		")\n",
-		opt, s ? s : "", min, max);
-	return -EINVAL;
-}
-
-static int xb_parse_secs(const char *opt, const char *s, double *out)
-{
-	char *end;
-	double v;
-
-	errno = 0;
-	v = strtod(s, &end);
-	if (errno || end == s || *end || !isfinite(v) || v <= 0 || v > 86400) {
-		pr_warn("%s: invalid value '%s' (want seconds > 0, up to 86400)\n",
-			opt, s);
-		return -EINVAL;
-	}
-	*out = v;
-	return 0;
-}
 
 static int xb_parse_output(const char *s, bool *json)
 {
@@ -543,8 +509,9 @@ static const struct xb_cmd_entry {
 	const char *name, *help;
 	int (*fn)(int argc, char **argv);
 } xb_cmds[] = {
+	{ "run", "the benchmark over every path (the default)", cmd_run },
 	{ "server", "UDP echo server", cmd_server },
-	{ "client", "request/response latency client", cmd_client },
+	{ "client", "UDP request/response latency client", cmd_client },
 	{ "stats", "summarise sample files from client --samples", cmd_stats },
 };
 
@@ -552,31 +519,83 @@ static void xb_usage(FILE *f)
 {
 	size_t i;
 
-	fprintf(f, "Usage: xdpbench COMMAND [OPTIONS]\n\nCommands:\n");
-	for (i = 0; i < sizeof(xb_cmds) / sizeof(xb_cmds[0]); i++)
+	xb_run_usage(f);
+	fprintf(f, "\nOther commands: xdpbench COMMAND [OPTIONS]\n");
+	for (i = 1; i < sizeof(xb_cmds) / sizeof(xb_cmds[0]); i++)
 		fprintf(f, "  %-8s %s\n", xb_cmds[i].name, xb_cmds[i].help);
-	fprintf(f, "\n'xdpbench COMMAND --help' describes each command.\n");
+	fprintf(f, "'xdpbench COMMAND --help' describes each command.\n");
+}
+
+/* The command line, shell-quoted where it needs to be. */
+static char *xb_command_line(int argc, char **argv)
+{
+	static const char safe[] = "abcdefghijklmnopqrstuvwxyz"
+				   "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+				   "0123456789_-./=:,@%+";
+	size_t len = 1, off = 0;
+	char *buf;
+	int i;
+
+	for (i = 0; i < argc; i++)
+		len += 4 * strlen(argv[i]) + 3;
+	buf = malloc(len);
+	if (!buf)
+		return NULL;
+	for (i = 0; i < argc; i++) {
+		const char *a = argv[i];
+
+		if (i)
+			buf[off++] = ' ';
+		if (*a && strspn(a, safe) == strlen(a)) {
+			memcpy(buf + off, a, strlen(a));
+			off += strlen(a);
+			continue;
+		}
+		buf[off++] = '\'';
+		for (; *a; a++) {
+			if (*a == '\'') {
+				memcpy(buf + off, "'\\''", 4);
+				off += 4;
+			} else {
+				buf[off++] = *a;
+			}
+		}
+		buf[off++] = '\'';
+	}
+	buf[off] = '\0';
+	return buf;
 }
 
 int main(int argc, char **argv)
 {
+	char *cmdline;
 	size_t i;
+	int rc;
 
 	zh_log_set_prefix("xdpbench");
-	if (argc < 2) {
-		xb_usage(stderr);
-		return XB_EXIT_USAGE;
-	}
-	if (!strcmp(argv[1], "-h") || !strcmp(argv[1], "--help") ||
-	    !strcmp(argv[1], "help")) {
+	if (argc > 1 && (!strcmp(argv[1], "-h") || !strcmp(argv[1], "--help") ||
+			 !strcmp(argv[1], "help"))) {
 		xb_usage(stdout);
 		return XB_EXIT_OK;
 	}
+	cmdline = xb_command_line(argc, argv);
+	if (cmdline)
+		xb_command = cmdline;
+	/* run is the default: no argument, or an option first. */
+	if (argc < 2 || argv[1][0] == '-') {
+		rc = cmd_run(argc, argv);
+		goto out;
+	}
 	for (i = 0; i < sizeof(xb_cmds) / sizeof(xb_cmds[0]); i++) {
-		if (!strcmp(argv[1], xb_cmds[i].name))
-			return xb_cmds[i].fn(argc - 1, argv + 1);
+		if (!strcmp(argv[1], xb_cmds[i].name)) {
+			rc = xb_cmds[i].fn(argc - 1, argv + 1);
+			goto out;
+		}
 	}
 	pr_warn("unknown command '%s'\n", argv[1]);
-	xb_usage(stderr);
-	return XB_EXIT_USAGE;
+	fprintf(stderr, "Try 'xdpbench --help'.\n");
+	rc = XB_EXIT_USAGE;
+out:
+	free(cmdline);
+	return rc;
 }
