@@ -50,7 +50,7 @@ ARCH_INC := /usr/include/$(shell $(CC) -dumpmachine)
 WARN := -Wall -Wextra -Werror -Wstrict-prototypes -Wmissing-prototypes \
 	-Wformat=2 -Wno-unused-parameter
 CFLAGS ?= -O2 -g
-ZH_CFLAGS := -std=gnu11 $(WARN) -Ibpf/include -Iuser/lib \
+ZH_CFLAGS := -std=gnu11 $(WARN) -Ibpf/include -Iuser/lib -Iuser/xdpbench \
 	-Icni -I$(O)/bpf $(PKG_CFLAGS)
 ifneq ($(SANITIZE),)
 ZH_CFLAGS += -fsanitize=$(SANITIZE) -fno-omit-frame-pointer
@@ -75,8 +75,10 @@ CNI_SRCS := $(wildcard cni/*.c)
 CNI_OBJS := $(patsubst %.c,$(O)/%.o,$(CNI_SRCS))
 CNI_LIB_OBJS := $(patsubst %.c,$(O)/%.o,$(CNI_LIB_SRCS))
 
+# xdpbench: main() in xdpbench.c, the rest also linked into its unit test.
 XB_SRCS := $(wildcard user/xdpbench/*.c)
 XB_OBJS := $(patsubst %.c,$(O)/%.o,$(XB_SRCS))
+XB_LIB_OBJS := $(filter-out $(O)/user/xdpbench/xdpbench.o,$(XB_OBJS))
 
 BINS := $(O)/zerohopd $(O)/zerohopctl $(O)/xdpbench $(O)/zerohop
 
@@ -141,6 +143,11 @@ $(O)/tests/test_%: $(O)/tests/unit/test_%.o $(CNI_LIB_OBJS) $(LIB)
 	$(call msg,LINK,$@)
 	$(Q)$(CC) $(LDFLAGS) $^ $(PKG_LIBS) $(CMOCKA_LIBS) -o $@
 
+$(O)/tests/test_xdpbench: $(O)/tests/unit/test_xdpbench.o $(XB_LIB_OBJS) $(LIB)
+	@mkdir -p $(@D)
+	$(call msg,LINK,$@)
+	$(Q)$(CC) $(LDFLAGS) $^ $(PKG_LIBS) $(CMOCKA_LIBS) -lm -lpthread -o $@
+
 $(O)/tests/test_bpf_%: $(O)/tests/bpf/test_bpf_%.o $(LIB)
 	@mkdir -p $(@D)
 	$(call msg,LINK,$@)
@@ -169,6 +176,7 @@ check-sanitize:
 check-integration: all
 	$(Q)O=$(O) tests/integration/run.sh
 	$(Q)O=$(O) tests/integration/metrics.sh
+	$(Q)O=$(O) tests/integration/xdpbench.sh
 
 check-podman: all
 	$(Q)O=$(O) tests/integration/podman.sh
