@@ -181,8 +181,11 @@ check-integration: all
 check-podman: all
 	$(Q)O=$(O) tests/integration/podman.sh
 
+# The headline comparison (xdpbench --help): every path, kube-proxy's rules
+# for 10000 Services, one UDP flow and a new flow per request, interleaved.
+BENCH_ARGS ?= --services 10000 --workload udp-rr,udp-newflow --rounds 5 --duration 1
 bench: all
-	$(Q)O=$(O) scripts/bench.sh
+	$(Q)$(O)/xdpbench $(BENCH_ARGS)
 
 # --- install ----------------------------------------------------------------
 install: all
@@ -216,7 +219,8 @@ help:
 	@echo '  install    CNI plugin to $$(DESTDIR)/opt/cni/bin, binaries to $$(DESTDIR)$$(PREFIX)'
 	@echo '  check      every test tier: unit, bpf, sanitized unit+bpf, integration, podman'
 	@echo '  check-unit check-bpf check-sanitize check-integration check-podman   one tier'
-	@echo '  bench      pod-to-pod UDP request/response: zerohop vs veth vs bridge'
+	@echo '  bench      xdpbench: request/response latency over host, veth, bridge, kube-proxy'
+	@echo '             (iptables, nftables; 10000 Services), zerohop-tc, zerohop-xdp (BENCH_ARGS=)'
 	@echo '  format     clang-format every C file'
 	@echo '  lint       clang-format check, cppcheck, shellcheck'
 	@echo '  clean      remove $$(O)'

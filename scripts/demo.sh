@@ -122,5 +122,5 @@ for path in zerohop-tc zerohop-xdp pod-to-node; do
 			@tsv' | awk -F'\t' '{printf "  %-34s %9d %8.2f %8.2f %8.2f %8.2f\n", $1, $2, $3, $4, $5, $6}'
 done
 echo
-echo "  For the full comparison against a bare veth pair and the bridge plugin: make bench"
+echo "  For the full comparison (veth, bridge, kube-proxy's iptables and nftables rules, zerohop): make bench"
 say "cleaning up (CNI DEL for every pod, namespaces, pins)"
