@@ -50,7 +50,7 @@ ARCH_INC := /usr/include/$(shell $(CC) -dumpmachine)
 WARN := -Wall -Wextra -Werror -Wstrict-prototypes -Wmissing-prototypes \
 	-Wformat=2 -Wno-unused-parameter
 CFLAGS ?= -O2 -g
-ZH_CFLAGS := -std=gnu11 $(WARN) -Ibpf/include -Iuser/lib \
+ZH_CFLAGS := -std=gnu11 $(WARN) -Ibpf/include -Iuser/lib -Iuser/xdpbench \
 	-Icni -I$(O)/bpf $(PKG_CFLAGS)
 ifneq ($(SANITIZE),)
 ZH_CFLAGS += -fsanitize=$(SANITIZE) -fno-omit-frame-pointer
@@ -74,6 +74,11 @@ CNI_LIB_SRCS := cni/env.c cni/conf.c cni/result.c cni/ipam.c
 CNI_SRCS := $(wildcard cni/*.c)
 CNI_OBJS := $(patsubst %.c,$(O)/%.o,$(CNI_SRCS))
 CNI_LIB_OBJS := $(patsubst %.c,$(O)/%.o,$(CNI_LIB_SRCS))
+
+# xdpbench: main() in xdpbench.c, the rest also linked into its unit test.
+XB_SRCS := $(wildcard user/xdpbench/*.c)
+XB_OBJS := $(patsubst %.c,$(O)/%.o,$(XB_SRCS))
+XB_LIB_OBJS := $(filter-out $(O)/user/xdpbench/xdpbench.o,$(XB_OBJS))
 
 BINS := $(O)/zerohopd $(O)/zerohopctl $(O)/xdpbench $(O)/zerohop
 
@@ -118,9 +123,10 @@ $(O)/zerohopctl: $(O)/user/zerohopctl/zerohopctl.o $(LIB)
 	$(call msg,LINK,$@)
 	$(Q)$(CC) $(LDFLAGS) $^ $(PKG_LIBS) -o $@
 
-$(O)/xdpbench: $(O)/user/xdpbench/xdpbench.o $(LIB)
+$(O)/xdpbench: $(XB_OBJS) $(LIB)
 	$(call msg,LINK,$@)
-	$(Q)$(CC) $(LDFLAGS) $^ $(PKG_LIBS) -lm -o $@
+	$(Q)$(CC) $(LDFLAGS) $^ $(PKG_LIBS) -lm -lpthread -o $@
+$(XB_OBJS): user/xdpbench/xdpbench.h
 
 # Sanitizers cannot link statically: a SANITIZE build makes a dynamic plugin.
 ifeq ($(SANITIZE),)
@@ -136,6 +142,11 @@ $(O)/tests/test_%: $(O)/tests/unit/test_%.o $(CNI_LIB_OBJS) $(LIB)
 	@mkdir -p $(@D)
 	$(call msg,LINK,$@)
 	$(Q)$(CC) $(LDFLAGS) $^ $(PKG_LIBS) $(CMOCKA_LIBS) -o $@
+
+$(O)/tests/test_xdpbench: $(O)/tests/unit/test_xdpbench.o $(XB_LIB_OBJS) $(LIB)
+	@mkdir -p $(@D)
+	$(call msg,LINK,$@)
+	$(Q)$(CC) $(LDFLAGS) $^ $(PKG_LIBS) $(CMOCKA_LIBS) -lm -lpthread -o $@
 
 $(O)/tests/test_bpf_%: $(O)/tests/bpf/test_bpf_%.o $(LIB)
 	@mkdir -p $(@D)
@@ -166,12 +177,16 @@ check-integration: all
 	$(Q)O=$(O) tests/integration/run.sh
 	$(Q)O=$(O) tests/integration/metrics.sh
 	$(Q)O=$(O) tests/integration/latency.sh
+	$(Q)O=$(O) tests/integration/xdpbench.sh
 
 check-podman: all
 	$(Q)O=$(O) tests/integration/podman.sh
 
+# The headline comparison (xdpbench --help): every path, kube-proxy's rules
+# for 10000 Services, one UDP flow and a new flow per request, interleaved.
+BENCH_ARGS ?= --services 10000 --workload udp-rr,udp-newflow --rounds 5 --duration 1
 bench: all
-	$(Q)O=$(O) scripts/bench.sh
+	$(Q)$(O)/xdpbench $(BENCH_ARGS)
 
 # What per-hop latency costs per packet (BPF_PROG_TEST_RUN, no traffic).
 bench-latency: $(O)/tests/test_bpf_fast
@@ -209,7 +224,8 @@ help:
 	@echo '  install    CNI plugin to $$(DESTDIR)/opt/cni/bin, binaries to $$(DESTDIR)$$(PREFIX)'
 	@echo '  check      every test tier: unit, bpf, sanitized unit+bpf, integration, podman'
 	@echo '  check-unit check-bpf check-sanitize check-integration check-podman   one tier'
-	@echo '  bench      pod-to-pod UDP request/response: zerohop vs veth vs bridge'
+	@echo '  bench      xdpbench: request/response latency over host, veth, bridge, kube-proxy'
+	@echo '             (iptables, nftables; 10000 Services), zerohop-tc, zerohop-xdp (BENCH_ARGS=)'
 	@echo '  bench-latency  cost of per-hop latency stamping per packet (BPF_PROG_TEST_RUN)'
 	@echo '  format     clang-format every C file'
 	@echo '  lint       clang-format check, cppcheck, shellcheck'

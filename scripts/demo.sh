@@ -129,5 +129,5 @@ echo "  egress: pod -> its host veth; deliver: -> the destination pod after our"
 echo "  redirect; kernel: -> a pod after the kernel's path (here node -> pod)"
 "$ZH_BIN/zerohopctl" latency | sed 's/^/  /'
 echo
-echo "  For the full comparison against a bare veth pair and the bridge plugin: make bench"
+echo "  For the full comparison (veth, bridge, kube-proxy's iptables and nftables rules, zerohop): make bench"
 say "cleaning up (CNI DEL for every pod, namespaces, pins)"

@@ -1,7 +1,7 @@
 # SPDX-License-Identifier: Apache-2.0
 # shellcheck shell=bash
 #
-# lib.sh - shared by the integration tests, the demo and the benchmark:
+# lib.sh - shared by the integration tests and the demo:
 # a "node" network namespace with pods wired by the real CNI plugin, invoked
 # exactly as a runtime does (CNI_* environment, config on stdin), plus
 # cleanup that runs on every exit path.

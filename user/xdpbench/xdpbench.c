@@ -1,125 +1,42 @@
 // SPDX-License-Identifier: Apache-2.0
 /*
- * xdpbench - UDP request/response latency between two endpoints.
+ * xdpbench - request/response latency.
  *
- *   xdpbench server  echo every datagram back (IPv4 and IPv6)
- *   xdpbench client  one outstanding request at a time, RTT per request
+ *   xdpbench [run]   the benchmark: paths from a bare veth pair to
+ *                    kube-proxy's rules and zerohop, set up, measured
+ *                    interleaved and torn down (run.c)
+ *   xdpbench server  echo every UDP datagram back (IPv4 and IPv6)
+ *   xdpbench client  one outstanding UDP request at a time, RTT per request
  *   xdpbench stats   summarise sample files written by client --samples
  *
- * The client measures with CLOCK_MONOTONIC around send() and the matching
- * recv(), keeps every sample and reports nearest-rank percentiles, so the
- * tail is exact rather than bucketed. Exit codes: 0 ok, 1 failure (or no
- * reply at all), 2 bad arguments.
+ * Latency is CLOCK_MONOTONIC around send() and the matching recv(); every
+ * sample is kept and percentiles are nearest rank, so the tail is exact
+ * rather than bucketed. Exit codes: 0 ok, 1 failure (or no reply at all),
+ * 2 bad arguments.
  */
 #include <errno.h>
 #include <getopt.h>
 #include <inttypes.h>
-#include <limits.h>
 #include <math.h>
-#include <netdb.h>
-#include <signal.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
-#include <sys/time.h>
 
 #include <jansson.h>
 
 #include "log.h"
+#include "xdpbench.h"
 
-#define XB_EXIT_OK 0
-#define XB_EXIT_FAIL 1
-#define XB_EXIT_USAGE 2
-
-#define XB_DEFAULT_PORT 7777
-#define XB_DEFAULT_SIZE 64
 #define XB_DEFAULT_COUNT 10000
-#define XB_DEFAULT_WARMUP 100
 #define XB_DEFAULT_TIMEOUT_MS 1000
-#define XB_MAX_SIZE 65507 /* largest UDP payload over IPv4 */
-#define XB_BUF_SIZE 65536
 #define XB_JSON_FLAGS \
 	(JSON_PRESERVE_ORDER | JSON_COMPACT | JSON_REAL_PRECISION(12))
-
-/* The first bytes of every request: the reply must carry the same. */
-struct xb_hdr {
-	uint64_t seq;
-};
-
-static volatile sig_atomic_t xb_stop;
-
-static void xb_on_signal(int sig)
-{
-	(void)sig;
-	xb_stop = 1;
-}
-
-/* No SA_RESTART: a blocked recv() returns EINTR so the loop sees xb_stop. */
-static int xb_signals_install(void)
-{
-	struct sigaction sa;
-
-	memset(&sa, 0, sizeof(sa));
-	sa.sa_handler = xb_on_signal;
-	sigemptyset(&sa.sa_mask);
-	if (sigaction(SIGINT, &sa, NULL) || sigaction(SIGTERM, &sa, NULL))
-		return -errno;
-	return 0;
-}
-
-static uint64_t xb_now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
-}
-
-/* --- argument parsing ---------------------------------------------------- */
-
-static int xb_parse_u64(const char *opt, const char *s, uint64_t min,
-			uint64_t max, uint64_t *out)
-{
-	unsigned long long v;
-	char *end;
-
-	errno = 0;
-	if (!s || !*s || *s == '-')
-		goto bad;
-	v = strtoull(s, &end, 10);
-	if (errno || *end || v < min || v > max)
-		goto bad;
-	*out = v;
-	return 0;
-bad:
-	pr_warn("%s: invalid value '%s' (want an integer %" PRIu64 "..%" PRIu64
-		")\n",
-		opt, s ? s : "", min, max);
-	return -EINVAL;
-}
-
-static int xb_parse_secs(const char *opt, const char *s, double *out)
-{
-	char *end;
-	double v;
-
-	errno = 0;
-	v = strtod(s, &end);
-	if (errno || end == s || *end || !isfinite(v) || v <= 0 || v > 86400) {
-		pr_warn("%s: invalid value '%s' (want seconds > 0, up to 86400)\n",
-			opt, s);
-		return -EINVAL;
-	}
-	*out = v;
-	return 0;
-}
 
 static int xb_parse_output(const char *s, bool *json)
 {
@@ -140,132 +57,7 @@ static void xb_usage_hint(const char *cmd)
 	fprintf(stderr, "Try 'xdpbench %s --help'.\n", cmd);
 }
 
-/* Resolve @host:@port for a socket of any family. */
-static int xb_resolve(const char *host, uint16_t port, bool passive,
-		      struct sockaddr_storage *ss, socklen_t *len)
-{
-	struct addrinfo hints, *res;
-	char service[8];
-	int ret;
-
-	memset(&hints, 0, sizeof(hints));
-	hints.ai_family = AF_UNSPEC;
-	hints.ai_socktype = SOCK_DGRAM;
-	hints.ai_protocol = IPPROTO_UDP;
-	hints.ai_flags = AI_NUMERICSERV | (passive ? AI_PASSIVE : 0);
-	snprintf(service, sizeof(service), "%u", port);
-	ret = getaddrinfo(host, service, &hints, &res);
-	if (ret) {
-		pr_warn("cannot resolve '%s': %s\n", host ? host : "*",
-			gai_strerror(ret));
-		return -EINVAL;
-	}
-	memcpy(ss, res->ai_addr, res->ai_addrlen);
-	*len = res->ai_addrlen;
-	freeaddrinfo(res);
-	return 0;
-}
-
-static const char *xb_addr_str(const struct sockaddr_storage *ss, char *buf,
-			       size_t len)
-{
-	char host[INET6_ADDRSTRLEN];
-	const void *a;
-	uint16_t port;
-
-	if (ss->ss_family == AF_INET6) {
-		const struct sockaddr_in6 *s6 = (const void *)ss;
-
-		a = &s6->sin6_addr;
-		port = ntohs(s6->sin6_port);
-	} else {
-		const struct sockaddr_in *s4 = (const void *)ss;
-
-		a = &s4->sin_addr;
-		port = ntohs(s4->sin_port);
-	}
-	if (!inet_ntop(ss->ss_family, a, host, sizeof(host)))
-		snprintf(host, sizeof(host), "?");
-	snprintf(buf, len, ss->ss_family == AF_INET6 ? "[%s]:%u" : "%s:%u",
-		 host, port);
-	return buf;
-}
-
-/* --- statistics ---------------------------------------------------------- */
-
-struct xb_samples {
-	uint64_t *ns;
-	size_t n, cap;
-	uint64_t lost;
-};
-
-static int xb_samples_add(struct xb_samples *s, uint64_t ns)
-{
-	if (s->n == s->cap) {
-		size_t cap = s->cap ? s->cap * 2 : 4096;
-		uint64_t *p = realloc(s->ns, cap * sizeof(*p));
-
-		if (!p)
-			return -ENOMEM;
-		s->ns = p;
-		s->cap = cap;
-	}
-	s->ns[s->n++] = ns;
-	return 0;
-}
-
-static void xb_samples_free(struct xb_samples *s)
-{
-	free(s->ns);
-	memset(s, 0, sizeof(*s));
-}
-
-static int xb_cmp_u64(const void *a, const void *b)
-{
-	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
-
-	return x < y ? -1 : x > y;
-}
-
-struct xb_summary {
-	uint64_t count, lost;
-	double min, p50, p90, p99, p999, max, mean; /* microseconds */
-};
-
-/* Nearest rank: the smallest sample with at least p% of samples <= it. */
-static double xb_rank_us(const uint64_t *sorted, size_t n, double p)
-{
-	size_t rank = (size_t)ceil(p / 100.0 * (double)n);
-
-	if (rank < 1)
-		rank = 1;
-	if (rank > n)
-		rank = n;
-	return (double)sorted[rank - 1] / 1000.0;
-}
-
-/* Sorts the samples in place. */
-static void xb_summarise(struct xb_samples *s, struct xb_summary *out)
-{
-	long double sum = 0;
-	size_t i;
-
-	memset(out, 0, sizeof(*out));
-	out->count = s->n;
-	out->lost = s->lost;
-	if (!s->n)
-		return;
-	qsort(s->ns, s->n, sizeof(*s->ns), xb_cmp_u64);
-	for (i = 0; i < s->n; i++)
-		sum += s->ns[i];
-	out->min = (double)s->ns[0] / 1000.0;
-	out->max = (double)s->ns[s->n - 1] / 1000.0;
-	out->mean = (double)(sum / s->n) / 1000.0;
-	out->p50 = xb_rank_us(s->ns, s->n, 50);
-	out->p90 = xb_rank_us(s->ns, s->n, 90);
-	out->p99 = xb_rank_us(s->ns, s->n, 99);
-	out->p999 = xb_rank_us(s->ns, s->n, 99.9);
-}
+/* --- summaries ----------------------------------------------------------- */
 
 /* Rounded to nanoseconds; null when there is no sample at all. */
 static json_t *xb_json_us(const struct xb_summary *sm, double us)
@@ -325,81 +117,6 @@ static int xb_print_summary(const struct xb_summary *sm, const char *label,
 		printf(" %10s %10s %10s %10s %10s %10s %10s\n", "-", "-", "-",
 		       "-", "-", "-", "-");
 	return fflush(stdout) ? -errno : 0;
-}
-
-/*
- * Sample files: one RTT in nanoseconds per line, preceded by a comment
- * line "# xdpbench rtt_ns lost=N label=L" so `xdpbench stats` can merge
- * runs and still account for losses.
- */
-static int xb_samples_write(const struct xb_samples *s, const char *label,
-			    const char *path)
-{
-	FILE *f = fopen(path, "w");
-	size_t i;
-	int ret = 0;
-
-	if (!f) {
-		ret = -errno;
-		pr_warn("cannot write %s: %s\n", path, strerror(errno));
-		return ret;
-	}
-	fprintf(f, "# xdpbench rtt_ns lost=%" PRIu64 " label=%s\n", s->lost,
-		label ? label : "");
-	for (i = 0; i < s->n; i++)
-		fprintf(f, "%" PRIu64 "\n", s->ns[i]);
-	if (ferror(f))
-		ret = -EIO;
-	if (fclose(f) && !ret)
-		ret = -errno;
-	if (ret)
-		pr_warn("cannot write %s: %s\n", path, strerror(-ret));
-	return ret;
-}
-
-static int xb_samples_read(struct xb_samples *s, const char *path)
-{
-	char line[256];
-	unsigned long lineno = 0;
-	FILE *f;
-	int ret = 0;
-
-	f = !strcmp(path, "-") ? stdin : fopen(path, "r");
-	if (!f) {
-		ret = -errno;
-		pr_warn("cannot read %s: %s\n", path, strerror(errno));
-		return ret;
-	}
-	while (fgets(line, sizeof(line), f)) {
-		unsigned long long v;
-		const char *lost;
-		char *end;
-
-		lineno++;
-		if (line[0] == '#') {
-			lost = strstr(line, " lost=");
-			if (lost)
-				s->lost += strtoull(lost + 6, NULL, 10);
-			continue;
-		}
-		if (line[0] == '\n')
-			continue;
-		errno = 0;
-		v = strtoull(line, &end, 10);
-		if (errno || end == line || (*end && *end != '\n')) {
-			pr_warn("%s:%lu: not a sample: %s", path, lineno, line);
-			ret = -EINVAL;
-			break;
-		}
-		ret = xb_samples_add(s, v);
-		if (ret)
-			break;
-	}
-	if (!ret && ferror(f))
-		ret = -EIO;
-	if (f != stdin)
-		fclose(f);
-	return ret;
 }
 
 /* --- server -------------------------------------------------------------- */
@@ -464,49 +181,15 @@ static int xb_server_socket(const char *bind_addr, uint16_t port)
 		pr_debug("IPV6_V6ONLY off: %s\n", strerror(errno));
 	if (bind(fd, (struct sockaddr *)&ss, len)) {
 		ret = -errno;
-		pr_warn("bind %s: %s\n", xb_addr_str(&ss, buf, sizeof(buf)),
+		pr_warn("bind %s: %s\n", xb_sockaddr_str(&ss, buf, sizeof(buf)),
 			strerror(errno));
 		close(fd);
 		return ret;
 	}
-	pr_info("echoing on udp %s%s\n", xb_addr_str(&ss, buf, sizeof(buf)),
+	pr_info("echoing on udp %s%s\n", xb_sockaddr_str(&ss, buf, sizeof(buf)),
 		ss.ss_family == AF_INET6 && !bind_addr ? " (IPv4 and IPv6)" :
 							 "");
 	return fd;
-}
-
-static int xb_server_run(int fd, bool busy_poll)
-{
-	static char buf[XB_BUF_SIZE];
-	uint64_t echoed = 0, send_errs = 0;
-	int flags = busy_poll ? MSG_DONTWAIT : 0;
-
-	while (!xb_stop) {
-		struct sockaddr_storage peer;
-		socklen_t plen = sizeof(peer);
-		ssize_t n;
-
-		n = recvfrom(fd, buf, sizeof(buf), flags,
-			     (struct sockaddr *)&peer, &plen);
-		if (n < 0) {
-			if (errno == EAGAIN || errno == EINTR)
-				continue;
-			pr_warn("recvfrom: %s\n", strerror(errno));
-			return -errno;
-		}
-		if (sendto(fd, buf, (size_t)n, 0, (struct sockaddr *)&peer,
-			   plen) != n) {
-			/* A peer that went away must not stop the server. */
-			if (!send_errs++)
-				pr_warn("sendto: %s\n", strerror(errno));
-			continue;
-		}
-		echoed++;
-	}
-	pr_info("stopping: %" PRIu64 " datagrams echoed, %" PRIu64
-		" send errors\n",
-		echoed, send_errs);
-	return 0;
 }
 
 static int cmd_server(int argc, char **argv)
@@ -521,7 +204,7 @@ static int cmd_server(int argc, char **argv)
 	};
 	const char *bind_addr = NULL;
 	bool busy_poll = false;
-	uint64_t port = XB_DEFAULT_PORT;
+	uint64_t port = XB_DEFAULT_PORT, echoed = 0;
 	int c, fd, ret;
 
 	while ((c = getopt_long(argc, argv, "p:b:Bvh", opts, NULL)) != -1) {
@@ -560,7 +243,8 @@ static int cmd_server(int argc, char **argv)
 		return XB_EXIT_USAGE;
 	if (fd < 0)
 		return XB_EXIT_FAIL;
-	ret = xb_server_run(fd, busy_poll);
+	ret = xb_udp_echo(fd, busy_poll, NULL, &echoed, NULL);
+	pr_info("stopping: %" PRIu64 " datagrams echoed\n", echoed);
 	close(fd);
 	return ret ? XB_EXIT_FAIL : XB_EXIT_OK;
 }
@@ -585,9 +269,10 @@ static void xb_client_usage(FILE *f)
 		"                       [--label NAME] [--samples FILE] [-o table|json]\n"
 		"\n"
 		"UDP request/response with one request outstanding, over a connected\n"
-		"socket. Each request carries a sequence number; a reply with another\n"
-		"sequence is discarded, and a request without a reply within the\n"
-		"timeout counts as lost (the next request gets a new sequence).\n"
+		"socket. Each request starts with a latency probe (struct zh_probe:\n"
+		"magic, sequence, send time); a reply with another sequence is\n"
+		"discarded, and a request without a reply within the timeout counts as\n"
+		"lost (the next request gets a new sequence).\n"
 		"Prints count, lost, min, p50, p90, p99, p99.9, max and mean RTT in\n"
 		"microseconds (nearest-rank percentiles over all samples). SIGINT or\n"
 		"SIGTERM stop early and print what was measured.\n"
@@ -596,7 +281,7 @@ static void xb_client_usage(FILE *f)
 		"  -p, --port PORT       server UDP port (default %d)\n"
 		"  -n, --count N         send N measured requests (default %d)\n"
 		"  -d, --duration SECS   send measured requests for SECS seconds\n"
-		"  -s, --size BYTES      UDP payload size, %zu..%d (default %d)\n"
+		"  -s, --size BYTES      UDP payload size, %d..%d (default %d)\n"
 		"  -w, --warmup N        unmeasured requests first (default %d)\n"
 		"  -T, --timeout-ms MS   reply timeout per request (default %d)\n"
 		"  -B, --busy-poll       spin on recv(MSG_DONTWAIT) instead of blocking\n"
@@ -608,188 +293,8 @@ static void xb_client_usage(FILE *f)
 		"\n"
 		"Exit status: 0 when at least one reply arrived, 1 otherwise, 2 for\n"
 		"bad arguments.\n",
-		XB_DEFAULT_PORT, XB_DEFAULT_COUNT, sizeof(struct xb_hdr),
-		XB_MAX_SIZE, XB_DEFAULT_SIZE, XB_DEFAULT_WARMUP,
-		XB_DEFAULT_TIMEOUT_MS);
-}
-
-static int xb_set_rcvtimeo(int fd, uint64_t ns)
-{
-	struct timeval tv = {
-		.tv_sec = (time_t)(ns / 1000000000ULL),
-		.tv_usec = (suseconds_t)(ns % 1000000000ULL / 1000),
-	};
-
-	/* A zero timeval means "block forever": never ask for that. */
-	if (!tv.tv_sec && !tv.tv_usec)
-		tv.tv_usec = 1;
-	if (setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv)))
-		return -errno;
-	return 0;
-}
-
-struct xb_client {
-	const struct xb_client_opts *o;
-	int fd;
-	uint64_t seq, timeout_ns;
-	bool rcvtimeo_short; /* SO_RCVTIMEO currently below the full timeout */
-	char *tx, *rx;
-};
-
-/*
- * One request: send, wait for the reply with the same sequence. Returns 1
- * with *rtt_ns on a reply, 0 on a timeout (or a stop request while waiting),
- * negative errno on a socket error.
- */
-static int xb_client_request(struct xb_client *c, uint64_t *rtt_ns)
-{
-	const struct xb_client_opts *o = c->o;
-	struct xb_hdr hdr = { .seq = ++c->seq };
-	uint64_t t0, now, deadline;
-	int flags = o->busy_poll ? MSG_DONTWAIT : 0;
-	bool retried = false;
-	ssize_t n;
-
-	memcpy(c->tx, &hdr, sizeof(hdr));
-
-	if (c->rcvtimeo_short) {
-		if (xb_set_rcvtimeo(c->fd, c->timeout_ns))
-			return -errno;
-		c->rcvtimeo_short = false;
-	}
-
-again:
-	t0 = xb_now_ns();
-	n = send(c->fd, c->tx, o->size, 0);
-	if (n < 0) {
-		/*
-		 * An ICMP error from an earlier request (server not up yet)
-		 * is reported once on the next call: retry once.
-		 */
-		if (errno == ECONNREFUSED && !retried) {
-			retried = true;
-			goto again;
-		}
-		if (errno == EINTR || errno == ECONNREFUSED)
-			return 0;
-		return -errno;
-	}
-	deadline = t0 + c->timeout_ns;
-
-	for (;;) {
-		n = recv(c->fd, c->rx, XB_BUF_SIZE, flags);
-		now = xb_now_ns();
-		if (n >= 0) {
-			if ((size_t)n == o->size) {
-				memcpy(&hdr, c->rx, sizeof(hdr));
-				if (hdr.seq == c->seq) {
-					*rtt_ns = now - t0;
-					return 1;
-				}
-			}
-			pr_debug(
-				"discarding a %zd-byte reply (want seq %" PRIu64
-				")\n",
-				n, c->seq);
-		} else if (errno == EAGAIN || errno == EWOULDBLOCK) {
-			if (!o->busy_poll)
-				return 0; /* SO_RCVTIMEO expired */
-		} else if (errno == ECONNREFUSED) {
-			/* Nobody listening (yet): wait out the timeout. */
-			pr_debug("recv: %s\n", strerror(errno));
-		} else if (errno != EINTR) {
-			return -errno;
-		}
-		if (xb_stop || now >= deadline)
-			return 0;
-		/* Blocking again: only for the rest of this request's timeout. */
-		if (!o->busy_poll) {
-			if (xb_set_rcvtimeo(c->fd, deadline - now))
-				return -errno;
-			c->rcvtimeo_short = true;
-		}
-	}
-}
-
-static int xb_client_run(const struct xb_client_opts *o,
-			 const struct sockaddr_storage *ss, socklen_t len,
-			 struct xb_samples *s)
-{
-	struct xb_client c = { .o = o };
-	char buf[INET6_ADDRSTRLEN + 8];
-	uint64_t i, rtt, end_ns = 0;
-	size_t j;
-	int ret;
-
-	c.timeout_ns = o->timeout_ms * 1000000ULL;
-	c.tx = malloc(XB_BUF_SIZE);
-	c.rx = malloc(XB_BUF_SIZE);
-	if (!c.tx || !c.rx) {
-		ret = -ENOMEM;
-		goto err_free;
-	}
-	/* A recognisable filler after the header; the server echoes it. */
-	for (j = 0; j < o->size; j++)
-		c.tx[j] = (char)('a' + j % 26);
-
-	c.fd = socket(ss->ss_family, SOCK_DGRAM | SOCK_CLOEXEC, IPPROTO_UDP);
-	if (c.fd < 0) {
-		ret = -errno;
-		pr_warn("socket: %s\n", strerror(errno));
-		goto err_free;
-	}
-	if (connect(c.fd, (const struct sockaddr *)ss, len)) {
-		ret = -errno;
-		pr_warn("connect %s: %s\n", xb_addr_str(ss, buf, sizeof(buf)),
-			strerror(errno));
-		goto err_close;
-	}
-	if (!o->busy_poll && xb_set_rcvtimeo(c.fd, c.timeout_ns)) {
-		ret = -errno;
-		pr_warn("SO_RCVTIMEO: %s\n", strerror(errno));
-		goto err_close;
-	}
-	/* Random start: replies to an earlier run's requests never match. */
-	c.seq = ((uint64_t)getpid() << 32) ^ xb_now_ns();
-	pr_debug("target %s, %zu-byte payload\n",
-		 xb_addr_str(ss, buf, sizeof(buf)), o->size);
-
-	for (i = 0; i < o->warmup && !xb_stop; i++) {
-		ret = xb_client_request(&c, &rtt);
-		if (ret < 0)
-			goto err_sock;
-	}
-
-	if (o->duration > 0)
-		end_ns = xb_now_ns() + (uint64_t)(o->duration * 1e9);
-	for (i = 0; !xb_stop; i++) {
-		if (end_ns ? xb_now_ns() >= end_ns : i >= o->count)
-			break;
-		ret = xb_client_request(&c, &rtt);
-		if (ret < 0)
-			goto err_sock;
-		/* A request cut short by a signal is neither sample nor loss. */
-		if (ret == 0 && xb_stop)
-			break;
-		if (ret == 0) {
-			s->lost++;
-			continue;
-		}
-		ret = xb_samples_add(s, rtt);
-		if (ret)
-			goto err_close;
-	}
-	ret = 0;
-	goto err_close;
-
-err_sock:
-	pr_warn("socket error: %s\n", strerror(-ret));
-err_close:
-	close(c.fd);
-err_free:
-	free(c.tx);
-	free(c.rx);
-	return ret;
+		XB_DEFAULT_PORT, XB_DEFAULT_COUNT, XB_MIN_SIZE, XB_MAX_SIZE,
+		XB_DEFAULT_SIZE, XB_DEFAULT_WARMUP, XB_DEFAULT_TIMEOUT_MS);
 }
 
 static int cmd_client(int argc, char **argv)
@@ -818,9 +323,8 @@ static int cmd_client(int argc, char **argv)
 		.size = XB_DEFAULT_SIZE,
 	};
 	struct xb_samples s = {};
-	struct sockaddr_storage ss;
+	struct xb_client cl = {};
 	struct xb_summary sm;
-	socklen_t len;
 	bool have_count = false;
 	uint64_t v;
 	int c, ret, rc;
@@ -847,9 +351,8 @@ static int cmd_client(int argc, char **argv)
 				return XB_EXIT_USAGE;
 			break;
 		case 's':
-			if (xb_parse_u64("--size", optarg,
-					 sizeof(struct xb_hdr), XB_MAX_SIZE,
-					 &v))
+			if (xb_parse_u64("--size", optarg, XB_MIN_SIZE,
+					 XB_MAX_SIZE, &v))
 				return XB_EXIT_USAGE;
 			o.size = (size_t)v;
 			break;
@@ -901,12 +404,23 @@ static int cmd_client(int argc, char **argv)
 	}
 	if (!o.label)
 		o.label = o.target;
-	if (xb_resolve(o.target, o.port, false, &ss, &len))
+	if (xb_resolve(o.target, o.port, false, &cl.dst, &cl.dst_len))
 		return XB_EXIT_USAGE;
 
 	if (xb_signals_install())
 		return XB_EXIT_FAIL;
-	ret = xb_client_run(&o, &ss, len, &s);
+	cl.wl = XB_WL_UDP_RR;
+	cl.size = o.size;
+	cl.busy_poll = o.busy_poll;
+	cl.cpu = -1;
+	cl.warmup = o.warmup;
+	cl.count = o.count;
+	cl.duration = o.duration;
+	cl.udp_timeout_ns = o.timeout_ms * 1000000ULL;
+	cl.samples = &s;
+	ret = xb_client_run(&cl);
+	if (ret)
+		pr_warn("%s\n", cl.err);
 	if (o.samples_path && xb_samples_write(&s, o.label, o.samples_path))
 		ret = ret ? ret : -EIO;
 	xb_summarise(&s, &sm);
@@ -991,12 +505,13 @@ out:
 
 /* --- main ---------------------------------------------------------------- */
 
-static const struct xb_cmd {
+static const struct xb_cmd_entry {
 	const char *name, *help;
 	int (*fn)(int argc, char **argv);
 } xb_cmds[] = {
+	{ "run", "the benchmark over every path (the default)", cmd_run },
 	{ "server", "UDP echo server", cmd_server },
-	{ "client", "request/response latency client", cmd_client },
+	{ "client", "UDP request/response latency client", cmd_client },
 	{ "stats", "summarise sample files from client --samples", cmd_stats },
 };
 
@@ -1004,31 +519,83 @@ static void xb_usage(FILE *f)
 {
 	size_t i;
 
-	fprintf(f, "Usage: xdpbench COMMAND [OPTIONS]\n\nCommands:\n");
-	for (i = 0; i < sizeof(xb_cmds) / sizeof(xb_cmds[0]); i++)
+	xb_run_usage(f);
+	fprintf(f, "\nOther commands: xdpbench COMMAND [OPTIONS]\n");
+	for (i = 1; i < sizeof(xb_cmds) / sizeof(xb_cmds[0]); i++)
 		fprintf(f, "  %-8s %s\n", xb_cmds[i].name, xb_cmds[i].help);
-	fprintf(f, "\n'xdpbench COMMAND --help' describes each command.\n");
+	fprintf(f, "'xdpbench COMMAND --help' describes each command.\n");
+}
+
+/* The command line, shell-quoted where it needs to be. */
+static char *xb_command_line(int argc, char **argv)
+{
+	static const char safe[] = "abcdefghijklmnopqrstuvwxyz"
+				   "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+				   "0123456789_-./=:,@%+";
+	size_t len = 1, off = 0;
+	char *buf;
+	int i;
+
+	for (i = 0; i < argc; i++)
+		len += 4 * strlen(argv[i]) + 3;
+	buf = malloc(len);
+	if (!buf)
+		return NULL;
+	for (i = 0; i < argc; i++) {
+		const char *a = argv[i];
+
+		if (i)
+			buf[off++] = ' ';
+		if (*a && strspn(a, safe) == strlen(a)) {
+			memcpy(buf + off, a, strlen(a));
+			off += strlen(a);
+			continue;
+		}
+		buf[off++] = '\'';
+		for (; *a; a++) {
+			if (*a == '\'') {
+				memcpy(buf + off, "'\\''", 4);
+				off += 4;
+			} else {
+				buf[off++] = *a;
+			}
+		}
+		buf[off++] = '\'';
+	}
+	buf[off] = '\0';
+	return buf;
 }
 
 int main(int argc, char **argv)
 {
+	char *cmdline;
 	size_t i;
+	int rc;
 
 	zh_log_set_prefix("xdpbench");
-	if (argc < 2) {
-		xb_usage(stderr);
-		return XB_EXIT_USAGE;
-	}
-	if (!strcmp(argv[1], "-h") || !strcmp(argv[1], "--help") ||
-	    !strcmp(argv[1], "help")) {
+	if (argc > 1 && (!strcmp(argv[1], "-h") || !strcmp(argv[1], "--help") ||
+			 !strcmp(argv[1], "help"))) {
 		xb_usage(stdout);
 		return XB_EXIT_OK;
 	}
+	cmdline = xb_command_line(argc, argv);
+	if (cmdline)
+		xb_command = cmdline;
+	/* run is the default: no argument, or an option first. */
+	if (argc < 2 || argv[1][0] == '-') {
+		rc = cmd_run(argc, argv);
+		goto out;
+	}
 	for (i = 0; i < sizeof(xb_cmds) / sizeof(xb_cmds[0]); i++) {
-		if (!strcmp(argv[1], xb_cmds[i].name))
-			return xb_cmds[i].fn(argc - 1, argv + 1);
+		if (!strcmp(argv[1], xb_cmds[i].name)) {
+			rc = xb_cmds[i].fn(argc - 1, argv + 1);
+			goto out;
+		}
 	}
 	pr_warn("unknown command '%s'\n", argv[1]);
-	xb_usage(stderr);
-	return XB_EXIT_USAGE;
+	fprintf(stderr, "Try 'xdpbench --help'.\n");
+	rc = XB_EXIT_USAGE;
+out:
+	free(cmdline);
+	return rc;
 }

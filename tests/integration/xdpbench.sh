@@ -1,0 +1,162 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
+#
+# xdpbench end to end: every path and every workload once, briefly, checked
+# through the JSON; a plot checked as XML; nothing left behind (netns
+# xb<pid>-*, /sys/fs/bpf/xb<pid>, the temporary directory), also after a
+# SIGINT in the middle of a run; bad usage exits 2.
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+O=${O:-build}
+XB=$O/xdpbench
+T=$(mktemp -d "${TMPDIR:-/tmp}/xbtest.XXXXXX")
+trap 'rm -rf "$T"' EXIT
+
+if [ "$(id -u)" != 0 ]; then
+	echo "xdpbench: SKIP: needs root (network namespaces, BPF)"
+	exit 77
+fi
+for t in jq xmllint ip iptables-restore nft; do
+	command -v "$t" >/dev/null || {
+		echo "xdpbench: missing $t: run scripts/deps.sh"
+		exit 1
+	}
+done
+[ -x "$XB" ] || {
+	echo "xdpbench: $XB not built: run make"
+	exit 1
+}
+
+PASS=0 FAIL=0
+ok() {
+	PASS=$((PASS + 1))
+	echo "ok - $*"
+}
+not_ok() {
+	FAIL=$((FAIL + 1))
+	echo "not ok - $*"
+}
+# check DESCRIPTION COMMAND...: ok when the command succeeds.
+check() {
+	local d=$1
+	shift
+	if "$@" >"$T/check.out" 2>&1; then ok "$d"; else
+		not_ok "$d"
+		sed 's/^/#   /' "$T/check.out" | tail -n 20
+	fi
+}
+
+# run_xb OUT ERR ARGS...: xdpbench in the background (so that its pid is
+# known: everything it makes is named after it); sets PID and RC.
+run_xb() {
+	local out=$1 err=$2
+	shift 2
+	"$XB" "$@" >"$out" 2>"$err" &
+	PID=$!
+	RC=0
+	wait "$PID" || RC=$?
+}
+
+# Nothing of run PID is left: no netns, no pins, no temporary directory.
+nothing_left() {
+	local pid=$1 left
+	left=$(ip netns list | awk '{print $1}' | grep "^xb$pid-" || true)
+	left+=$(ls -d "/sys/fs/bpf/xb$pid" "${TMPDIR:-/tmp}/xb$pid".* 2>/dev/null || true)
+	[ -z "$left" ] || {
+		echo "left behind: $left"
+		return 1
+	}
+}
+
+PATHS=host,veth,bridge,kubeproxy,nftables,zerohop-tc,zerohop-xdp
+WLS=udp-rr,udp-newflow,tcp-rr,tcp-crr
+start=$(date +%s)
+
+# --- every path, every workload ------------------------------------------------
+run_xb "$T/smoke.json" "$T/smoke.err" --paths "$PATHS" --workload "$WLS" \
+	--rounds 1 --duration 0.2 --warmup 10 --services 50 -o json
+if [ "$RC" = 0 ]; then ok "smoke run over every path and workload exits 0"; else
+	not_ok "smoke run over every path and workload exits 0 (exit $RC)"
+	sed 's/^/#   /' "$T/smoke.err" | tail -n 30
+fi
+check "JSON: 7 paths x 4 workloads, in order" \
+	jq -e '(.results | length) == 28 and
+	       ([.results[].path] | unique | length) == 7 and
+	       ([.results[].workload] | unique | length) == 4 and
+	       .results[0].workload == "udp-rr" and .results[0].path == "host"' \
+	"$T/smoke.json"
+check "JSON: no result skipped" \
+	jq -e 'all(.results[]; .skipped == null)' "$T/smoke.json"
+check "JSON: every result has samples, p50 <= p90 <= p99 <= p99.9 <= max" \
+	jq -e 'all(.results[]; .count > 0 and .p50_us > 0 and
+	       .p50_us <= .p90_us and .p90_us <= .p99_us and
+	       .p99_us <= .p999_us and .p999_us <= .max_us)' "$T/smoke.json"
+check "JSON: ratios against veth (veth's are 1)" \
+	jq -e '.options.baseline == "veth" and
+	       all(.results[] | select(.path == "veth"); .ratio_p50 == 1 and .ratio_p99 == 1) and
+	       all(.results[]; .ratio_p50 > 0 and .ratio_p99 > 0)' "$T/smoke.json"
+check "JSON: command, kernel and options" \
+	jq -e --arg k "$(uname -r)" '.kernel == $k and (.command | test("xdpbench")) and
+	       .options.services == 50 and .options.size == 64 and
+	       .options.rounds == 1 and .options.warmup == 10' "$T/smoke.json"
+check "the table went to stderr" \
+	grep -q '^tcp-crr *zerohop-xdp ' "$T/smoke.err"
+check "kubeproxy: 50 Services loaded, DNAT and masquerade verified" \
+	sh -c "grep -q 'kubeproxy: loading 50 Services with iptables-restore' '$T/smoke.err' &&
+	       grep -q 'kubeproxy: 10.96.0.59:80 is DNATed to the server pod' '$T/smoke.err'"
+check "nftables: the same" \
+	sh -c "grep -q 'nftables: loading 50 Services with nft -f' '$T/smoke.err' &&
+	       grep -q 'nftables: 10.96.0.59:80 is DNATed to the server pod' '$T/smoke.err'"
+check "nothing left after the smoke run" nothing_left "$PID"
+
+# --- the plot --------------------------------------------------------------------
+run_xb "$T/plot.out" "$T/plot.err" --paths host,veth,bridge,zerohop-tc \
+	--workload udp-rr --rounds 1 --duration 0.1 --warmup 10 -q \
+	--plot "$T/plot.svg" --json "$T/plot.json"
+check "plot run exits 0" test "$RC" = 0
+check "the SVG is well-formed XML" xmllint --noout "$T/plot.svg"
+check "the SVG has one <path> per path" \
+	test "$(grep -c '<path ' "$T/plot.svg")" = 4
+for p in host veth bridge zerohop-tc; do
+	check "... and the one for $p" \
+		test "$(grep -c "<path [^>]*data-path=\"$p\"" "$T/plot.svg")" = 1
+done
+check "the SVG is small (< 300 KB)" test "$(stat -c %s "$T/plot.svg")" -lt 307200
+check "--json FILE written too, with the table on stdout" \
+	sh -c "jq -e '(.results | length) == 4' '$T/plot.json' &&
+	       grep -q '^udp-rr *zerohop-tc ' '$T/plot.out'"
+check "nothing left after the plot run" nothing_left "$PID"
+
+# --- Ctrl-C in the middle ---------------------------------------------------------
+"$XB" --paths veth,kubeproxy,zerohop-xdp --services 50 --rounds 100 \
+	--duration 1 >"$T/int.out" 2>"$T/int.err" &
+PID=$!
+for _ in $(seq 1 150); do
+	grep -q 'round 1/' "$T/int.err" && break
+	sleep 0.1
+done
+check "the long run got past its setup" grep -q 'round 1/' "$T/int.err"
+check "... with its namespaces in place" \
+	sh -c "ip netns list | grep -q '^xb$PID-kubeproxy-node'"
+kill -INT "$PID"
+RC=0
+wait "$PID" || RC=$?
+check "SIGINT: exit 130" test "$RC" = 130
+check "SIGINT: nothing left" nothing_left "$PID"
+
+# --- bad usage ----------------------------------------------------------------------
+RC=0
+"$XB" --paths nope >/dev/null 2>"$T/usage.err" || RC=$?
+check "--paths nope: exit 2" test "$RC" = 2
+check "... saying which names are valid" \
+	grep -q "unknown name 'nope' (want host, veth, bridge" "$T/usage.err"
+RC=0
+"$XB" --size 1 >/dev/null 2>"$T/usage.err" || RC=$?
+check "--size 1: exit 2" test "$RC" = 2
+check "... saying the range" grep -q -- "--size: invalid value '1' (want an integer 16..65507)" "$T/usage.err"
+RC=0
+"$XB" run --workload udp-rr,bogus >/dev/null 2>"$T/usage.err" || RC=$?
+check "run --workload udp-rr,bogus: exit 2" test "$RC" = 2
+
+echo "xdpbench: $PASS passed, $FAIL failed ($(($(date +%s) - start)) s)"
+[ "$FAIL" = 0 ]

@@ -1,0 +1,349 @@
+// SPDX-License-Identifier: Apache-2.0
+/*
+ * test_xdpbench.c - xdpbench's pure logic: nearest-rank percentiles and the
+ * reservoir past the memory cap, option parsing for `xdpbench run`, the
+ * kube-proxy rules for iptables and nftables, and the size of the plot.
+ */
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <arpa/inet.h>
+
+#include <cmocka.h>
+
+#include "log.h"
+#include "xdpbench.h"
+
+#define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
+
+/* --- samples --------------------------------------------------------------- */
+
+static void test_rank_nearest(void **state)
+{
+	uint64_t v[1000];
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < ARRAY_SIZE(v); i++)
+		v[i] = (i + 1) * 1000; /* 1..1000 µs */
+	assert_true(xb_rank_us(v, 1000, 50) == 500);
+	assert_true(xb_rank_us(v, 1000, 90) == 900);
+	assert_true(xb_rank_us(v, 1000, 99) == 990);
+	/* 0.999 * 1000 is 999.0000000000001 in doubles: still rank 999 */
+	assert_true(xb_rank_us(v, 1000, 99.9) == 999);
+	assert_true(xb_rank_us(v, 1000, 100) == 1000);
+	assert_true(xb_rank_us(v, 1000, 0) == 1);
+	assert_true(xb_rank_us(v, 1, 99.9) == 1);
+	assert_true(xb_rank_us(v, 3, 50) == 2);
+	assert_true(xb_rank_us(v, 0, 50) == 0);
+}
+
+static void test_summary_exact(void **state)
+{
+	struct xb_samples s = { 0 };
+	struct xb_summary sm;
+	uint64_t i;
+
+	(void)state;
+	/* 1..10000 µs, added backwards: xb_summarise sorts */
+	for (i = 10000; i >= 1; i--)
+		assert_int_equal(xb_samples_add(&s, i * 1000), 0);
+	s.lost = 3;
+	xb_summarise(&s, &sm);
+	assert_true(sm.exact);
+	assert_int_equal(sm.count, 10000);
+	assert_int_equal(sm.lost, 3);
+	assert_true(sm.min == 1 && sm.max == 10000);
+	assert_true(sm.p50 == 5000 && sm.p99 == 9900 && sm.p999 == 9990);
+	assert_true(sm.mean > 5000.49 && sm.mean < 5000.51);
+	xb_samples_free(&s);
+}
+
+static void test_reservoir(void **state)
+{
+	struct xb_samples s = { .limit = 1000, .rng = 42 };
+	struct xb_summary sm;
+	uint64_t i;
+
+	(void)state;
+	for (i = 1; i <= 100000; i++)
+		assert_int_equal(xb_samples_add(&s, i * 1000), 0);
+	assert_int_equal(s.n, 1000);
+	assert_true(s.cap <= 1000);
+	xb_summarise(&s, &sm);
+	assert_false(sm.exact);
+	assert_int_equal(sm.count, 100000);
+	/* min, max and mean stay exact; the median of a uniform sample of
+	 * 1000 out of 1..100000 is within a few percent of 50000. */
+	assert_true(sm.min == 1 && sm.max == 100000);
+	assert_true(sm.mean > 50000 && sm.mean < 50001);
+	assert_true(sm.p50 > 45000 && sm.p50 < 55000);
+	/* free keeps the limit: a cell is reused across runs of a test */
+	xb_samples_free(&s);
+	assert_int_equal(s.limit, 1000);
+}
+
+/* --- options --------------------------------------------------------------- */
+
+static int parse(struct xb_run_opts *o, ...)
+{
+	char *argv[32] = { "xdpbench" };
+	int argc = 1;
+	va_list ap;
+
+	va_start(ap, o);
+	while ((argv[argc] = va_arg(ap, char *)))
+		argc++;
+	va_end(ap);
+	return xb_run_parse(argc, argv, o);
+}
+
+static void test_parse_defaults(void **state)
+{
+	struct xb_run_opts o;
+	int i;
+
+	(void)state;
+	assert_int_equal(parse(&o, NULL), 0);
+	assert_int_equal(o.n_paths, XB_P_MAX);
+	for (i = 0; i < XB_P_MAX; i++)
+		assert_int_equal(o.paths[i], i);
+	assert_int_equal(o.n_wls, 2);
+	assert_int_equal(o.wls[0], XB_WL_UDP_RR);
+	assert_int_equal(o.wls[1], XB_WL_UDP_NEWFLOW);
+	assert_int_equal(o.services, XB_DEFAULT_SERVICES);
+	assert_int_equal(o.baseline, XB_P_VETH);
+	assert_int_equal(o.size, 64);
+	assert_int_equal(o.rounds, 5);
+	assert_int_equal(o.warmup, 100);
+	assert_true(o.duration == 1.0);
+	assert_int_equal(o.cpu_client, -1);
+	assert_false(o.json || o.busy_poll || o.quiet);
+	assert_string_equal(o.cni_path, "/usr/lib/cni:/opt/cni/bin");
+}
+
+static void test_parse_lists(void **state)
+{
+	struct xb_run_opts o;
+
+	(void)state;
+	assert_int_equal(parse(&o, "--paths", "zerohop-xdp,bridge,zerohop-xdp",
+			       "--workload", "tcp-crr,udp-rr", NULL),
+			 0);
+	assert_int_equal(o.n_paths, 2);
+	assert_int_equal(o.paths[0], XB_P_ZH_XDP);
+	assert_int_equal(o.paths[1], XB_P_BRIDGE);
+	assert_int_equal(o.n_wls, 2);
+	assert_int_equal(o.wls[0], XB_WL_TCP_CRR);
+	/* no veth: the first path is the baseline; no Services path */
+	assert_int_equal(o.baseline, XB_P_ZH_XDP);
+	assert_int_equal(o.services, 0);
+
+	assert_int_equal(parse(&o, "--paths", "kubeproxy", "--services", "7",
+			       "-b", "kubeproxy", "-o", "json", "-B", "-q",
+			       NULL),
+			 0);
+	assert_int_equal(o.services, 7);
+	assert_true(o.json && o.busy_poll && o.quiet);
+}
+
+static void test_parse_errors(void **state)
+{
+	static const char *const bad[][3] = {
+		{ "--paths", "nope" },
+		{ "--paths", "veth," },
+		{ "--paths", "" },
+		{ "--workload", "udp" },
+		{ "--size", "1" },
+		{ "--size", "15" },
+		{ "--size", "65508" },
+		{ "--duration", "0" },
+		{ "--duration", "x" },
+		{ "--rounds", "0" },
+		{ "--services", "0" },
+		{ "--warmup", "-1" },
+		{ "--cpu-client", "100000" },
+		{ "-o", "yaml" },
+		{ "--baseline", "bridge" }, /* with --paths veth below */
+		{ "stray" },
+	};
+	struct xb_run_opts o;
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < ARRAY_SIZE(bad); i++) {
+		int ret = parse(&o, "--paths", i == 14 ? "veth" : "host,veth",
+				bad[i][0], bad[i][1], NULL);
+
+		if (ret != -EINVAL)
+			fail_msg("'%s %s' parsed (%d)", bad[i][0],
+				 bad[i][1] ? bad[i][1] : "", ret);
+	}
+	assert_int_equal(parse(&o, "--size", "16", NULL), 0);
+	assert_int_equal(parse(&o, "-h", NULL), 1);
+}
+
+/* --- Service rules --------------------------------------------------------- */
+
+static char *generate(int (*fn)(FILE *, const struct xb_svc_cfg *), uint32_t n)
+{
+	struct xb_svc_cfg c = { .n = n, .target_port = 7777 };
+	char *buf = NULL;
+	size_t len = 0;
+	FILE *f;
+
+	inet_pton(AF_INET, "10.242.0.3", &c.target_ip);
+	f = open_memstream(&buf, &len);
+	assert_non_null(f);
+	assert_int_equal(fn(f, &c), 0);
+	fclose(f);
+	return buf;
+}
+
+static int count(const char *text, const char *needle)
+{
+	int n = 0;
+
+	for (; (text = strstr(text, needle)); text++)
+		n++;
+	return n;
+}
+
+static void test_iptables_rules(void **state)
+{
+	char *r = generate(xb_svc_iptables, 10);
+	const char *last_svc, *tcp, *udp, *nodeports;
+
+	(void)state;
+	/* 10 Services, the last with a UDP and a TCP port */
+	assert_int_equal(count(r, "-A KUBE-SERVICES -d "), 11);
+	assert_int_equal(count(r, "-j DNAT --to-destination"), 9 * 2 + 2);
+	assert_int_equal(count(r, "--to-destination 10.242.0.3:7777"), 2);
+	/* one statistic rule per dummy Service (2 endpoints), none for
+	 * the target's single endpoint */
+	assert_int_equal(
+		count(r,
+		      "-m statistic --mode random --probability 0.50000000000"),
+		9);
+	/* the target's rules are the last ones in KUBE-SERVICES, then the
+	 * node ports rule kube-proxy always ends with */
+	udp = strstr(r, "-A KUBE-SERVICES -d 10.96.0.19/32 -p udp");
+	tcp = strstr(r, "-A KUBE-SERVICES -d 10.96.0.19/32 -p tcp");
+	last_svc = strstr(r, "-A KUBE-SERVICES -d 10.96.0.18/32");
+	nodeports = strstr(r, "-j KUBE-NODEPORTS");
+	assert_non_null(udp);
+	assert_non_null(tcp);
+	assert_true(last_svc && last_svc < udp && udp < tcp);
+	assert_true(nodeports > tcp);
+	assert_non_null(strstr(r, "-j MASQUERADE --random-fully"));
+	assert_int_equal(strncmp(r, "*nat\n", 5), 0);
+	assert_int_equal(strcmp(r + strlen(r) - 7, "COMMIT\n"), 0);
+	free(r);
+}
+
+static void test_nft_rules(void **state)
+{
+	char *r = generate(xb_svc_nft, 10);
+
+	(void)state;
+	assert_non_null(
+		strstr(r, "ip daddr . meta l4proto . th dport vmap @svc"));
+	assert_int_equal(count(r, " dnat to "), 9 * 2 + 2);
+	assert_int_equal(count(r, "dnat to 10.242.0.3:7777"), 2);
+	assert_int_equal(count(r, "numgen random mod 2 == 0 goto"), 9);
+	/* one map element per Service port */
+	assert_int_equal(count(r, " . 80 : goto service-"), 11);
+	assert_non_null(strstr(r, "10.96.0.19 . udp . 80 : goto"));
+	assert_non_null(strstr(r, "10.96.0.19 . tcp . 80 : goto"));
+	free(r);
+}
+
+static void test_chain_names(void **state)
+{
+	char a[32], b[32], c[32];
+
+	(void)state;
+	xb_svc_chain(a, sizeof(a), "KUBE-SVC-", 1, 17, -1);
+	xb_svc_chain(b, sizeof(b), "KUBE-SVC-", 2, 17, -1);
+	xb_svc_chain(c, sizeof(c), "KUBE-SVC-", 1, 6, -1);
+	/* iptables allows 28 characters, kube-proxy uses 9 + 16 */
+	assert_int_equal(strlen(a), 25);
+	assert_string_not_equal(a, b);
+	assert_string_not_equal(a, c);
+	xb_svc_chain(b, sizeof(b), "KUBE-SVC-", 1, 17, -1);
+	assert_string_equal(a, b);
+}
+
+/* --- plot -------------------------------------------------------------------- */
+
+static void test_plot_small(void **state)
+{
+	static struct xb_cell cells[XB_WL_MAX][XB_P_MAX];
+	const char *skip[2] = { NULL, NULL };
+	int paths[2] = { XB_P_VETH, XB_P_ZH_TC };
+	struct xb_run_opts o;
+	struct xb_result_set rs = {
+		.o = &o,
+		.command = "xdpbench --plot <a&b>.svg",
+		.paths = paths,
+		.n_paths = 2,
+		.path_skip = skip,
+		.cells = cells,
+	};
+	char *buf = NULL;
+	size_t len = 0, i;
+	FILE *f;
+	int w, p;
+
+	(void)state;
+	assert_int_equal(parse(&o, "--workload", "udp-rr,tcp-crr", NULL), 0);
+	/* 4 x 200000 samples of a long-tailed distribution */
+	for (w = 0; w < 2; w++) {
+		for (p = 0; p < 2; p++) {
+			struct xb_cell *c = &cells[o.wls[w]][paths[p]];
+
+			for (i = 0; i < 200000; i++)
+				xb_samples_add(&c->s,
+					       20000 + (i * i) % 977 * 7 +
+						       (i % 1000 == 0 ? i * 3 :
+									0));
+			xb_summarise(&c->s, &c->sm);
+		}
+	}
+	f = open_memstream(&buf, &len);
+	assert_int_equal(xb_plot_svg(f, &rs), 0);
+	fclose(f);
+	assert_true(len < 300 * 1024 / 4);
+	assert_int_equal(count(buf, "<path "), 4);
+	assert_int_equal(count(buf, "data-path=\"veth\""), 2);
+	assert_non_null(strstr(buf, "&lt;a&amp;b&gt;.svg"));
+	assert_int_equal(strcmp(buf + len - 7, "</svg>\n"), 0);
+	free(buf);
+	for (w = 0; w < XB_WL_MAX; w++) {
+		for (p = 0; p < XB_P_MAX; p++)
+			xb_samples_free(&cells[w][p].s);
+	}
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_rank_nearest),
+		cmocka_unit_test(test_summary_exact),
+		cmocka_unit_test(test_reservoir),
+		cmocka_unit_test(test_parse_defaults),
+		cmocka_unit_test(test_parse_lists),
+		cmocka_unit_test(test_parse_errors),
+		cmocka_unit_test(test_iptables_rules),
+		cmocka_unit_test(test_nft_rules),
+		cmocka_unit_test(test_chain_names),
+		cmocka_unit_test(test_plot_small),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

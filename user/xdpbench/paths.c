@@ -1,0 +1,903 @@
+// SPDX-License-Identifier: Apache-2.0
+/*
+ * paths.c - the measured paths, each a client and a server in network
+ * namespaces made here (host: both in ours, over loopback):
+ *
+ *   veth         two netns joined by a bare veth pair: the floor
+ *   bridge       node netns + two pods wired by the reference bridge plugin
+ *   kubeproxy    bridge + kube-proxy's iptables rules for N Services in the
+ *                node; the client sends to the last Service's ClusterIP
+ *   nftables     bridge + kube-proxy's nftables rules, same Services
+ *   zerohop-tc   node netns + two pods wired by our plugin, "datapath": "tc"
+ *   zerohop-xdp  the same with "datapath": "xdp"
+ *
+ * CNI plugins are run as a runtime runs them: CNI_* environment, the config
+ * on stdin, from inside the node netns. Everything made is recorded in
+ * struct xb_env first and removed by xb_env_cleanup() on every exit path:
+ * a DEL for every ADD, the namespaces (with every link, bridge, rule and
+ * conntrack entry in them), the pin root and the temporary directory.
+ */
+#define _GNU_SOURCE /* unshare(), setns() */
+#include <errno.h>
+#include <fcntl.h>
+#include <ftw.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <sched.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <arpa/inet.h>
+#include <net/if.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+
+#include <jansson.h>
+
+#include "xdpbench.h"
+#include "zerohop.h"
+
+#define XB_NETNS_DIR "/run/netns"
+#define XB_BPFFS "/sys/fs/bpf"
+#define XB_BRIDGE_NAME "xbbr0"
+#define XB_POD_IFNAME "eth0"
+
+const char *const xb_path_names[XB_P_MAX] = {
+	[XB_P_HOST] = "host",	       [XB_P_VETH] = "veth",
+	[XB_P_BRIDGE] = "bridge",      [XB_P_KUBEPROXY] = "kubeproxy",
+	[XB_P_NFTABLES] = "nftables",  [XB_P_ZH_TC] = "zerohop-tc",
+	[XB_P_ZH_XDP] = "zerohop-xdp",
+};
+
+/* Pod subnets, one per path, all outside the ClusterIP range 10.96/12. */
+static const char *const xb_subnets[XB_P_MAX] = {
+	[XB_P_VETH] = "10.240.0.0/24",	    [XB_P_BRIDGE] = "10.241.0.0/24",
+	[XB_P_KUBEPROXY] = "10.242.0.0/24", [XB_P_NFTABLES] = "10.243.0.0/24",
+	[XB_P_ZH_TC] = "10.244.0.0/24",	    [XB_P_ZH_XDP] = "10.245.0.0/24",
+};
+
+/* Say why in @why; -EIO for the caller to return. */
+static int xb_why(char *why, size_t len, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+static int xb_why(char *why, size_t len, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(why, len, fmt, ap);
+	va_end(ap);
+	return -EIO;
+}
+
+const char *xb_netns_path(const char *name, char *buf, size_t len)
+{
+	if (!name || !*name)
+		return NULL;
+	snprintf(buf, len, XB_NETNS_DIR "/%s", name);
+	return buf;
+}
+
+/* --- the run's state and its removal ------------------------------------ */
+
+int xb_env_init(struct xb_env *e)
+{
+	const char *tmp = getenv("TMPDIR");
+
+	memset(e, 0, sizeof(*e));
+	snprintf(e->prefix, sizeof(e->prefix), "xb%d", (int)getpid());
+	snprintf(e->tmp, sizeof(e->tmp), "%s/%s.XXXXXX",
+		 tmp && *tmp ? tmp : "/tmp", e->prefix);
+	if (!mkdtemp(e->tmp)) {
+		int err = -errno;
+
+		pr_warn("mkdtemp %s: %s\n", e->tmp, strerror(errno));
+		e->tmp[0] = '\0';
+		return err;
+	}
+	return 0;
+}
+
+static int xb_rm_one(const char *path, const struct stat *st, int flag,
+		     struct FTW *ftw)
+{
+	(void)st;
+	(void)ftw;
+	if ((flag == FTW_DP ? rmdir(path) : unlink(path)) && errno != ENOENT)
+		pr_warn("cleanup: cannot remove %s: %s\n", path,
+			strerror(errno));
+	return 0;
+}
+
+/* rm -rf, without crossing into other filesystems. */
+static void xb_rm_rf(const char *path)
+{
+	if (nftw(path, xb_rm_one, 16, FTW_DEPTH | FTW_PHYS | FTW_MOUNT) &&
+	    errno != ENOENT)
+		pr_warn("cleanup: %s: %s\n", path, strerror(errno));
+}
+
+static int xb_netns_del(const char *name)
+{
+	char path[PATH_MAX];
+	int ret = 0;
+
+	xb_netns_path(name, path, sizeof(path));
+	/* Lazily: a thread still inside keeps the netns, not the name. */
+	if (umount2(path, MNT_DETACH) && errno != EINVAL && errno != ENOENT)
+		ret = -errno;
+	if (unlink(path) && errno != ENOENT)
+		ret = -errno;
+	return ret;
+}
+
+static int xb_cni(struct xb_env *e, const char *cmd, const struct xb_cni_add *a,
+		  json_t **result, char *why, size_t why_len);
+
+void xb_env_cleanup(struct xb_env *e)
+{
+	char why[512];
+	int i;
+
+	/* One DEL for every ADD (also those that failed), newest first. */
+	for (i = e->n_adds - 1; i >= 0; i--) {
+		if (xb_cni(e, "DEL", &e->adds[i], NULL, why, sizeof(why)))
+			pr_warn("cleanup: %s\n", why);
+	}
+	e->n_adds = 0;
+	for (i = e->n_netns - 1; i >= 0; i--) {
+		int ret = xb_netns_del(e->netns[i]);
+
+		if (ret)
+			pr_warn("cleanup: netns %s: %s\n", e->netns[i],
+				strerror(-ret));
+	}
+	e->n_netns = 0;
+	if (e->pin_root[0]) {
+		xb_rm_rf(e->pin_root);
+		e->pin_root[0] = '\0';
+	}
+	if (e->tmp[0]) {
+		xb_rm_rf(e->tmp);
+		e->tmp[0] = '\0';
+	}
+}
+
+/* A file name in the run's temporary directory. */
+static const char *xb_tmp_file(struct xb_env *e, char *buf, size_t len,
+			       const char *name)
+{
+	snprintf(buf, len, "%s/%s", e->tmp, name);
+	return buf;
+}
+
+/* --- network namespaces ---------------------------------------------------- */
+
+/*
+ * What `ip netns add` does: /run/netns a shared mount point (so the
+ * bind mounts propagate to every mount namespace and unmount everywhere),
+ * an empty file, a new netns bind-mounted on it. The netns is made by
+ * this thread and left again with setns().
+ */
+static int xb_netns_add(struct xb_env *e, const char *path_name,
+			const char *role, char *name, size_t name_len)
+{
+	char path[PATH_MAX];
+	bool made_mount = false;
+	int fd, saved, ret;
+
+	if (e->n_netns == XB_MAX_NETNS)
+		return -ENOSPC;
+	snprintf(name, name_len, "%s-%s-%s", e->prefix, path_name, role);
+	if (mkdir(XB_NETNS_DIR, 0755) && errno != EEXIST)
+		return -errno;
+	while (mount("", XB_NETNS_DIR, "none", MS_SHARED | MS_REC, NULL)) {
+		if (errno != EINVAL || made_mount)
+			return -errno;
+		if (mount(XB_NETNS_DIR, XB_NETNS_DIR, "none", MS_BIND | MS_REC,
+			  NULL))
+			return -errno;
+		made_mount = true;
+	}
+	xb_netns_path(name, path, sizeof(path));
+	fd = open(path, O_RDONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0);
+	if (fd < 0)
+		return -errno;
+	close(fd);
+	/* Ours from here on: recorded before anything else can fail. */
+	snprintf(e->netns[e->n_netns++], XB_NAME_MAX, "%s", name);
+
+	saved = open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC);
+	if (saved < 0)
+		return -errno;
+	if (unshare(CLONE_NEWNET)) {
+		ret = -errno;
+		close(saved);
+		return ret;
+	}
+	ret = 0;
+	if (mount("/proc/thread-self/ns/net", path, "none", MS_BIND, NULL))
+		ret = -errno;
+	/* Loopback is ifindex 1 in every netns. */
+	if (!ret)
+		ret = zh_nl_link_up(1);
+	if (setns(saved, CLONE_NEWNET)) {
+		/* Stuck in the new netns: nothing after this makes sense. */
+		pr_warn("setns back: %s\n", strerror(errno));
+		abort();
+	}
+	close(saved);
+	return ret;
+}
+
+/* Run @fn in netns @name, from this thread. */
+static int xb_in_netns(const char *name, int (*fn)(void *), void *arg)
+{
+	char path[PATH_MAX];
+	int saved, ret;
+
+	saved = zh_netns_enter(xb_netns_path(name, path, sizeof(path)));
+	if (saved < 0)
+		return saved;
+	ret = fn(arg);
+	if (zh_netns_leave(saved)) {
+		pr_warn("setns back: %s\n", strerror(errno));
+		abort();
+	}
+	return ret;
+}
+
+struct xb_sysctl {
+	const char *key, *val;
+	bool optional; /* missing is fine */
+};
+
+static int xb_sysctl_fn(void *arg)
+{
+	const struct xb_sysctl *s = arg;
+	char path[PATH_MAX];
+	int fd, ret = 0;
+	size_t len = strlen(s->val);
+
+	/* /proc/sys/net is the netns of the thread that opens it. */
+	snprintf(path, sizeof(path), "/proc/sys/%s", s->key);
+	fd = open(path, O_WRONLY | O_CLOEXEC);
+	if (fd < 0)
+		return errno == ENOENT && s->optional ? 0 : -errno;
+	if (write(fd, s->val, len) != (ssize_t)len)
+		ret = -errno;
+	close(fd);
+	return ret;
+}
+
+static int xb_sysctl(const char *ns, const char *key, const char *val,
+		     bool optional, char *why, size_t why_len)
+{
+	struct xb_sysctl s = { key, val, optional };
+	int ret = xb_in_netns(ns, xb_sysctl_fn, &s);
+
+	if (ret)
+		xb_why(why, why_len, "sysctl %s=%s in %s: %s", key, val, ns,
+		       strerror(-ret));
+	return ret;
+}
+
+/* --- veth ----------------------------------------------------------------- */
+
+struct xb_veth {
+	int peer_fd; /* -1: only configure */
+	const char *addr;
+};
+
+static int xb_veth_fn(void *arg)
+{
+	const struct xb_veth *v = arg;
+	struct zh_addr a;
+	int idx, ret;
+
+	if (v->peer_fd >= 0) {
+		ret = zh_nl_veth_add(XB_POD_IFNAME, XB_POD_IFNAME, v->peer_fd,
+				     1500);
+		if (ret)
+			return ret;
+	}
+	idx = (int)if_nametoindex(XB_POD_IFNAME);
+	if (!idx)
+		return -errno;
+	ret = zh_addr_parse(v->addr, true, &a);
+	if (!ret)
+		ret = zh_nl_addr_add(idx, &a, 0);
+	if (!ret)
+		ret = zh_nl_link_up(idx);
+	return ret;
+}
+
+static int xb_setup_veth(struct xb_env *e, struct xb_path *p, char *why,
+			 size_t why_len)
+{
+	char path[PATH_MAX];
+	struct xb_veth v;
+	int ret, fd;
+
+	ret = xb_netns_add(e, "veth", "a", p->cli_ns, sizeof(p->cli_ns));
+	if (!ret)
+		ret = xb_netns_add(e, "veth", "b", p->srv_ns,
+				   sizeof(p->srv_ns));
+	if (ret)
+		return xb_why(why, why_len, "netns: %s", strerror(-ret));
+	fd = open(xb_netns_path(p->srv_ns, path, sizeof(path)),
+		  O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return xb_why(why, why_len, "%s: %s", path, strerror(errno));
+	v.peer_fd = fd;
+	v.addr = "10.240.0.1/24";
+	ret = xb_in_netns(p->cli_ns, xb_veth_fn, &v);
+	close(fd);
+	if (!ret) {
+		v.peer_fd = -1;
+		v.addr = "10.240.0.2/24";
+		ret = xb_in_netns(p->srv_ns, xb_veth_fn, &v);
+	}
+	if (ret)
+		return xb_why(why, why_len, "veth: %s", strerror(-ret));
+	inet_pton(AF_INET, "10.240.0.2", &p->srv_ip);
+	return 0;
+}
+
+/* --- CNI -------------------------------------------------------------------- */
+
+/* The first line of a file, for error messages. */
+static void xb_first_line(const char *path, char *buf, size_t len)
+{
+	FILE *f = fopen(path, "r");
+
+	buf[0] = '\0';
+	if (!f)
+		return;
+	if (fgets(buf, (int)len, f))
+		buf[strcspn(buf, "\n")] = '\0';
+	fclose(f);
+}
+
+/*
+ * Run the plugin of @a with CNI_COMMAND=@cmd. With @result, ADD's result is
+ * parsed into it. On failure @why has the plugin's own error message.
+ */
+static int xb_cni(struct xb_env *e, const char *cmd, const struct xb_cni_add *a,
+		  json_t **result, char *why, size_t why_len)
+{
+	char out[PATH_MAX], err[PATH_MAX], ns[PATH_MAX], name[128];
+	char env_cmd[32], env_id[96], env_ns[PATH_MAX + 16], env_path[4200],
+		env_pin[160], msg[256];
+	const char *env[8] = { env_cmd, env_id, env_ns,
+			       "CNI_IFNAME=" XB_POD_IFNAME, env_path };
+	const char *argv[] = { a->plugin, NULL };
+	struct xb_cmd c = {
+		.argv = argv,
+		.env = env,
+		.in = a->conf,
+		.out = out,
+		.err = err,
+		.killable = !strcmp(cmd, "ADD"),
+	};
+	const char *plugin = strrchr(a->plugin, '/');
+	json_error_t jerr;
+	json_t *res;
+	int rc;
+
+	plugin = plugin ? plugin + 1 : a->plugin;
+	snprintf(env_cmd, sizeof(env_cmd), "CNI_COMMAND=%s", cmd);
+	snprintf(env_id, sizeof(env_id), "CNI_CONTAINERID=%s", a->pod);
+	snprintf(env_ns, sizeof(env_ns), "CNI_NETNS=%s",
+		 xb_netns_path(a->pod, ns, sizeof(ns)));
+	snprintf(env_path, sizeof(env_path), "CNI_PATH=%s", a->cni_path);
+	if (a->pin_root[0]) {
+		snprintf(env_pin, sizeof(env_pin), "ZEROHOP_PIN_ROOT=%s",
+			 a->pin_root);
+		env[5] = env_pin;
+	}
+	snprintf(name, sizeof(name), "%s.%s.out", a->pod, cmd);
+	xb_tmp_file(e, out, sizeof(out), name);
+	snprintf(name, sizeof(name), "%s.%s.err", a->pod, cmd);
+	xb_tmp_file(e, err, sizeof(err), name);
+	c.netns = xb_netns_path(a->node, ns, sizeof(ns));
+
+	rc = xb_cmd_run(&c);
+	if (rc < 0)
+		return xb_why(why, why_len, "%s %s: cannot run %s: %s", cmd,
+			      a->pod, a->plugin, strerror(-rc));
+	res = json_load_file(out, 0, &jerr);
+	if (rc) {
+		/* The CNI error JSON on stdout, else whatever was on stderr. */
+		const char *m =
+			res ? json_string_value(json_object_get(res, "msg")) :
+			      NULL;
+		const char *d = res ? json_string_value(
+					      json_object_get(res, "details")) :
+				      NULL;
+
+		if (!m)
+			xb_first_line(err, msg, sizeof(msg));
+		xb_why(why, why_len, "%s %s with %s failed (exit %d): %s%s%s",
+		       cmd, a->pod, plugin, rc, m ? m : msg, d ? ": " : "",
+		       d ? d : "");
+		json_decref(res);
+		return -EIO;
+	}
+	if (!result) {
+		json_decref(res);
+		return 0;
+	}
+	if (!res)
+		return xb_why(why, why_len, "%s %s with %s: result: %s", cmd,
+			      a->pod, plugin, jerr.text);
+	*result = res;
+	return 0;
+}
+
+/* The address and gateway of the result's first IPv4 address. */
+static int xb_cni_ip(json_t *res, struct in_addr *ip, struct in_addr *gw)
+{
+	json_t *ips = json_object_get(res, "ips"), *v;
+	size_t i;
+
+	json_array_foreach (ips, i, v) {
+		const char *addr =
+			json_string_value(json_object_get(v, "address"));
+		const char *g =
+			json_string_value(json_object_get(v, "gateway"));
+		char buf[INET_ADDRSTRLEN + 4];
+
+		if (!addr || !strchr(addr, '.'))
+			continue;
+		snprintf(buf, sizeof(buf), "%.*s", (int)strcspn(addr, "/"),
+			 addr);
+		if (inet_pton(AF_INET, buf, ip) != 1)
+			return -EINVAL;
+		if (gw && (!g || inet_pton(AF_INET, g, gw) != 1))
+			gw->s_addr = 0;
+		return 0;
+	}
+	return -ENOENT;
+}
+
+/* ADD pod @pod of node @node with @plugin; the first IPv4 address out. */
+static int xb_pod_add(struct xb_env *e, const char *node, const char *pod,
+		      const char *conf, const char *plugin,
+		      const char *cni_path, const char *pin_root,
+		      struct in_addr *ip, struct in_addr *gw, char *why,
+		      size_t why_len)
+{
+	struct xb_cni_add *a;
+	json_t *res = NULL;
+	int ret;
+
+	if (e->n_adds == XB_MAX_ADDS)
+		return xb_why(why, why_len, "too many pods");
+	if (strlen(conf) >= sizeof(e->adds[0].conf) ||
+	    strlen(plugin) >= sizeof(e->adds[0].plugin) ||
+	    strlen(cni_path) >= sizeof(e->adds[0].cni_path))
+		return xb_why(why, why_len, "%s: a path is too long", pod);
+	/* Recorded first: DEL undoes a half-done ADD too. */
+	a = &e->adds[e->n_adds++];
+	snprintf(a->node, sizeof(a->node), "%s", node);
+	snprintf(a->pod, sizeof(a->pod), "%s", pod);
+	snprintf(a->conf, sizeof(a->conf), "%s", conf);
+	snprintf(a->plugin, sizeof(a->plugin), "%s", plugin);
+	snprintf(a->cni_path, sizeof(a->cni_path), "%s", cni_path);
+	snprintf(a->pin_root, sizeof(a->pin_root), "%s",
+		 pin_root ? pin_root : "");
+
+	ret = xb_cni(e, "ADD", a, &res, why, why_len);
+	if (ret)
+		return ret;
+	ret = xb_cni_ip(res, ip, gw);
+	json_decref(res);
+	if (ret)
+		return xb_why(why, why_len,
+			      "ADD %s: no IPv4 address in the result", pod);
+	return 0;
+}
+
+/* @name in the colon-separated @dirs: its path in @buf. */
+static int xb_find_in(const char *dirs, const char *name, char *buf, size_t len)
+{
+	const char *p, *end;
+
+	for (p = dirs; *p; p = *end ? end + 1 : end) {
+		int n;
+
+		end = strchrnul(p, ':');
+		if (end == p)
+			continue;
+		n = snprintf(buf, len, "%.*s/%s", (int)(end - p), p, name);
+		if (n > 0 && (size_t)n < len && !access(buf, X_OK))
+			return 0;
+	}
+	return -ENOENT;
+}
+
+static int xb_write_file(const char *path, const char *text)
+{
+	FILE *f = fopen(path, "w");
+	int ret = 0;
+
+	if (!f)
+		return -errno;
+	if (fputs(text, f) < 0)
+		ret = -EIO;
+	if (fclose(f) && !ret)
+		ret = -errno;
+	return ret;
+}
+
+/* A node netns and pods a (client) and b (server) wired by @plugin. */
+static int xb_setup_pods(struct xb_env *e, struct xb_path *p,
+			 const char *plugin, const char *cni_path,
+			 const char *conf_json, const char *pin_root, char *why,
+			 size_t why_len)
+{
+	const char *name = xb_path_names[p->id];
+	char conf[PATH_MAX], fname[128];
+	struct in_addr ip_a, gw_a;
+	int ret;
+
+	ret = 0;
+	if (!p->node_ns[0])
+		ret = xb_netns_add(e, name, "node", p->node_ns,
+				   sizeof(p->node_ns));
+	if (!ret)
+		ret = xb_netns_add(e, name, "a", p->cli_ns, sizeof(p->cli_ns));
+	if (!ret)
+		ret = xb_netns_add(e, name, "b", p->srv_ns, sizeof(p->srv_ns));
+	if (ret)
+		return xb_why(why, why_len, "netns: %s", strerror(-ret));
+
+	snprintf(fname, sizeof(fname), "%s.conf", name);
+	xb_tmp_file(e, conf, sizeof(conf), fname);
+	ret = xb_write_file(conf, conf_json);
+	if (ret)
+		return xb_why(why, why_len, "%s: %s", conf, strerror(-ret));
+	ret = xb_pod_add(e, p->node_ns, p->cli_ns, conf, plugin, cni_path,
+			 pin_root, &ip_a, &gw_a, why, why_len);
+	if (!ret)
+		ret = xb_pod_add(e, p->node_ns, p->srv_ns, conf, plugin,
+				 cni_path, pin_root, &p->srv_ip, &p->gw, why,
+				 why_len);
+	return ret;
+}
+
+/* --- bridge, and the Services on top of it ------------------------------- */
+
+static int xb_setup_bridge(struct xb_env *e, struct xb_path *p,
+			   const struct xb_setup_opts *o, char *why,
+			   size_t why_len)
+{
+	static const char *const brnf[] = {
+		"net/bridge/bridge-nf-call-iptables",
+		"net/bridge/bridge-nf-call-ip6tables",
+		"net/bridge/bridge-nf-call-arptables",
+	};
+	const char *name = xb_path_names[p->id];
+	char plugin[PATH_MAX], conf[1024], ipam[PATH_MAX];
+	json_t *j;
+	char *text;
+	size_t i;
+	int ret;
+
+	if (xb_find_in(o->cni_path, "bridge", plugin, sizeof(plugin)) ||
+	    xb_find_in(o->cni_path, "host-local", ipam, sizeof(ipam)))
+		return xb_why(
+			why, why_len,
+			"the bridge and host-local CNI plugins are not in %s (--cni-path; Debian: containernetworking-plugins)",
+			o->cni_path);
+	snprintf(ipam, sizeof(ipam), "%s/ipam-%s", e->tmp, name);
+	/* A default route via the bridge, as on a node: how a pod reaches
+	 * a ClusterIP. */
+	j = json_pack(
+		"{s:s, s:s, s:s, s:s, s:b, s:b, s:{s:s, s:[[{s:s}]], s:[{s:s}], s:s}}",
+		"cniVersion", "1.0.0", "name", name, "type", "bridge", "bridge",
+		XB_BRIDGE_NAME, "isGateway", 1, "ipMasq", 0, "ipam", "type",
+		"host-local", "ranges", "subnet", xb_subnets[p->id], "routes",
+		"dst", "0.0.0.0/0", "dataDir", ipam);
+	text = j ? json_dumps(j, JSON_COMPACT) : NULL;
+	json_decref(j);
+	if (!text)
+		return xb_why(why, why_len, "out of memory");
+	snprintf(conf, sizeof(conf), "%s\n", text);
+	free(text);
+
+	/* The node first: pods must never see a half-configured node. */
+	ret = xb_netns_add(e, name, "node", p->node_ns, sizeof(p->node_ns));
+	if (ret)
+		return xb_why(why, why_len, "netns: %s", strerror(-ret));
+	ret = xb_sysctl(p->node_ns, "net/ipv4/ip_forward", "1", false, why,
+			why_len);
+	/* No br_netfilter: frames between ports of the bridge stay out of
+	 * iptables; what is routed (to a ClusterIP) goes through it. */
+	for (i = 0; !ret && i < sizeof(brnf) / sizeof(brnf[0]); i++)
+		ret = xb_sysctl(p->node_ns, brnf[i], "0", true, why, why_len);
+	if (ret)
+		return ret;
+	return xb_setup_pods(e, p, plugin, o->cni_path, conf, NULL, why,
+			     why_len);
+}
+
+/*
+ * udp-newflow's source ports come round again after ~64 k requests, a few
+ * seconds; with conntrack's default 30 s they would find last round's
+ * entry and not be new flows at all. 1 s keeps every one of them new.
+ */
+#define XB_CT_UDP_TIMEOUT "1"
+
+static int xb_setup_services(struct xb_env *e, struct xb_path *p,
+			     const struct xb_setup_opts *o, char *why,
+			     size_t why_len)
+{
+	bool nft = p->id == XB_P_NFTABLES;
+	struct xb_svc_cfg cfg = {
+		.n = (uint32_t)o->services,
+		.target_ip = p->srv_ip,
+		.target_port = XB_DEFAULT_PORT,
+	};
+	const char *ipt_argv[] = { "iptables-restore", "--noflush", NULL };
+	char rules[PATH_MAX], out[PATH_MAX], err[PATH_MAX], ns[PATH_MAX],
+		msg[256];
+	const char *nft_argv[] = { "nft", "-f", rules, NULL };
+	struct xb_cmd c = {
+		.argv = nft ? nft_argv : ipt_argv,
+		.netns = xb_netns_path(p->node_ns, ns, sizeof(ns)),
+		.in = nft ? NULL : rules,
+		.out = xb_tmp_file(e, out, sizeof(out), "rules.out"),
+		.err = xb_tmp_file(e, err, sizeof(err), "rules.err"),
+		.killable = true,
+	};
+	uint64_t t0 = xb_now_ns();
+	FILE *f;
+	int ret;
+
+	xb_tmp_file(e, rules, sizeof(rules),
+		    nft ? "nftables.nft" : "kubeproxy.rules");
+	f = fopen(rules, "w");
+	if (!f)
+		return xb_why(why, why_len, "%s: %s", rules, strerror(errno));
+	ret = nft ? xb_svc_nft(f, &cfg) : xb_svc_iptables(f, &cfg);
+	if (fclose(f) && !ret)
+		ret = -errno;
+	if (ret)
+		return xb_why(why, why_len, "%s: %s", rules, strerror(-ret));
+
+	if (!o->quiet)
+		pr_info("%s: loading %u Services with %s\n",
+			xb_path_names[p->id], cfg.n,
+			nft ? "nft -f" : "iptables-restore --noflush");
+	ret = xb_cmd_run(&c);
+	if (ret) {
+		xb_first_line(err, msg, sizeof(msg));
+		return xb_why(why, why_len, "%s: %s", c.argv[0],
+			      ret < 0 ? strerror(-ret) : msg);
+	}
+	if (!o->quiet)
+		pr_info("%s: loaded in %.1f s\n", xb_path_names[p->id],
+			(double)(xb_now_ns() - t0) / 1e9);
+	ret = xb_sysctl(p->node_ns, "net/netfilter/nf_conntrack_udp_timeout",
+			XB_CT_UDP_TIMEOUT, false, why, why_len);
+	if (ret)
+		return ret;
+	p->target.sin_addr = xb_svc_vip(cfg.n - 1);
+	p->target.sin_port = htons(XB_SVC_PORT);
+	xb_svc_chain(p->sep_chain, sizeof(p->sep_chain), "KUBE-SEP-", cfg.n - 1,
+		     IPPROTO_UDP, 0);
+	return 0;
+}
+
+/* --- zerohop ---------------------------------------------------------------- */
+
+static int xb_setup_zerohop(struct xb_env *e, struct xb_path *p,
+			    const struct xb_setup_opts *o, char *why,
+			    size_t why_len)
+{
+	const char *dp = p->id == XB_P_ZH_TC ? "tc" : "xdp";
+	const char *name = xb_path_names[p->id];
+	char conf[1024], ipam[PATH_MAX], pin[128], cni_path[4200];
+	const char *slash;
+	json_t *j;
+	char *text;
+
+	if (!o->plugin)
+		return xb_why(
+			why, why_len,
+			"the zerohop CNI plugin was not found (--plugin)");
+	if (access(o->plugin, X_OK))
+		return xb_why(why, why_len, "--plugin %s: %s", o->plugin,
+			      strerror(errno));
+	/* Each node netns stands for a node with pins of its own: the maps
+	 * are keyed by host ifindex, which two netns may share. */
+	if (!e->pin_root[0]) {
+		char root[sizeof(e->pin_root)];
+
+		snprintf(root, sizeof(root), XB_BPFFS "/%s", e->prefix);
+		if (mkdir(root, 0700))
+			return xb_why(why, why_len, "mkdir %s: %s", root,
+				      strerror(errno));
+		memcpy(e->pin_root, root, sizeof(root));
+	}
+	snprintf(pin, sizeof(pin), "%s/%s", e->pin_root, dp);
+	/* The plugin's own directory first, as a runtime's CNI_PATH would. */
+	slash = strrchr(o->plugin, '/');
+	snprintf(cni_path, sizeof(cni_path), "%.*s:%s",
+		 slash ? (int)(slash - o->plugin) : 1, slash ? o->plugin : ".",
+		 o->cni_path);
+	if (xb_find_in(cni_path, "host-local", ipam, sizeof(ipam)))
+		return xb_why(
+			why, why_len,
+			"the host-local CNI plugin is not in %s (--cni-path)",
+			o->cni_path);
+	snprintf(ipam, sizeof(ipam), "%s/ipam-%s", e->tmp, name);
+	j = json_pack("{s:s, s:s, s:s, s:s, s:i, s:{s:s, s:[[{s:s}]], s:s}}",
+		      "cniVersion", "1.0.0", "name", name, "type", "zerohop",
+		      "datapath", dp, "mtu", 1500, "ipam", "type", "host-local",
+		      "ranges", "subnet", xb_subnets[p->id], "dataDir", ipam);
+	text = j ? json_dumps(j, JSON_COMPACT) : NULL;
+	json_decref(j);
+	if (!text)
+		return xb_why(why, why_len, "out of memory");
+	snprintf(conf, sizeof(conf), "%s\n", text);
+	free(text);
+	return xb_setup_pods(e, p, o->plugin, cni_path, conf, pin, why,
+			     why_len);
+}
+
+/* --- a path ----------------------------------------------------------------- */
+
+int xb_path_setup(struct xb_env *e, struct xb_path *p,
+		  const struct xb_setup_opts *o, char *why, size_t why_len)
+{
+	int ret;
+
+	p->srv_bind.sin_family = AF_INET;
+	p->srv_bind.sin_port = htons(XB_DEFAULT_PORT);
+	p->target.sin_family = AF_INET;
+	p->target.sin_port = htons(XB_DEFAULT_PORT);
+	p->cycle_ports = p->id != XB_P_HOST;
+
+	switch (p->id) {
+	case XB_P_HOST:
+		/* Our own netns: loopback, and a port nobody else holds. */
+		p->srv_bind.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+		p->srv_bind.sin_port = 0;
+		p->srv_ip.s_addr = htonl(INADDR_LOOPBACK);
+		p->target.sin_addr = p->srv_ip;
+		return 0;
+	case XB_P_VETH:
+		ret = xb_setup_veth(e, p, why, why_len);
+		break;
+	case XB_P_BRIDGE:
+	case XB_P_KUBEPROXY:
+	case XB_P_NFTABLES:
+		ret = xb_setup_bridge(e, p, o, why, why_len);
+		break;
+	case XB_P_ZH_TC:
+	case XB_P_ZH_XDP:
+		ret = xb_setup_zerohop(e, p, o, why, why_len);
+		break;
+	default:
+		return xb_why(why, why_len, "unknown path");
+	}
+	if (ret)
+		return ret;
+	p->target.sin_addr = p->srv_ip;
+	if (p->id == XB_P_KUBEPROXY || p->id == XB_P_NFTABLES)
+		ret = xb_setup_services(e, p, o, why, why_len);
+	return ret;
+}
+
+/* --- did the Service rules do their job? ---------------------------------- */
+
+struct xb_ct_find {
+	const char *want[2];
+	bool found;
+};
+
+static int xb_ct_find_fn(void *arg)
+{
+	struct xb_ct_find *c = arg;
+	char line[512];
+	FILE *f;
+
+	/* thread-self: /proc/self/net would be the netns of the main thread. */
+	f = fopen("/proc/thread-self/net/nf_conntrack", "r");
+	if (!f)
+		return -errno;
+	while (!c->found && fgets(line, sizeof(line), f))
+		c->found = strstr(line, c->want[0]) && strstr(line, c->want[1]);
+	fclose(f);
+	return 0;
+}
+
+/* Packets counted by the DNAT rule of @chain in the nat table. */
+static int xb_ipt_dnat_packets(struct xb_env *e, const struct xb_path *p,
+			       uint64_t *pkts)
+{
+	const char *argv[] = { "iptables",   "-w", "-t", "nat", "-L",
+			       p->sep_chain, "-n", "-v", "-x",	NULL };
+	char out[PATH_MAX], ns[PATH_MAX], line[512];
+	struct xb_cmd c = {
+		.argv = argv,
+		.netns = xb_netns_path(p->node_ns, ns, sizeof(ns)),
+		.out = xb_tmp_file(e, out, sizeof(out), "counters.out"),
+		.killable = true,
+	};
+	FILE *f;
+	int ret;
+
+	ret = xb_cmd_run(&c);
+	if (ret)
+		return ret < 0 ? ret : -EIO;
+	f = fopen(out, "r");
+	if (!f)
+		return -errno;
+	ret = -ENOENT;
+	while (fgets(line, sizeof(line), f)) {
+		unsigned long long n;
+
+		if (strstr(line, "DNAT") && sscanf(line, "%llu", &n) == 1) {
+			*pkts = n;
+			ret = 0;
+		}
+	}
+	fclose(f);
+	return ret;
+}
+
+int xb_path_verify_nat(struct xb_env *e, const struct xb_path *p,
+		       const struct xb_server *srv, char *why, size_t why_len)
+{
+	const struct sockaddr_in *peer = (const void *)&srv->last_peer;
+	char vip[INET_ADDRSTRLEN], sip[INET_ADDRSTRLEN], gw[INET_ADDRSTRLEN];
+	char want0[64], want1[96];
+	struct xb_ct_find ct = { { want0, want1 }, false };
+	uint64_t pkts = 0;
+	int ret;
+
+	inet_ntop(AF_INET, &p->target.sin_addr, vip, sizeof(vip));
+	inet_ntop(AF_INET, &p->srv_ip, sip, sizeof(sip));
+	inet_ntop(AF_INET, &p->gw, gw, sizeof(gw));
+	if (!srv->echoed)
+		return xb_why(why, why_len, "the server saw no request to %s",
+			      vip);
+	/* masqueradeAll: the request reached the pod from the node. */
+	if (peer->sin_family != AF_INET ||
+	    peer->sin_addr.s_addr != p->gw.s_addr)
+		return xb_why(
+			why, why_len,
+			"the server saw the request from %s, not from the node's %s: not masqueraded",
+			inet_ntoa(peer->sin_addr), gw);
+	/* The original direction to the ClusterIP, the reply from the pod to
+	 * the node: DNAT and SNAT both in one entry. */
+	snprintf(want0, sizeof(want0), " dst=%s ", vip);
+	snprintf(want1, sizeof(want1), " src=%s dst=%s sport=%d ", sip, gw,
+		 XB_DEFAULT_PORT);
+	ret = xb_in_netns(p->node_ns, xb_ct_find_fn, &ct);
+	if (ret)
+		return xb_why(why, why_len, "nf_conntrack in %s: %s",
+			      p->node_ns, strerror(-ret));
+	if (!ct.found)
+		return xb_why(
+			why, why_len,
+			"no conntrack entry in the node for %s:%d with a reply from %s:%d to %s: not DNATed",
+			vip, XB_SVC_PORT, sip, XB_DEFAULT_PORT, gw);
+	if (p->id != XB_P_KUBEPROXY)
+		return 0;
+	ret = xb_ipt_dnat_packets(e, p, &pkts);
+	if (ret)
+		return xb_why(why, why_len, "iptables -L %s: %s", p->sep_chain,
+			      strerror(-ret));
+	if (!pkts)
+		return xb_why(why, why_len,
+			      "the DNAT rule of %s counted no packet",
+			      p->sep_chain);
+	return 0;
+}

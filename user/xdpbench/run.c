@@ -1,0 +1,757 @@
+// SPDX-License-Identifier: Apache-2.0
+/*
+ * run.c - `xdpbench [run]`: set every path up once, measure them
+ * interleaved (for each round, for each workload, every path in turn, so
+ * that drift on a small shared machine hits all of them alike), tear
+ * everything down, report.
+ */
+#define _GNU_SOURCE /* CPU_SETSIZE */
+#include <errno.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <math.h>
+#include <sched.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <arpa/inet.h>
+
+#include "log.h"
+#include "xdpbench.h"
+
+/* All cells together keep at most this many samples (8 bytes each). */
+#define XB_SAMPLE_BUDGET (32ULL << 20)
+#define XB_CELL_MIN_LIMIT (1ULL << 20)
+#define XB_UDP_TIMEOUT_NS (200 * 1000000ULL)
+#define XB_CHECK_UDP_TIMEOUT_NS (500 * 1000000ULL)
+#define XB_TCP_TIMEOUT_NS (3000 * 1000000ULL)
+#define XB_CHECK_REQUESTS 20
+/* udp-newflow source ports in a netns of ours: nobody else binds there. */
+#define XB_PORT_FIRST 1024
+#define XB_PORT_LAST 65535
+
+const char *xb_command = "xdpbench";
+
+void xb_run_usage(FILE *f)
+{
+	fprintf(f,
+		"Usage: xdpbench [run] [OPTIONS]\n"
+		"\n"
+		"Request/response latency between a client and a server over several\n"
+		"network paths, measured interleaved: for each round, for each workload,\n"
+		"every path in turn. Every path is set up once before the first round\n"
+		"and everything (network namespaces xb<pid>-*, pins under\n"
+		"/sys/fs/bpf/xb<pid>, a temporary directory) is removed at the end, on\n"
+		"error and on SIGINT/SIGTERM. Needs root for all but the host path.\n"
+		"\n"
+		"Paths (--paths):\n"
+		"  host         UDP/TCP over 127.0.0.1 in this network namespace\n"
+		"  veth         two netns joined by a bare veth pair: the floor\n"
+		"  bridge       a node netns and two pods wired by the reference bridge\n"
+		"               CNI plugin (host-local IPAM), no br_netfilter\n"
+		"  kubeproxy    bridge, plus kube-proxy's iptables rules for --services\n"
+		"               Services in the node (one iptables-restore); the client\n"
+		"               sends to the last Service's ClusterIP\n"
+		"  nftables     bridge, plus the same Services as kube-proxy's nftables\n"
+		"               table with a verdict map (one nft -f)\n"
+		"  zerohop-tc   a node netns and two pods wired by the zerohop plugin,\n"
+		"               \"datapath\": \"tc\"\n"
+		"  zerohop-xdp  the same with \"datapath\": \"xdp\"\n"
+		"\n"
+		"Workloads (--workload):\n"
+		"  udp-rr       one UDP flow, one request outstanding\n"
+		"  udp-newflow  each request from a new source port: a new flow\n"
+		"  tcp-rr       one TCP connection, request/response\n"
+		"  tcp-crr      connect, request, response, close; the sample is the\n"
+		"               whole connect -> response time\n"
+		"\n"
+		"Options:\n"
+		"  -P, --paths LIST      comma-separated paths (default: all of them)\n"
+		"  -W, --workload LIST   comma-separated workloads (default udp-rr,udp-newflow)\n"
+		"  -N, --services N      Services for kubeproxy and nftables, 1..%d\n"
+		"                        (default %d)\n"
+		"      --plugin PATH     the zerohop CNI plugin (default: zerohop next to\n"
+		"                        xdpbench, else /opt/cni/bin/zerohop)\n"
+		"      --cni-path DIRS   where bridge and host-local are (default\n"
+		"                        %s)\n"
+		"  -B, --busy-poll       SO_BUSY_POLL and spinning non-blocking receives,\n"
+		"                        client and server\n"
+		"  -s, --size BYTES      payload size, %d..%d (default %d)\n"
+		"      --cpu-client N    pin the client thread to CPU N\n"
+		"      --cpu-server N    pin the server thread to CPU N\n"
+		"  -r, --rounds N        rounds (default %d)\n"
+		"  -d, --duration SECS   measuring time per path, workload and round\n"
+		"                        (default 1)\n"
+		"  -w, --warmup N        unmeasured requests before each (default %d)\n"
+		"  -b, --baseline PATH   ratios against this path (default veth, else the\n"
+		"                        first path)\n"
+		"  -o, --output FORMAT   table (default) or json on stdout; with json the\n"
+		"                        table goes to stderr\n"
+		"      --json FILE       also write the JSON to FILE\n"
+		"      --plot FILE.svg   latency distributions, a panel per workload\n"
+		"  -q, --quiet           no progress on stderr\n"
+		"  -v, --verbose         log more\n"
+		"  -h, --help            this text\n"
+		"\n"
+		"Exit status: 0 when every path was measured, 1 when a path was skipped\n"
+		"(the reason is printed) or on failure, 2 for bad usage, 130 when\n"
+		"interrupted.\n",
+		XB_MAX_SERVICES, XB_DEFAULT_SERVICES, XB_DEFAULT_CNI_PATH,
+		XB_MIN_SIZE, XB_MAX_SIZE, XB_DEFAULT_SIZE, XB_DEFAULT_ROUNDS,
+		XB_DEFAULT_WARMUP);
+}
+
+/* --- options ----------------------------------------------------------------- */
+
+int xb_parse_u64(const char *opt, const char *s, uint64_t min, uint64_t max,
+		 uint64_t *out)
+{
+	unsigned long long v;
+	char *end;
+
+	errno = 0;
+	if (!s || !*s || *s == '-')
+		goto bad;
+	v = strtoull(s, &end, 10);
+	if (errno || *end || v < min || v > max)
+		goto bad;
+	*out = v;
+	return 0;
+bad:
+	pr_warn("%s: invalid value '%s' (want an integer %" PRIu64 "..%" PRIu64
+		")\n",
+		opt, s ? s : "", min, max);
+	return -EINVAL;
+}
+
+int xb_parse_secs(const char *opt, const char *s, double *out)
+{
+	char *end;
+	double v;
+
+	errno = 0;
+	v = strtod(s, &end);
+	if (errno || end == s || *end || !isfinite(v) || v <= 0 || v > 86400) {
+		pr_warn("%s: invalid value '%s' (want seconds > 0, up to 86400)\n",
+			opt, s);
+		return -EINVAL;
+	}
+	*out = v;
+	return 0;
+}
+
+static void xb_names(char *buf, size_t len, const char *const *names, int n)
+{
+	size_t off = 0;
+	int i;
+
+	buf[0] = '\0';
+	for (i = 0; i < n && off < len; i++)
+		off += (size_t)snprintf(buf + off, len - off, "%s%s",
+					i ? ", " : "", names[i]);
+}
+
+int xb_parse_list(const char *opt, const char *s, const char *const *names,
+		  int n_names, int *out, int *n_out)
+{
+	char want[256];
+	const char *p = s, *end;
+	int n = 0, i, j;
+
+	xb_names(want, sizeof(want), names, n_names);
+	for (;;) {
+		size_t len;
+
+		end = strchrnul(p, ',');
+		len = (size_t)(end - p);
+		for (i = 0; i < n_names; i++) {
+			if (strlen(names[i]) == len &&
+			    !strncmp(names[i], p, len))
+				break;
+		}
+		if (i == n_names) {
+			pr_warn("%s: unknown name '%.*s' (want %s)\n", opt,
+				(int)len, p, want);
+			return -EINVAL;
+		}
+		for (j = 0; j < n && out[j] != i; j++)
+			;
+		if (j == n)
+			out[n++] = i;
+		if (!*end)
+			break;
+		p = end + 1;
+	}
+	*n_out = n;
+	return 0;
+}
+
+static int xb_parse_cpu(const char *opt, const char *s, int *cpu)
+{
+	long n = sysconf(_SC_NPROCESSORS_CONF);
+	uint64_t v;
+
+	if (n < 1 || n > CPU_SETSIZE)
+		n = CPU_SETSIZE;
+	if (xb_parse_u64(opt, s, 0, (uint64_t)n - 1, &v))
+		return -EINVAL;
+	*cpu = (int)v;
+	return 0;
+}
+
+enum {
+	XB_OPT_PLUGIN = 256,
+	XB_OPT_CNI_PATH,
+	XB_OPT_CPU_CLIENT,
+	XB_OPT_CPU_SERVER,
+	XB_OPT_JSON,
+	XB_OPT_PLOT,
+};
+
+int xb_run_parse(int argc, char **argv, struct xb_run_opts *o)
+{
+	static const struct option opts[] = {
+		{ "paths", required_argument, NULL, 'P' },
+		{ "workload", required_argument, NULL, 'W' },
+		{ "workloads", required_argument, NULL, 'W' },
+		{ "services", required_argument, NULL, 'N' },
+		{ "plugin", required_argument, NULL, XB_OPT_PLUGIN },
+		{ "cni-path", required_argument, NULL, XB_OPT_CNI_PATH },
+		{ "busy-poll", no_argument, NULL, 'B' },
+		{ "size", required_argument, NULL, 's' },
+		{ "cpu-client", required_argument, NULL, XB_OPT_CPU_CLIENT },
+		{ "cpu-server", required_argument, NULL, XB_OPT_CPU_SERVER },
+		{ "rounds", required_argument, NULL, 'r' },
+		{ "duration", required_argument, NULL, 'd' },
+		{ "warmup", required_argument, NULL, 'w' },
+		{ "baseline", required_argument, NULL, 'b' },
+		{ "output", required_argument, NULL, 'o' },
+		{ "json", required_argument, NULL, XB_OPT_JSON },
+		{ "plot", required_argument, NULL, XB_OPT_PLOT },
+		{ "quiet", no_argument, NULL, 'q' },
+		{ "verbose", no_argument, NULL, 'v' },
+		{ "help", no_argument, NULL, 'h' },
+		{}
+	};
+	const char *baseline = NULL;
+	bool services_set = false;
+	uint64_t v;
+	int c, i;
+
+	memset(o, 0, sizeof(*o));
+	for (i = 0; i < XB_P_MAX; i++)
+		o->paths[i] = i;
+	o->n_paths = XB_P_MAX;
+	o->wls[0] = XB_WL_UDP_RR;
+	o->wls[1] = XB_WL_UDP_NEWFLOW;
+	o->n_wls = 2;
+	o->services = XB_DEFAULT_SERVICES;
+	o->cni_path = XB_DEFAULT_CNI_PATH;
+	o->size = XB_DEFAULT_SIZE;
+	o->cpu_client = -1;
+	o->cpu_server = -1;
+	o->rounds = XB_DEFAULT_ROUNDS;
+	o->warmup = XB_DEFAULT_WARMUP;
+	o->duration = 1.0;
+
+	optind = 0; /* GNU: start over (the unit tests parse many times) */
+	while ((c = getopt_long(argc, argv, "P:W:N:Bs:r:d:w:b:o:qvh", opts,
+				NULL)) != -1) {
+		switch (c) {
+		case 'P':
+			if (xb_parse_list("--paths", optarg, xb_path_names,
+					  XB_P_MAX, o->paths, &o->n_paths))
+				return -EINVAL;
+			break;
+		case 'W':
+			if (xb_parse_list("--workload", optarg,
+					  xb_workload_names, XB_WL_MAX, o->wls,
+					  &o->n_wls))
+				return -EINVAL;
+			break;
+		case 'N':
+			if (xb_parse_u64("--services", optarg, 1,
+					 XB_MAX_SERVICES, &o->services))
+				return -EINVAL;
+			services_set = true;
+			break;
+		case XB_OPT_PLUGIN:
+			o->plugin = optarg;
+			break;
+		case XB_OPT_CNI_PATH:
+			o->cni_path = optarg;
+			break;
+		case 'B':
+			o->busy_poll = true;
+			break;
+		case 's':
+			if (xb_parse_u64("--size", optarg, XB_MIN_SIZE,
+					 XB_MAX_SIZE, &v))
+				return -EINVAL;
+			o->size = (size_t)v;
+			break;
+		case XB_OPT_CPU_CLIENT:
+			if (xb_parse_cpu("--cpu-client", optarg,
+					 &o->cpu_client))
+				return -EINVAL;
+			break;
+		case XB_OPT_CPU_SERVER:
+			if (xb_parse_cpu("--cpu-server", optarg,
+					 &o->cpu_server))
+				return -EINVAL;
+			break;
+		case 'r':
+			if (xb_parse_u64("--rounds", optarg, 1, 1000000,
+					 &o->rounds))
+				return -EINVAL;
+			break;
+		case 'd':
+			if (xb_parse_secs("--duration", optarg, &o->duration))
+				return -EINVAL;
+			break;
+		case 'w':
+			if (xb_parse_u64("--warmup", optarg, 0, UINT32_MAX,
+					 &o->warmup))
+				return -EINVAL;
+			break;
+		case 'b':
+			baseline = optarg;
+			break;
+		case 'o':
+			if (!strcmp(optarg, "json")) {
+				o->json = true;
+			} else if (!strcmp(optarg, "table")) {
+				o->json = false;
+			} else {
+				pr_warn("-o: unknown output format '%s' (want table or json)\n",
+					optarg);
+				return -EINVAL;
+			}
+			break;
+		case XB_OPT_JSON:
+			o->json_file = optarg;
+			break;
+		case XB_OPT_PLOT:
+			o->plot_file = optarg;
+			break;
+		case 'q':
+			o->quiet = true;
+			break;
+		case 'v':
+			o->verbose = true;
+			break;
+		case 'h':
+			return 1;
+		default:
+			return -EINVAL;
+		}
+	}
+	if (optind < argc) {
+		pr_warn("unexpected argument '%s'\n", argv[optind]);
+		return -EINVAL;
+	}
+
+	o->baseline = -1;
+	if (baseline) {
+		int id;
+
+		for (id = 0; id < XB_P_MAX; id++) {
+			if (!strcmp(baseline, xb_path_names[id]))
+				break;
+		}
+		for (i = 0; i < o->n_paths && o->paths[i] != id; i++)
+			;
+		if (i == o->n_paths) {
+			pr_warn("--baseline: '%s' is not one of the paths measured\n",
+				baseline);
+			return -EINVAL;
+		}
+		o->baseline = id;
+	} else {
+		for (i = 0; i < o->n_paths; i++) {
+			if (o->paths[i] == XB_P_VETH)
+				o->baseline = XB_P_VETH;
+		}
+		if (o->baseline < 0)
+			o->baseline = o->paths[0];
+	}
+	/* Services only mean something where there are rules. */
+	for (i = 0; i < o->n_paths; i++) {
+		if (o->paths[i] == XB_P_KUBEPROXY ||
+		    o->paths[i] == XB_P_NFTABLES)
+			break;
+	}
+	if (i == o->n_paths) {
+		if (services_set)
+			pr_warn("--services: no kubeproxy or nftables path: ignored\n");
+		o->services = 0;
+	}
+	return 0;
+}
+
+/* --- measuring ---------------------------------------------------------------- */
+
+static void xb_progress(const struct xb_run_opts *o, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
+static struct xb_cell xb_cells[XB_WL_MAX][XB_P_MAX];
+
+struct xb_slice {
+	enum xb_workload wl;
+	uint64_t count, warmup;
+	double duration;
+	uint64_t udp_timeout_ns;
+	struct xb_samples *samples;
+	struct xb_server *srv; /* out, optional: the stopped server */
+};
+
+/* Server up, client through, server down: one path, one workload. */
+static int xb_measure(struct xb_path *p, const struct xb_run_opts *o,
+		      const struct xb_slice *sl, char *why, size_t why_len)
+{
+	char srv_ns[PATH_MAX], cli_ns[PATH_MAX];
+	struct xb_server srv = {
+		.netns = xb_netns_path(p->srv_ns, srv_ns, sizeof(srv_ns)),
+		.tcp = xb_workload_is_tcp(sl->wl),
+		.busy_poll = o->busy_poll,
+		.cpu = o->cpu_server,
+		.addr_len = sizeof(struct sockaddr_in),
+	};
+	struct xb_client c = {
+		.netns = xb_netns_path(p->cli_ns, cli_ns, sizeof(cli_ns)),
+		.wl = sl->wl,
+		.dst_len = sizeof(struct sockaddr_in),
+		.size = o->size,
+		.busy_poll = o->busy_poll,
+		.cpu = o->cpu_client,
+		.warmup = sl->warmup,
+		.count = sl->count,
+		.duration = sl->duration,
+		.udp_timeout_ns = sl->udp_timeout_ns,
+		.tcp_timeout_ns = XB_TCP_TIMEOUT_NS,
+		.samples = sl->samples,
+	};
+	struct sockaddr_in *dst = (struct sockaddr_in *)&c.dst;
+	int ret, sret;
+
+	memcpy(&srv.addr, &p->srv_bind, sizeof(p->srv_bind));
+	ret = xb_server_start(&srv);
+	if (ret) {
+		snprintf(why, why_len, "%s", srv.err);
+		return ret;
+	}
+	*dst = p->target;
+	/* host: the port the kernel gave the server */
+	if (!p->srv_bind.sin_port)
+		dst->sin_port = htons(srv.port);
+	if (p->cycle_ports) {
+		c.port_first = XB_PORT_FIRST;
+		c.port_last = XB_PORT_LAST;
+		c.port_next = p->port_next;
+	}
+	ret = xb_client_run_thread(&c);
+	p->port_next = c.port_next;
+	sret = xb_server_stop(&srv);
+	if (ret)
+		snprintf(why, why_len, "%s", c.err);
+	else if (sret && !xb_stop)
+		snprintf(why, why_len, "%s", srv.err);
+	if (sl->srv)
+		*sl->srv = srv;
+	return ret ? ret : xb_stop ? 0 : sret;
+}
+
+/* A few requests through a path just set up: does it carry traffic, and
+ * is it the path it claims to be? */
+static int xb_path_check(struct xb_env *e, struct xb_path *p,
+			 const struct xb_run_opts *o, char *why, size_t why_len)
+{
+	struct xb_samples s = { 0 };
+	struct xb_server srv;
+	struct xb_slice sl = {
+		.wl = XB_WL_UDP_RR,
+		.count = XB_CHECK_REQUESTS,
+		.udp_timeout_ns = XB_CHECK_UDP_TIMEOUT_NS,
+		.samples = &s,
+		.srv = &srv,
+	};
+	char dst[INET_ADDRSTRLEN];
+	bool tcp = false;
+	int i, ret;
+
+	inet_ntop(AF_INET, &p->target.sin_addr, dst, sizeof(dst));
+	ret = xb_measure(p, o, &sl, why, why_len);
+	if (!ret && !s.seen && !xb_stop) {
+		snprintf(why, why_len,
+			 "no UDP reply from %s:%u (%" PRIu64 " requests lost)",
+			 dst, ntohs(p->target.sin_port), s.lost);
+		ret = -EIO;
+	}
+	if (!ret && !xb_stop &&
+	    (p->id == XB_P_KUBEPROXY || p->id == XB_P_NFTABLES)) {
+		ret = xb_path_verify_nat(e, p, &srv, why, why_len);
+		if (!ret)
+			xb_progress(
+				o,
+				"xdpbench: %s: %s:%u is DNATed to the server pod and masqueraded (conntrack entry, server's peer%s)\n",
+				xb_path_names[p->id], dst,
+				ntohs(p->target.sin_port),
+				p->id == XB_P_KUBEPROXY ?
+					", KUBE-SEP rule counter" :
+					"");
+	}
+	for (i = 0; i < o->n_wls; i++)
+		tcp |= xb_workload_is_tcp(o->wls[i]);
+	if (!ret && !xb_stop && tcp) {
+		xb_samples_free(&s);
+		sl.wl = XB_WL_TCP_RR;
+		sl.count = 5;
+		ret = xb_measure(p, o, &sl, why, why_len);
+		if (!ret && !s.seen && !xb_stop) {
+			snprintf(why, why_len, "no TCP reply from %s", dst);
+			ret = -EIO;
+		}
+	}
+	xb_samples_free(&s);
+	return ret;
+}
+
+/* p50 of the samples this slice added (from index @from), in µs. */
+static double xb_slice_p50(const struct xb_samples *s, size_t from)
+{
+	size_t n = s->n - from;
+	uint64_t *copy;
+	double p50;
+
+	if (!n || s->seen != s->n)
+		return NAN;
+	copy = malloc(n * sizeof(*copy));
+	if (!copy)
+		return NAN;
+	memcpy(copy, s->ns + from, n * sizeof(*copy));
+	{
+		struct xb_samples tmp = { .ns = copy, .n = n, .seen = n };
+		struct xb_summary sm;
+
+		xb_summarise(&tmp, &sm);
+		p50 = sm.p50;
+	}
+	free(copy);
+	return p50;
+}
+
+static const char *xb_default_plugin(char *buf, size_t len)
+{
+	char exe[PATH_MAX - 16];
+	ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+
+	if (n > 0) {
+		char *slash;
+
+		exe[n] = '\0';
+		slash = strrchr(exe, '/');
+		if (slash) {
+			*slash = '\0';
+			snprintf(buf, len, "%s/zerohop", exe);
+			if (!access(buf, X_OK))
+				return buf;
+		}
+	}
+	if (!access("/opt/cni/bin/zerohop", X_OK))
+		return "/opt/cni/bin/zerohop";
+	return NULL;
+}
+
+static int xb_write_out(const char *path, const struct xb_result_set *r,
+			int (*fn)(FILE *, const struct xb_result_set *))
+{
+	FILE *f = fopen(path, "w");
+	int ret;
+
+	if (!f) {
+		pr_warn("cannot write %s: %s\n", path, strerror(errno));
+		return -errno;
+	}
+	ret = fn(f, r);
+	if (fclose(f) && !ret)
+		ret = -errno;
+	if (ret)
+		pr_warn("cannot write %s: %s\n", path, strerror(-ret));
+	return ret;
+}
+
+static void xb_progress(const struct xb_run_opts *o, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (o->quiet)
+		return;
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+}
+
+int cmd_run(int argc, char **argv)
+{
+	static struct xb_path paths[XB_P_MAX];
+	char *path_skip[XB_P_MAX] = { 0 };
+	struct xb_run_opts o;
+	struct xb_setup_opts so;
+	struct xb_env env;
+	struct xb_result_set rs;
+	char plugin_buf[PATH_MAX], why[1024];
+	uint64_t limit;
+	int i, w, ret, rc = XB_EXIT_OK;
+	uint64_t r;
+	bool skipped = false;
+
+	ret = xb_run_parse(argc, argv, &o);
+	if (ret > 0) {
+		xb_run_usage(stdout);
+		return XB_EXIT_OK;
+	}
+	if (ret) {
+		fprintf(stderr, "Try 'xdpbench --help'.\n");
+		return XB_EXIT_USAGE;
+	}
+	if (o.verbose)
+		zh_log_set_level(ZH_LOG_DEBUG);
+	else if (o.quiet)
+		zh_log_set_level(ZH_LOG_WARN);
+	if (!o.plugin)
+		o.plugin = xb_default_plugin(plugin_buf, sizeof(plugin_buf));
+	if (xb_signals_install())
+		return XB_EXIT_FAIL;
+	if (xb_env_init(&env))
+		return XB_EXIT_FAIL;
+
+	limit = XB_SAMPLE_BUDGET / (uint64_t)(o.n_paths * o.n_wls);
+	if (limit < XB_CELL_MIN_LIMIT)
+		limit = XB_CELL_MIN_LIMIT;
+	for (w = 0; w < XB_WL_MAX; w++) {
+		for (i = 0; i < XB_P_MAX; i++) {
+			xb_cells[w][i].s.limit = (size_t)limit;
+			xb_cells[w][i].s.rng = (uint64_t)(w * XB_P_MAX + i + 1);
+		}
+	}
+
+	/* --- setup, once --- */
+	so = (struct xb_setup_opts){
+		.plugin = o.plugin,
+		.cni_path = o.cni_path,
+		.services = o.services,
+		.quiet = o.quiet,
+	};
+	for (i = 0; i < o.n_paths && !xb_stop; i++) {
+		struct xb_path *p = &paths[o.paths[i]];
+
+		memset(p, 0, sizeof(*p));
+		p->id = (enum xb_path_id)o.paths[i];
+		xb_progress(&o, "xdpbench: setting up %s\n",
+			    xb_path_names[p->id]);
+		ret = xb_path_setup(&env, p, &so, why, sizeof(why));
+		if (!ret && !xb_stop)
+			ret = xb_path_check(&env, p, &o, why, sizeof(why));
+		if (xb_stop)
+			break;
+		if (ret) {
+			pr_warn("skipping %s: %s\n", xb_path_names[p->id], why);
+			path_skip[i] = strdup(why);
+			skipped = true;
+		}
+	}
+
+	/* --- measuring, interleaved --- */
+	for (r = 1; r <= o.rounds && !xb_stop; r++) {
+		for (w = 0; w < o.n_wls && !xb_stop; w++) {
+			int wl = o.wls[w];
+
+			xb_progress(&o,
+				    "xdpbench: round %" PRIu64 "/%" PRIu64
+				    " %-12s",
+				    r, o.rounds, xb_workload_names[wl]);
+			for (i = 0; i < o.n_paths && !xb_stop; i++) {
+				struct xb_cell *c = &xb_cells[wl][o.paths[i]];
+				struct xb_slice sl = {
+					.wl = wl,
+					.warmup = o.warmup,
+					.duration = o.duration,
+					.udp_timeout_ns = XB_UDP_TIMEOUT_NS,
+					.samples = &c->s,
+				};
+				size_t from = c->s.n;
+
+				if (path_skip[i] || c->skip)
+					continue;
+				ret = xb_measure(&paths[o.paths[i]], &o, &sl,
+						 why, sizeof(why));
+				if (xb_stop)
+					break;
+				if (ret) {
+					xb_progress(&o, "\n");
+					pr_warn("skipping %s on %s: %s\n",
+						xb_workload_names[wl],
+						xb_path_names[o.paths[i]], why);
+					c->skip = strdup(why);
+					skipped = true;
+					continue;
+				}
+				xb_progress(&o, " %s %.1f",
+					    xb_path_names[o.paths[i]],
+					    xb_slice_p50(&c->s, from));
+			}
+			xb_progress(&o, " (p50 µs)\n");
+		}
+	}
+
+	/* --- teardown, once, then the report --- */
+	xb_progress(&o, "xdpbench: tearing down\n");
+	xb_env_cleanup(&env);
+	if (xb_stop) {
+		pr_warn("interrupted: everything set up was removed\n");
+		rc = 130;
+		goto out;
+	}
+	for (w = 0; w < o.n_wls; w++) {
+		for (i = 0; i < o.n_paths; i++) {
+			struct xb_cell *c = &xb_cells[o.wls[w]][o.paths[i]];
+
+			xb_summarise(&c->s, &c->sm);
+		}
+	}
+	rs = (struct xb_result_set){
+		.o = &o,
+		.command = xb_command,
+		.paths = o.paths,
+		.n_paths = o.n_paths,
+		.path_skip = (const char *const *)path_skip,
+		.cells = xb_cells,
+	};
+	if (o.json) {
+		xb_report_table(stderr, &rs);
+		if (xb_report_json(stdout, &rs))
+			rc = XB_EXIT_FAIL;
+	} else if (xb_report_table(stdout, &rs)) {
+		rc = XB_EXIT_FAIL;
+	}
+	if (o.json_file && xb_write_out(o.json_file, &rs, xb_report_json))
+		rc = XB_EXIT_FAIL;
+	if (o.plot_file && xb_write_out(o.plot_file, &rs, xb_plot_svg))
+		rc = XB_EXIT_FAIL;
+	if (skipped)
+		rc = XB_EXIT_FAIL;
+out:
+	for (i = 0; i < XB_P_MAX; i++)
+		free(path_skip[i]);
+	for (w = 0; w < XB_WL_MAX; w++) {
+		for (i = 0; i < XB_P_MAX; i++) {
+			free(xb_cells[w][i].skip);
+			xb_cells[w][i].skip = NULL;
+			xb_samples_free(&xb_cells[w][i].s);
+		}
+	}
+	return rc;
+}

@@ -1,0 +1,315 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * xdpbench.h - shared by the xdpbench commands: samples and percentiles
+ * (samples.c), the request/response engines (rr.c), the measured paths and
+ * what they need on the machine (paths.c, spawn.c), kube-proxy-style Service
+ * rules (svc.c), the run command (run.c), its report (report.c) and plot
+ * (plot.c). Functions return 0 or a negative errno unless they say otherwise.
+ */
+#ifndef XDPBENCH_H
+#define XDPBENCH_H
+
+#include <pthread.h>
+#include <signal.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+
+#define XB_EXIT_OK 0
+#define XB_EXIT_FAIL 1
+#define XB_EXIT_USAGE 2
+
+#define XB_DEFAULT_PORT 7777
+#define XB_DEFAULT_SIZE 64
+#define XB_MIN_SIZE 16 /* sizeof(struct zh_probe) */
+#define XB_MAX_SIZE 65507 /* largest UDP payload over IPv4 */
+#define XB_BUF_SIZE 65536
+#define XB_DEFAULT_WARMUP 100
+
+/* Set by SIGINT/SIGTERM: every loop of every thread checks it. */
+extern volatile sig_atomic_t xb_stop;
+int xb_signals_install(void);
+uint64_t xb_now_ns(void);
+
+/* --- samples.c: exact nearest-rank percentiles over kept samples --------- */
+
+struct xb_samples {
+	uint64_t *ns;
+	size_t n, cap;
+	/*
+	 * 0: keep every sample. Otherwise at most @limit are kept: past it a
+	 * uniform reservoir (algorithm R) over all of them, so percentiles
+	 * stay unbiased but are no longer exact. min, max, mean and count are
+	 * exact either way.
+	 */
+	size_t limit;
+	uint64_t seen, lost;
+	uint64_t min, max;
+	long double sum;
+	uint64_t rng;
+};
+
+struct xb_summary {
+	uint64_t count, lost;
+	bool exact; /* every sample was kept */
+	double min, p50, p90, p99, p999, max, mean; /* microseconds */
+};
+
+int xb_samples_add(struct xb_samples *s, uint64_t ns);
+void xb_samples_free(struct xb_samples *s);
+/* Nearest rank over @n sorted samples: the smallest sample with at least
+ * p% of the samples <= it. In microseconds. */
+double xb_rank_us(const uint64_t *sorted, size_t n, double p);
+/* Sorts the kept samples in place. */
+void xb_summarise(struct xb_samples *s, struct xb_summary *out);
+int xb_samples_write(const struct xb_samples *s, const char *label,
+		     const char *path);
+int xb_samples_read(struct xb_samples *s, const char *path);
+
+/* --- rr.c: request/response over UDP and TCP ------------------------------ */
+
+enum xb_workload {
+	XB_WL_UDP_RR,
+	XB_WL_UDP_NEWFLOW,
+	XB_WL_TCP_RR,
+	XB_WL_TCP_CRR,
+	XB_WL_MAX,
+};
+
+extern const char *const xb_workload_names[XB_WL_MAX];
+bool xb_workload_is_tcp(enum xb_workload wl);
+
+/*
+ * An echo server in a thread of its own, in network namespace @netns (a
+ * path; NULL: the caller's). xb_server_start() returns once the socket is
+ * bound (and listening) with @port filled in, or with the error.
+ */
+struct xb_server {
+	const char *netns;
+	bool tcp, busy_poll;
+	int cpu; /* -1: any */
+	struct sockaddr_storage addr; /* port 0: the kernel picks one */
+	socklen_t addr_len;
+	/* out */
+	uint16_t port;
+	uint64_t echoed;
+	struct sockaddr_storage last_peer;
+	char err[160];
+	/* private */
+	int fd, stop, state;
+	pthread_t thread;
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+};
+
+int xb_server_start(struct xb_server *s);
+/* Stop and join; returns the thread's error, if it had one. */
+int xb_server_stop(struct xb_server *s);
+/* The UDP echo loop, on a bound socket: until xb_stop or *@stop. */
+int xb_udp_echo(int fd, bool busy_poll, const int *stop, uint64_t *echoed,
+		struct sockaddr_storage *last_peer);
+
+/*
+ * A client: @warmup unmeasured requests, then measured ones for @duration
+ * seconds (or @count requests when @duration is 0), into @samples.
+ */
+struct xb_client {
+	const char *netns;
+	enum xb_workload wl;
+	struct sockaddr_storage dst;
+	socklen_t dst_len;
+	size_t size;
+	bool busy_poll;
+	int cpu;
+	uint64_t warmup, count;
+	double duration;
+	uint64_t udp_timeout_ns, tcp_timeout_ns;
+	/* udp-newflow: bind source ports first..last in turn (0: the kernel's
+	 * choice), so that a 4-tuple comes back only after a full cycle. */
+	uint16_t port_first, port_last;
+	uint16_t port_next; /* in and out: where the cycle goes on */
+	struct xb_samples *samples;
+	/* out */
+	char err[160];
+};
+
+/* Run the client in the calling thread, or in a thread of its own (needed
+ * with a netns or a CPU: both are per thread) and wait for it. */
+int xb_client_run(struct xb_client *c);
+int xb_client_run_thread(struct xb_client *c);
+
+/* Parse "ADDR" with @port into a socket address of its family. */
+int xb_resolve(const char *host, uint16_t port, bool passive,
+	       struct sockaddr_storage *ss, socklen_t *len);
+const char *xb_sockaddr_str(const struct sockaddr_storage *ss, char *buf,
+			    size_t len);
+
+/* --- the run command -------------------------------------------------------- */
+
+enum xb_path_id {
+	XB_P_HOST,
+	XB_P_VETH,
+	XB_P_BRIDGE,
+	XB_P_KUBEPROXY,
+	XB_P_NFTABLES,
+	XB_P_ZH_TC,
+	XB_P_ZH_XDP,
+	XB_P_MAX,
+};
+
+extern const char *const xb_path_names[XB_P_MAX];
+
+#define XB_DEFAULT_SERVICES 1000
+#define XB_MAX_SERVICES 200000
+#define XB_DEFAULT_ROUNDS 5
+#define XB_DEFAULT_CNI_PATH "/usr/lib/cni:/opt/cni/bin"
+
+struct xb_run_opts {
+	int paths[XB_P_MAX], n_paths; /* in the order asked for */
+	int wls[XB_WL_MAX], n_wls;
+	uint64_t services; /* 0 when no path uses Services */
+	const char *plugin; /* NULL: the default search */
+	const char *cni_path;
+	bool busy_poll;
+	size_t size;
+	int cpu_client, cpu_server; /* -1: any */
+	uint64_t rounds, warmup;
+	double duration;
+	int baseline; /* path id */
+	bool json, quiet, verbose;
+	const char *json_file, *plot_file;
+};
+
+/* 0: run; 1: help was printed; -EINVAL: a usage error was printed. */
+int xb_run_parse(int argc, char **argv, struct xb_run_opts *o);
+/* Parse a comma-separated list of @names into indexes, without repeats. */
+int xb_parse_list(const char *opt, const char *s, const char *const *names,
+		  int n_names, int *out, int *n_out);
+int xb_parse_u64(const char *opt, const char *s, uint64_t min, uint64_t max,
+		 uint64_t *out);
+int xb_parse_secs(const char *opt, const char *s, double *out);
+int cmd_run(int argc, char **argv);
+/* The command line, shell-quoted, for the report. */
+extern const char *xb_command;
+void xb_run_usage(FILE *f);
+
+/* --- spawn.c: commands (plugins, iptables-restore, nft) -------------------- */
+
+struct xb_cmd {
+	const char *const *argv;
+	const char *netns; /* path of the netns to run in; NULL: ours */
+	const char *const *env; /* NAME=VALUE added to (or replacing) ours */
+	const char *in, *out, *err; /* files; NULL: /dev/null */
+	bool killable; /* SIGTERM it when xb_stop is set while it runs */
+};
+
+/* The exit status (0..255, 128+N for a signal), or a negative errno when it
+ * could not run at all. */
+int xb_cmd_run(const struct xb_cmd *c);
+
+/* --- paths.c: network namespaces and the measured paths ---------------------- */
+
+#define XB_NAME_MAX 64
+#define XB_MAX_NETNS 32
+#define XB_MAX_ADDS 16
+
+struct xb_cni_add {
+	char node[XB_NAME_MAX], pod[XB_NAME_MAX];
+	char conf[512], plugin[256], cni_path[1024];
+	char pin_root[128]; /* "": none */
+};
+
+/* Everything a run makes, so that one place removes it on every exit. */
+struct xb_env {
+	char prefix[24]; /* "xb<pid>" */
+	char tmp[256]; /* "" until made */
+	char pin_root[64]; /* "" until made */
+	char netns[XB_MAX_NETNS][XB_NAME_MAX];
+	int n_netns;
+	struct xb_cni_add adds[XB_MAX_ADDS];
+	int n_adds;
+	int seq; /* file names in tmp */
+};
+
+int xb_env_init(struct xb_env *e);
+/* Undo everything recorded, newest first; safe to call more than once. */
+void xb_env_cleanup(struct xb_env *e);
+
+struct xb_path {
+	enum xb_path_id id;
+	/* netns names ("": the root netns) */
+	char cli_ns[XB_NAME_MAX], srv_ns[XB_NAME_MAX], node_ns[XB_NAME_MAX];
+	struct sockaddr_in srv_bind; /* port 0: the kernel's choice (host) */
+	struct sockaddr_in target; /* where the client sends */
+	struct in_addr srv_ip, gw; /* the server pod and its gateway */
+	char sep_chain[64]; /* kubeproxy: the target's KUBE-SEP chain */
+	bool cycle_ports; /* the client netns is ours: any source port */
+	uint16_t port_next; /* udp-newflow's cycle, across slices */
+};
+
+struct xb_setup_opts {
+	const char *plugin; /* NULL: zerohop paths cannot be set up */
+	const char *cni_path;
+	uint64_t services;
+	bool quiet;
+};
+
+/* Set @p up; on failure @why says what went wrong. */
+int xb_path_setup(struct xb_env *e, struct xb_path *p,
+		  const struct xb_setup_opts *o, char *why, size_t why_len);
+/* After traffic went through it: did the Service rules really NAT it? */
+int xb_path_verify_nat(struct xb_env *e, const struct xb_path *p,
+		       const struct xb_server *srv, char *why, size_t why_len);
+/* "/run/netns/NAME", or NULL for the root netns (""). */
+const char *xb_netns_path(const char *name, char *buf, size_t len);
+
+/* --- svc.c: Services, as kube-proxy would program them ---------------------- */
+
+#define XB_SVC_PORT 80
+#define XB_SVC_DUMMY_EPS 2 /* endpoints of the other Services */
+
+struct xb_svc_cfg {
+	uint32_t n; /* Services; the last one is the target */
+	struct in_addr target_ip; /* its one endpoint: the server pod */
+	uint16_t target_port;
+};
+
+/* The ClusterIP of Service @i (10.96.0.0/12). */
+struct in_addr xb_svc_vip(uint32_t i);
+/* kube-proxy's chain names: PREFIX + 16 base32 characters of a hash. */
+void xb_svc_chain(char *buf, size_t len, const char *prefix, uint32_t svc,
+		  int proto, int ep);
+/* iptables-restore --noflush input for the nat table. */
+int xb_svc_iptables(FILE *f, const struct xb_svc_cfg *c);
+/* nft -f input: one table with a verdict map. */
+int xb_svc_nft(FILE *f, const struct xb_svc_cfg *c);
+
+/* --- report.c and plot.c ---------------------------------------------------- */
+
+struct xb_cell {
+	struct xb_samples s;
+	struct xb_summary sm;
+	char *skip; /* why this workload has no result on this path */
+};
+
+struct xb_result_set {
+	const struct xb_run_opts *o;
+	const char *command;
+	const int *paths; /* path ids in order */
+	int n_paths;
+	const char *const *path_skip; /* per index in @paths: reason or NULL */
+	struct xb_cell (*cells)[XB_P_MAX]; /* [workload][path id] */
+};
+
+int xb_report_table(FILE *f, const struct xb_result_set *r);
+int xb_report_json(FILE *f, const struct xb_result_set *r);
+int xb_plot_svg(FILE *f, const struct xb_result_set *r);
+
+/* Helpers for the above */
+const char *xb_kernel_release(void);
+int xb_nproc(void);
+
+#endif /* XDPBENCH_H */
