@@ -10,8 +10,10 @@
  *                is the whole connect -> response time
  *
  * Every request starts with struct zh_probe (magic, the sender's sequence,
- * CLOCK_MONOTONIC just before send) and the server echoes it unchanged; a
- * reply is the request's only when the sequence matches. Servers and
+ * CLOCK_MONOTONIC just before send) and the UDP server echoes it with its
+ * own send time, so that the datapath times the reply's trip and not the
+ * round trip so far; a reply is the request's only when the sequence
+ * matches. Servers and
  * clients run in threads of their own, each setns()ed into its network
  * namespace (CLONE_NEWNET only moves the calling thread), with SIGINT and
  * SIGTERM blocked so that the main thread takes them; every loop checks
@@ -242,6 +244,20 @@ static bool xb_stopped(const int *stop)
 
 /* --- servers -------------------------------------------------------------- */
 
+/* A probe going back out carries the time it leaves, not the request's. */
+static void xb_probe_restamp(char *buf, size_t len)
+{
+	struct zh_probe p;
+
+	if (len < sizeof(p))
+		return;
+	memcpy(&p, buf, sizeof(p));
+	if (p.magic != ZH_PROBE_MAGIC)
+		return;
+	p.tx_ns = xb_now_ns();
+	memcpy(buf, &p, sizeof(p));
+}
+
 int xb_udp_echo(int fd, bool busy_poll, const int *stop, uint64_t *echoed,
 		struct sockaddr_storage *last_peer)
 {
@@ -262,6 +278,7 @@ int xb_udp_echo(int fd, bool busy_poll, const int *stop, uint64_t *echoed,
 			pr_warn("recvfrom: %s\n", strerror(errno));
 			return -errno;
 		}
+		xb_probe_restamp(buf, (size_t)n);
 		if (sendto(fd, buf, (size_t)n, 0, (struct sockaddr *)&peer,
 			   plen) != n) {
 			/* A peer that went away must not stop the server. */
