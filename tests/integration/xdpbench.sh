@@ -7,43 +7,18 @@
 # SIGINT in the middle of a run; bad usage exits 2.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
-O=${O:-build}
+: "${O:=build}"
+ZH_PREFIX="zhx$$"
+# shellcheck source=tests/integration/lib.sh
+. tests/integration/lib.sh
+trap 'zh_cleanup' EXIT
+zh_require xdpbench jq xmllint ip iptables-restore nft
 XB=$O/xdpbench
-T=$(mktemp -d "${TMPDIR:-/tmp}/xbtest.XXXXXX")
-trap 'rm -rf "$T"' EXIT
-
-if [ "$(id -u)" != 0 ]; then
-	echo "xdpbench: SKIP: needs root (network namespaces, BPF)"
-	exit 77
-fi
-for t in jq xmllint ip iptables-restore nft; do
-	command -v "$t" >/dev/null || {
-		echo "xdpbench: missing $t: run scripts/deps.sh"
-		exit 1
-	}
-done
+T=$ZH_TMP
+CASE=xdpbench
 [ -x "$XB" ] || {
 	echo "xdpbench: $XB not built: run make"
 	exit 1
-}
-
-PASS=0 FAIL=0
-ok() {
-	PASS=$((PASS + 1))
-	echo "ok - $*"
-}
-not_ok() {
-	FAIL=$((FAIL + 1))
-	echo "not ok - $*"
-}
-# check DESCRIPTION COMMAND...: ok when the command succeeds.
-check() {
-	local d=$1
-	shift
-	if "$@" >"$T/check.out" 2>&1; then ok "$d"; else
-		not_ok "$d"
-		sed 's/^/#   /' "$T/check.out" | tail -n 20
-	fi
 }
 
 # run_xb OUT ERR ARGS...: xdpbench in the background (so that its pid is
@@ -76,7 +51,7 @@ start=$(date +%s)
 run_xb "$T/smoke.json" "$T/smoke.err" --paths "$PATHS" --workload "$WLS" \
 	--rounds 1 --duration 0.2 --warmup 10 --services 50 -o json
 if [ "$RC" = 0 ]; then ok "smoke run over every path and workload exits 0"; else
-	not_ok "smoke run over every path and workload exits 0 (exit $RC)"
+	bad "smoke run over every path and workload exits 0 (exit $RC)"
 	sed 's/^/#   /' "$T/smoke.err" | tail -n 30
 fi
 check "JSON: 7 paths x 4 workloads, in order" \
