@@ -23,6 +23,11 @@
 #define ZH_MAP_CONFIG "zh_config"
 #define ZH_MAP_LAT "zh_lat"
 #define ZH_MAP_LAT_FLOWS "zh_lat_flows"
+#define ZH_MAP_SERVICES "zh_services"
+#define ZH_MAP_BACKENDS "zh_backends"
+#define ZH_MAP_MAGLEV "zh_maglev"
+#define ZH_MAP_CT "zh_ct"
+#define ZH_MAP_AFFINITY "zh_affinity"
 
 /* Program names as pinned (the function names in zh_fast.bpf.c). */
 #define ZH_PROG_TC_FROM_POD "zh_tc_from_pod"
@@ -94,10 +99,13 @@ enum zh_stat {
 	ZH_STAT_PASS_NO_IFACE, /* ingress interface not ours */
 	ZH_STAT_PASS_NOT_TO_GW, /* not addressed to the gateway MAC */
 	ZH_STAT_PASS_IP_OPTIONS, /* IPv4 options: the kernel's rules apply */
+	ZH_STAT_PASS_CT_FULL, /* no room for a conntrack entry: kernel path */
 	ZH_STAT_DROP_SPOOF_MAC,
 	ZH_STAT_DROP_SPOOF_IP,
 	ZH_STAT_DROP_MALFORMED,
 	ZH_STAT_DROP_REDIRECT, /* redirect helper failed */
+	ZH_STAT_DROP_NO_BACKEND, /* a Service with no ready backend */
+	ZH_STAT_DROP_NAT, /* a NAT rewrite (helper) failed */
 	ZH_STAT_MAX,
 };
 
@@ -186,6 +194,116 @@ struct zh_lat_stamp {
 	__u8 pad[6];
 };
 
+/*
+ * Services (kube-proxy replacement). Userspace (libzerohop svc_maps.c) owns
+ * every write; the programs only read, except zh_ct and zh_affinity.
+ *
+ * zh_services: {family, proto, port, VIP} -> struct zh_svc. A NodePort is
+ * the same key with an all-zero address (any address of the node).
+ *
+ * zh_maglev: one flat array of backend ids. A service's Maglev table is
+ * the slots [table_off, table_off + table_size); table_size is a prime
+ * (user/lib/maglev.h). A new table is written into free slots first and the
+ * service entry then replaced in one update, so a reader sees the old table
+ * or the new one, never a mix; the old slots are reused only afterwards.
+ *
+ * zh_backends: backend id -> address. A terminating backend stays here (its
+ * flows go on) but leaves the Maglev table (no new flows). A flow whose
+ * backend id is gone picks again.
+ *
+ * zh_ct: both directions of a Service flow, keyed as the packet is seen
+ * from the pod that sent it: ZH_CT_FWD client -> VIP, ZH_CT_REV backend ->
+ * client (whose source goes back to VIP:port).
+ */
+#define ZH_MAX_SERVICES 131072
+#define ZH_MAX_BACKENDS 262144
+#define ZH_MAGLEV_SLOTS (1U << 22) /* 16 MiB of u32; zerohopd can resize */
+#define ZH_CT_MAX 262144
+#define ZH_AFFINITY_MAX 65536
+/* Maglev table size: the smallest prime >= this many slots per backend. */
+#define ZH_MAGLEV_PER_BACKEND 100
+
+struct zh_svc_key {
+	__u8 family; /* enum zh_family */
+	__u8 proto; /* IPPROTO_TCP or IPPROTO_UDP */
+	__be16 port;
+	__u32 addr[4]; /* network byte order; IPv4 uses [0]; NodePort: 0 */
+};
+
+#define ZH_SVC_F_NODEPORT (1U << 0)
+
+struct zh_svc {
+	__u32 id; /* never 0; unique while any flow may refer to it */
+	__u32 table_off; /* first slot in zh_maglev */
+	__u32 table_size; /* prime; 0: no ready backend (refused) */
+	__u32 affinity_s; /* ClientIP affinity timeout; 0: none */
+	__u32 flags; /* ZH_SVC_F_* */
+	__be16 port; /* NodePort entries: the service port to answer from */
+	__u8 pad[2];
+};
+
+#define ZH_BE_F_TERMINATING (1U << 0)
+
+struct zh_backend {
+	__u8 family;
+	__u8 flags; /* ZH_BE_F_* */
+	__be16 port;
+	__u32 addr[4];
+	__u32 svc_id;
+};
+
+enum zh_ct_dir {
+	ZH_CT_FWD = 0,
+	ZH_CT_REV = 1,
+};
+
+/* TCP state, enough to expire closed flows sooner than idle ones. */
+enum zh_ct_state {
+	ZH_CT_NEW = 0, /* SYN seen, or any UDP */
+	ZH_CT_ESTABLISHED,
+	ZH_CT_CLOSING, /* FIN or RST seen */
+};
+
+/* Idle timeouts, as conntrack's defaults order them. */
+#define ZH_CT_TIMEOUT_TCP_NEW_S 60
+#define ZH_CT_TIMEOUT_TCP_EST_S 21600
+#define ZH_CT_TIMEOUT_TCP_CLOSING_S 10
+#define ZH_CT_TIMEOUT_UDP_S 120
+
+struct zh_ct_key {
+	__u8 family;
+	__u8 proto;
+	__u8 dir; /* enum zh_ct_dir */
+	__u8 pad;
+	__be16 sport;
+	__be16 dport;
+	__u32 saddr[4];
+	__u32 daddr[4];
+};
+
+struct zh_ct {
+	__u64 last_seen_ns; /* bpf_ktime_get_ns() */
+	__u32 svc_id;
+	__u32 backend_id; /* FWD */
+	__u32 vip[4]; /* REV: the source to restore */
+	__be16 vport; /* REV */
+	__u8 state; /* enum zh_ct_state */
+	__u8 pad[5];
+};
+
+struct zh_affinity_key {
+	__u32 svc_id;
+	__u8 family;
+	__u8 pad[3];
+	__u32 client[4];
+};
+
+struct zh_affinity {
+	__u64 last_seen_ns;
+	__u32 backend_id;
+	__u32 pad;
+};
+
 #ifndef __bpf__
 _Static_assert(sizeof(struct zh_ep_key) == 20, "zh_ep_key layout");
 _Static_assert(sizeof(struct zh_endpoint) == 16, "zh_endpoint layout");
@@ -195,6 +313,13 @@ _Static_assert(sizeof(struct zh_probe) == 16, "zh_probe layout");
 _Static_assert(sizeof(struct zh_config) == 8, "zh_config layout");
 _Static_assert(sizeof(struct zh_flow_key) == 40, "zh_flow_key layout");
 _Static_assert(sizeof(struct zh_lat_stamp) == 16, "zh_lat_stamp layout");
+_Static_assert(sizeof(struct zh_svc_key) == 20, "zh_svc_key layout");
+_Static_assert(sizeof(struct zh_svc) == 24, "zh_svc layout");
+_Static_assert(sizeof(struct zh_backend) == 24, "zh_backend layout");
+_Static_assert(sizeof(struct zh_ct_key) == 40, "zh_ct_key layout");
+_Static_assert(sizeof(struct zh_ct) == 40, "zh_ct layout");
+_Static_assert(sizeof(struct zh_affinity_key) == 24, "zh_affinity_key layout");
+_Static_assert(sizeof(struct zh_affinity) == 16, "zh_affinity layout");
 #endif
 
 #endif /* ZH_ABI_H */

@@ -51,6 +51,41 @@ struct {
 	__type(value, struct zh_lat_stamp);
 } zh_lat_flows SEC(".maps");
 
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, ZH_MAX_SERVICES);
+	__type(key, struct zh_svc_key);
+	__type(value, struct zh_svc);
+} zh_services SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, ZH_MAX_BACKENDS);
+	__type(key, __u32);
+	__type(value, struct zh_backend);
+} zh_backends SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, ZH_MAGLEV_SLOTS);
+	__type(key, __u32);
+	__type(value, __u32);
+} zh_maglev SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, ZH_CT_MAX);
+	__type(key, struct zh_ct_key);
+	__type(value, struct zh_ct);
+} zh_ct SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, ZH_AFFINITY_MAX);
+	__type(key, struct zh_affinity_key);
+	__type(value, struct zh_affinity);
+} zh_affinity SEC(".maps");
+
 static __always_inline void zh_count(__u32 stat, __u64 bytes)
 {
 	struct zh_counter *c = bpf_map_lookup_elem(&zh_stats, &stat);

@@ -316,10 +316,13 @@ const char *zh_stat_name(int stat)
 		[ZH_STAT_PASS_NO_IFACE] = "pass_no_iface",
 		[ZH_STAT_PASS_NOT_TO_GW] = "pass_not_to_gateway",
 		[ZH_STAT_PASS_IP_OPTIONS] = "pass_ip_options",
+		[ZH_STAT_PASS_CT_FULL] = "pass_conntrack_full",
 		[ZH_STAT_DROP_SPOOF_MAC] = "drop_spoof_mac",
 		[ZH_STAT_DROP_SPOOF_IP] = "drop_spoof_ip",
 		[ZH_STAT_DROP_MALFORMED] = "drop_malformed",
 		[ZH_STAT_DROP_REDIRECT] = "drop_redirect_failed",
+		[ZH_STAT_DROP_NO_BACKEND] = "drop_no_backend",
+		[ZH_STAT_DROP_NAT] = "drop_nat_failed",
 	};
 
 	if (stat < 0 || stat >= ZH_STAT_MAX || !names[stat])

@@ -37,6 +37,11 @@ struct zh_objs {
 	int config_fd;
 	int lat_fd;
 	int lat_flows_fd;
+	int services_fd;
+	int backends_fd;
+	int maglev_fd;
+	int ct_fd;
+	int affinity_fd;
 	int tc_from_pod_fd;
 	int xdp_from_pod_fd;
 	int xdp_pod_fd;
