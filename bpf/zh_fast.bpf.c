@@ -16,6 +16,7 @@
 #include <linux/pkt_cls.h>
 #include "lib/fwd.h"
 #include "lib/lat.h"
+#include "lib/nat.h"
 
 #define ZH_PULL_LEN (sizeof(struct ethhdr) + sizeof(struct ipv6hdr))
 
@@ -36,6 +37,13 @@ int zh_tc_from_pod(struct __sk_buff *skb)
 	data_end = (void *)(long)skb->data_end;
 
 	stat = zh_from_pod(data, data_end, skb->ifindex, &fwd);
+	if (fwd.nat.op && !zh_stat_is_drop(stat)) {
+		if (zh_tc_nat(skb, &fwd.nat))
+			stat = ZH_STAT_DROP_NAT;
+		/* The helpers may have moved the packet. */
+		data = (void *)(long)skb->data;
+		data_end = (void *)(long)skb->data_end;
+	}
 	zh_lat_from_pod(data, data_end, stat);
 	if (stat == ZH_STAT_REDIRECT) {
 		int act;
@@ -66,6 +74,9 @@ int zh_xdp_from_pod(struct xdp_md *ctx)
 	int stat;
 
 	stat = zh_from_pod(data, data_end, ctx->ingress_ifindex, &fwd);
+	if (fwd.nat.op && !zh_stat_is_drop(stat) &&
+	    zh_xdp_nat(data, data_end, &fwd.nat))
+		stat = ZH_STAT_DROP_NAT;
 	zh_lat_from_pod(data, data_end, stat);
 	if (stat == ZH_STAT_REDIRECT) {
 		int act = bpf_redirect(fwd.ifindex, 0);

@@ -130,15 +130,22 @@ struct zh_probe {
 };
 
 /*
- * zh_config: one entry, written by the agent (zerohopd --sample/--no-probes)
- * or `zerohopctl latency --probes/--sample`. All zero (as a fresh map is)
- * means no latency work at all: the programs read this entry and return.
+ * zh_config: one entry, written by the agent (zerohopd --sample/--probes),
+ * `zerohopctl latency --probes/--sample` and the service programming; each
+ * writer changes its own fields only (read, modify, write under the pin
+ * lock). Zero flags and sample_every (as in a fresh map) mean no latency
+ * work at all: the programs read this entry and return.
  */
 #define ZH_CFG_F_PROBES (1U << 0) /* time probe datagrams (struct zh_probe) */
 
 struct zh_config {
 	__u32 flags; /* ZH_CFG_F_* */
 	__u32 sample_every; /* time 1 in N packets from pods; 0: off */
+	/* Non-zero while zh_services has entries (libzerohop's service
+	 * programming keeps it so): only then does the egress hop consult the
+	 * balancer, so a node without Services pays no lookup for it. */
+	__u32 services;
+	__u32 pad;
 };
 
 /*
@@ -310,7 +317,7 @@ _Static_assert(sizeof(struct zh_endpoint) == 16, "zh_endpoint layout");
 _Static_assert(sizeof(struct zh_iface) == 300, "zh_iface layout");
 _Static_assert(sizeof(struct zh_counter) == 16, "zh_counter layout");
 _Static_assert(sizeof(struct zh_probe) == 16, "zh_probe layout");
-_Static_assert(sizeof(struct zh_config) == 8, "zh_config layout");
+_Static_assert(sizeof(struct zh_config) == 16, "zh_config layout");
 _Static_assert(sizeof(struct zh_flow_key) == 40, "zh_flow_key layout");
 _Static_assert(sizeof(struct zh_lat_stamp) == 16, "zh_lat_stamp layout");
 _Static_assert(sizeof(struct zh_svc_key) == 20, "zh_svc_key layout");

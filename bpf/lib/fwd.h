@@ -12,9 +12,14 @@
 
 #include "parse.h"
 #include "maps.h"
+#include "lb.h"
 
 struct zh_fwd {
 	__u32 ifindex;
+	/* A Service rewrite the entry applies (tc and XDP write differently),
+	 * whatever the verdict: a backend that is no local pod is reached
+	 * through the kernel, already translated. */
+	struct zh_nat nat;
 	/* The IPv6 word holding the hop limit, before and after: a tc entry
 	 * folds the change into skb->csum (CHECKSUM_COMPLETE). IPv4 needs
 	 * nothing: TTL and header checksum change by opposite amounts. */
@@ -66,6 +71,15 @@ static __always_inline int zh_arp_from_pod(void *data, void *data_end,
 	return ZH_STAT_PASS_NOT_IP;
 }
 
+/* Non-zero while any Service exists (zh_config.services). */
+static __always_inline int zh_lb_on(void)
+{
+	__u32 zero = 0;
+	struct zh_config *cfg = bpf_map_lookup_elem(&zh_config, &zero);
+
+	return cfg && cfg->services;
+}
+
 static __always_inline int zh_ipv4_from_pod(void *data, void *data_end,
 					    const struct zh_iface *self,
 					    struct zh_fwd *fwd)
@@ -88,6 +102,20 @@ static __always_inline int zh_ipv4_from_pod(void *data, void *data_end,
 		return ZH_STAT_PASS_IP_OPTIONS;
 
 	key.addr[0] = iph->daddr;
+	/* Fragments carry no ports after the first: not balanced. */
+	if (zh_lb_on() && !(iph->frag_off & bpf_htons(0x3fff))) {
+		struct zh_flow f = { .family = ZH_AF_INET,
+				     .proto = iph->protocol };
+		int ret;
+
+		f.saddr[0] = iph->saddr;
+		f.daddr[0] = iph->daddr;
+		ret = zh_lb(data, data_end, &f, &fwd->nat);
+		if (ret >= 0)
+			return ret;
+		if (ret == ZH_LB_NAT && fwd->nat.op == ZH_NAT_DNAT)
+			key.addr[0] = fwd->nat.new_addr[0];
+	}
 	ep = bpf_map_lookup_elem(&zh_endpoints, &key);
 	if (!ep)
 		return ZH_STAT_PASS_NO_ENDPOINT;
@@ -130,6 +158,21 @@ static __always_inline int zh_ipv6_from_pod(void *data, void *data_end,
 		return ZH_STAT_PASS_NOT_TO_GW;
 
 	__builtin_memcpy(key.addr, &ip6->daddr, sizeof(key.addr));
+	/* Extension headers: not balanced (no ports where we look). */
+	if (zh_lb_on()) {
+		struct zh_flow f = { .family = ZH_AF_INET6,
+				     .proto = ip6->nexthdr };
+		int ret;
+
+		__builtin_memcpy(f.saddr, &ip6->saddr, sizeof(f.saddr));
+		__builtin_memcpy(f.daddr, &ip6->daddr, sizeof(f.daddr));
+		ret = zh_lb(data, data_end, &f, &fwd->nat);
+		if (ret >= 0)
+			return ret;
+		if (ret == ZH_LB_NAT && fwd->nat.op == ZH_NAT_DNAT)
+			__builtin_memcpy(key.addr, fwd->nat.new_addr,
+					 sizeof(key.addr));
+	}
 	ep = bpf_map_lookup_elem(&zh_endpoints, &key);
 	if (!ep)
 		return ZH_STAT_PASS_NO_ENDPOINT;

@@ -26,7 +26,7 @@ static __always_inline struct zh_config *zh_config_get(void)
 	__u32 zero = 0;
 	struct zh_config *cfg = bpf_map_lookup_elem(&zh_config, &zero);
 
-	if (!cfg || !(cfg->flags | cfg->sample_every))
+	if (!cfg || !((cfg->flags & ZH_CFG_F_PROBES) | cfg->sample_every))
 		return NULL;
 	return cfg;
 }

@@ -176,6 +176,8 @@ struct frame {
 	__u16 ip_check; /* IPv4: this header checksum (the IP ID is chosen so
 			 * that the header verifies); 0: the usual one */
 	const struct zh_probe *probe; /* UDP: the payload starts with it */
+	__u16 sport, dport; /* TCP/UDP; 0: 40000 and 53 (UDP) or 80 (TCP) */
+	bool no_udp_csum; /* UDP over IPv4 without a checksum (0) */
 };
 
 static void put16(__u8 *p, __u16 v)
@@ -253,14 +255,14 @@ static size_t l4_build(const struct frame *f, __u8 *p, bool v6)
 	switch (f->proto) {
 	case IPPROTO_UDP:
 		hlen = sizeof(struct udphdr);
-		put16(p, 40000);
-		put16(p + 2, 53);
+		put16(p, f->sport ? f->sport : 40000);
+		put16(p + 2, f->dport ? f->dport : 53);
 		put16(p + 4, (__u16)(hlen + payload));
 		break;
 	case IPPROTO_TCP:
 		hlen = sizeof(struct tcphdr);
-		put16(p, 40000);
-		put16(p + 2, 80);
+		put16(p, f->sport ? f->sport : 40000);
+		put16(p + 2, f->dport ? f->dport : 80);
 		put16(p + 4, 0x1234);
 		put16(p + 6, 0x5678);
 		p[12] = 5 << 4; /* data offset */
@@ -346,7 +348,8 @@ static size_t ipv4_build(const struct frame *f, __u8 *b)
 		if (csum_fold(csum_add(0, ip, hlen)))
 			abort();
 	}
-	l4_checksum(b, L3 + hlen, l4_len, false, f->proto);
+	if (!(f->no_udp_csum && f->proto == IPPROTO_UDP))
+		l4_checksum(b, L3 + hlen, l4_len, false, f->proto);
 	return L3 + hlen + l4_len;
 }
 
@@ -2106,6 +2109,401 @@ static int maps_fill(void)
 	return 0;
 }
 
+/* ------------------------------------------------------------ services */
+
+#define VIP4 "10.96.0.10"
+#define VIP4_EMPTY "10.96.0.11" /* a Service with no ready backend */
+#define VIP4_REMOTE "10.96.0.12" /* its backend is no local pod */
+#define VIP6 "fd00:96::10"
+#define SVC_PORT 80
+#define BE_PORT 8080
+#define BE_PORT2 8081
+#define SLOTS 7 /* a prime: every table below is this big */
+
+enum { SVC4 = 1, SVC4_EMPTY, SVC4_REMOTE, SVC6 }; /* service ids */
+enum { BE_B4 = 1, BE_B4_2, BE_REMOTE, BE_B6, BE_B6_2 }; /* backend ids */
+
+static void lb_put(int fd, const void *k, const void *v)
+{
+	if (bpf_map_update_elem(fd, k, v, BPF_ANY))
+		fail_here("map update: %s", strerror(errno));
+}
+
+/* Service @id on @vip:SVC_PORT/@proto, table slots [id * SLOTS, +SLOTS)
+ * (empty when @n_backends is 0), all pointing at backend @be. */
+static void lb_svc(__u32 id, const char *vip, __u8 proto, __u32 be,
+		   __u32 affinity_s)
+{
+	bool v6 = strchr(vip, ':');
+	struct zh_svc_key k = { .family = v6 ? ZH_AF_INET6 : ZH_AF_INET,
+				.proto = proto,
+				.port = htons(SVC_PORT) };
+	struct zh_svc v = { .id = id,
+			    .table_off = id * SLOTS,
+			    .table_size = be ? SLOTS : 0,
+			    .affinity_s = affinity_s };
+
+	parse_addr(v6 ? AF_INET6 : AF_INET, vip, k.addr);
+	lb_put(bpf_map__fd(skel->maps.zh_services), &k, &v);
+	for (__u32 i = 0; be && i < SLOTS; i++) {
+		__u32 slot = id * SLOTS + i;
+
+		lb_put(bpf_map__fd(skel->maps.zh_maglev), &slot, &be);
+	}
+}
+
+static void lb_backend(__u32 id, __u32 svc, const char *addr, __u16 port,
+		       __u8 flags)
+{
+	bool v6 = strchr(addr, ':');
+	struct zh_backend b = { .family = v6 ? ZH_AF_INET6 : ZH_AF_INET,
+				.flags = flags,
+				.port = htons(port),
+				.svc_id = svc };
+
+	parse_addr(v6 ? AF_INET6 : AF_INET, addr, b.addr);
+	lb_put(bpf_map__fd(skel->maps.zh_backends), &id, &b);
+}
+
+static void lb_clear(int fd, size_t key_size)
+{
+	__u8 key[64];
+
+	while (!bpf_map_get_next_key(fd, NULL, key))
+		bpf_map_delete_elem(fd, key);
+	(void)key_size;
+}
+
+static void lb_services(__u32 on)
+{
+	struct zh_objs o = lat_objs();
+	struct zh_config cfg;
+
+	if (zh_config_get(&o, &cfg))
+		fail_here("reading zh_config");
+	cfg.services = on;
+	if (zh_config_set(&o, &cfg))
+		fail_here("writing zh_config");
+}
+
+/* The Services every test starts from, conntrack and affinity empty. */
+static int lb_setup(void **state)
+{
+	(void)state;
+	lb_clear(bpf_map__fd(skel->maps.zh_services), 0);
+	lb_clear(bpf_map__fd(skel->maps.zh_backends), 0);
+	lb_clear(bpf_map__fd(skel->maps.zh_ct), 0);
+	lb_clear(bpf_map__fd(skel->maps.zh_affinity), 0);
+	lb_backend(BE_B4, SVC4, B4, BE_PORT, 0);
+	lb_backend(BE_B4_2, SVC4, B4, BE_PORT2, 0);
+	lb_backend(BE_REMOTE, SVC4_REMOTE, OFFNODE4, BE_PORT, 0);
+	lb_backend(BE_B6, SVC6, B6, BE_PORT, 0);
+	lb_svc(SVC4, VIP4, IPPROTO_TCP, BE_B4, 0);
+	lb_svc(SVC4, VIP4, IPPROTO_UDP, BE_B4, 0);
+	lb_svc(SVC4_EMPTY, VIP4_EMPTY, IPPROTO_TCP, 0, 0);
+	lb_svc(SVC4_REMOTE, VIP4_REMOTE, IPPROTO_UDP, BE_REMOTE, 0);
+	lb_svc(SVC6, VIP6, IPPROTO_TCP, BE_B6, 0);
+	lb_svc(SVC6, VIP6, IPPROTO_UDP, BE_B6, 0);
+	lb_services(1);
+	return 0;
+}
+
+static int lb_teardown(void **state)
+{
+	(void)state;
+	lb_services(0);
+	return 0;
+}
+
+static int ct_count(void)
+{
+	int fd = bpf_map__fd(skel->maps.zh_ct), n = 0;
+	struct zh_ct_key k, next;
+	void *prev = NULL;
+
+	while (!bpf_map_get_next_key(fd, prev, &next)) {
+		k = next;
+		prev = &k;
+		n++;
+	}
+	return n;
+}
+
+/* One packet from @from through @prog; the output must be @want (a frame
+ * as the pod would have sent it after the translation) routed to @to. */
+static void lb_expect_routed(enum prog prog, int from, const struct frame *in_f,
+			     const struct frame *want_f, int to)
+{
+	__u8 in[FRAME_MAX], want[FRAME_MAX];
+	__u32 len = (__u32)frame_build(in_f, from, in);
+	__u64 delta[ZH_STAT_MAX] = { [ZH_STAT_REDIRECT] = 1 };
+	struct run r;
+
+	(void)frame_build(want_f, from, want);
+	run_frame(prog, ifindex_of[from], in, len, &r);
+	assert_verdict(prog, &r, REDIRECT);
+	assert_routed(want, len, &r, to, true);
+	assert_deltas(&r, delta, len);
+}
+
+struct lb_kind {
+	const char *what;
+	enum l3 l3;
+	__u8 proto;
+	const char *vip, *client, *backend;
+};
+
+static const struct lb_kind lb_kinds[] = {
+	{ "IPv4 TCP", L3_IPV4, IPPROTO_TCP, VIP4, A4, B4 },
+	{ "IPv4 UDP", L3_IPV4, IPPROTO_UDP, VIP4, A4, B4 },
+	{ "IPv6 TCP", L3_IPV6, IPPROTO_TCP, VIP6, A6, B6 },
+	{ "IPv6 UDP", L3_IPV6, IPPROTO_UDP, VIP6, A6, B6 },
+};
+
+/* A -> VIP:80 goes to B:8080 (DNAT, checksums right), both conntrack
+ * directions are written, and B's reply reaches A from VIP:80. */
+static void test_lb_dnat_and_reply(void **state)
+{
+	for (size_t k = 0; k < ARRAY_SIZE(lb_kinds); k++) {
+		for (int p = 0; p < NR_PROGS; p++) {
+			const struct lb_kind *c = &lb_kinds[k];
+			struct frame req = { .l3 = c->l3,
+					     .proto = c->proto,
+					     .src = c->client,
+					     .dst = c->vip,
+					     .dport = SVC_PORT };
+			struct frame nat = req, rep, unnat;
+
+			lb_setup(state);
+			nat.dst = c->backend;
+			nat.dport = BE_PORT;
+			cur_set(NULL, 0, "%s: %s request", prog_names[p],
+				c->what);
+			lb_expect_routed(p, POD_A, &req, &nat, POD_B);
+			if (ct_count() != 2)
+				fail_here("%d conntrack entries, want 2",
+					  ct_count());
+
+			rep = (struct frame){ .l3 = c->l3,
+					      .proto = c->proto,
+					      .src = c->backend,
+					      .dst = c->client,
+					      .sport = BE_PORT,
+					      .dport = 40000 };
+			unnat = rep;
+			unnat.src = c->vip;
+			unnat.sport = SVC_PORT;
+			cur_set(NULL, 0, "%s: %s reply", prog_names[p],
+				c->what);
+			lb_expect_routed(p, POD_B, &rep, &unnat, POD_A);
+			/* The flow again: the same backend, no new entry. */
+			lb_expect_routed(p, POD_A, &req, &nat, POD_B);
+			if (ct_count() != 2)
+				fail_here(
+					"%d conntrack entries after the flow went on, want 2",
+					ct_count());
+		}
+	}
+}
+
+/* IPv4 UDP without a checksum keeps none through the translation. */
+static void test_lb_udp_no_checksum(void **state)
+{
+	for (int p = 0; p < NR_PROGS; p++) {
+		struct frame req = { .l3 = L3_IPV4,
+				     .proto = IPPROTO_UDP,
+				     .src = A4,
+				     .dst = VIP4,
+				     .dport = SVC_PORT,
+				     .no_udp_csum = true };
+		struct frame nat = req;
+		__u8 in[FRAME_MAX];
+		__u32 len;
+		struct run r;
+
+		lb_setup(state);
+		nat.dst = B4;
+		nat.dport = BE_PORT;
+		len = (__u32)frame_build(&req, POD_A, in);
+		cur_set(in, len, "%s: UDP without checksum", prog_names[p]);
+		run_frame(p, ifindex_of[POD_A], in, len, &r);
+		assert_verdict(p, &r, REDIRECT);
+		if (get16(r.out + L3 + sizeof(struct iphdr) + 6))
+			fail_here("UDP checksum %#06x, want 0 (none)",
+				  get16(r.out + L3 + sizeof(struct iphdr) + 6));
+		(void)frame_build(&nat, POD_A, in);
+		assert_routed(in, len, &r, POD_B, false);
+	}
+}
+
+/* No ready backend: dropped and counted, nothing remembered. Services
+ * off: the VIP is just an address the node does not have. */
+static void test_lb_no_backend_and_off(void **state)
+{
+	for (int p = 0; p < NR_PROGS; p++) {
+		struct frame f = { .l3 = L3_IPV4,
+				   .proto = IPPROTO_TCP,
+				   .src = A4,
+				   .dst = VIP4_EMPTY,
+				   .dport = SVC_PORT };
+		__u64 drop[ZH_STAT_MAX] = { [ZH_STAT_DROP_NO_BACKEND] = 1 };
+		__u64 pass[ZH_STAT_MAX] = { [ZH_STAT_PASS_NO_ENDPOINT] = 1 };
+		__u8 in[FRAME_MAX];
+		__u32 len = (__u32)frame_build(&f, POD_A, in);
+		struct run r;
+
+		lb_setup(state);
+		cur_set(in, len, "%s: Service without backends", prog_names[p]);
+		run_frame(p, ifindex_of[POD_A], in, len, &r);
+		assert_verdict(p, &r, DROP);
+		assert_deltas(&r, drop, len);
+		if (ct_count())
+			fail_here("a refused flow left conntrack entries");
+
+		lb_services(0);
+		f.dst = VIP4;
+		len = (__u32)frame_build(&f, POD_A, in);
+		cur_set(in, len, "%s: Services off", prog_names[p]);
+		run_frame(p, ifindex_of[POD_A], in, len, &r);
+		assert_verdict(p, &r, PASS);
+		assert_unchanged(in, len, &r);
+		assert_deltas(&r, pass, len);
+	}
+}
+
+/* A backend that is no local pod: translated, then the kernel routes it. */
+static void test_lb_remote_backend(void **state)
+{
+	for (int p = 0; p < NR_PROGS; p++) {
+		struct frame f = { .l3 = L3_IPV4,
+				   .proto = IPPROTO_UDP,
+				   .src = A4,
+				   .dst = VIP4_REMOTE,
+				   .dport = SVC_PORT };
+		struct frame nat = f;
+		__u64 pass[ZH_STAT_MAX] = { [ZH_STAT_PASS_NO_ENDPOINT] = 1 };
+		__u8 in[FRAME_MAX], want[FRAME_MAX];
+		__u32 len = (__u32)frame_build(&f, POD_A, in);
+		struct run r;
+
+		lb_setup(state);
+		nat.dst = OFFNODE4;
+		nat.dport = BE_PORT;
+		(void)frame_build(&nat, POD_A, want);
+		cur_set(in, len, "%s: remote backend", prog_names[p]);
+		run_frame(p, ifindex_of[POD_A], in, len, &r);
+		assert_verdict(p, &r, PASS);
+		assert_bytes(want, len, &r);
+		assert_deltas(&r, pass, len);
+	}
+}
+
+static void lb_table(__u32 svc, __u32 be)
+{
+	for (__u32 i = 0; i < SLOTS; i++) {
+		__u32 slot = svc * SLOTS + i;
+
+		lb_put(bpf_map__fd(skel->maps.zh_maglev), &slot, &be);
+	}
+}
+
+/* A flow keeps its backend when the table changes; new flows follow the
+ * table; a flow whose backend is removed picks again. */
+static void test_lb_established_flows(void **state)
+{
+	for (int p = 0; p < NR_PROGS; p++) {
+		struct frame f1 = { .l3 = L3_IPV4,
+				    .proto = IPPROTO_TCP,
+				    .src = A4,
+				    .dst = VIP4,
+				    .dport = SVC_PORT };
+		struct frame f2 = f1, to1 = f1, to2;
+		__u32 id = BE_B4;
+
+		lb_setup(state);
+		f2.sport = 40001;
+		to1.dst = B4;
+		to1.dport = BE_PORT;
+		cur_set(NULL, 0, "%s: established flows", prog_names[p]);
+		lb_expect_routed(p, POD_A, &f1, &to1, POD_B);
+		lb_table(SVC4, BE_B4_2); /* the table now says BE_PORT2 */
+		lb_expect_routed(p, POD_A, &f1, &to1, POD_B);
+		to2 = f2;
+		to2.dst = B4;
+		to2.dport = BE_PORT2;
+		lb_expect_routed(p, POD_A, &f2, &to2, POD_B);
+		if (bpf_map_delete_elem(bpf_map__fd(skel->maps.zh_backends),
+					&id))
+			fail_here("deleting backend 1: %s", strerror(errno));
+		to1.dport = BE_PORT2;
+		lb_expect_routed(p, POD_A, &f1, &to1, POD_B);
+	}
+}
+
+/* ClientIP affinity: a new flow of the same client takes the backend the
+ * client had, not the table's; a terminating backend gets no new flow. */
+static void test_lb_affinity(void **state)
+{
+	for (int p = 0; p < NR_PROGS; p++) {
+		struct frame f1 = { .l3 = L3_IPV4,
+				    .proto = IPPROTO_TCP,
+				    .src = A4,
+				    .dst = VIP4,
+				    .dport = SVC_PORT };
+		struct frame f2 = f1, f3 = f1, to = f1;
+
+		lb_setup(state);
+		lb_svc(SVC4, VIP4, IPPROTO_TCP, BE_B4, 10800);
+		f2.sport = 40001;
+		f3.sport = 40002;
+		to.dst = B4;
+		to.dport = BE_PORT;
+		cur_set(NULL, 0, "%s: affinity", prog_names[p]);
+		lb_expect_routed(p, POD_A, &f1, &to, POD_B);
+		lb_table(SVC4, BE_B4_2);
+		to.sport = 40001;
+		lb_expect_routed(p, POD_A, &f2, &to, POD_B);
+		lb_backend(BE_B4, SVC4, B4, BE_PORT, ZH_BE_F_TERMINATING);
+		to.sport = 40002;
+		to.dport = BE_PORT2;
+		lb_expect_routed(p, POD_A, &f3, &to, POD_B);
+	}
+}
+
+/* Cut short anywhere, a packet to a VIP never crashes, is never balanced
+ * without its ports, and leaves no conntrack entry when it is not. */
+static void test_lb_truncated(void **state)
+{
+	for (int p = 0; p < NR_PROGS; p++) {
+		struct frame f = { .l3 = L3_IPV4,
+				   .proto = IPPROTO_TCP,
+				   .src = A4,
+				   .dst = VIP4,
+				   .dport = SVC_PORT };
+		__u8 in[FRAME_MAX];
+		__u32 full = (__u32)frame_build(&f, POD_A, in);
+		__u32 need = L3 + sizeof(struct iphdr) + sizeof(struct tcphdr);
+		struct run r;
+
+		lb_setup(state);
+		for (__u32 len = ETH_HLEN; len < need; len++) {
+			cur_set(in, len, "%s: VIP frame cut at %u of %u",
+				prog_names[p], len, full);
+			run_frame(p, ifindex_of[POD_A], in, len, &r);
+			/* tc's test_run refuses a cut IP header itself. */
+			if (r.err == -EINVAL && p == PROG_TC)
+				continue;
+			if (r.err)
+				fail_here("test_run: %s", strerror(-r.err));
+			if ((int)r.retval == verdict_codes[p][REDIRECT])
+				fail_here(
+					"a frame without its ports was redirected");
+			if (ct_count())
+				fail_here("conntrack entry from a cut frame");
+		}
+	}
+}
+
 /* ----------------------------------------------------------- benchmark */
 
 /*
@@ -2177,10 +2575,16 @@ static void bench_set(const struct zh_config *cfg)
 static void bench_every_packet(void)
 {
 	static const struct bench_cfg cfgs[] = {
-		{ "off", { 0, 0 }, false },
-		{ "probes on", { ZH_CFG_F_PROBES, 0 }, false },
-		{ "sampling 1 in 100", { 0, 100 }, false },
-		{ "sampling 1 in 1000", { 0, 1000 }, false },
+		{ "off", { .flags = 0, .sample_every = 0 }, false },
+		{ "probes on",
+		  { .flags = ZH_CFG_F_PROBES, .sample_every = 0 },
+		  false },
+		{ "sampling 1 in 100",
+		  { .flags = 0, .sample_every = 100 },
+		  false },
+		{ "sampling 1 in 1000",
+		  { .flags = 0, .sample_every = 1000 },
+		  false },
 	};
 	static double ns[NR_PROGS][ARRAY_SIZE(cfgs)][2];
 	const struct frame f = { .l3 = L3_IPV4,
@@ -2228,9 +2632,13 @@ static void bench_every_packet(void)
 static void bench_timed_packet(void)
 {
 	static const struct bench_cfg cfgs[] = {
-		{ "off (probe frame)", { 0, 0 }, true },
-		{ "probe timed", { ZH_CFG_F_PROBES, 0 }, true },
-		{ "sample timed (1 in 1)", { 0, 1 }, false },
+		{ "off (probe frame)", { .flags = 0, .sample_every = 0 }, true },
+		{ "probe timed",
+		  { .flags = ZH_CFG_F_PROBES, .sample_every = 0 },
+		  true },
+		{ "sample timed (1 in 1)",
+		  { .flags = 0, .sample_every = 1 },
+		  false },
 	};
 	static double ns[NR_PROGS][ARRAY_SIZE(cfgs)];
 	struct zh_probe probe = { .magic = ZH_PROBE_MAGIC };
@@ -2303,6 +2711,17 @@ static int run_groups(void)
 		cmocka_unit_test(test_xdp_pod_passes),
 	};
 	struct CMUnitTest lat_tests[NR_LAT_TESTS + 3];
+	const struct CMUnitTest lb_tests[] = {
+		cmocka_unit_test_teardown(test_lb_dnat_and_reply, lb_teardown),
+		cmocka_unit_test_teardown(test_lb_udp_no_checksum, lb_teardown),
+		cmocka_unit_test_teardown(test_lb_no_backend_and_off,
+					  lb_teardown),
+		cmocka_unit_test_teardown(test_lb_remote_backend, lb_teardown),
+		cmocka_unit_test_teardown(test_lb_established_flows,
+					  lb_teardown),
+		cmocka_unit_test_teardown(test_lb_affinity, lb_teardown),
+		cmocka_unit_test_teardown(test_lb_truncated, lb_teardown),
+	};
 	size_t i = 0;
 	int failed = 0;
 
@@ -2379,6 +2798,7 @@ static int run_groups(void)
 					      NULL);
 	failed += _cmocka_run_group_tests("latency hops", lat_tests,
 					  ARRAY_SIZE(lat_tests), NULL, NULL);
+	failed += cmocka_run_group_tests_name("services", lb_tests, NULL, NULL);
 	return failed;
 }
 

@@ -102,7 +102,7 @@ int main(int argc, char **argv)
 	struct zh_metrics *metrics = NULL;
 	const char *listen_addr = NULL;
 	struct sockaddr_storage ss;
-	struct zh_config cfg = { .flags = ZH_CFG_F_PROBES };
+	struct zh_config cfg = { .flags = ZH_CFG_F_PROBES }, cur;
 	struct zh_objs objs;
 	socklen_t ss_len;
 	sigset_t mask;
@@ -200,8 +200,14 @@ int main(int argc, char **argv)
 			return 1;
 		}
 	}
-	/* Last: an agent that failed to start changes nothing. */
-	err = zh_config_set(&objs, &cfg);
+	/* Last: an agent that failed to start changes nothing. Only the
+	 * latency fields are ours. */
+	err = zh_config_get(&objs, &cur);
+	if (!err) {
+		cur.flags = (cur.flags & ~ZH_CFG_F_PROBES) | cfg.flags;
+		cur.sample_every = cfg.sample_every;
+		err = zh_config_set(&objs, &cur);
+	}
 	if (err)
 		pr_warn("cannot write %s: %s\n", ZH_MAP_CONFIG, strerror(-err));
 	pr_info("%s BPF objects in %s; %d endpoint(s); latency probes %s, sampling %s%.0u; ready\n",
