@@ -17,6 +17,7 @@
 #include "lib/fwd.h"
 #include "lib/lat.h"
 #include "lib/nat.h"
+#include "lib/reject.h"
 
 #define ZH_PULL_LEN (sizeof(struct ethhdr) + sizeof(struct ipv6hdr))
 
@@ -45,6 +46,13 @@ int zh_tc_from_pod(struct __sk_buff *skb)
 		data_end = (void *)(long)skb->data_end;
 	}
 	zh_lat_from_pod(data, data_end, stat);
+	if (stat == ZH_STAT_DROP_NO_BACKEND) {
+		int act;
+
+		zh_count(stat, skb->len); /* the request, not our answer */
+		act = zh_tc_reject(skb);
+		return act == TC_ACT_REDIRECT ? act : TC_ACT_SHOT;
+	}
 	if (stat == ZH_STAT_REDIRECT) {
 		int act;
 
@@ -78,6 +86,10 @@ int zh_xdp_from_pod(struct xdp_md *ctx)
 	    zh_xdp_nat(data, data_end, &fwd.nat))
 		stat = ZH_STAT_DROP_NAT;
 	zh_lat_from_pod(data, data_end, stat);
+	if (stat == ZH_STAT_DROP_NO_BACKEND) {
+		zh_count(stat, len);
+		return zh_xdp_reject(ctx) == XDP_TX ? XDP_TX : XDP_DROP;
+	}
 	if (stat == ZH_STAT_REDIRECT) {
 		int act = bpf_redirect(fwd.ifindex, 0);
 

@@ -191,9 +191,9 @@ static __always_inline int zh_lb_reply(const struct zh_flow *f,
 }
 
 /* A backend for a new flow: the client's affinity, else Maglev. */
-static __always_inline struct zh_backend *
-zh_lb_pick(const struct zh_flow *f, const struct zh_svc *svc, __u32 *id,
-	   __u64 now)
+static __always_inline struct zh_backend *zh_lb_pick(const struct zh_flow *f,
+						     const struct zh_svc *svc,
+						     __u32 *id, __u64 now)
 {
 	struct zh_affinity_key ak = { .svc_id = svc->id, .family = f->family };
 	struct zh_affinity *aff = NULL, na = {};
@@ -303,9 +303,11 @@ nat:
  * The balancer for a packet from a pod, after anti-spoofing. Fills @nat
  * and returns ZH_LB_NAT, returns ZH_LB_PASSTHROUGH when the packet is no
  * Service's business, or a zh_stat (drop, or pass to the kernel).
+ * A function of its own (a BPF subprogram): its conntrack keys and values
+ * get a stack frame of their own instead of growing the entry's.
  */
-static __always_inline int zh_lb(void *data, void *data_end,
-				 struct zh_flow *f, struct zh_nat *nat)
+static __attribute__((noinline)) int
+zh_lb(void *data, void *data_end, struct zh_flow *f, struct zh_nat *nat)
 {
 	__u64 now;
 	int ret;

@@ -38,8 +38,8 @@ static __always_inline __u32 zh_nat_addr_off(const struct zh_nat *n)
 static __always_inline __u32 zh_nat_csum_off(const struct zh_nat *n)
 {
 	return zh_l4_off(n->family) + (n->proto == IPPROTO_TCP ?
-				    offsetof(struct tcphdr, check) :
-				    offsetof(struct udphdr, check));
+					       offsetof(struct tcphdr, check) :
+					       offsetof(struct udphdr, check));
 }
 
 /* Returns 0, or -1 when a helper failed (the packet may be half written:
@@ -105,7 +105,7 @@ static __always_inline void zh_xdp_l4(__be16 *ports, __be16 *check,
 	if (udp && !*check)
 		return; /* no UDP checksum: nothing to update */
 	sum = bpf_csum_diff((__be32 *)n->old_addr, alen, (__be32 *)n->new_addr,
-			    alen, (__u16)~*check);
+			    alen, (__u16) ~*check);
 	sum = bpf_csum_diff(&ports_old, 4, &ports_new, 4, (__u32)sum);
 	*check = zh_csum_fold(sum);
 	if (udp && !*check)
@@ -124,8 +124,8 @@ static __always_inline int zh_xdp_nat_at(void *data, void *data_end,
 	__s64 sum;
 
 	if (alen == 4) {
-		struct iphdr *iph = zh_hdr(data, data_end, ETH_HLEN,
-					   sizeof(*iph));
+		struct iphdr *iph =
+			zh_hdr(data, data_end, ETH_HLEN, sizeof(*iph));
 
 		if (!iph)
 			return -1;
@@ -136,8 +136,8 @@ static __always_inline int zh_xdp_nat_at(void *data, void *data_end,
 		addr = n->op == ZH_NAT_DNAT ? &iph->daddr : &iph->saddr;
 		*addr = n->new_addr[0];
 	} else {
-		struct ipv6hdr *ip6 = zh_hdr(data, data_end, ETH_HLEN,
-					     sizeof(*ip6));
+		struct ipv6hdr *ip6 =
+			zh_hdr(data, data_end, ETH_HLEN, sizeof(*ip6));
 
 		if (!ip6)
 			return -1;

@@ -2336,33 +2336,107 @@ static void test_lb_udp_no_checksum(void **state)
 	}
 }
 
-/* No ready backend: dropped and counted, nothing remembered. Services
- * off: the VIP is just an address the node does not have. */
+/*
+ * The ICMP error a refused request @req (from pod @from) must come back
+ * as, built here independently of the datapath: RFC 792 / RFC 4443 port
+ * unreachable from the VIP, quoting the request's IP header and 8 bytes.
+ * Returns its length.
+ */
+static __u32 icmp_err_build(const __u8 *req, int from, bool v6, __u8 *out)
+{
+	size_t iph = v6 ? IP6_HLEN : sizeof(struct iphdr);
+	size_t quote = iph + 8, icmp_len = 8 + quote;
+	__u8 *ip = out + L3, *icmp = ip + iph;
+
+	memset(out, 0, FRAME_MAX);
+	memcpy(out + ETH_DST, pods[from].mac, ETH_ALEN);
+	memcpy(out + ETH_SRC, gw_mac_of[from], ETH_ALEN);
+	put16(out + ETH_PROTO, v6 ? ETH_P_IPV6 : ETH_P_IP);
+	if (v6) {
+		ip[0] = 0x60;
+		put16(ip + 4, (__u16)icmp_len);
+		ip[6] = IPPROTO_ICMPV6;
+		ip[7] = 64;
+		memcpy(ip + 8, req + IP6_DADDR, 16);
+		memcpy(ip + 24, req + IP6_SADDR, 16);
+		icmp[0] = 1; /* destination unreachable */
+		icmp[1] = 4; /* port unreachable */
+	} else {
+		ip[0] = 0x45;
+		put16(ip + 2, (__u16)(iph + icmp_len));
+		ip[8] = 64;
+		ip[9] = IPPROTO_ICMP;
+		memcpy(ip + 12, req + IP4_DADDR, 4);
+		memcpy(ip + 16, req + IP4_SADDR, 4);
+		put16(ip + 10, csum_fold(csum_add(0, ip, iph)));
+		icmp[0] = 3; /* destination unreachable */
+		icmp[1] = 3; /* port unreachable */
+	}
+	memcpy(icmp + 8, req + L3, quote);
+	put16(icmp + 2,
+	      csum_fold(csum_add(v6 ? pseudo_sum(out, true, IPPROTO_ICMPV6,
+						 (__u32)icmp_len) :
+				      0,
+				 icmp, icmp_len)));
+	return (__u32)(L3 + iph + icmp_len);
+}
+
+/* No ready backend: the client is refused at once with ICMP port
+ * unreachable from the VIP, counted, nothing remembered. Services off: the
+ * VIP is just an address the node does not have. */
 static void test_lb_no_backend_and_off(void **state)
 {
+	for (int p = 0; p < NR_PROGS; p++) {
+		for (int v6 = 0; v6 < 2; v6++) {
+			struct frame f = { .l3 = v6 ? L3_IPV6 : L3_IPV4,
+					   .proto = v6 ? IPPROTO_UDP :
+							 IPPROTO_TCP,
+					   .src = v6 ? A6 : A4,
+					   .dst = v6 ? VIP6 : VIP4_EMPTY,
+					   .dport = SVC_PORT };
+			__u64 refused[ZH_STAT_MAX] = {
+				[ZH_STAT_DROP_NO_BACKEND] = 1
+			};
+			__u8 in[FRAME_MAX], want[FRAME_MAX];
+			__u32 len, want_len;
+			struct run r;
+
+			lb_setup(state);
+			/* The IPv6 Service loses its only backend. */
+			if (v6)
+				lb_svc(SVC6, VIP6, IPPROTO_UDP, 0, 0);
+			len = (__u32)frame_build(&f, POD_A, in);
+			want_len = icmp_err_build(in, POD_A, v6, want);
+			cur_set(in, len, "%s: %s Service without backends",
+				prog_names[p], v6 ? "IPv6" : "IPv4");
+			run_frame(p, ifindex_of[POD_A], in, len, &r);
+			if (r.err)
+				fail_here("test_run: %s", strerror(-r.err));
+			if ((int)r.retval !=
+			    (p == PROG_TC ? TC_ACT_REDIRECT : XDP_TX))
+				fail_here(
+					"verdict %u, want the error sent back",
+					r.retval);
+			assert_bytes(want, want_len, &r);
+			assert_deltas(&r, refused, len);
+			if (ct_count())
+				fail_here(
+					"a refused flow left conntrack entries");
+		}
+	}
 	for (int p = 0; p < NR_PROGS; p++) {
 		struct frame f = { .l3 = L3_IPV4,
 				   .proto = IPPROTO_TCP,
 				   .src = A4,
-				   .dst = VIP4_EMPTY,
+				   .dst = VIP4,
 				   .dport = SVC_PORT };
-		__u64 drop[ZH_STAT_MAX] = { [ZH_STAT_DROP_NO_BACKEND] = 1 };
 		__u64 pass[ZH_STAT_MAX] = { [ZH_STAT_PASS_NO_ENDPOINT] = 1 };
 		__u8 in[FRAME_MAX];
 		__u32 len = (__u32)frame_build(&f, POD_A, in);
 		struct run r;
 
 		lb_setup(state);
-		cur_set(in, len, "%s: Service without backends", prog_names[p]);
-		run_frame(p, ifindex_of[POD_A], in, len, &r);
-		assert_verdict(p, &r, DROP);
-		assert_deltas(&r, drop, len);
-		if (ct_count())
-			fail_here("a refused flow left conntrack entries");
-
 		lb_services(0);
-		f.dst = VIP4;
-		len = (__u32)frame_build(&f, POD_A, in);
 		cur_set(in, len, "%s: Services off", prog_names[p]);
 		run_frame(p, ifindex_of[POD_A], in, len, &r);
 		assert_verdict(p, &r, PASS);
