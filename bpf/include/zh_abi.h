@@ -288,6 +288,14 @@ struct zh_ct_key {
 	__u32 daddr[4];
 };
 
+/*
+ * Hairpin: a pod whose flow to a Service was balanced to itself. It must
+ * not see its own address as the source, so the request's source becomes
+ * the VIP (port kept); the REV entry is then keyed {backend, VIP} and the
+ * reply's destination goes back to the pod as well.
+ */
+#define ZH_CT_F_HAIRPIN (1U << 0)
+
 struct zh_ct {
 	__u64 last_seen_ns; /* bpf_ktime_get_ns() */
 	__u32 svc_id;
@@ -295,7 +303,8 @@ struct zh_ct {
 	__u32 vip[4]; /* REV: the source to restore */
 	__be16 vport; /* REV */
 	__u8 state; /* enum zh_ct_state */
-	__u8 pad[5];
+	__u8 flags; /* ZH_CT_F_* */
+	__u8 pad[4];
 };
 
 struct zh_affinity_key {

@@ -113,8 +113,8 @@ static __always_inline int zh_ipv4_from_pod(void *data, void *data_end,
 		ret = zh_lb(data, data_end, &f, &fwd->nat);
 		if (ret >= 0)
 			return ret;
-		if (ret == ZH_LB_NAT && fwd->nat.op == ZH_NAT_DNAT)
-			key.addr[0] = fwd->nat.new_addr[0];
+		if (ret == ZH_LB_NAT)
+			zh_nat_daddr(&fwd->nat, key.addr);
 	}
 	ep = bpf_map_lookup_elem(&zh_endpoints, &key);
 	if (!ep)
@@ -169,9 +169,8 @@ static __always_inline int zh_ipv6_from_pod(void *data, void *data_end,
 		ret = zh_lb(data, data_end, &f, &fwd->nat);
 		if (ret >= 0)
 			return ret;
-		if (ret == ZH_LB_NAT && fwd->nat.op == ZH_NAT_DNAT)
-			__builtin_memcpy(key.addr, fwd->nat.new_addr,
-					 sizeof(key.addr));
+		if (ret == ZH_LB_NAT)
+			zh_nat_daddr(&fwd->nat, key.addr);
 	}
 	ep = bpf_map_lookup_elem(&zh_endpoints, &key);
 	if (!ep)

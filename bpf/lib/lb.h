@@ -26,21 +26,22 @@
 #include "parse.h"
 #include "maps.h"
 
-enum zh_nat_op {
-	ZH_NAT_NONE = 0,
-	ZH_NAT_DNAT, /* destination address and port */
-	ZH_NAT_SNAT, /* source address and port */
-};
-
+/*
+ * The packet's addresses and ports before and after: both addresses and
+ * both ports are written, unchanged ones with their old value (a zero
+ * checksum difference), which keeps the writers free of cases. Addresses
+ * are laid out as in the header: IPv4 source then destination in [0] and
+ * [1], IPv6 in [0..3] and [4..7].
+ */
 struct zh_nat {
-	__u8 op; /* enum zh_nat_op */
+	__u8 op; /* non-zero: rewrite */
 	__u8 family;
 	__u8 proto;
 	__u8 pad;
-	__u32 old_addr[4];
-	__u32 new_addr[4];
-	__be16 old_port;
-	__be16 new_port;
+	__u32 old_ip[8];
+	__u32 new_ip[8];
+	__be16 old_ports[2]; /* source, destination */
+	__be16 new_ports[2];
 };
 
 /* The fields of a TCP/UDP packet the balancer needs. */
@@ -94,6 +95,11 @@ static __always_inline int zh_flow_ports(void *data, void *data_end,
 	if (f->proto == IPPROTO_TCP)
 		f->tcp_flags = l4[13];
 	return 0;
+}
+
+static __always_inline int zh_addr_eq(const __u32 *a, const __u32 *b)
+{
+	return a[0] == b[0] && a[1] == b[1] && a[2] == b[2] && a[3] == b[3];
 }
 
 /* A 32-bit mix of the 5-tuple for the Maglev slot (murmur3's finaliser
@@ -170,6 +176,42 @@ static __always_inline void zh_ct_key_of(struct zh_ct_key *k,
 	__builtin_memcpy(k->daddr, f->daddr, sizeof(k->daddr));
 }
 
+/* The rewrite starts as the identity of @f's addresses and ports. */
+static __always_inline void zh_nat_init(struct zh_nat *n,
+					const struct zh_flow *f)
+{
+	n->op = 1;
+	if (f->family == ZH_AF_INET) {
+		n->old_ip[0] = f->saddr[0];
+		n->old_ip[1] = f->daddr[0];
+	} else {
+		__builtin_memcpy(n->old_ip, f->saddr, 16);
+		__builtin_memcpy(&n->old_ip[4], f->daddr, 16);
+	}
+	__builtin_memcpy(n->new_ip, n->old_ip, sizeof(n->new_ip));
+	n->old_ports[0] = n->new_ports[0] = f->sport;
+	n->old_ports[1] = n->new_ports[1] = f->dport;
+}
+
+/* Set the source (@dst 0) or destination (@dst 1) address. */
+static __always_inline void zh_nat_addr(struct zh_nat *n, int dst,
+					const __u32 *addr)
+{
+	if (n->family == ZH_AF_INET)
+		n->new_ip[dst] = addr[0];
+	else
+		__builtin_memcpy(&n->new_ip[dst * 4], addr, 16);
+}
+
+/* The destination after the rewrite, as a zh_ep_key address. */
+static __always_inline void zh_nat_daddr(const struct zh_nat *n, __u32 *out)
+{
+	if (n->family == ZH_AF_INET)
+		out[0] = n->new_ip[1];
+	else
+		__builtin_memcpy(out, &n->new_ip[4], 16);
+}
+
 /* A reply from a backend: the source goes back to the VIP. */
 static __always_inline int zh_lb_reply(const struct zh_flow *f,
 				       struct zh_nat *nat, __u64 now)
@@ -182,11 +224,12 @@ static __always_inline int zh_lb_reply(const struct zh_flow *f,
 	if (!ct || !zh_ct_live(ct, f->proto, now))
 		return ZH_LB_PASSTHROUGH;
 	zh_ct_touch(ct, f, now);
-	nat->op = ZH_NAT_SNAT;
-	__builtin_memcpy(nat->old_addr, f->saddr, sizeof(nat->old_addr));
-	__builtin_memcpy(nat->new_addr, ct->vip, sizeof(nat->new_addr));
-	nat->old_port = f->sport;
-	nat->new_port = ct->vport;
+	zh_nat_init(nat, f);
+	zh_nat_addr(nat, 0, ct->vip);
+	nat->new_ports[0] = ct->vport;
+	/* Hairpin: it was sent to the VIP; it goes back to the pod. */
+	if (ct->flags & ZH_CT_F_HAIRPIN)
+		zh_nat_addr(nat, 1, f->saddr);
 	return ZH_LB_NAT;
 }
 
@@ -277,6 +320,8 @@ static __always_inline int zh_lb_request(const struct zh_flow *f,
 	nct.svc_id = svc->id;
 	nct.backend_id = bid;
 	nct.state = zh_ct_next(f, ZH_CT_NEW);
+	if (zh_addr_eq(be->addr, f->saddr))
+		nct.flags = ZH_CT_F_HAIRPIN;
 	rct = nct;
 	__builtin_memcpy(rct.vip, f->daddr, sizeof(rct.vip));
 	rct.vport = f->dport;
@@ -286,16 +331,18 @@ static __always_inline int zh_lb_request(const struct zh_flow *f,
 	rk.sport = be->port;
 	rk.dport = f->sport;
 	__builtin_memcpy(rk.saddr, be->addr, sizeof(rk.saddr));
-	__builtin_memcpy(rk.daddr, f->saddr, sizeof(rk.daddr));
+	/* A hairpin request arrives from the VIP: its reply goes there. */
+	__builtin_memcpy(rk.daddr, nct.flags ? f->daddr : f->saddr,
+			 sizeof(rk.daddr));
 	if (bpf_map_update_elem(&zh_ct, &rk, &rct, BPF_ANY) ||
 	    bpf_map_update_elem(&zh_ct, &k, &nct, BPF_ANY))
 		return ZH_STAT_PASS_CT_FULL;
 nat:
-	nat->op = ZH_NAT_DNAT;
-	__builtin_memcpy(nat->old_addr, f->daddr, sizeof(nat->old_addr));
-	__builtin_memcpy(nat->new_addr, be->addr, sizeof(nat->new_addr));
-	nat->old_port = f->dport;
-	nat->new_port = be->port;
+	zh_nat_init(nat, f);
+	zh_nat_addr(nat, 1, be->addr);
+	nat->new_ports[1] = be->port;
+	if (zh_addr_eq(be->addr, f->saddr))
+		zh_nat_addr(nat, 0, f->daddr);
 	return ZH_LB_NAT;
 }
 

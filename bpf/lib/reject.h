@@ -84,20 +84,21 @@ static __always_inline int zh_reject_build(const __u8 *req, __u16 proto,
 		e->ip.protocol = IPPROTO_ICMP;
 		e->ip.saddr = q->daddr; /* the VIP answers */
 		e->ip.daddr = q->saddr;
-		e->ip.check = zh_csum16(
-			bpf_csum_diff(NULL, 0, (__be32 *)&e->ip, sizeof(e->ip), 0));
+		e->ip.check = zh_csum16(bpf_csum_diff(NULL, 0, (__be32 *)&e->ip,
+						      sizeof(e->ip), 0));
 		e->icmp[0] = ZH_ICMP_DEST_UNREACH;
 		e->icmp[1] = ZH_ICMP_PORT_UNREACH;
-		*(__u16 *)&e->icmp[2] = zh_csum16(bpf_csum_diff(
-			NULL, 0, (__be32 *)e->icmp,
-			sizeof(e->icmp) + sizeof(e->quote), 0));
+		*(__u16 *)&e->icmp[2] = zh_csum16(
+			bpf_csum_diff(NULL, 0, (__be32 *)e->icmp,
+				      sizeof(e->icmp) + sizeof(e->quote), 0));
 		r->len = ETH_HLEN + sizeof(*e);
 		return 0;
 	}
 	if (proto == bpf_htons(ETH_P_IPV6)) {
 		const struct ipv6hdr *q = (const void *)(req + ETH_HLEN);
 		struct zh_icmp6_err *e = &r->v6;
-		__u32 pseudo[2] = { bpf_htonl(sizeof(e->icmp) + sizeof(e->quote)),
+		__u32 pseudo[2] = { bpf_htonl(sizeof(e->icmp) +
+					      sizeof(e->quote)),
 				    bpf_htonl(IPPROTO_ICMPV6) };
 		__s64 sum;
 
@@ -114,7 +115,8 @@ static __always_inline int zh_reject_build(const __u8 *req, __u16 proto,
 		e->icmp[1] = ZH_ICMPV6_PORT_UNREACH;
 		/* Pseudo-header: both addresses, length, next header. */
 		sum = bpf_csum_diff(NULL, 0, (__be32 *)&e->ip6.saddr, 32, 0);
-		sum = bpf_csum_diff(NULL, 0, pseudo, sizeof(pseudo), (__u32)sum);
+		sum = bpf_csum_diff(NULL, 0, pseudo, sizeof(pseudo),
+				    (__u32)sum);
 		sum = bpf_csum_diff(NULL, 0, (__be32 *)e->icmp,
 				    sizeof(e->icmp) + sizeof(e->quote),
 				    (__u32)sum);
@@ -126,8 +128,7 @@ static __always_inline int zh_reject_build(const __u8 *req, __u16 proto,
 }
 
 /* The request's first bytes, as many as an error quotes. */
-#define ZH_REJECT_REQ_LEN \
-	(ETH_HLEN + sizeof(struct ipv6hdr) + ZH_ICMP_QUOTE)
+#define ZH_REJECT_REQ_LEN (ETH_HLEN + sizeof(struct ipv6hdr) + ZH_ICMP_QUOTE)
 
 /* Too big for the entry programs' stack next to the fast path's state:
  * a per-CPU scratch slot (programs on one CPU do not interleave). */
@@ -171,16 +172,14 @@ static __always_inline int zh_tc_reject(struct __sk_buff *skb)
 		return -1;
 	/* Constant lengths, one per family: what the verifier can check. */
 	if (skb->protocol == bpf_htons(ETH_P_IP)) {
-		if (bpf_skb_change_tail(skb,
-					ETH_HLEN + sizeof(struct zh_icmp4_err),
-					0) ||
+		if (bpf_skb_change_tail(
+			    skb, ETH_HLEN + sizeof(struct zh_icmp4_err), 0) ||
 		    bpf_skb_store_bytes(skb, 0, &sc->r.eth,
 					ETH_HLEN + sizeof(struct zh_icmp4_err),
 					0))
 			return -1;
-	} else if (bpf_skb_change_tail(skb,
-				       ETH_HLEN + sizeof(struct zh_icmp6_err),
-				       0) ||
+	} else if (bpf_skb_change_tail(
+			   skb, ETH_HLEN + sizeof(struct zh_icmp6_err), 0) ||
 		   bpf_skb_store_bytes(skb, 0, &sc->r.eth,
 				       ETH_HLEN + sizeof(struct zh_icmp6_err),
 				       0)) {
@@ -210,7 +209,8 @@ static __always_inline int zh_xdp_reject(struct xdp_md *ctx)
 		if (!p)
 			return -1;
 		__builtin_memcpy(sc->req, p,
-				 ETH_HLEN + sizeof(struct iphdr) + ZH_ICMP_QUOTE);
+				 ETH_HLEN + sizeof(struct iphdr) +
+					 ZH_ICMP_QUOTE);
 	} else {
 		p = zh_hdr(data, data_end, 0, ZH_REJECT_REQ_LEN);
 		if (!p)

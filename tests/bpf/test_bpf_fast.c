@@ -2114,14 +2114,15 @@ static int maps_fill(void)
 #define VIP4 "10.96.0.10"
 #define VIP4_EMPTY "10.96.0.11" /* a Service with no ready backend */
 #define VIP4_REMOTE "10.96.0.12" /* its backend is no local pod */
+#define VIP4_HAIRPIN "10.96.0.13" /* its backend is pod A itself */
 #define VIP6 "fd00:96::10"
 #define SVC_PORT 80
 #define BE_PORT 8080
 #define BE_PORT2 8081
 #define SLOTS 7 /* a prime: every table below is this big */
 
-enum { SVC4 = 1, SVC4_EMPTY, SVC4_REMOTE, SVC6 }; /* service ids */
-enum { BE_B4 = 1, BE_B4_2, BE_REMOTE, BE_B6, BE_B6_2 }; /* backend ids */
+enum { SVC4 = 1, SVC4_EMPTY, SVC4_REMOTE, SVC6, SVC4_HAIRPIN }; /* ids */
+enum { BE_B4 = 1, BE_B4_2, BE_REMOTE, BE_B6, BE_A4 }; /* backend ids */
 
 static void lb_put(int fd, const void *k, const void *v)
 {
@@ -2198,6 +2199,8 @@ static int lb_setup(void **state)
 	lb_backend(BE_B4_2, SVC4, B4, BE_PORT2, 0);
 	lb_backend(BE_REMOTE, SVC4_REMOTE, OFFNODE4, BE_PORT, 0);
 	lb_backend(BE_B6, SVC6, B6, BE_PORT, 0);
+	lb_backend(BE_A4, SVC4_HAIRPIN, A4, BE_PORT, 0);
+	lb_svc(SVC4_HAIRPIN, VIP4_HAIRPIN, IPPROTO_TCP, BE_A4, 0);
 	lb_svc(SVC4, VIP4, IPPROTO_TCP, BE_B4, 0);
 	lb_svc(SVC4, VIP4, IPPROTO_UDP, BE_B4, 0);
 	lb_svc(SVC4_EMPTY, VIP4_EMPTY, IPPROTO_TCP, 0, 0);
@@ -2303,6 +2306,45 @@ static void test_lb_dnat_and_reply(void **state)
 					"%d conntrack entries after the flow went on, want 2",
 					ct_count());
 		}
+	}
+}
+
+/* Hairpin: A reaches a Service whose backend is A. A must not see its own
+ * address as the source: the request comes from the VIP (A's port), the
+ * reply goes back to A from VIP:80. */
+static void test_lb_hairpin(void **state)
+{
+	for (int p = 0; p < NR_PROGS; p++) {
+		struct frame req = { .l3 = L3_IPV4,
+				     .proto = IPPROTO_TCP,
+				     .src = A4,
+				     .dst = VIP4_HAIRPIN,
+				     .dport = SVC_PORT };
+		struct frame nat = { .l3 = L3_IPV4,
+				     .proto = IPPROTO_TCP,
+				     .src = VIP4_HAIRPIN,
+				     .dst = A4,
+				     .dport = BE_PORT };
+		struct frame rep = { .l3 = L3_IPV4,
+				     .proto = IPPROTO_TCP,
+				     .src = A4,
+				     .dst = VIP4_HAIRPIN,
+				     .sport = BE_PORT,
+				     .dport = 40000 };
+		struct frame unnat = { .l3 = L3_IPV4,
+				       .proto = IPPROTO_TCP,
+				       .src = VIP4_HAIRPIN,
+				       .dst = A4,
+				       .sport = SVC_PORT,
+				       .dport = 40000 };
+
+		lb_setup(state);
+		cur_set(NULL, 0, "%s: hairpin request", prog_names[p]);
+		lb_expect_routed(p, POD_A, &req, &nat, POD_A);
+		cur_set(NULL, 0, "%s: hairpin reply", prog_names[p]);
+		lb_expect_routed(p, POD_A, &rep, &unnat, POD_A);
+		if (ct_count() != 2)
+			fail_here("%d conntrack entries, want 2", ct_count());
 	}
 }
 
@@ -2787,6 +2829,7 @@ static int run_groups(void)
 	struct CMUnitTest lat_tests[NR_LAT_TESTS + 3];
 	const struct CMUnitTest lb_tests[] = {
 		cmocka_unit_test_teardown(test_lb_dnat_and_reply, lb_teardown),
+		cmocka_unit_test_teardown(test_lb_hairpin, lb_teardown),
 		cmocka_unit_test_teardown(test_lb_udp_no_checksum, lb_teardown),
 		cmocka_unit_test_teardown(test_lb_no_backend_and_off,
 					  lb_teardown),
