@@ -104,7 +104,9 @@ enum zh_stat {
 	ZH_STAT_DROP_SPOOF_IP,
 	ZH_STAT_DROP_MALFORMED,
 	ZH_STAT_DROP_REDIRECT, /* redirect helper failed */
-	ZH_STAT_DROP_NO_BACKEND, /* a Service with no ready backend */
+	ZH_STAT_DROP_NO_BACKEND, /* a Service with no ready backend (the
+				  * client gets ICMP port unreachable) */
+	ZH_STAT_DROP_UNKNOWN_VIP, /* in the Service CIDR, no such Service */
 	ZH_STAT_DROP_NAT, /* a NAT rewrite (helper) failed */
 	ZH_STAT_MAX,
 };
@@ -145,7 +147,13 @@ struct zh_config {
 	 * programming keeps it so): only then does the egress hop consult the
 	 * balancer, so a node without Services pays no lookup for it. */
 	__u32 services;
-	__u32 pad;
+	/* The Service CIDRs (zerohopd --service-cidr): traffic to an address
+	 * in them that is no Service is dropped, not routed. Length 0: none. */
+	__u8 svc_cidr4_len;
+	__u8 svc_cidr6_len;
+	__u8 pad[2];
+	__u32 svc_cidr4; /* network byte order */
+	__u32 svc_cidr6[4];
 };
 
 /*
@@ -326,7 +334,7 @@ _Static_assert(sizeof(struct zh_endpoint) == 16, "zh_endpoint layout");
 _Static_assert(sizeof(struct zh_iface) == 300, "zh_iface layout");
 _Static_assert(sizeof(struct zh_counter) == 16, "zh_counter layout");
 _Static_assert(sizeof(struct zh_probe) == 16, "zh_probe layout");
-_Static_assert(sizeof(struct zh_config) == 16, "zh_config layout");
+_Static_assert(sizeof(struct zh_config) == 36, "zh_config layout");
 _Static_assert(sizeof(struct zh_flow_key) == 40, "zh_flow_key layout");
 _Static_assert(sizeof(struct zh_lat_stamp) == 16, "zh_lat_stamp layout");
 _Static_assert(sizeof(struct zh_svc_key) == 20, "zh_svc_key layout");

@@ -278,6 +278,37 @@ static __always_inline struct zh_backend *zh_lb_pick(const struct zh_flow *f,
 	return be;
 }
 
+/* 1 when @a (network byte order, @words of them) is in @net/@len. */
+static __always_inline int zh_in_prefix(const __u32 *a, const __u32 *net,
+					__u32 len, const int words)
+{
+	for (int i = 0; i < words; i++) {
+		__u32 bits = len > 32 ? 32 : len;
+		__u32 mask = bits ? bpf_htonl(~0U << (32 - bits)) : 0;
+
+		if ((a[i] & mask) != (net[i] & mask))
+			return 0;
+		len -= bits;
+	}
+	return 1;
+}
+
+/* No Service at this address: is it in the Service CIDR all the same? */
+static __always_inline int zh_unknown_vip(const struct zh_flow *f)
+{
+	__u32 zero = 0;
+	struct zh_config *cfg = bpf_map_lookup_elem(&zh_config, &zero);
+
+	if (!cfg)
+		return 0;
+	if (f->family == ZH_AF_INET)
+		return cfg->svc_cidr4_len &&
+		       zh_in_prefix(f->daddr, &cfg->svc_cidr4,
+				    cfg->svc_cidr4_len, 1);
+	return cfg->svc_cidr6_len &&
+	       zh_in_prefix(f->daddr, cfg->svc_cidr6, cfg->svc_cidr6_len, 4);
+}
+
 /*
  * A packet to a Service: plan the DNAT to this flow's backend. Returns
  * ZH_LB_NAT, ZH_LB_PASSTHROUGH (no Service there) or a zh_stat.
@@ -298,7 +329,8 @@ static __always_inline int zh_lb_request(const struct zh_flow *f,
 	__builtin_memcpy(sk.addr, f->daddr, sizeof(sk.addr));
 	svc = bpf_map_lookup_elem(&zh_services, &sk);
 	if (!svc)
-		return ZH_LB_PASSTHROUGH;
+		return zh_unknown_vip(f) ? ZH_STAT_DROP_UNKNOWN_VIP :
+					   ZH_LB_PASSTHROUGH;
 
 	zh_ct_key_of(&k, f, ZH_CT_FWD);
 	ct = bpf_map_lookup_elem(&zh_ct, &k);

@@ -2487,6 +2487,67 @@ static void test_lb_no_backend_and_off(void **state)
 	}
 }
 
+/* An address in the Service CIDR that is no Service is dropped and
+ * counted; outside the CIDR, and with no CIDR set, it is routed as before. */
+static void test_lb_unknown_vip(void **state)
+{
+	struct zh_objs o = lat_objs();
+	struct zh_config cfg;
+
+	for (int p = 0; p < NR_PROGS; p++) {
+		for (int v6 = 0; v6 < 2; v6++) {
+			struct frame f = { .l3 = v6 ? L3_IPV6 : L3_IPV4,
+					   .proto = IPPROTO_TCP,
+					   .src = v6 ? A6 : A4,
+					   .dst = v6 ? "fd00:96::99" :
+						       "10.96.0.99",
+					   .dport = SVC_PORT };
+			__u64 drop[ZH_STAT_MAX] = { [ZH_STAT_DROP_UNKNOWN_VIP] =
+							    1 };
+			__u64 pass[ZH_STAT_MAX] = { [ZH_STAT_PASS_NO_ENDPOINT] =
+							    1 };
+			__u8 in[FRAME_MAX];
+			__u32 len = (__u32)frame_build(&f, POD_A, in);
+			struct run r;
+
+			lb_setup(state);
+			cur_set(in, len, "%s: %s unknown VIP, no CIDR set",
+				prog_names[p], v6 ? "IPv6" : "IPv4");
+			run_frame(p, ifindex_of[POD_A], in, len, &r);
+			assert_verdict(p, &r, PASS);
+			assert_deltas(&r, pass, len);
+
+			if (zh_config_get(&o, &cfg))
+				fail_here("reading zh_config");
+			/* 10.96.0.0/12 and fd00:96::/108 as Kubernetes'. */
+			cfg.svc_cidr4_len = 12;
+			parse_addr(AF_INET, "10.96.0.0", &cfg.svc_cidr4);
+			cfg.svc_cidr6_len = 108;
+			parse_addr(AF_INET6, "fd00:96::", cfg.svc_cidr6);
+			if (zh_config_set(&o, &cfg))
+				fail_here("writing zh_config");
+			cur_set(in, len, "%s: %s unknown VIP in the CIDR",
+				prog_names[p], v6 ? "IPv6" : "IPv4");
+			run_frame(p, ifindex_of[POD_A], in, len, &r);
+			assert_verdict(p, &r, DROP);
+			assert_deltas(&r, drop, len);
+
+			/* Just outside: 10.112.0.1, fd00:96::10:0:1. */
+			f.dst = v6 ? "fd00:96::10:0:1" : "10.112.0.1";
+			len = (__u32)frame_build(&f, POD_A, in);
+			cur_set(in, len, "%s: %s just outside the CIDR",
+				prog_names[p], v6 ? "IPv6" : "IPv4");
+			run_frame(p, ifindex_of[POD_A], in, len, &r);
+			assert_verdict(p, &r, PASS);
+			assert_deltas(&r, pass, len);
+
+			cfg.svc_cidr4_len = cfg.svc_cidr6_len = 0;
+			if (zh_config_set(&o, &cfg))
+				fail_here("writing zh_config");
+		}
+	}
+}
+
 /* A backend that is no local pod: translated, then the kernel routes it. */
 static void test_lb_remote_backend(void **state)
 {
@@ -2834,6 +2895,7 @@ static int run_groups(void)
 		cmocka_unit_test_teardown(test_lb_no_backend_and_off,
 					  lb_teardown),
 		cmocka_unit_test_teardown(test_lb_remote_backend, lb_teardown),
+		cmocka_unit_test_teardown(test_lb_unknown_vip, lb_teardown),
 		cmocka_unit_test_teardown(test_lb_established_flows,
 					  lb_teardown),
 		cmocka_unit_test_teardown(test_lb_affinity, lb_teardown),

@@ -322,6 +322,7 @@ const char *zh_stat_name(int stat)
 		[ZH_STAT_DROP_MALFORMED] = "drop_malformed",
 		[ZH_STAT_DROP_REDIRECT] = "drop_redirect_failed",
 		[ZH_STAT_DROP_NO_BACKEND] = "drop_no_backend",
+		[ZH_STAT_DROP_UNKNOWN_VIP] = "drop_unknown_vip",
 		[ZH_STAT_DROP_NAT] = "drop_nat_failed",
 	};
 
