@@ -9,6 +9,7 @@
  * zh_xdp_pod       XDP on the pod-side veth in XDP mode: veth only accepts
  *                  redirected frames (ndo_xdp_xmit) when its peer runs XDP.
  * zh_tc_pod        tc ingress of the pod-side veth in tc mode.
+ * zh_tc_uplink     tc ingress of the node's uplink: NodePorts.
  *
  * The pod-side programs only time arrivals (lat.h); they never drop.
  */
@@ -50,7 +51,7 @@ int zh_tc_from_pod(struct __sk_buff *skb)
 		int act;
 
 		zh_count(stat, skb->len); /* the request, not our answer */
-		act = zh_tc_reject(skb);
+		act = zh_tc_reject(skb, 1);
 		return act == TC_ACT_REDIRECT ? act : TC_ACT_SHOT;
 	}
 	if (stat == ZH_STAT_REDIRECT) {
@@ -115,6 +116,44 @@ int zh_tc_pod(struct __sk_buff *skb)
 {
 	zh_lat_to_pod((void *)(long)skb->data, (void *)(long)skb->data_end);
 	return TC_ACT_UNSPEC; /* TCX_NEXT: whatever else is attached runs */
+}
+
+SEC("tc")
+int zh_tc_uplink(struct __sk_buff *skb)
+{
+	struct zh_fwd fwd = {};
+	void *data, *data_end;
+	int stat, act;
+
+	if (!zh_lb_on())
+		return TC_ACT_OK;
+	if (skb->data + ZH_PULL_LEN > skb->data_end)
+		bpf_skb_pull_data(skb, skb->len < ZH_PULL_LEN ? skb->len :
+								ZH_PULL_LEN);
+	data = (void *)(long)skb->data;
+	data_end = (void *)(long)skb->data_end;
+
+	stat = zh_from_uplink(data, data_end, &fwd);
+	if (stat == ZH_LB_PASSTHROUGH)
+		return TC_ACT_OK;
+	zh_count(stat, skb->len);
+	if (stat == ZH_STAT_DROP_NO_BACKEND) {
+		act = zh_tc_reject(skb, 0);
+		return act == TC_ACT_REDIRECT ? act : TC_ACT_SHOT;
+	}
+	if (zh_stat_is_drop(stat))
+		return TC_ACT_SHOT;
+	if (fwd.nat.op && zh_tc_nat(skb, &fwd.nat)) {
+		zh_count(ZH_STAT_DROP_NAT, skb->len);
+		return TC_ACT_SHOT;
+	}
+	if (stat != ZH_STAT_REDIRECT)
+		return TC_ACT_OK; /* translated; the kernel routes it */
+	if (fwd.l3_old != fwd.l3_new)
+		bpf_csum_update(skb, bpf_csum_diff(&fwd.l3_old, 4, &fwd.l3_new,
+						   4, 0));
+	act = bpf_redirect_peer(fwd.ifindex, 0);
+	return act == TC_ACT_REDIRECT ? act : TC_ACT_SHOT;
 }
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";

@@ -28,12 +28,14 @@
 #define ZH_MAP_MAGLEV "zh_maglev"
 #define ZH_MAP_CT "zh_ct"
 #define ZH_MAP_AFFINITY "zh_affinity"
+#define ZH_MAP_NODE_ADDRS "zh_node_addrs"
 
 /* Program names as pinned (the function names in zh_fast.bpf.c). */
 #define ZH_PROG_TC_FROM_POD "zh_tc_from_pod"
 #define ZH_PROG_XDP_FROM_POD "zh_xdp_from_pod"
 #define ZH_PROG_XDP_POD "zh_xdp_pod"
 #define ZH_PROG_TC_POD "zh_tc_pod"
+#define ZH_PROG_TC_UPLINK "zh_tc_uplink"
 
 #define ZH_MAX_ENDPOINTS 65536
 #define ZH_CONTAINER_ID_LEN 96
@@ -235,6 +237,9 @@ struct zh_lat_stamp {
 #define ZH_MAGLEV_SLOTS (1U << 22) /* 16 MiB of u32; zerohopd can resize */
 #define ZH_CT_MAX 262144
 #define ZH_AFFINITY_MAX 65536
+/* zh_node_addrs: the node's own addresses (zerohopd keeps them in sync):
+ * zh_ep_key -> 1. Only traffic to them can be for a NodePort. */
+#define ZH_MAX_NODE_ADDRS 1024
 /* Maglev table size: the smallest prime >= this many slots per backend. */
 #define ZH_MAGLEV_PER_BACKEND 100
 

@@ -51,6 +51,57 @@ static __always_inline void zh_l2_rewrite(struct ethhdr *eth,
 	zh_mac_copy(eth->h_source, ep->gw_mac);
 }
 
+/*
+ * The routing tail of every entry: a local pod at @key gets the frame, one
+ * hop further (TTL or hop limit), from its gateway's MAC; anything else
+ * goes to the kernel.
+ */
+static __always_inline int zh_ipv4_deliver(struct ethhdr *eth,
+					   struct iphdr *iph,
+					   const struct zh_ep_key *key,
+					   struct zh_fwd *fwd)
+{
+	struct zh_endpoint *ep = bpf_map_lookup_elem(&zh_endpoints, key);
+	__u32 check;
+
+	if (!ep)
+		return ZH_STAT_PASS_NO_ENDPOINT;
+	if (iph->ttl <= 1)
+		return ZH_STAT_PASS_TTL;
+
+	/* RFC 1624 incremental update, as the kernel's ip_decrease_ttl(). */
+	check = iph->check;
+	check += bpf_htons(0x0100);
+	iph->check = (__u16)(check + (check >= 0xffff));
+	iph->ttl--;
+
+	zh_l2_rewrite(eth, ep);
+	fwd->ifindex = ep->ifindex;
+	return ZH_STAT_REDIRECT;
+}
+
+static __always_inline int zh_ipv6_deliver(struct ethhdr *eth,
+					   struct ipv6hdr *ip6,
+					   const struct zh_ep_key *key,
+					   struct zh_fwd *fwd)
+{
+	struct zh_endpoint *ep = bpf_map_lookup_elem(&zh_endpoints, key);
+
+	if (!ep)
+		return ZH_STAT_PASS_NO_ENDPOINT;
+	if (ip6->hop_limit <= 1)
+		return ZH_STAT_PASS_TTL;
+	/* No header checksum in IPv6; payload_len, nexthdr and hop_limit
+	 * make one 32-bit word at offset 4. */
+	fwd->l3_old = *(__be32 *)((void *)ip6 + 4);
+	ip6->hop_limit--;
+	fwd->l3_new = *(__be32 *)((void *)ip6 + 4);
+
+	zh_l2_rewrite(eth, ep);
+	fwd->ifindex = ep->ifindex;
+	return ZH_STAT_REDIRECT;
+}
+
 static __always_inline int zh_arp_from_pod(void *data, void *data_end,
 					   const struct zh_iface *self)
 {
@@ -87,8 +138,6 @@ static __always_inline int zh_ipv4_from_pod(void *data, void *data_end,
 	struct ethhdr *eth = data;
 	struct iphdr *iph = zh_hdr(data, data_end, sizeof(*eth), sizeof(*iph));
 	struct zh_ep_key key = { .family = ZH_AF_INET };
-	struct zh_endpoint *ep;
-	__u32 check;
 
 	if (!iph || iph->version != 4 || iph->ihl < 5)
 		return ZH_STAT_DROP_MALFORMED;
@@ -116,21 +165,7 @@ static __always_inline int zh_ipv4_from_pod(void *data, void *data_end,
 		if (ret == ZH_LB_NAT)
 			zh_nat_daddr(&fwd->nat, key.addr);
 	}
-	ep = bpf_map_lookup_elem(&zh_endpoints, &key);
-	if (!ep)
-		return ZH_STAT_PASS_NO_ENDPOINT;
-	if (iph->ttl <= 1)
-		return ZH_STAT_PASS_TTL;
-
-	/* RFC 1624 incremental update, as the kernel's ip_decrease_ttl(). */
-	check = iph->check;
-	check += bpf_htons(0x0100);
-	iph->check = (__u16)(check + (check >= 0xffff));
-	iph->ttl--;
-
-	zh_l2_rewrite(eth, ep);
-	fwd->ifindex = ep->ifindex;
-	return ZH_STAT_REDIRECT;
+	return zh_ipv4_deliver(eth, iph, &key, fwd);
 }
 
 static __always_inline int zh_ipv6_from_pod(void *data, void *data_end,
@@ -141,7 +176,6 @@ static __always_inline int zh_ipv6_from_pod(void *data, void *data_end,
 	struct ipv6hdr *ip6 =
 		zh_hdr(data, data_end, sizeof(*eth), sizeof(*ip6));
 	struct zh_ep_key key = { .family = ZH_AF_INET6 };
-	struct zh_endpoint *ep;
 
 	if (!ip6 || ip6->version != 6)
 		return ZH_STAT_DROP_MALFORMED;
@@ -172,20 +206,7 @@ static __always_inline int zh_ipv6_from_pod(void *data, void *data_end,
 		if (ret == ZH_LB_NAT)
 			zh_nat_daddr(&fwd->nat, key.addr);
 	}
-	ep = bpf_map_lookup_elem(&zh_endpoints, &key);
-	if (!ep)
-		return ZH_STAT_PASS_NO_ENDPOINT;
-	if (ip6->hop_limit <= 1)
-		return ZH_STAT_PASS_TTL;
-	/* No header checksum in IPv6; payload_len, nexthdr and hop_limit
-	 * make one 32-bit word at offset 4. */
-	fwd->l3_old = *(__be32 *)((void *)ip6 + 4);
-	ip6->hop_limit--;
-	fwd->l3_new = *(__be32 *)((void *)ip6 + 4);
-
-	zh_l2_rewrite(eth, ep);
-	fwd->ifindex = ep->ifindex;
-	return ZH_STAT_REDIRECT;
+	return zh_ipv6_deliver(eth, ip6, &key, fwd);
 }
 
 /*
@@ -219,6 +240,67 @@ static __always_inline int zh_from_pod(void *data, void *data_end,
 	default:
 		return ZH_STAT_PASS_NOT_IP;
 	}
+}
+
+/*
+ * A frame from outside on the node's uplink: TCP or UDP at a NodePort of
+ * the node's own address goes to a backend (a local pod: delivered like a
+ * pod's packet). Returns a zh_stat, or ZH_LB_PASSTHROUGH for everything
+ * else, which the kernel keeps.
+ */
+static __always_inline int zh_from_uplink(void *data, void *data_end,
+					  struct zh_fwd *fwd)
+{
+	struct ethhdr *eth = zh_hdr(data, data_end, 0, sizeof(*eth));
+	struct zh_ep_key key = {};
+	struct zh_flow f = {};
+	int ret;
+
+	if (!eth)
+		return ZH_LB_PASSTHROUGH;
+	if (eth->h_proto == bpf_htons(ETH_P_IP)) {
+		struct iphdr *iph =
+			zh_hdr(data, data_end, sizeof(*eth), sizeof(*iph));
+
+		if (!iph || iph->version != 4 || iph->ihl != 5 ||
+		    (iph->frag_off & bpf_htons(0x3fff)))
+			return ZH_LB_PASSTHROUGH;
+		f.family = key.family = ZH_AF_INET;
+		f.proto = iph->protocol;
+		f.saddr[0] = iph->saddr;
+		f.daddr[0] = iph->daddr;
+		ret = zh_lb_nodeport(data, data_end, &f, &fwd->nat);
+		if (ret != ZH_LB_NAT)
+			return ret;
+		zh_nat_daddr(&fwd->nat, key.addr);
+		/* zh_lb_nodeport() is a call: check the header again. */
+		eth = zh_hdr(data, data_end, 0, sizeof(*eth));
+		iph = zh_hdr(data, data_end, sizeof(*eth), sizeof(*iph));
+		if (!eth || !iph)
+			return ZH_STAT_DROP_MALFORMED;
+		return zh_ipv4_deliver(eth, iph, &key, fwd);
+	}
+	if (eth->h_proto == bpf_htons(ETH_P_IPV6)) {
+		struct ipv6hdr *ip6 =
+			zh_hdr(data, data_end, sizeof(*eth), sizeof(*ip6));
+
+		if (!ip6 || ip6->version != 6)
+			return ZH_LB_PASSTHROUGH;
+		f.family = key.family = ZH_AF_INET6;
+		f.proto = ip6->nexthdr;
+		__builtin_memcpy(f.saddr, &ip6->saddr, sizeof(f.saddr));
+		__builtin_memcpy(f.daddr, &ip6->daddr, sizeof(f.daddr));
+		ret = zh_lb_nodeport(data, data_end, &f, &fwd->nat);
+		if (ret != ZH_LB_NAT)
+			return ret;
+		zh_nat_daddr(&fwd->nat, key.addr);
+		eth = zh_hdr(data, data_end, 0, sizeof(*eth));
+		ip6 = zh_hdr(data, data_end, sizeof(*eth), sizeof(*ip6));
+		if (!eth || !ip6)
+			return ZH_STAT_DROP_MALFORMED;
+		return zh_ipv6_deliver(eth, ip6, &key, fwd);
+	}
+	return ZH_LB_PASSTHROUGH;
 }
 
 static __always_inline int zh_stat_is_drop(int stat)

@@ -313,8 +313,20 @@ static __always_inline int zh_unknown_vip(const struct zh_flow *f)
  * A packet to a Service: plan the DNAT to this flow's backend. Returns
  * ZH_LB_NAT, ZH_LB_PASSTHROUGH (no Service there) or a zh_stat.
  */
+/* Is @f addressed to one of the node's own addresses (zh_node_addrs), as
+ * a NodePort must be? (The FIB cannot tell: bpf_fib_lookup() answers "not
+ * forwarded" for a local route and for no route alike.) */
+static __always_inline int zh_node_local(const struct zh_flow *f)
+{
+	struct zh_ep_key k = { .family = f->family };
+
+	__builtin_memcpy(k.addr, f->daddr, sizeof(k.addr));
+	return bpf_map_lookup_elem(&zh_node_addrs, &k) != NULL;
+}
+
 static __always_inline int zh_lb_request(const struct zh_flow *f,
-					 struct zh_nat *nat, __u64 now)
+					 struct zh_nat *nat, __u64 now,
+					 const int nodeport)
 {
 	struct zh_svc_key sk = { .family = f->family,
 				 .proto = f->proto,
@@ -326,11 +338,17 @@ static __always_inline int zh_lb_request(const struct zh_flow *f,
 	struct zh_ct *ct;
 	__u32 bid = 0;
 
-	__builtin_memcpy(sk.addr, f->daddr, sizeof(sk.addr));
+	/* A NodePort's key has no address: any of the node's own. */
+	if (!nodeport)
+		__builtin_memcpy(sk.addr, f->daddr, sizeof(sk.addr));
 	svc = bpf_map_lookup_elem(&zh_services, &sk);
 	if (!svc)
-		return zh_unknown_vip(f) ? ZH_STAT_DROP_UNKNOWN_VIP :
-					   ZH_LB_PASSTHROUGH;
+		return !nodeport && zh_unknown_vip(f) ?
+			       ZH_STAT_DROP_UNKNOWN_VIP :
+			       ZH_LB_PASSTHROUGH;
+	/* Only at the node's own addresses: not what it routes. */
+	if (nodeport && !zh_node_local(f))
+		return ZH_LB_PASSTHROUGH;
 
 	zh_ct_key_of(&k, f, ZH_CT_FWD);
 	ct = bpf_map_lookup_elem(&zh_ct, &k);
@@ -399,7 +417,24 @@ zh_lb(void *data, void *data_end, struct zh_flow *f, struct zh_nat *nat)
 	ret = zh_lb_reply(f, nat, now);
 	if (ret != ZH_LB_PASSTHROUGH)
 		return ret;
-	return zh_lb_request(f, nat, now);
+	return zh_lb_request(f, nat, now, 0);
+}
+
+/*
+ * A packet from outside at the node's own address: a NodePort? The same
+ * balancing and conntrack as for a ClusterIP; the REV entry restores the
+ * node address and node port as the reply's source. Fills @nat and returns
+ * ZH_LB_NAT, ZH_LB_PASSTHROUGH or a zh_stat.
+ */
+static __attribute__((noinline)) int zh_lb_nodeport(void *data, void *data_end,
+						    struct zh_flow *f,
+						    struct zh_nat *nat)
+{
+	if (zh_flow_ports(data, data_end, f))
+		return ZH_LB_PASSTHROUGH;
+	nat->family = f->family;
+	nat->proto = f->proto;
+	return zh_lb_request(f, nat, bpf_ktime_get_ns(), 1);
 }
 
 #endif /* ZH_LB_H */

@@ -86,6 +86,13 @@ struct {
 	__type(value, struct zh_affinity);
 } zh_affinity SEC(".maps");
 
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, ZH_MAX_NODE_ADDRS);
+	__type(key, struct zh_ep_key);
+	__type(value, __u32);
+} zh_node_addrs SEC(".maps");
+
 static __always_inline void zh_count(__u32 stat, __u64 bytes)
 {
 	struct zh_counter *c = bpf_map_lookup_elem(&zh_stats, &stat);

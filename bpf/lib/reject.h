@@ -152,11 +152,12 @@ static __always_inline struct zh_reject_scratch *zh_reject_scratch(void)
 }
 
 /*
- * tc: turn the skb into the error and send it back into the pod behind
- * @ifindex (the host veth it came in on). Returns the tc verdict, or -1
- * when that failed (drop it).
+ * tc: turn the skb into the error and send it back where it came from: into
+ * the pod behind the host veth it came in on (@to_peer), or out of the
+ * uplink. Returns the tc verdict, or -1 when that failed (drop it).
  */
-static __always_inline int zh_tc_reject(struct __sk_buff *skb)
+static __always_inline int zh_tc_reject(struct __sk_buff *skb,
+					const int to_peer)
 {
 	struct zh_reject_scratch *sc = zh_reject_scratch();
 	__u32 need;
@@ -185,9 +186,12 @@ static __always_inline int zh_tc_reject(struct __sk_buff *skb)
 				       0)) {
 		return -1;
 	}
-	/* Our checksums are complete: let the pod verify them. */
+	/* Our checksums are complete: let the receiver verify them. */
 	bpf_csum_level(skb, BPF_CSUM_LEVEL_RESET);
-	return bpf_redirect_peer(skb->ifindex, 0);
+	/* Into the pod behind a host veth, or back out of the uplink. */
+	if (to_peer)
+		return bpf_redirect_peer(skb->ifindex, 0);
+	return bpf_redirect(skb->ifindex, 0);
 }
 
 /* XDP: the same, sent back with XDP_TX. */

@@ -94,6 +94,7 @@ enum pod_id {
 #define C4_MADE_UP "10.0.0.12" /* C owns no IPv4 address */
 #define UNKNOWN4 "10.0.0.99" /* pod range, no endpoint */
 #define OFFNODE4 "10.1.0.5"
+#define NODE4 "192.0.2.1" /* the node's own address (on lo) */
 #define A6 "fd00::a"
 #define B6 "fd00::b"
 #define C6 "fd00::c"
@@ -2115,13 +2116,16 @@ static int maps_fill(void)
 #define VIP4_EMPTY "10.96.0.11" /* a Service with no ready backend */
 #define VIP4_REMOTE "10.96.0.12" /* its backend is no local pod */
 #define VIP4_HAIRPIN "10.96.0.13" /* its backend is pod A itself */
+#define OUTSIDE4 "198.51.100.7" /* a client out there */
+#define ELSEWHERE4 "203.0.113.9" /* not the node: routed through */
+#define NODE_PORT 30080
 #define VIP6 "fd00:96::10"
 #define SVC_PORT 80
 #define BE_PORT 8080
 #define BE_PORT2 8081
 #define SLOTS 7 /* a prime: every table below is this big */
 
-enum { SVC4 = 1, SVC4_EMPTY, SVC4_REMOTE, SVC6, SVC4_HAIRPIN }; /* ids */
+enum { SVC4 = 1, SVC4_EMPTY, SVC4_REMOTE, SVC6, SVC4_HAIRPIN, SVC4_NP };
 enum { BE_B4 = 1, BE_B4_2, BE_REMOTE, BE_B6, BE_A4 }; /* backend ids */
 
 static void lb_put(int fd, const void *k, const void *v)
@@ -2148,6 +2152,15 @@ static void lb_svc(__u32 id, const char *vip, __u8 proto, __u32 be,
 	lb_put(bpf_map__fd(skel->maps.zh_services), &k, &v);
 	for (__u32 i = 0; be && i < SLOTS; i++) {
 		__u32 slot = id * SLOTS + i;
+
+		lb_put(bpf_map__fd(skel->maps.zh_maglev), &slot, &be);
+	}
+}
+
+static void lb_table(__u32 svc, __u32 be)
+{
+	for (__u32 i = 0; i < SLOTS; i++) {
+		__u32 slot = svc * SLOTS + i;
 
 		lb_put(bpf_map__fd(skel->maps.zh_maglev), &slot, &be);
 	}
@@ -2346,6 +2359,82 @@ static void test_lb_hairpin(void **state)
 		if (ct_count() != 2)
 			fail_here("%d conntrack entries, want 2", ct_count());
 	}
+}
+
+/* NodePort: a client outside reaches node:30080 on the uplink and gets
+ * the backend pod; the pod's reply leaves from node:30080 through the
+ * kernel. The same port at an address the node only routes is left alone. */
+static void test_lb_nodeport(void **state)
+{
+	static const __u8 mac_out[ETH_ALEN] = { 0x02, 0, 0, 0, 0x0e, 0x01 };
+	struct frame req = { .l3 = L3_IPV4,
+			     .proto = IPPROTO_TCP,
+			     .src_mac = mac_out,
+			     .dst_mac = mac_out,
+			     .src = OUTSIDE4,
+			     .dst = NODE4,
+			     .dport = NODE_PORT };
+	struct frame nat = req, rep, unnat, transit = req;
+	struct zh_svc_key k = { .family = ZH_AF_INET,
+				.proto = IPPROTO_TCP,
+				.port = htons(NODE_PORT) };
+	struct zh_svc v = { .id = SVC4_NP,
+			    .table_off = SVC4_NP * SLOTS,
+			    .table_size = SLOTS,
+			    .flags = ZH_SVC_F_NODEPORT,
+			    .port = htons(SVC_PORT) };
+	__u64 delta[ZH_STAT_MAX] = { [ZH_STAT_PASS_NO_ENDPOINT] = 1 };
+	__u8 in[FRAME_MAX], want[FRAME_MAX];
+	struct run r;
+	__u32 len;
+
+	struct zh_ep_key node = { .family = ZH_AF_INET };
+	__u32 one = 1;
+
+	lb_setup(state);
+	parse_addr(AF_INET, NODE4, node.addr);
+	lb_put(bpf_map__fd(skel->maps.zh_node_addrs), &node, &one);
+	lb_put(bpf_map__fd(skel->maps.zh_services), &k, &v);
+	lb_table(SVC4_NP, BE_B4);
+	nat.dst = B4;
+	nat.dport = BE_PORT;
+	len = (__u32)frame_build(&req, FOREIGN, in);
+	(void)frame_build(&nat, FOREIGN, want);
+	cur_set(in, len, "uplink: NodePort request");
+	run_prog(skel->progs.zh_tc_uplink, ifindex_of[FOREIGN], in, len, &r);
+	if (r.err || (int)r.retval != TC_ACT_REDIRECT)
+		fail_here("uplink verdict %u (err %d), want redirect", r.retval,
+			  r.err);
+	assert_routed(want, len, &r, POD_B, true);
+
+	rep = (struct frame){ .l3 = L3_IPV4,
+			      .proto = IPPROTO_TCP,
+			      .src = B4,
+			      .dst = OUTSIDE4,
+			      .sport = BE_PORT,
+			      .dport = 40000 };
+	unnat = rep;
+	unnat.src = NODE4;
+	unnat.sport = NODE_PORT;
+	len = (__u32)frame_build(&rep, POD_B, in);
+	(void)frame_build(&unnat, POD_B, want);
+	cur_set(in, len, "tc: NodePort reply");
+	run_frame(PROG_TC, ifindex_of[POD_B], in, len, &r);
+	assert_verdict(PROG_TC, &r, PASS);
+	assert_bytes(want, len, &r);
+	assert_deltas(&r, delta, len);
+
+	lb_clear(bpf_map__fd(skel->maps.zh_ct), 0);
+	transit.dst = ELSEWHERE4;
+	len = (__u32)frame_build(&transit, FOREIGN, in);
+	cur_set(in, len, "uplink: the NodePort's port, not to the node");
+	run_prog(skel->progs.zh_tc_uplink, ifindex_of[FOREIGN], in, len, &r);
+	if (r.err || (int)r.retval != TC_ACT_OK)
+		fail_here("uplink verdict %u (err %d), want ok", r.retval,
+			  r.err);
+	assert_unchanged(in, len, &r);
+	if (ct_count())
+		fail_here("routed traffic left conntrack entries");
 }
 
 /* IPv4 UDP without a checksum keeps none through the translation. */
@@ -2572,15 +2661,6 @@ static void test_lb_remote_backend(void **state)
 		assert_verdict(p, &r, PASS);
 		assert_bytes(want, len, &r);
 		assert_deltas(&r, pass, len);
-	}
-}
-
-static void lb_table(__u32 svc, __u32 be)
-{
-	for (__u32 i = 0; i < SLOTS; i++) {
-		__u32 slot = svc * SLOTS + i;
-
-		lb_put(bpf_map__fd(skel->maps.zh_maglev), &slot, &be);
 	}
 }
 
@@ -2891,6 +2971,7 @@ static int run_groups(void)
 	const struct CMUnitTest lb_tests[] = {
 		cmocka_unit_test_teardown(test_lb_dnat_and_reply, lb_teardown),
 		cmocka_unit_test_teardown(test_lb_hairpin, lb_teardown),
+		cmocka_unit_test_teardown(test_lb_nodeport, lb_teardown),
 		cmocka_unit_test_teardown(test_lb_udp_no_checksum, lb_teardown),
 		cmocka_unit_test_teardown(test_lb_no_backend_and_off,
 					  lb_teardown),

@@ -7,6 +7,9 @@
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 
+#include <ifaddrs.h>
+#include <netinet/in.h>
+
 #include "zerohop.h"
 #include "hist.h"
 
@@ -261,6 +264,59 @@ int zh_lat_reset(const struct zh_objs *o)
 		if (bpf_map_delete_elem(o->lat_flows_fd, &key) &&
 		    errno != ENOENT)
 			err = -errno;
+	return err;
+}
+
+/* @key is one of the @n keys in @keys? */
+static bool key_in(const struct zh_ep_key *key, const struct zh_ep_key *keys,
+		   size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (!memcmp(key, &keys[i], sizeof(*key)))
+			return true;
+	return false;
+}
+
+int zh_node_addrs_sync(const struct zh_objs *o, int *count)
+{
+	struct zh_ep_key keys[ZH_MAX_NODE_ADDRS], key, next;
+	struct ifaddrs *ifa, *i;
+	__u32 one = 1;
+	size_t n = 0;
+	void *prev = NULL;
+	int err = 0;
+
+	if (getifaddrs(&ifa))
+		return -errno;
+	for (i = ifa; i && n < ZH_MAX_NODE_ADDRS; i = i->ifa_next) {
+		if (!i->ifa_addr)
+			continue;
+		if (i->ifa_addr->sa_family == AF_INET)
+			zh_ep_key_v4(&keys[n++],
+				     ((struct sockaddr_in *)i->ifa_addr)
+					     ->sin_addr.s_addr);
+		else if (i->ifa_addr->sa_family == AF_INET6)
+			zh_ep_key_v6(&keys[n++],
+				     ((struct sockaddr_in6 *)i->ifa_addr)
+					     ->sin6_addr.s6_addr32);
+	}
+	freeifaddrs(ifa);
+	for (size_t k = 0; k < n && !err; k++)
+		err = update(o->node_addrs_fd, &keys[k], &one, BPF_ANY);
+	/* Then the addresses the node no longer has. */
+	while (!err && !bpf_map_get_next_key(o->node_addrs_fd, prev, &next)) {
+		key = next;
+		if (key_in(&key, keys, n)) {
+			prev = &key;
+			continue;
+		}
+		if (bpf_map_delete_elem(o->node_addrs_fd, &key) &&
+		    errno != ENOENT)
+			err = -errno;
+		prev = NULL; /* the walk starts over after a delete */
+	}
+	if (count)
+		*count = (int)n;
 	return err;
 }
 

@@ -111,10 +111,12 @@ static const struct pin_entry pins[] = {
 	PIN(ZH_MAP_MAGLEV, maglev_fd),
 	PIN(ZH_MAP_CT, ct_fd),
 	PIN(ZH_MAP_AFFINITY, affinity_fd),
+	PIN(ZH_MAP_NODE_ADDRS, node_addrs_fd),
 	PIN(ZH_PROG_TC_FROM_POD, tc_from_pod_fd),
 	PIN(ZH_PROG_XDP_FROM_POD, xdp_from_pod_fd),
 	PIN(ZH_PROG_XDP_POD, xdp_pod_fd),
 	PIN(ZH_PROG_TC_POD, tc_pod_fd),
+	PIN(ZH_PROG_TC_UPLINK, tc_uplink_fd),
 };
 #define N_PINS (sizeof(pins) / sizeof(pins[0]))
 

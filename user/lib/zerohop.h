@@ -42,10 +42,12 @@ struct zh_objs {
 	int maglev_fd;
 	int ct_fd;
 	int affinity_fd;
+	int node_addrs_fd;
 	int tc_from_pod_fd;
 	int xdp_from_pod_fd;
 	int xdp_pod_fd;
 	int tc_pod_fd;
+	int tc_uplink_fd;
 	bool loaded; /* this call ran the loader (nothing was pinned) */
 };
 
@@ -82,6 +84,10 @@ int zh_iface_foreach(const struct zh_objs *o,
 		     void *arg);
 void zh_ep_key_v4(struct zh_ep_key *key, __u32 addr_be);
 void zh_ep_key_v6(struct zh_ep_key *key, const __u32 addr_be[4]);
+
+/* Make zh_node_addrs the addresses of the calling thread's netns (the
+ * node's): what a NodePort answers on. @count: how many, may be NULL. */
+int zh_node_addrs_sync(const struct zh_objs *o, int *count);
 
 /* Sum the per-CPU counters. */
 int zh_stats_read(const struct zh_objs *o, struct zh_counter out[ZH_STAT_MAX]);
