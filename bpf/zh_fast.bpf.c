@@ -54,6 +54,13 @@ int zh_tc_from_pod(struct __sk_buff *skb)
 		act = zh_tc_reject(skb, 1);
 		return act == TC_ACT_REDIRECT ? act : TC_ACT_SHOT;
 	}
+	/* A NodePort reply: straight back out of the uplink it came in on,
+	 * its L2 header from the neighbour table. */
+	if (stat == ZH_STAT_PASS_NO_ENDPOINT && fwd.nat.op &&
+	    fwd.nat.out_ifindex) {
+		zh_count(stat, skb->len);
+		return bpf_redirect_neigh(fwd.nat.out_ifindex, NULL, 0, 0);
+	}
 	if (stat == ZH_STAT_REDIRECT) {
 		int act;
 
@@ -133,7 +140,7 @@ int zh_tc_uplink(struct __sk_buff *skb)
 	data = (void *)(long)skb->data;
 	data_end = (void *)(long)skb->data_end;
 
-	stat = zh_from_uplink(data, data_end, &fwd);
+	stat = zh_from_uplink(data, data_end, skb->ifindex, &fwd);
 	if (stat == ZH_LB_PASSTHROUGH)
 		return TC_ACT_OK;
 	zh_count(stat, skb->len);

@@ -317,7 +317,10 @@ struct zh_ct {
 	__be16 vport; /* REV */
 	__u8 state; /* enum zh_ct_state */
 	__u8 flags; /* ZH_CT_F_* */
-	__u8 pad[4];
+	/* REV of a NodePort flow: the uplink it came in on, where the reply
+	 * goes straight back out (the kernel would take a reply from the
+	 * node's own address for a martian). 0: routed by the kernel. */
+	__u32 out_ifindex;
 };
 
 struct zh_affinity_key {

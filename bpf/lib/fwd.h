@@ -249,11 +249,11 @@ static __always_inline int zh_from_pod(void *data, void *data_end,
  * else, which the kernel keeps.
  */
 static __always_inline int zh_from_uplink(void *data, void *data_end,
-					  struct zh_fwd *fwd)
+					  __u32 ifindex, struct zh_fwd *fwd)
 {
 	struct ethhdr *eth = zh_hdr(data, data_end, 0, sizeof(*eth));
+	struct zh_flow f = { .ifindex = ifindex };
 	struct zh_ep_key key = {};
-	struct zh_flow f = {};
 	int ret;
 
 	if (!eth)

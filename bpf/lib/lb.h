@@ -42,6 +42,7 @@ struct zh_nat {
 	__u32 new_ip[8];
 	__be16 old_ports[2]; /* source, destination */
 	__be16 new_ports[2];
+	__u32 out_ifindex; /* a NodePort reply: send it out of this device */
 };
 
 /* The fields of a TCP/UDP packet the balancer needs. */
@@ -54,6 +55,7 @@ struct zh_flow {
 	__be16 dport;
 	__u32 saddr[4];
 	__u32 daddr[4];
+	__u32 ifindex; /* NodePort: the uplink it arrived on */
 };
 
 #define ZH_TCP_FIN 0x01
@@ -227,6 +229,7 @@ static __always_inline int zh_lb_reply(const struct zh_flow *f,
 	zh_nat_init(nat, f);
 	zh_nat_addr(nat, 0, ct->vip);
 	nat->new_ports[0] = ct->vport;
+	nat->out_ifindex = ct->out_ifindex;
 	/* Hairpin: it was sent to the VIP; it goes back to the pod. */
 	if (ct->flags & ZH_CT_F_HAIRPIN)
 		zh_nat_addr(nat, 1, f->saddr);
@@ -375,6 +378,7 @@ static __always_inline int zh_lb_request(const struct zh_flow *f,
 	rct = nct;
 	__builtin_memcpy(rct.vip, f->daddr, sizeof(rct.vip));
 	rct.vport = f->dport;
+	rct.out_ifindex = f->ifindex;
 	rk.family = f->family;
 	rk.proto = f->proto;
 	rk.dir = ZH_CT_REV;
