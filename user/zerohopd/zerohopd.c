@@ -17,6 +17,7 @@
 #include <time.h>
 #include <unistd.h>
 #include <net/if.h>
+#include <arpa/inet.h>
 #include <sys/signalfd.h>
 #include <poll.h>
 
@@ -35,6 +36,10 @@ static void usage(FILE *f)
 		"  -l, --listen ADDR:PORT  serve HTTP on that address only (default: off):\n"
 		"                          /metrics (Prometheus), /healthz, /readyz;\n"
 		"                          e.g. 127.0.0.1:9464 or [::1]:9464\n"
+		"      --service-cidr CIDR[,CIDR]  the Service ranges (IPv4 and/or IPv6): an\n"
+		"                          address in them that is no Service is dropped\n"
+		"      --nodeport-dev DEV[,DEV]  the node's uplinks: NodePorts are answered on\n"
+		"                          them (zh_tc_uplink on their tc ingress)\n"
 		"      --probes on|off     time xdpbench's probe datagrams per hop (default on)\n"
 		"      --sample N|off      time 1 in N packets from pods per hop (default off)\n"
 		"                          (`zerohopctl latency` shows them and changes both live)\n"
@@ -80,6 +85,72 @@ static void reconcile(const struct zh_objs *objs)
 	zh_pin_unlock(lock);
 }
 
+/* "10.96.0.0/12,fd00:96::/108": at most one of each family. */
+static int parse_cidrs(const char *arg, struct zh_config *cfg)
+{
+	char buf[256], *tok, *save = NULL;
+	struct zh_addr a;
+
+	if (snprintf(buf, sizeof(buf), "%s", arg) >= (int)sizeof(buf))
+		return -1;
+	cfg->svc_cidr4_len = cfg->svc_cidr6_len = 0;
+	for (tok = strtok_r(buf, ",", &save); tok;
+	     tok = strtok_r(NULL, ",", &save)) {
+		if (zh_addr_parse(tok, true, &a) || !a.prefix)
+			return -1;
+		if (a.family == AF_INET) {
+			if (cfg->svc_cidr4_len)
+				return -1;
+			cfg->svc_cidr4 = a.v4.s_addr;
+			cfg->svc_cidr4_len = (__u8)a.prefix;
+		} else {
+			if (cfg->svc_cidr6_len)
+				return -1;
+			memcpy(cfg->svc_cidr6, &a.v6, sizeof(cfg->svc_cidr6));
+			cfg->svc_cidr6_len = (__u8)a.prefix;
+		}
+	}
+	return cfg->svc_cidr4_len || cfg->svc_cidr6_len ? 0 : -1;
+}
+
+/* zh_tc_uplink on the tc ingress of every device in "eth0,eth1". */
+static int attach_uplinks(const struct zh_objs *objs, const char *devs)
+{
+	char buf[256], *tok, *save = NULL;
+	int ifindex, err;
+
+	snprintf(buf, sizeof(buf), "%s", devs);
+	for (tok = strtok_r(buf, ",", &save); tok;
+	     tok = strtok_r(NULL, ",", &save)) {
+		ifindex = (int)if_nametoindex(tok);
+		if (!ifindex) {
+			pr_warn("--nodeport-dev %s: %s\n", tok,
+				strerror(errno));
+			return -1;
+		}
+		err = zh_tc_attach(ifindex, objs->tc_uplink_fd);
+		if (err) {
+			pr_warn("--nodeport-dev %s: cannot attach %s: %s\n",
+				tok, ZH_PROG_TC_UPLINK, strerror(-err));
+			return -1;
+		}
+		pr_info("NodePorts answered on %s\n", tok);
+	}
+	return 0;
+}
+
+/* The node's addresses, for NodePorts: at start and at every sweep. */
+static void sync_node_addrs(const struct zh_objs *objs)
+{
+	int n, err = zh_node_addrs_sync(objs, &n);
+
+	if (err)
+		pr_warn("cannot write %s: %s\n", ZH_MAP_NODE_ADDRS,
+			strerror(-err));
+	else
+		pr_debug("%d node address(es) in %s\n", n, ZH_MAP_NODE_ADDRS);
+}
+
 static int count_cb(__u32 ifindex, const struct zh_iface *iface, void *arg)
 {
 	(*(int *)arg)++;
@@ -92,6 +163,8 @@ int main(int argc, char **argv)
 		{ "pin-root", required_argument, NULL, 'p' },
 		{ "reconcile", required_argument, NULL, 'i' },
 		{ "listen", required_argument, NULL, 'l' },
+		{ "service-cidr", required_argument, NULL, 'C' },
+		{ "nodeport-dev", required_argument, NULL, 'N' },
 		{ "probes", required_argument, NULL, 'P' },
 		{ "sample", required_argument, NULL, 'S' },
 		{ "verbose", no_argument, NULL, 'v' },
@@ -100,7 +173,7 @@ int main(int argc, char **argv)
 	};
 	int interval = 10, verbose = 0, lock, sfd, err, c, n_eps = 0;
 	struct zh_metrics *metrics = NULL;
-	const char *listen_addr = NULL;
+	const char *listen_addr = NULL, *nodeport_devs = NULL;
 	struct sockaddr_storage ss;
 	struct zh_config cfg = { .flags = ZH_CFG_F_PROBES }, cur;
 	struct zh_objs objs;
@@ -128,6 +201,17 @@ int main(int argc, char **argv)
 				return 2;
 			}
 			listen_addr = optarg;
+			break;
+		case 'C':
+			if (parse_cidrs(optarg, &cfg)) {
+				fprintf(stderr,
+					"zerohopd: --service-cidr '%s': expected CIDR[,CIDR], at most one IPv4 and one IPv6, e.g. 10.96.0.0/12,fd00:96::/108\n",
+					optarg);
+				return 2;
+			}
+			break;
+		case 'N':
+			nodeport_devs = optarg;
 			break;
 		case 'P':
 			if (!strcmp(optarg, "on") || !strcmp(optarg, "off")) {
@@ -200,12 +284,23 @@ int main(int argc, char **argv)
 			return 1;
 		}
 	}
+	if (nodeport_devs && attach_uplinks(&objs, nodeport_devs)) {
+		zh_metrics_stop(metrics);
+		zh_objs_close(&objs);
+		close(sfd);
+		return 1;
+	}
+	sync_node_addrs(&objs);
 	/* Last: an agent that failed to start changes nothing. Only the
-	 * latency fields are ours. */
+	 * latency and Service CIDR fields are ours. */
 	err = zh_config_get(&objs, &cur);
 	if (!err) {
 		cur.flags = (cur.flags & ~ZH_CFG_F_PROBES) | cfg.flags;
 		cur.sample_every = cfg.sample_every;
+		cur.svc_cidr4 = cfg.svc_cidr4;
+		cur.svc_cidr4_len = cfg.svc_cidr4_len;
+		memcpy(cur.svc_cidr6, cfg.svc_cidr6, sizeof(cur.svc_cidr6));
+		cur.svc_cidr6_len = cfg.svc_cidr6_len;
 		err = zh_config_set(&objs, &cur);
 	}
 	if (err)
@@ -226,12 +321,14 @@ int main(int argc, char **argv)
 		}
 		if (r <= 0) {
 			reconcile(&objs);
+			sync_node_addrs(&objs);
 			continue;
 		}
 		if (read(sfd, &si, sizeof(si)) != sizeof(si))
 			continue;
 		if (si.ssi_signo == SIGHUP) {
 			reconcile(&objs);
+			sync_node_addrs(&objs);
 			continue;
 		}
 		pr_info("signal %u: exiting; pins stay in %s\n", si.ssi_signo,
