@@ -527,8 +527,13 @@ int zh_svc_edit(const struct zh_objs *o, const struct zh_service *put,
 	return apply(o, &one, del, ZH_SVC_PLAN_KEEP, r);
 }
 
-int zh_svc_dump(const struct zh_objs *o, struct zh_svc_set *out,
-		struct zh_svc_info **info)
+int zh_svc_dump(const struct zh_objs *o, struct zh_svc_set *out)
+{
+	return zh_svc_dump_info(o, out, NULL);
+}
+
+int zh_svc_dump_info(const struct zh_objs *o, struct zh_svc_set *out,
+		     struct zh_svc_info **info)
 {
 	struct zh_svc_table_ops ops;
 	struct zh_svc_state st;

@@ -101,11 +101,13 @@ struct zh_svc_info {
  * VIP, port and protocol, backends by address and port; names are
  * "VIP:port/proto". The maps keep no weights: a ready backend holding slots
  * reads back as weight 1, one holding none as 0, so applying a dump again
- * changes nothing unless weights were uneven. With @info (may be NULL),
- * also the ids and tables (free with zh_svc_info_free(*info, out->n)).
+ * changes nothing unless weights were uneven.
  */
-int zh_svc_dump(const struct zh_objs *o, struct zh_svc_set *out,
-		struct zh_svc_info **info);
+int zh_svc_dump(const struct zh_objs *o, struct zh_svc_set *out);
+/* The same, and in *@info the ids and tables (free with
+ * zh_svc_info_free(*info, out->n)). */
+int zh_svc_dump_info(const struct zh_objs *o, struct zh_svc_set *out,
+		     struct zh_svc_info **info);
 void zh_svc_info_free(struct zh_svc_info *info, size_t n);
 
 /* Walk zh_ct; @cb returns non-zero to stop (and that is returned). */
@@ -230,7 +232,7 @@ bool zh_svc_affinity_stale(const struct zh_svc_plan *p,
 			   const struct zh_affinity_key *key,
 			   const struct zh_affinity *aff);
 
-/* The dump's conversion (zh_svc_dump()) from a state. */
+/* The dump's conversion (zh_svc_dump_info()) from a state. */
 int zh_svc_state_to_set(const struct zh_svc_state *st,
 			const struct zh_svc_table_ops *tables,
 			struct zh_svc_set *out, struct zh_svc_info **info);

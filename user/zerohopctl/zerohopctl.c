@@ -677,7 +677,7 @@ static int cmd_service_list(struct ctl *c)
 	__u32 used = 0;
 	int err;
 
-	err = zh_svc_dump(&c->objs, &set, &info);
+	err = zh_svc_dump_info(&c->objs, &set, &info);
 	if (err)
 		return err;
 	/* A table is shared by a service and its NodePort entry. */
