@@ -78,6 +78,31 @@ backends_in_map() {
 		jq -r '[.[].formatted.key] | sort | map(tostring) | join(" ")'
 }
 ct_count() { "$CTL" conntrack list -o json | jq length; }
+# kernel_slots NAME: "id:slots ..." of service NAME's table as the kernel
+# sees it, slot by slot (one bpftool, in batch mode), sorted by id.
+kernel_slots() {
+	local off n i
+	off=$(jq -r ".services[] | select(.name == \"$1\") | .table.offset" "$LIST")
+	n=$(jq -r ".services[] | select(.name == \"$1\") | .table.size" "$LIST")
+	for ((i = off; i < off + n; i++)); do
+		echo "map lookup pinned $ZH_PIN_DIR/zh_maglev key hex $(hex_le32 "$i")"
+	done >"$ZH_TMP/batch"
+	bpftool -j batch file "$ZH_TMP/batch" |
+		jq -r '[.[].output.formatted.value] | group_by(.) | map("\(.[0]):\(length)") | join(" ")'
+}
+# list_slots NAME: the same from service list -o json.
+list_slots() {
+	jq -r ".services[] | select(.name == \"$1\") | [.backends[] | select(.slots > 0)] | sort_by(.id) | map(\"\(.id):\(.slots)\") | join(\" \")" "$LIST"
+}
+# same_slots NAME: the kernel's table is the one service list describes.
+same_slots() {
+	local k l
+	k=$(kernel_slots "$1") l=$(list_slots "$1")
+	[ -n "$k" ] && [ "$k" = "$l" ] || {
+		echo "$1: kernel '$k', service list '$l'"
+		false
+	}
+}
 
 # Bytes for bpftool: a zh_ct entry (zh_abi.h), host byte order for ids.
 hex_ip4() {
@@ -91,7 +116,6 @@ hex_zeros() { printf '00 %.0s' $(seq "$1"); }
 # ct_put DIR(0 fwd, 1 rev) SADDR SPORT DADDR DPORT SVC_ID BACKEND_ID
 ct_put() {
 	local key val
-	# shellcheck disable=SC2046 # words on purpose: one byte each
 	key="04 06 0$1 00 $(hex_be16 "$3") $(hex_be16 "$5") $(hex_ip4 "$2") $(hex_zeros 12) $(hex_ip4 "$4") $(hex_zeros 12)"
 	val="$(hex_zeros 8) $(hex_le32 "$6") $(hex_le32 "$7") $(hex_zeros 16) 00 00 01 $(hex_zeros 5)"
 	# shellcheck disable=SC2086 # one argument a byte
@@ -186,6 +210,8 @@ check "web: node port, default affinity, two ready and one terminating" jqt "$LI
 	.backends[2].slots == 0 and .backends[0].slots > .backends[1].slots'
 check "dns: the service port for its backend" jqt "$LIST" \
 	'.services[] | select(.name == "10.96.1.2:53/udp") | .backends[0].port == 53 and .table.size == 101'
+check "web's table, slot by slot in the kernel, is what list says" same_slots 10.96.1.1:80/tcp
+check "dns's too" same_slots 10.96.1.2:53/udp
 check "empty: no table" jqt "$LIST" \
 	'.services[] | select(.name == "[fd00::1:1]:443/tcp") | .table.size == 0 and (.backends | length) == 0'
 check "stdin, the same again: nothing changes" sh -c \
@@ -204,6 +230,7 @@ check "a terminating endpoint stays, without slots" jqt "$LIST" '
 	([.backends[] | select(.state == "terminating") | .slots] == [0])'
 check "dual stack: the IPv6 cluster IP too" jqt "$LIST" \
 	'[.services[].name] | index("[fd00:10:96::4a2f]:80/tcp") != null'
+check "its table in the kernel is what list says" same_slots "[fd00:10:96::4a2f]:80/tcp"
 
 CASE="a bad entry changes nothing"
 list
@@ -244,6 +271,7 @@ check "the service kept its id" test "$(svc_id $X)" = "$X_ID"
 check "10.1.2.2 and 10.1.2.3 kept theirs ($X2, $X3)" \
 	test "$(be_id $X 10.1.2.2) $(be_id $X 10.1.2.3)" = "$X2 $X3"
 X4=$(be_id $X 10.1.2.4)
+check "X's table in the kernel is what list says" same_slots $X
 check "10.1.2.4 has a new one ($X4)" sh -c "[ -n '$X4' ] && [ '$X4' != 0 ] && [ '$X4' != '$X1' ] && [ '$X4' != '$X2' ] && [ '$X4' != '$X3' ]"
 check "10.1.2.1 ($X1) is gone from zh_backends" sh -c \
 	"! bpftool -j map dump pinned '$ZH_PIN_DIR/zh_backends' | jq -e '.[] | select(.formatted.key == $X1)'"
@@ -332,6 +360,15 @@ check "all added, 101 slots each" jqt "$ZH_TMP/100k.out" \
 	".added == $N and .backends.added == $N and .slots.used == 101 * $N"
 printf '  time: %d services of one backend: %.3f s to program the maps (zh_svc_apply), %.3f s for all of zerohopctl service apply (with parsing the JSON)\n' \
 	"$N" "$(jq .seconds "$ZH_TMP/100k.out")" "$(awk -v a="$t0" -v b="$t1" 'BEGIN { print b - a }')"
+# From empty maps: ids from 1 in file order, tables first fit from slot 0,
+# so service i's 101 slots hold backend i.
+slot() {
+	# shellcheck disable=SC2046 # one argument a byte
+	bpftool -j map lookup pinned "$ZH_PIN_DIR/zh_maglev" key hex $(hex_le32 "$1") | jq .formatted.value
+}
+check "the kernel sees slot 0: backend 1" test "$(slot 0)" = 1
+check "slot 5050000: backend 50001" test "$(slot 5050000)" = 50001
+check "the last slot: backend $N" test "$(slot $((101 * N - 1)))" = $N
 "$CTL" service apply -f "$ZH_TMP/100k.json" -o json >"$ZH_TMP/100k.out"
 check "again: all unchanged" jqt "$ZH_TMP/100k.out" ".unchanged == $N and .slots.written == 0"
 printf '  time: the same again (compare, nothing written): %.3f s\n' "$(jq .seconds "$ZH_TMP/100k.out")"

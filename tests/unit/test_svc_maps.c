@@ -1260,6 +1260,39 @@ static int count_cb(const struct zh_ct_key *k, const struct zh_ct *v, void *arg)
 	return 0;
 }
 
+/*
+ * The tables as the kernel (and so the datapath) sees them, slot by slot
+ * through bpf_map_lookup_elem(): each slot a backend of its service, each
+ * backend holding the slots the dump says.
+ */
+static void kernel_tables(const struct zh_objs *o, const struct zh_svc_set *set,
+			  const struct zh_svc_info *info)
+{
+	__u32 k, v, slots[64];
+	size_t i, j;
+
+	for (i = 0; i < set->n; i++) {
+		assert_true(set->svcs[i].n_backends <= ARRAY_SIZE(slots));
+		memset(slots, 0, sizeof(slots));
+		for (k = 0; k < info[i].table_size; k++) {
+			__u32 key = info[i].table_off + k;
+
+			assert_int_equal(
+				bpf_map_lookup_elem(o->maglev_fd, &key, &v), 0);
+			for (j = 0; j < set->svcs[i].n_backends; j++)
+				if (info[i].backend_id[j] == v)
+					break;
+			if (j == set->svcs[i].n_backends)
+				fail_msg(
+					"%s: slot %u holds %u, not a backend of it",
+					set->svcs[i].name, key, v);
+			slots[j]++;
+		}
+		for (j = 0; j < set->svcs[i].n_backends; j++)
+			assert_int_equal(slots[j], info[i].backend_slots[j]);
+	}
+}
+
 static void real_round_trip(__u32 maglev_flags)
 {
 	static const char *const want[] = {
@@ -1286,6 +1319,7 @@ static void real_round_trip(__u32 maglev_flags)
 	assert_int_equal(r.slots_total, 4096);
 	assert_int_equal(zh_svc_dump_info(&o, &dump, &info), 0);
 	expect_set(&dump, want, ARRAY_SIZE(want));
+	kernel_tables(&o, &dump, info);
 	assert_int_equal(info[0].backend_slots[0] + info[0].backend_slots[1],
 			 211);
 	assert_int_equal(info[1].backend_slots[0], 101);

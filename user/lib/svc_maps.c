@@ -5,7 +5,7 @@
  * 100 000 services must go in well under a second.
  *
  * zh_maglev is written through mmap() when the map was created
- * BPF_F_MMAPABLE (memcpy speed: ~10 M slots in a few ms), else with
+ * BPF_F_MMAPABLE (~10 M slots in tens of ms), else with
  * bpf_map_update_batch() (~85 ns a slot here).
  */
 #include <errno.h>
@@ -28,6 +28,7 @@ struct maglev_io {
 	__u32 slots;
 	__u32 *mem; /* mmap()ed: BPF_F_MMAPABLE */
 	size_t mem_len;
+	size_t stride; /* __u32 words from one slot to the next in mem */
 	__u32 *keys; /* batch lookups: slot numbers */
 	size_t keys_cap;
 };
@@ -135,9 +136,18 @@ static int maglev_open(const struct zh_objs *o, struct maglev_io *m, bool write)
 	if (rc)
 		return rc;
 	m->slots = info.max_entries;
+	if (info.value_size != sizeof(__u32) || info.key_size != sizeof(__u32))
+		return -EPROTO; /* not zh_abi.h's zh_maglev */
 	if (!(info.map_flags & BPF_F_MMAPABLE) || !m->slots)
 		return 0;
-	m->mem_len = ((size_t)m->slots * sizeof(__u32) + (size_t)page - 1) &
+	/*
+	 * The kernel lays an array's elements out round_up(value_size, 8)
+	 * bytes apart (kernel/bpf/arraymap.c), mapped or not: a __u32 slot
+	 * every 8 bytes. maglev_write() checks it on what it wrote.
+	 */
+	m->stride = ((info.value_size + 7) & ~7U) / sizeof(__u32);
+	m->mem_len = ((size_t)m->slots * m->stride * sizeof(__u32) +
+		      (size_t)page - 1) &
 		     ~((size_t)page - 1);
 	mem = mmap(NULL, m->mem_len, PROT_READ | (write ? PROT_WRITE : 0),
 		   MAP_SHARED, m->fd, 0);
@@ -183,7 +193,8 @@ static int table_read(void *arg, __u32 off, __u32 n, __u32 *out)
 	if ((__u64)off + n > m->slots)
 		return -ERANGE;
 	if (m->mem) {
-		memcpy(out, m->mem + off, (size_t)n * sizeof(*out));
+		for (__u32 i = 0; i < n; i++)
+			out[i] = m->mem[(size_t)(off + i) * m->stride];
 		return 0;
 	}
 	rc = slot_keys(m, n);
@@ -197,30 +208,18 @@ static int table_read(void *arg, __u32 off, __u32 n, __u32 *out)
 	return cnt == n ? 0 : -EIO;
 }
 
-static int maglev_write(struct maglev_io *m, const struct zh_svc_plan *p)
+static __u32 table_slot(const struct zh_svc_plan *p,
+			const struct zh_svc_table *tb, __u32 i)
+{
+	return tb->fill ? tb->fill : p->table_ids[tb->ids + i];
+}
+
+static int maglev_write_batch(struct maglev_io *m, const struct zh_svc_plan *p)
 {
 	size_t t = 0, chunk;
-	__u32 *vals, in_t = 0, i, cnt;
+	__u32 *vals, in_t = 0, cnt;
 	int rc;
 
-	if (m->mem) {
-		for (t = 0; t < p->n_tables; t++) {
-			const struct zh_svc_table *tb = &p->tables[t];
-			__u32 *dst = m->mem + tb->off;
-
-			if (!tb->fill) {
-				memcpy(dst, p->table_ids + tb->ids,
-				       (size_t)tb->size * sizeof(*dst));
-				continue;
-			}
-			for (i = 0; i < tb->size; i++)
-				dst[i] = tb->fill;
-		}
-		/* The slots before the entries that point at them: the
-		 * service updates below are syscalls, but say it here. */
-		__sync_synchronize();
-		return 0;
-	}
 	rc = slot_keys(m, SLOT_BATCH);
 	if (rc)
 		return rc;
@@ -234,8 +233,7 @@ static int maglev_write(struct maglev_io *m, const struct zh_svc_plan *p)
 			const struct zh_svc_table *tb = &p->tables[t];
 
 			m->keys[chunk] = tb->off + in_t;
-			vals[chunk] = tb->fill ? tb->fill :
-						 p->table_ids[tb->ids + in_t];
+			vals[chunk] = table_slot(p, tb, in_t);
 			if (++in_t == tb->size) {
 				t++;
 				in_t = 0;
@@ -249,6 +247,53 @@ static int maglev_write(struct maglev_io *m, const struct zh_svc_plan *p)
 	}
 	free(vals);
 	return rc;
+}
+
+/* Does the kernel see slot @i of table @tb as written through mem? */
+static bool mapped_right(const struct maglev_io *m, const struct zh_svc_plan *p,
+			 const struct zh_svc_table *tb, __u32 i)
+{
+	__u32 key = tb->off + i, v;
+
+	return !bpf_map_lookup_elem(m->fd, &key, &v) &&
+	       v == table_slot(p, tb, i);
+}
+
+static int maglev_write(struct maglev_io *m, const struct zh_svc_plan *p)
+{
+	const struct zh_svc_table *first, *last;
+	size_t t;
+	__u32 i;
+
+	if (!m->mem)
+		return maglev_write_batch(m, p);
+	for (t = 0; t < p->n_tables; t++) {
+		const struct zh_svc_table *tb = &p->tables[t];
+		__u32 *dst = m->mem + (size_t)tb->off * m->stride;
+
+		for (i = 0; i < tb->size; i++)
+			dst[(size_t)i * m->stride] = table_slot(p, tb, i);
+	}
+	/* The slots before the entries that point at them: the service
+	 * updates that follow are syscalls, but say it here. */
+	__sync_synchronize();
+	if (!p->n_tables)
+		return 0;
+	/* A layout we do not know would be silent garbage in the datapath:
+	 * ask the kernel for the ends of the first and the last table. */
+	first = &p->tables[0];
+	last = &p->tables[p->n_tables - 1];
+	if (mapped_right(m, p, first, 0) &&
+	    mapped_right(m, p, first, first->size - 1) &&
+	    mapped_right(m, p, last, 0) &&
+	    mapped_right(m, p, last, last->size - 1))
+		return 0;
+	pr_warn("%s: the kernel does not see what was written through mmap(); batch updates instead\n",
+		ZH_MAP_MAGLEV);
+	munmap(m->mem, m->mem_len);
+	m->mem = NULL;
+	m->mem_len = 0;
+	return maglev_write_batch(m, p);
 }
 
 /* --- reading the state ---------------------------------------------------- */
