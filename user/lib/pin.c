@@ -142,9 +142,9 @@ static bool all_pinned(void)
 
 /*
  * zh_maglev, when this load creates it: @slots long (0: ZH_MAGLEV_SLOTS),
- * and BPF_F_MMAPABLE so that libzerohop writes Maglev tables with memcpy()
- * instead of a syscall's work per slot (svc_maps.c; 10 M slots take ~0.9 s
- * with bpf_map_update_batch()). The datapath reads it like any array.
+ * and BPF_F_MMAPABLE so that libzerohop writes Maglev tables with plain
+ * stores instead of a syscall's work per slot (svc_maps.c; 10 M slots take
+ * ~0.9 s with bpf_map_update_batch()). The datapath reads it like any array.
  */
 static int maglev_settings(struct bpf_map *map, __u32 slots)
 {
