@@ -177,6 +177,7 @@ check-integration: all
 	$(Q)O=$(O) tests/integration/run.sh
 	$(Q)O=$(O) tests/integration/metrics.sh
 	$(Q)O=$(O) tests/integration/latency.sh
+	$(Q)O=$(O) tests/integration/services.sh
 	$(Q)O=$(O) tests/integration/xdpbench.sh
 
 check-podman: all

@@ -234,7 +234,9 @@ struct zh_lat_stamp {
  */
 #define ZH_MAX_SERVICES 131072
 #define ZH_MAX_BACKENDS 262144
-#define ZH_MAGLEV_SLOTS (1U << 22) /* 16 MiB of u32; zerohopd can resize */
+/* 4 Mi slots: 32 MiB (the kernel keeps each u32 in 8 bytes); zerohopd
+ * --maglev-slots sizes it when it loads the objects. */
+#define ZH_MAGLEV_SLOTS (1U << 22)
 #define ZH_CT_MAX 262144
 #define ZH_AFFINITY_MAX 65536
 /* zh_node_addrs: the node's own addresses (zerohopd keeps them in sync):

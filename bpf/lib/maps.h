@@ -65,8 +65,11 @@ struct {
 	__type(value, struct zh_backend);
 } zh_backends SEC(".maps");
 
+/* Mmapable: userspace writes whole tables through a mapping (the kernel
+ * spaces the u32 slots 8 bytes apart there, as it rounds array values). */
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(map_flags, BPF_F_MMAPABLE);
 	__uint(max_entries, ZH_MAGLEV_SLOTS);
 	__type(key, __u32);
 	__type(value, __u32);

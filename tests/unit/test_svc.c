@@ -70,7 +70,7 @@ static void parse_fails(const char *doc, const char *want)
 }
 
 /* "name vip:port/proto np=N aff=N: ip:port/weight/state ..." in one line. */
-static char *svc_text(const struct zh_svc *s, char *buf, size_t len)
+static char *svc_text(const struct zh_service *s, char *buf, size_t len)
 {
 	char a[64];
 	size_t off, i;
@@ -789,9 +789,11 @@ static void test_k8s_errors(void **state)
 
 /* --- the model ------------------------------------------------------------ */
 
-static struct zh_svc make_svc(struct zh_svc_backend *b, size_t n)
+static struct zh_service make_svc(struct zh_svc_backend *b, size_t n)
 {
-	struct zh_svc s = { .name = "web", .port = 80, .proto = IPPROTO_TCP };
+	struct zh_service s = { .name = "web",
+				.port = 80,
+				.proto = IPPROTO_TCP };
 
 	assert_int_equal(zh_addr_parse("10.96.0.10", false, &s.vip), 0);
 	s.backends = b;
@@ -802,7 +804,7 @@ static struct zh_svc make_svc(struct zh_svc_backend *b, size_t n)
 static void test_validate(void **state)
 {
 	struct zh_svc_backend b[3] = { 0 };
-	struct zh_svc s;
+	struct zh_service s;
 	char err[256];
 	size_t i;
 

@@ -142,9 +142,28 @@ static bool all_pinned(void)
 	return true;
 }
 
+/*
+ * zh_maglev, when this load creates it: @slots long (0: ZH_MAGLEV_SLOTS),
+ * and BPF_F_MMAPABLE so that libzerohop writes Maglev tables with plain
+ * stores instead of a syscall's work per slot (svc_maps.c; 10 M slots take
+ * ~0.9 s with bpf_map_update_batch()). The datapath reads it like any array.
+ */
+static int maglev_settings(struct bpf_map *map, __u32 slots)
+{
+	int err;
+
+	if (slots) {
+		err = bpf_map__set_max_entries(map, slots);
+		if (err)
+			return err;
+	}
+	return bpf_map__set_map_flags(map,
+				      bpf_map__map_flags(map) | BPF_F_MMAPABLE);
+}
+
 /* Load the embedded object: maps reuse their pins or get pinned by libbpf,
  * programs are pinned where no pin exists yet. */
-static int load_and_pin(void)
+static int load_and_pin(const struct zh_load_opts *opts)
 {
 	char path[PATH_MAX];
 	struct bpf_program *prog;
@@ -164,6 +183,15 @@ static int load_and_pin(void)
 		err = bpf_map__set_pin_path(map, path);
 		if (err)
 			goto out;
+		/* A pinned map is reused as it is: libbpf refuses one whose
+		 * size or flags differ from the definition. */
+		if (!strcmp(bpf_map__name(map), ZH_MAP_MAGLEV) &&
+		    access(path, F_OK)) {
+			err = maglev_settings(map,
+					      opts ? opts->maglev_slots : 0);
+			if (err)
+				goto out;
+		}
 	}
 	err = zh_fast__load(skel);
 	if (err) {
@@ -188,6 +216,14 @@ out:
 
 int zh_objs_open(struct zh_objs *o, unsigned int flags)
 {
+	return zh_objs_open_opts(o, flags, NULL);
+}
+
+int zh_objs_open_opts(struct zh_objs *o, unsigned int flags,
+		      const struct zh_load_opts *opts)
+{
+	struct bpf_map_info info;
+	__u32 len = sizeof(info);
 	char path[PATH_MAX];
 	int err;
 
@@ -198,7 +234,7 @@ int zh_objs_open(struct zh_objs *o, unsigned int flags)
 	if (!all_pinned()) {
 		if (!(flags & ZH_OBJS_LOAD))
 			return -ENOENT;
-		err = load_and_pin();
+		err = load_and_pin(opts);
 		if (err)
 			return err;
 		o->loaded = true;
@@ -213,6 +249,12 @@ int zh_objs_open(struct zh_objs *o, unsigned int flags)
 			return err;
 		}
 	}
+	memset(&info, 0, sizeof(info));
+	if (opts && opts->maglev_slots &&
+	    !bpf_obj_get_info_by_fd(o->maglev_fd, &info, &len) &&
+	    info.max_entries != opts->maglev_slots)
+		pr_warn("%s is pinned with %u slots, not %u: the size applies when it is created (unpin first)\n",
+			ZH_MAP_MAGLEV, info.max_entries, opts->maglev_slots);
 	return 0;
 }
 

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 /*
  * svc.c - the services file (see svc.h): our own JSON or what kubectl
- * prints, into one struct zh_svc per VIP, port and protocol.
+ * prints, into one struct zh_service per VIP, port and protocol.
  *
  * Everything is parsed into a private set first and handed over only when
  * the whole document is valid. Messages name the entry and the field the
@@ -27,7 +27,7 @@
 #define ORIGIN_MAX 192
 
 struct parse {
-	struct zh_svc *svcs;
+	struct zh_service *svcs;
 	char (*origin)[ORIGIN_MAX]; /* parallel to svcs */
 	size_t n, cap;
 	char *err;
@@ -252,7 +252,7 @@ static bool be_same(const void *a, const void *b)
 	return !be_cmp(a, b);
 }
 
-int zh_svc_validate(const struct zh_svc *s, char *err, size_t errlen)
+int zh_svc_validate(const struct zh_service *s, char *err, size_t errlen)
 {
 	size_t i, first = 0, dup = 0;
 	char a[64], b[64];
@@ -356,7 +356,7 @@ static int grow(void **arr, size_t *cap, size_t need, size_t elem)
  * Validate @s (prefixing messages with @where) and append it; the set owns
  * its backends from here on, also on failure.
  */
-static int add_svc(struct parse *p, struct zh_svc *s, const char *where,
+static int add_svc(struct parse *p, struct zh_service *s, const char *where,
 		   const char *origin)
 {
 	size_t cap = p->cap; /* both arrays hold at least p->cap entries */
@@ -391,7 +391,7 @@ static void parse_free(struct parse *p)
 }
 
 /* The datapath's service key: VIP, port, protocol. */
-static int svc_vip_cmp(const struct zh_svc *a, const struct zh_svc *b)
+static int svc_vip_cmp(const struct zh_service *a, const struct zh_service *b)
 {
 	int c = addr_cmp(&a->vip, &b->vip);
 
@@ -403,7 +403,7 @@ static int svc_vip_cmp(const struct zh_svc *a, const struct zh_svc *b)
 }
 
 /* Node ports are per family: a dual-stack service has two services. */
-static int svc_np_cmp(const struct zh_svc *a, const struct zh_svc *b)
+static int svc_np_cmp(const struct zh_service *a, const struct zh_service *b)
 {
 	if (a->vip.family != b->vip.family)
 		return a->vip.family < b->vip.family ? -1 : 1;
@@ -433,7 +433,7 @@ static bool svc_vip_same(const void *a, const void *b)
 
 static bool svc_np_same(const void *a, const void *b)
 {
-	const struct zh_svc *x = a;
+	const struct zh_service *x = a;
 
 	return x->nodeport && !svc_np_cmp(a, b);
 }
@@ -683,7 +683,7 @@ static int ours_service(struct parse *p, json_t *v, size_t idx)
 					    "proto",	"nodePort", "affinity",
 					    "backends", NULL };
 	char where[32], at[64], origin[ORIGIN_MAX], name_what[32];
-	struct zh_svc s = { 0 };
+	struct zh_service s = { 0 };
 	json_t *backends, *bv;
 	const char *str;
 	long long n;
@@ -1090,7 +1090,7 @@ static int be_sort_cmp(const void *a, const void *b)
  */
 static int k8s_backends(const struct k8s *k, const char *ns, const char *svc,
 			int family, const char *pname, uint8_t proto,
-			struct zh_svc *s)
+			struct zh_service *s)
 {
 	size_t lo = 0, hi = k->n, i, j, e, cap = 0;
 
@@ -1258,7 +1258,7 @@ static int k8s_service_port(struct parse *p, const struct k8s *k,
 	snprintf(origin, sizeof(origin), "Service %s/%s spec.ports[%zu]",
 		 si->ns, si->name, idx);
 	for (j = 0; j < si->n_vips; j++) {
-		struct zh_svc s = {
+		struct zh_service s = {
 			.vip = si->vips[j],
 			.port = port,
 			.proto = proto,

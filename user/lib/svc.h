@@ -88,7 +88,7 @@ struct zh_svc_backend {
 	uint8_t state; /* enum zh_ep_state */
 };
 
-struct zh_svc {
+struct zh_service {
 	char name[ZH_SVC_NAME_MAX]; /* for messages: "web", "default/web:http" */
 	struct zh_addr vip;
 	uint16_t port;
@@ -100,7 +100,7 @@ struct zh_svc {
 };
 
 struct zh_svc_set {
-	struct zh_svc *svcs;
+	struct zh_service *svcs;
 	size_t n;
 };
 
@@ -129,7 +129,7 @@ void zh_svc_set_free(struct zh_svc_set *s);
  * with @err naming the field, e.g. "backends[1].ip: fd00::5 is IPv6, the
  * VIP 10.96.0.10 is IPv4".
  */
-int zh_svc_validate(const struct zh_svc *s, char *err, size_t errlen);
+int zh_svc_validate(const struct zh_service *s, char *err, size_t errlen);
 
 /* "tcp", "udp" or "?". */
 const char *zh_svc_proto_str(uint8_t proto);

@@ -59,6 +59,16 @@ struct zh_objs {
  * pinned maps are reused, never replaced. Call with zh_pin_lock() held.
  */
 int zh_objs_open(struct zh_objs *o, unsigned int flags);
+
+/* For the maps a load creates; pinned maps are reused as they are. */
+struct zh_load_opts {
+	__u32 maglev_slots; /* zh_maglev's size; 0: ZH_MAGLEV_SLOTS */
+};
+
+/* zh_objs_open() with @opts (NULL: the defaults); warns when a pinned
+ * zh_maglev's size differs from the one asked for. */
+int zh_objs_open_opts(struct zh_objs *o, unsigned int flags,
+		      const struct zh_load_opts *opts);
 void zh_objs_close(struct zh_objs *o);
 /* Remove every pin of this version (tests, uninstall). */
 int zh_objs_unpin(void);

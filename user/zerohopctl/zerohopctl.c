@@ -4,20 +4,41 @@
  */
 #include <errno.h>
 #include <getopt.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
+#include <time.h>
 #include <arpa/inet.h>
 #include <jansson.h>
 
 #include "zerohop.h"
 #include "hist.h"
+#include "svc_maps.h"
+
+/* Exit codes: only main() returns them. */
+#define EXIT_FAIL 1
+#define EXIT_USAGE 2
+/* A command that printed its own message returns this (main: exit 1). */
+#define CMD_FAILED 1
+
+#define MAX_BACKENDS 1024
+#define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
 
 struct ctl {
 	bool json;
 	bool reset;
 	const char *probes; /* latency --probes on|off */
 	const char *sample; /* latency --sample N|off */
+	const char *sub; /* service add|del|list|apply, conntrack list|flush */
+	/* service add/del */
+	const char *vip, *port, *proto, *affinity, *nodeport, *file;
+	const char *backends[MAX_BACKENDS];
+	int n_backends;
+	struct zh_service svc; /* made from them by svc_prepare() */
+	struct zh_svc_backend svc_be[MAX_BACKENDS];
+	struct zh_svc_set file_set; /* service apply */
 	struct zh_objs objs;
 };
 
@@ -35,11 +56,25 @@ static void usage(FILE *f)
 		"                            datagrams, --sample times 1 in N packets from pods\n"
 		"  unpin                     remove the pins of this version (uninstall; attached\n"
 		"                            programs keep running until their interfaces go)\n"
+		"  service add --vip IP --port P [--proto tcp|udp] --backend IP:PORT [--backend ...]\n"
+		"              [--affinity clientip[:SECONDS]|none] [--nodeport N]\n"
+		"                            add a service, or replace the one with that VIP, port\n"
+		"                            and protocol; the other services stay as they are\n"
+		"  service del --vip IP --port P [--proto tcp|udp]\n"
+		"                            remove that service (an error when there is none)\n"
+		"  service list [-o json]    services: VIP:port/proto, node port, affinity, id,\n"
+		"                            Maglev table, backends with id, state and slots\n"
+		"  service apply -f FILE     make the services exactly those of FILE (- = stdin):\n"
+		"                            ours or kubectl's JSON (README); all or nothing\n"
+		"  conntrack list [-o json]  Service flows, both directions: addresses, state, age\n"
+		"  conntrack flush           remove every Service flow entry\n"
 		"\n"
 		"Options:\n"
 		"  -p, --pin-root DIR  pin root (default %s; env ZEROHOP_PIN_ROOT)\n"
 		"  -o, --output FMT    table (default) or json\n"
-		"  -h, --help          this help (also after a command)\n",
+		"  -h, --help          this help (also after a command)\n"
+		"\n"
+		"Exit status: 0 done, 1 failed, 2 bad usage.\n",
 		ZH_PIN_ROOT);
 }
 
@@ -293,16 +328,566 @@ static int cmd_unpin(struct ctl *c)
 	return err;
 }
 
-static const struct {
-	const char *name;
-	int (*fn)(struct ctl *c);
-	bool needs_objs;
-} cmds[] = {
-	{ "endpoints", cmd_endpoints, true },
-	{ "stats", cmd_stats, true },
-	{ "latency", cmd_latency, true },
-	{ "unpin", cmd_unpin, false },
+/* --- services ----------------------------------------------------------- */
+
+static int usage_err(const char *fmt, ...)
+	__attribute__((format(printf, 1, 2)));
+
+/* A bad command line: the message, then exit status 2. */
+static int usage_err(const char *fmt, ...)
+{
+	va_list ap;
+
+	fputs("zerohopctl: ", stderr);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputs(" (zerohopctl --help)\n", stderr);
+	return EXIT_USAGE;
+}
+
+/* A decimal number in [lo, hi], nothing else. */
+static int parse_num(const char *s, unsigned long lo, unsigned long hi,
+		     unsigned long *out)
+{
+	char *end;
+
+	if (!s || *s < '0' || *s > '9')
+		return -EINVAL;
+	errno = 0;
+	*out = strtoul(s, &end, 10);
+	if (errno || *end || *out < lo || *out > hi)
+		return -EINVAL;
+	return 0;
+}
+
+/* A plain address: no prefix. */
+static int parse_ip(const char *s, struct zh_addr *a)
+{
+	return strchr(s, '/') || zh_addr_parse(s, false, a) ? -EINVAL : 0;
+}
+
+/* "10.1.0.5:8080", "[fd00::5]:8080"; no port: @def_port. */
+static int parse_backend(const char *s, uint16_t def_port,
+			 struct zh_svc_backend *b)
+{
+	char ip[INET6_ADDRSTRLEN + 2];
+	const char *colon, *port = NULL;
+	unsigned long n;
+	size_t len;
+
+	memset(b, 0, sizeof(*b));
+	if (s[0] == '[') {
+		colon = strchr(s, ']');
+		if (!colon || (colon[1] && colon[1] != ':'))
+			return -EINVAL;
+		len = (size_t)(colon - s - 1);
+		s++;
+		port = colon[1] ? colon + 2 : NULL;
+	} else if ((colon = strchr(s, ':')) && !strchr(colon + 1, ':')) {
+		len = (size_t)(colon - s);
+		port = colon + 1;
+	} else {
+		len = strlen(s); /* an address alone, IPv6 too */
+	}
+	if (len >= sizeof(ip))
+		return -EINVAL;
+	memcpy(ip, s, len);
+	ip[len] = '\0';
+	if (parse_ip(ip, &b->addr))
+		return -EINVAL;
+	b->port = def_port;
+	if (port) {
+		if (parse_num(port, 1, 65535, &n))
+			return -EINVAL;
+		b->port = (uint16_t)n;
+	}
+	b->weight = 1;
+	b->state = ZH_EP_READY;
+	return 0;
+}
+
+/* "clientip" (10800 s), "clientip:SECONDS", "none". */
+static int parse_affinity(const char *s, uint32_t *timeout)
+{
+	unsigned long n;
+
+	if (!strcasecmp(s, "none")) {
+		*timeout = 0;
+		return 0;
+	}
+	if (strncasecmp(s, "clientip", 8))
+		return -EINVAL;
+	if (!s[8]) {
+		*timeout = ZH_SVC_AFFINITY_DEFAULT;
+		return 0;
+	}
+	if (s[8] != ':' || parse_num(s + 9, 1, ZH_SVC_AFFINITY_MAX, &n))
+		return -EINVAL;
+	*timeout = (uint32_t)n;
+	return 0;
+}
+
+/* service add/del: the service the options name, checked. */
+static int svc_prepare(struct ctl *c, bool add)
+{
+	const char *what = add ? "service add" : "service del";
+	struct zh_service *s = &c->svc;
+	char msg[256];
+	unsigned long n;
+
+	memset(s, 0, sizeof(*s));
+	if (!c->vip || !c->port)
+		return usage_err("%s: --vip and --port are required", what);
+	if (parse_ip(c->vip, &s->vip))
+		return usage_err("%s: --vip '%s': not an IP address", what,
+				 c->vip);
+	if (parse_num(c->port, 1, 65535, &n))
+		return usage_err("%s: --port '%s': not a port (1-65535)", what,
+				 c->port);
+	s->port = (uint16_t)n;
+	s->proto = IPPROTO_TCP;
+	if (c->proto && !strcasecmp(c->proto, "udp"))
+		s->proto = IPPROTO_UDP;
+	else if (c->proto && strcasecmp(c->proto, "tcp"))
+		return usage_err("%s: --proto '%s': tcp or udp", what,
+				 c->proto);
+	zh_svc_addr_str(&s->vip, s->port, s->proto, s->name, sizeof(s->name));
+	if (!add)
+		return 0;
+
+	if (!c->n_backends)
+		return usage_err("%s: at least one --backend IP:PORT", what);
+	for (int i = 0; i < c->n_backends; i++)
+		if (parse_backend(c->backends[i], s->port, &c->svc_be[i]))
+			return usage_err(
+				"%s: --backend '%s': not IP:PORT (IPv6: [IP]:PORT)",
+				what, c->backends[i]);
+	s->backends = c->svc_be;
+	s->n_backends = (size_t)c->n_backends;
+	if (c->affinity && parse_affinity(c->affinity, &s->affinity_timeout))
+		return usage_err(
+			"%s: --affinity '%s': clientip, clientip:SECONDS (1-%u) or none",
+			what, c->affinity, ZH_SVC_AFFINITY_MAX);
+	if (c->nodeport) {
+		if (parse_num(c->nodeport, 1, 65535, &n))
+			return usage_err(
+				"%s: --nodeport '%s': not a port (1-65535)",
+				what, c->nodeport);
+		s->nodeport = (uint16_t)n;
+	}
+	if (zh_svc_validate(s, msg, sizeof(msg)))
+		return usage_err("%s: %s: %s", what, s->name, msg);
+	return 0;
+}
+
+static int prep_add(struct ctl *c)
+{
+	return svc_prepare(c, true);
+}
+
+static int prep_del(struct ctl *c)
+{
+	return svc_prepare(c, false);
+}
+
+/* service apply: the file, parsed before any pin is opened. */
+static int prep_apply(struct ctl *c)
+{
+	char err[ZH_SVC_ERR_MAX];
+
+	if (!c->file)
+		return usage_err(
+			"service apply: -f FILE is required (- = stdin)");
+	if (zh_svc_load(c->file, &c->file_set, err, sizeof(err))) {
+		fprintf(stderr, "zerohopctl: service apply: %s\n", err);
+		return EXIT_FAIL;
+	}
+	return 0;
+}
+
+static double secs_since(const struct timespec *t0)
+{
+	struct timespec t1;
+
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	return (double)(t1.tv_sec - t0->tv_sec) +
+	       (double)(t1.tv_nsec - t0->tv_nsec) / 1e9;
+}
+
+/* zh_svc_edit() under the pin lock: every writer of the maps holds it. */
+static int locked_edit(struct ctl *c, const struct zh_service *put,
+		       const struct zh_service *del,
+		       struct zh_svc_apply_result *r)
+{
+	int lock = zh_pin_lock(), err;
+
+	if (lock < 0)
+		return lock;
+	err = zh_svc_edit(&c->objs, put, del, r);
+	zh_pin_unlock(lock);
+	return err;
+}
+
+static int cmd_service_add(struct ctl *c)
+{
+	struct zh_svc_apply_result r;
+	int err = locked_edit(c, &c->svc, NULL, &r);
+
+	if (err) {
+		fprintf(stderr, "zerohopctl: service add: %s\n",
+			r.err[0] ? r.err : strerror(-err));
+		return CMD_FAILED;
+	}
+	printf("%s: %s; backends: %zu added, %zu changed, %zu removed; %u Maglev slots written\n",
+	       c->svc.name,
+	       r.added	   ? "added" :
+	       r.unchanged ? "unchanged" :
+			     "replaced",
+	       r.be_added, r.be_updated, r.be_removed, r.slots_written);
+	return 0;
+}
+
+static int cmd_service_del(struct ctl *c)
+{
+	struct zh_svc_apply_result r;
+	int err = locked_edit(c, NULL, &c->svc, &r);
+
+	if (err) {
+		fprintf(stderr, "zerohopctl: service del: %s\n",
+			r.err[0] ? r.err : strerror(-err));
+		return CMD_FAILED;
+	}
+	printf("%s: removed; %zu backends, %zu conntrack and %zu affinity entries removed\n",
+	       c->svc.name, r.be_removed, r.ct_removed, r.affinity_removed);
+	return 0;
+}
+
+static int cmd_service_apply(struct ctl *c)
+{
+	struct zh_svc_apply_result r;
+	struct timespec t0;
+	double secs;
+	int lock, err;
+
+	lock = zh_pin_lock();
+	if (lock < 0)
+		return lock;
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	err = zh_svc_apply(&c->objs, &c->file_set, &r);
+	secs = secs_since(&t0);
+	zh_pin_unlock(lock);
+	if (err) {
+		fprintf(stderr, "zerohopctl: service apply: %s: %s\n", c->file,
+			r.err[0] ? r.err : strerror(-err));
+		return CMD_FAILED;
+	}
+	if (c->json)
+		return print_json(json_pack(
+			"{s:I, s:I, s:I, s:I, s:{s:I, s:I, s:I}, s:I, s:I, s:{s:I, s:I, s:I}, s:f}",
+			"added", (json_int_t)r.added, "updated",
+			(json_int_t)r.updated, "removed", (json_int_t)r.removed,
+			"unchanged", (json_int_t)r.unchanged, "backends",
+			"added", (json_int_t)r.be_added, "updated",
+			(json_int_t)r.be_updated, "removed",
+			(json_int_t)r.be_removed, "conntrackRemoved",
+			(json_int_t)r.ct_removed, "affinityRemoved",
+			(json_int_t)r.affinity_removed, "slots", "written",
+			(json_int_t)r.slots_written, "used",
+			(json_int_t)r.slots_used, "total",
+			(json_int_t)r.slots_total, "seconds", secs));
+	printf("%s: %zu services: %zu added, %zu updated, %zu removed, %zu unchanged\n"
+	       "backends: %zu added, %zu updated, %zu removed; conntrack: %zu removed, affinity: %zu removed\n"
+	       "Maglev slots: %u written, %u of %u in use; %.3f s\n",
+	       c->file, c->file_set.n, r.added, r.updated, r.removed,
+	       r.unchanged, r.be_added, r.be_updated, r.be_removed,
+	       r.ct_removed, r.affinity_removed, r.slots_written, r.slots_used,
+	       r.slots_total, secs);
+	return 0;
+}
+
+static const char *state_str(const struct zh_svc_backend *b)
+{
+	return b->state == ZH_EP_TERMINATING ? "terminating" : "ready";
+}
+
+static json_t *svc_json(const struct zh_service *s,
+			const struct zh_svc_info *in)
+{
+	char ip[64];
+	json_t *j, *bes = json_array();
+
+	for (size_t i = 0; i < s->n_backends; i++) {
+		const struct zh_svc_backend *b = &s->backends[i];
+
+		json_array_append_new(
+			bes,
+			json_pack("{s:s, s:i, s:i, s:s, s:I, s:I}", "ip",
+				  zh_addr_str(&b->addr, false, ip, sizeof(ip)),
+				  "port", b->port, "weight", b->weight, "state",
+				  state_str(b), "id",
+				  (json_int_t)in->backend_id[i], "slots",
+				  (json_int_t)in->backend_slots[i]));
+	}
+	j = json_pack("{s:s, s:s, s:i, s:s, s:I, s:{s:I, s:I}, s:o}", "name",
+		      s->name, "vip",
+		      zh_addr_str(&s->vip, false, ip, sizeof(ip)), "port",
+		      s->port, "proto", zh_svc_proto_str(s->proto), "id",
+		      (json_int_t)in->id, "table", "offset",
+		      (json_int_t)in->table_off, "size",
+		      (json_int_t)in->table_size, "backends", bes);
+	if (s->nodeport)
+		json_object_set_new(j, "nodePort", json_integer(s->nodeport));
+	if (s->affinity_timeout)
+		json_object_set_new(j, "affinity",
+				    json_pack("{s:I}", "clientIP",
+					      (json_int_t)s->affinity_timeout));
+	return j;
+}
+
+static void svc_table(const struct zh_service *s, const struct zh_svc_info *in)
+{
+	char np[8] = "-", aff[16] = "-", be[64];
+
+	if (s->nodeport)
+		snprintf(np, sizeof(np), "%u", s->nodeport);
+	if (s->affinity_timeout)
+		snprintf(aff, sizeof(aff), "%us", s->affinity_timeout);
+	printf("%-28s %7u %8s %8s %7u", s->name, in->id, np, aff,
+	       in->table_size);
+	if (!s->n_backends)
+		printf("  (no backends)\n");
+	for (size_t i = 0; i < s->n_backends; i++) {
+		const struct zh_svc_backend *b = &s->backends[i];
+
+		if (i)
+			printf("%-28s %7s %8s %8s %7s", "", "", "", "", "");
+		printf("  %-28s %7u %-11s %6u %6u\n",
+		       zh_svc_addr_str(&b->addr, b->port, 0, be, sizeof(be)),
+		       in->backend_id[i], state_str(b), b->weight,
+		       in->backend_slots[i]);
+	}
+}
+
+static int cmd_service_list(struct ctl *c)
+{
+	struct zh_svc_info *info = NULL;
+	struct zh_svc_set set;
+	json_t *arr;
+	__u32 used = 0;
+	int err;
+
+	err = zh_svc_dump_info(&c->objs, &set, &info);
+	if (err)
+		return err;
+	/* A table is shared by a service and its NodePort entry. */
+	for (size_t i = 0; i < set.n; i++)
+		used += info[i].table_size;
+	if (c->json) {
+		arr = json_array();
+		for (size_t i = 0; i < set.n; i++)
+			json_array_append_new(arr,
+					      svc_json(&set.svcs[i], &info[i]));
+		err = print_json(json_pack("{s:o, s:{s:I}}", "services", arr,
+					   "maglev", "slotsUsed",
+					   (json_int_t)used));
+	} else {
+		printf("%-28s %7s %8s %8s %7s  %-28s %7s %-11s %6s %6s\n",
+		       "SERVICE", "ID", "NODEPORT", "AFFINITY", "TABLE",
+		       "BACKEND", "ID", "STATE", "WEIGHT", "SLOTS");
+		for (size_t i = 0; i < set.n; i++)
+			svc_table(&set.svcs[i], &info[i]);
+	}
+	zh_svc_info_free(info, set.n);
+	zh_svc_set_free(&set);
+	return err;
+}
+
+/* --- conntrack ------------------------------------------------------------ */
+
+static const char *proto_name(__u8 proto, char *buf, size_t len)
+{
+	if (proto == IPPROTO_TCP || proto == IPPROTO_UDP)
+		return zh_svc_proto_str(proto);
+	if (proto == IPPROTO_ICMP || proto == IPPROTO_ICMPV6)
+		return "icmp";
+	snprintf(buf, len, "%u", proto);
+	return buf;
+}
+
+static void ct_addr(__u8 family, const __u32 *a, struct zh_addr *out)
+{
+	memset(out, 0, sizeof(*out));
+	out->family = family == ZH_AF_INET6 ? AF_INET6 : AF_INET;
+	memcpy(out->raw, a, (size_t)zh_addr_len(out->family));
+}
+
+struct ct_walk {
+	json_t *arr;
+	__u64 now_ns;
+	size_t n;
 };
+
+static int ct_cb(const struct zh_ct_key *k, const struct zh_ct *v, void *arg)
+{
+	struct ct_walk *w = arg;
+	struct zh_addr src, dst, vip;
+	char sa[64], da[64], va[64] = "-", pb[8], ip1[64], ip2[64];
+	double age = w->now_ns > v->last_seen_ns ?
+			     (double)(w->now_ns - v->last_seen_ns) / 1e9 :
+			     0;
+	bool rev = k->dir == ZH_CT_REV;
+	json_t *j;
+
+	w->n++;
+	ct_addr(k->family, k->saddr, &src);
+	ct_addr(k->family, k->daddr, &dst);
+	ct_addr(k->family, v->vip, &vip);
+	if (rev)
+		zh_svc_addr_str(&vip, ntohs(v->vport), 0, va, sizeof(va));
+	if (!w->arr) {
+		printf("%-4s %-5s %-28s %-28s %-11s %9.1f %7u %7u %s\n",
+		       rev ? "rev" : "fwd",
+		       proto_name(k->proto, pb, sizeof(pb)),
+		       zh_svc_addr_str(&src, ntohs(k->sport), 0, sa,
+				       sizeof(sa)),
+		       zh_svc_addr_str(&dst, ntohs(k->dport), 0, da,
+				       sizeof(da)),
+		       zh_ct_state_name(v->state), age, v->svc_id,
+		       v->backend_id, va);
+		return 0;
+	}
+	j = json_pack("{s:s, s:s, s:s, s:i, s:s, s:i, s:s, s:f, s:I, s:I}",
+		      "dir", rev ? "rev" : "fwd", "proto",
+		      proto_name(k->proto, pb, sizeof(pb)), "src",
+		      zh_addr_str(&src, false, ip1, sizeof(ip1)), "sport",
+		      ntohs(k->sport), "dst",
+		      zh_addr_str(&dst, false, ip2, sizeof(ip2)), "dport",
+		      ntohs(k->dport), "state", zh_ct_state_name(v->state),
+		      "ageSeconds", age, "serviceId", (json_int_t)v->svc_id,
+		      "backendId", (json_int_t)v->backend_id);
+	if (rev) {
+		json_object_set_new(j, "vip",
+				    json_string(zh_addr_str(&vip, false, ip1,
+							    sizeof(ip1))));
+		json_object_set_new(j, "vport", json_integer(ntohs(v->vport)));
+	}
+	json_array_append_new(w->arr, j);
+	return 0;
+}
+
+static int cmd_conntrack_list(struct ctl *c)
+{
+	struct ct_walk w = { 0 };
+	struct timespec now;
+	int err;
+
+	/* The datapath stamps with bpf_ktime_get_ns(): CLOCK_MONOTONIC. */
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	w.now_ns = (__u64)now.tv_sec * 1000000000ULL + (__u64)now.tv_nsec;
+	if (c->json)
+		w.arr = json_array();
+	else
+		printf("%-4s %-5s %-28s %-28s %-11s %9s %7s %7s %s\n", "DIR",
+		       "PROTO", "SOURCE", "DESTINATION", "STATE", "AGE(s)",
+		       "SERVICE", "BACKEND", "VIP (rev)");
+	err = zh_ct_foreach(&c->objs, ct_cb, &w);
+	if (err) {
+		json_decref(w.arr);
+		return err;
+	}
+	return w.arr ? print_json(w.arr) : 0;
+}
+
+static int cmd_conntrack_flush(struct ctl *c)
+{
+	int lock = zh_pin_lock(), n;
+
+	if (lock < 0)
+		return lock;
+	n = zh_ct_flush(&c->objs);
+	zh_pin_unlock(lock);
+	if (n < 0)
+		return n;
+	printf("%d conntrack entries removed\n", n);
+	return 0;
+}
+
+/* --- the command line ------------------------------------------------------ */
+
+/* Options, as bits: which command takes which. */
+enum {
+	OPT_OUTPUT = 1 << 0,
+	OPT_RESET = 1 << 1,
+	OPT_PROBES = 1 << 2,
+	OPT_SAMPLE = 1 << 3,
+	OPT_VIP = 1 << 4,
+	OPT_PORT = 1 << 5,
+	OPT_PROTO = 1 << 6,
+	OPT_BACKEND = 1 << 7,
+	OPT_AFFINITY = 1 << 8,
+	OPT_NODEPORT = 1 << 9,
+	OPT_FILE = 1 << 10,
+};
+
+static const char *const opt_names[] = {
+	"--output", "--reset",	 "--probes",   "--sample",   "--vip",  "--port",
+	"--proto",  "--backend", "--affinity", "--nodeport", "--file",
+};
+
+#define SVC_KEY_OPTS (OPT_VIP | OPT_PORT | OPT_PROTO)
+
+static const struct {
+	const char *name, *sub;
+	int (*fn)(struct ctl *c);
+	int (*prep)(struct ctl *c); /* before the pins: usage, input */
+	bool needs_objs;
+	unsigned int opts;
+} cmds[] = {
+	{ "endpoints", NULL, cmd_endpoints, NULL, true, OPT_OUTPUT },
+	{ "stats", NULL, cmd_stats, NULL, true, OPT_OUTPUT | OPT_RESET },
+	{ "latency", NULL, cmd_latency, NULL, true,
+	  OPT_OUTPUT | OPT_RESET | OPT_PROBES | OPT_SAMPLE },
+	{ "unpin", NULL, cmd_unpin, NULL, false, 0 },
+	{ "service", "add", cmd_service_add, prep_add, true,
+	  SVC_KEY_OPTS | OPT_BACKEND | OPT_AFFINITY | OPT_NODEPORT },
+	{ "service", "del", cmd_service_del, prep_del, true, SVC_KEY_OPTS },
+	{ "service", "list", cmd_service_list, NULL, true, OPT_OUTPUT },
+	{ "service", "apply", cmd_service_apply, prep_apply, true,
+	  OPT_FILE | OPT_OUTPUT },
+	{ "conntrack", "list", cmd_conntrack_list, NULL, true, OPT_OUTPUT },
+	{ "conntrack", "flush", cmd_conntrack_flush, NULL, true, 0 },
+};
+
+#define N_CMDS (sizeof(cmds) / sizeof(cmds[0]))
+
+static int run(struct ctl *c, size_t i, const char *cmd)
+{
+	int err, rc;
+
+	if (cmds[i].prep) {
+		rc = cmds[i].prep(c);
+		if (rc)
+			return rc;
+	}
+	if (cmds[i].needs_objs) {
+		err = zh_objs_open(&c->objs, 0);
+		if (err) {
+			fprintf(stderr,
+				"zerohopctl: no zerohop objects pinned in %s (%s): is zerohopd running?\n",
+				zh_pin_dir(), strerror(-err));
+			return EXIT_FAIL;
+		}
+	}
+	err = cmds[i].fn(c);
+	if (cmds[i].needs_objs)
+		zh_objs_close(&c->objs);
+	if (err < 0)
+		fprintf(stderr, "zerohopctl: %s%s%s: %s\n", cmd,
+			cmds[i].sub ? " " : "", cmds[i].sub ? cmds[i].sub : "",
+			strerror(-err));
+	return err ? EXIT_FAIL : 0;
+}
 
 int main(int argc, char **argv)
 {
@@ -312,82 +897,129 @@ int main(int argc, char **argv)
 		{ "reset", no_argument, NULL, 'r' },
 		{ "probes", required_argument, NULL, 'P' },
 		{ "sample", required_argument, NULL, 'S' },
+		{ "vip", required_argument, NULL, 'V' },
+		{ "port", required_argument, NULL, 'T' },
+		{ "proto", required_argument, NULL, 'R' },
+		{ "backend", required_argument, NULL, 'B' },
+		{ "affinity", required_argument, NULL, 'A' },
+		{ "nodeport", required_argument, NULL, 'N' },
+		{ "file", required_argument, NULL, 'f' },
 		{ "help", no_argument, NULL, 'h' },
 		{}
 	};
-	struct ctl c = {};
+	static struct ctl c; /* large: the backends of service add */
 	const char *cmd = NULL;
-	int opt, err;
+	unsigned int given = 0;
+	int opt, rc;
 
 	zh_log_set_prefix("zerohopctl");
 	zh_log_set_level(ZH_LOG_WARN);
 	zh_log_hook_libs();
 	/* Options may come before or after the command (getopt permutes). */
-	while ((opt = getopt_long(argc, argv, "p:o:h", opts, NULL)) != -1) {
+	while ((opt = getopt_long(argc, argv, "p:o:f:h", opts, NULL)) != -1) {
 		switch (opt) {
 		case 'p':
 			setenv("ZEROHOP_PIN_ROOT", optarg, 1);
 			break;
 		case 'o':
+			given |= OPT_OUTPUT;
 			if (!strcmp(optarg, "json")) {
 				c.json = true;
 			} else if (strcmp(optarg, "table")) {
 				fprintf(stderr,
 					"zerohopctl: unknown output '%s' (table, json)\n",
 					optarg);
-				return 2;
+				return EXIT_USAGE;
 			}
 			break;
 		case 'r':
+			given |= OPT_RESET;
 			c.reset = true;
 			break;
 		case 'P':
+			given |= OPT_PROBES;
 			c.probes = optarg;
 			break;
 		case 'S':
+			given |= OPT_SAMPLE;
 			c.sample = optarg;
+			break;
+		case 'V':
+			given |= OPT_VIP;
+			c.vip = optarg;
+			break;
+		case 'T':
+			given |= OPT_PORT;
+			c.port = optarg;
+			break;
+		case 'R':
+			given |= OPT_PROTO;
+			c.proto = optarg;
+			break;
+		case 'B':
+			given |= OPT_BACKEND;
+			if (c.n_backends == MAX_BACKENDS)
+				return usage_err("at most %d --backend",
+						 MAX_BACKENDS);
+			c.backends[c.n_backends++] = optarg;
+			break;
+		case 'A':
+			given |= OPT_AFFINITY;
+			c.affinity = optarg;
+			break;
+		case 'N':
+			given |= OPT_NODEPORT;
+			c.nodeport = optarg;
+			break;
+		case 'f':
+			given |= OPT_FILE;
+			c.file = optarg;
 			break;
 		case 'h':
 			usage(stdout);
 			return 0;
 		default:
 			usage(stderr);
-			return 2;
+			return EXIT_USAGE;
 		}
 	}
 	if (optind >= argc) {
 		usage(stderr);
-		return 2;
+		return EXIT_USAGE;
 	}
 	cmd = argv[optind++];
-	if (optind < argc) {
-		fprintf(stderr, "zerohopctl: unexpected argument '%s'\n",
-			argv[optind]);
-		return 2;
-	}
-	for (size_t i = 0; i < sizeof(cmds) / sizeof(cmds[0]); i++) {
+	for (size_t i = 0; i < N_CMDS; i++) {
 		if (strcmp(cmd, cmds[i].name))
 			continue;
-		if (cmds[i].needs_objs) {
-			err = zh_objs_open(&c.objs, 0);
-			if (err) {
-				fprintf(stderr,
-					"zerohopctl: no zerohop objects pinned in %s (%s): is zerohopd running?\n",
-					zh_pin_dir(), strerror(-err));
-				return 1;
-			}
+		if (cmds[i].sub) {
+			if (optind >= argc)
+				return usage_err(
+					"%s: which? (%s)", cmd,
+					!strcmp(cmd, "service") ?
+						"add, del, list, apply" :
+						"list, flush");
+			for (; i < N_CMDS && !strcmp(cmd, cmds[i].name); i++)
+				if (!strcmp(argv[optind], cmds[i].sub))
+					break;
+			if (i == N_CMDS || strcmp(cmd, cmds[i].name))
+				return usage_err("%s: unknown command '%s'",
+						 cmd, argv[optind]);
+			c.sub = argv[optind++];
 		}
-		err = cmds[i].fn(&c);
-		if (cmds[i].needs_objs)
-			zh_objs_close(&c.objs);
-		if (err) {
-			fprintf(stderr, "zerohopctl: %s: %s\n", cmd,
-				strerror(-err));
-			return 1;
-		}
-		return 0;
+		if (optind < argc)
+			return usage_err("unexpected argument '%s'",
+					 argv[optind]);
+		for (size_t b = 0; b < ARRAY_SIZE(opt_names); b++)
+			if ((given & ~cmds[i].opts) & (1U << b))
+				return usage_err(
+					"%s%s%s: %s is not one of its options",
+					cmd, c.sub ? " " : "",
+					c.sub ? c.sub : "", opt_names[b]);
+		rc = run(&c, i, cmd);
+		zh_svc_set_free(&c.file_set);
+		return rc;
 	}
 	fprintf(stderr, "zerohopctl: unknown command '%s'\n", cmd);
 	usage(stderr);
-	return 2;
+	return EXIT_USAGE;
 }

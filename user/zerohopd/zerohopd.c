@@ -6,7 +6,9 @@
  *
  * While running it reconciles the endpoint maps: an entry whose host veth
  * no longer exists (a pod torn down without DEL) is removed. With --listen
- * it serves Prometheus metrics and health checks (metrics.c).
+ * it serves Prometheus metrics and health checks (metrics.c). With
+ * --services it programs the Service maps from a file, at start and on
+ * every SIGHUP (svc_maps.h).
  */
 #include <errno.h>
 #include <getopt.h>
@@ -23,6 +25,7 @@
 
 #include "zerohop.h"
 #include "metrics.h"
+#include "svc_maps.h"
 
 static void usage(FILE *f)
 {
@@ -43,12 +46,18 @@ static void usage(FILE *f)
 		"      --probes on|off     time xdpbench's probe datagrams per hop (default on)\n"
 		"      --sample N|off      time 1 in N packets from pods per hop (default off)\n"
 		"                          (`zerohopctl latency` shows them and changes both live)\n"
+		"  -s, --services FILE     make the Services those of FILE, at start and on SIGHUP:\n"
+		"                          ours or kubectl's JSON (README), all or nothing; a bad\n"
+		"                          file is an error at start, and keeps what is there on\n"
+		"                          SIGHUP\n"
+		"      --maglev-slots N    size of the Maglev slot array when the agent creates it\n"
+		"                          (default %u; a pinned one keeps its size)\n"
 		"  -v, --verbose           more logging (repeat for libbpf debug)\n"
 		"  -h, --help              this help\n"
 		"\n"
 		"SIGTERM or SIGINT: exit, leaving the pins (the dataplane keeps forwarding).\n"
-		"SIGHUP: sweep stale endpoints now.\n",
-		ZH_PIN_ROOT);
+		"SIGHUP: sweep stale endpoints now, and apply the --services file again.\n",
+		ZH_PIN_ROOT, ZH_MAGLEV_SLOTS);
 }
 
 struct stale {
@@ -151,6 +160,57 @@ static void sync_node_addrs(const struct zh_objs *objs)
 		pr_debug("%d node address(es) in %s\n", n, ZH_MAP_NODE_ADDRS);
 }
 
+/* The services file, parsed; a bad one is logged. */
+static int services_load(const char *path, struct zh_svc_set *set)
+{
+	char err[ZH_SVC_ERR_MAX];
+	int rc = zh_svc_load(path, set, err, sizeof(err));
+
+	if (rc)
+		pr_warn("services: %s\n", err);
+	return rc;
+}
+
+/* Program @set: all of it, or (invalid, too big) nothing. Frees @set. */
+static int services_apply(const struct zh_objs *objs, const char *path,
+			  struct zh_svc_set *set)
+{
+	struct zh_svc_apply_result r;
+	struct timespec t0, t1;
+	int lock, rc;
+
+	lock = zh_pin_lock();
+	if (lock < 0) {
+		zh_svc_set_free(set);
+		return lock;
+	}
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	rc = zh_svc_apply(objs, set, &r);
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	zh_pin_unlock(lock);
+	if (rc)
+		pr_warn("services: %s: %s\n", path,
+			r.err[0] ? r.err : strerror(-rc));
+	else
+		pr_info("services: %s: %zu services: %zu added, %zu updated, %zu removed, %zu unchanged; %u Maglev slots written, %u of %u in use; %.3f s\n",
+			path, set->n, r.added, r.updated, r.removed,
+			r.unchanged, r.slots_written, r.slots_used,
+			r.slots_total,
+			(double)(t1.tv_sec - t0.tv_sec) +
+				(double)(t1.tv_nsec - t0.tv_nsec) / 1e9);
+	zh_svc_set_free(set);
+	return rc;
+}
+
+/* SIGHUP: the file again; a bad one changes nothing. */
+static void services_reload(const struct zh_objs *objs, const char *path)
+{
+	struct zh_svc_set set;
+
+	if (services_load(path, &set) || services_apply(objs, path, &set))
+		pr_warn("services: keeping the services as they are\n");
+}
+
 static int count_cb(__u32 ifindex, const struct zh_iface *iface, void *arg)
 {
 	(*(int *)arg)++;
@@ -167,6 +227,8 @@ int main(int argc, char **argv)
 		{ "nodeport-dev", required_argument, NULL, 'N' },
 		{ "probes", required_argument, NULL, 'P' },
 		{ "sample", required_argument, NULL, 'S' },
+		{ "services", required_argument, NULL, 's' },
+		{ "maglev-slots", required_argument, NULL, 'M' },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },
 		{}
@@ -174,13 +236,16 @@ int main(int argc, char **argv)
 	int interval = 10, verbose = 0, lock, sfd, err, c, n_eps = 0;
 	struct zh_metrics *metrics = NULL;
 	const char *listen_addr = NULL, *nodeport_devs = NULL;
+	const char *services = NULL;
+	struct zh_load_opts load = { 0 };
+	struct zh_svc_set svc_set = { 0 };
 	struct sockaddr_storage ss;
 	struct zh_config cfg = { .flags = ZH_CFG_F_PROBES }, cur;
 	struct zh_objs objs;
 	socklen_t ss_len;
 	sigset_t mask;
 
-	while ((c = getopt_long(argc, argv, "p:i:l:vh", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "p:i:l:s:vh", opts, NULL)) != -1) {
 		switch (c) {
 		case 'p':
 			setenv("ZEROHOP_PIN_ROOT", optarg, 1);
@@ -231,6 +296,25 @@ int main(int argc, char **argv)
 				return 2;
 			}
 			break;
+		case 's':
+			services = optarg;
+			break;
+		case 'M': {
+			char *end;
+			unsigned long n;
+
+			errno = 0;
+			n = strtoul(optarg, &end, 10);
+			if (errno || *end || optarg[0] < '0' ||
+			    optarg[0] > '9' || n < 1 || n > 1UL << 30) {
+				fprintf(stderr,
+					"zerohopd: --maglev-slots '%s': expected a count 1..%lu\n",
+					optarg, 1UL << 30);
+				return 2;
+			}
+			load.maglev_slots = (__u32)n;
+			break;
+		}
 		case 'v':
 			verbose++;
 			break;
@@ -263,15 +347,29 @@ int main(int argc, char **argv)
 		return 1;
 	}
 
+	/* A bad services file at start is the operator's to fix: say so
+	 * and stop before anything is loaded, rather than run without the
+	 * services. */
+	if (services && services_load(services, &svc_set)) {
+		close(sfd);
+		return 1;
+	}
 	lock = zh_pin_lock();
 	if (lock < 0) {
 		pr_warn("cannot lock %s: %s\n", zh_pin_root(), strerror(-lock));
+		zh_svc_set_free(&svc_set);
 		return 1;
 	}
-	err = zh_objs_open(&objs, ZH_OBJS_LOAD);
+	err = zh_objs_open_opts(&objs, ZH_OBJS_LOAD, &load);
 	zh_pin_unlock(lock);
 	if (err) {
 		pr_warn("cannot load BPF objects: %s\n", strerror(-err));
+		zh_svc_set_free(&svc_set);
+		return 1;
+	}
+	if (services && services_apply(&objs, services, &svc_set)) {
+		zh_objs_close(&objs);
+		close(sfd);
 		return 1;
 	}
 	zh_iface_foreach(&objs, count_cb, &n_eps);
@@ -329,6 +427,9 @@ int main(int argc, char **argv)
 		if (si.ssi_signo == SIGHUP) {
 			reconcile(&objs);
 			sync_node_addrs(&objs);
+			/* A bad file changes nothing: the agent goes on. */
+			if (services)
+				services_reload(&objs, services);
 			continue;
 		}
 		pr_info("signal %u: exiting; pins stay in %s\n", si.ssi_signo,
