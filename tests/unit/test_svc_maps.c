@@ -1249,8 +1249,10 @@ static bool real_maps(struct zh_objs *o, __u32 maglev_flags)
 	o->affinity_fd = map_new(BPF_MAP_TYPE_LRU_HASH,
 				 sizeof(struct zh_affinity_key),
 				 sizeof(struct zh_affinity), 64, 0);
+	o->config_fd =
+		map_new(BPF_MAP_TYPE_ARRAY, 4, sizeof(struct zh_config), 1, 0);
 	assert_true(o->backends_fd >= 0 && o->maglev_fd >= 0 && o->ct_fd >= 0 &&
-		    o->affinity_fd >= 0);
+		    o->affinity_fd >= 0 && o->config_fd >= 0);
 	return true;
 }
 
@@ -1307,6 +1309,7 @@ static void real_round_trip(__u32 maglev_flags)
 	struct zh_ct cv = { 0 };
 	struct zh_affinity_key ak = { .family = ZH_AF_INET };
 	struct zh_affinity av = { 0 };
+	struct zh_config cfg;
 	struct zh_objs o;
 	int n = 0;
 
@@ -1320,6 +1323,9 @@ static void real_round_trip(__u32 maglev_flags)
 	assert_int_equal(zh_svc_dump_info(&o, &dump, &info), 0);
 	expect_set(&dump, want, ARRAY_SIZE(want));
 	kernel_tables(&o, &dump, info);
+	/* The datapath's switch is on once there are services. */
+	assert_int_equal(zh_config_get(&o, &cfg), 0);
+	assert_int_equal(cfg.services, 1);
 	assert_int_equal(info[0].backend_slots[0] + info[0].backend_slots[1],
 			 211);
 	assert_int_equal(info[1].backend_slots[0], 101);
@@ -1399,6 +1405,13 @@ static void real_round_trip(__u32 maglev_flags)
 	assert_int_equal(dump.n, 2);
 	zh_svc_set_free(&dump);
 
+	/* None left: the switch goes off. */
+	memset(&set, 0, sizeof(set));
+	assert_int_equal(zh_svc_apply(&o, &set, &r), 0);
+	assert_int_equal(zh_config_get(&o, &cfg), 0);
+	assert_int_equal(cfg.services, 0);
+
+	close(o.config_fd);
 	close(o.services_fd);
 	close(o.backends_fd);
 	close(o.maglev_fd);
