@@ -178,6 +178,7 @@ check-integration: all
 	$(Q)O=$(O) tests/integration/metrics.sh
 	$(Q)O=$(O) tests/integration/latency.sh
 	$(Q)O=$(O) tests/integration/services.sh
+	$(Q)O=$(O) tests/integration/lb.sh
 	$(Q)O=$(O) tests/integration/xdpbench.sh
 
 check-podman: all

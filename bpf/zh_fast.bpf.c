@@ -6,6 +6,8 @@
  *                  bpf_redirect_peer() straight into the destination pod.
  * zh_xdp_from_pod  XDP on the host-side veth; XDP_REDIRECT to the
  *                  destination's host-side veth, whose peer receives it.
+ *                  A destination without XDP (a tc pod) is left to
+ *                  zh_tc_from_pod, attached on the same veth as well.
  * zh_xdp_pod       XDP on the pod-side veth in XDP mode: veth only accepts
  *                  redirected frames (ndo_xdp_xmit) when its peer runs XDP.
  * zh_tc_pod        tc ingress of the pod-side veth in tc mode.
@@ -86,10 +88,13 @@ int zh_xdp_from_pod(struct xdp_md *ctx)
 	void *data = (void *)(long)ctx->data;
 	void *data_end = (void *)(long)ctx->data_end;
 	__u64 len = data_end - data;
-	struct zh_fwd fwd = {};
+	struct zh_fwd fwd = { .xdp = 1 };
 	int stat;
 
 	stat = zh_from_pod(data, data_end, ctx->ingress_ifindex, &fwd);
+	/* Untouched, uncounted: the tc entry on this veth takes it. */
+	if (stat == ZH_STAT_PASS_TO_TC)
+		return XDP_PASS;
 	if (fwd.nat.op && !zh_stat_is_drop(stat) &&
 	    zh_xdp_nat(data, data_end, &fwd.nat))
 		stat = ZH_STAT_DROP_NAT;

@@ -279,10 +279,11 @@ static int attach_host(const struct zh_netconf *conf,
 {
 	int ret;
 
-	if (conf->datapath == ZH_DATAPATH_XDP)
+	/* XDP mode has the tc entry too: what XDP cannot redirect (to a pod
+	 * without XDP) it passes on, and the tc entry delivers. */
+	ret = zh_tc_attach(host_ifindex, objs->tc_from_pod_fd);
+	if (!ret && conf->datapath == ZH_DATAPATH_XDP)
 		ret = zh_xdp_attach(host_ifindex, objs->xdp_from_pod_fd);
-	else
-		ret = zh_tc_attach(host_ifindex, objs->tc_from_pod_fd);
 	if (ret)
 		return zh_cni_err_set(err, ZH_CNI_ERR_BPF,
 				      "cannot attach the fast-path program",
@@ -431,6 +432,7 @@ int zh_cmd_add(const struct zh_cni_env *env, const struct zh_netconf *conf,
 	ep.ifindex = host_ifindex;
 	memcpy(ep.mac, pod_mac, 6);
 	memcpy(ep.gw_mac, host_mac, 6);
+	ep.datapath = (__u8)conf->datapath;
 	ret = zh_ep_write(&objs, host_ifindex, &iface, &ep);
 	if (ret) {
 		zh_cni_err_set(
@@ -615,10 +617,11 @@ int zh_cmd_check(const struct zh_cni_env *env, const struct zh_netconf *conf,
 	if (!ifindex) {
 		problem(&p, "host interface %s missing", host);
 	} else {
-		attached =
-			conf->datapath == ZH_DATAPATH_XDP ?
-				zh_xdp_attached(ifindex, objs.xdp_from_pod_fd) :
-				zh_tc_attached(ifindex, objs.tc_from_pod_fd);
+		/* tc always; XDP mode has the XDP entry in front of it. */
+		attached = zh_tc_attached(ifindex, objs.tc_from_pod_fd);
+		if (attached == 1 && conf->datapath == ZH_DATAPATH_XDP)
+			attached = zh_xdp_attached(ifindex,
+						   objs.xdp_from_pod_fd);
 		if (attached != 1)
 			problem(&p, "fast-path program not attached to %s",
 				host);

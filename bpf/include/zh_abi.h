@@ -64,6 +64,11 @@ struct zh_endpoint {
 	__u32 ifindex; /* host-side veth */
 	__u8 mac[ZH_ETH_ALEN]; /* pod interface MAC: destination MAC */
 	__u8 gw_mac[ZH_ETH_ALEN]; /* host-side veth MAC: the pod's gateway */
+	/* enum zh_datapath of the pod: an XDP redirect only reaches a pod
+	 * whose veth runs XDP; to a tc pod the XDP entry passes the frame
+	 * on to the tc entry on the same veth. */
+	__u8 datapath;
+	__u8 pad[3];
 };
 
 /*
@@ -102,6 +107,8 @@ enum zh_stat {
 	ZH_STAT_PASS_NOT_TO_GW, /* not addressed to the gateway MAC */
 	ZH_STAT_PASS_IP_OPTIONS, /* IPv4 options: the kernel's rules apply */
 	ZH_STAT_PASS_CT_FULL, /* no room for a conntrack entry: kernel path */
+	ZH_STAT_PASS_TO_TC, /* XDP entry: the destination pod has no XDP on
+			     * its veth; the tc entry delivers it */
 	ZH_STAT_DROP_SPOOF_MAC,
 	ZH_STAT_DROP_SPOOF_IP,
 	ZH_STAT_DROP_MALFORMED,
@@ -340,7 +347,7 @@ struct zh_affinity {
 
 #ifndef __bpf__
 _Static_assert(sizeof(struct zh_ep_key) == 20, "zh_ep_key layout");
-_Static_assert(sizeof(struct zh_endpoint) == 16, "zh_endpoint layout");
+_Static_assert(sizeof(struct zh_endpoint) == 20, "zh_endpoint layout");
 _Static_assert(sizeof(struct zh_iface) == 300, "zh_iface layout");
 _Static_assert(sizeof(struct zh_counter) == 16, "zh_counter layout");
 _Static_assert(sizeof(struct zh_probe) == 16, "zh_probe layout");

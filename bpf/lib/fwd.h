@@ -16,6 +16,7 @@
 
 struct zh_fwd {
 	__u32 ifindex;
+	__u8 xdp; /* set by the XDP entry: it can only reach XDP pods */
 	/* A Service rewrite the entry applies (tc and XDP write differently),
 	 * whatever the verdict: a backend that is no local pod is reached
 	 * through the kernel, already translated. */
@@ -66,6 +67,8 @@ static __always_inline int zh_ipv4_deliver(struct ethhdr *eth,
 
 	if (!ep)
 		return ZH_STAT_PASS_NO_ENDPOINT;
+	if (fwd->xdp && ep->datapath != ZH_DATAPATH_XDP)
+		return ZH_STAT_PASS_TO_TC;
 	if (iph->ttl <= 1)
 		return ZH_STAT_PASS_TTL;
 
@@ -89,6 +92,8 @@ static __always_inline int zh_ipv6_deliver(struct ethhdr *eth,
 
 	if (!ep)
 		return ZH_STAT_PASS_NO_ENDPOINT;
+	if (fwd->xdp && ep->datapath != ZH_DATAPATH_XDP)
+		return ZH_STAT_PASS_TO_TC;
 	if (ip6->hop_limit <= 1)
 		return ZH_STAT_PASS_TTL;
 	/* No header checksum in IPv6; payload_len, nexthdr and hop_limit

@@ -2002,6 +2002,43 @@ static void test_lat_sample_rate(void **state)
 			  (unsigned long long)h.count, n, every);
 }
 
+/* To a pod without XDP on its veth, the XDP entry cannot redirect: it
+ * passes the frame untouched and uncounted, and the tc entry on the same
+ * veth delivers it. */
+static void test_xdp_to_tc_pod(void **state)
+{
+	static const struct frame f = { .l3 = L3_IPV4, .proto = IPPROTO_UDP,
+					.src = A4, .dst = B4 };
+	int fd = bpf_map__fd(skel->maps.zh_endpoints);
+	struct zh_ep_key key = { .family = ZH_AF_INET };
+	__u64 none[ZH_STAT_MAX] = { 0 };
+	__u64 redir[ZH_STAT_MAX] = { [ZH_STAT_REDIRECT] = 1 };
+	__u8 in[FRAME_MAX];
+	__u32 len = (__u32)frame_build(&f, POD_A, in);
+	struct zh_endpoint ep;
+	struct run r;
+
+	parse_addr(AF_INET, B4, key.addr);
+	if (bpf_map_lookup_elem(fd, &key, &ep))
+		fail_here("no endpoint for B");
+	ep.datapath = ZH_DATAPATH_TC;
+	if (bpf_map_update_elem(fd, &key, &ep, BPF_EXIST))
+		fail_here("endpoint update: %s", strerror(errno));
+	cur_set(in, len, "xdp: A -> B, B a tc pod");
+	run_frame(PROG_XDP, ifindex_of[POD_A], in, len, &r);
+	assert_verdict(PROG_XDP, &r, PASS);
+	assert_unchanged(in, len, &r);
+	assert_deltas(&r, none, len);
+	cur_set(in, len, "tc: A -> B, B a tc pod");
+	run_frame(PROG_TC, ifindex_of[POD_A], in, len, &r);
+	assert_verdict(PROG_TC, &r, REDIRECT);
+	assert_routed(in, len, &r, POD_B, true);
+	assert_deltas(&r, redir, len);
+	ep.datapath = ZH_DATAPATH_XDP;
+	if (bpf_map_update_elem(fd, &key, &ep, BPF_EXIST))
+		fail_here("endpoint update: %s", strerror(errno));
+}
+
 /* --------------------------------------------------------- environment */
 
 static int sh(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
@@ -2071,7 +2108,10 @@ static int maps_fill(void)
 		const struct pod *d = &pods[p];
 		__u32 host = (__u32)ifindex_of[p];
 		struct zh_iface ifc = { .datapath = ZH_DATAPATH_TC };
-		struct zh_endpoint ep = { .ifindex = host };
+		/* XDP pods: the XDP entry redirects to them (a tc pod it
+		 * leaves to the tc entry: test_xdp_to_tc_pod). */
+		struct zh_endpoint ep = { .ifindex = host,
+					  .datapath = ZH_DATAPATH_XDP };
 		struct zh_ep_key key;
 
 		memcpy(ifc.mac, d->mac, ETH_ALEN);
@@ -2969,6 +3009,7 @@ static int run_groups(void)
 	struct CMUnitTest garbage_tests[NR_GARBAGE_TESTS];
 	const struct CMUnitTest pod_tests[] = {
 		cmocka_unit_test(test_xdp_pod_passes),
+		cmocka_unit_test(test_xdp_to_tc_pod),
 	};
 	struct CMUnitTest lat_tests[NR_LAT_TESTS + 3];
 	const struct CMUnitTest lb_tests[] = {

@@ -373,6 +373,7 @@ const char *zh_stat_name(int stat)
 		[ZH_STAT_PASS_NOT_TO_GW] = "pass_not_to_gateway",
 		[ZH_STAT_PASS_IP_OPTIONS] = "pass_ip_options",
 		[ZH_STAT_PASS_CT_FULL] = "pass_conntrack_full",
+		[ZH_STAT_PASS_TO_TC] = "pass_to_tc",
 		[ZH_STAT_DROP_SPOOF_MAC] = "drop_spoof_mac",
 		[ZH_STAT_DROP_SPOOF_IP] = "drop_spoof_ip",
 		[ZH_STAT_DROP_MALFORMED] = "drop_malformed",

@@ -1,0 +1,245 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
+#
+# Services end to end: pods wired by the real plugin, Services applied with
+# zerohopctl, real clients and servers. The node has `iptables -I FORWARD
+# -j DROP`, ip_forward=0 and no NAT rule: a Service only works if the
+# datapath balanced and translated it. Covers the spread over backends (TCP
+# and UDP), a long-lived connection across a backend change, removed
+# backends, ClientIP affinity, a Service without endpoints refused at once,
+# hairpin, IPv6, an unknown VIP in the Service CIDR, and a NodePort reached
+# from a namespace playing an external client. Everything lives in
+# namespaces this script makes and removes.
+set -u
+cd "$(dirname "$0")/../.." || exit 1
+: "${O:=build}"
+ZH_PREFIX="zhs$$"
+# shellcheck source=tests/integration/lib.sh
+. tests/integration/lib.sh
+
+trap 'zh_cleanup' EXIT
+trap 'exit 130' INT TERM
+zh_require services jq socat nsenter iptables
+
+CTL="$ZH_BIN/zerohopctl"
+SVC="$ZH_TMP/services.json"
+N=300
+
+# --- the node, its uplink to an "external" client, pods -----------------------
+zh_node_up
+zh_node sysctl -qw net.ipv4.ip_forward=0
+zh_node iptables -I FORWARD -j DROP
+EXT="${ZH_PREFIX}-ext"
+ip netns add "$EXT"
+zh_in "$EXT" ip link set lo up
+ip link add "${ZH_PREFIX}up" netns "$ZH_NODE" type veth peer name eth0 \
+	netns "$EXT"
+UPLINK="${ZH_PREFIX}up"
+zh_node ip addr add 192.168.77.1/24 dev "$UPLINK"
+zh_node ip link set "$UPLINK" up
+zh_in "$EXT" ip addr add 192.168.77.2/24 dev eth0
+zh_in "$EXT" ip link set eth0 up
+
+zh_conf "$ZH_TMP/tc.conf" lb-tc tc 10.93.0.0/24 fd00:93::/64
+zh_conf "$ZH_TMP/xdp.conf" lb-xdp xdp 10.94.0.0/24 fd00:94::/64
+C="${ZH_PREFIX}-c" B1="${ZH_PREFIX}-b1" B2="${ZH_PREFIX}-b2" B3="${ZH_PREFIX}-b3"
+for p in "$C" "$B1" "$B2"; do zh_pod_add "$p" "$ZH_TMP/tc.conf" || exit 1; done
+zh_pod_add "$B3" "$ZH_TMP/xdp.conf" || exit 1
+declare -A IP4 IP6 NAME
+for p in "$C" "$B1" "$B2" "$B3"; do
+	IP4[$p]=$(zh_pod_ip "$p")
+	IP6[$p]=$(zh_pod_ip "$p" 6)
+done
+NAME[$B1]=b1 NAME[$B2]=b2 NAME[$B3]=b3
+
+zh_bg "$ZH_NODE" "$ZH_BIN/zerohopd" -i 0 \
+	--service-cidr 10.96.0.0/12,fd00:96::/108 --nodeport-dev "$UPLINK" \
+	2>"$ZH_TMP/agent.log"
+for _ in $(seq 1 50); do
+	grep -q ready "$ZH_TMP/agent.log" && break
+	sleep 0.1
+done
+
+# Every backend answers with its name: TCP once per connection, UDP once
+# per datagram; port 8081 echoes every line it gets, prefixed "name-".
+for b in "$B1" "$B2" "$B3"; do
+	n=${NAME[$b]}
+	zh_bg "$b" socat TCP6-LISTEN:8080,ipv6only=0,reuseaddr,fork \
+		SYSTEM:"echo $n"
+	# Reads the datagram before it answers (an echo that exits first
+	# races socat's write of the request: EPIPE, no answer).
+	zh_bg "$b" socat -T 1 UDP6-RECVFROM:5353,ipv6only=0,fork \
+		EXEC:"sed -u s/.*/$n/"
+	zh_bg "$b" socat TCP6-LISTEN:8081,ipv6only=0,reuseaddr,fork \
+		EXEC:"sed -u s/^/$n-/"
+done
+zh_bg "$C" socat TCP6-LISTEN:8084,ipv6only=0,reuseaddr,fork SYSTEM:"echo self"
+sleep 0.5
+
+# --- the Services ---------------------------------------------------------------
+# backends PORT FAMILY POD...: a backends array.
+backends() {
+	local port=$1 fam=$2 p sep=""
+	shift 2
+	printf '['
+	for p in "$@"; do
+		if [ "$fam" = 6 ]; then
+			printf '%s{"ip":"%s","port":%s}' "$sep" "${IP6[$p]}" "$port"
+		else
+			printf '%s{"ip":"%s","port":%s}' "$sep" "${IP4[$p]}" "$port"
+		fi
+		sep=,
+	done
+	printf ']'
+}
+
+# services POD...: the whole document, web/dns/long/web6 backed by PODs.
+services() {
+	cat >"$SVC" <<EOF
+{"services": [
+ {"name": "web", "vip": "10.96.0.10", "port": 80, "proto": "tcp", "backends": $(backends 8080 4 "$@")},
+ {"name": "dns", "vip": "10.96.0.10", "port": 53, "proto": "udp", "backends": $(backends 5353 4 "$@")},
+ {"name": "long", "vip": "10.96.0.11", "port": 81, "backends": $(backends 8081 4 "$@")},
+ {"name": "sticky", "vip": "10.96.0.12", "port": 80, "affinity": {"clientIP": 600},
+  "backends": $(backends 8080 4 "$B1" "$B2" "$B3")},
+ {"name": "empty", "vip": "10.96.0.13", "port": 80, "backends": []},
+ {"name": "self", "vip": "10.96.0.14", "port": 80, "backends": $(backends 8084 4 "$C")},
+ {"name": "web6", "vip": "fd00:96::10", "port": 80, "backends": $(backends 8080 6 "$@")},
+ {"name": "np", "vip": "10.96.0.15", "port": 80, "nodePort": 30080, "backends": $(backends 8080 4 "$B1")}
+]}
+EOF
+	"$CTL" service apply -f "$SVC"
+}
+
+# in_c CMD...: run in the client pod.
+in_c() { zh_in "$C" "$@"; }
+
+# connects HOST PORT COUNT: COUNT TCP connections from the client pod, each
+# a new source port, printing each first line (bash's /dev/tcp: no process
+# per connection). A connection that fails prints nothing.
+connects() {
+	in_c timeout 60 bash -c 'for ((i = 0; i < $3; i++)); do
+		exec 3<>"/dev/tcp/$1/$2" || continue
+		read -r -t 2 l <&3 && echo "$l"
+		exec 3<&-
+	done' connects "$@"
+}
+
+# requests HOST PORT COUNT: COUNT UDP request/responses, each from a new
+# socket (a new source port), printing each answer.
+requests() {
+	in_c timeout 120 bash -c 'for ((i = 0; i < $3; i++)); do
+		exec 3<>"/dev/udp/$1/$2" || continue
+		echo q >&3
+		timeout 2 dd bs=512 count=1 <&3 2>/dev/null
+		exec 3<&-
+	done' requests "$@"
+}
+
+# spread FILE LO HI: every backend's count of answers in FILE in LO..HI.
+spread() {
+	local b n
+	for b in b1 b2 b3; do
+		n=$(grep -cx "$b" "$1")
+		((n >= $2 && n <= $3)) || {
+			echo "$b answered $n times, expected $2..$3"
+			sort "$1" | uniq -c
+			return 1
+		}
+	done
+}
+
+CASE="apply"
+check "apply the Services" services "$B1" "$B2" "$B3"
+check "service list shows all 8" \
+	sh -c "'$CTL' service list -o json | jq -e '.services | length == 8'"
+
+CASE="ClusterIP"
+# $N new TCP connections, each a new source port: Maglev spreads them.
+connects 10.96.0.10 80 "$N" >"$ZH_TMP/tcp.out" 2>"$ZH_TMP/tcp.err"
+check "$N TCP requests to a ClusterIP, every one answered" \
+	test "$(grep -c . "$ZH_TMP/tcp.out")" = "$N"
+# Uniform is 100 each; +-10 points of the 33 % share is 70..130 (3.6 sd).
+check "each of 3 backends got its share (70..130)" spread "$ZH_TMP/tcp.out" 70 130
+requests 10.96.0.10 53 "$N" >"$ZH_TMP/udp.out" 2>"$ZH_TMP/udp.err"
+check "$N UDP request/responses, every one answered ($(grep -c . "$ZH_TMP/udp.out"))" \
+	test "$(grep -c . "$ZH_TMP/udp.out")" = "$N"
+check "... spread too (70..130)" spread "$ZH_TMP/udp.out" 70 130
+check "no NAT rule in the node" \
+	test "$(zh_node iptables -t nat -S | grep -c -- '-A ')" = 0
+check "the node's FORWARD DROP rule never hit" \
+	test "$(zh_node iptables -vnL FORWARD | awk 'NR == 3 { print $1 }')" = 0
+check "conntrack lists the flows" \
+	sh -c "'$CTL' conntrack list -o json | jq -e 'length > 0'"
+
+CASE="backend change"
+# A long-lived connection to "long" (it echoes lines), through a fifo.
+mkfifo "$ZH_TMP/to" "$ZH_TMP/from"
+trap '' PIPE # a connection that died fails its check, not the script
+in_c socat -T 30 - TCP:10.96.0.11:81,connect-timeout=2 <"$ZH_TMP/to" >"$ZH_TMP/from" &
+ZH_PIDS+=($!)
+exec 7>"$ZH_TMP/to" 8<"$ZH_TMP/from"
+echo one >&7
+read -r -t 3 first <&8
+owner=${first%%-*}
+check "the long-lived connection answers ($first)" test "$first" = "$owner-one"
+# Remove a backend that is not this connection's.
+keep=() gone=""
+for b in "$B1" "$B2" "$B3"; do
+	if [ -z "$gone" ] && [ "${NAME[$b]}" != "$owner" ]; then gone=$b; else keep+=("$b"); fi
+done
+check "apply without ${NAME[$gone]}" services "${keep[@]}"
+echo two >&7
+read -r -t 3 second <&8
+check "the connection survives the change, same backend ($second)" \
+	test "$second" = "$owner-two"
+exec 7>&- 8<&-
+connects 10.96.0.10 80 60 >"$ZH_TMP/after.out" 2>/dev/null
+check "60 new connections, all answered" test "$(grep -c . "$ZH_TMP/after.out")" = 60
+check "none reaches the removed backend ${NAME[$gone]}" \
+	sh -c "! grep -qx '${NAME[$gone]}' '$ZH_TMP/after.out'"
+check "apply all three again" services "$B1" "$B2" "$B3"
+
+CASE="affinity"
+connects 10.96.0.12 80 30 >"$ZH_TMP/sticky.out" 2>/dev/null
+check "30 connections with ClientIP affinity, one backend" \
+	sh -c "test \$(grep -c . '$ZH_TMP/sticky.out') = 30 &&
+	       test \$(sort -u '$ZH_TMP/sticky.out' | wc -l) = 1"
+
+CASE="no endpoints"
+start=$(date +%s%N)
+in_c socat -T 5 - TCP:10.96.0.13:80,connect-timeout=2 </dev/null >/dev/null 2>"$ZH_TMP/refused.err"
+rc=$?
+ms=$((($(date +%s%N) - start) / 1000000))
+check "a Service without endpoints refuses the connection" \
+	sh -c "[ $rc != 0 ] && grep -q 'Connection refused' '$ZH_TMP/refused.err'"
+check "... at once ($ms ms), not after a timeout" test "$ms" -lt 1000
+check "... counted" test "$(zh_stat drop_no_backend)" -ge 1
+
+CASE="hairpin"
+check "a pod reaches a Service whose backend is itself" \
+	sh -c "test \"\$(ip netns exec $C socat -T 2 - TCP:10.96.0.14:80,connect-timeout=2 </dev/null)\" = self"
+
+CASE="IPv6"
+connects fd00:96::10 80 30 >"$ZH_TMP/v6.out" 2>/dev/null
+check "30 requests to an IPv6 ClusterIP, all answered" \
+	sh -c "test \$(grep -c '^b[123]\$' '$ZH_TMP/v6.out') = 30"
+
+CASE="unknown VIP"
+before=$(zh_stat drop_unknown_vip)
+in_c socat -T 1 - TCP:10.96.0.99:80,connect-timeout=1 </dev/null >/dev/null 2>&1
+check "an address in the Service CIDR that is no Service is dropped, counted" \
+	test "$(zh_stat drop_unknown_vip)" -gt "$before"
+
+CASE="NodePort"
+check "an external client reaches node:30080, answered by the backend" \
+	sh -c "test \"\$(ip netns exec $EXT socat -T 2 - TCP:192.168.77.1:30080,connect-timeout=2 </dev/null)\" = b1"
+check "UDP and TCP to other ports of the node still reach the node" \
+	zh_in "$EXT" ping -c 1 -W 1 192.168.77.1
+
+CASE="conntrack"
+check "conntrack flush empties it" \
+	sh -c "'$CTL' conntrack flush && '$CTL' conntrack list -o json | jq -e 'length == 0'"
+
+echo "services: $PASS passed, $FAIL failed"
+[ "$FAIL" = 0 ]
