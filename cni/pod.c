@@ -620,8 +620,8 @@ int zh_cmd_check(const struct zh_cni_env *env, const struct zh_netconf *conf,
 		/* tc always; XDP mode has the XDP entry in front of it. */
 		attached = zh_tc_attached(ifindex, objs.tc_from_pod_fd);
 		if (attached == 1 && conf->datapath == ZH_DATAPATH_XDP)
-			attached = zh_xdp_attached(ifindex,
-						   objs.xdp_from_pod_fd);
+			attached =
+				zh_xdp_attached(ifindex, objs.xdp_from_pod_fd);
 		if (attached != 1)
 			problem(&p, "fast-path program not attached to %s",
 				host);

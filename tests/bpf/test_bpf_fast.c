@@ -2007,8 +2007,9 @@ static void test_lat_sample_rate(void **state)
  * veth delivers it. */
 static void test_xdp_to_tc_pod(void **state)
 {
-	static const struct frame f = { .l3 = L3_IPV4, .proto = IPPROTO_UDP,
-					.src = A4, .dst = B4 };
+	static const struct frame f = {
+		.l3 = L3_IPV4, .proto = IPPROTO_UDP, .src = A4, .dst = B4
+	};
 	int fd = bpf_map__fd(skel->maps.zh_endpoints);
 	struct zh_ep_key key = { .family = ZH_AF_INET };
 	__u64 none[ZH_STAT_MAX] = { 0 };
