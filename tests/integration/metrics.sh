@@ -308,6 +308,21 @@ else
 	echo "  skip ipv6: no ::1 in the node netns"
 fi
 
+CASE="services"
+check "a Service added with zerohopctl" "$ZH_BIN/zerohopctl" service add \
+	--vip 10.96.5.5 --port 80 --proto tcp --backend "$b4:8080"
+m2="$ZH_TMP/m2.txt"
+check "GET /metrics" scrape "$m2"
+check "zerohop_map_entries{map=\"zh_services\"} 1" \
+	value_is "$m2" 'zerohop_map_entries{map="zh_services"}' 1
+check "zerohop_map_entries{map=\"zh_backends\"} 1" \
+	value_is "$m2" 'zerohop_map_entries{map="zh_backends"}' 1
+check "... and zh_ct, zh_affinity, zh_node_addrs have series" \
+	sh -c "grep -q '^zerohop_map_max_entries{map=\"zh_ct\"} ' '$m2' &&
+	       grep -q '^zerohop_map_entries{map=\"zh_affinity\"} ' '$m2' &&
+	       grep -q '^zerohop_map_entries{map=\"zh_node_addrs\"} ' '$m2'"
+check "promtool check metrics: clean" promtool_ok "$m2"
+
 CASE="shutdown"
 kill -TERM "$AGENT"
 wait "$AGENT"

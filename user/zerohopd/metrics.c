@@ -236,6 +236,11 @@ static const struct {
 	{ ZH_MAP_IFACES, offsetof(struct zh_objs, ifaces_fd) },
 	{ ZH_MAP_STATS, offsetof(struct zh_objs, stats_fd) },
 	{ ZH_MAP_LAT_FLOWS, offsetof(struct zh_objs, lat_flows_fd) },
+	{ ZH_MAP_SERVICES, offsetof(struct zh_objs, services_fd) },
+	{ ZH_MAP_BACKENDS, offsetof(struct zh_objs, backends_fd) },
+	{ ZH_MAP_CT, offsetof(struct zh_objs, ct_fd) },
+	{ ZH_MAP_AFFINITY, offsetof(struct zh_objs, affinity_fd) },
+	{ ZH_MAP_NODE_ADDRS, offsetof(struct zh_objs, node_addrs_fd) },
 };
 #define N_MAPS (sizeof(maps) / sizeof(maps[0]))
 
