@@ -19,7 +19,7 @@ ZH_PREFIX="zhs$$"
 
 trap 'zh_cleanup' EXIT
 trap 'exit 130' INT TERM
-zh_require services jq socat nsenter iptables
+zh_require services jq socat nsenter iptables bpftool
 
 CTL="$ZH_BIN/zerohopctl"
 SVC="$ZH_TMP/services.json"
@@ -40,6 +40,15 @@ zh_node ip link set "$UPLINK" up
 zh_in "$EXT" ip addr add 192.168.77.2/24 dev eth0
 zh_in "$EXT" ip link set eth0 up
 
+# The agent loads the objects (before any pod): its map sizes apply.
+zh_bg "$ZH_NODE" "$ZH_BIN/zerohopd" -i 0 \
+	--service-cidr 10.96.0.0/12,fd00:96::/108 --nodeport-dev "$UPLINK" \
+	--map-size conntrack=8192,services=512 2>"$ZH_TMP/agent.log"
+for _ in $(seq 1 50); do
+	grep -q ready "$ZH_TMP/agent.log" && break
+	sleep 0.1
+done
+
 zh_conf "$ZH_TMP/tc.conf" lb-tc tc 10.93.0.0/24 fd00:93::/64
 zh_conf "$ZH_TMP/xdp.conf" lb-xdp xdp 10.94.0.0/24 fd00:94::/64
 C="${ZH_PREFIX}-c" B1="${ZH_PREFIX}-b1" B2="${ZH_PREFIX}-b2" B3="${ZH_PREFIX}-b3"
@@ -51,14 +60,6 @@ for p in "$C" "$B1" "$B2" "$B3"; do
 	IP6[$p]=$(zh_pod_ip "$p" 6)
 done
 NAME[$B1]=b1 NAME[$B2]=b2 NAME[$B3]=b3
-
-zh_bg "$ZH_NODE" "$ZH_BIN/zerohopd" -i 0 \
-	--service-cidr 10.96.0.0/12,fd00:96::/108 --nodeport-dev "$UPLINK" \
-	2>"$ZH_TMP/agent.log"
-for _ in $(seq 1 50); do
-	grep -q ready "$ZH_TMP/agent.log" && break
-	sleep 0.1
-done
 
 # Every backend answers with its name: TCP once per connection, UDP once
 # per datagram; port 8081 echoes every line it gets, prefixed "name-".
@@ -150,6 +151,9 @@ spread() {
 }
 
 CASE="apply"
+check "--map-size: zh_ct holds 8192, zh_services 512" \
+	sh -c "bpftool map show pinned '$ZH_PIN_DIR/zh_ct' -j | jq -e '.max_entries == 8192' &&
+	       bpftool map show pinned '$ZH_PIN_DIR/zh_services' -j | jq -e '.max_entries == 512'"
 check "apply the Services" services "$B1" "$B2" "$B3"
 check "service list shows all 8" \
 	sh -c "'$CTL' service list -o json | jq -e '.services | length == 8'"

@@ -5,6 +5,7 @@
  * under the same flock(), so whichever runs first loads and the rest reuse.
  */
 #include <errno.h>
+#include <stddef.h>
 #include <fcntl.h>
 #include <limits.h>
 #include <stdio.h>
@@ -161,6 +162,70 @@ static int maglev_settings(struct bpf_map *map, __u32 slots)
 				      bpf_map__map_flags(map) | BPF_F_MMAPABLE);
 }
 
+static const struct {
+	const char *opt; /* in zh_load_opts_parse() */
+	const char *map;
+	size_t off;
+} map_sizes[] = {
+	{ "services", ZH_MAP_SERVICES,
+	  offsetof(struct zh_load_opts, services_max) },
+	{ "backends", ZH_MAP_BACKENDS,
+	  offsetof(struct zh_load_opts, backends_max) },
+	{ "conntrack", ZH_MAP_CT, offsetof(struct zh_load_opts, ct_max) },
+	{ "affinity", ZH_MAP_AFFINITY,
+	  offsetof(struct zh_load_opts, affinity_max) },
+	{ "maglev", ZH_MAP_MAGLEV,
+	  offsetof(struct zh_load_opts, maglev_slots) },
+};
+
+static __u32 *map_size_field(struct zh_load_opts *opts, size_t i)
+{
+	return (__u32 *)((char *)opts + map_sizes[i].off);
+}
+
+/* The size asked for in @opts, if any, of a map about to be created. */
+static int map_size(struct bpf_map *map, const struct zh_load_opts *opts)
+{
+	if (!opts)
+		return 0;
+	for (size_t i = 0; i < sizeof(map_sizes) / sizeof(map_sizes[0]); i++) {
+		__u32 n = *map_size_field((struct zh_load_opts *)opts, i);
+
+		if (n && !strcmp(bpf_map__name(map), map_sizes[i].map))
+			return bpf_map__set_max_entries(map, n);
+	}
+	return 0;
+}
+
+int zh_load_opts_parse(const char *arg, struct zh_load_opts *opts)
+{
+	char buf[256], *tok, *save = NULL, *eq, *end;
+	unsigned long n;
+	size_t i;
+
+	if (snprintf(buf, sizeof(buf), "%s", arg) >= (int)sizeof(buf))
+		return -EINVAL;
+	for (tok = strtok_r(buf, ",", &save); tok;
+	     tok = strtok_r(NULL, ",", &save)) {
+		eq = strchr(tok, '=');
+		if (!eq)
+			return -EINVAL;
+		*eq = '\0';
+		for (i = 0; i < sizeof(map_sizes) / sizeof(map_sizes[0]); i++)
+			if (!strcmp(tok, map_sizes[i].opt))
+				break;
+		if (i == sizeof(map_sizes) / sizeof(map_sizes[0]))
+			return -EINVAL;
+		errno = 0;
+		n = strtoul(eq + 1, &end, 10);
+		if (errno || *end || eq[1] < '1' || eq[1] > '9' ||
+		    n > 1UL << 30)
+			return -EINVAL;
+		*map_size_field(opts, i) = (__u32)n;
+	}
+	return 0;
+}
+
 /* Load the embedded object: maps reuse their pins or get pinned by libbpf,
  * programs are pinned where no pin exists yet. */
 static int load_and_pin(const struct zh_load_opts *opts)
@@ -185,13 +250,15 @@ static int load_and_pin(const struct zh_load_opts *opts)
 			goto out;
 		/* A pinned map is reused as it is: libbpf refuses one whose
 		 * size or flags differ from the definition. */
-		if (!strcmp(bpf_map__name(map), ZH_MAP_MAGLEV) &&
-		    access(path, F_OK)) {
+		if (!access(path, F_OK))
+			continue;
+		if (!strcmp(bpf_map__name(map), ZH_MAP_MAGLEV))
 			err = maglev_settings(map,
 					      opts ? opts->maglev_slots : 0);
-			if (err)
-				goto out;
-		}
+		else
+			err = map_size(map, opts);
+		if (err)
+			goto out;
 	}
 	err = zh_fast__load(skel);
 	if (err) {

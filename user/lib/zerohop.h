@@ -63,7 +63,16 @@ int zh_objs_open(struct zh_objs *o, unsigned int flags);
 /* For the maps a load creates; pinned maps are reused as they are. */
 struct zh_load_opts {
 	__u32 maglev_slots; /* zh_maglev's size; 0: ZH_MAGLEV_SLOTS */
+	/* max_entries of these maps; 0: zh_abi.h's default */
+	__u32 services_max; /* zh_services (NodePorts take an entry too) */
+	__u32 backends_max; /* zh_backends */
+	__u32 ct_max; /* zh_ct (two entries per flow) */
+	__u32 affinity_max; /* zh_affinity */
 };
+
+/* "services=200000,conntrack=1048576,...": fills @opts; names are
+ * services, backends, conntrack, affinity, maglev. -EINVAL otherwise. */
+int zh_load_opts_parse(const char *arg, struct zh_load_opts *opts);
 
 /* zh_objs_open() with @opts (NULL: the defaults); warns when a pinned
  * zh_maglev's size differs from the one asked for. */

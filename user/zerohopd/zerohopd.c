@@ -52,6 +52,9 @@ static void usage(FILE *f)
 		"                          SIGHUP\n"
 		"      --maglev-slots N    size of the Maglev slot array when the agent creates it\n"
 		"                          (default %u; a pinned one keeps its size)\n"
+		"      --map-size NAME=N[,NAME=N]  sizes of the maps when the agent creates\n"
+		"                          them: services, backends, conntrack, affinity,\n"
+		"                          maglev (defaults in zh_abi.h)\n"
 		"  -v, --verbose           more logging (repeat for libbpf debug)\n"
 		"  -h, --help              this help\n"
 		"\n"
@@ -229,6 +232,7 @@ int main(int argc, char **argv)
 		{ "sample", required_argument, NULL, 'S' },
 		{ "services", required_argument, NULL, 's' },
 		{ "maglev-slots", required_argument, NULL, 'M' },
+		{ "map-size", required_argument, NULL, 'Z' },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },
 		{}
@@ -315,6 +319,14 @@ int main(int argc, char **argv)
 			load.maglev_slots = (__u32)n;
 			break;
 		}
+		case 'Z':
+			if (zh_load_opts_parse(optarg, &load)) {
+				fprintf(stderr,
+					"zerohopd: --map-size '%s': expected NAME=N[,NAME=N] with NAME one of services, backends, conntrack, affinity, maglev and N 1..%lu\n",
+					optarg, 1UL << 30);
+				return 2;
+			}
+			break;
 		case 'v':
 			verbose++;
 			break;
