@@ -126,7 +126,7 @@ $(O)/zerohopctl: $(O)/user/zerohopctl/zerohopctl.o $(LIB)
 $(O)/xdpbench: $(XB_OBJS) $(LIB)
 	$(call msg,LINK,$@)
 	$(Q)$(CC) $(LDFLAGS) $^ $(PKG_LIBS) -lm -lpthread -o $@
-$(XB_OBJS): user/xdpbench/xdpbench.h
+$(XB_OBJS) $(O)/tests/unit/test_xdpbench.o: user/xdpbench/xdpbench.h
 
 # Sanitizers cannot link statically: a SANITIZE build makes a dynamic plugin.
 ifeq ($(SANITIZE),)
