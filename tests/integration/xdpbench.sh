@@ -43,7 +43,7 @@ nothing_left() {
 	}
 }
 
-PATHS=host,veth,bridge,kubeproxy,nftables,zerohop-tc,zerohop-xdp
+PATHS=host,veth,bridge,kubeproxy,nftables,zerohop-tc,zerohop-xdp,zerohop-svc
 WLS=udp-rr,udp-newflow,tcp-rr,tcp-crr
 start=$(date +%s)
 
@@ -54,9 +54,9 @@ if [ "$RC" = 0 ]; then ok "smoke run over every path and workload exits 0"; else
 	bad "smoke run over every path and workload exits 0 (exit $RC)"
 	sed 's/^/#   /' "$T/smoke.err" | tail -n 30
 fi
-check "JSON: 7 paths x 4 workloads, in order" \
-	jq -e '(.results | length) == 28 and
-	       ([.results[].path] | unique | length) == 7 and
+check "JSON: 8 paths x 4 workloads, in order" \
+	jq -e '(.results | length) == 32 and
+	       ([.results[].path] | unique | length) == 8 and
 	       ([.results[].workload] | unique | length) == 4 and
 	       .results[0].workload == "udp-rr" and .results[0].path == "host"' \
 	"$T/smoke.json"
@@ -75,13 +75,24 @@ check "JSON: command, kernel and options" \
 	       .options.services == 50 and .options.size == 64 and
 	       .options.rounds == 1 and .options.warmup == 10' "$T/smoke.json"
 check "the table went to stderr" \
-	grep -q '^tcp-crr *zerohop-xdp ' "$T/smoke.err"
+	grep -q '^tcp-crr *zerohop-svc ' "$T/smoke.err"
 check "kubeproxy: 50 Services loaded, DNAT and masquerade verified" \
 	sh -c "grep -q 'kubeproxy: loading 50 Services with iptables-restore' '$T/smoke.err' &&
 	       grep -q 'kubeproxy: 10.96.0.59:80 is DNATed to the server pod' '$T/smoke.err'"
 check "nftables: the same" \
 	sh -c "grep -q 'nftables: loading 50 Services with nft -f' '$T/smoke.err' &&
 	       grep -q 'nftables: 10.96.0.59:80 is DNATed to the server pod' '$T/smoke.err'"
+check "zerohop-svc: 50 Services applied, balanced by zerohop (zh_ct, server's peer)" \
+	sh -c "grep -q 'zerohop-svc: programming 50 Services (51 VIP:port entries) with zh_svc_apply' '$T/smoke.err' &&
+	       grep -q 'zerohop-svc: zh_svc_apply took .* 5151 Maglev slots in use' '$T/smoke.err' &&
+	       grep -q 'zerohop-svc: 10.96.0.59:80 is balanced to the server pod by zerohop' '$T/smoke.err'"
+check "JSON: setup of the Service paths (programming time, Maglev memory)" \
+	jq -e '.setup["zerohop-svc"].services == 50 and
+	       .setup["zerohop-svc"].programming_s > 0 and
+	       .setup["zerohop-svc"].maglev_slots == 5151 and
+	       .setup["zerohop-svc"].maglev_bytes == 41208 and
+	       .setup.kubeproxy.programming_s > 0 and .setup.nftables.services == 50 and
+	       (.setup | has("zerohop-tc") | not)' "$T/smoke.json"
 check "nothing left after the smoke run" nothing_left "$PID"
 
 # --- the plot --------------------------------------------------------------------

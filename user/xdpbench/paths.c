@@ -10,6 +10,9 @@
  *   nftables     bridge + kube-proxy's nftables rules, same Services
  *   zerohop-tc   node netns + two pods wired by our plugin, "datapath": "tc"
  *   zerohop-xdp  the same with "datapath": "xdp"
+ *   zerohop-svc  zerohop-tc + the same N Services, balanced in BPF: programmed
+ *                with zh_svc_apply() into maps loaded (big enough) before
+ *                the first ADD; the client sends to the last ClusterIP
  *
  * CNI plugins are run as a runtime runs them: CNI_* environment, the config
  * on stdin, from inside the node netns. Everything made is recorded in
@@ -37,6 +40,8 @@
 #include <jansson.h>
 
 #include "xdpbench.h"
+#include "svc.h"
+#include "svc_maps.h"
 #include "zerohop.h"
 
 #define XB_NETNS_DIR "/run/netns"
@@ -48,7 +53,7 @@ const char *const xb_path_names[XB_P_MAX] = {
 	[XB_P_HOST] = "host",	       [XB_P_VETH] = "veth",
 	[XB_P_BRIDGE] = "bridge",      [XB_P_KUBEPROXY] = "kubeproxy",
 	[XB_P_NFTABLES] = "nftables",  [XB_P_ZH_TC] = "zerohop-tc",
-	[XB_P_ZH_XDP] = "zerohop-xdp",
+	[XB_P_ZH_XDP] = "zerohop-xdp", [XB_P_ZH_SVC] = "zerohop-svc",
 };
 
 /* Pod subnets, one per path, all outside the ClusterIP range 10.96/12. */
@@ -56,6 +61,7 @@ static const char *const xb_subnets[XB_P_MAX] = {
 	[XB_P_VETH] = "10.240.0.0/24",	    [XB_P_BRIDGE] = "10.241.0.0/24",
 	[XB_P_KUBEPROXY] = "10.242.0.0/24", [XB_P_NFTABLES] = "10.243.0.0/24",
 	[XB_P_ZH_TC] = "10.244.0.0/24",	    [XB_P_ZH_XDP] = "10.245.0.0/24",
+	[XB_P_ZH_SVC] = "10.246.0.0/24",
 };
 
 /* Say why in @why; -EIO for the caller to return. */
@@ -155,6 +161,11 @@ void xb_env_cleanup(struct xb_env *e)
 				strerror(-ret));
 	}
 	e->n_netns = 0;
+	if (e->zh_svc) {
+		zh_objs_close(e->zh_svc);
+		free(e->zh_svc);
+		e->zh_svc = NULL;
+	}
 	if (e->pin_root[0]) {
 		xb_rm_rf(e->pin_root);
 		e->pin_root[0] = '\0';
@@ -541,7 +552,7 @@ static int xb_setup_pods(struct xb_env *e, struct xb_path *p,
 {
 	const char *name = xb_path_names[p->id];
 	char conf[PATH_MAX], fname[128];
-	struct in_addr ip_a, gw_a;
+	struct in_addr gw_a;
 	int ret;
 
 	ret = 0;
@@ -561,7 +572,7 @@ static int xb_setup_pods(struct xb_env *e, struct xb_path *p,
 	if (ret)
 		return xb_why(why, why_len, "%s: %s", conf, strerror(-ret));
 	ret = xb_pod_add(e, p->node_ns, p->cli_ns, conf, plugin, cni_path,
-			 pin_root, &ip_a, &gw_a, why, why_len);
+			 pin_root, &p->cli_ip, &gw_a, why, why_len);
 	if (!ret)
 		ret = xb_pod_add(e, p->node_ns, p->srv_ns, conf, plugin,
 				 cni_path, pin_root, &p->srv_ip, &p->gw, why,
@@ -679,9 +690,12 @@ static int xb_setup_services(struct xb_env *e, struct xb_path *p,
 		return xb_why(why, why_len, "%s: %s", c.argv[0],
 			      ret < 0 ? strerror(-ret) : msg);
 	}
+	p->info.set = true;
+	p->info.services = cfg.n;
+	p->info.programming_s = (double)(xb_now_ns() - t0) / 1e9;
 	if (!o->quiet)
 		pr_info("%s: loaded in %.1f s\n", xb_path_names[p->id],
-			(double)(xb_now_ns() - t0) / 1e9);
+			p->info.programming_s);
 	ret = xb_sysctl(p->node_ns, "net/netfilter/nf_conntrack_udp_timeout",
 			XB_CT_UDP_TIMEOUT, false, why, why_len);
 	if (ret)
@@ -695,16 +709,149 @@ static int xb_setup_services(struct xb_env *e, struct xb_path *p,
 
 /* --- zerohop ---------------------------------------------------------------- */
 
+/*
+ * libzerohop finds its pins through ZEROHOP_PIN_ROOT; point it at @root
+ * (NULL: back to what it was) around our own use of the maps. Setup runs
+ * before any thread of ours, so the environment is ours to change.
+ */
+static int xb_zh_root(const char *root)
+{
+	static char *saved;
+	static bool had;
+	int ret = 0;
+
+	if (root) {
+		const char *cur = getenv("ZEROHOP_PIN_ROOT");
+
+		had = cur != NULL;
+		saved = cur ? strdup(cur) : NULL;
+		if (had && !saved)
+			return -ENOMEM;
+		return setenv("ZEROHOP_PIN_ROOT", root, 1) ? -errno : 0;
+	}
+	if (had && setenv("ZEROHOP_PIN_ROOT", saved, 1))
+		ret = -errno;
+	else if (!had && unsetenv("ZEROHOP_PIN_ROOT"))
+		ret = -errno;
+	free(saved);
+	saved = NULL;
+	return ret;
+}
+
+/*
+ * zerohop-svc, before the first ADD: the objects loaded and pinned with a
+ * zh_maglev big enough for every Service (the plugin reuses pinned maps,
+ * never resizes them), kept open for zh_svc_apply() and the checks.
+ */
+static int xb_zh_svc_load(struct xb_env *e, const char *pin, uint32_t slots,
+			  char *why, size_t why_len)
+{
+	struct zh_load_opts load = { .maglev_slots = slots };
+	struct zh_objs *objs;
+	int lock, ret;
+
+	objs = calloc(1, sizeof(*objs));
+	if (!objs)
+		return xb_why(why, why_len, "out of memory");
+	ret = xb_zh_root(pin);
+	if (ret) {
+		free(objs);
+		return xb_why(why, why_len, "ZEROHOP_PIN_ROOT: %s",
+			      strerror(-ret));
+	}
+	lock = zh_pin_lock();
+	if (lock < 0) {
+		ret = lock;
+		goto err_root;
+	}
+	ret = zh_objs_open_opts(objs, ZH_OBJS_LOAD, &load);
+	zh_pin_unlock(lock);
+	if (ret)
+		goto err_root;
+	xb_zh_root(NULL);
+	e->zh_svc = objs;
+	return 0;
+
+err_root:
+	xb_zh_root(NULL);
+	free(objs);
+	return xb_why(why, why_len, "loading the BPF objects into %s: %s", pin,
+		      strerror(-ret));
+}
+
+/* The Services into the maps, timed: the kubeproxy path's layout. */
+static int xb_zh_svc_apply(struct xb_env *e, struct xb_path *p,
+			   const struct xb_setup_opts *o, const char *pin,
+			   char *why, size_t why_len)
+{
+	struct xb_svc_cfg cfg = {
+		.n = (uint32_t)o->services,
+		.target_ip = p->srv_ip,
+		.target_port = XB_DEFAULT_PORT,
+	};
+	struct zh_svc_apply_result r;
+	struct zh_svc_set set;
+	uint64_t t0;
+	int lock, ret;
+
+	ret = xb_svc_zh_set(&cfg, &set);
+	if (ret)
+		return xb_why(why, why_len, "Services: %s", strerror(-ret));
+	if (!o->quiet)
+		pr_info("%s: programming %u Services (%zu VIP:port entries) with zh_svc_apply\n",
+			xb_path_names[p->id], cfg.n, set.n);
+	ret = xb_zh_root(pin);
+	if (ret) {
+		xb_svc_zh_free(&set);
+		return xb_why(why, why_len, "ZEROHOP_PIN_ROOT: %s",
+			      strerror(-ret));
+	}
+	lock = zh_pin_lock();
+	if (lock < 0) {
+		ret = lock;
+		snprintf(r.err, sizeof(r.err), "zh_pin_lock: %s",
+			 strerror(-ret));
+	} else {
+		t0 = xb_now_ns();
+		ret = zh_svc_apply(e->zh_svc, &set, &r);
+		p->info.programming_s = (double)(xb_now_ns() - t0) / 1e9;
+		zh_pin_unlock(lock);
+	}
+	xb_zh_root(NULL);
+	xb_svc_zh_free(&set);
+	if (ret)
+		return xb_why(why, why_len, "zh_svc_apply: %s",
+			      r.err[0] ? r.err : strerror(-ret));
+	p->info.set = true;
+	p->info.services = cfg.n;
+	p->info.maglev_slots = r.slots_used;
+	/* An array map keeps each u32 value in 8 bytes (round_up(4, 8)). */
+	p->info.maglev_bytes = (uint64_t)r.slots_used * 8;
+	p->info.maglev_map_bytes = (uint64_t)r.slots_total * 8;
+	if (!o->quiet)
+		pr_info("%s: zh_svc_apply took %.3f s: %zu added, %" PRIu32
+			" Maglev slots in use = %.1f MiB (zh_maglev: %" PRIu32
+			" slots, %.1f MiB)\n",
+			xb_path_names[p->id], p->info.programming_s, r.added,
+			r.slots_used, (double)p->info.maglev_bytes / 1048576.0,
+			r.slots_total,
+			(double)p->info.maglev_map_bytes / 1048576.0);
+	p->target.sin_addr = xb_svc_vip(cfg.n - 1);
+	p->target.sin_port = htons(XB_SVC_PORT);
+	return 0;
+}
+
 static int xb_setup_zerohop(struct xb_env *e, struct xb_path *p,
 			    const struct xb_setup_opts *o, char *why,
 			    size_t why_len)
 {
-	const char *dp = p->id == XB_P_ZH_TC ? "tc" : "xdp";
+	const char *dp = p->id == XB_P_ZH_XDP ? "xdp" : "tc";
 	const char *name = xb_path_names[p->id];
 	char conf[1024], ipam[PATH_MAX], pin[128], cni_path[4200];
 	const char *slash;
 	json_t *j;
 	char *text;
+	int ret;
 
 	if (!o->plugin)
 		return xb_why(
@@ -724,7 +871,8 @@ static int xb_setup_zerohop(struct xb_env *e, struct xb_path *p,
 				      strerror(errno));
 		memcpy(e->pin_root, root, sizeof(root));
 	}
-	snprintf(pin, sizeof(pin), "%s/%s", e->pin_root, dp);
+	snprintf(pin, sizeof(pin), "%s/%s", e->pin_root,
+		 p->id == XB_P_ZH_SVC ? "svc" : dp);
 	/* The plugin's own directory first, as a runtime's CNI_PATH would. */
 	slash = strrchr(o->plugin, '/');
 	snprintf(cni_path, sizeof(cni_path), "%.*s:%s",
@@ -735,6 +883,17 @@ static int xb_setup_zerohop(struct xb_env *e, struct xb_path *p,
 			why, why_len,
 			"the host-local CNI plugin is not in %s (--cni-path)",
 			o->cni_path);
+	if (p->id == XB_P_ZH_SVC) {
+		/* The target has two entries (UDP and TCP), every one a table
+		 * of one backend. */
+		uint64_t slots = (o->services + 1) * zh_svc_table_size(1);
+
+		if (slots > UINT32_MAX)
+			return xb_why(why, why_len, "too many Services");
+		ret = xb_zh_svc_load(e, pin, (uint32_t)slots, why, why_len);
+		if (ret)
+			return ret;
+	}
 	snprintf(ipam, sizeof(ipam), "%s/ipam-%s", e->tmp, name);
 	j = json_pack("{s:s, s:s, s:s, s:s, s:i, s:{s:s, s:[[{s:s}]], s:s}}",
 		      "cniVersion", "1.0.0", "name", name, "type", "zerohop",
@@ -746,8 +905,10 @@ static int xb_setup_zerohop(struct xb_env *e, struct xb_path *p,
 		return xb_why(why, why_len, "out of memory");
 	snprintf(conf, sizeof(conf), "%s\n", text);
 	free(text);
-	return xb_setup_pods(e, p, o->plugin, cni_path, conf, pin, why,
-			     why_len);
+	ret = xb_setup_pods(e, p, o->plugin, cni_path, conf, pin, why, why_len);
+	if (!ret && p->id == XB_P_ZH_SVC)
+		ret = xb_zh_svc_apply(e, p, o, pin, why, why_len);
+	return ret;
 }
 
 /* --- a path ----------------------------------------------------------------- */
@@ -781,6 +942,7 @@ int xb_path_setup(struct xb_env *e, struct xb_path *p,
 		break;
 	case XB_P_ZH_TC:
 	case XB_P_ZH_XDP:
+	case XB_P_ZH_SVC:
 		ret = xb_setup_zerohop(e, p, o, why, why_len);
 		break;
 	default:
@@ -788,6 +950,8 @@ int xb_path_setup(struct xb_env *e, struct xb_path *p,
 	}
 	if (ret)
 		return ret;
+	if (p->id == XB_P_ZH_SVC)
+		return 0; /* the target is the VIP already */
 	p->target.sin_addr = p->srv_ip;
 	if (p->id == XB_P_KUBEPROXY || p->id == XB_P_NFTABLES)
 		ret = xb_setup_services(e, p, o, why, why_len);
@@ -852,6 +1016,84 @@ static int xb_ipt_dnat_packets(struct xb_env *e, const struct xb_path *p,
 	return ret;
 }
 
+bool xb_path_has_services(int id)
+{
+	return id == XB_P_KUBEPROXY || id == XB_P_NFTABLES || id == XB_P_ZH_SVC;
+}
+
+struct xb_zh_ct_find {
+	const struct xb_path *p;
+	size_t fwd, rev;
+};
+
+static int xb_zh_ct_fn(const struct zh_ct_key *k, const struct zh_ct *ct,
+		       void *arg)
+{
+	struct xb_zh_ct_find *c = arg;
+
+	(void)ct;
+	if (k->family != ZH_AF_INET || k->proto != IPPROTO_UDP)
+		return 0;
+	/* FWD: client -> VIP:80; REV: server pod:7777 -> client. */
+	if (k->dir == ZH_CT_FWD && k->saddr[0] == c->p->cli_ip.s_addr &&
+	    k->daddr[0] == c->p->target.sin_addr.s_addr &&
+	    k->dport == c->p->target.sin_port)
+		c->fwd++;
+	else if (k->dir == ZH_CT_REV && k->saddr[0] == c->p->srv_ip.s_addr &&
+		 k->sport == htons(XB_DEFAULT_PORT) &&
+		 k->daddr[0] == c->p->cli_ip.s_addr)
+		c->rev++;
+	return 0;
+}
+
+/*
+ * zerohop-svc: the server pod answered requests sent to the VIP, from the
+ * client pod's own address (no masquerade: the balancer only rewrites the
+ * destination), and zh_ct has the flow both ways. Nothing else in the node
+ * NATs: without our maps nothing would answer on the VIP.
+ */
+static int xb_zh_verify(struct xb_env *e, const struct xb_path *p,
+			const struct xb_server *srv, char *why, size_t why_len)
+{
+	const struct sockaddr_in *peer = (const void *)&srv->last_peer;
+	struct xb_zh_ct_find c = { .p = p };
+	char vip[INET_ADDRSTRLEN], cip[INET_ADDRSTRLEN];
+	int ret;
+
+	inet_ntop(AF_INET, &p->target.sin_addr, vip, sizeof(vip));
+	inet_ntop(AF_INET, &p->cli_ip, cip, sizeof(cip));
+	if (!e->zh_svc)
+		return xb_why(why, why_len, "the Service maps are not open");
+	if (!srv->echoed)
+		return xb_why(why, why_len, "the server saw no request to %s",
+			      vip);
+	if (peer->sin_family != AF_INET ||
+	    peer->sin_addr.s_addr != p->cli_ip.s_addr)
+		return xb_why(
+			why, why_len,
+			"the server saw the request from %s, not from the client pod %s",
+			inet_ntoa(peer->sin_addr), cip);
+	ret = zh_ct_foreach(e->zh_svc, xb_zh_ct_fn, &c);
+	if (ret < 0)
+		return xb_why(why, why_len, "zh_ct: %s", strerror(-ret));
+	if (!c.fwd || !c.rev)
+		return xb_why(
+			why, why_len,
+			"zh_ct has %zu entries %s -> %s:%d and %zu replies back: not balanced by zerohop",
+			c.fwd, cip, vip, XB_SVC_PORT, c.rev);
+	return 0;
+}
+
+int xb_path_slice_reset(struct xb_env *e, const struct xb_path *p)
+{
+	int ret;
+
+	if (p->id != XB_P_ZH_SVC || !e->zh_svc)
+		return 0;
+	ret = zh_ct_flush(e->zh_svc);
+	return ret < 0 ? ret : 0;
+}
+
 int xb_path_verify_nat(struct xb_env *e, const struct xb_path *p,
 		       const struct xb_server *srv, char *why, size_t why_len)
 {
@@ -862,6 +1104,8 @@ int xb_path_verify_nat(struct xb_env *e, const struct xb_path *p,
 	uint64_t pkts = 0;
 	int ret;
 
+	if (p->id == XB_P_ZH_SVC)
+		return xb_zh_verify(e, p, srv, why, why_len);
 	inet_ntop(AF_INET, &p->target.sin_addr, vip, sizeof(vip));
 	inet_ntop(AF_INET, &p->srv_ip, sip, sizeof(sip));
 	inet_ntop(AF_INET, &p->gw, gw, sizeof(gw));

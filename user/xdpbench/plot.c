@@ -31,7 +31,7 @@ static const char *const xb_colors[XB_P_MAX] = {
 	[XB_P_HOST] = "#7f7f7f",     [XB_P_VETH] = "#222222",
 	[XB_P_BRIDGE] = "#1f77b4",   [XB_P_KUBEPROXY] = "#d62728",
 	[XB_P_NFTABLES] = "#ff7f0e", [XB_P_ZH_TC] = "#2ca02c",
-	[XB_P_ZH_XDP] = "#9467bd",
+	[XB_P_ZH_XDP] = "#9467bd",   [XB_P_ZH_SVC] = "#17becf",
 };
 
 static void xb_xml_text(FILE *f, const char *s)

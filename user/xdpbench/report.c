@@ -77,6 +77,51 @@ static const char *xb_cell_skip(const struct xb_result_set *r, int i, int wl)
 }
 
 /* The baseline's summary for @wl, NULL when it has no result. */
+/* What setting path @i up cost, when it programmed Services. */
+static const struct xb_setup_info *xb_info(const struct xb_result_set *r, int i)
+{
+	if (!r->info || !r->info[i] || !r->info[i]->set || r->path_skip[i])
+		return NULL;
+	return r->info[i];
+}
+
+/* {"zerohop-svc": {"services": N, "programming_s": ..., ...}, ...} */
+static json_t *xb_json_setup(const struct xb_result_set *r)
+{
+	json_t *setup = json_object();
+	int i;
+
+	for (i = 0; setup && i < r->n_paths; i++) {
+		const struct xb_setup_info *in = xb_info(r, i);
+		json_t *o;
+
+		if (!in)
+			continue;
+		o = json_pack("{s:I, s:f}", "services",
+			      (json_int_t)in->services, "programming_s",
+			      round(in->programming_s * 1e6) / 1e6);
+		if (o && in->maglev_slots &&
+		    (json_object_set_new(
+			     o, "maglev_slots",
+			     json_integer((json_int_t)in->maglev_slots)) ||
+		     json_object_set_new(
+			     o, "maglev_bytes",
+			     json_integer((json_int_t)in->maglev_bytes)) ||
+		     json_object_set_new(
+			     o, "maglev_map_bytes",
+			     json_integer((json_int_t)in->maglev_map_bytes)))) {
+			json_decref(o);
+			o = NULL;
+		}
+		if (!o ||
+		    json_object_set_new(setup, xb_path_names[r->paths[i]], o)) {
+			json_decref(setup);
+			return NULL;
+		}
+	}
+	return setup;
+}
+
 static const struct xb_summary *xb_base(const struct xb_result_set *r, int wl)
 {
 	int i;
@@ -191,6 +236,26 @@ int xb_report_table(FILE *f, const struct xb_result_set *r)
 					xb_path_names[r->paths[i]], c->sm.lost);
 		}
 	}
+	for (i = 0; i < r->n_paths; i++) {
+		const struct xb_setup_info *in = xb_info(r, i);
+
+		if (!in)
+			continue;
+		fprintf(f,
+			"setup: %s: %" PRIu32 " Services programmed in %.3f s",
+			xb_path_names[r->paths[i]], in->services,
+			in->programming_s);
+		if (in->maglev_slots)
+			fprintf(f,
+				"; Maglev %" PRIu64
+				" slots in use = %.1f MiB (%" PRIu64
+				" bytes; zh_maglev allocated %.1f MiB)",
+				in->maglev_slots,
+				(double)in->maglev_bytes / 1048576.0,
+				in->maglev_bytes,
+				(double)in->maglev_map_bytes / 1048576.0);
+		fputc('\n', f);
+	}
 	fflush(f);
 	return ferror(f) ? -EIO : 0;
 }
@@ -294,10 +359,11 @@ int xb_report_json(FILE *f, const struct xb_result_set *r)
 			}
 		}
 	}
-	root = json_pack("{s:s, s:s, s:i, s:s, s:o, s:o}", "command",
+	root = json_pack("{s:s, s:s, s:i, s:s, s:o, s:o, s:o}", "command",
 			 r->command, "kernel", xb_kernel_release(), "nproc",
 			 xb_nproc(), "cpu", xb_cpu_model(), "options",
-			 xb_json_options(r), "results", results);
+			 xb_json_options(r), "setup", xb_json_setup(r),
+			 "results", results);
 	if (!root)
 		return -ENOMEM;
 	ret = json_dumpf(root, f, XB_JSON_FLAGS);

@@ -60,6 +60,9 @@ void xb_run_usage(FILE *f)
 		"  zerohop-tc   a node netns and two pods wired by the zerohop plugin,\n"
 		"               \"datapath\": \"tc\"\n"
 		"  zerohop-xdp  the same with \"datapath\": \"xdp\"\n"
+		"  zerohop-svc  zerohop-tc, plus the same Services balanced in BPF\n"
+		"               (zh_svc_apply, Maglev, zh_ct); the client sends to the\n"
+		"               last Service's ClusterIP\n"
 		"\n"
 		"Workloads (--workload):\n"
 		"  udp-rr       one UDP flow, one request outstanding\n"
@@ -71,7 +74,8 @@ void xb_run_usage(FILE *f)
 		"Options:\n"
 		"  -P, --paths LIST      comma-separated paths (default: all of them)\n"
 		"  -W, --workload LIST   comma-separated workloads (default udp-rr,udp-newflow)\n"
-		"  -N, --services N      Services for kubeproxy and nftables, 1..%d\n"
+		"  -N, --services N      Services for kubeproxy, nftables and zerohop-svc,\n"
+		"                        1..%d\n"
 		"                        (default %d)\n"
 		"      --plugin PATH     the zerohop CNI plugin (default: zerohop next to\n"
 		"                        xdpbench, else /opt/cni/bin/zerohop)\n"
@@ -380,13 +384,12 @@ int xb_run_parse(int argc, char **argv, struct xb_run_opts *o)
 	}
 	/* Services only mean something where there are rules. */
 	for (i = 0; i < o->n_paths; i++) {
-		if (o->paths[i] == XB_P_KUBEPROXY ||
-		    o->paths[i] == XB_P_NFTABLES)
+		if (xb_path_has_services(o->paths[i]))
 			break;
 	}
 	if (i == o->n_paths) {
 		if (services_set)
-			pr_warn("--services: no kubeproxy or nftables path: ignored\n");
+			pr_warn("--services: no kubeproxy, nftables or zerohop-svc path: ignored\n");
 		o->services = 0;
 	}
 	return 0;
@@ -490,8 +493,15 @@ static int xb_path_check(struct xb_env *e, struct xb_path *p,
 			 dst, ntohs(p->target.sin_port), s.lost);
 		ret = -EIO;
 	}
-	if (!ret && !xb_stop &&
-	    (p->id == XB_P_KUBEPROXY || p->id == XB_P_NFTABLES)) {
+	if (!ret && !xb_stop && p->id == XB_P_ZH_SVC) {
+		ret = xb_path_verify_nat(e, p, &srv, why, why_len);
+		if (!ret)
+			xb_progress(
+				o,
+				"xdpbench: %s: %s:%u is balanced to the server pod by zerohop (zh_ct entries both ways, server's peer is the client pod)\n",
+				xb_path_names[p->id], dst,
+				ntohs(p->target.sin_port));
+	} else if (!ret && !xb_stop && xb_path_has_services(p->id)) {
 		ret = xb_path_verify_nat(e, p, &srv, why, why_len);
 		if (!ret)
 			xb_progress(
@@ -598,6 +608,7 @@ int cmd_run(int argc, char **argv)
 {
 	static struct xb_path paths[XB_P_MAX];
 	char *path_skip[XB_P_MAX] = { 0 };
+	const struct xb_setup_info *info[XB_P_MAX] = { 0 };
 	struct xb_run_opts o;
 	struct xb_setup_opts so;
 	struct xb_env env;
@@ -653,6 +664,7 @@ int cmd_run(int argc, char **argv)
 		xb_progress(&o, "xdpbench: setting up %s\n",
 			    xb_path_names[p->id]);
 		ret = xb_path_setup(&env, p, &so, why, sizeof(why));
+		info[i] = &p->info;
 		if (!ret && !xb_stop)
 			ret = xb_path_check(&env, p, &o, why, sizeof(why));
 		if (xb_stop)
@@ -686,8 +698,17 @@ int cmd_run(int argc, char **argv)
 
 				if (path_skip[i] || c->skip)
 					continue;
-				ret = xb_measure(&paths[o.paths[i]], &o, &sl,
-						 why, sizeof(why));
+				/* Outside the measured time: zh_ct forgets
+				 * the last slice's flows. */
+				ret = xb_path_slice_reset(&env,
+							  &paths[o.paths[i]]);
+				if (ret)
+					snprintf(why, sizeof(why),
+						 "forgetting flows: %s",
+						 strerror(-ret));
+				else
+					ret = xb_measure(&paths[o.paths[i]], &o,
+							 &sl, why, sizeof(why));
 				if (xb_stop)
 					break;
 				if (ret) {
@@ -728,6 +749,7 @@ int cmd_run(int argc, char **argv)
 		.paths = o.paths,
 		.n_paths = o.n_paths,
 		.path_skip = (const char *const *)path_skip,
+		.info = info,
 		.cells = xb_cells,
 	};
 	if (o.json) {

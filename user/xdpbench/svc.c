@@ -15,14 +15,21 @@
  * netns turns bridge-nf-call-iptables off) that is what brings the replies
  * of a pod on the same bridge back through the node, where conntrack undoes
  * the DNAT; the server sees the node's bridge address as its peer.
+ *
+ * zerohop-svc gets the same Services as a struct zh_svc_set for
+ * zh_svc_apply(), except that the others have one endpoint each: a
+ * Maglev table per backend set, ZH_MAGLEV_PER_BACKEND slots a backend, and
+ * a Service with one backend is the common case whose memory we report.
  */
 #include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <arpa/inet.h>
 #include <netinet/in.h>
 
 #include "xdpbench.h"
+#include "svc.h"
 
 #define XB_SVC_VIP_BASE 0x0a60000aU /* 10.96.0.10: above the API's .1 */
 #define XB_SVC_EP_BASE 0x0afa0000U /* 10.250.0.0/16: dummy backends */
@@ -275,4 +282,53 @@ int xb_svc_nft(FILE *f, const struct xb_svc_cfg *c)
 	}
 	fputs("}\n", f);
 	return ferror(f) ? -EIO : 0;
+}
+
+int xb_svc_zh_set(const struct xb_svc_cfg *c, struct zh_svc_set *set)
+{
+	uint32_t i, n = xb_svc_n_ports(c);
+	struct zh_svc_backend *be;
+	struct xb_svc_port p;
+
+	memset(set, 0, sizeof(*set));
+	if (!c->n)
+		return -EINVAL;
+	set->svcs = calloc(n, sizeof(*set->svcs));
+	be = calloc(n, sizeof(*be));
+	if (!set->svcs || !be) {
+		free(set->svcs);
+		free(be);
+		set->svcs = NULL;
+		return -ENOMEM;
+	}
+	for (i = 0; i < n; i++) {
+		struct zh_service *s = &set->svcs[i];
+
+		xb_svc_ports(c, i, &p);
+		snprintf(s->name, sizeof(s->name), "svc-%u/%s", p.svc, p.pname);
+		s->vip.family = AF_INET;
+		s->vip.v4 = p.vip;
+		s->vip.prefix = 32;
+		s->port = XB_SVC_PORT;
+		s->proto = (uint8_t)p.proto;
+		s->backends = &be[i];
+		s->n_backends = 1;
+		be[i].addr.family = AF_INET;
+		be[i].addr.v4 = p.eps[0];
+		be[i].addr.prefix = 32;
+		be[i].port = p.ep_port;
+		be[i].weight = 1;
+		be[i].state = ZH_EP_READY;
+	}
+	set->n = n;
+	return 0;
+}
+
+void xb_svc_zh_free(struct zh_svc_set *set)
+{
+	if (set->svcs)
+		free(set->svcs[0].backends);
+	free(set->svcs);
+	set->svcs = NULL;
+	set->n = 0;
 }

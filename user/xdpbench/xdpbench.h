@@ -157,6 +157,7 @@ enum xb_path_id {
 	XB_P_NFTABLES,
 	XB_P_ZH_TC,
 	XB_P_ZH_XDP,
+	XB_P_ZH_SVC,
 	XB_P_MAX,
 };
 
@@ -213,6 +214,7 @@ int xb_cmd_run(const struct xb_cmd *c);
 /* --- paths.c: network namespaces and the measured paths ---------------------- */
 
 #define XB_NAME_MAX 64
+struct zh_objs;
 #define XB_MAX_NETNS 32
 #define XB_MAX_ADDS 16
 
@@ -227,6 +229,7 @@ struct xb_env {
 	char prefix[24]; /* "xb<pid>" */
 	char tmp[256]; /* "" until made */
 	char pin_root[64]; /* "" until made */
+	struct zh_objs *zh_svc; /* zerohop-svc's maps, open until cleanup */
 	char netns[XB_MAX_NETNS][XB_NAME_MAX];
 	int n_netns;
 	struct xb_cni_add adds[XB_MAX_ADDS];
@@ -238,6 +241,16 @@ int xb_env_init(struct xb_env *e);
 /* Undo everything recorded, newest first; safe to call more than once. */
 void xb_env_cleanup(struct xb_env *e);
 
+/* What setting a path up cost, for the report (Service paths only). */
+struct xb_setup_info {
+	bool set;
+	uint32_t services; /* Services programmed */
+	double programming_s; /* loading the rules, or zh_svc_apply() */
+	uint64_t maglev_slots; /* zerohop-svc: Maglev slots in use */
+	uint64_t maglev_bytes; /* ... and their kernel memory, 8 bytes each */
+	uint64_t maglev_map_bytes; /* zh_maglev as allocated */
+};
+
 struct xb_path {
 	enum xb_path_id id;
 	/* netns names ("": the root netns) */
@@ -245,9 +258,11 @@ struct xb_path {
 	struct sockaddr_in srv_bind; /* port 0: the kernel's choice (host) */
 	struct sockaddr_in target; /* where the client sends */
 	struct in_addr srv_ip, gw; /* the server pod and its gateway */
+	struct in_addr cli_ip; /* the client pod (pod paths) */
 	char sep_chain[64]; /* kubeproxy: the target's KUBE-SEP chain */
 	bool cycle_ports; /* the client netns is ours: any source port */
 	uint16_t port_next; /* udp-newflow's cycle, across slices */
+	struct xb_setup_info info;
 };
 
 struct xb_setup_opts {
@@ -263,6 +278,11 @@ int xb_path_setup(struct xb_env *e, struct xb_path *p,
 /* After traffic went through it: did the Service rules really NAT it? */
 int xb_path_verify_nat(struct xb_env *e, const struct xb_path *p,
 		       const struct xb_server *srv, char *why, size_t why_len);
+/* Before a slice: forget the flows the path's own conntrack (zerohop-svc's
+ * zh_ct) keeps, so that every udp-newflow request is a new flow again. */
+int xb_path_slice_reset(struct xb_env *e, const struct xb_path *p);
+/* Does the path send to a Service VIP? */
+bool xb_path_has_services(int id);
 /* "/run/netns/NAME", or NULL for the root netns (""). */
 const char *xb_netns_path(const char *name, char *buf, size_t len);
 
@@ -286,6 +306,11 @@ void xb_svc_chain(char *buf, size_t len, const char *prefix, uint32_t svc,
 int xb_svc_iptables(FILE *f, const struct xb_svc_cfg *c);
 /* nft -f input: one table with a verdict map. */
 int xb_svc_nft(FILE *f, const struct xb_svc_cfg *c);
+/* The same Services for zh_svc_apply() (zerohop-svc), each of the others
+ * with one endpoint; free with xb_svc_zh_free(). */
+struct zh_svc_set;
+int xb_svc_zh_set(const struct xb_svc_cfg *c, struct zh_svc_set *set);
+void xb_svc_zh_free(struct zh_svc_set *set);
 
 /* --- report.c and plot.c ---------------------------------------------------- */
 
@@ -301,6 +326,7 @@ struct xb_result_set {
 	const int *paths; /* path ids in order */
 	int n_paths;
 	const char *const *path_skip; /* per index in @paths: reason or NULL */
+	const struct xb_setup_info *const *info; /* per index; NULL: none */
 	struct xb_cell (*cells)[XB_P_MAX]; /* [workload][path id] */
 };
 
