@@ -91,6 +91,15 @@ sleep 0.3
 zh_in "$A" "$ZH_BIN/xdpbench" client --target "$B4" --count 200 --label udp-a-b \
 	-o json | jq -r '"  UDP pod-a -> pod-b: \(.count) requests answered, \(.lost) lost"'
 
+say "a Service: ClusterIP 10.96.0.10:7777/udp over pod-b (tc) and pod-d (xdp), in BPF"
+"$ZH_BIN/zerohopctl" service add --vip 10.96.0.10 --port 7777 --proto udp \
+	--backend "$B4:7777" --backend "$D4:7777" >/dev/null
+"$ZH_BIN/zerohopctl" service list | sed 's/^/  /'
+zh_in "$A" "$ZH_BIN/xdpbench" client --target 10.96.0.10 --count 200 --label svc \
+	-o json | jq -r '"  UDP pod-a -> 10.96.0.10:7777: \(.count) requests answered, \(.lost) lost"'
+echo "  conntrack entries (both directions of the flow): $("$ZH_BIN/zerohopctl" conntrack list -o json | jq length)"
+echo "  node NAT rules: $(zh_node iptables -t nat -S | grep -c -- '-A ') (kube-proxy would have a chain per Service)"
+
 say "the path: BPF redirect, not the bridge, routing or netfilter"
 echo "  fast-path redirects during the traffic above: $(($(zh_stat redirect) - before))"
 echo "  node FORWARD chain (DROP everything):"
