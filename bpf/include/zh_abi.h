@@ -163,6 +163,10 @@ struct zh_config {
 	__u8 pad[2];
 	__u32 svc_cidr4; /* network byte order */
 	__u32 svc_cidr6[4];
+	/* Maglev table size: the smallest prime >= this many slots per ready
+	 * backend (zerohopd --maglev-per-backend); 0: ZH_MAGLEV_PER_BACKEND.
+	 * Read by the control plane only. */
+	__u32 maglev_per_backend;
 };
 
 /*
@@ -351,7 +355,7 @@ _Static_assert(sizeof(struct zh_endpoint) == 20, "zh_endpoint layout");
 _Static_assert(sizeof(struct zh_iface) == 300, "zh_iface layout");
 _Static_assert(sizeof(struct zh_counter) == 16, "zh_counter layout");
 _Static_assert(sizeof(struct zh_probe) == 16, "zh_probe layout");
-_Static_assert(sizeof(struct zh_config) == 36, "zh_config layout");
+_Static_assert(sizeof(struct zh_config) == 40, "zh_config layout");
 _Static_assert(sizeof(struct zh_flow_key) == 40, "zh_flow_key layout");
 _Static_assert(sizeof(struct zh_lat_stamp) == 16, "zh_lat_stamp layout");
 _Static_assert(sizeof(struct zh_svc_key) == 20, "zh_svc_key layout");

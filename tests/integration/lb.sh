@@ -43,7 +43,8 @@ zh_in "$EXT" ip link set eth0 up
 # The agent loads the objects (before any pod): its map sizes apply.
 zh_bg "$ZH_NODE" "$ZH_BIN/zerohopd" -i 0 \
 	--service-cidr 10.96.0.0/12,fd00:96::/108 --nodeport-dev "$UPLINK" \
-	--map-size conntrack=8192,services=512 2>"$ZH_TMP/agent.log"
+	--map-size conntrack=8192,services=512 --maglev-per-backend 50 \
+	2>"$ZH_TMP/agent.log"
 for _ in $(seq 1 50); do
 	grep -q ready "$ZH_TMP/agent.log" && break
 	sleep 0.1
@@ -155,6 +156,9 @@ check "--map-size: zh_ct holds 8192, zh_services 512" \
 	sh -c "bpftool map show pinned '$ZH_PIN_DIR/zh_ct' -j | jq -e '.max_entries == 8192' &&
 	       bpftool map show pinned '$ZH_PIN_DIR/zh_services' -j | jq -e '.max_entries == 512'"
 check "apply the Services" services "$B1" "$B2" "$B3"
+check "--maglev-per-backend 50: 3 backends get a table of 151 (prime >= 150)" \
+	sh -c "'$CTL' service list -o json | jq -e '.services[] |
+		select(.vip == \"10.96.0.10\" and .port == 80) | .table.size == 151'"
 check "service list shows all 8" \
 	sh -c "'$CTL' service list -o json | jq -e '.services | length == 8'"
 

@@ -389,6 +389,11 @@ static void test_table_size(void **state)
 	assert_int_equal(zh_svc_table_size(3), 307);
 	assert_int_equal(zh_svc_table_size(10), 1009);
 	assert_int_equal(zh_svc_table_size(ZH_MAGLEV_M_MAX), 0);
+	/* The node's own factor (zerohopd --maglev-per-backend). */
+	assert_int_equal(zh_svc_table_size_per(3, 0), 307);
+	assert_int_equal(zh_svc_table_size_per(3, 10), 31);
+	assert_int_equal(zh_svc_table_size_per(1, 1), 2);
+	assert_int_equal(zh_svc_table_size_per(3, 50), 151);
 }
 
 /* --- plans ---------------------------------------------------------------- */

@@ -311,6 +311,13 @@ static int state_read(const struct zh_objs *o, struct zh_svc_state *st,
 	int rc;
 
 	memset(st, 0, sizeof(*st));
+	/* The table size per backend is the node's setting, in zh_config. */
+	if (o->config_fd >= 0) {
+		struct zh_config cfg;
+
+		if (!zh_config_get(o, &cfg))
+			st->per_backend = cfg.maglev_per_backend;
+	}
 	what = ZH_MAP_SERVICES;
 	rc = map_info(o->services_fd, &info);
 	if (rc)

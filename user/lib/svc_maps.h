@@ -140,6 +140,8 @@ struct zh_svc_state {
 	size_t n_bes;
 	__u32 max_svcs, max_bes; /* the maps' max_entries */
 	__u32 slots; /* zh_maglev's max_entries */
+	/* Maglev slots per ready backend (zh_config); 0: the default */
+	__u32 per_backend;
 };
 
 void zh_svc_state_free(struct zh_svc_state *st);
@@ -176,6 +178,8 @@ void zh_slots_free(struct zh_slot_alloc *a);
 
 /* The Maglev table size for @n ready backends: 0 when n is 0. */
 __u32 zh_svc_table_size(size_t n_ready);
+/* The same with @per_backend slots per backend (0: ZH_MAGLEV_PER_BACKEND). */
+__u32 zh_svc_table_size_per(size_t n_ready, __u32 per_backend);
 
 /* Flags for zh_svc_plan(). */
 #define ZH_SVC_PLAN_KEEP (1U << 0) /* services not in the set stay */

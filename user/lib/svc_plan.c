@@ -348,11 +348,18 @@ static __u32 regions_span(struct zh_svc_region *r, size_t n)
 	return total > UINT32_MAX ? UINT32_MAX : (__u32)total;
 }
 
+__u32 zh_svc_table_size_per(size_t n_ready, __u32 per_backend)
+{
+	if (!per_backend)
+		per_backend = ZH_MAGLEV_PER_BACKEND;
+	if (!n_ready || n_ready > ZH_MAGLEV_M_MAX / per_backend)
+		return 0;
+	return zh_prime_at_least((__u32)n_ready * per_backend);
+}
+
 __u32 zh_svc_table_size(size_t n_ready)
 {
-	if (!n_ready || n_ready > ZH_MAGLEV_M_MAX / ZH_MAGLEV_PER_BACKEND)
-		return 0;
-	return zh_prime_at_least((__u32)n_ready * ZH_MAGLEV_PER_BACKEND);
+	return zh_svc_table_size_per(n_ready, 0);
 }
 
 /* --- ids ------------------------------------------------------------------ */
@@ -685,12 +692,15 @@ static long build_table(struct planner *pl, size_t i)
 	}
 	if (!n)
 		return 0;
-	m = zh_svc_table_size(n);
+	m = zh_svc_table_size_per(n, pl->st->per_backend);
 	if (!m)
 		return set_err(pl->err, pl->errlen, -EINVAL,
 			       "%sbackends: %zu ready, at most %u",
 			       where(pl, i, w, sizeof(w)), n,
-			       ZH_MAGLEV_M_MAX / ZH_MAGLEV_PER_BACKEND);
+			       ZH_MAGLEV_M_MAX /
+				       (pl->st->per_backend ?
+						pl->st->per_backend :
+						ZH_MAGLEV_PER_BACKEND));
 	pl->fill = 0;
 	if (n == 1) {
 		/* Every slot is the one backend's, as zh_maglev_build() would
@@ -1121,7 +1131,7 @@ static int reserve_tables(struct planner *pl)
 			n += s->backends[j].state == ZH_EP_READY &&
 			     s->backends[j].weight;
 		if (n > 1)
-			total += zh_svc_table_size(n);
+			total += zh_svc_table_size_per(n, pl->st->per_backend);
 	}
 	if (total > pl->st->slots)
 		total = pl->st->slots;

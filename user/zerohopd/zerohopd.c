@@ -52,6 +52,8 @@ static void usage(FILE *f)
 		"                          SIGHUP\n"
 		"      --maglev-slots N    size of the Maglev slot array when the agent creates it\n"
 		"                          (default %u; a pinned one keeps its size)\n"
+		"      --maglev-per-backend N  Maglev table size: the smallest prime >= N\n"
+		"                          slots per ready backend (default %u)\n"
 		"      --map-size NAME=N[,NAME=N]  sizes of the maps when the agent creates\n"
 		"                          them: services, backends, conntrack, affinity,\n"
 		"                          maglev (defaults in zh_abi.h)\n"
@@ -60,7 +62,7 @@ static void usage(FILE *f)
 		"\n"
 		"SIGTERM or SIGINT: exit, leaving the pins (the dataplane keeps forwarding).\n"
 		"SIGHUP: sweep stale endpoints now, and apply the --services file again.\n",
-		ZH_PIN_ROOT, ZH_MAGLEV_SLOTS);
+		ZH_PIN_ROOT, ZH_MAGLEV_SLOTS, ZH_MAGLEV_PER_BACKEND);
 }
 
 struct stale {
@@ -233,6 +235,7 @@ int main(int argc, char **argv)
 		{ "services", required_argument, NULL, 's' },
 		{ "maglev-slots", required_argument, NULL, 'M' },
 		{ "map-size", required_argument, NULL, 'Z' },
+		{ "maglev-per-backend", required_argument, NULL, 'B' },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },
 		{}
@@ -319,6 +322,22 @@ int main(int argc, char **argv)
 			load.maglev_slots = (__u32)n;
 			break;
 		}
+		case 'B': {
+			char *end;
+			unsigned long n;
+
+			errno = 0;
+			n = strtoul(optarg, &end, 10);
+			if (errno || *end || optarg[0] < '1' ||
+			    optarg[0] > '9' || n > 65536) {
+				fprintf(stderr,
+					"zerohopd: --maglev-per-backend '%s': expected 1..65536 (default %u)\n",
+					optarg, ZH_MAGLEV_PER_BACKEND);
+				return 2;
+			}
+			cfg.maglev_per_backend = (__u32)n;
+			break;
+		}
 		case 'Z':
 			if (zh_load_opts_parse(optarg, &load)) {
 				fprintf(stderr,
@@ -378,6 +397,14 @@ int main(int argc, char **argv)
 		pr_warn("cannot load BPF objects: %s\n", strerror(-err));
 		zh_svc_set_free(&svc_set);
 		return 1;
+	}
+	/* Before the first apply: the table size it builds with. */
+	if (cfg.maglev_per_backend && !zh_config_get(&objs, &cur)) {
+		cur.maglev_per_backend = cfg.maglev_per_backend;
+		err = zh_config_set(&objs, &cur);
+		if (err)
+			pr_warn("cannot write %s: %s\n", ZH_MAP_CONFIG,
+				strerror(-err));
 	}
 	if (services && services_apply(&objs, services, &svc_set)) {
 		zh_objs_close(&objs);
