@@ -184,8 +184,9 @@ check-integration: all
 check-podman: all
 	$(Q)O=$(O) tests/integration/podman.sh
 
-# The headline comparison (xdpbench --help): every path, kube-proxy's rules
-# for 10000 Services, one UDP flow and a new flow per request, interleaved.
+# The headline comparison (xdpbench --help): every path, 10000 Services for
+# kube-proxy's rules, nftables and zerohop-svc, one UDP flow and a new flow
+# per request, interleaved (~2.5 min, most of it iptables-restore).
 BENCH_ARGS ?= --services 10000 --workload udp-rr,udp-newflow --rounds 5 --duration 1
 bench: all
 	$(Q)$(O)/xdpbench $(BENCH_ARGS)
@@ -227,7 +228,7 @@ help:
 	@echo '  check      every test tier: unit, bpf, sanitized unit+bpf, integration, podman'
 	@echo '  check-unit check-bpf check-sanitize check-integration check-podman   one tier'
 	@echo '  bench      xdpbench: request/response latency over host, veth, bridge, kube-proxy'
-	@echo '             (iptables, nftables; 10000 Services), zerohop-tc, zerohop-xdp (BENCH_ARGS=)'
+	@echo '             (iptables, nftables; 10000 Services), zerohop-tc, zerohop-xdp, zerohop-svc (BENCH_ARGS=)'
 	@echo '  bench-latency  cost of per-hop latency stamping per packet (BPF_PROG_TEST_RUN)'
 	@echo '  format     clang-format every C file'
 	@echo '  lint       clang-format check, cppcheck, shellcheck'
