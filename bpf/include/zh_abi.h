@@ -254,7 +254,7 @@ struct zh_lat_stamp {
  * zh_ep_key -> 1. Only traffic to them can be for a NodePort. */
 #define ZH_MAX_NODE_ADDRS 1024
 /* Maglev table size: the smallest prime >= this many slots per backend. */
-#define ZH_MAGLEV_PER_BACKEND 100
+#define ZH_MAGLEV_PER_BACKEND 100U
 
 struct zh_svc_key {
 	__u8 family; /* enum zh_family */
