@@ -19,7 +19,7 @@ ZH_PREFIX="zhs$$"
 
 trap 'zh_cleanup' EXIT
 trap 'exit 130' INT TERM
-zh_require services jq socat nsenter iptables bpftool
+zh_require lb jq socat nsenter iptables bpftool
 
 CTL="$ZH_BIN/zerohopctl"
 SVC="$ZH_TMP/services.json"
@@ -249,5 +249,5 @@ CASE="conntrack"
 check "conntrack flush empties it" \
 	sh -c "'$CTL' conntrack flush && '$CTL' conntrack list -o json | jq -e 'length == 0'"
 
-echo "services: $PASS passed, $FAIL failed"
+echo "lb: $PASS passed, $FAIL failed"
 [ "$FAIL" = 0 ]
