@@ -9,6 +9,7 @@
  * bpf_map_update_batch() (~85 ns a slot here).
  */
 #include <errno.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -371,31 +372,35 @@ out:
 
 /* --- writing a plan ------------------------------------------------------- */
 
-static int write_svcs(int fd, const struct zh_svc_ent *e, size_t n)
+/*
+ * Write @n entries whose keys and values sit at @koff / @voff in elements of
+ * @esz bytes from @e, in batches. One batch is one update after the other,
+ * in this order: a service's entry before its NodePort entry.
+ */
+static int write_entries(int fd, const void *e, size_t esz, size_t n,
+			 size_t koff, size_t ksz, size_t voff, size_t vsz)
 {
-	struct zh_svc_key *k;
-	struct zh_svc *v;
+	char *k, *v;
 	size_t i, done = 0;
 	__u32 cnt;
 	int rc = 0;
 
 	if (!n)
 		return 0;
-	k = malloc(n * sizeof(*k));
-	v = malloc(n * sizeof(*v));
+	k = malloc(n * ksz);
+	v = malloc(n * vsz);
 	if (!k || !v) {
 		rc = -ENOMEM;
 		goto out;
 	}
 	for (i = 0; i < n; i++) {
-		k[i] = e[i].key;
-		v[i] = e[i].val;
+		memcpy(k + i * ksz, (const char *)e + i * esz + koff, ksz);
+		memcpy(v + i * vsz, (const char *)e + i * esz + voff, vsz);
 	}
-	/* One batch is one update after the other, in this order: a
-	 * service's entry before its NodePort entry. */
 	while (done < n && !rc) {
 		cnt = (__u32)(n - done < BATCH ? n - done : BATCH);
-		if (bpf_map_update_batch(fd, k + done, v + done, &cnt, NULL))
+		if (bpf_map_update_batch(fd, k + done * ksz, v + done * vsz,
+					 &cnt, NULL))
 			rc = -errno;
 		done += cnt;
 	}
@@ -405,35 +410,18 @@ out:
 	return rc;
 }
 
+static int write_svcs(int fd, const struct zh_svc_ent *e, size_t n)
+{
+	return write_entries(fd, e, sizeof(*e), n,
+			     offsetof(struct zh_svc_ent, key), sizeof(e->key),
+			     offsetof(struct zh_svc_ent, val), sizeof(e->val));
+}
+
 static int write_backends(int fd, const struct zh_be_ent *e, size_t n)
 {
-	struct zh_backend *v;
-	__u32 *k, cnt;
-	size_t i, done = 0;
-	int rc = 0;
-
-	if (!n)
-		return 0;
-	k = malloc(n * sizeof(*k));
-	v = malloc(n * sizeof(*v));
-	if (!k || !v) {
-		rc = -ENOMEM;
-		goto out;
-	}
-	for (i = 0; i < n; i++) {
-		k[i] = e[i].id;
-		v[i] = e[i].be;
-	}
-	while (done < n && !rc) {
-		cnt = (__u32)(n - done < BATCH ? n - done : BATCH);
-		if (bpf_map_update_batch(fd, k + done, v + done, &cnt, NULL))
-			rc = -errno;
-		done += cnt;
-	}
-out:
-	free(k);
-	free(v);
-	return rc;
+	return write_entries(fd, e, sizeof(*e), n,
+			     offsetof(struct zh_be_ent, id), sizeof(e->id),
+			     offsetof(struct zh_be_ent, be), sizeof(e->be));
 }
 
 /* zh_ct and zh_affinity entries of what @p removed. */
