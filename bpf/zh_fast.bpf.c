@@ -24,10 +24,33 @@
 
 #define ZH_PULL_LEN (sizeof(struct ethhdr) + sizeof(struct ipv6hdr))
 
+/* Did the XDP entry hand this frame over (ZH_META_TO_TC in its metadata)? */
+static __always_inline int zh_tc_handover(struct __sk_buff *skb)
+{
+	void *meta = (void *)(long)skb->data_meta;
+	void *data = (void *)(long)skb->data;
+
+	return meta + sizeof(__u32) <= data && *(__u32 *)meta == ZH_META_TO_TC;
+}
+
+/* XDP: pass the frame on to the tc entry, marked as handed over. */
+static __always_inline int zh_xdp_handover(struct xdp_md *ctx)
+{
+	void *meta, *data;
+
+	if (bpf_xdp_adjust_meta(ctx, -(int)sizeof(__u32)))
+		return XDP_PASS; /* unmarked: tc leaves it to the kernel */
+	meta = (void *)(long)ctx->data_meta;
+	data = (void *)(long)ctx->data;
+	if (meta + sizeof(__u32) <= data)
+		*(__u32 *)meta = ZH_META_TO_TC;
+	return XDP_PASS;
+}
+
 SEC("tc")
 int zh_tc_from_pod(struct __sk_buff *skb)
 {
-	struct zh_fwd fwd = {};
+	struct zh_fwd fwd = { .tc = 1 };
 	void *data, *data_end;
 	int stat;
 
@@ -40,7 +63,10 @@ int zh_tc_from_pod(struct __sk_buff *skb)
 	data = (void *)(long)skb->data;
 	data_end = (void *)(long)skb->data_end;
 
+	fwd.handover = zh_tc_handover(skb);
 	stat = zh_from_pod(data, data_end, skb->ifindex, &fwd);
+	if (stat == ZH_XDP_DONE)
+		return TC_ACT_OK;
 	if (fwd.nat.op && !zh_stat_is_drop(stat)) {
 		if (zh_tc_nat(skb, &fwd.nat))
 			stat = ZH_STAT_DROP_NAT;
@@ -92,9 +118,11 @@ int zh_xdp_from_pod(struct xdp_md *ctx)
 	int stat;
 
 	stat = zh_from_pod(data, data_end, ctx->ingress_ifindex, &fwd);
-	/* Untouched, uncounted: the tc entry on this veth takes it. */
-	if (stat == ZH_STAT_PASS_TO_TC)
-		return XDP_PASS;
+	/* Untouched, uncounted: the tc entry on this veth takes it. So does
+	 * a NodePort reply, which leaves by bpf_redirect_neigh(). */
+	if (stat == ZH_STAT_PASS_TO_TC || (stat == ZH_STAT_PASS_NO_ENDPOINT &&
+					   fwd.nat.op && fwd.nat.out_ifindex))
+		return zh_xdp_handover(ctx);
 	if (fwd.nat.op && !zh_stat_is_drop(stat) &&
 	    zh_xdp_nat(data, data_end, &fwd.nat))
 		stat = ZH_STAT_DROP_NAT;

@@ -53,6 +53,14 @@ enum zh_datapath {
 	ZH_DATAPATH_XDP = 1,
 };
 
+/*
+ * An XDP-mode host veth carries zh_xdp_from_pod and, behind it,
+ * zh_tc_from_pod for what XDP cannot deliver (a tc pod, a NodePort reply).
+ * XDP hands such a frame over with this value in its metadata; every other
+ * frame XDP passed it has already counted, and the tc entry lets it be.
+ */
+#define ZH_META_TO_TC 0x7a68746bU /* "zhtk" */
+
 /* zh_endpoints: pod IP -> where to deliver it. */
 struct zh_ep_key {
 	__u8 family; /* enum zh_family */

@@ -14,9 +14,15 @@
 #include "maps.h"
 #include "lb.h"
 
+/* zh_from_pod(): the XDP entry already dealt with this frame (no zh_stat:
+ * nothing is counted twice). */
+#define ZH_XDP_DONE (-3)
+
 struct zh_fwd {
 	__u32 ifindex;
 	__u8 xdp; /* set by the XDP entry: it can only reach XDP pods */
+	__u8 tc; /* set by the tc entry */
+	__u8 handover; /* tc: the XDP entry passed this frame on to us */
 	/* A Service rewrite the entry applies (tc and XDP write differently),
 	 * whatever the verdict: a backend that is no local pod is reached
 	 * through the kernel, already translated. */
@@ -232,6 +238,9 @@ static __always_inline int zh_from_pod(void *data, void *data_end,
 	self = bpf_map_lookup_elem(&zh_ifaces, &ifindex);
 	if (!self)
 		return ZH_STAT_PASS_NO_IFACE;
+	/* Behind XDP, only what XDP handed over: the rest it has done. */
+	if (fwd->tc && self->datapath == ZH_DATAPATH_XDP && !fwd->handover)
+		return ZH_XDP_DONE;
 	if (!zh_mac_eq(eth->h_source, self->mac))
 		return ZH_STAT_DROP_SPOOF_MAC;
 

@@ -2005,39 +2005,83 @@ static void test_lat_sample_rate(void **state)
 /* To a pod without XDP on its veth, the XDP entry cannot redirect: it
  * passes the frame untouched and uncounted, and the tc entry on the same
  * veth delivers it. */
+static void b_datapath(__u8 datapath)
+{
+	int fd = bpf_map__fd(skel->maps.zh_endpoints);
+	struct zh_ep_key key = { .family = ZH_AF_INET };
+	struct zh_endpoint ep;
+
+	parse_addr(AF_INET, B4, key.addr);
+	if (bpf_map_lookup_elem(fd, &key, &ep))
+		fail_here("no endpoint for B");
+	ep.datapath = datapath;
+	if (bpf_map_update_elem(fd, &key, &ep, BPF_EXIST))
+		fail_here("endpoint update: %s", strerror(errno));
+}
+
+static int b_xdp_again(void **state)
+{
+	(void)state;
+	b_datapath(ZH_DATAPATH_XDP);
+	return 0;
+}
+
 static void test_xdp_to_tc_pod(void **state)
 {
 	static const struct frame f = {
 		.l3 = L3_IPV4, .proto = IPPROTO_UDP, .src = A4, .dst = B4
 	};
-	int fd = bpf_map__fd(skel->maps.zh_endpoints);
-	struct zh_ep_key key = { .family = ZH_AF_INET };
 	__u64 none[ZH_STAT_MAX] = { 0 };
 	__u64 redir[ZH_STAT_MAX] = { [ZH_STAT_REDIRECT] = 1 };
-	__u8 in[FRAME_MAX];
+	__u32 meta = ZH_META_TO_TC;
+	__u8 in[FRAME_MAX], want[FRAME_MAX];
 	__u32 len = (__u32)frame_build(&f, POD_A, in);
-	struct zh_endpoint ep;
 	struct run r;
 
-	parse_addr(AF_INET, B4, key.addr);
-	if (bpf_map_lookup_elem(fd, &key, &ep))
-		fail_here("no endpoint for B");
-	ep.datapath = ZH_DATAPATH_TC;
-	if (bpf_map_update_elem(fd, &key, &ep, BPF_EXIST))
-		fail_here("endpoint update: %s", strerror(errno));
+	b_datapath(ZH_DATAPATH_TC);
 	cur_set(in, len, "xdp: A -> B, B a tc pod");
 	run_frame(PROG_XDP, ifindex_of[POD_A], in, len, &r);
 	assert_verdict(PROG_XDP, &r, PASS);
-	assert_unchanged(in, len, &r);
+	/* test_run hands back the metadata in front of the frame. */
+	memcpy(want, &meta, sizeof(meta));
+	memcpy(want + sizeof(meta), in, len);
+	assert_bytes(want, len + sizeof(meta), &r);
 	assert_deltas(&r, none, len);
 	cur_set(in, len, "tc: A -> B, B a tc pod");
 	run_frame(PROG_TC, ifindex_of[POD_A], in, len, &r);
 	assert_verdict(PROG_TC, &r, REDIRECT);
 	assert_routed(in, len, &r, POD_B, true);
 	assert_deltas(&r, redir, len);
-	ep.datapath = ZH_DATAPATH_XDP;
-	if (bpf_map_update_elem(fd, &key, &ep, BPF_EXIST))
-		fail_here("endpoint update: %s", strerror(errno));
+}
+
+/* Behind XDP on an XDP pod's veth, the tc entry leaves alone what XDP did
+ * not hand over (XDP counted it already), and takes what it did. */
+static void test_tc_behind_xdp(void **state)
+{
+	static const struct frame f = {
+		.l3 = L3_IPV4, .proto = IPPROTO_UDP, .src = A4, .dst = OFFNODE4
+	};
+	int fd = bpf_map__fd(skel->maps.zh_ifaces);
+	__u32 host = (__u32)ifindex_of[POD_A];
+	__u64 none[ZH_STAT_MAX] = { 0 };
+	__u8 in[FRAME_MAX];
+	__u32 len = (__u32)frame_build(&f, POD_A, in);
+	struct zh_iface ifc;
+	struct run r;
+
+	if (bpf_map_lookup_elem(fd, &host, &ifc))
+		fail_here("no iface for A");
+	ifc.datapath = ZH_DATAPATH_XDP;
+	if (bpf_map_update_elem(fd, &host, &ifc, BPF_EXIST))
+		fail_here("iface update: %s", strerror(errno));
+	cur_set(in, len, "tc behind XDP: A -> off-node, not handed over");
+	run_frame(PROG_TC, ifindex_of[POD_A], in, len, &r);
+	ifc.datapath = ZH_DATAPATH_TC;
+	if (bpf_map_update_elem(fd, &host, &ifc, BPF_EXIST))
+		fail_here("iface update: %s", strerror(errno));
+	assert_verdict(PROG_TC, &r, PASS);
+	assert_unchanged(in, len, &r);
+	assert_deltas(&r, none, len);
 }
 
 /* --------------------------------------------------------- environment */
@@ -3010,7 +3054,8 @@ static int run_groups(void)
 	struct CMUnitTest garbage_tests[NR_GARBAGE_TESTS];
 	const struct CMUnitTest pod_tests[] = {
 		cmocka_unit_test(test_xdp_pod_passes),
-		cmocka_unit_test(test_xdp_to_tc_pod),
+		cmocka_unit_test_teardown(test_xdp_to_tc_pod, b_xdp_again),
+		cmocka_unit_test(test_tc_behind_xdp),
 	};
 	struct CMUnitTest lat_tests[NR_LAT_TESTS + 3];
 	const struct CMUnitTest lb_tests[] = {

@@ -245,6 +245,14 @@ check "an external client reaches node:30080, answered by the backend" \
 check "UDP and TCP to other ports of the node still reach the node" \
 	zh_in "$EXT" ping -c 1 -W 1 192.168.77.1
 
+CASE="xdp pod"
+# The XDP entry counts what it passes to the kernel; the tc entry behind
+# it must not count it again.
+before=$(zh_stat pass_no_endpoint)
+zh_in "$B3" ping -q -c 3 -i 0.2 -W 1 10.200.0.1 >/dev/null
+check "3 pings from an XDP pod to the node: pass_no_endpoint +3, not +6" \
+	test "$(($(zh_stat pass_no_endpoint) - before))" = 3
+
 CASE="conntrack"
 check "conntrack flush empties it" \
 	sh -c "'$CTL' conntrack flush && '$CTL' conntrack list -o json | jq -e 'length == 0'"
