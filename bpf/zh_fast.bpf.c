@@ -13,7 +13,8 @@
  * zh_tc_pod        tc ingress of the pod-side veth in tc mode.
  * zh_tc_uplink     tc ingress of the node's uplink: NodePorts.
  *
- * The pod-side programs only time arrivals (lat.h); they never drop.
+ * The pod-side programs time arrivals (lat.h) and turn replies from
+ * backends the kernel routed (another node, the host) back to the VIP.
  */
 #include <linux/bpf.h>
 #include <linux/pkt_cls.h>
@@ -147,14 +148,30 @@ int zh_xdp_from_pod(struct xdp_md *ctx)
 SEC("xdp")
 int zh_xdp_pod(struct xdp_md *ctx)
 {
-	zh_lat_to_pod((void *)(long)ctx->data, (void *)(long)ctx->data_end);
+	void *data = (void *)(long)ctx->data;
+	void *data_end = (void *)(long)ctx->data_end;
+	struct zh_nat nat = {};
+
+	if (zh_lb_on() && zh_lb_pod_reply(data, data_end, &nat) == ZH_LB_NAT)
+		zh_xdp_nat(data, data_end, &nat);
+	zh_lat_to_pod(data, data_end);
 	return XDP_PASS;
 }
 
 SEC("tc")
 int zh_tc_pod(struct __sk_buff *skb)
 {
-	zh_lat_to_pod((void *)(long)skb->data, (void *)(long)skb->data_end);
+	void *data = (void *)(long)skb->data;
+	void *data_end = (void *)(long)skb->data_end;
+	struct zh_nat nat = {};
+
+	if (zh_lb_on() && zh_lb_pod_reply(data, data_end, &nat) == ZH_LB_NAT) {
+		if (zh_tc_nat(skb, &nat))
+			return TC_ACT_SHOT;
+		data = (void *)(long)skb->data;
+		data_end = (void *)(long)skb->data_end;
+	}
+	zh_lat_to_pod(data, data_end);
 	return TC_ACT_UNSPEC; /* TCX_NEXT: whatever else is attached runs */
 }
 

@@ -441,4 +441,50 @@ static __attribute__((noinline)) int zh_lb_nodeport(void *data, void *data_end,
 	return zh_lb_request(f, nat, bpf_ktime_get_ns(), 1);
 }
 
+/*
+ * The pod side (a pod's own interface): a reply from a backend the kernel
+ * routed here (one on another node, or the host) still carries the
+ * backend's address: the REV entry turns it back to the VIP. Replies from
+ * local pods were turned on their egress hop already and match nothing
+ * here. Fills @nat and returns ZH_LB_NAT, or ZH_LB_PASSTHROUGH.
+ */
+static __attribute__((noinline)) int zh_lb_pod_reply(void *data, void *data_end,
+						     struct zh_nat *nat)
+{
+	struct ethhdr *eth = zh_hdr(data, data_end, 0, sizeof(*eth));
+	struct zh_flow f = {};
+
+	if (!eth)
+		return ZH_LB_PASSTHROUGH;
+	if (eth->h_proto == bpf_htons(ETH_P_IP)) {
+		struct iphdr *iph =
+			zh_hdr(data, data_end, sizeof(*eth), sizeof(*iph));
+
+		if (!iph || iph->ihl != 5 ||
+		    (iph->frag_off & bpf_htons(0x3fff)))
+			return ZH_LB_PASSTHROUGH;
+		f.family = ZH_AF_INET;
+		f.proto = iph->protocol;
+		f.saddr[0] = iph->saddr;
+		f.daddr[0] = iph->daddr;
+	} else if (eth->h_proto == bpf_htons(ETH_P_IPV6)) {
+		struct ipv6hdr *ip6 =
+			zh_hdr(data, data_end, sizeof(*eth), sizeof(*ip6));
+
+		if (!ip6)
+			return ZH_LB_PASSTHROUGH;
+		f.family = ZH_AF_INET6;
+		f.proto = ip6->nexthdr;
+		__builtin_memcpy(f.saddr, &ip6->saddr, sizeof(f.saddr));
+		__builtin_memcpy(f.daddr, &ip6->daddr, sizeof(f.daddr));
+	} else {
+		return ZH_LB_PASSTHROUGH;
+	}
+	if (zh_flow_ports(data, data_end, &f))
+		return ZH_LB_PASSTHROUGH;
+	nat->family = f.family;
+	nat->proto = f.proto;
+	return zh_lb_reply(&f, nat, bpf_ktime_get_ns());
+}
+
 #endif /* ZH_LB_H */

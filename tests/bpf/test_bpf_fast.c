@@ -2749,6 +2749,32 @@ static void test_lb_remote_backend(void **state)
 		assert_verdict(p, &r, PASS);
 		assert_bytes(want, len, &r);
 		assert_deltas(&r, pass, len);
+
+		/* Its reply comes through the kernel to A's own interface:
+		 * the pod-side program turns it back to the VIP. */
+		struct frame rep = { .l3 = L3_IPV4,
+				     .proto = IPPROTO_UDP,
+				     .src = OFFNODE4,
+				     .dst = A4,
+				     .sport = BE_PORT,
+				     .dport = 40000 };
+		struct frame unnat = rep;
+		struct bpf_program *pod = p == PROG_TC ? skel->progs.zh_tc_pod :
+							 skel->progs.zh_xdp_pod;
+
+		unnat.src = VIP4_REMOTE;
+		unnat.sport = SVC_PORT;
+		len = (__u32)frame_build(&rep, POD_A, in);
+		(void)frame_build(&unnat, POD_A, want);
+		cur_set(in, len, "%s: remote backend's reply, pod side",
+			prog_names[p]);
+		run_prog(pod, ifindex_of[FOREIGN], in, len, &r);
+		if (r.err || (p == PROG_TC ? (int)r.retval != TC_ACT_UNSPEC :
+					     r.retval != XDP_PASS))
+			fail_here("pod-side verdict %u (err %d)", r.retval,
+				  r.err);
+		assert_bytes(want, len, &r);
+		assert_l4_csum(r.out, len, false);
 	}
 }
 

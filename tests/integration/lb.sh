@@ -107,7 +107,8 @@ services() {
  {"name": "empty", "vip": "10.96.0.13", "port": 80, "backends": []},
  {"name": "self", "vip": "10.96.0.14", "port": 80, "backends": $(backends 8084 4 "$C")},
  {"name": "web6", "vip": "fd00:96::10", "port": 80, "backends": $(backends 8080 6 "$@")},
- {"name": "np", "vip": "10.96.0.15", "port": 80, "nodePort": 30080, "backends": $(backends 8080 4 "$B1")}
+ {"name": "np", "vip": "10.96.0.15", "port": 80, "nodePort": 30080, "backends": $(backends 8080 4 "$B1")},
+ {"name": "remote", "vip": "10.96.0.16", "port": 80, "backends": [{"ip": "192.168.77.2", "port": 8080}]}
 ]}
 EOF
 	"$CTL" service apply -f "$SVC"
@@ -159,8 +160,8 @@ check "apply the Services" services "$B1" "$B2" "$B3"
 check "--maglev-per-backend 50: 3 backends get a table of 151 (prime >= 150)" \
 	sh -c "'$CTL' service list -o json | jq -e '.services[] |
 		select(.vip == \"10.96.0.10\" and .port == 80) | .table.size == 151'"
-check "service list shows all 8" \
-	sh -c "'$CTL' service list -o json | jq -e '.services | length == 8'"
+check "service list shows all 9" \
+	sh -c "'$CTL' service list -o json | jq -e '.services | length == 9'"
 
 CASE="ClusterIP"
 # $N new TCP connections, each a new source port: Maglev spreads them.
@@ -244,6 +245,20 @@ check "an external client reaches node:30080, answered by the backend" \
 	sh -c "test \"\$(ip netns exec $EXT socat -T 2 - TCP:192.168.77.1:30080,connect-timeout=2 </dev/null)\" = b1"
 check "UDP and TCP to other ports of the node still reach the node" \
 	zh_in "$EXT" ping -c 1 -W 1 192.168.77.1
+
+CASE="remote backend"
+# A backend off the node (the "external" namespace): the request leaves
+# translated through the kernel, which must route now; the reply comes
+# back through the kernel and the client pod's own program turns it back
+# to the VIP.
+zh_node iptables -D FORWARD -j DROP
+zh_node sysctl -qw net.ipv4.ip_forward=1
+zh_in "$EXT" ip route add 10.93.0.0/16 via 192.168.77.1
+zh_bg "$EXT" socat TCP-LISTEN:8080,reuseaddr,fork SYSTEM:"echo ext"
+sleep 0.3
+connects 10.96.0.16 80 5 >"$ZH_TMP/remote.out" 2>/dev/null
+check "5 connections to a ClusterIP whose backend is off the node" \
+	test "$(grep -cx ext "$ZH_TMP/remote.out")" = 5
 
 CASE="xdp pod"
 # The XDP entry counts what it passes to the kernel; the tc entry behind
