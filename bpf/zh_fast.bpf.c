@@ -12,6 +12,7 @@
  *                  redirected frames (ndo_xdp_xmit) when its peer runs XDP.
  * zh_tc_pod        tc ingress of the pod-side veth in tc mode.
  * zh_tc_uplink     tc ingress of the node's uplink: NodePorts.
+ * zh_xdp_uplink    XDP in front of it where the uplink runs XDP natively.
  *
  * The pod-side programs time arrivals (lat.h) and turn replies from
  * backends the kernel routed (another node, the host) back to the VIP.
@@ -211,6 +212,41 @@ int zh_tc_uplink(struct __sk_buff *skb)
 						   4, 0));
 	act = bpf_redirect_peer(fwd.ifindex, 0);
 	return act == TC_ACT_REDIRECT ? act : TC_ACT_SHOT;
+}
+
+/*
+ * XDP on the uplink where the driver runs it natively: a NodePort request
+ * for an XDP pod is delivered from here (XDP_REDIRECT). Everything else
+ * goes on to zh_tc_uplink behind it, which finds the same conntrack entry:
+ * a tc pod (PASS_TO_TC) and a refusal (the ICMP error is tc's) uncounted.
+ */
+SEC("xdp")
+int zh_xdp_uplink(struct xdp_md *ctx)
+{
+	void *data = (void *)(long)ctx->data;
+	void *data_end = (void *)(long)ctx->data_end;
+	__u64 len = data_end - data;
+	struct zh_fwd fwd = { .xdp = 1 };
+	int stat, act;
+
+	if (!zh_lb_on())
+		return XDP_PASS;
+	stat = zh_from_uplink(data, data_end, ctx->ingress_ifindex, &fwd);
+	if (stat == ZH_LB_PASSTHROUGH || stat == ZH_STAT_PASS_TO_TC ||
+	    stat == ZH_STAT_DROP_NO_BACKEND)
+		return XDP_PASS;
+	if (!zh_stat_is_drop(stat) && fwd.nat.op &&
+	    zh_xdp_nat(data, data_end, &fwd.nat))
+		stat = ZH_STAT_DROP_NAT;
+	if (stat == ZH_STAT_REDIRECT) {
+		act = bpf_redirect(fwd.ifindex, 0);
+		if (act != XDP_REDIRECT)
+			stat = ZH_STAT_DROP_REDIRECT;
+	}
+	zh_count(stat, len);
+	if (stat == ZH_STAT_REDIRECT)
+		return XDP_REDIRECT;
+	return zh_stat_is_drop(stat) ? XDP_DROP : XDP_PASS;
 }
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";

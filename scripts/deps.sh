@@ -12,7 +12,7 @@ PKGS=(
 	libbpf-dev libxdp-dev xdp-tools libelf-dev zlib1g-dev libzstd-dev
 	libjansson-dev libcmocka-dev libmicrohttpd-dev
 	# run and test: netns, CNI reference plugins, traffic, a real CNI client
-	iproute2 iptables nftables util-linux procps kmod iputils-ping socat jq
+	iproute2 ethtool iptables nftables util-linux procps kmod iputils-ping socat jq
 	xxd curl containernetworking-plugins podman runc busybox-static
 	# the xdpbench test checks its plot with xmllint
 	libxml2-utils

@@ -36,6 +36,7 @@
 #define ZH_PROG_XDP_POD "zh_xdp_pod"
 #define ZH_PROG_TC_POD "zh_tc_pod"
 #define ZH_PROG_TC_UPLINK "zh_tc_uplink"
+#define ZH_PROG_XDP_UPLINK "zh_xdp_uplink"
 
 #define ZH_MAX_ENDPOINTS 65536
 #define ZH_CONTAINER_ID_LEN 96

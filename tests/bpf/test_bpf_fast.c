@@ -2470,6 +2470,7 @@ static void test_lb_nodeport(void **state)
 			    .flags = ZH_SVC_F_NODEPORT,
 			    .port = htons(SVC_PORT) };
 	__u64 delta[ZH_STAT_MAX] = { [ZH_STAT_PASS_NO_ENDPOINT] = 1 };
+	__u64 none[ZH_STAT_MAX] = { 0 };
 	__u8 in[FRAME_MAX], want[FRAME_MAX];
 	struct run r;
 	__u32 len;
@@ -2511,6 +2512,28 @@ static void test_lb_nodeport(void **state)
 	assert_verdict(PROG_TC, &r, REDIRECT);
 	assert_bytes(want, len, &r);
 	assert_deltas(&r, delta, len);
+
+	/* XDP on the uplink: delivers to an XDP pod itself, and leaves a
+	 * tc pod to zh_tc_uplink (untouched, uncounted). */
+	lb_clear(bpf_map__fd(skel->maps.zh_ct), 0);
+	len = (__u32)frame_build(&req, FOREIGN, in);
+	(void)frame_build(&nat, FOREIGN, want);
+	cur_set(in, len, "xdp uplink: NodePort request, an XDP pod");
+	run_prog(skel->progs.zh_xdp_uplink, ifindex_of[FOREIGN], in, len, &r);
+	if (r.err || r.retval != XDP_REDIRECT)
+		fail_here("xdp uplink verdict %u (err %d), want redirect",
+			  r.retval, r.err);
+	assert_routed(want, len, &r, POD_B, true);
+	lb_clear(bpf_map__fd(skel->maps.zh_ct), 0);
+	b_datapath(ZH_DATAPATH_TC);
+	cur_set(in, len, "xdp uplink: NodePort request, a tc pod");
+	run_prog(skel->progs.zh_xdp_uplink, ifindex_of[FOREIGN], in, len, &r);
+	b_datapath(ZH_DATAPATH_XDP);
+	if (r.err || r.retval != XDP_PASS)
+		fail_here("xdp uplink verdict %u (err %d), want pass", r.retval,
+			  r.err);
+	assert_unchanged(in, len, &r);
+	assert_deltas(&r, none, len);
 
 	lb_clear(bpf_map__fd(skel->maps.zh_ct), 0);
 	transit.dst = ELSEWHERE4;

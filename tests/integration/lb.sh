@@ -19,7 +19,7 @@ ZH_PREFIX="zhs$$"
 
 trap 'zh_cleanup' EXIT
 trap 'exit 130' INT TERM
-zh_require lb jq socat nsenter iptables bpftool
+zh_require lb jq socat nsenter iptables bpftool ethtool
 
 CTL="$ZH_BIN/zerohopctl"
 SVC="$ZH_TMP/services.json"
@@ -39,6 +39,9 @@ zh_node ip addr add 192.168.77.1/24 dev "$UPLINK"
 zh_node ip link set "$UPLINK" up
 zh_in "$EXT" ip addr add 192.168.77.2/24 dev eth0
 zh_in "$EXT" ip link set eth0 up
+# A NIC hands the uplink's XDP frames with complete checksums; a veth peer
+# would hand it CHECKSUM_PARTIAL ones, which an XDP redirect cannot finish.
+zh_in "$EXT" ethtool -K eth0 tx off >/dev/null
 
 # The agent loads the objects (before any pod): its map sizes apply.
 zh_bg "$ZH_NODE" "$ZH_BIN/zerohopd" -i 0 \
@@ -108,7 +111,8 @@ services() {
  {"name": "self", "vip": "10.96.0.14", "port": 80, "backends": $(backends 8084 4 "$C")},
  {"name": "web6", "vip": "fd00:96::10", "port": 80, "backends": $(backends 8080 6 "$@")},
  {"name": "np", "vip": "10.96.0.15", "port": 80, "nodePort": 30080, "backends": $(backends 8080 4 "$B1")},
- {"name": "remote", "vip": "10.96.0.16", "port": 80, "backends": [{"ip": "192.168.77.2", "port": 8080}]}
+ {"name": "remote", "vip": "10.96.0.16", "port": 80, "backends": [{"ip": "192.168.77.2", "port": 8080}]},
+ {"name": "np3", "vip": "10.96.0.17", "port": 80, "nodePort": 30083, "backends": $(backends 8080 4 "$B3")}
 ]}
 EOF
 	"$CTL" service apply -f "$SVC"
@@ -160,8 +164,8 @@ check "apply the Services" services "$B1" "$B2" "$B3"
 check "--maglev-per-backend 50: 3 backends get a table of 151 (prime >= 150)" \
 	sh -c "'$CTL' service list -o json | jq -e '.services[] |
 		select(.vip == \"10.96.0.10\" and .port == 80) | .table.size == 151'"
-check "service list shows all 9" \
-	sh -c "'$CTL' service list -o json | jq -e '.services | length == 9'"
+check "service list shows all 10" \
+	sh -c "'$CTL' service list -o json | jq -e '.services | length == 10'"
 
 CASE="ClusterIP"
 # $N new TCP connections, each a new source port: Maglev spreads them.
@@ -243,6 +247,10 @@ check "an address in the Service CIDR that is no Service is dropped, counted" \
 CASE="NodePort"
 check "an external client reaches node:30080, answered by the backend" \
 	sh -c "test \"\$(ip netns exec $EXT socat -T 2 - TCP:192.168.77.1:30080,connect-timeout=2 </dev/null)\" = b1"
+check "... by XDP on the uplink first (native on this veth), then tc" \
+	grep -q "NodePorts answered on $UPLINK by XDP, then tc" "$ZH_TMP/agent.log"
+check "a NodePort backed by an XDP pod: delivered from the uplink's XDP" \
+	sh -c "test \"\$(ip netns exec $EXT socat -T 2 - TCP:192.168.77.1:30083,connect-timeout=2 </dev/null)\" = b3"
 check "UDP and TCP to other ports of the node still reach the node" \
 	zh_in "$EXT" ping -c 1 -W 1 192.168.77.1
 

@@ -118,6 +118,7 @@ static const struct pin_entry pins[] = {
 	PIN(ZH_PROG_XDP_POD, xdp_pod_fd),
 	PIN(ZH_PROG_TC_POD, tc_pod_fd),
 	PIN(ZH_PROG_TC_UPLINK, tc_uplink_fd),
+	PIN(ZH_PROG_XDP_UPLINK, xdp_uplink_fd),
 };
 #define N_PINS (sizeof(pins) / sizeof(pins[0]))
 

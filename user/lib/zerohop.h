@@ -48,6 +48,7 @@ struct zh_objs {
 	int xdp_pod_fd;
 	int tc_pod_fd;
 	int tc_uplink_fd;
+	int xdp_uplink_fd;
 	bool loaded; /* this call ran the loader (nothing was pinned) */
 };
 

@@ -42,7 +42,8 @@ static void usage(FILE *f)
 		"      --service-cidr CIDR[,CIDR]  the Service ranges (IPv4 and/or IPv6): an\n"
 		"                          address in them that is no Service is dropped\n"
 		"      --nodeport-dev DEV[,DEV]  the node's uplinks: NodePorts are answered on\n"
-		"                          them (zh_tc_uplink on their tc ingress)\n"
+		"                          them (zh_tc_uplink on their tc ingress, and\n"
+		"                          zh_xdp_uplink in front where XDP runs natively)\n"
 		"      --probes on|off     time xdpbench's probe datagrams per hop (default on)\n"
 		"      --sample N|off      time 1 in N packets from pods per hop (default off)\n"
 		"                          (`zerohopctl latency` shows them and changes both live)\n"
@@ -148,7 +149,11 @@ static int attach_uplinks(const struct zh_objs *objs, const char *devs)
 				tok, ZH_PROG_TC_UPLINK, strerror(-err));
 			return -1;
 		}
-		pr_info("NodePorts answered on %s\n", tok);
+		/* XDP in front where the driver runs it natively; tc alone
+		 * answers everything otherwise. */
+		err = zh_xdp_attach(ifindex, objs->xdp_uplink_fd);
+		pr_info("NodePorts answered on %s by %s\n", tok,
+			err ? "tc (no native XDP here)" : "XDP, then tc");
 	}
 	return 0;
 }
