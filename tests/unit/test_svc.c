@@ -24,6 +24,7 @@
 
 #include "maglev.h"
 #include "svc.h"
+#include "svc_text.h"
 
 #define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
 #define K8S_FIXTURE "tests/unit/data/k8s-services.json"
@@ -67,48 +68,6 @@ static void parse_fails(const char *doc, const char *want)
 		fail_msg("got  %s\nwant %s\nfor  %s", err, w, text);
 	free(w);
 	free(text);
-}
-
-/* "name vip:port/proto np=N aff=N: ip:port/weight/state ..." in one line. */
-static char *svc_text(const struct zh_service *s, char *buf, size_t len)
-{
-	char a[64];
-	size_t off, i;
-
-	off = (size_t)snprintf(buf, len, "%s %s np=%u aff=%u:", s->name,
-			       zh_svc_addr_str(&s->vip, s->port, s->proto, a,
-					       sizeof(a)),
-			       s->nodeport, s->affinity_timeout);
-	for (i = 0; i < s->n_backends && off < len; i++) {
-		const struct zh_svc_backend *b = &s->backends[i];
-
-		off += (size_t)snprintf(
-			buf + off, len - off, " %s/%u%s",
-			zh_svc_addr_str(&b->addr, b->port, 0, a, sizeof(a)),
-			b->weight, b->state == ZH_EP_TERMINATING ? "/T" : "");
-	}
-	return buf;
-}
-
-/* The set, one line a service, against @want. */
-static void expect_set(const struct zh_svc_set *set, const char *const *want,
-		       size_t n)
-{
-	char buf[1024];
-	size_t i;
-
-	for (i = 0; i < set->n && i < n; i++) {
-		svc_text(&set->svcs[i], buf, sizeof(buf));
-		if (strcmp(buf, want[i]))
-			fail_msg("service %zu:\ngot  %s\nwant %s", i, buf,
-				 want[i]);
-	}
-	if (set->n != n) {
-		for (i = 0; i < set->n; i++)
-			print_message("%s\n", svc_text(&set->svcs[i], buf,
-						       sizeof(buf)));
-		fail_msg("%zu services, want %zu", set->n, n);
-	}
 }
 
 /* --- our format ----------------------------------------------------------- */

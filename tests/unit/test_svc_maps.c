@@ -30,6 +30,8 @@
 #include "maglev.h"
 #include "rng.h"
 #include "svc_maps.h"
+#define SVC_TEXT_NAMES 0
+#include "svc_text.h"
 
 #define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
 
@@ -46,41 +48,6 @@ static void set_from(struct zh_svc_set *set, const char *doc)
 	if (zh_svc_parse(text, strlen(text), set, err, sizeof(err)))
 		fail_msg("%s\n%s", err, text);
 	free(text);
-}
-
-/* "vip:port/proto np=N aff=N: ip:port/weight[/T] ..." (no name). */
-static char *svc_text(const struct zh_service *s, char *buf, size_t len)
-{
-	char a[64];
-	size_t off, i;
-
-	off = (size_t)snprintf(buf, len, "%s np=%u aff=%u:",
-			       zh_svc_addr_str(&s->vip, s->port, s->proto, a,
-					       sizeof(a)),
-			       s->nodeport, s->affinity_timeout);
-	for (i = 0; i < s->n_backends && off < len; i++) {
-		const struct zh_svc_backend *b = &s->backends[i];
-
-		off += (size_t)snprintf(
-			buf + off, len - off, " %s/%u%s",
-			zh_svc_addr_str(&b->addr, b->port, 0, a, sizeof(a)),
-			b->weight, b->state == ZH_EP_TERMINATING ? "/T" : "");
-	}
-	return buf;
-}
-
-static void expect_set(const struct zh_svc_set *set, const char *const *want,
-		       size_t n)
-{
-	char buf[1024];
-	size_t i;
-
-	for (i = 0; i < set->n && i < n; i++)
-		if (strcmp(svc_text(&set->svcs[i], buf, sizeof(buf)), want[i]))
-			fail_msg("service %zu:\ngot  %s\nwant %s", i, buf,
-				 want[i]);
-	if (set->n != n)
-		fail_msg("%zu services, want %zu", set->n, n);
 }
 
 /* --- in-memory maps -------------------------------------------------------- */
