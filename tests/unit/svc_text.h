@@ -18,8 +18,7 @@
 #define SVC_TEXT_NAMES 1
 #endif
 
-static inline char *svc_text(const struct zh_service *s, char *buf,
-			     size_t len)
+static inline char *svc_text(const struct zh_service *s, char *buf, size_t len)
 {
 	char a[64];
 	size_t off = 0, i;
