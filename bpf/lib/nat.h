@@ -72,15 +72,6 @@ static __always_inline int zh_tc_nat(struct __sk_buff *skb,
 	return 0;
 }
 
-static __always_inline __u16 zh_csum_fold(__s64 sum)
-{
-	__u32 c = (__u32)sum;
-
-	c = (c & 0xffff) + (c >> 16);
-	c = (c & 0xffff) + (c >> 16);
-	return (__u16)~c;
-}
-
 /* The ports and the L4 checksum: @ports and @check point into one checked
  * TCP or UDP header; @alen bytes of addresses (both) changed. */
 static __always_inline void zh_xdp_l4(__be16 *ports, __be16 *check,

@@ -51,4 +51,15 @@ static __always_inline void zh_mac_copy(__u8 *dst, const __u8 *src)
 	*(__u16 *)(dst + 4) = *(const __u16 *)(src + 4);
 }
 
+/* Fold a 32-bit one's complement sum (a bpf_csum_diff() result) into the
+ * 16-bit checksum field value: the complement of the folded sum. */
+static __always_inline __u16 zh_csum_fold(__s64 sum)
+{
+	__u32 c = (__u32)sum;
+
+	c = (c & 0xffff) + (c >> 16);
+	c = (c & 0xffff) + (c >> 16);
+	return (__u16)~c;
+}
+
 #endif /* ZH_PARSE_H */

@@ -50,15 +50,6 @@ struct zh_reject {
 	__u32 len; /* of the whole frame to send */
 };
 
-static __always_inline __u16 zh_csum16(__s64 sum)
-{
-	__u32 c = (__u32)sum;
-
-	c = (c & 0xffff) + (c >> 16);
-	c = (c & 0xffff) + (c >> 16);
-	return (__u16)~c;
-}
-
 /*
  * Build the error for the request whose first bytes (Ethernet, IP, 8 bytes
  * of L4) are in @req, into @r. Returns 0, or -1 for a family not IPv4/6.
@@ -84,11 +75,11 @@ static __always_inline int zh_reject_build(const __u8 *req, __u16 proto,
 		e->ip.protocol = IPPROTO_ICMP;
 		e->ip.saddr = q->daddr; /* the VIP answers */
 		e->ip.daddr = q->saddr;
-		e->ip.check = zh_csum16(bpf_csum_diff(NULL, 0, (__be32 *)&e->ip,
-						      sizeof(e->ip), 0));
+		e->ip.check = zh_csum_fold(bpf_csum_diff(
+			NULL, 0, (__be32 *)&e->ip, sizeof(e->ip), 0));
 		e->icmp[0] = ZH_ICMP_DEST_UNREACH;
 		e->icmp[1] = ZH_ICMP_PORT_UNREACH;
-		*(__u16 *)&e->icmp[2] = zh_csum16(
+		*(__u16 *)&e->icmp[2] = zh_csum_fold(
 			bpf_csum_diff(NULL, 0, (__be32 *)e->icmp,
 				      sizeof(e->icmp) + sizeof(e->quote), 0));
 		r->len = ETH_HLEN + sizeof(*e);
@@ -120,7 +111,7 @@ static __always_inline int zh_reject_build(const __u8 *req, __u16 proto,
 		sum = bpf_csum_diff(NULL, 0, (__be32 *)e->icmp,
 				    sizeof(e->icmp) + sizeof(e->quote),
 				    (__u32)sum);
-		*(__u16 *)&e->icmp[2] = zh_csum16(sum);
+		*(__u16 *)&e->icmp[2] = zh_csum_fold(sum);
 		r->len = ETH_HLEN + sizeof(*e);
 		return 0;
 	}

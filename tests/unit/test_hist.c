@@ -17,8 +17,8 @@
 
 #include "hist.h"
 #include "rng.h"
+#include "util.h"
 
-#define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
 #define LAST (ZH_HIST_BUCKETS - 1)
 #define NS_PER_US 1000ULL
 #define NS_PER_MS 1000000ULL

@@ -23,8 +23,8 @@
 
 #include "maglev.h"
 #include "rng.h"
+#include "util.h"
 
-#define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
 #define M_BIG 65537U /* the table size the datapath will use */
 #define KEY_LEN 7
 

@@ -25,8 +25,8 @@
 #include "maglev.h"
 #include "svc.h"
 #include "svc_text.h"
+#include "util.h"
 
-#define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
 #define K8S_FIXTURE "tests/unit/data/k8s-services.json"
 
 /* A document with ' for ", so that C literals stay readable. */

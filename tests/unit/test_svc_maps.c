@@ -32,8 +32,7 @@
 #include "svc_maps.h"
 #define SVC_TEXT_NAMES 0
 #include "svc_text.h"
-
-#define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
+#include "util.h"
 
 /* --- the set, from our JSON (' for ") ------------------------------------ */
 

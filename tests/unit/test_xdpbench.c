@@ -18,8 +18,7 @@
 
 #include "log.h"
 #include "xdpbench.h"
-
-#define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
+#include "util.h"
 
 /* --- samples --------------------------------------------------------------- */
 

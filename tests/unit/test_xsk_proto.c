@@ -18,16 +18,7 @@
 
 #include "rng.h"
 #include "xsk_proto.h"
-
-#define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
-
-#define assert_contains(hay, needle)                               \
-	do {                                                       \
-		const char *h_ = (hay), *n_ = (needle);            \
-		if (!h_ || !strstr(h_, n_))                        \
-			fail_msg("\"%s\" does not contain \"%s\"", \
-				 h_ ? h_ : "(null)", n_);          \
-	} while (0)
+#include "util.h"
 
 #define HLEN sizeof(struct zh_xsk_hdr)
 #define OFF_IFNAME (HLEN + offsetof(struct zh_xsk_req, ifname))
