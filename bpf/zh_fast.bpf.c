@@ -10,6 +10,9 @@
  *                  zh_tc_from_pod, attached on the same veth as well.
  * zh_xdp_pod       XDP on the pod-side veth in XDP mode: veth only accepts
  *                  redirected frames (ndo_xdp_xmit) when its peer runs XDP.
+ * zh_xdp_pod_xsk   zh_xdp_pod for a pod with AF_XDP sockets, in either
+ *                  mode (native or generic XDP): steers its rules' traffic
+ *                  into the sockets (xsk.h), the rest to its kernel stack.
  * zh_tc_pod        tc ingress of the pod-side veth in tc mode.
  * zh_tc_uplink     tc ingress of the node's uplink: NodePorts.
  * zh_xdp_uplink    XDP in front of it where the uplink runs XDP natively.
@@ -23,6 +26,7 @@
 #include "lib/lat.h"
 #include "lib/nat.h"
 #include "lib/reject.h"
+#include "lib/xsk.h"
 
 #define ZH_PULL_LEN (sizeof(struct ethhdr) + sizeof(struct ipv6hdr))
 
@@ -47,6 +51,16 @@ static __always_inline int zh_xdp_handover(struct xdp_md *ctx)
 	if (meta + sizeof(__u32) <= data)
 		*(__u32 *)meta = ZH_META_TO_TC;
 	return XDP_PASS;
+}
+
+/* Into the destination pod: straight to it with bpf_redirect_peer(), or,
+ * for an AF_XDP pod, out of its host-side veth so that the pod's veth
+ * receives it (and its XDP program sees it). */
+static __always_inline int zh_tc_deliver(const struct zh_fwd *fwd)
+{
+	if (fwd->via_rx)
+		return bpf_redirect(fwd->ifindex, 0);
+	return bpf_redirect_peer(fwd->ifindex, 0);
 }
 
 SEC("tc")
@@ -98,8 +112,7 @@ int zh_tc_from_pod(struct __sk_buff *skb)
 		if (fwd.l3_old != fwd.l3_new)
 			bpf_csum_update(skb, bpf_csum_diff(&fwd.l3_old, 4,
 							   &fwd.l3_new, 4, 0));
-		act = bpf_redirect_peer(fwd.ifindex, 0);
-
+		act = zh_tc_deliver(&fwd);
 		if (act == TC_ACT_REDIRECT) {
 			zh_count(stat, skb->len);
 			return act;
@@ -146,17 +159,31 @@ int zh_xdp_from_pod(struct xdp_md *ctx)
 	return zh_stat_is_drop(stat) ? XDP_DROP : XDP_PASS;
 }
 
-SEC("xdp")
-int zh_xdp_pod(struct xdp_md *ctx)
+static __always_inline int zh_xdp_to_pod(struct xdp_md *ctx, int xsk)
 {
 	void *data = (void *)(long)ctx->data;
 	void *data_end = (void *)(long)ctx->data_end;
 	struct zh_nat nat = {};
+	int act = ZH_XSK_NONE;
 
 	if (zh_lb_on() && zh_lb_pod_reply(data, data_end, &nat) == ZH_LB_NAT)
 		zh_xdp_nat(data, data_end, &nat);
-	zh_lat_to_pod(data, data_end);
-	return XDP_PASS;
+	if (xsk)
+		act = zh_xsk_redirect(ctx, data, data_end);
+	zh_lat_to_pod(data, data_end, act == XDP_REDIRECT);
+	return act == ZH_XSK_NONE ? XDP_PASS : act;
+}
+
+SEC("xdp")
+int zh_xdp_pod(struct xdp_md *ctx)
+{
+	return zh_xdp_to_pod(ctx, 0);
+}
+
+SEC("xdp")
+int zh_xdp_pod_xsk(struct xdp_md *ctx)
+{
+	return zh_xdp_to_pod(ctx, 1);
 }
 
 SEC("tc")
@@ -172,7 +199,7 @@ int zh_tc_pod(struct __sk_buff *skb)
 		data = (void *)(long)skb->data;
 		data_end = (void *)(long)skb->data_end;
 	}
-	zh_lat_to_pod(data, data_end);
+	zh_lat_to_pod(data, data_end, 0);
 	return TC_ACT_UNSPEC; /* TCX_NEXT: whatever else is attached runs */
 }
 
@@ -210,7 +237,7 @@ int zh_tc_uplink(struct __sk_buff *skb)
 	if (fwd.l3_old != fwd.l3_new)
 		bpf_csum_update(skb, bpf_csum_diff(&fwd.l3_old, 4, &fwd.l3_new,
 						   4, 0));
-	act = bpf_redirect_peer(fwd.ifindex, 0);
+	act = zh_tc_deliver(&fwd);
 	return act == TC_ACT_REDIRECT ? act : TC_ACT_SHOT;
 }
 

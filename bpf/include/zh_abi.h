@@ -13,7 +13,7 @@
 #include <linux/types.h>
 
 #define ZH_PIN_ROOT "/sys/fs/bpf/zerohop"
-#define ZH_PIN_VERSION "v2"
+#define ZH_PIN_VERSION "v3"
 #define ZH_PIN_DIR ZH_PIN_ROOT "/" ZH_PIN_VERSION
 
 /* Map names: at most 15 characters, the kernel keeps 16 with the NUL. */
@@ -29,11 +29,14 @@
 #define ZH_MAP_CT "zh_ct"
 #define ZH_MAP_AFFINITY "zh_affinity"
 #define ZH_MAP_NODE_ADDRS "zh_node_addrs"
+#define ZH_MAP_XSKS "zh_xsks"
+#define ZH_MAP_XSK_STEER "zh_xsk_steer"
 
 /* Program names as pinned (the function names in zh_fast.bpf.c). */
 #define ZH_PROG_TC_FROM_POD "zh_tc_from_pod"
 #define ZH_PROG_XDP_FROM_POD "zh_xdp_from_pod"
 #define ZH_PROG_XDP_POD "zh_xdp_pod"
+#define ZH_PROG_XDP_POD_XSK "zh_xdp_pod_xsk"
 #define ZH_PROG_TC_POD "zh_tc_pod"
 #define ZH_PROG_TC_UPLINK "zh_tc_uplink"
 #define ZH_PROG_XDP_UPLINK "zh_xdp_uplink"
@@ -43,6 +46,7 @@
 #define ZH_NETNS_LEN 128
 #define ZH_IFNAME_LEN 16
 #define ZH_ETH_ALEN 6
+#define ZH_NETWORK_LEN 64
 
 enum zh_family {
 	ZH_AF_INET = 4,
@@ -77,7 +81,60 @@ struct zh_endpoint {
 	 * whose veth runs XDP; to a tc pod the XDP entry passes the frame
 	 * on to the tc entry on the same veth. */
 	__u8 datapath;
-	__u8 pad[3];
+	__u8 flags; /* ZH_EP_F_* */
+	__u8 pad[2];
+};
+
+/* Deliver through the veth's own RX path (a redirect to the host-side
+ * veth's egress), never bpf_redirect_peer(), which skips it: the pod's
+ * XDP program there steers frames into its AF_XDP sockets. */
+#define ZH_EP_F_VIA_RX (1U << 0)
+
+/*
+ * AF_XDP pods. The pod-side program (zh_xdp_pod_xsk) looks up every frame
+ * by {family, proto, destination port, destination address} in
+ * zh_xsk_steer, then by the same key with port 0 (every port of the
+ * protocol); a hit goes to zh_xsks[slot + rx queue], or on to the kernel
+ * stack while no socket is registered there. The CNI plugin allocates each
+ * pod a run of `queues` slots and writes the rules; zerohopd inserts the
+ * sockets that pods hand it (user/lib/xsk_proto.h).
+ */
+#define ZH_XSK_SLOTS 4096
+#define ZH_XSK_MAX_QUEUES 16
+#define ZH_XSK_MAX_STEER 8
+#define ZH_MAX_STEER (ZH_XSK_SLOTS * 2)
+
+struct zh_steer_key {
+	__u8 family; /* enum zh_family */
+	__u8 proto; /* IPPROTO_UDP or IPPROTO_TCP */
+	__be16 port; /* destination port; 0: every port */
+	__u32 addr[4]; /* the pod's address, network byte order */
+};
+
+struct zh_steer {
+	__u32 slot; /* the pod's first zh_xsks index */
+	__u32 queues; /* queue q goes to slot + q; others to the kernel */
+};
+
+struct zh_steer_rule {
+	__u8 proto;
+	__u8 pad;
+	__be16 port; /* 0: every port */
+};
+
+/* A pod's AF_XDP setup, in its zh_ifaces entry (queues 0: none). */
+struct zh_iface_xsk {
+	__u32 slot; /* first zh_xsks index */
+	__u8 queues;
+	__u8 xdp_mode; /* the pod-side program: ZH_XSK_XDP_NATIVE/_GENERIC */
+	/* Written by zerohopd: the bind mode of the newest registration
+	 * (ZH_XSK_MODE_COPY/_ZEROCOPY, 0: none) and which queues have a live
+	 * one (bit q). */
+	__u8 bind_mode;
+	__u8 nsteer;
+	__u16 registered;
+	__u8 pad[2];
+	struct zh_steer_rule steer[ZH_XSK_MAX_STEER];
 };
 
 /*
@@ -100,6 +157,8 @@ struct zh_iface {
 	char pod_ifname[ZH_IFNAME_LEN];
 	char container_id[ZH_CONTAINER_ID_LEN];
 	char netns[ZH_NETNS_LEN];
+	char network[ZH_NETWORK_LEN]; /* the CNI network's name */
+	struct zh_iface_xsk xsk;
 };
 
 /*
@@ -118,6 +177,9 @@ enum zh_stat {
 	ZH_STAT_PASS_CT_FULL, /* no room for a conntrack entry: kernel path */
 	ZH_STAT_PASS_TO_TC, /* XDP entry: the destination pod has no XDP on
 			     * its veth; the tc entry delivers it */
+	ZH_STAT_XSK_REDIRECT, /* pod side: steered into an AF_XDP socket */
+	ZH_STAT_PASS_XSK_NO_SOCKET, /* steered, but no socket registered for
+				     * the queue: the pod's kernel stack */
 	ZH_STAT_DROP_SPOOF_MAC,
 	ZH_STAT_DROP_SPOOF_IP,
 	ZH_STAT_DROP_MALFORMED,
@@ -187,7 +249,7 @@ struct zh_config {
  *   deliver  the destination pod's interface, after our redirect
  *   kernel   a pod's interface, after the kernel's path (what we passed, or
  *            what never crossed us, such as host -> pod)
- *   afxdp    an AF_XDP socket's ring (reserved)
+ *   afxdp    a pod's interface, steered into an AF_XDP socket
  *
  * Two sources: probes measure from the sender's own send time; sampled
  * packets from the moment the egress hop stamped them (zh_lat_flows, keyed
@@ -361,7 +423,10 @@ struct zh_affinity {
 #ifndef __bpf__
 _Static_assert(sizeof(struct zh_ep_key) == 20, "zh_ep_key layout");
 _Static_assert(sizeof(struct zh_endpoint) == 20, "zh_endpoint layout");
-_Static_assert(sizeof(struct zh_iface) == 300, "zh_iface layout");
+_Static_assert(sizeof(struct zh_iface_xsk) == 44, "zh_iface_xsk layout");
+_Static_assert(sizeof(struct zh_iface) == 408, "zh_iface layout");
+_Static_assert(sizeof(struct zh_steer_key) == 20, "zh_steer_key layout");
+_Static_assert(sizeof(struct zh_steer) == 8, "zh_steer layout");
 _Static_assert(sizeof(struct zh_counter) == 16, "zh_counter layout");
 _Static_assert(sizeof(struct zh_probe) == 16, "zh_probe layout");
 _Static_assert(sizeof(struct zh_config) == 40, "zh_config layout");

@@ -23,6 +23,7 @@ struct zh_fwd {
 	__u8 xdp; /* set by the XDP entry: it can only reach XDP pods */
 	__u8 tc; /* set by the tc entry */
 	__u8 handover; /* tc: the XDP entry passed this frame on to us */
+	__u8 via_rx; /* the target is an AF_XDP pod (ZH_EP_F_VIA_RX) */
 	/* A Service rewrite the entry applies (tc and XDP write differently),
 	 * whatever the verdict: a backend that is no local pod is reached
 	 * through the kernel, already translated. */
@@ -86,6 +87,7 @@ static __always_inline int zh_ipv4_deliver(struct ethhdr *eth,
 
 	zh_l2_rewrite(eth, ep);
 	fwd->ifindex = ep->ifindex;
+	fwd->via_rx = ep->flags & ZH_EP_F_VIA_RX;
 	return ZH_STAT_REDIRECT;
 }
 
@@ -110,6 +112,7 @@ static __always_inline int zh_ipv6_deliver(struct ethhdr *eth,
 
 	zh_l2_rewrite(eth, ep);
 	fwd->ifindex = ep->ifindex;
+	fwd->via_rx = ep->flags & ZH_EP_F_VIA_RX;
 	return ZH_STAT_REDIRECT;
 }
 

@@ -7,7 +7,8 @@
  *                      probe from its sender's clock and stamps the flow
  *                      (probe or 1-in-N sample) with where it went.
  *   zh_lat_to_pod()    a pod's own interface: finds the flow's stamp and
- *                      records deliver or kernel.
+ *                      records deliver or kernel (afxdp when the frame
+ *                      goes into an AF_XDP socket).
  *
  * Both start with one read of zh_config (an array lookup the verifier
  * inlines): with probes and sampling off they return there. Only the linear
@@ -143,7 +144,7 @@ static __always_inline void zh_lat_from_pod(void *data, void *data_end,
 	bpf_map_update_elem(&zh_lat_flows, &key, &st, BPF_ANY);
 }
 
-static __always_inline void zh_lat_to_pod(void *data, void *data_end)
+static __always_inline void zh_lat_to_pod(void *data, void *data_end, int xsk)
 {
 	struct zh_config *cfg = zh_config_get();
 	struct zh_flow_key key = {};
@@ -172,6 +173,8 @@ static __always_inline void zh_lat_to_pod(void *data, void *data_end)
 	} else {
 		return;
 	}
+	if (xsk)
+		hop = ZH_HOP_AFXDP;
 	now = bpf_ktime_get_ns();
 	if (origin <= now)
 		zh_lat_record(hop, src, now - origin);

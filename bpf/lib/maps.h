@@ -96,6 +96,21 @@ struct {
 	__type(value, __u32);
 } zh_node_addrs SEC(".maps");
 
+/* AF_XDP sockets of the pods that opted in (zerohopd inserts them). */
+struct {
+	__uint(type, BPF_MAP_TYPE_XSKMAP);
+	__uint(max_entries, ZH_XSK_SLOTS);
+	__type(key, __u32);
+	__type(value, __u32);
+} zh_xsks SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, ZH_MAX_STEER);
+	__type(key, struct zh_steer_key);
+	__type(value, struct zh_steer);
+} zh_xsk_steer SEC(".maps");
+
 static __always_inline void zh_count(__u32 stat, __u64 bytes)
 {
 	struct zh_counter *c = bpf_map_lookup_elem(&zh_stats, &stat);

@@ -374,6 +374,8 @@ const char *zh_stat_name(int stat)
 		[ZH_STAT_PASS_IP_OPTIONS] = "pass_ip_options",
 		[ZH_STAT_PASS_CT_FULL] = "pass_conntrack_full",
 		[ZH_STAT_PASS_TO_TC] = "pass_to_tc",
+		[ZH_STAT_XSK_REDIRECT] = "xsk_redirect",
+		[ZH_STAT_PASS_XSK_NO_SOCKET] = "pass_xsk_no_socket",
 		[ZH_STAT_DROP_SPOOF_MAC] = "drop_spoof_mac",
 		[ZH_STAT_DROP_SPOOF_IP] = "drop_spoof_ip",
 		[ZH_STAT_DROP_MALFORMED] = "drop_malformed",

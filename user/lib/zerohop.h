@@ -43,9 +43,12 @@ struct zh_objs {
 	int ct_fd;
 	int affinity_fd;
 	int node_addrs_fd;
+	int xsks_fd;
+	int xsk_steer_fd;
 	int tc_from_pod_fd;
 	int xdp_from_pod_fd;
 	int xdp_pod_fd;
+	int xdp_pod_xsk_fd;
 	int tc_pod_fd;
 	int tc_uplink_fd;
 	int xdp_uplink_fd;

@@ -173,6 +173,8 @@ static int cmd_stats(struct ctl *c)
 	if (err)
 		return err;
 	for (int s = ZH_STAT_PASS_NOT_IP; s < ZH_STAT_MAX; s++) {
+		if (s == ZH_STAT_XSK_REDIRECT)
+			continue;
 		if (zh_stat_is_drop_reason(s))
 			dropped += st[s].packets;
 		else
@@ -182,16 +184,21 @@ static int cmd_stats(struct ctl *c)
 		drops = json_object();
 		passes = json_object();
 		for (int s = ZH_STAT_PASS_NOT_IP; s < ZH_STAT_MAX; s++)
-			json_object_set_new(
+			if (s != ZH_STAT_XSK_REDIRECT)
+				json_object_set_new(
 				zh_stat_is_drop_reason(s) ? drops : passes,
 				zh_stat_name(s),
 				json_pack("{s:I, s:I}", "packets",
 					  (json_int_t)st[s].packets, "bytes",
 					  (json_int_t)st[s].bytes));
-		j = json_pack("{s:{s:I, s:I}, s:I, s:o, s:I, s:o}",
+		j = json_pack("{s:{s:I, s:I}, s:{s:I, s:I}, s:I, s:o, s:I, s:o}",
 			      "redirected", "packets",
 			      (json_int_t)st[ZH_STAT_REDIRECT].packets, "bytes",
-			      (json_int_t)st[ZH_STAT_REDIRECT].bytes, "passed",
+			      (json_int_t)st[ZH_STAT_REDIRECT].bytes,
+			      "xskRedirected", "packets",
+			      (json_int_t)st[ZH_STAT_XSK_REDIRECT].packets,
+			      "bytes",
+			      (json_int_t)st[ZH_STAT_XSK_REDIRECT].bytes, "passed",
 			      (json_int_t)passed, "passReasons", passes,
 			      "dropped", (json_int_t)dropped, "dropReasons",
 			      drops);

@@ -177,6 +177,8 @@ static void stats_samples(struct mbuf *b, const char *name,
 				   v);
 		else if (i == ZH_STAT_REDIRECT)
 			sample_u64(b, name, LABELS("action", "redirect"), v);
+		else if (i == ZH_STAT_XSK_REDIRECT)
+			sample_u64(b, name, LABELS("action", "xsk"), v);
 		else
 			sample_u64(b, name,
 				   LABELS("action", "pass", "reason",
@@ -403,7 +405,7 @@ static const struct family {
 	int (*emit)(struct mbuf *b, const char *name, const struct scrape *s);
 } families[] = {
 	{ "zerohop_packets_total", "counter",
-	  "Packets from pods seen by the fast path: redirected to a local pod, or passed to the kernel (with the reason).",
+	  "Packets from pods seen by the fast path: redirected to a local pod, steered into a pod's AF_XDP socket (action=xsk), or passed to the kernel (with the reason).",
 	  fam_packets },
 	{ "zerohop_bytes_total", "counter",
 	  "Bytes of the packets in zerohop_packets_total.", fam_bytes },
