@@ -320,6 +320,7 @@ static void fill_iface(struct zh_iface *iface, const struct zh_cni_env *env,
 	snprintf(iface->container_id, sizeof(iface->container_id), "%s",
 		 env->container_id);
 	snprintf(iface->netns, sizeof(iface->netns), "%s", env->netns);
+	snprintf(iface->network, sizeof(iface->network), "%s", conf->name);
 }
 
 static void build_result(struct zh_result *res, const struct zh_cni_env *env,
