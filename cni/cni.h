@@ -95,11 +95,29 @@ bool zh_cni_name_valid(const char *s);
 int zh_cni_validate_container_id(const char *id, struct zh_cni_err *err);
 int zh_cni_validate_ifname(const char *ifname, struct zh_cni_err *err);
 
+/*
+ * "afxdp": AF_XDP for the pods of this network (or, in "args": {"cni":
+ * {"afxdp": ...}}, for one pod; false there opts a pod out).
+ */
+#define ZH_AFXDP_SOCKET_LEN 108 /* sun_path */
+/* zh_iface.xsk.xdp_mode: as xsk_proto.h's ZH_XSK_XDP_NATIVE/_GENERIC. */
+#define ZH_AFXDP_NATIVE 1
+#define ZH_AFXDP_GENERIC 2
+
+struct zh_afxdp_conf {
+	unsigned int queues; /* 0: no AF_XDP; else 1..ZH_XSK_MAX_QUEUES */
+	unsigned int nsteer;
+	struct zh_steer_rule steer[ZH_XSK_MAX_STEER];
+	bool generic; /* "xdpMode": "generic" (default) or "native" */
+	char socket_path[ZH_AFXDP_SOCKET_LEN];
+};
+
 struct zh_netconf {
 	json_t *root; /* owns the parsed document */
 	const char *cni_version, *name, *type; /* borrowed from root */
 	unsigned int mtu; /* default 1500 */
 	enum zh_datapath datapath; /* "tc" (default) or "xdp" */
+	struct zh_afxdp_conf afxdp;
 	const char *ipam_type; /* ipam.type */
 	json_t *prev_result; /* borrowed, NULL when absent */
 	char *raw; /* copy of stdin (NUL-terminated), handed verbatim to IPAM */

@@ -8,8 +8,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
 
 #include "cni.h"
+#include "xsk_srv.h"
 
 /* A short rendering of any JSON value for messages: "xdp", 12, {...}. */
 static const char *value_text(json_t *v, char *buf, size_t size)
@@ -107,6 +110,141 @@ static int parse_datapath(struct zh_netconf *conf, struct zh_cni_err *err)
 		value_text(v, text, sizeof(text)));
 }
 
+static int afxdp_err(struct zh_cni_err *err, const char *where, json_t *v,
+		     const char *want)
+{
+	char text[64];
+
+	return conf_err(err, ZH_CNI_ERR_INVALID_CONFIG, NULL,
+			"%s is %s: want %s", where,
+			v ? value_text(v, text, sizeof(text)) : "missing",
+			want);
+}
+
+static int parse_steer(struct zh_afxdp_conf *a, json_t *steer, const char *in,
+		       struct zh_cni_err *err)
+{
+	char where[96];
+	size_t i;
+	json_t *r;
+
+	snprintf(where, sizeof(where), "%s.steer", in);
+	if (!json_is_array(steer) || !json_array_size(steer) ||
+	    json_array_size(steer) > ZH_XSK_MAX_STEER)
+		return afxdp_err(
+			err, where, steer,
+			"an array of 1 to 8 {\"proto\", \"port\"} rules");
+	json_array_foreach (steer, i, r) {
+		json_t *proto = json_object_get(r, "proto");
+		json_t *port = opt_get(r, "port");
+		const char *ps = json_string_value(proto);
+		struct zh_steer_rule *rule = &a->steer[a->nsteer];
+
+		snprintf(where, sizeof(where), "%s.steer[%zu]", in, i);
+		if (!json_is_object(r) || json_object_size(r) > 2 ||
+		    (json_object_size(r) == 2 && !json_object_get(r, "port")))
+			return afxdp_err(
+				err, where, r,
+				"{\"proto\": \"udp\"|\"tcp\", \"port\": 1..65535}");
+		memset(rule, 0, sizeof(*rule));
+		if (ps && !strcmp(ps, "udp"))
+			rule->proto = IPPROTO_UDP;
+		else if (ps && !strcmp(ps, "tcp"))
+			rule->proto = IPPROTO_TCP;
+		else
+			return afxdp_err(err, strcat(where, ".proto"), proto,
+					 "\"udp\" or \"tcp\"");
+		/* No port: every port of the protocol. */
+		if (port &&
+		    (!json_is_integer(port) || json_integer_value(port) < 1 ||
+		     json_integer_value(port) > 65535))
+			return afxdp_err(
+				err, strcat(where, ".port"), port,
+				"1..65535 (leave it out for every port)");
+		rule->port = port ? htons((__u16)json_integer_value(port)) : 0;
+		for (unsigned int k = 0; k < a->nsteer; k++)
+			if (a->steer[k].proto == rule->proto &&
+			    a->steer[k].port == rule->port)
+				return afxdp_err(err, where, r,
+						 "each rule once");
+		a->nsteer++;
+	}
+	return 0;
+}
+
+/* One "afxdp" value: false (off), or the object. */
+static int parse_afxdp_obj(struct zh_afxdp_conf *a, json_t *v, const char *in,
+			   struct zh_cni_err *err)
+{
+	static const char *const keys[] = { "queues", "steer", "xdpMode",
+					    "socketPath" };
+	char where[96];
+	const char *key, *s;
+	json_t *m;
+
+	memset(a, 0, sizeof(*a));
+	if (json_is_false(v))
+		return 0;
+	if (!json_is_object(v))
+		return afxdp_err(err, in, v, "false or an object");
+	json_object_foreach (v, key, m) {
+		size_t k = 0;
+
+		while (k < sizeof(keys) / sizeof(keys[0]) &&
+		       strcmp(key, keys[k]))
+			k++;
+		if (k == sizeof(keys) / sizeof(keys[0]))
+			return conf_err(
+				err, ZH_CNI_ERR_INVALID_CONFIG, NULL,
+				"unknown key \"%.32s\" in %s (known: queues, steer, xdpMode, socketPath)",
+				key, in);
+	}
+	a->queues = 1;
+	m = opt_get(v, "queues");
+	snprintf(where, sizeof(where), "%s.queues", in);
+	if (m && (!json_is_integer(m) || json_integer_value(m) < 1 ||
+		  json_integer_value(m) > ZH_XSK_MAX_QUEUES))
+		return afxdp_err(err, where, m, "an integer from 1 to 16");
+	if (m)
+		a->queues = (unsigned int)json_integer_value(m);
+	if (parse_steer(a, json_object_get(v, "steer"), in, err))
+		return -1;
+	a->generic = true;
+	m = opt_get(v, "xdpMode");
+	s = json_string_value(m);
+	snprintf(where, sizeof(where), "%s.xdpMode", in);
+	if (m && !(s && (!strcmp(s, "generic") || !strcmp(s, "native"))))
+		return afxdp_err(err, where, m, "\"generic\" or \"native\"");
+	if (s && !strcmp(s, "native"))
+		a->generic = false;
+	m = opt_get(v, "socketPath");
+	s = json_string_value(m);
+	snprintf(where, sizeof(where), "%s.socketPath", in);
+	if (m && !(s && s[0] == '/' && strlen(s) < ZH_AFXDP_SOCKET_LEN))
+		return afxdp_err(err, where, m,
+				 "an absolute path shorter than 108 bytes");
+	snprintf(a->socket_path, sizeof(a->socket_path), "%s",
+		 s ? s : ZH_XSK_SOCKET_DEFAULT);
+	return 0;
+}
+
+/* The network's "afxdp", unless the runtime's args.cni.afxdp (one pod)
+ * says otherwise. */
+static int parse_afxdp(struct zh_netconf *conf, struct zh_cni_err *err)
+{
+	json_t *args = opt_get(conf->root, "args");
+	json_t *cni = json_is_object(args) ? opt_get(args, "cni") : NULL;
+	json_t *pod = json_is_object(cni) ? opt_get(cni, "afxdp") : NULL;
+	json_t *net = opt_get(conf->root, "afxdp");
+
+	if (pod)
+		return parse_afxdp_obj(&conf->afxdp, pod, "args.cni.afxdp",
+				       err);
+	if (net)
+		return parse_afxdp_obj(&conf->afxdp, net, "afxdp", err);
+	return 0;
+}
+
 static int parse_ipam(struct zh_netconf *conf, struct zh_cni_err *err)
 {
 	json_t *ipam = opt_get(conf->root, "ipam");
@@ -148,7 +286,7 @@ static int parse_doc(struct zh_netconf *conf, struct zh_cni_err *err)
 			"name \"%s\" must match ^[a-zA-Z0-9][a-zA-Z0-9_.-]*$",
 			conf->name);
 	if (parse_mtu(conf, err) || parse_datapath(conf, err) ||
-	    parse_ipam(conf, err))
+	    parse_afxdp(conf, err) || parse_ipam(conf, err))
 		return -1;
 
 	conf->prev_result = opt_get(root, "prevResult");

@@ -165,10 +165,43 @@ static int build_routes(const struct zh_result *ipam,
 	return 0;
 }
 
+/* The pod-side program: AF_XDP pods steer in XDP (native or generic)
+ * whatever the mode; XDP mode needs it native; tc mode times at tc. */
 static const char *pod_prog_name(const struct zh_netconf *conf)
 {
+	if (conf->afxdp.queues)
+		return ZH_PROG_XDP_POD_XSK;
 	return conf->datapath == ZH_DATAPATH_XDP ? ZH_PROG_XDP_POD :
 						   ZH_PROG_TC_POD;
+}
+
+static int pod_prog_attach(const struct zh_netconf *conf,
+			   const struct zh_objs *objs, int ifindex)
+{
+	if (conf->afxdp.queues)
+		return zh_xdp_attach_mode(ifindex, objs->xdp_pod_xsk_fd,
+					  conf->afxdp.generic);
+	if (conf->datapath == ZH_DATAPATH_XDP)
+		return zh_xdp_attach(ifindex, objs->xdp_pod_fd);
+	return zh_tc_attach(ifindex, objs->tc_pod_fd);
+}
+
+static int pod_prog_attached(const struct zh_netconf *conf,
+			     const struct zh_objs *objs, int ifindex)
+{
+	if (conf->afxdp.queues)
+		return zh_xdp_attached(ifindex, objs->xdp_pod_xsk_fd);
+	if (conf->datapath == ZH_DATAPATH_XDP)
+		return zh_xdp_attached(ifindex, objs->xdp_pod_fd);
+	return zh_tc_attached(ifindex, objs->tc_pod_fd);
+}
+
+/* Can an XDP redirect reach the pod? Only if its veth runs XDP natively. */
+static __u8 pod_xdp_native(const struct zh_netconf *conf)
+{
+	if (conf->afxdp.queues)
+		return !conf->afxdp.generic;
+	return conf->datapath == ZH_DATAPATH_XDP;
 }
 
 /* Inside the pod's netns: the interface, its addresses, gateway, routes. */
@@ -198,16 +231,19 @@ static int pod_side(const struct zh_cni_env *env, const struct zh_netconf *conf,
 				       env->ifname);
 	}
 	/* The pod-side program times arrivals (per-hop latency); in XDP mode
-	 * it is also what lets veth take redirected frames. */
-	ret = conf->datapath == ZH_DATAPATH_XDP ?
-		      zh_xdp_attach(ifindex, objs->xdp_pod_fd) :
-		      zh_tc_attach(ifindex, objs->tc_pod_fd);
+	 * it is also what lets veth take redirected frames, and for AF_XDP
+	 * it steers frames into the pod's sockets. No silent fallback from
+	 * native to generic XDP: the pod asked for one. */
+	ret = pod_prog_attach(conf, objs, ifindex);
 	if (ret)
-		return zh_cni_err_set(err, ZH_CNI_ERR_BPF,
-				      "cannot attach the pod-side program",
-				      "%s on pod interface %s: %s",
-				      pod_prog_name(conf), env->ifname,
-				      strerror(-ret));
+		return zh_cni_err_set(
+			err, ZH_CNI_ERR_BPF,
+			"cannot attach the pod-side program",
+			"%s (%s XDP) on pod interface %s: %s",
+			pod_prog_name(conf),
+			conf->afxdp.queues && conf->afxdp.generic ? "generic" :
+								    "native",
+			env->ifname, strerror(-ret));
 	ret = zh_nl_link_up(ifindex);
 	if (ret)
 		return nl_fail(err, ret, "set up", env->ifname);
@@ -321,6 +357,14 @@ static void fill_iface(struct zh_iface *iface, const struct zh_cni_env *env,
 		 env->container_id);
 	snprintf(iface->netns, sizeof(iface->netns), "%s", env->netns);
 	snprintf(iface->network, sizeof(iface->network), "%s", conf->name);
+	if (conf->afxdp.queues) {
+		iface->xsk.queues = (__u8)conf->afxdp.queues;
+		iface->xsk.xdp_mode = conf->afxdp.generic ? ZH_AFXDP_GENERIC :
+							    ZH_AFXDP_NATIVE;
+		iface->xsk.nsteer = (__u8)conf->afxdp.nsteer;
+		memcpy(iface->xsk.steer, conf->afxdp.steer,
+		       sizeof(iface->xsk.steer));
+	}
 }
 
 static void build_result(struct zh_result *res, const struct zh_cni_env *env,
@@ -394,7 +438,11 @@ int zh_cmd_add(const struct zh_cni_env *env, const struct zh_netconf *conf,
 	if (ret)
 		goto err_ipam;
 
-	ret = zh_nl_veth_add(host, env->ifname, netns_fd, conf->mtu);
+	/* An AF_XDP pod's veth has exactly its queues: native XDP on veth
+	 * takes a frame on the queue the sender's side picked, and a socket
+	 * only sees its own queue. */
+	ret = zh_nl_veth_add_queues(host, env->ifname, netns_fd, conf->mtu,
+				    conf->afxdp.queues);
 	if (ret) {
 		nl_fail(err, ret, "create veth pair",
 			ret == -EEXIST ? "(pod interface name taken)" : host);
@@ -430,10 +478,24 @@ int zh_cmd_add(const struct zh_cni_env *env, const struct zh_netconf *conf,
 
 	fill_iface(&iface, env, conf, &pa, host, host_mac, pod_mac,
 		   pod_ifindex);
+	if (conf->afxdp.queues) {
+		ret = zh_xsk_slot_alloc(&objs, conf->afxdp.queues,
+					&iface.xsk.slot);
+		if (ret) {
+			zh_cni_err_set(err, ZH_CNI_ERR_BPF,
+				       "no room for the pod's AF_XDP sockets",
+				       "%u queue(s) wanted, %d slots in %s: %s",
+				       conf->afxdp.queues, ZH_XSK_SLOTS,
+				       ZH_MAP_XSKS, strerror(-ret));
+			goto err_veth;
+		}
+	}
 	ep.ifindex = host_ifindex;
 	memcpy(ep.mac, pod_mac, 6);
 	memcpy(ep.gw_mac, host_mac, 6);
-	ep.datapath = (__u8)conf->datapath;
+	ep.datapath = pod_xdp_native(conf) ? ZH_DATAPATH_XDP : ZH_DATAPATH_TC;
+	if (conf->afxdp.queues)
+		ep.flags = ZH_EP_F_VIA_RX;
 	ret = zh_ep_write(&objs, host_ifindex, &iface, &ep);
 	if (ret) {
 		zh_cni_err_set(
@@ -583,9 +645,7 @@ static void check_pod_side(const struct zh_cni_env *env,
 						     sizeof(buf)) :
 					 "link");
 	}
-	if ((conf->datapath == ZH_DATAPATH_XDP ?
-		     zh_xdp_attached(ifindex, objs->xdp_pod_fd) :
-		     zh_tc_attached(ifindex, objs->tc_pod_fd)) != 1)
+	if (pod_prog_attached(conf, objs, ifindex) != 1)
 		problem(p, "%s not attached to pod interface %s",
 			pod_prog_name(conf), env->ifname);
 }

@@ -101,6 +101,11 @@ int zh_tc_attached(int ifindex, int prog_fd)
 
 int zh_xdp_attach(int ifindex, int prog_fd)
 {
+	return zh_xdp_attach_mode(ifindex, prog_fd, false);
+}
+
+int zh_xdp_attach_mode(int ifindex, int prog_fd, bool generic)
+{
 	struct xdp_program *prog;
 	int err;
 
@@ -108,7 +113,8 @@ int zh_xdp_attach(int ifindex, int prog_fd)
 	err = libxdp_get_error(prog);
 	if (err)
 		return err;
-	err = xdp_program__attach(prog, ifindex, XDP_MODE_NATIVE, 0);
+	err = xdp_program__attach(prog, ifindex,
+				  generic ? XDP_MODE_SKB : XDP_MODE_NATIVE, 0);
 	xdp_program__close(prog);
 	return err;
 }

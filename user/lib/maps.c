@@ -44,18 +44,74 @@ static int update(int fd, const void *key, const void *val, __u64 flags)
 	return bpf_map_update_elem(fd, key, val, flags) ? -errno : 0;
 }
 
+/* The steering keys of @iface: every rule at every address it owns. */
+static int steer_keys(const struct zh_iface *iface,
+		      struct zh_steer_key keys[2 * ZH_XSK_MAX_STEER])
+{
+	struct zh_ep_key addrs[2];
+	int na = iface_keys(iface, addrs), n = 0;
+
+	if (!iface->xsk.queues)
+		return 0;
+	for (int a = 0; a < na; a++) {
+		for (int r = 0; r < iface->xsk.nsteer && r < ZH_XSK_MAX_STEER;
+		     r++) {
+			struct zh_steer_key *k = &keys[n++];
+
+			memset(k, 0, sizeof(*k));
+			k->family = addrs[a].family;
+			k->proto = iface->xsk.steer[r].proto;
+			k->port = iface->xsk.steer[r].port;
+			memcpy(k->addr, addrs[a].addr, sizeof(k->addr));
+		}
+	}
+	return n;
+}
+
+/* Take @iface's AF_XDP sockets and rules out; only entries that are its. */
+static void steer_remove(const struct zh_objs *o, const struct zh_iface *iface)
+{
+	struct zh_steer_key keys[2 * ZH_XSK_MAX_STEER];
+	int n = steer_keys(iface, keys);
+	struct zh_steer st;
+
+	for (int i = 0; i < n; i++)
+		if (!bpf_map_lookup_elem(o->xsk_steer_fd, &keys[i], &st) &&
+		    st.slot == iface->xsk.slot)
+			bpf_map_delete_elem(o->xsk_steer_fd, &keys[i]);
+	for (__u32 q = 0; q < iface->xsk.queues; q++) {
+		__u32 slot = iface->xsk.slot + q;
+
+		bpf_map_delete_elem(o->xsks_fd, &slot);
+	}
+}
+
 int zh_ep_write(const struct zh_objs *o, __u32 host_ifindex,
 		const struct zh_iface *iface, const struct zh_endpoint *ep)
 {
+	struct zh_steer_key skeys[2 * ZH_XSK_MAX_STEER];
+	struct zh_steer st = { .slot = iface->xsk.slot,
+			       .queues = iface->xsk.queues };
 	struct zh_ep_key keys[2];
-	int n = iface_keys(iface, keys);
-	int i, err;
+	int n = iface_keys(iface, keys), ns = steer_keys(iface, skeys);
+	int i, j = 0, err;
 
 	/* Identity first: from the moment an address routes to this pod, the
 	 * pod's replies must pass anti-spoofing. */
 	err = update(o->ifaces_fd, &host_ifindex, iface, BPF_ANY);
 	if (err)
 		return err;
+	/* Its sockets' slots start empty, whoever had them before. */
+	for (__u32 q = 0; q < iface->xsk.queues; q++) {
+		__u32 slot = iface->xsk.slot + q;
+
+		bpf_map_delete_elem(o->xsks_fd, &slot);
+	}
+	for (j = 0; j < ns; j++) {
+		err = update(o->xsk_steer_fd, &skeys[j], &st, BPF_NOEXIST);
+		if (err)
+			goto err_steer;
+	}
 	for (i = 0; i < n; i++) {
 		/* An address is one pod's: never steal another's entry. */
 		err = update(o->endpoints_fd, &keys[i], ep, BPF_NOEXIST);
@@ -67,6 +123,9 @@ int zh_ep_write(const struct zh_objs *o, __u32 host_ifindex,
 err_endpoints:
 	while (i--)
 		bpf_map_delete_elem(o->endpoints_fd, &keys[i]);
+err_steer:
+	while (j--)
+		bpf_map_delete_elem(o->xsk_steer_fd, &skeys[j]);
 	bpf_map_delete_elem(o->ifaces_fd, &host_ifindex);
 	return err;
 }
@@ -87,9 +146,56 @@ int zh_ep_remove(const struct zh_objs *o, __u32 host_ifindex)
 		    ep.ifindex == host_ifindex)
 			bpf_map_delete_elem(o->endpoints_fd, &keys[i]);
 	}
+	steer_remove(o, &iface);
 	if (bpf_map_delete_elem(o->ifaces_fd, &host_ifindex) && errno != ENOENT)
 		return -errno;
 	return 0;
+}
+
+struct slot_scan {
+	unsigned char used[ZH_XSK_SLOTS];
+};
+
+static int slot_cb(__u32 host_ifindex, const struct zh_iface *iface, void *arg)
+{
+	struct slot_scan *sc = arg;
+
+	for (__u32 q = 0; q < iface->xsk.queues; q++)
+		if (iface->xsk.slot + q < ZH_XSK_SLOTS)
+			sc->used[iface->xsk.slot + q] = 1;
+	return 0;
+}
+
+int zh_xsk_slot_alloc(const struct zh_objs *o, unsigned int queues,
+		      __u32 *slot)
+{
+	struct slot_scan *sc;
+	int err;
+
+	if (!queues || queues > ZH_XSK_MAX_QUEUES)
+		return -EINVAL;
+	sc = calloc(1, sizeof(*sc));
+	if (!sc)
+		return -ENOMEM;
+	err = zh_iface_foreach(o, slot_cb, sc);
+	if (err)
+		goto out;
+	err = -ENOSPC;
+	for (__u32 s = 0; s + queues <= ZH_XSK_SLOTS; s++) {
+		__u32 q = 0;
+
+		while (q < queues && !sc->used[s + q])
+			q++;
+		if (q == queues) {
+			*slot = s;
+			err = 0;
+			break;
+		}
+		s += q; /* s + q is taken: go on after it */
+	}
+out:
+	free(sc);
+	return err;
 }
 
 int zh_ep_lookup(const struct zh_objs *o, const struct zh_ep_key *key,

@@ -199,6 +199,13 @@ out:
 int zh_nl_veth_add(const char *host, const char *peer, int peer_netns_fd,
 		   unsigned int mtu)
 {
+	return zh_nl_veth_add_queues(host, peer, peer_netns_fd, mtu, 0);
+}
+
+int zh_nl_veth_add_queues(const char *host, const char *peer,
+			  int peer_netns_fd, unsigned int mtu,
+			  unsigned int queues)
+{
 	struct ifinfomsg *ifi, *peer_ifi;
 	struct rtattr *linkinfo, *data, *peer_nest;
 	struct nl_req r;
@@ -209,6 +216,10 @@ int zh_nl_veth_add(const char *host, const char *peer, int peer_netns_fd,
 	ifi->ifi_family = AF_UNSPEC;
 	attr_put(&r, IFLA_IFNAME, host, strlen(host) + 1);
 	attr_put(&r, IFLA_MTU, &mtu, sizeof(mtu));
+	if (queues) {
+		attr_put(&r, IFLA_NUM_TX_QUEUES, &queues, sizeof(queues));
+		attr_put(&r, IFLA_NUM_RX_QUEUES, &queues, sizeof(queues));
+	}
 	linkinfo = attr_nest(&r, IFLA_LINKINFO);
 	attr_put(&r, IFLA_INFO_KIND, "veth", 4);
 	data = attr_nest(&r, IFLA_INFO_DATA);
@@ -220,6 +231,10 @@ int zh_nl_veth_add(const char *host, const char *peer, int peer_netns_fd,
 	r.nh->nlmsg_len = off + NLMSG_ALIGN(sizeof(*peer_ifi));
 	attr_put(&r, IFLA_IFNAME, peer, strlen(peer) + 1);
 	attr_put(&r, IFLA_MTU, &mtu, sizeof(mtu));
+	if (queues) {
+		attr_put(&r, IFLA_NUM_TX_QUEUES, &queues, sizeof(queues));
+		attr_put(&r, IFLA_NUM_RX_QUEUES, &queues, sizeof(queues));
+	}
 	if (peer_netns_fd >= 0)
 		attr_put(&r, IFLA_NET_NS_FD, &peer_netns_fd,
 			 sizeof(peer_netns_fd));

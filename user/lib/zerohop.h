@@ -87,15 +87,21 @@ void zh_objs_close(struct zh_objs *o);
 int zh_objs_unpin(void);
 
 /* Endpoints: the identity of the pod behind @host_ifindex and the routes to
- * its addresses. Writes are all or nothing. */
+ * its addresses, and its AF_XDP steering rules (iface->xsk; its zh_xsks
+ * slots start empty). Writes are all or nothing. */
 int zh_ep_write(const struct zh_objs *o, __u32 host_ifindex,
 		const struct zh_iface *iface, const struct zh_endpoint *ep);
-/* Remove the pod behind @host_ifindex; -ENOENT when there is none. */
+/* Remove the pod behind @host_ifindex, its AF_XDP rules and sockets too;
+ * -ENOENT when there is none. */
 int zh_ep_remove(const struct zh_objs *o, __u32 host_ifindex);
 /* Remove every pod recorded for @container_id/@pod_ifname (a veth that
  * vanished without DEL); returns how many were removed. */
 int zh_ep_remove_owner(const struct zh_objs *o, const char *container_id,
 		       const char *pod_ifname);
+/* The first free run of @queues zh_xsks slots (none of a zh_ifaces
+ * entry's); -ENOSPC when there is none. Call with the pin lock held. */
+int zh_xsk_slot_alloc(const struct zh_objs *o, unsigned int queues,
+		      __u32 *slot);
 int zh_ep_lookup(const struct zh_objs *o, const struct zh_ep_key *key,
 		 struct zh_endpoint *ep);
 int zh_iface_lookup(const struct zh_objs *o, __u32 host_ifindex,
@@ -135,7 +141,9 @@ const char *zh_lat_src_name(int src);
  * the one attached, 0 when another or none is, negative on error. */
 int zh_tc_attach(int ifindex, int prog_fd);
 int zh_tc_attached(int ifindex, int prog_fd);
-int zh_xdp_attach(int ifindex, int prog_fd);
+int zh_xdp_attach(int ifindex, int prog_fd); /* native */
+/* @generic: generic (skb) XDP, which every device runs; else native. */
+int zh_xdp_attach_mode(int ifindex, int prog_fd, bool generic);
 int zh_xdp_attached(int ifindex, int prog_fd);
 
 /* Network namespaces. zh_netns_enter() moves the calling thread into

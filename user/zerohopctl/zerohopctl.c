@@ -14,6 +14,7 @@
 #include <jansson.h>
 
 #include "zerohop.h"
+#include "xsk_proto.h"
 #include "hist.h"
 #include "svc_maps.h"
 
@@ -93,18 +94,69 @@ static void iface_ips(const struct zh_iface *ifc, char *v4, char *v6)
 		inet_ntop(AF_INET6, ifc->ipv6, v6, INET6_ADDRSTRLEN);
 }
 
+static const char *xsk_xdp_mode(const struct zh_iface *ifc)
+{
+	return ifc->xsk.xdp_mode == ZH_XSK_XDP_NATIVE ? "native" : "generic";
+}
+
+/* The bind mode of the newest live registration; "-" while none. */
+static const char *xsk_bind_mode(const struct zh_iface *ifc)
+{
+	if (!ifc->xsk.registered)
+		return "-";
+	return ifc->xsk.bind_mode == ZH_XSK_MODE_ZEROCOPY ? "zero-copy" :
+							    "copy";
+}
+
+/* "generic,copy,1/2": XDP mode, bind mode, queues registered / queues. */
+static void xsk_summary(const struct zh_iface *ifc, char *buf, size_t len)
+{
+	if (!ifc->xsk.queues) {
+		snprintf(buf, len, "-");
+		return;
+	}
+	snprintf(buf, len, "%s,%s,%d/%u", xsk_xdp_mode(ifc), xsk_bind_mode(ifc),
+		 __builtin_popcount(ifc->xsk.registered), ifc->xsk.queues);
+}
+
 static int ep_table_cb(__u32 ifindex, const struct zh_iface *ifc, void *arg)
 {
-	char v4[INET6_ADDRSTRLEN], v6[INET6_ADDRSTRLEN], mac[18];
+	char v4[INET6_ADDRSTRLEN], v6[INET6_ADDRSTRLEN], mac[18], xsk[40];
 
 	iface_ips(ifc, v4, v6);
 	mac_str(ifc->mac, mac, sizeof(mac));
-	printf("%-15s %-25s %-17s %-7u %-15s %-4s %-5s %-12.12s %s\n",
+	xsk_summary(ifc, xsk, sizeof(xsk));
+	printf("%-15s %-25s %-17s %-7u %-15s %-4s %-5s %-19s %-12.12s %s\n",
 	       v4[0] ? v4 : "-", v6[0] ? v6 : "-", mac, ifindex,
 	       ifc->host_ifname, ifc->pod_ifname,
-	       ifc->datapath == ZH_DATAPATH_XDP ? "xdp" : "tc",
+	       ifc->datapath == ZH_DATAPATH_XDP ? "xdp" : "tc", xsk,
 	       ifc->container_id, ifc->netns);
 	return 0;
+}
+
+static json_t *xsk_json(const struct zh_iface *ifc)
+{
+	json_t *steer = json_array(), *queues = json_array();
+
+	if (!ifc->xsk.queues)
+		return json_null();
+	for (int i = 0; i < ifc->xsk.nsteer && i < ZH_XSK_MAX_STEER; i++) {
+		const struct zh_steer_rule *r = &ifc->xsk.steer[i];
+
+		json_array_append_new(
+			steer,
+			json_pack("{s:s, s:i}", "proto",
+				  r->proto == IPPROTO_TCP ? "tcp" : "udp",
+				  "port", (int)ntohs(r->port)));
+	}
+	for (int q = 0; q < ifc->xsk.queues; q++)
+		if (ifc->xsk.registered & (1U << q))
+			json_array_append_new(queues, json_integer(q));
+	return json_pack("{s:i, s:i, s:s, s:s?, s:o, s:o}", "queues",
+			 (int)ifc->xsk.queues, "slot", (int)ifc->xsk.slot,
+			 "xdpMode", xsk_xdp_mode(ifc), "bindMode",
+			 ifc->xsk.registered ? xsk_bind_mode(ifc) : NULL,
+			 "registeredQueues", queues, "steer", steer);
 }
 
 static int ep_json_cb(__u32 ifindex, const struct zh_iface *ifc, void *arg)
@@ -119,14 +171,16 @@ static int ep_json_cb(__u32 ifindex, const struct zh_iface *ifc, void *arg)
 	if (v6[0])
 		json_array_append_new(ips, json_string(v6));
 	json_array_append_new(
-		arr, json_pack("{s:o, s:s, s:i, s:s, s:s, s:i, s:s, s:s, s:s}",
-			       "ips", ips, "mac", mac, "hostIfindex",
-			       (int)ifindex, "hostIfname", ifc->host_ifname,
-			       "podIfname", ifc->pod_ifname, "podIfindex",
-			       (int)ifc->pod_ifindex, "datapath",
-			       ifc->datapath == ZH_DATAPATH_XDP ? "xdp" : "tc",
-			       "netns", ifc->netns, "containerID",
-			       ifc->container_id));
+		arr,
+		json_pack(
+			"{s:o, s:s, s:i, s:s, s:s, s:i, s:s, s:s, s:s, s:s, s:o}",
+			"ips", ips, "mac", mac, "hostIfindex", (int)ifindex,
+			"hostIfname", ifc->host_ifname, "podIfname",
+			ifc->pod_ifname, "podIfindex", (int)ifc->pod_ifindex,
+			"datapath",
+			ifc->datapath == ZH_DATAPATH_XDP ? "xdp" : "tc",
+			"netns", ifc->netns, "containerID", ifc->container_id,
+			"network", ifc->network, "afxdp", xsk_json(ifc)));
 	return 0;
 }
 
@@ -148,9 +202,9 @@ static int cmd_endpoints(struct ctl *c)
 	int err;
 
 	if (!c->json) {
-		printf("%-15s %-25s %-17s %-7s %-15s %-4s %-5s %-12s %s\n",
+		printf("%-15s %-25s %-17s %-7s %-15s %-4s %-5s %-19s %-12s %s\n",
 		       "IPV4", "IPV6", "MAC", "IFINDEX", "HOST-IFNAME", "IF",
-		       "MODE", "CONTAINER", "NETNS");
+		       "MODE", "AFXDP", "CONTAINER", "NETNS");
 		return zh_iface_foreach(&c->objs, ep_table_cb, NULL);
 	}
 	arr = json_array();
@@ -186,22 +240,22 @@ static int cmd_stats(struct ctl *c)
 		for (int s = ZH_STAT_PASS_NOT_IP; s < ZH_STAT_MAX; s++)
 			if (s != ZH_STAT_XSK_REDIRECT)
 				json_object_set_new(
-				zh_stat_is_drop_reason(s) ? drops : passes,
-				zh_stat_name(s),
-				json_pack("{s:I, s:I}", "packets",
-					  (json_int_t)st[s].packets, "bytes",
-					  (json_int_t)st[s].bytes));
-		j = json_pack("{s:{s:I, s:I}, s:{s:I, s:I}, s:I, s:o, s:I, s:o}",
-			      "redirected", "packets",
-			      (json_int_t)st[ZH_STAT_REDIRECT].packets, "bytes",
-			      (json_int_t)st[ZH_STAT_REDIRECT].bytes,
-			      "xskRedirected", "packets",
-			      (json_int_t)st[ZH_STAT_XSK_REDIRECT].packets,
-			      "bytes",
-			      (json_int_t)st[ZH_STAT_XSK_REDIRECT].bytes, "passed",
-			      (json_int_t)passed, "passReasons", passes,
-			      "dropped", (json_int_t)dropped, "dropReasons",
-			      drops);
+					zh_stat_is_drop_reason(s) ? drops :
+								    passes,
+					zh_stat_name(s),
+					json_pack("{s:I, s:I}", "packets",
+						  (json_int_t)st[s].packets,
+						  "bytes",
+						  (json_int_t)st[s].bytes));
+		j = json_pack(
+			"{s:{s:I, s:I}, s:{s:I, s:I}, s:I, s:o, s:I, s:o}",
+			"redirected", "packets",
+			(json_int_t)st[ZH_STAT_REDIRECT].packets, "bytes",
+			(json_int_t)st[ZH_STAT_REDIRECT].bytes, "xskRedirected",
+			"packets", (json_int_t)st[ZH_STAT_XSK_REDIRECT].packets,
+			"bytes", (json_int_t)st[ZH_STAT_XSK_REDIRECT].bytes,
+			"passed", (json_int_t)passed, "passReasons", passes,
+			"dropped", (json_int_t)dropped, "dropReasons", drops);
 		err = print_json(j);
 	} else {
 		printf("%-22s %14s %16s\n", "COUNTER", "PACKETS", "BYTES");

@@ -43,6 +43,7 @@
 struct zh_metrics {
 	struct MHD_Daemon *daemon;
 	const struct zh_objs *objs;
+	const struct zh_xsk_srv *xsk; /* NULL: no AF_XDP handoff */
 	char ready_pin[PATH_MAX]; /* exists once the objects are pinned */
 	double start_time; /* seconds since the epoch */
 };
@@ -398,6 +399,32 @@ static int fam_build_info(struct mbuf *b, const char *name,
 	return 0;
 }
 
+static int fam_xsk_handoffs(struct mbuf *b, const char *name,
+			    const struct scrape *s)
+{
+	struct zh_xsk_srv_stats st;
+
+	if (!s->m->xsk)
+		return 0;
+	zh_xsk_srv_stats(s->m->xsk, &st);
+	for (int r = 0; r < ZH_XSK_R_MAX; r++)
+		sample_u64(b, name, LABELS("result", zh_xsk_result_name(r)),
+			   st.results[r]);
+	return 0;
+}
+
+static int fam_xsk_live(struct mbuf *b, const char *name,
+			const struct scrape *s)
+{
+	struct zh_xsk_srv_stats st;
+
+	if (!s->m->xsk)
+		return 0;
+	zh_xsk_srv_stats(s->m->xsk, &st);
+	sample_u64(b, name, NULL, st.live);
+	return 0;
+}
+
 static const struct family {
 	const char *name;
 	const char *type; /* counter, gauge (histogram: _bucket/_sum/_count) */
@@ -427,6 +454,12 @@ static const struct family {
 	{ "zerohop_latency_config", "gauge",
 	  "Latency measurement settings: probes (1 on, 0 off) and sample_every (1 in N packets from pods, 0 off).",
 	  fam_lat_config },
+	{ "zerohop_xsk_handoffs_total", "counter",
+	  "AF_XDP socket handoff requests from pods, by result: registered, unregistered, or why it was refused.",
+	  fam_xsk_handoffs },
+	{ "zerohop_xsk_registrations", "gauge",
+	  "AF_XDP sockets pods have registered with the agent and not released.",
+	  fam_xsk_live },
 	{ "zerohop_agent_start_time_seconds", "gauge",
 	  "When zerohopd came up (objects open, HTTP serving), in seconds since the Unix epoch.",
 	  fam_start_time },
@@ -601,7 +634,8 @@ int zh_metrics_parse_listen(const char *listen_addr,
 }
 
 struct zh_metrics *zh_metrics_start(const char *listen_addr,
-				    const struct zh_objs *objs)
+				    const struct zh_objs *objs,
+				    const struct zh_xsk_srv *xsk)
 {
 	unsigned int flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_AUTO |
 			     MHD_USE_ERROR_LOG;
@@ -621,6 +655,7 @@ struct zh_metrics *zh_metrics_start(const char *listen_addr,
 	if (!m)
 		return NULL;
 	m->objs = objs;
+	m->xsk = xsk;
 	snprintf(m->ready_pin, sizeof(m->ready_pin), "%s/%s", zh_pin_dir(),
 		 ZH_MAP_ENDPOINTS);
 	clock_gettime(CLOCK_REALTIME, &now);

@@ -8,7 +8,8 @@
  * no longer exists (a pod torn down without DEL) is removed. With --listen
  * it serves Prometheus metrics and health checks (metrics.c). With
  * --services it programs the Service maps from a file, at start and on
- * every SIGHUP (svc_maps.h).
+ * every SIGHUP (svc_maps.h). On --xsk-socket it takes the AF_XDP sockets
+ * pods hand it (xsk_srv.h).
  */
 #include <errno.h>
 #include <getopt.h>
@@ -26,6 +27,15 @@
 #include "zerohop.h"
 #include "metrics.h"
 #include "svc_maps.h"
+#include "xsk_srv.h"
+
+static __u64 now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (__u64)ts.tv_sec * 1000 + (__u64)ts.tv_nsec / 1000000;
+}
 
 static void usage(FILE *f)
 {
@@ -58,12 +68,15 @@ static void usage(FILE *f)
 		"      --map-size NAME=N[,NAME=N]  sizes of the maps when the agent creates\n"
 		"                          them: services, backends, conntrack, affinity,\n"
 		"                          maglev (defaults in zh_abi.h)\n"
+		"      --xsk-socket PATH|none  where pods hand over their AF_XDP sockets\n"
+		"                          (default %s; mount it into AF_XDP pods)\n"
 		"  -v, --verbose           more logging (repeat for libbpf debug)\n"
 		"  -h, --help              this help\n"
 		"\n"
 		"SIGTERM or SIGINT: exit, leaving the pins (the dataplane keeps forwarding).\n"
 		"SIGHUP: sweep stale endpoints now, and apply the --services file again.\n",
-		ZH_PIN_ROOT, ZH_MAGLEV_SLOTS, ZH_MAGLEV_PER_BACKEND);
+		ZH_PIN_ROOT, ZH_MAGLEV_SLOTS, ZH_MAGLEV_PER_BACKEND,
+		ZH_XSK_SOCKET_DEFAULT);
 }
 
 struct stale {
@@ -241,6 +254,7 @@ int main(int argc, char **argv)
 		{ "maglev-slots", required_argument, NULL, 'M' },
 		{ "map-size", required_argument, NULL, 'Z' },
 		{ "maglev-per-backend", required_argument, NULL, 'B' },
+		{ "xsk-socket", required_argument, NULL, 'X' },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },
 		{}
@@ -248,7 +262,8 @@ int main(int argc, char **argv)
 	int interval = 10, verbose = 0, lock, sfd, err, c, n_eps = 0;
 	struct zh_metrics *metrics = NULL;
 	const char *listen_addr = NULL, *nodeport_devs = NULL;
-	const char *services = NULL;
+	const char *services = NULL, *xsk_path = ZH_XSK_SOCKET_DEFAULT;
+	struct zh_xsk_srv *xsk = NULL;
 	struct zh_load_opts load = { 0 };
 	struct zh_svc_set svc_set = { 0 };
 	struct sockaddr_storage ss;
@@ -351,6 +366,16 @@ int main(int argc, char **argv)
 				return 2;
 			}
 			break;
+		case 'X':
+			if (strcmp(optarg, "none") &&
+			    (optarg[0] != '/' || strlen(optarg) >= 108)) {
+				fprintf(stderr,
+					"zerohopd: --xsk-socket '%s': expected an absolute path shorter than 108 bytes, or none\n",
+					optarg);
+				return 2;
+			}
+			xsk_path = strcmp(optarg, "none") ? optarg : NULL;
+			break;
 		case 'v':
 			verbose++;
 			break;
@@ -417,10 +442,21 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	zh_iface_foreach(&objs, count_cb, &n_eps);
+	if (xsk_path) {
+		err = zh_xsk_srv_open(&xsk, xsk_path, &objs);
+		if (err) {
+			pr_warn("cannot listen for AF_XDP sockets on %s: %s\n",
+				xsk_path, strerror(-err));
+			zh_objs_close(&objs);
+			close(sfd);
+			return 1;
+		}
+	}
 	/* After sigprocmask(): the server's thread inherits the mask. */
 	if (listen_addr) {
-		metrics = zh_metrics_start(listen_addr, &objs);
+		metrics = zh_metrics_start(listen_addr, &objs, xsk);
 		if (!metrics) {
+			zh_xsk_srv_close(xsk);
 			zh_objs_close(&objs);
 			close(sfd);
 			return 1;
@@ -428,6 +464,7 @@ int main(int argc, char **argv)
 	}
 	if (nodeport_devs && attach_uplinks(&objs, nodeport_devs)) {
 		zh_metrics_stop(metrics);
+		zh_xsk_srv_close(xsk);
 		zh_objs_close(&objs);
 		close(sfd);
 		return 1;
@@ -447,25 +484,36 @@ int main(int argc, char **argv)
 	}
 	if (err)
 		pr_warn("cannot write %s: %s\n", ZH_MAP_CONFIG, strerror(-err));
-	pr_info("%s BPF objects in %s; %d endpoint(s); latency probes %s, sampling %s%.0u; ready\n",
+	pr_info("%s BPF objects in %s; %d endpoint(s); latency probes %s, sampling %s%.0u; AF_XDP sockets on %s; ready\n",
 		objs.loaded ? "loaded and pinned" : "reusing pinned",
 		zh_pin_dir(), n_eps, cfg.flags ? "on" : "off",
-		cfg.sample_every ? "1 in " : "off", cfg.sample_every);
+		cfg.sample_every ? "1 in " : "off", cfg.sample_every,
+		xsk_path ? xsk_path : "(none)");
 
-	for (;;) {
-		struct pollfd pfd = { .fd = sfd, .events = POLLIN };
+	for (__u64 next = now_ms() + interval * 1000ULL;;) {
+		struct pollfd pfd[2] = { { .fd = sfd, .events = POLLIN },
+					 { .fd = xsk ? zh_xsk_srv_fd(xsk) : -1,
+					   .events = POLLIN } };
 		struct signalfd_siginfo si;
-		int r = poll(&pfd, 1, interval ? interval * 1000 : -1);
+		__u64 now = now_ms();
+		int r = poll(pfd, 2,
+			     !interval	? -1 :
+			     next > now ? (int)(next - now) :
+					  0);
 
 		if (r < 0 && errno != EINTR) {
 			pr_warn("poll: %s\n", strerror(errno));
 			break;
 		}
-		if (r <= 0) {
+		if (r > 0 && (pfd[1].revents & POLLIN))
+			zh_xsk_srv_process(xsk);
+		if (interval && now_ms() >= next) {
 			reconcile(&objs);
 			sync_node_addrs(&objs);
-			continue;
+			next = now_ms() + interval * 1000ULL;
 		}
+		if (r <= 0 || !(pfd[0].revents & POLLIN))
+			continue;
 		if (read(sfd, &si, sizeof(si)) != sizeof(si))
 			continue;
 		if (si.ssi_signo == SIGHUP) {
@@ -481,6 +529,7 @@ int main(int argc, char **argv)
 		break;
 	}
 	zh_metrics_stop(metrics); /* no scrape may use the fds below */
+	zh_xsk_srv_close(xsk); /* every registration ends with its slot */
 	zh_objs_close(&objs);
 	close(sfd);
 	return 0;

@@ -1,0 +1,627 @@
+// SPDX-License-Identifier: Apache-2.0
+/*
+ * xsk_srv.c - the agent's end of the AF_XDP socket handoff (xsk_srv.h has
+ * the rules, xsk_proto.h the bytes).
+ */
+#define _GNU_SOURCE /* struct ucred, MSG_CMSG_CLOEXEC */
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <sys/epoll.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <linux/if_xdp.h>
+#include <bpf/bpf.h>
+
+#include "xsk_proto.h"
+#include "xsk_srv.h"
+
+#ifndef AF_XDP
+#define AF_XDP 44
+#endif
+#ifndef SOL_XDP
+#define SOL_XDP 283
+#endif
+#ifndef SO_NETNS_COOKIE
+#define SO_NETNS_COOKIE 71
+#endif
+
+#define MAX_CONNS 1024
+#define MAX_FDS 4 /* room to notice (and close) extra fds */
+
+struct reg {
+	__u32 host_ifindex;
+	__u32 queue;
+	char ifname[ZH_XSK_IFNAMSIZ];
+};
+
+struct conn {
+	int fd;
+	pid_t pid;
+	int nregs;
+	struct reg regs[ZH_XSK_MAX_QUEUES];
+};
+
+struct zh_xsk_srv {
+	int lfd, efd;
+	char path[sizeof(((struct sockaddr_un *)0)->sun_path)];
+	const struct zh_objs *objs;
+	struct conn *conns[MAX_CONNS];
+	struct zh_xsk_srv_stats st;
+};
+
+const char *zh_xsk_result_name(int r)
+{
+	static const char *const names[ZH_XSK_R_MAX] = {
+		[ZH_XSK_R_REGISTERED] = "registered",
+		[ZH_XSK_R_UNREGISTERED] = "unregistered",
+		[ZH_XSK_R_MALFORMED] = "malformed",
+		[ZH_XSK_R_VERSION] = "version",
+		[ZH_XSK_R_NO_SOCKET] = "no_socket",
+		[ZH_XSK_R_NOT_XSK] = "not_xsk",
+		[ZH_XSK_R_UNBOUND] = "unbound",
+		[ZH_XSK_R_NO_POD] = "no_pod",
+		[ZH_XSK_R_NOT_OPTED_IN] = "not_opted_in",
+		[ZH_XSK_R_QUEUE] = "queue",
+		[ZH_XSK_R_FOREIGN_SOCKET] = "foreign_socket",
+		[ZH_XSK_R_BUSY] = "busy",
+		[ZH_XSK_R_NOT_REGISTERED] = "not_registered",
+		[ZH_XSK_R_MAP] = "map",
+	};
+
+	return r >= 0 && r < ZH_XSK_R_MAX && names[r] ? names[r] : "unknown";
+}
+
+static void count(struct zh_xsk_srv *s, int r)
+{
+	__atomic_add_fetch(&s->st.results[r], 1, __ATOMIC_RELAXED);
+}
+
+void zh_xsk_srv_stats(const struct zh_xsk_srv *s, struct zh_xsk_srv_stats *out)
+{
+	for (int i = 0; i < ZH_XSK_R_MAX; i++)
+		out->results[i] =
+			__atomic_load_n(&s->st.results[i], __ATOMIC_RELAXED);
+	out->connections =
+		__atomic_load_n(&s->st.connections, __ATOMIC_RELAXED);
+	out->live = __atomic_load_n(&s->st.live, __ATOMIC_RELAXED);
+}
+
+/* --- the pod behind a request ------------------------------------------- */
+
+struct pod {
+	__u32 host_ifindex;
+	struct zh_iface iface;
+};
+
+struct pod_find {
+	dev_t dev;
+	ino_t ino;
+	const char *ifname;
+	int netns_hits; /* pods in the peer's netns, whatever the interface */
+	char other[ZH_IFNAME_LEN]; /* one of their interface names */
+	struct pod *out;
+	int found;
+};
+
+static int pod_cb(__u32 host_ifindex, const struct zh_iface *iface, void *arg)
+{
+	struct pod_find *f = arg;
+	struct stat st;
+
+	if (stat(iface->netns, &st) || st.st_dev != f->dev ||
+	    st.st_ino != f->ino)
+		return 0;
+	f->netns_hits++;
+	if (strncmp(iface->pod_ifname, f->ifname, sizeof(iface->pod_ifname))) {
+		memcpy(f->other, iface->pod_ifname, sizeof(f->other));
+		f->other[sizeof(f->other) - 1] = '\0';
+		return 0;
+	}
+	f->out->host_ifindex = host_ifindex;
+	f->out->iface = *iface;
+	f->found = 1;
+	return 1;
+}
+
+static int netns_cookie(const char *path, __u64 *cookie)
+{
+	socklen_t len = sizeof(*cookie);
+	int saved, fd, err = 0;
+
+	saved = zh_netns_enter(path);
+	if (saved < 0)
+		return saved;
+	fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	if (fd < 0 || getsockopt(fd, SOL_SOCKET, SO_NETNS_COOKIE, cookie, &len))
+		err = -errno;
+	if (fd >= 0)
+		close(fd);
+	if (zh_netns_leave(saved)) {
+		pr_warn("xsk: cannot return to our netns: %s\n",
+			strerror(errno));
+		abort(); /* anything further would act in the pod's netns */
+	}
+	return err;
+}
+
+/* --- replies ------------------------------------------------------------ */
+
+static void reply(struct zh_xsk_srv *s, struct conn *c, __u32 seq, int status,
+		  __u32 mode, __u32 xdp_mode, const struct zh_xsk_addrs *addrs,
+		  const char *fmt, ...) __attribute__((format(printf, 8, 9)));
+
+static void reply(struct zh_xsk_srv *s, struct conn *c, __u32 seq, int status,
+		  __u32 mode, __u32 xdp_mode, const struct zh_xsk_addrs *addrs,
+		  const char *fmt, ...)
+{
+	char reason[ZH_XSK_REASON_LEN], buf[ZH_XSK_MSG_MAX];
+	va_list ap;
+	int n;
+
+	(void)s;
+	va_start(ap, fmt);
+	vsnprintf(reason, sizeof(reason), fmt, ap);
+	va_end(ap);
+	n = zh_xsk_encode_reply(buf, sizeof(buf), seq, status, mode, xdp_mode,
+				addrs, reason);
+	if (n < 0 || send(c->fd, buf, n, MSG_DONTWAIT | MSG_NOSIGNAL) != n)
+		pr_debug("xsk: reply to pid %d not sent: %s\n", (int)c->pid,
+			 n < 0 ? strerror(-n) : strerror(errno));
+	if (status)
+		pr_info("xsk: refused pid %d: %s\n", (int)c->pid, reason);
+}
+
+#define REFUSE(r, err, ...)                                       \
+	do {                                                      \
+		count(s, (r));                                    \
+		reply(s, c, seq, (err), 0, 0, NULL, __VA_ARGS__); \
+		return;                                           \
+	} while (0)
+
+/* --- registrations -------------------------------------------------------- */
+
+/* zh_iface.xsk.registered/bind_mode of the pod, under the pin lock. */
+static void iface_mark(struct zh_xsk_srv *s, __u32 host_ifindex, __u32 queue,
+		       __u32 bind_mode, bool on)
+{
+	struct zh_iface iface;
+	int lock = zh_pin_lock();
+
+	if (!zh_iface_lookup(s->objs, host_ifindex, &iface)) {
+		if (on) {
+			iface.xsk.registered |= (__u16)(1U << queue);
+			iface.xsk.bind_mode = (__u8)bind_mode;
+		} else {
+			iface.xsk.registered &= (__u16) ~(1U << queue);
+		}
+		if (bpf_map_update_elem(s->objs->ifaces_fd, &host_ifindex,
+					&iface, BPF_EXIST))
+			pr_debug("xsk: zh_ifaces[%u]: %s\n", host_ifindex,
+				 strerror(errno));
+	}
+	if (lock >= 0)
+		zh_pin_unlock(lock);
+}
+
+static struct conn *holder(struct zh_xsk_srv *s, __u32 host_ifindex,
+			   __u32 queue)
+{
+	for (int i = 0; i < MAX_CONNS; i++) {
+		struct conn *c = s->conns[i];
+
+		for (int j = 0; c && j < c->nregs; j++)
+			if (c->regs[j].host_ifindex == host_ifindex &&
+			    c->regs[j].queue == queue)
+				return c;
+	}
+	return NULL;
+}
+
+/* Empty the slot and forget the registration @j of @c. */
+static void reg_drop(struct zh_xsk_srv *s, struct conn *c, int j)
+{
+	struct reg *r = &c->regs[j];
+	struct zh_iface iface;
+
+	/* The slot, if the pod (and its slot run) is still there. */
+	if (!zh_iface_lookup(s->objs, r->host_ifindex, &iface) &&
+	    r->queue < iface.xsk.queues) {
+		__u32 slot = iface.xsk.slot + r->queue;
+
+		bpf_map_delete_elem(s->objs->xsks_fd, &slot);
+		iface_mark(s, r->host_ifindex, r->queue, 0, false);
+	}
+	pr_info("xsk: pid %d released %s queue %u\n", (int)c->pid, r->ifname,
+		r->queue);
+	c->regs[j] = c->regs[--c->nregs];
+	__atomic_sub_fetch(&s->st.live, 1, __ATOMIC_RELAXED);
+}
+
+static void addrs_of(const struct zh_iface *iface, struct zh_xsk_addrs *a)
+{
+	memset(a, 0, sizeof(*a));
+	memcpy(a->mac, iface->mac, sizeof(a->mac));
+	memcpy(a->gw_mac, iface->gw_mac, sizeof(a->gw_mac));
+	if (iface->flags & ZH_IFACE_F_V4) {
+		a->addr_flags |= ZH_XSK_ADDR_V4;
+		a->ipv4 = iface->ipv4;
+	}
+	if (iface->flags & ZH_IFACE_F_V6) {
+		a->addr_flags |= ZH_XSK_ADDR_V6;
+		memcpy(a->ipv6, iface->ipv6, sizeof(a->ipv6));
+	}
+}
+
+static void do_register(struct zh_xsk_srv *s, struct conn *c, __u32 seq,
+			const struct zh_xsk_req *req, int xsk)
+{
+	struct xdp_options xopt = {};
+	struct zh_xsk_addrs addrs;
+	__u64 sk_cookie, ns_cookie;
+	struct pod pod = {};
+	struct pod_find f = { .ifname = req->ifname, .out = &pod };
+	socklen_t len;
+	char nspath[64];
+	struct stat st;
+	struct conn *other;
+	int domain, err;
+	__u32 slot, mode;
+
+	len = sizeof(domain);
+	if (getsockopt(xsk, SOL_SOCKET, SO_DOMAIN, &domain, &len) ||
+	    domain != AF_XDP)
+		REFUSE(ZH_XSK_R_NOT_XSK, -ENOTSOCK,
+		       "the fd passed is not an AF_XDP socket");
+	/* recvmsg on an unbound XSK fails with ENXIO; on a bound copy-mode
+	 * one it returns at once. */
+	if (recv(xsk, NULL, 0, MSG_DONTWAIT) < 0 && errno == ENXIO)
+		REFUSE(ZH_XSK_R_UNBOUND, -ENXIO,
+		       "the AF_XDP socket is not bound: bind it to %s queue %u first",
+		       req->ifname, req->queue_id);
+
+	snprintf(nspath, sizeof(nspath), "/proc/%d/ns/net", (int)c->pid);
+	if (c->pid <= 0 || stat(nspath, &st))
+		REFUSE(ZH_XSK_R_NO_POD, -ESRCH,
+		       "cannot see the peer process (zerohopd needs the host's PID namespace)");
+	f.dev = st.st_dev;
+	f.ino = st.st_ino;
+	err = zh_iface_foreach(s->objs, pod_cb, &f);
+	if (err < 0)
+		REFUSE(ZH_XSK_R_MAP, err, "zh_ifaces: %s", strerror(-err));
+	if (!f.found && f.netns_hits)
+		REFUSE(ZH_XSK_R_NO_POD, -ENODEV,
+		       "this pod has no zerohop interface %s (it has %s)",
+		       req->ifname, f.other);
+	if (!f.found)
+		REFUSE(ZH_XSK_R_NO_POD, -EPERM,
+		       "no zerohop pod lives in the caller's network namespace");
+	if (!pod.iface.xsk.queues)
+		REFUSE(ZH_XSK_R_NOT_OPTED_IN, -EPERM,
+		       "pod %.12s did not opt in to AF_XDP (\"afxdp\" in its network config)",
+		       pod.iface.container_id);
+	if (req->queue_id >= pod.iface.xsk.queues)
+		REFUSE(ZH_XSK_R_QUEUE, -ERANGE,
+		       "queue %u out of range: %s has %u AF_XDP queue(s)",
+		       req->queue_id, req->ifname, pod.iface.xsk.queues);
+	len = sizeof(sk_cookie);
+	if (getsockopt(xsk, SOL_SOCKET, SO_NETNS_COOKIE, &sk_cookie, &len))
+		REFUSE(ZH_XSK_R_NOT_XSK, -errno, "SO_NETNS_COOKIE: %s",
+		       strerror(errno));
+	err = netns_cookie(pod.iface.netns, &ns_cookie);
+	if (err)
+		REFUSE(ZH_XSK_R_NO_POD, err, "the pod's netns %s: %s",
+		       pod.iface.netns, strerror(-err));
+	if (sk_cookie != ns_cookie)
+		REFUSE(ZH_XSK_R_FOREIGN_SOCKET, -EPERM,
+		       "the AF_XDP socket belongs to another network namespace, not pod %.12s's",
+		       pod.iface.container_id);
+	other = holder(s, pod.host_ifindex, req->queue_id);
+	if (other)
+		REFUSE(ZH_XSK_R_BUSY, -EBUSY,
+		       "%s queue %u is registered already (pid %d)",
+		       req->ifname, req->queue_id, (int)other->pid);
+	if (c->nregs == ZH_XSK_MAX_QUEUES)
+		REFUSE(ZH_XSK_R_BUSY, -ENOSPC,
+		       "at most %d registrations per connection",
+		       ZH_XSK_MAX_QUEUES);
+
+	slot = pod.iface.xsk.slot + req->queue_id;
+	if (bpf_map_update_elem(s->objs->xsks_fd, &slot, &xsk, BPF_ANY))
+		REFUSE(ZH_XSK_R_MAP, -errno, "zh_xsks[%u]: %s", slot,
+		       strerror(errno));
+	len = sizeof(xopt);
+	mode = !getsockopt(xsk, SOL_XDP, XDP_OPTIONS, &xopt, &len) &&
+			       (xopt.flags & XDP_OPTIONS_ZEROCOPY) ?
+		       ZH_XSK_MODE_ZEROCOPY :
+		       ZH_XSK_MODE_COPY;
+	c->regs[c->nregs++] = (struct reg){ .host_ifindex = pod.host_ifindex,
+					    .queue = req->queue_id };
+	memcpy(c->regs[c->nregs - 1].ifname, req->ifname, ZH_XSK_IFNAMSIZ);
+	__atomic_add_fetch(&s->st.live, 1, __ATOMIC_RELAXED);
+	iface_mark(s, pod.host_ifindex, req->queue_id, mode, true);
+	count(s, ZH_XSK_R_REGISTERED);
+	addrs_of(&pod.iface, &addrs);
+	reply(s, c, seq, 0, mode, pod.iface.xsk.xdp_mode, &addrs,
+	      "%s queue %u of pod %.12s: %s mode, %s XDP", req->ifname,
+	      req->queue_id, pod.iface.container_id,
+	      mode == ZH_XSK_MODE_ZEROCOPY ? "zero-copy" : "copy",
+	      pod.iface.xsk.xdp_mode == ZH_XSK_XDP_NATIVE ? "native" :
+							    "generic");
+	pr_info("xsk: pid %d registered %s queue %u of pod %.12s (slot %u, %s)\n",
+		(int)c->pid, req->ifname, req->queue_id, pod.iface.container_id,
+		slot, mode == ZH_XSK_MODE_ZEROCOPY ? "zero-copy" : "copy");
+}
+
+static void do_unregister(struct zh_xsk_srv *s, struct conn *c, __u32 seq,
+			  const struct zh_xsk_req *req)
+{
+	for (int j = 0; j < c->nregs; j++) {
+		if (c->regs[j].queue != req->queue_id ||
+		    strncmp(c->regs[j].ifname, req->ifname, ZH_XSK_IFNAMSIZ))
+			continue;
+		reg_drop(s, c, j);
+		count(s, ZH_XSK_R_UNREGISTERED);
+		reply(s, c, seq, 0, 0, 0, NULL, "%s queue %u released",
+		      req->ifname, req->queue_id);
+		return;
+	}
+	REFUSE(ZH_XSK_R_NOT_REGISTERED, -ENOENT,
+	       "%s queue %u is not registered on this connection", req->ifname,
+	       req->queue_id);
+}
+
+/* --- connections ---------------------------------------------------------- */
+
+static void conn_close(struct zh_xsk_srv *s, int i)
+{
+	struct conn *c = s->conns[i];
+
+	while (c->nregs)
+		reg_drop(s, c, c->nregs - 1);
+	epoll_ctl(s->efd, EPOLL_CTL_DEL, c->fd, NULL);
+	close(c->fd);
+	free(c);
+	s->conns[i] = NULL;
+}
+
+/*
+ * One datagram. Returns 1 to keep the connection, 0 to close it: a peer
+ * that does not speak the protocol (malformed, oversized, unknown version)
+ * gets its answer and is hung up on.
+ */
+static int conn_read(struct zh_xsk_srv *s, struct conn *c)
+{
+	char buf[ZH_XSK_MSG_MAX + 1], err[ZH_XSK_REASON_LEN];
+	char cbuf[CMSG_SPACE(sizeof(int) * MAX_FDS)];
+	struct iovec iov = { .iov_base = buf, .iov_len = sizeof(buf) };
+	struct msghdr mh = { .msg_iov = &iov,
+			     .msg_iovlen = 1,
+			     .msg_control = cbuf,
+			     .msg_controllen = sizeof(cbuf) };
+	int fds[MAX_FDS], nfds = 0, keep = 1, rc;
+	struct zh_xsk_msg msg;
+	__u32 seq = 0;
+	ssize_t n;
+
+	n = recvmsg(c->fd, &mh, MSG_DONTWAIT | MSG_CMSG_CLOEXEC);
+	if (n < 0)
+		return errno == EAGAIN || errno == EINTR;
+	if (n == 0)
+		return 0; /* the peer hung up */
+	for (struct cmsghdr *cm = CMSG_FIRSTHDR(&mh); cm;
+	     cm = CMSG_NXTHDR(&mh, cm)) {
+		if (cm->cmsg_level != SOL_SOCKET || cm->cmsg_type != SCM_RIGHTS)
+			continue;
+		for (size_t k = 0;
+		     k < (cm->cmsg_len - CMSG_LEN(0)) / sizeof(int); k++) {
+			int fd;
+
+			memcpy(&fd, CMSG_DATA(cm) + k * sizeof(int),
+			       sizeof(fd));
+			if (nfds < MAX_FDS)
+				fds[nfds++] = fd;
+			else
+				close(fd);
+		}
+	}
+	if ((size_t)n >= 16)
+		memcpy(&seq, buf + 12, sizeof(seq));
+	if (mh.msg_flags & (MSG_TRUNC | MSG_CTRUNC)) {
+		count(s, ZH_XSK_R_MALFORMED);
+		reply(s, c, seq, -EMSGSIZE, 0, 0, NULL,
+		      "message longer than %d bytes or too many fds",
+		      ZH_XSK_MSG_MAX);
+		keep = 0;
+		goto out;
+	}
+	rc = zh_xsk_decode(buf, (size_t)n, &msg, err, sizeof(err));
+	if (!rc && msg.hdr.type == ZH_XSK_REPLY) {
+		rc = -EBADMSG;
+		snprintf(err, sizeof(err), "a reply is the agent's to send");
+	}
+	if (rc) {
+		int r = rc == -EPROTONOSUPPORT ? ZH_XSK_R_VERSION :
+						 ZH_XSK_R_MALFORMED;
+
+		count(s, r);
+		reply(s, c, seq, rc, 0, 0, NULL, "%s", err);
+		keep = 0;
+		goto out;
+	}
+	if (msg.hdr.type == ZH_XSK_UNREGISTER) {
+		if (nfds) {
+			count(s, ZH_XSK_R_MALFORMED);
+			reply(s, c, seq, -EINVAL, 0, 0, NULL,
+			      "UNREGISTER carries no fd");
+		} else {
+			do_unregister(s, c, seq, &msg.req);
+		}
+		goto out;
+	}
+	if (nfds != 1) {
+		count(s, ZH_XSK_R_NO_SOCKET);
+		reply(s, c, seq, -EBADF, 0, 0, NULL,
+		      "REGISTER needs exactly one fd (the AF_XDP socket) in SCM_RIGHTS, got %d",
+		      nfds);
+		goto out;
+	}
+	do_register(s, c, seq, &msg.req, fds[0]);
+out:
+	/* The map holds the socket, not the fd: ours goes. */
+	for (int k = 0; k < nfds; k++)
+		close(fds[k]);
+	return keep;
+}
+
+static void accept_all(struct zh_xsk_srv *s)
+{
+	for (;;) {
+		struct epoll_event ev = { .events = EPOLLIN };
+		struct ucred cred = {};
+		socklen_t len = sizeof(cred);
+		struct conn *c;
+		int fd, i;
+
+		fd = accept4(s->lfd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
+		if (fd < 0) {
+			if (errno != EAGAIN && errno != EINTR)
+				pr_warn("xsk: accept: %s\n", strerror(errno));
+			return;
+		}
+		for (i = 0; i < MAX_CONNS && s->conns[i]; i++)
+			;
+		c = i < MAX_CONNS ? calloc(1, sizeof(*c)) : NULL;
+		if (!c) {
+			pr_warn("xsk: too many connections (%d): closing one\n",
+				MAX_CONNS);
+			close(fd);
+			continue;
+		}
+		c->fd = fd;
+		if (!getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len))
+			c->pid = cred.pid;
+		ev.data.u32 = (__u32)i;
+		if (epoll_ctl(s->efd, EPOLL_CTL_ADD, fd, &ev)) {
+			close(fd);
+			free(c);
+			continue;
+		}
+		s->conns[i] = c;
+		__atomic_add_fetch(&s->st.connections, 1, __ATOMIC_RELAXED);
+	}
+}
+
+#define LISTEN_ID UINT32_MAX
+
+void zh_xsk_srv_process(struct zh_xsk_srv *s)
+{
+	struct epoll_event evs[32];
+	int n;
+
+	while ((n = epoll_wait(s->efd, evs, 32, 0)) > 0) {
+		for (int k = 0; k < n; k++) {
+			__u32 i = evs[k].data.u32;
+
+			if (i == LISTEN_ID) {
+				accept_all(s);
+				continue;
+			}
+			if (i >= MAX_CONNS || !s->conns[i])
+				continue;
+			/* Read what is queued before a hang-up counts. */
+			if (!(evs[k].events & EPOLLIN) ||
+			    !conn_read(s, s->conns[i]))
+				conn_close(s, (int)i);
+		}
+	}
+}
+
+int zh_xsk_srv_fd(const struct zh_xsk_srv *s)
+{
+	return s->efd;
+}
+
+static int mkdir_parent(const char *path)
+{
+	char dir[PATH_MAX];
+	char *slash;
+
+	snprintf(dir, sizeof(dir), "%s", path);
+	slash = strrchr(dir, '/');
+	if (!slash || slash == dir)
+		return 0;
+	*slash = '\0';
+	if (mkdir(dir, 0755) && errno != EEXIST)
+		return -errno;
+	return 0;
+}
+
+int zh_xsk_srv_open(struct zh_xsk_srv **out, const char *path,
+		    const struct zh_objs *objs)
+{
+	struct epoll_event ev = { .events = EPOLLIN, .data.u32 = LISTEN_ID };
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	struct zh_xsk_srv *s;
+	int err;
+
+	if (strlen(path) >= sizeof(sa.sun_path))
+		return -ENAMETOOLONG;
+	s = calloc(1, sizeof(*s));
+	if (!s)
+		return -ENOMEM;
+	s->objs = objs;
+	s->lfd = s->efd = -1;
+	snprintf(s->path, sizeof(s->path), "%s", path);
+	memcpy(sa.sun_path, path, strlen(path));
+	err = mkdir_parent(path);
+	if (err)
+		goto err;
+	s->lfd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC | SOCK_NONBLOCK,
+			0);
+	if (s->lfd < 0) {
+		err = -errno;
+		goto err;
+	}
+	/* A socket file left by an agent that died: ours now. */
+	unlink(path);
+	if (bind(s->lfd, (struct sockaddr *)&sa, sizeof(sa)) ||
+	    chmod(path, 0666) || listen(s->lfd, 64)) {
+		err = -errno;
+		goto err;
+	}
+	s->efd = epoll_create1(EPOLL_CLOEXEC);
+	if (s->efd < 0 || epoll_ctl(s->efd, EPOLL_CTL_ADD, s->lfd, &ev)) {
+		err = -errno;
+		goto err;
+	}
+	*out = s;
+	return 0;
+err:
+	if (s->lfd >= 0) {
+		close(s->lfd);
+		unlink(path);
+	}
+	if (s->efd >= 0)
+		close(s->efd);
+	free(s);
+	return err;
+}
+
+void zh_xsk_srv_close(struct zh_xsk_srv *s)
+{
+	if (!s)
+		return;
+	for (int i = 0; i < MAX_CONNS; i++)
+		if (s->conns[i])
+			conn_close(s, i);
+	close(s->efd);
+	close(s->lfd);
+	unlink(s->path);
+	free(s);
+}
