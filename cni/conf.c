@@ -224,7 +224,7 @@ static int parse_afxdp_obj(struct zh_afxdp_conf *a, json_t *v, const char *in,
 		return afxdp_err(err, where, m,
 				 "an absolute path shorter than 108 bytes");
 	snprintf(a->socket_path, sizeof(a->socket_path), "%s",
-		 s ? s : ZH_XSK_SOCKET_DEFAULT);
+		 s ? s : zh_xsk_socket_default());
 	return 0;
 }
 

@@ -55,6 +55,13 @@ struct zh_xsk_srv {
 	struct zh_xsk_srv_stats st;
 };
 
+const char *zh_xsk_socket_default(void)
+{
+	const char *env = getenv(ZH_XSK_SOCKET_ENV);
+
+	return env && env[0] ? env : ZH_XSK_SOCKET_DEFAULT;
+}
+
 const char *zh_xsk_result_name(int r)
 {
 	static const char *const names[ZH_XSK_R_MAX] = {

@@ -32,8 +32,12 @@
 
 #include "zerohop.h"
 
-/* Where zerohopd listens, and what the CNI result names, by default. */
+/* Where zerohopd listens, and what the CNI result names, by default;
+ * $ZEROHOP_XSK_SOCKET overrides it (tests), as it does for the client
+ * library. */
 #define ZH_XSK_SOCKET_DEFAULT "/run/zerohop/xsk.sock"
+#define ZH_XSK_SOCKET_ENV "ZEROHOP_XSK_SOCKET"
+const char *zh_xsk_socket_default(void);
 
 enum zh_xsk_result {
 	ZH_XSK_R_REGISTERED = 0,

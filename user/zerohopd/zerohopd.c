@@ -69,14 +69,14 @@ static void usage(FILE *f)
 		"                          them: services, backends, conntrack, affinity,\n"
 		"                          maglev (defaults in zh_abi.h)\n"
 		"      --xsk-socket PATH|none  where pods hand over their AF_XDP sockets\n"
-		"                          (default %s; mount it into AF_XDP pods)\n"
+		"                          (default $%s or %s; mount it into AF_XDP pods)\n"
 		"  -v, --verbose           more logging (repeat for libbpf debug)\n"
 		"  -h, --help              this help\n"
 		"\n"
 		"SIGTERM or SIGINT: exit, leaving the pins (the dataplane keeps forwarding).\n"
 		"SIGHUP: sweep stale endpoints now, and apply the --services file again.\n",
 		ZH_PIN_ROOT, ZH_MAGLEV_SLOTS, ZH_MAGLEV_PER_BACKEND,
-		ZH_XSK_SOCKET_DEFAULT);
+		ZH_XSK_SOCKET_ENV, ZH_XSK_SOCKET_DEFAULT);
 }
 
 struct stale {
@@ -262,7 +262,7 @@ int main(int argc, char **argv)
 	int interval = 10, verbose = 0, lock, sfd, err, c, n_eps = 0;
 	struct zh_metrics *metrics = NULL;
 	const char *listen_addr = NULL, *nodeport_devs = NULL;
-	const char *services = NULL, *xsk_path = ZH_XSK_SOCKET_DEFAULT;
+	const char *services = NULL, *xsk_path = zh_xsk_socket_default();
 	struct zh_xsk_srv *xsk = NULL;
 	struct zh_load_opts load = { 0 };
 	struct zh_svc_set svc_set = { 0 };
