@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
  * cni.h - the CNI protocol side of the zerohop plugin: environment, network
- * configuration, results and errors (CNI spec 1.0.0, with the result formats
- * of 0.3.0, 0.3.1 and 0.4.0), and delegation to an IPAM plugin.
+ * configuration, results and errors (CNI spec 1.1.0, with the result formats
+ * of 0.3.0, 0.3.1, 0.4.0 and 1.0.0), and delegation to an IPAM plugin.
  *
  * Functions taking a struct zh_cni_err return 0 on success and -1 with the
  * error filled in on failure; main() turns that into the error JSON on
@@ -21,7 +21,7 @@
  * Newest version we speak. (The brief called this ZH_CNI_VERSION, which
  * collides with the enum zh_cni_cmd constant of that name.)
  */
-#define ZH_CNI_SPEC_VERSION "1.0.0"
+#define ZH_CNI_SPEC_VERSION "1.1.0"
 
 /* Error codes: 1-99 are the spec's well-known ones, 100+ are ours. */
 enum zh_cni_code {
@@ -58,12 +58,13 @@ int zh_cni_err_set(struct zh_cni_err *err, int code, const char *msg,
 char *zh_cni_err_to_json(const struct zh_cni_err *err, const char *cni_version);
 /*
  * The VERSION answer:
- * {"cniVersion": v, "supportedVersions": ["0.3.0","0.3.1","0.4.0","1.0.0"]};
+ * {"cniVersion": v,
+ *  "supportedVersions": ["0.3.0","0.3.1","0.4.0","1.0.0","1.1.0"]};
  * malloc'd, caller frees. cni_version NULL -> ZH_CNI_SPEC_VERSION.
  */
 char *zh_cni_version_json(const char *cni_version);
 bool zh_cni_version_supported(const char *v);
-/* "0.3.0, 0.3.1, 0.4.0, 1.0.0": for messages. */
+/* "0.3.0, 0.3.1, 0.4.0, 1.0.0, 1.1.0": for messages. */
 const char *zh_cni_versions_list(void);
 
 enum zh_cni_cmd { ZH_CNI_ADD, ZH_CNI_DEL, ZH_CNI_CHECK, ZH_CNI_VERSION };
@@ -123,6 +124,8 @@ struct zh_cni_iface {
 	char name[16];
 	char mac[18];
 	char sandbox[256];
+	/* 1.1.0 "socketPath"; as big as sockaddr_un's sun_path, "" none */
+	char socket_path[108];
 };
 
 struct zh_cni_ip {
@@ -153,13 +156,15 @@ struct zh_result {
 
 /*
  * Parse a result of any supported version (IPAM's answer, prevResult).
+ * interfaces[].socketPath is taken whatever the version says.
  * res is initialised here; on failure it is left empty.
  */
 int zh_result_parse(json_t *j, struct zh_result *res, struct zh_cni_err *err);
 /*
  * New reference: the result shaped for cni_version
  * (NULL -> ZH_CNI_SPEC_VERSION).
- * 0.3.x/0.4.0: ips[].version "4"/"6"; 1.0.0: no version field. "cniVersion"
+ * 0.3.x/0.4.0: ips[].version "4"/"6"; 1.0.0 and 1.1.0: no version field.
+ * interfaces[].socketPath only in 1.1.0 (and only when set). "cniVersion"
  * set; empty arrays and an absent or empty dns omitted; interface index
  * emitted when >= 0; mac/sandbox omitted when empty. dns is deep-copied.
  * NULL with errno EINVAL for an unsupported version, ENOMEM on allocation
@@ -170,6 +175,12 @@ void zh_result_free(struct zh_result *res);
 
 /* Largest IPAM stdout we accept. */
 #define ZH_IPAM_STDOUT_MAX (1024 * 1024)
+
+/*
+ * The IPAM plugin `type` in the colon-separated search path (first regular
+ * executable file wins) into out; 0, or -1 when there is none.
+ */
+int zh_ipam_find(const char *type, const char *path, char *out, size_t size);
 
 /*
  * Delegate to the IPAM plugin `type`, searched in env->path (colon separated
@@ -186,5 +197,26 @@ void zh_result_free(struct zh_result *res);
 int zh_ipam_exec(const struct zh_cni_env *env, enum zh_cni_cmd cmd,
 		 const char *type, const char *raw, size_t len,
 		 struct zh_result *res, struct zh_cni_err *err);
+
+/*
+ * Whether the IPAM plugin `type` lists `version` in its VERSION answer
+ * (asked with {"cniVersion": version} on stdin). Asked once per process
+ * and plugin: the answer is kept. 1 yes; 0 no, also when the plugin fails
+ * VERSION or answers something we cannot read; -1 with err filled (as
+ * zh_ipam_exec() fills it) when it cannot be found or run.
+ */
+int zh_ipam_speaks(const struct zh_cni_env *env, const char *type,
+		   const char *version, struct zh_cni_err *err);
+
+/*
+ * zh_ipam_exec() for conf's IPAM plugin with conf on its stdin. A 1.1.0
+ * configuration goes to a plugin that does not speak 1.1.0 (Debian's
+ * host-local 1.1.1 speaks up to 1.0.0) as a copy with cniVersion, and
+ * prevResult's cniVersion, set to "1.0.0": ips, routes and dns read the
+ * same in both. ADD, DEL and CHECK go through here.
+ */
+int zh_ipam_delegate(const struct zh_cni_env *env, enum zh_cni_cmd cmd,
+		     const struct zh_netconf *conf, struct zh_result *res,
+		     struct zh_cni_err *err);
 
 #endif /* ZH_CNI_H */

@@ -383,8 +383,7 @@ int zh_cmd_add(const struct zh_cni_env *env, const struct zh_netconf *conf,
 		goto err_objs;
 	}
 
-	ret = zh_ipam_exec(env, ZH_CNI_ADD, conf->ipam_type, conf->raw,
-			   conf->raw_len, &ipam, err);
+	ret = zh_ipam_delegate(env, ZH_CNI_ADD, conf, &ipam, err);
 	if (ret)
 		goto err_objs;
 	ret = pick_addrs(&ipam, &pa, err);
@@ -463,8 +462,7 @@ err_veth:
 err_ipam : {
 	struct zh_cni_err ignore;
 
-	if (zh_ipam_exec(env, ZH_CNI_DEL, conf->ipam_type, conf->raw,
-			 conf->raw_len, NULL, &ignore))
+	if (zh_ipam_delegate(env, ZH_CNI_DEL, conf, NULL, &ignore))
 		pr_warn("rollback: IPAM DEL failed: %s\n", ignore.msg);
 }
 	zh_result_free(&ipam);
@@ -506,8 +504,7 @@ int zh_cmd_del(const struct zh_cni_env *env, const struct zh_netconf *conf,
 	/* Entries whose veth went away without a DEL. */
 	if (lock >= 0)
 		zh_ep_remove_owner(&objs, env->container_id, env->ifname);
-	ret = zh_ipam_exec(env, ZH_CNI_DEL, conf->ipam_type, conf->raw,
-			   conf->raw_len, NULL, err);
+	ret = zh_ipam_delegate(env, ZH_CNI_DEL, conf, NULL, err);
 out:
 	if (lock >= 0) {
 		zh_objs_close(&objs);
@@ -662,8 +659,5 @@ int zh_cmd_check(const struct zh_cni_env *env, const struct zh_netconf *conf,
 		return zh_cni_err_set(err, ZH_CNI_ERR_CHECK,
 				      "pod network does not match prevResult",
 				      "%s", p.buf);
-	return zh_ipam_exec(env, ZH_CNI_CHECK, conf->ipam_type, conf->raw,
-			    conf->raw_len, NULL, err) ?
-		       -1 :
-		       0;
+	return zh_ipam_delegate(env, ZH_CNI_CHECK, conf, NULL, err) ? -1 : 0;
 }

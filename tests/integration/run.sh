@@ -215,8 +215,13 @@ echo '{"cniVersion": "1.0.0", "name": ' | CNI_COMMAND=ADD CNI_CONTAINERID=x \
 check "broken JSON: code 6, error JSON is all of stdout" \
 	jq -e '.code == 6 and .msg != null' "$ZH_TMP/err.json"
 echo '{"cniVersion":"1.0.0"}' | CNI_COMMAND=VERSION "$ZH_BIN/zerohop" >"$ZH_TMP/ver.json"
-check "VERSION lists 0.3.0 0.3.1 0.4.0 1.0.0" \
-	jq -e '.supportedVersions == ["0.3.0","0.3.1","0.4.0","1.0.0"]' "$ZH_TMP/ver.json"
+check "VERSION lists 0.3.0 0.3.1 0.4.0 1.0.0 1.1.0" \
+	jq -e '.supportedVersions == ["0.3.0","0.3.1","0.4.0","1.0.0","1.1.0"] and
+	       .cniVersion == "1.0.0"' "$ZH_TMP/ver.json"
+echo '{"cniVersion":"1.1.0"}' | CNI_COMMAND=VERSION "$ZH_BIN/zerohop" >"$ZH_TMP/ver.json"
+check "VERSION asked in 1.1.0 answers in 1.1.0" \
+	jq -e '.cniVersion == "1.1.0" and (.supportedVersions | index("1.1.0")) != null' \
+	"$ZH_TMP/ver.json"
 ip netns del "$p"
 
 # --- results in older versions ------------------------------------------------
@@ -230,6 +235,39 @@ for v in 0.3.0 0.3.1 0.4.0; do
 	check "DEL ($v)" zh_cni DEL "$p" "$ZH_TMP/v.conf"
 	ip netns del "$p"
 done
+
+# --- CNI 1.1.0: ADD through an IPAM plugin that speaks 1.0.0 ---------------------
+CASE=v110
+conf11="$ZH_TMP/v11.conf"
+zh_conf "$ZH_TMP/v11.tmp" zhgc tc 10.94.0.0/24 fd00:94::/64
+jq '.cniVersion = "1.1.0"' "$ZH_TMP/v11.tmp" >"$conf11"
+
+# Debian's host-local 1.1.1 speaks up to 1.0.0: the plugin must downgrade.
+old_ipam=0
+echo '{"cniVersion":"1.1.0"}' | CNI_COMMAND=VERSION /usr/lib/cni/host-local |
+	jq -e '.supportedVersions | index("1.1.0") == null' >/dev/null && old_ipam=1
+if [ $old_ipam = 1 ]; then
+	CNI_COMMAND=ADD CNI_CONTAINERID=probe CNI_NETNS=/x CNI_IFNAME=eth0 CNI_PATH=$ZH_CNI_PATH \
+		/usr/lib/cni/host-local <"$conf11" >"$ZH_TMP/err.json"
+	check "host-local itself refuses a 1.1.0 config (code 1)" test "$(cni_code)" = 1
+else
+	echo "  note $CASE: host-local speaks 1.1.0: no downgrade to exercise"
+fi
+
+g1="${ZH_PREFIX}-g1"
+check "ADD with cniVersion 1.1.0 (host-local gets it as 1.0.0)" zh_pod_add "$g1" "$conf11"
+check "... answers in 1.1.0, without socketPath" \
+	jq -e '.cniVersion == "1.1.0" and (.interfaces | length) == 2 and
+	       (.ips | length) == 2 and all(.ips[]; has("version") | not) and
+	       all(.interfaces[]; has("socketPath") | not)' "$ZH_TMP/$g1.json"
+check "... and host-local holds the lease" test -n "$(lease_of "$g1")"
+jq --slurpfile r "$ZH_TMP/$g1.json" '. + {prevResult: $r[0]}' "$conf11" >"$ZH_TMP/check11.conf"
+check "CHECK with cniVersion 1.1.0 passes (IPAM CHECK downgraded too)" \
+	zh_cni CHECK "$g1" "$ZH_TMP/check11.conf"
+check "DEL with cniVersion 1.1.0" zh_cni DEL "$g1" "$conf11"
+check "... releases the lease" test -z "$(lease_of "$g1")"
+check "... and leaves no endpoint" test "$(endpoint_count)" = 0
+ip netns del "$g1"
 
 # --- concurrency ---------------------------------------------------------------
 CASE=concurrent
