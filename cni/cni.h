@@ -33,6 +33,7 @@ enum zh_cni_code {
 	ZH_CNI_ERR_DECODE = 6,
 	ZH_CNI_ERR_INVALID_CONFIG = 7,
 	ZH_CNI_ERR_TRY_AGAIN = 11,
+	ZH_CNI_ERR_NOT_AVAILABLE = 50, /* STATUS: cannot serve ADD */
 	ZH_CNI_ERR_INTERNAL = 100,
 	ZH_CNI_ERR_LINK = 101,
 	ZH_CNI_ERR_BPF = 102,
@@ -67,9 +68,16 @@ bool zh_cni_version_supported(const char *v);
 /* "0.3.0, 0.3.1, 0.4.0, 1.0.0, 1.1.0": for messages. */
 const char *zh_cni_versions_list(void);
 
-enum zh_cni_cmd { ZH_CNI_ADD, ZH_CNI_DEL, ZH_CNI_CHECK, ZH_CNI_VERSION };
+enum zh_cni_cmd {
+	ZH_CNI_ADD,
+	ZH_CNI_DEL,
+	ZH_CNI_CHECK,
+	ZH_CNI_VERSION,
+	ZH_CNI_STATUS, /* 1.1.0 */
+	ZH_CNI_GC, /* 1.1.0 */
+};
 
-/* "ADD", "DEL", "CHECK", "VERSION"; NULL for anything else. */
+/* "ADD", "DEL", "CHECK", "VERSION", "STATUS", "GC"; NULL for anything else. */
 const char *zh_cni_cmd_name(enum zh_cni_cmd cmd);
 
 struct zh_cni_env {
@@ -83,7 +91,10 @@ const char *zh_cni_getenv(const char *name);
 /*
  * get is the seam for tests (pass a fake); production passes
  * zh_cni_getenv. An empty variable counts as unset, as in the reference
- * implementation. Every missing variable is reported at once.
+ * implementation. Every missing variable is reported at once. ADD and CHECK
+ * need CNI_CONTAINERID, CNI_NETNS, CNI_IFNAME and CNI_PATH; DEL all but
+ * CNI_NETNS; GC only CNI_PATH; STATUS and VERSION nothing (the attachment
+ * variables are not checked for them even when set).
  */
 int zh_cni_env_parse(struct zh_cni_env *env,
 		     const char *(*get)(const char *name),
@@ -119,6 +130,34 @@ struct zh_netconf {
 int zh_netconf_parse(const char *buf, size_t len, struct zh_netconf *conf,
 		     struct zh_cni_err *err);
 void zh_netconf_free(struct zh_netconf *conf);
+/*
+ * STATUS and GC came with CNI 1.1.0: for them a configuration of an older
+ * version is ZH_CNI_ERR_INCOMPATIBLE, as in the reference implementation
+ * (pkg/skel). 0 for every other command.
+ */
+int zh_netconf_allows(const struct zh_netconf *conf, enum zh_cni_cmd cmd,
+		      struct zh_cni_err *err);
+
+/* GC's "cni.dev/valid-attachments": the attachments to keep. */
+struct zh_attachment {
+	const char *container_id, *ifname; /* borrowed from conf->root */
+};
+
+struct zh_attachments {
+	struct zh_attachment *v; /* malloc'd, n entries (NULL when n is 0) */
+	size_t n;
+};
+
+/*
+ * Read "cni.dev/valid-attachments" from conf: an array of objects with
+ * non-empty string "containerID" and "ifname" (other keys ignored). Absent
+ * or null is the empty list. When it is absent, "cni.dev/attachments" (the
+ * name the spec-v1.1.0 text used; libcni sends both) is read instead.
+ * Anything else is ZH_CNI_ERR_INVALID_CONFIG and *out is left empty.
+ */
+int zh_netconf_attachments(const struct zh_netconf *conf,
+			   struct zh_attachments *out, struct zh_cni_err *err);
+void zh_attachments_free(struct zh_attachments *a);
 
 struct zh_cni_iface {
 	char name[16];

@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* pod.h - the CNI commands that touch a pod. */
+/* pod.h - the CNI commands: those that touch a pod, STATUS and GC. */
 #ifndef ZH_POD_H
 #define ZH_POD_H
 
@@ -21,9 +21,16 @@ int zh_cmd_del(const struct zh_cni_env *env, const struct zh_netconf *conf,
 	       struct zh_cni_err *err);
 int zh_cmd_check(const struct zh_cni_env *env, const struct zh_netconf *conf,
 		 struct zh_cni_err *err);
+/* status.c: whether ADD could be served now (code 50 when not). */
+int zh_cmd_status(const struct zh_cni_env *env, const struct zh_netconf *conf,
+		  struct zh_cni_err *err);
+/* gc.c: remove this network's attachments that are not in the config's
+ * cni.dev/valid-attachments, then GC the IPAM plugin if it speaks 1.1.0. */
+int zh_cmd_gc(const struct zh_cni_env *env, const struct zh_netconf *conf,
+	      struct zh_cni_err *err);
 
 /*
- * For the commands that only remove (DEL): the pinned objects, opened
+ * For the commands that only remove (DEL, GC): the pinned objects, opened
  * under the pin lock. Returns the lock fd (zh_objs_close() and
  * zh_pin_unlock() it), -ENOENT when nothing is pinned (no pin root is made
  * then), or -1 with @err filled.

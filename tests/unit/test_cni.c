@@ -66,10 +66,9 @@ static void test_env_each_command(void **state)
 		const char *name;
 		enum zh_cni_cmd cmd;
 	} cases[] = {
-		{ "ADD", ZH_CNI_ADD },
-		{ "DEL", ZH_CNI_DEL },
-		{ "CHECK", ZH_CNI_CHECK },
-		{ "VERSION", ZH_CNI_VERSION },
+		{ "ADD", ZH_CNI_ADD },	     { "DEL", ZH_CNI_DEL },
+		{ "CHECK", ZH_CNI_CHECK },   { "VERSION", ZH_CNI_VERSION },
+		{ "STATUS", ZH_CNI_STATUS }, { "GC", ZH_CNI_GC },
 	};
 	struct zh_cni_err err = { 0 };
 	struct zh_cni_env env;
@@ -156,9 +155,56 @@ static void test_env_del_without_netns(void **state)
 	assert_null(env.netns);
 }
 
+/* STATUS and GC act on a network: no attachment variables needed. */
+static void test_env_status_gc(void **state)
+{
+	struct zh_cni_err err = { 0 };
+	struct zh_cni_env env;
+
+	(void)state;
+	fenv = (struct fake_env){ .cmd = "STATUS" };
+	assert_int_equal(zh_cni_env_parse(&env, fake_get, &err), 0);
+	assert_int_equal(env.cmd, ZH_CNI_STATUS);
+	assert_null(env.path);
+
+	fenv = (struct fake_env){ .cmd = "STATUS", .path = "/opt/cni/bin" };
+	assert_int_equal(zh_cni_env_parse(&env, fake_get, &err), 0);
+	assert_string_equal(env.path, "/opt/cni/bin");
+
+	fenv = (struct fake_env){ .cmd = "GC", .path = "/opt/cni/bin" };
+	assert_int_equal(zh_cni_env_parse(&env, fake_get, &err), 0);
+	assert_int_equal(env.cmd, ZH_CNI_GC);
+	assert_null(env.container_id);
+	assert_null(env.netns);
+	assert_null(env.ifname);
+	assert_string_equal(env.path, "/opt/cni/bin");
+
+	/* GC needs CNI_PATH (the spec says so), and only that. */
+	fenv = (struct fake_env){ .cmd = "GC" };
+	assert_int_equal(zh_cni_env_parse(&env, fake_get, &err), -1);
+	assert_int_equal(err.code, ZH_CNI_ERR_INVALID_ENV);
+	assert_string_equal(err.details, "CNI_PATH");
+
+	/* Attachment variables a runtime sets anyway are not judged. */
+	fenv = (struct fake_env){
+		.cmd = "GC", .cid = "-bad id", .ifname = "a/b", .path = "/x"
+	};
+	assert_int_equal(zh_cni_env_parse(&env, fake_get, &err), 0);
+	fenv.cmd = "STATUS";
+	assert_int_equal(zh_cni_env_parse(&env, fake_get, &err), 0);
+
+	/* ADD still needs them all. */
+	fenv = (struct fake_env){ .cmd = "ADD", .path = "/opt/cni/bin" };
+	assert_int_equal(zh_cni_env_parse(&env, fake_get, &err), -1);
+	assert_int_equal(err.code, ZH_CNI_ERR_INVALID_ENV);
+	assert_string_equal(err.details,
+			    "CNI_CONTAINERID, CNI_NETNS, CNI_IFNAME");
+}
+
 static void test_env_bad_command(void **state)
 {
-	static const char *const bad[] = { "add", "FOO", "ADD ", "DELETE" };
+	static const char *const bad[] = { "add",    "FOO", "ADD ", "DELETE",
+					   "status", "gc",  "GC ",  "STATUSES" };
 	struct zh_cni_err err = { 0 };
 	struct zh_cni_env env;
 	size_t i;
@@ -495,6 +541,173 @@ static void test_conf_incompatible_details(void **state)
 	assert_int_equal(err.code, ZH_CNI_ERR_INCOMPATIBLE);
 	assert_contains(err.details, "0.2.0");
 	assert_contains(err.details, "1.0.0, 1.1.0");
+}
+
+/* STATUS and GC came with 1.1.0; the other commands take any version. */
+static void test_conf_allows(void **state)
+{
+	static const char *const versions[] = { "0.3.0", "0.3.1", "0.4.0",
+						"1.0.0", "1.1.0" };
+	static const enum zh_cni_cmd cmds[] = { ZH_CNI_ADD, ZH_CNI_DEL,
+						ZH_CNI_CHECK, ZH_CNI_STATUS,
+						ZH_CNI_GC };
+	struct zh_cni_err err = { 0 };
+	struct zh_netconf conf;
+	char doc[256];
+	size_t i, k;
+
+	(void)state;
+	for (i = 0; i < ARRAY_SIZE(versions); i++) {
+		snprintf(doc, sizeof(doc),
+			 "{\"cniVersion\":\"%s\",\"name\":\"n\"," GOOD_TAIL "}",
+			 versions[i]);
+		assert_int_equal(conf_parse_str(doc, &conf, &err), 0);
+		for (k = 0; k < ARRAY_SIZE(cmds); k++) {
+			bool ok = (cmds[k] != ZH_CNI_STATUS &&
+				   cmds[k] != ZH_CNI_GC) ||
+				  !strcmp(versions[i], "1.1.0");
+
+			memset(&err, 0, sizeof(err));
+			assert_int_equal(zh_netconf_allows(&conf, cmds[k],
+							   &err),
+					 ok ? 0 : -1);
+			if (ok)
+				continue;
+			assert_int_equal(err.code, ZH_CNI_ERR_INCOMPATIBLE);
+			assert_contains(err.msg, zh_cni_cmd_name(cmds[k]));
+			assert_contains(err.details, versions[i]);
+		}
+		zh_netconf_free(&conf);
+	}
+}
+
+/* ----------------------------------------------- GC's valid attachments */
+
+#define GC_HEAD "{\"cniVersion\":\"1.1.0\",\"name\":\"n\"," GOOD_TAIL
+
+static void attachments_of(const char *doc, struct zh_netconf *conf,
+			   struct zh_attachments *a, struct zh_cni_err *err,
+			   int want)
+{
+	if (conf_parse_str(doc, conf, err))
+		fail_msg("config: %s (%s): %s", err->msg, err->details, doc);
+	memset(err, 0, sizeof(*err));
+	/* Filled with junk: the parser must reset it. */
+	memset(a, 0x5a, sizeof(*a));
+	if (zh_netconf_attachments(conf, a, err) != want)
+		fail_msg("want %d: %s (%s): %s", want, err->msg, err->details,
+			 doc);
+}
+
+static void test_gc_attachments_ok(void **state)
+{
+	static const struct {
+		const char *doc;
+		size_t n;
+	} cases[] = {
+		{ GC_HEAD "}", 0 },
+		{ GC_HEAD ",\"cni.dev/valid-attachments\":[]}", 0 },
+		/* libcni's nil slice */
+		{ GC_HEAD ",\"cni.dev/valid-attachments\":null}", 0 },
+		{ GC_HEAD ",\"cni.dev/valid-attachments\":["
+			  "{\"containerID\":\"c1\",\"ifname\":\"eth0\"},"
+			  "{\"containerID\":\"c2\",\"ifname\":\"net1\","
+			  "\"extra\":[1]}]}",
+		  2 },
+		/* the name the tagged spec text used */
+		{ GC_HEAD ",\"cni.dev/attachments\":["
+			  "{\"containerID\":\"c1\",\"ifname\":\"eth0\"},"
+			  "{\"containerID\":\"c2\",\"ifname\":\"net1\"}]}",
+		  2 },
+		/* both, as libcni sends them: the corrected name wins */
+		{ GC_HEAD ",\"cni.dev/attachments\":[],"
+			  "\"cni.dev/valid-attachments\":["
+			  "{\"containerID\":\"c1\",\"ifname\":\"eth0\"},"
+			  "{\"containerID\":\"c2\",\"ifname\":\"net1\"}]}",
+		  2 },
+		{ GC_HEAD ",\"cni.dev/valid-attachments\":null,"
+			  "\"cni.dev/attachments\":["
+			  "{\"containerID\":\"c1\",\"ifname\":\"eth0\"}]}",
+		  0 },
+	};
+	struct zh_cni_err err;
+	struct zh_netconf conf;
+	struct zh_attachments a;
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < ARRAY_SIZE(cases); i++) {
+		attachments_of(cases[i].doc, &conf, &a, &err, 0);
+		assert_int_equal(a.n, cases[i].n);
+		if (!a.n)
+			assert_null(a.v);
+		if (a.n == 2) {
+			assert_string_equal(a.v[0].container_id, "c1");
+			assert_string_equal(a.v[0].ifname, "eth0");
+			assert_string_equal(a.v[1].container_id, "c2");
+			assert_string_equal(a.v[1].ifname, "net1");
+		}
+		zh_attachments_free(&a);
+		assert_null(a.v);
+		assert_int_equal(a.n, 0);
+		zh_attachments_free(&a); /* twice is harmless */
+		zh_netconf_free(&conf);
+	}
+}
+
+static void test_gc_attachments_malformed(void **state)
+{
+	static const struct {
+		const char *list;
+		const char *msg;
+	} cases[] = {
+		{ "{}", "must be an array" },
+		{ "\"c1/eth0\"", "must be an array" },
+		{ "7", "must be an array" },
+		{ "true", "must be an array" },
+		{ "[\"c1\"]", "[0] must be an object" },
+		{ "[[\"c1\",\"eth0\"]]", "[0] must be an object" },
+		{ "[null]", "[0] must be an object" },
+		{ "[{\"ifname\":\"eth0\"}]", "[0].containerID is missing" },
+		{ "[{\"containerID\":\"c1\"}]", "[0].ifname is missing" },
+		{ "[{\"containerID\":7,\"ifname\":\"eth0\"}]",
+		  "[0].containerID must be a non-empty string" },
+		{ "[{\"containerID\":\"\",\"ifname\":\"eth0\"}]",
+		  "[0].containerID must be a non-empty string" },
+		{ "[{\"containerID\":\"c1\",\"ifname\":null}]",
+		  "[0].ifname must be a non-empty string" },
+		{ "[{\"containerID\":\"c1\",\"ifname\":[\"eth0\"]}]",
+		  "[0].ifname must be a non-empty string" },
+		/* one bad entry spoils the list, wherever it is */
+		{ "[{\"containerID\":\"c1\",\"ifname\":\"eth0\"},"
+		  "{\"containerID\":\"c2\",\"ifname\":\"\"}]",
+		  "[1].ifname must be a non-empty string" },
+		{ "[{\"containerID\":\"c1\",\"ifname\":\"eth0\"},{}]",
+		  "[1].containerID is missing" },
+	};
+	static const char *const keys[] = { "cni.dev/valid-attachments",
+					    "cni.dev/attachments" };
+	struct zh_cni_err err;
+	struct zh_netconf conf;
+	struct zh_attachments a;
+	char doc[512];
+	size_t i, k;
+
+	(void)state;
+	for (k = 0; k < ARRAY_SIZE(keys); k++) {
+		for (i = 0; i < ARRAY_SIZE(cases); i++) {
+			snprintf(doc, sizeof(doc), GC_HEAD ",\"%s\":%s}",
+				 keys[k], cases[i].list);
+			attachments_of(doc, &conf, &a, &err, -1);
+			assert_int_equal(err.code, ZH_CNI_ERR_INVALID_CONFIG);
+			/* The message names the key it read. */
+			assert_contains(err.msg, keys[k]);
+			assert_contains(err.msg, cases[i].msg);
+			assert_null(a.v);
+			assert_int_equal(a.n, 0);
+			zh_netconf_free(&conf);
+		}
+	}
 }
 
 /* --------------------------------------------------------------- result */
@@ -1578,6 +1791,7 @@ static void test_ipam_delegate_speaks_110(void **state)
 		"{\"cniVersion\":\"1.1.0\",\"name\":\"testnet\","
 		"\"type\":\"zerohop\",\"ipam\":{\"type\":\"fake-new\"}}\n";
 	struct zh_cni_env env = ipam_env();
+	struct zh_cni_env netenv = { .path = search_path };
 	struct zh_cni_err err = { 0 };
 	struct zh_netconf conf;
 	struct zh_result res;
@@ -1595,9 +1809,27 @@ static void test_ipam_delegate_speaks_110(void **state)
 	free(got);
 	assert_int_equal(zh_ipam_speaks(&env, "fake-new", "1.1.0", &err), 1);
 
+	/* GC and STATUS: no attachment variables, not even inherited ones. */
+	setenv("CNI_CONTAINERID", "inherited", 1);
+	assert_int_equal(zh_ipam_exec(&netenv, ZH_CNI_GC, "fake-new", conf.raw,
+				      conf.raw_len, NULL, &err),
+			 0);
+	assert_int_equal(zh_ipam_exec(&netenv, ZH_CNI_STATUS, "fake-new",
+				      conf.raw, conf.raw_len, NULL, &err),
+			 -1);
+	unsetenv("CNI_CONTAINERID");
+	/* Its STATUS error is passed on as it is. */
+	assert_int_equal(err.code, ZH_CNI_ERR_NOT_AVAILABLE);
+	assert_string_equal(err.msg, "pool exhausted");
+	got = slurp(bin2, "fake-new.GC.stdin");
+	assert_string_equal(got, doc);
+	free(got);
+
 	got = slurp(bin2, "fake-new.log");
 	assert_string_equal(got, "VERSION ctr1 eth0 /var/run/netns/t\n"
-				 "ADD ctr1 eth0 /var/run/netns/t\n");
+				 "ADD ctr1 eth0 /var/run/netns/t\n"
+				 "GC unset unset unset\n"
+				 "STATUS unset unset unset\n");
 	free(got);
 	zh_netconf_free(&conf);
 }
@@ -1646,6 +1878,7 @@ int main(void)
 		cmocka_unit_test(test_env_version_needs_nothing),
 		cmocka_unit_test(test_env_all_missing_at_once),
 		cmocka_unit_test(test_env_del_without_netns),
+		cmocka_unit_test(test_env_status_gc),
 		cmocka_unit_test(test_env_bad_command),
 		cmocka_unit_test(test_env_container_ids),
 		cmocka_unit_test(test_env_ifnames),
@@ -1654,6 +1887,9 @@ int main(void)
 		cmocka_unit_test(test_conf_edges_ok),
 		cmocka_unit_test(test_conf_errors),
 		cmocka_unit_test(test_conf_incompatible_details),
+		cmocka_unit_test(test_conf_allows),
+		cmocka_unit_test(test_gc_attachments_ok),
+		cmocka_unit_test(test_gc_attachments_malformed),
 		cmocka_unit_test(test_result_parse_031),
 		cmocka_unit_test(test_result_parse_100),
 		cmocka_unit_test(test_result_parse_errors),
