@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
  * cni.h - the CNI protocol side of the zerohop plugin: environment, network
- * configuration, results and errors (CNI spec 1.0.0, with the result formats
- * of 0.3.0, 0.3.1 and 0.4.0), and delegation to an IPAM plugin.
+ * configuration, results and errors (CNI spec 1.1.0, with the result formats
+ * of 0.3.0, 0.3.1, 0.4.0 and 1.0.0), and delegation to an IPAM plugin.
  *
  * Functions taking a struct zh_cni_err return 0 on success and -1 with the
  * error filled in on failure; main() turns that into the error JSON on
@@ -21,7 +21,7 @@
  * Newest version we speak. (The brief called this ZH_CNI_VERSION, which
  * collides with the enum zh_cni_cmd constant of that name.)
  */
-#define ZH_CNI_SPEC_VERSION "1.0.0"
+#define ZH_CNI_SPEC_VERSION "1.1.0"
 
 /* Error codes: 1-99 are the spec's well-known ones, 100+ are ours. */
 enum zh_cni_code {
@@ -33,6 +33,7 @@ enum zh_cni_code {
 	ZH_CNI_ERR_DECODE = 6,
 	ZH_CNI_ERR_INVALID_CONFIG = 7,
 	ZH_CNI_ERR_TRY_AGAIN = 11,
+	ZH_CNI_ERR_NOT_AVAILABLE = 50, /* STATUS: cannot serve ADD */
 	ZH_CNI_ERR_INTERNAL = 100,
 	ZH_CNI_ERR_LINK = 101,
 	ZH_CNI_ERR_BPF = 102,
@@ -58,17 +59,25 @@ int zh_cni_err_set(struct zh_cni_err *err, int code, const char *msg,
 char *zh_cni_err_to_json(const struct zh_cni_err *err, const char *cni_version);
 /*
  * The VERSION answer:
- * {"cniVersion": v, "supportedVersions": ["0.3.0","0.3.1","0.4.0","1.0.0"]};
+ * {"cniVersion": v,
+ *  "supportedVersions": ["0.3.0","0.3.1","0.4.0","1.0.0","1.1.0"]};
  * malloc'd, caller frees. cni_version NULL -> ZH_CNI_SPEC_VERSION.
  */
 char *zh_cni_version_json(const char *cni_version);
 bool zh_cni_version_supported(const char *v);
-/* "0.3.0, 0.3.1, 0.4.0, 1.0.0": for messages. */
+/* "0.3.0, 0.3.1, 0.4.0, 1.0.0, 1.1.0": for messages. */
 const char *zh_cni_versions_list(void);
 
-enum zh_cni_cmd { ZH_CNI_ADD, ZH_CNI_DEL, ZH_CNI_CHECK, ZH_CNI_VERSION };
+enum zh_cni_cmd {
+	ZH_CNI_ADD,
+	ZH_CNI_DEL,
+	ZH_CNI_CHECK,
+	ZH_CNI_VERSION,
+	ZH_CNI_STATUS, /* 1.1.0 */
+	ZH_CNI_GC, /* 1.1.0 */
+};
 
-/* "ADD", "DEL", "CHECK", "VERSION"; NULL for anything else. */
+/* "ADD", "DEL", "CHECK", "VERSION", "STATUS", "GC"; NULL for anything else. */
 const char *zh_cni_cmd_name(enum zh_cni_cmd cmd);
 
 struct zh_cni_env {
@@ -82,7 +91,10 @@ const char *zh_cni_getenv(const char *name);
 /*
  * get is the seam for tests (pass a fake); production passes
  * zh_cni_getenv. An empty variable counts as unset, as in the reference
- * implementation. Every missing variable is reported at once.
+ * implementation. Every missing variable is reported at once. ADD and CHECK
+ * need CNI_CONTAINERID, CNI_NETNS, CNI_IFNAME and CNI_PATH; DEL all but
+ * CNI_NETNS; GC only CNI_PATH; STATUS and VERSION nothing (the attachment
+ * variables are not checked for them even when set).
  */
 int zh_cni_env_parse(struct zh_cni_env *env,
 		     const char *(*get)(const char *name),
@@ -136,11 +148,41 @@ struct zh_netconf {
 int zh_netconf_parse(const char *buf, size_t len, struct zh_netconf *conf,
 		     struct zh_cni_err *err);
 void zh_netconf_free(struct zh_netconf *conf);
+/*
+ * STATUS and GC came with CNI 1.1.0: for them a configuration of an older
+ * version is ZH_CNI_ERR_INCOMPATIBLE, as in the reference implementation
+ * (pkg/skel). 0 for every other command.
+ */
+int zh_netconf_allows(const struct zh_netconf *conf, enum zh_cni_cmd cmd,
+		      struct zh_cni_err *err);
+
+/* GC's "cni.dev/valid-attachments": the attachments to keep. */
+struct zh_attachment {
+	const char *container_id, *ifname; /* borrowed from conf->root */
+};
+
+struct zh_attachments {
+	struct zh_attachment *v; /* malloc'd, n entries (NULL when n is 0) */
+	size_t n;
+};
+
+/*
+ * Read "cni.dev/valid-attachments" from conf: an array of objects with
+ * non-empty string "containerID" and "ifname" (other keys ignored). Absent
+ * or null is the empty list. When it is absent, "cni.dev/attachments" (the
+ * name the spec-v1.1.0 text used; libcni sends both) is read instead.
+ * Anything else is ZH_CNI_ERR_INVALID_CONFIG and *out is left empty.
+ */
+int zh_netconf_attachments(const struct zh_netconf *conf,
+			   struct zh_attachments *out, struct zh_cni_err *err);
+void zh_attachments_free(struct zh_attachments *a);
 
 struct zh_cni_iface {
 	char name[16];
 	char mac[18];
 	char sandbox[256];
+	/* 1.1.0 "socketPath"; as big as sockaddr_un's sun_path, "" none */
+	char socket_path[108];
 };
 
 struct zh_cni_ip {
@@ -171,13 +213,15 @@ struct zh_result {
 
 /*
  * Parse a result of any supported version (IPAM's answer, prevResult).
+ * interfaces[].socketPath is taken whatever the version says.
  * res is initialised here; on failure it is left empty.
  */
 int zh_result_parse(json_t *j, struct zh_result *res, struct zh_cni_err *err);
 /*
  * New reference: the result shaped for cni_version
  * (NULL -> ZH_CNI_SPEC_VERSION).
- * 0.3.x/0.4.0: ips[].version "4"/"6"; 1.0.0: no version field. "cniVersion"
+ * 0.3.x/0.4.0: ips[].version "4"/"6"; 1.0.0 and 1.1.0: no version field.
+ * interfaces[].socketPath only in 1.1.0 (and only when set). "cniVersion"
  * set; empty arrays and an absent or empty dns omitted; interface index
  * emitted when >= 0; mac/sandbox omitted when empty. dns is deep-copied.
  * NULL with errno EINVAL for an unsupported version, ENOMEM on allocation
@@ -188,6 +232,12 @@ void zh_result_free(struct zh_result *res);
 
 /* Largest IPAM stdout we accept. */
 #define ZH_IPAM_STDOUT_MAX (1024 * 1024)
+
+/*
+ * The IPAM plugin `type` in the colon-separated search path (first regular
+ * executable file wins) into out; 0, or -1 when there is none.
+ */
+int zh_ipam_find(const char *type, const char *path, char *out, size_t size);
 
 /*
  * Delegate to the IPAM plugin `type`, searched in env->path (colon separated
@@ -204,5 +254,26 @@ void zh_result_free(struct zh_result *res);
 int zh_ipam_exec(const struct zh_cni_env *env, enum zh_cni_cmd cmd,
 		 const char *type, const char *raw, size_t len,
 		 struct zh_result *res, struct zh_cni_err *err);
+
+/*
+ * Whether the IPAM plugin `type` lists `version` in its VERSION answer
+ * (asked with {"cniVersion": version} on stdin). Asked once per process
+ * and plugin: the answer is kept. 1 yes; 0 no, also when the plugin fails
+ * VERSION or answers something we cannot read; -1 with err filled (as
+ * zh_ipam_exec() fills it) when it cannot be found or run.
+ */
+int zh_ipam_speaks(const struct zh_cni_env *env, const char *type,
+		   const char *version, struct zh_cni_err *err);
+
+/*
+ * zh_ipam_exec() for conf's IPAM plugin with conf on its stdin. A 1.1.0
+ * configuration goes to a plugin that does not speak 1.1.0 (Debian's
+ * host-local 1.1.1 speaks up to 1.0.0) as a copy with cniVersion, and
+ * prevResult's cniVersion, set to "1.0.0": ips, routes and dns read the
+ * same in both. ADD, DEL and CHECK go through here.
+ */
+int zh_ipam_delegate(const struct zh_cni_env *env, enum zh_cni_cmd cmd,
+		     const struct zh_netconf *conf, struct zh_result *res,
+		     struct zh_cni_err *err);
 
 #endif /* ZH_CNI_H */

@@ -346,3 +346,109 @@ void zh_netconf_free(struct zh_netconf *conf)
 	free(conf->raw);
 	memset(conf, 0, sizeof(*conf));
 }
+
+/* GC's list of attachments to keep, and the name spec-v1.1.0 gave it. */
+#define VALID_KEY "cni.dev/valid-attachments"
+#define LEGACY_KEY "cni.dev/attachments"
+
+/* A non-empty string member of an attachment entry. */
+static int attachment_str(json_t *e, const char *list, size_t i,
+			  const char *key, const char **out,
+			  struct zh_cni_err *err)
+{
+	json_t *v = json_object_get(e, key);
+	char text[64];
+
+	if (json_is_string(v) && json_string_length(v)) {
+		*out = json_string_value(v);
+		return 0;
+	}
+	if (!v)
+		return conf_err(err, ZH_CNI_ERR_INVALID_CONFIG, NULL,
+				"%s[%zu].%s is missing", list, i, key);
+	return conf_err(err, ZH_CNI_ERR_INVALID_CONFIG,
+			value_text(v, text, sizeof(text)),
+			"%s[%zu].%s must be a non-empty string", list, i, key);
+}
+
+int zh_netconf_attachments(const struct zh_netconf *conf,
+			   struct zh_attachments *out, struct zh_cni_err *err)
+{
+	const char *list = VALID_KEY;
+	char text[64];
+	json_t *v, *e;
+	size_t i;
+
+	memset(out, 0, sizeof(*out));
+	if (!conf || !conf->root)
+		return zh_cni_err_set(err, ZH_CNI_ERR_INTERNAL,
+				      "no network configuration", NULL);
+	/*
+	 * Reading only the corrected name would turn a runtime that follows
+	 * the tagged spec text into one asking us to remove every attachment.
+	 */
+	if (!json_object_get(conf->root, VALID_KEY) &&
+	    json_object_get(conf->root, LEGACY_KEY))
+		list = LEGACY_KEY;
+	/* libcni sends null for an empty list (a nil Go slice). */
+	v = opt_get(conf->root, list);
+	if (!v)
+		return 0;
+	if (!json_is_array(v))
+		return conf_err(err, ZH_CNI_ERR_INVALID_CONFIG,
+				value_text(v, text, sizeof(text)),
+				"%s must be an array of {containerID, ifname}",
+				list);
+	if (!json_array_size(v))
+		return 0;
+	out->v = calloc(json_array_size(v), sizeof(*out->v));
+	if (!out->v)
+		return zh_cni_err_set(err, ZH_CNI_ERR_INTERNAL, "out of memory",
+				      "%zu attachments", json_array_size(v));
+	json_array_foreach (v, i, e) {
+		if (!json_is_object(e)) {
+			conf_err(err, ZH_CNI_ERR_INVALID_CONFIG,
+				 value_text(e, text, sizeof(text)),
+				 "%s[%zu] must be an object", list, i);
+			goto err_free;
+		}
+		if (attachment_str(e, list, i, "containerID",
+				   &out->v[i].container_id, err) ||
+		    attachment_str(e, list, i, "ifname", &out->v[i].ifname,
+				   err))
+			goto err_free;
+		out->n++;
+	}
+	return 0;
+
+err_free:
+	zh_attachments_free(out);
+	return -1;
+}
+
+void zh_attachments_free(struct zh_attachments *a)
+{
+	if (!a)
+		return;
+	free(a->v);
+	memset(a, 0, sizeof(*a));
+}
+
+int zh_netconf_allows(const struct zh_netconf *conf, enum zh_cni_cmd cmd,
+		      struct zh_cni_err *err)
+{
+	char details[128];
+
+	if (cmd != ZH_CNI_STATUS && cmd != ZH_CNI_GC)
+		return 0;
+	/* 1.1.0 is the newest we speak, so "1.1.0 or later" is "1.1.0". */
+	if (conf->cni_version && !strcmp(conf->cni_version, "1.1.0"))
+		return 0;
+	snprintf(details, sizeof(details),
+		 "cniVersion is \"%.32s\"; %s came with CNI 1.1.0",
+		 conf->cni_version ? conf->cni_version : "",
+		 zh_cni_cmd_name(cmd));
+	return conf_err(err, ZH_CNI_ERR_INCOMPATIBLE, details,
+			"config version does not allow %s",
+			zh_cni_cmd_name(cmd));
+}

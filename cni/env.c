@@ -29,14 +29,19 @@ const char *zh_cni_cmd_name(enum zh_cni_cmd cmd)
 		return "CHECK";
 	case ZH_CNI_VERSION:
 		return "VERSION";
+	case ZH_CNI_STATUS:
+		return "STATUS";
+	case ZH_CNI_GC:
+		return "GC";
 	}
 	return NULL;
 }
 
 static int cmd_from_name(const char *s, enum zh_cni_cmd *cmd)
 {
-	static const enum zh_cni_cmd all[] = { ZH_CNI_ADD, ZH_CNI_DEL,
-					       ZH_CNI_CHECK, ZH_CNI_VERSION };
+	static const enum zh_cni_cmd all[] = { ZH_CNI_ADD,    ZH_CNI_DEL,
+					       ZH_CNI_CHECK,  ZH_CNI_VERSION,
+					       ZH_CNI_STATUS, ZH_CNI_GC };
 	size_t i;
 
 	for (i = 0; i < sizeof(all) / sizeof(all[0]); i++) {
@@ -109,10 +114,16 @@ int zh_cni_validate_ifname(const char *ifname, struct zh_cni_err *err)
 	return 0;
 }
 
-/* Which variables each command needs, besides CNI_COMMAND. */
+/*
+ * Which variables each command needs, besides CNI_COMMAND. GC and STATUS
+ * act on the network, not on an attachment: no container, netns or ifname.
+ * STATUS does not need CNI_PATH either (the spec makes it optional there);
+ * without it, STATUS reports the IPAM plugin as not found.
+ */
 #define NEED_ADD (1U << ZH_CNI_ADD)
 #define NEED_DEL (1U << ZH_CNI_DEL)
 #define NEED_CHECK (1U << ZH_CNI_CHECK)
+#define NEED_GC (1U << ZH_CNI_GC)
 
 int zh_cni_env_parse(struct zh_cni_env *env,
 		     const char *(*get)(const char *name),
@@ -129,7 +140,8 @@ int zh_cni_env_parse(struct zh_cni_env *env,
 		{ "CNI_IFNAME", &env->ifname,
 		  NEED_ADD | NEED_DEL | NEED_CHECK },
 		{ "CNI_ARGS", &env->args, 0 },
-		{ "CNI_PATH", &env->path, NEED_ADD | NEED_DEL | NEED_CHECK },
+		{ "CNI_PATH", &env->path,
+		  NEED_ADD | NEED_DEL | NEED_CHECK | NEED_GC },
 	};
 	char missing[256] = "";
 	const char *cmd;
@@ -148,7 +160,7 @@ int zh_cni_env_parse(struct zh_cni_env *env,
 	if (cmd_from_name(cmd, &env->cmd))
 		return zh_cni_err_set(
 			err, ZH_CNI_ERR_INVALID_ENV, "unknown CNI_COMMAND",
-			"CNI_COMMAND \"%s\" is not one of ADD, DEL, CHECK, VERSION",
+			"CNI_COMMAND \"%s\" is not one of ADD, DEL, CHECK, VERSION, STATUS, GC",
 			cmd);
 
 	for (i = 0; i < sizeof(vars) / sizeof(vars[0]); i++) {
@@ -167,6 +179,8 @@ int zh_cni_env_parse(struct zh_cni_env *env,
 		return zh_cni_err_set(err, ZH_CNI_ERR_INVALID_ENV,
 				      "required environment variables missing",
 				      "%s", missing);
+	if (env->cmd == ZH_CNI_STATUS || env->cmd == ZH_CNI_GC)
+		return 0;
 	if (zh_cni_validate_container_id(env->container_id, err))
 		return -1;
 	return zh_cni_validate_ifname(env->ifname, err);

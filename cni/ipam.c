@@ -3,7 +3,8 @@
  * ipam.c - delegation to an IPAM plugin the way the CNI spec describes it:
  * the plugin is found in CNI_PATH, runs with our environment and the
  * command we ask for, reads the network configuration on stdin and answers
- * on stdout. No shell is involved.
+ * on stdout. No shell is involved. A plugin that speaks no 1.1.0 gets a
+ * 1.1.0 configuration as 1.0.0 (zh_ipam_delegate()).
  */
 #define _GNU_SOURCE /* memfd_create(), pipe2(), environ */
 #include <errno.h>
@@ -97,9 +98,7 @@ static int child_env_build(struct child_env *ce, const struct zh_cni_env *env,
 	return 0;
 }
 
-/* First regular executable file named type in the colon-separated path. */
-static int find_plugin(const char *type, const char *path, char *out,
-		       size_t size)
+int zh_ipam_find(const char *type, const char *path, char *out, size_t size)
 {
 	const char *dir = path, *end;
 	struct stat st;
@@ -383,18 +382,21 @@ err_in:
 			      strerror(fail));
 }
 
-int zh_ipam_exec(const struct zh_cni_env *env, enum zh_cni_cmd cmd,
-		 const char *type, const char *raw, size_t len,
-		 struct zh_result *res, struct zh_cni_err *err)
+/*
+ * Find and run the plugin for cmd. 0: it exited 0 and out->buf holds its
+ * stdout (the caller frees it); 1: it ran and failed, err says how; -1: it
+ * could not be found or run, err says why. out->buf is NULL unless 0.
+ */
+static int ipam_call(const struct zh_cni_env *env, enum zh_cni_cmd cmd,
+		     const char *type, const char *raw, size_t len,
+		     struct capture *out, struct zh_cni_err *err)
 {
 	const char *cmd_name = zh_cni_cmd_name(cmd);
-	struct capture out = { 0 };
 	struct child_env ce;
 	char path[PATH_MAX];
-	int status, ret = -1;
+	int status, ret;
 
-	if (res)
-		memset(res, 0, sizeof(*res));
+	memset(out, 0, sizeof(*out));
 	if (!env || !cmd_name || (!raw && len))
 		return zh_cni_err_set(err, ZH_CNI_ERR_INTERNAL,
 				      "bad arguments to zh_ipam_exec", NULL);
@@ -405,7 +407,7 @@ int zh_ipam_exec(const struct zh_cni_env *env, enum zh_cni_cmd cmd,
 				      "found in CNI_PATH \"%s\"",
 				      type ? type : "",
 				      env->path ? env->path : "");
-	if (!env->path || find_plugin(type, env->path, path, sizeof(path)))
+	if (!env->path || zh_ipam_find(type, env->path, path, sizeof(path)))
 		return zh_cni_err_set(err, ZH_CNI_ERR_IPAM,
 				      "IPAM plugin not found",
 				      "no executable \"%s\" in CNI_PATH \"%s\"",
@@ -415,7 +417,7 @@ int zh_ipam_exec(const struct zh_cni_env *env, enum zh_cni_cmd cmd,
 		return zh_cni_err_set(err, ZH_CNI_ERR_INTERNAL, "out of memory",
 				      "building the IPAM environment");
 	pr_debug("ipam: %s %s\n", cmd_name, path);
-	ret = run_plugin(type, path, ce.envp, raw, len, &out, &status, err);
+	ret = run_plugin(type, path, ce.envp, raw, len, out, &status, err);
 	child_env_free(&ce);
 	if (ret)
 		return -1;
@@ -424,27 +426,173 @@ int zh_ipam_exec(const struct zh_cni_env *env, enum zh_cni_cmd cmd,
 		zh_cni_err_set(err, ZH_CNI_ERR_IPAM,
 			       "IPAM plugin killed by a signal", "%s %s: %s",
 			       type, cmd_name, strsignal(WTERMSIG(status)));
-		ret = -1;
-		goto out;
+		goto err_ran;
 	}
 	if (WEXITSTATUS(status)) {
 		/* Trailing newlines make for untidy details. */
-		while (out.len && strchr(" \t\r\n", out.buf[out.len - 1]))
-			out.buf[--out.len] = '\0';
-		if (copy_cni_error(&out, err))
+		while (out->len && strchr(" \t\r\n", out->buf[out->len - 1]))
+			out->buf[--out->len] = '\0';
+		if (copy_cni_error(out, err))
 			zh_cni_err_set(err, ZH_CNI_ERR_IPAM,
 				       "IPAM plugin failed",
 				       "%s %s: exit status %d; output: %.256s",
 				       type, cmd_name, WEXITSTATUS(status),
-				       out.buf);
+				       out->buf);
 		pr_debug("ipam: %s %s failed: %s\n", type, cmd_name,
 			 err ? err->msg : "");
-		ret = -1;
-		goto out;
+		goto err_ran;
 	}
+	return 0;
+err_ran:
+	free(out->buf);
+	out->buf = NULL;
+	return 1;
+}
+
+int zh_ipam_exec(const struct zh_cni_env *env, enum zh_cni_cmd cmd,
+		 const char *type, const char *raw, size_t len,
+		 struct zh_result *res, struct zh_cni_err *err)
+{
+	struct capture out;
+	int ret;
+
+	if (res)
+		memset(res, 0, sizeof(*res));
+	if (ipam_call(env, cmd, type, raw, len, &out, err))
+		return -1;
+	ret = 0;
 	if (cmd == ZH_CNI_ADD && res)
 		ret = parse_add_result(type, &out, res, err);
-out:
 	free(out.buf);
+	return ret;
+}
+
+/* Does a VERSION answer list version? */
+static bool version_listed(const struct capture *out, const char *version)
+{
+	json_t *j = json_loadb(out->buf, out->len, 0, NULL), *v;
+	bool found = false;
+	size_t i;
+
+	json_array_foreach (json_object_get(j, "supportedVersions"), i, v) {
+		if (json_is_string(v) && !strcmp(json_string_value(v), version))
+			found = true;
+	}
+	json_decref(j);
+	return found;
+}
+
+/*
+ * The last answer of zh_ipam_speaks(), so that a plugin is asked once: one
+ * slot is enough, a run of ours delegates to one IPAM plugin.
+ */
+static struct {
+	char path[PATH_MAX];
+	char version[16];
+	int answer;
+} speaks_cache;
+
+int zh_ipam_speaks(const struct zh_cni_env *env, const char *type,
+		   const char *version, struct zh_cni_err *err)
+{
+	char path[PATH_MAX] = "", *in;
+	struct capture out;
+	json_t *q;
+	int ret;
+
+	if (!version || strlen(version) >= sizeof(speaks_cache.version))
+		return zh_cni_err_set(err, ZH_CNI_ERR_INTERNAL,
+				      "bad arguments to zh_ipam_speaks", NULL);
+	/* Not found: ipam_call() below says so the way zh_ipam_exec() does. */
+	if (type && !strchr(type, '/') && env && env->path &&
+	    !zh_ipam_find(type, env->path, path, sizeof(path)) &&
+	    !strcmp(path, speaks_cache.path) &&
+	    !strcmp(version, speaks_cache.version))
+		return speaks_cache.answer;
+
+	q = json_pack("{s:s}", "cniVersion", version);
+	in = q ? json_dumps(q, JSON_COMPACT) : NULL;
+	json_decref(q);
+	if (!in)
+		return zh_cni_err_set(err, ZH_CNI_ERR_INTERNAL, "out of memory",
+				      "asking IPAM plugin %s for its versions",
+				      type ? type : "");
+	ret = ipam_call(env, ZH_CNI_VERSION, type, in, strlen(in), &out, err);
+	free(in);
+	if (ret < 0)
+		return -1;
+	/* A plugin that cannot answer VERSION surely does not speak 1.1.0. */
+	ret = !ret && version_listed(&out, version);
+	free(out.buf);
+	snprintf(speaks_cache.path, sizeof(speaks_cache.path), "%s", path);
+	snprintf(speaks_cache.version, sizeof(speaks_cache.version), "%s",
+		 version);
+	speaks_cache.answer = ret;
+	return ret;
+}
+
+/* conf for a 1.0.0 plugin: malloc'd, NUL-terminated; NULL without memory. */
+static char *conf_as_100(const struct zh_netconf *conf, size_t *len)
+{
+	json_t *root = json_deep_copy(conf->root), *prev;
+	const char *pv;
+	char *s = NULL;
+
+	if (!root)
+		return NULL;
+	/* A 1.0.0 plugin that reads prevResult would refuse a 1.1.0 one. */
+	prev = json_object_get(root, "prevResult");
+	pv = json_string_value(json_object_get(prev, "cniVersion"));
+	if (pv && !strcmp(pv, "1.1.0") &&
+	    json_object_set_new(prev, "cniVersion", json_string("1.0.0")))
+		goto out;
+	if (json_object_set_new(root, "cniVersion", json_string("1.0.0")))
+		goto out;
+	s = json_dumps(root, JSON_COMPACT);
+	if (s)
+		*len = strlen(s);
+out:
+	json_decref(root);
+	return s;
+}
+
+int zh_ipam_delegate(const struct zh_cni_env *env, enum zh_cni_cmd cmd,
+		     const struct zh_netconf *conf, struct zh_result *res,
+		     struct zh_cni_err *err)
+{
+	static bool logged;
+	size_t len = 0;
+	char *copy;
+	int ret;
+
+	if (res)
+		memset(res, 0, sizeof(*res));
+	if (!conf || !conf->cni_version || !conf->raw)
+		return zh_cni_err_set(err, ZH_CNI_ERR_INTERNAL,
+				      "bad arguments to zh_ipam_delegate",
+				      NULL);
+	if (strcmp(conf->cni_version, "1.1.0"))
+		return zh_ipam_exec(env, cmd, conf->ipam_type, conf->raw,
+				    conf->raw_len, res, err);
+	ret = zh_ipam_speaks(env, conf->ipam_type, "1.1.0", err);
+	if (ret < 0)
+		return -1;
+	if (ret)
+		return zh_ipam_exec(env, cmd, conf->ipam_type, conf->raw,
+				    conf->raw_len, res, err);
+
+	copy = conf_as_100(conf, &len);
+	if (!copy)
+		return zh_cni_err_set(err, ZH_CNI_ERR_INTERNAL, "out of memory",
+				      "configuration for IPAM plugin %s",
+				      conf->ipam_type);
+	if (!logged) {
+		pr_debug("ipam: %s does not speak CNI 1.1.0: it gets the "
+			 "configuration as cniVersion 1.0.0\n",
+			 conf->ipam_type);
+		logged = true;
+	}
+	ret = zh_ipam_exec(env, cmd, conf->ipam_type, copy, len, res, err);
+	free(copy);
 	return ret;
 }

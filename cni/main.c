@@ -90,9 +90,20 @@ static void usage(void)
 	fprintf(stderr,
 		"zerohop - CNI plugin wiring pods onto the zerohop BPF fast path\n"
 		"\n"
-		"Run by a container runtime, as the CNI spec describes: CNI_COMMAND\n"
-		"(ADD, DEL, CHECK, VERSION) and the other CNI_* variables in the\n"
-		"environment, the network configuration on stdin.\n"
+		"Run by a container runtime, as the CNI spec (1.1.0) describes:\n"
+		"CNI_COMMAND and the other CNI_* variables in the environment, the\n"
+		"network configuration on stdin.\n"
+		"\n"
+		"Commands (CNI_COMMAND):\n"
+		"  ADD      wire the pod in CNI_NETNS onto the fast path; prints the result\n"
+		"  DEL      take it off again and release its address (repeatable)\n"
+		"  CHECK    compare the pod's wiring with prevResult\n"
+		"  STATUS   exit 0 when ADD could be served (bpffs, the IPAM plugin),\n"
+		"           else error 50\n"
+		"  GC       remove this network's attachments missing from\n"
+		"           \"cni.dev/valid-attachments\", then GC the IPAM plugin\n"
+		"  VERSION  the CNI versions spoken: %s\n"
+		"STATUS and GC need cniVersion 1.1.0.\n"
 		"\n"
 		"Network configuration (besides the standard keys):\n"
 		"  \"datapath\": \"tc\" | \"xdp\"  entry program on the host veth (default tc)\n"
@@ -101,7 +112,7 @@ static void usage(void)
 		"\n"
 		"Environment: ZEROHOP_PIN_ROOT overrides the pin root (%s),\n"
 		"ZEROHOP_DEBUG=1 logs more to stderr.\n",
-		ZH_PIN_ROOT);
+		zh_cni_versions_list(), ZH_PIN_ROOT);
 }
 
 int main(int argc, char **argv)
@@ -139,6 +150,8 @@ int main(int argc, char **argv)
 	if (zh_netconf_parse(buf, len, &conf, &err))
 		goto out;
 	version = conf.cni_version;
+	if (zh_netconf_allows(&conf, env.cmd, &err))
+		goto out;
 
 	switch (env.cmd) {
 	case ZH_CNI_ADD:
@@ -149,6 +162,12 @@ int main(int argc, char **argv)
 		break;
 	case ZH_CNI_CHECK:
 		ret = zh_cmd_check(&env, &conf, &err);
+		break;
+	case ZH_CNI_STATUS:
+		ret = zh_cmd_status(&env, &conf, &err);
+		break;
+	case ZH_CNI_GC:
+		ret = zh_cmd_gc(&env, &conf, &err);
 		break;
 	default:
 		break;

@@ -427,8 +427,7 @@ int zh_cmd_add(const struct zh_cni_env *env, const struct zh_netconf *conf,
 		goto err_objs;
 	}
 
-	ret = zh_ipam_exec(env, ZH_CNI_ADD, conf->ipam_type, conf->raw,
-			   conf->raw_len, &ipam, err);
+	ret = zh_ipam_delegate(env, ZH_CNI_ADD, conf, &ipam, err);
 	if (ret)
 		goto err_objs;
 	ret = pick_addrs(&ipam, &pa, err);
@@ -525,8 +524,7 @@ err_veth:
 err_ipam : {
 	struct zh_cni_err ignore;
 
-	if (zh_ipam_exec(env, ZH_CNI_DEL, conf->ipam_type, conf->raw,
-			 conf->raw_len, NULL, &ignore))
+	if (zh_ipam_delegate(env, ZH_CNI_DEL, conf, NULL, &ignore))
 		pr_warn("rollback: IPAM DEL failed: %s\n", ignore.msg);
 }
 	zh_result_free(&ipam);
@@ -538,39 +536,53 @@ err_objs:
 	return -1;
 }
 
+int zh_pod_objs_take(struct zh_objs *objs, struct zh_cni_err *err)
+{
+	/* Nothing pinned, nothing to remove: and no pin root made either. */
+	if (access(zh_pin_dir(), F_OK))
+		return -ENOENT;
+	return objs_take(objs, 0, err);
+}
+
+int zh_pod_unwire(const struct zh_objs *objs, const char *host,
+		  const char *container_id, const char *ifname,
+		  struct zh_cni_err *err)
+{
+	int ifindex = if_nametoindex(host), ret;
+
+	if (objs && ifindex)
+		zh_ep_remove(objs, ifindex);
+	if (ifindex) {
+		/* The veth may vanish under us (pod netns torn down): fine. */
+		ret = zh_nl_link_del(ifindex);
+		if (ret && ret != -ENODEV)
+			return zh_cni_err_set(
+				err, ZH_CNI_ERR_LINK,
+				"cannot delete the host interface", "%s: %s",
+				host, strerror(-ret));
+	}
+	/* Entries whose veth went away without a DEL. */
+	if (objs)
+		zh_ep_remove_owner(objs, container_id, ifname);
+	return 0;
+}
+
 int zh_cmd_del(const struct zh_cni_env *env, const struct zh_netconf *conf,
 	       struct zh_cni_err *err)
 {
 	struct zh_cni_err ignore;
 	char host[IFNAMSIZ];
 	struct zh_objs objs;
-	int lock, ifindex, ret;
+	int lock, ret;
 
 	/* Best effort: without the maps (never loaded, bpffs gone) there is
 	 * no entry to remove, and the veth and lease still go. */
 	zh_host_ifname(env->container_id, env->ifname, host);
-	/* Nothing pinned, nothing to remove: and no pin root made either. */
-	lock = access(zh_pin_dir(), F_OK) ? -ENOENT :
-					    objs_take(&objs, 0, &ignore);
-	ifindex = if_nametoindex(host);
-	if (lock >= 0 && ifindex)
-		zh_ep_remove(&objs, ifindex);
-	if (ifindex) {
-		/* The veth may vanish under us (pod netns torn down): fine. */
-		ret = zh_nl_link_del(ifindex);
-		if (ret && ret != -ENODEV) {
-			zh_cni_err_set(err, ZH_CNI_ERR_LINK,
-				       "cannot delete the host interface",
-				       "%s: %s", host, strerror(-ret));
-			goto out;
-		}
-	}
-	/* Entries whose veth went away without a DEL. */
-	if (lock >= 0)
-		zh_ep_remove_owner(&objs, env->container_id, env->ifname);
-	ret = zh_ipam_exec(env, ZH_CNI_DEL, conf->ipam_type, conf->raw,
-			   conf->raw_len, NULL, err);
-out:
+	lock = zh_pod_objs_take(&objs, &ignore);
+	ret = zh_pod_unwire(lock >= 0 ? &objs : NULL, host, env->container_id,
+			    env->ifname, err);
+	if (!ret)
+		ret = zh_ipam_delegate(env, ZH_CNI_DEL, conf, NULL, err);
 	if (lock >= 0) {
 		zh_objs_close(&objs);
 		zh_pin_unlock(lock);
@@ -722,8 +734,5 @@ int zh_cmd_check(const struct zh_cni_env *env, const struct zh_netconf *conf,
 		return zh_cni_err_set(err, ZH_CNI_ERR_CHECK,
 				      "pod network does not match prevResult",
 				      "%s", p.buf);
-	return zh_ipam_exec(env, ZH_CNI_CHECK, conf->ipam_type, conf->raw,
-			    conf->raw_len, NULL, err) ?
-		       -1 :
-		       0;
+	return zh_ipam_delegate(env, ZH_CNI_CHECK, conf, NULL, err) ? -1 : 0;
 }

@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* pod.h - the CNI commands that touch a pod. */
+/* pod.h - the CNI commands: those that touch a pod, STATUS and GC. */
 #ifndef ZH_POD_H
 #define ZH_POD_H
 
@@ -7,6 +7,8 @@
 #include <jansson.h>
 
 #include "cni.h"
+
+struct zh_objs;
 
 /* "zh" + 12 hex digits of a hash of "<container_id>/<ifname>". */
 void zh_host_ifname(const char *container_id, const char *ifname,
@@ -19,5 +21,29 @@ int zh_cmd_del(const struct zh_cni_env *env, const struct zh_netconf *conf,
 	       struct zh_cni_err *err);
 int zh_cmd_check(const struct zh_cni_env *env, const struct zh_netconf *conf,
 		 struct zh_cni_err *err);
+/* status.c: whether ADD could be served now (code 50 when not). */
+int zh_cmd_status(const struct zh_cni_env *env, const struct zh_netconf *conf,
+		  struct zh_cni_err *err);
+/* gc.c: remove this network's attachments that are not in the config's
+ * cni.dev/valid-attachments, then GC the IPAM plugin if it speaks 1.1.0. */
+int zh_cmd_gc(const struct zh_cni_env *env, const struct zh_netconf *conf,
+	      struct zh_cni_err *err);
+
+/*
+ * For the commands that only remove (DEL, GC): the pinned objects, opened
+ * under the pin lock. Returns the lock fd (zh_objs_close() and
+ * zh_pin_unlock() it), -ENOENT when nothing is pinned (no pin root is made
+ * then), or -1 with @err filled.
+ */
+int zh_pod_objs_take(struct zh_objs *objs, struct zh_cni_err *err);
+/*
+ * Take one attachment off the host, IPAM aside: its endpoint entries (by
+ * the host veth @host and by owner @container_id/@ifname; @objs NULL:
+ * nothing pinned) and the host veth, whose deletion takes the pod end, its
+ * routes, neighbours and programs with it. A veth already gone is fine.
+ */
+int zh_pod_unwire(const struct zh_objs *objs, const char *host,
+		  const char *container_id, const char *ifname,
+		  struct zh_cni_err *err);
 
 #endif /* ZH_POD_H */

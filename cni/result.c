@@ -14,11 +14,11 @@
 #include "cni.h"
 
 /* Oldest first; the last one is ZH_CNI_SPEC_VERSION. */
-static const char *const cni_versions[] = { "0.3.0", "0.3.1", "0.4.0",
-					    "1.0.0" };
+static const char *const cni_versions[] = { "0.3.0", "0.3.1", "0.4.0", "1.0.0",
+					    "1.1.0" };
 #define N_VERSIONS (sizeof(cni_versions) / sizeof(cni_versions[0]))
 
-_Static_assert(sizeof(ZH_CNI_SPEC_VERSION) == sizeof("1.0.0"),
+_Static_assert(sizeof(ZH_CNI_SPEC_VERSION) == sizeof("1.1.0"),
 	       "ZH_CNI_SPEC_VERSION must be the newest entry of cni_versions");
 
 bool zh_cni_version_supported(const char *v)
@@ -36,7 +36,7 @@ bool zh_cni_version_supported(const char *v)
 
 const char *zh_cni_versions_list(void)
 {
-	return "0.3.0, 0.3.1, 0.4.0, 1.0.0";
+	return "0.3.0, 0.3.1, 0.4.0, 1.0.0, 1.1.0";
 }
 
 int zh_cni_err_set(struct zh_cni_err *err, int code, const char *msg,
@@ -286,6 +286,11 @@ static int parse_iface(json_t *o, const char *where, struct zh_cni_iface *ifc,
 	if (r < 0 || (r && copy_str(ifc->sandbox, sizeof(ifc->sandbox), s,
 				    where, "sandbox", err)))
 		return -1;
+	/* 1.1.0; taken from any version, emitted only in 1.1.0. */
+	r = get_str(o, "socketPath", where, &s, err);
+	if (r < 0 || (r && copy_str(ifc->socket_path, sizeof(ifc->socket_path),
+				    s, where, "socketPath", err)))
+		return -1;
 	return 0;
 }
 
@@ -491,14 +496,16 @@ static int put(json_t *obj, const char *key, json_t *val)
 	return json_object_set_new(obj, key, val) ? -1 : 0;
 }
 
-static json_t *iface_to_json(const struct zh_cni_iface *ifc)
+static json_t *iface_to_json(const struct zh_cni_iface *ifc, bool socket)
 {
 	json_t *o = json_pack("{s:s}", "name", ifc->name);
 
 	if (!o)
 		return NULL;
 	if ((ifc->mac[0] && put(o, "mac", json_string(ifc->mac))) ||
-	    (ifc->sandbox[0] && put(o, "sandbox", json_string(ifc->sandbox)))) {
+	    (ifc->sandbox[0] && put(o, "sandbox", json_string(ifc->sandbox))) ||
+	    (socket && ifc->socket_path[0] &&
+	     put(o, "socketPath", json_string(ifc->socket_path)))) {
 		json_decref(o);
 		return NULL;
 	}
@@ -556,13 +563,13 @@ static json_t *append(json_t *arr, json_t *val)
 	return NULL;
 }
 
-static json_t *ifaces_to_json(const struct zh_result *res)
+static json_t *ifaces_to_json(const struct zh_result *res, bool socket)
 {
 	json_t *arr = json_array();
 	int i;
 
 	for (i = 0; arr && i < res->n_ifaces; i++)
-		arr = append(arr, iface_to_json(&res->ifaces[i]));
+		arr = append(arr, iface_to_json(&res->ifaces[i], socket));
 	return arr;
 }
 
@@ -588,7 +595,7 @@ static json_t *routes_to_json(const struct zh_result *res)
 
 json_t *zh_result_to_json(const struct zh_result *res, const char *cni_version)
 {
-	bool legacy;
+	bool legacy, socket;
 	json_t *j;
 
 	if (!cni_version)
@@ -600,13 +607,15 @@ json_t *zh_result_to_json(const struct zh_result *res, const char *cni_version)
 		errno = EINVAL;
 		return NULL;
 	}
-	/* Only 1.0.0 dropped ips[].version; every older one we speak has it. */
-	legacy = strcmp(cni_version, "1.0.0") != 0;
+	/* 1.0.0 dropped ips[].version; every 0.x we speak has it. */
+	legacy = cni_version[0] == '0';
+	/* socketPath is new in 1.1.0: a result of an older version has none. */
+	socket = !strcmp(cni_version, "1.1.0");
 
 	j = json_pack("{s:s}", "cniVersion", cni_version);
 	if (!j)
 		goto err_nomem;
-	if (put_array(j, "interfaces", ifaces_to_json(res)) ||
+	if (put_array(j, "interfaces", ifaces_to_json(res, socket)) ||
 	    put_array(j, "ips", ips_to_json(res, legacy)) ||
 	    put_array(j, "routes", routes_to_json(res)))
 		goto err_json;

@@ -15,7 +15,7 @@ ZH_PREFIX="zhi$$"
 
 trap 'zh_cleanup' EXIT
 trap 'exit 130' INT TERM
-zh_require integration jq socat ping iptables nsenter xxd
+zh_require integration jq socat ping iptables nsenter xxd bpftool
 
 # --- traffic ---------------------------------------------------------------
 ping_ok() { zh_in "$1" ping -c 2 -i 0.2 -W 1 "$2"; }
@@ -215,8 +215,13 @@ echo '{"cniVersion": "1.0.0", "name": ' | CNI_COMMAND=ADD CNI_CONTAINERID=x \
 check "broken JSON: code 6, error JSON is all of stdout" \
 	jq -e '.code == 6 and .msg != null' "$ZH_TMP/err.json"
 echo '{"cniVersion":"1.0.0"}' | CNI_COMMAND=VERSION "$ZH_BIN/zerohop" >"$ZH_TMP/ver.json"
-check "VERSION lists 0.3.0 0.3.1 0.4.0 1.0.0" \
-	jq -e '.supportedVersions == ["0.3.0","0.3.1","0.4.0","1.0.0"]' "$ZH_TMP/ver.json"
+check "VERSION lists 0.3.0 0.3.1 0.4.0 1.0.0 1.1.0" \
+	jq -e '.supportedVersions == ["0.3.0","0.3.1","0.4.0","1.0.0","1.1.0"] and
+	       .cniVersion == "1.0.0"' "$ZH_TMP/ver.json"
+echo '{"cniVersion":"1.1.0"}' | CNI_COMMAND=VERSION "$ZH_BIN/zerohop" >"$ZH_TMP/ver.json"
+check "VERSION asked in 1.1.0 answers in 1.1.0" \
+	jq -e '.cniVersion == "1.1.0" and (.supportedVersions | index("1.1.0")) != null' \
+	"$ZH_TMP/ver.json"
 ip netns del "$p"
 
 # --- results in older versions ------------------------------------------------
@@ -230,6 +235,117 @@ for v in 0.3.0 0.3.1 0.4.0; do
 	check "DEL ($v)" zh_cni DEL "$p" "$ZH_TMP/v.conf"
 	ip netns del "$p"
 done
+
+# --- CNI 1.1.0: ADD through an IPAM plugin that speaks 1.0.0, STATUS, GC -------
+CASE=v110
+conf11="$ZH_TMP/v11.conf"
+zh_conf "$ZH_TMP/v11.tmp" zhgc tc 10.94.0.0/24 fd00:94::/64
+jq '.cniVersion = "1.1.0"' "$ZH_TMP/v11.tmp" >"$conf11"
+# net_cmd CMD CONF: STATUS or GC as a runtime runs them: CNI_COMMAND and
+# CNI_PATH only, in the node netns (where the host veths are).
+net_cmd() {
+	CNI_COMMAND=$1 CNI_PATH=$ZH_CNI_PATH zh_node "$ZH_BIN/zerohop" <"$2"
+}
+# gc_conf FILE JSON: the 1.1.0 config with cni.dev/valid-attachments = JSON.
+gc_conf() { jq --argjson v "$2" '. + {"cni.dev/valid-attachments": $v}' "$conf11" >"$1"; }
+ep_ids() { "$ZH_BIN/zerohopctl" endpoints -o json | jq -r '.[].containerID' | sort | tr '\n' ' '; }
+ep_map_count() { bpftool -j map dump pinned "$ZH_PIN_DIR/zh_endpoints" | jq length; }
+host_of() { jq -r '.interfaces[0].name' "$ZH_TMP/$1.json"; }
+has_link() { zh_node ip link show "$1" >/dev/null 2>&1; }
+
+# Debian's host-local 1.1.1 speaks up to 1.0.0: the plugin must downgrade.
+old_ipam=0
+echo '{"cniVersion":"1.1.0"}' | CNI_COMMAND=VERSION /usr/lib/cni/host-local |
+	jq -e '.supportedVersions | index("1.1.0") == null' >/dev/null && old_ipam=1
+if [ $old_ipam = 1 ]; then
+	CNI_COMMAND=ADD CNI_CONTAINERID=probe CNI_NETNS=/x CNI_IFNAME=eth0 CNI_PATH=$ZH_CNI_PATH \
+		/usr/lib/cni/host-local <"$conf11" >"$ZH_TMP/err.json"
+	check "host-local itself refuses a 1.1.0 config (code 1)" test "$(cni_code)" = 1
+else
+	echo "  note $CASE: host-local speaks 1.1.0: no downgrade to exercise, its GC runs"
+fi
+
+g1="${ZH_PREFIX}-g1" g2="${ZH_PREFIX}-g2" o1="${ZH_PREFIX}-o1"
+check "ADD with cniVersion 1.1.0 (host-local gets it as 1.0.0)" zh_pod_add "$g1" "$conf11"
+check "... answers in 1.1.0, without socketPath" \
+	jq -e '.cniVersion == "1.1.0" and (.interfaces | length) == 2 and
+	       (.ips | length) == 2 and all(.ips[]; has("version") | not) and
+	       all(.interfaces[]; has("socketPath") | not)' "$ZH_TMP/$g1.json"
+check "... and host-local holds the lease" test -n "$(lease_of "$g1")"
+jq --slurpfile r "$ZH_TMP/$g1.json" '. + {prevResult: $r[0]}' "$conf11" >"$ZH_TMP/check11.conf"
+check "CHECK with cniVersion 1.1.0 passes (IPAM CHECK downgraded too)" \
+	zh_cni CHECK "$g1" "$ZH_TMP/check11.conf"
+check "ADD a second pod on the 1.1.0 network" zh_pod_add "$g2" "$conf11"
+check "ADD a pod on another network (zhrb, 1.0.0)" zh_pod_add "$o1" "$conf"
+g1_4=$(zh_pod_ip "$g1") o1_4=$(zh_pod_ip "$o1")
+check "a 1.1.0 pod reaches the other network's pod" ping_ok "$g1" "$o1_4"
+
+# STATUS
+net_cmd STATUS "$conf11" >"$ZH_TMP/status.out"
+check "STATUS exits 0" test $? = 0
+check "... and prints nothing" test ! -s "$ZH_TMP/status.out"
+jq '.ipam.type = "no-such-ipam"' "$conf11" >"$ZH_TMP/st-noipam.conf"
+net_cmd STATUS "$ZH_TMP/st-noipam.conf" >"$ZH_TMP/err.json"
+check "STATUS with a missing IPAM plugin exits non-zero" test $? != 0
+check "... with code 50 naming the plugin" \
+	jq -e '.code == 50 and .cniVersion == "1.1.0" and
+	       ([.msg, .details] | join(" ") | contains("no-such-ipam"))' "$ZH_TMP/err.json"
+net_cmd STATUS "$conf" >"$ZH_TMP/err.json"
+check "STATUS with a 1.0.0 config: code 1" test "$(cni_code)" = 1
+
+# GC: a list we cannot read removes nothing.
+before_ids=$(ep_ids) before_map=$(ep_map_count)
+check "5 zh_endpoints entries before GC (2 pods x v4+v6, 1 pod v4)" test "$before_map" = 5
+for bad in '{"containerID":"x","ifname":"eth0"}' '[{"containerID":"x"}]' \
+	'[{"containerID":"x","ifname":7}]' '["x/eth0"]'; do
+	gc_conf "$ZH_TMP/gc-bad.conf" "$bad"
+	net_cmd GC "$ZH_TMP/gc-bad.conf" >"$ZH_TMP/err.json"
+	check "GC with valid-attachments $bad: code 7" \
+		jq -e '.code == 7 and (.msg | contains("valid-attachments"))' "$ZH_TMP/err.json"
+done
+check "... and nothing was removed from zh_ifaces" test "$(ep_ids)" = "$before_ids"
+check "... nor from zh_endpoints" test "$(ep_map_count)" = 5
+check "... g1's veth is there" has_link "$(host_of "$g1")"
+check "... g2's veth is there" has_link "$(host_of "$g2")"
+
+# GC that keeps g1 (and an attachment that no longer exists anywhere).
+gc_conf "$ZH_TMP/gc.conf" "[{\"containerID\":\"$(zh_ctr_id "$g1")\",\"ifname\":\"eth0\"},
+	{\"containerID\":\"long-gone\",\"ifname\":\"eth0\"}]"
+net_cmd GC "$ZH_TMP/gc.conf" >"$ZH_TMP/gc.out"
+check "GC keeping pod g1 exits 0" test $? = 0
+check "... and prints nothing" test ! -s "$ZH_TMP/gc.out"
+check_not "... pod g2's host veth is gone" has_link "$(host_of "$g2")"
+check "... its zh_ifaces entry is gone, g1's and the other network's stay" \
+	test "$(ep_ids)" = "$(printf '%s\n' "$(zh_ctr_id "$g1")" "$(zh_ctr_id "$o1")" |
+		sort | tr '\n' ' ')"
+check "... its zh_endpoints entries are gone (5 -> 3)" test "$(ep_map_count)" = 3
+check "... g1's veth is there" has_link "$(host_of "$g1")"
+check "... the other network's pod's veth is there" has_link "$(host_of "$o1")"
+check "... g1 still forwards: g1 -> other network's pod" ping_ok "$g1" "$o1_4"
+check "... and back" ping_ok "$o1" "$g1_4"
+if [ $old_ipam = 1 ]; then
+	check "... host-local has no GC: g2's lease stays until its DEL" test -n "$(lease_of "$g2")"
+fi
+net_cmd GC "$ZH_TMP/gc.conf" >"$ZH_TMP/gc.out"
+check "GC again is harmless (exit 0)" test $? = 0
+check "... and removes nothing more" test "$(ep_map_count)/$(endpoint_count)" = 3/2
+check "DEL of the GC'd pod succeeds" zh_cni DEL "$g2" "$conf11"
+check "... and releases its lease" test -z "$(lease_of "$g2")"
+
+# No list at all is the empty list: every attachment of zhgc goes, only zhgc's.
+jq 'del(.["cni.dev/valid-attachments"])' "$conf11" >"$ZH_TMP/gc-none.conf"
+check "GC without cni.dev/valid-attachments exits 0" net_cmd GC "$ZH_TMP/gc-none.conf"
+check_not "... g1's veth is gone" has_link "$(host_of "$g1")"
+check "... only the other network's pod is left" test "$(ep_ids)" = "$(zh_ctr_id "$o1") "
+check "... and the node still reaches it" zh_node ping -c 1 -W 1 "$o1_4"
+check "DEL of g1 after GC succeeds" zh_cni DEL "$g1" "$conf11"
+check "DEL of the other network's pod" zh_cni DEL "$o1" "$conf"
+check "... no lease of these pods remains" \
+	test -z "$(lease_of "$g1")$(lease_of "$g2")$(lease_of "$o1")"
+check "... no endpoint remains" test "$(endpoint_count)" = 0
+ip netns del "$g1"
+ip netns del "$g2"
+ip netns del "$o1"
 
 # --- concurrency ---------------------------------------------------------------
 CASE=concurrent

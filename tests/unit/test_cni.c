@@ -66,10 +66,9 @@ static void test_env_each_command(void **state)
 		const char *name;
 		enum zh_cni_cmd cmd;
 	} cases[] = {
-		{ "ADD", ZH_CNI_ADD },
-		{ "DEL", ZH_CNI_DEL },
-		{ "CHECK", ZH_CNI_CHECK },
-		{ "VERSION", ZH_CNI_VERSION },
+		{ "ADD", ZH_CNI_ADD },	     { "DEL", ZH_CNI_DEL },
+		{ "CHECK", ZH_CNI_CHECK },   { "VERSION", ZH_CNI_VERSION },
+		{ "STATUS", ZH_CNI_STATUS }, { "GC", ZH_CNI_GC },
 	};
 	struct zh_cni_err err = { 0 };
 	struct zh_cni_env env;
@@ -156,9 +155,56 @@ static void test_env_del_without_netns(void **state)
 	assert_null(env.netns);
 }
 
+/* STATUS and GC act on a network: no attachment variables needed. */
+static void test_env_status_gc(void **state)
+{
+	struct zh_cni_err err = { 0 };
+	struct zh_cni_env env;
+
+	(void)state;
+	fenv = (struct fake_env){ .cmd = "STATUS" };
+	assert_int_equal(zh_cni_env_parse(&env, fake_get, &err), 0);
+	assert_int_equal(env.cmd, ZH_CNI_STATUS);
+	assert_null(env.path);
+
+	fenv = (struct fake_env){ .cmd = "STATUS", .path = "/opt/cni/bin" };
+	assert_int_equal(zh_cni_env_parse(&env, fake_get, &err), 0);
+	assert_string_equal(env.path, "/opt/cni/bin");
+
+	fenv = (struct fake_env){ .cmd = "GC", .path = "/opt/cni/bin" };
+	assert_int_equal(zh_cni_env_parse(&env, fake_get, &err), 0);
+	assert_int_equal(env.cmd, ZH_CNI_GC);
+	assert_null(env.container_id);
+	assert_null(env.netns);
+	assert_null(env.ifname);
+	assert_string_equal(env.path, "/opt/cni/bin");
+
+	/* GC needs CNI_PATH (the spec says so), and only that. */
+	fenv = (struct fake_env){ .cmd = "GC" };
+	assert_int_equal(zh_cni_env_parse(&env, fake_get, &err), -1);
+	assert_int_equal(err.code, ZH_CNI_ERR_INVALID_ENV);
+	assert_string_equal(err.details, "CNI_PATH");
+
+	/* Attachment variables a runtime sets anyway are not judged. */
+	fenv = (struct fake_env){
+		.cmd = "GC", .cid = "-bad id", .ifname = "a/b", .path = "/x"
+	};
+	assert_int_equal(zh_cni_env_parse(&env, fake_get, &err), 0);
+	fenv.cmd = "STATUS";
+	assert_int_equal(zh_cni_env_parse(&env, fake_get, &err), 0);
+
+	/* ADD still needs them all. */
+	fenv = (struct fake_env){ .cmd = "ADD", .path = "/opt/cni/bin" };
+	assert_int_equal(zh_cni_env_parse(&env, fake_get, &err), -1);
+	assert_int_equal(err.code, ZH_CNI_ERR_INVALID_ENV);
+	assert_string_equal(err.details,
+			    "CNI_CONTAINERID, CNI_NETNS, CNI_IFNAME");
+}
+
 static void test_env_bad_command(void **state)
 {
-	static const char *const bad[] = { "add", "FOO", "ADD ", "DELETE" };
+	static const char *const bad[] = { "add",    "FOO", "ADD ", "DELETE",
+					   "status", "gc",  "GC ",  "STATUSES" };
 	struct zh_cni_err err = { 0 };
 	struct zh_cni_env env;
 	size_t i;
@@ -389,7 +435,10 @@ static void test_conf_errors(void **state)
 		{ "{\"cniVersion\":\"0.2.0\",\"name\":\"n\"," GOOD_TAIL "}",
 		  ZH_CNI_ERR_INCOMPATIBLE, "\"0.2.0\"" },
 		{ "{\"cniVersion\":\"2.0.0\",\"name\":\"n\"," GOOD_TAIL "}",
-		  ZH_CNI_ERR_INCOMPATIBLE, "0.3.0, 0.3.1, 0.4.0, 1.0.0" },
+		  ZH_CNI_ERR_INCOMPATIBLE,
+		  "0.3.0, 0.3.1, 0.4.0, 1.0.0, 1.1.0" },
+		{ "{\"cniVersion\":\"1.1.1\",\"name\":\"n\"," GOOD_TAIL "}",
+		  ZH_CNI_ERR_INCOMPATIBLE, "\"1.1.1\"" },
 		{ "{\"cniVersion\":\"1.0\",\"name\":\"n\"," GOOD_TAIL "}",
 		  ZH_CNI_ERR_INCOMPATIBLE, "\"1.0\"" },
 		/* name */
@@ -491,7 +540,174 @@ static void test_conf_incompatible_details(void **state)
 	assert_int_equal(conf_parse_str(doc, &conf, &err), -1);
 	assert_int_equal(err.code, ZH_CNI_ERR_INCOMPATIBLE);
 	assert_contains(err.details, "0.2.0");
-	assert_contains(err.details, "1.0.0");
+	assert_contains(err.details, "1.0.0, 1.1.0");
+}
+
+/* STATUS and GC came with 1.1.0; the other commands take any version. */
+static void test_conf_allows(void **state)
+{
+	static const char *const versions[] = { "0.3.0", "0.3.1", "0.4.0",
+						"1.0.0", "1.1.0" };
+	static const enum zh_cni_cmd cmds[] = { ZH_CNI_ADD, ZH_CNI_DEL,
+						ZH_CNI_CHECK, ZH_CNI_STATUS,
+						ZH_CNI_GC };
+	struct zh_cni_err err = { 0 };
+	struct zh_netconf conf;
+	char doc[256];
+	size_t i, k;
+
+	(void)state;
+	for (i = 0; i < ARRAY_SIZE(versions); i++) {
+		snprintf(doc, sizeof(doc),
+			 "{\"cniVersion\":\"%s\",\"name\":\"n\"," GOOD_TAIL "}",
+			 versions[i]);
+		assert_int_equal(conf_parse_str(doc, &conf, &err), 0);
+		for (k = 0; k < ARRAY_SIZE(cmds); k++) {
+			bool ok = (cmds[k] != ZH_CNI_STATUS &&
+				   cmds[k] != ZH_CNI_GC) ||
+				  !strcmp(versions[i], "1.1.0");
+
+			memset(&err, 0, sizeof(err));
+			assert_int_equal(zh_netconf_allows(&conf, cmds[k],
+							   &err),
+					 ok ? 0 : -1);
+			if (ok)
+				continue;
+			assert_int_equal(err.code, ZH_CNI_ERR_INCOMPATIBLE);
+			assert_contains(err.msg, zh_cni_cmd_name(cmds[k]));
+			assert_contains(err.details, versions[i]);
+		}
+		zh_netconf_free(&conf);
+	}
+}
+
+/* ----------------------------------------------- GC's valid attachments */
+
+#define GC_HEAD "{\"cniVersion\":\"1.1.0\",\"name\":\"n\"," GOOD_TAIL
+
+static void attachments_of(const char *doc, struct zh_netconf *conf,
+			   struct zh_attachments *a, struct zh_cni_err *err,
+			   int want)
+{
+	if (conf_parse_str(doc, conf, err))
+		fail_msg("config: %s (%s): %s", err->msg, err->details, doc);
+	memset(err, 0, sizeof(*err));
+	/* Filled with junk: the parser must reset it. */
+	memset(a, 0x5a, sizeof(*a));
+	if (zh_netconf_attachments(conf, a, err) != want)
+		fail_msg("want %d: %s (%s): %s", want, err->msg, err->details,
+			 doc);
+}
+
+static void test_gc_attachments_ok(void **state)
+{
+	static const struct {
+		const char *doc;
+		size_t n;
+	} cases[] = {
+		{ GC_HEAD "}", 0 },
+		{ GC_HEAD ",\"cni.dev/valid-attachments\":[]}", 0 },
+		/* libcni's nil slice */
+		{ GC_HEAD ",\"cni.dev/valid-attachments\":null}", 0 },
+		{ GC_HEAD ",\"cni.dev/valid-attachments\":["
+			  "{\"containerID\":\"c1\",\"ifname\":\"eth0\"},"
+			  "{\"containerID\":\"c2\",\"ifname\":\"net1\","
+			  "\"extra\":[1]}]}",
+		  2 },
+		/* the name the tagged spec text used */
+		{ GC_HEAD ",\"cni.dev/attachments\":["
+			  "{\"containerID\":\"c1\",\"ifname\":\"eth0\"},"
+			  "{\"containerID\":\"c2\",\"ifname\":\"net1\"}]}",
+		  2 },
+		/* both, as libcni sends them: the corrected name wins */
+		{ GC_HEAD ",\"cni.dev/attachments\":[],"
+			  "\"cni.dev/valid-attachments\":["
+			  "{\"containerID\":\"c1\",\"ifname\":\"eth0\"},"
+			  "{\"containerID\":\"c2\",\"ifname\":\"net1\"}]}",
+		  2 },
+		{ GC_HEAD ",\"cni.dev/valid-attachments\":null,"
+			  "\"cni.dev/attachments\":["
+			  "{\"containerID\":\"c1\",\"ifname\":\"eth0\"}]}",
+		  0 },
+	};
+	struct zh_cni_err err;
+	struct zh_netconf conf;
+	struct zh_attachments a;
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < ARRAY_SIZE(cases); i++) {
+		attachments_of(cases[i].doc, &conf, &a, &err, 0);
+		assert_int_equal(a.n, cases[i].n);
+		if (!a.n)
+			assert_null(a.v);
+		if (a.n == 2) {
+			assert_string_equal(a.v[0].container_id, "c1");
+			assert_string_equal(a.v[0].ifname, "eth0");
+			assert_string_equal(a.v[1].container_id, "c2");
+			assert_string_equal(a.v[1].ifname, "net1");
+		}
+		zh_attachments_free(&a);
+		assert_null(a.v);
+		assert_int_equal(a.n, 0);
+		zh_attachments_free(&a); /* twice is harmless */
+		zh_netconf_free(&conf);
+	}
+}
+
+static void test_gc_attachments_malformed(void **state)
+{
+	static const struct {
+		const char *list;
+		const char *msg;
+	} cases[] = {
+		{ "{}", "must be an array" },
+		{ "\"c1/eth0\"", "must be an array" },
+		{ "7", "must be an array" },
+		{ "true", "must be an array" },
+		{ "[\"c1\"]", "[0] must be an object" },
+		{ "[[\"c1\",\"eth0\"]]", "[0] must be an object" },
+		{ "[null]", "[0] must be an object" },
+		{ "[{\"ifname\":\"eth0\"}]", "[0].containerID is missing" },
+		{ "[{\"containerID\":\"c1\"}]", "[0].ifname is missing" },
+		{ "[{\"containerID\":7,\"ifname\":\"eth0\"}]",
+		  "[0].containerID must be a non-empty string" },
+		{ "[{\"containerID\":\"\",\"ifname\":\"eth0\"}]",
+		  "[0].containerID must be a non-empty string" },
+		{ "[{\"containerID\":\"c1\",\"ifname\":null}]",
+		  "[0].ifname must be a non-empty string" },
+		{ "[{\"containerID\":\"c1\",\"ifname\":[\"eth0\"]}]",
+		  "[0].ifname must be a non-empty string" },
+		/* one bad entry spoils the list, wherever it is */
+		{ "[{\"containerID\":\"c1\",\"ifname\":\"eth0\"},"
+		  "{\"containerID\":\"c2\",\"ifname\":\"\"}]",
+		  "[1].ifname must be a non-empty string" },
+		{ "[{\"containerID\":\"c1\",\"ifname\":\"eth0\"},{}]",
+		  "[1].containerID is missing" },
+	};
+	static const char *const keys[] = { "cni.dev/valid-attachments",
+					    "cni.dev/attachments" };
+	struct zh_cni_err err;
+	struct zh_netconf conf;
+	struct zh_attachments a;
+	char doc[512];
+	size_t i, k;
+
+	(void)state;
+	for (k = 0; k < ARRAY_SIZE(keys); k++) {
+		for (i = 0; i < ARRAY_SIZE(cases); i++) {
+			snprintf(doc, sizeof(doc), GC_HEAD ",\"%s\":%s}",
+				 keys[k], cases[i].list);
+			attachments_of(doc, &conf, &a, &err, -1);
+			assert_int_equal(err.code, ZH_CNI_ERR_INVALID_CONFIG);
+			/* The message names the key it read. */
+			assert_contains(err.msg, keys[k]);
+			assert_contains(err.msg, cases[i].msg);
+			assert_null(a.v);
+			assert_int_equal(a.n, 0);
+			zh_netconf_free(&conf);
+		}
+	}
 }
 
 /* --------------------------------------------------------------- result */
@@ -744,7 +960,7 @@ static const char *jstr(json_t *o, const char *key)
 static void test_result_to_json_versions(void **state)
 {
 	static const char *const versions[] = { "0.3.0", "0.3.1", "0.4.0",
-						"1.0.0" };
+						"1.0.0", "1.1.0" };
 	struct zh_cni_err err = { 0 };
 	struct zh_result res, back;
 	json_t *j, *re, *ips, *ifs, *ip0, *ip1, *routes;
@@ -754,7 +970,7 @@ static void test_result_to_json_versions(void **state)
 	(void)state;
 	make_result(&res);
 	for (i = 0; i < ARRAY_SIZE(versions); i++) {
-		bool legacy = strcmp(versions[i], "1.0.0") != 0;
+		bool legacy = versions[i][0] == '0';
 
 		j = zh_result_to_json(&res, versions[i]);
 		assert_non_null(j);
@@ -778,6 +994,9 @@ static void test_result_to_json_versions(void **state)
 				    "0a:58:0a:f4:00:05");
 		assert_string_equal(jstr(json_array_get(ifs, 1), "sandbox"),
 				    "/var/run/netns/cni-1234");
+		/* No socket: no key, in any version. */
+		assert_null(
+			json_object_get(json_array_get(ifs, 1), "socketPath"));
 
 		ips = json_object_get(re, "ips");
 		assert_int_equal(json_array_size(ips), 2);
@@ -823,6 +1042,114 @@ static void test_result_to_json_versions(void **state)
 		json_decref(re);
 	}
 	zh_result_free(&res);
+}
+
+/* interfaces[].socketPath: a 1.1.0 key, emitted in 1.1.0 only. */
+static void test_result_socket_path(void **state)
+{
+	static const char *const older[] = { "0.3.0", "0.3.1", "0.4.0",
+					     "1.0.0" };
+	static const char sock[] = "/run/zerohop/xsk/3f2a9c81-eth0.sock";
+	struct zh_cni_err err = { 0 };
+	struct zh_result res, back;
+	json_t *j, *ifs;
+	size_t i;
+	char *s;
+
+	(void)state;
+	make_result(&res);
+	snprintf(res.ifaces[1].socket_path, sizeof(res.ifaces[1].socket_path),
+		 "%s", sock);
+
+	j = zh_result_to_json(&res, "1.1.0");
+	assert_non_null(j);
+	ifs = json_object_get(j, "interfaces");
+	assert_string_equal(jstr(json_array_get(ifs, 1), "socketPath"), sock);
+	/* Only where it is set. */
+	assert_null(json_object_get(json_array_get(ifs, 0), "socketPath"));
+	/* Through text and back: the same interfaces. */
+	s = json_dumps(j, JSON_COMPACT);
+	json_decref(j);
+	assert_non_null(s);
+	j = json_loads(s, 0, NULL);
+	free(s);
+	assert_int_equal(zh_result_parse(j, &back, &err), 0);
+	assert_int_equal(back.n_ifaces, 2);
+	assert_string_equal(back.ifaces[1].socket_path, sock);
+	assert_memory_equal(back.ifaces, res.ifaces, sizeof(res.ifaces));
+	zh_result_free(&back);
+	json_decref(j);
+
+	/* The default version is 1.1.0 and carries it too. */
+	j = zh_result_to_json(&res, NULL);
+	ifs = json_object_get(j, "interfaces");
+	assert_string_equal(jstr(json_array_get(ifs, 1), "socketPath"), sock);
+	json_decref(j);
+
+	for (i = 0; i < ARRAY_SIZE(older); i++) {
+		j = zh_result_to_json(&res, older[i]);
+		assert_non_null(j);
+		ifs = json_object_get(j, "interfaces");
+		assert_int_equal(json_array_size(ifs), 2);
+		for (size_t k = 0; k < 2; k++)
+			if (json_object_get(json_array_get(ifs, k),
+					    "socketPath"))
+				fail_msg("%s result carries socketPath",
+					 older[i]);
+		json_decref(j);
+	}
+	zh_result_free(&res);
+}
+
+static void test_result_socket_path_parse(void **state)
+{
+	struct zh_cni_err err;
+	struct zh_result res;
+	char path[200], doc[400];
+	json_t *j;
+
+	(void)state;
+	/* The longest that fits sun_path with its NUL: 107 bytes. */
+	memset(path, 'a', sizeof(path));
+	path[0] = '/';
+	path[107] = '\0';
+	snprintf(doc, sizeof(doc),
+		 "{\"cniVersion\":\"1.1.0\",\"interfaces\":[{\"name\":\"eth0\","
+		 "\"socketPath\":\"%s\"}]}",
+		 path);
+	j = json_loads(doc, 0, NULL);
+	assert_non_null(j);
+	assert_int_equal(zh_result_parse(j, &res, &err), 0);
+	assert_string_equal(res.ifaces[0].socket_path, path);
+	json_decref(j);
+
+	path[107] = 'a';
+	path[108] = '\0';
+	snprintf(doc, sizeof(doc),
+		 "{\"interfaces\":[{\"name\":\"eth0\",\"socketPath\":\"%s\"}]}",
+		 path);
+	j = json_loads(doc, 0, NULL);
+	memset(&err, 0, sizeof(err));
+	assert_int_equal(zh_result_parse(j, &res, &err), -1);
+	assert_int_equal(err.code, ZH_CNI_ERR_DECODE);
+	assert_contains(err.msg, "interfaces[0].socketPath is too long");
+	assert_int_equal(res.n_ifaces, 0);
+	json_decref(j);
+
+	j = json_loads(
+		"{\"interfaces\":[{\"name\":\"eth0\",\"socketPath\":1}]}", 0,
+		NULL);
+	assert_int_equal(zh_result_parse(j, &res, &err), -1);
+	assert_contains(err.msg, "interfaces[0].socketPath must be a string");
+	json_decref(j);
+
+	/* null is absent, as for the other optional keys. */
+	j = json_loads(
+		"{\"interfaces\":[{\"name\":\"eth0\",\"socketPath\":null}]}", 0,
+		NULL);
+	assert_int_equal(zh_result_parse(j, &res, &err), 0);
+	assert_string_equal(res.ifaces[0].socket_path, "");
+	json_decref(j);
 }
 
 static void test_result_to_json_empty(void **state)
@@ -930,8 +1257,8 @@ static void test_err_json(void **state)
 
 static void test_version_json(void **state)
 {
-	static const char *const want[] = { "0.3.0", "0.3.1", "0.4.0",
-					    "1.0.0" };
+	static const char *const want[] = { "0.3.0", "0.3.1", "0.4.0", "1.0.0",
+					    "1.1.0" };
 	json_t *j, *list;
 	size_t i;
 	char *s;
@@ -964,8 +1291,9 @@ static void test_version_supported(void **state)
 		bool ok;
 	} cases[] = {
 		{ "0.3.0", true },  { "0.3.1", true },	{ "0.4.0", true },
-		{ "1.0.0", true },  { "0.1.0", false }, { "0.2.0", false },
-		{ "1.1.0", false }, { "2.0.0", false }, { "1.0", false },
+		{ "1.0.0", true },  { "1.1.0", true },	{ "0.1.0", false },
+		{ "0.2.0", false }, { "1.1.1", false }, { "1.2.0", false },
+		{ "2.0.0", false }, { "1.0", false },	{ "1.1", false },
 		{ "", false },	    { NULL, false },
 	};
 	size_t i;
@@ -1043,6 +1371,36 @@ static const char script_first_b[] =
 	"echo '{\"cniVersion\":\"1.0.0\",'\n"
 	"echo '\"ips\":[{\"address\":\"10.2.2.2/32\"}]}'\n";
 
+/* An IPAM plugin that speaks up to 1.0.0, as Debian's host-local 1.1.1. */
+static const char script_old[] =
+	"#!/bin/sh\n"
+	"printf '%s\\n' \"$CNI_COMMAND\" >> \"$0.log\"\n"
+	"cat > \"$0.$CNI_COMMAND.stdin\"\n"
+	"if [ \"$CNI_COMMAND\" = VERSION ]; then\n"
+	"  echo '{\"cniVersion\":\"1.0.0\",'\n"
+	"  echo '\"supportedVersions\":[\"0.3.0\",\"0.3.1\",\"0.4.0\",\"1.0.0\"]}'\n"
+	"  exit 0\n"
+	"fi\n"
+	"if grep -q '1[.]1[.]0' \"$0.$CNI_COMMAND.stdin\"; then\n"
+	"  echo '{\"code\":1,\"msg\":\"incompatible CNI versions\"}'\n"
+	"  exit 1\n"
+	"fi\n"
+	"[ \"$CNI_COMMAND\" = ADD ] || exit 0\n"
+	"echo '{\"cniVersion\":\"1.0.0\",\"ips\":[{\"address\":\"10.22.0.7/16\"}]}'\n";
+
+/* One that speaks 1.1.0; logs which attachment variables it was given. */
+static const char script_new[] =
+	"#!/bin/sh\n"
+	"printf '%s %s %s %s\\n' \"$CNI_COMMAND\" \"${CNI_CONTAINERID-unset}\" "
+	"\"${CNI_IFNAME-unset}\" \"${CNI_NETNS-unset}\" >> \"$0.log\"\n"
+	"cat > \"$0.$CNI_COMMAND.stdin\"\n"
+	"case \"$CNI_COMMAND\" in\n"
+	"VERSION) echo '{\"cniVersion\":\"1.1.0\",'\n"
+	"  echo '\"supportedVersions\":[\"1.0.0\",\"1.1.0\"]}';;\n"
+	"ADD) echo '{\"cniVersion\":\"1.1.0\",\"ips\":[{\"address\":\"10.22.0.8/16\"}]}';;\n"
+	"STATUS) echo '{\"code\":50,\"msg\":\"pool exhausted\"}'; exit 1;;\n"
+	"esac\n";
+
 static void write_file(const char *dir, const char *name, const char *body,
 		       mode_t mode)
 {
@@ -1081,6 +1439,9 @@ static int ipam_setup(void **state)
 	write_file(bin2, "fake-not-json", script_not_json_ok, 0755);
 	write_file(bin2, "fake-signal", script_signal, 0755);
 	write_file(bin2, "fake-big", script_big, 0755);
+	write_file(bin2, "fake-old", script_old, 0755);
+	write_file(bin2, "fake-old-100", script_old, 0755);
+	write_file(bin2, "fake-new", script_new, 0755);
 	write_file(bin1, "fake-first", script_first_a, 0755);
 	write_file(bin2, "fake-first", script_first_b, 0755);
 	/* Executable, but execve() cannot run it: no #! line. */
@@ -1317,6 +1678,199 @@ static void test_ipam_search_path(void **state)
 	assert_contains(err.details, "fake-first");
 }
 
+/* ------------------------------------------------ IPAM and CNI 1.1.0 */
+
+static const char conf_old_110[] =
+	"{\"cniVersion\":\"1.1.0\",\"name\":\"testnet\",\"type\":\"zerohop\","
+	"\"ipam\":{\"type\":\"fake-old\",\"subnet\":\"10.22.0.0/16\"}}";
+static const char conf_old_110_prev[] =
+	"{\"cniVersion\":\"1.1.0\",\"name\":\"testnet\",\"type\":\"zerohop\","
+	"\"ipam\":{\"type\":\"fake-old\",\"subnet\":\"10.22.0.0/16\"},"
+	"\"prevResult\":{\"cniVersion\":\"1.1.0\",\"interfaces\":[{"
+	"\"name\":\"eth0\",\"socketPath\":\"/run/x.sock\"}],"
+	"\"ips\":[{\"address\":\"10.22.0.7/16\",\"interface\":0}]}}";
+
+static json_t *slurp_json(const char *dir, const char *name)
+{
+	char *s = slurp(dir, name);
+	json_t *j;
+
+	if (!s)
+		fail_msg("%s/%s is missing", dir, name);
+	j = json_loads(s, 0, NULL);
+	if (!j)
+		fail_msg("%s/%s is not JSON: %s", dir, name, s);
+	free(s);
+	return j;
+}
+
+/* j equals doc once cniVersion (and prevResult's) say 1.0.0. */
+static void assert_as_100(json_t *j, const char *doc)
+{
+	json_t *want = json_loads(doc, 0, NULL), *prev;
+
+	assert_non_null(want);
+	json_object_set_new(want, "cniVersion", json_string("1.0.0"));
+	prev = json_object_get(want, "prevResult");
+	if (prev)
+		json_object_set_new(prev, "cniVersion", json_string("1.0.0"));
+	if (!json_equal(j, want)) {
+		char *a = json_dumps(j, JSON_COMPACT);
+		char *b = json_dumps(want, JSON_COMPACT);
+
+		fail_msg("IPAM got %s, want %s", a, b);
+	}
+	json_decref(want);
+}
+
+static void test_ipam_delegate_downgrade(void **state)
+{
+	struct zh_cni_env env = ipam_env();
+	struct zh_netconf conf, prev_conf, conf100;
+	struct zh_cni_err err = { 0 };
+	struct zh_result res;
+	json_t *in;
+	char *log;
+
+	(void)state;
+	assert_int_equal(conf_parse_str(conf_old_110, &conf, &err), 0);
+	if (zh_ipam_delegate(&env, ZH_CNI_ADD, &conf, &res, &err))
+		fail_msg("ADD: %d %s (%s)", err.code, err.msg, err.details);
+	assert_int_equal(res.n_ips, 1);
+	assert_string_equal(res.ips[0].address, "10.22.0.7/16");
+	zh_result_free(&res);
+	in = slurp_json(bin2, "fake-old.ADD.stdin");
+	assert_as_100(in, conf_old_110);
+	json_decref(in);
+	/* It was asked with a 1.1.0 question. */
+	in = slurp_json(bin2, "fake-old.VERSION.stdin");
+	assert_string_equal(jstr(in, "cniVersion"), "1.1.0");
+	json_decref(in);
+
+	assert_int_equal(zh_ipam_delegate(&env, ZH_CNI_DEL, &conf, NULL, &err),
+			 0);
+	assert_int_equal(zh_ipam_speaks(&env, "fake-old", "1.1.0", &err), 0);
+
+	/* prevResult goes down to 1.0.0 with the rest. */
+	assert_int_equal(conf_parse_str(conf_old_110_prev, &prev_conf, &err),
+			 0);
+	if (zh_ipam_delegate(&env, ZH_CNI_CHECK, &prev_conf, NULL, &err))
+		fail_msg("CHECK: %d %s (%s)", err.code, err.msg, err.details);
+	in = slurp_json(bin2, "fake-old.CHECK.stdin");
+	assert_as_100(in, conf_old_110_prev);
+	json_decref(in);
+
+	/* VERSION was asked once for all of that. */
+	log = slurp(bin2, "fake-old.log");
+	assert_string_equal(log, "VERSION\nADD\nDEL\nCHECK\n");
+	free(log);
+
+	/* A 1.0.0 configuration goes as it is, without asking. */
+	assert_int_equal(conf_parse_str(ipam_conf, &conf100, &err), 0);
+	json_object_set_new(json_object_get(conf100.root, "ipam"), "type",
+			    json_string("fake-old-100"));
+	conf100.ipam_type = "fake-old-100";
+	assert_int_equal(
+		zh_ipam_delegate(&env, ZH_CNI_ADD, &conf100, &res, &err), 0);
+	zh_result_free(&res);
+	log = slurp(bin2, "fake-old-100.log");
+	assert_string_equal(log, "ADD\n");
+	free(log);
+	log = slurp(bin2, "fake-old-100.ADD.stdin");
+	assert_string_equal(log, ipam_conf);
+	free(log);
+
+	zh_netconf_free(&conf100);
+	zh_netconf_free(&prev_conf);
+	zh_netconf_free(&conf);
+}
+
+static void test_ipam_delegate_speaks_110(void **state)
+{
+	static const char doc[] =
+		"{\"cniVersion\":\"1.1.0\",\"name\":\"testnet\","
+		"\"type\":\"zerohop\",\"ipam\":{\"type\":\"fake-new\"}}\n";
+	struct zh_cni_env env = ipam_env();
+	struct zh_cni_env netenv = { .path = search_path };
+	struct zh_cni_err err = { 0 };
+	struct zh_netconf conf;
+	struct zh_result res;
+	char *got;
+
+	(void)state;
+	assert_int_equal(conf_parse_str(doc, &conf, &err), 0);
+	if (zh_ipam_delegate(&env, ZH_CNI_ADD, &conf, &res, &err))
+		fail_msg("ADD: %d %s (%s)", err.code, err.msg, err.details);
+	assert_string_equal(res.ips[0].address, "10.22.0.8/16");
+	zh_result_free(&res);
+	/* It speaks 1.1.0: the configuration byte for byte. */
+	got = slurp(bin2, "fake-new.ADD.stdin");
+	assert_string_equal(got, doc);
+	free(got);
+	assert_int_equal(zh_ipam_speaks(&env, "fake-new", "1.1.0", &err), 1);
+
+	/* GC and STATUS: no attachment variables, not even inherited ones. */
+	setenv("CNI_CONTAINERID", "inherited", 1);
+	assert_int_equal(zh_ipam_exec(&netenv, ZH_CNI_GC, "fake-new", conf.raw,
+				      conf.raw_len, NULL, &err),
+			 0);
+	assert_int_equal(zh_ipam_exec(&netenv, ZH_CNI_STATUS, "fake-new",
+				      conf.raw, conf.raw_len, NULL, &err),
+			 -1);
+	unsetenv("CNI_CONTAINERID");
+	/* Its STATUS error is passed on as it is. */
+	assert_int_equal(err.code, ZH_CNI_ERR_NOT_AVAILABLE);
+	assert_string_equal(err.msg, "pool exhausted");
+	got = slurp(bin2, "fake-new.GC.stdin");
+	assert_string_equal(got, doc);
+	free(got);
+
+	got = slurp(bin2, "fake-new.log");
+	assert_string_equal(got, "VERSION ctr1 eth0 /var/run/netns/t\n"
+				 "ADD ctr1 eth0 /var/run/netns/t\n"
+				 "GC unset unset unset\n"
+				 "STATUS unset unset unset\n");
+	free(got);
+	zh_netconf_free(&conf);
+}
+
+static void test_ipam_speaks_answers(void **state)
+{
+	static const struct {
+		const char *type;
+		int want, code;
+		const char *msg;
+	} cases[] = {
+		/* ran, but no usable answer: taken as "no" */
+		{ "fake-garbage", 0, 0, NULL },
+		{ "fake-not-json", 0, 0, NULL },
+		{ "fake-ok", 0, 0, NULL }, /* exits 3 on anything but ADD */
+		{ "fake-signal", 0, 0, NULL },
+		/* cannot be found or run */
+		{ "no-such-plugin", -1, ZH_CNI_ERR_IPAM, "not found" },
+		{ "fake-no-shebang", -1, ZH_CNI_ERR_IPAM, "cannot execute" },
+		{ "../bin2/fake-new", -1, ZH_CNI_ERR_IPAM, "invalid" },
+	};
+	struct zh_cni_env env = ipam_env();
+	struct zh_cni_err err;
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < ARRAY_SIZE(cases); i++) {
+		memset(&err, 0, sizeof(err));
+		if (zh_ipam_speaks(&env, cases[i].type, "1.1.0", &err) !=
+		    cases[i].want)
+			fail_msg("%s: want %d", cases[i].type, cases[i].want);
+		if (!cases[i].msg)
+			continue;
+		assert_int_equal(err.code, cases[i].code);
+		assert_contains(err.msg, cases[i].msg);
+	}
+	/* The question is asked per version. */
+	assert_int_equal(zh_ipam_speaks(&env, "fake-old", "1.0.0", &err), 1);
+	assert_int_equal(zh_ipam_speaks(&env, "fake-old", "1.1.0", &err), 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest pure[] = {
@@ -1324,6 +1878,7 @@ int main(void)
 		cmocka_unit_test(test_env_version_needs_nothing),
 		cmocka_unit_test(test_env_all_missing_at_once),
 		cmocka_unit_test(test_env_del_without_netns),
+		cmocka_unit_test(test_env_status_gc),
 		cmocka_unit_test(test_env_bad_command),
 		cmocka_unit_test(test_env_container_ids),
 		cmocka_unit_test(test_env_ifnames),
@@ -1332,11 +1887,16 @@ int main(void)
 		cmocka_unit_test(test_conf_edges_ok),
 		cmocka_unit_test(test_conf_errors),
 		cmocka_unit_test(test_conf_incompatible_details),
+		cmocka_unit_test(test_conf_allows),
+		cmocka_unit_test(test_gc_attachments_ok),
+		cmocka_unit_test(test_gc_attachments_malformed),
 		cmocka_unit_test(test_result_parse_031),
 		cmocka_unit_test(test_result_parse_100),
 		cmocka_unit_test(test_result_parse_errors),
 		cmocka_unit_test(test_result_too_many_routes),
 		cmocka_unit_test(test_result_to_json_versions),
+		cmocka_unit_test(test_result_socket_path),
+		cmocka_unit_test(test_result_socket_path_parse),
 		cmocka_unit_test(test_result_to_json_empty),
 		cmocka_unit_test(test_err_set),
 		cmocka_unit_test(test_err_json),
@@ -1351,6 +1911,9 @@ int main(void)
 		cmocka_unit_test(test_ipam_bad_output),
 		cmocka_unit_test(test_ipam_not_found),
 		cmocka_unit_test(test_ipam_search_path),
+		cmocka_unit_test(test_ipam_delegate_downgrade),
+		cmocka_unit_test(test_ipam_delegate_speaks_110),
+		cmocka_unit_test(test_ipam_speaks_answers),
 	};
 	int failed;
 

@@ -1,0 +1,186 @@
+// SPDX-License-Identifier: Apache-2.0
+/*
+ * gc.c - GC (CNI 1.1.0): the runtime names the attachments of this network
+ * that are still valid (cni.dev/valid-attachments). Every other attachment
+ * that zh_ifaces records for this network is taken off the host as DEL
+ * does it, IPAM aside; then the IPAM plugin gets the same GC when it speaks
+ * 1.1.0. Other networks' attachments are never touched: ADD records the
+ * network's name in zh_ifaces. Like DEL, GC goes on past a failure and
+ * reports it at the end.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cni.h"
+#include "pod.h"
+#include "zerohop.h"
+
+/* An attachment to remove, copied out of zh_ifaces. */
+struct stale {
+	char host[ZH_IFNAME_LEN];
+	char pod_ifname[ZH_IFNAME_LEN];
+	char container_id[ZH_CONTAINER_ID_LEN];
+};
+
+struct sweep {
+	const char *network;
+	const struct zh_attachments *valid;
+	struct stale *v;
+	size_t n, cap;
+	int err; /* -ENOMEM: the list is incomplete */
+};
+
+/* ADD kept s in a field of size bytes with snprintf(): is field that? */
+static bool stored_eq(const char *field, size_t size, const char *s)
+{
+	size_t n = strnlen(field, size);
+
+	return n < size && n == strnlen(s, size - 1) && !memcmp(field, s, n);
+}
+
+static bool is_valid(const struct zh_attachments *valid,
+		     const struct zh_iface *iface)
+{
+	/* A container ID longer than the field matches by its prefix: at
+	 * worst a stale attachment is kept, never a valid one removed. */
+	for (size_t i = 0; i < valid->n; i++) {
+		if (stored_eq(iface->container_id, sizeof(iface->container_id),
+			      valid->v[i].container_id) &&
+		    stored_eq(iface->pod_ifname, sizeof(iface->pod_ifname),
+			      valid->v[i].ifname))
+			return true;
+	}
+	return false;
+}
+
+/* Collect first: deleting while walking a hash map restarts the walk. */
+static int collect_cb(__u32 host_ifindex, const struct zh_iface *iface,
+		      void *arg)
+{
+	struct sweep *sw = arg;
+	struct stale *st;
+
+	(void)host_ifindex;
+	if (!stored_eq(iface->network, sizeof(iface->network), sw->network) ||
+	    is_valid(sw->valid, iface))
+		return 0;
+	if (sw->n == sw->cap) {
+		size_t cap = sw->cap ? sw->cap * 2 : 16;
+		struct stale *nv = realloc(sw->v, cap * sizeof(*nv));
+
+		if (!nv) {
+			sw->err = -ENOMEM;
+			return 1;
+		}
+		sw->v = nv;
+		sw->cap = cap;
+	}
+	/* Map values are not ours: bound every read. */
+	st = &sw->v[sw->n++];
+	snprintf(st->host, sizeof(st->host), "%.*s",
+		 (int)sizeof(iface->host_ifname) - 1, iface->host_ifname);
+	snprintf(st->pod_ifname, sizeof(st->pod_ifname), "%.*s",
+		 (int)sizeof(iface->pod_ifname) - 1, iface->pod_ifname);
+	snprintf(st->container_id, sizeof(st->container_id), "%.*s",
+		 (int)sizeof(iface->container_id) - 1, iface->container_id);
+	return 0;
+}
+
+/* Remove the stale attachments of conf's network; 0 or -1 with err. */
+static int sweep(const struct zh_objs *objs, const struct zh_netconf *conf,
+		 const struct zh_attachments *valid, struct zh_cni_err *err)
+{
+	struct sweep sw = { .network = conf->name, .valid = valid };
+	struct zh_cni_err first = {}, e;
+	size_t failed = 0;
+	int ret;
+
+	ret = zh_iface_foreach(objs, collect_cb, &sw);
+	if (ret < 0 || sw.err) {
+		free(sw.v);
+		return zh_cni_err_set(err, ZH_CNI_ERR_BPF,
+				      "cannot read the attachments",
+				      "%s/" ZH_MAP_IFACES ": %s", zh_pin_dir(),
+				      strerror(-(sw.err ? sw.err : ret)));
+	}
+	for (size_t i = 0; i < sw.n; i++) {
+		const struct stale *st = &sw.v[i];
+
+		pr_info("gc: %s: removing %s (container %s, %s)\n", conf->name,
+			st->host, st->container_id, st->pod_ifname);
+		if (!zh_pod_unwire(objs, st->host, st->container_id,
+				   st->pod_ifname, &e))
+			continue;
+		pr_warn("gc: %s: %s: %s\n", st->host, e.msg, e.details);
+		if (!failed++)
+			first = e;
+	}
+	if (failed)
+		zh_cni_err_set(err, first.code, first.msg,
+			       "%s (%zu of %zu stale attachments not removed)",
+			       first.details, failed, sw.n);
+	free(sw.v);
+	return failed ? -1 : 0;
+}
+
+/* GC for the IPAM plugin, if it speaks 1.1.0; 0 or -1 with err. */
+static int ipam_gc(const struct zh_cni_env *env, const struct zh_netconf *conf,
+		   struct zh_cni_err *err)
+{
+	int ret = zh_ipam_speaks(env, conf->ipam_type, "1.1.0", err);
+
+	if (ret < 0)
+		return -1;
+	if (!ret) {
+		pr_info("gc: IPAM plugin %s does not speak CNI 1.1.0: no GC "
+			"for it; the leases of removed attachments stay until "
+			"their DEL\n",
+			conf->ipam_type);
+		return 0;
+	}
+	return zh_ipam_exec(env, ZH_CNI_GC, conf->ipam_type, conf->raw,
+			    conf->raw_len, NULL, err);
+}
+
+int zh_cmd_gc(const struct zh_cni_env *env, const struct zh_netconf *conf,
+	      struct zh_cni_err *err)
+{
+	struct zh_attachments valid;
+	struct zh_cni_err ipam;
+	struct zh_objs objs;
+	int lock, ret = 0;
+
+	/* A list we cannot read removes nothing, here or in IPAM. */
+	if (zh_netconf_attachments(conf, &valid, err))
+		return -1;
+
+	lock = zh_pod_objs_take(&objs, err);
+	if (lock == -1) {
+		ret = -1; /* still GC the IPAM plugin, then report this */
+	} else if (lock < 0) {
+		pr_debug("gc: nothing pinned under %s\n", zh_pin_dir());
+	} else if (strlen(conf->name) >= ZH_NETWORK_LEN) {
+		/* zh_ifaces keeps a prefix: another network could share it. */
+		pr_warn("gc: network name \"%s\" is longer than %d bytes: "
+			"its attachments cannot be told apart, none removed\n",
+			conf->name, ZH_NETWORK_LEN - 1);
+	} else {
+		ret = sweep(&objs, conf, &valid, err);
+	}
+
+	if (ipam_gc(env, conf, ret ? &ipam : err)) {
+		if (ret)
+			pr_warn("gc: IPAM plugin %s: %s: %s\n", conf->ipam_type,
+				ipam.msg, ipam.details);
+		ret = -1;
+	}
+	if (lock >= 0) {
+		zh_objs_close(&objs);
+		zh_pin_unlock(lock);
+	}
+	zh_attachments_free(&valid);
+	return ret;
+}
