@@ -368,6 +368,7 @@ static void fill_iface(struct zh_iface *iface, const struct zh_cni_env *env,
 }
 
 static void build_result(struct zh_result *res, const struct zh_cni_env *env,
+			 const struct zh_netconf *conf,
 			 const struct zh_result *ipam, const char *host,
 			 const unsigned char host_mac[6],
 			 const unsigned char pod_mac[6])
@@ -379,6 +380,11 @@ static void build_result(struct zh_result *res, const struct zh_cni_env *env,
 	mac_str(pod_mac, res->ifaces[1].mac);
 	snprintf(res->ifaces[1].sandbox, sizeof(res->ifaces[1].sandbox), "%s",
 		 env->netns);
+	/* Where the pod hands over its AF_XDP sockets (1.1.0 results). */
+	if (conf->afxdp.queues)
+		snprintf(res->ifaces[1].socket_path,
+			 sizeof(res->ifaces[1].socket_path), "%s",
+			 conf->afxdp.socket_path);
 	res->n_ifaces = 2;
 	for (int i = 0; i < ipam->n_ips; i++) {
 		struct zh_addr a, gw;
@@ -506,7 +512,7 @@ int zh_cmd_add(const struct zh_cni_env *env, const struct zh_netconf *conf,
 		goto err_veth;
 	}
 
-	build_result(&res, env, &ipam, host, host_mac, pod_mac);
+	build_result(&res, env, conf, &ipam, host, host_mac, pod_mac);
 	*out = zh_result_to_json(&res, conf->cni_version);
 	zh_result_free(&res);
 	zh_result_free(&ipam);

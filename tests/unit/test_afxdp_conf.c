@@ -20,7 +20,7 @@
 #include "xsk_srv.h"
 
 #define BASE                                                            \
-	"\"cniVersion\":\"1.0.0\",\"name\":\"n\",\"type\":\"zerohop\"," \
+	"\"cniVersion\":\"1.1.0\",\"name\":\"n\",\"type\":\"zerohop\"," \
 	"\"ipam\":{\"type\":\"host-local\"}"
 
 static int parse(const char *extra, struct zh_netconf *conf,
