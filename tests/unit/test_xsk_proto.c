@@ -28,6 +28,30 @@
 #define OFF_MODE (HLEN + offsetof(struct zh_xsk_reply, mode))
 #define OFF_XDP_MODE (HLEN + offsetof(struct zh_xsk_reply, xdp_mode))
 #define OFF_REASON (HLEN + offsetof(struct zh_xsk_reply, reason))
+#define OFF_MAC (HLEN + offsetof(struct zh_xsk_reply, mac))
+#define OFF_GW_MAC (HLEN + offsetof(struct zh_xsk_reply, gw_mac))
+#define OFF_ADDR_FLAGS (HLEN + offsetof(struct zh_xsk_reply, addr_flags))
+#define OFF_IPV4 (HLEN + offsetof(struct zh_xsk_reply, ipv4))
+#define OFF_IPV6 (HLEN + offsetof(struct zh_xsk_reply, ipv6))
+
+/* A pod with both families: 02:00:00:00:00:01 behind 02:00:00:00:00:fe,
+ * 10.0.0.5 and fd00::5 (network byte order, written as bytes). */
+static const struct zh_xsk_addrs pod_addrs = {
+	.mac = { 0x02, 0, 0, 0, 0, 0x01 },
+	.gw_mac = { 0x02, 0, 0, 0, 0, 0xfe },
+	.addr_flags = ZH_XSK_ADDR_V4 | ZH_XSK_ADDR_V6,
+};
+
+static struct zh_xsk_addrs addrs_both(void)
+{
+	static const unsigned char v4[4] = { 10, 0, 0, 5 };
+	static const unsigned char v6[16] = { 0xfd, [15] = 5 };
+	struct zh_xsk_addrs a = pod_addrs;
+
+	memcpy(&a.ipv4, v4, sizeof(v4));
+	memcpy(a.ipv6, v6, sizeof(v6));
+	return a;
+}
 
 static void put32(unsigned char *b, size_t off, __u32 v)
 {
@@ -58,11 +82,21 @@ static int enc_unregister(unsigned char *b)
 
 static int enc_reply(unsigned char *b)
 {
+	struct zh_xsk_addrs a = addrs_both();
 	int n = zh_xsk_encode_reply(b, ZH_XSK_MSG_MAX, 9, 0,
-				    ZH_XSK_MODE_ZEROCOPY, ZH_XSK_XDP_NATIVE,
+				    ZH_XSK_MODE_ZEROCOPY, ZH_XSK_XDP_NATIVE, &a,
 				    "bound");
 
-	assert_int_equal(n, 156);
+	assert_int_equal(n, 192);
+	return n;
+}
+
+static int enc_reply_failed(unsigned char *b)
+{
+	int n = zh_xsk_encode_reply(b, ZH_XSK_MSG_MAX, 10, -EPERM, 0, 0, NULL,
+				    "no");
+
+	assert_int_equal(n, 192);
 	return n;
 }
 
@@ -75,9 +109,22 @@ static void test_layout(void **state)
 	assert_int_equal(offsetof(struct zh_xsk_hdr, len), 8);
 	assert_int_equal(offsetof(struct zh_xsk_hdr, seq), 12);
 	assert_int_equal(ZH_XSK_REQ_MSG_LEN, 40);
-	assert_int_equal(ZH_XSK_REPLY_MSG_LEN, 156);
+	assert_int_equal(ZH_XSK_REPLY_MSG_LEN, 192);
 	assert_int_equal(OFF_QUEUE, 32);
 	assert_int_equal(OFF_REASON, 28);
+	/* the spec's body offsets, plus the 16-byte header */
+	assert_int_equal(OFF_MAC, 16 + 140);
+	assert_int_equal(OFF_GW_MAC, 16 + 146);
+	assert_int_equal(OFF_ADDR_FLAGS, 16 + 152);
+	assert_int_equal(OFF_IPV4, 16 + 156);
+	assert_int_equal(OFF_IPV6, 16 + 160);
+	assert_int_equal(sizeof(struct zh_xsk_addrs), 36);
+	assert_int_equal(offsetof(struct zh_xsk_addrs, gw_mac), 6);
+	assert_int_equal(offsetof(struct zh_xsk_addrs, addr_flags), 12);
+	assert_int_equal(offsetof(struct zh_xsk_addrs, ipv4), 16);
+	assert_int_equal(offsetof(struct zh_xsk_addrs, ipv6), 20);
+	assert_int_equal(ZH_XSK_ADDR_V4, 1);
+	assert_int_equal(ZH_XSK_ADDR_V6, 2);
 	/* "zhxk" as bytes on a little-endian host */
 	if (*(const unsigned char *)&(__u32){ 1 } == 1) {
 		__u32 m = ZH_XSK_MAGIC;
@@ -136,41 +183,86 @@ static void test_unregister_round_trip(void **state)
 static void test_reply_round_trip(void **state)
 {
 	unsigned char b[ZH_XSK_MSG_MAX];
+	struct zh_xsk_addrs a;
 	char longr[300];
 	struct zh_xsk_msg m;
 	int n;
 
 	(void)state;
 	enc_reply(b);
-	assert_int_equal(zh_xsk_decode(b, 156, &m, NULL, 0), 0);
+	assert_int_equal(zh_xsk_decode(b, 192, &m, NULL, 0), 0);
 	assert_int_equal(m.hdr.type, ZH_XSK_REPLY);
 	assert_int_equal(m.hdr.seq, 9);
 	assert_int_equal(m.reply.status, 0);
 	assert_int_equal(m.reply.mode, ZH_XSK_MODE_ZEROCOPY);
 	assert_int_equal(m.reply.xdp_mode, ZH_XSK_XDP_NATIVE);
 	assert_string_equal(m.reply.reason, "bound");
+	/* the addresses, as bytes at the spec's offsets */
+	assert_memory_equal(b + OFF_MAC, "\x02\0\0\0\0\x01", 6);
+	assert_memory_equal(b + OFF_GW_MAC, "\x02\0\0\0\0\xfe", 6);
+	assert_memory_equal(b + OFF_IPV4, "\x0a\0\0\x05", 4);
+	assert_memory_equal(b + OFF_IPV6,
+			    "\xfd\0\0\0\0\0\0\0\0\0\0\0\0\0\0\x05", 16);
+	assert_memory_equal(m.reply.mac, pod_addrs.mac, 6);
+	assert_memory_equal(m.reply.gw_mac, pod_addrs.gw_mac, 6);
+	assert_int_equal(m.reply.addr_flags, ZH_XSK_ADDR_V4 | ZH_XSK_ADDR_V6);
+	assert_int_equal(m.reply.ipv4, addrs_both().ipv4);
+	assert_memory_equal(m.reply.ipv6, addrs_both().ipv6, 16);
 
-	n = zh_xsk_encode_reply(b, sizeof(b), 10, -EPERM, 0, 0, NULL);
-	assert_int_equal(n, 156);
-	assert_int_equal(zh_xsk_decode(b, 156, &m, NULL, 0), 0);
+	/* one family each: the other's field stays zero */
+	a = addrs_both();
+	a.addr_flags = ZH_XSK_ADDR_V4;
+	memset(a.ipv6, 0, sizeof(a.ipv6));
+	n = zh_xsk_encode_reply(b, sizeof(b), 13, 0, ZH_XSK_MODE_COPY,
+				ZH_XSK_XDP_GENERIC, &a, "v4");
+	assert_int_equal(n, 192);
+	assert_int_equal(zh_xsk_decode(b, 192, &m, NULL, 0), 0);
+	assert_int_equal(m.reply.addr_flags, ZH_XSK_ADDR_V4);
+	assert_int_equal(m.reply.ipv4, a.ipv4);
+	a = addrs_both();
+	a.addr_flags = ZH_XSK_ADDR_V6;
+	a.ipv4 = 0;
+	n = zh_xsk_encode_reply(b, sizeof(b), 14, 0, ZH_XSK_MODE_COPY,
+				ZH_XSK_XDP_GENERIC, &a, "v6");
+	assert_int_equal(zh_xsk_decode(b, (size_t)n, &m, NULL, 0), 0);
+	assert_int_equal(m.reply.addr_flags, ZH_XSK_ADDR_V6);
+	assert_int_equal(m.reply.ipv4, 0);
+	assert_memory_equal(m.reply.ipv6, a.ipv6, 16);
+	/* NULL addrs: all zero, also on success */
+	n = zh_xsk_encode_reply(b, sizeof(b), 15, 0, ZH_XSK_MODE_COPY,
+				ZH_XSK_XDP_NATIVE, NULL, NULL);
+	assert_int_equal(zh_xsk_decode(b, (size_t)n, &m, NULL, 0), 0);
+	for (size_t i = OFF_MAC; i < 192; i++)
+		assert_int_equal(b[i], 0);
+
+	n = zh_xsk_encode_reply(b, sizeof(b), 10, -EPERM, 0, 0, NULL, NULL);
+	assert_int_equal(n, 192);
+	assert_int_equal(zh_xsk_decode(b, 192, &m, NULL, 0), 0);
 	assert_int_equal(m.reply.status, -EPERM);
 	assert_int_equal(m.reply.mode, 0);
 	assert_int_equal(m.reply.xdp_mode, 0);
 	assert_string_equal(m.reply.reason, "");
+	for (size_t i = OFF_MAC; i < 192; i++)
+		assert_int_equal(b[i], 0);
+	/* a failure may pass an all-zero addrs */
+	memset(&a, 0, sizeof(a));
+	n = zh_xsk_encode_reply(b, sizeof(b), 16, -ENODEV, 0, 0, &a, "gone");
+	assert_int_equal(zh_xsk_decode(b, (size_t)n, &m, NULL, 0), 0);
+	assert_int_equal(m.reply.status, -ENODEV);
 
 	/* a too-long reason is cut to 127 bytes, still terminated */
 	memset(longr, 'x', sizeof(longr) - 1);
 	longr[sizeof(longr) - 1] = '\0';
 	n = zh_xsk_encode_reply(b, sizeof(b), 11, 0, ZH_XSK_MODE_COPY,
-				ZH_XSK_XDP_GENERIC, longr);
-	assert_int_equal(n, 156);
-	assert_int_equal(zh_xsk_decode(b, 156, &m, NULL, 0), 0);
+				ZH_XSK_XDP_GENERIC, NULL, longr);
+	assert_int_equal(n, 192);
+	assert_int_equal(zh_xsk_decode(b, 192, &m, NULL, 0), 0);
 	assert_int_equal(strlen(m.reply.reason), ZH_XSK_REASON_LEN - 1);
 	assert_int_equal(m.reply.mode, ZH_XSK_MODE_COPY);
 	assert_int_equal(m.reply.xdp_mode, ZH_XSK_XDP_GENERIC);
 	/* exactly 127 is kept whole */
 	longr[127] = '\0';
-	n = zh_xsk_encode_reply(b, sizeof(b), 12, -ENODEV, 0, 0, longr);
+	n = zh_xsk_encode_reply(b, sizeof(b), 12, -ENODEV, 0, 0, NULL, longr);
 	assert_int_equal(zh_xsk_decode(b, (size_t)n, &m, NULL, 0), 0);
 	assert_string_equal(m.reply.reason, longr);
 }
@@ -188,7 +280,7 @@ static void test_type_name(void **state)
 
 /* --------------------------------------------------------------- refusals */
 
-enum base { REG, UNREG, REPLY };
+enum base { REG, UNREG, REPLY, REPLY_FAILED };
 
 struct refusal {
 	const char *name;
@@ -368,6 +460,67 @@ static void m_failed_with_mode(unsigned char *b, size_t *n)
 	put32(b, OFF_STATUS, (__u32)-EPERM); /* mode stays ZEROCOPY */
 }
 
+static void m_mac_on_failure(unsigned char *b, size_t *n)
+{
+	b[OFF_MAC + 5] = 1;
+}
+
+static void m_gw_mac_on_failure(unsigned char *b, size_t *n)
+{
+	b[OFF_GW_MAC] = 2;
+}
+
+static void m_addr_flags_unknown(unsigned char *b, size_t *n)
+{
+	put32(b, OFF_ADDR_FLAGS, ZH_XSK_ADDR_V4 | ZH_XSK_ADDR_V6 | (1U << 2));
+}
+
+static void m_addr_flags_high(unsigned char *b, size_t *n)
+{
+	put32(b, OFF_ADDR_FLAGS, ZH_XSK_ADDR_V4 | ZH_XSK_ADDR_V6 | (1U << 31));
+}
+
+static void m_addr_flags_on_failure(unsigned char *b, size_t *n)
+{
+	put32(b, OFF_ADDR_FLAGS, ZH_XSK_ADDR_V6);
+}
+
+static void m_ipv4_without_flag(unsigned char *b, size_t *n)
+{
+	put32(b, OFF_ADDR_FLAGS, ZH_XSK_ADDR_V6); /* ipv4 stays 10.0.0.5 */
+}
+
+static void m_ipv6_without_flag(unsigned char *b, size_t *n)
+{
+	put32(b, OFF_ADDR_FLAGS, ZH_XSK_ADDR_V4); /* ipv6 stays fd00::5 */
+}
+
+static void m_ipv6_last_byte(unsigned char *b, size_t *n)
+{
+	put32(b, OFF_ADDR_FLAGS, ZH_XSK_ADDR_V4);
+	memset(b + OFF_IPV6, 0, 16);
+	b[OFF_IPV6 + 15] = 1; /* the last word counts too */
+}
+
+static void m_ipv4_on_failure(unsigned char *b, size_t *n)
+{
+	b[OFF_IPV4] = 10;
+}
+
+static void m_ipv6_on_failure(unsigned char *b, size_t *n)
+{
+	b[OFF_IPV6 + 8] = 1;
+}
+
+/* Success turned failure with addresses left in: the first rule in offset
+ * order (mac) reports it. */
+static void m_failed_with_addrs(unsigned char *b, size_t *n)
+{
+	put32(b, OFF_STATUS, (__u32)-EPERM);
+	put32(b, OFF_MODE, 0);
+	put32(b, OFF_XDP_MODE, 0);
+}
+
 static const struct refusal refusals[] = {
 	{ "oversized", REG, m_oversized, -EMSGSIZE, "exceeds 512" },
 	{ "short", REG, m_short, -EBADMSG, "short message: 15 bytes" },
@@ -380,15 +533,15 @@ static const struct refusal refusals[] = {
 	{ "type 0", REG, m_type0, -EBADMSG, "unknown message type 0" },
 	{ "type 4", REPLY, m_type4, -EBADMSG, "unknown message type 4" },
 	{ "len > n", REG, m_len_big, -EBADMSG, "header len 41" },
-	{ "len < n", REPLY, m_len_small, -EBADMSG, "header len 155" },
+	{ "len < n", REPLY, m_len_small, -EBADMSG, "header len 191" },
 	{ "trailing bytes", REG, m_trailing, -EBADMSG,
 	  "register: body of 28 bytes, want 24" },
 	{ "trailing bytes reply", REPLY, m_trailing, -EBADMSG,
-	  "reply: body of 144 bytes, want 140" },
+	  "reply: body of 180 bytes, want 176" },
 	{ "request as reply", REG, m_req_as_reply, -EBADMSG,
-	  "reply: body of 24 bytes, want 140" },
+	  "reply: body of 24 bytes, want 176" },
 	{ "reply as register", REPLY, m_reply_as_req, -EBADMSG,
-	  "register: body of 140 bytes, want 24" },
+	  "register: body of 176 bytes, want 24" },
 	{ "ifname unterminated", REG, m_ifname_unterminated, -EINVAL,
 	  "not NUL-terminated" },
 	{ "ifname unterminated unreg", UNREG, m_ifname_unterminated, -EINVAL,
@@ -419,6 +572,35 @@ static const struct refusal refusals[] = {
 	{ "xdp_mode 3", REPLY, m_xdp_mode3, -EINVAL, "xdp_mode 3" },
 	{ "failed with mode", REPLY, m_failed_with_mode, -EINVAL,
 	  "for status -1" },
+	{ "mac on failure", REPLY_FAILED, m_mac_on_failure, -EINVAL,
+	  "reply: mac set on a failed reply (status -1" },
+	{ "gw_mac on failure", REPLY_FAILED, m_gw_mac_on_failure, -EINVAL,
+	  "reply: gw_mac set on a failed reply" },
+	{ "addr_flags unknown", REPLY, m_addr_flags_unknown, -EINVAL,
+	  "unknown addr_flags bits (status 0, addr_flags 0x7)" },
+	{ "addr_flags high", REPLY, m_addr_flags_high, -EINVAL,
+	  "unknown addr_flags bits (status 0, addr_flags 0x80000003)" },
+	{ "addr_flags unknown on failure", REPLY_FAILED, m_addr_flags_unknown,
+	  -EINVAL, "unknown addr_flags bits" },
+	{ "addr_flags on failure", REPLY_FAILED, m_addr_flags_on_failure,
+	  -EINVAL,
+	  "addr_flags set on a failed reply (status -1, addr_flags "
+	  "0x2)" },
+	{ "ipv4 without V4", REPLY, m_ipv4_without_flag, -EINVAL,
+	  "ipv4 set without ZH_XSK_ADDR_V4" },
+	{ "ipv6 without V6", REPLY, m_ipv6_without_flag, -EINVAL,
+	  "ipv6 set without ZH_XSK_ADDR_V6" },
+	{ "ipv6 last byte without V6", REPLY, m_ipv6_last_byte, -EINVAL,
+	  "ipv6 set without ZH_XSK_ADDR_V6" },
+	{ "ipv4 on failure", REPLY_FAILED, m_ipv4_on_failure, -EINVAL,
+	  "ipv4 set without ZH_XSK_ADDR_V4" },
+	{ "ipv6 on failure", REPLY_FAILED, m_ipv6_on_failure, -EINVAL,
+	  "ipv6 set without ZH_XSK_ADDR_V6" },
+	{ "failed with addresses", REPLY, m_failed_with_addrs, -EINVAL,
+	  "mac set on a failed reply" },
+	/* the earlier fields win over the addresses */
+	{ "reason before addresses", REPLY_FAILED, m_reason_tail, -EBADMSG,
+	  "zero-padded" },
 };
 
 static size_t enc_base(enum base base, unsigned char *b)
@@ -428,8 +610,10 @@ static size_t enc_base(enum base base, unsigned char *b)
 		return (size_t)enc_register(b);
 	case UNREG:
 		return (size_t)enc_unregister(b);
-	default:
+	case REPLY:
 		return (size_t)enc_reply(b);
+	default:
+		return (size_t)enc_reply_failed(b);
 	}
 }
 
@@ -485,7 +669,7 @@ static void test_decode_args(void **state)
 static void test_truncation(void **state)
 {
 	(void)state;
-	for (int base = REG; base <= REPLY; base++) {
+	for (int base = REG; base <= REPLY_FAILED; base++) {
 		unsigned char b[ZH_XSK_MSG_MAX];
 		struct zh_xsk_msg m;
 		char err[128];
@@ -517,7 +701,7 @@ static void test_encode_nospace(void **state)
 	unsigned char b[ZH_XSK_MSG_MAX];
 
 	(void)state;
-	for (size_t k = 0; k < 156; k++) {
+	for (size_t k = 0; k < 192; k++) {
 		memset(b, 0x5a, sizeof(b));
 		if (k < 40) {
 			assert_int_equal(zh_xsk_encode_register(b, k, 1, "eth0",
@@ -527,9 +711,9 @@ static void test_encode_nospace(void **state)
 								  "eth0", 0),
 					 -ENOSPC);
 		}
-		assert_int_equal(zh_xsk_encode_reply(b, k, 1, 0,
-						     ZH_XSK_MODE_COPY,
-						     ZH_XSK_XDP_NATIVE, "ok"),
+		assert_int_equal(zh_xsk_encode_reply(
+					 b, k, 1, 0, ZH_XSK_MODE_COPY,
+					 ZH_XSK_XDP_NATIVE, &pod_addrs, "ok"),
 				 -ENOSPC);
 		/* nothing written on error */
 		for (size_t j = 0; j < sizeof(b); j++)
@@ -537,7 +721,8 @@ static void test_encode_nospace(void **state)
 	}
 	assert_int_equal(zh_xsk_encode_register(b, 40, 1, "eth0", 0, 0), 40);
 	assert_int_equal(zh_xsk_encode_unregister(b, 40, 1, "eth0", 0), 40);
-	assert_int_equal(zh_xsk_encode_reply(b, 156, 1, -EIO, 0, 0, "x"), 156);
+	assert_int_equal(zh_xsk_encode_reply(b, 192, 1, -EIO, 0, 0, NULL, "x"),
+			 192);
 }
 
 static void test_encode_einval(void **state)
@@ -564,19 +749,69 @@ static void test_encode_einval(void **state)
 	assert_int_equal(zh_xsk_encode_unregister(b, L, 1, "", 0), -EINVAL);
 	/* bad arguments win over a small buffer */
 	assert_int_equal(zh_xsk_encode_register(b, 0, 1, "", 0, 0), -EINVAL);
-	assert_int_equal(zh_xsk_encode_reply(b, L, 1, 1, 0, 0, NULL), -EINVAL);
+	assert_int_equal(zh_xsk_encode_reply(b, L, 1, 1, 0, 0, NULL, NULL),
+			 -EINVAL);
 	assert_int_equal(zh_xsk_encode_reply(b, L, 1, 0, 0, ZH_XSK_XDP_NATIVE,
-					     NULL),
+					     NULL, NULL),
 			 -EINVAL);
 	assert_int_equal(zh_xsk_encode_reply(b, L, 1, 0, ZH_XSK_MODE_COPY, 3,
-					     NULL),
+					     NULL, NULL),
 			 -EINVAL);
 	assert_int_equal(zh_xsk_encode_reply(b, L, 1, -EPERM, ZH_XSK_MODE_COPY,
-					     0, NULL),
+					     0, NULL, NULL),
 			 -EINVAL);
 	assert_int_equal(zh_xsk_encode_reply(NULL, L, 1, 0, ZH_XSK_MODE_COPY,
-					     ZH_XSK_XDP_NATIVE, NULL),
+					     ZH_XSK_XDP_NATIVE, NULL, NULL),
 			 -EINVAL);
+}
+
+/* Encode a successful reply with @a into a zero-length buffer: only the
+ * argument checks can answer. */
+static int enc_addrs_ok(const struct zh_xsk_addrs *a)
+{
+	unsigned char b[1];
+
+	return zh_xsk_encode_reply(b, 0, 1, 0, ZH_XSK_MODE_COPY,
+				   ZH_XSK_XDP_NATIVE, a, NULL);
+}
+
+/* Each address rule refused by the encoder too, before the size check. */
+static void test_encode_addrs_einval(void **state)
+{
+	unsigned char b[ZH_XSK_MSG_MAX];
+	struct zh_xsk_addrs a;
+
+	(void)state;
+	a = addrs_both();
+	assert_int_equal(enc_addrs_ok(&a), -ENOSPC);
+	a.addr_flags |= 1U << 2;
+	assert_int_equal(enc_addrs_ok(&a), -EINVAL);
+	a.addr_flags = ZH_XSK_ADDR_V6; /* ipv4 left set */
+	assert_int_equal(enc_addrs_ok(&a), -EINVAL);
+	a.addr_flags = ZH_XSK_ADDR_V4; /* ipv6 left set */
+	assert_int_equal(enc_addrs_ok(&a), -EINVAL);
+	a = addrs_both();
+	a.addr_flags = 0;
+	a.ipv4 = 0;
+	memset(a.ipv6, 0, sizeof(a.ipv6));
+	assert_int_equal(enc_addrs_ok(&a), -ENOSPC); /* MACs only is fine */
+
+	/* on a failure each non-zero byte alone is refused */
+	memset(b, 0x5a, sizeof(b));
+	a = addrs_both();
+	assert_int_equal(zh_xsk_encode_reply(b, sizeof(b), 1, -EIO, 0, 0, &a,
+					     NULL),
+			 -EINVAL);
+	for (size_t off = 0; off < sizeof(struct zh_xsk_addrs); off++) {
+		memset(&a, 0, sizeof(a));
+		((unsigned char *)&a)[off] = 1;
+		assert_int_equal(zh_xsk_encode_reply(b, sizeof(b), 1, -EIO, 0,
+						     0, &a, NULL),
+				 -EINVAL);
+	}
+	/* nothing written */
+	for (size_t j = 0; j < sizeof(b); j++)
+		assert_int_equal(b[j], 0x5a);
 }
 
 /* ------------------------------------------------------------------- fuzz */
@@ -624,17 +859,27 @@ static void assert_valid(const unsigned char *b, size_t n,
 		const struct zh_xsk_reply *r = &m->reply;
 
 		assert_int_equal(m->hdr.type, ZH_XSK_REPLY);
-		assert_int_equal(n, 156);
+		assert_int_equal(n, 192);
 		assert_memory_equal(r, b + HLEN, sizeof(*r));
 		assert_true(zero_padded_string(r->reason, sizeof(r->reason)));
 		assert_true(r->status <= 0);
 		if (r->status < 0) {
 			assert_int_equal(r->mode, 0);
 			assert_int_equal(r->xdp_mode, 0);
+			/* every address byte zero */
+			for (size_t i = OFF_MAC; i < n; i++)
+				assert_int_equal(b[i], 0);
 		} else {
 			assert_true(r->mode == 1 || r->mode == 2);
 			assert_true(r->xdp_mode == 1 || r->xdp_mode == 2);
 		}
+		assert_int_equal(r->addr_flags & ~3U, 0);
+		if (!(r->addr_flags & 1))
+			for (size_t i = OFF_IPV4; i < OFF_IPV4 + 4; i++)
+				assert_int_equal(b[i], 0);
+		if (!(r->addr_flags & 2))
+			for (size_t i = OFF_IPV6; i < OFF_IPV6 + 16; i++)
+				assert_int_equal(b[i], 0);
 	}
 }
 
@@ -682,7 +927,7 @@ static void test_fuzz_random(void **state)
 			n = 40;
 			break;
 		default:
-			n = 156;
+			n = 192;
 			break;
 		}
 		/* three in four get a plausible header, else magic stops
@@ -716,7 +961,7 @@ static void test_fuzz_mutations(void **state)
 	for (int i = 0; i < 10000; i++) {
 		unsigned char b[ZH_XSK_MSG_MAX];
 		__u64 r = rng_next();
-		size_t n = enc_base((enum base)(r % 3), b);
+		size_t n = enc_base((enum base)(r % 4), b);
 		size_t pos = (size_t)((r >> 8) % n);
 		unsigned char v = (unsigned char)(r >> 32);
 
@@ -744,6 +989,7 @@ int main(void)
 		cmocka_unit_test(test_truncation),
 		cmocka_unit_test(test_encode_nospace),
 		cmocka_unit_test(test_encode_einval),
+		cmocka_unit_test(test_encode_addrs_einval),
 		cmocka_unit_test(test_fuzz_random),
 		cmocka_unit_test(test_fuzz_mutations),
 	};

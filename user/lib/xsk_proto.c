@@ -83,6 +83,38 @@ static int xsk_reply_modes_ok(__s32 status, __u32 mode, __u32 xdp_mode)
 		xdp_mode == ZH_XSK_XDP_GENERIC);
 }
 
+static int xsk_is_zero(const void *p, size_t n)
+{
+	const unsigned char *b = p;
+
+	while (n--)
+		if (*b++)
+			return 0;
+	return 1;
+}
+
+/*
+ * The address rules, in offset order; NULL when @a may go with @status,
+ * else which rule it breaks (the decoder's reason, the encoder's -EINVAL).
+ */
+static const char *xsk_addrs_problem(__s32 status, const struct zh_xsk_addrs *a)
+{
+	if (status < 0 && !xsk_is_zero(a->mac, sizeof(a->mac)))
+		return "mac set on a failed reply";
+	if (status < 0 && !xsk_is_zero(a->gw_mac, sizeof(a->gw_mac)))
+		return "gw_mac set on a failed reply";
+	if (a->addr_flags & ~ZH_XSK_ADDR_ALL)
+		return "unknown addr_flags bits";
+	if (status < 0 && a->addr_flags)
+		return "addr_flags set on a failed reply";
+	if (!(a->addr_flags & ZH_XSK_ADDR_V4) && a->ipv4)
+		return "ipv4 set without ZH_XSK_ADDR_V4";
+	if (!(a->addr_flags & ZH_XSK_ADDR_V6) &&
+	    !xsk_is_zero(a->ipv6, sizeof(a->ipv6)))
+		return "ipv6 set without ZH_XSK_ADDR_V6";
+	return NULL;
+}
+
 static void xsk_put_hdr(void *buf, __u16 type, size_t len, __u32 seq)
 {
 	struct zh_xsk_hdr h = {
@@ -139,11 +171,16 @@ int zh_xsk_encode_unregister(void *buf, size_t len, __u32 seq,
 }
 
 int zh_xsk_encode_reply(void *buf, size_t len, __u32 seq, int status,
-			__u32 mode, __u32 xdp_mode, const char *reason)
+			__u32 mode, __u32 xdp_mode,
+			const struct zh_xsk_addrs *addrs, const char *reason)
 {
+	static const struct zh_xsk_addrs none;
 	struct zh_xsk_reply r;
 
-	if (!buf || status > 0 || !xsk_reply_modes_ok(status, mode, xdp_mode))
+	if (!addrs)
+		addrs = &none;
+	if (!buf || status > 0 || !xsk_reply_modes_ok(status, mode, xdp_mode) ||
+	    xsk_addrs_problem(status, addrs))
 		return -EINVAL;
 	if (len < ZH_XSK_REPLY_MSG_LEN)
 		return -ENOSPC;
@@ -154,6 +191,11 @@ int zh_xsk_encode_reply(void *buf, size_t len, __u32 seq, int status,
 	r.xdp_mode = xdp_mode;
 	if (reason)
 		memcpy(r.reason, reason, strnlen(reason, sizeof(r.reason) - 1));
+	memcpy(r.mac, addrs->mac, sizeof(r.mac));
+	memcpy(r.gw_mac, addrs->gw_mac, sizeof(r.gw_mac));
+	r.addr_flags = addrs->addr_flags;
+	r.ipv4 = addrs->ipv4;
+	memcpy(r.ipv6, addrs->ipv6, sizeof(r.ipv6));
 	xsk_put_hdr(buf, ZH_XSK_REPLY, ZH_XSK_REPLY_MSG_LEN, seq);
 	memcpy((char *)buf + sizeof(struct zh_xsk_hdr), &r, sizeof(r));
 	return (int)ZH_XSK_REPLY_MSG_LEN;
@@ -191,6 +233,9 @@ static int xsk_decode_req(const struct zh_xsk_msg *m, char *err, size_t errlen)
 static int xsk_decode_reply(const struct zh_xsk_reply *r, char *err,
 			    size_t errlen)
 {
+	struct zh_xsk_addrs a;
+	const char *why;
+
 	if (xsk_field_len(r->reason, sizeof(r->reason)) < 0)
 		FAIL(-EBADMSG,
 		     "reply: reason not NUL-terminated or not zero-padded");
@@ -201,6 +246,15 @@ static int xsk_decode_reply(const struct zh_xsk_reply *r, char *err,
 		FAIL(-EINVAL,
 		     "reply: mode %u / xdp_mode %u out of range for status %d",
 		     r->mode, r->xdp_mode, r->status);
+	memcpy(a.mac, r->mac, sizeof(a.mac));
+	memcpy(a.gw_mac, r->gw_mac, sizeof(a.gw_mac));
+	a.addr_flags = r->addr_flags;
+	a.ipv4 = r->ipv4;
+	memcpy(a.ipv6, r->ipv6, sizeof(a.ipv6));
+	why = xsk_addrs_problem(r->status, &a);
+	if (why)
+		FAIL(-EINVAL, "reply: %s (status %d, addr_flags 0x%x)", why,
+		     r->status, r->addr_flags);
 	return 0;
 }
 

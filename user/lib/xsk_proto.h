@@ -37,7 +37,7 @@
  *    32     4    queue_id < ZH_XSK_QUEUE_MAX (4096)
  *    36     4    flags    REGISTER: ZH_XSK_F_* bits only;
  *                         UNREGISTER: must be 0
- *   REPLY body (struct zh_xsk_reply, 140 bytes; message 156)
+ *   REPLY body (struct zh_xsk_reply, 176 bytes; message 192)
  *    16     4    status   0 or a negative errno
  *    20     4    mode     status 0: ZH_XSK_MODE_COPY (1) or _ZEROCOPY (2);
  *                         status < 0: 0
@@ -46,6 +46,16 @@
  *    28   128    reason   NUL-terminated human-readable text, may be empty;
  *                         zero after the NUL. Untrusted: print it, never
  *                         parse it.
+ *   The pod's addressing (struct zh_xsk_addrs, same layout): what the client
+ *   needs to build frames. All zero when status < 0.
+ *   156     6    mac      the pod interface's MAC
+ *   162     6    gw_mac   the gateway's MAC (the host-side veth): the
+ *                         destination MAC of everything the pod sends
+ *   168     4    addr_flags ZH_XSK_ADDR_V4 (1u<<0), ZH_XSK_ADDR_V6 (1u<<1);
+ *                         no other bits
+ *   172     4    ipv4     network byte order; 0 unless ZH_XSK_ADDR_V4
+ *   176    16    ipv6     __u32[4], network byte order; all 0 unless
+ *                         ZH_XSK_ADDR_V6
  *
  * Limits
  *   A message longer than ZH_XSK_MSG_MAX (512) bytes is refused before any
@@ -56,7 +66,10 @@
  *                    terminated, "."/"..", a '/', ':' or whitespace, or
  *                    non-zero bytes after its NUL; unknown flag bits (any
  *                    flag on UNREGISTER); status > 0; mode or xdp_mode out
- *                    of range or not matching status
+ *                    of range or not matching status; unknown addr_flags
+ *                    bits; ipv4/ipv6 non-zero without their addr_flags
+ *                    bit; mac, gw_mac or addr_flags non-zero when
+ *                    status < 0
  *   -EMSGSIZE        n > ZH_XSK_MSG_MAX
  *   -EBADMSG         n < the header (short read); unknown type; hdr.len !=
  *                    n; a body of the wrong size for the type; reason not
@@ -68,7 +81,9 @@
  *   The checks run in this order, first failure wins: arguments, n >
  *   ZH_XSK_MSG_MAX, short read, magic, version, type, hdr.len, body size,
  *   then the body's fields in offset order (REGISTER/UNREGISTER: ifname,
- *   queue_id, flags; REPLY: reason, status, modes).
+ *   queue_id, flags; REPLY: reason, status, modes, then the address
+ *   fields: mac and gw_mac (zero when status < 0), addr_flags (known bits;
+ *   zero when status < 0), ipv4, ipv6).
  *   Nothing past buf[n - 1] is ever read.
  */
 #ifndef ZH_XSK_PROTO_H
@@ -104,6 +119,30 @@ enum {
 #define ZH_XSK_XDP_NATIVE 1U
 #define ZH_XSK_XDP_GENERIC 2U
 
+/* REPLY addr_flags: which of ipv4 / ipv6 hold the pod's address. */
+#define ZH_XSK_ADDR_V4 (1U << 0)
+#define ZH_XSK_ADDR_V6 (1U << 1)
+#define ZH_XSK_ADDR_ALL (ZH_XSK_ADDR_V4 | ZH_XSK_ADDR_V6)
+
+/*
+ * The pod's addressing as the REPLY carries it (the same bytes, offset 140
+ * of the reply body). user/xsk/zh_xsk.h, the client library's installed
+ * header, carries an identical copy under the same guard so that it stands
+ * alone; the _Static_asserts below hold whichever copy was seen first to
+ * the wire layout, and the macros above are repeated there token for token
+ * (a differing redefinition is an error under -Werror).
+ */
+#ifndef ZH_XSK_ADDRS_DEFINED
+#define ZH_XSK_ADDRS_DEFINED
+struct zh_xsk_addrs {
+	__u8 mac[6]; /* the pod interface's MAC */
+	__u8 gw_mac[6]; /* the gateway's MAC: destination of every frame */
+	__u32 addr_flags; /* ZH_XSK_ADDR_V4 | ZH_XSK_ADDR_V6 */
+	__u32 ipv4; /* network byte order */
+	__u32 ipv6[4]; /* network byte order */
+};
+#endif
+
 struct zh_xsk_hdr {
 	__u32 magic;
 	__u16 version;
@@ -124,11 +163,29 @@ struct zh_xsk_reply {
 	__u32 mode;
 	__u32 xdp_mode;
 	char reason[ZH_XSK_REASON_LEN];
+	/* the pod's addressing, laid out as struct zh_xsk_addrs */
+	__u8 mac[6];
+	__u8 gw_mac[6];
+	__u32 addr_flags;
+	__u32 ipv4;
+	__u32 ipv6[4];
 };
 
 _Static_assert(sizeof(struct zh_xsk_hdr) == 16, "zh_xsk_hdr is 16 bytes");
 _Static_assert(sizeof(struct zh_xsk_req) == 24, "zh_xsk_req is 24 bytes");
-_Static_assert(sizeof(struct zh_xsk_reply) == 140, "zh_xsk_reply is 140 bytes");
+_Static_assert(sizeof(struct zh_xsk_reply) == 176, "zh_xsk_reply is 176 bytes");
+_Static_assert(sizeof(struct zh_xsk_addrs) == 36, "zh_xsk_addrs is 36 bytes");
+_Static_assert(offsetof(struct zh_xsk_reply, mac) == 140 &&
+		       offsetof(struct zh_xsk_reply, gw_mac) ==
+			       140 + offsetof(struct zh_xsk_addrs, gw_mac) &&
+		       offsetof(struct zh_xsk_reply, addr_flags) ==
+			       140 + offsetof(struct zh_xsk_addrs,
+					      addr_flags) &&
+		       offsetof(struct zh_xsk_reply, ipv4) ==
+			       140 + offsetof(struct zh_xsk_addrs, ipv4) &&
+		       offsetof(struct zh_xsk_reply, ipv6) ==
+			       140 + offsetof(struct zh_xsk_addrs, ipv6),
+	       "the reply's address fields are laid out as zh_xsk_addrs");
 _Static_assert(sizeof(struct zh_xsk_hdr) + sizeof(struct zh_xsk_reply) <=
 		       ZH_XSK_MSG_MAX,
 	       "every message fits ZH_XSK_MSG_MAX");
@@ -158,9 +215,15 @@ int zh_xsk_encode_register(void *buf, size_t len, __u32 seq, const char *ifname,
 			   __u32 queue, __u32 flags);
 int zh_xsk_encode_unregister(void *buf, size_t len, __u32 seq,
 			     const char *ifname, __u32 queue);
-/* A NULL @reason is empty; a longer one than 127 bytes is truncated. */
+/*
+ * A NULL @reason is empty; a longer one than 127 bytes is truncated. A NULL
+ * @addrs is all zero; with status < 0 a non-NULL @addrs must be all zero
+ * too, and otherwise its addr_flags, ipv4 and ipv6 must follow the rules
+ * above (-EINVAL).
+ */
 int zh_xsk_encode_reply(void *buf, size_t len, __u32 seq, int status,
-			__u32 mode, __u32 xdp_mode, const char *reason);
+			__u32 mode, __u32 xdp_mode,
+			const struct zh_xsk_addrs *addrs, const char *reason);
 
 /*
  * Strictly decode the @n bytes at @buf into @out. Returns 0, or a negative
