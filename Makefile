@@ -57,6 +57,11 @@ ZH_CFLAGS += -fsanitize=$(SANITIZE) -fno-omit-frame-pointer
 LDFLAGS += -fsanitize=$(SANITIZE)
 endif
 
+# libzerohop-xsk builds without PKG_CFLAGS: it needs libc and the UAPI
+# headers only, and building it so proves it.
+XSK_CFLAGS := -std=gnu11 $(WARN) -Iuser/xsk -Iuser/lib -Ibpf/include \
+	$(if $(SANITIZE),-fsanitize=$(SANITIZE) -fno-omit-frame-pointer)
+
 BPF_CFLAGS := -O2 -g -target bpf -Wall -Werror -I$(ARCH_INC) -Ibpf/include \
 	-Ibpf -D__TARGET_ARCH_x86
 
@@ -82,13 +87,21 @@ XB_LIB_OBJS := $(filter-out $(O)/user/xdpbench/xdpbench.o,$(XB_OBJS))
 
 BINS := $(O)/zerohopd $(O)/zerohopctl $(O)/xdpbench $(O)/zerohop
 
+# libzerohop-xsk: the AF_XDP client library for pod processes (one public
+# header, user/xsk/zh_xsk.h), with its own copy of the wire format so that
+# the archive stands alone; zh-xsk-echo is its example.
+XSK_LIB := $(O)/libzerohop-xsk.a
+XSK_LIB_OBJS := $(O)/user/xsk/zh_xsk.o $(O)/user/xsk/xsk_proto.o
+XSK_HDRS := user/xsk/zh_xsk.h user/xsk/zh_xsk_int.h user/lib/xsk_proto.h
+XSK_BINS := $(XSK_LIB) $(O)/zh-xsk-echo
+
 UNIT_SRCS := $(wildcard tests/unit/test_*.c)
 UNIT_BINS := $(patsubst tests/unit/%.c,$(O)/tests/%,$(UNIT_SRCS))
 BPFTEST_SRCS := $(wildcard tests/bpf/test_*.c)
 BPFTEST_BINS := $(patsubst tests/bpf/%.c,$(O)/tests/%,$(BPFTEST_SRCS))
 
 # --- build ------------------------------------------------------------------
-all: $(BINS)
+all: $(BINS) $(XSK_BINS)
 
 $(O)/bpf/%.bpf.o: bpf/%.bpf.c $(BPF_HDRS)
 	@mkdir -p $(@D)
@@ -137,6 +150,38 @@ endif
 $(O)/zerohop: $(CNI_OBJS) $(LIB)
 	$(call msg,LINK,$@ $(if $(SANITIZE),(dynamic),(static)))
 	$(Q)$(CC) $(LDFLAGS) $^ $(CNI_LINK) -o $@
+
+$(O)/user/xsk/%.o: user/xsk/%.c $(XSK_HDRS)
+	@mkdir -p $(@D)
+	$(call msg,CC,$@)
+	$(Q)$(CC) $(XSK_CFLAGS) $(CFLAGS) -c $< -o $@
+
+$(O)/user/xsk/xsk_proto.o: user/lib/xsk_proto.c user/lib/xsk_proto.h
+	@mkdir -p $(@D)
+	$(call msg,CC,$@)
+	$(Q)$(CC) $(XSK_CFLAGS) $(CFLAGS) -c $< -o $@
+
+$(XSK_LIB): $(XSK_LIB_OBJS)
+	$(call msg,AR,$@)
+	$(Q)rm -f $@ && ar rcs $@ $^
+
+# The example reads the latency probe (zh_abi.h); the library does not.
+$(O)/zh-xsk-echo: $(O)/user/xsk/zh_xsk_echo.o $(XSK_LIB)
+	$(call msg,LINK,$@)
+	$(Q)$(CC) $(LDFLAGS) $^ -o $@
+$(O)/user/xsk/zh_xsk_echo.o: bpf/include/zh_abi.h
+
+# The generic test rule below links the CNI objects and libzerohop: the
+# XSK test links the client library alone, as a pod process would.
+$(O)/tests/unit/test_xsk.o: tests/unit/test_xsk.c $(XSK_HDRS) tests/unit/util.h
+	@mkdir -p $(@D)
+	$(call msg,CC,$@)
+	$(Q)$(CC) $(XSK_CFLAGS) $(CFLAGS) -c $< -o $@
+
+$(O)/tests/test_xsk: $(O)/tests/unit/test_xsk.o $(XSK_LIB)
+	@mkdir -p $(@D)
+	$(call msg,LINK,$@)
+	$(Q)$(CC) $(LDFLAGS) $^ $(CMOCKA_LIBS) -lpthread -o $@
 
 $(O)/tests/test_%: $(O)/tests/unit/test_%.o $(CNI_LIB_OBJS) $(LIB)
 	@mkdir -p $(@D)
@@ -204,6 +249,10 @@ install: all
 	install -m 0755 $(O)/zerohopctl $(O)/xdpbench $(DESTDIR)$(PREFIX)/bin/
 	install -m 0644 deploy/10-zerohop.conflist \
 		$(DESTDIR)/etc/cni/net.d/10-zerohop.conflist
+	install -d $(DESTDIR)$(PREFIX)/include $(DESTDIR)$(PREFIX)/lib
+	install -m 0644 user/xsk/zh_xsk.h $(DESTDIR)$(PREFIX)/include/
+	install -m 0644 $(XSK_LIB) $(DESTDIR)$(PREFIX)/lib/
+	install -m 0755 $(O)/zh-xsk-echo $(DESTDIR)$(PREFIX)/bin/
 
 # --- housekeeping -----------------------------------------------------------
 FORMAT_SRCS := $(shell git ls-files '*.c' '*.h' 2>/dev/null)
@@ -223,8 +272,10 @@ clean:
 
 help:
 	@echo 'zerohop targets:'
-	@echo '  all        BPF objects, skeletons, zerohopd, zerohopctl, xdpbench, CNI plugin (default)'
-	@echo '  install    CNI plugin to $$(DESTDIR)/opt/cni/bin, binaries to $$(DESTDIR)$$(PREFIX)'
+	@echo '  all        BPF objects, skeletons, zerohopd, zerohopctl, xdpbench, CNI plugin,'
+	@echo '             libzerohop-xsk.a (AF_XDP client library for pods, zh_xsk.h) and zh-xsk-echo (default)'
+	@echo '  install    CNI plugin to $$(DESTDIR)/opt/cni/bin, binaries to $$(DESTDIR)$$(PREFIX),'
+	@echo '             zh_xsk.h and libzerohop-xsk.a to $$(DESTDIR)$$(PREFIX)/include and lib'
 	@echo '  check      every test tier: unit, bpf, sanitized unit+bpf, integration, podman'
 	@echo '  check-unit check-bpf check-sanitize check-integration check-podman   one tier'
 	@echo '  bench      xdpbench: request/response latency over host, veth, bridge, kube-proxy'
