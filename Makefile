@@ -178,6 +178,17 @@ $(O)/tests/unit/test_xsk.o: tests/unit/test_xsk.c $(XSK_HDRS) tests/unit/util.h
 	$(call msg,CC,$@)
 	$(Q)$(CC) $(XSK_CFLAGS) $(CFLAGS) -c $< -o $@
 
+# xsk_peer: a misbehaving AF_XDP client for tests/integration/afxdp.sh.
+$(O)/tests/integration/xsk_peer.o: tests/integration/xsk_peer.c $(XSK_HDRS)
+	@mkdir -p $(@D)
+	$(call msg,CC,$@)
+	$(Q)$(CC) $(XSK_CFLAGS) $(CFLAGS) -c $< -o $@
+
+$(O)/tests/xsk_peer: $(O)/tests/integration/xsk_peer.o $(XSK_LIB)
+	@mkdir -p $(@D)
+	$(call msg,LINK,$@)
+	$(Q)$(CC) $(LDFLAGS) $^ -o $@
+
 $(O)/tests/test_xsk: $(O)/tests/unit/test_xsk.o $(XSK_LIB)
 	@mkdir -p $(@D)
 	$(call msg,LINK,$@)
@@ -218,13 +229,14 @@ check-sanitize:
 	$(Q)$(MAKE) --no-print-directory O=$(SAN_O) SANITIZE=address,undefined \
 		check-unit check-bpf
 
-check-integration: all
+check-integration: all $(O)/tests/xsk_peer
 	$(Q)O=$(O) tests/integration/run.sh
 	$(Q)O=$(O) tests/integration/metrics.sh
 	$(Q)O=$(O) tests/integration/latency.sh
 	$(Q)O=$(O) tests/integration/services.sh
 	$(Q)O=$(O) tests/integration/lb.sh
 	$(Q)O=$(O) tests/integration/xdpbench.sh
+	$(Q)O=$(O) tests/integration/afxdp.sh
 
 check-podman: all
 	$(Q)O=$(O) tests/integration/podman.sh

@@ -11,8 +11,9 @@
  * zh_xdp_pod       XDP on the pod-side veth in XDP mode: veth only accepts
  *                  redirected frames (ndo_xdp_xmit) when its peer runs XDP.
  * zh_xdp_pod_xsk   zh_xdp_pod for a pod with AF_XDP sockets, in either
- *                  mode (native or generic XDP): steers its rules' traffic
- *                  into the sockets (xsk.h), the rest to its kernel stack.
+ *                  mode (native XDP: generic XDP skips what tc redirected):
+ *                  steers its rules' traffic into the sockets (xsk.h), the
+ *                  rest to its kernel stack.
  * zh_tc_pod        tc ingress of the pod-side veth in tc mode.
  * zh_tc_uplink     tc ingress of the node's uplink: NodePorts.
  * zh_xdp_uplink    XDP in front of it where the uplink runs XDP natively.

@@ -112,15 +112,11 @@ int zh_cni_validate_ifname(const char *ifname, struct zh_cni_err *err);
  * {"afxdp": ...}}, for one pod; false there opts a pod out).
  */
 #define ZH_AFXDP_SOCKET_LEN 108 /* sun_path */
-/* zh_iface.xsk.xdp_mode: as xsk_proto.h's ZH_XSK_XDP_NATIVE/_GENERIC. */
-#define ZH_AFXDP_NATIVE 1
-#define ZH_AFXDP_GENERIC 2
 
 struct zh_afxdp_conf {
 	unsigned int queues; /* 0: no AF_XDP; else 1..ZH_XSK_MAX_QUEUES */
 	unsigned int nsteer;
 	struct zh_steer_rule steer[ZH_XSK_MAX_STEER];
-	bool generic; /* "xdpMode": "generic" (default) or "native" */
 	char socket_path[ZH_AFXDP_SOCKET_LEN];
 };
 

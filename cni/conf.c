@@ -209,14 +209,20 @@ static int parse_afxdp_obj(struct zh_afxdp_conf *a, json_t *v, const char *in,
 		a->queues = (unsigned int)json_integer_value(m);
 	if (parse_steer(a, json_object_get(v, "steer"), in, err))
 		return -1;
-	a->generic = true;
+	/* Native only: generic XDP never sees a frame our tc entry
+	 * redirected (the kernel passes tc-redirected skbs by it), so it
+	 * would steer only what the kernel routed, without a word. */
 	m = opt_get(v, "xdpMode");
 	s = json_string_value(m);
 	snprintf(where, sizeof(where), "%s.xdpMode", in);
-	if (m && !(s && (!strcmp(s, "generic") || !strcmp(s, "native"))))
-		return afxdp_err(err, where, m, "\"generic\" or \"native\"");
-	if (s && !strcmp(s, "native"))
-		a->generic = false;
+	if (m && s && !strcmp(s, "generic"))
+		return conf_err(
+			err, ZH_CNI_ERR_INVALID_CONFIG,
+			"generic XDP skips every frame a tc program redirected, which is how zerohop delivers; veth runs XDP natively",
+			"%s is \"generic\": unsupported, use \"native\"",
+			where);
+	if (m && !(s && !strcmp(s, "native")))
+		return afxdp_err(err, where, m, "\"native\"");
 	m = opt_get(v, "socketPath");
 	s = json_string_value(m);
 	snprintf(where, sizeof(where), "%s.socketPath", in);

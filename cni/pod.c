@@ -165,8 +165,8 @@ static int build_routes(const struct zh_result *ipam,
 	return 0;
 }
 
-/* The pod-side program: AF_XDP pods steer in XDP (native or generic)
- * whatever the mode; XDP mode needs it native; tc mode times at tc. */
+/* The pod-side program: AF_XDP pods steer in native XDP whatever the
+ * mode; XDP mode needs it native too; tc mode times at tc. */
 static const char *pod_prog_name(const struct zh_netconf *conf)
 {
 	if (conf->afxdp.queues)
@@ -179,8 +179,7 @@ static int pod_prog_attach(const struct zh_netconf *conf,
 			   const struct zh_objs *objs, int ifindex)
 {
 	if (conf->afxdp.queues)
-		return zh_xdp_attach_mode(ifindex, objs->xdp_pod_xsk_fd,
-					  conf->afxdp.generic);
+		return zh_xdp_attach(ifindex, objs->xdp_pod_xsk_fd);
 	if (conf->datapath == ZH_DATAPATH_XDP)
 		return zh_xdp_attach(ifindex, objs->xdp_pod_fd);
 	return zh_tc_attach(ifindex, objs->tc_pod_fd);
@@ -199,16 +198,14 @@ static int pod_prog_attached(const struct zh_netconf *conf,
 /* Can an XDP redirect reach the pod? Only if its veth runs XDP natively. */
 static __u8 pod_xdp_native(const struct zh_netconf *conf)
 {
-	if (conf->afxdp.queues)
-		return !conf->afxdp.generic;
-	return conf->datapath == ZH_DATAPATH_XDP;
+	return conf->afxdp.queues || conf->datapath == ZH_DATAPATH_XDP;
 }
 
 /* Inside the pod's netns: the interface, its addresses, gateway, routes. */
 static int pod_side(const struct zh_cni_env *env, const struct zh_netconf *conf,
 		    const struct zh_objs *objs, const struct pod_addrs *pa,
 		    const struct zh_result *res, const unsigned char gw_mac[6],
-		    unsigned char pod_mac[6], int *pod_ifindex,
+		    unsigned char pod_mac[6], int *pod_ifindex, int *xdp_mode,
 		    struct zh_cni_err *err)
 {
 	struct zh_addr gw;
@@ -232,18 +229,24 @@ static int pod_side(const struct zh_cni_env *env, const struct zh_netconf *conf,
 	}
 	/* The pod-side program times arrivals (per-hop latency); in XDP mode
 	 * it is also what lets veth take redirected frames, and for AF_XDP
-	 * it steers frames into the pod's sockets. No silent fallback from
-	 * native to generic XDP: the pod asked for one. */
+	 * it steers frames into the pod's sockets. */
 	ret = pod_prog_attach(conf, objs, ifindex);
 	if (ret)
+		return zh_cni_err_set(err, ZH_CNI_ERR_BPF,
+				      "cannot attach the pod-side program",
+				      "%s on pod interface %s: %s",
+				      pod_prog_name(conf), env->ifname,
+				      strerror(-ret));
+	/* What the kernel says it runs, not what we asked for: reported
+	 * (zerohopctl endpoints, the handoff's reply), and only native XDP
+	 * sees the frames we redirect. */
+	*xdp_mode = conf->afxdp.queues ? zh_xdp_mode(ifindex) : 0;
+	if (conf->afxdp.queues && *xdp_mode != ZH_XDP_ATTACHED_NATIVE)
 		return zh_cni_err_set(
 			err, ZH_CNI_ERR_BPF,
-			"cannot attach the pod-side program",
-			"%s (%s XDP) on pod interface %s: %s",
-			pod_prog_name(conf),
-			conf->afxdp.queues && conf->afxdp.generic ? "generic" :
-								    "native",
-			env->ifname, strerror(-ret));
+			"the pod-side program does not run as native XDP",
+			"%s on %s: the kernel reports XDP mode %d, want native",
+			ZH_PROG_XDP_POD_XSK, env->ifname, *xdp_mode);
 	ret = zh_nl_link_up(ifindex);
 	if (ret)
 		return nl_fail(err, ret, "set up", env->ifname);
@@ -359,8 +362,6 @@ static void fill_iface(struct zh_iface *iface, const struct zh_cni_env *env,
 	snprintf(iface->network, sizeof(iface->network), "%s", conf->name);
 	if (conf->afxdp.queues) {
 		iface->xsk.queues = (__u8)conf->afxdp.queues;
-		iface->xsk.xdp_mode = conf->afxdp.generic ? ZH_AFXDP_GENERIC :
-							    ZH_AFXDP_NATIVE;
 		iface->xsk.nsteer = (__u8)conf->afxdp.nsteer;
 		memcpy(iface->xsk.steer, conf->afxdp.steer,
 		       sizeof(iface->xsk.steer));
@@ -411,7 +412,8 @@ int zh_cmd_add(const struct zh_cni_env *env, const struct zh_netconf *conf,
 	struct pod_addrs pa;
 	char host[IFNAMSIZ];
 	struct zh_objs objs;
-	int lock, netns_fd, saved, host_ifindex, pod_ifindex = 0, ret;
+	int lock, netns_fd, saved, host_ifindex, pod_ifindex = 0, xdp_mode = 0,
+						 ret;
 
 	zh_host_ifname(env->container_id, env->ifname, host);
 	netns_fd = open(env->netns, O_RDONLY | O_CLOEXEC);
@@ -465,7 +467,7 @@ int zh_cmd_add(const struct zh_cni_env *env, const struct zh_netconf *conf,
 		goto err_veth;
 	}
 	ret = pod_side(env, conf, &objs, &pa, &res, host_mac, pod_mac,
-		       &pod_ifindex, err);
+		       &pod_ifindex, &xdp_mode, err);
 	if (zh_netns_leave(saved)) {
 		pr_warn("cannot return to the host netns: %s\n",
 			strerror(errno));
@@ -484,6 +486,7 @@ int zh_cmd_add(const struct zh_cni_env *env, const struct zh_netconf *conf,
 	fill_iface(&iface, env, conf, &pa, host, host_mac, pod_mac,
 		   pod_ifindex);
 	if (conf->afxdp.queues) {
+		iface.xsk.xdp_mode = (__u8)xdp_mode;
 		ret = zh_xsk_slot_alloc(&objs, conf->afxdp.queues,
 					&iface.xsk.slot);
 		if (ret) {
@@ -663,6 +666,10 @@ static void check_pod_side(const struct zh_cni_env *env,
 						     sizeof(buf)) :
 					 "link");
 	}
+	if (conf->afxdp.queues &&
+	    zh_xdp_mode(ifindex) != ZH_XDP_ATTACHED_NATIVE)
+		problem(p, "XDP on pod interface %s is not native",
+			env->ifname);
 	if (pod_prog_attached(conf, objs, ifindex) != 1)
 		problem(p, "%s not attached to pod interface %s",
 			pod_prog_name(conf), env->ifname);

@@ -126,7 +126,8 @@ struct zh_steer_rule {
 struct zh_iface_xsk {
 	__u32 slot; /* first zh_xsks index */
 	__u8 queues;
-	__u8 xdp_mode; /* the pod-side program: ZH_XSK_XDP_NATIVE/_GENERIC */
+	__u8 xdp_mode; /* the pod-side program's, as the kernel reports it:
+			* ZH_XSK_XDP_NATIVE (1) or _GENERIC (2) */
 	/* Written by zerohopd: the bind mode of the newest registration
 	 * (ZH_XSK_MODE_COPY/_ZEROCOPY, 0: none) and which queues have a live
 	 * one (bit q). */

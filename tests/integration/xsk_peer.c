@@ -8,9 +8,9 @@
  *   xsk_peer SOCKET raw HEX...            send each datagram (hex bytes),
  *                                         print the answer, then whether
  *                                         the agent hung up
- *   xsk_peer SOCKET fd pipe|none|unbound IFNAME QUEUE
- *                                         REGISTER with a pipe, no fd, or an
- *                                         AF_XDP socket never bound
+ *   xsk_peer SOCKET fd pipe|unbound IFNAME QUEUE
+ *                                         REGISTER with a pipe or an AF_XDP
+ *                                         socket never bound
  *   xsk_peer SOCKET foreign NETNS IFNAME QUEUE
  *                                         open and register a socket in
  *                                         NETNS (a path), then hand the same
@@ -40,7 +40,7 @@
 static int usage(void)
 {
 	fprintf(stderr,
-		"usage: xsk_peer SOCKET raw HEX... | fd pipe|none|unbound IFNAME QUEUE |\n"
+		"usage: xsk_peer SOCKET raw HEX... | fd pipe|unbound IFNAME QUEUE |\n"
 		"       foreign NETNS IFNAME QUEUE | again IFNAME QUEUE\n");
 	return 2;
 }
@@ -194,7 +194,7 @@ int main(int argc, char **argv)
 				perror("socket(AF_XDP)");
 				return 1;
 			}
-		} else if (strcmp(argv[3], "none")) {
+		} else {
 			return usage();
 		}
 		handoff(path, fd, argv[4], (__u32)atoi(argv[5]));

@@ -63,7 +63,6 @@ static void test_defaults(void **state)
 			       &conf, &err),
 			 0);
 	assert_int_equal(conf.afxdp.queues, 1);
-	assert_true(conf.afxdp.generic);
 	assert_string_equal(conf.afxdp.socket_path, ZH_XSK_SOCKET_DEFAULT);
 	assert_int_equal(conf.afxdp.nsteer, 1);
 	assert_int_equal(conf.afxdp.steer[0].proto, IPPROTO_UDP);
@@ -96,7 +95,6 @@ static void test_everything(void **state)
 			       &conf, &err),
 			 0);
 	assert_int_equal(conf.afxdp.queues, 4);
-	assert_false(conf.afxdp.generic);
 	assert_string_equal(conf.afxdp.socket_path, "/run/x/y.sock");
 	assert_int_equal(conf.afxdp.nsteer, 3);
 	assert_int_equal(ntohs(conf.afxdp.steer[1].port), 65535);
@@ -174,6 +172,8 @@ static const struct bad {
 	  "afxdp.queues is \"1\"" },
 	{ "\"afxdp\":{\"xdpMode\":\"skb\",\"steer\":[{\"proto\":\"udp\"}]}",
 	  "afxdp.xdpMode is \"skb\"" },
+	{ "\"afxdp\":{\"xdpMode\":\"generic\",\"steer\":[{\"proto\":\"udp\"}]}",
+	  "afxdp.xdpMode is \"generic\": unsupported" },
 	{ "\"afxdp\":{\"socketPath\":\"x.sock\",\"steer\":[{\"proto\":\"udp\"}]}",
 	  "afxdp.socketPath is \"x.sock\"" },
 	{ "\"afxdp\":{\"socketPath\":\"/aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"

@@ -101,11 +101,6 @@ int zh_tc_attached(int ifindex, int prog_fd)
 
 int zh_xdp_attach(int ifindex, int prog_fd)
 {
-	return zh_xdp_attach_mode(ifindex, prog_fd, false);
-}
-
-int zh_xdp_attach_mode(int ifindex, int prog_fd, bool generic)
-{
 	struct xdp_program *prog;
 	int err;
 
@@ -113,10 +108,31 @@ int zh_xdp_attach_mode(int ifindex, int prog_fd, bool generic)
 	err = libxdp_get_error(prog);
 	if (err)
 		return err;
-	err = xdp_program__attach(prog, ifindex,
-				  generic ? XDP_MODE_SKB : XDP_MODE_NATIVE, 0);
+	err = xdp_program__attach(prog, ifindex, XDP_MODE_NATIVE, 0);
 	xdp_program__close(prog);
 	return err;
+}
+
+int zh_xdp_mode(int ifindex)
+{
+	struct xdp_multiprog *mp = xdp_multiprog__get_from_ifindex(ifindex);
+	int err = libxdp_get_error(mp), mode;
+
+	if (err)
+		return err == -ENOENT ? 0 : err;
+	switch (xdp_multiprog__attach_mode(mp)) {
+	case XDP_MODE_NATIVE:
+	case XDP_MODE_HW:
+		mode = ZH_XDP_ATTACHED_NATIVE;
+		break;
+	case XDP_MODE_SKB:
+		mode = ZH_XDP_ATTACHED_GENERIC;
+		break;
+	default:
+		mode = 0;
+	}
+	xdp_multiprog__close(mp);
+	return mode;
 }
 
 int zh_xdp_attached(int ifindex, int prog_fd)

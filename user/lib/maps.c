@@ -166,8 +166,7 @@ static int slot_cb(__u32 host_ifindex, const struct zh_iface *iface, void *arg)
 	return 0;
 }
 
-int zh_xsk_slot_alloc(const struct zh_objs *o, unsigned int queues,
-		      __u32 *slot)
+int zh_xsk_slot_alloc(const struct zh_objs *o, unsigned int queues, __u32 *slot)
 {
 	struct slot_scan *sc;
 	int err;

@@ -202,9 +202,8 @@ int zh_nl_veth_add(const char *host, const char *peer, int peer_netns_fd,
 	return zh_nl_veth_add_queues(host, peer, peer_netns_fd, mtu, 0);
 }
 
-int zh_nl_veth_add_queues(const char *host, const char *peer,
-			  int peer_netns_fd, unsigned int mtu,
-			  unsigned int queues)
+int zh_nl_veth_add_queues(const char *host, const char *peer, int peer_netns_fd,
+			  unsigned int mtu, unsigned int queues)
 {
 	struct ifinfomsg *ifi, *peer_ifi;
 	struct rtattr *linkinfo, *data, *peer_nest;

@@ -32,9 +32,8 @@ int zh_addr_len(int family);
 int zh_nl_veth_add(const char *host, const char *peer, int peer_netns_fd,
 		   unsigned int mtu);
 /* The same with @queues TX and RX queues at each end (0: the default). */
-int zh_nl_veth_add_queues(const char *host, const char *peer,
-			  int peer_netns_fd, unsigned int mtu,
-			  unsigned int queues);
+int zh_nl_veth_add_queues(const char *host, const char *peer, int peer_netns_fd,
+			  unsigned int mtu, unsigned int queues);
 int zh_nl_link_del(int ifindex);
 int zh_nl_link_up(int ifindex);
 /* Flags are IFA_F_* (e.g. IFA_F_NODAD | IFA_F_NOPREFIXROUTE). */

@@ -142,8 +142,12 @@ const char *zh_lat_src_name(int src);
 int zh_tc_attach(int ifindex, int prog_fd);
 int zh_tc_attached(int ifindex, int prog_fd);
 int zh_xdp_attach(int ifindex, int prog_fd); /* native */
-/* @generic: generic (skb) XDP, which every device runs; else native. */
-int zh_xdp_attach_mode(int ifindex, int prog_fd, bool generic);
+/* How XDP is attached to @ifindex, as the kernel reports it: 0 (none),
+ * ZH_XDP_ATTACHED_NATIVE or _GENERIC (the values of xsk_proto.h's
+ * ZH_XSK_XDP_*), or a negative errno. */
+#define ZH_XDP_ATTACHED_NATIVE 1
+#define ZH_XDP_ATTACHED_GENERIC 2
+int zh_xdp_mode(int ifindex);
 int zh_xdp_attached(int ifindex, int prog_fd);
 
 /* Network namespaces. zh_netns_enter() moves the calling thread into

@@ -455,7 +455,17 @@ static int xsk_bind_flags(const struct zh_xsk *x, __u16 flags)
 	sxdp.sxdp_flags = flags | XDP_USE_NEED_WAKEUP;
 	sxdp.sxdp_ifindex = x->info.ifindex;
 	sxdp.sxdp_queue_id = x->info.queue;
-	return bind(x->fd, (struct sockaddr *)&sxdp, sizeof(sxdp)) ? -errno : 0;
+	/* A socket that held the queue until just now is released a moment
+	 * after its close (the kernel defers it): a process restarted at
+	 * once would find the queue busy. Up to 1 s for that; a queue that
+	 * someone really holds is busy after it too. */
+	for (int ms = 1;; ms *= 2) {
+		if (!bind(x->fd, (struct sockaddr *)&sxdp, sizeof(sxdp)))
+			return 0;
+		if (errno != EBUSY || ms > 512)
+			return -errno;
+		usleep(ms * 1000);
+	}
 }
 
 static int xsk_bind(struct zh_xsk *x, enum zh_xsk_bind how, char *err,
