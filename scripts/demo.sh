@@ -2,8 +2,9 @@
 # SPDX-License-Identifier: Apache-2.0
 #
 # demo.sh - zerohop on one machine, end to end: install dependencies, build,
-# start the agent, wire four pods through the real CNI plugin (two on the tc
-# datapath, two on XDP), send ping, TCP and UDP between them, show the path
+# start the agent, wire five pods through the real CNI plugin (two on the tc
+# datapath, two on XDP, one taking UDP port 7777 with AF_XDP in an
+# unprivileged process), send ping, TCP and UDP between them, show the path
 # the packets took and a small RTT table. Everything runs in network
 # namespaces this script makes (a "node" with FORWARD DROP and forwarding
 # off, and the pods), and everything is removed when it ends.
@@ -63,18 +64,35 @@ zh_bg "$ZH_NODE" "$ZH_BIN/zerohopd" --sample 100 2>"$ZH_TMP/agent.log"
 sleep 0.5
 sed 's/^/  /' "$ZH_TMP/agent.log"
 
-say "four pods through the CNI plugin (tc: pod-a pod-b, xdp: pod-c pod-d)"
+say "five pods through the CNI plugin (tc: pod-a pod-b, xdp: pod-c pod-d, AF_XDP: pod-e)"
 zh_conf "$ZH_TMP/tc.conf" demo-tc tc 10.81.0.0/24 fd00:81::/64
 zh_conf "$ZH_TMP/xdp.conf" demo-xdp xdp 10.82.0.0/24 fd00:82::/64
+zh_conf "$ZH_TMP/afxdp.conf" demo-afxdp tc 10.83.0.0/24 fd00:83::/64
+jq '.cniVersion = "1.1.0" | . + {afxdp: {steer: [{proto: "udp", port: 7777}]}}' \
+	"$ZH_TMP/afxdp.conf" >"$ZH_TMP/afxdp.json.conf"
 for p in a b; do zh_pod_add "$ZH_PREFIX-pod-$p" "$ZH_TMP/tc.conf"; done
 for p in c d; do zh_pod_add "$ZH_PREFIX-pod-$p" "$ZH_TMP/xdp.conf"; done
+zh_pod_add "$ZH_PREFIX-pod-e" "$ZH_TMP/afxdp.json.conf"
 A="$ZH_PREFIX-pod-a" B="$ZH_PREFIX-pod-b" C="$ZH_PREFIX-pod-c" D="$ZH_PREFIX-pod-d"
+E="$ZH_PREFIX-pod-e"
 echo "  ADD result of pod-a:"
 jq -c '{interfaces, ips, routes}' "$ZH_TMP/$A.json" | sed 's/^/    /'
+echo "  ADD result of pod-e (AF_XDP: the handoff socket in interfaces[].socketPath):"
+jq -c '{interfaces}' "$ZH_TMP/$E.json" | sed 's/^/    /'
+
+say "pod-e: a UDP echo on AF_XDP, run as nobody with CAP_NET_RAW only"
+chmod 0711 "$ZH_TMP" # the socket lives in there: let nobody through
+zh_bg "$E" setpriv --reuid 65534 --regid 65534 --clear-groups \
+	--inh-caps=-all,+net_raw --ambient-caps=-all,+net_raw \
+	--bounding-set=-all,+net_raw "$ZH_BIN/zh-xsk-echo" --spin \
+	>"$ZH_TMP/echo.out" 2>"$ZH_TMP/echo.err"
+for _ in $(seq 50); do [ -s "$ZH_TMP/echo.out" ] && break; sleep 0.1; done
+sed 's/^/  /' "$ZH_TMP/echo.out" "$ZH_TMP/echo.err"
+grep 'xsk:' "$ZH_TMP/agent.log" | sed 's/^/  /'
 "$ZH_BIN/zerohopctl" endpoints | sed 's/^/  /'
 
 say "traffic"
-B4=$(zh_pod_ip "$B") D4=$(zh_pod_ip "$D") B6=$(zh_pod_ip "$B" 6)
+B4=$(zh_pod_ip "$B") D4=$(zh_pod_ip "$D") B6=$(zh_pod_ip "$B" 6) E4=$(zh_pod_ip "$E")
 before=$(zh_stat redirect)
 zh_in "$A" ping -c 3 -i 0.2 "$B4" | tail -n 2 | sed 's/^/  pod-a -> pod-b  /'
 zh_in "$A" ping -6 -c 3 -i 0.2 "$B6" | tail -n 1 | sed 's/^/  pod-a -> pod-b (IPv6)  /'
@@ -90,6 +108,9 @@ zh_bg "$ZH_NODE" "$ZH_BIN/xdpbench" server --bind 10.200.0.1 --port 7777 2>/dev/
 sleep 0.3
 zh_in "$A" "$ZH_BIN/xdpbench" client --target "$B4" --count 200 --label udp-a-b \
 	-o json | jq -r '"  UDP pod-a -> pod-b: \(.count) requests answered, \(.lost) lost"'
+zh_in "$A" "$ZH_BIN/xdpbench" client --target "$E4" --count 200 --label udp-a-e \
+	-o json | jq -r '"  UDP pod-a -> pod-e:7777 (AF_XDP): \(.count) requests answered, \(.lost) lost"'
+zh_in "$A" ping -c 2 -i 0.2 "$E4" | tail -n 1 | sed 's/^/  pod-a -> pod-e ping (its kernel stack)  /'
 
 say "a Service: ClusterIP 10.96.0.10:7777/udp over pod-b (tc) and pod-d (xdp), in BPF"
 "$ZH_BIN/zerohopctl" service add --vip 10.96.0.10 --port 7777 --proto udp \
@@ -110,10 +131,11 @@ echo "  node net.ipv4.ip_forward = $(zh_node sysctl -n net.ipv4.ip_forward)"
 say "RTT, 64-byte UDP request/response, ${DURATION}s per path, interleaved"
 "$ZH_BIN/zerohopctl" latency --reset >/dev/null
 for r in 1 2; do
-	for path in zerohop-tc zerohop-xdp pod-to-node; do
+	for path in zerohop-tc zerohop-xdp to-afxdp pod-to-node; do
 		case $path in
 		zerohop-tc) src=$A dst=$B4 ;;
 		zerohop-xdp) src=$C dst=$D4 ;;
+		to-afxdp) src=$A dst=$E4 ;;
 		pod-to-node) src=$A dst=10.200.0.1 ;;
 		esac
 		zh_in "$src" "$ZH_BIN/xdpbench" client --target "$dst" \
@@ -122,10 +144,11 @@ for r in 1 2; do
 	done
 done
 printf '  %-34s %9s %8s %8s %8s %8s\n' path samples p50_us p90_us p99_us max_us
-for path in zerohop-tc zerohop-xdp pod-to-node; do
+for path in zerohop-tc zerohop-xdp to-afxdp pod-to-node; do
 	case $path in
 	zerohop-tc) what="pod -> pod, tc bpf_redirect_peer" ;;
 	zerohop-xdp) what="pod -> pod, XDP_REDIRECT" ;;
+	to-afxdp) what="pod -> AF_XDP pod (zh-xsk-echo)" ;;
 	pod-to-node) what="pod -> node, kernel path" ;;
 	esac
 	"$ZH_BIN/xdpbench" stats -o json "$ZH_TMP/$path".* |
@@ -135,7 +158,8 @@ done
 
 say "where the time goes: per-hop latency recorded by the datapath (zerohopctl latency)"
 echo "  egress: pod -> its host veth; deliver: -> the destination pod after our"
-echo "  redirect; kernel: -> a pod after the kernel's path (here node -> pod)"
+echo "  redirect; kernel: -> a pod after the kernel's path (here node -> pod);"
+echo "  afxdp: -> into pod-e's AF_XDP socket"
 "$ZH_BIN/zerohopctl" latency | sed 's/^/  /'
 echo
 echo "  For the full comparison (veth, bridge, kube-proxy's iptables and nftables rules, zerohop): make bench"
