@@ -201,7 +201,8 @@ int main(int argc, char **argv)
 		return 0;
 	}
 	if (!strcmp(cmd, "foreign") && argc == 6) {
-		int self = open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC);
+		int self =
+			open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC);
 		int ns = open(argv[3], O_RDONLY | O_CLOEXEC);
 		struct zh_xsk *x;
 
