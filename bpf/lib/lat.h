@@ -51,53 +51,14 @@ static __always_inline void zh_lat_record(__u32 hop, __u32 src, __u64 ns)
 static __always_inline int zh_lat_parse(void *data, void *data_end,
 					struct zh_flow_key *key, __u64 *tx_ns)
 {
-	struct ethhdr *eth = zh_hdr(data, data_end, 0, sizeof(*eth));
 	struct zh_probe *probe;
-	struct udphdr *udp;
-	__u32 off;
+	int off = zh_flow_parse(data, data_end, key);
 
 	*tx_ns = 0;
-	if (!eth)
-		return -1;
-	if (eth->h_proto == bpf_htons(ETH_P_IP)) {
-		struct iphdr *iph =
-			zh_hdr(data, data_end, sizeof(*eth), sizeof(*iph));
-
-		if (!iph || iph->ihl < 5)
-			return -1;
-		key->family = ZH_AF_INET;
-		key->proto = iph->protocol;
-		key->saddr[0] = iph->saddr;
-		key->daddr[0] = iph->daddr;
-		/* A fragment's ports are not where they would be. */
-		if (iph->frag_off & bpf_htons(0x3fff))
-			return 0;
-		off = sizeof(*eth) + iph->ihl * 4;
-	} else if (eth->h_proto == bpf_htons(ETH_P_IPV6)) {
-		struct ipv6hdr *ip6 =
-			zh_hdr(data, data_end, sizeof(*eth), sizeof(*ip6));
-
-		if (!ip6)
-			return -1;
-		key->family = ZH_AF_INET6;
-		key->proto = ip6->nexthdr; /* extension headers: no ports */
-		__builtin_memcpy(key->saddr, &ip6->saddr, sizeof(key->saddr));
-		__builtin_memcpy(key->daddr, &ip6->daddr, sizeof(key->daddr));
-		off = sizeof(*eth) + sizeof(*ip6);
-	} else {
-		return -1;
-	}
-	if (key->proto != IPPROTO_UDP && key->proto != IPPROTO_TCP)
-		return 0;
-	/* TCP and UDP both start with the two ports. */
-	udp = zh_hdr(data, data_end, off, sizeof(*udp));
-	if (!udp)
-		return 0;
-	key->sport = udp->source;
-	key->dport = udp->dest;
-	if (key->proto != IPPROTO_UDP)
-		return 0;
-	probe = zh_hdr(data, data_end, off + sizeof(*udp), sizeof(*probe));
+	if (off <= 0 || key->proto != IPPROTO_UDP)
+		return off < 0 ? -1 : 0;
+	probe = zh_hdr(data, data_end, off + sizeof(struct udphdr),
+		       sizeof(*probe));
 	if (probe && probe->magic == ZH_PROBE_MAGIC)
 		*tx_ns = probe->tx_ns;
 	return 0;

@@ -7,55 +7,25 @@
 #ifndef ZH_XSK_H
 #define ZH_XSK_H
 
-#include <linux/in.h>
-#include <linux/udp.h>
 #include "parse.h"
 #include "maps.h"
 
 /* Not for a socket: the frame goes on to the pod's kernel stack. */
 #define ZH_XSK_NONE (-1)
 
+/* The steering key of a TCP or UDP frame: its destination. -1 for what
+ * has no ports (a fragment is the kernel's to reassemble). */
 static __always_inline int zh_xsk_key(void *data, void *data_end,
 				      struct zh_steer_key *key)
 {
-	struct ethhdr *eth = zh_hdr(data, data_end, 0, sizeof(*eth));
-	struct udphdr *l4;
-	__u32 off;
+	struct zh_flow_key f = {};
 
-	if (!eth)
+	if (zh_flow_parse(data, data_end, &f) <= 0)
 		return -1;
-	if (eth->h_proto == bpf_htons(ETH_P_IP)) {
-		struct iphdr *iph =
-			zh_hdr(data, data_end, sizeof(*eth), sizeof(*iph));
-
-		/* A fragment has no ports where we look: the kernel
-		 * reassembles it. */
-		if (!iph || iph->ihl < 5 || (iph->frag_off & bpf_htons(0x3fff)))
-			return -1;
-		key->family = ZH_AF_INET;
-		key->proto = iph->protocol;
-		key->addr[0] = iph->daddr;
-		off = sizeof(*eth) + iph->ihl * 4;
-	} else if (eth->h_proto == bpf_htons(ETH_P_IPV6)) {
-		struct ipv6hdr *ip6 =
-			zh_hdr(data, data_end, sizeof(*eth), sizeof(*ip6));
-
-		if (!ip6)
-			return -1;
-		key->family = ZH_AF_INET6;
-		key->proto = ip6->nexthdr; /* extension headers: not steered */
-		__builtin_memcpy(key->addr, &ip6->daddr, sizeof(key->addr));
-		off = sizeof(*eth) + sizeof(*ip6);
-	} else {
-		return -1;
-	}
-	if (key->proto != IPPROTO_UDP && key->proto != IPPROTO_TCP)
-		return -1;
-	/* TCP and UDP both start with the two ports. */
-	l4 = zh_hdr(data, data_end, off, sizeof(*l4));
-	if (!l4)
-		return -1;
-	key->port = l4->dest;
+	key->family = f.family;
+	key->proto = f.proto;
+	key->port = f.dport;
+	__builtin_memcpy(key->addr, f.daddr, sizeof(key->addr));
 	return 0;
 }
 
