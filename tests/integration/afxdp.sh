@@ -113,6 +113,30 @@ check "UDP to an unsteered port: the kernel (port unreachable)" \
 	sh -c "udp_out=\$(printf x | ip netns exec '$CLI' socat -T1 - UDP:$SRV_IP:9001 2>&1); echo \"\$udp_out\" | grep -q 'Connection refused'"
 check "the AF_XDP pod reaches others through its kernel stack" \
 	zh_in "$SRV" ping -c 1 -W 1 "$CLI_IP"
+# Services apply as to any pod: the client's egress translates, the
+# socket's answer is turned back into the VIP on its way out.
+"$ZH_BIN/zerohopctl" service add --vip 10.96.0.50 --port 9000 --proto udp \
+	--backend "$SRV_IP:$PORT" >/dev/null
+check "a ClusterIP backed by the AF_XDP pod is answered through AF_XDP" \
+	test "$(udp_rr "$CLI" 10.96.0.50 9000 via-vip)" = via-vip
+"$ZH_BIN/zerohopctl" service del --vip 10.96.0.50 --port 9000 --proto udp >/dev/null
+
+CASE="anti-spoof"
+# What an AF_XDP socket sends crosses the host veth's entry like the rest:
+# a forged source is dropped there.
+zh_bg "$CLI" socat -u UDP-RECV:5555 OPEN:"$ZH_TMP/recv.txt",creat,append
+sleep 0.3
+spoof0=$(zh_stat drop_spoof_ip)
+nsenter --net="/var/run/netns/$SRV2" "$PEER" "$SOCK" send eth0 10.251.0.99 "$CLI_IP" 5555 forged \
+	>"$ZH_TMP/send1.out" 2>&1
+nsenter --net="/var/run/netns/$SRV2" "$PEER" "$SOCK" send eth0 self "$CLI_IP" 5555 genuine \
+	>"$ZH_TMP/send2.out" 2>&1
+sleep 0.3
+check "a datagram sent from an AF_XDP socket with the pod's address arrives" \
+	grep -q genuine "$ZH_TMP/recv.txt"
+check "one with a forged source address is dropped (drop_spoof_ip)" \
+	sh -c "grep -q 'sent' '$ZH_TMP/send1.out' && ! grep -q forged '$ZH_TMP/recv.txt' &&
+	       test \"\$('$ZH_BIN/zerohopctl' stats -o json | jq '.dropReasons.drop_spoof_ip.packets')\" -gt '$spoof0'"
 
 CASE="refused"
 # The plain pod did not opt in.

@@ -19,6 +19,11 @@
  *   xsk_peer SOCKET again IFNAME QUEUE    open and register in our netns,
  *                                         then REGISTER the same socket as
  *                                         QUEUE on a second connection
+ *   xsk_peer SOCKET send IFNAME SRC DST PORT MSG
+ *                                         open and register in our netns,
+ *                                         then transmit one UDP datagram
+ *                                         MSG to DST:PORT (IPv4) from source
+ *                                         address SRC ("self": the pod's)
  */
 #define _GNU_SOURCE /* setns() */
 #include <errno.h>
@@ -29,6 +34,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <arpa/inet.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 
@@ -41,7 +47,8 @@ static int usage(void)
 {
 	fprintf(stderr,
 		"usage: xsk_peer SOCKET raw HEX... | fd pipe|unbound IFNAME QUEUE |\n"
-		"       foreign NETNS IFNAME QUEUE | again IFNAME QUEUE\n");
+		"       foreign NETNS IFNAME QUEUE | again IFNAME QUEUE |\n"
+		"       send IFNAME SRC|self DST PORT MSG\n");
 	return 2;
 }
 
@@ -168,6 +175,37 @@ static struct zh_xsk *open_xsk(const char *path, const char *ifname)
 	return x;
 }
 
+/* One datagram out of an AF_XDP socket, with the source we are told. */
+static int cmd_send(const char *path, char **argv)
+{
+	struct zh_xsk *x = open_xsk(path, argv[0]);
+	struct zh_xsk_addrs self = zh_xsk_info(x)->addrs;
+	struct zh_xsk_frame f;
+	struct in_addr dst;
+	int len;
+
+	if (strcmp(argv[1], "self") &&
+	    inet_pton(AF_INET, argv[1], &self.ipv4) != 1)
+		return usage();
+	if (inet_pton(AF_INET, argv[2], &dst) != 1 || zh_xsk_alloc(x, &f))
+		return usage();
+	len = zh_xsk_udp_build(f.data, f.len, &self, &dst, 4, 40000,
+			       (__u16)atoi(argv[3]), argv[4],
+			       (__u32)strlen(argv[4]));
+	if (len < 0) {
+		printf("build: %s\n", strerror(-len));
+		return 1;
+	}
+	f.len = (__u32)len;
+	if (zh_xsk_send(x, &f, 1) != 1 || zh_xsk_flush(x, 1000)) {
+		printf("send failed\n");
+		return 1;
+	}
+	printf("sent %d bytes\n", len);
+	zh_xsk_close(x);
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	const char *path, *cmd;
@@ -226,5 +264,7 @@ int main(int argc, char **argv)
 		zh_xsk_close(x);
 		return 0;
 	}
+	if (!strcmp(cmd, "send") && argc == 8)
+		return cmd_send(path, argv + 3);
 	return usage();
 }
