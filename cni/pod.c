@@ -715,6 +715,10 @@ int zh_cmd_check(const struct zh_cni_env *env, const struct zh_netconf *conf,
 		    strncmp(iface.container_id, env->container_id,
 			    sizeof(iface.container_id)))
 			problem(&p, "no endpoint entry for %s", host);
+		else if (conf->afxdp.queues &&
+			 zh_steer_check(&objs, &iface) != 1)
+			problem(&p, "AF_XDP steering rules of %s missing",
+				host);
 	}
 	for (int i = 0; i < prev.n_ips; i++) {
 		struct zh_endpoint ep;

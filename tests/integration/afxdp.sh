@@ -62,6 +62,23 @@ check "endpoints: native XDP, nothing registered" \
 SRV_IP=$(zh_pod_ip "$SRV")
 SRV_IP6=$(zh_pod_ip "$SRV" 6)
 CLI_IP=$(zh_pod_ip "$CLI")
+jq --slurpfile r "$ZH_TMP/$SRV.json" '. + {prevResult: $r[0]}' "$ZH_TMP/xsk.conf" \
+	>"$ZH_TMP/check.conf"
+check "CHECK of the AF_XDP pod" zh_cni CHECK "$SRV" "$ZH_TMP/check.conf"
+# Its IPv4 rule's key: family 4, UDP, port 9000, the address.
+# shellcheck disable=SC2086 # the octets, one per word
+key="04 11 23 28 $(printf '%02x ' ${SRV_IP//./ })$(printf '00 %.0s' $(seq 12))"
+slot=$("$ZH_BIN/zerohopctl" endpoints -o json |
+	jq -r --arg ns "/var/run/netns/$SRV" '.[] | select(.netns == $ns) | .afxdp.slot')
+# shellcheck disable=SC2086
+bpftool map delete pinned "$ZH_PIN_DIR/zh_xsk_steer" key hex $key
+zh_cni CHECK "$SRV" "$ZH_TMP/check.conf" >"$ZH_TMP/check.out"
+check "CHECK notices a missing steering rule (code 104)" \
+	jq -e '.code == 104 and (.details | test("AF_XDP steering rules"))' "$ZH_TMP/check.out"
+# shellcheck disable=SC2046,SC2086
+bpftool map update pinned "$ZH_PIN_DIR/zh_xsk_steer" key hex $key \
+	value hex $(printf '%02x 00 00 00' "$slot") 01 00 00 00
+check "and passes once it is back" zh_cni CHECK "$SRV" "$ZH_TMP/check.conf"
 # A bad "afxdp" is the spec's error (code 7), and leaves nothing behind.
 jq '. + {afxdp: {steer: [{proto: "sctp", port: 1}]}}' "$ZH_TMP/plain.conf" >"$ZH_TMP/bad.conf"
 ip netns add "${ZH_PREFIX}-bad"

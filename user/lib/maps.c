@@ -152,6 +152,24 @@ int zh_ep_remove(const struct zh_objs *o, __u32 host_ifindex)
 	return 0;
 }
 
+int zh_steer_check(const struct zh_objs *o, const struct zh_iface *iface)
+{
+	struct zh_steer_key keys[2 * ZH_XSK_MAX_STEER];
+	int n = steer_keys(iface, keys);
+	struct zh_steer st;
+
+	if (!n)
+		return 0;
+	for (int i = 0; i < n; i++) {
+		if (bpf_map_lookup_elem(o->xsk_steer_fd, &keys[i], &st))
+			return errno == ENOENT ? 0 : -errno;
+		if (st.slot != iface->xsk.slot ||
+		    st.queues != iface->xsk.queues)
+			return 0;
+	}
+	return 1;
+}
+
 struct slot_scan {
 	unsigned char used[ZH_XSK_SLOTS];
 };

@@ -98,6 +98,10 @@ int zh_ep_remove(const struct zh_objs *o, __u32 host_ifindex);
  * vanished without DEL); returns how many were removed. */
 int zh_ep_remove_owner(const struct zh_objs *o, const char *container_id,
 		       const char *pod_ifname);
+/* 1 when every steering rule of @iface is in zh_xsk_steer and points at
+ * its slots, 0 when one is missing or another's (or it has none), or a
+ * negative errno. */
+int zh_steer_check(const struct zh_objs *o, const struct zh_iface *iface);
 /* The first free run of @queues zh_xsks slots (none of a zh_ifaces
  * entry's); -ENOSPC when there is none. Call with the pin lock held. */
 int zh_xsk_slot_alloc(const struct zh_objs *o, unsigned int queues,
