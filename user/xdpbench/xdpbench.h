@@ -17,6 +17,7 @@
 #include <stdio.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
+#include <sys/types.h>
 
 #define XB_EXIT_OK 0
 #define XB_EXIT_FAIL 1
@@ -33,6 +34,9 @@
 extern volatile sig_atomic_t xb_stop;
 int xb_signals_install(void);
 uint64_t xb_now_ns(void);
+/* Start @fn in a thread that does not take SIGINT/SIGTERM/SIGHUP: they go
+ * to the main thread, which sets xb_stop. */
+int xb_thread_start(pthread_t *t, void *(*fn)(void *), void *arg);
 
 /* --- samples.c: exact nearest-rank percentiles over kept samples --------- */
 
@@ -140,6 +144,19 @@ struct xb_client {
  * with a netns or a CPU: both are per thread) and wait for it. */
 int xb_client_run(struct xb_client *c);
 int xb_client_run_thread(struct xb_client *c);
+/*
+ * The warmup, then the measured requests of @c (for c->duration, or
+ * c->count of them), each one made by @once: 1 with a sample in *@rtt, 0
+ * when lost (or cut short: xb_stop), a negative errno (said in c->err) to
+ * stop. Samples and losses go to c->samples. Every client's loop.
+ */
+int xb_client_loop(struct xb_client *c, int (*once)(void *arg, uint64_t *rtt),
+		   void *arg);
+/* Every request starts with a probe (struct zh_probe): @seq, @tx_ns. */
+void xb_probe_fill(char *buf, uint32_t seq, uint64_t tx_ns);
+/* Does the @len-byte payload @buf answer request @seq of @size bytes? */
+bool xb_payload_is_reply(const void *buf, size_t len, size_t size,
+			 uint32_t seq);
 
 /* Parse "ADDR" with @port into a socket address of its family. */
 int xb_resolve(const char *host, uint16_t port, bool passive,
@@ -210,6 +227,17 @@ struct xb_cmd {
 /* The exit status (0..255, 128+N for a signal), or a negative errno when it
  * could not run at all. */
 int xb_cmd_run(const struct xb_cmd *c);
+/* Start @c and return at once: its pid, or a negative errno. Every pid
+ * started must be waited for (xb_cmd_wait() or xb_cmd_stop()). */
+pid_t xb_cmd_start(const struct xb_cmd *c);
+/* Wait for @pid; SIGTERM it once if xb_stop is set and @killable. The exit
+ * status as xb_cmd_run() gives it. */
+int xb_cmd_wait(pid_t pid, bool killable);
+/* Without blocking: 1 (with *@status) when @pid has exited and was reaped,
+ * 0 while it runs, or a negative errno. */
+int xb_cmd_exited(pid_t pid, int *status);
+/* SIGTERM @pid and wait for it: its exit status. */
+int xb_cmd_stop(pid_t pid);
 
 /* --- paths.c: network namespaces and the measured paths ---------------------- */
 
