@@ -2,7 +2,8 @@
 /*
  * test_xdpbench.c - xdpbench's pure logic: nearest-rank percentiles and the
  * reservoir past the memory cap, option parsing for `xdpbench run`, the
- * kube-proxy rules for iptables and nftables, and the size of the plot.
+ * kube-proxy rules for iptables and nftables, the size of the plot, and
+ * which frames the AF_XDP client takes for its reply.
  */
 #include <errno.h>
 #include <setjmp.h>
@@ -18,6 +19,7 @@
 
 #include "log.h"
 #include "xdpbench.h"
+#include "zh_xsk.h"
 #include "util.h"
 
 /* --- samples --------------------------------------------------------------- */
@@ -187,6 +189,87 @@ static void test_parse_errors(void **state)
 	assert_int_equal(parse(&o, "-h", NULL), 1);
 }
 
+/* --- AF_XDP frames ------------------------------------------------------------ */
+
+/* Frames the client may see: is each its reply, and to which port? */
+static void test_afxdp_frames(void **state)
+{
+	static const struct {
+		const char *desc;
+		int family;
+		size_t size; /* the payload built */
+		uint32_t seq; /* in its probe */
+		size_t want_size; /* what the client asks for */
+		int cut; /* bytes cut off the end */
+		int proto; /* overwrite the protocol byte (0: leave it) */
+		bool reply;
+		int dport;
+	} cases[] = {
+		{ "the reply", 4, 64, 7, 64, 0, 0, true, 7777 },
+		{ "IPv6 too", 6, 64, 7, 64, 0, 0, true, 7777 },
+		{ "a big one", 4, 1400, 7, 1400, 0, 0, true, 7777 },
+		{ "an earlier request's reply", 4, 64, 6, 64, 0, 0, false,
+		  7777 },
+		{ "another size", 4, 80, 7, 64, 0, 0, false, 7777 },
+		{ "cut short", 4, 64, 7, 64, 10, 0, false, -EINVAL },
+		{ "TCP, not UDP", 4, 64, 7, 64, 0, 6, false, -EINVAL },
+		{ "no probe at all", 4, 16, 7, 16, 0, 0, false, 7777 },
+	};
+	struct zh_xsk_addrs self = {
+		.mac = { 2, 0, 0, 0, 0, 1 },
+		.gw_mac = { 2, 0, 0, 0, 0, 2 },
+		.addr_flags = ZH_XSK_ADDR_V4 | ZH_XSK_ADDR_V6,
+	};
+	uint8_t dst[16] = { 0xfd, 0, [15] = 3 };
+	size_t i;
+
+	(void)state;
+	inet_pton(AF_INET, "10.247.0.2", &self.ipv4);
+	inet_pton(AF_INET6, "fd00::2", self.ipv6);
+	for (i = 0; i < ARRAY_SIZE(cases); i++) {
+		uint8_t frame[2048];
+		char payload[1500];
+		int len, n;
+		size_t j;
+
+		for (j = 0; j < cases[i].size; j++)
+			payload[j] = (char)('a' + j % 26);
+		/* "no probe": the filler where the magic would be */
+		if (strcmp(cases[i].desc, "no probe at all"))
+			xb_probe_fill(payload, cases[i].seq, 1);
+		if (cases[i].family == 4)
+			inet_pton(AF_INET, "10.247.0.3", dst);
+		else
+			inet_pton(AF_INET6, "fd00::3", dst);
+		len = zh_xsk_udp_build(frame, sizeof(frame), &self, dst,
+				       cases[i].family, 40000, 7777, payload,
+				       (uint32_t)cases[i].size);
+		assert_true(len > 0);
+		if (cases[i].proto)
+			frame[14 + (cases[i].family == 4 ? 9 : 6)] =
+				(uint8_t)cases[i].proto;
+		n = len - cases[i].cut;
+		if (xb_xsk_is_reply(frame, (uint32_t)n, cases[i].want_size,
+				    7) != cases[i].reply)
+			fail_msg("%s: %s a reply", cases[i].desc,
+				 cases[i].reply ? "not" : "taken for");
+		if (xb_xsk_dport(frame, (uint32_t)n) != cases[i].dport)
+			fail_msg("%s: port %d, want %d", cases[i].desc,
+				 xb_xsk_dport(frame, (uint32_t)n),
+				 cases[i].dport);
+		/* The server's echo keeps the payload where it was and
+		 * sends it back to the request's source port. */
+		if (cases[i].reply) {
+			assert_int_equal(zh_xsk_udp_swap(frame, (uint32_t)n),
+					 0);
+			assert_true(xb_xsk_is_reply(frame, (uint32_t)n,
+						    cases[i].want_size, 7));
+			assert_int_equal(xb_xsk_dport(frame, (uint32_t)n),
+					 40000);
+		}
+	}
+}
+
 /* --- Service rules --------------------------------------------------------- */
 
 static char *generate(int (*fn)(FILE *, const struct xb_svc_cfg *), uint32_t n)
@@ -338,6 +421,7 @@ int main(void)
 		cmocka_unit_test(test_parse_defaults),
 		cmocka_unit_test(test_parse_lists),
 		cmocka_unit_test(test_parse_errors),
+		cmocka_unit_test(test_afxdp_frames),
 		cmocka_unit_test(test_iptables_rules),
 		cmocka_unit_test(test_nft_rules),
 		cmocka_unit_test(test_chain_names),

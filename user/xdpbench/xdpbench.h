@@ -137,7 +137,7 @@ struct xb_client {
 	uint16_t port_next; /* in and out: where the cycle goes on */
 	struct xb_samples *samples;
 	/* out */
-	char err[160];
+	char err[320];
 };
 
 /* Run the client in the calling thread, or in a thread of its own (needed
@@ -163,6 +163,33 @@ int xb_resolve(const char *host, uint16_t port, bool passive,
 	       struct sockaddr_storage *ss, socklen_t *len);
 const char *xb_sockaddr_str(const struct sockaddr_storage *ss, char *buf,
 			    size_t len);
+
+/* --- xsk.c: the AF_XDP path's pod processes --------------------------------- */
+
+struct xb_xsk_opts {
+	const char *ifname; /* NULL: eth0 */
+	const char *agent_path; /* NULL: $ZEROHOP_XSK_SOCKET, else the default */
+	/* udp-rr's source port; 0: the destination port, the one port both
+	 * pods of zerohop-afxdp steer (a reply goes to the request's source
+	 * port, and the steering rules match destination ports) */
+	uint16_t sport;
+};
+
+/*
+ * The client of c->wl (udp-rr or udp-newflow) over an AF_XDP socket on the
+ * pod's interface, to c->dst (IPv4), spinning; the calling process's main
+ * thread must be in the pod's netns. Otherwise as xb_client_run().
+ */
+int xb_xsk_client_run(struct xb_client *c, const struct xb_xsk_opts *xo);
+/* Echo every UDP datagram to @port over an AF_XDP socket, spinning, until
+ * xb_stop; on failure to start, a reason in @err. */
+int xb_xsk_echo(const struct xb_xsk_opts *xo, uint16_t port, uint64_t *echoed,
+		char *err, size_t errlen);
+/* Frame helpers (Ethernet + IPv4/IPv6 + UDP, zh_xsk_udp_payload()'s rules):
+ * the destination port, or -EINVAL when the frame is not that; is it the
+ * reply to request @seq of a @size-byte payload? */
+int xb_xsk_dport(void *frame, uint32_t len);
+bool xb_xsk_is_reply(void *frame, uint32_t len, size_t size, uint32_t seq);
 
 /* --- the run command -------------------------------------------------------- */
 
