@@ -3,7 +3,8 @@
  * test_xdpbench.c - xdpbench's pure logic: nearest-rank percentiles and the
  * reservoir past the memory cap, option parsing for `xdpbench run`, the
  * kube-proxy rules for iptables and nftables, the size of the plot, and
- * which frames the AF_XDP client takes for its reply.
+ * the zerohop-afxdp path's rules: TCP is not its to carry, its network
+ * configs, and which frames its client takes for its reply.
  */
 #include <errno.h>
 #include <setjmp.h>
@@ -16,6 +17,7 @@
 #include <arpa/inet.h>
 
 #include <cmocka.h>
+#include <jansson.h>
 
 #include "log.h"
 #include "xdpbench.h"
@@ -189,7 +191,115 @@ static void test_parse_errors(void **state)
 	assert_int_equal(parse(&o, "-h", NULL), 1);
 }
 
-/* --- AF_XDP frames ------------------------------------------------------------ */
+/* --- zerohop-afxdp ------------------------------------------------------------ */
+
+static void test_parse_afxdp(void **state)
+{
+	struct xb_run_opts o;
+
+	(void)state;
+	assert_string_equal(xb_path_names[XB_P_ZH_AFXDP], "zerohop-afxdp");
+	assert_int_equal(parse(&o, "--paths", "host,zerohop-tc,zerohop-afxdp",
+			       "--baseline", "host", "--busy-poll", NULL),
+			 0);
+	assert_int_equal(o.n_paths, 3);
+	assert_int_equal(o.paths[2], XB_P_ZH_AFXDP);
+	assert_int_equal(o.baseline, XB_P_HOST);
+	assert_true(o.busy_poll);
+	/* not a Services path */
+	assert_int_equal(o.services, 0);
+	assert_int_equal(parse(&o, "--paths", "zerohop-afxdp", NULL), 0);
+	assert_int_equal(o.baseline, XB_P_ZH_AFXDP);
+	/* a prefix is not a name */
+	assert_int_equal(parse(&o, "--paths", "zerohop-af", NULL), -EINVAL);
+}
+
+static void test_afxdp_tcp_skip(void **state)
+{
+	int p, w;
+
+	(void)state;
+	for (p = 0; p < XB_P_MAX; p++) {
+		for (w = 0; w < XB_WL_MAX; w++) {
+			const char *why = xb_path_wl_skip(p, w);
+
+			if (p == XB_P_ZH_AFXDP && xb_workload_is_tcp(w))
+				assert_string_equal(
+					why, "AF_XDP path: UDP workloads only");
+			else if (why)
+				fail_msg("%s %s skipped: %s", xb_path_names[p],
+					 xb_workload_names[w], why);
+		}
+	}
+}
+
+static json_t *conf_json(const char *sock, bool every_port)
+{
+	char *text = xb_zh_conf("zerohop-afxdp", "tc", "10.247.0.0/24",
+				"/tmp/ipam", sock, every_port);
+	json_t *j, *range;
+
+	assert_non_null(text);
+	assert_int_equal(text[strlen(text) - 1], '\n');
+	j = json_loads(text, 0, NULL);
+	free(text);
+	assert_non_null(j);
+	assert_string_equal(json_string_value(json_object_get(j, "datapath")),
+			    "tc");
+	range = json_array_get(
+		json_array_get(json_object_get(json_object_get(j, "ipam"),
+					       "ranges"),
+			       0),
+		0);
+	assert_string_equal(json_string_value(json_object_get(range, "subnet")),
+			    "10.247.0.0/24");
+	return j;
+}
+
+static void test_afxdp_conf(void **state)
+{
+	json_t *j, *a, *steer;
+
+	(void)state;
+	/* no socket: a plain pod, 1.0.0 */
+	j = conf_json(NULL, false);
+	assert_string_equal(json_string_value(json_object_get(j, "cniVersion")),
+			    "1.0.0");
+	assert_null(json_object_get(j, "afxdp"));
+	json_decref(j);
+
+	/* the server's pod: the bench's port, the socket; 1.1.0 so that
+	 * the result names it */
+	j = conf_json("/tmp/xb1.x/xsk.sock", false);
+	assert_string_equal(json_string_value(json_object_get(j, "cniVersion")),
+			    "1.1.0");
+	a = json_object_get(j, "afxdp");
+	assert_string_equal(json_string_value(json_object_get(a, "socketPath")),
+			    "/tmp/xb1.x/xsk.sock");
+	steer = json_object_get(a, "steer");
+	assert_int_equal(json_array_size(steer), 1);
+	assert_string_equal(json_string_value(json_object_get(
+				    json_array_get(steer, 0), "proto")),
+			    "udp");
+	assert_int_equal(json_integer_value(json_object_get(
+				 json_array_get(steer, 0), "port")),
+			 XB_DEFAULT_PORT);
+	json_decref(j);
+
+	/* the client's pod: every UDP port too (a rule without a port), for
+	 * udp-newflow's replies */
+	j = conf_json("/tmp/xb1.x/xsk.sock", true);
+	steer = json_object_get(json_object_get(j, "afxdp"), "steer");
+	assert_int_equal(json_array_size(steer), 2);
+	assert_int_equal(json_integer_value(json_object_get(
+				 json_array_get(steer, 0), "port")),
+			 XB_DEFAULT_PORT);
+	assert_string_equal(json_string_value(json_object_get(
+				    json_array_get(steer, 1), "proto")),
+			    "udp");
+	assert_null(json_object_get(json_array_get(steer, 1), "port"));
+	json_decref(j);
+}
 
 /* Frames the client may see: is each its reply, and to which port? */
 static void test_afxdp_frames(void **state)
@@ -421,6 +531,9 @@ int main(void)
 		cmocka_unit_test(test_parse_defaults),
 		cmocka_unit_test(test_parse_lists),
 		cmocka_unit_test(test_parse_errors),
+		cmocka_unit_test(test_parse_afxdp),
+		cmocka_unit_test(test_afxdp_tcp_skip),
+		cmocka_unit_test(test_afxdp_conf),
 		cmocka_unit_test(test_afxdp_frames),
 		cmocka_unit_test(test_iptables_rules),
 		cmocka_unit_test(test_nft_rules),

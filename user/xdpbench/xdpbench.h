@@ -4,7 +4,9 @@
  * (samples.c), the request/response engines (rr.c), the measured paths and
  * what they need on the machine (paths.c, spawn.c), kube-proxy-style Service
  * rules (svc.c), the run command (run.c), its report (report.c) and plot
- * (plot.c). Functions return 0 or a negative errno unless they say otherwise.
+ * (plot.c), and the AF_XDP path: its pod processes (xsk.c) and the node's
+ * side, the socket handoff and the processes' lifetimes (afxdp.c).
+ * Functions return 0 or a negative errno unless they say otherwise.
  */
 #ifndef XDPBENCH_H
 #define XDPBENCH_H
@@ -202,10 +204,15 @@ enum xb_path_id {
 	XB_P_ZH_TC,
 	XB_P_ZH_XDP,
 	XB_P_ZH_SVC,
+	XB_P_ZH_AFXDP,
 	XB_P_MAX,
 };
 
 extern const char *const xb_path_names[XB_P_MAX];
+
+/* Why @path cannot carry @wl at all (not a failure: the cell is marked
+ * and the run's exit status stays 0), or NULL. */
+const char *xb_path_wl_skip(int path, enum xb_workload wl);
 
 #define XB_DEFAULT_SERVICES 1000
 #define XB_MAX_SERVICES 200000
@@ -270,6 +277,7 @@ int xb_cmd_stop(pid_t pid);
 
 #define XB_NAME_MAX 64
 struct zh_objs;
+struct xb_xsk_agent;
 #define XB_MAX_NETNS 32
 #define XB_MAX_ADDS 16
 
@@ -285,6 +293,7 @@ struct xb_env {
 	char tmp[256]; /* "" until made */
 	char pin_root[64]; /* "" until made */
 	struct zh_objs *zh_svc; /* zerohop-svc's maps, open until cleanup */
+	struct xb_xsk_agent *xsk; /* zerohop-afxdp's agent, until cleanup */
 	char netns[XB_MAX_NETNS][XB_NAME_MAX];
 	int n_netns;
 	struct xb_cni_add adds[XB_MAX_ADDS];
@@ -317,6 +326,7 @@ struct xb_path {
 	char sep_chain[64]; /* kubeproxy: the target's KUBE-SEP chain */
 	bool cycle_ports; /* the client netns is ours: any source port */
 	uint16_t port_next; /* udp-newflow's cycle, across slices */
+	struct xb_xsk_agent *xsk; /* zerohop-afxdp: the agent (xb_env's) */
 	struct xb_setup_info info;
 };
 
@@ -336,10 +346,46 @@ int xb_path_verify_nat(struct xb_env *e, const struct xb_path *p,
 /* Before a slice: forget the flows the path's own conntrack (zerohop-svc's
  * zh_ct) keeps, so that every udp-newflow request is a new flow again. */
 int xb_path_slice_reset(struct xb_env *e, const struct xb_path *p);
+/*
+ * The zerohop plugin's network config @name: "datapath" @datapath, pods
+ * from @subnet (host-local, state in @ipam_dir); with @xsk_sock, AF_XDP
+ * ("afxdp") steering UDP to XB_DEFAULT_PORT (@xsk_every_port: every UDP
+ * port too) to the handoff socket @xsk_sock, cniVersion 1.1.0. Text with
+ * a newline, to free(); NULL with errno.
+ */
+char *xb_zh_conf(const char *name, const char *datapath, const char *subnet,
+		 const char *ipam_dir, const char *xsk_sock,
+		 bool xsk_every_port);
 /* Does the path send to a Service VIP? */
 bool xb_path_has_services(int id);
 /* "/run/netns/NAME", or NULL for the root netns (""). */
 const char *xb_netns_path(const char *name, char *buf, size_t len);
+
+/* --- afxdp.c: zerohop-afxdp's agent and slices ------------------------------ */
+
+/*
+ * The AF_XDP socket handoff on @sock, over the pins under @pin_root, in a
+ * thread of its own; pod processes' files go to @dir. *@out is set at once
+ * and must go to xb_xsk_agent_stop() whatever this returns.
+ */
+int xb_xsk_agent_start(struct xb_xsk_agent **out, const char *pin_root,
+		       const char *sock, const char *dir, char *why,
+		       size_t why_len);
+/* Join the thread, close the handoff (removing its socket), put
+ * ZEROHOP_PIN_ROOT back, free @a. NULL is fine. */
+void xb_xsk_agent_stop(struct xb_xsk_agent *a);
+/*
+ * One slice of zerohop-afxdp: the AF_XDP server process in @srv_ns, the
+ * client process in @cli_ns, as @c says (dst, size, warmup, count or
+ * duration, timeout, cpu, udp-newflow's port_next in and out); the samples
+ * into c->samples. 0 also when interrupted (xb_stop).
+ */
+int xb_afxdp_measure(struct xb_xsk_agent *a, const char *cli_ns,
+		     const char *srv_ns, struct xb_client *c, int cpu_server,
+		     char *why, size_t why_len);
+/* How the pod processes' sockets were bound, as they said. */
+const char *xb_xsk_describe_path(const struct xb_xsk_agent *a, char *buf,
+				 size_t len);
 
 /* --- svc.c: Services, as kube-proxy would program them ---------------------- */
 
