@@ -136,10 +136,14 @@ $(O)/zerohopctl: $(O)/user/zerohopctl/zerohopctl.o $(LIB)
 	$(call msg,LINK,$@)
 	$(Q)$(CC) $(LDFLAGS) $^ $(PKG_LIBS) -o $@
 
-$(O)/xdpbench: $(XB_OBJS) $(LIB)
+# xdpbench is also an AF_XDP pod process (the zerohop-afxdp path's client
+# and server): it links libzerohop-xsk after libzerohop, whose copy of the
+# wire format then serves both.
+$(O)/xdpbench: $(XB_OBJS) $(LIB) $(XSK_LIB)
 	$(call msg,LINK,$@)
 	$(Q)$(CC) $(LDFLAGS) $^ $(PKG_LIBS) -lm -lpthread -o $@
-$(XB_OBJS) $(O)/tests/unit/test_xdpbench.o: user/xdpbench/xdpbench.h
+$(XB_OBJS) $(O)/tests/unit/test_xdpbench.o: user/xdpbench/xdpbench.h $(XSK_HDRS)
+$(XB_OBJS) $(O)/tests/unit/test_xdpbench.o: ZH_CFLAGS += -Iuser/xsk
 
 # Sanitizers cannot link statically: a SANITIZE build makes a dynamic plugin.
 ifeq ($(SANITIZE),)
@@ -199,7 +203,7 @@ $(O)/tests/test_%: $(O)/tests/unit/test_%.o $(CNI_LIB_OBJS) $(LIB)
 	$(call msg,LINK,$@)
 	$(Q)$(CC) $(LDFLAGS) $^ $(PKG_LIBS) $(CMOCKA_LIBS) -o $@
 
-$(O)/tests/test_xdpbench: $(O)/tests/unit/test_xdpbench.o $(XB_LIB_OBJS) $(LIB)
+$(O)/tests/test_xdpbench: $(O)/tests/unit/test_xdpbench.o $(XB_LIB_OBJS) $(LIB) $(XSK_LIB)
 	@mkdir -p $(@D)
 	$(call msg,LINK,$@)
 	$(Q)$(CC) $(LDFLAGS) $^ $(PKG_LIBS) $(CMOCKA_LIBS) -lm -lpthread -o $@

@@ -2,9 +2,11 @@
 # SPDX-License-Identifier: Apache-2.0
 #
 # xdpbench end to end: every path and every workload once, briefly, checked
-# through the JSON; a plot checked as XML; nothing left behind (netns
-# xb<pid>-*, /sys/fs/bpf/xb<pid>, the temporary directory), also after a
-# SIGINT in the middle of a run; bad usage exits 2.
+# through the JSON; the AF_XDP path (its pod processes, its handoff agent);
+# a plot checked as XML; nothing left behind (netns xb<pid>-*,
+# /sys/fs/bpf/xb<pid>, the temporary directory with the handoff socket, the
+# AF_XDP pod processes), also after a SIGINT in the middle of a run; bad
+# usage exits 2.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 : "${O:=build}"
@@ -32,11 +34,13 @@ run_xb() {
 	wait "$PID" || RC=$?
 }
 
-# Nothing of run PID is left: no netns, no pins, no temporary directory.
+# Nothing of run PID is left: no netns, no pins, no temporary directory (the
+# AF_XDP handoff socket is in there), no AF_XDP pod process.
 nothing_left() {
 	local pid=$1 left
 	left=$(ip netns list | awk '{print $1}' | grep "^xb$pid-" || true)
 	left+=$(ls -d "/sys/fs/bpf/xb$pid" "${TMPDIR:-/tmp}/xb$pid".* 2>/dev/null || true)
+	left+=$(pgrep -af "xdpbench (client|server) --afxdp .*/xb$pid\." || true)
 	[ -z "$left" ] || {
 		echo "left behind: $left"
 		return 1
@@ -94,6 +98,41 @@ check "JSON: setup of the Service paths (programming time, Maglev memory)" \
 	       .setup.kubeproxy.programming_s > 0 and .setup.nftables.services == 50 and
 	       (.setup | has("zerohop-tc") | not)' "$T/smoke.json"
 check "nothing left after the smoke run" nothing_left "$PID"
+
+# --- zerohop-afxdp ----------------------------------------------------------------
+# Both pods steer the bench's port into AF_XDP sockets handed to xdpbench's
+# own agent; TCP is not the path's to carry (skipped, exit status still 0).
+run_xb "$T/afxdp.json" "$T/afxdp.err" --paths zerohop-afxdp \
+	--workload udp-rr,tcp-rr --rounds 1 --duration 1 -o json
+if [ "$RC" = 0 ]; then ok "zerohop-afxdp run exits 0"; else
+	bad "zerohop-afxdp run exits 0 (exit $RC)"
+	sed 's/^/#   /' "$T/afxdp.err" | tail -n 30
+fi
+check "zerohop-afxdp udp-rr: a row with samples" \
+	jq -e '[.results[] | select(.path == "zerohop-afxdp" and .workload == "udp-rr" and
+	       .skipped == null and .count > 0 and .p50_us > 0)] | length == 1' "$T/afxdp.json"
+check "zerohop-afxdp tcp-rr: skipped, saying why" \
+	jq -e '.results[] | select(.path == "zerohop-afxdp" and .workload == "tcp-rr") |
+	       .skipped == "AF_XDP path: UDP workloads only"' "$T/afxdp.json"
+check "the check went AF_XDP to AF_XDP (copy mode, native XDP, both pods)" \
+	grep -q 'zerohop-afxdp: 10.247.0.3:7777 answered AF_XDP to AF_XDP (server eth0 queue 0, copy mode, native XDP; client eth0 queue 0, copy mode, native XDP)' \
+	"$T/afxdp.err"
+check "nothing left after the zerohop-afxdp run" nothing_left "$PID"
+# Interrupted in a slice: the pod processes are stopped, the agent too.
+"$XB" --paths zerohop-afxdp --rounds 100 --duration 1 >"$T/afint.out" 2>"$T/afint.err" &
+PID=$!
+for _ in $(seq 1 100); do
+	grep -q 'round 1/' "$T/afint.err" && break
+	sleep 0.1
+done
+sleep 0.3
+check "an AF_XDP pod process runs while measuring" \
+	sh -c "pgrep -f 'xdpbench (client|server) --afxdp .*/xb$PID\.' >/dev/null"
+kill -INT "$PID"
+RC=0
+wait "$PID" || RC=$?
+check "SIGINT in a zerohop-afxdp slice: exit 130" test "$RC" = 130
+check "SIGINT in a zerohop-afxdp slice: nothing left" nothing_left "$PID"
 
 # --- the plot --------------------------------------------------------------------
 run_xb "$T/plot.out" "$T/plot.err" --paths host,veth,bridge,zerohop-tc \

@@ -2,7 +2,9 @@
 /*
  * test_xdpbench.c - xdpbench's pure logic: nearest-rank percentiles and the
  * reservoir past the memory cap, option parsing for `xdpbench run`, the
- * kube-proxy rules for iptables and nftables, and the size of the plot.
+ * kube-proxy rules for iptables and nftables, the size of the plot, and
+ * the zerohop-afxdp path's rules: TCP is not its to carry, its network
+ * configs, and which frames its client takes for its reply.
  */
 #include <errno.h>
 #include <setjmp.h>
@@ -15,9 +17,11 @@
 #include <arpa/inet.h>
 
 #include <cmocka.h>
+#include <jansson.h>
 
 #include "log.h"
 #include "xdpbench.h"
+#include "zh_xsk.h"
 #include "util.h"
 
 /* --- samples --------------------------------------------------------------- */
@@ -187,6 +191,195 @@ static void test_parse_errors(void **state)
 	assert_int_equal(parse(&o, "-h", NULL), 1);
 }
 
+/* --- zerohop-afxdp ------------------------------------------------------------ */
+
+static void test_parse_afxdp(void **state)
+{
+	struct xb_run_opts o;
+
+	(void)state;
+	assert_string_equal(xb_path_names[XB_P_ZH_AFXDP], "zerohop-afxdp");
+	assert_int_equal(parse(&o, "--paths", "host,zerohop-tc,zerohop-afxdp",
+			       "--baseline", "host", "--busy-poll", NULL),
+			 0);
+	assert_int_equal(o.n_paths, 3);
+	assert_int_equal(o.paths[2], XB_P_ZH_AFXDP);
+	assert_int_equal(o.baseline, XB_P_HOST);
+	assert_true(o.busy_poll);
+	/* not a Services path */
+	assert_int_equal(o.services, 0);
+	assert_int_equal(parse(&o, "--paths", "zerohop-afxdp", NULL), 0);
+	assert_int_equal(o.baseline, XB_P_ZH_AFXDP);
+	/* a prefix is not a name */
+	assert_int_equal(parse(&o, "--paths", "zerohop-af", NULL), -EINVAL);
+}
+
+static void test_afxdp_tcp_skip(void **state)
+{
+	int p, w;
+
+	(void)state;
+	for (p = 0; p < XB_P_MAX; p++) {
+		for (w = 0; w < XB_WL_MAX; w++) {
+			const char *why = xb_path_wl_skip(p, w);
+
+			if (p == XB_P_ZH_AFXDP && xb_workload_is_tcp(w))
+				assert_string_equal(
+					why, "AF_XDP path: UDP workloads only");
+			else if (why)
+				fail_msg("%s %s skipped: %s", xb_path_names[p],
+					 xb_workload_names[w], why);
+		}
+	}
+}
+
+static json_t *conf_json(const char *sock, bool every_port)
+{
+	char *text = xb_zh_conf("zerohop-afxdp", "tc", "10.247.0.0/24",
+				"/tmp/ipam", sock, every_port);
+	json_t *j, *range;
+
+	assert_non_null(text);
+	assert_int_equal(text[strlen(text) - 1], '\n');
+	j = json_loads(text, 0, NULL);
+	free(text);
+	assert_non_null(j);
+	assert_string_equal(json_string_value(json_object_get(j, "datapath")),
+			    "tc");
+	range = json_array_get(
+		json_array_get(json_object_get(json_object_get(j, "ipam"),
+					       "ranges"),
+			       0),
+		0);
+	assert_string_equal(json_string_value(json_object_get(range, "subnet")),
+			    "10.247.0.0/24");
+	return j;
+}
+
+static void test_afxdp_conf(void **state)
+{
+	json_t *j, *a, *steer;
+
+	(void)state;
+	/* no socket: a plain pod, 1.0.0 */
+	j = conf_json(NULL, false);
+	assert_string_equal(json_string_value(json_object_get(j, "cniVersion")),
+			    "1.0.0");
+	assert_null(json_object_get(j, "afxdp"));
+	json_decref(j);
+
+	/* the server's pod: the bench's port, the socket; 1.1.0 so that
+	 * the result names it */
+	j = conf_json("/tmp/xb1.x/xsk.sock", false);
+	assert_string_equal(json_string_value(json_object_get(j, "cniVersion")),
+			    "1.1.0");
+	a = json_object_get(j, "afxdp");
+	assert_string_equal(json_string_value(json_object_get(a, "socketPath")),
+			    "/tmp/xb1.x/xsk.sock");
+	steer = json_object_get(a, "steer");
+	assert_int_equal(json_array_size(steer), 1);
+	assert_string_equal(json_string_value(json_object_get(
+				    json_array_get(steer, 0), "proto")),
+			    "udp");
+	assert_int_equal(json_integer_value(json_object_get(
+				 json_array_get(steer, 0), "port")),
+			 XB_DEFAULT_PORT);
+	json_decref(j);
+
+	/* the client's pod: every UDP port too (a rule without a port), for
+	 * udp-newflow's replies */
+	j = conf_json("/tmp/xb1.x/xsk.sock", true);
+	steer = json_object_get(json_object_get(j, "afxdp"), "steer");
+	assert_int_equal(json_array_size(steer), 2);
+	assert_int_equal(json_integer_value(json_object_get(
+				 json_array_get(steer, 0), "port")),
+			 XB_DEFAULT_PORT);
+	assert_string_equal(json_string_value(json_object_get(
+				    json_array_get(steer, 1), "proto")),
+			    "udp");
+	assert_null(json_object_get(json_array_get(steer, 1), "port"));
+	json_decref(j);
+}
+
+/* Frames the client may see: is each its reply, and to which port? */
+static void test_afxdp_frames(void **state)
+{
+	static const struct {
+		const char *desc;
+		int family;
+		size_t size; /* the payload built */
+		uint32_t seq; /* in its probe */
+		size_t want_size; /* what the client asks for */
+		int cut; /* bytes cut off the end */
+		int proto; /* overwrite the protocol byte (0: leave it) */
+		bool reply;
+		int dport;
+	} cases[] = {
+		{ "the reply", 4, 64, 7, 64, 0, 0, true, 7777 },
+		{ "IPv6 too", 6, 64, 7, 64, 0, 0, true, 7777 },
+		{ "a big one", 4, 1400, 7, 1400, 0, 0, true, 7777 },
+		{ "an earlier request's reply", 4, 64, 6, 64, 0, 0, false,
+		  7777 },
+		{ "another size", 4, 80, 7, 64, 0, 0, false, 7777 },
+		{ "cut short", 4, 64, 7, 64, 10, 0, false, -EINVAL },
+		{ "TCP, not UDP", 4, 64, 7, 64, 0, 6, false, -EINVAL },
+		{ "no probe at all", 4, 16, 7, 16, 0, 0, false, 7777 },
+	};
+	struct zh_xsk_addrs self = {
+		.mac = { 2, 0, 0, 0, 0, 1 },
+		.gw_mac = { 2, 0, 0, 0, 0, 2 },
+		.addr_flags = ZH_XSK_ADDR_V4 | ZH_XSK_ADDR_V6,
+	};
+	uint8_t dst[16] = { 0xfd, 0, [15] = 3 };
+	size_t i;
+
+	(void)state;
+	inet_pton(AF_INET, "10.247.0.2", &self.ipv4);
+	inet_pton(AF_INET6, "fd00::2", self.ipv6);
+	for (i = 0; i < ARRAY_SIZE(cases); i++) {
+		uint8_t frame[2048];
+		char payload[1500];
+		int len, n;
+		size_t j;
+
+		for (j = 0; j < cases[i].size; j++)
+			payload[j] = (char)('a' + j % 26);
+		/* "no probe": the filler where the magic would be */
+		if (strcmp(cases[i].desc, "no probe at all"))
+			xb_probe_fill(payload, cases[i].seq, 1);
+		if (cases[i].family == 4)
+			inet_pton(AF_INET, "10.247.0.3", dst);
+		else
+			inet_pton(AF_INET6, "fd00::3", dst);
+		len = zh_xsk_udp_build(frame, sizeof(frame), &self, dst,
+				       cases[i].family, 40000, 7777, payload,
+				       (uint32_t)cases[i].size);
+		assert_true(len > 0);
+		if (cases[i].proto)
+			frame[14 + (cases[i].family == 4 ? 9 : 6)] =
+				(uint8_t)cases[i].proto;
+		n = len - cases[i].cut;
+		if (xb_xsk_is_reply(frame, (uint32_t)n, cases[i].want_size,
+				    7) != cases[i].reply)
+			fail_msg("%s: %s a reply", cases[i].desc,
+				 cases[i].reply ? "not" : "taken for");
+		if (xb_xsk_dport(frame, (uint32_t)n) != cases[i].dport)
+			fail_msg("%s: port %d, want %d", cases[i].desc,
+				 xb_xsk_dport(frame, (uint32_t)n),
+				 cases[i].dport);
+		/* The server's echo keeps the payload where it was and
+		 * sends it back to the request's source port. */
+		if (cases[i].reply) {
+			assert_int_equal(zh_xsk_udp_swap(frame, (uint32_t)n),
+					 0);
+			assert_true(xb_xsk_is_reply(frame, (uint32_t)n,
+						    cases[i].want_size, 7));
+			assert_int_equal(xb_xsk_dport(frame, (uint32_t)n),
+					 40000);
+		}
+	}
+}
+
 /* --- Service rules --------------------------------------------------------- */
 
 static char *generate(int (*fn)(FILE *, const struct xb_svc_cfg *), uint32_t n)
@@ -338,6 +531,10 @@ int main(void)
 		cmocka_unit_test(test_parse_defaults),
 		cmocka_unit_test(test_parse_lists),
 		cmocka_unit_test(test_parse_errors),
+		cmocka_unit_test(test_parse_afxdp),
+		cmocka_unit_test(test_afxdp_tcp_skip),
+		cmocka_unit_test(test_afxdp_conf),
+		cmocka_unit_test(test_afxdp_frames),
 		cmocka_unit_test(test_iptables_rules),
 		cmocka_unit_test(test_nft_rules),
 		cmocka_unit_test(test_chain_names),

@@ -13,12 +13,27 @@
  *   zerohop-svc  zerohop-tc + the same N Services, balanced in BPF: programmed
  *                with zh_svc_apply() into maps loaded (big enough) before
  *                the first ADD; the client sends to the last ClusterIP
+ *   zerohop-afxdp  zerohop-tc with "afxdp" on both pods: the plugin attaches
+ *                zh_xdp_pod_xsk (native XDP) to each pod's eth0 and steers
+ *                UDP to the bench's port into the pod's AF_XDP socket; pod
+ *                a (the client) also steers every other UDP port, because
+ *                a reply goes to the request's source port, which
+ *                udp-newflow varies, and rules match destination ports
+ *                only. The agent's side of the handoff runs in a thread
+ *                here (afxdp.c), on a socket in the temporary directory
+ *                that the config names ("socketPath"); client and server
+ *                are `xdpbench client|server --afxdp` processes in the
+ *                pods, and always spin on their rings: --busy-poll is
+ *                implied, whatever the other paths do. UDP only: TCP
+ *                workloads are skipped (xb_path_wl_skip()).
  *
  * CNI plugins are run as a runtime runs them: CNI_* environment, the config
  * on stdin, from inside the node netns. Everything made is recorded in
  * struct xb_env first and removed by xb_env_cleanup() on every exit path:
  * a DEL for every ADD, the namespaces (with every link, bridge, rule and
- * conntrack entry in them), the pin root and the temporary directory.
+ * conntrack entry in them), the pin root and the temporary directory
+ * (with the AF_XDP handoff socket: its agent is stopped, its thread
+ * joined, before anything else is removed).
  */
 #define _GNU_SOURCE /* unshare(), setns() */
 #include <errno.h>
@@ -50,10 +65,15 @@
 #define XB_POD_IFNAME "eth0"
 
 const char *const xb_path_names[XB_P_MAX] = {
-	[XB_P_HOST] = "host",	       [XB_P_VETH] = "veth",
-	[XB_P_BRIDGE] = "bridge",      [XB_P_KUBEPROXY] = "kubeproxy",
-	[XB_P_NFTABLES] = "nftables",  [XB_P_ZH_TC] = "zerohop-tc",
-	[XB_P_ZH_XDP] = "zerohop-xdp", [XB_P_ZH_SVC] = "zerohop-svc",
+	[XB_P_HOST] = "host",
+	[XB_P_VETH] = "veth",
+	[XB_P_BRIDGE] = "bridge",
+	[XB_P_KUBEPROXY] = "kubeproxy",
+	[XB_P_NFTABLES] = "nftables",
+	[XB_P_ZH_TC] = "zerohop-tc",
+	[XB_P_ZH_XDP] = "zerohop-xdp",
+	[XB_P_ZH_SVC] = "zerohop-svc",
+	[XB_P_ZH_AFXDP] = "zerohop-afxdp",
 };
 
 /* Pod subnets, one per path, all outside the ClusterIP range 10.96/12. */
@@ -61,8 +81,15 @@ static const char *const xb_subnets[XB_P_MAX] = {
 	[XB_P_VETH] = "10.240.0.0/24",	    [XB_P_BRIDGE] = "10.241.0.0/24",
 	[XB_P_KUBEPROXY] = "10.242.0.0/24", [XB_P_NFTABLES] = "10.243.0.0/24",
 	[XB_P_ZH_TC] = "10.244.0.0/24",	    [XB_P_ZH_XDP] = "10.245.0.0/24",
-	[XB_P_ZH_SVC] = "10.246.0.0/24",
+	[XB_P_ZH_SVC] = "10.246.0.0/24",    [XB_P_ZH_AFXDP] = "10.247.0.0/24",
 };
+
+const char *xb_path_wl_skip(int path, enum xb_workload wl)
+{
+	if (path == XB_P_ZH_AFXDP && xb_workload_is_tcp(wl))
+		return "AF_XDP path: UDP workloads only";
+	return NULL;
+}
 
 /* Say why in @why; -EIO for the caller to return. */
 static int xb_why(char *why, size_t len, const char *fmt, ...)
@@ -147,6 +174,9 @@ void xb_env_cleanup(struct xb_env *e)
 	char why[512];
 	int i;
 
+	/* The AF_XDP agent first: no thread of ours runs past this point. */
+	xb_xsk_agent_stop(e->xsk);
+	e->xsk = NULL;
 	/* One DEL for every ADD (also those that failed), newest first. */
 	for (i = e->n_adds - 1; i >= 0; i--) {
 		if (xb_cni(e, "DEL", &e->adds[i], NULL, why, sizeof(why)))
@@ -544,14 +574,15 @@ static int xb_write_file(const char *path, const char *text)
 	return ret;
 }
 
-/* A node netns and pods a (client) and b (server) wired by @plugin. */
+/* A node netns and pods a (client) and b (server) wired by @plugin, with
+ * the network config @conf_a and @conf_b (NULL: @conf_a's). */
 static int xb_setup_pods(struct xb_env *e, struct xb_path *p,
 			 const char *plugin, const char *cni_path,
-			 const char *conf_json, const char *pin_root, char *why,
-			 size_t why_len)
+			 const char *conf_a, const char *conf_b,
+			 const char *pin_root, char *why, size_t why_len)
 {
 	const char *name = xb_path_names[p->id];
-	char conf[PATH_MAX], fname[128];
+	char conf[PATH_MAX], conf2[PATH_MAX], fname[128];
 	struct in_addr gw_a;
 	int ret;
 
@@ -568,13 +599,22 @@ static int xb_setup_pods(struct xb_env *e, struct xb_path *p,
 
 	snprintf(fname, sizeof(fname), "%s.conf", name);
 	xb_tmp_file(e, conf, sizeof(conf), fname);
-	ret = xb_write_file(conf, conf_json);
+	ret = xb_write_file(conf, conf_a);
 	if (ret)
 		return xb_why(why, why_len, "%s: %s", conf, strerror(-ret));
+	snprintf(conf2, sizeof(conf2), "%s", conf);
+	if (conf_b) {
+		snprintf(fname, sizeof(fname), "%s-b.conf", name);
+		xb_tmp_file(e, conf2, sizeof(conf2), fname);
+		ret = xb_write_file(conf2, conf_b);
+		if (ret)
+			return xb_why(why, why_len, "%s: %s", conf2,
+				      strerror(-ret));
+	}
 	ret = xb_pod_add(e, p->node_ns, p->cli_ns, conf, plugin, cni_path,
 			 pin_root, &p->cli_ip, &gw_a, why, why_len);
 	if (!ret)
-		ret = xb_pod_add(e, p->node_ns, p->srv_ns, conf, plugin,
+		ret = xb_pod_add(e, p->node_ns, p->srv_ns, conf2, plugin,
 				 cni_path, pin_root, &p->srv_ip, &p->gw, why,
 				 why_len);
 	return ret;
@@ -632,7 +672,7 @@ static int xb_setup_bridge(struct xb_env *e, struct xb_path *p,
 		ret = xb_sysctl(p->node_ns, brnf[i], "0", true, why, why_len);
 	if (ret)
 		return ret;
-	return xb_setup_pods(e, p, plugin, o->cni_path, conf, NULL, why,
+	return xb_setup_pods(e, p, plugin, o->cni_path, conf, NULL, NULL, why,
 			     why_len);
 }
 
@@ -841,16 +881,58 @@ static int xb_zh_svc_apply(struct xb_env *e, struct xb_path *p,
 	return 0;
 }
 
+char *xb_zh_conf(const char *name, const char *datapath, const char *subnet,
+		 const char *ipam_dir, const char *xsk_sock,
+		 bool xsk_every_port)
+{
+	json_t *j, *afxdp;
+	char *text, *out = NULL;
+
+	/* 1.1.0 with "afxdp": the result names the socket
+	 * (interfaces[].socketPath). */
+	j = json_pack("{s:s, s:s, s:s, s:s, s:i, s:{s:s, s:[[{s:s}]], s:s}}",
+		      "cniVersion", xsk_sock ? "1.1.0" : "1.0.0", "name", name,
+		      "type", "zerohop", "datapath", datapath, "mtu", 1500,
+		      "ipam", "type", "host-local", "ranges", "subnet", subnet,
+		      "dataDir", ipam_dir);
+	if (j && xsk_sock) {
+		afxdp = json_pack("{s:[{s:s, s:i}], s:s}", "steer", "proto",
+				  "udp", "port", XB_DEFAULT_PORT, "socketPath",
+				  xsk_sock);
+		/* No port: every UDP port (the exact rule still matches
+		 * first, with one lookup). */
+		if (afxdp && xsk_every_port &&
+		    json_array_append_new(json_object_get(afxdp, "steer"),
+					  json_pack("{s:s}", "proto", "udp"))) {
+			json_decref(afxdp);
+			afxdp = NULL;
+		}
+		/* set_new takes @afxdp, also when it fails */
+		if (!afxdp || json_object_set_new(j, "afxdp", afxdp)) {
+			json_decref(j);
+			j = NULL;
+		}
+	}
+	text = j ? json_dumps(j, JSON_COMPACT) : NULL;
+	json_decref(j);
+	if (text && asprintf(&out, "%s\n", text) < 0)
+		out = NULL;
+	free(text);
+	if (!out)
+		errno = ENOMEM;
+	return out;
+}
+
 static int xb_setup_zerohop(struct xb_env *e, struct xb_path *p,
 			    const struct xb_setup_opts *o, char *why,
 			    size_t why_len)
 {
 	const char *dp = p->id == XB_P_ZH_XDP ? "xdp" : "tc";
 	const char *name = xb_path_names[p->id];
-	char conf[1024], ipam[PATH_MAX], pin[128], cni_path[4200];
+	bool afxdp = p->id == XB_P_ZH_AFXDP;
+	char ipam[PATH_MAX], pin[128], cni_path[4200], sock[PATH_MAX];
+	char *conf_a = NULL, *conf_b = NULL;
 	const char *slash;
-	json_t *j;
-	char *text;
 	int ret;
 
 	if (!o->plugin)
@@ -872,7 +954,9 @@ static int xb_setup_zerohop(struct xb_env *e, struct xb_path *p,
 		memcpy(e->pin_root, root, sizeof(root));
 	}
 	snprintf(pin, sizeof(pin), "%s/%s", e->pin_root,
-		 p->id == XB_P_ZH_SVC ? "svc" : dp);
+		 p->id == XB_P_ZH_SVC ? "svc" :
+		 afxdp		      ? "afxdp" :
+					dp);
 	/* The plugin's own directory first, as a runtime's CNI_PATH would. */
 	slash = strrchr(o->plugin, '/');
 	snprintf(cni_path, sizeof(cni_path), "%.*s:%s",
@@ -895,19 +979,28 @@ static int xb_setup_zerohop(struct xb_env *e, struct xb_path *p,
 			return ret;
 	}
 	snprintf(ipam, sizeof(ipam), "%s/ipam-%s", e->tmp, name);
-	j = json_pack("{s:s, s:s, s:s, s:s, s:i, s:{s:s, s:[[{s:s}]], s:s}}",
-		      "cniVersion", "1.0.0", "name", name, "type", "zerohop",
-		      "datapath", dp, "mtu", 1500, "ipam", "type", "host-local",
-		      "ranges", "subnet", xb_subnets[p->id], "dataDir", ipam);
-	text = j ? json_dumps(j, JSON_COMPACT) : NULL;
-	json_decref(j);
-	if (!text)
+	xb_tmp_file(e, sock, sizeof(sock), "xsk.sock");
+	conf_a = xb_zh_conf(name, dp, xb_subnets[p->id], ipam,
+			    afxdp ? sock : NULL, true);
+	if (afxdp)
+		conf_b = xb_zh_conf(name, dp, xb_subnets[p->id], ipam, sock,
+				    false);
+	if (!conf_a || (afxdp && !conf_b)) {
+		free(conf_a);
 		return xb_why(why, why_len, "out of memory");
-	snprintf(conf, sizeof(conf), "%s\n", text);
-	free(text);
-	ret = xb_setup_pods(e, p, o->plugin, cni_path, conf, pin, why, why_len);
+	}
+	ret = xb_setup_pods(e, p, o->plugin, cni_path, conf_a, conf_b, pin, why,
+			    why_len);
+	free(conf_a);
+	free(conf_b);
 	if (!ret && p->id == XB_P_ZH_SVC)
 		ret = xb_zh_svc_apply(e, p, o, pin, why, why_len);
+	/* The agent, once the plugin has loaded and pinned the objects. */
+	if (!ret && afxdp) {
+		ret = xb_xsk_agent_start(&e->xsk, pin, sock, e->tmp, why,
+					 why_len);
+		p->xsk = e->xsk;
+	}
 	return ret;
 }
 
@@ -943,6 +1036,7 @@ int xb_path_setup(struct xb_env *e, struct xb_path *p,
 	case XB_P_ZH_TC:
 	case XB_P_ZH_XDP:
 	case XB_P_ZH_SVC:
+	case XB_P_ZH_AFXDP:
 		ret = xb_setup_zerohop(e, p, o, why, why_len);
 		break;
 	default:

@@ -176,11 +176,16 @@ int xb_report_table(FILE *f, const struct xb_result_set *r)
 	if (o->cpu_client >= 0 || o->cpu_server >= 0)
 		fprintf(f, ", client on CPU %d, server on CPU %d",
 			o->cpu_client, o->cpu_server);
+	for (i = 0; i < r->n_paths; i++) {
+		if (r->paths[i] == XB_P_ZH_AFXDP && !o->busy_poll)
+			fprintf(f,
+				" (zerohop-afxdp spins on its AF_XDP rings regardless)");
+	}
 	fprintf(f, "\ncommand: %s\nlatency in µs; ratios against %s\n\n",
 		r->command, base);
 	snprintf(hdr_p50, sizeof(hdr_p50), "p50/%s", base);
 	snprintf(hdr_p99, sizeof(hdr_p99), "p99/%s", base);
-	fprintf(f, "%-12s %-12s %9s %8s %8s %8s %8s %9s %*s %*s\n", "workload",
+	fprintf(f, "%-12s %-13s %9s %8s %8s %8s %8s %9s %*s %*s\n", "workload",
 		"path", "count", "p50", "p90", "p99", "p99.9", "max",
 		(int)strlen(hdr_p50) > 9 ? (int)strlen(hdr_p50) : 9, hdr_p50,
 		(int)strlen(hdr_p99) > 9 ? (int)strlen(hdr_p99) : 9, hdr_p99);
@@ -199,7 +204,7 @@ int xb_report_table(FILE *f, const struct xb_result_set *r)
 					   (int)strlen(hdr_p99) :
 					   9;
 
-			fprintf(f, "%-12s %-12s ", xb_workload_names[wl],
+			fprintf(f, "%-12s %-13s ", xb_workload_names[wl],
 				xb_path_names[r->paths[i]]);
 			if (skip) {
 				fprintf(f, "skipped: %s\n", skip);

@@ -221,8 +221,7 @@ static int xb_pin_cpu(int cpu)
 	return -pthread_setaffinity_np(pthread_self(), sizeof(set), &set);
 }
 
-/* Start @fn in a thread that does not take SIGINT/SIGTERM. */
-static int xb_thread_start(pthread_t *t, void *(*fn)(void *), void *arg)
+int xb_thread_start(pthread_t *t, void *(*fn)(void *), void *arg)
 {
 	sigset_t set, old;
 	int ret;
@@ -498,7 +497,7 @@ struct xb_conn {
 	char *tx, *rx;
 };
 
-static void xb_probe_fill(char *buf, uint32_t seq, uint64_t tx_ns)
+void xb_probe_fill(char *buf, uint32_t seq, uint64_t tx_ns)
 {
 	struct zh_probe p = {
 		.magic = ZH_PROBE_MAGIC,
@@ -515,6 +514,12 @@ static bool xb_probe_is(const char *buf, uint32_t seq)
 
 	memcpy(&p, buf, sizeof(p));
 	return p.magic == ZH_PROBE_MAGIC && p.seq == seq;
+}
+
+bool xb_payload_is_reply(const void *buf, size_t len, size_t size, uint32_t seq)
+{
+	return len == size && size >= sizeof(struct zh_probe) &&
+	       xb_probe_is(buf, seq);
 }
 
 /* Say what failed in c->err; returns @ret. */
@@ -644,8 +649,8 @@ again:
 		n = recv(k->fd, k->rx, XB_BUF_SIZE, flags);
 		now = xb_now_ns();
 		if (n >= 0) {
-			if ((size_t)n == c->size &&
-			    xb_probe_is(k->rx, k->seq)) {
+			if (xb_payload_is_reply(k->rx, (size_t)n, c->size,
+						k->seq)) {
 				*rtt_ns = now - t0;
 				return 1;
 			}
@@ -799,10 +804,49 @@ static int xb_client_once(struct xb_conn *k, uint64_t *rtt)
 	}
 }
 
+int xb_client_loop(struct xb_client *c, int (*once)(void *arg, uint64_t *rtt),
+		   void *arg)
+{
+	uint64_t i, rtt, end_ns = 0;
+	int ret;
+
+	for (i = 0; i < c->warmup && !xb_stop; i++) {
+		ret = once(arg, &rtt);
+		if (ret < 0)
+			return ret;
+	}
+
+	if (c->duration > 0)
+		end_ns = xb_now_ns() + (uint64_t)(c->duration * 1e9);
+	for (i = 0; !xb_stop; i++) {
+		if (end_ns ? xb_now_ns() >= end_ns : i >= c->count)
+			break;
+		ret = once(arg, &rtt);
+		if (ret < 0)
+			return ret;
+		/* A request cut short by a signal is neither sample nor loss. */
+		if (ret == 0 && xb_stop)
+			break;
+		if (ret == 0) {
+			c->samples->lost++;
+			continue;
+		}
+		ret = xb_samples_add(c->samples, rtt);
+		if (ret)
+			return xb_fail(c, ret, "out of memory for samples");
+	}
+	return 0;
+}
+
+static int xb_client_once_cb(void *arg, uint64_t *rtt)
+{
+	return xb_client_once(arg, rtt);
+}
+
 int xb_client_run(struct xb_client *c)
 {
 	struct xb_conn k = { .c = c, .fd = -1 };
-	uint64_t i, rtt, t0, end_ns = 0;
+	uint64_t t0;
 	size_t j;
 	int ret;
 
@@ -829,37 +873,8 @@ int xb_client_run(struct xb_client *c)
 		ret = xb_tcp_connect(&k, &t0);
 	else
 		ret = 0;
-	if (ret)
-		goto out;
-
-	for (i = 0; i < c->warmup && !xb_stop; i++) {
-		ret = xb_client_once(&k, &rtt);
-		if (ret < 0)
-			goto out;
-	}
-
-	if (c->duration > 0)
-		end_ns = xb_now_ns() + (uint64_t)(c->duration * 1e9);
-	for (i = 0; !xb_stop; i++) {
-		if (end_ns ? xb_now_ns() >= end_ns : i >= c->count)
-			break;
-		ret = xb_client_once(&k, &rtt);
-		if (ret < 0)
-			goto out;
-		/* A request cut short by a signal is neither sample nor loss. */
-		if (ret == 0 && xb_stop)
-			break;
-		if (ret == 0) {
-			c->samples->lost++;
-			continue;
-		}
-		ret = xb_samples_add(c->samples, rtt);
-		if (ret) {
-			xb_fail(c, ret, "out of memory for samples");
-			goto out;
-		}
-	}
-	ret = 0;
+	if (!ret)
+		ret = xb_client_loop(c, xb_client_once_cb, &k);
 out:
 	c->port_next = k.next_port;
 	if (k.fd >= 0)

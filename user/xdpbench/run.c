@@ -63,6 +63,16 @@ void xb_run_usage(FILE *f)
 		"  zerohop-svc  zerohop-tc, plus the same Services balanced in BPF\n"
 		"               (zh_svc_apply, Maglev, zh_ct); the client sends to the\n"
 		"               last Service's ClusterIP\n"
+		"  zerohop-afxdp  zerohop-tc with \"afxdp\" on both pods: UDP to the\n"
+		"               bench's port is steered (native XDP on the pod's eth0)\n"
+		"               into an AF_XDP socket that the pod's process handed to\n"
+		"               an agent (the handoff zerohopd --xsk-socket serves, in a\n"
+		"               thread of xdpbench); client and server are xdpbench\n"
+		"               processes in the pods (client/server --afxdp). They\n"
+		"               always spin on their rings: --busy-poll is implied for\n"
+		"               this path, so compare it with the others under\n"
+		"               --busy-poll. UDP workloads only: tcp-rr and tcp-crr are\n"
+		"               marked skipped, which does not change the exit status\n"
 		"\n"
 		"Workloads (--workload):\n"
 		"  udp-rr       one UDP flow, one request outstanding\n"
@@ -82,7 +92,7 @@ void xb_run_usage(FILE *f)
 		"      --cni-path DIRS   where bridge and host-local are (default\n"
 		"                        %s)\n"
 		"  -B, --busy-poll       SO_BUSY_POLL and spinning non-blocking receives,\n"
-		"                        client and server\n"
+		"                        client and server (zerohop-afxdp spins anyway)\n"
 		"  -s, --size BYTES      payload size, %d..%d (default %d)\n"
 		"      --cpu-client N    pin the client thread to CPU N\n"
 		"      --cpu-server N    pin the server thread to CPU N\n"
@@ -100,9 +110,9 @@ void xb_run_usage(FILE *f)
 		"  -v, --verbose         log more\n"
 		"  -h, --help            this text\n"
 		"\n"
-		"Exit status: 0 when every path was measured, 1 when a path was skipped\n"
-		"(the reason is printed) or on failure, 2 for bad usage, 130 when\n"
-		"interrupted.\n",
+		"Exit status: 0 when every path was measured (but for workloads a path\n"
+		"cannot carry), 1 when a path was skipped (the reason is printed) or on\n"
+		"failure, 2 for bad usage, 130 when interrupted.\n",
 		XB_MAX_SERVICES, XB_DEFAULT_SERVICES, XB_DEFAULT_CNI_PATH,
 		XB_MIN_SIZE, XB_MAX_SIZE, XB_DEFAULT_SIZE, XB_DEFAULT_ROUNDS,
 		XB_DEFAULT_WARMUP);
@@ -440,21 +450,29 @@ static int xb_measure(struct xb_path *p, const struct xb_run_opts *o,
 	struct sockaddr_in *dst = (struct sockaddr_in *)&c.dst;
 	int ret, sret;
 
+	*dst = p->target;
+	if (p->cycle_ports) {
+		c.port_first = XB_PORT_FIRST;
+		c.port_last = XB_PORT_LAST;
+		c.port_next = p->port_next;
+	}
+	/* Client and server are processes in the pods (afxdp.c). */
+	if (p->id == XB_P_ZH_AFXDP) {
+		ret = xb_afxdp_measure(p->xsk, c.netns, srv.netns, &c,
+				       o->cpu_server, why, why_len);
+		p->port_next = c.port_next;
+		return ret;
+	}
+
 	memcpy(&srv.addr, &p->srv_bind, sizeof(p->srv_bind));
 	ret = xb_server_start(&srv);
 	if (ret) {
 		snprintf(why, why_len, "%s", srv.err);
 		return ret;
 	}
-	*dst = p->target;
 	/* host: the port the kernel gave the server */
 	if (!p->srv_bind.sin_port)
 		dst->sin_port = htons(srv.port);
-	if (p->cycle_ports) {
-		c.port_first = XB_PORT_FIRST;
-		c.port_last = XB_PORT_LAST;
-		c.port_next = p->port_next;
-	}
 	ret = xb_client_run_thread(&c);
 	p->port_next = c.port_next;
 	sret = xb_server_stop(&srv);
@@ -501,6 +519,16 @@ static int xb_path_check(struct xb_env *e, struct xb_path *p,
 				"xdpbench: %s: %s:%u is balanced to the server pod by zerohop (zh_ct entries both ways, server's peer is the client pod)\n",
 				xb_path_names[p->id], dst,
 				ntohs(p->target.sin_port));
+	} else if (!ret && !xb_stop && p->id == XB_P_ZH_AFXDP) {
+		char desc[400];
+
+		/* Nothing but the pods' AF_XDP sockets answers on the port:
+		 * pod b's kernel has no socket there, pod a's none on ours. */
+		xb_progress(
+			o,
+			"xdpbench: %s: %s:%u answered AF_XDP to AF_XDP (%s)\n",
+			xb_path_names[p->id], dst, ntohs(p->target.sin_port),
+			xb_xsk_describe_path(p->xsk, desc, sizeof(desc)));
 	} else if (!ret && !xb_stop && xb_path_has_services(p->id)) {
 		ret = xb_path_verify_nat(e, p, &srv, why, why_len);
 		if (!ret)
@@ -514,7 +542,8 @@ static int xb_path_check(struct xb_env *e, struct xb_path *p,
 					"");
 	}
 	for (i = 0; i < o->n_wls; i++)
-		tcp |= xb_workload_is_tcp(o->wls[i]);
+		tcp |= xb_workload_is_tcp(o->wls[i]) &&
+		       !xb_path_wl_skip(p->id, o->wls[i]);
 	if (!ret && !xb_stop && tcp) {
 		xb_samples_free(&s);
 		sl.wl = XB_WL_TCP_RR;
@@ -673,6 +702,21 @@ int cmd_run(int argc, char **argv)
 			pr_warn("skipping %s: %s\n", xb_path_names[p->id], why);
 			path_skip[i] = strdup(why);
 			skipped = true;
+		}
+	}
+
+	/* Workloads a path cannot carry: marked once, not a failure. */
+	for (i = 0; i < o.n_paths && !xb_stop; i++) {
+		for (w = 0; w < o.n_wls; w++) {
+			const char *na = xb_path_wl_skip(o.paths[i], o.wls[w]);
+			struct xb_cell *c = &xb_cells[o.wls[w]][o.paths[i]];
+
+			if (!na || path_skip[i])
+				continue;
+			pr_info("not measuring %s on %s: %s\n",
+				xb_workload_names[o.wls[w]],
+				xb_path_names[o.paths[i]], na);
+			c->skip = strdup(na);
 		}
 	}
 

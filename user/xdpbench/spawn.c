@@ -6,7 +6,9 @@
  * The child gets a process group of its own, so a Ctrl-C on the terminal
  * reaches only xdpbench, which then decides: setup commands are killable
  * (SIGTERM to that one child), the DEL commands of the cleanup run to
- * completion.
+ * completion. Long-lived children (the AF_XDP path's server and client)
+ * are started, watched and stopped with xb_cmd_start(), xb_cmd_exited(),
+ * xb_cmd_wait() and xb_cmd_stop().
  */
 #define _GNU_SOURCE /* setns() */
 #include <errno.h>
@@ -95,7 +97,7 @@ static int xb_open_or_null(const char *path, int flags)
 }
 
 /* Wait for @pid; SIGTERM it once when asked to stop and @killable. */
-static int xb_wait(pid_t pid, bool killable)
+int xb_cmd_wait(pid_t pid, bool killable)
 {
 	bool killed = false;
 	int pidfd, st;
@@ -128,12 +130,33 @@ out:
 	return st;
 }
 
-int xb_cmd_run(const struct xb_cmd *c)
+int xb_cmd_exited(pid_t pid, int *status)
 {
-	int nsfd = -1, in = -1, out = -1, err = -1, ret;
+	pid_t r;
+	int st;
+
+	r = waitpid(pid, &st, WNOHANG);
+	if (r < 0)
+		return -errno;
+	if (r == 0)
+		return 0;
+	*status = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+	return 1;
+}
+
+int xb_cmd_stop(pid_t pid)
+{
+	kill(pid, SIGTERM);
+	return xb_cmd_wait(pid, false);
+}
+
+pid_t xb_cmd_start(const struct xb_cmd *c)
+{
+	int nsfd = -1, in = -1, out = -1, err = -1;
 	char exe[PATH_MAX];
 	char **env = NULL;
 	pid_t pid;
+	int ret;
 
 	if (c->killable && xb_stop)
 		return -EINTR;
@@ -150,13 +173,20 @@ int xb_cmd_run(const struct xb_cmd *c)
 	err = xb_open_or_null(c->err, O_WRONLY | O_CREAT | O_TRUNC);
 	env = xb_env_build(c->env);
 	if (in < 0 || out < 0 || err < 0 || !env) {
-		ret = env ? -errno : -ENOMEM;
+		pid = env ? -errno : -ENOMEM;
 		goto out;
 	}
 
+	/*
+	 * xdpbench may have threads by now (the AF_XDP agent): the child
+	 * is one thread, a copy of this one, and this thread's network
+	 * namespace is the root one. After the setns() below that thread,
+	 * the main (and only) thread of the child, is in c->netns: what
+	 * /proc/PID/ns/net shows to anyone who looks.
+	 */
 	pid = fork();
 	if (pid < 0) {
-		ret = -errno;
+		pid = -errno;
 		goto out;
 	}
 	if (pid == 0) {
@@ -175,7 +205,6 @@ int xb_cmd_run(const struct xb_cmd *c)
 		execve(exe, (char *const *)c->argv, env);
 		_exit(127);
 	}
-	ret = xb_wait(pid, c->killable);
 out:
 	free(env);
 	if (nsfd >= 0)
@@ -186,5 +215,14 @@ out:
 		close(out);
 	if (err >= 0)
 		close(err);
-	return ret;
+	return pid;
+}
+
+int xb_cmd_run(const struct xb_cmd *c)
+{
+	pid_t pid = xb_cmd_start(c);
+
+	if (pid < 0)
+		return (int)pid;
+	return xb_cmd_wait(pid, c->killable);
 }

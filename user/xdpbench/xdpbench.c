@@ -5,8 +5,10 @@
  *   xdpbench [run]   the benchmark: paths from a bare veth pair to
  *                    kube-proxy's rules and zerohop, set up, measured
  *                    interleaved and torn down (run.c)
- *   xdpbench server  echo every UDP datagram back (IPv4 and IPv6)
- *   xdpbench client  one outstanding UDP request at a time, RTT per request
+ *   xdpbench server  echo every UDP datagram back (IPv4 and IPv6), from a
+ *                    UDP socket or (--afxdp) an AF_XDP socket in a pod
+ *   xdpbench client  one outstanding UDP request at a time, RTT per request,
+ *                    over a UDP socket or (--afxdp) an AF_XDP socket
  *   xdpbench stats   summarise sample files written by client --samples
  *
  * Latency is CLOCK_MONOTONIC around send() and the matching recv(); every
@@ -14,10 +16,12 @@
  * rather than bucketed. Exit codes: 0 ok, 1 failure (or no reply at all),
  * 2 bad arguments.
  */
+#define _GNU_SOURCE /* sched_setaffinity() */
 #include <errno.h>
 #include <getopt.h>
 #include <inttypes.h>
 #include <math.h>
+#include <sched.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -32,6 +36,7 @@
 
 #include "log.h"
 #include "xdpbench.h"
+#include "zh_xsk.h"
 
 #define XB_DEFAULT_COUNT 10000
 #define XB_DEFAULT_TIMEOUT_MS 1000
@@ -65,7 +70,9 @@ static json_t *xb_json_us(const struct xb_summary *sm, double us)
 	return sm->count ? json_real(round(us * 1000.0) / 1000.0) : json_null();
 }
 
-static int xb_print_json(const struct xb_summary *sm, const char *label)
+/* @sport_next >= 0: where a --new-flow cycle goes on (for `run`). */
+static int xb_print_json(const struct xb_summary *sm, const char *label,
+			 int sport_next)
 {
 	const struct {
 		const char *key;
@@ -90,6 +97,11 @@ static int xb_print_json(const struct xb_summary *sm, const char *label)
 			return -ENOMEM;
 		}
 	}
+	if (sport_next >= 0 &&
+	    json_object_set_new(o, "sport_next", json_integer(sport_next))) {
+		json_decref(o);
+		return -ENOMEM;
+	}
 	ret = json_dumpf(o, stdout, XB_JSON_FLAGS);
 	json_decref(o);
 	if (ret)
@@ -99,10 +111,10 @@ static int xb_print_json(const struct xb_summary *sm, const char *label)
 }
 
 static int xb_print_summary(const struct xb_summary *sm, const char *label,
-			    bool json)
+			    bool json, int sport_next)
 {
 	if (json)
-		return xb_print_json(sm, label);
+		return xb_print_json(sm, label, sport_next);
 
 	printf("%-16s %10s %8s %10s %10s %10s %10s %10s %10s %10s\n", "label",
 	       "count", "lost", "min_us", "p50_us", "p90_us", "p99_us",
@@ -119,23 +131,68 @@ static int xb_print_summary(const struct xb_summary *sm, const char *label,
 	return fflush(stdout) ? -errno : 0;
 }
 
+/* This process (its one thread) on CPU @cpu; -1: wherever. */
+static int xb_pin_self(int cpu)
+{
+	cpu_set_t set;
+
+	if (cpu < 0)
+		return 0;
+	CPU_ZERO(&set);
+	CPU_SET(cpu, &set);
+	if (sched_setaffinity(0, sizeof(set), &set)) {
+		pr_warn("CPU %d: %s\n", cpu, strerror(errno));
+		return -errno;
+	}
+	return 0;
+}
+
+static int xb_parse_cpu_arg(const char *s, int *cpu)
+{
+	uint64_t v;
+
+	if (xb_parse_u64("--cpu", s, 0, CPU_SETSIZE - 1, &v))
+		return -EINVAL;
+	*cpu = (int)v;
+	return 0;
+}
+
+enum {
+	XB_OPT_IFACE = 256,
+	XB_OPT_SOCKET,
+	XB_OPT_CPU,
+	XB_OPT_SPORT,
+	XB_OPT_NEW_FLOW,
+};
+
 /* --- server -------------------------------------------------------------- */
 
 static void xb_server_usage(FILE *f)
 {
 	fprintf(f,
 		"Usage: xdpbench server [--port PORT] [--bind ADDR] [--busy-poll]\n"
+		"       xdpbench server --afxdp [--port PORT] [--iface NAME] [--socket PATH]\n"
 		"\n"
 		"Echo every UDP datagram back to its sender, from one socket.\n"
 		"Without --bind, listens on [::] for IPv4 and IPv6 (or on 0.0.0.0\n"
 		"when IPv6 is unavailable). Runs until SIGINT or SIGTERM.\n"
 		"\n"
-		"  -p, --port PORT   UDP port (default %d)\n"
-		"  -b, --bind ADDR   local address to bind (IPv4 or IPv6)\n"
-		"  -B, --busy-poll   spin on recvfrom(MSG_DONTWAIT) instead of blocking\n"
-		"  -v, --verbose     log more\n"
-		"  -h, --help        this text\n",
-		XB_DEFAULT_PORT);
+		"With --afxdp, from an AF_XDP socket on the interface of a zerohop pod\n"
+		"whose network config steers the port (\"afxdp\"), handed to the node's\n"
+		"agent (zerohopd --xsk-socket): every datagram goes back from the frame\n"
+		"it arrived in. Always spins (there is nothing to busy-poll on a veth).\n"
+		"\n"
+		"  -p, --port PORT     UDP port (default %d)\n"
+		"  -b, --bind ADDR     local address to bind (IPv4 or IPv6)\n"
+		"  -B, --busy-poll     spin on recvfrom(MSG_DONTWAIT) instead of blocking\n"
+		"  -X, --afxdp         AF_XDP instead of a UDP socket\n"
+		"      --iface NAME    the pod's interface (--afxdp; default eth0)\n"
+		"      --socket PATH   the agent's socket (--afxdp; default $%s,\n"
+		"                      else %s)\n"
+		"      --cpu N         run on CPU N\n"
+		"  -v, --verbose       log more\n"
+		"  -h, --help          this text\n",
+		XB_DEFAULT_PORT, ZH_XSK_AGENT_ENV, ZH_XSK_AGENT_PATH);
 }
 
 static int xb_server_socket(const char *bind_addr, uint16_t port)
@@ -198,16 +255,21 @@ static int cmd_server(int argc, char **argv)
 		{ "port", required_argument, NULL, 'p' },
 		{ "bind", required_argument, NULL, 'b' },
 		{ "busy-poll", no_argument, NULL, 'B' },
+		{ "afxdp", no_argument, NULL, 'X' },
+		{ "iface", required_argument, NULL, XB_OPT_IFACE },
+		{ "socket", required_argument, NULL, XB_OPT_SOCKET },
+		{ "cpu", required_argument, NULL, XB_OPT_CPU },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },
 		{}
 	};
+	struct xb_xsk_opts xo = { 0 };
 	const char *bind_addr = NULL;
-	bool busy_poll = false;
+	bool busy_poll = false, afxdp = false;
 	uint64_t port = XB_DEFAULT_PORT, echoed = 0;
-	int c, fd, ret;
+	int c, fd, ret, cpu = -1;
 
-	while ((c = getopt_long(argc, argv, "p:b:Bvh", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "p:b:BXvh", opts, NULL)) != -1) {
 		switch (c) {
 		case 'p':
 			if (xb_parse_u64("--port", optarg, 1, 65535, &port))
@@ -218,6 +280,19 @@ static int cmd_server(int argc, char **argv)
 			break;
 		case 'B':
 			busy_poll = true;
+			break;
+		case 'X':
+			afxdp = true;
+			break;
+		case XB_OPT_IFACE:
+			xo.ifname = optarg;
+			break;
+		case XB_OPT_SOCKET:
+			xo.agent_path = optarg;
+			break;
+		case XB_OPT_CPU:
+			if (xb_parse_cpu_arg(optarg, &cpu))
+				return XB_EXIT_USAGE;
 			break;
 		case 'v':
 			zh_log_set_level(ZH_LOG_DEBUG);
@@ -235,9 +310,31 @@ static int cmd_server(int argc, char **argv)
 		xb_usage_hint("server");
 		return XB_EXIT_USAGE;
 	}
+	if (afxdp && bind_addr) {
+		pr_warn("server: --bind and --afxdp exclude each other (the pod's address is the agent's)\n");
+		xb_usage_hint("server");
+		return XB_EXIT_USAGE;
+	}
+	if (!afxdp && (xo.ifname || xo.agent_path)) {
+		pr_warn("server: --iface and --socket need --afxdp\n");
+		xb_usage_hint("server");
+		return XB_EXIT_USAGE;
+	}
 
-	if (xb_signals_install())
+	if (xb_signals_install() || xb_pin_self(cpu))
 		return XB_EXIT_FAIL;
+	if (afxdp) {
+		char err[320];
+
+		ret = xb_xsk_echo(&xo, (uint16_t)port, &echoed, err,
+				  sizeof(err));
+		if (ret)
+			pr_warn("%s\n", err);
+		else
+			pr_info("stopping: %" PRIu64 " datagrams echoed\n",
+				echoed);
+		return ret ? XB_EXIT_FAIL : XB_EXIT_OK;
+	}
 	fd = xb_server_socket(bind_addr, (uint16_t)port);
 	if (fd == -EINVAL)
 		return XB_EXIT_USAGE;
@@ -257,8 +354,15 @@ struct xb_client_opts {
 	uint64_t count, warmup, timeout_ms;
 	size_t size;
 	double duration; /* seconds; 0: use count */
-	bool busy_poll, json;
+	bool busy_poll, json, afxdp, new_flow;
+	int cpu;
+	long sport; /* -1: not given */
+	struct xb_xsk_opts xo;
 };
+
+/* --new-flow's source ports, as `run` cycles them in a netns of its own */
+#define XB_NEWFLOW_FIRST 1024
+#define XB_NEWFLOW_LAST 65535
 
 static void xb_client_usage(FILE *f)
 {
@@ -267,6 +371,8 @@ static void xb_client_usage(FILE *f)
 		"                       [--count N | --duration SECS] [--size BYTES]\n"
 		"                       [--warmup N] [--timeout-ms MS] [--busy-poll]\n"
 		"                       [--label NAME] [--samples FILE] [-o table|json]\n"
+		"                       [--new-flow [--sport PORT]] [--cpu N]\n"
+		"                       [--afxdp [--iface NAME] [--socket PATH]]\n"
 		"\n"
 		"UDP request/response with one request outstanding, over a connected\n"
 		"socket. Each request starts with a latency probe (struct zh_probe:\n"
@@ -276,6 +382,13 @@ static void xb_client_usage(FILE *f)
 		"Prints count, lost, min, p50, p90, p99, p99.9, max and mean RTT in\n"
 		"microseconds (nearest-rank percentiles over all samples). SIGINT or\n"
 		"SIGTERM stop early and print what was measured.\n"
+		"\n"
+		"With --afxdp, over an AF_XDP socket on the interface of a zerohop pod\n"
+		"whose network config steers the port (\"afxdp\"), handed to the node's\n"
+		"agent: each request is a frame built from the addresses the agent\n"
+		"returns (the gateway's MAC), sent to the IPv4 --target; the replies\n"
+		"come back to the source port, which must be steered too: by default\n"
+		"it is --port. Always spins (there is nothing to busy-poll on a veth).\n"
 		"\n"
 		"  -t, --target ADDR     server address (IPv4, IPv6 or name)\n"
 		"  -p, --port PORT       server UDP port (default %d)\n"
@@ -288,13 +401,25 @@ static void xb_client_usage(FILE *f)
 		"  -l, --label NAME      name for this run in the output\n"
 		"  -S, --samples FILE    also write every RTT (ns) to FILE, for 'stats'\n"
 		"  -o, --output FORMAT   table (default) or json\n"
+		"      --new-flow        each request from the next source port of\n"
+		"                        %d..%d: a new flow (json: sport_next says\n"
+		"                        where the cycle goes on)\n"
+		"      --sport PORT      the source port (--afxdp), or where --new-flow's\n"
+		"                        cycle starts\n"
+		"  -X, --afxdp           AF_XDP instead of a UDP socket\n"
+		"      --iface NAME      the pod's interface (--afxdp; default eth0)\n"
+		"      --socket PATH     the agent's socket (--afxdp; default $%s,\n"
+		"                        else %s)\n"
+		"      --cpu N           run on CPU N\n"
 		"  -v, --verbose         log more\n"
 		"  -h, --help            this text\n"
 		"\n"
 		"Exit status: 0 when at least one reply arrived, 1 otherwise, 2 for\n"
 		"bad arguments.\n",
 		XB_DEFAULT_PORT, XB_DEFAULT_COUNT, XB_MIN_SIZE, XB_MAX_SIZE,
-		XB_DEFAULT_SIZE, XB_DEFAULT_WARMUP, XB_DEFAULT_TIMEOUT_MS);
+		XB_DEFAULT_SIZE, XB_DEFAULT_WARMUP, XB_DEFAULT_TIMEOUT_MS,
+		XB_NEWFLOW_FIRST, XB_NEWFLOW_LAST, ZH_XSK_AGENT_ENV,
+		ZH_XSK_AGENT_PATH);
 }
 
 static int cmd_client(int argc, char **argv)
@@ -311,6 +436,12 @@ static int cmd_client(int argc, char **argv)
 		{ "label", required_argument, NULL, 'l' },
 		{ "samples", required_argument, NULL, 'S' },
 		{ "output", required_argument, NULL, 'o' },
+		{ "new-flow", no_argument, NULL, XB_OPT_NEW_FLOW },
+		{ "sport", required_argument, NULL, XB_OPT_SPORT },
+		{ "afxdp", no_argument, NULL, 'X' },
+		{ "iface", required_argument, NULL, XB_OPT_IFACE },
+		{ "socket", required_argument, NULL, XB_OPT_SOCKET },
+		{ "cpu", required_argument, NULL, XB_OPT_CPU },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },
 		{}
@@ -321,6 +452,8 @@ static int cmd_client(int argc, char **argv)
 		.warmup = XB_DEFAULT_WARMUP,
 		.timeout_ms = XB_DEFAULT_TIMEOUT_MS,
 		.size = XB_DEFAULT_SIZE,
+		.cpu = -1,
+		.sport = -1,
 	};
 	struct xb_samples s = {};
 	struct xb_client cl = {};
@@ -329,7 +462,7 @@ static int cmd_client(int argc, char **argv)
 	uint64_t v;
 	int c, ret, rc;
 
-	while ((c = getopt_long(argc, argv, "t:p:n:d:s:w:T:Bl:S:o:vh", opts,
+	while ((c = getopt_long(argc, argv, "t:p:n:d:s:w:T:Bl:S:o:Xvh", opts,
 				NULL)) != -1) {
 		switch (c) {
 		case 't':
@@ -379,6 +512,27 @@ static int cmd_client(int argc, char **argv)
 			if (xb_parse_output(optarg, &o.json))
 				return XB_EXIT_USAGE;
 			break;
+		case XB_OPT_NEW_FLOW:
+			o.new_flow = true;
+			break;
+		case XB_OPT_SPORT:
+			if (xb_parse_u64("--sport", optarg, 1, 65535, &v))
+				return XB_EXIT_USAGE;
+			o.sport = (long)v;
+			break;
+		case 'X':
+			o.afxdp = true;
+			break;
+		case XB_OPT_IFACE:
+			o.xo.ifname = optarg;
+			break;
+		case XB_OPT_SOCKET:
+			o.xo.agent_path = optarg;
+			break;
+		case XB_OPT_CPU:
+			if (xb_parse_cpu_arg(optarg, &o.cpu))
+				return XB_EXIT_USAGE;
+			break;
 		case 'v':
 			zh_log_set_level(ZH_LOG_DEBUG);
 			break;
@@ -402,14 +556,22 @@ static int cmd_client(int argc, char **argv)
 		pr_warn("client: --count and --duration exclude each other\n");
 		goto usage;
 	}
+	if (o.sport >= 0 && !o.new_flow && !o.afxdp) {
+		pr_warn("client: --sport needs --new-flow or --afxdp\n");
+		goto usage;
+	}
+	if (!o.afxdp && (o.xo.ifname || o.xo.agent_path)) {
+		pr_warn("client: --iface and --socket need --afxdp\n");
+		goto usage;
+	}
 	if (!o.label)
 		o.label = o.target;
 	if (xb_resolve(o.target, o.port, false, &cl.dst, &cl.dst_len))
 		return XB_EXIT_USAGE;
 
-	if (xb_signals_install())
+	if (xb_signals_install() || xb_pin_self(o.cpu))
 		return XB_EXIT_FAIL;
-	cl.wl = XB_WL_UDP_RR;
+	cl.wl = o.new_flow ? XB_WL_UDP_NEWFLOW : XB_WL_UDP_RR;
 	cl.size = o.size;
 	cl.busy_poll = o.busy_poll;
 	cl.cpu = -1;
@@ -418,13 +580,22 @@ static int cmd_client(int argc, char **argv)
 	cl.duration = o.duration;
 	cl.udp_timeout_ns = o.timeout_ms * 1000000ULL;
 	cl.samples = &s;
-	ret = xb_client_run(&cl);
+	if (o.new_flow) {
+		cl.port_first = XB_NEWFLOW_FIRST;
+		cl.port_last = XB_NEWFLOW_LAST;
+		cl.port_next = o.sport >= XB_NEWFLOW_FIRST ? (uint16_t)o.sport :
+							     XB_NEWFLOW_FIRST;
+	} else if (o.sport > 0) {
+		o.xo.sport = (uint16_t)o.sport;
+	}
+	ret = o.afxdp ? xb_xsk_client_run(&cl, &o.xo) : xb_client_run(&cl);
 	if (ret)
 		pr_warn("%s\n", cl.err);
 	if (o.samples_path && xb_samples_write(&s, o.label, o.samples_path))
 		ret = ret ? ret : -EIO;
 	xb_summarise(&s, &sm);
-	if (xb_print_summary(&sm, o.label, o.json))
+	if (xb_print_summary(&sm, o.label, o.json,
+			     o.new_flow ? (int)cl.port_next : -1))
 		ret = ret ? ret : -EIO;
 	if (!ret && !sm.count)
 		pr_warn("no reply from %s port %u (%" PRIu64 " lost)\n",
@@ -496,7 +667,7 @@ static int cmd_stats(int argc, char **argv)
 		}
 	}
 	xb_summarise(&s, &sm);
-	if (xb_print_summary(&sm, label, json) || !sm.count)
+	if (xb_print_summary(&sm, label, json, -1) || !sm.count)
 		rc = XB_EXIT_FAIL;
 out:
 	xb_samples_free(&s);

@@ -4,7 +4,9 @@
  * (samples.c), the request/response engines (rr.c), the measured paths and
  * what they need on the machine (paths.c, spawn.c), kube-proxy-style Service
  * rules (svc.c), the run command (run.c), its report (report.c) and plot
- * (plot.c). Functions return 0 or a negative errno unless they say otherwise.
+ * (plot.c), and the AF_XDP path: its pod processes (xsk.c) and the node's
+ * side, the socket handoff and the processes' lifetimes (afxdp.c).
+ * Functions return 0 or a negative errno unless they say otherwise.
  */
 #ifndef XDPBENCH_H
 #define XDPBENCH_H
@@ -17,6 +19,7 @@
 #include <stdio.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
+#include <sys/types.h>
 
 #define XB_EXIT_OK 0
 #define XB_EXIT_FAIL 1
@@ -33,6 +36,9 @@
 extern volatile sig_atomic_t xb_stop;
 int xb_signals_install(void);
 uint64_t xb_now_ns(void);
+/* Start @fn in a thread that does not take SIGINT/SIGTERM/SIGHUP: they go
+ * to the main thread, which sets xb_stop. */
+int xb_thread_start(pthread_t *t, void *(*fn)(void *), void *arg);
 
 /* --- samples.c: exact nearest-rank percentiles over kept samples --------- */
 
@@ -133,19 +139,59 @@ struct xb_client {
 	uint16_t port_next; /* in and out: where the cycle goes on */
 	struct xb_samples *samples;
 	/* out */
-	char err[160];
+	char err[320];
 };
 
 /* Run the client in the calling thread, or in a thread of its own (needed
  * with a netns or a CPU: both are per thread) and wait for it. */
 int xb_client_run(struct xb_client *c);
 int xb_client_run_thread(struct xb_client *c);
+/*
+ * The warmup, then the measured requests of @c (for c->duration, or
+ * c->count of them), each one made by @once: 1 with a sample in *@rtt, 0
+ * when lost (or cut short: xb_stop), a negative errno (said in c->err) to
+ * stop. Samples and losses go to c->samples. Every client's loop.
+ */
+int xb_client_loop(struct xb_client *c, int (*once)(void *arg, uint64_t *rtt),
+		   void *arg);
+/* Every request starts with a probe (struct zh_probe): @seq, @tx_ns. */
+void xb_probe_fill(char *buf, uint32_t seq, uint64_t tx_ns);
+/* Does the @len-byte payload @buf answer request @seq of @size bytes? */
+bool xb_payload_is_reply(const void *buf, size_t len, size_t size,
+			 uint32_t seq);
 
 /* Parse "ADDR" with @port into a socket address of its family. */
 int xb_resolve(const char *host, uint16_t port, bool passive,
 	       struct sockaddr_storage *ss, socklen_t *len);
 const char *xb_sockaddr_str(const struct sockaddr_storage *ss, char *buf,
 			    size_t len);
+
+/* --- xsk.c: the AF_XDP path's pod processes --------------------------------- */
+
+struct xb_xsk_opts {
+	const char *ifname; /* NULL: eth0 */
+	const char *agent_path; /* NULL: $ZEROHOP_XSK_SOCKET, else the default */
+	/* udp-rr's source port; 0: the destination port, the one port both
+	 * pods of zerohop-afxdp steer (a reply goes to the request's source
+	 * port, and the steering rules match destination ports) */
+	uint16_t sport;
+};
+
+/*
+ * The client of c->wl (udp-rr or udp-newflow) over an AF_XDP socket on the
+ * pod's interface, to c->dst (IPv4), spinning; the calling process's main
+ * thread must be in the pod's netns. Otherwise as xb_client_run().
+ */
+int xb_xsk_client_run(struct xb_client *c, const struct xb_xsk_opts *xo);
+/* Echo every UDP datagram to @port over an AF_XDP socket, spinning, until
+ * xb_stop; on failure to start, a reason in @err. */
+int xb_xsk_echo(const struct xb_xsk_opts *xo, uint16_t port, uint64_t *echoed,
+		char *err, size_t errlen);
+/* Frame helpers (Ethernet + IPv4/IPv6 + UDP, zh_xsk_udp_payload()'s rules):
+ * the destination port, or -EINVAL when the frame is not that; is it the
+ * reply to request @seq of a @size-byte payload? */
+int xb_xsk_dport(void *frame, uint32_t len);
+bool xb_xsk_is_reply(void *frame, uint32_t len, size_t size, uint32_t seq);
 
 /* --- the run command -------------------------------------------------------- */
 
@@ -158,10 +204,15 @@ enum xb_path_id {
 	XB_P_ZH_TC,
 	XB_P_ZH_XDP,
 	XB_P_ZH_SVC,
+	XB_P_ZH_AFXDP,
 	XB_P_MAX,
 };
 
 extern const char *const xb_path_names[XB_P_MAX];
+
+/* Why @path cannot carry @wl at all (not a failure: the cell is marked
+ * and the run's exit status stays 0), or NULL. */
+const char *xb_path_wl_skip(int path, enum xb_workload wl);
 
 #define XB_DEFAULT_SERVICES 1000
 #define XB_MAX_SERVICES 200000
@@ -210,11 +261,23 @@ struct xb_cmd {
 /* The exit status (0..255, 128+N for a signal), or a negative errno when it
  * could not run at all. */
 int xb_cmd_run(const struct xb_cmd *c);
+/* Start @c and return at once: its pid, or a negative errno. Every pid
+ * started must be waited for (xb_cmd_wait() or xb_cmd_stop()). */
+pid_t xb_cmd_start(const struct xb_cmd *c);
+/* Wait for @pid; SIGTERM it once if xb_stop is set and @killable. The exit
+ * status as xb_cmd_run() gives it. */
+int xb_cmd_wait(pid_t pid, bool killable);
+/* Without blocking: 1 (with *@status) when @pid has exited and was reaped,
+ * 0 while it runs, or a negative errno. */
+int xb_cmd_exited(pid_t pid, int *status);
+/* SIGTERM @pid and wait for it: its exit status. */
+int xb_cmd_stop(pid_t pid);
 
 /* --- paths.c: network namespaces and the measured paths ---------------------- */
 
 #define XB_NAME_MAX 64
 struct zh_objs;
+struct xb_xsk_agent;
 #define XB_MAX_NETNS 32
 #define XB_MAX_ADDS 16
 
@@ -230,6 +293,7 @@ struct xb_env {
 	char tmp[256]; /* "" until made */
 	char pin_root[64]; /* "" until made */
 	struct zh_objs *zh_svc; /* zerohop-svc's maps, open until cleanup */
+	struct xb_xsk_agent *xsk; /* zerohop-afxdp's agent, until cleanup */
 	char netns[XB_MAX_NETNS][XB_NAME_MAX];
 	int n_netns;
 	struct xb_cni_add adds[XB_MAX_ADDS];
@@ -262,6 +326,7 @@ struct xb_path {
 	char sep_chain[64]; /* kubeproxy: the target's KUBE-SEP chain */
 	bool cycle_ports; /* the client netns is ours: any source port */
 	uint16_t port_next; /* udp-newflow's cycle, across slices */
+	struct xb_xsk_agent *xsk; /* zerohop-afxdp: the agent (xb_env's) */
 	struct xb_setup_info info;
 };
 
@@ -281,10 +346,46 @@ int xb_path_verify_nat(struct xb_env *e, const struct xb_path *p,
 /* Before a slice: forget the flows the path's own conntrack (zerohop-svc's
  * zh_ct) keeps, so that every udp-newflow request is a new flow again. */
 int xb_path_slice_reset(struct xb_env *e, const struct xb_path *p);
+/*
+ * The zerohop plugin's network config @name: "datapath" @datapath, pods
+ * from @subnet (host-local, state in @ipam_dir); with @xsk_sock, AF_XDP
+ * ("afxdp") steering UDP to XB_DEFAULT_PORT (@xsk_every_port: every UDP
+ * port too) to the handoff socket @xsk_sock, cniVersion 1.1.0. Text with
+ * a newline, to free(); NULL with errno.
+ */
+char *xb_zh_conf(const char *name, const char *datapath, const char *subnet,
+		 const char *ipam_dir, const char *xsk_sock,
+		 bool xsk_every_port);
 /* Does the path send to a Service VIP? */
 bool xb_path_has_services(int id);
 /* "/run/netns/NAME", or NULL for the root netns (""). */
 const char *xb_netns_path(const char *name, char *buf, size_t len);
+
+/* --- afxdp.c: zerohop-afxdp's agent and slices ------------------------------ */
+
+/*
+ * The AF_XDP socket handoff on @sock, over the pins under @pin_root, in a
+ * thread of its own; pod processes' files go to @dir. *@out is set at once
+ * and must go to xb_xsk_agent_stop() whatever this returns.
+ */
+int xb_xsk_agent_start(struct xb_xsk_agent **out, const char *pin_root,
+		       const char *sock, const char *dir, char *why,
+		       size_t why_len);
+/* Join the thread, close the handoff (removing its socket), put
+ * ZEROHOP_PIN_ROOT back, free @a. NULL is fine. */
+void xb_xsk_agent_stop(struct xb_xsk_agent *a);
+/*
+ * One slice of zerohop-afxdp: the AF_XDP server process in @srv_ns, the
+ * client process in @cli_ns, as @c says (dst, size, warmup, count or
+ * duration, timeout, cpu, udp-newflow's port_next in and out); the samples
+ * into c->samples. 0 also when interrupted (xb_stop).
+ */
+int xb_afxdp_measure(struct xb_xsk_agent *a, const char *cli_ns,
+		     const char *srv_ns, struct xb_client *c, int cpu_server,
+		     char *why, size_t why_len);
+/* How the pod processes' sockets were bound, as they said. */
+const char *xb_xsk_describe_path(const struct xb_xsk_agent *a, char *buf,
+				 size_t len);
 
 /* --- svc.c: Services, as kube-proxy would program them ---------------------- */
 
