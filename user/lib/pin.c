@@ -58,7 +58,11 @@ int zh_bpffs_ensure(void)
 
 int zh_pin_lock(void)
 {
-	const char *root = zh_pin_root();
+	return zh_pin_lock_at(zh_pin_root());
+}
+
+int zh_pin_lock_at(const char *root)
+{
 	int fd, err;
 
 	err = zh_bpffs_ensure();

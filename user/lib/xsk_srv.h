@@ -71,7 +71,8 @@ struct zh_xsk_srv;
 /*
  * Listen on @path (its directory is made; a stale socket file replaced;
  * mode 0666: pods connect as any user, the checks above decide). @objs
- * must stay open while the server lives.
+ * must stay open while the server lives; they must be the pins of the
+ * current zh_pin_root(), whose lock the server takes when it writes.
  */
 int zh_xsk_srv_open(struct zh_xsk_srv **out, const char *path,
 		    const struct zh_objs *objs);

@@ -28,6 +28,9 @@ int zh_bpffs_ensure(void);
  * which is created (and bpffs mounted) when missing. Returns the lock fd.
  */
 int zh_pin_lock(void);
+/* The same for the pin root @root (one captured before the environment
+ * changed: a long-lived server's). */
+int zh_pin_lock_at(const char *root);
 void zh_pin_unlock(int fd);
 
 struct zh_objs {
