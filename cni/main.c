@@ -109,9 +109,14 @@ static void usage(void)
 		"  \"datapath\": \"tc\" | \"xdp\"  entry program on the host veth (default tc)\n"
 		"  \"mtu\": N                  veth MTU (default 1500)\n"
 		"  \"ipam\": {\"type\": ...}     delegated IPAM plugin, found in CNI_PATH\n"
+		"  \"afxdp\": {\"steer\": [{\"proto\": \"udp\"|\"tcp\", \"port\": N}], \"queues\": N,\n"
+		"             \"xdpMode\": \"native\", \"socketPath\": PATH}\n"
+		"                            AF_XDP for the pods (README: AF_XDP pods);\n"
+		"                            per pod in args.cni.afxdp (false: off)\n"
 		"\n"
 		"Environment: ZEROHOP_PIN_ROOT overrides the pin root (%s),\n"
-		"ZEROHOP_DEBUG=1 logs more to stderr.\n",
+		"ZEROHOP_XSK_SOCKET the default socketPath, ZEROHOP_DEBUG=1 logs more\n"
+		"to stderr.\n",
 		zh_cni_versions_list(), ZH_PIN_ROOT);
 }
 
