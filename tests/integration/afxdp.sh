@@ -155,6 +155,38 @@ check "one with a forged source address is dropped (drop_spoof_ip)" \
 	sh -c "grep -q 'sent' '$ZH_TMP/send1.out' && ! grep -q forged '$ZH_TMP/recv.txt' &&
 	       test \"\$('$ZH_BIN/zerohopctl' stats -o json | jq '.dropReasons.drop_spoof_ip.packets')\" -gt '$spoof0'"
 
+CASE="two queues"
+# A pod with two queues: a socket on each, flows spread by the veth.
+MQ="${ZH_PREFIX}-mq"
+jq '.afxdp.queues = 2' "$ZH_TMP/xsk.conf" >"$ZH_TMP/mq.conf"
+check "ADD of a pod with two AF_XDP queues" zh_pod_add "$MQ" "$ZH_TMP/mq.conf"
+check "its veth has two queues" \
+	sh -c "ip -d -netns '$MQ' link show eth0 | grep -q 'numrxqueues 2 '"
+# The UMEMs of one user count against its 8 MiB RLIMIT_MEMLOCK together:
+# the echo above has 4 MiB of it, these two 1 MiB each.
+for q in 0 1; do
+	zh_bg "$MQ" "${UNPRIV[@]}" "$ECHO" --queue $q --frames 512 --socket "$SOCK" \
+		>"$ZH_TMP/mq$q.out" 2>"$ZH_TMP/mq$q.err"
+done
+for _ in $(seq 50); do
+	[ -s "$ZH_TMP/mq0.out" ] && [ -s "$ZH_TMP/mq1.out" ] && break
+	sleep 0.1
+done
+MQ_IP=$(zh_pod_ip "$MQ")
+ok_n=0
+for i in $(seq 40); do
+	r=$(printf 'f%s' "$i" | zh_in "$CLI" socat -T1 - "UDP:$MQ_IP:$PORT,sourceport=$((21000 + i))" 2>&1)
+	[ "$r" = "f$i" ] && ok_n=$((ok_n + 1))
+done
+check "40 flows over two queues all answered ($ok_n)" test "$ok_n" = 40
+check "endpoints: both queues registered" \
+	test "$("$ZH_BIN/zerohopctl" endpoints -o json |
+		jq -r --arg ns "/var/run/netns/$MQ" '.[] | select(.netns == $ns) | .afxdp.registeredQueues | length')" = 2
+pkill -INT -f "zh-xsk-echo --queue [01] --frames 512 --socket $SOCK"
+sleep 0.5
+check "each queue's socket answered some of them" \
+	sh -c "grep -q 'answered [1-9]' '$ZH_TMP/mq0.err' && grep -q 'answered [1-9]' '$ZH_TMP/mq1.err'"
+
 CASE="refused"
 # The plain pod did not opt in.
 check "a pod without afxdp is refused (not opted in)" \

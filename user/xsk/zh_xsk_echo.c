@@ -39,6 +39,8 @@ static void usage(FILE *f)
 		"  --socket PATH    the agent's socket (default $%s or %s)\n"
 		"  --bind MODE      auto|copy|zerocopy (default auto)\n"
 		"  --busy-poll US   SO_BUSY_POLL (and SO_PREFER_BUSY_POLL)\n"
+		"  --frames N       UMEM frames of 2048 bytes (default 2048: 4 MiB,\n"
+		"                   counted against the user's RLIMIT_MEMLOCK)\n"
 		"  --spin           spin on receive instead of waiting in "
 		"poll()\n"
 		"  --count N        exit 0 after answering N datagrams\n"
@@ -137,6 +139,7 @@ int main(int argc, char **argv)
 		{ "spin", no_argument, NULL, 'S' },
 		{ "count", required_argument, NULL, 'c' },
 		{ "timeout", required_argument, NULL, 't' },
+		{ "frames", required_argument, NULL, 'f' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -179,6 +182,11 @@ int main(int argc, char **argv)
 			break;
 		case 'S':
 			spin = 1;
+			break;
+		case 'f':
+			if (parse_num(optarg, 1 << 20, &v) || v < 64)
+				goto bad_value;
+			o.frames = (__u32)v;
 			break;
 		case 'c':
 			if (parse_num(optarg, LLONG_MAX, &count))
