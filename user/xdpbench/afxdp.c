@@ -65,19 +65,6 @@ struct xb_xsk_agent {
 	char server_desc[160], client_desc[160]; /* what the first slice said */
 };
 
-static int xb_xsk_why(char *why, size_t len, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-
-static int xb_xsk_why(char *why, size_t len, const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(why, len, fmt, ap);
-	va_end(ap);
-	return -EIO;
-}
-
 /* --- the agent ---------------------------------------------------------------- */
 
 static void *xb_xsk_agent_thread(void *arg)
@@ -180,20 +167,19 @@ int xb_xsk_agent_start(struct xb_xsk_agent **out, const char *pin_root,
 
 	a = calloc(1, sizeof(*a));
 	if (!a)
-		return xb_xsk_why(why, why_len, "out of memory");
+		return xb_why(why, why_len, "out of memory");
 	/* Recorded first: cleanup undoes whatever of it was done. */
 	*out = a;
 	a->wake[0] = a->wake[1] = -1;
 	if (strlen(sock) >= sizeof(a->sock) || strlen(dir) >= sizeof(a->dir))
-		return xb_xsk_why(why, why_len,
-				  "the handoff socket path %s is too long",
-				  sock);
+		return xb_why(why, why_len,
+			      "the handoff socket path %s is too long", sock);
 	snprintf(a->sock, sizeof(a->sock), "%s", sock);
 	snprintf(a->dir, sizeof(a->dir), "%s", dir);
 	n = readlink("/proc/self/exe", a->exe, sizeof(a->exe) - 1);
 	if (n <= 0)
-		return xb_xsk_why(why, why_len, "/proc/self/exe: %s",
-				  strerror(errno));
+		return xb_why(why, why_len, "/proc/self/exe: %s",
+			      strerror(errno));
 	a->exe[n] = '\0';
 
 	/*
@@ -210,34 +196,33 @@ int xb_xsk_agent_start(struct xb_xsk_agent **out, const char *pin_root,
 	a->root_had = cur != NULL;
 	a->root_saved = cur ? strdup(cur) : NULL;
 	if (cur && !a->root_saved)
-		return xb_xsk_why(why, why_len, "out of memory");
+		return xb_why(why, why_len, "out of memory");
 	if (setenv("ZEROHOP_PIN_ROOT", pin_root, 1))
-		return xb_xsk_why(why, why_len, "ZEROHOP_PIN_ROOT: %s",
-				  strerror(errno));
+		return xb_why(why, why_len, "ZEROHOP_PIN_ROOT: %s",
+			      strerror(errno));
 	a->root_set = true;
 
 	lock = zh_pin_lock();
 	if (lock < 0)
-		return xb_xsk_why(why, why_len, "the pin lock of %s: %s",
-				  pin_root, strerror(-lock));
+		return xb_why(why, why_len, "the pin lock of %s: %s", pin_root,
+			      strerror(-lock));
 	ret = zh_objs_open(&a->objs, 0);
 	zh_pin_unlock(lock);
 	if (ret)
-		return xb_xsk_why(why, why_len,
-				  "the plugin's BPF objects in %s: %s",
-				  pin_root, strerror(-ret));
+		return xb_why(why, why_len,
+			      "the plugin's BPF objects in %s: %s", pin_root,
+			      strerror(-ret));
 	a->objs_open = true;
 	ret = zh_xsk_srv_open(&a->srv, a->sock, &a->objs);
 	if (ret)
-		return xb_xsk_why(why, why_len,
-				  "the AF_XDP handoff socket %s: %s", a->sock,
-				  strerror(-ret));
+		return xb_why(why, why_len, "the AF_XDP handoff socket %s: %s",
+			      a->sock, strerror(-ret));
 	if (pipe2(a->wake, O_CLOEXEC))
-		return xb_xsk_why(why, why_len, "pipe: %s", strerror(errno));
+		return xb_why(why, why_len, "pipe: %s", strerror(errno));
 	ret = xb_thread_start(&a->thread, xb_xsk_agent_thread, a);
 	if (ret)
-		return xb_xsk_why(why, why_len, "the agent's thread: %s",
-				  strerror(-ret));
+		return xb_why(why, why_len, "the agent's thread: %s",
+			      strerror(-ret));
 	a->thread_started = true;
 	return 0;
 }
@@ -353,8 +338,8 @@ int xb_afxdp_measure(struct xb_xsk_agent *a, const char *cli_ns,
 	json_t *res;
 
 	if (xb_workload_is_tcp(c->wl))
-		return xb_xsk_why(why, why_len, "%s",
-				  xb_path_wl_skip(XB_P_ZH_AFXDP, c->wl));
+		return xb_why(why, why_len, "%s",
+			      xb_path_wl_skip(XB_P_ZH_AFXDP, c->wl));
 	snprintf(srv_err, sizeof(srv_err), "%s/afxdp-server.err", a->dir);
 	snprintf(cli_out, sizeof(cli_out), "%s/afxdp-client.json", a->dir);
 	snprintf(cli_err, sizeof(cli_err), "%s/afxdp-client.err", a->dir);
@@ -431,15 +416,15 @@ int xb_afxdp_measure(struct xb_xsk_agent *a, const char *cli_ns,
 	if (xb_xsk_live(a) &&
 	    xb_xsk_wait_live(a, 0, 0, XB_XSK_SETTLE_NS, &st) != 1)
 		return xb_stop ? 0 :
-				 xb_xsk_why(why, why_len,
-					    "the agent still holds %" PRIu64
-					    " AF_XDP sockets of the last slice",
-					    xb_xsk_live(a));
+				 xb_why(why, why_len,
+					"the agent still holds %" PRIu64
+					" AF_XDP sockets of the last slice",
+					xb_xsk_live(a));
 
 	server = xb_cmd_start(&sc);
 	if (server < 0)
-		return xb_xsk_why(why, why_len, "cannot run %s server: %s",
-				  a->exe, strerror((int)-server));
+		return xb_why(why, why_len, "cannot run %s server: %s", a->exe,
+			      strerror((int)-server));
 	ret = xb_xsk_wait_live(a, 1, server, XB_XSK_READY_NS, &st);
 	if (ret != 1) {
 		if (ret == 0)
@@ -447,13 +432,13 @@ int xb_afxdp_measure(struct xb_xsk_agent *a, const char *cli_ns,
 		if (xb_stop)
 			return 0;
 		if (ret == 2 && !xb_xsk_said(srv_err, NULL, said, sizeof(said)))
-			return xb_xsk_why(why, why_len, "the server: %s", said);
+			return xb_why(why, why_len, "the server: %s", said);
 		if (ret == 2)
-			return xb_xsk_why(
+			return xb_why(
 				why, why_len,
 				"the AF_XDP server exited (status %d) before it registered",
 				st);
-		return xb_xsk_why(
+		return xb_why(
 			why, why_len,
 			"the AF_XDP server did not register with the agent in %" PRIu64
 			" s",
@@ -471,24 +456,23 @@ int xb_afxdp_measure(struct xb_xsk_agent *a, const char *cli_ns,
 	if (xb_stop)
 		return 0;
 	if (crc < 0)
-		return xb_xsk_why(why, why_len, "cannot run %s client: %s",
-				  a->exe, strerror(-crc));
+		return xb_why(why, why_len, "cannot run %s client: %s", a->exe,
+			      strerror(-crc));
 	xb_xsk_find(srv_err, "AF_XDP server: ", a->server_desc,
 		    sizeof(a->server_desc));
 	xb_xsk_find(cli_err, "AF_XDP client: ", a->client_desc,
 		    sizeof(a->client_desc));
 	/* Exit 1 with nothing but losses is a result: every request lost. */
 	if (crc && !xb_xsk_said(cli_err, "no reply from", said, sizeof(said)))
-		return xb_xsk_why(why, why_len, "the client: %s", said);
+		return xb_why(why, why_len, "the client: %s", said);
 	ret = access(samples, F_OK) ? -ENOENT :
 				      xb_samples_read(c->samples, samples);
 	if (ret)
-		return xb_xsk_why(
-			why, why_len,
-			"the client (exit status %d) left no samples: %s", crc,
-			strerror(-ret));
+		return xb_why(why, why_len,
+			      "the client (exit status %d) left no samples: %s",
+			      crc, strerror(-ret));
 	if (src && !xb_xsk_said(srv_err, NULL, said, sizeof(said)))
-		return xb_xsk_why(why, why_len, "the server: %s", said);
+		return xb_why(why, why_len, "the server: %s", said);
 	if (c->wl == XB_WL_UDP_NEWFLOW) {
 		res = json_load_file(cli_out, 0, NULL);
 		if (json_is_integer(json_object_get(res, "sport_next")))

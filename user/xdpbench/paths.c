@@ -91,11 +91,7 @@ const char *xb_path_wl_skip(int path, enum xb_workload wl)
 	return NULL;
 }
 
-/* Say why in @why; -EIO for the caller to return. */
-static int xb_why(char *why, size_t len, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-
-static int xb_why(char *why, size_t len, const char *fmt, ...)
+int xb_why(char *why, size_t len, const char *fmt, ...)
 {
 	va_list ap;
 
