@@ -90,6 +90,7 @@ check "and leaves no veth behind" \
 
 CASE="agent"
 zh_bg "$ZH_NODE" "$ZH_BIN/zerohopd" -i 0 --listen "127.0.0.1:9471" 2>"$ZH_TMP/agent.log"
+AGENT_PID=${ZH_PIDS[-1]}
 MPORT=9471
 for _ in $(seq 50); do [ -S "$SOCK" ] && break; sleep 0.1; done
 check "zerohopd listens on the handoff socket, mode 0666" \
@@ -263,6 +264,15 @@ check "DEL of the AF_XDP pod" zh_cni DEL "$SRV" "$ZH_TMP/xsk.conf"
 check "its steering rules are gone" \
 	sh -c "! bpftool map dump pinned '$ZH_PIN_DIR/zh_xsk_steer' | grep -q '\"slot\": 0,'"
 check "DEL again is fine" zh_cni DEL "$SRV" "$ZH_TMP/xsk.conf"
+# A pod that dies without DEL: its netns goes, its veth with it, and the
+# agent's sweep (SIGHUP: now) takes its rules out.
+steer_n() { bpftool map dump -j pinned "$ZH_PIN_DIR/zh_xsk_steer" | jq length; }
+n0=$(steer_n)
+ip netns del "$SRV2"
+kill -HUP "$AGENT_PID"
+for _ in $(seq 30); do [ "$(steer_n)" -lt "$n0" ] && break; sleep 0.1; done
+check "a pod gone without DEL: the agent's sweep removes its rules ($n0 -> $(steer_n))" \
+	test "$(steer_n)" = $((n0 - 2))
 check "the agent's log names every refusal" \
 	test "$(grep -c 'refused' "$ZH_TMP/agent.log")" -ge 9
 
