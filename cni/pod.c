@@ -22,6 +22,7 @@
 #include "cni.h"
 #include "pod.h"
 #include "zerohop.h"
+#include "xsk_proto.h"
 
 #define ZH_GW4 "169.254.1.1"
 #define ZH_GW6 "fe80::1"
@@ -167,32 +168,22 @@ static int build_routes(const struct zh_result *ipam,
 
 /* The pod-side program: AF_XDP pods steer in native XDP whatever the
  * mode; XDP mode needs it native too; tc mode times at tc. */
-static const char *pod_prog_name(const struct zh_netconf *conf)
-{
-	if (conf->afxdp.queues)
-		return ZH_PROG_XDP_POD_XSK;
-	return conf->datapath == ZH_DATAPATH_XDP ? ZH_PROG_XDP_POD :
-						   ZH_PROG_TC_POD;
-}
+struct pod_prog {
+	const char *name;
+	int fd;
+	bool xdp;
+};
 
-static int pod_prog_attach(const struct zh_netconf *conf,
-			   const struct zh_objs *objs, int ifindex)
+static struct pod_prog pod_prog(const struct zh_netconf *conf,
+				const struct zh_objs *objs)
 {
 	if (conf->afxdp.queues)
-		return zh_xdp_attach(ifindex, objs->xdp_pod_xsk_fd);
+		return (struct pod_prog){ ZH_PROG_XDP_POD_XSK,
+					  objs->xdp_pod_xsk_fd, true };
 	if (conf->datapath == ZH_DATAPATH_XDP)
-		return zh_xdp_attach(ifindex, objs->xdp_pod_fd);
-	return zh_tc_attach(ifindex, objs->tc_pod_fd);
-}
-
-static int pod_prog_attached(const struct zh_netconf *conf,
-			     const struct zh_objs *objs, int ifindex)
-{
-	if (conf->afxdp.queues)
-		return zh_xdp_attached(ifindex, objs->xdp_pod_xsk_fd);
-	if (conf->datapath == ZH_DATAPATH_XDP)
-		return zh_xdp_attached(ifindex, objs->xdp_pod_fd);
-	return zh_tc_attached(ifindex, objs->tc_pod_fd);
+		return (struct pod_prog){ ZH_PROG_XDP_POD, objs->xdp_pod_fd,
+					  true };
+	return (struct pod_prog){ ZH_PROG_TC_POD, objs->tc_pod_fd, false };
 }
 
 /* Can an XDP redirect reach the pod? Only if its veth runs XDP natively. */
@@ -208,6 +199,7 @@ static int pod_side(const struct zh_cni_env *env, const struct zh_netconf *conf,
 		    unsigned char pod_mac[6], int *pod_ifindex, int *xdp_mode,
 		    struct zh_cni_err *err)
 {
+	struct pod_prog prog;
 	struct zh_addr gw;
 	int ifindex, ret;
 
@@ -230,18 +222,19 @@ static int pod_side(const struct zh_cni_env *env, const struct zh_netconf *conf,
 	/* The pod-side program times arrivals (per-hop latency); in XDP mode
 	 * it is also what lets veth take redirected frames, and for AF_XDP
 	 * it steers frames into the pod's sockets. */
-	ret = pod_prog_attach(conf, objs, ifindex);
+	prog = pod_prog(conf, objs);
+	ret = prog.xdp ? zh_xdp_attach(ifindex, prog.fd) :
+			 zh_tc_attach(ifindex, prog.fd);
 	if (ret)
 		return zh_cni_err_set(err, ZH_CNI_ERR_BPF,
 				      "cannot attach the pod-side program",
-				      "%s on pod interface %s: %s",
-				      pod_prog_name(conf), env->ifname,
-				      strerror(-ret));
+				      "%s on pod interface %s: %s", prog.name,
+				      env->ifname, strerror(-ret));
 	/* What the kernel says it runs, not what we asked for: reported
 	 * (zerohopctl endpoints, the handoff's reply), and only native XDP
 	 * sees the frames we redirect. */
 	*xdp_mode = conf->afxdp.queues ? zh_xdp_mode(ifindex) : 0;
-	if (conf->afxdp.queues && *xdp_mode != ZH_XDP_ATTACHED_NATIVE)
+	if (conf->afxdp.queues && *xdp_mode != ZH_XSK_XDP_NATIVE)
 		return zh_cni_err_set(
 			err, ZH_CNI_ERR_BPF,
 			"the pod-side program does not run as native XDP",
@@ -635,6 +628,7 @@ static void check_pod_side(const struct zh_cni_env *env,
 			   const struct zh_objs *objs,
 			   const struct zh_result *prev, struct problems *p)
 {
+	struct pod_prog prog = pod_prog(conf, objs);
 	int ifindex = if_nametoindex(env->ifname);
 	char buf[64];
 
@@ -666,13 +660,13 @@ static void check_pod_side(const struct zh_cni_env *env,
 						     sizeof(buf)) :
 					 "link");
 	}
-	if (conf->afxdp.queues &&
-	    zh_xdp_mode(ifindex) != ZH_XDP_ATTACHED_NATIVE)
+	if (conf->afxdp.queues && zh_xdp_mode(ifindex) != ZH_XSK_XDP_NATIVE)
 		problem(p, "XDP on pod interface %s is not native",
 			env->ifname);
-	if (pod_prog_attached(conf, objs, ifindex) != 1)
-		problem(p, "%s not attached to pod interface %s",
-			pod_prog_name(conf), env->ifname);
+	if ((prog.xdp ? zh_xdp_attached(ifindex, prog.fd) :
+			zh_tc_attached(ifindex, prog.fd)) != 1)
+		problem(p, "%s not attached to pod interface %s", prog.name,
+			env->ifname);
 }
 
 int zh_cmd_check(const struct zh_cni_env *env, const struct zh_netconf *conf,

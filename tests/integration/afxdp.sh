@@ -194,8 +194,10 @@ check "a pod without afxdp is refused (not opted in)" \
 	sh -c "! zh_out=\$(ip netns exec '$CLI' '$ECHO' --socket '$SOCK' --timeout 1 2>&1); echo \"\$zh_out\" | grep -q 'did not opt in'"
 # Another process in the same pod: the queue is taken (the kernel refuses
 # the bind already).
+# (It must fail at once and say why, not idle into its --timeout.)
 check "a second process for the same queue is refused" \
-	sh -c "! nsenter --net=/var/run/netns/$SRV '$ECHO' --socket '$SOCK' --timeout 1 >/dev/null 2>&1"
+	sh -c "! nsenter --net=/var/run/netns/$SRV '$ECHO' --socket '$SOCK' --timeout 1 \
+		>'$ZH_TMP/second.out' 2>&1 && grep -q 'queue 0.*busy' '$ZH_TMP/second.out'"
 # A pod hands over a socket bound to the other pod's queue (opened, and
 # registered there, by the same process from inside that pod's netns).
 nsenter --net="/var/run/netns/$SRV" "$PEER" "$SOCK" foreign "/var/run/netns/$SRV2" eth0 0 \

@@ -16,6 +16,7 @@
 #include <xdp/libxdp.h>
 
 #include "zerohop.h"
+#include "xsk_proto.h"
 
 /* enum bpf_attach_type value since 6.6; Debian 12's uapi headers predate it */
 #define ZH_BPF_TCX_INGRESS 46
@@ -123,10 +124,10 @@ int zh_xdp_mode(int ifindex)
 	switch (xdp_multiprog__attach_mode(mp)) {
 	case XDP_MODE_NATIVE:
 	case XDP_MODE_HW:
-		mode = ZH_XDP_ATTACHED_NATIVE;
+		mode = ZH_XSK_XDP_NATIVE;
 		break;
 	case XDP_MODE_SKB:
-		mode = ZH_XDP_ATTACHED_GENERIC;
+		mode = ZH_XSK_XDP_GENERIC;
 		break;
 	default:
 		mode = 0;

@@ -160,19 +160,18 @@ static int netns_cookie(const char *path, __u64 *cookie)
 
 /* --- replies ------------------------------------------------------------ */
 
-static void reply(struct zh_xsk_srv *s, struct conn *c, __u32 seq, int status,
-		  __u32 mode, __u32 xdp_mode, const struct zh_xsk_addrs *addrs,
-		  const char *fmt, ...) __attribute__((format(printf, 8, 9)));
+static void reply(struct conn *c, __u32 seq, int status, __u32 mode,
+		  __u32 xdp_mode, const struct zh_xsk_addrs *addrs,
+		  const char *fmt, ...) __attribute__((format(printf, 7, 8)));
 
-static void reply(struct zh_xsk_srv *s, struct conn *c, __u32 seq, int status,
-		  __u32 mode, __u32 xdp_mode, const struct zh_xsk_addrs *addrs,
+static void reply(struct conn *c, __u32 seq, int status, __u32 mode,
+		  __u32 xdp_mode, const struct zh_xsk_addrs *addrs,
 		  const char *fmt, ...)
 {
 	char reason[ZH_XSK_REASON_LEN], buf[ZH_XSK_MSG_MAX];
 	va_list ap;
 	int n;
 
-	(void)s;
 	va_start(ap, fmt);
 	vsnprintf(reason, sizeof(reason), fmt, ap);
 	va_end(ap);
@@ -185,11 +184,11 @@ static void reply(struct zh_xsk_srv *s, struct conn *c, __u32 seq, int status,
 		pr_info("xsk: refused pid %d: %s\n", (int)c->pid, reason);
 }
 
-#define REFUSE(r, err, ...)                                       \
-	do {                                                      \
-		count(s, (r));                                    \
-		reply(s, c, seq, (err), 0, 0, NULL, __VA_ARGS__); \
-		return;                                           \
+#define REFUSE(r, err, ...)                                    \
+	do {                                                   \
+		count(s, (r));                                 \
+		reply(c, seq, (err), 0, 0, NULL, __VA_ARGS__); \
+		return;                                        \
 	} while (0)
 
 /* --- registrations -------------------------------------------------------- */
@@ -355,7 +354,7 @@ static void do_register(struct zh_xsk_srv *s, struct conn *c, __u32 seq,
 	iface_mark(s, pod.host_ifindex, req->queue_id, mode, true);
 	count(s, ZH_XSK_R_REGISTERED);
 	addrs_of(&pod.iface, &addrs);
-	reply(s, c, seq, 0, mode, pod.iface.xsk.xdp_mode, &addrs,
+	reply(c, seq, 0, mode, pod.iface.xsk.xdp_mode, &addrs,
 	      "%s queue %u of pod %.12s: %s mode, %s XDP", req->ifname,
 	      req->queue_id, pod.iface.container_id,
 	      mode == ZH_XSK_MODE_ZEROCOPY ? "zero-copy" : "copy",
@@ -375,7 +374,7 @@ static void do_unregister(struct zh_xsk_srv *s, struct conn *c, __u32 seq,
 			continue;
 		reg_drop(s, c, j);
 		count(s, ZH_XSK_R_UNREGISTERED);
-		reply(s, c, seq, 0, 0, 0, NULL, "%s queue %u released",
+		reply(c, seq, 0, 0, 0, NULL, "%s queue %u released",
 		      req->ifname, req->queue_id);
 		return;
 	}
@@ -442,7 +441,7 @@ static int conn_read(struct zh_xsk_srv *s, struct conn *c)
 		memcpy(&seq, buf + 12, sizeof(seq));
 	if (mh.msg_flags & (MSG_TRUNC | MSG_CTRUNC)) {
 		count(s, ZH_XSK_R_MALFORMED);
-		reply(s, c, seq, -EMSGSIZE, 0, 0, NULL,
+		reply(c, seq, -EMSGSIZE, 0, 0, NULL,
 		      "message longer than %d bytes or too many fds",
 		      ZH_XSK_MSG_MAX);
 		keep = 0;
@@ -458,14 +457,14 @@ static int conn_read(struct zh_xsk_srv *s, struct conn *c)
 						 ZH_XSK_R_MALFORMED;
 
 		count(s, r);
-		reply(s, c, seq, rc, 0, 0, NULL, "%s", err);
+		reply(c, seq, rc, 0, 0, NULL, "%s", err);
 		keep = 0;
 		goto out;
 	}
 	if (msg.hdr.type == ZH_XSK_UNREGISTER) {
 		if (nfds) {
 			count(s, ZH_XSK_R_MALFORMED);
-			reply(s, c, seq, -EINVAL, 0, 0, NULL,
+			reply(c, seq, -EINVAL, 0, 0, NULL,
 			      "UNREGISTER carries no fd");
 		} else {
 			do_unregister(s, c, seq, &msg.req);
@@ -474,7 +473,7 @@ static int conn_read(struct zh_xsk_srv *s, struct conn *c)
 	}
 	if (nfds != 1) {
 		count(s, ZH_XSK_R_NO_SOCKET);
-		reply(s, c, seq, -EBADF, 0, 0, NULL,
+		reply(c, seq, -EBADF, 0, 0, NULL,
 		      "REGISTER needs exactly one fd (the AF_XDP socket) in SCM_RIGHTS, got %d",
 		      nfds);
 		goto out;

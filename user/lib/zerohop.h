@@ -150,10 +150,8 @@ int zh_tc_attach(int ifindex, int prog_fd);
 int zh_tc_attached(int ifindex, int prog_fd);
 int zh_xdp_attach(int ifindex, int prog_fd); /* native */
 /* How XDP is attached to @ifindex, as the kernel reports it: 0 (none),
- * ZH_XDP_ATTACHED_NATIVE or _GENERIC (the values of xsk_proto.h's
- * ZH_XSK_XDP_*), or a negative errno. */
-#define ZH_XDP_ATTACHED_NATIVE 1
-#define ZH_XDP_ATTACHED_GENERIC 2
+ * xsk_proto.h's ZH_XSK_XDP_NATIVE or ZH_XSK_XDP_GENERIC, or a negative
+ * errno. */
 int zh_xdp_mode(int ifindex);
 int zh_xdp_attached(int ifindex, int prog_fd);
 

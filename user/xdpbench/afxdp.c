@@ -8,9 +8,9 @@
  *               temporary directory, over the path's own pins, in a thread
  *               of its own in our network namespace, polling its fd from
  *               setup to cleanup. xsk_srv enters pods' namespaces for a
- *               moment (zh_netns_enter) and takes the pin lock, which
- *               libzerohop finds through ZEROHOP_PIN_ROOT: that names the
- *               path's pins while the agent lives (see xb_xsk_agent_start).
+ *               moment (zh_netns_enter) and takes the pin lock of the
+ *               root its objects came from (ZEROHOP_PIN_ROOT names the
+ *               path's pins while they are opened, not after).
  *
  *   a slice     the server (`xdpbench server --afxdp`) started in pod b and
  *               waited for until the agent counts its registration; the
@@ -55,9 +55,6 @@ struct xb_xsk_agent {
 	pthread_t thread;
 	bool thread_started;
 	int wake[2]; /* a byte in wake[1]: the thread returns */
-	/* ZEROHOP_PIN_ROOT as it was before the agent */
-	bool root_set, root_had;
-	char *root_saved;
 	char sock[sizeof(((struct sockaddr_un *)0)->sun_path)];
 	char dir[256]; /* the run's temporary directory */
 	char exe[PATH_MAX]; /* ourselves, for the pod processes */
@@ -110,20 +107,6 @@ static uint64_t xb_xsk_live(const struct xb_xsk_agent *a)
 	return st.live;
 }
 
-/* Put ZEROHOP_PIN_ROOT back as it was. */
-static void xb_xsk_root_restore(struct xb_xsk_agent *a)
-{
-	if (!a->root_set)
-		return;
-	if (a->root_had)
-		setenv("ZEROHOP_PIN_ROOT", a->root_saved, 1);
-	else
-		unsetenv("ZEROHOP_PIN_ROOT");
-	free(a->root_saved);
-	a->root_saved = NULL;
-	a->root_set = false;
-}
-
 void xb_xsk_agent_stop(struct xb_xsk_agent *a)
 {
 	if (!a)
@@ -137,8 +120,8 @@ void xb_xsk_agent_stop(struct xb_xsk_agent *a)
 		pthread_join(a->thread, NULL);
 		a->thread_started = false;
 	}
-	/* Every connection closed (their slots emptied, under the pin lock:
-	 * ZEROHOP_PIN_ROOT still names ours), the socket file removed. */
+	/* Every connection closed (their slots emptied, under our pins'
+	 * lock), the socket file removed. */
 	if (a->srv) {
 		zh_xsk_srv_close(a->srv);
 		a->srv = NULL;
@@ -147,7 +130,6 @@ void xb_xsk_agent_stop(struct xb_xsk_agent *a)
 		zh_objs_close(&a->objs);
 		a->objs_open = false;
 	}
-	xb_xsk_root_restore(a);
 	if (a->wake[0] >= 0)
 		close(a->wake[0]);
 	if (a->wake[1] >= 0)
@@ -160,7 +142,6 @@ int xb_xsk_agent_start(struct xb_xsk_agent **out, const char *pin_root,
 		       size_t why_len)
 {
 	struct xb_xsk_agent *a;
-	const char *cur;
 	ssize_t n;
 	int lock, ret;
 
@@ -181,38 +162,24 @@ int xb_xsk_agent_start(struct xb_xsk_agent **out, const char *pin_root,
 			      strerror(errno));
 	a->exe[n] = '\0';
 
-	/*
-	 * The agent takes the pin lock (zh_pin_lock()) when it marks a pod's
-	 * queue registered or released, and finds it through the
-	 * environment, so the environment names this path's pins until
-	 * xb_xsk_agent_stop(). Only the main thread ever changes it: here,
-	 * in zerohop-svc's setup (which puts it back), and at the stop, never
-	 * while a slice runs, and every slice ends only after the agent has
-	 * seen both sockets go, so the agent thread never reads it while it
-	 * changes.
-	 */
-	cur = getenv("ZEROHOP_PIN_ROOT");
-	a->root_had = cur != NULL;
-	a->root_saved = cur ? strdup(cur) : NULL;
-	if (cur && !a->root_saved)
-		return xb_why(why, why_len, "out of memory");
-	if (setenv("ZEROHOP_PIN_ROOT", pin_root, 1))
-		return xb_why(why, why_len, "ZEROHOP_PIN_ROOT: %s",
-			      strerror(errno));
-	a->root_set = true;
-
-	lock = zh_pin_lock();
-	if (lock < 0)
-		return xb_why(why, why_len, "the pin lock of %s: %s", pin_root,
-			      strerror(-lock));
-	ret = zh_objs_open(&a->objs, 0);
-	zh_pin_unlock(lock);
+	/* The path's pins: the objects, and the root whose lock the agent
+	 * takes (xsk_srv keeps it, whatever the environment says later). */
+	ret = xb_zh_root(pin_root);
 	if (ret)
+		return xb_why(why, why_len, "ZEROHOP_PIN_ROOT: %s",
+			      strerror(-ret));
+	lock = zh_pin_lock();
+	ret = lock < 0 ? lock : zh_objs_open(&a->objs, 0);
+	if (lock >= 0)
+		zh_pin_unlock(lock);
+	a->objs_open = !ret;
+	if (!ret)
+		ret = zh_xsk_srv_open(&a->srv, a->sock, &a->objs);
+	xb_zh_root(NULL);
+	if (!a->objs_open)
 		return xb_why(why, why_len,
 			      "the plugin's BPF objects in %s: %s", pin_root,
 			      strerror(-ret));
-	a->objs_open = true;
-	ret = zh_xsk_srv_open(&a->srv, a->sock, &a->objs);
 	if (ret)
 		return xb_why(why, why_len, "the AF_XDP handoff socket %s: %s",
 			      a->sock, strerror(-ret));

@@ -745,12 +745,7 @@ static int xb_setup_services(struct xb_env *e, struct xb_path *p,
 
 /* --- zerohop ---------------------------------------------------------------- */
 
-/*
- * libzerohop finds its pins through ZEROHOP_PIN_ROOT; point it at @root
- * (NULL: back to what it was) around our own use of the maps. Setup runs
- * before any thread of ours, so the environment is ours to change.
- */
-static int xb_zh_root(const char *root)
+int xb_zh_root(const char *root)
 {
 	static char *saved;
 	static bool had;
