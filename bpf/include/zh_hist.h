@@ -158,16 +158,20 @@ static __always_inline __u64 zh_hist_upper(__u32 idx)
  */
 static __always_inline void zh_hist_record(struct zh_hist *h, __u64 ns)
 {
-	__u32 idx = zh_hist_index(ns);
-
 	/*
-	 * zh_hist_index() is < ZH_HIST_BUCKETS on every path, and the
-	 * verifier sees that path by path (clang 14 proves it too and drops
-	 * this test). Kept for a compiler that folds the paths into one
-	 * unbounded register: the access below must stay provably in range.
+	 * 64 bits wide, tested in the register that indexes: clang tests a
+	 * 32-bit index in one register and zero-extends a copy for the
+	 * access, and a verifier before 6.2 or so (Debian's 6.1) does not
+	 * carry the bound across, refusing the program ("R0 unbounded
+	 * memory access"). The barrier keeps the compiler from splitting
+	 * the two again.
 	 */
+	__u64 idx = zh_hist_index(ns);
+
+	asm volatile("" : "+r"(idx));
 	if (idx >= ZH_HIST_BUCKETS)
 		return;
+	asm volatile("" : "+r"(idx));
 	h->count++;
 	h->sum_ns += ns;
 	if (ns > h->max_ns)
