@@ -28,23 +28,38 @@
 #include "lib/nat.h"
 #include "lib/reject.h"
 #include "lib/xsk.h"
+#include "lib/kfeat.h"
 
 #define ZH_PULL_LEN (sizeof(struct ethhdr) + sizeof(struct ipv6hdr))
 
-/* Did the XDP entry hand this frame over (ZH_META_TO_TC in its metadata)? */
+/* A reply of a NodePort flow from a local backend: it leaves by the uplink
+ * it came in on (zh_ct's out_ifindex), not through the kernel. */
+static __always_inline int zh_nodeport_reply(int stat, const struct zh_fwd *fwd)
+{
+	return stat == ZH_STAT_PASS_NO_ENDPOINT && fwd->nat.op &&
+	       fwd->nat.out_ifindex;
+}
+
+/* Did the XDP entry hand this frame over (ZH_META_TO_TC in its metadata)?
+ * Without XDP metadata it cannot say: zh_from_pod() classifies again. */
 static __always_inline int zh_tc_handover(struct __sk_buff *skb)
 {
 	void *meta = (void *)(long)skb->data_meta;
 	void *data = (void *)(long)skb->data;
 
+	if (!zh_kernel_has(XDP_META))
+		return 0;
 	return meta + sizeof(__u32) <= data && *(__u32 *)meta == ZH_META_TO_TC;
 }
 
-/* XDP: pass the frame on to the tc entry, marked as handed over. */
+/* XDP: pass the frame on to the tc entry, marked as handed over where the
+ * kernel has XDP metadata (the tc entry finds it again otherwise). */
 static __always_inline int zh_xdp_handover(struct xdp_md *ctx)
 {
 	void *meta, *data;
 
+	if (!zh_kernel_has(XDP_META))
+		return XDP_PASS;
 	if (bpf_xdp_adjust_meta(ctx, -(int)sizeof(__u32)))
 		return XDP_PASS; /* unmarked: tc leaves it to the kernel */
 	meta = (void *)(long)ctx->data_meta;
@@ -56,10 +71,11 @@ static __always_inline int zh_xdp_handover(struct xdp_md *ctx)
 
 /* Into the destination pod: straight to it with bpf_redirect_peer(), or,
  * for an AF_XDP pod, out of its host-side veth so that the pod's veth
- * receives it (and its XDP program sees it). */
+ * receives it (and its XDP program sees it). Every pod is reached the
+ * second way on a kernel without bpf_redirect_peer() (before 5.10). */
 static __always_inline int zh_tc_deliver(const struct zh_fwd *fwd)
 {
-	if (fwd->via_rx)
+	if (fwd->via_rx || !zh_kernel_has(TC_REDIRECT_PEER))
 		return bpf_redirect(fwd->ifindex, 0);
 	return bpf_redirect_peer(fwd->ifindex, 0);
 }
@@ -84,6 +100,9 @@ int zh_tc_from_pod(struct __sk_buff *skb)
 	stat = zh_from_pod(data, data_end, skb->ifindex, &fwd);
 	if (stat == ZH_XDP_DONE)
 		return TC_ACT_OK;
+	/* Classified again behind XDP: what XDP did not hand over is its. */
+	if (fwd.reclassify && !fwd.handover && !zh_nodeport_reply(stat, &fwd))
+		return TC_ACT_OK;
 	if (fwd.nat.op && !zh_stat_is_drop(stat)) {
 		if (zh_tc_nat(skb, &fwd.nat))
 			stat = ZH_STAT_DROP_NAT;
@@ -100,9 +119,9 @@ int zh_tc_from_pod(struct __sk_buff *skb)
 		return act == TC_ACT_REDIRECT ? act : TC_ACT_SHOT;
 	}
 	/* A NodePort reply: straight back out of the uplink it came in on,
-	 * its L2 header from the neighbour table. */
-	if (stat == ZH_STAT_PASS_NO_ENDPOINT && fwd.nat.op &&
-	    fwd.nat.out_ifindex) {
+	 * its L2 header from the neighbour table. (Without that helper the
+	 * agent answers no NodePort, so there is no such reply.) */
+	if (zh_kernel_has(TC_REDIRECT_NEIGH) && zh_nodeport_reply(stat, &fwd)) {
 		zh_count(stat, skb->len);
 		return bpf_redirect_neigh(fwd.nat.out_ifindex, NULL, 0, 0);
 	}
@@ -136,8 +155,7 @@ int zh_xdp_from_pod(struct xdp_md *ctx)
 	stat = zh_from_pod(data, data_end, ctx->ingress_ifindex, &fwd);
 	/* Untouched, uncounted: the tc entry on this veth takes it. So does
 	 * a NodePort reply, which leaves by bpf_redirect_neigh(). */
-	if (stat == ZH_STAT_PASS_TO_TC || (stat == ZH_STAT_PASS_NO_ENDPOINT &&
-					   fwd.nat.op && fwd.nat.out_ifindex))
+	if (stat == ZH_STAT_PASS_TO_TC || zh_nodeport_reply(stat, &fwd))
 		return zh_xdp_handover(ctx);
 	if (fwd.nat.op && !zh_stat_is_drop(stat) &&
 	    zh_xdp_nat(data, data_end, &fwd.nat))

@@ -84,6 +84,8 @@ struct zh_cni_env {
 	enum zh_cni_cmd cmd;
 	/* borrowed from getenv; NULL when unset or empty */
 	const char *container_id, *netns, *ifname, *args, *path;
+	/* ZEROHOP_PIN_ROOT, else ZH_PIN_ROOT: where the objects are pinned */
+	const char *pin_root;
 };
 
 /* The production lookup for zh_cni_env_parse(): getenv(). */
@@ -144,6 +146,17 @@ struct zh_netconf {
 int zh_netconf_parse(const char *buf, size_t len, struct zh_netconf *conf,
 		     struct zh_cni_err *err);
 void zh_netconf_free(struct zh_netconf *conf);
+
+/*
+ * Can a kernel with features @f (kfeatures.h) serve @conf's datapath and
+ * AF_XDP? 0, or -1 with @err: @code (ADD and CHECK: the spec's 2, an
+ * unsupported field; STATUS: 50) and a message naming the first missing
+ * feature.
+ */
+struct zh_kfeat;
+int zh_netconf_kernel_check(const struct zh_netconf *conf,
+			    const struct zh_kfeat *f, int code,
+			    struct zh_cni_err *err);
 /*
  * STATUS and GC came with CNI 1.1.0: for them a configuration of an older
  * version is ZH_CNI_ERR_INCOMPATIBLE, as in the reference implementation

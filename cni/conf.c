@@ -12,6 +12,7 @@
 #include <netinet/in.h>
 
 #include "cni.h"
+#include "kfeatures.h"
 #include "xsk_srv.h"
 
 /* A short rendering of any JSON value for messages: "xdp", 12, {...}. */
@@ -457,4 +458,29 @@ int zh_netconf_allows(const struct zh_netconf *conf, enum zh_cni_cmd cmd,
 	return conf_err(err, ZH_CNI_ERR_INCOMPATIBLE, details,
 			"config version does not allow %s",
 			zh_cni_cmd_name(cmd));
+}
+
+int zh_netconf_kernel_check(const struct zh_netconf *conf,
+			    const struct zh_kfeat *f, int code,
+			    struct zh_cni_err *err)
+{
+	enum zh_use use = conf->datapath == ZH_DATAPATH_XDP ? ZH_USE_XDP :
+							      ZH_USE_TC;
+	int missing = zh_use_missing(f, use);
+
+	if (missing < 0 && conf->afxdp.queues) {
+		use = ZH_USE_AFXDP;
+		missing = zh_use_missing(f, use);
+	}
+	if (missing < 0)
+		return 0;
+	return zh_cni_err_set(
+		err, code,
+		use == ZH_USE_AFXDP ?
+			"\"afxdp\" (AF_XDP pods) cannot work on this node's kernel" :
+		use == ZH_USE_XDP ?
+			"\"datapath\": \"xdp\" cannot work on this node's kernel" :
+			"\"datapath\": \"tc\" cannot work on this node's kernel",
+		"missing kernel feature %s (%s); `zerohopctl features` lists what this kernel has",
+		zh_feat_name(missing), zh_feat_doc(missing)->what);
 }

@@ -152,6 +152,9 @@ int zh_cni_env_parse(struct zh_cni_env *env,
 		return zh_cni_err_set(err, ZH_CNI_ERR_INTERNAL,
 				      "no environment lookup given", NULL);
 
+	env->pin_root = get("ZEROHOP_PIN_ROOT");
+	if (!env->pin_root || !*env->pin_root)
+		env->pin_root = ZH_PIN_ROOT;
 	cmd = get("CNI_COMMAND");
 	if (!cmd || !*cmd)
 		return zh_cni_err_set(err, ZH_CNI_ERR_INVALID_ENV,

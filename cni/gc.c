@@ -103,7 +103,7 @@ static int sweep(const struct zh_objs *objs, const struct zh_netconf *conf,
 		free(sw.v);
 		return zh_cni_err_set(err, ZH_CNI_ERR_BPF,
 				      "cannot read the attachments",
-				      "%s/" ZH_MAP_IFACES ": %s", zh_pin_dir(),
+				      "%s/" ZH_MAP_IFACES ": %s", objs->dir,
 				      strerror(-(sw.err ? sw.err : ret)));
 	}
 	for (size_t i = 0; i < sw.n; i++) {
@@ -157,11 +157,11 @@ int zh_cmd_gc(const struct zh_cni_env *env, const struct zh_netconf *conf,
 	if (zh_netconf_attachments(conf, &valid, err))
 		return -1;
 
-	lock = zh_pod_objs_take(&objs, err);
+	lock = zh_pod_objs_take(env->pin_root, &objs, err);
 	if (lock == -1) {
 		ret = -1; /* still GC the IPAM plugin, then report this */
 	} else if (lock < 0) {
-		pr_debug("gc: nothing pinned under %s\n", zh_pin_dir());
+		pr_debug("gc: nothing pinned under %s\n", env->pin_root);
 	} else if (strlen(conf->name) >= ZH_NETWORK_LEN) {
 		/* zh_ifaces keeps a prefix: another network could share it. */
 		pr_warn("gc: network name \"%s\" is longer than %d bytes: "

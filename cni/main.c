@@ -98,8 +98,8 @@ static void usage(void)
 		"  ADD      wire the pod in CNI_NETNS onto the fast path; prints the result\n"
 		"  DEL      take it off again and release its address (repeatable)\n"
 		"  CHECK    compare the pod's wiring with prevResult\n"
-		"  STATUS   exit 0 when ADD could be served (bpffs, the IPAM plugin),\n"
-		"           else error 50\n"
+		"  STATUS   exit 0 when ADD could be served (bpffs, a kernel that runs\n"
+		"           the network's datapath, the IPAM plugin), else error 50\n"
 		"  GC       remove this network's attachments missing from\n"
 		"           \"cni.dev/valid-attachments\", then GC the IPAM plugin\n"
 		"  VERSION  the CNI versions spoken: %s\n"
@@ -114,9 +114,14 @@ static void usage(void)
 		"                            AF_XDP for the pods (README: AF_XDP pods);\n"
 		"                            per pod in args.cni.afxdp (false: off)\n"
 		"\n"
+		"A datapath or \"afxdp\" this node's kernel cannot run is refused at ADD\n"
+		"and CHECK with error 2 naming the missing kernel feature (zerohopctl\n"
+		"features lists them).\n"
+		"\n"
 		"Environment: ZEROHOP_PIN_ROOT overrides the pin root (%s),\n"
 		"ZEROHOP_XSK_SOCKET the default socketPath, ZEROHOP_DEBUG=1 logs more\n"
-		"to stderr.\n",
+		"to stderr, ZEROHOP_DISABLE_FEATURES=name,name makes the kernel probe\n"
+		"report those features absent (when it runs: once per pin directory).\n",
 		zh_cni_versions_list(), ZH_PIN_ROOT);
 }
 

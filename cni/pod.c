@@ -55,24 +55,24 @@ static int nl_fail(struct zh_cni_err *err, int ret, const char *what,
 }
 
 /* Open the pinned objects (loading them if nobody has) under the lock. */
-static int objs_take(struct zh_objs *objs, unsigned int flags,
+static int objs_take(const char *root, struct zh_objs *objs, unsigned int flags,
 		     struct zh_cni_err *err)
 {
 	int lock, ret;
 
-	lock = zh_pin_lock();
+	lock = zh_pin_lock(root);
 	if (lock < 0)
 		return zh_cni_err_set(err, ZH_CNI_ERR_BPF,
 				      "cannot lock the BPF pin directory",
-				      "%s: %s", zh_pin_root(), strerror(-lock));
-	ret = zh_objs_open(objs, flags);
+				      "%s: %s", root, strerror(-lock));
+	ret = zh_objs_open(objs, root, flags, NULL);
 	if (ret) {
 		zh_pin_unlock(lock);
 		if (ret == -ENOENT && !(flags & ZH_OBJS_LOAD))
 			return -ENOENT;
 		return zh_cni_err_set(err, ZH_CNI_ERR_BPF,
 				      "cannot open or load the BPF objects",
-				      "%s: %s", zh_pin_dir(), strerror(-ret));
+				      "%s", objs->err);
 	}
 	return lock;
 }
@@ -224,7 +224,7 @@ static int pod_side(const struct zh_cni_env *env, const struct zh_netconf *conf,
 	 * it steers frames into the pod's sockets. */
 	prog = pod_prog(conf, objs);
 	ret = prog.xdp ? zh_xdp_attach(ifindex, prog.fd) :
-			 zh_tc_attach(ifindex, prog.fd);
+			 zh_tc_attach(&objs->feat, ifindex, prog.fd);
 	if (ret)
 		return zh_cni_err_set(err, ZH_CNI_ERR_BPF,
 				      "cannot attach the pod-side program",
@@ -313,7 +313,7 @@ static int attach_host(const struct zh_netconf *conf,
 
 	/* XDP mode has the tc entry too: what XDP cannot redirect (to a pod
 	 * without XDP) it passes on, and the tc entry delivers. */
-	ret = zh_tc_attach(host_ifindex, objs->tc_from_pod_fd);
+	ret = zh_tc_attach(&objs->feat, host_ifindex, objs->tc_from_pod_fd);
 	if (!ret && conf->datapath == ZH_DATAPATH_XDP)
 		ret = zh_xdp_attach(host_ifindex, objs->xdp_from_pod_fd);
 	if (ret)
@@ -415,11 +415,17 @@ int zh_cmd_add(const struct zh_cni_env *env, const struct zh_netconf *conf,
 				      "cannot open the pod's network namespace",
 				      "CNI_NETNS %s: %s", env->netns,
 				      strerror(errno));
-	lock = objs_take(&objs, ZH_OBJS_LOAD, err);
+	lock = objs_take(env->pin_root, &objs, ZH_OBJS_LOAD, err);
 	if (lock < 0) {
 		close(netns_fd);
 		return -1;
 	}
+	/* Before anything is made: a mode this kernel cannot run is refused
+	 * with nothing to undo. */
+	ret = zh_netconf_kernel_check(conf, &objs.feat,
+				      ZH_CNI_ERR_UNSUPPORTED_FIELD, err);
+	if (ret)
+		goto err_objs;
 	if (if_nametoindex(host)) {
 		ret = zh_cni_err_set(
 			err, ZH_CNI_ERR_LINK, "host interface already exists",
@@ -538,12 +544,16 @@ err_objs:
 	return -1;
 }
 
-int zh_pod_objs_take(struct zh_objs *objs, struct zh_cni_err *err)
+int zh_pod_objs_take(const char *root, struct zh_objs *objs,
+		     struct zh_cni_err *err)
 {
+	char dir[ZH_PIN_PATH_MAX];
+
 	/* Nothing pinned, nothing to remove: and no pin root made either. */
-	if (access(zh_pin_dir(), F_OK))
+	snprintf(dir, sizeof(dir), "%s/%s", root, ZH_PIN_VERSION);
+	if (access(dir, F_OK))
 		return -ENOENT;
-	return objs_take(objs, 0, err);
+	return objs_take(root, objs, 0, err);
 }
 
 int zh_pod_unwire(const struct zh_objs *objs, const char *host,
@@ -580,7 +590,7 @@ int zh_cmd_del(const struct zh_cni_env *env, const struct zh_netconf *conf,
 	/* Best effort: without the maps (never loaded, bpffs gone) there is
 	 * no entry to remove, and the veth and lease still go. */
 	zh_host_ifname(env->container_id, env->ifname, host);
-	lock = zh_pod_objs_take(&objs, &ignore);
+	lock = zh_pod_objs_take(env->pin_root, &objs, &ignore);
 	ret = zh_pod_unwire(lock >= 0 ? &objs : NULL, host, env->container_id,
 			    env->ifname, err);
 	if (!ret)
@@ -686,12 +696,20 @@ int zh_cmd_check(const struct zh_cni_env *env, const struct zh_netconf *conf,
 		return -1;
 	zh_host_ifname(env->container_id, env->ifname, host);
 
-	ret = zh_objs_open(&objs, 0);
+	ret = zh_objs_open(&objs, env->pin_root, 0, NULL);
 	if (ret) {
 		zh_result_free(&prev);
 		return zh_cni_err_set(err, ZH_CNI_ERR_CHECK,
-				      "BPF objects are not pinned", "%s: %s",
-				      zh_pin_dir(), strerror(-ret));
+				      "BPF objects are not pinned", "%s",
+				      objs.err);
+	}
+	/* A kernel that cannot run this mode: say that, not which of its
+	 * pieces are missing. */
+	if (zh_netconf_kernel_check(conf, &objs.feat,
+				    ZH_CNI_ERR_UNSUPPORTED_FIELD, err)) {
+		zh_objs_close(&objs);
+		zh_result_free(&prev);
+		return -1;
 	}
 	ifindex = if_nametoindex(host);
 	if (!ifindex) {

@@ -35,7 +35,8 @@ int zh_cmd_gc(const struct zh_cni_env *env, const struct zh_netconf *conf,
  * zh_pin_unlock() it), -ENOENT when nothing is pinned (no pin root is made
  * then), or -1 with @err filled.
  */
-int zh_pod_objs_take(struct zh_objs *objs, struct zh_cni_err *err);
+int zh_pod_objs_take(const char *root, struct zh_objs *objs,
+		     struct zh_cni_err *err);
 /*
  * Take one attachment off the host, IPAM aside: its endpoint entries (by
  * the host veth @host and by owner @container_id/@ifname; @objs NULL:

@@ -2,8 +2,10 @@
 /*
  * status.c - STATUS (CNI 1.1.0): could an ADD be served now? ADD needs bpffs
  * (the pins live there, and without an agent the plugin loads and pins the
- * objects itself) and the IPAM plugin. When that plugin speaks 1.1.0 it is
- * asked for its STATUS too, and its error is ours. Success prints nothing.
+ * objects itself), a kernel that can run the network's datapath (and
+ * AF_XDP, when the network asks for it), and the IPAM plugin. When that
+ * plugin speaks 1.1.0 it is asked for its STATUS too, and its error is
+ * ours. Success prints nothing.
  */
 #include <limits.h>
 #include <stdio.h>
@@ -34,6 +36,31 @@ static void missing_add(struct missing *m, const char *what,
 	m->n++;
 }
 
+/* The node's feature set (probed and pinned now if nobody has): can it run
+ * this network's datapath and AF_XDP? */
+static void kernel_status(const struct zh_cni_env *env,
+			  const struct zh_netconf *conf, struct missing *m)
+{
+	struct zh_cni_err kerr;
+	struct zh_kfeat f;
+	char details[512];
+	int lock, ret;
+
+	snprintf(details, sizeof(details), "%s: %s", env->pin_root,
+		 "cannot take the pin lock");
+	lock = zh_pin_lock(env->pin_root);
+	ret = lock < 0 ? lock :
+			 zh_feat_get(env->pin_root, ZH_OBJS_LOAD, &f, NULL,
+				     details, sizeof(details));
+	zh_pin_unlock(lock);
+	if (ret) {
+		missing_add(m, "cannot learn the kernel's features", details);
+		return;
+	}
+	if (zh_netconf_kernel_check(conf, &f, ZH_CNI_ERR_NOT_AVAILABLE, &kerr))
+		missing_add(m, kerr.msg, kerr.details);
+}
+
 int zh_cmd_status(const struct zh_cni_env *env, const struct zh_netconf *conf,
 		  struct zh_cni_err *err)
 {
@@ -48,6 +75,8 @@ int zh_cmd_status(const struct zh_cni_env *env, const struct zh_netconf *conf,
 		snprintf(details, sizeof(details),
 			 "mount bpf on /sys/fs/bpf: %s", strerror(-ret));
 		missing_add(&m, "bpffs is not mounted on /sys/fs/bpf", details);
+	} else {
+		kernel_status(env, conf, &m);
 	}
 	if (!env->path || strchr(type, '/') ||
 	    zh_ipam_find(type, env->path, path, sizeof(path))) {

@@ -63,8 +63,88 @@ enum zh_datapath {
  * zh_tc_from_pod for what XDP cannot deliver (a tc pod, a NodePort reply).
  * XDP hands such a frame over with this value in its metadata; every other
  * frame XDP passed it has already counted, and the tc entry lets it be.
+ * Where the kernel has no XDP metadata (ZH_FEAT_XDP_META), the tc entry
+ * classifies each frame again as the XDP entry did and takes only what XDP
+ * would have handed over.
  */
 #define ZH_META_TO_TC 0x7a68746bU /* "zhtk" */
+
+/*
+ * Kernel features. user/lib/kfeatures.c probes each one on a node by loading
+ * or attaching a minimal program that uses it, and keeps the result pinned
+ * next to the programs (zh_features). The loader hands the same set to the
+ * programs as the load-time constant zh_kfeat (bpf/lib/kfeat.h): code
+ * behind a missing feature is left out by the verifier, never run.
+ *
+ * X(ID, name): bit ZH_FEAT_ID; the name is what `zerohopctl features`,
+ * /metrics and ZEROHOP_DISABLE_FEATURES call it. Helper features are named
+ * after the hook and the helper (bpf_ dropped): a helper can be allowed in
+ * tc programs and refused in XDP ones, so each pair is probed. The last
+ * ones are zh_fast's programs themselves: this kernel's verifier accepts
+ * the program as built (found when the object does not load as a whole).
+ */
+#define ZH_FEATURES(X)                                \
+	X(MAPS, "bpf_maps")                           \
+	X(TCX, "tcx")                                 \
+	X(TC_CLSACT, "tc_clsact")                     \
+	X(XDP_VETH, "xdp_veth_native")                \
+	X(AFXDP, "afxdp")                             \
+	X(XDP_META, "xdp_meta")                       \
+	X(TC_MAP_LOOKUP_ELEM, "tc_map_lookup_elem")   \
+	X(TC_MAP_UPDATE_ELEM, "tc_map_update_elem")   \
+	X(TC_MAP_DELETE_ELEM, "tc_map_delete_elem")   \
+	X(TC_KTIME_GET_NS, "tc_ktime_get_ns")         \
+	X(TC_GET_PRANDOM_U32, "tc_get_prandom_u32")   \
+	X(TC_CSUM_DIFF, "tc_csum_diff")               \
+	X(TC_CSUM_UPDATE, "tc_csum_update")           \
+	X(TC_CSUM_LEVEL, "tc_csum_level")             \
+	X(TC_L3_CSUM_REPLACE, "tc_l3_csum_replace")   \
+	X(TC_L4_CSUM_REPLACE, "tc_l4_csum_replace")   \
+	X(TC_SKB_STORE_BYTES, "tc_skb_store_bytes")   \
+	X(TC_SKB_LOAD_BYTES, "tc_skb_load_bytes")     \
+	X(TC_SKB_PULL_DATA, "tc_skb_pull_data")       \
+	X(TC_SKB_CHANGE_TAIL, "tc_skb_change_tail")   \
+	X(TC_REDIRECT, "tc_redirect")                 \
+	X(TC_REDIRECT_PEER, "tc_redirect_peer")       \
+	X(TC_REDIRECT_NEIGH, "tc_redirect_neigh")     \
+	X(XDP_MAP_LOOKUP_ELEM, "xdp_map_lookup_elem") \
+	X(XDP_MAP_UPDATE_ELEM, "xdp_map_update_elem") \
+	X(XDP_MAP_DELETE_ELEM, "xdp_map_delete_elem") \
+	X(XDP_KTIME_GET_NS, "xdp_ktime_get_ns")       \
+	X(XDP_GET_PRANDOM_U32, "xdp_get_prandom_u32") \
+	X(XDP_CSUM_DIFF, "xdp_csum_diff")             \
+	X(XDP_REDIRECT, "xdp_redirect")               \
+	X(XDP_REDIRECT_MAP, "xdp_redirect_map")       \
+	X(XDP_ADJUST_TAIL, "xdp_adjust_tail")         \
+	X(PROG_TC_FROM_POD, "zh_tc_from_pod")         \
+	X(PROG_XDP_FROM_POD, "zh_xdp_from_pod")       \
+	X(PROG_XDP_POD, "zh_xdp_pod")                 \
+	X(PROG_XDP_POD_XSK, "zh_xdp_pod_xsk")         \
+	X(PROG_TC_POD, "zh_tc_pod")                   \
+	X(PROG_TC_UPLINK, "zh_tc_uplink")             \
+	X(PROG_XDP_UPLINK, "zh_xdp_uplink")
+
+enum zh_feature {
+#define ZH_FEAT_ENUM(id, name) ZH_FEAT_##id,
+	ZH_FEATURES(ZH_FEAT_ENUM)
+#undef ZH_FEAT_ENUM
+		ZH_FEAT_MAX,
+};
+
+#define ZH_FEAT_BIT(id) (1ULL << ZH_FEAT_##id)
+
+/* zh_features: one entry, written once per pin directory by the loader
+ * (under the pin lock), read by every later agent and plugin run. */
+#define ZH_MAP_FEATURES "zh_features"
+#define ZH_KERNEL_LEN 64
+
+struct zh_kfeat {
+	__u64 present; /* ZH_FEAT_* bits whose probe loaded or attached */
+	__u64 disabled; /* reported absent on purpose (ZEROHOP_DISABLE_FEATURES) */
+	__u64 probed; /* the bits this set has an answer for */
+	__u64 probed_at; /* CLOCK_REALTIME seconds */
+	char kernel[ZH_KERNEL_LEN]; /* uname -r of the kernel probed */
+};
 
 /* zh_endpoints: pod IP -> where to deliver it. */
 struct zh_ep_key {
@@ -440,6 +520,8 @@ _Static_assert(sizeof(struct zh_ct_key) == 40, "zh_ct_key layout");
 _Static_assert(sizeof(struct zh_ct) == 40, "zh_ct layout");
 _Static_assert(sizeof(struct zh_affinity_key) == 24, "zh_affinity_key layout");
 _Static_assert(sizeof(struct zh_affinity) == 16, "zh_affinity layout");
+_Static_assert(sizeof(struct zh_kfeat) == 96, "zh_kfeat layout");
+_Static_assert(ZH_FEAT_MAX <= 64, "zh_kfeat has 64 bits");
 #endif
 
 #endif /* ZH_ABI_H */

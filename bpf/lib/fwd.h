@@ -13,6 +13,7 @@
 #include "parse.h"
 #include "maps.h"
 #include "lb.h"
+#include "kfeat.h"
 
 /* zh_from_pod(): the XDP entry already dealt with this frame (no zh_stat:
  * nothing is counted twice). */
@@ -23,6 +24,11 @@ struct zh_fwd {
 	__u8 xdp; /* set by the XDP entry: it can only reach XDP pods */
 	__u8 tc; /* set by the tc entry */
 	__u8 handover; /* tc: the XDP entry passed this frame on to us */
+	/* tc behind XDP on a kernel without XDP metadata: the XDP entry could
+	 * not mark what it handed over, so classify as it did and take only
+	 * frames for a tc pod (and NodePort replies); it has dealt with the
+	 * rest, counted and all. */
+	__u8 reclassify;
 	__u8 via_rx; /* the target is an AF_XDP pod (ZH_EP_F_VIA_RX) */
 	/* A Service rewrite the entry applies (tc and XDP write differently),
 	 * whatever the verdict: a backend that is no local pod is reached
@@ -76,6 +82,13 @@ static __always_inline int zh_ipv4_deliver(struct ethhdr *eth,
 		return ZH_STAT_PASS_NO_ENDPOINT;
 	if (fwd->xdp && ep->datapath != ZH_DATAPATH_XDP)
 		return ZH_STAT_PASS_TO_TC;
+	if (fwd->reclassify) {
+		/* An XDP pod: the XDP entry delivered it, or dropped it when
+		 * the redirect failed; it never passes such a frame on. */
+		if (ep->datapath == ZH_DATAPATH_XDP)
+			return ZH_XDP_DONE;
+		fwd->handover = 1;
+	}
 	if (iph->ttl <= 1)
 		return ZH_STAT_PASS_TTL;
 
@@ -102,6 +115,13 @@ static __always_inline int zh_ipv6_deliver(struct ethhdr *eth,
 		return ZH_STAT_PASS_NO_ENDPOINT;
 	if (fwd->xdp && ep->datapath != ZH_DATAPATH_XDP)
 		return ZH_STAT_PASS_TO_TC;
+	if (fwd->reclassify) {
+		/* An XDP pod: the XDP entry delivered it, or dropped it when
+		 * the redirect failed; it never passes such a frame on. */
+		if (ep->datapath == ZH_DATAPATH_XDP)
+			return ZH_XDP_DONE;
+		fwd->handover = 1;
+	}
 	if (ip6->hop_limit <= 1)
 		return ZH_STAT_PASS_TTL;
 	/* No header checksum in IPv6; payload_len, nexthdr and hop_limit
@@ -242,8 +262,11 @@ static __always_inline int zh_from_pod(void *data, void *data_end,
 	if (!self)
 		return ZH_STAT_PASS_NO_IFACE;
 	/* Behind XDP, only what XDP handed over: the rest it has done. */
-	if (fwd->tc && self->datapath == ZH_DATAPATH_XDP && !fwd->handover)
-		return ZH_XDP_DONE;
+	if (fwd->tc && self->datapath == ZH_DATAPATH_XDP && !fwd->handover) {
+		if (zh_kernel_has(XDP_META))
+			return ZH_XDP_DONE;
+		fwd->reclassify = 1;
+	}
 	if (!zh_mac_eq(eth->h_source, self->mac))
 		return ZH_STAT_DROP_SPOOF_MAC;
 

@@ -21,6 +21,15 @@
 #include <linux/udp.h>
 #include "parse.h"
 #include "maps.h"
+#include "kfeat.h"
+
+/* Sampling draws a random number in tc and XDP programs alike: without the
+ * helper in both, only probes are timed (zerohopd refuses --sample). */
+static __always_inline int zh_lat_can_sample(void)
+{
+	return zh_kernel_has(TC_GET_PRANDOM_U32) &&
+	       zh_kernel_has(XDP_GET_PRANDOM_U32);
+}
 
 static __always_inline struct zh_config *zh_config_get(void)
 {
@@ -95,7 +104,7 @@ static __always_inline void zh_lat_from_pod(void *data, void *data_end,
 		zh_lat_record(ZH_HOP_EGRESS, ZH_LAT_PROBE, now - tx_ns);
 		st.src = ZH_LAT_PROBE;
 		st.origin_ns = tx_ns;
-	} else if (cfg->sample_every &&
+	} else if (cfg->sample_every && zh_lat_can_sample() &&
 		   bpf_get_prandom_u32() % cfg->sample_every == 0) {
 		st.src = ZH_LAT_SAMPLE;
 		st.origin_ns = now;

@@ -1,5 +1,9 @@
 /* SPDX-License-Identifier: (BSD-2-Clause OR GPL-2.0) */
-/* maps.h - the map definitions, laid out by zh_abi.h, and counter helpers. */
+/*
+ * maps.h - the map definitions, laid out by zh_abi.h, and counter helpers.
+ * Every map is pinned by name under the loader's pin_root_path (pin.c), so
+ * a second load finds and reuses it.
+ */
 #ifndef ZH_MAPS_H
 #define ZH_MAPS_H
 
@@ -10,6 +14,7 @@
 
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
 	__uint(max_entries, ZH_MAX_ENDPOINTS);
 	__type(key, struct zh_ep_key);
 	__type(value, struct zh_endpoint);
@@ -17,6 +22,7 @@ struct {
 
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
 	__uint(max_entries, ZH_MAX_ENDPOINTS);
 	__type(key, __u32);
 	__type(value, struct zh_iface);
@@ -24,6 +30,7 @@ struct {
 
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
 	__uint(max_entries, ZH_STAT_MAX);
 	__type(key, __u32);
 	__type(value, struct zh_counter);
@@ -31,6 +38,7 @@ struct {
 
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
 	__uint(max_entries, 1);
 	__type(key, __u32);
 	__type(value, struct zh_config);
@@ -38,6 +46,7 @@ struct {
 
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
 	__uint(max_entries, ZH_LAT_SLOTS);
 	__type(key, __u32);
 	__type(value, struct zh_hist);
@@ -46,6 +55,7 @@ struct {
 /* Stamped at one CPU, matched on whichever delivers it: shared, LRU. */
 struct {
 	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
 	__uint(max_entries, ZH_LAT_FLOWS);
 	__type(key, struct zh_flow_key);
 	__type(value, struct zh_lat_stamp);
@@ -53,6 +63,7 @@ struct {
 
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
 	__uint(max_entries, ZH_MAX_SERVICES);
 	__type(key, struct zh_svc_key);
 	__type(value, struct zh_svc);
@@ -60,6 +71,7 @@ struct {
 
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
 	__uint(max_entries, ZH_MAX_BACKENDS);
 	__type(key, __u32);
 	__type(value, struct zh_backend);
@@ -69,6 +81,7 @@ struct {
  * spaces the u32 slots 8 bytes apart there, as it rounds array values). */
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
 	__uint(map_flags, BPF_F_MMAPABLE);
 	__uint(max_entries, ZH_MAGLEV_SLOTS);
 	__type(key, __u32);
@@ -77,6 +90,7 @@ struct {
 
 struct {
 	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
 	__uint(max_entries, ZH_CT_MAX);
 	__type(key, struct zh_ct_key);
 	__type(value, struct zh_ct);
@@ -84,6 +98,7 @@ struct {
 
 struct {
 	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
 	__uint(max_entries, ZH_AFFINITY_MAX);
 	__type(key, struct zh_affinity_key);
 	__type(value, struct zh_affinity);
@@ -91,6 +106,7 @@ struct {
 
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
 	__uint(max_entries, ZH_MAX_NODE_ADDRS);
 	__type(key, struct zh_ep_key);
 	__type(value, __u32);
@@ -99,6 +115,7 @@ struct {
 /* AF_XDP sockets of the pods that opted in (zerohopd inserts them). */
 struct {
 	__uint(type, BPF_MAP_TYPE_XSKMAP);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
 	__uint(max_entries, ZH_XSK_SLOTS);
 	__type(key, __u32);
 	__type(value, __u32);
@@ -106,6 +123,7 @@ struct {
 
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
 	__uint(max_entries, ZH_MAX_STEER);
 	__type(key, struct zh_steer_key);
 	__type(value, struct zh_steer);

@@ -17,6 +17,7 @@
 #include <linux/in.h>
 #include <bpf/bpf_helpers.h>
 #include "parse.h"
+#include "kfeat.h"
 
 #define ZH_ICMP_QUOTE 8 /* bytes of the offending L4 header quoted */
 /* <linux/icmp.h> drags in libc headers: the two codes we send. */
@@ -130,6 +131,7 @@ struct zh_reject_scratch {
 
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
 	__uint(max_entries, 1);
 	__type(key, __u32);
 	__type(value, struct zh_reject_scratch);
@@ -153,7 +155,9 @@ static __always_inline int zh_tc_reject(struct __sk_buff *skb,
 	struct zh_reject_scratch *sc = zh_reject_scratch();
 	__u32 need;
 
-	if (!sc)
+	/* Without these helpers the request is dropped, unanswered. */
+	if (!sc || !zh_kernel_has(TC_SKB_LOAD_BYTES) ||
+	    !zh_kernel_has(TC_SKB_CHANGE_TAIL) || !zh_kernel_has(TC_CSUM_LEVEL))
 		return -1;
 	need = skb->protocol == bpf_htons(ETH_P_IP) ?
 		       ETH_HLEN + sizeof(struct iphdr) + ZH_ICMP_QUOTE :
@@ -179,8 +183,9 @@ static __always_inline int zh_tc_reject(struct __sk_buff *skb,
 	}
 	/* Our checksums are complete: let the receiver verify them. */
 	bpf_csum_level(skb, BPF_CSUM_LEVEL_RESET);
-	/* Into the pod behind a host veth, or back out of the uplink. */
-	if (to_peer)
+	/* Into the pod behind a host veth, or back out of the uplink. Out of
+	 * the host veth reaches the pod as well, through its veth's RX. */
+	if (to_peer && zh_kernel_has(TC_REDIRECT_PEER))
 		return bpf_redirect_peer(skb->ifindex, 0);
 	return bpf_redirect(skb->ifindex, 0);
 }
@@ -195,7 +200,7 @@ static __always_inline int zh_xdp_reject(struct xdp_md *ctx)
 	__u16 proto;
 	__u8 *p;
 
-	if (!eth || !sc)
+	if (!eth || !sc || !zh_kernel_has(XDP_ADJUST_TAIL))
 		return -1;
 	proto = eth->h_proto;
 	if (proto == bpf_htons(ETH_P_IP)) {

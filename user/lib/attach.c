@@ -3,8 +3,8 @@
  * attach.c - put pinned programs on interfaces.
  *
  * tc: tcx (kernel >= 6.6) attached with BPF_PROG_ATTACH, so the device owns
- * the attachment (no link to pin per pod); on older kernels a clsact qdisc
- * with one direct-action cls_bpf filter. Either goes away with the
+ * the attachment (no link to pin per pod); where the feature probe found no
+ * tcx (kfeatures.h), a clsact qdisc with one direct-action cls_bpf filter. Either goes away with the
  * interface, so a pod's DEL (which deletes the veth) needs no detach step.
  * XDP: through libxdp, so other XDP users of the interface can coexist.
  */
@@ -53,15 +53,14 @@ static int clsact_attach(int ifindex, int prog_fd)
 	return bpf_tc_attach(&hook, &opts);
 }
 
-int zh_tc_attach(int ifindex, int prog_fd)
+int zh_tc_attach(const struct zh_kfeat *f, int ifindex, int prog_fd)
 {
+	if (!zh_kfeat_has(f, ZH_FEAT_TCX))
+		return clsact_attach(ifindex, prog_fd);
 	/* For tcx the kernel reads target_fd as the ifindex. */
-	if (!bpf_prog_attach(prog_fd, ifindex, ZH_BPF_TCX_INGRESS, 0))
-		return 0;
-	if (errno != EINVAL && errno != EOPNOTSUPP)
-		return -errno;
-	pr_debug("tcx unavailable on ifindex %d, using clsact\n", ifindex);
-	return clsact_attach(ifindex, prog_fd);
+	return bpf_prog_attach(prog_fd, ifindex, ZH_BPF_TCX_INGRESS, 0) ?
+		       -errno :
+		       0;
 }
 
 static int tcx_attached(int ifindex, __u32 id)

@@ -46,3 +46,15 @@ void zh_log(enum zh_log_level level, const char *fmt, ...)
 	zh_vlog(level, fmt, ap);
 	va_end(ap);
 }
+
+int zh_errf(char *buf, size_t len, int rc, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (buf && len) {
+		va_start(ap, fmt);
+		vsnprintf(buf, len, fmt, ap);
+		va_end(ap);
+	}
+	return rc;
+}

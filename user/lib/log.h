@@ -4,6 +4,7 @@
 #define ZH_LOG_H
 
 #include <stdarg.h>
+#include <stddef.h>
 
 enum zh_log_level {
 	ZH_LOG_WARN = 0,
@@ -23,6 +24,15 @@ void zh_vlog(enum zh_log_level level, const char *fmt, va_list ap)
 	__attribute__((format(printf, 2, 0)));
 void zh_log(enum zh_log_level level, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
+
+/*
+ * The library's error convention: a function returns 0 or a negative
+ * errno, and says why in an optional buffer. zh_errf() formats the reason
+ * into @buf (NULL or @len 0: nowhere) and returns @rc, for
+ * `return zh_errf(err, errlen, -EINVAL, "...", ...);`.
+ */
+int zh_errf(char *buf, size_t len, int rc, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
 
 #define pr_warn(...) zh_log(ZH_LOG_WARN, __VA_ARGS__)
 #define pr_info(...) zh_log(ZH_LOG_INFO, __VA_ARGS__)

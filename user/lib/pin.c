@@ -1,9 +1,13 @@
 // SPDX-License-Identifier: Apache-2.0
 /*
- * pin.c - the BPF objects under the pin directory: load once per node,
- * reuse forever after. The agent and the CNI plugin both come through here,
- * under the same flock(), so whichever runs first loads and the rest reuse.
+ * pin.c - the BPF objects under the pin directory: probe the kernel and
+ * load once per node, reuse forever after. The agent and the CNI plugin
+ * both come through here, under the same flock(), so whichever runs first
+ * probes and loads, and the rest reuse both the feature set and the pins.
+ * A program this kernel cannot run is not loaded (kfeatures.h): one
+ * missing helper never takes the whole object down.
  */
+#include <dirent.h>
 #include <errno.h>
 #include <stddef.h>
 #include <fcntl.h>
@@ -25,19 +29,11 @@
 
 #define BPFFS "/sys/fs/bpf"
 
-const char *zh_pin_root(void)
+const char *zh_pin_root_default(void)
 {
 	const char *env = getenv("ZEROHOP_PIN_ROOT");
 
 	return env && *env ? env : ZH_PIN_ROOT;
-}
-
-const char *zh_pin_dir(void)
-{
-	static char dir[256]; /* a root longer than this is truncated */
-
-	snprintf(dir, sizeof(dir), "%s/%s", zh_pin_root(), ZH_PIN_VERSION);
-	return dir;
 }
 
 int zh_bpffs_ensure(void)
@@ -56,12 +52,7 @@ int zh_bpffs_ensure(void)
 	return 0;
 }
 
-int zh_pin_lock(void)
-{
-	return zh_pin_lock_at(zh_pin_root());
-}
-
-int zh_pin_lock_at(const char *root)
+int zh_pin_lock(const char *root)
 {
 	int fd, err;
 
@@ -95,37 +86,40 @@ void zh_pin_unlock(int fd)
 		close(fd); /* closing the last fd releases the flock */
 }
 
+/* The pins zh_objs opens: every map but the programs' scratch space, and
+ * every program (a program this kernel cannot run is not pinned). */
 struct pin_entry {
 	const char *name;
 	size_t fd_off;
+	bool prog;
 };
 
-#define PIN(n, field)                              \
-	{                                          \
-		n, offsetof(struct zh_objs, field) \
+#define PIN(n, field, is_prog)                              \
+	{                                                   \
+		n, offsetof(struct zh_objs, field), is_prog \
 	}
 static const struct pin_entry pins[] = {
-	PIN(ZH_MAP_ENDPOINTS, endpoints_fd),
-	PIN(ZH_MAP_IFACES, ifaces_fd),
-	PIN(ZH_MAP_STATS, stats_fd),
-	PIN(ZH_MAP_CONFIG, config_fd),
-	PIN(ZH_MAP_LAT, lat_fd),
-	PIN(ZH_MAP_LAT_FLOWS, lat_flows_fd),
-	PIN(ZH_MAP_SERVICES, services_fd),
-	PIN(ZH_MAP_BACKENDS, backends_fd),
-	PIN(ZH_MAP_MAGLEV, maglev_fd),
-	PIN(ZH_MAP_CT, ct_fd),
-	PIN(ZH_MAP_AFFINITY, affinity_fd),
-	PIN(ZH_MAP_NODE_ADDRS, node_addrs_fd),
-	PIN(ZH_MAP_XSKS, xsks_fd),
-	PIN(ZH_MAP_XSK_STEER, xsk_steer_fd),
-	PIN(ZH_PROG_TC_FROM_POD, tc_from_pod_fd),
-	PIN(ZH_PROG_XDP_FROM_POD, xdp_from_pod_fd),
-	PIN(ZH_PROG_XDP_POD, xdp_pod_fd),
-	PIN(ZH_PROG_XDP_POD_XSK, xdp_pod_xsk_fd),
-	PIN(ZH_PROG_TC_POD, tc_pod_fd),
-	PIN(ZH_PROG_TC_UPLINK, tc_uplink_fd),
-	PIN(ZH_PROG_XDP_UPLINK, xdp_uplink_fd),
+	PIN(ZH_MAP_ENDPOINTS, endpoints_fd, false),
+	PIN(ZH_MAP_IFACES, ifaces_fd, false),
+	PIN(ZH_MAP_STATS, stats_fd, false),
+	PIN(ZH_MAP_CONFIG, config_fd, false),
+	PIN(ZH_MAP_LAT, lat_fd, false),
+	PIN(ZH_MAP_LAT_FLOWS, lat_flows_fd, false),
+	PIN(ZH_MAP_SERVICES, services_fd, false),
+	PIN(ZH_MAP_BACKENDS, backends_fd, false),
+	PIN(ZH_MAP_MAGLEV, maglev_fd, false),
+	PIN(ZH_MAP_CT, ct_fd, false),
+	PIN(ZH_MAP_AFFINITY, affinity_fd, false),
+	PIN(ZH_MAP_NODE_ADDRS, node_addrs_fd, false),
+	PIN(ZH_MAP_XSKS, xsks_fd, false),
+	PIN(ZH_MAP_XSK_STEER, xsk_steer_fd, false),
+	PIN(ZH_PROG_TC_FROM_POD, tc_from_pod_fd, true),
+	PIN(ZH_PROG_XDP_FROM_POD, xdp_from_pod_fd, true),
+	PIN(ZH_PROG_XDP_POD, xdp_pod_fd, true),
+	PIN(ZH_PROG_XDP_POD_XSK, xdp_pod_xsk_fd, true),
+	PIN(ZH_PROG_TC_POD, tc_pod_fd, true),
+	PIN(ZH_PROG_TC_UPLINK, tc_uplink_fd, true),
+	PIN(ZH_PROG_XDP_UPLINK, xdp_uplink_fd, true),
 };
 #define N_PINS (sizeof(pins) / sizeof(pins[0]))
 
@@ -134,17 +128,28 @@ static int *pin_fd(struct zh_objs *o, size_t i)
 	return (int *)((char *)o + pins[i].fd_off);
 }
 
-static void pin_path(char *buf, size_t len, const char *name)
+static void pin_path(char *buf, size_t len, const char *dir, const char *name)
 {
-	snprintf(buf, len, "%s/%s", zh_pin_dir(), name);
+	snprintf(buf, len, "%s/%s", dir, name);
 }
 
-static bool all_pinned(void)
+/* Is the map or program @name made on a kernel with features @f? */
+static bool made_here(const struct zh_kfeat *f, const char *name, bool prog)
+{
+	if (prog)
+		return zh_prog_missing(f, name) < 0;
+	/* An XSKMAP only where AF_XDP is: zh_xdp_pod_xsk alone uses it. */
+	return strcmp(name, ZH_MAP_XSKS) || zh_kfeat_has(f, ZH_FEAT_AFXDP);
+}
+
+static bool all_pinned(const struct zh_objs *o)
 {
 	char path[PATH_MAX];
 
 	for (size_t i = 0; i < N_PINS; i++) {
-		pin_path(path, sizeof(path), pins[i].name);
+		if (!made_here(&o->feat, pins[i].name, pins[i].prog))
+			continue;
+		pin_path(path, sizeof(path), o->dir, pins[i].name);
 		if (access(path, F_OK))
 			return false;
 	}
@@ -234,30 +239,68 @@ int zh_load_opts_parse(const char *arg, struct zh_load_opts *opts)
 	return 0;
 }
 
-/* Load the embedded object: maps reuse their pins or get pinned by libbpf,
- * programs are pinned where no pin exists yet. */
-static int load_and_pin(const struct zh_load_opts *opts)
+int zh_fast_prepare(struct zh_fast *skel, const struct zh_kfeat *f)
 {
+	struct bpf_program *prog;
+	struct bpf_map *map;
+	int err;
+
+	skel->rodata->zh_kfeat = f->present & ~f->disabled;
+	bpf_object__for_each_program (prog, skel->obj) {
+		err = bpf_program__set_autoload(
+			prog, made_here(f, bpf_program__name(prog), true));
+		if (err)
+			return err;
+	}
+	bpf_object__for_each_map (map, skel->obj) {
+		if (bpf_map__is_internal(map))
+			continue;
+		err = bpf_map__set_autocreate(
+			map, made_here(f, bpf_map__name(map), false));
+		if (err)
+			return err;
+	}
+	return 0;
+}
+
+/* Load the embedded object for this kernel, of its programs those in
+ * @progs (their ZH_FEAT_PROG_* bits; 0: the maps alone): libbpf reuses the
+ * maps pinned under the pin directory and pins the ones it creates there;
+ * programs are pinned where no pin exists yet. */
+static int load_and_pin(struct zh_objs *o, const struct zh_load_opts *opts,
+			__u64 progs)
+{
+	LIBBPF_OPTS(bpf_object_open_opts, open_opts, .pin_root_path = o->dir);
 	char path[PATH_MAX];
 	struct bpf_program *prog;
 	struct bpf_map *map;
 	struct zh_fast *skel;
 	int err;
 
-	if (mkdir(zh_pin_dir(), 0700) < 0 && errno != EEXIST)
-		return -errno;
-	skel = zh_fast__open();
-	if (!skel)
-		return -errno;
+	skel = zh_fast__open_opts(&open_opts);
+	if (!skel) {
+		err = -errno;
+		snprintf(o->err, sizeof(o->err), "opening the BPF object: %s",
+			 strerror(-err));
+		return err;
+	}
+	err = zh_fast_prepare(skel, &o->feat);
+	if (err)
+		goto out;
+	for (size_t i = 0; i < zh_prog_defs_n && !err; i++)
+		if (!(progs >> zh_prog_defs[i].feat & 1))
+			err = bpf_program__set_autoload(
+				bpf_object__find_program_by_name(
+					skel->obj, zh_prog_defs[i].name),
+				false);
+	if (err)
+		goto out;
 	bpf_object__for_each_map (map, skel->obj) {
-		if (bpf_map__is_internal(map))
-			continue; /* .rodata and friends stay private */
-		pin_path(path, sizeof(path), bpf_map__name(map));
-		err = bpf_map__set_pin_path(map, path);
-		if (err)
-			goto out;
+		if (bpf_map__is_internal(map) || !bpf_map__autocreate(map))
+			continue;
 		/* A pinned map is reused as it is: libbpf refuses one whose
 		 * size or flags differ from the definition. */
+		pin_path(path, sizeof(path), o->dir, bpf_map__name(map));
 		if (!access(path, F_OK))
 			continue;
 		if (!strcmp(bpf_map__name(map), ZH_MAP_MAGLEV))
@@ -270,32 +313,137 @@ static int load_and_pin(const struct zh_load_opts *opts)
 	}
 	err = zh_fast__load(skel);
 	if (err) {
-		pr_warn("loading BPF programs failed: %s\n", strerror(-err));
+		snprintf(o->err, sizeof(o->err),
+			 "loading the BPF programs: %s (libbpf said why above)",
+			 strerror(-err));
 		goto out;
 	}
 	bpf_object__for_each_program (prog, skel->obj) {
-		pin_path(path, sizeof(path), bpf_program__name(prog));
+		if (!bpf_program__autoload(prog))
+			continue;
+		pin_path(path, sizeof(path), o->dir, bpf_program__name(prog));
 		if (!access(path, F_OK))
 			continue;
 		err = bpf_program__pin(prog, path);
 		if (err) {
-			pr_warn("pin %s: %s\n", path, strerror(-err));
+			zh_errf(o->err, sizeof(o->err), err, "pin %s: %s", path,
+				strerror(-err));
 			goto out;
 		}
 	}
-	pr_info("loaded and pinned BPF objects in %s\n", zh_pin_dir());
 out:
 	zh_fast__destroy(skel);
 	return err;
 }
 
-int zh_objs_open(struct zh_objs *o, unsigned int flags)
+/*
+ * Every program this kernel can run, pinned. Where the object does not load
+ * as a whole although every feature it needs was found, a verifier refuses
+ * what no probe covers (Debian's 6.1 refused a bounds check that 6.18 takes):
+ * the maps alone are made first (a failure there is nobody's program), then
+ * each program is loaded on its own. A program refused is recorded in the
+ * pinned feature set as absent, named, so that what needs it is refused
+ * and the rest runs; `zerohopctl unpin` forgets it.
+ */
+static int load_programs(struct zh_objs *o, const struct zh_load_opts *opts)
 {
-	return zh_objs_open_opts(o, flags, NULL);
+	__u64 all = 0, refused = 0;
+	char path[PATH_MAX];
+	int err;
+
+	for (size_t i = 0; i < zh_prog_defs_n; i++)
+		all |= 1ULL << zh_prog_defs[i].feat;
+	err = load_and_pin(o, opts, all);
+	if (!err)
+		goto done;
+	err = load_and_pin(o, opts, 0);
+	if (err)
+		return err;
+	pr_warn("%s; loading its programs one by one\n", o->err);
+	for (size_t i = 0; i < zh_prog_defs_n; i++) {
+		const struct zh_prog_def *d = &zh_prog_defs[i];
+
+		pin_path(path, sizeof(path), o->dir, d->name);
+		if (zh_prog_missing(&o->feat, d->name) >= 0 ||
+		    !access(path, F_OK))
+			continue;
+		if (!load_and_pin(o, opts, 1ULL << d->feat))
+			continue;
+		pr_warn("this kernel's verifier refuses %s (the log above says why): what needs it is refused\n",
+			d->name);
+		o->feat.present &= ~(1ULL << d->feat);
+		refused |= 1ULL << d->feat;
+	}
+	o->err[0] = '\0';
+	err = refused ? zh_feat_write(o->dir, &o->feat) : 0;
+	if (err)
+		return zh_errf(o->err, sizeof(o->err), err, "pin %s/%s: %s",
+			       o->dir, ZH_MAP_FEATURES, strerror(-err));
+done:
+	pr_info("loaded and pinned BPF objects in %s\n", o->dir);
+	return 0;
 }
 
-int zh_objs_open_opts(struct zh_objs *o, unsigned int flags,
-		      const struct zh_load_opts *opts)
+static int pin_dirs(char *dir, size_t len, const char *root)
+{
+	if (snprintf(dir, len, "%s/%s", root, ZH_PIN_VERSION) >= (int)len)
+		return -ENAMETOOLONG;
+	return 0;
+}
+
+/* A different ZEROHOP_DISABLE_FEATURES than the pinned set was probed
+ * with changes nothing: say so rather than seem to obey. */
+static void disabled_differs(const struct zh_kfeat *f, const char *dir)
+{
+	const char *env = getenv(ZH_DISABLE_FEATURES_ENV);
+	__u64 mask = 0;
+	char err[128];
+
+	if (zh_feat_parse_list(env ? env : "", &mask, err, sizeof(err)) ||
+	    mask != f->disabled)
+		pr_warn("%s=\"%s\" is not what the kernel features pinned in %s were probed with; they stand (unpin to probe again)\n",
+			ZH_DISABLE_FEATURES_ENV, env ? env : "", dir);
+}
+
+int zh_feat_get(const char *root, unsigned int flags, struct zh_kfeat *f,
+		bool *probed, char *why, size_t why_len)
+{
+	char dir[ZH_PIN_PATH_MAX], buf[1024];
+	int err;
+
+	if (probed)
+		*probed = false;
+	err = pin_dirs(dir, sizeof(dir), root);
+	if (err)
+		return zh_errf(why, why_len, err, "pin root %s: %s", root,
+			       strerror(-err));
+	err = zh_feat_read(dir, f);
+	if (!err) {
+		disabled_differs(f, dir);
+		return 0;
+	}
+	if (err != -ENOENT || !(flags & ZH_OBJS_LOAD))
+		return zh_errf(why, why_len, err, "%s/%s: %s", dir,
+			       ZH_MAP_FEATURES, strerror(-err));
+	if (mkdir(dir, 0700) < 0 && errno != EEXIST)
+		return zh_errf(why, why_len, -errno, "mkdir %s: %s", dir,
+			       strerror(errno));
+	err = zh_feat_probe(f, buf, sizeof(buf));
+	if (err)
+		return zh_errf(why, why_len, err,
+			       "probing the kernel's features: %s", buf);
+	err = zh_feat_write(dir, f);
+	if (err)
+		return zh_errf(why, why_len, err, "pin %s/%s: %s", dir,
+			       ZH_MAP_FEATURES, strerror(-err));
+	pr_debug("probed %s\n", zh_feat_summary(f, buf, sizeof(buf)));
+	if (probed)
+		*probed = true;
+	return 0;
+}
+
+int zh_objs_open(struct zh_objs *o, const char *root, unsigned int flags,
+		 const struct zh_load_opts *opts)
 {
 	struct bpf_map_info info;
 	__u32 len = sizeof(info);
@@ -305,23 +453,41 @@ int zh_objs_open_opts(struct zh_objs *o, unsigned int flags,
 	memset(o, 0, sizeof(*o));
 	for (size_t i = 0; i < N_PINS; i++)
 		*pin_fd(o, i) = -1;
-
-	if (!all_pinned()) {
+	if (snprintf(o->root, sizeof(o->root), "%s", root) >=
+		    (int)sizeof(o->root) ||
+	    pin_dirs(o->dir, sizeof(o->dir), root))
+		return zh_errf(o->err, sizeof(o->err), -ENAMETOOLONG,
+			       "pin root %.64s...: longer than %d bytes", root,
+			       ZH_PIN_PATH_MAX - 16);
+	err = zh_feat_get(root, flags, &o->feat, &o->probed, o->err,
+			  sizeof(o->err));
+	if (err)
+		return err;
+	if (!zh_kfeat_has(&o->feat, ZH_FEAT_MAPS))
+		return zh_errf(
+			o->err, sizeof(o->err), -EOPNOTSUPP,
+			"this kernel lacks the feature %s (%s): nothing can load",
+			zh_feat_name(ZH_FEAT_MAPS),
+			zh_feat_doc(ZH_FEAT_MAPS)->what);
+	if (!all_pinned(o)) {
 		if (!(flags & ZH_OBJS_LOAD))
-			return -ENOENT;
-		err = load_and_pin(opts);
+			return zh_errf(o->err, sizeof(o->err), -ENOENT,
+				       "nothing pinned in %s", o->dir);
+		err = load_programs(o, opts);
 		if (err)
 			return err;
 		o->loaded = true;
 	}
 	for (size_t i = 0; i < N_PINS; i++) {
-		pin_path(path, sizeof(path), pins[i].name);
+		if (!made_here(&o->feat, pins[i].name, pins[i].prog))
+			continue;
+		pin_path(path, sizeof(path), o->dir, pins[i].name);
 		*pin_fd(o, i) = bpf_obj_get(path);
 		if (*pin_fd(o, i) < 0) {
 			err = -errno;
-			pr_warn("open pin %s: %s\n", path, strerror(errno));
 			zh_objs_close(o);
-			return err;
+			return zh_errf(o->err, sizeof(o->err), err,
+				       "open pin %s: %s", path, strerror(-err));
 		}
 	}
 	memset(&info, 0, sizeof(info));
@@ -342,17 +508,30 @@ void zh_objs_close(struct zh_objs *o)
 	}
 }
 
-int zh_objs_unpin(void)
+/* Everything in the pin directory is ours: the maps and programs, the
+ * feature set, the programs' scratch map. */
+int zh_objs_unpin(const char *root)
 {
-	char path[PATH_MAX];
-	int err = 0;
+	char dir[ZH_PIN_PATH_MAX], path[PATH_MAX];
+	struct dirent *e;
+	DIR *d;
+	int err;
 
-	for (size_t i = 0; i < N_PINS; i++) {
-		pin_path(path, sizeof(path), pins[i].name);
-		if (unlink(path) < 0 && errno != ENOENT)
+	err = pin_dirs(dir, sizeof(dir), root);
+	if (err)
+		return err;
+	d = opendir(dir);
+	if (!d)
+		return errno == ENOENT ? 0 : -errno;
+	while ((e = readdir(d))) {
+		if (e->d_name[0] == '.')
+			continue;
+		pin_path(path, sizeof(path), dir, e->d_name);
+		if (unlink(path) < 0 && errno != ENOENT && !err)
 			err = -errno;
 	}
-	if (rmdir(zh_pin_dir()) < 0 && errno != ENOENT)
+	closedir(d);
+	if (rmdir(dir) < 0 && errno != ENOENT && !err)
 		err = -errno;
 	return err;
 }

@@ -8,7 +8,6 @@
  * services must plan in a fraction of a second.
  */
 #include <errno.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,21 +15,6 @@
 
 #include "maglev.h"
 #include "svc_maps.h"
-
-static int set_err(char *err, size_t errlen, int rc, const char *fmt, ...)
-	__attribute__((format(printf, 4, 5)));
-
-static int set_err(char *err, size_t errlen, int rc, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (err && errlen) {
-		va_start(ap, fmt);
-		vsnprintf(err, errlen, fmt, ap);
-		va_end(ap);
-	}
-	return rc;
-}
 
 static void *grow(void *arr, size_t *cap, size_t need, size_t elem)
 {
@@ -486,7 +470,7 @@ static int check_set(struct planner *pl)
 	for (i = 0; i < set->n; i++) {
 		rc = zh_svc_validate(&set->svcs[i], msg, sizeof(msg));
 		if (rc)
-			return set_err(pl->err, pl->errlen, rc, "%s%s",
+			return zh_errf(pl->err, pl->errlen, rc, "%s%s",
 				       where(pl, i, w, sizeof(w)), msg);
 	}
 	if (set->n < 2)
@@ -522,7 +506,7 @@ static int check_set(struct planner *pl)
 		return 0;
 	where(pl, a, w2, sizeof(w2));
 	w2[strlen(w2) - 2] = '\0';
-	return set_err(pl->err, pl->errlen, -EINVAL, "%s%s is also %s",
+	return zh_errf(pl->err, pl->errlen, -EINVAL, "%s%s is also %s",
 		       where(pl, b, w, sizeof(w)), ks, w2);
 }
 
@@ -544,7 +528,7 @@ static int find_touched(struct planner *pl, const struct zh_service *del,
 		zh_svc_key_make(&k, &s->vip, s->port, s->proto);
 		e = ent_find(pl->cur, pl->st->n_svcs, &k);
 		if (!e && i >= pl->set->n)
-			return set_err(pl->err, pl->errlen, -ENOENT,
+			return zh_errf(pl->err, pl->errlen, -ENOENT,
 				       "%s: no such service",
 				       key_str(&k, ks, sizeof(ks)));
 		if (!e)
@@ -579,7 +563,7 @@ static int check_kept_nodeports(struct planner *pl)
 			if (pl->cur[j].val.id == e->val.id &&
 			    !key_is_nodeport(&pl->cur[j].key))
 				key_str(&pl->cur[j].key, owner, sizeof(owner));
-		return set_err(pl->err, pl->errlen, -EINVAL,
+		return zh_errf(pl->err, pl->errlen, -EINVAL,
 			       "%snodePort: %s is %s's",
 			       where(pl, i, w, sizeof(w)),
 			       key_str(&k, ks, sizeof(ks)), owner);
@@ -647,7 +631,7 @@ static int plan_backends(struct planner *pl, size_t i, __u32 id,
 		} else {
 			rc = id_next(&pl->be_ids, &e.id);
 			if (rc)
-				return set_err(
+				return zh_errf(
 					pl->err, pl->errlen, rc,
 					"zh_backends: no free backend id");
 			p->r.be_added++;
@@ -694,7 +678,7 @@ static long build_table(struct planner *pl, size_t i)
 		return 0;
 	m = zh_svc_table_size_per(n, pl->st->per_backend);
 	if (!m)
-		return set_err(pl->err, pl->errlen, -EINVAL,
+		return zh_errf(pl->err, pl->errlen, -EINVAL,
 			       "%sbackends: %zu ready, at most %u",
 			       where(pl, i, w, sizeof(w)), n,
 			       ZH_MAGLEV_M_MAX /
@@ -714,7 +698,7 @@ static long build_table(struct planner *pl, size_t i)
 		return rc;
 	rc = zh_maglev_build(pl->mb, n, m, pl->tbl);
 	if (rc)
-		return set_err(pl->err, pl->errlen, rc, "%sMaglev table: %s",
+		return zh_errf(pl->err, pl->errlen, rc, "%sMaglev table: %s",
 			       where(pl, i, w, sizeof(w)), strerror(-rc));
 	for (k = 0; k < m; k++)
 		pl->tbl[k] = pl->be_id[pl->ready_idx[pl->tbl[k]]];
@@ -738,7 +722,7 @@ static int table_same(struct planner *pl, const struct zh_svc_ent *cur, __u32 m)
 	rc = pl->tables->read(pl->tables->arg, cur->val.table_off, m,
 			      pl->old_tbl);
 	if (rc)
-		return set_err(pl->err, pl->errlen, rc,
+		return zh_errf(pl->err, pl->errlen, rc,
 			       "zh_maglev: reading slots %u..%u: %s",
 			       cur->val.table_off, cur->val.table_off + m - 1,
 			       strerror(-rc));
@@ -797,7 +781,7 @@ static int plan_service(struct planner *pl, size_t i)
 	} else {
 		rc = id_next(&pl->svc_ids, &id);
 		if (rc)
-			return set_err(pl->err, pl->errlen, rc,
+			return zh_errf(pl->err, pl->errlen, rc,
 				       "zh_services: no free service id");
 	}
 	pl->set_id[i] = id;
@@ -819,7 +803,7 @@ static int plan_service(struct planner *pl, size_t i)
 	} else if (m) {
 		rc = zh_slots_take(&pl->slots, (__u32)m, &off);
 		if (rc)
-			return set_err(
+			return zh_errf(
 				pl->err, pl->errlen, rc,
 				"%stable: %ld Maglev slots do not fit in zh_maglev (%u slots, %u free, the largest free run %u; zerohopd --maglev-slots sets the size)",
 				where(pl, i, w, sizeof(w)), m, pl->st->slots,
@@ -997,12 +981,12 @@ static int check_capacity(struct planner *pl)
 		if (!ent_find(pl->cur, st->n_svcs, &p->svc_put[i].key))
 			fresh++;
 	if (st->n_svcs + fresh > st->max_svcs)
-		return set_err(
+		return zh_errf(
 			pl->err, pl->errlen, -ENOSPC,
 			"zh_services: the apply needs %zu entries at once (%zu there, %zu new), the map holds %u",
 			st->n_svcs + fresh, st->n_svcs, fresh, st->max_svcs);
 	if (st->n_bes + p->r.be_added > st->max_bes)
-		return set_err(
+		return zh_errf(
 			pl->err, pl->errlen, -ENOSPC,
 			"zh_backends: the apply needs %zu entries at once (%zu there, %zu new), the map holds %u",
 			st->n_bes + p->r.be_added, st->n_bes, p->r.be_added,
@@ -1162,7 +1146,7 @@ int zh_svc_plan(const struct zh_svc_state *st, const struct zh_svc_set *set,
 	if (err && errlen)
 		err[0] = '\0';
 	if (n_del && !(flags & ZH_SVC_PLAN_KEEP))
-		return set_err(err, errlen, -EINVAL,
+		return zh_errf(err, errlen, -EINVAL,
 			       "removing by name needs ZH_SVC_PLAN_KEEP");
 	rc = check_set(&pl);
 	if (!rc)
@@ -1199,7 +1183,7 @@ out:
 	planner_free(&pl);
 	if (rc) {
 		if (rc == -ENOMEM)
-			set_err(err, errlen, rc, "out of memory");
+			zh_errf(err, errlen, rc, "out of memory");
 		zh_svc_plan_free(p);
 	}
 	return rc;

@@ -50,7 +50,6 @@ struct conn {
 struct zh_xsk_srv {
 	int lfd, efd;
 	char path[sizeof(((struct sockaddr_un *)0)->sun_path)];
-	char pin_root[PATH_MAX]; /* the objects' pin root, for the lock */
 	const struct zh_objs *objs;
 	struct conn *conns[MAX_CONNS];
 	struct zh_xsk_srv_stats st;
@@ -198,7 +197,7 @@ static void iface_mark(struct zh_xsk_srv *s, __u32 host_ifindex, __u32 queue,
 		       __u32 bind_mode, bool on)
 {
 	struct zh_iface iface;
-	int lock = zh_pin_lock_at(s->pin_root);
+	int lock = zh_pin_lock(s->objs->root);
 
 	if (!zh_iface_lookup(s->objs, host_ifindex, &iface)) {
 		if (on) {
@@ -579,13 +578,12 @@ int zh_xsk_srv_open(struct zh_xsk_srv **out, const char *path,
 
 	if (strlen(path) >= sizeof(sa.sun_path))
 		return -ENAMETOOLONG;
+	if (zh_use_missing(&objs->feat, ZH_USE_AFXDP) >= 0)
+		return -EOPNOTSUPP;
 	s = calloc(1, sizeof(*s));
 	if (!s)
 		return -ENOMEM;
 	s->objs = objs;
-	/* As it is now, when @objs were opened: not whatever the
-	 * environment says later. */
-	snprintf(s->pin_root, sizeof(s->pin_root), "%s", zh_pin_root());
 	s->lfd = s->efd = -1;
 	snprintf(s->path, sizeof(s->path), "%s", path);
 	memcpy(sa.sun_path, path, strlen(path));

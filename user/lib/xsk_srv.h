@@ -71,8 +71,9 @@ struct zh_xsk_srv;
 /*
  * Listen on @path (its directory is made; a stale socket file replaced;
  * mode 0666: pods connect as any user, the checks above decide). @objs
- * must stay open while the server lives; they must be the pins of the
- * current zh_pin_root(), whose lock the server takes when it writes.
+ * must stay open while the server lives; the server takes the lock of
+ * their pin root when it writes. -EOPNOTSUPP where the kernel has no
+ * AF_XDP (zh_use_missing(ZH_USE_AFXDP)).
  */
 int zh_xsk_srv_open(struct zh_xsk_srv **out, const char *path,
 		    const struct zh_objs *objs);

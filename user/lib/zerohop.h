@@ -14,26 +14,34 @@
 #include "zh_hist.h"
 #include "log.h"
 #include "nl.h"
+#include "kfeatures.h"
 
-/* The pin root; ZEROHOP_PIN_ROOT in the environment overrides it (tests). */
-const char *zh_pin_root(void);
-/* zh_pin_root() + "/" ZH_PIN_VERSION, in a static buffer. */
-const char *zh_pin_dir(void);
+/*
+ * The pin root a binary starts from: ZEROHOP_PIN_ROOT in the environment
+ * (tests, a runtime's environment for the CNI plugin) or ZH_PIN_ROOT. Only
+ * main() and the plugin's entry read it; the library takes the root as a
+ * parameter everywhere else.
+ */
+const char *zh_pin_root_default(void);
 
 /* Mount bpffs on /sys/fs/bpf when it is not. */
 int zh_bpffs_ensure(void);
 
 /*
- * Serialise every writer of the pins and maps: flock() on the pin root,
- * which is created (and bpffs mounted) when missing. Returns the lock fd.
+ * Serialise every writer of the pins and maps under @root: flock() on it,
+ * created (and bpffs mounted) when missing. Returns the lock fd.
  */
-int zh_pin_lock(void);
-/* The same for the pin root @root (one captured before the environment
- * changed: a long-lived server's). */
-int zh_pin_lock_at(const char *root);
+int zh_pin_lock(const char *root);
 void zh_pin_unlock(int fd);
 
+#define ZH_PIN_PATH_MAX 256
+
 struct zh_objs {
+	char root[ZH_PIN_PATH_MAX]; /* the pin root */
+	char dir[ZH_PIN_PATH_MAX]; /* root/ZH_PIN_VERSION: the pins */
+	/* This node's kernel: the programs that could not load here have
+	 * fd -1, and so has zh_xsks without AF_XDP (kfeatures.h). */
+	struct zh_kfeat feat;
 	int endpoints_fd;
 	int ifaces_fd;
 	int stats_fd;
@@ -55,17 +63,12 @@ struct zh_objs {
 	int tc_pod_fd;
 	int tc_uplink_fd;
 	int xdp_uplink_fd;
-	bool loaded; /* this call ran the loader (nothing was pinned) */
+	bool probed; /* this call probed the kernel (no feature set pinned) */
+	bool loaded; /* this call ran the loader (something was not pinned) */
+	char err[256]; /* why zh_objs_open() failed */
 };
 
-#define ZH_OBJS_LOAD (1U << 0) /* load and pin what is not pinned yet */
-
-/*
- * Open the pinned programs and maps. With ZH_OBJS_LOAD, objects missing from
- * the pin directory are loaded from the embedded BPF object and pinned;
- * pinned maps are reused, never replaced. Call with zh_pin_lock() held.
- */
-int zh_objs_open(struct zh_objs *o, unsigned int flags);
+#define ZH_OBJS_LOAD (1U << 0) /* probe, load and pin what is not pinned yet */
 
 /* For the maps a load creates; pinned maps are reused as they are. */
 struct zh_load_opts {
@@ -81,13 +84,38 @@ struct zh_load_opts {
  * services, backends, conntrack, affinity, maglev. -EINVAL otherwise. */
 int zh_load_opts_parse(const char *arg, struct zh_load_opts *opts);
 
-/* zh_objs_open() with @opts (NULL: the defaults); warns when a pinned
- * zh_maglev's size differs from the one asked for. */
-int zh_objs_open_opts(struct zh_objs *o, unsigned int flags,
-		      const struct zh_load_opts *opts);
+/*
+ * Open the objects pinned under @root. With ZH_OBJS_LOAD, what is missing
+ * is made: the kernel's features probed and pinned (once per pin
+ * directory), then every program this kernel can run loaded from the
+ * embedded object and pinned, reusing pinned maps (never replaced; @opts,
+ * NULL for the defaults, sizes the maps this load creates). Without it,
+ * -ENOENT when something is missing. On failure @o->err says why. Call
+ * with zh_pin_lock(@root) held.
+ */
+int zh_objs_open(struct zh_objs *o, const char *root, unsigned int flags,
+		 const struct zh_load_opts *opts);
 void zh_objs_close(struct zh_objs *o);
-/* Remove every pin of this version (tests, uninstall). */
-int zh_objs_unpin(void);
+/* Remove every pin of this version under @root (tests, uninstall). */
+int zh_objs_unpin(const char *root);
+
+/*
+ * The feature set pinned under @root; with ZH_OBJS_LOAD, probed and pinned
+ * when there is none (the pin directory is made), else -ENOENT. @probed:
+ * set when this call probed; @why: the reason of a failure (both may be
+ * NULL). Call with zh_pin_lock(@root) held.
+ */
+int zh_feat_get(const char *root, unsigned int flags, struct zh_kfeat *f,
+		bool *probed, char *why, size_t why_len);
+
+/*
+ * Ready the zh_fast skeleton @skel (opened, not loaded) for a kernel with
+ * features @f: zh_kfeat in its .rodata, the programs it cannot run and the
+ * maps only they use left out. Pin paths are the caller's (the loader pins
+ * under its pin directory; a test pins nothing).
+ */
+struct zh_fast;
+int zh_fast_prepare(struct zh_fast *skel, const struct zh_kfeat *f);
 
 /* Endpoints: the identity of the pod behind @host_ifindex and the routes to
  * its addresses, and its AF_XDP steering rules (iface->xsk; its zh_xsks
@@ -145,8 +173,9 @@ int zh_sample_parse(const char *s, __u32 *every);
 const char *zh_lat_src_name(int src);
 
 /* Attachment. The *_attached() checks return 1 when @prog_fd's program is
- * the one attached, 0 when another or none is, negative on error. */
-int zh_tc_attach(int ifindex, int prog_fd);
+ * the one attached, 0 when another or none is, negative on error.
+ * zh_tc_attach() uses tcx where @f has it, else a clsact filter. */
+int zh_tc_attach(const struct zh_kfeat *f, int ifindex, int prog_fd);
 int zh_tc_attached(int ifindex, int prog_fd);
 int zh_xdp_attach(int ifindex, int prog_fd); /* native */
 /* How XDP is attached to @ifindex, as the kernel reports it: 0 (none),

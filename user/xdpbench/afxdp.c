@@ -163,23 +163,17 @@ int xb_xsk_agent_start(struct xb_xsk_agent **out, const char *pin_root,
 	a->exe[n] = '\0';
 
 	/* The path's pins: the objects, and the root whose lock the agent
-	 * takes (xsk_srv keeps it, whatever the environment says later). */
-	ret = xb_zh_root(pin_root);
-	if (ret)
-		return xb_why(why, why_len, "ZEROHOP_PIN_ROOT: %s",
-			      strerror(-ret));
-	lock = zh_pin_lock();
-	ret = lock < 0 ? lock : zh_objs_open(&a->objs, 0);
+	 * takes when it writes. */
+	lock = zh_pin_lock(pin_root);
+	ret = lock < 0 ? lock : zh_objs_open(&a->objs, pin_root, 0, NULL);
 	if (lock >= 0)
 		zh_pin_unlock(lock);
 	a->objs_open = !ret;
 	if (!ret)
 		ret = zh_xsk_srv_open(&a->srv, a->sock, &a->objs);
-	xb_zh_root(NULL);
 	if (!a->objs_open)
-		return xb_why(why, why_len,
-			      "the plugin's BPF objects in %s: %s", pin_root,
-			      strerror(-ret));
+		return xb_why(why, why_len, "the plugin's BPF objects: %s",
+			      a->objs.err[0] ? a->objs.err : strerror(-ret));
 	if (ret)
 		return xb_why(why, why_len, "the AF_XDP handoff socket %s: %s",
 			      a->sock, strerror(-ret));

@@ -745,30 +745,6 @@ static int xb_setup_services(struct xb_env *e, struct xb_path *p,
 
 /* --- zerohop ---------------------------------------------------------------- */
 
-int xb_zh_root(const char *root)
-{
-	static char *saved;
-	static bool had;
-	int ret = 0;
-
-	if (root) {
-		const char *cur = getenv("ZEROHOP_PIN_ROOT");
-
-		had = cur != NULL;
-		saved = cur ? strdup(cur) : NULL;
-		if (had && !saved)
-			return -ENOMEM;
-		return setenv("ZEROHOP_PIN_ROOT", root, 1) ? -errno : 0;
-	}
-	if (had && setenv("ZEROHOP_PIN_ROOT", saved, 1))
-		ret = -errno;
-	else if (!had && unsetenv("ZEROHOP_PIN_ROOT"))
-		ret = -errno;
-	free(saved);
-	saved = NULL;
-	return ret;
-}
-
 /*
  * zerohop-svc, before the first ADD: the objects loaded and pinned with a
  * zh_maglev big enough for every Service (the plugin reuses pinned maps,
@@ -784,30 +760,23 @@ static int xb_zh_svc_load(struct xb_env *e, const char *pin, uint32_t slots,
 	objs = calloc(1, sizeof(*objs));
 	if (!objs)
 		return xb_why(why, why_len, "out of memory");
-	ret = xb_zh_root(pin);
-	if (ret) {
-		free(objs);
-		return xb_why(why, why_len, "ZEROHOP_PIN_ROOT: %s",
-			      strerror(-ret));
-	}
-	lock = zh_pin_lock();
+	lock = zh_pin_lock(pin);
 	if (lock < 0) {
 		ret = lock;
-		goto err_root;
+		goto err;
 	}
-	ret = zh_objs_open_opts(objs, ZH_OBJS_LOAD, &load);
+	ret = zh_objs_open(objs, pin, ZH_OBJS_LOAD, &load);
 	zh_pin_unlock(lock);
 	if (ret)
-		goto err_root;
-	xb_zh_root(NULL);
+		goto err;
 	e->zh_svc = objs;
 	return 0;
 
-err_root:
-	xb_zh_root(NULL);
+err:
+	ret = xb_why(why, why_len, "loading the BPF objects into %s: %s", pin,
+		     objs->err[0] ? objs->err : strerror(-ret));
 	free(objs);
-	return xb_why(why, why_len, "loading the BPF objects into %s: %s", pin,
-		      strerror(-ret));
+	return ret;
 }
 
 /* The Services into the maps, timed: the kubeproxy path's layout. */
@@ -831,13 +800,7 @@ static int xb_zh_svc_apply(struct xb_env *e, struct xb_path *p,
 	if (!o->quiet)
 		pr_info("%s: programming %u Services (%zu VIP:port entries) with zh_svc_apply\n",
 			xb_path_names[p->id], cfg.n, set.n);
-	ret = xb_zh_root(pin);
-	if (ret) {
-		xb_svc_zh_free(&set);
-		return xb_why(why, why_len, "ZEROHOP_PIN_ROOT: %s",
-			      strerror(-ret));
-	}
-	lock = zh_pin_lock();
+	lock = zh_pin_lock(pin);
 	if (lock < 0) {
 		ret = lock;
 		snprintf(r.err, sizeof(r.err), "zh_pin_lock: %s",
@@ -848,7 +811,6 @@ static int xb_zh_svc_apply(struct xb_env *e, struct xb_path *p,
 		p->info.programming_s = (double)(xb_now_ns() - t0) / 1e9;
 		zh_pin_unlock(lock);
 	}
-	xb_zh_root(NULL);
 	xb_svc_zh_free(&set);
 	if (ret)
 		return xb_why(why, why_len, "zh_svc_apply: %s",

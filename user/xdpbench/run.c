@@ -19,6 +19,7 @@
 #include <unistd.h>
 #include <arpa/inet.h>
 
+#include "kfeatures.h"
 #include "log.h"
 #include "xdpbench.h"
 
@@ -633,6 +634,40 @@ static void xb_progress(const struct xb_run_opts *o, const char *fmt, ...)
 	va_end(ap);
 }
 
+/*
+ * A zerohop path whose datapath this kernel cannot run (kfeatures.h): why,
+ * in @buf, or NULL. Such a path is not applicable here, like a workload a
+ * path cannot carry: marked, not a failure.
+ */
+static const char *xb_path_kernel_na(enum xb_path_id id,
+				     const struct zh_kfeat *f, char *buf,
+				     size_t len)
+{
+	enum zh_use use;
+	int missing;
+
+	switch (id) {
+	case XB_P_ZH_TC:
+	case XB_P_ZH_SVC:
+		use = ZH_USE_TC;
+		break;
+	case XB_P_ZH_XDP:
+		use = ZH_USE_XDP;
+		break;
+	case XB_P_ZH_AFXDP:
+		use = ZH_USE_AFXDP;
+		break;
+	default:
+		return NULL;
+	}
+	missing = zh_use_missing(f, use);
+	if (missing < 0)
+		return NULL;
+	snprintf(buf, len, "not on this kernel: it lacks %s (%s)",
+		 zh_feat_name(missing), zh_feat_doc(missing)->what);
+	return buf;
+}
+
 int cmd_run(int argc, char **argv)
 {
 	static struct xb_path paths[XB_P_MAX];
@@ -646,7 +681,8 @@ int cmd_run(int argc, char **argv)
 	uint64_t limit;
 	int i, w, ret, rc = XB_EXIT_OK;
 	uint64_t r;
-	bool skipped = false;
+	bool skipped = false, have_feat;
+	struct zh_kfeat feat;
 
 	ret = xb_run_parse(argc, argv, &o);
 	if (ret > 0) {
@@ -678,6 +714,12 @@ int cmd_run(int argc, char **argv)
 		}
 	}
 
+	/* The plugin probes each path's pin root the same way: a path this
+	 * kernel cannot run is known before anything is set up. */
+	have_feat = !zh_feat_probe(&feat, why, sizeof(why));
+	if (!have_feat)
+		pr_warn("cannot probe the kernel's features: %s\n", why);
+
 	/* --- setup, once --- */
 	so = (struct xb_setup_opts){
 		.plugin = o.plugin,
@@ -690,6 +732,12 @@ int cmd_run(int argc, char **argv)
 
 		memset(p, 0, sizeof(*p));
 		p->id = (enum xb_path_id)o.paths[i];
+		if (have_feat &&
+		    xb_path_kernel_na(p->id, &feat, why, sizeof(why))) {
+			pr_info("%s: %s\n", xb_path_names[p->id], why);
+			path_skip[i] = strdup(why);
+			continue;
+		}
 		xb_progress(&o, "xdpbench: setting up %s\n",
 			    xb_path_names[p->id]);
 		ret = xb_path_setup(&env, p, &so, why, sizeof(why));

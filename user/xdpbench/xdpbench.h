@@ -444,11 +444,4 @@ int xb_nproc(void);
 int xb_why(char *why, size_t len, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 
-/*
- * libzerohop finds its pins through ZEROHOP_PIN_ROOT; point it at @root
- * (NULL: back to what it was) around our own opening of the objects. Only
- * the main thread, and no thread of ours reads the environment.
- */
-int xb_zh_root(const char *root);
-
 #endif /* XDPBENCH_H */

@@ -28,6 +28,7 @@
 #define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
 
 struct ctl {
+	const char *root; /* the pin root */
 	bool json;
 	bool reset;
 	const char *probes; /* latency --probes on|off */
@@ -55,6 +56,9 @@ static void usage(FILE *f)
 		"                            per-hop latency: count, p50, p90, p99, p99.9, max per\n"
 		"                            hop and source; --probes times xdpbench's probe\n"
 		"                            datagrams, --sample times 1 in N packets from pods\n"
+		"  features [-o json]        kernel features the probes found (each one loaded or\n"
+		"                            attached a minimal program), what uses each, and\n"
+		"                            what zerohop does without it\n"
 		"  unpin                     remove the pins of this version (uninstall; attached\n"
 		"                            programs keep running until their interfaces go)\n"
 		"  service add --vip IP --port P [--proto tcp|udp] --backend IP:PORT [--backend ...]\n"
@@ -305,6 +309,17 @@ static int lat_configure(struct ctl *c, struct zh_config *cfg)
 	}
 	if (c->sample && zh_sample_parse(c->sample, &cfg->sample_every))
 		return -EINVAL;
+	if (cfg->sample_every) {
+		int missing = zh_use_missing(&c->objs.feat, ZH_USE_SAMPLING);
+
+		if (missing >= 0) {
+			fprintf(stderr,
+				"zerohopctl: latency: --sample cannot work on this kernel: it lacks %s (%s)\n",
+				zh_feat_name(missing),
+				zh_feat_doc(missing)->what);
+			return -EOPNOTSUPP;
+		}
+	}
 	return zh_config_set(&c->objs, cfg);
 }
 
@@ -324,6 +339,8 @@ static int cmd_latency(struct ctl *c)
 		fprintf(stderr,
 			"zerohopctl: latency: --probes takes on or off, --sample a count 1..%u or off\n",
 			ZH_SAMPLE_MAX);
+	if (err == -EINVAL || err == -EOPNOTSUPP)
+		err = CMD_FAILED; /* said why */
 	if (err)
 		goto out;
 	if (c->json) {
@@ -380,13 +397,85 @@ out:
 
 static int cmd_unpin(struct ctl *c)
 {
-	int lock = zh_pin_lock(), err;
+	int lock = zh_pin_lock(c->root), err;
 
 	if (lock < 0)
 		return lock;
-	err = zh_objs_unpin();
+	err = zh_objs_unpin(c->root);
 	zh_pin_unlock(lock);
 	return err;
+}
+
+/* --- kernel features ------------------------------------------------------ */
+
+static const char *feat_state(const struct zh_kfeat *f, int id)
+{
+	if (!(f->present >> id & 1))
+		return "no";
+	return f->disabled >> id & 1 ? "disabled" : "yes";
+}
+
+static json_t *feat_json(const struct zh_kfeat *f, bool stored)
+{
+	json_t *arr = json_array();
+
+	for (int id = 0; id < ZH_FEAT_MAX; id++) {
+		const struct zh_feat_doc *d = zh_feat_doc(id);
+
+		json_array_append_new(
+			arr,
+			json_pack("{s:s, s:b, s:b, s:b, s:s, s:s, s:s?, s:s}",
+				  "name", zh_feat_name(id), "present",
+				  zh_kfeat_has(f, id), "kernel",
+				  (int)(f->present >> id & 1), "disabled",
+				  (int)(f->disabled >> id & 1), "what", d->what,
+				  "used_by", d->used_by, "fallback",
+				  d->fallback, "since", d->since));
+	}
+	return json_pack("{s:s, s:I, s:b, s:o}", "kernel", f->kernel,
+			 "probed_at", (json_int_t)f->probed_at, "stored",
+			 stored, "features", arr);
+}
+
+/*
+ * The feature set pinned under the pin root, as the agent and the plugin
+ * use it; with nothing pinned, the kernel is probed now (not stored: the
+ * first agent or plugin run pins its own).
+ */
+static int cmd_features(struct ctl *c)
+{
+	struct zh_kfeat f;
+	char err[256];
+	bool stored = true;
+	int rc;
+
+	/* No lock: the set is pinned whole, once, after it was filled. */
+	rc = zh_feat_get(c->root, 0, &f, NULL, NULL, 0);
+	if (rc == -ENOENT) {
+		stored = false;
+		rc = zh_feat_probe(&f, err, sizeof(err));
+		if (rc) {
+			fprintf(stderr, "zerohopctl: features: %s\n", err);
+			return CMD_FAILED;
+		}
+	}
+	if (rc)
+		return rc;
+	if (c->json)
+		return print_json(feat_json(&f, stored));
+	printf("kernel %s, %s\n", f.kernel,
+	       stored ? "as probed when the pins were made" :
+			"probed now (nothing pinned yet)");
+	printf("%-20s %-8s %-6s %-52s %s\n", "FEATURE", "PRESENT", "SINCE",
+	       "USED BY", "WITHOUT IT");
+	for (int id = 0; id < ZH_FEAT_MAX; id++) {
+		const struct zh_feat_doc *d = zh_feat_doc(id);
+
+		printf("%-20s %-8s %-6s %-52s %s\n", zh_feat_name(id),
+		       feat_state(&f, id), d->since, d->used_by,
+		       d->fallback ? d->fallback : "refused");
+	}
+	return 0;
 }
 
 /* --- services ----------------------------------------------------------- */
@@ -581,7 +670,7 @@ static int locked_edit(struct ctl *c, const struct zh_service *put,
 		       const struct zh_service *del,
 		       struct zh_svc_apply_result *r)
 {
-	int lock = zh_pin_lock(), err;
+	int lock = zh_pin_lock(c->root), err;
 
 	if (lock < 0)
 		return lock;
@@ -631,7 +720,7 @@ static int cmd_service_apply(struct ctl *c)
 	double secs;
 	int lock, err;
 
-	lock = zh_pin_lock();
+	lock = zh_pin_lock(c->root);
 	if (lock < 0)
 		return lock;
 	clock_gettime(CLOCK_MONOTONIC, &t0);
@@ -862,7 +951,7 @@ static int cmd_conntrack_list(struct ctl *c)
 
 static int cmd_conntrack_flush(struct ctl *c)
 {
-	int lock = zh_pin_lock(), n;
+	int lock = zh_pin_lock(c->root), n;
 
 	if (lock < 0)
 		return lock;
@@ -910,6 +999,7 @@ static const struct {
 	{ "latency", NULL, cmd_latency, NULL, true,
 	  OPT_OUTPUT | OPT_RESET | OPT_PROBES | OPT_SAMPLE },
 	{ "unpin", NULL, cmd_unpin, NULL, false, 0 },
+	{ "features", NULL, cmd_features, NULL, false, OPT_OUTPUT },
 	{ "service", "add", cmd_service_add, prep_add, true,
 	  SVC_KEY_OPTS | OPT_BACKEND | OPT_AFFINITY | OPT_NODEPORT },
 	{ "service", "del", cmd_service_del, prep_del, true, SVC_KEY_OPTS },
@@ -932,11 +1022,10 @@ static int run(struct ctl *c, size_t i, const char *cmd)
 			return rc;
 	}
 	if (cmds[i].needs_objs) {
-		err = zh_objs_open(&c->objs, 0);
+		err = zh_objs_open(&c->objs, c->root, 0, NULL);
 		if (err) {
-			fprintf(stderr,
-				"zerohopctl: no zerohop objects pinned in %s (%s): is zerohopd running?\n",
-				zh_pin_dir(), strerror(-err));
+			fprintf(stderr, "zerohopctl: %s%s\n", c->objs.err,
+				err == -ENOENT ? ": is zerohopd running?" : "");
 			return EXIT_FAIL;
 		}
 	}
@@ -973,6 +1062,7 @@ int main(int argc, char **argv)
 	unsigned int given = 0;
 	int opt, rc;
 
+	c.root = zh_pin_root_default();
 	zh_log_set_prefix("zerohopctl");
 	zh_log_set_level(ZH_LOG_WARN);
 	zh_log_hook_libs();
@@ -980,7 +1070,7 @@ int main(int argc, char **argv)
 	while ((opt = getopt_long(argc, argv, "p:o:f:h", opts, NULL)) != -1) {
 		switch (opt) {
 		case 'p':
-			setenv("ZEROHOP_PIN_ROOT", optarg, 1);
+			c.root = optarg;
 			break;
 		case 'o':
 			given |= OPT_OUTPUT;

@@ -399,6 +399,15 @@ static int fam_build_info(struct mbuf *b, const char *name,
 	return 0;
 }
 
+static int fam_kernel_feature(struct mbuf *b, const char *name,
+			      const struct scrape *s)
+{
+	for (int id = 0; id < ZH_FEAT_MAX; id++)
+		sample_u64(b, name, LABELS("feature", zh_feat_name(id)),
+			   zh_kfeat_has(&s->m->objs->feat, id));
+	return 0;
+}
+
 static int fam_xsk_handoffs(struct mbuf *b, const char *name,
 			    const struct scrape *s)
 {
@@ -463,6 +472,9 @@ static const struct family {
 	{ "zerohop_agent_start_time_seconds", "gauge",
 	  "When zerohopd came up (objects open, HTTP serving), in seconds since the Unix epoch.",
 	  fam_start_time },
+	{ "zerohop_kernel_feature", "gauge",
+	  "Kernel features of this node as the probes found them (zerohopctl features): 1 present, 0 absent or disabled.",
+	  fam_kernel_feature },
 	{ "zerohop_build_info", "gauge",
 	  "The version of zerohopd; the value is always 1.", fam_build_info },
 };
@@ -656,7 +668,7 @@ struct zh_metrics *zh_metrics_start(const char *listen_addr,
 		return NULL;
 	m->objs = objs;
 	m->xsk = xsk;
-	snprintf(m->ready_pin, sizeof(m->ready_pin), "%s/%s", zh_pin_dir(),
+	snprintf(m->ready_pin, sizeof(m->ready_pin), "%s/%s", objs->dir,
 		 ZH_MAP_ENDPOINTS);
 	clock_gettime(CLOCK_REALTIME, &now);
 	m->start_time = now.tv_sec + now.tv_nsec / 1e9;

@@ -73,6 +73,11 @@ static void usage(FILE *f)
 		"  -v, --verbose           more logging (repeat for libbpf debug)\n"
 		"  -h, --help              this help\n"
 		"\n"
+		"At start it probes the kernel's features (once per pin directory; kept\n"
+		"there for the CNI plugin) and logs what it lacks in one line; an option\n"
+		"this kernel cannot serve is refused, naming the missing feature.\n"
+		"ZEROHOP_DISABLE_FEATURES=name,name makes that probe report those absent.\n"
+		"\n"
 		"SIGTERM or SIGINT: exit, leaving the pins (the dataplane keeps forwarding).\n"
 		"SIGHUP: sweep stale endpoints now, and apply the --services file again.\n",
 		ZH_PIN_ROOT, ZH_MAGLEV_SLOTS, ZH_MAGLEV_PER_BACKEND,
@@ -101,7 +106,7 @@ static void reconcile(const struct zh_objs *objs)
 	struct stale s = { .n = 0 };
 	int lock;
 
-	lock = zh_pin_lock();
+	lock = zh_pin_lock(objs->root);
 	if (lock < 0)
 		return;
 	zh_iface_foreach(objs, stale_cb, &s);
@@ -145,8 +150,16 @@ static int parse_cidrs(const char *arg, struct zh_config *cfg)
 static int attach_uplinks(const struct zh_objs *objs, const char *devs)
 {
 	char buf[256], *tok, *save = NULL;
-	int ifindex, err;
+	int ifindex, err, missing;
 
+	/* A NodePort that could take requests but not send the replies
+	 * back is worse than none: refuse it. */
+	missing = zh_use_missing(&objs->feat, ZH_USE_NODEPORT);
+	if (missing >= 0) {
+		pr_warn("--nodeport-dev: NodePorts cannot work on this kernel: it lacks %s (%s)\n",
+			zh_feat_name(missing), zh_feat_doc(missing)->what);
+		return -1;
+	}
 	snprintf(buf, sizeof(buf), "%s", devs);
 	for (tok = strtok_r(buf, ",", &save); tok;
 	     tok = strtok_r(NULL, ",", &save)) {
@@ -156,7 +169,7 @@ static int attach_uplinks(const struct zh_objs *objs, const char *devs)
 				strerror(errno));
 			return -1;
 		}
-		err = zh_tc_attach(ifindex, objs->tc_uplink_fd);
+		err = zh_tc_attach(&objs->feat, ifindex, objs->tc_uplink_fd);
 		if (err) {
 			pr_warn("--nodeport-dev %s: cannot attach %s: %s\n",
 				tok, ZH_PROG_TC_UPLINK, strerror(-err));
@@ -164,7 +177,9 @@ static int attach_uplinks(const struct zh_objs *objs, const char *devs)
 		}
 		/* XDP in front where the driver runs it natively; tc alone
 		 * answers everything otherwise. */
-		err = zh_xdp_attach(ifindex, objs->xdp_uplink_fd);
+		err = objs->xdp_uplink_fd < 0 ?
+			      -EOPNOTSUPP :
+			      zh_xdp_attach(ifindex, objs->xdp_uplink_fd);
 		pr_info("NodePorts answered on %s by %s\n", tok,
 			err ? "tc (no native XDP here)" : "XDP, then tc");
 	}
@@ -202,7 +217,7 @@ static int services_apply(const struct zh_objs *objs, const char *path,
 	struct timespec t0, t1;
 	int lock, rc;
 
-	lock = zh_pin_lock();
+	lock = zh_pin_lock(objs->root);
 	if (lock < 0) {
 		zh_svc_set_free(set);
 		return lock;
@@ -234,6 +249,38 @@ static void services_reload(const struct zh_objs *objs, const char *path)
 		pr_warn("services: keeping the services as they are\n");
 }
 
+/*
+ * Options this kernel cannot serve: what was asked for explicitly is
+ * refused, naming the missing feature; the AF_XDP handoff, on by default,
+ * is turned off with a word.
+ */
+static int agent_features(const struct zh_objs *objs,
+			  const struct zh_config *cfg, const char **xsk_path,
+			  bool xsk_asked)
+{
+	int missing;
+
+	missing = zh_use_missing(&objs->feat, ZH_USE_SAMPLING);
+	if (cfg->sample_every && missing >= 0) {
+		pr_warn("--sample: latency sampling cannot work on this kernel: it lacks %s (%s)\n",
+			zh_feat_name(missing), zh_feat_doc(missing)->what);
+		return -EOPNOTSUPP;
+	}
+	missing = zh_use_missing(&objs->feat, ZH_USE_AFXDP);
+	if (*xsk_path && missing >= 0) {
+		if (xsk_asked) {
+			pr_warn("--xsk-socket: AF_XDP cannot work on this kernel: it lacks %s (%s)\n",
+				zh_feat_name(missing),
+				zh_feat_doc(missing)->what);
+			return -EOPNOTSUPP;
+		}
+		pr_info("AF_XDP socket handoff off: this kernel lacks %s (%s)\n",
+			zh_feat_name(missing), zh_feat_doc(missing)->what);
+		*xsk_path = NULL;
+	}
+	return 0;
+}
+
 static int count_cb(__u32 ifindex, const struct zh_iface *iface, void *arg)
 {
 	(*(int *)arg)++;
@@ -263,6 +310,9 @@ int main(int argc, char **argv)
 	struct zh_metrics *metrics = NULL;
 	const char *listen_addr = NULL, *nodeport_devs = NULL;
 	const char *services = NULL, *xsk_path = zh_xsk_socket_default();
+	const char *root = zh_pin_root_default();
+	bool xsk_asked = false; /* --xsk-socket PATH: no quiet fallback */
+	char feat_line[1024];
 	struct zh_xsk_srv *xsk = NULL;
 	struct zh_load_opts load = { 0 };
 	struct zh_svc_set svc_set = { 0 };
@@ -275,7 +325,7 @@ int main(int argc, char **argv)
 	while ((c = getopt_long(argc, argv, "p:i:l:s:vh", opts, NULL)) != -1) {
 		switch (c) {
 		case 'p':
-			setenv("ZEROHOP_PIN_ROOT", optarg, 1);
+			root = optarg;
 			break;
 		case 'i':
 			interval = atoi(optarg);
@@ -375,6 +425,7 @@ int main(int argc, char **argv)
 				return 2;
 			}
 			xsk_path = strcmp(optarg, "none") ? optarg : NULL;
+			xsk_asked = xsk_path != NULL;
 			break;
 		case 'v':
 			verbose++;
@@ -415,16 +466,26 @@ int main(int argc, char **argv)
 		close(sfd);
 		return 1;
 	}
-	lock = zh_pin_lock();
+	lock = zh_pin_lock(root);
 	if (lock < 0) {
-		pr_warn("cannot lock %s: %s\n", zh_pin_root(), strerror(-lock));
+		pr_warn("cannot lock %s: %s\n", root, strerror(-lock));
 		zh_svc_set_free(&svc_set);
 		return 1;
 	}
-	err = zh_objs_open_opts(&objs, ZH_OBJS_LOAD, &load);
+	err = zh_objs_open(&objs, root, ZH_OBJS_LOAD, &load);
 	zh_pin_unlock(lock);
 	if (err) {
-		pr_warn("cannot load BPF objects: %s\n", strerror(-err));
+		pr_warn("cannot load BPF objects: %s\n", objs.err);
+		zh_svc_set_free(&svc_set);
+		return 1;
+	}
+	/* What this kernel can do, in one line: each feature it lacks with
+	 * what zerohop does instead (zerohopctl features has the table). */
+	pr_info("%s %s\n", objs.probed ? "probed" : "pinned",
+		zh_feat_summary(&objs.feat, feat_line, sizeof(feat_line)));
+	err = agent_features(&objs, &cfg, &xsk_path, xsk_asked);
+	if (err) {
+		zh_objs_close(&objs);
 		zh_svc_set_free(&svc_set);
 		return 1;
 	}
@@ -485,8 +546,8 @@ int main(int argc, char **argv)
 	if (err)
 		pr_warn("cannot write %s: %s\n", ZH_MAP_CONFIG, strerror(-err));
 	pr_info("%s BPF objects in %s; %d endpoint(s); latency probes %s, sampling %s%.0u; AF_XDP sockets on %s; ready\n",
-		objs.loaded ? "loaded and pinned" : "reusing pinned",
-		zh_pin_dir(), n_eps, cfg.flags ? "on" : "off",
+		objs.loaded ? "loaded and pinned" : "reusing pinned", objs.dir,
+		n_eps, cfg.flags ? "on" : "off",
 		cfg.sample_every ? "1 in " : "off", cfg.sample_every,
 		xsk_path ? xsk_path : "(none)");
 
@@ -525,7 +586,7 @@ int main(int argc, char **argv)
 			continue;
 		}
 		pr_info("signal %u: exiting; pins stay in %s\n", si.ssi_signo,
-			zh_pin_dir());
+			objs.dir);
 		break;
 	}
 	zh_metrics_stop(metrics); /* no scrape may use the fds below */

@@ -1,0 +1,187 @@
+// SPDX-License-Identifier: (BSD-2-Clause OR GPL-2.0)
+/*
+ * zh_feat.bpf.c - one minimal program per helper feature (zh_abi.h,
+ * ZH_FEATURES), named as the feature. user/lib/features.c loads each one on
+ * its own: the helper counts as present when the kernel accepts the program,
+ * whatever its verifier log says. Each calls its helper the way zh_fast does
+ * (same program type, valid arguments), so a load fails only for the helper.
+ */
+#include <linux/bpf.h>
+#include <linux/pkt_cls.h>
+#include <bpf/bpf_helpers.h>
+
+/* Map helpers are probed on a hash map, as the datapath uses them. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, __u64);
+} probe_hash SEC(".maps");
+
+/* Created only for xdp_redirect_map: where zh_fast redirects into. */
+struct {
+	__uint(type, BPF_MAP_TYPE_XSKMAP);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, __u32);
+} probe_xsks SEC(".maps");
+
+#define MAP_PROBES(hook, ctx_t)                                           \
+	SEC(#hook)                                                        \
+	int hook##_map_lookup_elem(ctx_t *ctx)                            \
+	{                                                                 \
+		__u32 k = 0;                                              \
+                                                                          \
+		return bpf_map_lookup_elem(&probe_hash, &k) != NULL;      \
+	}                                                                 \
+	SEC(#hook)                                                        \
+	int hook##_map_update_elem(ctx_t *ctx)                            \
+	{                                                                 \
+		__u32 k = 0;                                              \
+		__u64 v = 0;                                              \
+                                                                          \
+		return bpf_map_update_elem(&probe_hash, &k, &v, BPF_ANY); \
+	}                                                                 \
+	SEC(#hook)                                                        \
+	int hook##_map_delete_elem(ctx_t *ctx)                            \
+	{                                                                 \
+		__u32 k = 0;                                              \
+                                                                          \
+		return bpf_map_delete_elem(&probe_hash, &k);              \
+	}                                                                 \
+	SEC(#hook)                                                        \
+	int hook##_ktime_get_ns(ctx_t *ctx)                               \
+	{                                                                 \
+		return bpf_ktime_get_ns() & 1;                            \
+	}                                                                 \
+	SEC(#hook)                                                        \
+	int hook##_get_prandom_u32(ctx_t *ctx)                            \
+	{                                                                 \
+		return bpf_get_prandom_u32() & 1;                         \
+	}                                                                 \
+	SEC(#hook)                                                        \
+	int hook##_csum_diff(ctx_t *ctx)                                  \
+	{                                                                 \
+		__be32 a = 0, b = 1;                                      \
+                                                                          \
+		return bpf_csum_diff(&a, 4, &b, 4, 0) & 1;                \
+	}
+
+MAP_PROBES(tc, struct __sk_buff)
+MAP_PROBES(xdp, struct xdp_md)
+
+SEC("tc")
+int tc_csum_update(struct __sk_buff *skb)
+{
+	return bpf_csum_update(skb, 0) & 1;
+}
+
+SEC("tc")
+int tc_csum_level(struct __sk_buff *skb)
+{
+	return bpf_csum_level(skb, BPF_CSUM_LEVEL_RESET) & 1;
+}
+
+SEC("tc")
+int tc_l3_csum_replace(struct __sk_buff *skb)
+{
+	return bpf_l3_csum_replace(skb, 24, 0, 0, 2) & 1;
+}
+
+SEC("tc")
+int tc_l4_csum_replace(struct __sk_buff *skb)
+{
+	return bpf_l4_csum_replace(skb, 40, 0, 0, BPF_F_PSEUDO_HDR | 4) & 1;
+}
+
+SEC("tc")
+int tc_skb_store_bytes(struct __sk_buff *skb)
+{
+	__u32 v = 0;
+
+	return bpf_skb_store_bytes(skb, 0, &v, sizeof(v), 0) & 1;
+}
+
+SEC("tc")
+int tc_skb_load_bytes(struct __sk_buff *skb)
+{
+	__u32 v = 0;
+
+	return bpf_skb_load_bytes(skb, 0, &v, sizeof(v)) & 1;
+}
+
+SEC("tc")
+int tc_skb_pull_data(struct __sk_buff *skb)
+{
+	return bpf_skb_pull_data(skb, 0) & 1;
+}
+
+SEC("tc")
+int tc_skb_change_tail(struct __sk_buff *skb)
+{
+	return bpf_skb_change_tail(skb, skb->len, 0) & 1;
+}
+
+SEC("tc")
+int tc_redirect(struct __sk_buff *skb)
+{
+	return bpf_redirect(skb->ifindex, 0);
+}
+
+SEC("tc")
+int tc_redirect_peer(struct __sk_buff *skb)
+{
+	return bpf_redirect_peer(skb->ifindex, 0);
+}
+
+SEC("tc")
+int tc_redirect_neigh(struct __sk_buff *skb)
+{
+	return bpf_redirect_neigh(skb->ifindex, NULL, 0, 0);
+}
+
+SEC("xdp")
+int xdp_redirect(struct xdp_md *ctx)
+{
+	return bpf_redirect(ctx->ingress_ifindex, 0);
+}
+
+SEC("xdp")
+int xdp_redirect_map(struct xdp_md *ctx)
+{
+	return bpf_redirect_map(&probe_xsks, ctx->rx_queue_index, XDP_PASS);
+}
+
+SEC("xdp")
+int xdp_adjust_tail(struct xdp_md *ctx)
+{
+	return bpf_xdp_adjust_tail(ctx, 0) ? XDP_DROP : XDP_PASS;
+}
+
+/* XDP metadata: XDP writes it, tc reads it (the handover); both load. */
+SEC("xdp")
+int xdp_meta(struct xdp_md *ctx)
+{
+	void *meta, *data;
+
+	if (bpf_xdp_adjust_meta(ctx, -(int)sizeof(__u32)))
+		return XDP_PASS;
+	meta = (void *)(long)ctx->data_meta;
+	data = (void *)(long)ctx->data;
+	if (meta + sizeof(__u32) <= data)
+		*(__u32 *)meta = 1;
+	return XDP_PASS;
+}
+
+SEC("tc")
+int xdp_meta_tc(struct __sk_buff *skb)
+{
+	void *meta = (void *)(long)skb->data_meta;
+	void *data = (void *)(long)skb->data;
+
+	if (meta + sizeof(__u32) <= data && *(__u32 *)meta == 1)
+		return TC_ACT_SHOT;
+	return TC_ACT_OK;
+}
+
+char LICENSE[] SEC("license") = "Dual BSD/GPL";
