@@ -63,7 +63,10 @@ zh_bg() {
 }
 
 zh_cleanup() {
-	local p
+	# Best effort, every step: under a caller's set -e the first kill of a
+	# process already gone would end the cleanup and leave the rest.
+	local - p
+	set +e
 	for p in "${ZH_PIDS[@]}"; do kill "$p" 2>/dev/null; done
 	wait 2>/dev/null
 	for p in "${ZH_PODS[@]}"; do
