@@ -241,6 +241,8 @@ check-integration: all $(O)/tests/xsk_peer
 	$(Q)O=$(O) tests/integration/lb.sh
 	$(Q)O=$(O) tests/integration/xdpbench.sh
 	$(Q)O=$(O) tests/integration/afxdp.sh
+	$(Q)O=$(O) tests/integration/features.sh
+	$(Q)O=$(O) tests/integration/demo.sh
 
 check-podman: all
 	$(Q)O=$(O) tests/integration/podman.sh

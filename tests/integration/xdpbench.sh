@@ -118,6 +118,23 @@ check "the check went AF_XDP to AF_XDP (copy mode, native XDP, both pods)" \
 	grep -q 'zerohop-afxdp: 10.247.0.3:7777 answered AF_XDP to AF_XDP (server eth0 queue 0, copy mode, native XDP; client eth0 queue 0, copy mode, native XDP)' \
 	"$T/afxdp.err"
 check "nothing left after the zerohop-afxdp run" nothing_left "$PID"
+# --- paths this kernel cannot run ------------------------------------------------
+# Without native XDP on veth (simulated: the probe reports it absent), the
+# XDP and AF_XDP paths are not applicable here: marked with the reason, like
+# a workload a path cannot carry, and the exit status stays 0.
+ZEROHOP_DISABLE_FEATURES=xdp_veth_native run_xb "$T/na.json" "$T/na.err" \
+	--paths zerohop-tc,zerohop-xdp,zerohop-afxdp --workload udp-rr \
+	--rounds 1 --duration 0.2 --warmup 10 -o json
+check "without xdp_veth_native: exit 0" test "$RC" = 0
+check "... zerohop-xdp and zerohop-afxdp marked, naming the feature" \
+	jq -e '[.results[] | select(.path != "zerohop-tc") | .skipped // "" |
+	       startswith("not on this kernel: it lacks xdp_veth_native")] == [true, true]' \
+	"$T/na.json"
+check "... zerohop-tc measured" \
+	jq -e '.results[] | select(.path == "zerohop-tc") | .skipped == null and .count > 0' \
+	"$T/na.json"
+check "nothing left after it" nothing_left "$PID"
+
 # Interrupted in a slice: the pod processes are stopped, the agent too.
 "$XB" --paths zerohop-afxdp --rounds 100 --duration 1 >"$T/afint.out" 2>"$T/afint.err" &
 PID=$!
