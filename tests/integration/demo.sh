@@ -23,24 +23,13 @@ FAST=30   # "within seconds": make with nothing to do, the agent's start, the fa
 MARK="ZH_DEMO_TEST_RUN=$$.$RANDOM"
 LOG="$ZH_TMP/demo.out"
 
-if "$ZH_BIN/zerohopctl" --help 2>&1 | grep -qw features; then
-	# Native XDP on veth reported absent: the agent starts and the tc pods
-	# are wired, then the plugin refuses pod-c's xdp datapath with a CNI
-	# error that names the feature.
-	INJECT=(ZEROHOP_DISABLE_FEATURES=xdp_veth_native)
-	STEP='FAILED in "five pods through the CNI plugin'
-	WHAT="CNI ADD of $PREFIX-pod-c (xdp) failed"
-	DETAIL=xdp_veth_native
-else
-	# TODO(loader): drop this branch once `zerohopctl features` and
-	# ZEROHOP_DISABLE_FEATURES are in. Until then the failure is the one
-	# this kernel gives: the agent cannot load its BPF objects (the
-	# verifier refuses bpf_xdp_adjust_meta) and exits at start.
-	INJECT=()
-	STEP='FAILED in "node: '
-	WHAT='the agent zerohopd exited at start'
-	DETAIL='cannot load BPF objects'
-fi
+# Native XDP on veth reported absent: the agent starts and the tc pods are
+# wired, then the plugin refuses pod-c's xdp datapath with a CNI error that
+# names the feature.
+INJECT=(ZEROHOP_DISABLE_FEATURES=xdp_veth_native)
+STEP='FAILED in "five pods through the CNI plugin'
+WHAT="CNI ADD of $PREFIX-pod-c (xdp) failed"
+DETAIL=xdp_veth_native
 
 # host_zh_links: the host netns's interfaces named like ours (zh<hash>).
 host_zh_links() { ip -o link show | awk -F': ' '$2 ~ /^zh/ { print $2 }' | sort; }
@@ -70,7 +59,8 @@ no_procs() {
 	[ $left = 0 ]
 }
 
-CASE="demo ${INJECT[*]:-(agent fails at start)}"
+# shellcheck disable=SC2034 # read by lib.sh's ok/bad
+CASE="demo ${INJECT[*]}"
 check "exits non-zero (status $rc)" test "$rc" -ne 0
 check "ends by itself, not by the ${GUARD}s hang guard" not_guarded
 check "within ${FAST}s (took ${ms} ms)" test "$ms" -lt $((FAST * 1000))
