@@ -87,7 +87,7 @@ static const struct zh_feat_doc docs[ZH_FEAT_MAX] = {
 			    "AF_XDP pods (afxdp), the agent's socket handoff",
 			    NULL, "4.18" },
 	[ZH_FEAT_XDP_META] = { "XDP metadata: bpf_xdp_adjust_meta in XDP, data_meta in tc",
-			       "datapath xdp: the XDP entry marks frames it hands to the tc entry",
+			       "datapath xdp: XDP marks what it hands to tc",
 			       "the tc entry classifies again what XDP passed",
 			       "4.15" },
 	[ZH_FEAT_TC_MAP_LOOKUP_ELEM] = { "bpf_map_lookup_elem in tc", ALL_TC,

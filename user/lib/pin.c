@@ -380,7 +380,7 @@ static int load_programs(struct zh_objs *o, const struct zh_load_opts *opts)
 		return zh_errf(o->err, sizeof(o->err), err, "pin %s/%s: %s",
 			       o->dir, ZH_MAP_FEATURES, strerror(-err));
 done:
-	pr_info("loaded and pinned BPF objects in %s\n", o->dir);
+	pr_debug("loaded and pinned BPF objects in %s\n", o->dir);
 	return 0;
 }
 
