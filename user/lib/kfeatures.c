@@ -244,7 +244,8 @@ static bool probe_maps(void)
 	};
 
 	for (size_t i = 0; i < ARRAY_SIZE(maps); i++) {
-		LIBBPF_OPTS(bpf_map_create_opts, o, .map_flags = maps[i].flags);
+		struct bpf_map_create_opts o = { .sz = sizeof(o),
+						 .map_flags = maps[i].flags };
 		int fd = bpf_map_create(maps[i].type, "zh_probe", 4, 8, 1, &o);
 
 		if (fd < 0) {
@@ -313,9 +314,12 @@ static bool probe_tcx(int ifindex)
 
 static bool probe_clsact(int ifindex)
 {
-	LIBBPF_OPTS(bpf_tc_hook, hook, .ifindex = ifindex,
-		    .attach_point = BPF_TC_INGRESS);
-	LIBBPF_OPTS(bpf_tc_opts, opts, .handle = 1, .priority = 1);
+	struct bpf_tc_hook hook = { .sz = sizeof(hook),
+				    .ifindex = ifindex,
+				    .attach_point = BPF_TC_INGRESS };
+	struct bpf_tc_opts opts = { .sz = sizeof(opts),
+				    .handle = 1,
+				    .priority = 1 };
 	int fd = tiny_prog(BPF_PROG_TYPE_SCHED_CLS, -1), err;
 
 	if (fd < 0)
@@ -331,7 +335,7 @@ static bool probe_clsact(int ifindex)
 
 static bool probe_xdp_veth(int ifindex)
 {
-	LIBBPF_OPTS(bpf_xdp_query_opts, q);
+	struct bpf_xdp_query_opts q = { .sz = sizeof(q) };
 	int fd = tiny_prog(BPF_PROG_TYPE_XDP, XDP_PASS), err;
 
 	if (fd < 0)

@@ -270,7 +270,8 @@ int zh_fast_prepare(struct zh_fast *skel, const struct zh_kfeat *f)
 static int load_and_pin(struct zh_objs *o, const struct zh_load_opts *opts,
 			__u64 progs)
 {
-	LIBBPF_OPTS(bpf_object_open_opts, open_opts, .pin_root_path = o->dir);
+	struct bpf_object_open_opts open_opts = { .sz = sizeof(open_opts),
+						  .pin_root_path = o->dir };
 	char path[PATH_MAX];
 	struct bpf_program *prog;
 	struct bpf_map *map;
