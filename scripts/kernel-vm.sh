@@ -337,6 +337,10 @@ $bb ln -sf /proc/self/fd/2 /dev/stderr
 # A fresh /run: the host's holds its own netns, pid files and podman state.
 m tmpfs mode=0755 run /run
 $bb mkdir -p /run/netns /run/lock
+# A fresh /tmp too: the host's leftovers would collide with the guest's
+# small pids (/tmp/xb<pid>.*), and files in an overlay over 9p report
+# another st_dev than their directory (nftw's FTW_MOUNT skips them).
+m tmpfs mode=1777 tmp /tmp
 m bpf mode=0700 bpffs /sys/fs/bpf
 m cgroup2 nsdelegate cgroup2 /sys/fs/cgroup
 m debugfs mode=0700 debugfs /sys/kernel/debug
