@@ -138,7 +138,9 @@ check "nothing left after it" nothing_left "$PID"
 # Interrupted in a slice: the pod processes are stopped, the agent too.
 "$XB" --paths zerohop-afxdp --rounds 100 --duration 1 >"$T/afint.out" 2>"$T/afint.err" &
 PID=$!
-for _ in $(seq 1 100); do
+# Up to 60 s: the setup takes a second here, far longer under emulation
+# (scripts/kernel-vm.sh without KVM).
+for _ in $(seq 1 600); do
 	grep -q 'round 1/' "$T/afint.err" && break
 	sleep 0.1
 done
