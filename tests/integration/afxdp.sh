@@ -271,8 +271,14 @@ check "DEL again is fine" zh_cni DEL "$SRV" "$ZH_TMP/xsk.conf"
 steer_n() { bpftool map dump -j pinned "$ZH_PIN_DIR/zh_xsk_steer" | jq length; }
 n0=$(steer_n)
 ip netns del "$SRV2"
-kill -HUP "$AGENT_PID"
-for _ in $(seq 30); do [ "$(steer_n)" -lt "$n0" ] && break; sleep 0.1; done
+# The kernel tears the netns (and the veth) down in the background: a sweep
+# before the veth is gone finds nothing to do, so ask again until it has
+# (a moment here, seconds under emulation).
+for _ in $(seq 60); do
+	kill -HUP "$AGENT_PID"
+	sleep 0.5
+	[ "$(steer_n)" -lt "$n0" ] && break
+done
 check "a pod gone without DEL: the agent's sweep removes its rules ($n0 -> $(steer_n))" \
 	test "$(steer_n)" = $((n0 - 2))
 check "the agent's log names every refusal" \
