@@ -88,10 +88,13 @@ host_ifname() {
 }
 
 # Processes of this run: conmon, runc and podman's exit commands all name
-# the temp dir on their command line. Zombies have an empty one.
+# the temp dir on their command line. Not the grep that looks (it names it
+# too, and may still be there, or a zombie, when the loop reads its pid).
 run_pids() {
+	local self
 	grep -lsF -- "$ZH_TMP/" /proc/[0-9]*/cmdline | while IFS=/ read -r _ _ pid _; do
-		[ -e "/proc/$pid" ] && echo "$pid"
+		self=$(cat "/proc/$pid/comm" 2>/dev/null) || continue
+		[ "$self" != grep ] && echo "$pid"
 	done
 }
 

@@ -145,8 +145,17 @@ for _ in $(seq 1 600); do
 	sleep 0.1
 done
 sleep 0.3
-check "an AF_XDP pod process runs while measuring" \
-	sh -c "pgrep -f 'xdpbench (client|server) --afxdp .*/xb$PID\.' >/dev/null"
+# Between slices the pod processes are stopped and started again: look for
+# a while (a moment here, seconds under emulation).
+afxdp_proc() {
+	local _
+	for _ in $(seq 100); do
+		pgrep -f "xdpbench (client|server) --afxdp .*/xb$PID\." >/dev/null && return 0
+		sleep 0.1
+	done
+	return 1
+}
+check "an AF_XDP pod process runs while measuring" afxdp_proc
 kill -INT "$PID"
 RC=0
 wait "$PID" || RC=$?
