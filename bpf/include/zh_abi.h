@@ -243,34 +243,57 @@ struct zh_iface {
 };
 
 /*
- * zh_stats: per-CPU array indexed by enum zh_stat. Drops carry a named
- * reason; the names in zh_stat_names() (user/lib) follow this order.
+ * zh_stats: per-CPU array indexed by enum zh_stat, one counter per thing
+ * that can happen to a frame, with its name (zerohopctl stats, /metrics).
+ * X(ID, name): ZH_STAT_ID. What is not dropped comes first, the drop
+ * reasons after it: the two lists make the order, so that zh_stat_is_drop()
+ * holds by construction.
  */
+#define ZH_STATS_KEEP(X)                                                  \
+	X(REDIRECT, "redirect")                                           \
+	X(PASS_NOT_IP, "pass_not_ip") /* ARP, other ethertypes */         \
+	X(PASS_NO_ENDPOINT, "pass_no_endpoint") /* not a local pod */     \
+	/* IPv6 link-local or unspecified source (ND, DAD) */             \
+	X(PASS_LINK_LOCAL, "pass_link_local")                             \
+	X(PASS_TTL, "pass_ttl") /* expiring: the kernel answers */       \
+	X(PASS_NO_IFACE, "pass_no_iface") /* ingress not ours */         \
+	X(PASS_NOT_TO_GW, "pass_not_to_gateway") /* not to our MAC */    \
+	X(PASS_IP_OPTIONS, "pass_ip_options") /* the kernel's rules */   \
+	X(PASS_CT_FULL, "pass_conntrack_full") /* no room in zh_ct */    \
+	/* XDP entry: no XDP on the destination's veth: tc delivers */     \
+	X(PASS_TO_TC, "pass_to_tc")                                       \
+	X(XSK_REDIRECT, "xsk_redirect") /* into an AF_XDP socket */       \
+	/* steered, but no socket for the queue: the pod's kernel */       \
+	X(PASS_XSK_NO_SOCKET, "pass_xsk_no_socket")
+
+#define ZH_STATS_DROP(X)                                                  \
+	X(DROP_SPOOF_MAC, "drop_spoof_mac")                               \
+	X(DROP_SPOOF_IP, "drop_spoof_ip")                                 \
+	X(DROP_MALFORMED, "drop_malformed")                               \
+	X(DROP_REDIRECT, "drop_redirect_failed") /* the helper failed */  \
+	/* a Service without ready backends (answered: ICMP unreachable) */ \
+	X(DROP_NO_BACKEND, "drop_no_backend")                             \
+	X(DROP_UNKNOWN_VIP, "drop_unknown_vip") /* in the Service CIDR */ \
+	X(DROP_NAT, "drop_nat_failed") /* a NAT rewrite failed */
+
 enum zh_stat {
-	ZH_STAT_REDIRECT = 0,
-	ZH_STAT_PASS_NOT_IP, /* ARP, other ethertypes */
-	ZH_STAT_PASS_NO_ENDPOINT, /* destination not a local pod */
-	ZH_STAT_PASS_LINK_LOCAL, /* IPv6 link-local/unspecified source */
-	ZH_STAT_PASS_TTL, /* TTL/hop limit expiring: the kernel answers */
-	ZH_STAT_PASS_NO_IFACE, /* ingress interface not ours */
-	ZH_STAT_PASS_NOT_TO_GW, /* not addressed to the gateway MAC */
-	ZH_STAT_PASS_IP_OPTIONS, /* IPv4 options: the kernel's rules apply */
-	ZH_STAT_PASS_CT_FULL, /* no room for a conntrack entry: kernel path */
-	ZH_STAT_PASS_TO_TC, /* XDP entry: the destination pod has no XDP on
-			     * its veth; the tc entry delivers it */
-	ZH_STAT_XSK_REDIRECT, /* pod side: steered into an AF_XDP socket */
-	ZH_STAT_PASS_XSK_NO_SOCKET, /* steered, but no socket registered for
-				     * the queue: the pod's kernel stack */
-	ZH_STAT_DROP_SPOOF_MAC,
-	ZH_STAT_DROP_SPOOF_IP,
-	ZH_STAT_DROP_MALFORMED,
-	ZH_STAT_DROP_REDIRECT, /* redirect helper failed */
-	ZH_STAT_DROP_NO_BACKEND, /* a Service with no ready backend (the
-				  * client gets ICMP port unreachable) */
-	ZH_STAT_DROP_UNKNOWN_VIP, /* in the Service CIDR, no such Service */
-	ZH_STAT_DROP_NAT, /* a NAT rewrite (helper) failed */
+#define ZH_STAT_ENUM(id, name) ZH_STAT_##id,
+	ZH_STATS_KEEP(ZH_STAT_ENUM) ZH_STATS_DROP(ZH_STAT_ENUM)
+#undef ZH_STAT_ENUM
 	ZH_STAT_MAX,
 };
+
+enum {
+#define ZH_STAT_ONE(id, name) +1
+	ZH_STAT_NDROP = 0 ZH_STATS_DROP(ZH_STAT_ONE),
+#undef ZH_STAT_ONE
+};
+
+/* A drop reason (the last ZH_STAT_NDROP), not what happens to a frame kept. */
+static inline __attribute__((always_inline)) int zh_stat_is_drop(int stat)
+{
+	return stat >= ZH_STAT_MAX - ZH_STAT_NDROP && stat < ZH_STAT_MAX;
+}
 
 struct zh_counter {
 	__u64 packets;

@@ -1,23 +1,22 @@
 /* SPDX-License-Identifier: (BSD-2-Clause OR GPL-2.0) */
 /*
  * fwd.h - the same-node fast path, shared by the tc and XDP entries:
- * anti-spoofing, endpoint lookup, L2 rewrite and TTL decrement.
+ * anti-spoofing, the balancer (lb.h), endpoint lookup, L2 rewrite and TTL
+ * decrement.
  *
- * zh_from_pod() returns an enum zh_stat: ZH_STAT_REDIRECT means @fwd holds
- * the target, ZH_STAT_PASS_* hands the frame to the kernel unchanged,
- * ZH_STAT_DROP_* drops it. The entry program turns that into its verdict.
+ * zh_from_pod() and zh_from_uplink() return an enum zh_stat: REDIRECT
+ * means @fwd holds the target, PASS_* hands the frame to the kernel, DROP_*
+ * drops it; or an enum zh_ret (maps.h) for what is no stat. verdict.h turns
+ * that into the hook's verdict.
  */
 #ifndef ZH_FWD_H
 #define ZH_FWD_H
 
 #include "parse.h"
+#include "csum.h"
 #include "maps.h"
 #include "lb.h"
 #include "kfeat.h"
-
-/* zh_from_pod(): the XDP entry already dealt with this frame (no zh_stat:
- * nothing is counted twice). */
-#define ZH_XDP_DONE (-3)
 
 struct zh_fwd {
 	__u32 ifindex;
@@ -41,20 +40,14 @@ struct zh_fwd {
 	__be32 l3_new;
 };
 
-static __always_inline int zh_v6_link_local(const struct in6_addr *a)
+/* fe80::/10, or :: as used by duplicate address detection. */
+static __always_inline int zh_v6_link_local(const __u32 *a)
 {
-	/* fe80::/10, or :: as used by duplicate address detection */
-	if ((a->in6_u.u6_addr8[0] == 0xfe) &&
-	    ((a->in6_u.u6_addr8[1] & 0xc0) == 0x80))
-		return 1;
-	return !(a->in6_u.u6_addr32[0] | a->in6_u.u6_addr32[1] |
-		 a->in6_u.u6_addr32[2] | a->in6_u.u6_addr32[3]);
-}
+	const __u8 *b = (const __u8 *)a;
 
-static __always_inline int zh_v6_eq(const struct in6_addr *a, const __u32 *b)
-{
-	return a->in6_u.u6_addr32[0] == b[0] && a->in6_u.u6_addr32[1] == b[1] &&
-	       a->in6_u.u6_addr32[2] == b[2] && a->in6_u.u6_addr32[3] == b[3];
+	if (b[0] == 0xfe && (b[1] & 0xc0) == 0x80)
+		return 1;
+	return !(a[0] | a[1] | a[2] | a[3]);
 }
 
 /* Rewrite the Ethernet header as the router between the two pods. */
@@ -65,18 +58,49 @@ static __always_inline void zh_l2_rewrite(struct ethhdr *eth,
 	zh_mac_copy(eth->h_source, ep->gw_mac);
 }
 
+/* One hop further: the TTL or hop limit down by one, unless it expires
+ * here (ZH_STAT_PASS_TTL: the kernel answers). */
+static __always_inline int zh_hop(void *data, void *data_end, __u8 family,
+				  struct zh_fwd *fwd)
+{
+	if (family == ZH_AF_INET) {
+		struct iphdr *iph =
+			zh_hdr(data, data_end, ETH_HLEN, sizeof(*iph));
+
+		if (!iph)
+			return ZH_STAT_DROP_MALFORMED;
+		if (iph->ttl <= 1)
+			return ZH_STAT_PASS_TTL;
+		iph->check = zh_csum_ttl_dec(iph->check);
+		iph->ttl--;
+	} else {
+		struct ipv6hdr *ip6 =
+			zh_hdr(data, data_end, ETH_HLEN, sizeof(*ip6));
+
+		if (!ip6)
+			return ZH_STAT_DROP_MALFORMED;
+		if (ip6->hop_limit <= 1)
+			return ZH_STAT_PASS_TTL;
+		/* No header checksum in IPv6; payload_len, nexthdr and
+		 * hop_limit make one 32-bit word at offset 4. */
+		fwd->l3_old = *(__be32 *)((void *)ip6 + 4);
+		ip6->hop_limit--;
+		fwd->l3_new = *(__be32 *)((void *)ip6 + 4);
+	}
+	return 0;
+}
+
 /*
  * The routing tail of every entry: a local pod at @key gets the frame, one
- * hop further (TTL or hop limit), from its gateway's MAC; anything else
- * goes to the kernel.
+ * hop further, from its gateway's MAC; anything else goes to the kernel.
  */
-static __always_inline int zh_ipv4_deliver(struct ethhdr *eth,
-					   struct iphdr *iph,
-					   const struct zh_ep_key *key,
-					   struct zh_fwd *fwd)
+static __always_inline int zh_deliver(void *data, void *data_end,
+				      const struct zh_ep_key *key,
+				      struct zh_fwd *fwd)
 {
 	struct zh_endpoint *ep = bpf_map_lookup_elem(&zh_endpoints, key);
-	__u32 check;
+	struct ethhdr *eth;
+	int stat;
 
 	if (!ep)
 		return ZH_STAT_PASS_NO_ENDPOINT;
@@ -86,54 +110,32 @@ static __always_inline int zh_ipv4_deliver(struct ethhdr *eth,
 		/* An XDP pod: the XDP entry delivered it, or dropped it when
 		 * the redirect failed; it never passes such a frame on. */
 		if (ep->datapath == ZH_DATAPATH_XDP)
-			return ZH_XDP_DONE;
+			return ZH_RET_XDP_DONE;
 		fwd->handover = 1;
 	}
-	if (iph->ttl <= 1)
-		return ZH_STAT_PASS_TTL;
-
-	/* RFC 1624 incremental update, as the kernel's ip_decrease_ttl(). */
-	check = iph->check;
-	check += bpf_htons(0x0100);
-	iph->check = (__u16)(check + (check >= 0xffff));
-	iph->ttl--;
-
+	stat = zh_hop(data, data_end, key->family, fwd);
+	if (stat)
+		return stat;
+	eth = zh_hdr(data, data_end, 0, sizeof(*eth));
+	if (!eth)
+		return ZH_STAT_DROP_MALFORMED;
 	zh_l2_rewrite(eth, ep);
 	fwd->ifindex = ep->ifindex;
 	fwd->via_rx = ep->flags & ZH_EP_F_VIA_RX;
 	return ZH_STAT_REDIRECT;
 }
 
-static __always_inline int zh_ipv6_deliver(struct ethhdr *eth,
-					   struct ipv6hdr *ip6,
-					   const struct zh_ep_key *key,
-					   struct zh_fwd *fwd)
+/* Where a routed packet goes: its destination, after a Service rewrite the
+ * balancer planned (a ZH_RET_NAT @ret). */
+static __always_inline void zh_dst_key(struct zh_ep_key *key,
+				       const struct zh_flow *f, int ret,
+				       const struct zh_nat *nat)
 {
-	struct zh_endpoint *ep = bpf_map_lookup_elem(&zh_endpoints, key);
-
-	if (!ep)
-		return ZH_STAT_PASS_NO_ENDPOINT;
-	if (fwd->xdp && ep->datapath != ZH_DATAPATH_XDP)
-		return ZH_STAT_PASS_TO_TC;
-	if (fwd->reclassify) {
-		/* An XDP pod: the XDP entry delivered it, or dropped it when
-		 * the redirect failed; it never passes such a frame on. */
-		if (ep->datapath == ZH_DATAPATH_XDP)
-			return ZH_XDP_DONE;
-		fwd->handover = 1;
-	}
-	if (ip6->hop_limit <= 1)
-		return ZH_STAT_PASS_TTL;
-	/* No header checksum in IPv6; payload_len, nexthdr and hop_limit
-	 * make one 32-bit word at offset 4. */
-	fwd->l3_old = *(__be32 *)((void *)ip6 + 4);
-	ip6->hop_limit--;
-	fwd->l3_new = *(__be32 *)((void *)ip6 + 4);
-
-	zh_l2_rewrite(eth, ep);
-	fwd->ifindex = ep->ifindex;
-	fwd->via_rx = ep->flags & ZH_EP_F_VIA_RX;
-	return ZH_STAT_REDIRECT;
+	key->family = f->family;
+	if (ret == ZH_RET_NAT)
+		zh_nat_daddr(nat, key->addr);
+	else
+		__builtin_memcpy(key->addr, f->daddr, sizeof(key->addr));
 }
 
 static __always_inline int zh_arp_from_pod(void *data, void *data_end,
@@ -156,91 +158,47 @@ static __always_inline int zh_arp_from_pod(void *data, void *data_end,
 	return ZH_STAT_PASS_NOT_IP;
 }
 
-/* Non-zero while any Service exists (zh_config.services). */
-static __always_inline int zh_lb_on(void)
+/* Is the packet's source the pod's own address? The kernel handles ND and
+ * DAD (link-local or unspecified IPv6 sources) and never forwards them. */
+static __always_inline int zh_src_check(const struct zh_flow *f,
+					const struct zh_iface *self)
 {
-	__u32 zero = 0;
-	struct zh_config *cfg = bpf_map_lookup_elem(&zh_config, &zero);
-
-	return cfg && cfg->services;
+	if (f->family == ZH_AF_INET)
+		return (self->flags & ZH_IFACE_F_V4) &&
+				       f->saddr[0] == self->ipv4 ?
+			       0 :
+			       ZH_STAT_DROP_SPOOF_IP;
+	if ((self->flags & ZH_IFACE_F_V6) && zh_addr_eq(f->saddr, self->ipv6))
+		return 0;
+	return zh_v6_link_local(f->saddr) ? ZH_STAT_PASS_LINK_LOCAL :
+					    ZH_STAT_DROP_SPOOF_IP;
 }
 
-static __always_inline int zh_ipv4_from_pod(void *data, void *data_end,
-					    const struct zh_iface *self,
-					    struct zh_fwd *fwd)
+static __always_inline int zh_ip_from_pod(void *data, void *data_end,
+					  const struct zh_iface *self,
+					  struct zh_fwd *fwd)
 {
-	struct ethhdr *eth = data;
-	struct iphdr *iph = zh_hdr(data, data_end, sizeof(*eth), sizeof(*iph));
-	struct zh_ep_key key = { .family = ZH_AF_INET };
+	struct ethhdr *eth = zh_hdr(data, data_end, 0, sizeof(*eth));
+	struct zh_ep_key key = {};
+	struct zh_flow f = {};
+	int ret;
 
-	if (!iph || iph->version != 4 || iph->ihl < 5)
+	if (!eth || zh_flow_parse(data, data_end, &f))
 		return ZH_STAT_DROP_MALFORMED;
-	if (!(self->flags & ZH_IFACE_F_V4) || iph->saddr != self->ipv4)
-		return ZH_STAT_DROP_SPOOF_IP;
+	ret = zh_src_check(&f, self);
+	if (ret)
+		return ret;
 	/* Only what the kernel would route: unicast to the gateway. */
 	if (!zh_mac_eq(eth->h_dest, self->gw_mac))
 		return ZH_STAT_PASS_NOT_TO_GW;
 	/* Options (source routing among them) get the kernel's rules. */
-	if (iph->ihl != 5)
+	if (f.flags & ZH_FLOW_F_IP_OPTIONS)
 		return ZH_STAT_PASS_IP_OPTIONS;
-
-	key.addr[0] = iph->daddr;
-	/* Fragments carry no ports after the first: not balanced. */
-	if (zh_lb_on() && !(iph->frag_off & bpf_htons(0x3fff))) {
-		struct zh_flow f = { .family = ZH_AF_INET,
-				     .proto = iph->protocol };
-		int ret;
-
-		f.saddr[0] = iph->saddr;
-		f.daddr[0] = iph->daddr;
-		ret = zh_lb(data, data_end, &f, &fwd->nat);
-		if (ret >= 0)
-			return ret;
-		if (ret == ZH_LB_NAT)
-			zh_nat_daddr(&fwd->nat, key.addr);
-	}
-	return zh_ipv4_deliver(eth, iph, &key, fwd);
-}
-
-static __always_inline int zh_ipv6_from_pod(void *data, void *data_end,
-					    const struct zh_iface *self,
-					    struct zh_fwd *fwd)
-{
-	struct ethhdr *eth = data;
-	struct ipv6hdr *ip6 =
-		zh_hdr(data, data_end, sizeof(*eth), sizeof(*ip6));
-	struct zh_ep_key key = { .family = ZH_AF_INET6 };
-
-	if (!ip6 || ip6->version != 6)
-		return ZH_STAT_DROP_MALFORMED;
-	if (!((self->flags & ZH_IFACE_F_V6) &&
-	      zh_v6_eq(&ip6->saddr, self->ipv6))) {
-		/* ND and DAD use link-local or unspecified sources: the
-		 * kernel handles those and never forwards them. */
-		if (zh_v6_link_local(&ip6->saddr))
-			return ZH_STAT_PASS_LINK_LOCAL;
-		return ZH_STAT_DROP_SPOOF_IP;
-	}
-
-	if (!zh_mac_eq(eth->h_dest, self->gw_mac))
-		return ZH_STAT_PASS_NOT_TO_GW;
-
-	__builtin_memcpy(key.addr, &ip6->daddr, sizeof(key.addr));
-	/* Extension headers: not balanced (no ports where we look). */
-	if (zh_lb_on()) {
-		struct zh_flow f = { .family = ZH_AF_INET6,
-				     .proto = ip6->nexthdr };
-		int ret;
-
-		__builtin_memcpy(f.saddr, &ip6->saddr, sizeof(f.saddr));
-		__builtin_memcpy(f.daddr, &ip6->daddr, sizeof(f.daddr));
-		ret = zh_lb(data, data_end, &f, &fwd->nat);
-		if (ret >= 0)
-			return ret;
-		if (ret == ZH_LB_NAT)
-			zh_nat_daddr(&fwd->nat, key.addr);
-	}
-	return zh_ipv6_deliver(eth, ip6, &key, fwd);
+	ret = zh_lb_on() ? zh_lb(&f, &fwd->nat) : ZH_RET_PASSTHROUGH;
+	if (ret < ZH_STAT_MAX)
+		return ret;
+	zh_dst_key(&key, &f, ret, &fwd->nat);
+	return zh_deliver(data, data_end, &key, fwd);
 }
 
 /*
@@ -264,7 +222,7 @@ static __always_inline int zh_from_pod(void *data, void *data_end,
 	/* Behind XDP, only what XDP handed over: the rest it has done. */
 	if (fwd->tc && self->datapath == ZH_DATAPATH_XDP && !fwd->handover) {
 		if (zh_kernel_has(XDP_META))
-			return ZH_XDP_DONE;
+			return ZH_RET_XDP_DONE;
 		fwd->reclassify = 1;
 	}
 	if (!zh_mac_eq(eth->h_source, self->mac))
@@ -272,9 +230,8 @@ static __always_inline int zh_from_pod(void *data, void *data_end,
 
 	switch (eth->h_proto) {
 	case bpf_htons(ETH_P_IP):
-		return zh_ipv4_from_pod(data, data_end, self, fwd);
 	case bpf_htons(ETH_P_IPV6):
-		return zh_ipv6_from_pod(data, data_end, self, fwd);
+		return zh_ip_from_pod(data, data_end, self, fwd);
 	case bpf_htons(ETH_P_ARP):
 		return zh_arp_from_pod(data, data_end, self);
 	default:
@@ -285,67 +242,23 @@ static __always_inline int zh_from_pod(void *data, void *data_end,
 /*
  * A frame from outside on the node's uplink: TCP or UDP at a NodePort of
  * the node's own address goes to a backend (a local pod: delivered like a
- * pod's packet). Returns a zh_stat, or ZH_LB_PASSTHROUGH for everything
+ * pod's packet). Returns a zh_stat, or ZH_RET_PASSTHROUGH for everything
  * else, which the kernel keeps.
  */
 static __always_inline int zh_from_uplink(void *data, void *data_end,
 					  __u32 ifindex, struct zh_fwd *fwd)
 {
-	struct ethhdr *eth = zh_hdr(data, data_end, 0, sizeof(*eth));
 	struct zh_flow f = { .ifindex = ifindex };
 	struct zh_ep_key key = {};
 	int ret;
 
-	if (!eth)
-		return ZH_LB_PASSTHROUGH;
-	if (eth->h_proto == bpf_htons(ETH_P_IP)) {
-		struct iphdr *iph =
-			zh_hdr(data, data_end, sizeof(*eth), sizeof(*iph));
-
-		if (!iph || iph->version != 4 || iph->ihl != 5 ||
-		    (iph->frag_off & bpf_htons(0x3fff)))
-			return ZH_LB_PASSTHROUGH;
-		f.family = key.family = ZH_AF_INET;
-		f.proto = iph->protocol;
-		f.saddr[0] = iph->saddr;
-		f.daddr[0] = iph->daddr;
-		ret = zh_lb_nodeport(data, data_end, &f, &fwd->nat);
-		if (ret != ZH_LB_NAT)
-			return ret;
-		zh_nat_daddr(&fwd->nat, key.addr);
-		/* zh_lb_nodeport() is a call: check the header again. */
-		eth = zh_hdr(data, data_end, 0, sizeof(*eth));
-		iph = zh_hdr(data, data_end, sizeof(*eth), sizeof(*iph));
-		if (!eth || !iph)
-			return ZH_STAT_DROP_MALFORMED;
-		return zh_ipv4_deliver(eth, iph, &key, fwd);
-	}
-	if (eth->h_proto == bpf_htons(ETH_P_IPV6)) {
-		struct ipv6hdr *ip6 =
-			zh_hdr(data, data_end, sizeof(*eth), sizeof(*ip6));
-
-		if (!ip6 || ip6->version != 6)
-			return ZH_LB_PASSTHROUGH;
-		f.family = key.family = ZH_AF_INET6;
-		f.proto = ip6->nexthdr;
-		__builtin_memcpy(f.saddr, &ip6->saddr, sizeof(f.saddr));
-		__builtin_memcpy(f.daddr, &ip6->daddr, sizeof(f.daddr));
-		ret = zh_lb_nodeport(data, data_end, &f, &fwd->nat);
-		if (ret != ZH_LB_NAT)
-			return ret;
-		zh_nat_daddr(&fwd->nat, key.addr);
-		eth = zh_hdr(data, data_end, 0, sizeof(*eth));
-		ip6 = zh_hdr(data, data_end, sizeof(*eth), sizeof(*ip6));
-		if (!eth || !ip6)
-			return ZH_STAT_DROP_MALFORMED;
-		return zh_ipv6_deliver(eth, ip6, &key, fwd);
-	}
-	return ZH_LB_PASSTHROUGH;
-}
-
-static __always_inline int zh_stat_is_drop(int stat)
-{
-	return stat >= ZH_STAT_DROP_SPOOF_MAC;
+	if (zh_flow_parse(data, data_end, &f))
+		return ZH_RET_PASSTHROUGH;
+	ret = zh_lb_nodeport(&f, &fwd->nat);
+	if (ret != ZH_RET_NAT)
+		return ret;
+	zh_dst_key(&key, &f, ret, &fwd->nat);
+	return zh_deliver(data, data_end, &key, fwd);
 }
 
 #endif /* ZH_FWD_H */

@@ -31,10 +31,10 @@ static __always_inline int zh_lat_can_sample(void)
 	       zh_kernel_has(XDP_GET_PRANDOM_U32);
 }
 
-static __always_inline struct zh_config *zh_config_get(void)
+/* The settings, when probes or sampling are on; NULL: no latency work. */
+static __always_inline struct zh_config *zh_lat_cfg(void)
 {
-	__u32 zero = 0;
-	struct zh_config *cfg = bpf_map_lookup_elem(&zh_config, &zero);
+	struct zh_config *cfg = zh_cfg();
 
 	if (!cfg || !((cfg->flags & ZH_CFG_F_PROBES) | cfg->sample_every))
 		return NULL;
@@ -61,12 +61,22 @@ static __always_inline int zh_lat_parse(void *data, void *data_end,
 					struct zh_flow_key *key, __u64 *tx_ns)
 {
 	struct zh_probe *probe;
-	int off = zh_flow_parse(data, data_end, key);
+	struct zh_flow f = {};
 
 	*tx_ns = 0;
-	if (off <= 0 || key->proto != IPPROTO_UDP)
-		return off < 0 ? -1 : 0;
-	probe = zh_hdr(data, data_end, off + sizeof(struct udphdr),
+	if (zh_flow_parse(data, data_end, &f))
+		return -1;
+	key->family = f.family;
+	key->proto = f.proto;
+	__builtin_memcpy(key->saddr, f.saddr, sizeof(key->saddr));
+	__builtin_memcpy(key->daddr, f.daddr, sizeof(key->daddr));
+	if (!(f.flags & ZH_FLOW_F_PORTS))
+		return 0;
+	key->sport = f.sport;
+	key->dport = f.dport;
+	if (f.proto != IPPROTO_UDP)
+		return 0;
+	probe = zh_hdr(data, data_end, f.l4_off + sizeof(struct udphdr),
 		       sizeof(*probe));
 	if (probe && probe->magic == ZH_PROBE_MAGIC)
 		*tx_ns = probe->tx_ns;
@@ -87,7 +97,7 @@ static __always_inline int zh_lat_routed(int stat)
 static __always_inline void zh_lat_from_pod(void *data, void *data_end,
 					    int stat)
 {
-	struct zh_config *cfg = zh_config_get();
+	struct zh_config *cfg = zh_lat_cfg();
 	struct zh_flow_key key = {};
 	struct zh_lat_stamp st = {};
 	__u64 tx_ns, now;
@@ -116,7 +126,7 @@ static __always_inline void zh_lat_from_pod(void *data, void *data_end,
 
 static __always_inline void zh_lat_to_pod(void *data, void *data_end, int xsk)
 {
-	struct zh_config *cfg = zh_config_get();
+	struct zh_config *cfg = zh_lat_cfg();
 	struct zh_flow_key key = {};
 	struct zh_lat_stamp *st;
 	__u64 tx_ns, now, origin;

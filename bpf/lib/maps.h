@@ -129,6 +129,34 @@ struct {
 	__type(value, struct zh_steer);
 } zh_xsk_steer SEC(".maps");
 
+/*
+ * What a step returns besides an enum zh_stat: values above every zh_stat,
+ * so that one int carries either, and none is negative.
+ */
+enum zh_ret {
+	ZH_RET_PASSTHROUGH = ZH_STAT_MAX + 1, /* not this step's business */
+	ZH_RET_NAT, /* a Service rewrite is planned (struct zh_nat) */
+	ZH_RET_XDP_DONE, /* tc behind XDP: XDP has dealt with the frame */
+};
+
+/* The agent's settings: zh_config's one entry (NULL only if the map is
+ * broken). An array lookup the verifier inlines. */
+static __always_inline struct zh_config *zh_cfg(void)
+{
+	__u32 zero = 0;
+
+	return bpf_map_lookup_elem(&zh_config, &zero);
+}
+
+/* Non-zero while any Service exists: only then is the balancer asked, so
+ * that a node without Services pays no lookup for it. */
+static __always_inline int zh_lb_on(void)
+{
+	struct zh_config *cfg = zh_cfg();
+
+	return cfg && cfg->services;
+}
+
 static __always_inline void zh_count(__u32 stat, __u64 bytes)
 {
 	struct zh_counter *c = bpf_map_lookup_elem(&zh_stats, &stat);

@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: (BSD-2-Clause OR GPL-2.0) */
 /*
- * nat.h - writing a Service rewrite (struct zh_nat, lb.h: both addresses,
- * both ports) into the packet with its checksums: the IPv4 header's, and
- * the TCP/UDP one over the pseudo-header (addresses) and the ports.
+ * nat.h - a Service rewrite: the plan (struct zh_nat, made by lb.h) and its
+ * two writers, with the checksums: the IPv4 header's, and the TCP/UDP one
+ * over the pseudo-header (addresses) and the ports. ctx.h picks the writer
+ * for the program's context.
  *
  * tc goes through the helpers: they know whether the skb carries a full
  * checksum or only the pseudo-header's (CHECKSUM_PARTIAL, as from a local
@@ -18,7 +19,74 @@
 #include <linux/tcp.h>
 #include <linux/udp.h>
 #include <bpf/bpf_helpers.h>
-#include "lb.h"
+#include "parse.h"
+#include "csum.h"
+
+/*
+ * The packet's addresses and ports before and after: both addresses and
+ * both ports are written, unchanged ones with their old value (a zero
+ * checksum difference), which keeps the writers free of cases. Addresses
+ * are laid out as in the header: IPv4 source then destination in [0] and
+ * [1], IPv6 in [0..3] and [4..7].
+ */
+struct zh_nat {
+	__u8 op; /* non-zero: rewrite */
+	__u8 family;
+	__u8 proto;
+	__u8 pad;
+	__u32 old_ip[8];
+	__u32 new_ip[8];
+	__be16 old_ports[2]; /* source, destination */
+	__be16 new_ports[2];
+	__u32 out_ifindex; /* a NodePort reply: send it out of this device */
+};
+
+/* The rewrite starts as the identity of @f's addresses and ports. */
+static __always_inline void zh_nat_init(struct zh_nat *n,
+					const struct zh_flow *f)
+{
+	n->op = 1;
+	n->family = f->family;
+	n->proto = f->proto;
+	if (f->family == ZH_AF_INET) {
+		n->old_ip[0] = f->saddr[0];
+		n->old_ip[1] = f->daddr[0];
+	} else {
+		__builtin_memcpy(n->old_ip, f->saddr, 16);
+		__builtin_memcpy(&n->old_ip[4], f->daddr, 16);
+	}
+	__builtin_memcpy(n->new_ip, n->old_ip, sizeof(n->new_ip));
+	n->old_ports[0] = n->new_ports[0] = f->sport;
+	n->old_ports[1] = n->new_ports[1] = f->dport;
+}
+
+/* Set the source (@dst 0) or destination (@dst 1) address. */
+static __always_inline void zh_nat_addr(struct zh_nat *n, int dst,
+					const __u32 *addr)
+{
+	if (n->family == ZH_AF_INET)
+		n->new_ip[dst] = addr[0];
+	else
+		__builtin_memcpy(&n->new_ip[dst * 4], addr, 16);
+}
+
+/* The destination after the rewrite, as a zh_ep_key address. */
+static __always_inline void zh_nat_daddr(const struct zh_nat *n, __u32 *out)
+{
+	if (n->family == ZH_AF_INET)
+		out[0] = n->new_ip[1];
+	else
+		__builtin_memcpy(out, &n->new_ip[4], 16);
+}
+
+/* Where TCP/UDP starts in what the balancer rewrites: IPv4 without options
+ * or IPv6 without extension headers. Constants, so the verifier can bound
+ * the packet accesses that follow. */
+static __always_inline __u32 zh_l4_off(__u8 family)
+{
+	return family == ZH_AF_INET ? ETH_HLEN + sizeof(struct iphdr) :
+				      ETH_HLEN + sizeof(struct ipv6hdr);
+}
 
 #define ZH_IP4_CHECK_OFF (ETH_HLEN + offsetof(struct iphdr, check))
 #define ZH_IP4_ADDRS_OFF (ETH_HLEN + offsetof(struct iphdr, saddr))
@@ -33,8 +101,8 @@ static __always_inline __u32 zh_nat_csum_off(const struct zh_nat *n)
 
 /* Returns 0, or -1 when a helper failed (the packet may be half written:
  * the caller drops it). */
-static __always_inline int zh_tc_nat(struct __sk_buff *skb,
-				     const struct zh_nat *n)
+static __always_inline int zh_skb_nat(struct __sk_buff *skb,
+				      const struct zh_nat *n)
 {
 	__u32 csum_off = zh_nat_csum_off(n);
 	__u64 l4f = n->proto == IPPROTO_UDP ? BPF_F_MARK_MANGLED_0 : 0;

@@ -17,6 +17,7 @@
 #include <linux/in.h>
 #include <bpf/bpf_helpers.h>
 #include "parse.h"
+#include "csum.h"
 #include "kfeat.h"
 
 #define ZH_ICMP_QUOTE 8 /* bytes of the offending L4 header quoted */
@@ -149,8 +150,8 @@ static __always_inline struct zh_reject_scratch *zh_reject_scratch(void)
  * the pod behind the host veth it came in on (@to_peer), or out of the
  * uplink. Returns the tc verdict, or -1 when that failed (drop it).
  */
-static __always_inline int zh_tc_reject(struct __sk_buff *skb,
-					const int to_peer)
+static __always_inline int zh_skb_reject(struct __sk_buff *skb,
+					 const int to_peer)
 {
 	struct zh_reject_scratch *sc = zh_reject_scratch();
 	__u32 need;

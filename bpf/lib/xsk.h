@@ -10,17 +10,14 @@
 #include "parse.h"
 #include "maps.h"
 
-/* Not for a socket: the frame goes on to the pod's kernel stack. */
-#define ZH_XSK_NONE (-1)
-
 /* The steering key of a TCP or UDP frame: its destination. -1 for what
  * has no ports (a fragment is the kernel's to reassemble). */
 static __always_inline int zh_xsk_key(void *data, void *data_end,
 				      struct zh_steer_key *key)
 {
-	struct zh_flow_key f = {};
+	struct zh_flow f = {};
 
-	if (zh_flow_parse(data, data_end, &f) <= 0)
+	if (zh_flow_parse(data, data_end, &f) || !(f.flags & ZH_FLOW_F_PORTS))
 		return -1;
 	key->family = f.family;
 	key->proto = f.proto;
@@ -32,7 +29,8 @@ static __always_inline int zh_xsk_key(void *data, void *data_end,
 /*
  * A frame arriving at an AF_XDP pod: XDP_REDIRECT into the socket of its
  * queue when a rule matches and a socket is there, XDP_PASS when a rule
- * matches but none is (counted), ZH_XSK_NONE when no rule matches.
+ * matches but none is (counted), ZH_RET_PASSTHROUGH when no rule matches
+ * (the frame goes on to the pod's kernel stack).
  */
 static __always_inline int zh_xsk_redirect(struct xdp_md *ctx, void *data,
 					   void *data_end)
@@ -43,13 +41,13 @@ static __always_inline int zh_xsk_redirect(struct xdp_md *ctx, void *data,
 	int act;
 
 	if (zh_xsk_key(data, data_end, &key))
-		return ZH_XSK_NONE;
+		return ZH_RET_PASSTHROUGH;
 	st = bpf_map_lookup_elem(&zh_xsk_steer, &key);
 	if (!st) {
 		key.port = 0; /* a rule for every port of the protocol */
 		st = bpf_map_lookup_elem(&zh_xsk_steer, &key);
 		if (!st)
-			return ZH_XSK_NONE;
+			return ZH_RET_PASSTHROUGH;
 	}
 	act = XDP_PASS;
 	if (queue < st->queues)

@@ -487,33 +487,17 @@ const char *zh_lat_src_name(int src)
 const char *zh_stat_name(int stat)
 {
 	static const char *const names[ZH_STAT_MAX] = {
-		[ZH_STAT_REDIRECT] = "redirect",
-		[ZH_STAT_PASS_NOT_IP] = "pass_not_ip",
-		[ZH_STAT_PASS_NO_ENDPOINT] = "pass_no_endpoint",
-		[ZH_STAT_PASS_LINK_LOCAL] = "pass_link_local",
-		[ZH_STAT_PASS_TTL] = "pass_ttl",
-		[ZH_STAT_PASS_NO_IFACE] = "pass_no_iface",
-		[ZH_STAT_PASS_NOT_TO_GW] = "pass_not_to_gateway",
-		[ZH_STAT_PASS_IP_OPTIONS] = "pass_ip_options",
-		[ZH_STAT_PASS_CT_FULL] = "pass_conntrack_full",
-		[ZH_STAT_PASS_TO_TC] = "pass_to_tc",
-		[ZH_STAT_XSK_REDIRECT] = "xsk_redirect",
-		[ZH_STAT_PASS_XSK_NO_SOCKET] = "pass_xsk_no_socket",
-		[ZH_STAT_DROP_SPOOF_MAC] = "drop_spoof_mac",
-		[ZH_STAT_DROP_SPOOF_IP] = "drop_spoof_ip",
-		[ZH_STAT_DROP_MALFORMED] = "drop_malformed",
-		[ZH_STAT_DROP_REDIRECT] = "drop_redirect_failed",
-		[ZH_STAT_DROP_NO_BACKEND] = "drop_no_backend",
-		[ZH_STAT_DROP_UNKNOWN_VIP] = "drop_unknown_vip",
-		[ZH_STAT_DROP_NAT] = "drop_nat_failed",
+#define ZH_STAT_NAME(id, name) [ZH_STAT_##id] = name,
+		ZH_STATS_KEEP(ZH_STAT_NAME) ZH_STATS_DROP(ZH_STAT_NAME)
+#undef ZH_STAT_NAME
 	};
 
-	if (stat < 0 || stat >= ZH_STAT_MAX || !names[stat])
+	if (stat < 0 || stat >= ZH_STAT_MAX)
 		return "unknown";
 	return names[stat];
 }
 
 bool zh_stat_is_drop_reason(int stat)
 {
-	return stat >= ZH_STAT_DROP_SPOOF_MAC && stat < ZH_STAT_MAX;
+	return zh_stat_is_drop(stat);
 }
