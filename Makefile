@@ -46,12 +46,17 @@ STATIC_LIBS := $(shell $(PKG_CONFIG) --static --libs $(PKGS) 2>/dev/null) -lzstd
 CMOCKA_LIBS := $(shell $(PKG_CONFIG) --libs cmocka 2>/dev/null)
 
 ARCH_INC := /usr/include/$(shell $(CC) -dumpmachine)
+# libbpf's names for the target architecture (bpf_tracing.h and friends).
+ARCH := $(shell uname -m | sed -e 's/x86_64/x86/' -e 's/aarch64/arm64/' \
+	-e 's/ppc64le/powerpc/' -e 's/riscv64/riscv/' -e 's/s390x/s390/')
 
 WARN := -Wall -Wextra -Werror -Wstrict-prototypes -Wmissing-prototypes \
 	-Wformat=2 -Wno-unused-parameter
 CFLAGS ?= -O2 -g
-ZH_CFLAGS := -std=gnu11 $(WARN) -Ibpf/include -Iuser/lib -Iuser/xdpbench \
-	-Icni -I$(O)/bpf $(PKG_CFLAGS)
+# -MMD -MP: each object depends on the headers it includes, and only those.
+DEPFLAGS := -MMD -MP
+ZH_CFLAGS := -std=gnu11 $(WARN) $(DEPFLAGS) -Ibpf/include -Iuser/lib \
+	-Iuser/xsk -Iuser/xdpbench -Icni -I$(O)/bpf $(PKG_CFLAGS)
 ifneq ($(SANITIZE),)
 ZH_CFLAGS += -fsanitize=$(SANITIZE) -fno-omit-frame-pointer
 LDFLAGS += -fsanitize=$(SANITIZE)
@@ -59,11 +64,11 @@ endif
 
 # libzerohop-xsk builds without PKG_CFLAGS: it needs libc and the UAPI
 # headers only, and building it so proves it.
-XSK_CFLAGS := -std=gnu11 $(WARN) -Iuser/xsk -Iuser/lib -Ibpf/include \
+XSK_CFLAGS := -std=gnu11 $(WARN) $(DEPFLAGS) -Iuser/xsk -Ibpf/include \
 	$(if $(SANITIZE),-fsanitize=$(SANITIZE) -fno-omit-frame-pointer)
 
-BPF_CFLAGS := -O2 -g -target bpf -Wall -Werror -I$(ARCH_INC) -Ibpf/include \
-	-Ibpf -D__TARGET_ARCH_x86
+BPF_CFLAGS := -O2 -g -target bpf -Wall -Werror $(DEPFLAGS) -I$(ARCH_INC) \
+	-Ibpf/include -Ibpf -D__TARGET_ARCH_$(ARCH)
 
 # --- sources ----------------------------------------------------------------
 BPF_SRCS := $(wildcard bpf/*.bpf.c)
@@ -87,12 +92,14 @@ XB_LIB_OBJS := $(filter-out $(O)/user/xdpbench/xdpbench.o,$(XB_OBJS))
 
 BINS := $(O)/zerohopd $(O)/zerohopctl $(O)/xdpbench $(O)/zerohop
 
-# libzerohop-xsk: the AF_XDP client library for pod processes (one public
-# header, user/xsk/zh_xsk.h), with its own copy of the wire format so that
-# the archive stands alone; zh-xsk-echo is its example.
+# libzerohop-xsk: the AF_XDP client library for pod processes (public
+# headers user/xsk/zh_xsk.h and the handoff's wire format zh_xsk_proto.h,
+# libc and UAPI only); zh-xsk-echo is its example. The wire format's code
+# is built once, into this archive: the agent's side (libzerohop's
+# xsk_srv.c) links it from here too.
 XSK_LIB := $(O)/libzerohop-xsk.a
-XSK_LIB_OBJS := $(O)/user/xsk/zh_xsk.o $(O)/user/xsk/xsk_proto.o
-XSK_HDRS := user/xsk/zh_xsk.h user/xsk/zh_xsk_int.h user/lib/xsk_proto.h
+XSK_LIB_OBJS := $(patsubst user/xsk/%.c,$(O)/user/xsk/%.o,\
+	$(filter-out user/xsk/zh_xsk_echo.c,$(wildcard user/xsk/*.c)))
 XSK_BINS := $(XSK_LIB) $(O)/zh-xsk-echo
 
 UNIT_SRCS := $(wildcard tests/unit/test_*.c)
@@ -103,7 +110,7 @@ BPFTEST_BINS := $(patsubst tests/bpf/%.c,$(O)/tests/%,$(BPFTEST_SRCS))
 # --- build ------------------------------------------------------------------
 all: $(BINS) $(XSK_BINS)
 
-$(O)/bpf/%.bpf.o: bpf/%.bpf.c $(BPF_HDRS)
+$(O)/bpf/%.bpf.o: bpf/%.bpf.c
 	@mkdir -p $(@D)
 	$(call msg,BPF,$@)
 	$(Q)$(CLANG) $(BPF_CFLAGS) -c $< -o $@
@@ -116,7 +123,9 @@ $(O)/bpf/%.skel.h: $(O)/bpf/%.o
 	$(call msg,GEN-SKEL,$@)
 	$(Q)$(BPFTOOL) gen skeleton $< name $* > $@
 
-$(O)/%.o: %.c $(SKELS) $(wildcard user/lib/*.h cni/*.h bpf/include/*.h tests/unit/*.h)
+# The skeletons are generated headers: made before anything compiles (the
+# .d files then say which object includes which).
+$(O)/%.o: %.c | $(SKELS)
 	@mkdir -p $(@D)
 	$(call msg,CC,$@)
 	$(Q)$(CC) $(ZH_CFLAGS) $(CFLAGS) -c $< -o $@
@@ -126,24 +135,22 @@ $(LIB): $(LIB_OBJS)
 	$(Q)rm -f $@ && ar rcs $@ $^
 
 # Only the agent serves HTTP: libmicrohttpd is linked here and nowhere else.
-$(O)/zerohopd: $(O)/user/zerohopd/zerohopd.o $(O)/user/zerohopd/metrics.o $(LIB)
+# Every libzerohop user links libzerohop-xsk after it: the handoff's wire
+# format (xsk_srv.c speaks it) lives there.
+$(O)/zerohopd: $(O)/user/zerohopd/zerohopd.o $(O)/user/zerohopd/metrics.o $(LIB) $(XSK_LIB)
 	$(call msg,LINK,$@)
 	$(Q)$(CC) $(LDFLAGS) $^ $(PKG_LIBS) \
 		$(shell $(PKG_CONFIG) --libs libmicrohttpd 2>/dev/null) -o $@
-$(O)/user/zerohopd/zerohopd.o $(O)/user/zerohopd/metrics.o: user/zerohopd/metrics.h
 
-$(O)/zerohopctl: $(O)/user/zerohopctl/zerohopctl.o $(LIB)
+$(O)/zerohopctl: $(O)/user/zerohopctl/zerohopctl.o $(LIB) $(XSK_LIB)
 	$(call msg,LINK,$@)
 	$(Q)$(CC) $(LDFLAGS) $^ $(PKG_LIBS) -o $@
 
 # xdpbench is also an AF_XDP pod process (the zerohop-afxdp path's client
-# and server): it links libzerohop-xsk after libzerohop, whose copy of the
-# wire format then serves both.
+# and server).
 $(O)/xdpbench: $(XB_OBJS) $(LIB) $(XSK_LIB)
 	$(call msg,LINK,$@)
 	$(Q)$(CC) $(LDFLAGS) $^ $(PKG_LIBS) -lm -lpthread -o $@
-$(XB_OBJS) $(O)/tests/unit/test_xdpbench.o: user/xdpbench/xdpbench.h $(XSK_HDRS)
-$(XB_OBJS) $(O)/tests/unit/test_xdpbench.o: ZH_CFLAGS += -Iuser/xsk
 
 # Sanitizers cannot link statically: a SANITIZE build makes a dynamic plugin.
 ifeq ($(SANITIZE),)
@@ -151,16 +158,11 @@ CNI_LINK := -static $(STATIC_LIBS)
 else
 CNI_LINK := $(PKG_LIBS)
 endif
-$(O)/zerohop: $(CNI_OBJS) $(LIB)
+$(O)/zerohop: $(CNI_OBJS) $(LIB) $(XSK_LIB)
 	$(call msg,LINK,$@ $(if $(SANITIZE),(dynamic),(static)))
 	$(Q)$(CC) $(LDFLAGS) $^ $(CNI_LINK) -o $@
 
-$(O)/user/xsk/%.o: user/xsk/%.c $(XSK_HDRS)
-	@mkdir -p $(@D)
-	$(call msg,CC,$@)
-	$(Q)$(CC) $(XSK_CFLAGS) $(CFLAGS) -c $< -o $@
-
-$(O)/user/xsk/xsk_proto.o: user/lib/xsk_proto.c user/lib/xsk_proto.h
+$(O)/user/xsk/%.o: user/xsk/%.c
 	@mkdir -p $(@D)
 	$(call msg,CC,$@)
 	$(Q)$(CC) $(XSK_CFLAGS) $(CFLAGS) -c $< -o $@
@@ -173,17 +175,16 @@ $(XSK_LIB): $(XSK_LIB_OBJS)
 $(O)/zh-xsk-echo: $(O)/user/xsk/zh_xsk_echo.o $(XSK_LIB)
 	$(call msg,LINK,$@)
 	$(Q)$(CC) $(LDFLAGS) $^ -o $@
-$(O)/user/xsk/zh_xsk_echo.o: bpf/include/zh_abi.h
 
 # The generic test rule below links the CNI objects and libzerohop: the
 # XSK test links the client library alone, as a pod process would.
-$(O)/tests/unit/test_xsk.o: tests/unit/test_xsk.c $(XSK_HDRS) tests/unit/util.h
+$(O)/tests/unit/test_xsk.o: tests/unit/test_xsk.c
 	@mkdir -p $(@D)
 	$(call msg,CC,$@)
 	$(Q)$(CC) $(XSK_CFLAGS) $(CFLAGS) -c $< -o $@
 
 # xsk_peer: a misbehaving AF_XDP client for tests/integration/afxdp.sh.
-$(O)/tests/integration/xsk_peer.o: tests/integration/xsk_peer.c $(XSK_HDRS)
+$(O)/tests/integration/xsk_peer.o: tests/integration/xsk_peer.c
 	@mkdir -p $(@D)
 	$(call msg,CC,$@)
 	$(Q)$(CC) $(XSK_CFLAGS) $(CFLAGS) -c $< -o $@
@@ -198,7 +199,7 @@ $(O)/tests/test_xsk: $(O)/tests/unit/test_xsk.o $(XSK_LIB)
 	$(call msg,LINK,$@)
 	$(Q)$(CC) $(LDFLAGS) $^ $(CMOCKA_LIBS) -lpthread -o $@
 
-$(O)/tests/test_%: $(O)/tests/unit/test_%.o $(CNI_LIB_OBJS) $(LIB)
+$(O)/tests/test_%: $(O)/tests/unit/test_%.o $(CNI_LIB_OBJS) $(LIB) $(XSK_LIB)
 	@mkdir -p $(@D)
 	$(call msg,LINK,$@)
 	$(Q)$(CC) $(LDFLAGS) $^ $(PKG_LIBS) $(CMOCKA_LIBS) -o $@
@@ -208,7 +209,7 @@ $(O)/tests/test_xdpbench: $(O)/tests/unit/test_xdpbench.o $(XB_LIB_OBJS) $(LIB) 
 	$(call msg,LINK,$@)
 	$(Q)$(CC) $(LDFLAGS) $^ $(PKG_LIBS) $(CMOCKA_LIBS) -lm -lpthread -o $@
 
-$(O)/tests/test_bpf_%: $(O)/tests/bpf/test_bpf_%.o $(LIB)
+$(O)/tests/test_bpf_%: $(O)/tests/bpf/test_bpf_%.o $(LIB) $(XSK_LIB)
 	@mkdir -p $(@D)
 	$(call msg,LINK,$@)
 	$(Q)$(CC) $(LDFLAGS) $^ $(PKG_LIBS) $(CMOCKA_LIBS) -o $@
@@ -268,7 +269,8 @@ install: all
 	install -m 0644 deploy/10-zerohop.conflist \
 		$(DESTDIR)/etc/cni/net.d/10-zerohop.conflist
 	install -d $(DESTDIR)$(PREFIX)/include $(DESTDIR)$(PREFIX)/lib
-	install -m 0644 user/xsk/zh_xsk.h $(DESTDIR)$(PREFIX)/include/
+	install -m 0644 user/xsk/zh_xsk.h user/xsk/zh_xsk_proto.h \
+		$(DESTDIR)$(PREFIX)/include/
 	install -m 0644 $(XSK_LIB) $(DESTDIR)$(PREFIX)/lib/
 	install -m 0755 $(O)/zh-xsk-echo $(DESTDIR)$(PREFIX)/bin/
 
@@ -307,3 +309,6 @@ help:
 .PHONY: all tests check check-unit check-bpf check-sanitize check-integration \
 	check-podman bench bench-latency install format lint clean help
 .SECONDARY:
+
+# What each object includes, from the compiler (-MMD -MP).
+-include $(shell find $(O) -name '*.d' 2>/dev/null)

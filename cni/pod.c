@@ -22,7 +22,7 @@
 #include "cni.h"
 #include "pod.h"
 #include "zerohop.h"
-#include "xsk_proto.h"
+#include "zh_xsk_proto.h"
 
 #define ZH_GW4 "169.254.1.1"
 #define ZH_GW6 "fe80::1"

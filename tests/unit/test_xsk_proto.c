@@ -17,7 +17,7 @@
 #include <cmocka.h>
 
 #include "rng.h"
-#include "xsk_proto.h"
+#include "zh_xsk_proto.h"
 #include "util.h"
 
 #define HLEN sizeof(struct zh_xsk_hdr)

@@ -16,7 +16,7 @@
 #include <xdp/libxdp.h>
 
 #include "zerohop.h"
-#include "xsk_proto.h"
+#include "zh_xsk_proto.h"
 
 /* enum bpf_attach_type value since 6.6; Debian 12's uapi headers predate it */
 #define ZH_BPF_TCX_INGRESS 46

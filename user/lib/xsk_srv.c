@@ -18,7 +18,7 @@
 #include <linux/if_xdp.h>
 #include <bpf/bpf.h>
 
-#include "xsk_proto.h"
+#include "zh_xsk_proto.h"
 #include "xsk_srv.h"
 
 #ifndef AF_XDP

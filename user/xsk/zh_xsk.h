@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
  * zh_xsk.h - libzerohop-xsk: AF_XDP for an unprivileged process in a pod on
- * a zerohop node. This is the library's only installed header; it needs
+ * a zerohop node. This header and zh_xsk_proto.h (the handoff's wire
+ * format, which it includes) are the library's installed headers; they need
  * libc and the Linux UAPI headers, nothing else (no libbpf, no libxdp), and
  * the library never loads BPF: the node agent, zerohopd, owns the XDP
  * program and the XSKMAP.
@@ -69,6 +70,8 @@
 #include <stddef.h>
 #include <linux/types.h>
 
+#include "zh_xsk_proto.h"
+
 #ifdef __cplusplus
 extern "C" {
 #endif
@@ -76,30 +79,9 @@ extern "C" {
 #define ZH_XSK_AGENT_PATH "/run/zerohop/xsk.sock"
 #define ZH_XSK_AGENT_ENV "ZEROHOP_XSK_SOCKET"
 
-/*
- * The constants and the address block of the handoff protocol (the agent's
- * REPLY), repeated token for token from zerohop's wire-format header
- * xsk_proto.h so that this header stands alone. The library is built with
- * both in one unit: a differing macro fails the build, and the struct's
- * layout is asserted there.
- */
-#define ZH_XSK_MODE_COPY 1U
-#define ZH_XSK_MODE_ZEROCOPY 2U
-#define ZH_XSK_XDP_NATIVE 1U
-#define ZH_XSK_XDP_GENERIC 2U
-#define ZH_XSK_ADDR_V4 (1U << 0)
-#define ZH_XSK_ADDR_V6 (1U << 1)
-
-#ifndef ZH_XSK_ADDRS_DEFINED
-#define ZH_XSK_ADDRS_DEFINED
-struct zh_xsk_addrs {
-	__u8 mac[6]; /* the pod interface's MAC */
-	__u8 gw_mac[6]; /* the gateway's MAC: destination of every frame */
-	__u32 addr_flags; /* ZH_XSK_ADDR_V4 | ZH_XSK_ADDR_V6 */
-	__u32 ipv4; /* network byte order */
-	__u32 ipv6[4]; /* network byte order */
-};
-#endif
+/* The handoff's constants and the pod's addressing (struct zh_xsk_addrs,
+ * what the agent's reply carries) are the wire format's: zh_xsk_proto.h,
+ * installed beside this header. */
 
 enum zh_xsk_bind {
 	ZH_XSK_BIND_AUTO = 0, /* zero-copy if the driver can, else copy */

@@ -14,7 +14,7 @@
 #include <jansson.h>
 
 #include "zerohop.h"
-#include "xsk_proto.h"
+#include "zh_xsk_proto.h"
 #include "hist.h"
 #include "svc_maps.h"
 

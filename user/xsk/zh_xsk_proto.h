@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * xsk_proto.h - the wire format of the AF_XDP socket handoff between an
+ * zh_xsk_proto.h - the wire format of the AF_XDP socket handoff between an
  * unprivileged pod process (the client) and zerohopd (the agent). Only the
  * bytes: no sockets, no BPF.
  *
@@ -124,16 +124,8 @@ enum {
 #define ZH_XSK_ADDR_V6 (1U << 1)
 #define ZH_XSK_ADDR_ALL (ZH_XSK_ADDR_V4 | ZH_XSK_ADDR_V6)
 
-/*
- * The pod's addressing as the REPLY carries it (the same bytes, offset 140
- * of the reply body). user/xsk/zh_xsk.h, the client library's installed
- * header, carries an identical copy under the same guard so that it stands
- * alone; the _Static_asserts below hold whichever copy was seen first to
- * the wire layout, and the macros above are repeated there token for token
- * (a differing redefinition is an error under -Werror).
- */
-#ifndef ZH_XSK_ADDRS_DEFINED
-#define ZH_XSK_ADDRS_DEFINED
+/* The pod's addressing as the REPLY carries it (the same bytes, offset 140
+ * of the reply body). */
 struct zh_xsk_addrs {
 	__u8 mac[6]; /* the pod interface's MAC */
 	__u8 gw_mac[6]; /* the gateway's MAC: destination of every frame */
@@ -141,7 +133,6 @@ struct zh_xsk_addrs {
 	__u32 ipv4; /* network byte order */
 	__u32 ipv6[4]; /* network byte order */
 };
-#endif
 
 struct zh_xsk_hdr {
 	__u32 magic;

@@ -1,14 +1,14 @@
 // SPDX-License-Identifier: Apache-2.0
 /*
- * xsk_proto.c - encoder and strict decoder for the AF_XDP socket handoff
- * messages (the protocol is specified in xsk_proto.h).
+ * zh_xsk_proto.c - encoder and strict decoder for the AF_XDP socket handoff
+ * messages (the protocol is specified in zh_xsk_proto.h).
  */
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 
-#include "xsk_proto.h"
+#include "zh_xsk_proto.h"
 
 /* The reason only ever quotes numbers, never the peer's bytes: it is
  * meant for logs. */
