@@ -208,7 +208,10 @@ $(O)/tests/test_xdpbench: $(O)/tests/unit/test_xdpbench.o $(XB_LIB_OBJS) $(LIB) 
 	$(call msg,LINK,$@)
 	$(Q)$(CC) $(LDFLAGS) $^ $(PKG_LIBS) $(CMOCKA_LIBS) -lm -lpthread -o $@
 
-$(O)/tests/test_bpf_%: $(O)/tests/bpf/test_bpf_%.o $(LIB)
+# The kernel tier's tests of zh_fast share one fixture (tests/bpf/fixture.h).
+BPFTEST_FIXTURE := $(O)/tests/bpf/fixture.o
+$(BPFTEST_FIXTURE) $(patsubst %.c,$(O)/%.o,$(BPFTEST_SRCS)): tests/bpf/fixture.h
+$(O)/tests/test_bpf_%: $(O)/tests/bpf/test_bpf_%.o $(BPFTEST_FIXTURE) $(LIB)
 	@mkdir -p $(@D)
 	$(call msg,LINK,$@)
 	$(Q)$(CC) $(LDFLAGS) $^ $(PKG_LIBS) $(CMOCKA_LIBS) -o $@
@@ -255,8 +258,8 @@ bench: all
 	$(Q)$(O)/xdpbench $(BENCH_ARGS)
 
 # What per-hop latency costs per packet (BPF_PROG_TEST_RUN, no traffic).
-bench-latency: $(O)/tests/test_bpf_fast
-	$(Q)$(O)/tests/test_bpf_fast --bench-latency
+bench-latency: $(O)/tests/test_bpf_lat
+	$(Q)$(O)/tests/test_bpf_lat --bench-latency
 
 # --- install ----------------------------------------------------------------
 install: all
