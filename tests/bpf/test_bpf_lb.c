@@ -2,10 +2,18 @@
 /*
  * test_bpf_lb.c - Services in the fast path (bpf/lib/lb.h, nat.h, ct.h,
  * reject.h) through BPF_PROG_TEST_RUN: DNAT and reverse NAT byte for byte
- * (IPv4/IPv6, TCP/UDP, a UDP checksum of 0), hairpin, NodePort on the
- * uplink, the ICMP reject checked against an independent builder, unknown
- * VIPs, remote backends, established flows across table changes and
- * backend removal, affinity and terminating backends, cut frames.
+ * (IPv4/IPv6, TCP/UDP, a UDP checksum of 0), hairpin, the ICMP reject
+ * checked against an independent builder, Services off, remote backends,
+ * unknown VIPs in and out of the Service CIDR, established flows across
+ * table changes and backend removal, affinity and terminating backends;
+ * then NodePort on the uplink and cut frames.
+ *
+ * Katran-style: a case is a table row of packets, each with its input
+ * frame, the frame it must become, the verdict, the counters it moves and
+ * the conntrack entries after it, and a change to the Services before it
+ * where the case is about one. Every row runs through zh_tc_from_pod and
+ * zh_xdp_from_pod. The two cases that are scripts stay functions (see
+ * there why).
  *
  * Exit 77 (skipped) when not run as root.
  */
@@ -131,10 +139,19 @@ static int lb_setup(void **state)
 	return 0;
 }
 
+/* Services off, and no Service CIDR (a case may set one). */
 static int lb_teardown(void **state)
 {
+	struct zh_objs o = lat_objs();
+	struct zh_config cfg;
+
 	(void)state;
-	lb_services(0);
+	if (zh_config_get(&o, &cfg))
+		fail_here("reading zh_config");
+	cfg.services = 0;
+	cfg.svc_cidr4_len = cfg.svc_cidr6_len = 0;
+	if (zh_config_set(&o, &cfg))
+		fail_here("writing zh_config");
 	return 0;
 }
 
@@ -152,126 +169,450 @@ static int ct_count(void)
 	return n;
 }
 
-/* One packet from @from through @prog; the output must be @want (a frame
- * as the pod would have sent it after the translation) routed to @to. */
-static void lb_expect_routed(enum prog prog, int from, const struct frame *in_f,
-			     const struct frame *want_f, int to)
+/* -------------------------------------- changes to the Services mid-case */
+
+/* The IPv6 UDP Service loses its only backend. */
+static void svc6_udp_no_backend(void)
 {
+	lb_svc(SVC6, VIP6, IPPROTO_UDP, 0, 0);
+}
+
+static void services_off(void)
+{
+	lb_services(0);
+}
+
+/* 10.96.0.0/12 and fd00:96::/108 as Kubernetes' Service CIDRs. */
+static void svc_cidr_set(void)
+{
+	struct zh_objs o = lat_objs();
+	struct zh_config cfg;
+
+	if (zh_config_get(&o, &cfg))
+		fail_here("reading zh_config");
+	cfg.svc_cidr4_len = 12;
+	parse_addr(AF_INET, "10.96.0.0", &cfg.svc_cidr4);
+	cfg.svc_cidr6_len = 108;
+	parse_addr(AF_INET6, "fd00:96::", cfg.svc_cidr6);
+	if (zh_config_set(&o, &cfg))
+		fail_here("writing zh_config");
+}
+
+/* SVC4's table now says its second backend (BE_PORT2). */
+static void table_to_be2(void)
+{
+	lb_table(SVC4, BE_B4_2);
+}
+
+static void be1_removed(void)
+{
+	__u32 id = BE_B4;
+
+	if (bpf_map_delete_elem(bpf_map__fd(skel->maps.zh_backends), &id))
+		fail_here("deleting backend 1: %s", strerror(errno));
+}
+
+static void be1_terminating(void)
+{
+	lb_backend(BE_B4, SVC4, B4, BE_PORT, ZH_BE_F_TERMINATING);
+}
+
+/* ClientIP affinity on SVC4's TCP port, for 3 hours. */
+static void svc4_affinity(void)
+{
+	lb_svc(SVC4, VIP4, IPPROTO_TCP, BE_B4, 10800);
+}
+
+/* ---------------------------------------------------------------- cases */
+
+#define LB_STEPS 4
+
+enum lb_out {
+	LB_ROUTED, /* @want routed to @to: MACs, TTL, checksums */
+	LB_AS_WANT, /* @want byte for byte, as the kernel gets it */
+	LB_ICMP_ERR, /* port unreachable from the VIP, back to the sender */
+};
+
+/* Conntrack entries after a packet; 0 in a row: not checked. */
+#define CT(n) ((n) + 1)
+
+struct lb_step {
+	void (*before)(void); /* a change to the Services first, or NULL */
+	int from; /* the sender: its MACs, its host veth the ingress */
+	bool pod_side; /* through the pod-side program on A's pod end */
+	struct frame in;
+	struct frame want; /* as the sender would have sent it translated;
+			    * .l3 0: @in itself */
+	enum verdict verdict;
+	enum lb_out out;
+	int to; /* LB_ROUTED: the pod it reaches */
+	__u64 delta[ZH_STAT_MAX]; /* counter -> packets it gains */
+	int ct; /* CT(n), or 0 */
+};
+
+struct lb_case {
+	const char *desc;
+	struct lb_step steps[LB_STEPS]; /* up to the first without .in.l3 */
+};
+
+/* A TCP or UDP frame from @s:@sp to @d:@dp (port 0: frame_build()'s). */
+#define FLOW(l3_, proto_, s, sp, d, dp)                                    \
+	{                                                                  \
+		.l3 = (l3_), .proto = (proto_), .src = (s), .sport = (sp), \
+		.dst = (d), .dport = (dp)                                  \
+	}
+
+/* Redirected to @pod and counted so. */
+#define ROUTED(pod)                                         \
+	.verdict = REDIRECT, .out = LB_ROUTED, .to = (pod), \
+	.delta = { [ZH_STAT_REDIRECT] = 1 }
+
+/*
+ * A -> VIP:80 goes to B:8080 (DNAT, checksums right), both conntrack
+ * directions are written, and B's reply reaches A from VIP:80; the flow
+ * again goes to the same backend, with no new entry.
+ */
+#define DNAT_AND_REPLY(what, l3_, proto_, vip, client, backend)                \
+	{                                                                      \
+		.desc = what ": A -> VIP:80 is B:8080, B's reply from VIP:80", \
+		.steps = {                                                     \
+			{ .in = FLOW(l3_, proto_, client, 0, vip, SVC_PORT),   \
+			  .want = FLOW(l3_, proto_, client, 0, backend,        \
+				       BE_PORT),                               \
+			  ROUTED(POD_B),                                       \
+			  .ct = CT(2) },                                       \
+			{ .from = POD_B,                                       \
+			  .in = FLOW(l3_, proto_, backend, BE_PORT, client,    \
+				     40000),                                   \
+			  .want = FLOW(l3_, proto_, vip, SVC_PORT, client,     \
+				       40000),                                 \
+			  ROUTED(POD_A) },                                     \
+			{ .in = FLOW(l3_, proto_, client, 0, vip, SVC_PORT),   \
+			  .want = FLOW(l3_, proto_, client, 0, backend,        \
+				       BE_PORT),                               \
+			  ROUTED(POD_B),                                       \
+			  .ct = CT(2) },                                       \
+		},                                                             \
+	}
+
+static const struct lb_case lb_cases[] = {
+	DNAT_AND_REPLY("IPv4 TCP", L3_IPV4, IPPROTO_TCP, VIP4, A4, B4),
+	DNAT_AND_REPLY("IPv4 UDP", L3_IPV4, IPPROTO_UDP, VIP4, A4, B4),
+	DNAT_AND_REPLY("IPv6 TCP", L3_IPV6, IPPROTO_TCP, VIP6, A6, B6),
+	DNAT_AND_REPLY("IPv6 UDP", L3_IPV6, IPPROTO_UDP, VIP6, A6, B6),
+	{
+		/* A must not see its own address as the source: the
+		 * request comes from the VIP (A's port), the reply goes
+		 * back to A from VIP:80. */
+		.desc = "hairpin: A -> a Service whose backend is A",
+		.steps = {
+			{ .in = FLOW(L3_IPV4, IPPROTO_TCP, A4, 0, VIP4_HAIRPIN,
+				     SVC_PORT),
+			  .want = FLOW(L3_IPV4, IPPROTO_TCP, VIP4_HAIRPIN, 0,
+				       A4, BE_PORT),
+			  ROUTED(POD_A) },
+			{ .in = FLOW(L3_IPV4, IPPROTO_TCP, A4, BE_PORT,
+				     VIP4_HAIRPIN, 40000),
+			  .want = FLOW(L3_IPV4, IPPROTO_TCP, VIP4_HAIRPIN,
+				       SVC_PORT, A4, 40000),
+			  ROUTED(POD_A),
+			  .ct = CT(2) },
+		},
+	},
+	{
+		.desc = "IPv4 UDP without a checksum keeps none through DNAT",
+		.steps = {
+			{ .in = { .l3 = L3_IPV4,
+				  .proto = IPPROTO_UDP,
+				  .src = A4,
+				  .dst = VIP4,
+				  .dport = SVC_PORT,
+				  .no_udp_csum = true },
+			  .want = { .l3 = L3_IPV4,
+				    .proto = IPPROTO_UDP,
+				    .src = A4,
+				    .dst = B4,
+				    .dport = BE_PORT,
+				    .no_udp_csum = true },
+			  ROUTED(POD_B) },
+		},
+	},
+	/* No ready backend: the client is refused at once with ICMP port
+	 * unreachable from the VIP, counted, nothing remembered. */
+	{
+		.desc = "IPv4 Service without backends: ICMP port unreachable",
+		.steps = {
+			{ .in = FLOW(L3_IPV4, IPPROTO_TCP, A4, 0, VIP4_EMPTY,
+				     SVC_PORT),
+			  .verdict = TX_BACK,
+			  .out = LB_ICMP_ERR,
+			  .delta = { [ZH_STAT_DROP_NO_BACKEND] = 1 },
+			  .ct = CT(0) },
+		},
+	},
+	{
+		.desc = "IPv6 Service without backends: ICMPv6 unreachable",
+		.steps = {
+			{ .before = svc6_udp_no_backend,
+			  .in = FLOW(L3_IPV6, IPPROTO_UDP, A6, 0, VIP6,
+				     SVC_PORT),
+			  .verdict = TX_BACK,
+			  .out = LB_ICMP_ERR,
+			  .delta = { [ZH_STAT_DROP_NO_BACKEND] = 1 },
+			  .ct = CT(0) },
+		},
+	},
+	{
+		/* The VIP is then just an address the node does not have. */
+		.desc = "Services off: a VIP passes untouched",
+		.steps = {
+			{ .before = services_off,
+			  .in = FLOW(L3_IPV4, IPPROTO_TCP, A4, 0, VIP4,
+				     SVC_PORT),
+			  .verdict = PASS,
+			  .out = LB_AS_WANT,
+			  .delta = { [ZH_STAT_PASS_NO_ENDPOINT] = 1 } },
+		},
+	},
+	{
+		/* Translated, then the kernel routes it; its reply comes
+		 * through the kernel to A's own interface, where the
+		 * pod-side program turns it back to the VIP. */
+		.desc = "a backend that is no local pod",
+		.steps = {
+			{ .in = FLOW(L3_IPV4, IPPROTO_UDP, A4, 0, VIP4_REMOTE,
+				     SVC_PORT),
+			  .want = FLOW(L3_IPV4, IPPROTO_UDP, A4, 0, OFFNODE4,
+				       BE_PORT),
+			  .verdict = PASS,
+			  .out = LB_AS_WANT,
+			  .delta = { [ZH_STAT_PASS_NO_ENDPOINT] = 1 } },
+			{ .pod_side = true,
+			  .in = FLOW(L3_IPV4, IPPROTO_UDP, OFFNODE4, BE_PORT,
+				     A4, 40000),
+			  .want = FLOW(L3_IPV4, IPPROTO_UDP, VIP4_REMOTE,
+				       SVC_PORT, A4, 40000),
+			  .verdict = NEXT,
+			  .out = LB_AS_WANT },
+		},
+	},
+	/* An address in the Service CIDR that is no Service is dropped and
+	 * counted; outside the CIDR, and with no CIDR set, it is routed as
+	 * before. */
+	{
+		.desc = "IPv4 unknown VIP: no CIDR, in the CIDR, outside",
+		.steps = {
+			{ .in = FLOW(L3_IPV4, IPPROTO_TCP, A4, 0, "10.96.0.99",
+				     SVC_PORT),
+			  .verdict = PASS,
+			  .out = LB_AS_WANT,
+			  .delta = { [ZH_STAT_PASS_NO_ENDPOINT] = 1 } },
+			{ .before = svc_cidr_set,
+			  .in = FLOW(L3_IPV4, IPPROTO_TCP, A4, 0, "10.96.0.99",
+				     SVC_PORT),
+			  .verdict = DROP,
+			  .out = LB_AS_WANT,
+			  .delta = { [ZH_STAT_DROP_UNKNOWN_VIP] = 1 } },
+			{ .in = FLOW(L3_IPV4, IPPROTO_TCP, A4, 0, "10.112.0.1",
+				     SVC_PORT),
+			  .verdict = PASS,
+			  .out = LB_AS_WANT,
+			  .delta = { [ZH_STAT_PASS_NO_ENDPOINT] = 1 } },
+		},
+	},
+	{
+		.desc = "IPv6 unknown VIP: no CIDR, in the CIDR, outside",
+		.steps = {
+			{ .in = FLOW(L3_IPV6, IPPROTO_TCP, A6, 0, "fd00:96::99",
+				     SVC_PORT),
+			  .verdict = PASS,
+			  .out = LB_AS_WANT,
+			  .delta = { [ZH_STAT_PASS_NO_ENDPOINT] = 1 } },
+			{ .before = svc_cidr_set,
+			  .in = FLOW(L3_IPV6, IPPROTO_TCP, A6, 0, "fd00:96::99",
+				     SVC_PORT),
+			  .verdict = DROP,
+			  .out = LB_AS_WANT,
+			  .delta = { [ZH_STAT_DROP_UNKNOWN_VIP] = 1 } },
+			{ .in = FLOW(L3_IPV6, IPPROTO_TCP, A6, 0,
+				     "fd00:96::10:0:1", SVC_PORT),
+			  .verdict = PASS,
+			  .out = LB_AS_WANT,
+			  .delta = { [ZH_STAT_PASS_NO_ENDPOINT] = 1 } },
+		},
+	},
+	{
+		/* A flow keeps its backend when the table changes; new flows
+		 * follow the table; a flow whose backend is removed picks
+		 * again. */
+		.desc = "established flows across a table change and a removal",
+		.steps = {
+			{ .in = FLOW(L3_IPV4, IPPROTO_TCP, A4, 0, VIP4,
+				     SVC_PORT),
+			  .want = FLOW(L3_IPV4, IPPROTO_TCP, A4, 0, B4,
+				       BE_PORT),
+			  ROUTED(POD_B) },
+			{ .before = table_to_be2,
+			  .in = FLOW(L3_IPV4, IPPROTO_TCP, A4, 0, VIP4,
+				     SVC_PORT),
+			  .want = FLOW(L3_IPV4, IPPROTO_TCP, A4, 0, B4,
+				       BE_PORT),
+			  ROUTED(POD_B) },
+			{ .in = FLOW(L3_IPV4, IPPROTO_TCP, A4, 40001, VIP4,
+				     SVC_PORT),
+			  .want = FLOW(L3_IPV4, IPPROTO_TCP, A4, 40001, B4,
+				       BE_PORT2),
+			  ROUTED(POD_B) },
+			{ .before = be1_removed,
+			  .in = FLOW(L3_IPV4, IPPROTO_TCP, A4, 0, VIP4,
+				     SVC_PORT),
+			  .want = FLOW(L3_IPV4, IPPROTO_TCP, A4, 0, B4,
+				       BE_PORT2),
+			  ROUTED(POD_B) },
+		},
+	},
+	{
+		/* ClientIP affinity: a new flow of the same client takes the
+		 * backend the client had, not the table's; a terminating
+		 * backend gets no new flow. */
+		.desc = "affinity across a table change, a terminating backend",
+		.steps = {
+			{ .before = svc4_affinity,
+			  .in = FLOW(L3_IPV4, IPPROTO_TCP, A4, 0, VIP4,
+				     SVC_PORT),
+			  .want = FLOW(L3_IPV4, IPPROTO_TCP, A4, 0, B4,
+				       BE_PORT),
+			  ROUTED(POD_B) },
+			{ .before = table_to_be2,
+			  .in = FLOW(L3_IPV4, IPPROTO_TCP, A4, 40001, VIP4,
+				     SVC_PORT),
+			  .want = FLOW(L3_IPV4, IPPROTO_TCP, A4, 40001, B4,
+				       BE_PORT),
+			  ROUTED(POD_B) },
+			{ .before = be1_terminating,
+			  .in = FLOW(L3_IPV4, IPPROTO_TCP, A4, 40002, VIP4,
+				     SVC_PORT),
+			  .want = FLOW(L3_IPV4, IPPROTO_TCP, A4, 40002, B4,
+				       BE_PORT2),
+			  ROUTED(POD_B) },
+		},
+	},
+};
+
+struct lb_run {
+	const struct lb_case *c;
+	enum prog prog;
+};
+
+/*
+ * The ICMP error a refused request @req (from pod @from) must come back
+ * as, built here independently of the datapath: RFC 792 / RFC 4443 port
+ * unreachable from the VIP, quoting the request's IP header and 8 bytes.
+ * Returns its length.
+ */
+static __u32 icmp_err_build(const __u8 *req, int from, bool v6, __u8 *out)
+{
+	size_t iph = v6 ? IP6_HLEN : sizeof(struct iphdr);
+	size_t quote = iph + 8, icmp_len = 8 + quote;
+	__u8 *ip = out + L3, *icmp = ip + iph;
+
+	memset(out, 0, FRAME_MAX);
+	memcpy(out + ETH_DST, pods[from].mac, ETH_ALEN);
+	memcpy(out + ETH_SRC, gw_mac_of[from], ETH_ALEN);
+	put16(out + ETH_PROTO, v6 ? ETH_P_IPV6 : ETH_P_IP);
+	if (v6) {
+		ip[0] = 0x60;
+		put16(ip + 4, (__u16)icmp_len);
+		ip[6] = IPPROTO_ICMPV6;
+		ip[7] = 64;
+		memcpy(ip + 8, req + IP6_DADDR, 16);
+		memcpy(ip + 24, req + IP6_SADDR, 16);
+		icmp[0] = 1; /* destination unreachable */
+		icmp[1] = 4; /* port unreachable */
+	} else {
+		ip[0] = 0x45;
+		put16(ip + 2, (__u16)(iph + icmp_len));
+		ip[8] = 64;
+		ip[9] = IPPROTO_ICMP;
+		memcpy(ip + 12, req + IP4_DADDR, 4);
+		memcpy(ip + 16, req + IP4_SADDR, 4);
+		put16(ip + 10, csum_fold(csum_add(0, ip, iph)));
+		icmp[0] = 3; /* destination unreachable */
+		icmp[1] = 3; /* port unreachable */
+	}
+	memcpy(icmp + 8, req + L3, quote);
+	put16(icmp + 2,
+	      csum_fold(csum_add(v6 ? pseudo_sum(out, true, IPPROTO_ICMPV6,
+						 (__u32)icmp_len) :
+				      0,
+				 icmp, icmp_len)));
+	return (__u32)(L3 + iph + icmp_len);
+}
+
+/* Packet @i of case @c through @prog, and everything it must have done. */
+static void lb_step(enum prog prog, const struct lb_case *c, int i)
+{
+	const struct lb_step *s = &c->steps[i];
+	const struct frame *want_f = s->want.l3 ? &s->want : &s->in;
+	bool v6 = s->in.l3 == L3_IPV6;
 	__u8 in[FRAME_MAX], want[FRAME_MAX];
-	__u32 len = (__u32)frame_build(in_f, from, in);
-	__u64 delta[ZH_STAT_MAX] = { [ZH_STAT_REDIRECT] = 1 };
+	__u32 len, want_len;
 	struct run r;
 
-	(void)frame_build(want_f, from, want);
-	run_frame(prog, ifindex_of[from], in, len, &r);
-	assert_verdict(prog, &r, REDIRECT);
-	assert_routed(want, len, &r, to, true);
-	assert_deltas(&r, delta, len);
-}
-
-struct lb_kind {
-	const char *what;
-	enum l3 l3;
-	__u8 proto;
-	const char *vip, *client, *backend;
-};
-
-static const struct lb_kind lb_kinds[] = {
-	{ "IPv4 TCP", L3_IPV4, IPPROTO_TCP, VIP4, A4, B4 },
-	{ "IPv4 UDP", L3_IPV4, IPPROTO_UDP, VIP4, A4, B4 },
-	{ "IPv6 TCP", L3_IPV6, IPPROTO_TCP, VIP6, A6, B6 },
-	{ "IPv6 UDP", L3_IPV6, IPPROTO_UDP, VIP6, A6, B6 },
-};
-
-/* A -> VIP:80 goes to B:8080 (DNAT, checksums right), both conntrack
- * directions are written, and B's reply reaches A from VIP:80. */
-static void test_lb_dnat_and_reply(void **state)
-{
-	for (size_t k = 0; k < ARRAY_SIZE(lb_kinds); k++) {
-		for (int p = 0; p < NR_PROGS; p++) {
-			const struct lb_kind *c = &lb_kinds[k];
-			struct frame req = { .l3 = c->l3,
-					     .proto = c->proto,
-					     .src = c->client,
-					     .dst = c->vip,
-					     .dport = SVC_PORT };
-			struct frame nat = req, rep, unnat;
-
-			lb_setup(state);
-			nat.dst = c->backend;
-			nat.dport = BE_PORT;
-			cur_set(NULL, 0, "%s: %s request", prog_names[p],
-				c->what);
-			lb_expect_routed(p, POD_A, &req, &nat, POD_B);
-			if (ct_count() != 2)
-				fail_here("%d conntrack entries, want 2",
-					  ct_count());
-
-			rep = (struct frame){ .l3 = c->l3,
-					      .proto = c->proto,
-					      .src = c->backend,
-					      .dst = c->client,
-					      .sport = BE_PORT,
-					      .dport = 40000 };
-			unnat = rep;
-			unnat.src = c->vip;
-			unnat.sport = SVC_PORT;
-			cur_set(NULL, 0, "%s: %s reply", prog_names[p],
-				c->what);
-			lb_expect_routed(p, POD_B, &rep, &unnat, POD_A);
-			/* The flow again: the same backend, no new entry. */
-			lb_expect_routed(p, POD_A, &req, &nat, POD_B);
-			if (ct_count() != 2)
-				fail_here(
-					"%d conntrack entries after the flow went on, want 2",
-					ct_count());
-		}
+	if (s->before)
+		s->before();
+	len = (__u32)frame_build(&s->in, s->from, in);
+	if (s->out == LB_ICMP_ERR)
+		want_len = icmp_err_build(in, s->from, v6, want);
+	else
+		want_len = (__u32)frame_build(want_f, s->from, want);
+	cur_set(in, len, "%s: %s: packet %d", prog_names[prog], c->desc, i + 1);
+	if (s->pod_side)
+		run_prog(prog == PROG_TC ? skel->progs.zh_tc_pod :
+					   skel->progs.zh_xdp_pod,
+			 ifindex_of[FOREIGN], in, len, &r);
+	else
+		run_frame(prog, ifindex_of[s->from], in, len, &r);
+	assert_verdict(prog, &r, s->verdict);
+	if (s->out == LB_ROUTED) {
+		/* The byte compare below checks it too; this says it. */
+		if (want_f->no_udp_csum &&
+		    get16(r.out + L3 + sizeof(struct iphdr) + 6))
+			fail_here("UDP checksum %#06x, want 0 (none)",
+				  get16(r.out + L3 + sizeof(struct iphdr) + 6));
+		assert_routed(want, want_len, &r, s->to, !want_f->no_udp_csum);
+	} else {
+		assert_bytes(want, want_len, &r);
+		if (!want_f->no_udp_csum)
+			assert_l4_csum(r.out, want_len, v6);
 	}
+	assert_deltas(&r, s->delta, len);
+	if (s->ct && ct_count() != s->ct - 1)
+		fail_here("%d conntrack entries, want %d", ct_count(),
+			  s->ct - 1);
 }
 
-/* Hairpin: A reaches a Service whose backend is A. A must not see its own
- * address as the source: the request comes from the VIP (A's port), the
- * reply goes back to A from VIP:80. */
-static void test_lb_hairpin(void **state)
+static void test_lb_case(void **state)
 {
-	for (int p = 0; p < NR_PROGS; p++) {
-		struct frame req = { .l3 = L3_IPV4,
-				     .proto = IPPROTO_TCP,
-				     .src = A4,
-				     .dst = VIP4_HAIRPIN,
-				     .dport = SVC_PORT };
-		struct frame nat = { .l3 = L3_IPV4,
-				     .proto = IPPROTO_TCP,
-				     .src = VIP4_HAIRPIN,
-				     .dst = A4,
-				     .dport = BE_PORT };
-		struct frame rep = { .l3 = L3_IPV4,
-				     .proto = IPPROTO_TCP,
-				     .src = A4,
-				     .dst = VIP4_HAIRPIN,
-				     .sport = BE_PORT,
-				     .dport = 40000 };
-		struct frame unnat = { .l3 = L3_IPV4,
-				       .proto = IPPROTO_TCP,
-				       .src = VIP4_HAIRPIN,
-				       .dst = A4,
-				       .sport = SVC_PORT,
-				       .dport = 40000 };
+	const struct lb_run *lr = *state;
 
-		lb_setup(state);
-		cur_set(NULL, 0, "%s: hairpin request", prog_names[p]);
-		lb_expect_routed(p, POD_A, &req, &nat, POD_A);
-		cur_set(NULL, 0, "%s: hairpin reply", prog_names[p]);
-		lb_expect_routed(p, POD_A, &rep, &unnat, POD_A);
-		if (ct_count() != 2)
-			fail_here("%d conntrack entries, want 2", ct_count());
-	}
+	for (int i = 0; i < LB_STEPS && lr->c->steps[i].in.l3; i++)
+		lb_step(lr->prog, lr->c, i);
 }
 
-/* NodePort: a client outside reaches node:30080 on the uplink and gets
+/* ------------------------------------------------------------- scripts */
+
+/*
+ * Not a row: a script over three programs (both uplink entries, and the
+ * tc entry for the reply), the node's own address, conntrack cleared
+ * between packets and B's datapath flipped for one of them, with checks
+ * that differ from packet to packet.
+ *
+ * NodePort: a client outside reaches node:30080 on the uplink and gets
  * the backend pod; the pod's reply leaves from node:30080 out of that
  * uplink. The same port at an address the node only routes is left
- * alone. */
+ * alone.
+ */
 static void test_lb_nodeport(void **state)
 {
 	static const __u8 mac_out[ETH_ALEN] = { 0x02, 0, 0, 0, 0x0e, 0x01 };
@@ -370,324 +711,13 @@ static void test_lb_nodeport(void **state)
 		fail_here("routed traffic left conntrack entries");
 }
 
-/* IPv4 UDP without a checksum keeps none through the translation. */
-static void test_lb_udp_no_checksum(void **state)
-{
-	for (int p = 0; p < NR_PROGS; p++) {
-		struct frame req = { .l3 = L3_IPV4,
-				     .proto = IPPROTO_UDP,
-				     .src = A4,
-				     .dst = VIP4,
-				     .dport = SVC_PORT,
-				     .no_udp_csum = true };
-		struct frame nat = req;
-		__u8 in[FRAME_MAX];
-		__u32 len;
-		struct run r;
-
-		lb_setup(state);
-		nat.dst = B4;
-		nat.dport = BE_PORT;
-		len = (__u32)frame_build(&req, POD_A, in);
-		cur_set(in, len, "%s: UDP without checksum", prog_names[p]);
-		run_frame(p, ifindex_of[POD_A], in, len, &r);
-		assert_verdict(p, &r, REDIRECT);
-		if (get16(r.out + L3 + sizeof(struct iphdr) + 6))
-			fail_here("UDP checksum %#06x, want 0 (none)",
-				  get16(r.out + L3 + sizeof(struct iphdr) + 6));
-		(void)frame_build(&nat, POD_A, in);
-		assert_routed(in, len, &r, POD_B, false);
-	}
-}
-
 /*
- * The ICMP error a refused request @req (from pod @from) must come back
- * as, built here independently of the datapath: RFC 792 / RFC 4443 port
- * unreachable from the VIP, quoting the request's IP header and 8 bytes.
- * Returns its length.
+ * Not a row: every length of one frame, each with the outcome its length
+ * allows (tc's test_run refuses some outright).
+ *
+ * Cut short anywhere, a packet to a VIP never crashes, is never balanced
+ * without its ports, and leaves no conntrack entry when it is not.
  */
-static __u32 icmp_err_build(const __u8 *req, int from, bool v6, __u8 *out)
-{
-	size_t iph = v6 ? IP6_HLEN : sizeof(struct iphdr);
-	size_t quote = iph + 8, icmp_len = 8 + quote;
-	__u8 *ip = out + L3, *icmp = ip + iph;
-
-	memset(out, 0, FRAME_MAX);
-	memcpy(out + ETH_DST, pods[from].mac, ETH_ALEN);
-	memcpy(out + ETH_SRC, gw_mac_of[from], ETH_ALEN);
-	put16(out + ETH_PROTO, v6 ? ETH_P_IPV6 : ETH_P_IP);
-	if (v6) {
-		ip[0] = 0x60;
-		put16(ip + 4, (__u16)icmp_len);
-		ip[6] = IPPROTO_ICMPV6;
-		ip[7] = 64;
-		memcpy(ip + 8, req + IP6_DADDR, 16);
-		memcpy(ip + 24, req + IP6_SADDR, 16);
-		icmp[0] = 1; /* destination unreachable */
-		icmp[1] = 4; /* port unreachable */
-	} else {
-		ip[0] = 0x45;
-		put16(ip + 2, (__u16)(iph + icmp_len));
-		ip[8] = 64;
-		ip[9] = IPPROTO_ICMP;
-		memcpy(ip + 12, req + IP4_DADDR, 4);
-		memcpy(ip + 16, req + IP4_SADDR, 4);
-		put16(ip + 10, csum_fold(csum_add(0, ip, iph)));
-		icmp[0] = 3; /* destination unreachable */
-		icmp[1] = 3; /* port unreachable */
-	}
-	memcpy(icmp + 8, req + L3, quote);
-	put16(icmp + 2,
-	      csum_fold(csum_add(v6 ? pseudo_sum(out, true, IPPROTO_ICMPV6,
-						 (__u32)icmp_len) :
-				      0,
-				 icmp, icmp_len)));
-	return (__u32)(L3 + iph + icmp_len);
-}
-
-/* No ready backend: the client is refused at once with ICMP port
- * unreachable from the VIP, counted, nothing remembered. Services off: the
- * VIP is just an address the node does not have. */
-static void test_lb_no_backend_and_off(void **state)
-{
-	for (int p = 0; p < NR_PROGS; p++) {
-		for (int v6 = 0; v6 < 2; v6++) {
-			struct frame f = { .l3 = v6 ? L3_IPV6 : L3_IPV4,
-					   .proto = v6 ? IPPROTO_UDP :
-							 IPPROTO_TCP,
-					   .src = v6 ? A6 : A4,
-					   .dst = v6 ? VIP6 : VIP4_EMPTY,
-					   .dport = SVC_PORT };
-			__u64 refused[ZH_STAT_MAX] = {
-				[ZH_STAT_DROP_NO_BACKEND] = 1
-			};
-			__u8 in[FRAME_MAX], want[FRAME_MAX];
-			__u32 len, want_len;
-			struct run r;
-
-			lb_setup(state);
-			/* The IPv6 Service loses its only backend. */
-			if (v6)
-				lb_svc(SVC6, VIP6, IPPROTO_UDP, 0, 0);
-			len = (__u32)frame_build(&f, POD_A, in);
-			want_len = icmp_err_build(in, POD_A, v6, want);
-			cur_set(in, len, "%s: %s Service without backends",
-				prog_names[p], v6 ? "IPv6" : "IPv4");
-			run_frame(p, ifindex_of[POD_A], in, len, &r);
-			if (r.err)
-				fail_here("test_run: %s", strerror(-r.err));
-			if ((int)r.retval !=
-			    (p == PROG_TC ? TC_ACT_REDIRECT : XDP_TX))
-				fail_here(
-					"verdict %u, want the error sent back",
-					r.retval);
-			assert_bytes(want, want_len, &r);
-			assert_deltas(&r, refused, len);
-			if (ct_count())
-				fail_here(
-					"a refused flow left conntrack entries");
-		}
-	}
-	for (int p = 0; p < NR_PROGS; p++) {
-		struct frame f = { .l3 = L3_IPV4,
-				   .proto = IPPROTO_TCP,
-				   .src = A4,
-				   .dst = VIP4,
-				   .dport = SVC_PORT };
-		__u64 pass[ZH_STAT_MAX] = { [ZH_STAT_PASS_NO_ENDPOINT] = 1 };
-		__u8 in[FRAME_MAX];
-		__u32 len = (__u32)frame_build(&f, POD_A, in);
-		struct run r;
-
-		lb_setup(state);
-		lb_services(0);
-		cur_set(in, len, "%s: Services off", prog_names[p]);
-		run_frame(p, ifindex_of[POD_A], in, len, &r);
-		assert_verdict(p, &r, PASS);
-		assert_unchanged(in, len, &r);
-		assert_deltas(&r, pass, len);
-	}
-}
-
-/* An address in the Service CIDR that is no Service is dropped and
- * counted; outside the CIDR, and with no CIDR set, it is routed as before. */
-static void test_lb_unknown_vip(void **state)
-{
-	struct zh_objs o = lat_objs();
-	struct zh_config cfg;
-
-	for (int p = 0; p < NR_PROGS; p++) {
-		for (int v6 = 0; v6 < 2; v6++) {
-			struct frame f = { .l3 = v6 ? L3_IPV6 : L3_IPV4,
-					   .proto = IPPROTO_TCP,
-					   .src = v6 ? A6 : A4,
-					   .dst = v6 ? "fd00:96::99" :
-						       "10.96.0.99",
-					   .dport = SVC_PORT };
-			__u64 drop[ZH_STAT_MAX] = { [ZH_STAT_DROP_UNKNOWN_VIP] =
-							    1 };
-			__u64 pass[ZH_STAT_MAX] = { [ZH_STAT_PASS_NO_ENDPOINT] =
-							    1 };
-			__u8 in[FRAME_MAX];
-			__u32 len = (__u32)frame_build(&f, POD_A, in);
-			struct run r;
-
-			lb_setup(state);
-			cur_set(in, len, "%s: %s unknown VIP, no CIDR set",
-				prog_names[p], v6 ? "IPv6" : "IPv4");
-			run_frame(p, ifindex_of[POD_A], in, len, &r);
-			assert_verdict(p, &r, PASS);
-			assert_deltas(&r, pass, len);
-
-			if (zh_config_get(&o, &cfg))
-				fail_here("reading zh_config");
-			/* 10.96.0.0/12 and fd00:96::/108 as Kubernetes'. */
-			cfg.svc_cidr4_len = 12;
-			parse_addr(AF_INET, "10.96.0.0", &cfg.svc_cidr4);
-			cfg.svc_cidr6_len = 108;
-			parse_addr(AF_INET6, "fd00:96::", cfg.svc_cidr6);
-			if (zh_config_set(&o, &cfg))
-				fail_here("writing zh_config");
-			cur_set(in, len, "%s: %s unknown VIP in the CIDR",
-				prog_names[p], v6 ? "IPv6" : "IPv4");
-			run_frame(p, ifindex_of[POD_A], in, len, &r);
-			assert_verdict(p, &r, DROP);
-			assert_deltas(&r, drop, len);
-
-			/* Just outside: 10.112.0.1, fd00:96::10:0:1. */
-			f.dst = v6 ? "fd00:96::10:0:1" : "10.112.0.1";
-			len = (__u32)frame_build(&f, POD_A, in);
-			cur_set(in, len, "%s: %s just outside the CIDR",
-				prog_names[p], v6 ? "IPv6" : "IPv4");
-			run_frame(p, ifindex_of[POD_A], in, len, &r);
-			assert_verdict(p, &r, PASS);
-			assert_deltas(&r, pass, len);
-
-			cfg.svc_cidr4_len = cfg.svc_cidr6_len = 0;
-			if (zh_config_set(&o, &cfg))
-				fail_here("writing zh_config");
-		}
-	}
-}
-
-/* A backend that is no local pod: translated, then the kernel routes it. */
-static void test_lb_remote_backend(void **state)
-{
-	for (int p = 0; p < NR_PROGS; p++) {
-		struct frame f = { .l3 = L3_IPV4,
-				   .proto = IPPROTO_UDP,
-				   .src = A4,
-				   .dst = VIP4_REMOTE,
-				   .dport = SVC_PORT };
-		struct frame nat = f;
-		__u64 pass[ZH_STAT_MAX] = { [ZH_STAT_PASS_NO_ENDPOINT] = 1 };
-		__u8 in[FRAME_MAX], want[FRAME_MAX];
-		__u32 len = (__u32)frame_build(&f, POD_A, in);
-		struct run r;
-
-		lb_setup(state);
-		nat.dst = OFFNODE4;
-		nat.dport = BE_PORT;
-		(void)frame_build(&nat, POD_A, want);
-		cur_set(in, len, "%s: remote backend", prog_names[p]);
-		run_frame(p, ifindex_of[POD_A], in, len, &r);
-		assert_verdict(p, &r, PASS);
-		assert_bytes(want, len, &r);
-		assert_deltas(&r, pass, len);
-
-		/* Its reply comes through the kernel to A's own interface:
-		 * the pod-side program turns it back to the VIP. */
-		struct frame rep = { .l3 = L3_IPV4,
-				     .proto = IPPROTO_UDP,
-				     .src = OFFNODE4,
-				     .dst = A4,
-				     .sport = BE_PORT,
-				     .dport = 40000 };
-		struct frame unnat = rep;
-		struct bpf_program *pod = p == PROG_TC ? skel->progs.zh_tc_pod :
-							 skel->progs.zh_xdp_pod;
-
-		unnat.src = VIP4_REMOTE;
-		unnat.sport = SVC_PORT;
-		len = (__u32)frame_build(&rep, POD_A, in);
-		(void)frame_build(&unnat, POD_A, want);
-		cur_set(in, len, "%s: remote backend's reply, pod side",
-			prog_names[p]);
-		run_prog(pod, ifindex_of[FOREIGN], in, len, &r);
-		if (r.err || (p == PROG_TC ? (int)r.retval != TC_ACT_UNSPEC :
-					     r.retval != XDP_PASS))
-			fail_here("pod-side verdict %u (err %d)", r.retval,
-				  r.err);
-		assert_bytes(want, len, &r);
-		assert_l4_csum(r.out, len, false);
-	}
-}
-
-/* A flow keeps its backend when the table changes; new flows follow the
- * table; a flow whose backend is removed picks again. */
-static void test_lb_established_flows(void **state)
-{
-	for (int p = 0; p < NR_PROGS; p++) {
-		struct frame f1 = { .l3 = L3_IPV4,
-				    .proto = IPPROTO_TCP,
-				    .src = A4,
-				    .dst = VIP4,
-				    .dport = SVC_PORT };
-		struct frame f2 = f1, to1 = f1, to2;
-		__u32 id = BE_B4;
-
-		lb_setup(state);
-		f2.sport = 40001;
-		to1.dst = B4;
-		to1.dport = BE_PORT;
-		cur_set(NULL, 0, "%s: established flows", prog_names[p]);
-		lb_expect_routed(p, POD_A, &f1, &to1, POD_B);
-		lb_table(SVC4, BE_B4_2); /* the table now says BE_PORT2 */
-		lb_expect_routed(p, POD_A, &f1, &to1, POD_B);
-		to2 = f2;
-		to2.dst = B4;
-		to2.dport = BE_PORT2;
-		lb_expect_routed(p, POD_A, &f2, &to2, POD_B);
-		if (bpf_map_delete_elem(bpf_map__fd(skel->maps.zh_backends),
-					&id))
-			fail_here("deleting backend 1: %s", strerror(errno));
-		to1.dport = BE_PORT2;
-		lb_expect_routed(p, POD_A, &f1, &to1, POD_B);
-	}
-}
-
-/* ClientIP affinity: a new flow of the same client takes the backend the
- * client had, not the table's; a terminating backend gets no new flow. */
-static void test_lb_affinity(void **state)
-{
-	for (int p = 0; p < NR_PROGS; p++) {
-		struct frame f1 = { .l3 = L3_IPV4,
-				    .proto = IPPROTO_TCP,
-				    .src = A4,
-				    .dst = VIP4,
-				    .dport = SVC_PORT };
-		struct frame f2 = f1, f3 = f1, to = f1;
-
-		lb_setup(state);
-		lb_svc(SVC4, VIP4, IPPROTO_TCP, BE_B4, 10800);
-		f2.sport = 40001;
-		f3.sport = 40002;
-		to.dst = B4;
-		to.dport = BE_PORT;
-		cur_set(NULL, 0, "%s: affinity", prog_names[p]);
-		lb_expect_routed(p, POD_A, &f1, &to, POD_B);
-		lb_table(SVC4, BE_B4_2);
-		to.sport = 40001;
-		lb_expect_routed(p, POD_A, &f2, &to, POD_B);
-		lb_backend(BE_B4, SVC4, B4, BE_PORT, ZH_BE_F_TERMINATING);
-		to.sport = 40002;
-		to.dport = BE_PORT2;
-		lb_expect_routed(p, POD_A, &f3, &to, POD_B);
-	}
-}
-
-/* Cut short anywhere, a packet to a VIP never crashes, is never balanced
- * without its ports, and leaves no conntrack entry when it is not. */
 static void test_lb_truncated(void **state)
 {
 	for (int p = 0; p < NR_PROGS; p++) {
@@ -720,22 +750,15 @@ static void test_lb_truncated(void **state)
 	}
 }
 
+/* ---------------------------------------------------------------- main */
+
+#define NR_LB_ROWS (ARRAY_SIZE(lb_cases) * NR_PROGS)
+static struct lb_run lb_runs[NR_LB_ROWS];
+static char lb_names[NR_LB_ROWS][128];
+static struct CMUnitTest lb_tests[NR_LB_ROWS + 2];
+
 int main(int argc, char **argv)
 {
-	static const struct CMUnitTest lb_tests[] = {
-		cmocka_unit_test_teardown(test_lb_dnat_and_reply, lb_teardown),
-		cmocka_unit_test_teardown(test_lb_hairpin, lb_teardown),
-		cmocka_unit_test_teardown(test_lb_nodeport, lb_teardown),
-		cmocka_unit_test_teardown(test_lb_udp_no_checksum, lb_teardown),
-		cmocka_unit_test_teardown(test_lb_no_backend_and_off,
-					  lb_teardown),
-		cmocka_unit_test_teardown(test_lb_remote_backend, lb_teardown),
-		cmocka_unit_test_teardown(test_lb_unknown_vip, lb_teardown),
-		cmocka_unit_test_teardown(test_lb_established_flows,
-					  lb_teardown),
-		cmocka_unit_test_teardown(test_lb_affinity, lb_teardown),
-		cmocka_unit_test_teardown(test_lb_truncated, lb_teardown),
-	};
 	static const struct fixture_group groups[] = {
 		{ .name = "services",
 		  .tests = lb_tests,
@@ -746,6 +769,25 @@ int main(int argc, char **argv)
 		.groups = groups,
 		.n_groups = ARRAY_SIZE(groups),
 	};
+	size_t i = 0;
 
+	for (size_t c = 0; c < ARRAY_SIZE(lb_cases); c++) {
+		for (int p = 0; p < NR_PROGS; p++, i++) {
+			lb_runs[i] = (struct lb_run){ &lb_cases[c], p };
+			snprintf(lb_names[i], sizeof(lb_names[i]), "%s: %s",
+				 prog_names[p], lb_cases[c].desc);
+			lb_tests[i] = (struct CMUnitTest){
+				.name = lb_names[i],
+				.test_func = test_lb_case,
+				.setup_func = lb_setup,
+				.teardown_func = lb_teardown,
+				.initial_state = &lb_runs[i],
+			};
+		}
+	}
+	lb_tests[i++] = (struct CMUnitTest)cmocka_unit_test_teardown(
+		test_lb_nodeport, lb_teardown);
+	lb_tests[i++] = (struct CMUnitTest)cmocka_unit_test_teardown(
+		test_lb_truncated, lb_teardown);
 	return fixture_main(&suite, argc, argv);
 }
