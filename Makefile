@@ -95,10 +95,16 @@ XSK_LIB_OBJS := $(O)/user/xsk/zh_xsk.o $(O)/user/xsk/xsk_proto.o
 XSK_HDRS := user/xsk/zh_xsk.h user/xsk/zh_xsk_int.h user/lib/xsk_proto.h
 XSK_BINS := $(XSK_LIB) $(O)/zh-xsk-echo
 
+# Two tiers of cmocka tests. tests/unit: pure logic, no root, no kernel
+# objects. tests/bpf, the kernel tier (root): zh_fast through
+# BPF_PROG_TEST_RUN over one fixture, and two that need no fixture:
+# libzerohop on real BPF maps, libzerohop-xsk on a real AF_XDP socket.
 UNIT_SRCS := $(wildcard tests/unit/test_*.c)
 UNIT_BINS := $(patsubst tests/unit/%.c,$(O)/tests/%,$(UNIT_SRCS))
 BPFTEST_SRCS := $(wildcard tests/bpf/test_*.c)
 BPFTEST_BINS := $(patsubst tests/bpf/%.c,$(O)/tests/%,$(BPFTEST_SRCS))
+BPFTEST_PLAIN := $(O)/tests/test_bpf_svc_maps $(O)/tests/test_bpf_xsk_socket
+BPFTEST_FAST := $(filter-out $(BPFTEST_PLAIN),$(BPFTEST_BINS))
 
 # --- build ------------------------------------------------------------------
 all: $(BINS) $(XSK_BINS)
@@ -176,11 +182,20 @@ $(O)/zh-xsk-echo: $(O)/user/xsk/zh_xsk_echo.o $(XSK_LIB)
 $(O)/user/xsk/zh_xsk_echo.o: bpf/include/zh_abi.h
 
 # The generic test rule below links the CNI objects and libzerohop: the
-# XSK test links the client library alone, as a pod process would.
-$(O)/tests/unit/test_xsk.o: tests/unit/test_xsk.c $(XSK_HDRS) tests/unit/util.h
+# XSK tests (the unit tier's, and the kernel tier's on a real socket) link
+# the client library alone, as a pod process would, and share a fake agent.
+XSK_AGENT := $(O)/tests/unit/xsk_agent.o
+$(O)/tests/unit/test_xsk.o $(XSK_AGENT): $(O)/tests/unit/%.o: tests/unit/%.c \
+		$(XSK_HDRS) tests/unit/util.h tests/unit/rng.h tests/unit/xsk_agent.h
 	@mkdir -p $(@D)
 	$(call msg,CC,$@)
 	$(Q)$(CC) $(XSK_CFLAGS) $(CFLAGS) -c $< -o $@
+
+$(O)/tests/bpf/test_bpf_xsk_socket.o: tests/bpf/test_bpf_xsk_socket.c \
+		$(XSK_HDRS) tests/unit/xsk_agent.h
+	@mkdir -p $(@D)
+	$(call msg,CC,$@)
+	$(Q)$(CC) $(XSK_CFLAGS) -Itests/unit $(CFLAGS) -c $< -o $@
 
 # xsk_peer: a misbehaving AF_XDP client for tests/integration/afxdp.sh.
 $(O)/tests/integration/xsk_peer.o: tests/integration/xsk_peer.c $(XSK_HDRS)
@@ -193,7 +208,10 @@ $(O)/tests/xsk_peer: $(O)/tests/integration/xsk_peer.o $(XSK_LIB)
 	$(call msg,LINK,$@)
 	$(Q)$(CC) $(LDFLAGS) $^ -o $@
 
-$(O)/tests/test_xsk: $(O)/tests/unit/test_xsk.o $(XSK_LIB)
+$(O)/tests/test_xsk: $(O)/tests/unit/test_xsk.o $(XSK_AGENT) $(XSK_LIB)
+$(O)/tests/test_bpf_xsk_socket: $(O)/tests/bpf/test_bpf_xsk_socket.o \
+		$(XSK_AGENT) $(XSK_LIB)
+$(O)/tests/test_xsk $(O)/tests/test_bpf_xsk_socket:
 	@mkdir -p $(@D)
 	$(call msg,LINK,$@)
 	$(Q)$(CC) $(LDFLAGS) $^ $(CMOCKA_LIBS) -lpthread -o $@
@@ -210,8 +228,17 @@ $(O)/tests/test_xdpbench: $(O)/tests/unit/test_xdpbench.o $(XB_LIB_OBJS) $(LIB) 
 
 # The kernel tier's tests of zh_fast share one fixture (tests/bpf/fixture.h).
 BPFTEST_FIXTURE := $(O)/tests/bpf/fixture.o
-$(BPFTEST_FIXTURE) $(patsubst %.c,$(O)/%.o,$(BPFTEST_SRCS)): tests/bpf/fixture.h
-$(O)/tests/test_bpf_%: $(O)/tests/bpf/test_bpf_%.o $(BPFTEST_FIXTURE) $(LIB)
+$(BPFTEST_FIXTURE) $(patsubst $(O)/tests/%,$(O)/tests/bpf/%.o,$(BPFTEST_FAST)): \
+		tests/bpf/fixture.h
+$(BPFTEST_FAST): $(O)/tests/test_bpf_%: $(O)/tests/bpf/test_bpf_%.o \
+		$(BPFTEST_FIXTURE) $(LIB)
+	@mkdir -p $(@D)
+	$(call msg,LINK,$@)
+	$(Q)$(CC) $(LDFLAGS) $^ $(PKG_LIBS) $(CMOCKA_LIBS) -o $@
+
+# Service maps on real BPF maps: libzerohop and the unit tier's helpers.
+$(O)/tests/bpf/test_bpf_svc_maps.o: ZH_CFLAGS += -Itests/unit
+$(O)/tests/test_bpf_svc_maps: $(O)/tests/bpf/test_bpf_svc_maps.o $(LIB)
 	@mkdir -p $(@D)
 	$(call msg,LINK,$@)
 	$(Q)$(CC) $(LDFLAGS) $^ $(PKG_LIBS) $(CMOCKA_LIBS) -o $@
