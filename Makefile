@@ -246,8 +246,9 @@ $(O)/tests/test_bpf_svc_maps: $(O)/tests/bpf/test_bpf_svc_maps.o $(LIB)
 tests: $(UNIT_BINS) $(BPFTEST_BINS)
 
 # --- tests ------------------------------------------------------------------
-# Tiers: unit and bpf (also under ASan/UBSan), integration (real binaries in
-# namespaces the tests make), podman (a real CNI client).
+# Tiers: unit (pure logic, any user) and kernel (tests/bpf, root; both also
+# under ASan/UBSan), integration (real binaries in namespaces the tests
+# make), podman (a real CNI client).
 SAN_O := $(O)/san
 
 check: check-unit check-bpf check-sanitize check-integration check-podman
@@ -257,7 +258,7 @@ check-unit: $(UNIT_BINS)
 	$(Q)tests/run-tier unit $(UNIT_BINS)
 
 check-bpf: $(BPFTEST_BINS)
-	$(Q)tests/run-tier bpf $(BPFTEST_BINS)
+	$(Q)tests/run-tier kernel $(BPFTEST_BINS)
 
 check-sanitize:
 	$(Q)$(MAKE) --no-print-directory O=$(SAN_O) SANITIZE=address,undefined \
@@ -324,7 +325,7 @@ help:
 	@echo '             libzerohop-xsk.a (AF_XDP client library for pods, zh_xsk.h) and zh-xsk-echo (default)'
 	@echo '  install    CNI plugin to $$(DESTDIR)/opt/cni/bin, binaries to $$(DESTDIR)$$(PREFIX),'
 	@echo '             zh_xsk.h and libzerohop-xsk.a to $$(DESTDIR)$$(PREFIX)/include and lib'
-	@echo '  check      every test tier: unit, bpf, sanitized unit+bpf, integration, podman'
+	@echo '  check      every test tier: unit, kernel (bpf), sanitized unit+kernel, integration, podman'
 	@echo '  check-unit check-bpf check-sanitize check-integration check-podman   one tier'
 	@echo '  bench      xdpbench: request/response latency over host, veth, bridge, kube-proxy'
 	@echo '             (iptables, nftables; 10000 Services), zerohop-tc, zerohop-xdp, zerohop-svc (BENCH_ARGS=)'
