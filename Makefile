@@ -102,10 +102,16 @@ XSK_LIB_OBJS := $(patsubst user/xsk/%.c,$(O)/user/xsk/%.o,\
 	$(filter-out user/xsk/zh_xsk_echo.c,$(wildcard user/xsk/*.c)))
 XSK_BINS := $(XSK_LIB) $(O)/zh-xsk-echo
 
+# Two tiers of cmocka tests. tests/unit: pure logic, no root, no kernel
+# objects. tests/bpf, the kernel tier (root): zh_fast through
+# BPF_PROG_TEST_RUN over one fixture, and two that need no fixture:
+# libzerohop on real BPF maps, libzerohop-xsk on a real AF_XDP socket.
 UNIT_SRCS := $(wildcard tests/unit/test_*.c)
 UNIT_BINS := $(patsubst tests/unit/%.c,$(O)/tests/%,$(UNIT_SRCS))
 BPFTEST_SRCS := $(wildcard tests/bpf/test_*.c)
 BPFTEST_BINS := $(patsubst tests/bpf/%.c,$(O)/tests/%,$(BPFTEST_SRCS))
+BPFTEST_PLAIN := $(O)/tests/test_bpf_svc_maps $(O)/tests/test_bpf_xsk_socket
+BPFTEST_FAST := $(filter-out $(BPFTEST_PLAIN),$(BPFTEST_BINS))
 
 # --- build ------------------------------------------------------------------
 all: $(BINS) $(XSK_BINS)
@@ -177,11 +183,18 @@ $(O)/zh-xsk-echo: $(O)/user/xsk/zh_xsk_echo.o $(XSK_LIB)
 	$(Q)$(CC) $(LDFLAGS) $^ -o $@
 
 # The generic test rule below links the CNI objects and libzerohop: the
-# XSK test links the client library alone, as a pod process would.
-$(O)/tests/unit/test_xsk.o: tests/unit/test_xsk.c
+# XSK tests (the unit tier's, and the kernel tier's on a real socket) link
+# the client library alone, as a pod process would, and share a fake agent.
+XSK_AGENT := $(O)/tests/unit/xsk_agent.o
+$(O)/tests/unit/test_xsk.o $(XSK_AGENT): $(O)/tests/unit/%.o: tests/unit/%.c
 	@mkdir -p $(@D)
 	$(call msg,CC,$@)
 	$(Q)$(CC) $(XSK_CFLAGS) $(CFLAGS) -c $< -o $@
+
+$(O)/tests/bpf/test_bpf_xsk_socket.o: tests/bpf/test_bpf_xsk_socket.c
+	@mkdir -p $(@D)
+	$(call msg,CC,$@)
+	$(Q)$(CC) $(XSK_CFLAGS) -Itests/unit $(CFLAGS) -c $< -o $@
 
 # xsk_peer: a misbehaving AF_XDP client for tests/integration/afxdp.sh.
 $(O)/tests/integration/xsk_peer.o: tests/integration/xsk_peer.c
@@ -194,7 +207,10 @@ $(O)/tests/xsk_peer: $(O)/tests/integration/xsk_peer.o $(XSK_LIB)
 	$(call msg,LINK,$@)
 	$(Q)$(CC) $(LDFLAGS) $^ -o $@
 
-$(O)/tests/test_xsk: $(O)/tests/unit/test_xsk.o $(XSK_LIB)
+$(O)/tests/test_xsk: $(O)/tests/unit/test_xsk.o $(XSK_AGENT) $(XSK_LIB)
+$(O)/tests/test_bpf_xsk_socket: $(O)/tests/bpf/test_bpf_xsk_socket.o \
+		$(XSK_AGENT) $(XSK_LIB)
+$(O)/tests/test_xsk $(O)/tests/test_bpf_xsk_socket:
 	@mkdir -p $(@D)
 	$(call msg,LINK,$@)
 	$(Q)$(CC) $(LDFLAGS) $^ $(CMOCKA_LIBS) -lpthread -o $@
@@ -209,7 +225,17 @@ $(O)/tests/test_xdpbench: $(O)/tests/unit/test_xdpbench.o $(XB_LIB_OBJS) $(LIB) 
 	$(call msg,LINK,$@)
 	$(Q)$(CC) $(LDFLAGS) $^ $(PKG_LIBS) $(CMOCKA_LIBS) -lm -lpthread -o $@
 
-$(O)/tests/test_bpf_%: $(O)/tests/bpf/test_bpf_%.o $(LIB) $(XSK_LIB)
+# The kernel tier's tests of zh_fast share one fixture (tests/bpf/fixture.h).
+BPFTEST_FIXTURE := $(O)/tests/bpf/fixture.o
+$(BPFTEST_FAST): $(O)/tests/test_bpf_%: $(O)/tests/bpf/test_bpf_%.o \
+		$(BPFTEST_FIXTURE) $(LIB) $(XSK_LIB)
+	@mkdir -p $(@D)
+	$(call msg,LINK,$@)
+	$(Q)$(CC) $(LDFLAGS) $^ $(PKG_LIBS) $(CMOCKA_LIBS) -o $@
+
+# Service maps on real BPF maps: libzerohop and the unit tier's helpers.
+$(O)/tests/bpf/test_bpf_svc_maps.o: ZH_CFLAGS += -Itests/unit
+$(O)/tests/test_bpf_svc_maps: $(O)/tests/bpf/test_bpf_svc_maps.o $(LIB) $(XSK_LIB)
 	@mkdir -p $(@D)
 	$(call msg,LINK,$@)
 	$(Q)$(CC) $(LDFLAGS) $^ $(PKG_LIBS) $(CMOCKA_LIBS) -o $@
@@ -217,8 +243,9 @@ $(O)/tests/test_bpf_%: $(O)/tests/bpf/test_bpf_%.o $(LIB) $(XSK_LIB)
 tests: $(UNIT_BINS) $(BPFTEST_BINS)
 
 # --- tests ------------------------------------------------------------------
-# Tiers: unit and bpf (also under ASan/UBSan), integration (real binaries in
-# namespaces the tests make), podman (a real CNI client).
+# Tiers: unit (pure logic, any user) and kernel (tests/bpf, root; both also
+# under ASan/UBSan), integration (real binaries in namespaces the tests
+# make), podman (a real CNI client).
 SAN_O := $(O)/san
 
 check: check-unit check-bpf check-sanitize check-integration check-podman
@@ -228,7 +255,7 @@ check-unit: $(UNIT_BINS)
 	$(Q)tests/run-tier unit $(UNIT_BINS)
 
 check-bpf: $(BPFTEST_BINS)
-	$(Q)tests/run-tier bpf $(BPFTEST_BINS)
+	$(Q)tests/run-tier kernel $(BPFTEST_BINS)
 
 check-sanitize:
 	$(Q)$(MAKE) --no-print-directory O=$(SAN_O) SANITIZE=address,undefined \
@@ -256,8 +283,8 @@ bench: all
 	$(Q)$(O)/xdpbench $(BENCH_ARGS)
 
 # What per-hop latency costs per packet (BPF_PROG_TEST_RUN, no traffic).
-bench-latency: $(O)/tests/test_bpf_fast
-	$(Q)$(O)/tests/test_bpf_fast --bench-latency
+bench-latency: $(O)/tests/test_bpf_lat
+	$(Q)$(O)/tests/test_bpf_lat --bench-latency
 
 # --- install ----------------------------------------------------------------
 install: all
@@ -296,7 +323,7 @@ help:
 	@echo '             libzerohop-xsk.a (AF_XDP client library for pods, zh_xsk.h) and zh-xsk-echo (default)'
 	@echo '  install    CNI plugin to $$(DESTDIR)/opt/cni/bin, binaries to $$(DESTDIR)$$(PREFIX),'
 	@echo '             zh_xsk.h and libzerohop-xsk.a to $$(DESTDIR)$$(PREFIX)/include and lib'
-	@echo '  check      every test tier: unit, bpf, sanitized unit+bpf, integration, podman'
+	@echo '  check      every test tier: unit, kernel (bpf), sanitized unit+kernel, integration, podman'
 	@echo '  check-unit check-bpf check-sanitize check-integration check-podman   one tier'
 	@echo '  bench      xdpbench: request/response latency over host, veth, bridge, kube-proxy'
 	@echo '             (iptables, nftables; 10000 Services), zerohop-tc, zerohop-xdp, zerohop-svc (BENCH_ARGS=)'

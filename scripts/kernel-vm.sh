@@ -86,7 +86,7 @@ Options:
 Exit status: COMMAND's; 124 on timeout; 125 if the VM failed to boot or died
 without reporting COMMAND's status; 2 on bad usage.
 Cache: $CACHE (ZH_KVM_CACHE overrides); rm -rf it to start over.
-Example: scripts/$PROG -- build/tests/test_bpf_fast
+Example: scripts/$PROG -- build/tests/test_bpf_fwd
 EOF
 }
 
