@@ -47,7 +47,8 @@ int zh_svc_k8s_slice_add(struct zh_svc_k8s *k, const json_t *slice,
 /*
  * One Service: a service per cluster IP and port (none for a headless,
  * ExternalName or SCTP one, whose fields are still checked), backed by
- * the endpoints of @k's slices of it, added to @b.
+ * the endpoints of @k's slices of it, added to @b. Sorts @k's slices by
+ * namespace and service first when some were added since the last time.
  */
 int zh_svc_k8s_service(struct zh_svc_k8s *k, const json_t *svc,
 		       const char *where, struct zh_svc_build *b, char *err,
