@@ -15,6 +15,7 @@
 #include <stddef.h>
 #include <jansson.h>
 
+#include "json.h"
 #include "zh_abi.h"
 
 /*
@@ -51,6 +52,19 @@ struct zh_cni_err {
 int zh_cni_err_set(struct zh_cni_err *err, int code, const char *msg,
 		   const char *details_fmt, ...)
 	__attribute__((format(printf, 4, 5)));
+/*
+ * zh_cni_err_set() whose msg is formatted (it names a field: "ips[0].gw
+ * is not a valid IP address"), with plain @details (NULL: none). -1.
+ */
+int zh_cni_errf(struct zh_cni_err *err, int code, const char *details,
+		const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+/*
+ * A JSON accessor's refusal (json.h) as @code, in the plugin's words:
+ * "<path> is missing", "<path> must be <want>", "<path> must not be
+ * empty", "unknown key "<key>" in <path>". -1.
+ */
+int zh_cni_json_err(struct zh_cni_err *err, int code,
+		    const struct zh_json_err *je);
 /*
  * {"cniVersion","code","msg","details"} (details omitted when empty);
  * malloc'd, caller frees. cni_version NULL -> ZH_CNI_SPEC_VERSION.

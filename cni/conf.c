@@ -4,7 +4,6 @@
  * the parsed document (every string in struct zh_netconf points into it) and
  * a verbatim copy of the bytes for the IPAM plugin.
  */
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -12,157 +11,114 @@
 #include <netinet/in.h>
 
 #include "cni.h"
+#include "json.h"
 #include "kfeatures.h"
 #include "xsk_srv.h"
 
-/* A short rendering of any JSON value for messages: "xdp", 12, {...}. */
-static const char *value_text(json_t *v, char *buf, size_t size)
+/*
+ * A member of the configuration the JSON accessors refused, as the spec's
+ * code 7; a missing one says where it is missing from.
+ */
+static int conf_json_err(struct zh_cni_err *err, const struct zh_json_err *je)
 {
-	char *s = json_dumps(v, JSON_ENCODE_ANY | JSON_COMPACT);
-
-	snprintf(buf, size, "%s", s ? s : "?");
-	free(s);
-	return buf;
-}
-
-static int conf_err(struct zh_cni_err *err, int code, const char *details,
-		    const char *fmt, ...) __attribute__((format(printf, 4, 5)));
-
-/* Like zh_cni_err_set() with a formatted msg and plain details (or NULL). */
-static int conf_err(struct zh_cni_err *err, int code, const char *details,
-		    const char *fmt, ...)
-{
-	char msg[sizeof(err->msg)];
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(msg, sizeof(msg), fmt, ap);
-	va_end(ap);
-	if (details)
-		return zh_cni_err_set(err, code, msg, "%s", details);
-	return zh_cni_err_set(err, code, msg, NULL);
-}
-
-/* A required non-empty string member of obj; where names obj in messages. */
-static int req_str(json_t *obj, const char *where, const char *key,
-		   const char **out, struct zh_cni_err *err)
-{
-	json_t *v = json_object_get(obj, key);
-
-	if (!v || json_is_null(v))
-		return conf_err(
+	if (je->fault == ZH_JSON_MISSING)
+		return zh_cni_errf(
 			err, ZH_CNI_ERR_INVALID_CONFIG, NULL,
-			"%s%s is missing from the network configuration", where,
-			key);
-	if (!json_is_string(v))
-		return conf_err(err, ZH_CNI_ERR_INVALID_CONFIG, NULL,
-				"%s%s must be a string", where, key);
-	if (!json_string_length(v))
-		return conf_err(err, ZH_CNI_ERR_INVALID_CONFIG, NULL,
-				"%s%s must not be empty", where, key);
-	*out = json_string_value(v);
-	return 0;
-}
-
-/* Present and not JSON null: null counts as absent, as in the reference. */
-static json_t *opt_get(json_t *obj, const char *key)
-{
-	json_t *v = json_object_get(obj, key);
-
-	return json_is_null(v) ? NULL : v;
+			"%s is missing from the network configuration",
+			je->path);
+	return zh_cni_json_err(err, ZH_CNI_ERR_INVALID_CONFIG, je);
 }
 
 static int parse_mtu(struct zh_netconf *conf, struct zh_cni_err *err)
 {
-	json_t *v = opt_get(conf->root, "mtu");
+	long long mtu = ZH_NETCONF_MTU_DEFAULT;
+	struct zh_json_err je = { 0 };
 	char text[64];
 
-	conf->mtu = ZH_NETCONF_MTU_DEFAULT;
-	if (!v)
-		return 0;
-	if (!json_is_integer(v) || json_integer_value(v) < ZH_NETCONF_MTU_MIN ||
-	    json_integer_value(v) > ZH_NETCONF_MTU_MAX)
-		return zh_cni_err_set(err, ZH_CNI_ERR_INVALID_CONFIG,
-				      "mtu must be an integer from 68 to 65535",
-				      "mtu is %s",
-				      value_text(v, text, sizeof(text)));
-	conf->mtu = (unsigned int)json_integer_value(v);
+	if (zh_json_int(conf->root, "", "mtu", 0, ZH_NETCONF_MTU_MIN,
+			ZH_NETCONF_MTU_MAX, "an integer from 68 to 65535", &mtu,
+			&je))
+		return zh_cni_err_set(
+			err, ZH_CNI_ERR_INVALID_CONFIG,
+			"mtu must be an integer from 68 to 65535", "mtu is %s",
+			zh_json_text(je.value, text, sizeof(text)));
+	conf->mtu = (unsigned int)mtu;
 	return 0;
 }
 
 static int parse_datapath(struct zh_netconf *conf, struct zh_cni_err *err)
 {
-	json_t *v = opt_get(conf->root, "datapath");
-	const char *s = json_string_value(v);
+	/* In the order of enum zh_datapath. */
+	static const char *const words[] = { "tc", "xdp", NULL };
+	struct zh_json_err je = { 0 };
+	int dp = ZH_DATAPATH_TC;
 	char text[64];
 
-	conf->datapath = ZH_DATAPATH_TC;
-	if (!v)
-		return 0;
-	if (s && !strcmp(s, "tc"))
-		return 0;
-	if (s && !strcmp(s, "xdp")) {
-		conf->datapath = ZH_DATAPATH_XDP;
-		return 0;
-	}
-	return conf_err(
-		err, ZH_CNI_ERR_UNSUPPORTED_FIELD, NULL,
-		"unsupported value %s for \"datapath\" (want \"tc\" or \"xdp\")",
-		value_text(v, text, sizeof(text)));
+	_Static_assert(ZH_DATAPATH_TC == 0 && ZH_DATAPATH_XDP == 1,
+		       "words[] follows enum zh_datapath");
+	if (zh_json_enum(conf->root, "", "datapath", 0, words,
+			 "\"tc\" or \"xdp\"", &dp, &je))
+		return zh_cni_errf(
+			err, ZH_CNI_ERR_UNSUPPORTED_FIELD, NULL,
+			"unsupported value %s for \"datapath\" (want \"tc\" or \"xdp\")",
+			zh_json_text(je.value, text, sizeof(text)));
+	conf->datapath = (enum zh_datapath)dp;
+	return 0;
 }
 
-static int afxdp_err(struct zh_cni_err *err, const char *where, json_t *v,
+static int afxdp_err(struct zh_cni_err *err, const char *where, const json_t *v,
 		     const char *want)
 {
 	char text[64];
 
-	return conf_err(err, ZH_CNI_ERR_INVALID_CONFIG, NULL,
-			"%s is %s: want %s", where,
-			v ? value_text(v, text, sizeof(text)) : "missing",
-			want);
+	return zh_cni_errf(err, ZH_CNI_ERR_INVALID_CONFIG, NULL,
+			   "%s is %s: want %s", where,
+			   v ? zh_json_text(v, text, sizeof(text)) : "missing",
+			   want);
 }
 
-static int parse_steer(struct zh_afxdp_conf *a, json_t *steer, const char *in,
-		       struct zh_cni_err *err)
+#define RULE_WANT "{\"proto\": \"udp\"|\"tcp\", \"port\": 1..65535}"
+#define PORT_WANT "1..65535 (leave it out for every port)"
+
+static int parse_steer(struct zh_afxdp_conf *a, const json_t *obj,
+		       const char *in, struct zh_cni_err *err)
 {
+	static const char *const keys[] = { "proto", "port", NULL };
+	static const char *const protos[] = { "udp", "tcp", NULL };
+	static const __u8 ipprotos[] = { IPPROTO_UDP, IPPROTO_TCP };
+	struct zh_json_err je = { 0 };
 	char where[96];
+	json_t *steer, *r;
 	size_t i;
-	json_t *r;
 
 	snprintf(where, sizeof(where), "%s.steer", in);
-	if (!json_is_array(steer) || !json_array_size(steer) ||
+	if (zh_json_array(obj, in, "steer", ZH_JSON_REQUIRED | ZH_JSON_NONNULL,
+			  &steer, &je) ||
+	    !json_array_size(steer) ||
 	    json_array_size(steer) > ZH_XSK_MAX_STEER)
 		return afxdp_err(
-			err, where, steer,
+			err, where, steer ? steer : je.value,
 			"an array of 1 to 8 {\"proto\", \"port\"} rules");
 	json_array_foreach (steer, i, r) {
-		json_t *proto = json_object_get(r, "proto");
-		json_t *port = opt_get(r, "port");
-		const char *ps = json_string_value(proto);
 		struct zh_steer_rule *rule = &a->steer[a->nsteer];
+		long long port = 0; /* none: every port of the protocol */
+		int proto = 0;
 
 		snprintf(where, sizeof(where), "%s.steer[%zu]", in, i);
-		if (!json_is_object(r) || json_object_size(r) > 2 ||
-		    (json_object_size(r) == 2 && !json_object_get(r, "port")))
-			return afxdp_err(
-				err, where, r,
-				"{\"proto\": \"udp\"|\"tcp\", \"port\": 1..65535}");
-		memset(rule, 0, sizeof(*rule));
-		if (ps && !strcmp(ps, "udp"))
-			rule->proto = IPPROTO_UDP;
-		else if (ps && !strcmp(ps, "tcp"))
-			rule->proto = IPPROTO_TCP;
-		else
-			return afxdp_err(err, strcat(where, ".proto"), proto,
+		if (zh_json_check(r, where, JSON_OBJECT, &je) ||
+		    zh_json_strict(r, where, keys, &je))
+			return afxdp_err(err, where, r, RULE_WANT);
+		if (zh_json_enum(r, where, "proto",
+				 ZH_JSON_REQUIRED | ZH_JSON_NONNULL, protos,
+				 "\"udp\" or \"tcp\"", &proto, &je))
+			return afxdp_err(err, je.path, je.value,
 					 "\"udp\" or \"tcp\"");
-		/* No port: every port of the protocol. */
-		if (port &&
-		    (!json_is_integer(port) || json_integer_value(port) < 1 ||
-		     json_integer_value(port) > 65535))
-			return afxdp_err(
-				err, strcat(where, ".port"), port,
-				"1..65535 (leave it out for every port)");
-		rule->port = port ? htons((__u16)json_integer_value(port)) : 0;
+		if (zh_json_int(r, where, "port", 0, 1, 65535, PORT_WANT, &port,
+				&je))
+			return afxdp_err(err, je.path, je.value, PORT_WANT);
+		memset(rule, 0, sizeof(*rule));
+		rule->proto = ipprotos[proto];
+		rule->port = htons((__u16)port);
 		for (unsigned int k = 0; k < a->nsteer; k++)
 			if (a->steer[k].proto == rule->proto &&
 			    a->steer[k].port == rule->port)
@@ -174,61 +130,53 @@ static int parse_steer(struct zh_afxdp_conf *a, json_t *steer, const char *in,
 }
 
 /* One "afxdp" value: false (off), or the object. */
-static int parse_afxdp_obj(struct zh_afxdp_conf *a, json_t *v, const char *in,
-			   struct zh_cni_err *err)
+static int parse_afxdp_obj(struct zh_afxdp_conf *a, const json_t *v,
+			   const char *in, struct zh_cni_err *err)
 {
 	static const char *const keys[] = { "queues", "steer", "xdpMode",
-					    "socketPath" };
+					    "socketPath", NULL };
+	static const char *const modes[] = { "native", "generic", NULL };
+	struct zh_json_err je = { 0 };
+	long long queues = 1;
 	char where[96];
-	const char *key, *s;
-	json_t *m;
+	const char *s;
+	int mode = 0;
 
 	memset(a, 0, sizeof(*a));
 	if (json_is_false(v))
 		return 0;
 	if (!json_is_object(v))
 		return afxdp_err(err, in, v, "false or an object");
-	json_object_foreach (v, key, m) {
-		size_t k = 0;
-
-		while (k < sizeof(keys) / sizeof(keys[0]) &&
-		       strcmp(key, keys[k]))
-			k++;
-		if (k == sizeof(keys) / sizeof(keys[0]))
-			return conf_err(
-				err, ZH_CNI_ERR_INVALID_CONFIG, NULL,
-				"unknown key \"%.32s\" in %s (known: queues, steer, xdpMode, socketPath)",
-				key, in);
-	}
-	a->queues = 1;
-	m = opt_get(v, "queues");
-	snprintf(where, sizeof(where), "%s.queues", in);
-	if (m && (!json_is_integer(m) || json_integer_value(m) < 1 ||
-		  json_integer_value(m) > ZH_XSK_MAX_QUEUES))
-		return afxdp_err(err, where, m, "an integer from 1 to 16");
-	if (m)
-		a->queues = (unsigned int)json_integer_value(m);
-	if (parse_steer(a, json_object_get(v, "steer"), in, err))
+	if (zh_json_strict(v, in, keys, &je))
+		return zh_cni_errf(
+			err, ZH_CNI_ERR_INVALID_CONFIG, NULL,
+			"unknown key \"%.32s\" in %s (known: queues, steer, xdpMode, socketPath)",
+			je.key, in);
+	if (zh_json_int(v, in, "queues", 0, 1, ZH_XSK_MAX_QUEUES,
+			"an integer from 1 to 16", &queues, &je))
+		return afxdp_err(err, je.path, je.value, je.want);
+	a->queues = (unsigned int)queues;
+	if (parse_steer(a, v, in, err))
 		return -1;
 	/* Native only: generic XDP never sees a frame our tc entry
 	 * redirected (the kernel passes tc-redirected skbs by it), so it
 	 * would steer only what the kernel routed, without a word. */
-	m = opt_get(v, "xdpMode");
-	s = json_string_value(m);
-	snprintf(where, sizeof(where), "%s.xdpMode", in);
-	if (m && s && !strcmp(s, "generic"))
-		return conf_err(
+	if (zh_json_enum(v, in, "xdpMode", 0, modes, "\"native\"", &mode, &je))
+		return afxdp_err(err, je.path, je.value, "\"native\"");
+	if (mode == 1)
+		return zh_cni_errf(
 			err, ZH_CNI_ERR_INVALID_CONFIG,
 			"generic XDP skips every frame a tc program redirected, which is how zerohop delivers; veth runs XDP natively",
 			"%s is \"generic\": unsupported, use \"native\"",
-			where);
-	if (m && !(s && !strcmp(s, "native")))
-		return afxdp_err(err, where, m, "\"native\"");
-	m = opt_get(v, "socketPath");
-	s = json_string_value(m);
-	snprintf(where, sizeof(where), "%s.socketPath", in);
-	if (m && !(s && s[0] == '/' && strlen(s) < ZH_AFXDP_SOCKET_LEN))
-		return afxdp_err(err, where, m,
+			zh_json_path(where, sizeof(where), in, "xdpMode"));
+	if (zh_json_str(v, in, "socketPath", 0, &s, &je))
+		return afxdp_err(err, je.path, je.value,
+				 "an absolute path shorter than 108 bytes");
+	if (s && !(s[0] == '/' && strlen(s) < ZH_AFXDP_SOCKET_LEN))
+		return afxdp_err(err,
+				 zh_json_path(where, sizeof(where), in,
+					      "socketPath"),
+				 zh_json_get(v, "socketPath"),
 				 "an absolute path shorter than 108 bytes");
 	snprintf(a->socket_path, sizeof(a->socket_path), "%s",
 		 s ? s : zh_xsk_socket_default());
@@ -239,10 +187,10 @@ static int parse_afxdp_obj(struct zh_afxdp_conf *a, json_t *v, const char *in,
  * says otherwise. */
 static int parse_afxdp(struct zh_netconf *conf, struct zh_cni_err *err)
 {
-	json_t *args = opt_get(conf->root, "args");
-	json_t *cni = json_is_object(args) ? opt_get(args, "cni") : NULL;
-	json_t *pod = json_is_object(cni) ? opt_get(cni, "afxdp") : NULL;
-	json_t *net = opt_get(conf->root, "afxdp");
+	/* zh_json_get() of what is no object is NULL: other args are ok. */
+	json_t *cni = zh_json_get(zh_json_get(conf->root, "args"), "cni");
+	json_t *pod = zh_json_get(cni, "afxdp");
+	json_t *net = zh_json_get(conf->root, "afxdp");
 
 	if (pod)
 		return parse_afxdp_obj(&conf->afxdp, pod, "args.cni.afxdp",
@@ -252,40 +200,28 @@ static int parse_afxdp(struct zh_netconf *conf, struct zh_cni_err *err)
 	return 0;
 }
 
-static int parse_ipam(struct zh_netconf *conf, struct zh_cni_err *err)
-{
-	json_t *ipam = opt_get(conf->root, "ipam");
-
-	if (!ipam)
-		return conf_err(
-			err, ZH_CNI_ERR_INVALID_CONFIG, NULL,
-			"ipam is missing from the network configuration");
-	if (!json_is_object(ipam))
-		return conf_err(err, ZH_CNI_ERR_INVALID_CONFIG, NULL,
-				"ipam must be an object");
-	return req_str(ipam, "ipam.", "type", &conf->ipam_type, err);
-}
-
 static int parse_doc(struct zh_netconf *conf, struct zh_cni_err *err)
 {
-	json_t *root = conf->root;
+	const unsigned int str = ZH_JSON_REQUIRED | ZH_JSON_NONEMPTY;
+	struct zh_json_err je = { 0 };
+	json_t *root = conf->root, *ipam;
 
-	if (req_str(root, "", "cniVersion", &conf->cni_version, err))
-		return -1;
+	if (zh_json_str(root, "", "cniVersion", str, &conf->cni_version, &je))
+		return conf_json_err(err, &je);
 	if (!zh_cni_version_supported(conf->cni_version)) {
 		char details[128];
 
 		snprintf(details, sizeof(details),
 			 "config is \"%.64s\", plugin supports [%s]",
 			 conf->cni_version, zh_cni_versions_list());
-		return conf_err(
+		return zh_cni_errf(
 			err, ZH_CNI_ERR_INCOMPATIBLE, details,
 			"unsupported CNI version \"%s\" (supported: %s)",
 			conf->cni_version, zh_cni_versions_list());
 	}
-	if (req_str(root, "", "name", &conf->name, err) ||
-	    req_str(root, "", "type", &conf->type, err))
-		return -1;
+	if (zh_json_str(root, "", "name", str, &conf->name, &je) ||
+	    zh_json_str(root, "", "type", str, &conf->type, &je))
+		return conf_json_err(err, &je);
 	if (!zh_cni_name_valid(conf->name))
 		return zh_cni_err_set(
 			err, ZH_CNI_ERR_INVALID_CONFIG,
@@ -293,13 +229,12 @@ static int parse_doc(struct zh_netconf *conf, struct zh_cni_err *err)
 			"name \"%s\" must match ^[a-zA-Z0-9][a-zA-Z0-9_.-]*$",
 			conf->name);
 	if (parse_mtu(conf, err) || parse_datapath(conf, err) ||
-	    parse_afxdp(conf, err) || parse_ipam(conf, err))
+	    parse_afxdp(conf, err))
 		return -1;
-
-	conf->prev_result = opt_get(root, "prevResult");
-	if (conf->prev_result && !json_is_object(conf->prev_result))
-		return conf_err(err, ZH_CNI_ERR_INVALID_CONFIG, NULL,
-				"prevResult must be an object");
+	if (zh_json_object(root, "", "ipam", ZH_JSON_REQUIRED, &ipam, &je) ||
+	    zh_json_str(ipam, "ipam", "type", str, &conf->ipam_type, &je) ||
+	    zh_json_object(root, "", "prevResult", 0, &conf->prev_result, &je))
+		return conf_json_err(err, &je);
 	return 0;
 }
 
@@ -316,7 +251,7 @@ int zh_netconf_parse(const char *buf, size_t len, struct zh_netconf *conf,
 
 	conf->root = json_loadb(buf, len, 0, &jerr);
 	if (!conf->root)
-		return conf_err(
+		return zh_cni_errf(
 			err, ZH_CNI_ERR_DECODE, NULL,
 			"invalid network configuration JSON: line %d, column %d: %s",
 			jerr.line, jerr.column, jerr.text);
@@ -358,31 +293,31 @@ void zh_netconf_free(struct zh_netconf *conf)
 #define VALID_KEY "cni.dev/valid-attachments"
 #define LEGACY_KEY "cni.dev/attachments"
 
-/* A non-empty string member of an attachment entry. */
-static int attachment_str(json_t *e, const char *list, size_t i,
-			  const char *key, const char **out,
-			  struct zh_cni_err *err)
+/*
+ * An entry of the list refused: the value in details, and a string that
+ * is there but wrong said as "must be a non-empty string" whatever it is.
+ */
+static int attachment_err(struct zh_cni_err *err, const struct zh_json_err *je,
+			  const char *want)
 {
-	json_t *v = json_object_get(e, key);
 	char text[64];
 
-	if (json_is_string(v) && json_string_length(v)) {
-		*out = json_string_value(v);
-		return 0;
-	}
-	if (!v)
-		return conf_err(err, ZH_CNI_ERR_INVALID_CONFIG, NULL,
-				"%s[%zu].%s is missing", list, i, key);
-	return conf_err(err, ZH_CNI_ERR_INVALID_CONFIG,
-			value_text(v, text, sizeof(text)),
-			"%s[%zu].%s must be a non-empty string", list, i, key);
+	if (je->fault == ZH_JSON_MISSING)
+		return zh_cni_json_err(err, ZH_CNI_ERR_INVALID_CONFIG, je);
+	return zh_cni_errf(err, ZH_CNI_ERR_INVALID_CONFIG,
+			   zh_json_text(je->value, text, sizeof(text)),
+			   "%s must be %s", je->path, want);
 }
 
 int zh_netconf_attachments(const struct zh_netconf *conf,
 			   struct zh_attachments *out, struct zh_cni_err *err)
 {
+	/* A null ifname is as wrong as an empty one, not a missing one. */
+	const unsigned int str = ZH_JSON_REQUIRED | ZH_JSON_NONNULL |
+				 ZH_JSON_NONEMPTY;
 	const char *list = VALID_KEY;
-	char text[64];
+	struct zh_json_err je = { 0 };
+	char at[64];
 	json_t *v, *e;
 	size_t i;
 
@@ -398,14 +333,9 @@ int zh_netconf_attachments(const struct zh_netconf *conf,
 	    json_object_get(conf->root, LEGACY_KEY))
 		list = LEGACY_KEY;
 	/* libcni sends null for an empty list (a nil Go slice). */
-	v = opt_get(conf->root, list);
-	if (!v)
-		return 0;
-	if (!json_is_array(v))
-		return conf_err(err, ZH_CNI_ERR_INVALID_CONFIG,
-				value_text(v, text, sizeof(text)),
-				"%s must be an array of {containerID, ifname}",
-				list);
+	if (zh_json_array(conf->root, "", list, 0, &v, &je))
+		return attachment_err(err, &je,
+				      "an array of {containerID, ifname}");
 	if (!json_array_size(v))
 		return 0;
 	out->v = calloc(json_array_size(v), sizeof(*out->v));
@@ -413,17 +343,17 @@ int zh_netconf_attachments(const struct zh_netconf *conf,
 		return zh_cni_err_set(err, ZH_CNI_ERR_INTERNAL, "out of memory",
 				      "%zu attachments", json_array_size(v));
 	json_array_foreach (v, i, e) {
-		if (!json_is_object(e)) {
-			conf_err(err, ZH_CNI_ERR_INVALID_CONFIG,
-				 value_text(e, text, sizeof(text)),
-				 "%s[%zu] must be an object", list, i);
+		zh_json_path(at, sizeof(at), list, "[%zu]", i);
+		if (zh_json_check(e, at, JSON_OBJECT, &je)) {
+			attachment_err(err, &je, "an object");
 			goto err_free;
 		}
-		if (attachment_str(e, list, i, "containerID",
-				   &out->v[i].container_id, err) ||
-		    attachment_str(e, list, i, "ifname", &out->v[i].ifname,
-				   err))
+		if (zh_json_str(e, at, "containerID", str,
+				&out->v[i].container_id, &je) ||
+		    zh_json_str(e, at, "ifname", str, &out->v[i].ifname, &je)) {
+			attachment_err(err, &je, "a non-empty string");
 			goto err_free;
+		}
 		out->n++;
 	}
 	return 0;
@@ -455,9 +385,9 @@ int zh_netconf_allows(const struct zh_netconf *conf, enum zh_cni_cmd cmd,
 		 "cniVersion is \"%.32s\"; %s came with CNI 1.1.0",
 		 conf->cni_version ? conf->cni_version : "",
 		 zh_cni_cmd_name(cmd));
-	return conf_err(err, ZH_CNI_ERR_INCOMPATIBLE, details,
-			"config version does not allow %s",
-			zh_cni_cmd_name(cmd));
+	return zh_cni_errf(err, ZH_CNI_ERR_INCOMPATIBLE, details,
+			   "config version does not allow %s",
+			   zh_cni_cmd_name(cmd));
 }
 
 int zh_netconf_kernel_check(const struct zh_netconf *conf,

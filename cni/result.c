@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "cni.h"
+#include "log.h"
 
 /* Oldest first; the last one is ZH_CNI_SPEC_VERSION. */
 static const char *const cni_versions[] = { "0.3.0", "0.3.1", "0.4.0", "1.0.0",
@@ -55,6 +56,41 @@ int zh_cni_err_set(struct zh_cni_err *err, int code, const char *msg,
 		va_end(ap);
 	}
 	return -1;
+}
+
+int zh_cni_errf(struct zh_cni_err *err, int code, const char *details,
+		const char *fmt, ...)
+{
+	char msg[sizeof(err->msg)];
+	va_list ap;
+
+	va_start(ap, fmt);
+	zh_verrf(msg, sizeof(msg), 0, fmt, ap);
+	va_end(ap);
+	if (details)
+		return zh_cni_err_set(err, code, msg, "%s", details);
+	return zh_cni_err_set(err, code, msg, NULL);
+}
+
+int zh_cni_json_err(struct zh_cni_err *err, int code,
+		    const struct zh_json_err *je)
+{
+	switch (je->fault) {
+	case ZH_JSON_MISSING:
+		return zh_cni_errf(err, code, NULL, "%s is missing", je->path);
+	case ZH_JSON_WRONG:
+		return zh_cni_errf(err, code, NULL, "%s must be %s", je->path,
+				   je->want);
+	case ZH_JSON_EMPTY:
+		return zh_cni_errf(err, code, NULL, "%s must not be empty",
+				   je->path);
+	case ZH_JSON_UNKNOWN:
+		return zh_cni_errf(err, code, NULL, "unknown key \"%s\" in %s",
+				   je->key, je->path);
+	default:
+		return zh_cni_err_set(err, ZH_CNI_ERR_INTERNAL,
+				      "a JSON error without a fault", NULL);
+	}
 }
 
 /* json_dumps() allocates with malloc unless someone installed other
@@ -146,24 +182,11 @@ char *zh_cni_version_json(const char *cni_version)
 
 /* ---- parsing ---- */
 
-static int decode_err(struct zh_cni_err *err, const char *value,
-		      const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-
-/* A decode error whose msg says what is wrong and details show the value. */
-static int decode_err(struct zh_cni_err *err, const char *value,
-		      const char *fmt, ...)
+/* The details of a decode error: the value that is wrong. */
+static const char *value_of(char *buf, size_t len, const char *s)
 {
-	char msg[sizeof(err->msg)];
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(msg, sizeof(msg), fmt, ap);
-	va_end(ap);
-	if (value)
-		return zh_cni_err_set(err, ZH_CNI_ERR_DECODE, msg,
-				      "value: \"%s\"", value);
-	return zh_cni_err_set(err, ZH_CNI_ERR_DECODE, msg, NULL);
+	snprintf(buf, len, "value: \"%s\"", s);
+	return buf;
 }
 
 /* 4 or 6 for a valid textual address, 0 otherwise. */
@@ -212,84 +235,65 @@ static int cidr_family(const char *s)
 	return family;
 }
 
-/*
- * Look up an optional string member. Returns 1 and sets *out when present,
- * 0 when absent (or null), -1 with err filled when of the wrong type.
- */
-static int get_str(json_t *obj, const char *key, const char *where,
-		   const char **out, struct zh_cni_err *err)
-{
-	json_t *v = json_object_get(obj, key);
-
-	*out = NULL;
-	if (!v || json_is_null(v))
-		return 0;
-	if (!json_is_string(v))
-		return decode_err(err, NULL, "%s.%s must be a string", where,
-				  key);
-	*out = json_string_value(v);
-	return 1;
-}
-
 /* Copy into a fixed field, refusing what does not fit. */
 static int copy_str(char *dst, size_t size, const char *src, const char *where,
 		    const char *key, struct zh_cni_err *err)
 {
+	char value[sizeof(err->details)];
 	size_t len = strlen(src);
 
 	if (len >= size)
-		return decode_err(err, src, "%s.%s is too long (%zu bytes)",
-				  where, key, len);
+		return zh_cni_errf(err, ZH_CNI_ERR_DECODE,
+				   value_of(value, sizeof(value), src),
+				   "%s.%s is too long (%zu bytes)", where, key,
+				   len);
 	memcpy(dst, src, len + 1);
 	return 0;
 }
 
 /* An optional array member with at most max entries; *out NULL if absent. */
-static int get_array(json_t *j, const char *key, size_t max, json_t **out,
-		     struct zh_cni_err *err)
+static int sized_array(json_t *j, const char *key, size_t max, json_t **out,
+		       struct zh_cni_err *err)
 {
-	json_t *v = json_object_get(j, key);
+	struct zh_json_err je = { 0 };
 
-	*out = NULL;
-	if (!v || json_is_null(v))
-		return 0;
-	if (!json_is_array(v))
-		return decode_err(err, NULL, "result %s must be an array", key);
-	if (json_array_size(v) > max)
-		return decode_err(err, NULL,
-				  "result has too many %s (%zu, at most %zu)",
-				  key, json_array_size(v), max);
-	*out = v;
+	if (zh_json_array(j, "result ", key, 0, out, &je))
+		return zh_cni_json_err(err, ZH_CNI_ERR_DECODE, &je);
+	if (json_array_size(*out) > max)
+		return zh_cni_errf(err, ZH_CNI_ERR_DECODE, NULL,
+				   "result has too many %s (%zu, at most %zu)",
+				   key, json_array_size(*out), max);
 	return 0;
 }
 
 static int parse_iface(json_t *o, const char *where, struct zh_cni_iface *ifc,
 		       struct zh_cni_err *err)
 {
+	struct zh_json_err je = { 0 };
 	const char *s;
-	int r;
 
-	if (!json_is_object(o))
-		return decode_err(err, NULL, "%s must be an object", where);
-	r = get_str(o, "name", where, &s, err);
-	if (r < 0)
-		return -1;
-	if (!r || !*s)
-		return decode_err(err, NULL, "%s.name is missing", where);
+	if (zh_json_check(o, where, JSON_OBJECT, &je) ||
+	    zh_json_str(o, where, "name", ZH_JSON_REQUIRED, &s, &je))
+		return zh_cni_json_err(err, ZH_CNI_ERR_DECODE, &je);
+	if (!*s)
+		return zh_cni_errf(err, ZH_CNI_ERR_DECODE, NULL,
+				   "%s.name is missing", where);
 	if (copy_str(ifc->name, sizeof(ifc->name), s, where, "name", err))
 		return -1;
-	r = get_str(o, "mac", where, &s, err);
-	if (r < 0 ||
-	    (r && copy_str(ifc->mac, sizeof(ifc->mac), s, where, "mac", err)))
+	if (zh_json_str(o, where, "mac", 0, &s, &je))
+		return zh_cni_json_err(err, ZH_CNI_ERR_DECODE, &je);
+	if (s && copy_str(ifc->mac, sizeof(ifc->mac), s, where, "mac", err))
 		return -1;
-	r = get_str(o, "sandbox", where, &s, err);
-	if (r < 0 || (r && copy_str(ifc->sandbox, sizeof(ifc->sandbox), s,
-				    where, "sandbox", err)))
+	if (zh_json_str(o, where, "sandbox", 0, &s, &je))
+		return zh_cni_json_err(err, ZH_CNI_ERR_DECODE, &je);
+	if (s && copy_str(ifc->sandbox, sizeof(ifc->sandbox), s, where,
+			  "sandbox", err))
 		return -1;
 	/* 1.1.0; taken from any version, emitted only in 1.1.0. */
-	r = get_str(o, "socketPath", where, &s, err);
-	if (r < 0 || (r && copy_str(ifc->socket_path, sizeof(ifc->socket_path),
-				    s, where, "socketPath", err)))
+	if (zh_json_str(o, where, "socketPath", 0, &s, &je))
+		return zh_cni_json_err(err, ZH_CNI_ERR_DECODE, &je);
+	if (s && copy_str(ifc->socket_path, sizeof(ifc->socket_path), s, where,
+			  "socketPath", err))
 		return -1;
 	return 0;
 }
@@ -297,51 +301,49 @@ static int parse_iface(json_t *o, const char *where, struct zh_cni_iface *ifc,
 static int parse_ip(json_t *o, const char *where, int n_ifaces,
 		    struct zh_cni_ip *ip, struct zh_cni_err *err)
 {
+	char value[sizeof(err->details)];
+	struct zh_json_err je = { 0 };
+	long long idx = -1;
 	const char *s;
-	json_t *v;
-	int r;
+	int fam;
 
 	ip->iface = -1;
-	if (!json_is_object(o))
-		return decode_err(err, NULL, "%s must be an object", where);
-
-	r = get_str(o, "address", where, &s, err);
-	if (r < 0)
-		return -1;
-	if (!r)
-		return decode_err(err, NULL, "%s.address is missing", where);
+	if (zh_json_check(o, where, JSON_OBJECT, &je) ||
+	    zh_json_str(o, where, "address", ZH_JSON_REQUIRED, &s, &je))
+		return zh_cni_json_err(err, ZH_CNI_ERR_DECODE, &je);
 	ip->family = cidr_family(s);
 	if (!ip->family)
-		return decode_err(err, s, "%s.address is not a valid CIDR",
-				  where);
+		return zh_cni_errf(err, ZH_CNI_ERR_DECODE,
+				   value_of(value, sizeof(value), s),
+				   "%s.address is not a valid CIDR", where);
 	if (copy_str(ip->address, sizeof(ip->address), s, where, "address",
 		     err))
 		return -1;
 
 	/* 0.3.x/0.4.0 carry "version"; it must agree with the address. */
-	r = get_str(o, "version", where, &s, err);
-	if (r < 0)
-		return -1;
-	if (r &&
+	if (zh_json_str(o, where, "version", 0, &s, &je))
+		return zh_cni_json_err(err, ZH_CNI_ERR_DECODE, &je);
+	if (s &&
 	    ((strcmp(s, "4") && strcmp(s, "6")) || (s[0] - '0') != ip->family))
-		return decode_err(
-			err, s,
+		return zh_cni_errf(
+			err, ZH_CNI_ERR_DECODE,
+			value_of(value, sizeof(value), s),
 			"%s.version does not match the address family (IPv%d)",
 			where, ip->family);
 
-	r = get_str(o, "gateway", where, &s, err);
-	if (r < 0)
-		return -1;
-	if (r) {
-		int fam = ip_family(s);
-
+	if (zh_json_str(o, where, "gateway", 0, &s, &je))
+		return zh_cni_json_err(err, ZH_CNI_ERR_DECODE, &je);
+	if (s) {
+		fam = ip_family(s);
 		if (!fam)
-			return decode_err(
-				err, s, "%s.gateway is not a valid IP address",
-				where);
+			return zh_cni_errf(
+				err, ZH_CNI_ERR_DECODE,
+				value_of(value, sizeof(value), s),
+				"%s.gateway is not a valid IP address", where);
 		if (fam != ip->family)
-			return decode_err(
-				err, s,
+			return zh_cni_errf(
+				err, ZH_CNI_ERR_DECODE,
+				value_of(value, sizeof(value), s),
 				"%s.gateway is not IPv%d like the address",
 				where, ip->family);
 		if (copy_str(ip->gateway, sizeof(ip->gateway), s, where,
@@ -349,50 +351,45 @@ static int parse_ip(json_t *o, const char *where, int n_ifaces,
 			return -1;
 	}
 
-	v = json_object_get(o, "interface");
-	if (v && !json_is_null(v)) {
-		json_int_t idx;
-
-		if (!json_is_integer(v))
-			return decode_err(err, NULL,
-					  "%s.interface must be an integer",
-					  where);
-		idx = json_integer_value(v);
-		if (idx < 0 || idx >= n_ifaces)
-			return decode_err(
-				err, NULL,
-				"%s.interface %lld is out of range (%d interfaces)",
-				where, (long long)idx, n_ifaces);
-		ip->iface = (int)idx;
+	/* An index into interfaces: an integer outside them says which. */
+	if (zh_json_int(o, where, "interface", 0, 0, n_ifaces - 1, "an integer",
+			&idx, &je)) {
+		if (!json_is_integer(je.value))
+			return zh_cni_json_err(err, ZH_CNI_ERR_DECODE, &je);
+		return zh_cni_errf(
+			err, ZH_CNI_ERR_DECODE, NULL,
+			"%s.interface %lld is out of range (%d interfaces)",
+			where, (long long)json_integer_value(je.value),
+			n_ifaces);
 	}
+	ip->iface = (int)idx;
 	return 0;
 }
 
 static int parse_route(json_t *o, const char *where, struct zh_cni_route *rt,
 		       struct zh_cni_err *err)
 {
+	char value[sizeof(err->details)];
+	struct zh_json_err je = { 0 };
 	const char *s;
-	int r;
 
-	if (!json_is_object(o))
-		return decode_err(err, NULL, "%s must be an object", where);
-	r = get_str(o, "dst", where, &s, err);
-	if (r < 0)
-		return -1;
-	if (!r)
-		return decode_err(err, NULL, "%s.dst is missing", where);
+	if (zh_json_check(o, where, JSON_OBJECT, &je) ||
+	    zh_json_str(o, where, "dst", ZH_JSON_REQUIRED, &s, &je))
+		return zh_cni_json_err(err, ZH_CNI_ERR_DECODE, &je);
 	if (!cidr_family(s))
-		return decode_err(err, s, "%s.dst is not a valid CIDR", where);
+		return zh_cni_errf(err, ZH_CNI_ERR_DECODE,
+				   value_of(value, sizeof(value), s),
+				   "%s.dst is not a valid CIDR", where);
 	if (copy_str(rt->dst, sizeof(rt->dst), s, where, "dst", err))
 		return -1;
-	r = get_str(o, "gw", where, &s, err);
-	if (r < 0)
-		return -1;
-	if (r) {
+	if (zh_json_str(o, where, "gw", 0, &s, &je))
+		return zh_cni_json_err(err, ZH_CNI_ERR_DECODE, &je);
+	if (s) {
 		if (!ip_family(s))
-			return decode_err(err, s,
-					  "%s.gw is not a valid IP address",
-					  where);
+			return zh_cni_errf(err, ZH_CNI_ERR_DECODE,
+					   value_of(value, sizeof(value), s),
+					   "%s.gw is not a valid IP address",
+					   where);
 		if (copy_str(rt->gw, sizeof(rt->gw), s, where, "gw", err))
 			return -1;
 	}
@@ -404,28 +401,25 @@ static int check_dns(json_t *dns, struct zh_cni_err *err)
 {
 	static const char *const lists[] = { "nameservers", "search",
 					     "options" };
+	struct zh_json_err je = { 0 };
+	char at[ZH_JSON_PATH_MAX];
 	const char *s;
 	json_t *v, *e;
 	size_t i, k;
 
-	if (!json_is_object(dns))
-		return decode_err(err, NULL, "result dns must be an object");
-	if (get_str(dns, "domain", "dns", &s, err) < 0)
-		return -1;
+	if (zh_json_str(dns, "dns", "domain", 0, &s, &je))
+		return zh_cni_json_err(err, ZH_CNI_ERR_DECODE, &je);
 	for (i = 0; i < sizeof(lists) / sizeof(lists[0]); i++) {
-		v = json_object_get(dns, lists[i]);
-		if (!v || json_is_null(v))
-			continue;
-		if (!json_is_array(v))
-			return decode_err(err, NULL,
-					  "dns.%s must be an array of strings",
-					  lists[i]);
+		if (zh_json_array(dns, "dns", lists[i], 0, &v, &je))
+			return zh_cni_errf(err, ZH_CNI_ERR_DECODE, NULL,
+					   "%s must be an array of strings",
+					   je.path);
 		json_array_foreach (v, k, e) {
-			if (!json_is_string(e))
-				return decode_err(
-					err, NULL,
-					"dns.%s[%zu] must be a string",
-					lists[i], k);
+			zh_json_path(at, sizeof(at), "dns", "%s[%zu]", lists[i],
+				     k);
+			if (zh_json_check(e, at, JSON_STRING, &je))
+				return zh_cni_json_err(err, ZH_CNI_ERR_DECODE,
+						       &je);
 		}
 	}
 	return 0;
@@ -433,15 +427,17 @@ static int check_dns(json_t *dns, struct zh_cni_err *err)
 
 int zh_result_parse(json_t *j, struct zh_result *res, struct zh_cni_err *err)
 {
+	struct zh_json_err je = { 0 };
 	json_t *arr, *e, *dns;
 	char where[48];
 	size_t i;
 
 	memset(res, 0, sizeof(*res));
 	if (!json_is_object(j))
-		return decode_err(err, NULL, "result must be a JSON object");
+		return zh_cni_err_set(err, ZH_CNI_ERR_DECODE,
+				      "result must be a JSON object", NULL);
 
-	if (get_array(j, "interfaces", ZH_CNI_MAX_IFACES, &arr, err))
+	if (sized_array(j, "interfaces", ZH_CNI_MAX_IFACES, &arr, err))
 		goto err;
 	json_array_foreach (arr, i, e) {
 		snprintf(where, sizeof(where), "interfaces[%zu]", i);
@@ -450,7 +446,7 @@ int zh_result_parse(json_t *j, struct zh_result *res, struct zh_cni_err *err)
 		res->n_ifaces++;
 	}
 
-	if (get_array(j, "ips", ZH_CNI_MAX_IPS, &arr, err))
+	if (sized_array(j, "ips", ZH_CNI_MAX_IPS, &arr, err))
 		goto err;
 	json_array_foreach (arr, i, e) {
 		snprintf(where, sizeof(where), "ips[%zu]", i);
@@ -459,7 +455,7 @@ int zh_result_parse(json_t *j, struct zh_result *res, struct zh_cni_err *err)
 		res->n_ips++;
 	}
 
-	if (get_array(j, "routes", ZH_CNI_MAX_ROUTES, &arr, err))
+	if (sized_array(j, "routes", ZH_CNI_MAX_ROUTES, &arr, err))
 		goto err;
 	json_array_foreach (arr, i, e) {
 		snprintf(where, sizeof(where), "routes[%zu]", i);
@@ -468,8 +464,11 @@ int zh_result_parse(json_t *j, struct zh_result *res, struct zh_cni_err *err)
 		res->n_routes++;
 	}
 
-	dns = json_object_get(j, "dns");
-	if (dns && !json_is_null(dns)) {
+	if (zh_json_object(j, "result ", "dns", 0, &dns, &je)) {
+		zh_cni_json_err(err, ZH_CNI_ERR_DECODE, &je);
+		goto err;
+	}
+	if (dns) {
 		if (check_dns(dns, err))
 			goto err;
 		res->dns = json_incref(dns);

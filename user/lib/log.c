@@ -47,14 +47,19 @@ void zh_log(enum zh_log_level level, const char *fmt, ...)
 	va_end(ap);
 }
 
+int zh_verrf(char *buf, size_t len, int rc, const char *fmt, va_list ap)
+{
+	if (buf && len)
+		vsnprintf(buf, len, fmt, ap);
+	return rc;
+}
+
 int zh_errf(char *buf, size_t len, int rc, const char *fmt, ...)
 {
 	va_list ap;
 
-	if (buf && len) {
-		va_start(ap, fmt);
-		vsnprintf(buf, len, fmt, ap);
-		va_end(ap);
-	}
+	va_start(ap, fmt);
+	zh_verrf(buf, len, rc, fmt, ap);
+	va_end(ap);
 	return rc;
 }

@@ -33,6 +33,9 @@ void zh_log(enum zh_log_level level, const char *fmt, ...)
  */
 int zh_errf(char *buf, size_t len, int rc, const char *fmt, ...)
 	__attribute__((format(printf, 4, 5)));
+/* zh_errf() for a caller that has its own arguments (a va_list). */
+int zh_verrf(char *buf, size_t len, int rc, const char *fmt, va_list ap)
+	__attribute__((format(printf, 4, 0)));
 
 #define pr_warn(...) zh_log(ZH_LOG_WARN, __VA_ARGS__)
 #define pr_info(...) zh_log(ZH_LOG_INFO, __VA_ARGS__)

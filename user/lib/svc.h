@@ -61,6 +61,10 @@
  * VIP, port and protocol, or of one family with the same node port and
  * protocol, are an error naming both. JSON syntax errors give the line and
  * column; a file may have at most ZH_SVC_FILE_MAX bytes.
+ *
+ * The code: the model (this header, svc.c), our format (svc_ours.h), the
+ * Kubernetes translation (svc_k8s.h), the file and its format told apart
+ * (svc_file.c); JSON through json.h.
  */
 #ifndef ZH_SVC_H
 #define ZH_SVC_H
@@ -148,5 +152,55 @@ const char *zh_svc_addr_str(const struct zh_addr *a, uint16_t port,
 #define ZH_SVC_KEY_MAX 19
 size_t zh_svc_backend_key(const struct zh_svc_backend *b,
 			  uint8_t key[ZH_SVC_KEY_MAX]);
+
+/* --- for the formats (svc_ours.h, svc_k8s.h) ------------------------------ */
+
+/* Where an entry came from, for the message about a clash. */
+#define ZH_SVC_ORIGIN_MAX 192
+
+/*
+ * A set being built (zero-initialised): each service is validated as it is
+ * added, and the set as a whole when it is handed over, so that a parser
+ * never returns half a document.
+ */
+struct zh_svc_build {
+	struct zh_svc_set set;
+	char (*origin)[ZH_SVC_ORIGIN_MAX]; /* parallel to set.svcs */
+	size_t cap;
+};
+
+/*
+ * zh_svc_validate() @s, its messages prefixed with @where ("services[2].",
+ * "Service default/web: "), and append it, remembering @origin for
+ * zh_svc_build_finish() ("services[2] ("web")", "Service default/web
+ * spec.ports[0]"). The build owns s->backends from here on, also on
+ * failure. Returns 0, -EINVAL with a message, or -ENOMEM.
+ */
+int zh_svc_build_add(struct zh_svc_build *b, struct zh_service *s,
+		     const char *where, const char *origin, char *err,
+		     size_t errlen);
+/*
+ * Refuse two services with one VIP, port and protocol, or of one family
+ * with one node port and protocol, naming both by origin (-EINVAL; -ENOMEM
+ * without a message); else move the set to @out (empty before), and @b is
+ * empty.
+ */
+int zh_svc_build_finish(struct zh_svc_build *b, struct zh_svc_set *out,
+			char *err, size_t errlen);
+/* Free what @b holds; @b is then empty. */
+void zh_svc_build_free(struct zh_svc_build *b);
+
+/* A plain IPv4 or IPv6 address, no "/prefix": 0 or -EINVAL. */
+int zh_svc_ip_parse(const char *s, struct zh_addr *a);
+/* "IPv4" or "IPv6". */
+const char *zh_svc_family_str(int family);
+/* By address (family first), then port: the order backends are kept in. */
+int zh_svc_backend_cmp(const struct zh_svc_backend *a,
+		       const struct zh_svc_backend *b);
+/*
+ * Make room in *@arr (of @elem-byte elements, *@cap of them) for @need,
+ * doubling from 8: 0 or -ENOMEM (and *@arr as it was).
+ */
+int zh_svc_grow(void **arr, size_t *cap, size_t need, size_t elem);
 
 #endif /* ZH_SVC_H */

@@ -1,0 +1,59 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * svc_k8s.h - Kubernetes Services (v1) and EndpointSlices
+ * (discovery.k8s.io/v1) as services, read the way kube-proxy reads them;
+ * svc.h lists the rules. Whole documents (what `kubectl get
+ * services,endpointslices -A -o json` prints) or one object at a time:
+ * first every EndpointSlice, then each Service, which takes its backends
+ * from the slices read so far.
+ *
+ * Messages name the object and the field: "Service default/web:
+ * spec.ports[1].protocol: "ICMP" is not TCP, UDP or SCTP"; before an
+ * object's name is read, by the caller's @where ("items[3].metadata:
+ * missing").
+ */
+#ifndef ZH_SVC_K8S_H
+#define ZH_SVC_K8S_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <jansson.h>
+
+#include "svc.h"
+
+/*
+ * A List, ServiceList or EndpointSliceList, or one Service or
+ * EndpointSlice, added to @b (other kinds in a List are ignored). Returns
+ * 0, -EINVAL with a message, or -ENOMEM.
+ */
+int zh_svc_k8s_parse(const json_t *root, struct zh_svc_build *b, char *err,
+		     size_t errlen);
+
+/* The EndpointSlices of services; zero-initialise. */
+struct zh_svc_k8s_slice;
+struct zh_svc_k8s {
+	struct zh_svc_k8s_slice *slices;
+	size_t n, cap;
+	bool sorted; /* by namespace and service, for zh_svc_k8s_service() */
+};
+
+/*
+ * One EndpointSlice, checked whole; kept in @k when it belongs to a
+ * service (the kubernetes.io/service-name label) and holds addresses (not
+ * FQDN). Names in @k point into @slice's document, which must outlive it.
+ */
+int zh_svc_k8s_slice_add(struct zh_svc_k8s *k, const json_t *slice,
+			 const char *where, char *err, size_t errlen);
+/*
+ * One Service: a service per cluster IP and port (none for a headless,
+ * ExternalName or SCTP one, whose fields are still checked), backed by
+ * the endpoints of @k's slices of it, added to @b. Sorts @k's slices by
+ * namespace and service first when some were added since the last time.
+ */
+int zh_svc_k8s_service(struct zh_svc_k8s *k, const json_t *svc,
+		       const char *where, struct zh_svc_build *b, char *err,
+		       size_t errlen);
+/* Free what @k holds; @k is then empty. */
+void zh_svc_k8s_free(struct zh_svc_k8s *k);
+
+#endif /* ZH_SVC_K8S_H */
