@@ -9,17 +9,13 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
-#include <arpa/inet.h>
 #include <net/if.h>
-#include <sys/ioctl.h>
 #include <sys/socket.h>
-#include <linux/ethtool.h>
 #include <linux/if_addr.h>
 #include <linux/if_link.h>
 #include <linux/neighbour.h>
 #include <linux/netlink.h>
 #include <linux/rtnetlink.h>
-#include <linux/sockios.h>
 #include <linux/veth.h>
 
 #include "nl.h"
@@ -31,55 +27,6 @@ struct nl_req {
 	size_t cap;
 	char buf[NL_BUF] __attribute__((aligned(NLMSG_ALIGNTO)));
 };
-
-int zh_addr_len(int family)
-{
-	return family == AF_INET ? 4 : 16;
-}
-
-int zh_addr_parse(const char *s, bool want_prefix, struct zh_addr *a)
-{
-	char tmp[INET6_ADDRSTRLEN + 8];
-	char *slash, *end;
-	long prefix;
-
-	if (!s || strlen(s) >= sizeof(tmp))
-		return -EINVAL;
-	strcpy(tmp, s);
-	memset(a, 0, sizeof(*a));
-	slash = strchr(tmp, '/');
-	if (slash)
-		*slash++ = '\0';
-	if (inet_pton(AF_INET, tmp, &a->v4) == 1)
-		a->family = AF_INET;
-	else if (inet_pton(AF_INET6, tmp, &a->v6) == 1)
-		a->family = AF_INET6;
-	else
-		return -EINVAL;
-	a->prefix = zh_addr_len(a->family) * 8;
-	if (!slash)
-		return want_prefix ? -EINVAL : 0;
-	errno = 0;
-	prefix = strtol(slash, &end, 10);
-	if (errno || end == slash || *end || prefix < 0 || prefix > a->prefix)
-		return -EINVAL;
-	a->prefix = (int)prefix;
-	return 0;
-}
-
-const char *zh_addr_str(const struct zh_addr *a, bool with_prefix, char *buf,
-			size_t len)
-{
-	char ip[INET6_ADDRSTRLEN];
-
-	if (!inet_ntop(a->family, a->raw, ip, sizeof(ip)))
-		snprintf(ip, sizeof(ip), "?");
-	if (with_prefix)
-		snprintf(buf, len, "%s/%d", ip, a->prefix);
-	else
-		snprintf(buf, len, "%s", ip);
-	return buf;
-}
 
 static void *req_init(struct nl_req *r, int type, int flags, size_t hdr_len)
 {
@@ -406,41 +353,4 @@ int zh_nl_route_has(int ifindex, const struct zh_addr *dst,
 	rtm = req_init(&r, RTM_GETROUTE, NLM_F_DUMP, sizeof(*rtm));
 	rtm->rtm_family = dst->family;
 	return nl_talk(&r, route_cb, &m);
-}
-
-int zh_link_mac(int ifindex, unsigned char mac[6])
-{
-	struct ifreq ifr = {};
-	int fd, ret = 0;
-
-	if (!if_indextoname(ifindex, ifr.ifr_name))
-		return -errno;
-	fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-	if (fd < 0)
-		return -errno;
-	if (ioctl(fd, SIOCGIFHWADDR, &ifr) < 0)
-		ret = -errno;
-	else
-		memcpy(mac, ifr.ifr_hwaddr.sa_data, 6);
-	close(fd);
-	return ret;
-}
-
-int zh_link_tx_csum_off(const char *ifname)
-{
-	struct ethtool_value ev = { .cmd = ETHTOOL_STXCSUM, .data = 0 };
-	struct ifreq ifr = {};
-	int fd, ret = 0;
-
-	if (strlen(ifname) >= IFNAMSIZ)
-		return -EINVAL;
-	strcpy(ifr.ifr_name, ifname);
-	ifr.ifr_data = (void *)&ev;
-	fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-	if (fd < 0)
-		return -errno;
-	if (ioctl(fd, SIOCETHTOOL, &ifr) < 0)
-		ret = -errno;
-	close(fd);
-	return ret;
 }

@@ -7,26 +7,7 @@
 #ifndef ZH_NL_H
 #define ZH_NL_H
 
-#include <stdbool.h>
-#include <netinet/in.h>
-
-/* An address of either family, as netlink wants it (network byte order). */
-struct zh_addr {
-	int family; /* AF_INET or AF_INET6 */
-	union {
-		struct in_addr v4;
-		struct in6_addr v6;
-		unsigned char raw[16];
-	};
-	int prefix;
-};
-
-/* Parse "10.0.0.1", "fd00::1/64", ... (@want_prefix: a prefix is required). */
-int zh_addr_parse(const char *s, bool want_prefix, struct zh_addr *a);
-/* Format as "ip" or "ip/prefix" into buf (>= 64 bytes). */
-const char *zh_addr_str(const struct zh_addr *a, bool with_prefix, char *buf,
-			size_t len);
-int zh_addr_len(int family);
+#include "addr.h"
 
 /* A veth pair: @host here, @peer created directly in netns @peer_netns_fd. */
 int zh_nl_veth_add(const char *host, const char *peer, int peer_netns_fd,
@@ -47,10 +28,5 @@ int zh_nl_neigh_add(int ifindex, const struct zh_addr *ip,
 int zh_nl_addr_has(int ifindex, const struct zh_addr *a);
 int zh_nl_route_has(int ifindex, const struct zh_addr *dst,
 		    const struct zh_addr *gw);
-
-/* MAC address of @ifindex in the current netns. */
-int zh_link_mac(int ifindex, unsigned char mac[6]);
-/* Turn the interface's TX checksum offload off (ethtool -K dev tx off). */
-int zh_link_tx_csum_off(const char *ifname);
 
 #endif /* ZH_NL_H */

@@ -72,7 +72,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "nl.h"
+#include "addr.h"
 
 #define ZH_SVC_FILE_MAX (64u << 20)
 /* "namespace/name:port-name": 63 + 1 + 63 + 1 + 15 and the NUL. */

@@ -14,6 +14,7 @@
 #include "zh_hist.h"
 #include "log.h"
 #include "nl.h"
+#include "link.h"
 #include "kfeatures.h"
 
 /*
