@@ -33,9 +33,6 @@
 #include "nl.h"
 #include "zh_feat.skel.h"
 
-#ifndef SOL_XDP
-#define SOL_XDP 283
-#endif
 /* enum bpf_attach_type value since 6.6; Debian 12's uapi headers predate it */
 #define ZH_BPF_TCX_INGRESS 46
 

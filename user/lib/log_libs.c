@@ -6,28 +6,26 @@
 
 #include "log.h"
 
-/* libbpf's warnings are our info, its info our debug; its debug is dropped
- * unless we run at debug level ourselves. */
+/* A library's warnings are our info, its info our debug; its debug is
+ * dropped unless we run at debug level ourselves. */
+static int lib_print(int warn, int debug, const char *fmt, va_list ap)
+{
+	if (debug && zh_log_get_level() < ZH_LOG_DEBUG)
+		return 0;
+	zh_vlog(warn ? ZH_LOG_INFO : ZH_LOG_DEBUG, fmt, ap);
+	return 0;
+}
+
 static int libbpf_print(enum libbpf_print_level level, const char *fmt,
 			va_list ap)
 {
-	enum zh_log_level l = level == LIBBPF_WARN ? ZH_LOG_INFO : ZH_LOG_DEBUG;
-
-	if (level == LIBBPF_DEBUG && zh_log_get_level() < ZH_LOG_DEBUG)
-		return 0;
-	zh_vlog(l, fmt, ap);
-	return 0;
+	return lib_print(level == LIBBPF_WARN, level == LIBBPF_DEBUG, fmt, ap);
 }
 
 static int libxdp_print(enum libxdp_print_level level, const char *fmt,
 			va_list ap)
 {
-	enum zh_log_level l = level == LIBXDP_WARN ? ZH_LOG_INFO : ZH_LOG_DEBUG;
-
-	if (level == LIBXDP_DEBUG && zh_log_get_level() < ZH_LOG_DEBUG)
-		return 0;
-	zh_vlog(l, fmt, ap);
-	return 0;
+	return lib_print(level == LIBXDP_WARN, level == LIBXDP_DEBUG, fmt, ap);
 }
 
 void zh_log_hook_libs(void)

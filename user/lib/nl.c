@@ -190,28 +190,28 @@ int zh_nl_veth_add_queues(const char *host, const char *peer, int peer_netns_fd,
 	return nl_talk(&r, NULL, NULL);
 }
 
-int zh_nl_link_del(int ifindex)
+/* One request about link @ifindex: @type with @flags set (and changed). */
+static int link_request(int type, int ifindex, unsigned int flags)
 {
 	struct ifinfomsg *ifi;
 	struct nl_req r;
 
-	ifi = req_init(&r, RTM_DELLINK, NLM_F_ACK, sizeof(*ifi));
+	ifi = req_init(&r, type, NLM_F_ACK, sizeof(*ifi));
 	ifi->ifi_family = AF_UNSPEC;
 	ifi->ifi_index = ifindex;
+	ifi->ifi_flags = flags;
+	ifi->ifi_change = flags;
 	return nl_talk(&r, NULL, NULL);
+}
+
+int zh_nl_link_del(int ifindex)
+{
+	return link_request(RTM_DELLINK, ifindex, 0);
 }
 
 int zh_nl_link_up(int ifindex)
 {
-	struct ifinfomsg *ifi;
-	struct nl_req r;
-
-	ifi = req_init(&r, RTM_NEWLINK, NLM_F_ACK, sizeof(*ifi));
-	ifi->ifi_family = AF_UNSPEC;
-	ifi->ifi_index = ifindex;
-	ifi->ifi_flags = IFF_UP;
-	ifi->ifi_change = IFF_UP;
-	return nl_talk(&r, NULL, NULL);
+	return link_request(RTM_NEWLINK, ifindex, IFF_UP);
 }
 
 int zh_nl_addr_add(int ifindex, const struct zh_addr *a, unsigned int flags)

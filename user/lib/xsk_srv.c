@@ -21,12 +21,6 @@
 #include "zh_xsk_proto.h"
 #include "xsk_srv.h"
 
-#ifndef AF_XDP
-#define AF_XDP 44
-#endif
-#ifndef SOL_XDP
-#define SOL_XDP 283
-#endif
 #ifndef SO_NETNS_COOKIE
 #define SO_NETNS_COOKIE 71
 #endif
