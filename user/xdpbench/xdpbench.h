@@ -434,9 +434,4 @@ int xb_plot_svg(FILE *f, const struct xb_result_set *r);
 const char *xb_kernel_release(void);
 int xb_nproc(void);
 
-/* Say why in @why (a setup failure, for the report); returns -EIO for
- * the caller to return. */
-int xb_why(char *why, size_t len, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-
 #endif /* XDPBENCH_H */
