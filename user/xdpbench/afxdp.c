@@ -8,7 +8,7 @@
  *               temporary directory, over the path's own pins, in a thread
  *               of its own in our network namespace, polling its fd from
  *               setup to cleanup. xsk_srv enters pods' namespaces for a
- *               moment (zh_netns_enter) and takes the pin lock of the
+ *               moment (zh_netns_run) and takes the pin lock of the
  *               root its objects came from (ZEROHOP_PIN_ROOT names the
  *               path's pins while they are opened, not after).
  *

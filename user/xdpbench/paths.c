@@ -35,7 +35,7 @@
  * (with the AF_XDP handoff socket: its agent is stopped, its thread
  * joined, before anything else is removed).
  */
-#define _GNU_SOURCE /* unshare(), setns() */
+#define _GNU_SOURCE /* unshare() */
 #include <errno.h>
 #include <fcntl.h>
 #include <ftw.h>
@@ -202,18 +202,32 @@ static const char *xb_tmp_file(struct xb_env *e, char *buf, size_t len,
 
 /* --- network namespaces ---------------------------------------------------- */
 
+/* In a new netns of this thread's (zh_netns_run(NULL, ...) brings the
+ * thread back): bind-mount it on the file @arg, loopback up. */
+static int xb_netns_new_fn(void *arg)
+{
+	const char *path = arg;
+
+	if (unshare(CLONE_NEWNET))
+		return -errno;
+	if (mount("/proc/thread-self/ns/net", path, "none", MS_BIND, NULL))
+		return -errno;
+	/* Loopback is ifindex 1 in every netns. */
+	return zh_nl_link_up(1);
+}
+
 /*
  * What `ip netns add` does: /run/netns a shared mount point (so the
  * bind mounts propagate to every mount namespace and unmount everywhere),
  * an empty file, a new netns bind-mounted on it. The netns is made by
- * this thread and left again with setns().
+ * this thread, which then comes back.
  */
 static int xb_netns_add(struct xb_env *e, const char *path_name,
 			const char *role, char *name, size_t name_len)
 {
 	char path[PATH_MAX];
 	bool made_mount = false;
-	int fd, saved, ret;
+	int fd;
 
 	if (e->n_netns == XB_MAX_NETNS)
 		return -ENOSPC;
@@ -236,44 +250,15 @@ static int xb_netns_add(struct xb_env *e, const char *path_name,
 	/* Ours from here on: recorded before anything else can fail. */
 	snprintf(e->netns[e->n_netns++], XB_NAME_MAX, "%s", name);
 
-	saved = open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC);
-	if (saved < 0)
-		return -errno;
-	if (unshare(CLONE_NEWNET)) {
-		ret = -errno;
-		close(saved);
-		return ret;
-	}
-	ret = 0;
-	if (mount("/proc/thread-self/ns/net", path, "none", MS_BIND, NULL))
-		ret = -errno;
-	/* Loopback is ifindex 1 in every netns. */
-	if (!ret)
-		ret = zh_nl_link_up(1);
-	if (setns(saved, CLONE_NEWNET)) {
-		/* Stuck in the new netns: nothing after this makes sense. */
-		pr_warn("setns back: %s\n", strerror(errno));
-		abort();
-	}
-	close(saved);
-	return ret;
+	return zh_netns_run(NULL, xb_netns_new_fn, path);
 }
 
 /* Run @fn in netns @name, from this thread. */
 static int xb_in_netns(const char *name, int (*fn)(void *), void *arg)
 {
 	char path[PATH_MAX];
-	int saved, ret;
 
-	saved = zh_netns_enter(xb_netns_path(name, path, sizeof(path)));
-	if (saved < 0)
-		return saved;
-	ret = fn(arg);
-	if (zh_netns_leave(saved)) {
-		pr_warn("setns back: %s\n", strerror(errno));
-		abort();
-	}
-	return ret;
+	return zh_netns_run(xb_netns_path(name, path, sizeof(path)), fn, arg);
 }
 
 struct xb_sysctl {
