@@ -102,11 +102,9 @@ struct zh_cni_env {
 	const char *pin_root;
 };
 
-/* The production lookup for zh_cni_env_parse(): getenv(). */
-const char *zh_cni_getenv(const char *name);
 /*
- * get is the seam for tests (pass a fake); production passes
- * zh_cni_getenv. An empty variable counts as unset, as in the reference
+ * get is the seam for tests (pass a fake); production passes a wrapper
+ * of getenv() (main.c). An empty variable counts as unset, as in the reference
  * implementation. Every missing variable is reported at once. ADD and CHECK
  * need CNI_CONTAINERID, CNI_NETNS, CNI_IFNAME and CNI_PATH; DEL all but
  * CNI_NETNS; GC only CNI_PATH; STATUS and VERSION nothing (the attachment

@@ -5,18 +5,12 @@
  * reported in one error, then container ID and interface name are checked.
  */
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 
 #include "cni.h"
 
 /* Longest interface name the kernel takes: IFNAMSIZ (16) minus the NUL. */
 #define ZH_IFNAME_MAX 15
-
-const char *zh_cni_getenv(const char *name)
-{
-	return getenv(name);
-}
 
 const char *zh_cni_cmd_name(enum zh_cni_cmd cmd)
 {

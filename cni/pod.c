@@ -192,16 +192,40 @@ static __u8 pod_xdp_native(const struct zh_netconf *conf)
 	return conf->afxdp.queues || conf->datapath == ZH_DATAPATH_XDP;
 }
 
-/* Inside the pod's netns: the interface, its addresses, gateway, routes. */
-static int pod_side(const struct zh_cni_env *env, const struct zh_netconf *conf,
-		    const struct zh_objs *objs, const struct pod_addrs *pa,
-		    const struct zh_result *res, const unsigned char gw_mac[6],
-		    unsigned char pod_mac[6], int *pod_ifindex, int *xdp_mode,
-		    struct zh_cni_err *err)
+/* What pod_side() works with, and what it finds. */
+struct pod_side {
+	const struct zh_cni_env *env;
+	const struct zh_netconf *conf;
+	const struct zh_objs *objs;
+	const struct pod_addrs *pa;
+	const struct zh_result *res;
+	const unsigned char *gw_mac; /* the host side's */
+	struct zh_cni_err *err;
+	bool ran; /* in the netns: the netns could be entered */
+	/* out */
+	unsigned char pod_mac[6];
+	int pod_ifindex, xdp_mode;
+};
+
+/* Inside the pod's netns (zh_netns_run()): the interface, its addresses,
+ * gateway, routes. */
+static int pod_side(void *arg)
 {
+	struct pod_side *ps = arg;
+	const struct zh_cni_env *env = ps->env;
+	const struct zh_netconf *conf = ps->conf;
+	const struct zh_objs *objs = ps->objs;
+	const struct pod_addrs *pa = ps->pa;
+	const struct zh_result *res = ps->res;
+	const unsigned char *gw_mac = ps->gw_mac;
+	unsigned char *pod_mac = ps->pod_mac;
+	int *pod_ifindex = &ps->pod_ifindex, *xdp_mode = &ps->xdp_mode;
+	struct zh_cni_err *err = ps->err;
 	struct pod_prog prog;
 	struct zh_addr gw;
 	int ifindex, ret;
+
+	ps->ran = true;
 
 	ifindex = if_nametoindex(env->ifname);
 	if (!ifindex)
@@ -399,14 +423,22 @@ int zh_cmd_add(const struct zh_cni_env *env, const struct zh_netconf *conf,
 	       json_t **out, struct zh_cni_err *err)
 {
 	struct zh_result ipam = {}, res = {};
-	unsigned char host_mac[6], pod_mac[6];
+	unsigned char host_mac[6];
 	struct zh_endpoint ep = {};
 	struct zh_iface iface;
 	struct pod_addrs pa;
 	char host[IFNAMSIZ];
 	struct zh_objs objs;
-	int lock, netns_fd, saved, host_ifindex, pod_ifindex = 0, xdp_mode = 0,
-						 ret;
+	struct pod_side ps = {
+		.env = env,
+		.conf = conf,
+		.objs = &objs,
+		.pa = &pa,
+		.res = &res,
+		.gw_mac = host_mac,
+		.err = err,
+	};
+	int lock, netns_fd, host_ifindex, ret;
 
 	zh_host_ifname(env->container_id, env->ifname, host);
 	netns_fd = open(env->netns, O_RDONLY | O_CLOEXEC);
@@ -460,32 +492,23 @@ int zh_cmd_add(const struct zh_cni_env *env, const struct zh_netconf *conf,
 		goto err_ipam; /* cannot find it to delete it either */
 	}
 
-	saved = zh_netns_enter(env->netns);
-	if (saved < 0) {
-		ret = nl_fail(err, saved, "enter netns", env->netns);
-		goto err_veth;
-	}
-	ret = pod_side(env, conf, &objs, &pa, &res, host_mac, pod_mac,
-		       &pod_ifindex, &xdp_mode, err);
-	if (zh_netns_leave(saved)) {
-		pr_warn("cannot return to the host netns: %s\n",
-			strerror(errno));
-		abort(); /* anything further would act on the wrong netns */
-	}
+	ret = zh_netns_run(env->netns, pod_side, &ps);
+	if (ret && !ps.ran)
+		ret = nl_fail(err, ret, "enter netns", env->netns);
 	if (ret)
 		goto err_veth;
 
-	ret = host_side(host_ifindex, host, &pa, pod_mac, err);
+	ret = host_side(host_ifindex, host, &pa, ps.pod_mac, err);
 	if (ret)
 		goto err_veth;
 	ret = attach_host(conf, &objs, host_ifindex, host, err);
 	if (ret)
 		goto err_veth;
 
-	fill_iface(&iface, env, conf, &pa, host, host_mac, pod_mac,
-		   pod_ifindex);
+	fill_iface(&iface, env, conf, &pa, host, host_mac, ps.pod_mac,
+		   ps.pod_ifindex);
 	if (conf->afxdp.queues) {
-		iface.xsk.xdp_mode = (__u8)xdp_mode;
+		iface.xsk.xdp_mode = (__u8)ps.xdp_mode;
 		ret = zh_xsk_slot_alloc(&objs, conf->afxdp.queues,
 					&iface.xsk.slot);
 		if (ret) {
@@ -498,7 +521,7 @@ int zh_cmd_add(const struct zh_cni_env *env, const struct zh_netconf *conf,
 		}
 	}
 	ep.ifindex = host_ifindex;
-	memcpy(ep.mac, pod_mac, 6);
+	memcpy(ep.mac, ps.pod_mac, 6);
 	memcpy(ep.gw_mac, host_mac, 6);
 	ep.datapath = pod_xdp_native(conf) ? ZH_DATAPATH_XDP : ZH_DATAPATH_TC;
 	if (conf->afxdp.queues)
@@ -514,7 +537,7 @@ int zh_cmd_add(const struct zh_cni_env *env, const struct zh_netconf *conf,
 		goto err_veth;
 	}
 
-	build_result(&res, env, conf, &ipam, host, host_mac, pod_mac);
+	build_result(&res, env, conf, &ipam, host, host_mac, ps.pod_mac);
 	*out = zh_result_to_json(&res, conf->cni_version);
 	zh_result_free(&res);
 	zh_result_free(&ipam);
@@ -633,19 +656,31 @@ static void problem(struct problems *p, const char *fmt, ...)
 		p->len = sizeof(p->buf) - 1;
 }
 
-static void check_pod_side(const struct zh_cni_env *env,
-			   const struct zh_netconf *conf,
-			   const struct zh_objs *objs,
-			   const struct zh_result *prev, struct problems *p)
+struct pod_check {
+	const struct zh_cni_env *env;
+	const struct zh_netconf *conf;
+	const struct zh_objs *objs;
+	const struct zh_result *prev;
+	struct problems *p;
+};
+
+/* Inside the pod's netns (zh_netns_run()): what it finds wrong goes to
+ * the problems; returns 0. */
+static int check_pod_side(void *arg)
 {
-	struct pod_prog prog = pod_prog(conf, objs);
+	const struct pod_check *pc = arg;
+	const struct zh_cni_env *env = pc->env;
+	const struct zh_netconf *conf = pc->conf;
+	const struct zh_result *prev = pc->prev;
+	struct problems *p = pc->p;
+	struct pod_prog prog = pod_prog(conf, pc->objs);
 	int ifindex = if_nametoindex(env->ifname);
 	char buf[64];
 
 	if (!ifindex) {
 		problem(p, "pod interface %s missing in %s", env->ifname,
 			env->netns);
-		return;
+		return 0;
 	}
 	for (int i = 0; i < prev->n_ips; i++) {
 		struct zh_addr a;
@@ -677,6 +712,7 @@ static void check_pod_side(const struct zh_cni_env *env,
 			zh_tc_attached(ifindex, prog.fd)) != 1)
 		problem(p, "%s not attached to pod interface %s", prog.name,
 			env->ifname);
+	return 0;
 }
 
 int zh_cmd_check(const struct zh_cni_env *env, const struct zh_netconf *conf,
@@ -684,10 +720,11 @@ int zh_cmd_check(const struct zh_cni_env *env, const struct zh_netconf *conf,
 {
 	struct problems p = {};
 	struct zh_result prev = {};
+	struct pod_check pc;
 	struct zh_iface iface;
 	struct zh_objs objs;
 	char host[IFNAMSIZ];
-	int ifindex, saved, ret, attached;
+	int ifindex, ret, attached;
 
 	if (!conf->prev_result)
 		return zh_cni_err_set(err, ZH_CNI_ERR_INVALID_CONFIG,
@@ -749,14 +786,10 @@ int zh_cmd_check(const struct zh_cni_env *env, const struct zh_netconf *conf,
 				prev.ips[i].address, host);
 	}
 
-	saved = zh_netns_enter(env->netns);
-	if (saved < 0) {
-		problem(&p, "netns %s: %s", env->netns, strerror(-saved));
-	} else {
-		check_pod_side(env, conf, &objs, &prev, &p);
-		if (zh_netns_leave(saved))
-			abort();
-	}
+	pc = (struct pod_check){ env, conf, &objs, &prev, &p };
+	ret = zh_netns_run(env->netns, check_pod_side, &pc);
+	if (ret) /* check_pod_side() says its problems and returns 0 */
+		problem(&p, "netns %s: %s", env->netns, strerror(-ret));
 	zh_objs_close(&objs);
 	zh_result_free(&prev);
 	if (p.n)

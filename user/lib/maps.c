@@ -12,6 +12,7 @@
 
 #include "zerohop.h"
 #include "hist.h"
+#include "params.h"
 
 void zh_ep_key_v4(struct zh_ep_key *key, __u32 addr_be)
 {
@@ -445,18 +446,13 @@ int zh_node_addrs_sync(const struct zh_objs *o, int *count)
 
 int zh_sample_parse(const char *s, __u32 *every)
 {
-	unsigned long long v;
-	char *end;
+	uint64_t v;
 
 	if (!strcmp(s, "off")) {
 		*every = 0;
 		return 0;
 	}
-	if (*s < '0' || *s > '9')
-		return -EINVAL;
-	errno = 0;
-	v = strtoull(s, &end, 10);
-	if (errno || *end || v > ZH_SAMPLE_MAX)
+	if (zh_params_parse_uint(NULL, s, 0, ZH_SAMPLE_MAX, NULL, &v, NULL, 0))
 		return -EINVAL;
 	*every = (__u32)v;
 	return 0;

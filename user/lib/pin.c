@@ -25,6 +25,7 @@
 #include <bpf/libbpf.h>
 
 #include "zerohop.h"
+#include "params.h"
 #include "zh_fast.skel.h"
 
 #define BPFFS "/sys/fs/bpf"
@@ -212,8 +213,8 @@ static int map_size(struct bpf_map *map, const struct zh_load_opts *opts)
 
 int zh_load_opts_parse(const char *arg, struct zh_load_opts *opts)
 {
-	char buf[256], *tok, *save = NULL, *eq, *end;
-	unsigned long n;
+	char buf[256], *tok, *save = NULL, *eq;
+	uint64_t n;
 	size_t i;
 
 	if (snprintf(buf, sizeof(buf), "%s", arg) >= (int)sizeof(buf))
@@ -229,10 +230,8 @@ int zh_load_opts_parse(const char *arg, struct zh_load_opts *opts)
 				break;
 		if (i == sizeof(map_sizes) / sizeof(map_sizes[0]))
 			return -EINVAL;
-		errno = 0;
-		n = strtoul(eq + 1, &end, 10);
-		if (errno || *end || eq[1] < '1' || eq[1] > '9' ||
-		    n > 1UL << 30)
+		if (zh_params_parse_uint(NULL, eq + 1, 1, 1U << 30, NULL, &n,
+					 NULL, 0))
 			return -EINVAL;
 		*map_size_field(opts, i) = (__u32)n;
 	}

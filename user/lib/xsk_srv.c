@@ -130,25 +130,23 @@ static int pod_cb(__u32 host_ifindex, const struct zh_iface *iface, void *arg)
 	return 1;
 }
 
-static int netns_cookie(const char *path, __u64 *cookie)
+/* In the netns: its cookie, as a socket made there reports it. */
+static int cookie_fn(void *arg)
 {
-	socklen_t len = sizeof(*cookie);
-	int saved, fd, err = 0;
+	socklen_t len = sizeof(__u64);
+	int fd, err = 0;
 
-	saved = zh_netns_enter(path);
-	if (saved < 0)
-		return saved;
 	fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-	if (fd < 0 || getsockopt(fd, SOL_SOCKET, SO_NETNS_COOKIE, cookie, &len))
+	if (fd < 0 || getsockopt(fd, SOL_SOCKET, SO_NETNS_COOKIE, arg, &len))
 		err = -errno;
 	if (fd >= 0)
 		close(fd);
-	if (zh_netns_leave(saved)) {
-		pr_warn("xsk: cannot return to our netns: %s\n",
-			strerror(errno));
-		abort(); /* anything further would act in the pod's netns */
-	}
 	return err;
+}
+
+static int netns_cookie(const char *path, __u64 *cookie)
+{
+	return zh_netns_run(path, cookie_fn, cookie);
 }
 
 /* --- replies ------------------------------------------------------------ */

@@ -185,9 +185,14 @@ int zh_xdp_attach(int ifindex, int prog_fd); /* native */
 int zh_xdp_mode(int ifindex);
 int zh_xdp_attached(int ifindex, int prog_fd);
 
-/* Network namespaces. zh_netns_enter() moves the calling thread into
- * @path's namespace and returns an fd for zh_netns_leave(). */
-int zh_netns_enter(const char *path);
-int zh_netns_leave(int saved_fd);
+/*
+ * Network namespaces. zh_netns_run() runs @fn(@arg) in the netns at @path
+ * from the calling thread and brings the thread back: @fn's return value,
+ * or a negative errno when the netns cannot be entered (@fn did not run).
+ * @path NULL: @fn runs where the thread is and may move it
+ * (unshare(CLONE_NEWNET)); the thread comes back all the same. A thread
+ * that cannot come back aborts the process.
+ */
+int zh_netns_run(const char *path, int (*fn)(void *arg), void *arg);
 
 #endif /* ZEROHOP_H */

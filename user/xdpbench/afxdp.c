@@ -8,7 +8,7 @@
  *               temporary directory, over the path's own pins, in a thread
  *               of its own in our network namespace, polling its fd from
  *               setup to cleanup. xsk_srv enters pods' namespaces for a
- *               moment (zh_netns_enter) and takes the pin lock of the
+ *               moment (zh_netns_run) and takes the pin lock of the
  *               root its objects came from (ZEROHOP_PIN_ROOT names the
  *               path's pins while they are opened, not after).
  *
@@ -147,19 +147,19 @@ int xb_xsk_agent_start(struct xb_xsk_agent **out, const char *pin_root,
 
 	a = calloc(1, sizeof(*a));
 	if (!a)
-		return xb_why(why, why_len, "out of memory");
+		return zh_errf(why, why_len, -EIO, "out of memory");
 	/* Recorded first: cleanup undoes whatever of it was done. */
 	*out = a;
 	a->wake[0] = a->wake[1] = -1;
 	if (strlen(sock) >= sizeof(a->sock) || strlen(dir) >= sizeof(a->dir))
-		return xb_why(why, why_len,
-			      "the handoff socket path %s is too long", sock);
+		return zh_errf(why, why_len, -EIO,
+			       "the handoff socket path %s is too long", sock);
 	snprintf(a->sock, sizeof(a->sock), "%s", sock);
 	snprintf(a->dir, sizeof(a->dir), "%s", dir);
 	n = readlink("/proc/self/exe", a->exe, sizeof(a->exe) - 1);
 	if (n <= 0)
-		return xb_why(why, why_len, "/proc/self/exe: %s",
-			      strerror(errno));
+		return zh_errf(why, why_len, -EIO, "/proc/self/exe: %s",
+			       strerror(errno));
 	a->exe[n] = '\0';
 
 	/* The path's pins: the objects, and the root whose lock the agent
@@ -172,17 +172,19 @@ int xb_xsk_agent_start(struct xb_xsk_agent **out, const char *pin_root,
 	if (!ret)
 		ret = zh_xsk_srv_open(&a->srv, a->sock, &a->objs);
 	if (!a->objs_open)
-		return xb_why(why, why_len, "the plugin's BPF objects: %s",
-			      a->objs.err[0] ? a->objs.err : strerror(-ret));
+		return zh_errf(why, why_len, -EIO,
+			       "the plugin's BPF objects: %s",
+			       a->objs.err[0] ? a->objs.err : strerror(-ret));
 	if (ret)
-		return xb_why(why, why_len, "the AF_XDP handoff socket %s: %s",
-			      a->sock, strerror(-ret));
+		return zh_errf(why, why_len, -EIO,
+			       "the AF_XDP handoff socket %s: %s", a->sock,
+			       strerror(-ret));
 	if (pipe2(a->wake, O_CLOEXEC))
-		return xb_why(why, why_len, "pipe: %s", strerror(errno));
+		return zh_errf(why, why_len, -EIO, "pipe: %s", strerror(errno));
 	ret = xb_thread_start(&a->thread, xb_xsk_agent_thread, a);
 	if (ret)
-		return xb_why(why, why_len, "the agent's thread: %s",
-			      strerror(-ret));
+		return zh_errf(why, why_len, -EIO, "the agent's thread: %s",
+			       strerror(-ret));
 	a->thread_started = true;
 	return 0;
 }
@@ -298,8 +300,8 @@ int xb_afxdp_measure(struct xb_xsk_agent *a, const char *cli_ns,
 	json_t *res;
 
 	if (xb_workload_is_tcp(c->wl))
-		return xb_why(why, why_len, "%s",
-			      xb_path_wl_skip(XB_P_ZH_AFXDP, c->wl));
+		return zh_errf(why, why_len, -EIO, "%s",
+			       xb_path_wl_skip(XB_P_ZH_AFXDP, c->wl));
 	snprintf(srv_err, sizeof(srv_err), "%s/afxdp-server.err", a->dir);
 	snprintf(cli_out, sizeof(cli_out), "%s/afxdp-client.json", a->dir);
 	snprintf(cli_err, sizeof(cli_err), "%s/afxdp-client.err", a->dir);
@@ -376,15 +378,15 @@ int xb_afxdp_measure(struct xb_xsk_agent *a, const char *cli_ns,
 	if (xb_xsk_live(a) &&
 	    xb_xsk_wait_live(a, 0, 0, XB_XSK_SETTLE_NS, &st) != 1)
 		return xb_stop ? 0 :
-				 xb_why(why, why_len,
-					"the agent still holds %" PRIu64
-					" AF_XDP sockets of the last slice",
-					xb_xsk_live(a));
+				 zh_errf(why, why_len, -EIO,
+					 "the agent still holds %" PRIu64
+					 " AF_XDP sockets of the last slice",
+					 xb_xsk_live(a));
 
 	server = xb_cmd_start(&sc);
 	if (server < 0)
-		return xb_why(why, why_len, "cannot run %s server: %s", a->exe,
-			      strerror((int)-server));
+		return zh_errf(why, why_len, -EIO, "cannot run %s server: %s",
+			       a->exe, strerror((int)-server));
 	ret = xb_xsk_wait_live(a, 1, server, XB_XSK_READY_NS, &st);
 	if (ret != 1) {
 		if (ret == 0)
@@ -392,14 +394,15 @@ int xb_afxdp_measure(struct xb_xsk_agent *a, const char *cli_ns,
 		if (xb_stop)
 			return 0;
 		if (ret == 2 && !xb_xsk_said(srv_err, NULL, said, sizeof(said)))
-			return xb_why(why, why_len, "the server: %s", said);
+			return zh_errf(why, why_len, -EIO, "the server: %s",
+				       said);
 		if (ret == 2)
-			return xb_why(
-				why, why_len,
+			return zh_errf(
+				why, why_len, -EIO,
 				"the AF_XDP server exited (status %d) before it registered",
 				st);
-		return xb_why(
-			why, why_len,
+		return zh_errf(
+			why, why_len, -EIO,
 			"the AF_XDP server did not register with the agent in %" PRIu64
 			" s",
 			(uint64_t)(XB_XSK_READY_NS / 1000000000ULL));
@@ -416,23 +419,24 @@ int xb_afxdp_measure(struct xb_xsk_agent *a, const char *cli_ns,
 	if (xb_stop)
 		return 0;
 	if (crc < 0)
-		return xb_why(why, why_len, "cannot run %s client: %s", a->exe,
-			      strerror(-crc));
+		return zh_errf(why, why_len, -EIO, "cannot run %s client: %s",
+			       a->exe, strerror(-crc));
 	xb_xsk_find(srv_err, "AF_XDP server: ", a->server_desc,
 		    sizeof(a->server_desc));
 	xb_xsk_find(cli_err, "AF_XDP client: ", a->client_desc,
 		    sizeof(a->client_desc));
 	/* Exit 1 with nothing but losses is a result: every request lost. */
 	if (crc && !xb_xsk_said(cli_err, "no reply from", said, sizeof(said)))
-		return xb_why(why, why_len, "the client: %s", said);
+		return zh_errf(why, why_len, -EIO, "the client: %s", said);
 	ret = access(samples, F_OK) ? -ENOENT :
 				      xb_samples_read(c->samples, samples);
 	if (ret)
-		return xb_why(why, why_len,
-			      "the client (exit status %d) left no samples: %s",
-			      crc, strerror(-ret));
+		return zh_errf(
+			why, why_len, -EIO,
+			"the client (exit status %d) left no samples: %s", crc,
+			strerror(-ret));
 	if (src && !xb_xsk_said(srv_err, NULL, said, sizeof(said)))
-		return xb_why(why, why_len, "the server: %s", said);
+		return zh_errf(why, why_len, -EIO, "the server: %s", said);
 	if (c->wl == XB_WL_UDP_NEWFLOW) {
 		res = json_load_file(cli_out, 0, NULL);
 		if (json_is_integer(json_object_get(res, "sport_next")))

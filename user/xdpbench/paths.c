@@ -35,7 +35,7 @@
  * (with the AF_XDP handoff socket: its agent is stopped, its thread
  * joined, before anything else is removed).
  */
-#define _GNU_SOURCE /* unshare(), setns() */
+#define _GNU_SOURCE /* unshare() */
 #include <errno.h>
 #include <fcntl.h>
 #include <ftw.h>
@@ -89,16 +89,6 @@ const char *xb_path_wl_skip(int path, enum xb_workload wl)
 	if (path == XB_P_ZH_AFXDP && xb_workload_is_tcp(wl))
 		return "AF_XDP path: UDP workloads only";
 	return NULL;
-}
-
-int xb_why(char *why, size_t len, const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(why, len, fmt, ap);
-	va_end(ap);
-	return -EIO;
 }
 
 const char *xb_netns_path(const char *name, char *buf, size_t len)
@@ -212,18 +202,32 @@ static const char *xb_tmp_file(struct xb_env *e, char *buf, size_t len,
 
 /* --- network namespaces ---------------------------------------------------- */
 
+/* In a new netns of this thread's (zh_netns_run(NULL, ...) brings the
+ * thread back): bind-mount it on the file @arg, loopback up. */
+static int xb_netns_new_fn(void *arg)
+{
+	const char *path = arg;
+
+	if (unshare(CLONE_NEWNET))
+		return -errno;
+	if (mount("/proc/thread-self/ns/net", path, "none", MS_BIND, NULL))
+		return -errno;
+	/* Loopback is ifindex 1 in every netns. */
+	return zh_nl_link_up(1);
+}
+
 /*
  * What `ip netns add` does: /run/netns a shared mount point (so the
  * bind mounts propagate to every mount namespace and unmount everywhere),
  * an empty file, a new netns bind-mounted on it. The netns is made by
- * this thread and left again with setns().
+ * this thread, which then comes back.
  */
 static int xb_netns_add(struct xb_env *e, const char *path_name,
 			const char *role, char *name, size_t name_len)
 {
 	char path[PATH_MAX];
 	bool made_mount = false;
-	int fd, saved, ret;
+	int fd;
 
 	if (e->n_netns == XB_MAX_NETNS)
 		return -ENOSPC;
@@ -246,44 +250,15 @@ static int xb_netns_add(struct xb_env *e, const char *path_name,
 	/* Ours from here on: recorded before anything else can fail. */
 	snprintf(e->netns[e->n_netns++], XB_NAME_MAX, "%s", name);
 
-	saved = open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC);
-	if (saved < 0)
-		return -errno;
-	if (unshare(CLONE_NEWNET)) {
-		ret = -errno;
-		close(saved);
-		return ret;
-	}
-	ret = 0;
-	if (mount("/proc/thread-self/ns/net", path, "none", MS_BIND, NULL))
-		ret = -errno;
-	/* Loopback is ifindex 1 in every netns. */
-	if (!ret)
-		ret = zh_nl_link_up(1);
-	if (setns(saved, CLONE_NEWNET)) {
-		/* Stuck in the new netns: nothing after this makes sense. */
-		pr_warn("setns back: %s\n", strerror(errno));
-		abort();
-	}
-	close(saved);
-	return ret;
+	return zh_netns_run(NULL, xb_netns_new_fn, path);
 }
 
 /* Run @fn in netns @name, from this thread. */
 static int xb_in_netns(const char *name, int (*fn)(void *), void *arg)
 {
 	char path[PATH_MAX];
-	int saved, ret;
 
-	saved = zh_netns_enter(xb_netns_path(name, path, sizeof(path)));
-	if (saved < 0)
-		return saved;
-	ret = fn(arg);
-	if (zh_netns_leave(saved)) {
-		pr_warn("setns back: %s\n", strerror(errno));
-		abort();
-	}
-	return ret;
+	return zh_netns_run(xb_netns_path(name, path, sizeof(path)), fn, arg);
 }
 
 struct xb_sysctl {
@@ -316,8 +291,8 @@ static int xb_sysctl(const char *ns, const char *key, const char *val,
 	int ret = xb_in_netns(ns, xb_sysctl_fn, &s);
 
 	if (ret)
-		xb_why(why, why_len, "sysctl %s=%s in %s: %s", key, val, ns,
-		       strerror(-ret));
+		zh_errf(why, why_len, -EIO, "sysctl %s=%s in %s: %s", key, val,
+			ns, strerror(-ret));
 	return ret;
 }
 
@@ -363,11 +338,12 @@ static int xb_setup_veth(struct xb_env *e, struct xb_path *p, char *why,
 		ret = xb_netns_add(e, "veth", "b", p->srv_ns,
 				   sizeof(p->srv_ns));
 	if (ret)
-		return xb_why(why, why_len, "netns: %s", strerror(-ret));
+		return zh_errf(why, why_len, -EIO, "netns: %s", strerror(-ret));
 	fd = open(xb_netns_path(p->srv_ns, path, sizeof(path)),
 		  O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
-		return xb_why(why, why_len, "%s: %s", path, strerror(errno));
+		return zh_errf(why, why_len, -EIO, "%s: %s", path,
+			       strerror(errno));
 	v.peer_fd = fd;
 	v.addr = "10.240.0.1/24";
 	ret = xb_in_netns(p->cli_ns, xb_veth_fn, &v);
@@ -378,7 +354,7 @@ static int xb_setup_veth(struct xb_env *e, struct xb_path *p, char *why,
 		ret = xb_in_netns(p->srv_ns, xb_veth_fn, &v);
 	}
 	if (ret)
-		return xb_why(why, why_len, "veth: %s", strerror(-ret));
+		return zh_errf(why, why_len, -EIO, "veth: %s", strerror(-ret));
 	inet_pton(AF_INET, "10.240.0.2", &p->srv_ip);
 	return 0;
 }
@@ -443,8 +419,8 @@ static int xb_cni(struct xb_env *e, const char *cmd, const struct xb_cni_add *a,
 
 	rc = xb_cmd_run(&c);
 	if (rc < 0)
-		return xb_why(why, why_len, "%s %s: cannot run %s: %s", cmd,
-			      a->pod, a->plugin, strerror(-rc));
+		return zh_errf(why, why_len, -EIO, "%s %s: cannot run %s: %s",
+			       cmd, a->pod, a->plugin, strerror(-rc));
 	res = json_load_file(out, 0, &jerr);
 	if (rc) {
 		/* The CNI error JSON on stdout, else whatever was on stderr. */
@@ -457,9 +433,9 @@ static int xb_cni(struct xb_env *e, const char *cmd, const struct xb_cni_add *a,
 
 		if (!m)
 			xb_first_line(err, msg, sizeof(msg));
-		xb_why(why, why_len, "%s %s with %s failed (exit %d): %s%s%s",
-		       cmd, a->pod, plugin, rc, m ? m : msg, d ? ": " : "",
-		       d ? d : "");
+		zh_errf(why, why_len, -EIO,
+			"%s %s with %s failed (exit %d): %s%s%s", cmd, a->pod,
+			plugin, rc, m ? m : msg, d ? ": " : "", d ? d : "");
 		json_decref(res);
 		return -EIO;
 	}
@@ -468,8 +444,8 @@ static int xb_cni(struct xb_env *e, const char *cmd, const struct xb_cni_add *a,
 		return 0;
 	}
 	if (!res)
-		return xb_why(why, why_len, "%s %s with %s: result: %s", cmd,
-			      a->pod, plugin, jerr.text);
+		return zh_errf(why, why_len, -EIO, "%s %s with %s: result: %s",
+			       cmd, a->pod, plugin, jerr.text);
 	*result = res;
 	return 0;
 }
@@ -512,11 +488,12 @@ static int xb_pod_add(struct xb_env *e, const char *node, const char *pod,
 	int ret;
 
 	if (e->n_adds == XB_MAX_ADDS)
-		return xb_why(why, why_len, "too many pods");
+		return zh_errf(why, why_len, -EIO, "too many pods");
 	if (strlen(conf) >= sizeof(e->adds[0].conf) ||
 	    strlen(plugin) >= sizeof(e->adds[0].plugin) ||
 	    strlen(cni_path) >= sizeof(e->adds[0].cni_path))
-		return xb_why(why, why_len, "%s: a path is too long", pod);
+		return zh_errf(why, why_len, -EIO, "%s: a path is too long",
+			       pod);
 	/* Recorded first: DEL undoes a half-done ADD too. */
 	a = &e->adds[e->n_adds++];
 	snprintf(a->node, sizeof(a->node), "%s", node);
@@ -533,8 +510,8 @@ static int xb_pod_add(struct xb_env *e, const char *node, const char *pod,
 	ret = xb_cni_ip(res, ip, gw);
 	json_decref(res);
 	if (ret)
-		return xb_why(why, why_len,
-			      "ADD %s: no IPv4 address in the result", pod);
+		return zh_errf(why, why_len, -EIO,
+			       "ADD %s: no IPv4 address in the result", pod);
 	return 0;
 }
 
@@ -591,21 +568,22 @@ static int xb_setup_pods(struct xb_env *e, struct xb_path *p,
 	if (!ret)
 		ret = xb_netns_add(e, name, "b", p->srv_ns, sizeof(p->srv_ns));
 	if (ret)
-		return xb_why(why, why_len, "netns: %s", strerror(-ret));
+		return zh_errf(why, why_len, -EIO, "netns: %s", strerror(-ret));
 
 	snprintf(fname, sizeof(fname), "%s.conf", name);
 	xb_tmp_file(e, conf, sizeof(conf), fname);
 	ret = xb_write_file(conf, conf_a);
 	if (ret)
-		return xb_why(why, why_len, "%s: %s", conf, strerror(-ret));
+		return zh_errf(why, why_len, -EIO, "%s: %s", conf,
+			       strerror(-ret));
 	snprintf(conf2, sizeof(conf2), "%s", conf);
 	if (conf_b) {
 		snprintf(fname, sizeof(fname), "%s-b.conf", name);
 		xb_tmp_file(e, conf2, sizeof(conf2), fname);
 		ret = xb_write_file(conf2, conf_b);
 		if (ret)
-			return xb_why(why, why_len, "%s: %s", conf2,
-				      strerror(-ret));
+			return zh_errf(why, why_len, -EIO, "%s: %s", conf2,
+				       strerror(-ret));
 	}
 	ret = xb_pod_add(e, p->node_ns, p->cli_ns, conf, plugin, cni_path,
 			 pin_root, &p->cli_ip, &gw_a, why, why_len);
@@ -636,8 +614,8 @@ static int xb_setup_bridge(struct xb_env *e, struct xb_path *p,
 
 	if (xb_find_in(o->cni_path, "bridge", plugin, sizeof(plugin)) ||
 	    xb_find_in(o->cni_path, "host-local", ipam, sizeof(ipam)))
-		return xb_why(
-			why, why_len,
+		return zh_errf(
+			why, why_len, -EIO,
 			"the bridge and host-local CNI plugins are not in %s (--cni-path; Debian: containernetworking-plugins)",
 			o->cni_path);
 	snprintf(ipam, sizeof(ipam), "%s/ipam-%s", e->tmp, name);
@@ -652,14 +630,14 @@ static int xb_setup_bridge(struct xb_env *e, struct xb_path *p,
 	text = j ? json_dumps(j, JSON_COMPACT) : NULL;
 	json_decref(j);
 	if (!text)
-		return xb_why(why, why_len, "out of memory");
+		return zh_errf(why, why_len, -EIO, "out of memory");
 	snprintf(conf, sizeof(conf), "%s\n", text);
 	free(text);
 
 	/* The node first: pods must never see a half-configured node. */
 	ret = xb_netns_add(e, name, "node", p->node_ns, sizeof(p->node_ns));
 	if (ret)
-		return xb_why(why, why_len, "netns: %s", strerror(-ret));
+		return zh_errf(why, why_len, -EIO, "netns: %s", strerror(-ret));
 	ret = xb_sysctl(p->node_ns, "net/ipv4/ip_forward", "1", false, why,
 			why_len);
 	/* No br_netfilter: frames between ports of the bridge stay out of
@@ -709,12 +687,14 @@ static int xb_setup_services(struct xb_env *e, struct xb_path *p,
 		    nft ? "nftables.nft" : "kubeproxy.rules");
 	f = fopen(rules, "w");
 	if (!f)
-		return xb_why(why, why_len, "%s: %s", rules, strerror(errno));
+		return zh_errf(why, why_len, -EIO, "%s: %s", rules,
+			       strerror(errno));
 	ret = nft ? xb_svc_nft(f, &cfg) : xb_svc_iptables(f, &cfg);
 	if (fclose(f) && !ret)
 		ret = -errno;
 	if (ret)
-		return xb_why(why, why_len, "%s: %s", rules, strerror(-ret));
+		return zh_errf(why, why_len, -EIO, "%s: %s", rules,
+			       strerror(-ret));
 
 	if (!o->quiet)
 		pr_info("%s: loading %u Services with %s\n",
@@ -723,8 +703,8 @@ static int xb_setup_services(struct xb_env *e, struct xb_path *p,
 	ret = xb_cmd_run(&c);
 	if (ret) {
 		xb_first_line(err, msg, sizeof(msg));
-		return xb_why(why, why_len, "%s: %s", c.argv[0],
-			      ret < 0 ? strerror(-ret) : msg);
+		return zh_errf(why, why_len, -EIO, "%s: %s", c.argv[0],
+			       ret < 0 ? strerror(-ret) : msg);
 	}
 	p->info.set = true;
 	p->info.services = cfg.n;
@@ -759,7 +739,7 @@ static int xb_zh_svc_load(struct xb_env *e, const char *pin, uint32_t slots,
 
 	objs = calloc(1, sizeof(*objs));
 	if (!objs)
-		return xb_why(why, why_len, "out of memory");
+		return zh_errf(why, why_len, -EIO, "out of memory");
 	lock = zh_pin_lock(pin);
 	if (lock < 0) {
 		ret = lock;
@@ -773,8 +753,8 @@ static int xb_zh_svc_load(struct xb_env *e, const char *pin, uint32_t slots,
 	return 0;
 
 err:
-	ret = xb_why(why, why_len, "loading the BPF objects into %s: %s", pin,
-		     objs->err[0] ? objs->err : strerror(-ret));
+	ret = zh_errf(why, why_len, -EIO, "loading the BPF objects into %s: %s",
+		      pin, objs->err[0] ? objs->err : strerror(-ret));
 	free(objs);
 	return ret;
 }
@@ -796,7 +776,8 @@ static int xb_zh_svc_apply(struct xb_env *e, struct xb_path *p,
 
 	ret = xb_svc_zh_set(&cfg, &set);
 	if (ret)
-		return xb_why(why, why_len, "Services: %s", strerror(-ret));
+		return zh_errf(why, why_len, -EIO, "Services: %s",
+			       strerror(-ret));
 	if (!o->quiet)
 		pr_info("%s: programming %u Services (%zu VIP:port entries) with zh_svc_apply\n",
 			xb_path_names[p->id], cfg.n, set.n);
@@ -813,8 +794,8 @@ static int xb_zh_svc_apply(struct xb_env *e, struct xb_path *p,
 	}
 	xb_svc_zh_free(&set);
 	if (ret)
-		return xb_why(why, why_len, "zh_svc_apply: %s",
-			      r.err[0] ? r.err : strerror(-ret));
+		return zh_errf(why, why_len, -EIO, "zh_svc_apply: %s",
+			       r.err[0] ? r.err : strerror(-ret));
 	p->info.set = true;
 	p->info.services = cfg.n;
 	p->info.maglev_slots = r.slots_used;
@@ -889,12 +870,12 @@ static int xb_setup_zerohop(struct xb_env *e, struct xb_path *p,
 	int ret;
 
 	if (!o->plugin)
-		return xb_why(
-			why, why_len,
+		return zh_errf(
+			why, why_len, -EIO,
 			"the zerohop CNI plugin was not found (--plugin)");
 	if (access(o->plugin, X_OK))
-		return xb_why(why, why_len, "--plugin %s: %s", o->plugin,
-			      strerror(errno));
+		return zh_errf(why, why_len, -EIO, "--plugin %s: %s", o->plugin,
+			       strerror(errno));
 	/* Each node netns stands for a node with pins of its own: the maps
 	 * are keyed by host ifindex, which two netns may share. */
 	if (!e->pin_root[0]) {
@@ -902,8 +883,8 @@ static int xb_setup_zerohop(struct xb_env *e, struct xb_path *p,
 
 		snprintf(root, sizeof(root), XB_BPFFS "/%s", e->prefix);
 		if (mkdir(root, 0700))
-			return xb_why(why, why_len, "mkdir %s: %s", root,
-				      strerror(errno));
+			return zh_errf(why, why_len, -EIO, "mkdir %s: %s", root,
+				       strerror(errno));
 		memcpy(e->pin_root, root, sizeof(root));
 	}
 	snprintf(pin, sizeof(pin), "%s/%s", e->pin_root,
@@ -916,8 +897,8 @@ static int xb_setup_zerohop(struct xb_env *e, struct xb_path *p,
 		 slash ? (int)(slash - o->plugin) : 1, slash ? o->plugin : ".",
 		 o->cni_path);
 	if (xb_find_in(cni_path, "host-local", ipam, sizeof(ipam)))
-		return xb_why(
-			why, why_len,
+		return zh_errf(
+			why, why_len, -EIO,
 			"the host-local CNI plugin is not in %s (--cni-path)",
 			o->cni_path);
 	if (p->id == XB_P_ZH_SVC) {
@@ -926,7 +907,7 @@ static int xb_setup_zerohop(struct xb_env *e, struct xb_path *p,
 		uint64_t slots = (o->services + 1) * zh_svc_table_size(1);
 
 		if (slots > UINT32_MAX)
-			return xb_why(why, why_len, "too many Services");
+			return zh_errf(why, why_len, -EIO, "too many Services");
 		ret = xb_zh_svc_load(e, pin, (uint32_t)slots, why, why_len);
 		if (ret)
 			return ret;
@@ -940,7 +921,7 @@ static int xb_setup_zerohop(struct xb_env *e, struct xb_path *p,
 				    false);
 	if (!conf_a || (afxdp && !conf_b)) {
 		free(conf_a);
-		return xb_why(why, why_len, "out of memory");
+		return zh_errf(why, why_len, -EIO, "out of memory");
 	}
 	ret = xb_setup_pods(e, p, o->plugin, cni_path, conf_a, conf_b, pin, why,
 			    why_len);
@@ -993,7 +974,7 @@ int xb_path_setup(struct xb_env *e, struct xb_path *p,
 		ret = xb_setup_zerohop(e, p, o, why, why_len);
 		break;
 	default:
-		return xb_why(why, why_len, "unknown path");
+		return zh_errf(why, why_len, -EIO, "unknown path");
 	}
 	if (ret)
 		return ret;
@@ -1110,22 +1091,23 @@ static int xb_zh_verify(struct xb_env *e, const struct xb_path *p,
 	inet_ntop(AF_INET, &p->target.sin_addr, vip, sizeof(vip));
 	inet_ntop(AF_INET, &p->cli_ip, cip, sizeof(cip));
 	if (!e->zh_svc)
-		return xb_why(why, why_len, "the Service maps are not open");
+		return zh_errf(why, why_len, -EIO,
+			       "the Service maps are not open");
 	if (!srv->echoed)
-		return xb_why(why, why_len, "the server saw no request to %s",
-			      vip);
+		return zh_errf(why, why_len, -EIO,
+			       "the server saw no request to %s", vip);
 	if (peer->sin_family != AF_INET ||
 	    peer->sin_addr.s_addr != p->cli_ip.s_addr)
-		return xb_why(
-			why, why_len,
+		return zh_errf(
+			why, why_len, -EIO,
 			"the server saw the request from %s, not from the client pod %s",
 			inet_ntoa(peer->sin_addr), cip);
 	ret = zh_ct_foreach(e->zh_svc, xb_zh_ct_fn, &c);
 	if (ret < 0)
-		return xb_why(why, why_len, "zh_ct: %s", strerror(-ret));
+		return zh_errf(why, why_len, -EIO, "zh_ct: %s", strerror(-ret));
 	if (!c.fwd || !c.rev)
-		return xb_why(
-			why, why_len,
+		return zh_errf(
+			why, why_len, -EIO,
 			"zh_ct has %zu entries %s -> %s:%d and %zu replies back: not balanced by zerohop",
 			c.fwd, cip, vip, XB_SVC_PORT, c.rev);
 	return 0;
@@ -1157,13 +1139,13 @@ int xb_path_verify_nat(struct xb_env *e, const struct xb_path *p,
 	inet_ntop(AF_INET, &p->srv_ip, sip, sizeof(sip));
 	inet_ntop(AF_INET, &p->gw, gw, sizeof(gw));
 	if (!srv->echoed)
-		return xb_why(why, why_len, "the server saw no request to %s",
-			      vip);
+		return zh_errf(why, why_len, -EIO,
+			       "the server saw no request to %s", vip);
 	/* masqueradeAll: the request reached the pod from the node. */
 	if (peer->sin_family != AF_INET ||
 	    peer->sin_addr.s_addr != p->gw.s_addr)
-		return xb_why(
-			why, why_len,
+		return zh_errf(
+			why, why_len, -EIO,
 			"the server saw the request from %s, not from the node's %s: not masqueraded",
 			inet_ntoa(peer->sin_addr), gw);
 	/* The original direction to the ClusterIP, the reply from the pod to
@@ -1173,22 +1155,22 @@ int xb_path_verify_nat(struct xb_env *e, const struct xb_path *p,
 		 XB_DEFAULT_PORT);
 	ret = xb_in_netns(p->node_ns, xb_ct_find_fn, &ct);
 	if (ret)
-		return xb_why(why, why_len, "nf_conntrack in %s: %s",
-			      p->node_ns, strerror(-ret));
+		return zh_errf(why, why_len, -EIO, "nf_conntrack in %s: %s",
+			       p->node_ns, strerror(-ret));
 	if (!ct.found)
-		return xb_why(
-			why, why_len,
+		return zh_errf(
+			why, why_len, -EIO,
 			"no conntrack entry in the node for %s:%d with a reply from %s:%d to %s: not DNATed",
 			vip, XB_SVC_PORT, sip, XB_DEFAULT_PORT, gw);
 	if (p->id != XB_P_KUBEPROXY)
 		return 0;
 	ret = xb_ipt_dnat_packets(e, p, &pkts);
 	if (ret)
-		return xb_why(why, why_len, "iptables -L %s: %s", p->sep_chain,
-			      strerror(-ret));
+		return zh_errf(why, why_len, -EIO, "iptables -L %s: %s",
+			       p->sep_chain, strerror(-ret));
 	if (!pkts)
-		return xb_why(why, why_len,
-			      "the DNAT rule of %s counted no packet",
-			      p->sep_chain);
+		return zh_errf(why, why_len, -EIO,
+			       "the DNAT rule of %s counted no packet",
+			       p->sep_chain);
 	return 0;
 }

@@ -7,7 +7,6 @@
  */
 #define _GNU_SOURCE /* CPU_SETSIZE */
 #include <errno.h>
-#include <getopt.h>
 #include <inttypes.h>
 #include <limits.h>
 #include <math.h>
@@ -21,6 +20,7 @@
 
 #include "kfeatures.h"
 #include "log.h"
+#include "params.h"
 #include "xdpbench.h"
 
 /* All cells together keep at most this many samples (8 bytes each). */
@@ -121,140 +121,49 @@ void xb_run_usage(FILE *f)
 
 /* --- options ----------------------------------------------------------------- */
 
-int xb_parse_u64(const char *opt, const char *s, uint64_t min, uint64_t max,
-		 uint64_t *out)
-{
-	unsigned long long v;
-	char *end;
-
-	errno = 0;
-	if (!s || !*s || *s == '-')
-		goto bad;
-	v = strtoull(s, &end, 10);
-	if (errno || *end || v < min || v > max)
-		goto bad;
-	*out = v;
-	return 0;
-bad:
-	pr_warn("%s: invalid value '%s' (want an integer %" PRIu64 "..%" PRIu64
-		")\n",
-		opt, s ? s : "", min, max);
-	return -EINVAL;
-}
-
-int xb_parse_secs(const char *opt, const char *s, double *out)
-{
-	char *end;
-	double v;
-
-	errno = 0;
-	v = strtod(s, &end);
-	if (errno || end == s || *end || !isfinite(v) || v <= 0 || v > 86400) {
-		pr_warn("%s: invalid value '%s' (want seconds > 0, up to 86400)\n",
-			opt, s);
-		return -EINVAL;
-	}
-	*out = v;
-	return 0;
-}
-
-static void xb_names(char *buf, size_t len, const char *const *names, int n)
-{
-	size_t off = 0;
-	int i;
-
-	buf[0] = '\0';
-	for (i = 0; i < n && off < len; i++)
-		off += (size_t)snprintf(buf + off, len - off, "%s%s",
-					i ? ", " : "", names[i]);
-}
-
-int xb_parse_list(const char *opt, const char *s, const char *const *names,
-		  int n_names, int *out, int *n_out)
-{
-	char want[256];
-	const char *p = s, *end;
-	int n = 0, i, j;
-
-	xb_names(want, sizeof(want), names, n_names);
-	for (;;) {
-		size_t len;
-
-		end = strchrnul(p, ',');
-		len = (size_t)(end - p);
-		for (i = 0; i < n_names; i++) {
-			if (strlen(names[i]) == len &&
-			    !strncmp(names[i], p, len))
-				break;
-		}
-		if (i == n_names) {
-			pr_warn("%s: unknown name '%.*s' (want %s)\n", opt,
-				(int)len, p, want);
-			return -EINVAL;
-		}
-		for (j = 0; j < n && out[j] != i; j++)
-			;
-		if (j == n)
-			out[n++] = i;
-		if (!*end)
-			break;
-		p = end + 1;
-	}
-	*n_out = n;
-	return 0;
-}
-
-static int xb_parse_cpu(const char *opt, const char *s, int *cpu)
+/* CPUs a thread can be pinned to: those configured. */
+static int xb_ncpu(void)
 {
 	long n = sysconf(_SC_NPROCESSORS_CONF);
-	uint64_t v;
 
-	if (n < 1 || n > CPU_SETSIZE)
-		n = CPU_SETSIZE;
-	if (xb_parse_u64(opt, s, 0, (uint64_t)n - 1, &v))
-		return -EINVAL;
-	*cpu = (int)v;
-	return 0;
+	return n < 1 || n > CPU_SETSIZE ? CPU_SETSIZE : (int)n;
 }
-
-enum {
-	XB_OPT_PLUGIN = 256,
-	XB_OPT_CNI_PATH,
-	XB_OPT_CPU_CLIENT,
-	XB_OPT_CPU_SERVER,
-	XB_OPT_JSON,
-	XB_OPT_PLOT,
-};
 
 int xb_run_parse(int argc, char **argv, struct xb_run_opts *o)
 {
-	static const struct option opts[] = {
-		{ "paths", required_argument, NULL, 'P' },
-		{ "workload", required_argument, NULL, 'W' },
-		{ "workloads", required_argument, NULL, 'W' },
-		{ "services", required_argument, NULL, 'N' },
-		{ "plugin", required_argument, NULL, XB_OPT_PLUGIN },
-		{ "cni-path", required_argument, NULL, XB_OPT_CNI_PATH },
-		{ "busy-poll", no_argument, NULL, 'B' },
-		{ "size", required_argument, NULL, 's' },
-		{ "cpu-client", required_argument, NULL, XB_OPT_CPU_CLIENT },
-		{ "cpu-server", required_argument, NULL, XB_OPT_CPU_SERVER },
-		{ "rounds", required_argument, NULL, 'r' },
-		{ "duration", required_argument, NULL, 'd' },
-		{ "warmup", required_argument, NULL, 'w' },
-		{ "baseline", required_argument, NULL, 'b' },
-		{ "output", required_argument, NULL, 'o' },
-		{ "json", required_argument, NULL, XB_OPT_JSON },
-		{ "plot", required_argument, NULL, XB_OPT_PLOT },
-		{ "quiet", no_argument, NULL, 'q' },
-		{ "verbose", no_argument, NULL, 'v' },
-		{ "help", no_argument, NULL, 'h' },
-		{}
-	};
+	static const char *const outputs[] = { "table", "json" };
+	const int ncpu = xb_ncpu();
+	char err[ZH_PARAMS_ERR_MAX];
 	const char *baseline = NULL;
-	bool services_set = false;
-	uint64_t v;
-	int c, i;
+	bool help = false;
+	struct zh_param opts[] = {
+		ZH_OPT_LIST("paths", 'P', o->paths, &o->n_paths, xb_path_names,
+			    XB_P_MAX),
+		ZH_OPT_LIST("workload", 'W', o->wls, &o->n_wls,
+			    xb_workload_names, XB_WL_MAX),
+		/* the plural, undocumented, for those who type it */
+		ZH_OPT_LIST("workloads", 0, o->wls, &o->n_wls,
+			    xb_workload_names, XB_WL_MAX),
+		ZH_OPT_UINT("services", 'N', &o->services, 1, XB_MAX_SERVICES),
+		ZH_OPT_STR("plugin", 0, &o->plugin),
+		ZH_OPT_STR("cni-path", 0, &o->cni_path),
+		ZH_OPT_FLAG("busy-poll", 'B', &o->busy_poll),
+		ZH_OPT_UINT("size", 's', &o->size, XB_MIN_SIZE, XB_MAX_SIZE),
+		ZH_OPT_UINT("cpu-client", 0, &o->cpu_client, 0, ncpu - 1),
+		ZH_OPT_UINT("cpu-server", 0, &o->cpu_server, 0, ncpu - 1),
+		ZH_OPT_UINT("rounds", 'r', &o->rounds, 1, 1000000),
+		ZH_OPT_SECS("duration", 'd', &o->duration, 86400),
+		ZH_OPT_UINT("warmup", 'w', &o->warmup, 0, UINT32_MAX),
+		ZH_OPT_STR("baseline", 'b', &baseline),
+		ZH_OPT_ENUM("output", 'o', &o->json, outputs, NULL, 2),
+		ZH_OPT_STR("json", 0, &o->json_file),
+		ZH_OPT_STR("plot", 0, &o->plot_file),
+		ZH_OPT_FLAG("quiet", 'q', &o->quiet),
+		ZH_OPT_FLAG("verbose", 'v', &o->verbose),
+		ZH_OPT_HELP(&help),
+		{},
+	};
+	int next, i;
 
 	memset(o, 0, sizeof(*o));
 	for (i = 0; i < XB_P_MAX; i++)
@@ -272,100 +181,15 @@ int xb_run_parse(int argc, char **argv, struct xb_run_opts *o)
 	o->warmup = XB_DEFAULT_WARMUP;
 	o->duration = 1.0;
 
-	optind = 0; /* GNU: start over (the unit tests parse many times) */
-	while ((c = getopt_long(argc, argv, "P:W:N:Bs:r:d:w:b:o:qvh", opts,
-				NULL)) != -1) {
-		switch (c) {
-		case 'P':
-			if (xb_parse_list("--paths", optarg, xb_path_names,
-					  XB_P_MAX, o->paths, &o->n_paths))
-				return -EINVAL;
-			break;
-		case 'W':
-			if (xb_parse_list("--workload", optarg,
-					  xb_workload_names, XB_WL_MAX, o->wls,
-					  &o->n_wls))
-				return -EINVAL;
-			break;
-		case 'N':
-			if (xb_parse_u64("--services", optarg, 1,
-					 XB_MAX_SERVICES, &o->services))
-				return -EINVAL;
-			services_set = true;
-			break;
-		case XB_OPT_PLUGIN:
-			o->plugin = optarg;
-			break;
-		case XB_OPT_CNI_PATH:
-			o->cni_path = optarg;
-			break;
-		case 'B':
-			o->busy_poll = true;
-			break;
-		case 's':
-			if (xb_parse_u64("--size", optarg, XB_MIN_SIZE,
-					 XB_MAX_SIZE, &v))
-				return -EINVAL;
-			o->size = (size_t)v;
-			break;
-		case XB_OPT_CPU_CLIENT:
-			if (xb_parse_cpu("--cpu-client", optarg,
-					 &o->cpu_client))
-				return -EINVAL;
-			break;
-		case XB_OPT_CPU_SERVER:
-			if (xb_parse_cpu("--cpu-server", optarg,
-					 &o->cpu_server))
-				return -EINVAL;
-			break;
-		case 'r':
-			if (xb_parse_u64("--rounds", optarg, 1, 1000000,
-					 &o->rounds))
-				return -EINVAL;
-			break;
-		case 'd':
-			if (xb_parse_secs("--duration", optarg, &o->duration))
-				return -EINVAL;
-			break;
-		case 'w':
-			if (xb_parse_u64("--warmup", optarg, 0, UINT32_MAX,
-					 &o->warmup))
-				return -EINVAL;
-			break;
-		case 'b':
-			baseline = optarg;
-			break;
-		case 'o':
-			if (!strcmp(optarg, "json")) {
-				o->json = true;
-			} else if (!strcmp(optarg, "table")) {
-				o->json = false;
-			} else {
-				pr_warn("-o: unknown output format '%s' (want table or json)\n",
-					optarg);
-				return -EINVAL;
-			}
-			break;
-		case XB_OPT_JSON:
-			o->json_file = optarg;
-			break;
-		case XB_OPT_PLOT:
-			o->plot_file = optarg;
-			break;
-		case 'q':
-			o->quiet = true;
-			break;
-		case 'v':
-			o->verbose = true;
-			break;
-		case 'h':
-			return 1;
-		default:
-			return -EINVAL;
-		}
+	next = zh_params_parse(opts, argc, argv, err, sizeof(err));
+	if (help)
+		return 1;
+	if (next < 0) {
+		pr_warn("%s\n", err);
+		return -EINVAL;
 	}
-	if (optind < argc) {
-		pr_warn("unexpected argument '%s'\n", argv[optind]);
+	if (next < argc) {
+		pr_warn("unexpected argument '%s'\n", argv[next]);
 		return -EINVAL;
 	}
 
@@ -399,7 +223,7 @@ int xb_run_parse(int argc, char **argv, struct xb_run_opts *o)
 			break;
 	}
 	if (i == o->n_paths) {
-		if (services_set)
+		if (zh_params_given(opts, "services"))
 			pr_warn("--services: no kubeproxy, nftables or zerohop-svc path: ignored\n");
 		o->services = 0;
 	}

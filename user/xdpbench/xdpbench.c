@@ -18,7 +18,6 @@
  */
 #define _GNU_SOURCE /* sched_setaffinity() */
 #include <errno.h>
-#include <getopt.h>
 #include <inttypes.h>
 #include <math.h>
 #include <sched.h>
@@ -35,6 +34,7 @@
 #include <jansson.h>
 
 #include "log.h"
+#include "params.h"
 #include "xdpbench.h"
 #include "zh_xsk.h"
 
@@ -43,23 +43,34 @@
 #define XB_JSON_FLAGS \
 	(JSON_PRESERVE_ORDER | JSON_COMPACT | JSON_REAL_PRECISION(12))
 
-static int xb_parse_output(const char *s, bool *json)
-{
-	if (!strcmp(s, "json")) {
-		*json = true;
-		return 0;
-	}
-	if (!strcmp(s, "table") || !strcmp(s, "text")) {
-		*json = false;
-		return 0;
-	}
-	pr_warn("-o: unknown output format '%s' (want table or json)\n", s);
-	return -EINVAL;
-}
+/* -o, --output: "text" is the table too, as it always was */
+static const char *const xb_outputs[] = { "table", "json", "text" };
+static const int xb_output_json[] = { false, true, false };
 
 static void xb_usage_hint(const char *cmd)
 {
 	fprintf(stderr, "Try 'xdpbench %s --help'.\n", cmd);
+}
+
+/*
+ * The command line of subcommand @cmd against @opts: the index of its
+ * first operand, or a negative errno once it said what was wrong. A
+ * refused value names the option and its range; getopt's complaints
+ * come with the hint.
+ */
+static int xb_cmd_parse(const char *cmd, struct zh_param *opts, int argc,
+			char **argv)
+{
+	char err[ZH_PARAMS_ERR_MAX];
+	int next = zh_params_parse(opts, argc, argv, err, sizeof(err));
+
+	if (next == -EINVAL) {
+		pr_warn("%s\n", err);
+	} else if (next < 0) {
+		pr_warn("%s: %s\n", cmd, err);
+		xb_usage_hint(cmd);
+	}
+	return next;
 }
 
 /* --- summaries ----------------------------------------------------------- */
@@ -147,24 +158,6 @@ static int xb_pin_self(int cpu)
 	return 0;
 }
 
-static int xb_parse_cpu_arg(const char *s, int *cpu)
-{
-	uint64_t v;
-
-	if (xb_parse_u64("--cpu", s, 0, CPU_SETSIZE - 1, &v))
-		return -EINVAL;
-	*cpu = (int)v;
-	return 0;
-}
-
-enum {
-	XB_OPT_IFACE = 256,
-	XB_OPT_SOCKET,
-	XB_OPT_CPU,
-	XB_OPT_SPORT,
-	XB_OPT_NEW_FLOW,
-};
-
 /* --- server -------------------------------------------------------------- */
 
 static void xb_server_usage(FILE *f)
@@ -251,62 +244,35 @@ static int xb_server_socket(const char *bind_addr, uint16_t port)
 
 static int cmd_server(int argc, char **argv)
 {
-	static const struct option opts[] = {
-		{ "port", required_argument, NULL, 'p' },
-		{ "bind", required_argument, NULL, 'b' },
-		{ "busy-poll", no_argument, NULL, 'B' },
-		{ "afxdp", no_argument, NULL, 'X' },
-		{ "iface", required_argument, NULL, XB_OPT_IFACE },
-		{ "socket", required_argument, NULL, XB_OPT_SOCKET },
-		{ "cpu", required_argument, NULL, XB_OPT_CPU },
-		{ "verbose", no_argument, NULL, 'v' },
-		{ "help", no_argument, NULL, 'h' },
-		{}
-	};
 	struct xb_xsk_opts xo = { 0 };
 	const char *bind_addr = NULL;
-	bool busy_poll = false, afxdp = false;
+	bool busy_poll = false, afxdp = false, verbose = false, help = false;
 	uint64_t port = XB_DEFAULT_PORT, echoed = 0;
-	int c, fd, ret, cpu = -1;
+	int fd, ret, cpu = -1, next;
+	struct zh_param opts[] = {
+		ZH_OPT_UINT("port", 'p', &port, 1, 65535),
+		ZH_OPT_STR("bind", 'b', &bind_addr),
+		ZH_OPT_FLAG("busy-poll", 'B', &busy_poll),
+		ZH_OPT_FLAG("afxdp", 'X', &afxdp),
+		ZH_OPT_STR("iface", 0, &xo.ifname),
+		ZH_OPT_STR("socket", 0, &xo.agent_path),
+		ZH_OPT_UINT("cpu", 0, &cpu, 0, CPU_SETSIZE - 1),
+		ZH_OPT_FLAG("verbose", 'v', &verbose),
+		ZH_OPT_HELP(&help),
+		{},
+	};
 
-	while ((c = getopt_long(argc, argv, "p:b:BXvh", opts, NULL)) != -1) {
-		switch (c) {
-		case 'p':
-			if (xb_parse_u64("--port", optarg, 1, 65535, &port))
-				return XB_EXIT_USAGE;
-			break;
-		case 'b':
-			bind_addr = optarg;
-			break;
-		case 'B':
-			busy_poll = true;
-			break;
-		case 'X':
-			afxdp = true;
-			break;
-		case XB_OPT_IFACE:
-			xo.ifname = optarg;
-			break;
-		case XB_OPT_SOCKET:
-			xo.agent_path = optarg;
-			break;
-		case XB_OPT_CPU:
-			if (xb_parse_cpu_arg(optarg, &cpu))
-				return XB_EXIT_USAGE;
-			break;
-		case 'v':
-			zh_log_set_level(ZH_LOG_DEBUG);
-			break;
-		case 'h':
-			xb_server_usage(stdout);
-			return XB_EXIT_OK;
-		default:
-			xb_usage_hint("server");
-			return XB_EXIT_USAGE;
-		}
+	next = xb_cmd_parse("server", opts, argc, argv);
+	if (help) {
+		xb_server_usage(stdout);
+		return XB_EXIT_OK;
 	}
-	if (optind < argc) {
-		pr_warn("server: unexpected argument '%s'\n", argv[optind]);
+	if (next < 0)
+		return XB_EXIT_USAGE;
+	if (verbose)
+		zh_log_set_level(ZH_LOG_DEBUG);
+	if (next < argc) {
+		pr_warn("server: unexpected argument '%s'\n", argv[next]);
 		xb_usage_hint("server");
 		return XB_EXIT_USAGE;
 	}
@@ -424,28 +390,6 @@ static void xb_client_usage(FILE *f)
 
 static int cmd_client(int argc, char **argv)
 {
-	static const struct option opts[] = {
-		{ "target", required_argument, NULL, 't' },
-		{ "port", required_argument, NULL, 'p' },
-		{ "count", required_argument, NULL, 'n' },
-		{ "duration", required_argument, NULL, 'd' },
-		{ "size", required_argument, NULL, 's' },
-		{ "warmup", required_argument, NULL, 'w' },
-		{ "timeout-ms", required_argument, NULL, 'T' },
-		{ "busy-poll", no_argument, NULL, 'B' },
-		{ "label", required_argument, NULL, 'l' },
-		{ "samples", required_argument, NULL, 'S' },
-		{ "output", required_argument, NULL, 'o' },
-		{ "new-flow", no_argument, NULL, XB_OPT_NEW_FLOW },
-		{ "sport", required_argument, NULL, XB_OPT_SPORT },
-		{ "afxdp", no_argument, NULL, 'X' },
-		{ "iface", required_argument, NULL, XB_OPT_IFACE },
-		{ "socket", required_argument, NULL, XB_OPT_SOCKET },
-		{ "cpu", required_argument, NULL, XB_OPT_CPU },
-		{ "verbose", no_argument, NULL, 'v' },
-		{ "help", no_argument, NULL, 'h' },
-		{}
-	};
 	struct xb_client_opts o = {
 		.port = XB_DEFAULT_PORT,
 		.count = XB_DEFAULT_COUNT,
@@ -455,97 +399,47 @@ static int cmd_client(int argc, char **argv)
 		.cpu = -1,
 		.sport = -1,
 	};
+	bool verbose = false, help = false, have_count;
+	struct zh_param opts[] = {
+		ZH_OPT_STR("target", 't', &o.target),
+		ZH_OPT_UINT("port", 'p', &o.port, 1, 65535),
+		ZH_OPT_UINT("count", 'n', &o.count, 1, UINT32_MAX),
+		ZH_OPT_SECS("duration", 'd', &o.duration, 86400),
+		ZH_OPT_UINT("size", 's', &o.size, XB_MIN_SIZE, XB_MAX_SIZE),
+		ZH_OPT_UINT("warmup", 'w', &o.warmup, 0, UINT32_MAX),
+		ZH_OPT_UINT("timeout-ms", 'T', &o.timeout_ms, 1, 3600000),
+		ZH_OPT_FLAG("busy-poll", 'B', &o.busy_poll),
+		ZH_OPT_STR("label", 'l', &o.label),
+		ZH_OPT_STR("samples", 'S', &o.samples_path),
+		ZH_OPT_ENUM("output", 'o', &o.json, xb_outputs, xb_output_json,
+			    3),
+		ZH_OPT_FLAG("new-flow", 0, &o.new_flow),
+		ZH_OPT_UINT("sport", 0, &o.sport, 1, 65535),
+		ZH_OPT_FLAG("afxdp", 'X', &o.afxdp),
+		ZH_OPT_STR("iface", 0, &o.xo.ifname),
+		ZH_OPT_STR("socket", 0, &o.xo.agent_path),
+		ZH_OPT_UINT("cpu", 0, &o.cpu, 0, CPU_SETSIZE - 1),
+		ZH_OPT_FLAG("verbose", 'v', &verbose),
+		ZH_OPT_HELP(&help),
+		{},
+	};
 	struct xb_samples s = {};
 	struct xb_client cl = {};
 	struct xb_summary sm;
-	bool have_count = false;
-	uint64_t v;
-	int c, ret, rc;
+	int next, ret, rc;
 
-	while ((c = getopt_long(argc, argv, "t:p:n:d:s:w:T:Bl:S:o:Xvh", opts,
-				NULL)) != -1) {
-		switch (c) {
-		case 't':
-			o.target = optarg;
-			break;
-		case 'p':
-			if (xb_parse_u64("--port", optarg, 1, 65535, &v))
-				return XB_EXIT_USAGE;
-			o.port = (uint16_t)v;
-			break;
-		case 'n':
-			if (xb_parse_u64("--count", optarg, 1, UINT32_MAX,
-					 &o.count))
-				return XB_EXIT_USAGE;
-			have_count = true;
-			break;
-		case 'd':
-			if (xb_parse_secs("--duration", optarg, &o.duration))
-				return XB_EXIT_USAGE;
-			break;
-		case 's':
-			if (xb_parse_u64("--size", optarg, XB_MIN_SIZE,
-					 XB_MAX_SIZE, &v))
-				return XB_EXIT_USAGE;
-			o.size = (size_t)v;
-			break;
-		case 'w':
-			if (xb_parse_u64("--warmup", optarg, 0, UINT32_MAX,
-					 &o.warmup))
-				return XB_EXIT_USAGE;
-			break;
-		case 'T':
-			if (xb_parse_u64("--timeout-ms", optarg, 1, 3600000,
-					 &o.timeout_ms))
-				return XB_EXIT_USAGE;
-			break;
-		case 'B':
-			o.busy_poll = true;
-			break;
-		case 'l':
-			o.label = optarg;
-			break;
-		case 'S':
-			o.samples_path = optarg;
-			break;
-		case 'o':
-			if (xb_parse_output(optarg, &o.json))
-				return XB_EXIT_USAGE;
-			break;
-		case XB_OPT_NEW_FLOW:
-			o.new_flow = true;
-			break;
-		case XB_OPT_SPORT:
-			if (xb_parse_u64("--sport", optarg, 1, 65535, &v))
-				return XB_EXIT_USAGE;
-			o.sport = (long)v;
-			break;
-		case 'X':
-			o.afxdp = true;
-			break;
-		case XB_OPT_IFACE:
-			o.xo.ifname = optarg;
-			break;
-		case XB_OPT_SOCKET:
-			o.xo.agent_path = optarg;
-			break;
-		case XB_OPT_CPU:
-			if (xb_parse_cpu_arg(optarg, &o.cpu))
-				return XB_EXIT_USAGE;
-			break;
-		case 'v':
-			zh_log_set_level(ZH_LOG_DEBUG);
-			break;
-		case 'h':
-			xb_client_usage(stdout);
-			return XB_EXIT_OK;
-		default:
-			xb_usage_hint("client");
-			return XB_EXIT_USAGE;
-		}
+	next = xb_cmd_parse("client", opts, argc, argv);
+	if (help) {
+		xb_client_usage(stdout);
+		return XB_EXIT_OK;
 	}
-	if (optind < argc) {
-		pr_warn("client: unexpected argument '%s'\n", argv[optind]);
+	if (next < 0)
+		return XB_EXIT_USAGE;
+	if (verbose)
+		zh_log_set_level(ZH_LOG_DEBUG);
+	have_count = zh_params_given(opts, "count");
+	if (next < argc) {
+		pr_warn("client: unexpected argument '%s'\n", argv[next]);
 		goto usage;
 	}
 	if (!o.target) {
@@ -626,41 +520,32 @@ static void xb_stats_usage(FILE *f)
 
 static int cmd_stats(int argc, char **argv)
 {
-	static const struct option opts[] = {
-		{ "label", required_argument, NULL, 'l' },
-		{ "output", required_argument, NULL, 'o' },
-		{ "help", no_argument, NULL, 'h' },
-		{}
-	};
 	struct xb_samples s = {};
 	struct xb_summary sm;
 	const char *label = "";
-	bool json = false;
-	int c, i, rc = XB_EXIT_OK;
+	bool json = false, help = false;
+	struct zh_param opts[] = {
+		ZH_OPT_STR("label", 'l', &label),
+		ZH_OPT_ENUM("output", 'o', &json, xb_outputs, xb_output_json,
+			    3),
+		ZH_OPT_HELP(&help),
+		{},
+	};
+	int next, i, rc = XB_EXIT_OK;
 
-	while ((c = getopt_long(argc, argv, "l:o:h", opts, NULL)) != -1) {
-		switch (c) {
-		case 'l':
-			label = optarg;
-			break;
-		case 'o':
-			if (xb_parse_output(optarg, &json))
-				return XB_EXIT_USAGE;
-			break;
-		case 'h':
-			xb_stats_usage(stdout);
-			return XB_EXIT_OK;
-		default:
-			xb_usage_hint("stats");
-			return XB_EXIT_USAGE;
-		}
+	next = xb_cmd_parse("stats", opts, argc, argv);
+	if (help) {
+		xb_stats_usage(stdout);
+		return XB_EXIT_OK;
 	}
-	if (optind >= argc) {
+	if (next < 0)
+		return XB_EXIT_USAGE;
+	if (next >= argc) {
 		pr_warn("stats: no sample file given\n");
 		xb_usage_hint("stats");
 		return XB_EXIT_USAGE;
 	}
-	for (i = optind; i < argc; i++) {
+	for (i = next; i < argc; i++) {
 		if (xb_samples_read(&s, argv[i])) {
 			rc = XB_EXIT_FAIL;
 			goto out;

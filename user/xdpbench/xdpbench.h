@@ -235,14 +235,9 @@ struct xb_run_opts {
 	const char *json_file, *plot_file;
 };
 
-/* 0: run; 1: help was printed; -EINVAL: a usage error was printed. */
+/* 0: run; 1: help was asked for; -EINVAL: a usage error was printed.
+ * The options are libzerohop's params (params.h). */
 int xb_run_parse(int argc, char **argv, struct xb_run_opts *o);
-/* Parse a comma-separated list of @names into indexes, without repeats. */
-int xb_parse_list(const char *opt, const char *s, const char *const *names,
-		  int n_names, int *out, int *n_out);
-int xb_parse_u64(const char *opt, const char *s, uint64_t min, uint64_t max,
-		 uint64_t *out);
-int xb_parse_secs(const char *opt, const char *s, double *out);
 int cmd_run(int argc, char **argv);
 /* The command line, shell-quoted, for the report. */
 extern const char *xb_command;
@@ -438,10 +433,5 @@ int xb_plot_svg(FILE *f, const struct xb_result_set *r);
 /* Helpers for the above */
 const char *xb_kernel_release(void);
 int xb_nproc(void);
-
-/* Say why in @why (a setup failure, for the report); returns -EIO for
- * the caller to return. */
-int xb_why(char *why, size_t len, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
 
 #endif /* XDPBENCH_H */

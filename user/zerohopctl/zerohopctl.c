@@ -3,7 +3,6 @@
  * zerohopctl - inspect and drive the zerohop dataplane through its pins.
  */
 #include <errno.h>
-#include <getopt.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -14,6 +13,7 @@
 #include <jansson.h>
 
 #include "zerohop.h"
+#include "params.h"
 #include "zh_xsk_proto.h"
 #include "hist.h"
 #include "svc_maps.h"
@@ -35,7 +35,8 @@ struct ctl {
 	const char *sample; /* latency --sample N|off */
 	const char *sub; /* service add|del|list|apply, conntrack list|flush */
 	/* service add/del */
-	const char *vip, *port, *proto, *affinity, *nodeport, *file;
+	const char *vip, *proto, *affinity, *file;
+	__u16 port, nodeport; /* 0: not given */
 	const char *backends[MAX_BACKENDS];
 	int n_backends;
 	struct zh_service svc; /* made from them by svc_prepare() */
@@ -496,21 +497,6 @@ static int usage_err(const char *fmt, ...)
 	return EXIT_USAGE;
 }
 
-/* A decimal number in [lo, hi], nothing else. */
-static int parse_num(const char *s, unsigned long lo, unsigned long hi,
-		     unsigned long *out)
-{
-	char *end;
-
-	if (!s || *s < '0' || *s > '9')
-		return -EINVAL;
-	errno = 0;
-	*out = strtoul(s, &end, 10);
-	if (errno || *end || *out < lo || *out > hi)
-		return -EINVAL;
-	return 0;
-}
-
 /* A plain address: no prefix. */
 static int parse_ip(const char *s, struct zh_addr *a)
 {
@@ -523,7 +509,7 @@ static int parse_backend(const char *s, uint16_t def_port,
 {
 	char ip[INET6_ADDRSTRLEN + 2];
 	const char *colon, *port = NULL;
-	unsigned long n;
+	uint64_t n;
 	size_t len;
 
 	memset(b, 0, sizeof(*b));
@@ -548,7 +534,8 @@ static int parse_backend(const char *s, uint16_t def_port,
 		return -EINVAL;
 	b->port = def_port;
 	if (port) {
-		if (parse_num(port, 1, 65535, &n))
+		if (zh_params_parse_uint(NULL, port, 1, 65535, NULL, &n, NULL,
+					 0))
 			return -EINVAL;
 		b->port = (uint16_t)n;
 	}
@@ -560,7 +547,7 @@ static int parse_backend(const char *s, uint16_t def_port,
 /* "clientip" (10800 s), "clientip:SECONDS", "none". */
 static int parse_affinity(const char *s, uint32_t *timeout)
 {
-	unsigned long n;
+	uint64_t n;
 
 	if (!strcasecmp(s, "none")) {
 		*timeout = 0;
@@ -572,7 +559,9 @@ static int parse_affinity(const char *s, uint32_t *timeout)
 		*timeout = ZH_SVC_AFFINITY_DEFAULT;
 		return 0;
 	}
-	if (s[8] != ':' || parse_num(s + 9, 1, ZH_SVC_AFFINITY_MAX, &n))
+	if (s[8] != ':' ||
+	    zh_params_parse_uint(NULL, s + 9, 1, ZH_SVC_AFFINITY_MAX, NULL, &n,
+				 NULL, 0))
 		return -EINVAL;
 	*timeout = (uint32_t)n;
 	return 0;
@@ -584,7 +573,6 @@ static int svc_prepare(struct ctl *c, bool add)
 	const char *what = add ? "service add" : "service del";
 	struct zh_service *s = &c->svc;
 	char msg[256];
-	unsigned long n;
 
 	memset(s, 0, sizeof(*s));
 	if (!c->vip || !c->port)
@@ -592,10 +580,7 @@ static int svc_prepare(struct ctl *c, bool add)
 	if (parse_ip(c->vip, &s->vip))
 		return usage_err("%s: --vip '%s': not an IP address", what,
 				 c->vip);
-	if (parse_num(c->port, 1, 65535, &n))
-		return usage_err("%s: --port '%s': not a port (1-65535)", what,
-				 c->port);
-	s->port = (uint16_t)n;
+	s->port = c->port; /* 1..65535: the option's range */
 	s->proto = IPPROTO_TCP;
 	if (c->proto && !strcasecmp(c->proto, "udp"))
 		s->proto = IPPROTO_UDP;
@@ -619,13 +604,7 @@ static int svc_prepare(struct ctl *c, bool add)
 		return usage_err(
 			"%s: --affinity '%s': clientip, clientip:SECONDS (1-%u) or none",
 			what, c->affinity, ZH_SVC_AFFINITY_MAX);
-	if (c->nodeport) {
-		if (parse_num(c->nodeport, 1, 65535, &n))
-			return usage_err(
-				"%s: --nodeport '%s': not a port (1-65535)",
-				what, c->nodeport);
-		s->nodeport = (uint16_t)n;
-	}
+	s->nodeport = c->nodeport;
 	if (zh_svc_validate(s, msg, sizeof(msg)))
 		return usage_err("%s: %s: %s", what, s->name, msg);
 	return 0;
@@ -965,24 +944,38 @@ static int cmd_conntrack_flush(struct ctl *c)
 
 /* --- the command line ------------------------------------------------------ */
 
-/* Options, as bits: which command takes which. */
+/* The options, in their table's order: a command's own ones first, as
+ * the bits of cmds[].opts. */
 enum {
-	OPT_OUTPUT = 1 << 0,
-	OPT_RESET = 1 << 1,
-	OPT_PROBES = 1 << 2,
-	OPT_SAMPLE = 1 << 3,
-	OPT_VIP = 1 << 4,
-	OPT_PORT = 1 << 5,
-	OPT_PROTO = 1 << 6,
-	OPT_BACKEND = 1 << 7,
-	OPT_AFFINITY = 1 << 8,
-	OPT_NODEPORT = 1 << 9,
-	OPT_FILE = 1 << 10,
+	O_OUTPUT,
+	O_RESET,
+	O_PROBES,
+	O_SAMPLE,
+	O_VIP,
+	O_PORT,
+	O_PROTO,
+	O_BACKEND,
+	O_AFFINITY,
+	O_NODEPORT,
+	O_FILE,
+	O_CMD_MAX, /* every command takes those below */
+	O_PIN_ROOT = O_CMD_MAX,
+	O_HELP,
+	O_MAX,
 };
 
-static const char *const opt_names[] = {
-	"--output", "--reset",	 "--probes",   "--sample",   "--vip",  "--port",
-	"--proto",  "--backend", "--affinity", "--nodeport", "--file",
+enum {
+	OPT_OUTPUT = 1 << O_OUTPUT,
+	OPT_RESET = 1 << O_RESET,
+	OPT_PROBES = 1 << O_PROBES,
+	OPT_SAMPLE = 1 << O_SAMPLE,
+	OPT_VIP = 1 << O_VIP,
+	OPT_PORT = 1 << O_PORT,
+	OPT_PROTO = 1 << O_PROTO,
+	OPT_BACKEND = 1 << O_BACKEND,
+	OPT_AFFINITY = 1 << O_AFFINITY,
+	OPT_NODEPORT = 1 << O_NODEPORT,
+	OPT_FILE = 1 << O_FILE,
 };
 
 #define SVC_KEY_OPTS (OPT_VIP | OPT_PORT | OPT_PROTO)
@@ -1041,131 +1034,84 @@ static int run(struct ctl *c, size_t i, const char *cmd)
 
 int main(int argc, char **argv)
 {
-	static const struct option opts[] = {
-		{ "pin-root", required_argument, NULL, 'p' },
-		{ "output", required_argument, NULL, 'o' },
-		{ "reset", no_argument, NULL, 'r' },
-		{ "probes", required_argument, NULL, 'P' },
-		{ "sample", required_argument, NULL, 'S' },
-		{ "vip", required_argument, NULL, 'V' },
-		{ "port", required_argument, NULL, 'T' },
-		{ "proto", required_argument, NULL, 'R' },
-		{ "backend", required_argument, NULL, 'B' },
-		{ "affinity", required_argument, NULL, 'A' },
-		{ "nodeport", required_argument, NULL, 'N' },
-		{ "file", required_argument, NULL, 'f' },
-		{ "help", no_argument, NULL, 'h' },
-		{}
-	};
+	static const char *const outputs[] = { "table", "json" };
 	static struct ctl c; /* large: the backends of service add */
+	bool help = false;
+	struct zh_param opts[O_MAX + 1] = {
+		[O_OUTPUT] =
+			ZH_OPT_ENUM("output", 'o', &c.json, outputs, NULL, 2),
+		[O_RESET] = ZH_OPT_FLAG("reset", 0, &c.reset),
+		[O_PROBES] = ZH_OPT_STR("probes", 0, &c.probes),
+		[O_SAMPLE] = ZH_OPT_STR("sample", 0, &c.sample),
+		[O_VIP] = ZH_OPT_STR("vip", 0, &c.vip),
+		[O_PORT] = ZH_OPT_UINT("port", 0, &c.port, 1, 65535),
+		[O_PROTO] = ZH_OPT_STR("proto", 0, &c.proto),
+		[O_BACKEND] = ZH_OPT_STRS("backend", 0, c.backends,
+					  &c.n_backends, MAX_BACKENDS),
+		[O_AFFINITY] = ZH_OPT_STR("affinity", 0, &c.affinity),
+		[O_NODEPORT] =
+			ZH_OPT_UINT("nodeport", 0, &c.nodeport, 1, 65535),
+		[O_FILE] = ZH_OPT_STR("file", 'f', &c.file),
+		[O_PIN_ROOT] = ZH_OPT_STR("pin-root", 'p', &c.root),
+		[O_HELP] = ZH_OPT_HELP(&help),
+	};
+	char err[ZH_PARAMS_ERR_MAX];
 	const char *cmd = NULL;
 	unsigned int given = 0;
-	int opt, rc;
+	int next, rc;
 
 	c.root = zh_pin_root_default();
 	zh_log_set_prefix("zerohopctl");
 	zh_log_set_level(ZH_LOG_WARN);
 	zh_log_hook_libs();
 	/* Options may come before or after the command (getopt permutes). */
-	while ((opt = getopt_long(argc, argv, "p:o:f:h", opts, NULL)) != -1) {
-		switch (opt) {
-		case 'p':
-			c.root = optarg;
-			break;
-		case 'o':
-			given |= OPT_OUTPUT;
-			if (!strcmp(optarg, "json")) {
-				c.json = true;
-			} else if (strcmp(optarg, "table")) {
-				fprintf(stderr,
-					"zerohopctl: unknown output '%s' (table, json)\n",
-					optarg);
-				return EXIT_USAGE;
-			}
-			break;
-		case 'r':
-			given |= OPT_RESET;
-			c.reset = true;
-			break;
-		case 'P':
-			given |= OPT_PROBES;
-			c.probes = optarg;
-			break;
-		case 'S':
-			given |= OPT_SAMPLE;
-			c.sample = optarg;
-			break;
-		case 'V':
-			given |= OPT_VIP;
-			c.vip = optarg;
-			break;
-		case 'T':
-			given |= OPT_PORT;
-			c.port = optarg;
-			break;
-		case 'R':
-			given |= OPT_PROTO;
-			c.proto = optarg;
-			break;
-		case 'B':
-			given |= OPT_BACKEND;
-			if (c.n_backends == MAX_BACKENDS)
-				return usage_err("at most %d --backend",
-						 MAX_BACKENDS);
-			c.backends[c.n_backends++] = optarg;
-			break;
-		case 'A':
-			given |= OPT_AFFINITY;
-			c.affinity = optarg;
-			break;
-		case 'N':
-			given |= OPT_NODEPORT;
-			c.nodeport = optarg;
-			break;
-		case 'f':
-			given |= OPT_FILE;
-			c.file = optarg;
-			break;
-		case 'h':
-			usage(stdout);
-			return 0;
-		default:
-			usage(stderr);
-			return EXIT_USAGE;
-		}
+	next = zh_params_parse(opts, argc, argv, err, sizeof(err));
+	if (help) {
+		usage(stdout);
+		return 0;
 	}
-	if (optind >= argc) {
+	if (next == -EINVAL)
+		return usage_err("%s", err);
+	if (next < 0) { /* getopt's complaint: the usage helps */
+		fprintf(stderr, "zerohopctl: %s\n", err);
 		usage(stderr);
 		return EXIT_USAGE;
 	}
-	cmd = argv[optind++];
+	for (int o = 0; o < O_CMD_MAX; o++)
+		if (opts[o].given)
+			given |= 1U << o;
+	if (next >= argc) {
+		usage(stderr);
+		return EXIT_USAGE;
+	}
+	cmd = argv[next++];
 	for (size_t i = 0; i < N_CMDS; i++) {
 		if (strcmp(cmd, cmds[i].name))
 			continue;
 		if (cmds[i].sub) {
-			if (optind >= argc)
+			if (next >= argc)
 				return usage_err(
 					"%s: which? (%s)", cmd,
 					!strcmp(cmd, "service") ?
 						"add, del, list, apply" :
 						"list, flush");
 			for (; i < N_CMDS && !strcmp(cmd, cmds[i].name); i++)
-				if (!strcmp(argv[optind], cmds[i].sub))
+				if (!strcmp(argv[next], cmds[i].sub))
 					break;
 			if (i == N_CMDS || strcmp(cmd, cmds[i].name))
 				return usage_err("%s: unknown command '%s'",
-						 cmd, argv[optind]);
-			c.sub = argv[optind++];
+						 cmd, argv[next]);
+			c.sub = argv[next++];
 		}
-		if (optind < argc)
+		if (next < argc)
 			return usage_err("unexpected argument '%s'",
-					 argv[optind]);
-		for (size_t b = 0; b < ARRAY_SIZE(opt_names); b++)
-			if ((given & ~cmds[i].opts) & (1U << b))
+					 argv[next]);
+		for (int o = 0; o < O_CMD_MAX; o++)
+			if ((given & ~cmds[i].opts) & (1U << o))
 				return usage_err(
-					"%s%s%s: %s is not one of its options",
+					"%s%s%s: --%s is not one of its options",
 					cmd, c.sub ? " " : "",
-					c.sub ? c.sub : "", opt_names[b]);
+					c.sub ? c.sub : "", opts[o].name);
 		rc = run(&c, i, cmd);
 		zh_svc_set_free(&c.file_set);
 		return rc;

@@ -31,6 +31,7 @@
 
 #include "metrics.h"
 #include "hist.h"
+#include "params.h"
 
 /* zerohop_build_info's version label; a build may pass -DZH_VERSION=... */
 #ifndef ZH_VERSION
@@ -595,9 +596,8 @@ int zh_metrics_parse_listen(const char *listen_addr,
 	struct sockaddr_in *s4 = (struct sockaddr_in *)ss;
 	const char *host = listen_addr, *colon;
 	char addr[INET6_ADDRSTRLEN];
-	unsigned long port;
+	uint64_t port;
 	size_t host_len;
-	char *end;
 	bool v6;
 
 	memset(ss, 0, sizeof(*ss));
@@ -622,11 +622,8 @@ int zh_metrics_parse_listen(const char *listen_addr,
 	memcpy(addr, host, host_len);
 	addr[host_len] = '\0';
 
-	/* strtoul() would take spaces, signs and an empty string. */
-	if (colon[1] < '0' || colon[1] > '9')
-		return -EINVAL;
-	port = strtoul(colon + 1, &end, 10);
-	if (*end || port == 0 || port > 65535)
+	if (zh_params_parse_uint(NULL, colon + 1, 1, 65535, NULL, &port, NULL,
+				 0))
 		return -EINVAL;
 
 	if (v6) {

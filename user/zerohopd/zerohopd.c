@@ -12,7 +12,7 @@
  * pods hand it (xsk_srv.h).
  */
 #include <errno.h>
-#include <getopt.h>
+#include <limits.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -26,6 +26,7 @@
 
 #include "zerohop.h"
 #include "metrics.h"
+#include "params.h"
 #include "svc_maps.h"
 #include "xsk_srv.h"
 
@@ -118,35 +119,76 @@ static void reconcile(const struct zh_objs *objs)
 	zh_pin_unlock(lock);
 }
 
-/* "10.96.0.0/12,fd00:96::/108": at most one of each family. */
-static int parse_cidrs(const char *arg, struct zh_config *cfg)
+/* --service-cidr "10.96.0.0/12,fd00:96::/108": at most one of each family,
+ * into the struct zh_config at @dst. */
+static int parse_cidrs(const char *arg, void *dst)
 {
 	char buf[256], *tok, *save = NULL;
+	struct zh_config *cfg = dst;
 	struct zh_addr a;
 
 	if (snprintf(buf, sizeof(buf), "%s", arg) >= (int)sizeof(buf))
-		return -1;
+		return -EINVAL;
 	cfg->svc_cidr4_len = cfg->svc_cidr6_len = 0;
 	for (tok = strtok_r(buf, ",", &save); tok;
 	     tok = strtok_r(NULL, ",", &save)) {
 		if (zh_addr_parse(tok, true, &a) || !a.prefix)
-			return -1;
+			return -EINVAL;
 		if (a.family == AF_INET) {
 			if (cfg->svc_cidr4_len)
-				return -1;
+				return -EINVAL;
 			cfg->svc_cidr4 = a.v4.s_addr;
 			cfg->svc_cidr4_len = (__u8)a.prefix;
 		} else {
 			if (cfg->svc_cidr6_len)
-				return -1;
+				return -EINVAL;
 			memcpy(cfg->svc_cidr6, &a.v6, sizeof(cfg->svc_cidr6));
 			cfg->svc_cidr6_len = (__u8)a.prefix;
 		}
 	}
-	return cfg->svc_cidr4_len || cfg->svc_cidr6_len ? 0 : -1;
+	return cfg->svc_cidr4_len || cfg->svc_cidr6_len ? 0 : -EINVAL;
 }
 
-/* zh_tc_uplink on the tc ingress of every device in "eth0,eth1". */
+/* --listen: checked now, so that a bad address loads nothing; kept as
+ * given for zh_metrics_start(). */
+static int parse_listen(const char *arg, void *dst)
+{
+	struct sockaddr_storage ss;
+	socklen_t len;
+
+	if (zh_metrics_parse_listen(arg, &ss, &len))
+		return -EINVAL;
+	*(const char **)dst = arg;
+	return 0;
+}
+
+/* --sample N|off into the __u32 at @dst. */
+static int parse_sample(const char *arg, void *dst)
+{
+	return zh_sample_parse(arg, dst) ? -EINVAL : 0;
+}
+
+/* --map-size NAME=N[,NAME=N] into the struct zh_load_opts at @dst. */
+static int parse_map_size(const char *arg, void *dst)
+{
+	return zh_load_opts_parse(arg, dst) ? -EINVAL : 0;
+}
+
+/* --xsk-socket PATH|none: a path that fits sun_path; none: NULL. */
+static int parse_xsk_socket(const char *arg, void *dst)
+{
+	if (!strcmp(arg, "none")) {
+		*(const char **)dst = NULL;
+		return 0;
+	}
+	if (arg[0] != '/' || strlen(arg) >= 108)
+		return -EINVAL;
+	*(const char **)dst = arg;
+	return 0;
+}
+
+/* zh_tc_uplink on the tc ingress of every device in "eth0,eth1". Says
+ * why it failed. */
 static int attach_uplinks(const struct zh_objs *objs, const char *devs)
 {
 	char buf[256], *tok, *save = NULL;
@@ -158,22 +200,22 @@ static int attach_uplinks(const struct zh_objs *objs, const char *devs)
 	if (missing >= 0) {
 		pr_warn("--nodeport-dev: NodePorts cannot work on this kernel: it lacks %s (%s)\n",
 			zh_feat_name(missing), zh_feat_doc(missing)->what);
-		return -1;
+		return -EOPNOTSUPP;
 	}
 	snprintf(buf, sizeof(buf), "%s", devs);
 	for (tok = strtok_r(buf, ",", &save); tok;
 	     tok = strtok_r(NULL, ",", &save)) {
 		ifindex = (int)if_nametoindex(tok);
 		if (!ifindex) {
-			pr_warn("--nodeport-dev %s: %s\n", tok,
-				strerror(errno));
-			return -1;
+			err = -errno;
+			pr_warn("--nodeport-dev %s: %s\n", tok, strerror(-err));
+			return err;
 		}
 		err = zh_tc_attach(&objs->feat, ifindex, objs->tc_uplink_fd);
 		if (err) {
 			pr_warn("--nodeport-dev %s: cannot attach %s: %s\n",
 				tok, ZH_PROG_TC_UPLINK, strerror(-err));
-			return -1;
+			return err;
 		}
 		/* XDP in front where the driver runs it natively; tc alone
 		 * answers everything otherwise. */
@@ -287,311 +329,338 @@ static int count_cb(__u32 ifindex, const struct zh_iface *iface, void *arg)
 	return 0;
 }
 
-int main(int argc, char **argv)
+/* The poll timeout is an int of milliseconds: a longer sweep interval
+ * would wrap it. */
+#define RECONCILE_MAX (INT_MAX / 1000)
+
+/* What the command line asks of the agent. */
+struct agent_opts {
+	const char *root; /* the pin root */
+	unsigned int interval; /* seconds between sweeps; 0: none */
+	const char *listen_addr, *nodeport_devs, *services, *xsk_path;
+	bool xsk_asked; /* --xsk-socket PATH: no quiet fallback */
+	int verbose;
+	struct zh_config cfg; /* the fields of zh_config that are ours */
+	struct zh_load_opts load;
+};
+
+/*
+ * The command line into @o: 0 to run, 1 when the help was asked for
+ * (printed), a negative errno for a bad line (said on stderr).
+ */
+static int agent_parse(int argc, char **argv, struct agent_opts *o)
 {
-	static const struct option opts[] = {
-		{ "pin-root", required_argument, NULL, 'p' },
-		{ "reconcile", required_argument, NULL, 'i' },
-		{ "listen", required_argument, NULL, 'l' },
-		{ "service-cidr", required_argument, NULL, 'C' },
-		{ "nodeport-dev", required_argument, NULL, 'N' },
-		{ "probes", required_argument, NULL, 'P' },
-		{ "sample", required_argument, NULL, 'S' },
-		{ "services", required_argument, NULL, 's' },
-		{ "maglev-slots", required_argument, NULL, 'M' },
-		{ "map-size", required_argument, NULL, 'Z' },
-		{ "maglev-per-backend", required_argument, NULL, 'B' },
-		{ "xsk-socket", required_argument, NULL, 'X' },
-		{ "verbose", no_argument, NULL, 'v' },
-		{ "help", no_argument, NULL, 'h' },
-		{}
+	static const char *const onoff[] = { "on", "off" };
+	static const int probes[] = { ZH_CFG_F_PROBES, 0 };
+	char want_sample[64], want_map_size[160], err[ZH_PARAMS_ERR_MAX];
+	bool help = false;
+	struct zh_param opts[] = {
+		ZH_OPT_STR("pin-root", 'p', &o->root),
+		ZH_OPT_UINT("reconcile", 'i', &o->interval, 0, RECONCILE_MAX,
+			    .unit = "seconds"),
+		ZH_OPT_FUNC(
+			"listen", 'l', &o->listen_addr, parse_listen,
+			"ADDR:PORT (numeric address, IPv6 in brackets, port 1-65535), e.g. 127.0.0.1:9464 or [::1]:9464"),
+		ZH_OPT_FUNC(
+			"service-cidr", 0, &o->cfg, parse_cidrs,
+			"CIDR[,CIDR], at most one IPv4 and one IPv6, e.g. 10.96.0.0/12,fd00:96::/108"),
+		ZH_OPT_STR("nodeport-dev", 0, &o->nodeport_devs),
+		ZH_OPT_ENUM("probes", 0, &o->cfg.flags, onoff, probes, 2),
+		ZH_OPT_FUNC("sample", 0, &o->cfg.sample_every, parse_sample,
+			    want_sample),
+		ZH_OPT_STR("services", 's', &o->services),
+		ZH_OPT_UINT("maglev-slots", 0, &o->load.maglev_slots, 1,
+			    1U << 30),
+		ZH_OPT_FUNC("map-size", 0, &o->load, parse_map_size,
+			    want_map_size),
+		ZH_OPT_UINT("maglev-per-backend", 0, &o->cfg.maglev_per_backend,
+			    1, 65536),
+		ZH_OPT_FUNC("xsk-socket", 0, &o->xsk_path, parse_xsk_socket,
+			    "an absolute path shorter than 108 bytes, or none"),
+		ZH_OPT_COUNT("verbose", 'v', &o->verbose),
+		ZH_OPT_HELP(&help),
+		{},
 	};
-	int interval = 10, verbose = 0, lock, sfd, err, c, n_eps = 0;
-	struct zh_metrics *metrics = NULL;
-	const char *listen_addr = NULL, *nodeport_devs = NULL;
-	const char *services = NULL, *xsk_path = zh_xsk_socket_default();
-	const char *root = zh_pin_root_default();
-	bool xsk_asked = false; /* --xsk-socket PATH: no quiet fallback */
-	char feat_line[1024];
-	struct zh_xsk_srv *xsk = NULL;
-	struct zh_load_opts load = { 0 };
-	struct zh_svc_set svc_set = { 0 };
-	struct sockaddr_storage ss;
-	struct zh_config cfg = { .flags = ZH_CFG_F_PROBES }, cur;
-	struct zh_objs objs;
-	socklen_t ss_len;
-	sigset_t mask;
+	int next;
 
-	while ((c = getopt_long(argc, argv, "p:i:l:s:vh", opts, NULL)) != -1) {
-		switch (c) {
-		case 'p':
-			root = optarg;
-			break;
-		case 'i':
-			interval = atoi(optarg);
-			if (interval < 0) {
-				fprintf(stderr,
-					"zerohopd: --reconcile must be >= 0\n");
-				return 2;
-			}
-			break;
-		case 'l':
-			if (zh_metrics_parse_listen(optarg, &ss, &ss_len)) {
-				fprintf(stderr,
-					"zerohopd: --listen '%s': expected ADDR:PORT (numeric address, IPv6 in brackets, port 1-65535), e.g. 127.0.0.1:9464 or [::1]:9464\n",
-					optarg);
-				return 2;
-			}
-			listen_addr = optarg;
-			break;
-		case 'C':
-			if (parse_cidrs(optarg, &cfg)) {
-				fprintf(stderr,
-					"zerohopd: --service-cidr '%s': expected CIDR[,CIDR], at most one IPv4 and one IPv6, e.g. 10.96.0.0/12,fd00:96::/108\n",
-					optarg);
-				return 2;
-			}
-			break;
-		case 'N':
-			nodeport_devs = optarg;
-			break;
-		case 'P':
-			if (!strcmp(optarg, "on") || !strcmp(optarg, "off")) {
-				cfg.flags = optarg[1] == 'n' ? ZH_CFG_F_PROBES :
-							       0;
-				break;
-			}
-			fprintf(stderr,
-				"zerohopd: --probes '%s': expected on or off\n",
-				optarg);
-			return 2;
-		case 'S':
-			if (zh_sample_parse(optarg, &cfg.sample_every)) {
-				fprintf(stderr,
-					"zerohopd: --sample '%s': expected a count 1..%u or off\n",
-					optarg, ZH_SAMPLE_MAX);
-				return 2;
-			}
-			break;
-		case 's':
-			services = optarg;
-			break;
-		case 'M': {
-			char *end;
-			unsigned long n;
-
-			errno = 0;
-			n = strtoul(optarg, &end, 10);
-			if (errno || *end || optarg[0] < '0' ||
-			    optarg[0] > '9' || n < 1 || n > 1UL << 30) {
-				fprintf(stderr,
-					"zerohopd: --maglev-slots '%s': expected a count 1..%lu\n",
-					optarg, 1UL << 30);
-				return 2;
-			}
-			load.maglev_slots = (__u32)n;
-			break;
-		}
-		case 'B': {
-			char *end;
-			unsigned long n;
-
-			errno = 0;
-			n = strtoul(optarg, &end, 10);
-			if (errno || *end || optarg[0] < '1' ||
-			    optarg[0] > '9' || n > 65536) {
-				fprintf(stderr,
-					"zerohopd: --maglev-per-backend '%s': expected 1..65536 (default %u)\n",
-					optarg, ZH_MAGLEV_PER_BACKEND);
-				return 2;
-			}
-			cfg.maglev_per_backend = (__u32)n;
-			break;
-		}
-		case 'Z':
-			if (zh_load_opts_parse(optarg, &load)) {
-				fprintf(stderr,
-					"zerohopd: --map-size '%s': expected NAME=N[,NAME=N] with NAME one of services, backends, conntrack, affinity, maglev and N 1..%lu\n",
-					optarg, 1UL << 30);
-				return 2;
-			}
-			break;
-		case 'X':
-			if (strcmp(optarg, "none") &&
-			    (optarg[0] != '/' || strlen(optarg) >= 108)) {
-				fprintf(stderr,
-					"zerohopd: --xsk-socket '%s': expected an absolute path shorter than 108 bytes, or none\n",
-					optarg);
-				return 2;
-			}
-			xsk_path = strcmp(optarg, "none") ? optarg : NULL;
-			xsk_asked = xsk_path != NULL;
-			break;
-		case 'v':
-			verbose++;
-			break;
-		case 'h':
-			usage(stdout);
-			return 0;
-		default:
+	*o = (struct agent_opts){
+		.root = zh_pin_root_default(),
+		.interval = 10,
+		.xsk_path = zh_xsk_socket_default(),
+		.cfg = { .flags = ZH_CFG_F_PROBES },
+	};
+	snprintf(want_sample, sizeof(want_sample), "a count 1..%u or off",
+		 ZH_SAMPLE_MAX);
+	snprintf(
+		want_map_size, sizeof(want_map_size),
+		"NAME=N[,NAME=N] with NAME one of services, backends, conntrack, affinity, maglev and N 1..%lu",
+		1UL << 30);
+	next = zh_params_parse(opts, argc, argv, err, sizeof(err));
+	if (help) {
+		usage(stdout);
+		return 1;
+	}
+	if (next < 0) {
+		fprintf(stderr, "zerohopd: %s\n", err);
+		if (next != -EINVAL) /* getopt's complaint: the usage helps */
 			usage(stderr);
-			return 2;
-		}
+		return next;
 	}
-	if (optind < argc) {
+	if (next < argc) {
 		fprintf(stderr, "zerohopd: unexpected argument '%s'\n",
-			argv[optind]);
+			argv[next]);
 		usage(stderr);
-		return 2;
+		return -EINVAL;
 	}
-	zh_log_set_prefix("zerohopd");
-	zh_log_set_level(verbose ? ZH_LOG_DEBUG : ZH_LOG_INFO);
-	zh_log_hook_libs();
+	o->xsk_asked = zh_params_given(opts, "xsk-socket") && o->xsk_path;
+	return 0;
+}
+
+/* What a running agent holds, opened by agent_run() in this order. */
+struct agent {
+	struct agent_opts o;
+	int sfd; /* SIGTERM, SIGINT, SIGHUP */
+	struct zh_objs objs;
+	int n_eps; /* endpoints found at start */
+	struct zh_xsk_srv *xsk; /* NULL: no AF_XDP handoff */
+	struct zh_metrics *metrics; /* NULL: no --listen */
+};
+
+/* The signals the loop takes, blocked first: every thread started later
+ * (the metrics server's) inherits the mask and leaves them to us. */
+static int signals_open(int *sfd)
+{
+	sigset_t mask;
 
 	sigemptyset(&mask);
 	sigaddset(&mask, SIGTERM);
 	sigaddset(&mask, SIGINT);
 	sigaddset(&mask, SIGHUP);
 	sigprocmask(SIG_BLOCK, &mask, NULL);
-	sfd = signalfd(-1, &mask, SFD_CLOEXEC);
-	if (sfd < 0) {
-		pr_warn("signalfd: %s\n", strerror(errno));
-		return 1;
+	*sfd = signalfd(-1, &mask, SFD_CLOEXEC);
+	if (*sfd < 0) {
+		int err = -errno;
+
+		pr_warn("signalfd: %s\n", strerror(-err));
+		return err;
 	}
+	return 0;
+}
+
+/*
+ * The BPF objects, loaded (or the pins reused) under the pin lock, what
+ * this kernel cannot serve refused, and the --services file programmed.
+ * On failure nothing is left open.
+ */
+static int agent_load(struct agent *a)
+{
+	struct zh_svc_set svc_set = { 0 };
+	struct agent_opts *o = &a->o;
+	char feat_line[1024];
+	struct zh_config cur;
+	int lock, err;
 
 	/* A bad services file at start is the operator's to fix: say so
 	 * and stop before anything is loaded, rather than run without the
 	 * services. */
-	if (services && services_load(services, &svc_set)) {
-		close(sfd);
-		return 1;
+	if (o->services) {
+		err = services_load(o->services, &svc_set);
+		if (err)
+			return err;
 	}
-	lock = zh_pin_lock(root);
+	lock = zh_pin_lock(o->root);
 	if (lock < 0) {
-		pr_warn("cannot lock %s: %s\n", root, strerror(-lock));
-		zh_svc_set_free(&svc_set);
-		return 1;
+		pr_warn("cannot lock %s: %s\n", o->root, strerror(-lock));
+		err = lock;
+		goto err_services;
 	}
-	err = zh_objs_open(&objs, root, ZH_OBJS_LOAD, &load);
+	err = zh_objs_open(&a->objs, o->root, ZH_OBJS_LOAD, &o->load);
 	zh_pin_unlock(lock);
 	if (err) {
-		pr_warn("cannot load BPF objects: %s\n", objs.err);
-		zh_svc_set_free(&svc_set);
-		return 1;
+		pr_warn("cannot load BPF objects: %s\n", a->objs.err);
+		goto err_services;
 	}
 	/* What this kernel can do, in one line: each feature it lacks with
 	 * what zerohop does instead (zerohopctl features has the table). */
-	pr_info("%s %s\n", objs.probed ? "probed" : "pinned",
-		zh_feat_summary(&objs.feat, feat_line, sizeof(feat_line)));
-	err = agent_features(&objs, &cfg, &xsk_path, xsk_asked);
-	if (err) {
-		zh_objs_close(&objs);
-		zh_svc_set_free(&svc_set);
-		return 1;
-	}
+	pr_info("%s %s\n", a->objs.probed ? "probed" : "pinned",
+		zh_feat_summary(&a->objs.feat, feat_line, sizeof(feat_line)));
+	err = agent_features(&a->objs, &o->cfg, &o->xsk_path, o->xsk_asked);
+	if (err)
+		goto err_objs;
 	/* Before the first apply: the table size it builds with. */
-	if (cfg.maglev_per_backend && !zh_config_get(&objs, &cur)) {
-		cur.maglev_per_backend = cfg.maglev_per_backend;
-		err = zh_config_set(&objs, &cur);
+	if (o->cfg.maglev_per_backend && !zh_config_get(&a->objs, &cur)) {
+		cur.maglev_per_backend = o->cfg.maglev_per_backend;
+		err = zh_config_set(&a->objs, &cur);
 		if (err)
 			pr_warn("cannot write %s: %s\n", ZH_MAP_CONFIG,
 				strerror(-err));
 	}
-	if (services && services_apply(&objs, services, &svc_set)) {
-		zh_objs_close(&objs);
-		close(sfd);
-		return 1;
+	if (o->services) {
+		err = services_apply(&a->objs, o->services, &svc_set);
+		if (err)
+			goto err_objs;
 	}
-	zh_iface_foreach(&objs, count_cb, &n_eps);
-	if (xsk_path) {
-		err = zh_xsk_srv_open(&xsk, xsk_path, &objs);
-		if (err) {
-			pr_warn("cannot listen for AF_XDP sockets on %s: %s\n",
-				xsk_path, strerror(-err));
-			zh_objs_close(&objs);
-			close(sfd);
-			return 1;
-		}
+	a->n_eps = 0;
+	zh_iface_foreach(&a->objs, count_cb, &a->n_eps);
+	return 0;
+
+err_objs:
+	zh_objs_close(&a->objs);
+err_services:
+	zh_svc_set_free(&svc_set); /* services_apply() freed it already */
+	return err;
+}
+
+/*
+ * Last of the start: NodePort uplinks, the node's addresses and our
+ * fields of the datapath's configuration, so that an agent that failed
+ * to start changes nothing. Only the latency and Service CIDR fields
+ * are ours.
+ */
+static int agent_configure(struct agent *a)
+{
+	const struct agent_opts *o = &a->o;
+	struct zh_config cur;
+	int err;
+
+	if (o->nodeport_devs) {
+		err = attach_uplinks(&a->objs, o->nodeport_devs);
+		if (err)
+			return err;
 	}
-	/* After sigprocmask(): the server's thread inherits the mask. */
-	if (listen_addr) {
-		metrics = zh_metrics_start(listen_addr, &objs, xsk);
-		if (!metrics) {
-			zh_xsk_srv_close(xsk);
-			zh_objs_close(&objs);
-			close(sfd);
-			return 1;
-		}
-	}
-	if (nodeport_devs && attach_uplinks(&objs, nodeport_devs)) {
-		zh_metrics_stop(metrics);
-		zh_xsk_srv_close(xsk);
-		zh_objs_close(&objs);
-		close(sfd);
-		return 1;
-	}
-	sync_node_addrs(&objs);
-	/* Last: an agent that failed to start changes nothing. Only the
-	 * latency and Service CIDR fields are ours. */
-	err = zh_config_get(&objs, &cur);
+	sync_node_addrs(&a->objs);
+	err = zh_config_get(&a->objs, &cur);
 	if (!err) {
-		cur.flags = (cur.flags & ~ZH_CFG_F_PROBES) | cfg.flags;
-		cur.sample_every = cfg.sample_every;
-		cur.svc_cidr4 = cfg.svc_cidr4;
-		cur.svc_cidr4_len = cfg.svc_cidr4_len;
-		memcpy(cur.svc_cidr6, cfg.svc_cidr6, sizeof(cur.svc_cidr6));
-		cur.svc_cidr6_len = cfg.svc_cidr6_len;
-		err = zh_config_set(&objs, &cur);
+		cur.flags = (cur.flags & ~ZH_CFG_F_PROBES) | o->cfg.flags;
+		cur.sample_every = o->cfg.sample_every;
+		cur.svc_cidr4 = o->cfg.svc_cidr4;
+		cur.svc_cidr4_len = o->cfg.svc_cidr4_len;
+		memcpy(cur.svc_cidr6, o->cfg.svc_cidr6, sizeof(cur.svc_cidr6));
+		cur.svc_cidr6_len = o->cfg.svc_cidr6_len;
+		err = zh_config_set(&a->objs, &cur);
 	}
 	if (err)
 		pr_warn("cannot write %s: %s\n", ZH_MAP_CONFIG, strerror(-err));
 	pr_info("%s BPF objects in %s; %d endpoint(s); latency probes %s, sampling %s%.0u; AF_XDP sockets on %s; ready\n",
-		objs.loaded ? "loaded and pinned" : "reusing pinned", objs.dir,
-		n_eps, cfg.flags ? "on" : "off",
-		cfg.sample_every ? "1 in " : "off", cfg.sample_every,
-		xsk_path ? xsk_path : "(none)");
+		a->objs.loaded ? "loaded and pinned" : "reusing pinned",
+		a->objs.dir, a->n_eps, o->cfg.flags ? "on" : "off",
+		o->cfg.sample_every ? "1 in " : "off", o->cfg.sample_every,
+		o->xsk_path ? o->xsk_path : "(none)");
+	return 0;
+}
 
-	for (__u64 next = now_ms() + interval * 1000ULL;;) {
-		struct pollfd pfd[2] = { { .fd = sfd, .events = POLLIN },
-					 { .fd = xsk ? zh_xsk_srv_fd(xsk) : -1,
-					   .events = POLLIN } };
+/*
+ * Until SIGTERM or SIGINT: sweep every interval, take AF_XDP handoffs,
+ * and on SIGHUP sweep and apply the services file again. A failed poll()
+ * ends it too, as a signal does.
+ */
+static void agent_loop(struct agent *a)
+{
+	const struct agent_opts *o = &a->o;
+
+	for (__u64 next = now_ms() + o->interval * 1000ULL;;) {
+		struct pollfd pfd[2] = {
+			{ .fd = a->sfd, .events = POLLIN },
+			{ .fd = a->xsk ? zh_xsk_srv_fd(a->xsk) : -1,
+			  .events = POLLIN },
+		};
 		struct signalfd_siginfo si;
 		__u64 now = now_ms();
 		int r = poll(pfd, 2,
-			     !interval	? -1 :
-			     next > now ? (int)(next - now) :
-					  0);
+			     !o->interval ? -1 :
+			     next > now	  ? (int)(next - now) :
+					    0);
 
 		if (r < 0 && errno != EINTR) {
 			pr_warn("poll: %s\n", strerror(errno));
-			break;
+			return;
 		}
 		if (r > 0 && (pfd[1].revents & POLLIN))
-			zh_xsk_srv_process(xsk);
-		if (interval && now_ms() >= next) {
-			reconcile(&objs);
-			sync_node_addrs(&objs);
-			next = now_ms() + interval * 1000ULL;
+			zh_xsk_srv_process(a->xsk);
+		if (o->interval && now_ms() >= next) {
+			reconcile(&a->objs);
+			sync_node_addrs(&a->objs);
+			next = now_ms() + o->interval * 1000ULL;
 		}
 		if (r <= 0 || !(pfd[0].revents & POLLIN))
 			continue;
-		if (read(sfd, &si, sizeof(si)) != sizeof(si))
+		if (read(a->sfd, &si, sizeof(si)) != sizeof(si))
 			continue;
 		if (si.ssi_signo == SIGHUP) {
-			reconcile(&objs);
-			sync_node_addrs(&objs);
+			reconcile(&a->objs);
+			sync_node_addrs(&a->objs);
 			/* A bad file changes nothing: the agent goes on. */
-			if (services)
-				services_reload(&objs, services);
+			if (o->services)
+				services_reload(&a->objs, o->services);
 			continue;
 		}
 		pr_info("signal %u: exiting; pins stay in %s\n", si.ssi_signo,
-			objs.dir);
-		break;
+			a->objs.dir);
+		return;
 	}
-	zh_metrics_stop(metrics); /* no scrape may use the fds below */
-	zh_xsk_srv_close(xsk); /* every registration ends with its slot */
-	zh_objs_close(&objs);
-	close(sfd);
-	return 0;
+}
+
+/*
+ * Start every part, serve until a signal, stop. Stopping is undoing the
+ * start: the end of a run falls through the same labels as a start that
+ * failed half way, newest part first. The pins stay.
+ */
+static int agent_run(struct agent *a)
+{
+	struct agent_opts *o = &a->o;
+	int err;
+
+	err = signals_open(&a->sfd);
+	if (err)
+		return err;
+	err = agent_load(a);
+	if (err)
+		goto err_signalfd;
+	if (o->xsk_path) {
+		err = zh_xsk_srv_open(&a->xsk, o->xsk_path, &a->objs);
+		if (err) {
+			pr_warn("cannot listen for AF_XDP sockets on %s: %s\n",
+				o->xsk_path, strerror(-err));
+			goto err_objs;
+		}
+	}
+	/* After signals_open(): the server's thread inherits the mask. */
+	if (o->listen_addr) {
+		a->metrics = zh_metrics_start(o->listen_addr, &a->objs, a->xsk);
+		if (!a->metrics) {
+			err = errno ? -errno : -EIO; /* it said why */
+			goto err_xsk;
+		}
+	}
+	err = agent_configure(a);
+	if (err)
+		goto err_metrics;
+
+	agent_loop(a);
+	err = 0;
+
+err_metrics:
+	zh_metrics_stop(a->metrics); /* no scrape may use the fds below */
+err_xsk:
+	zh_xsk_srv_close(a->xsk); /* every registration ends with its slot */
+err_objs:
+	zh_objs_close(&a->objs);
+err_signalfd:
+	close(a->sfd);
+	return err;
+}
+
+/* Only here do errors become exit codes: 0, 1 failed, 2 bad usage. */
+int main(int argc, char **argv)
+{
+	static struct agent a;
+	int rc;
+
+	rc = agent_parse(argc, argv, &a.o);
+	if (rc)
+		return rc > 0 ? 0 : 2;
+	zh_log_set_prefix("zerohopd");
+	zh_log_set_level(a.o.verbose ? ZH_LOG_DEBUG : ZH_LOG_INFO);
+	zh_log_hook_libs();
+	return agent_run(&a) ? 1 : 0;
 }
