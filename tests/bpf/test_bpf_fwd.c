@@ -915,9 +915,9 @@ static void assert_sane(enum prog prog, const __u8 *in, __u32 len,
 		fail_here("no counter moved");
 	want[stat] = 1;
 	assert_deltas(r, want, len);
-	v = stat == ZH_STAT_REDIRECT	 ? REDIRECT :
-	    zh_stat_is_drop_reason(stat) ? DROP :
-					   PASS;
+	v = stat == ZH_STAT_REDIRECT ? REDIRECT :
+	    zh_stat_is_drop(stat)    ? DROP :
+				       PASS;
 	assert_verdict(prog, r, v);
 	if (v != REDIRECT) {
 		assert_unchanged(in, len, r);

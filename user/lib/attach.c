@@ -15,7 +15,8 @@
 #include <bpf/libbpf.h>
 #include <xdp/libxdp.h>
 
-#include "zerohop.h"
+#include "attach.h"
+#include "log.h"
 #include "zh_xsk_proto.h"
 
 /* enum bpf_attach_type value since 6.6; Debian 12's uapi headers predate it */

@@ -10,7 +10,9 @@
 #include <ifaddrs.h>
 #include <netinet/in.h>
 
-#include "zerohop.h"
+#include "maps.h"
+#include "addr.h"
+#include "log.h"
 #include "hist.h"
 #include "params.h"
 
@@ -491,9 +493,4 @@ const char *zh_stat_name(int stat)
 	if (stat < 0 || stat >= ZH_STAT_MAX)
 		return "unknown";
 	return names[stat];
-}
-
-bool zh_stat_is_drop_reason(int stat)
-{
-	return zh_stat_is_drop(stat);
 }

@@ -9,7 +9,8 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "zerohop.h"
+#include "netns.h"
+#include "log.h"
 
 /* Move the calling thread into the netns at @path. */
 static int netns_set(const char *path)

@@ -24,7 +24,8 @@
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 
-#include "zerohop.h"
+#include "pin.h"
+#include "log.h"
 #include "params.h"
 #include "zh_fast.skel.h"
 

@@ -234,7 +234,7 @@ static int cmd_stats(struct ctl *c)
 	for (int s = ZH_STAT_PASS_NOT_IP; s < ZH_STAT_MAX; s++) {
 		if (s == ZH_STAT_XSK_REDIRECT)
 			continue;
-		if (zh_stat_is_drop_reason(s))
+		if (zh_stat_is_drop(s))
 			dropped += st[s].packets;
 		else
 			passed += st[s].packets;
@@ -245,8 +245,7 @@ static int cmd_stats(struct ctl *c)
 		for (int s = ZH_STAT_PASS_NOT_IP; s < ZH_STAT_MAX; s++)
 			if (s != ZH_STAT_XSK_REDIRECT)
 				json_object_set_new(
-					zh_stat_is_drop_reason(s) ? drops :
-								    passes,
+					zh_stat_is_drop(s) ? drops : passes,
 					zh_stat_name(s),
 					json_pack("{s:I, s:I}", "packets",
 						  (json_int_t)st[s].packets,

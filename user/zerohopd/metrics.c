@@ -172,7 +172,7 @@ static void stats_samples(struct mbuf *b, const char *name,
 	for (int i = 0; i < ZH_STAT_MAX; i++) {
 		__u64 v = bytes ? s->stats[i].bytes : s->stats[i].packets;
 
-		if (zh_stat_is_drop_reason(i) != drops)
+		if (zh_stat_is_drop(i) != drops)
 			continue;
 		if (drops)
 			sample_u64(b, name, LABELS("reason", stat_reason(i)),

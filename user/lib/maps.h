@@ -1,0 +1,68 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* maps.h - what libzerohop reads and writes in the pinned maps: endpoints,
+ * AF_XDP steering, the node's addresses, counters, settings, latency. */
+#ifndef ZH_MAPS_H
+#define ZH_MAPS_H
+
+#include <stdbool.h>
+#include <linux/types.h>
+
+#include "zh_abi.h"
+#include "zh_hist.h"
+#include "pin.h"
+
+/* Endpoints: the identity of the pod behind @host_ifindex and the routes to
+ * its addresses, and its AF_XDP steering rules (iface->xsk; its zh_xsks
+ * slots start empty). Writes are all or nothing. */
+int zh_ep_write(const struct zh_objs *o, __u32 host_ifindex,
+		const struct zh_iface *iface, const struct zh_endpoint *ep);
+/* Remove the pod behind @host_ifindex, its AF_XDP rules and sockets too;
+ * -ENOENT when there is none. */
+int zh_ep_remove(const struct zh_objs *o, __u32 host_ifindex);
+/* Remove every pod recorded for @container_id/@pod_ifname (a veth that
+ * vanished without DEL); returns how many were removed. */
+int zh_ep_remove_owner(const struct zh_objs *o, const char *container_id,
+		       const char *pod_ifname);
+/* 1 when every steering rule of @iface is in zh_xsk_steer and points at
+ * its slots, 0 when one is missing or another's (or it has none), or a
+ * negative errno. */
+int zh_steer_check(const struct zh_objs *o, const struct zh_iface *iface);
+/* The first free run of @queues zh_xsks slots (none of a zh_ifaces
+ * entry's); -ENOSPC when there is none. Call with the pin lock held. */
+int zh_xsk_slot_alloc(const struct zh_objs *o, unsigned int queues,
+		      __u32 *slot);
+int zh_ep_lookup(const struct zh_objs *o, const struct zh_ep_key *key,
+		 struct zh_endpoint *ep);
+int zh_iface_lookup(const struct zh_objs *o, __u32 host_ifindex,
+		    struct zh_iface *iface);
+/* Walk zh_ifaces; @cb returns non-zero to stop (and that is returned). */
+int zh_iface_foreach(const struct zh_objs *o,
+		     int (*cb)(__u32 host_ifindex, const struct zh_iface *iface,
+			       void *arg),
+		     void *arg);
+void zh_ep_key_v4(struct zh_ep_key *key, __u32 addr_be);
+void zh_ep_key_v6(struct zh_ep_key *key, const __u32 addr_be[4]);
+
+/* Make zh_node_addrs the addresses of the calling thread's netns (the
+ * node's): what a NodePort answers on. @count: how many, may be NULL. */
+int zh_node_addrs_sync(const struct zh_objs *o, int *count);
+
+/* Sum the per-CPU counters. */
+int zh_stats_read(const struct zh_objs *o, struct zh_counter out[ZH_STAT_MAX]);
+int zh_stats_reset(const struct zh_objs *o);
+const char *zh_stat_name(int stat);
+
+/* Latency (zh_abi.h: enum zh_hop, enum zh_lat_src). */
+int zh_config_get(const struct zh_objs *o, struct zh_config *cfg);
+int zh_config_set(const struct zh_objs *o, const struct zh_config *cfg);
+/* Sum the per-CPU histograms of one slot into @out. */
+int zh_lat_read(const struct zh_objs *o, int hop, int src, struct zh_hist *out);
+/* Zero every histogram and forget every stamped flow. */
+int zh_lat_reset(const struct zh_objs *o);
+const char *zh_hop_name(int hop);
+/* "off" or "0": 0; else a count 1..ZH_SAMPLE_MAX. -EINVAL otherwise. */
+#define ZH_SAMPLE_MAX 1000000000U
+int zh_sample_parse(const char *s, __u32 *every);
+const char *zh_lat_src_name(int src);
+
+#endif /* ZH_MAPS_H */
