@@ -522,20 +522,6 @@ bool xb_payload_is_reply(const void *buf, size_t len, size_t size, uint32_t seq)
 	       xb_probe_is(buf, seq);
 }
 
-/* Say what failed in c->err; returns @ret. */
-static int xb_fail(struct xb_client *c, int ret, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-
-static int xb_fail(struct xb_client *c, int ret, const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(c->err, sizeof(c->err), fmt, ap);
-	va_end(ap);
-	return ret;
-}
-
 /*
  * A UDP socket connected to the server; @sport 0 lets connect() pick the
  * source port. -EADDRINUSE when @sport is taken.
@@ -548,7 +534,8 @@ static int xb_udp_open(struct xb_conn *k, uint16_t sport)
 
 	fd = socket(c->dst.ss_family, SOCK_DGRAM | SOCK_CLOEXEC, IPPROTO_UDP);
 	if (fd < 0)
-		return xb_fail(c, -errno, "udp socket: %s", strerror(errno));
+		return zh_errf(c->err, sizeof(c->err), -errno, "udp socket: %s",
+			       strerror(errno));
 	if (sport) {
 		struct sockaddr_storage src;
 
@@ -560,14 +547,16 @@ static int xb_udp_open(struct xb_conn *k, uint16_t sport)
 			close(fd);
 			if (ret == -EADDRINUSE)
 				return ret;
-			return xb_fail(c, ret, "udp bind port %u: %s", sport,
+			return zh_errf(c->err, sizeof(c->err), ret,
+				       "udp bind port %u: %s", sport,
 				       strerror(-ret));
 		}
 	}
 	if (connect(fd, (struct sockaddr *)&c->dst, c->dst_len)) {
 		ret = -errno;
 		close(fd);
-		return xb_fail(c, ret, "udp connect %s: %s",
+		return zh_errf(c->err, sizeof(c->err), ret,
+			       "udp connect %s: %s",
 			       xb_sockaddr_str(&c->dst, a, sizeof(a)),
 			       strerror(-ret));
 	}
@@ -576,7 +565,8 @@ static int xb_udp_open(struct xb_conn *k, uint16_t sport)
 	} else if (xb_set_timeo(fd, SO_RCVTIMEO, c->udp_timeout_ns)) {
 		ret = -errno;
 		close(fd);
-		return xb_fail(c, ret, "SO_RCVTIMEO: %s", strerror(-ret));
+		return zh_errf(c->err, sizeof(c->err), ret, "SO_RCVTIMEO: %s",
+			       strerror(-ret));
 	}
 	k->fd = fd;
 	k->rcvtimeo_short = false;
@@ -601,8 +591,9 @@ static int xb_udp_open_next(struct xb_conn *k)
 		if (ret != -EADDRINUSE)
 			return ret;
 	}
-	return xb_fail(c, -EADDRINUSE, "udp: no free source port in %u-%u",
-		       c->port_first, c->port_last);
+	return zh_errf(c->err, sizeof(c->err), -EADDRINUSE,
+		       "udp: no free source port in %u-%u", c->port_first,
+		       c->port_last);
 }
 
 /*
@@ -621,8 +612,8 @@ static int xb_udp_request(struct xb_conn *k, uint64_t *rtt_ns)
 	k->seq++;
 	if (k->rcvtimeo_short) {
 		if (xb_set_timeo(k->fd, SO_RCVTIMEO, c->udp_timeout_ns))
-			return xb_fail(c, -errno, "SO_RCVTIMEO: %s",
-				       strerror(errno));
+			return zh_errf(c->err, sizeof(c->err), -errno,
+				       "SO_RCVTIMEO: %s", strerror(errno));
 		k->rcvtimeo_short = false;
 	}
 
@@ -641,7 +632,8 @@ again:
 		}
 		if (errno == EINTR || errno == ECONNREFUSED)
 			return 0;
-		return xb_fail(c, -errno, "udp send: %s", strerror(errno));
+		return zh_errf(c->err, sizeof(c->err), -errno, "udp send: %s",
+			       strerror(errno));
 	}
 	deadline = t0 + c->udp_timeout_ns;
 
@@ -663,15 +655,16 @@ again:
 			/* Nobody listening (yet): wait out the timeout. */
 			pr_debug("recv: %s\n", strerror(errno));
 		} else if (errno != EINTR) {
-			return xb_fail(c, -errno, "udp recv: %s",
-				       strerror(errno));
+			return zh_errf(c->err, sizeof(c->err), -errno,
+				       "udp recv: %s", strerror(errno));
 		}
 		if (xb_stop || now >= deadline)
 			return 0;
 		/* Blocking again: only for the rest of this request's timeout. */
 		if (!c->busy_poll) {
 			if (xb_set_timeo(k->fd, SO_RCVTIMEO, deadline - now))
-				return xb_fail(c, -errno, "SO_RCVTIMEO: %s",
+				return zh_errf(c->err, sizeof(c->err), -errno,
+					       "SO_RCVTIMEO: %s",
 					       strerror(errno));
 			k->rcvtimeo_short = true;
 		}
@@ -686,7 +679,8 @@ static int xb_tcp_connect(struct xb_conn *k, uint64_t *t0)
 
 	fd = socket(c->dst.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	if (fd < 0)
-		return xb_fail(c, -errno, "tcp socket: %s", strerror(errno));
+		return zh_errf(c->err, sizeof(c->err), -errno, "tcp socket: %s",
+			       strerror(errno));
 	xb_set_nodelay(fd);
 	if (c->busy_poll)
 		xb_set_busy_poll(fd);
@@ -696,7 +690,8 @@ static int xb_tcp_connect(struct xb_conn *k, uint64_t *t0)
 	     xb_set_timeo(fd, SO_RCVTIMEO, c->tcp_timeout_ns))) {
 		ret = -errno;
 		close(fd);
-		return xb_fail(c, ret, "tcp timeouts: %s", strerror(-ret));
+		return zh_errf(c->err, sizeof(c->err), ret, "tcp timeouts: %s",
+			       strerror(-ret));
 	}
 	*t0 = xb_now_ns();
 	if (connect(fd, (struct sockaddr *)&c->dst, c->dst_len)) {
@@ -704,7 +699,8 @@ static int xb_tcp_connect(struct xb_conn *k, uint64_t *t0)
 		close(fd);
 		if (ret == -EINTR && xb_stop)
 			return ret;
-		return xb_fail(c, ret, "tcp connect %s: %s",
+		return zh_errf(c->err, sizeof(c->err), ret,
+			       "tcp connect %s: %s",
 			       xb_sockaddr_str(&c->dst, a, sizeof(a)),
 			       strerror(-ret));
 	}
@@ -728,9 +724,9 @@ static int xb_tcp_request(struct xb_conn *k, uint64_t t0, uint64_t *rtt_ns)
 	xb_probe_fill(k->tx, k->seq, xb_now_ns());
 	ret = xb_send_all(k->fd, k->tx, c->size, NULL);
 	if (ret)
-		return xb_stop ?
-			       0 :
-			       xb_fail(c, ret, "tcp send: %s", strerror(-ret));
+		return xb_stop ? 0 :
+				 zh_errf(c->err, sizeof(c->err), ret,
+					 "tcp send: %s", strerror(-ret));
 	deadline = xb_now_ns() + c->tcp_timeout_ns;
 	while (got < c->size) {
 		ssize_t n = recv(k->fd, k->rx + got, c->size - got, flags);
@@ -740,7 +736,7 @@ static int xb_tcp_request(struct xb_conn *k, uint64_t t0, uint64_t *rtt_ns)
 			continue;
 		}
 		if (n == 0)
-			return xb_fail(c, -ECONNRESET,
+			return zh_errf(c->err, sizeof(c->err), -ECONNRESET,
 				       "tcp: the server closed the connection");
 		if (errno == EINTR || (errno == EAGAIN && c->busy_poll)) {
 			if (xb_stop)
@@ -750,14 +746,16 @@ static int xb_tcp_request(struct xb_conn *k, uint64_t t0, uint64_t *rtt_ns)
 			errno = EAGAIN;
 		}
 		if (errno == EAGAIN)
-			return xb_fail(c, -ETIMEDOUT,
+			return zh_errf(c->err, sizeof(c->err), -ETIMEDOUT,
 				       "tcp: no reply in %" PRIu64 " ms",
 				       c->tcp_timeout_ns / 1000000);
-		return xb_fail(c, -errno, "tcp recv: %s", strerror(errno));
+		return zh_errf(c->err, sizeof(c->err), -errno, "tcp recv: %s",
+			       strerror(errno));
 	}
 	*rtt_ns = xb_now_ns() - t0;
 	if (!xb_probe_is(k->rx, k->seq))
-		return xb_fail(c, -EPROTO, "tcp: the reply is not the request");
+		return zh_errf(c->err, sizeof(c->err), -EPROTO,
+			       "tcp: the reply is not the request");
 	return 1;
 }
 
@@ -833,7 +831,8 @@ int xb_client_loop(struct xb_client *c, int (*once)(void *arg, uint64_t *rtt),
 		}
 		ret = xb_samples_add(c->samples, rtt);
 		if (ret)
-			return xb_fail(c, ret, "out of memory for samples");
+			return zh_errf(c->err, sizeof(c->err), ret,
+				       "out of memory for samples");
 	}
 	return 0;
 }
@@ -854,7 +853,7 @@ int xb_client_run(struct xb_client *c)
 	k.tx = malloc(XB_BUF_SIZE);
 	k.rx = malloc(XB_BUF_SIZE);
 	if (!k.tx || !k.rx) {
-		ret = xb_fail(c, -ENOMEM, "out of memory");
+		ret = zh_errf(c->err, sizeof(c->err), -ENOMEM, "out of memory");
 		goto out;
 	}
 	/* A recognisable filler after the probe; the server echoes it. */
@@ -890,11 +889,13 @@ static void *xb_client_thread(void *arg)
 	int ret;
 
 	if (c->netns && (ret = xb_setns(c->netns)))
-		return (void *)(intptr_t)xb_fail(c, ret, "client: setns %s: %s",
+		return (void *)(intptr_t)zh_errf(c->err, sizeof(c->err), ret,
+						 "client: setns %s: %s",
 						 c->netns, strerror(-ret));
 	if (c->cpu >= 0 && (ret = xb_pin_cpu(c->cpu)))
-		return (void *)(intptr_t)xb_fail(c, ret, "client: CPU %d: %s",
-						 c->cpu, strerror(-ret));
+		return (void *)(intptr_t)zh_errf(c->err, sizeof(c->err), ret,
+						 "client: CPU %d: %s", c->cpu,
+						 strerror(-ret));
 	return (void *)(intptr_t)xb_client_run(c);
 }
 
@@ -907,7 +908,8 @@ int xb_client_run_thread(struct xb_client *c)
 	c->err[0] = '\0';
 	err = xb_thread_start(&t, xb_client_thread, c);
 	if (err)
-		return xb_fail(c, err, "client thread: %s", strerror(-err));
+		return zh_errf(c->err, sizeof(c->err), err, "client thread: %s",
+			       strerror(-err));
 	pthread_join(t, &ret);
 	return (int)(intptr_t)ret;
 }

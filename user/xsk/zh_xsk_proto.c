@@ -8,27 +8,11 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "zh_xsk_proto.h"
+#include "zh_xsk_int.h"
 
 /* The reason only ever quotes numbers, never the peer's bytes: it is
  * meant for logs. */
-__attribute__((format(printf, 3, 4))) static void
-xsk_fail(char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (err && errlen) {
-		va_start(ap, fmt);
-		vsnprintf(err, errlen, fmt, ap);
-		va_end(ap);
-	}
-}
-
-#define FAIL(rc, ...)                               \
-	do {                                        \
-		xsk_fail(err, errlen, __VA_ARGS__); \
-		return (rc);                        \
-	} while (0)
+#define FAIL(rc, ...) return xsk_fail(err, errlen, rc, __VA_ARGS__)
 
 /* The kernel's own space test (isspace() in the C locale), without locale
  * surprises from <ctype.h>. */
