@@ -276,12 +276,14 @@ FORMAT_SRCS := $(shell git ls-files '*.c' '*.h' 2>/dev/null)
 format:
 	$(Q)$(CLANG_FORMAT) -i $(FORMAT_SRCS)
 
+# shellcheck -x follows the tests' `source=` directives into lib.sh, so it
+# sees that lib.sh reads what they set (ZH_PREFIX, CASE).
 lint: $(SKELS)
 	$(Q)$(CLANG_FORMAT) --dry-run -Werror $(FORMAT_SRCS)
 	$(Q)cppcheck --quiet --error-exitcode=1 --enable=warning,portability \
 		--inline-suppr --suppress=missingIncludeSystem \
 		-Ibpf/include -Iuser/lib -Icni -I$(O)/bpf user cni
-	$(Q)shellcheck -S warning scripts/*.sh tests/run-tier tests/integration/*.sh .ci/run
+	$(Q)shellcheck -x -S warning scripts/*.sh tests/run-tier tests/integration/*.sh .ci/run
 
 clean:
 	rm -rf $(O)
