@@ -283,7 +283,8 @@ lint: $(SKELS)
 	$(Q)cppcheck --quiet --error-exitcode=1 --enable=warning,portability \
 		--inline-suppr --suppress=missingIncludeSystem \
 		-Ibpf/include -Iuser/lib -Icni -I$(O)/bpf user cni
-	$(Q)shellcheck -x -S warning scripts/*.sh tests/run-tier tests/integration/*.sh .ci/run
+	$(Q)shellcheck -x -S warning scripts/*.sh tests/run-tier tests/integration/*.sh \
+		tests/integration/plugins/* tests/integration/podman/runc-wrapper .ci/run
 
 clean:
 	rm -rf $(O)

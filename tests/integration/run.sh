@@ -214,11 +214,66 @@ rollback() {
 	check "... and no endpoint" test "$(endpoint_count)" = 0
 	ip netns del "$p"
 
+	# The netns is opened first of all: nothing was asked of IPAM yet.
 	CNI_COMMAND=ADD CNI_CONTAINERID=x CNI_NETNS=/var/run/netns/no-such-ns \
 		CNI_IFNAME=eth0 CNI_PATH=$ZH_CNI_PATH zh_node "$ZH_BIN/zerohop" \
 		<"$CONF" >"$ZH_TMP/err.json" || true
 	check "ADD into a missing netns fails with code 3" test "$(cni_code)" = 3
-	check_not "... and leaves no lease" grep -rqs $'^x\r' "$ZH_TMP/ipam"
+	check_not "... before IPAM: no lease" grep -rqs $'^x\r' "$ZH_TMP/ipam"
+}
+
+# ADD fails after IPAM gave the pod its address and the veth pair was
+# made: a fake IPAM plugin (tests/integration/plugins/ipam-then-fail)
+# delegates to host-local, then breaks the plugin's next step. The
+# rollback must give the lease back and remove the veth pair.
+# ipam_then_fail POD HOW: ADD through it (HOW: its ZH_IPAM_THEN); the
+# error in $ZH_TMP/err.json, host-local's answer in $ZH_TMP/POD.ipam.
+ipam_then_fail() {
+	[ -e "$ZH_CNI_DIR/ipam-then-fail" ] ||
+		ln -s "$PWD/tests/integration/plugins/ipam-then-fail" "$ZH_CNI_DIR/"
+	jq '.ipam.type = "ipam-then-fail"' "$CONF" >"$ZH_TMP/then-fail.conf"
+	ZH_IPAM_THEN=$2 ZH_IPAM_RESULT="$ZH_TMP/$1.ipam" \
+		zh_cni ADD "$1" "$ZH_TMP/then-fail.conf" >"$ZH_TMP/err.json" || true
+}
+# no_pod_link POD: nothing but lo in POD's netns (the veth's pod end gone).
+no_pod_link() { test "$(zh_in "$1" ip -o link show | grep -vc ': lo:')" = 0; }
+
+# The pod is killed while ADD runs: its netns goes away after IPAM.
+netns_gone_after_ipam() {
+	local p="${ZH_PREFIX}-gone"
+	ip netns add "$p"
+	ipam_then_fail "$p" netns-gone
+	check "IPAM ran and handed out an address" \
+		jq -e '.ips[0].address | startswith("10.93.0.")' "$ZH_TMP/$p.ipam"
+	check "... then the pod's netns was gone" test ! -e "/var/run/netns/$p"
+	check "ADD fails with code 101, entering the netns" \
+		jq -e '.code == 101 and (.details | contains("enter netns"))' "$ZH_TMP/err.json"
+	check "... and releases the IPAM lease" test -z "$(lease_of "$p")"
+	check "... and leaves no link" no_zh_links
+	check "... and no endpoint" test "$(endpoint_count)" = 0
+}
+
+# A stale route to the pod's address in the node: ADD fails on the host
+# side, after the pod's side is done. The pod's netns lives on, so only
+# the rollback removes the veth pair (when the netns goes, the kernel
+# would remove it anyway).
+host_route_taken() {
+	local p="${ZH_PREFIX}-route" addr
+	ip netns add "$p"
+	ipam_then_fail "$p" route-taken
+	check "IPAM ran and handed out an address" \
+		jq -e '.ips[0].address | startswith("10.93.0.")' "$ZH_TMP/$p.ipam"
+	addr=$(jq -r '.ips[0].address | sub("/.*"; "")' "$ZH_TMP/$p.ipam")
+	check "... then a route to it was in the node" \
+		sh -c "nsenter --net=/var/run/netns/$ZH_NODE ip route show $addr | grep -q blackhole"
+	check "ADD fails with code 101, adding the host route" \
+		jq -e '.code == 101 and (.details | contains("add host route to"))' "$ZH_TMP/err.json"
+	check "... and releases the IPAM lease" test -z "$(lease_of "$p")"
+	check "... and leaves no link in the node" no_zh_links
+	check "... nor in the pod" no_pod_link "$p"
+	check "... and no endpoint" test "$(endpoint_count)" = 0
+	zh_node ip route del blackhole "$addr/32"
+	ip netns del "$p"
 }
 
 bad_input() {
@@ -462,5 +517,6 @@ agent_restart() {
 	check "DEL" zh_cni DEL "$a" "$CONF"
 }
 
-zh_run_cases env_ok tc_without_agent xdp_with_agent rollback bad_input versions \
-	v110_add v110_status v110_gc concurrent chain agent_restart
+zh_run_cases env_ok tc_without_agent xdp_with_agent rollback netns_gone_after_ipam \
+	host_route_taken bad_input versions v110_add v110_status v110_gc concurrent chain \
+	agent_restart
