@@ -116,6 +116,15 @@ EOF
 	"$CTL" service apply -f "$SVC"
 }
 
+# xdp_native DEV PROG: DEV, in the node, runs the pinned program PROG in
+# XDP's native (driver) mode; the kernel's program ID says it is that one.
+xdp_native() {
+	local id
+	id=$(bpftool -j prog show pinned "$ZH_PIN_DIR/$2" | jq .id)
+	zh_node bpftool -j net show dev "$1" |
+		jq -e --argjson id "$id" '.[0].xdp | any(.mode == "driver" and .id == $id)'
+}
+
 # in_c CMD...: run in the client pod.
 in_c() { zh_in "$C" "$@"; }
 
@@ -259,12 +268,18 @@ unknown_vip() {
 node_port() {
 	check "an external client reaches node:30080, answered by the backend" \
 		sh -c "test \"\$(ip netns exec $EXT socat -T 2 - TCP:192.168.77.1:30080,connect-timeout=2 </dev/null)\" = b1"
-	check "... by XDP on the uplink first (native on this veth), then tc" \
-		grep -q "NodePorts answered on $UPLINK by XDP, then tc" "$ZH_TMP/agent.log"
+	check "... by XDP on the uplink first: the pinned zh_xdp_uplink, native on this veth" \
+		xdp_native "$UPLINK" zh_xdp_uplink
 	check "a NodePort backed by an XDP pod: delivered from the uplink's XDP" \
 		sh -c "test \"\$(ip netns exec $EXT socat -T 2 - TCP:192.168.77.1:30083,connect-timeout=2 </dev/null)\" = b3"
 	check "UDP and TCP to other ports of the node still reach the node" \
 		zh_in "$EXT" ping -c 1 -W 1 192.168.77.1
+	# tc behind XDP: with XDP taken off the uplink, tc alone answers; then
+	# the pinned program goes back on, as the agent had it.
+	zh_node ip link set dev "$UPLINK" xdp off
+	check "... then tc: with XDP off the uplink, node:30080 is still answered" \
+		sh -c "test \"\$(ip netns exec $EXT socat -T 2 - TCP:192.168.77.1:30080,connect-timeout=2 </dev/null)\" = b1"
+	zh_node ip link set dev "$UPLINK" xdpdrv pinned "$ZH_PIN_DIR/zh_xdp_uplink"
 }
 
 remote_backend() {

@@ -78,6 +78,40 @@ endpoint_count() { "$ZH_BIN/zerohopctl" endpoints -o json | jq length; }
 # host-local's lease file: the container ID, CRLF, the ifname.
 lease_of() { grep -rl "^$(zh_ctr_id "$1")" "$ZH_TMP/ipam" 2>/dev/null; }
 
+# --- the pins and the agent ------------------------------------------------
+# pin_ids: "NAME ID" of every program and map pinned in this run's pin
+# directory. The ID is the kernel object's: one loaded and pinned anew
+# has a new one, whatever its name.
+pin_ids() {
+	local f kind
+	for f in "$ZH_PIN_DIR"/*; do
+		kind=map
+		bpftool prog show pinned "$f" >/dev/null 2>&1 && kind=prog
+		echo "${f##*/} $(bpftool -j "$kind" show pinned "$f" | jq .id)"
+	done
+}
+# holds PID NAME: process PID has the pinned map NAME open (one of its
+# fds' fdinfo names the map's ID): it works on the pinned map, not on one
+# of its own.
+holds() {
+	local id
+	id=$(bpftool -j map show pinned "$ZH_PIN_DIR/$2" | jq .id)
+	grep -qsx "map_id:[[:space:]]*$id" /proc/"$1"/fdinfo/*
+}
+# agent_start LOG: zerohopd in the node (where the host veths are), waited
+# for until ready; AGENT is its pid.
+AGENT=""
+agent_start() {
+	nsenter --net="/var/run/netns/$ZH_NODE" "$ZH_BIN/zerohopd" -i 1 2>"$1" &
+	AGENT=$!
+	ZH_PIDS+=("$AGENT")
+	eventually grep -q 'ready$' "$1" || {
+		echo "zerohopd did not come up:"
+		cat "$1"
+		return 1
+	}
+}
+
 # --- setup -----------------------------------------------------------------
 zh_node_up
 zh_node sysctl -qw net.ipv4.ip_forward=0
@@ -183,15 +217,15 @@ tc_without_agent() {
 	check "the plugin pinned the objects itself" test -e "$ZH_PIN_DIR/zh_endpoints"
 }
 
-# xdp with the agent running (it reuses the pins the plugin made).
-# The agent runs where the host veths are: in the node netns.
-AGENT=""
+# xdp with the agent running: it takes the objects the plugin pinned, the
+# very ones (their kernel IDs), not copies of its own.
 xdp_with_agent() {
-	nsenter --net="/var/run/netns/$ZH_NODE" "$ZH_BIN/zerohopd" -i 1 2>"$ZH_TMP/agent.log" &
-	AGENT=$!
-	ZH_PIDS+=("$AGENT")
-	sleep 0.5
-	check "zerohopd reuses the pins" grep -q "reusing pinned" "$ZH_TMP/agent.log"
+	local before
+	before=$(pin_ids)
+	agent_start "$ZH_TMP/agent.log"
+	check "zerohopd reuses the pins: every pinned program and map keeps its ID" \
+		test "$(pin_ids)" = "$before"
+	check "... and it holds the pinned zh_endpoints map" holds "$AGENT" zh_endpoints
 	mode_tests xdp 2
 }
 
@@ -489,7 +523,7 @@ chain() {
 
 # --- the agent is not in the data path -------------------------------------------
 agent_restart() {
-	local a="${ZH_PREFIX}-ka" b="${ZH_PREFIX}-kb" b4 ping_pid
+	local a="${ZH_PREFIX}-ka" b="${ZH_PREFIX}-kb" b4 ping_pid before
 	zh_pod_add "$a" "$CONF"
 	zh_pod_add "$b" "$CONF"
 	b4=$(zh_pod_ip "$b")
@@ -502,12 +536,12 @@ agent_restart() {
 	wait "$ping_pid" || true
 	check "agent killed with SIGKILL: ping keeps going (0% loss)" \
 		grep -q ' 0% packet loss' "$ZH_TMP/ping.out"
-	nsenter --net="/var/run/netns/$ZH_NODE" "$ZH_BIN/zerohopd" -i 1 2>"$ZH_TMP/agent2.log" &
-	AGENT=$!
-	ZH_PIDS+=("$AGENT")
-	sleep 0.5
-	check "restarted agent reuses the pins and sees both endpoints" \
-		grep -q "reusing pinned BPF objects.*2 endpoint(s)" "$ZH_TMP/agent2.log"
+	before=$(pin_ids)
+	agent_start "$ZH_TMP/agent2.log"
+	check "restarted agent reuses the pins: every program and map keeps its ID" \
+		test "$(pin_ids)" = "$before"
+	check "... holds the pinned zh_endpoints map" holds "$AGENT" zh_endpoints
+	check "... which still has both endpoints" test "$(endpoint_count)" = 2
 	check "traffic still flows after the restart" ping_ok "$a" "$b4"
 	# A veth that disappears without DEL: the agent sweeps its endpoint.
 	zh_node ip link del "$(jq -r '.interfaces[0].name' "$ZH_TMP/$b.json")"
