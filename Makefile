@@ -261,19 +261,17 @@ check-sanitize:
 	$(Q)$(MAKE) --no-print-directory O=$(SAN_O) SANITIZE=address,undefined \
 		check-unit check-bpf
 
+# The integration scripts, in the order they run; each skips (exit 77,
+# saying why) where it cannot run, and run-tier does not count that a
+# failure.
+INTEGRATION_TESTS := run metrics latency services lb xdpbench afxdp features demo
+
 check-integration: all $(O)/tests/xsk_peer
-	$(Q)O=$(O) tests/integration/run.sh
-	$(Q)O=$(O) tests/integration/metrics.sh
-	$(Q)O=$(O) tests/integration/latency.sh
-	$(Q)O=$(O) tests/integration/services.sh
-	$(Q)O=$(O) tests/integration/lb.sh
-	$(Q)O=$(O) tests/integration/xdpbench.sh
-	$(Q)O=$(O) tests/integration/afxdp.sh
-	$(Q)O=$(O) tests/integration/features.sh
-	$(Q)O=$(O) tests/integration/demo.sh
+	$(Q)O=$(O) tests/run-tier integration \
+		$(patsubst %,tests/integration/%.sh,$(INTEGRATION_TESTS))
 
 check-podman: all
-	$(Q)O=$(O) tests/integration/podman.sh
+	$(Q)O=$(O) tests/run-tier podman tests/integration/podman.sh
 
 # The headline comparison (xdpbench --help): every path, 10000 Services for
 # kube-proxy's rules, nftables and zerohop-svc, one UDP flow and a new flow
@@ -307,12 +305,15 @@ FORMAT_SRCS := $(shell git ls-files '*.c' '*.h' 2>/dev/null)
 format:
 	$(Q)$(CLANG_FORMAT) -i $(FORMAT_SRCS)
 
+# shellcheck -x follows the tests' `source=` directives into lib.sh, so it
+# sees that lib.sh reads what they set (ZH_PREFIX, CASE).
 lint: $(SKELS)
 	$(Q)$(CLANG_FORMAT) --dry-run -Werror $(FORMAT_SRCS)
 	$(Q)cppcheck --quiet --error-exitcode=1 --enable=warning,portability \
 		--inline-suppr --suppress=missingIncludeSystem \
 		-Ibpf/include -Iuser/lib -Icni -I$(O)/bpf user cni
-	$(Q)shellcheck -S warning scripts/*.sh tests/run-tier tests/integration/*.sh .ci/run
+	$(Q)shellcheck -x -S warning scripts/*.sh tests/run-tier tests/integration/*.sh \
+		tests/integration/plugins/* tests/integration/podman/runc-wrapper .ci/run
 
 clean:
 	rm -rf $(O)

@@ -8,11 +8,12 @@
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 : "${O:=build}"
+ZH_PREFIX="zhd$$"
 # shellcheck source=tests/integration/lib.sh
 . tests/integration/lib.sh
 # Before zh_require: sourcing lib.sh made a temp dir, a skip removes it too.
-trap zh_cleanup EXIT
-zh_require demo timeout jq socat setpriv iptables ping
+zh_start
+zh_require timeout jq socat setpriv iptables ping
 
 # Not the demo's default: a user's demo may run beside this test.
 PREFIX=zhdtest
@@ -34,14 +35,7 @@ DETAIL=xdp_veth_native
 # host_zh_links: the host netns's interfaces named like ours (zh<hash>).
 host_zh_links() { ip -o link show | awk -F': ' '$2 ~ /^zh/ { print $2 }' | sort; }
 links_before=$(host_zh_links)
-
-start=$(date +%s%N)
-rc=0
-# The test's own lib.sh exported its pin root and socket: the demo makes its own.
-env -u ZEROHOP_PIN_ROOT -u ZEROHOP_XSK_SOCKET ZH_DEMO_PREFIX="$PREFIX" "$MARK" \
-	"${INJECT[@]}" timeout -k 10 "$GUARD" scripts/demo.sh --no-deps \
-	>"$LOG" 2>&1 || rc=$?
-ms=$((($(date +%s%N) - start) / 1000000))
+rc="" ms=""
 
 # timeout's status when it had to stop the demo (124) or kill it (137).
 not_guarded() { [ "$rc" != 124 ] && [ "$rc" != 137 ]; }
@@ -59,24 +53,36 @@ no_procs() {
 	[ $left = 0 ]
 }
 
-# shellcheck disable=SC2034 # read by lib.sh's ok/bad
-CASE="demo ${INJECT[*]}"
-check "exits non-zero (status $rc)" test "$rc" -ne 0
-check "ends by itself, not by the ${GUARD}s hang guard" not_guarded
-check "within ${FAST}s (took ${ms} ms)" test "$ms" -lt $((FAST * 1000))
-check "names the step that failed" grep -qF "$STEP" "$LOG"
-check "says what failed: $WHAT" grep -qF "$WHAT" "$LOG"
-check "shows the product's error: $DETAIL" grep -qF "$DETAIL" "$LOG"
-check "no netns $PREFIX-* left" no_netns
-check "no pin root /sys/fs/bpf/$PREFIX left" test ! -e "/sys/fs/bpf/$PREFIX"
-check "no temp dir /tmp/$PREFIX.* left" no_tmp
-check "no pid file /run/$PREFIX.demo.pid left" test ! -e "/run/$PREFIX.demo.pid"
-check "no process of the run left" no_procs
-check "no zh* interface left in the host netns" no_new_links
+# The demo with the failure injected: it stops at once, saying why.
+fails_fast() {
+	local start
+	start=$(date +%s%N)
+	rc=0
+	# The test's own lib.sh exported its pin root and socket: the demo makes its own.
+	env -u ZEROHOP_PIN_ROOT -u ZEROHOP_XSK_SOCKET ZH_DEMO_PREFIX="$PREFIX" "$MARK" \
+		"${INJECT[@]}" timeout -k 10 "$GUARD" scripts/demo.sh --no-deps \
+		>"$LOG" 2>&1 || rc=$?
+	ms=$((($(date +%s%N) - start) / 1000000))
+	check "exits non-zero (status $rc)" test "$rc" -ne 0
+	check "ends by itself, not by the ${GUARD}s hang guard" not_guarded
+	check "within ${FAST}s (took ${ms} ms)" test "$ms" -lt $((FAST * 1000))
+	check "names the step that failed" grep -qF "$STEP" "$LOG"
+	check "says what failed: $WHAT" grep -qF "$WHAT" "$LOG"
+	check "shows the product's error: $DETAIL" grep -qF "$DETAIL" "$LOG"
+}
 
-if [ "$FAIL" != 0 ]; then
-	echo "  the demo's output (last 40 lines):"
-	tail -n 40 "$LOG" | sed 's/^/       | /'
-fi
-echo "demo: $PASS passed, $FAIL failed"
-[ "$FAIL" = 0 ]
+# ... and it cleans up after itself.
+leaves_nothing() {
+	check "no netns $PREFIX-* left" no_netns
+	check "no pin root /sys/fs/bpf/$PREFIX left" test ! -e "/sys/fs/bpf/$PREFIX"
+	check "no temp dir /tmp/$PREFIX.* left" no_tmp
+	check "no pid file /run/$PREFIX.demo.pid left" test ! -e "/run/$PREFIX.demo.pid"
+	check "no process of the run left" no_procs
+	check "no zh* interface left in the host netns" no_new_links
+	if [ "$FAIL" != 0 ]; then
+		echo "  the demo's output (last 40 lines):"
+		tail -n 40 "$LOG" | sed 's/^/       | /'
+	fi
+}
+
+zh_run_cases fails_fast leaves_nothing

@@ -29,14 +29,12 @@ ZH_PREFIX="zhf$$"
 # shellcheck source=tests/integration/lib.sh
 . tests/integration/lib.sh
 
+zh_start
+# Every case has a pin root of its own: $ROOTS-<case>.
 ROOTS="/sys/fs/bpf/${ZH_PREFIX}"
-features_cleanup() {
-	zh_cleanup
-	rm -rf "$ROOTS"-*
-}
-trap 'features_cleanup' EXIT
-trap 'exit 130' INT TERM
-zh_require features jq socat nsenter bpftool tc curl
+roots_cleanup() { rm -rf "$ROOTS"-*; }
+zh_defer roots_cleanup
+zh_require jq socat nsenter bpftool tc curl
 
 CTL="$ZH_BIN/zerohopctl"
 unset ZEROHOP_DISABLE_FEATURES
@@ -54,16 +52,15 @@ zh_node_up
 zh_node sysctl -qw net.ipv4.ip_forward=0
 zh_node iptables -I FORWARD -j DROP
 
-# part NAME [DISABLED]: a fresh pin root (so a fresh probe) with
-# ZEROHOP_DISABLE_FEATURES=DISABLED for everything started from here on.
+# part [DISABLED]: the case's own pin root, $ROOTS-$CASE (so a fresh
+# probe), with ZEROHOP_DISABLE_FEATURES=DISABLED for everything started
+# from here on.
 AGENT=""
 part() {
-	# shellcheck disable=SC2034 # read by lib.sh's ok/bad
-	CASE=$1
-	export ZEROHOP_PIN_ROOT="$ROOTS-$1"
+	export ZEROHOP_PIN_ROOT="$ROOTS-$CASE"
 	ZH_PIN_DIR="$ZEROHOP_PIN_ROOT/$(basename "$ZH_PIN_DIR")"
-	if [ -n "${2:-}" ]; then
-		export ZEROHOP_DISABLE_FEATURES=$2
+	if [ -n "${1:-}" ]; then
+		export ZEROHOP_DISABLE_FEATURES=$1
 	else
 		unset ZEROHOP_DISABLE_FEATURES
 	fi
@@ -139,7 +136,17 @@ pods_add() {
 	shift
 	for p in "$@"; do zh_pod_add "$p" "$conf" || return 1; done
 }
-no_zh_links() { ! zh_node ip -o link show | grep -q ' zh[0-9a-f]\{12\}[@:]'; }
+# no_zh_links: no host veth of ours is left in the node (those that are,
+# printed). Not `! ... | grep -q`: under pipefail, grep leaving early
+# would fail ip with SIGPIPE, and the negation would pass the check.
+no_zh_links() {
+	local left
+	left=$(zh_node ip -o link show | grep ' zh[0-9a-f]\{12\}[@:]' || true)
+	[ -z "$left" ] || {
+		echo "$left"
+		return 1
+	}
+}
 lease_of() { grep -rl "^$(zh_ctr_id "$1")" "$ZH_TMP/ipam" 2>/dev/null || true; }
 # Endpoints in the maps; 0 when nothing is pinned at all.
 endpoint_count() {
@@ -192,23 +199,28 @@ handover_cases() {
 	check "DEL leaves no link" no_zh_links
 }
 
-if has xdp_meta; then
-	part xdp_meta-on
+xdp_meta_on() {
+	if ! has xdp_meta; then
+		zh_case_skip "this kernel lacks xdp_meta: the fallback (xdp_meta_off) runs for real"
+		return 0
+	fi
+	part
 	check "the kernel's features: xdp_meta present" feature xdp_meta '.present'
 	handover_cases
-else
-	echo "  skip xdp_meta-on: this kernel lacks xdp_meta: the fallback below runs for real"
-fi
-part xdp_meta-off xdp_meta
-agent_start
-check "ZEROHOP_DISABLE_FEATURES=xdp_meta: reported absent" feature xdp_meta '.present | not'
-if has xdp_meta; then
-	check "... and disabled, not missing" feature xdp_meta '.disabled and .kernel'
-fi
-check "the agent's start line names it with its fallback" \
-	grep -q 'xdp_meta [a-z]* (fallback: the tc entry classifies again' "$ZH_TMP/agent.log"
-agent_stop
-handover_cases
+}
+
+xdp_meta_off() {
+	part xdp_meta
+	agent_start
+	check "ZEROHOP_DISABLE_FEATURES=xdp_meta: reported absent" feature xdp_meta '.present | not'
+	if has xdp_meta; then
+		check "... and disabled, not missing" feature xdp_meta '.disabled and .kernel'
+	fi
+	check "the agent's start line names it with its fallback" \
+		grep -q 'xdp_meta [a-z]* (fallback: the tc entry classifies again' "$ZH_TMP/agent.log"
+	agent_stop
+	handover_cases
+}
 
 # --- tcx, and clsact where it is missing ------------------------------------
 # tc_cases WANT: two tc pods; their host veths carry zh_tc_from_pod the way
@@ -240,133 +252,151 @@ tc_cases() {
 	check "DEL leaves no link" no_zh_links
 }
 
-if has tcx; then
-	part tcx-on
+tcx_on() {
+	if ! has tcx; then
+		zh_case_skip "this kernel lacks tcx: the clsact cases (tcx_off) run for real"
+		return 0
+	fi
+	part
 	tc_cases tcx
-else
-	echo "  skip tcx-on: this kernel lacks tcx: the clsact cases below run for real"
-fi
-part tcx-off tcx
-tc_cases clsact
+}
+
+tcx_off() {
+	part tcx
+	tc_cases clsact
+}
 
 # --- xdp_veth_native: XDP and AF_XDP pods refused, tc pods fine -------------
-part noxdp xdp_veth_native
-zh_conf "$ZH_TMP/xdp.conf" f-noxdp xdp 10.74.0.0/24
-zh_conf "$ZH_TMP/tc.conf" f-notc tc 10.75.0.0/24
-jq '. + {afxdp: {steer: [{proto: "udp", port: 7777}]}} | .datapath = "tc"' \
-	"$ZH_TMP/xdp.conf" >"$ZH_TMP/afxdp.conf"
-check "the agent refuses --xsk-socket PATH, naming the feature" \
-	agent_refuses 'AF_XDP cannot work on this kernel: it lacks xdp_veth_native' \
-	--xsk-socket "$ZH_TMP/x.sock"
-agent_start
-check "... and turns the default handoff off, saying why" \
-	grep -q 'AF_XDP socket handoff off: this kernel lacks xdp_veth_native' "$ZH_TMP/agent.log"
-check "... and listens on no socket" test ! -e "$ZEROHOP_XSK_SOCKET"
-for kind in xdp afxdp; do
-	p="${ZH_PREFIX}-no$kind"
-	ip netns add "$p"
-	zh_cni ADD "$p" "$ZH_TMP/$kind.conf" >"$ZH_TMP/err.json" || true
-	check "ADD of an $kind pod: code 2 naming xdp_veth_native" \
-		jq -e '.code == 2 and (.msg | contains("cannot work on this node")) and
-		       (.details | contains("xdp_veth_native"))' "$ZH_TMP/err.json"
-	check "... leaves no link, no lease, no endpoint" left_nothing "$p"
-	check "... and nothing in the pod's netns" \
-		test "$(zh_in "$p" ip -o link show | grep -vc ': lo:')" = 0
-	ip netns del "$p"
-done
-t="${ZH_PREFIX}-t"
-check "a tc pod on the same node is ADDed" zh_pod_add "$t" "$ZH_TMP/tc.conf"
-ZH_PODS+=("$t")
-check "... and reached" ping_ok "$t" 10.200.0.1
-# CHECK of an XDP pod on this kernel: refused the same way (prevResult of
-# the tc pod stands in; the kernel check comes first).
-jq --slurpfile r "$ZH_TMP/$t.json" '. + {prevResult: $r[0]}' "$ZH_TMP/xdp.conf" \
-	>"$ZH_TMP/check.conf"
-zh_cni CHECK "$t" "$ZH_TMP/check.conf" >"$ZH_TMP/err.json" || true
-check "CHECK of an XDP pod: code 2 naming xdp_veth_native" \
-	jq -e '.code == 2 and (.details | contains("xdp_veth_native"))' "$ZH_TMP/err.json"
-for kind in xdp tc; do
-	jq '.cniVersion = "1.1.0"' "$ZH_TMP/$kind.conf" >"$ZH_TMP/st-$kind.conf"
-done
-CNI_COMMAND=STATUS CNI_PATH=$ZH_CNI_PATH zh_node "$ZH_BIN/zerohop" \
-	<"$ZH_TMP/st-xdp.conf" >"$ZH_TMP/err.json" || true
-check "STATUS of an XDP network: code 50 naming xdp_veth_native" \
-	jq -e '.code == 50 and (.details | contains("xdp_veth_native"))' "$ZH_TMP/err.json"
-CNI_COMMAND=STATUS CNI_PATH=$ZH_CNI_PATH zh_node "$ZH_BIN/zerohop" \
-	<"$ZH_TMP/st-tc.conf" >"$ZH_TMP/status.out" && rc=0 || rc=$?
-check "STATUS of a tc network: exit 0, silent" \
-	test "$rc:$(cat "$ZH_TMP/status.out")" = "0:"
-pods_del "$t"
-agent_stop
+no_xdp_veth_native() {
+	part xdp_veth_native
+	zh_conf "$ZH_TMP/xdp.conf" f-noxdp xdp 10.74.0.0/24
+	zh_conf "$ZH_TMP/tc.conf" f-notc tc 10.75.0.0/24
+	jq '. + {afxdp: {steer: [{proto: "udp", port: 7777}]}} | .datapath = "tc"' \
+		"$ZH_TMP/xdp.conf" >"$ZH_TMP/afxdp.conf"
+	check "the agent refuses --xsk-socket PATH, naming the feature" \
+		agent_refuses 'AF_XDP cannot work on this kernel: it lacks xdp_veth_native' \
+		--xsk-socket "$ZH_TMP/x.sock"
+	agent_start
+	check "... and turns the default handoff off, saying why" \
+		grep -q 'AF_XDP socket handoff off: this kernel lacks xdp_veth_native' "$ZH_TMP/agent.log"
+	check "... and listens on no socket" test ! -e "$ZEROHOP_XSK_SOCKET"
+	for kind in xdp afxdp; do
+		p="${ZH_PREFIX}-no$kind"
+		ip netns add "$p"
+		zh_cni ADD "$p" "$ZH_TMP/$kind.conf" >"$ZH_TMP/err.json" || true
+		check "ADD of an $kind pod: code 2 naming xdp_veth_native" \
+			jq -e '.code == 2 and (.msg | contains("cannot work on this node")) and
+			       (.details | contains("xdp_veth_native"))' "$ZH_TMP/err.json"
+		check "... leaves no link, no lease, no endpoint" left_nothing "$p"
+		check "... and nothing in the pod's netns" \
+			test "$(zh_in "$p" ip -o link show | grep -vc ': lo:')" = 0
+		ip netns del "$p"
+	done
+	t="${ZH_PREFIX}-t"
+	check "a tc pod on the same node is ADDed" zh_pod_add "$t" "$ZH_TMP/tc.conf"
+	ZH_PODS+=("$t")
+	check "... and reached" ping_ok "$t" 10.200.0.1
+	# CHECK of an XDP pod on this kernel: refused the same way (prevResult of
+	# the tc pod stands in; the kernel check comes first).
+	jq --slurpfile r "$ZH_TMP/$t.json" '. + {prevResult: $r[0]}' "$ZH_TMP/xdp.conf" \
+		>"$ZH_TMP/check.conf"
+	zh_cni CHECK "$t" "$ZH_TMP/check.conf" >"$ZH_TMP/err.json" || true
+	check "CHECK of an XDP pod: code 2 naming xdp_veth_native" \
+		jq -e '.code == 2 and (.details | contains("xdp_veth_native"))' "$ZH_TMP/err.json"
+	for kind in xdp tc; do
+		jq '.cniVersion = "1.1.0"' "$ZH_TMP/$kind.conf" >"$ZH_TMP/st-$kind.conf"
+	done
+	CNI_COMMAND=STATUS CNI_PATH=$ZH_CNI_PATH zh_node "$ZH_BIN/zerohop" \
+		<"$ZH_TMP/st-xdp.conf" >"$ZH_TMP/err.json" || true
+	check "STATUS of an XDP network: code 50 naming xdp_veth_native" \
+		jq -e '.code == 50 and (.details | contains("xdp_veth_native"))' "$ZH_TMP/err.json"
+	CNI_COMMAND=STATUS CNI_PATH=$ZH_CNI_PATH zh_node "$ZH_BIN/zerohop" \
+		<"$ZH_TMP/st-tc.conf" >"$ZH_TMP/status.out" && rc=0 || rc=$?
+	check "STATUS of a tc network: exit 0, silent" \
+		test "$rc:$(cat "$ZH_TMP/status.out")" = "0:"
+	pods_del "$t"
+	agent_stop
+}
 
 # --- reporting: zerohopctl features, /metrics, a bad list -------------------
-part report xdp_meta,tcx
-# /metrics on a port in the node's netns (loopback only).
-agent_start --listen 127.0.0.1:9469
-n=$(jq '.features | length' "$ZH_TMP/kernel.json")
-check "zerohopctl features -o json: every feature, with what uses it and the fallback" \
-	sh -c "'$CTL' features -o json | jq -e '.stored and (.features | length) == $n and
-		all(.features[]; .used_by != \"\" and .since != \"\" and has(\"fallback\")) and
-		(.features[] | select(.name == \"tcx\") | .present == false and .fallback != null)'"
-check "zerohopctl features (table): a header and a row each, tcx disabled" \
-	sh -c "'$CTL' features >$ZH_TMP/feat.txt &&
-	       [ \$(grep -c '^[a-z]' $ZH_TMP/feat.txt) = \$(($n + 1)) ] &&
-	       grep -q '^FEATURE *PRESENT' $ZH_TMP/feat.txt &&
-	       grep -Eq '^tcx +(disabled|no) ' $ZH_TMP/feat.txt"
-check "the agent's start line: one line, every absent feature" \
-	sh -c "[ \$(grep -c ' features;' $ZH_TMP/agent.log) = 1 ] &&
-	       grep ' features;' $ZH_TMP/agent.log | grep -q 'tcx disabled' &&
-	       grep ' features;' $ZH_TMP/agent.log | grep -Eq 'xdp_meta (absent|disabled)'"
-zh_node curl -s http://127.0.0.1:9469/metrics >"$ZH_TMP/metrics.txt" || true
-check "/metrics: zerohop_kernel_feature per feature, tcx 0, bpf_maps 1" \
-	sh -c "[ \$(grep -c '^zerohop_kernel_feature{' $ZH_TMP/metrics.txt) = $n ] &&
-	       grep -q '^zerohop_kernel_feature{feature=\"tcx\"} 0$' $ZH_TMP/metrics.txt &&
-	       grep -q '^zerohop_kernel_feature{feature=\"bpf_maps\"} 1$' $ZH_TMP/metrics.txt"
-agent_stop
-ZEROHOP_DISABLE_FEATURES=tcx check "a later run with another ZEROHOP_DISABLE_FEATURES: the pinned set stands, said" \
-	sh -c "'$CTL' features -o json 2>$ZH_TMP/ctl.err | jq -e '.features[] | select(.name == \"xdp_meta\") | .present | not' &&
-	       grep -q 'they stand' $ZH_TMP/ctl.err"
+report() {
+	part xdp_meta,tcx
+	# /metrics on a port in the node's netns (loopback only).
+	agent_start --listen 127.0.0.1:9469
+	n=$(jq '.features | length' "$ZH_TMP/kernel.json")
+	check "zerohopctl features -o json: every feature, with what uses it and the fallback" \
+		sh -c "'$CTL' features -o json | jq -e '.stored and (.features | length) == $n and
+			all(.features[]; .used_by != \"\" and .since != \"\" and has(\"fallback\")) and
+			(.features[] | select(.name == \"tcx\") | .present == false and .fallback != null)'"
+	check "zerohopctl features (table): a header and a row each, tcx disabled" \
+		sh -c "'$CTL' features >$ZH_TMP/feat.txt &&
+		       [ \$(grep -c '^[a-z]' $ZH_TMP/feat.txt) = \$(($n + 1)) ] &&
+		       grep -q '^FEATURE *PRESENT' $ZH_TMP/feat.txt &&
+		       grep -Eq '^tcx +(disabled|no) ' $ZH_TMP/feat.txt"
+	check "the agent's start line: one line, every absent feature" \
+		sh -c "[ \$(grep -c ' features;' $ZH_TMP/agent.log) = 1 ] &&
+		       grep ' features;' $ZH_TMP/agent.log | grep -q 'tcx disabled' &&
+		       grep ' features;' $ZH_TMP/agent.log | grep -Eq 'xdp_meta (absent|disabled)'"
+	zh_node curl -s http://127.0.0.1:9469/metrics >"$ZH_TMP/metrics.txt" || true
+	check "/metrics: zerohop_kernel_feature per feature, tcx 0, bpf_maps 1" \
+		sh -c "[ \$(grep -c '^zerohop_kernel_feature{' $ZH_TMP/metrics.txt) = $n ] &&
+		       grep -q '^zerohop_kernel_feature{feature=\"tcx\"} 0$' $ZH_TMP/metrics.txt &&
+		       grep -q '^zerohop_kernel_feature{feature=\"bpf_maps\"} 1$' $ZH_TMP/metrics.txt"
+	agent_stop
+	ZEROHOP_DISABLE_FEATURES=tcx check "a later run with another ZEROHOP_DISABLE_FEATURES: the pinned set stands, said" \
+		sh -c "'$CTL' features -o json 2>$ZH_TMP/ctl.err | jq -e '.features[] | select(.name == \"xdp_meta\") | .present | not' &&
+		       grep -q 'they stand' $ZH_TMP/ctl.err"
+}
 
-part bad 'xdp_meta,bogus'
-check "ZEROHOP_DISABLE_FEATURES with an unknown name: the agent refuses to start" \
-	agent_refuses 'ZEROHOP_DISABLE_FEATURES: unknown kernel feature "bogus"'
-p="${ZH_PREFIX}-bad"
-ip netns add "$p"
-zh_conf "$ZH_TMP/tc.conf" f-bad tc 10.76.0.0/24
-zh_cni ADD "$p" "$ZH_TMP/tc.conf" >"$ZH_TMP/err.json" 2>"$ZH_TMP/cni.err" || true
-check "... and so does ADD (code 102 naming it)" \
-	jq -e '.code == 102 and (.details | contains("bogus"))' "$ZH_TMP/err.json"
-check "... leaving no link and no lease" left_nothing "$p"
-ip netns del "$p"
+bad_list() {
+	part 'xdp_meta,bogus'
+	check "ZEROHOP_DISABLE_FEATURES with an unknown name: the agent refuses to start" \
+		agent_refuses 'ZEROHOP_DISABLE_FEATURES: unknown kernel feature "bogus"'
+	p="${ZH_PREFIX}-bad"
+	ip netns add "$p"
+	zh_conf "$ZH_TMP/tc.conf" f-bad tc 10.76.0.0/24
+	zh_cni ADD "$p" "$ZH_TMP/tc.conf" >"$ZH_TMP/err.json" 2>"$ZH_TMP/cni.err" || true
+	check "... and so does ADD (code 102 naming it)" \
+		jq -e '.code == 102 and (.details | contains("bogus"))' "$ZH_TMP/err.json"
+	check "... leaving no link and no lease" left_nothing "$p"
+	ip netns del "$p"
+}
 
 # --- helpers with a variant or a refusal ------------------------------------
-part noneigh tc_redirect_neigh
-check "--nodeport-dev without bpf_redirect_neigh: refused, naming it" \
-	agent_refuses 'NodePorts cannot work on this kernel: it lacks tc_redirect_neigh' \
-	--nodeport-dev lo
-part nosample xdp_get_prandom_u32
-check "--sample without bpf_get_prandom_u32 in XDP: refused, naming it" \
-	agent_refuses 'it lacks xdp_get_prandom_u32' --sample 10
-agent_start
-check "... and zerohopctl latency --sample too" \
-	sh -c "! '$CTL' latency --sample 10 2>$ZH_TMP/ctl.err && grep -q xdp_get_prandom_u32 $ZH_TMP/ctl.err"
-check "... while probes stay on" "$CTL" latency --probes on
-agent_stop
+no_redirect_neigh() {
+	part tc_redirect_neigh
+	check "--nodeport-dev without bpf_redirect_neigh: refused, naming it" \
+		agent_refuses 'NodePorts cannot work on this kernel: it lacks tc_redirect_neigh' \
+		--nodeport-dev lo
+}
 
-part nopeer tc_redirect_peer
-agent_start
-a="${ZH_PREFIX}-pa" b="${ZH_PREFIX}-pb"
-zh_conf "$ZH_TMP/tc.conf" f-nopeer tc 10.77.0.0/24 fd00:77::/64
-check "without bpf_redirect_peer: two tc pods ADDed" \
-	pods_add "$ZH_TMP/tc.conf" "$a" "$b"
-before=$(zh_stat redirect)
-check "... reach each other: ping" ping_ok "$a" "$(zh_pod_ip "$b")"
-check "... TCP" tcp_ok "$b" "$a" "$(zh_pod_ip "$a")"
-check "... ping over IPv6" ping_ok "$a" "$(zh_pod_ip "$b" 6)"
-check "... redirected by the fast path all the same" \
-	test "$(zh_stat redirect)" -gt "$((before + 4))"
-pods_del "$a" "$b"
-agent_stop
+no_prandom_xdp() {
+	part xdp_get_prandom_u32
+	check "--sample without bpf_get_prandom_u32 in XDP: refused, naming it" \
+		agent_refuses 'it lacks xdp_get_prandom_u32' --sample 10
+	agent_start
+	check "... and zerohopctl latency --sample too" \
+		sh -c "! '$CTL' latency --sample 10 2>$ZH_TMP/ctl.err && grep -q xdp_get_prandom_u32 $ZH_TMP/ctl.err"
+	check "... while probes stay on" "$CTL" latency --probes on
+	agent_stop
+}
 
-echo "features: $PASS passed, $FAIL failed"
-[ "$FAIL" = 0 ]
+no_redirect_peer() {
+	part tc_redirect_peer
+	agent_start
+	a="${ZH_PREFIX}-pa" b="${ZH_PREFIX}-pb"
+	zh_conf "$ZH_TMP/tc.conf" f-nopeer tc 10.77.0.0/24 fd00:77::/64
+	check "without bpf_redirect_peer: two tc pods ADDed" \
+		pods_add "$ZH_TMP/tc.conf" "$a" "$b"
+	before=$(zh_stat redirect)
+	check "... reach each other: ping" ping_ok "$a" "$(zh_pod_ip "$b")"
+	check "... TCP" tcp_ok "$b" "$a" "$(zh_pod_ip "$a")"
+	check "... ping over IPv6" ping_ok "$a" "$(zh_pod_ip "$b" 6)"
+	check "... redirected by the fast path all the same" \
+		test "$(zh_stat redirect)" -gt "$((before + 4))"
+	pods_del "$a" "$b"
+	agent_stop
+}
+
+zh_run_cases xdp_meta_on xdp_meta_off tcx_on tcx_off no_xdp_veth_native report bad_list \
+	no_redirect_neigh no_prandom_xdp no_redirect_peer

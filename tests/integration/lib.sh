@@ -7,10 +7,28 @@
 # cleanup that runs on every exit path.
 #
 # Callers set ZH_PREFIX (names of everything made here start with it) and
-# O (the build dir) before sourcing.
+# O (the build dir) before sourcing, under set -euo pipefail.
+#
+# A test, run by tests/run-tier: source this, zh_start (traps), zh_require
+# (root and tools, or exit 77 saying why), then one function per case
+# counting checks (check, check_not), and last `zh_run_cases CASE...`,
+# which runs them and prints the test's "N passed, N failed" line.
 
+# One strictness for every script: a command that fails outside a check
+# stops the test (zh_on_err says which), an unset variable is a bug.
+if [[ $- != *e* || $- != *u* ]] || ! shopt -qo pipefail; then
+	echo "${0##*/}: source lib.sh under set -euo pipefail" >&2
+	exit 1
+fi
 : "${O:=build}"
 : "${ZH_PREFIX:=zh$$}"
+# The test's name in what it prints: its file's, without .sh.
+ZH_TEST=${0##*/}
+ZH_TEST=${ZH_TEST%.sh}
+if [ ! -d "$O" ]; then
+	echo "$ZH_TEST: no build directory $O: run make" >&2
+	exit 1
+fi
 ZH_BIN=$(cd "$O" && pwd)
 ZH_TMP=$(mktemp -d "/tmp/${ZH_PREFIX}.XXXXXX")
 ZH_NODE="${ZH_PREFIX}-node"
@@ -26,25 +44,66 @@ export ZEROHOP_XSK_SOCKET="$ZH_TMP/xsk.sock"
 ZH_PIN_DIR="$ZEROHOP_PIN_ROOT/$(sed -n 's/^#define ZH_PIN_VERSION "\(.*\)"$/\1/p' bpf/include/zh_abi.h)"
 ZH_PODS=()
 ZH_PIDS=()
+ZH_DEFER=()
 
 mkdir -p "$ZH_CNI_DIR"
 ln -s "$ZH_BIN/zerohop" "$ZH_CNI_DIR/zerohop"
 
-# zh_require TIER TOOL...: skip (exit 77) unless root; fail on a missing tool.
-zh_require() {
-	local tier=$1 t
-	shift
-	if [ "$(id -u)" != 0 ]; then
-		echo "$tier: SKIP: needs root (network namespaces, BPF)"
-		exit 77
-	fi
-	for t in "$@"; do
-		command -v "$t" >/dev/null || {
-			echo "$tier: missing $t: run scripts/deps.sh"
-			exit 1
-		}
-	done
+# zh_start: what every test does first, right after sourcing: clean up on
+# every exit path, exit 130 on SIGINT and SIGTERM, and name the command
+# that stopped the test when set -e does.
+zh_start() {
+	# The ERR trap in functions too: the cases are functions.
+	set -E
+	trap zh_cleanup EXIT
+	trap 'exit 130' INT TERM
+	trap 'zh_on_err $? "$BASH_COMMAND" "$LINENO"' ERR
 }
+
+# zh_on_err STATUS COMMAND LINE: set -e is about to stop the test. Without
+# this line the runner would only see its exit status.
+zh_on_err() {
+	# In $(...) and in conditions (check's included) errexit is off, and
+	# a failing command is an answer, not the end.
+	[[ $- == *e* ]] || return 0
+	local i where="${BASH_SOURCE[1]##*/}:$3"
+	# Where it was called from, back to the script's top level.
+	for ((i = 1; i < ${#FUNCNAME[@]} - 1; i++)); do
+		where+=" < ${BASH_SOURCE[i + 1]##*/}:${BASH_LINENO[i]}"
+	done
+	echo "$ZH_TEST: stopped${CASE:+ in case $CASE}: \`$2\` exited $1 at $where;" \
+		"$PASS passed, $FAIL failed" >&2
+}
+
+# zh_skip WHY: the test cannot run here: say why, exit 77 (the runner's
+# "skipped").
+zh_skip() {
+	echo "$ZH_TEST: SKIP: $*"
+	exit 77
+}
+
+# zh_require TOOL[:PACKAGE]...: skip unless root; fail naming every
+# missing tool at once (with its Debian package where given).
+zh_require() {
+	local t missing=()
+	[ "$(id -u)" = 0 ] || zh_skip "needs root (network namespaces, BPF)"
+	for t in "$@"; do
+		command -v "${t%%:*}" >/dev/null && continue
+		if [[ $t == *:* ]]; then
+			missing+=("${t%%:*} (Debian package ${t#*:})")
+		else
+			missing+=("$t")
+		fi
+	done
+	[ ${#missing[@]} = 0 ] && return 0
+	echo "$ZH_TEST: missing ${missing[*]}: run scripts/deps.sh"
+	exit 1
+}
+
+# zh_defer FUNCTION: zh_cleanup calls FUNCTION first (the last deferred
+# first), best effort like the rest: what a test makes beyond lib.sh's
+# netns, pins, processes and temp dir.
+zh_defer() { ZH_DEFER=("$1" "${ZH_DEFER[@]}"); }
 
 zh_node() { nsenter --net="/var/run/netns/$ZH_NODE" "$@"; }
 zh_in() {
@@ -67,6 +126,7 @@ zh_cleanup() {
 	# process already gone would end the cleanup and leave the rest.
 	local - p
 	set +e
+	for p in "${ZH_DEFER[@]}"; do "$p"; done
 	for p in "${ZH_PIDS[@]}"; do kill "$p" 2>/dev/null; done
 	wait 2>/dev/null
 	for p in "${ZH_PODS[@]}"; do
@@ -77,7 +137,8 @@ zh_cleanup() {
 		ip netns pids "$p" 2>/dev/null | xargs -r kill 2>/dev/null
 		ip netns del "$p" 2>/dev/null
 	done
-	rm -rf "$ZEROHOP_PIN_ROOT" "$ZH_TMP"
+	# Not into a mount a test left below its temp dir (podman's /dev/shm).
+	rm -rf --one-file-system "$ZEROHOP_PIN_ROOT" "$ZH_TMP"
 }
 
 zh_node_up() {
@@ -139,9 +200,11 @@ zh_stat() {
 
 # --- assertions: check DESCRIPTION COMMAND... counts a pass or a failure
 # (printing the command's output); check_not expects the command to fail.
+# The command runs in a condition, so set -e does not stop the test there.
 PASS=0
 FAIL=0
 CASE=""
+ZH_CASES_SKIPPED=0
 ok() {
 	PASS=$((PASS + 1))
 	echo "  ok   $CASE: $*"
@@ -153,6 +216,7 @@ bad() {
 check() {
 	local d=$1
 	shift
+	zh_stop_point
 	if "$@" >"$ZH_TMP/out" 2>&1; then ok "$d"; else
 		bad "$d"
 		sed 's/^/       | /' "$ZH_TMP/out" | tail -n 15
@@ -161,7 +225,67 @@ check() {
 check_not() {
 	local d=$1
 	shift
+	zh_stop_point
 	if "$@" >"$ZH_TMP/out" 2>&1; then
 		bad "$d (unexpectedly succeeded)"
 	else ok "$d"; fi
+}
+
+# eventually COMMAND...: COMMAND succeeds within 30 s, tried every 0.1 s (a
+# moment here; under emulation, scripts/kernel-vm.sh without KVM, podman's
+# conmon took over 5 s to go).
+eventually() {
+	local i
+	for i in $(seq 300); do
+		"$@" && return 0
+		zh_stop_point
+		[ "$i" = 300 ] || sleep 0.1
+	done
+	return 1
+}
+
+# zh_stop_point: stop here if $ZH_TMP/stop exists. A test whose checks run
+# in a child that ignores SIGINT and SIGTERM (podman.sh: podman must not be
+# cut short) has its parent touch that file; the child stops at its next
+# check, and the parent cleans up.
+zh_stop_point() {
+	[ -e "$ZH_TMP/stop" ] || return 0
+	echo "$ZH_TEST: interrupted after $PASS passed, $FAIL failed"
+	exit 130
+}
+
+# zh_case_skip WHY: the running case checks nothing on this machine (a
+# kernel without the feature): say why; the case then returns.
+zh_case_skip() {
+	ZH_CASES_SKIPPED=$((ZH_CASES_SKIPPED + 1))
+	echo "  skip $CASE: $*"
+}
+
+# zh_run_cases CASE...: the test's cases, each a function, run in order:
+# CASE is set to its name (the checks' label; a case may add to it), and
+# each ends with a line of its counts. Then the test's summary line; exits
+# 0 when every check passed, 1 if not. A command that fails in a case
+# outside a check stops the whole test (set -e): later cases build on the
+# earlier ones' pods, agent and maps.
+zh_run_cases() {
+	# zh_-named: a case's own variables are dynamically scoped into here.
+	local zh_case zh_pass0 zh_fail0 zh_t0 zh_skipped=""
+	for zh_case in "$@"; do
+		declare -F "$zh_case" >/dev/null || {
+			echo "$ZH_TEST: no case function $zh_case" >&2
+			exit 1
+		}
+	done
+	for zh_case in "$@"; do
+		CASE=$zh_case zh_pass0=$PASS zh_fail0=$FAIL zh_t0=$SECONDS
+		"$zh_case"
+		CASE=$zh_case
+		echo "  --   $zh_case: $((PASS - zh_pass0)) passed, $((FAIL - zh_fail0)) failed" \
+			"($((SECONDS - zh_t0)) s)"
+	done
+	CASE=""
+	[ "$ZH_CASES_SKIPPED" = 0 ] || zh_skipped=", $ZH_CASES_SKIPPED case(s) skipped"
+	echo "$ZH_TEST: $PASS passed, $FAIL failed$zh_skipped ($SECONDS s)"
+	[ "$FAIL" = 0 ] || exit 1
+	exit 0
 }

@@ -7,7 +7,7 @@
 #
 # podman keeps everything in a temp dir of this run: containers.conf,
 # storage, libpod state and locks, runc state, the network config, IPAM
-# leases, the rootfs. The plugin pins under /sys/fs/bpf/zhpod-<pid>. The
+# leases, the rootfs. The plugin pins under /sys/fs/bpf/zhpod<pid>. The
 # host's podman, runc and zerohop state is neither read nor written, except
 # /var/lib/cni/results (libcni's cache, which podman cannot move): this
 # run's entries are removed, and the directory if it was not there before.
@@ -15,27 +15,15 @@
 #
 # podman runs the plugin in the root network namespace, so the host-side
 # veths appear there; the test checks that they are gone afterwards.
-set -u
-cd "$(dirname "$0")/../.." || exit 1
+set -euo pipefail
+cd "$(dirname "$0")/../.."
 : "${O:=build}"
-
-if [ "$(id -u)" != 0 ]; then
-	echo "podman: SKIP: needs root (podman with CNI, BPF)"
-	exit 77
-fi
-need() { # need TOOL PACKAGE
-	command -v "$1" >/dev/null && return
-	echo "podman: missing $1 (Debian package $2): run scripts/deps.sh"
-	exit 1
-}
-need podman podman
-need runc runc
-need conmon conmon
-need jq jq
-need busybox busybox-static
-need iptables-save iptables
-need timeout coreutils
-need ldd libc-bin
+ZH_PREFIX="zhpod$$"
+# shellcheck source=tests/integration/lib.sh
+. tests/integration/lib.sh
+zh_start
+zh_require podman:podman runc:runc conmon:conmon jq:jq busybox:busybox-static \
+	iptables-save:iptables timeout:coreutils ldd:libc-bin
 if [ ! -x /usr/lib/cni/host-local ]; then
 	echo "podman: missing /usr/lib/cni/host-local (Debian package containernetworking-plugins): run scripts/deps.sh"
 	exit 1
@@ -58,14 +46,11 @@ for f in zerohop zerohopctl; do
 		exit 1
 	}
 done
-ZH_BIN=$(cd "$O" && pwd)
 
 ZH_NET="zhpod$$"
 ZH_CGROUP="zhpod$$"
-ZH_TMP="" # made at the bottom, once cleanup is armed
 CNI_CACHE=/var/lib/cni/results
 [ -d /var/lib/cni ] && HAD_CNI_DIR=1 || HAD_CNI_DIR=0
-export ZEROHOP_PIN_ROOT="/sys/fs/bpf/zhpod-$$"
 # A remote podman would not be the one configured here.
 unset CONTAINER_HOST CONTAINER_CONNECTION
 
@@ -98,18 +83,19 @@ run_pids() {
 	done
 }
 
-cni_rules() { iptables-save 2>/dev/null | grep -ci cni; }
+cni_rules() { iptables-save 2>/dev/null | grep -ci cni || true; }
 rules_unchanged() { [ "$(cni_rules)" = "$RULES_BEFORE" ]; }
 # Where podman and runc keep their state by default: none may appear.
 host_state() {
 	ls -d /var/lib/containers /run/containers /run/libpod /dev/shm/libpod_lock \
-		/run/runc /etc/cni/net.d/"$ZH_NET"* 2>/dev/null
+		/run/runc /etc/cni/net.d/"$ZH_NET"* 2>/dev/null || true
 }
 state_unchanged() { [ "$(host_state)" = "$STATE_BEFORE" ]; }
 
-cleanup() {
+# podman_cleanup: podman's part of the cleanup, before lib.sh's removes
+# the temp dir and the pins (zh_defer).
+podman_cleanup() {
 	local id pids d i
-	[ -n "$ZH_TMP" ] || return 0
 	trap '' INT TERM
 	[ -e "$ZH_TMP/stop" ] && echo "podman: interrupted, cleaning up"
 	if [ -e "$ZH_TMP/containers.conf" ]; then
@@ -135,49 +121,12 @@ cleanup() {
 	# A container's /dev/shm mount, should podman have left one behind.
 	awk -v t="$ZH_TMP/" 'index($2, t) == 1 { print $2 }' /proc/self/mounts |
 		sort -r | while read -r d; do umount -l "$d"; done
-	rm -rf --one-file-system "$ZH_TMP" "$ZEROHOP_PIN_ROOT"
 }
+zh_defer podman_cleanup
 
-PASS=0
-FAIL=0
-CASE=""
-ok() {
-	PASS=$((PASS + 1))
-	echo "  ok   $CASE: $*"
-}
-bad() {
-	FAIL=$((FAIL + 1))
-	echo "  FAIL $CASE: $*"
-}
-# The parent got SIGINT or SIGTERM: stop here, it cleans up.
-stop_point() {
-	[ -e "$ZH_TMP/stop" ] || return 0
-	echo "podman: interrupted after $PASS passed, $FAIL failed"
-	exit 130
-}
 stop_early() { # stop_early WHY: the remaining checks cannot run
 	echo "podman: $PASS passed, $FAIL failed ($1, the rest not run)"
 	exit 1
-}
-check() { # check DESCRIPTION COMMAND...
-	local d=$1
-	shift
-	stop_point
-	if "$@" >"$ZH_TMP/out" 2>&1; then ok "$d"; else
-		bad "$d"
-		sed 's/^/       | /' "$ZH_TMP/out" | tail -n 15
-	fi
-}
-# eventually COMMAND...: COMMAND succeeds within 30 s (a moment here; under
-# emulation, scripts/kernel-vm.sh without KVM, conmon took over 5 s to go).
-eventually() {
-	local i
-	for i in $(seq 300); do
-		"$@" && return 0
-		stop_point
-		[ "$i" = 300 ] || sleep 0.1
-	done
-	return 1
 }
 
 ctr_create() { # ctr_create NAME CMD...: create (keeping the ID), start
@@ -241,14 +190,16 @@ http_ok() { # B fetches the blob from A's httpd
 }
 
 # --- the run's private podman ------------------------------------------------
-setup() {
-	local x a
+make_private_podman() {
+	local x a used
 	# A /24 of 10.88.0.0/16 (podman's default range) that nothing here
 	# routes yet.
+	# Read once, and whole: grep -q leaving a pipe early would fail ip
+	# with SIGPIPE under pipefail, and a used /24 would look free.
 	SUBNET=""
+	used=$(ip -4 route show table all; ip -4 -o addr show)
 	for x in $(seq $((100 + $$ % 150)) 254) $(seq 100 254); do
-		if ! ip -4 route show table all | grep -q "10\.88\.$x\." &&
-			! ip -4 -o addr show | grep -q "10\.88\.$x\."; then
+		if ! grep -q "10\.88\.$x\." <<<"$used"; then
 			SUBNET="10.88.$x.0/24"
 			break
 		fi
@@ -308,14 +259,7 @@ setup() {
 }
 
 # --- the tests -----------------------------------------------------------------
-run_tests() {
-	local a_netns
-	trap '' INT TERM
-	setup
-	RULES_BEFORE=$(cni_rules)
-	STATE_BEFORE=$(host_state)
-
-	CASE=setup
+setup() {
 	check "a free subnet in 10.88.0.0/16 ($SUBNET)" test -n "$SUBNET"
 	check "podman uses this run's storage, CNI backend and runc wrapper" private_podman
 	check "podman sees network $ZH_NET with the zerohop driver" \
@@ -323,44 +267,48 @@ run_tests() {
 	# A podman that is not the private one would start containers in the
 	# host's state.
 	[ "$FAIL" = 0 ] || stop_early "nothing started"
+}
 
-	CASE=start
+start() {
 	A="$ZH_NET-a"
 	B="$ZH_NET-b"
 	check "podman starts A (TCP and HTTP server)" ctr_create "$A" /bin/zh-server
 	check "podman starts B" ctr_create "$B" sleep 600
-	A_ID=$(cat "$ZH_TMP/$A.id" 2>/dev/null)
-	B_ID=$(cat "$ZH_TMP/$B.id" 2>/dev/null)
-	A_IP=$(ctr_ip "$A")
-	B_IP=$(ctr_ip "$B")
+	A_ID=$(cat "$ZH_TMP/$A.id" 2>/dev/null || true)
+	B_ID=$(cat "$ZH_TMP/$B.id" 2>/dev/null || true)
+	A_IP=$(ctr_ip "$A" || true)
+	B_IP=$(ctr_ip "$B" || true)
 	check "podman inspect: A and B got distinct addresses in $SUBNET ($A_IP, $B_IP)" \
 		eval 'in_subnet "$A_IP" && in_subnet "$B_IP" && [ "$A_IP" != "$B_IP" ]'
 	[ "$FAIL" = 0 ] || stop_early "no containers"
 	check "the plugin holds an endpoint for each container ID" \
 		eval '[ "$(endpoint_ids)" = "$(printf "%s\n" "$A_ID" "$B_ID" | sort)" ]'
-	A_HOST=$(endpoint_host "$A_ID" 2>/dev/null)
-	B_HOST=$(endpoint_host "$B_ID" 2>/dev/null)
+	A_HOST=$(endpoint_host "$A_ID" 2>/dev/null || true)
+	B_HOST=$(endpoint_host "$B_ID" 2>/dev/null || true)
 	check "their host-side veths are in the root netns ($A_HOST, $B_HOST)" \
 		eval '[ -n "$A_HOST" ] && ip link show "$A_HOST" && ip link show "$B_HOST"'
 	check "the veths have the names cleanup derives from the container IDs" \
 		eval '[ "$A_HOST" = "$(host_ifname "$A_ID")" ] && [ "$B_HOST" = "$(host_ifname "$B_ID")" ]'
 	check "B's eth0 has its address and the link-local default route" b_config
+}
 
-	CASE=traffic
-	REDIRECTED=$(redirected 2>/dev/null)
+traffic() {
+	REDIRECTED=$(redirected 2>/dev/null || true)
 	check "B pings A" pm exec "$B" ping -c 2 -W 2 "$A_IP"
 	check "A pings B" pm exec "$A" ping -c 2 -W 2 "$B_IP"
 	check "TCP B -> A: request answered (pong-ping-$$)" tcp_ok
 	check "HTTP B -> A: 2 MiB arrive intact (md5)" http_ok
 	check "the BPF fast path carried it (redirect counter grew by > 20)" fast_path_used
+}
 
-	CASE=teardown
+teardown() {
+	local a_netns
 	check "podman stop B" pm stop -t 0 "$B"
 	check "... CNI DEL removed B's veth" eventually link_gone "$B_HOST"
 	check "... and its endpoint, from this run's pins (A's is left)" \
 		eventually eval '[ "$(endpoint_ids)" = "$A_ID" ]'
 	check "... and left A's veth alone" ip link show "$A_HOST"
-	a_netns=$(pm inspect -f '{{.NetworkSettings.SandboxKey}}' "$A")
+	a_netns=$(pm inspect -f '{{.NetworkSettings.SandboxKey}}' "$A" || true)
 	check "podman rm -f A B" pm rm -f -t 0 "$A" "$B"
 	check "no veth of this run is left in the root netns" \
 		eval 'link_gone "$A_HOST" && link_gone "$B_HOST"'
@@ -371,9 +319,15 @@ run_tests() {
 	check "no conmon or runc of this run is left" eventually eval '[ -z "$(run_pids)" ]'
 	check "no iptables rule mentioning CNI was added" rules_unchanged
 	check "the host's podman and runc state was not touched" state_unchanged
+}
 
-	echo "podman: $PASS passed, $FAIL failed"
-	[ "$FAIL" -eq 0 ]
+# run_tests: the child's part (see Signals below).
+run_tests() {
+	trap '' INT TERM
+	make_private_podman
+	RULES_BEFORE=$(cni_rules)
+	STATE_BEFORE=$(host_state)
+	zh_run_cases setup start traffic teardown
 }
 
 # Signals. The tests run in a child that ignores SIGINT and SIGTERM, and
@@ -383,16 +337,14 @@ run_tests() {
 # traps, and while it sits in `wait`: bash 5.2 fails to parse a trap that
 # fires while a second $(...) of the same command is being expanded
 # ("unexpected EOF while looking for matching `)'"), and the signal is lost.
-trap cleanup EXIT
-ZH_TMP=$(mktemp -d "/tmp/zhpod$$.XXXXXX") || exit 1
 export CONTAINERS_CONF="$ZH_TMP/containers.conf"
 export CONTAINERS_STORAGE_CONF="$ZH_TMP/storage.conf"
 trap 'touch "$ZH_TMP/stop"' INT TERM
 run_tests &
 child=$!
 while :; do
-	wait "$child"
-	rc=$?
+	rc=0
+	wait "$child" || rc=$?
 	kill -0 "$child" 2>/dev/null || break
 done
 [ -e "$ZH_TMP/stop" ] && rc=130

@@ -5,17 +5,14 @@
 # namespaces this script makes and always removes. The "node" is a netns of
 # its own with `iptables -I FORWARD -j DROP` and ip_forward=0, so pod<->pod
 # traffic only flows if it bypassed netfilter and IP forwarding.
-set -u
-cd "$(dirname "$0")/../.." || exit 1
+set -euo pipefail
+cd "$(dirname "$0")/../.."
 : "${O:=build}"
 ZH_PREFIX="zhi$$"
 # shellcheck source=tests/integration/lib.sh
 . tests/integration/lib.sh
-
-
-trap 'zh_cleanup' EXIT
-trap 'exit 130' INT TERM
-zh_require integration jq socat ping iptables nsenter xxd bpftool
+zh_start
+zh_require jq socat ping iptables nsenter xxd bpftool
 
 # --- traffic ---------------------------------------------------------------
 ping_ok() { zh_in "$1" ping -c 2 -i 0.2 -W 1 "$2"; }
@@ -66,10 +63,54 @@ ip_hex() {
 }
 
 cni_code() { jq -r '.code' "$ZH_TMP/err.json"; }
-no_zh_links() { ! zh_node ip -o link show | grep -q ' zh[0-9a-f]\{12\}[@:]'; }
+# no_zh_links: no host veth of ours is left in the node (those that are,
+# printed). Not `! ... | grep -q`: under pipefail, grep leaving early
+# would fail ip with SIGPIPE, and the negation would pass the check.
+no_zh_links() {
+	local left
+	left=$(zh_node ip -o link show | grep ' zh[0-9a-f]\{12\}[@:]' || true)
+	[ -z "$left" ] || {
+		echo "$left"
+		return 1
+	}
+}
 endpoint_count() { "$ZH_BIN/zerohopctl" endpoints -o json | jq length; }
 # host-local's lease file: the container ID, CRLF, the ifname.
 lease_of() { grep -rl "^$(zh_ctr_id "$1")" "$ZH_TMP/ipam" 2>/dev/null; }
+
+# --- the pins and the agent ------------------------------------------------
+# pin_ids: "NAME ID" of every program and map pinned in this run's pin
+# directory. The ID is the kernel object's: one loaded and pinned anew
+# has a new one, whatever its name.
+pin_ids() {
+	local f kind
+	for f in "$ZH_PIN_DIR"/*; do
+		kind=map
+		bpftool prog show pinned "$f" >/dev/null 2>&1 && kind=prog
+		echo "${f##*/} $(bpftool -j "$kind" show pinned "$f" | jq .id)"
+	done
+}
+# holds PID NAME: process PID has the pinned map NAME open (one of its
+# fds' fdinfo names the map's ID): it works on the pinned map, not on one
+# of its own.
+holds() {
+	local id
+	id=$(bpftool -j map show pinned "$ZH_PIN_DIR/$2" | jq .id)
+	grep -qsx "map_id:[[:space:]]*$id" /proc/"$1"/fdinfo/*
+}
+# agent_start LOG: zerohopd in the node (where the host veths are), waited
+# for until ready; AGENT is its pid.
+AGENT=""
+agent_start() {
+	nsenter --net="/var/run/netns/$ZH_NODE" "$ZH_BIN/zerohopd" -i 1 2>"$1" &
+	AGENT=$!
+	ZH_PIDS+=("$AGENT")
+	eventually grep -q 'ready$' "$1" || {
+		echo "zerohopd did not come up:"
+		cat "$1"
+		return 1
+	}
+}
 
 # --- setup -----------------------------------------------------------------
 zh_node_up
@@ -77,18 +118,22 @@ zh_node sysctl -qw net.ipv4.ip_forward=0
 zh_node sysctl -qw net.ipv6.conf.all.forwarding=0
 zh_node iptables -I FORWARD -j DROP
 zh_node ip6tables -I FORWARD -j DROP
+# The network of the cases after the datapath modes.
+CONF="$ZH_TMP/rb.conf"
+zh_conf "$CONF" zhrb tc 10.93.0.0/24
 
-CASE="env"
-zh_conf "$ZH_TMP/bad.conf" zhtest tc 10.91.0.0/24
-check "FORWARD drops and forwarding is off in the node" \
-	sh -c "nsenter --net=/var/run/netns/$ZH_NODE iptables -S FORWARD | grep -q -- '-j DROP' &&
-	       [ \$(nsenter --net=/var/run/netns/$ZH_NODE sysctl -n net.ipv4.ip_forward) = 0 ]"
+# --- the cases -------------------------------------------------------------
+env_ok() {
+	check "FORWARD drops and forwarding is off in the node" \
+		sh -c "nsenter --net=/var/run/netns/$ZH_NODE iptables -S FORWARD | grep -q -- '-j DROP' &&
+		       [ \$(nsenter --net=/var/run/netns/$ZH_NODE sysctl -n net.ipv4.ip_forward) = 0 ]"
+}
 
-# --- per datapath mode -----------------------------------------------------
+# mode_tests MODE N: two pods on a MODE network (10.9N.0.0/24), traffic,
+# anti-spoofing, CHECK, DEL.
 mode_tests() {
 	local mode=$1 n=$2 a="${ZH_PREFIX}-${1}a" b="${ZH_PREFIX}-${1}b"
 	local conf="$ZH_TMP/$mode.conf" a4 b4 a6 b6 before
-	CASE="$mode"
 	zh_conf "$conf" "zh$mode" "$mode" "10.9$n.0.0/24" "fd00:9$n::/64"
 
 	check "ADD pod a" zh_pod_add "$a" "$conf"
@@ -150,7 +195,7 @@ mode_tests() {
 	local host
 	host=$(jq -r '.interfaces[0].name' "$ZH_TMP/$a.json")
 	zh_node ip link del "$host"
-	zh_cni CHECK "$a" "$ZH_TMP/check.conf" >"$ZH_TMP/err.json"
+	zh_cni CHECK "$a" "$ZH_TMP/check.conf" >"$ZH_TMP/err.json" || true
 	check "CHECK fails once the veth is gone, naming it" \
 		jq -e ".code == 104 and (.details | contains(\"$host\"))" "$ZH_TMP/err.json"
 
@@ -166,268 +211,346 @@ mode_tests() {
 }
 
 # tc first, with no agent running: the plugin loads and pins by itself.
-CASE=load
-check "no pins before the first ADD" test ! -e "$ZEROHOP_PIN_ROOT"
-mode_tests tc 1
-CASE=load
-check "the plugin pinned the objects itself" test -e "$ZH_PIN_DIR/zh_endpoints"
+tc_without_agent() {
+	check "no pins before the first ADD" test ! -e "$ZEROHOP_PIN_ROOT"
+	mode_tests tc 1
+	check "the plugin pinned the objects itself" test -e "$ZH_PIN_DIR/zh_endpoints"
+}
 
-# xdp with the agent running (it reuses the pins the plugin made).
-# The agent runs where the host veths are: in the node netns.
-nsenter --net="/var/run/netns/$ZH_NODE" "$ZH_BIN/zerohopd" -i 1 2>"$ZH_TMP/agent.log" &
-ZH_PIDS+=($!)
-sleep 0.5
-check "zerohopd reuses the pins" grep -q "reusing pinned" "$ZH_TMP/agent.log"
-mode_tests xdp 2
+# xdp with the agent running: it takes the objects the plugin pinned, the
+# very ones (their kernel IDs), not copies of its own.
+xdp_with_agent() {
+	local before
+	before=$(pin_ids)
+	agent_start "$ZH_TMP/agent.log"
+	check "zerohopd reuses the pins: every pinned program and map keeps its ID" \
+		test "$(pin_ids)" = "$before"
+	check "... and it holds the pinned zh_endpoints map" holds "$AGENT" zh_endpoints
+	mode_tests xdp 2
+}
 
 # --- failures leave nothing behind ------------------------------------------
-CASE=rollback
-conf="$ZH_TMP/rb.conf"
-zh_conf "$conf" zhrb tc 10.93.0.0/24
-jq '.ipam.type = "no-such-ipam"' "$conf" >"$ZH_TMP/noipam.conf"
-p="${ZH_PREFIX}-rb"
-ip netns add "$p"
-zh_cni ADD "$p" "$ZH_TMP/noipam.conf" >"$ZH_TMP/err.json"
-check "ADD with a missing IPAM plugin fails with code 103" test "$(cni_code)" = 103
-check "... and leaves no link" no_zh_links
-check "... and no endpoint" test "$(endpoint_count)" = 0
+rollback() {
+	local p="${ZH_PREFIX}-rb"
+	jq '.ipam.type = "no-such-ipam"' "$CONF" >"$ZH_TMP/noipam.conf"
+	ip netns add "$p"
+	zh_cni ADD "$p" "$ZH_TMP/noipam.conf" >"$ZH_TMP/err.json" || true
+	check "ADD with a missing IPAM plugin fails with code 103" test "$(cni_code)" = 103
+	check "... and leaves no link" no_zh_links
+	check "... and no endpoint" test "$(endpoint_count)" = 0
 
-# The pod already has an eth0: the veth cannot be made after IPAM ran.
-zh_in "$p" ip link add eth0 type veth peer name eth0p
-zh_cni ADD "$p" "$conf" >"$ZH_TMP/err.json"
-check "ADD whose veth cannot be created fails with code 101" test "$(cni_code)" = 101
-check "... and releases the IPAM lease" test -z "$(lease_of "$p")"
-check "... and leaves no link" no_zh_links
-check "... and no endpoint" test "$(endpoint_count)" = 0
+	# The pod already has an eth0: the veth cannot be made after IPAM ran.
+	zh_in "$p" ip link add eth0 type veth peer name eth0p
+	zh_cni ADD "$p" "$CONF" >"$ZH_TMP/err.json" || true
+	check "ADD whose veth cannot be created fails with code 101" test "$(cni_code)" = 101
+	check "... and releases the IPAM lease" test -z "$(lease_of "$p")"
+	check "... and leaves no link" no_zh_links
+	check "... and no endpoint" test "$(endpoint_count)" = 0
+	ip netns del "$p"
 
-CNI_COMMAND=ADD CNI_CONTAINERID=x CNI_NETNS=/var/run/netns/no-such-ns \
-	CNI_IFNAME=eth0 CNI_PATH=$ZH_CNI_PATH zh_node "$ZH_BIN/zerohop" <"$conf" >"$ZH_TMP/err.json"
-check "ADD into a missing netns fails with code 3" test "$(cni_code)" = 3
-check_not "... and leaves no lease" grep -rqs $'^x\r' "$ZH_TMP/ipam"
+	# The netns is opened first of all: nothing was asked of IPAM yet.
+	CNI_COMMAND=ADD CNI_CONTAINERID=x CNI_NETNS=/var/run/netns/no-such-ns \
+		CNI_IFNAME=eth0 CNI_PATH=$ZH_CNI_PATH zh_node "$ZH_BIN/zerohop" \
+		<"$CONF" >"$ZH_TMP/err.json" || true
+	check "ADD into a missing netns fails with code 3" test "$(cni_code)" = 3
+	check_not "... before IPAM: no lease" grep -rqs $'^x\r' "$ZH_TMP/ipam"
+}
 
-env -i PATH="$PATH" CNI_COMMAND=ADD "$ZH_BIN/zerohop" <"$conf" >"$ZH_TMP/err.json"
-check "missing environment: code 4 naming every variable" \
-	jq -e '.code == 4 and ([.msg, .details] | join(" ") |
-	       contains("CNI_CONTAINERID") and contains("CNI_NETNS") and
-	       contains("CNI_IFNAME") and contains("CNI_PATH"))' "$ZH_TMP/err.json"
-echo '{"cniVersion": "1.0.0", "name": ' | CNI_COMMAND=ADD CNI_CONTAINERID=x \
-	CNI_NETNS=/x CNI_IFNAME=eth0 CNI_PATH=/x "$ZH_BIN/zerohop" >"$ZH_TMP/err.json"
-check "broken JSON: code 6, error JSON is all of stdout" \
-	jq -e '.code == 6 and .msg != null' "$ZH_TMP/err.json"
-echo '{"cniVersion":"1.0.0"}' | CNI_COMMAND=VERSION "$ZH_BIN/zerohop" >"$ZH_TMP/ver.json"
-check "VERSION lists 0.3.0 0.3.1 0.4.0 1.0.0 1.1.0" \
-	jq -e '.supportedVersions == ["0.3.0","0.3.1","0.4.0","1.0.0","1.1.0"] and
-	       .cniVersion == "1.0.0"' "$ZH_TMP/ver.json"
-echo '{"cniVersion":"1.1.0"}' | CNI_COMMAND=VERSION "$ZH_BIN/zerohop" >"$ZH_TMP/ver.json"
-check "VERSION asked in 1.1.0 answers in 1.1.0" \
-	jq -e '.cniVersion == "1.1.0" and (.supportedVersions | index("1.1.0")) != null' \
-	"$ZH_TMP/ver.json"
-ip netns del "$p"
+# ADD fails after IPAM gave the pod its address and the veth pair was
+# made: a fake IPAM plugin (tests/integration/plugins/ipam-then-fail)
+# delegates to host-local, then breaks the plugin's next step. The
+# rollback must give the lease back and remove the veth pair.
+# ipam_then_fail POD HOW: ADD through it (HOW: its ZH_IPAM_THEN); the
+# error in $ZH_TMP/err.json, host-local's answer in $ZH_TMP/POD.ipam.
+ipam_then_fail() {
+	[ -e "$ZH_CNI_DIR/ipam-then-fail" ] ||
+		ln -s "$PWD/tests/integration/plugins/ipam-then-fail" "$ZH_CNI_DIR/"
+	jq '.ipam.type = "ipam-then-fail"' "$CONF" >"$ZH_TMP/then-fail.conf"
+	ZH_IPAM_THEN=$2 ZH_IPAM_RESULT="$ZH_TMP/$1.ipam" \
+		zh_cni ADD "$1" "$ZH_TMP/then-fail.conf" >"$ZH_TMP/err.json" || true
+}
+# no_pod_link POD: nothing but lo in POD's netns (the veth's pod end gone).
+no_pod_link() { test "$(zh_in "$1" ip -o link show | grep -vc ': lo:')" = 0; }
+
+# The pod is killed while ADD runs: its netns goes away after IPAM.
+netns_gone_after_ipam() {
+	local p="${ZH_PREFIX}-gone"
+	ip netns add "$p"
+	ipam_then_fail "$p" netns-gone
+	check "IPAM ran and handed out an address" \
+		jq -e '.ips[0].address | startswith("10.93.0.")' "$ZH_TMP/$p.ipam"
+	check "... then the pod's netns was gone" test ! -e "/var/run/netns/$p"
+	check "ADD fails with code 101, entering the netns" \
+		jq -e '.code == 101 and (.details | contains("enter netns"))' "$ZH_TMP/err.json"
+	check "... and releases the IPAM lease" test -z "$(lease_of "$p")"
+	check "... and leaves no link" no_zh_links
+	check "... and no endpoint" test "$(endpoint_count)" = 0
+}
+
+# A stale route to the pod's address in the node: ADD fails on the host
+# side, after the pod's side is done. The pod's netns lives on, so only
+# the rollback removes the veth pair (when the netns goes, the kernel
+# would remove it anyway).
+host_route_taken() {
+	local p="${ZH_PREFIX}-route" addr
+	ip netns add "$p"
+	ipam_then_fail "$p" route-taken
+	check "IPAM ran and handed out an address" \
+		jq -e '.ips[0].address | startswith("10.93.0.")' "$ZH_TMP/$p.ipam"
+	addr=$(jq -r '.ips[0].address | sub("/.*"; "")' "$ZH_TMP/$p.ipam")
+	check "... then a route to it was in the node" \
+		sh -c "nsenter --net=/var/run/netns/$ZH_NODE ip route show $addr | grep -q blackhole"
+	check "ADD fails with code 101, adding the host route" \
+		jq -e '.code == 101 and (.details | contains("add host route to"))' "$ZH_TMP/err.json"
+	check "... and releases the IPAM lease" test -z "$(lease_of "$p")"
+	check "... and leaves no link in the node" no_zh_links
+	check "... nor in the pod" no_pod_link "$p"
+	check "... and no endpoint" test "$(endpoint_count)" = 0
+	zh_node ip route del blackhole "$addr/32"
+	ip netns del "$p"
+}
+
+bad_input() {
+	env -i PATH="$PATH" CNI_COMMAND=ADD "$ZH_BIN/zerohop" <"$CONF" >"$ZH_TMP/err.json" || true
+	check "missing environment: code 4 naming every variable" \
+		jq -e '.code == 4 and ([.msg, .details] | join(" ") |
+		       contains("CNI_CONTAINERID") and contains("CNI_NETNS") and
+		       contains("CNI_IFNAME") and contains("CNI_PATH"))' "$ZH_TMP/err.json"
+	echo '{"cniVersion": "1.0.0", "name": ' | CNI_COMMAND=ADD CNI_CONTAINERID=x \
+		CNI_NETNS=/x CNI_IFNAME=eth0 CNI_PATH=/x "$ZH_BIN/zerohop" >"$ZH_TMP/err.json" || true
+	check "broken JSON: code 6, error JSON is all of stdout" \
+		jq -e '.code == 6 and .msg != null' "$ZH_TMP/err.json"
+	echo '{"cniVersion":"1.0.0"}' | CNI_COMMAND=VERSION "$ZH_BIN/zerohop" >"$ZH_TMP/ver.json"
+	check "VERSION lists 0.3.0 0.3.1 0.4.0 1.0.0 1.1.0" \
+		jq -e '.supportedVersions == ["0.3.0","0.3.1","0.4.0","1.0.0","1.1.0"] and
+		       .cniVersion == "1.0.0"' "$ZH_TMP/ver.json"
+	echo '{"cniVersion":"1.1.0"}' | CNI_COMMAND=VERSION "$ZH_BIN/zerohop" >"$ZH_TMP/ver.json"
+	check "VERSION asked in 1.1.0 answers in 1.1.0" \
+		jq -e '.cniVersion == "1.1.0" and (.supportedVersions | index("1.1.0")) != null' \
+		"$ZH_TMP/ver.json"
+}
 
 # --- results in older versions ------------------------------------------------
-CASE=versions
-for v in 0.3.0 0.3.1 0.4.0; do
-	p="${ZH_PREFIX}-v${v//./}"
-	jq ".cniVersion = \"$v\"" "$conf" >"$ZH_TMP/v.conf"
-	zh_pod_add "$p" "$ZH_TMP/v.conf"
-	check "ADD with cniVersion $v answers in $v (ips carry version)" \
-		jq -e ".cniVersion == \"$v\" and .ips[0].version == \"4\"" "$ZH_TMP/$p.json"
-	check "DEL ($v)" zh_cni DEL "$p" "$ZH_TMP/v.conf"
-	ip netns del "$p"
-done
+versions() {
+	local v p
+	for v in 0.3.0 0.3.1 0.4.0; do
+		p="${ZH_PREFIX}-v${v//./}"
+		jq ".cniVersion = \"$v\"" "$CONF" >"$ZH_TMP/v.conf"
+		zh_pod_add "$p" "$ZH_TMP/v.conf"
+		check "ADD with cniVersion $v answers in $v (ips carry version)" \
+			jq -e ".cniVersion == \"$v\" and .ips[0].version == \"4\"" "$ZH_TMP/$p.json"
+		check "DEL ($v)" zh_cni DEL "$p" "$ZH_TMP/v.conf"
+		ip netns del "$p"
+	done
+}
 
 # --- CNI 1.1.0: ADD through an IPAM plugin that speaks 1.0.0, STATUS, GC -------
-CASE=v110
-conf11="$ZH_TMP/v11.conf"
-zh_conf "$ZH_TMP/v11.tmp" zhgc tc 10.94.0.0/24 fd00:94::/64
-jq '.cniVersion = "1.1.0"' "$ZH_TMP/v11.tmp" >"$conf11"
+CONF11="$ZH_TMP/v11.conf"
+G1="${ZH_PREFIX}-g1" G2="${ZH_PREFIX}-g2" O1="${ZH_PREFIX}-o1"
 # net_cmd CMD CONF: STATUS or GC as a runtime runs them: CNI_COMMAND and
 # CNI_PATH only, in the node netns (where the host veths are).
 net_cmd() {
 	CNI_COMMAND=$1 CNI_PATH=$ZH_CNI_PATH zh_node "$ZH_BIN/zerohop" <"$2"
 }
 # gc_conf FILE JSON: the 1.1.0 config with cni.dev/valid-attachments = JSON.
-gc_conf() { jq --argjson v "$2" '. + {"cni.dev/valid-attachments": $v}' "$conf11" >"$1"; }
+gc_conf() { jq --argjson v "$2" '. + {"cni.dev/valid-attachments": $v}' "$CONF11" >"$1"; }
 ep_ids() { "$ZH_BIN/zerohopctl" endpoints -o json | jq -r '.[].containerID' | sort | tr '\n' ' '; }
 ep_map_count() { bpftool -j map dump pinned "$ZH_PIN_DIR/zh_endpoints" | jq length; }
 host_of() { jq -r '.interfaces[0].name' "$ZH_TMP/$1.json"; }
 has_link() { zh_node ip link show "$1" >/dev/null 2>&1; }
-
 # Debian's host-local 1.1.1 speaks up to 1.0.0: the plugin must downgrade.
-old_ipam=0
+OLD_IPAM=0
 echo '{"cniVersion":"1.1.0"}' | CNI_COMMAND=VERSION /usr/lib/cni/host-local |
-	jq -e '.supportedVersions | index("1.1.0") == null' >/dev/null && old_ipam=1
-if [ $old_ipam = 1 ]; then
-	CNI_COMMAND=ADD CNI_CONTAINERID=probe CNI_NETNS=/x CNI_IFNAME=eth0 CNI_PATH=$ZH_CNI_PATH \
-		/usr/lib/cni/host-local <"$conf11" >"$ZH_TMP/err.json"
-	check "host-local itself refuses a 1.1.0 config (code 1)" test "$(cni_code)" = 1
-else
-	echo "  note $CASE: host-local speaks 1.1.0: no downgrade to exercise, its GC runs"
-fi
+	jq -e '.supportedVersions | index("1.1.0") == null' >/dev/null && OLD_IPAM=1
 
-g1="${ZH_PREFIX}-g1" g2="${ZH_PREFIX}-g2" o1="${ZH_PREFIX}-o1"
-check "ADD with cniVersion 1.1.0 (host-local gets it as 1.0.0)" zh_pod_add "$g1" "$conf11"
-check "... answers in 1.1.0, without socketPath" \
-	jq -e '.cniVersion == "1.1.0" and (.interfaces | length) == 2 and
-	       (.ips | length) == 2 and all(.ips[]; has("version") | not) and
-	       all(.interfaces[]; has("socketPath") | not)' "$ZH_TMP/$g1.json"
-check "... and host-local holds the lease" test -n "$(lease_of "$g1")"
-jq --slurpfile r "$ZH_TMP/$g1.json" '. + {prevResult: $r[0]}' "$conf11" >"$ZH_TMP/check11.conf"
-check "CHECK with cniVersion 1.1.0 passes (IPAM CHECK downgraded too)" \
-	zh_cni CHECK "$g1" "$ZH_TMP/check11.conf"
-check "ADD a second pod on the 1.1.0 network" zh_pod_add "$g2" "$conf11"
-check "ADD a pod on another network (zhrb, 1.0.0)" zh_pod_add "$o1" "$conf"
-g1_4=$(zh_pod_ip "$g1") o1_4=$(zh_pod_ip "$o1")
-check "a 1.1.0 pod reaches the other network's pod" ping_ok "$g1" "$o1_4"
+v110_add() {
+	zh_conf "$ZH_TMP/v11.tmp" zhgc tc 10.94.0.0/24 fd00:94::/64
+	jq '.cniVersion = "1.1.0"' "$ZH_TMP/v11.tmp" >"$CONF11"
+	if [ $OLD_IPAM = 1 ]; then
+		CNI_COMMAND=ADD CNI_CONTAINERID=probe CNI_NETNS=/x CNI_IFNAME=eth0 CNI_PATH=$ZH_CNI_PATH \
+			/usr/lib/cni/host-local <"$CONF11" >"$ZH_TMP/err.json" || true
+		check "host-local itself refuses a 1.1.0 config (code 1)" test "$(cni_code)" = 1
+	else
+		echo "  note $CASE: host-local speaks 1.1.0: no downgrade to exercise, its GC runs"
+	fi
 
-# STATUS
-net_cmd STATUS "$conf11" >"$ZH_TMP/status.out"
-check "STATUS exits 0" test $? = 0
-check "... and prints nothing" test ! -s "$ZH_TMP/status.out"
-jq '.ipam.type = "no-such-ipam"' "$conf11" >"$ZH_TMP/st-noipam.conf"
-net_cmd STATUS "$ZH_TMP/st-noipam.conf" >"$ZH_TMP/err.json"
-check "STATUS with a missing IPAM plugin exits non-zero" test $? != 0
-check "... with code 50 naming the plugin" \
-	jq -e '.code == 50 and .cniVersion == "1.1.0" and
-	       ([.msg, .details] | join(" ") | contains("no-such-ipam"))' "$ZH_TMP/err.json"
-net_cmd STATUS "$conf" >"$ZH_TMP/err.json"
-check "STATUS with a 1.0.0 config: code 1" test "$(cni_code)" = 1
+	check "ADD with cniVersion 1.1.0 (host-local gets it as 1.0.0)" zh_pod_add "$G1" "$CONF11"
+	check "... answers in 1.1.0, without socketPath" \
+		jq -e '.cniVersion == "1.1.0" and (.interfaces | length) == 2 and
+		       (.ips | length) == 2 and all(.ips[]; has("version") | not) and
+		       all(.interfaces[]; has("socketPath") | not)' "$ZH_TMP/$G1.json"
+	check "... and host-local holds the lease" test -n "$(lease_of "$G1")"
+	jq --slurpfile r "$ZH_TMP/$G1.json" '. + {prevResult: $r[0]}' "$CONF11" >"$ZH_TMP/check11.conf"
+	check "CHECK with cniVersion 1.1.0 passes (IPAM CHECK downgraded too)" \
+		zh_cni CHECK "$G1" "$ZH_TMP/check11.conf"
+	check "ADD a second pod on the 1.1.0 network" zh_pod_add "$G2" "$CONF11"
+	check "ADD a pod on another network (zhrb, 1.0.0)" zh_pod_add "$O1" "$CONF"
+	check "a 1.1.0 pod reaches the other network's pod" ping_ok "$G1" "$(zh_pod_ip "$O1")"
+}
 
-# GC: a list we cannot read removes nothing.
-before_ids=$(ep_ids) before_map=$(ep_map_count)
-check "5 zh_endpoints entries before GC (2 pods x v4+v6, 1 pod v4)" test "$before_map" = 5
-for bad in '{"containerID":"x","ifname":"eth0"}' '[{"containerID":"x"}]' \
-	'[{"containerID":"x","ifname":7}]' '["x/eth0"]'; do
-	gc_conf "$ZH_TMP/gc-bad.conf" "$bad"
-	net_cmd GC "$ZH_TMP/gc-bad.conf" >"$ZH_TMP/err.json"
-	check "GC with valid-attachments $bad: code 7" \
-		jq -e '.code == 7 and (.msg | contains("valid-attachments"))' "$ZH_TMP/err.json"
-done
-check "... and nothing was removed from zh_ifaces" test "$(ep_ids)" = "$before_ids"
-check "... nor from zh_endpoints" test "$(ep_map_count)" = 5
-check "... g1's veth is there" has_link "$(host_of "$g1")"
-check "... g2's veth is there" has_link "$(host_of "$g2")"
+v110_status() {
+	local rc=0
+	net_cmd STATUS "$CONF11" >"$ZH_TMP/status.out" || rc=$?
+	check "STATUS exits 0" test "$rc" = 0
+	check "... and prints nothing" test ! -s "$ZH_TMP/status.out"
+	jq '.ipam.type = "no-such-ipam"' "$CONF11" >"$ZH_TMP/st-noipam.conf"
+	rc=0
+	net_cmd STATUS "$ZH_TMP/st-noipam.conf" >"$ZH_TMP/err.json" || rc=$?
+	check "STATUS with a missing IPAM plugin exits non-zero" test "$rc" != 0
+	check "... with code 50 naming the plugin" \
+		jq -e '.code == 50 and .cniVersion == "1.1.0" and
+		       ([.msg, .details] | join(" ") | contains("no-such-ipam"))' "$ZH_TMP/err.json"
+	net_cmd STATUS "$CONF" >"$ZH_TMP/err.json" || true
+	check "STATUS with a 1.0.0 config: code 1" test "$(cni_code)" = 1
+}
 
-# GC that keeps g1 (and an attachment that no longer exists anywhere).
-gc_conf "$ZH_TMP/gc.conf" "[{\"containerID\":\"$(zh_ctr_id "$g1")\",\"ifname\":\"eth0\"},
-	{\"containerID\":\"long-gone\",\"ifname\":\"eth0\"}]"
-net_cmd GC "$ZH_TMP/gc.conf" >"$ZH_TMP/gc.out"
-check "GC keeping pod g1 exits 0" test $? = 0
-check "... and prints nothing" test ! -s "$ZH_TMP/gc.out"
-check_not "... pod g2's host veth is gone" has_link "$(host_of "$g2")"
-check "... its zh_ifaces entry is gone, g1's and the other network's stay" \
-	test "$(ep_ids)" = "$(printf '%s\n' "$(zh_ctr_id "$g1")" "$(zh_ctr_id "$o1")" |
-		sort | tr '\n' ' ')"
-check "... its zh_endpoints entries are gone (5 -> 3)" test "$(ep_map_count)" = 3
-check "... g1's veth is there" has_link "$(host_of "$g1")"
-check "... the other network's pod's veth is there" has_link "$(host_of "$o1")"
-check "... g1 still forwards: g1 -> other network's pod" ping_ok "$g1" "$o1_4"
-check "... and back" ping_ok "$o1" "$g1_4"
-if [ $old_ipam = 1 ]; then
-	check "... host-local has no GC: g2's lease stays until its DEL" test -n "$(lease_of "$g2")"
-fi
-net_cmd GC "$ZH_TMP/gc.conf" >"$ZH_TMP/gc.out"
-check "GC again is harmless (exit 0)" test $? = 0
-check "... and removes nothing more" test "$(ep_map_count)/$(endpoint_count)" = 3/2
-check "DEL of the GC'd pod succeeds" zh_cni DEL "$g2" "$conf11"
-check "... and releases its lease" test -z "$(lease_of "$g2")"
+v110_gc() {
+	local before_ids before_map bad g1_4 o1_4 rc
+	g1_4=$(zh_pod_ip "$G1") o1_4=$(zh_pod_ip "$O1")
+	# A list we cannot read removes nothing.
+	before_ids=$(ep_ids) before_map=$(ep_map_count)
+	check "5 zh_endpoints entries before GC (2 pods x v4+v6, 1 pod v4)" test "$before_map" = 5
+	for bad in '{"containerID":"x","ifname":"eth0"}' '[{"containerID":"x"}]' \
+		'[{"containerID":"x","ifname":7}]' '["x/eth0"]'; do
+		gc_conf "$ZH_TMP/gc-bad.conf" "$bad"
+		net_cmd GC "$ZH_TMP/gc-bad.conf" >"$ZH_TMP/err.json" || true
+		check "GC with valid-attachments $bad: code 7" \
+			jq -e '.code == 7 and (.msg | contains("valid-attachments"))' "$ZH_TMP/err.json"
+	done
+	check "... and nothing was removed from zh_ifaces" test "$(ep_ids)" = "$before_ids"
+	check "... nor from zh_endpoints" test "$(ep_map_count)" = 5
+	check "... g1's veth is there" has_link "$(host_of "$G1")"
+	check "... g2's veth is there" has_link "$(host_of "$G2")"
 
-# No list at all is the empty list: every attachment of zhgc goes, only zhgc's.
-jq 'del(.["cni.dev/valid-attachments"])' "$conf11" >"$ZH_TMP/gc-none.conf"
-check "GC without cni.dev/valid-attachments exits 0" net_cmd GC "$ZH_TMP/gc-none.conf"
-check_not "... g1's veth is gone" has_link "$(host_of "$g1")"
-check "... only the other network's pod is left" test "$(ep_ids)" = "$(zh_ctr_id "$o1") "
-check "... and the node still reaches it" zh_node ping -c 1 -W 1 "$o1_4"
-check "DEL of g1 after GC succeeds" zh_cni DEL "$g1" "$conf11"
-check "DEL of the other network's pod" zh_cni DEL "$o1" "$conf"
-check "... no lease of these pods remains" \
-	test -z "$(lease_of "$g1")$(lease_of "$g2")$(lease_of "$o1")"
-check "... no endpoint remains" test "$(endpoint_count)" = 0
-ip netns del "$g1"
-ip netns del "$g2"
-ip netns del "$o1"
+	# GC that keeps g1 (and an attachment that no longer exists anywhere).
+	gc_conf "$ZH_TMP/gc.conf" "[{\"containerID\":\"$(zh_ctr_id "$G1")\",\"ifname\":\"eth0\"},
+		{\"containerID\":\"long-gone\",\"ifname\":\"eth0\"}]"
+	rc=0
+	net_cmd GC "$ZH_TMP/gc.conf" >"$ZH_TMP/gc.out" || rc=$?
+	check "GC keeping pod g1 exits 0" test "$rc" = 0
+	check "... and prints nothing" test ! -s "$ZH_TMP/gc.out"
+	check_not "... pod g2's host veth is gone" has_link "$(host_of "$G2")"
+	check "... its zh_ifaces entry is gone, g1's and the other network's stay" \
+		test "$(ep_ids)" = "$(printf '%s\n' "$(zh_ctr_id "$G1")" "$(zh_ctr_id "$O1")" |
+			sort | tr '\n' ' ')"
+	check "... its zh_endpoints entries are gone (5 -> 3)" test "$(ep_map_count)" = 3
+	check "... g1's veth is there" has_link "$(host_of "$G1")"
+	check "... the other network's pod's veth is there" has_link "$(host_of "$O1")"
+	check "... g1 still forwards: g1 -> other network's pod" ping_ok "$G1" "$o1_4"
+	check "... and back" ping_ok "$O1" "$g1_4"
+	if [ $OLD_IPAM = 1 ]; then
+		check "... host-local has no GC: g2's lease stays until its DEL" test -n "$(lease_of "$G2")"
+	fi
+	rc=0
+	net_cmd GC "$ZH_TMP/gc.conf" >"$ZH_TMP/gc.out" || rc=$?
+	check "GC again is harmless (exit 0)" test "$rc" = 0
+	check "... and removes nothing more" test "$(ep_map_count)/$(endpoint_count)" = 3/2
+	check "DEL of the GC'd pod succeeds" zh_cni DEL "$G2" "$CONF11"
+	check "... and releases its lease" test -z "$(lease_of "$G2")"
+
+	# No list at all is the empty list: every attachment of zhgc goes, only zhgc's.
+	jq 'del(.["cni.dev/valid-attachments"])' "$CONF11" >"$ZH_TMP/gc-none.conf"
+	check "GC without cni.dev/valid-attachments exits 0" net_cmd GC "$ZH_TMP/gc-none.conf"
+	check_not "... g1's veth is gone" has_link "$(host_of "$G1")"
+	check "... only the other network's pod is left" test "$(ep_ids)" = "$(zh_ctr_id "$O1") "
+	check "... and the node still reaches it" zh_node ping -c 1 -W 1 "$o1_4"
+	check "DEL of g1 after GC succeeds" zh_cni DEL "$G1" "$CONF11"
+	check "DEL of the other network's pod" zh_cni DEL "$O1" "$CONF"
+	check "... no lease of these pods remains" \
+		test -z "$(lease_of "$G1")$(lease_of "$G2")$(lease_of "$O1")"
+	check "... no endpoint remains" test "$(endpoint_count)" = 0
+	ip netns del "$G1"
+	ip netns del "$G2"
+	ip netns del "$O1"
+}
 
 # --- concurrency ---------------------------------------------------------------
-CASE=concurrent
-pids=()
-for i in $(seq 1 8); do
-	p="${ZH_PREFIX}-c$i"
-	ip netns add "$p"
-	ZH_PODS+=("$p")
-	cp "$conf" "$ZH_TMP/$p.conf"
-	zh_cni ADD "$p" "$conf" >"$ZH_TMP/$p.json" &
-	pids+=($!)
-done
-rc=0
-for pid in "${pids[@]}"; do wait "$pid" || rc=1; done
-check "8 concurrent ADDs succeed" test $rc = 0
-check "... with 8 distinct addresses" \
-	test "$(cat "$ZH_TMP/${ZH_PREFIX}"-c*.json | jq -r '.ips[0].address' | sort -u | wc -l)" = 8
-check "... and 8 endpoints" test "$(endpoint_count)" = 8
-check "a concurrently added pod reaches another" \
-	ping_ok "${ZH_PREFIX}-c1" "$(zh_pod_ip "${ZH_PREFIX}-c8")"
-pids=()
-for i in $(seq 1 8); do
-	zh_cni DEL "${ZH_PREFIX}-c$i" "$conf" >/dev/null &
-	pids+=($!)
-done
-rc=0
-for pid in "${pids[@]}"; do wait "$pid" || rc=1; done
-check "8 concurrent DELs succeed" test $rc = 0
-check "... and leave no link" no_zh_links
-check "... and no endpoint" test "$(endpoint_count)" = 0
+concurrent() {
+	local i p pid pids=() rc=0
+	for i in $(seq 1 8); do
+		p="${ZH_PREFIX}-c$i"
+		ip netns add "$p"
+		ZH_PODS+=("$p")
+		cp "$CONF" "$ZH_TMP/$p.conf"
+		zh_cni ADD "$p" "$CONF" >"$ZH_TMP/$p.json" &
+		pids+=($!)
+	done
+	for pid in "${pids[@]}"; do wait "$pid" || rc=1; done
+	check "8 concurrent ADDs succeed" test $rc = 0
+	check "... with 8 distinct addresses" \
+		test "$(cat "$ZH_TMP/${ZH_PREFIX}"-c*.json | jq -r '.ips[0].address' | sort -u | wc -l)" = 8
+	check "... and 8 endpoints" test "$(endpoint_count)" = 8
+	check "a concurrently added pod reaches another" \
+		ping_ok "${ZH_PREFIX}-c1" "$(zh_pod_ip "${ZH_PREFIX}-c8")"
+	pids=()
+	for i in $(seq 1 8); do
+		zh_cni DEL "${ZH_PREFIX}-c$i" "$CONF" >/dev/null &
+		pids+=($!)
+	done
+	rc=0
+	for pid in "${pids[@]}"; do wait "$pid" || rc=1; done
+	check "8 concurrent DELs succeed" test $rc = 0
+	check "... and leave no link" no_zh_links
+	check "... and no endpoint" test "$(endpoint_count)" = 0
+}
 
 # --- chaining: zerohop then portmap ----------------------------------------------
-CASE=chain
-p="${ZH_PREFIX}-pm"
-ip netns add "$p"
-ZH_PODS+=("$p")
-cp "$conf" "$ZH_TMP/$p.conf"
-zh_cni ADD "$p" "$conf" >"$ZH_TMP/$p.json"
-jq -n --slurpfile r "$ZH_TMP/$p.json" '{cniVersion:"1.0.0", name:"zhrb", type:"portmap",
-	runtimeConfig:{portMappings:[{hostPort:18080, containerPort:8080, protocol:"tcp"}]},
-	prevResult:$r[0]}' >"$ZH_TMP/pm.conf"
-CNI_COMMAND=ADD CNI_CONTAINERID="$(zh_ctr_id "$p")" CNI_NETNS="/var/run/netns/$p" CNI_IFNAME=eth0 \
-	CNI_PATH=$ZH_CNI_PATH zh_node /usr/lib/cni/portmap <"$ZH_TMP/pm.conf" >"$ZH_TMP/pm.json"
-check "portmap after zerohop passes our result through" \
-	jq -e --slurpfile r "$ZH_TMP/$p.json" '.ips == $r[0].ips and .interfaces == $r[0].interfaces' \
-	"$ZH_TMP/pm.json"
-zh_in "$p" timeout 5 socat -T 3 TCP-LISTEN:8080,reuseaddr SYSTEM:'echo mapped' &
-srv=$!
-sleep 0.3
-check "a host port mapped by portmap reaches the pod" \
-	sh -c "[ \"\$(nsenter --net=/var/run/netns/$ZH_NODE socat -T 3 - TCP:10.200.0.1:18080 </dev/null)\" = mapped ]"
-wait "$srv"
-CNI_COMMAND=DEL CNI_CONTAINERID="$(zh_ctr_id "$p")" CNI_NETNS="/var/run/netns/$p" CNI_IFNAME=eth0 \
-	CNI_PATH=$ZH_CNI_PATH zh_node /usr/lib/cni/portmap <"$ZH_TMP/pm.conf" >/dev/null
-check "DEL of the chain (portmap, then zerohop)" zh_cni DEL "$p" "$conf"
+chain() {
+	local p="${ZH_PREFIX}-pm" srv
+	ip netns add "$p"
+	ZH_PODS+=("$p")
+	cp "$CONF" "$ZH_TMP/$p.conf"
+	zh_cni ADD "$p" "$CONF" >"$ZH_TMP/$p.json"
+	jq -n --slurpfile r "$ZH_TMP/$p.json" '{cniVersion:"1.0.0", name:"zhrb", type:"portmap",
+		runtimeConfig:{portMappings:[{hostPort:18080, containerPort:8080, protocol:"tcp"}]},
+		prevResult:$r[0]}' >"$ZH_TMP/pm.conf"
+	CNI_COMMAND=ADD CNI_CONTAINERID="$(zh_ctr_id "$p")" CNI_NETNS="/var/run/netns/$p" CNI_IFNAME=eth0 \
+		CNI_PATH=$ZH_CNI_PATH zh_node /usr/lib/cni/portmap <"$ZH_TMP/pm.conf" >"$ZH_TMP/pm.json"
+	check "portmap after zerohop passes our result through" \
+		jq -e --slurpfile r "$ZH_TMP/$p.json" '.ips == $r[0].ips and .interfaces == $r[0].interfaces' \
+		"$ZH_TMP/pm.json"
+	zh_in "$p" timeout 5 socat -T 3 TCP-LISTEN:8080,reuseaddr SYSTEM:'echo mapped' &
+	srv=$!
+	sleep 0.3
+	check "a host port mapped by portmap reaches the pod" \
+		sh -c "[ \"\$(nsenter --net=/var/run/netns/$ZH_NODE socat -T 3 - TCP:10.200.0.1:18080 </dev/null)\" = mapped ]"
+	# Its status is the check's: a server no client reached times out.
+	wait "$srv" || true
+	CNI_COMMAND=DEL CNI_CONTAINERID="$(zh_ctr_id "$p")" CNI_NETNS="/var/run/netns/$p" CNI_IFNAME=eth0 \
+		CNI_PATH=$ZH_CNI_PATH zh_node /usr/lib/cni/portmap <"$ZH_TMP/pm.conf" >/dev/null
+	check "DEL of the chain (portmap, then zerohop)" zh_cni DEL "$p" "$CONF"
+}
 
 # --- the agent is not in the data path -------------------------------------------
-CASE=agent
-a="${ZH_PREFIX}-ka" b="${ZH_PREFIX}-kb"
-zh_pod_add "$a" "$conf"
-zh_pod_add "$b" "$conf"
-b4=$(zh_pod_ip "$b")
-zh_in "$a" ping -c 40 -i 0.05 -W 1 "$b4" >"$ZH_TMP/ping.out" &
-ping_pid=$!
-sleep 0.5
-kill -9 "${ZH_PIDS[0]}"
-wait "${ZH_PIDS[0]}" 2>/dev/null
-wait "$ping_pid"
-check "agent killed with SIGKILL: ping keeps going (0% loss)" \
-	grep -q ' 0% packet loss' "$ZH_TMP/ping.out"
-nsenter --net="/var/run/netns/$ZH_NODE" "$ZH_BIN/zerohopd" -i 1 2>"$ZH_TMP/agent2.log" &
-ZH_PIDS+=($!)
-sleep 0.5
-check "restarted agent reuses the pins and sees both endpoints" \
-	grep -q "reusing pinned BPF objects.*2 endpoint(s)" "$ZH_TMP/agent2.log"
-check "traffic still flows after the restart" ping_ok "$a" "$b4"
-# A veth that disappears without DEL: the agent sweeps its endpoint.
-zh_node ip link del "$(jq -r '.interfaces[0].name' "$ZH_TMP/$b.json")"
-sleep 2.5
-check "agent removed the endpoint of a vanished veth" test "$(endpoint_count)" = 1
-check "DEL after the agent swept still succeeds" zh_cni DEL "$b" "$conf"
-check "DEL" zh_cni DEL "$a" "$conf"
+agent_restart() {
+	local a="${ZH_PREFIX}-ka" b="${ZH_PREFIX}-kb" b4 ping_pid before
+	zh_pod_add "$a" "$CONF"
+	zh_pod_add "$b" "$CONF"
+	b4=$(zh_pod_ip "$b")
+	zh_in "$a" ping -c 40 -i 0.05 -W 1 "$b4" >"$ZH_TMP/ping.out" &
+	ping_pid=$!
+	sleep 0.5
+	kill -9 "$AGENT"
+	wait "$AGENT" 2>/dev/null || true
+	# Its loss is the check's to see.
+	wait "$ping_pid" || true
+	check "agent killed with SIGKILL: ping keeps going (0% loss)" \
+		grep -q ' 0% packet loss' "$ZH_TMP/ping.out"
+	before=$(pin_ids)
+	agent_start "$ZH_TMP/agent2.log"
+	check "restarted agent reuses the pins: every program and map keeps its ID" \
+		test "$(pin_ids)" = "$before"
+	check "... holds the pinned zh_endpoints map" holds "$AGENT" zh_endpoints
+	check "... which still has both endpoints" test "$(endpoint_count)" = 2
+	check "traffic still flows after the restart" ping_ok "$a" "$b4"
+	# A veth that disappears without DEL: the agent sweeps its endpoint.
+	zh_node ip link del "$(jq -r '.interfaces[0].name' "$ZH_TMP/$b.json")"
+	sleep 2.5
+	check "agent removed the endpoint of a vanished veth" test "$(endpoint_count)" = 1
+	check "DEL after the agent swept still succeeds" zh_cni DEL "$b" "$CONF"
+	check "DEL" zh_cni DEL "$a" "$CONF"
+}
 
-echo "integration: $PASS passed, $FAIL failed"
-[ "$FAIL" -eq 0 ]
+zh_run_cases env_ok tc_without_agent xdp_with_agent rollback netns_gone_after_ipam \
+	host_route_taken bad_input versions v110_add v110_status v110_gc concurrent chain \
+	agent_restart

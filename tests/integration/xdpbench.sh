@@ -13,11 +13,10 @@ cd "$(dirname "$0")/../.."
 ZH_PREFIX="zhx$$"
 # shellcheck source=tests/integration/lib.sh
 . tests/integration/lib.sh
-trap 'zh_cleanup' EXIT
-zh_require xdpbench jq xmllint ip iptables-restore nft
+zh_start
+zh_require jq xmllint ip iptables-restore nft
 XB=$O/xdpbench
 T=$ZH_TMP
-CASE=xdpbench
 [ -x "$XB" ] || {
 	echo "xdpbench: $XB not built: run make"
 	exit 1
@@ -47,106 +46,9 @@ nothing_left() {
 	}
 }
 
-PATHS=host,veth,bridge,kubeproxy,nftables,zerohop-tc,zerohop-xdp,zerohop-svc
-WLS=udp-rr,udp-newflow,tcp-rr,tcp-crr
-start=$(date +%s)
-
-# --- every path, every workload ------------------------------------------------
-run_xb "$T/smoke.json" "$T/smoke.err" --paths "$PATHS" --workload "$WLS" \
-	--rounds 1 --duration 0.2 --warmup 10 --services 50 -o json
-if [ "$RC" = 0 ]; then ok "smoke run over every path and workload exits 0"; else
-	bad "smoke run over every path and workload exits 0 (exit $RC)"
-	sed 's/^/#   /' "$T/smoke.err" | tail -n 30
-fi
-check "JSON: 8 paths x 4 workloads, in order" \
-	jq -e '(.results | length) == 32 and
-	       ([.results[].path] | unique | length) == 8 and
-	       ([.results[].workload] | unique | length) == 4 and
-	       .results[0].workload == "udp-rr" and .results[0].path == "host"' \
-	"$T/smoke.json"
-check "JSON: no result skipped" \
-	jq -e 'all(.results[]; .skipped == null)' "$T/smoke.json"
-check "JSON: every result has samples, p50 <= p90 <= p99 <= p99.9 <= max" \
-	jq -e 'all(.results[]; .count > 0 and .p50_us > 0 and
-	       .p50_us <= .p90_us and .p90_us <= .p99_us and
-	       .p99_us <= .p999_us and .p999_us <= .max_us)' "$T/smoke.json"
-check "JSON: ratios against veth (veth's are 1)" \
-	jq -e '.options.baseline == "veth" and
-	       all(.results[] | select(.path == "veth"); .ratio_p50 == 1 and .ratio_p99 == 1) and
-	       all(.results[]; .ratio_p50 > 0 and .ratio_p99 > 0)' "$T/smoke.json"
-check "JSON: command, kernel and options" \
-	jq -e --arg k "$(uname -r)" '.kernel == $k and (.command | test("xdpbench")) and
-	       .options.services == 50 and .options.size == 64 and
-	       .options.rounds == 1 and .options.warmup == 10' "$T/smoke.json"
-check "the table went to stderr" \
-	grep -q '^tcp-crr *zerohop-svc ' "$T/smoke.err"
-check "kubeproxy: 50 Services loaded, DNAT and masquerade verified" \
-	sh -c "grep -q 'kubeproxy: loading 50 Services with iptables-restore' '$T/smoke.err' &&
-	       grep -q 'kubeproxy: 10.96.0.59:80 is DNATed to the server pod' '$T/smoke.err'"
-check "nftables: the same" \
-	sh -c "grep -q 'nftables: loading 50 Services with nft -f' '$T/smoke.err' &&
-	       grep -q 'nftables: 10.96.0.59:80 is DNATed to the server pod' '$T/smoke.err'"
-check "zerohop-svc: 50 Services applied, balanced by zerohop (zh_ct, server's peer)" \
-	sh -c "grep -q 'zerohop-svc: programming 50 Services (51 VIP:port entries) with zh_svc_apply' '$T/smoke.err' &&
-	       grep -q 'zerohop-svc: zh_svc_apply took .* 5151 Maglev slots in use' '$T/smoke.err' &&
-	       grep -q 'zerohop-svc: 10.96.0.59:80 is balanced to the server pod by zerohop' '$T/smoke.err'"
-check "JSON: setup of the Service paths (programming time, Maglev memory)" \
-	jq -e '.setup["zerohop-svc"].services == 50 and
-	       .setup["zerohop-svc"].programming_s > 0 and
-	       .setup["zerohop-svc"].maglev_slots == 5151 and
-	       .setup["zerohop-svc"].maglev_bytes == 41208 and
-	       .setup.kubeproxy.programming_s > 0 and .setup.nftables.services == 50 and
-	       (.setup | has("zerohop-tc") | not)' "$T/smoke.json"
-check "nothing left after the smoke run" nothing_left "$PID"
-
-# --- zerohop-afxdp ----------------------------------------------------------------
-# Both pods steer the bench's port into AF_XDP sockets handed to xdpbench's
-# own agent; TCP is not the path's to carry (skipped, exit status still 0).
-run_xb "$T/afxdp.json" "$T/afxdp.err" --paths zerohop-afxdp \
-	--workload udp-rr,tcp-rr --rounds 1 --duration 1 -o json
-if [ "$RC" = 0 ]; then ok "zerohop-afxdp run exits 0"; else
-	bad "zerohop-afxdp run exits 0 (exit $RC)"
-	sed 's/^/#   /' "$T/afxdp.err" | tail -n 30
-fi
-check "zerohop-afxdp udp-rr: a row with samples" \
-	jq -e '[.results[] | select(.path == "zerohop-afxdp" and .workload == "udp-rr" and
-	       .skipped == null and .count > 0 and .p50_us > 0)] | length == 1' "$T/afxdp.json"
-check "zerohop-afxdp tcp-rr: skipped, saying why" \
-	jq -e '.results[] | select(.path == "zerohop-afxdp" and .workload == "tcp-rr") |
-	       .skipped == "AF_XDP path: UDP workloads only"' "$T/afxdp.json"
-check "the check went AF_XDP to AF_XDP (copy mode, native XDP, both pods)" \
-	grep -q 'zerohop-afxdp: 10.247.0.3:7777 answered AF_XDP to AF_XDP (server eth0 queue 0, copy mode, native XDP; client eth0 queue 0, copy mode, native XDP)' \
-	"$T/afxdp.err"
-check "nothing left after the zerohop-afxdp run" nothing_left "$PID"
-# --- paths this kernel cannot run ------------------------------------------------
-# Without native XDP on veth (simulated: the probe reports it absent), the
-# XDP and AF_XDP paths are not applicable here: marked with the reason, like
-# a workload a path cannot carry, and the exit status stays 0.
-ZEROHOP_DISABLE_FEATURES=xdp_veth_native run_xb "$T/na.json" "$T/na.err" \
-	--paths zerohop-tc,zerohop-xdp,zerohop-afxdp --workload udp-rr \
-	--rounds 1 --duration 0.2 --warmup 10 -o json
-check "without xdp_veth_native: exit 0" test "$RC" = 0
-check "... zerohop-xdp and zerohop-afxdp marked, naming the feature" \
-	jq -e '[.results[] | select(.path != "zerohop-tc") | .skipped // "" |
-	       startswith("not on this kernel: it lacks xdp_veth_native")] == [true, true]' \
-	"$T/na.json"
-check "... zerohop-tc measured" \
-	jq -e '.results[] | select(.path == "zerohop-tc") | .skipped == null and .count > 0' \
-	"$T/na.json"
-check "nothing left after it" nothing_left "$PID"
-
-# Interrupted in a slice: the pod processes are stopped, the agent too.
-"$XB" --paths zerohop-afxdp --rounds 100 --duration 1 >"$T/afint.out" 2>"$T/afint.err" &
-PID=$!
-# Up to 60 s: the setup takes a second here, far longer under emulation
-# (scripts/kernel-vm.sh without KVM).
-for _ in $(seq 1 600); do
-	grep -q 'round 1/' "$T/afint.err" && break
-	sleep 0.1
-done
-sleep 0.3
-# Between slices the pod processes are stopped and started again: look for
-# a while (a moment here, seconds under emulation).
+# afxdp_proc: an AF_XDP pod process of run $PID is there. Between slices
+# they are stopped and started again: look for a while (a moment here,
+# seconds under emulation).
 afxdp_proc() {
 	local _
 	for _ in $(seq 100); do
@@ -155,61 +57,173 @@ afxdp_proc() {
 	done
 	return 1
 }
-check "an AF_XDP pod process runs while measuring" afxdp_proc
-kill -INT "$PID"
-RC=0
-wait "$PID" || RC=$?
-check "SIGINT in a zerohop-afxdp slice: exit 130" test "$RC" = 130
-check "SIGINT in a zerohop-afxdp slice: nothing left" nothing_left "$PID"
+
+PATHS=host,veth,bridge,kubeproxy,nftables,zerohop-tc,zerohop-xdp,zerohop-svc
+WLS=udp-rr,udp-newflow,tcp-rr,tcp-crr
+
+# --- every path, every workload ------------------------------------------------
+every_path() {
+	run_xb "$T/smoke.json" "$T/smoke.err" --paths "$PATHS" --workload "$WLS" \
+		--rounds 1 --duration 0.2 --warmup 10 --services 50 -o json
+	if [ "$RC" = 0 ]; then ok "smoke run over every path and workload exits 0"; else
+		bad "smoke run over every path and workload exits 0 (exit $RC)"
+		sed 's/^/#   /' "$T/smoke.err" | tail -n 30
+	fi
+	check "JSON: 8 paths x 4 workloads, in order" \
+		jq -e '(.results | length) == 32 and
+		       ([.results[].path] | unique | length) == 8 and
+		       ([.results[].workload] | unique | length) == 4 and
+		       .results[0].workload == "udp-rr" and .results[0].path == "host"' \
+		"$T/smoke.json"
+	check "JSON: no result skipped" \
+		jq -e 'all(.results[]; .skipped == null)' "$T/smoke.json"
+	check "JSON: every result has samples, p50 <= p90 <= p99 <= p99.9 <= max" \
+		jq -e 'all(.results[]; .count > 0 and .p50_us > 0 and
+		       .p50_us <= .p90_us and .p90_us <= .p99_us and
+		       .p99_us <= .p999_us and .p999_us <= .max_us)' "$T/smoke.json"
+	check "JSON: ratios against veth (veth's are 1)" \
+		jq -e '.options.baseline == "veth" and
+		       all(.results[] | select(.path == "veth"); .ratio_p50 == 1 and .ratio_p99 == 1) and
+		       all(.results[]; .ratio_p50 > 0 and .ratio_p99 > 0)' "$T/smoke.json"
+	check "JSON: command, kernel and options" \
+		jq -e --arg k "$(uname -r)" '.kernel == $k and (.command | test("xdpbench")) and
+		       .options.services == 50 and .options.size == 64 and
+		       .options.rounds == 1 and .options.warmup == 10' "$T/smoke.json"
+	check "the table went to stderr" \
+		grep -q '^tcp-crr *zerohop-svc ' "$T/smoke.err"
+	check "kubeproxy: 50 Services loaded, DNAT and masquerade verified" \
+		sh -c "grep -q 'kubeproxy: loading 50 Services with iptables-restore' '$T/smoke.err' &&
+		       grep -q 'kubeproxy: 10.96.0.59:80 is DNATed to the server pod' '$T/smoke.err'"
+	check "nftables: the same" \
+		sh -c "grep -q 'nftables: loading 50 Services with nft -f' '$T/smoke.err' &&
+		       grep -q 'nftables: 10.96.0.59:80 is DNATed to the server pod' '$T/smoke.err'"
+	check "zerohop-svc: 50 Services applied, balanced by zerohop (zh_ct, server's peer)" \
+		sh -c "grep -q 'zerohop-svc: programming 50 Services (51 VIP:port entries) with zh_svc_apply' '$T/smoke.err' &&
+		       grep -q 'zerohop-svc: zh_svc_apply took .* 5151 Maglev slots in use' '$T/smoke.err' &&
+		       grep -q 'zerohop-svc: 10.96.0.59:80 is balanced to the server pod by zerohop' '$T/smoke.err'"
+	check "JSON: setup of the Service paths (programming time, Maglev memory)" \
+		jq -e '.setup["zerohop-svc"].services == 50 and
+		       .setup["zerohop-svc"].programming_s > 0 and
+		       .setup["zerohop-svc"].maglev_slots == 5151 and
+		       .setup["zerohop-svc"].maglev_bytes == 41208 and
+		       .setup.kubeproxy.programming_s > 0 and .setup.nftables.services == 50 and
+		       (.setup | has("zerohop-tc") | not)' "$T/smoke.json"
+	check "nothing left after the smoke run" nothing_left "$PID"
+}
+
+# --- zerohop-afxdp ----------------------------------------------------------------
+# Both pods steer the bench's port into AF_XDP sockets handed to xdpbench's
+# own agent; TCP is not the path's to carry (skipped, exit status still 0).
+afxdp() {
+	run_xb "$T/afxdp.json" "$T/afxdp.err" --paths zerohop-afxdp \
+		--workload udp-rr,tcp-rr --rounds 1 --duration 1 -o json
+	if [ "$RC" = 0 ]; then ok "zerohop-afxdp run exits 0"; else
+		bad "zerohop-afxdp run exits 0 (exit $RC)"
+		sed 's/^/#   /' "$T/afxdp.err" | tail -n 30
+	fi
+	check "zerohop-afxdp udp-rr: a row with samples" \
+		jq -e '[.results[] | select(.path == "zerohop-afxdp" and .workload == "udp-rr" and
+		       .skipped == null and .count > 0 and .p50_us > 0)] | length == 1' "$T/afxdp.json"
+	check "zerohop-afxdp tcp-rr: skipped, saying why" \
+		jq -e '.results[] | select(.path == "zerohop-afxdp" and .workload == "tcp-rr") |
+		       .skipped == "AF_XDP path: UDP workloads only"' "$T/afxdp.json"
+	check "the check went AF_XDP to AF_XDP (copy mode, native XDP, both pods)" \
+		grep -q 'zerohop-afxdp: 10.247.0.3:7777 answered AF_XDP to AF_XDP (server eth0 queue 0, copy mode, native XDP; client eth0 queue 0, copy mode, native XDP)' \
+		"$T/afxdp.err"
+	check "nothing left after the zerohop-afxdp run" nothing_left "$PID"
+}
+
+# --- paths this kernel cannot run ------------------------------------------------
+# Without native XDP on veth (simulated: the probe reports it absent), the
+# XDP and AF_XDP paths are not applicable here: marked with the reason, like
+# a workload a path cannot carry, and the exit status stays 0.
+not_on_this_kernel() {
+	ZEROHOP_DISABLE_FEATURES=xdp_veth_native run_xb "$T/na.json" "$T/na.err" \
+		--paths zerohop-tc,zerohop-xdp,zerohop-afxdp --workload udp-rr \
+		--rounds 1 --duration 0.2 --warmup 10 -o json
+	check "without xdp_veth_native: exit 0" test "$RC" = 0
+	check "... zerohop-xdp and zerohop-afxdp marked, naming the feature" \
+		jq -e '[.results[] | select(.path != "zerohop-tc") | .skipped // "" |
+		       startswith("not on this kernel: it lacks xdp_veth_native")] == [true, true]' \
+		"$T/na.json"
+	check "... zerohop-tc measured" \
+		jq -e '.results[] | select(.path == "zerohop-tc") | .skipped == null and .count > 0' \
+		"$T/na.json"
+	check "nothing left after it" nothing_left "$PID"
+}
+
+# Interrupted in a slice: the pod processes are stopped, the agent too.
+afxdp_sigint() {
+	"$XB" --paths zerohop-afxdp --rounds 100 --duration 1 >"$T/afint.out" 2>"$T/afint.err" &
+	PID=$!
+	# Up to 60 s: the setup takes a second here, far longer under emulation
+	# (scripts/kernel-vm.sh without KVM).
+	for _ in $(seq 1 600); do
+		grep -q 'round 1/' "$T/afint.err" && break
+		sleep 0.1
+	done
+	sleep 0.3
+	check "an AF_XDP pod process runs while measuring" afxdp_proc
+	kill -INT "$PID"
+	RC=0
+	wait "$PID" || RC=$?
+	check "SIGINT in a zerohop-afxdp slice: exit 130" test "$RC" = 130
+	check "SIGINT in a zerohop-afxdp slice: nothing left" nothing_left "$PID"
+}
 
 # --- the plot --------------------------------------------------------------------
-run_xb "$T/plot.out" "$T/plot.err" --paths host,veth,bridge,zerohop-tc \
-	--workload udp-rr --rounds 1 --duration 0.1 --warmup 10 -q \
-	--plot "$T/plot.svg" --json "$T/plot.json"
-check "plot run exits 0" test "$RC" = 0
-check "the SVG is well-formed XML" xmllint --noout "$T/plot.svg"
-check "the SVG has one <path> per path" \
-	test "$(grep -c '<path ' "$T/plot.svg")" = 4
-for p in host veth bridge zerohop-tc; do
-	check "... and the one for $p" \
-		test "$(grep -c "<path [^>]*data-path=\"$p\"" "$T/plot.svg")" = 1
-done
-check "the SVG is small (< 300 KB)" test "$(stat -c %s "$T/plot.svg")" -lt 307200
-check "--json FILE written too, with the table on stdout" \
-	sh -c "jq -e '(.results | length) == 4' '$T/plot.json' &&
-	       grep -q '^udp-rr *zerohop-tc ' '$T/plot.out'"
-check "nothing left after the plot run" nothing_left "$PID"
+plot() {
+	run_xb "$T/plot.out" "$T/plot.err" --paths host,veth,bridge,zerohop-tc \
+		--workload udp-rr --rounds 1 --duration 0.1 --warmup 10 -q \
+		--plot "$T/plot.svg" --json "$T/plot.json"
+	check "plot run exits 0" test "$RC" = 0
+	check "the SVG is well-formed XML" xmllint --noout "$T/plot.svg"
+	check "the SVG has one <path> per path" \
+		test "$(grep -c '<path ' "$T/plot.svg")" = 4
+	for p in host veth bridge zerohop-tc; do
+		check "... and the one for $p" \
+			test "$(grep -c "<path [^>]*data-path=\"$p\"" "$T/plot.svg")" = 1
+	done
+	check "the SVG is small (< 300 KB)" test "$(stat -c %s "$T/plot.svg")" -lt 307200
+	check "--json FILE written too, with the table on stdout" \
+		sh -c "jq -e '(.results | length) == 4' '$T/plot.json' &&
+		       grep -q '^udp-rr *zerohop-tc ' '$T/plot.out'"
+	check "nothing left after the plot run" nothing_left "$PID"
+}
 
-# --- Ctrl-C in the middle ---------------------------------------------------------
-"$XB" --paths veth,kubeproxy,zerohop-xdp --services 50 --rounds 100 \
-	--duration 1 >"$T/int.out" 2>"$T/int.err" &
-PID=$!
-for _ in $(seq 1 150); do
-	grep -q 'round 1/' "$T/int.err" && break
-	sleep 0.1
-done
-check "the long run got past its setup" grep -q 'round 1/' "$T/int.err"
-check "... with its namespaces in place" \
-	sh -c "ip netns list | grep -q '^xb$PID-kubeproxy-node'"
-kill -INT "$PID"
-RC=0
-wait "$PID" || RC=$?
-check "SIGINT: exit 130" test "$RC" = 130
-check "SIGINT: nothing left" nothing_left "$PID"
+sigint() {
+	# --- Ctrl-C in the middle ---------------------------------------------------------
+	"$XB" --paths veth,kubeproxy,zerohop-xdp --services 50 --rounds 100 \
+		--duration 1 >"$T/int.out" 2>"$T/int.err" &
+	PID=$!
+	for _ in $(seq 1 150); do
+		grep -q 'round 1/' "$T/int.err" && break
+		sleep 0.1
+	done
+	check "the long run got past its setup" grep -q 'round 1/' "$T/int.err"
+	check "... with its namespaces in place" \
+		sh -c "ip netns list | grep -q '^xb$PID-kubeproxy-node'"
+	kill -INT "$PID"
+	RC=0
+	wait "$PID" || RC=$?
+	check "SIGINT: exit 130" test "$RC" = 130
+	check "SIGINT: nothing left" nothing_left "$PID"
+}
 
 # --- bad usage ----------------------------------------------------------------------
-RC=0
-"$XB" --paths nope >/dev/null 2>"$T/usage.err" || RC=$?
-check "--paths nope: exit 2" test "$RC" = 2
-check "... saying which names are valid" \
-	grep -q "unknown name 'nope' (want host, veth, bridge" "$T/usage.err"
-RC=0
-"$XB" --size 1 >/dev/null 2>"$T/usage.err" || RC=$?
-check "--size 1: exit 2" test "$RC" = 2
-check "... saying the range" grep -q -- "--size: invalid value '1' (want an integer 16..65507)" "$T/usage.err"
-RC=0
-"$XB" run --workload udp-rr,bogus >/dev/null 2>"$T/usage.err" || RC=$?
-check "run --workload udp-rr,bogus: exit 2" test "$RC" = 2
+bad_usage() {
+	RC=0
+	"$XB" --paths nope >/dev/null 2>"$T/usage.err" || RC=$?
+	check "--paths nope: exit 2" test "$RC" = 2
+	check "... saying which names are valid" \
+		grep -q "unknown name 'nope' (want host, veth, bridge" "$T/usage.err"
+	RC=0
+	"$XB" --size 1 >/dev/null 2>"$T/usage.err" || RC=$?
+	check "--size 1: exit 2" test "$RC" = 2
+	check "... saying the range" grep -q -- "--size: invalid value '1' (want an integer 16..65507)" "$T/usage.err"
+	RC=0
+	"$XB" run --workload udp-rr,bogus >/dev/null 2>"$T/usage.err" || RC=$?
+	check "run --workload udp-rr,bogus: exit 2" test "$RC" = 2
+}
 
-echo "xdpbench: $PASS passed, $FAIL failed ($(($(date +%s) - start)) s)"
-[ "$FAIL" = 0 ]
+zh_run_cases every_path afxdp not_on_this_kernel afxdp_sigint plot sigint bad_usage
