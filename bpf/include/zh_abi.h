@@ -249,39 +249,38 @@ struct zh_iface {
  * reasons after it: the two lists make the order, so that zh_stat_is_drop()
  * holds by construction.
  */
-#define ZH_STATS_KEEP(X)                                                  \
-	X(REDIRECT, "redirect")                                           \
-	X(PASS_NOT_IP, "pass_not_ip") /* ARP, other ethertypes */         \
-	X(PASS_NO_ENDPOINT, "pass_no_endpoint") /* not a local pod */     \
-	/* IPv6 link-local or unspecified source (ND, DAD) */             \
-	X(PASS_LINK_LOCAL, "pass_link_local")                             \
-	X(PASS_TTL, "pass_ttl") /* expiring: the kernel answers */       \
-	X(PASS_NO_IFACE, "pass_no_iface") /* ingress not ours */         \
-	X(PASS_NOT_TO_GW, "pass_not_to_gateway") /* not to our MAC */    \
-	X(PASS_IP_OPTIONS, "pass_ip_options") /* the kernel's rules */   \
-	X(PASS_CT_FULL, "pass_conntrack_full") /* no room in zh_ct */    \
-	/* XDP entry: no XDP on the destination's veth: tc delivers */     \
-	X(PASS_TO_TC, "pass_to_tc")                                       \
-	X(XSK_REDIRECT, "xsk_redirect") /* into an AF_XDP socket */       \
-	/* steered, but no socket for the queue: the pod's kernel */       \
+#define ZH_STATS_KEEP(X)                                               \
+	X(REDIRECT, "redirect")                                        \
+	X(PASS_NOT_IP, "pass_not_ip") /* ARP, other ethertypes */      \
+	X(PASS_NO_ENDPOINT, "pass_no_endpoint") /* not a local pod */  \
+	/* IPv6 link-local or unspecified source (ND, DAD) */          \
+	X(PASS_LINK_LOCAL, "pass_link_local")                          \
+	X(PASS_TTL, "pass_ttl") /* expiring: the kernel answers */     \
+	X(PASS_NO_IFACE, "pass_no_iface") /* ingress not ours */       \
+	X(PASS_NOT_TO_GW, "pass_not_to_gateway") /* not to our MAC */  \
+	X(PASS_IP_OPTIONS, "pass_ip_options") /* the kernel's rules */ \
+	X(PASS_CT_FULL, "pass_conntrack_full") /* no room in zh_ct */  \
+	/* XDP entry: no XDP on the destination's veth: tc delivers */ \
+	X(PASS_TO_TC, "pass_to_tc")                                    \
+	X(XSK_REDIRECT, "xsk_redirect") /* into an AF_XDP socket */    \
+	/* steered, but no socket for the queue: the pod's kernel */   \
 	X(PASS_XSK_NO_SOCKET, "pass_xsk_no_socket")
 
-#define ZH_STATS_DROP(X)                                                  \
-	X(DROP_SPOOF_MAC, "drop_spoof_mac")                               \
-	X(DROP_SPOOF_IP, "drop_spoof_ip")                                 \
-	X(DROP_MALFORMED, "drop_malformed")                               \
-	X(DROP_REDIRECT, "drop_redirect_failed") /* the helper failed */  \
+#define ZH_STATS_DROP(X)                                                    \
+	X(DROP_SPOOF_MAC, "drop_spoof_mac")                                 \
+	X(DROP_SPOOF_IP, "drop_spoof_ip")                                   \
+	X(DROP_MALFORMED, "drop_malformed")                                 \
+	X(DROP_REDIRECT, "drop_redirect_failed") /* the helper failed */    \
 	/* a Service without ready backends (answered: ICMP unreachable) */ \
-	X(DROP_NO_BACKEND, "drop_no_backend")                             \
-	X(DROP_UNKNOWN_VIP, "drop_unknown_vip") /* in the Service CIDR */ \
+	X(DROP_NO_BACKEND, "drop_no_backend")                               \
+	X(DROP_UNKNOWN_VIP, "drop_unknown_vip") /* in the Service CIDR */   \
 	X(DROP_NAT, "drop_nat_failed") /* a NAT rewrite failed */
 
-enum zh_stat {
 #define ZH_STAT_ENUM(id, name) ZH_STAT_##id,
-	ZH_STATS_KEEP(ZH_STAT_ENUM) ZH_STATS_DROP(ZH_STAT_ENUM)
-#undef ZH_STAT_ENUM
-	ZH_STAT_MAX,
+enum zh_stat {
+	ZH_STATS_KEEP(ZH_STAT_ENUM) ZH_STATS_DROP(ZH_STAT_ENUM) ZH_STAT_MAX,
 };
+#undef ZH_STAT_ENUM
 
 enum {
 #define ZH_STAT_ONE(id, name) +1
