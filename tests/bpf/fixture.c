@@ -828,6 +828,30 @@ static int run_bench(const struct fixture_suite *s)
 	return failed;
 }
 
+size_t fixture_rows(struct CMUnitTest *tests, struct fixture_run *runs,
+		    const void *rows, size_t n, size_t size, size_t desc_off,
+		    const char *suffix, struct CMUnitTest tmpl)
+{
+	size_t i = 0;
+
+	for (size_t r = 0; r < n; r++) {
+		const char *row = (const char *)rows + r * size;
+		const char *desc;
+
+		memcpy(&desc, row + desc_off, sizeof(desc));
+		for (int p = 0; p < NR_PROGS; p++, i++) {
+			runs[i].row = row;
+			runs[i].prog = p;
+			snprintf(runs[i].name, sizeof(runs[i].name), "%s: %s%s",
+				 prog_names[p], desc, suffix);
+			tests[i] = tmpl;
+			tests[i].name = runs[i].name;
+			tests[i].initial_state = &runs[i];
+		}
+	}
+	return i;
+}
+
 int fixture_main(const struct fixture_suite *s, int argc, char **argv)
 {
 	bool bench = s->bench && argc > 1 &&

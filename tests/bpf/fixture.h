@@ -26,6 +26,8 @@
 #include "zh_fast.skel.h"
 
 #define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
+#define STR_(x) #x
+#define STR(x) STR_(x) /* a macro's value as a string literal */
 
 #define SKIP_EXIT 77
 #define FRAME_MAX 512
@@ -242,6 +244,33 @@ struct zh_hist lat_hist(int hop, int src);
 /* Exactly @want values in slot (@hop, @src), all in [@lo, @hi] ns; every
  * other slot empty. */
 void assert_lat_only(int hop, int src, __u64 want, __u64 lo, __u64 hi);
+
+/* ---------------------------------------------------------------- tables */
+
+/* One row of a case table through one program: a test's state. */
+struct fixture_run {
+	const void *row;
+	enum prog prog;
+	char name[128];
+};
+
+/*
+ * A test for every row of a table (@n rows of @size bytes, the row's
+ * `const char *` description @desc_off bytes in) and every program, row by
+ * row, into @tests and @runs (@n * NR_PROGS of each): a copy of @tmpl named
+ * "<program>: <description><suffix>", its state its run. Returns how many.
+ */
+size_t fixture_rows(struct CMUnitTest *tests, struct fixture_run *runs,
+		    const void *rows, size_t n, size_t size, size_t desc_off,
+		    const char *suffix, struct CMUnitTest tmpl);
+
+/* FIXTURE_ROWS(tests, runs, table, suffix, .test_func = f, ...): the
+ * table's rows are structs with a `desc`. */
+#define FIXTURE_ROWS(tests, runs, table, suffix, ...)                \
+	fixture_rows(tests, runs, table, ARRAY_SIZE(table),          \
+		     sizeof((table)[0]),                             \
+		     offsetof(__typeof__((table)[0]), desc), suffix, \
+		     (struct CMUnitTest){ __VA_ARGS__ })
 
 /* ---------------------------------------------------------------- main */
 

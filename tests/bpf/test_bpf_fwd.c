@@ -621,15 +621,10 @@ static const struct fast_case cases[] = {
 	},
 };
 
-struct case_run {
-	const struct fast_case *c;
-	enum prog prog;
-};
-
 static void test_case(void **state)
 {
-	const struct case_run *cr = *state;
-	const struct fast_case *c = cr->c;
+	const struct fixture_run *cr = *state;
+	const struct fast_case *c = cr->row;
 	__u8 in[FRAME_MAX];
 	__u32 len = (__u32)frame_build(&c->in, c->ingress, in);
 	struct run r;
@@ -692,11 +687,6 @@ static const struct trunc_case trunc_cases[] = {
 	},
 };
 
-struct trunc_run {
-	const struct trunc_case *c;
-	enum prog prog;
-};
-
 /*
  * Frames test_run refuses (-EINVAL) before the program runs: any shorter
  * than an Ethernet header (bpf_test_init()), and for skb programs on this
@@ -742,8 +732,8 @@ static void assert_runt(enum prog prog, const struct run *r, __u32 len)
 /* Every length from 0 to the whole frame, through the program. */
 static void test_truncated(void **state)
 {
-	const struct trunc_run *tr = *state;
-	const struct trunc_case *c = tr->c;
+	const struct fixture_run *tr = *state;
+	const struct trunc_case *c = tr->row;
 	__u8 in[FRAME_MAX];
 	__u32 full = (__u32)frame_build(&c->in, POD_A, in);
 
@@ -789,15 +779,13 @@ enum garbage {
 	NR_GARBAGE,
 };
 
-static const char *const garbage_names[NR_GARBAGE] = {
-	[GARBAGE_RANDOM] = "random bytes",
-	[GARBAGE_FROM_A] = "random L3 behind A's Ethernet header",
-	[GARBAGE_MUTATED] = "mutated and cut valid frames",
-};
-
-struct garbage_run {
+static const struct garbage_case {
 	enum garbage kind;
-	enum prog prog;
+	const char *desc;
+} garbage_cases[NR_GARBAGE] = {
+	{ GARBAGE_RANDOM, "random bytes" },
+	{ GARBAGE_FROM_A, "random L3 behind A's Ethernet header" },
+	{ GARBAGE_MUTATED, "mutated and cut valid frames" },
 };
 
 /* splitmix64: the same sequence on every machine. */
@@ -930,8 +918,9 @@ static void assert_sane(enum prog prog, const __u8 *in, __u32 len,
 
 static void test_garbage(void **state)
 {
-	const struct garbage_run *gr = *state;
-	__u64 seed = GARBAGE_SEED + gr->kind;
+	const struct fixture_run *gr = *state;
+	const struct garbage_case *g = gr->row;
+	__u64 seed = GARBAGE_SEED + g->kind;
 	__u64 seen[ZH_STAT_MAX] = { 0 };
 
 	memset(&cur, 0, sizeof(cur));
@@ -942,7 +931,7 @@ static void test_garbage(void **state)
 		__u32 len;
 		struct run r;
 
-		switch (gr->kind) {
+		switch (g->kind) {
 		case GARBAGE_RANDOM:
 			len = rnd_below(&seed, 128);
 			rnd_fill(&seed, in, len);
@@ -957,8 +946,8 @@ static void test_garbage(void **state)
 			break;
 		}
 		cur_set(in, len, "%s frame %d (seed %#llx), ingress %d",
-			garbage_names[gr->kind], i,
-			(unsigned long long)(GARBAGE_SEED + gr->kind),
+			g->desc, i,
+			(unsigned long long)(GARBAGE_SEED + g->kind),
 			ifindex_of[ingress]);
 		run_frame(gr->prog, ifindex_of[ingress], in, len, &r);
 		assert_sane(gr->prog, in, len, &r);
@@ -977,12 +966,9 @@ static void test_garbage(void **state)
 #define NR_TRUNC_TESTS (ARRAY_SIZE(trunc_cases) * NR_PROGS)
 #define NR_GARBAGE_TESTS (NR_GARBAGE * NR_PROGS)
 
-static struct case_run case_runs[NR_CASE_TESTS];
-static struct trunc_run trunc_runs[NR_TRUNC_TESTS];
-static struct garbage_run garbage_runs[NR_GARBAGE_TESTS];
-static char case_names[NR_CASE_TESTS][128];
-static char trunc_names[NR_TRUNC_TESTS][128];
-static char garbage_names_full[NR_GARBAGE_TESTS][128];
+static struct fixture_run case_runs[NR_CASE_TESTS];
+static struct fixture_run trunc_runs[NR_TRUNC_TESTS];
+static struct fixture_run garbage_runs[NR_GARBAGE_TESTS];
 static struct CMUnitTest case_tests[NR_CASE_TESTS];
 static struct CMUnitTest trunc_tests[NR_TRUNC_TESTS];
 static struct CMUnitTest garbage_tests[NR_GARBAGE_TESTS];
@@ -1005,49 +991,11 @@ int main(int argc, char **argv)
 		.groups = groups,
 		.n_groups = ARRAY_SIZE(groups),
 	};
-	size_t i = 0;
-
-	for (size_t c = 0; c < ARRAY_SIZE(cases); c++) {
-		for (int p = 0; p < NR_PROGS; p++, i++) {
-			case_runs[i] = (struct case_run){ &cases[c], p };
-			snprintf(case_names[i], sizeof(case_names[i]), "%s: %s",
-				 prog_names[p], cases[c].desc);
-			case_tests[i] = (struct CMUnitTest){
-				.name = case_names[i],
-				.test_func = test_case,
-				.initial_state = &case_runs[i],
-			};
-		}
-	}
-	i = 0;
-	for (size_t c = 0; c < ARRAY_SIZE(trunc_cases); c++) {
-		for (int p = 0; p < NR_PROGS; p++, i++) {
-			trunc_runs[i] =
-				(struct trunc_run){ &trunc_cases[c], p };
-			snprintf(trunc_names[i], sizeof(trunc_names[i]),
-				 "%s: %s cut at every length", prog_names[p],
-				 trunc_cases[c].desc);
-			trunc_tests[i] = (struct CMUnitTest){
-				.name = trunc_names[i],
-				.test_func = test_truncated,
-				.initial_state = &trunc_runs[i],
-			};
-		}
-	}
-	i = 0;
-	for (int g = 0; g < NR_GARBAGE; g++) {
-		for (int p = 0; p < NR_PROGS; p++, i++) {
-			garbage_runs[i] = (struct garbage_run){ g, p };
-			snprintf(garbage_names_full[i],
-				 sizeof(garbage_names_full[i]),
-				 "%s: %d frames, %s", prog_names[p],
-				 GARBAGE_FRAMES, garbage_names[g]);
-			garbage_tests[i] = (struct CMUnitTest){
-				.name = garbage_names_full[i],
-				.test_func = test_garbage,
-				.initial_state = &garbage_runs[i],
-			};
-		}
-	}
+	FIXTURE_ROWS(case_tests, case_runs, cases, "", .test_func = test_case);
+	FIXTURE_ROWS(trunc_tests, trunc_runs, trunc_cases,
+		     " cut at every length", .test_func = test_truncated);
+	FIXTURE_ROWS(garbage_tests, garbage_runs, garbage_cases,
+		     ", " STR(GARBAGE_FRAMES) " frames",
+		     .test_func = test_garbage);
 	return fixture_main(&suite, argc, argv);
 }

@@ -128,16 +128,11 @@ static const struct lat_case lat_cases[] = {
 	  .src = LL_A6 },
 };
 
-struct lat_run {
-	const struct lat_case *c;
-	enum prog prog;
-};
-
 /* One packet: egress program, then its output through the pod side. */
 static void test_lat_case(void **state)
 {
-	const struct lat_run *lr = *state;
-	const struct lat_case *c = lr->c;
+	const struct fixture_run *lr = *state;
+	const struct lat_case *c = lr->row;
 	struct zh_probe probe = { .magic = ZH_PROBE_MAGIC, .seq = 7 };
 	struct frame f = { .l3 = c->l3, .proto = c->proto, .dst = c->dst };
 	bool v6 = c->l3 == L3_IPV6;
@@ -156,7 +151,7 @@ static void test_lat_case(void **state)
 	t0 = mono_ns();
 	probe.tx_ns = t0 - LAT_AGE;
 	len = (__u32)frame_build(&f, POD_A, in);
-	cur_set(in, len, "%s: %s", prog_names[lr->prog], c->desc);
+	cur_set(in, len, "%s", lr->name);
 
 	run_frame(lr->prog, ifindex_of[POD_A], in, len, &r);
 	t1 = mono_ns();
@@ -497,8 +492,7 @@ static int bench_latency(void)
 /* ---------------------------------------------------------------- main */
 
 #define NR_LAT_TESTS (ARRAY_SIZE(lat_cases) * NR_PROGS)
-static struct lat_run lat_runs[NR_LAT_TESTS];
-static char lat_names[NR_LAT_TESTS][128];
+static struct fixture_run lat_runs[NR_LAT_TESTS];
 static struct CMUnitTest lat_tests[NR_LAT_TESTS + 3];
 
 int main(int argc, char **argv)
@@ -514,21 +508,10 @@ int main(int argc, char **argv)
 		.n_groups = ARRAY_SIZE(groups),
 		.bench = bench_latency,
 	};
-	size_t i = 0;
-
-	for (size_t c = 0; c < ARRAY_SIZE(lat_cases); c++) {
-		for (int p = 0; p < NR_PROGS; p++, i++) {
-			lat_runs[i] = (struct lat_run){ &lat_cases[c], p };
-			snprintf(lat_names[i], sizeof(lat_names[i]), "%s: %s",
-				 prog_names[p], lat_cases[c].desc);
-			lat_tests[i] = (struct CMUnitTest){
-				.name = lat_names[i],
+	size_t i = FIXTURE_ROWS(lat_tests, lat_runs, lat_cases, "",
 				.test_func = test_lat_case,
-				.initial_state = &lat_runs[i],
-				.teardown_func = lat_teardown,
-			};
-		}
-	}
+				.teardown_func = lat_teardown);
+
 	lat_tests[i++] = (struct CMUnitTest)cmocka_unit_test_teardown(
 		test_lat_unstamped_probe, lat_teardown);
 	lat_tests[i++] = (struct CMUnitTest)cmocka_unit_test_teardown(

@@ -499,11 +499,6 @@ static const struct lb_case lb_cases[] = {
 	},
 };
 
-struct lb_run {
-	const struct lb_case *c;
-	enum prog prog;
-};
-
 /*
  * The ICMP error a refused request @req (from pod @from) must come back
  * as, built here independently of the datapath: RFC 792 / RFC 4443 port
@@ -594,10 +589,11 @@ static void lb_step(enum prog prog, const struct lb_case *c, int i)
 
 static void test_lb_case(void **state)
 {
-	const struct lb_run *lr = *state;
+	const struct fixture_run *lr = *state;
+	const struct lb_case *c = lr->row;
 
-	for (int i = 0; i < LB_STEPS && lr->c->steps[i].in.l3; i++)
-		lb_step(lr->prog, lr->c, i);
+	for (int i = 0; i < LB_STEPS && c->steps[i].in.l3; i++)
+		lb_step(lr->prog, c, i);
 }
 
 /* ------------------------------------------------------------- scripts */
@@ -753,8 +749,7 @@ static void test_lb_truncated(void **state)
 /* ---------------------------------------------------------------- main */
 
 #define NR_LB_ROWS (ARRAY_SIZE(lb_cases) * NR_PROGS)
-static struct lb_run lb_runs[NR_LB_ROWS];
-static char lb_names[NR_LB_ROWS][128];
+static struct fixture_run lb_runs[NR_LB_ROWS];
 static struct CMUnitTest lb_tests[NR_LB_ROWS + 2];
 
 int main(int argc, char **argv)
@@ -769,22 +764,11 @@ int main(int argc, char **argv)
 		.groups = groups,
 		.n_groups = ARRAY_SIZE(groups),
 	};
-	size_t i = 0;
-
-	for (size_t c = 0; c < ARRAY_SIZE(lb_cases); c++) {
-		for (int p = 0; p < NR_PROGS; p++, i++) {
-			lb_runs[i] = (struct lb_run){ &lb_cases[c], p };
-			snprintf(lb_names[i], sizeof(lb_names[i]), "%s: %s",
-				 prog_names[p], lb_cases[c].desc);
-			lb_tests[i] = (struct CMUnitTest){
-				.name = lb_names[i],
+	size_t i = FIXTURE_ROWS(lb_tests, lb_runs, lb_cases, "",
 				.test_func = test_lb_case,
 				.setup_func = lb_setup,
-				.teardown_func = lb_teardown,
-				.initial_state = &lb_runs[i],
-			};
-		}
-	}
+				.teardown_func = lb_teardown);
+
 	lb_tests[i++] = (struct CMUnitTest)cmocka_unit_test_teardown(
 		test_lb_nodeport, lb_teardown);
 	lb_tests[i++] = (struct CMUnitTest)cmocka_unit_test_teardown(
