@@ -53,24 +53,42 @@ static void xb_usage_hint(const char *cmd)
 }
 
 /*
- * The command line of subcommand @cmd against @opts: the index of its
- * first operand, or a negative errno once it said what was wrong. A
- * refused value names the option and its range; getopt's complaints
- * come with the hint.
+ * The command line of subcommand @cmd against @opts (which has --help and
+ * may have --verbose), taking operands or not (@operands). Returns the
+ * index of the first operand (>= 1: argv[0] is the command); 0 once
+ * --help printed @usage; -EINVAL once it said what was wrong: a refused
+ * value names the option and its range, getopt's complaints and an
+ * unexpected operand come with the hint. --verbose takes effect here.
  */
-static int xb_cmd_parse(const char *cmd, struct zh_param *opts, int argc,
+static int xb_cmd_parse(const char *cmd, void (*usage)(FILE *f),
+			struct zh_param *opts, bool operands, int argc,
 			char **argv)
 {
 	char err[ZH_PARAMS_ERR_MAX];
 	int next = zh_params_parse(opts, argc, argv, err, sizeof(err));
 
+	if (zh_params_given(opts, "help")) {
+		usage(stdout);
+		return 0;
+	}
 	if (next == -EINVAL) {
 		pr_warn("%s\n", err);
-	} else if (next < 0) {
+		return -EINVAL;
+	}
+	if (next < 0) {
 		pr_warn("%s: %s\n", cmd, err);
-		xb_usage_hint(cmd);
+		goto hint;
+	}
+	if (zh_params_given(opts, "verbose"))
+		zh_log_set_level(ZH_LOG_DEBUG);
+	if (!operands && next < argc) {
+		pr_warn("%s: unexpected argument '%s'\n", cmd, argv[next]);
+		goto hint;
 	}
 	return next;
+hint:
+	xb_usage_hint(cmd);
+	return -EINVAL;
 }
 
 /* --- summaries ----------------------------------------------------------- */
@@ -262,20 +280,9 @@ static int cmd_server(int argc, char **argv)
 		{},
 	};
 
-	next = xb_cmd_parse("server", opts, argc, argv);
-	if (help) {
-		xb_server_usage(stdout);
-		return XB_EXIT_OK;
-	}
-	if (next < 0)
-		return XB_EXIT_USAGE;
-	if (verbose)
-		zh_log_set_level(ZH_LOG_DEBUG);
-	if (next < argc) {
-		pr_warn("server: unexpected argument '%s'\n", argv[next]);
-		xb_usage_hint("server");
-		return XB_EXIT_USAGE;
-	}
+	next = xb_cmd_parse("server", xb_server_usage, opts, false, argc, argv);
+	if (next <= 0)
+		return next ? XB_EXIT_USAGE : XB_EXIT_OK;
 	if (afxdp && bind_addr) {
 		pr_warn("server: --bind and --afxdp exclude each other (the pod's address is the agent's)\n");
 		xb_usage_hint("server");
@@ -428,20 +435,10 @@ static int cmd_client(int argc, char **argv)
 	struct xb_summary sm;
 	int next, ret, rc;
 
-	next = xb_cmd_parse("client", opts, argc, argv);
-	if (help) {
-		xb_client_usage(stdout);
-		return XB_EXIT_OK;
-	}
-	if (next < 0)
-		return XB_EXIT_USAGE;
-	if (verbose)
-		zh_log_set_level(ZH_LOG_DEBUG);
+	next = xb_cmd_parse("client", xb_client_usage, opts, false, argc, argv);
+	if (next <= 0)
+		return next ? XB_EXIT_USAGE : XB_EXIT_OK;
 	have_count = zh_params_given(opts, "count");
-	if (next < argc) {
-		pr_warn("client: unexpected argument '%s'\n", argv[next]);
-		goto usage;
-	}
 	if (!o.target) {
 		pr_warn("client: --target is required\n");
 		goto usage;
@@ -533,13 +530,9 @@ static int cmd_stats(int argc, char **argv)
 	};
 	int next, i, rc = XB_EXIT_OK;
 
-	next = xb_cmd_parse("stats", opts, argc, argv);
-	if (help) {
-		xb_stats_usage(stdout);
-		return XB_EXIT_OK;
-	}
-	if (next < 0)
-		return XB_EXIT_USAGE;
+	next = xb_cmd_parse("stats", xb_stats_usage, opts, true, argc, argv);
+	if (next <= 0)
+		return next ? XB_EXIT_USAGE : XB_EXIT_OK;
 	if (next >= argc) {
 		pr_warn("stats: no sample file given\n");
 		xb_usage_hint("stats");
