@@ -159,7 +159,7 @@ int xb_report_table(FILE *f, const struct xb_result_set *r)
 	const struct xb_run_opts *o = r->o;
 	const char *base = xb_path_names[o->baseline];
 	char wls[128], dur[32], hdr_p50[32], hdr_p99[32];
-	int i, w;
+	int i, w, wp50, wp99;
 
 	xb_wl_list(o, wls, sizeof(wls));
 	xb_secs(o->duration, dur, sizeof(dur));
@@ -183,12 +183,14 @@ int xb_report_table(FILE *f, const struct xb_result_set *r)
 	}
 	fprintf(f, "\ncommand: %s\nlatency in µs; ratios against %s\n\n",
 		r->command, base);
-	snprintf(hdr_p50, sizeof(hdr_p50), "p50/%s", base);
-	snprintf(hdr_p99, sizeof(hdr_p99), "p99/%s", base);
+	/* The ratio columns: as wide as their headers, 9 at least. */
+	wp50 = snprintf(hdr_p50, sizeof(hdr_p50), "p50/%s", base);
+	wp99 = snprintf(hdr_p99, sizeof(hdr_p99), "p99/%s", base);
+	wp50 = wp50 > 9 ? wp50 : 9;
+	wp99 = wp99 > 9 ? wp99 : 9;
 	fprintf(f, "%-12s %-13s %9s %8s %8s %8s %8s %9s %*s %*s\n", "workload",
-		"path", "count", "p50", "p90", "p99", "p99.9", "max",
-		(int)strlen(hdr_p50) > 9 ? (int)strlen(hdr_p50) : 9, hdr_p50,
-		(int)strlen(hdr_p99) > 9 ? (int)strlen(hdr_p99) : 9, hdr_p99);
+		"path", "count", "p50", "p90", "p99", "p99.9", "max", wp50,
+		hdr_p50, wp99, hdr_p99);
 	for (w = 0; w < o->n_wls; w++) {
 		int wl = o->wls[w];
 		const struct xb_summary *b = xb_base(r, wl);
@@ -197,12 +199,6 @@ int xb_report_table(FILE *f, const struct xb_result_set *r)
 			const struct xb_summary *sm =
 				&r->cells[wl][r->paths[i]].sm;
 			const char *skip = xb_cell_skip(r, i, wl);
-			int wp50 = (int)strlen(hdr_p50) > 9 ?
-					   (int)strlen(hdr_p50) :
-					   9;
-			int wp99 = (int)strlen(hdr_p99) > 9 ?
-					   (int)strlen(hdr_p99) :
-					   9;
 
 			fprintf(f, "%-12s %-13s ", xb_workload_names[wl],
 				xb_path_names[r->paths[i]]);
