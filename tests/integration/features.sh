@@ -136,18 +136,6 @@ pods_add() {
 	shift
 	for p in "$@"; do zh_pod_add "$p" "$conf" || return 1; done
 }
-# no_zh_links: no host veth of ours is left in the node (those that are,
-# printed). Not `! ... | grep -q`: under pipefail, grep leaving early
-# would fail ip with SIGPIPE, and the negation would pass the check.
-no_zh_links() {
-	local left
-	left=$(zh_node ip -o link show | grep ' zh[0-9a-f]\{12\}[@:]' || true)
-	[ -z "$left" ] || {
-		echo "$left"
-		return 1
-	}
-}
-lease_of() { grep -rl "^$(zh_ctr_id "$1")" "$ZH_TMP/ipam" 2>/dev/null || true; }
 # Endpoints in the maps; 0 when nothing is pinned at all.
 endpoint_count() {
 	local n
@@ -156,7 +144,7 @@ endpoint_count() {
 }
 # left_nothing POD: a failed ADD of POD left no link, lease or endpoint.
 left_nothing() {
-	no_zh_links && [ -z "$(lease_of "$1")" ] &&
+	zh_no_links && [ -z "$(zh_lease "$1")" ] &&
 		[ "$(endpoint_count)" = 0 ]
 }
 feature() { "$CTL" features -o json | jq -e --arg f "$1" ".features[] | select(.name == \$f) | $2"; }
@@ -196,7 +184,7 @@ handover_cases() {
 	"$CTL" service del --vip 10.96.7.7 --port 7777 --proto udp >/dev/null
 	pods_del "$x" "$t" "$u"
 	agent_stop
-	check "DEL leaves no link" no_zh_links
+	check "DEL leaves no link" zh_no_links
 }
 
 xdp_meta_on() {
@@ -249,7 +237,7 @@ tc_cases() {
 		"$ZH_TMP/tc.conf" >"$ZH_TMP/check.conf"
 	check "CHECK passes" zh_cni CHECK "$a" "$ZH_TMP/check.conf"
 	pods_del "$a" "$b"
-	check "DEL leaves no link" no_zh_links
+	check "DEL leaves no link" zh_no_links
 }
 
 tcx_on() {

@@ -163,6 +163,23 @@ EOF
 # zh_ctr_id POD: the container ID a runtime would pass (64 hex digits).
 zh_ctr_id() { printf '%s' "$1" | sha256sum | cut -c1-64; }
 
+# zh_lease POD: the host-local lease files that hold POD's addresses (in
+# zh_conf's dataDir; each is the container ID, CRLF, the ifname); nothing
+# when there are none.
+zh_lease() { grep -rl "^$(zh_ctr_id "$1")" "$ZH_TMP/ipam" 2>/dev/null || true; }
+
+# zh_no_links: no host veth of ours is left in the node (those that are,
+# printed). Not `! ... | grep -q`: under pipefail, grep leaving early
+# would fail ip with SIGPIPE, and the negation would pass the check.
+zh_no_links() {
+	local left
+	left=$(zh_node ip -o link show | grep ' zh[0-9a-f]\{12\}[@:]' || true)
+	[ -z "$left" ] || {
+		echo "$left"
+		return 1
+	}
+}
+
 # zh_cni CMD POD CONF [IFNAME]: run the plugin in the node netns as a
 # runtime would; stdout is the plugin's, the exit code too.
 zh_cni() {

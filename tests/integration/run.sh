@@ -63,20 +63,7 @@ ip_hex() {
 }
 
 cni_code() { jq -r '.code' "$ZH_TMP/err.json"; }
-# no_zh_links: no host veth of ours is left in the node (those that are,
-# printed). Not `! ... | grep -q`: under pipefail, grep leaving early
-# would fail ip with SIGPIPE, and the negation would pass the check.
-no_zh_links() {
-	local left
-	left=$(zh_node ip -o link show | grep ' zh[0-9a-f]\{12\}[@:]' || true)
-	[ -z "$left" ] || {
-		echo "$left"
-		return 1
-	}
-}
 endpoint_count() { "$ZH_BIN/zerohopctl" endpoints -o json | jq length; }
-# host-local's lease file: the container ID, CRLF, the ifname.
-lease_of() { grep -rl "^$(zh_ctr_id "$1")" "$ZH_TMP/ipam" 2>/dev/null; }
 
 # --- the pins and the agent ------------------------------------------------
 # pin_ids: "NAME ID" of every program and map pinned in this run's pin
@@ -142,7 +129,7 @@ mode_tests() {
 		jq -e '(.interfaces | length) == 2 and .interfaces[1].sandbox != null and
 		       (.ips | length) == 2 and all(.ips[]; .interface == 1) and
 		       (.routes | length) == 2 and .cniVersion == "1.0.0"' "$ZH_TMP/$a.json"
-	check "host-local holds a lease for pod a" test -n "$(lease_of "$a")"
+	check "host-local holds a lease for pod a" test -n "$(zh_lease "$a")"
 	a4=$(zh_pod_ip "$a") b4=$(zh_pod_ip "$b")
 	a6=$(zh_pod_ip "$a" 6) b6=$(zh_pod_ip "$b" 6)
 	check "pod has its address and the link-local gateway" \
@@ -203,8 +190,8 @@ mode_tests() {
 	check "DEL again (idempotent)" zh_cni DEL "$a" "$conf"
 	check "DEL of pod b" zh_cni DEL "$b" "$conf"
 	check "DEL of pod b again" zh_cni DEL "$b" "$conf"
-	check "no zh* link remains" no_zh_links
-	check "no host-local lease remains" test -z "$(lease_of "$a")$(lease_of "$b")"
+	check "no zh* link remains" zh_no_links
+	check "no host-local lease remains" test -z "$(zh_lease "$a")$(zh_lease "$b")"
 	check "no endpoint entry remains" test "$(endpoint_count)" = 0
 	ip netns del "$a"
 	ip netns del "$b"
@@ -236,15 +223,15 @@ rollback() {
 	ip netns add "$p"
 	zh_cni ADD "$p" "$ZH_TMP/noipam.conf" >"$ZH_TMP/err.json" || true
 	check "ADD with a missing IPAM plugin fails with code 103" test "$(cni_code)" = 103
-	check "... and leaves no link" no_zh_links
+	check "... and leaves no link" zh_no_links
 	check "... and no endpoint" test "$(endpoint_count)" = 0
 
 	# The pod already has an eth0: the veth cannot be made after IPAM ran.
 	zh_in "$p" ip link add eth0 type veth peer name eth0p
 	zh_cni ADD "$p" "$CONF" >"$ZH_TMP/err.json" || true
 	check "ADD whose veth cannot be created fails with code 101" test "$(cni_code)" = 101
-	check "... and releases the IPAM lease" test -z "$(lease_of "$p")"
-	check "... and leaves no link" no_zh_links
+	check "... and releases the IPAM lease" test -z "$(zh_lease "$p")"
+	check "... and leaves no link" zh_no_links
 	check "... and no endpoint" test "$(endpoint_count)" = 0
 	ip netns del "$p"
 
@@ -282,8 +269,8 @@ netns_gone_after_ipam() {
 	check "... then the pod's netns was gone" test ! -e "/var/run/netns/$p"
 	check "ADD fails with code 101, entering the netns" \
 		jq -e '.code == 101 and (.details | contains("enter netns"))' "$ZH_TMP/err.json"
-	check "... and releases the IPAM lease" test -z "$(lease_of "$p")"
-	check "... and leaves no link" no_zh_links
+	check "... and releases the IPAM lease" test -z "$(zh_lease "$p")"
+	check "... and leaves no link" zh_no_links
 	check "... and no endpoint" test "$(endpoint_count)" = 0
 }
 
@@ -302,8 +289,8 @@ host_route_taken() {
 		sh -c "nsenter --net=/var/run/netns/$ZH_NODE ip route show $addr | grep -q blackhole"
 	check "ADD fails with code 101, adding the host route" \
 		jq -e '.code == 101 and (.details | contains("add host route to"))' "$ZH_TMP/err.json"
-	check "... and releases the IPAM lease" test -z "$(lease_of "$p")"
-	check "... and leaves no link in the node" no_zh_links
+	check "... and releases the IPAM lease" test -z "$(zh_lease "$p")"
+	check "... and leaves no link in the node" zh_no_links
 	check "... nor in the pod" no_pod_link "$p"
 	check "... and no endpoint" test "$(endpoint_count)" = 0
 	zh_node ip route del blackhole "$addr/32"
@@ -379,7 +366,7 @@ v110_add() {
 		jq -e '.cniVersion == "1.1.0" and (.interfaces | length) == 2 and
 		       (.ips | length) == 2 and all(.ips[]; has("version") | not) and
 		       all(.interfaces[]; has("socketPath") | not)' "$ZH_TMP/$G1.json"
-	check "... and host-local holds the lease" test -n "$(lease_of "$G1")"
+	check "... and host-local holds the lease" test -n "$(zh_lease "$G1")"
 	jq --slurpfile r "$ZH_TMP/$G1.json" '. + {prevResult: $r[0]}' "$CONF11" >"$ZH_TMP/check11.conf"
 	check "CHECK with cniVersion 1.1.0 passes (IPAM CHECK downgraded too)" \
 		zh_cni CHECK "$G1" "$ZH_TMP/check11.conf"
@@ -439,14 +426,14 @@ v110_gc() {
 	check "... g1 still forwards: g1 -> other network's pod" ping_ok "$G1" "$o1_4"
 	check "... and back" ping_ok "$O1" "$g1_4"
 	if [ $OLD_IPAM = 1 ]; then
-		check "... host-local has no GC: g2's lease stays until its DEL" test -n "$(lease_of "$G2")"
+		check "... host-local has no GC: g2's lease stays until its DEL" test -n "$(zh_lease "$G2")"
 	fi
 	rc=0
 	net_cmd GC "$ZH_TMP/gc.conf" >"$ZH_TMP/gc.out" || rc=$?
 	check "GC again is harmless (exit 0)" test "$rc" = 0
 	check "... and removes nothing more" test "$(ep_map_count)/$(endpoint_count)" = 3/2
 	check "DEL of the GC'd pod succeeds" zh_cni DEL "$G2" "$CONF11"
-	check "... and releases its lease" test -z "$(lease_of "$G2")"
+	check "... and releases its lease" test -z "$(zh_lease "$G2")"
 
 	# No list at all is the empty list: every attachment of zhgc goes, only zhgc's.
 	jq 'del(.["cni.dev/valid-attachments"])' "$CONF11" >"$ZH_TMP/gc-none.conf"
@@ -457,7 +444,7 @@ v110_gc() {
 	check "DEL of g1 after GC succeeds" zh_cni DEL "$G1" "$CONF11"
 	check "DEL of the other network's pod" zh_cni DEL "$O1" "$CONF"
 	check "... no lease of these pods remains" \
-		test -z "$(lease_of "$G1")$(lease_of "$G2")$(lease_of "$O1")"
+		test -z "$(zh_lease "$G1")$(zh_lease "$G2")$(zh_lease "$O1")"
 	check "... no endpoint remains" test "$(endpoint_count)" = 0
 	ip netns del "$G1"
 	ip netns del "$G2"
@@ -490,7 +477,7 @@ concurrent() {
 	rc=0
 	for pid in "${pids[@]}"; do wait "$pid" || rc=1; done
 	check "8 concurrent DELs succeed" test $rc = 0
-	check "... and leave no link" no_zh_links
+	check "... and leave no link" zh_no_links
 	check "... and no endpoint" test "$(endpoint_count)" = 0
 }
 
