@@ -152,23 +152,36 @@ not_on_this_kernel() {
 	check "nothing left after it" nothing_left "$PID"
 }
 
-# Interrupted in a slice: the pod processes are stopped, the agent too.
-afxdp_sigint() {
-	"$XB" --paths zerohop-afxdp --rounds 100 --duration 1 >"$T/afint.out" 2>"$T/afint.err" &
+# measuring NAME ARGS...: xdpbench ARGS in the background ($PID), its
+# output in $T/NAME.out and $T/NAME.err, until it reports its first round.
+# Up to 60 s: the setup takes a second here, far longer under emulation
+# (scripts/kernel-vm.sh without KVM).
+measuring() {
+	local name=$1
+	shift
+	"$XB" "$@" >"$T/$name.out" 2>"$T/$name.err" &
 	PID=$!
-	# Up to 60 s: the setup takes a second here, far longer under emulation
-	# (scripts/kernel-vm.sh without KVM).
 	for _ in $(seq 1 600); do
-		grep -q 'round 1/' "$T/afint.err" && break
+		grep -q 'round 1/' "$T/$name.err" && break
 		sleep 0.1
 	done
-	sleep 0.3
-	check "an AF_XDP pod process runs while measuring" afxdp_proc
+}
+
+# interrupted WHAT: Ctrl-C to run $PID; it exits 130 and leaves nothing.
+interrupted() {
 	kill -INT "$PID"
 	RC=0
 	wait "$PID" || RC=$?
-	check "SIGINT in a zerohop-afxdp slice: exit 130" test "$RC" = 130
-	check "SIGINT in a zerohop-afxdp slice: nothing left" nothing_left "$PID"
+	check "$1: exit 130" test "$RC" = 130
+	check "$1: nothing left" nothing_left "$PID"
+}
+
+# Interrupted in a slice: the pod processes are stopped, the agent too.
+afxdp_sigint() {
+	measuring afint --paths zerohop-afxdp --rounds 100 --duration 1
+	sleep 0.3
+	check "an AF_XDP pod process runs while measuring" afxdp_proc
+	interrupted "SIGINT in a zerohop-afxdp slice"
 }
 
 # --- the plot --------------------------------------------------------------------
@@ -193,21 +206,12 @@ plot() {
 
 sigint() {
 	# --- Ctrl-C in the middle ---------------------------------------------------------
-	"$XB" --paths veth,kubeproxy,zerohop-xdp --services 50 --rounds 100 \
-		--duration 1 >"$T/int.out" 2>"$T/int.err" &
-	PID=$!
-	for _ in $(seq 1 150); do
-		grep -q 'round 1/' "$T/int.err" && break
-		sleep 0.1
-	done
+	measuring int --paths veth,kubeproxy,zerohop-xdp --services 50 \
+		--rounds 100 --duration 1
 	check "the long run got past its setup" grep -q 'round 1/' "$T/int.err"
 	check "... with its namespaces in place" \
 		sh -c "ip netns list | grep -q '^xb$PID-kubeproxy-node'"
-	kill -INT "$PID"
-	RC=0
-	wait "$PID" || RC=$?
-	check "SIGINT: exit 130" test "$RC" = 130
-	check "SIGINT: nothing left" nothing_left "$PID"
+	interrupted SIGINT
 }
 
 # --- bad usage ----------------------------------------------------------------------
