@@ -375,6 +375,61 @@ static void bench_set(const struct zh_config *cfg)
 		exit(1);
 }
 
+/*
+ * test_run runs the program @repeat times on one buffer: what a run
+ * rewrites, the next one reads. A frame A forwards to B comes out with
+ * B's gateway MAC as its source and B's MAC as its destination, so that a
+ * second run would take it for spoofed and drop it. For the bench, A's MAC
+ * is B's gateway MAC and B's is A's gateway MAC: the frame the program
+ * writes is the frame it reads, and every run forwards it (one hop less
+ * each time, which bench_forwarded() checks). @loop false: the pods as
+ * they were.
+ */
+static void bench_loop_pods(struct frame *f, bool loop)
+{
+	static struct zh_endpoint ep, ep_was;
+	static struct zh_iface ifc, ifc_was;
+	int ifaces_fd = bpf_map__fd(skel->maps.zh_ifaces);
+	int eps_fd = bpf_map__fd(skel->maps.zh_endpoints);
+	__u32 host_a = (__u32)ifindex_of[POD_A];
+	struct zh_ep_key key = { .family = ZH_AF_INET };
+
+	parse_addr(AF_INET, B4, key.addr);
+	if (loop) {
+		if (bpf_map_lookup_elem(ifaces_fd, &host_a, &ifc_was) ||
+		    bpf_map_lookup_elem(eps_fd, &key, &ep_was)) {
+			fprintf(stderr, "bench: pod A or B not in the maps\n");
+			exit(1);
+		}
+		ifc = ifc_was;
+		ep = ep_was;
+		memcpy(ifc.mac, gw_mac_of[POD_B], ETH_ALEN);
+		memcpy(ep.mac, gw_mac_of[POD_A], ETH_ALEN);
+		f->src_mac = gw_mac_of[POD_B];
+		f->dst_mac = gw_mac_of[POD_A];
+	}
+	if (bpf_map_update_elem(ifaces_fd, &host_a, loop ? &ifc : &ifc_was,
+				BPF_EXIST) ||
+	    bpf_map_update_elem(eps_fd, &key, loop ? &ep : &ep_was,
+				BPF_EXIST)) {
+		fprintf(stderr, "bench: %s\n", strerror(errno));
+		exit(1);
+	}
+}
+
+/* The egress program forwarded the frame on every one of @repeat runs. */
+static void bench_forwarded(const char *prog, const __u8 *out, __u32 repeat)
+{
+	const struct iphdr *ip = (const void *)(out + ETH_HLEN);
+
+	if (ip->ttl != 255 - repeat) {
+		fprintf(stderr,
+			"bench: %s forwarded %u of %u runs (TTL %u): not the path measured\n",
+			prog, 255 - ip->ttl, repeat, ip->ttl);
+		exit(1);
+	}
+}
+
 static void bench_every_packet(void)
 {
 	static const struct bench_cfg cfgs[] = {
@@ -390,14 +445,17 @@ static void bench_every_packet(void)
 		  false },
 	};
 	static double ns[NR_PROGS][ARRAY_SIZE(cfgs)][2];
-	const struct frame f = { .l3 = L3_IPV4,
-				 .proto = IPPROTO_UDP,
-				 .src = A4,
-				 .dst = B4,
-				 .ttl = 255 };
+	struct frame f = { .l3 = L3_IPV4,
+			   .proto = IPPROTO_UDP,
+			   .src = A4,
+			   .dst = B4,
+			   .ttl = 255 };
 	__u8 in[FRAME_MAX], out[FRAME_MAX];
-	__u32 len = (__u32)frame_build(&f, POD_A, in), out_len;
+	__u32 len, out_len;
 	double n = (double)BENCH_ROUNDS * BENCH_CALLS;
+
+	bench_loop_pods(&f, true);
+	len = (__u32)frame_build(&f, POD_A, in);
 
 	for (int r = 0; r < BENCH_ROUNDS; r++) {
 		for (size_t c = 0; c < ARRAY_SIZE(cfgs); c++) {
@@ -408,6 +466,8 @@ static void bench_every_packet(void)
 						bench_prog(p, false),
 						ifindex_of[POD_A], in, len,
 						BENCH_REPEAT, out, &out_len);
+					bench_forwarded(prog_names[p], out,
+							BENCH_REPEAT);
 					ns[p][c][1] += bench_run(
 						bench_prog(p, true),
 						ifindex_of[FOREIGN], out,
@@ -417,7 +477,8 @@ static void bench_every_packet(void)
 			}
 		}
 	}
-	printf("Every packet (plain UDP, not timed): mean ns per program run, %d x %d runs\n",
+	bench_loop_pods(&f, false);
+	printf("Every packet (plain UDP A to B, forwarded, not timed): mean ns per program run, %d x %d runs\n",
 	       BENCH_ROUNDS * BENCH_CALLS, BENCH_REPEAT);
 	printf("%-4s %-20s %9s %9s %9s %10s\n", "MODE", "SETTING", "EGRESS",
 	       "POD-SIDE", "TOTAL", "EXTRA");
