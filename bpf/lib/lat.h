@@ -106,9 +106,11 @@ static __always_inline void zh_lat_from_pod(void *data, void *data_end,
 		return;
 	if (zh_lat_parse(data, data_end, &key, &tx_ns))
 		return;
-	now = bpf_ktime_get_ns();
 	st.hop = stat == ZH_STAT_REDIRECT ? ZH_HOP_DELIVER : ZH_HOP_KERNEL;
+	/* The clock only for a packet timed: reading it costs more than
+	 * everything else here. */
 	if (tx_ns && (cfg->flags & ZH_CFG_F_PROBES)) {
+		now = bpf_ktime_get_ns();
 		if (tx_ns > now)
 			return; /* not our clock: another host's probe */
 		zh_lat_record(ZH_HOP_EGRESS, ZH_LAT_PROBE, now - tx_ns);
@@ -117,7 +119,7 @@ static __always_inline void zh_lat_from_pod(void *data, void *data_end,
 	} else if (cfg->sample_every && zh_lat_can_sample() &&
 		   bpf_get_prandom_u32() % cfg->sample_every == 0) {
 		st.src = ZH_LAT_SAMPLE;
-		st.origin_ns = now;
+		st.origin_ns = bpf_ktime_get_ns();
 	} else {
 		return;
 	}
