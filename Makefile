@@ -35,12 +35,16 @@ ifeq ($(filter help clean format,$(MAKECMDGOALS)),)
 $(call need_tool,$(CLANG),CLANG)
 $(call need_tool,$(BPFTOOL),BPFTOOL)
 $(call need_tool,$(PKG_CONFIG),PKG_CONFIG)
-$(foreach p,libbpf libxdp libelf zlib jansson libmicrohttpd,$(call need_pkg,$(p)))
+$(foreach p,libbpf libxdp libelf zlib jansson libmicrohttpd libcurl yaml-0.1,$(call need_pkg,$(p)))
 endif
 
 PKGS := libxdp libbpf libelf zlib jansson
-PKG_CFLAGS := $(shell $(PKG_CONFIG) --cflags $(PKGS) libmicrohttpd 2>/dev/null)
+# The agent's Kubernetes client (libcurl, libyaml for kubeconfigs): linked
+# into the agent and the tests, never into the static CNI plugin.
+K8S_PKGS := libcurl yaml-0.1
+PKG_CFLAGS := $(shell $(PKG_CONFIG) --cflags $(PKGS) libmicrohttpd $(K8S_PKGS) 2>/dev/null)
 PKG_LIBS := $(shell $(PKG_CONFIG) --libs $(PKGS) 2>/dev/null)
+K8S_LIBS := $(shell $(PKG_CONFIG) --libs $(K8S_PKGS) 2>/dev/null)
 # The CNI plugin runs on nodes without libbpf: everything static.
 STATIC_LIBS := $(shell $(PKG_CONFIG) --static --libs $(PKGS) 2>/dev/null) -lzstd
 CMOCKA_LIBS := $(shell $(PKG_CONFIG) --libs cmocka 2>/dev/null)
@@ -143,9 +147,10 @@ $(LIB): $(LIB_OBJS)
 # Only the agent serves HTTP: libmicrohttpd is linked here and nowhere else.
 # Every libzerohop user links libzerohop-xsk after it: the handoff's wire
 # format (xsk_srv.c speaks it) lives there.
-$(O)/zerohopd: $(O)/user/zerohopd/zerohopd.o $(O)/user/zerohopd/metrics.o $(LIB) $(XSK_LIB)
+ZEROHOPD_OBJS := $(patsubst %.c,$(O)/%.o,$(wildcard user/zerohopd/*.c))
+$(O)/zerohopd: $(ZEROHOPD_OBJS) $(LIB) $(XSK_LIB)
 	$(call msg,LINK,$@)
-	$(Q)$(CC) $(LDFLAGS) $^ $(PKG_LIBS) \
+	$(Q)$(CC) $(LDFLAGS) $^ $(PKG_LIBS) $(K8S_LIBS) -lpthread \
 		$(shell $(PKG_CONFIG) --libs libmicrohttpd 2>/dev/null) -o $@
 
 $(O)/zerohopctl: $(O)/user/zerohopctl/zerohopctl.o $(LIB) $(XSK_LIB)
@@ -218,7 +223,7 @@ $(O)/tests/test_xsk $(O)/tests/test_bpf_xsk_socket:
 $(O)/tests/test_%: $(O)/tests/unit/test_%.o $(CNI_LIB_OBJS) $(LIB) $(XSK_LIB)
 	@mkdir -p $(@D)
 	$(call msg,LINK,$@)
-	$(Q)$(CC) $(LDFLAGS) $^ $(PKG_LIBS) $(CMOCKA_LIBS) -o $@
+	$(Q)$(CC) $(LDFLAGS) $^ $(PKG_LIBS) $(K8S_LIBS) $(CMOCKA_LIBS) -o $@
 
 $(O)/tests/test_xdpbench: $(O)/tests/unit/test_xdpbench.o $(XB_LIB_OBJS) $(LIB) $(XSK_LIB)
 	@mkdir -p $(@D)

@@ -10,7 +10,7 @@ PKGS=(
 	# build
 	make gcc libc6-dev pkg-config clang llvm bpftool
 	libbpf-dev libxdp-dev xdp-tools libelf-dev zlib1g-dev libzstd-dev
-	libjansson-dev libcmocka-dev libmicrohttpd-dev
+	libjansson-dev libcmocka-dev libmicrohttpd-dev libcurl4-openssl-dev libyaml-dev
 	# run and test: netns, CNI reference plugins, traffic, a real CNI client
 	iproute2 ethtool iptables nftables util-linux procps kmod iputils-ping socat jq
 	xxd curl containernetworking-plugins podman runc busybox-static

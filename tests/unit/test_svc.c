@@ -404,6 +404,8 @@ static void test_k8s_fixture(void **state)
 		"kube-system/kube-dns:metrics 10.96.0.10:9153/tcp np=0 aff=0: 10.244.0.2:9153/1 10.244.0.3:9153/1",
 		"shop/cart 10.96.7.7:8080/tcp np=0 aff=0: 10.244.1.10:8080/1 10.244.2.11:8080/1",
 		"shop/lb:http 10.96.50.5:80/tcp np=31234 aff=0: 10.244.1.30:8080/1 10.244.2.31:8080/1",
+		/* Its load balancer's address: the ports, no node port. */
+		"shop/lb:http 192.0.2.50:80/tcp np=0 aff=0: 10.244.1.30:8080/1 10.244.2.31:8080/1",
 		"shop/pending:http 10.96.60.6:80/tcp np=0 aff=0:",
 		"shop/web:http 10.96.100.20:80/tcp np=30080 aff=3600: 10.244.1.5:8080/1 10.244.1.6:8080/1/T 10.244.2.8:8080/1",
 		"shop/web:http [fd00:10:96::4a2f]:80/tcp np=30080 aff=3600: [fd00:10:244:1::5]:8080/1 [fd00:10:244:1::6]:8080/1/T [fd00:10:244:2::8]:8080/1",

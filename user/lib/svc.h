@@ -39,10 +39,14 @@
  *    Other kinds in a List are ignored. As kube-proxy reads them:
  *    - one service per cluster IP (spec.clusterIPs, else spec.clusterIP:
  *      two when dual-stack) and spec.ports entry, named "ns/name:port-name"
- *      ("ns/name" when the port has no name). Headless (clusterIP "None"),
- *      ExternalName and services without a cluster IP are skipped, and so
- *      are SCTP ports. The node port counts for type NodePort and
- *      LoadBalancer. sessionAffinity ClientIP: the affinity is
+ *      ("ns/name" when the port has no name), and one per address of
+ *      spec.externalIPs and, for type LoadBalancer, of
+ *      status.loadBalancer.ingress[].ip (no node port on those). Headless
+ *      (clusterIP "None"), ExternalName and services without a cluster IP
+ *      are skipped. SCTP ports are not served: zh_svc_k8s_render() says
+ *      so, naming the Service (kube-proxy does serve them). The node port
+ *      counts for type NodePort and LoadBalancer. sessionAffinity
+ *      ClientIP: the affinity is
  *      sessionAffinityConfig.clientIP.timeoutSeconds, default 10800.
  *    - backends: the addresses of the endpoints of the EndpointSlices in
  *      the service's namespace labelled kubernetes.io/service-name=<name>,
@@ -50,8 +54,10 @@
  *      are ignored), at the port of the slice whose name and protocol are
  *      the service port's (no name is ""). An endpoint whose ready
  *      condition is true or absent is ready; else one serving (true or
- *      absent) and terminating is terminating; else it is left out. The
- *      same address and port in two slices is one backend (ready wins).
+ *      absent) and terminating is terminating; else it is left out. As
+ *      kube-proxy's CategorizeEndpoints: when none is ready, the
+ *      terminating ones are served as ready. The same address and port in
+ *      two slices is one backend (ready wins).
  *      Weights are all 1. Backends are sorted by address and port.
  *
  * Parsing is all or nothing: an invalid entry anywhere is an error naming

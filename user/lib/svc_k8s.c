@@ -360,6 +360,16 @@ static int k8s_backends(const struct zh_svc_k8s *k, const char *ns,
 		      be_sort_cmp);
 		s->n_backends = dedup_backends(s->backends, s->n_backends);
 	}
+	/*
+	 * As kube-proxy's CategorizeEndpoints: when no endpoint is ready,
+	 * the serving and terminating ones take new flows, rather than
+	 * none at all while a rollout drains the last replicas.
+	 */
+	for (i = 0; i < s->n_backends; i++)
+		if (s->backends[i].state == ZH_EP_READY)
+			return 0;
+	for (i = 0; i < s->n_backends; i++)
+		s->backends[i].state = ZH_EP_READY;
 	return 0;
 }
 
@@ -407,6 +417,74 @@ static int k8s_vips(const json_t *spec, const char *where,
 	return 0;
 }
 
+/* The cluster IPs (two at most), then external and load-balancer IPs. */
+#define K8S_VIPS_MAX 18
+
+/* What a Service has for all its ports. */
+struct k8s_svc_info {
+	const char *ns, *name;
+	struct zh_addr vips[K8S_VIPS_MAX];
+	size_t n_vips, n_cluster; /* the first n_cluster are cluster IPs */
+	uint32_t affinity;
+	bool has_nodeport;
+};
+
+/* One more VIP from @v (a string), unless the Service has it already. */
+static int add_vip(struct k8s_svc_info *si, const json_t *v, const char *at,
+		   const char *key, struct zh_json_err *e)
+{
+	struct zh_addr a;
+	size_t i;
+
+	if (!json_is_string(v) || zh_svc_ip_parse(json_string_value(v), &a))
+		return zh_json_bad(e, at, key, v, "an IP address");
+	for (i = 0; i < si->n_vips; i++)
+		if (!memcmp(&si->vips[i], &a, sizeof(a)))
+			return 0;
+	if (si->n_vips == K8S_VIPS_MAX)
+		return perr(e, "%s: more than %d addresses in all", at,
+			    K8S_VIPS_MAX);
+	si->vips[si->n_vips++] = a;
+	return 0;
+}
+
+/*
+ * spec.externalIPs, and for a LoadBalancer status.loadBalancer.ingress[].ip:
+ * kube-proxy serves the service's ports on them too.
+ */
+static int k8s_extra_vips(const json_t *item, const char *where, bool lb,
+			  struct k8s_svc_info *si, struct zh_json_err *e)
+{
+	char at[ZH_JSON_PATH_MAX], key[48];
+	json_t *ips, *ing, *v;
+	size_t i;
+	int rc;
+
+	rc = zh_json_array(zh_json_get(item, "spec"), where, "externalIPs", 0,
+			   &ips, e);
+	json_array_foreach (ips, i, v) {
+		snprintf(key, sizeof(key), "externalIPs[%zu]", i);
+		if (!rc)
+			rc = add_vip(si, v, where, key, e);
+	}
+	if (rc || !lb)
+		return rc;
+	snprintf(at, sizeof(at), "Service %s/%s: status.loadBalancer", si->ns,
+		 si->name);
+	rc = zh_json_array(zh_json_get(zh_json_get(item, "status"),
+				       "loadBalancer"),
+			   at, "ingress", 0, &ing, e);
+	json_array_foreach (ing, i, v) {
+		json_t *ip = zh_json_get(v, "ip");
+
+		/* An ingress may be a hostname only: nothing to serve. */
+		snprintf(key, sizeof(key), "ingress[%zu].ip", i);
+		if (!rc && ip)
+			rc = add_vip(si, ip, at, key, e);
+	}
+	return rc;
+}
+
 /* sessionAffinity: None (or absent), or ClientIP with its timeout. */
 static int k8s_affinity(const json_t *spec, const char *where,
 			uint32_t *timeout, struct zh_json_err *e)
@@ -432,15 +510,6 @@ static int k8s_affinity(const json_t *spec, const char *where,
 	*timeout = (uint32_t)t;
 	return 0;
 }
-
-/* What a Service has for all its ports. */
-struct k8s_svc_info {
-	const char *ns, *name;
-	struct zh_addr vips[2];
-	size_t n_vips;
-	uint32_t affinity;
-	bool has_nodeport;
-};
 
 /* One spec.ports entry: one service per cluster IP. */
 static int k8s_service_port(const struct zh_svc_k8s *k,
@@ -473,8 +542,20 @@ static int k8s_service_port(const struct zh_svc_k8s *k,
 		nodeport = 0;
 	if (!pname)
 		pname = "";
-	if (proto == ZH_IPPROTO_SCTP)
-		return 0; /* not balanced by kube-proxy either */
+	if (proto == ZH_IPPROTO_SCTP) {
+		/* kube-proxy balances SCTP; we do not (yet): say so. */
+		char key[160], msg[320];
+
+		snprintf(key, sizeof(key), "%s/%s", si->ns, si->name);
+		snprintf(
+			msg, sizeof(msg),
+			"Service %s: spec.ports[%zu]: SCTP is not supported by zerohop; this port is not served",
+			key, idx);
+		if (k->note)
+			k->note(k->note_arg, "Service", key, "unsupported",
+				msg);
+		return 0;
+	}
 
 	snprintf(origin, sizeof(origin), "Service %s/%s spec.ports[%zu]",
 		 si->ns, si->name, idx);
@@ -483,7 +564,8 @@ static int k8s_service_port(const struct zh_svc_k8s *k,
 			.vip = si->vips[j],
 			.port = (uint16_t)port,
 			.proto = proto,
-			.nodeport = (uint16_t)nodeport,
+			/* The node port belongs to the cluster IPs. */
+			.nodeport = j < si->n_cluster ? (uint16_t)nodeport : 0,
 			.affinity_timeout = si->affinity,
 		};
 		int len = snprintf(s.name, sizeof(s.name), "%s/%s%s%s", si->ns,
@@ -543,6 +625,9 @@ static int service(struct zh_svc_k8s *k, const json_t *item,
 	 */
 	if (type != 3)
 		rc = k8s_vips(spec, where, si.vips, &si.n_vips, e);
+	si.n_cluster = si.n_vips;
+	if (!rc && si.n_vips)
+		rc = k8s_extra_vips(item, where, type == 2, &si, e);
 	if (!rc)
 		rc = k8s_affinity(spec, where, &si.affinity, e);
 	if (!rc)
@@ -633,5 +718,135 @@ int zh_svc_k8s_parse(const json_t *root, struct zh_svc_build *b, char *err,
 			rc = service(&k, item, where, b, &e);
 	}
 	zh_svc_k8s_free(&k);
+	return rc;
+}
+
+static int key_cmp(const void *a, const void *b)
+{
+	return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+/*
+ * The datapath keys @s takes, as strings: "10.96.0.10:80/tcp" and, with a
+ * node port, "nodeport 4 30080/tcp".
+ */
+static size_t svc_keys(const struct zh_service *s, char keys[2][80])
+{
+	char a[64];
+
+	snprintf(keys[0], sizeof(keys[0]), "%s",
+		 zh_svc_addr_str(&s->vip, s->port, s->proto, a, sizeof(a)));
+	if (!s->nodeport)
+		return 1;
+	snprintf(keys[1], sizeof(keys[1]), "nodeport %d %u/%s",
+		 s->vip.family == AF_INET ? 4 : 6, s->nodeport,
+		 zh_svc_proto_str(s->proto));
+	return 2;
+}
+
+/*
+ * The services of one Service (@one) into @b, unless one of their keys
+ * is another Service's already (@taken: key -> Service): then none of
+ * them, and -EEXIST with the clash in @msg.
+ */
+static int render_take(struct zh_svc_build *b, struct zh_svc_build *one,
+		       json_t *taken, const char *svc, char *msg, size_t len)
+{
+	char keys[2][80];
+	size_t i, j, n;
+	int rc = 0;
+
+	for (i = 0; i < one->set.n; i++) {
+		n = svc_keys(&one->set.svcs[i], keys);
+		for (j = 0; j < n; j++) {
+			const char *other = json_string_value(
+				json_object_get(taken, keys[j]));
+
+			if (other && strcmp(other, svc))
+				return zh_errf(
+					msg, len, -EEXIST,
+					"Service %s: %s is Service %s's already; this Service is not served",
+					svc, keys[j], other);
+		}
+	}
+	for (i = 0; i < one->set.n && !rc; i++) {
+		n = svc_keys(&one->set.svcs[i], keys);
+		for (j = 0; j < n && !rc; j++)
+			if (json_object_set_new(taken, keys[j],
+						json_string(svc)))
+				rc = -ENOMEM;
+	}
+	for (i = 0; i < one->set.n; i++) {
+		struct zh_service s = one->set.svcs[i];
+
+		/* Checked already; owns the backends from here, also when
+		 * it fails. */
+		if (!rc)
+			rc = zh_svc_build_add(b, &s, "", one->origin[i], msg,
+					      len);
+		else
+			free(s.backends);
+	}
+	one->set.n = 0;
+	zh_svc_build_free(one);
+	return rc;
+}
+
+int zh_svc_k8s_render(const json_t *services, const json_t *slices,
+		      struct zh_svc_set *out, zh_svc_k8s_note_fn *note,
+		      void *arg)
+{
+	struct zh_svc_k8s k = { .note = note, .note_arg = arg };
+	struct zh_svc_build b = { 0 }, one;
+	char msg[512];
+	const char *key, **keys = NULL;
+	json_t *v, *taken = json_object();
+	size_t n = 0, i;
+	int rc = taken ? 0 : -ENOMEM;
+
+	*out = (struct zh_svc_set){ 0 };
+	json_object_foreach ((json_t *)slices, key, v) {
+		if (rc)
+			break;
+		rc = zh_svc_k8s_slice_add(&k, v, key, msg, sizeof(msg));
+		if (rc == -EINVAL) {
+			note(arg, "EndpointSlice", key, "invalid", msg);
+			rc = 0;
+		}
+	}
+	/* Services in name order: which of two clashing ones wins does not
+	 * depend on the order events came in. */
+	if (!rc && json_object_size(services) &&
+	    !(keys = calloc(json_object_size(services), sizeof(*keys))))
+		rc = -ENOMEM;
+	json_object_foreach ((json_t *)services, key, v) {
+		if (!rc)
+			keys[n++] = key;
+	}
+	if (n)
+		qsort(keys, n, sizeof(*keys), key_cmp);
+	for (i = 0; i < n && !rc; i++) {
+		one = (struct zh_svc_build){ 0 };
+		rc = zh_svc_k8s_service(&k, json_object_get(services, keys[i]),
+					keys[i], &one, msg, sizeof(msg));
+		if (!rc)
+			rc = render_take(&b, &one, taken, keys[i], msg,
+					 sizeof(msg));
+		else
+			zh_svc_build_free(&one);
+		if (rc == -EINVAL || rc == -EEXIST) {
+			note(arg, "Service", keys[i],
+			     rc == -EEXIST ? "conflict" : "invalid", msg);
+			rc = 0;
+		}
+	}
+	if (!rc)
+		rc = zh_svc_build_finish(&b, out, msg, sizeof(msg));
+	if (rc == -EINVAL) /* a clash render_take() missed: a bug */
+		pr_warn("k8s: %s\n", msg);
+	zh_svc_build_free(&b);
+	zh_svc_k8s_free(&k);
+	free(keys);
+	json_decref(taken);
 	return rc;
 }

@@ -29,12 +29,22 @@
 int zh_svc_k8s_parse(const json_t *root, struct zh_svc_build *b, char *err,
 		     size_t errlen);
 
+/*
+ * Something of an object left out: @kind "Service" or "EndpointSlice",
+ * @key "namespace/name", @reason one word for a metric's label ("invalid",
+ * "conflict", "unsupported"), @msg the sentence for the log.
+ */
+typedef void zh_svc_k8s_note_fn(void *arg, const char *kind, const char *key,
+				const char *reason, const char *msg);
+
 /* The EndpointSlices of services; zero-initialise. */
 struct zh_svc_k8s_slice;
 struct zh_svc_k8s {
 	struct zh_svc_k8s_slice *slices;
 	size_t n, cap;
 	bool sorted; /* by namespace and service, for zh_svc_k8s_service() */
+	zh_svc_k8s_note_fn *note; /* optional: a port not served (SCTP) */
+	void *note_arg;
 };
 
 /*
@@ -55,5 +65,17 @@ int zh_svc_k8s_service(struct zh_svc_k8s *k, const json_t *svc,
 		       size_t errlen);
 /* Free what @k holds; @k is then empty. */
 void zh_svc_k8s_free(struct zh_svc_k8s *k);
+
+/*
+ * The stores of a watch (JSON objects of Services and of EndpointSlices,
+ * keyed "namespace/name") as services, one object at a time: an object
+ * that is invalid, or whose VIP, port and protocol (or node port) another
+ * Service has already (in name order), is left out and told to @note,
+ * and the others are served. So is a port that is not served (SCTP).
+ * Returns 0 (and @out, freed by the caller), or -ENOMEM.
+ */
+int zh_svc_k8s_render(const json_t *services, const json_t *slices,
+		      struct zh_svc_set *out, zh_svc_k8s_note_fn *note,
+		      void *arg);
 
 #endif /* ZH_SVC_K8S_H */

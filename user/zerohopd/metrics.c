@@ -45,6 +45,7 @@ struct zh_metrics {
 	struct MHD_Daemon *daemon;
 	const struct zh_objs *objs;
 	const struct zh_xsk_srv *xsk; /* NULL: no AF_XDP handoff */
+	const struct zh_kube *kube; /* NULL: no Kubernetes mode */
 	char ready_pin[PATH_MAX]; /* exists once the objects are pinned */
 	double start_time; /* seconds since the epoch */
 };
@@ -154,6 +155,7 @@ static void sample_f(struct mbuf *b, const char *name,
 struct scrape {
 	const struct zh_metrics *m;
 	struct zh_counter stats[ZH_STAT_MAX];
+	const struct zh_kube_stats *kube; /* NULL: no Kubernetes mode */
 };
 
 /* The counter's reason label: its name without the pass_/drop_ prefix. */
@@ -327,44 +329,57 @@ static const __u64 lat_bounds_ns[] = {
 };
 #define N_LAT_BOUNDS (sizeof(lat_bounds_ns) / sizeof(lat_bounds_ns[0]))
 
+/*
+ * One histogram's _bucket, _sum and _count series; @labels are its own
+ * (key, value pairs, at most three, then NULL), "le" comes last.
+ */
+static void hist_samples(struct mbuf *b, const char *name,
+			 const char *const *labels, const struct zh_hist *h)
+{
+	const char *l[9] = { NULL };
+	__u64 cum[N_LAT_BOUNDS];
+	char series[128], le[32];
+	int n = 0;
+
+	while (labels && labels[n] && n < 6) {
+		l[n] = labels[n];
+		n++;
+	}
+	zh_hist_cumulative(h, lat_bounds_ns, N_LAT_BOUNDS, cum);
+	snprintf(series, sizeof(series), "%s_bucket", name);
+	l[n] = "le";
+	for (size_t i = 0; i <= N_LAT_BOUNDS; i++) {
+		if (i < N_LAT_BOUNDS)
+			snprintf(le, sizeof(le), "%g",
+				 (double)lat_bounds_ns[i] / 1e9);
+		l[n + 1] = i < N_LAT_BOUNDS ? le : "+Inf";
+		sample_u64(b, series, l, i < N_LAT_BOUNDS ? cum[i] : h->count);
+	}
+	l[n] = NULL;
+	snprintf(series, sizeof(series), "%s_sum", name);
+	mb_series(b, series, l);
+	mb_printf(b, " %.9f\n", (double)h->sum_ns / 1e9);
+	snprintf(series, sizeof(series), "%s_count", name);
+	sample_u64(b, series, l, h->count);
+}
+
 static int fam_hop_latency(struct mbuf *b, const char *name,
 			   const struct scrape *s)
 {
 	struct zh_hist *h = malloc(sizeof(*h));
-	__u64 cum[N_LAT_BOUNDS];
-	char series[128], le[32];
 	int err = 0;
 
 	if (!h)
 		return -ENOMEM;
 	for (int hop = 0; hop < ZH_HOP_MAX && !err; hop++) {
 		for (int src = 0; src < ZH_LAT_SRC_MAX; src++) {
-			const char *hn = zh_hop_name(hop);
-			const char *sn = zh_lat_src_name(src);
-
 			err = zh_lat_read(s->m->objs, hop, src, h);
 			if (err)
 				break;
-			zh_hist_cumulative(h, lat_bounds_ns, N_LAT_BOUNDS, cum);
-			snprintf(series, sizeof(series), "%s_bucket", name);
-			for (size_t i = 0; i < N_LAT_BOUNDS; i++) {
-				snprintf(le, sizeof(le), "%g",
-					 (double)lat_bounds_ns[i] / 1e9);
-				sample_u64(b, series,
-					   LABELS("hop", hn, "source", sn, "le",
-						  le),
-					   cum[i]);
-			}
-			sample_u64(b, series,
-				   LABELS("hop", hn, "source", sn, "le",
-					  "+Inf"),
-				   h->count);
-			snprintf(series, sizeof(series), "%s_sum", name);
-			mb_series(b, series, LABELS("hop", hn, "source", sn));
-			mb_printf(b, " %.9f\n", (double)h->sum_ns / 1e9);
-			snprintf(series, sizeof(series), "%s_count", name);
-			sample_u64(b, series, LABELS("hop", hn, "source", sn),
-				   h->count);
+			hist_samples(b, name,
+				     LABELS("hop", zh_hop_name(hop), "source",
+					    zh_lat_src_name(src)),
+				     h);
 		}
 	}
 	free(h);
@@ -435,6 +450,42 @@ static int fam_xsk_live(struct mbuf *b, const char *name,
 	return 0;
 }
 
+/* The Kubernetes families: nothing without --kubernetes. */
+#define KUBE_FAMILY(fn, body)                             \
+	static int fn(struct mbuf *b, const char *name,   \
+		      const struct scrape *s)             \
+	{                                                 \
+		const struct zh_kube_stats *st = s->kube; \
+                                                          \
+		if (!st)                                  \
+			return 0;                         \
+		body;                                     \
+		return 0;                                 \
+	}
+#define PER_KIND(field)                                           \
+	for (int i = 0; i < ZH_KUBE_KINDS; i++)                   \
+	sample_u64(b, name, LABELS("kind", zh_kube_kind_name(i)), \
+		   st->kind[i].field)
+
+KUBE_FAMILY(fam_k8s_objects, PER_KIND(objects))
+KUBE_FAMILY(fam_k8s_restarts, PER_KIND(restarts))
+KUBE_FAMILY(fam_k8s_relists, PER_KIND(relists))
+KUBE_FAMILY(fam_k8s_events, PER_KIND(events))
+KUBE_FAMILY(fam_k8s_synced, sample_u64(b, name, NULL, st->synced))
+KUBE_FAMILY(fam_k8s_latency, hist_samples(b, name, NULL, &st->latency))
+KUBE_FAMILY(fam_k8s_syncs, {
+	sample_u64(b, name, LABELS("result", "ok"), st->applies);
+	sample_u64(b, name, LABELS("result", "failed"), st->apply_failures);
+})
+KUBE_FAMILY(fam_k8s_rejected, {
+	for (int i = 0; i < ZH_KUBE_KINDS; i++)
+		for (int r = 0; r < ZH_KUBE_REASONS; r++)
+			sample_u64(b, name,
+				   LABELS("kind", zh_kube_kind_name(i),
+					  "reason", zh_kube_reason_name(r)),
+				   st->rejected[i][r]);
+})
+
 static const struct family {
 	const char *name;
 	const char *type; /* counter, gauge (histogram: _bucket/_sum/_count) */
@@ -478,16 +529,48 @@ static const struct family {
 	  fam_kernel_feature },
 	{ "zerohop_build_info", "gauge",
 	  "The version of zerohopd; the value is always 1.", fam_build_info },
+	{ "zerohop_k8s_objects", "gauge",
+	  "Kubernetes objects the agent holds from its watches, by kind (--kubernetes).",
+	  fam_k8s_objects },
+	{ "zerohop_k8s_watch_restarts_total", "counter",
+	  "Watches that ended in an error or a dropped connection and were started again, by kind.",
+	  fam_k8s_restarts },
+	{ "zerohop_k8s_relists_total", "counter",
+	  "Lists from scratch because the server no longer had the version a watch resumed from (410 Gone), by kind.",
+	  fam_k8s_relists },
+	{ "zerohop_k8s_events_total", "counter",
+	  "Watch events that changed what the agent holds, by kind.",
+	  fam_k8s_events },
+	{ "zerohop_k8s_rejected_total", "counter",
+	  "Objects (or a Service's ports) left out, by kind and reason: invalid, conflict (another Service has the address), unsupported (SCTP); once per change of the object.",
+	  fam_k8s_rejected },
+	{ "zerohop_k8s_syncs_total", "counter",
+	  "Batches of changes programmed into the Service maps, by result.",
+	  fam_k8s_syncs },
+	{ "zerohop_k8s_synced", "gauge",
+	  "1 once the Services from the API server have been programmed, else 0.",
+	  fam_k8s_synced },
+	{ "zerohop_k8s_event_to_datapath_seconds", "histogram",
+	  "From a watch event's arrival to the Service maps written with it.",
+	  fam_k8s_latency },
 };
 
 static int scrape(const struct zh_metrics *m, struct mbuf *b)
 {
 	struct scrape s = { .m = m };
+	struct zh_kube_stats *kst = NULL;
 	int err;
 
 	err = zh_stats_read(m->objs, s.stats);
 	if (err)
 		return err;
+	if (m->kube) {
+		kst = malloc(sizeof(*kst));
+		if (!kst)
+			return -ENOMEM;
+		zh_kube_stats(m->kube, kst);
+		s.kube = kst;
+	}
 	for (size_t i = 0; i < sizeof(families) / sizeof(families[0]); i++) {
 		const struct family *f = &families[i];
 
@@ -497,9 +580,11 @@ static int scrape(const struct zh_metrics *m, struct mbuf *b)
 		err = f->emit(b, f->name, &s);
 		if (err) {
 			pr_warn("metrics: %s: %s\n", f->name, strerror(-err));
+			free(kst);
 			return err;
 		}
 	}
+	free(kst);
 	return b->err;
 }
 
@@ -555,6 +640,19 @@ static enum MHD_Result serve_metrics(const struct zh_metrics *m,
 	return reply(c, MHD_HTTP_OK, TYPE_METRICS, b.p, b.len, true);
 }
 
+static bool kube_synced(const struct zh_kube *k)
+{
+	struct zh_kube_stats *st = malloc(sizeof(*st));
+	bool synced = false;
+
+	if (st) {
+		zh_kube_stats(k, st);
+		synced = st->synced;
+		free(st);
+	}
+	return synced;
+}
+
 static enum MHD_Result handle(void *cls, struct MHD_Connection *c,
 			      const char *url, const char *method,
 			      const char *version, const char *upload_data,
@@ -577,6 +675,10 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c,
 			return text(
 				c, MHD_HTTP_SERVICE_UNAVAILABLE,
 				"not ready: the BPF objects are not pinned\n");
+		if (m->kube && !kube_synced(m->kube))
+			return text(
+				c, MHD_HTTP_SERVICE_UNAVAILABLE,
+				"not ready: the Services from the API server are not programmed yet\n");
 		return text(c, MHD_HTTP_OK, "ready\n");
 	}
 	return text(c, MHD_HTTP_NOT_FOUND, "not found\n");
@@ -644,7 +746,8 @@ int zh_metrics_parse_listen(const char *listen_addr,
 
 struct zh_metrics *zh_metrics_start(const char *listen_addr,
 				    const struct zh_objs *objs,
-				    const struct zh_xsk_srv *xsk)
+				    const struct zh_xsk_srv *xsk,
+				    const struct zh_kube *kube)
 {
 	unsigned int flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_AUTO |
 			     MHD_USE_ERROR_LOG;
@@ -665,6 +768,7 @@ struct zh_metrics *zh_metrics_start(const char *listen_addr,
 		return NULL;
 	m->objs = objs;
 	m->xsk = xsk;
+	m->kube = kube;
 	snprintf(m->ready_pin, sizeof(m->ready_pin), "%s/%s", objs->dir,
 		 ZH_MAP_ENDPOINTS);
 	clock_gettime(CLOCK_REALTIME, &now);

@@ -27,6 +27,8 @@
 #include "zerohop.h"
 #include "metrics.h"
 #include "params.h"
+#include "agent.h"
+#include "kube.h"
 #include "svc_maps.h"
 #include "xsk_srv.h"
 
@@ -62,6 +64,18 @@ static void usage(FILE *f)
 		"                          ours or kubectl's JSON (README), all or nothing; a bad\n"
 		"                          file is an error at start, and keeps what is there on\n"
 		"                          SIGHUP\n"
+		"      --kubernetes        follow the Kubernetes API: Services, EndpointSlices\n"
+		"                          and Nodes, programmed as kube-proxy would (not with\n"
+		"                          --services); in-cluster credentials unless --kubeconfig\n"
+		"      --k8s-api URL       the API server, https://HOST:PORT (default $%s,\n"
+		"                          else the kubernetes Service's address from the env)\n"
+		"      --kubeconfig FILE   credentials and server from a kubeconfig (off-cluster)\n"
+		"      --node-name NAME    this node (default $NODE_NAME, else the hostname)\n"
+		"      --cni-conf-dir DIR  once the Services are programmed, write this node's\n"
+		"                          CNI configuration there (10-zerohop.conflist, from the\n"
+		"                          Node's pod CIDRs); default: don't\n"
+		"      --cni-datapath tc|xdp  its \"datapath\" (default tc)\n"
+		"      --cni-mtu N         its \"mtu\" (default: the plugin's)\n"
 		"      --maglev-slots N    size of the Maglev slot array when the agent creates it\n"
 		"                          (default %u; a pinned one keeps its size)\n"
 		"      --maglev-per-backend N  Maglev table size: the smallest prime >= N\n"
@@ -80,9 +94,11 @@ static void usage(FILE *f)
 		"ZEROHOP_DISABLE_FEATURES=name,name makes that probe report those absent.\n"
 		"\n"
 		"SIGTERM or SIGINT: exit, leaving the pins (the dataplane keeps forwarding).\n"
-		"SIGHUP: sweep stale endpoints now, and apply the --services file again.\n",
-		ZH_PIN_ROOT, ZH_MAGLEV_SLOTS, ZH_MAGLEV_PER_BACKEND,
-		ZH_XSK_SOCKET_ENV, ZH_XSK_SOCKET_DEFAULT);
+		"SIGHUP: sweep stale endpoints now, and apply the --services file again.\n"
+		"With --kubernetes, /readyz answers 503 until the Services are programmed.\n",
+		ZH_PIN_ROOT, ZH_K8S_API_ENV, ZH_MAGLEV_SLOTS,
+		ZH_MAGLEV_PER_BACKEND, ZH_XSK_SOCKET_ENV,
+		ZH_XSK_SOCKET_DEFAULT);
 }
 
 struct stale {
@@ -251,9 +267,8 @@ static int services_load(const char *path, struct zh_svc_set *set)
 	return rc;
 }
 
-/* Program @set: all of it, or (invalid, too big) nothing. Frees @set. */
-static int services_apply(const struct zh_objs *objs, const char *path,
-			  struct zh_svc_set *set)
+int zh_agent_services_apply(const struct zh_objs *objs, const char *path,
+			    struct zh_svc_set *set)
 {
 	struct zh_svc_apply_result r;
 	struct timespec t0, t1;
@@ -287,7 +302,8 @@ static void services_reload(const struct zh_objs *objs, const char *path)
 {
 	struct zh_svc_set set;
 
-	if (services_load(path, &set) || services_apply(objs, path, &set))
+	if (services_load(path, &set) ||
+	    zh_agent_services_apply(objs, path, &set))
 		pr_warn("services: keeping the services as they are\n");
 }
 
@@ -339,10 +355,51 @@ struct agent_opts {
 	unsigned int interval; /* seconds between sweeps; 0: none */
 	const char *listen_addr, *nodeport_devs, *services, *xsk_path;
 	bool xsk_asked; /* --xsk-socket PATH: no quiet fallback */
+	bool kubernetes;
+	int datapath; /* --cni-datapath: an index of datapaths[] */
+	struct zh_kube_opts kube;
 	int verbose;
 	struct zh_config cfg; /* the fields of zh_config that are ours */
 	struct zh_load_opts load;
 };
+
+/* The Kubernetes options: only with --kubernetes, and not with a file. */
+static int agent_parse_kube(struct agent_opts *o, const struct zh_param *opts,
+			    const char *const *datapaths, char *hostname,
+			    size_t len)
+{
+	static const char *const kube_only[] = { "k8s-api",	 "kubeconfig",
+						 "node-name",	 "cni-conf-dir",
+						 "cni-datapath", "cni-mtu" };
+	size_t i;
+
+	if (o->kubernetes && o->services) {
+		fprintf(stderr,
+			"zerohopd: --services and --kubernetes: the Services come from one or the other\n");
+		return -EINVAL;
+	}
+	for (i = 0;
+	     !o->kubernetes && i < sizeof(kube_only) / sizeof(*kube_only);
+	     i++) {
+		if (zh_params_given(opts, kube_only[i])) {
+			fprintf(stderr, "zerohopd: --%s needs --kubernetes\n",
+				kube_only[i]);
+			return -EINVAL;
+		}
+	}
+	o->kube.cni_datapath = datapaths[o->datapath];
+	if (!o->kube.node || !o->kube.node[0])
+		o->kube.node = getenv("NODE_NAME");
+	if (o->kubernetes && (!o->kube.node || !o->kube.node[0])) {
+		if (gethostname(hostname, len - 1)) {
+			fprintf(stderr,
+				"zerohopd: no node name: give --node-name or set NODE_NAME\n");
+			return -EINVAL;
+		}
+		o->kube.node = hostname;
+	}
+	return 0;
+}
 
 /*
  * The command line into @o: 0 to run, 1 when the help was asked for
@@ -352,6 +409,9 @@ static int agent_parse(int argc, char **argv, struct agent_opts *o)
 {
 	static const char *const onoff[] = { "on", "off" };
 	static const int probes[] = { ZH_CFG_F_PROBES, 0 };
+	static const char *const datapaths[] = { "tc", "xdp" };
+	static const int datapath_vals[] = { 0, 1 };
+	static char hostname[256];
 	char want_sample[64], want_map_size[160], err[ZH_PARAMS_ERR_MAX];
 	bool help = false;
 	struct zh_param opts[] = {
@@ -369,6 +429,14 @@ static int agent_parse(int argc, char **argv, struct agent_opts *o)
 		ZH_OPT_FUNC("sample", 0, &o->cfg.sample_every, parse_sample,
 			    want_sample),
 		ZH_OPT_STR("services", 's', &o->services),
+		ZH_OPT_FLAG("kubernetes", 0, &o->kubernetes),
+		ZH_OPT_STR("k8s-api", 0, &o->kube.api),
+		ZH_OPT_STR("kubeconfig", 0, &o->kube.kubeconfig),
+		ZH_OPT_STR("node-name", 0, &o->kube.node),
+		ZH_OPT_STR("cni-conf-dir", 0, &o->kube.cni_conf_dir),
+		ZH_OPT_ENUM("cni-datapath", 0, &o->datapath, datapaths,
+			    datapath_vals, 2),
+		ZH_OPT_UINT("cni-mtu", 0, &o->kube.cni_mtu, 576, 65535),
 		ZH_OPT_UINT("maglev-slots", 0, &o->load.maglev_slots, 1,
 			    1U << 30),
 		ZH_OPT_FUNC("map-size", 0, &o->load, parse_map_size,
@@ -413,7 +481,7 @@ static int agent_parse(int argc, char **argv, struct agent_opts *o)
 		return -EINVAL;
 	}
 	o->xsk_asked = zh_params_given(opts, "xsk-socket") && o->xsk_path;
-	return 0;
+	return agent_parse_kube(o, opts, datapaths, hostname, sizeof(hostname));
 }
 
 /* What a running agent holds, opened by agent_run() in this order. */
@@ -423,6 +491,7 @@ struct agent {
 	struct zh_objs objs;
 	int n_eps; /* endpoints found at start */
 	struct zh_xsk_srv *xsk; /* NULL: no AF_XDP handoff */
+	struct zh_kube *kube; /* NULL: no --kubernetes */
 	struct zh_metrics *metrics; /* NULL: no --listen */
 };
 
@@ -496,7 +565,7 @@ static int agent_load(struct agent *a)
 				strerror(-err));
 	}
 	if (o->services) {
-		err = services_apply(&a->objs, o->services, &svc_set);
+		err = zh_agent_services_apply(&a->objs, o->services, &svc_set);
 		if (err)
 			goto err_objs;
 	}
@@ -507,7 +576,7 @@ static int agent_load(struct agent *a)
 err_objs:
 	zh_objs_close(&a->objs);
 err_services:
-	zh_svc_set_free(&svc_set); /* services_apply() freed it already */
+	zh_svc_set_free(&svc_set); /* zh_agent_services_apply() freed it */
 	return err;
 }
 
@@ -624,12 +693,18 @@ static int agent_run(struct agent *a)
 			goto err_objs;
 		}
 	}
-	/* After signals_open(): the server's thread inherits the mask. */
+	/* After signals_open(): the threads inherit the mask. */
+	if (o->kubernetes) {
+		err = zh_kube_start(&a->kube, &o->kube, &a->objs);
+		if (err)
+			goto err_xsk;
+	}
 	if (o->listen_addr) {
-		a->metrics = zh_metrics_start(o->listen_addr, &a->objs, a->xsk);
+		a->metrics = zh_metrics_start(o->listen_addr, &a->objs, a->xsk,
+					      a->kube);
 		if (!a->metrics) {
 			err = errno ? -errno : -EIO; /* it said why */
-			goto err_xsk;
+			goto err_kube;
 		}
 	}
 	err = agent_configure(a);
@@ -641,6 +716,8 @@ static int agent_run(struct agent *a)
 
 err_metrics:
 	zh_metrics_stop(a->metrics); /* no scrape may use the fds below */
+err_kube:
+	zh_kube_stop(a->kube);
 err_xsk:
 	zh_xsk_srv_close(a->xsk); /* every registration ends with its slot */
 err_objs:
@@ -662,5 +739,11 @@ int main(int argc, char **argv)
 	zh_log_set_prefix("zerohopd");
 	zh_log_set_level(a.o.verbose ? ZH_LOG_DEBUG : ZH_LOG_INFO);
 	zh_log_hook_libs();
-	return agent_run(&a) ? 1 : 0;
+	if (curl_global_init(CURL_GLOBAL_DEFAULT)) {
+		pr_warn("cannot initialise libcurl\n");
+		return 1;
+	}
+	rc = agent_run(&a) ? 1 : 0;
+	curl_global_cleanup();
+	return rc;
 }

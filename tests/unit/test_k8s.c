@@ -1,0 +1,573 @@
+// SPDX-License-Identifier: Apache-2.0
+/*
+ * test_k8s.c - the Kubernetes client's logic without a server: the watch
+ * stream split anywhere, every event type, 410 inside a stream, lists in
+ * pages replacing the store whole; kubeconfigs; rendering the stores one
+ * object at a time (a bad object is left out, the rest served); the CNI
+ * configuration a node gets.
+ */
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <arpa/inet.h>
+
+#include <cmocka.h>
+
+#include "k8s.h"
+#include "k8s_watch.h"
+#include "svc.h"
+#include "svc_k8s.h"
+#include "util.h"
+
+#define SVC(ns, name, rv, ip, port)                                        \
+	"{\"metadata\":{\"namespace\":\"" ns "\",\"name\":\"" name         \
+	"\",\"resourceVersion\":\"" rv "\"},\"spec\":{\"clusterIP\":\"" ip \
+	"\",\"ports\":[{\"port\":" #port "}]}}"
+#define EV(type, obj) "{\"type\":\"" type "\",\"object\":" obj "}\n"
+
+static struct zh_k8s_res res(void)
+{
+	struct zh_k8s_res r;
+
+	assert_int_equal(
+		zh_k8s_res_init(&r, "Service", "/api/v1/services", NULL), 0);
+	return r;
+}
+
+static const char *clusterip(const struct zh_k8s_res *r, const char *key)
+{
+	return json_string_value(json_object_get(
+		json_object_get(json_object_get(r->store, key), "spec"),
+		"clusterIP"));
+}
+
+static const char stream[] =
+	EV("ADDED", SVC("default", "web", "10", "10.96.0.10", 80))
+		EV("ADDED", SVC("kube-system", "dns", "11", "10.96.0.53",
+				53)) "\n" /* a keep-alive */
+	EV("MODIFIED", SVC("default", "web", "12", "10.96.0.11", 80)) EV(
+		"BOOKMARK",
+		"{\"kind\":\"Service\",\"metadata\":{\"resourceVersion\":\"15\"}}")
+		EV("DELETED",
+		   SVC("kube-system", "dns", "16", "10.96.0.53", 53));
+
+static void check_stream_result(struct zh_k8s_res *r)
+{
+	assert_int_equal(json_object_size(r->store), 1);
+	assert_string_equal(clusterip(r, "default/web"), "10.96.0.11");
+	assert_null(json_object_get(r->store, "kube-system/dns"));
+	assert_string_equal(r->rv, "16");
+	assert_int_equal(r->events, 4);
+	assert_int_equal(r->bookmarks, 1);
+	assert_true(r->changed);
+}
+
+/* The whole stream in one chunk, then cut at every byte. */
+static void test_feed_split_anywhere(void **state)
+{
+	char err[ZH_K8S_ERR_MAX];
+	size_t cut, len = strlen(stream);
+	struct zh_k8s_res r;
+
+	(void)state;
+	r = res();
+	assert_int_equal(zh_k8s_res_feed(&r, stream, len, err, sizeof(err)), 4);
+	check_stream_result(&r);
+	zh_k8s_res_free(&r);
+
+	for (cut = 1; cut < len; cut++) {
+		int a, b;
+
+		r = res();
+		a = zh_k8s_res_feed(&r, stream, cut, err, sizeof(err));
+		b = zh_k8s_res_feed(&r, stream + cut, len - cut, err,
+				    sizeof(err));
+		assert_true(a >= 0 && b >= 0);
+		assert_int_equal(a + b, 4);
+		check_stream_result(&r);
+		zh_k8s_res_free(&r);
+	}
+	/* And one byte at a time. */
+	r = res();
+	for (cut = 0; cut < len; cut++)
+		assert_true(zh_k8s_res_feed(&r, stream + cut, 1, err,
+					    sizeof(err)) >= 0);
+	check_stream_result(&r);
+	zh_k8s_res_free(&r);
+}
+
+static void test_feed_errors(void **state)
+{
+	static const char gone[] = EV(
+		"ERROR",
+		"{\"kind\":\"Status\",\"apiVersion\":\"v1\",\"status\":\"Failure\",\"message\":\"too old resource version: 5 (20)\",\"reason\":\"Expired\",\"code\":410}");
+	static const char other[] = EV(
+		"ERROR",
+		"{\"kind\":\"Status\",\"message\":\"internal error\",\"code\":500}");
+	char err[ZH_K8S_ERR_MAX], *big;
+	struct zh_k8s_res r = res();
+
+	(void)state;
+	/* What came before the error stays applied. */
+	assert_int_equal(
+		zh_k8s_res_feed(
+			&r,
+			EV("ADDED", SVC("default", "a", "3", "10.96.0.1", 80)),
+			strlen(EV("ADDED",
+				  SVC("default", "a", "3", "10.96.0.1", 80))),
+			err, sizeof(err)),
+		1);
+	assert_int_equal(zh_k8s_res_feed(&r, gone, strlen(gone), err,
+					 sizeof(err)),
+			 -ESTALE);
+	assert_contains(err, "too old resource version");
+	assert_non_null(json_object_get(r.store, "default/a"));
+	assert_int_equal(zh_k8s_res_feed(&r, other, strlen(other), err,
+					 sizeof(err)),
+			 -EPROTO);
+	assert_contains(err, "error 500: internal error");
+	assert_int_equal(zh_k8s_res_feed(&r, "{not json\n", 10, err,
+					 sizeof(err)),
+			 -EPROTO);
+	assert_contains(err, "not JSON");
+	assert_int_equal(zh_k8s_res_feed(&r, "{\"type\":\"ADDED\"}\n", 17, err,
+					 sizeof(err)),
+			 -EPROTO);
+	assert_int_equal(
+		zh_k8s_res_feed(
+			&r, EV("ADDED", "{\"metadata\":{\"namespace\":\"x\"}}"),
+			strlen(EV("ADDED",
+				  "{\"metadata\":{\"namespace\":\"x\"}}")),
+			err, sizeof(err)),
+		-EPROTO);
+	assert_contains(err, "without a name");
+	assert_int_equal(
+		zh_k8s_res_feed(&r, EV("EXPLODED", "{\"metadata\":{}}"),
+				strlen(EV("EXPLODED", "{\"metadata\":{}}")),
+				err, sizeof(err)),
+		-EPROTO);
+	zh_k8s_res_free(&r);
+
+	/* A line that never ends is bounded. */
+	r = res();
+	big = malloc(ZH_K8S_LINE_MAX + 1);
+	assert_non_null(big);
+	memset(big, ' ', ZH_K8S_LINE_MAX + 1);
+	assert_int_equal(zh_k8s_res_feed(&r, big, ZH_K8S_LINE_MAX + 1, err,
+					 sizeof(err)),
+			 -EFBIG);
+	free(big);
+	zh_k8s_res_free(&r);
+}
+
+/* Two pages replace the store after the second; the first alone not. */
+static void test_pages_replace_store(void **state)
+{
+	static const char p1[] =
+		"{\"kind\":\"ServiceList\",\"metadata\":{\"resourceVersion\":\"40\",\"continue\":\"tok\"},\"items\":[" SVC(
+			"default", "a", "31", "10.96.0.1", 80) "]}";
+	static const char p2[] =
+		"{\"kind\":\"ServiceList\",\"metadata\":{\"resourceVersion\":\"40\"},\"items\":[" SVC(
+			"default", "b", "33", "10.96.0.2", 80) "]}";
+	char err[ZH_K8S_ERR_MAX];
+	struct zh_k8s_res r = res();
+	bool more;
+
+	(void)state;
+	/* What an earlier life held, deleted while we were away. */
+	assert_int_equal(
+		zh_k8s_res_feed(&r,
+				EV("ADDED", SVC("default", "stale", "2",
+						"10.96.0.9", 80)),
+				strlen(EV("ADDED", SVC("default", "stale", "2",
+						       "10.96.0.9", 80))),
+				err, sizeof(err)),
+		1);
+	r.changed = false;
+	assert_int_equal(zh_k8s_res_page(&r, p1, strlen(p1), &more, err,
+					 sizeof(err)),
+			 0);
+	assert_true(more);
+	assert_string_equal(r.cont, "tok");
+	assert_false(r.synced);
+	assert_false(r.changed);
+	assert_non_null(json_object_get(r.store, "default/stale"));
+	assert_int_equal(zh_k8s_res_page(&r, p2, strlen(p2), &more, err,
+					 sizeof(err)),
+			 0);
+	assert_false(more);
+	assert_true(r.synced);
+	assert_true(r.changed);
+	assert_string_equal(r.rv, "40");
+	assert_string_equal(r.cont, "");
+	assert_int_equal(json_object_size(r.store), 2);
+	assert_null(json_object_get(r.store, "default/stale"));
+	assert_string_equal(clusterip(&r, "default/b"), "10.96.0.2");
+
+	/* Not a list. */
+	assert_int_equal(zh_k8s_res_page(&r, "{\"items\":[]}", 12, &more, err,
+					 sizeof(err)),
+			 -EPROTO);
+	assert_contains(err, "not a list");
+	assert_int_equal(zh_k8s_res_page(&r, "[", 1, &more, err, sizeof(err)),
+			 -EPROTO);
+	/* An empty list empties the store. */
+	assert_int_equal(
+		zh_k8s_res_page(
+			&r,
+			"{\"metadata\":{\"resourceVersion\":\"41\"},\"items\":null}",
+			50, &more, err, sizeof(err)),
+		0);
+	assert_int_equal(json_object_size(r.store), 0);
+	zh_k8s_res_free(&r);
+}
+
+static void test_key(void **state)
+{
+	json_t *node = json_loads("{\"metadata\":{\"name\":\"n1\"}}", 0, NULL);
+	json_t *svc = json_loads(SVC("ns", "s", "1", "10.96.0.1", 80), 0, NULL);
+	char key[64];
+
+	(void)state;
+	assert_int_equal(zh_k8s_key(node, key, sizeof(key)), 0);
+	assert_string_equal(key, "n1");
+	assert_int_equal(zh_k8s_key(svc, key, sizeof(key)), 0);
+	assert_string_equal(key, "ns/s");
+	assert_int_equal(zh_k8s_key(svc, key, 3), -EPROTO);
+	json_decref(node);
+	json_decref(svc);
+}
+
+/* --- credentials ------------------------------------------------------------ */
+
+static char *tmpdir(void)
+{
+	char *d = strdup("/tmp/zh-k8s-XXXXXX");
+
+	assert_non_null(mkdtemp(d));
+	return d;
+}
+
+static void put(const char *dir, const char *name, const char *text)
+{
+	char path[512];
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s/%s", dir, name);
+	f = fopen(path, "w");
+	assert_non_null(f);
+	fputs(text, f);
+	fclose(f);
+}
+
+static void rmrf(char *dir)
+{
+	char cmd[600];
+
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
+	assert_int_equal(system(cmd), 0);
+	free(dir);
+}
+
+static void test_kubeconfig(void **state)
+{
+	/* "-----BEGIN CERTIFICATE-----" in base64, folded as YAML allows. */
+	static const char kc[] =
+		"apiVersion: v1\n"
+		"kind: Config\n"
+		"current-context: test\n"
+		"clusters:\n"
+		"- name: other\n"
+		"  cluster: {server: \"https://10.0.0.1:6443\"}\n"
+		"- name: c1\n"
+		"  cluster:\n"
+		"    server: https://127.0.0.1:6443/\n"
+		"    certificate-authority-data: LS0tLS1CRUdJTiBDRVJU\n"
+		"      SUZJQ0FURS0tLS0t\n"
+		"contexts:\n"
+		"- name: test\n"
+		"  context: {cluster: c1, user: u1}\n"
+		"users:\n"
+		"- name: u1\n"
+		"  user:\n"
+		"    tokenFile: token\n"
+		"    client-key: /abs/key.pem\n";
+	char err[ZH_K8S_ERR_MAX], path[512];
+	struct zh_k8s_conf c;
+	char *dir = tmpdir();
+
+	(void)state;
+	put(dir, "kc", kc);
+	snprintf(path, sizeof(path), "%s/kc", dir);
+	assert_int_equal(
+		zh_k8s_conf_kubeconfig(&c, path, NULL, err, sizeof(err)), 0);
+	assert_string_equal(c.server, "https://127.0.0.1:6443");
+	assert_int_equal(c.ca_len, 27);
+	assert_memory_equal(c.ca_pem, "-----BEGIN CERTIFICATE-----", 27);
+	assert_string_equal(c.token_file + strlen(dir), "/token");
+	assert_string_equal(c.key_file, "/abs/key.pem");
+	assert_null(c.token);
+	zh_k8s_conf_free(&c);
+
+	/* --k8s-api wins over the file's server. */
+	assert_int_equal(zh_k8s_conf_kubeconfig(&c, path,
+						"https://[fd00::1]:6443", err,
+						sizeof(err)),
+			 0);
+	assert_string_equal(c.server, "https://[fd00::1]:6443");
+	zh_k8s_conf_free(&c);
+
+	put(dir, "kc", "current-context: nope\ncontexts: []\n");
+	assert_int_equal(zh_k8s_conf_kubeconfig(&c, path, NULL, err,
+						sizeof(err)),
+			 -EINVAL);
+	assert_contains(err, "context \"nope\": missing");
+	put(dir, "kc", "a: [b\n");
+	assert_int_equal(zh_k8s_conf_kubeconfig(&c, path, NULL, err,
+						sizeof(err)),
+			 -EINVAL);
+	assert_contains(err, "line 2");
+	put(dir, "kc",
+	    "current-context: t\ncontexts: [{name: t, context: {cluster: c}}]\n"
+	    "clusters: [{name: c, cluster: {server: \"http://x:80\"}}]\n");
+	assert_int_equal(zh_k8s_conf_kubeconfig(&c, path, NULL, err,
+						sizeof(err)),
+			 -EINVAL);
+	assert_contains(err, "not https://HOST[:PORT]");
+	put(dir, "kc",
+	    "current-context: t\ncontexts: [{name: t, context: {cluster: c}}]\n"
+	    "clusters: [{name: c, cluster: {server: \"https://x\", certificate-authority-data: \"!!\"}}]\n");
+	assert_int_equal(zh_k8s_conf_kubeconfig(&c, path, NULL, err,
+						sizeof(err)),
+			 -EINVAL);
+	assert_contains(err, "not base64");
+	snprintf(path, sizeof(path), "%s/absent", dir);
+	assert_int_equal(zh_k8s_conf_kubeconfig(&c, path, NULL, err,
+						sizeof(err)),
+			 -ENOENT);
+	rmrf(dir);
+}
+
+static void test_incluster(void **state)
+{
+	char err[ZH_K8S_ERR_MAX];
+	struct zh_k8s_conf c;
+	char *dir = tmpdir();
+
+	(void)state;
+	unsetenv(ZH_K8S_API_ENV);
+	unsetenv("KUBERNETES_SERVICE_HOST");
+	assert_int_equal(zh_k8s_conf_incluster(&c, NULL, dir, err, sizeof(err)),
+			 -EINVAL);
+	assert_contains(err, "--k8s-api");
+	/* The token and CA must be there. */
+	assert_int_equal(zh_k8s_conf_incluster(&c, "https://10.0.0.1:6443", dir,
+					       err, sizeof(err)),
+			 -ENOENT);
+	assert_contains(err, "/token");
+	put(dir, "token", "t0k3n\n");
+	put(dir, "ca.crt", "x");
+	setenv("KUBERNETES_SERVICE_HOST", "fd00::1", 1);
+	setenv("KUBERNETES_SERVICE_PORT", "443", 1);
+	assert_int_equal(zh_k8s_conf_incluster(&c, NULL, dir, err, sizeof(err)),
+			 0);
+	assert_string_equal(c.server, "https://[fd00::1]:443");
+	setenv(ZH_K8S_API_ENV, "https://192.0.2.1:6443", 1);
+	assert_int_equal(zh_k8s_conf_incluster(&c, NULL, dir, err, sizeof(err)),
+			 0);
+	assert_string_equal(c.server, "https://192.0.2.1:6443");
+	assert_int_equal(zh_k8s_set_server(&c, "https://a/b", err, sizeof(err)),
+			 -EINVAL);
+	assert_int_equal(zh_k8s_set_server(&c, "https://u@a", err, sizeof(err)),
+			 -EINVAL);
+	unsetenv(ZH_K8S_API_ENV);
+	unsetenv("KUBERNETES_SERVICE_HOST");
+	unsetenv("KUBERNETES_SERVICE_PORT");
+	rmrf(dir);
+}
+
+/* --- rendering ------------------------------------------------------------- */
+
+struct notes {
+	char text[8][400];
+	char reason[8][16];
+	int n;
+};
+
+static void note(void *arg, const char *kind, const char *key,
+		 const char *reason, const char *msg)
+{
+	struct notes *n = arg;
+
+	assert_true(n->n < 8);
+	snprintf(n->text[n->n], sizeof(n->text[0]), "%s %s: %s", kind, key,
+		 msg);
+	snprintf(n->reason[n->n], sizeof(n->reason[0]), "%s", reason);
+	n->n++;
+}
+
+static json_t *store(const char *const *objs)
+{
+	json_t *s = json_object();
+	char key[256];
+
+	for (; *objs; objs++) {
+		json_t *o = json_loads(*objs, 0, NULL);
+
+		assert_non_null(o);
+		assert_int_equal(zh_k8s_key(o, key, sizeof(key)), 0);
+		json_object_set_new(s, key, o);
+	}
+	return s;
+}
+
+static const struct zh_service *find(const struct zh_svc_set *set,
+				     const char *vip, uint16_t port)
+{
+	struct zh_addr a;
+
+	assert_int_equal(zh_svc_ip_parse(vip, &a), 0);
+	for (size_t i = 0; i < set->n; i++)
+		if (!memcmp(&set->svcs[i].vip, &a, sizeof(a)) &&
+		    set->svcs[i].port == port)
+			return &set->svcs[i];
+	return NULL;
+}
+
+#define SLICE(ns, name, svc, eps)                                                 \
+	"{\"metadata\":{\"namespace\":\"" ns "\",\"name\":\"" name                \
+	"\",\"labels\":{\"kubernetes.io/service-name\":\"" svc "\"}},"            \
+	"\"addressType\":\"IPv4\",\"ports\":[{\"port\":8080}],\"endpoints\":" eps \
+	"}"
+
+static void test_render_skips_bad_objects(void **state)
+{
+	static const char *const svcs[] = {
+		SVC("default", "good", "1", "10.96.0.10", 80),
+		/* Bad: the port is out of range. */
+		SVC("default", "bad", "2", "10.96.0.11", 70000),
+		/* Takes good's address: left out whole. */
+		"{\"metadata\":{\"namespace\":\"z\",\"name\":\"thief\"},\"spec\":{\"clusterIP\":\"10.96.0.10\",\"ports\":[{\"port\":80},{\"port\":81}]}}",
+		/* One SCTP port, one TCP: the TCP one is served. */
+		"{\"metadata\":{\"namespace\":\"default\",\"name\":\"mixed\"},\"spec\":{\"clusterIP\":\"10.96.0.12\",\"ports\":[{\"name\":\"s\",\"port\":9,\"protocol\":\"SCTP\"},{\"name\":\"t\",\"port\":90}]}}",
+		/* A LoadBalancer with externalIPs and an ingress IP. */
+		"{\"metadata\":{\"namespace\":\"default\",\"name\":\"lb\"},\"spec\":{\"type\":\"LoadBalancer\",\"clusterIP\":\"10.96.0.13\",\"externalIPs\":[\"192.0.2.7\"],\"ports\":[{\"port\":443,\"nodePort\":30443}]},\"status\":{\"loadBalancer\":{\"ingress\":[{\"ip\":\"198.51.100.1\"},{\"hostname\":\"lb.example\"}]}}}",
+		NULL,
+	};
+	static const char *const slices[] = {
+		SLICE("default", "good-1", "good",
+		      "[{\"addresses\":[\"10.1.0.5\"],\"conditions\":{\"ready\":true}},"
+		      "{\"addresses\":[\"10.1.0.6\"],\"conditions\":{\"ready\":false,\"serving\":true,\"terminating\":true}}]"),
+		/* No endpoint ready: the serving terminating ones take
+		 * new flows. */
+		SLICE("default", "lb-1", "lb",
+		      "[{\"addresses\":[\"10.1.0.7\"],\"conditions\":{\"ready\":false,\"serving\":true,\"terminating\":true}},"
+		      "{\"addresses\":[\"10.1.0.8\"],\"conditions\":{\"ready\":false,\"serving\":false,\"terminating\":true}}]"),
+		/* Bad: an address of the wrong family. */
+		SLICE("default", "broken", "good",
+		      "[{\"addresses\":[\"fd00::1\"]}]"),
+		NULL,
+	};
+	json_t *s = store(svcs), *e = store(slices);
+	struct notes n = { .n = 0 };
+	const struct zh_service *sv;
+	struct zh_svc_set set;
+
+	(void)state;
+	assert_int_equal(zh_svc_k8s_render(s, e, &set, note, &n), 0);
+	/* good, mixed:t, lb on three addresses. */
+	assert_int_equal(set.n, 5);
+	sv = find(&set, "10.96.0.10", 80);
+	assert_non_null(sv);
+	assert_string_equal(sv->name, "default/good");
+	assert_int_equal(sv->n_backends, 2);
+	assert_int_equal(sv->backends[0].state, ZH_EP_READY);
+	assert_int_equal(sv->backends[1].state, ZH_EP_TERMINATING);
+	assert_null(find(&set, "10.96.0.10", 81));
+	assert_null(find(&set, "10.96.0.11", 70000 & 0xffff));
+	assert_non_null(find(&set, "10.96.0.12", 90));
+	assert_null(find(&set, "10.96.0.12", 9));
+	sv = find(&set, "10.96.0.13", 443);
+	assert_non_null(sv);
+	assert_int_equal(sv->nodeport, 30443);
+	assert_int_equal(sv->n_backends, 1);
+	assert_int_equal(sv->backends[0].state, ZH_EP_READY);
+	sv = find(&set, "192.0.2.7", 443);
+	assert_non_null(sv);
+	assert_int_equal(sv->nodeport, 0);
+	assert_int_equal(sv->n_backends, 1);
+	assert_non_null(find(&set, "198.51.100.1", 443));
+
+	assert_int_equal(n.n, 4);
+	assert_contains(n.text[0], "EndpointSlice default/broken");
+	assert_string_equal(n.reason[0], "invalid");
+	assert_contains(n.text[1], "Service default/bad");
+	assert_contains(n.text[1], "70000");
+	assert_string_equal(n.reason[1], "invalid");
+	assert_contains(n.text[2], "SCTP is not supported");
+	assert_contains(n.text[2], "default/mixed");
+	assert_string_equal(n.reason[2], "unsupported");
+	assert_contains(n.text[3],
+			"10.96.0.10:80/tcp is Service default/good's already");
+	assert_string_equal(n.reason[3], "conflict");
+	zh_svc_set_free(&set);
+	json_decref(s);
+	json_decref(e);
+}
+
+static void test_conflist(void **state)
+{
+	json_t *cidrs = json_loads(
+		"[\"10.244.1.0/24\", \"fd00:10:244:1::/64\", \"junk\", \"10.0.0.0/33\", 7]",
+		0, NULL);
+	json_t *none = json_loads("[\"x/8\"]", 0, NULL), *doc;
+	char *text;
+
+	(void)state;
+	text = zh_k8s_conflist(cidrs, "xdp", 1400);
+	assert_non_null(text);
+	doc = json_loads(text, 0, NULL);
+	assert_non_null(doc);
+	assert_int_equal(
+		json_array_size(json_object_get(
+			json_object_get(
+				json_array_get(json_object_get(doc, "plugins"),
+					       0),
+				"ipam"),
+			"ranges")),
+		2);
+	assert_contains(text, "\"subnet\": \"10.244.1.0/24\"");
+	assert_contains(text, "\"subnet\": \"fd00:10:244:1::/64\"");
+	assert_contains(text, "\"datapath\": \"xdp\"");
+	assert_contains(text, "\"mtu\": 1400");
+	assert_contains(text, "\"type\": \"portmap\"");
+	json_decref(doc);
+	free(text);
+	assert_null(zh_k8s_conflist(none, "tc", 0));
+	assert_null(zh_k8s_conflist(NULL, "tc", 0));
+	json_decref(cidrs);
+	json_decref(none);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_feed_split_anywhere),
+		cmocka_unit_test(test_feed_errors),
+		cmocka_unit_test(test_pages_replace_store),
+		cmocka_unit_test(test_key),
+		cmocka_unit_test(test_kubeconfig),
+		cmocka_unit_test(test_incluster),
+		cmocka_unit_test(test_render_skips_bad_objects),
+		cmocka_unit_test(test_conflist),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -1,0 +1,20 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * agent.h - what zerohopd's parts share: programming the Services, from
+ * the --services file (zerohopd.c) or the Kubernetes API (kube.c).
+ */
+#ifndef ZH_AGENT_H
+#define ZH_AGENT_H
+
+#include "svc.h"
+#include "zerohop.h"
+
+/*
+ * Program @set under the pin lock: all of it, or (invalid, too big)
+ * nothing, and log the outcome naming @source. Frees @set. Returns 0 or a
+ * negative errno.
+ */
+int zh_agent_services_apply(const struct zh_objs *objs, const char *source,
+			    struct zh_svc_set *set);
+
+#endif /* ZH_AGENT_H */

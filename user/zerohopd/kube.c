@@ -1,0 +1,412 @@
+// SPDX-License-Identifier: Apache-2.0
+/*
+ * kube.c - zerohopd's Kubernetes mode (kube.h): one thread owns the
+ * watch client and its stores; the only things it shares are the
+ * counters (under a mutex, for scrapes) and the BPF maps (under the pin
+ * lock, as every writer takes it).
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include <sys/stat.h>
+
+#include "agent.h"
+#include "hist.h"
+#include "k8s_watch.h"
+#include "kube.h"
+#include "log.h"
+#include "svc.h"
+#include "svc_k8s.h"
+
+/* A batch ends after this long without events, or this long after its
+ * first event however busy the stream. */
+#define BATCH_MAX_MS 100
+/* Arrival times kept for the latency histogram; more in one batch share
+ * the last slot's time. */
+#define ARRIVALS_MAX 1024
+
+static const char *const kind_names[] = { "Service", "EndpointSlice", "Node" };
+static const char *const reason_names[] = { "invalid", "conflict",
+					    "unsupported" };
+
+const char *zh_kube_kind_name(int kind)
+{
+	return kind >= 0 && kind < ZH_KUBE_KINDS ? kind_names[kind] : "?";
+}
+
+const char *zh_kube_reason_name(int reason)
+{
+	return reason >= 0 && reason < ZH_KUBE_REASONS ? reason_names[reason] :
+							 "?";
+}
+
+struct zh_kube {
+	struct zh_kube_opts o;
+	const struct zh_objs *objs;
+	struct zh_k8s_conf conf;
+	struct zh_k8s_res res[ZH_KUBE_KINDS];
+	struct zh_k8s_res *resp[ZH_KUBE_KINDS];
+	struct zh_k8s_client client;
+	pthread_t thread;
+	atomic_bool stop;
+
+	/* The thread's. */
+	json_t *rejected; /* "Kind ns/name" -> the message logged */
+	json_t *rejected_next; /* the render in progress fills it */
+	struct {
+		uint64_t t_ns;
+		uint32_t n;
+	} arrivals[ARRIVALS_MAX];
+	size_t n_arrivals;
+	uint64_t batch_first_ms, batch_last_ms;
+	char *conflist; /* what we wrote last */
+
+	pthread_mutex_t lock; /* guards st */
+	struct zh_kube_stats st;
+};
+
+static uint64_t now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+static uint64_t now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
+}
+
+void zh_kube_stats(const struct zh_kube *k, struct zh_kube_stats *st)
+{
+	struct zh_kube *m = (struct zh_kube *)k;
+
+	pthread_mutex_lock(&m->lock);
+	*st = k->st;
+	pthread_mutex_unlock(&m->lock);
+}
+
+/* --- rendering and programming ---------------------------------------------- */
+
+static int kind_of(const char *kind)
+{
+	for (int i = 0; i < ZH_KUBE_KINDS; i++)
+		if (!strcmp(kind, kind_names[i]))
+			return i;
+	return ZH_KUBE_SERVICES;
+}
+
+/* zh_svc_k8s_render()'s report of what it left out: said and counted
+ * once per message, not once per render. */
+static void note(void *arg, const char *kind, const char *key,
+		 const char *reason, const char *msg)
+{
+	struct zh_kube *k = arg;
+	char id[600];
+	const char *was;
+	int r;
+
+	snprintf(id, sizeof(id), "%s %s %s", kind, key, reason);
+	was = json_string_value(json_object_get(k->rejected, id));
+	json_object_set_new(k->rejected_next, id, json_string(msg));
+	if (was && !strcmp(was, msg))
+		return;
+	pr_warn("k8s: %s\n", msg);
+	for (r = 0; r < ZH_KUBE_REASONS; r++)
+		if (!strcmp(reason, reason_names[r]))
+			break;
+	if (r == ZH_KUBE_REASONS)
+		r = ZH_KUBE_INVALID;
+	pthread_mutex_lock(&k->lock);
+	k->st.rejected[kind_of(kind)][r]++;
+	pthread_mutex_unlock(&k->lock);
+}
+
+/* The stores as services, programmed; the batch's latencies recorded. */
+static void services_sync(struct zh_kube *k)
+{
+	struct zh_svc_set set;
+	const char *id;
+	json_t *v;
+	uint64_t done;
+	int rc;
+
+	k->rejected_next = json_object();
+	if (!k->rejected_next)
+		return;
+	rc = zh_svc_k8s_render(k->res[ZH_KUBE_SERVICES].store,
+			       k->res[ZH_KUBE_SLICES].store, &set, note, k);
+	if (rc) {
+		pr_warn("k8s: cannot render the Services: %s\n", strerror(-rc));
+		json_decref(k->rejected_next);
+		return;
+	}
+	/* What was left out before and is served now. */
+	json_object_foreach (k->rejected, id, v) {
+		if (!json_object_get(k->rejected_next, id))
+			pr_info("k8s: %s: no longer left out\n", id);
+	}
+	json_decref(k->rejected);
+	k->rejected = k->rejected_next;
+	k->rejected_next = NULL;
+
+	rc = zh_agent_services_apply(k->objs, "Kubernetes", &set);
+	done = now_ns();
+	pthread_mutex_lock(&k->lock);
+	if (rc) {
+		k->st.apply_failures++;
+	} else {
+		k->st.applies++;
+		k->st.synced = true;
+		for (size_t i = 0; i < k->n_arrivals; i++)
+			for (uint32_t j = 0; j < k->arrivals[i].n; j++)
+				zh_hist_add(&k->st.latency,
+					    done - k->arrivals[i].t_ns);
+	}
+	pthread_mutex_unlock(&k->lock);
+	k->n_arrivals = 0;
+}
+
+/* --- the CNI configuration ------------------------------------------------- */
+
+/* Write @text as @dir/10-zerohop.conflist: a new file renamed over. */
+static int conflist_write(const char *dir, const char *text)
+{
+	char path[4096], tmp[4096];
+	size_t len = strlen(text);
+	int fd, rc = 0;
+
+	snprintf(path, sizeof(path), "%s/10-zerohop.conflist", dir);
+	snprintf(tmp, sizeof(tmp), "%s/.10-zerohop.conflist.tmp", dir);
+	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	if (fd < 0)
+		return -errno;
+	if (write(fd, text, len) != (ssize_t)len || write(fd, "\n", 1) != 1 ||
+	    fsync(fd))
+		rc = -errno ? -errno : -EIO;
+	if (close(fd) && !rc)
+		rc = -errno;
+	if (!rc && rename(tmp, path))
+		rc = -errno;
+	if (rc)
+		unlink(tmp);
+	return rc;
+}
+
+/*
+ * Once the Services are programmed: this node's pod CIDRs as the CNI
+ * configuration, written when it changes.
+ */
+static void cni_sync(struct zh_kube *k)
+{
+	const json_t *node, *spec, *cidrs;
+	json_t *one = NULL;
+	char *text;
+	int rc;
+
+	if (!k->o.cni_conf_dir || !k->st.synced)
+		return;
+	node = json_object_get(k->res[ZH_KUBE_NODES].store, k->o.node);
+	spec = json_object_get(node, "spec");
+	cidrs = json_object_get(spec, "podCIDRs");
+	if (!json_array_size(cidrs) &&
+	    json_is_string(json_object_get(spec, "podCIDR")))
+		cidrs = one =
+			json_pack("[O]", json_object_get(spec, "podCIDR"));
+	text = zh_k8s_conflist(cidrs, k->o.cni_datapath, k->o.cni_mtu);
+	json_decref(one);
+	if (!text) {
+		if (!k->conflist)
+			pr_info("k8s: node %s has no pod CIDR yet: no CNI configuration\n",
+				k->o.node);
+		return;
+	}
+	if (k->conflist && !strcmp(k->conflist, text)) {
+		free(text);
+		return;
+	}
+	rc = conflist_write(k->o.cni_conf_dir, text);
+	if (rc) {
+		pr_warn("k8s: cannot write %s/10-zerohop.conflist: %s\n",
+			k->o.cni_conf_dir, strerror(-rc));
+		free(text);
+		return;
+	}
+	pr_info("k8s: wrote %s/10-zerohop.conflist for node %s\n",
+		k->o.cni_conf_dir, k->o.node);
+	free(k->conflist);
+	k->conflist = text;
+}
+
+/* --- the thread ---------------------------------------------------------- */
+
+static void arrived(struct zh_kube *k, int n)
+{
+	if (n <= 0)
+		return;
+	if (k->n_arrivals < ARRIVALS_MAX)
+		k->arrivals[k->n_arrivals++] = (typeof(k->arrivals[0])){
+			.t_ns = now_ns(),
+			.n = (uint32_t)n,
+		};
+	else
+		k->arrivals[ARRIVALS_MAX - 1].n += (uint32_t)n;
+}
+
+static void stats_update(struct zh_kube *k)
+{
+	pthread_mutex_lock(&k->lock);
+	for (int i = 0; i < ZH_KUBE_KINDS; i++) {
+		const struct zh_k8s_res *r = &k->res[i];
+
+		k->st.kind[i].objects = json_object_size(r->store);
+		k->st.kind[i].lists = r->lists;
+		k->st.kind[i].relists = r->relists;
+		k->st.kind[i].restarts = r->restarts;
+		k->st.kind[i].events = r->events;
+	}
+	pthread_mutex_unlock(&k->lock);
+}
+
+static void *kube_thread(void *arg)
+{
+	struct zh_kube *k = arg;
+	struct zh_k8s_res *svc = &k->res[ZH_KUBE_SERVICES];
+	struct zh_k8s_res *sl = &k->res[ZH_KUBE_SLICES];
+	struct zh_k8s_res *nodes = &k->res[ZH_KUBE_NODES];
+
+	while (!atomic_load(&k->stop)) {
+		uint64_t now = now_ms();
+		int timeout = 1000, n;
+		bool pending = svc->changed || sl->changed;
+
+		if (pending) {
+			uint64_t due = k->batch_last_ms + k->o.batch_ms;
+
+			if (due > k->batch_first_ms + BATCH_MAX_MS)
+				due = k->batch_first_ms + BATCH_MAX_MS;
+			timeout = due > now ? (int)(due - now) : 0;
+		}
+		n = zh_k8s_client_step(&k->client, timeout, now);
+		now = now_ms();
+		if (n > 0) {
+			arrived(k, n);
+			if (!pending)
+				k->batch_first_ms = now;
+			k->batch_last_ms = now;
+		}
+		stats_update(k);
+		/* Both lists first: Services without their slices would be
+		 * programmed without backends for a moment. */
+		if ((svc->changed || sl->changed) && svc->synced &&
+		    sl->synced &&
+		    (now >= k->batch_last_ms + k->o.batch_ms ||
+		     now >= k->batch_first_ms + BATCH_MAX_MS)) {
+			svc->changed = sl->changed = false;
+			services_sync(k);
+			cni_sync(k);
+		}
+		if (nodes->changed) {
+			nodes->changed = false;
+			cni_sync(k);
+		}
+	}
+	return NULL;
+}
+
+int zh_kube_start(struct zh_kube **out, const struct zh_kube_opts *o,
+		  const struct zh_objs *objs)
+{
+	/* As kube-proxy: Services another proxy serves, and headless ones,
+	 * are none of ours. */
+	static const char svc_selector[] =
+		"!service.kubernetes.io/service-proxy-name,!service.kubernetes.io/headless";
+	char err[ZH_K8S_ERR_MAX];
+	struct zh_kube *k;
+	int rc;
+
+	k = calloc(1, sizeof(*k));
+	if (!k)
+		return -ENOMEM;
+	k->o = *o;
+	k->objs = objs;
+	if (!k->o.batch_ms)
+		k->o.batch_ms = 5;
+	pthread_mutex_init(&k->lock, NULL);
+	rc = o->kubeconfig ? zh_k8s_conf_kubeconfig(&k->conf, o->kubeconfig,
+						    o->api, err, sizeof(err)) :
+			     zh_k8s_conf_incluster(&k->conf, o->api, NULL, err,
+						   sizeof(err));
+	if (rc) {
+		pr_warn("k8s: %s\n", err);
+		goto err_free;
+	}
+	k->rejected = json_object();
+	rc = zh_k8s_res_init(&k->res[ZH_KUBE_SERVICES], "Service",
+			     "/api/v1/services", svc_selector);
+	if (!rc)
+		rc = zh_k8s_res_init(&k->res[ZH_KUBE_SLICES], "EndpointSlice",
+				     "/apis/discovery.k8s.io/v1/endpointslices",
+				     NULL);
+	if (!rc)
+		rc = zh_k8s_res_init(&k->res[ZH_KUBE_NODES], "Node",
+				     "/api/v1/nodes", NULL);
+	for (int i = 0; i < ZH_KUBE_KINDS; i++)
+		k->resp[i] = &k->res[i];
+	if (!rc && !k->rejected)
+		rc = -ENOMEM;
+	if (!rc)
+		rc = zh_k8s_client_init(&k->client, &k->conf, k->resp,
+					ZH_KUBE_KINDS);
+	if (rc)
+		goto err_res;
+	rc = -pthread_create(&k->thread, NULL, kube_thread, k);
+	if (rc) {
+		pr_warn("k8s: cannot start the thread: %s\n", strerror(-rc));
+		goto err_client;
+	}
+	pr_info("k8s: following %s as node %s%s%s\n", k->conf.server, o->node,
+		o->cni_conf_dir ? "; CNI configuration into " : "",
+		o->cni_conf_dir ? o->cni_conf_dir : "");
+	*out = k;
+	return 0;
+
+err_client:
+	zh_k8s_client_free(&k->client);
+err_res:
+	for (int i = 0; i < ZH_KUBE_KINDS; i++)
+		zh_k8s_res_free(&k->res[i]);
+	json_decref(k->rejected);
+	zh_k8s_conf_free(&k->conf);
+err_free:
+	pthread_mutex_destroy(&k->lock);
+	free(k);
+	return rc;
+}
+
+void zh_kube_stop(struct zh_kube *k)
+{
+	if (!k)
+		return;
+	atomic_store(&k->stop, true);
+	zh_k8s_client_wakeup(&k->client);
+	pthread_join(k->thread, NULL);
+	zh_k8s_client_free(&k->client);
+	for (int i = 0; i < ZH_KUBE_KINDS; i++)
+		zh_k8s_res_free(&k->res[i]);
+	json_decref(k->rejected);
+	free(k->conflist);
+	zh_k8s_conf_free(&k->conf);
+	pthread_mutex_destroy(&k->lock);
+	free(k);
+}
