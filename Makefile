@@ -269,7 +269,7 @@ check-sanitize:
 # The integration scripts, in the order they run; each skips (exit 77,
 # saying why) where it cannot run, and run-tier does not count that a
 # failure.
-INTEGRATION_TESTS := run metrics latency services lb xdpbench afxdp features demo
+INTEGRATION_TESTS := run metrics latency services lb k8s xdpbench afxdp features demo
 
 check-integration: all $(O)/tests/xsk_peer
 	$(Q)O=$(O) tests/run-tier integration \

@@ -249,9 +249,11 @@ static void test_key(void **state)
 
 static char *tmpdir(void)
 {
-	char *d = strdup("/tmp/zh-k8s-XXXXXX");
+	static char d[32];
 
-	assert_non_null(mkdtemp(d));
+	snprintf(d, sizeof(d), "/tmp/zh-k8s-XXXXXX");
+	if (!mkdtemp(d))
+		fail_msg("mkdtemp: %s", strerror(errno));
 	return d;
 }
 
@@ -273,7 +275,6 @@ static void rmrf(char *dir)
 
 	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
 	assert_int_equal(system(cmd), 0);
-	free(dir);
 }
 
 static void test_kubeconfig(void **state)

@@ -437,8 +437,12 @@ static int res_done(struct zh_k8s_client *c, struct zh_k8s_res *r, CURLcode res,
 	if (code == 410 || r->fault == -ESTALE) {
 		/* The version is gone from the server's history: a list
 		 * from scratch replaces the store. */
-		pr_info("k8s: %s: %s; listing again\n", r->kind,
-			r->fault == -ESTALE ? r->err : status_msg(r));
+		if (r->fault == -ESTALE)
+			pr_info("k8s: %s; listing again\n", r->err);
+		else
+			pr_info("k8s: %s %s: %s; listing again\n", r->kind,
+				was == ZH_K8S_WATCHING ? "watch" : "list",
+				status_msg(r));
 		res_reset_list(r);
 		r->relists++;
 		return 0;

@@ -762,11 +762,14 @@ static int render_take(struct zh_svc_build *b, struct zh_svc_build *one,
 			const char *other = json_string_value(
 				json_object_get(taken, keys[j]));
 
-			if (other && strcmp(other, svc))
-				return zh_errf(
+			if (other && strcmp(other, svc)) {
+				rc = zh_errf(
 					msg, len, -EEXIST,
 					"Service %s: %s is Service %s's already; this Service is not served",
 					svc, keys[j], other);
+				zh_svc_build_free(one);
+				return rc;
+			}
 		}
 	}
 	for (i = 0; i < one->set.n && !rc; i++) {

@@ -1,0 +1,274 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
+#
+# zerohopd --kubernetes end to end: a scripted API server
+# (tests/k8s/apiserver.py, HTTPS, bearer token, the real list/watch
+# protocol) in a node netns, the agent following it, pods wired by the
+# real plugin, and traffic to a ClusterIP through a node with
+# `iptables -I FORWARD -j DROP` and ip_forward=0: only the datapath can
+# carry it. API events move the traffic (backends added, terminating,
+# removed); a bad object is left out while the rest is served; a missed
+# delete is caught by the relist after 410; the API going away leaves
+# the datapath serving and the agent catches up when it returns; a
+# rotated token is read again; a server with another CA is refused; the
+# node's CNI configuration is written once the Services are programmed.
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+: "${O:=build}"
+ZH_PREFIX="zhk$$"
+# shellcheck source=tests/integration/lib.sh
+. tests/integration/lib.sh
+zh_start
+zh_require jq socat nsenter iptables curl openssl python3
+
+CTL="$ZH_BIN/zerohopctl"
+K="$ZH_TMP/k8s"
+LOG="$ZH_TMP/agent.log"
+METRICS=127.0.0.1:19464
+mkdir -p "$K" "$ZH_TMP/netd"
+
+# --- the node, the API server, the agent --------------------------------------
+zh_node_up
+zh_node sysctl -qw net.ipv4.ip_forward=0
+zh_node iptables -I FORWARD -j DROP
+
+tests/k8s/mkcerts.sh "$K" >/dev/null
+echo "token-one" >"$K/server-token"
+cp "$K/server-token" "$K/agent-token"
+
+# api_start: the API server in the node netns (the agent is there too),
+# on $K/port (kept across restarts), with $K/state.json if there is one.
+api_start() {
+	local port=0 objs=()
+	[ -s "$K/port" ] && port=$(cat "$K/port")
+	[ -s "$K/state.json" ] && objs=(--objects "$K/state.json")
+	rm -f "$K/port.new" "$K/cport"
+	zh_bg "$ZH_NODE" python3 tests/k8s/apiserver.py --cert "$K/server.crt" \
+		--key "$K/server.key" --token-file "$K/server-token" \
+		--port "$port" --port-file "$K/port.new" \
+		--control-port-file "$K/cport" "${objs[@]}" 2>>"$K/api.log"
+	API_PID=$!
+	eventually test -s "$K/port.new"
+	mv "$K/port.new" "$K/port"
+}
+# ctl COMMAND [JSON]: the API server's control port.
+ctl() {
+	local body=${2:-'{}'}
+	zh_node curl -sf -XPOST "127.0.0.1:$(cat "$K/cport")/$1" -d "$body"
+}
+# kubeconfig FILE CA: our credentials, trusting CA.
+kubeconfig() {
+	cat >"$1" <<EOF
+apiVersion: v1
+kind: Config
+current-context: t
+clusters:
+- name: c
+  cluster: {server: "https://127.0.0.1:$(cat "$K/port")", certificate-authority: $2}
+contexts:
+- name: t
+  context: {cluster: c, user: u}
+users:
+- name: u
+  user: {tokenFile: agent-token}
+EOF
+}
+api_start
+kubeconfig "$K/kubeconfig" ca.crt
+
+zh_conf "$ZH_TMP/tc.conf" k8s-tc tc 10.95.0.0/24
+C="${ZH_PREFIX}-c" B1="${ZH_PREFIX}-b1" B2="${ZH_PREFIX}-b2"
+zh_bg "$ZH_NODE" "$ZH_BIN/zerohopd" -i 0 --xsk-socket none \
+	--service-cidr 10.96.0.0/12 --listen "$METRICS" --kubernetes \
+	--kubeconfig "$K/kubeconfig" --node-name n1 \
+	--cni-conf-dir "$ZH_TMP/netd" 2>"$LOG"
+eventually grep -q "k8s: following" "$LOG"
+for p in "$C" "$B1" "$B2"; do zh_pod_add "$p" "$ZH_TMP/tc.conf"; done
+declare -A IP
+for p in "$C" "$B1" "$B2"; do IP[$p]=$(zh_pod_ip "$p"); done
+zh_bg "$B1" socat TCP-LISTEN:8080,reuseaddr,fork SYSTEM:"echo b1"
+zh_bg "$B2" socat TCP-LISTEN:8080,reuseaddr,fork SYSTEM:"echo b2"
+
+# --- objects ---------------------------------------------------------------------
+node() {
+	printf '{"apiVersion":"v1","kind":"Node","metadata":{"name":"%s"},"spec":{"podCIDR":"%s","podCIDRs":["%s"]}}' \
+		"$1" "$2" "$2"
+}
+# service NAME IP [PORT]: a ClusterIP Service, port 80 -> 8080 by name.
+service() {
+	printf '{"apiVersion":"v1","kind":"Service","metadata":{"namespace":"default","name":"%s"},"spec":{"type":"ClusterIP","clusterIP":"%s","clusterIPs":["%s"],"ports":[{"name":"http","protocol":"TCP","port":%s,"targetPort":8080}]}}' \
+		"$1" "$2" "$2" "${3:-80}"
+}
+# ep POD READY SERVING TERMINATING
+ep() {
+	printf '{"addresses":["%s"],"conditions":{"ready":%s,"serving":%s,"terminating":%s},"nodeName":"n1"}' \
+		"${IP[$1]}" "$2" "$3" "$4"
+}
+# slice SVC EP,...: its one EndpointSlice.
+slice() {
+	printf '{"apiVersion":"discovery.k8s.io/v1","kind":"EndpointSlice","metadata":{"namespace":"default","name":"%s-abc","labels":{"kubernetes.io/service-name":"%s"}},"addressType":"IPv4","ports":[{"name":"http","protocol":"TCP","port":8080}],"endpoints":[%s]}' \
+		"$1" "$1" "$2"
+}
+apply() { ctl apply "$1" >/dev/null; }
+
+# --- what the agent programmed and serves -----------------------------------
+# The maps know a service by VIP, port and protocol: "VIP:PORT" (TCP).
+SELECT='.services[] | select("\(.vip):\(.port)" == $k and .proto == "tcp")'
+# backends VIP:PORT: "ip/state ..." of that service in the maps, sorted.
+backends() {
+	zh_node "$CTL" service list -o json |
+		jq -r --arg k "$1" "$SELECT"' |
+			[.backends[] | "\(.ip)/\(.state)"] | sort | join(" ")'
+}
+backends_are() { [ "$(backends "$1")" = "$2" ]; }
+# has NAME WANT: eventually, backends NAME is WANT.
+has() {
+	eventually backends_are "$1" "$2" || {
+		echo "service $1: backends '$(backends "$1")', want '$2'"
+		return 1
+	}
+}
+present() {
+	zh_node "$CTL" service list -o json |
+		jq -e --arg k "$1" "$SELECT" >/dev/null
+}
+absent() { eventually eval "! present '$1'"; }
+# answers VIP: who answers 20 connections to VIP:80, sorted and unique.
+answers() {
+	local i
+	for i in $(seq 20); do
+		zh_in "$C" socat -T 2 - "TCP:$1:80,connect-timeout=2" </dev/null || echo none
+	done | sort -u | tr '\n' ' '
+}
+answers_is() {
+	local got
+	got=$(answers "$1")
+	[ "$got" = "$2" ] || {
+		echo "answers from $1: '$got', want '$2'"
+		return 1
+	}
+}
+metric() {
+	zh_node curl -sf "$METRICS/metrics" |
+		awk -v m="$1" '$1 == m { print $2 }'
+}
+readyz() { zh_node curl -sf "$METRICS/readyz" >/dev/null; }
+
+# --- cases --------------------------------------------------------------------
+case_sync() {
+	apply "[$(node n1 10.95.0.0/24), $(node n2 10.95.1.0/24),
+		$(service web 10.96.0.10), $(slice web "$(ep "$B1" true true false)")]"
+	check "web is programmed with b1" has 10.96.0.10:80 "${IP[$B1]}/ready"
+	check "/readyz answers 200 once it is" eventually readyz
+	check "a ClusterIP connection reaches b1 (FORWARD DROP on the node)" \
+		answers_is 10.96.0.10 "b1 "
+	check "the conflist is written from n1's podCIDRs" eventually \
+		jq -e '.plugins[0].ipam.ranges == [[{"subnet":"10.95.0.0/24"}]]' \
+		"$ZH_TMP/netd/10-zerohop.conflist"
+	check "it is one the plugin takes" jq -e '.plugins[0].type == "zerohop"' \
+		"$ZH_TMP/netd/10-zerohop.conflist"
+	check "objects are counted by kind" \
+		eventually test "$(metric 'zerohop_k8s_objects{kind="Node"}')" = 2
+}
+
+case_endpoints() {
+	apply "$(slice web "$(ep "$B1" true true false),$(ep "$B2" true true false)")"
+	check "a second ready endpoint is a second backend" \
+		has 10.96.0.10:80 "${IP[$B1]}/ready ${IP[$B2]}/ready"
+	check "new connections reach both" answers_is 10.96.0.10 "b1 b2 "
+	apply "$(slice web "$(ep "$B1" false true true),$(ep "$B2" true true false)")"
+	check "a terminating endpoint keeps its flows and gets no new ones" \
+		has 10.96.0.10:80 "${IP[$B1]}/terminating ${IP[$B2]}/ready"
+	check "new connections reach b2 only" answers_is 10.96.0.10 "b2 "
+	apply "$(slice web "$(ep "$B1" false true true)")"
+	check "the last one terminating takes new flows (CategorizeEndpoints)" \
+		has 10.96.0.10:80 "${IP[$B1]}/ready"
+	apply "$(slice web "$(ep "$B2" true true false)")"
+	check "a removed endpoint is no backend" has 10.96.0.10:80 \
+		"${IP[$B2]}/ready"
+	check "and gets no connection" answers_is 10.96.0.10 "b2 "
+	check "the event -> datapath histogram has counted" \
+		test "$(metric zerohop_k8s_event_to_datapath_seconds_count)" -gt 0
+}
+
+case_bad_object() {
+	local before
+	before=$(metric 'zerohop_k8s_rejected_total{kind="Service",reason="invalid"}')
+	apply "[$(service bad 10.96.0.11 70000), $(service good 10.96.0.12),
+		$(slice good "$(ep "$B1" true true false)")]"
+	check "a good Service in the same batch is served" \
+		has 10.96.0.12:80 "${IP[$B1]}/ready"
+	check "the bad one is not" eval "! zh_node \"\$CTL\" service list -o json | jq -e '.services[] | select(.vip == \"10.96.0.11\")'"
+	check "and web still is" has 10.96.0.10:80 "${IP[$B2]}/ready"
+	check "the bad one is logged, naming it and the field" \
+		grep -q "Service default/bad: spec.ports\[0\].port: 70000" "$LOG"
+	check "and counted" test \
+		"$(metric 'zerohop_k8s_rejected_total{kind="Service",reason="invalid"}')" \
+		= $((before + 1))
+	apply "$(service bad 10.96.0.11 81)"
+	check "fixed, it is served" eventually present 10.96.0.11:81
+}
+
+case_relist() {
+	local relists
+	relists=$(metric 'zerohop_k8s_relists_total{kind="Service"}')
+	# The agent's watches go, and its next attempts fail, while good is
+	# deleted and the history compacted: the delete is never seen as an
+	# event.
+	ctl fail '{"status":503,"count":4}' >/dev/null
+	ctl disconnect >/dev/null
+	ctl delete '{"kind":"Service","namespace":"default","name":"good"}' >/dev/null
+	ctl compact >/dev/null
+	check "the relist after 410 drops the Service deleted meanwhile" \
+		absent 10.96.0.12:80
+	check "the Service relist is counted" test \
+		"$(metric 'zerohop_k8s_relists_total{kind="Service"}')" -gt "$relists"
+	check "what stayed is served" answers_is 10.96.0.10 "b2 "
+}
+
+case_api_down() {
+	ctl dump >"$K/state.json"
+	kill "$API_PID"
+	wait "$API_PID" 2>/dev/null || true
+	check "with the API gone the datapath serves on" \
+		answers_is 10.96.0.10 "b2 "
+	check "and the maps keep web" has 10.96.0.10:80 "${IP[$B2]}/ready"
+	check "the agent stays ready" readyz
+	api_start
+	apply "$(slice web "$(ep "$B1" true true false)")"
+	check "once the API is back the agent catches up" \
+		has 10.96.0.10:80 "${IP[$B1]}/ready"
+	check "and traffic follows" answers_is 10.96.0.10 "b1 "
+}
+
+refused() { [ "$(ctl stats | jq .unauthorized)" -gt 0 ]; }
+case_token() {
+	echo "token-two" >"$K/server-token"
+	ctl disconnect >/dev/null
+	check "the server refuses the old token" eventually refused
+	cp "$K/server-token" "$K/agent-token"
+	apply "$(slice web "$(ep "$B2" true true false)")"
+	check "the rotated token is read again: events flow" \
+		has 10.96.0.10:80 "${IP[$B2]}/ready"
+}
+
+case_bad_ca() {
+	local log="$ZH_TMP/agent-ca.log"
+	mkdir -p "$K/other"
+	tests/k8s/mkcerts.sh "$K/other" >/dev/null
+	kubeconfig "$K/kubeconfig-other" other/ca.crt
+	ZEROHOP_PIN_ROOT="${ZEROHOP_PIN_ROOT}-ca" zh_bg "$ZH_NODE" \
+		"$ZH_BIN/zerohopd" -i 0 --xsk-socket none --kubernetes \
+		--listen 127.0.0.1:19465 --kubeconfig "$K/kubeconfig-other" \
+		--node-name n1 2>"$log"
+	check "an agent trusting another CA refuses the server" eventually \
+		grep -q "k8s: Service list: .*certificate" "$log"
+	check "and programs nothing" eval "! grep -q 'services: Kubernetes' $log"
+	check "so it is not ready (/readyz 503)" eval \
+		"[ \"\$(zh_node curl -s -o /dev/null -w '%{http_code}' 127.0.0.1:19465/readyz)\" = 503 ]"
+}
+rm_ca_pins() { rm -rf "${ZEROHOP_PIN_ROOT}-ca"; }
+zh_defer rm_ca_pins
+
+zh_run_cases case_sync case_endpoints case_bad_object case_relist \
+	case_api_down case_token case_bad_ca
