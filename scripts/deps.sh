@@ -16,6 +16,8 @@ PKGS=(
 	xxd curl containernetworking-plugins podman runc busybox-static
 	# the xdpbench test checks its plot with xmllint
 	libxml2-utils
+	# tests/k8s: the fake Kubernetes API server and its certificates
+	python3 openssl
 	# lint
 	clang-format cppcheck shellcheck
 )
@@ -23,6 +25,11 @@ PKGS=(
 # kept from starting and disabled: prometheus for promtool (the metrics test
 # lints /metrics with it); its server would listen on *:9090.
 TOOL_ONLY=(prometheus)
+# Wanted for a command that another package may provide as well, installed
+# only when the command is missing: kubectl (the Kubernetes tests check
+# tests/k8s/apiserver.py with it) also comes in Google's kubectl package,
+# whose /usr/bin/kubectl would clash with Debian's.
+COMMANDS=(kubectl:kubernetes-client)
 
 if [ "$(id -u)" != 0 ]; then
 	echo "deps.sh: run as root (apt-get install)" >&2
@@ -39,8 +46,11 @@ done
 for p in "${TOOL_ONLY[@]}"; do
 	installed "$p" || missing_tools+=("$p")
 done
+for p in "${COMMANDS[@]}"; do
+	command -v "${p%%:*}" >/dev/null || installed "${p#*:}" || missing+=("${p#*:}")
+done
 if [ $((${#missing[@]} + ${#missing_tools[@]})) -eq 0 ]; then
-	echo "deps.sh: all $((${#PKGS[@]} + ${#TOOL_ONLY[@]})) packages present"
+	echo "deps.sh: all $((${#PKGS[@]} + ${#TOOL_ONLY[@]} + ${#COMMANDS[@]})) packages present"
 	exit 0
 fi
 all=("${missing[@]}" "${missing_tools[@]}")
