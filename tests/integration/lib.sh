@@ -85,8 +85,14 @@ zh_skip() {
 # zh_require TOOL[:PACKAGE]...: skip unless root; fail naming every
 # missing tool at once (with its Debian package where given).
 zh_require() {
-	local t missing=()
 	[ "$(id -u)" = 0 ] || zh_skip "needs root (network namespaces, BPF)"
+	zh_require_tools "$@"
+}
+
+# zh_require_tools TOOL[:PACKAGE]...: zh_require for a test that needs no
+# root (one that reads files and runs no namespace).
+zh_require_tools() {
+	local t missing=()
 	for t in "$@"; do
 		command -v "${t%%:*}" >/dev/null && continue
 		if [[ $t == *:* ]]; then
