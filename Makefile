@@ -269,7 +269,7 @@ check-sanitize:
 # The integration scripts, in the order they run; each skips (exit 77,
 # saying why) where it cannot run, and run-tier does not count that a
 # failure.
-INTEGRATION_TESTS := run metrics latency services k8s-apiserver lb k8s xdpbench afxdp features demo
+INTEGRATION_TESTS := run metrics latency services k8s-apiserver lb k8s xdpbench afxdp features demo deploy
 
 check-integration: all $(O)/tests/xsk_peer
 	$(Q)O=$(O) tests/run-tier integration \
@@ -319,7 +319,7 @@ lint: $(SKELS)
 		-Ibpf/include -Iuser/lib -Icni -I$(O)/bpf user cni
 	$(Q)shellcheck -x -S warning scripts/*.sh tests/run-tier tests/integration/*.sh \
 		tests/integration/plugins/* tests/integration/podman/runc-wrapper tests/k8s/*.sh \
-		.ci/run
+		.ci/run deploy/kind/*.sh deploy/kubernetes/*.sh
 
 clean:
 	rm -rf $(O)

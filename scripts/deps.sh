@@ -14,8 +14,9 @@ PKGS=(
 	# run and test: netns, CNI reference plugins, traffic, a real CNI client
 	iproute2 ethtool iptables nftables util-linux procps kmod iputils-ping socat jq
 	xxd curl containernetworking-plugins podman runc busybox-static
-	# the xdpbench test checks its plot with xmllint
-	libxml2-utils
+	# the xdpbench test checks its plot with xmllint; the deploy test reads
+	# the Kubernetes manifests
+	libxml2-utils python3-yaml
 	# tests/k8s: the fake Kubernetes API server and its certificates
 	python3 openssl
 	# lint

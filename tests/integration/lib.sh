@@ -90,7 +90,7 @@ zh_require() {
 }
 
 # zh_require_tools TOOL[:PACKAGE]...: zh_require for a test that needs no
-# root.
+# root (one that reads files and runs no namespace).
 zh_require_tools() {
 	local t missing=()
 	for t in "$@"; do

@@ -29,7 +29,10 @@ CLI
   --control-port...    the control listener, plain HTTP on 127.0.0.1.
   --objects FILE       load a JSON object, array or List (kubectl's
                        `get -o json` output) of Services, EndpointSlices
-                       and Nodes at start; repeatable.
+                       and Nodes at start; repeatable. A List with a
+                       metadata.resourceVersion (`dump`'s) restarts the
+                       server where it was: versions go on from it, and
+                       watches from before get the 410.
   --gen-services N     N ClusterIP Services in namespace "gen" (svc-00000,
                        10.100.0.1 up, port 80 -> 8080), each with one
                        EndpointSlice of 2 ready endpoints (10.244.x.y on
@@ -1492,8 +1495,19 @@ def main():
     try:
         for path in args.objects:
             with open(path) as f:
-                for o in objects_of(json.load(f)):
-                    app.store.apply(o)
+                doc = json.load(f)
+            # A `dump` of an earlier run, loaded by a server restarted on
+            # it: its versions go on from there, and its history starts
+            # now, as a real API server's watch cache does after a
+            # restart (watches from before get the 410).
+            rv = (doc.get("metadata") or {}).get("resourceVersion") \
+                if isinstance(doc, dict) else None
+            if rv and str(rv).isdigit():
+                app.store.rv = max(app.store.rv, int(rv))
+            for o in objects_of(doc):
+                app.store.apply(o)
+            if rv and str(rv).isdigit():
+                app.store.compacted = app.store.rv
         gen_nodes(app.store, args.gen_nodes)
         gen_services(app.store, args.gen_services)
     except (OSError, ValueError) as e:
