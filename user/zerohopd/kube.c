@@ -141,11 +141,15 @@ static void services_sync(struct zh_kube *k)
 	uint64_t done;
 	int rc;
 
+	uint64_t t0 = now_ns();
+
 	k->rejected_next = json_object();
 	if (!k->rejected_next)
 		return;
 	rc = zh_svc_k8s_render(k->res[ZH_KUBE_SERVICES].store,
 			       k->res[ZH_KUBE_SLICES].store, &set, note, k);
+	pr_debug("k8s: rendered %zu services in %.3f s\n", set.n,
+		 (double)(now_ns() - t0) / 1e9);
 	if (rc) {
 		pr_warn("k8s: cannot render the Services: %s\n", strerror(-rc));
 		json_decref(k->rejected_next);
