@@ -29,7 +29,7 @@
 
 #define ZH_K8S_LINE_MAX (8u << 20)
 #define ZH_K8S_PAGE_MAX (128u << 20)
-#define ZH_K8S_PAGE_LIMIT 500
+#define ZH_K8S_PAGE_LIMIT 500u
 #define ZH_K8S_RV_MAX 64
 #define ZH_K8S_CONTINUE_MAX 4096
 #define ZH_K8S_BACKOFF_MIN_MS 250
