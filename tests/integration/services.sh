@@ -237,7 +237,9 @@ apply_kubectl() {
 	check "apply kubectl get services,endpointslices -o json" \
 		"$CTL" service apply -f tests/unit/data/k8s-services.json
 	list
-	check "11 services from it" jqt "$LIST" '.services | length == 11'
+	check "12 services from it (shop/lb's ingress IP is one)" jqt "$LIST" '.services | length == 12'
+	check "the LoadBalancer's ingress IP is served, with no node port" jqt "$LIST" \
+		'[.services[] | select(.vip == "192.0.2.50")] | length == 1 and (.[0].nodePort == null)'
 	check "kube-dns UDP: both endpoints" jqt "$LIST" \
 		'.services[] | select(.name == "10.96.0.10:53/udp") | [.backends[].ip] == ["10.244.0.2", "10.244.0.3"]'
 	check "a terminating endpoint stays, without slots" jqt "$LIST" '
