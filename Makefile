@@ -250,10 +250,12 @@ tests: $(UNIT_BINS) $(BPFTEST_BINS)
 # --- tests ------------------------------------------------------------------
 # Tiers: unit (pure logic, any user) and kernel (tests/bpf, root; both also
 # under ASan/UBSan), integration (real binaries in namespaces the tests
-# make), podman (a real CNI client).
+# make), podman and containerd (real CNI clients: podman's CNI backend,
+# go-cni through `ctr run --cni`).
 SAN_O := $(O)/san
 
-check: check-unit check-bpf check-sanitize check-integration check-podman
+check: check-unit check-bpf check-sanitize check-integration check-podman \
+	check-containerd
 	@echo "make check: all tiers passed"
 
 check-unit: $(UNIT_BINS)
@@ -277,6 +279,9 @@ check-integration: all $(O)/tests/xsk_peer
 
 check-podman: all
 	$(Q)O=$(O) tests/run-tier podman tests/integration/podman.sh
+
+check-containerd: all
+	$(Q)O=$(O) tests/run-tier containerd tests/integration/containerd.sh
 
 # The headline comparison (xdpbench --help): every path, 10000 Services for
 # kube-proxy's rules, nftables and zerohop-svc, one UDP flow and a new flow
@@ -319,7 +324,8 @@ lint: $(SKELS)
 		-Ibpf/include -Iuser/lib -Icni -I$(O)/bpf user cni
 	$(Q)shellcheck -x -S warning scripts/*.sh tests/run-tier tests/integration/*.sh \
 		tests/integration/plugins/* tests/integration/podman/runc-wrapper tests/k8s/*.sh \
-		.ci/run deploy/kind/*.sh deploy/kubernetes/*.sh
+		tests/integration/containerd/cni-logger .ci/run deploy/kind/*.sh \
+		deploy/kubernetes/*.sh
 
 clean:
 	rm -rf $(O)
@@ -330,8 +336,8 @@ help:
 	@echo '             libzerohop-xsk.a (AF_XDP client library for pods, zh_xsk.h) and zh-xsk-echo (default)'
 	@echo '  install    CNI plugin to $$(DESTDIR)/opt/cni/bin, binaries to $$(DESTDIR)$$(PREFIX),'
 	@echo '             zh_xsk.h and libzerohop-xsk.a to $$(DESTDIR)$$(PREFIX)/include and lib'
-	@echo '  check      every test tier: unit, kernel (bpf), sanitized unit+kernel, integration, podman'
-	@echo '  check-unit check-bpf check-sanitize check-integration check-podman   one tier'
+	@echo '  check      every test tier: unit, kernel (bpf), sanitized unit+kernel, integration, podman, containerd'
+	@echo '  check-unit check-bpf check-sanitize check-integration check-podman check-containerd   one tier'
 	@echo '  bench      xdpbench: request/response latency over host, veth, bridge, kube-proxy'
 	@echo '             (iptables, nftables; 10000 Services), zerohop-tc, zerohop-xdp, zerohop-svc (BENCH_ARGS=)'
 	@echo '  bench-latency  cost of per-hop latency stamping per packet (BPF_PROG_TEST_RUN)'
@@ -341,7 +347,7 @@ help:
 	@echo 'knobs: O=$(O) V=$(V) SANITIZE=address,undefined CLANG=$(CLANG) BPFTOOL=$(BPFTOOL) PREFIX=$(PREFIX) DESTDIR='
 
 .PHONY: all tests check check-unit check-bpf check-sanitize check-integration \
-	check-podman bench bench-latency install format lint clean help
+	check-podman check-containerd bench bench-latency install format lint clean help
 .SECONDARY:
 
 # What each object includes, from the compiler (-MMD -MP).

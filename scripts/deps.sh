@@ -11,7 +11,8 @@ PKGS=(
 	make gcc libc6-dev pkg-config clang llvm bpftool
 	libbpf-dev libxdp-dev xdp-tools libelf-dev zlib1g-dev libzstd-dev
 	libjansson-dev libcmocka-dev libmicrohttpd-dev libcurl4-openssl-dev libyaml-dev
-	# run and test: netns, CNI reference plugins, traffic, a real CNI client
+	# run and test: netns, CNI reference plugins, traffic, real CNI clients
+	# (podman here, containerd below)
 	iproute2 ethtool iptables nftables util-linux procps kmod iputils-ping socat jq
 	xxd curl containernetworking-plugins podman runc busybox-static
 	# the xdpbench test checks its plot with xmllint; the deploy test reads
@@ -24,8 +25,10 @@ PKGS=(
 )
 # Wanted for one tool only, installed without recommends, their services
 # kept from starting and disabled: prometheus for promtool (the metrics test
-# lints /metrics with it); its server would listen on *:9090.
-TOOL_ONLY=(prometheus)
+# lints /metrics with it); its server would listen on *:9090. containerd
+# for its binaries: containerd.sh starts a containerd of its own, and the
+# host's would serve /run/containerd.
+TOOL_ONLY=(prometheus containerd)
 # Wanted for a command that another package may provide as well, installed
 # only when the command is missing: kubectl (the Kubernetes tests check
 # tests/k8s/apiserver.py with it) also comes in Google's kubectl package,
