@@ -363,6 +363,9 @@ no_prandom_xdp() {
 	check "--sample without bpf_get_prandom_u32 in XDP: refused, naming it" \
 		agent_refuses 'it lacks xdp_get_prandom_u32' --sample 10
 	agent_start
+	check "without --sample the agent starts with its default sampling off, saying why" \
+		grep -q 'latency sampling off: this kernel lacks xdp_get_prandom_u32' "$ZH_TMP/agent.log"
+	check "... and off it is" sh -c "'$CTL' latency -o json | jq -e '.sampleEvery == 0'"
 	check "... and zerohopctl latency --sample too" \
 		sh -c "! '$CTL' latency --sample 10 2>$ZH_TMP/ctl.err && grep -q xdp_get_prandom_u32 $ZH_TMP/ctl.err"
 	check "... while probes stay on" "$CTL" latency --probes on

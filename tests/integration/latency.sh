@@ -71,9 +71,9 @@ for _ in $(seq 1 50); do
 done
 
 defaults() {
-	check "the agent turns probes on, sampling off" \
-		sh -c "'$CTL' latency -o json | jq -e '.probes == true and .sampleEvery == 0'"
-	check "the table says so" sh -c "'$CTL' latency | grep -q 'probes on, sampling off'"
+	check "the agent turns probes on, and samples 1 in 1000" \
+		sh -c "'$CTL' latency -o json | jq -e '.probes == true and .sampleEvery == 1000'"
+	check "the table says so" sh -c "'$CTL' latency | grep -q 'probes on, sampling 1 in 1000'"
 	lat
 	check "nothing recorded before traffic" test "$(total)" = 0
 }

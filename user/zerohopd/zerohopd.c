@@ -58,7 +58,7 @@ static void usage(FILE *f)
 		"                          them (zh_tc_uplink on their tc ingress, and\n"
 		"                          zh_xdp_uplink in front where XDP runs natively)\n"
 		"      --probes on|off     time xdpbench's probe datagrams per hop (default on)\n"
-		"      --sample N|off      time 1 in N packets from pods per hop (default off)\n"
+		"      --sample N|off      time 1 in N packets from pods per hop (default %u)\n"
 		"                          (`zerohopctl latency` shows them and changes both live)\n"
 		"  -s, --services FILE     make the Services those of FILE, at start and on SIGHUP:\n"
 		"                          ours or kubectl's JSON (README), all or nothing; a bad\n"
@@ -96,7 +96,7 @@ static void usage(FILE *f)
 		"SIGTERM or SIGINT: exit, leaving the pins (the dataplane keeps forwarding).\n"
 		"SIGHUP: sweep stale endpoints now, and apply the --services file again.\n"
 		"With --kubernetes, /readyz answers 503 until the Services are programmed.\n",
-		ZH_PIN_ROOT, ZH_K8S_API_ENV, ZH_MAGLEV_SLOTS,
+		ZH_PIN_ROOT, ZH_SAMPLE_DEFAULT, ZH_K8S_API_ENV, ZH_MAGLEV_SLOTS,
 		ZH_MAGLEV_PER_BACKEND, ZH_XSK_SOCKET_ENV,
 		ZH_XSK_SOCKET_DEFAULT);
 }
@@ -312,17 +312,23 @@ static void services_reload(const struct zh_objs *objs, const char *path)
  * refused, naming the missing feature; the AF_XDP handoff, on by default,
  * is turned off with a word.
  */
-static int agent_features(const struct zh_objs *objs,
-			  const struct zh_config *cfg, const char **xsk_path,
+static int agent_features(const struct zh_objs *objs, struct zh_config *cfg,
+			  bool sample_asked, const char **xsk_path,
 			  bool xsk_asked)
 {
 	int missing;
 
 	missing = zh_use_missing(&objs->feat, ZH_USE_SAMPLING);
 	if (cfg->sample_every && missing >= 0) {
-		pr_warn("--sample: latency sampling cannot work on this kernel: it lacks %s (%s)\n",
+		if (sample_asked) {
+			pr_warn("--sample: latency sampling cannot work on this kernel: it lacks %s (%s)\n",
+				zh_feat_name(missing),
+				zh_feat_doc(missing)->what);
+			return -EOPNOTSUPP;
+		}
+		pr_info("latency sampling off: this kernel lacks %s (%s)\n",
 			zh_feat_name(missing), zh_feat_doc(missing)->what);
-		return -EOPNOTSUPP;
+		cfg->sample_every = 0;
 	}
 	missing = zh_use_missing(&objs->feat, ZH_USE_AFXDP);
 	if (*xsk_path && missing >= 0) {
@@ -355,6 +361,7 @@ struct agent_opts {
 	unsigned int interval; /* seconds between sweeps; 0: none */
 	const char *listen_addr, *nodeport_devs, *services, *xsk_path;
 	bool xsk_asked; /* --xsk-socket PATH: no quiet fallback */
+	bool sample_asked; /* --sample N: likewise */
 	bool kubernetes;
 	int datapath; /* --cni-datapath: an index of datapaths[] */
 	struct zh_kube_opts kube;
@@ -455,7 +462,8 @@ static int agent_parse(int argc, char **argv, struct agent_opts *o)
 		.root = zh_pin_root_default(),
 		.interval = 10,
 		.xsk_path = zh_xsk_socket_default(),
-		.cfg = { .flags = ZH_CFG_F_PROBES },
+		.cfg = { .flags = ZH_CFG_F_PROBES,
+			 .sample_every = ZH_SAMPLE_DEFAULT },
 	};
 	snprintf(want_sample, sizeof(want_sample), "a count 1..%u or off",
 		 ZH_SAMPLE_MAX);
@@ -481,6 +489,7 @@ static int agent_parse(int argc, char **argv, struct agent_opts *o)
 		return -EINVAL;
 	}
 	o->xsk_asked = zh_params_given(opts, "xsk-socket") && o->xsk_path;
+	o->sample_asked = zh_params_given(opts, "sample");
 	return agent_parse_kube(o, opts, datapaths, hostname, sizeof(hostname));
 }
 
@@ -553,7 +562,8 @@ static int agent_load(struct agent *a)
 	 * what zerohop does instead (zerohopctl features has the table). */
 	pr_info("%s %s\n", a->objs.probed ? "probed" : "pinned",
 		zh_feat_summary(&a->objs.feat, feat_line, sizeof(feat_line)));
-	err = agent_features(&a->objs, &o->cfg, &o->xsk_path, o->xsk_asked);
+	err = agent_features(&a->objs, &o->cfg, o->sample_asked, &o->xsk_path,
+			     o->xsk_asked);
 	if (err)
 		goto err_objs;
 	/* Before the first apply: the table size it builds with. */
