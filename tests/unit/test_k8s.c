@@ -25,6 +25,8 @@
 #include "svc.h"
 #include "svc_k8s.h"
 #include "util.h"
+#include "rng.h"
+#include "svc_text.h"
 
 #define SVC(ns, name, rv, ip, port)                                        \
 	"{\"metadata\":{\"namespace\":\"" ns "\",\"name\":\"" name         \
@@ -507,10 +509,11 @@ static void test_render_skips_bad_objects(void **state)
 	assert_non_null(find(&set, "198.51.100.1", 443));
 
 	assert_int_equal(n.n, 4);
-	assert_contains(n.text[0], "EndpointSlice default/broken");
+	/* Said as each Service is rendered, in name order. */
+	assert_contains(n.text[0], "Service default/bad");
+	assert_contains(n.text[0], "70000");
 	assert_string_equal(n.reason[0], "invalid");
-	assert_contains(n.text[1], "Service default/bad");
-	assert_contains(n.text[1], "70000");
+	assert_contains(n.text[1], "EndpointSlice default/broken");
 	assert_string_equal(n.reason[1], "invalid");
 	assert_contains(n.text[2], "SCTP is not supported");
 	assert_contains(n.text[2], "default/mixed");
@@ -521,6 +524,176 @@ static void test_render_skips_bad_objects(void **state)
 	zh_svc_set_free(&set);
 	json_decref(s);
 	json_decref(e);
+}
+
+/* --- kept between batches: the same as rendering everything -------------- */
+
+static void quiet(void *arg, const char *kind, const char *key,
+		  const char *reason, const char *msg)
+{
+	int *n = arg;
+
+	(void)kind, (void)key, (void)reason, (void)msg;
+	(*n)++;
+}
+
+#define N_SVCS 6
+
+/* A random Service s<i>: a VIP, ports and a node port from small pools,
+ * so that they clash often; now and then an invalid one. */
+static json_t *rand_service(int i)
+{
+	char text[512];
+	unsigned int vip = 1 + (unsigned int)(rng_next() % 4);
+	unsigned int np = (unsigned int)(rng_next() % 3);
+	unsigned int port = rng_next() % 8 ?
+				    80 + (unsigned int)(rng_next() % 2) :
+				    0; /* 0: invalid */
+
+	snprintf(text, sizeof(text),
+		 "{\"metadata\":{\"namespace\":\"%s\",\"name\":\"s%d\"},"
+		 "\"spec\":{\"type\":\"%s\",\"clusterIP\":\"10.96.0.%u\","
+		 "\"ports\":[{\"name\":\"p\",\"port\":%u%s}]}}",
+		 i % 2 ? "a" : "b", i, np ? "NodePort" : "ClusterIP", vip, port,
+		 np == 1 ? ",\"nodePort\":30001" :
+		 np == 2 ? ",\"nodePort\":30002" :
+			   "");
+	return json_loads(text, 0, NULL);
+}
+
+/* A random EndpointSlice s<i>-<j> of Service s<i>; now and then invalid. */
+static json_t *rand_slice(int i, int j)
+{
+	char text[1024], eps[512] = "";
+	size_t off = 0;
+	int n = (int)(rng_next() % 3);
+
+	for (int e = 0; e < n; e++)
+		off += (size_t)snprintf(
+			eps + off, sizeof(eps) - off,
+			"%s{\"addresses\":[\"%s\"],\"conditions\":{\"ready\":%s,\"serving\":true,\"terminating\":%s}}",
+			e ? "," : "",
+			rng_next() % 10 ? (e ? "10.1.0.2" : "10.1.0.1") :
+					  "fd00::1",
+			rng_next() % 2 ? "true" : "false",
+			rng_next() % 2 ? "true" : "false");
+	snprintf(
+		text, sizeof(text),
+		"{\"metadata\":{\"namespace\":\"%s\",\"name\":\"s%d-%d\","
+		"\"labels\":{\"kubernetes.io/service-name\":\"s%d\"}},"
+		"\"addressType\":\"IPv4\",\"ports\":[{\"name\":\"p\",\"port\":%d}],"
+		"\"endpoints\":[%s]}",
+		i % 2 ? "a" : "b", i, j, i, 8080 + j, eps);
+	return json_loads(text, 0, NULL);
+}
+
+/* @set as "key -> text", to compare two sets whatever their order. */
+static json_t *as_map(const struct zh_svc_set *set)
+{
+	json_t *m = json_object();
+	char a[64], buf[1024];
+
+	for (size_t i = 0; i < set->n; i++)
+		json_object_set_new(
+			m,
+			zh_svc_addr_str(&set->svcs[i].vip, set->svcs[i].port,
+					set->svcs[i].proto, a, sizeof(a)),
+			json_string(svc_text(&set->svcs[i], buf, sizeof(buf))));
+	return m;
+}
+
+static void test_sync_matches_full_render(void **state)
+{
+	json_t *svcs = json_object(), *slices = json_object(), *maps, *want;
+	struct zh_svc_k8s_sync *s;
+	struct zh_svc_set put, all;
+	struct zh_service *del;
+	int notes = 0, batches = 0, dels = 0;
+	char key[64];
+	size_t n_del;
+
+	(void)state;
+	rng_seed(42);
+	s = zh_svc_k8s_sync_new(quiet, &notes);
+	assert_non_null(s);
+	maps = json_object(); /* what the datapath would hold */
+	for (int step = 0; step < 3000; step++) {
+		int i = (int)(rng_next() % N_SVCS), op = (int)(rng_next() % 10);
+
+		if (op < 3) { /* a Service added, changed or deleted */
+			snprintf(key, sizeof(key), "%s/s%d", i % 2 ? "a" : "b",
+				 i);
+			if (op == 0)
+				json_object_del(svcs, key);
+			else
+				json_object_set_new(svcs, key, rand_service(i));
+			assert_int_equal(zh_svc_k8s_sync_service(s, key), 0);
+		} else if (op < 9) { /* one of its slices */
+			int j = (int)(rng_next() % 2);
+			json_t *old, *new = op == 3 ? NULL : rand_slice(i, j);
+
+			snprintf(key, sizeof(key), "%s/s%d-%d",
+				 i % 2 ? "a" : "b", i, j);
+			old = json_incref(json_object_get(slices, key));
+			if (new)
+				json_object_set(slices, key, new);
+			else
+				json_object_del(slices, key);
+			assert_int_equal(
+				zh_svc_k8s_sync_slice(s, key, old, new), 0);
+			json_decref(old);
+			json_decref(new);
+		} else if (rng_next() % 4 == 0) { /* a relist */
+			assert_int_equal(zh_svc_k8s_sync_reset(s, svcs, slices),
+					 0);
+		}
+		if (rng_next() % 3)
+			continue;
+		/* A batch: render, take, apply to the model. */
+		batches++;
+		assert_int_equal(zh_svc_k8s_sync_render(s, svcs, slices), 0);
+		assert_int_equal(zh_svc_k8s_sync_take(s, &put, &del, &n_del),
+				 0);
+		for (size_t d = 0; d < n_del; d++) {
+			char a[64];
+			const char *k =
+				zh_svc_addr_str(&del[d].vip, del[d].port,
+						del[d].proto, a, sizeof(a));
+
+			/* Only what the maps hold is deleted. */
+			assert_non_null(json_object_get(maps, k));
+			json_object_del(maps, k);
+			dels++;
+		}
+		json_object_update(maps, want = as_map(&put));
+		json_decref(want);
+		zh_svc_set_free(&put);
+		free(del);
+
+		assert_int_equal(zh_svc_k8s_render(svcs, slices, &all, quiet,
+						   &notes),
+				 0);
+		want = as_map(&all);
+		if (!json_equal(maps, want)) {
+			char *g = json_dumps(maps,
+					     JSON_INDENT(1) | JSON_SORT_KEYS);
+			char *w = json_dumps(want,
+					     JSON_INDENT(1) | JSON_SORT_KEYS);
+
+			fail_msg("step %d: incremental\n%s\nfull render\n%s",
+				 step, g, w);
+		}
+		json_decref(want);
+		zh_svc_set_free(&all);
+	}
+	/* The walk went through what matters. */
+	assert_true(batches > 500);
+	assert_true(dels > 50);
+	assert_true(notes > 100);
+	zh_svc_k8s_sync_free(s);
+	json_decref(maps);
+	json_decref(svcs);
+	json_decref(slices);
 }
 
 static void test_conflist(void **state)
@@ -567,6 +740,7 @@ int main(void)
 		cmocka_unit_test(test_kubeconfig),
 		cmocka_unit_test(test_incluster),
 		cmocka_unit_test(test_render_skips_bad_objects),
+		cmocka_unit_test(test_sync_matches_full_render),
 		cmocka_unit_test(test_conflist),
 	};
 

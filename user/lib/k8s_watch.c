@@ -91,9 +91,15 @@ int zh_k8s_res_event(struct zh_k8s_res *r, const json_t *ev, char *err,
 			       "%s watch: %s of an object without a name",
 			       r->kind, type);
 	if (!strcmp(type, "ADDED") || !strcmp(type, "MODIFIED")) {
+		if (r->on_change)
+			r->on_change(r->cb_arg, key,
+				     json_object_get(r->store, key), obj);
 		if (json_object_set(r->store, key, obj))
 			return zh_errf(err, errlen, -ENOMEM, "out of memory");
 	} else if (!strcmp(type, "DELETED")) {
+		if (r->on_change)
+			r->on_change(r->cb_arg, key,
+				     json_object_get(r->store, key), NULL);
 		json_object_del(r->store, key);
 	} else {
 		return zh_errf(err, errlen, -EPROTO,
@@ -243,6 +249,8 @@ int zh_k8s_res_page(struct zh_k8s_res *r, const char *body, size_t len,
 		r->synced = true;
 		r->changed = true;
 		r->lists++;
+		if (r->on_reset)
+			r->on_reset(r->cb_arg);
 	}
 	json_decref(doc);
 	return rc;

@@ -52,6 +52,12 @@ struct zh_k8s_res {
 	char cont[ZH_K8S_CONTINUE_MAX]; /* the next page's token */
 	bool synced; /* a list completed at least once */
 	bool changed; /* the store changed; the caller clears it */
+	/* Optional: told of each change before the store takes it (@old,
+	 * @new NULL when absent), and after a list replaced the store. */
+	void (*on_change)(void *arg, const char *key, const json_t *old,
+			  const json_t *new);
+	void (*on_reset)(void *arg);
+	void *cb_arg;
 	/* The bytes of the request in flight. */
 	char *buf;
 	size_t len, cap;

@@ -721,135 +721,20 @@ int zh_svc_k8s_parse(const json_t *root, struct zh_svc_build *b, char *err,
 	return rc;
 }
 
-static int key_cmp(const void *a, const void *b)
-{
-	return strcmp(*(const char *const *)a, *(const char *const *)b);
-}
-
-/*
- * The datapath keys @s takes, as strings: "10.96.0.10:80/tcp" and, with a
- * node port, "nodeport 4 30080/tcp".
- */
-static size_t svc_keys(const struct zh_service *s, char keys[2][80])
-{
-	char a[64];
-
-	snprintf(keys[0], sizeof(keys[0]), "%s",
-		 zh_svc_addr_str(&s->vip, s->port, s->proto, a, sizeof(a)));
-	if (!s->nodeport)
-		return 1;
-	snprintf(keys[1], sizeof(keys[1]), "nodeport %d %u/%s",
-		 s->vip.family == AF_INET ? 4 : 6, s->nodeport,
-		 zh_svc_proto_str(s->proto));
-	return 2;
-}
-
-/*
- * The services of one Service (@one) into @b, unless one of their keys
- * is another Service's already (@taken: key -> Service): then none of
- * them, and -EEXIST with the clash in @msg.
- */
-static int render_take(struct zh_svc_build *b, struct zh_svc_build *one,
-		       json_t *taken, const char *svc, char *msg, size_t len)
-{
-	char keys[2][80];
-	size_t i, j, n;
-	int rc = 0;
-
-	for (i = 0; i < one->set.n; i++) {
-		n = svc_keys(&one->set.svcs[i], keys);
-		for (j = 0; j < n; j++) {
-			const char *other = json_string_value(
-				json_object_get(taken, keys[j]));
-
-			if (other && strcmp(other, svc)) {
-				rc = zh_errf(
-					msg, len, -EEXIST,
-					"Service %s: %s is Service %s's already; this Service is not served",
-					svc, keys[j], other);
-				zh_svc_build_free(one);
-				return rc;
-			}
-		}
-	}
-	for (i = 0; i < one->set.n && !rc; i++) {
-		n = svc_keys(&one->set.svcs[i], keys);
-		for (j = 0; j < n && !rc; j++)
-			if (json_object_set_new(taken, keys[j],
-						json_string(svc)))
-				rc = -ENOMEM;
-	}
-	for (i = 0; i < one->set.n; i++) {
-		struct zh_service s = one->set.svcs[i];
-
-		/* Checked already; owns the backends from here, also when
-		 * it fails. */
-		if (!rc)
-			rc = zh_svc_build_add(b, &s, "", one->origin[i], msg,
-					      len);
-		else
-			free(s.backends);
-	}
-	one->set.n = 0;
-	zh_svc_build_free(one);
-	return rc;
-}
-
 int zh_svc_k8s_render(const json_t *services, const json_t *slices,
 		      struct zh_svc_set *out, zh_svc_k8s_note_fn *note,
 		      void *arg)
 {
-	struct zh_svc_k8s k = { .note = note, .note_arg = arg };
-	struct zh_svc_build b = { 0 }, one;
-	char msg[512];
-	const char *key, **keys = NULL;
-	json_t *v, *taken = json_object();
-	size_t n = 0, i;
-	int rc = taken ? 0 : -ENOMEM;
+	struct zh_svc_k8s_sync *s = zh_svc_k8s_sync_new(note, arg);
+	int rc = s ? 0 : -ENOMEM;
 
 	*out = (struct zh_svc_set){ 0 };
-	json_object_foreach ((json_t *)slices, key, v) {
-		if (rc)
-			break;
-		rc = zh_svc_k8s_slice_add(&k, v, key, msg, sizeof(msg));
-		if (rc == -EINVAL) {
-			note(arg, "EndpointSlice", key, "invalid", msg);
-			rc = 0;
-		}
-	}
-	/* Services in name order: which of two clashing ones wins does not
-	 * depend on the order events came in. */
-	if (!rc && json_object_size(services) &&
-	    !(keys = calloc(json_object_size(services), sizeof(*keys))))
-		rc = -ENOMEM;
-	json_object_foreach ((json_t *)services, key, v) {
-		if (!rc)
-			keys[n++] = key;
-	}
-	if (n)
-		qsort(keys, n, sizeof(*keys), key_cmp);
-	for (i = 0; i < n && !rc; i++) {
-		one = (struct zh_svc_build){ 0 };
-		rc = zh_svc_k8s_service(&k, json_object_get(services, keys[i]),
-					keys[i], &one, msg, sizeof(msg));
-		if (!rc)
-			rc = render_take(&b, &one, taken, keys[i], msg,
-					 sizeof(msg));
-		else
-			zh_svc_build_free(&one);
-		if (rc == -EINVAL || rc == -EEXIST) {
-			note(arg, "Service", keys[i],
-			     rc == -EEXIST ? "conflict" : "invalid", msg);
-			rc = 0;
-		}
-	}
 	if (!rc)
-		rc = zh_svc_build_finish(&b, out, msg, sizeof(msg));
-	if (rc == -EINVAL) /* a clash render_take() missed: a bug */
-		pr_warn("k8s: %s\n", msg);
-	zh_svc_build_free(&b);
-	zh_svc_k8s_free(&k);
-	free(keys);
-	json_decref(taken);
+		rc = zh_svc_k8s_sync_reset(s, services, slices);
+	if (!rc)
+		rc = zh_svc_k8s_sync_render(s, services, slices);
+	if (!rc)
+		rc = zh_svc_k8s_sync_all(s, out);
+	zh_svc_k8s_sync_free(s);
 	return rc;
 }

@@ -70,12 +70,47 @@ void zh_svc_k8s_free(struct zh_svc_k8s *k);
  * The stores of a watch (JSON objects of Services and of EndpointSlices,
  * keyed "namespace/name") as services, one object at a time: an object
  * that is invalid, or whose VIP, port and protocol (or node port) another
- * Service has already (in name order), is left out and told to @note,
- * and the others are served. So is a port that is not served (SCTP).
- * Returns 0 (and @out, freed by the caller), or -ENOMEM.
+ * Service before it in name order has, is left out and told to @note, and
+ * the others are served. So is a port that is not served (SCTP). Returns
+ * 0 (and @out, freed by the caller), or -ENOMEM. A from-scratch
+ * zh_svc_k8s_sync.
  */
 int zh_svc_k8s_render(const json_t *services, const json_t *slices,
 		      struct zh_svc_set *out, zh_svc_k8s_note_fn *note,
 		      void *arg);
+
+/*
+ * The same kept between batches of watch events (svc_k8s_sync.c): tell it
+ * which objects changed, render, and take what changed in the datapath's
+ * terms. A Service is rendered again only when it or one of its slices
+ * changed (or a clash it was part of did), so a batch costs what it
+ * touches, not what the cluster holds. Notes are passed on once per
+ * change of what is said about a Service.
+ */
+struct zh_svc_k8s_sync;
+struct zh_svc_k8s_sync *zh_svc_k8s_sync_new(zh_svc_k8s_note_fn *note,
+					    void *arg);
+void zh_svc_k8s_sync_free(struct zh_svc_k8s_sync *s);
+/* The Service @key ("ns/name") was added, changed or deleted. */
+int zh_svc_k8s_sync_service(struct zh_svc_k8s_sync *s, const char *key);
+/* The EndpointSlice @key went from @old to @new (either NULL: absent). */
+int zh_svc_k8s_sync_slice(struct zh_svc_k8s_sync *s, const char *key,
+			  const json_t *old, const json_t *new);
+/* Both stores were replaced (a list): every Service renders again. */
+int zh_svc_k8s_sync_reset(struct zh_svc_k8s_sync *s, const json_t *services,
+			  const json_t *slices);
+/* Render what changed, from the stores. 0, -ENOMEM, or -ELOOP (a bug). */
+int zh_svc_k8s_sync_render(struct zh_svc_k8s_sync *s, const json_t *services,
+			   const json_t *slices);
+/*
+ * What changed since the last take (or all): the services to add or
+ * replace (@put, freed by the caller) and those to remove (@del, by VIP,
+ * port and protocol; free()d by the caller), for zh_svc_apply_changes().
+ * Only services a take or an all handed out are ever in @del.
+ */
+int zh_svc_k8s_sync_take(struct zh_svc_k8s_sync *s, struct zh_svc_set *put,
+			 struct zh_service **del, size_t *n_del);
+/* Every service rendered, for a zh_svc_apply() of all of them. */
+int zh_svc_k8s_sync_all(struct zh_svc_k8s_sync *s, struct zh_svc_set *out);
 
 #endif /* ZH_SVC_K8S_H */

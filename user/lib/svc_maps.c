@@ -532,7 +532,7 @@ static int lb_switch(const struct zh_objs *o)
 }
 
 static int apply(const struct zh_objs *o, const struct zh_svc_set *set,
-		 const struct zh_service *del, unsigned int flags,
+		 const struct zh_service *del, size_t n_del, unsigned int flags,
 		 struct zh_svc_apply_result *r)
 {
 	struct zh_svc_apply_result tmp;
@@ -555,7 +555,7 @@ static int apply(const struct zh_objs *o, const struct zh_svc_set *set,
 	if (rc)
 		goto out_maglev;
 	ops = (struct zh_svc_table_ops){ .read = table_read, .arg = &m };
-	rc = zh_svc_plan(&st, set, del, del ? 1 : 0, flags, &ops, &plan, r->err,
+	rc = zh_svc_plan(&st, set, del, n_del, flags, &ops, &plan, r->err,
 			 sizeof(r->err));
 	if (rc)
 		goto out_state;
@@ -579,7 +579,14 @@ out_maglev:
 int zh_svc_apply(const struct zh_objs *o, const struct zh_svc_set *set,
 		 struct zh_svc_apply_result *r)
 {
-	return apply(o, set, NULL, 0, r);
+	return apply(o, set, NULL, 0, 0, r);
+}
+
+int zh_svc_apply_changes(const struct zh_objs *o, const struct zh_svc_set *put,
+			 const struct zh_service *del, size_t n_del,
+			 struct zh_svc_apply_result *r)
+{
+	return apply(o, put, del, n_del, ZH_SVC_PLAN_KEEP, r);
 }
 
 int zh_svc_edit(const struct zh_objs *o, const struct zh_service *put,
@@ -590,7 +597,7 @@ int zh_svc_edit(const struct zh_objs *o, const struct zh_service *put,
 		.n = put ? 1 : 0,
 	};
 
-	return apply(o, &one, del, ZH_SVC_PLAN_KEEP, r);
+	return apply(o, &one, del, del ? 1 : 0, ZH_SVC_PLAN_KEEP, r);
 }
 
 int zh_svc_dump(const struct zh_objs *o, struct zh_svc_set *out)

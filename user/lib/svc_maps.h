@@ -86,6 +86,17 @@ int zh_svc_edit(const struct zh_objs *o, const struct zh_service *put,
 		const struct zh_service *del, struct zh_svc_apply_result *r);
 
 /*
+ * Some services changed, the others not: add or replace those of @put
+ * (NULL: none) and remove those named in @del[0..n_del) (by VIP, port,
+ * proto; -ENOENT if one is not there), in one plan and one write, as
+ * zh_svc_edit() does for one. What a watch of the Kubernetes API programs
+ * for a batch of events, without the cost of planning every service.
+ */
+int zh_svc_apply_changes(const struct zh_objs *o, const struct zh_svc_set *put,
+			 const struct zh_service *del, size_t n_del,
+			 struct zh_svc_apply_result *r);
+
+/*
  * What the maps hold beyond the model, per service of a dump (parallel to
  * the set's services, and their backends).
  */

@@ -6,6 +6,9 @@
 #ifndef ZH_AGENT_H
 #define ZH_AGENT_H
 
+#include <stdbool.h>
+#include <stddef.h>
+
 #include "svc.h"
 #include "zerohop.h"
 
@@ -16,5 +19,13 @@
  */
 int zh_agent_services_apply(const struct zh_objs *objs, const char *source,
 			    struct zh_svc_set *set);
+/*
+ * The same, @partial: only @set and @del[0..n_del) change
+ * (zh_svc_apply_changes()), logged at debug level. Frees @set, not @del.
+ */
+int zh_agent_services_change(const struct zh_objs *objs, const char *source,
+			     struct zh_svc_set *set,
+			     const struct zh_service *del, size_t n_del,
+			     bool partial);
 
 #endif /* ZH_AGENT_H */

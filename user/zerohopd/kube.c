@@ -57,8 +57,9 @@ struct zh_kube {
 	atomic_bool stop;
 
 	/* The thread's. */
-	json_t *rejected; /* "Kind ns/name" -> the message logged */
-	json_t *rejected_next; /* the render in progress fills it */
+	struct zh_svc_k8s_sync *sync; /* the Services as rendered */
+	bool reset; /* a list replaced a store: render everything */
+	bool applied; /* the maps hold what sync handed out */
 	struct {
 		uint64_t t_ns;
 		uint32_t n;
@@ -106,21 +107,15 @@ static int kind_of(const char *kind)
 	return ZH_KUBE_SERVICES;
 }
 
-/* zh_svc_k8s_render()'s report of what it left out: said and counted
- * once per message, not once per render. */
+/* What the render left out: said (once per change: the sync sees to it)
+ * and counted. */
 static void note(void *arg, const char *kind, const char *key,
 		 const char *reason, const char *msg)
 {
 	struct zh_kube *k = arg;
-	char id[600];
-	const char *was;
 	int r;
 
-	snprintf(id, sizeof(id), "%s %s %s", kind, key, reason);
-	was = json_string_value(json_object_get(k->rejected, id));
-	json_object_set_new(k->rejected_next, id, json_string(msg));
-	if (was && !strcmp(was, msg))
-		return;
+	(void)key;
 	pr_warn("k8s: %s\n", msg);
 	for (r = 0; r < ZH_KUBE_REASONS; r++)
 		if (!strcmp(reason, reason_names[r]))
@@ -132,39 +127,75 @@ static void note(void *arg, const char *kind, const char *key,
 	pthread_mutex_unlock(&k->lock);
 }
 
-/* The stores as services, programmed; the batch's latencies recorded. */
+static void svc_changed(void *arg, const char *key, const json_t *old,
+			const json_t *new)
+{
+	struct zh_kube *k = arg;
+
+	(void)old, (void)new;
+	if (zh_svc_k8s_sync_service(k->sync, key))
+		k->reset = true; /* out of memory: render all next time */
+}
+
+static void slice_changed(void *arg, const char *key, const json_t *old,
+			  const json_t *new)
+{
+	struct zh_kube *k = arg;
+
+	if (zh_svc_k8s_sync_slice(k->sync, key, old, new))
+		k->reset = true;
+}
+
+static void store_replaced(void *arg)
+{
+	struct zh_kube *k = arg;
+
+	k->reset = true;
+}
+
+/*
+ * The Services that changed rendered again and their services programmed:
+ * only those, once the maps hold the rest; everything the first time, or
+ * when a partial apply failed. The batch's latencies recorded.
+ */
 static void services_sync(struct zh_kube *k)
 {
-	struct zh_svc_set set;
-	const char *id;
-	json_t *v;
-	uint64_t done;
-	int rc;
+	const json_t *svcs = k->res[ZH_KUBE_SERVICES].store;
+	const json_t *slices = k->res[ZH_KUBE_SLICES].store;
+	struct zh_svc_set set = { 0 };
+	struct zh_service *del = NULL;
+	uint64_t t0 = now_ns(), done;
+	size_t n_del = 0;
+	int rc = 0;
 
-	uint64_t t0 = now_ns();
-
-	k->rejected_next = json_object();
-	if (!k->rejected_next)
-		return;
-	rc = zh_svc_k8s_render(k->res[ZH_KUBE_SERVICES].store,
-			       k->res[ZH_KUBE_SLICES].store, &set, note, k);
-	pr_debug("k8s: rendered %zu services in %.3f s\n", set.n,
-		 (double)(now_ns() - t0) / 1e9);
+	if (k->reset) {
+		k->reset = false;
+		rc = zh_svc_k8s_sync_reset(k->sync, svcs, slices);
+	}
+	if (!rc)
+		rc = zh_svc_k8s_sync_render(k->sync, svcs, slices);
 	if (rc) {
 		pr_warn("k8s: cannot render the Services: %s\n", strerror(-rc));
-		json_decref(k->rejected_next);
+		k->reset = true;
 		return;
 	}
-	/* What was left out before and is served now. */
-	json_object_foreach (k->rejected, id, v) {
-		if (!json_object_get(k->rejected_next, id))
-			pr_info("k8s: %s: no longer left out\n", id);
+	pr_debug("k8s: rendered in %.3f s\n", (double)(now_ns() - t0) / 1e9);
+	if (k->applied) {
+		rc = zh_svc_k8s_sync_take(k->sync, &set, &del, &n_del);
+		if (!rc && (set.n || n_del))
+			rc = zh_agent_services_change(k->objs, "Kubernetes",
+						      &set, del, n_del, true);
+		free(del);
+		if (rc)
+			k->applied = false; /* all of them, now */
 	}
-	json_decref(k->rejected);
-	k->rejected = k->rejected_next;
-	k->rejected_next = NULL;
-
-	rc = zh_agent_services_apply(k->objs, "Kubernetes", &set);
+	if (!k->applied) {
+		rc = zh_svc_k8s_sync_all(k->sync, &set);
+		if (!rc)
+			rc = zh_agent_services_apply(k->objs, "Kubernetes",
+						     &set);
+		k->applied = !rc;
+	}
 	done = now_ns();
 	pthread_mutex_lock(&k->lock);
 	if (rc) {
@@ -355,7 +386,7 @@ int zh_kube_start(struct zh_kube **out, const struct zh_kube_opts *o,
 		pr_warn("k8s: %s\n", err);
 		goto err_free;
 	}
-	k->rejected = json_object();
+	k->sync = zh_svc_k8s_sync_new(note, k);
 	rc = zh_k8s_res_init(&k->res[ZH_KUBE_SERVICES], "Service",
 			     "/api/v1/services", svc_selector);
 	if (!rc)
@@ -365,9 +396,15 @@ int zh_kube_start(struct zh_kube **out, const struct zh_kube_opts *o,
 	if (!rc)
 		rc = zh_k8s_res_init(&k->res[ZH_KUBE_NODES], "Node",
 				     "/api/v1/nodes", NULL);
-	for (int i = 0; i < ZH_KUBE_KINDS; i++)
+	for (int i = 0; i < ZH_KUBE_KINDS; i++) {
 		k->resp[i] = &k->res[i];
-	if (!rc && !k->rejected)
+		k->res[i].cb_arg = k;
+	}
+	k->res[ZH_KUBE_SERVICES].on_change = svc_changed;
+	k->res[ZH_KUBE_SLICES].on_change = slice_changed;
+	k->res[ZH_KUBE_SERVICES].on_reset = store_replaced;
+	k->res[ZH_KUBE_SLICES].on_reset = store_replaced;
+	if (!rc && !k->sync)
 		rc = -ENOMEM;
 	if (!rc)
 		rc = zh_k8s_client_init(&k->client, &k->conf, k->resp,
@@ -390,7 +427,7 @@ err_client:
 err_res:
 	for (int i = 0; i < ZH_KUBE_KINDS; i++)
 		zh_k8s_res_free(&k->res[i]);
-	json_decref(k->rejected);
+	zh_svc_k8s_sync_free(k->sync);
 	zh_k8s_conf_free(&k->conf);
 err_free:
 	pthread_mutex_destroy(&k->lock);
@@ -408,7 +445,7 @@ void zh_kube_stop(struct zh_kube *k)
 	zh_k8s_client_free(&k->client);
 	for (int i = 0; i < ZH_KUBE_KINDS; i++)
 		zh_k8s_res_free(&k->res[i]);
-	json_decref(k->rejected);
+	zh_svc_k8s_sync_free(k->sync);
 	free(k->conflist);
 	zh_k8s_conf_free(&k->conf);
 	pthread_mutex_destroy(&k->lock);

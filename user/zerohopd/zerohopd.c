@@ -270,6 +270,14 @@ static int services_load(const char *path, struct zh_svc_set *set)
 int zh_agent_services_apply(const struct zh_objs *objs, const char *path,
 			    struct zh_svc_set *set)
 {
+	return zh_agent_services_change(objs, path, set, NULL, 0, false);
+}
+
+int zh_agent_services_change(const struct zh_objs *objs, const char *path,
+			     struct zh_svc_set *set,
+			     const struct zh_service *del, size_t n_del,
+			     bool partial)
+{
 	struct zh_svc_apply_result r;
 	struct timespec t0, t1;
 	int lock, rc;
@@ -280,19 +288,21 @@ int zh_agent_services_apply(const struct zh_objs *objs, const char *path,
 		return lock;
 	}
 	clock_gettime(CLOCK_MONOTONIC, &t0);
-	rc = zh_svc_apply(objs, set, &r);
+	rc = partial ? zh_svc_apply_changes(objs, set, del, n_del, &r) :
+		       zh_svc_apply(objs, set, &r);
 	clock_gettime(CLOCK_MONOTONIC, &t1);
 	zh_pin_unlock(lock);
 	if (rc)
 		pr_warn("services: %s: %s\n", path,
 			r.err[0] ? r.err : strerror(-rc));
 	else
-		pr_info("services: %s: %zu services: %zu added, %zu updated, %zu removed, %zu unchanged; %u Maglev slots written, %u of %u in use; %.3f s\n",
-			path, set->n, r.added, r.updated, r.removed,
-			r.unchanged, r.slots_written, r.slots_used,
-			r.slots_total,
-			(double)(t1.tv_sec - t0.tv_sec) +
-				(double)(t1.tv_nsec - t0.tv_nsec) / 1e9);
+		zh_log(partial ? ZH_LOG_DEBUG : ZH_LOG_INFO,
+		       "services: %s: %s%zu services: %zu added, %zu updated, %zu removed, %zu unchanged; %u Maglev slots written, %u of %u in use; %.3f s\n",
+		       path, partial ? "changes to " : "", set->n + n_del,
+		       r.added, r.updated, r.removed, r.unchanged,
+		       r.slots_written, r.slots_used, r.slots_total,
+		       (double)(t1.tv_sec - t0.tv_sec) +
+			       (double)(t1.tv_nsec - t0.tv_nsec) / 1e9);
 	zh_svc_set_free(set);
 	return rc;
 }
