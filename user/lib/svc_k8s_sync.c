@@ -69,9 +69,10 @@ void zh_svc_k8s_sync_free(struct zh_svc_k8s_sync *s)
 
 	if (!s)
 		return;
-	json_object_foreach (s->cache, key, v)
+	json_object_foreach (s->cache, key, v) {
 		rendered_free(
 			(struct rendered *)(uintptr_t)json_integer_value(v));
+	}
 	json_decref(s->index);
 	json_decref(s->cache);
 	json_decref(s->taken);
@@ -167,16 +168,19 @@ int zh_svc_k8s_sync_reset(struct zh_svc_k8s_sync *s, const json_t *services,
 	int rc = 0;
 
 	/* Every Service we rendered, and every one there is now. */
-	json_object_foreach (s->cache, key, v)
+	json_object_foreach (s->cache, key, v) {
 		if (!rc)
 			rc = zh_svc_k8s_sync_service(s, key);
-	json_object_foreach ((json_t *)services, key, v)
+	}
+	json_object_foreach ((json_t *)services, key, v) {
 		if (!rc)
 			rc = zh_svc_k8s_sync_service(s, key);
+	}
 	json_object_clear(s->index);
-	json_object_foreach ((json_t *)slices, key, v)
+	json_object_foreach ((json_t *)slices, key, v) {
 		if (!rc)
 			rc = index_set(s, key, v, true);
+	}
 	return rc;
 }
 
@@ -366,9 +370,10 @@ static int render_key(struct zh_svc_k8s_sync *s, const json_t *services,
 	}
 	/* Keys let go: every loser may win now. */
 	if (freed)
-		json_object_foreach (s->losers, l, v)
+		json_object_foreach (s->losers, l, v) {
 			if (strcmp(l, key))
 				zh_svc_k8s_sync_service(s, l);
+		}
 	rendered_free(old);
 	if (new)
 		json_object_set_new(s->cache, key,
@@ -414,8 +419,9 @@ int zh_svc_k8s_sync_render(struct zh_svc_k8s_sync *s, const json_t *services,
 			free(keys);
 			return -ENOMEM;
 		}
-		json_object_foreach (todo, key, v)
+		json_object_foreach (todo, key, v) {
 			keys[n++] = key;
+		}
 		/* In name order: the first claims first, as a render of all. */
 		qsort(keys, n, sizeof(*keys), key_cmp);
 		for (i = 0; i < n && !rc; i++)
