@@ -526,6 +526,67 @@ static void test_render_skips_bad_objects(void **state)
 	json_decref(e);
 }
 
+/* Traffic policies Local: this node's endpoints only, where they apply. */
+static void test_traffic_policies(void **state)
+{
+	static const char *const svcs[] = {
+		"{\"metadata\":{\"namespace\":\"p\",\"name\":\"in\"},\"spec\":{\"clusterIP\":\"10.96.1.1\",\"internalTrafficPolicy\":\"Local\",\"externalIPs\":[\"192.0.2.1\"],\"ports\":[{\"port\":80}]}}",
+		"{\"metadata\":{\"namespace\":\"p\",\"name\":\"ex\"},\"spec\":{\"type\":\"LoadBalancer\",\"clusterIP\":\"10.96.1.2\",\"externalTrafficPolicy\":\"Local\",\"ports\":[{\"port\":80,\"nodePort\":30002}]},\"status\":{\"loadBalancer\":{\"ingress\":[{\"ip\":\"198.51.100.2\"}]}}}",
+		"{\"metadata\":{\"namespace\":\"p\",\"name\":\"bad\"},\"spec\":{\"clusterIP\":\"10.96.1.3\",\"internalTrafficPolicy\":\"Nearby\",\"ports\":[{\"port\":80}]}}",
+		NULL,
+	};
+#define EPS                                                                 \
+	"[{\"addresses\":[\"10.1.1.1\",\"10.1.1.9\"],\"nodeName\":\"n1\"}," \
+	"{\"addresses\":[\"10.1.2.1\"],\"nodeName\":\"n2\"},{\"addresses\":[\"10.1.3.1\"]}]"
+	static const char *const slices[] = {
+		SLICE("p", "in-1", "in", EPS),
+		SLICE("p", "ex-1", "ex", EPS),
+		NULL,
+	};
+#undef EPS
+	json_t *s = store(svcs), *e = store(slices);
+	struct notes n = { .n = 0 };
+	struct zh_svc_k8s_sync *sy = zh_svc_k8s_sync_new(note, &n);
+	struct zh_svc_set set;
+	char buf[512];
+
+	(void)state;
+	assert_non_null(sy);
+	zh_svc_k8s_sync_node(sy, "n1");
+	assert_int_equal(zh_svc_k8s_sync_reset(sy, s, e), 0);
+	assert_int_equal(zh_svc_k8s_sync_render(sy, s, e), 0);
+	assert_int_equal(zh_svc_k8s_sync_all(sy, &set), 0);
+	/* Internal Local: the cluster IP has n1's endpoint (its first
+	 * address only); the external IP all of them. */
+	assert_string_equal(
+		svc_text(find(&set, "10.96.1.1", 80), buf, sizeof(buf)),
+		"p/in 10.96.1.1:80/tcp np=0 aff=0: 10.1.1.1:8080/1");
+	assert_string_equal(
+		svc_text(find(&set, "192.0.2.1", 80), buf, sizeof(buf)),
+		"p/in 192.0.2.1:80/tcp np=0 aff=0: 10.1.1.1:8080/1 10.1.2.1:8080/1 10.1.3.1:8080/1");
+	/* External Local: the reverse, the node port with the cluster IP. */
+	assert_string_equal(
+		svc_text(find(&set, "10.96.1.2", 80), buf, sizeof(buf)),
+		"p/ex 10.96.1.2:80/tcp np=30002 aff=0: 10.1.1.1:8080/1 10.1.2.1:8080/1 10.1.3.1:8080/1");
+	assert_string_equal(
+		svc_text(find(&set, "198.51.100.2", 80), buf, sizeof(buf)),
+		"p/ex 198.51.100.2:80/tcp np=0 aff=0: 10.1.1.1:8080/1");
+	assert_int_equal(n.n, 1);
+	assert_contains(n.text[0], "internalTrafficPolicy");
+	assert_contains(n.text[0], "Cluster or Local");
+	zh_svc_set_free(&set);
+	zh_svc_k8s_sync_free(sy);
+
+	/* Without a node (a file), every endpoint. */
+	n.n = 0;
+	assert_int_equal(zh_svc_k8s_render(s, e, &set, note, &n), 0);
+	assert_int_equal(find(&set, "10.96.1.1", 80)->n_backends, 3);
+	assert_int_equal(find(&set, "198.51.100.2", 80)->n_backends, 3);
+	zh_svc_set_free(&set);
+	json_decref(s);
+	json_decref(e);
+}
+
 /* --- kept between batches: the same as rendering everything -------------- */
 
 static void quiet(void *arg, const char *kind, const char *key,
@@ -741,6 +802,7 @@ int main(void)
 		cmocka_unit_test(test_incluster),
 		cmocka_unit_test(test_render_skips_bad_objects),
 		cmocka_unit_test(test_sync_matches_full_render),
+		cmocka_unit_test(test_traffic_policies),
 		cmocka_unit_test(test_conflist),
 	};
 

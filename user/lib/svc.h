@@ -48,8 +48,8 @@
  *      counts for type NodePort and LoadBalancer. sessionAffinity
  *      ClientIP: the affinity is
  *      sessionAffinityConfig.clientIP.timeoutSeconds, default 10800.
- *    - backends: the addresses of the endpoints of the EndpointSlices in
- *      the service's namespace labelled kubernetes.io/service-name=<name>,
+ *    - backends: the first address of each endpoint of the EndpointSlices
+ *      in the service's namespace labelled kubernetes.io/service-name=<name>,
  *      of the cluster IP's family (addressType IPv4 or IPv6; FQDN slices
  *      are ignored), at the port of the slice whose name and protocol are
  *      the service port's (no name is ""). An endpoint whose ready
@@ -57,7 +57,11 @@
  *      absent) and terminating is terminating; else it is left out. As
  *      kube-proxy's CategorizeEndpoints: when none is ready, the
  *      terminating ones are served as ready. The same address and port in
- *      two slices is one backend (ready wins).
+ *      two slices is one backend (ready wins). Rendered for a node
+ *      (zerohopd --kubernetes), internalTrafficPolicy Local keeps the
+ *      cluster IPs' backends to the endpoints whose nodeName is the node,
+ *      and externalTrafficPolicy Local those of the external and
+ *      load-balancer IPs (the node port stays with the cluster IPs').
  *      Weights are all 1. Backends are sorted by address and port.
  *
  * Parsing is all or nothing: an invalid entry anywhere is an error naming

@@ -32,6 +32,7 @@ struct k8s_port {
 struct k8s_ep {
 	struct zh_addr addr;
 	uint8_t state;
+	bool local; /* on this node (zh_svc_k8s.node) */
 };
 
 /* An EndpointSlice of a service; strings point into the JSON document. */
@@ -168,13 +169,14 @@ static int k8s_ep_state(const json_t *ep, const char *where, int *state,
 }
 
 static int k8s_slice_endpoints(const json_t *item, const char *where,
-			       struct zh_svc_k8s_slice *sl,
+			       const char *node, struct zh_svc_k8s_slice *sl,
 			       struct zh_json_err *e)
 {
 	char at[ZH_JSON_PATH_MAX], key[48], what[32];
 	json_t *eps, *ep, *addrs, *a;
 	size_t i, j, cap = 0;
 	struct zh_addr addr;
+	const char *on;
 	int rc, state;
 
 	/* kubectl prints "endpoints": null for an empty slice. */
@@ -191,6 +193,9 @@ static int k8s_slice_endpoints(const json_t *item, const char *where,
 					   ZH_JSON_REQUIRED, &addrs, e);
 		if (!rc)
 			rc = k8s_ep_state(ep, at, &state, e);
+		on = NULL;
+		if (!rc)
+			rc = zh_json_str(ep, at, "nodeName", 0, &on, e);
 		if (rc)
 			return rc;
 		/* Every address is checked, also those left out. */
@@ -201,7 +206,8 @@ static int k8s_slice_endpoints(const json_t *item, const char *where,
 				snprintf(key, sizeof(key), "addresses[%zu]", j);
 				return zh_json_bad(e, at, key, a, what);
 			}
-			if (state == EP_LEFT_OUT)
+			/* kube-proxy serves the first address only. */
+			if (state == EP_LEFT_OUT || j)
 				continue;
 			if (zh_svc_grow((void **)&sl->eps, &cap, sl->n_eps + 1,
 					sizeof(*sl->eps)))
@@ -209,6 +215,7 @@ static int k8s_slice_endpoints(const json_t *item, const char *where,
 			sl->eps[sl->n_eps++] = (struct k8s_ep){
 				.addr = addr,
 				.state = (uint8_t)state,
+				.local = node && on && !strcmp(node, on),
 			};
 		}
 	}
@@ -249,7 +256,7 @@ static int slice_add(struct zh_svc_k8s *k, const json_t *item,
 
 	rc = k8s_slice_ports(item, where, &sl, e);
 	if (!rc)
-		rc = k8s_slice_endpoints(item, where, &sl, e);
+		rc = k8s_slice_endpoints(item, where, k->node, &sl, e);
 	if (!rc && sl.svc &&
 	    zh_svc_grow((void **)&k->slices, &k->cap, k->n + 1,
 			sizeof(*k->slices)))
@@ -315,7 +322,7 @@ static int be_sort_cmp(const void *a, const void *b)
  */
 static int k8s_backends(const struct zh_svc_k8s *k, const char *ns,
 			const char *svc, int family, const char *pname,
-			uint8_t proto, struct zh_service *s)
+			uint8_t proto, bool local_only, struct zh_service *s)
 {
 	size_t lo = 0, hi = k->n, i, j, e, cap = 0;
 
@@ -343,6 +350,8 @@ static int k8s_backends(const struct zh_svc_k8s *k, const char *ns,
 		if (!pt)
 			continue;
 		for (e = 0; e < sl->n_eps; e++) {
+			if (local_only && !sl->eps[e].local)
+				continue;
 			if (zh_svc_grow((void **)&s->backends, &cap,
 					s->n_backends + 1,
 					sizeof(*s->backends)))
@@ -427,6 +436,7 @@ struct k8s_svc_info {
 	size_t n_vips, n_cluster; /* the first n_cluster are cluster IPs */
 	uint32_t affinity;
 	bool has_nodeport;
+	bool itp_local, etp_local; /* spec.{internal,external}TrafficPolicy */
 };
 
 /* One more VIP from @v (a string), unless the Service has it already. */
@@ -482,6 +492,19 @@ static int k8s_extra_vips(const json_t *item, const char *where, bool lb,
 		if (!rc && ip)
 			rc = add_vip(si, ip, at, key, e);
 	}
+	return rc;
+}
+
+/* A traffic policy: Cluster (or absent) or Local. */
+static int k8s_policy(const json_t *spec, const char *where, const char *key,
+		      bool *local, struct zh_json_err *e)
+{
+	static const char *const words[] = { "Cluster", "Local", NULL };
+	int i = 0;
+	int rc = zh_json_enum(spec, where, key, 0, words, "Cluster or Local",
+			      &i, e);
+
+	*local = i == 1;
 	return rc;
 }
 
@@ -575,8 +598,13 @@ static int k8s_service_port(const struct zh_svc_k8s *k,
 			return perr(e,
 				    "Service %s/%s: name longer than %zu bytes",
 				    si->ns, si->name, sizeof(s.name) - 1);
-		rc = k8s_backends(k, si->ns, si->name, s.vip.family, pname,
-				  proto, &s);
+		/* Traffic policies Local: this node's endpoints only, for
+		 * the cluster IPs (internal) or the others (external). */
+		rc = k8s_backends(
+			k, si->ns, si->name, s.vip.family, pname, proto,
+			k->node && (j < si->n_cluster ? si->itp_local :
+							si->etp_local),
+			&s);
 		if (rc) {
 			free(s.backends);
 			return rc;
@@ -630,6 +658,12 @@ static int service(struct zh_svc_k8s *k, const json_t *item,
 		rc = k8s_extra_vips(item, where, type == 2, &si, e);
 	if (!rc)
 		rc = k8s_affinity(spec, where, &si.affinity, e);
+	if (!rc)
+		rc = k8s_policy(spec, where, "internalTrafficPolicy",
+				&si.itp_local, e);
+	if (!rc)
+		rc = k8s_policy(spec, where, "externalTrafficPolicy",
+				&si.etp_local, e);
 	if (!rc)
 		rc = zh_json_array(spec, where, "ports", 0, &ports, e);
 	if (rc || !ports)

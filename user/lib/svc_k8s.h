@@ -45,6 +45,9 @@ struct zh_svc_k8s {
 	bool sorted; /* by namespace and service, for zh_svc_k8s_service() */
 	zh_svc_k8s_note_fn *note; /* optional: a port not served (SCTP) */
 	void *note_arg;
+	/* This node's name: traffic policies Local keep the endpoints whose
+	 * nodeName it is. NULL: no node (a file): every endpoint is used. */
+	const char *node;
 };
 
 /*
@@ -90,6 +93,8 @@ int zh_svc_k8s_render(const json_t *services, const json_t *slices,
 struct zh_svc_k8s_sync;
 struct zh_svc_k8s_sync *zh_svc_k8s_sync_new(zh_svc_k8s_note_fn *note,
 					    void *arg);
+/* Render for node @node (not copied; NULL: none), see zh_svc_k8s.node. */
+void zh_svc_k8s_sync_node(struct zh_svc_k8s_sync *s, const char *node);
 void zh_svc_k8s_sync_free(struct zh_svc_k8s_sync *s);
 /* The Service @key ("ns/name") was added, changed or deleted. */
 int zh_svc_k8s_sync_service(struct zh_svc_k8s_sync *s, const char *key);

@@ -44,6 +44,7 @@ struct zh_svc_k8s_sync {
 	json_t *notes; /* "ns/name" -> {what was said: true} */
 	json_t *said; /* the notes of the Service being rendered */
 	const char *rendering; /* its key */
+	const char *node; /* this node, for traffic policies */
 };
 
 static struct rendered *cached(const struct zh_svc_k8s_sync *s, const char *key)
@@ -106,6 +107,11 @@ struct zh_svc_k8s_sync *zh_svc_k8s_sync_new(zh_svc_k8s_note_fn *note, void *arg)
 		return NULL;
 	}
 	return s;
+}
+
+void zh_svc_k8s_sync_node(struct zh_svc_k8s_sync *s, const char *node)
+{
+	s->node = node;
 }
 
 int zh_svc_k8s_sync_service(struct zh_svc_k8s_sync *s, const char *key)
@@ -203,7 +209,9 @@ static int render_one(struct zh_svc_k8s_sync *s, const json_t *services,
 		      const json_t *slices, const char *key,
 		      struct rendered **out)
 {
-	struct zh_svc_k8s k = { .note = note_once, .note_arg = s };
+	struct zh_svc_k8s k = { .note = note_once,
+				.note_arg = s,
+				.node = s->node };
 	const json_t *svc = json_object_get(services, key);
 	struct zh_svc_build one = { 0 };
 	const char *skey;

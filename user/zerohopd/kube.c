@@ -387,6 +387,8 @@ int zh_kube_start(struct zh_kube **out, const struct zh_kube_opts *o,
 		goto err_free;
 	}
 	k->sync = zh_svc_k8s_sync_new(note, k);
+	if (k->sync)
+		zh_svc_k8s_sync_node(k->sync, k->o.node);
 	rc = zh_k8s_res_init(&k->res[ZH_KUBE_SERVICES], "Service",
 			     "/api/v1/services", svc_selector);
 	if (!rc)
