@@ -267,8 +267,15 @@ case_bad_ca() {
 	check "so it is not ready (/readyz 503)" eval \
 		"[ \"\$(zh_node curl -s -o /dev/null -w '%{http_code}' 127.0.0.1:19465/readyz)\" = 503 ]"
 }
+case_uninstall() {
+	check "zerohopctl uninstall removes the conflist" \
+		"$CTL" uninstall --cni-conf-dir "$ZH_TMP/netd"
+	check "... which is gone" test ! -e "$ZH_TMP/netd/10-zerohop.conflist"
+	check "... and again is no error" "$CTL" uninstall \
+		--cni-conf-dir "$ZH_TMP/netd"
+}
 rm_ca_pins() { rm -rf "${ZEROHOP_PIN_ROOT}-ca"; }
 zh_defer rm_ca_pins
 
 zh_run_cases case_sync case_endpoints case_bad_object case_relist \
-	case_api_down case_token case_bad_ca
+	case_api_down case_token case_bad_ca case_uninstall

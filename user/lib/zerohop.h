@@ -28,4 +28,9 @@
 #include "attach.h"
 #include "netns.h"
 
+/* The CNI configuration zerohopd --kubernetes --cni-conf-dir writes (and
+ * zerohopctl uninstall removes), and the directory kubelet reads. */
+#define ZH_CNI_CONFLIST "10-zerohop.conflist"
+#define ZH_CNI_CONF_DIR "/etc/cni/net.d"
+
 #endif /* ZEROHOP_H */

@@ -3,12 +3,14 @@
  * zerohopctl - inspect and drive the zerohop dataplane through its pins.
  */
 #include <errno.h>
+#include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 #include <time.h>
+#include <unistd.h>
 #include <arpa/inet.h>
 #include <jansson.h>
 
@@ -42,6 +44,7 @@ struct ctl {
 	struct zh_service svc; /* made from them by svc_prepare() */
 	struct zh_svc_backend svc_be[MAX_BACKENDS];
 	struct zh_svc_set file_set; /* service apply */
+	const char *cni_dir; /* uninstall */
 	struct zh_objs objs;
 };
 
@@ -60,6 +63,10 @@ static void usage(FILE *f)
 		"  features [-o json]        kernel features the probes found (each one loaded or\n"
 		"                            attached a minimal program), what uses each, and\n"
 		"                            what zerohop does without it\n"
+		"  uninstall [--cni-conf-dir DIR]\n"
+		"                            remove the CNI configuration zerohopd --kubernetes\n"
+		"                            wrote (DIR/%s, default %s): kubelet then\n"
+		"                            calls the node NotReady; stop the agent first\n"
 		"  unpin                     remove the pins of this version (uninstall; attached\n"
 		"                            programs keep running until their interfaces go)\n"
 		"  service add --vip IP --port P [--proto tcp|udp] --backend IP:PORT [--backend ...]\n"
@@ -81,7 +88,7 @@ static void usage(FILE *f)
 		"  -h, --help          this help (also after a command)\n"
 		"\n"
 		"Exit status: 0 done, 1 failed, 2 bad usage.\n",
-		ZH_PIN_ROOT);
+		ZH_CNI_CONFLIST, ZH_CNI_CONF_DIR, ZH_PIN_ROOT);
 }
 
 static void mac_str(const __u8 *m, char *out, size_t len)
@@ -393,6 +400,25 @@ out:
 	json_decref(hops);
 	free(h);
 	return err;
+}
+
+/* The conflist the agent wrote; absent is no error (it may be gone). */
+static int cmd_uninstall(struct ctl *c)
+{
+	const char *dir = c->cni_dir ? c->cni_dir : ZH_CNI_CONF_DIR;
+	char path[PATH_MAX];
+
+	if ((size_t)snprintf(path, sizeof(path), "%s/%s", dir,
+			     ZH_CNI_CONFLIST) >= sizeof(path))
+		return -ENAMETOOLONG;
+	if (unlink(path)) {
+		if (errno != ENOENT)
+			return -errno;
+		printf("%s: not there\n", path);
+		return 0;
+	}
+	printf("%s: removed\n", path);
+	return 0;
 }
 
 static int cmd_unpin(struct ctl *c)
@@ -957,6 +983,7 @@ enum {
 	O_AFFINITY,
 	O_NODEPORT,
 	O_FILE,
+	O_CNI_DIR,
 	O_CMD_MAX, /* every command takes those below */
 	O_PIN_ROOT = O_CMD_MAX,
 	O_HELP,
@@ -975,6 +1002,7 @@ enum {
 	OPT_AFFINITY = 1 << O_AFFINITY,
 	OPT_NODEPORT = 1 << O_NODEPORT,
 	OPT_FILE = 1 << O_FILE,
+	OPT_CNI_DIR = 1 << O_CNI_DIR,
 };
 
 #define SVC_KEY_OPTS (OPT_VIP | OPT_PORT | OPT_PROTO)
@@ -991,6 +1019,7 @@ static const struct {
 	{ "latency", NULL, cmd_latency, NULL, true,
 	  OPT_OUTPUT | OPT_RESET | OPT_PROBES | OPT_SAMPLE },
 	{ "unpin", NULL, cmd_unpin, NULL, false, 0 },
+	{ "uninstall", NULL, cmd_uninstall, NULL, false, OPT_CNI_DIR },
 	{ "features", NULL, cmd_features, NULL, false, OPT_OUTPUT },
 	{ "service", "add", cmd_service_add, prep_add, true,
 	  SVC_KEY_OPTS | OPT_BACKEND | OPT_AFFINITY | OPT_NODEPORT },
@@ -1051,6 +1080,7 @@ int main(int argc, char **argv)
 		[O_NODEPORT] =
 			ZH_OPT_UINT("nodeport", 0, &c.nodeport, 1, 65535),
 		[O_FILE] = ZH_OPT_STR("file", 'f', &c.file),
+		[O_CNI_DIR] = ZH_OPT_STR("cni-conf-dir", 0, &c.cni_dir),
 		[O_PIN_ROOT] = ZH_OPT_STR("pin-root", 'p', &c.root),
 		[O_HELP] = ZH_OPT_HELP(&help),
 	};

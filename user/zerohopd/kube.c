@@ -214,15 +214,15 @@ static void services_sync(struct zh_kube *k)
 
 /* --- the CNI configuration ------------------------------------------------- */
 
-/* Write @text as @dir/10-zerohop.conflist: a new file renamed over. */
+/* Write @text as @dir/ZH_CNI_CONFLIST: a new file renamed over. */
 static int conflist_write(const char *dir, const char *text)
 {
 	char path[4096], tmp[4096];
 	size_t len = strlen(text);
 	int fd, rc = 0;
 
-	snprintf(path, sizeof(path), "%s/10-zerohop.conflist", dir);
-	snprintf(tmp, sizeof(tmp), "%s/.10-zerohop.conflist.tmp", dir);
+	snprintf(path, sizeof(path), "%s/" ZH_CNI_CONFLIST, dir);
+	snprintf(tmp, sizeof(tmp), "%s/." ZH_CNI_CONFLIST ".tmp", dir);
 	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
 	if (fd < 0)
 		return -errno;
@@ -272,12 +272,12 @@ static void cni_sync(struct zh_kube *k)
 	}
 	rc = conflist_write(k->o.cni_conf_dir, text);
 	if (rc) {
-		pr_warn("k8s: cannot write %s/10-zerohop.conflist: %s\n",
+		pr_warn("k8s: cannot write %s/" ZH_CNI_CONFLIST ": %s\n",
 			k->o.cni_conf_dir, strerror(-rc));
 		free(text);
 		return;
 	}
-	pr_info("k8s: wrote %s/10-zerohop.conflist for node %s\n",
+	pr_info("k8s: wrote %s/" ZH_CNI_CONFLIST " for node %s\n",
 		k->o.cni_conf_dir, k->o.node);
 	free(k->conflist);
 	k->conflist = text;
