@@ -290,6 +290,11 @@ BENCH_ARGS ?= --services 10000 --workload udp-rr,udp-newflow --rounds 5 --durati
 bench: all
 	$(Q)$(O)/xdpbench $(BENCH_ARGS)
 
+# What following the Kubernetes API costs: the first sync, then an
+# EndpointSlice change -> map write (BENCH_K8S="SERVICES CHANGES").
+bench-k8s: all
+	$(Q)O=$(O) scripts/bench-k8s.sh $(BENCH_K8S)
+
 # What per-hop latency costs per packet (BPF_PROG_TEST_RUN, no traffic).
 bench-latency: $(O)/tests/test_bpf_lat
 	$(Q)$(O)/tests/test_bpf_lat --bench-latency
@@ -341,13 +346,14 @@ help:
 	@echo '  bench      xdpbench: request/response latency over host, veth, bridge, kube-proxy'
 	@echo '             (iptables, nftables; 10000 Services), zerohop-tc, zerohop-xdp, zerohop-svc (BENCH_ARGS=)'
 	@echo '  bench-latency  cost of per-hop latency stamping per packet (BPF_PROG_TEST_RUN)'
+	@echo '  bench-k8s      zerohopd --kubernetes: first sync, EndpointSlice change -> maps (BENCH_K8S="N CHANGES")'
 	@echo '  format     clang-format every C file'
 	@echo '  lint       clang-format check, cppcheck, shellcheck'
 	@echo '  clean      remove $$(O)'
 	@echo 'knobs: O=$(O) V=$(V) SANITIZE=address,undefined CLANG=$(CLANG) BPFTOOL=$(BPFTOOL) PREFIX=$(PREFIX) DESTDIR='
 
 .PHONY: all tests check check-unit check-bpf check-sanitize check-integration \
-	check-podman check-containerd bench bench-latency install format lint clean help
+	check-podman check-containerd bench bench-latency bench-k8s install format lint clean help
 .SECONDARY:
 
 # What each object includes, from the compiler (-MMD -MP).

@@ -209,6 +209,13 @@ static void services_sync(struct zh_kube *k)
 					    done - k->arrivals[i].t_ns);
 	}
 	pthread_mutex_unlock(&k->lock);
+	/* Arrivals are in order: the first came first. */
+	if (!rc && k->n_arrivals)
+		pr_debug(
+			"k8s: a batch programmed %.3f to %.3f ms after its events came\n",
+			(double)(done - k->arrivals[k->n_arrivals - 1].t_ns) /
+				1e6,
+			(double)(done - k->arrivals[0].t_ns) / 1e6);
 	k->n_arrivals = 0;
 }
 
