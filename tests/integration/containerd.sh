@@ -38,15 +38,7 @@ zh_start
 zh_require containerd:containerd ctr:containerd containerd-shim-runc-v2:containerd \
 	runc:runc jq:jq busybox:busybox-static unshare:util-linux nsenter:util-linux \
 	timeout:coreutils ldd:libc-bin
-if [ ! -x /usr/lib/cni/host-local ]; then
-	echo "containerd: missing /usr/lib/cni/host-local (Debian package containernetworking-plugins): run scripts/deps.sh"
-	exit 1
-fi
-BUSYBOX=$(command -v busybox)
-if ldd "$BUSYBOX" >/dev/null 2>&1; then
-	echo "containerd: $BUSYBOX is dynamically linked: install busybox-static (scripts/deps.sh)"
-	exit 1
-fi
+zh_require_busybox
 for f in zerohop zerohopd zerohopctl; do
 	[ -x "$O/$f" ] || {
 		echo "containerd: $O/$f not built: run make all"
@@ -236,12 +228,9 @@ late_del() {
 
 # --- the image: a docker-save archive of one layer, static busybox --------------
 make_image() {
-	local r="$ZH_TMP/image/rootfs" d="$ZH_TMP/image/archive" a diff cfg
-	mkdir -p "$r/bin" "$r/"{dev,etc,proc,run,sys,tmp} "$d"
-	cp "$BUSYBOX" "$r/bin/busybox"
-	for a in cat echo ip nc ping sh sleep; do
-		ln -s busybox "$r/bin/$a"
-	done
+	local r="$ZH_TMP/image/rootfs" d="$ZH_TMP/image/archive" diff cfg
+	mkdir -p "$d"
+	zh_busybox_rootfs "$r" cat echo ip nc ping sh sleep
 	# A TCP request/reply server: pong-<the line it got>.
 	cat >"$r/bin/zh-server" <<-'EOF'
 		#!/bin/sh

@@ -18,6 +18,8 @@ cd "$(dirname "$0")/../.."
 ZH_PREFIX="zhk$$"
 # shellcheck source=tests/integration/lib.sh
 . tests/integration/lib.sh
+# shellcheck source=tests/k8s/lib.sh
+. tests/k8s/lib.sh
 zh_start
 zh_require jq socat nsenter iptables curl openssl python3
 
@@ -267,6 +269,34 @@ case_bad_ca() {
 	check "so it is not ready (/readyz 503)" eval \
 		"[ \"\$(zh_node curl -s -o /dev/null -w '%{http_code}' 127.0.0.1:19465/readyz)\" = 503 ]"
 }
+case_split() {
+	ctl split '{"enabled":true}' >/dev/null
+	apply "$(slice web "$(ep "$B1" true true false),$(ep "$B2" true true false)")"
+	check "an event split across chunks (mid-JSON, mid-UTF-8) applies" \
+		has 10.96.0.10:80 "${IP[$B1]}/ready ${IP[$B2]}/ready"
+	ctl split '{"enabled":false}' >/dev/null
+}
+
+# 10 000 Services (each with a slice of two endpoints) in the first sync,
+# from a second server and agent (pins of their own).
+case_10k() {
+	local log="$ZH_TMP/agent-10k.log" root="${ZEROHOP_PIN_ROOT}-10k"
+	k8s_api_start "$ZH_TMP/api-10k" --gen-services 10000 >/dev/null
+	# Both in this netns: the server listens on its 127.0.0.1.
+	ZEROHOP_PIN_ROOT=$root "$ZH_BIN/zerohopd" -i 0 --xsk-socket none \
+		--kubernetes --node-name gen-node-0 \
+		--kubeconfig "$K8S_API_KUBECONFIG" \
+		--map-size services=20100,backends=40100 2>"$log" &
+	ZH_PIDS+=($!)
+	check "10 000 Services are programmed in one sync" eventually grep -q \
+		"services: Kubernetes: 10000 services: 10000 added" "$log"
+	check "... and read back from the maps, with their backends" test \
+		"$(ZEROHOP_PIN_ROOT=$root "$CTL" service list -o json |
+			jq '[.services[] | select(.backends | length == 2)] | length')" = 10000
+}
+rm_10k_pins() { rm -rf "${ZEROHOP_PIN_ROOT}-10k"; }
+zh_defer rm_10k_pins
+
 case_uninstall() {
 	check "zerohopctl uninstall removes the conflist" \
 		"$CTL" uninstall --cni-conf-dir "$ZH_TMP/netd"
@@ -278,4 +308,4 @@ rm_ca_pins() { rm -rf "${ZEROHOP_PIN_ROOT}-ca"; }
 zh_defer rm_ca_pins
 
 zh_run_cases case_sync case_endpoints case_bad_object case_relist \
-	case_api_down case_token case_bad_ca case_uninstall
+	case_api_down case_token case_split case_bad_ca case_10k case_uninstall

@@ -106,6 +106,34 @@ zh_require_tools() {
 	exit 1
 }
 
+# zh_require_busybox: what a container runtime test needs beyond its
+# tools: Debian's reference plugins (host-local) and a static busybox, the
+# one binary of its containers' rootfs (in BUSYBOX). Exits 1 saying what
+# to install.
+zh_require_busybox() {
+	if [ ! -x /usr/lib/cni/host-local ]; then
+		echo "$ZH_TEST: missing /usr/lib/cni/host-local (Debian package containernetworking-plugins): run scripts/deps.sh"
+		exit 1
+	fi
+	BUSYBOX=$(command -v busybox)
+	if ldd "$BUSYBOX" >/dev/null 2>&1; then
+		echo "$ZH_TEST: $BUSYBOX is dynamically linked: install busybox-static (scripts/deps.sh)"
+		exit 1
+	fi
+}
+
+# zh_busybox_rootfs DIR APPLET...: a container's rootfs in DIR: the static
+# busybox, those applets linked to it, the usual mount points.
+zh_busybox_rootfs() {
+	local r=$1 a
+	shift
+	mkdir -p "$r/bin" "$r/"{dev,etc,proc,run,sys,tmp}
+	cp "$BUSYBOX" "$r/bin/busybox"
+	for a in "$@"; do
+		ln -s busybox "$r/bin/$a"
+	done
+}
+
 # zh_defer FUNCTION: zh_cleanup calls FUNCTION first (the last deferred
 # first), best effort like the rest: what a test makes beyond lib.sh's
 # netns, pins, processes and temp dir.

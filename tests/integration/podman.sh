@@ -24,16 +24,7 @@ ZH_PREFIX="zhpod$$"
 zh_start
 zh_require podman:podman runc:runc conmon:conmon jq:jq busybox:busybox-static \
 	iptables-save:iptables timeout:coreutils ldd:libc-bin
-if [ ! -x /usr/lib/cni/host-local ]; then
-	echo "podman: missing /usr/lib/cni/host-local (Debian package containernetworking-plugins): run scripts/deps.sh"
-	exit 1
-fi
-# The rootfs holds nothing but busybox: it must be the static one.
-BUSYBOX=$(command -v busybox)
-if ldd "$BUSYBOX" >/dev/null 2>&1; then
-	echo "podman: $BUSYBOX is dynamically linked: install busybox-static (scripts/deps.sh)"
-	exit 1
-fi
+zh_require_busybox
 # Not `podman version`: that sets up the host's default storage and state.
 PODMAN_VERSION=$(podman --version 2>/dev/null | awk '{ print $NF }')
 if ! [ "${PODMAN_VERSION%%.*}" -ge 4 ] 2>/dev/null; then
@@ -239,11 +230,8 @@ make_private_podman() {
 	EOF
 
 	# The rootfs: static busybox, a TCP request/reply server, a file to serve.
-	cp "$BUSYBOX" "$ZH_TMP/rootfs/bin/busybox"
-	for a in cat echo head httpd ip md5sum nc ping sh sleep wget; do
-		ln -s busybox "$ZH_TMP/rootfs/bin/$a"
-	done
-	mkdir -p "$ZH_TMP/rootfs/"{dev,etc,proc,run,sys,tmp}
+	zh_busybox_rootfs "$ZH_TMP/rootfs" cat echo head httpd ip md5sum nc ping \
+		sh sleep wget
 	cat >"$ZH_TMP/rootfs/bin/zh-server" <<-'EOF'
 		#!/bin/sh
 		httpd -p 80 -h /www
