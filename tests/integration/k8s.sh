@@ -297,6 +297,34 @@ case_10k() {
 rm_10k_pins() { rm -rf "${ZEROHOP_PIN_ROOT}-10k"; }
 zh_defer rm_10k_pins
 
+# hc CODE N: the health check node port answers CODE, localEndpoints N.
+hc() {
+	local code
+	code=$(zh_node curl -s -o "$ZH_TMP/hc.json" -w '%{http_code}' \
+		127.0.0.1:32100/healthz) || true
+	[ "$code" = "$1" ] &&
+		jq -e --argjson n "$2" '.localEndpoints == $n and .serviceProxyHealthy and
+			.service == {"namespace": "default", "name": "lbl"}' "$ZH_TMP/hc.json"
+}
+hc_closed() { ! zh_node curl -s -o /dev/null 127.0.0.1:32100/; }
+# lbl_slice NODE: lbl's slice, b1's endpoint on NODE.
+lbl_slice() {
+	printf '{"apiVersion":"discovery.k8s.io/v1","kind":"EndpointSlice","metadata":{"namespace":"default","name":"lbl-1","labels":{"kubernetes.io/service-name":"lbl"}},"addressType":"IPv4","ports":[{"name":"http","protocol":"TCP","port":8080}],"endpoints":[{"addresses":["%s"],"conditions":{"ready":true},"nodeName":"%s"}]}' \
+		"${IP[$B1]}" "$1"
+}
+case_health() {
+	apply "[{\"apiVersion\":\"v1\",\"kind\":\"Service\",\"metadata\":{\"namespace\":\"default\",\"name\":\"lbl\"},
+		\"spec\":{\"type\":\"LoadBalancer\",\"clusterIP\":\"10.96.0.20\",\"externalTrafficPolicy\":\"Local\",
+		\"healthCheckNodePort\":32100,\"ports\":[{\"name\":\"http\",\"port\":80,\"nodePort\":30100}]}},
+		$(lbl_slice n2)]"
+	check "the health check node port answers 503 without a local endpoint" \
+		eventually hc 503 0
+	apply "$(lbl_slice n1)"
+	check "... and 200, localEndpoints 1, once one is here" eventually hc 200 1
+	ctl delete '{"kind":"Service","namespace":"default","name":"lbl"}' >/dev/null
+	check "the Service gone, the port closes" eventually hc_closed
+}
+
 case_uninstall() {
 	check "zerohopctl uninstall removes the conflist" \
 		"$CTL" uninstall --cni-conf-dir "$ZH_TMP/netd"
@@ -308,4 +336,5 @@ rm_ca_pins() { rm -rf "${ZEROHOP_PIN_ROOT}-ca"; }
 zh_defer rm_ca_pins
 
 zh_run_cases case_sync case_endpoints case_bad_object case_relist \
-	case_api_down case_token case_split case_bad_ca case_10k case_uninstall
+	case_api_down case_token case_split case_health case_bad_ca case_10k \
+	case_uninstall

@@ -17,6 +17,7 @@
 #include <sys/stat.h>
 
 #include "agent.h"
+#include "hcheck.h"
 #include "hist.h"
 #include "k8s_watch.h"
 #include "kube.h"
@@ -60,6 +61,7 @@ struct zh_kube {
 	struct zh_svc_k8s_sync *sync; /* the Services as rendered */
 	bool reset; /* a list replaced a store: render everything */
 	bool applied; /* the maps hold what sync handed out */
+	struct zh_hc *hc; /* the health check node ports */
 	struct {
 		uint64_t t_ns;
 		uint32_t n;
@@ -219,6 +221,81 @@ static void services_sync(struct zh_kube *k)
 	k->n_arrivals = 0;
 }
 
+/* --- health check node ports ------------------------------------------------ */
+
+/* An endpoint that counts for a health check: ready (or not said), on
+ * this node. */
+static bool ep_local_ready(const json_t *ep, const char *node)
+{
+	const char *on = json_string_value(json_object_get(ep, "nodeName"));
+	const json_t *ready =
+		json_object_get(json_object_get(ep, "conditions"), "ready");
+
+	return on && !strcmp(on, node) && !json_is_false(ready) &&
+	       json_is_string(
+		       json_array_get(json_object_get(ep, "addresses"), 0));
+}
+
+/*
+ * The LoadBalancer Services with externalTrafficPolicy Local and a
+ * healthCheckNodePort, each with its ready endpoints on this node, served.
+ */
+static void health_sync(struct zh_kube *k)
+{
+	const json_t *svcs = k->res[ZH_KUBE_SERVICES].store;
+	const json_t *slices = k->res[ZH_KUBE_SLICES].store;
+	json_t *idx = json_object(), *svc, *sl, *ep;
+	struct zh_hc_svc *hs = NULL;
+	size_t n = 0, cap = 0, i;
+	const char *key;
+
+	json_object_foreach ((json_t *)svcs, key, svc) {
+		const json_t *spec = json_object_get(svc, "spec");
+		const json_t *md = json_object_get(svc, "metadata");
+		const char *etp = json_string_value(
+			json_object_get(spec, "externalTrafficPolicy"));
+		json_int_t port = json_integer_value(
+			json_object_get(spec, "healthCheckNodePort"));
+
+		if (!idx || !etp || strcmp(etp, "Local") || port < 1 ||
+		    port > 65535 ||
+		    zh_svc_grow((void **)&hs, &cap, n + 1, sizeof(*hs)))
+			continue;
+		hs[n] = (struct zh_hc_svc){ .port = (uint16_t)port };
+		snprintf(hs[n].ns, sizeof(hs[n].ns), "%s",
+			 json_string_value(json_object_get(md, "namespace")) ?:
+				 "default");
+		snprintf(hs[n].name, sizeof(hs[n].name), "%s",
+			 json_string_value(json_object_get(md, "name")) ?: "");
+		json_object_set_new(idx, key, json_integer((json_int_t)n));
+		n++;
+	}
+	json_object_foreach ((json_t *)slices, key, sl) {
+		const json_t *md = json_object_get(sl, "metadata");
+		const char *ns =
+			json_string_value(json_object_get(md, "namespace"));
+		const char *name = json_string_value(
+			json_object_get(json_object_get(md, "labels"),
+					"kubernetes.io/service-name"));
+		char skey[320];
+		json_t *at;
+
+		if (!n || !name)
+			break;
+		snprintf(skey, sizeof(skey), "%s/%s", ns ? ns : "default",
+			 name);
+		at = json_object_get(idx, skey);
+		if (!at)
+			continue;
+		json_array_foreach (json_object_get(sl, "endpoints"), i, ep)
+			if (ep_local_ready(ep, k->o.node))
+				hs[json_integer_value(at)].local++;
+	}
+	zh_hc_set(k->hc, hs, n);
+	free(hs);
+	json_decref(idx);
+}
+
 /* --- the CNI configuration ------------------------------------------------- */
 
 /* Write @text as @dir/ZH_CNI_CONFLIST: a new file renamed over. */
@@ -356,6 +433,7 @@ static void *kube_thread(void *arg)
 		     now >= k->batch_first_ms + BATCH_MAX_MS)) {
 			svc->changed = sl->changed = false;
 			services_sync(k);
+			health_sync(k);
 			cni_sync(k);
 		}
 		if (nodes->changed) {
@@ -394,6 +472,7 @@ int zh_kube_start(struct zh_kube **out, const struct zh_kube_opts *o,
 		goto err_free;
 	}
 	k->sync = zh_svc_k8s_sync_new(note, k);
+	k->hc = zh_hc_new();
 	if (k->sync)
 		zh_svc_k8s_sync_node(k->sync, k->o.node);
 	rc = zh_k8s_res_init(&k->res[ZH_KUBE_SERVICES], "Service",
@@ -413,7 +492,7 @@ int zh_kube_start(struct zh_kube **out, const struct zh_kube_opts *o,
 	k->res[ZH_KUBE_SLICES].on_change = slice_changed;
 	k->res[ZH_KUBE_SERVICES].on_reset = store_replaced;
 	k->res[ZH_KUBE_SLICES].on_reset = store_replaced;
-	if (!rc && !k->sync)
+	if (!rc && (!k->sync || !k->hc))
 		rc = -ENOMEM;
 	if (!rc)
 		rc = zh_k8s_client_init(&k->client, &k->conf, k->resp,
@@ -437,6 +516,7 @@ err_res:
 	for (int i = 0; i < ZH_KUBE_KINDS; i++)
 		zh_k8s_res_free(&k->res[i]);
 	zh_svc_k8s_sync_free(k->sync);
+	zh_hc_free(k->hc);
 	zh_k8s_conf_free(&k->conf);
 err_free:
 	pthread_mutex_destroy(&k->lock);
@@ -455,6 +535,7 @@ void zh_kube_stop(struct zh_kube *k)
 	for (int i = 0; i < ZH_KUBE_KINDS; i++)
 		zh_k8s_res_free(&k->res[i]);
 	zh_svc_k8s_sync_free(k->sync);
+	zh_hc_free(k->hc);
 	free(k->conflist);
 	zh_k8s_conf_free(&k->conf);
 	pthread_mutex_destroy(&k->lock);
