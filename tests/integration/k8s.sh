@@ -21,7 +21,7 @@ ZH_PREFIX="zhk$$"
 # shellcheck source=tests/k8s/lib.sh
 . tests/k8s/lib.sh
 zh_start
-zh_require jq socat nsenter iptables curl openssl python3
+zh_require jq socat nsenter iptables curl openssl python3 ethtool
 
 CTL="$ZH_BIN/zerohopctl"
 K="$ZH_TMP/k8s"
@@ -33,6 +33,7 @@ mkdir -p "$K" "$ZH_TMP/netd"
 zh_node_up
 zh_node sysctl -qw net.ipv4.ip_forward=0
 zh_node iptables -I FORWARD -j DROP
+zh_uplink_up
 
 tests/k8s/mkcerts.sh "$K" >/dev/null
 echo "token-one" >"$K/server-token"
@@ -81,7 +82,8 @@ kubeconfig "$K/kubeconfig" ca.crt
 zh_conf "$ZH_TMP/tc.conf" k8s-tc tc 10.95.0.0/24
 C="${ZH_PREFIX}-c" B1="${ZH_PREFIX}-b1" B2="${ZH_PREFIX}-b2"
 zh_bg "$ZH_NODE" "$ZH_BIN/zerohopd" -i 0 --xsk-socket none \
-	--service-cidr 10.96.0.0/12 --listen "$METRICS" --kubernetes \
+	--service-cidr 10.96.0.0/12 --nodeport-dev "$UPLINK" \
+	--listen "$METRICS" --kubernetes \
 	--kubeconfig "$K/kubeconfig" --node-name n1 \
 	--cni-conf-dir "$ZH_TMP/netd" 2>"$LOG"
 eventually grep -q "k8s: following" "$LOG"
@@ -325,6 +327,46 @@ case_health() {
 	check "the Service gone, the port closes" eventually hc_closed
 }
 
+# ext_answers PORT: who answers 20 connections from outside to node:PORT.
+ext_answers() {
+	local i
+	for i in $(seq 20); do
+		zh_in "$EXT" socat -T 2 - "TCP:192.168.77.1:$1,connect-timeout=2" \
+			</dev/null || echo none
+	done | sort -u | tr '\n' ' '
+}
+ext_answers_is() {
+	local got
+	got=$(ext_answers "$1")
+	[ "$got" = "$2" ] || {
+		echo "answers from node:$1: '$got', want '$2'"
+		return 1
+	}
+}
+# np_service POLICY: Service np, NodePort 30200, externalTrafficPolicy
+# POLICY; b1 on this node (n1), b2 on n2.
+np_service() {
+	apply "[{\"apiVersion\":\"v1\",\"kind\":\"Service\",\"metadata\":{\"namespace\":\"default\",\"name\":\"np\"},
+		\"spec\":{\"type\":\"NodePort\",\"clusterIP\":\"10.96.0.30\",\"externalTrafficPolicy\":\"$1\",
+		\"ports\":[{\"name\":\"http\",\"port\":80,\"nodePort\":30200}]}},
+		{\"apiVersion\":\"discovery.k8s.io/v1\",\"kind\":\"EndpointSlice\",\"metadata\":{\"namespace\":\"default\",\"name\":\"np-1\",
+		\"labels\":{\"kubernetes.io/service-name\":\"np\"}},\"addressType\":\"IPv4\",
+		\"ports\":[{\"name\":\"http\",\"protocol\":\"TCP\",\"port\":8080}],
+		\"endpoints\":[{\"addresses\":[\"${IP[$B1]}\"],\"nodeName\":\"n1\"},
+		{\"addresses\":[\"${IP[$B2]}\"],\"nodeName\":\"n2\"}]}]"
+}
+case_nodeport_local() {
+	np_service Cluster
+	check "externalTrafficPolicy Cluster: the node port reaches both" \
+		eventually ext_answers_is 30200 "b1 b2 "
+	np_service Local
+	check "Local: only this node's endpoint answers the node port" \
+		eventually ext_answers_is 30200 "b1 "
+	check "... while the cluster IP still reaches both" \
+		answers_is 10.96.0.30 "b1 b2 "
+	ctl delete '{"kind":"Service","namespace":"default","name":"np"}' >/dev/null
+}
+
 case_uninstall() {
 	check "zerohopctl uninstall removes the conflist" \
 		"$CTL" uninstall --cni-conf-dir "$ZH_TMP/netd"
@@ -336,5 +378,5 @@ rm_ca_pins() { rm -rf "${ZEROHOP_PIN_ROOT}-ca"; }
 zh_defer rm_ca_pins
 
 zh_run_cases case_sync case_endpoints case_bad_object case_relist \
-	case_api_down case_token case_split case_health case_bad_ca case_10k \
+	case_api_down case_token case_split case_health case_nodeport_local case_bad_ca case_10k \
 	case_uninstall

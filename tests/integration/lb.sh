@@ -27,19 +27,7 @@ N=300
 zh_node_up
 zh_node sysctl -qw net.ipv4.ip_forward=0
 zh_node iptables -I FORWARD -j DROP
-EXT="${ZH_PREFIX}-ext"
-ip netns add "$EXT"
-zh_in "$EXT" ip link set lo up
-ip link add "${ZH_PREFIX}up" netns "$ZH_NODE" type veth peer name eth0 \
-	netns "$EXT"
-UPLINK="${ZH_PREFIX}up"
-zh_node ip addr add 192.168.77.1/24 dev "$UPLINK"
-zh_node ip link set "$UPLINK" up
-zh_in "$EXT" ip addr add 192.168.77.2/24 dev eth0
-zh_in "$EXT" ip link set eth0 up
-# A NIC hands the uplink's XDP frames with complete checksums; a veth peer
-# would hand it CHECKSUM_PARTIAL ones, which an XDP redirect cannot finish.
-zh_in "$EXT" ethtool -K eth0 tx off >/dev/null
+zh_uplink_up
 
 # The agent loads the objects (before any pod): its map sizes apply.
 zh_bg "$ZH_NODE" "$ZH_BIN/zerohopd" -i 0 \

@@ -182,6 +182,26 @@ zh_node_up() {
 	zh_node ip addr add 10.200.0.1/32 dev lo
 }
 
+# zh_uplink_up: the node's uplink to an "external" client: a netns EXT
+# whose eth0 (192.168.77.2/24) is the peer of the node's UPLINK
+# (192.168.77.1/24). Sets EXT and UPLINK.
+zh_uplink_up() {
+	EXT="${ZH_PREFIX}-ext"
+	UPLINK="${ZH_PREFIX}up"
+	ip netns add "$EXT"
+	zh_in "$EXT" ip link set lo up
+	ip link add "$UPLINK" netns "$ZH_NODE" type veth peer name eth0 \
+		netns "$EXT"
+	zh_node ip addr add 192.168.77.1/24 dev "$UPLINK"
+	zh_node ip link set "$UPLINK" up
+	zh_in "$EXT" ip addr add 192.168.77.2/24 dev eth0
+	zh_in "$EXT" ip link set eth0 up
+	# A NIC hands the uplink's XDP frames with complete checksums; a veth
+	# peer would hand it CHECKSUM_PARTIAL ones, which an XDP redirect
+	# cannot finish.
+	zh_in "$EXT" ethtool -K eth0 tx off >/dev/null
+}
+
 # zh_conf FILE NAME DATAPATH V4SUBNET [V6SUBNET]: a zerohop network config.
 zh_conf() {
 	local file=$1 name=$2 dp=$3 v4=$4 v6=${5:-}

@@ -532,6 +532,7 @@ static void test_traffic_policies(void **state)
 	static const char *const svcs[] = {
 		"{\"metadata\":{\"namespace\":\"p\",\"name\":\"in\"},\"spec\":{\"clusterIP\":\"10.96.1.1\",\"internalTrafficPolicy\":\"Local\",\"externalIPs\":[\"192.0.2.1\"],\"ports\":[{\"port\":80}]}}",
 		"{\"metadata\":{\"namespace\":\"p\",\"name\":\"ex\"},\"spec\":{\"type\":\"LoadBalancer\",\"clusterIP\":\"10.96.1.2\",\"externalTrafficPolicy\":\"Local\",\"ports\":[{\"port\":80,\"nodePort\":30002}]},\"status\":{\"loadBalancer\":{\"ingress\":[{\"ip\":\"198.51.100.2\"}]}}}",
+		"{\"metadata\":{\"namespace\":\"p\",\"name\":\"np\"},\"spec\":{\"type\":\"NodePort\",\"clusterIP\":\"10.96.1.4\",\"internalTrafficPolicy\":\"Local\",\"ports\":[{\"port\":80,\"nodePort\":30004}]}}",
 		"{\"metadata\":{\"namespace\":\"p\",\"name\":\"bad\"},\"spec\":{\"clusterIP\":\"10.96.1.3\",\"internalTrafficPolicy\":\"Nearby\",\"ports\":[{\"port\":80}]}}",
 		NULL,
 	};
@@ -541,12 +542,14 @@ static void test_traffic_policies(void **state)
 	static const char *const slices[] = {
 		SLICE("p", "in-1", "in", EPS),
 		SLICE("p", "ex-1", "ex", EPS),
+		SLICE("p", "np-1", "np", EPS),
 		NULL,
 	};
 #undef EPS
 	json_t *s = store(svcs), *e = store(slices);
 	struct notes n = { .n = 0 };
 	struct zh_svc_k8s_sync *sy = zh_svc_k8s_sync_new(note, &n);
+	const struct zh_service *sv;
 	struct zh_svc_set set;
 	char buf[512];
 
@@ -564,10 +567,28 @@ static void test_traffic_policies(void **state)
 	assert_string_equal(
 		svc_text(find(&set, "192.0.2.1", 80), buf, sizeof(buf)),
 		"p/in 192.0.2.1:80/tcp np=0 aff=0: 10.1.1.1:8080/1 10.1.2.1:8080/1 10.1.3.1:8080/1");
-	/* External Local: the reverse, the node port with the cluster IP. */
+	/* External Local: the reverse; the node port has a table of its
+	 * own, over this node's endpoint (np_weight). */
+	sv = find(&set, "10.96.1.2", 80);
 	assert_string_equal(
-		svc_text(find(&set, "10.96.1.2", 80), buf, sizeof(buf)),
+		svc_text(sv, buf, sizeof(buf)),
 		"p/ex 10.96.1.2:80/tcp np=30002 aff=0: 10.1.1.1:8080/1 10.1.2.1:8080/1 10.1.3.1:8080/1");
+	assert_true(sv->np_own);
+	assert_int_equal(sv->backends[0].np_weight, 1);
+	assert_int_equal(sv->backends[1].np_weight, 0);
+	assert_int_equal(sv->backends[2].np_weight, 0);
+	/* Internal Local, external Cluster: the cluster IP's table is the
+	 * local endpoint's (weight), the node port's all of them. */
+	sv = find(&set, "10.96.1.4", 80);
+	assert_true(sv->np_own);
+	assert_int_equal(sv->n_backends, 3);
+	for (size_t i = 0; i < 3; i++) {
+		assert_int_equal(sv->backends[i].weight, i == 0);
+		assert_int_equal(sv->backends[i].np_weight, 1);
+		assert_int_equal(sv->backends[i].state, ZH_EP_READY);
+	}
+	/* Internal Local without a node port: nothing of the sort. */
+	assert_false(find(&set, "10.96.1.1", 80)->np_own);
 	assert_string_equal(
 		svc_text(find(&set, "198.51.100.2", 80), buf, sizeof(buf)),
 		"p/ex 198.51.100.2:80/tcp np=0 aff=0: 10.1.1.1:8080/1");

@@ -684,6 +684,68 @@ static void test_plan_states_and_nodeport(void **state)
 	fake_free(&f);
 }
 
+/*
+ * A node port with a table of its own (externalTrafficPolicy Local): built
+ * from np_weight, in slots of its own, kept while it stays, emptied when
+ * no backend has an np_weight.
+ */
+static void test_plan_nodeport_table(void **state)
+{
+	const struct zh_svc_ent *a, *np;
+	struct zh_svc_set set;
+	struct zh_svc_plan p;
+	struct zh_svc_key k;
+	struct zh_service *s;
+	struct fake f;
+	__u32 b1, i;
+
+	(void)state;
+	fake_init(&f, 64, 64, 4096);
+	set_from(
+		&set,
+		"{'services': [{'vip': '10.96.0.10', 'port': 80, 'nodePort': 30080,"
+		" 'backends': [{'ip': '10.1.0.1', 'port': 8080},"
+		"  {'ip': '10.1.0.2', 'port': 8080}]}]}");
+	s = svc_at(&set, 0);
+	s->np_own = true;
+	s->backends[0].np_weight = 1; /* 10.1.0.1 is on this node */
+	plan_ok(&f, &set, NULL, 0, &p);
+	assert_int_equal(p.n_tables, 2);
+	fake_commit(&f, &p);
+	zh_svc_plan_free(&p);
+	a = find(&f, "10.96.0.10", 80, IPPROTO_TCP);
+	zh_svc_nodeport_key(&k, AF_INET, 30080, IPPROTO_TCP);
+	np = fake_svc(&f, &k);
+	assert_true(a && np);
+	assert_int_equal(np->val.id, a->val.id);
+	assert_int_equal(a->val.table_size, 211); /* both backends */
+	assert_int_equal(np->val.table_size, 101); /* the local one */
+	assert_true(np->val.table_off >= a->val.table_off + 211 ||
+		    np->val.table_off + 101 <= a->val.table_off);
+	b1 = be_id(&f, a->val.id, "10.1.0.1", 8080);
+	for (i = 0; i < 101; i++)
+		assert_int_equal(f.maglev[np->val.table_off + i], b1);
+
+	/* The same again: nothing written. */
+	plan_ok(&f, &set, NULL, 0, &p);
+	assert_int_equal(p.n_tables, 0);
+	assert_int_equal(p.n_svc_put, 0);
+	fake_commit(&f, &p);
+	zh_svc_plan_free(&p);
+
+	/* No local backend left: the node port refuses; the VIP serves. */
+	s->backends[0].np_weight = 0;
+	plan_ok(&f, &set, NULL, 0, &p);
+	fake_commit(&f, &p);
+	zh_svc_plan_free(&p);
+	np = fake_svc(&f, &k);
+	a = find(&f, "10.96.0.10", 80, IPPROTO_TCP);
+	assert_int_equal(np->val.table_size, 0);
+	assert_int_equal(a->val.table_size, 211);
+	zh_svc_set_free(&set);
+	fake_free(&f);
+}
+
 static void test_plan_errors(void **state)
 {
 	struct zh_svc_set set, before;
@@ -1176,6 +1238,7 @@ int main(void)
 		cmocka_unit_test(test_plan_backend_ids_kept),
 		cmocka_unit_test(test_plan_remove),
 		cmocka_unit_test(test_plan_states_and_nodeport),
+		cmocka_unit_test(test_plan_nodeport_table),
 		cmocka_unit_test(test_plan_errors),
 		cmocka_unit_test(test_plan_keep),
 		cmocka_unit_test(test_dump),

@@ -79,6 +79,7 @@
 #ifndef ZH_SVC_H
 #define ZH_SVC_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -99,6 +100,7 @@ struct zh_svc_backend {
 	struct zh_addr addr; /* the VIP's family */
 	uint16_t port;
 	uint16_t weight; /* relative; 0 drains */
+	uint16_t np_weight; /* in the node port's table, with np_own */
 	uint8_t state; /* enum zh_ep_state */
 };
 
@@ -108,6 +110,10 @@ struct zh_service {
 	uint16_t port;
 	uint8_t proto; /* IPPROTO_TCP or IPPROTO_UDP */
 	uint16_t nodeport; /* 0: none */
+	/* The node port balances by the backends' np_weight, in a table of
+	 * its own (externalTrafficPolicy Local: this node's endpoints only),
+	 * not by weight in the service's. */
+	bool np_own;
 	uint32_t affinity_timeout; /* client IP affinity, s; 0: none */
 	struct zh_svc_backend *backends;
 	size_t n_backends;

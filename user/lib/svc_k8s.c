@@ -534,6 +534,56 @@ static int k8s_affinity(const json_t *spec, const char *where,
 	return 0;
 }
 
+/*
+ * @s holds the cluster IP's backends; add the node port's (external
+ * policy) and weigh each backend for the table it belongs to: weight for
+ * the cluster IP's, np_weight for the node port's. One in neither keeps
+ * its flows (terminating).
+ */
+static int k8s_np_backends(const struct zh_svc_k8s *k,
+			   const struct k8s_svc_info *si, const char *pname,
+			   uint8_t proto, struct zh_service *s)
+{
+	struct zh_service np = { .vip = s->vip };
+	struct zh_svc_backend *u;
+	size_t i = 0, j = 0, n = 0;
+	int rc;
+
+	rc = k8s_backends(k, si->ns, si->name, s->vip.family, pname, proto,
+			  si->etp_local, &np);
+	u = rc ? NULL : calloc(s->n_backends + np.n_backends + 1, sizeof(*u));
+	if (!u) {
+		free(np.backends);
+		return rc ? rc : -ENOMEM;
+	}
+	while (i < s->n_backends || j < np.n_backends) {
+		int c = i == s->n_backends ?
+				1 :
+			j == np.n_backends ?
+				-1 :
+				zh_svc_backend_cmp(&s->backends[i],
+						   &np.backends[j]);
+		const struct zh_svc_backend *in = c <= 0 ? &s->backends[i] :
+							   &np.backends[j];
+		bool a = c <= 0 && s->backends[i].state == ZH_EP_READY;
+		bool b = c >= 0 && np.backends[j].state == ZH_EP_READY;
+
+		u[n] = *in;
+		u[n].weight = a;
+		u[n].np_weight = b;
+		u[n].state = a || b ? ZH_EP_READY : ZH_EP_TERMINATING;
+		n++;
+		i += c <= 0;
+		j += c >= 0;
+	}
+	free(s->backends);
+	free(np.backends);
+	s->backends = u;
+	s->n_backends = n;
+	s->np_own = true;
+	return 0;
+}
+
 /* One spec.ports entry: one service per cluster IP. */
 static int k8s_service_port(const struct zh_svc_k8s *k,
 			    const struct k8s_svc_info *si, const json_t *pv,
@@ -605,6 +655,11 @@ static int k8s_service_port(const struct zh_svc_k8s *k,
 			k->node && (j < si->n_cluster ? si->itp_local :
 							si->etp_local),
 			&s);
+		/* A node port whose policy differs from the cluster IP's:
+		 * a table of its own. */
+		if (!rc && s.nodeport && k->node &&
+		    si->itp_local != si->etp_local)
+			rc = k8s_np_backends(k, si, pname, proto, &s);
 		if (rc) {
 			free(s.backends);
 			return rc;

@@ -23,8 +23,9 @@
  *      written.
  *   3. the zh_services entries: one update each, the NodePort entry (an
  *      all-zero address, ZH_SVC_F_NODEPORT, .port the service port) after
- *      its service's. A service keeps its id while its {family, proto,
- *      port, VIP} stays.
+ *      its service's, with the service's table, or with np_own a table of
+ *      its own over the backends' np_weight (placed as in 2). A service
+ *      keeps its id while its {family, proto, port, VIP} stays.
  *   4. removals: zh_services entries no longer wanted, then backends no
  *      longer referenced, then the zh_ct and zh_affinity entries of the
  *      removed services and backends.

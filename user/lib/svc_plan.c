@@ -649,12 +649,19 @@ static int plan_backends(struct planner *pl, size_t i, __u32 id,
 	return 0;
 }
 
+/* A backend's weight in the service's table, or (@np) its node port's. */
+static __u16 be_weight(const struct zh_service *s, size_t j, bool np)
+{
+	return np && s->np_own ? s->backends[j].np_weight :
+				 s->backends[j].weight;
+}
+
 /*
- * Service @i's table into pl->tbl: backend ids, the same on every node for
- * the same backends and weights (zh_maglev_build() over their keys).
- * Returns its size, 0 for none, or -errno.
+ * Service @i's table (@np: its node port's) into pl->tbl: backend ids, the
+ * same on every node for the same backends and weights (zh_maglev_build()
+ * over their keys). Returns its size, 0 for none, or -errno.
  */
-static long build_table(struct planner *pl, size_t i)
+static long build_table(struct planner *pl, size_t i, bool np)
 {
 	const struct zh_service *s = &pl->set->svcs[i];
 	char w[ZH_SVC_NAME_MAX + 32];
@@ -663,14 +670,13 @@ static long build_table(struct planner *pl, size_t i)
 	int rc;
 
 	for (j = 0; j < s->n_backends; j++) {
-		if (s->backends[j].state != ZH_EP_READY ||
-		    !s->backends[j].weight)
+		if (s->backends[j].state != ZH_EP_READY || !be_weight(s, j, np))
 			continue;
 		pl->mb[n] = (struct zh_maglev_backend){
 			.key = pl->mkeys[n],
 			.key_len = zh_svc_backend_key(&s->backends[j],
 						      pl->mkeys[n]),
-			.weight = s->backends[j].weight,
+			.weight = be_weight(s, j, np),
 		};
 		pl->ready_idx[n++] = j;
 	}
@@ -761,16 +767,67 @@ static int put_entry(struct planner *pl, size_t i,
 		    sizeof(*want));
 }
 
+/*
+ * Service @i's table (@np: its node port's), placed: where @cur's table is
+ * when it holds the same, else in new slots, recorded for the write.
+ * *@off is where; returns the size (0: no ready backend), or -errno.
+ */
+static long place_table(struct planner *pl, size_t i,
+			const struct zh_svc_ent *cur, bool np, __u32 *off)
+{
+	struct zh_svc_plan *p = pl->p;
+	char w[ZH_SVC_NAME_MAX + 32];
+	struct zh_svc_table tbl;
+	struct zh_svc_region reg;
+	long m;
+	int rc;
+
+	*off = 0;
+	m = build_table(pl, i, np);
+	if (m <= 0)
+		return m;
+	rc = table_same(pl, cur, (__u32)m);
+	if (rc < 0)
+		return rc;
+	if (rc) {
+		*off = cur->val.table_off;
+	} else {
+		rc = zh_slots_take(&pl->slots, (__u32)m, off);
+		if (rc)
+			return zh_errf(
+				pl->err, pl->errlen, rc,
+				"%stable: %ld Maglev slots do not fit in zh_maglev (%u slots, %u free, the largest free run %u; zerohopd --maglev-slots sets the size)",
+				where(pl, i, w, sizeof(w)), m, pl->st->slots,
+				pl->slots.free, zh_slots_largest(&pl->slots));
+		tbl = (struct zh_svc_table){ .off = *off,
+					     .size = (__u32)m,
+					     .fill = pl->fill,
+					     .ids = p->n_table_ids };
+		if (push(&p->tables, &p->n_tables, &pl->cap_tables, &tbl,
+			 sizeof(tbl)))
+			return -ENOMEM;
+		if (!pl->fill) {
+			if (!grow_ids(p, &pl->cap_table_ids, (size_t)m))
+				return -ENOMEM;
+			memcpy(p->table_ids + p->n_table_ids, pl->tbl,
+			       (size_t)m * sizeof(*pl->tbl));
+			p->n_table_ids += (size_t)m;
+		}
+		p->r.slots_written += (__u32)m;
+	}
+	reg = (struct zh_svc_region){ .off = *off, .size = (__u32)m };
+	if (push(&pl->regions, &pl->n_regions, &pl->cap_regions, &reg,
+		 sizeof(reg)))
+		return -ENOMEM;
+	return m;
+}
+
 static int plan_service(struct planner *pl, size_t i)
 {
 	const struct zh_service *s = &pl->set->svcs[i];
-	struct zh_svc_plan *p = pl->p;
 	const struct zh_svc_ent *cur;
 	struct zh_svc_ent want = { 0 };
-	struct zh_svc_table tbl;
-	struct zh_svc_region reg;
-	char w[ZH_SVC_NAME_MAX + 32];
-	__u32 id, off = 0;
+	__u32 id, off;
 	long m;
 	int rc;
 
@@ -792,44 +849,9 @@ static int plan_service(struct planner *pl, size_t i)
 		rc = plan_backends(pl, i, id, cur);
 	if (rc)
 		return rc;
-	m = build_table(pl, i);
+	m = place_table(pl, i, cur, false, &off);
 	if (m < 0)
 		return (int)m;
-	rc = m ? table_same(pl, cur, (__u32)m) : 0;
-	if (rc < 0)
-		return rc;
-	if (rc) {
-		off = cur->val.table_off;
-	} else if (m) {
-		rc = zh_slots_take(&pl->slots, (__u32)m, &off);
-		if (rc)
-			return zh_errf(
-				pl->err, pl->errlen, rc,
-				"%stable: %ld Maglev slots do not fit in zh_maglev (%u slots, %u free, the largest free run %u; zerohopd --maglev-slots sets the size)",
-				where(pl, i, w, sizeof(w)), m, pl->st->slots,
-				pl->slots.free, zh_slots_largest(&pl->slots));
-		tbl = (struct zh_svc_table){ .off = off,
-					     .size = (__u32)m,
-					     .fill = pl->fill,
-					     .ids = p->n_table_ids };
-		if (push(&p->tables, &p->n_tables, &pl->cap_tables, &tbl,
-			 sizeof(tbl)))
-			return -ENOMEM;
-		if (!pl->fill) {
-			if (!grow_ids(p, &pl->cap_table_ids, (size_t)m))
-				return -ENOMEM;
-			memcpy(p->table_ids + p->n_table_ids, pl->tbl,
-			       (size_t)m * sizeof(*pl->tbl));
-			p->n_table_ids += (size_t)m;
-		}
-		p->r.slots_written += (__u32)m;
-	}
-	if (m) {
-		reg = (struct zh_svc_region){ .off = off, .size = (__u32)m };
-		if (push(&pl->regions, &pl->n_regions, &pl->cap_regions, &reg,
-			 sizeof(reg)))
-			return -ENOMEM;
-	}
 	if (push(&pl->ids, &pl->n_ids, &pl->cap_ids, &id, sizeof(id)))
 		return -ENOMEM;
 
@@ -845,6 +867,16 @@ static int plan_service(struct planner *pl, size_t i)
 		return rc;
 	zh_svc_nodeport_key(&want.key, s->vip.family, s->nodeport, s->proto);
 	want.val.flags = ZH_SVC_F_NODEPORT;
+	if (s->np_own) {
+		/* A table of its own (externalTrafficPolicy Local). */
+		m = place_table(pl, i,
+				ent_find(pl->cur, pl->st->n_svcs, &want.key),
+				true, &off);
+		if (m < 0)
+			return (int)m;
+		want.val.table_off = off;
+		want.val.table_size = (__u32)m;
+	}
 	return put_entry(pl, i, &want);
 }
 
