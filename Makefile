@@ -148,7 +148,8 @@ $(LIB): $(LIB_OBJS)
 # Every libzerohop user links libzerohop-xsk after it: the handoff's wire
 # format (xsk_srv.c speaks it) lives there.
 ZEROHOPD_OBJS := $(patsubst %.c,$(O)/%.o,$(wildcard user/zerohopd/*.c))
-$(O)/zerohopd: $(ZEROHOPD_OBJS) $(LIB) $(XSK_LIB)
+# The CNI configuration's parser too: --cni-afxdp is checked by it.
+$(O)/zerohopd: $(ZEROHOPD_OBJS) $(CNI_LIB_OBJS) $(LIB) $(XSK_LIB)
 	$(call msg,LINK,$@)
 	$(Q)$(CC) $(LDFLAGS) $^ $(PKG_LIBS) $(K8S_LIBS) -lpthread \
 		$(shell $(PKG_CONFIG) --libs libmicrohttpd 2>/dev/null) -o $@

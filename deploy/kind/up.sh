@@ -19,7 +19,8 @@
 #
 # Environment: CLUSTER (zerohop), IMAGE (zerohop:ci), KIND_NODE_IMAGE (kind's
 # default), WAIT (5m), ARTIFACTS (where the rendered manifest is kept;
-# default a temporary directory).
+# default a temporary directory), AFXDP (the ConfigMap's afxdp: steering
+# udp/9000 into AF_XDP sockets, for smoke.sh's afxdp case; "" for none).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 
@@ -27,6 +28,8 @@ cd "$(dirname "$0")/../.."
 : "${IMAGE:=zerohop:ci}"
 : "${KIND_NODE_IMAGE:=}"
 : "${WAIT:=5m}"
+afxdp_default='{"steer": [{"proto": "udp", "port": 9000}]}'
+: "${AFXDP=$afxdp_default}"
 : "${ARTIFACTS:=$(mktemp -d)}"
 CONFIG=deploy/kind/kind-config.yaml
 MANIFEST=deploy/kubernetes/zerohop.yaml
@@ -79,11 +82,13 @@ mkdir -p "$ARTIFACTS"
 sed -e "s#image: $MANIFEST_IMAGE\$#image: $IMAGE#" \
 	-e "s#k8s-api: \"$MANIFEST_API\"#k8s-api: \"$api\"#" \
 	-e "s#service-cidr: \"[^\"]*\"#service-cidr: \"$svc_cidr\"#" \
+	-e "s#^  afxdp: \"\"#  afxdp: '$AFXDP'#" \
 	"$MANIFEST" >"$rendered"
 # Each replacement happened, or the manifest changed under this script.
 [ "$(grep -c "image: $IMAGE\$" "$rendered")" = 2 ] || die "$MANIFEST: image not replaced"
 grep -q "k8s-api: \"$api\"" "$rendered" || die "$MANIFEST: k8s-api not replaced"
 grep -q "service-cidr: \"$svc_cidr\"" "$rendered" || die "$MANIFEST: service-cidr not replaced"
+grep -qF "afxdp: '$AFXDP'" "$rendered" || die "$MANIFEST: afxdp not replaced"
 kubectl apply -f "$rendered"
 
 step "waiting for the DaemonSet (at most $WAIT)"

@@ -79,13 +79,14 @@ EOF
 api_start
 kubeconfig "$K/kubeconfig" ca.crt
 
-zh_conf "$ZH_TMP/tc.conf" k8s-tc tc 10.95.0.0/24
+zh_conf "$ZH_TMP/tc.conf" k8s-tc tc 10.95.9.0/24
 C="${ZH_PREFIX}-c" B1="${ZH_PREFIX}-b1" B2="${ZH_PREFIX}-b2"
 zh_bg "$ZH_NODE" "$ZH_BIN/zerohopd" -i 0 --xsk-socket none \
 	--service-cidr 10.96.0.0/12 --nodeport-dev "$UPLINK" \
 	--listen "$METRICS" --kubernetes \
 	--kubeconfig "$K/kubeconfig" --node-name n1 \
-	--cni-conf-dir "$ZH_TMP/netd" 2>"$LOG"
+	--cni-conf-dir "$ZH_TMP/netd" \
+	--cni-afxdp '{"steer": [{"proto": "udp", "port": 9000}]}' 2>"$LOG"
 eventually grep -q "k8s: following" "$LOG"
 for p in "$C" "$B1" "$B2"; do zh_pod_add "$p" "$ZH_TMP/tc.conf"; done
 declare -A IP
@@ -159,6 +160,15 @@ metric() {
 readyz() { zh_node curl -sf "$METRICS/readyz" >/dev/null; }
 
 # --- cases --------------------------------------------------------------------
+pod_from_written() {
+	local p="${ZH_PREFIX}-w"
+	zh_pod_add "$p" "$ZH_TMP/written.conf"
+	case $(zh_pod_ip "$p") in 10.95.0.*) ;; *) return 1 ;; esac
+	[ "$(zh_node "$CTL" endpoints -o json | jq -r --arg ns "/var/run/netns/$p" \
+		'.[] | select(.netns == $ns) | .afxdp | "\(.xdpMode) \(.steer[0].proto):\(.steer[0].port)"')" \
+		= "native udp:9000" ]
+}
+
 case_sync() {
 	apply "[$(node n1 10.95.0.0/24), $(node n2 10.95.1.0/24),
 		$(service web 10.96.0.10), $(slice web "$(ep "$B1" true true false)")]"
@@ -169,8 +179,16 @@ case_sync() {
 	check "the conflist is written from n1's podCIDRs" eventually \
 		jq -e '.plugins[0].ipam.ranges == [[{"subnet":"10.95.0.0/24"}]]' \
 		"$ZH_TMP/netd/10-zerohop.conflist"
-	check "it is one the plugin takes" jq -e '.plugins[0].type == "zerohop"' \
+	check "with --cni-afxdp's steering" jq -e \
+		'.plugins[0].afxdp == {"steer": [{"proto": "udp", "port": 9000}]}' \
 		"$ZH_TMP/netd/10-zerohop.conflist"
+	# The plugin's config as libcni hands it over (the list's name and
+	# version; leases in our temp dir, not the host's).
+	jq '.plugins[0] + {name, cniVersion} |
+		.ipam.dataDir = "'"$ZH_TMP/ipam-k8s"'"' \
+		"$ZH_TMP/netd/10-zerohop.conflist" >"$ZH_TMP/written.conf"
+	check "the real plugin takes it: a pod gets n1's pod CIDR and AF_XDP" \
+		pod_from_written
 	check "objects are counted by kind" \
 		eventually test "$(metric 'zerohop_k8s_objects{kind="Node"}')" = 2
 }

@@ -783,11 +783,13 @@ static void test_conflist(void **state)
 	json_t *cidrs = json_loads(
 		"[\"10.244.1.0/24\", \"fd00:10:244:1::/64\", \"junk\", \"10.0.0.0/33\", 7]",
 		0, NULL);
-	json_t *none = json_loads("[\"x/8\"]", 0, NULL), *doc;
+	json_t *none = json_loads("[\"x/8\"]", 0, NULL), *doc, *afxdp;
 	char *text;
 
 	(void)state;
-	text = zh_k8s_conflist(cidrs, "xdp", 1400);
+	afxdp = json_loads("{\"steer\":[{\"proto\":\"udp\",\"port\":9000}]}", 0,
+			   NULL);
+	text = zh_k8s_conflist(cidrs, "xdp", 1400, afxdp);
 	assert_non_null(text);
 	doc = json_loads(text, 0, NULL);
 	assert_non_null(doc);
@@ -804,10 +806,16 @@ static void test_conflist(void **state)
 	assert_contains(text, "\"datapath\": \"xdp\"");
 	assert_contains(text, "\"mtu\": 1400");
 	assert_contains(text, "\"type\": \"portmap\"");
+	assert_true(json_equal(
+		json_object_get(json_array_get(json_object_get(doc, "plugins"),
+					       0),
+				"afxdp"),
+		afxdp));
+	json_decref(afxdp);
 	json_decref(doc);
 	free(text);
-	assert_null(zh_k8s_conflist(none, "tc", 0));
-	assert_null(zh_k8s_conflist(NULL, "tc", 0));
+	assert_null(zh_k8s_conflist(none, "tc", 0, NULL));
+	assert_null(zh_k8s_conflist(NULL, "tc", 0, NULL));
 	json_decref(cidrs);
 	json_decref(none);
 }

@@ -471,7 +471,7 @@ int zh_k8s_request(CURL *h, const struct zh_k8s_conf *c, const char *path_query,
 /* --- the CNI configuration ------------------------------------------------- */
 
 char *zh_k8s_conflist(const json_t *cidrs, const char *datapath,
-		      unsigned int mtu)
+		      unsigned int mtu, const json_t *afxdp)
 {
 	json_t *ranges = json_array(), *plugin, *conf, *v;
 	struct zh_addr a;
@@ -506,6 +506,8 @@ char *zh_k8s_conflist(const json_t *cidrs, const char *datapath,
 			   "type", "host-local", "ranges", ranges);
 	if (plugin && mtu)
 		json_object_set_new(plugin, "mtu", json_integer(mtu));
+	if (plugin && afxdp)
+		json_object_set(plugin, "afxdp", (json_t *)afxdp);
 	conf = json_pack("{s:s, s:s, s:[o, {s:s, s:{s:b}}]}", "cniVersion",
 			 "1.0.0", "name", "zerohop", "plugins", plugin, "type",
 			 "portmap", "capabilities", "portMappings", 1);

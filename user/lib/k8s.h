@@ -78,10 +78,10 @@ int zh_k8s_request(CURL *h, const struct zh_k8s_conf *c, const char *path_query,
  * A node's CNI configuration (a conflist of zerohop, with host-local
  * ranges one per pod CIDR of @cidrs, a JSON array of strings such as a
  * Node's spec.podCIDRs, and portmap) into a new string; @datapath "tc" or
- * "xdp", @mtu 0 leaves it to the plugin. What is not a CIDR is left out;
+ * "xdp", @mtu 0 leaves it to the plugin, @afxdp (NULL: none) its "afxdp". What is not a CIDR is left out;
  * NULL when nothing is left.
  */
 char *zh_k8s_conflist(const json_t *cidrs, const char *datapath,
-		      unsigned int mtu);
+		      unsigned int mtu, const json_t *afxdp);
 
 #endif /* ZH_K8S_H */

@@ -342,7 +342,8 @@ static void cni_sync(struct zh_kube *k)
 	    json_is_string(json_object_get(spec, "podCIDR")))
 		cidrs = one =
 			json_pack("[O]", json_object_get(spec, "podCIDR"));
-	text = zh_k8s_conflist(cidrs, k->o.cni_datapath, k->o.cni_mtu);
+	text = zh_k8s_conflist(cidrs, k->o.cni_datapath, k->o.cni_mtu,
+			       k->o.cni_afxdp);
 	json_decref(one);
 	if (!text) {
 		if (!k->conflist)

@@ -46,6 +46,7 @@ struct zh_kube_opts {
 	const char *cni_conf_dir; /* write the conflist here; NULL: don't */
 	const char *cni_datapath; /* its "datapath": "tc" or "xdp" */
 	unsigned int cni_mtu; /* its "mtu"; 0: the plugin's default */
+	json_t *cni_afxdp; /* its "afxdp" (borrowed); NULL: none */
 	unsigned int batch_ms; /* quiet time that ends a batch of events */
 };
 

@@ -28,6 +28,7 @@
 #include "metrics.h"
 #include "params.h"
 #include "agent.h"
+#include "cni.h"
 #include "kube.h"
 #include "svc_maps.h"
 #include "xsk_srv.h"
@@ -76,6 +77,9 @@ static void usage(FILE *f)
 		"                          Node's pod CIDRs); default: don't\n"
 		"      --cni-datapath tc|xdp  its \"datapath\" (default tc)\n"
 		"      --cni-mtu N         its \"mtu\" (default: the plugin's)\n"
+		"      --cni-afxdp JSON    its \"afxdp\": AF_XDP for every pod of the node, e.g.\n"
+		"                          '{\"steer\":[{\"proto\":\"udp\",\"port\":9000}]}' (README:\n"
+		"                          AF_XDP pods); \"\" is none (the default)\n"
 		"      --maglev-slots N    size of the Maglev slot array when the agent creates it\n"
 		"                          (default %u; a pinned one keeps its size)\n"
 		"      --maglev-per-backend N  Maglev table size: the smallest prime >= N\n"
@@ -374,11 +378,52 @@ struct agent_opts {
 	bool sample_asked; /* --sample N: likewise */
 	bool kubernetes;
 	int datapath; /* --cni-datapath: an index of datapaths[] */
+	const char *afxdp_text; /* --cni-afxdp */
 	struct zh_kube_opts kube;
 	int verbose;
 	struct zh_config cfg; /* the fields of zh_config that are ours */
 	struct zh_load_opts load;
 };
+
+/*
+ * --cni-afxdp: checked now by the plugin's own parser, rather than
+ * refused at every pod's ADD. "" is none.
+ */
+static int parse_afxdp(const char *text, json_t **out)
+{
+	struct zh_cni_err err = { 0 };
+	struct zh_netconf conf;
+	json_t *v, *doc;
+	char *s;
+	int rc;
+
+	*out = NULL;
+	if (!text || !text[0])
+		return 0;
+	v = json_loads(text, 0, NULL);
+	if (!json_is_object(v)) {
+		fprintf(stderr,
+			"zerohopd: --cni-afxdp: not a JSON object, e.g. {\"steer\": [{\"proto\": \"udp\", \"port\": 9000}]}\n");
+		json_decref(v);
+		return -EINVAL;
+	}
+	doc = json_pack("{s:s, s:s, s:s, s:O, s:{s:s}}", "cniVersion", "1.0.0",
+			"name", "zerohop", "type", "zerohop", "afxdp", v,
+			"ipam", "type", "host-local");
+	s = doc ? json_dumps(doc, 0) : NULL;
+	rc = s ? zh_netconf_parse(s, strlen(s), &conf, &err) : -1;
+	zh_netconf_free(&conf);
+	free(s);
+	json_decref(doc);
+	if (rc) {
+		fprintf(stderr, "zerohopd: --cni-afxdp: %s%s%s\n", err.msg,
+			err.details[0] ? ": " : "", err.details);
+		json_decref(v);
+		return -EINVAL;
+	}
+	*out = v;
+	return 0;
+}
 
 /* The Kubernetes options: only with --kubernetes, and not with a file. */
 static int agent_parse_kube(struct agent_opts *o, const struct zh_param *opts,
@@ -387,7 +432,8 @@ static int agent_parse_kube(struct agent_opts *o, const struct zh_param *opts,
 {
 	static const char *const kube_only[] = { "k8s-api",	 "kubeconfig",
 						 "node-name",	 "cni-conf-dir",
-						 "cni-datapath", "cni-mtu" };
+						 "cni-datapath", "cni-mtu",
+						 "cni-afxdp" };
 	size_t i;
 
 	if (o->kubernetes && o->services) {
@@ -405,6 +451,8 @@ static int agent_parse_kube(struct agent_opts *o, const struct zh_param *opts,
 		}
 	}
 	o->kube.cni_datapath = datapaths[o->datapath];
+	if (parse_afxdp(o->afxdp_text, &o->kube.cni_afxdp))
+		return -EINVAL;
 	if (!o->kube.node || !o->kube.node[0])
 		o->kube.node = getenv("NODE_NAME");
 	if (o->kubernetes && (!o->kube.node || !o->kube.node[0])) {
@@ -454,6 +502,7 @@ static int agent_parse(int argc, char **argv, struct agent_opts *o)
 		ZH_OPT_ENUM("cni-datapath", 0, &o->datapath, datapaths,
 			    datapath_vals, 2),
 		ZH_OPT_UINT("cni-mtu", 0, &o->kube.cni_mtu, 576, 65535),
+		ZH_OPT_STR("cni-afxdp", 0, &o->afxdp_text),
 		ZH_OPT_UINT("maglev-slots", 0, &o->load.maglev_slots, 1,
 			    1U << 30),
 		ZH_OPT_FUNC("map-size", 0, &o->load, parse_map_size,
@@ -765,5 +814,6 @@ int main(int argc, char **argv)
 	}
 	rc = agent_run(&a) ? 1 : 0;
 	curl_global_cleanup();
+	json_decref(a.o.kube.cni_afxdp);
 	return rc;
 }
