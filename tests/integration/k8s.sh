@@ -48,7 +48,7 @@ api_start() {
 	rm -f "$K/port.new" "$K/cport"
 	zh_bg "$ZH_NODE" python3 tests/k8s/apiserver.py --cert "$K/server.crt" \
 		--key "$K/server.key" --token-file "$K/server-token" \
-		--port "$port" --port-file "$K/port.new" \
+		--port "$port" --port-file "$K/port.new" --watch-timeout-max 3 \
 		--control-port-file "$K/cport" "${objs[@]}" 2>>"$K/api.log"
 	API_PID=$!
 	eventually test -s "$K/port.new"
@@ -385,6 +385,24 @@ case_nodeport_local() {
 	ctl delete '{"kind":"Service","namespace":"default","name":"np"}' >/dev/null
 }
 
+# The server ends every watch after 3 s: the agent resumes each from its
+# version, with no error and no relist, and events keep flowing.
+case_watch_timeout() {
+	local restarts relists
+	restarts=$(metric 'zerohop_k8s_watch_restarts_total{kind="Service"}')
+	relists=$(metric 'zerohop_k8s_relists_total{kind="Service"}')
+	ctl reset-stats >/dev/null
+	sleep 4
+	check "watches ended by the server's timeout are opened again" \
+		eval '[ "$(ctl stats | jq ".watches.Service")" -ge 1 ]'
+	check "... not counted as restarts" test \
+		"$(metric 'zerohop_k8s_watch_restarts_total{kind="Service"}')" = "$restarts"
+	check "... nor relists" test \
+		"$(metric 'zerohop_k8s_relists_total{kind="Service"}')" = "$relists"
+	apply "$(slice web "$(ep "$B2" true true false)")"
+	check "... and events still come" has 10.96.0.10:80 "${IP[$B2]}/ready"
+}
+
 case_uninstall() {
 	check "zerohopctl uninstall removes the conflist" \
 		"$CTL" uninstall --cni-conf-dir "$ZH_TMP/netd"
@@ -396,5 +414,6 @@ rm_ca_pins() { rm -rf "${ZEROHOP_PIN_ROOT}-ca"; }
 zh_defer rm_ca_pins
 
 zh_run_cases case_sync case_endpoints case_bad_object case_relist \
-	case_api_down case_token case_split case_health case_nodeport_local case_bad_ca case_10k \
+	case_api_down case_token case_split case_health case_nodeport_local case_watch_timeout \
+	case_bad_ca case_10k \
 	case_uninstall

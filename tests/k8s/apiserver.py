@@ -15,7 +15,7 @@ CLI
                [--port 0] [--port-file FILE] [--control-port 0]
                [--control-port-file FILE] [--objects FILE.json]...
                [--gen-services N] [--gen-nodes N] [--bookmark-every SECS]
-               [--history N] [--split] [--max-conns 64]
+               [--history N] [--watch-timeout-max S] [--split] [--max-conns 64]
                [--server-version v1.30.0] [-v]
 
   --port/--port-file   the API listener on 127.0.0.1 (0: any free port; the
@@ -39,6 +39,9 @@ CLI
                        gen-node-0/1); --gen-nodes N makes N Nodes gen-node-I.
   --bookmark-every S   also send a BOOKMARK every S seconds on watches that
                        allow them.
+  --watch-timeout-max S  end every watch cleanly after at most S seconds,
+                       whatever its timeoutSeconds asked (a real server's
+                       own limit); 0 (default): none.
   --history N          keep at most N events; older ones are compacted
                        (default: keep all until `compact`).
   --split              start with split mode on (see `split`).
@@ -1057,6 +1060,10 @@ class Handler(BaseHTTPRequestHandler):
         app = self.server.app
         store = app.store
         w = Watch(res, ns, q, table_mode, include)
+        # A real server ends watches on its own clock too.
+        if app.watch_timeout_max and (w.timeout is None or
+                                      w.timeout > app.watch_timeout_max):
+            w.timeout = app.watch_timeout_max
         too_old = store.open_watch(w)
         self.record(200, q, True)
         self.send_response(200)
@@ -1248,6 +1255,7 @@ class App:
         self.verbose = args.verbose
         self.token_file = args.token_file
         self.bookmark_every = args.bookmark_every
+        self.watch_timeout_max = args.watch_timeout_max
         self.store = Store(args.history)
         self.store.split = args.split
         self.discovery = {}
@@ -1483,6 +1491,7 @@ def main():
     p.add_argument("--gen-nodes", type=int, default=0)
     p.add_argument("--bookmark-every", type=float, default=0)
     p.add_argument("--history", type=int, default=0)
+    p.add_argument("--watch-timeout-max", type=int, default=0)
     p.add_argument("--split", action="store_true")
     p.add_argument("--max-conns", type=int, default=64)
     p.add_argument("--server-version", default="v1.30.0")
