@@ -8,10 +8,14 @@
 # `iptables -I FORWARD -j DROP` and ip_forward=0: only the datapath can
 # carry it. API events move the traffic (backends added, terminating,
 # removed); a bad object is left out while the rest is served; a missed
-# delete is caught by the relist after 410; the API going away leaves
-# the datapath serving and the agent catches up when it returns; a
-# rotated token is read again; a server with another CA is refused; the
-# node's CNI configuration is written once the Services are programmed.
+# delete is caught by the relist after 410 (in the stream, or as an HTTP
+# status); the API going away leaves the datapath serving and the agent
+# catches up when it returns; a rotated token is read again; a server
+# with another CA is refused; watches the server ends are resumed; the
+# node's CNI configuration is written once the Services are programmed,
+# and the real plugin takes it; traffic policies Local, from a pod and
+# from outside through a node port; the health check node port; 10 000
+# Services in one sync.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 : "${O:=build}"
@@ -248,6 +252,18 @@ case_relist() {
 	check "what stayed is served" answers_is 10.96.0.10 "b2 "
 }
 
+# 410 as an HTTP status (not an event in a 200 stream): a list again too.
+case_http_410() {
+	local relists
+	relists=$(metric 'zerohop_k8s_relists_total{kind="EndpointSlice"}')
+	ctl fail '{"status":410,"count":1,"path":"/apis/discovery.k8s.io/v1/endpointslices"}' >/dev/null
+	ctl disconnect '{"kind":"EndpointSlice"}' >/dev/null
+	check "HTTP 410 on the watch's next request: the slices are listed again" \
+		eventually eval '[ "$(metric '"'"'zerohop_k8s_relists_total{kind="EndpointSlice"}'"'"')" -gt "$relists" ]'
+	apply "$(slice web "$(ep "$B2" true true false)")"
+	check "... and followed again" has 10.96.0.10:80 "${IP[$B2]}/ready"
+}
+
 case_api_down() {
 	ctl dump >"$K/state.json"
 	kill "$API_PID"
@@ -414,6 +430,5 @@ rm_ca_pins() { rm -rf "${ZEROHOP_PIN_ROOT}-ca"; }
 zh_defer rm_ca_pins
 
 zh_run_cases case_sync case_endpoints case_bad_object case_relist \
-	case_api_down case_token case_split case_health case_nodeport_local case_watch_timeout \
-	case_bad_ca case_10k \
-	case_uninstall
+	case_http_410 case_api_down case_token case_split case_health \
+	case_nodeport_local case_watch_timeout case_bad_ca case_10k case_uninstall
