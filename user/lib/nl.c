@@ -5,6 +5,7 @@
  * netlink library.
  */
 #include <errno.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -30,13 +31,17 @@ struct nl_req {
 
 static void *req_init(struct nl_req *r, int type, int flags, size_t hdr_len)
 {
+	/* A sequence number per request: replies to anything else are not
+	 * ours. */
+	static atomic_uint seq;
+
 	memset(r->buf, 0, sizeof(r->buf));
 	r->cap = sizeof(r->buf);
 	r->nh = (struct nlmsghdr *)r->buf;
 	r->nh->nlmsg_len = NLMSG_LENGTH(hdr_len);
 	r->nh->nlmsg_type = type;
 	r->nh->nlmsg_flags = NLM_F_REQUEST | flags;
-	r->nh->nlmsg_seq = 1;
+	r->nh->nlmsg_seq = atomic_fetch_add(&seq, 1) + 1;
 	return NLMSG_DATA(r->nh);
 }
 
@@ -67,7 +72,7 @@ static void attr_nest_end(struct nl_req *r, struct rtattr *nest)
 	nest->rta_len = r->buf + r->nh->nlmsg_len - (char *)nest;
 }
 
-static int nl_open(void)
+static int kernel_open(void)
 {
 	struct sockaddr_nl sa = { .nl_family = AF_NETLINK };
 	int one = 1;
@@ -87,59 +92,119 @@ static int nl_open(void)
 	return fd;
 }
 
+static ssize_t kernel_send(int fd, const void *buf, size_t len)
+{
+	return send(fd, buf, len, 0);
+}
+
+static ssize_t kernel_recv(int fd, void *buf, size_t len,
+			   struct sockaddr_nl *from)
+{
+	socklen_t alen = sizeof(*from);
+
+	return recvfrom(fd, buf, len, 0, (struct sockaddr *)from, &alen);
+}
+
+static void kernel_close(int fd)
+{
+	close(fd);
+}
+
+static const struct zh_nl_ops kernel_ops = {
+	.open = kernel_open,
+	.send = kernel_send,
+	.recv = kernel_recv,
+	.close = kernel_close,
+};
+static const struct zh_nl_ops *nl_ops = &kernel_ops;
+
+void zh_nl_set_ops(const struct zh_nl_ops *ops)
+{
+	nl_ops = ops ? ops : &kernel_ops;
+}
+
 /*
- * Send @r and read replies. For a dump, @cb sees every message and returns
- * 0 to go on, >0 to stop with that value. Without a dump the ack's error is
- * returned.
+ * One datagram of replies to @r: every message is checked whole before it
+ * is read, and only the kernel's answers to this request count. Returns 1
+ * when the exchange is over (NLMSG_DONE or an ack; *@ret its error, or
+ * @cb's verdict), 0 to read on, or -EBADMSG for a malformed message.
+ */
+static int nl_datagram(const struct nl_req *r, const char *buf, size_t n,
+		       int (*cb)(struct nlmsghdr *, void *), void *arg,
+		       int *ret)
+{
+	while (n >= sizeof(struct nlmsghdr)) {
+		struct nlmsghdr *nh = (struct nlmsghdr *)buf;
+		size_t len = nh->nlmsg_len, step = NLMSG_ALIGN(len);
+
+		if (len < sizeof(*nh) || len > n)
+			return -EBADMSG;
+		if (nh->nlmsg_seq != r->nh->nlmsg_seq)
+			goto next; /* not an answer to this request */
+		if (nh->nlmsg_type == NLMSG_DONE)
+			return 1;
+		if (nh->nlmsg_type == NLMSG_ERROR) {
+			const struct nlmsgerr *e = NLMSG_DATA(nh);
+
+			if (len < NLMSG_LENGTH(sizeof(*e)))
+				return -EBADMSG;
+			if (!*ret)
+				*ret = e->error > 0 ? -EPROTO : e->error;
+			return 1;
+		}
+		if (cb && !*ret) {
+			int c = cb(nh, arg);
+
+			if (c)
+				*ret = c;
+		}
+next:
+		if (step >= n)
+			break;
+		buf += step;
+		n -= step;
+	}
+	return 0;
+}
+
+/*
+ * Send @r and read replies. For a dump, @cb sees every message (whole, of
+ * this request) and returns 0 to go on, >0 to stop with that value, <0 for
+ * an error. Without a dump the ack's error is returned. Datagrams from
+ * anyone but the kernel are ignored; a malformed reply is -EBADMSG.
  */
 static int nl_talk(struct nl_req *r, int (*cb)(struct nlmsghdr *, void *),
 		   void *arg)
 {
 	char rbuf[32768] __attribute__((aligned(NLMSG_ALIGNTO)));
-	int fd, ret = 0;
-	bool done = false;
+	int fd, ret = 0, end = 0;
 
-	fd = nl_open();
+	fd = nl_ops->open();
 	if (fd < 0)
 		return fd;
-	if (send(fd, r->buf, r->nh->nlmsg_len, 0) < 0) {
+	if (nl_ops->send(fd, r->buf, r->nh->nlmsg_len) < 0) {
 		ret = -errno;
 		goto out;
 	}
-	while (!done) {
-		ssize_t n = recv(fd, rbuf, sizeof(rbuf), 0);
-		struct nlmsghdr *nh;
+	while (!end) {
+		struct sockaddr_nl from = { 0 };
+		ssize_t n = nl_ops->recv(fd, rbuf, sizeof(rbuf), &from);
 
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			ret = -errno;
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0) {
+			/* A netlink socket does not end: 0 is a broken one. */
+			ret = n < 0 ? -errno : -EPROTO;
 			break;
 		}
-		for (nh = (struct nlmsghdr *)rbuf; NLMSG_OK(nh, (size_t)n);
-		     nh = NLMSG_NEXT(nh, n)) {
-			if (nh->nlmsg_type == NLMSG_DONE) {
-				done = true;
-				break;
-			}
-			if (nh->nlmsg_type == NLMSG_ERROR) {
-				struct nlmsgerr *e = NLMSG_DATA(nh);
-
-				if (!ret)
-					ret = e->error;
-				done = true;
-				break;
-			}
-			if (cb && !ret) {
-				int c = cb(nh, arg);
-
-				if (c)
-					ret = c;
-			}
-		}
+		if (from.nl_family != AF_NETLINK || from.nl_pid)
+			continue; /* not the kernel */
+		end = nl_datagram(r, rbuf, (size_t)n, cb, arg, &ret);
+		if (end < 0)
+			ret = end;
 	}
 out:
-	close(fd);
+	nl_ops->close(fd);
 	return ret;
 }
 
@@ -301,7 +366,11 @@ static int addr_cb(struct nlmsghdr *nh, void *arg)
 	struct match *m = arg;
 	int alen = zh_addr_len(m->a->family);
 
-	if (nh->nlmsg_type != RTM_NEWADDR || ifa->ifa_family != m->a->family ||
+	if (nh->nlmsg_type != RTM_NEWADDR)
+		return 0;
+	if (nh->nlmsg_len < NLMSG_LENGTH(sizeof(*ifa)))
+		return -EBADMSG;
+	if (ifa->ifa_family != m->a->family ||
 	    (int)ifa->ifa_index != m->ifindex ||
 	    ifa->ifa_prefixlen != m->a->prefix)
 		return 0;
@@ -327,14 +396,22 @@ static int route_cb(struct nlmsghdr *nh, void *arg)
 	int alen = zh_addr_len(m->a->family);
 	int len = RTM_PAYLOAD(nh);
 	struct rtattr *oif, *dst, *gw;
+	int ifindex;
 
-	if (nh->nlmsg_type != RTM_NEWROUTE || rtm->rtm_family != m->a->family ||
+	if (nh->nlmsg_type != RTM_NEWROUTE)
+		return 0;
+	if (nh->nlmsg_len < NLMSG_LENGTH(sizeof(*rtm)))
+		return -EBADMSG;
+	if (rtm->rtm_family != m->a->family ||
 	    rtm->rtm_table != RT_TABLE_MAIN || rtm->rtm_dst_len != m->a->prefix)
 		return 0;
 	oif = attr_find(RTM_RTA(rtm), len, RTA_OIF);
 	dst = attr_find(RTM_RTA(rtm), len, RTA_DST);
 	gw = attr_find(RTM_RTA(rtm), len, RTA_GATEWAY);
-	if (!oif || *(int *)RTA_DATA(oif) != m->ifindex)
+	if (!oif || RTA_PAYLOAD(oif) < sizeof(ifindex))
+		return 0;
+	memcpy(&ifindex, RTA_DATA(oif), sizeof(ifindex));
+	if (ifindex != m->ifindex)
 		return 0;
 	if (m->a->prefix && !attr_eq(dst, m->a->raw, alen))
 		return 0;

@@ -7,6 +7,9 @@
 #ifndef ZH_NL_H
 #define ZH_NL_H
 
+#include <sys/types.h>
+#include <linux/netlink.h>
+
 #include "addr.h"
 
 /* A veth pair: @host here, @peer created directly in netns @peer_netns_fd. */
@@ -28,5 +31,18 @@ int zh_nl_neigh_add(int ifindex, const struct zh_addr *ip,
 int zh_nl_addr_has(int ifindex, const struct zh_addr *a);
 int zh_nl_route_has(int ifindex, const struct zh_addr *dst,
 		    const struct zh_addr *gw);
+
+/*
+ * For tests: the socket the calls talk through. @recv fills @from with the
+ * sender (the kernel is nl_pid 0). NULL restores the kernel's.
+ */
+struct zh_nl_ops {
+	int (*open)(void);
+	ssize_t (*send)(int fd, const void *buf, size_t len);
+	ssize_t (*recv)(int fd, void *buf, size_t len,
+			struct sockaddr_nl *from);
+	void (*close)(int fd);
+};
+void zh_nl_set_ops(const struct zh_nl_ops *ops);
 
 #endif /* ZH_NL_H */
