@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 #include <stdarg.h>
 #include <stdio.h>
+#include <time.h>
 
 #include "log.h"
 
@@ -62,4 +63,27 @@ int zh_errf(char *buf, size_t len, int rc, const char *fmt, ...)
 	zh_verrf(buf, len, rc, fmt, ap);
 	va_end(ap);
 	return rc;
+}
+
+bool zh_ratelimit(struct zh_ratelimit *rl, unsigned int interval_ms,
+		  unsigned int burst, unsigned int *missed)
+{
+	struct timespec ts;
+	unsigned long long now;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	now = (unsigned long long)ts.tv_sec * 1000 +
+	      (unsigned long long)ts.tv_nsec / 1000000;
+	if (now >= rl->end_ms) {
+		rl->end_ms = now + interval_ms;
+		rl->sent = 0;
+	}
+	if (rl->sent >= burst) {
+		rl->missed++;
+		return false;
+	}
+	rl->sent++;
+	*missed = rl->missed;
+	rl->missed = 0;
+	return true;
 }

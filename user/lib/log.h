@@ -4,6 +4,7 @@
 #define ZH_LOG_H
 
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stddef.h>
 
 enum zh_log_level {
@@ -36,6 +37,19 @@ int zh_errf(char *buf, size_t len, int rc, const char *fmt, ...)
 /* zh_errf() for a caller that has its own arguments (a va_list). */
 int zh_verrf(char *buf, size_t len, int rc, const char *fmt, va_list ap)
 	__attribute__((format(printf, 4, 0)));
+
+/*
+ * At most @burst messages per @interval_ms from one place that anyone can
+ * make fire (a peer's requests, a full table): zh_ratelimit() says whether
+ * this one may go out, and *@missed how many were held back before it.
+ * Zero-initialise; not for sharing between threads.
+ */
+struct zh_ratelimit {
+	unsigned long long end_ms; /* of the window */
+	unsigned int sent, missed;
+};
+bool zh_ratelimit(struct zh_ratelimit *rl, unsigned int interval_ms,
+		  unsigned int burst, unsigned int *missed);
 
 #define pr_warn(...) zh_log(ZH_LOG_WARN, __VA_ARGS__)
 #define pr_info(...) zh_log(ZH_LOG_INFO, __VA_ARGS__)

@@ -14,6 +14,7 @@
 #include <sys/epoll.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/timerfd.h>
 #include <sys/un.h>
 #include <linux/if_xdp.h>
 #include <bpf/bpf.h>
@@ -26,6 +27,12 @@
 #endif
 
 #define MAX_CONNS 1024
+/* A pod's process needs one connection for all its queues: a network
+ * namespace may hold this many, so that no one peer takes every slot. */
+#define MAX_CONNS_PER_NETNS 8
+/* A connection that has registered nothing this long after it came is
+ * closed: holding slots without using them is not a use. */
+#define IDLE_MS 5000
 #define MAX_FDS 4 /* room to notice (and close) extra fds */
 
 struct reg {
@@ -34,9 +41,16 @@ struct reg {
 	char ifname[ZH_XSK_IFNAMSIZ];
 };
 
+struct zh_xsk_srv;
+
 struct conn {
+	struct zh_xsk_srv *srv;
 	int fd;
 	pid_t pid;
+	dev_t ns_dev; /* the peer's network namespace (0, 0: unknown) */
+	ino_t ns_ino;
+	unsigned long long since_ms; /* accepted */
+	bool used; /* registered a queue once */
 	int nregs;
 	struct reg regs[ZH_XSK_MAX_QUEUES];
 };
@@ -47,7 +61,22 @@ struct zh_xsk_srv {
 	const struct zh_objs *objs;
 	struct conn *conns[MAX_CONNS];
 	struct zh_xsk_srv_stats st;
+	/* Given up to take a connection off the queue, and close it, when
+	 * the agent is out of fds: else the queue stays readable for ever
+	 * and the loop spins. -1: could not be reopened. */
+	int spare_fd;
+	int tfd; /* ticks while a connection may go idle; -1: none */
+	struct zh_ratelimit rl_accept, rl_full, rl_refuse;
 };
+
+static unsigned long long mono_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (unsigned long long)ts.tv_sec * 1000 +
+	       (unsigned long long)ts.tv_nsec / 1000000;
+}
 
 const char *zh_xsk_socket_default(void)
 {
@@ -160,6 +189,7 @@ static void reply(struct conn *c, __u32 seq, int status, __u32 mode,
 		  const char *fmt, ...)
 {
 	char reason[ZH_XSK_REASON_LEN], buf[ZH_XSK_MSG_MAX];
+	unsigned int missed;
 	va_list ap;
 	int n;
 
@@ -171,8 +201,11 @@ static void reply(struct conn *c, __u32 seq, int status, __u32 mode,
 	if (n < 0 || send(c->fd, buf, n, MSG_DONTWAIT | MSG_NOSIGNAL) != n)
 		pr_debug("xsk: reply to pid %d not sent: %s\n", (int)c->pid,
 			 n < 0 ? strerror(-n) : strerror(errno));
-	if (status)
-		pr_info("xsk: refused pid %d: %s\n", (int)c->pid, reason);
+	/* A peer decides how often it is refused: said at most 20 times a
+	 * second (the counters have every one). */
+	if (status && zh_ratelimit(&c->srv->rl_refuse, 1000, 20, &missed))
+		pr_info("xsk: refused pid %d: %s%s\n", (int)c->pid, reason,
+			missed ? " (and others held back)" : "");
 }
 
 #define REFUSE(r, err, ...)                                    \
@@ -338,6 +371,7 @@ static void do_register(struct zh_xsk_srv *s, struct conn *c, __u32 seq,
 			       (xopt.flags & XDP_OPTIONS_ZEROCOPY) ?
 		       ZH_XSK_MODE_ZEROCOPY :
 		       ZH_XSK_MODE_COPY;
+	c->used = true;
 	c->regs[c->nregs++] = (struct reg){ .host_ifindex = pod.host_ifindex,
 					    .queue = req->queue_id };
 	memcpy(c->regs[c->nregs - 1].ifname, req->ifname, ZH_XSK_IFNAMSIZ);
@@ -477,33 +511,140 @@ out:
 	return keep;
 }
 
+/* Out of fds: the pending connection is taken with the spare fd's slot,
+ * and closed. */
+static void refuse_one(struct zh_xsk_srv *s, int err)
+{
+	unsigned int missed;
+	int fd;
+
+	if (s->spare_fd >= 0) {
+		close(s->spare_fd);
+		fd = accept4(s->lfd, NULL, NULL, SOCK_CLOEXEC);
+		if (fd >= 0)
+			close(fd);
+		s->spare_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+	}
+	if (zh_ratelimit(&s->rl_accept, 1000, 1, &missed))
+		pr_warn("xsk: accept: %s: refusing connections (%u more refused or failed in the last second)\n",
+			strerror(err), missed);
+}
+
+/* The network namespace of @c's process, to count its connections. */
+static void peer_netns(struct conn *c)
+{
+	char path[64];
+	struct stat st;
+
+	snprintf(path, sizeof(path), "/proc/%d/ns/net", (int)c->pid);
+	if (c->pid > 0 && !stat(path, &st)) {
+		c->ns_dev = st.st_dev;
+		c->ns_ino = st.st_ino;
+	}
+}
+
+/* How many connections @c's namespace has (unknown ones share one). */
+static int netns_conns(const struct zh_xsk_srv *s, const struct conn *c)
+{
+	int n = 0;
+
+	for (int i = 0; i < MAX_CONNS; i++)
+		n += s->conns[i] && s->conns[i]->ns_dev == c->ns_dev &&
+		     s->conns[i]->ns_ino == c->ns_ino;
+	return n;
+}
+
+/* Connections that registered nothing within IDLE_MS: closed. The tick
+ * runs only while there are such connections. */
+static void idle_sweep(struct zh_xsk_srv *s)
+{
+	unsigned long long now = mono_ms();
+	struct itimerspec its = { 0 };
+	__u64 ticks;
+	bool waiting = false;
+
+	if (read(s->tfd, &ticks, sizeof(ticks)) < 0 && errno != EAGAIN)
+		return;
+	for (int i = 0; i < MAX_CONNS; i++) {
+		struct conn *c = s->conns[i];
+
+		if (!c || c->used)
+			continue;
+		if (now - c->since_ms >= IDLE_MS) {
+			__atomic_add_fetch(&s->st.idle_closed, 1,
+					   __ATOMIC_RELAXED);
+			conn_close(s, i);
+		} else {
+			waiting = true;
+		}
+	}
+	if (!waiting)
+		timerfd_settime(s->tfd, 0, &its, NULL);
+}
+
+/* The tick, started when a connection comes. */
+static void idle_arm(struct zh_xsk_srv *s)
+{
+	struct itimerspec its = {
+		.it_interval = { .tv_sec = 1 },
+		.it_value = { .tv_sec = 1 },
+	};
+
+	if (s->tfd >= 0)
+		timerfd_settime(s->tfd, 0, &its, NULL);
+}
+
+/* What one turn may accept: the rest waits for the next turn. */
+#define ACCEPT_TURN 64
+
 static void accept_all(struct zh_xsk_srv *s)
 {
-	for (;;) {
+	for (int turn = 0; turn < ACCEPT_TURN; turn++) {
 		struct epoll_event ev = { .events = EPOLLIN };
 		struct ucred cred = {};
 		socklen_t len = sizeof(cred);
+		unsigned int missed;
 		struct conn *c;
 		int fd, i;
 
 		fd = accept4(s->lfd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
 		if (fd < 0) {
-			if (errno != EAGAIN && errno != EINTR)
+			if (errno == EMFILE || errno == ENFILE ||
+			    errno == ENOBUFS || errno == ENOMEM)
+				refuse_one(s, errno);
+			else if (errno != EAGAIN && errno != EINTR &&
+				 zh_ratelimit(&s->rl_accept, 1000, 1, &missed))
 				pr_warn("xsk: accept: %s\n", strerror(errno));
-			return;
+			if (errno == EAGAIN || s->spare_fd < 0)
+				return;
+			continue;
 		}
 		for (i = 0; i < MAX_CONNS && s->conns[i]; i++)
 			;
 		c = i < MAX_CONNS ? calloc(1, sizeof(*c)) : NULL;
 		if (!c) {
-			pr_warn("xsk: too many connections (%d): closing one\n",
-				MAX_CONNS);
+			if (zh_ratelimit(&s->rl_full, 1000, 1, &missed))
+				pr_warn("xsk: too many connections (%d): closing new ones (%u more in the last second)\n",
+					MAX_CONNS, missed);
 			close(fd);
 			continue;
 		}
+		c->srv = s;
 		c->fd = fd;
+		c->since_ms = mono_ms();
 		if (!getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len))
 			c->pid = cred.pid;
+		peer_netns(c);
+		if (netns_conns(s, c) >= MAX_CONNS_PER_NETNS) {
+			__atomic_add_fetch(&s->st.refused, 1, __ATOMIC_RELAXED);
+			if (zh_ratelimit(&s->rl_full, 1000, 1, &missed))
+				pr_warn("xsk: pid %d: its network namespace has %d connections already: closing this one (%u more in the last second)\n",
+					(int)c->pid, MAX_CONNS_PER_NETNS,
+					missed);
+			close(fd);
+			free(c);
+			continue;
+		}
 		ev.data.u32 = (__u32)i;
 		if (epoll_ctl(s->efd, EPOLL_CTL_ADD, fd, &ev)) {
 			close(fd);
@@ -512,22 +653,33 @@ static void accept_all(struct zh_xsk_srv *s)
 		}
 		s->conns[i] = c;
 		__atomic_add_fetch(&s->st.connections, 1, __ATOMIC_RELAXED);
+		idle_arm(s);
 	}
 }
 
 #define LISTEN_ID UINT32_MAX
+#define TIMER_ID (UINT32_MAX - 1)
+
+/* Event batches one turn takes: more waits for the next turn, so that the
+ * caller's loop (signals, sweeps) runs however busy the socket is. */
+#define PROCESS_TURN 4
 
 void zh_xsk_srv_process(struct zh_xsk_srv *s)
 {
 	struct epoll_event evs[32];
-	int n;
+	int n, turn = 0;
 
-	while ((n = epoll_wait(s->efd, evs, 32, 0)) > 0) {
+	while (turn++ < PROCESS_TURN &&
+	       (n = epoll_wait(s->efd, evs, 32, 0)) > 0) {
 		for (int k = 0; k < n; k++) {
 			__u32 i = evs[k].data.u32;
 
 			if (i == LISTEN_ID) {
 				accept_all(s);
+				continue;
+			}
+			if (i == TIMER_ID) {
+				idle_sweep(s);
 				continue;
 			}
 			if (i >= MAX_CONNS || !s->conns[i])
@@ -577,6 +729,8 @@ int zh_xsk_srv_open(struct zh_xsk_srv **out, const char *path,
 		return -ENOMEM;
 	s->objs = objs;
 	s->lfd = s->efd = -1;
+	s->spare_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+	s->tfd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK);
 	snprintf(s->path, sizeof(s->path), "%s", path);
 	memcpy(sa.sun_path, path, strlen(path));
 	err = mkdir_parent(path);
@@ -600,6 +754,11 @@ int zh_xsk_srv_open(struct zh_xsk_srv **out, const char *path,
 		err = -errno;
 		goto err;
 	}
+	ev.data.u32 = TIMER_ID;
+	if (s->tfd < 0 || epoll_ctl(s->efd, EPOLL_CTL_ADD, s->tfd, &ev)) {
+		err = -errno;
+		goto err;
+	}
 	*out = s;
 	return 0;
 err:
@@ -609,6 +768,10 @@ err:
 	}
 	if (s->efd >= 0)
 		close(s->efd);
+	if (s->spare_fd >= 0)
+		close(s->spare_fd);
+	if (s->tfd >= 0)
+		close(s->tfd);
 	free(s);
 	return err;
 }
@@ -622,6 +785,10 @@ void zh_xsk_srv_close(struct zh_xsk_srv *s)
 			conn_close(s, i);
 	close(s->efd);
 	close(s->lfd);
+	if (s->spare_fd >= 0)
+		close(s->spare_fd);
+	if (s->tfd >= 0)
+		close(s->tfd);
 	unlink(s->path);
 	free(s);
 }

@@ -63,6 +63,8 @@ const char *zh_xsk_result_name(int r);
 struct zh_xsk_srv_stats {
 	__u64 results[ZH_XSK_R_MAX];
 	__u64 connections; /* accepted so far */
+	__u64 refused; /* closed at once: their namespace had its share */
+	__u64 idle_closed; /* closed for registering nothing in time */
 	__u64 live; /* registrations now */
 };
 

@@ -1,0 +1,112 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
+#
+# What any local process can do to zerohopd, and must not hang or starve
+# it. The AF_XDP handoff socket is mode 0666:
+#   - one network namespace opening hundreds of connections gets
+#     MAX_CONNS_PER_NETNS (8) of them, the rest closed at once;
+#   - a connection that registers nothing is closed after 5 s;
+#   - connections from many namespaces past the agent's file descriptors
+#     (RLIMIT_NOFILE 64): accept() fails with EMFILE while connections
+#     wait; the agent refuses them and its loop still takes SIGTERM at
+#     once (before, it spun on the readable socket for ever), saying so in
+#     a bounded number of log lines.
+# Everything lives in namespaces and pins this script makes and removes.
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+: "${O:=build}"
+ZH_PREFIX="zhh$$"
+# shellcheck source=tests/integration/lib.sh
+. tests/integration/lib.sh
+zh_start
+zh_require python3 curl prlimit nsenter
+
+LOG="$ZH_TMP/agent.log"
+PORT=19473
+zh_node_up
+
+# flood N OUT: N connections to the handoff socket, held; OUT gets how
+# many connected, then (after 8 s) how many the agent has closed.
+flood() {
+	python3 - "$ZEROHOP_XSK_SOCKET" "$1" >"$2" <<-'EOF'
+		import select, socket, sys, time
+		path, n = sys.argv[1], int(sys.argv[2])
+		held = []
+		for _ in range(n):
+		    s = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+		    try:
+		        s.connect(path)
+		    except OSError:
+		        s.close()
+		        continue
+		    held.append(s)
+		print(len(held), flush=True)
+		closed, end = set(), time.time() + 8
+		while time.time() < end and len(closed) < len(held):
+		    r, _, _ = select.select([s for s in held if s not in closed], [], [], 0.2)
+		    for s in r:
+		        try:
+		            if s.recv(64) == b"":
+		                closed.add(s)
+		        except OSError:
+		            closed.add(s)
+		print(len(closed), flush=True)
+		time.sleep(60)
+	EOF
+}
+
+agent_start() {
+	zh_bg "$ZH_NODE" "$@" "$ZH_BIN/zerohopd" -i 0 \
+		--listen "127.0.0.1:$PORT" 2>"$LOG"
+	AGENT=${ZH_PIDS[-1]}
+	eventually grep -q 'ready$' "$LOG"
+}
+agent_stops_at_once() {
+	local i
+	kill "$AGENT"
+	for i in $(seq 30); do
+		kill -0 "$AGENT" 2>/dev/null || return 0
+		sleep 0.1
+	done
+	return 1
+}
+fds() { find "/proc/$AGENT/fd" -mindepth 1 | wc -l; }
+
+case_per_netns() {
+	local base
+	agent_start
+	base=$(fds)
+	flood 200 "$ZH_TMP/flood.out" &
+	ZH_PIDS+=($!)
+	check "a local process connects 200 times" eventually \
+		test -s "$ZH_TMP/flood.out"
+	check "the agent keeps at most 8 of them (fds $base -> $(fds))" \
+		test "$(fds)" -le $((base + 8))
+	check "... and says why, rate-limited" eval \
+		'[ "$(grep -c "its network namespace has 8 connections" "$LOG")" -ge 1 ] &&
+		 [ "$(grep -c "its network namespace has 8 connections" "$LOG")" -lt 5 ]'
+	check "/healthz still answers" zh_node curl -sf -m 2 "127.0.0.1:$PORT/healthz"
+	check "every one is closed: the rest at once, the 8 kept idle after 5 s" \
+		eventually eval '[ "$(sed -n 2p "$ZH_TMP/flood.out")" = "$(sed -n 1p "$ZH_TMP/flood.out")" ]'
+	check "... and the agent's fds are back ($(fds))" test "$(fds)" -le "$base"
+	check "SIGTERM ends it at once" agent_stops_at_once
+}
+
+case_emfile() {
+	local i lines
+	agent_start prlimit --nofile=64
+	for i in $(seq 12); do
+		ip netns add "${ZH_PREFIX}-f$i"
+		zh_bg "${ZH_PREFIX}-f$i" bash -c "$(declare -f flood); flood 8 '$ZH_TMP/f$i.out'"
+	done
+	check "12 namespaces connect 8 times each" eventually \
+		eval '[ "$(cat "$ZH_TMP"/f*.out 2>/dev/null | wc -l)" -ge 12 ]'
+	check "the agent ran out of fds, and said so" eventually \
+		grep -q "Too many open files" "$LOG"
+	lines=$(grep -c "xsk: accept" "$LOG" || true)
+	check "... rate-limited ($lines lines)" test "$lines" -lt 10
+	check "SIGTERM still ends it at once" agent_stops_at_once
+	check "... saying so" grep -q "signal 15: exiting" "$LOG"
+}
+
+zh_run_cases case_per_netns case_emfile
