@@ -44,11 +44,9 @@ static bool stored_eq(const char *field, size_t size, const char *s)
 static bool is_valid(const struct zh_attachments *valid,
 		     const struct zh_iface *iface)
 {
-	/* A container ID longer than the field matches by its prefix: at
-	 * worst a stale attachment is kept, never a valid one removed. */
 	for (size_t i = 0; i < valid->n; i++) {
-		if (stored_eq(iface->container_id, sizeof(iface->container_id),
-			      valid->v[i].container_id) &&
+		if (zh_container_id_is(iface->container_id,
+				       valid->v[i].container_id) &&
 		    stored_eq(iface->pod_ifname, sizeof(iface->pod_ifname),
 			      valid->v[i].ifname))
 			return true;

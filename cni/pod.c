@@ -373,8 +373,7 @@ static void fill_iface(struct zh_iface *iface, const struct zh_cni_env *env,
 	snprintf(iface->host_ifname, sizeof(iface->host_ifname), "%s", host);
 	snprintf(iface->pod_ifname, sizeof(iface->pod_ifname), "%s",
 		 env->ifname);
-	snprintf(iface->container_id, sizeof(iface->container_id), "%s",
-		 env->container_id);
+	zh_container_id_key(env->container_id, iface->container_id);
 	snprintf(iface->netns, sizeof(iface->netns), "%s", env->netns);
 	snprintf(iface->network, sizeof(iface->network), "%s", conf->name);
 	if (conf->afxdp.queues) {
@@ -761,8 +760,7 @@ int zh_cmd_check(const struct zh_cni_env *env, const struct zh_netconf *conf,
 			problem(&p, "fast-path program not attached to %s",
 				host);
 		if (zh_iface_lookup(&objs, ifindex, &iface) ||
-		    strncmp(iface.container_id, env->container_id,
-			    sizeof(iface.container_id)))
+		    !zh_container_id_is(iface.container_id, env->container_id))
 			problem(&p, "no endpoint entry for %s", host);
 		else if (conf->afxdp.queues &&
 			 zh_steer_check(&objs, &iface) != 1)

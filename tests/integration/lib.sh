@@ -214,8 +214,17 @@ zh_conf() {
 EOF
 }
 
-# zh_ctr_id POD: the container ID a runtime would pass (64 hex digits).
-zh_ctr_id() { printf '%s' "$1" | sha256sum | cut -c1-64; }
+# zh_ctr_id POD: the container ID a runtime would pass: 64 hex digits, or
+# for a pod named *-long 150 characters, as containerd's
+# <namespace>-<id> reach.
+zh_ctr_id() {
+	local h
+	h=$(printf '%s' "$1" | sha256sum | cut -c1-64)
+	case $1 in
+	*-long) printf 'k8s.io-%s%s%s' "$h" "$h" "${h:0:15}" ;;
+	*) printf '%s' "$h" ;;
+	esac
+}
 
 # zh_lease POD: the host-local lease files that hold POD's addresses (in
 # zh_conf's dataDir; each is the container ID, CRLF, the ifname); nothing

@@ -538,6 +538,38 @@ agent_restart() {
 	check "DEL" zh_cni DEL "$a" "$CONF"
 }
 
+# A container ID of 150 characters through ADD, CHECK, GC and DEL: the
+# entry keeps 62 of them and a digest, and every command matches it so.
+long_id() {
+	local p="${ZH_PREFIX}-long" id host
+	id=$(zh_ctr_id "$p")
+	check "the ID is 150 characters" test "${#id}" = 150
+	zh_conf "$ZH_TMP/long.conf" zhlong tc 10.91.9.0/24
+	check "ADD" zh_pod_add "$p" "$ZH_TMP/long.conf"
+	host=$(jq -r '.interfaces[0].name' "$ZH_TMP/$p.json")
+	check "the entry keeps its start and a digest" \
+		eval '"$ZH_BIN/zerohopctl" endpoints -o json |
+			jq -e --arg s "${id:0:62}#" ".[] | select(.containerID | startswith(\$s))"'
+	jq --slurpfile r "$ZH_TMP/$p.json" '. + {prevResult: $r[0]}' \
+		"$ZH_TMP/long.conf" >"$ZH_TMP/long-check.conf"
+	check "CHECK passes (it failed with 104, no endpoint entry)" \
+		zh_cni CHECK "$p" "$ZH_TMP/long-check.conf"
+	jq --arg id "$id" '.cniVersion = "1.1.0" |
+		. + {"cni.dev/valid-attachments": [{"containerID": $id, "ifname": "eth0"}]}' \
+		"$ZH_TMP/long.conf" >"$ZH_TMP/long-gc.conf"
+	check "GC with it in the valid list keeps it" net_cmd GC "$ZH_TMP/long-gc.conf"
+	check "... its veth is there" has_link "$host"
+	# As containerd's run --rm: the netns (and the veth) gone before DEL,
+	# so only the entry's owner names what to remove.
+	ip netns del "$p"
+	check "the veth goes with the netns" eventually eval '! has_link "$host"'
+	check "DEL" zh_cni DEL "$p" "$ZH_TMP/long.conf"
+	check "... removes its entry at once" \
+		eval '! "$ZH_BIN/zerohopctl" endpoints -o json |
+			jq -e --arg s "${id:0:62}#" ".[] | select(.containerID | startswith(\$s))"'
+	check "... and its lease" test -z "$(zh_lease "$p")"
+}
+
 zh_run_cases env_ok tc_without_agent xdp_with_agent rollback netns_gone_after_ipam \
 	host_route_taken bad_input versions v110_add v110_status v110_gc concurrent chain \
-	agent_restart
+	agent_restart long_id

@@ -11,6 +11,7 @@
 #include <netinet/in.h>
 
 #include "maps.h"
+#include "sha256.h"
 #include "addr.h"
 #include "log.h"
 #include "hist.h"
@@ -261,12 +262,35 @@ struct owner {
 	int n;
 };
 
+void zh_container_id_key(const char *id, char out[ZH_CONTAINER_ID_LEN])
+{
+	unsigned char d[32];
+	size_t n = strlen(id);
+
+	if (n < ZH_CONTAINER_ID_LEN) {
+		memcpy(out, id, n + 1);
+		return;
+	}
+	zh_sha256(id, n, d);
+	memcpy(out, id, 62);
+	out[62] = '#';
+	for (int i = 0; i < 16; i++)
+		snprintf(out + 63 + 2 * i, 3, "%02x", d[i]);
+}
+
+bool zh_container_id_is(const char *stored, const char *id)
+{
+	char key[ZH_CONTAINER_ID_LEN];
+
+	zh_container_id_key(id, key);
+	return !strncmp(stored, key, ZH_CONTAINER_ID_LEN);
+}
+
 static int owner_cb(__u32 host_ifindex, const struct zh_iface *iface, void *arg)
 {
 	struct owner *w = arg;
 
-	if (strncmp(iface->container_id, w->container_id,
-		    sizeof(iface->container_id)) ||
+	if (!zh_container_id_is(iface->container_id, w->container_id) ||
 	    strncmp(iface->pod_ifname, w->pod_ifname,
 		    sizeof(iface->pod_ifname)))
 		return 0;

@@ -19,6 +19,17 @@ int zh_ep_write(const struct zh_objs *o, __u32 host_ifindex,
 /* Remove the pod behind @host_ifindex, its AF_XDP rules and sockets too;
  * -ENOENT when there is none. */
 int zh_ep_remove(const struct zh_objs *o, __u32 host_ifindex);
+/*
+ * How an endpoint entry keeps a container ID (zh_iface.container_id):
+ * whole when it fits (ZH_CONTAINER_ID_LEN - 1 bytes), else its first 62
+ * bytes, '#' and 32 hex digits of its SHA-256. CNI allows IDs of any
+ * length (containerd's run to 150 and more), and two that share their
+ * start must not match; '#' is in no valid ID. Every comparison goes
+ * through zh_container_id_is().
+ */
+void zh_container_id_key(const char *id, char out[ZH_CONTAINER_ID_LEN]);
+bool zh_container_id_is(const char *stored, const char *id);
+
 /* Remove every pod recorded for @container_id/@pod_ifname (a veth that
  * vanished without DEL); returns how many were removed. */
 int zh_ep_remove_owner(const struct zh_objs *o, const char *container_id,
