@@ -180,5 +180,12 @@ int zh_cni_env_parse(struct zh_cni_env *env,
 		return 0;
 	if (zh_cni_validate_container_id(env->container_id, err))
 		return -1;
+	/* The endpoint entry keeps the path whole, and the agent enters it
+	 * later: a cut one could name another namespace. */
+	if (env->netns && strlen(env->netns) >= ZH_NETNS_LEN)
+		return zh_cni_err_set(
+			err, ZH_CNI_ERR_INVALID_ENV, "CNI_NETNS too long",
+			"CNI_NETNS is %zu bytes; zerohop keeps at most %d",
+			strlen(env->netns), ZH_NETNS_LEN - 1);
 	return zh_cni_validate_ifname(env->ifname, err);
 }

@@ -267,6 +267,33 @@ static void test_env_container_ids(void **state)
 	}
 }
 
+/* A netns path the endpoint entry cannot keep whole is refused, never
+ * cut (the agent enters it later). */
+static void test_env_netns_length(void **state)
+{
+	struct zh_cni_err err = { 0 };
+	struct zh_cni_env env;
+	char path[ZH_NETNS_LEN + 8];
+
+	(void)state;
+	memset(path, 'n', sizeof(path));
+	path[0] = '/';
+	path[ZH_NETNS_LEN - 1] = '\0'; /* 127 bytes: fits */
+	fenv_full("ADD");
+	fenv.netns = path;
+	assert_int_equal(zh_cni_env_parse(&env, fake_get, &err), 0);
+	path[ZH_NETNS_LEN - 1] = 'n';
+	path[ZH_NETNS_LEN] = '\0'; /* 128: does not */
+	for (int c = 0; c < 2; c++) {
+		fenv_full(c ? "CHECK" : "ADD");
+		fenv.netns = path;
+		assert_int_equal(zh_cni_env_parse(&env, fake_get, &err), -1);
+		assert_int_equal(err.code, ZH_CNI_ERR_INVALID_ENV);
+		assert_string_equal(err.msg, "CNI_NETNS too long");
+		assert_contains(err.details, "128 bytes");
+	}
+}
+
 static void test_env_ifnames(void **state)
 {
 	static const struct {
@@ -1877,6 +1904,7 @@ int main(void)
 		cmocka_unit_test(test_env_each_command),
 		cmocka_unit_test(test_env_version_needs_nothing),
 		cmocka_unit_test(test_env_all_missing_at_once),
+		cmocka_unit_test(test_env_netns_length),
 		cmocka_unit_test(test_env_del_without_netns),
 		cmocka_unit_test(test_env_status_gc),
 		cmocka_unit_test(test_env_bad_command),
