@@ -61,6 +61,10 @@ static int objs_take(const char *root, struct zh_objs *objs, unsigned int flags,
 	int lock, ret;
 
 	lock = zh_pin_lock(root);
+	if (lock == -ENOMEDIUM)
+		return zh_cni_err_set(
+			err, ZH_CNI_ERR_BPF, "/sys/fs/bpf is not a bpffs",
+			"the plugin would load a private set of maps: mount bpffs on /sys/fs/bpf in the runtime's mount namespace (not under `ip netns exec`)");
 	if (lock < 0)
 		return zh_cni_err_set(err, ZH_CNI_ERR_BPF,
 				      "cannot lock the BPF pin directory",

@@ -570,6 +570,30 @@ long_id() {
 	check "... and its lease" test -z "$(zh_lease "$p")"
 }
 
+# Where /sys/fs/bpf is no bpffs (a private mount namespace with a tmpfs
+# there, as `ip netns exec` leaves it), ADD fails and mounts nothing: a
+# bpffs of its own would be a second, private set of maps.
+no_bpffs() {
+	local p="${ZH_PREFIX}-nb"
+	ip netns add "$p"
+	zh_conf "$ZH_TMP/nb.conf" zhnb tc 10.91.8.0/24
+	unshare -m --propagation private sh -c '
+		mount -t tmpfs none /sys/fs/bpf || exit 9
+		CNI_COMMAND=ADD CNI_CONTAINERID=nb CNI_NETNS="/var/run/netns/$1" \
+			CNI_IFNAME=eth0 CNI_PATH="$2" nsenter --net="/var/run/netns/$3" \
+			"$4/zerohop" <"$5/nb.conf" >"$5/nb.json"
+		echo "rc=$?" >"$5/nb.rc"
+		stat -f -c %T /sys/fs/bpf >"$5/nb.fs"' _ \
+		"$p" "$ZH_CNI_PATH" "$ZH_NODE" "$ZH_BIN" "$ZH_TMP"
+	check "ADD fails" grep -qv "rc=0" "$ZH_TMP/nb.rc"
+	check "... with error 102 naming the reason" jq -e \
+		'.code == 102 and .msg == "/sys/fs/bpf is not a bpffs"' "$ZH_TMP/nb.json"
+	check "... having mounted no bpffs of its own" \
+		grep -qx tmpfs "$ZH_TMP/nb.fs"
+	check "... and left no veth" zh_no_links
+	check "... and no lease" test -z "$(zh_lease "$p")"
+}
+
 zh_run_cases env_ok tc_without_agent xdp_with_agent rollback netns_gone_after_ipam \
 	host_route_taken bad_input versions v110_add v110_status v110_gc concurrent chain \
-	agent_restart long_id
+	agent_restart long_id no_bpffs

@@ -9,6 +9,7 @@
  */
 #include <dirent.h>
 #include <errno.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -38,12 +39,24 @@ const char *zh_pin_root_default(void)
 	return env && *env ? env : ZH_PIN_ROOT;
 }
 
+static bool may_mount;
+
+void zh_bpffs_allow_mount(void)
+{
+	may_mount = true;
+}
+
 int zh_bpffs_ensure(void)
 {
 	struct statfs st;
 
 	if (statfs(BPFFS, &st) == 0 && st.f_type == BPF_FS_MAGIC)
 		return 0;
+	if (!may_mount) {
+		pr_warn("%s is not a bpffs here: zerohop's maps must be the node's (mount bpffs there, as zerohopd does; not under `ip netns exec`, which remounts /sys)\n",
+			BPFFS);
+		return -ENOMEDIUM;
+	}
 	if (mount("bpf", BPFFS, "bpf", 0, "mode=0700") < 0) {
 		int err = -errno;
 

@@ -18,8 +18,15 @@
  */
 const char *zh_pin_root_default(void);
 
-/* Mount bpffs on /sys/fs/bpf when it is not. */
+/*
+ * Is /sys/fs/bpf a bpffs? 0 when it is; else, where mounting was allowed
+ * (zh_bpffs_allow_mount(): the agent), mount one, and elsewhere -ENOMEDIUM
+ * with a warning: every bpffs mount is a new, empty instance, so a CNI
+ * plugin that mounted its own would load a second, private set of maps
+ * (as under `ip netns exec`, which remounts /sys).
+ */
 int zh_bpffs_ensure(void);
+void zh_bpffs_allow_mount(void);
 
 /*
  * Serialise every writer of the pins and maps under @root: flock() on it,

@@ -34,6 +34,7 @@
 #include <jansson.h>
 
 #include "log.h"
+#include "pin.h"
 #include "params.h"
 #include "xdpbench.h"
 #include "zh_xsk.h"
@@ -622,6 +623,8 @@ int main(int argc, char **argv)
 	int rc;
 
 	zh_log_set_prefix("xdpbench");
+	/* It loads the objects of its own paths, as the agent does. */
+	zh_bpffs_allow_mount();
 	if (argc > 1 && (!strcmp(argv[1], "-h") || !strcmp(argv[1], "--help") ||
 			 !strcmp(argv[1], "help"))) {
 		xb_usage(stdout);

@@ -808,6 +808,7 @@ int main(int argc, char **argv)
 	zh_log_set_prefix("zerohopd");
 	zh_log_set_level(a.o.verbose ? ZH_LOG_DEBUG : ZH_LOG_INFO);
 	zh_log_hook_libs();
+	zh_bpffs_allow_mount(); /* the agent may; the plugin may not */
 	if (curl_global_init(CURL_GLOBAL_DEFAULT)) {
 		pr_warn("cannot initialise libcurl\n");
 		return 1;
