@@ -253,6 +253,10 @@ want(init, "/sys/fs/bpf", "/sys/fs/bpf", ro=True)'
 	check "deploy/afxdp-pod.yaml mounts the same /run/zerohop" py '
 pod = load_all("deploy/afxdp-pod.yaml")[0]
 if [v["hostPath"]["path"] for v in pod["spec"]["volumes"]] != ["/run/zerohop"]: fail(pod["spec"]["volumes"])'
+	check "... read-only: a pod cannot swap the socket for its own" py '
+pod = load_all("deploy/afxdp-pod.yaml")[0]
+mounts = [m for c in pod["spec"]["containers"] for m in c.get("volumeMounts", [])]
+if not mounts or not all(m.get("readOnly") for m in mounts): fail(mounts)'
 }
 
 probes() {

@@ -10,7 +10,9 @@
 #     (RLIMIT_NOFILE 64): accept() fails with EMFILE while connections
 #     wait; the agent refuses them and its loop still takes SIGTERM at
 #     once (before, it spun on the readable socket for ever), saying so in
-#     a bounded number of log lines.
+#     a bounded number of log lines;
+#   - the socket goes only where nobody else may write, and replaces only
+#     a socket.
 # Everything lives in namespaces and pins this script makes and removes.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -109,4 +111,41 @@ case_emfile() {
 	check "... saying so" grep -q "signal 15: exiting" "$LOG"
 }
 
-zh_run_cases case_per_netns case_emfile
+# refuses WHY PATH: zerohopd --xsk-socket PATH exits 1 at start saying WHY.
+refuses() {
+	local rc=0
+	timeout 20 nsenter --net="/var/run/netns/$ZH_NODE" "$ZH_BIN/zerohopd" \
+		-i 0 --xsk-socket "$2" 2>"$ZH_TMP/refused.log" || rc=$?
+	cat "$ZH_TMP/refused.log"
+	[ "$rc" = 1 ] && grep -q "$1" "$ZH_TMP/refused.log"
+}
+
+# The socket's place: a directory only we (or root) may write, and at the
+# path a socket or nothing (before, anything there was unlinked, and the
+# chmod after bind followed symlinks).
+case_socket_path() {
+	local d="$ZH_TMP/sock"
+	mkdir -m 0777 "$d"
+	check "a directory others may write is refused" \
+		refuses "only we (or root) may write" "$d/xsk.sock"
+	chmod 0755 "$d"
+	ln -s /etc/passwd "$d/xsk.sock"
+	check "a symlink at the path is refused, not followed" \
+		refuses "no socket: refusing to replace it" "$d/xsk.sock"
+	check "... and is still there" test -L "$d/xsk.sock"
+	rm "$d/xsk.sock"
+	ln -s "$ZH_TMP" "$d/link"
+	check "a directory that is a symlink is refused" \
+		refuses "only we (or root) may write" "$d/link/xsk.sock"
+	python3 -c 'import socket,sys; socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET).bind(sys.argv[1])' \
+		"$d/xsk.sock"
+	zh_bg "$ZH_NODE" "$ZH_BIN/zerohopd" -i 0 --xsk-socket "$d/xsk.sock" \
+		2>"$ZH_TMP/stale.log"
+	AGENT=${ZH_PIDS[-1]}
+	check "a dead agent's socket is replaced" eventually \
+		grep -q 'AF_XDP sockets on .*xsk.sock; ready' "$ZH_TMP/stale.log"
+	check "... mode 0666" test "$(stat -c %a "$d/xsk.sock")" = 666
+	check "SIGTERM ends it" agent_stops_at_once
+}
+
+zh_run_cases case_per_netns case_emfile case_socket_path

@@ -697,18 +697,43 @@ int zh_xsk_srv_fd(const struct zh_xsk_srv *s)
 	return s->efd;
 }
 
-static int mkdir_parent(const char *path)
+/*
+ * The socket's directory, made if missing, must be a real directory of
+ * ours (or root's) that nobody else may write: else someone could swap
+ * the socket for their own and receive pods' AF_XDP sockets, or point
+ * our chmod elsewhere. What is at the path must be a socket (a dead
+ * agent's), or nothing.
+ */
+static int safe_path(const char *path)
 {
 	char dir[PATH_MAX];
+	struct stat st;
 	char *slash;
 
 	snprintf(dir, sizeof(dir), "%s", path);
 	slash = strrchr(dir, '/');
-	if (!slash || slash == dir)
-		return 0;
+	if (!slash || slash == dir) {
+		pr_warn("xsk: %s: want a socket in a directory of its own\n",
+			path);
+		return -EINVAL;
+	}
 	*slash = '\0';
 	if (mkdir(dir, 0755) && errno != EEXIST)
 		return -errno;
+	if (lstat(dir, &st))
+		return -errno;
+	if (!S_ISDIR(st.st_mode) ||
+	    (st.st_uid != geteuid() && st.st_uid != 0) ||
+	    (st.st_mode & (S_IWGRP | S_IWOTH))) {
+		pr_warn("xsk: %s: not a directory that only we (or root) may write: refusing to put the handoff socket there\n",
+			dir);
+		return -EPERM;
+	}
+	if (!lstat(path, &st) && !S_ISSOCK(st.st_mode)) {
+		pr_warn("xsk: %s: there is something there that is no socket: refusing to replace it\n",
+			path);
+		return -EEXIST;
+	}
 	return 0;
 }
 
@@ -733,7 +758,7 @@ int zh_xsk_srv_open(struct zh_xsk_srv **out, const char *path,
 	s->tfd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK);
 	snprintf(s->path, sizeof(s->path), "%s", path);
 	memcpy(sa.sun_path, path, strlen(path));
-	err = mkdir_parent(path);
+	err = safe_path(path);
 	if (err)
 		goto err;
 	s->lfd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC | SOCK_NONBLOCK,
@@ -742,7 +767,8 @@ int zh_xsk_srv_open(struct zh_xsk_srv **out, const char *path,
 		err = -errno;
 		goto err;
 	}
-	/* A socket file left by an agent that died: ours now. */
+	/* A socket left by an agent that died: ours now (safe_path() saw
+	 * that it is one, in a directory nobody else writes). */
 	unlink(path);
 	if (bind(s->lfd, (struct sockaddr *)&sa, sizeof(sa)) ||
 	    chmod(path, 0666) || listen(s->lfd, 64)) {
