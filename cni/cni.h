@@ -126,6 +126,8 @@ int zh_cni_validate_ifname(const char *ifname, struct zh_cni_err *err);
  * {"afxdp": ...}}, for one pod; false there opts a pod out).
  */
 #define ZH_AFXDP_SOCKET_LEN 108 /* sun_path */
+/* Queues one pod may ask for in args.cni.afxdp unless "afxdpPods" says. */
+#define ZH_AFXDP_POD_QUEUES 4
 
 struct zh_afxdp_conf {
 	unsigned int queues; /* 0: no AF_XDP; else 1..ZH_XSK_MAX_QUEUES */

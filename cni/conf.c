@@ -183,18 +183,67 @@ static int parse_afxdp_obj(struct zh_afxdp_conf *a, const json_t *v,
 	return 0;
 }
 
+/*
+ * What the network lets one pod ask for in args.cni.afxdp: "afxdpPods":
+ * {"allow": true|false (default true), "maxQueues": 1..16 (default
+ * ZH_AFXDP_POD_QUEUES)}. The slots are the node's (ZH_XSK_SLOTS): pods
+ * asking for 16 queues each would take them all.
+ */
+static int parse_pod_policy(const json_t *root, bool *allow, long long *maxq,
+			    struct zh_cni_err *err)
+{
+	static const char *const keys[] = { "allow", "maxQueues", NULL };
+	struct zh_json_err je = { 0 };
+	json_t *pol = zh_json_get(root, "afxdpPods");
+
+	*allow = true;
+	*maxq = ZH_AFXDP_POD_QUEUES;
+	if (!pol)
+		return 0;
+	if (!json_is_object(pol))
+		return afxdp_err(err, "afxdpPods", pol,
+				 "{\"allow\": bool, \"maxQueues\": 1..16}");
+	if (zh_json_strict(pol, "afxdpPods", keys, &je))
+		return zh_cni_errf(
+			err, ZH_CNI_ERR_INVALID_CONFIG, NULL,
+			"unknown key \"%.32s\" in afxdpPods (known: allow, maxQueues)",
+			je.key);
+	if (zh_json_bool(pol, "afxdpPods", "allow", 0, allow, &je))
+		return afxdp_err(err, je.path, je.value, "true or false");
+	if (zh_json_int(pol, "afxdpPods", "maxQueues", 0, 1, ZH_XSK_MAX_QUEUES,
+			"an integer from 1 to 16", maxq, &je))
+		return afxdp_err(err, je.path, je.value, je.want);
+	return 0;
+}
+
 /* The network's "afxdp", unless the runtime's args.cni.afxdp (one pod)
- * says otherwise. */
+ * says otherwise, as far as "afxdpPods" lets it. */
 static int parse_afxdp(struct zh_netconf *conf, struct zh_cni_err *err)
 {
 	/* zh_json_get() of what is no object is NULL: other args are ok. */
 	json_t *cni = zh_json_get(zh_json_get(conf->root, "args"), "cni");
 	json_t *pod = zh_json_get(cni, "afxdp");
 	json_t *net = zh_json_get(conf->root, "afxdp");
+	long long maxq;
+	bool allow;
 
-	if (pod)
-		return parse_afxdp_obj(&conf->afxdp, pod, "args.cni.afxdp",
-				       err);
+	if (parse_pod_policy(conf->root, &allow, &maxq, err))
+		return -1;
+	/* Opting out (false) is always a pod's to say. */
+	if (pod && !json_is_false(pod) && !allow)
+		return zh_cni_errf(
+			err, ZH_CNI_ERR_INVALID_CONFIG, NULL,
+			"args.cni.afxdp: this network does not let a pod ask for AF_XDP (afxdpPods.allow is false)");
+	if (pod) {
+		if (parse_afxdp_obj(&conf->afxdp, pod, "args.cni.afxdp", err))
+			return -1;
+		if (conf->afxdp.queues > maxq)
+			return zh_cni_errf(
+				err, ZH_CNI_ERR_INVALID_CONFIG, NULL,
+				"args.cni.afxdp.queues is %u: this network lets a pod ask for at most %lld (afxdpPods.maxQueues)",
+				conf->afxdp.queues, maxq);
+		return 0;
+	}
 	if (net)
 		return parse_afxdp_obj(&conf->afxdp, net, "afxdp", err);
 	return 0;

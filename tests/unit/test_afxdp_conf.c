@@ -134,6 +134,58 @@ static void test_per_pod(void **state)
 	zh_netconf_free(&conf);
 }
 
+/* What a pod may ask for is the network's to say (afxdpPods). */
+static void test_pod_policy(void **state)
+{
+	struct zh_netconf conf;
+	struct zh_cni_err err;
+
+	(void)state;
+	/* By default up to 4 queues. */
+	assert_int_equal(
+		parse("\"args\":{\"cni\":{\"afxdp\":{\"queues\":4,\"steer\":"
+		      "[{\"proto\":\"udp\"}]}}}",
+		      &conf, &err),
+		0);
+	assert_int_equal(conf.afxdp.queues, 4);
+	zh_netconf_free(&conf);
+	assert_int_equal(
+		parse("\"args\":{\"cni\":{\"afxdp\":{\"queues\":5,\"steer\":"
+		      "[{\"proto\":\"udp\"}]}}}",
+		      &conf, &err),
+		-1);
+	assert_int_equal(err.code, ZH_CNI_ERR_INVALID_CONFIG);
+	assert_contains(err.msg, "args.cni.afxdp.queues is 5");
+	assert_contains(err.msg, "at most 4");
+	/* The network's own afxdp may take more. */
+	assert_int_equal(
+		parse("\"afxdp\":{\"queues\":16,\"steer\":[{\"proto\":\"udp\"}]}",
+		      &conf, &err),
+		0);
+	zh_netconf_free(&conf);
+	/* A cap of its own. */
+	assert_int_equal(
+		parse("\"afxdpPods\":{\"maxQueues\":1},\"args\":{\"cni\":{"
+		      "\"afxdp\":{\"queues\":2,\"steer\":[{\"proto\":\"udp\"}]}}}",
+		      &conf, &err),
+		-1);
+	assert_contains(err.msg, "at most 1");
+	/* Forbidden: asking is refused, opting out is not. */
+	assert_int_equal(
+		parse("\"afxdpPods\":{\"allow\":false},\"args\":{\"cni\":{"
+		      "\"afxdp\":{\"steer\":[{\"proto\":\"udp\"}]}}}",
+		      &conf, &err),
+		-1);
+	assert_contains(err.msg, "afxdpPods.allow is false");
+	assert_int_equal(parse("\"afxdpPods\":{\"allow\":false},"
+			       "\"afxdp\":{\"steer\":[{\"proto\":\"udp\"}]},"
+			       "\"args\":{\"cni\":{\"afxdp\":false}}",
+			       &conf, &err),
+			 0);
+	assert_int_equal(conf.afxdp.queues, 0);
+	zh_netconf_free(&conf);
+}
+
 static const struct bad {
 	const char *extra;
 	const char *msg; /* in err.msg */
@@ -184,6 +236,11 @@ static const struct bad {
 	  "unknown key \"zerocopy\" in afxdp" },
 	{ "\"args\":{\"cni\":{\"afxdp\":{\"queues\":3}}}",
 	  "args.cni.afxdp.steer is missing" },
+	{ "\"afxdpPods\":true", "afxdpPods is true" },
+	{ "\"afxdpPods\":{\"allow\":1}", "afxdpPods.allow is 1" },
+	{ "\"afxdpPods\":{\"maxQueues\":0}", "afxdpPods.maxQueues is 0" },
+	{ "\"afxdpPods\":{\"maxQueues\":17}", "afxdpPods.maxQueues is 17" },
+	{ "\"afxdpPods\":{\"limit\":1}", "unknown key \"limit\" in afxdpPods" },
 };
 
 static void test_refused(void **state)
@@ -210,6 +267,7 @@ int main(void)
 		cmocka_unit_test(test_defaults),
 		cmocka_unit_test(test_everything),
 		cmocka_unit_test(test_per_pod),
+		cmocka_unit_test(test_pod_policy),
 		cmocka_unit_test(test_refused),
 	};
 
