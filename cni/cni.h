@@ -100,7 +100,12 @@ struct zh_cni_env {
 	const char *container_id, *netns, *ifname, *args, *path;
 	/* ZEROHOP_PIN_ROOT, else ZH_PIN_ROOT: where the objects are pinned */
 	const char *pin_root;
+	/* ZEROHOP_IPAM_TIMEOUT (seconds, 1..600), else ZH_IPAM_TIMEOUT_S: how
+	 * long the IPAM plugin may take before it is killed (error 11) */
+	unsigned int ipam_timeout_s;
 };
+
+#define ZH_IPAM_TIMEOUT_S 30
 
 /*
  * get is the seam for tests (pass a fake); production passes a wrapper

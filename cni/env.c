@@ -5,6 +5,7 @@
  * reported in one error, then container ID and interface name are checked.
  */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "cni.h"
@@ -149,6 +150,22 @@ int zh_cni_env_parse(struct zh_cni_env *env,
 	env->pin_root = get("ZEROHOP_PIN_ROOT");
 	if (!env->pin_root || !*env->pin_root)
 		env->pin_root = ZH_PIN_ROOT;
+	env->ipam_timeout_s = ZH_IPAM_TIMEOUT_S;
+	{
+		const char *t = get("ZEROHOP_IPAM_TIMEOUT");
+		char *end;
+		unsigned long v;
+
+		if (t && *t) {
+			v = strtoul(t, &end, 10);
+			if (*end || v < 1 || v > 600)
+				return zh_cni_err_set(
+					err, ZH_CNI_ERR_INVALID_ENV,
+					"bad ZEROHOP_IPAM_TIMEOUT",
+					"\"%.32s\": want seconds, 1..600", t);
+			env->ipam_timeout_s = (unsigned int)v;
+		}
+	}
 	cmd = get("CNI_COMMAND");
 	if (!cmd || !*cmd)
 		return zh_cni_err_set(err, ZH_CNI_ERR_INVALID_ENV,

@@ -8,12 +8,14 @@
  */
 #define _GNU_SOURCE /* memfd_create(), pipe2(), environ */
 #include <errno.h>
+#include <poll.h>
 #include <fcntl.h>
 #include <limits.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/types.h>
@@ -167,8 +169,20 @@ struct capture {
 	bool too_big;
 };
 
-/* Read fd to EOF, keeping at most ZH_IPAM_STDOUT_MAX bytes. */
-static int capture_read(int fd, struct capture *out)
+static long long now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/*
+ * Read fd to EOF, keeping at most ZH_IPAM_STDOUT_MAX bytes, until
+ * @deadline_ms (CLOCK_MONOTONIC). Returns 0, -1 (errno), or -2 when the
+ * deadline passed first.
+ */
+static int capture_read(int fd, struct capture *out, long long deadline_ms)
 {
 	size_t cap = 4096;
 	ssize_t n;
@@ -192,6 +206,21 @@ static int capture_read(int fd, struct capture *out)
 				goto err_free;
 			out->buf = nb;
 		}
+		{
+			struct pollfd pfd = { .fd = fd, .events = POLLIN };
+			long long left = deadline_ms - now_ms();
+			int r;
+
+			if (left <= 0)
+				goto timeout;
+			r = poll(&pfd, 1, (int)(left > 60000 ? 60000 : left));
+			if (r < 0 && errno == EINTR)
+				continue;
+			if (r < 0)
+				goto err_free;
+			if (!r)
+				continue; /* the deadline is checked above */
+		}
 		n = read(fd, out->buf + out->len, cap - out->len);
 		if (n < 0 && errno == EINTR)
 			continue;
@@ -212,6 +241,10 @@ static int capture_read(int fd, struct capture *out)
 	}
 	out->buf[out->len] = '\0';
 	return 0;
+timeout:
+	free(out->buf);
+	out->buf = NULL;
+	return -2;
 err_free:
 	free(out->buf);
 	out->buf = NULL;
@@ -272,11 +305,11 @@ static int parse_add_result(const char *type, const struct capture *out,
 
 /* Fork and exec path; collect its stdout and exit status. */
 static int run_plugin(const char *type, const char *path, char **envp,
-		      const char *raw, size_t len, struct capture *out,
-		      int *status, struct zh_cni_err *err)
+		      const char *raw, size_t len, unsigned int timeout_s,
+		      struct capture *out, int *status, struct zh_cni_err *err)
 {
 	char *argv[] = { (char *)path, NULL };
-	int in, pout[2], perr[2], exec_errno = 0, fail;
+	int in, pout[2], perr[2], exec_errno = 0, fail, rc;
 	ssize_t n;
 	pid_t pid;
 
@@ -338,7 +371,16 @@ static int run_plugin(const char *type, const char *path, char **envp,
 				      path, strerror(exec_errno));
 	}
 
-	if (capture_read(pout[0], out)) {
+	rc = capture_read(pout[0], out, now_ms() + (long long)timeout_s * 1000);
+	if (rc == -2) {
+		/* Everything ADD made is rolled back; the runtime may try
+		 * again later. */
+		zh_cni_err_set(
+			err, ZH_CNI_ERR_TRY_AGAIN, "IPAM plugin timed out",
+			"%s did not finish within %u s (ZEROHOP_IPAM_TIMEOUT): killed",
+			type, timeout_s);
+		kill(pid, SIGKILL);
+	} else if (rc) {
 		zh_cni_err_set(err, ZH_CNI_ERR_INTERNAL,
 			       "cannot read IPAM plugin output", "%s: %s", type,
 			       strerror(errno));
@@ -417,7 +459,10 @@ static int ipam_call(const struct zh_cni_env *env, enum zh_cni_cmd cmd,
 		return zh_cni_err_set(err, ZH_CNI_ERR_INTERNAL, "out of memory",
 				      "building the IPAM environment");
 	pr_debug("ipam: %s %s\n", cmd_name, path);
-	ret = run_plugin(type, path, ce.envp, raw, len, out, &status, err);
+	ret = run_plugin(type, path, ce.envp, raw, len,
+			 env->ipam_timeout_s ? env->ipam_timeout_s :
+					       ZH_IPAM_TIMEOUT_S,
+			 out, &status, err);
 	child_env_free(&ce);
 	if (ret)
 		return -1;

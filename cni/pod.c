@@ -441,7 +441,7 @@ int zh_cmd_add(const struct zh_cni_env *env, const struct zh_netconf *conf,
 		.gw_mac = host_mac,
 		.err = err,
 	};
-	int lock, netns_fd, host_ifindex, ret;
+	int lock = -1, netns_fd, host_ifindex = 0, ret;
 
 	zh_host_ifname(env->container_id, env->ifname, host);
 	netns_fd = open(env->netns, O_RDONLY | O_CLOEXEC);
@@ -450,28 +450,32 @@ int zh_cmd_add(const struct zh_cni_env *env, const struct zh_netconf *conf,
 				      "cannot open the pod's network namespace",
 				      "CNI_NETNS %s: %s", env->netns,
 				      strerror(errno));
-	lock = objs_take(env->pin_root, &objs, ZH_OBJS_LOAD, err);
-	if (lock < 0) {
-		close(netns_fd);
-		return -1;
-	}
-	/* Before anything is made: a mode this kernel cannot run is refused
-	 * with nothing to undo. */
-	ret = zh_netconf_kernel_check(conf, &objs.feat,
-				      ZH_CNI_ERR_UNSUPPORTED_FIELD, err);
-	if (ret)
-		goto err_objs;
 	if (if_nametoindex(host)) {
-		ret = zh_cni_err_set(
+		zh_cni_err_set(
 			err, ZH_CNI_ERR_LINK, "host interface already exists",
 			"%s is there for container %s ifname %s: ADD without DEL?",
 			host, env->container_id, env->ifname);
-		goto err_objs;
+		close(netns_fd);
+		return -1;
 	}
-
+	/* IPAM before the node-wide lock, not under it: a slow or hung IPAM
+	 * plugin (it has a deadline too) holds up this ADD alone, not the
+	 * agent and every other pod. */
 	ret = zh_ipam_delegate(env, ZH_CNI_ADD, conf, &ipam, err);
+	if (ret) {
+		zh_result_free(&ipam);
+		close(netns_fd);
+		return -1;
+	}
+	lock = objs_take(env->pin_root, &objs, ZH_OBJS_LOAD, err);
+	if (lock < 0)
+		goto err_ipam;
+	/* A mode this kernel cannot run is refused before anything else is
+	 * made. */
+	ret = zh_netconf_kernel_check(conf, &objs.feat,
+				      ZH_CNI_ERR_UNSUPPORTED_FIELD, err);
 	if (ret)
-		goto err_objs;
+		goto err_ipam;
 	ret = pick_addrs(&ipam, &pa, err);
 	if (ret)
 		goto err_ipam;
@@ -555,17 +559,20 @@ err_veth:
 	/* Deleting one end deletes the pair, its routes, neighbours and the
 	 * programs attached to either end. */
 	zh_nl_link_del(host_ifindex);
-err_ipam : {
-	struct zh_cni_err ignore;
+err_ipam:
+	/* The lock goes first: IPAM runs outside it, here too. */
+	if (lock >= 0) {
+		zh_objs_close(&objs);
+		zh_pin_unlock(lock);
+	}
+	{
+		struct zh_cni_err ignore;
 
-	if (zh_ipam_delegate(env, ZH_CNI_DEL, conf, NULL, &ignore))
-		pr_warn("rollback: IPAM DEL failed: %s\n", ignore.msg);
-}
+		if (zh_ipam_delegate(env, ZH_CNI_DEL, conf, NULL, &ignore))
+			pr_warn("rollback: IPAM DEL failed: %s\n", ignore.msg);
+	}
 	zh_result_free(&ipam);
 	zh_result_free(&res);
-err_objs:
-	zh_objs_close(&objs);
-	zh_pin_unlock(lock);
 	close(netns_fd);
 	return -1;
 }
@@ -619,12 +626,13 @@ int zh_cmd_del(const struct zh_cni_env *env, const struct zh_netconf *conf,
 	lock = zh_pod_objs_take(env->pin_root, &objs, &ignore);
 	ret = zh_pod_unwire(lock >= 0 ? &objs : NULL, host, env->container_id,
 			    env->ifname, err);
-	if (!ret)
-		ret = zh_ipam_delegate(env, ZH_CNI_DEL, conf, NULL, err);
 	if (lock >= 0) {
 		zh_objs_close(&objs);
 		zh_pin_unlock(lock);
 	}
+	/* IPAM outside the lock, as in ADD. */
+	if (!ret)
+		ret = zh_ipam_delegate(env, ZH_CNI_DEL, conf, NULL, err);
 	return ret ? -1 : 0;
 }
 

@@ -570,6 +570,39 @@ long_id() {
 	check "... and its lease" test -z "$(zh_lease "$p")"
 }
 
+# An IPAM plugin that never answers: ADD gives up after ZEROHOP_IPAM_TIMEOUT
+# with error 11 and leaves nothing, and while it hangs it holds no lock:
+# another pod's ADD goes through (before, it waited behind the hang).
+ipam_hang() {
+	local p="${ZH_PREFIX}-hang" q="${ZH_PREFIX}-free" t0 took eps
+	[ -e "$ZH_CNI_DIR/ipam-hang" ] ||
+		ln -s "$PWD/tests/integration/plugins/ipam-hang" "$ZH_CNI_DIR/"
+	jq '.ipam.type = "ipam-hang" | .name = "zhhang"' "$CONF" >"$ZH_TMP/hang.conf"
+	ip netns add "$p"
+	eps=$(endpoint_count)
+	t0=$SECONDS
+	# (Its failure is the point: not the ERR trap's business.)
+	{
+		ZEROHOP_IPAM_TIMEOUT=4 ZH_IPAM_STARTED="$ZH_TMP/hang.started" \
+			zh_cni ADD "$p" "$ZH_TMP/hang.conf" >"$ZH_TMP/hang.json" || true
+	} &
+	local bg=$!
+	check "the hanging IPAM plugin is running" eventually test -e "$ZH_TMP/hang.started"
+	zh_conf "$ZH_TMP/free.conf" zhfree tc 10.91.7.0/24
+	local t1=$SECONDS
+	check "meanwhile another pod's ADD goes through" zh_pod_add "$q" "$ZH_TMP/free.conf"
+	check "... at once ($((SECONDS - t1)) s), not behind the hang" \
+		test $((SECONDS - t1)) -le 2
+	wait "$bg" || true
+	took=$((SECONDS - t0))
+	check "the hung ADD ends after the deadline (${took} s)" test "$took" -le 8
+	check "... with error 11, naming the plugin" jq -e \
+		'.code == 11 and (.details | contains("ipam-hang"))' "$ZH_TMP/hang.json"
+	check "... and leaves no endpoint (only the other pod's is new)" \
+		test "$(endpoint_count)" = $((eps + 1))
+	check "... and no sleeping plugin" eval '! pgrep -f "^sleep 60$" >/dev/null'
+}
+
 # Where /sys/fs/bpf is no bpffs (a private mount namespace with a tmpfs
 # there, as `ip netns exec` leaves it), ADD fails and mounts nothing: a
 # bpffs of its own would be a second, private set of maps.
@@ -596,4 +629,4 @@ no_bpffs() {
 
 zh_run_cases env_ok tc_without_agent xdp_with_agent rollback netns_gone_after_ipam \
 	host_route_taken bad_input versions v110_add v110_status v110_gc concurrent chain \
-	agent_restart long_id no_bpffs
+	agent_restart long_id no_bpffs ipam_hang

@@ -27,6 +27,7 @@
 
 struct fake_env {
 	const char *cmd, *cid, *netns, *ifname, *args, *path;
+	const char *ipam_timeout;
 };
 
 static struct fake_env fenv;
@@ -45,6 +46,8 @@ static const char *fake_get(const char *name)
 		return fenv.args;
 	if (!strcmp(name, "CNI_PATH"))
 		return fenv.path;
+	if (!strcmp(name, "ZEROHOP_IPAM_TIMEOUT"))
+		return fenv.ipam_timeout;
 	return NULL;
 }
 
@@ -291,6 +294,28 @@ static void test_env_netns_length(void **state)
 		assert_int_equal(err.code, ZH_CNI_ERR_INVALID_ENV);
 		assert_string_equal(err.msg, "CNI_NETNS too long");
 		assert_contains(err.details, "128 bytes");
+	}
+}
+
+/* The IPAM plugin's deadline: 30 s, or ZEROHOP_IPAM_TIMEOUT seconds. */
+static void test_env_ipam_timeout(void **state)
+{
+	static const char *const bad[] = { "0", "601", "5s", "-1", "x" };
+	struct zh_cni_err err = { 0 };
+	struct zh_cni_env env;
+
+	(void)state;
+	fenv_full("ADD");
+	assert_int_equal(zh_cni_env_parse(&env, fake_get, &err), 0);
+	assert_int_equal(env.ipam_timeout_s, ZH_IPAM_TIMEOUT_S);
+	fenv.ipam_timeout = "4";
+	assert_int_equal(zh_cni_env_parse(&env, fake_get, &err), 0);
+	assert_int_equal(env.ipam_timeout_s, 4);
+	for (size_t i = 0; i < ARRAY_SIZE(bad); i++) {
+		fenv.ipam_timeout = bad[i];
+		assert_int_equal(zh_cni_env_parse(&env, fake_get, &err), -1);
+		assert_int_equal(err.code, ZH_CNI_ERR_INVALID_ENV);
+		assert_string_equal(err.msg, "bad ZEROHOP_IPAM_TIMEOUT");
 	}
 }
 
@@ -1905,6 +1930,7 @@ int main(void)
 		cmocka_unit_test(test_env_version_needs_nothing),
 		cmocka_unit_test(test_env_all_missing_at_once),
 		cmocka_unit_test(test_env_netns_length),
+		cmocka_unit_test(test_env_ipam_timeout),
 		cmocka_unit_test(test_env_del_without_netns),
 		cmocka_unit_test(test_env_status_gc),
 		cmocka_unit_test(test_env_bad_command),
