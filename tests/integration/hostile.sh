@@ -12,7 +12,8 @@
 #     once (before, it spun on the readable socket for ever), saying so in
 #     a bounded number of log lines;
 #   - the socket goes only where nobody else may write, and replaces only
-#     a socket.
+#     a socket;
+#   - /metrics' server: URLs are logged escaped.
 # Everything lives in namespaces and pins this script makes and removes.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -148,4 +149,20 @@ case_socket_path() {
 	check "SIGTERM ends it" agent_stops_at_once
 }
 
-zh_run_cases case_per_netns case_emfile case_socket_path
+# /metrics' server: a URL goes into the log escaped (MHD has decoded its
+# %xx: anything can be in it).
+case_http() {
+	local log="$ZH_TMP/http.log"
+	zh_bg "$ZH_NODE" "$ZH_BIN/zerohopd" -v -i 0 --xsk-socket none \
+		--listen "127.0.0.1:$PORT" 2>"$log"
+	AGENT=${ZH_PIDS[-1]}
+	check "the agent serves /healthz" eventually \
+		zh_node curl -sf -m 1 "127.0.0.1:$PORT/healthz"
+	zh_node curl -s -o /dev/null -m 2 "127.0.0.1:$PORT/%1b%5b2J%0afake%20line%5c" || true
+	check "a URL is logged escaped" grep -qF 'http: GET /\x1b[2J\x0afake line\x5c' "$log"
+	check "... with no raw escape byte" eval "! grep -q $'\\x1b' '$log'"
+	check "... and no line of its making" eval "! grep -q '^fake line' '$log'"
+	check "SIGTERM ends it" agent_stops_at_once
+}
+
+zh_run_cases case_per_netns case_emfile case_socket_path case_http

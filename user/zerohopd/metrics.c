@@ -653,6 +653,30 @@ static bool kube_synced(const struct zh_kube *k)
 	return synced;
 }
 
+/*
+ * @s for a log line: what a client sent may hold anything (MHD has
+ * decoded %xx), so every byte that is not printable ASCII, and the
+ * backslash, is written \xHH; cut with "..." to fit @len (>= 8).
+ */
+static const char *printable(const char *s, char *buf, size_t len)
+{
+	size_t o = 0;
+
+	for (; *s && o + 5 < len; s++) {
+		unsigned char c = (unsigned char)*s;
+
+		if (c >= 0x20 && c < 0x7f && c != '\\')
+			buf[o++] = (char)c;
+		else
+			o += (size_t)snprintf(buf + o, len - o, "\\x%02x", c);
+	}
+	if (*s && len >= 4)
+		o = o > len - 4 ? len - 4 : o, memcpy(buf + o, "...", 3),
+		o += 3;
+	buf[o] = '\0';
+	return buf;
+}
+
 static enum MHD_Result handle(void *cls, struct MHD_Connection *c,
 			      const char *url, const char *method,
 			      const char *version, const char *upload_data,
@@ -660,7 +684,12 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c,
 {
 	const struct zh_metrics *m = cls;
 
-	pr_debug("http: %s %s\n", method, url);
+	if (zh_log_get_level() >= ZH_LOG_DEBUG) {
+		char m[64], u[256];
+
+		pr_debug("http: %s %s\n", printable(method, m, sizeof(m)),
+			 printable(url, u, sizeof(u)));
+	}
 	/* HEAD too: HTTP requires it wherever GET works; MHD sends no body. */
 	if (strcmp(method, MHD_HTTP_METHOD_GET) &&
 	    strcmp(method, MHD_HTTP_METHOD_HEAD))
@@ -800,6 +829,9 @@ struct zh_metrics *zh_metrics_start(const char *listen_addr,
 				     MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL,
 				     MHD_OPTION_LISTEN_SOCKET, fd,
 				     MHD_OPTION_CONNECTION_LIMIT, 32U,
+				     /* One client (slow on purpose or not) may
+				      * not take every connection. */
+				     MHD_OPTION_PER_IP_CONNECTION_LIMIT, 8U,
 				     MHD_OPTION_CONNECTION_TIMEOUT, 10U,
 				     MHD_OPTION_END);
 	if (!m->daemon) {
