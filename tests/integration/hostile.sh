@@ -13,7 +13,9 @@
 #     a bounded number of log lines;
 #   - the socket goes only where nobody else may write, and replaces only
 #     a socket;
-#   - /metrics' server: URLs are logged escaped.
+#   - /metrics' server: URLs are logged escaped;
+#   - a pod gone without DEL loses its endpoint at once (a link event),
+#     not at the next sweep.
 # Everything lives in namespaces and pins this script makes and removes.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -22,7 +24,7 @@ ZH_PREFIX="zhh$$"
 # shellcheck source=tests/integration/lib.sh
 . tests/integration/lib.sh
 zh_start
-zh_require python3 curl prlimit nsenter
+zh_require python3 curl prlimit nsenter jq
 
 LOG="$ZH_TMP/agent.log"
 PORT=19473
@@ -165,4 +167,22 @@ case_http() {
 	check "SIGTERM ends it" agent_stops_at_once
 }
 
-zh_run_cases case_per_netns case_emfile case_socket_path case_http
+# A pod gone without DEL (its netns, and with it its veth, deleted, as
+# containerd's run -d + task rm leaves it): the agent, with no periodic
+# sweep (-i 0) and no SIGHUP, drops its endpoint at once from the link
+# event.
+ep_count() { "$ZH_BIN/zerohopctl" endpoints -o json | jq length; }
+case_gone() {
+	local p="${ZH_PREFIX}-gone"
+	agent_start
+	zh_conf "$ZH_TMP/gone.conf" zhgone tc 10.91.6.0/24
+	check "a pod comes" zh_pod_add "$p" "$ZH_TMP/gone.conf"
+	check "... with its endpoint" test "$(ep_count)" = 1
+	ip netns del "$p"
+	check "gone without DEL, its endpoint goes within 3 s, without a sweep" \
+		timeout 3 bash -c "until [ \"\$('$ZH_BIN/zerohopctl' endpoints -o json | jq length)\" = 0 ]; do sleep 0.1; done"
+	check "the agent said so" grep -q "removing stale endpoint" "$LOG"
+	check "SIGTERM ends it" agent_stops_at_once
+}
+
+zh_run_cases case_per_netns case_emfile case_socket_path case_http case_gone

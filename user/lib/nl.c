@@ -431,3 +431,61 @@ int zh_nl_route_has(int ifindex, const struct zh_addr *dst,
 	rtm->rtm_family = dst->family;
 	return nl_talk(&r, route_cb, &m);
 }
+
+int zh_nl_link_monitor_open(void)
+{
+	struct sockaddr_nl sa = { .nl_family = AF_NETLINK,
+				  .nl_groups = RTMGRP_LINK };
+	int fd = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC | SOCK_NONBLOCK,
+			NETLINK_ROUTE);
+
+	if (fd < 0)
+		return -errno;
+	if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
+		int err = -errno;
+
+		close(fd);
+		return err;
+	}
+	return fd;
+}
+
+int zh_nl_link_monitor_read(int fd)
+{
+	char buf[8192] __attribute__((aligned(NLMSG_ALIGNTO)));
+	int gone = 0;
+
+	/* Bounded: what is left waits for the next call. */
+	for (int turn = 0; turn < 64; turn++) {
+		struct sockaddr_nl from = { 0 };
+		socklen_t alen = sizeof(from);
+		ssize_t n = recvfrom(fd, buf, sizeof(buf), 0,
+				     (struct sockaddr *)&from, &alen);
+		size_t left;
+		char *p = buf;
+
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			/* ENOBUFS: events were lost; a sweep finds out. */
+			if (errno == ENOBUFS)
+				return 1;
+			return errno == EAGAIN ? gone : -errno;
+		}
+		if (from.nl_pid)
+			continue; /* only the kernel's */
+		for (left = (size_t)n; left >= sizeof(struct nlmsghdr);) {
+			struct nlmsghdr *nh = (struct nlmsghdr *)p;
+			size_t step = NLMSG_ALIGN(nh->nlmsg_len);
+
+			if (nh->nlmsg_len < sizeof(*nh) || nh->nlmsg_len > left)
+				break;
+			gone |= nh->nlmsg_type == RTM_DELLINK;
+			if (step >= left)
+				break;
+			p += step;
+			left -= step;
+		}
+	}
+	return gone;
+}

@@ -33,6 +33,15 @@ int zh_nl_route_has(int ifindex, const struct zh_addr *dst,
 		    const struct zh_addr *gw);
 
 /*
+ * Link events of this network namespace: a non-blocking socket
+ * subscribed to them, and a read of what has come (bounded). Returns 1
+ * when a link went (RTM_DELLINK, or events were lost), 0 when not, or a
+ * negative errno.
+ */
+int zh_nl_link_monitor_open(void);
+int zh_nl_link_monitor_read(int fd);
+
+/*
  * For tests: the socket the calls talk through. @recv fills @from with the
  * sender (the kernel is nl_pid 0). NULL restores the kernel's.
  */

@@ -556,6 +556,7 @@ static int agent_parse(int argc, char **argv, struct agent_opts *o)
 struct agent {
 	struct agent_opts o;
 	int sfd; /* SIGTERM, SIGINT, SIGHUP */
+	int nlfd; /* link events: a pod's veth gone sweeps at once; -1 none */
 	struct zh_objs objs;
 	int n_eps; /* endpoints found at start */
 	struct zh_xsk_srv *xsk; /* NULL: no AF_XDP handoff */
@@ -697,14 +698,15 @@ static void agent_loop(struct agent *a)
 	const struct agent_opts *o = &a->o;
 
 	for (__u64 next = now_ms() + o->interval * 1000ULL;;) {
-		struct pollfd pfd[2] = {
+		struct pollfd pfd[3] = {
 			{ .fd = a->sfd, .events = POLLIN },
 			{ .fd = a->xsk ? zh_xsk_srv_fd(a->xsk) : -1,
 			  .events = POLLIN },
+			{ .fd = a->nlfd, .events = POLLIN },
 		};
 		struct signalfd_siginfo si;
 		__u64 now = now_ms();
-		int r = poll(pfd, 2,
+		int r = poll(pfd, 3,
 			     !o->interval ? -1 :
 			     next > now	  ? (int)(next - now) :
 					    0);
@@ -715,6 +717,10 @@ static void agent_loop(struct agent *a)
 		}
 		if (r > 0 && (pfd[1].revents & POLLIN))
 			zh_xsk_srv_process(a->xsk);
+		/* A pod gone without DEL: its veth went with its netns. */
+		if (r > 0 && (pfd[2].revents & POLLIN) &&
+		    zh_nl_link_monitor_read(a->nlfd) > 0)
+			reconcile(&a->objs);
 		if (o->interval && now_ms() >= next) {
 			reconcile(&a->objs);
 			sync_node_addrs(&a->objs);
@@ -751,6 +757,11 @@ static int agent_run(struct agent *a)
 	err = signals_open(&a->sfd);
 	if (err)
 		return err;
+	/* Without it the periodic sweep still finds gone pods: a warning. */
+	a->nlfd = zh_nl_link_monitor_open();
+	if (a->nlfd < 0)
+		pr_warn("link events: %s; gone pods wait for the sweep\n",
+			strerror(-a->nlfd));
 	err = agent_load(a);
 	if (err)
 		goto err_signalfd;
@@ -792,6 +803,8 @@ err_xsk:
 err_objs:
 	zh_objs_close(&a->objs);
 err_signalfd:
+	if (a->nlfd >= 0)
+		close(a->nlfd);
 	close(a->sfd);
 	return err;
 }
