@@ -300,15 +300,6 @@ run_state_on_host() {
 	find "${HOST_DIRS[@]}" -name "*$ZH_PREFIX*" 2>/dev/null || true
 }
 
-# run_pids: processes of this run that name the temp dir on their command
-# line (containerd, its shims, ctr), not the grep that looks.
-run_pids() {
-	local self
-	grep -lsF -- "$ZH_TMP/" /proc/[0-9]*/cmdline | while IFS=/ read -r _ _ pid _; do
-		self=$(cat "/proc/$pid/comm" 2>/dev/null) || continue
-		[ "$self" != grep ] && echo "$pid"
-	done
-}
 # cgroup_pids: processes in the cgroups runc made for this run's containers.
 cgroup_pids() { cat /sys/fs/cgroup/*/"$NS"/*/cgroup.procs /sys/fs/cgroup/"$NS"/*/cgroup.procs 2>/dev/null || true; }
 # mounts_left: processes that still see a mount of this run's temp dir
@@ -351,7 +342,7 @@ ctr_cleanup() {
 	fi
 	# What containerd could not stop (it was killed mid-way): shims by
 	# their command line, the containers' processes by their cgroups.
-	pids="$(run_pids) $(cgroup_pids)"
+	pids="$(zh_run_pids) $(cgroup_pids)"
 	# shellcheck disable=SC2086
 	[ -z "${pids// /}" ] || kill -9 $pids 2>/dev/null
 	if [ -n "$HOLDER" ]; then
@@ -626,7 +617,7 @@ shutdown() {
 	check "containerd holds no task or container" \
 		eval '[ -z "$(c task ls -q)$(c container ls -q)" ]'
 	ctr_cleanup
-	check "containerd, its shims and ctr are gone" eval '[ -z "$(run_pids)" ] && ! alive "$CTRD"'
+	check "containerd, its shims and ctr are gone" eval '[ -z "$(zh_run_pids)" ] && ! alive "$CTRD"'
 	check "no process sees a mount of this run (the mount namespace is gone)" \
 		eval '[ -z "$(mounts_left)" ]'
 	check "the cgroups runc made are gone" eval '! ls -d /sys/fs/cgroup/*/"$NS" 2>/dev/null'

@@ -142,21 +142,26 @@ present() {
 		jq -e --arg k "$1" "$SELECT" >/dev/null
 }
 absent() { eventually eval "! present '$1'"; }
-# answers VIP: who answers 20 connections to VIP:80, sorted and unique.
+# answers NS HOST:PORT: who answers 20 connections from netns NS, sorted
+# and unique ("none" for each that got no answer).
 answers() {
 	local i
 	for i in $(seq 20); do
-		zh_in "$C" socat -T 2 - "TCP:$1:80,connect-timeout=2" </dev/null || echo none
+		zh_in "$1" socat -T 2 - "TCP:$2,connect-timeout=2" </dev/null || echo none
 	done | sort -u | tr '\n' ' '
 }
-answers_is() {
+# answers_is VIP WANT: from pod C to VIP:80; ext_answers_is PORT WANT:
+# from outside to the node's PORT.
+answers_want() {
 	local got
-	got=$(answers "$1")
-	[ "$got" = "$2" ] || {
-		echo "answers from $1: '$got', want '$2'"
+	got=$(answers "$1" "$2")
+	[ "$got" = "$3" ] || {
+		echo "answers from $2: '$got', want '$3'"
 		return 1
 	}
 }
+answers_is() { answers_want "$C" "$1:80" "$2"; }
+ext_answers_is() { answers_want "$EXT" "192.168.77.1:$1" "$2"; }
 metric() {
 	zh_node curl -sf "$METRICS/metrics" |
 		awk -v m="$1" '$1 == m { print $2 }'
@@ -361,22 +366,6 @@ case_health() {
 	check "the Service gone, the port closes" eventually hc_closed
 }
 
-# ext_answers PORT: who answers 20 connections from outside to node:PORT.
-ext_answers() {
-	local i
-	for i in $(seq 20); do
-		zh_in "$EXT" socat -T 2 - "TCP:192.168.77.1:$1,connect-timeout=2" \
-			</dev/null || echo none
-	done | sort -u | tr '\n' ' '
-}
-ext_answers_is() {
-	local got
-	got=$(ext_answers "$1")
-	[ "$got" = "$2" ] || {
-		echo "answers from node:$1: '$got', want '$2'"
-		return 1
-	}
-}
 # np_service POLICY: Service np, NodePort 30200, externalTrafficPolicy
 # POLICY; b1 on this node (n1), b2 on n2.
 np_service() {

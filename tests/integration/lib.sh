@@ -134,6 +134,18 @@ zh_busybox_rootfs() {
 	done
 }
 
+# zh_run_pids: processes of this run: those that name its temp dir on
+# their command line (a runtime's daemons, shims, exit commands). Not the
+# grep that looks (it names it too, and may still be there, or a zombie,
+# when the loop reads its pid).
+zh_run_pids() {
+	local self pid
+	grep -lsF -- "$ZH_TMP/" /proc/[0-9]*/cmdline | while IFS=/ read -r _ _ pid _; do
+		self=$(cat "/proc/$pid/comm" 2>/dev/null) || continue
+		[ "$self" != grep ] && echo "$pid"
+	done
+}
+
 # zh_defer FUNCTION: zh_cleanup calls FUNCTION first (the last deferred
 # first), best effort like the rest: what a test makes beyond lib.sh's
 # netns, pins, processes and temp dir.

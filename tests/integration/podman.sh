@@ -63,17 +63,6 @@ host_ifname() {
 	printf 'zh%012x\n' $((h & 0xffffffffffff))
 }
 
-# Processes of this run: conmon, runc and podman's exit commands all name
-# the temp dir on their command line. Not the grep that looks (it names it
-# too, and may still be there, or a zombie, when the loop reads its pid).
-run_pids() {
-	local self
-	grep -lsF -- "$ZH_TMP/" /proc/[0-9]*/cmdline | while IFS=/ read -r _ _ pid _; do
-		self=$(cat "/proc/$pid/comm" 2>/dev/null) || continue
-		[ "$self" != grep ] && echo "$pid"
-	done
-}
-
 cni_rules() { iptables-save 2>/dev/null | grep -ci cni || true; }
 rules_unchanged() { [ "$(cni_rules)" = "$RULES_BEFORE" ]; }
 # Where podman and runc keep their state by default: none may appear.
@@ -95,7 +84,7 @@ podman_cleanup() {
 	# conmon runs `podman container cleanup` after its container exits;
 	# let it finish before its state dir goes, or it makes a new one.
 	for i in $(seq 50); do
-		pids=$(run_pids)
+		pids=$(zh_run_pids)
 		[ -z "$pids" ] && break
 		# shellcheck disable=SC2086
 		[ "$i" = 50 ] && kill -9 $pids 2>/dev/null
@@ -304,7 +293,7 @@ teardown() {
 	check "A's netns is gone (${a_netns:-?})" eval '[ -n "$a_netns" ] && [ ! -e "$a_netns" ]'
 	check "no host-local lease is left" no_leases
 	check "no libcni cache entry is left" eval '! ls "$CNI_CACHE/$ZH_NET-"* >/dev/null 2>&1'
-	check "no conmon or runc of this run is left" eventually eval '[ -z "$(run_pids)" ]'
+	check "no conmon or runc of this run is left" eventually eval '[ -z "$(zh_run_pids)" ]'
 	check "no iptables rule mentioning CNI was added" rules_unchanged
 	check "the host's podman and runc state was not touched" state_unchanged
 }
