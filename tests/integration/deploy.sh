@@ -260,7 +260,7 @@ if not mounts or not all(m.get("readOnly") for m in mounts): fail(mounts)'
 }
 
 probes() {
-	check "readiness /readyz, liveness and startup /healthz, on the --listen port" py '
+	check "readiness /readyz, liveness and startup /healthz, on the --listen port, loopback" py '
 listen = flag_value("--listen")
 host, _, port = listen.rpartition(":")
 ports = {p["name"]: p["containerPort"] for p in agent.get("ports", [])}
@@ -274,8 +274,11 @@ for probe, path in (("readinessProbe", "/readyz"), ("livenessProbe", "/healthz")
     want = "127.0.0.1" if host == "127.0.0.1" else None
     if host not in ("127.0.0.1", "$(NODE_IP)"): fail("--listen", listen, "is neither")
     if g.get("host") != want: fail(probe, "host", g.get("host"), "for --listen", listen)
+# Loopback (issue 15): no pod may reach the agent'"'"'s HTTP server; and then
+# no scrape annotation promises what no scraper could reach.
+if host != "127.0.0.1": fail("--listen", listen, "is not loopback")
 ann = ds["spec"]["template"]["metadata"].get("annotations", {})
-if ann.get("prometheus.io/port") != port: fail("prometheus.io/port", ann.get("prometheus.io/port"))'
+if "prometheus.io/scrape" in ann: fail("prometheus.io/scrape on a loopback-only server")'
 }
 
 # --- kind -----------------------------------------------------------------------

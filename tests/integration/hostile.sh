@@ -13,7 +13,9 @@
 #     a bounded number of log lines;
 #   - the socket goes only where nobody else may write, and replaces only
 #     a socket;
-#   - /metrics' server: URLs are logged escaped;
+#   - /metrics' server: URLs are logged escaped; 32 clients that send a
+#     header line every 0.5 s (each resets MHD's idle timeout) are cut at
+#     the request deadline (5 s), and /healthz answers again by then;
 #   - a pod gone without DEL loses its endpoint at once (a link event),
 #     not at the next sweep.
 # Everything lives in namespaces and pins this script makes and removes.
@@ -167,6 +169,65 @@ case_http() {
 	check "SIGTERM ends it" agent_stops_at_once
 }
 
+# Slowloris: 32 connections from four addresses (8 each, the per-address
+# limit), every one sending a header line each 0.5 s, fill the server's
+# 32 slots. Before the request deadline they held /healthz unanswered for
+# as long as they kept writing; now each is cut 5 s after it connected.
+slow_clients() {
+	zh_node python3 - "$PORT" >"$1" <<-'EOF'
+		import socket, sys, time
+		port, held = int(sys.argv[1]), []
+		for src in range(2, 6):
+		    for _ in range(8):
+		        s = socket.socket()
+		        s.bind(("127.0.0.%d" % src, 0))
+		        s.connect(("127.0.0.1", port))
+		        s.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\n")
+		        s.setblocking(False)
+		        held.append(s)
+		start, cut = time.time(), []
+		while held and time.time() - start < 12:
+		    time.sleep(0.5)
+		    for s in list(held):
+		        try:
+		            gone = s.recv(4096) == b""
+		        except BlockingIOError:
+		            gone = False
+		        except OSError:
+		            gone = True
+		        if not gone:
+		            try:
+		                s.sendall(b"X-Slow: 1\r\n")
+		            except OSError:
+		                gone = True
+		        if gone:
+		            held.remove(s)
+		            cut.append(time.time() - start)
+		print(32 - len(held), round(max(cut, default=99), 1), flush=True)
+	EOF
+}
+case_slowloris() {
+	local out="$ZH_TMP/slow.out" t0 waited
+	zh_bg "$ZH_NODE" "$ZH_BIN/zerohopd" -i 0 --xsk-socket none \
+		--listen "127.0.0.1:$PORT" 2>"$ZH_TMP/slow.log"
+	AGENT=${ZH_PIDS[-1]}
+	check "the agent serves /healthz" eventually \
+		zh_node curl -sf -m 1 "127.0.0.1:$PORT/healthz"
+	slow_clients "$out" &
+	local slow=$!
+	sleep 1
+	t0=$SECONDS
+	check "/healthz answers within 7 s while 32 slow clients write" \
+		timeout 7 bash -c "until ip netns exec $ZH_NODE curl -sf -m 1 \
+			--interface 127.0.0.6 127.0.0.1:$PORT/healthz; do sleep 0.2; done"
+	waited=$((SECONDS - t0))
+	echo "    (answered after ~${waited} s)"
+	wait "$slow"
+	check "every slow client was cut (cut, last at seconds): $(cat "$out")" \
+		awk '$1 == 32 && $2 <= 7 { ok = 1 } END { exit !ok }' "$out"
+	check "SIGTERM ends it" agent_stops_at_once
+}
+
 # A pod gone without DEL (its netns, and with it its veth, deleted, as
 # containerd's run -d + task rm leaves it): the agent, with no periodic
 # sweep (-i 0) and no SIGHUP, drops its endpoint at once from the link
@@ -185,4 +246,5 @@ case_gone() {
 	check "SIGTERM ends it" agent_stops_at_once
 }
 
-zh_run_cases case_per_netns case_emfile case_socket_path case_http case_gone
+zh_run_cases case_per_netns case_emfile case_socket_path case_http case_slowloris \
+	case_gone

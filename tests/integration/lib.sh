@@ -358,7 +358,8 @@ zh_case_skip() {
 # each ends with a line of its counts. Then the test's summary line; exits
 # 0 when every check passed, 1 if not. A command that fails in a case
 # outside a check stops the whole test (set -e): later cases build on the
-# earlier ones' pods, agent and maps.
+# earlier ones' pods, agent and maps. ZH_ONLY="CASE..." runs only those
+# (debugging; name the earlier cases a case builds on too).
 zh_run_cases() {
 	# zh_-named: a case's own variables are dynamically scoped into here.
 	local zh_case zh_pass0 zh_fail0 zh_t0 zh_skipped=""
@@ -369,6 +370,8 @@ zh_run_cases() {
 		}
 	done
 	for zh_case in "$@"; do
+		[ -z "${ZH_ONLY:-}" ] || [[ " $ZH_ONLY " == *" $zh_case "* ]] ||
+			continue
 		CASE=$zh_case zh_pass0=$PASS zh_fail0=$FAIL zh_t0=$SECONDS
 		"$zh_case"
 		CASE=$zh_case

@@ -143,18 +143,19 @@ listen() {
 	done
 	check "a refused --listen loads nothing" test ! -e "$ZH_PIN_DIR"
 	check "--help documents --listen" \
-		sh -c "'$ZH_BIN/zerohopd' --help | grep -q -- '--listen ADDR:PORT'"
+		sh -c "'$ZH_BIN/zerohopd' --help | grep -q -- '--listen \[ADDR:\]PORT'"
 
 	PORT=$(free_port) || {
 		echo "metrics: no free port"
 		exit 1
 	}
 	URL="http://127.0.0.1:$PORT"
-	# Every packet from a pod timed: the latency histograms fill.
-	zh_bg "$ZH_NODE" "$ZH_BIN/zerohopd" -i 1 --sample 1 --listen "127.0.0.1:$PORT" \
+	# Every packet from a pod timed: the latency histograms fill. A port
+	# alone means 127.0.0.1: nothing off the node, no pod, reaches it.
+	zh_bg "$ZH_NODE" "$ZH_BIN/zerohopd" -i 1 --sample 1 --listen "$PORT" \
 		2>"$ZH_TMP/agent.log"
 	AGENT=${ZH_PIDS[-1]}
-	check "agent answers on 127.0.0.1:$PORT" wait_http "$URL"
+	check "agent answers on 127.0.0.1:$PORT (--listen $PORT)" wait_http "$URL"
 	check "it listens on that address only (loopback of the node netns)" \
 		test "$(listeners)" = "127.0.0.1:$PORT"
 

@@ -1,12 +1,20 @@
 // SPDX-License-Identifier: Apache-2.0
 /*
- * metrics.c - zerohopd's HTTP endpoint, served by libmicrohttpd from its
- * internal polling thread:
+ * metrics.c - zerohopd's HTTP endpoint, served by libmicrohttpd (epoll)
+ * from a thread of ours:
  *
- *   /metrics   Prometheus text exposition format 0.0.4, read fresh from the
- *              pinned maps on every scrape (nothing is cached or sampled)
+ *   /metrics   Prometheus text exposition format 0.0.4, read from the
+ *              pinned maps on every scrape; only the map entry counts may
+ *              be up to a few seconds old (count_cache below)
  *   /healthz   200 while the process runs
  *   /readyz    200 once the objects are pinned, 503 otherwise
+ *
+ * Whoever can connect is a stranger: at most 32 connections, 8 per client
+ * address, and each request must be complete within REQUEST_DEADLINE_S of
+ * the connection's start (or its previous request's end), however it
+ * trickles in. MHD's own timeout is an idle timeout that every byte
+ * resets; the deadline is ours, enforced from the loop that runs MHD, so
+ * a connection is cut only between MHD's steps, never under them.
  *
  * The scrape only reads the maps, through fds the main thread opened and
  * keeps open until zh_metrics_stop() has returned, so sharing them needs no
@@ -15,6 +23,8 @@
  */
 #include <errno.h>
 #include <limits.h>
+#include <poll.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stddef.h>
@@ -25,6 +35,7 @@
 #include <unistd.h>
 #include <arpa/inet.h>
 #include <netinet/in.h>
+#include <sys/eventfd.h>
 #include <sys/socket.h>
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
@@ -42,14 +53,48 @@
 #define TYPE_METRICS "text/plain; version=0.0.4; charset=utf-8"
 #define TYPE_TEXT "text/plain; charset=utf-8"
 
+#define MAX_CONNS 32U
+#define MAX_CONNS_PER_IP 8U
+#define REQUEST_DEADLINE_S 5
+/* The loop's longest sleep: how late past its deadline a connection may
+ * be cut. */
+#define DEADLINE_TICK_MS 200
+
+/* One client connection: since when it owes us a complete request. */
+struct conn {
+	struct conn *next, *prev;
+	int fd;
+	bool cut;
+	uint64_t since_ns;
+};
+
+/* A map's entry count, and what reading it cost (count_cache). */
+struct count_cache {
+	__u64 n;
+	uint64_t at_ns, cost_ns;
+	bool valid;
+};
+
 struct zh_metrics {
 	struct MHD_Daemon *daemon;
+	pthread_t thread;
+	int stop_fd; /* eventfd: zh_metrics_stop() -> the thread */
+	struct conn conns; /* list head; only the thread touches it */
 	const struct zh_objs *objs;
 	const struct zh_xsk_srv *xsk; /* NULL: no AF_XDP handoff */
 	const struct zh_kube *kube; /* NULL: no Kubernetes mode */
 	char ready_pin[PATH_MAX]; /* exists once the objects are pinned */
 	double start_time; /* seconds since the epoch */
+	struct count_cache counts[16]; /* by maps[] index; the thread's */
 };
+
+static uint64_t now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
+}
 
 /* --- output buffer -------------------------------------------------------- */
 
@@ -155,6 +200,7 @@ static void sample_f(struct mbuf *b, const char *name,
 /* What every family of one scrape sees: the counters are read once. */
 struct scrape {
 	const struct zh_metrics *m;
+	struct count_cache *counts; /* m's, written by the scrape */
 	struct zh_counter stats[ZH_STAT_MAX];
 	const struct zh_kube_stats *kube; /* NULL: no Kubernetes mode */
 };
@@ -250,6 +296,9 @@ static const struct {
 	{ ZH_MAP_NODE_ADDRS, offsetof(struct zh_objs, node_addrs_fd) },
 };
 #define N_MAPS (sizeof(maps) / sizeof(maps[0]))
+_Static_assert(N_MAPS <= sizeof(((struct zh_metrics *)0)->counts) /
+				 sizeof(struct count_cache),
+	       "zh_metrics.counts too small for maps[]");
 
 static int map_info(const struct zh_objs *o, size_t i,
 		    struct bpf_map_info *info)
@@ -338,6 +387,36 @@ static int count_keys(int fd, const struct bpf_map_info *info, __u64 *n)
 	return err ? -errno : 0;
 }
 
+/*
+ * A map's entry count at a cost bounded by design: it is counted again
+ * only once the last count is older than COUNT_DUTY times what that count
+ * cost. Whatever the scrape rate and map size, counting then takes at most
+ * 1/COUNT_DUTY of the server's time: the maps of a small node (µs) are
+ * counted on every scrape, a million conntrack entries (~0.1 s) at most
+ * every second or so.
+ */
+#define COUNT_DUTY 10
+
+static int map_count(struct count_cache *c, int fd,
+		     const struct bpf_map_info *info, __u64 *n)
+{
+	uint64_t t0 = now_ns();
+	int err;
+
+	if (c->valid && t0 - c->at_ns < c->cost_ns * COUNT_DUTY) {
+		*n = c->n;
+		return 0;
+	}
+	err = count_keys(fd, info, n);
+	if (err)
+		return err;
+	c->n = *n;
+	c->at_ns = now_ns();
+	c->cost_ns = c->at_ns - t0;
+	c->valid = true;
+	return 0;
+}
+
 static int fam_map_entries(struct mbuf *b, const char *name,
 			   const struct scrape *s)
 {
@@ -349,7 +428,7 @@ static int fam_map_entries(struct mbuf *b, const char *name,
 		fd = map_info(s->m->objs, i, &info);
 		if (fd < 0)
 			return fd;
-		err = count_keys(fd, &info, &n);
+		err = map_count(&s->counts[i], fd, &info, &n);
 		if (err)
 			return err;
 		sample_u64(b, name, LABELS("map", maps[i].name), n);
@@ -609,9 +688,9 @@ static const struct family {
 	  fam_k8s_latency },
 };
 
-static int scrape(const struct zh_metrics *m, struct mbuf *b)
+static int scrape(struct zh_metrics *m, struct mbuf *b)
 {
-	struct scrape s = { .m = m };
+	struct scrape s = { .m = m, .counts = m->counts };
 	struct zh_kube_stats *kst = NULL;
 	int err;
 
@@ -678,7 +757,7 @@ static enum MHD_Result text(struct MHD_Connection *c, unsigned int status,
 	return reply(c, status, TYPE_TEXT, (char *)msg, strlen(msg), false);
 }
 
-static enum MHD_Result serve_metrics(const struct zh_metrics *m,
+static enum MHD_Result serve_metrics(struct zh_metrics *m,
 				     struct MHD_Connection *c)
 {
 	struct mbuf b = { 0 };
@@ -736,7 +815,7 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c,
 			      const char *version, const char *upload_data,
 			      size_t *upload_data_size, void **req_cls)
 {
-	const struct zh_metrics *m = cls;
+	struct zh_metrics *m = cls;
 
 	if (zh_log_get_level() >= ZH_LOG_DEBUG) {
 		char m[64], u[256];
@@ -767,6 +846,102 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c,
 	return text(c, MHD_HTTP_NOT_FOUND, "not found\n");
 }
 
+/* --- connections and their deadline --------------------------------------- */
+
+static void conn_notify(void *cls, struct MHD_Connection *c, void **ctx,
+			enum MHD_ConnectionNotificationCode what)
+{
+	struct zh_metrics *m = cls;
+	struct conn *k = *ctx;
+	const union MHD_ConnectionInfo *ci;
+
+	if (what == MHD_CONNECTION_NOTIFY_CLOSED) {
+		if (k) {
+			k->prev->next = k->next;
+			k->next->prev = k->prev;
+			free(k);
+			*ctx = NULL;
+		}
+		return;
+	}
+	ci = MHD_get_connection_info(c, MHD_CONNECTION_INFO_CONNECTION_FD);
+	k = calloc(1, sizeof(*k));
+	if (!k || !ci) {
+		/* Untracked means no deadline: refuse it instead. */
+		free(k);
+		if (ci)
+			shutdown(ci->connect_fd, SHUT_RDWR);
+		return;
+	}
+	k->fd = ci->connect_fd;
+	k->since_ns = now_ns();
+	k->next = m->conns.next;
+	k->prev = &m->conns;
+	k->next->prev = k;
+	m->conns.next = k;
+	*ctx = k;
+}
+
+/* A request answered: the connection's next one has a deadline of its own. */
+static void request_done(void *cls, struct MHD_Connection *c, void **req_cls,
+			 enum MHD_RequestTerminationCode toe)
+{
+	const union MHD_ConnectionInfo *ci =
+		MHD_get_connection_info(c, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+	struct conn *k = ci ? ci->socket_context : NULL;
+
+	if (k)
+		k->since_ns = now_ns();
+}
+
+/*
+ * Cut every connection past its deadline. shutdown(), not close(): the fd
+ * stays MHD's, which sees the end of the stream at its next step and
+ * closes the connection itself; and as only this thread runs MHD, the fd
+ * cannot have been closed and reused under us.
+ */
+static void cut_late(struct zh_metrics *m)
+{
+	uint64_t now = now_ns();
+
+	for (struct conn *k = m->conns.next; k != &m->conns; k = k->next) {
+		if (k->cut ||
+		    now - k->since_ns < REQUEST_DEADLINE_S * 1000000000ULL)
+			continue;
+		shutdown(k->fd, SHUT_RDWR);
+		k->cut = true;
+		pr_debug("http: a connection passed its %d s deadline, cut\n",
+			 REQUEST_DEADLINE_S);
+	}
+}
+
+static void *serve(void *arg)
+{
+	struct zh_metrics *m = arg;
+	const union MHD_DaemonInfo *di =
+		MHD_get_daemon_info(m->daemon, MHD_DAEMON_INFO_EPOLL_FD);
+	struct pollfd p[2] = {
+		{ .fd = di ? di->epoll_fd : -1, .events = POLLIN },
+		{ .fd = m->stop_fd, .events = POLLIN },
+	};
+
+	for (;;) {
+		MHD_UNSIGNED_LONG_LONG to;
+		int ms = DEADLINE_TICK_MS;
+
+		if (MHD_get_timeout(m->daemon, &to) == MHD_YES &&
+		    to < (unsigned)ms)
+			ms = (int)to;
+		if (poll(p, 2, ms) < 0 && errno != EINTR)
+			break;
+		if (p[1].revents)
+			break;
+		MHD_run(m->daemon);
+		cut_late(m);
+	}
+	return NULL;
+}
+
 static void mhd_log(void *cls, const char *fmt, va_list ap)
 	__attribute__((format(printf, 2, 0)));
 static void mhd_log(void *cls, const char *fmt, va_list ap)
@@ -779,7 +954,7 @@ int zh_metrics_parse_listen(const char *listen_addr,
 {
 	struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)ss;
 	struct sockaddr_in *s4 = (struct sockaddr_in *)ss;
-	const char *host = listen_addr, *colon;
+	const char *host = listen_addr, *port_s;
 	char addr[INET6_ADDRSTRLEN];
 	uint64_t port;
 	size_t host_len;
@@ -788,27 +963,35 @@ int zh_metrics_parse_listen(const char *listen_addr,
 	memset(ss, 0, sizeof(*ss));
 	if (!listen_addr)
 		return -EINVAL;
-	v6 = host[0] == '[';
-	if (v6) {
-		host++;
-		colon = strchr(host, ']');
-		if (!colon || colon[1] != ':')
+	if (!strpbrk(listen_addr, ".:[")) {
+		/* A port alone: loopback, reachable from the node only. */
+		host = "127.0.0.1";
+		host_len = strlen(host);
+		port_s = listen_addr;
+		v6 = false;
+	} else if (host[0] == '[') {
+		const char *end = strchr(++host, ']');
+
+		if (!end || end[1] != ':')
 			return -EINVAL;
-		host_len = colon - host;
-		colon++;
+		host_len = end - host;
+		port_s = end + 2;
+		v6 = true;
 	} else {
-		colon = strrchr(host, ':');
+		const char *colon = strrchr(host, ':');
+
 		if (!colon)
 			return -EINVAL;
 		host_len = colon - host;
+		port_s = colon + 1;
+		v6 = false;
 	}
 	if (!host_len || host_len >= sizeof(addr))
 		return -EINVAL;
 	memcpy(addr, host, host_len);
 	addr[host_len] = '\0';
 
-	if (zh_params_parse_uint(NULL, colon + 1, 1, 65535, NULL, &port, NULL,
-				 0))
+	if (zh_params_parse_uint(NULL, port_s, 1, 65535, NULL, &port, NULL, 0))
 		return -EINVAL;
 
 	if (v6) {
@@ -832,8 +1015,7 @@ struct zh_metrics *zh_metrics_start(const char *listen_addr,
 				    const struct zh_xsk_srv *xsk,
 				    const struct zh_kube *kube)
 {
-	unsigned int flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_AUTO |
-			     MHD_USE_ERROR_LOG;
+	unsigned int flags = MHD_USE_EPOLL | MHD_USE_ERROR_LOG;
 	struct sockaddr_storage ss;
 	struct zh_metrics *m;
 	struct timespec now;
@@ -841,7 +1023,7 @@ struct zh_metrics *zh_metrics_start(const char *listen_addr,
 	socklen_t len;
 
 	if (zh_metrics_parse_listen(listen_addr, &ss, &len)) {
-		pr_warn("cannot parse listen address '%s': expected ADDR:PORT (numeric address, IPv6 in brackets, port 1-65535), e.g. 127.0.0.1:9464 or [::1]:9464\n",
+		pr_warn("cannot parse listen address '%s': expected [ADDR:]PORT (numeric address, IPv6 in brackets, port 1-65535; no address: 127.0.0.1), e.g. 9464, 10.0.0.1:9464 or [::1]:9464\n",
 			listen_addr);
 		errno = EINVAL;
 		return NULL;
@@ -852,6 +1034,12 @@ struct zh_metrics *zh_metrics_start(const char *listen_addr,
 	m->objs = objs;
 	m->xsk = xsk;
 	m->kube = kube;
+	m->conns.next = m->conns.prev = &m->conns;
+	m->stop_fd = eventfd(0, EFD_CLOEXEC);
+	if (m->stop_fd < 0) {
+		err = errno;
+		goto err_free;
+	}
 	snprintf(m->ready_pin, sizeof(m->ready_pin), "%s/%s", objs->dir,
 		 ZH_MAP_ENDPOINTS);
 	clock_gettime(CLOCK_REALTIME, &now);
@@ -864,7 +1052,7 @@ struct zh_metrics *zh_metrics_start(const char *listen_addr,
 		err = errno;
 		pr_warn("cannot listen on %s: socket: %s\n", listen_addr,
 			strerror(err));
-		goto err_free;
+		goto err_stopfd;
 	}
 	/* Restarts while old connections sit in TIME_WAIT; a live listener
 	 * on the port still makes bind() fail with EADDRINUSE. */
@@ -879,28 +1067,38 @@ struct zh_metrics *zh_metrics_start(const char *listen_addr,
 			strerror(err));
 		goto err_socket;
 	}
-	m->daemon = MHD_start_daemon(flags, 0, NULL, NULL, handle, m,
-				     MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL,
-				     MHD_OPTION_LISTEN_SOCKET, fd,
-				     MHD_OPTION_CONNECTION_LIMIT, 32U,
-				     /* One client (slow on purpose or not) may
-				      * not take every connection. */
-				     MHD_OPTION_PER_IP_CONNECTION_LIMIT, 8U,
-				     MHD_OPTION_CONNECTION_TIMEOUT, 10U,
-				     MHD_OPTION_END);
+	m->daemon = MHD_start_daemon(
+		flags, 0, NULL, NULL, handle, m, MHD_OPTION_EXTERNAL_LOGGER,
+		mhd_log, NULL, MHD_OPTION_LISTEN_SOCKET, fd,
+		MHD_OPTION_CONNECTION_LIMIT, MAX_CONNS,
+		/* One client (slow on purpose or not) may not take every
+		 * connection. */
+		MHD_OPTION_PER_IP_CONNECTION_LIMIT, MAX_CONNS_PER_IP,
+		MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)REQUEST_DEADLINE_S,
+		MHD_OPTION_NOTIFY_CONNECTION, conn_notify, m,
+		MHD_OPTION_NOTIFY_COMPLETED, request_done, m, MHD_OPTION_END);
 	if (!m->daemon) {
 		/* Not ours to close any more: MHD closes a socket it was
 		 * given on every failure past option parsing, and our
 		 * options are fixed. */
 		err = EIO;
 		pr_warn("cannot start the HTTP server on %s\n", listen_addr);
-		goto err_free;
+		goto err_stopfd;
+	}
+	err = pthread_create(&m->thread, NULL, serve, m);
+	if (err) {
+		pr_warn("cannot start the HTTP server's thread: %s\n",
+			strerror(err));
+		MHD_stop_daemon(m->daemon);
+		goto err_stopfd;
 	}
 	pr_info("serving /metrics, /healthz, /readyz on %s\n", listen_addr);
 	return m;
 
 err_socket:
 	close(fd);
+err_stopfd:
+	close(m->stop_fd);
 err_free:
 	free(m);
 	errno = err;
@@ -911,8 +1109,11 @@ void zh_metrics_stop(struct zh_metrics *m)
 {
 	if (!m)
 		return;
-	/* Joins the polling thread (no scrape runs after this) and closes
-	 * the listening socket. */
+	/* The thread first (no scrape runs after this), then MHD closes
+	 * the connections, and with them the listening socket. */
+	if (eventfd_write(m->stop_fd, 1) == 0)
+		pthread_join(m->thread, NULL);
 	MHD_stop_daemon(m->daemon);
+	close(m->stop_fd);
 	free(m);
 }

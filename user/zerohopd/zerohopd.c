@@ -50,9 +50,9 @@ static void usage(FILE *f)
 		"\n"
 		"  -p, --pin-root DIR      pin root (default %s; env ZEROHOP_PIN_ROOT)\n"
 		"  -i, --reconcile SECS    seconds between stale-endpoint sweeps (default 10, 0 = off)\n"
-		"  -l, --listen ADDR:PORT  serve HTTP on that address only (default: off):\n"
+		"  -l, --listen [ADDR:]PORT  serve HTTP on that address only (default: off):\n"
 		"                          /metrics (Prometheus), /healthz, /readyz;\n"
-		"                          e.g. 127.0.0.1:9464 or [::1]:9464\n"
+		"                          e.g. 9464 (= 127.0.0.1:9464) or [::1]:9464\n"
 		"      --service-cidr CIDR[,CIDR]  the Service ranges (IPv4 and/or IPv6): an\n"
 		"                          address in them that is no Service is dropped\n"
 		"      --nodeport-dev DEV[,DEV]  the node's uplinks: NodePorts are answered on\n"
@@ -485,7 +485,7 @@ static int agent_parse(int argc, char **argv, struct agent_opts *o)
 			    .unit = "seconds"),
 		ZH_OPT_FUNC(
 			"listen", 'l', &o->listen_addr, parse_listen,
-			"ADDR:PORT (numeric address, IPv6 in brackets, port 1-65535), e.g. 127.0.0.1:9464 or [::1]:9464"),
+			"[ADDR:]PORT (numeric address, IPv6 in brackets, port 1-65535; no address: 127.0.0.1), e.g. 9464, 10.0.0.1:9464 or [::1]:9464"),
 		ZH_OPT_FUNC(
 			"service-cidr", 0, &o->cfg, parse_cidrs,
 			"CIDR[,CIDR], at most one IPv4 and one IPv6, e.g. 10.96.0.0/12,fd00:96::/108"),
