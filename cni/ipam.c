@@ -346,7 +346,13 @@ static int run_plugin(const char *type, const char *path, char **envp,
 		goto err_perr;
 	}
 	if (pid == 0) {
-		/* Only async-signal-safe calls from here on. */
+		sigset_t none;
+
+		/* Only async-signal-safe calls from here on. The agent
+		 * runs this from a thread that blocks the signals its loop
+		 * takes: the plugin gets none blocked. */
+		sigemptyset(&none);
+		sigprocmask(SIG_SETMASK, &none, NULL);
 		if (dup2(in, STDIN_FILENO) >= 0 &&
 		    dup2(pout[1], STDOUT_FILENO) >= 0)
 			execve(path, argv, envp);

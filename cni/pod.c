@@ -21,6 +21,7 @@
 
 #include "cni.h"
 #include "pod.h"
+#include "podstate.h"
 #include "zerohop.h"
 #include "zh_xsk_proto.h"
 
@@ -422,6 +423,36 @@ static void build_result(struct zh_result *res, const struct zh_cni_env *env,
 		res->dns = json_incref(ipam->dns);
 }
 
+/*
+ * Last of ADD: what a DEL would be given, for the agent to release the
+ * lease of a pod that goes without one (podstate.h). Without it such a pod
+ * would leak its addresses: the ADD fails instead.
+ */
+static int save_state(const struct zh_cni_env *env,
+		      const struct zh_netconf *conf, const char *host,
+		      int host_ifindex, struct zh_cni_err *err)
+{
+	struct zh_podstate st = {
+		.container_id = (char *)env->container_id,
+		.ifname = (char *)env->ifname,
+		.cni_path = (char *)env->path,
+		.cni_args = (char *)env->args,
+		.host_ifname = (char *)host,
+		.host_ifindex = (__u32)host_ifindex,
+		.config = conf->raw,
+	};
+	const char *dir = zh_state_dir();
+	int ret = zh_podstate_save(dir, &st);
+
+	if (!ret)
+		return 0;
+	return zh_cni_err_set(
+		err, ZH_CNI_ERR_IO, "cannot record the attachment",
+		"%s (%s): %s", dir, ZH_STATE_DIR_ENV,
+		ret == -EPERM ? "not a directory that only root may write" :
+				strerror(-ret));
+}
+
 int zh_cmd_add(const struct zh_cni_env *env, const struct zh_netconf *conf,
 	       json_t **out, struct zh_cni_err *err)
 {
@@ -543,6 +574,11 @@ int zh_cmd_add(const struct zh_cni_env *env, const struct zh_netconf *conf,
 				strerror(-ret));
 		goto err_veth;
 	}
+	ret = save_state(env, conf, host, host_ifindex, err);
+	if (ret) {
+		zh_ep_remove(&objs, host_ifindex);
+		goto err_veth;
+	}
 
 	build_result(&res, env, conf, &ipam, host, host_mac, ps.pod_mac);
 	*out = zh_result_to_json(&res, conf->cni_version);
@@ -633,6 +669,11 @@ int zh_cmd_del(const struct zh_cni_env *env, const struct zh_netconf *conf,
 	/* IPAM outside the lock, as in ADD. */
 	if (!ret)
 		ret = zh_ipam_delegate(env, ZH_CNI_DEL, conf, NULL, err);
+	/* Done: nothing left for the agent to release. A failed DEL keeps
+	 * the record, for the runtime's retry or the agent. */
+	if (!ret)
+		zh_podstate_remove(zh_state_dir(), env->container_id,
+				   env->ifname);
 	return ret ? -1 : 0;
 }
 

@@ -12,10 +12,11 @@
 #     cache. It must succeed and leave no veth, lease or endpoint;
 #   * after `ctr run -d` no DEL ever comes (the DEL is made by the `ctr
 #     run` that waits for its task; `ctr task rm -f`, `ctr task kill` and
-#     `ctr task delete` make none): the veth dies with the netns,
-#     and the agent's sweep removes the endpoint (on SIGHUP, and every
-#     --reconcile seconds); a late DEL with the dead task's /proc path, as
-#     a runtime's cleanup would send, still frees the lease.
+#     `ctr task delete` make none): the veth dies with the netns, and
+#     the agent removes the endpoint (at the link event, and every
+#     --reconcile seconds) and frees the lease from the plugin's record,
+#     so the same container can start again; a late DEL with the dead
+#     task's /proc path, as a runtime's cleanup would send, succeeds.
 #
 # Everything is this run's own: containerd with its root, state, socket
 # and config in a temp dir (CRI and the snapshotters but native disabled),
@@ -198,6 +199,8 @@ ran_ok() {
 	[ "$1" = 0 ] && grep -q "inet $3/" "$2" && grep -qx "pong-$4" "$2"
 }
 unleased() { [ -z "$(lease "$1")" ]; }
+# holds_none NAME: no lease of host-local's is container NAME's.
+holds_none() { ! grep -rqsx -- "$NS-$1"$'\r' "$ZH_TMP/ipam/$NET"; }
 # all_gone NAME IP HOST: no endpoint, lease or host veth left for NAME.
 all_gone() { no_ep "$1" && unleased "$2" && link_gone "$3"; }
 del_and_gone() { del_came "$1" "$2" && all_gone "$@"; }
@@ -541,7 +544,9 @@ kill_del() {
 
 # ctr task rm -f of a -d container: no DEL, ever. The veth dies with the
 # netns; the agent (no periodic sweep: -i 0, no SIGHUP) removes the stale
-# endpoint at once, from the link event.
+# endpoint at once, from the link event, and releases the lease through
+# host-local with the configuration the plugin recorded: a container of
+# the same name then starts (before: "duplicate allocation").
 no_del() {
 	local b_pid
 	b_pid=$(task_pid B)
@@ -551,12 +556,17 @@ no_del() {
 	check "the link event: the agent removes B's endpoint, no SIGHUP" \
 		eventually no_ep B
 	check "... and says so" grep -q "removing stale endpoint" "$ZH_TMP/agent.log"
-	check "B's lease is still held (only a DEL frees it)" leased_to "$B_IP" B
-	# What a runtime's cleanup sends later: DEL with the dead task's netns
-	# path, the config and the cached result, as libcni builds it.
+	check "... and B's lease, with no DEL" eventually unleased "$B_IP"
+	check "... and says so" grep -q "released the addresses of pod $NS-B" "$ZH_TMP/agent.log"
+	# What a runtime's cleanup may send later: DEL with the dead task's
+	# netns path, the config and the cached result, as libcni builds it.
 	check "a late DEL for B with CNI_NETNS=/proc/$b_pid/ns/net (dead), prevResult: exit 0" \
 		late_del B "/proc/$b_pid/ns/net"
-	check "... frees B's lease" unleased "$B_IP"
+	check "... leaves B's lease free" unleased "$B_IP"
+	check "ctr run -d --cni B again: the same container ID gets an address" run_d B sleep 600
+	check "... its endpoint is listed" eventually ep B
+	check "... and goes again without DEL: endpoint and lease" \
+		eval 'rm_nodel B && eventually no_ep B && eventually holds_none B'
 }
 
 # The same with the agent sweeping every second: nobody signals it.
@@ -574,9 +584,9 @@ sweep() {
 	took=$((SECONDS - t0))
 	check "... within 3 s of the veth going ($took s), no DEL came" \
 		eval '[ "$took" -le 3 ] && [ "$(ncalls DEL D)" = 0 ]'
-	# Nothing frees D's lease: no DEL comes (it goes with the temp dir).
+	# No DEL comes: the agent frees D's lease from the plugin's record.
 	D_IP=$(jq -r '.result.ips[0].address | sub("/.*"; "")' "$(cache_entry "$NET" D)" || true)
-	check "D's lease is left ($D_IP): no DEL came to free it" leased_to "$D_IP" D
+	check "D's lease ($D_IP) is freed by the agent: no DEL came" eventually unleased "$D_IP"
 }
 
 # Two containers on an XDP network: the config file is read by each `ctr

@@ -245,9 +245,15 @@ want(agent, "/sys/fs/bpf", "/sys/fs/bpf", prop="HostToContainer")
 want(agent, "/etc/cni/net.d", flag_value("--cni-conf-dir"))
 want(agent, "/run/zerohop", "/run/zerohop")
 want(agent, "/run/netns", "/run/netns", prop="HostToContainer")
-want(agent, "/var/lib/cni", "/var/lib/cni", ro=True)
+# Leases of pods gone without DEL: the agent runs their IPAM DEL with the
+# record the plugin wrote (zerohopd --state-dir, under /var/lib/zerohop).
+want(agent, "/var/lib/cni", "/var/lib/cni")
+want(agent, "/var/lib/zerohop", "/var/lib/zerohop")
+want(agent, "/opt/cni/bin", "/opt/cni/bin", ro=True)
 want(init, "/opt/cni/bin", env_of(init)["CNI_BIN_DIR"]["value"])
 want(init, "/sys/fs/bpf", "/sys/fs/bpf", ro=True)'
+	check "the attachment records' default is under /var/lib/zerohop" \
+		grep -q '/var/lib/zerohop/pods' <<<"$("$ZH_BIN/zerohopd" --help)"
 	check "the AF_XDP handoff socket's default is under /run/zerohop" \
 		grep -q '/run/zerohop/xsk.sock' <<<"$("$ZH_BIN/zerohopd" --help)"
 	check "deploy/afxdp-pod.yaml mounts the same /run/zerohop" py '

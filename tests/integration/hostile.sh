@@ -17,7 +17,9 @@
 #     header line every 0.5 s (each resets MHD's idle timeout) are cut at
 #     the request deadline (5 s), and /healthz answers again by then;
 #   - a pod gone without DEL loses its endpoint at once (a link event),
-#     not at the next sweep.
+#     not at the next sweep, and its addresses: the agent releases the
+#     lease through the IPAM plugin, so that the same container can come
+#     back.
 # Everything lives in namespaces and pins this script makes and removes.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -243,7 +245,19 @@ case_gone() {
 	check "gone without DEL, its endpoint goes within 3 s, without a sweep" \
 		timeout 3 bash -c "until [ \"\$('$ZH_BIN/zerohopctl' endpoints -o json | jq length)\" = 0 ]; do sleep 0.1; done"
 	check "the agent said so" grep -q "removing stale endpoint" "$LOG"
+	check "its lease is released within 3 s" \
+		timeout 3 bash -c "while grep -rqs '^$(zh_ctr_id "$p")' '$ZH_TMP/ipam'; do sleep 0.1; done"
+	check "... the agent said so" grep -q "released the addresses of pod" "$LOG"
+	check "... and its record is gone" \
+		test -z "$(find "$ZEROHOP_STATE_DIR" -type f)"
+	check "the same container comes back (no duplicate allocation)" \
+		zh_pod_add "$p" "$ZH_TMP/gone.conf"
+	check "... with a record of its own" \
+		test "$(find "$ZEROHOP_STATE_DIR" -name '*.json' | wc -l)" = 1
 	check "SIGTERM ends it" agent_stops_at_once
+	check "DEL" eval "zh_cni DEL '$p' '$ZH_TMP/gone.conf' >/dev/null"
+	check "... drops the record" \
+		test -z "$(find "$ZEROHOP_STATE_DIR" -type f)"
 }
 
 zh_run_cases case_per_netns case_emfile case_socket_path case_http case_slowloris \

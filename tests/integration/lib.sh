@@ -39,6 +39,8 @@ ZH_CNI_PATH="$ZH_CNI_DIR:/usr/lib/cni:/opt/cni/bin"
 export ZEROHOP_PIN_ROOT="/sys/fs/bpf/${ZH_PREFIX}"
 # This run's AF_XDP handoff socket (zerohopd, the CNI result, clients).
 export ZEROHOP_XSK_SOCKET="$ZH_TMP/xsk.sock"
+# This run's records of attachments (the plugin writes, zerohopd reads).
+export ZEROHOP_STATE_DIR="$ZH_TMP/state"
 # The pin directory of this build's layout (ZH_PIN_VERSION in zh_abi.h).
 # shellcheck disable=SC2034 # for the scripts that source this one
 ZH_PIN_DIR="$ZEROHOP_PIN_ROOT/$(sed -n 's/^#define ZH_PIN_VERSION "\(.*\)"$/\1/p' bpf/include/zh_abi.h)"

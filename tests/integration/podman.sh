@@ -200,7 +200,7 @@ make_private_podman() {
 
 		[engine]
 		cgroup_manager = "cgroupfs"
-		conmon_env_vars = ["PATH=$PATH", "ZEROHOP_PIN_ROOT=$ZEROHOP_PIN_ROOT"]
+		conmon_env_vars = ["PATH=$PATH", "ZEROHOP_PIN_ROOT=$ZEROHOP_PIN_ROOT", "ZEROHOP_STATE_DIR=$ZEROHOP_STATE_DIR"]
 		events_logger = "none"
 		lock_type = "file"
 		runtime = "$ZH_TMP/runc-wrapper"

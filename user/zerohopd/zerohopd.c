@@ -26,6 +26,8 @@
 
 #include "zerohop.h"
 #include "metrics.h"
+#include "podstate.h"
+#include "release.h"
 #include "params.h"
 #include "agent.h"
 #include "cni.h"
@@ -49,7 +51,11 @@ static void usage(FILE *f)
 		"Runs in the foreground and logs to stderr.\n"
 		"\n"
 		"  -p, --pin-root DIR      pin root (default %s; env ZEROHOP_PIN_ROOT)\n"
-		"  -i, --reconcile SECS    seconds between stale-endpoint sweeps (default 10, 0 = off)\n"
+		"  -i, --reconcile SECS    seconds between sweeps for pods gone without DEL\n"
+		"                          (default 10, 0 = off; link events sweep at once)\n"
+		"      --state-dir DIR     the CNI plugin's records of its pods (default $%s\n"
+		"                          or %s): the addresses of a pod gone without DEL\n"
+		"                          are released through its IPAM plugin\n"
 		"  -l, --listen [ADDR:]PORT  serve HTTP on that address only (default: off):\n"
 		"                          /metrics (Prometheus), /healthz, /readyz;\n"
 		"                          e.g. 9464 (= 127.0.0.1:9464) or [::1]:9464\n"
@@ -100,9 +106,9 @@ static void usage(FILE *f)
 		"SIGTERM or SIGINT: exit, leaving the pins (the dataplane keeps forwarding).\n"
 		"SIGHUP: sweep stale endpoints now, and apply the --services file again.\n"
 		"With --kubernetes, /readyz answers 503 until the Services are programmed.\n",
-		ZH_PIN_ROOT, ZH_SAMPLE_DEFAULT, ZH_K8S_API_ENV, ZH_MAGLEV_SLOTS,
-		ZH_MAGLEV_PER_BACKEND, ZH_XSK_SOCKET_ENV,
-		ZH_XSK_SOCKET_DEFAULT);
+		ZH_PIN_ROOT, ZH_STATE_DIR_ENV, ZH_STATE_DIR, ZH_SAMPLE_DEFAULT,
+		ZH_K8S_API_ENV, ZH_MAGLEV_SLOTS, ZH_MAGLEV_PER_BACKEND,
+		ZH_XSK_SOCKET_ENV, ZH_XSK_SOCKET_DEFAULT);
 }
 
 struct stale {
@@ -122,7 +128,9 @@ static int stale_cb(__u32 ifindex, const struct zh_iface *iface, void *arg)
 	return s->n == (int)(sizeof(s->ifindex) / sizeof(s->ifindex[0]));
 }
 
-static void reconcile(const struct zh_objs *objs)
+/* Pods gone without DEL: their endpoints, then (on the release thread)
+ * their addresses. */
+static void reconcile(const struct zh_objs *objs, struct zh_release *release)
 {
 	struct stale s = { .n = 0 };
 	int lock;
@@ -136,6 +144,7 @@ static void reconcile(const struct zh_objs *objs)
 			s.ifindex[i]);
 		zh_ep_remove(objs, s.ifindex[i]);
 	}
+	zh_release_sweep(release);
 	zh_pin_unlock(lock);
 }
 
@@ -372,6 +381,7 @@ static int count_cb(__u32 ifindex, const struct zh_iface *iface, void *arg)
 /* What the command line asks of the agent. */
 struct agent_opts {
 	const char *root; /* the pin root */
+	const char *state_dir; /* the plugin's records (podstate.h) */
 	unsigned int interval; /* seconds between sweeps; 0: none */
 	const char *listen_addr, *nodeport_devs, *services, *xsk_path;
 	bool xsk_asked; /* --xsk-socket PATH: no quiet fallback */
@@ -481,6 +491,7 @@ static int agent_parse(int argc, char **argv, struct agent_opts *o)
 	bool help = false;
 	struct zh_param opts[] = {
 		ZH_OPT_STR("pin-root", 'p', &o->root),
+		ZH_OPT_STR("state-dir", 0, &o->state_dir),
 		ZH_OPT_UINT("reconcile", 'i', &o->interval, 0, RECONCILE_MAX,
 			    .unit = "seconds"),
 		ZH_OPT_FUNC(
@@ -519,6 +530,7 @@ static int agent_parse(int argc, char **argv, struct agent_opts *o)
 
 	*o = (struct agent_opts){
 		.root = zh_pin_root_default(),
+		.state_dir = zh_state_dir(),
 		.interval = 10,
 		.xsk_path = zh_xsk_socket_default(),
 		.cfg = { .flags = ZH_CFG_F_PROBES,
@@ -562,6 +574,7 @@ struct agent {
 	struct zh_xsk_srv *xsk; /* NULL: no AF_XDP handoff */
 	struct zh_kube *kube; /* NULL: no --kubernetes */
 	struct zh_metrics *metrics; /* NULL: no --listen */
+	struct zh_release *release; /* leases of pods gone without DEL */
 };
 
 /* The signals the loop takes, blocked first: every thread started later
@@ -720,9 +733,9 @@ static void agent_loop(struct agent *a)
 		/* A pod gone without DEL: its veth went with its netns. */
 		if (r > 0 && (pfd[2].revents & POLLIN) &&
 		    zh_nl_link_monitor_read(a->nlfd) > 0)
-			reconcile(&a->objs);
+			reconcile(&a->objs, a->release);
 		if (o->interval && now_ms() >= next) {
-			reconcile(&a->objs);
+			reconcile(&a->objs, a->release);
 			sync_node_addrs(&a->objs);
 			next = now_ms() + o->interval * 1000ULL;
 		}
@@ -731,7 +744,7 @@ static void agent_loop(struct agent *a)
 		if (read(a->sfd, &si, sizeof(si)) != sizeof(si))
 			continue;
 		if (si.ssi_signo == SIGHUP) {
-			reconcile(&a->objs);
+			reconcile(&a->objs, a->release);
 			sync_node_addrs(&a->objs);
 			/* A bad file changes nothing: the agent goes on. */
 			if (o->services)
@@ -765,12 +778,19 @@ static int agent_run(struct agent *a)
 	err = agent_load(a);
 	if (err)
 		goto err_signalfd;
+	a->release = zh_release_start(o->state_dir, o->root);
+	if (!a->release) {
+		err = -errno;
+		pr_warn("cannot start the release thread: %s\n",
+			strerror(errno));
+		goto err_objs;
+	}
 	if (o->xsk_path) {
 		err = zh_xsk_srv_open(&a->xsk, o->xsk_path, &a->objs);
 		if (err) {
 			pr_warn("cannot listen for AF_XDP sockets on %s: %s\n",
 				o->xsk_path, strerror(-err));
-			goto err_objs;
+			goto err_release;
 		}
 	}
 	/* After signals_open(): the threads inherit the mask. */
@@ -800,6 +820,8 @@ err_kube:
 	zh_kube_stop(a->kube);
 err_xsk:
 	zh_xsk_srv_close(a->xsk); /* every registration ends with its slot */
+err_release:
+	zh_release_stop(a->release); /* a release under way ends first */
 err_objs:
 	zh_objs_close(&a->objs);
 err_signalfd:
