@@ -140,6 +140,22 @@ int tc_redirect_neigh(struct __sk_buff *skb)
 	return bpf_redirect_neigh(skb->ifindex, NULL, 0, 0);
 }
 
+SEC("tc")
+int tc_check_mtu(struct __sk_buff *skb)
+{
+	__u32 mtu = 0;
+
+	return bpf_check_mtu(skb, skb->ifindex, &mtu, 0, 0) & 1;
+}
+
+SEC("xdp")
+int xdp_check_mtu(struct xdp_md *ctx)
+{
+	__u32 mtu = 0;
+
+	return bpf_check_mtu(ctx, ctx->ingress_ifindex, &mtu, 0, 0) & 1;
+}
+
 SEC("xdp")
 int xdp_redirect(struct xdp_md *ctx)
 {

@@ -82,6 +82,9 @@ enum zh_datapath {
  * tc programs and refused in XDP ones, so each pair is probed. The last
  * ones are zh_fast's programs themselves: this kernel's verifier accepts
  * the program as built (found when the object does not load as a whole).
+ * The bits are kept next to the pins: a feature added later goes at the
+ * end, so that a set written by an older build still reads the same (the
+ * new feature absent in it).
  */
 #define ZH_FEATURES(X)                                \
 	X(MAPS, "bpf_maps")                           \
@@ -122,7 +125,9 @@ enum zh_datapath {
 	X(PROG_XDP_POD_XSK, "zh_xdp_pod_xsk")         \
 	X(PROG_TC_POD, "zh_tc_pod")                   \
 	X(PROG_TC_UPLINK, "zh_tc_uplink")             \
-	X(PROG_XDP_UPLINK, "zh_xdp_uplink")
+	X(PROG_XDP_UPLINK, "zh_xdp_uplink")           \
+	X(TC_CHECK_MTU, "tc_check_mtu")               \
+	X(XDP_CHECK_MTU, "xdp_check_mtu")
 
 enum zh_feature {
 #define ZH_FEAT_ENUM(id, name) ZH_FEAT_##id,
@@ -266,14 +271,16 @@ struct zh_iface {
 	/* steered, but no socket for the queue: the pod's kernel */   \
 	X(PASS_XSK_NO_SOCKET, "pass_xsk_no_socket")
 
-#define ZH_STATS_DROP(X)                                                    \
-	X(DROP_SPOOF_MAC, "drop_spoof_mac")                                 \
-	X(DROP_SPOOF_IP, "drop_spoof_ip")                                   \
-	X(DROP_MALFORMED, "drop_malformed")                                 \
-	X(DROP_REDIRECT, "drop_redirect_failed") /* the helper failed */    \
-	/* a Service without ready backends (answered: ICMP unreachable) */ \
-	X(DROP_NO_BACKEND, "drop_no_backend")                               \
-	X(DROP_UNKNOWN_VIP, "drop_unknown_vip") /* in the Service CIDR */   \
+#define ZH_STATS_DROP(X)                                                      \
+	X(DROP_SPOOF_MAC, "drop_spoof_mac")                                   \
+	X(DROP_SPOOF_IP, "drop_spoof_ip")                                     \
+	X(DROP_MALFORMED, "drop_malformed")                                   \
+	/* the helper failed, or the target veth is gone (its pod went, and \
+	 * its endpoint is not removed yet) */ \
+	X(DROP_REDIRECT, "drop_redirect_failed")                              \
+	/* a Service without ready backends (answered: ICMP unreachable) */   \
+	X(DROP_NO_BACKEND, "drop_no_backend")                                 \
+	X(DROP_UNKNOWN_VIP, "drop_unknown_vip") /* in the Service CIDR */     \
 	X(DROP_NAT, "drop_nat_failed") /* a NAT rewrite failed */
 
 #define ZH_STAT_ENUM(id, name) ZH_STAT_##id,

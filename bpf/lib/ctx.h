@@ -65,6 +65,22 @@ static __always_inline __u32 zh_skb_ifindex(struct __sk_buff *skb)
 	return skb->ifindex;
 }
 
+/*
+ * Is the veth behind @ifindex gone? A pod whose netns was deleted without
+ * DEL keeps its endpoint until the agent removes it (at the link event, or
+ * its sweep); bpf_redirect_peer() and bpf_redirect() take a gone ifindex
+ * all the same, and the kernel drops the frame after us. The one helper
+ * that looks a device up by ifindex, now, is bpf_check_mtu(): -ENODEV.
+ * Without it (before 5.12) such frames count as redirects.
+ */
+static __always_inline int zh_skb_gone(struct __sk_buff *skb, __u32 ifindex)
+{
+	__u32 mtu = 0;
+
+	return zh_kernel_has(TC_CHECK_MTU) &&
+	       bpf_check_mtu(skb, ifindex, &mtu, 0, 0) < 0;
+}
+
 /* Into the destination pod: straight to it with bpf_redirect_peer(), or,
  * for an AF_XDP pod, out of its host-side veth so that the pod's veth
  * receives it (and its XDP program sees it). Every pod is reached the
@@ -106,6 +122,14 @@ static __always_inline int zh_xdp_ctx_reject(struct xdp_md *ctx,
 	return zh_xdp_reject(ctx);
 }
 
+static __always_inline int zh_xdp_gone(struct xdp_md *ctx, __u32 ifindex)
+{
+	__u32 mtu = 0;
+
+	return zh_kernel_has(XDP_CHECK_MTU) &&
+	       bpf_check_mtu(ctx, ifindex, &mtu, 0, 0) < 0;
+}
+
 /* A destination veth whose peer runs XDP takes the frame (ndo_xdp_xmit). */
 static __always_inline int zh_xdp_deliver(struct xdp_md *ctx, __u32 ifindex,
 					  int via_rx)
@@ -121,6 +145,8 @@ static __always_inline int zh_xdp_deliver(struct xdp_md *ctx, __u32 ifindex,
 #define zh_ctx_pull(ctx) ZH_CTX(ctx, zh_skb_pull, zh_xdp_pull)(ctx)
 #define zh_ctx_len(ctx) ZH_CTX(ctx, zh_skb_len, zh_xdp_len)(ctx)
 #define zh_ctx_ifindex(ctx) ZH_CTX(ctx, zh_skb_ifindex, zh_xdp_ifindex)(ctx)
+#define zh_ctx_gone(ctx, ifindex) \
+	ZH_CTX(ctx, zh_skb_gone, zh_xdp_gone)(ctx, ifindex)
 /* 0, or non-zero when the packet could not be (wholly) written. */
 #define zh_ctx_nat(ctx, n) ZH_CTX(ctx, zh_skb_nat, zh_xdp_ctx_nat)(ctx, n)
 /* The hook's redirect or TX verdict, or anything else when it failed. */

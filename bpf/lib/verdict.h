@@ -85,6 +85,9 @@ static __always_inline int zh_tc_verdict(struct __sk_buff *skb, int stat,
 		zh_count(stat, skb->len);
 		return bpf_redirect_neigh(fwd->nat.out_ifindex, NULL, 0, 0);
 	}
+	/* A veth gone: a drop, not a delivery that never happens. */
+	if (stat == ZH_STAT_REDIRECT && zh_ctx_gone(skb, fwd->ifindex))
+		stat = ZH_STAT_DROP_REDIRECT;
 	if (stat == ZH_STAT_REDIRECT) {
 		/* Fails harmlessly unless the skb is CHECKSUM_COMPLETE. */
 		if (fwd->l3_old != fwd->l3_new)
@@ -125,6 +128,8 @@ static __always_inline int zh_xdp_verdict(struct xdp_md *ctx, int stat,
 		zh_count(stat, len);
 		return zh_ctx_reject(ctx, 1) == XDP_TX ? XDP_TX : XDP_DROP;
 	}
+	if (stat == ZH_STAT_REDIRECT && zh_ctx_gone(ctx, fwd->ifindex))
+		stat = ZH_STAT_DROP_REDIRECT;
 	if (stat == ZH_STAT_REDIRECT) {
 		act = zh_ctx_deliver(ctx, fwd->ifindex, fwd->via_rx);
 		if (act == XDP_REDIRECT) {

@@ -64,6 +64,7 @@ static const struct {
 	{ BPF_FUNC_redirect_map, -1, ZH_FEAT_XDP_REDIRECT_MAP },
 	{ BPF_FUNC_xdp_adjust_tail, -1, ZH_FEAT_XDP_ADJUST_TAIL },
 	{ BPF_FUNC_xdp_adjust_meta, -1, ZH_FEAT_XDP_META },
+	{ BPF_FUNC_check_mtu, ZH_FEAT_TC_CHECK_MTU, ZH_FEAT_XDP_CHECK_MTU },
 };
 
 /* Every feature that stands for a helper call. */

@@ -154,6 +154,14 @@ static const struct zh_feat_doc docs[ZH_FEAT_MAX] = {
 	[ZH_FEAT_XDP_ADJUST_TAIL] = { "bpf_xdp_adjust_tail in XDP",
 				      "ICMP errors for a Service without endpoints (XDP)",
 				      REJECT_FALLBACK, "4.18" },
+	[ZH_FEAT_TC_CHECK_MTU] = { "bpf_check_mtu in tc: is the target veth there",
+				   "a frame to a pod gone without DEL counted as drop_redirect_failed (tc)",
+				   "it counts as a redirect, and the kernel drops it",
+				   "5.12" },
+	[ZH_FEAT_XDP_CHECK_MTU] = { "bpf_check_mtu in XDP: is the target veth there",
+				    "a frame to a pod gone without DEL counted as drop_redirect_failed (XDP)",
+				    "it counts as a redirect, and the kernel drops it",
+				    "5.12" },
 	/* The programs: refused only by a verifier that cannot prove them
 	 * safe, whatever features it has (the load finds out). */
 	[ZH_FEAT_PROG_TC_FROM_POD] = { VERIFIER "zh_tc_from_pod",
@@ -566,10 +574,11 @@ const struct zh_prog_def zh_prog_defs[] = {
 	  TC_BASE | TC_NAT | F(TC_SKB_PULL_DATA) | F(TC_CSUM_UPDATE) |
 		  F(TC_REDIRECT),
 	  TC_REJECT | F(TC_GET_PRANDOM_U32) | F(TC_REDIRECT_PEER) |
-		  F(TC_REDIRECT_NEIGH) },
+		  F(TC_REDIRECT_NEIGH) | F(TC_CHECK_MTU) },
 	{ ZH_PROG_XDP_FROM_POD, ZH_FEAT_PROG_XDP_FROM_POD,
 	  XDP_BASE | XDP_NAT | F(XDP_REDIRECT),
-	  F(XDP_ADJUST_TAIL) | F(XDP_GET_PRANDOM_U32) | F(XDP_META) },
+	  F(XDP_ADJUST_TAIL) | F(XDP_GET_PRANDOM_U32) | F(XDP_META) |
+		  F(XDP_CHECK_MTU) },
 	{ ZH_PROG_XDP_POD, ZH_FEAT_PROG_XDP_POD, XDP_POD | XDP_NAT, 0 },
 	/* zh_xsks, an XSKMAP, is made only where AF_XDP works. */
 	{ ZH_PROG_XDP_POD_XSK, ZH_FEAT_PROG_XDP_POD_XSK,
@@ -578,9 +587,9 @@ const struct zh_prog_def zh_prog_defs[] = {
 	{ ZH_PROG_TC_UPLINK, ZH_FEAT_PROG_TC_UPLINK,
 	  TC_BASE | TC_NAT | F(TC_SKB_PULL_DATA) | F(TC_CSUM_UPDATE) |
 		  F(TC_REDIRECT),
-	  TC_REJECT | F(TC_REDIRECT_PEER) },
+	  TC_REJECT | F(TC_REDIRECT_PEER) | F(TC_CHECK_MTU) },
 	{ ZH_PROG_XDP_UPLINK, ZH_FEAT_PROG_XDP_UPLINK,
-	  XDP_BASE | XDP_NAT | F(XDP_REDIRECT), 0 },
+	  XDP_BASE | XDP_NAT | F(XDP_REDIRECT), F(XDP_CHECK_MTU) },
 };
 const size_t zh_prog_defs_n = ARRAY_SIZE(zh_prog_defs);
 
