@@ -300,6 +300,21 @@ bench-k8s: all
 bench-latency: $(O)/tests/test_bpf_lat
 	$(Q)$(O)/tests/test_bpf_lat --bench-latency
 
+# A node under load: SERVICES Services (two backends each) through
+# zerohopd --services, CT conntrack entries, PODS pods added and deleted
+# through the CNI plugin; ADD/DEL times, the agent's memory, the maps'
+# memory, /metrics scrape times (BENCH_LOAD="PODS SERVICES CT", or those
+# variables in the environment).
+bench-load: all $(O)/tests/ct_load
+	$(Q)O=$(O) scripts/bench-load.sh $(BENCH_LOAD)
+
+# ct_load: fills zh_ct through bpf_map_update_batch(), counts a map as
+# /metrics does (libbpf only).
+$(O)/tests/ct_load: $(O)/tests/bench/ct_load.o
+	@mkdir -p $(@D)
+	$(call msg,LINK,$@)
+	$(Q)$(CC) $(LDFLAGS) $^ $(shell $(PKG_CONFIG) --libs libbpf 2>/dev/null) -o $@
+
 # --- install ----------------------------------------------------------------
 install: all
 	install -d $(DESTDIR)/opt/cni/bin $(DESTDIR)$(PREFIX)/sbin \
@@ -327,7 +342,7 @@ lint: $(SKELS)
 	$(Q)$(CLANG_FORMAT) --dry-run -Werror $(FORMAT_SRCS)
 	$(Q)cppcheck --quiet --error-exitcode=1 --enable=warning,portability \
 		--inline-suppr --suppress=missingIncludeSystem \
-		-Ibpf/include -Iuser/lib -Icni -I$(O)/bpf user cni
+		-Ibpf/include -Iuser/lib -Icni -I$(O)/bpf user cni tests/bench
 	$(Q)shellcheck -x -S warning scripts/*.sh tests/run-tier tests/integration/*.sh \
 		tests/integration/plugins/* tests/integration/podman/runc-wrapper tests/k8s/*.sh \
 		tests/integration/containerd/cni-logger .ci/run deploy/kind/*.sh \
@@ -348,13 +363,15 @@ help:
 	@echo '             (iptables, nftables; 10000 Services), zerohop-tc, zerohop-xdp, zerohop-svc (BENCH_ARGS=)'
 	@echo '  bench-latency  cost of per-hop latency stamping per packet (BPF_PROG_TEST_RUN)'
 	@echo '  bench-k8s      zerohopd --kubernetes: first sync, EndpointSlice change -> maps (BENCH_K8S="N CHANGES")'
+	@echo '  bench-load     a loaded node: 100k Services, 1M conntrack entries, 250 pods: CNI ADD/DEL'
+	@echo '                 times, agent RSS, map memory, /metrics scrape times (BENCH_LOAD="PODS SERVICES CT")'
 	@echo '  format     clang-format every C file'
 	@echo '  lint       clang-format check, cppcheck, shellcheck'
 	@echo '  clean      remove $$(O)'
 	@echo 'knobs: O=$(O) V=$(V) SANITIZE=address,undefined CLANG=$(CLANG) BPFTOOL=$(BPFTOOL) PREFIX=$(PREFIX) DESTDIR='
 
 .PHONY: all tests check check-unit check-bpf check-sanitize check-integration \
-	check-podman check-containerd bench bench-latency bench-k8s install format lint clean help
+	check-podman check-containerd bench bench-latency bench-k8s bench-load install format lint clean help
 .SECONDARY:
 
 # What each object includes, from the compiler (-MMD -MP).

@@ -392,8 +392,8 @@ static int count_keys(int fd, const struct bpf_map_info *info, __u64 *n)
  * only once the last count is older than COUNT_DUTY times what that count
  * cost. Whatever the scrape rate and map size, counting then takes at most
  * 1/COUNT_DUTY of the server's time: the maps of a small node (µs) are
- * counted on every scrape, a million conntrack entries (~0.1 s) at most
- * every second or so.
+ * counted on every scrape, a million conntrack entries (0.3-0.5 s on a
+ * 2-vCPU VM: make bench-load) every 3 to 5 s.
  */
 #define COUNT_DUTY 10
 

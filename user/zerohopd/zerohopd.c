@@ -13,6 +13,7 @@
  */
 #include <errno.h>
 #include <limits.h>
+#include <malloc.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -317,6 +318,16 @@ int zh_agent_services_change(const struct zh_objs *objs, const char *path,
 		       (double)(t1.tv_sec - t0.tv_sec) +
 			       (double)(t1.tv_nsec - t0.tv_nsec) / 1e9);
 	zh_svc_set_free(set);
+#ifdef __GLIBC__
+	/* A whole set (at start, on SIGHUP, a Kubernetes relist) peaks at
+	 * ~400 MB for 100 000 Services (the JSON tree, the set, the plan),
+	 * all freed by now, but glibc gives a heap back only from its top:
+	 * without this the agent kept ~200 MiB resident for good (make
+	 * bench-load). ~30 ms after such an apply; a batch of changes is
+	 * small and frequent: not then. */
+	if (!partial)
+		malloc_trim(0);
+#endif
 	return rc;
 }
 
