@@ -308,12 +308,12 @@ bench-latency: $(O)/tests/test_bpf_lat
 bench-load: all $(O)/tests/ct_load
 	$(Q)O=$(O) scripts/bench-load.sh $(BENCH_LOAD)
 
-# ct_load: fills zh_ct through bpf_map_update_batch(), counts a map as
-# /metrics does (libbpf only).
-$(O)/tests/ct_load: $(O)/tests/bench/ct_load.o
+# ct_load: fills zh_ct through bpf_map_update_batch(), counts a map with
+# what /metrics calls (libzerohop's zh_map_count).
+$(O)/tests/ct_load: $(O)/tests/bench/ct_load.o $(LIB)
 	@mkdir -p $(@D)
 	$(call msg,LINK,$@)
-	$(Q)$(CC) $(LDFLAGS) $^ $(shell $(PKG_CONFIG) --libs libbpf 2>/dev/null) -o $@
+	$(Q)$(CC) $(LDFLAGS) $^ $(PKG_LIBS) -o $@
 
 # --- install ----------------------------------------------------------------
 install: all

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 /*
  * ct_load - conntrack load for scripts/bench-load.sh, on the maps pinned
- * in a pin directory (bpf_obj_get(), libbpf only):
+ * in a pin directory (bpf_obj_get()):
  *
  *   ct_load fill PIN_DIR N          write N entries into zh_ct: N/2 flows,
  *                                   each a FWD and a REV entry as lb.h's
@@ -11,9 +11,9 @@
  *                                   the agent programmed them), from 1000
  *                                   client addresses in 10.244.0.0/16
  *   ct_load count PIN_DIR MAP [REPEAT]
- *                                   count MAP's entries as the agent's
- *                                   /metrics does (bpf_map_lookup_batch,
- *                                   256 a call), REPEAT times (default 1)
+ *                                   count MAP's entries with what the
+ *                                   agent's /metrics calls (zh_map_count),
+ *                                   REPEAT times (default 1)
  *
  * Prints one line per fill ("N entries in S s") or per count ("N S").
  * Exit 0 done, 1 failed, 2 bad usage.
@@ -32,11 +32,10 @@
 #include <bpf/libbpf.h>
 
 #include "zh_abi.h"
+#include "maps.h"
 
 /* Entries a bpf_map_update_batch() call writes. */
 #define FILL_BATCH 8192
-/* What zerohopd's metrics.c reads per bpf_map_lookup_batch() call. */
-#define COUNT_BATCH 256
 /* Read batch for zh_services and zh_backends. */
 #define READ_BATCH 4096
 #define CLIENTS 1000U
@@ -334,47 +333,6 @@ out:
 	return err;
 }
 
-/* As metrics.c's count_keys(): batches of COUNT_BATCH keys and values. */
-static int count_once(int fd, const struct bpf_map_info *info, __u64 *n)
-{
-	bool percpu = info->type == BPF_MAP_TYPE_PERCPU_HASH ||
-		      info->type == BPF_MAP_TYPE_LRU_PERCPU_HASH;
-	size_t vsz = info->value_size;
-	__u64 in = 0, out = 0;
-	void *keys, *vals;
-	bool first = true;
-	int err = 0;
-
-	if (percpu)
-		vsz = ((vsz + 7) & ~(size_t)7) *
-		      (size_t)libbpf_num_possible_cpus();
-	keys = malloc((size_t)COUNT_BATCH * info->key_size);
-	vals = malloc((size_t)COUNT_BATCH * vsz);
-	*n = 0;
-	while (keys && vals) {
-		__u32 count = COUNT_BATCH;
-
-		err = bpf_map_lookup_batch(fd, first ? NULL : &in, &out, keys,
-					   vals, &count, NULL);
-		if (err && errno != ENOENT) {
-			err = -errno;
-			break;
-		}
-		*n += count;
-		first = false;
-		in = out;
-		if (err) {
-			err = 0;
-			break;
-		}
-	}
-	if (!keys || !vals)
-		err = -ENOMEM;
-	free(keys);
-	free(vals);
-	return err;
-}
-
 static int cmd_count(const char *dir, const char *name, unsigned long repeat)
 {
 	struct bpf_map_info info;
@@ -388,7 +346,7 @@ static int cmd_count(const char *dir, const char *name, unsigned long repeat)
 		int err;
 
 		t0 = now_s();
-		err = count_once(fd, &info, &n);
+		err = zh_map_count(fd, &info, &n);
 		if (err) {
 			fprintf(stderr, "ct_load: counting %s: %s\n", name,
 				strerror(-err));

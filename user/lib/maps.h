@@ -11,6 +11,8 @@
 #include "zh_hist.h"
 #include "pin.h"
 
+struct bpf_map_info;
+
 /* Endpoints: the identity of the pod behind @host_ifindex and the routes to
  * its addresses, and its AF_XDP steering rules (iface->xsk; its zh_xsks
  * slots start empty). Writes are all or nothing. */
@@ -82,5 +84,15 @@ const char *zh_hop_name(int hop);
 #define ZH_SAMPLE_DEFAULT 1000U
 int zh_sample_parse(const char *s, __u32 *every);
 const char *zh_lat_src_name(int src);
+
+/*
+ * How many entries the map behind @fd (@info from bpf_obj_get_info_by_fd)
+ * holds. The kernel keeps no count a process can read without a program:
+ * an array is always full; a hash is read in batches of 256 keys and
+ * values (one syscall each), key by key only where the kernel has no batch
+ * lookup for its type. 0.3-0.5 us an entry (make bench-load): callers that
+ * may be asked often bound how often they count (metrics.c).
+ */
+int zh_map_count(int fd, const struct bpf_map_info *info, __u64 *n);
 
 #endif /* ZH_MAPS_H */

@@ -314,80 +314,6 @@ static int map_info(const struct zh_objs *o, size_t i,
 }
 
 /*
- * The kernel keeps no element count we can read without a program, so walk
- * the keys. A key deleted under the walk restarts it from the first key:
- * never count past max_entries.
- */
-/*
- * How many entries a map holds, at a bounded cost per scrape: an array is
- * always full; a hash is read in batches of 256 (one syscall each, not
- * one per key), walking key by key only where the kernel has no batch
- * lookup for it.
- */
-#define COUNT_BATCH 256
-
-static int count_walk(int fd, const struct bpf_map_info *info, __u64 *n)
-{
-	__u64 key[8], next[8]; /* __u64: aligned for any key type */
-	void *prev = NULL;
-
-	if (info->key_size > sizeof(key))
-		return -E2BIG;
-	for (*n = 0; *n < info->max_entries; (*n)++) {
-		if (bpf_map_get_next_key(fd, prev, next))
-			return errno == ENOENT ? 0 : -errno;
-		memcpy(key, next, info->key_size);
-		prev = key;
-	}
-	return 0;
-}
-
-static int count_keys(int fd, const struct bpf_map_info *info, __u64 *n)
-{
-	bool percpu = info->type == BPF_MAP_TYPE_PERCPU_HASH ||
-		      info->type == BPF_MAP_TYPE_LRU_PERCPU_HASH;
-	size_t vsz = info->value_size;
-	__u64 in = 0, out = 0;
-	void *keys, *vals;
-	bool first = true;
-	int err = 0;
-
-	if (info->type == BPF_MAP_TYPE_ARRAY ||
-	    info->type == BPF_MAP_TYPE_PERCPU_ARRAY) {
-		*n = info->max_entries;
-		return 0;
-	}
-	if (percpu)
-		vsz = ((vsz + 7) & ~(size_t)7) *
-		      (size_t)libbpf_num_possible_cpus();
-	keys = malloc((size_t)COUNT_BATCH * info->key_size);
-	vals = malloc((size_t)COUNT_BATCH * vsz);
-	*n = 0;
-	while (keys && vals) {
-		__u32 count = COUNT_BATCH;
-
-		err = bpf_map_lookup_batch(fd, first ? NULL : &in, &out, keys,
-					   vals, &count, NULL);
-		if (err && errno != ENOENT)
-			break;
-		*n += count;
-		first = false;
-		in = out;
-		if (err) { /* ENOENT: that was the last batch */
-			err = 0;
-			break;
-		}
-	}
-	free(keys);
-	free(vals);
-	if (!keys || !vals)
-		return -ENOMEM;
-	if (err && (errno == EINVAL || errno == ENOTSUP || errno == EOPNOTSUPP))
-		return count_walk(fd, info, n); /* no batch ops here */
-	return err ? -errno : 0;
-}
-
-/*
  * A map's entry count at a cost bounded by design: it is counted again
  * only once the last count is older than COUNT_DUTY times what that count
  * cost. Whatever the scrape rate and map size, counting then takes at most
@@ -407,7 +333,7 @@ static int map_count(struct count_cache *c, int fd,
 		*n = c->n;
 		return 0;
 	}
-	err = count_keys(fd, info, n);
+	err = zh_map_count(fd, info, n);
 	if (err)
 		return err;
 	c->n = *n;
