@@ -19,6 +19,7 @@
 #include "parse.h"
 #include "csum.h"
 #include "kfeat.h"
+#include "trace.h"
 
 #define ZH_ICMP_QUOTE 8 /* bytes of the offending L4 header quoted */
 /* <linux/icmp.h> drags in libc headers: the two codes we send. */
@@ -187,8 +188,8 @@ static __always_inline int zh_skb_reject(struct __sk_buff *skb,
 	/* Into the pod behind a host veth, or back out of the uplink. Out of
 	 * the host veth reaches the pod as well, through its veth's RX. */
 	if (to_peer && zh_kernel_has(TC_REDIRECT_PEER))
-		return bpf_redirect_peer(skb->ifindex, 0);
-	return bpf_redirect(skb->ifindex, 0);
+		return zh_redirect_peer(skb->ifindex, 0);
+	return zh_redirect(skb->ifindex, 0);
 }
 
 /* XDP: the same, sent back with XDP_TX. */

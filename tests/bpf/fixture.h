@@ -189,6 +189,10 @@ struct run {
 	__u8 out[FRAME_MAX];
 	__u32 out_len;
 	struct zh_counter delta[ZH_STAT_MAX];
+	/* The suite loads with its redirects recorded (fixture_suite.trace):
+	 * what the run's redirect helpers did. */
+	bool traced;
+	struct zh_trace trace;
 };
 
 /* The frame a test is looking at, printed with any failure: in the loops
@@ -221,10 +225,14 @@ void assert_bytes(const __u8 *want, __u32 len, const struct run *r);
 void assert_unchanged(const __u8 *in, __u32 len, const struct run *r);
 /* The L4 checksum of the complete packet in @b verifies (RFC 1071). */
 void assert_l4_csum(const __u8 *b, __u32 len, bool v6);
-/* @in routed to pod @to (MACs, TTL, header checksum); @whole: the packet
- * is complete, so its L4 checksum is checked as well. */
+/* @in routed to pod @to (MACs, TTL, header checksum, and where the suite
+ * records redirects, to @to's host veth); @whole: the packet is complete,
+ * so its L4 checksum is checked as well. */
 void assert_routed(const __u8 *in, __u32 len, const struct run *r, int to,
 		   bool whole);
+/* Where the suite records redirects: the last redirect helper the run
+ * called was @kind (enum zh_trace_kind) to @ifindex, and it succeeded. */
+void assert_redirect(const struct run *r, __u32 kind, int ifindex);
 
 /* ------------------------------------------------- maps and latency */
 
@@ -292,6 +300,9 @@ struct fixture_suite {
 	/* `name --bench-latency`: instead of the tests, with the programs
 	 * loaded for the kernel's features; NULL: no such option. */
 	int (*bench)(void);
+	/* Load the programs with zh_trace_on (bpf/lib/trace.h): the tests see
+	 * in the zh_trace map where each redirect went. */
+	bool trace;
 };
 
 /*

@@ -990,6 +990,7 @@ int main(int argc, char **argv)
 		.name = "test_bpf_fwd",
 		.groups = groups,
 		.n_groups = ARRAY_SIZE(groups),
+		.trace = true,
 	};
 	FIXTURE_ROWS(case_tests, case_runs, cases, "", .test_func = test_case);
 	FIXTURE_ROWS(trunc_tests, trunc_runs, trunc_cases,

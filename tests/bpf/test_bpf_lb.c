@@ -581,6 +581,13 @@ static void lb_step(enum prog prog, const struct lb_case *c, int i)
 		if (!want_f->no_udp_csum)
 			assert_l4_csum(r.out, want_len, v6);
 	}
+	/* The answer goes back into the pod that asked (tc; XDP_TX). */
+	if (s->out == LB_ICMP_ERR && prog == PROG_TC)
+		assert_redirect(&r,
+				zh_kfeat_has(&kfeat, ZH_FEAT_TC_REDIRECT_PEER) ?
+					ZH_TRACE_REDIRECT_PEER :
+					ZH_TRACE_REDIRECT,
+				ifindex_of[s->from]);
 	assert_deltas(&r, s->delta, len);
 	if (s->ct && ct_count() != s->ct - 1)
 		fail_here("%d conntrack entries, want %d", ct_count(),
@@ -671,6 +678,7 @@ static void test_lb_nodeport(void **state)
 	assert_verdict(PROG_TC, &r, REDIRECT);
 	assert_bytes(want, len, &r);
 	assert_deltas(&r, delta, len);
+	assert_redirect(&r, ZH_TRACE_REDIRECT_NEIGH, ifindex_of[FOREIGN]);
 
 	/* XDP on the uplink: delivers to an XDP pod itself, and leaves a
 	 * tc pod to zh_tc_uplink (untouched, uncounted). */
@@ -763,6 +771,7 @@ int main(int argc, char **argv)
 		.name = "test_bpf_lb",
 		.groups = groups,
 		.n_groups = ARRAY_SIZE(groups),
+		.trace = true,
 	};
 	size_t i = FIXTURE_ROWS(lb_tests, lb_runs, lb_cases, "",
 				.test_func = test_lb_case,
