@@ -269,6 +269,7 @@ struct zh_iface {
 #define ZH_STATS_DROP(X)                                                    \
 	X(DROP_SPOOF_MAC, "drop_spoof_mac")                                 \
 	X(DROP_SPOOF_IP, "drop_spoof_ip")                                   \
+	/* cut short, a bad header, or VLAN-tagged from a pod */            \
 	X(DROP_MALFORMED, "drop_malformed")                                 \
 	X(DROP_REDIRECT, "drop_redirect_failed") /* the helper failed */    \
 	/* a Service without ready backends (answered: ICMP unreachable) */ \

@@ -305,6 +305,13 @@ size_t frame_build(const struct frame *f, int ingress, __u8 *b)
 			b[i] = (__u8)i;
 		break;
 	}
+	if (f->vlan_tpid) {
+		/* The checksums were made without it: none covers it. */
+		memmove(b + ETH_PROTO + 4, b + ETH_PROTO, len - ETH_PROTO);
+		put16(b + ETH_PROTO, f->vlan_tpid);
+		put16(b + ETH_PROTO + 2, 0);
+		len += 4;
+	}
 	if (len > FRAME_MAX)
 		abort();
 	return len;

@@ -140,6 +140,9 @@ struct frame {
 	const struct zh_probe *probe; /* UDP: the payload starts with it */
 	__u16 sport, dport; /* TCP/UDP; 0: 40000 and 53 (UDP) or 80 (TCP) */
 	bool no_udp_csum; /* UDP over IPv4 without a checksum (0) */
+	/* A VLAN tag with this TPID (ETH_P_8021Q, ETH_P_8021AD) and TCI 0 (a
+	 * priority tag) in front of the ethertype; 0: none. */
+	__u16 vlan_tpid;
 };
 
 static inline void put16(__u8 *p, __u16 v)
