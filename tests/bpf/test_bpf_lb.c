@@ -217,6 +217,23 @@ static void be1_terminating(void)
 	lb_backend(BE_B4, SVC4, B4, BE_PORT, ZH_BE_F_TERMINATING);
 }
 
+/* A NodePort: TCP NODE_PORT at any of the node's addresses, to B:8080.
+ * Its key has the all-zero address. */
+static void nodeport_on(void)
+{
+	struct zh_svc_key k = { .family = ZH_AF_INET,
+				.proto = IPPROTO_TCP,
+				.port = htons(NODE_PORT) };
+	struct zh_svc v = { .id = SVC4_NP,
+			    .table_off = SVC4_NP * SLOTS,
+			    .table_size = SLOTS,
+			    .flags = ZH_SVC_F_NODEPORT,
+			    .port = htons(SVC_PORT) };
+
+	lb_put(bpf_map__fd(skel->maps.zh_services), &k, &v);
+	lb_table(SVC4_NP, BE_B4);
+}
+
 /* ClientIP affinity on SVC4's TCP port, for 3 hours. */
 static void svc4_affinity(void)
 {
@@ -442,6 +459,21 @@ static const struct lb_case lb_cases[] = {
 		},
 	},
 	{
+		/* A NodePort's entry has no address: a pod's packet to
+		 * 0.0.0.0 (no one) at that port must not find it as if it
+		 * were a ClusterIP, and be balanced. */
+		.desc = "a pod's packet to 0.0.0.0 at a NodePort's port",
+		.steps = {
+			{ .before = nodeport_on,
+			  .in = FLOW(L3_IPV4, IPPROTO_TCP, A4, 0, "0.0.0.0",
+				     NODE_PORT),
+			  .verdict = PASS,
+			  .out = LB_AS_WANT,
+			  .delta = { [ZH_STAT_PASS_NO_ENDPOINT] = 1 },
+			  .ct = CT(0) },
+		},
+	},
+	{
 		/* A flow keeps its backend when the table changes; new flows
 		 * follow the table; a flow whose backend is removed picks
 		 * again. */
@@ -627,14 +659,6 @@ static void test_lb_nodeport(void **state)
 			     .dst = NODE4,
 			     .dport = NODE_PORT };
 	struct frame nat = req, rep, unnat, transit = req;
-	struct zh_svc_key k = { .family = ZH_AF_INET,
-				.proto = IPPROTO_TCP,
-				.port = htons(NODE_PORT) };
-	struct zh_svc v = { .id = SVC4_NP,
-			    .table_off = SVC4_NP * SLOTS,
-			    .table_size = SLOTS,
-			    .flags = ZH_SVC_F_NODEPORT,
-			    .port = htons(SVC_PORT) };
 	__u64 delta[ZH_STAT_MAX] = { [ZH_STAT_PASS_NO_ENDPOINT] = 1 };
 	__u64 none[ZH_STAT_MAX] = { 0 };
 	__u8 in[FRAME_MAX], want[FRAME_MAX];
@@ -647,8 +671,7 @@ static void test_lb_nodeport(void **state)
 	lb_setup(state);
 	parse_addr(AF_INET, NODE4, node.addr);
 	lb_put(bpf_map__fd(skel->maps.zh_node_addrs), &node, &one);
-	lb_put(bpf_map__fd(skel->maps.zh_services), &k, &v);
-	lb_table(SVC4_NP, BE_B4);
+	nodeport_on();
 	nat.dst = B4;
 	nat.dport = BE_PORT;
 	len = (__u32)frame_build(&req, FOREIGN, in);
