@@ -390,6 +390,12 @@ static void stats_read(struct zh_counter c[ZH_STAT_MAX])
 void run_prog(struct bpf_program *p, int ifindex, const __u8 *frame, __u32 len,
 	      struct run *r)
 {
+	run_prog_flags(p, ifindex, frame, len, 0, r);
+}
+
+void run_prog_flags(struct bpf_program *p, int ifindex, const __u8 *frame,
+		    __u32 len, __u32 flags, struct run *r)
+{
 	struct zh_counter before[ZH_STAT_MAX], after[ZH_STAT_MAX];
 	/* tc: test_run hands ->ifindex to eth_type_trans() as skb->dev, which
 	 * is what skb->ifindex reads; ->ingress_ifindex becomes skb_iif, as
@@ -404,7 +410,8 @@ void run_prog(struct bpf_program *p, int ifindex, const __u8 *frame, __u32 len,
 	__u32 zero = 0;
 	LIBBPF_OPTS(bpf_test_run_opts, opts, .data_in = frame,
 		    .data_size_in = len, .data_out = r->out,
-		    .data_size_out = sizeof(r->out), .repeat = 1);
+		    .data_size_out = sizeof(r->out), .repeat = 1,
+		    .flags = flags);
 
 	if (bpf_program__type(p) == BPF_PROG_TYPE_XDP) {
 		opts.ctx_in = &xdp;
@@ -427,6 +434,23 @@ void run_prog(struct bpf_program *p, int ifindex, const __u8 *frame, __u32 len,
 		r->delta[s].packets = after[s].packets - before[s].packets;
 		r->delta[s].bytes = after[s].bytes - before[s].bytes;
 	}
+}
+
+bool has_csum_complete(void)
+{
+	static int has = -1;
+	__u8 frame[ETH_HLEN + 32] = { 0 };
+	struct run r;
+
+	if (has < 0) {
+		/* Not IP: the pod-side program passes it untouched. */
+		put16(frame + ETH_PROTO, 0x88b5);
+		run_prog_flags(skel->progs.zh_tc_pod, ifindex_of[FOREIGN],
+			       frame, sizeof(frame),
+			       BPF_F_TEST_SKB_CHECKSUM_COMPLETE, &r);
+		has = !r.err;
+	}
+	return has;
 }
 
 void run_frame(enum prog prog, int ifindex, const __u8 *frame, __u32 len,

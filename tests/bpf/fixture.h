@@ -216,6 +216,16 @@ void fail_here(const char *fmt, ...)
 /* One frame through program @p (XDP or tc) arriving on device @ifindex. */
 void run_prog(struct bpf_program *p, int ifindex, const __u8 *frame, __u32 len,
 	      struct run *r);
+/* The same with test_run @flags (BPF_F_TEST_*). */
+void run_prog_flags(struct bpf_program *p, int ifindex, const __u8 *frame,
+		    __u32 len, __u32 flags, struct run *r);
+
+#ifndef BPF_F_TEST_SKB_CHECKSUM_COMPLETE
+#define BPF_F_TEST_SKB_CHECKSUM_COMPLETE (1U << 2)
+#endif
+/* Can test_run run a tc program on a CHECKSUM_COMPLETE skb and check
+ * skb->csum after it (Linux 6.11 and later; -EBADMSG when it is wrong)? */
+bool has_csum_complete(void);
 /* The same through zh_tc_from_pod or zh_xdp_from_pod. */
 void run_frame(enum prog prog, int ifindex, const __u8 *frame, __u32 len,
 	       struct run *r);
