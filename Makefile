@@ -300,6 +300,20 @@ bench-k8s: all
 bench-latency: $(O)/tests/test_bpf_lat
 	$(Q)$(O)/tests/test_bpf_lat --bench-latency
 
+# Packets through every BPF program (tests/bpf/test_bpf_pktfuzz.c, root):
+# check-bpf runs a slice of it; this runs BPF_FUZZ_FRAMES random and
+# mutated frames per program and kernel-feature pass, from BPF_FUZZ_SEED
+# (default: a new one each run; printed, so that a failure reproduces).
+BPF_FUZZ_FRAMES ?= 1000000
+BPF_FUZZ_SEED ?=
+fuzz-bpf: $(O)/tests/test_bpf_pktfuzz
+	$(Q)$(O)/tests/test_bpf_pktfuzz --frames $(BPF_FUZZ_FRAMES) --seed \
+		$(if $(BPF_FUZZ_SEED),$(BPF_FUZZ_SEED),$$(od -An -N4 -tu4 /dev/urandom))
+
+fuzz: fuzz-bpf
+
+.PHONY: fuzz fuzz-bpf
+
 # --- install ----------------------------------------------------------------
 install: all
 	install -d $(DESTDIR)/opt/cni/bin $(DESTDIR)$(PREFIX)/sbin \
@@ -348,6 +362,9 @@ help:
 	@echo '             (iptables, nftables; 10000 Services), zerohop-tc, zerohop-xdp, zerohop-svc (BENCH_ARGS=)'
 	@echo '  bench-latency  cost of per-hop latency stamping per packet (BPF_PROG_TEST_RUN)'
 	@echo '  bench-k8s      zerohopd --kubernetes: first sync, EndpointSlice change -> maps (BENCH_K8S="N CHANGES")'
+	@echo '  fuzz       the long fuzz runs, fuzz-bpf among them'
+	@echo '  fuzz-bpf   random and mutated frames through every BPF program, properties checked'
+	@echo '             (root; BPF_FUZZ_FRAMES per program, default 1000000; BPF_FUZZ_SEED=)'
 	@echo '  format     clang-format every C file'
 	@echo '  lint       clang-format check, cppcheck, shellcheck'
 	@echo '  clean      remove $$(O)'
