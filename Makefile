@@ -315,6 +315,20 @@ $(O)/tests/ct_load: $(O)/tests/bench/ct_load.o $(LIB)
 	$(call msg,LINK,$@)
 	$(Q)$(CC) $(LDFLAGS) $^ $(PKG_LIBS) -o $@
 
+# Packets through every BPF program (tests/bpf/test_bpf_pktfuzz.c, root):
+# check-bpf runs a slice of it; this runs BPF_FUZZ_FRAMES random and
+# mutated frames per program and kernel-feature pass, from BPF_FUZZ_SEED
+# (default: a new one each run; printed, so that a failure reproduces).
+BPF_FUZZ_FRAMES ?= 1000000
+BPF_FUZZ_SEED ?=
+fuzz-bpf: $(O)/tests/test_bpf_pktfuzz
+	$(Q)$(O)/tests/test_bpf_pktfuzz --frames $(BPF_FUZZ_FRAMES) --seed \
+		$(if $(BPF_FUZZ_SEED),$(BPF_FUZZ_SEED),$$(od -An -N4 -tu4 /dev/urandom))
+
+fuzz: fuzz-bpf
+
+.PHONY: fuzz fuzz-bpf
+
 # --- install ----------------------------------------------------------------
 install: all
 	install -d $(DESTDIR)/opt/cni/bin $(DESTDIR)$(PREFIX)/sbin \
@@ -365,6 +379,9 @@ help:
 	@echo '  bench-k8s      zerohopd --kubernetes: first sync, EndpointSlice change -> maps (BENCH_K8S="N CHANGES")'
 	@echo '  bench-load     a loaded node: 100k Services, 1M conntrack entries, 250 pods: CNI ADD/DEL'
 	@echo '                 times, agent RSS, map memory, /metrics scrape times (BENCH_LOAD="PODS SERVICES CT")'
+	@echo '  fuzz       the long fuzz runs, fuzz-bpf among them'
+	@echo '  fuzz-bpf   random and mutated frames through every BPF program, properties checked'
+	@echo '             (root; BPF_FUZZ_FRAMES per program, default 1000000; BPF_FUZZ_SEED=)'
 	@echo '  format     clang-format every C file'
 	@echo '  lint       clang-format check, cppcheck, shellcheck'
 	@echo '  clean      remove $$(O)'

@@ -274,6 +274,7 @@ struct zh_iface {
 #define ZH_STATS_DROP(X)                                                      \
 	X(DROP_SPOOF_MAC, "drop_spoof_mac")                                   \
 	X(DROP_SPOOF_IP, "drop_spoof_ip")                                     \
+	/* cut short, a bad header, or VLAN-tagged from a pod */              \
 	X(DROP_MALFORMED, "drop_malformed")                                   \
 	/* the helper failed, or the target veth is gone (its pod went, and \
 	 * its endpoint is not removed yet) */ \
@@ -530,6 +531,31 @@ struct zh_affinity {
 	__u32 pad;
 };
 
+/*
+ * zh_trace: for the kernel-tier tests only (bpf/lib/trace.h). When an object
+ * is loaded with zh_trace_on set, every redirect helper call records here
+ * which helper it was, its target and its result, so that a test sees where
+ * a TC_ACT_REDIRECT or XDP_REDIRECT verdict sends the frame. One entry,
+ * never pinned; the loader leaves it off and the programs never write it.
+ */
+#define ZH_MAP_TRACE "zh_trace"
+
+enum zh_trace_kind {
+	ZH_TRACE_NONE = 0,
+	ZH_TRACE_REDIRECT, /* bpf_redirect(): out of (XDP: into) @target */
+	ZH_TRACE_REDIRECT_PEER, /* bpf_redirect_peer(): into @target's peer */
+	ZH_TRACE_REDIRECT_NEIGH, /* bpf_redirect_neigh(): out of @target */
+	ZH_TRACE_REDIRECT_MAP, /* bpf_redirect_map(): zh_xsks[@target] */
+};
+
+struct zh_trace {
+	__u32 calls; /* redirect helpers called since the test zeroed it */
+	__u32 kind; /* the last one's enum zh_trace_kind */
+	__u32 target; /* its ifindex or map key */
+	__u32 pad;
+	__s64 ret; /* what it returned */
+};
+
 #ifndef __bpf__
 _Static_assert(sizeof(struct zh_ep_key) == 20, "zh_ep_key layout");
 _Static_assert(sizeof(struct zh_endpoint) == 20, "zh_endpoint layout");
@@ -550,6 +576,7 @@ _Static_assert(sizeof(struct zh_ct) == 40, "zh_ct layout");
 _Static_assert(sizeof(struct zh_affinity_key) == 24, "zh_affinity_key layout");
 _Static_assert(sizeof(struct zh_affinity) == 16, "zh_affinity layout");
 _Static_assert(sizeof(struct zh_kfeat) == 96, "zh_kfeat layout");
+_Static_assert(sizeof(struct zh_trace) == 24, "zh_trace layout");
 _Static_assert(ZH_FEAT_MAX <= 64, "zh_kfeat has 64 bits");
 #endif
 

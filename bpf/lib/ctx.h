@@ -21,6 +21,7 @@
 #include "nat.h"
 #include "reject.h"
 #include "kfeat.h"
+#include "trace.h"
 
 /*
  * The frame's bounds, read from the context every time in one 32-bit load
@@ -89,8 +90,8 @@ static __always_inline int zh_skb_deliver(struct __sk_buff *skb, __u32 ifindex,
 					  int via_rx)
 {
 	if (via_rx || !zh_kernel_has(TC_REDIRECT_PEER))
-		return bpf_redirect(ifindex, 0);
-	return bpf_redirect_peer(ifindex, 0);
+		return zh_redirect(ifindex, 0);
+	return zh_redirect_peer(ifindex, 0);
 }
 
 /* --- XDP ------------------------------------------------------------------ */
@@ -134,7 +135,7 @@ static __always_inline int zh_xdp_gone(struct xdp_md *ctx, __u32 ifindex)
 static __always_inline int zh_xdp_deliver(struct xdp_md *ctx, __u32 ifindex,
 					  int via_rx)
 {
-	return bpf_redirect(ifindex, 0);
+	return zh_redirect(ifindex, 0);
 }
 
 /* --- one name for both ------------------------------------------------------ */

@@ -206,7 +206,14 @@ static __always_inline int zh_ip_from_pod(void *data, void *data_end,
  * first: nothing is forwarded or handed to the kernel before the source MAC
  * (all frames) and the source IP (IPv4, IPv6, ARP) are known to be the
  * pod's own. Other ethertypes reach the kernel after the MAC check; the host
- * veth has no VLAN or MPLS devices, so it drops them there.
+ * veth has no MPLS devices, so it drops them there.
+ *
+ * VLAN tags are dropped here: the pod's link carries no VLANs, and the
+ * kernel does not drop a tagged frame for want of a VLAN device when the
+ * tag is a priority tag (VID 0): it strips it and routes the packet behind
+ * it, whose source this check would never have seen. (Under tc the kernel
+ * has stripped an outer tag before we run and the packet behind it is
+ * checked as any other; what is left in the frame is a second tag.)
  */
 static __always_inline int zh_from_pod(void *data, void *data_end,
 				       __u32 ifindex, struct zh_fwd *fwd)
@@ -234,6 +241,9 @@ static __always_inline int zh_from_pod(void *data, void *data_end,
 		return zh_ip_from_pod(data, data_end, self, fwd);
 	case bpf_htons(ETH_P_ARP):
 		return zh_arp_from_pod(data, data_end, self);
+	case bpf_htons(ETH_P_8021Q):
+	case bpf_htons(ETH_P_8021AD):
+		return ZH_STAT_DROP_MALFORMED;
 	default:
 		return ZH_STAT_PASS_NOT_IP;
 	}

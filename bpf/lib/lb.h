@@ -228,6 +228,10 @@ static __always_inline int zh_lb_request(const struct zh_flow *f,
 	if (!nodeport)
 		__builtin_memcpy(sk.addr, f->daddr, sizeof(sk.addr));
 	svc = bpf_map_lookup_elem(&zh_services, &sk);
+	/* Nor is it a ClusterIP's: to 0.0.0.0 or :: (a pod's packet to no
+	 * one) the lookup above finds it all the same. */
+	if (svc && !nodeport && (svc->flags & ZH_SVC_F_NODEPORT))
+		svc = NULL;
 	if (!svc)
 		return !nodeport && zh_unknown_vip(f) ?
 			       ZH_STAT_DROP_UNKNOWN_VIP :

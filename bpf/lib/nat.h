@@ -7,9 +7,12 @@
  *
  * tc goes through the helpers: they know whether the skb carries a full
  * checksum or only the pseudo-header's (CHECKSUM_PARTIAL, as from a local
- * socket) and keep skb->csum right. XDP frames carry full checksums (the
- * pod's TX offload is off in XDP mode), updated incrementally (RFC 1624).
- * A UDP checksum of 0 (none, IPv4) stays 0; a computed 0 is sent as 0xffff.
+ * socket) and keep skb->csum right (CHECKSUM_COMPLETE) where a field and a
+ * checksum over it change together; what no checksum covers is written so
+ * that the helper adds its change to skb->csum (zh_skb_nat()). XDP frames
+ * carry full checksums (the pod's TX offload is off in XDP mode), updated
+ * incrementally (RFC 1624). A UDP checksum of 0 (none, IPv4) stays 0; a
+ * computed 0 is sent as 0xffff.
  */
 #ifndef ZH_NAT_H
 #define ZH_NAT_H
@@ -33,7 +36,7 @@ struct zh_nat {
 	__u8 op; /* non-zero: rewrite */
 	__u8 family;
 	__u8 proto;
-	__u8 pad;
+	__u8 no_l4_csum; /* UDP without a checksum: nothing covers the ports */
 	__u32 old_ip[8];
 	__u32 new_ip[8];
 	__be16 old_ports[2]; /* source, destination */
@@ -48,6 +51,7 @@ static __always_inline void zh_nat_init(struct zh_nat *n,
 	n->op = 1;
 	n->family = f->family;
 	n->proto = f->proto;
+	n->no_l4_csum = !!(f->flags & ZH_FLOW_F_UDP_NO_CSUM);
 	if (f->family == ZH_AF_INET) {
 		n->old_ip[0] = f->saddr[0];
 		n->old_ip[1] = f->daddr[0];
@@ -99,13 +103,25 @@ static __always_inline __u32 zh_nat_csum_off(const struct zh_nat *n)
 					       offsetof(struct udphdr, check));
 }
 
-/* Returns 0, or -1 when a helper failed (the packet may be half written:
- * the caller drops it). */
+/*
+ * Returns 0, or -1 when a helper failed (the packet may be half written:
+ * the caller drops it).
+ *
+ * skb->csum, where the skb is CHECKSUM_COMPLETE (the sum of the packet from
+ * L3 on, as a NIC delivers it): the csum_replace helpers keep it for a
+ * checksum field they change, and none changes for a field whose covering
+ * checksum changes with it (IPv4's addresses: its header checksum). A field
+ * no checksum covers is stored with BPF_F_RECOMPUTE_CSUM, so that its change
+ * goes into skb->csum: IPv6's addresses (the L4 checksum's pseudo-header
+ * change is the helper's to count, theirs in the packet is ours), and the
+ * ports of UDP without a checksum. For any other skb the flag does nothing.
+ */
 static __always_inline int zh_skb_nat(struct __sk_buff *skb,
 				      const struct zh_nat *n)
 {
 	__u32 csum_off = zh_nat_csum_off(n);
 	__u64 l4f = n->proto == IPPROTO_UDP ? BPF_F_MARK_MANGLED_0 : 0;
+	__u64 ports_f = n->no_l4_csum ? BPF_F_RECOMPUTE_CSUM : 0;
 	__be32 old_ports, new_ports;
 
 	if (n->family == ZH_AF_INET) {
@@ -129,13 +145,14 @@ static __always_inline int zh_skb_nat(struct __sk_buff *skb,
 		if (bpf_l4_csum_replace(skb, csum_off, 0, diff,
 					l4f | BPF_F_PSEUDO_HDR) ||
 		    bpf_skb_store_bytes(skb, ZH_IP6_ADDRS_OFF, n->new_ip, 32,
-					0))
+					BPF_F_RECOMPUTE_CSUM))
 			return -1;
 	}
 	__builtin_memcpy(&old_ports, n->old_ports, 4);
 	__builtin_memcpy(&new_ports, n->new_ports, 4);
 	if (bpf_l4_csum_replace(skb, csum_off, old_ports, new_ports, l4f | 4) ||
-	    bpf_skb_store_bytes(skb, zh_l4_off(n->family), &new_ports, 4, 0))
+	    bpf_skb_store_bytes(skb, zh_l4_off(n->family), &new_ports, 4,
+				ports_f))
 		return -1;
 	return 0;
 }

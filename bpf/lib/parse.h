@@ -72,6 +72,7 @@ static __always_inline void zh_mac_copy(__u8 *dst, const __u8 *src)
 #define ZH_FLOW_F_L4 (1U << 1)
 #define ZH_FLOW_F_IP_OPTIONS (1U << 2) /* IPv4 header longer than 20 bytes */
 #define ZH_FLOW_F_FRAGMENT (1U << 3) /* IPv4 fragment: no ports */
+#define ZH_FLOW_F_UDP_NO_CSUM (1U << 4) /* UDP with checksum 0 (none) */
 
 struct zh_flow {
 	__u8 family; /* enum zh_family */
@@ -150,6 +151,8 @@ static __always_inline int zh_flow_parse(void *data, void *data_end,
 	f->dport = *(__be16 *)(l4 + 2);
 	if (f->proto == IPPROTO_UDP) {
 		f->flags |= ZH_FLOW_F_L4;
+		if (!*(__u16 *)(l4 + 6))
+			f->flags |= ZH_FLOW_F_UDP_NO_CSUM;
 	} else {
 		/* Its own pointer: the verifier bounds each one it checked. */
 		__u8 *th = zh_hdr(data, data_end, off, sizeof(struct tcphdr));

@@ -19,6 +19,7 @@
 #include "parse.h"
 #include "csum.h"
 #include "kfeat.h"
+#include "trace.h"
 
 #define ZH_ICMP_QUOTE 8 /* bytes of the offending L4 header quoted */
 /* <linux/icmp.h> drags in libc headers: the two codes we send. */
@@ -167,19 +168,26 @@ static __always_inline int zh_skb_reject(struct __sk_buff *skb,
 		return -1;
 	if (zh_reject_build(sc->req, skb->protocol, &sc->r))
 		return -1;
-	/* Constant lengths, one per family: what the verifier can check. */
+	/* Constant lengths, one per family: what the verifier can check.
+	 * A CHECKSUM_COMPLETE skb's skb->csum covers the packet from L3 on:
+	 * the new IP packet is stored with its change added to it, the
+	 * Ethernet header (not in it) without. (Resized, the skb has become
+	 * CHECKSUM_NONE, and the flag does nothing.) */
+	if (bpf_skb_change_tail(skb,
+				skb->protocol == bpf_htons(ETH_P_IP) ?
+					ETH_HLEN + sizeof(struct zh_icmp4_err) :
+					ETH_HLEN + sizeof(struct zh_icmp6_err),
+				0) ||
+	    bpf_skb_store_bytes(skb, 0, &sc->r.eth, ETH_HLEN, 0))
+		return -1;
 	if (skb->protocol == bpf_htons(ETH_P_IP)) {
-		if (bpf_skb_change_tail(
-			    skb, ETH_HLEN + sizeof(struct zh_icmp4_err), 0) ||
-		    bpf_skb_store_bytes(skb, 0, &sc->r.eth,
-					ETH_HLEN + sizeof(struct zh_icmp4_err),
-					0))
+		if (bpf_skb_store_bytes(skb, ETH_HLEN, &sc->r.v4,
+					sizeof(struct zh_icmp4_err),
+					BPF_F_RECOMPUTE_CSUM))
 			return -1;
-	} else if (bpf_skb_change_tail(
-			   skb, ETH_HLEN + sizeof(struct zh_icmp6_err), 0) ||
-		   bpf_skb_store_bytes(skb, 0, &sc->r.eth,
-				       ETH_HLEN + sizeof(struct zh_icmp6_err),
-				       0)) {
+	} else if (bpf_skb_store_bytes(skb, ETH_HLEN, &sc->r.v6,
+				       sizeof(struct zh_icmp6_err),
+				       BPF_F_RECOMPUTE_CSUM)) {
 		return -1;
 	}
 	/* Our checksums are complete: let the receiver verify them. */
@@ -187,8 +195,8 @@ static __always_inline int zh_skb_reject(struct __sk_buff *skb,
 	/* Into the pod behind a host veth, or back out of the uplink. Out of
 	 * the host veth reaches the pod as well, through its veth's RX. */
 	if (to_peer && zh_kernel_has(TC_REDIRECT_PEER))
-		return bpf_redirect_peer(skb->ifindex, 0);
-	return bpf_redirect(skb->ifindex, 0);
+		return zh_redirect_peer(skb->ifindex, 0);
+	return zh_redirect(skb->ifindex, 0);
 }
 
 /* XDP: the same, sent back with XDP_TX. */

@@ -13,6 +13,7 @@
 #include "fwd.h"
 #include "lat.h"
 #include "kfeat.h"
+#include "trace.h"
 
 /* A reply of a NodePort flow from a local backend: it leaves by the uplink
  * it came in on (zh_ct's out_ifindex), not through the kernel. */
@@ -83,7 +84,7 @@ static __always_inline int zh_tc_verdict(struct __sk_buff *skb, int stat,
 	if (!uplink && zh_kernel_has(TC_REDIRECT_NEIGH) &&
 	    zh_nodeport_reply(stat, fwd)) {
 		zh_count(stat, skb->len);
-		return bpf_redirect_neigh(fwd->nat.out_ifindex, NULL, 0, 0);
+		return zh_redirect_neigh(fwd->nat.out_ifindex, 0);
 	}
 	/* A veth gone: a drop, not a delivery that never happens. */
 	if (stat == ZH_STAT_REDIRECT && zh_ctx_gone(skb, fwd->ifindex))

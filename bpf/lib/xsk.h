@@ -9,6 +9,7 @@
 
 #include "parse.h"
 #include "maps.h"
+#include "trace.h"
 
 /* The steering key of a TCP or UDP frame: its destination. -1 for what
  * has no ports (a fragment is the kernel's to reassemble). */
@@ -51,7 +52,7 @@ static __always_inline int zh_xsk_redirect(struct xdp_md *ctx, void *data,
 	}
 	act = XDP_PASS;
 	if (queue < st->queues)
-		act = bpf_redirect_map(&zh_xsks, st->slot + queue, XDP_PASS);
+		act = zh_redirect_map(&zh_xsks, st->slot + queue, XDP_PASS);
 	zh_count(act == XDP_REDIRECT ? ZH_STAT_XSK_REDIRECT :
 				       ZH_STAT_PASS_XSK_NO_SOCKET,
 		 data_end - data);

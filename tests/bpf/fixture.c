@@ -73,6 +73,8 @@ struct zh_kfeat kfeat_probed, kfeat;
 
 /* The name of the test binary, in front of the fixture's messages. */
 static const char *suite_name = "test_bpf";
+/* The programs record their redirects (fixture_suite.trace). */
+static bool suite_trace;
 
 bool has_meta(void)
 {
@@ -303,6 +305,13 @@ size_t frame_build(const struct frame *f, int ingress, __u8 *b)
 			b[i] = (__u8)i;
 		break;
 	}
+	if (f->vlan_tpid) {
+		/* The checksums were made without it: none covers it. */
+		memmove(b + ETH_PROTO + 4, b + ETH_PROTO, len - ETH_PROTO);
+		put16(b + ETH_PROTO, f->vlan_tpid);
+		put16(b + ETH_PROTO + 2, 0);
+		len += 4;
+	}
 	if (len > FRAME_MAX)
 		abort();
 	return len;
@@ -381,6 +390,12 @@ static void stats_read(struct zh_counter c[ZH_STAT_MAX])
 void run_prog(struct bpf_program *p, int ifindex, const __u8 *frame, __u32 len,
 	      struct run *r)
 {
+	run_prog_flags(p, ifindex, frame, len, 0, r);
+}
+
+void run_prog_flags(struct bpf_program *p, int ifindex, const __u8 *frame,
+		    __u32 len, __u32 flags, struct run *r)
+{
 	struct zh_counter before[ZH_STAT_MAX], after[ZH_STAT_MAX];
 	/* tc: test_run hands ->ifindex to eth_type_trans() as skb->dev, which
 	 * is what skb->ifindex reads; ->ingress_ifindex becomes skb_iif, as
@@ -390,9 +405,13 @@ void run_prog(struct bpf_program *p, int ifindex, const __u8 *frame, __u32 len,
 	/* XDP: data_end must equal the frame length; rx queue 0 of the device
 	 * becomes xdp->rxq, which is what ingress_ifindex reads. */
 	struct xdp_md xdp = { .data_end = len, .ingress_ifindex = ifindex };
+	int trace_fd = bpf_map__fd(skel->maps.zh_trace);
+	struct zh_trace none = { 0 };
+	__u32 zero = 0;
 	LIBBPF_OPTS(bpf_test_run_opts, opts, .data_in = frame,
 		    .data_size_in = len, .data_out = r->out,
-		    .data_size_out = sizeof(r->out), .repeat = 1);
+		    .data_size_out = sizeof(r->out), .repeat = 1,
+		    .flags = flags);
 
 	if (bpf_program__type(p) == BPF_PROG_TYPE_XDP) {
 		opts.ctx_in = &xdp;
@@ -401,15 +420,37 @@ void run_prog(struct bpf_program *p, int ifindex, const __u8 *frame, __u32 len,
 		opts.ctx_in = &skb;
 		opts.ctx_size_in = sizeof(skb);
 	}
+	r->traced = suite_trace;
+	if (r->traced && bpf_map_update_elem(trace_fd, &zero, &none, BPF_ANY))
+		fail_here("zh_trace: %s", strerror(errno));
 	stats_read(before);
 	r->err = bpf_prog_test_run_opts(bpf_program__fd(p), &opts);
 	stats_read(after);
+	if (r->traced && bpf_map_lookup_elem(trace_fd, &zero, &r->trace))
+		fail_here("zh_trace: %s", strerror(errno));
 	r->retval = opts.retval;
 	r->out_len = opts.data_size_out;
 	for (int s = 0; s < ZH_STAT_MAX; s++) {
 		r->delta[s].packets = after[s].packets - before[s].packets;
 		r->delta[s].bytes = after[s].bytes - before[s].bytes;
 	}
+}
+
+bool has_csum_complete(void)
+{
+	static int has = -1;
+	__u8 frame[ETH_HLEN + 32] = { 0 };
+	struct run r;
+
+	if (has < 0) {
+		/* Not IP: the pod-side program passes it untouched. */
+		put16(frame + ETH_PROTO, 0x88b5);
+		run_prog_flags(skel->progs.zh_tc_pod, ifindex_of[FOREIGN],
+			       frame, sizeof(frame),
+			       BPF_F_TEST_SKB_CHECKSUM_COMPLETE, &r);
+		has = !r.err;
+	}
+	return has;
 }
 
 void run_frame(enum prog prog, int ifindex, const __u8 *frame, __u32 len,
@@ -527,6 +568,24 @@ void assert_routed(const __u8 *in, __u32 len, const struct run *r, int to,
 	assert_bytes(want, len, r);
 	if (whole)
 		assert_l4_csum(r->out, len, v6);
+	if (r->traced &&
+	    (!r->trace.calls || r->trace.target != (__u32)ifindex_of[to]))
+		fail_here(
+			"redirected to ifindex %u (%u helper calls), want %d (%s)",
+			r->trace.target, r->trace.calls, ifindex_of[to],
+			pods[to].host);
+}
+
+void assert_redirect(const struct run *r, __u32 kind, int ifindex)
+{
+	if (!r->traced)
+		return;
+	if (!r->trace.calls || r->trace.kind != kind ||
+	    r->trace.target != (__u32)ifindex || r->trace.ret != r->retval)
+		fail_here(
+			"redirect helper %u to ifindex %u returned %lld (%u calls), want helper %u to %d",
+			r->trace.kind, r->trace.target, (long long)r->trace.ret,
+			r->trace.calls, kind, ifindex);
 }
 
 /* ---------------------------------------------------- maps and latency */
@@ -746,8 +805,8 @@ static int maps_fill(void)
 /* ---------------------------------------------------------------- main */
 
 /* zh_fast as the loader makes it for a kernel with @f, its maps the
- * process's own (nothing pinned). */
-static struct zh_fast *skel_load(const struct zh_kfeat *f)
+ * process's own (nothing pinned); @trace: with its redirects recorded. */
+static struct zh_fast *skel_load(const struct zh_kfeat *f, bool trace)
 {
 	struct zh_fast *s = zh_fast__open();
 	struct bpf_map *map;
@@ -758,6 +817,7 @@ static struct zh_fast *skel_load(const struct zh_kfeat *f)
 	bpf_object__for_each_map (map, s->obj)
 		bpf_map__set_pin_path(map, NULL);
 	err = zh_fast_prepare(s, f);
+	s->rodata->zh_trace_on = trace;
 	if (!err)
 		err = zh_fast__load(s);
 	if (err) {
@@ -791,7 +851,7 @@ static int run_pass(const struct fixture_suite *s, const char *what,
 	int err, failed;
 
 	kfeat = *f;
-	skel = skel_load(f);
+	skel = skel_load(f, s->trace);
 	if (!skel) {
 		fprintf(stderr, "%s: %s: loading zh_fast: %s\n", suite_name,
 			what, strerror(errno));
@@ -817,7 +877,7 @@ static int run_bench(const struct fixture_suite *s)
 	int failed;
 
 	kfeat = kfeat_probed;
-	skel = skel_load(&kfeat);
+	skel = skel_load(&kfeat, s->trace);
 	if (!skel || maps_fill()) {
 		fprintf(stderr, "%s: loading zh_fast: %s\n", suite_name,
 			strerror(errno));
@@ -862,6 +922,7 @@ int fixture_main(const struct fixture_suite *s, int argc, char **argv)
 	int err, failed;
 
 	suite_name = s->name;
+	suite_trace = s->trace;
 	if (argc > 1 && !bench) {
 		fprintf(stderr, "usage: %s%s\n", s->name,
 			s->bench ? " [--bench-latency]" : "");

@@ -140,6 +140,9 @@ struct frame {
 	const struct zh_probe *probe; /* UDP: the payload starts with it */
 	__u16 sport, dport; /* TCP/UDP; 0: 40000 and 53 (UDP) or 80 (TCP) */
 	bool no_udp_csum; /* UDP over IPv4 without a checksum (0) */
+	/* A VLAN tag with this TPID (ETH_P_8021Q, ETH_P_8021AD) and TCI 0 (a
+	 * priority tag) in front of the ethertype; 0: none. */
+	__u16 vlan_tpid;
 };
 
 static inline void put16(__u8 *p, __u16 v)
@@ -189,6 +192,10 @@ struct run {
 	__u8 out[FRAME_MAX];
 	__u32 out_len;
 	struct zh_counter delta[ZH_STAT_MAX];
+	/* The suite loads with its redirects recorded (fixture_suite.trace):
+	 * what the run's redirect helpers did. */
+	bool traced;
+	struct zh_trace trace;
 };
 
 /* The frame a test is looking at, printed with any failure: in the loops
@@ -209,6 +216,16 @@ void fail_here(const char *fmt, ...)
 /* One frame through program @p (XDP or tc) arriving on device @ifindex. */
 void run_prog(struct bpf_program *p, int ifindex, const __u8 *frame, __u32 len,
 	      struct run *r);
+/* The same with test_run @flags (BPF_F_TEST_*). */
+void run_prog_flags(struct bpf_program *p, int ifindex, const __u8 *frame,
+		    __u32 len, __u32 flags, struct run *r);
+
+#ifndef BPF_F_TEST_SKB_CHECKSUM_COMPLETE
+#define BPF_F_TEST_SKB_CHECKSUM_COMPLETE (1U << 2)
+#endif
+/* Can test_run run a tc program on a CHECKSUM_COMPLETE skb and check
+ * skb->csum after it (Linux 6.11 and later; -EBADMSG when it is wrong)? */
+bool has_csum_complete(void);
 /* The same through zh_tc_from_pod or zh_xdp_from_pod. */
 void run_frame(enum prog prog, int ifindex, const __u8 *frame, __u32 len,
 	       struct run *r);
@@ -221,10 +238,14 @@ void assert_bytes(const __u8 *want, __u32 len, const struct run *r);
 void assert_unchanged(const __u8 *in, __u32 len, const struct run *r);
 /* The L4 checksum of the complete packet in @b verifies (RFC 1071). */
 void assert_l4_csum(const __u8 *b, __u32 len, bool v6);
-/* @in routed to pod @to (MACs, TTL, header checksum); @whole: the packet
- * is complete, so its L4 checksum is checked as well. */
+/* @in routed to pod @to (MACs, TTL, header checksum, and where the suite
+ * records redirects, to @to's host veth); @whole: the packet is complete,
+ * so its L4 checksum is checked as well. */
 void assert_routed(const __u8 *in, __u32 len, const struct run *r, int to,
 		   bool whole);
+/* Where the suite records redirects: the last redirect helper the run
+ * called was @kind (enum zh_trace_kind) to @ifindex, and it succeeded. */
+void assert_redirect(const struct run *r, __u32 kind, int ifindex);
 
 /* ------------------------------------------------- maps and latency */
 
@@ -292,6 +313,9 @@ struct fixture_suite {
 	/* `name --bench-latency`: instead of the tests, with the programs
 	 * loaded for the kernel's features; NULL: no such option. */
 	int (*bench)(void);
+	/* Load the programs with zh_trace_on (bpf/lib/trace.h): the tests see
+	 * in the zh_trace map where each redirect went. */
+	bool trace;
 };
 
 /*

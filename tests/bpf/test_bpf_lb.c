@@ -217,6 +217,23 @@ static void be1_terminating(void)
 	lb_backend(BE_B4, SVC4, B4, BE_PORT, ZH_BE_F_TERMINATING);
 }
 
+/* A NodePort: TCP NODE_PORT at any of the node's addresses, to B:8080.
+ * Its key has the all-zero address. */
+static void nodeport_on(void)
+{
+	struct zh_svc_key k = { .family = ZH_AF_INET,
+				.proto = IPPROTO_TCP,
+				.port = htons(NODE_PORT) };
+	struct zh_svc v = { .id = SVC4_NP,
+			    .table_off = SVC4_NP * SLOTS,
+			    .table_size = SLOTS,
+			    .flags = ZH_SVC_F_NODEPORT,
+			    .port = htons(SVC_PORT) };
+
+	lb_put(bpf_map__fd(skel->maps.zh_services), &k, &v);
+	lb_table(SVC4_NP, BE_B4);
+}
+
 /* ClientIP affinity on SVC4's TCP port, for 3 hours. */
 static void svc4_affinity(void)
 {
@@ -240,6 +257,10 @@ struct lb_step {
 	void (*before)(void); /* a change to the Services first, or NULL */
 	int from; /* the sender: its MACs, its host veth the ingress */
 	bool pod_side; /* through the pod-side program on A's pod end */
+	/* tc: on a CHECKSUM_COMPLETE skb (as from a NIC), whose skb->csum
+	 * must match the packet after the program, where test_run can check
+	 * it */
+	bool csum_complete;
 	struct frame in;
 	struct frame want; /* as the sender would have sent it translated;
 			    * .l3 0: @in itself */
@@ -441,6 +462,107 @@ static const struct lb_case lb_cases[] = {
 			  .delta = { [ZH_STAT_PASS_NO_ENDPOINT] = 1 } },
 		},
 	},
+	/* skb->csum on a CHECKSUM_COMPLETE skb (tc; a NIC's, as on the
+	 * uplink): what no checksum covers changes it, and the program must
+	 * say so - IPv6's addresses, the ports of UDP without a checksum,
+	 * the ICMP error written over a request as long as it. */
+	{
+		.desc = "IPv6 TCP DNAT and reply keep skb->csum (CHECKSUM_COMPLETE)",
+		.steps = {
+			{ .in = FLOW(L3_IPV6, IPPROTO_TCP, A6, 0, VIP6,
+				     SVC_PORT),
+			  .want = FLOW(L3_IPV6, IPPROTO_TCP, A6, 0, B6,
+				       BE_PORT),
+			  ROUTED(POD_B),
+			  .csum_complete = true },
+			{ .from = POD_B,
+			  .in = FLOW(L3_IPV6, IPPROTO_TCP, B6, BE_PORT, A6,
+				     40000),
+			  .want = FLOW(L3_IPV6, IPPROTO_TCP, VIP6, SVC_PORT,
+				       A6, 40000),
+			  ROUTED(POD_A),
+			  .csum_complete = true },
+		},
+	},
+	{
+		.desc = "IPv4 UDP without a checksum keeps skb->csum through DNAT and reply",
+		.steps = {
+			{ .in = { .l3 = L3_IPV4,
+				  .proto = IPPROTO_UDP,
+				  .src = A4,
+				  .dst = VIP4,
+				  .dport = SVC_PORT,
+				  .no_udp_csum = true },
+			  .want = { .l3 = L3_IPV4,
+				    .proto = IPPROTO_UDP,
+				    .src = A4,
+				    .dst = B4,
+				    .dport = BE_PORT,
+				    .no_udp_csum = true },
+			  ROUTED(POD_B),
+			  .csum_complete = true },
+			{ .from = POD_B,
+			  .in = { .l3 = L3_IPV4,
+				  .proto = IPPROTO_UDP,
+				  .src = B4,
+				  .sport = BE_PORT,
+				  .dst = A4,
+				  .dport = 40000,
+				  .no_udp_csum = true },
+			  .want = { .l3 = L3_IPV4,
+				    .proto = IPPROTO_UDP,
+				    .src = VIP4,
+				    .sport = SVC_PORT,
+				    .dst = A4,
+				    .dport = 40000,
+				    .no_udp_csum = true },
+			  ROUTED(POD_A),
+			  .csum_complete = true },
+		},
+	},
+	{
+		.desc = "the ICMP error over a request as long as it keeps skb->csum",
+		.steps = {
+			/* 70 bytes: the IPv4 error's length. */
+			{ .in = { .l3 = L3_IPV4,
+				  .proto = IPPROTO_TCP,
+				  .src = A4,
+				  .dst = VIP4_EMPTY,
+				  .dport = SVC_PORT,
+				  .payload = 16 },
+			  .verdict = TX_BACK,
+			  .out = LB_ICMP_ERR,
+			  .delta = { [ZH_STAT_DROP_NO_BACKEND] = 1 },
+			  .csum_complete = true },
+			/* 110 bytes: the IPv6 one's. */
+			{ .before = svc6_udp_no_backend,
+			  .in = { .l3 = L3_IPV6,
+				  .proto = IPPROTO_UDP,
+				  .src = A6,
+				  .dst = VIP6,
+				  .dport = SVC_PORT,
+				  .payload = 48 },
+			  .verdict = TX_BACK,
+			  .out = LB_ICMP_ERR,
+			  .delta = { [ZH_STAT_DROP_NO_BACKEND] = 1 },
+			  .csum_complete = true },
+		},
+	},
+	{
+		/* A NodePort's entry has no address: a pod's packet to
+		 * 0.0.0.0 (no one) at that port must not find it as if it
+		 * were a ClusterIP, and be balanced. */
+		.desc = "a pod's packet to 0.0.0.0 at a NodePort's port",
+		.steps = {
+			{ .before = nodeport_on,
+			  .in = FLOW(L3_IPV4, IPPROTO_TCP, A4, 0, "0.0.0.0",
+				     NODE_PORT),
+			  .verdict = PASS,
+			  .out = LB_AS_WANT,
+			  .delta = { [ZH_STAT_PASS_NO_ENDPOINT] = 1 },
+			  .ct = CT(0) },
+		},
+	},
 	{
 		/* A flow keeps its backend when the table changes; new flows
 		 * follow the table; a flow whose backend is removed picks
@@ -551,7 +673,7 @@ static void lb_step(enum prog prog, const struct lb_case *c, int i)
 	const struct frame *want_f = s->want.l3 ? &s->want : &s->in;
 	bool v6 = s->in.l3 == L3_IPV6;
 	__u8 in[FRAME_MAX], want[FRAME_MAX];
-	__u32 len, want_len;
+	__u32 len, want_len, flags = 0;
 	struct run r;
 
 	if (s->before)
@@ -562,12 +684,23 @@ static void lb_step(enum prog prog, const struct lb_case *c, int i)
 	else
 		want_len = (__u32)frame_build(want_f, s->from, want);
 	cur_set(in, len, "%s: %s: packet %d", prog_names[prog], c->desc, i + 1);
+	if (s->csum_complete && prog == PROG_TC && has_csum_complete())
+		flags = BPF_F_TEST_SKB_CHECKSUM_COMPLETE;
+	else if (s->csum_complete && prog == PROG_TC)
+		print_message(
+			"[  INFO    ] test_run cannot check skb->csum on this kernel: packet %d runs without CHECKSUM_COMPLETE\n",
+			i + 1);
 	if (s->pod_side)
-		run_prog(prog == PROG_TC ? skel->progs.zh_tc_pod :
-					   skel->progs.zh_xdp_pod,
-			 ifindex_of[FOREIGN], in, len, &r);
+		run_prog_flags(prog == PROG_TC ? skel->progs.zh_tc_pod :
+						 skel->progs.zh_xdp_pod,
+			       ifindex_of[FOREIGN], in, len, flags, &r);
 	else
-		run_frame(prog, ifindex_of[s->from], in, len, &r);
+		run_prog_flags(prog == PROG_TC ? skel->progs.zh_tc_from_pod :
+						 skel->progs.zh_xdp_from_pod,
+			       ifindex_of[s->from], in, len, flags, &r);
+	if (r.err == -EBADMSG)
+		fail_here(
+			"skb->csum does not match the packet after the program (CHECKSUM_COMPLETE)");
 	assert_verdict(prog, &r, s->verdict);
 	if (s->out == LB_ROUTED) {
 		/* The byte compare below checks it too; this says it. */
@@ -581,6 +714,13 @@ static void lb_step(enum prog prog, const struct lb_case *c, int i)
 		if (!want_f->no_udp_csum)
 			assert_l4_csum(r.out, want_len, v6);
 	}
+	/* The answer goes back into the pod that asked (tc; XDP_TX). */
+	if (s->out == LB_ICMP_ERR && prog == PROG_TC)
+		assert_redirect(&r,
+				zh_kfeat_has(&kfeat, ZH_FEAT_TC_REDIRECT_PEER) ?
+					ZH_TRACE_REDIRECT_PEER :
+					ZH_TRACE_REDIRECT,
+				ifindex_of[s->from]);
 	assert_deltas(&r, s->delta, len);
 	if (s->ct && ct_count() != s->ct - 1)
 		fail_here("%d conntrack entries, want %d", ct_count(),
@@ -620,14 +760,6 @@ static void test_lb_nodeport(void **state)
 			     .dst = NODE4,
 			     .dport = NODE_PORT };
 	struct frame nat = req, rep, unnat, transit = req;
-	struct zh_svc_key k = { .family = ZH_AF_INET,
-				.proto = IPPROTO_TCP,
-				.port = htons(NODE_PORT) };
-	struct zh_svc v = { .id = SVC4_NP,
-			    .table_off = SVC4_NP * SLOTS,
-			    .table_size = SLOTS,
-			    .flags = ZH_SVC_F_NODEPORT,
-			    .port = htons(SVC_PORT) };
 	__u64 delta[ZH_STAT_MAX] = { [ZH_STAT_PASS_NO_ENDPOINT] = 1 };
 	__u64 none[ZH_STAT_MAX] = { 0 };
 	__u8 in[FRAME_MAX], want[FRAME_MAX];
@@ -640,8 +772,7 @@ static void test_lb_nodeport(void **state)
 	lb_setup(state);
 	parse_addr(AF_INET, NODE4, node.addr);
 	lb_put(bpf_map__fd(skel->maps.zh_node_addrs), &node, &one);
-	lb_put(bpf_map__fd(skel->maps.zh_services), &k, &v);
-	lb_table(SVC4_NP, BE_B4);
+	nodeport_on();
 	nat.dst = B4;
 	nat.dport = BE_PORT;
 	len = (__u32)frame_build(&req, FOREIGN, in);
@@ -671,6 +802,7 @@ static void test_lb_nodeport(void **state)
 	assert_verdict(PROG_TC, &r, REDIRECT);
 	assert_bytes(want, len, &r);
 	assert_deltas(&r, delta, len);
+	assert_redirect(&r, ZH_TRACE_REDIRECT_NEIGH, ifindex_of[FOREIGN]);
 
 	/* XDP on the uplink: delivers to an XDP pod itself, and leaves a
 	 * tc pod to zh_tc_uplink (untouched, uncounted). */
@@ -763,6 +895,7 @@ int main(int argc, char **argv)
 		.name = "test_bpf_lb",
 		.groups = groups,
 		.n_groups = ARRAY_SIZE(groups),
+		.trace = true,
 	};
 	size_t i = FIXTURE_ROWS(lb_tests, lb_runs, lb_cases, "",
 				.test_func = test_lb_case,
