@@ -354,11 +354,28 @@ static int read_file(const char *path, size_t max, char **out, size_t *len)
 	return 0;
 }
 
+int zh_k8s_kubeconfig_parse(struct zh_k8s_conf *c, const char *text, size_t len,
+			    const char *dir, const char *api, char *err,
+			    size_t errlen)
+{
+	json_t *root;
+	int rc;
+
+	*c = (struct zh_k8s_conf){ 0 };
+	root = yaml_load(text, len, err, errlen);
+	if (!root)
+		return -EINVAL;
+	rc = kubeconfig_parse(c, root, dir, api, err, errlen);
+	json_decref(root);
+	if (rc)
+		zh_k8s_conf_free(c);
+	return rc;
+}
+
 int zh_k8s_conf_kubeconfig(struct zh_k8s_conf *c, const char *path,
 			   const char *api, char *err, size_t errlen)
 {
 	char msg[ZH_K8S_ERR_MAX], dirbuf[PATH_MAX], *text;
-	json_t *root;
 	size_t len;
 	int rc;
 
@@ -366,17 +383,12 @@ int zh_k8s_conf_kubeconfig(struct zh_k8s_conf *c, const char *path,
 	rc = read_file(path, KUBECONFIG_MAX, &text, &len);
 	if (rc)
 		return zh_errf(err, errlen, rc, "%s: %s", path, strerror(-rc));
-	root = yaml_load(text, len, msg, sizeof(msg));
-	free(text);
-	if (!root)
-		return zh_errf(err, errlen, -EINVAL, "%s: %s", path, msg);
 	snprintf(dirbuf, sizeof(dirbuf), "%s", path);
-	rc = kubeconfig_parse(c, root, dirname(dirbuf), api, msg, sizeof(msg));
-	json_decref(root);
-	if (rc) {
-		zh_k8s_conf_free(c);
+	rc = zh_k8s_kubeconfig_parse(c, text, len, dirname(dirbuf), api, msg,
+				     sizeof(msg));
+	free(text);
+	if (rc)
 		return zh_errf(err, errlen, rc, "%s: %s", path, msg);
-	}
 	return 0;
 }
 
