@@ -333,7 +333,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	FUZZ_CHECK(r.sync, "out of memory");
 	zh_svc_k8s_sync_node(r.sync, NODE);
 	for (int i = 0; i < N_RES; i++) {
-		FUZZ_CHECK(!zh_k8s_res_init(&r.res[i], kinds[i], "/", NULL),
+		FUZZ_CHECK(!zh_k8s_res_init(&r.res[i], kinds[i], "/", NULL,
+					    i != NODES),
 			   "out of memory");
 		r.res[i].cb_arg = &r;
 	}

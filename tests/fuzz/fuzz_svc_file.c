@@ -56,7 +56,7 @@ static bool as_stores(const json_t *root, json_t *svcs, json_t *slices)
 
 		if (!store)
 			continue; /* other kinds are ignored either way */
-		if (zh_k8s_key(item, key, sizeof(key)) ||
+		if (zh_k8s_key(item, true, key, sizeof(key)) ||
 		    json_object_get(store, key))
 			return false;
 		json_object_set(store, key, item);
