@@ -887,6 +887,57 @@ static void test_no_namespace_is_default(void **state)
 	assert_int_equal(notes, 0);
 }
 
+/*
+ * A Service whose own ports share a VIP, port and protocol, or a node
+ * port, is invalid, as in a services file: left out and said, the others
+ * served. (fuzz_k8s_watch found two ports {"port": 53} rendered as two
+ * services with one datapath key: the maps, written one key at a time,
+ * held one of them, and a whole apply, which refuses such a set, would
+ * have failed for every Service.)
+ */
+static void test_service_clashing_with_itself(void **state)
+{
+	static const char *const svcs[] = {
+		SVC("default", "good", "1", "10.96.0.10", 80),
+		"{\"metadata\":{\"namespace\":\"default\",\"name\":\"twice\"},\"spec\":{\"clusterIP\":\"10.96.0.53\",\"ports\":[{\"name\":\"a\",\"port\":53},{\"name\":\"b\",\"port\":53}]}}",
+		"{\"metadata\":{\"namespace\":\"default\",\"name\":\"np\"},\"spec\":{\"type\":\"NodePort\",\"clusterIP\":\"10.96.0.54\",\"ports\":[{\"name\":\"a\",\"port\":80,\"nodePort\":30080},{\"name\":\"b\",\"port\":81,\"nodePort\":30080}]}}",
+		NULL,
+	};
+	static const char *const want[] = {
+		"default/good 10.96.0.10:80/tcp np=0 aff=0:",
+	};
+	json_t *s = store(svcs), *e = json_object();
+	struct zh_svc_k8s_sync *sync;
+	struct notes n = { .n = 0 };
+	struct zh_svc_set set;
+	const char *key;
+	json_t *v;
+
+	(void)state;
+	assert_int_equal(zh_svc_k8s_render(s, e, &set, note, &n), 0);
+	expect_set(&set, want, ARRAY_SIZE(want));
+	zh_svc_set_free(&set);
+	assert_int_equal(n.n, 2);
+	assert_contains(n.text[0], "Service default/np");
+	assert_contains(n.text[0], "nodePort 30080/tcp is also");
+	assert_string_equal(n.reason[0], "invalid");
+	assert_contains(n.text[1], "Service default/twice");
+	assert_contains(n.text[1], "10.96.0.53:53/tcp is also");
+
+	/* Kept between batches: the same. */
+	sync = zh_svc_k8s_sync_new(note, &n);
+	assert_non_null(sync);
+	json_object_foreach (s, key, v)
+		assert_int_equal(zh_svc_k8s_sync_service(sync, key), 0);
+	assert_int_equal(zh_svc_k8s_sync_render(sync, s, e), 0);
+	assert_int_equal(zh_svc_k8s_sync_all(sync, &set), 0);
+	expect_set(&set, want, ARRAY_SIZE(want));
+	zh_svc_set_free(&set);
+	zh_svc_k8s_sync_free(sync);
+	json_decref(s);
+	json_decref(e);
+}
+
 static void test_conflist(void **state)
 {
 	json_t *cidrs = json_loads(
@@ -941,6 +992,7 @@ int main(void)
 		cmocka_unit_test(test_render_skips_bad_objects),
 		cmocka_unit_test(test_sync_matches_full_render),
 		cmocka_unit_test(test_no_namespace_is_default),
+		cmocka_unit_test(test_service_clashing_with_itself),
 		cmocka_unit_test(test_traffic_policies),
 		cmocka_unit_test(test_conflist),
 	};
