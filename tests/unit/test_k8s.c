@@ -253,6 +253,47 @@ static void test_key(void **state)
 
 /* --- credentials ------------------------------------------------------------ */
 
+/*
+ * Aliases repeat their anchor's tree for a few bytes: a kubeconfig of 650
+ * bytes whose "extra" doubles a list 20 times would expand to 4 million
+ * values (and 2^30 at 30 lines, gigabytes: found by reading the YAML
+ * conversion, confirmed with tests/fuzz's kubeconfig harness). Refused once
+ * the expansion passes what any file of KUBECONFIG_MAX bytes could hold;
+ * an alias used as kubeconfigs use them still works.
+ */
+static void test_kubeconfig_aliases(void **state)
+{
+	static const char head[] =
+		"current-context: t\n"
+		"contexts: [{name: t, context: {cluster: c, user: u}}]\n"
+		"clusters: [{name: c, cluster: &cl {server: \"https://x:6443\"}}]\n"
+		"users: [{name: u, user: {token: abc}}]\n"
+		"copy: *cl\n";
+	char text[2048], err[ZH_K8S_ERR_MAX];
+	struct zh_k8s_conf c;
+	size_t off;
+
+	(void)state;
+	assert_int_equal(zh_k8s_kubeconfig_parse(&c, head, strlen(head), NULL,
+						 NULL, err, sizeof(err)),
+			 0);
+	assert_string_equal(c.server, "https://x:6443");
+	assert_string_equal(c.token, "abc");
+	zh_k8s_conf_free(&c);
+
+	off = (size_t)snprintf(text, sizeof(text), "%sl0: &l0 [x, x]\n", head);
+	for (int i = 1; i <= 20; i++)
+		off += (size_t)snprintf(text + off, sizeof(text) - off,
+					"l%d: &l%d [*l%d, *l%d]\n", i, i, i - 1,
+					i - 1);
+	assert_true(off < sizeof(text));
+	assert_int_equal(zh_k8s_kubeconfig_parse(&c, text, off, NULL, NULL, err,
+						 sizeof(err)),
+			 -EINVAL);
+	assert_contains(err, "aliases that expand past");
+	assert_null(c.token);
+}
+
 static char *tmpdir(void)
 {
 	static char d[32];
@@ -988,6 +1029,7 @@ int main(void)
 		cmocka_unit_test(test_pages_replace_store),
 		cmocka_unit_test(test_key),
 		cmocka_unit_test(test_kubeconfig),
+		cmocka_unit_test(test_kubeconfig_aliases),
 		cmocka_unit_test(test_incluster),
 		cmocka_unit_test(test_render_skips_bad_objects),
 		cmocka_unit_test(test_sync_matches_full_render),

@@ -21,6 +21,13 @@
 
 #define KUBECONFIG_MAX (1u << 20)
 #define YAML_DEPTH_MAX 32
+/*
+ * Values a document may turn into. Each takes bytes of the file, but an
+ * alias repeats its anchor's whole tree for the bytes of its name: 30
+ * lines of "l1: &l1 [*l0, *l0]" would make 2^30. A file without aliases
+ * never comes near (a value is 2 bytes at the least).
+ */
+#define YAML_VALUES_MAX KUBECONFIG_MAX
 
 void zh_k8s_conf_free(struct zh_k8s_conf *c)
 {
@@ -105,13 +112,18 @@ int zh_k8s_conf_incluster(struct zh_k8s_conf *c, const char *api,
 
 /* --- YAML into JSON ------------------------------------------------------- */
 
-/* Every scalar is a string: a kubeconfig's values are. */
-static json_t *yaml_node_json(yaml_document_t *doc, yaml_node_t *n, int depth)
+/*
+ * Every scalar is a string: a kubeconfig's values are. *@budget: values
+ * still allowed (YAML_VALUES_MAX); NULL when spent.
+ */
+static json_t *yaml_node_json(yaml_document_t *doc, yaml_node_t *n, int depth,
+			      size_t *budget)
 {
 	json_t *out;
 
-	if (!n || depth > YAML_DEPTH_MAX)
+	if (!n || depth > YAML_DEPTH_MAX || !*budget)
 		return NULL;
+	--*budget;
 	switch (n->type) {
 	case YAML_SCALAR_NODE:
 		return json_stringn((const char *)n->data.scalar.value,
@@ -124,7 +136,7 @@ static json_t *yaml_node_json(yaml_document_t *doc, yaml_node_t *n, int depth)
 		     out && it < n->data.sequence.items.top; it++) {
 			json_t *v = yaml_node_json(
 				doc, yaml_document_get_node(doc, *it),
-				depth + 1);
+				depth + 1, budget);
 
 			if (!v || json_array_append_new(out, v)) {
 				json_decref(out);
@@ -148,7 +160,7 @@ static json_t *yaml_node_json(yaml_document_t *doc, yaml_node_t *n, int depth)
 			}
 			v = yaml_node_json(
 				doc, yaml_document_get_node(doc, p->value),
-				depth + 1);
+				depth + 1, budget);
 			if (!v ||
 			    json_object_setn_new(
 				    out, (const char *)k->data.scalar.value,
@@ -166,6 +178,7 @@ static json_t *yaml_node_json(yaml_document_t *doc, yaml_node_t *n, int depth)
 
 static json_t *yaml_load(const char *text, size_t len, char *err, size_t errlen)
 {
+	size_t budget = YAML_VALUES_MAX;
 	yaml_parser_t p;
 	yaml_document_t doc;
 	json_t *out = NULL;
@@ -182,10 +195,12 @@ static json_t *yaml_load(const char *text, size_t len, char *err, size_t errlen)
 		yaml_parser_delete(&p);
 		return NULL;
 	}
-	out = yaml_node_json(&doc, yaml_document_get_root_node(&doc), 0);
+	out = yaml_node_json(&doc, yaml_document_get_root_node(&doc), 0,
+			     &budget);
 	if (!out)
 		zh_errf(err, errlen, -EINVAL,
-			"empty, too deep, or a key that is not a string");
+			"empty, too deep, aliases that expand past %u values, or a key that is not a string",
+			YAML_VALUES_MAX);
 	yaml_document_delete(&doc);
 	yaml_parser_delete(&p);
 	return out;
