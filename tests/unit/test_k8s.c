@@ -979,10 +979,16 @@ static void test_service_clashing_with_itself(void **state)
 	json_decref(e);
 }
 
+/*
+ * Only CIDRs become ranges: not "+24", " 24" or "024" either, which
+ * strtol() took and host-local refuses on every ADD (found with
+ * fuzz_k8s_watch's check that the conflist's subnets are CIDRs).
+ */
 static void test_conflist(void **state)
 {
 	json_t *cidrs = json_loads(
-		"[\"10.244.1.0/24\", \"fd00:10:244:1::/64\", \"junk\", \"10.0.0.0/33\", 7]",
+		"[\"10.244.1.0/24\", \"fd00:10:244:1::/64\", \"junk\", \"10.0.0.0/33\", 7,"
+		" \"10.244.2.0/+24\", \"10.244.3.0/ 24\", \"10.244.4.0/024\", \"10.244.5.0/\"]",
 		0, NULL);
 	json_t *none = json_loads("[\"x/8\"]", 0, NULL), *doc, *afxdp;
 	char *text;

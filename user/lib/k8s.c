@@ -502,24 +502,13 @@ char *zh_k8s_conflist(const json_t *cidrs, const char *datapath,
 {
 	json_t *ranges = json_array(), *plugin, *conf, *v;
 	struct zh_addr a;
-	char ip[64];
 	size_t i;
 	char *out = NULL;
 
 	json_array_foreach (cidrs, i, v) {
 		const char *s = json_string_value(v);
-		const char *slash = s ? strchr(s, '/') : NULL;
-		char *end;
-		long len;
 
-		if (!slash || (size_t)(slash - s) >= sizeof(ip))
-			continue;
-		memcpy(ip, s, (size_t)(slash - s));
-		ip[slash - s] = '\0';
-		errno = 0;
-		len = strtol(slash + 1, &end, 10);
-		if (zh_svc_ip_parse(ip, &a) || end == slash + 1 || *end ||
-		    errno || len < 1 || len > (a.family == AF_INET ? 32 : 128))
+		if (zh_addr_parse(s, true, &a) || !a.prefix)
 			continue;
 		json_array_append_new(ranges,
 				      json_pack("[{s:s}]", "subnet", s));
