@@ -255,8 +255,8 @@ tests: $(UNIT_BINS) $(BPFTEST_BINS)
 # go-cni through `ctr run --cni`).
 SAN_O := $(O)/san
 
-check: check-unit check-bpf check-sanitize check-integration check-podman \
-	check-containerd
+check: check-unit check-bpf check-sanitize check-fuzz check-integration \
+	check-podman check-containerd
 	@echo "make check: all tiers passed"
 
 check-unit: $(UNIT_BINS)
@@ -283,6 +283,9 @@ check-podman: all
 
 check-containerd: all
 	$(Q)O=$(O) tests/run-tier containerd tests/integration/containerd.sh
+
+# The fuzz tier (libFuzzer, ASan, UBSan) and `make fuzz`.
+include tests/fuzz/fuzz.mk
 
 # The headline comparison (xdpbench --help): every path, 10000 Services for
 # kube-proxy's rules, nftables and zerohop-svc, one UDP flow and a new flow
@@ -360,7 +363,7 @@ lint: $(SKELS)
 	$(Q)shellcheck -x -S warning scripts/*.sh tests/run-tier tests/integration/*.sh \
 		tests/integration/plugins/* tests/integration/podman/runc-wrapper tests/k8s/*.sh \
 		tests/integration/containerd/cni-logger .ci/run deploy/kind/*.sh \
-		deploy/kubernetes/*.sh
+		deploy/kubernetes/*.sh tests/fuzz/run-fuzz
 
 clean:
 	rm -rf $(O)
@@ -371,24 +374,29 @@ help:
 	@echo '             libzerohop-xsk.a (AF_XDP client library for pods, zh_xsk.h) and zh-xsk-echo (default)'
 	@echo '  install    CNI plugin to $$(DESTDIR)/opt/cni/bin, binaries to $$(DESTDIR)$$(PREFIX),'
 	@echo '             zh_xsk.h and libzerohop-xsk.a to $$(DESTDIR)$$(PREFIX)/include and lib'
-	@echo '  check      every test tier: unit, kernel (bpf), sanitized unit+kernel, integration, podman, containerd'
-	@echo '  check-unit check-bpf check-sanitize check-integration check-podman check-containerd   one tier'
+	@echo '  check      every test tier: unit, kernel (bpf), sanitized unit+kernel, fuzz, integration, podman, containerd'
+	@echo '  check-unit check-bpf check-sanitize check-fuzz check-integration check-podman check-containerd   one tier'
+	@echo '  check-fuzz each libFuzzer harness (tests/fuzz) over its seeds and past crashes, then'
+	@echo '             FUZZ_CHECK_TIME=$(FUZZ_CHECK_TIME) s of mutation each'
+	@echo '  fuzz       each harness FUZZ_TIME=$(FUZZ_TIME) s (FUZZ="name ..." for some; all: $(FUZZ_ALL)),'
+	@echo '             then executions, edges and line coverage per harness; and fuzz-bpf'
+	@echo '  fuzz-bpf   random and mutated frames through every BPF program, properties checked'
+	@echo '             (root; BPF_FUZZ_FRAMES per program, default 1000000; BPF_FUZZ_SEED=)'
 	@echo '  bench      xdpbench: request/response latency over host, veth, bridge, kube-proxy'
 	@echo '             (iptables, nftables; 10000 Services), zerohop-tc, zerohop-xdp, zerohop-svc (BENCH_ARGS=)'
 	@echo '  bench-latency  cost of per-hop latency stamping per packet (BPF_PROG_TEST_RUN)'
 	@echo '  bench-k8s      zerohopd --kubernetes: first sync, EndpointSlice change -> maps (BENCH_K8S="N CHANGES")'
 	@echo '  bench-load     a loaded node: 100k Services, 1M conntrack entries, 250 pods: CNI ADD/DEL'
 	@echo '                 times, agent RSS, map memory, /metrics scrape times (BENCH_LOAD="PODS SERVICES CT")'
-	@echo '  fuzz       the long fuzz runs, fuzz-bpf among them'
-	@echo '  fuzz-bpf   random and mutated frames through every BPF program, properties checked'
-	@echo '             (root; BPF_FUZZ_FRAMES per program, default 1000000; BPF_FUZZ_SEED=)'
 	@echo '  format     clang-format every C file'
 	@echo '  lint       clang-format check, cppcheck, shellcheck'
 	@echo '  clean      remove $$(O)'
 	@echo 'knobs: O=$(O) V=$(V) SANITIZE=address,undefined CLANG=$(CLANG) BPFTOOL=$(BPFTOOL) PREFIX=$(PREFIX) DESTDIR='
+	@echo '       FUZZ_TIME= FUZZ_CHECK_TIME= FUZZ= LLVM_PROFDATA=$(LLVM_PROFDATA) LLVM_COV=$(LLVM_COV)'
 
-.PHONY: all tests check check-unit check-bpf check-sanitize check-integration \
-	check-podman check-containerd bench bench-latency bench-k8s bench-load install format lint clean help
+.PHONY: all tests check check-unit check-bpf check-sanitize check-fuzz \
+	check-integration check-podman check-containerd fuzz fuzz-build bench \
+	bench-latency bench-k8s bench-load install format lint clean help
 .SECONDARY:
 
 # What each object includes, from the compiler (-MMD -MP).

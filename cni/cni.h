@@ -262,6 +262,23 @@ void zh_result_free(struct zh_result *res);
 #define ZH_IPAM_STDOUT_MAX (1024 * 1024)
 
 /*
+ * What an IPAM plugin printed on stdout (@len bytes at @buf), read as
+ * zh_ipam_exec() and zh_ipam_speaks() read it; no process involved.
+ * The answer to ADD: a result of any supported version into *res (left
+ * empty on failure), as ZH_CNI_ERR_DECODE naming plugin @type when it is
+ * not JSON; 0 or -1.
+ */
+int zh_ipam_result_decode(const char *type, const char *buf, size_t len,
+			  struct zh_result *res, struct zh_cni_err *err);
+/*
+ * A failed plugin's CNI error ({"code": 1.., "msg": string, "details"})
+ * into err: 0, or -1 (err untouched) when the output is none.
+ */
+int zh_ipam_error_decode(const char *buf, size_t len, struct zh_cni_err *err);
+/* Whether a VERSION answer's "supportedVersions" lists @version. */
+bool zh_ipam_versions_has(const char *buf, size_t len, const char *version);
+
+/*
  * The IPAM plugin `type` in the colon-separated search path (first regular
  * executable file wins) into out; 0, or -1 when there is none.
  */

@@ -260,13 +260,12 @@ static int wait_child(pid_t pid, int *status)
 	return 0;
 }
 
-/* Copy a CNI error object from a failed plugin's stdout; -1 if it is none. */
-static int copy_cni_error(const struct capture *out, struct zh_cni_err *err)
+int zh_ipam_error_decode(const char *buf, size_t len, struct zh_cni_err *err)
 {
 	json_t *j, *code, *msg, *details;
 	int ret = -1;
 
-	j = json_loadb(out->buf, out->len, 0, NULL);
+	j = json_loadb(buf, len, 0, NULL);
 	code = json_object_get(j, "code");
 	msg = json_object_get(j, "msg");
 	details = json_object_get(j, "details");
@@ -285,14 +284,15 @@ static int copy_cni_error(const struct capture *out, struct zh_cni_err *err)
 	return ret;
 }
 
-static int parse_add_result(const char *type, const struct capture *out,
-			    struct zh_result *res, struct zh_cni_err *err)
+int zh_ipam_result_decode(const char *type, const char *buf, size_t len,
+			  struct zh_result *res, struct zh_cni_err *err)
 {
 	json_error_t jerr;
 	json_t *j;
 	int ret;
 
-	j = json_loadb(out->buf, out->len, 0, &jerr);
+	memset(res, 0, sizeof(*res));
+	j = json_loadb(buf, len, 0, &jerr);
 	if (!j)
 		return zh_cni_err_set(err, ZH_CNI_ERR_DECODE,
 				      "IPAM plugin returned an invalid result",
@@ -483,7 +483,7 @@ static int ipam_call(const struct zh_cni_env *env, enum zh_cni_cmd cmd,
 		/* Trailing newlines make for untidy details. */
 		while (out->len && strchr(" \t\r\n", out->buf[out->len - 1]))
 			out->buf[--out->len] = '\0';
-		if (copy_cni_error(out, err))
+		if (zh_ipam_error_decode(out->buf, out->len, err))
 			zh_cni_err_set(err, ZH_CNI_ERR_IPAM,
 				       "IPAM plugin failed",
 				       "%s %s: exit status %d; output: %.256s",
@@ -513,15 +513,14 @@ int zh_ipam_exec(const struct zh_cni_env *env, enum zh_cni_cmd cmd,
 		return -1;
 	ret = 0;
 	if (cmd == ZH_CNI_ADD && res)
-		ret = parse_add_result(type, &out, res, err);
+		ret = zh_ipam_result_decode(type, out.buf, out.len, res, err);
 	free(out.buf);
 	return ret;
 }
 
-/* Does a VERSION answer list version? */
-static bool version_listed(const struct capture *out, const char *version)
+bool zh_ipam_versions_has(const char *buf, size_t len, const char *version)
 {
-	json_t *j = json_loadb(out->buf, out->len, 0, NULL), *v;
+	json_t *j = json_loadb(buf, len, 0, NULL), *v;
 	bool found = false;
 	size_t i;
 
@@ -573,7 +572,7 @@ int zh_ipam_speaks(const struct zh_cni_env *env, const char *type,
 	if (ret < 0)
 		return -1;
 	/* A plugin that cannot answer VERSION surely does not speak 1.1.0. */
-	ret = !ret && version_listed(&out, version);
+	ret = !ret && zh_ipam_versions_has(out.buf, out.len, version);
 	free(out.buf);
 	snprintf(speaks_cache.path, sizeof(speaks_cache.path), "%s", path);
 	snprintf(speaks_cache.version, sizeof(speaks_cache.version), "%s",

@@ -7,8 +7,9 @@
 set -euo pipefail
 
 PKGS=(
-	# build
-	make gcc libc6-dev pkg-config clang llvm bpftool
+	# build (libclang-rt-dev: libFuzzer and the sanitizers' runtimes, for
+	# tests/fuzz; llvm: llvm-profdata and llvm-cov for `make fuzz`)
+	make gcc libc6-dev pkg-config clang llvm libclang-rt-dev bpftool
 	libbpf-dev libxdp-dev xdp-tools libelf-dev zlib1g-dev libzstd-dev
 	libjansson-dev libcmocka-dev libmicrohttpd-dev libcurl4-openssl-dev libyaml-dev
 	# run and test: netns, CNI reference plugins, traffic, real CNI clients

@@ -16,8 +16,8 @@ int zh_addr_len(int family)
 int zh_addr_parse(const char *s, bool want_prefix, struct zh_addr *a)
 {
 	char tmp[INET6_ADDRSTRLEN + 8];
-	char *slash, *end;
-	long prefix;
+	char *slash, *p;
+	int prefix = 0;
 
 	if (!s || strlen(s) >= sizeof(tmp))
 		return -EINVAL;
@@ -35,11 +35,19 @@ int zh_addr_parse(const char *s, bool want_prefix, struct zh_addr *a)
 	a->prefix = zh_addr_len(a->family) * 8;
 	if (!slash)
 		return want_prefix ? -EINVAL : 0;
-	errno = 0;
-	prefix = strtol(slash, &end, 10);
-	if (errno || end == slash || *end || prefix < 0 || prefix > a->prefix)
+	/* Decimal digits only, no leading zero, as Go's net.ParsePrefix and
+	 * the CNI result's reader take it: strtol() would take "+24" and
+	 * " 24", which an IPAM plugin refuses. */
+	if (!*slash || strlen(slash) > 3 || (slash[0] == '0' && slash[1]))
 		return -EINVAL;
-	a->prefix = (int)prefix;
+	for (p = slash; *p; p++) {
+		if (*p < '0' || *p > '9')
+			return -EINVAL;
+		prefix = prefix * 10 + (*p - '0');
+	}
+	if (prefix > a->prefix)
+		return -EINVAL;
+	a->prefix = prefix;
 	return 0;
 }
 

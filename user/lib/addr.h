@@ -18,7 +18,10 @@ struct zh_addr {
 	int prefix;
 };
 
-/* Parse "10.0.0.1", "fd00::1/64", ... (@want_prefix: a prefix is required). */
+/*
+ * Parse "10.0.0.1", "fd00::1/64", ... (@want_prefix: a prefix is required;
+ * it is decimal digits, without sign, space or leading zero).
+ */
 int zh_addr_parse(const char *s, bool want_prefix, struct zh_addr *a);
 /* Format as "ip" or "ip/prefix" into buf (>= 64 bytes). */
 const char *zh_addr_str(const struct zh_addr *a, bool with_prefix, char *buf,

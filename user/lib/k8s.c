@@ -21,6 +21,13 @@
 
 #define KUBECONFIG_MAX (1u << 20)
 #define YAML_DEPTH_MAX 32
+/*
+ * Values a document may turn into. Each takes bytes of the file, but an
+ * alias repeats its anchor's whole tree for the bytes of its name: 30
+ * lines of "l1: &l1 [*l0, *l0]" would make 2^30. A file without aliases
+ * never comes near (a value is 2 bytes at the least).
+ */
+#define YAML_VALUES_MAX KUBECONFIG_MAX
 
 void zh_k8s_conf_free(struct zh_k8s_conf *c)
 {
@@ -105,13 +112,18 @@ int zh_k8s_conf_incluster(struct zh_k8s_conf *c, const char *api,
 
 /* --- YAML into JSON ------------------------------------------------------- */
 
-/* Every scalar is a string: a kubeconfig's values are. */
-static json_t *yaml_node_json(yaml_document_t *doc, yaml_node_t *n, int depth)
+/*
+ * Every scalar is a string: a kubeconfig's values are. *@budget: values
+ * still allowed (YAML_VALUES_MAX); NULL when spent.
+ */
+static json_t *yaml_node_json(yaml_document_t *doc, yaml_node_t *n, int depth,
+			      size_t *budget)
 {
 	json_t *out;
 
-	if (!n || depth > YAML_DEPTH_MAX)
+	if (!n || depth > YAML_DEPTH_MAX || !*budget)
 		return NULL;
+	--*budget;
 	switch (n->type) {
 	case YAML_SCALAR_NODE:
 		return json_stringn((const char *)n->data.scalar.value,
@@ -124,7 +136,7 @@ static json_t *yaml_node_json(yaml_document_t *doc, yaml_node_t *n, int depth)
 		     out && it < n->data.sequence.items.top; it++) {
 			json_t *v = yaml_node_json(
 				doc, yaml_document_get_node(doc, *it),
-				depth + 1);
+				depth + 1, budget);
 
 			if (!v || json_array_append_new(out, v)) {
 				json_decref(out);
@@ -148,7 +160,7 @@ static json_t *yaml_node_json(yaml_document_t *doc, yaml_node_t *n, int depth)
 			}
 			v = yaml_node_json(
 				doc, yaml_document_get_node(doc, p->value),
-				depth + 1);
+				depth + 1, budget);
 			if (!v ||
 			    json_object_setn_new(
 				    out, (const char *)k->data.scalar.value,
@@ -166,6 +178,7 @@ static json_t *yaml_node_json(yaml_document_t *doc, yaml_node_t *n, int depth)
 
 static json_t *yaml_load(const char *text, size_t len, char *err, size_t errlen)
 {
+	size_t budget = YAML_VALUES_MAX;
 	yaml_parser_t p;
 	yaml_document_t doc;
 	json_t *out = NULL;
@@ -182,10 +195,12 @@ static json_t *yaml_load(const char *text, size_t len, char *err, size_t errlen)
 		yaml_parser_delete(&p);
 		return NULL;
 	}
-	out = yaml_node_json(&doc, yaml_document_get_root_node(&doc), 0);
+	out = yaml_node_json(&doc, yaml_document_get_root_node(&doc), 0,
+			     &budget);
 	if (!out)
 		zh_errf(err, errlen, -EINVAL,
-			"empty, too deep, or a key that is not a string");
+			"empty, too deep, aliases that expand past %u values, or a key that is not a string",
+			YAML_VALUES_MAX);
 	yaml_document_delete(&doc);
 	yaml_parser_delete(&p);
 	return out;
@@ -354,11 +369,28 @@ static int read_file(const char *path, size_t max, char **out, size_t *len)
 	return 0;
 }
 
+int zh_k8s_kubeconfig_parse(struct zh_k8s_conf *c, const char *text, size_t len,
+			    const char *dir, const char *api, char *err,
+			    size_t errlen)
+{
+	json_t *root;
+	int rc;
+
+	*c = (struct zh_k8s_conf){ 0 };
+	root = yaml_load(text, len, err, errlen);
+	if (!root)
+		return -EINVAL;
+	rc = kubeconfig_parse(c, root, dir, api, err, errlen);
+	json_decref(root);
+	if (rc)
+		zh_k8s_conf_free(c);
+	return rc;
+}
+
 int zh_k8s_conf_kubeconfig(struct zh_k8s_conf *c, const char *path,
 			   const char *api, char *err, size_t errlen)
 {
 	char msg[ZH_K8S_ERR_MAX], dirbuf[PATH_MAX], *text;
-	json_t *root;
 	size_t len;
 	int rc;
 
@@ -366,17 +398,12 @@ int zh_k8s_conf_kubeconfig(struct zh_k8s_conf *c, const char *path,
 	rc = read_file(path, KUBECONFIG_MAX, &text, &len);
 	if (rc)
 		return zh_errf(err, errlen, rc, "%s: %s", path, strerror(-rc));
-	root = yaml_load(text, len, msg, sizeof(msg));
-	free(text);
-	if (!root)
-		return zh_errf(err, errlen, -EINVAL, "%s: %s", path, msg);
 	snprintf(dirbuf, sizeof(dirbuf), "%s", path);
-	rc = kubeconfig_parse(c, root, dirname(dirbuf), api, msg, sizeof(msg));
-	json_decref(root);
-	if (rc) {
-		zh_k8s_conf_free(c);
+	rc = zh_k8s_kubeconfig_parse(c, text, len, dirname(dirbuf), api, msg,
+				     sizeof(msg));
+	free(text);
+	if (rc)
 		return zh_errf(err, errlen, rc, "%s: %s", path, msg);
-	}
 	return 0;
 }
 
@@ -475,24 +502,13 @@ char *zh_k8s_conflist(const json_t *cidrs, const char *datapath,
 {
 	json_t *ranges = json_array(), *plugin, *conf, *v;
 	struct zh_addr a;
-	char ip[64];
 	size_t i;
 	char *out = NULL;
 
 	json_array_foreach (cidrs, i, v) {
 		const char *s = json_string_value(v);
-		const char *slash = s ? strchr(s, '/') : NULL;
-		char *end;
-		long len;
 
-		if (!slash || (size_t)(slash - s) >= sizeof(ip))
-			continue;
-		memcpy(ip, s, (size_t)(slash - s));
-		ip[slash - s] = '\0';
-		errno = 0;
-		len = strtol(slash + 1, &end, 10);
-		if (zh_svc_ip_parse(ip, &a) || end == slash + 1 || *end ||
-		    errno || len < 1 || len > (a.family == AF_INET ? 32 : 128))
+		if (zh_addr_parse(s, true, &a) || !a.prefix)
 			continue;
 		json_array_append_new(ranges,
 				      json_pack("[{s:s}]", "subnet", s));

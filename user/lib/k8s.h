@@ -58,6 +58,14 @@ int zh_k8s_conf_incluster(struct zh_k8s_conf *c, const char *api,
  */
 int zh_k8s_conf_kubeconfig(struct zh_k8s_conf *c, const char *path,
 			   const char *api, char *err, size_t errlen);
+/*
+ * The same from the @len bytes at @text (no NUL needed), relative paths
+ * relative to @dir (NULL: left as they are); no file is read. Messages
+ * do not name a file.
+ */
+int zh_k8s_kubeconfig_parse(struct zh_k8s_conf *c, const char *text, size_t len,
+			    const char *dir, const char *api, char *err,
+			    size_t errlen);
 void zh_k8s_conf_free(struct zh_k8s_conf *c);
 
 /* "https://HOST:PORT[/]" checked and stored without the '/': 0 or -EINVAL. */

@@ -16,12 +16,13 @@
 #define ERR_BODY_MAX 4096 /* of a failed request, for the message */
 
 int zh_k8s_res_init(struct zh_k8s_res *r, const char *kind, const char *path,
-		    const char *selector)
+		    const char *selector, bool namespaced)
 {
 	*r = (struct zh_k8s_res){
 		.kind = kind,
 		.path = path,
 		.selector = selector,
+		.namespaced = namespaced,
 		.store = json_object(),
 	};
 	return r->store ? 0 : -ENOMEM;
@@ -36,7 +37,7 @@ void zh_k8s_res_free(struct zh_k8s_res *r)
 	*r = (struct zh_k8s_res){ 0 };
 }
 
-int zh_k8s_key(const json_t *obj, char *buf, size_t len)
+int zh_k8s_key(const json_t *obj, bool namespaced, char *buf, size_t len)
 {
 	const json_t *meta = json_object_get(obj, "metadata");
 	const char *ns = json_string_value(json_object_get(meta, "namespace"));
@@ -45,6 +46,8 @@ int zh_k8s_key(const json_t *obj, char *buf, size_t len)
 
 	if (!name || !name[0])
 		return -EPROTO;
+	if ((!ns || !ns[0]) && namespaced)
+		ns = "default";
 	n = ns && ns[0] ? snprintf(buf, len, "%s/%s", ns, name) :
 			  snprintf(buf, len, "%s", name);
 	return n < 0 || (size_t)n >= len ? -EPROTO : 0;
@@ -86,7 +89,7 @@ int zh_k8s_res_event(struct zh_k8s_res *r, const json_t *ev, char *err,
 		r->bookmarks++;
 		return 0;
 	}
-	if (zh_k8s_key(obj, key, sizeof(key)))
+	if (zh_k8s_key(obj, r->namespaced, key, sizeof(key)))
 		return zh_errf(err, errlen, -EPROTO,
 			       "%s watch: %s of an object without a name",
 			       r->kind, type);
@@ -226,7 +229,7 @@ int zh_k8s_res_page(struct zh_k8s_res *r, const char *body, size_t len,
 	if (!r->next)
 		r->next = json_object();
 	json_array_foreach (items, i, it) {
-		if (zh_k8s_key(it, key, sizeof(key))) {
+		if (zh_k8s_key(it, r->namespaced, key, sizeof(key))) {
 			rc = zh_errf(err, errlen, -EPROTO,
 				     "%s list: items[%zu] has no name", r->kind,
 				     i);

@@ -46,7 +46,8 @@ struct zh_k8s_res {
 	const char *kind; /* "Service": for messages and metrics */
 	const char *path; /* "/api/v1/services" */
 	const char *selector; /* a labelSelector, or NULL */
-	json_t *store; /* "namespace/name" (or "name") -> the object */
+	bool namespaced; /* a namespaced kind: keys are "namespace/name" */
+	json_t *store; /* zh_k8s_key() -> the object */
 	json_t *next; /* the store a list in progress builds */
 	char rv[ZH_K8S_RV_MAX]; /* where the watch resumes; "": list */
 	char cont[ZH_K8S_CONTINUE_MAX]; /* the next page's token */
@@ -73,13 +74,22 @@ struct zh_k8s_res {
 	char err[ZH_K8S_ERR_MAX]; /* and why, for the log */
 };
 
-/* A resource with an empty store; zh_k8s_res_free() frees it. */
+/*
+ * A resource with an empty store; zh_k8s_res_free() frees it. @namespaced:
+ * the kind lives in namespaces (Services, EndpointSlices; not Nodes).
+ */
 int zh_k8s_res_init(struct zh_k8s_res *r, const char *kind, const char *path,
-		    const char *selector);
+		    const char *selector, bool namespaced);
 void zh_k8s_res_free(struct zh_k8s_res *r);
 
-/* The store's key of @obj: "namespace/name", or "name" without one. */
-int zh_k8s_key(const json_t *obj, char *buf, size_t len);
+/*
+ * The store's key of @obj: "namespace/name". An object without a
+ * namespace is in "default" when its kind is @namespaced, as kubectl and
+ * the Services' rendering (svc_k8s.c) read it, so that a Service and its
+ * EndpointSlices meet under one key; otherwise (Nodes) the key is "name".
+ * 0, or -EPROTO without a name or when the key does not fit.
+ */
+int zh_k8s_key(const json_t *obj, bool namespaced, char *buf, size_t len);
 
 /*
  * One watch event ({"type": ..., "object": {...}}) applied to the store.

@@ -227,8 +227,8 @@ int zh_feat_parse_list(const char *list, __u64 *mask, char *err, size_t errlen)
 
 /* libbpf's complaint about a program a probe expects may fail is no news:
  * heard at debug level only. */
-static int quiet_print(enum libbpf_print_level level, const char *fmt,
-		       va_list ap)
+static __attribute__((format(printf, 2, 0))) int
+quiet_print(enum libbpf_print_level level, const char *fmt, va_list ap)
 {
 	if (zh_log_get_level() >= ZH_LOG_DEBUG)
 		zh_vlog(ZH_LOG_DEBUG, fmt, ap);

@@ -7,8 +7,10 @@
 #include "log.h"
 
 /* A library's warnings are our info, its info our debug; its debug is
- * dropped unless we run at debug level ourselves. */
-static int lib_print(int warn, int debug, const char *fmt, va_list ap)
+ * dropped unless we run at debug level ourselves. The format attributes
+ * tell clang's -Wformat-nonliteral that @fmt is the library's format. */
+static __attribute__((format(printf, 3, 0))) int
+lib_print(int warn, int debug, const char *fmt, va_list ap)
 {
 	if (debug && zh_log_get_level() < ZH_LOG_DEBUG)
 		return 0;
@@ -16,14 +18,14 @@ static int lib_print(int warn, int debug, const char *fmt, va_list ap)
 	return 0;
 }
 
-static int libbpf_print(enum libbpf_print_level level, const char *fmt,
-			va_list ap)
+static __attribute__((format(printf, 2, 0))) int
+libbpf_print(enum libbpf_print_level level, const char *fmt, va_list ap)
 {
 	return lib_print(level == LIBBPF_WARN, level == LIBBPF_DEBUG, fmt, ap);
 }
 
-static int libxdp_print(enum libxdp_print_level level, const char *fmt,
-			va_list ap)
+static __attribute__((format(printf, 2, 0))) int
+libxdp_print(enum libxdp_print_level level, const char *fmt, va_list ap)
 {
 	return lib_print(level == LIBXDP_WARN, level == LIBXDP_DEBUG, fmt, ap);
 }

@@ -214,6 +214,7 @@ static int render_one(struct zh_svc_k8s_sync *s, const json_t *services,
 				.node = s->node };
 	const json_t *svc = json_object_get(services, key);
 	struct zh_svc_build one = { 0 };
+	struct zh_svc_set set = { 0 };
 	const char *skey;
 	char msg[512];
 	json_t *v;
@@ -233,6 +234,10 @@ static int render_one(struct zh_svc_k8s_sync *s, const json_t *services,
 			goto out;
 	}
 	rc = zh_svc_k8s_service(&k, svc, key, &one, msg, sizeof(msg));
+	/* Its own ports on one VIP, port and protocol (or node port) are
+	 * as invalid as in a services file: the datapath has one entry. */
+	if (!rc)
+		rc = zh_svc_build_finish(&one, &set, msg, sizeof(msg));
 	if (rc == -EINVAL) {
 		note_once(s, "Service", key, "invalid", msg);
 		rc = 0;
@@ -245,9 +250,10 @@ static int render_one(struct zh_svc_k8s_sync *s, const json_t *services,
 		rc = -ENOMEM;
 		goto out;
 	}
-	**out = (struct rendered){ .svcs = one.set.svcs, .n = one.set.n };
-	one.set = (struct zh_svc_set){ 0 };
+	**out = (struct rendered){ .svcs = set.svcs, .n = set.n };
+	set = (struct zh_svc_set){ 0 };
 out:
+	zh_svc_set_free(&set);
 	zh_svc_build_free(&one);
 	zh_svc_k8s_free(&k);
 	return rc;

@@ -422,6 +422,28 @@ static void conn_close(struct zh_xsk_srv *s, int i)
 	s->conns[i] = NULL;
 }
 
+int zh_xsk_srv_decode(const void *buf, size_t n, bool truncated,
+		      struct zh_xsk_msg *msg, __u32 *seq, char *err,
+		      size_t errlen)
+{
+	int rc;
+
+	*seq = 0;
+	if (n >= sizeof(struct zh_xsk_hdr))
+		memcpy(seq,
+		       (const char *)buf + offsetof(struct zh_xsk_hdr, seq),
+		       sizeof(*seq));
+	if (truncated)
+		return zh_errf(err, errlen, -EMSGSIZE,
+			       "message longer than %d bytes or too many fds",
+			       ZH_XSK_MSG_MAX);
+	rc = zh_xsk_decode(buf, n, msg, err, errlen);
+	if (!rc && msg->hdr.type == ZH_XSK_REPLY)
+		rc = zh_errf(err, errlen, -EBADMSG,
+			     "a reply is the agent's to send");
+	return rc;
+}
+
 /*
  * One datagram. Returns 1 to keep the connection, 0 to close it: a peer
  * that does not speak the protocol (malformed, oversized, unknown version)
@@ -462,21 +484,9 @@ static int conn_read(struct zh_xsk_srv *s, struct conn *c)
 				close(fd);
 		}
 	}
-	if ((size_t)n >= 16)
-		memcpy(&seq, buf + 12, sizeof(seq));
-	if (mh.msg_flags & (MSG_TRUNC | MSG_CTRUNC)) {
-		count(s, ZH_XSK_R_MALFORMED);
-		reply(c, seq, -EMSGSIZE, 0, 0, NULL,
-		      "message longer than %d bytes or too many fds",
-		      ZH_XSK_MSG_MAX);
-		keep = 0;
-		goto out;
-	}
-	rc = zh_xsk_decode(buf, (size_t)n, &msg, err, sizeof(err));
-	if (!rc && msg.hdr.type == ZH_XSK_REPLY) {
-		rc = -EBADMSG;
-		snprintf(err, sizeof(err), "a reply is the agent's to send");
-	}
+	rc = zh_xsk_srv_decode(buf, (size_t)n,
+			       mh.msg_flags & (MSG_TRUNC | MSG_CTRUNC), &msg,
+			       &seq, err, sizeof(err));
 	if (rc) {
 		int r = rc == -EPROTONOSUPPORT ? ZH_XSK_R_VERSION :
 						 ZH_XSK_R_MALFORMED;

@@ -88,4 +88,17 @@ void zh_xsk_srv_stats(const struct zh_xsk_srv *s, struct zh_xsk_srv_stats *out);
 /* Close every connection (emptying their slots) and remove the socket. */
 void zh_xsk_srv_close(struct zh_xsk_srv *s);
 
+/*
+ * One datagram of @n bytes from a pod, as the server reads it before it
+ * looks at fds (@truncated: the bytes or the fds did not fit): a REGISTER
+ * or UNREGISTER into @msg, 0; or the negative errno its reply carries
+ * (zh_xsk_decode()'s, -EMSGSIZE when truncated, -EBADMSG for a REPLY)
+ * with @err saying why, and the server hangs up. @seq gets the header's
+ * seq whenever there are bytes for one, so that a refusal echoes it.
+ */
+struct zh_xsk_msg;
+int zh_xsk_srv_decode(const void *buf, size_t n, bool truncated,
+		      struct zh_xsk_msg *msg, __u32 *seq, char *err,
+		      size_t errlen);
+
 #endif /* ZH_XSK_SRV_H */

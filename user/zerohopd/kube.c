@@ -282,8 +282,8 @@ static void health_sync(struct zh_kube *k)
 
 		if (!n || !name)
 			break;
-		snprintf(skey, sizeof(skey), "%s/%s", ns ? ns : "default",
-			 name);
+		snprintf(skey, sizeof(skey), "%s/%s",
+			 ns && ns[0] ? ns : "default", name);
 		at = json_object_get(idx, skey);
 		if (!at)
 			continue;
@@ -477,14 +477,14 @@ int zh_kube_start(struct zh_kube **out, const struct zh_kube_opts *o,
 	if (k->sync)
 		zh_svc_k8s_sync_node(k->sync, k->o.node);
 	rc = zh_k8s_res_init(&k->res[ZH_KUBE_SERVICES], "Service",
-			     "/api/v1/services", svc_selector);
+			     "/api/v1/services", svc_selector, true);
 	if (!rc)
 		rc = zh_k8s_res_init(&k->res[ZH_KUBE_SLICES], "EndpointSlice",
 				     "/apis/discovery.k8s.io/v1/endpointslices",
-				     NULL);
+				     NULL, true);
 	if (!rc)
 		rc = zh_k8s_res_init(&k->res[ZH_KUBE_NODES], "Node",
-				     "/api/v1/nodes", NULL);
+				     "/api/v1/nodes", NULL, false);
 	for (int i = 0; i < ZH_KUBE_KINDS; i++) {
 		k->resp[i] = &k->res[i];
 		k->res[i].cb_arg = k;
