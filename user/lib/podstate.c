@@ -139,24 +139,16 @@ static int dup_str(json_t *j, const char *key, bool need, char **out)
 	return *out ? 0 : -ENOMEM;
 }
 
-int zh_podstate_load(const char *path, struct zh_podstate *st)
+int zh_podstate_decode(const char *buf, size_t len, struct zh_podstate *st)
 {
 	json_error_t jerr;
-	struct stat sb;
 	json_t *j, *ix;
-	int fd, err;
+	int err;
 
 	memset(st, 0, sizeof(*st));
-	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
-	if (fd < 0)
-		return -errno;
-	if (fstat(fd, &sb) || !S_ISREG(sb.st_mode) ||
-	    sb.st_size > ZH_PODSTATE_MAX) {
-		close(fd);
+	if (len > ZH_PODSTATE_MAX)
 		return -EINVAL;
-	}
-	j = json_loadfd(fd, JSON_REJECT_DUPLICATES, &jerr);
-	close(fd);
+	j = json_loadb(buf, len, JSON_REJECT_DUPLICATES, &jerr);
 	if (!j || !json_is_object(j)) {
 		json_decref(j);
 		return -EINVAL;
@@ -181,6 +173,38 @@ int zh_podstate_load(const char *path, struct zh_podstate *st)
 	json_decref(j);
 	if (err)
 		zh_podstate_free(st);
+	return err;
+}
+
+int zh_podstate_load(const char *path, struct zh_podstate *st)
+{
+	struct stat sb;
+	char *buf;
+	ssize_t n;
+	int fd, err;
+
+	memset(st, 0, sizeof(*st));
+	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	if (fd < 0)
+		return -errno;
+	if (fstat(fd, &sb) || !S_ISREG(sb.st_mode) ||
+	    sb.st_size > ZH_PODSTATE_MAX) {
+		close(fd);
+		return -EINVAL;
+	}
+	buf = malloc((size_t)sb.st_size + 1);
+	if (!buf) {
+		close(fd);
+		return -ENOMEM;
+	}
+	/* A record is written whole and renamed into place: one read. */
+	n = pread(fd, buf, (size_t)sb.st_size + 1, 0);
+	err = n < 0 ? -errno : 0;
+	close(fd);
+	if (!err)
+		err = n > sb.st_size ? -EINVAL :
+				       zh_podstate_decode(buf, (size_t)n, st);
+	free(buf);
 	return err;
 }
 

@@ -24,6 +24,7 @@
 #define ZH_PODSTATE_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <linux/types.h>
 
 #define ZH_STATE_DIR "/var/lib/zerohop/pods"
@@ -54,6 +55,9 @@ void zh_podstate_name(const char *container_id, const char *ifname,
 int zh_podstate_save(const char *dir, const struct zh_podstate *st);
 /* Read the record at @path into @st (zh_podstate_free() after);
  * -EINVAL for a file that is no record. */
+int zh_podstate_decode(const char *buf, size_t len, struct zh_podstate *st);
+/* The same from @path (a regular file, no symlink, at most
+ * ZH_PODSTATE_MAX bytes). */
 int zh_podstate_load(const char *path, struct zh_podstate *st);
 void zh_podstate_free(struct zh_podstate *st);
 /* Remove the record of @container_id/@ifname from @dir; 0 when there was
