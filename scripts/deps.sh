@@ -6,9 +6,10 @@
 # `apt-get update` only when something is.
 set -euo pipefail
 
+# libclang-rt-dev: libFuzzer and the sanitizers' runtimes (tests/fuzz);
+# llvm: llvm-profdata and llvm-cov for `make fuzz`.
 PKGS=(
-	# build (libclang-rt-dev: libFuzzer and the sanitizers' runtimes, for
-	# tests/fuzz; llvm: llvm-profdata and llvm-cov for `make fuzz`)
+	# build
 	make gcc libc6-dev pkg-config clang llvm libclang-rt-dev bpftool
 	libbpf-dev libxdp-dev xdp-tools libelf-dev zlib1g-dev libzstd-dev
 	libjansson-dev libcmocka-dev libmicrohttpd-dev libcurl4-openssl-dev libyaml-dev
