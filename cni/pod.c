@@ -303,7 +303,10 @@ static int pod_side(void *arg)
 	return 0;
 }
 
-/* In the host netns: the host-side veth, routes and neighbours to the pod. */
+/*
+ * In the host netns: routes and neighbours to the pod, on the host-side
+ * veth (up already: zh_cmd_add()), which is made ready to send.
+ */
 static int host_side(int host_ifindex, const char *host,
 		     const struct pod_addrs *pa, const unsigned char pod_mac[6],
 		     struct zh_cni_err *err)
@@ -311,9 +314,6 @@ static int host_side(int host_ifindex, const char *host,
 	char buf[64];
 	int ret;
 
-	ret = zh_nl_link_up(host_ifindex);
-	if (ret)
-		return nl_fail(err, ret, "set up", host);
 	for (int fam = 0; fam < 2; fam++) {
 		struct zh_addr a = fam ? pa->v6 : pa->v4;
 
@@ -330,6 +330,14 @@ static int host_side(int host_ifindex, const char *host,
 			return nl_fail(err, ret, "add host route to",
 				       zh_addr_str(&a, true, buf, sizeof(buf)));
 	}
+	/* It came up before its peer: its carrier came on with the pod
+	 * side, and until the link watch work has run for it, what the
+	 * node sends the pod through it (and AF_XDP pods' frames, which
+	 * it delivers) is dropped. Under RTNL contention (netns torn down
+	 * meanwhile) that work came after ADD had returned. */
+	ret = zh_link_settle(host);
+	if (ret < 0 && ret != -EOPNOTSUPP)
+		return nl_fail(err, ret, "read the link state of", host);
 	return 0;
 }
 
@@ -499,6 +507,19 @@ int zh_cmd_add(const struct zh_cni_env *env, const struct zh_netconf *conf,
 		goto err_ipam; /* cannot find it to delete it either */
 	}
 
+	/*
+	 * The host side up first: the pod side, set up next, then finds its
+	 * peer up, so that its carrier is on when it opens and its queue is
+	 * ready before ADD returns. The other way round, the pod's first
+	 * packets went to a noop qdisc until the kernel's link watch work
+	 * had run, which RTNL contention (a netns torn down meanwhile)
+	 * delayed past the end of ADD (churn.sh: a pod's first ping lost).
+	 */
+	ret = zh_nl_link_up(host_ifindex);
+	if (ret) {
+		nl_fail(err, ret, "set up", host);
+		goto err_veth;
+	}
 	ret = zh_netns_run(env->netns, pod_side, &ps);
 	if (ret && !ps.ran)
 		ret = nl_fail(err, ret, "enter netns", env->netns);

@@ -481,6 +481,41 @@ concurrent() {
 	check "... and no endpoint" test "$(endpoint_count)" = 0
 }
 
+# --- a pod's first packet ---------------------------------------------------------
+# The pod's eth0 comes up with its carrier (the host veth, its peer, up
+# first), so its queue works the moment ADD returns. Up without carrier,
+# its queue waited for the kernel's link watch work, which RTNL contention
+# (a netns torn down meanwhile) delayed past the end of ADD: churn.sh lost
+# a pod's first ping now and then (TX dropped on its eth0). Every link
+# event of the pod's netns is watched through the ADD.
+# up_without_carrier FILE: `ip monitor link` lines of eth0 up (UP) with no
+# carrier (no LOWER_UP), printed; fails when there are none.
+up_without_carrier() {
+	awk '$2 ~ /^eth0@/ {
+		f = $3; gsub(/[<>]/, "", f); n = split(f, a, ",")
+		up = low = 0
+		for (i = 1; i <= n; i++) { up += a[i] == "UP"; low += a[i] == "LOWER_UP" }
+		if (up && !low) { print; hit = 1 }
+	} END { exit !hit }' "$1"
+}
+first_packet() {
+	local p="${ZH_PREFIX}-fp" mon
+	ip netns add "$p"
+	ip -n "$p" monitor link >"$ZH_TMP/mon.out" 2>&1 &
+	mon=$!
+	# Ready when it reports a change of lo's.
+	check "the pod's link events are watched" eventually \
+		sh -c "ip -n '$p' link set lo mtu \$((60000 + \$\$ % 5000)); grep -q ': lo:' '$ZH_TMP/mon.out'"
+	check "ADD" zh_pod_add "$p" "$CONF"
+	check "... its eth0 came up (seen)" eventually grep -q ': eth0@.*LOWER_UP' "$ZH_TMP/mon.out"
+	kill "$mon"
+	wait "$mon" || true
+	check_not "... never up without carrier (queue not working yet)" \
+		up_without_carrier "$ZH_TMP/mon.out"
+	check "DEL" zh_cni DEL "$p" "$CONF"
+	ip netns del "$p"
+}
+
 # --- chaining: zerohop then portmap ----------------------------------------------
 chain() {
 	local p="${ZH_PREFIX}-pm" srv
@@ -628,5 +663,5 @@ no_bpffs() {
 }
 
 zh_run_cases env_ok tc_without_agent xdp_with_agent rollback netns_gone_after_ipam \
-	host_route_taken bad_input versions v110_add v110_status v110_gc concurrent chain \
-	agent_restart long_id no_bpffs ipam_hang
+	host_route_taken bad_input versions v110_add v110_status v110_gc concurrent \
+	first_packet chain agent_restart long_id no_bpffs ipam_hang
