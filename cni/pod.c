@@ -471,9 +471,11 @@ int zh_cmd_add(const struct zh_cni_env *env, const struct zh_netconf *conf,
 	 * agent and every other pod. */
 	ret = zh_ipam_delegate(env, ZH_CNI_ADD, conf, &ipam, err);
 	if (ret) {
-		zh_result_free(&ipam);
-		close(netns_fd);
-		return -1;
+		/* The spec: a delegate that failed ADD gets a DEL. It may
+		 * have reserved an address before it failed (or timed out,
+		 * or answered what we cannot use), and nothing else would
+		 * give it back unless the runtime sends DEL. */
+		goto err_ipam;
 	}
 	lock = objs_take(env->pin_root, &objs, ZH_OBJS_LOAD, err);
 	if (lock < 0)

@@ -297,6 +297,35 @@ host_route_taken() {
 	ip netns del "$p"
 }
 
+# ipam_fault POD HOW [VAR=VALUE...]: ADD through the fake IPAM plugin
+# tests/integration/plugins/ipam-fault (HOW: its ZH_IPAM_FAULT), host-local
+# behind it; the error in $ZH_TMP/err.json.
+ipam_fault() {
+	local p=$1 how=$2
+	shift 2
+	[ -e "$ZH_CNI_DIR/ipam-fault" ] ||
+		ln -s "$PWD/tests/integration/plugins/ipam-fault" "$ZH_CNI_DIR/"
+	jq '.ipam.type = "ipam-fault"' "$CONF" >"$ZH_TMP/fault.conf"
+	env ZH_IPAM_FAULT="$how" "$@" CNI_COMMAND=ADD CNI_CONTAINERID="$(zh_ctr_id "$p")" \
+		CNI_NETNS="/var/run/netns/$p" CNI_IFNAME=eth0 CNI_PATH="$ZH_CNI_PATH" \
+		nsenter --net="/var/run/netns/$ZH_NODE" "$ZH_BIN/zerohop" \
+		<"$ZH_TMP/fault.conf" >"$ZH_TMP/err.json"
+}
+
+# IPAM reserves an address, then fails: the spec has the plugin run DEL
+# on the delegate before it fails itself. Before, the address stayed
+# reserved until the runtime's DEL, and for ever without one.
+ipam_reserved_then_failed() {
+	local p="${ZH_PREFIX}-rtf"
+	ip netns add "$p"
+	ipam_fault "$p" after || true
+	check "ADD fails with the IPAM plugin's error 11" test "$(cni_code)" = 11
+	check "... and gives back what IPAM reserved, before any DEL" test -z "$(zh_lease "$p")"
+	check "... and leaves no link" zh_no_links
+	check "DEL" zh_cni DEL "$p" "$ZH_TMP/fault.conf"
+	ip netns del "$p"
+}
+
 bad_input() {
 	env -i PATH="$PATH" CNI_COMMAND=ADD "$ZH_BIN/zerohop" <"$CONF" >"$ZH_TMP/err.json" || true
 	check "missing environment: code 4 naming every variable" \
@@ -663,5 +692,6 @@ no_bpffs() {
 }
 
 zh_run_cases env_ok tc_without_agent xdp_with_agent rollback netns_gone_after_ipam \
-	host_route_taken bad_input versions v110_add v110_status v110_gc concurrent \
-	first_packet chain agent_restart long_id no_bpffs ipam_hang
+	host_route_taken ipam_reserved_then_failed bad_input versions v110_add \
+	v110_status v110_gc concurrent first_packet chain agent_restart long_id \
+	no_bpffs ipam_hang
