@@ -54,6 +54,11 @@ static int nl_fail(struct zh_cni_err *err, int ret, const char *what,
 			      what, obj, strerror(-ret));
 }
 
+static unsigned int ipam_timeout(const struct zh_cni_env *env)
+{
+	return env->ipam_timeout_s ? env->ipam_timeout_s : ZH_IPAM_TIMEOUT_S;
+}
+
 /* Open the pinned objects (loading them if nobody has) under the lock. */
 static int objs_take(const char *root, struct zh_objs *objs, unsigned int flags,
 		     struct zh_cni_err *err)
@@ -449,7 +454,7 @@ int zh_cmd_add(const struct zh_cni_env *env, const struct zh_netconf *conf,
 		.gw_mac = host_mac,
 		.err = err,
 	};
-	int lock = -1, netns_fd, host_ifindex = 0, ret;
+	int lock = -1, ipam_lock, netns_fd, host_ifindex = 0, ret;
 
 	zh_host_ifname(env->container_id, env->ifname, host);
 	netns_fd = open(env->netns, O_RDONLY | O_CLOEXEC);
@@ -463,6 +468,18 @@ int zh_cmd_add(const struct zh_cni_env *env, const struct zh_netconf *conf,
 			err, ZH_CNI_ERR_LINK, "host interface already exists",
 			"%s is there for container %s ifname %s: ADD without DEL?",
 			host, env->container_id, env->ifname);
+		close(netns_fd);
+		return -1;
+	}
+	/* An IPAM plugin of a killed command for this attachment may still
+	 * run: wait for it, as long as an IPAM plugin may take. */
+	ipam_lock = zh_ipam_lock(env, ipam_timeout(env));
+	if (ipam_lock < 0) {
+		zh_cni_err_set(
+			err, ZH_CNI_ERR_TRY_AGAIN,
+			"another command for this attachment is still running",
+			"the IPAM lock of container %s ifname %s: %s",
+			env->container_id, env->ifname, strerror(-ipam_lock));
 		close(netns_fd);
 		return -1;
 	}
@@ -573,6 +590,7 @@ int zh_cmd_add(const struct zh_cni_env *env, const struct zh_netconf *conf,
 	zh_result_free(&ipam);
 	zh_objs_close(&objs);
 	zh_pin_unlock(lock);
+	close(ipam_lock);
 	close(netns_fd);
 	return *out ? 0 :
 		      zh_cni_err_set(err, ZH_CNI_ERR_INTERNAL,
@@ -596,6 +614,7 @@ err_ipam:
 	}
 	zh_result_free(&ipam);
 	zh_result_free(&res);
+	close(ipam_lock);
 	close(netns_fd);
 	return -1;
 }
@@ -655,7 +674,7 @@ int zh_cmd_del(const struct zh_cni_env *env, const struct zh_netconf *conf,
 	}
 	/* IPAM outside the lock, as in ADD. */
 	if (!ret)
-		ret = zh_ipam_delegate(env, ZH_CNI_DEL, conf, NULL, err);
+		ret = zh_ipam_release(env, conf, err);
 	return ret ? -1 : 0;
 }
 

@@ -326,6 +326,37 @@ ipam_reserved_then_failed() {
 	ip netns del "$p"
 }
 
+# The runtime kills ADD (SIGKILL: its timeout) while the IPAM plugin waits
+# (queued on its store's lock), then sends DEL. DEL must wait for that
+# plugin: before, it returned at once, and the plugin, left running,
+# reserved the pod's address a moment later, for good (churn.sh found it).
+ipam_killed() {
+	local p="${ZH_PREFIX}-ik" pid bg t0 took
+	ip netns add "$p"
+	rm -f "$ZH_TMP/fault.started"
+	# Its SIGKILL is the point: not the ERR trap's business.
+	{ ipam_fault "$p" slow ZH_IPAM_SLOW=1 ZH_IPAM_STARTED="$ZH_TMP/fault.started" || true; } 2>/dev/null &
+	bg=$!
+	# ipam_fault runs in a subshell here: its plugin is the one that
+	# names the pod in its environment.
+	check "the IPAM plugin runs (and waits 1 s)" eventually test -e "$ZH_TMP/fault.started"
+	pid=$(pgrep -f -x "$ZH_BIN/zerohop" | while read -r p2; do
+		grep -qsz "CNI_CONTAINERID=$(zh_ctr_id "$p")" "/proc/$p2/environ" && echo "$p2"
+	done)
+	check "ADD killed with SIGKILL meanwhile" kill -9 "$pid"
+	wait "$bg" || true
+	t0=$(date +%s%N)
+	check "the runtime's DEL succeeds" zh_cni DEL "$p" "$ZH_TMP/fault.conf"
+	took=$((($(date +%s%N) - t0) / 1000000))
+	check "... once the IPAM plugin the killed ADD left is done (${took} ms)" \
+		test "$took" -ge 300
+	sleep 1.2
+	check "no lease of the pod, then or later" test -z "$(zh_lease "$p")"
+	check "... and no IPAM plugin of it left" \
+		eval '! pgrep -f "$ZH_CNI_DIR/ipam-fault" >/dev/null'
+	ip netns del "$p"
+}
+
 bad_input() {
 	env -i PATH="$PATH" CNI_COMMAND=ADD "$ZH_BIN/zerohop" <"$CONF" >"$ZH_TMP/err.json" || true
 	check "missing environment: code 4 naming every variable" \
@@ -692,6 +723,6 @@ no_bpffs() {
 }
 
 zh_run_cases env_ok tc_without_agent xdp_with_agent rollback netns_gone_after_ipam \
-	host_route_taken ipam_reserved_then_failed bad_input versions v110_add \
-	v110_status v110_gc concurrent first_packet chain agent_restart long_id \
-	no_bpffs ipam_hang
+	host_route_taken ipam_reserved_then_failed ipam_killed bad_input versions \
+	v110_add v110_status v110_gc concurrent first_packet chain agent_restart \
+	long_id no_bpffs ipam_hang
