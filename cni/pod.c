@@ -637,8 +637,6 @@ int zh_pod_unwire(const struct zh_objs *objs, const char *host,
 {
 	int ifindex = if_nametoindex(host), ret;
 
-	if (objs && ifindex)
-		zh_ep_remove(objs, ifindex);
 	if (ifindex) {
 		/* The veth may vanish under us (pod netns torn down): fine. */
 		ret = zh_nl_link_del(ifindex);
@@ -648,6 +646,12 @@ int zh_pod_unwire(const struct zh_objs *objs, const char *host,
 				"cannot delete the host interface", "%s: %s",
 				host, strerror(-ret));
 	}
+	/* The entries after the veth, which the pod sent through: with
+	 * them go its Service flows (zh_ct), and a packet of the pod in
+	 * between would have opened one again. The agent sweeps nothing
+	 * meanwhile: it waits for the pin lock we hold. */
+	if (objs && ifindex)
+		zh_ep_remove(objs, ifindex);
 	/* Entries whose veth went away without a DEL. */
 	if (objs)
 		zh_ep_remove_owner(objs, container_id, ifname);

@@ -633,6 +633,39 @@ agent_restart() {
 	check "DEL" zh_cni DEL "$a" "$CONF"
 }
 
+# The Service flows of a pod (zh_ct, both ways) go with it: at DEL, and
+# when it goes without DEL (the agent's link event). Before, they stayed
+# until they aged out (6 h for an established TCP flow), and a pod given
+# the address next met their NAT.
+ct_of() {
+	"$ZH_BIN/zerohopctl" conntrack list -o json |
+		jq --arg a "$1" '[.[] | select(.src == $a or .dst == $a)] | length'
+}
+conntrack_forgotten() {
+	local s="${ZH_PREFIX}-cts" a="${ZH_PREFIX}-cta" b="${ZH_PREFIX}-ctb" a4 b4
+	zh_pod_add "$s" "$CONF"
+	zh_pod_add "$a" "$CONF"
+	zh_pod_add "$b" "$CONF"
+	a4=$(zh_pod_ip "$a") b4=$(zh_pod_ip "$b")
+	"$ZH_BIN/zerohopctl" service add --vip 10.96.0.61 --port 7001 --proto udp \
+		--backend "$(zh_pod_ip "$s"):7001" >/dev/null
+	echo x | zh_in "$a" socat -T 1 - UDP:10.96.0.61:7001 >/dev/null 2>&1 || true
+	echo x | zh_in "$b" socat -T 1 - UDP:10.96.0.61:7001 >/dev/null 2>&1 || true
+	check "pod a's flow to the Service is in zh_ct, both ways" test "$(ct_of "$a4")" = 2
+	check "pod b's too" test "$(ct_of "$b4")" = 2
+	check "DEL of pod a" zh_cni DEL "$a" "$CONF"
+	check "... takes its flows out of zh_ct" test "$(ct_of "$a4")" = 0
+	check "... and not pod b's" test "$(ct_of "$b4")" = 2
+	ip netns del "$b"
+	check "pod b gone without DEL: the agent takes its flows out too" \
+		eventually eval '[ "$(ct_of "$b4")" = 0 ]'
+	check "DEL of pod b afterwards" zh_cni DEL "$b" "$CONF"
+	check "DEL of the server pod" zh_cni DEL "$s" "$CONF"
+	"$ZH_BIN/zerohopctl" service del --vip 10.96.0.61 --port 7001 --proto udp >/dev/null
+	ip netns del "$a"
+	ip netns del "$s"
+}
+
 # A container ID of 150 characters through ADD, CHECK, GC and DEL: the
 # entry keeps 62 of them and a digest, and every command matches it so.
 long_id() {
@@ -723,6 +756,6 @@ no_bpffs() {
 }
 
 zh_run_cases env_ok tc_without_agent xdp_with_agent rollback netns_gone_after_ipam \
-	host_route_taken ipam_reserved_then_failed ipam_killed bad_input versions \
-	v110_add v110_status v110_gc concurrent first_packet chain agent_restart \
+	host_route_taken ipam_reserved_then_failed ipam_killed bad_input versions v110_add \
+	v110_status v110_gc concurrent first_packet chain agent_restart conntrack_forgotten \
 	long_id no_bpffs ipam_hang

@@ -134,25 +134,124 @@ err_steer:
 	return err;
 }
 
+/* Does conntrack key @k name the address @a, either way? */
+static bool ct_names(const struct zh_ct_key *k, const struct zh_ep_key *a)
+{
+	return k->family == a->family &&
+	       (!memcmp(k->saddr, a->addr, sizeof(k->saddr)) ||
+		!memcmp(k->daddr, a->addr, sizeof(k->daddr)));
+}
+
+/* Entries per lookup batch: grown when a hash bucket does not fit. */
+#define CT_BATCH 1024U
+
+/*
+ * Forget the zh_ct entries of a pod's @n addresses @a: the flows it
+ * opened to Services (keyed by it as the source) and their replies (by it
+ * as the destination), and those where it was the backend. An address
+ * comes round again: the next pod given it must not inherit a flow's NAT
+ * (a TCP one lives for hours). Returns how many went, or a negative errno.
+ */
+static int ct_forget(const struct zh_objs *o, const struct zh_ep_key *a, int n)
+{
+	__u32 in = 0, out = 0, cnt, chunk = CT_BATCH;
+	struct zh_ct_key *keys = NULL, *stale = NULL;
+	size_t nstale = 0, cap = 0;
+	struct zh_ct *vals = NULL;
+	bool first = true;
+	int rc, removed = 0;
+
+	if (!n || o->ct_fd < 0)
+		return 0;
+	for (;;) {
+		if (!keys) {
+			keys = calloc(chunk, sizeof(*keys));
+			vals = calloc(chunk, sizeof(*vals));
+			if (!keys || !vals) {
+				rc = -ENOMEM;
+				goto out;
+			}
+		}
+		cnt = chunk;
+		rc = bpf_map_lookup_batch(o->ct_fd, first ? NULL : &in, &out,
+					  keys, vals, &cnt, NULL);
+		rc = rc ? -errno : 0;
+		if (rc == -ENOSPC && !cnt && chunk < (1U << 20)) {
+			/* A bucket larger than the batch: again, bigger. */
+			chunk *= 4;
+			free(keys);
+			free(vals);
+			keys = NULL;
+			vals = NULL;
+			continue;
+		}
+		if (rc && rc != -ENOENT)
+			goto out;
+		for (__u32 i = 0; i < cnt; i++) {
+			int j = 0;
+
+			while (j < n && !ct_names(&keys[i], &a[j]))
+				j++;
+			if (j == n)
+				continue;
+			if (nstale == cap) {
+				size_t ncap = cap ? cap * 2 : 16;
+				struct zh_ct_key *ns =
+					realloc(stale, ncap * sizeof(*ns));
+
+				if (!ns) {
+					rc = -ENOMEM;
+					goto out;
+				}
+				stale = ns;
+				cap = ncap;
+			}
+			stale[nstale++] = keys[i];
+		}
+		if (rc == -ENOENT)
+			break; /* the end */
+		in = out;
+		first = false;
+	}
+	/* Deleted after the walk: deleting during it could skip a bucket. */
+	for (size_t i = 0; i < nstale; i++)
+		if (!bpf_map_delete_elem(o->ct_fd, &stale[i]))
+			removed++;
+	rc = removed;
+out:
+	free(keys);
+	free(vals);
+	free(stale);
+	return rc;
+}
+
 int zh_ep_remove(const struct zh_objs *o, __u32 host_ifindex)
 {
-	struct zh_ep_key keys[2];
+	struct zh_ep_key keys[2], ours[2];
 	struct zh_endpoint ep;
 	struct zh_iface iface;
-	int n;
+	int n, m = 0;
 
 	if (bpf_map_lookup_elem(o->ifaces_fd, &host_ifindex, &iface))
 		return -errno;
 	n = iface_keys(&iface, keys);
 	for (int i = 0; i < n; i++) {
-		/* Only our own entry: the address may already be another's. */
-		if (!bpf_map_lookup_elem(o->endpoints_fd, &keys[i], &ep) &&
-		    ep.ifindex == host_ifindex)
+		/* Only our own entry: the address may already be another's,
+		 * and then so are its flows. */
+		if (bpf_map_lookup_elem(o->endpoints_fd, &keys[i], &ep)) {
+			ours[m++] = keys[i]; /* nobody's */
+		} else if (ep.ifindex == host_ifindex) {
 			bpf_map_delete_elem(o->endpoints_fd, &keys[i]);
+			ours[m++] = keys[i];
+		}
 	}
 	steer_remove(o, &iface);
 	if (bpf_map_delete_elem(o->ifaces_fd, &host_ifindex) && errno != ENOENT)
 		return -errno;
+	n = ct_forget(o, ours, m);
+	if (n < 0)
+		pr_warn("%s: forgetting the flows of ifindex %u: %s\n",
+			ZH_MAP_CT, host_ifindex, strerror(-n));
 	return 0;
 }
 

@@ -16,8 +16,10 @@
  * slots start empty). Writes are all or nothing. */
 int zh_ep_write(const struct zh_objs *o, __u32 host_ifindex,
 		const struct zh_iface *iface, const struct zh_endpoint *ep);
-/* Remove the pod behind @host_ifindex, its AF_XDP rules and sockets too;
- * -ENOENT when there is none. */
+/* Remove the pod behind @host_ifindex, its AF_XDP rules and sockets too,
+ * and the zh_ct entries of its addresses (either way); -ENOENT when there
+ * is none. Call it once the pod can send no more (its veth deleted): a
+ * packet after it would open a flow again. */
 int zh_ep_remove(const struct zh_objs *o, __u32 host_ifindex);
 /*
  * How an endpoint entry keeps a container ID (zh_iface.container_id):
