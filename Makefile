@@ -272,11 +272,18 @@ check-sanitize:
 # The integration scripts, in the order they run; each skips (exit 77,
 # saying why) where it cannot run, and run-tier does not count that a
 # failure.
-INTEGRATION_TESTS := run metrics latency services k8s-apiserver lb k8s hostile xdpbench afxdp features demo deploy
+INTEGRATION_TESTS := run metrics latency services k8s-apiserver lb k8s hostile xdpbench afxdp churn features demo deploy
 
 check-integration: all $(O)/tests/xsk_peer
 	$(Q)O=$(O) tests/run-tier integration \
 		$(patsubst %,tests/integration/%.sh,$(INTEGRATION_TESTS))
+
+# Churn with faults at length: the pod lives of churn.sh (whose bounded run
+# is in check-integration), SOAK_CYCLES of them (ZH_CHURN_WORKERS,
+# ZH_CHURN_SEED pass through), then zero leaks (~3 min for 1000 here).
+SOAK_CYCLES ?= 1000
+soak: all
+	$(Q)O=$(O) ZH_CHURN_CYCLES=$(SOAK_CYCLES) tests/run-tier soak tests/integration/churn.sh
 
 check-podman: all
 	$(Q)O=$(O) tests/run-tier podman tests/integration/podman.sh
@@ -344,6 +351,9 @@ help:
 	@echo '             zh_xsk.h and libzerohop-xsk.a to $$(DESTDIR)$$(PREFIX)/include and lib'
 	@echo '  check      every test tier: unit, kernel (bpf), sanitized unit+kernel, integration, podman, containerd'
 	@echo '  check-unit check-bpf check-sanitize check-integration check-podman check-containerd   one tier'
+	@echo '  soak       churn with faults at length: tests/integration/churn.sh, SOAK_CYCLES=$(SOAK_CYCLES) pods'
+	@echo '             added and deleted by parallel workers while the plugin, IPAM and zerohopd are'
+	@echo '             killed, fail or hang; then nothing may be left (check-integration runs 160)'
 	@echo '  bench      xdpbench: request/response latency over host, veth, bridge, kube-proxy'
 	@echo '             (iptables, nftables; 10000 Services), zerohop-tc, zerohop-xdp, zerohop-svc (BENCH_ARGS=)'
 	@echo '  bench-latency  cost of per-hop latency stamping per packet (BPF_PROG_TEST_RUN)'
@@ -354,7 +364,8 @@ help:
 	@echo 'knobs: O=$(O) V=$(V) SANITIZE=address,undefined CLANG=$(CLANG) BPFTOOL=$(BPFTOOL) PREFIX=$(PREFIX) DESTDIR='
 
 .PHONY: all tests check check-unit check-bpf check-sanitize check-integration \
-	check-podman check-containerd bench bench-latency bench-k8s install format lint clean help
+	check-podman check-containerd soak bench bench-latency bench-k8s install format lint \
+	clean help
 .SECONDARY:
 
 # What each object includes, from the compiler (-MMD -MP).
