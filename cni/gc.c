@@ -117,7 +117,7 @@ static int sweep(const struct zh_objs *objs, const struct zh_netconf *conf,
 		pr_info("gc: %s: removing %s (container %s, %s)\n", conf->name,
 			st->host, st->container_id, st->pod_ifname);
 		if (!zh_pod_unwire(objs, st->host, st->container_id,
-				   st->pod_ifname, &e)) {
+				   st->pod_ifname, NULL, &e)) {
 			sw.v[kept++] = *st;
 			continue;
 		}

@@ -633,7 +633,7 @@ int zh_pod_objs_take(const char *root, struct zh_objs *objs,
 
 int zh_pod_unwire(const struct zh_objs *objs, const char *host,
 		  const char *container_id, const char *ifname,
-		  struct zh_cni_err *err)
+		  struct zh_ep_flows *flows, struct zh_cni_err *err)
 {
 	int ifindex = if_nametoindex(host), ret;
 
@@ -651,16 +651,17 @@ int zh_pod_unwire(const struct zh_objs *objs, const char *host,
 	 * between would have opened one again. The agent sweeps nothing
 	 * meanwhile: it waits for the pin lock we hold. */
 	if (objs && ifindex)
-		zh_ep_remove(objs, ifindex);
+		zh_ep_remove_into(objs, ifindex, flows);
 	/* Entries whose veth went away without a DEL. */
 	if (objs)
-		zh_ep_remove_owner(objs, container_id, ifname);
+		zh_ep_remove_owner(objs, container_id, ifname, flows);
 	return 0;
 }
 
 int zh_cmd_del(const struct zh_cni_env *env, const struct zh_netconf *conf,
 	       struct zh_cni_err *err)
 {
+	struct zh_ep_flows flows = { .n = 0 };
 	struct zh_cni_err ignore;
 	char host[IFNAMSIZ];
 	struct zh_objs objs;
@@ -671,10 +672,16 @@ int zh_cmd_del(const struct zh_cni_env *env, const struct zh_netconf *conf,
 	zh_host_ifname(env->container_id, env->ifname, host);
 	lock = zh_pod_objs_take(env->pin_root, &objs, &ignore);
 	ret = zh_pod_unwire(lock >= 0 ? &objs : NULL, host, env->container_id,
-			    env->ifname, err);
+			    env->ifname, &flows, err);
 	if (lock >= 0) {
-		zh_objs_close(&objs);
+		/* The pod's Service flows after the lock is let go: the walk
+		 * of zh_ct grows with it (~120 ms for 200 000 entries here),
+		 * and under the lock it held up every other pod's ADD and
+		 * DEL. Before IPAM gives the address back: no pod has it
+		 * yet. */
 		zh_pin_unlock(lock);
+		zh_ct_forget(&objs, &flows);
+		zh_objs_close(&objs);
 	}
 	/* IPAM outside the lock, as in ADD. */
 	if (!ret)

@@ -145,15 +145,10 @@ static bool ct_names(const struct zh_ct_key *k, const struct zh_ep_key *a)
 /* Entries per lookup batch: grown when a hash bucket does not fit. */
 #define CT_BATCH 1024U
 
-/*
- * Forget the zh_ct entries of a pod's @n addresses @a: the flows it
- * opened to Services (keyed by it as the source) and their replies (by it
- * as the destination), and those where it was the backend. An address
- * comes round again: the next pod given it must not inherit a flow's NAT
- * (a TCP one lives for hours). Returns how many went, or a negative errno.
- */
-static int ct_forget(const struct zh_objs *o, const struct zh_ep_key *a, int n)
+int zh_ct_forget(const struct zh_objs *o, const struct zh_ep_flows *flows)
 {
+	const struct zh_ep_key *a = flows->addr;
+	int n = flows->n;
 	__u32 in = 0, out = 0, cnt, chunk = CT_BATCH;
 	struct zh_ct_key *keys = NULL, *stale = NULL;
 	size_t nstale = 0, cap = 0;
@@ -225,12 +220,27 @@ out:
 	return rc;
 }
 
-int zh_ep_remove(const struct zh_objs *o, __u32 host_ifindex)
+/* Forget @flows now; said when it fails. */
+static void ct_forget_now(const struct zh_objs *o,
+			  const struct zh_ep_flows *flows, __u32 host_ifindex)
 {
-	struct zh_ep_key keys[2], ours[2];
+	int n = zh_ct_forget(o, flows);
+
+	if (n < 0)
+		pr_warn("%s: forgetting the flows of ifindex %u: %s\n",
+			ZH_MAP_CT, host_ifindex, strerror(-n));
+}
+
+/* zh_ep_remove(), the zh_ct walk left to the caller when @flows has room
+ * for the pod's addresses. */
+static int ep_remove(const struct zh_objs *o, __u32 host_ifindex,
+		     struct zh_ep_flows *flows)
+{
+	struct zh_ep_flows ours = { .n = 0 };
+	struct zh_ep_key keys[2];
 	struct zh_endpoint ep;
 	struct zh_iface iface;
-	int n, m = 0;
+	int n;
 
 	if (bpf_map_lookup_elem(o->ifaces_fd, &host_ifindex, &iface))
 		return -errno;
@@ -239,20 +249,33 @@ int zh_ep_remove(const struct zh_objs *o, __u32 host_ifindex)
 		/* Only our own entry: the address may already be another's,
 		 * and then so are its flows. */
 		if (bpf_map_lookup_elem(o->endpoints_fd, &keys[i], &ep)) {
-			ours[m++] = keys[i]; /* nobody's */
+			ours.addr[ours.n++] = keys[i]; /* nobody's */
 		} else if (ep.ifindex == host_ifindex) {
 			bpf_map_delete_elem(o->endpoints_fd, &keys[i]);
-			ours[m++] = keys[i];
+			ours.addr[ours.n++] = keys[i];
 		}
 	}
 	steer_remove(o, &iface);
 	if (bpf_map_delete_elem(o->ifaces_fd, &host_ifindex) && errno != ENOENT)
 		return -errno;
-	n = ct_forget(o, ours, m);
-	if (n < 0)
-		pr_warn("%s: forgetting the flows of ifindex %u: %s\n",
-			ZH_MAP_CT, host_ifindex, strerror(-n));
+	if (flows && flows->n + ours.n <= ZH_EP_FLOWS_MAX) {
+		for (int i = 0; i < ours.n; i++)
+			flows->addr[flows->n++] = ours.addr[i];
+		return 0;
+	}
+	ct_forget_now(o, &ours, host_ifindex);
 	return 0;
+}
+
+int zh_ep_remove(const struct zh_objs *o, __u32 host_ifindex)
+{
+	return ep_remove(o, host_ifindex, NULL);
+}
+
+int zh_ep_remove_into(const struct zh_objs *o, __u32 host_ifindex,
+		      struct zh_ep_flows *flows)
+{
+	return ep_remove(o, host_ifindex, flows);
 }
 
 int zh_steer_check(const struct zh_objs *o, const struct zh_iface *iface)
@@ -398,7 +421,7 @@ static int owner_cb(__u32 host_ifindex, const struct zh_iface *iface, void *arg)
 }
 
 int zh_ep_remove_owner(const struct zh_objs *o, const char *container_id,
-		       const char *pod_ifname)
+		       const char *pod_ifname, struct zh_ep_flows *flows)
 {
 	struct owner w = { .container_id = container_id,
 			   .pod_ifname = pod_ifname };
@@ -409,7 +432,7 @@ int zh_ep_remove_owner(const struct zh_objs *o, const char *container_id,
 	if (err < 0)
 		return err;
 	for (int i = 0; i < w.n; i++)
-		if (!zh_ep_remove(o, w.found[i]))
+		if (!ep_remove(o, w.found[i], flows))
 			removed++;
 	return removed;
 }
