@@ -272,11 +272,18 @@ check-sanitize:
 # The integration scripts, in the order they run; each skips (exit 77,
 # saying why) where it cannot run, and run-tier does not count that a
 # failure.
-INTEGRATION_TESTS := run metrics latency services k8s-apiserver lb k8s hostile xdpbench afxdp features demo deploy
+INTEGRATION_TESTS := run metrics latency services k8s-apiserver lb k8s hostile xdpbench afxdp churn features demo deploy
 
 check-integration: all $(O)/tests/xsk_peer
 	$(Q)O=$(O) tests/run-tier integration \
 		$(patsubst %,tests/integration/%.sh,$(INTEGRATION_TESTS))
+
+# Churn with faults at length: the pod lives of churn.sh (whose bounded run
+# is in check-integration), SOAK_CYCLES of them (ZH_CHURN_WORKERS,
+# ZH_CHURN_SEED pass through), then zero leaks (~3 min for 1000 here).
+SOAK_CYCLES ?= 1000
+soak: all
+	$(Q)O=$(O) ZH_CHURN_CYCLES=$(SOAK_CYCLES) tests/run-tier soak tests/integration/churn.sh
 
 check-podman: all
 	$(Q)O=$(O) tests/run-tier podman tests/integration/podman.sh
@@ -382,6 +389,9 @@ help:
 	@echo '             then executions, edges and line coverage per harness; and fuzz-bpf'
 	@echo '  fuzz-bpf   random and mutated frames through every BPF program, properties checked'
 	@echo '             (root; BPF_FUZZ_FRAMES per program, default 1000000; BPF_FUZZ_SEED=)'
+	@echo '  soak       churn with faults at length: tests/integration/churn.sh, SOAK_CYCLES=$(SOAK_CYCLES) pods'
+	@echo '             added and deleted by parallel workers while the plugin, IPAM and zerohopd are'
+	@echo '             killed, fail or hang; then nothing may be left (check-integration runs 160)'
 	@echo '  bench      xdpbench: request/response latency over host, veth, bridge, kube-proxy'
 	@echo '             (iptables, nftables; 10000 Services), zerohop-tc, zerohop-xdp, zerohop-svc (BENCH_ARGS=)'
 	@echo '  bench-latency  cost of per-hop latency stamping per packet (BPF_PROG_TEST_RUN)'
@@ -395,8 +405,8 @@ help:
 	@echo '       FUZZ_TIME= FUZZ_CHECK_TIME= FUZZ= LLVM_PROFDATA=$(LLVM_PROFDATA) LLVM_COV=$(LLVM_COV)'
 
 .PHONY: all tests check check-unit check-bpf check-sanitize check-fuzz \
-	check-integration check-podman check-containerd fuzz fuzz-build bench \
-	bench-latency bench-k8s bench-load install format lint clean help
+	check-integration check-podman check-containerd soak fuzz fuzz-build \
+	bench bench-latency bench-k8s bench-load install format lint clean help
 .SECONDARY:
 
 # What each object includes, from the compiler (-MMD -MP).

@@ -321,4 +321,27 @@ int zh_ipam_delegate(const struct zh_cni_env *env, enum zh_cni_cmd cmd,
 		     const struct zh_netconf *conf, struct zh_result *res,
 		     struct zh_cni_err *err);
 
+/*
+ * The IPAM lock of the attachment env->container_id/env->ifname (and
+ * env->pin_root), waited for up to @wait_s seconds: an fd to close (or
+ * exit) to let go, -ETIMEDOUT, or another negative errno. The IPAM plugins
+ * we run inherit it, so that it is held until the last of them is done,
+ * even when we are not any more: a runtime that SIGKILLs an ADD (its
+ * timeout) sends DEL next, and DEL must wait for an IPAM plugin the killed
+ * ADD left running (queued on its store's lock), or that plugin reserves
+ * an address after DEL gave the attachment's back. Killing it with us
+ * instead would cut host-local short between creating a reservation's file
+ * and writing the owner into it: an address no DEL can give back.
+ */
+int zh_ipam_lock(const struct zh_cni_env *env, unsigned int wait_s);
+
+/*
+ * IPAM DEL of conf's plugin for the attachment, once no IPAM plugin of an
+ * earlier command for it runs any more (zh_ipam_lock(), waited for as
+ * long as an IPAM plugin may take; after that, DEL goes on). 0 or -1 with
+ * err.
+ */
+int zh_ipam_release(const struct zh_cni_env *env, const struct zh_netconf *conf,
+		    struct zh_cni_err *err);
+
 #endif /* ZH_CNI_H */

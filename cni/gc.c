@@ -9,6 +9,7 @@
  * reports it at the end.
  */
 #include <errno.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,6 +17,7 @@
 
 #include "cni.h"
 #include "pod.h"
+#include "podstate.h"
 #include "zerohop.h"
 
 /* An attachment to remove, copied out of zh_ifaces. */
@@ -87,15 +89,22 @@ static int collect_cb(__u32 host_ifindex, const struct zh_iface *iface,
 	return 0;
 }
 
-/* Remove the stale attachments of conf's network; 0 or -1 with err. */
+/*
+ * Remove the stale attachments of conf's network; 0 or -1 with err. The
+ * ones removed are left in *gone (*n_gone of them; free()d by the caller)
+ * for IPAM.
+ */
 static int sweep(const struct zh_objs *objs, const struct zh_netconf *conf,
-		 const struct zh_attachments *valid, struct zh_cni_err *err)
+		 const struct zh_attachments *valid, struct stale **gone,
+		 size_t *n_gone, struct zh_cni_err *err)
 {
 	struct sweep sw = { .network = conf->name, .valid = valid };
 	struct zh_cni_err first = {}, e;
-	size_t failed = 0;
+	size_t failed = 0, kept = 0;
 	int ret;
 
+	*gone = NULL;
+	*n_gone = 0;
 	ret = zh_iface_foreach(objs, collect_cb, &sw);
 	if (ret < 0 || sw.err) {
 		free(sw.v);
@@ -110,8 +119,10 @@ static int sweep(const struct zh_objs *objs, const struct zh_netconf *conf,
 		pr_info("gc: %s: removing %s (container %s, %s)\n", conf->name,
 			st->host, st->container_id, st->pod_ifname);
 		if (!zh_pod_unwire(objs, st->host, st->container_id,
-				   st->pod_ifname, &e))
+				   st->pod_ifname, NULL, &e)) {
+			sw.v[kept++] = *st;
 			continue;
+		}
 		pr_warn("gc: %s: %s: %s\n", st->host, e.msg, e.details);
 		if (!failed++)
 			first = e;
@@ -120,13 +131,70 @@ static int sweep(const struct zh_objs *objs, const struct zh_netconf *conf,
 		zh_cni_err_set(err, first.code, first.msg,
 			       "%s (%zu of %zu stale attachments not removed)",
 			       first.details, failed, sw.n);
-	free(sw.v);
+	*gone = sw.v;
+	*n_gone = kept;
 	return failed ? -1 : 0;
 }
 
-/* GC for the IPAM plugin, if it speaks 1.1.0; 0 or -1 with err. */
+/*
+ * The addresses of the attachments GC removed, given back as DEL would
+ * have: an IPAM plugin that speaks no 1.1.0 (Debian's host-local 1.1.1)
+ * has no GC of its own, and without this kept them for ever, since no DEL
+ * comes for an attachment the runtime has forgotten. An ID that zh_ifaces
+ * keeps only as its start and a digest is read whole from the record of
+ * its ADD (podstate.h); without one it cannot be named to IPAM: that one
+ * is said, and stays. Each release drops the record. 0 or -1 with err (the first failure; the rest are
+ * tried all the same).
+ */
+static int ipam_release(const struct zh_cni_env *env,
+			const struct zh_netconf *conf, const struct stale *v,
+			size_t n, struct zh_cni_err *err)
+{
+	const char *dir = zh_state_dir();
+	struct zh_cni_env del = *env;
+	struct zh_cni_err e;
+	size_t failed = 0;
+
+	del.cmd = ZH_CNI_DEL;
+	del.netns = NULL; /* DEL needs none; the pod's may be gone */
+	for (size_t i = 0; i < n; i++) {
+		struct zh_podstate st = { 0 };
+		char name[ZH_PODSTATE_NAME_LEN], path[PATH_MAX];
+
+		/* The record of its ADD has the whole ID. */
+		zh_podstate_name(v[i].container_id, v[i].pod_ifname, name);
+		snprintf(path, sizeof(path), "%s/%s", dir, name);
+		if (!zh_podstate_load(path, &st) &&
+		    !zh_container_id_is(v[i].container_id, st.container_id))
+			zh_podstate_free(&st);
+		del.container_id = st.container_id ? st.container_id :
+						     v[i].container_id;
+		del.ifname = v[i].pod_ifname;
+		if (strchr(del.container_id, '#')) {
+			pr_warn("gc: %s: container %s: its ID is kept as a digest and it has no record: IPAM plugin %s keeps its addresses until its DEL\n",
+				conf->name, v[i].container_id, conf->ipam_type);
+			continue;
+		}
+		if (!zh_ipam_release(&del, conf, &e)) {
+			/* Done: nothing left for the agent to release. */
+			zh_podstate_remove(dir, del.container_id, del.ifname);
+			zh_podstate_free(&st);
+			continue;
+		}
+		pr_warn("gc: %s: IPAM DEL of container %s (%s): %s: %s\n",
+			conf->name, v[i].container_id, v[i].pod_ifname, e.msg,
+			e.details);
+		zh_podstate_free(&st);
+		if (!failed++)
+			*err = e;
+	}
+	return failed ? -1 : 0;
+}
+
+/* GC for the IPAM plugin, if it speaks 1.1.0, else a DEL for each
+ * attachment removed (@gone, @n); 0 or -1 with err. */
 static int ipam_gc(const struct zh_cni_env *env, const struct zh_netconf *conf,
-		   struct zh_cni_err *err)
+		   const struct stale *gone, size_t n, struct zh_cni_err *err)
 {
 	int ret = zh_ipam_speaks(env, conf->ipam_type, "1.1.0", err);
 
@@ -134,10 +202,10 @@ static int ipam_gc(const struct zh_cni_env *env, const struct zh_netconf *conf,
 		return -1;
 	if (!ret) {
 		pr_info("gc: IPAM plugin %s does not speak CNI 1.1.0: no GC "
-			"for it; the leases of removed attachments stay until "
-			"their DEL\n",
-			conf->ipam_type);
-		return 0;
+			"for it; a DEL for each of the %zu attachment(s) "
+			"removed\n",
+			conf->ipam_type, n);
+		return ipam_release(env, conf, gone, n, err);
 	}
 	return zh_ipam_exec(env, ZH_CNI_GC, conf->ipam_type, conf->raw,
 			    conf->raw_len, NULL, err);
@@ -147,8 +215,10 @@ int zh_cmd_gc(const struct zh_cni_env *env, const struct zh_netconf *conf,
 	      struct zh_cni_err *err)
 {
 	struct zh_attachments valid;
+	struct stale *gone = NULL;
 	struct zh_cni_err ipam;
 	struct zh_objs objs;
+	size_t n_gone = 0;
 	int lock, ret = 0;
 
 	/* A list we cannot read removes nothing, here or in IPAM. */
@@ -166,19 +236,21 @@ int zh_cmd_gc(const struct zh_cni_env *env, const struct zh_netconf *conf,
 			"its attachments cannot be told apart, none removed\n",
 			conf->name, ZH_NETWORK_LEN - 1);
 	} else {
-		ret = sweep(&objs, conf, &valid, err);
+		ret = sweep(&objs, conf, &valid, &gone, &n_gone, err);
+	}
+	/* IPAM outside the lock, as in ADD and DEL. */
+	if (lock >= 0) {
+		zh_objs_close(&objs);
+		zh_pin_unlock(lock);
 	}
 
-	if (ipam_gc(env, conf, ret ? &ipam : err)) {
+	if (ipam_gc(env, conf, gone, n_gone, ret ? &ipam : err)) {
 		if (ret)
 			pr_warn("gc: IPAM plugin %s: %s: %s\n", conf->ipam_type,
 				ipam.msg, ipam.details);
 		ret = -1;
 	}
-	if (lock >= 0) {
-		zh_objs_close(&objs);
-		zh_pin_unlock(lock);
-	}
+	free(gone);
 	zh_attachments_free(&valid);
 	return ret;
 }

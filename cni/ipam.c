@@ -12,18 +12,22 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <signal.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include <sys/mman.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/types.h>
+#include <sys/un.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include "cni.h"
 #include "log.h"
+#include "sha256.h"
 
 /* The CNI_* variables we set for the child; inherited copies are dropped. */
 static const char *const managed_vars[] = {
@@ -644,5 +648,79 @@ int zh_ipam_delegate(const struct zh_cni_env *env, enum zh_cni_cmd cmd,
 	}
 	ret = zh_ipam_exec(env, cmd, conf->ipam_type, copy, len, res, err);
 	free(copy);
+	return ret;
+}
+
+/*
+ * The attachment's IPAM lock is an abstract unix socket name: bound, it is
+ * held; it goes when the last process holding the socket exits. No file
+ * to leave behind, and a process killed with SIGKILL lets go too.
+ */
+static void lock_name(const struct zh_cni_env *env, struct sockaddr_un *sa,
+		      socklen_t *len)
+{
+	static const char hex[] = "0123456789abcdef";
+	unsigned char d[32];
+	char buf[PATH_MAX * 2];
+	int n;
+
+	/* The pin root too: test runs with pin roots of their own, and the
+	 * same IDs, do not wait for each other. */
+	n = snprintf(buf, sizeof(buf), "%s\n%s\n%s",
+		     env->pin_root ? env->pin_root : "",
+		     env->container_id ? env->container_id : "",
+		     env->ifname ? env->ifname : "");
+	zh_sha256(buf, n > 0 && (size_t)n < sizeof(buf) ? (size_t)n : 0, d);
+	memset(sa, 0, sizeof(*sa));
+	sa->sun_family = AF_UNIX;
+	n = snprintf(sa->sun_path + 1, sizeof(sa->sun_path) - 1,
+		     "zerohop/ipam/");
+	for (int i = 0; i < 16; i++) {
+		sa->sun_path[1 + n + 2 * i] = hex[d[i] >> 4];
+		sa->sun_path[1 + n + 2 * i + 1] = hex[d[i] & 15];
+	}
+	*len = (socklen_t)(offsetof(struct sockaddr_un, sun_path) + 1 + n + 32);
+}
+
+int zh_ipam_lock(const struct zh_cni_env *env, unsigned int wait_s)
+{
+	long long deadline = now_ms() + (long long)wait_s * 1000;
+	struct sockaddr_un sa;
+	socklen_t len;
+	int fd, err;
+
+	lock_name(env, &sa, &len);
+	/* Not close-on-exec: the IPAM plugin holds it too (above). */
+	fd = socket(AF_UNIX, SOCK_DGRAM, 0);
+	if (fd < 0)
+		return -errno;
+	while (bind(fd, (struct sockaddr *)&sa, len)) {
+		err = -errno;
+		if (err != -EADDRINUSE || now_ms() >= deadline) {
+			close(fd);
+			return err == -EADDRINUSE ? -ETIMEDOUT : err;
+		}
+		usleep(20 * 1000);
+	}
+	return fd;
+}
+
+int zh_ipam_release(const struct zh_cni_env *env, const struct zh_netconf *conf,
+		    struct zh_cni_err *err)
+{
+	int ipam_lock, ret;
+
+	/* After an IPAM plugin a killed ADD left running: else it reserves
+	 * an address after we gave the attachment's back. One that runs
+	 * past the deadline is not waited for any longer: DEL goes on. */
+	ipam_lock = zh_ipam_lock(env, env->ipam_timeout_s ?
+					      env->ipam_timeout_s :
+					      ZH_IPAM_TIMEOUT_S);
+	if (ipam_lock < 0)
+		pr_warn("IPAM DEL of container %s ifname %s without its lock: %s\n",
+			env->container_id, env->ifname, strerror(-ipam_lock));
+	ret = zh_ipam_delegate(env, ZH_CNI_DEL, conf, NULL, err);
+	if (ipam_lock >= 0)
+		close(ipam_lock);
 	return ret;
 }

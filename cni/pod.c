@@ -55,6 +55,11 @@ static int nl_fail(struct zh_cni_err *err, int ret, const char *what,
 			      what, obj, strerror(-ret));
 }
 
+static unsigned int ipam_timeout(const struct zh_cni_env *env)
+{
+	return env->ipam_timeout_s ? env->ipam_timeout_s : ZH_IPAM_TIMEOUT_S;
+}
+
 /* Open the pinned objects (loading them if nobody has) under the lock. */
 static int objs_take(const char *root, struct zh_objs *objs, unsigned int flags,
 		     struct zh_cni_err *err)
@@ -304,7 +309,10 @@ static int pod_side(void *arg)
 	return 0;
 }
 
-/* In the host netns: the host-side veth, routes and neighbours to the pod. */
+/*
+ * In the host netns: routes and neighbours to the pod, on the host-side
+ * veth (up already: zh_cmd_add()), which is made ready to send.
+ */
 static int host_side(int host_ifindex, const char *host,
 		     const struct pod_addrs *pa, const unsigned char pod_mac[6],
 		     struct zh_cni_err *err)
@@ -312,9 +320,6 @@ static int host_side(int host_ifindex, const char *host,
 	char buf[64];
 	int ret;
 
-	ret = zh_nl_link_up(host_ifindex);
-	if (ret)
-		return nl_fail(err, ret, "set up", host);
 	for (int fam = 0; fam < 2; fam++) {
 		struct zh_addr a = fam ? pa->v6 : pa->v4;
 
@@ -331,6 +336,14 @@ static int host_side(int host_ifindex, const char *host,
 			return nl_fail(err, ret, "add host route to",
 				       zh_addr_str(&a, true, buf, sizeof(buf)));
 	}
+	/* It came up before its peer: its carrier came on with the pod
+	 * side, and until the link watch work has run for it, what the
+	 * node sends the pod through it (and AF_XDP pods' frames, which
+	 * it delivers) is dropped. Under RTNL contention (netns torn down
+	 * meanwhile) that work came after ADD had returned. */
+	ret = zh_link_settle(host);
+	if (ret < 0 && ret != -EOPNOTSUPP)
+		return nl_fail(err, ret, "read the link state of", host);
 	return 0;
 }
 
@@ -472,7 +485,7 @@ int zh_cmd_add(const struct zh_cni_env *env, const struct zh_netconf *conf,
 		.gw_mac = host_mac,
 		.err = err,
 	};
-	int lock = -1, netns_fd, host_ifindex = 0, ret;
+	int lock = -1, ipam_lock, netns_fd, host_ifindex = 0, ret;
 
 	zh_host_ifname(env->container_id, env->ifname, host);
 	netns_fd = open(env->netns, O_RDONLY | O_CLOEXEC);
@@ -489,14 +502,28 @@ int zh_cmd_add(const struct zh_cni_env *env, const struct zh_netconf *conf,
 		close(netns_fd);
 		return -1;
 	}
+	/* An IPAM plugin of a killed command for this attachment may still
+	 * run: wait for it, as long as an IPAM plugin may take. */
+	ipam_lock = zh_ipam_lock(env, ipam_timeout(env));
+	if (ipam_lock < 0) {
+		zh_cni_err_set(
+			err, ZH_CNI_ERR_TRY_AGAIN,
+			"another command for this attachment is still running",
+			"the IPAM lock of container %s ifname %s: %s",
+			env->container_id, env->ifname, strerror(-ipam_lock));
+		close(netns_fd);
+		return -1;
+	}
 	/* IPAM before the node-wide lock, not under it: a slow or hung IPAM
 	 * plugin (it has a deadline too) holds up this ADD alone, not the
 	 * agent and every other pod. */
 	ret = zh_ipam_delegate(env, ZH_CNI_ADD, conf, &ipam, err);
 	if (ret) {
-		zh_result_free(&ipam);
-		close(netns_fd);
-		return -1;
+		/* The spec: a delegate that failed ADD gets a DEL. It may
+		 * have reserved an address before it failed (or timed out,
+		 * or answered what we cannot use), and nothing else would
+		 * give it back unless the runtime sends DEL. */
+		goto err_ipam;
 	}
 	lock = objs_take(env->pin_root, &objs, ZH_OBJS_LOAD, err);
 	if (lock < 0)
@@ -530,6 +557,19 @@ int zh_cmd_add(const struct zh_cni_env *env, const struct zh_netconf *conf,
 		goto err_ipam; /* cannot find it to delete it either */
 	}
 
+	/*
+	 * The host side up first: the pod side, set up next, then finds its
+	 * peer up, so that its carrier is on when it opens and its queue is
+	 * ready before ADD returns. The other way round, the pod's first
+	 * packets went to a noop qdisc until the kernel's link watch work
+	 * had run, which RTNL contention (a netns torn down meanwhile)
+	 * delayed past the end of ADD (churn.sh: a pod's first ping lost).
+	 */
+	ret = zh_nl_link_up(host_ifindex);
+	if (ret) {
+		nl_fail(err, ret, "set up", host);
+		goto err_veth;
+	}
 	ret = zh_netns_run(env->netns, pod_side, &ps);
 	if (ret && !ps.ran)
 		ret = nl_fail(err, ret, "enter netns", env->netns);
@@ -586,6 +626,7 @@ int zh_cmd_add(const struct zh_cni_env *env, const struct zh_netconf *conf,
 	zh_result_free(&ipam);
 	zh_objs_close(&objs);
 	zh_pin_unlock(lock);
+	close(ipam_lock);
 	close(netns_fd);
 	return *out ? 0 :
 		      zh_cni_err_set(err, ZH_CNI_ERR_INTERNAL,
@@ -609,6 +650,7 @@ err_ipam:
 	}
 	zh_result_free(&ipam);
 	zh_result_free(&res);
+	close(ipam_lock);
 	close(netns_fd);
 	return -1;
 }
@@ -627,12 +669,10 @@ int zh_pod_objs_take(const char *root, struct zh_objs *objs,
 
 int zh_pod_unwire(const struct zh_objs *objs, const char *host,
 		  const char *container_id, const char *ifname,
-		  struct zh_cni_err *err)
+		  struct zh_ep_flows *flows, struct zh_cni_err *err)
 {
 	int ifindex = if_nametoindex(host), ret;
 
-	if (objs && ifindex)
-		zh_ep_remove(objs, ifindex);
 	if (ifindex) {
 		/* The veth may vanish under us (pod netns torn down): fine. */
 		ret = zh_nl_link_del(ifindex);
@@ -642,15 +682,22 @@ int zh_pod_unwire(const struct zh_objs *objs, const char *host,
 				"cannot delete the host interface", "%s: %s",
 				host, strerror(-ret));
 	}
+	/* The entries after the veth, which the pod sent through: with
+	 * them go its Service flows (zh_ct), and a packet of the pod in
+	 * between would have opened one again. The agent sweeps nothing
+	 * meanwhile: it waits for the pin lock we hold. */
+	if (objs && ifindex)
+		zh_ep_remove_into(objs, ifindex, flows);
 	/* Entries whose veth went away without a DEL. */
 	if (objs)
-		zh_ep_remove_owner(objs, container_id, ifname);
+		zh_ep_remove_owner(objs, container_id, ifname, flows);
 	return 0;
 }
 
 int zh_cmd_del(const struct zh_cni_env *env, const struct zh_netconf *conf,
 	       struct zh_cni_err *err)
 {
+	struct zh_ep_flows flows = { .n = 0 };
 	struct zh_cni_err ignore;
 	char host[IFNAMSIZ];
 	struct zh_objs objs;
@@ -661,14 +708,20 @@ int zh_cmd_del(const struct zh_cni_env *env, const struct zh_netconf *conf,
 	zh_host_ifname(env->container_id, env->ifname, host);
 	lock = zh_pod_objs_take(env->pin_root, &objs, &ignore);
 	ret = zh_pod_unwire(lock >= 0 ? &objs : NULL, host, env->container_id,
-			    env->ifname, err);
+			    env->ifname, &flows, err);
 	if (lock >= 0) {
-		zh_objs_close(&objs);
+		/* The pod's Service flows after the lock is let go: the walk
+		 * of zh_ct grows with it (~120 ms for 200 000 entries here),
+		 * and under the lock it held up every other pod's ADD and
+		 * DEL. Before IPAM gives the address back: no pod has it
+		 * yet. */
 		zh_pin_unlock(lock);
+		zh_ct_forget(&objs, &flows);
+		zh_objs_close(&objs);
 	}
 	/* IPAM outside the lock, as in ADD. */
 	if (!ret)
-		ret = zh_ipam_delegate(env, ZH_CNI_DEL, conf, NULL, err);
+		ret = zh_ipam_release(env, conf, err);
 	/* Done: nothing left for the agent to release. A failed DEL keeps
 	 * the record, for the runtime's retry or the agent. */
 	if (!ret)

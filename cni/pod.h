@@ -9,6 +9,7 @@
 #include "cni.h"
 
 struct zh_objs;
+struct zh_ep_flows;
 
 /* "zh" + 12 hex digits of a hash of "<container_id>/<ifname>". */
 void zh_host_ifname(const char *container_id, const char *ifname,
@@ -38,13 +39,15 @@ int zh_cmd_gc(const struct zh_cni_env *env, const struct zh_netconf *conf,
 int zh_pod_objs_take(const char *root, struct zh_objs *objs,
 		     struct zh_cni_err *err);
 /*
- * Take one attachment off the host, IPAM aside: its endpoint entries (by
- * the host veth @host and by owner @container_id/@ifname; @objs NULL:
- * nothing pinned) and the host veth, whose deletion takes the pod end, its
- * routes, neighbours and programs with it. A veth already gone is fine.
+ * Take one attachment off the host, IPAM aside: the host veth, whose
+ * deletion takes the pod end, its routes, neighbours and programs with
+ * it, then its endpoint entries (by the host veth @host and by owner
+ * @container_id/@ifname; @objs NULL: nothing pinned) and its Service flows
+ * (zh_ct), or, with @flows, the addresses whose flows the caller is to
+ * zh_ct_forget() (out of the pin lock). A veth already gone is fine.
  */
 int zh_pod_unwire(const struct zh_objs *objs, const char *host,
 		  const char *container_id, const char *ifname,
-		  struct zh_cni_err *err);
+		  struct zh_ep_flows *flows, struct zh_cni_err *err);
 
 #endif /* ZH_POD_H */

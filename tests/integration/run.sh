@@ -297,6 +297,66 @@ host_route_taken() {
 	ip netns del "$p"
 }
 
+# ipam_fault POD HOW [VAR=VALUE...]: ADD through the fake IPAM plugin
+# tests/integration/plugins/ipam-fault (HOW: its ZH_IPAM_FAULT), host-local
+# behind it; the error in $ZH_TMP/err.json.
+ipam_fault() {
+	local p=$1 how=$2
+	shift 2
+	[ -e "$ZH_CNI_DIR/ipam-fault" ] ||
+		ln -s "$PWD/tests/integration/plugins/ipam-fault" "$ZH_CNI_DIR/"
+	jq '.ipam.type = "ipam-fault"' "$CONF" >"$ZH_TMP/fault.conf"
+	env ZH_IPAM_FAULT="$how" "$@" CNI_COMMAND=ADD CNI_CONTAINERID="$(zh_ctr_id "$p")" \
+		CNI_NETNS="/var/run/netns/$p" CNI_IFNAME=eth0 CNI_PATH="$ZH_CNI_PATH" \
+		nsenter --net="/var/run/netns/$ZH_NODE" "$ZH_BIN/zerohop" \
+		<"$ZH_TMP/fault.conf" >"$ZH_TMP/err.json"
+}
+
+# IPAM reserves an address, then fails: the spec has the plugin run DEL
+# on the delegate before it fails itself. Before, the address stayed
+# reserved until the runtime's DEL, and for ever without one.
+ipam_reserved_then_failed() {
+	local p="${ZH_PREFIX}-rtf"
+	ip netns add "$p"
+	ipam_fault "$p" after || true
+	check "ADD fails with the IPAM plugin's error 11" test "$(cni_code)" = 11
+	check "... and gives back what IPAM reserved, before any DEL" test -z "$(zh_lease "$p")"
+	check "... and leaves no link" zh_no_links
+	check "DEL" zh_cni DEL "$p" "$ZH_TMP/fault.conf"
+	ip netns del "$p"
+}
+
+# The runtime kills ADD (SIGKILL: its timeout) while the IPAM plugin waits
+# (queued on its store's lock), then sends DEL. DEL must wait for that
+# plugin: before, it returned at once, and the plugin, left running,
+# reserved the pod's address a moment later, for good (churn.sh found it).
+ipam_killed() {
+	local p="${ZH_PREFIX}-ik" pid bg t0 took
+	ip netns add "$p"
+	rm -f "$ZH_TMP/fault.started"
+	# Its SIGKILL is the point: not the ERR trap's business.
+	{ ipam_fault "$p" slow ZH_IPAM_SLOW=1 ZH_IPAM_STARTED="$ZH_TMP/fault.started" || true; } 2>/dev/null &
+	bg=$!
+	# ipam_fault runs in a subshell here: its plugin is the one that
+	# names the pod in its environment.
+	check "the IPAM plugin runs (and waits 1 s)" eventually test -e "$ZH_TMP/fault.started"
+	pid=$(pgrep -f -x "$ZH_BIN/zerohop" | while read -r p2; do
+		grep -qsz "CNI_CONTAINERID=$(zh_ctr_id "$p")" "/proc/$p2/environ" && echo "$p2"
+	done)
+	check "ADD killed with SIGKILL meanwhile" kill -9 "$pid"
+	wait "$bg" || true
+	t0=$(date +%s%N)
+	check "the runtime's DEL succeeds" zh_cni DEL "$p" "$ZH_TMP/fault.conf"
+	took=$((($(date +%s%N) - t0) / 1000000))
+	check "... once the IPAM plugin the killed ADD left is done (${took} ms)" \
+		test "$took" -ge 300
+	sleep 1.2
+	check "no lease of the pod, then or later" test -z "$(zh_lease "$p")"
+	check "... and no IPAM plugin of it left" \
+		eval '! pgrep -f "$ZH_CNI_DIR/ipam-fault" >/dev/null'
+	ip netns del "$p"
+}
+
 bad_input() {
 	env -i PATH="$PATH" CNI_COMMAND=ADD "$ZH_BIN/zerohop" <"$CONF" >"$ZH_TMP/err.json" || true
 	check "missing environment: code 4 naming every variable" \
@@ -391,8 +451,6 @@ v110_status() {
 	check "STATUS with a 1.0.0 config: code 1" test "$(cni_code)" = 1
 }
 
-no_lease() { test -z "$(zh_lease "$1")"; }
-
 v110_gc() {
 	local before_ids before_map bad g1_4 o1_4 rc
 	g1_4=$(zh_pod_ip "$G1") o1_4=$(zh_pod_ip "$O1")
@@ -427,16 +485,15 @@ v110_gc() {
 	check "... the other network's pod's veth is there" has_link "$(host_of "$O1")"
 	check "... g1 still forwards: g1 -> other network's pod" ping_ok "$G1" "$o1_4"
 	check "... and back" ping_ok "$O1" "$g1_4"
-	# An old host-local has no GC; the agent releases g2's lease all the
-	# same: its veth went, and the record of its ADD says how.
-	check "... g2's lease is released (by IPAM GC or by the agent)" \
-		eventually no_lease "$G2"
+	# IPAM GC, or where host-local has none, a DEL from GC: at once. (The
+	# agent would release it too, from the record of its ADD.)
+	check "... g2's lease is given back" test -z "$(zh_lease "$G2")"
 	rc=0
 	net_cmd GC "$ZH_TMP/gc.conf" >"$ZH_TMP/gc.out" || rc=$?
 	check "GC again is harmless (exit 0)" test "$rc" = 0
 	check "... and removes nothing more" test "$(ep_map_count)/$(endpoint_count)" = 3/2
 	check "DEL of the GC'd pod succeeds" zh_cni DEL "$G2" "$CONF11"
-	check "... and releases its lease" test -z "$(zh_lease "$G2")"
+	check "... and no lease of it is left" test -z "$(zh_lease "$G2")"
 
 	# No list at all is the empty list: every attachment of zhgc goes, only zhgc's.
 	jq 'del(.["cni.dev/valid-attachments"])' "$CONF11" >"$ZH_TMP/gc-none.conf"
@@ -482,6 +539,41 @@ concurrent() {
 	check "8 concurrent DELs succeed" test $rc = 0
 	check "... and leave no link" zh_no_links
 	check "... and no endpoint" test "$(endpoint_count)" = 0
+}
+
+# --- a pod's first packet ---------------------------------------------------------
+# The pod's eth0 comes up with its carrier (the host veth, its peer, up
+# first), so its queue works the moment ADD returns. Up without carrier,
+# its queue waited for the kernel's link watch work, which RTNL contention
+# (a netns torn down meanwhile) delayed past the end of ADD: churn.sh lost
+# a pod's first ping now and then (TX dropped on its eth0). Every link
+# event of the pod's netns is watched through the ADD.
+# up_without_carrier FILE: `ip monitor link` lines of eth0 up (UP) with no
+# carrier (no LOWER_UP), printed; fails when there are none.
+up_without_carrier() {
+	awk '$2 ~ /^eth0@/ {
+		f = $3; gsub(/[<>]/, "", f); n = split(f, a, ",")
+		up = low = 0
+		for (i = 1; i <= n; i++) { up += a[i] == "UP"; low += a[i] == "LOWER_UP" }
+		if (up && !low) { print; hit = 1 }
+	} END { exit !hit }' "$1"
+}
+first_packet() {
+	local p="${ZH_PREFIX}-fp" mon
+	ip netns add "$p"
+	ip -n "$p" monitor link >"$ZH_TMP/mon.out" 2>&1 &
+	mon=$!
+	# Ready when it reports a change of lo's.
+	check "the pod's link events are watched" eventually \
+		sh -c "ip -n '$p' link set lo mtu \$((60000 + \$\$ % 5000)); grep -q ': lo:' '$ZH_TMP/mon.out'"
+	check "ADD" zh_pod_add "$p" "$CONF"
+	check "... its eth0 came up (seen)" eventually grep -q ': eth0@.*LOWER_UP' "$ZH_TMP/mon.out"
+	kill "$mon"
+	wait "$mon" || true
+	check_not "... never up without carrier (queue not working yet)" \
+		up_without_carrier "$ZH_TMP/mon.out"
+	check "DEL" zh_cni DEL "$p" "$CONF"
+	ip netns del "$p"
 }
 
 # --- chaining: zerohop then portmap ----------------------------------------------
@@ -541,6 +633,39 @@ agent_restart() {
 	check "DEL" zh_cni DEL "$a" "$CONF"
 }
 
+# The Service flows of a pod (zh_ct, both ways) go with it: at DEL, and
+# when it goes without DEL (the agent's link event). Before, they stayed
+# until they aged out (6 h for an established TCP flow), and a pod given
+# the address next met their NAT.
+ct_of() {
+	"$ZH_BIN/zerohopctl" conntrack list -o json |
+		jq --arg a "$1" '[.[] | select(.src == $a or .dst == $a)] | length'
+}
+conntrack_forgotten() {
+	local s="${ZH_PREFIX}-cts" a="${ZH_PREFIX}-cta" b="${ZH_PREFIX}-ctb" a4 b4
+	zh_pod_add "$s" "$CONF"
+	zh_pod_add "$a" "$CONF"
+	zh_pod_add "$b" "$CONF"
+	a4=$(zh_pod_ip "$a") b4=$(zh_pod_ip "$b")
+	"$ZH_BIN/zerohopctl" service add --vip 10.96.0.61 --port 7001 --proto udp \
+		--backend "$(zh_pod_ip "$s"):7001" >/dev/null
+	echo x | zh_in "$a" socat -T 1 - UDP:10.96.0.61:7001 >/dev/null 2>&1 || true
+	echo x | zh_in "$b" socat -T 1 - UDP:10.96.0.61:7001 >/dev/null 2>&1 || true
+	check "pod a's flow to the Service is in zh_ct, both ways" test "$(ct_of "$a4")" = 2
+	check "pod b's too" test "$(ct_of "$b4")" = 2
+	check "DEL of pod a" zh_cni DEL "$a" "$CONF"
+	check "... takes its flows out of zh_ct" test "$(ct_of "$a4")" = 0
+	check "... and not pod b's" test "$(ct_of "$b4")" = 2
+	ip netns del "$b"
+	check "pod b gone without DEL: the agent takes its flows out too" \
+		eventually eval '[ "$(ct_of "$b4")" = 0 ]'
+	check "DEL of pod b afterwards" zh_cni DEL "$b" "$CONF"
+	check "DEL of the server pod" zh_cni DEL "$s" "$CONF"
+	"$ZH_BIN/zerohopctl" service del --vip 10.96.0.61 --port 7001 --proto udp >/dev/null
+	ip netns del "$a"
+	ip netns del "$s"
+}
+
 # A container ID of 150 characters through ADD, CHECK, GC and DEL: the
 # entry keeps 62 of them and a digest, and every command matches it so.
 long_id() {
@@ -571,6 +696,18 @@ long_id() {
 		eval '! "$ZH_BIN/zerohopctl" endpoints -o json |
 			jq -e --arg s "${id:0:62}#" ".[] | select(.containerID | startswith(\$s))"'
 	check "... and its lease" test -z "$(zh_lease "$p")"
+	# GC of it: zh_ifaces has only its start and a digest, the record of
+	# its ADD the whole ID, for IPAM (before: "kept as a digest", the
+	# lease stayed).
+	check "ADD again" zh_pod_add "$p" "$ZH_TMP/long.conf"
+	jq '.cniVersion = "1.1.0" | . + {"cni.dev/valid-attachments": []}' \
+		"$ZH_TMP/long.conf" >"$ZH_TMP/long-gc0.conf"
+	check "GC without it" eval 'net_cmd GC "$ZH_TMP/long-gc0.conf" 2>"$ZH_TMP/long-gc.err"'
+	check "... names it to IPAM whole: no 'kept as a digest'" \
+		eval '! grep -q "kept as a digest" "$ZH_TMP/long-gc.err"'
+	check "... its lease is given back" test -z "$(zh_lease "$p")"
+	check "... and its record dropped" \
+		test -z "$(find "$ZEROHOP_STATE_DIR" -name '*.json*' -newer "$ZH_TMP/long-gc0.conf")"
 }
 
 # An IPAM plugin that never answers: ADD gives up after ZEROHOP_IPAM_TIMEOUT
@@ -631,5 +768,6 @@ no_bpffs() {
 }
 
 zh_run_cases env_ok tc_without_agent xdp_with_agent rollback netns_gone_after_ipam \
-	host_route_taken bad_input versions v110_add v110_status v110_gc concurrent chain \
-	agent_restart long_id no_bpffs ipam_hang
+	host_route_taken ipam_reserved_then_failed ipam_killed bad_input versions v110_add \
+	v110_status v110_gc concurrent first_packet chain agent_restart conntrack_forgotten \
+	long_id no_bpffs ipam_hang

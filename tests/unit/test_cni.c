@@ -16,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -1423,6 +1424,12 @@ static const char script_first_b[] =
 	"echo '{\"cniVersion\":\"1.0.0\",'\n"
 	"echo '\"ips\":[{\"address\":\"10.2.2.2/32\"}]}'\n";
 
+/* Answers at once, and leaves a process of its behind for a second (as
+ * an IPAM plugin queued on its store's lock would be). */
+static const char script_linger[] = "#!/bin/sh\n"
+				    "sleep 1 </dev/null >/dev/null 2>&1 &\n"
+				    "printf %s \"$CNI_COMMAND\" > \"$0.ran\"\n";
+
 /* An IPAM plugin that speaks up to 1.0.0, as Debian's host-local 1.1.1. */
 static const char script_old[] =
 	"#!/bin/sh\n"
@@ -1494,6 +1501,7 @@ static int ipam_setup(void **state)
 	write_file(bin2, "fake-old", script_old, 0755);
 	write_file(bin2, "fake-old-100", script_old, 0755);
 	write_file(bin2, "fake-new", script_new, 0755);
+	write_file(bin2, "fake-linger", script_linger, 0755);
 	write_file(bin1, "fake-first", script_first_a, 0755);
 	write_file(bin2, "fake-first", script_first_b, 0755);
 	/* Executable, but execve() cannot run it: no #! line. */
@@ -1923,6 +1931,90 @@ static void test_ipam_speaks_answers(void **state)
 	assert_int_equal(zh_ipam_speaks(&env, "fake-old", "1.1.0", &err), 0);
 }
 
+/* The attachment's IPAM lock: one holder at a time, per attachment (and
+ * pin root: tmpdir, so that another run of this test does not meet ours). */
+static void test_ipam_lock(void **state)
+{
+	struct zh_cni_env env = ipam_env(), other = ipam_env();
+	int fd, fd2;
+
+	(void)state;
+	env.pin_root = other.pin_root = tmpdir;
+	fd = zh_ipam_lock(&env, 0);
+	assert_true(fd >= 0);
+	assert_int_equal(zh_ipam_lock(&env, 0), -ETIMEDOUT);
+	/* Another attachment, or the same under another pin root: free. */
+	other.ifname = "eth1";
+	fd2 = zh_ipam_lock(&other, 0);
+	assert_true(fd2 >= 0);
+	close(fd2);
+	other.ifname = env.ifname;
+	other.pin_root = bin1;
+	fd2 = zh_ipam_lock(&other, 0);
+	assert_true(fd2 >= 0);
+	close(fd2);
+	close(fd);
+	fd = zh_ipam_lock(&env, 0);
+	assert_true(fd >= 0);
+	close(fd);
+}
+
+/*
+ * The IPAM plugin we run holds the lock too, so that it stays held while
+ * anything of the plugin's runs, after we are gone (a killed ADD): the DEL
+ * that follows waits for it, then runs.
+ */
+static void test_ipam_lock_outlives_us(void **state)
+{
+	static const char doc[] =
+		"{\"cniVersion\":\"1.0.0\",\"name\":\"testnet\","
+		"\"type\":\"zerohop\",\"ipam\":{\"type\":\"fake-del\"}}\n";
+	struct zh_cni_env env = ipam_env();
+	struct zh_cni_err err = { 0 };
+	struct zh_netconf conf;
+	struct timespec t0, t1;
+	char path[256], *ran;
+	int fd;
+
+	(void)state;
+	env.pin_root = tmpdir;
+	fd = zh_ipam_lock(&env, 0);
+	assert_true(fd >= 0);
+	assert_int_equal(zh_ipam_exec(&env, ZH_CNI_ADD, "fake-linger",
+				      ipam_conf, strlen(ipam_conf), NULL, &err),
+			 0);
+	close(fd);
+	/* What the plugin left still holds it. */
+	assert_int_equal(zh_ipam_lock(&env, 0), -ETIMEDOUT);
+
+	/* DEL waits for it. */
+	assert_int_equal(conf_parse_str(doc, &conf, &err), 0);
+	env.ipam_timeout_s = 10;
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	if (zh_ipam_release(&env, &conf, &err))
+		fail_msg("DEL: %d %s (%s)", err.code, err.msg, err.details);
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	assert_true((t1.tv_sec - t0.tv_sec) * 1000 +
+			    (t1.tv_nsec - t0.tv_nsec) / 1000000 >=
+		    500);
+	ran = slurp(bin2, "fake-del.ran");
+	assert_string_equal(ran, "DEL");
+	free(ran);
+
+	/* One that runs past the deadline is waited for no longer. */
+	fd = zh_ipam_lock(&env, 0);
+	assert_true(fd >= 0);
+	env.ipam_timeout_s = 1;
+	snprintf(path, sizeof(path), "%s/fake-del.ran", bin2);
+	assert_int_equal(unlink(path), 0);
+	assert_int_equal(zh_ipam_release(&env, &conf, &err), 0);
+	ran = slurp(bin2, "fake-del.ran");
+	assert_string_equal(ran, "DEL");
+	free(ran);
+	close(fd);
+	zh_netconf_free(&conf);
+}
+
 int main(void)
 {
 	const struct CMUnitTest pure[] = {
@@ -1968,6 +2060,8 @@ int main(void)
 		cmocka_unit_test(test_ipam_delegate_downgrade),
 		cmocka_unit_test(test_ipam_delegate_speaks_110),
 		cmocka_unit_test(test_ipam_speaks_answers),
+		cmocka_unit_test(test_ipam_lock),
+		cmocka_unit_test(test_ipam_lock_outlives_us),
 	};
 	int failed;
 

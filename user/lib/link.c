@@ -47,3 +47,23 @@ int zh_link_tx_csum_off(const char *ifname)
 	close(fd);
 	return ret;
 }
+
+int zh_link_settle(const char *ifname)
+{
+	struct ethtool_value ev = { .cmd = ETHTOOL_GLINK };
+	struct ifreq ifr = {};
+	int fd, ret;
+
+	if (strlen(ifname) >= IFNAMSIZ)
+		return -EINVAL;
+	strcpy(ifr.ifr_name, ifname);
+	ifr.ifr_data = (void *)&ev;
+	fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return -errno;
+	/* ethtool_op_get_link() runs the device's pending link watch event
+	 * (linkwatch_sync_dev()) before it answers. */
+	ret = ioctl(fd, SIOCETHTOOL, &ifr) < 0 ? -errno : !!ev.data;
+	close(fd);
+	return ret;
+}

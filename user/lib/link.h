@@ -8,5 +8,14 @@
 int zh_link_mac(int ifindex, unsigned char mac[6]);
 /* Turn the interface's TX checksum offload off (ethtool -K dev tx off). */
 int zh_link_tx_csum_off(const char *ifname);
+/*
+ * Make a carrier that just came on usable now: until the kernel's link
+ * watch work has run for the device (a work item, which waits behind
+ * anyone holding RTNL, such as a netns being torn down), an interface
+ * opened without carrier keeps its noop qdisc and drops what is sent
+ * through it. Asking for the link state (ethtool's GLINK) runs that work
+ * for the device. Returns 1 (carrier on), 0 (off) or a negative errno.
+ */
+int zh_link_settle(const char *ifname);
 
 #endif /* ZH_LINK_H */

@@ -134,8 +134,109 @@ err_steer:
 	return err;
 }
 
-int zh_ep_remove(const struct zh_objs *o, __u32 host_ifindex)
+/* Does conntrack key @k name the address @a, either way? */
+static bool ct_names(const struct zh_ct_key *k, const struct zh_ep_key *a)
 {
+	return k->family == a->family &&
+	       (!memcmp(k->saddr, a->addr, sizeof(k->saddr)) ||
+		!memcmp(k->daddr, a->addr, sizeof(k->daddr)));
+}
+
+/* Entries per lookup batch: grown when a hash bucket does not fit. */
+#define CT_BATCH 1024U
+
+int zh_ct_forget(const struct zh_objs *o, const struct zh_ep_flows *flows)
+{
+	const struct zh_ep_key *a = flows->addr;
+	int n = flows->n;
+	__u32 in = 0, out = 0, cnt, chunk = CT_BATCH;
+	struct zh_ct_key *keys = NULL, *stale = NULL;
+	size_t nstale = 0, cap = 0;
+	struct zh_ct *vals = NULL;
+	bool first = true;
+	int rc, removed = 0;
+
+	if (!n || o->ct_fd < 0)
+		return 0;
+	for (;;) {
+		if (!keys) {
+			keys = calloc(chunk, sizeof(*keys));
+			vals = calloc(chunk, sizeof(*vals));
+			if (!keys || !vals) {
+				rc = -ENOMEM;
+				goto out;
+			}
+		}
+		cnt = chunk;
+		rc = bpf_map_lookup_batch(o->ct_fd, first ? NULL : &in, &out,
+					  keys, vals, &cnt, NULL);
+		rc = rc ? -errno : 0;
+		if (rc == -ENOSPC && !cnt && chunk < (1U << 20)) {
+			/* A bucket larger than the batch: again, bigger. */
+			chunk *= 4;
+			free(keys);
+			free(vals);
+			keys = NULL;
+			vals = NULL;
+			continue;
+		}
+		if (rc && rc != -ENOENT)
+			goto out;
+		for (__u32 i = 0; i < cnt; i++) {
+			int j = 0;
+
+			while (j < n && !ct_names(&keys[i], &a[j]))
+				j++;
+			if (j == n)
+				continue;
+			if (nstale == cap) {
+				size_t ncap = cap ? cap * 2 : 16;
+				struct zh_ct_key *ns =
+					realloc(stale, ncap * sizeof(*ns));
+
+				if (!ns) {
+					rc = -ENOMEM;
+					goto out;
+				}
+				stale = ns;
+				cap = ncap;
+			}
+			stale[nstale++] = keys[i];
+		}
+		if (rc == -ENOENT)
+			break; /* the end */
+		in = out;
+		first = false;
+	}
+	/* Deleted after the walk: deleting during it could skip a bucket. */
+	for (size_t i = 0; i < nstale; i++)
+		if (!bpf_map_delete_elem(o->ct_fd, &stale[i]))
+			removed++;
+	rc = removed;
+out:
+	free(keys);
+	free(vals);
+	free(stale);
+	return rc;
+}
+
+/* Forget @flows now; said when it fails. */
+static void ct_forget_now(const struct zh_objs *o,
+			  const struct zh_ep_flows *flows, __u32 host_ifindex)
+{
+	int n = zh_ct_forget(o, flows);
+
+	if (n < 0)
+		pr_warn("%s: forgetting the flows of ifindex %u: %s\n",
+			ZH_MAP_CT, host_ifindex, strerror(-n));
+}
+
+/* zh_ep_remove(), the zh_ct walk left to the caller when @flows has room
+ * for the pod's addresses. */
+static int ep_remove(const struct zh_objs *o, __u32 host_ifindex,
+		     struct zh_ep_flows *flows)
+{
+	struct zh_ep_flows ours = { .n = 0 };
 	struct zh_ep_key keys[2];
 	struct zh_endpoint ep;
 	struct zh_iface iface;
@@ -145,15 +246,36 @@ int zh_ep_remove(const struct zh_objs *o, __u32 host_ifindex)
 		return -errno;
 	n = iface_keys(&iface, keys);
 	for (int i = 0; i < n; i++) {
-		/* Only our own entry: the address may already be another's. */
-		if (!bpf_map_lookup_elem(o->endpoints_fd, &keys[i], &ep) &&
-		    ep.ifindex == host_ifindex)
+		/* Only our own entry: the address may already be another's,
+		 * and then so are its flows. */
+		if (bpf_map_lookup_elem(o->endpoints_fd, &keys[i], &ep)) {
+			ours.addr[ours.n++] = keys[i]; /* nobody's */
+		} else if (ep.ifindex == host_ifindex) {
 			bpf_map_delete_elem(o->endpoints_fd, &keys[i]);
+			ours.addr[ours.n++] = keys[i];
+		}
 	}
 	steer_remove(o, &iface);
 	if (bpf_map_delete_elem(o->ifaces_fd, &host_ifindex) && errno != ENOENT)
 		return -errno;
+	if (flows && flows->n + ours.n <= ZH_EP_FLOWS_MAX) {
+		for (int i = 0; i < ours.n; i++)
+			flows->addr[flows->n++] = ours.addr[i];
+		return 0;
+	}
+	ct_forget_now(o, &ours, host_ifindex);
 	return 0;
+}
+
+int zh_ep_remove(const struct zh_objs *o, __u32 host_ifindex)
+{
+	return ep_remove(o, host_ifindex, NULL);
+}
+
+int zh_ep_remove_into(const struct zh_objs *o, __u32 host_ifindex,
+		      struct zh_ep_flows *flows)
+{
+	return ep_remove(o, host_ifindex, flows);
 }
 
 int zh_steer_check(const struct zh_objs *o, const struct zh_iface *iface)
@@ -299,7 +421,7 @@ static int owner_cb(__u32 host_ifindex, const struct zh_iface *iface, void *arg)
 }
 
 int zh_ep_remove_owner(const struct zh_objs *o, const char *container_id,
-		       const char *pod_ifname)
+		       const char *pod_ifname, struct zh_ep_flows *flows)
 {
 	struct owner w = { .container_id = container_id,
 			   .pod_ifname = pod_ifname };
@@ -310,7 +432,7 @@ int zh_ep_remove_owner(const struct zh_objs *o, const char *container_id,
 	if (err < 0)
 		return err;
 	for (int i = 0; i < w.n; i++)
-		if (!zh_ep_remove(o, w.found[i]))
+		if (!ep_remove(o, w.found[i], flows))
 			removed++;
 	return removed;
 }

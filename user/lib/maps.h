@@ -18,9 +18,34 @@ struct bpf_map_info;
  * slots start empty). Writes are all or nothing. */
 int zh_ep_write(const struct zh_objs *o, __u32 host_ifindex,
 		const struct zh_iface *iface, const struct zh_endpoint *ep);
-/* Remove the pod behind @host_ifindex, its AF_XDP rules and sockets too;
- * -ENOENT when there is none. */
+/* Remove the pod behind @host_ifindex, its AF_XDP rules and sockets too,
+ * and the zh_ct entries of its addresses (either way); -ENOENT when there
+ * is none. Call it once the pod can send no more (its veth deleted): a
+ * packet after it would open a flow again. */
 int zh_ep_remove(const struct zh_objs *o, __u32 host_ifindex);
+/*
+ * The addresses of removed pods whose zh_ct entries are still to go: the
+ * walk of zh_ct takes ~0.6 us an entry here (~120 ms for 200 000), which a
+ * caller holding the pin lock does better after letting go of it.
+ */
+#define ZH_EP_FLOWS_MAX 8
+struct zh_ep_flows {
+	struct zh_ep_key addr[ZH_EP_FLOWS_MAX];
+	int n;
+};
+/*
+ * Forget the zh_ct entries that name one of @flows' addresses, either
+ * way: the flows a pod opened to Services (it the source), their replies
+ * (it the destination), and those where it was the backend. An address
+ * comes round again: the next pod given it must not inherit a flow's NAT
+ * (a TCP one lives for hours). Needs no pin lock. Returns how many went,
+ * or a negative errno.
+ */
+int zh_ct_forget(const struct zh_objs *o, const struct zh_ep_flows *flows);
+/* zh_ep_remove(), but the pod's zh_ct entries are left to the caller's
+ * zh_ct_forget(@flows) while @flows has room. */
+int zh_ep_remove_into(const struct zh_objs *o, __u32 host_ifindex,
+		      struct zh_ep_flows *flows);
 /*
  * How an endpoint entry keeps a container ID (zh_iface.container_id):
  * whole when it fits (ZH_CONTAINER_ID_LEN - 1 bytes), else its first 62
@@ -33,9 +58,11 @@ void zh_container_id_key(const char *id, char out[ZH_CONTAINER_ID_LEN]);
 bool zh_container_id_is(const char *stored, const char *id);
 
 /* Remove every pod recorded for @container_id/@pod_ifname (a veth that
- * vanished without DEL); returns how many were removed. */
+ * vanished without DEL); returns how many were removed. Their zh_ct
+ * entries go too, or, while @flows has room, are left to the caller's
+ * zh_ct_forget(@flows). */
 int zh_ep_remove_owner(const struct zh_objs *o, const char *container_id,
-		       const char *pod_ifname);
+		       const char *pod_ifname, struct zh_ep_flows *flows);
 /* 1 when every steering rule of @iface is in zh_xsk_steer and points at
  * its slots, 0 when one is missing or another's (or it has none), or a
  * negative errno. */

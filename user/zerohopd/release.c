@@ -147,7 +147,7 @@ static int release_one(const struct zh_release *r, const char *name)
 		pr_warn("release: pod %.64s: its configuration: %s: %s: dropped\n",
 			st.container_id, err.msg, err.details);
 		unlink(path);
-	} else if (zh_ipam_delegate(&env, ZH_CNI_DEL, &conf, NULL, &err)) {
+	} else if (zh_ipam_release(&env, &conf, &err)) {
 		pr_warn("release: pod %.64s: IPAM DEL: %s: %s (tried again at the next sweep)\n",
 			st.container_id, err.msg, err.details);
 		ret = -EAGAIN;
