@@ -25,7 +25,30 @@ struct stale {
 	char host[ZH_IFNAME_LEN];
 	char pod_ifname[ZH_IFNAME_LEN];
 	char container_id[ZH_CONTAINER_ID_LEN];
+	char *id; /* the whole ID, from the record of its ADD; NULL: none */
 };
+
+/*
+ * The whole container ID of @st from the record of its ADD (podstate.h):
+ * zh_ifaces keeps a long one as its start and a digest. Read before the
+ * veth goes: once it has, zerohopd may take the record to release it.
+ */
+static void stale_id(struct stale *st)
+{
+	char name[ZH_PODSTATE_NAME_LEN], path[PATH_MAX];
+	struct zh_podstate rec;
+
+	st->id = NULL;
+	zh_podstate_name(st->container_id, st->pod_ifname, name);
+	snprintf(path, sizeof(path), "%s/%s", zh_state_dir(), name);
+	if (zh_podstate_load(path, &rec))
+		return;
+	if (zh_container_id_is(st->container_id, rec.container_id)) {
+		st->id = rec.container_id;
+		rec.container_id = NULL;
+	}
+	zh_podstate_free(&rec);
+}
 
 struct sweep {
 	const char *network;
@@ -114,15 +137,17 @@ static int sweep(const struct zh_objs *objs, const struct zh_netconf *conf,
 				      strerror(-(sw.err ? sw.err : ret)));
 	}
 	for (size_t i = 0; i < sw.n; i++) {
-		const struct stale *st = &sw.v[i];
+		struct stale *st = &sw.v[i];
 
 		pr_info("gc: %s: removing %s (container %s, %s)\n", conf->name,
 			st->host, st->container_id, st->pod_ifname);
+		stale_id(st);
 		if (!zh_pod_unwire(objs, st->host, st->container_id,
 				   st->pod_ifname, NULL, &e)) {
 			sw.v[kept++] = *st;
 			continue;
 		}
+		free(st->id);
 		pr_warn("gc: %s: %s: %s\n", st->host, e.msg, e.details);
 		if (!failed++)
 			first = e;
@@ -141,10 +166,10 @@ static int sweep(const struct zh_objs *objs, const struct zh_netconf *conf,
  * have: an IPAM plugin that speaks no 1.1.0 (Debian's host-local 1.1.1)
  * has no GC of its own, and without this kept them for ever, since no DEL
  * comes for an attachment the runtime has forgotten. An ID that zh_ifaces
- * keeps only as its start and a digest is read whole from the record of
- * its ADD (podstate.h); without one it cannot be named to IPAM: that one
- * is said, and stays. Each release drops the record. 0 or -1 with err (the first failure; the rest are
- * tried all the same).
+ * keeps only as its start and a digest is named whole, from the record of
+ * its ADD (stale_id()); without one it cannot be named to IPAM: that one
+ * is said, and stays. Each release drops the record. 0 or -1 with err
+ * (the first failure; the rest are tried all the same).
  */
 static int ipam_release(const struct zh_cni_env *env,
 			const struct zh_netconf *conf, const struct stale *v,
@@ -158,17 +183,7 @@ static int ipam_release(const struct zh_cni_env *env,
 	del.cmd = ZH_CNI_DEL;
 	del.netns = NULL; /* DEL needs none; the pod's may be gone */
 	for (size_t i = 0; i < n; i++) {
-		struct zh_podstate st = { 0 };
-		char name[ZH_PODSTATE_NAME_LEN], path[PATH_MAX];
-
-		/* The record of its ADD has the whole ID. */
-		zh_podstate_name(v[i].container_id, v[i].pod_ifname, name);
-		snprintf(path, sizeof(path), "%s/%s", dir, name);
-		if (!zh_podstate_load(path, &st) &&
-		    !zh_container_id_is(v[i].container_id, st.container_id))
-			zh_podstate_free(&st);
-		del.container_id = st.container_id ? st.container_id :
-						     v[i].container_id;
+		del.container_id = v[i].id ? v[i].id : v[i].container_id;
 		del.ifname = v[i].pod_ifname;
 		if (strchr(del.container_id, '#')) {
 			pr_warn("gc: %s: container %s: its ID is kept as a digest and it has no record: IPAM plugin %s keeps its addresses until its DEL\n",
@@ -178,13 +193,11 @@ static int ipam_release(const struct zh_cni_env *env,
 		if (!zh_ipam_release(&del, conf, &e)) {
 			/* Done: nothing left for the agent to release. */
 			zh_podstate_remove(dir, del.container_id, del.ifname);
-			zh_podstate_free(&st);
 			continue;
 		}
 		pr_warn("gc: %s: IPAM DEL of container %s (%s): %s: %s\n",
 			conf->name, v[i].container_id, v[i].pod_ifname, e.msg,
 			e.details);
-		zh_podstate_free(&st);
 		if (!failed++)
 			*err = e;
 	}
@@ -250,6 +263,8 @@ int zh_cmd_gc(const struct zh_cni_env *env, const struct zh_netconf *conf,
 				ipam.msg, ipam.details);
 		ret = -1;
 	}
+	for (size_t i = 0; i < n_gone; i++)
+		free(gone[i].id);
 	free(gone);
 	zh_attachments_free(&valid);
 	return ret;
