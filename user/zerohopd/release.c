@@ -108,21 +108,29 @@ void zh_release_sweep(struct zh_release *r)
 	closedir(d);
 }
 
+/* A new attachment of this container and interface (its ADD wrote a
+ * record under the plain name) holds the addresses now: a DEL would
+ * release its lease. */
+static bool taken_again(const char *path)
+{
+	char live[4096 + 80];
+
+	snprintf(live, sizeof(live), "%.*s", (int)(strlen(path) - 4), path);
+	return !access(live, F_OK);
+}
+
 /* IPAM DEL with the record's configuration; 0 when released. */
 static int release_one(const struct zh_release *r, const char *name)
 {
-	char path[4096 + 80], live[4096 + 80];
+	char path[4096 + 80];
 	struct zh_netconf conf = { 0 };
 	struct zh_podstate st;
 	struct zh_cni_err err = { 0 };
 	struct zh_cni_env env;
-	int ret;
+	int ret, ipam_lock;
 
 	snprintf(path, sizeof(path), "%s/%s", r->dir, name);
-	/* A new attachment of this container and interface holds the
-	 * addresses now: a DEL would release its lease. */
-	snprintf(live, sizeof(live), "%.*s", (int)(strlen(path) - 4), path);
-	if (!access(live, F_OK)) {
+	if (taken_again(path)) {
 		unlink(path);
 		return 0;
 	}
@@ -142,12 +150,21 @@ static int release_one(const struct zh_release *r, const char *name)
 		.pin_root = r->pin_root,
 		.ipam_timeout_s = ZH_IPAM_TIMEOUT_S,
 	};
+	/* The attachment's IPAM lock, which an ADD holds to its end (its
+	 * record written): after it, look again for a new attachment. */
+	ipam_lock = zh_ipam_lock(&env, ZH_IPAM_TIMEOUT_S);
 	ret = zh_netconf_parse(st.config, strlen(st.config), &conf, &err);
 	if (ret) {
 		pr_warn("release: pod %.64s: its configuration: %s: %s: dropped\n",
 			st.container_id, err.msg, err.details);
 		unlink(path);
-	} else if (zh_ipam_release(&env, &conf, &err)) {
+	} else if (ipam_lock < 0) {
+		pr_warn("release: pod %.64s: its IPAM lock: %s (tried again at the next sweep)\n",
+			st.container_id, strerror(-ipam_lock));
+		ret = -EAGAIN;
+	} else if (taken_again(path)) {
+		unlink(path);
+	} else if (zh_ipam_delegate(&env, ZH_CNI_DEL, &conf, NULL, &err)) {
 		pr_warn("release: pod %.64s: IPAM DEL: %s: %s (tried again at the next sweep)\n",
 			st.container_id, err.msg, err.details);
 		ret = -EAGAIN;
@@ -156,6 +173,8 @@ static int release_one(const struct zh_release *r, const char *name)
 			st.container_id, st.ifname);
 		unlink(path);
 	}
+	if (ipam_lock >= 0)
+		close(ipam_lock);
 	zh_netconf_free(&conf);
 	zh_podstate_free(&st);
 	return ret;
