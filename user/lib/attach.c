@@ -54,14 +54,25 @@ static int clsact_attach(int ifindex, int prog_fd)
 	return bpf_tc_attach(&hook, &opts);
 }
 
+static int tcx_attached(int ifindex, __u32 id);
+
 int zh_tc_attach(const struct zh_kfeat *f, int ifindex, int prog_fd)
 {
+	__u32 id = 0;
+	int err;
+
 	if (!zh_kfeat_has(f, ZH_FEAT_TCX))
 		return clsact_attach(ifindex, prog_fd);
 	/* For tcx the kernel reads target_fd as the ifindex. */
-	return bpf_prog_attach(prog_fd, ifindex, ZH_BPF_TCX_INGRESS, 0) ?
-		       -errno :
-		       0;
+	if (!bpf_prog_attach(prog_fd, ifindex, ZH_BPF_TCX_INGRESS, 0))
+		return 0;
+	err = -errno;
+	/* tcx refuses a program it runs already: attached is attached (an
+	 * agent restarting puts zh_tc_uplink back where it is). */
+	if (err == -EEXIST && !prog_id(prog_fd, &id) &&
+	    tcx_attached(ifindex, id))
+		return 0;
+	return err;
 }
 
 static int tcx_attached(int ifindex, __u32 id)
@@ -105,6 +116,10 @@ int zh_xdp_attach(int ifindex, int prog_fd)
 	struct xdp_program *prog;
 	int err;
 
+	/* Already there (an agent restarting): nothing to do, where libxdp
+	 * would refuse an interface that has an XDP program. */
+	if (zh_xdp_attached(ifindex, prog_fd) == 1)
+		return 0;
 	prog = xdp_program__from_fd(prog_fd);
 	err = libxdp_get_error(prog);
 	if (err)
