@@ -276,6 +276,29 @@ int zh_fast_prepare(struct zh_fast *skel, const struct zh_kfeat *f)
 	return 0;
 }
 
+/*
+ * A pinned map is reused as it is, whatever size and flags it was made
+ * with (--map-size, --maglev-slots): the definition takes them, since
+ * libbpf refuses to reuse a pin that differs from it.
+ */
+static int pinned_settings(struct bpf_map *map, const char *path)
+{
+	struct bpf_map_info info = {};
+	__u32 len = sizeof(info);
+	int fd = bpf_obj_get(path), err = 0;
+
+	if (fd < 0)
+		return -errno;
+	if (bpf_obj_get_info_by_fd(fd, &info, &len))
+		err = -errno;
+	close(fd);
+	if (!err)
+		err = bpf_map__set_max_entries(map, info.max_entries);
+	if (!err)
+		err = bpf_map__set_map_flags(map, info.map_flags);
+	return err;
+}
+
 /* Load the embedded object for this kernel, of its programs those in
  * @progs (their ZH_FEAT_PROG_* bits; 0: the maps alone): libbpf reuses the
  * maps pinned under the pin directory and pins the ones it creates there;
@@ -312,11 +335,17 @@ static int load_and_pin(struct zh_objs *o, const struct zh_load_opts *opts,
 	bpf_object__for_each_map (map, skel->obj) {
 		if (bpf_map__is_internal(map) || !bpf_map__autocreate(map))
 			continue;
-		/* A pinned map is reused as it is: libbpf refuses one whose
-		 * size or flags differ from the definition. */
 		pin_path(path, sizeof(path), o->dir, bpf_map__name(map));
-		if (!access(path, F_OK))
+		if (!access(path, F_OK)) {
+			err = pinned_settings(map, path);
+			if (err) {
+				zh_errf(o->err, sizeof(o->err), err,
+					"pinned map %s: %s", path,
+					strerror(-err));
+				goto out;
+			}
 			continue;
+		}
 		if (!strcmp(bpf_map__name(map), ZH_MAP_MAGLEV))
 			err = maglev_settings(map,
 					      opts ? opts->maglev_slots : 0);
