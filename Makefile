@@ -114,7 +114,8 @@ UNIT_SRCS := $(wildcard tests/unit/test_*.c)
 UNIT_BINS := $(patsubst tests/unit/%.c,$(O)/tests/%,$(UNIT_SRCS))
 BPFTEST_SRCS := $(wildcard tests/bpf/test_*.c)
 BPFTEST_BINS := $(patsubst tests/bpf/%.c,$(O)/tests/%,$(BPFTEST_SRCS))
-BPFTEST_PLAIN := $(O)/tests/test_bpf_svc_maps $(O)/tests/test_bpf_xsk_socket
+BPFTEST_PLAIN := $(O)/tests/test_bpf_svc_maps $(O)/tests/test_bpf_xsk_socket \
+	$(O)/tests/test_bpf_upgrade
 BPFTEST_FAST := $(filter-out $(BPFTEST_PLAIN),$(BPFTEST_BINS))
 
 # --- build ------------------------------------------------------------------
@@ -235,6 +236,13 @@ $(O)/tests/test_xdpbench: $(O)/tests/unit/test_xdpbench.o $(XB_LIB_OBJS) $(LIB) 
 BPFTEST_FIXTURE := $(O)/tests/bpf/fixture.o
 $(BPFTEST_FAST): $(O)/tests/test_bpf_%: $(O)/tests/bpf/test_bpf_%.o \
 		$(BPFTEST_FIXTURE) $(LIB) $(XSK_LIB)
+	@mkdir -p $(@D)
+	$(call msg,LINK,$@)
+	$(Q)$(CC) $(LDFLAGS) $^ $(PKG_LIBS) $(CMOCKA_LIBS) -o $@
+
+# Another version's pins taken over (upgrade.c): libzerohop alone.
+$(O)/tests/bpf/test_bpf_upgrade.o: ZH_CFLAGS += -Itests/unit
+$(O)/tests/test_bpf_upgrade: $(O)/tests/bpf/test_bpf_upgrade.o $(LIB) $(XSK_LIB)
 	@mkdir -p $(@D)
 	$(call msg,LINK,$@)
 	$(Q)$(CC) $(LDFLAGS) $^ $(PKG_LIBS) $(CMOCKA_LIBS) -o $@

@@ -28,6 +28,7 @@
 #include "pin.h"
 #include "log.h"
 #include "params.h"
+#include "upgrade.h"
 #include "zh_fast.skel.h"
 
 #define BPFFS "/sys/fs/bpf"
@@ -302,9 +303,10 @@ static int pinned_settings(struct bpf_map *map, const char *path)
 /* Load the embedded object for this kernel, of its programs those in
  * @progs (their ZH_FEAT_PROG_* bits; 0: the maps alone): libbpf reuses the
  * maps pinned under the pin directory and pins the ones it creates there;
- * programs are pinned where no pin exists yet. */
+ * programs are pinned where no pin exists yet, or with @suffix (not NULL)
+ * each at its name and @suffix, whatever is there. */
 static int load_and_pin(struct zh_objs *o, const struct zh_load_opts *opts,
-			__u64 progs)
+			__u64 progs, const char *suffix)
 {
 	struct bpf_object_open_opts open_opts = { .sz = sizeof(open_opts),
 						  .pin_root_path = o->dir };
@@ -354,6 +356,14 @@ static int load_and_pin(struct zh_objs *o, const struct zh_load_opts *opts,
 		if (err)
 			goto out;
 	}
+	/* Another version's maps that are exactly these are pinned here
+	 * too, and reused: both versions' programs use them (upgrade.h). */
+	err = zh_upgrade_share(o->root, o->dir, skel->obj);
+	if (err < 0) {
+		zh_errf(o->err, sizeof(o->err), err,
+			"sharing another version's maps: %s", strerror(-err));
+		goto out;
+	}
 	err = zh_fast__load(skel);
 	if (err) {
 		snprintf(o->err, sizeof(o->err),
@@ -365,8 +375,12 @@ static int load_and_pin(struct zh_objs *o, const struct zh_load_opts *opts,
 		if (!bpf_program__autoload(prog))
 			continue;
 		pin_path(path, sizeof(path), o->dir, bpf_program__name(prog));
-		if (!access(path, F_OK))
+		if (suffix) {
+			strncat(path, suffix, sizeof(path) - strlen(path) - 1);
+			unlink(path);
+		} else if (!access(path, F_OK)) {
 			continue;
+		}
 		err = bpf_program__pin(prog, path);
 		if (err) {
 			zh_errf(o->err, sizeof(o->err), err, "pin %s: %s", path,
@@ -396,10 +410,10 @@ static int load_programs(struct zh_objs *o, const struct zh_load_opts *opts)
 
 	for (size_t i = 0; i < zh_prog_defs_n; i++)
 		all |= 1ULL << zh_prog_defs[i].feat;
-	err = load_and_pin(o, opts, all);
+	err = load_and_pin(o, opts, all, NULL);
 	if (!err)
 		goto done;
-	err = load_and_pin(o, opts, 0);
+	err = load_and_pin(o, opts, 0, NULL);
 	if (err)
 		return err;
 	pr_warn("%s; loading its programs one by one\n", o->err);
@@ -410,7 +424,7 @@ static int load_programs(struct zh_objs *o, const struct zh_load_opts *opts)
 		if (zh_prog_missing(&o->feat, d->name) >= 0 ||
 		    !access(path, F_OK))
 			continue;
-		if (!load_and_pin(o, opts, 1ULL << d->feat))
+		if (!load_and_pin(o, opts, 1ULL << d->feat, NULL))
 			continue;
 		pr_warn("this kernel's verifier refuses %s (the log above says why): what needs it is refused\n",
 			d->name);
@@ -425,6 +439,22 @@ static int load_programs(struct zh_objs *o, const struct zh_load_opts *opts)
 done:
 	pr_debug("loaded and pinned BPF objects in %s\n", o->dir);
 	return 0;
+}
+
+int zh_objs_load_progs(struct zh_objs *o, const struct zh_load_opts *opts,
+		       const char *suffix)
+{
+	char path[PATH_MAX];
+	__u64 progs = 0;
+
+	/* The programs pinned here: those this kernel runs (load_programs()
+	 * left out, and recorded, any it refused). */
+	for (size_t i = 0; i < zh_prog_defs_n; i++) {
+		pin_path(path, sizeof(path), o->dir, zh_prog_defs[i].name);
+		if (!access(path, F_OK))
+			progs |= 1ULL << zh_prog_defs[i].feat;
+	}
+	return load_and_pin(o, opts, progs, suffix);
 }
 
 static int pin_dirs(char *dir, size_t len, const char *root)
