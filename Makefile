@@ -214,6 +214,18 @@ $(O)/tests/xsk_peer: $(O)/tests/integration/xsk_peer.o $(XSK_LIB)
 	$(call msg,LINK,$@)
 	$(Q)$(CC) $(LDFLAGS) $^ -o $@
 
+# zh-flows: continuous TCP and UDP traffic that counts what it loses, for
+# tests/integration/upgrade.sh (libc only).
+$(O)/tests/integration/flows.o: tests/integration/flows.c
+	@mkdir -p $(@D)
+	$(call msg,CC,$@)
+	$(Q)$(CC) $(XSK_CFLAGS) $(CFLAGS) -c $< -o $@
+
+$(O)/tests/zh-flows: $(O)/tests/integration/flows.o
+	@mkdir -p $(@D)
+	$(call msg,LINK,$@)
+	$(Q)$(CC) $(LDFLAGS) $^ -o $@
+
 $(O)/tests/test_xsk: $(O)/tests/unit/test_xsk.o $(XSK_AGENT) $(XSK_LIB)
 $(O)/tests/test_bpf_xsk_socket: $(O)/tests/bpf/test_bpf_xsk_socket.o \
 		$(XSK_AGENT) $(XSK_LIB)
@@ -280,9 +292,9 @@ check-sanitize:
 # The integration scripts, in the order they run; each skips (exit 77,
 # saying why) where it cannot run, and run-tier does not count that a
 # failure.
-INTEGRATION_TESTS := run metrics latency services k8s-apiserver lb k8s hostile xdpbench afxdp churn features demo deploy
+INTEGRATION_TESTS := run metrics latency services k8s-apiserver lb k8s hostile xdpbench afxdp churn features upgrade demo deploy
 
-check-integration: all $(O)/tests/xsk_peer
+check-integration: all $(O)/tests/xsk_peer $(O)/tests/zh-flows
 	$(Q)O=$(O) tests/run-tier integration \
 		$(patsubst %,tests/integration/%.sh,$(INTEGRATION_TESTS))
 
