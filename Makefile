@@ -114,7 +114,8 @@ UNIT_SRCS := $(wildcard tests/unit/test_*.c)
 UNIT_BINS := $(patsubst tests/unit/%.c,$(O)/tests/%,$(UNIT_SRCS))
 BPFTEST_SRCS := $(wildcard tests/bpf/test_*.c)
 BPFTEST_BINS := $(patsubst tests/bpf/%.c,$(O)/tests/%,$(BPFTEST_SRCS))
-BPFTEST_PLAIN := $(O)/tests/test_bpf_svc_maps $(O)/tests/test_bpf_xsk_socket
+BPFTEST_PLAIN := $(O)/tests/test_bpf_svc_maps $(O)/tests/test_bpf_xsk_socket \
+	$(O)/tests/test_bpf_upgrade
 BPFTEST_FAST := $(filter-out $(BPFTEST_PLAIN),$(BPFTEST_BINS))
 
 # --- build ------------------------------------------------------------------
@@ -213,6 +214,18 @@ $(O)/tests/xsk_peer: $(O)/tests/integration/xsk_peer.o $(XSK_LIB)
 	$(call msg,LINK,$@)
 	$(Q)$(CC) $(LDFLAGS) $^ -o $@
 
+# zh-flows: continuous TCP and UDP traffic that counts what it loses, for
+# tests/integration/upgrade.sh (libc only).
+$(O)/tests/integration/flows.o: tests/integration/flows.c
+	@mkdir -p $(@D)
+	$(call msg,CC,$@)
+	$(Q)$(CC) $(XSK_CFLAGS) $(CFLAGS) -c $< -o $@
+
+$(O)/tests/zh-flows: $(O)/tests/integration/flows.o
+	@mkdir -p $(@D)
+	$(call msg,LINK,$@)
+	$(Q)$(CC) $(LDFLAGS) $^ -o $@
+
 $(O)/tests/test_xsk: $(O)/tests/unit/test_xsk.o $(XSK_AGENT) $(XSK_LIB)
 $(O)/tests/test_bpf_xsk_socket: $(O)/tests/bpf/test_bpf_xsk_socket.o \
 		$(XSK_AGENT) $(XSK_LIB)
@@ -235,6 +248,13 @@ $(O)/tests/test_xdpbench: $(O)/tests/unit/test_xdpbench.o $(XB_LIB_OBJS) $(LIB) 
 BPFTEST_FIXTURE := $(O)/tests/bpf/fixture.o
 $(BPFTEST_FAST): $(O)/tests/test_bpf_%: $(O)/tests/bpf/test_bpf_%.o \
 		$(BPFTEST_FIXTURE) $(LIB) $(XSK_LIB)
+	@mkdir -p $(@D)
+	$(call msg,LINK,$@)
+	$(Q)$(CC) $(LDFLAGS) $^ $(PKG_LIBS) $(CMOCKA_LIBS) -o $@
+
+# Another version's pins taken over (upgrade.c): libzerohop alone.
+$(O)/tests/bpf/test_bpf_upgrade.o: ZH_CFLAGS += -Itests/unit
+$(O)/tests/test_bpf_upgrade: $(O)/tests/bpf/test_bpf_upgrade.o $(LIB) $(XSK_LIB)
 	@mkdir -p $(@D)
 	$(call msg,LINK,$@)
 	$(Q)$(CC) $(LDFLAGS) $^ $(PKG_LIBS) $(CMOCKA_LIBS) -o $@
@@ -272,9 +292,9 @@ check-sanitize:
 # The integration scripts, in the order they run; each skips (exit 77,
 # saying why) where it cannot run, and run-tier does not count that a
 # failure.
-INTEGRATION_TESTS := run metrics latency services k8s-apiserver lb k8s hostile xdpbench afxdp churn features demo deploy
+INTEGRATION_TESTS := run metrics latency services k8s-apiserver lb k8s hostile xdpbench afxdp churn features upgrade demo deploy
 
-check-integration: all $(O)/tests/xsk_peer
+check-integration: all $(O)/tests/xsk_peer $(O)/tests/zh-flows
 	$(Q)O=$(O) tests/run-tier integration \
 		$(patsubst %,tests/integration/%.sh,$(INTEGRATION_TESTS))
 

@@ -198,9 +198,9 @@ bad = {k: spec.get(k) for k, v in want.items() if spec.get(k) != v}
 if bad: fail(bad)'
 	check "dnsPolicy Default: the node's resolver (cluster DNS needs zerohop first)" py '
 if spec.get("dnsPolicy") != "Default": fail(spec.get("dnsPolicy"))'
-	check "updateStrategy: RollingUpdate, maxUnavailable 1" py '
+	check "updateStrategy: RollingUpdate, maxUnavailable 1, no surge (one agent a node)" py '
 u = ds["spec"]["updateStrategy"]
-if u != {"type": "RollingUpdate", "rollingUpdate": {"maxUnavailable": 1}}: fail(u)'
+if u != {"type": "RollingUpdate", "rollingUpdate": {"maxUnavailable": 1, "maxSurge": 0}}: fail(u)'
 	check "zerohopd: not privileged, drops ALL, adds exactly $AGENT_CAPS" py '
 sc = agent["securityContext"]
 if sc.get("privileged") is not False: fail("privileged:", sc.get("privileged"))

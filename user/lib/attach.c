@@ -11,12 +11,14 @@
 #include <errno.h>
 #include <string.h>
 #include <unistd.h>
+#include <linux/if_link.h>
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 #include <xdp/libxdp.h>
 
 #include "attach.h"
 #include "log.h"
+#include "nl.h"
 #include "zh_xsk_proto.h"
 
 /* enum bpf_attach_type value since 6.6; Debian 12's uapi headers predate it */
@@ -54,14 +56,25 @@ static int clsact_attach(int ifindex, int prog_fd)
 	return bpf_tc_attach(&hook, &opts);
 }
 
+static int tcx_attached(int ifindex, __u32 id);
+
 int zh_tc_attach(const struct zh_kfeat *f, int ifindex, int prog_fd)
 {
+	__u32 id = 0;
+	int err;
+
 	if (!zh_kfeat_has(f, ZH_FEAT_TCX))
 		return clsact_attach(ifindex, prog_fd);
 	/* For tcx the kernel reads target_fd as the ifindex. */
-	return bpf_prog_attach(prog_fd, ifindex, ZH_BPF_TCX_INGRESS, 0) ?
-		       -errno :
-		       0;
+	if (!bpf_prog_attach(prog_fd, ifindex, ZH_BPF_TCX_INGRESS, 0))
+		return 0;
+	err = -errno;
+	/* tcx refuses a program it runs already: attached is attached (an
+	 * agent restarting puts zh_tc_uplink back where it is). */
+	if (err == -EEXIST && !prog_id(prog_fd, &id) &&
+	    tcx_attached(ifindex, id))
+		return 0;
+	return err;
 }
 
 static int tcx_attached(int ifindex, __u32 id)
@@ -105,6 +118,10 @@ int zh_xdp_attach(int ifindex, int prog_fd)
 	struct xdp_program *prog;
 	int err;
 
+	/* Already there (an agent restarting): nothing to do, where libxdp
+	 * would refuse an interface that has an XDP program. */
+	if (zh_xdp_attached(ifindex, prog_fd) == 1)
+		return 0;
 	prog = xdp_program__from_fd(prog_fd);
 	err = libxdp_get_error(prog);
 	if (err)
@@ -160,4 +177,111 @@ int zh_xdp_attached(int ifindex, int prog_fd)
 	}
 	xdp_multiprog__close(mp);
 	return found;
+}
+
+const char *zh_hook_name(enum zh_hook hook)
+{
+	static const char *const names[] = {
+		[ZH_HOOK_TCX] = "tcx",
+		[ZH_HOOK_CLSACT] = "clsact",
+		[ZH_HOOK_XDP_DRV] = "xdp",
+		[ZH_HOOK_XDP_SKB] = "xdpgeneric",
+		[ZH_HOOK_XDP_MULTI] = "xdp (libxdp dispatcher)",
+	};
+
+	return (unsigned int)hook < sizeof(names) / sizeof(names[0]) ?
+		       names[hook] :
+		       "?";
+}
+
+static int xdp_multi_foreach(int ifindex,
+			     int (*fn)(int ifindex, enum zh_hook hook,
+				       __u32 prog_id, void *arg),
+			     void *arg)
+{
+	struct xdp_multiprog *mp = xdp_multiprog__get_from_ifindex(ifindex);
+	struct xdp_program *p;
+	int ret = 0;
+
+	if (libxdp_get_error(mp))
+		return 0;
+	if (!xdp_multiprog__is_legacy(mp))
+		for (p = xdp_multiprog__next_prog(NULL, mp); p && !ret;
+		     p = xdp_multiprog__next_prog(p, mp))
+			ret = fn(ifindex, ZH_HOOK_XDP_MULTI, xdp_program__id(p),
+				 arg);
+	xdp_multiprog__close(mp);
+	return ret;
+}
+
+int zh_hooks_foreach(int ifindex,
+		     int (*fn)(int ifindex, enum zh_hook hook, __u32 prog_id,
+			       void *arg),
+		     void *arg)
+{
+	struct bpf_tc_hook hook = { .sz = sizeof(struct bpf_tc_hook),
+				    .ifindex = ifindex,
+				    .attach_point = BPF_TC_INGRESS };
+	struct bpf_tc_opts opts = { .sz = sizeof(struct bpf_tc_opts),
+				    .handle = ZH_TC_HANDLE,
+				    .priority = ZH_TC_PRIO };
+	struct bpf_xdp_query_opts xq = { .sz = sizeof(xq) };
+	__u32 ids[64], cnt = 64, flags = 0;
+	int ret = 0;
+
+	if (!bpf_prog_query(ifindex, ZH_BPF_TCX_INGRESS, 0, &flags, ids, &cnt))
+		for (__u32 i = 0; i < cnt && i < 64 && !ret; i++)
+			ret = fn(ifindex, ZH_HOOK_TCX, ids[i], arg);
+	/* Only where a clsact qdisc is: a query elsewhere makes the kernel
+	 * complain through libbpf's log for nothing. */
+	if (!ret && zh_nl_clsact_has(ifindex) == 1 &&
+	    !bpf_tc_query(&hook, &opts))
+		ret = fn(ifindex, ZH_HOOK_CLSACT, opts.prog_id, arg);
+	if (!ret && !bpf_xdp_query(ifindex, 0, &xq)) {
+		if (xq.drv_prog_id)
+			ret = fn(ifindex, ZH_HOOK_XDP_DRV, xq.drv_prog_id, arg);
+		if (!ret && xq.skb_prog_id)
+			ret = fn(ifindex, ZH_HOOK_XDP_SKB, xq.skb_prog_id, arg);
+		if (!ret && (xq.drv_prog_id || xq.skb_prog_id))
+			ret = xdp_multi_foreach(ifindex, fn, arg);
+	}
+	return ret;
+}
+
+int zh_hook_replace(int ifindex, enum zh_hook hook, int old_fd, int new_fd)
+{
+	struct bpf_prog_attach_opts po = { .sz = sizeof(po),
+					   .flags = BPF_F_REPLACE,
+					   .replace_prog_fd = old_fd };
+	struct bpf_xdp_attach_opts xo = { .sz = sizeof(xo),
+					  .old_prog_fd = old_fd };
+
+	switch (hook) {
+	case ZH_HOOK_TCX:
+		if (!bpf_prog_attach_opts(new_fd, ifindex, ZH_BPF_TCX_INGRESS,
+					  &po))
+			return 0;
+		/* @new_fd's program runs there already (put there since):
+		 * the old one only has to go. */
+		if (errno == EEXIST)
+			return bpf_prog_detach2(old_fd, ifindex,
+						ZH_BPF_TCX_INGRESS) ?
+				       -errno :
+				       0;
+		return -errno;
+	case ZH_HOOK_CLSACT:
+		/* The same handle and priority: cls_bpf swaps the program of
+		 * the filter it has. */
+		return clsact_attach(ifindex, new_fd);
+	case ZH_HOOK_XDP_DRV:
+	case ZH_HOOK_XDP_SKB:
+		return bpf_xdp_attach(ifindex, new_fd,
+				      XDP_FLAGS_REPLACE |
+					      (hook == ZH_HOOK_XDP_DRV ?
+						       XDP_FLAGS_DRV_MODE :
+						       XDP_FLAGS_SKB_MODE),
+				      &xo);
+	default:
+		return -EOPNOTSUPP;
+	}
 }

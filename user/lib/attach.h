@@ -18,4 +18,35 @@ int zh_xdp_attach(int ifindex, int prog_fd); /* native */
 int zh_xdp_mode(int ifindex);
 int zh_xdp_attached(int ifindex, int prog_fd);
 
+/*
+ * The hooks of an interface where zerohop puts programs, for moving them
+ * to another version's programs (upgrade.c): tcx ingress, our clsact
+ * filter (its handle and priority), and XDP attached directly in driver
+ * or generic mode. A program inside libxdp's dispatcher is listed too,
+ * but cannot be replaced in place.
+ */
+enum zh_hook {
+	ZH_HOOK_TCX,
+	ZH_HOOK_CLSACT,
+	ZH_HOOK_XDP_DRV,
+	ZH_HOOK_XDP_SKB,
+	ZH_HOOK_XDP_MULTI,
+};
+
+const char *zh_hook_name(enum zh_hook hook);
+/* @fn for every program at every hook of @ifindex (in the calling
+ * thread's netns); stops when @fn returns non-zero, and returns that. */
+int zh_hooks_foreach(int ifindex,
+		     int (*fn)(int ifindex, enum zh_hook hook, __u32 prog_id,
+			       void *arg),
+		     void *arg);
+/*
+ * Put @new_fd's program where @old_fd's is, at @hook of @ifindex, in one
+ * step: a frame meets the one or the other, never neither (tcx with
+ * BPF_F_REPLACE, the cls_bpf filter replaced, XDP with
+ * XDP_FLAGS_REPLACE). -EOPNOTSUPP for ZH_HOOK_XDP_MULTI; -EBUSY (tcx,
+ * XDP) when @old_fd's program is no longer there.
+ */
+int zh_hook_replace(int ifindex, enum zh_hook hook, int old_fd, int new_fd);
+
 #endif /* ZH_ATTACH_H */

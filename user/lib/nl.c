@@ -15,6 +15,7 @@
 #include <linux/if_addr.h>
 #include <linux/if_link.h>
 #include <linux/neighbour.h>
+#include <linux/pkt_sched.h>
 #include <linux/netlink.h>
 #include <linux/rtnetlink.h>
 #include <linux/veth.h>
@@ -430,6 +431,32 @@ int zh_nl_route_has(int ifindex, const struct zh_addr *dst,
 	rtm = req_init(&r, RTM_GETROUTE, NLM_F_DUMP, sizeof(*rtm));
 	rtm->rtm_family = dst->family;
 	return nl_talk(&r, route_cb, &m);
+}
+
+static int qdisc_cb(struct nlmsghdr *nh, void *arg)
+{
+	struct tcmsg *tcm = NLMSG_DATA(nh);
+	struct rtattr *kind;
+
+	if (nh->nlmsg_type != RTM_NEWQDISC)
+		return 0;
+	if (nh->nlmsg_len < NLMSG_LENGTH(sizeof(*tcm)))
+		return -EBADMSG;
+	if (tcm->tcm_ifindex != *(int *)arg)
+		return 0;
+	kind = attr_find(TCA_RTA(tcm), (int)TCA_PAYLOAD(nh), TCA_KIND);
+	return attr_eq(kind, "clsact", sizeof("clsact"));
+}
+
+int zh_nl_clsact_has(int ifindex)
+{
+	struct tcmsg *tcm;
+	struct nl_req r;
+
+	tcm = req_init(&r, RTM_GETQDISC, NLM_F_DUMP, sizeof(*tcm));
+	tcm->tcm_family = AF_UNSPEC;
+	tcm->tcm_ifindex = ifindex;
+	return nl_talk(&r, qdisc_cb, &ifindex);
 }
 
 int zh_nl_link_monitor_open(void)

@@ -32,6 +32,9 @@ int zh_nl_addr_has(int ifindex, const struct zh_addr *a);
 int zh_nl_route_has(int ifindex, const struct zh_addr *dst,
 		    const struct zh_addr *gw);
 
+/* 1 when @ifindex has a clsact qdisc, 0 when not, negative errno. */
+int zh_nl_clsact_has(int ifindex);
+
 /*
  * Link events of this network namespace: a non-blocking socket
  * subscribed to them, and a read of what has come (bounded). Returns 1

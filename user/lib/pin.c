@@ -28,6 +28,7 @@
 #include "pin.h"
 #include "log.h"
 #include "params.h"
+#include "upgrade.h"
 #include "zh_fast.skel.h"
 
 #define BPFFS "/sys/fs/bpf"
@@ -276,12 +277,36 @@ int zh_fast_prepare(struct zh_fast *skel, const struct zh_kfeat *f)
 	return 0;
 }
 
+/*
+ * A pinned map is reused as it is, whatever size and flags it was made
+ * with (--map-size, --maglev-slots): the definition takes them, since
+ * libbpf refuses to reuse a pin that differs from it.
+ */
+static int pinned_settings(struct bpf_map *map, const char *path)
+{
+	struct bpf_map_info info = {};
+	__u32 len = sizeof(info);
+	int fd = bpf_obj_get(path), err = 0;
+
+	if (fd < 0)
+		return -errno;
+	if (bpf_obj_get_info_by_fd(fd, &info, &len))
+		err = -errno;
+	close(fd);
+	if (!err)
+		err = bpf_map__set_max_entries(map, info.max_entries);
+	if (!err)
+		err = bpf_map__set_map_flags(map, info.map_flags);
+	return err;
+}
+
 /* Load the embedded object for this kernel, of its programs those in
  * @progs (their ZH_FEAT_PROG_* bits; 0: the maps alone): libbpf reuses the
  * maps pinned under the pin directory and pins the ones it creates there;
- * programs are pinned where no pin exists yet. */
+ * programs are pinned where no pin exists yet, or with @suffix (not NULL)
+ * each at its name and @suffix, whatever is there. */
 static int load_and_pin(struct zh_objs *o, const struct zh_load_opts *opts,
-			__u64 progs)
+			__u64 progs, const char *suffix)
 {
 	struct bpf_object_open_opts open_opts = { .sz = sizeof(open_opts),
 						  .pin_root_path = o->dir };
@@ -312,11 +337,17 @@ static int load_and_pin(struct zh_objs *o, const struct zh_load_opts *opts,
 	bpf_object__for_each_map (map, skel->obj) {
 		if (bpf_map__is_internal(map) || !bpf_map__autocreate(map))
 			continue;
-		/* A pinned map is reused as it is: libbpf refuses one whose
-		 * size or flags differ from the definition. */
 		pin_path(path, sizeof(path), o->dir, bpf_map__name(map));
-		if (!access(path, F_OK))
+		if (!access(path, F_OK)) {
+			err = pinned_settings(map, path);
+			if (err) {
+				zh_errf(o->err, sizeof(o->err), err,
+					"pinned map %s: %s", path,
+					strerror(-err));
+				goto out;
+			}
 			continue;
+		}
 		if (!strcmp(bpf_map__name(map), ZH_MAP_MAGLEV))
 			err = maglev_settings(map,
 					      opts ? opts->maglev_slots : 0);
@@ -324,6 +355,14 @@ static int load_and_pin(struct zh_objs *o, const struct zh_load_opts *opts,
 			err = map_size(map, opts);
 		if (err)
 			goto out;
+	}
+	/* Another version's maps that are exactly these are pinned here
+	 * too, and reused: both versions' programs use them (upgrade.h). */
+	err = zh_upgrade_share(o->root, o->dir, skel->obj);
+	if (err < 0) {
+		zh_errf(o->err, sizeof(o->err), err,
+			"sharing another version's maps: %s", strerror(-err));
+		goto out;
 	}
 	err = zh_fast__load(skel);
 	if (err) {
@@ -336,8 +375,12 @@ static int load_and_pin(struct zh_objs *o, const struct zh_load_opts *opts,
 		if (!bpf_program__autoload(prog))
 			continue;
 		pin_path(path, sizeof(path), o->dir, bpf_program__name(prog));
-		if (!access(path, F_OK))
+		if (suffix) {
+			strncat(path, suffix, sizeof(path) - strlen(path) - 1);
+			unlink(path);
+		} else if (!access(path, F_OK)) {
 			continue;
+		}
 		err = bpf_program__pin(prog, path);
 		if (err) {
 			zh_errf(o->err, sizeof(o->err), err, "pin %s: %s", path,
@@ -367,10 +410,10 @@ static int load_programs(struct zh_objs *o, const struct zh_load_opts *opts)
 
 	for (size_t i = 0; i < zh_prog_defs_n; i++)
 		all |= 1ULL << zh_prog_defs[i].feat;
-	err = load_and_pin(o, opts, all);
+	err = load_and_pin(o, opts, all, NULL);
 	if (!err)
 		goto done;
-	err = load_and_pin(o, opts, 0);
+	err = load_and_pin(o, opts, 0, NULL);
 	if (err)
 		return err;
 	pr_warn("%s; loading its programs one by one\n", o->err);
@@ -381,7 +424,7 @@ static int load_programs(struct zh_objs *o, const struct zh_load_opts *opts)
 		if (zh_prog_missing(&o->feat, d->name) >= 0 ||
 		    !access(path, F_OK))
 			continue;
-		if (!load_and_pin(o, opts, 1ULL << d->feat))
+		if (!load_and_pin(o, opts, 1ULL << d->feat, NULL))
 			continue;
 		pr_warn("this kernel's verifier refuses %s (the log above says why): what needs it is refused\n",
 			d->name);
@@ -396,6 +439,22 @@ static int load_programs(struct zh_objs *o, const struct zh_load_opts *opts)
 done:
 	pr_debug("loaded and pinned BPF objects in %s\n", o->dir);
 	return 0;
+}
+
+int zh_objs_load_progs(struct zh_objs *o, const struct zh_load_opts *opts,
+		       const char *suffix)
+{
+	char path[PATH_MAX];
+	__u64 progs = 0;
+
+	/* The programs pinned here: those this kernel runs (load_programs()
+	 * left out, and recorded, any it refused). */
+	for (size_t i = 0; i < zh_prog_defs_n; i++) {
+		pin_path(path, sizeof(path), o->dir, zh_prog_defs[i].name);
+		if (!access(path, F_OK))
+			progs |= 1ULL << zh_prog_defs[i].feat;
+	}
+	return load_and_pin(o, opts, progs, suffix);
 }
 
 static int pin_dirs(char *dir, size_t len, const char *root)

@@ -97,6 +97,14 @@ int zh_load_opts_parse(const char *arg, struct zh_load_opts *opts);
 int zh_objs_open(struct zh_objs *o, const char *root, unsigned int flags,
 		 const struct zh_load_opts *opts);
 void zh_objs_close(struct zh_objs *o);
+/*
+ * Load this build's programs afresh for @o's directory (its pinned maps
+ * reused) and pin each one this kernel runs at <dir>/<name>@suffix, over
+ * whatever is there (upgrade.c compares and swaps them). On failure
+ * @o->err says why. Call with zh_pin_lock(@o->root) held.
+ */
+int zh_objs_load_progs(struct zh_objs *o, const struct zh_load_opts *opts,
+		       const char *suffix);
 /* Remove every pin of this version under @root (tests, uninstall). */
 int zh_objs_unpin(const char *root);
 

@@ -15,6 +15,7 @@
 #include <jansson.h>
 
 #include "zerohop.h"
+#include "upgrade.h"
 #include "params.h"
 #include "zh_xsk_proto.h"
 #include "hist.h"
@@ -63,6 +64,9 @@ static void usage(FILE *f)
 		"  features [-o json]        kernel features the probes found (each one loaded or\n"
 		"                            attached a minimal program), what uses each, and\n"
 		"                            what zerohop does without it\n"
+		"  abi [-f OBJECT]           what this build pins (or the BPF object file OBJECT\n"
+		"                            of another): maps, their layouts, programs; two\n"
+		"                            builds share pins only where this is the same\n"
 		"  uninstall [--cni-conf-dir DIR]\n"
 		"                            remove the CNI configuration zerohopd --kubernetes\n"
 		"                            wrote (DIR/%s, default %s): kubelet then\n"
@@ -430,6 +434,13 @@ static int cmd_unpin(struct ctl *c)
 	err = zh_objs_unpin(c->root);
 	zh_pin_unlock(lock);
 	return err;
+}
+
+/* --- the ABI ---------------------------------------------------------------- */
+
+static int cmd_abi(struct ctl *c)
+{
+	return zh_upgrade_abi(stdout, c->file);
 }
 
 /* --- kernel features ------------------------------------------------------ */
@@ -1021,6 +1032,7 @@ static const struct {
 	{ "unpin", NULL, cmd_unpin, NULL, false, 0 },
 	{ "uninstall", NULL, cmd_uninstall, NULL, false, OPT_CNI_DIR },
 	{ "features", NULL, cmd_features, NULL, false, OPT_OUTPUT },
+	{ "abi", NULL, cmd_abi, NULL, false, OPT_FILE },
 	{ "service", "add", cmd_service_add, prep_add, true,
 	  SVC_KEY_OPTS | OPT_BACKEND | OPT_AFFINITY | OPT_NODEPORT },
 	{ "service", "del", cmd_service_del, prep_del, true, SVC_KEY_OPTS },

@@ -34,6 +34,7 @@
 #include "cni.h"
 #include "kube.h"
 #include "svc_maps.h"
+#include "takeover.h"
 #include "xsk_srv.h"
 
 static __u64 now_ms(void)
@@ -637,6 +638,9 @@ static int agent_load(struct agent *a)
 		goto err_services;
 	}
 	err = zh_objs_open(&a->objs, o->root, ZH_OBJS_LOAD, &o->load);
+	/* Pods of another version or build: ours now. */
+	if (!err)
+		err = zh_agent_takeover(&a->objs, &o->load);
 	zh_pin_unlock(lock);
 	if (err) {
 		pr_warn("cannot load BPF objects: %s\n", a->objs.err);
