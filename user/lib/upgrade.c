@@ -760,25 +760,68 @@ static void unpin(struct takeover *t)
 	t->r->removed = !rmdir(t->old.dir);
 }
 
+/* A takeover's state for @o, @r zeroed and named @version, its clock
+ * started at @t0; NULL (and @r named) when out of memory. */
+static struct takeover *takeover_new(const struct zh_objs *o,
+				     const char *version,
+				     struct zh_upgrade_result *r,
+				     struct timespec *t0)
+{
+	struct takeover *t = calloc(1, sizeof(*t));
+
+	clock_gettime(CLOCK_MONOTONIC, t0);
+	memset(r, 0, sizeof(*r));
+	snprintf(r->version, sizeof(r->version), "%s", version);
+	if (!t)
+		return NULL;
+	t->o = o;
+	t->r = r;
+	t->netns = calloc(MAX_NETNS, sizeof(*t->netns));
+	if (!t->netns) {
+		free(t);
+		return NULL;
+	}
+	return t;
+}
+
+/* Our netns, then every pod's; then the first scan of them all. */
+static void takeover_scan_all(struct takeover *t)
+{
+	t->n_netns = 1;
+	zh_iface_foreach(t->o, netns_cb, t);
+	t->r->netns = t->n_netns;
+	scan(t, true);
+}
+
+static int takeover_end(struct takeover *t, const struct timespec *t0, int err)
+{
+	struct zh_upgrade_result *r = t->r;
+	struct timespec t1;
+
+	pinset_close(&t->old);
+	pinset_close(&t->ours);
+	free(t->netns);
+	free(t);
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	r->secs = (double)(t1.tv_sec - t0->tv_sec) +
+		  (double)(t1.tv_nsec - t0->tv_nsec) / 1e9;
+	return err;
+}
+
 static int takeover_one(const struct zh_objs *o, const char *version,
 			struct zh_upgrade_result *r)
 {
-	struct takeover *t = calloc(1, sizeof(*t));
-	struct timespec t0, t1;
+	struct takeover *t;
+	struct timespec t0;
 	char dir[PATH_MAX];
 	struct pin *svc;
 	int err;
 
-	clock_gettime(CLOCK_MONOTONIC, &t0);
-	memset(r, 0, sizeof(*r));
-	snprintf(r->version, sizeof(r->version), "%s", version);
+	t = takeover_new(o, version, r, &t0);
 	if (!t)
 		return -ENOMEM;
-	t->o = o;
-	t->r = r;
-	t->netns = calloc(MAX_NETNS, sizeof(*t->netns));
 	snprintf(dir, sizeof(dir), "%s/%s", o->root, version);
-	err = t->netns ? pinset_open(&t->old, dir, NULL) : -ENOMEM;
+	err = pinset_open(&t->old, dir, NULL);
 	if (!err)
 		err = pinset_open(&t->ours, o->dir, NULL);
 	if (err)
@@ -792,10 +835,7 @@ static int takeover_one(const struct zh_objs *o, const char *version,
 	err = carry(t, true);
 	/* Where to look: our netns, then every pod's (ours now include the
 	 * other version's, just carried). */
-	t->n_netns = 1;
-	zh_iface_foreach(o, netns_cb, t);
-	r->netns = t->n_netns;
-	scan(t, true);
+	takeover_scan_all(t);
 	if (r->moved) {
 		int e = carry(t, false);
 
@@ -806,14 +846,7 @@ static int takeover_one(const struct zh_objs *o, const char *version,
 	if (!r->left)
 		unpin(t);
 out:
-	pinset_close(&t->old);
-	pinset_close(&t->ours);
-	free(t->netns);
-	free(t);
-	clock_gettime(CLOCK_MONOTONIC, &t1);
-	r->secs = (double)(t1.tv_sec - t0.tv_sec) +
-		  (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
-	return err;
+	return takeover_end(t, &t0, err);
 }
 
 int zh_upgrade_takeover(const struct zh_objs *o,
@@ -894,19 +927,14 @@ static void unlink_new(struct takeover *t)
 int zh_upgrade_programs(struct zh_objs *o, const struct zh_load_opts *opts,
 			struct zh_upgrade_result *r)
 {
-	struct takeover *t = calloc(1, sizeof(*t));
-	struct timespec t0, t1;
+	struct takeover *t;
+	struct timespec t0;
 	int err;
 
-	clock_gettime(CLOCK_MONOTONIC, &t0);
-	memset(r, 0, sizeof(*r));
-	snprintf(r->version, sizeof(r->version), "%s", ZH_PIN_VERSION);
+	t = takeover_new(o, ZH_PIN_VERSION, r, &t0);
 	if (!t)
 		return -ENOMEM;
-	t->o = o;
-	t->r = r;
-	t->netns = calloc(MAX_NETNS, sizeof(*t->netns));
-	err = t->netns ? zh_objs_load_progs(o, opts, NEW_SUFFIX) : -ENOMEM;
+	err = zh_objs_load_progs(o, opts, NEW_SUFFIX);
 	if (!err)
 		err = pinset_open(&t->old, o->dir, NULL);
 	if (!err)
@@ -919,10 +947,7 @@ int zh_upgrade_programs(struct zh_objs *o, const struct zh_load_opts *opts,
 		goto out;
 	}
 	r->shared = -1; /* every map: it is the same version */
-	t->n_netns = 1;
-	zh_iface_foreach(o, netns_cb, t);
-	r->netns = t->n_netns;
-	scan(t, true);
+	takeover_scan_all(t);
 	err = rename_new(t);
 	scan(t, false);
 	r->left = t->found;
@@ -930,14 +955,7 @@ int zh_upgrade_programs(struct zh_objs *o, const struct zh_load_opts *opts,
 out:
 	if (err)
 		unlink_new(t);
-	pinset_close(&t->old);
-	pinset_close(&t->ours);
-	free(t->netns);
-	free(t);
-	clock_gettime(CLOCK_MONOTONIC, &t1);
-	r->secs = (double)(t1.tv_sec - t0.tv_sec) +
-		  (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
-	return err;
+	return takeover_end(t, &t0, err);
 }
 
 /* --- the ABI ------------------------------------------------------------------ */
