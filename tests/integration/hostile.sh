@@ -4,7 +4,8 @@
 # What any local process can do to zerohopd, and must not hang or starve
 # it. The AF_XDP handoff socket is mode 0666:
 #   - one network namespace opening hundreds of connections gets
-#     MAX_CONNS_PER_NETNS (8) of them, the rest closed at once;
+#     MAX_CONNS_PER_NETNS (8) of them, the rest closed at once; a user
+#     other than root, from six namespaces, MAX_CONNS_PER_UID (32);
 #   - a connection that registers nothing is closed after 5 s;
 #   - connections from many namespaces past the agent's file descriptors
 #     (RLIMIT_NOFILE 64): accept() fails with EMFILE while connections
@@ -156,6 +157,44 @@ case_socket_path() {
 	check "SIGTERM ends it" agent_stops_at_once
 }
 
+# A user that is not root, 8 connections from each of six network
+# namespaces (within the per-netns limit): 32 kept, the rest closed.
+hold_as_nobody() { # hold_as_nobody NETNS OUT: 8 connections, held 60 s
+	ip netns exec "$1" setpriv --reuid 65534 --regid 65534 --clear-groups \
+		/usr/bin/python3 -c '
+import socket, sys, time
+held = []
+for _ in range(8):
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+    try:
+        s.connect(sys.argv[1])
+        held.append(s)
+    except OSError:
+        pass
+print(len(held), flush=True)
+time.sleep(60)' "$ZEROHOP_XSK_SOCKET" >"$2"
+}
+case_per_uid() {
+	local base k
+	chmod 711 "$ZH_TMP" # nobody may reach the socket (not write there)
+	mkdir -m 777 "$ZH_TMP/uid"
+	agent_start
+	base=$(fds)
+	for k in 1 2 3 4 5 6; do
+		ip netns add "${ZH_PREFIX}-u$k"
+		hold_as_nobody "${ZH_PREFIX}-u$k" "$ZH_TMP/uid/$k" &
+		ZH_PIDS+=($!)
+	done
+	check "uid 65534 connects 8 times from each of 6 netns" eventually \
+		eval '[ "$(cat "$ZH_TMP"/uid/* 2>/dev/null | wc -l)" = 6 ]'
+	sleep 0.5
+	check "the agent keeps 32 of its 48 (fds $base -> $(fds))" \
+		test "$(fds)" -le $((base + 32))
+	check "... and says why" grep -q "uid 65534 has 32 connections" "$LOG"
+	check "SIGTERM ends it" agent_stops_at_once
+	chmod 700 "$ZH_TMP"
+}
+
 # /metrics' server: a URL goes into the log escaped (MHD has decoded its
 # %xx: anything can be in it).
 case_http() {
@@ -287,5 +326,5 @@ case_gone_counted() {
 	check "... but as drop_redirect_failed ($d0 -> $d1)" test "$((d1 - d0))" -ge 3
 }
 
-zh_run_cases case_per_netns case_emfile case_socket_path case_http case_slowloris \
+zh_run_cases case_per_netns case_per_uid case_emfile case_socket_path case_http case_slowloris \
 	case_gone case_gone_counted

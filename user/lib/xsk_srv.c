@@ -30,6 +30,11 @@
 /* A pod's process needs one connection for all its queues: a network
  * namespace may hold this many, so that no one peer takes every slot. */
 #define MAX_CONNS_PER_NETNS 8
+/* And a user other than root this many, from all its namespaces: one that
+ * may make network namespaces (unprivileged user namespaces) could
+ * otherwise take every slot, 8 at a time. Root is held by the netns limit
+ * alone: a pod's processes are root in many clusters, one per netns. */
+#define MAX_CONNS_PER_UID 32
 /* A connection that has registered nothing this long after it came is
  * closed: holding slots without using them is not a use. */
 #define IDLE_MS 5000
@@ -47,6 +52,7 @@ struct conn {
 	struct zh_xsk_srv *srv;
 	int fd;
 	pid_t pid;
+	uid_t uid; /* the peer's, from SO_PEERCRED; 0 also when unknown */
 	dev_t ns_dev; /* the peer's network namespace (0, 0: unknown) */
 	ino_t ns_ino;
 	unsigned long long since_ms; /* accepted */
@@ -554,6 +560,15 @@ static void peer_netns(struct conn *c)
 }
 
 /* How many connections @c's namespace has (unknown ones share one). */
+static int uid_conns(const struct zh_xsk_srv *s, const struct conn *c)
+{
+	int n = 0;
+
+	for (int i = 0; i < MAX_CONNS; i++)
+		n += s->conns[i] && s->conns[i]->uid == c->uid;
+	return n;
+}
+
 static int netns_conns(const struct zh_xsk_srv *s, const struct conn *c)
 {
 	int n = 0;
@@ -642,9 +657,21 @@ static void accept_all(struct zh_xsk_srv *s)
 		c->srv = s;
 		c->fd = fd;
 		c->since_ms = mono_ms();
-		if (!getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len))
+		if (!getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len)) {
 			c->pid = cred.pid;
+			c->uid = cred.uid;
+		}
 		peer_netns(c);
+		if (c->uid && uid_conns(s, c) >= MAX_CONNS_PER_UID) {
+			__atomic_add_fetch(&s->st.refused, 1, __ATOMIC_RELAXED);
+			if (zh_ratelimit(&s->rl_full, 1000, 1, &missed))
+				pr_warn("xsk: pid %d: uid %u has %d connections already: closing this one (%u more in the last second)\n",
+					(int)c->pid, (unsigned int)c->uid,
+					MAX_CONNS_PER_UID, missed);
+			close(fd);
+			free(c);
+			continue;
+		}
 		if (netns_conns(s, c) >= MAX_CONNS_PER_NETNS) {
 			__atomic_add_fetch(&s->st.refused, 1, __ATOMIC_RELAXED);
 			if (zh_ratelimit(&s->rl_full, 1000, 1, &missed))
