@@ -29,16 +29,16 @@ int zh_link_mac(int ifindex, unsigned char mac[6])
 	return ret;
 }
 
-int zh_link_tx_csum_off(const char *ifname)
+/* One SIOCETHTOOL request @cmd on @ifname: 0 or -errno. */
+static int ethtool(const char *ifname, void *cmd)
 {
-	struct ethtool_value ev = { .cmd = ETHTOOL_STXCSUM, .data = 0 };
 	struct ifreq ifr = {};
 	int fd, ret = 0;
 
 	if (strlen(ifname) >= IFNAMSIZ)
 		return -EINVAL;
 	strcpy(ifr.ifr_name, ifname);
-	ifr.ifr_data = (void *)&ev;
+	ifr.ifr_data = cmd;
 	fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
 	if (fd < 0)
 		return -errno;
@@ -48,22 +48,19 @@ int zh_link_tx_csum_off(const char *ifname)
 	return ret;
 }
 
+int zh_link_tx_csum_off(const char *ifname)
+{
+	struct ethtool_value ev = { .cmd = ETHTOOL_STXCSUM, .data = 0 };
+
+	return ethtool(ifname, &ev);
+}
+
 int zh_link_settle(const char *ifname)
 {
 	struct ethtool_value ev = { .cmd = ETHTOOL_GLINK };
-	struct ifreq ifr = {};
-	int fd, ret;
-
-	if (strlen(ifname) >= IFNAMSIZ)
-		return -EINVAL;
-	strcpy(ifr.ifr_name, ifname);
-	ifr.ifr_data = (void *)&ev;
-	fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-	if (fd < 0)
-		return -errno;
 	/* ethtool_op_get_link() runs the device's pending link watch event
 	 * (linkwatch_sync_dev()) before it answers. */
-	ret = ioctl(fd, SIOCETHTOOL, &ifr) < 0 ? -errno : !!ev.data;
-	close(fd);
-	return ret;
+	int ret = ethtool(ifname, &ev);
+
+	return ret ? ret : !!ev.data;
 }
