@@ -16,6 +16,7 @@
 #include "csum.h"
 #include "maps.h"
 #include "lb.h"
+#include "node.h"
 #include "kfeat.h"
 
 struct zh_fwd {
@@ -29,6 +30,12 @@ struct zh_fwd {
 	 * rest, counted and all. */
 	__u8 reclassify;
 	__u8 via_rx; /* the target is an AF_XDP pod (ZH_EP_F_VIA_RX) */
+	__u8 family; /* of the packet, for the FIB lookup */
+	/* The entry is the VXLAN device's ingress: no NodePorts there. */
+	__u8 tunnel;
+	/* REDIRECT to a pod on another node: its zh_nodes entry says how
+	 * (node.h). NULL: a pod here. */
+	const struct zh_node *node;
 	/* A Service rewrite the entry applies (tc and XDP write differently),
 	 * whatever the verdict: a backend that is no local pod is reached
 	 * through the kernel, already translated. */
@@ -125,6 +132,38 @@ static __always_inline int zh_deliver(void *data, void *data_end,
 	return ZH_STAT_REDIRECT;
 }
 
+/*
+ * No local pod at @key: a pod of another node (zh_nodes)? Then the frame
+ * goes there, one hop further, as @fwd->node says (the tc verdict sends
+ * it: node.h). Where this kernel cannot send it so, the kernel's routes
+ * take it, untouched.
+ */
+static __always_inline int zh_to_node(void *data, void *data_end,
+				      const struct zh_ep_key *key,
+				      struct zh_fwd *fwd)
+{
+	struct zh_node *n = zh_node_route(key);
+	int stat;
+
+	if (!n)
+		return ZH_STAT_PASS_NO_ENDPOINT;
+	if (n->flags & ZH_NODE_F_VXLAN ? !zh_kernel_has(TC_SET_TUNNEL_KEY) :
+					 !zh_kernel_has(TC_REDIRECT_NEIGH))
+		return ZH_STAT_PASS_NO_ENDPOINT;
+	/* XDP has no way out to another node: the tc entry behind it. */
+	if (fwd->xdp)
+		return ZH_STAT_PASS_TO_TC;
+	if (fwd->reclassify)
+		fwd->handover = 1;
+	stat = zh_hop(data, data_end, key->family, fwd);
+	if (stat)
+		return stat;
+	fwd->node = n;
+	fwd->family = key->family;
+	fwd->ifindex = n->ifindex;
+	return ZH_STAT_REDIRECT;
+}
+
 /* Where a routed packet goes: its destination, after a Service rewrite the
  * balancer planned (a ZH_RET_NAT @ret). */
 static __always_inline void zh_dst_key(struct zh_ep_key *key,
@@ -198,7 +237,10 @@ static __always_inline int zh_ip_from_pod(void *data, void *data_end,
 	if (ret < ZH_STAT_MAX)
 		return ret;
 	zh_dst_key(&key, &f, ret, &fwd->nat);
-	return zh_deliver(data, data_end, &key, fwd);
+	ret = zh_deliver(data, data_end, &key, fwd);
+	if (ret == ZH_STAT_PASS_NO_ENDPOINT)
+		ret = zh_to_node(data, data_end, &key, fwd);
+	return ret;
 }
 
 /*
@@ -250,25 +292,46 @@ static __always_inline int zh_from_pod(void *data, void *data_end,
 }
 
 /*
- * A frame from outside on the node's uplink: TCP or UDP at a NodePort of
- * the node's own address goes to a backend (a local pod: delivered like a
- * pod's packet). Returns a zh_stat, or ZH_RET_PASSTHROUGH for everything
- * else, which the kernel keeps.
+ * A frame on the node's uplink (or, @fwd->tunnel, decapsulated by its
+ * VXLAN device):
+ *   - TCP or UDP at a NodePort of the node's own address goes to a backend
+ *     (a local pod: delivered like a pod's packet);
+ *   - a reply of a Service flow whose backend is on another node goes
+ *     back to the VIP and on to the client pod;
+ *   - from inside the cluster (zh_cluster_cidr) to a local pod: straight
+ *     into it, the host stack skipped (pod to pod across nodes).
+ * Returns a zh_stat, or ZH_RET_PASSTHROUGH for everything else, which the
+ * kernel keeps.
  */
 static __always_inline int zh_from_uplink(void *data, void *data_end,
 					  __u32 ifindex, struct zh_fwd *fwd)
 {
 	struct zh_flow f = { .ifindex = ifindex };
 	struct zh_ep_key key = {};
-	int ret;
+	int ret = ZH_RET_PASSTHROUGH;
 
 	if (zh_flow_parse(data, data_end, &f))
 		return ZH_RET_PASSTHROUGH;
-	ret = zh_lb_nodeport(&f, &fwd->nat);
-	if (ret != ZH_RET_NAT)
+	if (zh_lb_on()) {
+		if (!fwd->tunnel)
+			ret = zh_lb_nodeport(&f, &fwd->nat);
+		if (ret == ZH_RET_PASSTHROUGH)
+			ret = zh_lb_from_node(&f, &fwd->nat);
+	}
+	if (ret != ZH_RET_NAT && ret != ZH_RET_PASSTHROUGH)
 		return ret;
+	/* Not a Service's: only cluster traffic, and the kernel's rules for
+	 * IP options. */
+	if (ret == ZH_RET_PASSTHROUGH && ((f.flags & ZH_FLOW_F_IP_OPTIONS) ||
+					  !zh_in_cluster(f.family, f.saddr)))
+		return ZH_RET_PASSTHROUGH;
 	zh_dst_key(&key, &f, ret, &fwd->nat);
-	return zh_deliver(data, data_end, &key, fwd);
+	ret = zh_deliver(data, data_end, &key, fwd);
+	/* Not for a pod here (the node's own, or routed on): not ours, and
+	 * not counted. */
+	if (ret == ZH_STAT_PASS_NO_ENDPOINT && !fwd->nat.op)
+		return ZH_RET_PASSTHROUGH;
+	return ret;
 }
 
 #endif /* ZH_FWD_H */

@@ -129,6 +129,8 @@ static const struct pin_entry pins[] = {
 	PIN(ZH_MAP_NODE_ADDRS, node_addrs_fd, false),
 	PIN(ZH_MAP_XSKS, xsks_fd, false),
 	PIN(ZH_MAP_XSK_STEER, xsk_steer_fd, false),
+	PIN(ZH_MAP_NODES, nodes_fd, false),
+	PIN(ZH_MAP_CLUSTER_CIDRS, cluster_cidrs_fd, false),
 	PIN(ZH_PROG_TC_FROM_POD, tc_from_pod_fd, true),
 	PIN(ZH_PROG_XDP_FROM_POD, xdp_from_pod_fd, true),
 	PIN(ZH_PROG_XDP_POD, xdp_pod_fd, true),
@@ -136,6 +138,7 @@ static const struct pin_entry pins[] = {
 	PIN(ZH_PROG_TC_POD, tc_pod_fd, true),
 	PIN(ZH_PROG_TC_UPLINK, tc_uplink_fd, true),
 	PIN(ZH_PROG_XDP_UPLINK, xdp_uplink_fd, true),
+	PIN(ZH_PROG_TC_TUNNEL, tc_tunnel_fd, true),
 };
 #define N_PINS (sizeof(pins) / sizeof(pins[0]))
 

@@ -57,6 +57,8 @@ struct zh_objs {
 	int node_addrs_fd;
 	int xsks_fd;
 	int xsk_steer_fd;
+	int nodes_fd;
+	int cluster_cidrs_fd;
 	int tc_from_pod_fd;
 	int xdp_from_pod_fd;
 	int xdp_pod_fd;
@@ -64,6 +66,7 @@ struct zh_objs {
 	int tc_pod_fd;
 	int tc_uplink_fd;
 	int xdp_uplink_fd;
+	int tc_tunnel_fd;
 	bool probed; /* this call probed the kernel (no feature set pinned) */
 	bool loaded; /* this call ran the loader (something was not pinned) */
 	char err[256]; /* why zh_objs_open() failed */
