@@ -368,6 +368,34 @@ static void cni_sync(struct zh_kube *k)
 	k->conflist = text;
 }
 
+/*
+ * The Node objects as the node table (nodes.h): every usable Node, routes
+ * and tunnel entries toward the others. A Node without an InternalIP or
+ * pod CIDR is left out, logged once per change.
+ */
+static void nodes_sync(struct zh_kube *k)
+{
+	struct zh_node_set set = { 0 };
+	struct zh_node_info n;
+	const char *name;
+	json_t *node;
+	char err[256];
+
+	if (!k->o.cluster)
+		return;
+	json_object_foreach (k->res[ZH_KUBE_NODES].store, name, node) {
+		if (zh_node_from_k8s(node, &n, err, sizeof(err))) {
+			pr_info("k8s: Node %s left out: %s\n", name, err);
+			continue;
+		}
+		if (zh_node_set_put(&set, &n))
+			break;
+	}
+	zh_agent_nodes_apply(k->objs, k->o.cluster, k->o.state_dir,
+			     "Node objects", &set);
+	zh_node_set_free(&set);
+}
+
 /* --- the thread ---------------------------------------------------------- */
 
 static void arrived(struct zh_kube *k, int n)
@@ -437,8 +465,9 @@ static void *kube_thread(void *arg)
 			health_sync(k);
 			cni_sync(k);
 		}
-		if (nodes->changed) {
+		if (nodes->changed && nodes->synced) {
 			nodes->changed = false;
+			nodes_sync(k);
 			cni_sync(k);
 		}
 	}

@@ -23,6 +23,7 @@
 #include <net/if.h>
 #include <arpa/inet.h>
 #include <sys/signalfd.h>
+#include <sys/stat.h>
 #include <poll.h>
 
 #include "zerohop.h"
@@ -79,7 +80,6 @@ static void usage(FILE *f)
 		"      --k8s-api URL       the API server, https://HOST:PORT (default $%s,\n"
 		"                          else the kubernetes Service's address from the env)\n"
 		"      --kubeconfig FILE   credentials and server from a kubeconfig (off-cluster)\n"
-		"      --node-name NAME    this node (default $NODE_NAME, else the hostname)\n"
 		"      --cni-conf-dir DIR  once the Services are programmed, write this node's\n"
 		"                          CNI configuration there (10-zerohop.conflist, from the\n"
 		"                          Node's pod CIDRs); default: don't\n"
@@ -97,6 +97,18 @@ static void usage(FILE *f)
 		"                          maglev (defaults in zh_abi.h)\n"
 		"      --xsk-socket PATH|none  where pods hand over their AF_XDP sockets\n"
 		"                          (default $%s or %s; mount it into AF_XDP pods)\n"
+		"      --nodes FILE       the cluster's nodes (README: Across nodes), at start and\n"
+		"                          on SIGHUP: {\"nodes\": [{\"name\", \"addresses\",\n"
+		"                          \"podCIDRs\"}]} or kubectl's NodeList; with --kubernetes\n"
+		"                          they come from the Node objects instead\n"
+		"      --node-name NAME    this node (default $NODE_NAME, else the hostname)\n"
+		"      --routing native|vxlan  how pods reach other nodes' pods (default native):\n"
+		"                          native: via the node's address on the uplink;\n"
+		"                          vxlan: through a VXLAN device the agent makes\n"
+		"      --uplink DEV        the device toward the other nodes (default: the one\n"
+		"                          holding this node's address)\n"
+		"      --vxlan-port N      the VXLAN UDP port (default %u)\n"
+		"      --vxlan-vni N       the VXLAN network id (default %u)\n"
 		"  -v, --verbose           more logging (repeat for libbpf debug)\n"
 		"  -h, --help              this help\n"
 		"\n"
@@ -106,11 +118,13 @@ static void usage(FILE *f)
 		"ZEROHOP_DISABLE_FEATURES=name,name makes that probe report those absent.\n"
 		"\n"
 		"SIGTERM or SIGINT: exit, leaving the pins (the dataplane keeps forwarding).\n"
-		"SIGHUP: sweep stale endpoints now, and apply the --services file again.\n"
+		"SIGHUP: sweep stale endpoints now, and apply the --services and --nodes\n"
+		"files again.\n"
 		"With --kubernetes, /readyz answers 503 until the Services are programmed.\n",
 		ZH_PIN_ROOT, ZH_STATE_DIR_ENV, ZH_STATE_DIR, ZH_SAMPLE_DEFAULT,
 		ZH_K8S_API_ENV, ZH_MAGLEV_SLOTS, ZH_MAGLEV_PER_BACKEND,
-		ZH_XSK_SOCKET_ENV, ZH_XSK_SOCKET_DEFAULT);
+		ZH_XSK_SOCKET_ENV, ZH_XSK_SOCKET_DEFAULT, ZH_VXLAN_PORT,
+		ZH_VXLAN_VNI);
 }
 
 struct stale {
@@ -332,6 +346,47 @@ int zh_agent_services_change(const struct zh_objs *objs, const char *path,
 	return rc;
 }
 
+int zh_agent_nodes_apply(const struct zh_objs *objs,
+			 const struct zh_cluster_conf *conf,
+			 const char *state_dir, const char *source,
+			 const struct zh_node_set *set)
+{
+	struct zh_cluster_result r;
+	int lock, rc, err;
+
+	lock = zh_pin_lock(objs->root);
+	if (lock < 0)
+		return lock;
+	rc = zh_cluster_apply(objs, conf, set, &r);
+	if (!rc && state_dir) {
+		mkdir(state_dir, 0700); /* the plugin may not have made it */
+		err = zh_cluster_state_save(state_dir, conf, set);
+		if (err)
+			pr_warn("nodes: cannot keep the table in %s/%s: %s\n",
+				state_dir, ZH_CLUSTER_STATE, strerror(-err));
+	}
+	zh_pin_unlock(lock);
+	if (rc)
+		pr_warn("nodes: %s: %s\n", source, r.err);
+	else
+		pr_info("nodes: %s: %zu node(s), %d other(s): %d pod CIDR route(s) (%s), %d map entries; %d route(s) and %d entries removed\n",
+			source, set->n, r.remote, r.routes,
+			zh_routing_name(conf->routing), r.entries,
+			r.routes_removed, r.removed);
+	return rc;
+}
+
+/* --nodes FILE: parsed, or said why not. */
+static int nodes_load(const char *path, struct zh_node_set *set)
+{
+	char err[512];
+	int rc = zh_nodes_load(path, set, err, sizeof(err));
+
+	if (rc)
+		pr_warn("nodes: %s\n", err);
+	return rc;
+}
+
 /* SIGHUP: the file again; a bad one changes nothing. */
 static void services_reload(const struct zh_objs *objs, const char *path)
 {
@@ -401,6 +456,11 @@ struct agent_opts {
 	bool kubernetes;
 	int datapath; /* --cni-datapath: an index of datapaths[] */
 	const char *afxdp_text; /* --cni-afxdp */
+	const char *nodes_file; /* --nodes */
+	unsigned int vxlan_port, vni; /* 0: the defaults */
+	const char *uplink; /* --uplink */
+	int routing; /* --routing: enum zh_routing */
+	struct zh_cluster_conf cluster; /* made from the above */
 	struct zh_kube_opts kube;
 	int verbose;
 	struct zh_config cfg; /* the fields of zh_config that are ours */
@@ -453,9 +513,8 @@ static int agent_parse_kube(struct agent_opts *o, const struct zh_param *opts,
 			    size_t len)
 {
 	static const char *const kube_only[] = { "k8s-api",	 "kubeconfig",
-						 "node-name",	 "cni-conf-dir",
-						 "cni-datapath", "cni-mtu",
-						 "cni-afxdp" };
+						 "cni-conf-dir", "cni-datapath",
+						 "cni-mtu",	 "cni-afxdp" };
 	size_t i;
 
 	if (o->kubernetes && o->services) {
@@ -477,7 +536,13 @@ static int agent_parse_kube(struct agent_opts *o, const struct zh_param *opts,
 		return -EINVAL;
 	if (!o->kube.node || !o->kube.node[0])
 		o->kube.node = getenv("NODE_NAME");
-	if (o->kubernetes && (!o->kube.node || !o->kube.node[0])) {
+	if (o->kubernetes && o->nodes_file) {
+		fprintf(stderr,
+			"zerohopd: --nodes and --kubernetes: the nodes come from one or the other\n");
+		return -EINVAL;
+	}
+	if ((o->kubernetes || o->nodes_file) &&
+	    (!o->kube.node || !o->kube.node[0])) {
 		if (gethostname(hostname, len - 1)) {
 			fprintf(stderr,
 				"zerohopd: no node name: give --node-name or set NODE_NAME\n");
@@ -485,6 +550,23 @@ static int agent_parse_kube(struct agent_opts *o, const struct zh_param *opts,
 		}
 		o->kube.node = hostname;
 	}
+	zh_cluster_conf_init(&o->cluster);
+	o->cluster.routing = (enum zh_routing)o->routing;
+	snprintf(o->cluster.self, sizeof(o->cluster.self), "%s",
+		 o->kube.node ? o->kube.node : "");
+	if (o->uplink &&
+	    snprintf(o->cluster.uplink, sizeof(o->cluster.uplink), "%s",
+		     o->uplink) >= (int)sizeof(o->cluster.uplink)) {
+		fprintf(stderr, "zerohopd: --uplink %s: no such device name\n",
+			o->uplink);
+		return -EINVAL;
+	}
+	if (o->vxlan_port)
+		o->cluster.vxlan_port = o->vxlan_port;
+	if (o->vni)
+		o->cluster.vni = o->vni;
+	o->kube.cluster = &o->cluster;
+	o->kube.state_dir = o->state_dir;
 	return 0;
 }
 
@@ -498,6 +580,9 @@ static int agent_parse(int argc, char **argv, struct agent_opts *o)
 	static const int probes[] = { ZH_CFG_F_PROBES, 0 };
 	static const char *const datapaths[] = { "tc", "xdp" };
 	static const int datapath_vals[] = { 0, 1 };
+	static const char *const routings[] = { "native", "vxlan" };
+	static const int routing_vals[] = { ZH_ROUTING_NATIVE,
+					    ZH_ROUTING_VXLAN };
 	static char hostname[256];
 	char want_sample[64], want_map_size[160], err[ZH_PARAMS_ERR_MAX];
 	bool help = false;
@@ -534,6 +619,12 @@ static int agent_parse(int argc, char **argv, struct agent_opts *o)
 			    1, 65536),
 		ZH_OPT_FUNC("xsk-socket", 0, &o->xsk_path, parse_xsk_socket,
 			    "an absolute path shorter than 108 bytes, or none"),
+		ZH_OPT_STR("nodes", 0, &o->nodes_file),
+		ZH_OPT_ENUM("routing", 0, &o->routing, routings, routing_vals,
+			    2),
+		ZH_OPT_STR("uplink", 0, &o->uplink),
+		ZH_OPT_UINT("vxlan-port", 0, &o->vxlan_port, 1, 65535),
+		ZH_OPT_UINT("vxlan-vni", 0, &o->vni, 1, (1U << 24) - 1),
 		ZH_OPT_COUNT("verbose", 'v', &o->verbose),
 		ZH_OPT_HELP(&help),
 		{},
@@ -610,6 +701,20 @@ static int signals_open(int *sfd)
 	return 0;
 }
 
+/* At start and on SIGHUP; a bad file changes nothing. */
+static int nodes_sync(const struct agent_opts *o, const struct zh_objs *objs)
+{
+	struct zh_node_set set;
+	int rc;
+
+	rc = nodes_load(o->nodes_file, &set);
+	if (!rc)
+		rc = zh_agent_nodes_apply(objs, &o->cluster, o->state_dir,
+					  o->nodes_file, &set);
+	zh_node_set_free(&set);
+	return rc;
+}
+
 /*
  * The BPF objects, loaded (or the pins reused) under the pin lock, what
  * this kernel cannot serve refused, and the --services file programmed.
@@ -630,6 +735,14 @@ static int agent_load(struct agent *a)
 		err = services_load(o->services, &svc_set);
 		if (err)
 			return err;
+	}
+	if (o->nodes_file) {
+		struct zh_node_set nodes;
+
+		err = nodes_load(o->nodes_file, &nodes);
+		zh_node_set_free(&nodes);
+		if (err)
+			goto err_services;
 	}
 	lock = zh_pin_lock(o->root);
 	if (lock < 0) {
@@ -696,6 +809,11 @@ static int agent_configure(struct agent *a)
 			return err;
 	}
 	sync_node_addrs(&a->objs);
+	if (o->nodes_file) {
+		err = nodes_sync(o, &a->objs);
+		if (err)
+			return err;
+	}
 	err = zh_config_get(&a->objs, &cur);
 	if (!err) {
 		cur.flags = (cur.flags & ~ZH_CFG_F_PROBES) | o->cfg.flags;
@@ -764,6 +882,8 @@ static void agent_loop(struct agent *a)
 			/* A bad file changes nothing: the agent goes on. */
 			if (o->services)
 				services_reload(&a->objs, o->services);
+			if (o->nodes_file && nodes_sync(o, &a->objs))
+				pr_warn("nodes: keeping the node table as it is\n");
 			continue;
 		}
 		pr_info("signal %u: exiting; pins stay in %s\n", si.ssi_signo,
