@@ -306,8 +306,7 @@ static int parse_doc(struct zh_netconf *conf, struct zh_cni_err *err)
 			"name \"%s\" must match ^[a-zA-Z0-9][a-zA-Z0-9_.-]*$",
 			conf->name);
 	if (parse_mtu(conf, err) || parse_routing(conf, err) ||
-	    parse_datapath(conf, err) ||
-	    parse_afxdp(conf, err))
+	    parse_datapath(conf, err) || parse_afxdp(conf, err))
 		return -1;
 	if (zh_json_object(root, "", "ipam", ZH_JSON_REQUIRED, &ipam, &je) ||
 	    zh_json_str(ipam, "ipam", "type", str, &conf->ipam_type, &je) ||

@@ -45,7 +45,8 @@ static __always_inline void zh_lpm_host(struct zh_lpm_key *k, __u8 family,
 }
 
 /* The remote node whose pod CIDR holds @key's address, or NULL. */
-static __always_inline struct zh_node *zh_node_route(const struct zh_ep_key *key)
+static __always_inline struct zh_node *
+zh_node_route(const struct zh_ep_key *key)
 {
 	struct zh_lpm_key k = {};
 
@@ -80,7 +81,8 @@ static __always_inline int zh_skb_to_tunnel(struct __sk_buff *skb,
 	if (n->family == ZH_AF_INET) {
 		tk.remote_ipv4 = bpf_ntohl(n->addr[0]); /* host order here */
 	} else {
-		__builtin_memcpy(tk.remote_ipv6, n->addr, sizeof(tk.remote_ipv6));
+		__builtin_memcpy(tk.remote_ipv6, n->addr,
+				 sizeof(tk.remote_ipv6));
 		flags = BPF_F_TUNINFO_IPV6;
 	}
 	if (bpf_skb_set_tunnel_key(skb, &tk, sizeof(tk), flags))
@@ -89,9 +91,8 @@ static __always_inline int zh_skb_to_tunnel(struct __sk_buff *skb,
 }
 
 /* Native: the next hop from the FIB, else from the node table. */
-static __always_inline int zh_skb_to_uplink(struct __sk_buff *skb,
-					    const struct zh_node *n,
-					    __u8 family)
+static __always_inline int
+zh_skb_to_uplink(struct __sk_buff *skb, const struct zh_node *n, __u8 family)
 {
 	struct bpf_redir_neigh nh = {};
 	void *data, *data_end;
@@ -104,8 +105,8 @@ static __always_inline int zh_skb_to_uplink(struct __sk_buff *skb,
 		data = (void *)(long)skb->data;
 		data_end = (void *)(long)skb->data_end;
 		if (family == ZH_AF_INET) {
-			struct iphdr *iph = zh_hdr(data, data_end, ETH_HLEN,
-						   sizeof(*iph));
+			struct iphdr *iph =
+				zh_hdr(data, data_end, ETH_HLEN, sizeof(*iph));
 
 			if (!iph)
 				return TC_ACT_SHOT;
@@ -116,8 +117,8 @@ static __always_inline int zh_skb_to_uplink(struct __sk_buff *skb,
 			p.ipv4_src = iph->saddr;
 			p.ipv4_dst = iph->daddr;
 		} else {
-			struct ipv6hdr *ip6 = zh_hdr(data, data_end, ETH_HLEN,
-						     sizeof(*ip6));
+			struct ipv6hdr *ip6 =
+				zh_hdr(data, data_end, ETH_HLEN, sizeof(*ip6));
 
 			if (!ip6)
 				return TC_ACT_SHOT;

@@ -22,8 +22,8 @@
 
 #define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
 
-static __attribute__((format(printf, 3, 4))) int
-errf(char *err, size_t len, const char *fmt, ...)
+static __attribute__((format(printf, 3, 4))) int errf(char *err, size_t len,
+						      const char *fmt, ...)
 {
 	va_list ap;
 
@@ -110,9 +110,10 @@ static int add_cidr(struct zh_node_info *n, const char *s, char *err,
 		return errf(err, len, "node %s: more than %d pod CIDRs",
 			    n->name, ZH_NODE_CIDRS_MAX);
 	if (zh_addr_parse(s, true, &a) || !a.prefix || !cidr_canonical(&a))
-		return errf(err, len,
-			    "node %s: \"%.64s\" is no CIDR (network/prefix, host bits zero)",
-			    n->name, s);
+		return errf(
+			err, len,
+			"node %s: \"%.64s\" is no CIDR (network/prefix, host bits zero)",
+			n->name, s);
 	n->cidrs[n->n_cidrs++] = a;
 	return 0;
 }
@@ -121,9 +122,10 @@ static int set_name(struct zh_node_info *n, const char *name, char *err,
 		    size_t len)
 {
 	if (!name || !name_ok(name))
-		return errf(err, len,
-			    "a node's name must be 1-%d characters of letters, digits, '-', '.', '_' (is \"%.64s\")",
-			    ZH_NODE_NAME_MAX - 1, name ? name : "");
+		return errf(
+			err, len,
+			"a node's name must be 1-%d characters of letters, digits, '-', '.', '_' (is \"%.64s\")",
+			ZH_NODE_NAME_MAX - 1, name ? name : "");
 	snprintf(n->name, sizeof(n->name), "%s", name);
 	return 0;
 }
@@ -145,9 +147,10 @@ int zh_node_from_json(const json_t *o, struct zh_node_info *n, char *err,
 	addrs = json_object_get(o, "addresses");
 	cidrs = json_object_get(o, "podCIDRs");
 	if (!json_is_array(addrs) || !json_array_size(addrs))
-		return errf(err, errlen,
-			    "node %s: \"addresses\" must be a non-empty array of IP addresses",
-			    n->name);
+		return errf(
+			err, errlen,
+			"node %s: \"addresses\" must be a non-empty array of IP addresses",
+			n->name);
 	if (cidrs && !json_is_array(cidrs))
 		return errf(err, errlen,
 			    "node %s: \"podCIDRs\" must be an array of CIDRs",
@@ -182,13 +185,15 @@ int zh_node_from_k8s(const json_t *node, struct zh_node_info *n, char *err,
 	int rc;
 
 	memset(n, 0, sizeof(*n));
-	rc = set_name(n, json_string_value(json_object_get(meta, "name")),
-		      err, errlen);
+	rc = set_name(n, json_string_value(json_object_get(meta, "name")), err,
+		      errlen);
 	if (rc)
 		return rc;
 	json_array_foreach (json_object_get(status, "addresses"), i, v) {
-		const char *type = json_string_value(json_object_get(v, "type"));
-		const char *a = json_string_value(json_object_get(v, "address"));
+		const char *type =
+			json_string_value(json_object_get(v, "type"));
+		const char *a =
+			json_string_value(json_object_get(v, "address"));
 
 		if (!type || !a || strcmp(type, "InternalIP"))
 			continue;
@@ -201,9 +206,9 @@ int zh_node_from_k8s(const json_t *node, struct zh_node_info *n, char *err,
 	cidrs = json_object_get(spec, "podCIDRs");
 	if (!json_array_size(cidrs) &&
 	    json_is_string(json_object_get(spec, "podCIDR")))
-		return add_cidr(n,
-				json_string_value(json_object_get(spec, "podCIDR")),
-				err, errlen);
+		return add_cidr(
+			n, json_string_value(json_object_get(spec, "podCIDR")),
+			err, errlen);
 	json_array_foreach (cidrs, i, v) {
 		if (!json_is_string(v))
 			return errf(err, errlen,
@@ -217,22 +222,22 @@ int zh_node_from_k8s(const json_t *node, struct zh_node_info *n, char *err,
 
 json_t *zh_node_to_json(const struct zh_node_info *n)
 {
-	json_t *o = json_pack("{s:s, s:[], s:[]}", "name", n->name,
-			      "addresses", "podCIDRs");
+	json_t *o = json_pack("{s:s, s:[], s:[]}", "name", n->name, "addresses",
+			      "podCIDRs");
 	char buf[64];
 
 	if (!o)
 		return NULL;
 	for (int i = 0; i < n->n_addrs; i++)
-		json_array_append_new(
-			json_object_get(o, "addresses"),
-			json_string(zh_addr_str(&n->addrs[i], false, buf,
-						sizeof(buf))));
+		json_array_append_new(json_object_get(o, "addresses"),
+				      json_string(zh_addr_str(&n->addrs[i],
+							      false, buf,
+							      sizeof(buf))));
 	for (int i = 0; i < n->n_cidrs; i++)
-		json_array_append_new(
-			json_object_get(o, "podCIDRs"),
-			json_string(zh_addr_str(&n->cidrs[i], true, buf,
-						sizeof(buf))));
+		json_array_append_new(json_object_get(o, "podCIDRs"),
+				      json_string(zh_addr_str(&n->cidrs[i],
+							      true, buf,
+							      sizeof(buf))));
 	return o;
 }
 
@@ -341,8 +346,9 @@ int zh_nodes_parse(const char *text, size_t len, struct zh_node_set *set,
 	if (k8s)
 		list = json_object_get(root, "items");
 	if (!json_is_array(list)) {
-		rc = errf(err, errlen,
-			  "want {\"nodes\": [...]} or kubectl's NodeList ({\"items\": [...]})");
+		rc = errf(
+			err, errlen,
+			"want {\"nodes\": [...]} or kubectl's NodeList ({\"items\": [...]})");
 		goto out;
 	}
 	json_array_foreach (list, i, v) {
@@ -391,7 +397,7 @@ int zh_nodes_load(const char *path, struct zh_node_set *set, char *err,
 	n = buf ? fread(buf, 1, NODES_FILE_MAX, f) : 0;
 	if (!buf || ferror(f) || n == NODES_FILE_MAX) {
 		rc = errf(err, errlen, "%s: %s", path,
-			  !buf	      ? "out of memory" :
+			  !buf	    ? "out of memory" :
 			  ferror(f) ? "read error" :
 				      "bigger than 16 MiB");
 	} else {
@@ -436,8 +442,7 @@ static void lpm_key(struct zh_lpm_key *k, const struct zh_addr *a)
 }
 
 /* A node's address of @family, else its first one. */
-static const struct zh_addr *node_addr(const struct zh_node_info *n,
-				       int family)
+static const struct zh_addr *node_addr(const struct zh_node_info *n, int family)
 {
 	for (int i = 0; i < n->n_addrs; i++)
 		if (n->addrs[i].family == family)
@@ -470,8 +475,8 @@ static int uplink_of(const struct zh_node_info *self)
 		raw = i->ifa_addr->sa_family == AF_INET ?
 			      (const void *)&((struct sockaddr_in *)i->ifa_addr)
 				      ->sin_addr :
-			      (const void *)&((struct sockaddr_in6 *)
-						      i->ifa_addr)
+			      (const void *)&(
+				      (struct sockaddr_in6 *)i->ifa_addr)
 				      ->sin6_addr;
 		for (int a = 0; a < self->n_addrs; a++)
 			if (self->addrs[a].family == i->ifa_addr->sa_family &&
@@ -686,9 +691,8 @@ static int apply_remote(const struct zh_objs *objs,
 		}
 		if (bpf_map_update_elem(objs->nodes_fd, &k, &v, BPF_ANY)) {
 			err = -errno;
-			snprintf(r->err, sizeof(r->err),
-				 "cannot write %s: %s", ZH_MAP_NODES,
-				 strerror(-err));
+			snprintf(r->err, sizeof(r->err), "cannot write %s: %s",
+				 ZH_MAP_NODES, strerror(-err));
 			return err;
 		}
 		r->entries++;
@@ -754,8 +758,7 @@ static int cluster_put(int fd, const struct zh_addr *a, __u32 flags,
 
 int zh_cluster_apply(const struct zh_objs *objs,
 		     const struct zh_cluster_conf *conf,
-		     const struct zh_node_set *set,
-		     struct zh_cluster_result *r)
+		     const struct zh_node_set *set, struct zh_cluster_result *r)
 {
 	const struct zh_node_info *self = zh_node_set_find(set, conf->self);
 	struct keys want_nodes = { 0 }, want_cluster = { 0 };
@@ -773,11 +776,12 @@ int zh_cluster_apply(const struct zh_objs *objs,
 	uplink = conf->uplink[0] ? (int)if_nametoindex(conf->uplink) :
 				   uplink_of(self);
 	if (!uplink) {
-		snprintf(r->err, sizeof(r->err),
-			 conf->uplink[0] ? "no uplink device %s" :
-			 self ? "no device here holds an address of node %s: give --uplink" :
-				"this node (%s) is not in the node table",
-			 conf->uplink[0] ? conf->uplink : conf->self);
+		snprintf(
+			r->err, sizeof(r->err),
+			conf->uplink[0] ? "no uplink device %s" :
+			self ? "no device here holds an address of node %s: give --uplink" :
+			       "this node (%s) is not in the node table",
+			conf->uplink[0] ? conf->uplink : conf->self);
 		return -ENODEV;
 	}
 	r->uplink = uplink;
@@ -785,9 +789,10 @@ int zh_cluster_apply(const struct zh_objs *objs,
 		underlay = &self->addrs[0];
 	if (conf->routing == ZH_ROUTING_VXLAN) {
 		if (!underlay) {
-			snprintf(r->err, sizeof(r->err),
-				 "routing vxlan: this node (%s) has no address in the node table",
-				 conf->self);
+			snprintf(
+				r->err, sizeof(r->err),
+				"routing vxlan: this node (%s) has no address in the node table",
+				conf->self);
 			return -EINVAL;
 		}
 		vxlan = vxlan_ensure(conf, uplink, underlay, r);
@@ -871,9 +876,8 @@ int zh_cluster_state_save(const char *dir, const struct zh_cluster_conf *conf,
 	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
 	root = json_pack("{s:s, s:s, s:s, s:s, s:I, s:I, s:[]}", "self",
 			 conf->self, "routing", zh_routing_name(conf->routing),
-			 "uplink", conf->uplink, "vxlanDevice",
-			 conf->vxlan_dev, "vxlanPort",
-			 (json_int_t)conf->vxlan_port, "vni",
+			 "uplink", conf->uplink, "vxlanDevice", conf->vxlan_dev,
+			 "vxlanPort", (json_int_t)conf->vxlan_port, "vni",
 			 (json_int_t)conf->vni, "nodes");
 	if (!root)
 		return -ENOMEM;

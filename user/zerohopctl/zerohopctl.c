@@ -1067,8 +1067,7 @@ static int node_change(struct ctl *c, bool add)
 	lock = zh_pin_lock(c->root);
 	if (lock < 0)
 		return lock;
-	rc = zh_cluster_state_load(c->state_dir, &conf, &set, err,
-				   sizeof(err));
+	rc = zh_cluster_state_load(c->state_dir, &conf, &set, err, sizeof(err));
 	if (rc) {
 		fprintf(stderr, "zerohopctl: %s\n", err);
 		rc = CMD_FAILED;
@@ -1131,8 +1130,7 @@ static int cmd_node_list(struct ctl *c)
 	json_t *j, *nodes;
 	int rc;
 
-	rc = zh_cluster_state_load(c->state_dir, &conf, &set, err,
-				   sizeof(err));
+	rc = zh_cluster_state_load(c->state_dir, &conf, &set, err, sizeof(err));
 	if (rc) {
 		fprintf(stderr, "zerohopctl: %s\n", err);
 		return CMD_FAILED;
@@ -1253,11 +1251,9 @@ int main(int argc, char **argv)
 		[O_CNI_DIR] = ZH_OPT_STR("cni-conf-dir", 0, &c.cni_dir),
 		[O_NAME] = ZH_OPT_STR("name", 0, &c.node_name),
 		[O_ADDRESS] = ZH_OPT_STRS("address", 0, c.node_addrs,
-					  &c.n_node_addrs,
-					  ZH_NODE_ADDRS_MAX),
+					  &c.n_node_addrs, ZH_NODE_ADDRS_MAX),
 		[O_POD_CIDR] = ZH_OPT_STRS("pod-cidr", 0, c.node_cidrs,
-					   &c.n_node_cidrs,
-					   ZH_NODE_CIDRS_MAX),
+					   &c.n_node_cidrs, ZH_NODE_CIDRS_MAX),
 		[O_STATE_DIR] = ZH_OPT_STR("state-dir", 0, &c.state_dir),
 		[O_PIN_ROOT] = ZH_OPT_STR("pin-root", 'p', &c.root),
 		[O_HELP] = ZH_OPT_HELP(&help),
