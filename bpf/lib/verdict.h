@@ -106,7 +106,8 @@ static __always_inline int zh_tc_verdict(struct __sk_buff *skb, int stat,
 		if (fwd->l3_old != fwd->l3_new)
 			bpf_csum_update(skb, bpf_csum_diff(&fwd->l3_old, 4,
 							   &fwd->l3_new, 4, 0));
-		act = fwd->node ?
+		/* (The uplink's entries deliver here only.) */
+		act = !uplink && fwd->node ?
 			      zh_skb_to_node(skb, fwd->node, fwd->family) :
 			      zh_ctx_deliver(skb, fwd->ifindex, fwd->via_rx);
 		if (act == TC_ACT_REDIRECT) {

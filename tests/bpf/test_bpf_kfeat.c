@@ -65,6 +65,8 @@ static const struct {
 	{ BPF_FUNC_xdp_adjust_tail, -1, ZH_FEAT_XDP_ADJUST_TAIL },
 	{ BPF_FUNC_xdp_adjust_meta, -1, ZH_FEAT_XDP_META },
 	{ BPF_FUNC_check_mtu, ZH_FEAT_TC_CHECK_MTU, ZH_FEAT_XDP_CHECK_MTU },
+	{ BPF_FUNC_fib_lookup, ZH_FEAT_TC_FIB_LOOKUP, -1 },
+	{ BPF_FUNC_skb_set_tunnel_key, ZH_FEAT_TC_SET_TUNNEL_KEY, -1 },
 };
 
 /* Every feature that stands for a helper call. */

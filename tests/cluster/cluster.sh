@@ -127,6 +127,8 @@ cl_node_up() {
  "ipam":{"type":"host-local","ranges":[[{"subnet":"$(cl_cidr "$n")"}],[{"subnet":"$(cl_cidr6 "$n")"}]],
          "dataDir":"$ZH_TMP/$n/ipam"}}
 EOF
+	sed 's/"type":"zerohop",/"type":"zerohop","datapath":"xdp",/' \
+		"$ZH_TMP/$n/conf.json" >"$ZH_TMP/$n/conf-xdp.json"
 	cl_nodes_json "${NODES[@]}" >"$ZH_TMP/$n/nodes.json"
 }
 
@@ -156,10 +158,11 @@ cl_agent_stop() {
 	wait "$pid" 2>/dev/null || true
 }
 
-# cl_pod_add NODE POD: POD's netns, ADDed on NODE by the real plugin as a
-# runtime does; its result in $ZH_TMP/POD.json (zh_pod_ip reads it).
+# cl_pod_add NODE POD [CONF]: POD's netns, ADDed on NODE by the real
+# plugin as a runtime does (with NODE's conf.json, or CONF of its dir); its
+# result in $ZH_TMP/POD.json (zh_pod_ip reads it).
 cl_pod_add() {
-	local n=$1 pod=$2
+	local n=$1 pod=$2 conf=${3:-conf.json}
 	ip netns add "$(cl_ns "$pod")"
 	cl_in "$pod" ip link set lo up
 	# shellcheck disable=SC2046 # the words of cl_env
@@ -167,7 +170,7 @@ cl_pod_add() {
 		CNI_NETNS="/var/run/netns/$(cl_ns "$pod")" CNI_IFNAME=eth0 \
 		CNI_PATH=$ZH_CNI_PATH \
 		cl_in "$n" env $(cl_env "$n") "$ZH_BIN/zerohop" \
-		<"$ZH_TMP/$n/conf.json" >"$ZH_TMP/$pod.json"
+		<"$ZH_TMP/$n/$conf" >"$ZH_TMP/$pod.json"
 }
 
 # cl_ip POD [4|6]: its address; cl_url-style brackets for IPv6 are the
@@ -243,6 +246,9 @@ case_setup() {
 		cl_pod_add "$n" "${n}a"
 		cl_pod_add "$n" "${n}b"
 	done
+	# A pod of the XDP datapath on n1: what other nodes send it arrives
+	# by redirect_peer, which its pod-side XDP program never sees.
+	cl_pod_add n1 n1x conf-xdp.json
 	for n in "${NODES[@]}"; do
 		check "$n: the agent applied the node table (3 nodes)" \
 			eval "cl_ctl $n node list -o json | jq -e '.nodes | length == 3'"
@@ -289,9 +295,11 @@ case_pod_ping() {
 		check "IPv$fam ping n1a -> n2a" cl_ping n1a n2a "$fam"
 		check "IPv$fam ping n1a -> n3a" cl_ping n1a n3a "$fam"
 		check "IPv$fam ping n3b -> n2b" cl_ping n3b n2b "$fam"
+		check "IPv$fam ping n1x (XDP) -> n3a" cl_ping n1x n3a "$fam"
 	done
 	after=$(cl_stat n2 redirect)
-	# n2 delivered the requests and sent the replies: 2 x (6 + 6) at least.
+	# n2 delivered the requests and sent the replies: 2 x (6 + 6) at least
+	# (n1x -> n3a does not cross n2).
 	check "n2's datapath redirected them ($before -> $after)" \
 		test "$after" -ge $((before + 24))
 }
@@ -346,6 +354,8 @@ case_clusterip() {
 			eval "[ \"\$(cl_seen n1b '$vip' $fam)\" = 3 ]"
 		check "IPv$fam ClusterIP from n2b: all three backends answer" \
 			eval "[ \"\$(cl_seen n2b '$vip' $fam)\" = 3 ]"
+		check "IPv$fam ClusterIP from n1x (XDP datapath): all three answer" \
+			eval "[ \"\$(cl_seen n1x '$vip' $fam)\" = 3 ]"
 	done
 }
 
