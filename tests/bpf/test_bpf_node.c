@@ -68,8 +68,7 @@ static void lpm_put(int fd, const char *addr, int prefix, const void *val)
 static void node_r(bool vxlan)
 {
 	struct zh_node n4 = { .family = ZH_AF_INET, .ifindex = out_ifindex() };
-	struct zh_node n6 = { .family = ZH_AF_INET6,
-			      .ifindex = out_ifindex() };
+	struct zh_node n6 = { .family = ZH_AF_INET6, .ifindex = out_ifindex() };
 	__u32 pod = ZH_CLUSTER_F_POD_CIDR, node = ZH_CLUSTER_F_NODE_IP;
 	int nodes = bpf_map__fd(skel->maps.zh_nodes);
 	int cluster = bpf_map__fd(skel->maps.zh_cluster_cidr);
@@ -204,10 +203,9 @@ static void test_vxlan6(void **state)
  * uncounted (tc counts it). */
 static void test_xdp_hands_over(void **state)
 {
-	struct frame f = { .l3 = L3_IPV4,
-			   .proto = IPPROTO_UDP,
-			   .src = A4,
-			   .dst = REMOTE4 };
+	struct frame f = {
+		.l3 = L3_IPV4, .proto = IPPROTO_UDP, .src = A4, .dst = REMOTE4
+	};
 	__u64 delta[ZH_STAT_MAX] = { 0 };
 	__u8 in[FRAME_MAX];
 	struct run r;
@@ -226,10 +224,9 @@ static void test_xdp_hands_over(void **state)
 /* Anti-spoofing first: A claiming B's address gets nowhere. */
 static void test_spoof_dropped(void **state)
 {
-	struct frame f = { .l3 = L3_IPV4,
-			   .proto = IPPROTO_UDP,
-			   .src = B4,
-			   .dst = REMOTE4 };
+	struct frame f = {
+		.l3 = L3_IPV4, .proto = IPPROTO_UDP, .src = B4, .dst = REMOTE4
+	};
 	__u64 delta[ZH_STAT_MAX] = { [ZH_STAT_DROP_SPOOF_IP] = 1 };
 	__u8 in[FRAME_MAX];
 	struct run r;
@@ -245,10 +242,9 @@ static void test_spoof_dropped(void **state)
 /* No node owns it: the kernel's, as before. */
 static void test_no_node(void **state)
 {
-	struct frame f = { .l3 = L3_IPV4,
-			   .proto = IPPROTO_UDP,
-			   .src = A4,
-			   .dst = OUTSIDE4 };
+	struct frame f = {
+		.l3 = L3_IPV4, .proto = IPPROTO_UDP, .src = A4, .dst = OUTSIDE4
+	};
 	__u64 delta[ZH_STAT_MAX] = { [ZH_STAT_PASS_NO_ENDPOINT] = 1 };
 	__u8 in[FRAME_MAX];
 	struct run r;
@@ -302,8 +298,7 @@ static void from_node(bool tunnel, bool v6)
 	size_t len;
 
 	len = frame_build(&f, POD_A, in);
-	run_prog(ingress_prog(tunnel), ifindex_of[FOREIGN], in, (__u32)len,
-		 &r);
+	run_prog(ingress_prog(tunnel), ifindex_of[FOREIGN], in, (__u32)len, &r);
 	assert_verdict(PROG_TC, &r, REDIRECT);
 	assert_routed(in, (__u32)len, &r, POD_B, true);
 	if (kfeat.present & ZH_FEAT_BIT(TC_REDIRECT_PEER) & ~kfeat.disabled)
@@ -339,10 +334,9 @@ static void test_tunnel6(void **state)
  * policy), untouched and uncounted. */
 static void test_uplink_outside(void **state)
 {
-	struct frame f = { .l3 = L3_IPV4,
-			   .proto = IPPROTO_TCP,
-			   .src = OUTSIDE4,
-			   .dst = B4 };
+	struct frame f = {
+		.l3 = L3_IPV4, .proto = IPPROTO_TCP, .src = OUTSIDE4, .dst = B4
+	};
 	__u64 delta[ZH_STAT_MAX] = { 0 };
 	__u8 in[FRAME_MAX];
 	struct run r;
@@ -350,8 +344,8 @@ static void test_uplink_outside(void **state)
 
 	(void)state;
 	len = frame_build(&f, POD_A, in);
-	run_prog(skel->progs.zh_tc_uplink, ifindex_of[FOREIGN], in,
-		 (__u32)len, &r);
+	run_prog(skel->progs.zh_tc_uplink, ifindex_of[FOREIGN], in, (__u32)len,
+		 &r);
 	assert_verdict(PROG_TC, &r, PASS);
 	assert_unchanged(in, (__u32)len, &r);
 	assert_deltas(&r, delta, (__u32)len);
@@ -391,8 +385,7 @@ static void test_uplink_reverse_nat(void **state)
 	parse_addr(AF_INET, REMOTE4, k.saddr);
 	parse_addr(AF_INET, A4, k.daddr);
 	parse_addr(AF_INET, VIP4, v.vip);
-	if (bpf_map_update_elem(bpf_map__fd(skel->maps.zh_ct), &k, &v,
-				BPF_ANY))
+	if (bpf_map_update_elem(bpf_map__fd(skel->maps.zh_ct), &k, &v, BPF_ANY))
 		fail_here("writing zh_ct: %s", strerror(errno));
 	services(1);
 	len = frame_build(&f, POD_B, in);
@@ -400,8 +393,8 @@ static void test_uplink_reverse_nat(void **state)
 	f.src = VIP4;
 	f.sport = 53;
 	frame_build(&f, POD_B, want);
-	run_prog(skel->progs.zh_tc_uplink, ifindex_of[FOREIGN], in,
-		 (__u32)len, &r);
+	run_prog(skel->progs.zh_tc_uplink, ifindex_of[FOREIGN], in, (__u32)len,
+		 &r);
 	assert_verdict(PROG_TC, &r, REDIRECT);
 	assert_routed(want, (__u32)len, &r, POD_A, true);
 	assert_deltas(&r, delta, (__u32)len);

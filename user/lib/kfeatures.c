@@ -668,6 +668,14 @@ static const struct {
 			      F(TC_REDIRECT_NEIGH),
 			      true },
 	[ZH_USE_SAMPLING] = { "latency sampling", {}, SAMPLE, false },
+	[ZH_USE_NATIVE] = { "the cross-node fast path (routing native)",
+			    { ZH_PROG_TC_FROM_POD, ZH_PROG_TC_UPLINK },
+			    F(TC_REDIRECT_NEIGH),
+			    true },
+	[ZH_USE_VXLAN] = { "the cross-node fast path (routing vxlan)",
+			   { ZH_PROG_TC_FROM_POD, ZH_PROG_TC_TUNNEL },
+			   F(TC_SET_TUNNEL_KEY),
+			   true },
 };
 
 const char *zh_use_name(enum zh_use use)

@@ -791,6 +791,25 @@ err_services:
 	return err;
 }
 
+/* Where the kernel cannot carry the cross-node fast path, say so once:
+ * the kernel's routes carry those packets instead (the programs leave
+ * the missing parts out by themselves). */
+static void cluster_features(const struct zh_objs *objs,
+			     const struct zh_cluster_conf *c)
+{
+	enum zh_use use = c->routing == ZH_ROUTING_VXLAN ? ZH_USE_VXLAN :
+							   ZH_USE_NATIVE;
+	int missing = zh_use_missing(&objs->feat, use);
+
+	if (missing >= 0)
+		pr_info("%s off: this kernel lacks %s (%s); the kernel's routes to the other nodes carry pods' packets\n",
+			zh_use_name(use), zh_feat_name(missing),
+			zh_feat_doc(missing)->what);
+	else
+		pr_info("routing %s: %s on\n", zh_routing_name(c->routing),
+			zh_use_name(use));
+}
+
 /*
  * Last of the start: NodePort uplinks, the node's addresses and our
  * fields of the datapath's configuration, so that an agent that failed
@@ -809,6 +828,8 @@ static int agent_configure(struct agent *a)
 			return err;
 	}
 	sync_node_addrs(&a->objs);
+	if (o->nodes_file || o->kubernetes)
+		cluster_features(&a->objs, &o->cluster);
 	if (o->nodes_file) {
 		err = nodes_sync(o, &a->objs);
 		if (err)
