@@ -45,8 +45,7 @@ static int parse(const char *doc, struct zh_node_set *set, char *err,
 	return rc;
 }
 
-static void assert_addr(const struct zh_addr *a, const char *want,
-			bool prefix)
+static void assert_addr(const struct zh_addr *a, const char *want, bool prefix)
 {
 	char buf[64];
 

@@ -75,6 +75,17 @@ void xb_run_usage(FILE *f)
 		"               --busy-poll. UDP workloads only: tcp-rr and tcp-crr are\n"
 		"               marked skipped, which does not change the exit status\n"
 		"\n"
+		"Across two nodes (only when --paths names them): two node netns joined\n"
+		"by a veth pair, a pod on each (client on node a, server on node b):\n"
+		"  node         the two nodes themselves: the floor\n"
+		"  zerohop-native  zerohop pods, the node table applied (routing native):\n"
+		"               out of the uplink by BPF, into the pod by redirect_peer\n"
+		"  zerohop-vxlan  the same with routing vxlan (zh-vxlan, MTU 1450)\n"
+		"  bridge-routes  bridge-plugin pods and a static route to the other\n"
+		"               node's pod CIDR, as kindnet does it\n"
+		"  vxlan-bridge  bridge-plugin pods and a kernel VXLAN device with\n"
+		"               FDB, neighbour and onlink route, as flannel does it\n"
+		"\n"
 		"Workloads (--workload):\n"
 		"  udp-rr       one UDP flow, one request outstanding\n"
 		"  udp-newflow  each request from a new source port: a new flow\n"
@@ -166,9 +177,9 @@ int xb_run_parse(int argc, char **argv, struct xb_run_opts *o)
 	int next, i;
 
 	memset(o, 0, sizeof(*o));
-	for (i = 0; i < XB_P_MAX; i++)
+	for (i = 0; i < XB_P_DEFAULT_MAX; i++)
 		o->paths[i] = i;
-	o->n_paths = XB_P_MAX;
+	o->n_paths = XB_P_DEFAULT_MAX;
 	o->wls[0] = XB_WL_UDP_RR;
 	o->wls[1] = XB_WL_UDP_NEWFLOW;
 	o->n_wls = 2;
@@ -480,6 +491,12 @@ static const char *xb_path_kernel_na(enum xb_path_id id,
 		break;
 	case XB_P_ZH_AFXDP:
 		use = ZH_USE_AFXDP;
+		break;
+	case XB_P_ZH_NATIVE:
+		use = ZH_USE_NATIVE;
+		break;
+	case XB_P_ZH_VXLAN:
+		use = ZH_USE_VXLAN;
 		break;
 	default:
 		return NULL;
