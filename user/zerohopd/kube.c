@@ -322,6 +322,21 @@ static int conflist_write(const char *dir, const char *text)
 	return rc;
 }
 
+/* @text (a conflist, freed) with "routing" set in our plugin's entry. */
+static char *conflist_routing(char *text, const char *routing)
+{
+	json_t *c = json_loads(text, 0, NULL);
+	json_t *plugin = json_array_get(json_object_get(c, "plugins"), 0);
+	char *out = NULL;
+
+	if (json_is_object(plugin) &&
+	    !json_object_set_new(plugin, "routing", json_string(routing)))
+		out = json_dumps(c, JSON_INDENT(2));
+	json_decref(c);
+	free(text);
+	return out;
+}
+
 /*
  * Once the Services are programmed: this node's pod CIDRs as the CNI
  * configuration, written when it changes.
@@ -345,6 +360,9 @@ static void cni_sync(struct zh_kube *k)
 	text = zh_k8s_conflist(cidrs, k->o.cni_datapath, k->o.cni_mtu,
 			       k->o.cni_afxdp);
 	json_decref(one);
+	/* Routing vxlan: the plugin gives pods the VXLAN device's MTU. */
+	if (text && k->o.cluster && k->o.cluster->routing == ZH_ROUTING_VXLAN)
+		text = conflist_routing(text, "vxlan");
 	if (!text) {
 		if (!k->conflist)
 			pr_info("k8s: node %s has no pod CIDR yet: no CNI configuration\n",
