@@ -416,6 +416,27 @@ case_node_churn() {
 	check "IPv6 n2a -> n1a goes again" cl_ping n2a n1a 6
 }
 
+# Forwarding on, as on a Kubernetes node (FORWARD still dropped): the
+# egress program's FIB lookup answers now (native: the next hop's MAC from
+# the kernel, out by bpf_redirect), and BPF still carries everything.
+case_forwarding_on() {
+	local n fam
+	if [ -n "$ZH_KERNEL_PATH" ]; then
+		zh_case_skip "forwarding is on in this run already"
+		return 0
+	fi
+	for n in "${NODES[@]}"; do
+		cl_in "$n" sysctl -qw net.ipv4.ip_forward=1 \
+			net.ipv6.conf.all.forwarding=1
+	done
+	for fam in 4 6; do
+		check "IPv$fam ping n1a -> n2a, forwarding on, FORWARD dropped" \
+			cl_ping n1a n2a "$fam"
+		check "IPv$fam TCP 1 MiB n2a -> n3a, bytes checked" \
+			cl_tcp_data n2a n3a "$fam"
+	done
+}
+
 # n1's agent restarts while TCP and UDP flows cross from n1 to n2 and n3:
 # the pins keep the datapath going, nothing is lost.
 case_agent_restart() {
@@ -454,5 +475,5 @@ case_agent_restart() {
 CLUSTER_MASQ_CASES=()
 
 zh_run_cases case_setup case_routes case_pod_ping case_pod_tcp_udp \
-	case_clusterip case_node_churn case_agent_restart \
+	case_clusterip case_node_churn case_forwarding_on case_agent_restart \
 	"${CLUSTER_MASQ_CASES[@]}"

@@ -187,6 +187,15 @@ fi
 OLD_PIN_DIR="$ZEROHOP_PIN_ROOT/$OLD_VER"
 SAME_ABI=0
 [ "$OLD_VER" != "$NEW_VER" ] || SAME_ABI=1
+# Does the old build take pods over itself (since fdf2a8d: another
+# version's, zh_upgrade_takeover; another build's of its version,
+# zh_upgrade_programs)? Then the downgrade moves the pods to its programs,
+# and the reupgrade back: the newest build with other programs has it once
+# a change to bpf/ follows that commit.
+OLD_REPLACES=0
+if git grep -q zh_upgrade_programs "$FROM" -- user/lib/upgrade.c; then
+	OLD_REPLACES=1
+fi
 echo "  from $(git log -1 --format='%h %s' "$FROM")${ZH_UPGRADE_ABI:+ built as the ABI before ours} ($OLD_VER) to this tree ($NEW_VER)"
 
 # --- the node --------------------------------------------------------------------
@@ -412,9 +421,11 @@ restart() {
 	check "... on the same programs" test "$(prog_ids "$ZH_PIN_DIR")" = "$before"
 }
 
-# Back to the old build. Its agent replaces no program: the pods keep the
-# new ones and the new version's maps; what both versions share (within a
-# version, everything) the old agent finds and programs.
+# Back to the old build. An old build without the takeover replaces no
+# program: the pods keep the new ones and the new version's maps; one with
+# it (OLD_REPLACES) moves them to its own programs. Either way, what both
+# versions share (within a version, everything) the old agent finds and
+# programs.
 downgrade() {
 	local new_progs args=(--nodeport-dev "$UPLINK") m
 	new_progs=$(prog_ids "$ZH_PIN_DIR")
@@ -430,7 +441,15 @@ downgrade() {
 	check "the old agent starts again" agent_start "$OLD" "$ZH_TMP/agent-down.log" \
 		"${args[@]}"
 	snapshot downgrade-after
-	check "the pods keep the new programs" test "$(prog_ids "$ZH_PIN_DIR")" = "$new_progs"
+	if [ $OLD_REPLACES = 1 ] && [ $SAME_ABI = 1 ]; then
+		check "the old build's programs take the new ones' place" \
+			test "$(prog_tags "$ZH_PIN_DIR")" = "$OLD_TAGS"
+	elif [ $OLD_REPLACES = 1 ]; then
+		check "the old version takes the pods over" \
+			grep -q "took over from $NEW_VER: " "$ZH_TMP/agent-down.log"
+	else
+		check "the pods keep the new programs" test "$(prog_ids "$ZH_PIN_DIR")" = "$new_progs"
+	fi
 	if [ $SAME_ABI = 0 ]; then
 		for m in zh_services zh_backends zh_maglev zh_ct; do
 			check "the old agent uses the new one's $m (shared)" test \
@@ -453,7 +472,10 @@ reupgrade() {
 	local down_progs
 	down_progs=$(prog_ids "$OLD_PIN_DIR")
 	new_agent reupgrade
-	if [ $SAME_ABI = 1 ]; then
+	if [ $SAME_ABI = 1 ] && [ $OLD_REPLACES = 1 ]; then
+		check "this build's programs replace the old build's again" \
+			grep -q "replaced an earlier build's" "$ZH_TMP/agent-reupgrade.log"
+	elif [ $SAME_ABI = 1 ]; then
 		check_not "the programs are this build's already: none replaced" \
 			grep -q "replaced an earlier build's" "$ZH_TMP/agent-reupgrade.log"
 	else

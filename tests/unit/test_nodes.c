@@ -147,6 +147,14 @@ static void test_refused(void **state)
 		  " {'name': 'n2', 'addresses': ['10.0.0.2'],"
 		  " 'podCIDRs': ['10.244.2.0/24']}]}",
 		  "overlap" },
+		{ "{'nodes': [{'name': 'n1', 'addresses': ['10.0.0.1'],"
+		  " 'podCIDRs': ['fd44:1::/64', 'fd44:1:0:0:8000::/65']}]}",
+		  "nodes n1 and n1" },
+		{ "{'nodes': [{'name': 'a', 'addresses': ['10.0.0.1'],"
+		  " 'podCIDRs': ['10.244.2.0/24', '10.0.0.0/8']},"
+		  " {'name': 'b', 'addresses': ['10.0.0.2'],"
+		  " 'podCIDRs': ['10.245.0.0/16']}]}",
+		  "overlap" },
 		{ "{'nodes': [{'name': 'n1', 'addresses': ['1.1.1.1', '2.2.2.2',"
 		  " '3.3.3.3', '4.4.4.4', '5.5.5.5']}]}",
 		  "more than 4 addresses" },
@@ -166,6 +174,31 @@ static void test_refused(void **state)
 		assert_int_equal(set.n, 0);
 		assert_null(set.v);
 	}
+}
+
+/* Many nodes, neighbouring CIDRs of both families: accepted, quickly
+ * (the overlap check sorts). */
+static void test_many_adjacent(void **state)
+{
+	size_t len = 200 * 4096, off;
+	struct zh_node_set set;
+	char *doc = malloc(len), err[256] = "";
+
+	(void)state;
+	assert_non_null(doc);
+	off = (size_t)snprintf(doc, len, "{\"nodes\": [");
+	for (int i = 0; i < ZH_NODES_MAX; i++)
+		off += (size_t)snprintf(
+			doc + off, len - off,
+			"%s{\"name\": \"n%d\", \"addresses\": [\"10.%d.%d.1\"], \"podCIDRs\": [\"10.%d.%d.0/24\", \"fd44:%x::/64\"]}",
+			i ? "," : "", i, 128 + i / 256, i % 256, i / 256,
+			i % 256, i);
+	snprintf(doc + off, len - off, "]}");
+	if (zh_nodes_parse(doc, strlen(doc), &set, err, sizeof(err)))
+		fail_msg("refused: %s", err);
+	assert_int_equal(set.n, ZH_NODES_MAX);
+	zh_node_set_free(&set);
+	free(doc);
 }
 
 static struct zh_node_info node(const char *name, const char *addr,
@@ -281,6 +314,7 @@ int main(void)
 		cmocka_unit_test(test_ours),
 		cmocka_unit_test(test_kubectl),
 		cmocka_unit_test(test_refused),
+		cmocka_unit_test(test_many_adjacent),
 		cmocka_unit_test(test_put_del),
 		cmocka_unit_test(test_vxlan_mac),
 		cmocka_unit_test(test_state_round_trip),

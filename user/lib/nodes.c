@@ -294,36 +294,65 @@ void zh_node_set_free(struct zh_node_set *set)
 	memset(set, 0, sizeof(*set));
 }
 
-/* Two nodes may not claim one pod CIDR (a packet has one way out). */
+/* One pod CIDR as the range [lo, hi] of its addresses, for the overlap
+ * check: sorted, each range need only be compared with the furthest end
+ * seen before it. */
+struct cidr_range {
+	int family;
+	unsigned char lo[16], hi[16];
+	size_t node;
+};
+
+static int range_cmp(const void *a, const void *b)
+{
+	const struct cidr_range *x = a, *y = b;
+
+	if (x->family != y->family)
+		return x->family < y->family ? -1 : 1;
+	return memcmp(x->lo, y->lo, sizeof(x->lo));
+}
+
+/* Two nodes may not claim one pod CIDR (a packet has one way out), nor one
+ * node two overlapping ones. Sorted: 4096 nodes of 4 CIDRs at once. */
 static int overlap_check(const struct zh_node_set *set, char *err,
 			 size_t errlen)
 {
-	for (size_t i = 0; i < set->n; i++)
-		for (size_t j = i + 1; j < set->n; j++)
-			for (int a = 0; a < set->v[i].n_cidrs; a++)
-				for (int b = 0; b < set->v[j].n_cidrs; b++) {
-					const struct zh_addr *x =
-						&set->v[i].cidrs[a];
-					const struct zh_addr *y =
-						&set->v[j].cidrs[b];
-					int p = x->prefix < y->prefix ?
-							x->prefix :
-							y->prefix;
-					bool same = x->family == y->family;
+	struct cidr_range *r, *prev = NULL;
+	size_t n = 0;
+	int rc = 0;
 
-					for (int bit = 0; same && bit < p;
-					     bit++)
-						same = !((x->raw[bit / 8] ^
-							  y->raw[bit / 8]) &
-							 (0x80 >> (bit % 8)));
-					if (same)
-						return errf(
-							err, errlen,
-							"nodes %s and %s: their pod CIDRs overlap",
-							set->v[i].name,
-							set->v[j].name);
-				}
-	return 0;
+	r = calloc(set->n * ZH_NODE_CIDRS_MAX + 1, sizeof(*r));
+	if (!r)
+		return errf(err, errlen, "out of memory");
+	for (size_t i = 0; i < set->n; i++) {
+		for (int c = 0; c < set->v[i].n_cidrs; c++, n++) {
+			const struct zh_addr *a = &set->v[i].cidrs[c];
+			int bytes = zh_addr_len(a->family);
+
+			r[n].family = a->family;
+			r[n].node = i;
+			memcpy(r[n].lo, a->raw, bytes);
+			memcpy(r[n].hi, a->raw, bytes);
+			for (int b = a->prefix; b < bytes * 8; b++)
+				r[n].hi[b / 8] |= 0x80 >> (b % 8);
+		}
+	}
+	qsort(r, n, sizeof(*r), range_cmp);
+	for (size_t i = 0; i < n; i++) {
+		if (prev && prev->family == r[i].family &&
+		    memcmp(r[i].lo, prev->hi, sizeof(r[i].lo)) <= 0) {
+			rc = errf(err, errlen,
+				  "nodes %s and %s: their pod CIDRs overlap",
+				  set->v[prev->node].name,
+				  set->v[r[i].node].name);
+			break;
+		}
+		if (!prev || prev->family != r[i].family ||
+		    memcmp(r[i].hi, prev->hi, sizeof(r[i].hi)) > 0)
+			prev = &r[i];
+	}
+	free(r);
+	return rc;
 }
 
 int zh_nodes_parse(const char *text, size_t len, struct zh_node_set *set,
@@ -685,7 +714,9 @@ static int apply_remote(const struct zh_objs *objs,
 			v.flags = ZH_NODE_F_VXLAN;
 			v.ifindex = (__u32)vxlan;
 			v.vni = conf->vni;
-			zh_vxlan_mac(via, v.mac);
+			/* Its device's MAC comes from its first address, as
+			 * ours from our first (vxlan_ensure()). */
+			zh_vxlan_mac(&n->addrs[0], v.mac);
 		} else {
 			v.ifindex = (__u32)uplink;
 		}
