@@ -36,8 +36,8 @@
 #define ZH_NODE_CIDRS_MAX 4
 #define ZH_NODES_MAX 4096
 #define ZH_VXLAN_DEV "zh-vxlan"
-#define ZH_VXLAN_PORT 8472
-#define ZH_VXLAN_VNI 1
+#define ZH_VXLAN_PORT 8472U
+#define ZH_VXLAN_VNI 1U
 /* Outer Ethernet, IP, UDP and VXLAN headers. */
 #define ZH_VXLAN_OVERHEAD4 50
 #define ZH_VXLAN_OVERHEAD6 70
