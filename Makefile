@@ -380,17 +380,22 @@ FORMAT_SRCS := $(shell git ls-files '*.c' '*.h' 2>/dev/null)
 format:
 	$(Q)$(CLANG_FORMAT) -i $(FORMAT_SRCS)
 
+SHELL_SRCS = scripts/*.sh tests/run-tier tests/integration/*.sh \
+	tests/integration/plugins/* tests/integration/podman/runc-wrapper tests/k8s/*.sh \
+	tests/integration/containerd/cni-logger .ci/run deploy/kind/*.sh \
+	deploy/kubernetes/*.sh tests/fuzz/run-fuzz
+
 # shellcheck -x follows the tests' `source=` directives into lib.sh, so it
-# sees that lib.sh reads what they set (ZH_PREFIX, CASE).
+# sees that lib.sh reads what they set (ZH_PREFIX, CASE). bash -n first:
+# shellcheck takes some scripts bash itself refuses (a function named
+# after a reserved word, such as `in`).
 lint: $(SKELS)
 	$(Q)$(CLANG_FORMAT) --dry-run -Werror $(FORMAT_SRCS)
 	$(Q)cppcheck --quiet --error-exitcode=1 --enable=warning,portability \
 		--inline-suppr --suppress=missingIncludeSystem \
 		-Ibpf/include -Iuser/lib -Icni -I$(O)/bpf user cni tests/bench
-	$(Q)shellcheck -x -S warning scripts/*.sh tests/run-tier tests/integration/*.sh \
-		tests/integration/plugins/* tests/integration/podman/runc-wrapper tests/k8s/*.sh \
-		tests/integration/containerd/cni-logger .ci/run deploy/kind/*.sh \
-		deploy/kubernetes/*.sh tests/fuzz/run-fuzz
+	$(Q)for f in $(SHELL_SRCS); do bash -n "$$f" || exit 1; done
+	$(Q)shellcheck -x -S warning $(SHELL_SRCS)
 
 clean:
 	rm -rf $(O)
