@@ -861,7 +861,17 @@ int zh_upgrade_takeover(const struct zh_objs *o,
 		return n;
 	for (int i = 0; i < n; i++) {
 		struct zh_upgrade_result r;
-		int e = takeover_one(o, vers[i], &r);
+		int e;
+
+		/* A newer version: this is a rollback, and the pods keep
+		 * the newer programs (README, "Rollbacks"). Its maps we
+		 * could share are shared already. */
+		if (version_num(vers[i]) > version_num(ZH_PIN_VERSION)) {
+			pr_info("%s is newer than %s: left as it is (a rollback)\n",
+				vers[i], ZH_PIN_VERSION);
+			continue;
+		}
+		e = takeover_one(o, vers[i], &r);
 
 		if (e)
 			pr_warn("taking over from %s: %s\n", vers[i],
