@@ -591,15 +591,15 @@ struct zh_sock_rev {
  * zh_sock_stats: per-CPU array of __u64 indexed by enum zh_sock_stat: the
  * translations by hook (zerohopctl stats, /metrics), then what refused.
  */
-#define ZH_SOCK_STATS(X)                                                    \
-	X(CONNECT4, "connect4")                                             \
-	X(CONNECT6, "connect6")                                             \
-	X(SENDMSG4, "sendmsg4")                                             \
-	X(SENDMSG6, "sendmsg6")                                             \
-	X(RECVMSG4, "recvmsg4")                                             \
-	X(RECVMSG6, "recvmsg6")                                             \
-	X(GETPEERNAME4, "getpeername4")                                     \
-	X(GETPEERNAME6, "getpeername6")                                     \
+#define ZH_SOCK_STATS(X)                                                      \
+	X(CONNECT4, "connect4")                                               \
+	X(CONNECT6, "connect6")                                               \
+	X(SENDMSG4, "sendmsg4")                                               \
+	X(SENDMSG6, "sendmsg6")                                               \
+	X(RECVMSG4, "recvmsg4")                                               \
+	X(RECVMSG6, "recvmsg6")                                               \
+	X(GETPEERNAME4, "getpeername4")                                       \
+	X(GETPEERNAME6, "getpeername6")                                       \
 	/* a Service without ready backends: the call failed, ECONNREFUSED */ \
 	X(REFUSED, "refused_no_backend")
 

@@ -162,8 +162,9 @@ static __always_inline void zh_sock_client(struct bpf_sock_addr *ctx,
 		client[0] = sk->src_ip4;
 		return;
 	}
-	if (sk && v6 && (sk->src_ip6[0] | sk->src_ip6[1] | sk->src_ip6[2] |
-			 sk->src_ip6[3])) {
+	if (sk && v6 &&
+	    (sk->src_ip6[0] | sk->src_ip6[1] | sk->src_ip6[2] |
+	     sk->src_ip6[3])) {
 		client[0] = sk->src_ip6[0];
 		client[1] = sk->src_ip6[1];
 		client[2] = sk->src_ip6[2];

@@ -82,8 +82,7 @@ static int parse(const char *addr, int port, struct sockaddr_storage *ss,
 	return -1;
 }
 
-static const char *str(const struct sockaddr_storage *ss, char *buf,
-		       size_t len)
+static const char *str(const struct sockaddr_storage *ss, char *buf, size_t len)
 {
 	char a[INET6_ADDRSTRLEN];
 
@@ -109,7 +108,7 @@ static void fail(const char *what, int e, double t0)
 	fflush(stdout);
 }
 
-/* A socket of @type for @dst, with a 2 s receive timeout, bound to
+/* A socket of @type for @dst, with 2 s timeouts, bound to
  * @bind_addr when given. */
 static int open_sock(const struct sockaddr_storage *dst, int type,
 		     const char *bind_addr)
@@ -121,7 +120,9 @@ static int open_sock(const struct sockaddr_storage *dst, int type,
 
 	if (fd < 0)
 		return -1;
+	/* SO_SNDTIMEO bounds a blocking connect() too. */
 	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
 	if (bind_addr) {
 		if (parse(bind_addr, 0, &b, &blen) ||
 		    bind(fd, (struct sockaddr *)&b, blen)) {
@@ -193,8 +194,8 @@ int main(int argc, char **argv)
 		else
 			return 2;
 	}
-	if (argc - optind < 3 || parse(argv[optind + 1],
-				       atoi(argv[optind + 2]), &dst, &len)) {
+	if (argc - optind < 3 ||
+	    parse(argv[optind + 1], atoi(argv[optind + 2]), &dst, &len)) {
 		fprintf(stderr,
 			"usage: zh-sockc [-w] [-b ADDR] tcp|udp|udpto|udpnew ADDR PORT [N]\n");
 		return 2;
@@ -227,8 +228,8 @@ int main(int argc, char **argv)
 				continue;
 			}
 		}
-		if (request(fd, stream,
-			    strcmp(mode, "udpto") ? NULL : &dst, len))
+		if (request(fd, stream, strcmp(mode, "udpto") ? NULL : &dst,
+			    len))
 			bad++;
 	}
 	if (fd >= 0)

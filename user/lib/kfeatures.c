@@ -196,7 +196,8 @@ static const struct zh_feat_doc docs[ZH_FEAT_MAX] = {
 				   SOCKLB, SOCKLB_FALLBACK, "5.2" },
 	[ZH_FEAT_SOCK_GETPEERNAME] = { "cgroup getpeername4/getpeername6 programs",
 				       "socket-level LB: getpeername() reports the Service",
-				       "getpeername() reports the backend", "5.8" },
+				       "getpeername() reports the backend",
+				       "5.8" },
 	[ZH_FEAT_SOCK_SET_RETVAL] = { "bpf_set_retval in a cgroup connect program",
 				      "socket-level LB: ECONNREFUSED for a Service without endpoints",
 				      "connect() to it fails at once with EPERM",
@@ -215,10 +216,12 @@ static const struct zh_feat_doc docs[ZH_FEAT_MAX] = {
 					 SOCKLB_FALLBACK, "-" },
 	[ZH_FEAT_PROG_SOCK_PEER4] = { VERIFIER "zh_sock_peer4",
 				      "socket-level LB: getpeername() (IPv4)",
-				      "getpeername() reports the backend", "-" },
+				      "getpeername() reports the backend",
+				      "-" },
 	[ZH_FEAT_PROG_SOCK_PEER6] = { VERIFIER "zh_sock_peer6",
 				      "socket-level LB: getpeername() (IPv6)",
-				      "getpeername() reports the backend", "-" },
+				      "getpeername() reports the backend",
+				      "-" },
 };
 
 const struct zh_feat_doc *zh_feat_doc(int id)
@@ -480,11 +483,11 @@ static void *attach_probes(void *arg)
 	(ZH_FEAT_BIT(TCX) | ZH_FEAT_BIT(TC_CLSACT) | ZH_FEAT_BIT(XDP_VETH) | \
 	 ZH_FEAT_BIT(AFXDP))
 /* Answered by loading zh_fast itself (pin.c), present until refused. */
-#define PROG_FEATS                                                        \
-	(ZH_FEAT_BIT(PROG_TC_FROM_POD) | ZH_FEAT_BIT(PROG_XDP_FROM_POD) | \
-	 ZH_FEAT_BIT(PROG_XDP_POD) | ZH_FEAT_BIT(PROG_XDP_POD_XSK) |      \
-	 ZH_FEAT_BIT(PROG_TC_POD) | ZH_FEAT_BIT(PROG_TC_UPLINK) |         \
-	 ZH_FEAT_BIT(PROG_XDP_UPLINK) | ZH_FEAT_BIT(PROG_SOCK_CONNECT4) | \
+#define PROG_FEATS                                                           \
+	(ZH_FEAT_BIT(PROG_TC_FROM_POD) | ZH_FEAT_BIT(PROG_XDP_FROM_POD) |    \
+	 ZH_FEAT_BIT(PROG_XDP_POD) | ZH_FEAT_BIT(PROG_XDP_POD_XSK) |         \
+	 ZH_FEAT_BIT(PROG_TC_POD) | ZH_FEAT_BIT(PROG_TC_UPLINK) |            \
+	 ZH_FEAT_BIT(PROG_XDP_UPLINK) | ZH_FEAT_BIT(PROG_SOCK_CONNECT4) |    \
 	 ZH_FEAT_BIT(PROG_SOCK_CONNECT6) | ZH_FEAT_BIT(PROG_SOCK_SENDMSG4) | \
 	 ZH_FEAT_BIT(PROG_SOCK_SENDMSG6) | ZH_FEAT_BIT(PROG_SOCK_RECVMSG4) | \
 	 ZH_FEAT_BIT(PROG_SOCK_RECVMSG6) | ZH_FEAT_BIT(PROG_SOCK_PEER4) |    \

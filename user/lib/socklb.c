@@ -43,17 +43,13 @@ static const struct {
 	  BPF_CGROUP_INET6_CONNECT, sock_connect6_fd, PROG_SOCK_CONNECT6,
 	  false),
 	H(ZH_SOCK_SENDMSG4, "sendmsg4", ZH_PROG_SOCK_SENDMSG4,
-	  BPF_CGROUP_UDP4_SENDMSG, sock_sendmsg4_fd, PROG_SOCK_SENDMSG4,
-	  false),
+	  BPF_CGROUP_UDP4_SENDMSG, sock_sendmsg4_fd, PROG_SOCK_SENDMSG4, false),
 	H(ZH_SOCK_SENDMSG6, "sendmsg6", ZH_PROG_SOCK_SENDMSG6,
-	  BPF_CGROUP_UDP6_SENDMSG, sock_sendmsg6_fd, PROG_SOCK_SENDMSG6,
-	  false),
+	  BPF_CGROUP_UDP6_SENDMSG, sock_sendmsg6_fd, PROG_SOCK_SENDMSG6, false),
 	H(ZH_SOCK_RECVMSG4, "recvmsg4", ZH_PROG_SOCK_RECVMSG4,
-	  BPF_CGROUP_UDP4_RECVMSG, sock_recvmsg4_fd, PROG_SOCK_RECVMSG4,
-	  false),
+	  BPF_CGROUP_UDP4_RECVMSG, sock_recvmsg4_fd, PROG_SOCK_RECVMSG4, false),
 	H(ZH_SOCK_RECVMSG6, "recvmsg6", ZH_PROG_SOCK_RECVMSG6,
-	  BPF_CGROUP_UDP6_RECVMSG, sock_recvmsg6_fd, PROG_SOCK_RECVMSG6,
-	  false),
+	  BPF_CGROUP_UDP6_RECVMSG, sock_recvmsg6_fd, PROG_SOCK_RECVMSG6, false),
 	H(ZH_SOCK_GETPEERNAME4, "getpeername4", ZH_PROG_SOCK_PEER4,
 	  BPF_CGROUP_INET4_GETPEERNAME, sock_peer4_fd, PROG_SOCK_PEER4, true),
 	H(ZH_SOCK_GETPEERNAME6, "getpeername6", ZH_PROG_SOCK_PEER6,
@@ -197,9 +193,10 @@ static int attach_hook(const struct zh_objs *o, int hook, int cg_fd,
 		if (!err)
 			return 0;
 		err = -errno;
-		return zh_errf(why, why_len, err,
-			       "%s: updating its link to this build's program: %s",
-			       hooks[hook].name, strerror(-err));
+		return zh_errf(
+			why, why_len, err,
+			"%s: updating its link to this build's program: %s",
+			hooks[hook].name, strerror(-err));
 	}
 	if (fd >= 0) /* on another cgroup, or its cgroup gone */
 		close(fd);
@@ -238,8 +235,9 @@ int zh_socklb_attach(const struct zh_objs *o, const char *cgroup, char *why,
 	if (!cgroup) {
 		err = zh_cgroup2_root(root, sizeof(root));
 		if (err)
-			return zh_errf(why, why_len, err,
-				       "no cgroup v2 hierarchy mounted (looked at /sys/fs/cgroup, /sys/fs/cgroup/unified, /proc/self/mounts)");
+			return zh_errf(
+				why, why_len, err,
+				"no cgroup v2 hierarchy mounted (looked at /sys/fs/cgroup, /sys/fs/cgroup/unified, /proc/self/mounts)");
 		cgroup = root;
 	}
 	if (!is_cgroup2(cgroup))
@@ -347,13 +345,13 @@ bool zh_sock_serves(unsigned int mask, int family, int proto)
 
 	if (family == AF_INET6)
 		want = 1U << ZH_SOCK_CONNECT6 |
-		       (proto == IPPROTO_UDP ?
-				1U << ZH_SOCK_SENDMSG6 | 1U << ZH_SOCK_RECVMSG6 :
-				0);
+		       (proto == IPPROTO_UDP ? 1U << ZH_SOCK_SENDMSG6 |
+						       1U << ZH_SOCK_RECVMSG6 :
+					       0);
 	else
 		want = 1U << ZH_SOCK_CONNECT4 |
-		       (proto == IPPROTO_UDP ?
-				1U << ZH_SOCK_SENDMSG4 | 1U << ZH_SOCK_RECVMSG4 :
-				0);
+		       (proto == IPPROTO_UDP ? 1U << ZH_SOCK_SENDMSG4 |
+						       1U << ZH_SOCK_RECVMSG4 :
+					       0);
 	return (mask & want) == want;
 }
