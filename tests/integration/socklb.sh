@@ -88,7 +88,7 @@ agent_start --socket-lb on
 
 zh_conf "$ZH_TMP/tc.conf" socklb tc 10.95.0.0/24 fd00:95::/64
 C="${ZH_PREFIX}-c" B1="${ZH_PREFIX}-b1" B2="${ZH_PREFIX}-b2" B3="${ZH_PREFIX}-b3"
-for p in "$C" "$B1" "$B2" "$B3"; do zh_pod_add "$p" "$ZH_TMP/tc.conf" || { cat "$ZH_TMP/$p.json" "$LOG"; exit 1; }; done
+for p in "$C" "$B1" "$B2" "$B3"; do zh_pod_add "$p" "$ZH_TMP/tc.conf"; done
 declare -A IP4 IP6 NAME
 for p in "$C" "$B1" "$B2" "$B3"; do
 	IP4[$p]=$(zh_pod_ip "$p")
@@ -177,7 +177,7 @@ our_links() {
 links_are() {
 	[ "$(our_links)" = "$1" ] || {
 		bpftool cgroup show "$CG"
-		ls "$ZH_PIN_DIR" | grep _link
+		find "$ZH_PIN_DIR" -name "*_link"
 		false
 	}
 }
