@@ -359,5 +359,24 @@ unpin() {
 	check "zerohopctl unpin: nothing of ours attached" links_are 0
 }
 
+# After unpin: the kernel probed again, told it lacks the recvmsg hooks.
+fallback() {
+	local rc=0
+	zh_bg "$ZH_NODE" env ZEROHOP_SOCKET_LB= ZEROHOP_DISABLE_FEATURES=cgroup_recvmsg \
+		"$ZH_BIN/zerohopd" -i 0 --cgroup "$CG" 2>"$LOG"
+	AGENT=$!
+	eventually grep -q ready "$LOG"
+	check "auto without a hook: off, with the reason logged" \
+		grep -q "socket-level load balancing off, Services by the per-packet path alone (pods only): this kernel lacks cgroup_recvmsg" "$LOG"
+	check "... and nothing of ours on the cgroup" links_are 0
+	agent_stop
+	zh_node "$ZH_BIN/zerohopd" -i 0 --cgroup "$CG" --socket-lb on \
+		2>"$ZH_TMP/on.log" || rc=$?
+	check "--socket-lb on without it: refused (exit $rc)" \
+		sh -c "test $rc = 1 && grep -q 'socket-level load balancing cannot work here: this kernel lacks cgroup_recvmsg' '$ZH_TMP/on.log'"
+	check "... attaching nothing" links_are 0
+	"$CTL" unpin >/dev/null
+}
+
 zh_run_cases attached host_tcp_udp udp_reply dns_spread affinity drain \
-	no_endpoints no_conntrack latency_probes socket_lb_off unpin
+	no_endpoints no_conntrack latency_probes socket_lb_off unpin fallback
