@@ -31,6 +31,8 @@
 #define ZH_MAP_NODE_ADDRS "zh_node_addrs"
 #define ZH_MAP_XSKS "zh_xsks"
 #define ZH_MAP_XSK_STEER "zh_xsk_steer"
+#define ZH_MAP_SOCK_REV "zh_sock_rev"
+#define ZH_MAP_SOCK_STATS "zh_sock_stats"
 
 /* Program names as pinned (the function names in zh_fast.bpf.c). */
 #define ZH_PROG_TC_FROM_POD "zh_tc_from_pod"
@@ -40,6 +42,15 @@
 #define ZH_PROG_TC_POD "zh_tc_pod"
 #define ZH_PROG_TC_UPLINK "zh_tc_uplink"
 #define ZH_PROG_XDP_UPLINK "zh_xdp_uplink"
+/* Socket-level load balancing: cgroup sock_addr programs (sock.h). */
+#define ZH_PROG_SOCK_CONNECT4 "zh_sock_connect4"
+#define ZH_PROG_SOCK_CONNECT6 "zh_sock_connect6"
+#define ZH_PROG_SOCK_SENDMSG4 "zh_sock_sendmsg4"
+#define ZH_PROG_SOCK_SENDMSG6 "zh_sock_sendmsg6"
+#define ZH_PROG_SOCK_RECVMSG4 "zh_sock_recvmsg4"
+#define ZH_PROG_SOCK_RECVMSG6 "zh_sock_recvmsg6"
+#define ZH_PROG_SOCK_PEER4 "zh_sock_peer4"
+#define ZH_PROG_SOCK_PEER6 "zh_sock_peer6"
 
 #define ZH_MAX_ENDPOINTS 65536
 #define ZH_CONTAINER_ID_LEN 96
@@ -127,7 +138,21 @@ enum zh_datapath {
 	X(PROG_TC_UPLINK, "zh_tc_uplink")             \
 	X(PROG_XDP_UPLINK, "zh_xdp_uplink")           \
 	X(TC_CHECK_MTU, "tc_check_mtu")               \
-	X(XDP_CHECK_MTU, "xdp_check_mtu")
+	X(XDP_CHECK_MTU, "xdp_check_mtu")             \
+	X(SOCK_HELPERS, "sock_addr_helpers")          \
+	X(SOCK_CONNECT, "cgroup_connect")             \
+	X(SOCK_SENDMSG, "cgroup_sendmsg")             \
+	X(SOCK_RECVMSG, "cgroup_recvmsg")             \
+	X(SOCK_GETPEERNAME, "cgroup_getpeername")     \
+	X(SOCK_SET_RETVAL, "sock_set_retval")         \
+	X(PROG_SOCK_CONNECT4, "zh_sock_connect4")     \
+	X(PROG_SOCK_CONNECT6, "zh_sock_connect6")     \
+	X(PROG_SOCK_SENDMSG4, "zh_sock_sendmsg4")     \
+	X(PROG_SOCK_SENDMSG6, "zh_sock_sendmsg6")     \
+	X(PROG_SOCK_RECVMSG4, "zh_sock_recvmsg4")     \
+	X(PROG_SOCK_RECVMSG6, "zh_sock_recvmsg6")     \
+	X(PROG_SOCK_PEER4, "zh_sock_peer4")           \
+	X(PROG_SOCK_PEER6, "zh_sock_peer6")
 
 enum zh_feature {
 #define ZH_FEAT_ENUM(id, name) ZH_FEAT_##id,
@@ -532,6 +557,59 @@ struct zh_affinity {
 };
 
 /*
+ * Socket-level load balancing (bpf/lib/sock.h): cgroup programs on the
+ * root of the cgroup v2 hierarchy see every connect() and unconnected UDP
+ * sendmsg() of the node (pods, hostNetwork pods, the node) before the
+ * socket routes, and put a backend in place of a Service address, picked
+ * from the same zh_services, zh_maglev, zh_backends and zh_affinity as the
+ * per-packet balancer (lb.h). No conntrack: the socket itself remembers.
+ *
+ * zh_sock_rev: {socket cookie, backend} -> the Service address the socket
+ * asked for, so that recvmsg() (UDP) and getpeername() report the VIP.
+ * Written at each translation; LRU, a socket gone leaves its entry to age.
+ */
+#define ZH_SOCK_REV_MAX 262144
+
+struct zh_sock_rev_key {
+	__u64 cookie; /* bpf_get_socket_cookie() */
+	__u32 addr[4]; /* the backend, network byte order */
+	__be16 port; /* the backend's */
+	__u8 family; /* enum zh_family */
+	__u8 pad[5];
+};
+
+struct zh_sock_rev {
+	__u32 vip[4]; /* what the socket asked for */
+	__be16 vport;
+	__u8 pad[2];
+	__u32 svc_id;
+	__u32 backend_id;
+	__u32 pad2;
+};
+
+/*
+ * zh_sock_stats: per-CPU array of __u64 indexed by enum zh_sock_stat: the
+ * translations by hook (zerohopctl stats, /metrics), then what refused.
+ */
+#define ZH_SOCK_STATS(X)                                                      \
+	X(CONNECT4, "connect4")                                               \
+	X(CONNECT6, "connect6")                                               \
+	X(SENDMSG4, "sendmsg4")                                               \
+	X(SENDMSG6, "sendmsg6")                                               \
+	X(RECVMSG4, "recvmsg4")                                               \
+	X(RECVMSG6, "recvmsg6")                                               \
+	X(GETPEERNAME4, "getpeername4")                                       \
+	X(GETPEERNAME6, "getpeername6")                                       \
+	/* a Service without ready backends: the call failed, ECONNREFUSED */ \
+	X(REFUSED, "refused_no_backend")
+
+#define ZH_SOCK_STAT_ENUM(id, name) ZH_SOCK_STAT_##id,
+enum zh_sock_stat {
+	ZH_SOCK_STATS(ZH_SOCK_STAT_ENUM) ZH_SOCK_STAT_MAX,
+};
+#undef ZH_SOCK_STAT_ENUM
+
+/*
  * zh_trace: for the kernel-tier tests only (bpf/lib/trace.h). When an object
  * is loaded with zh_trace_on set, every redirect helper call records here
  * which helper it was, its target and its result, so that a test sees where
@@ -577,6 +655,8 @@ _Static_assert(sizeof(struct zh_affinity_key) == 24, "zh_affinity_key layout");
 _Static_assert(sizeof(struct zh_affinity) == 16, "zh_affinity layout");
 _Static_assert(sizeof(struct zh_kfeat) == 96, "zh_kfeat layout");
 _Static_assert(sizeof(struct zh_trace) == 24, "zh_trace layout");
+_Static_assert(sizeof(struct zh_sock_rev_key) == 32, "zh_sock_rev_key layout");
+_Static_assert(sizeof(struct zh_sock_rev) == 32, "zh_sock_rev layout");
 _Static_assert(ZH_FEAT_MAX <= 64, "zh_kfeat has 64 bits");
 #endif
 

@@ -33,6 +33,7 @@
 #include "agent.h"
 #include "cni.h"
 #include "kube.h"
+#include "socklb.h"
 #include "svc_maps.h"
 #include "takeover.h"
 #include "xsk_srv.h"
@@ -97,6 +98,17 @@ static void usage(FILE *f)
 		"                          maglev (defaults in zh_abi.h)\n"
 		"      --xsk-socket PATH|none  where pods hand over their AF_XDP sockets\n"
 		"                          (default $%s or %s; mount it into AF_XDP pods)\n"
+		"      --socket-lb on|off|auto  socket-level load balancing: cgroup programs\n"
+		"                          put a Service's backend in place of its address at\n"
+		"                          connect()/sendmsg() for every socket of the node\n"
+		"                          (pods, hostNetwork pods, the node); off: the\n"
+		"                          per-packet path alone (pods only). auto (default,\n"
+		"                          or $ZEROHOP_SOCKET_LB): on where the kernel and a\n"
+		"                          cgroup v2 hierarchy allow, else off with the reason\n"
+		"      --cgroup DIR        the cgroup v2 directory it attaches to (default\n"
+		"                          $ZEROHOP_CGROUP, else the hierarchy's root:\n"
+		"                          /sys/fs/cgroup, or /sys/fs/cgroup/unified on hybrid\n"
+		"                          hosts); the sockets of processes below it only\n"
 		"  -v, --verbose           more logging (repeat for libbpf debug)\n"
 		"  -h, --help              this help\n"
 		"\n"
@@ -390,6 +402,10 @@ static int count_cb(__u32 ifindex, const struct zh_iface *iface, void *arg)
  * would wrap it. */
 #define RECONCILE_MAX (INT_MAX / 1000)
 
+enum socklb_mode { SOCKLB_AUTO, SOCKLB_ON, SOCKLB_OFF };
+static const char *const socklb_names[] = { "auto", "on", "off" };
+static const int socklb_vals[] = { SOCKLB_AUTO, SOCKLB_ON, SOCKLB_OFF };
+
 /* What the command line asks of the agent. */
 struct agent_opts {
 	const char *root; /* the pin root */
@@ -401,6 +417,8 @@ struct agent_opts {
 	bool kubernetes;
 	int datapath; /* --cni-datapath: an index of datapaths[] */
 	const char *afxdp_text; /* --cni-afxdp */
+	int socket_lb; /* --socket-lb: enum socklb_mode */
+	const char *cgroup; /* --cgroup; NULL: the cgroup v2 root */
 	struct zh_kube_opts kube;
 	int verbose;
 	struct zh_config cfg; /* the fields of zh_config that are ours */
@@ -534,10 +552,14 @@ static int agent_parse(int argc, char **argv, struct agent_opts *o)
 			    1, 65536),
 		ZH_OPT_FUNC("xsk-socket", 0, &o->xsk_path, parse_xsk_socket,
 			    "an absolute path shorter than 108 bytes, or none"),
+		ZH_OPT_ENUM("socket-lb", 0, &o->socket_lb, socklb_names,
+			    socklb_vals, 3),
+		ZH_OPT_STR("cgroup", 0, &o->cgroup),
 		ZH_OPT_COUNT("verbose", 'v', &o->verbose),
 		ZH_OPT_HELP(&help),
 		{},
 	};
+	const char *env;
 	int next;
 
 	*o = (struct agent_opts){
@@ -548,6 +570,23 @@ static int agent_parse(int argc, char **argv, struct agent_opts *o)
 		.cfg = { .flags = ZH_CFG_F_PROBES,
 			 .sample_every = ZH_SAMPLE_DEFAULT },
 	};
+	/* The defaults of --socket-lb and --cgroup from the environment, as
+	 * the pin root's: a test's agent keeps to its own cgroup. */
+	env = getenv("ZEROHOP_SOCKET_LB");
+	if (env && *env) {
+		for (next = 0; next < 3 && strcmp(env, socklb_names[next]);)
+			next++;
+		if (next == 3) {
+			fprintf(stderr,
+				"zerohopd: ZEROHOP_SOCKET_LB=%s: not on, off or auto\n",
+				env);
+			return -EINVAL;
+		}
+		o->socket_lb = socklb_vals[next];
+	}
+	env = getenv("ZEROHOP_CGROUP");
+	if (env && *env)
+		o->cgroup = env;
 	snprintf(want_sample, sizeof(want_sample), "a count 1..%u or off",
 		 ZH_SAMPLE_MAX);
 	snprintf(
@@ -679,6 +718,63 @@ err_services:
 }
 
 /*
+ * Socket-level load balancing as --socket-lb asks: on (refused where it
+ * cannot be), off (ours detached, if it was there), auto (on, else off
+ * with the reason). Under the pin lock: the links are pins.
+ */
+static int agent_socklb(struct agent *a)
+{
+	const struct agent_opts *o = &a->o;
+	char why[320], hooks[128] = "";
+	int missing, mask = -1, lock, n;
+	size_t off = 0;
+
+	lock = zh_pin_lock(o->root);
+	if (lock < 0) {
+		pr_warn("cannot lock %s: %s\n", o->root, strerror(-lock));
+		return lock;
+	}
+	if (o->socket_lb == SOCKLB_OFF) {
+		n = zh_socklb_detach(&a->objs);
+		zh_pin_unlock(lock);
+		pr_info("socket-level load balancing off (--socket-lb off)%s\n",
+			n ? ": our cgroup programs detached" : "");
+		return 0;
+	}
+	missing = zh_use_missing(&a->objs.feat, ZH_USE_SOCKLB);
+	if (missing >= 0)
+		snprintf(why, sizeof(why), "this kernel lacks %s (%s)",
+			 zh_feat_name(missing), zh_feat_doc(missing)->what);
+	else
+		mask = zh_socklb_attach(&a->objs, o->cgroup, why, sizeof(why));
+	if (mask < 0) {
+		zh_socklb_detach(&a->objs);
+		zh_pin_unlock(lock);
+		if (o->socket_lb == SOCKLB_ON) {
+			pr_warn("--socket-lb on: socket-level load balancing cannot work here: %s\n",
+				why);
+			return -EOPNOTSUPP;
+		}
+		pr_info("socket-level load balancing off, Services by the per-packet path alone (pods only): %s\n",
+			why);
+		return 0;
+	}
+	zh_pin_unlock(lock);
+	for (int h = 0; h < ZH_SOCK_HOOKS && off < sizeof(hooks); h++)
+		if (mask >> h & 1)
+			off += (size_t)snprintf(hooks + off,
+						sizeof(hooks) - off, "%s%s",
+						off ? " " : "",
+						zh_sock_hook_name(h));
+	pr_info("socket-level load balancing on %s: %s%s\n",
+		o->cgroup ? o->cgroup : "the cgroup v2 root", hooks,
+		zh_kfeat_has(&a->objs.feat, ZH_FEAT_SOCK_SET_RETVAL) ?
+			"" :
+			"; a Service without endpoints fails connect() with EPERM (no bpf_set_retval)");
+	return 0;
+}
+
+/*
  * Last of the start: NodePort uplinks, the node's addresses and our
  * fields of the datapath's configuration, so that an agent that failed
  * to start changes nothing. Only the latency and Service CIDR fields
@@ -696,6 +792,9 @@ static int agent_configure(struct agent *a)
 			return err;
 	}
 	sync_node_addrs(&a->objs);
+	err = agent_socklb(a);
+	if (err)
+		return err;
 	err = zh_config_get(&a->objs, &cur);
 	if (!err) {
 		cur.flags = (cur.flags & ~ZH_CFG_F_PROBES) | o->cfg.flags;
