@@ -62,7 +62,8 @@ static inline bool oracle_cidr_has(const char *cidr, const struct oracle_ip *ip)
 	for (int bit = 0; bit < n; bit++) {
 		int byte = bit / 8, shift = 7 - bit % 8;
 
-		if (((net.b[byte] >> shift) & 1) != ((ip->b[byte] >> shift) & 1))
+		if (((net.b[byte] >> shift) & 1) !=
+		    ((ip->b[byte] >> shift) & 1))
 			return false;
 	}
 	return true;
@@ -115,15 +116,15 @@ static inline const char *oracle_ns_of(const json_t *obj)
 }
 
 /* A namespace's labels, with kubernetes.io/metadata.name (new ref). */
-static inline json_t *oracle_ns_labels(const json_t *namespaces,
-				       const char *ns)
+static inline json_t *oracle_ns_labels(const json_t *namespaces, const char *ns)
 {
 	const char *k;
 	json_t *o, *labels = NULL;
 
 	json_object_foreach ((json_t *)namespaces, k, o) {
 		const json_t *md = json_object_get(o, "metadata");
-		const char *name = json_string_value(json_object_get(md, "name"));
+		const char *name =
+			json_string_value(json_object_get(md, "name"));
 
 		if (name && !strcmp(name, ns)) {
 			const json_t *l = json_object_get(md, "labels");
@@ -139,9 +140,8 @@ static inline json_t *oracle_ns_labels(const json_t *namespaces,
 }
 
 /* The pod (not hostNetwork, not ended) with address @ip, or NULL. */
-static inline const json_t *oracle_pod_of(const json_t *pods,
-					  const struct oracle_ip *ip,
-					  bool host_network)
+static inline const json_t *
+oracle_pod_of(const json_t *pods, const struct oracle_ip *ip, bool host_network)
 {
 	const char *k;
 	json_t *p;
@@ -154,17 +154,18 @@ static inline const json_t *oracle_pod_of(const json_t *pods,
 		json_t *a;
 
 		if (json_is_true(json_object_get(json_object_get(p, "spec"),
-						 "hostNetwork")) != host_network)
+						 "hostNetwork")) !=
+		    host_network)
 			continue;
-		if (phase && (!strcmp(phase, "Succeeded") ||
-			      !strcmp(phase, "Failed")))
+		if (phase &&
+		    (!strcmp(phase, "Succeeded") || !strcmp(phase, "Failed")))
 			continue;
 		json_array_foreach (json_object_get(st, "podIPs"), i, a) {
 			struct oracle_ip x;
 
-			if (oracle_ip_parse(json_string_value(
-						    json_object_get(a, "ip")),
-					    &x) &&
+			if (oracle_ip_parse(
+				    json_string_value(json_object_get(a, "ip")),
+				    &x) &&
 			    x.family == ip->family && !memcmp(x.b, ip->b, 16))
 				return p;
 		}
@@ -206,9 +207,8 @@ static inline bool oracle_peer(const json_t *peer, const char *pol_ns,
 	json_t *ex;
 
 	if (ib) {
-		if (!oracle_cidr_has(json_string_value(
-					     json_object_get(ib, "cidr")),
-				     ip))
+		if (!oracle_cidr_has(
+			    json_string_value(json_object_get(ib, "cidr")), ip))
 			return false;
 		json_array_foreach (json_object_get(ib, "except"), i, ex)
 			if (oracle_cidr_has(json_string_value(ex), ip))
@@ -227,9 +227,10 @@ static inline bool oracle_peer(const json_t *peer, const char *pol_ns,
 	} else if (strcmp(oracle_ns_of(pod), pol_ns)) {
 		return false;
 	}
-	return !ps || oracle_sel_match(ps, json_object_get(json_object_get(
-							   pod, "metadata"),
-							   "labels"));
+	return !ps ||
+	       oracle_sel_match(
+		       ps, json_object_get(json_object_get(pod, "metadata"),
+					   "labels"));
 }
 
 /* A rule's port list admits @proto/@port on destination pod @dst. */
@@ -259,9 +260,10 @@ static inline bool oracle_ports(const json_t *ports, int proto, int port,
 				return true;
 			continue;
 		}
-		json_array_foreach (json_object_get(json_object_get(dst, "spec"),
-						    "containers"),
-				    ci, c) {
+		json_array_foreach (
+			json_object_get(json_object_get(dst, "spec"),
+					"containers"),
+			ci, c) {
 			size_t pi;
 			json_t *cp;
 
@@ -322,11 +324,10 @@ static inline bool oracle_dir(const json_t *policies, const json_t *namespaces,
 		json_t *rule;
 
 		if (strcmp(ns, oracle_ns_of(subject)) ||
-		    !oracle_sel_match(json_object_get(spec, "podSelector"),
-				      json_object_get(json_object_get(
-							      subject,
-							      "metadata"),
-						      "labels")) ||
+		    !oracle_sel_match(
+			    json_object_get(spec, "podSelector"),
+			    json_object_get(json_object_get(subject, "metadata"),
+					    "labels")) ||
 		    !oracle_has_type(spec, dir))
 			continue;
 		isolated = true;
@@ -340,9 +341,9 @@ static inline bool oracle_dir(const json_t *policies, const json_t *namespaces,
 				if (oracle_peer(peer, ns, peer_ip, peer_pod,
 						namespaces))
 					peer_ok = true;
-			if (peer_ok && oracle_ports(json_object_get(rule,
-								    "ports"),
-						    proto, port, dst))
+			if (peer_ok &&
+			    oracle_ports(json_object_get(rule, "ports"), proto,
+					 port, dst))
 				return true;
 		}
 	}
@@ -362,7 +363,8 @@ static inline bool oracle_allowed(const json_t *pods, const json_t *namespaces,
 		return false;
 	hs = oracle_pod_of(pods, &s, true);
 	hd = oracle_pod_of(pods, &d, true);
-	if ((hs && oracle_on_node(hs, node)) || (hd && oracle_on_node(hd, node)))
+	if ((hs && oracle_on_node(hs, node)) ||
+	    (hd && oracle_on_node(hd, node)))
 		return true; /* this node itself */
 	sp = oracle_pod_of(pods, &s, false);
 	dp = oracle_pod_of(pods, &d, false);

@@ -65,12 +65,13 @@ static void pod_add(struct world *w, const char *ns, const char *name,
 		json_array_append_new(ips, json_pack("{s:s}", "ip", ip4));
 	if (ip6)
 		json_array_append_new(ips, json_pack("{s:s}", "ip", ip6));
-	o = json_pack("{s:s, s:{s:s, s:s, s:o}, s:{s:s, s:b, s:[{s:s, s:o}]}, s:{s:s, s:O, s:o}}",
-		      "kind", "Pod", "metadata", "name", name, "namespace", ns,
-		      "labels", parse(labels), "spec", "nodeName", node,
-		      "hostNetwork", host, "containers", "name", "c", "ports",
-		      parse(ports ? ports : "[]"), "status", "phase", "Running",
-		      "podIP", json_array_get(ips, 0), "podIPs", ips);
+	o = json_pack(
+		"{s:s, s:{s:s, s:s, s:o}, s:{s:s, s:b, s:[{s:s, s:o}]}, s:{s:s, s:O, s:o}}",
+		"kind", "Pod", "metadata", "name", name, "namespace", ns,
+		"labels", parse(labels), "spec", "nodeName", node,
+		"hostNetwork", host, "containers", "name", "c", "ports",
+		parse(ports ? ports : "[]"), "status", "phase", "Running",
+		"podIP", json_array_get(ips, 0), "podIPs", ips);
 	assert_non_null(o);
 	snprintf(key, sizeof(key), "%s/%s", ns, name);
 	json_object_set_new(w->pods, key, o);
@@ -175,8 +176,8 @@ static const char *addr_of(struct world *w, const char *s, char *buf)
 	if (!ips)
 		fail_msg("no pod %s", key);
 	snprintf(buf, 64, "%s",
-		 json_string_value(
-			 json_object_get(json_array_get(ips, v6 ? 1 : 0), "ip")));
+		 json_string_value(json_object_get(
+			 json_array_get(ips, v6 ? 1 : 0), "ip")));
 	return buf;
 }
 
@@ -207,15 +208,15 @@ static void check_rows(struct world *w, const struct zh_pol_model *m,
 				   (uint16_t)rows[i].port);
 		o = oracle_allowed(w->pods, w->nss, w->pols, NODE, s, d,
 				   rows[i].proto, rows[i].port);
-		if ((v == ZH_POL_ALLOW) != rows[i].allow ||
-		    o != rows[i].allow)
-			fail_msg("row %zu: %s -> %s proto %d port %d: want %s, model %s, oracle %s",
-				 i, rows[i].src, rows[i].dst, rows[i].proto,
-				 rows[i].port, rows[i].allow ? "allow" : "deny",
-				 v == ZH_POL_ALLOW ? "allow" :
-				 v == ZH_POL_AUDIT ? "audit" :
-						     "deny",
-				 o ? "allow" : "deny");
+		if ((v == ZH_POL_ALLOW) != rows[i].allow || o != rows[i].allow)
+			fail_msg(
+				"row %zu: %s -> %s proto %d port %d: want %s, model %s, oracle %s",
+				i, rows[i].src, rows[i].dst, rows[i].proto,
+				rows[i].port, rows[i].allow ? "allow" : "deny",
+				v == ZH_POL_ALLOW ? "allow" :
+				v == ZH_POL_AUDIT ? "audit" :
+						    "deny",
+				o ? "allow" : "deny");
 	}
 }
 
@@ -259,7 +260,8 @@ static void test_default_deny(void **state)
 {
 	static const struct pcase cases[] = {
 		{ "deny-ingress",
-		  { { "x", "deny", "{\"podSelector\": {}, \"policyTypes\": [\"Ingress\"]}" } },
+		  { { "x", "deny",
+		      "{\"podSelector\": {}, \"policyTypes\": [\"Ingress\"]}" } },
 		  { { "y/a", "x/a", TCP, 80, D },
 		    { "x/b", "x/a", TCP, 80, D },
 		    { "x/b", "x/a", ICMP, 0, D },
@@ -268,14 +270,16 @@ static void test_default_deny(void **state)
 		    { "192.168.0.10", "x/a", TCP, 80, A }, /* the node */
 		    { "y/a", "y/b", TCP, 80, A } } },
 		{ "deny-egress",
-		  { { "x", "deny", "{\"podSelector\": {}, \"policyTypes\": [\"Egress\"]}" } },
+		  { { "x", "deny",
+		      "{\"podSelector\": {}, \"policyTypes\": [\"Egress\"]}" } },
 		  { { "x/a", "y/a", TCP, 80, D },
 		    { "x/a", "8.8.8.8", UDP, 53, D },
 		    { "x/a6", "2001:db8::5", TCP, 443, D },
 		    { "y/a", "x/a", TCP, 80, A },
 		    { "x/a", "192.168.0.10", TCP, 10250, A } } },
 		{ "deny-all",
-		  { { "x", "deny", "{\"podSelector\": {}, \"policyTypes\": [\"Ingress\", \"Egress\"]}" } },
+		  { { "x", "deny",
+		      "{\"podSelector\": {}, \"policyTypes\": [\"Ingress\", \"Egress\"]}" } },
 		  { { "x/a", "x/b", TCP, 80, D },
 		    { "y/a", "x/a", TCP, 80, D },
 		    { "x/a", "y/a", TCP, 80, D },
@@ -292,43 +296,51 @@ static void test_selectors(void **state)
 {
 	static const struct pcase cases[] = {
 		{ "podSelector",
-		  { { "x", "p", "{\"podSelector\": {\"matchLabels\": {\"app\": \"a\"}}, \"ingress\": [{\"from\": [{\"podSelector\": {\"matchLabels\": {\"app\": \"b\"}}}]}]}" } },
+		  { { "x", "p",
+		      "{\"podSelector\": {\"matchLabels\": {\"app\": \"a\"}}, \"ingress\": [{\"from\": [{\"podSelector\": {\"matchLabels\": {\"app\": \"b\"}}}]}]}" } },
 		  { { "x/b", "x/a", TCP, 80, A },
 		    { "x/c", "x/a", TCP, 80, D },
 		    { "y/b", "x/a", TCP, 80, D }, /* another namespace */
 		    { "x/c", "x/b", TCP, 80, A }, /* x/b not selected */
 		    { "x/b6", "x/a6", TCP, 80, A } } },
 		{ "namespaceSelector",
-		  { { "x", "p", "{\"podSelector\": {}, \"ingress\": [{\"from\": [{\"namespaceSelector\": {\"matchLabels\": {\"team\": \"blue\"}}}]}]}" } },
+		  { { "x", "p",
+		      "{\"podSelector\": {}, \"ingress\": [{\"from\": [{\"namespaceSelector\": {\"matchLabels\": {\"team\": \"blue\"}}}]}]}" } },
 		  { { "y/a", "x/a", TCP, 80, A },
 		    { "y/b", "x/c", UDP, 53, A },
 		    { "z/a", "x/a", TCP, 80, D },
 		    { "x/b", "x/a", TCP, 80, D },
 		    { "8.8.8.8", "x/a", TCP, 80, D } } },
 		{ "and",
-		  { { "x", "p", "{\"podSelector\": {}, \"ingress\": [{\"from\": [{\"namespaceSelector\": {\"matchLabels\": {\"team\": \"blue\"}}, \"podSelector\": {\"matchLabels\": {\"app\": \"b\"}}}]}]}" } },
+		  { { "x", "p",
+		      "{\"podSelector\": {}, \"ingress\": [{\"from\": [{\"namespaceSelector\": {\"matchLabels\": {\"team\": \"blue\"}}, \"podSelector\": {\"matchLabels\": {\"app\": \"b\"}}}]}]}" } },
 		  { { "y/b", "x/a", TCP, 80, A },
 		    { "y/a", "x/a", TCP, 80, D },
 		    { "x/b", "x/a", TCP, 80, D },
 		    { "z/b", "x/a", TCP, 80, D } } },
 		{ "or",
-		  { { "x", "p", "{\"podSelector\": {}, \"ingress\": [{\"from\": [{\"namespaceSelector\": {\"matchLabels\": {\"team\": \"blue\"}}}, {\"podSelector\": {\"matchLabels\": {\"app\": \"b\"}}}]}]}" } },
+		  { { "x", "p",
+		      "{\"podSelector\": {}, \"ingress\": [{\"from\": [{\"namespaceSelector\": {\"matchLabels\": {\"team\": \"blue\"}}}, {\"podSelector\": {\"matchLabels\": {\"app\": \"b\"}}}]}]}" } },
 		  { { "y/b", "x/a", TCP, 80, A },
 		    { "y/a", "x/a", TCP, 80, A },
 		    { "x/b", "x/a", TCP, 80, A },
 		    { "x/c", "x/a", TCP, 80, D },
 		    { "z/b", "x/a", TCP, 80, D } } },
 		{ "empty-selectors",
-		  { { "x", "p", "{\"podSelector\": {\"matchLabels\": {\"app\": \"a\"}}, \"ingress\": [{\"from\": [{\"namespaceSelector\": {}}]}]}" },
-		    { "x", "q", "{\"podSelector\": {\"matchLabels\": {\"app\": \"b\"}}, \"ingress\": [{\"from\": [{\"podSelector\": {}}]}]}" } },
+		  { { "x", "p",
+		      "{\"podSelector\": {\"matchLabels\": {\"app\": \"a\"}}, \"ingress\": [{\"from\": [{\"namespaceSelector\": {}}]}]}" },
+		    { "x", "q",
+		      "{\"podSelector\": {\"matchLabels\": {\"app\": \"b\"}}, \"ingress\": [{\"from\": [{\"podSelector\": {}}]}]}" } },
 		  { { "z/a", "x/a", TCP, 80, A },
 		    { "y/b", "x/a", TCP, 80, A },
 		    { "8.8.8.8", "x/a", TCP, 80, D },
 		    { "x/c", "x/b", TCP, 80, A },
 		    { "y/a", "x/b", TCP, 80, D } } },
 		{ "expressions",
-		  { { "x", "p", "{\"podSelector\": {\"matchExpressions\": [{\"key\": \"app\", \"operator\": \"In\", \"values\": [\"a\"]}]}, \"ingress\": [{\"from\": [{\"podSelector\": {\"matchExpressions\": [{\"key\": \"app\", \"operator\": \"NotIn\", \"values\": [\"b\"]}]}}, {\"namespaceSelector\": {\"matchExpressions\": [{\"key\": \"kubernetes.io/metadata.name\", \"operator\": \"In\", \"values\": [\"z\"]}]}}]}]}" },
-		    { "x", "q", "{\"podSelector\": {\"matchLabels\": {\"app\": \"b\"}}, \"ingress\": [{\"from\": [{\"namespaceSelector\": {\"matchExpressions\": [{\"key\": \"team\", \"operator\": \"Exists\"}]}, \"podSelector\": {\"matchExpressions\": [{\"key\": \"tier\", \"operator\": \"DoesNotExist\"}]}}]}]}" } },
+		  { { "x", "p",
+		      "{\"podSelector\": {\"matchExpressions\": [{\"key\": \"app\", \"operator\": \"In\", \"values\": [\"a\"]}]}, \"ingress\": [{\"from\": [{\"podSelector\": {\"matchExpressions\": [{\"key\": \"app\", \"operator\": \"NotIn\", \"values\": [\"b\"]}]}}, {\"namespaceSelector\": {\"matchExpressions\": [{\"key\": \"kubernetes.io/metadata.name\", \"operator\": \"In\", \"values\": [\"z\"]}]}}]}]}" },
+		    { "x", "q",
+		      "{\"podSelector\": {\"matchLabels\": {\"app\": \"b\"}}, \"ingress\": [{\"from\": [{\"namespaceSelector\": {\"matchExpressions\": [{\"key\": \"team\", \"operator\": \"Exists\"}]}, \"podSelector\": {\"matchExpressions\": [{\"key\": \"tier\", \"operator\": \"DoesNotExist\"}]}}]}]}" } },
 		  { { "x/c", "x/a", TCP, 80, A },
 		    { "x/b", "x/a", TCP, 80, D },
 		    { "z/a", "x/a", TCP, 80, A },
@@ -363,19 +375,25 @@ static void test_ports(void **state)
 		    { "y/a", "x/a", TCP, 53, D },
 		    { "y/a", "x/a", ICMP, 0, D } } },
 		{ "sctp-never-tcp",
-		  { { "x", "p", "{" FROM_ALL "[{\"protocol\": \"SCTP\", \"port\": 80}]}]}" } },
+		  { { "x", "p",
+		      "{" FROM_ALL
+		      "[{\"protocol\": \"SCTP\", \"port\": 80}]}]}" } },
 		  { { "y/a", "x/a", SCTP, 80, A },
 		    { "y/a", "x/a", TCP, 80, D },
 		    { "y/a", "x/a", UDP, 80, D } } },
 		{ "endport-edges",
-		  { { "x", "p", "{" FROM_ALL "[{\"port\": 32000, \"endPort\": 32768}]}]}" } },
+		  { { "x", "p",
+		      "{" FROM_ALL
+		      "[{\"port\": 32000, \"endPort\": 32768}]}]}" } },
 		  { { "y/a", "x/a", TCP, 31999, D },
 		    { "y/a", "x/a", TCP, 32000, A },
 		    { "y/a", "x/a", TCP, 32768, A },
 		    { "y/a", "x/a", TCP, 32769, D },
 		    { "y/a", "x/a", UDP, 32000, D } } },
 		{ "overlapping",
-		  { { "x", "p", "{" FROM_ALL "[{\"port\": 100, \"endPort\": 200}, {\"port\": 150, \"endPort\": 300}]}]}" },
+		  { { "x", "p",
+		      "{" FROM_ALL
+		      "[{\"port\": 100, \"endPort\": 200}, {\"port\": 150, \"endPort\": 300}]}]}" },
 		    { "x", "q", "{" FROM_ALL "[{\"port\": 301}]}]}" } },
 		  { { "y/a", "x/a", TCP, 99, D },
 		    { "y/a", "x/a", TCP, 100, A },
@@ -383,7 +401,9 @@ static void test_ports(void **state)
 		    { "y/a", "x/a", TCP, 301, A },
 		    { "y/a", "x/a", TCP, 302, D } } },
 		{ "many-ports-bitmap",
-		  { { "x", "p", "{" FROM_ALL "[{\"port\": 1}, {\"port\": 3}, {\"port\": 5}, {\"port\": 7}, {\"port\": 9}, {\"port\": 11}, {\"port\": 13}, {\"port\": 15}, {\"port\": 17}, {\"port\": 65535}]}]}" } },
+		  { { "x", "p",
+		      "{" FROM_ALL
+		      "[{\"port\": 1}, {\"port\": 3}, {\"port\": 5}, {\"port\": 7}, {\"port\": 9}, {\"port\": 11}, {\"port\": 13}, {\"port\": 15}, {\"port\": 17}, {\"port\": 65535}]}]}" } },
 		  { { "y/a", "x/a", TCP, 1, A },
 		    { "y/a", "x/a", TCP, 2, D },
 		    { "y/a", "x/a", TCP, 17, A },
@@ -391,7 +411,8 @@ static void test_ports(void **state)
 		    { "y/a", "x/a", TCP, 65535, A },
 		    { "y/a", "x/a", UDP, 1, D } } },
 		{ "no-ports-all-protocols",
-		  { { "x", "p", "{\"podSelector\": {}, \"ingress\": [{\"from\": [{\"podSelector\": {}}], \"ports\": []}]}" } },
+		  { { "x", "p",
+		      "{\"podSelector\": {}, \"ingress\": [{\"from\": [{\"podSelector\": {}}], \"ports\": []}]}" } },
 		  { { "x/b", "x/a", ICMP, 0, A },
 		    { "x/b", "x/a", SCTP, 9, A },
 		    { "y/b", "x/a", ICMP, 0, D } } },
@@ -414,7 +435,8 @@ static void test_named_ports(void **state)
 		    { "y/a", "x/b", TCP, 8080, D },
 		    { "y/a", "x/c", TCP, 8080, D } } },
 		{ "egress-clashing-numbers",
-		  { { "y", "p", "{\"podSelector\": {\"matchLabels\": {\"app\": \"b\"}}, \"policyTypes\": [\"Egress\"], \"egress\": [{\"to\": [{\"namespaceSelector\": {}}], \"ports\": [{\"port\": \"http\"}]}]}" } },
+		  { { "y", "p",
+		      "{\"podSelector\": {\"matchLabels\": {\"app\": \"b\"}}, \"policyTypes\": [\"Egress\"], \"egress\": [{\"to\": [{\"namespaceSelector\": {}}], \"ports\": [{\"port\": \"http\"}]}]}" } },
 		  { { "y/b", "x/a", TCP, 8080, A },
 		    { "y/b", "x/a", TCP, 9090, D },
 		    { "y/b", "x/b", TCP, 9090, A },
@@ -422,13 +444,16 @@ static void test_named_ports(void **state)
 		    { "y/b", "x/c", TCP, 8080, D },
 		    { "y/b", "y/a", TCP, 8080, A } } },
 		{ "egress-named-to-anyone",
-		  { { "y", "p", "{\"podSelector\": {\"matchLabels\": {\"app\": \"b\"}}, \"policyTypes\": [\"Egress\"], \"egress\": [{\"ports\": [{\"port\": \"http\"}]}]}" } },
+		  { { "y", "p",
+		      "{\"podSelector\": {\"matchLabels\": {\"app\": \"b\"}}, \"policyTypes\": [\"Egress\"], \"egress\": [{\"ports\": [{\"port\": \"http\"}]}]}" } },
 		  { { "y/b", "x/a", TCP, 8080, A },
 		    { "y/b", "x/b", TCP, 9090, A },
 		    { "y/b", "x/b", TCP, 8080, D },
 		    { "y/b", "8.8.8.8", TCP, 8080, D } } },
 		{ "protocol-mismatch",
-		  { { "x", "p", "{" FROM_ALL "[{\"port\": \"serve-80\", \"protocol\": \"UDP\"}, {\"port\": \"serve-81-udp\", \"protocol\": \"UDP\"}, {\"port\": \"serve-82-sctp\", \"protocol\": \"SCTP\"}]}]}" } },
+		  { { "x", "p",
+		      "{" FROM_ALL
+		      "[{\"port\": \"serve-80\", \"protocol\": \"UDP\"}, {\"port\": \"serve-81-udp\", \"protocol\": \"UDP\"}, {\"port\": \"serve-82-sctp\", \"protocol\": \"SCTP\"}]}]}" } },
 		  { { "y/a", "x/a", TCP, 80, D },
 		    { "y/a", "x/a", UDP, 80, D },
 		    { "y/a", "x/a", UDP, 81, A },
@@ -436,7 +461,8 @@ static void test_named_ports(void **state)
 		    { "y/a", "x/a", SCTP, 82, A },
 		    { "y/a", "x/a", TCP, 82, D } } },
 		{ "towards-ipblock",
-		  { { "y", "p", "{\"podSelector\": {}, \"policyTypes\": [\"Egress\"], \"egress\": [{\"to\": [{\"ipBlock\": {\"cidr\": \"8.8.8.0/24\"}}, {\"ipBlock\": {\"cidr\": \"10.0.0.0/24\"}}], \"ports\": [{\"port\": \"http\"}]}]}" } },
+		  { { "y", "p",
+		      "{\"podSelector\": {}, \"policyTypes\": [\"Egress\"], \"egress\": [{\"to\": [{\"ipBlock\": {\"cidr\": \"8.8.8.0/24\"}}, {\"ipBlock\": {\"cidr\": \"10.0.0.0/24\"}}], \"ports\": [{\"port\": \"http\"}]}]}" } },
 		  { { "y/b", "8.8.8.8", TCP, 8080, D },
 		    { "y/b", "x/a", TCP, 8080, A }, /* a pod in the block */
 		    { "y/b", "x/b", TCP, 8080, D } } },
@@ -452,33 +478,39 @@ static void test_ipblock(void **state)
 {
 	static const struct pcase cases[] = {
 		{ "pod-32-128",
-		  { { "x", "p", "{\"podSelector\": {}, \"ingress\": [{\"from\": [{\"ipBlock\": {\"cidr\": \"10.0.1.1/32\"}}, {\"ipBlock\": {\"cidr\": \"fd00::2/128\"}}]}]}" } },
+		  { { "x", "p",
+		      "{\"podSelector\": {}, \"ingress\": [{\"from\": [{\"ipBlock\": {\"cidr\": \"10.0.1.1/32\"}}, {\"ipBlock\": {\"cidr\": \"fd00::2/128\"}}]}]}" } },
 		  { { "y/a", "x/a", TCP, 80, A },
 		    { "y/a6", "x/a6", TCP, 80, D }, /* its IPv6 is not */
 		    { "y/b", "x/a", TCP, 80, D },
 		    { "x/b6", "x/a6", TCP, 80, A },
 		    { "x/b", "x/a", TCP, 80, D } } },
 		{ "except",
-		  { { "x", "p", "{\"podSelector\": {}, \"ingress\": [{\"from\": [{\"ipBlock\": {\"cidr\": \"10.0.0.0/16\", \"except\": [\"10.0.1.0/24\"]}}]}]}" } },
+		  { { "x", "p",
+		      "{\"podSelector\": {}, \"ingress\": [{\"from\": [{\"ipBlock\": {\"cidr\": \"10.0.0.0/16\", \"except\": [\"10.0.1.0/24\"]}}]}]}" } },
 		  { { "y/a", "x/a", TCP, 80, D },
 		    { "z/a", "x/a", TCP, 80, A },
 		    { "10.0.3.3", "x/a", TCP, 80, A },
 		    { "10.1.0.5", "x/a", TCP, 80, D },
 		    { "x/b6", "x/a6", TCP, 80, D } } },
 		{ "except-allowed-by-another-policy",
-		  { { "x", "p", "{\"podSelector\": {}, \"ingress\": [{\"from\": [{\"ipBlock\": {\"cidr\": \"10.0.0.0/16\", \"except\": [\"10.0.1.0/24\"]}}]}]}" },
-		    { "x", "q", "{\"podSelector\": {}, \"ingress\": [{\"from\": [{\"ipBlock\": {\"cidr\": \"10.0.1.0/24\"}}], \"ports\": [{\"port\": 80}]}]}" } },
+		  { { "x", "p",
+		      "{\"podSelector\": {}, \"ingress\": [{\"from\": [{\"ipBlock\": {\"cidr\": \"10.0.0.0/16\", \"except\": [\"10.0.1.0/24\"]}}]}]}" },
+		    { "x", "q",
+		      "{\"podSelector\": {}, \"ingress\": [{\"from\": [{\"ipBlock\": {\"cidr\": \"10.0.1.0/24\"}}], \"ports\": [{\"port\": 80}]}]}" } },
 		  { { "y/a", "x/a", TCP, 80, A },
 		    { "y/a", "x/a", TCP, 81, D },
 		    { "10.0.1.99", "x/a", TCP, 80, A },
 		    { "10.0.1.99", "x/a", UDP, 80, D } } },
 		{ "per-peer-except",
-		  { { "x", "p", "{\"podSelector\": {}, \"ingress\": [{\"from\": [{\"ipBlock\": {\"cidr\": \"10.0.0.0/16\", \"except\": [\"10.0.1.0/24\"]}}, {\"ipBlock\": {\"cidr\": \"10.0.1.0/25\"}}]}]}" } },
+		  { { "x", "p",
+		      "{\"podSelector\": {}, \"ingress\": [{\"from\": [{\"ipBlock\": {\"cidr\": \"10.0.0.0/16\", \"except\": [\"10.0.1.0/24\"]}}, {\"ipBlock\": {\"cidr\": \"10.0.1.0/25\"}}]}]}" } },
 		  { { "10.0.1.1", "x/a", TCP, 80, A },
 		    { "10.0.1.200", "x/a", TCP, 80, D },
 		    { "10.0.5.5", "x/a", TCP, 80, A } } },
 		{ "internet-not-rfc1918",
-		  { { "x", "p", "{\"podSelector\": {\"matchLabels\": {\"app\": \"a\"}}, \"policyTypes\": [\"Egress\"], \"egress\": [{\"to\": [{\"ipBlock\": {\"cidr\": \"0.0.0.0/0\", \"except\": [\"10.0.0.0/8\", \"172.16.0.0/12\", \"192.168.0.0/16\"]}}]}]}" } },
+		  { { "x", "p",
+		      "{\"podSelector\": {\"matchLabels\": {\"app\": \"a\"}}, \"policyTypes\": [\"Egress\"], \"egress\": [{\"to\": [{\"ipBlock\": {\"cidr\": \"0.0.0.0/0\", \"except\": [\"10.0.0.0/8\", \"172.16.0.0/12\", \"192.168.0.0/16\"]}}]}]}" } },
 		  { { "x/a", "8.8.8.8", TCP, 443, A },
 		    { "x/a", "y/a", TCP, 80, D },
 		    { "x/a", "172.16.5.5", TCP, 80, D },
@@ -498,17 +530,21 @@ static void test_policy_types(void **state)
 {
 	static const struct pcase cases[] = {
 		{ "egress-rules-imply-egress",
-		  { { "x", "p", "{\"podSelector\": {\"matchLabels\": {\"app\": \"a\"}}, \"egress\": [{\"to\": [{\"podSelector\": {}}]}]}" } },
+		  { { "x", "p",
+		      "{\"podSelector\": {\"matchLabels\": {\"app\": \"a\"}}, \"egress\": [{\"to\": [{\"podSelector\": {}}]}]}" } },
 		  { { "y/a", "x/a", TCP, 80, D }, /* Ingress, no rules */
 		    { "x/a", "x/b", TCP, 80, A },
 		    { "x/a", "y/a", TCP, 80, D } } },
 		{ "empty-egress-is-ingress-only",
-		  { { "x", "p", "{\"podSelector\": {\"matchLabels\": {\"app\": \"a\"}}, \"egress\": []}" } },
+		  { { "x", "p",
+		      "{\"podSelector\": {\"matchLabels\": {\"app\": \"a\"}}, \"egress\": []}" } },
 		  { { "y/a", "x/a", TCP, 80, D },
 		    { "x/a", "8.8.8.8", TCP, 80, A } } },
 		{ "types-win-over-rules",
-		  { { "x", "p", "{\"podSelector\": {\"matchLabels\": {\"app\": \"a\"}}, \"policyTypes\": [\"Egress\"], \"ingress\": [{}]}" },
-		    { "x", "q", "{\"podSelector\": {\"matchLabels\": {\"app\": \"b\"}}, \"policyTypes\": [\"Ingress\"], \"egress\": [{\"to\": [{\"ipBlock\": {\"cidr\": \"1.1.1.1/32\"}}]}]}" } },
+		  { { "x", "p",
+		      "{\"podSelector\": {\"matchLabels\": {\"app\": \"a\"}}, \"policyTypes\": [\"Egress\"], \"ingress\": [{}]}" },
+		    { "x", "q",
+		      "{\"podSelector\": {\"matchLabels\": {\"app\": \"b\"}}, \"policyTypes\": [\"Ingress\"], \"egress\": [{\"to\": [{\"ipBlock\": {\"cidr\": \"1.1.1.1/32\"}}]}]}" } },
 		  { { "y/a", "x/a", TCP, 80, A }, /* ingress not isolated */
 		    { "x/a", "y/a", TCP, 80, D },
 		    { "x/b", "8.8.8.8", TCP, 80, A },
@@ -525,22 +561,29 @@ static void test_union(void **state)
 {
 	static const struct pcase cases[] = {
 		{ "union",
-		  { { "x", "p", "{\"podSelector\": {\"matchLabels\": {\"app\": \"a\"}}, \"ingress\": [{\"from\": [{\"podSelector\": {\"matchLabels\": {\"app\": \"b\"}}}], \"ports\": [{\"port\": 80}]}]}" },
-		    { "x", "q", "{\"podSelector\": {\"matchLabels\": {\"app\": \"a\"}}, \"ingress\": [{\"from\": [{\"podSelector\": {\"matchLabels\": {\"app\": \"c\"}}}], \"ports\": [{\"port\": 81}]}]}" } },
+		  { { "x", "p",
+		      "{\"podSelector\": {\"matchLabels\": {\"app\": \"a\"}}, \"ingress\": [{\"from\": [{\"podSelector\": {\"matchLabels\": {\"app\": \"b\"}}}], \"ports\": [{\"port\": 80}]}]}" },
+		    { "x", "q",
+		      "{\"podSelector\": {\"matchLabels\": {\"app\": \"a\"}}, \"ingress\": [{\"from\": [{\"podSelector\": {\"matchLabels\": {\"app\": \"c\"}}}], \"ports\": [{\"port\": 81}]}]}" } },
 		  { { "x/b", "x/a", TCP, 80, A },
 		    { "x/b", "x/a", TCP, 81, D },
 		    { "x/c", "x/a", TCP, 81, A },
 		    { "x/c", "x/a", TCP, 80, D } } },
 		{ "allow-all-wins",
-		  { { "x", "deny", "{\"podSelector\": {}, \"policyTypes\": [\"Ingress\"]}" },
-		    { "x", "p", "{\"podSelector\": {\"matchLabels\": {\"app\": \"a\"}}, \"ingress\": [{\"from\": [{\"podSelector\": {\"matchLabels\": {\"app\": \"b\"}}}], \"ports\": [{\"port\": 80}]}]}" },
-		    { "x", "all", "{\"podSelector\": {\"matchLabels\": {\"app\": \"a\"}}, \"ingress\": [{}]}" } },
+		  { { "x", "deny",
+		      "{\"podSelector\": {}, \"policyTypes\": [\"Ingress\"]}" },
+		    { "x", "p",
+		      "{\"podSelector\": {\"matchLabels\": {\"app\": \"a\"}}, \"ingress\": [{\"from\": [{\"podSelector\": {\"matchLabels\": {\"app\": \"b\"}}}], \"ports\": [{\"port\": 80}]}]}" },
+		    { "x", "all",
+		      "{\"podSelector\": {\"matchLabels\": {\"app\": \"a\"}}, \"ingress\": [{}]}" } },
 		  { { "x/c", "x/a", UDP, 5353, A },
 		    { "8.8.8.8", "x/a", TCP, 1, A },
 		    { "x/a", "x/b", TCP, 80, D } } },
 		{ "client-egress-denies",
-		  { { "y", "deny-out", "{\"podSelector\": {}, \"policyTypes\": [\"Egress\"]}" },
-		    { "x", "all-in", "{\"podSelector\": {}, \"ingress\": [{}]}" } },
+		  { { "y", "deny-out",
+		      "{\"podSelector\": {}, \"policyTypes\": [\"Egress\"]}" },
+		    { "x", "all-in",
+		      "{\"podSelector\": {}, \"ingress\": [{}]}" } },
 		  { { "y/a", "x/a", TCP, 80, D },
 		    { "z/a", "x/a", TCP, 80, A } } },
 	};
@@ -565,7 +608,7 @@ static json_t *rand_selector(bool ns)
 					     "kubernetes.io/metadata.name" };
 	static const char *const pvals[] = { "a", "b", "c", "fe", "be", "1" };
 	static const char *const nvals[] = { "blue", "red", "prod", "dev",
-					     "n0", "n1", "n2" };
+					     "n0",   "n1",  "n2" };
 	static const char *const ops[] = { "In", "NotIn", "Exists",
 					   "DoesNotExist" };
 	json_t *s = json_object();
@@ -619,11 +662,13 @@ static json_t *rand_peer(void)
 		json_object_set_new(p, "podSelector", rand_selector(false));
 		break;
 	case 1:
-		json_object_set_new(p, "namespaceSelector", rand_selector(true));
+		json_object_set_new(p, "namespaceSelector",
+				    rand_selector(true));
 		break;
 	case 2:
 		json_object_set_new(p, "podSelector", rand_selector(false));
-		json_object_set_new(p, "namespaceSelector", rand_selector(true));
+		json_object_set_new(p, "namespaceSelector",
+				    rand_selector(true));
 		break;
 	default: {
 		const char *c = PICK(cidrs);
@@ -632,15 +677,17 @@ static json_t *rand_peer(void)
 		if (rng_next() % 2) {
 			json_t *ex = json_array();
 
-			if (!strcmp(c, "10.0.0.0/16") || !strcmp(c, "0.0.0.0/0"))
-				json_array_append_new(ex,
-						      json_string("10.0.1.0/24"));
-			if (!strcmp(c, "10.0.1.0/24") || !strcmp(c, "0.0.0.0/0"))
-				json_array_append_new(ex,
-						      json_string("10.0.1.2/31"));
+			if (!strcmp(c, "10.0.0.0/16") ||
+			    !strcmp(c, "0.0.0.0/0"))
+				json_array_append_new(
+					ex, json_string("10.0.1.0/24"));
+			if (!strcmp(c, "10.0.1.0/24") ||
+			    !strcmp(c, "0.0.0.0/0"))
+				json_array_append_new(
+					ex, json_string("10.0.1.2/31"));
 			if (!strcmp(c, "fd00::/64"))
-				json_array_append_new(ex,
-						      json_string("fd00::4/126"));
+				json_array_append_new(
+					ex, json_string("fd00::4/126"));
 			json_object_set_new(ib, "except", ex);
 		}
 		json_object_set_new(p, "ipBlock", ib);
@@ -678,9 +725,9 @@ static json_t *rand_ports(void)
 			int lo = nums[rng_next() % 4];
 
 			json_object_set_new(p, "port", json_integer(lo));
-			json_object_set_new(p, "endPort",
-					    json_integer(lo + (int)(rng_next() %
-								    1000)));
+			json_object_set_new(
+				p, "endPort",
+				json_integer(lo + (int)(rng_next() % 1000)));
 		}
 		}
 		json_array_append_new(a, p);
@@ -727,15 +774,14 @@ static void rand_world(struct world *w, unsigned int n_pods,
 		char name[8], labels[96];
 
 		snprintf(name, sizeof(name), "n%d", i);
-		snprintf(labels, sizeof(labels),
-			 "{\"team\": \"%s\"%s%s%s}", PICK(teams),
-			 rng_next() % 2 ? ", \"env\": \"" : "",
-			 rng_next() % 2 ? PICK(envs) : "",
-			 "");
+		snprintf(labels, sizeof(labels), "{\"team\": \"%s\"%s%s%s}",
+			 PICK(teams), rng_next() % 2 ? ", \"env\": \"" : "",
+			 rng_next() % 2 ? PICK(envs) : "", "");
 		/* (an "env" label without a value when the second draw
 		 * says so is not JSON: keep it simple) */
-		snprintf(labels, sizeof(labels), "{\"team\": \"%s\", \"env\": \"%s\"}",
-			 PICK(teams), PICK(envs));
+		snprintf(labels, sizeof(labels),
+			 "{\"team\": \"%s\", \"env\": \"%s\"}", PICK(teams),
+			 PICK(envs));
 		if (rng_next() % 3 == 0)
 			snprintf(labels, sizeof(labels), "{\"env\": \"%s\"}",
 				 PICK(envs));
@@ -761,11 +807,11 @@ static void rand_world(struct world *w, unsigned int n_pods,
 		snprintf(ip6, sizeof(ip6), "fd00::%x", 1 + i);
 		at = snprintf(ports, sizeof(ports), "[");
 		for (int p = 0; p < np; p++)
-			at += snprintf(ports + at, sizeof(ports) - (size_t)at,
-				       "%s{\"name\": \"%s\", \"containerPort\": %d, \"protocol\": \"%s\"}",
-				       p ? ", " : "", pnames[p],
-				       pnums[rng_next() % 4],
-				       rng_next() % 3 ? "TCP" : "UDP");
+			at += snprintf(
+				ports + at, sizeof(ports) - (size_t)at,
+				"%s{\"name\": \"%s\", \"containerPort\": %d, \"protocol\": \"%s\"}",
+				p ? ", " : "", pnames[p], pnums[rng_next() % 4],
+				rng_next() % 3 ? "TCP" : "UDP");
 		snprintf(ports + at, sizeof(ports) - (size_t)at, "]");
 		pod_add(w, ns, name, labels, ip4, rng_next() % 2 ? ip6 : NULL,
 			ports, rng_next() % 5 ? NODE : "n2", false);
@@ -796,15 +842,16 @@ static void rand_world(struct world *w, unsigned int n_pods,
 						      types[1]));
 		}
 		if (rng_next() % 4)
-			json_object_set_new(spec, "ingress", rand_rules("from"));
+			json_object_set_new(spec, "ingress",
+					    rand_rules("from"));
 		if (rng_next() % 2)
 			json_object_set_new(spec, "egress", rand_rules("to"));
 		snprintf(key, sizeof(key), "%s/%s", ns, name);
-		json_object_set_new(
-			w->pols, key,
-			json_pack("{s:s, s:{s:s, s:s}, s:o}", "kind",
-				  "NetworkPolicy", "metadata", "name", name,
-				  "namespace", ns, "spec", spec));
+		json_object_set_new(w->pols, key,
+				    json_pack("{s:s, s:{s:s, s:s}, s:o}",
+					      "kind", "NetworkPolicy",
+					      "metadata", "name", name,
+					      "namespace", ns, "spec", spec));
 	}
 }
 
@@ -823,9 +870,9 @@ static size_t world_addrs(const struct world *w, char (*out)[48], size_t max)
 		size_t i;
 		json_t *a;
 
-		json_array_foreach (json_object_get(json_object_get(p, "status"),
-						    "podIPs"),
-				    i, a)
+		json_array_foreach (
+			json_object_get(json_object_get(p, "status"), "podIPs"),
+			i, a)
 			if (n < max)
 				snprintf(out[n++], 48, "%s",
 					 json_string_value(
@@ -877,11 +924,12 @@ static size_t oracle_compare(struct world *w, const struct zh_pol_model *m,
 						   (uint16_t)port);
 				if (o != (v == ZH_POL_ALLOW)) {
 					dump_world(w);
-					fail_msg("%s -> %s proto %d port %d: oracle %s, model %s",
-						 addrs[s], addrs[d], proto,
-						 port, o ? "allow" : "deny",
-						 v == ZH_POL_ALLOW ? "allow" :
-								     "deny");
+					fail_msg(
+						"%s -> %s proto %d port %d: oracle %s, model %s",
+						addrs[s], addrs[d], proto, port,
+						o ? "allow" : "deny",
+						v == ZH_POL_ALLOW ? "allow" :
+								    "deny");
 				}
 				checked++;
 			}
@@ -914,8 +962,9 @@ static void test_oracle_random(void **state)
 		zh_pol_model_free(m);
 		world_free(&w);
 	}
-	print_message("oracle: %zu queries agree (%zu cells, %zu identities over 60 worlds)\n",
-		      checked, cells, ids);
+	print_message(
+		"oracle: %zu queries agree (%zu cells, %zu identities over 60 worlds)\n",
+		checked, cells, ids);
 	assert_true(checked > 10000);
 }
 
@@ -948,11 +997,11 @@ static void arr_put(void **arr, size_t *n, size_t size, const void *e,
 	char *a = *arr;
 	size_t i = 0;
 
-	while (i < *n && (cmp ? cmp(a + i * size, e) :
-				memcmp(a + i * size, e, klen)) < 0)
+	while (i < *n &&
+	       (cmp ? cmp(a + i * size, e) : memcmp(a + i * size, e, klen)) < 0)
 		i++;
-	if (i < *n && !(cmp ? cmp(a + i * size, e) :
-			      memcmp(a + i * size, e, klen))) {
+	if (i < *n &&
+	    !(cmp ? cmp(a + i * size, e) : memcmp(a + i * size, e, klen))) {
 		memcpy(a + i * size, e, size);
 		return;
 	}
@@ -973,8 +1022,7 @@ static void arr_del(void *arr, size_t *n, size_t size, const void *key,
 		if (cmp ? cmp(a + i * size, key) :
 			  memcmp(a + i * size, key, klen))
 			continue;
-		memmove(a + i * size, a + (i + 1) * size,
-			(*n - i - 1) * size);
+		memmove(a + i * size, a + (i + 1) * size, (*n - i - 1) * size);
 		(*n)--;
 		return;
 	}
@@ -1038,7 +1086,8 @@ static void maps_apply(struct maps *mp, const struct zh_pol_op *op)
 			sizeof(op->lpm.key), NULL);
 		break;
 	case ZH_POL_OP_EP_PUT: {
-		struct zh_pol_ep_ent e = { .key = op->ep.key, .val = op->ep.val };
+		struct zh_pol_ep_ent e = { .key = op->ep.key,
+					   .val = op->ep.val };
 
 		arr_put((void **)&m->eps, &m->n_eps, sizeof(e), &e,
 			sizeof(e.key), NULL);
@@ -1054,10 +1103,10 @@ static void maps_apply(struct maps *mp, const struct zh_pol_op *op)
 	}
 	/* Cells read their bitmaps from the maps. */
 	for (size_t i = 0; i < m->n_cells; i++)
-		m->cells[i].ports = (m->cells[i].val.flags &
-				     ZH_POL_CELL_F_BITMAP) ?
-					    mp->ports[m->cells[i].val.bitmap] :
-					    NULL;
+		m->cells[i].ports =
+			(m->cells[i].val.flags & ZH_POL_CELL_F_BITMAP) ?
+				mp->ports[m->cells[i].val.bitmap] :
+				NULL;
 }
 
 static void maps_free(struct maps *mp)
@@ -1129,9 +1178,9 @@ static bool replay(struct world *w, const struct zh_pol_model *old,
 	if (!old)
 		old = &none;
 	for (size_t i = 0; i < n_ops; i++) {
-		int ph = ops[i].type <= ZH_POL_OP_EP_PUT ? 0 :
+		int ph = ops[i].type <= ZH_POL_OP_EP_PUT     ? 0 :
 			 ops[i].type == ZH_POL_OP_EPOCH_BUMP ? 1 :
-								 2;
+							       2;
 
 		if (ph < phase)
 			fail_msg("op %zu (%s) after a later phase", i,
@@ -1156,9 +1205,10 @@ static bool replay(struct world *w, const struct zh_pol_model *old,
 					   port) == ZH_POL_ALLOW &&
 			    zh_pol_verdict(&mp->m, &ks, &kd, (uint8_t)proto,
 					   port) != ZH_POL_ALLOW)
-				fail_msg("after op %zu (%s): %s -> %s %d/%u denied, allowed before and after",
-					 i, zh_pol_op_name(ops[i].type),
-					 addrs[s], addrs[d], proto, port);
+				fail_msg(
+					"after op %zu (%s): %s -> %s %d/%u denied, allowed before and after",
+					i, zh_pol_op_name(ops[i].type),
+					addrs[s], addrs[d], proto, port);
 		}
 	}
 	maps_equal(mp, new);
@@ -1188,8 +1238,8 @@ static bool models_equal(const struct zh_pol_model *a,
 
 /* --- item 12: updates, through the diff ------------------------------------- */
 
-static void set_labels(struct world *w, const char *kind_store,
-		       const char *key, const char *labels)
+static void set_labels(struct world *w, const char *kind_store, const char *key,
+		       const char *labels)
 {
 	json_t *store = !strcmp(kind_store, "pod") ? w->pods : w->nss;
 	json_t *md = json_object_get(json_object_get(store, key), "metadata");
@@ -1347,14 +1397,15 @@ static void test_diff_random(void **state)
 			pick_at = rng_next() % json_object_size(w.pods);
 			json_object_foreach (w.pods, k, v)
 				if (i++ == pick_at) {
-					json_t *md = json_object_get(v,
-								     "metadata");
+					json_t *md =
+						json_object_get(v, "metadata");
 
 					json_object_set_new(
 						md, "labels",
 						json_pack("{s:s}", "app",
-							  rng_next() % 2 ? "a" :
-									   "b"));
+							  rng_next() % 2 ?
+								  "a" :
+								  "b"));
 					break;
 				}
 		}
@@ -1382,10 +1433,11 @@ static void test_hash_labels_one_identity(void **state)
 		char name[32], labels[160], ip[32];
 
 		snprintf(name, sizeof(name), "web-%d", i);
-		snprintf(labels, sizeof(labels),
-			 "{\"app\": \"web\", \"pod-template-hash\": \"%08llx\", \"controller-revision-hash\": \"%llx\"}",
-			 (unsigned long long)(rng_next() & 0xffffffff),
-			 (unsigned long long)rng_next());
+		snprintf(
+			labels, sizeof(labels),
+			"{\"app\": \"web\", \"pod-template-hash\": \"%08llx\", \"controller-revision-hash\": \"%llx\"}",
+			(unsigned long long)(rng_next() & 0xffffffff),
+			(unsigned long long)rng_next());
 		snprintf(ip, sizeof(ip), "10.1.%d.%d", i / 250, 1 + i % 250);
 		pod_add(&w, "x", name, labels, ip, NULL, NULL,
 			i % 2 ? NODE : "n2", false);
@@ -1573,10 +1625,10 @@ static void test_audit(void **state)
 	world_base(&w);
 	pol_add(&w, "x", "deny", "{\"podSelector\": {}}");
 	pol_add(&w, "y", "deny", "{\"podSelector\": {}}");
-	json_object_set_new(json_object_get(json_object_get(w.nss, "y"),
-					    "metadata"),
-			    "annotations",
-			    json_pack("{s:s}", ZH_POL_AUDIT_ANNOTATION, "true"));
+	json_object_set_new(
+		json_object_get(json_object_get(w.nss, "y"), "metadata"),
+		"annotations",
+		json_pack("{s:s}", ZH_POL_AUDIT_ANNOTATION, "true"));
 	m = compile(&w, NULL);
 	zh_pol_key_parse("10.0.2.1", &ks);
 	zh_pol_key_parse("10.0.1.1", &kd);

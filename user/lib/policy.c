@@ -63,8 +63,8 @@ static const uint8_t protos[] = { IPPROTO_TCP, IPPROTO_UDP, IPPROTO_SCTP,
 
 void zh_pol_limits_fill(struct zh_pol_limits *l)
 {
-#define DEF(f, v)       \
-	if (!l->f)      \
+#define DEF(f, v)  \
+	if (!l->f) \
 		l->f = (v);
 	DEF(policies, 16384)
 	DEF(pods, 65536)
@@ -269,9 +269,9 @@ static int namespaces_read(struct cc *c, const json_t *namespaces)
 		const json_t *l = json_object_get(md, "labels");
 		const char *name =
 			json_string_value(json_object_get(md, "name"));
-		const char *audit = json_string_value(json_object_get(
-			json_object_get(md, "annotations"),
-			ZH_POL_AUDIT_ANNOTATION));
+		const char *audit = json_string_value(
+			json_object_get(json_object_get(md, "annotations"),
+					ZH_POL_AUDIT_ANNOTATION));
 		json_t *labels;
 
 		if (!name)
@@ -279,9 +279,9 @@ static int namespaces_read(struct cc *c, const json_t *namespaces)
 		labels = json_is_object(l) ? json_copy((json_t *)l) :
 					     json_object();
 		/* As the API server sets it (1.22 on). */
-		if (!labels || json_object_set_new(labels,
-						   "kubernetes.io/metadata.name",
-						   json_string(name)) ||
+		if (!labels ||
+		    json_object_set_new(labels, "kubernetes.io/metadata.name",
+					json_string(name)) ||
 		    json_object_set_new(c->ns_labels, name, labels))
 			return -ENOMEM;
 		if (audit && !strcmp(audit, "true"))
@@ -385,8 +385,9 @@ static int nps_collect(struct cc *c)
 						 sizeof(*c->nps)) ||
 					    json_object_set_new(
 						    c->np_idx, k,
-						    json_integer((json_int_t)
-									 c->n_nps)))
+						    json_integer(
+							    (json_int_t)
+								    c->n_nps)))
 						return -ENOMEM;
 					c->nps[c->n_nps++] = (struct np){
 						.name = pp->name,
@@ -475,10 +476,11 @@ static int pods_read(struct cc *c, const json_t *pods)
 		}
 		p->spec = spec;
 		p->node = json_string_value(json_object_get(spec, "nodeName"));
-		p->host_net = json_is_true(json_object_get(spec, "hostNetwork"));
+		p->host_net =
+			json_is_true(json_object_get(spec, "hostNetwork"));
 		/* A pod that ended gave its addresses back. */
-		if (phase && (!strcmp(phase, "Succeeded") ||
-			      !strcmp(phase, "Failed"))) {
+		if (phase &&
+		    (!strcmp(phase, "Succeeded") || !strcmp(phase, "Failed"))) {
 			c->n_pods++;
 			continue;
 		}
@@ -492,9 +494,10 @@ static int pods_read(struct cc *c, const json_t *pods)
 				if (p->n_ips == POD_IPS_MAX)
 					break;
 				if (!addr_parse(s, &p->ips[p->n_ips])) {
-					snprintf(why, sizeof(why),
-						 "status.podIPs[%zu]: not an address",
-						 x);
+					snprintf(
+						why, sizeof(why),
+						"status.podIPs[%zu]: not an address",
+						x);
 					break;
 				}
 				p->n_ips++;
@@ -512,7 +515,8 @@ static int pods_read(struct cc *c, const json_t *pods)
 			reject(c, "Pod", keys[i], why, false);
 			continue;
 		}
-		p->local = c->o->node && p->node && !strcmp(p->node, c->o->node);
+		p->local = c->o->node && p->node &&
+			   !strcmp(p->node, c->o->node);
 		c->n_pods++;
 	}
 	c->m->sum.pods = n;
@@ -550,10 +554,9 @@ static int pod_resolve(const struct pod *p, const struct np *np, uint32_t idx,
 
 				proto = !ps || !strcmp(ps, "TCP") ?
 						IPPROTO_TCP :
-					!strcmp(ps, "UDP") ? IPPROTO_UDP :
-					!strcmp(ps, "SCTP") ?
-						IPPROTO_SCTP :
-						0;
+					!strcmp(ps, "UDP")  ? IPPROTO_UDP :
+					!strcmp(ps, "SCTP") ? IPPROTO_SCTP :
+							      0;
 			}
 			if (proto != np->proto)
 				continue;
@@ -656,7 +659,8 @@ static int id_intern(struct cc *c, uint32_t *peers, size_t n_peers,
 		free(np);
 		return 0;
 	}
-	if (grow((void **)&c->ids, &c->cap_ids, c->n_ids + 1, sizeof(*c->ids)) ||
+	if (grow((void **)&c->ids, &c->cap_ids, c->n_ids + 1,
+		 sizeof(*c->ids)) ||
 	    json_object_set_new(c->id_idx, hx,
 				json_integer((json_int_t)c->n_ids)))
 		goto err_nomem;
@@ -722,9 +726,8 @@ static int addr_sig(struct cc *c, const struct pod *p,
 	}
 	qsort(peers, n, sizeof(*peers), cmp_u32);
 	for (size_t x = 0; p && x < c->n_nps; x++)
-		if (c->nps[x].egress &&
-		    pod_resolve(p, &c->nps[x], (uint32_t)x, &np, &n_np,
-				&cap_np))
+		if (c->nps[x].egress && pod_resolve(p, &c->nps[x], (uint32_t)x,
+						    &np, &n_np, &cap_np))
 			goto err_nomem;
 	if (n_np)
 		qsort(np, n_np / 2, 2 * sizeof(*np), cmp_pair);
@@ -737,8 +740,7 @@ err_nomem:
 }
 
 /* A previous model's number for signature @h, or 0. */
-static uint32_t prev_id(const struct zh_pol_model *prev,
-			const unsigned char *h)
+static uint32_t prev_id(const struct zh_pol_model *prev, const unsigned char *h)
 {
 	for (size_t i = 0; prev && i < prev->n_ids; i++)
 		if (!memcmp(prev->ids[i].sig, h, 32))
@@ -1027,10 +1029,14 @@ static int identities(struct cc *c)
 
 		key_hex(&refs[i].key, buf);
 		if (json_object_get(seen, buf)) {
-			m->sum.ip_conflicts++;
+			/* The node's address again (its hostNetwork pods)
+			 * is no conflict. */
+			if (!refs[i].host ||
+			    !json_is_true(json_object_get(seen, buf)))
+				m->sum.ip_conflicts++;
 			continue;
 		}
-		json_object_set_new(seen, buf, json_true());
+		json_object_set_new(seen, buf, json_boolean(refs[i].host));
 		if (m->n_ipc >= c->lim.ipcache) {
 			m->sum.identity_overflow++;
 			continue;
@@ -1042,9 +1048,9 @@ static int identities(struct cc *c)
 		}
 		e = &m->ipc[m->n_ipc++];
 		e->key = refs[i].key;
-		e->identity = refs[i].host ? ZH_POL_ID_HOST :
-					     c->ids[refs[i].sig].id ?:
-					     ZH_POL_ID_WORLD;
+		e->identity = refs[i].host	     ? ZH_POL_ID_HOST :
+			      c->ids[refs[i].sig].id ?:
+						       ZH_POL_ID_WORLD;
 	}
 	qsort(m->ipc, m->n_ipc, sizeof(*m->ipc), cmp_ipc);
 	m->lpm = calloc(n_pfx ? n_pfx : 1, sizeof(*m->lpm));
@@ -1113,8 +1119,8 @@ static int class_of(struct cc *c, const struct pod *p, int d, size_t *out,
 			const struct pol_policy *pol = &c->pols[pols[i]];
 
 			for (size_t r = 0; r < pol->n_rules[d]; r++)
-				for (size_t q = 0;
-				     q < pol->rules[d][r].n_ports; q++) {
+				for (size_t q = 0; q < pol->rules[d][r].n_ports;
+				     q++) {
 					const struct pol_port *pp =
 						&pol->rules[d][r].ports[q];
 					int x = pp->kind == PORT_NAMED ?
@@ -1130,8 +1136,8 @@ static int class_of(struct cc *c, const struct pod *p, int d, size_t *out,
 					json_object_set_new(used, k,
 							    json_true());
 					if (pod_resolve(p, &c->nps[x],
-							(uint32_t)x, &np,
-							&n_np, &cap_np))
+							(uint32_t)x, &np, &n_np,
+							&cap_np))
 						goto err_nomem;
 				}
 		}
@@ -1326,14 +1332,13 @@ static int class_cells(struct cc *c, const struct sig *k, struct pending *pc)
 				    (k->dir == ZH_POL_EGRESS &&
 				     rule_has_named(ru)))
 					rel = true;
-				if (rule_ports(c, ru, protos[pi],
-					       k->dir == ZH_POL_INGRESS ?
-						       cnp :
-						       id->np,
-					       k->dir == ZH_POL_INGRESS ?
-						       cn_np :
-						       id->n_np,
-					       &s))
+				if (rule_ports(
+					    c, ru, protos[pi],
+					    k->dir == ZH_POL_INGRESS ? cnp :
+								       id->np,
+					    k->dir == ZH_POL_INGRESS ? cn_np :
+								       id->n_np,
+					    &s))
 					goto out;
 			}
 			if (!rel)
@@ -1434,8 +1439,7 @@ static bool class_cidr(const struct cc *c, const struct sig *k)
 		const struct pol_policy *p = &c->pols[k->pols[i]];
 
 		for (size_t r = 0; r < p->n_rules[k->dir]; r++)
-			for (size_t e = 0; e < p->rules[k->dir][r].n_peers;
-			     e++)
+			for (size_t e = 0; e < p->rules[k->dir][r].n_peers; e++)
 				if (c->peers.v[p->rules[k->dir][r].peers[e]]
 					    .kind == PEER_BLOCK)
 					return true;
@@ -1503,7 +1507,8 @@ static int classes(struct cc *c)
 		mc->failed = !fits;
 		memcpy(mc->sig, k->h, 32);
 		mc->endpoints = k->addrs;
-		mc->policies = calloc(k->n_pols ? k->n_pols : 1, sizeof(char *));
+		mc->policies =
+			calloc(k->n_pols ? k->n_pols : 1, sizeof(char *));
 		if (!mc->policies)
 			goto out;
 		for (size_t x = 0; x < k->n_pols; x++) {
@@ -1726,9 +1731,8 @@ uint32_t zh_pol_identity_of(const struct zh_pol_model *m,
 	/* The LPM trie, as a scan: the longest prefix that holds it. */
 	for (size_t i = 0; i < m->n_lpm; i++) {
 		const struct zh_pol_lpm_ent *e = &m->lpm[i];
-		struct pol_pfx p = { .family = e->key.family == ZH_AF_INET ?
-						       4 :
-						       6,
+		struct pol_pfx p = { .family = e->key.family == ZH_AF_INET ? 4 :
+									     6,
 				     .len = (uint8_t)(e->key.prefixlen - 32) };
 
 		if (e->key.family != addr->family)
@@ -1797,22 +1801,22 @@ enum zh_pol_verdict zh_pol_verdict(const struct zh_pol_model *m,
 	    zh_pol_identity_of(m, dst, false) == ZH_POL_ID_HOST)
 		return ZH_POL_ALLOW;
 	if (s && (s->val.flags & ZH_POL_EP_F_ISO_EG) &&
-	    !zh_pol_cell_allows(
-		    m, s->val.class_eg, ZH_POL_EGRESS, proto,
-		    zh_pol_identity_of(m, dst,
-				       s->val.flags & ZH_POL_EP_F_CIDR_EG),
-		    dport)) {
+	    !zh_pol_cell_allows(m, s->val.class_eg, ZH_POL_EGRESS, proto,
+				zh_pol_identity_of(m, dst,
+						   s->val.flags &
+							   ZH_POL_EP_F_CIDR_EG),
+				dport)) {
 		if (s->val.flags & ZH_POL_EP_F_AUDIT)
 			audit = true;
 		else
 			deny = true;
 	}
 	if (d && (d->val.flags & ZH_POL_EP_F_ISO_IN) &&
-	    !zh_pol_cell_allows(
-		    m, d->val.class_in, ZH_POL_INGRESS, proto,
-		    zh_pol_identity_of(m, src,
-				       d->val.flags & ZH_POL_EP_F_CIDR_IN),
-		    dport)) {
+	    !zh_pol_cell_allows(m, d->val.class_in, ZH_POL_INGRESS, proto,
+				zh_pol_identity_of(m, src,
+						   d->val.flags &
+							   ZH_POL_EP_F_CIDR_IN),
+				dport)) {
 		if (d->val.flags & ZH_POL_EP_F_AUDIT)
 			audit = true;
 		else

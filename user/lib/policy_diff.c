@@ -92,7 +92,7 @@ static bool cell_covers(const struct zh_pol_cell_ent *new,
 			const struct zh_pol_cell_ent *old)
 {
 	if (!(old->val.flags & ZH_POL_CELL_F_BITMAP) &&
-	    !(new->val.flags & ZH_POL_CELL_F_BITMAP)) {
+	    !(new->val.flags &ZH_POL_CELL_F_BITMAP)) {
 		/* Each old interval inside one new interval (both are
 		 * merged: adjacent ones are one). */
 		for (int i = 0; i < old->val.n; i++) {
@@ -175,9 +175,8 @@ int zh_pol_diff(const struct zh_pol_model *old, const struct zh_pol_model *new,
 		const struct zh_pol_ipc_ent *n = &new->ipc[j];
 		int c = 1;
 
-		while (i < old->n_ipc &&
-		       (c = memcmp(&old->ipc[i].key, &n->key,
-				   sizeof(n->key))) < 0)
+		while (i < old->n_ipc && (c = memcmp(&old->ipc[i].key, &n->key,
+						     sizeof(n->key))) < 0)
 			i++;
 		if (i < old->n_ipc && !c) {
 			if (old->ipc[i].identity == n->identity)
@@ -194,9 +193,8 @@ int zh_pol_diff(const struct zh_pol_model *old, const struct zh_pol_model *new,
 		const struct zh_pol_lpm_ent *n = &new->lpm[j];
 		int c = 1;
 
-		while (i < old->n_lpm &&
-		       (c = memcmp(&old->lpm[i].key, &n->key,
-				   sizeof(n->key))) < 0)
+		while (i < old->n_lpm && (c = memcmp(&old->lpm[i].key, &n->key,
+						     sizeof(n->key))) < 0)
 			i++;
 		if (i < old->n_lpm && !c) {
 			if (old->lpm[i].identity == n->identity)
@@ -213,9 +211,8 @@ int zh_pol_diff(const struct zh_pol_model *old, const struct zh_pol_model *new,
 		const struct zh_pol_ep_ent *n = &new->eps[j];
 		int c = 1;
 
-		while (i < old->n_eps &&
-		       (c = memcmp(&old->eps[i].key, &n->key,
-				   sizeof(n->key))) < 0)
+		while (i < old->n_eps && (c = memcmp(&old->eps[i].key, &n->key,
+						     sizeof(n->key))) < 0)
 			i++;
 		if (i < old->n_eps && !c) {
 			const struct zh_pol_ep *ov = &old->eps[i].val;
@@ -329,7 +326,8 @@ int zh_pol_diff(const struct zh_pol_model *old, const struct zh_pol_model *new,
 		while (j < new->n_cells &&
 		       cmp_polkey(&new->cells[j].key, &o->key) < 0)
 			j++;
-		if (j < new->n_cells && !cmp_polkey(&new->cells[j].key, &o->key))
+		if (j < new->n_cells &&
+		    !cmp_polkey(&new->cells[j].key, &o->key))
 			n = &new->cells[j];
 		if (!n) {
 			op = op_new(&l, ZH_POL_OP_CELL_DEL);

@@ -178,28 +178,31 @@ static int sel_parse(const json_t *j, const char *what,
 				break;
 		if (!key || !label_key_ok(key) || !op || o == 4) {
 			sel_free(s);
-			return bad(why, len,
-				   "%s.matchExpressions[%zu]: %s", what, i,
-				   !key || !label_key_ok(key) ?
-					   "a bad or missing key" :
-					   "operator not In, NotIn, Exists or DoesNotExist");
+			return bad(
+				why, len, "%s.matchExpressions[%zu]: %s", what,
+				i,
+				!key || !label_key_ok(key) ?
+					"a bad or missing key" :
+					"operator not In, NotIn, Exists or DoesNotExist");
 		}
 		if (vals && !json_is_null(vals) && !json_is_array(vals)) {
 			sel_free(s);
-			return bad(why, len,
-				   "%s.matchExpressions[%zu].values: not an array",
-				   what, i);
+			return bad(
+				why, len,
+				"%s.matchExpressions[%zu].values: not an array",
+				what, i);
 		}
 		if ((o <= SEL_NOTIN) != (json_array_size(vals) > 0) ||
 		    json_array_size(vals) > lim->values) {
 			sel_free(s);
-			return bad(why, len,
-				   "%s.matchExpressions[%zu]: %s", what, i,
-				   json_array_size(vals) > lim->values ?
-					   "too many values" :
-				   o <= SEL_NOTIN ?
-					   "In and NotIn need values" :
-					   "Exists and DoesNotExist take no values");
+			return bad(
+				why, len, "%s.matchExpressions[%zu]: %s", what,
+				i,
+				json_array_size(vals) > lim->values ?
+					"too many values" :
+				o <= SEL_NOTIN ?
+					"In and NotIn need values" :
+					"Exists and DoesNotExist take no values");
 		}
 		if (grow((void **)&s->r, &cap, s->n + 1, sizeof(*s->r)))
 			goto err_nomem;
@@ -217,9 +220,10 @@ static int sel_parse(const json_t *j, const char *what,
 
 			if (!val || strlen(val) > LABEL_VALUE_MAX) {
 				sel_free(s);
-				return bad(why, len,
-					   "%s.matchExpressions[%zu].values[%zu]: not a label value",
-					   what, i, x);
+				return bad(
+					why, len,
+					"%s.matchExpressions[%zu].values[%zu]: not a label value",
+					what, i, x);
 			}
 			r->vals[r->n_vals++] = val;
 		}
@@ -314,8 +318,8 @@ int pol_pfx_parse(const char *s, struct pol_pfx *pfx)
 	return 0;
 }
 
-bool pol_pfx_has(const struct pol_pfx *pfx, uint8_t family,
-		 const uint8_t *a, uint8_t len)
+bool pol_pfx_has(const struct pol_pfx *pfx, uint8_t family, const uint8_t *a,
+		 uint8_t len)
 {
 	int full = pfx->len / 8, rest = pfx->len % 8;
 
@@ -466,13 +470,15 @@ static int block_parse(const json_t *ib, const char *what,
 		struct pol_pfx *e = &p->exc[p->n_exc];
 
 		if (pol_pfx_parse(s, e))
-			return bad(why, len,
-				   "%s.ipBlock.except[%zu]: not a CIDR: '%.64s'",
-				   what, i, s ? s : "(none)");
+			return bad(
+				why, len,
+				"%s.ipBlock.except[%zu]: not a CIDR: '%.64s'",
+				what, i, s ? s : "(none)");
 		if (!pol_pfx_has(&p->cidr, e->family, e->raw, e->len))
-			return bad(why, len,
-				   "%s.ipBlock.except[%zu]: '%.64s' is not within the cidr",
-				   what, i, s);
+			return bad(
+				why, len,
+				"%s.ipBlock.except[%zu]: '%.64s' is not within the cidr",
+				what, i, s);
 		p->n_exc++;
 	}
 	qsort(p->exc, p->n_exc, sizeof(*p->exc), cmp_pfx);
@@ -500,13 +506,15 @@ static int peer_parse(const json_t *j, const char *what, const char *ns,
 	if (!json_is_object(j))
 		return bad(why, len, "%s: not an object", what);
 	if (ib && (ps || nss))
-		return bad(why, len,
-			   "%s: ipBlock with a podSelector or namespaceSelector",
-			   what);
+		return bad(
+			why, len,
+			"%s: ipBlock with a podSelector or namespaceSelector",
+			what);
 	if (!ib && !ps && !nss)
-		return bad(why, len,
-			   "%s: none of podSelector, namespaceSelector, ipBlock",
-			   what);
+		return bad(
+			why, len,
+			"%s: none of podSelector, namespaceSelector, ipBlock",
+			what);
 	if (ib) {
 		rc = block_parse(ib, what, lim, &p, why, len);
 	} else {
@@ -575,8 +583,7 @@ static int port_parse(const json_t *j, const char *what, struct pol_port *pp,
 		return bad(why, len, "%s: not an object", what);
 	memset(pp, 0, sizeof(*pp));
 	if (proto_parse(json_object_get(j, "protocol"), &pp->proto))
-		return bad(why, len, "%s.protocol: not TCP, UDP or SCTP",
-			   what);
+		return bad(why, len, "%s.protocol: not TCP, UDP or SCTP", what);
 	if (port && json_is_null(port))
 		port = NULL;
 	if (end && json_is_null(end))
@@ -595,8 +602,8 @@ static int port_parse(const json_t *j, const char *what, struct pol_port *pp,
 				   "%s.port: '%.32s' is not a port name", what,
 				   json_string_value(port));
 		if (end)
-			return bad(why, len,
-				   "%s: endPort with a named port", what);
+			return bad(why, len, "%s: endPort with a named port",
+				   what);
 		pp->kind = PORT_NAMED;
 		pp->name = json_string_value(port);
 		return 0;
@@ -607,12 +614,12 @@ static int port_parse(const json_t *j, const char *what, struct pol_port *pp,
 	pp->kind = PORT_RANGE;
 	pp->lo = pp->hi = (uint16_t)json_integer_value(port);
 	if (end) {
-		if (!json_is_integer(end) ||
-		    json_integer_value(end) < pp->lo ||
+		if (!json_is_integer(end) || json_integer_value(end) < pp->lo ||
 		    json_integer_value(end) > 65535)
-			return bad(why, len,
-				   "%s.endPort: not a number from port to 65535",
-				   what);
+			return bad(
+				why, len,
+				"%s.endPort: not a number from port to 65535",
+				what);
 		pp->hi = (uint16_t)json_integer_value(end);
 	}
 	return 0;
@@ -747,9 +754,10 @@ int pol_policy_parse(const char *key, const json_t *obj,
 				p->types[ZH_POL_EGRESS] = true;
 			} else {
 				sel_free(&p->podsel);
-				return bad(why, len,
-					   "spec.policyTypes[%zu]: not Ingress or Egress",
-					   i);
+				return bad(
+					why, len,
+					"spec.policyTypes[%zu]: not Ingress or Egress",
+					i);
 			}
 		}
 	} else {

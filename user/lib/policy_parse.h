@@ -103,8 +103,8 @@ void pol_peers_free(struct pol_peers *peers);
 /* @sel matches @labels (a JSON object of strings, or NULL). */
 bool pol_sel_match(const struct pol_sel *sel, const json_t *labels);
 /* @pfx holds @a (family 4/6, network order bytes). */
-bool pol_pfx_has(const struct pol_pfx *pfx, uint8_t family,
-		 const uint8_t *a, uint8_t len);
+bool pol_pfx_has(const struct pol_pfx *pfx, uint8_t family, const uint8_t *a,
+		 uint8_t len);
 /* "10.0.0.0/8" into @pfx (host bits cleared); 0 or -EINVAL. */
 int pol_pfx_parse(const char *s, struct pol_pfx *pfx);
 
