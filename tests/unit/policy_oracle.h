@@ -25,6 +25,14 @@
 #define IPPROTO_SCTP 132
 #endif
 
+/* A field, null being absent (as the API server reads it). */
+static inline const json_t *oracle_get(const json_t *o, const char *k)
+{
+	const json_t *v = json_object_get(o, k);
+
+	return json_is_null(v) ? NULL : v;
+}
+
 struct oracle_ip {
 	int family; /* AF_INET, AF_INET6 */
 	uint8_t b[16];
@@ -169,6 +177,16 @@ oracle_pod_of(const json_t *pods, const struct oracle_ip *ip, bool host_network)
 			    x.family == ip->family && !memcmp(x.b, ip->b, 16))
 				return p;
 		}
+		/* The old single address, when there is no list. */
+		if (!json_array_size(json_object_get(st, "podIPs"))) {
+			struct oracle_ip x;
+
+			if (oracle_ip_parse(json_string_value(json_object_get(
+						    st, "podIP")),
+					    &x) &&
+			    x.family == ip->family && !memcmp(x.b, ip->b, 16))
+				return p;
+		}
 	}
 	return NULL;
 }
@@ -200,9 +218,9 @@ static inline bool oracle_peer(const json_t *peer, const char *pol_ns,
 			       const struct oracle_ip *ip, const json_t *pod,
 			       const json_t *namespaces)
 {
-	const json_t *ib = json_object_get(peer, "ipBlock");
-	const json_t *ps = json_object_get(peer, "podSelector");
-	const json_t *nss = json_object_get(peer, "namespaceSelector");
+	const json_t *ib = oracle_get(peer, "ipBlock");
+	const json_t *ps = oracle_get(peer, "podSelector");
+	const json_t *nss = oracle_get(peer, "namespaceSelector");
 	size_t i;
 	json_t *ex;
 
@@ -243,8 +261,8 @@ static inline bool oracle_ports(const json_t *ports, int proto, int port,
 	if (!json_array_size(ports))
 		return true;
 	json_array_foreach (ports, i, p) {
-		const json_t *num = json_object_get(p, "port");
-		const json_t *end = json_object_get(p, "endPort");
+		const json_t *num = oracle_get(p, "port");
+		const json_t *end = oracle_get(p, "endPort");
 		const json_t *c;
 		size_t ci;
 

@@ -1230,10 +1230,14 @@ static bool models_equal(const struct zh_pol_model *a,
 		    memcmp(&a->cells[i].val, &b->cells[i].val,
 			   sizeof(a->cells[i].val)))
 			return false;
-	return !memcmp(a->ipc, b->ipc, a->n_ipc * sizeof(*a->ipc)) &&
-	       !memcmp(a->lpm, b->lpm, a->n_lpm * sizeof(*a->lpm)) &&
-	       !memcmp(a->eps, b->eps, a->n_eps * sizeof(*a->eps)) &&
-	       !memcmp(a->ids, b->ids, a->n_ids * sizeof(*a->ids));
+	return (!a->n_ipc ||
+		!memcmp(a->ipc, b->ipc, a->n_ipc * sizeof(*a->ipc))) &&
+	       (!a->n_lpm ||
+		!memcmp(a->lpm, b->lpm, a->n_lpm * sizeof(*a->lpm))) &&
+	       (!a->n_eps ||
+		!memcmp(a->eps, b->eps, a->n_eps * sizeof(*a->eps))) &&
+	       (!a->n_ids ||
+		!memcmp(a->ids, b->ids, a->n_ids * sizeof(*a->ids)));
 }
 
 /* --- item 12: updates, through the diff ------------------------------------- */
@@ -1613,6 +1617,62 @@ static void test_rejects_alone(void **state)
 	}
 }
 
+/* Two pods claiming one address (a stale pod): the first by key has it,
+ * one endpoint only, and a compile from itself writes nothing (found by
+ * fuzz_policy: two endpoints with one key). */
+static void test_address_conflict(void **state)
+{
+	struct world w;
+	struct zh_pol_model *m, *again;
+	struct zh_pol_op *ops;
+	size_t n, found = 0;
+	struct zh_ep_key k;
+
+	(void)state;
+	world_base(&w);
+	pod_add(&w, "x", "stale", "{\"app\": \"b\"}", "10.0.0.1", NULL, NULL,
+		NODE, false);
+	pol_add(&w, "x", "p", "{\"podSelector\": {}}");
+	m = compile(&w, NULL);
+	assert_int_equal(m->sum.ip_conflicts, 1);
+	zh_pol_key_parse("10.0.0.1", &k);
+	for (size_t i = 0; i < m->n_eps; i++)
+		if (!memcmp(&m->eps[i].key, &k, sizeof(k))) {
+			found++;
+			assert_string_equal(m->eps[i].pod, "x/a");
+		}
+	assert_int_equal(found, 1);
+	again = compile(&w, m);
+	assert_int_equal(zh_pol_diff(m, again, &ops, &n), 0);
+	assert_int_equal(n, 0);
+	free(ops);
+	zh_pol_model_free(again);
+	zh_pol_model_free(m);
+	world_free(&w);
+}
+
+/* A namespace that is not a DNS label ("x/" would read as "x"): the
+ * object is rejected, not judged in another namespace (fuzz_policy). */
+static void test_bad_namespace(void **state)
+{
+	struct world w;
+	struct zh_pol_model *m;
+
+	(void)state;
+	world_base(&w);
+	json_object_set_new(w.pols, "x//q",
+			    json_pack("{s:s, s:{s:s, s:s}, s:{s:{}}}", "kind",
+				      "NetworkPolicy", "metadata", "name", "q",
+				      "namespace", "x/", "spec",
+				      "podSelector"));
+	m = compile(&w, NULL);
+	assert_int_equal(m->n_rejects, 1);
+	assert_contains(m->rejects[0].reason, "DNS label");
+	assert_int_equal(m->n_classes, 0);
+	zh_pol_model_free(m);
+	world_free(&w);
+}
+
 /* Audit: a namespace annotated, or every pod; the verdict says AUDIT. */
 static void test_audit(void **state)
 {
@@ -1660,6 +1720,8 @@ int main(void)
 		cmocka_unit_test(test_bounds_fail_closed),
 		cmocka_unit_test(test_rejects_alone),
 		cmocka_unit_test(test_audit),
+		cmocka_unit_test(test_address_conflict),
+		cmocka_unit_test(test_bad_namespace),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -133,7 +133,7 @@ static void ivs_norm(struct ivs *s)
 
 	if (!s->n)
 		return;
-	qsort(s->v, s->n, sizeof(*s->v), cmp_iv);
+	pol_sort(s->v, s->n, sizeof(*s->v), cmp_iv);
 	for (size_t i = 1; i < s->n; i++) {
 		if ((uint32_t)s->v[i].lo <= (uint32_t)s->v[o].hi + 1) {
 			if (s->v[i].hi > s->v[o].hi)
@@ -214,6 +214,7 @@ struct cc {
 	size_t cap_ipc, cap_lpm, cap_eps, cap_cells, cap_rej;
 	size_t n_bitmaps;
 	bool lpm_overflow;
+	json_t *ip_owner; /* address (hex) -> the pod whose it is */
 };
 
 static void reject(struct cc *c, const char *kind, const char *key,
@@ -251,8 +252,24 @@ static const char **store_keys(const json_t *store, size_t *n)
 		return NULL;
 	json_object_foreach ((json_t *)store, k, v)
 		keys[i++] = k;
-	qsort(keys, *n, sizeof(*keys), cmp_key);
+	pol_sort(keys, *n, sizeof(*keys), cmp_key);
 	return keys;
+}
+
+/* Labels: absent, null, or an object of strings. */
+static bool labels_ok(const json_t *l)
+{
+	const char *k;
+	json_t *v;
+
+	if (!l || json_is_null(l))
+		return true;
+	if (!json_is_object(l))
+		return false;
+	json_object_foreach ((json_t *)l, k, v)
+		if (!json_is_string(v))
+			return false;
+	return true;
 }
 
 static int namespaces_read(struct cc *c, const json_t *namespaces)
@@ -276,6 +293,13 @@ static int namespaces_read(struct cc *c, const json_t *namespaces)
 
 		if (!name)
 			name = k;
+		if (!labels_ok(l)) {
+			/* Judged by its name alone. */
+			reject(c, "Namespace", k,
+			       "metadata.labels: not an object of strings",
+			       false);
+			l = NULL;
+		}
 		labels = json_is_object(l) ? json_copy((json_t *)l) :
 					     json_object();
 		/* As the API server sets it (1.22 on). */
@@ -463,15 +487,17 @@ static int pods_read(struct cc *c, const json_t *pods)
 		}
 		memset(p, 0, sizeof(*p));
 		p->key = keys[i];
-		if (!slash || (size_t)(slash - keys[i]) >= sizeof(p->ns)) {
-			reject(c, "Pod", keys[i], "no namespace", false);
+		if (pol_key_ns(keys[i]) < 0) {
+			reject(c, "Pod", keys[i],
+			       "the namespace is not a DNS label", false);
 			continue;
 		}
 		memcpy(p->ns, keys[i], (size_t)(slash - keys[i]));
 		p->labels = json_object_get(md, "labels");
-		if (p->labels && !json_is_object(p->labels)) {
+		if (!labels_ok(p->labels)) {
 			reject(c, "Pod", keys[i],
-			       "metadata.labels: not an object", false);
+			       "metadata.labels: not an object of strings",
+			       false);
 			continue;
 		}
 		p->spec = spec;
@@ -724,13 +750,13 @@ static int addr_sig(struct cc *c, const struct pod *p,
 			goto err_nomem;
 		peers[n++] = (uint32_t)e;
 	}
-	qsort(peers, n, sizeof(*peers), cmp_u32);
+	pol_sort(peers, n, sizeof(*peers), cmp_u32);
 	for (size_t x = 0; p && x < c->n_nps; x++)
 		if (c->nps[x].egress && pod_resolve(p, &c->nps[x], (uint32_t)x,
 						    &np, &n_np, &cap_np))
 			goto err_nomem;
 	if (n_np)
-		qsort(np, n_np / 2, 2 * sizeof(*np), cmp_pair);
+		pol_sort(np, n_np / 2, 2 * sizeof(*np), cmp_pair);
 	return id_intern(c, peers, n, np, n_np, out);
 
 err_nomem:
@@ -784,7 +810,7 @@ static int number(struct sig *v, size_t n, const struct zh_pol_model *prev,
 		if (!v[i].id)
 			order[n_order++] = &v[i];
 	n = n_order;
-	qsort(order, n, sizeof(*order), cmp_sig_h);
+	pol_sort(order, n, sizeof(*order), cmp_sig_h);
 	for (size_t i = 0; i < n_prev; i++) {
 		if (grow((void **)&used, &cap, n_used + 1, sizeof(*used))) {
 			free(order);
@@ -793,7 +819,7 @@ static int number(struct sig *v, size_t n, const struct zh_pol_model *prev,
 		used[n_used++] = classes ? prev->classes[i].id :
 					   prev->ids[i].id;
 	}
-	qsort(used, n_used, sizeof(*used), cmp_u32);
+	pol_sort(used, n_used, sizeof(*used), cmp_u32);
 	/* Kept numbers first, so that a bound cuts new meanings. */
 	for (size_t i = 0; i < n; i++) {
 		uint32_t id = classes ? prev_class(prev, order[i]->h) :
@@ -885,13 +911,16 @@ struct addr_ref {
 	struct zh_ep_key key;
 	size_t sig; /* index in c->ids */
 	bool host;
+	long pod; /* index in c->pods; -1: a node address */
 };
 
 static int ipc_find(const struct zh_pol_model *m, const struct zh_ep_key *k)
 {
 	struct zh_pol_ipc_ent want = { .key = *k }, *e;
 
-	e = bsearch(&want, m->ipc, m->n_ipc, sizeof(*m->ipc), cmp_ipc);
+	e = m->n_ipc ?
+		    bsearch(&want, m->ipc, m->n_ipc, sizeof(*m->ipc), cmp_ipc) :
+		    NULL;
 	return e ? (int)(e - m->ipc) : -1;
 }
 
@@ -911,7 +940,8 @@ static int identities(struct cc *c)
 	int rc = -ENOMEM;
 
 	c->id_idx = json_object();
-	if (!seen || !c->id_idx)
+	c->ip_owner = json_object();
+	if (!seen || !c->id_idx || !c->ip_owner)
 		goto out;
 	/* The empty signature first: ZH_POL_ID_WORLD. */
 	if (id_intern(c, NULL, 0, NULL, 0, &world))
@@ -921,13 +951,15 @@ static int identities(struct cc *c)
 		if (grow((void **)&refs, &cap_refs, n_refs + 1, sizeof(*refs)))
 			goto out;
 		refs[n_refs++] = (struct addr_ref){ .key = c->o->node_addrs[i],
-						    .host = true };
+						    .host = true,
+						    .pod = -1 };
 	}
 	for (size_t i = 0; i < c->n_pods; i++) {
 		struct pod *p = &c->pods[i];
 
 		for (size_t x = 0; x < p->n_ips; x++) {
-			struct addr_ref r = { .key = p->ips[x] };
+			struct addr_ref r = { .key = p->ips[x],
+					      .pod = (long)i };
 
 			if (p->host_net && !p->local)
 				continue; /* another node's address */
@@ -957,7 +989,7 @@ static int identities(struct cc *c)
 		goto out;
 	pfx[n_pfx++] = (struct pol_pfx){ .family = 4 };
 	pfx[n_pfx++] = (struct pol_pfx){ .family = 6 };
-	qsort(pfx, n_pfx, sizeof(*pfx), cmp_pfx);
+	pol_sort(pfx, n_pfx, sizeof(*pfx), cmp_pfx);
 	{
 		size_t o = 0;
 
@@ -1037,6 +1069,13 @@ static int identities(struct cc *c)
 			continue;
 		}
 		json_object_set_new(seen, buf, json_boolean(refs[i].host));
+		/* Who has it: only that pod is an endpoint with it. */
+		if (refs[i].pod >= 0 &&
+		    json_object_set_new(c->ip_owner, buf,
+					json_integer(refs[i].pod))) {
+			free(pfx_sig);
+			goto out;
+		}
 		if (m->n_ipc >= c->lim.ipcache) {
 			m->sum.identity_overflow++;
 			continue;
@@ -1052,7 +1091,7 @@ static int identities(struct cc *c)
 			      c->ids[refs[i].sig].id ?:
 						       ZH_POL_ID_WORLD;
 	}
-	qsort(m->ipc, m->n_ipc, sizeof(*m->ipc), cmp_ipc);
+	pol_sort(m->ipc, m->n_ipc, sizeof(*m->ipc), cmp_ipc);
 	m->lpm = calloc(n_pfx ? n_pfx : 1, sizeof(*m->lpm));
 	if (!m->lpm) {
 		free(pfx_sig);
@@ -1067,7 +1106,7 @@ static int identities(struct cc *c)
 		memcpy(e->key.addr, pfx[i].raw, pfx[i].family == 4 ? 4 : 16);
 		e->identity = c->ids[pfx_sig[i]].id ?: ZH_POL_ID_WORLD;
 	}
-	qsort(m->lpm, m->n_lpm, sizeof(*m->lpm), cmp_lpm);
+	pol_sort(m->lpm, m->n_lpm, sizeof(*m->lpm), cmp_lpm);
 	free(pfx_sig);
 	rc = 0;
 out:
@@ -1144,7 +1183,7 @@ static int class_of(struct cc *c, const struct pod *p, int d, size_t *out,
 		json_decref(used);
 		used = NULL;
 		if (n_np)
-			qsort(np, n_np / 2, 2 * sizeof(*np), cmp_pair);
+			pol_sort(np, n_np / 2, 2 * sizeof(*np), cmp_pair);
 	}
 	len = 32;
 	for (size_t i = 0; i < n; i++)
@@ -1234,8 +1273,8 @@ static bool rule_has_named(const struct pol_rule *r)
 
 static bool has_peer(const struct sig *id, uint32_t peer)
 {
-	return bsearch(&peer, id->peers, id->n_peers, sizeof(uint32_t),
-		       cmp_u32);
+	return id->n_peers && bsearch(&peer, id->peers, id->n_peers,
+				      sizeof(uint32_t), cmp_u32);
 }
 
 struct pending {
@@ -1377,6 +1416,8 @@ static const struct zh_pol_cell_ent *cell_find(const struct zh_pol_model *m,
 
 	if (!m)
 		return NULL;
+	if (!m->n_cells)
+		return NULL;
 	return bsearch(&want, m->cells, m->n_cells, sizeof(*m->cells),
 		       cmp_cell);
 }
@@ -1482,7 +1523,7 @@ static int classes(struct cc *c)
 		goto out;
 	for (size_t i = 0; i < c->n_cls; i++)
 		order[i] = &c->cls[i];
-	qsort(order, c->n_cls, sizeof(*order), cmp_cls_id);
+	pol_sort(order, c->n_cls, sizeof(*order), cmp_cls_id);
 	for (size_t i = 0; i < c->n_cls; i++) {
 		struct sig *k = order[i];
 		struct zh_pol_class *mc;
@@ -1526,6 +1567,8 @@ static int classes(struct cc *c)
 			pending_drop(&pc);
 			continue;
 		}
+		if (!pc.n)
+			continue;
 		if (grow((void **)&m->cells, &c->cap_cells, m->n_cells + pc.n,
 			 sizeof(*m->cells)))
 			goto out;
@@ -1533,7 +1576,7 @@ static int classes(struct cc *c)
 		m->n_cells += pc.n;
 		pc.n = 0;
 	}
-	qsort(m->cells, m->n_cells, sizeof(*m->cells), cmp_cell);
+	pol_sort(m->cells, m->n_cells, sizeof(*m->cells), cmp_cell);
 	/* The endpoints: every address of every local pod. */
 	for (size_t i = 0; i < c->n_pods; i++) {
 		const struct pod *p = &c->pods[i];
@@ -1543,16 +1586,24 @@ static int classes(struct cc *c)
 		for (size_t x = 0; x < p->n_ips; x++) {
 			struct zh_pol_ep_ent *e;
 			int at = ipc_find(m, &p->ips[x]);
+			char hx[2 * sizeof(struct zh_ep_key) + 1];
+			const json_t *owner;
 
-			if (at < 0 || m->ipc[at].identity == ZH_POL_ID_HOST)
-				continue; /* another pod has the address */
+			key_hex(&p->ips[x], hx);
+			owner = json_object_get(c->ip_owner, hx);
+			if (!owner ||
+			    json_integer_value(owner) != (json_int_t)i)
+				continue; /* another pod (or the node) has it */
 			if (grow((void **)&m->eps, &c->cap_eps, m->n_eps + 1,
 				 sizeof(*m->eps)))
 				goto out;
 			e = &m->eps[m->n_eps++];
 			memset(e, 0, sizeof(*e));
 			e->key = p->ips[x];
-			e->val.identity = m->ipc[at].identity;
+			/* Past the ipcache's bound: the empty signature, and
+			 * still isolated. */
+			e->val.identity = at >= 0 ? m->ipc[at].identity :
+						    ZH_POL_ID_WORLD;
 			snprintf(e->pod, sizeof(e->pod), "%s", p->key);
 			for (int d = 0; d < 2; d++) {
 				const struct sig *k;
@@ -1580,7 +1631,7 @@ static int classes(struct cc *c)
 			}
 		}
 	}
-	qsort(m->eps, m->n_eps, sizeof(*m->eps), cmp_ep);
+	pol_sort(m->eps, m->n_eps, sizeof(*m->eps), cmp_ep);
 	rc = 0;
 out:
 	pending_drop(&pc);
@@ -1630,6 +1681,7 @@ static void cc_free(struct cc *c)
 	json_decref(c->np_idx);
 	json_decref(c->id_idx);
 	json_decref(c->cls_idx);
+	json_decref(c->ip_owner);
 }
 
 void zh_pol_model_free(struct zh_pol_model *m)
@@ -1696,8 +1748,8 @@ int zh_pol_compile(const json_t *pods, const json_t *namespaces,
 		};
 		memcpy(m->ids[m->n_ids++].sig, c.ids[i].h, 32);
 	}
-	qsort(m->ids, m->n_ids, sizeof(*m->ids), cmp_ident);
-	qsort(m->classes, m->n_classes, sizeof(*m->classes), cmp_class);
+	pol_sort(m->ids, m->n_ids, sizeof(*m->ids), cmp_ident);
+	pol_sort(m->classes, m->n_classes, sizeof(*m->classes), cmp_class);
 	m->sum.identities = m->n_ids;
 	m->sum.ipcache = m->n_ipc;
 	m->sum.lpm = m->n_lpm;
@@ -1786,7 +1838,9 @@ static const struct zh_pol_ep_ent *ep_find(const struct zh_pol_model *m,
 {
 	struct zh_pol_ep_ent want = { .key = *k };
 
-	return bsearch(&want, m->eps, m->n_eps, sizeof(*m->eps), cmp_ep);
+	return m->n_eps ? bsearch(&want, m->eps, m->n_eps, sizeof(*m->eps),
+				  cmp_ep) :
+			  NULL;
 }
 
 enum zh_pol_verdict zh_pol_verdict(const struct zh_pol_model *m,

@@ -227,9 +227,9 @@ static int sel_parse(const json_t *j, const char *what,
 			}
 			r->vals[r->n_vals++] = val;
 		}
-		qsort(r->vals, r->n_vals, sizeof(char *), cmp_str);
+		pol_sort(r->vals, r->n_vals, sizeof(char *), cmp_str);
 	}
-	qsort(s->r, s->n, sizeof(*s->r), cmp_req);
+	pol_sort(s->r, s->n, sizeof(*s->r), cmp_req);
 	return 0;
 
 err_nomem:
@@ -239,7 +239,8 @@ err_nomem:
 
 static bool in_vals(const struct pol_req *r, const char *v)
 {
-	return bsearch(&v, r->vals, r->n_vals, sizeof(char *), cmp_str);
+	return r->n_vals &&
+	       bsearch(&v, r->vals, r->n_vals, sizeof(char *), cmp_str);
 }
 
 bool pol_sel_match(const struct pol_sel *sel, const json_t *labels)
@@ -481,7 +482,7 @@ static int block_parse(const json_t *ib, const char *what,
 				what, i, s);
 		p->n_exc++;
 	}
-	qsort(p->exc, p->n_exc, sizeof(*p->exc), cmp_pfx);
+	pol_sort(p->exc, p->n_exc, sizeof(*p->exc), cmp_pfx);
 	return 0;
 }
 
@@ -694,6 +695,23 @@ err:
 	return rc;
 }
 
+int pol_key_ns(const char *key)
+{
+	const char *slash = strchr(key, '/');
+	int n;
+
+	if (!slash || strchr(slash + 1, '/') || !slash[1])
+		return -1;
+	n = (int)(slash - key);
+	if (n < 1 || n > 63 || key[0] == '-' || key[n - 1] == '-')
+		return -1;
+	for (int i = 0; i < n; i++)
+		if (!((key[i] >= 'a' && key[i] <= 'z') ||
+		      (key[i] >= '0' && key[i] <= '9') || key[i] == '-'))
+			return -1;
+	return n;
+}
+
 void pol_policy_free(struct pol_policy *p)
 {
 	sel_free(&p->podsel);
@@ -720,8 +738,8 @@ int pol_policy_parse(const char *key, const json_t *obj,
 
 	memset(p, 0, sizeof(*p));
 	p->key = key;
-	if (!slash || (size_t)(slash - key) >= sizeof(p->ns))
-		return bad(why, len, "no namespace");
+	if (pol_key_ns(key) < 0)
+		return bad(why, len, "the namespace is not a DNS label");
 	memcpy(p->ns, key, (size_t)(slash - key));
 	if (!json_is_object(spec))
 		return bad(why, len, "spec: not an object");

@@ -11,9 +11,18 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdlib.h>
 #include <jansson.h>
 
 #include "policy.h"
+
+/* qsort(), for arrays that may be empty (and NULL: not qsort's). */
+static inline void pol_sort(void *base, size_t n, size_t size,
+			    int (*cmp)(const void *, const void *))
+{
+	if (n > 1)
+		qsort(base, n, size, cmp);
+}
 
 enum { SEL_IN, SEL_NOTIN, SEL_EXISTS, SEL_DNE };
 
@@ -99,6 +108,12 @@ int pol_policy_parse(const char *key, const json_t *obj,
 		     struct pol_policy *p, char *why, size_t len);
 void pol_policy_free(struct pol_policy *p);
 void pol_peers_free(struct pol_peers *peers);
+
+/*
+ * @key is "namespace/name" with a namespace that is a DNS label (what
+ * the API server allows): its length, or -1.
+ */
+int pol_key_ns(const char *key);
 
 /* @sel matches @labels (a JSON object of strings, or NULL). */
 bool pol_sel_match(const struct pol_sel *sel, const json_t *labels);
