@@ -59,8 +59,8 @@ static void store_put(json_t *stores[3], json_t *o)
 	if (which == 1)
 		snprintf(key, sizeof(key), "%s", name);
 	else
-		snprintf(key, sizeof(key), "%s/%s", ns && ns[0] ? ns : "default",
-			 name);
+		snprintf(key, sizeof(key), "%s/%s",
+			 ns && ns[0] ? ns : "default", name);
 	json_object_set(stores[which], key, o);
 }
 
@@ -76,9 +76,12 @@ static bool same(const struct zh_pol_model *a, const struct zh_pol_model *b)
 		    memcmp(&a->cells[i].val, &b->cells[i].val,
 			   sizeof(a->cells[i].val)))
 			return false;
-	return (!a->n_ipc || !memcmp(a->ipc, b->ipc, a->n_ipc * sizeof(*a->ipc))) &&
-	       (!a->n_lpm || !memcmp(a->lpm, b->lpm, a->n_lpm * sizeof(*a->lpm))) &&
-	       (!a->n_eps || !memcmp(a->eps, b->eps, a->n_eps * sizeof(*a->eps)));
+	return (!a->n_ipc ||
+		!memcmp(a->ipc, b->ipc, a->n_ipc * sizeof(*a->ipc))) &&
+	       (!a->n_lpm ||
+		!memcmp(a->lpm, b->lpm, a->n_lpm * sizeof(*a->lpm))) &&
+	       (!a->n_eps ||
+		!memcmp(a->eps, b->eps, a->n_eps * sizeof(*a->eps)));
 }
 
 /* Addresses: the pods' own (podIPs, else podIP), then a few others. */
@@ -99,14 +102,15 @@ static size_t addrs_of(const json_t *pods, char (*out)[64], bool *many)
 		if (json_array_size(ips) > 8)
 			*many = true; /* the compiler reads 8 */
 		json_array_foreach (ips, i, a) {
-			const char *s = json_string_value(json_object_get(a, "ip"));
+			const char *s =
+				json_string_value(json_object_get(a, "ip"));
 
 			if (s && n < ADDRS_MAX)
 				snprintf(out[n++], 64, "%s", s);
 		}
 		if (!json_array_size(ips)) {
-			const char *s = json_string_value(
-				json_object_get(st, "podIP"));
+			const char *s =
+				json_string_value(json_object_get(st, "podIP"));
 
 			if (s && n < ADDRS_MAX)
 				snprintf(out[n++], 64, "%s", s);
@@ -148,10 +152,11 @@ static void oracle_check(json_t *stores[3], const struct zh_pol_model *m)
 						m, &ks, &kd, (uint8_t)protos[p],
 						(uint16_t)ports[q]);
 
-					FUZZ_CHECK(o == (v == ZH_POL_ALLOW),
-						   "%s -> %s proto %d port %d: oracle %d, model %d",
-						   addrs[s], addrs[d], protos[p],
-						   ports[q], o, v);
+					FUZZ_CHECK(
+						o == (v == ZH_POL_ALLOW),
+						"%s -> %s proto %d port %d: oracle %d, model %d",
+						addrs[s], addrs[d], protos[p],
+						ports[q], o, v);
 				}
 		}
 	}
@@ -198,7 +203,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 				   ops[i].type != ZH_POL_OP_LPM_DEL &&
 				   ops[i].type != ZH_POL_OP_EP_DEL &&
 				   ops[i].type != ZH_POL_OP_PORTS_DEL,
-			   "op %s from empty maps", zh_pol_op_name(ops[i].type));
+			   "op %s from empty maps",
+			   zh_pol_op_name(ops[i].type));
 		puts += ops[i].type == ZH_POL_OP_CELL_PUT ||
 			ops[i].type == ZH_POL_OP_IPC_PUT ||
 			ops[i].type == ZH_POL_OP_LPM_PUT ||

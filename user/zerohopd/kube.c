@@ -528,8 +528,12 @@ static void *kube_thread(void *arg)
 	while (!atomic_load(&k->stop)) {
 		uint64_t now = now_ms();
 		int timeout = 1000, n;
-		bool pol_pending = pol && (pods->changed || nss->changed ||
-					   nps->changed || k->pol_nodes);
+		/* (Only once the three lists are in: until then there is
+		 * nothing to wait for, and a zero timeout would spin.) */
+		bool pol_pending = pol && pods->synced && nss->synced &&
+				   nps->synced &&
+				   (pods->changed || nss->changed ||
+				    nps->changed || k->pol_nodes);
 		bool pending = svc->changed || sl->changed || pol_pending;
 
 		if (pending) {
