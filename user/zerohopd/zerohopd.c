@@ -89,6 +89,12 @@ static void usage(FILE *f)
 		"      --cni-afxdp JSON    its \"afxdp\": AF_XDP for every pod of the node, e.g.\n"
 		"                          '{\"steer\":[{\"proto\":\"udp\",\"port\":9000}]}' (README:\n"
 		"                          AF_XDP pods); \"\" is none (the default)\n"
+		"      --network-policy off|audit|on  NetworkPolicy (in progress; default\n"
+		"                          off): audit or on also follow Pods (all nodes),\n"
+		"                          Namespaces and NetworkPolicies and compile them,\n"
+		"                          logged and in /metrics (zerohop_policy_*). NOTHING\n"
+		"                          IS ENFORCED YET in either mode: no packet is judged\n"
+		"                          by this build (README: NetworkPolicy)\n"
 		"      --maglev-slots N    size of the Maglev slot array when the agent creates it\n"
 		"                          (default %u; a pinned one keeps its size)\n"
 		"      --maglev-per-backend N  Maglev table size: the smallest prime >= N\n"
@@ -470,10 +476,10 @@ static int agent_parse_kube(struct agent_opts *o, const struct zh_param *opts,
 			    const char *const *datapaths, char *hostname,
 			    size_t len)
 {
-	static const char *const kube_only[] = { "k8s-api",	 "kubeconfig",
-						 "node-name",	 "cni-conf-dir",
-						 "cni-datapath", "cni-mtu",
-						 "cni-afxdp" };
+	static const char *const kube_only[] = {
+		"k8s-api",	"kubeconfig", "node-name", "cni-conf-dir",
+		"cni-datapath", "cni-mtu",    "cni-afxdp", "network-policy"
+	};
 	size_t i;
 
 	if (o->kubernetes && o->services) {
@@ -484,6 +490,9 @@ static int agent_parse_kube(struct agent_opts *o, const struct zh_param *opts,
 	for (i = 0;
 	     !o->kubernetes && i < sizeof(kube_only) / sizeof(*kube_only);
 	     i++) {
+		if (!strcmp(kube_only[i], "network-policy") &&
+		    o->kube.network_policy == ZH_POL_MODE_OFF)
+			continue; /* off is fine without it */
 		if (zh_params_given(opts, kube_only[i])) {
 			fprintf(stderr, "zerohopd: --%s needs --kubernetes\n",
 				kube_only[i]);
@@ -516,6 +525,9 @@ static int agent_parse(int argc, char **argv, struct agent_opts *o)
 	static const int probes[] = { ZH_CFG_F_PROBES, 0 };
 	static const char *const datapaths[] = { "tc", "xdp" };
 	static const int datapath_vals[] = { 0, 1 };
+	static const char *const pol_modes[] = { "off", "audit", "on" };
+	static const int pol_mode_vals[] = { ZH_POL_MODE_OFF, ZH_POL_MODE_AUDIT,
+					     ZH_POL_MODE_ON };
 	static char hostname[256];
 	char want_sample[64], want_map_size[160], err[ZH_PARAMS_ERR_MAX];
 	bool help = false;
@@ -544,6 +556,8 @@ static int agent_parse(int argc, char **argv, struct agent_opts *o)
 			    datapath_vals, 2),
 		ZH_OPT_UINT("cni-mtu", 0, &o->kube.cni_mtu, 576, 65535),
 		ZH_OPT_STR("cni-afxdp", 0, &o->afxdp_text),
+		ZH_OPT_ENUM("network-policy", 0, &o->kube.network_policy,
+			    pol_modes, pol_mode_vals, 3),
 		ZH_OPT_UINT("maglev-slots", 0, &o->load.maglev_slots, 1,
 			    1U << 30),
 		ZH_OPT_FUNC("map-size", 0, &o->load, parse_map_size,
