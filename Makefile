@@ -407,6 +407,8 @@ lint: $(SKELS)
 		--inline-suppr --suppress=missingIncludeSystem \
 		-Ibpf/include -Iuser/lib -Icni -I$(O)/bpf user cni tests/bench
 	$(Q)for f in $(SHELL_SRCS); do bash -n "$$f" || exit 1; done
+	$(Q)for t in $(INTEGRATION_TESTS); do [ -x tests/integration/$$t.sh ] || \
+		{ echo "tests/integration/$$t.sh: not executable (run-tier runs it)"; exit 1; }; done
 	$(Q)shellcheck -x -S warning $(SHELL_SRCS)
 
 clean:
