@@ -246,9 +246,10 @@ static __always_inline int zh_ip_from_pod(void *data, void *data_end,
 		return ret;
 	zh_dst_key(&key, &f, ret, &fwd->nat);
 	ret = zh_deliver(data, data_end, &key, fwd);
-	/* Off the node, out of the cluster: masquerade. */
-	if (ret == ZH_STAT_PASS_NO_ENDPOINT && zh_masq_on() &&
-	    !zh_nomasq_has(f.family, key.addr))
+	/* Off the node, out of the cluster: masquerade. Not a NodePort's
+	 * reply (out_ifindex): that leaves from the node port as it is. */
+	if (ret == ZH_STAT_PASS_NO_ENDPOINT && !fwd->nat.out_ifindex &&
+	    zh_masq_on() && !zh_nomasq_has(f.family, key.addr))
 		return zh_snat_route(data, data_end, &f, 0, ret, fwd);
 	return ret;
 }

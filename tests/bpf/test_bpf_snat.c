@@ -52,8 +52,8 @@
 #define SNAT_PORT 1 /* in a frame: the port the SNAT picked */
 #define CLIENT_PORT 40000
 
-enum { SVC_NP = 1, SVC_NP_LOCAL, SVC_NP_LOCAL_NONE };
-enum { BE_REMOTE = 1, BE_LOCAL_REMOTE };
+enum { SVC_NP = 1, SVC_NP_LOCAL, SVC_NP_LOCAL_NONE, SVC_NP_POD_B };
+enum { BE_REMOTE = 1, BE_LOCAL_REMOTE, BE_POD_B };
 
 static const __u8 mac_out[ETH_ALEN] = { 0x02, 0, 0, 0, 0x0e, 0x01 };
 
@@ -172,6 +172,8 @@ static int snat_setup(void **state)
 	np_svc(SVC_NP_LOCAL, NODE_PORT + 1, BE_LOCAL_REMOTE,
 	       ZH_SVC_F_ETP_LOCAL);
 	np_svc(SVC_NP_LOCAL_NONE, NODE_PORT + 2, 0, ZH_SVC_F_ETP_LOCAL);
+	backend(BE_POD_B, SVC_NP_POD_B, B4);
+	np_svc(SVC_NP_POD_B, NODE_PORT + 3, BE_POD_B, 0);
 	cfg_flags(ZH_CFG_F_MASQ, 0, 1);
 	return 0;
 }
@@ -244,7 +246,8 @@ struct snat_case {
 		.dst = (d), .dport = (dp), .src_mac = mac_out,             \
 		.dst_mac = mac_out, .ttl = 63                              \
 	}
-#define NEIGH .verdict = REDIRECT, .out = OUT_NEIGH, .delta = { [ZH_STAT_SNAT] = 1 }
+#define NEIGH \
+	.verdict = REDIRECT, .out = OUT_NEIGH, .delta = { [ZH_STAT_SNAT] = 1 }
 #define INTO(pod)                                         \
 	.verdict = REDIRECT, .out = OUT_POD, .to = (pod), \
 	.delta = { [ZH_STAT_REDIRECT] = 1 }
@@ -252,38 +255,38 @@ struct snat_case {
 
 /* A -> out there:80 from NODE:port, the reply back to A, the flow again
  * from the same port. */
-#define MASQ_AND_REPLY(what, l3_, proto_, a, out, node)                      \
-	{                                                                    \
-		.desc = "masquerade " what                                   \
-			": A -> outside leaves from the node, the reply "    \
-			"reaches A",                                         \
-		.steps = {                                                   \
-			{ .in = FLOW(l3_, proto_, a, CLIENT_PORT, out, 80),  \
-			  .want = { .l3 = (l3_),                             \
-				    .proto = (proto_),                       \
-				    .src = (node),                           \
-				    .sport = SNAT_PORT,                      \
-				    .dst = (out),                            \
-				    .dport = 80,                             \
-				    .ttl = 63 },                             \
-			  NEIGH,                                             \
-			  .new_port = true,                                  \
-			  .ct = CT(2) },                                     \
-			{ .where = UPLINK,                                   \
-			  .in = OUTER(l3_, proto_, out, 80, node, SNAT_PORT), \
+#define MASQ_AND_REPLY(what, l3_, proto_, a, out, node)                        \
+	{                                                                      \
+		.desc = "masquerade " what                                     \
+			": A -> outside leaves from the node, the reply "      \
+			"reaches A",                                           \
+		.steps = {                                                     \
+			{ .in = FLOW(l3_, proto_, a, CLIENT_PORT, out, 80),    \
+			  .want = { .l3 = (l3_),                               \
+				    .proto = (proto_),                         \
+				    .src = (node),                             \
+				    .sport = SNAT_PORT,                        \
+				    .dst = (out),                              \
+				    .dport = 80,                               \
+				    .ttl = 63 },                               \
+			  NEIGH,                                               \
+			  .new_port = true,                                    \
+			  .ct = CT(2) },                                       \
+			{ .where = UPLINK,                                     \
+			  .in = OUTER(l3_, proto_, out, 80, node, SNAT_PORT),  \
 			  .want = OUTER(l3_, proto_, out, 80, a, CLIENT_PORT), \
-			  INTO(POD_A) },                                     \
-			{ .in = FLOW(l3_, proto_, a, CLIENT_PORT, out, 80),  \
-			  .want = { .l3 = (l3_),                             \
-				    .proto = (proto_),                       \
-				    .src = (node),                           \
-				    .sport = SNAT_PORT,                      \
-				    .dst = (out),                            \
-				    .dport = 80,                             \
-				    .ttl = 63 },                             \
-			  NEIGH,                                             \
-			  .ct = CT(2) },                                     \
-		},                                                           \
+			  INTO(POD_A) },                                       \
+			{ .in = FLOW(l3_, proto_, a, CLIENT_PORT, out, 80),    \
+			  .want = { .l3 = (l3_),                               \
+				    .proto = (proto_),                         \
+				    .src = (node),                             \
+				    .sport = SNAT_PORT,                        \
+				    .dst = (out),                              \
+				    .dport = 80,                               \
+				    .ttl = 63 },                               \
+			  NEIGH,                                               \
+			  .ct = CT(2) },                                       \
+		},                                                             \
 	}
 
 static const struct snat_case cases[] = {
@@ -394,6 +397,28 @@ static const struct snat_case cases[] = {
 		},
 	},
 	{
+		/* Regression: masquerade took the reply for traffic to the
+		 * outside and gave it a port of its range. */
+		.desc = "NodePort to a pod of this node: its reply to the outside leaves from the node port, not masqueraded",
+		.steps = {
+			{ .where = UPLINK,
+			  .in = OUTER(L3_IPV4, IPPROTO_TCP, OUTSIDE4,
+				      CLIENT_PORT, NODE4, NODE_PORT + 3),
+			  .want = OUTER(L3_IPV4, IPPROTO_TCP, OUTSIDE4,
+					CLIENT_PORT, B4, BE_PORT),
+			  INTO(POD_B), .xdp_own = true, .ct = CT(2) },
+			{ .from = POD_B,
+			  .in = FLOW(L3_IPV4, IPPROTO_TCP, B4, BE_PORT,
+				     OUTSIDE4, CLIENT_PORT),
+			  .want = { .l3 = L3_IPV4, .proto = IPPROTO_TCP,
+				    .src = NODE4, .sport = NODE_PORT + 3,
+				    .dst = OUTSIDE4, .dport = CLIENT_PORT },
+			  .verdict = REDIRECT, .out = OUT_NEIGH,
+			  .delta = { [ZH_STAT_PASS_NO_ENDPOINT] = 1 },
+			  .ct = CT(2) },
+		},
+	},
+	{
 		.desc = "NodePort externalTrafficPolicy Local without a local backend: dropped, no ICMP",
 		.steps = {
 			{ .where = UPLINK,
@@ -454,8 +479,7 @@ static void run_step(enum prog prog, const struct snat_case *c, int i,
 	if (s->before)
 		s->before();
 	len = (__u32)frame_build(&in, ingress, ib);
-	cur_set(ib, len, "%s: %s: packet %d", prog_names[prog], c->desc,
-		i + 1);
+	cur_set(ib, len, "%s: %s: packet %d", prog_names[prog], c->desc, i + 1);
 	if (s->where == UPLINK)
 		p = prog == PROG_TC ? skel->progs.zh_tc_uplink :
 				      skel->progs.zh_xdp_uplink;
@@ -527,8 +551,7 @@ static void hold_port(__u16 port, bool dead)
 			       .dir = ZH_CT_SNAT_REV,
 			       .sport = htons(80),
 			       .dport = htons(port) };
-	struct zh_ct v = { .vport = htons(12345),
-			   .state = ZH_CT_ESTABLISHED };
+	struct zh_ct v = { .vport = htons(12345), .state = ZH_CT_ESTABLISHED };
 	struct timespec ts;
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
@@ -576,8 +599,9 @@ static void test_snat_ports(void **state)
 		assert_verdict(PROG_TC, &r, REDIRECT);
 		assert_deltas(&r, snat, len);
 		if (l4_sport(r.out, false) != PORT_MAX)
-			fail_here("round %d: SNAT port %u, want %u (the free one)",
-				  round, l4_sport(r.out, false), PORT_MAX);
+			fail_here(
+				"round %d: SNAT port %u, want %u (the free one)",
+				round, l4_sport(r.out, false), PORT_MAX);
 	}
 	/* All four taken: dropped, and no entry left behind for it. */
 	masq_syn(50000, &r, in, &len);

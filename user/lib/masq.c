@@ -369,13 +369,25 @@ int zh_masq_nft_ruleset(const struct zh_masq_conf *c, char *buf, size_t len)
 	       "\tchain postrouting {\n\t\ttype nat hook postrouting priority srcnat; policy accept;\n");
 	/* Local destinations (the node's own) never reach postrouting's
 	 * masquerade: the kernel delivers them before. */
-	if (p4)
-		sb_add(&b, "\t\tip saddr @pods4 %s masquerade%s fully-random\n",
-		       k4 ? "ip daddr != @keep4" : "", ports);
-	if (p6)
-		sb_add(&b,
-		       "\t\tip6 saddr @pods6 %s masquerade%s fully-random\n",
-		       k6 ? "ip6 daddr != @keep6" : "", ports);
+	/* TCP and UDP with ports below BPF's, the rest (ICMP) as it is. */
+	for (int v6 = 0; v6 < 2; v6++) {
+		const char *ip = v6 ? "ip6" : "ip";
+		char match[96];
+
+		if (!(v6 ? p6 : p4))
+			continue;
+		snprintf(match, sizeof(match), "%s saddr @pods%d%s%s%s", ip,
+			 v6 ? 6 : 4, (v6 ? k6 : k4) ? " " : "",
+			 (v6 ? k6 : k4) ? ip : "",
+			 (v6 ? k6 : k4) ? (v6 ? " daddr != @keep6" :
+						" daddr != @keep4") :
+					  "");
+		if (ports[0])
+			sb_add(&b,
+			       "\t\t%s meta l4proto { tcp, udp } counter masquerade%s fully-random\n",
+			       match, ports);
+		sb_add(&b, "\t\t%s counter masquerade fully-random\n", match);
+	}
 	sb_add(&b, "\t}\n}\n");
 	return b.full ? -ENOSPC : (int)b.at;
 }
