@@ -42,8 +42,7 @@ static void test_parse_cidrs(void **state)
 	n = 0;
 	assert_int_equal(zh_masq_parse_cidrs("", a, 3, &n), -EINVAL);
 	n = 0;
-	assert_int_equal(zh_masq_parse_cidrs("10.0.0.0/33", a, 3, &n),
-			 -EINVAL);
+	assert_int_equal(zh_masq_parse_cidrs("10.0.0.0/33", a, 3, &n), -EINVAL);
 }
 
 static void test_parse_ports(void **state)
@@ -109,16 +108,25 @@ static void test_nft_ruleset(void **state)
 	/* The cluster's sources, to what is not inside; TCP and UDP below
 	 * BPF's ports, the rest as the kernel picks. */
 	assert_non_null(strstr(buf, "elements = { 10.244.0.0/16 }"));
-	assert_non_null(strstr(buf, "elements = { 10.244.0.0/16, 172.18.0.0/16 }"));
-	assert_non_null(strstr(buf, "ip saddr @pods4 ip daddr != @keep4 meta l4proto { tcp, udp } counter masquerade to :1024-60999 fully-random"));
-	assert_non_null(strstr(buf, "ip saddr @pods4 ip daddr != @keep4 counter masquerade fully-random"));
-	assert_non_null(strstr(buf, "ip6 saddr @pods6 ip6 daddr != @keep6 counter masquerade fully-random"));
+	assert_non_null(
+		strstr(buf, "elements = { 10.244.0.0/16, 172.18.0.0/16 }"));
+	assert_non_null(strstr(
+		buf,
+		"ip saddr @pods4 ip daddr != @keep4 meta l4proto { tcp, udp } counter masquerade to :1024-60999 fully-random"));
+	assert_non_null(strstr(
+		buf,
+		"ip saddr @pods4 ip daddr != @keep4 counter masquerade fully-random"));
+	assert_non_null(strstr(
+		buf,
+		"ip6 saddr @pods6 ip6 daddr != @keep6 counter masquerade fully-random"));
 	nft_check(buf);
 	/* Off: the table goes, nothing else. */
 	c.on = false;
 	n = zh_masq_nft_ruleset(&c, buf, sizeof(buf));
 	assert_true(n > 0);
-	assert_string_equal(buf, "table inet zerohop_masq\ndelete table inet zerohop_masq\n");
+	assert_string_equal(
+		buf,
+		"table inet zerohop_masq\ndelete table inet zerohop_masq\n");
 	nft_check(buf);
 	/* Too small a buffer: said, not cut. */
 	c.on = true;

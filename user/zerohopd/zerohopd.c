@@ -123,9 +123,10 @@ static void usage(FILE *f)
 		"SIGHUP: sweep stale endpoints now, and apply the --services file again.\n"
 		"With --kubernetes, /readyz answers 503 until the Services are programmed.\n",
 		ZH_PIN_ROOT, ZH_STATE_DIR_ENV, ZH_STATE_DIR, ZH_MASQ_NFT_TABLE,
-		ZH_SNAT_PORT_MIN, ZH_SNAT_PORT_MAX, ZH_SAMPLE_DEFAULT,
-		ZH_K8S_API_ENV, ZH_MAGLEV_SLOTS, ZH_MAGLEV_PER_BACKEND,
-		ZH_XSK_SOCKET_ENV, ZH_XSK_SOCKET_DEFAULT);
+		(unsigned int)ZH_SNAT_PORT_MIN, (unsigned int)ZH_SNAT_PORT_MAX,
+		ZH_SAMPLE_DEFAULT, ZH_K8S_API_ENV, ZH_MAGLEV_SLOTS,
+		ZH_MAGLEV_PER_BACKEND, ZH_XSK_SOCKET_ENV,
+		ZH_XSK_SOCKET_DEFAULT);
 }
 
 struct stale {
