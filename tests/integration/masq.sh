@@ -192,8 +192,10 @@ masquerade() {
 	check "tc pod -> outside TCP over IPv6: node A's $A_IP6" seen "$A1" "$OUT_IP6" 9000 "$A_IP6"
 	check "xdp pod -> outside TCP: node A ($A_IP)" seen "$A2" "$OUT_IP" 9000 "$A_IP"
 	check "... counted as snat" test "$(zh_stat snat)" -gt "$before"
-	check "conntrack holds the SNATed flows" \
-		sh -c "'$ZH_BIN/zerohopctl' conntrack list -o json | jq -e 'length > 0'"
+	check "conntrack lists the SNATed flows both ways, the reply's with the pod to go back to" \
+		sh -c "'$ZH_BIN/zerohopctl' conntrack list -o json |
+		       jq -e '(map(select(.dir == \"snat\")) | length > 0) and
+		              (map(select(.dir == \"snat-rev\" and .vip == \"$A1_IP\")) | length > 0)'"
 }
 
 inside() {
