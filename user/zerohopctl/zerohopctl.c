@@ -916,7 +916,7 @@ static int ct_cb(const struct zh_ct_key *k, const struct zh_ct *v, void *arg)
 	if (rev)
 		zh_svc_addr_str(&vip, ntohs(v->vport), 0, va, sizeof(va));
 	if (!w->arr) {
-		printf("%-8s %-5s %-28s %-28s %-11s %9.1f %7u %7u %s\n", dir,
+		printf("%-4s %-5s %-28s %-28s %-11s %9.1f %7u %7u %s\n", dir,
 		       proto_name(k->proto, pb, sizeof(pb)),
 		       zh_svc_addr_str(&src, ntohs(k->sport), 0, sa,
 				       sizeof(sa)),
@@ -956,7 +956,7 @@ static int cmd_conntrack_list(struct ctl *c)
 	if (c->json)
 		w.arr = json_array();
 	else
-		printf("%-8s %-5s %-28s %-28s %-11s %9s %7s %7s %s\n", "DIR",
+		printf("%-4s %-5s %-28s %-28s %-11s %9s %7s %7s %s\n", "DIR",
 		       "PROTO", "SOURCE", "DESTINATION", "STATE", "AGE(s)",
 		       "SERVICE", "BACKEND", "VIP (rev)");
 	err = zh_ct_foreach(&c->objs, ct_cb, &w);
