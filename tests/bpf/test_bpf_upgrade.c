@@ -393,12 +393,46 @@ static void test_other_build(void **state)
 	zh_nl_link_del(ifindex);
 }
 
+/*
+ * A newer version's pins (a rollback: the newer agent ran, the older one
+ * starts again) are not taken over: the pods keep the newer programs and
+ * maps, as README's "Rollbacks" says. Regression: the takeover took any
+ * other version, and an older agent took a newer one's pins away.
+ */
+static void test_newer_version(void **state)
+{
+	char newer[96], path[160];
+	struct zh_upgrade_result r = { 0 };
+	struct zh_objs o;
+	__u32 id;
+	int fd;
+
+	(void)state;
+	snprintf(newer, sizeof(newer), "%s/v%d", root,
+		 atoi(ZH_PIN_VERSION + 1) + 1);
+	assert_int_equal(mkdir(newer, 0700), 0);
+	fd = bpf_map_create(BPF_MAP_TYPE_HASH, ZH_MAP_NODE_ADDRS,
+			    sizeof(struct zh_ep_key), 4, 16, NULL);
+	assert_true(fd >= 0);
+	snprintf(path, sizeof(path), "%s/%s", newer, ZH_MAP_NODE_ADDRS);
+	assert_int_equal(bpf_obj_pin(fd, path), 0);
+	close(fd);
+	id = map_id(newer, ZH_MAP_NODE_ADDRS);
+	assert_int_equal(zh_objs_open(&o, root, ZH_OBJS_LOAD, &small), 0);
+	assert_int_equal(zh_upgrade_takeover(&o, result_cb, &r), 0);
+	assert_int_equal(r.shared + r.carried + r.moved + r.unpinned, 0);
+	assert_int_equal(map_id(newer, ZH_MAP_NODE_ADDRS), id);
+	zh_objs_close(&o);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_other_version, setup,
 						teardown),
 		cmocka_unit_test_setup_teardown(test_other_build, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_newer_version, setup,
 						teardown),
 	};
 

@@ -861,7 +861,14 @@ int zh_upgrade_takeover(const struct zh_objs *o,
 		return n;
 	for (int i = 0; i < n; i++) {
 		struct zh_upgrade_result r;
-		int e = takeover_one(o, vers[i], &r);
+		int e;
+
+		/* Only versions before ours: a newer one's pins are a
+		 * rollback's to keep (README: Rollbacks), never ours to take
+		 * (its pods would lose their programs). */
+		if (version_num(vers[i]) > version_num(ZH_PIN_VERSION))
+			continue;
+		e = takeover_one(o, vers[i], &r);
 
 		if (e)
 			pr_warn("taking over from %s: %s\n", vers[i],
