@@ -71,6 +71,7 @@ enum zh_use {
 	ZH_USE_AFXDP, /* "afxdp": AF_XDP pods, the agent's socket handoff */
 	ZH_USE_NODEPORT, /* zerohopd --nodeport-dev */
 	ZH_USE_SAMPLING, /* --sample: latency of 1 in N packets */
+	ZH_USE_SOCKLB, /* zerohopd --socket-lb: cgroup sock_addr programs */
 	ZH_USE_MAX,
 };
 int zh_use_missing(const struct zh_kfeat *f, enum zh_use use);

@@ -66,6 +66,16 @@ struct zh_objs {
 	int tc_pod_fd;
 	int tc_uplink_fd;
 	int xdp_uplink_fd;
+	int sock_rev_fd;
+	int sock_stats_fd;
+	int sock_connect4_fd; /* socket-level LB (socklb.h) */
+	int sock_connect6_fd;
+	int sock_sendmsg4_fd;
+	int sock_sendmsg6_fd;
+	int sock_recvmsg4_fd;
+	int sock_recvmsg6_fd;
+	int sock_peer4_fd;
+	int sock_peer6_fd;
 	bool probed; /* this call probed the kernel (no feature set pinned) */
 	bool loaded; /* this call ran the loader (something was not pinned) */
 	char err[256]; /* why zh_objs_open() failed */

@@ -863,11 +863,14 @@ int zh_upgrade_takeover(const struct zh_objs *o,
 		struct zh_upgrade_result r;
 		int e;
 
-		/* Only versions before ours: a newer one's pins are a
-		 * rollback's to keep (README: Rollbacks), never ours to take
-		 * (its pods would lose their programs). */
-		if (version_num(vers[i]) > version_num(ZH_PIN_VERSION))
+		/* A newer version: this is a rollback, and the pods keep
+		 * the newer programs (README, "Rollbacks"). Its maps we
+		 * could share are shared already. */
+		if (version_num(vers[i]) > version_num(ZH_PIN_VERSION)) {
+			pr_info("%s is newer than %s: left as it is (a rollback)\n",
+				vers[i], ZH_PIN_VERSION);
 			continue;
+		}
 		e = takeover_one(o, vers[i], &r);
 
 		if (e)

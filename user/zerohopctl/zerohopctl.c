@@ -235,13 +235,17 @@ static int cmd_endpoints(struct ctl *c)
 static int cmd_stats(struct ctl *c)
 {
 	struct zh_counter st[ZH_STAT_MAX];
-	__u64 passed = 0, dropped = 0;
-	json_t *j, *drops, *passes;
+	__u64 passed = 0, dropped = 0, sk[ZH_SOCK_STAT_MAX];
+	json_t *j, *drops, *passes, *sj;
+	unsigned int mask;
 	int err;
 
 	err = zh_stats_read(&c->objs, st);
+	if (!err)
+		err = zh_sock_stats_read(&c->objs, sk, false);
 	if (err)
 		return err;
+	mask = zh_socklb_attached(c->objs.dir, NULL);
 	for (int s = ZH_STAT_PASS_NOT_IP; s < ZH_STAT_MAX; s++) {
 		if (s == ZH_STAT_XSK_REDIRECT)
 			continue;
@@ -271,6 +275,13 @@ static int cmd_stats(struct ctl *c)
 			"bytes", (json_int_t)st[ZH_STAT_XSK_REDIRECT].bytes,
 			"passed", (json_int_t)passed, "passReasons", passes,
 			"dropped", (json_int_t)dropped, "dropReasons", drops);
+		sj = json_object();
+		for (int s = 0; s < ZH_SOCK_STAT_MAX; s++)
+			json_object_set_new(sj, zh_sock_stat_name(s),
+					    json_integer((json_int_t)sk[s]));
+		json_object_set_new(j, "socketLB",
+				    json_pack("{s:b, s:o}", "attached",
+					      mask != 0, "translations", sj));
 		err = print_json(j);
 	} else {
 		printf("%-22s %14s %16s\n", "COUNTER", "PACKETS", "BYTES");
@@ -281,9 +292,17 @@ static int cmd_stats(struct ctl *c)
 		printf("%-22s %14llu\n%-22s %14llu\n", "total passed",
 		       (unsigned long long)passed, "total dropped",
 		       (unsigned long long)dropped);
+		printf("\nsocket-level load balancing: %s\n%-22s %14s\n",
+		       mask ? "attached" : "not attached", "SOCKET HOOK",
+		       "CALLS");
+		for (int s = 0; s < ZH_SOCK_STAT_MAX; s++)
+			printf("%-22s %14llu\n", zh_sock_stat_name(s),
+			       (unsigned long long)sk[s]);
 	}
 	if (!err && c->reset)
 		err = zh_stats_reset(&c->objs);
+	if (!err && c->reset)
+		err = zh_sock_stats_read(&c->objs, sk, true);
 	return err;
 }
 
@@ -776,6 +795,15 @@ static const char *state_str(const struct zh_svc_backend *b)
 	return b->state == ZH_EP_TERMINATING ? "terminating" : "ready";
 }
 
+/* The hooks socket-level LB has attached (zh_socklb_attached()), for
+ * the service list. */
+static unsigned int sock_mask;
+
+static bool svc_sock(const struct zh_service *s)
+{
+	return zh_sock_serves(sock_mask, s->vip.family, s->proto);
+}
+
 static json_t *svc_json(const struct zh_service *s,
 			const struct zh_svc_info *in)
 {
@@ -801,6 +829,7 @@ static json_t *svc_json(const struct zh_service *s,
 		      (json_int_t)in->id, "table", "offset",
 		      (json_int_t)in->table_off, "size",
 		      (json_int_t)in->table_size, "backends", bes);
+	json_object_set_new(j, "socketLB", json_boolean(svc_sock(s)));
 	if (s->nodeport)
 		json_object_set_new(j, "nodePort", json_integer(s->nodeport));
 	if (s->affinity_timeout)
@@ -818,15 +847,16 @@ static void svc_table(const struct zh_service *s, const struct zh_svc_info *in)
 		snprintf(np, sizeof(np), "%u", s->nodeport);
 	if (s->affinity_timeout)
 		snprintf(aff, sizeof(aff), "%us", s->affinity_timeout);
-	printf("%-28s %7u %8s %8s %7u", s->name, in->id, np, aff,
-	       in->table_size);
+	printf("%-28s %7u %8s %8s %7u %4s", s->name, in->id, np, aff,
+	       in->table_size, svc_sock(s) ? "yes" : "no");
 	if (!s->n_backends)
 		printf("  (no backends)\n");
 	for (size_t i = 0; i < s->n_backends; i++) {
 		const struct zh_svc_backend *b = &s->backends[i];
 
 		if (i)
-			printf("%-28s %7s %8s %8s %7s", "", "", "", "", "");
+			printf("%-28s %7s %8s %8s %7s %4s", "", "", "", "", "",
+			       "");
 		printf("  %-28s %7u %-11s %6u %6u\n",
 		       zh_svc_addr_str(&b->addr, b->port, 0, be, sizeof(be)),
 		       in->backend_id[i], state_str(b), b->weight,
@@ -845,6 +875,7 @@ static int cmd_service_list(struct ctl *c)
 	err = zh_svc_dump_info(&c->objs, &set, &info);
 	if (err)
 		return err;
+	sock_mask = zh_socklb_attached(c->objs.dir, NULL);
 	/* A table is shared by a service and its NodePort entry. */
 	for (size_t i = 0; i < set.n; i++)
 		used += info[i].table_size;
@@ -857,8 +888,8 @@ static int cmd_service_list(struct ctl *c)
 					   "maglev", "slotsUsed",
 					   (json_int_t)used));
 	} else {
-		printf("%-28s %7s %8s %8s %7s  %-28s %7s %-11s %6s %6s\n",
-		       "SERVICE", "ID", "NODEPORT", "AFFINITY", "TABLE",
+		printf("%-28s %7s %8s %8s %7s %4s  %-28s %7s %-11s %6s %6s\n",
+		       "SERVICE", "ID", "NODEPORT", "AFFINITY", "TABLE", "SOCK",
 		       "BACKEND", "ID", "STATE", "WEIGHT", "SLOTS");
 		for (size_t i = 0; i < set.n; i++)
 			svc_table(&set.svcs[i], &info[i]);

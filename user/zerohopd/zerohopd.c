@@ -34,6 +34,7 @@
 #include "cni.h"
 #include "kube.h"
 #include "masq.h"
+#include "socklb.h"
 #include "svc_maps.h"
 #include "takeover.h"
 #include "xsk_srv.h"
@@ -102,6 +103,12 @@ static void usage(FILE *f)
 		"      --cni-afxdp JSON    its \"afxdp\": AF_XDP for every pod of the node, e.g.\n"
 		"                          '{\"steer\":[{\"proto\":\"udp\",\"port\":9000}]}' (README:\n"
 		"                          AF_XDP pods); \"\" is none (the default)\n"
+		"      --network-policy off|audit|on  NetworkPolicy (in progress; default\n"
+		"                          off): audit or on also follow Pods (all nodes),\n"
+		"                          Namespaces and NetworkPolicies and compile them,\n"
+		"                          logged and in /metrics (zerohop_policy_*). NOTHING\n"
+		"                          IS ENFORCED YET in either mode: no packet is judged\n"
+		"                          by this build (README: NetworkPolicy)\n"
 		"      --maglev-slots N    size of the Maglev slot array when the agent creates it\n"
 		"                          (default %u; a pinned one keeps its size)\n"
 		"      --maglev-per-backend N  Maglev table size: the smallest prime >= N\n"
@@ -111,6 +118,17 @@ static void usage(FILE *f)
 		"                          maglev (defaults in zh_abi.h)\n"
 		"      --xsk-socket PATH|none  where pods hand over their AF_XDP sockets\n"
 		"                          (default $%s or %s; mount it into AF_XDP pods)\n"
+		"      --socket-lb on|off|auto  socket-level load balancing: cgroup programs\n"
+		"                          put a Service's backend in place of its address at\n"
+		"                          connect()/sendmsg() for every socket of the node\n"
+		"                          (pods, hostNetwork pods, the node); off: the\n"
+		"                          per-packet path alone (pods only). auto (default,\n"
+		"                          or $ZEROHOP_SOCKET_LB): on where the kernel and a\n"
+		"                          cgroup v2 hierarchy allow, else off with the reason\n"
+		"      --cgroup DIR        the cgroup v2 directory it attaches to (default\n"
+		"                          $ZEROHOP_CGROUP, else the hierarchy's root:\n"
+		"                          /sys/fs/cgroup, or /sys/fs/cgroup/unified on hybrid\n"
+		"                          hosts); the sockets of processes below it only\n"
 		"  -v, --verbose           more logging (repeat for libbpf debug)\n"
 		"  -h, --help              this help\n"
 		"\n"
@@ -544,6 +562,10 @@ static int count_cb(__u32 ifindex, const struct zh_iface *iface, void *arg)
  * would wrap it. */
 #define RECONCILE_MAX (INT_MAX / 1000)
 
+enum socklb_mode { SOCKLB_AUTO, SOCKLB_ON, SOCKLB_OFF };
+static const char *const socklb_names[] = { "auto", "on", "off" };
+static const int socklb_vals[] = { SOCKLB_AUTO, SOCKLB_ON, SOCKLB_OFF };
+
 /* What the command line asks of the agent. */
 struct agent_opts {
 	const char *root; /* the pin root */
@@ -555,6 +577,8 @@ struct agent_opts {
 	bool kubernetes;
 	int datapath; /* --cni-datapath: an index of datapaths[] */
 	const char *afxdp_text; /* --cni-afxdp */
+	int socket_lb; /* --socket-lb: enum socklb_mode */
+	const char *cgroup; /* --cgroup; NULL: the cgroup v2 root */
 	struct zh_kube_opts kube;
 	int verbose;
 	struct zh_config cfg; /* the fields of zh_config that are ours */
@@ -609,10 +633,10 @@ static int agent_parse_kube(struct agent_opts *o, const struct zh_param *opts,
 			    const char *const *datapaths, char *hostname,
 			    size_t len)
 {
-	static const char *const kube_only[] = { "k8s-api",	 "kubeconfig",
-						 "node-name",	 "cni-conf-dir",
-						 "cni-datapath", "cni-mtu",
-						 "cni-afxdp" };
+	static const char *const kube_only[] = {
+		"k8s-api",	"kubeconfig", "node-name", "cni-conf-dir",
+		"cni-datapath", "cni-mtu",    "cni-afxdp", "network-policy"
+	};
 	size_t i;
 
 	if (o->kubernetes && o->services) {
@@ -623,6 +647,9 @@ static int agent_parse_kube(struct agent_opts *o, const struct zh_param *opts,
 	for (i = 0;
 	     !o->kubernetes && i < sizeof(kube_only) / sizeof(*kube_only);
 	     i++) {
+		if (!strcmp(kube_only[i], "network-policy") &&
+		    o->kube.network_policy == ZH_POL_MODE_OFF)
+			continue; /* off is fine without it */
 		if (zh_params_given(opts, kube_only[i])) {
 			fprintf(stderr, "zerohopd: --%s needs --kubernetes\n",
 				kube_only[i]);
@@ -657,6 +684,9 @@ static int agent_parse(int argc, char **argv, struct agent_opts *o)
 	int masq = 1;
 	static const char *const datapaths[] = { "tc", "xdp" };
 	static const int datapath_vals[] = { 0, 1 };
+	static const char *const pol_modes[] = { "off", "audit", "on" };
+	static const int pol_mode_vals[] = { ZH_POL_MODE_OFF, ZH_POL_MODE_AUDIT,
+					     ZH_POL_MODE_ON };
 	static char hostname[256];
 	char want_sample[64], want_map_size[160], err[ZH_PARAMS_ERR_MAX];
 	bool help = false;
@@ -693,6 +723,8 @@ static int agent_parse(int argc, char **argv, struct agent_opts *o)
 			    datapath_vals, 2),
 		ZH_OPT_UINT("cni-mtu", 0, &o->kube.cni_mtu, 576, 65535),
 		ZH_OPT_STR("cni-afxdp", 0, &o->afxdp_text),
+		ZH_OPT_ENUM("network-policy", 0, &o->kube.network_policy,
+			    pol_modes, pol_mode_vals, 3),
 		ZH_OPT_UINT("maglev-slots", 0, &o->load.maglev_slots, 1,
 			    1U << 30),
 		ZH_OPT_FUNC("map-size", 0, &o->load, parse_map_size,
@@ -701,10 +733,14 @@ static int agent_parse(int argc, char **argv, struct agent_opts *o)
 			    1, 65536),
 		ZH_OPT_FUNC("xsk-socket", 0, &o->xsk_path, parse_xsk_socket,
 			    "an absolute path shorter than 108 bytes, or none"),
+		ZH_OPT_ENUM("socket-lb", 0, &o->socket_lb, socklb_names,
+			    socklb_vals, 3),
+		ZH_OPT_STR("cgroup", 0, &o->cgroup),
 		ZH_OPT_COUNT("verbose", 'v', &o->verbose),
 		ZH_OPT_HELP(&help),
 		{},
 	};
+	const char *env;
 	int next;
 
 	*o = (struct agent_opts){
@@ -717,6 +753,23 @@ static int agent_parse(int argc, char **argv, struct agent_opts *o)
 		.masq = { .port_min = ZH_SNAT_PORT_MIN,
 			  .port_max = ZH_SNAT_PORT_MAX },
 	};
+	/* The defaults of --socket-lb and --cgroup from the environment, as
+	 * the pin root's: a test's agent keeps to its own cgroup. */
+	env = getenv("ZEROHOP_SOCKET_LB");
+	if (env && *env) {
+		for (next = 0; next < 3 && strcmp(env, socklb_names[next]);)
+			next++;
+		if (next == 3) {
+			fprintf(stderr,
+				"zerohopd: ZEROHOP_SOCKET_LB=%s: not on, off or auto\n",
+				env);
+			return -EINVAL;
+		}
+		o->socket_lb = socklb_vals[next];
+	}
+	env = getenv("ZEROHOP_CGROUP");
+	if (env && *env)
+		o->cgroup = env;
 	snprintf(want_sample, sizeof(want_sample), "a count 1..%u or off",
 		 ZH_SAMPLE_MAX);
 	snprintf(
@@ -850,6 +903,63 @@ err_services:
 }
 
 /*
+ * Socket-level load balancing as --socket-lb asks: on (refused where it
+ * cannot be), off (ours detached, if it was there), auto (on, else off
+ * with the reason). Under the pin lock: the links are pins.
+ */
+static int agent_socklb(struct agent *a)
+{
+	const struct agent_opts *o = &a->o;
+	char why[320], hooks[128] = "";
+	int missing, mask = -1, lock, n;
+	size_t off = 0;
+
+	lock = zh_pin_lock(o->root);
+	if (lock < 0) {
+		pr_warn("cannot lock %s: %s\n", o->root, strerror(-lock));
+		return lock;
+	}
+	if (o->socket_lb == SOCKLB_OFF) {
+		n = zh_socklb_detach(&a->objs);
+		zh_pin_unlock(lock);
+		pr_info("socket-level load balancing off (--socket-lb off)%s\n",
+			n ? ": our cgroup programs detached" : "");
+		return 0;
+	}
+	missing = zh_use_missing(&a->objs.feat, ZH_USE_SOCKLB);
+	if (missing >= 0)
+		snprintf(why, sizeof(why), "this kernel lacks %s (%s)",
+			 zh_feat_name(missing), zh_feat_doc(missing)->what);
+	else
+		mask = zh_socklb_attach(&a->objs, o->cgroup, why, sizeof(why));
+	if (mask < 0) {
+		zh_socklb_detach(&a->objs);
+		zh_pin_unlock(lock);
+		if (o->socket_lb == SOCKLB_ON) {
+			pr_warn("--socket-lb on: socket-level load balancing cannot work here: %s\n",
+				why);
+			return -EOPNOTSUPP;
+		}
+		pr_info("socket-level load balancing off, Services by the per-packet path alone (pods only): %s\n",
+			why);
+		return 0;
+	}
+	zh_pin_unlock(lock);
+	for (int h = 0; h < ZH_SOCK_HOOKS && off < sizeof(hooks); h++)
+		if (mask >> h & 1)
+			off += (size_t)snprintf(hooks + off,
+						sizeof(hooks) - off, "%s%s",
+						off ? " " : "",
+						zh_sock_hook_name(h));
+	pr_info("socket-level load balancing on %s: %s%s\n",
+		o->cgroup ? o->cgroup : "the cgroup v2 root", hooks,
+		zh_kfeat_has(&a->objs.feat, ZH_FEAT_SOCK_SET_RETVAL) ?
+			"" :
+			"; a Service without endpoints fails connect() with EPERM (no bpf_set_retval)");
+	return 0;
+}
+
+/*
  * Last of the start: NodePort uplinks, the node's addresses and our
  * fields of the datapath's configuration, so that an agent that failed
  * to start changes nothing. Only the latency and Service CIDR fields
@@ -899,6 +1009,9 @@ static int agent_configure(struct agent *a)
 		return err;
 	masq_nft(&o->masq);
 	sync_node_addrs(&a->objs);
+	err = agent_socklb(a);
+	if (err)
+		return err;
 	err = zh_config_get(&a->objs, &cur);
 	if (!err) {
 		cur.flags = (cur.flags & ~ZH_CFG_F_PROBES) | o->cfg.flags;
