@@ -226,6 +226,18 @@ $(O)/tests/zh-flows: $(O)/tests/integration/flows.o
 	$(call msg,LINK,$@)
 	$(Q)$(CC) $(LDFLAGS) $^ -o $@
 
+# zh-sockc: the socket calls socket-level LB acts on, for
+# tests/integration/socklb.sh (libc only).
+$(O)/tests/integration/sockc.o: tests/integration/sockc.c
+	@mkdir -p $(@D)
+	$(call msg,CC,$@)
+	$(Q)$(CC) $(XSK_CFLAGS) $(CFLAGS) -c $< -o $@
+
+$(O)/tests/zh-sockc: $(O)/tests/integration/sockc.o
+	@mkdir -p $(@D)
+	$(call msg,LINK,$@)
+	$(Q)$(CC) $(LDFLAGS) $^ -o $@
+
 $(O)/tests/test_xsk: $(O)/tests/unit/test_xsk.o $(XSK_AGENT) $(XSK_LIB)
 $(O)/tests/test_bpf_xsk_socket: $(O)/tests/bpf/test_bpf_xsk_socket.o \
 		$(XSK_AGENT) $(XSK_LIB)
@@ -292,9 +304,9 @@ check-sanitize:
 # The integration scripts, in the order they run; each skips (exit 77,
 # saying why) where it cannot run, and run-tier does not count that a
 # failure.
-INTEGRATION_TESTS := run metrics latency services k8s-apiserver lb k8s hostile xdpbench afxdp churn features upgrade demo deploy
+INTEGRATION_TESTS := run metrics latency services k8s-apiserver policy lb k8s hostile xdpbench afxdp churn features upgrade demo deploy socklb masq
 
-check-integration: all $(O)/tests/xsk_peer $(O)/tests/zh-flows
+check-integration: all $(O)/tests/xsk_peer $(O)/tests/zh-flows $(O)/tests/zh-sockc
 	$(Q)O=$(O) tests/run-tier integration \
 		$(patsubst %,tests/integration/%.sh,$(INTEGRATION_TESTS))
 
@@ -390,18 +402,24 @@ FORMAT_SRCS := $(shell git ls-files '*.c' '*.h' 2>/dev/null)
 format:
 	$(Q)$(CLANG_FORMAT) -i $(FORMAT_SRCS)
 
+SHELL_SRCS = scripts/*.sh tests/run-tier tests/integration/*.sh tests/cluster/*.sh \
+	tests/integration/plugins/* tests/integration/podman/runc-wrapper tests/k8s/*.sh \
+	tests/integration/containerd/cni-logger .ci/run deploy/kind/*.sh \
+	deploy/kubernetes/*.sh tests/fuzz/run-fuzz
+
 # shellcheck -x follows the tests' `source=` directives into lib.sh, so it
-# sees that lib.sh reads what they set (ZH_PREFIX, CASE).
+# sees that lib.sh reads what they set (ZH_PREFIX, CASE). bash -n first:
+# shellcheck takes some scripts bash itself refuses (a function named
+# after a reserved word, such as `in`).
 lint: $(SKELS)
 	$(Q)$(CLANG_FORMAT) --dry-run -Werror $(FORMAT_SRCS)
 	$(Q)cppcheck --quiet --error-exitcode=1 --enable=warning,portability \
 		--inline-suppr --suppress=missingIncludeSystem \
 		-Ibpf/include -Iuser/lib -Icni -I$(O)/bpf user cni tests/bench
-	$(Q)shellcheck -x -S warning scripts/*.sh tests/run-tier tests/integration/*.sh \
-		tests/cluster/*.sh \
-		tests/integration/plugins/* tests/integration/podman/runc-wrapper tests/k8s/*.sh \
-		tests/integration/containerd/cni-logger .ci/run deploy/kind/*.sh \
-		deploy/kubernetes/*.sh tests/fuzz/run-fuzz
+	$(Q)for f in $(SHELL_SRCS); do bash -n "$$f" || exit 1; done
+	$(Q)for t in $(INTEGRATION_TESTS); do [ -x tests/integration/$$t.sh ] || \
+		{ echo "tests/integration/$$t.sh: not executable (run-tier runs it)"; exit 1; }; done
+	$(Q)shellcheck -x -S warning $(SHELL_SRCS)
 
 clean:
 	rm -rf $(O)

@@ -16,8 +16,10 @@
  *                  steers its rules' traffic into the sockets (xsk.h), the
  *                  rest to its kernel stack.
  * zh_tc_pod        tc ingress of the pod-side veth in tc mode.
- * zh_tc_uplink     tc ingress of the node's uplink: NodePorts, and pods of
- *                  other nodes to pods here (straight into them).
+ * zh_tc_uplink     tc ingress of the node's uplink: NodePorts, the replies
+ *                  of what was SNATed (masquerade, NodePorts to other
+ *                  nodes), and pods of other nodes to pods here (straight
+ *                  into them).
  * zh_xdp_uplink    XDP in front of it where the uplink runs XDP natively:
  *                  a NodePort request for an XDP pod is delivered from
  *                  there; the rest goes on to zh_tc_uplink, which finds the
@@ -27,6 +29,11 @@
  *
  * The pod-side programs time arrivals (lat.h) and turn replies from
  * backends the kernel routed (another node, the host) back to the VIP.
+ *
+ * zh_sock_*        cgroup sock_addr programs on the cgroup v2 root
+ *                  (sock.h): socket-level load balancing. In this object
+ *                  so that they share its maps and its loader: probed,
+ *                  loaded, pinned and upgraded per program like the rest.
  */
 #include <linux/bpf.h>
 #include <linux/pkt_cls.h>
@@ -36,6 +43,7 @@
 #include "lib/verdict.h"
 #include "lib/xsk.h"
 #include "lib/kfeat.h"
+#include "lib/sock.h"
 
 SEC("tc")
 int zh_tc_from_pod(struct __sk_buff *skb)
@@ -138,6 +146,55 @@ int zh_tc_pod(struct __sk_buff *skb)
 		return TC_ACT_SHOT;
 	zh_lat_to_pod(zh_ctx_data(skb), zh_ctx_end(skb), 0);
 	return TC_ACT_UNSPEC; /* TCX_NEXT: whatever else is attached runs */
+}
+
+/* Socket-level load balancing (sock.h). */
+SEC("cgroup/connect4")
+int zh_sock_connect4(struct bpf_sock_addr *ctx)
+{
+	return zh_sock_fwd(ctx, 0, ZH_SOCK_STAT_CONNECT4);
+}
+
+SEC("cgroup/connect6")
+int zh_sock_connect6(struct bpf_sock_addr *ctx)
+{
+	return zh_sock_fwd(ctx, 1, ZH_SOCK_STAT_CONNECT6);
+}
+
+SEC("cgroup/sendmsg4")
+int zh_sock_sendmsg4(struct bpf_sock_addr *ctx)
+{
+	return zh_sock_fwd(ctx, 0, ZH_SOCK_STAT_SENDMSG4);
+}
+
+SEC("cgroup/sendmsg6")
+int zh_sock_sendmsg6(struct bpf_sock_addr *ctx)
+{
+	return zh_sock_fwd(ctx, 1, ZH_SOCK_STAT_SENDMSG6);
+}
+
+SEC("cgroup/recvmsg4")
+int zh_sock_recvmsg4(struct bpf_sock_addr *ctx)
+{
+	return zh_sock_rev_nat(ctx, 0, ZH_SOCK_STAT_RECVMSG4);
+}
+
+SEC("cgroup/recvmsg6")
+int zh_sock_recvmsg6(struct bpf_sock_addr *ctx)
+{
+	return zh_sock_rev_nat(ctx, 1, ZH_SOCK_STAT_RECVMSG6);
+}
+
+SEC("cgroup/getpeername4")
+int zh_sock_peer4(struct bpf_sock_addr *ctx)
+{
+	return zh_sock_rev_nat(ctx, 0, ZH_SOCK_STAT_GETPEERNAME4);
+}
+
+SEC("cgroup/getpeername6")
+int zh_sock_peer6(struct bpf_sock_addr *ctx)
+{
+	return zh_sock_rev_nat(ctx, 1, ZH_SOCK_STAT_GETPEERNAME6);
 }
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";

@@ -216,4 +216,53 @@ int xdp_meta_tc(struct __sk_buff *skb)
 	return TC_ACT_OK;
 }
 
+/*
+ * Socket-level load balancing (sock.h). A cgroup sock_addr program of an
+ * attach type the kernel does not know is refused at load: one minimal
+ * program per hook, and one with every helper the hooks call but
+ * bpf_set_retval (5.18), which only refuses at once where it is missing.
+ */
+SEC("cgroup/connect4")
+int sock_addr_helpers(struct bpf_sock_addr *ctx)
+{
+	__u32 k = 0;
+	__u64 v = bpf_get_socket_cookie(ctx) ^ bpf_get_netns_cookie(ctx) ^
+		  bpf_ktime_get_ns();
+
+	if (bpf_map_lookup_elem(&probe_hash, &k))
+		return 1;
+	return bpf_map_update_elem(&probe_hash, &k, &v, BPF_ANY) ? 0 : 1;
+}
+
+SEC("cgroup/connect4")
+int cgroup_connect(struct bpf_sock_addr *ctx)
+{
+	return 1;
+}
+
+SEC("cgroup/sendmsg4")
+int cgroup_sendmsg(struct bpf_sock_addr *ctx)
+{
+	return 1;
+}
+
+SEC("cgroup/recvmsg4")
+int cgroup_recvmsg(struct bpf_sock_addr *ctx)
+{
+	return 1;
+}
+
+SEC("cgroup/getpeername4")
+int cgroup_getpeername(struct bpf_sock_addr *ctx)
+{
+	return 1;
+}
+
+SEC("cgroup/connect4")
+int sock_set_retval(struct bpf_sock_addr *ctx)
+{
+	bpf_set_retval(-111 /* ECONNREFUSED */);
+	return 0;
+}
+
 char LICENSE[] SEC("license") = "Dual BSD/GPL";

@@ -17,6 +17,7 @@
 #include "maps.h"
 #include "lb.h"
 #include "node.h"
+#include "snat.h"
 #include "kfeat.h"
 
 struct zh_fwd {
@@ -30,12 +31,15 @@ struct zh_fwd {
 	 * rest, counted and all. */
 	__u8 reclassify;
 	__u8 via_rx; /* the target is an AF_XDP pod (ZH_EP_F_VIA_RX) */
-	__u8 family; /* of the packet, for the FIB lookup */
+	/* REDIRECT to a pod on another node (node.h: the verdict looks its
+	 * zh_nodes entry up again, in a stack frame of its own; a pointer
+	 * here would cost the entries' frames 8 bytes they do not have). */
+	__u8 remote;
+	__u8 family; /* of the packet */
 	/* The entry is the VXLAN device's ingress: no NodePorts there. */
 	__u8 tunnel;
-	/* REDIRECT to a pod on another node: its zh_nodes entry says how
-	 * (node.h). NULL: a pod here. */
-	const struct zh_node *node;
+	/* ZH_STAT_SNAT: @ifindex is the uplink, bpf_redirect_neigh() fills
+	 * in the L2 header there. */
 	/* A Service rewrite the entry applies (tc and XDP write differently),
 	 * whatever the verdict: a backend that is no local pod is reached
 	 * through the kernel, already translated. */
@@ -95,6 +99,50 @@ static __always_inline int zh_hop(void *data, void *data_end, __u8 family,
 		fwd->l3_new = *(__be32 *)((void *)ip6 + 4);
 	}
 	return 0;
+}
+
+/* Would one more hop expire it (ZH_STAT_PASS_TTL, the kernel answers)?
+ * Asked before a source NAT, whose packet the kernel could not answer. */
+static __always_inline int zh_ttl_expires(void *data, void *data_end,
+					  __u8 family)
+{
+	__u8 *ttl =
+		zh_hdr(data, data_end,
+		       ETH_HLEN + (family == ZH_AF_INET ?
+					   offsetof(struct iphdr, ttl) :
+					   offsetof(struct ipv6hdr, hop_limit)),
+		       1);
+
+	return !ttl || *ttl <= 1;
+}
+
+/*
+ * Out of the node with a source NAT (snat.h) by zh_snat_src[@src_key]'s
+ * uplink: ZH_STAT_SNAT, one hop further; XDP hands it to tc. Anything it
+ * cannot take is @f's @stat as it was (the kernel's).
+ */
+static __always_inline int zh_snat_route(void *data, void *data_end,
+					 const struct zh_flow *f, __u32 src_key,
+					 int stat, struct zh_fwd *fwd)
+{
+	int ret;
+
+	/* Without bpf_redirect_neigh() it could not leave: the kernel would
+	 * take a packet from its own address for a martian. */
+	if (!zh_lb_takes(f) || !zh_kernel_has(TC_REDIRECT_NEIGH))
+		return stat;
+	if (fwd->xdp)
+		return ZH_STAT_PASS_TO_TC;
+	if (zh_ttl_expires(data, data_end, f->family))
+		return ZH_STAT_PASS_TTL;
+	ret = zh_snat_out(f, &fwd->nat, src_key, &fwd->ifindex);
+	if (ret != ZH_STAT_SNAT)
+		return ret == ZH_RET_PASSTHROUGH ? stat : ret;
+	/* Behind XDP without metadata: XDP handed this over. */
+	if (fwd->reclassify)
+		fwd->handover = 1;
+	ret = zh_hop(data, data_end, f->family, fwd);
+	return ret ? ret : ZH_STAT_SNAT;
 }
 
 /*
@@ -158,7 +206,7 @@ static __always_inline int zh_to_node(void *data, void *data_end,
 	stat = zh_hop(data, data_end, key->family, fwd);
 	if (stat)
 		return stat;
-	fwd->node = n;
+	fwd->remote = 1;
 	fwd->family = key->family;
 	fwd->ifindex = n->ifindex;
 	return ZH_STAT_REDIRECT;
@@ -240,6 +288,13 @@ static __always_inline int zh_ip_from_pod(void *data, void *data_end,
 	ret = zh_deliver(data, data_end, &key, fwd);
 	if (ret == ZH_STAT_PASS_NO_ENDPOINT)
 		ret = zh_to_node(data, data_end, &key, fwd);
+	/* Off the node, out of the cluster: masquerade. Not a NodePort's
+	 * reply (out_ifindex): that leaves from the node port as it is.
+	 * Nothing inside the cluster (the node table's CIDRs) either. */
+	if (ret == ZH_STAT_PASS_NO_ENDPOINT && !fwd->nat.out_ifindex &&
+	    zh_masq_on() && !zh_nomasq_has(f.family, key.addr) &&
+	    !zh_in_cluster(f.family, key.addr))
+		return zh_snat_route(data, data_end, &f, 0, ret, fwd);
 	return ret;
 }
 
@@ -292,10 +347,47 @@ static __always_inline int zh_from_pod(void *data, void *data_end,
 }
 
 /*
+ * A reply to a flow SNATed to this uplink's address (snat.h): back to its
+ * pod, or for a NodePort to its client, out of the uplink the request
+ * came in on. XDP leaves it to tc. Returns a zh_stat, or
+ * ZH_RET_PASSTHROUGH when it is no such reply.
+ */
+static __always_inline int zh_snat_reply(void *data, void *data_end,
+					 const struct zh_flow *f,
+					 struct zh_fwd *fwd)
+{
+	struct zh_ep_key key = {};
+	int ret;
+
+	if (fwd->xdp)
+		return zh_lb_takes(f) && zh_snat_for_us(f) ?
+			       ZH_STAT_PASS_TO_TC :
+			       ZH_RET_PASSTHROUGH;
+	ret = zh_snat_in(f, &fwd->nat);
+	if (ret != ZH_RET_NAT)
+		return ret;
+	zh_dst_key(&key, f, ret, &fwd->nat);
+	ret = zh_deliver(data, data_end, &key, fwd);
+	if (ret != ZH_STAT_PASS_NO_ENDPOINT || !fwd->nat.out_ifindex ||
+	    !zh_kernel_has(TC_REDIRECT_NEIGH))
+		return ret;
+	if (zh_ttl_expires(data, data_end, f->family))
+		return ZH_STAT_PASS_TTL;
+	fwd->ifindex = fwd->nat.out_ifindex;
+	ret = zh_hop(data, data_end, f->family, fwd);
+	return ret ? ret : ZH_STAT_SNAT;
+}
+
+/*
  * A frame on the node's uplink (or, @fwd->tunnel, decapsulated by its
  * VXLAN device):
- *   - TCP or UDP at a NodePort of the node's own address goes to a backend
- *     (a local pod: delivered like a pod's packet);
+ *   - a reply to a flow SNATed to this uplink's address goes back where it
+ *     belongs (zh_snat_reply());
+ *   - TCP or UDP at a NodePort of the node's own address goes to a backend:
+ *     a local pod gets it like a pod's packet; one on another node gets it
+ *     from this node's address (SNAT, so that the reply comes back here),
+ *     unless the Service keeps the client's address (externalTrafficPolicy
+ *     Local: the kernel routes it, DNATed);
  *   - a reply of a Service flow whose backend is on another node goes
  *     back to the VIP and on to the client pod;
  *   - from inside the cluster (zh_cluster_cidr) to a local pod: straight
@@ -307,14 +399,19 @@ static __always_inline int zh_from_uplink(void *data, void *data_end,
 					  __u32 ifindex, struct zh_fwd *fwd)
 {
 	struct zh_flow f = { .ifindex = ifindex };
+	int ret = ZH_RET_PASSTHROUGH, nodeport = ZH_RET_PASSTHROUGH;
 	struct zh_ep_key key = {};
-	int ret = ZH_RET_PASSTHROUGH;
 
 	if (zh_flow_parse(data, data_end, &f))
 		return ZH_RET_PASSTHROUGH;
+	if (!fwd->tunnel) {
+		ret = zh_snat_reply(data, data_end, &f, fwd);
+		if (ret != ZH_RET_PASSTHROUGH)
+			return ret;
+	}
 	if (zh_lb_on()) {
 		if (!fwd->tunnel)
-			ret = zh_lb_nodeport(&f, &fwd->nat);
+			ret = nodeport = zh_lb_nodeport(&f, &fwd->nat);
 		if (ret == ZH_RET_PASSTHROUGH)
 			ret = zh_lb_from_node(&f, &fwd->nat);
 	}
@@ -331,6 +428,10 @@ static __always_inline int zh_from_uplink(void *data, void *data_end,
 	 * not counted. */
 	if (ret == ZH_STAT_PASS_NO_ENDPOINT && !fwd->nat.op)
 		return ZH_RET_PASSTHROUGH;
+	/* A NodePort whose backend is on another node. */
+	if (ret == ZH_STAT_PASS_NO_ENDPOINT && nodeport == ZH_RET_NAT &&
+	    !(fwd->nat.svc_flags & ZH_SVC_F_ETP_LOCAL))
+		return zh_snat_route(data, data_end, &f, ifindex, ret, fwd);
 	return ret;
 }
 

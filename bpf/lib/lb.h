@@ -129,6 +129,64 @@ static __always_inline struct zh_backend *zh_lb_pick(const struct zh_flow *f,
 	return be;
 }
 
+/*
+ * zh_lb_pick() in two halves, for the socket-level balancer (sock.h),
+ * which hashes something else than a 5-tuple: the same tables, the same
+ * affinity entries, the same rules. (zh_lb_pick() itself does not call
+ * them: written so, it costs zh_tc_from_pod 16 bytes of stack more than
+ * the verifier's 512; keep the three in step.) First the client's
+ * affinity entry @ak (svc_id, family and client filled), if its backend
+ * still takes new flows.
+ */
+static __always_inline struct zh_backend *
+zh_lb_affinity(const struct zh_svc *svc, struct zh_affinity_key *ak, __u32 *id,
+	       __u64 now)
+{
+	struct zh_affinity *aff;
+	struct zh_backend *be;
+
+	aff = bpf_map_lookup_elem(&zh_affinity, ak);
+	if (!aff ||
+	    now - aff->last_seen_ns > (__u64)svc->affinity_s * 1000000000ULL)
+		return NULL;
+	be = bpf_map_lookup_elem(&zh_backends, &aff->backend_id);
+	/* Only a backend that still takes new flows. */
+	if (!be || be->svc_id != svc->id || (be->flags & ZH_BE_F_TERMINATING))
+		return NULL;
+	*id = aff->backend_id;
+	aff->last_seen_ns = now;
+	return be;
+}
+
+/* Else the Maglev slot of @hash; with affinity, the client's entry
+ * (@ak) now names it. */
+static __always_inline struct zh_backend *
+zh_lb_maglev(const struct zh_svc *svc, const struct zh_affinity_key *ak,
+	     __u32 hash, __u32 *id, __u64 now)
+{
+	struct zh_affinity na = {};
+	struct zh_backend *be;
+	__u32 slot;
+	__u32 *bid;
+
+	if (!svc->table_size)
+		return NULL;
+	slot = svc->table_off + hash % svc->table_size;
+	bid = bpf_map_lookup_elem(&zh_maglev, &slot);
+	if (!bid)
+		return NULL;
+	*id = *bid;
+	be = bpf_map_lookup_elem(&zh_backends, id);
+	if (!be)
+		return NULL;
+	if (svc->affinity_s) {
+		na.backend_id = *id;
+		na.last_seen_ns = now;
+		bpf_map_update_elem(&zh_affinity, ak, &na, BPF_ANY);
+	}
+	return be;
+}
+
 /* 1 when @a (network byte order, @words of them) is in @net/@len. */
 static __always_inline int zh_in_prefix(const __u32 *a, const __u32 *net,
 					__u32 len, const int words)
@@ -251,13 +309,19 @@ static __always_inline int zh_lb_request(const struct zh_flow *f,
 		}
 	}
 	be = zh_lb_pick(f, svc, &bid, now);
+	/* externalTrafficPolicy Local without a backend here: dropped, as
+	 * kube-proxy does (no ICMP error: a load balancer's health check
+	 * is what steers clients away from this node). */
 	if (!be)
-		return ZH_STAT_DROP_NO_BACKEND;
+		return svc->flags & ZH_SVC_F_ETP_LOCAL ?
+			       ZH_STAT_DROP_NO_LOCAL_BACKEND :
+			       ZH_STAT_DROP_NO_BACKEND;
 	err = zh_lb_track(f, svc, be, bid, now);
 	if (err)
 		return err;
 nat:
 	zh_nat_init(nat, f);
+	nat->svc_flags = svc->flags;
 	zh_nat_addr(nat, 1, be->addr);
 	nat->new_ports[1] = be->port;
 	if (zh_addr_eq(be->addr, f->saddr))

@@ -44,7 +44,12 @@ static __always_inline void zh_lpm_host(struct zh_lpm_key *k, __u8 family,
 	__builtin_memcpy(k->addr, addr, sizeof(k->addr));
 }
 
-/* The remote node whose pod CIDR holds @key's address, or NULL. */
+/*
+ * The remote node whose pod CIDR holds @key's address, or NULL. Both
+ * lookups are functions of their own: an LPM key gets a stack frame of
+ * its own, never alongside the balancer's or the masquerade's (the
+ * entries' frames have no 24 bytes to spare).
+ */
 static __always_inline struct zh_node *
 zh_node_route(const struct zh_ep_key *key)
 {
@@ -55,7 +60,7 @@ zh_node_route(const struct zh_ep_key *key)
 }
 
 /* Is @addr inside the cluster: a pod CIDR or a node's address? */
-static __always_inline int zh_in_cluster(__u8 family, const __u32 *addr)
+static __always_inline int zh_in_cluster(__u32 family, const __u32 *addr)
 {
 	struct zh_lpm_key k = {};
 

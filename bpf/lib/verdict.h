@@ -24,12 +24,37 @@ static __always_inline int zh_nodeport_reply(int stat, const struct zh_fwd *fwd)
 	       fwd->nat.out_ifindex;
 }
 
-/* To a pod on another node, as zh_to_node() planned (node.h). A
- * function of its own: the FIB's and the tunnel's parameters get a stack
- * frame of their own, never alongside the balancer's. */
-static __attribute__((noinline)) int
-zh_skb_to_node(struct __sk_buff *skb, const struct zh_node *n, __u32 family)
+/* To a pod on another node, as zh_to_node() planned (node.h), by the
+ * packet's destination (rewritten already where a Service balanced it
+ * there). A function of its own: the node table's key, the FIB's and the
+ * tunnel's parameters get a stack frame of their own, never alongside the
+ * balancer's. */
+static __attribute__((noinline)) int zh_skb_to_node(struct __sk_buff *skb,
+						    __u32 family)
 {
+	void *data = (void *)(long)skb->data;
+	void *data_end = (void *)(long)skb->data_end;
+	struct zh_ep_key key = { .family = (__u8)family };
+	struct zh_node *n;
+
+	if (family == ZH_AF_INET) {
+		struct iphdr *iph =
+			zh_hdr(data, data_end, ETH_HLEN, sizeof(*iph));
+
+		if (!iph)
+			return TC_ACT_SHOT;
+		key.addr[0] = iph->daddr;
+	} else {
+		struct ipv6hdr *ip6 =
+			zh_hdr(data, data_end, ETH_HLEN, sizeof(*ip6));
+
+		if (!ip6)
+			return TC_ACT_SHOT;
+		__builtin_memcpy(key.addr, &ip6->daddr, sizeof(key.addr));
+	}
+	n = zh_node_route(&key);
+	if (!n)
+		return TC_ACT_OK; /* gone meanwhile: the kernel's routes */
 	if (n->flags & ZH_NODE_F_VXLAN)
 		return zh_skb_to_tunnel(skb, n);
 	return zh_skb_to_uplink(skb, n, (__u8)family);
@@ -98,6 +123,19 @@ static __always_inline int zh_tc_verdict(struct __sk_buff *skb, int stat,
 		zh_count(stat, skb->len);
 		return zh_redirect_neigh(fwd->nat.out_ifindex, 0);
 	}
+	/* Source NAT: out of the uplink, its L2 header from the neighbour
+	 * table (snat.h; fwd.h asked for the helper before it planned). */
+	if (zh_kernel_has(TC_REDIRECT_NEIGH) && stat == ZH_STAT_SNAT) {
+		if (fwd->l3_old != fwd->l3_new)
+			bpf_csum_update(skb, bpf_csum_diff(&fwd->l3_old, 4,
+							   &fwd->l3_new, 4, 0));
+		act = zh_redirect_neigh(fwd->ifindex, 0);
+		if (act == TC_ACT_REDIRECT) {
+			zh_count(stat, skb->len);
+			return act;
+		}
+		stat = ZH_STAT_DROP_REDIRECT;
+	}
 	/* A veth gone: a drop, not a delivery that never happens. */
 	if (stat == ZH_STAT_REDIRECT && zh_ctx_gone(skb, fwd->ifindex))
 		stat = ZH_STAT_DROP_REDIRECT;
@@ -107,8 +145,8 @@ static __always_inline int zh_tc_verdict(struct __sk_buff *skb, int stat,
 			bpf_csum_update(skb, bpf_csum_diff(&fwd->l3_old, 4,
 							   &fwd->l3_new, 4, 0));
 		/* (The uplink's entries deliver here only.) */
-		act = !uplink && fwd->node ?
-			      zh_skb_to_node(skb, fwd->node, fwd->family) :
+		act = !uplink && fwd->remote ?
+			      zh_skb_to_node(skb, fwd->family) :
 			      zh_ctx_deliver(skb, fwd->ifindex, fwd->via_rx);
 		if (act == TC_ACT_REDIRECT) {
 			zh_count(stat, skb->len);

@@ -11,6 +11,19 @@
 #               must reach the nodes' addresses: kind's network, on Linux)
 #   cross-node  pod <-> pod across nodes, and a ClusterIP with a remote
 #               backend
+#   clusterip-spread  a ClusterIP whose three backends sit on three nodes:
+#               new connections reach every one of them
+#   nodeport-remote  a NodePort on node A whose backend is on node B, from
+#               where this runs: answered, and the backend sees A's address
+#               (externalTrafficPolicy: Cluster SNATs, as kube-proxy does)
+#   etp-local   externalTrafficPolicy: Local: the backend sees this
+#               client's own address; a node without a local backend does
+#               not answer
+#   masquerade  a pod reaches a server outside the cluster (on the runner),
+#               which sees the pod's node address
+#   host-svc    a hostNetwork pod (dnsPolicy ClusterFirstWithHostNet)
+#               reaches a ClusterIP and resolves kubernetes.default
+#               (socket-level load balancing)
 #   dns         kubernetes.default from a pod, through CoreDNS's ClusterIP
 #   afxdp       deploy/afxdp-pod.yaml (zh-xsk-echo from $IMAGE) answers UDP
 #               on port 9000 through its AF_XDP socket
@@ -31,7 +44,8 @@ cd "$(dirname "$0")/../.."
 : "${SMOKE_ALLOW_FAIL:=}"
 : "${KEEP:=}"
 AGNHOST=registry.k8s.io/e2e-test-images/agnhost:2.53
-ALL_CASES=(same-node ipv6 clusterip nodeport cross-node dns afxdp)
+ALL_CASES=(same-node ipv6 clusterip nodeport cross-node clusterip-spread nodeport-remote
+	etp-local masquerade host-svc dns afxdp)
 
 say() { echo "  $*"; }
 die() {
@@ -56,8 +70,8 @@ check() {
 
 k() { kubectl -n "$NS" "$@"; }
 
-# in POD CMD...: CMD in POD's container.
-in() {
+# in_pod POD CMD...: CMD in POD's container.
+in_pod() {
 	local pod=$1
 	shift
 	k exec "$pod" -- "$@"
@@ -67,7 +81,7 @@ in() {
 # answers the serving pod's name).
 http_is() {
 	local got
-	got=$(in "$1" curl -gsS --max-time 5 "$2") || return 1
+	got=$(in_pod "$1" curl -gsS --max-time 5 "$2") || return 1
 	[ "$got" = "$3" ] || {
 		echo "GET $2 from $1: '$got', expected '$3'"
 		return 1
@@ -79,7 +93,7 @@ http_is() {
 udp_is() {
 	local got url
 	url="http://127.0.0.1:8080/dial?request=$4&protocol=udp&host=$2&port=$3&tries=3"
-	got=$(in "$1" curl -gsS --max-time 20 "$url") || return 1
+	got=$(in_pod "$1" curl -gsS --max-time 20 "$url") || return 1
 	grep -q "\"$5\"" <<<"$got" || {
 		echo "UDP $4 to $2:$3 from $1: $got, expected \"$5\""
 		return 1
@@ -111,14 +125,16 @@ svc_ip() {
 		family "$2" || true
 }
 
-# pod NAME NODE: an agnhost netexec pod (HTTP 8080, UDP 8081) on NODE.
+# pod NAME NODE [LABEL]: an agnhost netexec pod (HTTP 8080, UDP 8081) on
+# NODE, labelled smoke=LABEL (default NAME). nodeName skips the scheduler,
+# so the control plane's NoSchedule taint does not keep it off.
 pod() {
 	k apply -f - <<EOF
 apiVersion: v1
 kind: Pod
 metadata:
   name: $1
-  labels: { smoke: "$1" }
+  labels: { smoke: "${3:-$1}" }
 spec:
   nodeName: $2
   terminationGracePeriodSeconds: 1
@@ -129,8 +145,9 @@ spec:
 EOF
 }
 
-# service NAME SELECTED TYPE: a Service on port 80 (8080 of the pod
-# labelled smoke=SELECTED), both families where the cluster has them.
+# service NAME SELECTED TYPE [ETP]: a Service on port 80 (8080 of the
+# pods labelled smoke=SELECTED), both families where the cluster has them;
+# ETP: its externalTrafficPolicy (NodePort only).
 service() {
 	k apply -f - <<EOF
 apiVersion: v1
@@ -139,10 +156,31 @@ metadata:
   name: $1
 spec:
   type: $3
+${4:+  externalTrafficPolicy: $4}
   ipFamilyPolicy: PreferDualStack
   selector: { smoke: "$2" }
   ports:
     - { name: http, port: 80, targetPort: 8080, protocol: TCP }
+EOF
+}
+
+# host_pod NAME NODE: netexec in the node's network namespace (HTTP 18080,
+# UDP 18081: off the pods' ports), resolving through the cluster's DNS.
+host_pod() {
+	k apply -f - <<EOF
+apiVersion: v1
+kind: Pod
+metadata:
+  name: $1
+spec:
+  nodeName: $2
+  hostNetwork: true
+  dnsPolicy: ClusterFirstWithHostNet
+  terminationGracePeriodSeconds: 1
+  containers:
+    - name: netexec
+      image: $AGNHOST
+      args: [netexec, --http-port=18080, --udp-port=18081]
 EOF
 }
 
@@ -203,15 +241,128 @@ case_cross_node() {
 		http_is a1 "http://$(svc_ip remote 4):80/hostname" b1
 }
 
+# node_ip NODE 4|6: its InternalIP of that family.
+node_ip() {
+	kubectl get node "$1" \
+		-o jsonpath='{range .status.addresses[?(@.type=="InternalIP")]}{.address}{"\n"}{end}' |
+		family "$2" || true
+}
+
+# np_port SERVICE: its first nodePort.
+np_port() { k get svc "$1" -o jsonpath='{.spec.ports[0].nodePort}'; }
+
+# is WANT COMMAND...: COMMAND prints WANT (and says what it printed).
+is() {
+	local want=$1 got
+	shift
+	got=$("$@" 2>&1) || true
+	echo "got: $got"
+	[ "$got" = "$want" ]
+}
+
+# need_nodes N: at least N nodes, or the case fails saying so.
+need_nodes() {
+	if [ -z "$NODE_B" ] || { [ "$1" = 3 ] && [ -z "$NODE_C" ]; }; then
+		say "FAIL fewer than $1 nodes"
+		CASE_FAILED=1
+		return 1
+	fi
+}
+
+case_clusterip_spread() {
+	local vip name seen=" " p
+	need_nodes 3 || return 0
+	for p in s1 s2 s3; do check "$p Ready" ready "$p"; done
+	vip=$(svc_ip spread 4)
+	# Each curl is a new connection: a new flow, a new Maglev pick.
+	for _ in $(seq 1 40); do
+		name=$(in_pod a1 curl -sS --max-time 5 "http://$vip:80/hostname" 2>/dev/null) || continue
+		[[ $seen == *" $name "* ]] || seen+="$name "
+	done
+	for p in s1 s2 s3; do
+		check "a1 -> ClusterIP $vip:80, 40 connections: $p answered (all:$seen)" \
+			sh -c 'case "$1" in *" $2 "*) ;; *) exit 1 ;; esac' _ "$seen" "$p"
+	done
+}
+
+case_nodeport_remote() {
+	local port a
+	need_nodes 2 || return 0
+	port=$(np_port remote-np) a=$(node_ip "$NODE_A" 4)
+	check "NodePort $a:$port ($NODE_A) -> b1 on $NODE_B" \
+		is b1 curl -sS --max-time 5 "http://$a:$port/hostname"
+	# netexec's /clientip: the peer's host:port.
+	check "... b1 sees $NODE_A's address $a (SNAT, as kube-proxy does)" \
+		sh -c 'got=$(curl -sS --max-time 5 "$1"); echo "got: $got"; [ "${got%:*}" = "$2" ]' \
+		_ "http://$a:$port/clientip" "$a"
+}
+
+case_etp_local() {
+	local port a b
+	need_nodes 2 || return 0
+	port=$(np_port local-np) a=$(node_ip "$NODE_A" 4) b=$(node_ip "$NODE_B" 4)
+	check "NodePort $b:$port (Local, b1's node) -> b1" \
+		is b1 curl -sS --max-time 5 "http://$b:$port/hostname"
+	check "... b1 sees this client's own address, not a node's ($a, $b)" \
+		sh -c 'got=$(curl -sS --max-time 5 "$1"); echo "got: $got"; ip=${got%:*}
+			[ -n "$ip" ] && [ "$ip" != "$2" ] && [ "$ip" != "$3" ]' \
+		_ "http://$b:$port/clientip" "$a" "$b"
+	check "NodePort $a:$port (Local, no backend on $NODE_A): not answered" \
+		sh -c '! curl -sS --max-time 3 "$1"' _ "http://$a:$port/hostname"
+}
+
+case_masquerade() {
+	local gw port=18099 pid a
+	a=$(node_ip "$NODE_A" 4)
+	gw=$(docker network inspect kind -f '{{range .IPAM.Config}}{{.Gateway}} {{end}}' 2>/dev/null |
+		tr ' ' '\n' | family 4 || true)
+	if [ -z "$gw" ]; then
+		say "FAIL no gateway on docker's kind network: nothing outside the cluster to reach"
+		CASE_FAILED=1
+		return
+	fi
+	# Outside the cluster: a server that answers with its peer's address.
+	python3 -c '
+import http.server, sys
+class H(http.server.BaseHTTPRequestHandler):
+    def do_GET(self):
+        b = self.client_address[0].encode()
+        self.send_response(200)
+        self.send_header("Content-Length", str(len(b)))
+        self.end_headers()
+        self.wfile.write(b)
+    def log_message(self, *a):
+        pass
+http.server.HTTPServer((sys.argv[1], int(sys.argv[2])), H).serve_forever()
+' "$gw" "$port" &
+	pid=$!
+	sleep 1
+	check "a1 -> $gw:$port outside the cluster, seen from $NODE_A's address $a" \
+		is "$a" in_pod a1 curl -sS --max-time 5 "http://$gw:$port/"
+	kill "$pid" 2>/dev/null || true
+}
+
+case_host_svc() {
+	local vip want out
+	check "h1 (hostNetwork) Ready on $NODE_A" ready h1
+	vip=$(svc_ip same 4)
+	check "h1 (the node's netns) -> ClusterIP $vip:80 -> a2" \
+		http_is h1 "http://$vip:80/hostname" a2
+	want=$(kubectl -n default get svc kubernetes -o jsonpath='{.spec.clusterIP}')
+	out=$(in_pod h1 nslookup kubernetes.default.svc.cluster.local 2>&1) || true
+	check "h1: kubernetes.default.svc.cluster.local is $want (ClusterFirstWithHostNet)" \
+		sh -c "echo \"\$1\"; echo \"\$1\" | grep -qw \"\$2\"" _ "$out" "$want"
+}
+
 case_dns() {
 	local want out
 	check "CoreDNS available" kubectl -n kube-system rollout status deployment/coredns \
 		--timeout=120s
 	want=$(kubectl -n default get svc kubernetes -o jsonpath='{.spec.clusterIP}')
-	out=$(in a1 nslookup kubernetes.default.svc.cluster.local 2>&1) || true
+	out=$(in_pod a1 nslookup kubernetes.default.svc.cluster.local 2>&1) || true
 	check "a1: kubernetes.default.svc.cluster.local is $want" \
 		sh -c "echo \"\$1\"; echo \"\$1\" | grep -qw \"\$2\"" _ "$out" "$want"
-	out=$(in a1 nslookup kubernetes.default 2>&1) || true
+	out=$(in_pod a1 nslookup kubernetes.default 2>&1) || true
 	check "a1: kubernetes.default (the search path) is $want" \
 		sh -c "echo \"\$1\"; echo \"\$1\" | grep -qw \"\$2\"" _ "$out" "$want"
 }
@@ -254,7 +405,10 @@ mapfile -t nodes < <(kubectl get nodes -o name -l '!node-role.kubernetes.io/cont
 [ ${#nodes[@]} -gt 0 ] || mapfile -t nodes < <(kubectl get nodes -o name | sed 's#^node/##')
 NODE_A=${nodes[0]:?no node}
 NODE_B=${nodes[1]:-}
-echo "== smoke: nodes A=$NODE_A B=${NODE_B:-none}, namespace $NS"
+# The third node: the control plane, where the workers are two.
+NODE_C=$(kubectl get nodes -o name | sed 's#^node/##' |
+	grep -vxF -e "$NODE_A" -e "${NODE_B:-$NODE_A}" | head -n 1 || true)
+echo "== smoke: nodes A=$NODE_A B=${NODE_B:-none} C=${NODE_C:-none}, namespace $NS"
 
 TMP=$(mktemp -d)
 cleanup() {
@@ -273,6 +427,13 @@ pod a2 "$NODE_A" >/dev/null
 service same a2 ClusterIP >/dev/null
 service same-np a2 NodePort >/dev/null
 service remote b1 ClusterIP >/dev/null
+service remote-np b1 NodePort Cluster >/dev/null
+service local-np b1 NodePort Local >/dev/null
+service spread spread ClusterIP >/dev/null
+pod s1 "$NODE_A" spread >/dev/null
+[ -z "$NODE_B" ] || pod s2 "$NODE_B" spread >/dev/null
+[ -z "$NODE_C" ] || pod s3 "$NODE_C" spread >/dev/null
+host_pod h1 "$NODE_A" >/dev/null
 # Pods on A first: most cases need nothing else.
 k wait --for=condition=Ready pod/a1 pod/a2 --timeout=180s >/dev/null ||
 	echo "== smoke: a1/a2 not Ready after 180 s (the cases will say more)"

@@ -33,40 +33,45 @@
 
 /*
  * The helpers zh_fast calls, and the feature (zh_abi.h) that stands for
- * each in tc and in XDP programs (-1: not called there).
+ * each in tc, XDP and cgroup sock_addr programs (-1: not called there;
+ * the sock_addr programs' base helpers stand together as one).
  */
+#define SOCK ZH_FEAT_SOCK_HELPERS
 static const struct {
 	int helper;
-	int tc, xdp;
+	int tc, xdp, sock;
 } helper_feats[] = {
 	{ BPF_FUNC_map_lookup_elem, ZH_FEAT_TC_MAP_LOOKUP_ELEM,
-	  ZH_FEAT_XDP_MAP_LOOKUP_ELEM },
+	  ZH_FEAT_XDP_MAP_LOOKUP_ELEM, SOCK },
 	{ BPF_FUNC_map_update_elem, ZH_FEAT_TC_MAP_UPDATE_ELEM,
-	  ZH_FEAT_XDP_MAP_UPDATE_ELEM },
+	  ZH_FEAT_XDP_MAP_UPDATE_ELEM, SOCK },
 	{ BPF_FUNC_map_delete_elem, ZH_FEAT_TC_MAP_DELETE_ELEM,
-	  ZH_FEAT_XDP_MAP_DELETE_ELEM },
+	  ZH_FEAT_XDP_MAP_DELETE_ELEM, -1 },
 	{ BPF_FUNC_ktime_get_ns, ZH_FEAT_TC_KTIME_GET_NS,
-	  ZH_FEAT_XDP_KTIME_GET_NS },
+	  ZH_FEAT_XDP_KTIME_GET_NS, SOCK },
 	{ BPF_FUNC_get_prandom_u32, ZH_FEAT_TC_GET_PRANDOM_U32,
-	  ZH_FEAT_XDP_GET_PRANDOM_U32 },
-	{ BPF_FUNC_csum_diff, ZH_FEAT_TC_CSUM_DIFF, ZH_FEAT_XDP_CSUM_DIFF },
-	{ BPF_FUNC_csum_update, ZH_FEAT_TC_CSUM_UPDATE, -1 },
-	{ BPF_FUNC_csum_level, ZH_FEAT_TC_CSUM_LEVEL, -1 },
-	{ BPF_FUNC_l3_csum_replace, ZH_FEAT_TC_L3_CSUM_REPLACE, -1 },
-	{ BPF_FUNC_l4_csum_replace, ZH_FEAT_TC_L4_CSUM_REPLACE, -1 },
-	{ BPF_FUNC_skb_store_bytes, ZH_FEAT_TC_SKB_STORE_BYTES, -1 },
-	{ BPF_FUNC_skb_load_bytes, ZH_FEAT_TC_SKB_LOAD_BYTES, -1 },
-	{ BPF_FUNC_skb_pull_data, ZH_FEAT_TC_SKB_PULL_DATA, -1 },
-	{ BPF_FUNC_skb_change_tail, ZH_FEAT_TC_SKB_CHANGE_TAIL, -1 },
-	{ BPF_FUNC_redirect, ZH_FEAT_TC_REDIRECT, ZH_FEAT_XDP_REDIRECT },
-	{ BPF_FUNC_redirect_peer, ZH_FEAT_TC_REDIRECT_PEER, -1 },
-	{ BPF_FUNC_redirect_neigh, ZH_FEAT_TC_REDIRECT_NEIGH, -1 },
-	{ BPF_FUNC_redirect_map, -1, ZH_FEAT_XDP_REDIRECT_MAP },
-	{ BPF_FUNC_xdp_adjust_tail, -1, ZH_FEAT_XDP_ADJUST_TAIL },
-	{ BPF_FUNC_xdp_adjust_meta, -1, ZH_FEAT_XDP_META },
-	{ BPF_FUNC_check_mtu, ZH_FEAT_TC_CHECK_MTU, ZH_FEAT_XDP_CHECK_MTU },
-	{ BPF_FUNC_fib_lookup, ZH_FEAT_TC_FIB_LOOKUP, -1 },
-	{ BPF_FUNC_skb_set_tunnel_key, ZH_FEAT_TC_SET_TUNNEL_KEY, -1 },
+	  ZH_FEAT_XDP_GET_PRANDOM_U32, -1 },
+	{ BPF_FUNC_csum_diff, ZH_FEAT_TC_CSUM_DIFF, ZH_FEAT_XDP_CSUM_DIFF, -1 },
+	{ BPF_FUNC_csum_update, ZH_FEAT_TC_CSUM_UPDATE, -1, -1 },
+	{ BPF_FUNC_csum_level, ZH_FEAT_TC_CSUM_LEVEL, -1, -1 },
+	{ BPF_FUNC_l3_csum_replace, ZH_FEAT_TC_L3_CSUM_REPLACE, -1, -1 },
+	{ BPF_FUNC_l4_csum_replace, ZH_FEAT_TC_L4_CSUM_REPLACE, -1, -1 },
+	{ BPF_FUNC_skb_store_bytes, ZH_FEAT_TC_SKB_STORE_BYTES, -1, -1 },
+	{ BPF_FUNC_skb_load_bytes, ZH_FEAT_TC_SKB_LOAD_BYTES, -1, -1 },
+	{ BPF_FUNC_skb_pull_data, ZH_FEAT_TC_SKB_PULL_DATA, -1, -1 },
+	{ BPF_FUNC_skb_change_tail, ZH_FEAT_TC_SKB_CHANGE_TAIL, -1, -1 },
+	{ BPF_FUNC_redirect, ZH_FEAT_TC_REDIRECT, ZH_FEAT_XDP_REDIRECT, -1 },
+	{ BPF_FUNC_redirect_peer, ZH_FEAT_TC_REDIRECT_PEER, -1, -1 },
+	{ BPF_FUNC_redirect_neigh, ZH_FEAT_TC_REDIRECT_NEIGH, -1, -1 },
+	{ BPF_FUNC_redirect_map, -1, ZH_FEAT_XDP_REDIRECT_MAP, -1 },
+	{ BPF_FUNC_xdp_adjust_tail, -1, ZH_FEAT_XDP_ADJUST_TAIL, -1 },
+	{ BPF_FUNC_xdp_adjust_meta, -1, ZH_FEAT_XDP_META, -1 },
+	{ BPF_FUNC_check_mtu, ZH_FEAT_TC_CHECK_MTU, ZH_FEAT_XDP_CHECK_MTU, -1 },
+	{ BPF_FUNC_get_socket_cookie, -1, -1, SOCK },
+	{ BPF_FUNC_get_netns_cookie, -1, -1, SOCK },
+	{ BPF_FUNC_set_retval, -1, -1, ZH_FEAT_SOCK_SET_RETVAL },
+	{ BPF_FUNC_fib_lookup, ZH_FEAT_TC_FIB_LOOKUP, -1, -1 },
+	{ BPF_FUNC_skb_set_tunnel_key, ZH_FEAT_TC_SET_TUNNEL_KEY, -1, -1 },
 };
 
 /* Every feature that stands for a helper call. */
@@ -79,6 +84,8 @@ static __u64 helper_bits(void)
 			bits |= 1ULL << helper_feats[i].tc;
 		if (helper_feats[i].xdp >= 0)
 			bits |= 1ULL << helper_feats[i].xdp;
+		if (helper_feats[i].sock >= 0)
+			bits |= 1ULL << helper_feats[i].sock;
 	}
 	return bits;
 }
@@ -96,24 +103,31 @@ static const struct zh_prog_def *prog_def(const char *name)
 static __u64 prog_helpers(const struct bpf_program *p)
 {
 	const struct bpf_insn *insn = bpf_program__insns(p);
-	bool xdp = bpf_program__type(p) == BPF_PROG_TYPE_XDP;
+	enum bpf_prog_type type = bpf_program__type(p);
+	bool xdp = type == BPF_PROG_TYPE_XDP;
+	bool sock = type == BPF_PROG_TYPE_CGROUP_SOCK_ADDR;
 	__u64 used = 0;
 
 	for (size_t i = 0; i < bpf_program__insn_cnt(p); i++) {
 		size_t h;
+		int feat;
 
 		if (insn[i].code != (BPF_JMP | BPF_CALL) || insn[i].src_reg)
 			continue;
 		for (h = 0; h < ARRAY_SIZE(helper_feats); h++)
 			if (helper_feats[h].helper == insn[i].imm)
 				break;
-		if (h == ARRAY_SIZE(helper_feats) ||
-		    (xdp ? helper_feats[h].xdp : helper_feats[h].tc) < 0)
+		if (h == ARRAY_SIZE(helper_feats))
+			feat = -1;
+		else
+			feat = sock ? helper_feats[h].sock :
+			       xdp  ? helper_feats[h].xdp :
+				      helper_feats[h].tc;
+		if (feat < 0)
 			fail_here(
 				"%s calls helper %d, which no feature stands for: probe it (zh_abi.h, zh_feat.bpf.c, kfeatures.c)",
 				bpf_program__name(p), insn[i].imm);
-		used |= 1ULL
-			<< (xdp ? helper_feats[h].xdp : helper_feats[h].tc);
+		used |= 1ULL << feat;
 	}
 	return used;
 }

@@ -329,6 +329,42 @@ static void test_other_version(void **state)
 	zh_objs_close(&o);
 }
 
+/* A rollback: the version pinned next to ours is newer. Its pods keep
+ * its programs and maps: nothing is carried, moved or unpinned. (Before,
+ * an older build took a newer version over as it does an older one.) */
+static void test_newer_version(void **state)
+{
+	struct zh_upgrade_result r = { .version = "none" };
+	struct zh_endpoint ep = { .ifindex = 100 }, got;
+	struct zh_ep_key ka;
+	struct zh_objs o;
+	char newer[96];
+	int fd;
+
+	(void)state;
+	zh_ep_key_v4(&ka, htonl(0x0a000005));
+	/* old_map() pins into old_dir: make it the newer version's. */
+	snprintf(newer, sizeof(newer), "%s/v%d", root,
+		 atoi(ZH_PIN_VERSION + 1) + 1);
+	assert_int_equal(rmdir(old_dir), 0);
+	assert_int_equal(mkdir(newer, 0700), 0);
+	snprintf(old_dir, sizeof(old_dir), "%s", newer);
+	/* Its endpoints map: not ours (another size), so not shared. */
+	fd = old_map(ZH_MAP_ENDPOINTS, BPF_MAP_TYPE_HASH,
+		     sizeof(struct zh_ep_key), sizeof(struct zh_endpoint), 64,
+		     0, -1, 0, 0);
+	assert_int_equal(bpf_map_update_elem(fd, &ka, &ep, 0), 0);
+	close(fd);
+
+	assert_int_equal(zh_objs_open(&o, root, ZH_OBJS_LOAD, &small), 0);
+	assert_int_equal(zh_upgrade_takeover(&o, result_cb, &r), 0);
+	/* No takeover ran: the callback never saw a result. */
+	assert_string_equal(r.version, "none");
+	assert_int_not_equal(bpf_map_lookup_elem(o.endpoints_fd, &ka, &got), 0);
+	assert_true(map_id(newer, ZH_MAP_ENDPOINTS) != 0);
+	zh_objs_close(&o);
+}
+
 /* A program of the kind @type that only returns @ret: "another build". */
 static int other_build(enum bpf_prog_type type, int ret)
 {
@@ -399,6 +435,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_other_version, setup,
 						teardown),
 		cmocka_unit_test_setup_teardown(test_other_build, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_newer_version, setup,
 						teardown),
 	};
 

@@ -37,6 +37,9 @@ ZH_CNI_DIR="$ZH_TMP/cni"
 ZH_CNI_PATH="$ZH_CNI_DIR:/usr/lib/cni:/opt/cni/bin"
 # Pins of this run only; the real ones stay untouched.
 export ZEROHOP_PIN_ROOT="/sys/fs/bpf/${ZH_PREFIX}"
+# No socket-level load balancing unless a test asks for it (socklb.sh):
+# on, its cgroup programs would balance every socket of the machine.
+export ZEROHOP_SOCKET_LB=off
 # This run's AF_XDP handoff socket (zerohopd, the CNI result, clients).
 export ZEROHOP_XSK_SOCKET="$ZH_TMP/xsk.sock"
 # This run's records of attachments (the plugin writes, zerohopd reads).

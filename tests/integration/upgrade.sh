@@ -187,11 +187,10 @@ fi
 OLD_PIN_DIR="$ZEROHOP_PIN_ROOT/$OLD_VER"
 SAME_ABI=0
 [ "$OLD_VER" != "$NEW_VER" ] || SAME_ABI=1
-# Does the old build take pods over itself (since fdf2a8d: another
-# version's, zh_upgrade_takeover; another build's of its version,
-# zh_upgrade_programs)? Then the downgrade moves the pods to its programs,
-# and the reupgrade back: the newest build with other programs has it once
-# a change to bpf/ follows that commit.
+# Within a version: does the old build put its programs in place of
+# another build's (zh_upgrade_programs, since fdf2a8d)? Then the downgrade
+# moves the pods to its programs, and the reupgrade back: the newest build
+# of a version with other programs has it once a change to bpf/ follows.
 OLD_REPLACES=0
 if git grep -q zh_upgrade_programs "$FROM" -- user/lib/upgrade.c; then
 	OLD_REPLACES=1
@@ -444,9 +443,13 @@ downgrade() {
 	if [ $OLD_REPLACES = 1 ] && [ $SAME_ABI = 1 ]; then
 		check "the old build's programs take the new ones' place" \
 			test "$(prog_tags "$ZH_PIN_DIR")" = "$OLD_TAGS"
-	elif [ $OLD_REPLACES = 1 ]; then
-		check "the old version takes the pods over" \
-			grep -q "took over from $NEW_VER: " "$ZH_TMP/agent-down.log"
+	# A build from before takeovers were kept to older versions takes a
+	# newer version's pins over as any other's: its flows go on (checked
+	# below), but on its programs. Builds since leave them (test_bpf_upgrade).
+	elif [ $SAME_ABI = 0 ] && grep -q "took over from $NEW_VER: " "$ZH_TMP/agent-down.log"; then
+		echo "  ..   $OLD_VER's agent took $NEW_VER's pins over (a build from before takeovers kept to older versions): the pods run its programs"
+		check "... every attachment moved, none left" \
+			sh -c "! grep -q 'took over from $NEW_VER in part' '$ZH_TMP/agent-down.log'"
 	else
 		check "the pods keep the new programs" test "$(prog_ids "$ZH_PIN_DIR")" = "$new_progs"
 	fi

@@ -66,6 +66,8 @@ int zh_feat_by_name(const char *name, size_t len)
 #define SAMPLING "latency sampling (--sample)"
 #define SAMPLING_FALLBACK "only probe datagrams are timed; --sample is refused"
 #define VERIFIER "this kernel's verifier accepts "
+#define SOCKLB "socket-level load balancing (--socket-lb)"
+#define SOCKLB_FALLBACK "Services by the per-packet path alone (pods only)"
 
 static const struct zh_feat_doc docs[ZH_FEAT_MAX] = {
 	[ZH_FEAT_MAPS] = { "hash, array, per-CPU array, LRU hash, mmapable array and LPM trie maps",
@@ -128,7 +130,7 @@ static const struct zh_feat_doc docs[ZH_FEAT_MAX] = {
 				       "out of the pod's host veth, through its veth's RX",
 				       "5.10" },
 	[ZH_FEAT_TC_REDIRECT_NEIGH] = { "bpf_redirect_neigh in tc",
-					"NodePort replies from local backends",
+					"NodePort replies from local backends, source NAT (masquerade, NodePorts to other nodes)",
 					NULL, "5.10" },
 	[ZH_FEAT_XDP_MAP_LOOKUP_ELEM] = { "bpf_map_lookup_elem in XDP", ALL_XDP,
 					  NULL, "4.8" },
@@ -195,6 +197,42 @@ static const struct zh_feat_doc docs[ZH_FEAT_MAX] = {
 	[ZH_FEAT_PROG_TC_TUNNEL] = { VERIFIER "zh_tc_tunnel",
 				     "routing vxlan: decapsulated packets straight into pods",
 				     "the kernel routes them", "-" },
+	[ZH_FEAT_SOCK_HELPERS] = { "map lookup and update, ktime, socket and netns cookies in a cgroup sock_addr program",
+				   SOCKLB, SOCKLB_FALLBACK, "5.7" },
+	[ZH_FEAT_SOCK_CONNECT] = { "cgroup connect4/connect6 programs", SOCKLB,
+				   SOCKLB_FALLBACK, "4.17" },
+	[ZH_FEAT_SOCK_SENDMSG] = { "cgroup UDP sendmsg4/sendmsg6 programs",
+				   SOCKLB, SOCKLB_FALLBACK, "4.18" },
+	[ZH_FEAT_SOCK_RECVMSG] = { "cgroup UDP recvmsg4/recvmsg6 programs",
+				   SOCKLB, SOCKLB_FALLBACK, "5.2" },
+	[ZH_FEAT_SOCK_GETPEERNAME] = { "cgroup getpeername4/getpeername6 programs",
+				       "socket-level LB: getpeername() reports the Service",
+				       "getpeername() reports the backend",
+				       "5.8" },
+	[ZH_FEAT_SOCK_SET_RETVAL] = { "bpf_set_retval in a cgroup connect program",
+				      "socket-level LB: ECONNREFUSED for a Service without endpoints",
+				      "connect() to it fails at once with EPERM",
+				      "5.18" },
+	[ZH_FEAT_PROG_SOCK_CONNECT4] = { VERIFIER "zh_sock_connect4", SOCKLB,
+					 SOCKLB_FALLBACK, "-" },
+	[ZH_FEAT_PROG_SOCK_CONNECT6] = { VERIFIER "zh_sock_connect6", SOCKLB,
+					 SOCKLB_FALLBACK, "-" },
+	[ZH_FEAT_PROG_SOCK_SENDMSG4] = { VERIFIER "zh_sock_sendmsg4", SOCKLB,
+					 SOCKLB_FALLBACK, "-" },
+	[ZH_FEAT_PROG_SOCK_SENDMSG6] = { VERIFIER "zh_sock_sendmsg6", SOCKLB,
+					 SOCKLB_FALLBACK, "-" },
+	[ZH_FEAT_PROG_SOCK_RECVMSG4] = { VERIFIER "zh_sock_recvmsg4", SOCKLB,
+					 SOCKLB_FALLBACK, "-" },
+	[ZH_FEAT_PROG_SOCK_RECVMSG6] = { VERIFIER "zh_sock_recvmsg6", SOCKLB,
+					 SOCKLB_FALLBACK, "-" },
+	[ZH_FEAT_PROG_SOCK_PEER4] = { VERIFIER "zh_sock_peer4",
+				      "socket-level LB: getpeername() (IPv4)",
+				      "getpeername() reports the backend",
+				      "-" },
+	[ZH_FEAT_PROG_SOCK_PEER6] = { VERIFIER "zh_sock_peer6",
+				      "socket-level LB: getpeername() (IPv6)",
+				      "getpeername() reports the backend",
+				      "-" },
 };
 
 const struct zh_feat_doc *zh_feat_doc(int id)
@@ -471,11 +509,15 @@ static void *attach_probes(void *arg)
 	(ZH_FEAT_BIT(TCX) | ZH_FEAT_BIT(TC_CLSACT) | ZH_FEAT_BIT(XDP_VETH) | \
 	 ZH_FEAT_BIT(AFXDP))
 /* Answered by loading zh_fast itself (pin.c), present until refused. */
-#define PROG_FEATS                                                        \
-	(ZH_FEAT_BIT(PROG_TC_FROM_POD) | ZH_FEAT_BIT(PROG_XDP_FROM_POD) | \
-	 ZH_FEAT_BIT(PROG_XDP_POD) | ZH_FEAT_BIT(PROG_XDP_POD_XSK) |      \
-	 ZH_FEAT_BIT(PROG_TC_POD) | ZH_FEAT_BIT(PROG_TC_UPLINK) |         \
-	 ZH_FEAT_BIT(PROG_XDP_UPLINK) | ZH_FEAT_BIT(PROG_TC_TUNNEL))
+#define PROG_FEATS                                                           \
+	(ZH_FEAT_BIT(PROG_TC_FROM_POD) | ZH_FEAT_BIT(PROG_XDP_FROM_POD) |    \
+	 ZH_FEAT_BIT(PROG_XDP_POD) | ZH_FEAT_BIT(PROG_XDP_POD_XSK) |         \
+	 ZH_FEAT_BIT(PROG_TC_POD) | ZH_FEAT_BIT(PROG_TC_UPLINK) |            \
+	 ZH_FEAT_BIT(PROG_XDP_UPLINK) | ZH_FEAT_BIT(PROG_SOCK_CONNECT4) |    \
+	 ZH_FEAT_BIT(PROG_SOCK_CONNECT6) | ZH_FEAT_BIT(PROG_SOCK_SENDMSG4) | \
+	 ZH_FEAT_BIT(PROG_SOCK_SENDMSG6) | ZH_FEAT_BIT(PROG_SOCK_RECVMSG4) | \
+	 ZH_FEAT_BIT(PROG_SOCK_RECVMSG6) | ZH_FEAT_BIT(PROG_SOCK_PEER4) |    \
+	 ZH_FEAT_BIT(PROG_SOCK_PEER6) | ZH_FEAT_BIT(PROG_TC_TUNNEL))
 
 int zh_feat_probe(struct zh_kfeat *f, char *err, size_t errlen)
 {
@@ -614,14 +656,36 @@ const struct zh_prog_def zh_prog_defs[] = {
 	{ ZH_PROG_TC_UPLINK, ZH_FEAT_PROG_TC_UPLINK,
 	  TC_BASE | TC_NAT | F(TC_SKB_PULL_DATA) | F(TC_CSUM_UPDATE) |
 		  F(TC_REDIRECT),
-	  TC_REJECT | F(TC_REDIRECT_PEER) | F(TC_CHECK_MTU) },
+	  TC_REJECT | F(TC_REDIRECT_PEER) | F(TC_CHECK_MTU) |
+		  F(TC_GET_PRANDOM_U32) | F(TC_REDIRECT_NEIGH) },
 	{ ZH_PROG_XDP_UPLINK, ZH_FEAT_PROG_XDP_UPLINK,
-	  XDP_BASE | XDP_NAT | F(XDP_REDIRECT), F(XDP_CHECK_MTU) },
-	/* The VXLAN device's ingress: decapsulated packets into pods. */
+	  XDP_BASE | XDP_NAT | F(XDP_REDIRECT),
+	  F(XDP_CHECK_MTU) | F(XDP_GET_PRANDOM_U32) },
+	/* The VXLAN device's ingress: decapsulated packets into pods (the
+	 * uplink's code, whose SNAT branches it never takes there). */
 	{ ZH_PROG_TC_TUNNEL, ZH_FEAT_PROG_TC_TUNNEL,
 	  TC_BASE | TC_NAT | F(TC_SKB_PULL_DATA) | F(TC_CSUM_UPDATE) |
 		  F(TC_REDIRECT),
-	  TC_REJECT | F(TC_REDIRECT_PEER) | F(TC_CHECK_MTU) },
+	  TC_REJECT | F(TC_REDIRECT_PEER) | F(TC_CHECK_MTU) |
+		  F(TC_GET_PRANDOM_U32) | F(TC_REDIRECT_NEIGH) },
+	/* Socket-level LB: the helpers of sock_addr programs stand together
+	 * (sock_addr_helpers); the hook is a feature of its own. */
+	{ ZH_PROG_SOCK_CONNECT4, ZH_FEAT_PROG_SOCK_CONNECT4,
+	  F(SOCK_HELPERS) | F(SOCK_CONNECT), F(SOCK_SET_RETVAL) },
+	{ ZH_PROG_SOCK_CONNECT6, ZH_FEAT_PROG_SOCK_CONNECT6,
+	  F(SOCK_HELPERS) | F(SOCK_CONNECT), F(SOCK_SET_RETVAL) },
+	{ ZH_PROG_SOCK_SENDMSG4, ZH_FEAT_PROG_SOCK_SENDMSG4,
+	  F(SOCK_HELPERS) | F(SOCK_SENDMSG), F(SOCK_SET_RETVAL) },
+	{ ZH_PROG_SOCK_SENDMSG6, ZH_FEAT_PROG_SOCK_SENDMSG6,
+	  F(SOCK_HELPERS) | F(SOCK_SENDMSG), F(SOCK_SET_RETVAL) },
+	{ ZH_PROG_SOCK_RECVMSG4, ZH_FEAT_PROG_SOCK_RECVMSG4,
+	  F(SOCK_HELPERS) | F(SOCK_RECVMSG), 0 },
+	{ ZH_PROG_SOCK_RECVMSG6, ZH_FEAT_PROG_SOCK_RECVMSG6,
+	  F(SOCK_HELPERS) | F(SOCK_RECVMSG), 0 },
+	{ ZH_PROG_SOCK_PEER4, ZH_FEAT_PROG_SOCK_PEER4,
+	  F(SOCK_HELPERS) | F(SOCK_GETPEERNAME), 0 },
+	{ ZH_PROG_SOCK_PEER6, ZH_FEAT_PROG_SOCK_PEER6,
+	  F(SOCK_HELPERS) | F(SOCK_GETPEERNAME), 0 },
 };
 const size_t zh_prog_defs_n = ARRAY_SIZE(zh_prog_defs);
 
@@ -644,7 +708,7 @@ int zh_prog_missing(const struct zh_kfeat *f, const char *prog)
 
 static const struct {
 	const char *name;
-	const char *progs[3];
+	const char *progs[6];
 	__u64 needs;
 	bool tc_attach;
 } uses[ZH_USE_MAX] = {
@@ -668,6 +732,14 @@ static const struct {
 			      F(TC_REDIRECT_NEIGH),
 			      true },
 	[ZH_USE_SAMPLING] = { "latency sampling", {}, SAMPLE, false },
+	/* getpeername is a nicety: without it the peer reads as the
+	 * backend, and the rest works (zh_socklb_attach() leaves it out). */
+	[ZH_USE_SOCKLB] = { "socket-level load balancing",
+			    { ZH_PROG_SOCK_CONNECT4, ZH_PROG_SOCK_CONNECT6,
+			      ZH_PROG_SOCK_SENDMSG4, ZH_PROG_SOCK_SENDMSG6,
+			      ZH_PROG_SOCK_RECVMSG4, ZH_PROG_SOCK_RECVMSG6 },
+			    0,
+			    false },
 	[ZH_USE_NATIVE] = { "the cross-node fast path (routing native)",
 			    { ZH_PROG_TC_FROM_POD, ZH_PROG_TC_UPLINK },
 			    F(TC_REDIRECT_NEIGH),

@@ -71,6 +71,7 @@ enum zh_use {
 	ZH_USE_AFXDP, /* "afxdp": AF_XDP pods, the agent's socket handoff */
 	ZH_USE_NODEPORT, /* zerohopd --nodeport-dev */
 	ZH_USE_SAMPLING, /* --sample: latency of 1 in N packets */
+	ZH_USE_SOCKLB, /* zerohopd --socket-lb: cgroup sock_addr programs */
 	/* Pods to other nodes' pods past the host stack, both ways: else
 	 * the kernel's routes carry them (zerohopd keeps those anyway). */
 	ZH_USE_NATIVE, /* --routing native */

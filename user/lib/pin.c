@@ -131,6 +131,8 @@ static const struct pin_entry pins[] = {
 	PIN(ZH_MAP_XSK_STEER, xsk_steer_fd, false),
 	PIN(ZH_MAP_NODES, nodes_fd, false),
 	PIN(ZH_MAP_CLUSTER_CIDRS, cluster_cidrs_fd, false),
+	PIN(ZH_MAP_NOMASQ, nomasq_fd, false),
+	PIN(ZH_MAP_SNAT_SRC, snat_src_fd, false),
 	PIN(ZH_PROG_TC_FROM_POD, tc_from_pod_fd, true),
 	PIN(ZH_PROG_XDP_FROM_POD, xdp_from_pod_fd, true),
 	PIN(ZH_PROG_XDP_POD, xdp_pod_fd, true),
@@ -139,6 +141,16 @@ static const struct pin_entry pins[] = {
 	PIN(ZH_PROG_TC_UPLINK, tc_uplink_fd, true),
 	PIN(ZH_PROG_XDP_UPLINK, xdp_uplink_fd, true),
 	PIN(ZH_PROG_TC_TUNNEL, tc_tunnel_fd, true),
+	PIN(ZH_MAP_SOCK_REV, sock_rev_fd, false),
+	PIN(ZH_MAP_SOCK_STATS, sock_stats_fd, false),
+	PIN(ZH_PROG_SOCK_CONNECT4, sock_connect4_fd, true),
+	PIN(ZH_PROG_SOCK_CONNECT6, sock_connect6_fd, true),
+	PIN(ZH_PROG_SOCK_SENDMSG4, sock_sendmsg4_fd, true),
+	PIN(ZH_PROG_SOCK_SENDMSG6, sock_sendmsg6_fd, true),
+	PIN(ZH_PROG_SOCK_RECVMSG4, sock_recvmsg4_fd, true),
+	PIN(ZH_PROG_SOCK_RECVMSG6, sock_recvmsg6_fd, true),
+	PIN(ZH_PROG_SOCK_PEER4, sock_peer4_fd, true),
+	PIN(ZH_PROG_SOCK_PEER6, sock_peer6_fd, true),
 };
 #define N_PINS (sizeof(pins) / sizeof(pins[0]))
 
@@ -584,8 +596,29 @@ void zh_objs_close(struct zh_objs *o)
 	}
 }
 
+/* A pinned bpf_link (socket-level LB's cgroup attachments): detached
+ * first, so that nothing of ours stays attached even while some process
+ * still holds the link open. */
+static void link_detach(const char *path)
+{
+	char fdpath[64], target[64];
+	ssize_t n;
+	int fd = bpf_obj_get(path);
+
+	if (fd < 0)
+		return;
+	snprintf(fdpath, sizeof(fdpath), "/proc/self/fd/%d", fd);
+	n = readlink(fdpath, target, sizeof(target) - 1);
+	if (n > 0) {
+		target[n] = '\0';
+		if (!strcmp(target, "anon_inode:bpf_link"))
+			bpf_link_detach(fd);
+	}
+	close(fd);
+}
+
 /* Everything in the pin directory is ours: the maps and programs, the
- * feature set, the programs' scratch map. */
+ * feature set, the programs' scratch map, socket-level LB's links. */
 int zh_objs_unpin(const char *root)
 {
 	char dir[ZH_PIN_PATH_MAX], path[PATH_MAX];
@@ -603,6 +636,7 @@ int zh_objs_unpin(const char *root)
 		if (e->d_name[0] == '.')
 			continue;
 		pin_path(path, sizeof(path), dir, e->d_name);
+		link_detach(path);
 		if (unlink(path) < 0 && errno != ENOENT && !err)
 			err = -errno;
 	}

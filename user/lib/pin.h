@@ -59,6 +59,8 @@ struct zh_objs {
 	int xsk_steer_fd;
 	int nodes_fd;
 	int cluster_cidrs_fd;
+	int nomasq_fd;
+	int snat_src_fd;
 	int tc_from_pod_fd;
 	int xdp_from_pod_fd;
 	int xdp_pod_fd;
@@ -67,6 +69,16 @@ struct zh_objs {
 	int tc_uplink_fd;
 	int xdp_uplink_fd;
 	int tc_tunnel_fd;
+	int sock_rev_fd;
+	int sock_stats_fd;
+	int sock_connect4_fd; /* socket-level LB (socklb.h) */
+	int sock_connect6_fd;
+	int sock_sendmsg4_fd;
+	int sock_sendmsg6_fd;
+	int sock_recvmsg4_fd;
+	int sock_recvmsg6_fd;
+	int sock_peer4_fd;
+	int sock_peer6_fd;
 	bool probed; /* this call probed the kernel (no feature set pinned) */
 	bool loaded; /* this call ran the loader (something was not pinned) */
 	char err[256]; /* why zh_objs_open() failed */

@@ -863,7 +863,17 @@ int zh_upgrade_takeover(const struct zh_objs *o,
 		return n;
 	for (int i = 0; i < n; i++) {
 		struct zh_upgrade_result r;
-		int e = takeover_one(o, vers[i], &r);
+		int e;
+
+		/* A newer version: this is a rollback, and the pods keep
+		 * the newer programs (README, "Rollbacks"). Its maps we
+		 * could share are shared already. */
+		if (version_num(vers[i]) > version_num(ZH_PIN_VERSION)) {
+			pr_info("%s is newer than %s: left as it is (a rollback)\n",
+				vers[i], ZH_PIN_VERSION);
+			continue;
+		}
+		e = takeover_one(o, vers[i], &r);
 
 		if (e)
 			pr_warn("taking over from %s: %s\n", vers[i],
@@ -991,6 +1001,15 @@ static const struct {
 	ABI_CONST(ZH_HOP_MAX),
 	ABI_CONST(ZH_LAT_SRC_MAX),
 	ABI_CONST(ZH_HIST_BUCKETS),
+	ABI_CONST(ZH_CFG_F_MASQ),
+	ABI_CONST(ZH_SVC_F_ETP_LOCAL),
+	ABI_CONST(ZH_CT_SNAT_FWD),
+	ABI_CONST(ZH_CT_SNAT_REV),
+	ABI_CONST(ZH_SNAT_SRC_F_V4),
+	ABI_CONST(ZH_SNAT_SRC_F_V6),
+	ABI_CONST(ZH_NOMASQ_F_CLUSTER),
+	ABI_CONST(ZH_NOMASQ_F_SERVICE),
+	ABI_CONST(ZH_NOMASQ_F_USER),
 	ABI_CONST(ZH_LPM_FAMILY_BITS),
 	ABI_CONST(ZH_NODE_F_VXLAN),
 	ABI_CONST(ZH_CLUSTER_F_POD_CIDR),

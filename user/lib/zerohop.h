@@ -9,6 +9,7 @@
  *   maps.h       endpoints, steering, counters, settings, latency
  *   attach.h     programs on interfaces
  *   netns.h      running code in another network namespace
+ *   socklb.h     socket-level load balancing: cgroup programs, counters
  *   nl.h addr.h link.h  rtnetlink, addresses, link ioctls
  *   log.h        logging and the error convention
  *   params.h     command-line options and numbers (included on its own)
@@ -27,6 +28,7 @@
 #include "maps.h"
 #include "attach.h"
 #include "netns.h"
+#include "socklb.h"
 
 /* The CNI configuration zerohopd --kubernetes --cni-conf-dir writes (and
  * zerohopctl uninstall removes), and the directory kubelet reads. */

@@ -205,7 +205,11 @@ enum xb_path_id {
 	XB_P_ZH_XDP,
 	XB_P_ZH_SVC,
 	XB_P_ZH_AFXDP,
-	/* Across two nodes (on request only: not in the default set). */
+	/* Across two nodes: opt-in (-P), not in the default set. A
+	 * NodePort to another node's pod (paths.c), */
+	XB_P_KP_NODEPORT,
+	XB_P_ZH_NODEPORT,
+	/* pod to pod (and the nodes themselves, the floor). */
 	XB_P_NODE,
 	XB_P_ZH_NATIVE,
 	XB_P_ZH_VXLAN,
@@ -213,8 +217,8 @@ enum xb_path_id {
 	XB_P_VXLAN_BRIDGE,
 	XB_P_MAX,
 };
-/* The paths a run measures by default: those within one node. */
-#define XB_P_DEFAULT_MAX XB_P_NODE
+/* The paths a run takes without -P: those within one node. */
+#define XB_P_DEFAULT_MAX XB_P_KP_NODEPORT
 
 extern const char *const xb_path_names[XB_P_MAX];
 
@@ -296,6 +300,7 @@ struct xb_env {
 	char tmp[256]; /* "" until made */
 	char pin_root[64]; /* "" until made */
 	struct zh_objs *zh_svc; /* zerohop-svc's maps, open until cleanup */
+	struct zh_objs *zh_np; /* zerohop-nodeport's node A, likewise */
 	struct xb_xsk_agent *xsk; /* zerohop-afxdp's agent, until cleanup */
 	char netns[XB_MAX_NETNS][XB_NAME_MAX];
 	int n_netns;

@@ -251,13 +251,17 @@ static int cmd_endpoints(struct ctl *c)
 static int cmd_stats(struct ctl *c)
 {
 	struct zh_counter st[ZH_STAT_MAX];
-	__u64 passed = 0, dropped = 0;
-	json_t *j, *drops, *passes;
+	__u64 passed = 0, dropped = 0, sk[ZH_SOCK_STAT_MAX];
+	json_t *j, *drops, *passes, *sj;
+	unsigned int mask;
 	int err;
 
 	err = zh_stats_read(&c->objs, st);
+	if (!err)
+		err = zh_sock_stats_read(&c->objs, sk, false);
 	if (err)
 		return err;
+	mask = zh_socklb_attached(c->objs.dir, NULL);
 	for (int s = ZH_STAT_PASS_NOT_IP; s < ZH_STAT_MAX; s++) {
 		if (s == ZH_STAT_XSK_REDIRECT)
 			continue;
@@ -287,6 +291,13 @@ static int cmd_stats(struct ctl *c)
 			"bytes", (json_int_t)st[ZH_STAT_XSK_REDIRECT].bytes,
 			"passed", (json_int_t)passed, "passReasons", passes,
 			"dropped", (json_int_t)dropped, "dropReasons", drops);
+		sj = json_object();
+		for (int s = 0; s < ZH_SOCK_STAT_MAX; s++)
+			json_object_set_new(sj, zh_sock_stat_name(s),
+					    json_integer((json_int_t)sk[s]));
+		json_object_set_new(j, "socketLB",
+				    json_pack("{s:b, s:o}", "attached",
+					      mask != 0, "translations", sj));
 		err = print_json(j);
 	} else {
 		printf("%-22s %14s %16s\n", "COUNTER", "PACKETS", "BYTES");
@@ -297,9 +308,17 @@ static int cmd_stats(struct ctl *c)
 		printf("%-22s %14llu\n%-22s %14llu\n", "total passed",
 		       (unsigned long long)passed, "total dropped",
 		       (unsigned long long)dropped);
+		printf("\nsocket-level load balancing: %s\n%-22s %14s\n",
+		       mask ? "attached" : "not attached", "SOCKET HOOK",
+		       "CALLS");
+		for (int s = 0; s < ZH_SOCK_STAT_MAX; s++)
+			printf("%-22s %14llu\n", zh_sock_stat_name(s),
+			       (unsigned long long)sk[s]);
 	}
 	if (!err && c->reset)
 		err = zh_stats_reset(&c->objs);
+	if (!err && c->reset)
+		err = zh_sock_stats_read(&c->objs, sk, true);
 	return err;
 }
 
@@ -792,6 +811,15 @@ static const char *state_str(const struct zh_svc_backend *b)
 	return b->state == ZH_EP_TERMINATING ? "terminating" : "ready";
 }
 
+/* The hooks socket-level LB has attached (zh_socklb_attached()), for
+ * the service list. */
+static unsigned int sock_mask;
+
+static bool svc_sock(const struct zh_service *s)
+{
+	return zh_sock_serves(sock_mask, s->vip.family, s->proto);
+}
+
 static json_t *svc_json(const struct zh_service *s,
 			const struct zh_svc_info *in)
 {
@@ -817,6 +845,7 @@ static json_t *svc_json(const struct zh_service *s,
 		      (json_int_t)in->id, "table", "offset",
 		      (json_int_t)in->table_off, "size",
 		      (json_int_t)in->table_size, "backends", bes);
+	json_object_set_new(j, "socketLB", json_boolean(svc_sock(s)));
 	if (s->nodeport)
 		json_object_set_new(j, "nodePort", json_integer(s->nodeport));
 	if (s->affinity_timeout)
@@ -834,15 +863,16 @@ static void svc_table(const struct zh_service *s, const struct zh_svc_info *in)
 		snprintf(np, sizeof(np), "%u", s->nodeport);
 	if (s->affinity_timeout)
 		snprintf(aff, sizeof(aff), "%us", s->affinity_timeout);
-	printf("%-28s %7u %8s %8s %7u", s->name, in->id, np, aff,
-	       in->table_size);
+	printf("%-28s %7u %8s %8s %7u %4s", s->name, in->id, np, aff,
+	       in->table_size, svc_sock(s) ? "yes" : "no");
 	if (!s->n_backends)
 		printf("  (no backends)\n");
 	for (size_t i = 0; i < s->n_backends; i++) {
 		const struct zh_svc_backend *b = &s->backends[i];
 
 		if (i)
-			printf("%-28s %7s %8s %8s %7s", "", "", "", "", "");
+			printf("%-28s %7s %8s %8s %7s %4s", "", "", "", "", "",
+			       "");
 		printf("  %-28s %7u %-11s %6u %6u\n",
 		       zh_svc_addr_str(&b->addr, b->port, 0, be, sizeof(be)),
 		       in->backend_id[i], state_str(b), b->weight,
@@ -861,6 +891,7 @@ static int cmd_service_list(struct ctl *c)
 	err = zh_svc_dump_info(&c->objs, &set, &info);
 	if (err)
 		return err;
+	sock_mask = zh_socklb_attached(c->objs.dir, NULL);
 	/* A table is shared by a service and its NodePort entry. */
 	for (size_t i = 0; i < set.n; i++)
 		used += info[i].table_size;
@@ -873,8 +904,8 @@ static int cmd_service_list(struct ctl *c)
 					   "maglev", "slotsUsed",
 					   (json_int_t)used));
 	} else {
-		printf("%-28s %7s %8s %8s %7s  %-28s %7s %-11s %6s %6s\n",
-		       "SERVICE", "ID", "NODEPORT", "AFFINITY", "TABLE",
+		printf("%-28s %7s %8s %8s %7s %4s  %-28s %7s %-11s %6s %6s\n",
+		       "SERVICE", "ID", "NODEPORT", "AFFINITY", "TABLE", "SOCK",
 		       "BACKEND", "ID", "STATE", "WEIGHT", "SLOTS");
 		for (size_t i = 0; i < set.n; i++)
 			svc_table(&set.svcs[i], &info[i]);
@@ -917,7 +948,12 @@ static int ct_cb(const struct zh_ct_key *k, const struct zh_ct *v, void *arg)
 	double age = w->now_ns > v->last_seen_ns ?
 			     (double)(w->now_ns - v->last_seen_ns) / 1e9 :
 			     0;
-	bool rev = k->dir == ZH_CT_REV;
+	/* Service entries (fwd, rev) and source NAT ones (snat: the flow
+	 * before it, vip its new source; snat-rev: the reply, vip its
+	 * destination back). */
+	static const char *const dirs[] = { "fwd", "rev", "snat", "snat-rev" };
+	const char *dir = k->dir < 4 ? dirs[k->dir] : "?";
+	bool rev = k->dir != ZH_CT_FWD;
 	json_t *j;
 
 	w->n++;
@@ -927,8 +963,7 @@ static int ct_cb(const struct zh_ct_key *k, const struct zh_ct *v, void *arg)
 	if (rev)
 		zh_svc_addr_str(&vip, ntohs(v->vport), 0, va, sizeof(va));
 	if (!w->arr) {
-		printf("%-4s %-5s %-28s %-28s %-11s %9.1f %7u %7u %s\n",
-		       rev ? "rev" : "fwd",
+		printf("%-4s %-5s %-28s %-28s %-11s %9.1f %7u %7u %s\n", dir,
 		       proto_name(k->proto, pb, sizeof(pb)),
 		       zh_svc_addr_str(&src, ntohs(k->sport), 0, sa,
 				       sizeof(sa)),
@@ -939,10 +974,9 @@ static int ct_cb(const struct zh_ct_key *k, const struct zh_ct *v, void *arg)
 		return 0;
 	}
 	j = json_pack("{s:s, s:s, s:s, s:i, s:s, s:i, s:s, s:f, s:I, s:I}",
-		      "dir", rev ? "rev" : "fwd", "proto",
-		      proto_name(k->proto, pb, sizeof(pb)), "src",
-		      zh_addr_str(&src, false, ip1, sizeof(ip1)), "sport",
-		      ntohs(k->sport), "dst",
+		      "dir", dir, "proto", proto_name(k->proto, pb, sizeof(pb)),
+		      "src", zh_addr_str(&src, false, ip1, sizeof(ip1)),
+		      "sport", ntohs(k->sport), "dst",
 		      zh_addr_str(&dst, false, ip2, sizeof(ip2)), "dport",
 		      ntohs(k->dport), "state", zh_ct_state_name(v->state),
 		      "ageSeconds", age, "serviceId", (json_int_t)v->svc_id,

@@ -20,15 +20,21 @@
 
 #include "k8s.h"
 #include "nodes.h"
+#include "policy.h"
 #include "zerohop.h"
 #include "zh_hist.h"
 
+/* The last three only with --network-policy other than off. */
 enum zh_kube_kind {
 	ZH_KUBE_SERVICES,
 	ZH_KUBE_SLICES,
 	ZH_KUBE_NODES,
+	ZH_KUBE_PODS,
+	ZH_KUBE_NAMESPACES,
+	ZH_KUBE_NETPOLS,
 	ZH_KUBE_KINDS
 };
+#define ZH_KUBE_KINDS_BASE (ZH_KUBE_NODES + 1)
 enum zh_kube_reason {
 	ZH_KUBE_INVALID,
 	ZH_KUBE_CONFLICT,
@@ -53,6 +59,10 @@ struct zh_kube_opts {
 	 * table); NULL: the nodes are not followed. */
 	const struct zh_cluster_conf *cluster;
 	const char *state_dir; /* where the applied table is kept */
+	/* ZH_POL_MODE_*: not OFF, Pods (of every node), Namespaces and
+	 * NetworkPolicies are followed too and compiled (policy.h); the
+	 * result is logged and counted. Nothing enforces it yet. */
+	int network_policy;
 };
 
 struct zh_kube_stats {
@@ -63,6 +73,14 @@ struct zh_kube_stats {
 	uint64_t applies, apply_failures;
 	bool synced; /* the Services programmed once */
 	struct zh_hist latency; /* an event's arrival to its map write */
+	int kinds; /* the kinds followed: ZH_KUBE_KINDS_BASE or all */
+	struct {
+		int mode; /* ZH_POL_MODE_* */
+		bool compiled; /* once, from complete lists */
+		struct zh_pol_summary sum; /* of the last compile */
+		size_t rejected[3]; /* now: NetworkPolicies, Pods, Namespaces */
+		uint64_t compiles, failures, writes, epoch_bumps;
+	} pol;
 };
 
 struct zh_kube;

@@ -1,0 +1,275 @@
+/* SPDX-License-Identifier: (BSD-2-Clause OR GPL-2.0) */
+/*
+ * sock.h - socket-level load balancing: the kube-proxy replacement for
+ * every socket of the node, before it routes. cgroup sock_addr programs on
+ * the root of the cgroup v2 hierarchy (zh_fast.bpf.c's zh_sock_* entries):
+ *
+ *   connect4/6   connect() to a Service address: the socket connects to a
+ *                backend instead (TCP and UDP); no endpoints: the call
+ *                fails with ECONNREFUSED (bpf_set_retval(), else EPERM);
+ *   sendmsg4/6   the same for each sendmsg() of an unconnected UDP socket
+ *                (the kernel runs it only where the call names an address);
+ *   recvmsg4/6   a UDP datagram from that backend reads as from the VIP;
+ *   getpeername4/6  the peer reads as the VIP.
+ *
+ * The backend comes from the per-packet balancer's own tables and its
+ * zh_lb_affinity() and zh_lb_maglev() (lb.h): the same Maglev table and the same affinity
+ * entries. What differs is the hash: a socket has no source port before
+ * connect(), so it hashes its cookie (unique per socket, as a 5-tuple is
+ * per flow), and the affinity client is the socket's bound source address
+ * or else its network namespace (one pod, one netns, one client address).
+ * A translated socket then sends straight to the backend: the per-packet
+ * path sees a pod-to-pod flow and writes no conntrack entry for it.
+ *
+ * Each translation records {cookie, backend} -> VIP in zh_sock_rev, which
+ * recvmsg and getpeername read back. An unconnected UDP socket is balanced
+ * again at each sendmsg(): same cookie, same table, same backend while the
+ * backend stays; once it leaves the table its slots name other backends,
+ * and the next datagram goes to one of them.
+ */
+#ifndef ZH_SOCK_H
+#define ZH_SOCK_H
+
+#include <linux/bpf.h>
+#include <linux/in.h>
+#include <bpf/bpf_helpers.h>
+#include "lb.h"
+#include "kfeat.h"
+
+#ifndef ECONNREFUSED
+#define ECONNREFUSED 111
+#endif
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+	__uint(max_entries, ZH_SOCK_REV_MAX);
+	__type(key, struct zh_sock_rev_key);
+	__type(value, struct zh_sock_rev);
+} zh_sock_rev SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+	__uint(max_entries, ZH_SOCK_STAT_MAX);
+	__type(key, __u32);
+	__type(value, __u64);
+} zh_sock_stats SEC(".maps");
+
+static __always_inline void zh_sock_count(__u32 stat)
+{
+	__u64 *c = bpf_map_lookup_elem(&zh_sock_stats, &stat);
+
+	if (c) /* per-CPU slot */
+		(*c)++;
+}
+
+/* The address a socket call names (or, recvmsg, its datagram's source). */
+struct zh_sock_dst {
+	__u32 addr[4]; /* network byte order; IPv4 uses [0] */
+	__be16 port;
+	__u8 family; /* enum zh_family */
+	__u8 proto; /* IPPROTO_TCP or IPPROTO_UDP */
+};
+
+/* The context's fields one by one: the verifier allows only constant
+ * offsets into user_ip6. user_port holds the port in network byte order
+ * in its low 16 bits. */
+static __always_inline void zh_sock_get(struct bpf_sock_addr *ctx,
+					struct zh_sock_dst *d, const int v6)
+{
+	if (v6) {
+		d->family = ZH_AF_INET6;
+		d->addr[0] = ctx->user_ip6[0];
+		d->addr[1] = ctx->user_ip6[1];
+		d->addr[2] = ctx->user_ip6[2];
+		d->addr[3] = ctx->user_ip6[3];
+	} else {
+		d->family = ZH_AF_INET;
+		d->addr[0] = ctx->user_ip4;
+	}
+	d->port = (__be16)ctx->user_port;
+	d->proto = (__u8)ctx->protocol;
+}
+
+static __always_inline void zh_sock_set(struct bpf_sock_addr *ctx,
+					const __u32 *addr, __be16 port,
+					const int v6)
+{
+	if (v6) {
+		ctx->user_ip6[0] = addr[0];
+		ctx->user_ip6[1] = addr[1];
+		ctx->user_ip6[2] = addr[2];
+		ctx->user_ip6[3] = addr[3];
+	} else {
+		ctx->user_ip4 = addr[0];
+	}
+	ctx->user_port = (__u32)port;
+}
+
+/* Loopback (127/8, ::1) or one of the node's own addresses: where a
+ * NodePort is answered, as kube-proxy answers it. */
+static __always_inline int zh_sock_local(const struct zh_sock_dst *d)
+{
+	struct zh_ep_key k = { .family = d->family };
+
+	if (d->family == ZH_AF_INET &&
+	    (d->addr[0] & bpf_htonl(0xff000000)) == bpf_htonl(0x7f000000))
+		return 1;
+	if (d->family == ZH_AF_INET6 && !d->addr[0] && !d->addr[1] &&
+	    !d->addr[2] && d->addr[3] == bpf_htonl(1))
+		return 1;
+	__builtin_memcpy(k.addr, d->addr, sizeof(k.addr));
+	return bpf_map_lookup_elem(&zh_node_addrs, &k) != NULL;
+}
+
+/*
+ * The Service at @d: a ClusterIP, LoadBalancer IP or external IP (their
+ * entries carry the address), else a NodePort at a local address (its
+ * entry has none). NULL: not a Service's.
+ */
+static __always_inline struct zh_svc *zh_sock_svc(const struct zh_sock_dst *d)
+{
+	struct zh_svc_key k = { .family = d->family,
+				.proto = d->proto,
+				.port = d->port };
+	struct zh_svc *svc;
+
+	__builtin_memcpy(k.addr, d->addr, sizeof(k.addr));
+	/* To 0.0.0.0 or :: (this host) this finds the NodePort's entry. */
+	svc = bpf_map_lookup_elem(&zh_services, &k);
+	if (svc || !zh_sock_local(d))
+		return svc;
+	__builtin_memset(k.addr, 0, sizeof(k.addr));
+	svc = bpf_map_lookup_elem(&zh_services, &k);
+	return svc && (svc->flags & ZH_SVC_F_NODEPORT) ? svc : NULL;
+}
+
+/*
+ * The client for sessionAffinity: the socket's own address where it is
+ * bound to one (the per-packet path keys by that same address), else its
+ * network namespace's cookie in the last two words (no unicast IPv4
+ * client has them non-zero; the per-packet path never sees these
+ * sockets' packets to the VIP).
+ */
+static __always_inline void zh_sock_client(struct bpf_sock_addr *ctx,
+					   __u32 *client, const int v6)
+{
+	struct bpf_sock *sk = ctx->sk;
+	__u64 ns;
+
+	if (sk && !v6 && sk->src_ip4) {
+		client[0] = sk->src_ip4;
+		return;
+	}
+	if (sk && v6 &&
+	    (sk->src_ip6[0] | sk->src_ip6[1] | sk->src_ip6[2] |
+	     sk->src_ip6[3])) {
+		client[0] = sk->src_ip6[0];
+		client[1] = sk->src_ip6[1];
+		client[2] = sk->src_ip6[2];
+		client[3] = sk->src_ip6[3];
+		return;
+	}
+	ns = bpf_get_netns_cookie(ctx);
+	client[2] = (__u32)ns;
+	client[3] = (__u32)(ns >> 32) | 0x80000000U;
+}
+
+/* The Maglev slot's hash for a socket: its cookie, and the Service port
+ * (one socket to two Services spreads over both as two flows would). */
+static __always_inline __u32 zh_sock_hash(__u64 cookie,
+					  const struct zh_sock_dst *d)
+{
+	__u32 h = d->proto;
+
+	h = zh_mix(h, (__u32)cookie);
+	h = zh_mix(h, (__u32)(cookie >> 32));
+	return zh_mix(h, d->port);
+}
+
+/*
+ * connect() or an unconnected UDP sendmsg() to a Service: the backend in
+ * its place. 1: go on (translated or not ours); 0: refused (no backend),
+ * with ECONNREFUSED where the kernel lets us say so (cgroup programs
+ * otherwise fail the call with EPERM).
+ */
+static __always_inline int zh_sock_fwd(struct bpf_sock_addr *ctx, const int v6,
+				       __u32 stat)
+{
+	struct zh_sock_rev_key rk = {};
+	struct zh_sock_rev rv = {};
+	struct zh_affinity_key ak = {};
+	struct zh_sock_dst d = {};
+	struct zh_backend *be;
+	struct zh_svc *svc;
+	__u64 cookie, now;
+	__u32 bid = 0;
+
+	if (!zh_lb_on())
+		return 1;
+	zh_sock_get(ctx, &d, v6);
+	if (d.proto != IPPROTO_TCP && d.proto != IPPROTO_UDP)
+		return 1;
+	svc = zh_sock_svc(&d);
+	if (!svc)
+		return 1;
+	cookie = bpf_get_socket_cookie(ctx);
+	now = bpf_ktime_get_ns();
+	ak.svc_id = svc->id;
+	ak.family = d.family;
+	be = NULL;
+	if (svc->affinity_s) {
+		zh_sock_client(ctx, ak.client, v6);
+		be = zh_lb_affinity(svc, &ak, &bid, now);
+	}
+	if (!be)
+		be = zh_lb_maglev(svc, &ak, zh_sock_hash(cookie, &d), &bid,
+				  now);
+	if (!be) {
+		zh_sock_count(ZH_SOCK_STAT_REFUSED);
+		if (zh_kernel_has(SOCK_SET_RETVAL))
+			bpf_set_retval(-ECONNREFUSED);
+		return 0;
+	}
+	rk.cookie = cookie;
+	rk.family = d.family;
+	rk.port = be->port;
+	__builtin_memcpy(rk.addr, be->addr, sizeof(rk.addr));
+	__builtin_memcpy(rv.vip, d.addr, sizeof(rv.vip));
+	rv.vport = d.port;
+	rv.svc_id = svc->id;
+	rv.backend_id = bid;
+	/* Full (LRU: never): recvmsg and getpeername would show the
+	 * backend; the connection itself works all the same. */
+	bpf_map_update_elem(&zh_sock_rev, &rk, &rv, BPF_ANY);
+	zh_sock_set(ctx, be->addr, be->port, v6);
+	zh_sock_count(stat);
+	return 1;
+}
+
+/* recvmsg() from, or getpeername() of, a backend this socket was sent
+ * to in a Service's name: the Service's address instead. Always 1. */
+static __always_inline int zh_sock_rev_nat(struct bpf_sock_addr *ctx,
+					   const int v6, __u32 stat)
+{
+	struct zh_sock_rev_key rk = {};
+	struct zh_sock_dst d = {};
+	struct zh_sock_rev *rv;
+
+	if (!zh_lb_on())
+		return 1;
+	zh_sock_get(ctx, &d, v6);
+	rk.cookie = bpf_get_socket_cookie(ctx);
+	rk.family = d.family;
+	rk.port = d.port;
+	__builtin_memcpy(rk.addr, d.addr, sizeof(rk.addr));
+	rv = bpf_map_lookup_elem(&zh_sock_rev, &rk);
+	if (!rv)
+		return 1;
+	zh_sock_set(ctx, rv->vip, rv->vport, v6);
+	zh_sock_count(stat);
+	return 1;
+}
+
+#endif /* ZH_SOCK_H */

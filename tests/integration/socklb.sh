@@ -1,0 +1,382 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
+#
+# Socket-level load balancing end to end: the agent attaches its cgroup
+# programs to a cgroup v2 directory this script makes (never the machine's
+# root: they would balance every socket of the machine) and moves itself
+# into, so that every process it starts, in the node netns ("hostNetwork")
+# or in a pod, is balanced at connect()/sendmsg(). Pods wired by the real
+# plugin; the node has `iptables -I FORWARD -j DROP`, ip_forward=0 and no
+# NAT rule, and no route to the Service CIDR: a Service only works if a
+# datapath translated it. Real clients (zh-sockc) and servers (socat).
+# Everything lives in namespaces, a cgroup and pins this script makes and
+# removes.
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+: "${O:=build}"
+ZH_PREFIX="zhk$$"
+# shellcheck source=tests/integration/lib.sh
+. tests/integration/lib.sh
+zh_start
+zh_require jq socat nsenter iptables bpftool
+
+CTL="$ZH_BIN/zerohopctl"
+SOCKC="$ZH_BIN/tests/zh-sockc"
+SVC="$ZH_TMP/services.json"
+LOG="$ZH_TMP/agent.log"
+N=300
+[ -x "$SOCKC" ] || {
+	echo "$ZH_TEST: no $SOCKC: make $O/tests/zh-sockc"
+	exit 1
+}
+
+# --- the cgroup -----------------------------------------------------------------
+CG_ROOT=""
+for d in /sys/fs/cgroup /sys/fs/cgroup/unified; do
+	if [ "$(stat -f -c %T "$d" 2>/dev/null)" = cgroup2fs ]; then
+		CG_ROOT=$d
+		break
+	fi
+done
+[ -n "$CG_ROOT" ] || zh_skip "no cgroup v2 hierarchy (cgroup v1 only)"
+CG="$CG_ROOT/$ZH_PREFIX"
+mkdir "$CG"
+# Back to the root, then whatever is still in our cgroup (only what this
+# script started) ends, and the cgroup goes.
+cgroup_cleanup() {
+	local p i
+	echo $$ >"$CG_ROOT/cgroup.procs" 2>/dev/null
+	for i in $(seq 50); do
+		for p in $(cat "$CG/cgroup.procs" 2>/dev/null); do
+			kill "$p" 2>/dev/null
+		done
+		rmdir "$CG" 2>/dev/null && return 0
+		sleep 0.1
+	done
+	echo "$ZH_TEST: cannot remove $CG" >&2
+}
+zh_defer cgroup_cleanup
+echo $$ >"$CG/cgroup.procs"
+
+# --- the node and pods ------------------------------------------------------------
+zh_node_up
+# An IPv6 address of the node's own, as 10.200.0.1 (lib.sh) for IPv4: a
+# hostNetwork client's source for the pods' global addresses.
+zh_node ip addr add fd00:200::1/128 dev lo
+zh_node sysctl -qw net.ipv4.ip_forward=0
+zh_node iptables -I FORWARD -j DROP
+
+agent_start() { # agent_start ARGS...: zerohopd with ARGS, until ready
+	: >"$LOG"
+	zh_bg "$ZH_NODE" env ZEROHOP_SOCKET_LB= "$ZH_BIN/zerohopd" -i 0 \
+		--service-cidr 10.96.0.0/12,fd00:96::/108 --cgroup "$CG" "$@" \
+		2>"$LOG"
+	AGENT=$!
+	for _ in $(seq 1 100); do
+		grep -q ready "$LOG" && return 0
+		sleep 0.1
+	done
+	cat "$LOG"
+	return 1
+}
+agent_stop() {
+	kill "$AGENT" 2>/dev/null || true
+	wait "$AGENT" 2>/dev/null || true
+}
+
+agent_start --socket-lb on
+
+zh_conf "$ZH_TMP/tc.conf" socklb tc 10.95.0.0/24 fd00:95::/64
+C="${ZH_PREFIX}-c" B1="${ZH_PREFIX}-b1" B2="${ZH_PREFIX}-b2" B3="${ZH_PREFIX}-b3"
+for p in "$C" "$B1" "$B2" "$B3"; do zh_pod_add "$p" "$ZH_TMP/tc.conf"; done
+declare -A IP4 IP6 NAME
+for p in "$C" "$B1" "$B2" "$B3"; do
+	IP4[$p]=$(zh_pod_ip "$p")
+	IP6[$p]=$(zh_pod_ip "$p" 6)
+done
+NAME[$B1]=b1 NAME[$B2]=b2 NAME[$B3]=b3
+
+# Every backend answers with its name: TCP once per connection, UDP once
+# per datagram.
+for b in "$B1" "$B2" "$B3"; do
+	n=${NAME[$b]}
+	zh_bg "$b" socat TCP6-LISTEN:8080,ipv6only=0,reuseaddr,fork \
+		SYSTEM:"echo $n"
+	zh_bg "$b" socat -T 1 UDP6-RECVFROM:5353,ipv6only=0,fork \
+		EXEC:"sed -u s/.*/$n/"
+	zh_bg "$b" "$ZH_BIN/xdpbench" server --port 7777
+done
+sleep 0.5
+
+# backends PORT FAMILY POD...: a backends array.
+backends() {
+	local port=$1 fam=$2 p sep=""
+	shift 2
+	printf '['
+	for p in "$@"; do
+		if [ "$fam" = 6 ]; then
+			printf '%s{"ip":"%s","port":%s}' "$sep" "${IP6[$p]}" "$port"
+		else
+			printf '%s{"ip":"%s","port":%s}' "$sep" "${IP4[$p]}" "$port"
+		fi
+		sep=,
+	done
+	printf ']'
+}
+
+# services POD...: web, dns (and their IPv6 twins) backed by PODs.
+services() {
+	cat >"$SVC" <<EOF
+{"services": [
+ {"name": "web", "vip": "10.96.0.10", "port": 80, "proto": "tcp", "backends": $(backends 8080 4 "$@")},
+ {"name": "dns", "vip": "10.96.0.10", "port": 53, "proto": "udp", "backends": $(backends 5353 4 "$@")},
+ {"name": "probe", "vip": "10.96.0.11", "port": 7777, "proto": "udp", "backends": $(backends 7777 4 "$B1")},
+ {"name": "sticky", "vip": "10.96.0.12", "port": 80, "affinity": {"clientIP": 600},
+  "backends": $(backends 8080 4 "$B1" "$B2" "$B3")},
+ {"name": "empty", "vip": "10.96.0.13", "port": 80, "backends": []},
+ {"name": "emptyu", "vip": "10.96.0.13", "port": 53, "proto": "udp", "backends": []},
+ {"name": "web6", "vip": "fd00:96::10", "port": 80, "backends": $(backends 8080 6 "$@")},
+ {"name": "dns6", "vip": "fd00:96::10", "port": 53, "proto": "udp", "backends": $(backends 5353 6 "$@")},
+ {"name": "np", "vip": "10.96.0.15", "port": 80, "nodePort": 30080, "backends": $(backends 8080 4 "$B2")}
+]}
+EOF
+	"$CTL" service apply -f "$SVC"
+}
+
+# sock_stat HOOK: zerohopctl stats' count of translations at HOOK.
+sock_stat() { "$CTL" stats -o json | jq -r ".socketLB.translations[\"$1\"]"; }
+# spread FILE LO HI: every backend's count of replies in FILE in LO..HI.
+spread() {
+	local b n
+	for b in b1 b2 b3; do
+		n=$(grep -c "reply=$b\$" "$1" || true)
+		((n >= $2 && n <= $3)) || {
+			echo "$b answered $n times, expected $2..$3"
+			sed 's/.*reply=//' "$1" | sort | uniq -c
+			return 1
+		}
+	done
+}
+# all_like FILE REGEX COUNT: FILE has COUNT lines, each matching REGEX.
+all_like() {
+	local n m
+	n=$(grep -c . "$1" || true)
+	m=$(grep -cE "$2" "$1" || true)
+	[ "$n" = "$3" ] && [ "$m" = "$3" ] || {
+		echo "$n lines, $m like $2, want $3:"
+		head -n 5 "$1"
+		return 1
+	}
+}
+# our_links: how many programs of ours are attached to the cgroup.
+our_links() {
+	# Nothing at all attached: bpftool prints nothing (jq -s: []).
+	bpftool -j cgroup show "$CG" | jq -s '[.[][] | select(.name | startswith("zh_sock_"))] | length'
+}
+# links_are N: N programs of ours on the cgroup (what is there printed).
+links_are() {
+	[ "$(our_links)" = "$1" ] || {
+		bpftool cgroup show "$CG"
+		find "$ZH_PIN_DIR" -name "*_link"
+		false
+	}
+}
+# sock_served VIP PORT BOOL: service list says that Service is (not) served at the
+# socket level.
+sock_served() {
+	"$CTL" service list -o json >"$ZH_TMP/sl.json"
+	jq -e ".services[] | select(.vip == \"$1\" and .port == $2) | .socketLB == $3" "$ZH_TMP/sl.json" >/dev/null || {
+		jq -c ".services[] | select(.vip == \"$1\" and .port == $2)" "$ZH_TMP/sl.json"
+		"$CTL" stats -o json | jq -c .socketLB
+		false
+	}
+}
+in_node() { zh_node "$@"; }
+in_c() { zh_in "$C" "$@"; }
+
+attached() {
+	check "the agent says socket-level LB is on" grep -q "socket-level load balancing on $CG" "$LOG"
+	check "8 programs of ours on the cgroup (bpftool cgroup show)" links_are 8
+	check "8 links pinned in the pin directory" \
+		test "$(find "$ZH_PIN_DIR" -name 'zh_sock_*_link' | wc -l)" = 8
+	check "apply the Services" services "$B1" "$B2" "$B3"
+	check "service list: web is served at the socket level" sock_served 10.96.0.10 80 true
+	check "service list's table has a column for it" \
+		sh -c "'$CTL' service list | head -n 1 | grep -q SOCK"
+}
+
+host_tcp_udp() {
+	in_node "$SOCKC" tcp 10.96.0.10 80 3 >"$ZH_TMP/h.out" 2>&1 || true
+	check "hostNetwork: 3 TCP connections to a ClusterIP answered, getpeername() is the VIP" \
+		all_like "$ZH_TMP/h.out" '^peer=10\.96\.0\.10:80 from=- reply=b[123]$' 3
+	in_node "$SOCKC" udp 10.96.0.10 53 3 >"$ZH_TMP/h.out" 2>&1 || true
+	check "hostNetwork: connected UDP to a ClusterIP answered from the VIP, peer the VIP" \
+		all_like "$ZH_TMP/h.out" '^peer=10\.96\.0\.10:53 from=10\.96\.0\.10:53 reply=b[123]$' 3
+	in_node "$SOCKC" tcp fd00:96::10 80 2 >"$ZH_TMP/h.out" 2>&1 || true
+	check "hostNetwork: IPv6 too" \
+		all_like "$ZH_TMP/h.out" '^peer=\[fd00:96::10\]:80 from=- reply=b[123]$' 2
+	in_node "$SOCKC" udpto fd00:96::10 53 2 >"$ZH_TMP/h.out" 2>&1 || true
+	check "hostNetwork: IPv6 UDP answered from the VIP" \
+		all_like "$ZH_TMP/h.out" '^peer=- from=\[fd00:96::10\]:53 reply=b[123]$' 2
+	in_node "$SOCKC" tcp 10.200.0.1 30080 1 >"$ZH_TMP/h.out" 2>&1 || true
+	check "hostNetwork: a NodePort at the node's own address" \
+		all_like "$ZH_TMP/h.out" 'reply=b2$' 1
+	in_node "$SOCKC" tcp 127.0.0.1 30080 1 >"$ZH_TMP/h.out" 2>&1 || true
+	check "hostNetwork: a NodePort at localhost, as kube-proxy allows" \
+		all_like "$ZH_TMP/h.out" 'reply=b2$' 1
+	check "stats count connect4 translations" test "$(sock_stat connect4)" -ge 5
+	check "stats count connect6 translations" test "$(sock_stat connect6)" -ge 2
+	check "stats count getpeername4" test "$(sock_stat getpeername4)" -ge 5
+}
+
+udp_reply() {
+	local r0
+	r0=$(sock_stat recvmsg4)
+	in_node "$SOCKC" udpto 10.96.0.10 53 5 >"$ZH_TMP/u.out" 2>&1 || true
+	check "unconnected UDP: every reply is seen from the VIP" \
+		all_like "$ZH_TMP/u.out" '^peer=- from=10\.96\.0\.10:53 reply=b[123]$' 5
+	check "... by recvmsg4 (stats +5)" test "$(($(sock_stat recvmsg4) - r0))" -ge 5
+	check "... and sendmsg4 translated them" test "$(sock_stat sendmsg4)" -ge 5
+	in_c "$SOCKC" udpto 10.96.0.10 53 3 >"$ZH_TMP/u.out" 2>&1 || true
+	check "from a pod too" \
+		all_like "$ZH_TMP/u.out" '^peer=- from=10\.96\.0\.10:53 reply=b[123]$' 3
+}
+
+dns_spread() {
+	in_node "$SOCKC" udpnew 10.96.0.10 53 "$N" >"$ZH_TMP/d.out" 2>&1 || true
+	check "hostNetwork: $N DNS-like UDP requests, each a new socket, all answered from the VIP" \
+		all_like "$ZH_TMP/d.out" 'from=10\.96\.0\.10:53 reply=b[123]$' "$N"
+	# Uniform is 100 each; 70..130 is 3.6 sd.
+	check "... spread over the 3 backends (70..130 each)" spread "$ZH_TMP/d.out" 70 130
+	in_c "$SOCKC" udpnew 10.96.0.10 53 "$N" >"$ZH_TMP/d.out" 2>&1 || true
+	check "from a pod: $N, all answered from the VIP" \
+		all_like "$ZH_TMP/d.out" 'from=10\.96\.0\.10:53 reply=b[123]$' "$N"
+	check "... spread too" spread "$ZH_TMP/d.out" 70 130
+	in_c "$SOCKC" tcp 10.96.0.10 80 "$N" >"$ZH_TMP/d.out" 2>&1 || true
+	check "from a pod: $N TCP connections, spread" spread "$ZH_TMP/d.out" 70 130
+}
+
+affinity() {
+	local first
+	in_node "$SOCKC" tcp 10.96.0.12 80 30 >"$ZH_TMP/a.out" 2>&1 || true
+	first=$(head -n 1 "$ZH_TMP/a.out" | sed 's/.*reply=//')
+	check "hostNetwork: 30 connections to a ClientIP-affinity Service, one backend ($first)" \
+		all_like "$ZH_TMP/a.out" "reply=$first\$" 30
+	in_c "$SOCKC" tcp 10.96.0.12 80 30 >"$ZH_TMP/a.out" 2>&1 || true
+	first=$(head -n 1 "$ZH_TMP/a.out" | sed 's/.*reply=//')
+	check "pod: the same for its 30 ($first)" all_like "$ZH_TMP/a.out" "reply=$first\$" 30
+	in_c "$SOCKC" -b "${IP4[$C]}" tcp 10.96.0.12 80 5 >"$ZH_TMP/a.out" 2>&1 || true
+	check "pod bound to its address: keyed as the per-packet path keys it, one backend" \
+		all_like "$ZH_TMP/a.out" "reply=$(head -n 1 "$ZH_TMP/a.out" | sed 's/.*reply=//')\$" 5
+}
+
+drain() {
+	local first gone rest
+	# An unconnected UDP socket (as musl's resolver uses), one request
+	# now, the next after its backend left.
+	coproc SOCK { in_node "$SOCKC" -w udpto 10.96.0.10 53 2 2>&1; }
+	read -r -t 5 first <&"${SOCK[0]}" || true
+	gone=${first##*reply=}
+	check "a UDP socket's first request answered ($first)" test -n "$gone"
+	rest=()
+	for b in "$B1" "$B2" "$B3"; do
+		[ "${NAME[$b]}" = "$gone" ] || rest+=("$b")
+	done
+	check "drain $gone: the Services without it" services "${rest[@]}"
+	echo next >&"${SOCK[1]}"
+	read -r -t 5 second <&"${SOCK[0]}" || true
+	wait "$SOCK_PID" 2>/dev/null || true
+	check "its next sendmsg went to another backend ($second)" \
+		sh -c "echo '$second' | grep -E 'from=10\.96\.0\.10:53 reply=b[123]$' | grep -qv 'reply=$gone$'"
+	in_node "$SOCKC" tcp 10.96.0.10 80 100 >"$ZH_TMP/r.out" 2>&1 || true
+	check "100 new connections from the node, none to $gone" \
+		sh -c "test \$(grep -c 'reply=b' '$ZH_TMP/r.out') = 100 && ! grep -q 'reply=$gone\$' '$ZH_TMP/r.out'"
+	in_c "$SOCKC" udpnew 10.96.0.10 53 100 >"$ZH_TMP/r.out" 2>&1 || true
+	check "100 new UDP sockets from a pod, none to $gone" \
+		sh -c "test \$(grep -c 'reply=b' '$ZH_TMP/r.out') = 100 && ! grep -q 'reply=$gone\$' '$ZH_TMP/r.out'"
+	check "the backend back" services "$B1" "$B2" "$B3"
+}
+
+no_endpoints() {
+	local r0
+	r0=$(sock_stat refused_no_backend)
+	in_node "$SOCKC" tcp 10.96.0.13 80 >"$ZH_TMP/e.out" 2>&1 || true
+	check "hostNetwork: connect() to a Service without endpoints fails ECONNREFUSED" \
+		grep -q '^err=ECONNREFUSED .*call=connect' "$ZH_TMP/e.out"
+	check "... at once (< 100 ms, no SYN retry)" \
+		awk '{ split($2, a, "="); exit !(a[2] < 100) }' "$ZH_TMP/e.out"
+	in_c "$SOCKC" tcp 10.96.0.13 80 >"$ZH_TMP/e.out" 2>&1 || true
+	check "pod: the same" grep -q '^err=ECONNREFUSED .*call=connect' "$ZH_TMP/e.out"
+	in_c "$SOCKC" udpto 10.96.0.13 53 >"$ZH_TMP/e.out" 2>&1 || true
+	check "pod: UDP sendto() to it fails ECONNREFUSED" grep -q '^err=ECONNREFUSED .*call=send' "$ZH_TMP/e.out"
+	check "stats count the refusals" test "$(($(sock_stat refused_no_backend) - r0))" -ge 3
+}
+
+no_conntrack() {
+	"$CTL" conntrack flush >/dev/null
+	in_c "$SOCKC" tcp 10.96.0.10 80 20 >"$ZH_TMP/n.out" 2>&1 || true
+	check "pod: 20 TCP connections to a ClusterIP answered" all_like "$ZH_TMP/n.out" 'reply=b[123]$' 20
+	check "... and no zh_ct entry for them" \
+		test "$("$CTL" conntrack list -o json | jq length)" = 0
+}
+
+latency_probes() {
+	local n
+	"$CTL" latency --reset >/dev/null
+	in_c "$ZH_BIN/xdpbench" client --target 10.96.0.11 --port 7777 --count 100 \
+		-o json >"$ZH_TMP/xb.json" 2>"$ZH_TMP/xb.err" || true
+	"$CTL" latency -o json >"$ZH_TMP/lat.json"
+	n=$(jq -r '.hops[] | select(.hop == "egress" and .source == "probe") | .count' "$ZH_TMP/lat.json")
+	check "probes to a ClusterIP, balanced at connect(): the egress hop still times them ($n)" \
+		test "$n" -ge 100
+	n=$(jq -r '.hops[] | select(.hop == "deliver" and .source == "probe") | .count' "$ZH_TMP/lat.json")
+	check "... and the deliver hop ($n)" test "$n" -ge 100
+}
+
+socket_lb_off() {
+	agent_stop
+	agent_start --socket-lb off
+	check "--socket-lb off: the agent says so" grep -q "socket-level load balancing off" "$LOG"
+	check "... and nothing of ours is on the cgroup" links_are 0
+	check "service list: web is not served at the socket level" sock_served 10.96.0.10 80 false
+	"$CTL" conntrack flush >/dev/null
+	in_c "$SOCKC" tcp 10.96.0.10 80 30 >"$ZH_TMP/o.out" 2>&1 || true
+	check "the per-packet path still serves the pod: 30 connections answered" \
+		all_like "$ZH_TMP/o.out" 'reply=b[123]$' 30
+	check "... through conntrack (zh_ct has their entries)" \
+		sh -c "test \$('$CTL' conntrack list -o json | jq length) -gt 0"
+	agent_stop
+	agent_start
+	check "--socket-lb auto (the default): on again on this kernel" links_are 8
+	agent_stop
+	agent_start
+	check "a restart keeps the attachment, once (8 programs)" links_are 8
+}
+
+unpin() {
+	agent_stop
+	"$CTL" unpin >/dev/null
+	check "zerohopctl unpin: nothing of ours attached" links_are 0
+}
+
+# After unpin: the kernel probed again, told it lacks the recvmsg hooks.
+fallback() {
+	local rc=0
+	zh_bg "$ZH_NODE" env ZEROHOP_SOCKET_LB= ZEROHOP_DISABLE_FEATURES=cgroup_recvmsg \
+		"$ZH_BIN/zerohopd" -i 0 --cgroup "$CG" 2>"$LOG"
+	AGENT=$!
+	eventually grep -q ready "$LOG"
+	check "auto without a hook: off, with the reason logged" \
+		grep -q "socket-level load balancing off, Services by the per-packet path alone (pods only): this kernel lacks cgroup_recvmsg" "$LOG"
+	check "... and nothing of ours on the cgroup" links_are 0
+	agent_stop
+	zh_node "$ZH_BIN/zerohopd" -i 0 --cgroup "$CG" --socket-lb on \
+		2>"$ZH_TMP/on.log" || rc=$?
+	check "--socket-lb on without it: refused (exit $rc)" \
+		sh -c "test $rc = 1 && grep -q 'socket-level load balancing cannot work here: this kernel lacks cgroup_recvmsg' '$ZH_TMP/on.log'"
+	check "... attaching nothing" links_are 0
+	"$CTL" unpin >/dev/null
+}
+
+zh_run_cases attached host_tcp_udp udp_reply dns_spread affinity drain \
+	no_endpoints no_conntrack latency_probes socket_lb_off unpin fallback
