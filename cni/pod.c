@@ -17,6 +17,8 @@
 #include <string.h>
 #include <unistd.h>
 #include <net/if.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
 #include <linux/if_addr.h>
 
 #include "cni.h"
@@ -436,6 +438,28 @@ static void build_result(struct zh_result *res, const struct zh_cni_env *env,
 		res->dns = json_incref(ipam->dns);
 }
 
+/* The VXLAN device's MTU (routing vxlan without "mtu"): the agent made it
+ * the uplink's minus the encapsulation. */
+static int vxlan_mtu(const struct zh_netconf *conf, unsigned int *mtu,
+		     struct zh_cni_err *err)
+{
+	struct ifreq ifr = { 0 };
+	int fd, rc;
+
+	snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "%s", conf->vxlan_dev);
+	fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	rc = fd < 0 ? -1 : ioctl(fd, SIOCGIFMTU, &ifr);
+	if (fd >= 0)
+		close(fd);
+	if (rc || ifr.ifr_mtu < ZH_NETCONF_MTU_MIN)
+		return zh_cni_errf(
+			err, ZH_CNI_ERR_TRY_AGAIN, NULL,
+			"routing vxlan: no VXLAN device %s to take the MTU from (zerohopd --routing vxlan makes it; or give \"mtu\")",
+			conf->vxlan_dev);
+	*mtu = (unsigned int)ifr.ifr_mtu;
+	return 0;
+}
+
 /*
  * Last of ADD: what a DEL would be given, for the agent to release the
  * lease of a pod that goes without one (podstate.h). Without it such a pod
@@ -486,6 +510,7 @@ int zh_cmd_add(const struct zh_cni_env *env, const struct zh_netconf *conf,
 		.err = err,
 	};
 	int lock = -1, ipam_lock, netns_fd, host_ifindex = 0, ret;
+	unsigned int mtu = conf->mtu;
 
 	zh_host_ifname(env->container_id, env->ifname, host);
 	netns_fd = open(env->netns, O_RDONLY | O_CLOEXEC);
@@ -541,10 +566,17 @@ int zh_cmd_add(const struct zh_cni_env *env, const struct zh_netconf *conf,
 	if (ret)
 		goto err_ipam;
 
+	/* routing vxlan: the pod's MTU leaves room for the encapsulation,
+	 * as the agent made the VXLAN device's. */
+	if (conf->mtu_from_vxlan) {
+		ret = vxlan_mtu(conf, &mtu, err);
+		if (ret)
+			goto err_ipam;
+	}
 	/* An AF_XDP pod's veth has exactly its queues: native XDP on veth
 	 * takes a frame on the queue the sender's side picked, and a socket
 	 * only sees its own queue. */
-	ret = zh_nl_veth_add_queues(host, env->ifname, netns_fd, conf->mtu,
+	ret = zh_nl_veth_add_queues(host, env->ifname, netns_fd, mtu,
 				    conf->afxdp.queues);
 	if (ret) {
 		nl_fail(err, ret, "create veth pair",

@@ -31,6 +31,8 @@
 #define ZH_MAP_NODE_ADDRS "zh_node_addrs"
 #define ZH_MAP_XSKS "zh_xsks"
 #define ZH_MAP_XSK_STEER "zh_xsk_steer"
+#define ZH_MAP_NODES "zh_nodes"
+#define ZH_MAP_CLUSTER_CIDRS "zh_cluster_cidr"
 #define ZH_MAP_NOMASQ "zh_nomasq"
 #define ZH_MAP_SNAT_SRC "zh_snat_src"
 #define ZH_MAP_SOCK_REV "zh_sock_rev"
@@ -44,6 +46,7 @@
 #define ZH_PROG_TC_POD "zh_tc_pod"
 #define ZH_PROG_TC_UPLINK "zh_tc_uplink"
 #define ZH_PROG_XDP_UPLINK "zh_xdp_uplink"
+#define ZH_PROG_TC_TUNNEL "zh_tc_tunnel"
 /* Socket-level load balancing: cgroup sock_addr programs (sock.h). */
 #define ZH_PROG_SOCK_CONNECT4 "zh_sock_connect4"
 #define ZH_PROG_SOCK_CONNECT6 "zh_sock_connect6"
@@ -154,7 +157,10 @@ enum zh_datapath {
 	X(PROG_SOCK_RECVMSG4, "zh_sock_recvmsg4")     \
 	X(PROG_SOCK_RECVMSG6, "zh_sock_recvmsg6")     \
 	X(PROG_SOCK_PEER4, "zh_sock_peer4")           \
-	X(PROG_SOCK_PEER6, "zh_sock_peer6")
+	X(PROG_SOCK_PEER6, "zh_sock_peer6")           \
+	X(TC_FIB_LOOKUP, "tc_fib_lookup")             \
+	X(TC_SET_TUNNEL_KEY, "tc_skb_set_tunnel_key") \
+	X(PROG_TC_TUNNEL, "zh_tc_tunnel")
 
 enum zh_feature {
 #define ZH_FEAT_ENUM(id, name) ZH_FEAT_##id,
@@ -580,6 +586,50 @@ struct zh_affinity {
 };
 
 /*
+ * Across nodes (README: Across nodes). The agent keeps a table of the
+ * cluster's nodes (user/lib/nodes.c: from --nodes FILE, zerohopctl node,
+ * or the Kubernetes Node objects) and writes two LPM tries from it:
+ *
+ * zh_nodes: a remote node's pod CIDR -> struct zh_node: how a pod's packet
+ * to it leaves this node without the host stack. Native routing: out of
+ * the uplink toward the node's address (bpf_redirect_neigh); VXLAN: into
+ * the collect_md VXLAN device with the tunnel key set toward it. This
+ * node's own pod CIDRs are not in it (its pods are zh_endpoints').
+ *
+ * zh_cluster_cidr: every pod CIDR and every node address of the cluster,
+ * this node's included -> ZH_CLUSTER_F_* flags: "inside the cluster", for
+ * the masquerade (nothing inside is SNATed) and for the uplink's fast
+ * path, which delivers into pods only what comes from inside.
+ *
+ * Both are keyed by struct zh_lpm_key: prefixlen counts the 32 bits of
+ * family and pad first, then the address's prefix, so that one trie holds
+ * both families and never matches across them.
+ */
+#define ZH_MAX_NODE_CIDRS 16384
+#define ZH_MAX_CLUSTER_CIDRS 32768
+#define ZH_LPM_FAMILY_BITS 32
+
+/* struct zh_lpm_key (below, with the masquerade's zh_nomasq): the same
+ * key, prefixlen ZH_LPM_FAMILY_BITS + the prefix length. */
+
+#define ZH_NODE_F_VXLAN (1U << 0) /* through the VXLAN device, not native */
+
+struct zh_node {
+	__u32 addr[4]; /* the node's address (underlay), network byte order */
+	__u8 family; /* of addr: enum zh_family */
+	__u8 flags; /* ZH_NODE_F_* */
+	/* VXLAN: the MAC of the node's VXLAN device, the inner frame's
+	 * destination (so that its device takes the frame as its own). */
+	__u8 mac[ZH_ETH_ALEN];
+	__u32 ifindex; /* out of here: the uplink, or the VXLAN device */
+	__u32 vni; /* VXLAN: the tunnel id */
+};
+
+#define ZH_CLUSTER_F_POD_CIDR (1U << 0) /* a node's pod CIDR */
+#define ZH_CLUSTER_F_NODE_IP (1U << 1) /* a node's own address (/32, /128) */
+#define ZH_CLUSTER_F_LOCAL (1U << 2) /* this node's */
+
+/*
  * Source NAT (bpf/lib/snat.h). Masquerade: a pod's packet to an address
  * that zh_nomasq does not hold (the cluster's pod and node CIDRs, the
  * Service CIDRs, zerohopd --no-masquerade) leaves the node with the
@@ -880,6 +930,7 @@ _Static_assert(sizeof(struct zh_affinity) == 16, "zh_affinity layout");
 _Static_assert(sizeof(struct zh_kfeat) == 96, "zh_kfeat layout");
 _Static_assert(sizeof(struct zh_trace) == 24, "zh_trace layout");
 _Static_assert(sizeof(struct zh_lpm_key) == 24, "zh_lpm_key layout");
+_Static_assert(sizeof(struct zh_node) == 32, "zh_node layout");
 _Static_assert(sizeof(struct zh_snat_src) == 32, "zh_snat_src layout");
 _Static_assert(sizeof(struct zh_sock_rev_key) == 32, "zh_sock_rev_key layout");
 _Static_assert(sizeof(struct zh_sock_rev) == 32, "zh_sock_rev layout");

@@ -57,6 +57,8 @@ struct zh_objs {
 	int node_addrs_fd;
 	int xsks_fd;
 	int xsk_steer_fd;
+	int nodes_fd;
+	int cluster_cidrs_fd;
 	int nomasq_fd;
 	int snat_src_fd;
 	int tc_from_pod_fd;
@@ -66,6 +68,7 @@ struct zh_objs {
 	int tc_pod_fd;
 	int tc_uplink_fd;
 	int xdp_uplink_fd;
+	int tc_tunnel_fd;
 	int sock_rev_fd;
 	int sock_stats_fd;
 	int sock_connect4_fd; /* socket-level LB (socklb.h) */

@@ -67,6 +67,7 @@
 #include "xdpbench.h"
 #include "svc.h"
 #include "svc_maps.h"
+#include "nodes.h"
 #include "masq.h"
 #include "zerohop.h"
 
@@ -87,6 +88,11 @@ const char *const xb_path_names[XB_P_MAX] = {
 	[XB_P_ZH_AFXDP] = "zerohop-afxdp",
 	[XB_P_KP_NODEPORT] = "kubeproxy-nodeport",
 	[XB_P_ZH_NODEPORT] = "zerohop-nodeport",
+	[XB_P_NODE] = "node",
+	[XB_P_ZH_NATIVE] = "zerohop-native",
+	[XB_P_ZH_VXLAN] = "zerohop-vxlan",
+	[XB_P_BRIDGE_ROUTES] = "bridge-routes",
+	[XB_P_VXLAN_BRIDGE] = "vxlan-bridge",
 };
 
 /* Pod subnets, one per path, all outside the ClusterIP range 10.96/12. */
@@ -1260,6 +1266,384 @@ static int xb_setup_nodeport(struct xb_env *e, struct xb_path *p,
 
 /* --- a path ----------------------------------------------------------------- */
 
+/* --- across two nodes -------------------------------------------------------- */
+
+/*
+ * Two node netns joined by a veth pair (eth0 at each end: the fabric),
+ * 192.168.60.1 (a, the client's) and .2 (b, the server's); each node's pod
+ * CIDR is 10.<base>.<1|2>.0/24.
+ */
+#define XB_NODE_A "192.168.60.1"
+#define XB_NODE_B "192.168.60.2"
+
+static int xb_cross_base(enum xb_path_id id)
+{
+	switch (id) {
+	case XB_P_ZH_NATIVE:
+		return 252;
+	case XB_P_ZH_VXLAN:
+		return 253;
+	case XB_P_BRIDGE_ROUTES:
+		return 250;
+	default:
+		return 251; /* vxlan-bridge */
+	}
+}
+
+static int xb_setup_node_pair(struct xb_env *e, struct xb_path *p, char *why,
+			      size_t why_len)
+{
+	const char *name = xb_path_names[p->id];
+	char path[PATH_MAX];
+	struct xb_veth v;
+	int ret, fd;
+
+	ret = xb_netns_add(e, name, "nodea", p->node_ns, sizeof(p->node_ns));
+	if (!ret)
+		ret = xb_netns_add(e, name, "nodeb", p->node2_ns,
+				   sizeof(p->node2_ns));
+	if (ret)
+		return zh_errf(why, why_len, -EIO, "netns: %s", strerror(-ret));
+	fd = open(xb_netns_path(p->node2_ns, path, sizeof(path)),
+		  O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return zh_errf(why, why_len, -EIO, "%s: %s", path,
+			       strerror(errno));
+	v.peer_fd = fd;
+	v.addr = XB_NODE_A "/24";
+	ret = xb_in_netns(p->node_ns, xb_veth_fn, &v);
+	close(fd);
+	if (!ret) {
+		v.peer_fd = -1;
+		v.addr = XB_NODE_B "/24";
+		ret = xb_in_netns(p->node2_ns, xb_veth_fn, &v);
+	}
+	if (ret)
+		return zh_errf(why, why_len, -EIO, "veth: %s", strerror(-ret));
+	return 0;
+}
+
+/* `ip ARGS` (or `bridge ARGS`), words split at spaces, in netns @ns. */
+static int xb_ip(struct xb_env *e, const char *ns, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+static int xb_ip(struct xb_env *e, const char *ns, const char *fmt, ...)
+{
+	char line[512], nspath[PATH_MAX], err[PATH_MAX], *argv[32], *save;
+	struct xb_cmd c = { .argv = (const char *const *)argv,
+			    .netns = xb_netns_path(ns, nspath, sizeof(nspath)),
+			    .err = xb_tmp_file(e, err, sizeof(err), "ip.err") };
+	va_list ap;
+	int n = 0, ret;
+
+	va_start(ap, fmt);
+	vsnprintf(line, sizeof(line), fmt, ap);
+	va_end(ap);
+	for (char *w = strtok_r(line, " ", &save); w && n < 31;
+	     w = strtok_r(NULL, " ", &save))
+		argv[n++] = w;
+	argv[n] = NULL;
+	ret = xb_cmd_run(&c);
+	if (ret) {
+		char first[200];
+
+		xb_first_line(err, first, sizeof(first));
+		pr_warn("%s: %s: exit %d: %s\n", ns, argv[0], ret, first);
+		return -EIO;
+	}
+	return 0;
+}
+
+/* A pod of node @node (its CIDR 10.@base.@idx.0/24) wired by the
+ * reference bridge plugin, as kindnet and flannel do; @mtu 0: default. */
+static int xb_cross_bridge_pod(struct xb_env *e, struct xb_path *p,
+			       const struct xb_setup_opts *o, const char *node,
+			       int idx, unsigned int mtu, const char *role,
+			       char *pod_ns, size_t pod_ns_len,
+			       struct in_addr *ip, char *why, size_t why_len)
+{
+	const char *name = xb_path_names[p->id];
+	char plugin[PATH_MAX], ipam[PATH_MAX], conf[PATH_MAX], subnet[32];
+	struct in_addr gw;
+	json_t *j;
+	char *text;
+	int ret;
+
+	if (xb_find_in(o->cni_path, "bridge", plugin, sizeof(plugin)))
+		return zh_errf(
+			why, why_len, -EIO,
+			"the bridge CNI plugin is not in %s (--cni-path; Debian: containernetworking-plugins)",
+			o->cni_path);
+	snprintf(subnet, sizeof(subnet), "10.%d.%d.0/24", xb_cross_base(p->id),
+		 idx);
+	snprintf(ipam, sizeof(ipam), "%s/ipam-%s-%d", e->tmp, name, idx);
+	j = json_pack(
+		"{s:s, s:s, s:s, s:s, s:b, s:b, s:{s:s, s:[[{s:s}]], s:[{s:s}], s:s}}",
+		"cniVersion", "1.0.0", "name", name, "type", "bridge", "bridge",
+		XB_BRIDGE_NAME, "isGateway", 1, "ipMasq", 0, "ipam", "type",
+		"host-local", "ranges", "subnet", subnet, "routes", "dst",
+		"0.0.0.0/0", "dataDir", ipam);
+	if (j && mtu)
+		json_object_set_new(j, "mtu", json_integer(mtu));
+	text = j ? json_dumps(j, JSON_COMPACT) : NULL;
+	json_decref(j);
+	if (!text)
+		return zh_errf(why, why_len, -EIO, "out of memory");
+	xb_tmp_file(e, conf, sizeof(conf), "bridge.conf");
+	ret = xb_write_file(conf, text);
+	free(text);
+	if (ret)
+		return zh_errf(why, why_len, -EIO, "%s: %s", conf,
+			       strerror(-ret));
+	ret = xb_netns_add(e, name, role, pod_ns, pod_ns_len);
+	if (ret)
+		return zh_errf(why, why_len, -EIO, "netns: %s", strerror(-ret));
+	return xb_pod_add(e, node, pod_ns, conf, plugin, o->cni_path, NULL, ip,
+			  &gw, why, why_len);
+}
+
+/*
+ * The kernel's ways across nodes, with pods of the bridge plugin:
+ * bridge-routes (kindnet: a static route to the other node's pod CIDR via
+ * its address) and vxlan-bridge (flannel: a VXLAN device, the other
+ * node's pod CIDR routed onlink through it, its gateway a permanent
+ * neighbour with the remote device's MAC, and an FDB entry to the remote
+ * node's address). Both nodes forward; no br_netfilter.
+ */
+static int xb_setup_cross_kernel(struct xb_env *e, struct xb_path *p,
+				 const struct xb_setup_opts *o, char *why,
+				 size_t why_len)
+{
+	static const char *const brnf[] = {
+		"net/bridge/bridge-nf-call-iptables",
+		"net/bridge/bridge-nf-call-ip6tables",
+		"net/bridge/bridge-nf-call-arptables",
+	};
+	bool vx = p->id == XB_P_VXLAN_BRIDGE;
+	int base = xb_cross_base(p->id), ret;
+	const char *ns[2] = { p->node_ns, p->node2_ns };
+	const char *addr[2] = { XB_NODE_A, XB_NODE_B };
+
+	ret = xb_setup_node_pair(e, p, why, why_len);
+	for (int i = 0; !ret && i < 2; i++) {
+		int me = i + 1, other = 2 - i;
+
+		ret = xb_sysctl(ns[i], "net/ipv4/ip_forward", "1", false, why,
+				why_len);
+		for (size_t k = 0; !ret && k < sizeof(brnf) / sizeof(brnf[0]);
+		     k++)
+			ret = xb_sysctl(ns[i], brnf[k], "0", true, why,
+					why_len);
+		if (ret)
+			break;
+		if (!vx) {
+			ret = xb_ip(e, ns[i],
+				    "ip route add 10.%d.%d.0/24 via %s", base,
+				    other, addr[1 - i]);
+		} else {
+			ret = xb_ip(
+				e, ns[i],
+				"ip link add flannel.1 type vxlan id 1 local %s dev eth0 dstport 8472 nolearning",
+				addr[i]);
+			if (!ret)
+				ret = xb_ip(
+					e, ns[i],
+					"ip link set flannel.1 address 02:fa:00:00:00:0%d mtu 1450 up",
+					me);
+			if (!ret)
+				ret = xb_ip(
+					e, ns[i],
+					"ip addr add 10.%d.%d.0/32 dev flannel.1",
+					base, me);
+			if (!ret)
+				ret = xb_ip(
+					e, ns[i],
+					"ip neigh add 10.%d.%d.0 lladdr 02:fa:00:00:00:0%d dev flannel.1 nud permanent",
+					base, other, other);
+			if (!ret)
+				ret = xb_ip(
+					e, ns[i],
+					"bridge fdb append 02:fa:00:00:00:0%d dev flannel.1 dst %s",
+					other, addr[1 - i]);
+			if (!ret)
+				ret = xb_ip(
+					e, ns[i],
+					"ip route add 10.%d.%d.0/24 via 10.%d.%d.0 dev flannel.1 onlink",
+					base, other, base, other);
+		}
+		if (ret)
+			return zh_errf(
+				why, why_len, -EIO,
+				"%s: the kernel's route to the other node",
+				ns[i]);
+	}
+	if (ret)
+		return ret;
+	ret = xb_cross_bridge_pod(e, p, o, p->node_ns, 1, vx ? 1450 : 0, "a",
+				  p->cli_ns, sizeof(p->cli_ns), &p->cli_ip, why,
+				  why_len);
+	if (!ret)
+		ret = xb_cross_bridge_pod(e, p, o, p->node2_ns, 2,
+					  vx ? 1450 : 0, "b", p->srv_ns,
+					  sizeof(p->srv_ns), &p->srv_ip, why,
+					  why_len);
+	return ret;
+}
+
+struct xb_zh_node {
+	const char *pin;
+	struct zh_cluster_conf conf;
+	const struct zh_node_set *set;
+	char why[256];
+};
+
+/* In the node's netns: the objects loaded and pinned (as zerohopd would),
+ * and the node table applied: routes, zh_nodes, the VXLAN device. */
+static int xb_zh_node_fn(void *arg)
+{
+	struct xb_zh_node *n = arg;
+	struct zh_cluster_result r;
+	struct zh_objs objs;
+	int lock, ret;
+
+	lock = zh_pin_lock(n->pin);
+	if (lock < 0)
+		return lock;
+	ret = zh_objs_open(&objs, n->pin, ZH_OBJS_LOAD, NULL);
+	if (ret) {
+		snprintf(n->why, sizeof(n->why), "%s", objs.err);
+	} else {
+		ret = zh_cluster_apply(&objs, &n->conf, n->set, &r);
+		if (ret)
+			snprintf(n->why, sizeof(n->why), "%s", r.err);
+		zh_objs_close(&objs);
+	}
+	zh_pin_unlock(lock);
+	return ret;
+}
+
+static int xb_zh_node_info(struct zh_node_info *n, const char *name,
+			   const char *addr, const char *cidr)
+{
+	memset(n, 0, sizeof(*n));
+	snprintf(n->name, sizeof(n->name), "%s", name);
+	n->n_addrs = n->n_cidrs = 1;
+	if (zh_addr_parse(addr, false, &n->addrs[0]) ||
+	    zh_addr_parse(cidr, true, &n->cidrs[0]))
+		return -EINVAL;
+	n->addrs[0].prefix = 32;
+	return 0;
+}
+
+/* zerohop-native and zerohop-vxlan: each node with pins of its own and
+ * the node table of both, a pod of the zerohop plugin on each. */
+static int xb_setup_cross_zerohop(struct xb_env *e, struct xb_path *p,
+				  const struct xb_setup_opts *o, char *why,
+				  size_t why_len)
+{
+	const char *name = xb_path_names[p->id];
+	bool vx = p->id == XB_P_ZH_VXLAN;
+	int base = xb_cross_base(p->id), ret;
+	const char *ns[2] = { p->node_ns, p->node2_ns };
+	char *pod_ns[2] = { p->cli_ns, p->srv_ns };
+	struct in_addr *pod_ip[2] = { &p->cli_ip, &p->srv_ip };
+	char pin[2][128], cidr[2][32], ipam[PATH_MAX], conf[PATH_MAX];
+	char cni_path[4200], host_local[PATH_MAX];
+	struct zh_node_set set = { 0 };
+	struct zh_node_info n;
+	struct in_addr gw;
+	const char *slash;
+
+	if (!o->plugin || access(o->plugin, X_OK))
+		return zh_errf(
+			why, why_len, -EIO,
+			"the zerohop CNI plugin was not found (--plugin)");
+	slash = strrchr(o->plugin, '/');
+	snprintf(cni_path, sizeof(cni_path), "%.*s:%s",
+		 slash ? (int)(slash - o->plugin) : 1, slash ? o->plugin : ".",
+		 o->cni_path);
+	if (xb_find_in(cni_path, "host-local", host_local, sizeof(host_local)))
+		return zh_errf(
+			why, why_len, -EIO,
+			"the host-local CNI plugin is not in %s (--cni-path)",
+			o->cni_path);
+	ret = xb_setup_node_pair(e, p, why, why_len);
+	if (ret)
+		return ret;
+	if (!e->pin_root[0]) {
+		char root[sizeof(e->pin_root)];
+
+		snprintf(root, sizeof(root), XB_BPFFS "/%s", e->prefix);
+		if (mkdir(root, 0700))
+			return zh_errf(why, why_len, -EIO, "mkdir %s: %s", root,
+				       strerror(errno));
+		memcpy(e->pin_root, root, sizeof(root));
+	}
+	for (int i = 0; i < 2; i++) {
+		snprintf(pin[i], sizeof(pin[i]), "%s/%s-%c", e->pin_root, name,
+			 'a' + i);
+		snprintf(cidr[i], sizeof(cidr[i]), "10.%d.%d.0/24", base,
+			 i + 1);
+		if (xb_zh_node_info(&n, i ? "b" : "a",
+				    i ? XB_NODE_B : XB_NODE_A, cidr[i]) ||
+		    zh_node_set_put(&set, &n)) {
+			zh_node_set_free(&set);
+			return zh_errf(why, why_len, -EIO, "the node table");
+		}
+	}
+	for (int i = 0; !ret && i < 2; i++) {
+		struct xb_zh_node zn = { .pin = pin[i], .set = &set };
+		json_t *j;
+		char *text;
+
+		/* Forwarding on, as on every Kubernetes node: the FIB
+		 * lookup answers, and the kernel could route the rest. */
+		ret = xb_sysctl(ns[i], "net/ipv4/ip_forward", "1", false, why,
+				why_len);
+		if (ret)
+			break;
+		zh_cluster_conf_init(&zn.conf);
+		snprintf(zn.conf.self, sizeof(zn.conf.self), "%s",
+			 i ? "b" : "a");
+		snprintf(zn.conf.uplink, sizeof(zn.conf.uplink), "eth0");
+		zn.conf.routing = vx ? ZH_ROUTING_VXLAN : ZH_ROUTING_NATIVE;
+		ret = xb_in_netns(ns[i], xb_zh_node_fn, &zn);
+		if (ret) {
+			zh_errf(why, why_len, -EIO, "node %s: %s", ns[i],
+				zn.why[0] ? zn.why : strerror(-ret));
+			break;
+		}
+		snprintf(ipam, sizeof(ipam), "%s/ipam-%s-%d", e->tmp, name, i);
+		/* No "mtu": routing vxlan takes the VXLAN device's. */
+		j = json_pack(
+			"{s:s, s:s, s:s, s:s, s:s, s:{s:s, s:[[{s:s}]], s:s}}",
+			"cniVersion", "1.0.0", "name", name, "type", "zerohop",
+			"datapath", "tc", "routing", vx ? "vxlan" : "native",
+			"ipam", "type", "host-local", "ranges", "subnet",
+			cidr[i], "dataDir", ipam);
+		text = j ? json_dumps(j, JSON_COMPACT) : NULL;
+		json_decref(j);
+		xb_tmp_file(e, conf, sizeof(conf), "zerohop-cross.conf");
+		ret = text ? xb_write_file(conf, text) : -ENOMEM;
+		free(text);
+		if (ret) {
+			zh_errf(why, why_len, -EIO, "%s: %s", conf,
+				strerror(-ret));
+			break;
+		}
+		ret = xb_netns_add(e, name, i ? "b" : "a", pod_ns[i],
+				   XB_NAME_MAX);
+		if (ret) {
+			zh_errf(why, why_len, -EIO, "netns: %s",
+				strerror(-ret));
+			break;
+		}
+		ret = xb_pod_add(e, ns[i], pod_ns[i], conf, o->plugin, cni_path,
+				 pin[i], pod_ip[i], &gw, why, why_len);
+	}
+	zh_node_set_free(&set);
+	return ret;
+}
+
 int xb_path_setup(struct xb_env *e, struct xb_path *p,
 		  const struct xb_setup_opts *o, char *why, size_t why_len)
 {
@@ -1296,6 +1680,21 @@ int xb_path_setup(struct xb_env *e, struct xb_path *p,
 	case XB_P_KP_NODEPORT:
 	case XB_P_ZH_NODEPORT:
 		return xb_setup_nodeport(e, p, o, why, why_len);
+	case XB_P_NODE:
+		ret = xb_setup_node_pair(e, p, why, why_len);
+		/* The nodes themselves: client on a, server on b. */
+		snprintf(p->cli_ns, sizeof(p->cli_ns), "%s", p->node_ns);
+		snprintf(p->srv_ns, sizeof(p->srv_ns), "%s", p->node2_ns);
+		inet_pton(AF_INET, XB_NODE_B, &p->srv_ip);
+		break;
+	case XB_P_ZH_NATIVE:
+	case XB_P_ZH_VXLAN:
+		ret = xb_setup_cross_zerohop(e, p, o, why, why_len);
+		break;
+	case XB_P_BRIDGE_ROUTES:
+	case XB_P_VXLAN_BRIDGE:
+		ret = xb_setup_cross_kernel(e, p, o, why, why_len);
+		break;
 	default:
 		return zh_errf(why, why_len, -EIO, "unknown path");
 	}

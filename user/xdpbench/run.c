@@ -83,6 +83,17 @@ void xb_run_usage(FILE *f)
 		"               uplink program: DNAT and SNAT in BPF, node A's kernel\n"
 		"               forwarding nothing (ip_forward 0, FORWARD DROP)\n"
 		"\n"
+		"Across two nodes (only when --paths names them): two node netns joined\n"
+		"by a veth pair, a pod on each (client on node a, server on node b):\n"
+		"  node         the two nodes themselves: the floor\n"
+		"  zerohop-native  zerohop pods, the node table applied (routing native):\n"
+		"               out of the uplink by BPF, into the pod by redirect_peer\n"
+		"  zerohop-vxlan  the same with routing vxlan (zh-vxlan, MTU 1450)\n"
+		"  bridge-routes  bridge-plugin pods and a static route to the other\n"
+		"               node's pod CIDR, as kindnet does it\n"
+		"  vxlan-bridge  bridge-plugin pods and a kernel VXLAN device with\n"
+		"               FDB, neighbour and onlink route, as flannel does it\n"
+		"\n"
 		"Workloads (--workload):\n"
 		"  udp-rr       one UDP flow, one request outstanding\n"
 		"  udp-newflow  each request from a new source port: a new flow\n"
@@ -504,6 +515,12 @@ static const char *xb_path_kernel_na(enum xb_path_id id,
 		break;
 	case XB_P_ZH_AFXDP:
 		use = ZH_USE_AFXDP;
+		break;
+	case XB_P_ZH_NATIVE:
+		use = ZH_USE_NATIVE;
+		break;
+	case XB_P_ZH_VXLAN:
+		use = ZH_USE_VXLAN;
 		break;
 	default:
 		return NULL;

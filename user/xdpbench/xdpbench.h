@@ -205,12 +205,19 @@ enum xb_path_id {
 	XB_P_ZH_XDP,
 	XB_P_ZH_SVC,
 	XB_P_ZH_AFXDP,
-	/* Cross-node NodePort (paths.c): opt-in (-P), not in the default set */
+	/* Across two nodes: opt-in (-P), not in the default set. A
+	 * NodePort to another node's pod (paths.c), */
 	XB_P_KP_NODEPORT,
 	XB_P_ZH_NODEPORT,
+	/* pod to pod (and the nodes themselves, the floor). */
+	XB_P_NODE,
+	XB_P_ZH_NATIVE,
+	XB_P_ZH_VXLAN,
+	XB_P_BRIDGE_ROUTES,
+	XB_P_VXLAN_BRIDGE,
 	XB_P_MAX,
 };
-/* The paths a run takes without -P. */
+/* The paths a run takes without -P: those within one node. */
 #define XB_P_DEFAULT_MAX XB_P_KP_NODEPORT
 
 extern const char *const xb_path_names[XB_P_MAX];
@@ -278,8 +285,8 @@ int xb_cmd_stop(pid_t pid);
 #define XB_NAME_MAX 64
 struct zh_objs;
 struct xb_xsk_agent;
-#define XB_MAX_NETNS 48
-#define XB_MAX_ADDS 16
+#define XB_MAX_NETNS 64
+#define XB_MAX_ADDS 32
 
 struct xb_cni_add {
 	char node[XB_NAME_MAX], pod[XB_NAME_MAX];
@@ -320,6 +327,7 @@ struct xb_path {
 	enum xb_path_id id;
 	/* netns names ("": the root netns) */
 	char cli_ns[XB_NAME_MAX], srv_ns[XB_NAME_MAX], node_ns[XB_NAME_MAX];
+	char node2_ns[XB_NAME_MAX]; /* across nodes: the server's node */
 	struct sockaddr_in srv_bind; /* port 0: the kernel's choice (host) */
 	struct sockaddr_in target; /* where the client sends */
 	struct in_addr srv_ip, gw; /* the server pod and its gateway */

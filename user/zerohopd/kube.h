@@ -19,6 +19,7 @@
 #include <jansson.h>
 
 #include "k8s.h"
+#include "nodes.h"
 #include "policy.h"
 #include "zerohop.h"
 #include "zh_hist.h"
@@ -54,6 +55,10 @@ struct zh_kube_opts {
 	unsigned int cni_mtu; /* its "mtu"; 0: the plugin's default */
 	json_t *cni_afxdp; /* its "afxdp" (borrowed); NULL: none */
 	unsigned int batch_ms; /* quiet time that ends a batch of events */
+	/* How this node reaches the others (the Node objects give the
+	 * table); NULL: the nodes are not followed. */
+	const struct zh_cluster_conf *cluster;
+	const char *state_dir; /* where the applied table is kept */
 	/* ZH_POL_MODE_*: not OFF, Pods (of every node), Namespaces and
 	 * NetworkPolicies are followed too and compiled (policy.h); the
 	 * result is logged and counted. Nothing enforces it yet. */
