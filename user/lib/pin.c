@@ -138,6 +138,7 @@ static const struct pin_entry pins[] = {
 	PIN(ZH_PROG_XDP_UPLINK, xdp_uplink_fd, true),
 	PIN(ZH_MAP_SOCK_REV, sock_rev_fd, false),
 	PIN(ZH_MAP_SOCK_STATS, sock_stats_fd, false),
+	PIN(ZH_MAP_NETNS, netns_fd, false),
 	PIN(ZH_PROG_SOCK_CONNECT4, sock_connect4_fd, true),
 	PIN(ZH_PROG_SOCK_CONNECT6, sock_connect6_fd, true),
 	PIN(ZH_PROG_SOCK_SENDMSG4, sock_sendmsg4_fd, true),
