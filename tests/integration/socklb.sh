@@ -423,6 +423,36 @@ latency_probes() {
 	check "... and the deliver hop ($n)" test "$n" -ge 100
 }
 
+# /metrics: the socket hooks' counters, as zerohopctl stats counts them,
+# and which hooks are attached.
+metrics_sock() {
+	local m="$ZH_TMP/metrics.txt" h c s
+	agent_stop
+	agent_start --listen 9469
+	in_c "$SOCKC" tcp 10.96.0.10 80 3 >/dev/null 2>&1 || true
+	in_c "$SOCKC" udpto 10.96.0.10 53 2 >/dev/null 2>&1 || true
+	in_c "$SOCKC" tcp 10.96.0.13 80 >/dev/null 2>&1 || true
+	"$CTL" stats -o json >"$ZH_TMP/st.json"
+	check "GET /metrics" sh -c "nsenter --net=/var/run/netns/$ZH_NODE curl -sf --max-time 5 http://127.0.0.1:9469/metrics >'$m'"
+	if command -v promtool >/dev/null; then
+		check "promtool check metrics: clean" sh -c "promtool check metrics <'$m'"
+	fi
+	check "HELP and TYPE counter for zerohop_socket_lb_translations_total" \
+		sh -c "grep -q '^# HELP zerohop_socket_lb_translations_total ' '$m' &&
+		       grep -qx '# TYPE zerohop_socket_lb_translations_total counter' '$m'"
+	for h in connect4 connect6 sendmsg4 sendmsg6 recvmsg4 recvmsg6 getpeername4 getpeername6; do
+		c=$(jq -r ".socketLB.translations[\"$h\"]" "$ZH_TMP/st.json")
+		s=$(awk -v k="zerohop_socket_lb_translations_total{hook=\"$h\"}" '$1 == k { print $2 }' "$m")
+		check "$h: $s translations, as zerohopctl stats counts ($c)" test "$s" = "$c"
+		check "$h: attached (1)" grep -qx "zerohop_socket_lb_attached{hook=\"$h\"} 1" "$m"
+	done
+	check "connect4 counted this traffic (> 0)" \
+		awk '$1 == "zerohop_socket_lb_translations_total{hook=\"connect4\"}" { exit !($2 > 0) }' "$m"
+	c=$(jq -r '.socketLB.translations.refused_no_backend' "$ZH_TMP/st.json")
+	check "zerohop_socket_lb_refused_total is zerohopctl's ($c, > 0)" \
+		sh -c "test '$c' -gt 0 && grep -qx 'zerohop_socket_lb_refused_total $c' '$m'"
+}
+
 socket_lb_off() {
 	agent_stop
 	agent_start --socket-lb off
@@ -470,4 +500,4 @@ fallback() {
 
 zh_run_cases attached host_tcp_udp udp_reply dns_spread affinity netns_map \
 	localhost_nodeport drain no_endpoints no_conntrack latency_probes \
-	affinity_both_paths socket_lb_off unpin fallback
+	affinity_both_paths metrics_sock socket_lb_off unpin fallback
