@@ -58,9 +58,11 @@ static const char services[] =
 	"{\"services\": ["
 	" {\"name\": \"web\", \"vip\": \"" VIP "\", \"port\": 80,"
 	"  \"backends\": [{\"ip\": \"" BACKEND "\", \"port\": 8080}]},"
-	" {\"name\": \"dns\", \"vip\": \"" VIP "\", \"port\": 53, \"proto\": \"udp\","
+	" {\"name\": \"dns\", \"vip\": \"" VIP
+	"\", \"port\": 53, \"proto\": \"udp\","
 	"  \"backends\": [{\"ip\": \"" BACKEND "\", \"port\": 5353}]},"
-	" {\"name\": \"empty\", \"vip\": \"" VIP_EMPTY "\", \"port\": 80, \"backends\": []},"
+	" {\"name\": \"empty\", \"vip\": \"" VIP_EMPTY
+	"\", \"port\": 80, \"backends\": []},"
 	" {\"name\": \"emptyu\", \"vip\": \"" VIP_EMPTY "\", \"port\": 53,"
 	"  \"proto\": \"udp\", \"backends\": []},"
 	" {\"name\": \"sticky\", \"vip\": \"" VIP_STICKY "\", \"port\": 80,"
@@ -236,16 +238,14 @@ static void test_udp_vip(void **state)
 
 	(void)state;
 	sin_set(&dst, VIP, 53);
-	assert_int_equal(sendto(fd, "q", 1, 0, (struct sockaddr *)&dst,
-				sizeof(dst)),
-			 1);
+	assert_int_equal(
+		sendto(fd, "q", 1, 0, (struct sockaddr *)&dst, sizeof(dst)), 1);
 	/* The backend got it, from the client's own address. */
 	assert_int_equal(recvfrom(udp_srv, buf, sizeof(buf), 0,
 				  (struct sockaddr *)&from, &len),
 			 1);
-	assert_int_equal(sendto(udp_srv, "a", 1, 0, (struct sockaddr *)&from,
-				len),
-			 1);
+	assert_int_equal(
+		sendto(udp_srv, "a", 1, 0, (struct sockaddr *)&from, len), 1);
 	len = sizeof(from);
 	assert_int_equal(recvfrom(fd, buf, sizeof(buf), 0,
 				  (struct sockaddr *)&from, &len),
