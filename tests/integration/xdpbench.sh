@@ -147,9 +147,17 @@ for d in /sys/fs/cgroup /sys/fs/cgroup/unified; do
 		break
 	fi
 done
-# root_clean: no program of ours on the root of the cgroup v2 hierarchy.
+# sock_ids CGROUP: the ids of the zh_sock_* programs on CGROUP, a JSON array.
+sock_ids() {
+	bpftool -j cgroup show "$1" 2>/dev/null |
+		jq -c '[.[]? | select((.name // "") | startswith("zh_sock_")) | .id]' 2>/dev/null || echo '[]'
+}
+# root_clean IDS: none of the programs IDS (this run's) on the root of the
+# cgroup v2 hierarchy. (Only this run's: another user of the machine may
+# run an agent of its own there.)
 root_clean() {
-	! bpftool -j cgroup show "$CG_ROOT" 2>/dev/null | jq -e '.[] | select(.name | startswith("zh_sock_"))' >/dev/null
+	[ "$(bpftool -j cgroup show "$CG_ROOT" 2>/dev/null |
+		jq --argjson ids "$1" '[.[]? | select(.id as $i | $ids | index($i))] | length' 2>/dev/null)" = 0 ]
 }
 socklb_paths() {
 	[ -n "$CG_ROOT" ] || zh_case_skip "no cgroup v2 hierarchy"
@@ -164,10 +172,12 @@ socklb_paths() {
 		grep -q 'round 1/' "$T/sock.err" && break
 		sleep 0.1
 	done
+	local ids
 	for _ in $(seq 1 20); do
-		[ "$(bpftool -j cgroup show "$CG_ROOT/xb$PID-zerohop-sock" 2>/dev/null |
-			jq '[.[] | select(.name | startswith("zh_sock_"))] | length')" = 8 ] && seen=1
-		root_clean || clean=0
+		ids=$(sock_ids "$CG_ROOT/xb$PID-zerohop-sock")
+		[ "$(jq length <<<"$ids")" = 8 ] && seen=1
+		ids=$(jq -c --argjson h "$(sock_ids "$CG_ROOT/xb$PID-host-svc")" '. + $h' <<<"$ids")
+		root_clean "$ids" || clean=0
 		sleep 0.1
 	done
 	RC=0

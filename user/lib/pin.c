@@ -169,6 +169,21 @@ static bool made_here(const struct zh_kfeat *f, const char *name, bool prog)
 	return strcmp(name, ZH_MAP_XSKS) || zh_kfeat_has(f, ZH_FEAT_AFXDP);
 }
 
+/* Is any program pinned in @o->dir (this build's or another's)? */
+static bool any_prog_pinned(const struct zh_objs *o)
+{
+	char path[PATH_MAX];
+
+	for (size_t i = 0; i < N_PINS; i++) {
+		if (!pins[i].prog)
+			continue;
+		pin_path(path, sizeof(path), o->dir, pins[i].name);
+		if (!access(path, F_OK))
+			return true;
+	}
+	return false;
+}
+
 static bool all_pinned(const struct zh_objs *o)
 {
 	char path[PATH_MAX];
@@ -557,6 +572,7 @@ int zh_objs_open(struct zh_objs *o, const char *root, unsigned int flags,
 		if (!(flags & ZH_OBJS_LOAD))
 			return zh_errf(o->err, sizeof(o->err), -ENOENT,
 				       "nothing pinned in %s", o->dir);
+		o->fresh = !any_prog_pinned(o);
 		err = load_programs(o, opts);
 		if (err)
 			return err;
