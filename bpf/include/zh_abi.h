@@ -13,7 +13,7 @@
 #include <linux/types.h>
 
 #define ZH_PIN_ROOT "/sys/fs/bpf/zerohop"
-#define ZH_PIN_VERSION "v3"
+#define ZH_PIN_VERSION "v4"
 #define ZH_PIN_DIR ZH_PIN_ROOT "/" ZH_PIN_VERSION
 
 /* Map names: at most 15 characters, the kernel keeps 16 with the NUL. */
@@ -31,6 +31,8 @@
 #define ZH_MAP_NODE_ADDRS "zh_node_addrs"
 #define ZH_MAP_XSKS "zh_xsks"
 #define ZH_MAP_XSK_STEER "zh_xsk_steer"
+#define ZH_MAP_NOMASQ "zh_nomasq"
+#define ZH_MAP_SNAT_SRC "zh_snat_src"
 #define ZH_MAP_SOCK_REV "zh_sock_rev"
 #define ZH_MAP_SOCK_STATS "zh_sock_stats"
 #define ZH_MAP_NETNS "zh_netns"
@@ -280,22 +282,25 @@ struct zh_iface {
  * reasons after it: the two lists make the order, so that zh_stat_is_drop()
  * holds by construction.
  */
-#define ZH_STATS_KEEP(X)                                               \
-	X(REDIRECT, "redirect")                                        \
-	X(PASS_NOT_IP, "pass_not_ip") /* ARP, other ethertypes */      \
-	X(PASS_NO_ENDPOINT, "pass_no_endpoint") /* not a local pod */  \
-	/* IPv6 link-local or unspecified source (ND, DAD) */          \
-	X(PASS_LINK_LOCAL, "pass_link_local")                          \
-	X(PASS_TTL, "pass_ttl") /* expiring: the kernel answers */     \
-	X(PASS_NO_IFACE, "pass_no_iface") /* ingress not ours */       \
-	X(PASS_NOT_TO_GW, "pass_not_to_gateway") /* not to our MAC */  \
-	X(PASS_IP_OPTIONS, "pass_ip_options") /* the kernel's rules */ \
-	X(PASS_CT_FULL, "pass_conntrack_full") /* no room in zh_ct */  \
-	/* XDP entry: no XDP on the destination's veth: tc delivers */ \
-	X(PASS_TO_TC, "pass_to_tc")                                    \
-	X(XSK_REDIRECT, "xsk_redirect") /* into an AF_XDP socket */    \
-	/* steered, but no socket for the queue: the pod's kernel */   \
-	X(PASS_XSK_NO_SOCKET, "pass_xsk_no_socket")
+#define ZH_STATS_KEEP(X)                                                     \
+	X(REDIRECT, "redirect")                                              \
+	X(PASS_NOT_IP, "pass_not_ip") /* ARP, other ethertypes */            \
+	X(PASS_NO_ENDPOINT, "pass_no_endpoint") /* not a local pod */        \
+	/* IPv6 link-local or unspecified source (ND, DAD) */                \
+	X(PASS_LINK_LOCAL, "pass_link_local")                                \
+	X(PASS_TTL, "pass_ttl") /* expiring: the kernel answers */           \
+	X(PASS_NO_IFACE, "pass_no_iface") /* ingress not ours */             \
+	X(PASS_NOT_TO_GW, "pass_not_to_gateway") /* not to our MAC */        \
+	X(PASS_IP_OPTIONS, "pass_ip_options") /* the kernel's rules */       \
+	X(PASS_CT_FULL, "pass_conntrack_full") /* no room in zh_ct */        \
+	/* XDP entry: no XDP on the destination's veth: tc delivers */       \
+	X(PASS_TO_TC, "pass_to_tc")                                          \
+	X(XSK_REDIRECT, "xsk_redirect") /* into an AF_XDP socket */          \
+	/* steered, but no socket for the queue: the pod's kernel */         \
+	X(PASS_XSK_NO_SOCKET, "pass_xsk_no_socket")                          \
+	/* source NAT (masquerade, a NodePort's remote backend): out of an \
+	 * uplink by bpf_redirect_neigh() */ \
+	X(SNAT, "snat")
 
 #define ZH_STATS_DROP(X)                                                      \
 	X(DROP_SPOOF_MAC, "drop_spoof_mac")                                   \
@@ -308,7 +313,12 @@ struct zh_iface {
 	/* a Service without ready backends (answered: ICMP unreachable) */   \
 	X(DROP_NO_BACKEND, "drop_no_backend")                                 \
 	X(DROP_UNKNOWN_VIP, "drop_unknown_vip") /* in the Service CIDR */     \
-	X(DROP_NAT, "drop_nat_failed") /* a NAT rewrite failed */
+	X(DROP_NAT, "drop_nat_failed") /* a NAT rewrite failed */             \
+	/* no free source port for a source NAT after ZH_SNAT_TRIES */        \
+	X(DROP_SNAT_NO_PORT, "drop_snat_no_port")                             \
+	/* externalTrafficPolicy Local, no backend on this node (kube-proxy \
+	 * drops these too: the load balancer's health check steers away) */ \
+	X(DROP_NO_LOCAL_BACKEND, "drop_no_local_backend")
 
 #define ZH_STAT_ENUM(id, name) ZH_STAT_##id,
 enum zh_stat {
@@ -356,6 +366,9 @@ struct zh_probe {
  * work at all: the programs read this entry and return.
  */
 #define ZH_CFG_F_PROBES (1U << 0) /* time probe datagrams (struct zh_probe) */
+/* Masquerade: pod traffic to what zh_nomasq does not hold leaves with the
+ * node's address (zh_snat_src), in BPF (zerohopd --masquerade). */
+#define ZH_CFG_F_MASQ (1U << 1)
 
 struct zh_config {
 	__u32 flags; /* ZH_CFG_F_* */
@@ -472,6 +485,10 @@ struct zh_svc_key {
 };
 
 #define ZH_SVC_F_NODEPORT (1U << 0)
+/* externalTrafficPolicy Local (a node port, an external or load-balancer
+ * IP): the client's address is kept (no SNAT), only this node's backends
+ * are in the table, and with none the request is dropped. */
+#define ZH_SVC_F_ETP_LOCAL (1U << 1)
 
 struct zh_svc {
 	__u32 id; /* never 0; unique while any flow may refer to it */
@@ -496,6 +513,12 @@ struct zh_backend {
 enum zh_ct_dir {
 	ZH_CT_FWD = 0,
 	ZH_CT_REV = 1,
+	/* Source NAT (snat.h): the flow as it leaves before the SNAT (vip,
+	 * vport: the source it gets; out_ifindex: the uplink), and the reply
+	 * as it arrives at the node's address (vip, vport: the destination
+	 * it gets back). A SNAT_REV key is the reservation of its port. */
+	ZH_CT_SNAT_FWD = 2,
+	ZH_CT_SNAT_REV = 3,
 };
 
 /* TCP state, enough to expire closed flows sooner than idle ones. */
@@ -555,6 +578,51 @@ struct zh_affinity {
 	__u64 last_seen_ns;
 	__u32 backend_id;
 	__u32 pad;
+};
+
+/*
+ * Source NAT (bpf/lib/snat.h). Masquerade: a pod's packet to an address
+ * that zh_nomasq does not hold (the cluster's pod and node CIDRs, the
+ * Service CIDRs, zerohopd --no-masquerade) leaves the node with the
+ * address of zh_snat_src's default entry (key 0) and a source port of its
+ * range. A NodePort request whose backend is on another node (and whose
+ * Service is externalTrafficPolicy Cluster) leaves with the address of
+ * the uplink it came in on (key: its ifindex), so that the reply comes
+ * back through this node, as kube-proxy's MASQUERADE does it.
+ *
+ * zh_nomasq: an LPM trie; prefixlen counts the family byte and the pad
+ * (32 bits) before the address bits. Value: ZH_NOMASQ_F_* (informative).
+ */
+#define ZH_MAX_NOMASQ 1024
+#define ZH_MAX_SNAT_SRC 64
+/* Free ports probed for a new flow: a random one, then the next ones. */
+#define ZH_SNAT_TRIES 32
+/* Outside Linux's ip_local_port_range (32768-60999) and the NodePort
+ * range (30000-32767): the node's own sockets never pick these. */
+#define ZH_SNAT_PORT_MIN 61000
+#define ZH_SNAT_PORT_MAX 65535
+
+struct zh_lpm_key {
+	__u32 prefixlen; /* 32 + the CIDR's length */
+	__u8 family; /* enum zh_family */
+	__u8 pad[3];
+	__u32 addr[4]; /* network byte order; IPv4 uses [0] */
+};
+
+#define ZH_NOMASQ_F_CLUSTER (1U << 0) /* pod or node CIDR, node address */
+#define ZH_NOMASQ_F_SERVICE (1U << 1) /* a Service CIDR */
+#define ZH_NOMASQ_F_USER (1U << 2) /* --no-masquerade */
+
+#define ZH_SNAT_SRC_F_V4 (1U << 0)
+#define ZH_SNAT_SRC_F_V6 (1U << 1)
+
+struct zh_snat_src {
+	__u32 ifindex; /* the uplink the packet leaves by */
+	__u32 flags; /* ZH_SNAT_SRC_F_*: which addresses are set */
+	__u32 v4; /* network byte order */
+	__u32 v6[4];
+	__u16 port_min; /* host byte order, inclusive */
+	__u16 port_max;
 };
 
 /*
@@ -659,6 +727,162 @@ struct zh_trace {
 	__s64 ret; /* what it returned */
 };
 
+/*
+ * NetworkPolicy (issue 16). Defined here, not yet created nor read by any
+ * program: user/lib/policy.c compiles the cluster's Pods, Namespaces and
+ * NetworkPolicies into the contents of these maps and an ordered list of
+ * writes (user/lib/policy_diff.c); the datapath slice creates the maps in
+ * bpf/lib/maps.h and executes the list.
+ *
+ * Identities are node-local numbers for "addresses no rule can tell
+ * apart": each address gets the signature of the peers it matches (pod
+ * and namespace selectors, ipBlocks with their own excepts) and of the
+ * named ports its pod resolves for egress rules; equal signatures share a
+ * number. A class is the same for the policies selecting a local pod, per
+ * direction. Policy is one hash, zh_policy, shared by every endpoint:
+ *
+ *   {class, dir, proto, identity} -> sorted disjoint port intervals
+ *
+ * where identity ZH_POL_ID_ANY is the class's wildcard cell (the rules
+ * whose peers are everyone) and an identity gets its own cell only where
+ * its allows differ from the wildcard's; ZH_POL_CELL_F_SPECIFIC on the
+ * wildcard cell says whether any does (else that one lookup decides). An
+ * empty wildcard cell is not written: on a miss the identity's cell is
+ * looked up, and a second miss denies. A cell
+ * of identity I always includes its class's wildcard cell (NetworkPolicy
+ * only allows), so an address resolved to a less specific identity (a
+ * miss, an overflow) can lose allows, never gain one: fail closed.
+ *
+ * What the endpoint entries will need (the datapath slice; zh_endpoint
+ * and zh_iface are unchanged here): struct zh_pol_ep, for each local pod
+ * address, either embedded or in a map of its own keyed by zh_ep_key.
+ */
+#define ZH_MAP_IPCACHE "zh_ipcache"
+#define ZH_MAP_IPCACHE_LPM "zh_ipcache_lpm"
+#define ZH_MAP_POLICY "zh_policy"
+#define ZH_MAP_POL_PORTS "zh_pol_ports"
+#define ZH_MAP_POLCTR "zh_polctr"
+#define ZH_MAP_POL_STATE "zh_pol_state"
+
+#define ZH_MAX_IPCACHE 262144 /* pod and node addresses, all nodes */
+#define ZH_MAX_IPCACHE_LPM 65536 /* ipBlock cidr and except prefixes */
+#define ZH_MAX_POLICY 262144 /* cells */
+#define ZH_MAX_POL_PORTS 256 /* port bitmaps: 8 KiB each, 2 MiB */
+#define ZH_MAX_POL_CLASSES 65536 /* class numbers are u16; 0: none */
+
+/* Reserved identities; the compiler numbers the others from
+ * ZH_POL_ID_FIRST. */
+#define ZH_POL_ID_ANY 0 /* zh_policy keys only: the wildcard cell */
+#define ZH_POL_ID_HOST 1 /* this node's addresses: always allowed */
+#define ZH_POL_ID_WORLD 2 /* the empty signature: matches no peer */
+#define ZH_POL_ID_FIRST 16
+
+enum zh_pol_dir {
+	ZH_POL_INGRESS = 0, /* the class is the destination's */
+	ZH_POL_EGRESS = 1, /* the class is the source's */
+};
+
+/* zh_policy key's proto: TCP, UDP and SCTP by number; every other
+ * protocol (ICMP...) as ZH_POL_PROTO_OTHER with port 0. */
+#define ZH_POL_PROTO_OTHER 0
+
+/* zh_ipcache: zh_ep_key (an exact pod or node address) -> zh_ipc. */
+struct zh_ipc {
+	__u32 identity;
+	__u32 flags; /* reserved: 0 */
+};
+
+/*
+ * zh_ipcache_lpm: consulted on a zh_ipcache miss when the class has
+ * ZH_POL_EP_F_CIDR_*; every ipBlock cidr and except prefix, and /0 of
+ * each family (ZH_POL_ID_WORLD). prefixlen counts the family byte and
+ * the padding too: 32 + the prefix's length.
+ */
+struct zh_ipc_lpm_key {
+	__u32 prefixlen;
+	__u8 family; /* enum zh_family */
+	__u8 pad[3];
+	__u32 addr[4]; /* network byte order; IPv4 uses addr[0] */
+};
+
+/* zh_policy. */
+struct zh_pol_key {
+	__u16 class;
+	__u8 dir; /* enum zh_pol_dir */
+	__u8 proto; /* IPPROTO_TCP/UDP/SCTP or ZH_POL_PROTO_OTHER */
+	__u32 identity; /* the peer's, or ZH_POL_ID_ANY */
+};
+
+#define ZH_POL_CELL_IVS 8
+
+struct zh_pol_iv {
+	__u16 lo, hi; /* destination ports, host byte order, inclusive */
+};
+
+/* The wildcard cell of its {class, dir, proto}: some identity has a cell
+ * of its own (look it up first). */
+#define ZH_POL_CELL_F_SPECIFIC (1U << 0)
+/* More intervals than fit: the ports are zh_pol_ports[bitmap]. */
+#define ZH_POL_CELL_F_BITMAP (1U << 1)
+
+struct zh_pol_cell {
+	__u8 n; /* intervals used in iv[] */
+	__u8 flags; /* ZH_POL_CELL_F_* */
+	/* Bit i: interval i denies. Reserved for ClusterNetworkPolicy:
+	 * NetworkPolicy only allows, so 0; a port in no interval is denied. */
+	__u16 verdicts;
+	__u32 bitmap; /* with ZH_POL_CELL_F_BITMAP */
+	struct zh_pol_iv iv[ZH_POL_CELL_IVS];
+};
+
+/* zh_pol_ports: array; bit p of bits[] (p / 64, p % 64): port p allowed. */
+struct zh_pol_ports {
+	__u64 bits[65536 / 64];
+};
+
+/* The policy state of a local pod's address. */
+#define ZH_POL_EP_F_ISO_IN (1U << 0) /* a policy isolates its ingress */
+#define ZH_POL_EP_F_ISO_EG (1U << 1) /* ... its egress */
+#define ZH_POL_EP_F_CIDR_IN (1U << 2) /* its ingress rules have ipBlocks */
+#define ZH_POL_EP_F_CIDR_EG (1U << 3)
+#define ZH_POL_EP_F_AUDIT (1U << 4) /* count and log, do not drop */
+/* A class whose cells did not fit: none written, so everything but the
+ * node is denied in that direction (counted under its own reason). */
+#define ZH_POL_EP_F_FAILED_IN (1U << 5)
+#define ZH_POL_EP_F_FAILED_EG (1U << 6)
+/* CNI ADD done, policy not known yet: deny all but the node (set by the
+ * plugin, cleared by the agent; the datapath slice). */
+#define ZH_POL_EP_F_PENDING (1U << 7)
+
+struct zh_pol_ep {
+	__u32 identity; /* its own, as zh_ipcache has it */
+	__u16 class_in; /* 0: not isolated */
+	__u16 class_eg;
+	__u32 flags; /* ZH_POL_EP_F_* */
+};
+
+/* zh_polctr: per-CPU array indexed by class: what its cells decided. */
+struct zh_pol_count {
+	__u64 allowed;
+	__u64 denied;
+	__u64 audited; /* would have been denied */
+	__u64 pad;
+};
+
+/* zh_pol_state: one entry. The agent bumps epoch after a change that may
+ * remove access; a conntrack entry approved under another epoch is
+ * judged again at its next packet (NETWORKPOLICY-NOTES 6.4). zh_config's
+ * layout stays as it is. */
+#define ZH_POL_MODE_OFF 0
+#define ZH_POL_MODE_AUDIT 1
+#define ZH_POL_MODE_ON 2
+
+struct zh_pol_state {
+	__u64 epoch;
+	__u32 mode; /* ZH_POL_MODE_* */
+	__u32 pad;
+};
+
 #ifndef __bpf__
 _Static_assert(sizeof(struct zh_ep_key) == 20, "zh_ep_key layout");
 _Static_assert(sizeof(struct zh_endpoint) == 20, "zh_endpoint layout");
@@ -680,9 +904,19 @@ _Static_assert(sizeof(struct zh_affinity_key) == 24, "zh_affinity_key layout");
 _Static_assert(sizeof(struct zh_affinity) == 16, "zh_affinity layout");
 _Static_assert(sizeof(struct zh_kfeat) == 96, "zh_kfeat layout");
 _Static_assert(sizeof(struct zh_trace) == 24, "zh_trace layout");
+_Static_assert(sizeof(struct zh_lpm_key) == 24, "zh_lpm_key layout");
+_Static_assert(sizeof(struct zh_snat_src) == 32, "zh_snat_src layout");
 _Static_assert(sizeof(struct zh_sock_rev_key) == 32, "zh_sock_rev_key layout");
 _Static_assert(sizeof(struct zh_sock_rev) == 32, "zh_sock_rev layout");
 _Static_assert(sizeof(struct zh_netns) == 32, "zh_netns layout");
+_Static_assert(sizeof(struct zh_ipc) == 8, "zh_ipc layout");
+_Static_assert(sizeof(struct zh_ipc_lpm_key) == 24, "zh_ipc_lpm_key layout");
+_Static_assert(sizeof(struct zh_pol_key) == 8, "zh_pol_key layout");
+_Static_assert(sizeof(struct zh_pol_cell) == 40, "zh_pol_cell layout");
+_Static_assert(sizeof(struct zh_pol_ports) == 8192, "zh_pol_ports layout");
+_Static_assert(sizeof(struct zh_pol_ep) == 12, "zh_pol_ep layout");
+_Static_assert(sizeof(struct zh_pol_count) == 32, "zh_pol_count layout");
+_Static_assert(sizeof(struct zh_pol_state) == 16, "zh_pol_state layout");
 _Static_assert(ZH_FEAT_MAX <= 64, "zh_kfeat has 64 bits");
 #endif
 

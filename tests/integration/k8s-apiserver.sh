@@ -471,7 +471,7 @@ raw_stats() {
 	w=$WATCH_PID
 	k8s_ctl wait-watches '{"kind": "EndpointSlice"}' >/dev/null
 	check "lists and watches counted by kind; the open watch with its parameters" \
-		jqt <(k8s_ctl stats) '.lists == {"Service": 1, "Node": 0, "EndpointSlice": 1}
+		jqt <(k8s_ctl stats) '.lists == {"Service": 1, "Node": 0, "EndpointSlice": 1, "Pod": 0, "Namespace": 0, "NetworkPolicy": 0}
 			and .watches.EndpointSlice == 1 and (.openWatches | length) == 1
 			and .openWatches[0].labelSelector == "!service.kubernetes.io/headless"
 			and .openWatches[0].resourceVersion == .resourceVersion
@@ -480,7 +480,7 @@ raw_stats() {
 	k8s_ctl disconnect >/dev/null
 	wait "$w"
 	check "a control command unknown: 404" says "no command" k8s_ctl nonsense
-	check "an object of an unknown kind: 400" says "unsupported kind" k8s_ctl apply '{"kind": "Pod", "metadata": {"name": "p"}}'
+	check "an object of an unknown kind: 400" says "unsupported kind" k8s_ctl apply '{"kind": "ConfigMap", "metadata": {"name": "p"}}'
 }
 
 # The last case: a second server with generated objects, then SIGTERM.
@@ -512,6 +512,33 @@ gen_sigterm() {
 	check "... after ending the watch cleanly (curl 0)" is 0 rc_of term
 }
 
+# The kinds NetworkPolicy needs (issue 16): Pods, Namespaces,
+# networking.k8s.io/v1 NetworkPolicies, as kubectl reads them.
+kubectl_policy_kinds() {
+	need_kubectl || return 0
+	check "apply the policy fixture" k8s_ctl apply "@tests/k8s/policy.json"
+	k8s_kubectl get pods -A -o json >"$ZH_TMP/pods.json"
+	check "get pods -A -o json: the fixture's" \
+		is "kube-system/kubelet-probe x/a x/b y/a y/b" names "$ZH_TMP/pods.json"
+	check "get pods -o wide: the server's table (IP, node)" \
+		grep -Eq '^a +1/1 +Running +0 +[0-9a-z]+ +10\.0\.1\.1 +n1' \
+		<(k8s_kubectl get pods -n y -o wide)
+	check "get ns: the applied Namespaces" \
+		grep -Eq '^y +Active ' <(k8s_kubectl get ns)
+	check "get one Namespace: its labels" is blue \
+		k8s_kubectl get ns y -o 'jsonpath={.metadata.labels.team}'
+	check "get netpol -A: the table (pod selector)" \
+		grep -Eq '^x +allow-b +app=a ' <(k8s_kubectl get netpol -A)
+	check "get one NetworkPolicy" is 80 \
+		k8s_kubectl get networkpolicy -n x allow-b -o 'jsonpath={.spec.ingress[0].ports[0].port}'
+	check "a NetworkPolicy's apiVersion" is networking.k8s.io/v1 \
+		k8s_kubectl get netpol -n y from-blue -o 'jsonpath={.apiVersion}'
+	check "delete one" k8s_ctl delete '{"kind":"NetworkPolicy","namespace":"x","name":"bad"}'
+	check "... gone: NotFound" \
+		says 'networkpolicies.networking.k8s.io "bad" not found' \
+		k8s_kubectl get netpol -n x bad
+}
+
 zh_run_cases kubectl_get kubectl_watch kubectl_auth kubectl_tls \
 	raw_list raw_watch raw_bookmark raw_compact raw_selectors raw_split raw_faults \
-	raw_stats gen_sigterm
+	raw_stats kubectl_policy_kinds gen_sigterm

@@ -54,9 +54,13 @@ with a Status body, reason Unauthorized)
   /api/v1/services, /api/v1/namespaces/NS/services[/NAME]
   /apis/discovery.k8s.io/v1/endpointslices, .../namespaces/NS/endpointslices[/NAME]
   /api/v1/nodes[/NAME]
+  /api/v1/pods, /api/v1/namespaces/NS/pods[/NAME]
+  /apis/networking.k8s.io/v1/networkpolicies, .../namespaces/NS/networkpolicies[/NAME]
+  /api/v1/namespaces   Namespaces applied (list, watch)
   /api/v1/watch/...    the old watch paths, same as ?watch=true
-  /api/v1/namespaces/NS  a Namespace, while objects live in NS (kubectl
-                       asks after a NotFound); /healthz /readyz /livez
+  /api/v1/namespaces/NS  that Namespace if applied, else one made up while
+                       objects live in NS (kubectl asks after a NotFound);
+                       /healthz /readyz /livez
   Read-only: other methods get 405 (Status MethodNotAllowed); so does a
   watch of one object's path (use fieldSelector=metadata.name=NAME).
   Query: labelSelector (key, !key, key=v, key==v, key!=v, key in (a,b),
@@ -188,6 +192,9 @@ RESOURCES = [
     Resource("", "v1", "services", "Service", True, ["svc"]),
     Resource("", "v1", "nodes", "Node", False, ["no"]),
     Resource("discovery.k8s.io", "v1", "endpointslices", "EndpointSlice", True),
+    Resource("", "v1", "pods", "Pod", True, ["po"]),
+    Resource("", "v1", "namespaces", "Namespace", False, ["ns"]),
+    Resource("networking.k8s.io", "v1", "networkpolicies", "NetworkPolicy", True, ["netpol"]),
 ]
 BY_PATH = {(r.group, r.version, r.plural): r for r in RESOURCES}
 BY_KIND = {r.kind: r for r in RESOURCES}
@@ -397,6 +404,25 @@ COLUMNS = {
         _col("Endpoints", "The slice's first addresses."),
         _col("Age", "Time since creation."),
     ],
+    "Pod": [
+        _col("Name", "Name of the object.", fmt="name"),
+        _col("Ready", "Containers ready of all."),
+        _col("Status", "The pod's phase."),
+        _col("Restarts", "Container restarts."),
+        _col("Age", "Time since creation."),
+        _col("IP", "The pod's address.", 1),
+        _col("Node", "The node the pod is on.", 1),
+    ],
+    "Namespace": [
+        _col("Name", "Name of the object.", fmt="name"),
+        _col("Status", "The namespace's phase."),
+        _col("Age", "Time since creation."),
+    ],
+    "NetworkPolicy": [
+        _col("Name", "Name of the object.", fmt="name"),
+        _col("Pod-Selector", "The pods the policy selects."),
+        _col("Age", "Time since creation."),
+    ],
     "Node": [
         _col("Name", "Name of the object.", fmt="name"),
         _col("Status", "The node's Ready condition."),
@@ -471,7 +497,42 @@ def _node_cells(o):
             info.get("containerRuntimeVersion", "<unknown>")]
 
 
-CELLS = {"Service": _service_cells, "EndpointSlice": _slice_cells, "Node": _node_cells}
+def _pod_cells(o):
+    spec = o.get("spec") or {}
+    st = o.get("status") or {}
+    n = len(spec.get("containers") or [])
+    return [f"{n}/{n}", st.get("phase", "Pending"), "0",
+            human_age(o["metadata"].get("creationTimestamp")),
+            st.get("podIP") or "<none>", spec.get("nodeName") or "<none>"]
+
+
+def _namespace_cells(o):
+    return [((o.get("status") or {}).get("phase")) or "Active",
+            human_age(o["metadata"].get("creationTimestamp"))]
+
+
+def _selector_text(sel):
+    sel = sel or {}
+    terms = [f"{k}={v}" for k, v in sorted((sel.get("matchLabels") or {}).items())]
+    for e in sel.get("matchExpressions") or []:
+        vals = ",".join(e.get("values") or [])
+        op = e.get("operator", "")
+        if op == "Exists":
+            terms.append(e.get("key", ""))
+        elif op == "DoesNotExist":
+            terms.append("!" + e.get("key", ""))
+        else:
+            terms.append(f"{e.get('key', '')} {op.lower()} ({vals})")
+    return ",".join(terms)
+
+
+def _netpol_cells(o):
+    sel = _selector_text((o.get("spec") or {}).get("podSelector"))
+    return [sel or "<none>", human_age(o["metadata"].get("creationTimestamp"))]
+
+
+CELLS = {"Service": _service_cells, "EndpointSlice": _slice_cells, "Node": _node_cells,
+         "Pod": _pod_cells, "Namespace": _namespace_cells, "NetworkPolicy": _netpol_cells}
 
 
 def table_row(kind, obj, include):
@@ -961,8 +1022,12 @@ class Handler(BaseHTTPRequestHandler):
         namespace."""
         store = self.server.app.store
         with store.lock:
+            stored = store.objects["Namespace"].get(("", name))
             seen = name in ("default", "kube-system", "kube-public", "kube-node-lease") or any(
                 k[0] == name for objs in store.objects.values() for k in objs)
+        if stored is not None:
+            self.send_json(200, stored)
+            return
         if not seen:
             raise APIError(404, "NotFound", f'namespaces "{name}" not found',
                            {"name": name, "kind": "namespaces"})

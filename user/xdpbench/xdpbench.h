@@ -208,8 +208,13 @@ enum xb_path_id {
 	XB_P_ZH_SOCK, /* socket-LB: a pod's client, balanced at connect() */
 	XB_P_HOST_SVC, /* socket-LB: a client in the node netns */
 	XB_P_KUBEPROXY_HOST, /* kubeproxy's rules, a client in the node netns */
+	/* Cross-node NodePort (paths.c): opt-in (-P), not in the default set */
+	XB_P_KP_NODEPORT,
+	XB_P_ZH_NODEPORT,
 	XB_P_MAX,
 };
+/* The paths a run takes without -P. */
+#define XB_P_DEFAULT_MAX XB_P_KP_NODEPORT
 
 extern const char *const xb_path_names[XB_P_MAX];
 
@@ -276,7 +281,7 @@ int xb_cmd_stop(pid_t pid);
 #define XB_NAME_MAX 64
 struct zh_objs;
 struct xb_xsk_agent;
-#define XB_MAX_NETNS 32
+#define XB_MAX_NETNS 48
 #define XB_MAX_ADDS 16
 
 struct xb_cni_add {
@@ -297,6 +302,7 @@ struct xb_env {
 	 * (never the root), and the one this process came from. */
 	char cgroups[XB_P_MAX][XB_NAME_MAX + 64];
 	char cg_home[4096];
+	struct zh_objs *zh_np; /* zerohop-nodeport's node A, likewise */
 	struct xb_xsk_agent *xsk; /* zerohop-afxdp's agent, until cleanup */
 	char netns[XB_MAX_NETNS][XB_NAME_MAX];
 	int n_netns;

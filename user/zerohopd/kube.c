@@ -22,6 +22,7 @@
 #include "k8s_watch.h"
 #include "kube.h"
 #include "log.h"
+#include "policy.h"
 #include "svc.h"
 #include "svc_k8s.h"
 
@@ -32,7 +33,9 @@
  * the last slot's time. */
 #define ARRIVALS_MAX 1024
 
-static const char *const kind_names[] = { "Service", "EndpointSlice", "Node" };
+static const char *const kind_names[] = { "Service",   "EndpointSlice",
+					  "Node",      "Pod",
+					  "Namespace", "NetworkPolicy" };
 static const char *const reason_names[] = { "invalid", "conflict",
 					    "unsupported" };
 
@@ -69,6 +72,8 @@ struct zh_kube {
 	size_t n_arrivals;
 	uint64_t batch_first_ms, batch_last_ms;
 	char *conflist; /* what we wrote last */
+	struct zh_pol_model *pol; /* the last compile */
+	bool pol_nodes; /* the Nodes changed: this node's addresses */
 
 	pthread_mutex_t lock; /* guards st */
 	struct zh_kube_stats st;
@@ -368,6 +373,117 @@ static void cni_sync(struct zh_kube *k)
 	k->conflist = text;
 }
 
+/* --- NetworkPolicy ------------------------------------------------------------ */
+
+#define NODE_ADDRS_MAX 16
+
+/* This node's own addresses, from its Node object. */
+static size_t node_addrs(const struct zh_kube *k, struct zh_ep_key *out)
+{
+	const json_t *node =
+		json_object_get(k->res[ZH_KUBE_NODES].store, k->o.node);
+	const json_t *addrs =
+		json_object_get(json_object_get(node, "status"), "addresses");
+	const json_t *a;
+	size_t i, n = 0;
+
+	json_array_foreach (addrs, i, a)
+		if (n < NODE_ADDRS_MAX &&
+		    !zh_pol_key_parse(
+			    json_string_value(json_object_get(a, "address")),
+			    &out[n]))
+			n++;
+	return n;
+}
+
+static bool was_rejected(const struct zh_pol_model *m,
+			 const struct zh_pol_reject *r)
+{
+	for (size_t i = 0; m && i < m->n_rejects; i++)
+		if (!strcmp(m->rejects[i].key, r->key) &&
+		    !strcmp(m->rejects[i].kind, r->kind) &&
+		    !strcmp(m->rejects[i].reason, r->reason))
+			return true;
+	return false;
+}
+
+/*
+ * Pods, Namespaces and NetworkPolicies compiled again, from the last
+ * model; the writes that would take the maps there counted (no map
+ * exists yet: the datapath slice executes them); what changed said.
+ */
+static void policy_sync(struct zh_kube *k)
+{
+	struct zh_ep_key addrs[NODE_ADDRS_MAX];
+	struct zh_pol_opts o = {
+		.node = k->o.node,
+		.audit = k->o.network_policy == ZH_POL_MODE_AUDIT,
+		.node_addrs = addrs,
+	};
+	struct zh_pol_model *m = NULL;
+	struct zh_pol_op *ops = NULL;
+	size_t n_ops = 0, rej[3] = { 0 };
+	uint64_t bumps = 0;
+	int rc;
+
+	o.n_node_addrs = node_addrs(k, addrs);
+	rc = zh_pol_compile(k->res[ZH_KUBE_PODS].store,
+			    k->res[ZH_KUBE_NAMESPACES].store,
+			    k->res[ZH_KUBE_NETPOLS].store, &o, k->pol, &m);
+	if (!rc)
+		rc = zh_pol_diff(k->pol, m, &ops, &n_ops);
+	if (rc) {
+		pr_warn("k8s: cannot compile the NetworkPolicies: %s\n",
+			strerror(-rc));
+		zh_pol_model_free(m);
+		pthread_mutex_lock(&k->lock);
+		k->st.pol.failures++;
+		pthread_mutex_unlock(&k->lock);
+		return;
+	}
+	for (size_t i = 0; i < n_ops; i++)
+		bumps += ops[i].type == ZH_POL_OP_EPOCH_BUMP;
+	free(ops);
+	for (size_t i = 0; i < m->n_rejects; i++) {
+		const struct zh_pol_reject *r = &m->rejects[i];
+		int kind = !strcmp(r->kind, "NetworkPolicy") ? 0 :
+			   !strcmp(r->kind, "Pod")	     ? 1 :
+							       2;
+
+		rej[kind]++;
+		if (was_rejected(k->pol, r))
+			continue;
+		pr_warn("k8s: %s %s left out: %s%s\n", r->kind, r->key,
+			r->reason,
+			r->isolating ?
+				" (its pods stay isolated, with none of its allows)" :
+				"");
+		pthread_mutex_lock(&k->lock);
+		k->st.rejected[kind == 0 ? ZH_KUBE_NETPOLS :
+			       kind == 1 ? ZH_KUBE_PODS :
+					   ZH_KUBE_NAMESPACES]
+			      [ZH_KUBE_INVALID]++;
+		pthread_mutex_unlock(&k->lock);
+	}
+	if (!k->pol || memcmp(&k->pol->sum, &m->sum, sizeof(m->sum)) || n_ops)
+		pr_info("k8s: NetworkPolicy compiled (not enforced yet): %zu policies, %zu pods; %zu identities, %zu classes, %zu cells, %zu local endpoints, %zu ipcache + %zu prefixes; %zu rejected, %zu classes failed closed; %zu map writes%s\n",
+			m->sum.policies, m->sum.pods, m->sum.identities,
+			m->sum.classes, m->sum.cells, m->sum.endpoints,
+			m->sum.ipcache, m->sum.lpm, m->sum.rejected,
+			m->sum.failed_classes, n_ops,
+			bumps ? ", access removed" : "");
+	zh_pol_model_free(k->pol);
+	k->pol = m;
+	pthread_mutex_lock(&k->lock);
+	k->st.pol.compiled = true;
+	k->st.pol.sum = m->sum;
+	memcpy(k->st.pol.rejected, rej, sizeof(rej));
+	k->st.pol.compiles++;
+	k->st.pol.writes += n_ops;
+	k->st.pol.epoch_bumps += bumps;
+	pthread_mutex_unlock(&k->lock);
+}
+
 /* --- the thread ---------------------------------------------------------- */
 
 static void arrived(struct zh_kube *k, int n)
@@ -386,7 +502,7 @@ static void arrived(struct zh_kube *k, int n)
 static void stats_update(struct zh_kube *k)
 {
 	pthread_mutex_lock(&k->lock);
-	for (int i = 0; i < ZH_KUBE_KINDS; i++) {
+	for (int i = 0; i < k->st.kinds; i++) {
 		const struct zh_k8s_res *r = &k->res[i];
 
 		k->st.kind[i].objects = json_object_size(r->store);
@@ -404,11 +520,21 @@ static void *kube_thread(void *arg)
 	struct zh_k8s_res *svc = &k->res[ZH_KUBE_SERVICES];
 	struct zh_k8s_res *sl = &k->res[ZH_KUBE_SLICES];
 	struct zh_k8s_res *nodes = &k->res[ZH_KUBE_NODES];
+	struct zh_k8s_res *pods = &k->res[ZH_KUBE_PODS];
+	struct zh_k8s_res *nss = &k->res[ZH_KUBE_NAMESPACES];
+	struct zh_k8s_res *nps = &k->res[ZH_KUBE_NETPOLS];
+	bool pol = k->o.network_policy != ZH_POL_MODE_OFF;
 
 	while (!atomic_load(&k->stop)) {
 		uint64_t now = now_ms();
 		int timeout = 1000, n;
-		bool pending = svc->changed || sl->changed;
+		/* (Only once the three lists are in: until then there is
+		 * nothing to wait for, and a zero timeout would spin.) */
+		bool pol_pending = pol && pods->synced && nss->synced &&
+				   nps->synced &&
+				   (pods->changed || nss->changed ||
+				    nps->changed || k->pol_nodes);
+		bool pending = svc->changed || sl->changed || pol_pending;
 
 		if (pending) {
 			uint64_t due = k->batch_last_ms + k->o.batch_ms;
@@ -439,7 +565,20 @@ static void *kube_thread(void *arg)
 		}
 		if (nodes->changed) {
 			nodes->changed = false;
+			k->pol_nodes = pol;
 			cni_sync(k);
+		}
+		/* All three lists first: a policy compiled without its pods
+		 * would isolate them with none of their peers. */
+		if (pol &&
+		    (pods->changed || nss->changed || nps->changed ||
+		     k->pol_nodes) &&
+		    pods->synced && nss->synced && nps->synced &&
+		    (now >= k->batch_last_ms + k->o.batch_ms ||
+		     now >= k->batch_first_ms + BATCH_MAX_MS)) {
+			pods->changed = nss->changed = nps->changed = false;
+			k->pol_nodes = false;
+			policy_sync(k);
 		}
 	}
 	return NULL;
@@ -485,6 +624,22 @@ int zh_kube_start(struct zh_kube **out, const struct zh_kube_opts *o,
 	if (!rc)
 		rc = zh_k8s_res_init(&k->res[ZH_KUBE_NODES], "Node",
 				     "/api/v1/nodes", NULL, false);
+	k->st.kinds = ZH_KUBE_KINDS_BASE;
+	k->st.pol.mode = o->network_policy;
+	if (!rc && o->network_policy != ZH_POL_MODE_OFF) {
+		k->st.kinds = ZH_KUBE_KINDS;
+		rc = zh_k8s_res_init(&k->res[ZH_KUBE_PODS], "Pod",
+				     "/api/v1/pods", NULL, true);
+		if (!rc)
+			rc = zh_k8s_res_init(&k->res[ZH_KUBE_NAMESPACES],
+					     "Namespace", "/api/v1/namespaces",
+					     NULL, false);
+		if (!rc)
+			rc = zh_k8s_res_init(
+				&k->res[ZH_KUBE_NETPOLS], "NetworkPolicy",
+				"/apis/networking.k8s.io/v1/networkpolicies",
+				NULL, true);
+	}
 	for (int i = 0; i < ZH_KUBE_KINDS; i++) {
 		k->resp[i] = &k->res[i];
 		k->res[i].cb_arg = k;
@@ -497,7 +652,7 @@ int zh_kube_start(struct zh_kube **out, const struct zh_kube_opts *o,
 		rc = -ENOMEM;
 	if (!rc)
 		rc = zh_k8s_client_init(&k->client, &k->conf, k->resp,
-					ZH_KUBE_KINDS);
+					(size_t)k->st.kinds);
 	if (rc)
 		goto err_res;
 	rc = -pthread_create(&k->thread, NULL, kube_thread, k);
@@ -505,9 +660,12 @@ int zh_kube_start(struct zh_kube **out, const struct zh_kube_opts *o,
 		pr_warn("k8s: cannot start the thread: %s\n", strerror(-rc));
 		goto err_client;
 	}
-	pr_info("k8s: following %s as node %s%s%s\n", k->conf.server, o->node,
+	pr_info("k8s: following %s as node %s%s%s%s\n", k->conf.server, o->node,
 		o->cni_conf_dir ? "; CNI configuration into " : "",
-		o->cni_conf_dir ? o->cni_conf_dir : "");
+		o->cni_conf_dir ? o->cni_conf_dir : "",
+		o->network_policy != ZH_POL_MODE_OFF ?
+			"; Pods, Namespaces and NetworkPolicies compiled (not enforced yet)" :
+			"");
 	*out = k;
 	return 0;
 
@@ -538,6 +696,7 @@ void zh_kube_stop(struct zh_kube *k)
 	zh_svc_k8s_sync_free(k->sync);
 	zh_hc_free(k->hc);
 	free(k->conflist);
+	zh_pol_model_free(k->pol);
 	zh_k8s_conf_free(&k->conf);
 	pthread_mutex_destroy(&k->lock);
 	free(k);

@@ -19,15 +19,21 @@
 #include <jansson.h>
 
 #include "k8s.h"
+#include "policy.h"
 #include "zerohop.h"
 #include "zh_hist.h"
 
+/* The last three only with --network-policy other than off. */
 enum zh_kube_kind {
 	ZH_KUBE_SERVICES,
 	ZH_KUBE_SLICES,
 	ZH_KUBE_NODES,
+	ZH_KUBE_PODS,
+	ZH_KUBE_NAMESPACES,
+	ZH_KUBE_NETPOLS,
 	ZH_KUBE_KINDS
 };
+#define ZH_KUBE_KINDS_BASE (ZH_KUBE_NODES + 1)
 enum zh_kube_reason {
 	ZH_KUBE_INVALID,
 	ZH_KUBE_CONFLICT,
@@ -48,6 +54,10 @@ struct zh_kube_opts {
 	unsigned int cni_mtu; /* its "mtu"; 0: the plugin's default */
 	json_t *cni_afxdp; /* its "afxdp" (borrowed); NULL: none */
 	unsigned int batch_ms; /* quiet time that ends a batch of events */
+	/* ZH_POL_MODE_*: not OFF, Pods (of every node), Namespaces and
+	 * NetworkPolicies are followed too and compiled (policy.h); the
+	 * result is logged and counted. Nothing enforces it yet. */
+	int network_policy;
 };
 
 struct zh_kube_stats {
@@ -58,6 +68,14 @@ struct zh_kube_stats {
 	uint64_t applies, apply_failures;
 	bool synced; /* the Services programmed once */
 	struct zh_hist latency; /* an event's arrival to its map write */
+	int kinds; /* the kinds followed: ZH_KUBE_KINDS_BASE or all */
+	struct {
+		int mode; /* ZH_POL_MODE_* */
+		bool compiled; /* once, from complete lists */
+		struct zh_pol_summary sum; /* of the last compile */
+		size_t rejected[3]; /* now: NetworkPolicies, Pods, Namespaces */
+		uint64_t compiles, failures, writes, epoch_bumps;
+	} pol;
 };
 
 struct zh_kube;

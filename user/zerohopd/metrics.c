@@ -561,7 +561,7 @@ static int fam_sock_attached(struct mbuf *b, const char *name,
 		return 0;                                 \
 	}
 #define PER_KIND(field)                                           \
-	for (int i = 0; i < ZH_KUBE_KINDS; i++)                   \
+	for (int i = 0; i < st->kinds; i++)                       \
 	sample_u64(b, name, LABELS("kind", zh_kube_kind_name(i)), \
 		   st->kind[i].field)
 
@@ -576,13 +576,54 @@ KUBE_FAMILY(fam_k8s_syncs, {
 	sample_u64(b, name, LABELS("result", "failed"), st->apply_failures);
 })
 KUBE_FAMILY(fam_k8s_rejected, {
-	for (int i = 0; i < ZH_KUBE_KINDS; i++)
+	for (int i = 0; i < st->kinds; i++)
 		for (int r = 0; r < ZH_KUBE_REASONS; r++)
 			sample_u64(b, name,
 				   LABELS("kind", zh_kube_kind_name(i),
 					  "reason", zh_kube_reason_name(r)),
 				   st->rejected[i][r]);
 })
+
+/* NetworkPolicy: nothing unless --network-policy is audit or on. */
+#define POL_FAMILY(fn, body)                         \
+	KUBE_FAMILY(fn, {                            \
+		if (st->pol.mode == ZH_POL_MODE_OFF) \
+			return 0;                    \
+		body;                                \
+	})
+POL_FAMILY(fam_pol_mode, {
+	sample_u64(b, name,
+		   LABELS("mode",
+			  st->pol.mode == ZH_POL_MODE_AUDIT ? "audit" : "on"),
+		   1);
+})
+POL_FAMILY(fam_pol_compiled, sample_u64(b, name, NULL, st->pol.compiled))
+POL_FAMILY(fam_pol_ids, sample_u64(b, name, NULL, st->pol.sum.identities))
+POL_FAMILY(fam_pol_classes, sample_u64(b, name, NULL, st->pol.sum.classes))
+POL_FAMILY(fam_pol_cells, sample_u64(b, name, NULL, st->pol.sum.cells))
+POL_FAMILY(fam_pol_eps, sample_u64(b, name, NULL, st->pol.sum.endpoints))
+POL_FAMILY(fam_pol_addrs, {
+	sample_u64(b, name, LABELS("map", ZH_MAP_IPCACHE), st->pol.sum.ipcache);
+	sample_u64(b, name, LABELS("map", ZH_MAP_IPCACHE_LPM), st->pol.sum.lpm);
+})
+POL_FAMILY(fam_pol_rejected, {
+	sample_u64(b, name, LABELS("kind", "NetworkPolicy"),
+		   st->pol.rejected[0]);
+	sample_u64(b, name, LABELS("kind", "Pod"), st->pol.rejected[1]);
+	sample_u64(b, name, LABELS("kind", "Namespace"), st->pol.rejected[2]);
+})
+POL_FAMILY(fam_pol_failed, {
+	sample_u64(b, name, LABELS("what", "classes"),
+		   st->pol.sum.failed_classes);
+	sample_u64(b, name, LABELS("what", "identity_overflow"),
+		   st->pol.sum.identity_overflow);
+})
+POL_FAMILY(fam_pol_compiles, {
+	sample_u64(b, name, LABELS("result", "ok"), st->pol.compiles);
+	sample_u64(b, name, LABELS("result", "failed"), st->pol.failures);
+})
+POL_FAMILY(fam_pol_writes, sample_u64(b, name, NULL, st->pol.writes))
+POL_FAMILY(fam_pol_bumps, sample_u64(b, name, NULL, st->pol.epoch_bumps))
 
 static const struct family {
 	const char *name;
@@ -657,6 +698,44 @@ static const struct family {
 	{ "zerohop_k8s_synced", "gauge",
 	  "1 once the Services from the API server have been programmed, else 0.",
 	  fam_k8s_synced },
+	{ "zerohop_policy_mode", "gauge",
+	  "--network-policy: audit or on (1). NetworkPolicy is compiled and reported, not enforced yet (issue 16 in progress).",
+	  fam_pol_mode },
+	{ "zerohop_policy_compiled", "gauge",
+	  "1 once the NetworkPolicies were compiled from complete lists of Pods, Namespaces and NetworkPolicies.",
+	  fam_pol_compiled },
+	{ "zerohop_policy_identities", "gauge",
+	  "Policy identities of the last compile: signatures of the peers an address matches (node-local numbers).",
+	  fam_pol_ids },
+	{ "zerohop_policy_classes", "gauge",
+	  "Policy classes of the last compile: per direction, the sets of policies selecting a pod of this node.",
+	  fam_pol_classes },
+	{ "zerohop_policy_cells", "gauge",
+	  "Entries the last compile has for " ZH_MAP_POLICY
+	  " ({class, direction, protocol, identity} -> ports).",
+	  fam_pol_cells },
+	{ "zerohop_policy_endpoints", "gauge",
+	  "Addresses of this node's pods with a policy state in the last compile.",
+	  fam_pol_eps },
+	{ "zerohop_policy_addresses", "gauge",
+	  "Entries the last compile has for the ipcache: pod and node addresses (" ZH_MAP_IPCACHE
+	  "), ipBlock prefixes (" ZH_MAP_IPCACHE_LPM ").",
+	  fam_pol_addrs },
+	{ "zerohop_policy_rejected", "gauge",
+	  "Objects the last compile left out (invalid, or past a bound), by kind; each is logged once with its reason.",
+	  fam_pol_rejected },
+	{ "zerohop_policy_fail_closed", "gauge",
+	  "What did not fit in the last compile and fails closed: classes without cells (their pods denied), addresses resolved as the empty signature.",
+	  fam_pol_failed },
+	{ "zerohop_policy_compiles_total", "counter",
+	  "Compiles of the NetworkPolicies after changes, by result.",
+	  fam_pol_compiles },
+	{ "zerohop_policy_map_writes_total", "counter",
+	  "Map writes the compiles called for (computed, not executed: no policy map exists yet).",
+	  fam_pol_writes },
+	{ "zerohop_policy_epoch_bumps_total", "counter",
+	  "Compiles that removed access (established flows to be judged again).",
+	  fam_pol_bumps },
 	{ "zerohop_k8s_event_to_datapath_seconds", "histogram",
 	  "From a watch event's arrival to the Service maps written with it.",
 	  fam_k8s_latency },
