@@ -150,14 +150,15 @@ done
 # sock_ids CGROUP: the ids of the zh_sock_* programs on CGROUP, a JSON array.
 sock_ids() {
 	bpftool -j cgroup show "$1" 2>/dev/null |
-		jq -c '[.[]? | select((.name // "") | startswith("zh_sock_")) | .id]' 2>/dev/null || echo '[]'
+		jq -sc '[.[][]? | select((.name // "") | startswith("zh_sock_")) | .id]' 2>/dev/null || echo '[]'
 }
 # root_clean IDS: none of the programs IDS (this run's) on the root of the
 # cgroup v2 hierarchy. (Only this run's: another user of the machine may
-# run an agent of its own there.)
+# run an agent of its own there.) -s: bpftool prints nothing at all for a
+# cgroup without programs.
 root_clean() {
 	[ "$(bpftool -j cgroup show "$CG_ROOT" 2>/dev/null |
-		jq --argjson ids "$1" '[.[]? | select(.id as $i | $ids | index($i))] | length' 2>/dev/null)" = 0 ]
+		jq -s --argjson ids "$1" '[.[][]? | select(.id as $i | $ids | index($i))] | length' 2>/dev/null)" = 0 ]
 }
 socklb_paths() {
 	[ -n "$CG_ROOT" ] || zh_case_skip "no cgroup v2 hierarchy"
