@@ -37,6 +37,7 @@
 #define ZH_MAP_SNAT_SRC "zh_snat_src"
 #define ZH_MAP_SOCK_REV "zh_sock_rev"
 #define ZH_MAP_SOCK_STATS "zh_sock_stats"
+#define ZH_MAP_NETNS "zh_netns"
 
 /* Program names as pinned (the function names in zh_fast.bpf.c). */
 #define ZH_PROG_TC_FROM_POD "zh_tc_from_pod"
@@ -728,6 +729,30 @@ enum zh_sock_stat {
 #undef ZH_SOCK_STAT_ENUM
 
 /*
+ * zh_netns: hash, a network namespace's cookie (__u64, never reused) ->
+ * struct zh_netns: what the socket-level balancer knows of the netns a
+ * socket lives in. A pod's (the CNI plugin writes it at ADD from the pod's
+ * SO_NETNS_COOKIE; it goes with the pod's endpoint entries, by @ifindex)
+ * gives its addresses: an unbound socket's sessionAffinity client is the
+ * pod's address of the family, the key the per-packet path uses for the
+ * same pod. The node's own (the agent's netns, ZH_NETNS_F_NODE) gives the
+ * node's address of each family, and is the only netns whose sockets
+ * reach a NodePort at localhost (as kube-proxy: on the host only).
+ */
+#define ZH_NETNS_MAX 16384
+#define ZH_NETNS_F_NODE 0x1 /* the node's netns (the agent's) */
+#define ZH_NETNS_F_V4 0x2 /* @addr4 is set */
+#define ZH_NETNS_F_V6 0x4 /* @addr6 is set */
+
+struct zh_netns {
+	__u32 addr4; /* network byte order */
+	__u32 addr6[4];
+	__u32 ifindex; /* the pod's host-side veth; 0: the node */
+	__u32 flags; /* ZH_NETNS_F_* */
+	__u32 pad;
+};
+
+/*
  * zh_trace: for the kernel-tier tests only (bpf/lib/trace.h). When an object
  * is loaded with zh_trace_on set, every redirect helper call records here
  * which helper it was, its target and its result, so that a test sees where
@@ -934,6 +959,7 @@ _Static_assert(sizeof(struct zh_node) == 32, "zh_node layout");
 _Static_assert(sizeof(struct zh_snat_src) == 32, "zh_snat_src layout");
 _Static_assert(sizeof(struct zh_sock_rev_key) == 32, "zh_sock_rev_key layout");
 _Static_assert(sizeof(struct zh_sock_rev) == 32, "zh_sock_rev layout");
+_Static_assert(sizeof(struct zh_netns) == 32, "zh_netns layout");
 _Static_assert(sizeof(struct zh_ipc) == 8, "zh_ipc layout");
 _Static_assert(sizeof(struct zh_ipc_lpm_key) == 24, "zh_ipc_lpm_key layout");
 _Static_assert(sizeof(struct zh_pol_key) == 8, "zh_pol_key layout");

@@ -79,8 +79,13 @@ struct zh_objs {
 	int sock_recvmsg6_fd;
 	int sock_peer4_fd;
 	int sock_peer6_fd;
+	int netns_fd; /* zh_netns: pods' and the node's netns (socklb.h) */
 	bool probed; /* this call probed the kernel (no feature set pinned) */
 	bool loaded; /* this call ran the loader (something was not pinned) */
+	/* ... and pinned every program itself: none was pinned before (a
+	 * map new to this build, missing from an earlier build's pins,
+	 * runs the loader too, and leaves that build's programs pinned) */
+	bool fresh;
 	char err[256]; /* why zh_objs_open() failed */
 };
 

@@ -338,13 +338,46 @@ static int attach_uplinks(const struct zh_objs *objs, const char *devs)
 /* The node's addresses, for NodePorts: at start and at every sweep. */
 static void sync_node_addrs(const struct zh_objs *objs)
 {
+	static int said; /* the last error said, not every interval */
+	static struct zh_netns last; /* the last entry said */
+	char a4[INET_ADDRSTRLEN] = "-", a6[INET6_ADDRSTRLEN] = "-";
 	int n, err = zh_node_addrs_sync(objs, &n);
+	const __u32 *p6 = NULL;
+	struct zh_config cfg;
+	struct zh_netns nn;
+	__u32 p4 = 0;
 
 	if (err)
 		pr_warn("cannot write %s: %s\n", ZH_MAP_NODE_ADDRS,
 			strerror(-err));
 	else
 		pr_debug("%d node address(es) in %s\n", n, ZH_MAP_NODE_ADDRS);
+	/* The node's netns for socket-level LB (zh_netns): its address
+	 * towards the Service CIDR is its sessionAffinity client, and only
+	 * its sockets reach a NodePort at localhost. */
+	if (!zh_config_get(objs, &cfg)) {
+		if (cfg.svc_cidr4_len)
+			p4 = cfg.svc_cidr4;
+		if (cfg.svc_cidr6_len)
+			p6 = cfg.svc_cidr6;
+	}
+	err = zh_netns_node_sync(objs, p4, p6, &nn);
+	if (err && err != said)
+		pr_warn("%s: cannot record the node's netns (%s): a NodePort at localhost is not served at the socket level, and the node's sockets are sessionAffinity clients by netns\n",
+			ZH_MAP_NETNS,
+			err == -ENOPROTOOPT ?
+				"no SO_NETNS_COOKIE before kernel 5.14" :
+				strerror(-err));
+	else if (!err && (said != 1 || memcmp(&nn, &last, sizeof(nn)))) {
+		last = nn;
+		if (nn.flags & ZH_NETNS_F_V4)
+			inet_ntop(AF_INET, &nn.addr4, a4, sizeof(a4));
+		if (nn.flags & ZH_NETNS_F_V6)
+			inet_ntop(AF_INET6, nn.addr6, a6, sizeof(a6));
+		pr_info("the node's netns in %s: sessionAffinity client %s / %s\n",
+			ZH_MAP_NETNS, a4, a6);
+	}
+	said = err ? err : 1;
 }
 
 /*
@@ -1163,6 +1196,8 @@ static int agent_configure(struct agent *a)
 	}
 	if (err)
 		pr_warn("cannot write %s: %s\n", ZH_MAP_CONFIG, strerror(-err));
+	/* again, with the Service CIDR now in zh_config */
+	sync_node_addrs(&a->objs);
 	pr_info("%s BPF objects in %s; %d endpoint(s); latency probes %s, sampling %s%.0u; AF_XDP sockets on %s; ready\n",
 		a->objs.loaded ? "loaded and pinned" : "reusing pinned",
 		a->objs.dir, a->n_eps, o->cfg.flags ? "on" : "off",
