@@ -473,6 +473,28 @@ socket_lb_off() {
 	check "a restart keeps the attachment, once (8 programs)" links_are 8
 }
 
+# A hybrid node's hierarchy mounted whole (the DaemonSet's
+# /host/sys/fs/cgroup): --cgroup DIR takes DIR/unified, its cgroup v2 part.
+hybrid_top() {
+	local top="$ZH_TMP/cgtop"
+	mkdir -p "$top/unified"
+	mount --bind "$CG" "$top/unified"
+	zh_defer hybrid_umount
+	agent_stop
+	"$CTL" unpin >/dev/null # nothing of ours attached: attached anew below
+	: >"$LOG"
+	zh_bg "$ZH_NODE" env ZEROHOP_SOCKET_LB= "$ZH_BIN/zerohopd" -i 0 \
+		--service-cidr 10.96.0.0/12,fd00:96::/108 --cgroup "$top" 2>"$LOG"
+	AGENT=$!
+	eventually grep -q ready "$LOG"
+	check "--cgroup DIR, no cgroup v2 itself: DIR/unified taken, 8 programs on it" \
+		links_are 8
+	agent_stop
+	hybrid_umount
+	agent_start
+}
+hybrid_umount() { umount "$ZH_TMP/cgtop/unified" 2>/dev/null || true; }
+
 unpin() {
 	agent_stop
 	"$CTL" unpin >/dev/null
@@ -500,4 +522,4 @@ fallback() {
 
 zh_run_cases attached host_tcp_udp udp_reply dns_spread affinity netns_map \
 	localhost_nodeport drain no_endpoints no_conntrack latency_probes \
-	affinity_both_paths metrics_sock socket_lb_off unpin fallback
+	affinity_both_paths metrics_sock socket_lb_off hybrid_top unpin fallback
