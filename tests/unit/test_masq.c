@@ -108,10 +108,10 @@ static void test_nft_node_table(void **state)
 	char buf[4096];
 
 	(void)state;
-	assert_int_equal(zh_masq_parse_cidrs(
-				 "10.244.1.0/24,10.244.2.0/24,fd44:1::/64",
-				 cidrs, 3, &nc),
-			 0);
+	assert_int_equal(
+		zh_masq_parse_cidrs("10.244.1.0/24,10.244.2.0/24,fd44:1::/64",
+				    cidrs, 3, &nc),
+		0);
 	assert_int_equal(zh_masq_parse_cidrs("192.168.50.1/32,192.168.50.2/32",
 					     addrs, 2, &na),
 			 0);
