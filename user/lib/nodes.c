@@ -773,6 +773,30 @@ static int apply_remote(const struct zh_objs *objs,
 		if (err)
 			return err;
 	}
+	/* Its own addresses, straight out of the uplink in both modes (the
+	 * fabric routes node addresses, VXLAN's underlay among them): a
+	 * pod's packet to another node (the reply to a NodePort request
+	 * that node SNATed to itself) leaves without the host stack. */
+	for (int a = 0; a < n->n_addrs; a++) {
+		struct zh_node v = { .ifindex = (__u32)uplink };
+		struct zh_lpm_key k;
+		int err;
+
+		lpm_key(&k, &n->addrs[a]);
+		memcpy(v.addr, n->addrs[a].raw,
+		       zh_addr_len(n->addrs[a].family));
+		v.family = k.family;
+		if (bpf_map_update_elem(objs->nodes_fd, &k, &v, BPF_ANY)) {
+			err = -errno;
+			snprintf(r->err, sizeof(r->err), "cannot write %s: %s",
+				 ZH_MAP_NODES, strerror(-err));
+			return err;
+		}
+		r->entries++;
+		err = keys_add(want_nodes, &k);
+		if (err)
+			return err;
+	}
 	return 0;
 }
 
