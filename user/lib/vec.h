@@ -10,20 +10,20 @@
 
 /* Room for one more element at v[n]: doubles @cap (from @first) when the
  * array is full. 0, or -ENOMEM with @v and @cap as they were. */
-#define zh_vec_room(v, n, cap, first)                                        \
-	({                                                                   \
-		int err_ = 0;                                                \
-		if ((n) == (cap)) {                                          \
-			size_t c_ = (cap) ? (cap)*2 : (first);               \
-			__typeof__(v) p_ = realloc((v), c_ * sizeof(*(v)));  \
-			if (p_) {                                            \
-				(v) = p_;                                    \
-				(cap) = c_;                                  \
-			} else {                                             \
-				err_ = -ENOMEM;                              \
-			}                                                    \
-		}                                                            \
-		err_;                                                        \
+#define zh_vec_room(v, n, cap, first)                                       \
+	({                                                                  \
+		int err_ = 0;                                               \
+		if ((n) == (cap)) {                                         \
+			size_t c_ = (cap) ? (cap)*2 : (first);              \
+			__typeof__(v) p_ = realloc((v), c_ * sizeof(*(v))); \
+			if (p_) {                                           \
+				(v) = p_;                                   \
+				(cap) = c_;                                 \
+			} else {                                            \
+				err_ = -ENOMEM;                             \
+			}                                                   \
+		}                                                           \
+		err_;                                                       \
 	})
 
 #endif /* ZH_VEC_H */
