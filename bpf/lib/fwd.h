@@ -17,6 +17,7 @@
 #include "maps.h"
 #include "lb.h"
 #include "kfeat.h"
+#include "policy.h"
 
 struct zh_fwd {
 	__u32 ifindex;
@@ -29,6 +30,7 @@ struct zh_fwd {
 	 * rest, counted and all. */
 	__u8 reclassify;
 	__u8 via_rx; /* the target is an AF_XDP pod (ZH_EP_F_VIA_RX) */
+	__u8 dst_flags; /* the target's zh_endpoints flags (policy.h) */
 	/* A Service rewrite the entry applies (tc and XDP write differently),
 	 * whatever the verdict: a backend that is no local pod is reached
 	 * through the kernel, already translated. */
@@ -122,6 +124,7 @@ static __always_inline int zh_deliver(void *data, void *data_end,
 	zh_l2_rewrite(eth, ep);
 	fwd->ifindex = ep->ifindex;
 	fwd->via_rx = ep->flags & ZH_EP_F_VIA_RX;
+	fwd->dst_flags = ep->flags;
 	return ZH_STAT_REDIRECT;
 }
 
@@ -198,7 +201,10 @@ static __always_inline int zh_ip_from_pod(void *data, void *data_end,
 	if (ret < ZH_STAT_MAX)
 		return ret;
 	zh_dst_key(&key, &f, ret, &fwd->nat);
-	return zh_deliver(data, data_end, &key, fwd);
+	ret = zh_deliver(data, data_end, &key, fwd);
+	/* NetworkPolicy (policy.h): judged on what delivery decided. */
+	return zh_pol_from_pod(ret, &f, &key, self->flags, fwd->dst_flags,
+			       &fwd->nat);
 }
 
 /*

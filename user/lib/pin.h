@@ -74,6 +74,16 @@ struct zh_objs {
 	int sock_recvmsg6_fd;
 	int sock_peer4_fd;
 	int sock_peer6_fd;
+	/* NetworkPolicy (policy.h, pol_maps.h) */
+	int ipcache_fd;
+	int ipcache_lpm_fd;
+	int policy_fd;
+	int pol_ports_fd;
+	int polctr_fd;
+	int pol_state_fd;
+	int pol_eps_fd;
+	int pol_ct_fd;
+	int tc_to_pod_fd;
 	bool probed; /* this call probed the kernel (no feature set pinned) */
 	bool loaded; /* this call ran the loader (something was not pinned) */
 	char err[256]; /* why zh_objs_open() failed */

@@ -23,6 +23,7 @@
 #include "kube.h"
 #include "log.h"
 #include "policy.h"
+#include "pol_maps.h"
 #include "svc.h"
 #include "svc_k8s.h"
 
@@ -74,6 +75,7 @@ struct zh_kube {
 	char *conflist; /* what we wrote last */
 	struct zh_pol_model *pol; /* the last compile */
 	bool pol_nodes; /* the Nodes changed: this node's addresses */
+	uint64_t pol_first_ns; /* the first event of the policy batch */
 
 	pthread_mutex_t lock; /* guards st */
 	struct zh_kube_stats st;
@@ -408,9 +410,54 @@ static bool was_rejected(const struct zh_pol_model *m,
 }
 
 /*
+ * The writes of a compile executed, under the pin lock. An agent's first
+ * write (no model before: a start, or after a failure) makes the maps
+ * hold @m exactly, whatever they held: the pins enforced the previous
+ * agent's policy until this moment (the lists were all in before the
+ * compile), and stale entries go only after the new ones are in. Later
+ * ones also rewrite any endpoint the plugin made pending meanwhile.
+ */
+static int policy_write(struct zh_kube *k, const struct zh_pol_model *m,
+			const struct zh_pol_op *ops, size_t n_ops,
+			uint64_t *bumps)
+{
+	struct zh_pol_apply_stats st = { 0 };
+	int lock, rc, rc2;
+	uint64_t done;
+
+	if (!k->objs || k->objs->pol_eps_fd < 0)
+		return 0; /* compiled only (tests without pins) */
+	lock = zh_pin_lock(k->objs->root);
+	if (lock < 0) {
+		pr_warn("policy: cannot lock %s: %s\n", k->objs->root,
+			strerror(-lock));
+		return lock;
+	}
+	rc = zh_pol_maps_apply(k->objs, ops, n_ops, &st);
+	rc2 = k->pol ? zh_pol_maps_reconcile(k->objs, m, &st) :
+		       zh_pol_maps_sweep(k->objs, m, &st);
+	zh_pin_unlock(lock);
+	done = now_ns();
+	if (!rc)
+		rc = rc2;
+	if (st.swept)
+		pr_info("policy: %zu stale entries of a previous agent removed\n",
+			st.swept);
+	if (st.bumped && !*bumps)
+		*bumps = 1;
+	pthread_mutex_lock(&k->lock);
+	if (k->pol_first_ns && !rc)
+		zh_hist_add(&k->st.pol.latency, done - k->pol_first_ns);
+	pthread_mutex_unlock(&k->lock);
+	if (!rc)
+		k->pol_first_ns = 0;
+	return rc;
+}
+
+/*
  * Pods, Namespaces and NetworkPolicies compiled again, from the last
- * model; the writes that would take the maps there counted (no map
- * exists yet: the datapath slice executes them); what changed said.
+ * model; the writes that take the maps there executed (policy_write());
+ * what changed said.
  */
 static void policy_sync(struct zh_kube *k)
 {
@@ -443,7 +490,18 @@ static void policy_sync(struct zh_kube *k)
 	}
 	for (size_t i = 0; i < n_ops; i++)
 		bumps += ops[i].type == ZH_POL_OP_EPOCH_BUMP;
+	rc = policy_write(k, m, ops, n_ops, &bumps);
 	free(ops);
+	if (rc) {
+		/* The maps hold a mix: next time from nothing, swept. */
+		zh_pol_model_free(m);
+		zh_pol_model_free(k->pol);
+		k->pol = NULL;
+		pthread_mutex_lock(&k->lock);
+		k->st.pol.failures++;
+		pthread_mutex_unlock(&k->lock);
+		return;
+	}
 	for (size_t i = 0; i < m->n_rejects; i++) {
 		const struct zh_pol_reject *r = &m->rejects[i];
 		int kind = !strcmp(r->kind, "NetworkPolicy") ? 0 :
@@ -466,7 +524,7 @@ static void policy_sync(struct zh_kube *k)
 		pthread_mutex_unlock(&k->lock);
 	}
 	if (!k->pol || memcmp(&k->pol->sum, &m->sum, sizeof(m->sum)) || n_ops)
-		pr_info("k8s: NetworkPolicy compiled (not enforced yet): %zu policies, %zu pods; %zu identities, %zu classes, %zu cells, %zu local endpoints, %zu ipcache + %zu prefixes; %zu rejected, %zu classes failed closed; %zu map writes%s\n",
+		pr_info("k8s: NetworkPolicy compiled and written: %zu policies, %zu pods; %zu identities, %zu classes, %zu cells, %zu local endpoints, %zu ipcache + %zu prefixes; %zu rejected, %zu classes failed closed; %zu map writes%s\n",
 			m->sum.policies, m->sum.pods, m->sum.identities,
 			m->sum.classes, m->sum.cells, m->sum.endpoints,
 			m->sum.ipcache, m->sum.lpm, m->sum.rejected,
@@ -545,6 +603,9 @@ static void *kube_thread(void *arg)
 		}
 		n = zh_k8s_client_step(&k->client, timeout, now);
 		now = now_ms();
+		if (n > 0 && pol && !k->pol_first_ns &&
+		    (pods->changed || nss->changed || nps->changed))
+			k->pol_first_ns = now_ns();
 		if (n > 0) {
 			arrived(k, n);
 			if (!pending)
@@ -664,7 +725,7 @@ int zh_kube_start(struct zh_kube **out, const struct zh_kube_opts *o,
 		o->cni_conf_dir ? "; CNI configuration into " : "",
 		o->cni_conf_dir ? o->cni_conf_dir : "",
 		o->network_policy != ZH_POL_MODE_OFF ?
-			"; Pods, Namespaces and NetworkPolicies compiled (not enforced yet)" :
+			"; Pods, Namespaces and NetworkPolicies enforced" :
 			"");
 	*out = k;
 	return 0;

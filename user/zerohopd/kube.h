@@ -55,8 +55,8 @@ struct zh_kube_opts {
 	json_t *cni_afxdp; /* its "afxdp" (borrowed); NULL: none */
 	unsigned int batch_ms; /* quiet time that ends a batch of events */
 	/* ZH_POL_MODE_*: not OFF, Pods (of every node), Namespaces and
-	 * NetworkPolicies are followed too and compiled (policy.h); the
-	 * result is logged and counted. Nothing enforces it yet. */
+	 * NetworkPolicies are followed too, compiled (policy.h) and written
+	 * into the policy maps (pol_maps.h), which the datapath enforces. */
 	int network_policy;
 };
 
@@ -75,6 +75,8 @@ struct zh_kube_stats {
 		struct zh_pol_summary sum; /* of the last compile */
 		size_t rejected[3]; /* now: NetworkPolicies, Pods, Namespaces */
 		uint64_t compiles, failures, writes, epoch_bumps;
+		/* the first event of a batch to its maps written */
+		struct zh_hist latency;
 	} pol;
 };
 
