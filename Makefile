@@ -264,6 +264,9 @@ $(BPFTEST_FAST): $(O)/tests/test_bpf_%: $(O)/tests/bpf/test_bpf_%.o \
 	$(call msg,LINK,$@)
 	$(Q)$(CC) $(LDFLAGS) $^ $(PKG_LIBS) $(CMOCKA_LIBS) -o $@
 
+# NetworkPolicy's kernel tier compiles its cluster with policy.c (jansson).
+$(O)/tests/test_bpf_policy: PKG_LIBS += $(K8S_LIBS)
+
 # Another version's pins taken over (upgrade.c): libzerohop alone.
 $(O)/tests/bpf/test_bpf_upgrade.o: ZH_CFLAGS += -Itests/unit
 $(O)/tests/test_bpf_upgrade: $(O)/tests/bpf/test_bpf_upgrade.o $(LIB) $(XSK_LIB)

@@ -127,8 +127,8 @@ static __always_inline int zh_pol_cell_has(const struct zh_pol_cell *c,
 {
 	if (c->flags & ZH_POL_CELL_F_BITMAP) {
 		__u32 idx = c->bitmap;
-		struct zh_pol_ports *b = bpf_map_lookup_elem(&zh_pol_ports,
-							     &idx);
+		struct zh_pol_ports *b =
+			bpf_map_lookup_elem(&zh_pol_ports, &idx);
 
 		return b && (b->bits[(port / 64) & 1023] >> (port % 64)) & 1;
 	}
@@ -147,9 +147,8 @@ static __always_inline int zh_pol_cell_has(const struct zh_pol_cell *c,
  * wildcard says there are some or there is no wildcard (as policy.c's
  * zh_pol_cell_allows()). */
 static __always_inline int zh_pol_cells_allow(struct zh_pol_scratch *s,
-					      __u16 class, __u8 dir,
-					      __u8 proto, __u32 identity,
-					      __u16 port)
+					      __u16 class, __u8 dir, __u8 proto,
+					      __u32 identity, __u16 port)
 {
 	struct zh_pol_key *k = &s->pk;
 	struct zh_pol_cell *any, *own;
@@ -412,7 +411,7 @@ static __always_inline int zh_pol_from_pod(int stat, const struct zh_flow *f,
 	ret = zh_pol_judge(f, dst, nat->op ? nat->new_ports[1] : f->dport,
 			   (src_pol ? 1 : 0) |
 				   (stat == ZH_STAT_REDIRECT && dst_pol ? 2 :
-									0));
+									  0));
 	return ret ? ret : stat;
 }
 

@@ -23,6 +23,7 @@
 
 /* enum bpf_attach_type value since 6.6; Debian 12's uapi headers predate it */
 #define ZH_BPF_TCX_INGRESS 46
+#define ZH_BPF_TCX_EGRESS 47
 
 #define ZH_TC_HANDLE 0x2a
 #define ZH_TC_PRIO 1
@@ -75,6 +76,38 @@ int zh_tc_attach(const struct zh_kfeat *f, int ifindex, int prog_fd)
 	    tcx_attached(ifindex, id))
 		return 0;
 	return err;
+}
+
+int zh_tc_attach_egress(const struct zh_kfeat *f, int ifindex, int prog_fd)
+{
+	struct bpf_tc_hook hook = { .sz = sizeof(struct bpf_tc_hook),
+				    .ifindex = ifindex,
+				    .attach_point = BPF_TC_EGRESS };
+	struct bpf_tc_opts opts = { .sz = sizeof(struct bpf_tc_opts),
+				    .handle = ZH_TC_HANDLE,
+				    .priority = ZH_TC_PRIO,
+				    .prog_fd = prog_fd,
+				    .flags = BPF_TC_F_REPLACE };
+	__u32 ids[16], cnt = 16, flags = 0, id = 0;
+	int err;
+
+	if (zh_kfeat_has(f, ZH_FEAT_TCX)) {
+		if (!bpf_prog_attach(prog_fd, ifindex, ZH_BPF_TCX_EGRESS, 0))
+			return 0;
+		err = -errno;
+		if (err != -EEXIST || prog_id(prog_fd, &id) ||
+		    bpf_prog_query(ifindex, ZH_BPF_TCX_EGRESS, 0, &flags, ids,
+				   &cnt))
+			return err;
+		for (__u32 i = 0; i < cnt && i < 16; i++)
+			if (ids[i] == id)
+				return 0;
+		return err;
+	}
+	err = bpf_tc_hook_create(&hook);
+	if (err && err != -EEXIST)
+		return err;
+	return bpf_tc_attach(&hook, &opts);
 }
 
 static int tcx_attached(int ifindex, __u32 id)

@@ -11,6 +11,8 @@
  * zh_tc_attach() uses tcx where @f has it, else a clsact filter. */
 int zh_tc_attach(const struct zh_kfeat *f, int ifindex, int prog_fd);
 int zh_tc_attached(int ifindex, int prog_fd);
+/* The same on @ifindex's tc egress (zh_tc_to_pod on a host veth). */
+int zh_tc_attach_egress(const struct zh_kfeat *f, int ifindex, int prog_fd);
 int zh_xdp_attach(int ifindex, int prog_fd); /* native */
 /* How XDP is attached to @ifindex, as the kernel reports it: 0 (none),
  * xsk_proto.h's ZH_XSK_XDP_NATIVE or ZH_XSK_XDP_GENERIC, or a negative

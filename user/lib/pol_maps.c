@@ -246,8 +246,7 @@ static ssize_t keys_of(int fd, size_t ksz, size_t max, void **out)
 	return (ssize_t)n;
 }
 
-int zh_pol_maps_reconcile(const struct zh_objs *o,
-			  const struct zh_pol_model *m,
+int zh_pol_maps_reconcile(const struct zh_objs *o, const struct zh_pol_model *m,
 			  struct zh_pol_apply_stats *st)
 {
 	int first = 0;

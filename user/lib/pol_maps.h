@@ -49,8 +49,7 @@ int zh_pol_maps_sweep(const struct zh_objs *o, const struct zh_pol_model *m,
 
 /* The endpoints of @m whose map entry differs (a pod the plugin made
  * pending after the model had it): rewritten. */
-int zh_pol_maps_reconcile(const struct zh_objs *o,
-			  const struct zh_pol_model *m,
+int zh_pol_maps_reconcile(const struct zh_objs *o, const struct zh_pol_model *m,
 			  struct zh_pol_apply_stats *st);
 
 /* zh_pol_state.mode (ZH_POL_MODE_*), epoch kept. Off: every policy bit
