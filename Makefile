@@ -307,7 +307,7 @@ check-sanitize:
 # The integration scripts, in the order they run; each skips (exit 77,
 # saying why) where it cannot run, and run-tier does not count that a
 # failure.
-INTEGRATION_TESTS := run metrics latency services k8s-apiserver policy lb k8s hostile xdpbench afxdp churn features upgrade demo deploy socklb
+INTEGRATION_TESTS := run metrics latency services k8s-apiserver policy netpol lb k8s hostile xdpbench afxdp churn features upgrade demo deploy socklb
 
 check-integration: all $(O)/tests/xsk_peer $(O)/tests/zh-flows $(O)/tests/zh-sockc
 	$(Q)O=$(O) tests/run-tier integration \

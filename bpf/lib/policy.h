@@ -307,7 +307,8 @@ static __always_inline __u8 zh_pol_ct_next(const struct zh_pol_pkt *p,
  *   - a packet of an approved flow (a live ZH_CT_FWD entry) passes;
  *   - either approved under another epoch is judged again, in the flow's
  *     own direction, and then refreshed, or deleted and dropped;
- *   - anything else is a new flow: judged, and remembered if allowed.
+ *   - anything else is a new flow: judged, and remembered if allowed (a
+ *     TCP packet that is no bare SYN must be allowed both ways).
  * A global function: verified once, on its own, whatever calls it (the
  * fast path's programs stay within the verifier's bounds).
  */
@@ -369,6 +370,15 @@ __attribute__((noinline)) int zh_pol_judge(const struct zh_flow *f,
 		return 0;
 	}
 	stat = zh_pol_decide(s, p, 0, src_pol, dst_pol, st->mode, &audit);
+	/* A TCP packet that opens nothing (no bare SYN) and has no entry: a
+	 * connection made before its ends were policed (or whose entries
+	 * aged out), its opener unknown. Approved only if the policies allow
+	 * it either way, or a server's answer would approve, as a flow of
+	 * its own, the requests that the server's ingress now denies. */
+	if (!stat && p->proto == IPPROTO_TCP &&
+	    (p->tcp_flags & (ZH_TCP_SYN | ZH_TCP_ACK)) != ZH_TCP_SYN)
+		stat = zh_pol_decide(s, p, 1, dst_pol, src_pol, st->mode,
+				     &audit);
 	if (stat)
 		return stat;
 	/* Both entries of the flow whose first packet @p is. */

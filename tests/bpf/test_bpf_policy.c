@@ -145,14 +145,14 @@ static void policies_set(const char *policies, bool audit_x)
 	cluster(&pods, &nss, audit_x);
 	json_array_foreach (arr, i, p) {
 		char key[128];
-		json_t *o2 = json_pack(
-			"{s:s, s:s, s:{s:s, s:s}, s:O}", "kind",
-			"NetworkPolicy", "apiVersion", "networking.k8s.io/v1",
-			"metadata", "name",
-			json_string_value(json_object_get(p, "name")),
-			"namespace",
-			json_string_value(json_object_get(p, "ns")), "spec",
-			json_object_get(p, "spec"));
+		json_t *o2 =
+			json_pack("{s:s, s:s, s:{s:s, s:s}, s:O}", "kind",
+				  "NetworkPolicy", "apiVersion",
+				  "networking.k8s.io/v1", "metadata", "name",
+				  json_string_value(json_object_get(p, "name")),
+				  "namespace",
+				  json_string_value(json_object_get(p, "ns")),
+				  "spec", json_object_get(p, "spec"));
 
 		snprintf(key, sizeof(key), "%s/%s",
 			 json_string_value(json_object_get(p, "ns")),
@@ -232,7 +232,7 @@ struct pkt {
 	const char *src, *dst;
 	__u8 proto;
 	__u16 dport, sport;
-	__u8 tcp_flags_ack; /* a TCP frame with ACK (else SYN), for replies */
+	bool ack; /* TCP: PSH|ACK, a packet of a flow; else a bare SYN */
 };
 
 static bool is_local(const char *dst)
@@ -248,7 +248,8 @@ static __u32 frame_of(const struct pkt *p, __u8 *b)
 			   .src = p->src,
 			   .dst = p->dst,
 			   .sport = p->sport,
-			   .dport = p->dport };
+			   .dport = p->dport,
+			   .tcp_flags = p->ack ? 0x18 : 0x02 };
 
 	return (__u32)frame_build(&f, p->from, b);
 }
@@ -278,8 +279,7 @@ static int judge(enum prog prog, const struct pkt *p, struct run *r)
 			       W_ALLOW :
 			       -1;
 	return (int)r->retval == verdict_codes[prog][PASS] &&
-				       r->delta[ZH_STAT_PASS_NO_ENDPOINT]
-						       .packets == 1 ?
+			       r->delta[ZH_STAT_PASS_NO_ENDPOINT].packets == 1 ?
 		       W_ALLOW :
 		       -1;
 }
@@ -302,8 +302,8 @@ static void expect(enum prog prog, const struct pkt *p, enum want w)
 }
 
 /* Through zh_tc_to_pod on @to's host veth: from the host or another node. */
-static bool to_pod_passes(int to, const char *src, const char *dst,
-			  __u8 proto, __u16 dport)
+static bool to_pod_passes(int to, const char *src, const char *dst, __u8 proto,
+			  __u16 dport)
 {
 	struct frame f = { .l3 = strchr(src, ':') ? L3_IPV6 : L3_IPV4,
 			   .proto = proto,
@@ -495,7 +495,7 @@ static void test_to_pod(void **state)
 	assert_true(to_pod_passes(POD_B, NODE4, B4, TCP, 8080));
 	/* An unpolicied pod next to it: untouched. */
 	assert_true(to_pod_passes(POD_A, R4, A4, TCP, 80));
-	/* A flow b opened itself: its reply comes back in. */
+	/* A flow b opened itself: its reply (no SYN) comes back in. */
 	expect(PROG_TC, &P(POD_B, B4, R4, TCP, 443), W_ALLOW);
 	{
 		struct pkt out = P(POD_B, B4, R4, TCP, 443);
@@ -527,8 +527,8 @@ static void test_to_pod(void **state)
 		run_prog(skel->progs.zh_tc_to_pod, ifindex_of[POD_B], in, len,
 			 &r);
 		assert_int_equal((int)r.retval, TC_ACT_SHOT);
-		assert_int_equal(
-			r.delta[ZH_STAT_DROP_POLICY_INGRESS].packets, 1);
+		assert_int_equal(r.delta[ZH_STAT_DROP_POLICY_INGRESS].packets,
+				 1);
 	}
 }
 
@@ -539,14 +539,16 @@ static void test_conntrack(void **state)
 	/* a: no ingress at all; b: ingress from a on TCP 80. */
 	const char *allow =
 		"[{\"ns\": \"x\", \"name\": \"a-closed\", \"spec\": "
-		"{\"podSelector\": " A_ONLY ", \"policyTypes\": [\"Ingress\"]}},"
+		"{\"podSelector\": " A_ONLY
+		", \"policyTypes\": [\"Ingress\"]}},"
 		" {\"ns\": \"x\", \"name\": \"b-from-a\", \"spec\": "
 		"{\"podSelector\": " B_ONLY ", \"ingress\": [{\"from\": "
 		"[{\"podSelector\": " A_ONLY "}], \"ports\": "
 		"[{\"port\": 80}]}]}}]";
 	const char *unrelated_added =
 		"[{\"ns\": \"x\", \"name\": \"a-closed\", \"spec\": "
-		"{\"podSelector\": " A_ONLY ", \"policyTypes\": [\"Ingress\"]}},"
+		"{\"podSelector\": " A_ONLY
+		", \"policyTypes\": [\"Ingress\"]}},"
 		" {\"ns\": \"x\", \"name\": \"b-from-a\", \"spec\": "
 		"{\"podSelector\": " B_ONLY ", \"ingress\": [{\"from\": "
 		"[{\"podSelector\": " A_ONLY "}], \"ports\": "
@@ -555,7 +557,8 @@ static void test_conntrack(void **state)
 		"{\"podSelector\": {}, \"policyTypes\": [\"Ingress\"]}}]";
 	const char *revoked =
 		"[{\"ns\": \"x\", \"name\": \"a-closed\", \"spec\": "
-		"{\"podSelector\": " A_ONLY ", \"policyTypes\": [\"Ingress\"]}},"
+		"{\"podSelector\": " A_ONLY
+		", \"policyTypes\": [\"Ingress\"]}},"
 		" {\"ns\": \"x\", \"name\": \"b-closed\", \"spec\": "
 		"{\"podSelector\": " B_ONLY
 		", \"policyTypes\": [\"Ingress\"]}}]";
@@ -566,6 +569,7 @@ static void test_conntrack(void **state)
 	struct run r;
 
 	rep.sport = 80;
+	rep.ack = true;
 	policies_set(allow, false);
 	ct_clear();
 	/* Without the request, the "reply" is a new flow into a: denied. */
@@ -579,6 +583,7 @@ static void test_conntrack(void **state)
 	rep.sport = 80;
 	/* An unrelated change: the flow goes on. */
 	policies_set(unrelated_added, false);
+	req.ack = true; /* the flow's packets from now on */
 	assert_int_equal(judge(prog, &req, &r), W_ALLOW);
 	assert_int_equal(judge(prog, &rep, &r), W_ALLOW);
 	/* The allow removed: the next packet of the live flow is dropped,
@@ -588,6 +593,17 @@ static void test_conntrack(void **state)
 	assert_int_equal(ct_count(), 0);
 	assert_int_equal(judge(prog, &req, &r), W_IN);
 	assert_int_equal(ct_count(), 0);
+	/* A connection made before b was policed, first seen from b (its
+	 * answer, no SYN): b's egress and a's ingress would allow it as a
+	 * flow of b's; it passes only if a's requests are allowed too. */
+	policies_set("[{\"ns\": \"x\", \"name\": \"b-closed\", \"spec\": "
+		     "{\"podSelector\": " B_ONLY
+		     ", \"policyTypes\": [\"Ingress\"]}}]",
+		     false);
+	ct_clear();
+	assert_int_equal(judge(prog, &rep, &r), W_IN);
+	assert_int_equal(ct_count(), 0);
+	assert_int_equal(judge(prog, &req, &r), W_IN);
 }
 
 /* ------------------------------------------------------ unpolicied */
@@ -621,8 +637,7 @@ static void test_unpolicied(void **state)
 			 W_ALLOW);
 	assert_int_equal(ct_count(), 0);
 	/* c is judged: its flows are tracked. */
-	assert_int_equal(judge(fr->prog, &P(POD_A, A6, C6, TCP, 80), &r),
-			 W_IN);
+	assert_int_equal(judge(fr->prog, &P(POD_A, A6, C6, TCP, 80), &r), W_IN);
 	policies_off(NULL);
 	assert_int_equal(judge(fr->prog, &P(POD_A, A6, C6, TCP, 80), &r),
 			 W_ALLOW);
@@ -717,12 +732,15 @@ static void test_corpus(void **state)
 	static const struct {
 		int from;
 		const char *src;
-	} srcs[] = { { POD_A, A4 }, { POD_B, B4 }, { POD_A, A6 },
-		     { POD_B, B6 }, { POD_C, C6 } };
+	} srcs[] = { { POD_A, A4 },
+		     { POD_B, B4 },
+		     { POD_A, A6 },
+		     { POD_B, B6 },
+		     { POD_C, C6 } };
 	static const char *const dst4[] = { A4, B4, R4, R4_OTHER, NODE4 };
 	static const char *const dst6[] = { A6, B6, C6 };
-	static const __u16 dports[] = { 53, 80, 443, 8080, 9090, 31999,
-					32000, 32768, 32769 };
+	static const __u16 dports[] = { 53,    80,    443,   8080, 9090,
+					31999, 32000, 32768, 32769 };
 	static const __u8 protos[] = { TCP, UDP, IPPROTO_ICMP };
 	char pols[4096];
 	size_t judged = 0, denied = 0;
@@ -818,8 +836,8 @@ int main(int argc, char **argv)
 		.n_groups = ARRAY_SIZE(groups),
 	};
 
-	FIXTURE_ROWS(case_tests, case_runs, cases, "",
-		     .test_func = test_case, .teardown_func = policies_off);
+	FIXTURE_ROWS(case_tests, case_runs, cases, "", .test_func = test_case,
+		     .teardown_func = policies_off);
 	FIXTURE_ROWS(ct_tests, ct_runs, prog_rows, "conntrack",
 		     .test_func = test_conntrack,
 		     .teardown_func = policies_off);
