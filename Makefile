@@ -307,7 +307,7 @@ check-sanitize:
 # The integration scripts, in the order they run; each skips (exit 77,
 # saying why) where it cannot run, and run-tier does not count that a
 # failure.
-INTEGRATION_TESTS := run metrics latency services k8s-apiserver policy netpol lb k8s hostile xdpbench afxdp churn features upgrade demo deploy socklb
+INTEGRATION_TESTS := run metrics latency services k8s-apiserver policy netpol lb k8s hostile xdpbench afxdp churn features upgrade demo deploy socklb masq
 
 check-integration: all $(O)/tests/xsk_peer $(O)/tests/zh-flows $(O)/tests/zh-sockc
 	$(Q)O=$(O) tests/run-tier integration \
@@ -410,6 +410,8 @@ lint: $(SKELS)
 		--inline-suppr --suppress=missingIncludeSystem \
 		-Ibpf/include -Iuser/lib -Icni -I$(O)/bpf user cni tests/bench
 	$(Q)for f in $(SHELL_SRCS); do bash -n "$$f" || exit 1; done
+	$(Q)for t in $(INTEGRATION_TESTS); do [ -x tests/integration/$$t.sh ] || \
+		{ echo "tests/integration/$$t.sh: not executable (run-tier runs it)"; exit 1; }; done
 	$(Q)shellcheck -x -S warning $(SHELL_SRCS)
 
 clean:

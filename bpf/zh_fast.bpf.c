@@ -16,7 +16,9 @@
  *                  steers its rules' traffic into the sockets (xsk.h), the
  *                  rest to its kernel stack.
  * zh_tc_pod        tc ingress of the pod-side veth in tc mode.
- * zh_tc_uplink     tc ingress of the node's uplink: NodePorts.
+ * zh_tc_uplink     tc ingress of the node's uplink: NodePorts, and the
+ *                  replies of what was SNATed (masquerade, NodePorts
+ *                  to other nodes).
  * zh_tc_to_pod     tc egress of the host-side veth: NetworkPolicy on what
  *                  the kernel delivers into a policed pod (policy.h).
  * zh_xdp_uplink    XDP in front of it where the uplink runs XDP natively:
@@ -72,7 +74,7 @@ int zh_tc_uplink(struct __sk_buff *skb)
 	struct zh_fwd fwd = { .tc = 1 };
 	int stat;
 
-	if (!zh_lb_on())
+	if (!zh_lb_on() && !zh_masq_on())
 		return TC_ACT_OK;
 	zh_ctx_pull(skb);
 	stat = zh_from_uplink(zh_ctx_data(skb), zh_ctx_end(skb),
@@ -86,7 +88,7 @@ int zh_xdp_uplink(struct xdp_md *ctx)
 	struct zh_fwd fwd = { .xdp = 1 };
 	int stat;
 
-	if (!zh_lb_on())
+	if (!zh_lb_on() && !zh_masq_on())
 		return XDP_PASS;
 	stat = zh_from_uplink(zh_ctx_data(ctx), zh_ctx_end(ctx),
 			      zh_ctx_ifindex(ctx), &fwd);

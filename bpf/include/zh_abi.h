@@ -13,7 +13,7 @@
 #include <linux/types.h>
 
 #define ZH_PIN_ROOT "/sys/fs/bpf/zerohop"
-#define ZH_PIN_VERSION "v3"
+#define ZH_PIN_VERSION "v4"
 #define ZH_PIN_DIR ZH_PIN_ROOT "/" ZH_PIN_VERSION
 
 /* Map names: at most 15 characters, the kernel keeps 16 with the NUL. */
@@ -31,6 +31,8 @@
 #define ZH_MAP_NODE_ADDRS "zh_node_addrs"
 #define ZH_MAP_XSKS "zh_xsks"
 #define ZH_MAP_XSK_STEER "zh_xsk_steer"
+#define ZH_MAP_NOMASQ "zh_nomasq"
+#define ZH_MAP_SNAT_SRC "zh_snat_src"
 #define ZH_MAP_SOCK_REV "zh_sock_rev"
 #define ZH_MAP_SOCK_STATS "zh_sock_stats"
 
@@ -290,22 +292,25 @@ struct zh_iface {
  * reasons after it: the two lists make the order, so that zh_stat_is_drop()
  * holds by construction.
  */
-#define ZH_STATS_KEEP(X)                                               \
-	X(REDIRECT, "redirect")                                        \
-	X(PASS_NOT_IP, "pass_not_ip") /* ARP, other ethertypes */      \
-	X(PASS_NO_ENDPOINT, "pass_no_endpoint") /* not a local pod */  \
-	/* IPv6 link-local or unspecified source (ND, DAD) */          \
-	X(PASS_LINK_LOCAL, "pass_link_local")                          \
-	X(PASS_TTL, "pass_ttl") /* expiring: the kernel answers */     \
-	X(PASS_NO_IFACE, "pass_no_iface") /* ingress not ours */       \
-	X(PASS_NOT_TO_GW, "pass_not_to_gateway") /* not to our MAC */  \
-	X(PASS_IP_OPTIONS, "pass_ip_options") /* the kernel's rules */ \
-	X(PASS_CT_FULL, "pass_conntrack_full") /* no room in zh_ct */  \
-	/* XDP entry: no XDP on the destination's veth: tc delivers */ \
-	X(PASS_TO_TC, "pass_to_tc")                                    \
-	X(XSK_REDIRECT, "xsk_redirect") /* into an AF_XDP socket */    \
-	/* steered, but no socket for the queue: the pod's kernel */   \
-	X(PASS_XSK_NO_SOCKET, "pass_xsk_no_socket")
+#define ZH_STATS_KEEP(X)                                                     \
+	X(REDIRECT, "redirect")                                              \
+	X(PASS_NOT_IP, "pass_not_ip") /* ARP, other ethertypes */            \
+	X(PASS_NO_ENDPOINT, "pass_no_endpoint") /* not a local pod */        \
+	/* IPv6 link-local or unspecified source (ND, DAD) */                \
+	X(PASS_LINK_LOCAL, "pass_link_local")                                \
+	X(PASS_TTL, "pass_ttl") /* expiring: the kernel answers */           \
+	X(PASS_NO_IFACE, "pass_no_iface") /* ingress not ours */             \
+	X(PASS_NOT_TO_GW, "pass_not_to_gateway") /* not to our MAC */        \
+	X(PASS_IP_OPTIONS, "pass_ip_options") /* the kernel's rules */       \
+	X(PASS_CT_FULL, "pass_conntrack_full") /* no room in zh_ct */        \
+	/* XDP entry: no XDP on the destination's veth: tc delivers */       \
+	X(PASS_TO_TC, "pass_to_tc")                                          \
+	X(XSK_REDIRECT, "xsk_redirect") /* into an AF_XDP socket */          \
+	/* steered, but no socket for the queue: the pod's kernel */         \
+	X(PASS_XSK_NO_SOCKET, "pass_xsk_no_socket")                          \
+	/* source NAT (masquerade, a NodePort's remote backend): out of an \
+	 * uplink by bpf_redirect_neigh() */ \
+	X(SNAT, "snat")
 
 #define ZH_STATS_DROP(X)                                                      \
 	X(DROP_SPOOF_MAC, "drop_spoof_mac")                                   \
@@ -319,6 +324,11 @@ struct zh_iface {
 	X(DROP_NO_BACKEND, "drop_no_backend")                                 \
 	X(DROP_UNKNOWN_VIP, "drop_unknown_vip") /* in the Service CIDR */     \
 	X(DROP_NAT, "drop_nat_failed") /* a NAT rewrite failed */             \
+	/* no free source port for a source NAT after ZH_SNAT_TRIES */        \
+	X(DROP_SNAT_NO_PORT, "drop_snat_no_port")                             \
+	/* externalTrafficPolicy Local, no backend on this node (kube-proxy \
+	 * drops these too: the load balancer's health check steers away) */ \
+	X(DROP_NO_LOCAL_BACKEND, "drop_no_local_backend")                     \
 	/* NetworkPolicy (policy.h): the destination's ingress denies */      \
 	X(DROP_POLICY_INGRESS, "drop_policy_ingress")                         \
 	X(DROP_POLICY_EGRESS, "drop_policy_egress") /* the source's egress */ \
@@ -375,6 +385,9 @@ struct zh_probe {
  * work at all: the programs read this entry and return.
  */
 #define ZH_CFG_F_PROBES (1U << 0) /* time probe datagrams (struct zh_probe) */
+/* Masquerade: pod traffic to what zh_nomasq does not hold leaves with the
+ * node's address (zh_snat_src), in BPF (zerohopd --masquerade). */
+#define ZH_CFG_F_MASQ (1U << 1)
 
 struct zh_config {
 	__u32 flags; /* ZH_CFG_F_* */
@@ -491,6 +504,10 @@ struct zh_svc_key {
 };
 
 #define ZH_SVC_F_NODEPORT (1U << 0)
+/* externalTrafficPolicy Local (a node port, an external or load-balancer
+ * IP): the client's address is kept (no SNAT), only this node's backends
+ * are in the table, and with none the request is dropped. */
+#define ZH_SVC_F_ETP_LOCAL (1U << 1)
 
 struct zh_svc {
 	__u32 id; /* never 0; unique while any flow may refer to it */
@@ -515,6 +532,12 @@ struct zh_backend {
 enum zh_ct_dir {
 	ZH_CT_FWD = 0,
 	ZH_CT_REV = 1,
+	/* Source NAT (snat.h): the flow as it leaves before the SNAT (vip,
+	 * vport: the source it gets; out_ifindex: the uplink), and the reply
+	 * as it arrives at the node's address (vip, vport: the destination
+	 * it gets back). A SNAT_REV key is the reservation of its port. */
+	ZH_CT_SNAT_FWD = 2,
+	ZH_CT_SNAT_REV = 3,
 };
 
 /* TCP state, enough to expire closed flows sooner than idle ones. */
@@ -574,6 +597,51 @@ struct zh_affinity {
 	__u64 last_seen_ns;
 	__u32 backend_id;
 	__u32 pad;
+};
+
+/*
+ * Source NAT (bpf/lib/snat.h). Masquerade: a pod's packet to an address
+ * that zh_nomasq does not hold (the cluster's pod and node CIDRs, the
+ * Service CIDRs, zerohopd --no-masquerade) leaves the node with the
+ * address of zh_snat_src's default entry (key 0) and a source port of its
+ * range. A NodePort request whose backend is on another node (and whose
+ * Service is externalTrafficPolicy Cluster) leaves with the address of
+ * the uplink it came in on (key: its ifindex), so that the reply comes
+ * back through this node, as kube-proxy's MASQUERADE does it.
+ *
+ * zh_nomasq: an LPM trie; prefixlen counts the family byte and the pad
+ * (32 bits) before the address bits. Value: ZH_NOMASQ_F_* (informative).
+ */
+#define ZH_MAX_NOMASQ 1024
+#define ZH_MAX_SNAT_SRC 64
+/* Free ports probed for a new flow: a random one, then the next ones. */
+#define ZH_SNAT_TRIES 32
+/* Outside Linux's ip_local_port_range (32768-60999) and the NodePort
+ * range (30000-32767): the node's own sockets never pick these. */
+#define ZH_SNAT_PORT_MIN 61000
+#define ZH_SNAT_PORT_MAX 65535
+
+struct zh_lpm_key {
+	__u32 prefixlen; /* 32 + the CIDR's length */
+	__u8 family; /* enum zh_family */
+	__u8 pad[3];
+	__u32 addr[4]; /* network byte order; IPv4 uses [0] */
+};
+
+#define ZH_NOMASQ_F_CLUSTER (1U << 0) /* pod or node CIDR, node address */
+#define ZH_NOMASQ_F_SERVICE (1U << 1) /* a Service CIDR */
+#define ZH_NOMASQ_F_USER (1U << 2) /* --no-masquerade */
+
+#define ZH_SNAT_SRC_F_V4 (1U << 0)
+#define ZH_SNAT_SRC_F_V6 (1U << 1)
+
+struct zh_snat_src {
+	__u32 ifindex; /* the uplink the packet leaves by */
+	__u32 flags; /* ZH_SNAT_SRC_F_*: which addresses are set */
+	__u32 v4; /* network byte order */
+	__u32 v6[4];
+	__u16 port_min; /* host byte order, inclusive */
+	__u16 port_max;
 };
 
 /*
@@ -853,6 +921,8 @@ _Static_assert(sizeof(struct zh_affinity_key) == 24, "zh_affinity_key layout");
 _Static_assert(sizeof(struct zh_affinity) == 16, "zh_affinity layout");
 _Static_assert(sizeof(struct zh_kfeat) == 96, "zh_kfeat layout");
 _Static_assert(sizeof(struct zh_trace) == 24, "zh_trace layout");
+_Static_assert(sizeof(struct zh_lpm_key) == 24, "zh_lpm_key layout");
+_Static_assert(sizeof(struct zh_snat_src) == 32, "zh_snat_src layout");
 _Static_assert(sizeof(struct zh_sock_rev_key) == 32, "zh_sock_rev_key layout");
 _Static_assert(sizeof(struct zh_sock_rev) == 32, "zh_sock_rev layout");
 _Static_assert(sizeof(struct zh_ipc) == 8, "zh_ipc layout");

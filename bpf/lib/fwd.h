@@ -16,6 +16,7 @@
 #include "csum.h"
 #include "maps.h"
 #include "lb.h"
+#include "snat.h"
 #include "kfeat.h"
 #include "policy.h"
 
@@ -31,6 +32,8 @@ struct zh_fwd {
 	__u8 reclassify;
 	__u8 via_rx; /* the target is an AF_XDP pod (ZH_EP_F_VIA_RX) */
 	__u8 dst_flags; /* the target's zh_endpoints flags (policy.h) */
+	/* ZH_STAT_SNAT: @ifindex is the uplink, bpf_redirect_neigh() fills
+	 * in the L2 header there. */
 	/* A Service rewrite the entry applies (tc and XDP write differently),
 	 * whatever the verdict: a backend that is no local pod is reached
 	 * through the kernel, already translated. */
@@ -90,6 +93,50 @@ static __always_inline int zh_hop(void *data, void *data_end, __u8 family,
 		fwd->l3_new = *(__be32 *)((void *)ip6 + 4);
 	}
 	return 0;
+}
+
+/* Would one more hop expire it (ZH_STAT_PASS_TTL, the kernel answers)?
+ * Asked before a source NAT, whose packet the kernel could not answer. */
+static __always_inline int zh_ttl_expires(void *data, void *data_end,
+					  __u8 family)
+{
+	__u8 *ttl =
+		zh_hdr(data, data_end,
+		       ETH_HLEN + (family == ZH_AF_INET ?
+					   offsetof(struct iphdr, ttl) :
+					   offsetof(struct ipv6hdr, hop_limit)),
+		       1);
+
+	return !ttl || *ttl <= 1;
+}
+
+/*
+ * Out of the node with a source NAT (snat.h) by zh_snat_src[@src_key]'s
+ * uplink: ZH_STAT_SNAT, one hop further; XDP hands it to tc. Anything it
+ * cannot take is @f's @stat as it was (the kernel's).
+ */
+static __always_inline int zh_snat_route(void *data, void *data_end,
+					 const struct zh_flow *f, __u32 src_key,
+					 int stat, struct zh_fwd *fwd)
+{
+	int ret;
+
+	/* Without bpf_redirect_neigh() it could not leave: the kernel would
+	 * take a packet from its own address for a martian. */
+	if (!zh_lb_takes(f) || !zh_kernel_has(TC_REDIRECT_NEIGH))
+		return stat;
+	if (fwd->xdp)
+		return ZH_STAT_PASS_TO_TC;
+	if (zh_ttl_expires(data, data_end, f->family))
+		return ZH_STAT_PASS_TTL;
+	ret = zh_snat_out(f, &fwd->nat, src_key, &fwd->ifindex);
+	if (ret != ZH_STAT_SNAT)
+		return ret == ZH_RET_PASSTHROUGH ? stat : ret;
+	/* Behind XDP without metadata: XDP handed this over. */
+	if (fwd->reclassify)
+		fwd->handover = 1;
+	ret = zh_hop(data, data_end, f->family, fwd);
+	return ret ? ret : ZH_STAT_SNAT;
 }
 
 /*
@@ -202,9 +249,16 @@ static __always_inline int zh_ip_from_pod(void *data, void *data_end,
 		return ret;
 	zh_dst_key(&key, &f, ret, &fwd->nat);
 	ret = zh_deliver(data, data_end, &key, fwd);
-	/* NetworkPolicy (policy.h): judged on what delivery decided. */
-	return zh_pol_from_pod(ret, &f, &key, self->flags, fwd->dst_flags,
-			       &fwd->nat);
+	/* NetworkPolicy (policy.h): judged on what delivery decided, the
+	 * destination after DNAT, the source before any SNAT. */
+	ret = zh_pol_from_pod(ret, &f, &key, self->flags, fwd->dst_flags,
+			      &fwd->nat);
+	/* Off the node, out of the cluster: masquerade. Not a NodePort's
+	 * reply (out_ifindex): that leaves from the node port as it is. */
+	if (ret == ZH_STAT_PASS_NO_ENDPOINT && !fwd->nat.out_ifindex &&
+	    zh_masq_on() && !zh_nomasq_has(f.family, key.addr))
+		return zh_snat_route(data, data_end, &f, 0, ret, fwd);
+	return ret;
 }
 
 /*
@@ -256,10 +310,46 @@ static __always_inline int zh_from_pod(void *data, void *data_end,
 }
 
 /*
+ * A reply to a flow SNATed to this uplink's address (snat.h): back to its
+ * pod, or for a NodePort to its client, out of the uplink the request
+ * came in on. XDP leaves it to tc. Returns a zh_stat, or
+ * ZH_RET_PASSTHROUGH when it is no such reply.
+ */
+static __always_inline int zh_snat_reply(void *data, void *data_end,
+					 const struct zh_flow *f,
+					 struct zh_fwd *fwd)
+{
+	struct zh_ep_key key = {};
+	int ret;
+
+	if (fwd->xdp)
+		return zh_lb_takes(f) && zh_snat_for_us(f) ?
+			       ZH_STAT_PASS_TO_TC :
+			       ZH_RET_PASSTHROUGH;
+	ret = zh_snat_in(f, &fwd->nat);
+	if (ret != ZH_RET_NAT)
+		return ret;
+	zh_dst_key(&key, f, ret, &fwd->nat);
+	ret = zh_deliver(data, data_end, &key, fwd);
+	if (ret != ZH_STAT_PASS_NO_ENDPOINT || !fwd->nat.out_ifindex ||
+	    !zh_kernel_has(TC_REDIRECT_NEIGH))
+		return ret;
+	if (zh_ttl_expires(data, data_end, f->family))
+		return ZH_STAT_PASS_TTL;
+	fwd->ifindex = fwd->nat.out_ifindex;
+	ret = zh_hop(data, data_end, f->family, fwd);
+	return ret ? ret : ZH_STAT_SNAT;
+}
+
+/*
  * A frame from outside on the node's uplink: TCP or UDP at a NodePort of
- * the node's own address goes to a backend (a local pod: delivered like a
- * pod's packet). Returns a zh_stat, or ZH_RET_PASSTHROUGH for everything
- * else, which the kernel keeps.
+ * the node's own address goes to a backend: a local pod gets it like a
+ * pod's packet; one on another node gets it from this node's address
+ * (SNAT, so that the reply comes back here), unless the Service keeps
+ * the client's address (externalTrafficPolicy Local: the kernel routes
+ * it, DNATed). A reply to a SNATed flow goes back where it belongs.
+ * Returns a zh_stat, or ZH_RET_PASSTHROUGH for everything else, which the
+ * kernel keeps.
  */
 static __always_inline int zh_from_uplink(void *data, void *data_end,
 					  __u32 ifindex, struct zh_fwd *fwd)
@@ -270,11 +360,18 @@ static __always_inline int zh_from_uplink(void *data, void *data_end,
 
 	if (zh_flow_parse(data, data_end, &f))
 		return ZH_RET_PASSTHROUGH;
+	ret = zh_snat_reply(data, data_end, &f, fwd);
+	if (ret != ZH_RET_PASSTHROUGH || !zh_lb_on())
+		return ret;
 	ret = zh_lb_nodeport(&f, &fwd->nat);
 	if (ret != ZH_RET_NAT)
 		return ret;
 	zh_dst_key(&key, &f, ret, &fwd->nat);
-	return zh_deliver(data, data_end, &key, fwd);
+	ret = zh_deliver(data, data_end, &key, fwd);
+	if (ret == ZH_STAT_PASS_NO_ENDPOINT &&
+	    !(fwd->nat.svc_flags & ZH_SVC_F_ETP_LOCAL))
+		return zh_snat_route(data, data_end, &f, ifindex, ret, fwd);
+	return ret;
 }
 
 #endif /* ZH_FWD_H */

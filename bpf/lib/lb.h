@@ -309,13 +309,19 @@ static __always_inline int zh_lb_request(const struct zh_flow *f,
 		}
 	}
 	be = zh_lb_pick(f, svc, &bid, now);
+	/* externalTrafficPolicy Local without a backend here: dropped, as
+	 * kube-proxy does (no ICMP error: a load balancer's health check
+	 * is what steers clients away from this node). */
 	if (!be)
-		return ZH_STAT_DROP_NO_BACKEND;
+		return svc->flags & ZH_SVC_F_ETP_LOCAL ?
+			       ZH_STAT_DROP_NO_LOCAL_BACKEND :
+			       ZH_STAT_DROP_NO_BACKEND;
 	err = zh_lb_track(f, svc, be, bid, now);
 	if (err)
 		return err;
 nat:
 	zh_nat_init(nat, f);
+	nat->svc_flags = svc->flags;
 	zh_nat_addr(nat, 1, be->addr);
 	nat->new_ports[1] = be->port;
 	if (zh_addr_eq(be->addr, f->saddr))

@@ -129,6 +129,26 @@ struct {
 	__type(value, struct zh_steer);
 } zh_xsk_steer SEC(".maps");
 
+/* Source NAT (snat.h): what is never masqueraded, longest prefix first. */
+struct {
+	__uint(type, BPF_MAP_TYPE_LPM_TRIE);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__uint(max_entries, ZH_MAX_NOMASQ);
+	__type(key, struct zh_lpm_key);
+	__type(value, __u32);
+} zh_nomasq SEC(".maps");
+
+/* ... and the node's source addresses and ports: key 0 masquerade's,
+ * an uplink's ifindex its own (NodePort). */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+	__uint(max_entries, ZH_MAX_SNAT_SRC);
+	__type(key, __u32);
+	__type(value, struct zh_snat_src);
+} zh_snat_src SEC(".maps");
+
 /* NetworkPolicy (zh_abi.h; read by policy.h, written by zerohopd). */
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
@@ -221,6 +241,15 @@ static __always_inline int zh_lb_on(void)
 	struct zh_config *cfg = zh_cfg();
 
 	return cfg && cfg->services;
+}
+
+/* Masquerade on (zerohopd --masquerade): only then are pod packets to
+ * off-node addresses looked up in zh_nomasq. */
+static __always_inline int zh_masq_on(void)
+{
+	struct zh_config *cfg = zh_cfg();
+
+	return cfg && (cfg->flags & ZH_CFG_F_MASQ);
 }
 
 static __always_inline void zh_count(__u32 stat, __u64 bytes)

@@ -42,6 +42,7 @@ struct zh_nat {
 	__be16 old_ports[2]; /* source, destination */
 	__be16 new_ports[2];
 	__u32 out_ifindex; /* a NodePort reply: send it out of this device */
+	__u32 svc_flags; /* a request to a Service: its ZH_SVC_F_* */
 };
 
 /* The rewrite starts as the identity of @f's addresses and ports. */

@@ -86,6 +86,19 @@ static __always_inline int zh_tc_verdict(struct __sk_buff *skb, int stat,
 		zh_count(stat, skb->len);
 		return zh_redirect_neigh(fwd->nat.out_ifindex, 0);
 	}
+	/* Source NAT: out of the uplink, its L2 header from the neighbour
+	 * table (snat.h; fwd.h asked for the helper before it planned). */
+	if (zh_kernel_has(TC_REDIRECT_NEIGH) && stat == ZH_STAT_SNAT) {
+		if (fwd->l3_old != fwd->l3_new)
+			bpf_csum_update(skb, bpf_csum_diff(&fwd->l3_old, 4,
+							   &fwd->l3_new, 4, 0));
+		act = zh_redirect_neigh(fwd->ifindex, 0);
+		if (act == TC_ACT_REDIRECT) {
+			zh_count(stat, skb->len);
+			return act;
+		}
+		stat = ZH_STAT_DROP_REDIRECT;
+	}
 	/* A veth gone: a drop, not a delivery that never happens. */
 	if (stat == ZH_STAT_REDIRECT && zh_ctx_gone(skb, fwd->ifindex))
 		stat = ZH_STAT_DROP_REDIRECT;

@@ -798,6 +798,237 @@ static void test_corpus(void **state)
 	assert_true(denied > judged / 10 && denied < judged - judged / 10);
 }
 
+/* ------------------------------------------------------------ benchmark */
+
+/*
+ * `test_bpf_policy --bench-latency`: what NetworkPolicy costs per packet
+ * in zh_tc_from_pod and zh_xdp_from_pod, as a delta against no policy. A
+ * benchmark, not a test: it prints and asserts nothing. Settings are
+ * interleaved in rounds; times are the kernel's own around the program
+ * runs of BPF_PROG_TEST_RUN.
+ *
+ * The maps are filled directly at scale: @rules cells in zh_policy (one
+ * class's wildcard cell says SPECIFIC, so an allowed peer takes two cell
+ * lookups) and @peers addresses in zh_ipcache, each its own identity; B
+ * isolated for ingress, A's identity allowed to UDP 53.
+ *   unpolicied   policy on, the maps full, A and B carry no policy bit;
+ *   established  B policed, the flow's zh_pol_ct entry there: every run
+ *                of BENCH_REPEAT on one buffer hits it;
+ *   new flow     B policed, zh_pol_ct emptied before each single run: the
+ *                whole judgement (against a single run without policy:
+ *                single runs include test_run's timer).
+ */
+#define BENCH_ROUNDS 10
+#define BENCH_REPEAT 200
+#define BENCH_CALLS 50
+#define BENCH_SINGLES 300
+
+static double bench_run(enum prog prog, const __u8 *in, __u32 len, __u32 repeat,
+			__u8 *out)
+{
+	struct bpf_program *p = prog == PROG_TC ? skel->progs.zh_tc_from_pod :
+						  skel->progs.zh_xdp_from_pod;
+	int ifindex = ifindex_of[POD_A];
+	struct __sk_buff skb = { .ifindex = ifindex,
+				 .ingress_ifindex = ifindex };
+	struct xdp_md xdp = { .data_end = len, .ingress_ifindex = ifindex };
+	LIBBPF_OPTS(bpf_test_run_opts, opts, .data_in = in, .data_size_in = len,
+		    .data_out = out, .data_size_out = FRAME_MAX,
+		    .repeat = repeat);
+
+	opts.ctx_in = prog == PROG_XDP ? (void *)&xdp : (void *)&skb;
+	opts.ctx_size_in = prog == PROG_XDP ? sizeof(xdp) : sizeof(skb);
+	if (bpf_prog_test_run_opts(bpf_program__fd(p), &opts)) {
+		fprintf(stderr, "test_run: %s\n", strerror(errno));
+		exit(1);
+	}
+	return opts.duration;
+}
+
+/* As test_bpf_lat's bench: A's MAC is B's gateway's and B's A's gateway's,
+ * so that the frame a run writes is the one the next run forwards. */
+static void bench_loop_pods(struct frame *f, bool loop)
+{
+	static struct zh_endpoint ep_was;
+	static struct zh_iface ifc_was;
+	int ifaces_fd = bpf_map__fd(skel->maps.zh_ifaces);
+	int eps_fd = bpf_map__fd(skel->maps.zh_endpoints);
+	__u32 host_a = (__u32)ifindex_of[POD_A];
+	struct zh_ep_key key = { .family = ZH_AF_INET };
+	struct zh_endpoint ep;
+	struct zh_iface ifc;
+
+	parse_addr(AF_INET, B4, key.addr);
+	if (loop) {
+		if (bpf_map_lookup_elem(ifaces_fd, &host_a, &ifc_was) ||
+		    bpf_map_lookup_elem(eps_fd, &key, &ep_was))
+			exit(1);
+		ifc = ifc_was;
+		ep = ep_was;
+		memcpy(ifc.mac, gw_mac_of[POD_B], ETH_ALEN);
+		memcpy(ep.mac, gw_mac_of[POD_A], ETH_ALEN);
+		f->src_mac = gw_mac_of[POD_B];
+		f->dst_mac = gw_mac_of[POD_A];
+	}
+	if (bpf_map_update_elem(ifaces_fd, &host_a, loop ? &ifc : &ifc_was,
+				BPF_EXIST) ||
+	    bpf_map_update_elem(eps_fd, &key, loop ? &ep : &ep_was, BPF_EXIST))
+		exit(1);
+}
+
+/* B's policy bit on or off (its zh_endpoints entry), as pol_maps.c sets
+ * it. */
+static void bench_b_policed(bool on)
+{
+	int eps_fd = bpf_map__fd(skel->maps.zh_endpoints);
+	struct zh_ep_key key = { .family = ZH_AF_INET };
+	struct zh_endpoint ep;
+
+	parse_addr(AF_INET, B4, key.addr);
+	if (bpf_map_lookup_elem(eps_fd, &key, &ep))
+		exit(1);
+	ep.flags = on ? ep.flags | ZH_EP_F_POLICY : ep.flags & ~ZH_EP_F_POLICY;
+	if (bpf_map_update_elem(eps_fd, &key, &ep, BPF_EXIST))
+		exit(1);
+}
+
+static void bench_mode(__u32 mode)
+{
+	struct zh_pol_state st = { .mode = mode };
+	__u32 zero = 0;
+
+	if (bpf_map_update_elem(bpf_map__fd(skel->maps.zh_pol_state), &zero,
+				&st, BPF_ANY))
+		exit(1);
+}
+
+/* The maps at scale (see above). */
+static void bench_fill(unsigned int rules, unsigned int peers)
+{
+	int ipc = bpf_map__fd(skel->maps.zh_ipcache);
+	int pol = bpf_map__fd(skel->maps.zh_policy);
+	int eps = bpf_map__fd(skel->maps.zh_pol_eps);
+	struct zh_pol_ep bep = { .identity = 17,
+				 .class_in = 1,
+				 .flags = ZH_POL_EP_F_ISO_IN };
+	struct zh_pol_key k = { .class = 1,
+				.dir = ZH_POL_INGRESS,
+				.proto = IPPROTO_UDP };
+	struct zh_pol_cell c = { .n = 1, .iv = { { 53, 53 } } };
+	struct zh_pol_cell any = { .flags = ZH_POL_CELL_F_SPECIFIC };
+	struct zh_ep_key a = { .family = ZH_AF_INET }, b = a;
+	struct zh_ipc v = { .identity = 16 };
+
+	map_clear(ipc);
+	map_clear(pol);
+	map_clear(eps);
+	parse_addr(AF_INET, A4, a.addr);
+	parse_addr(AF_INET, B4, b.addr);
+	bpf_map_update_elem(ipc, &a, &v, BPF_ANY);
+	v.identity = 17;
+	bpf_map_update_elem(ipc, &b, &v, BPF_ANY);
+	bpf_map_update_elem(eps, &b, &bep, BPF_ANY);
+	/* Class 1, UDP: the wildcard (SPECIFIC, no ports) and A's cell. */
+	bpf_map_update_elem(pol, &k, &any, BPF_ANY);
+	k.identity = 16;
+	bpf_map_update_elem(pol, &k, &c, BPF_ANY);
+	for (unsigned int i = 0; i < peers; i++) {
+		struct zh_ep_key p = { .family = ZH_AF_INET };
+
+		p.addr[0] = htonl(0x0a800000U + i); /* 10.128.0.0/16 */
+		v.identity = 32 + i;
+		bpf_map_update_elem(ipc, &p, &v, BPF_ANY);
+	}
+	for (unsigned int i = 0; i < rules; i++) {
+		k.class = (__u16)(2 + i / 64);
+		k.identity = 32 + (peers ? i % peers : i);
+		k.proto = i % 2 ? IPPROTO_TCP : IPPROTO_UDP;
+		bpf_map_update_elem(pol, &k, &c, BPF_ANY);
+	}
+}
+
+static int bench(void)
+{
+	static const unsigned int rules[] = { 0, 100, 10000 };
+	static const unsigned int peers[] = { 10, 1000, 10000 };
+	struct frame f = { .l3 = L3_IPV4,
+			   .proto = IPPROTO_UDP,
+			   .src = A4,
+			   .dst = B4,
+			   .dport = 53,
+			   .ttl = 255 };
+	__u8 in[FRAME_MAX], out[FRAME_MAX];
+	__u32 len;
+
+	bench_loop_pods(&f, true);
+	len = (__u32)frame_build(&f, POD_A, in);
+	printf("NetworkPolicy per packet, A -> B UDP 53, mean ns per program run: "
+	       "%d rounds; repeat %d x %d calls (no policy, unpolicied, "
+	       "established), %d single runs (new flow, against single runs "
+	       "without policy)\n",
+	       BENCH_ROUNDS, BENCH_REPEAT, BENCH_CALLS, BENCH_SINGLES);
+	printf("%-4s %6s %6s %10s %12s %12s %12s %10s %10s\n", "MODE", "RULES",
+	       "PEERS", "NO-POLICY", "UNPOLICIED", "ESTABLISHED", "NEW-FLOW",
+	       "NOPOL-1", "DELTA-NEW");
+	for (size_t ri = 0; ri < ARRAY_SIZE(rules); ri++) {
+		for (size_t pi = 0; pi < ARRAY_SIZE(peers); pi++) {
+			double ns[NR_PROGS][5] = { { 0 } };
+
+			bench_fill(rules[ri], peers[pi]);
+			for (int r = 0; r < BENCH_ROUNDS; r++) {
+				for (int p = 0; p < NR_PROGS; p++) {
+					/* 0: no policy; 1: unpolicied (on,
+					 * no bit); 2: established. */
+					for (int c = 0; c < 3; c++) {
+						bench_mode(c ? ZH_POL_MODE_ON :
+							       ZH_POL_MODE_OFF);
+						bench_b_policed(c == 2);
+						ct_clear();
+						for (int i = 0; i < BENCH_CALLS;
+						     i++)
+							ns[p][c] += bench_run(
+								p, in, len,
+								BENCH_REPEAT,
+								out);
+					}
+					/* 3: new flow; 4: its baseline. */
+					for (int c = 3; c < 5; c++) {
+						bench_mode(
+							c == 3 ?
+								ZH_POL_MODE_ON :
+								ZH_POL_MODE_OFF);
+						bench_b_policed(c == 3);
+						for (int i = 0;
+						     i < BENCH_SINGLES; i++) {
+							ct_clear();
+							ns[p][c] += bench_run(
+								p, in, len, 1,
+								out);
+						}
+					}
+				}
+			}
+			for (int p = 0; p < NR_PROGS; p++) {
+				double n = (double)BENCH_ROUNDS * BENCH_CALLS;
+				double n1 =
+					(double)BENCH_ROUNDS * BENCH_SINGLES;
+				double base = ns[p][0] / n;
+
+				printf("%-4s %6u %6u %10.1f %+12.1f %+12.1f %12.1f %10.1f %+10.1f\n",
+				       prog_names[p], rules[ri], peers[pi],
+				       base, ns[p][1] / n - base,
+				       ns[p][2] / n - base, ns[p][3] / n1,
+				       ns[p][4] / n1,
+				       ns[p][3] / n1 - ns[p][4] / n1);
+			}
+		}
+	}
+	bench_mode(ZH_POL_MODE_OFF);
+	bench_b_policed(false);
+	bench_loop_pods(&f, false);
+	return 0;
+}
+
 /* ------------------------------------------------------------- main */
 
 #define NR_CASE_TESTS (ARRAY_SIZE(cases) * NR_PROGS)
@@ -834,6 +1065,7 @@ int main(int argc, char **argv)
 		.name = "test_bpf_policy",
 		.groups = groups,
 		.n_groups = ARRAY_SIZE(groups),
+		.bench = bench,
 	};
 
 	FIXTURE_ROWS(case_tests, case_runs, cases, "", .test_func = test_case,

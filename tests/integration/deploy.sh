@@ -535,8 +535,11 @@ scripts() {
 		shellcheck -x -S warning deploy/kind/*.sh deploy/kubernetes/*.sh
 	check "make lint shellchecks them too" py '
 mk = open("Makefile").read().replace("\\\n", " ")
-if not re.search(r"^\s*\$\(Q\)shellcheck .*deploy/kind/\*\.sh\s+deploy/kubernetes/\*\.sh", mk, re.M):
-    fail("not in the lint target")'
+m = re.search(r"^SHELL_SRCS\s*=(.*)$", mk, re.M)
+if not m or not re.search(r"deploy/kind/\*\.sh\s+deploy/kubernetes/\*\.sh", m.group(1)):
+    fail("deploy/ not in SHELL_SRCS")
+if not re.search(r"^\s*\$\(Q\)shellcheck .*\$\(SHELL_SRCS\)", mk, re.M):
+    fail("the lint target does not shellcheck SHELL_SRCS")'
 	check "they are executable" sh -c 'for f in deploy/kind/*.sh deploy/kubernetes/*.sh; do
 		[ -x "$f" ] || { echo "$f"; exit 1; }; done'
 }

@@ -95,10 +95,11 @@ netpol() { # NS NAME SPEC
 delpol() {
 	ctl delete "{\"kind\":\"NetworkPolicy\",\"namespace\":\"$1\",\"name\":\"$2\"}" >/dev/null
 }
-# tcp POD IP PORT: a new connection gets the server's answer.
+# tcp POD IP PORT: a new connection gets the server's answer (a denied
+# one waits TCP_WAIT seconds, 2 unless told).
 tcp() {
-	local out
-	out=$(zh_in "$1" socat -T 2 - "TCP:$2:$3,connect-timeout=2" </dev/null 2>&1) || true
+	local out w=${TCP_WAIT:-2}
+	out=$(zh_in "$1" socat -T 2 - "TCP:$2:$3,connect-timeout=$w" </dev/null 2>&1) || true
 	[ "$out" = "b-$3" ] || {
 		echo "$1 -> $2:$3: '$out'"
 		return 1
@@ -290,9 +291,9 @@ case_restart() {
 	local probes="$ZH_TMP/probes" i
 	: >"$probes"
 	(
-		for i in $(seq 60); do
-			tcp "$C" "${IP[$B]}" 8081 >/dev/null 2>&1 && echo LEAK >>"$probes"
-			sleep 0.05
+		for i in $(seq 40); do
+			TCP_WAIT=0.3 tcp "$C" "${IP[$B]}" 8081 >/dev/null 2>&1 &&
+				echo LEAK >>"$probes"
 		done
 	) &
 	ZH_PIDS+=($!)

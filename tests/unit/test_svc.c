@@ -153,6 +153,36 @@ static void run_bad(const struct bad_doc *t, size_t n)
 #define SVC(fields) "{'services': [" fields "]}"
 #define OK_SVC "{'vip': '10.96.0.1', 'port': 1}, "
 
+/* externalTrafficPolicy "local": the node port's own table over the
+ * "local" backends only, and the flag the datapath keeps the client by. */
+static void test_ours_etp_local(void **state)
+{
+	struct zh_svc_set set;
+
+	(void)state;
+	parse_ok(
+		"{'services': [{'vip': '10.96.0.10', 'port': 80, 'nodePort': 30080,"
+		" 'externalTrafficPolicy': 'Local',"
+		" 'backends': [{'ip': '10.1.0.5'}, {'ip': '10.1.0.6', 'local': true}]},"
+		" {'vip': '10.96.0.11', 'port': 80, 'nodePort': 30081,"
+		" 'externalTrafficPolicy': 'cluster',"
+		" 'backends': [{'ip': '10.1.0.7', 'local': true}]}]}",
+		&set);
+	assert_int_equal(set.n, 2);
+	assert_true(set.svcs[0].etp_local && set.svcs[0].np_own);
+	assert_int_equal(set.svcs[0].n_backends, 2);
+	assert_int_equal(set.svcs[0].backends[0].np_weight, 0);
+	assert_int_equal(set.svcs[0].backends[1].np_weight, 1);
+	assert_false(set.svcs[1].etp_local || set.svcs[1].np_own);
+	zh_svc_set_free(&set);
+	parse_fails("{'services': [{'vip': '10.96.0.10', 'port': 80,"
+		    " 'externalTrafficPolicy': 'Nearby'}]}",
+		    "services[0].externalTrafficPolicy: *");
+	parse_fails("{'services': [{'vip': '10.96.0.10', 'port': 80,"
+		    " 'backends': [{'ip': '10.1.0.5', 'local': 1}]}]}",
+		    "services[0].backends[0].local: *");
+}
+
 static void test_ours_errors(void **state)
 {
 	static const struct bad_doc t[] = {
@@ -927,6 +957,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_ours_minimal),
 		cmocka_unit_test(test_ours_full),
+		cmocka_unit_test(test_ours_etp_local),
 		cmocka_unit_test(test_ours_errors),
 		cmocka_unit_test(test_documents),
 		cmocka_unit_test(test_load_errors),

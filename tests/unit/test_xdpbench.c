@@ -113,8 +113,9 @@ static void test_parse_defaults(void **state)
 
 	(void)state;
 	assert_int_equal(parse(&o, NULL), 0);
-	assert_int_equal(o.n_paths, XB_P_MAX);
-	for (i = 0; i < XB_P_MAX; i++)
+	/* Every path but the cross-node ones (opt-in: -P). */
+	assert_int_equal(o.n_paths, XB_P_DEFAULT_MAX);
+	for (i = 0; i < XB_P_DEFAULT_MAX; i++)
 		assert_int_equal(o.paths[i], i);
 	assert_int_equal(o.n_wls, 2);
 	assert_int_equal(o.wls[0], XB_WL_UDP_RR);
@@ -128,6 +129,13 @@ static void test_parse_defaults(void **state)
 	assert_int_equal(o.cpu_client, -1);
 	assert_false(o.json || o.busy_poll || o.quiet);
 	assert_string_equal(o.cni_path, "/usr/lib/cni:/opt/cni/bin");
+	/* ... which -P names. */
+	assert_int_equal(parse(&o, "-P", "kubeproxy-nodeport,zerohop-nodeport",
+			       NULL),
+			 0);
+	assert_int_equal(o.n_paths, 2);
+	assert_int_equal(o.paths[0], XB_P_KP_NODEPORT);
+	assert_int_equal(o.paths[1], XB_P_ZH_NODEPORT);
 }
 
 static void test_parse_lists(void **state)

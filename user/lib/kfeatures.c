@@ -130,7 +130,7 @@ static const struct zh_feat_doc docs[ZH_FEAT_MAX] = {
 				       "out of the pod's host veth, through its veth's RX",
 				       "5.10" },
 	[ZH_FEAT_TC_REDIRECT_NEIGH] = { "bpf_redirect_neigh in tc",
-					"NodePort replies from local backends",
+					"NodePort replies from local backends, source NAT (masquerade, NodePorts to other nodes)",
 					NULL, "5.10" },
 	[ZH_FEAT_XDP_MAP_LOOKUP_ELEM] = { "bpf_map_lookup_elem in XDP", ALL_XDP,
 					  NULL, "4.8" },
@@ -633,9 +633,11 @@ const struct zh_prog_def zh_prog_defs[] = {
 	{ ZH_PROG_TC_UPLINK, ZH_FEAT_PROG_TC_UPLINK,
 	  TC_BASE | TC_NAT | F(TC_SKB_PULL_DATA) | F(TC_CSUM_UPDATE) |
 		  F(TC_REDIRECT),
-	  TC_REJECT | F(TC_REDIRECT_PEER) | F(TC_CHECK_MTU) },
+	  TC_REJECT | F(TC_REDIRECT_PEER) | F(TC_CHECK_MTU) |
+		  F(TC_GET_PRANDOM_U32) | F(TC_REDIRECT_NEIGH) },
 	{ ZH_PROG_XDP_UPLINK, ZH_FEAT_PROG_XDP_UPLINK,
-	  XDP_BASE | XDP_NAT | F(XDP_REDIRECT), F(XDP_CHECK_MTU) },
+	  XDP_BASE | XDP_NAT | F(XDP_REDIRECT),
+	  F(XDP_CHECK_MTU) | F(XDP_GET_PRANDOM_U32) },
 	/* Socket-level LB: the helpers of sock_addr programs stand together
 	 * (sock_addr_helpers); the hook is a feature of its own. */
 	{ ZH_PROG_SOCK_CONNECT4, ZH_FEAT_PROG_SOCK_CONNECT4,

@@ -129,6 +129,8 @@ static const struct pin_entry pins[] = {
 	PIN(ZH_MAP_NODE_ADDRS, node_addrs_fd, false),
 	PIN(ZH_MAP_XSKS, xsks_fd, false),
 	PIN(ZH_MAP_XSK_STEER, xsk_steer_fd, false),
+	PIN(ZH_MAP_NOMASQ, nomasq_fd, false),
+	PIN(ZH_MAP_SNAT_SRC, snat_src_fd, false),
 	PIN(ZH_PROG_TC_FROM_POD, tc_from_pod_fd, true),
 	PIN(ZH_PROG_XDP_FROM_POD, xdp_from_pod_fd, true),
 	PIN(ZH_PROG_XDP_POD, xdp_pod_fd, true),

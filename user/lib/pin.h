@@ -57,6 +57,8 @@ struct zh_objs {
 	int node_addrs_fd;
 	int xsks_fd;
 	int xsk_steer_fd;
+	int nomasq_fd;
+	int snat_src_fd;
 	int tc_from_pod_fd;
 	int xdp_from_pod_fd;
 	int xdp_pod_fd;

@@ -13,6 +13,11 @@
  *		"port": 80,			1-65535, required
  *		"proto": "tcp",			"tcp" (default) or "udp"
  *		"nodePort": 30080,		optional, 1-65535
+ *		"externalTrafficPolicy": "local",	optional: "cluster"
+ *						(default: the node port SNATs to
+ *						another node's backend) or
+ *						"local" (the client's address
+ *						kept, only "local" backends)
  *		"affinity": {"clientIP": 10800},	optional: the same client
  *						goes to the same backend for
  *						1-86400 s; "clientIP" alone is
@@ -22,9 +27,12 @@
  *			"port": 8080,		default: the service port
  *			"weight": 1,		0-65535, relative; default 1,
  *						0 drains (no new flows)
- *			"state": "ready"	"ready" (default) or
+ *			"state": "ready",	"ready" (default) or
  *						"terminating": keeps its flows,
  *						gets no new ones
+ *			"local": true		on this node (default false):
+ *						with externalTrafficPolicy
+ *						"local", the node port's only
  *		}]
  *	}]}
  *
@@ -114,6 +122,9 @@ struct zh_service {
 	 * its own (externalTrafficPolicy Local: this node's endpoints only),
 	 * not by weight in the service's. */
 	bool np_own;
+	/* externalTrafficPolicy Local: the node port keeps the client's
+	 * address (no SNAT to another node's backend; ZH_SVC_F_ETP_LOCAL). */
+	bool etp_local;
 	uint32_t affinity_timeout; /* client IP affinity, s; 0: none */
 	struct zh_svc_backend *backends;
 	size_t n_backends;

@@ -639,6 +639,7 @@ static int k8s_service_port(const struct zh_svc_k8s *k,
 			.proto = proto,
 			/* The node port belongs to the cluster IPs. */
 			.nodeport = j < si->n_cluster ? (uint16_t)nodeport : 0,
+			.etp_local = k->node && si->etp_local,
 			.affinity_timeout = si->affinity,
 		};
 		int len = snprintf(s.name, sizeof(s.name), "%s/%s%s%s", si->ns,

@@ -55,11 +55,12 @@ static int ours_affinity(const json_t *obj, const char *where,
 static int ours_backend(const json_t *v, const char *where, uint16_t svc_port,
 			struct zh_svc_backend *be, struct zh_json_err *e)
 {
-	static const char *const keys[] = { "ip", "port", "weight", "state",
-					    NULL };
+	static const char *const keys[] = { "ip",    "port",  "weight",
+					    "state", "local", NULL };
 	static const char *const states[] = { "ready", "terminating", NULL };
 	long long port = svc_port, weight = 1;
 	int state = ZH_EP_READY, rc;
+	bool local = false;
 	const char *s;
 
 	rc = zh_json_check(v, where, JSON_OBJECT, e);
@@ -80,20 +81,29 @@ static int ours_backend(const json_t *v, const char *where, uint16_t svc_port,
 	if (!rc)
 		rc = zh_json_enum(v, where, "state", ZH_JSON_ICASE, states,
 				  "\"ready\" or \"terminating\"", &state, e);
+	if (!rc)
+		rc = zh_json_bool(v, where, "local", 0, &local, e);
 	if (rc)
 		return rc;
 	be->port = (uint16_t)port;
 	be->weight = (uint16_t)weight;
 	be->state = (uint8_t)state;
+	/* The node port's weight: its own table only with
+	 * externalTrafficPolicy "local" (ours_service()). */
+	be->np_weight = local ? (uint16_t)weight : 0;
 	return 0;
 }
 
 static int ours_service(const json_t *v, size_t idx, struct zh_svc_build *b,
 			struct zh_json_err *e)
 {
-	static const char *const keys[] = { "name",	"vip",	    "port",
-					    "proto",	"nodePort", "affinity",
-					    "backends", NULL };
+	static const char *const keys[] = { "name",	"vip",
+					    "port",	"proto",
+					    "nodePort", "externalTrafficPolicy",
+					    "affinity", "backends",
+					    NULL };
+	static const char *const policies[] = { "cluster", "local", NULL };
+	int etp = 0;
 	static const char *const protos[] = { "tcp", "udp", NULL };
 	char where[32], at[64], origin[ZH_SVC_ORIGIN_MAX], name_what[32];
 	struct zh_service s = { 0 };
@@ -124,9 +134,15 @@ static int ours_service(const json_t *v, size_t idx, struct zh_svc_build *b,
 				 e);
 	if (rc)
 		return rc;
+	rc = zh_json_enum(v, where, "externalTrafficPolicy", ZH_JSON_ICASE,
+			  policies, "\"cluster\" or \"local\"", &etp, e);
+	if (rc)
+		return rc;
 	s.port = (uint16_t)port;
 	s.proto = proto ? IPPROTO_UDP : IPPROTO_TCP;
 	s.nodeport = (uint16_t)nodeport;
+	/* Local: the node port balances over the "local" backends only. */
+	s.etp_local = s.np_own = etp == 1;
 	rc = ours_affinity(v, where, &s.affinity_timeout, e);
 	if (rc)
 		return rc;

@@ -866,7 +866,8 @@ static int plan_service(struct planner *pl, size_t i)
 	if (rc || !s->nodeport)
 		return rc;
 	zh_svc_nodeport_key(&want.key, s->vip.family, s->nodeport, s->proto);
-	want.val.flags = ZH_SVC_F_NODEPORT;
+	want.val.flags = ZH_SVC_F_NODEPORT |
+			 (s->etp_local ? ZH_SVC_F_ETP_LOCAL : 0);
 	if (s->np_own) {
 		/* A table of its own (externalTrafficPolicy Local). */
 		m = place_table(pl, i,
@@ -1425,8 +1426,10 @@ int zh_svc_state_to_set(const struct zh_svc_state *st,
 				hi = mid;
 		}
 		np = lo < nn && nps[lo].val.id == v->val.id ? &nps[lo] : NULL;
-		if (np)
+		if (np) {
 			s->nodeport = ntohs(np->key.port);
+			s->etp_local = np->val.flags & ZH_SVC_F_ETP_LOCAL;
+		}
 
 		for (lo = 0, hi = st->n_bes; lo < hi;) {
 			size_t mid = lo + (hi - lo) / 2;

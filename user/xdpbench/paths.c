@@ -27,6 +27,16 @@
  *                implied, whatever the other paths do. UDP only: TCP
  *                workloads are skipped (xb_path_wl_skip()).
  *
+ *   kubeproxy-nodeport  two nodes and a client on a fabric bridge (as
+ *                kind's): the client sends to node A's NodePort, whose
+ *                backend is a pod on node B; node A has kube-proxy's
+ *                iptables rules for it (DNAT, MASQUERADE --random-fully)
+ *                and forwards; node B routes to its pod
+ *   zerohop-nodeport  the same fabric, node A with zerohop's objects
+ *                (zh_tc_uplink on its uplink, the NodePort programmed with
+ *                zh_svc_apply): DNAT and SNAT in BPF, the kernel of node A
+ *                forwards nothing (ip_forward 0, FORWARD DROP)
+ *
  * CNI plugins are run as a runtime runs them: CNI_* environment, the config
  * on stdin, from inside the node netns. Everything made is recorded in
  * struct xb_env first and removed by xb_env_cleanup() on every exit path:
@@ -57,6 +67,7 @@
 #include "xdpbench.h"
 #include "svc.h"
 #include "svc_maps.h"
+#include "masq.h"
 #include "zerohop.h"
 
 #define XB_NETNS_DIR "/run/netns"
@@ -74,6 +85,8 @@ const char *const xb_path_names[XB_P_MAX] = {
 	[XB_P_ZH_XDP] = "zerohop-xdp",
 	[XB_P_ZH_SVC] = "zerohop-svc",
 	[XB_P_ZH_AFXDP] = "zerohop-afxdp",
+	[XB_P_KP_NODEPORT] = "kubeproxy-nodeport",
+	[XB_P_ZH_NODEPORT] = "zerohop-nodeport",
 };
 
 /* Pod subnets, one per path, all outside the ClusterIP range 10.96/12. */
@@ -181,6 +194,11 @@ void xb_env_cleanup(struct xb_env *e)
 		zh_objs_close(e->zh_svc);
 		free(e->zh_svc);
 		e->zh_svc = NULL;
+	}
+	if (e->zh_np) {
+		zh_objs_close(e->zh_np);
+		free(e->zh_np);
+		e->zh_np = NULL;
 	}
 	if (e->pin_root[0]) {
 		xb_rm_rf(e->pin_root);
@@ -938,6 +956,308 @@ static int xb_setup_zerohop(struct xb_env *e, struct xb_path *p,
 	return ret;
 }
 
+/* --- NodePort to a backend on another node ---------------------------------- */
+
+#define XB_NP_PORT 30080
+#define XB_NP_A "192.168.90.1"
+#define XB_NP_B "192.168.90.2"
+#define XB_NP_CLI "192.168.90.100"
+#define XB_NP_POD "10.250.0.2"
+#define XB_NP_SEP "KUBE-SEP-XBNODEPORT0000"
+
+/* Run a command given as one string of words (no quoting), in @ns ("":
+ * ours). */
+static int xb_sh(struct xb_env *e, const char *ns, char *why, size_t why_len,
+		 const char *fmt, ...) __attribute__((format(printf, 5, 6)));
+static int xb_sh(struct xb_env *e, const char *ns, char *why, size_t why_len,
+		 const char *fmt, ...)
+{
+	char line[512], copy[512], err[PATH_MAX], nsp[PATH_MAX], msg[256];
+	const char *argv[32];
+	char *tok, *save = NULL;
+	struct xb_cmd c = { .argv = argv, .killable = true };
+	va_list ap;
+	int n = 0, ret;
+
+	va_start(ap, fmt);
+	vsnprintf(line, sizeof(line), fmt, ap);
+	va_end(ap);
+	snprintf(copy, sizeof(copy), "%s", line);
+	for (tok = strtok_r(copy, " ", &save); tok && n < 31;
+	     tok = strtok_r(NULL, " ", &save))
+		argv[n++] = tok;
+	argv[n] = NULL;
+	c.netns = xb_netns_path(ns, nsp, sizeof(nsp));
+	c.err = xb_tmp_file(e, err, sizeof(err), "sh.err");
+	ret = xb_cmd_run(&c);
+	if (!ret)
+		return 0;
+	xb_first_line(err, msg, sizeof(msg));
+	return zh_errf(why, why_len, -EIO, "%s%s%s: %s", ns && *ns ? ns : "",
+		       ns && *ns ? ": " : "", line,
+		       ret < 0 ? strerror(-ret) : msg);
+}
+
+/* kube-proxy's rules for one NodePort (UDP and TCP) whose one endpoint
+ * is the pod on node B: the chains it makes, in the order it makes them. */
+static int xb_np_iptables(FILE *f)
+{
+	static const char *const protos[] = { "udp", "tcp" };
+
+	fprintf(f,
+		"*nat\n:KUBE-SERVICES - [0:0]\n:KUBE-NODEPORTS - [0:0]\n"
+		":KUBE-POSTROUTING - [0:0]\n:KUBE-MARK-MASQ - [0:0]\n"
+		":KUBE-EXT-XBNODEPORT0000 - [0:0]\n"
+		":KUBE-SVC-XBNODEPORT0000 - [0:0]\n:" XB_NP_SEP " - [0:0]\n"
+		"-A PREROUTING -m comment --comment \"kubernetes service portals\" -j KUBE-SERVICES\n"
+		"-A OUTPUT -m comment --comment \"kubernetes service portals\" -j KUBE-SERVICES\n"
+		"-A POSTROUTING -m comment --comment \"kubernetes postrouting rules\" -j KUBE-POSTROUTING\n"
+		"-A KUBE-MARK-MASQ -j MARK --set-xmark 0x4000/0x4000\n"
+		"-A KUBE-POSTROUTING -m mark ! --mark 0x4000/0x4000 -j RETURN\n"
+		"-A KUBE-POSTROUTING -j MARK --set-xmark 0x4000/0x0\n"
+		"-A KUBE-POSTROUTING -m comment --comment \"kubernetes service traffic requiring SNAT\" -j MASQUERADE --random-fully\n");
+	for (int i = 0; i < 2; i++)
+		fprintf(f,
+			"-A KUBE-NODEPORTS -p %s -m %s --dport %d -j KUBE-EXT-XBNODEPORT0000\n"
+			"-A " XB_NP_SEP
+			" -p %s -m %s -j DNAT --to-destination " XB_NP_POD
+			":%d\n",
+			protos[i], protos[i], XB_NP_PORT, protos[i], protos[i],
+			XB_DEFAULT_PORT);
+	fprintf(f,
+		"-A KUBE-EXT-XBNODEPORT0000 -m comment --comment \"masquerade traffic for xb/np external destinations\" -j KUBE-MARK-MASQ\n"
+		"-A KUBE-EXT-XBNODEPORT0000 -j KUBE-SVC-XBNODEPORT0000\n"
+		"-A KUBE-SVC-XBNODEPORT0000 -j " XB_NP_SEP "\n"
+		"-A KUBE-SERVICES -m comment --comment \"kubernetes service nodeports\" -m addrtype --dst-type LOCAL -j KUBE-NODEPORTS\n"
+		"COMMIT\n");
+	return ferror(f) ? -EIO : 0;
+}
+
+struct xb_np_zh {
+	struct xb_env *e;
+	const char *pin;
+	char *why;
+	size_t why_len;
+};
+
+/* In node A's netns: zerohop's objects, its uplink, its addresses, the
+ * NodePort. */
+static int xb_np_zh_fn(void *arg)
+{
+	struct xb_np_zh *z = arg;
+	struct zh_masq_conf mc = { .n_devs = 1,
+				   .port_min = 1024,
+				   .port_max = 65535 };
+	char text[512], err[ZH_SVC_ERR_MAX];
+	struct zh_svc_apply_result r;
+	struct zh_svc_set set;
+	struct zh_objs *objs;
+	int lock, ret, ifindex;
+
+	objs = calloc(1, sizeof(*objs));
+	if (!objs)
+		return -ENOMEM;
+	lock = zh_pin_lock(z->pin);
+	if (lock < 0) {
+		free(objs);
+		return lock;
+	}
+	ret = zh_objs_open(objs, z->pin, ZH_OBJS_LOAD, NULL);
+	if (ret) {
+		zh_pin_unlock(lock);
+		zh_errf(z->why, z->why_len, ret, "loading into %s: %s", z->pin,
+			objs->err[0] ? objs->err : strerror(-ret));
+		free(objs);
+		return ret;
+	}
+	z->e->zh_np = objs;
+	ifindex = (int)if_nametoindex(XB_POD_IFNAME);
+	ret = ifindex ? zh_tc_attach(&objs->feat, ifindex, objs->tc_uplink_fd) :
+			-errno;
+	/* The uplink's XDP in front, as the agent has it where it runs
+	 * natively (it leaves these flows to tc). */
+	if (!ret && objs->xdp_uplink_fd >= 0)
+		zh_xdp_attach(ifindex, objs->xdp_uplink_fd);
+	if (!ret)
+		ret = zh_node_addrs_sync(objs, NULL);
+	/* Ports over the whole range, as MASQUERADE --random-fully has:
+	 * this node has no sockets of its own to keep clear of. */
+	snprintf(mc.devs[0], sizeof(mc.devs[0]), "%s", XB_POD_IFNAME);
+	if (!ret)
+		ret = zh_masq_apply(objs, &mc, err, sizeof(err));
+	snprintf(
+		text, sizeof(text),
+		"{\"services\": ["
+		"{\"vip\": \"10.96.0.1\", \"port\": 80, \"proto\": \"udp\", \"nodePort\": %d, \"backends\": [{\"ip\": \"" XB_NP_POD
+		"\", \"port\": %d}]},"
+		"{\"vip\": \"10.96.0.1\", \"port\": 80, \"proto\": \"tcp\", \"nodePort\": %d, \"backends\": [{\"ip\": \"" XB_NP_POD
+		"\", \"port\": %d}]}]}",
+		XB_NP_PORT, XB_DEFAULT_PORT, XB_NP_PORT, XB_DEFAULT_PORT);
+	if (!ret)
+		ret = zh_svc_parse(text, strlen(text), &set, err, sizeof(err));
+	if (!ret) {
+		ret = zh_svc_apply(objs, &set, &r);
+		zh_svc_set_free(&set);
+	}
+	zh_pin_unlock(lock);
+	if (ret)
+		zh_errf(z->why, z->why_len, ret, "node A: %s", strerror(-ret));
+	return ret;
+}
+
+static int xb_setup_nodeport(struct xb_env *e, struct xb_path *p,
+			     const struct xb_setup_opts *o, char *why,
+			     size_t why_len)
+{
+	const char *name = xb_path_names[p->id];
+	bool zh = p->id == XB_P_ZH_NODEPORT;
+	char fab[XB_NAME_MAX], nb[XB_NAME_MAX], pin[128];
+	struct {
+		const char *ns, *addr;
+	} ports[3];
+	int ret;
+
+	ret = xb_netns_add(e, name, "fab", fab, sizeof(fab));
+	if (!ret)
+		ret = xb_netns_add(e, name, "a", p->cli_ns, sizeof(p->cli_ns));
+	if (!ret)
+		ret = xb_netns_add(e, name, "node", p->node_ns,
+				   sizeof(p->node_ns));
+	if (!ret)
+		ret = xb_netns_add(e, name, "nodeb", nb, sizeof(nb));
+	if (!ret)
+		ret = xb_netns_add(e, name, "b", p->srv_ns, sizeof(p->srv_ns));
+	if (ret)
+		return zh_errf(why, why_len, -EIO, "netns: %s", strerror(-ret));
+	ports[0].ns = p->cli_ns, ports[0].addr = XB_NP_CLI "/24";
+	ports[1].ns = p->node_ns, ports[1].addr = XB_NP_A "/24";
+	ports[2].ns = nb, ports[2].addr = XB_NP_B "/24";
+	ret = xb_sh(e, fab, why, why_len, "ip link add br0 type bridge");
+	if (!ret)
+		ret = xb_sh(e, fab, why, why_len, "ip link set br0 up");
+	for (int i = 0; !ret && i < 3; i++) {
+		ret = xb_sh(
+			e, "", why, why_len,
+			"ip link add p%d netns %s type veth peer name " XB_POD_IFNAME
+			" netns %s",
+			i, fab, ports[i].ns);
+		if (!ret)
+			ret = xb_sh(e, fab, why, why_len,
+				    "ip link set p%d master br0 up", i);
+		if (!ret)
+			ret = xb_sh(e, ports[i].ns, why, why_len,
+				    "ip addr add %s dev " XB_POD_IFNAME,
+				    ports[i].addr);
+		if (!ret)
+			ret = xb_sh(e, ports[i].ns, why, why_len,
+				    "ip link set " XB_POD_IFNAME " up");
+		/* Complete checksums on the wire, as from a NIC. */
+		if (!ret)
+			ret = xb_sh(e, ports[i].ns, why, why_len,
+				    "ethtool -K " XB_POD_IFNAME " tx off");
+	}
+	/* Node B routes to its pod; node A to node B's pod CIDR. */
+	if (!ret)
+		ret = xb_sysctl(nb, "net/ipv4/ip_forward", "1", false, why,
+				why_len);
+	if (!ret)
+		ret = xb_sh(
+			e, "", why, why_len,
+			"ip link add pod0 netns %s type veth peer name " XB_POD_IFNAME
+			" netns %s",
+			nb, p->srv_ns);
+	if (!ret)
+		ret = xb_sh(e, nb, why, why_len,
+			    "ip addr add 10.250.0.1/24 dev pod0");
+	if (!ret)
+		ret = xb_sh(e, nb, why, why_len, "ip link set pod0 up");
+	if (!ret)
+		ret = xb_sh(e, p->srv_ns, why, why_len,
+			    "ip addr add " XB_NP_POD "/24 dev " XB_POD_IFNAME);
+	if (!ret)
+		ret = xb_sh(e, p->srv_ns, why, why_len,
+			    "ip link set " XB_POD_IFNAME " up");
+	if (!ret)
+		ret = xb_sh(e, p->srv_ns, why, why_len,
+			    "ip route add default via 10.250.0.1");
+	if (!ret)
+		ret = xb_sh(e, p->node_ns, why, why_len,
+			    "ip route add 10.250.0.0/24 via " XB_NP_B);
+	if (ret)
+		return ret;
+	inet_pton(AF_INET, XB_NP_POD, &p->srv_ip);
+	inet_pton(AF_INET, XB_NP_A, &p->gw); /* the masquerade source */
+	inet_pton(AF_INET, XB_NP_CLI, &p->cli_ip);
+	inet_pton(AF_INET, XB_NP_A, &p->target.sin_addr);
+	p->target.sin_port = htons(XB_NP_PORT);
+
+	if (!zh) {
+		char rules[PATH_MAX], out[PATH_MAX], err[PATH_MAX],
+			ns[PATH_MAX], msg[256];
+		const char *argv[] = { "iptables-restore", "--noflush", NULL };
+		struct xb_cmd c = {
+			.argv = argv,
+			.netns = xb_netns_path(p->node_ns, ns, sizeof(ns)),
+			.in = xb_tmp_file(e, rules, sizeof(rules),
+					  "nodeport.rules"),
+			.out = xb_tmp_file(e, out, sizeof(out), "np.out"),
+			.err = xb_tmp_file(e, err, sizeof(err), "np.err"),
+			.killable = true,
+		};
+		FILE *f = fopen(rules, "w");
+
+		if (!f)
+			return zh_errf(why, why_len, -EIO, "%s: %s", rules,
+				       strerror(errno));
+		ret = xb_np_iptables(f);
+		if (fclose(f) && !ret)
+			ret = -errno;
+		if (!ret)
+			ret = xb_cmd_run(&c);
+		if (ret) {
+			xb_first_line(err, msg, sizeof(msg));
+			return zh_errf(why, why_len, -EIO,
+				       "iptables-restore: %s",
+				       ret < 0 ? strerror(-ret) : msg);
+		}
+		snprintf(p->sep_chain, sizeof(p->sep_chain), "%s", XB_NP_SEP);
+		ret = xb_sysctl(p->node_ns, "net/ipv4/ip_forward", "1", false,
+				why, why_len);
+		if (!ret)
+			ret = xb_sysctl(
+				p->node_ns,
+				"net/netfilter/nf_conntrack_udp_timeout",
+				XB_CT_UDP_TIMEOUT, false, why, why_len);
+		return ret;
+	}
+	/* zerohop: node A's kernel forwards nothing; BPF carries it all. */
+	ret = xb_sh(e, p->node_ns, why, why_len,
+		    "iptables -w -I FORWARD -j DROP");
+	if (ret)
+		return ret;
+	if (!e->pin_root[0]) {
+		char root[sizeof(e->pin_root)];
+
+		snprintf(root, sizeof(root), XB_BPFFS "/%s", e->prefix);
+		if (mkdir(root, 0700))
+			return zh_errf(why, why_len, -EIO, "mkdir %s: %s", root,
+				       strerror(errno));
+		memcpy(e->pin_root, root, sizeof(root));
+	}
+	snprintf(pin, sizeof(pin), "%s/nodeport", e->pin_root);
+	{
+		struct xb_np_zh z = { e, pin, why, why_len };
+
+		why[0] = '\0';
+		ret = xb_in_netns(p->node_ns, xb_np_zh_fn, &z);
+		if (ret && !why[0])
+			zh_errf(why, why_len, ret, "node A: %s",
+				strerror(-ret));
+	}
+	(void)o;
+	return ret;
+}
+
 /* --- a path ----------------------------------------------------------------- */
 
 int xb_path_setup(struct xb_env *e, struct xb_path *p,
@@ -973,6 +1293,9 @@ int xb_path_setup(struct xb_env *e, struct xb_path *p,
 	case XB_P_ZH_AFXDP:
 		ret = xb_setup_zerohop(e, p, o, why, why_len);
 		break;
+	case XB_P_KP_NODEPORT:
+	case XB_P_ZH_NODEPORT:
+		return xb_setup_nodeport(e, p, o, why, why_len);
 	default:
 		return zh_errf(why, why_len, -EIO, "unknown path");
 	}
@@ -1035,8 +1358,9 @@ static int xb_ipt_dnat_packets(struct xb_env *e, const struct xb_path *p,
 	while (fgets(line, sizeof(line), f)) {
 		unsigned long long n;
 
+		/* Every DNAT rule of the chain (one per protocol). */
 		if (strstr(line, "DNAT") && sscanf(line, "%llu", &n) == 1) {
-			*pkts = n;
+			*pkts = ret ? n : *pkts + n;
 			ret = 0;
 		}
 	}
@@ -1113,10 +1437,66 @@ static int xb_zh_verify(struct xb_env *e, const struct xb_path *p,
 	return 0;
 }
 
+struct xb_np_ct {
+	size_t snat_fwd, snat_rev;
+};
+
+static int xb_np_ct_fn(const struct zh_ct_key *k, const struct zh_ct *ct,
+		       void *arg)
+{
+	struct xb_np_ct *c = arg;
+
+	(void)ct;
+	c->snat_fwd += k->dir == ZH_CT_SNAT_FWD;
+	c->snat_rev += k->dir == ZH_CT_SNAT_REV;
+	return 0;
+}
+
+/*
+ * zerohop-nodeport: the pod on node B answered requests to node A's
+ * NodePort, seeing node A's address (SNAT), and zh_ct has the SNAT both
+ * ways. Node A's kernel forwards nothing: only BPF could have done it.
+ */
+static int xb_np_zh_verify(struct xb_env *e, const struct xb_path *p,
+			   const struct xb_server *srv, char *why,
+			   size_t why_len)
+{
+	const struct sockaddr_in *peer = (const void *)&srv->last_peer;
+	struct xb_np_ct c = { 0 };
+	int ret;
+
+	if (!e->zh_np)
+		return zh_errf(why, why_len, -EIO,
+			       "node A's maps are not open");
+	if (!srv->echoed)
+		return zh_errf(why, why_len, -EIO,
+			       "the server saw no request to the NodePort");
+	if (peer->sin_family != AF_INET ||
+	    peer->sin_addr.s_addr != p->gw.s_addr)
+		return zh_errf(
+			why, why_len, -EIO,
+			"the server saw the request from %s, not from node A " XB_NP_A
+			": not SNATed",
+			inet_ntoa(peer->sin_addr));
+	ret = zh_ct_foreach(e->zh_np, xb_np_ct_fn, &c);
+	if (ret < 0)
+		return zh_errf(why, why_len, -EIO, "zh_ct: %s", strerror(-ret));
+	if (!c.snat_fwd || !c.snat_rev)
+		return zh_errf(
+			why, why_len, -EIO,
+			"zh_ct has %zu SNAT entries out and %zu back: not SNATed by zerohop",
+			c.snat_fwd, c.snat_rev);
+	return 0;
+}
+
 int xb_path_slice_reset(struct xb_env *e, const struct xb_path *p)
 {
 	int ret;
 
+	if (p->id == XB_P_ZH_NODEPORT && e->zh_np) {
+		ret = zh_ct_flush(e->zh_np);
+		return ret < 0 ? ret : 0;
+	}
 	if (p->id != XB_P_ZH_SVC || !e->zh_svc)
 		return 0;
 	ret = zh_ct_flush(e->zh_svc);
@@ -1135,6 +1515,8 @@ int xb_path_verify_nat(struct xb_env *e, const struct xb_path *p,
 
 	if (p->id == XB_P_ZH_SVC)
 		return xb_zh_verify(e, p, srv, why, why_len);
+	if (p->id == XB_P_ZH_NODEPORT)
+		return xb_np_zh_verify(e, p, srv, why, why_len);
 	inet_ntop(AF_INET, &p->target.sin_addr, vip, sizeof(vip));
 	inet_ntop(AF_INET, &p->srv_ip, sip, sizeof(sip));
 	inet_ntop(AF_INET, &p->gw, gw, sizeof(gw));
@@ -1162,7 +1544,7 @@ int xb_path_verify_nat(struct xb_env *e, const struct xb_path *p,
 			why, why_len, -EIO,
 			"no conntrack entry in the node for %s:%d with a reply from %s:%d to %s: not DNATed",
 			vip, XB_SVC_PORT, sip, XB_DEFAULT_PORT, gw);
-	if (p->id != XB_P_KUBEPROXY)
+	if (p->id != XB_P_KUBEPROXY && p->id != XB_P_KP_NODEPORT)
 		return 0;
 	ret = xb_ipt_dnat_packets(e, p, &pkts);
 	if (ret)

@@ -28,11 +28,12 @@
 #define XB_Y_DECADES_MAX 6 /* up to p99.9999 */
 
 static const char *const xb_colors[XB_P_MAX] = {
-	[XB_P_HOST] = "#7f7f7f",     [XB_P_VETH] = "#222222",
-	[XB_P_BRIDGE] = "#1f77b4",   [XB_P_KUBEPROXY] = "#d62728",
-	[XB_P_NFTABLES] = "#ff7f0e", [XB_P_ZH_TC] = "#2ca02c",
-	[XB_P_ZH_XDP] = "#9467bd",   [XB_P_ZH_SVC] = "#17becf",
-	[XB_P_ZH_AFXDP] = "#bcbd22",
+	[XB_P_HOST] = "#7f7f7f",	[XB_P_VETH] = "#222222",
+	[XB_P_BRIDGE] = "#1f77b4",	[XB_P_KUBEPROXY] = "#d62728",
+	[XB_P_NFTABLES] = "#ff7f0e",	[XB_P_ZH_TC] = "#2ca02c",
+	[XB_P_ZH_XDP] = "#9467bd",	[XB_P_ZH_SVC] = "#17becf",
+	[XB_P_ZH_AFXDP] = "#bcbd22",	[XB_P_KP_NODEPORT] = "#8c564b",
+	[XB_P_ZH_NODEPORT] = "#e377c2",
 };
 
 static void xb_xml_text(FILE *f, const char *s)

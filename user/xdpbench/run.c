@@ -74,6 +74,14 @@ void xb_run_usage(FILE *f)
 		"               this path, so compare it with the others under\n"
 		"               --busy-poll. UDP workloads only: tcp-rr and tcp-crr are\n"
 		"               marked skipped, which does not change the exit status\n"
+		"  kubeproxy-nodeport  (only with -P) a client, node A and node B on a\n"
+		"               fabric bridge: the client sends to node A's NodePort,\n"
+		"               whose backend is a pod on node B; node A has\n"
+		"               kube-proxy's iptables rules (DNAT, MASQUERADE) and\n"
+		"               forwards\n"
+		"  zerohop-nodeport  (only with -P) the same, node A with zerohop's\n"
+		"               uplink program: DNAT and SNAT in BPF, node A's kernel\n"
+		"               forwarding nothing (ip_forward 0, FORWARD DROP)\n"
 		"\n"
 		"Workloads (--workload):\n"
 		"  udp-rr       one UDP flow, one request outstanding\n"
@@ -83,7 +91,8 @@ void xb_run_usage(FILE *f)
 		"               whole connect -> response time\n"
 		"\n"
 		"Options:\n"
-		"  -P, --paths LIST      comma-separated paths (default: all of them)\n"
+		"  -P, --paths LIST      comma-separated paths (default: all but the\n"
+		"                        nodeport ones)\n"
 		"  -W, --workload LIST   comma-separated workloads (default udp-rr,udp-newflow)\n"
 		"  -N, --services N      Services for kubeproxy, nftables and zerohop-svc,\n"
 		"                        1..%d\n"
@@ -166,9 +175,9 @@ int xb_run_parse(int argc, char **argv, struct xb_run_opts *o)
 	int next, i;
 
 	memset(o, 0, sizeof(*o));
-	for (i = 0; i < XB_P_MAX; i++)
+	for (i = 0; i < XB_P_DEFAULT_MAX; i++)
 		o->paths[i] = i;
-	o->n_paths = XB_P_MAX;
+	o->n_paths = XB_P_DEFAULT_MAX;
 	o->wls[0] = XB_WL_UDP_RR;
 	o->wls[1] = XB_WL_UDP_NEWFLOW;
 	o->n_wls = 2;
@@ -354,6 +363,18 @@ static int xb_path_check(struct xb_env *e, struct xb_path *p,
 			"xdpbench: %s: %s:%u answered AF_XDP to AF_XDP (%s)\n",
 			xb_path_names[p->id], dst, ntohs(p->target.sin_port),
 			xb_xsk_describe_path(p->xsk, desc, sizeof(desc)));
+	} else if (!ret && !xb_stop &&
+		   (p->id == XB_P_KP_NODEPORT || p->id == XB_P_ZH_NODEPORT)) {
+		ret = xb_path_verify_nat(e, p, &srv, why, why_len);
+		if (!ret)
+			xb_progress(
+				o,
+				"xdpbench: %s: node A's %s:%u is DNATed to the pod on node B and SNATed to node A (%s)\n",
+				xb_path_names[p->id], dst,
+				ntohs(p->target.sin_port),
+				p->id == XB_P_ZH_NODEPORT ?
+					"zh_ct SNAT entries both ways, server's peer" :
+					"conntrack entry, server's peer, KUBE-SEP rule counter");
 	} else if (!ret && !xb_stop && xb_path_has_services(p->id)) {
 		ret = xb_path_verify_nat(e, p, &srv, why, why_len);
 		if (!ret)
@@ -474,6 +495,9 @@ static const char *xb_path_kernel_na(enum xb_path_id id,
 	case XB_P_ZH_TC:
 	case XB_P_ZH_SVC:
 		use = ZH_USE_TC;
+		break;
+	case XB_P_ZH_NODEPORT:
+		use = ZH_USE_NODEPORT;
 		break;
 	case XB_P_ZH_XDP:
 		use = ZH_USE_XDP;

@@ -205,8 +205,13 @@ enum xb_path_id {
 	XB_P_ZH_XDP,
 	XB_P_ZH_SVC,
 	XB_P_ZH_AFXDP,
+	/* Cross-node NodePort (paths.c): opt-in (-P), not in the default set */
+	XB_P_KP_NODEPORT,
+	XB_P_ZH_NODEPORT,
 	XB_P_MAX,
 };
+/* The paths a run takes without -P. */
+#define XB_P_DEFAULT_MAX XB_P_KP_NODEPORT
 
 extern const char *const xb_path_names[XB_P_MAX];
 
@@ -273,7 +278,7 @@ int xb_cmd_stop(pid_t pid);
 #define XB_NAME_MAX 64
 struct zh_objs;
 struct xb_xsk_agent;
-#define XB_MAX_NETNS 32
+#define XB_MAX_NETNS 48
 #define XB_MAX_ADDS 16
 
 struct xb_cni_add {
@@ -288,6 +293,7 @@ struct xb_env {
 	char tmp[256]; /* "" until made */
 	char pin_root[64]; /* "" until made */
 	struct zh_objs *zh_svc; /* zerohop-svc's maps, open until cleanup */
+	struct zh_objs *zh_np; /* zerohop-nodeport's node A, likewise */
 	struct xb_xsk_agent *xsk; /* zerohop-afxdp's agent, until cleanup */
 	char netns[XB_MAX_NETNS][XB_NAME_MAX];
 	int n_netns;

@@ -932,7 +932,12 @@ static int ct_cb(const struct zh_ct_key *k, const struct zh_ct *v, void *arg)
 	double age = w->now_ns > v->last_seen_ns ?
 			     (double)(w->now_ns - v->last_seen_ns) / 1e9 :
 			     0;
-	bool rev = k->dir == ZH_CT_REV;
+	/* Service entries (fwd, rev) and source NAT ones (snat: the flow
+	 * before it, vip its new source; snat-rev: the reply, vip its
+	 * destination back). */
+	static const char *const dirs[] = { "fwd", "rev", "snat", "snat-rev" };
+	const char *dir = k->dir < 4 ? dirs[k->dir] : "?";
+	bool rev = k->dir != ZH_CT_FWD;
 	json_t *j;
 
 	w->n++;
@@ -942,8 +947,7 @@ static int ct_cb(const struct zh_ct_key *k, const struct zh_ct *v, void *arg)
 	if (rev)
 		zh_svc_addr_str(&vip, ntohs(v->vport), 0, va, sizeof(va));
 	if (!w->arr) {
-		printf("%-4s %-5s %-28s %-28s %-11s %9.1f %7u %7u %s\n",
-		       rev ? "rev" : "fwd",
+		printf("%-4s %-5s %-28s %-28s %-11s %9.1f %7u %7u %s\n", dir,
 		       proto_name(k->proto, pb, sizeof(pb)),
 		       zh_svc_addr_str(&src, ntohs(k->sport), 0, sa,
 				       sizeof(sa)),
@@ -954,10 +958,9 @@ static int ct_cb(const struct zh_ct_key *k, const struct zh_ct *v, void *arg)
 		return 0;
 	}
 	j = json_pack("{s:s, s:s, s:s, s:i, s:s, s:i, s:s, s:f, s:I, s:I}",
-		      "dir", rev ? "rev" : "fwd", "proto",
-		      proto_name(k->proto, pb, sizeof(pb)), "src",
-		      zh_addr_str(&src, false, ip1, sizeof(ip1)), "sport",
-		      ntohs(k->sport), "dst",
+		      "dir", dir, "proto", proto_name(k->proto, pb, sizeof(pb)),
+		      "src", zh_addr_str(&src, false, ip1, sizeof(ip1)),
+		      "sport", ntohs(k->sport), "dst",
 		      zh_addr_str(&dst, false, ip2, sizeof(ip2)), "dport",
 		      ntohs(k->dport), "state", zh_ct_state_name(v->state),
 		      "ageSeconds", age, "serviceId", (json_int_t)v->svc_id,

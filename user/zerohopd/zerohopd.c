@@ -33,6 +33,7 @@
 #include "agent.h"
 #include "cni.h"
 #include "kube.h"
+#include "masq.h"
 #include "pol_maps.h"
 #include "socklb.h"
 #include "svc_maps.h"
@@ -68,6 +69,19 @@ static void usage(FILE *f)
 		"      --nodeport-dev DEV[,DEV]  the node's uplinks: NodePorts are answered on\n"
 		"                          them (zh_tc_uplink on their tc ingress, and\n"
 		"                          zh_xdp_uplink in front where XDP runs natively)\n"
+		"      --cluster-cidr CIDR[,CIDR]  the cluster's pod CIDRs (every node's): never\n"
+		"                          masqueraded to; masquerade needs them\n"
+		"      --masquerade on|off  pods' traffic to outside the cluster leaves with the\n"
+		"                          node's address (default on: off until the cluster's\n"
+		"                          CIDRs and an uplink are known); in BPF for TCP and UDP,\n"
+		"                          by an nftables rule (table inet %s) for the rest\n"
+		"      --no-masquerade CIDR[,CIDR]  more destinations never masqueraded (the\n"
+		"                          node subnet, a VPC); the node's own addresses and the\n"
+		"                          --service-cidr ranges never are\n"
+		"      --masquerade-dev DEV  the uplink masqueraded traffic leaves by, with its\n"
+		"                          address (default: the first --nodeport-dev)\n"
+		"      --masquerade-ports LO-HI  source ports of SNATed flows (default %u-%u:\n"
+		"                          outside ip_local_port_range and the NodePort range)\n"
 		"      --probes on|off     time xdpbench's probe datagrams per hop (default on)\n"
 		"      --sample N|off      time 1 in N packets from pods per hop (default %u)\n"
 		"                          (`zerohopctl latency` shows them and changes both live)\n"
@@ -127,9 +141,11 @@ static void usage(FILE *f)
 		"SIGTERM or SIGINT: exit, leaving the pins (the dataplane keeps forwarding).\n"
 		"SIGHUP: sweep stale endpoints now, and apply the --services file again.\n"
 		"With --kubernetes, /readyz answers 503 until the Services are programmed.\n",
-		ZH_PIN_ROOT, ZH_STATE_DIR_ENV, ZH_STATE_DIR, ZH_SAMPLE_DEFAULT,
-		ZH_K8S_API_ENV, ZH_MAGLEV_SLOTS, ZH_MAGLEV_PER_BACKEND,
-		ZH_XSK_SOCKET_ENV, ZH_XSK_SOCKET_DEFAULT);
+		ZH_PIN_ROOT, ZH_STATE_DIR_ENV, ZH_STATE_DIR, ZH_MASQ_NFT_TABLE,
+		(unsigned int)ZH_SNAT_PORT_MIN, (unsigned int)ZH_SNAT_PORT_MAX,
+		ZH_SAMPLE_DEFAULT, ZH_K8S_API_ENV, ZH_MAGLEV_SLOTS,
+		ZH_MAGLEV_PER_BACKEND, ZH_XSK_SOCKET_ENV,
+		ZH_XSK_SOCKET_DEFAULT);
 }
 
 struct stale {
@@ -197,6 +213,35 @@ static int parse_cidrs(const char *arg, void *dst)
 		}
 	}
 	return cfg->svc_cidr4_len || cfg->svc_cidr6_len ? 0 : -EINVAL;
+}
+
+/* --cluster-cidr, --no-masquerade: CIDR lists into a zh_masq_conf. */
+static int parse_cluster_cidr(const char *arg, void *dst)
+{
+	struct zh_masq_conf *c = dst;
+
+	return zh_masq_parse_cidrs(arg, c->cluster, ZH_MASQ_MAX_CIDRS,
+				   &c->n_cluster) ?
+		       -EINVAL :
+		       0;
+}
+
+static int parse_no_masq(const char *arg, void *dst)
+{
+	struct zh_masq_conf *c = dst;
+
+	return zh_masq_parse_cidrs(arg, c->keep, ZH_MASQ_MAX_CIDRS,
+				   &c->n_keep) ?
+		       -EINVAL :
+		       0;
+}
+
+static int parse_masq_ports(const char *arg, void *dst)
+{
+	struct zh_masq_conf *c = dst;
+
+	return zh_masq_parse_ports(arg, &c->port_min, &c->port_max) ? -EINVAL :
+								      0;
 }
 
 /* --listen: checked now, so that a bad address loads nothing; kept as
@@ -288,6 +333,115 @@ static void sync_node_addrs(const struct zh_objs *objs)
 			strerror(-err));
 	else
 		pr_debug("%d node address(es) in %s\n", n, ZH_MAP_NODE_ADDRS);
+}
+
+/*
+ * Masquerade and SNAT (masq.h): the uplinks and CIDRs of the command line
+ * into @c, masquerade turned off, with a word, where it cannot work
+ * (refused when --masquerade on asked for it). Says why it failed.
+ */
+static int masq_plan(const struct zh_objs *objs, const char *devs,
+		     const char *masq_dev, bool asked, struct zh_masq_conf *c,
+		     bool *attach)
+{
+	char buf[256], *tok, *save = NULL;
+	const char *why = NULL;
+	int missing;
+
+	c->n_devs = 0;
+	c->masq_dev = 0;
+	snprintf(buf, sizeof(buf), "%s", devs ? devs : "");
+	for (tok = strtok_r(buf, ",", &save);
+	     tok && c->n_devs < ZH_MASQ_MAX_DEVS;
+	     tok = strtok_r(NULL, ",", &save))
+		snprintf(c->devs[c->n_devs++], sizeof(c->devs[0]), "%s", tok);
+	if (masq_dev) {
+		size_t i;
+
+		for (i = 0; i < c->n_devs && strcmp(c->devs[i], masq_dev); i++)
+			;
+		if (i == c->n_devs) {
+			if (i == ZH_MASQ_MAX_DEVS) {
+				pr_warn("--masquerade-dev: more than %d uplinks\n",
+					ZH_MASQ_MAX_DEVS);
+				return -E2BIG;
+			}
+			snprintf(c->devs[c->n_devs++], sizeof(c->devs[0]), "%s",
+				 masq_dev);
+			*attach = true; /* no NodePort uplink: its replies */
+		}
+		c->masq_dev = (int)i;
+	}
+	missing = zh_use_missing(&objs->feat, ZH_USE_NODEPORT);
+	if (!c->on)
+		return 0;
+	if (!c->n_cluster)
+		why = "the cluster's pod CIDRs are unknown (--cluster-cidr)";
+	else if (!c->n_devs)
+		why = "no uplink (--nodeport-dev or --masquerade-dev)";
+	else if (missing >= 0)
+		why = zh_feat_doc(missing)->what;
+	if (!why)
+		return 0;
+	if (asked) {
+		pr_warn("--masquerade on: cannot masquerade: %s\n", why);
+		return -EINVAL;
+	}
+	pr_info("masquerade off: %s\n", why);
+	c->on = false;
+	return 0;
+}
+
+/* The ip_local_port_range of this netns overlaps the SNAT ports: the
+ * node's own connections could take a port a masqueraded flow has. */
+static void masq_port_check(const struct zh_masq_conf *c)
+{
+	unsigned int lo, hi;
+	FILE *f = fopen("/proc/sys/net/ipv4/ip_local_port_range", "r");
+
+	if (!f)
+		return;
+	if (fscanf(f, "%u %u", &lo, &hi) == 2 && lo <= c->port_max &&
+	    hi >= c->port_min)
+		pr_warn("SNAT ports %u-%u overlap net.ipv4.ip_local_port_range %u-%u: the node's own connections may collide with SNATed flows (--masquerade-ports)\n",
+			c->port_min, c->port_max, lo, hi);
+	fclose(f);
+}
+
+/* The maps (under the pin lock), at start and at every sweep. */
+static int masq_sync(const struct zh_objs *objs, const struct zh_masq_conf *c)
+{
+	char err[256];
+	int lock, rc;
+
+	lock = zh_pin_lock(objs->root);
+	if (lock < 0)
+		return lock;
+	rc = zh_masq_apply(objs, c, err, sizeof(err));
+	zh_pin_unlock(lock);
+	if (rc)
+		pr_warn("masquerade: %s\n", err);
+	return rc;
+}
+
+/* The nftables rule behind BPF (what it passes: ICMP, other protocols,
+ * fragments), or its removal when masquerade is off. */
+static void masq_nft(const struct zh_masq_conf *c)
+{
+	char rules[16384], err[512];
+	int n = zh_masq_nft_ruleset(c, rules, sizeof(rules));
+
+	if (n < 0) {
+		pr_warn("masquerade: nftables ruleset too long\n");
+		return;
+	}
+	if (zh_masq_nft_run(rules, 5000, err, sizeof(err)))
+		pr_warn("masquerade: %s; %s\n", err,
+			c->on ? "what BPF passes to the kernel (ICMP, other protocols, fragments) leaves unmasqueraded" :
+				"the old table may stay");
+	else if (c->on)
+		pr_info("masquerade: nftables table inet %s for what BPF passes to the kernel\n",
+			ZH_MASQ_NFT_TABLE);
 }
 
 /* The services file, parsed; a bad one is logged. */
@@ -430,6 +584,9 @@ struct agent_opts {
 	int verbose;
 	struct zh_config cfg; /* the fields of zh_config that are ours */
 	struct zh_load_opts load;
+	struct zh_masq_conf masq; /* .on: --masquerade */
+	const char *masq_dev; /* --masquerade-dev */
+	bool masq_asked; /* --masquerade on: no quiet fallback */
 };
 
 /*
@@ -524,6 +681,8 @@ static int agent_parse(int argc, char **argv, struct agent_opts *o)
 {
 	static const char *const onoff[] = { "on", "off" };
 	static const int probes[] = { ZH_CFG_F_PROBES, 0 };
+	static const int masq_vals[] = { 1, 0 };
+	int masq = 1;
 	static const char *const datapaths[] = { "tc", "xdp" };
 	static const int datapath_vals[] = { 0, 1 };
 	static const char *const pol_modes[] = { "off", "audit", "on" };
@@ -544,6 +703,14 @@ static int agent_parse(int argc, char **argv, struct agent_opts *o)
 			"service-cidr", 0, &o->cfg, parse_cidrs,
 			"CIDR[,CIDR], at most one IPv4 and one IPv6, e.g. 10.96.0.0/12,fd00:96::/108"),
 		ZH_OPT_STR("nodeport-dev", 0, &o->nodeport_devs),
+		ZH_OPT_FUNC("cluster-cidr", 0, &o->masq, parse_cluster_cidr,
+			    "CIDR[,CIDR], e.g. 10.244.0.0/16,fd00:10:244::/56"),
+		ZH_OPT_ENUM("masquerade", 0, &masq, onoff, masq_vals, 2),
+		ZH_OPT_FUNC("no-masquerade", 0, &o->masq, parse_no_masq,
+			    "CIDR[,CIDR], e.g. 172.18.0.0/16"),
+		ZH_OPT_STR("masquerade-dev", 0, &o->masq_dev),
+		ZH_OPT_FUNC("masquerade-ports", 0, &o->masq, parse_masq_ports,
+			    "LO-HI with 1024 <= LO <= HI <= 65535"),
 		ZH_OPT_ENUM("probes", 0, &o->cfg.flags, onoff, probes, 2),
 		ZH_OPT_FUNC("sample", 0, &o->cfg.sample_every, parse_sample,
 			    want_sample),
@@ -584,6 +751,8 @@ static int agent_parse(int argc, char **argv, struct agent_opts *o)
 		.xsk_path = zh_xsk_socket_default(),
 		.cfg = { .flags = ZH_CFG_F_PROBES,
 			 .sample_every = ZH_SAMPLE_DEFAULT },
+		.masq = { .port_min = ZH_SNAT_PORT_MIN,
+			  .port_max = ZH_SNAT_PORT_MAX },
 	};
 	/* The defaults of --socket-lb and --cgroup from the environment, as
 	 * the pin root's: a test's agent keeps to its own cgroup. */
@@ -627,6 +796,8 @@ static int agent_parse(int argc, char **argv, struct agent_opts *o)
 	}
 	o->xsk_asked = zh_params_given(opts, "xsk-socket") && o->xsk_path;
 	o->sample_asked = zh_params_given(opts, "sample");
+	o->masq.on = masq;
+	o->masq_asked = masq && zh_params_given(opts, "masquerade");
 	return agent_parse_kube(o, opts, datapaths, hostname, sizeof(hostname));
 }
 
@@ -798,6 +969,7 @@ static int agent_socklb(struct agent *a)
 static int agent_configure(struct agent *a)
 {
 	const struct agent_opts *o = &a->o;
+	bool attach = false;
 	struct zh_config cur;
 	int err;
 
@@ -806,6 +978,37 @@ static int agent_configure(struct agent *a)
 		if (err)
 			return err;
 	}
+	err = masq_plan(&a->objs, o->nodeport_devs, o->masq_dev, o->masq_asked,
+			&a->o.masq, &attach);
+	if (err)
+		return err;
+	/* A masquerade uplink that is no NodePort's takes the replies too. */
+	if (o->masq.on && attach) {
+		err = attach_uplinks(&a->objs, o->masq_dev);
+		if (err)
+			return err;
+	}
+	a->o.masq.n_service = 0;
+	if (o->cfg.svc_cidr4_len) {
+		struct zh_addr *s = &a->o.masq.service[a->o.masq.n_service++];
+
+		s->family = AF_INET;
+		s->v4.s_addr = o->cfg.svc_cidr4;
+		s->prefix = o->cfg.svc_cidr4_len;
+	}
+	if (o->cfg.svc_cidr6_len) {
+		struct zh_addr *s = &a->o.masq.service[a->o.masq.n_service++];
+
+		s->family = AF_INET6;
+		memcpy(&s->v6, o->cfg.svc_cidr6, sizeof(s->v6));
+		s->prefix = o->cfg.svc_cidr6_len;
+	}
+	if (o->masq.on)
+		masq_port_check(&o->masq);
+	err = masq_sync(&a->objs, &o->masq);
+	if (err)
+		return err;
+	masq_nft(&o->masq);
 	sync_node_addrs(&a->objs);
 	err = agent_socklb(a);
 	if (err)
@@ -866,6 +1069,7 @@ static void agent_loop(struct agent *a)
 		if (o->interval && now_ms() >= next) {
 			reconcile(&a->objs, a->release);
 			sync_node_addrs(&a->objs);
+			masq_sync(&a->objs, &o->masq);
 			next = now_ms() + o->interval * 1000ULL;
 		}
 		if (r <= 0 || !(pfd[0].revents & POLLIN))
@@ -875,6 +1079,7 @@ static void agent_loop(struct agent *a)
 		if (si.ssi_signo == SIGHUP) {
 			reconcile(&a->objs, a->release);
 			sync_node_addrs(&a->objs);
+			masq_sync(&a->objs, &o->masq);
 			/* A bad file changes nothing: the agent goes on. */
 			if (o->services)
 				services_reload(&a->objs, o->services);

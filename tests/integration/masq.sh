@@ -1,0 +1,254 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
+#
+# Masquerade and NodePort across nodes, end to end (issue 13.4, 13.5).
+#
+#   fabric (bridge) -- node A: zerohopd, pods A1 (tc) and A2 (xdp)
+#                   -- node B: the kernel routes to its pod B1 (no agent:
+#                      a static route on A to B's pod CIDR stands for the
+#                      cluster's routing)
+#                   -- outside: a server that prints its peer's address
+#
+# Node A drops, in FORWARD, everything to and from the outside: traffic
+# between pods and the outside, and NodePort traffic, only works if BPF
+# carried it. The cases: masquerade TCP and UDP, IPv4 and IPv6, from a tc
+# and an XDP pod, seen from outside as node A's address; no masquerade to
+# another node's pod nor to --no-masquerade; ICMP masqueraded by the
+# nftables fallback; a NodePort on A to the backend on B (SNAT: B sees A,
+# the client gets its answer); externalTrafficPolicy Local: the client's
+# address kept at a local backend, and nothing served without one.
+# Everything lives in namespaces this script makes and removes.
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+: "${O:=build}"
+ZH_PREFIX="zhm$$"
+# shellcheck source=tests/integration/lib.sh
+. tests/integration/lib.sh
+zh_start
+zh_require jq socat nsenter iptables ip6tables nft ethtool python3
+
+FAB="${ZH_PREFIX}-fab" NB="${ZH_PREFIX}-nb" OUT="${ZH_PREFIX}-out"
+B1="${ZH_PREFIX}-b1" UPLINK="${ZH_PREFIX}up"
+A_IP=192.168.78.1 B_IP=192.168.78.2 A_IP6=fd78::1 B_IP6=fd78::2
+OUT_IP=172.30.0.100 OUT_IP6=fd30::100 # masqueraded to
+KEEP_IP=172.31.0.100                   # --no-masquerade 172.31.0.0/24
+NFT_IP=172.32.0.100                    # ICMP: the nftables fallback
+B1_IP=10.95.2.10 B1_IP6=fd00:95:2::10
+
+# A veth from netns NS (named DEV there) into the fabric's bridge.
+fabric_port() {
+	local ns=$1 dev=$2 port=$3
+	ip link add "$port" netns "$FAB" type veth peer name "$dev" netns "$ns"
+	zh_in "$FAB" ip link set "$port" master br0 up
+	zh_in "$ns" ip link set "$dev" up
+	# Complete checksums on the wire, as a NIC hands them.
+	zh_in "$ns" ethtool -K "$dev" tx off >/dev/null
+}
+
+# --- the fabric, node A, node B with its pod, the outside -----------------------
+ip netns add "$FAB"
+zh_in "$FAB" ip link add br0 type bridge
+zh_in "$FAB" ip link set br0 up
+zh_node_up
+ip link add "$UPLINK" netns "$ZH_NODE" type veth peer name "${ZH_PREFIX}pa" \
+	netns "$FAB"
+zh_in "$FAB" ip link set "${ZH_PREFIX}pa" master br0 up
+zh_node ip link set "$UPLINK" up
+zh_node ethtool -K "$UPLINK" tx off >/dev/null
+zh_node ip addr add "$A_IP/24" dev "$UPLINK"
+zh_node ip addr add "$A_IP6/64" dev "$UPLINK" nodad
+# Cross-node pod traffic is the kernel's here (until native routing):
+# forwarding on, but nothing to or from the outside.
+zh_node sysctl -qw net.ipv4.ip_forward=1 net.ipv6.conf.all.forwarding=1
+for t in iptables ip6tables; do
+	zh_node "$t" -I FORWARD -j ACCEPT
+done
+zh_node iptables -I FORWARD -d 172.30.0.0/24 -j DROP
+zh_node iptables -I FORWARD -s 172.30.0.0/24 -j DROP
+zh_node ip6tables -I FORWARD -d fd30::/64 -j DROP
+zh_node ip6tables -I FORWARD -s fd30::/64 -j DROP
+zh_node ip route add 172.30.0.0/24 dev "$UPLINK"
+zh_node ip route add 172.31.0.0/24 dev "$UPLINK"
+zh_node ip route add 172.32.0.0/24 dev "$UPLINK"
+zh_node ip -6 route add fd30::/64 dev "$UPLINK"
+zh_node ip route add 10.95.2.0/24 via "$B_IP"
+zh_node ip -6 route add fd00:95:2::/64 via "$B_IP6"
+
+ip netns add "$NB"
+zh_in "$NB" ip link set lo up
+fabric_port "$NB" eth0 "${ZH_PREFIX}pb"
+zh_in "$NB" ip addr add "$B_IP/24" dev eth0
+zh_in "$NB" ip addr add "$B_IP6/64" dev eth0 nodad
+zh_in "$NB" sysctl -qw net.ipv4.ip_forward=1 net.ipv6.conf.all.forwarding=1
+zh_in "$NB" ip route add 10.95.1.0/24 via "$A_IP"
+zh_in "$NB" ip -6 route add fd00:95:1::/64 via "$A_IP6"
+ip netns add "$B1"
+zh_in "$B1" ip link set lo up
+ip link add b1 netns "$NB" type veth peer name eth0 netns "$B1"
+zh_in "$NB" ip addr add 10.95.2.1/24 dev b1
+zh_in "$NB" ip addr add fd00:95:2::1/64 dev b1 nodad
+zh_in "$NB" ip link set b1 up
+zh_in "$B1" ip addr add "$B1_IP/24" dev eth0
+zh_in "$B1" ip addr add "$B1_IP6/64" dev eth0 nodad
+zh_in "$B1" ip link set eth0 up
+zh_in "$B1" ip route add default via 10.95.2.1
+zh_in "$B1" ip -6 route add default via fd00:95:2::1
+
+ip netns add "$OUT"
+zh_in "$OUT" ip link set lo up
+fabric_port "$OUT" eth0 "${ZH_PREFIX}po"
+for a in "$OUT_IP/24" "$KEEP_IP/24" "$NFT_IP/24"; do
+	zh_in "$OUT" ip addr add "$a" dev eth0
+done
+zh_in "$OUT" ip addr add "$OUT_IP6/64" dev eth0 nodad
+zh_in "$OUT" ip route add 192.168.78.0/24 dev eth0
+zh_in "$OUT" ip -6 route add fd78::/64 dev eth0
+# Only the kept (unmasqueraded) case needs a way back to the pods.
+zh_in "$OUT" ip route add 10.95.0.0/16 via "$A_IP"
+
+# Servers that answer with the address they see: TCP and UDP (the
+# variable is socat's, for the shell it starts: single quotes).
+# shellcheck disable=SC2016
+peer_servers() {
+	local ns=$1
+	zh_bg "$ns" socat TCP6-LISTEN:9000,ipv6only=0,reuseaddr,fork \
+		SYSTEM:'echo $SOCAT_PEERADDR'
+	zh_bg "$ns" socat -T 1 UDP6-RECVFROM:9001,ipv6only=0,fork \
+		SYSTEM:'read l; echo $SOCAT_PEERADDR'
+}
+peer_servers "$OUT"
+peer_servers "$B1"
+
+# --- the agent and node A's pods -------------------------------------------------
+cat >"$ZH_TMP/services.json" <<EOF
+{"services": [
+ {"name": "np-remote", "vip": "10.96.0.20", "port": 80, "nodePort": 30080,
+  "backends": [{"ip": "$B1_IP", "port": 9000}]},
+ {"name": "np-local-none", "vip": "10.96.0.21", "port": 80, "nodePort": 30081,
+  "externalTrafficPolicy": "local",
+  "backends": [{"ip": "$B1_IP", "port": 9000}]}
+]}
+EOF
+zh_bg "$ZH_NODE" "$ZH_BIN/zerohopd" -i 0 -v \
+	--service-cidr 10.96.0.0/12 --nodeport-dev "$UPLINK" \
+	--cluster-cidr 10.95.0.0/16,fd00:95::/32 \
+	--no-masquerade 192.168.78.0/24,fd78::/64,172.31.0.0/24 \
+	--services "$ZH_TMP/services.json" 2>"$ZH_TMP/agent.log"
+AGENT=${ZH_PIDS[-1]} # nsenter execs it: its pid
+for _ in $(seq 1 100); do
+	grep -q ready "$ZH_TMP/agent.log" && break
+	sleep 0.1
+done
+zh_conf "$ZH_TMP/tc.conf" masq-tc tc 10.95.1.0/25 fd00:95:1::/80
+zh_conf "$ZH_TMP/xdp.conf" masq-xdp xdp 10.95.1.128/25 fd00:95:1:0:1::/80
+A1="${ZH_PREFIX}-a1" A2="${ZH_PREFIX}-a2"
+zh_pod_add "$A1" "$ZH_TMP/tc.conf"
+zh_pod_add "$A2" "$ZH_TMP/xdp.conf"
+A1_IP=$(zh_pod_ip "$A1") A1_IP6=$(zh_pod_ip "$A1" 6)
+peer_servers "$A1"
+sleep 0.5
+
+# tcp_peer NS HOST PORT: what the server there saw as our address.
+tcp_peer() {
+	local h=$2
+	[[ $h == *:* ]] && h="[$h]"
+	zh_in "$1" socat -T 3 - "TCP:$h:$3,connect-timeout=3" </dev/null
+}
+udp_peer() {
+	local h=$2
+	[[ $h == *:* ]] && h="[$h]"
+	echo hi | zh_in "$1" socat -T 3 - "UDP:$h:$3"
+}
+# seen NS HOST PORT WANT: the server saw WANT (an IPv4 peer also in its
+# IPv6 form, ::ffff:a.b.c.d). PORT 9001 is UDP's.
+seen() {
+	local got
+	if [ "$3" = 9001 ]; then got=$(udp_peer "$1" "$2" "$3"); else got=$(tcp_peer "$1" "$2" "$3"); fi
+	# socat writes IPv6 in full: the canonical form to compare.
+	got=$(python3 -c 'import ipaddress, sys
+a = ipaddress.ip_address(sys.argv[1].strip("[]"))
+print(getattr(a, "ipv4_mapped", None) or a)' "$got") || return 1
+	echo "saw: $got"
+	[ "$got" = "$4" ]
+}
+forward_drops() {
+	{
+		zh_node iptables -vnL FORWARD
+		zh_node ip6tables -vnL FORWARD
+	} | awk '$3 == "DROP" { n += $1 } END { print n + 0 }'
+}
+
+# --- cases ------------------------------------------------------------------------
+setup() {
+	check "the agent masquerades in BPF" grep -q "nftables table inet zerohop_masq" "$ZH_TMP/agent.log"
+	check "its nftables table is there" zh_node nft list table inet zerohop_masq
+}
+
+masquerade() {
+	local before
+	before=$(zh_stat snat)
+	check "tc pod -> outside TCP: the outside sees node A ($A_IP)" seen "$A1" "$OUT_IP" 9000 "$A_IP"
+	check "tc pod -> outside UDP: likewise" seen "$A1" "$OUT_IP" 9001 "$A_IP"
+	check "tc pod -> outside TCP over IPv6: node A's $A_IP6" seen "$A1" "$OUT_IP6" 9000 "$A_IP6"
+	check "xdp pod -> outside TCP: node A ($A_IP)" seen "$A2" "$OUT_IP" 9000 "$A_IP"
+	check "... counted as snat" test "$(zh_stat snat)" -gt "$before"
+	check "conntrack lists the SNATed flows both ways, the reply's with the pod to go back to" \
+		sh -c "'$ZH_BIN/zerohopctl' conntrack list -o json |
+		       jq -e '(map(select(.dir == \"snat\")) | length > 0) and
+		              (map(select(.dir == \"snat-rev\" and .vip == \"$A1_IP\")) | length > 0)'"
+}
+
+inside() {
+	check "pod -> another node's pod: not masqueraded (B1 sees $A1_IP)" \
+		seen "$A1" "$B1_IP" 9000 "$A1_IP"
+	check "... IPv6 (B1 sees $A1_IP6)" seen "$A1" "$B1_IP6" 9000 "$A1_IP6"
+	check "pod -> a --no-masquerade address: not masqueraded" \
+		seen "$A1" "$KEEP_IP" 9000 "$A1_IP"
+}
+
+nft_fallback() {
+	local n
+	check "ping (ICMP) from a pod to the outside: the kernel's nftables masquerade" \
+		zh_in "$A1" ping -c 2 -W 2 "$NFT_IP"
+	n=$(zh_node nft -j list table inet zerohop_masq |
+		jq '[.nftables[] | .rule? // empty | .expr[] | .counter? // empty | .packets] | add')
+	# Conntrack: a flow's first packet alone crosses the nat chain.
+	check "... its rule counted the ping ($n packet)" test "${n:-0}" -ge 1
+}
+
+nodeport_remote() {
+	check "outside -> node A:30080 -> B1 on node B: B1 sees node A ($A_IP)" \
+		seen "$OUT" "$A_IP" 30080 "$A_IP"
+}
+
+etp_local() {
+	local before
+	before=$(zh_stat drop_no_local_backend)
+	check_not "externalTrafficPolicy Local, no backend on node A: not served" \
+		zh_in "$OUT" socat -T 1 - "TCP:$A_IP:30081,connect-timeout=1" </dev/null
+	check "... dropped, counted" test "$(zh_stat drop_no_local_backend)" -gt "$before"
+	# A backend on node A: the client's own address reaches it.
+	cat >"$ZH_TMP/services.json" <<EOF
+{"services": [
+ {"name": "np-remote", "vip": "10.96.0.20", "port": 80, "nodePort": 30080,
+  "backends": [{"ip": "$B1_IP", "port": 9000}]},
+ {"name": "np-local", "vip": "10.96.0.21", "port": 80, "nodePort": 30081,
+  "externalTrafficPolicy": "local",
+  "backends": [{"ip": "$B1_IP", "port": 9000},
+               {"ip": "$A1_IP", "port": 9000, "local": true}]}
+]}
+EOF
+	kill -HUP "$AGENT"
+	sleep 1
+	check "externalTrafficPolicy Local with a local backend: it sees the client ($OUT_IP)" \
+		seen "$OUT" "$A_IP" 30081 "$OUT_IP"
+}
+
+no_forward() {
+	check "node A's FORWARD drops to and from the outside never hit" \
+		test "$(forward_drops)" = 0
+}
+
+debug_agent() { cat "$ZH_TMP/agent.log" >&2; }
+[ -z "${ZH_DEBUG:-}" ] || zh_defer debug_agent
+zh_run_cases setup masquerade inside nft_fallback nodeport_remote etp_local no_forward
