@@ -755,8 +755,8 @@ struct zh_trace {
  * lookups load anyway, so an unpolicied pod pays two bit tests.
  *
  * zh_pol_ct: flows with a policed end, both directions, keyed like zh_ct
- * (ZH_CT_FWD as the flow's first packet went, ZH_CT_REV its reply) ->
- * the zh_pol_state epoch they were approved under. A REV hit passes (a
+ * (dir 0; the reply's entry flagged ZH_POL_CT_F_REV) -> the zh_pol_state
+ * epoch they were approved under. A REV hit passes (a
  * reply); a forged "reply" has none and is judged as a new flow. A hit
  * under another epoch is judged again (revocation at the next packet).
  */
@@ -869,6 +869,9 @@ struct zh_pol_ep {
 
 /* zh_pol_ct (key: struct zh_ct_key). */
 #define ZH_POL_CT_F_AUDIT (1U << 0) /* passed by audit: would be denied */
+/* The reverse of the flow approved: a packet keyed so is a reply. (The
+ * key's dir is 0 for both: one lookup finds either.) */
+#define ZH_POL_CT_F_REV (1U << 1)
 
 struct zh_pol_ct {
 	__u64 last_seen_ns; /* bpf_ktime_get_ns() */

@@ -303,8 +303,8 @@ static __always_inline __u8 zh_pol_ct_next(const struct zh_pol_pkt *p,
 /*
  * The verdict on @p with a policed end (@src_pol: the source is a policed
  * local pod; @dst_pol: the destination is): 0 to go on, or a drop reason.
- *   - a reply (a live ZH_CT_REV entry) passes;
- *   - a packet of an approved flow (a live ZH_CT_FWD entry) passes;
+ *   - a reply (a live entry flagged ZH_POL_CT_F_REV) passes;
+ *   - a packet of an approved flow (a live entry of its own) passes;
  *   - either approved under another epoch is judged again, in the flow's
  *     own direction, and then refreshed, or deleted and dropped;
  *   - anything else is a new flow: judged, and remembered if allowed (a
@@ -340,12 +340,12 @@ __attribute__((noinline)) int zh_pol_judge(const struct zh_flow *f,
 	__builtin_memcpy(p->saddr, f->saddr, sizeof(p->saddr));
 	__builtin_memcpy(p->daddr, dst->addr, sizeof(p->daddr));
 	now = bpf_ktime_get_ns();
-	/* dir 0: is it a reply (REV)? dir 1: a known request (FWD)? */
-	for (dir = 0; dir < 2; dir++) {
-		zh_pol_ct_key(&s->ct, p, dir ? ZH_CT_FWD : ZH_CT_REV, 0);
-		ct = bpf_map_lookup_elem(&zh_pol_ct, &s->ct);
-		if (!ct || !zh_pol_ct_live(ct, p->proto, now))
-			continue;
+	/* One lookup, keyed by the packet as it is: the flow's own entry
+	 * (a request) or its reverse's (ZH_POL_CT_F_REV: a reply). */
+	zh_pol_ct_key(&s->ct, p, 0, 0);
+	ct = bpf_map_lookup_elem(&zh_pol_ct, &s->ct);
+	if (ct && zh_pol_ct_live(ct, p->proto, now)) {
+		dir = !(ct->flags & ZH_POL_CT_F_REV);
 		if (ct->epoch != st->epoch) {
 			/* Approved under another epoch: the flow judged
 			 * again in its own direction (a reply's roles
@@ -355,11 +355,8 @@ __attribute__((noinline)) int zh_pol_judge(const struct zh_flow *f,
 				     zh_pol_decide(s, p, 1, dst_pol, src_pol,
 						   st->mode, &audit);
 			if (stat) {
-				zh_pol_ct_key(&s->ct, p,
-					      dir ? ZH_CT_FWD : ZH_CT_REV, 0);
 				bpf_map_delete_elem(&zh_pol_ct, &s->ct);
-				zh_pol_ct_key(&s->ct, p,
-					      dir ? ZH_CT_REV : ZH_CT_FWD, 1);
+				zh_pol_ct_key(&s->ct, p, 0, 1);
 				bpf_map_delete_elem(&zh_pol_ct, &s->ct);
 				return stat;
 			}
@@ -385,11 +382,12 @@ __attribute__((noinline)) int zh_pol_judge(const struct zh_flow *f,
 	s->v.last_seen_ns = now;
 	s->v.epoch = st->epoch;
 	s->v.state = zh_pol_ct_next(p, ZH_CT_NEW);
-	s->v.flags = audit ? ZH_POL_CT_F_AUDIT : 0;
-	zh_pol_ct_key(&s->ct, p, ZH_CT_REV, 1);
+	s->v.flags = (audit ? ZH_POL_CT_F_AUDIT : 0) | ZH_POL_CT_F_REV;
+	zh_pol_ct_key(&s->ct, p, 0, 1);
 	if (bpf_map_update_elem(&zh_pol_ct, &s->ct, &s->v, BPF_ANY))
 		return ZH_STAT_DROP_POLICY_CT_FULL;
-	zh_pol_ct_key(&s->ct, p, ZH_CT_FWD, 0);
+	s->v.flags &= ~ZH_POL_CT_F_REV;
+	zh_pol_ct_key(&s->ct, p, 0, 0);
 	if (bpf_map_update_elem(&zh_pol_ct, &s->ct, &s->v, BPF_ANY))
 		return ZH_STAT_DROP_POLICY_CT_FULL;
 	return 0;

@@ -814,14 +814,18 @@ static void test_corpus(void **state)
  *   unpolicied   policy on, the maps full, A and B carry no policy bit;
  *   established  B policed, the flow's zh_pol_ct entry there: every run
  *                of BENCH_REPEAT on one buffer hits it;
+ *   new denied   B policed, a port B does not allow: every run of
+ *                BENCH_REPEAT judges the flow in full (no entry is made)
+ *                and drops it (against forwarding without policy);
  *   new flow     B policed, zh_pol_ct emptied before each single run: the
- *                whole judgement (against a single run without policy:
- *                single runs include test_run's timer).
+ *                whole judgement and both entries written (against a
+ *                single run without policy: single runs include
+ *                test_run's timer and cold caches).
  */
-#define BENCH_ROUNDS 10
+#define BENCH_ROUNDS 5
 #define BENCH_REPEAT 200
-#define BENCH_CALLS 50
-#define BENCH_SINGLES 300
+#define BENCH_CALLS 40
+#define BENCH_SINGLES 40
 
 static double bench_run(enum prog prog, const __u8 *in, __u32 len, __u32 repeat,
 			__u8 *out)
@@ -957,22 +961,24 @@ static int bench(void)
 			   .dst = B4,
 			   .dport = 53,
 			   .ttl = 255 };
-	__u8 in[FRAME_MAX], out[FRAME_MAX];
-	__u32 len;
+	__u8 in[FRAME_MAX], out[FRAME_MAX], deny[FRAME_MAX];
+	__u32 len, dlen;
 
 	bench_loop_pods(&f, true);
 	len = (__u32)frame_build(&f, POD_A, in);
+	f.dport = 54; /* not allowed: judged in full on every run */
+	dlen = (__u32)frame_build(&f, POD_A, deny);
 	printf("NetworkPolicy per packet, A -> B UDP 53, mean ns per program run: "
 	       "%d rounds; repeat %d x %d calls (no policy, unpolicied, "
 	       "established), %d single runs (new flow, against single runs "
 	       "without policy)\n",
 	       BENCH_ROUNDS, BENCH_REPEAT, BENCH_CALLS, BENCH_SINGLES);
-	printf("%-4s %6s %6s %10s %12s %12s %12s %10s %10s\n", "MODE", "RULES",
-	       "PEERS", "NO-POLICY", "UNPOLICIED", "ESTABLISHED", "NEW-FLOW",
-	       "NOPOL-1", "DELTA-NEW");
+	printf("%-4s %6s %6s %10s %11s %12s %11s %10s %10s %10s\n", "MODE",
+	       "RULES", "PEERS", "NO-POLICY", "UNPOLICIED", "ESTABLISHED",
+	       "NEW-DENIED", "NEW-1", "NOPOL-1", "DELTA-NEW");
 	for (size_t ri = 0; ri < ARRAY_SIZE(rules); ri++) {
 		for (size_t pi = 0; pi < ARRAY_SIZE(peers); pi++) {
-			double ns[NR_PROGS][5] = { { 0 } };
+			double ns[NR_PROGS][6] = { { 0 } };
 
 			bench_fill(rules[ri], peers[pi]);
 			for (int r = 0; r < BENCH_ROUNDS; r++) {
@@ -991,6 +997,13 @@ static int bench(void)
 								BENCH_REPEAT,
 								out);
 					}
+					/* 5: a new flow denied, every run. */
+					bench_mode(ZH_POL_MODE_ON);
+					bench_b_policed(true);
+					for (int i = 0; i < BENCH_CALLS; i++)
+						ns[p][5] += bench_run(
+							p, deny, dlen,
+							BENCH_REPEAT, out);
 					/* 3: new flow; 4: its baseline. */
 					for (int c = 3; c < 5; c++) {
 						bench_mode(
@@ -1014,11 +1027,11 @@ static int bench(void)
 					(double)BENCH_ROUNDS * BENCH_SINGLES;
 				double base = ns[p][0] / n;
 
-				printf("%-4s %6u %6u %10.1f %+12.1f %+12.1f %12.1f %10.1f %+10.1f\n",
+				printf("%-4s %6u %6u %10.1f %+11.1f %+12.1f %+11.1f %10.1f %10.1f %+10.1f\n",
 				       prog_names[p], rules[ri], peers[pi],
 				       base, ns[p][1] / n - base,
-				       ns[p][2] / n - base, ns[p][3] / n1,
-				       ns[p][4] / n1,
+				       ns[p][2] / n - base, ns[p][5] / n - base,
+				       ns[p][3] / n1, ns[p][4] / n1,
 				       ns[p][3] / n1 - ns[p][4] / n1);
 			}
 		}

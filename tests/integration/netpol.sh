@@ -111,6 +111,18 @@ tcp_node() {
 	out=$(zh_node socat -T 2 - "TCP:$1:$2,connect-timeout=2" </dev/null 2>&1) || true
 	[ "$out" = "b-$2" ]
 }
+# ctl_policy POD_IP JQ [ARGS]: zerohopctl policy --pod POD_IP -o json
+# satisfies JQ.
+ctl_policy() {
+	local pod=$1 q=$2
+	shift 2
+	zh_node "$ZH_BIN/zerohopctl" policy --pod "$pod" -o json "$@" | jq -e "$q"
+}
+# metric_gt_re RE N: some sample whose name and labels match RE is > N.
+metric_gt_re() {
+	zh_node curl -sf "$METRICS/metrics" |
+		awk -v re="^$1\$" -v n="$2" '$1 ~ re && $2 + 0 > n { ok = 1 } END { exit !ok }'
+}
 stat_of() { zh_node "$ZH_BIN/zerohopctl" stats -o json | jq -r ".dropReasons[\"$1\"].packets // 0"; }
 # grew NAME BEFORE: the drop counter NAME is above BEFORE.
 grew() { [ "$(stat_of "$1")" -gt "$2" ]; }
@@ -162,6 +174,10 @@ case_default_deny_in() {
 	check "counted as drop_policy_ingress" grew drop_policy_ingress "$before"
 	check "a kubelet-style probe from the node reaches the deny-all pod" \
 		tcp_node "${IP[$B]}" 8081
+	check "/metrics: b's class counts denied first packets" \
+		eventually metric_gt_re 'zerohop_policy_class_packets_total\{class="[0-9]+",result="denied"\}' 0
+	check "/metrics: event to enforcement latency observed" \
+		metric_gt_re 'zerohop_policy_event_to_enforcement_seconds_count' 0
 }
 
 case_selectors() {
@@ -170,6 +186,12 @@ case_selectors() {
 	check "podSelector: a reaches b on 8080" tcp "$A" "${IP[$B]}" 8080
 	check_not "... not on 8081" tcp "$A" "${IP[$B]}" 8081
 	check_not "podSelector alone is x only: c cannot" tcp "$C" "${IP[$B]}" 8080
+	check "zerohopctl policy: b is selected by x/b-from-a and x/deny-b" \
+		ctl_policy "${IP[$B]}" '.ingressPolicies == ["x/b-from-a", "x/deny-b"] and .state.isolatedIngress'
+	check "zerohopctl policy: a -> b:8080 allowed, the maps say" \
+		ctl_policy "${IP[$B]}" '.flows[1].verdict == "allowed"' --peer "${IP[$A]}" --port 8080
+	check "zerohopctl policy: c -> b:8080 denied by b's ingress" \
+		ctl_policy "${IP[$B]}" '.flows[1].verdict == "drop_policy_ingress"' --peer "${IP[$C]}" --port 8080
 	apply "$(netpol x b-from-y "$B_FROM_Y")"
 	sync_policy
 	check "namespaceSelector + named port web (8080 on b): c reaches b" \

@@ -1,12 +1,23 @@
 // SPDX-License-Identifier: Apache-2.0
 /* pol_maps.c - NetworkPolicy into the pinned maps (pol_maps.h). */
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <bpf/bpf.h>
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
+
 #include "pol_maps.h"
 #include "log.h"
+
+void zh_addr_key_str(const struct zh_ep_key *k, char *buf, size_t len)
+{
+	if (!inet_ntop(k->family == ZH_AF_INET ? AF_INET : AF_INET6, k->addr,
+		       buf, (socklen_t)len))
+		snprintf(buf, len, "?");
+}
 
 #define EP_JUDGED \
 	(ZH_POL_EP_F_ISO_IN | ZH_POL_EP_F_ISO_EG | ZH_POL_EP_F_PENDING)
@@ -389,4 +400,125 @@ void zh_pol_maps_pod_del(const struct zh_objs *o, const struct zh_ep_key *keys,
 	for (int i = 0; i < n; i++)
 		if (o->pol_eps_fd >= 0)
 			bpf_map_delete_elem(o->pol_eps_fd, &keys[i]);
+}
+
+/* --- what the datapath would decide, read from the maps ------------------- */
+
+static __u32 map_identity(const struct zh_objs *o, const struct zh_ep_key *a,
+			  bool cidr)
+{
+	struct zh_ipc_lpm_key lk = { .family = a->family };
+	struct zh_ipc v;
+
+	if (!bpf_map_lookup_elem(o->ipcache_fd, a, &v))
+		return v.identity;
+	if (!cidr || o->ipcache_lpm_fd < 0)
+		return ZH_POL_ID_WORLD;
+	lk.prefixlen = 32 + (a->family == ZH_AF_INET ? 32 : 128);
+	memcpy(lk.addr, a->addr, sizeof(lk.addr));
+	return bpf_map_lookup_elem(o->ipcache_lpm_fd, &lk, &v) ?
+		       ZH_POL_ID_WORLD :
+		       v.identity;
+}
+
+static bool map_cell_has(const struct zh_objs *o, const struct zh_pol_cell *c,
+			 __u16 port)
+{
+	struct zh_pol_ports *b;
+	bool has;
+
+	if (c->flags & ZH_POL_CELL_F_BITMAP) {
+		b = malloc(sizeof(*b));
+		has = b &&
+		      !bpf_map_lookup_elem(o->pol_ports_fd, &c->bitmap, b) &&
+		      (b->bits[port / 64] >> (port % 64)) & 1;
+		free(b);
+		return has;
+	}
+	for (int i = 0; i < c->n && i < ZH_POL_CELL_IVS; i++)
+		if (port >= c->iv[i].lo && port <= c->iv[i].hi)
+			return !(c->verdicts & (1U << i));
+	return false;
+}
+
+static bool map_cells_allow(const struct zh_objs *o, __u16 class, __u8 dir,
+			    __u8 proto, __u32 identity, __u16 port)
+{
+	struct zh_pol_key k = { .class = class, .dir = dir, .proto = proto };
+	struct zh_pol_cell any, own;
+	bool has_any;
+
+	if (proto != IPPROTO_TCP && proto != IPPROTO_UDP &&
+	    proto != IPPROTO_SCTP) {
+		k.proto = ZH_POL_PROTO_OTHER;
+		port = 0;
+	}
+	has_any = !bpf_map_lookup_elem(o->policy_fd, &k, &any);
+	if (!has_any || (any.flags & ZH_POL_CELL_F_SPECIFIC)) {
+		k.identity = identity;
+		if (!bpf_map_lookup_elem(o->policy_fd, &k, &own))
+			return map_cell_has(o, &own, port);
+	}
+	return has_any && map_cell_has(o, &any, port);
+}
+
+/* One end, as policy.h's zh_pol_end(). */
+static int map_end(const struct zh_objs *o, const struct zh_ep_key *self,
+		   const struct zh_ep_key *peer, __u8 dir, __u8 proto,
+		   __u16 dport, struct zh_pol_why *w)
+{
+	struct zh_pol_ep ep = { .flags = ZH_POL_EP_F_PENDING };
+	__u32 iso = dir ? ZH_POL_EP_F_ISO_EG : ZH_POL_EP_F_ISO_IN;
+	__u32 failed = dir ? ZH_POL_EP_F_FAILED_EG : ZH_POL_EP_F_FAILED_IN;
+	__u32 cidr = dir ? ZH_POL_EP_F_CIDR_EG : ZH_POL_EP_F_CIDR_IN;
+	struct zh_endpoint e;
+	struct zh_iface ifc;
+	bool bit;
+	__u32 one;
+
+	if (bpf_map_lookup_elem(o->endpoints_fd, self, &e))
+		return 0; /* not a pod of this node: its own node judges */
+	bit = dir ? !bpf_map_lookup_elem(o->ifaces_fd, &e.ifindex, &ifc) &&
+			      (ifc.flags & ZH_IFACE_F_POLICY) :
+		    !!(e.flags & ZH_EP_F_POLICY);
+	if (!bit)
+		return 0;
+	bpf_map_lookup_elem(o->pol_eps_fd, self, &ep);
+	w->judged = true;
+	w->class = dir ? ep.class_eg : ep.class_in;
+	if (!(ep.flags & (iso | ZH_POL_EP_F_PENDING)))
+		return 0;
+	w->peer_identity = map_identity(o, peer, ep.flags & cidr);
+	if (w->peer_identity == ZH_POL_ID_HOST ||
+	    !bpf_map_lookup_elem(o->node_addrs_fd, peer, &one))
+		return 0;
+	if (ep.flags & ZH_POL_EP_F_PENDING)
+		return ZH_STAT_DROP_POLICY_PENDING;
+	if (ep.flags & failed)
+		return ZH_STAT_DROP_POLICY_FAILED;
+	if (map_cells_allow(o, w->class, dir, proto, w->peer_identity, dport))
+		return 0;
+	w->audit = ep.flags & ZH_POL_EP_F_AUDIT;
+	return dir ? ZH_STAT_DROP_POLICY_EGRESS : ZH_STAT_DROP_POLICY_INGRESS;
+}
+
+int zh_pol_maps_verdict(const struct zh_objs *o, const struct zh_ep_key *src,
+			const struct zh_ep_key *dst, __u8 proto, __u16 dport,
+			struct zh_pol_why why[2])
+{
+	struct zh_pol_state s;
+	int r;
+
+	memset(why, 0, 2 * sizeof(*why));
+	if (zh_pol_maps_state(o, &s) || s.mode == ZH_POL_MODE_OFF)
+		return 0;
+	r = map_end(o, src, dst, ZH_POL_EGRESS, proto, dport, &why[1]);
+	why[1].stat = r;
+	if (r && !why[1].audit && s.mode != ZH_POL_MODE_AUDIT)
+		return r;
+	r = map_end(o, dst, src, ZH_POL_INGRESS, proto, dport, &why[0]);
+	why[0].stat = r;
+	if (r && !why[0].audit && s.mode != ZH_POL_MODE_AUDIT)
+		return r;
+	return 0;
 }

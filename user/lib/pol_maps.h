@@ -23,6 +23,13 @@
 #include "pin.h"
 #include "policy.h"
 
+/* In zerohopd's state directory: the names behind the numbers, each local
+ * pod address -> {pod, ingress: [policies], egress: [policies]}. */
+#define ZH_POL_NAMES_FILE "policy.json"
+
+/* "10.0.0.1" or "fd00::1" from a key. */
+void zh_addr_key_str(const struct zh_ep_key *k, char *buf, size_t len);
+
 struct zh_pol_apply_stats {
 	size_t writes; /* map updates and deletes done */
 	size_t failed; /* ... that failed (each logged) */
@@ -68,5 +75,24 @@ int zh_pol_maps_pod_add(const struct zh_objs *o, const struct zh_ep_key *keys,
 /* At DEL: the pod's addresses' states. */
 void zh_pol_maps_pod_del(const struct zh_objs *o, const struct zh_ep_key *keys,
 			 int n);
+
+/* One end's part of a verdict (zh_pol_maps_verdict()). */
+struct zh_pol_why {
+	bool judged; /* a pod of this node with a policy bit */
+	__u16 class; /* its class in that direction (0: not isolated) */
+	__u32 peer_identity; /* the other end's, as the datapath resolves it */
+	int stat; /* 0 allowed, else the ZH_STAT_DROP_POLICY_* reason */
+	bool audit; /* denied, but the end audits */
+};
+
+/*
+ * What the datapath would decide, read from the maps as policy.h reads
+ * them, for the first packet of a flow @src -> @dst (@proto, destination
+ * port @dport): 0 allowed (or audited), else the drop reason. @why[0] is
+ * the destination's ingress, @why[1] the source's egress.
+ */
+int zh_pol_maps_verdict(const struct zh_objs *o, const struct zh_ep_key *src,
+			const struct zh_ep_key *dst, __u8 proto, __u16 dport,
+			struct zh_pol_why why[2]);
 
 #endif /* ZH_POL_MAPS_H */

@@ -13,6 +13,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <limits.h>
+#include <stdio.h>
 #include <unistd.h>
 #include <sys/stat.h>
 
@@ -410,6 +412,54 @@ static bool was_rejected(const struct zh_pol_model *m,
 }
 
 /*
+ * The names behind the maps' numbers, for zerohopctl policy: each local
+ * pod address with its pod and the policies of its classes. Written whole
+ * into a temporary file, then renamed over the last.
+ */
+static void policy_names(const struct zh_kube *k, const struct zh_pol_model *m)
+{
+	char path[PATH_MAX], tmp[PATH_MAX + 8];
+	json_t *eps = json_object(), *j;
+
+	if (!k->o.state_dir || !eps)
+		goto out;
+	for (size_t i = 0; i < m->n_eps; i++) {
+		const struct zh_pol_ep_ent *e = &m->eps[i];
+		json_t *o = json_pack("{s:s, s:[], s:[]}", "pod", e->pod,
+				      "ingress", "egress");
+		char addr[64];
+
+		if (!o)
+			continue;
+		for (size_t c = 0; c < m->n_classes; c++) {
+			const struct zh_pol_class *cl = &m->classes[c];
+			__u16 want = cl->dir == ZH_POL_EGRESS ?
+					     e->val.class_eg :
+					     e->val.class_in;
+
+			if (!want || cl->id != want)
+				continue;
+			for (size_t p = 0; p < cl->n_policies; p++)
+				json_array_append_new(
+					json_object_get(o, cl->dir ? "egress" :
+								     "ingress"),
+					json_string(cl->policies[p]));
+		}
+		zh_addr_key_str(&e->key, addr, sizeof(addr));
+		json_object_set_new(eps, addr, o);
+	}
+	snprintf(path, sizeof(path), "%s/" ZH_POL_NAMES_FILE, k->o.state_dir);
+	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
+	j = json_pack("{s:o}", "endpoints", eps);
+	eps = NULL;
+	if (j && !json_dump_file(j, tmp, JSON_COMPACT) && rename(tmp, path))
+		unlink(tmp);
+	json_decref(j);
+out:
+	json_decref(eps);
+}
+
+/*
  * The writes of a compile executed, under the pin lock. An agent's first
  * write (no model before: a start, or after a failure) makes the maps
  * hold @m exactly, whatever they held: the pins enforced the previous
@@ -449,8 +499,10 @@ static int policy_write(struct zh_kube *k, const struct zh_pol_model *m,
 	if (k->pol_first_ns && !rc)
 		zh_hist_add(&k->st.pol.latency, done - k->pol_first_ns);
 	pthread_mutex_unlock(&k->lock);
-	if (!rc)
+	if (!rc) {
 		k->pol_first_ns = 0;
+		policy_names(k, m);
+	}
 	return rc;
 }
 

@@ -58,6 +58,9 @@ struct zh_kube_opts {
 	 * NetworkPolicies are followed too, compiled (policy.h) and written
 	 * into the policy maps (pol_maps.h), which the datapath enforces. */
 	int network_policy;
+	/* Where the policy's names go (policy.json, for zerohopctl policy);
+	 * NULL: nowhere. */
+	const char *state_dir;
 };
 
 struct zh_kube_stats {

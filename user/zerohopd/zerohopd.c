@@ -1161,6 +1161,7 @@ static int agent_run(struct agent *a)
 		goto err_xsk;
 	/* After signals_open(): the threads inherit the mask. */
 	if (o->kubernetes) {
+		o->kube.state_dir = o->state_dir;
 		err = zh_kube_start(&a->kube, &o->kube, &a->objs);
 		if (err)
 			goto err_xsk;
