@@ -1145,11 +1145,14 @@ static int cmd_policy(struct ctl *c)
 			printf("  %s:", d ? "egress " : "ingress");
 			if (!json_array_size(pols))
 				printf(" no policy selects it");
-			json_array_foreach (pols, k, f)
-				printf(" %s", json_string_value(f));
+			for (k = 0; k < json_array_size(pols); k++)
+				printf(" %s", json_string_value(
+						      json_array_get(pols, k)));
 			printf("\n");
 		}
-		json_array_foreach (flows, i, f)
+		for (i = 0; i < json_array_size(flows) &&
+			    (f = json_array_get(flows, i));
+		     i++)
 			printf("  %s -> %s %s/%d: %s\n",
 			       json_string_value(json_object_get(f, "src")),
 			       json_string_value(json_object_get(f, "dst")),
