@@ -115,7 +115,7 @@ UNIT_BINS := $(patsubst tests/unit/%.c,$(O)/tests/%,$(UNIT_SRCS))
 BPFTEST_SRCS := $(wildcard tests/bpf/test_*.c)
 BPFTEST_BINS := $(patsubst tests/bpf/%.c,$(O)/tests/%,$(BPFTEST_SRCS))
 BPFTEST_PLAIN := $(O)/tests/test_bpf_svc_maps $(O)/tests/test_bpf_xsk_socket \
-	$(O)/tests/test_bpf_upgrade
+	$(O)/tests/test_bpf_upgrade $(O)/tests/test_bpf_sock
 BPFTEST_FAST := $(filter-out $(BPFTEST_PLAIN),$(BPFTEST_BINS))
 
 # --- build ------------------------------------------------------------------
@@ -274,6 +274,12 @@ $(O)/tests/test_bpf_upgrade: $(O)/tests/bpf/test_bpf_upgrade.o $(LIB) $(XSK_LIB)
 	$(call msg,LINK,$@)
 	$(Q)$(CC) $(LDFLAGS) $^ $(PKG_LIBS) $(CMOCKA_LIBS) -o $@
 
+# Socket-level LB on a child cgroup with real sockets: libzerohop alone.
+$(O)/tests/test_bpf_sock: $(O)/tests/bpf/test_bpf_sock.o $(LIB) $(XSK_LIB)
+	@mkdir -p $(@D)
+	$(call msg,LINK,$@)
+	$(Q)$(CC) $(LDFLAGS) $^ $(PKG_LIBS) $(CMOCKA_LIBS) -o $@
+
 # Service maps on real BPF maps: libzerohop and the unit tier's helpers.
 $(O)/tests/bpf/test_bpf_svc_maps.o: ZH_CFLAGS += -Itests/unit
 $(O)/tests/test_bpf_svc_maps: $(O)/tests/bpf/test_bpf_svc_maps.o $(LIB) $(XSK_LIB)
@@ -291,7 +297,7 @@ tests: $(UNIT_BINS) $(BPFTEST_BINS)
 SAN_O := $(O)/san
 
 check: check-unit check-bpf check-sanitize check-fuzz check-integration \
-	check-podman check-containerd
+	check-cluster check-podman check-containerd
 	@echo "make check: all tiers passed"
 
 check-unit: $(UNIT_BINS)
@@ -312,6 +318,16 @@ INTEGRATION_TESTS := run metrics latency services k8s-apiserver policy netpol lb
 check-integration: all $(O)/tests/xsk_peer $(O)/tests/zh-flows $(O)/tests/zh-sockc
 	$(Q)O=$(O) tests/run-tier integration \
 		$(patsubst %,tests/integration/%.sh,$(INTEGRATION_TESTS))
+
+# Three nodes in network namespaces (tests/cluster/cluster.sh), once per
+# routing mode: pods across nodes, a ClusterIP over three nodes, node
+# churn, an agent restart under traffic; then each mode again through the
+# kernel's routes, the fast path's helpers reported absent (~30 s each).
+CLUSTER_TESTS := native vxlan native-kernel vxlan-kernel
+
+check-cluster: all $(O)/tests/zh-flows
+	$(Q)O=$(O) tests/run-tier cluster \
+		$(patsubst %,tests/cluster/%.sh,$(CLUSTER_TESTS))
 
 # Churn with faults at length: the pod lives of churn.sh (whose bounded run
 # is in check-integration), SOAK_CYCLES of them (ZH_CHURN_WORKERS,
@@ -395,7 +411,7 @@ FORMAT_SRCS := $(shell git ls-files '*.c' '*.h' 2>/dev/null)
 format:
 	$(Q)$(CLANG_FORMAT) -i $(FORMAT_SRCS)
 
-SHELL_SRCS = scripts/*.sh tests/run-tier tests/integration/*.sh \
+SHELL_SRCS = scripts/*.sh tests/run-tier tests/integration/*.sh tests/cluster/*.sh \
 	tests/integration/plugins/* tests/integration/podman/runc-wrapper tests/k8s/*.sh \
 	tests/integration/containerd/cni-logger .ci/run deploy/kind/*.sh \
 	deploy/kubernetes/*.sh tests/fuzz/run-fuzz
@@ -424,7 +440,7 @@ help:
 	@echo '  install    CNI plugin to $$(DESTDIR)/opt/cni/bin, binaries to $$(DESTDIR)$$(PREFIX),'
 	@echo '             zh_xsk.h and libzerohop-xsk.a to $$(DESTDIR)$$(PREFIX)/include and lib'
 	@echo '  check      every test tier: unit, kernel (bpf), sanitized unit+kernel, fuzz, integration, podman, containerd'
-	@echo '  check-unit check-bpf check-sanitize check-fuzz check-integration check-podman check-containerd   one tier'
+	@echo '  check-unit check-bpf check-sanitize check-fuzz check-integration check-cluster check-podman check-containerd   one tier'
 	@echo '  check-fuzz each libFuzzer harness (tests/fuzz) over its seeds and past crashes, then'
 	@echo '             FUZZ_CHECK_TIME=$(FUZZ_CHECK_TIME) s of mutation each'
 	@echo '  fuzz       each harness FUZZ_TIME=$(FUZZ_TIME) s (FUZZ="name ..." for some; all: $(FUZZ_ALL)),'
@@ -447,7 +463,7 @@ help:
 	@echo '       FUZZ_TIME= FUZZ_CHECK_TIME= FUZZ= LLVM_PROFDATA=$(LLVM_PROFDATA) LLVM_COV=$(LLVM_COV)'
 
 .PHONY: all tests check check-unit check-bpf check-sanitize check-fuzz \
-	check-integration check-podman check-containerd soak fuzz fuzz-build \
+	check-integration check-cluster check-podman check-containerd soak fuzz fuzz-build \
 	bench bench-latency bench-k8s bench-load install format lint clean help
 .SECONDARY:
 

@@ -16,15 +16,18 @@
  *                  steers its rules' traffic into the sockets (xsk.h), the
  *                  rest to its kernel stack.
  * zh_tc_pod        tc ingress of the pod-side veth in tc mode.
- * zh_tc_uplink     tc ingress of the node's uplink: NodePorts, and the
- *                  replies of what was SNATed (masquerade, NodePorts
- *                  to other nodes).
+ * zh_tc_uplink     tc ingress of the node's uplink: NodePorts, the replies
+ *                  of what was SNATed (masquerade, NodePorts to other
+ *                  nodes), and pods of other nodes to pods here (straight
+ *                  into them).
  * zh_tc_to_pod     tc egress of the host-side veth: NetworkPolicy on what
  *                  the kernel delivers into a policed pod (policy.h).
  * zh_xdp_uplink    XDP in front of it where the uplink runs XDP natively:
  *                  a NodePort request for an XDP pod is delivered from
  *                  there; the rest goes on to zh_tc_uplink, which finds the
  *                  same conntrack entry.
+ * zh_tc_tunnel     tc ingress of the VXLAN device (routing vxlan): what
+ *                  it decapsulated for a pod here goes straight into it.
  *
  * The pod-side programs time arrivals (lat.h) and turn replies from
  * backends the kernel routed (another node, the host) back to the VIP.
@@ -74,8 +77,6 @@ int zh_tc_uplink(struct __sk_buff *skb)
 	struct zh_fwd fwd = { .tc = 1 };
 	int stat;
 
-	if (!zh_lb_on() && !zh_masq_on())
-		return TC_ACT_OK;
 	zh_ctx_pull(skb);
 	stat = zh_from_uplink(zh_ctx_data(skb), zh_ctx_end(skb),
 			      zh_ctx_ifindex(skb), &fwd);
@@ -88,11 +89,21 @@ int zh_xdp_uplink(struct xdp_md *ctx)
 	struct zh_fwd fwd = { .xdp = 1 };
 	int stat;
 
-	if (!zh_lb_on() && !zh_masq_on())
-		return XDP_PASS;
 	stat = zh_from_uplink(zh_ctx_data(ctx), zh_ctx_end(ctx),
 			      zh_ctx_ifindex(ctx), &fwd);
 	return zh_xdp_verdict(ctx, stat, &fwd, 1);
+}
+
+SEC("tc")
+int zh_tc_tunnel(struct __sk_buff *skb)
+{
+	struct zh_fwd fwd = { .tc = 1, .tunnel = 1 };
+	int stat;
+
+	zh_ctx_pull(skb);
+	stat = zh_from_uplink(zh_ctx_data(skb), zh_ctx_end(skb),
+			      zh_ctx_ifindex(skb), &fwd);
+	return zh_tc_verdict(skb, stat, &fwd, 1);
 }
 
 /* A reply from a backend the kernel routed here goes back to the VIP: 0,

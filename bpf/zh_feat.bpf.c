@@ -156,6 +156,22 @@ int xdp_check_mtu(struct xdp_md *ctx)
 	return bpf_check_mtu(ctx, ctx->ingress_ifindex, &mtu, 0, 0) & 1;
 }
 
+SEC("tc")
+int tc_fib_lookup(struct __sk_buff *skb)
+{
+	struct bpf_fib_lookup p = { .family = 2, .ifindex = skb->ifindex };
+
+	return bpf_fib_lookup(skb, &p, sizeof(p), 0) & 1;
+}
+
+SEC("tc")
+int tc_skb_set_tunnel_key(struct __sk_buff *skb)
+{
+	struct bpf_tunnel_key k = { .remote_ipv4 = 1 };
+
+	return bpf_skb_set_tunnel_key(skb, &k, sizeof(k), 0) & 1;
+}
+
 SEC("xdp")
 int xdp_redirect(struct xdp_md *ctx)
 {

@@ -145,6 +145,10 @@ struct zh_netconf {
 	json_t *root; /* owns the parsed document */
 	const char *cni_version, *name, *type; /* borrowed from root */
 	unsigned int mtu; /* default 1500 */
+	/* "routing": "vxlan" without "mtu": the pods take the VXLAN device's
+	 * MTU (zerohopd made it the uplink's minus the encapsulation). */
+	bool mtu_from_vxlan;
+	char vxlan_dev[16]; /* "vxlanDevice", default zh-vxlan */
 	enum zh_datapath datapath; /* "tc" (default) or "xdp" */
 	struct zh_afxdp_conf afxdp;
 	const char *ipam_type; /* ipam.type */

@@ -46,6 +46,34 @@ static int parse_mtu(struct zh_netconf *conf, struct zh_cni_err *err)
 	return 0;
 }
 
+/* "routing": "native" (default) or "vxlan"; "vxlanDevice". Only the MTU
+ * depends on it here: the agent does the routing. */
+static int parse_routing(struct zh_netconf *conf, struct zh_cni_err *err)
+{
+	static const char *const words[] = { "native", "vxlan", NULL };
+	struct zh_json_err je = { 0 };
+	const char *dev = NULL;
+	int routing = 0;
+	char text[64];
+
+	if (zh_json_enum(conf->root, "", "routing", 0, words,
+			 "\"native\" or \"vxlan\"", &routing, &je))
+		return zh_cni_errf(
+			err, ZH_CNI_ERR_UNSUPPORTED_FIELD, NULL,
+			"unsupported value %s for \"routing\" (want \"native\" or \"vxlan\")",
+			zh_json_text(je.value, text, sizeof(text)));
+	if (zh_json_str(conf->root, "", "vxlanDevice", 0, &dev, &je) ||
+	    (dev && (!dev[0] || strlen(dev) >= sizeof(conf->vxlan_dev))))
+		return zh_cni_err_set(err, ZH_CNI_ERR_INVALID_CONFIG,
+				      "vxlanDevice must be an interface name",
+				      NULL);
+	snprintf(conf->vxlan_dev, sizeof(conf->vxlan_dev), "%s",
+		 dev ? dev : "zh-vxlan");
+	conf->mtu_from_vxlan = routing == 1 &&
+			       !json_object_get(conf->root, "mtu");
+	return 0;
+}
+
 static int parse_datapath(struct zh_netconf *conf, struct zh_cni_err *err)
 {
 	/* In the order of enum zh_datapath. */
@@ -277,8 +305,8 @@ static int parse_doc(struct zh_netconf *conf, struct zh_cni_err *err)
 			"invalid characters in network name",
 			"name \"%s\" must match ^[a-zA-Z0-9][a-zA-Z0-9_.-]*$",
 			conf->name);
-	if (parse_mtu(conf, err) || parse_datapath(conf, err) ||
-	    parse_afxdp(conf, err))
+	if (parse_mtu(conf, err) || parse_routing(conf, err) ||
+	    parse_datapath(conf, err) || parse_afxdp(conf, err))
 		return -1;
 	if (zh_json_object(root, "", "ipam", ZH_JSON_REQUIRED, &ipam, &je) ||
 	    zh_json_str(ipam, "ipam", "type", str, &conf->ipam_type, &je) ||

@@ -17,6 +17,8 @@
 #include <string.h>
 #include <unistd.h>
 #include <net/if.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
 #include <linux/if_addr.h>
 
 #include "cni.h"
@@ -215,6 +217,8 @@ struct pod_side {
 	/* out */
 	unsigned char pod_mac[6];
 	int pod_ifindex, xdp_mode;
+	__u64 netns_cookie; /* SO_NETNS_COOKIE */
+	int cookie_err; /* 0: @netns_cookie is the pod's */
 };
 
 /* Inside the pod's netns (zh_netns_run()): the interface, its addresses,
@@ -236,6 +240,9 @@ static int pod_side(void *arg)
 	int ifindex, ret;
 
 	ps->ran = true;
+	/* For socket-level LB: the pod's sockets are clients by its own
+	 * address (zh_netns). Kernels before 5.14 cannot say. */
+	ps->cookie_err = zh_netns_cookie(&ps->netns_cookie);
 
 	ifindex = if_nametoindex(env->ifname);
 	if (!ifindex)
@@ -450,6 +457,28 @@ static void build_result(struct zh_result *res, const struct zh_cni_env *env,
 		res->dns = json_incref(ipam->dns);
 }
 
+/* The VXLAN device's MTU (routing vxlan without "mtu"): the agent made it
+ * the uplink's minus the encapsulation. */
+static int vxlan_mtu(const struct zh_netconf *conf, unsigned int *mtu,
+		     struct zh_cni_err *err)
+{
+	struct ifreq ifr = { 0 };
+	int fd, rc;
+
+	snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "%s", conf->vxlan_dev);
+	fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	rc = fd < 0 ? -1 : ioctl(fd, SIOCGIFMTU, &ifr);
+	if (fd >= 0)
+		close(fd);
+	if (rc || ifr.ifr_mtu < ZH_NETCONF_MTU_MIN)
+		return zh_cni_errf(
+			err, ZH_CNI_ERR_TRY_AGAIN, NULL,
+			"routing vxlan: no VXLAN device %s to take the MTU from (zerohopd --routing vxlan makes it; or give \"mtu\")",
+			conf->vxlan_dev);
+	*mtu = (unsigned int)ifr.ifr_mtu;
+	return 0;
+}
+
 /*
  * Last of ADD: what a DEL would be given, for the agent to release the
  * lease of a pod that goes without one (podstate.h). Without it such a pod
@@ -480,6 +509,44 @@ static int save_state(const struct zh_cni_env *env,
 				strerror(-ret));
 }
 
+/*
+ * The pod's netns -> its addresses (zh_netns): a socket of the pod that
+ * socket-level LB balances has the pod's own address as its
+ * sessionAffinity client, as its packets have on the per-packet path.
+ * Removed with the endpoint entries (zh_ep_remove(), by @host_ifindex).
+ * A kernel without SO_NETNS_COOKIE: nothing written, said on stderr (the
+ * pod's sockets are clients by their netns then).
+ */
+static int netns_write(const struct zh_objs *objs, const struct pod_side *ps,
+		       const struct pod_addrs *pa, int host_ifindex,
+		       struct zh_cni_err *err)
+{
+	struct zh_netns n = { .ifindex = (__u32)host_ifindex };
+	int ret;
+
+	if (ps->cookie_err) {
+		pr_info("the pod's netns cookie: %s: sessionAffinity from its sockets is by netns, not by its address\n",
+			strerror(-ps->cookie_err));
+		return 0;
+	}
+	if (pa->has_v4) {
+		n.addr4 = pa->v4.v4.s_addr;
+		n.flags |= ZH_NETNS_F_V4;
+	}
+	if (pa->has_v6) {
+		memcpy(n.addr6, pa->v6.raw, sizeof(n.addr6));
+		n.flags |= ZH_NETNS_F_V6;
+	}
+	ret = zh_netns_write(objs, ps->netns_cookie, &n);
+	if (ret == -ENOENT) /* pins of a build without it */
+		return 0;
+	if (ret)
+		return zh_cni_err_set(err, ZH_CNI_ERR_BPF,
+				      "cannot write the pod's netns entry",
+				      "%s: %s", ZH_MAP_NETNS, strerror(-ret));
+	return 0;
+}
+
 int zh_cmd_add(const struct zh_cni_env *env, const struct zh_netconf *conf,
 	       json_t **out, struct zh_cni_err *err)
 {
@@ -500,6 +567,7 @@ int zh_cmd_add(const struct zh_cni_env *env, const struct zh_netconf *conf,
 		.err = err,
 	};
 	int lock = -1, ipam_lock, netns_fd, host_ifindex = 0, ret;
+	unsigned int mtu = conf->mtu;
 
 	zh_host_ifname(env->container_id, env->ifname, host);
 	netns_fd = open(env->netns, O_RDONLY | O_CLOEXEC);
@@ -555,10 +623,17 @@ int zh_cmd_add(const struct zh_cni_env *env, const struct zh_netconf *conf,
 	if (ret)
 		goto err_ipam;
 
+	/* routing vxlan: the pod's MTU leaves room for the encapsulation,
+	 * as the agent made the VXLAN device's. */
+	if (conf->mtu_from_vxlan) {
+		ret = vxlan_mtu(conf, &mtu, err);
+		if (ret)
+			goto err_ipam;
+	}
 	/* An AF_XDP pod's veth has exactly its queues: native XDP on veth
 	 * takes a frame on the queue the sender's side picked, and a socket
 	 * only sees its own queue. */
-	ret = zh_nl_veth_add_queues(host, env->ifname, netns_fd, conf->mtu,
+	ret = zh_nl_veth_add_queues(host, env->ifname, netns_fd, mtu,
 				    conf->afxdp.queues);
 	if (ret) {
 		nl_fail(err, ret, "create veth pair",
@@ -628,8 +703,11 @@ int zh_cmd_add(const struct zh_cni_env *env, const struct zh_netconf *conf,
 				strerror(-ret));
 		goto err_veth;
 	}
-	ret = save_state(env, conf, host, host_ifindex, err);
+	ret = netns_write(&objs, &ps, &pa, host_ifindex, err);
+	if (!ret)
+		ret = save_state(env, conf, host, host_ifindex, err);
 	if (ret) {
+		/* with the pod's zh_netns entry */
 		zh_ep_remove(&objs, host_ifindex);
 		goto err_veth;
 	}

@@ -31,10 +31,13 @@
 #define ZH_MAP_NODE_ADDRS "zh_node_addrs"
 #define ZH_MAP_XSKS "zh_xsks"
 #define ZH_MAP_XSK_STEER "zh_xsk_steer"
+#define ZH_MAP_NODES "zh_nodes"
+#define ZH_MAP_CLUSTER_CIDRS "zh_cluster_cidr"
 #define ZH_MAP_NOMASQ "zh_nomasq"
 #define ZH_MAP_SNAT_SRC "zh_snat_src"
 #define ZH_MAP_SOCK_REV "zh_sock_rev"
 #define ZH_MAP_SOCK_STATS "zh_sock_stats"
+#define ZH_MAP_NETNS "zh_netns"
 
 /* Program names as pinned (the function names in zh_fast.bpf.c). */
 #define ZH_PROG_TC_FROM_POD "zh_tc_from_pod"
@@ -44,6 +47,7 @@
 #define ZH_PROG_TC_POD "zh_tc_pod"
 #define ZH_PROG_TC_UPLINK "zh_tc_uplink"
 #define ZH_PROG_XDP_UPLINK "zh_xdp_uplink"
+#define ZH_PROG_TC_TUNNEL "zh_tc_tunnel"
 /* Socket-level load balancing: cgroup sock_addr programs (sock.h). */
 #define ZH_PROG_SOCK_CONNECT4 "zh_sock_connect4"
 #define ZH_PROG_SOCK_CONNECT6 "zh_sock_connect6"
@@ -158,6 +162,9 @@ enum zh_datapath {
 	X(PROG_SOCK_RECVMSG6, "zh_sock_recvmsg6")     \
 	X(PROG_SOCK_PEER4, "zh_sock_peer4")           \
 	X(PROG_SOCK_PEER6, "zh_sock_peer6")           \
+	X(TC_FIB_LOOKUP, "tc_fib_lookup")             \
+	X(TC_SET_TUNNEL_KEY, "tc_skb_set_tunnel_key") \
+	X(PROG_TC_TUNNEL, "zh_tc_tunnel")             \
 	X(PROG_TC_TO_POD, "zh_tc_to_pod")
 
 enum zh_feature {
@@ -600,6 +607,50 @@ struct zh_affinity {
 };
 
 /*
+ * Across nodes (README: Across nodes). The agent keeps a table of the
+ * cluster's nodes (user/lib/nodes.c: from --nodes FILE, zerohopctl node,
+ * or the Kubernetes Node objects) and writes two LPM tries from it:
+ *
+ * zh_nodes: a remote node's pod CIDR -> struct zh_node: how a pod's packet
+ * to it leaves this node without the host stack. Native routing: out of
+ * the uplink toward the node's address (bpf_redirect_neigh); VXLAN: into
+ * the collect_md VXLAN device with the tunnel key set toward it. This
+ * node's own pod CIDRs are not in it (its pods are zh_endpoints').
+ *
+ * zh_cluster_cidr: every pod CIDR and every node address of the cluster,
+ * this node's included -> ZH_CLUSTER_F_* flags: "inside the cluster", for
+ * the masquerade (nothing inside is SNATed) and for the uplink's fast
+ * path, which delivers into pods only what comes from inside.
+ *
+ * Both are keyed by struct zh_lpm_key: prefixlen counts the 32 bits of
+ * family and pad first, then the address's prefix, so that one trie holds
+ * both families and never matches across them.
+ */
+#define ZH_MAX_NODE_CIDRS 16384
+#define ZH_MAX_CLUSTER_CIDRS 32768
+#define ZH_LPM_FAMILY_BITS 32
+
+/* struct zh_lpm_key (below, with the masquerade's zh_nomasq): the same
+ * key, prefixlen ZH_LPM_FAMILY_BITS + the prefix length. */
+
+#define ZH_NODE_F_VXLAN (1U << 0) /* through the VXLAN device, not native */
+
+struct zh_node {
+	__u32 addr[4]; /* the node's address (underlay), network byte order */
+	__u8 family; /* of addr: enum zh_family */
+	__u8 flags; /* ZH_NODE_F_* */
+	/* VXLAN: the MAC of the node's VXLAN device, the inner frame's
+	 * destination (so that its device takes the frame as its own). */
+	__u8 mac[ZH_ETH_ALEN];
+	__u32 ifindex; /* out of here: the uplink, or the VXLAN device */
+	__u32 vni; /* VXLAN: the tunnel id */
+};
+
+#define ZH_CLUSTER_F_POD_CIDR (1U << 0) /* a node's pod CIDR */
+#define ZH_CLUSTER_F_NODE_IP (1U << 1) /* a node's own address (/32, /128) */
+#define ZH_CLUSTER_F_LOCAL (1U << 2) /* this node's */
+
+/*
  * Source NAT (bpf/lib/snat.h). Masquerade: a pod's packet to an address
  * that zh_nomasq does not hold (the cluster's pod and node CIDRs, the
  * Service CIDRs, zerohopd --no-masquerade) leaves the node with the
@@ -696,6 +747,30 @@ enum zh_sock_stat {
 	ZH_SOCK_STATS(ZH_SOCK_STAT_ENUM) ZH_SOCK_STAT_MAX,
 };
 #undef ZH_SOCK_STAT_ENUM
+
+/*
+ * zh_netns: hash, a network namespace's cookie (__u64, never reused) ->
+ * struct zh_netns: what the socket-level balancer knows of the netns a
+ * socket lives in. A pod's (the CNI plugin writes it at ADD from the pod's
+ * SO_NETNS_COOKIE; it goes with the pod's endpoint entries, by @ifindex)
+ * gives its addresses: an unbound socket's sessionAffinity client is the
+ * pod's address of the family, the key the per-packet path uses for the
+ * same pod. The node's own (the agent's netns, ZH_NETNS_F_NODE) gives the
+ * node's address of each family, and is the only netns whose sockets
+ * reach a NodePort at localhost (as kube-proxy: on the host only).
+ */
+#define ZH_NETNS_MAX 16384
+#define ZH_NETNS_F_NODE 0x1 /* the node's netns (the agent's) */
+#define ZH_NETNS_F_V4 0x2 /* @addr4 is set */
+#define ZH_NETNS_F_V6 0x4 /* @addr6 is set */
+
+struct zh_netns {
+	__u32 addr4; /* network byte order */
+	__u32 addr6[4];
+	__u32 ifindex; /* the pod's host-side veth; 0: the node */
+	__u32 flags; /* ZH_NETNS_F_* */
+	__u32 pad;
+};
 
 /*
  * zh_trace: for the kernel-tier tests only (bpf/lib/trace.h). When an object
@@ -925,9 +1000,11 @@ _Static_assert(sizeof(struct zh_affinity) == 16, "zh_affinity layout");
 _Static_assert(sizeof(struct zh_kfeat) == 96, "zh_kfeat layout");
 _Static_assert(sizeof(struct zh_trace) == 24, "zh_trace layout");
 _Static_assert(sizeof(struct zh_lpm_key) == 24, "zh_lpm_key layout");
+_Static_assert(sizeof(struct zh_node) == 32, "zh_node layout");
 _Static_assert(sizeof(struct zh_snat_src) == 32, "zh_snat_src layout");
 _Static_assert(sizeof(struct zh_sock_rev_key) == 32, "zh_sock_rev_key layout");
 _Static_assert(sizeof(struct zh_sock_rev) == 32, "zh_sock_rev layout");
+_Static_assert(sizeof(struct zh_netns) == 32, "zh_netns layout");
 _Static_assert(sizeof(struct zh_ipc) == 8, "zh_ipc layout");
 _Static_assert(sizeof(struct zh_ipc_lpm_key) == 24, "zh_ipc_lpm_key layout");
 _Static_assert(sizeof(struct zh_pol_key) == 8, "zh_pol_key layout");

@@ -16,6 +16,7 @@
 #include "csum.h"
 #include "maps.h"
 #include "lb.h"
+#include "node.h"
 #include "snat.h"
 #include "kfeat.h"
 #include "policy.h"
@@ -32,6 +33,13 @@ struct zh_fwd {
 	__u8 reclassify;
 	__u8 via_rx; /* the target is an AF_XDP pod (ZH_EP_F_VIA_RX) */
 	__u8 dst_flags; /* the target's zh_endpoints flags (policy.h) */
+	/* REDIRECT to a pod on another node (node.h: the verdict looks its
+	 * zh_nodes entry up again, in a stack frame of its own; a pointer
+	 * here would cost the entries' frames 8 bytes they do not have). */
+	__u8 remote;
+	__u8 family; /* of the packet */
+	/* The entry is the VXLAN device's ingress: no NodePorts there. */
+	__u8 tunnel;
 	/* ZH_STAT_SNAT: @ifindex is the uplink, bpf_redirect_neigh() fills
 	 * in the L2 header there. */
 	/* A Service rewrite the entry applies (tc and XDP write differently),
@@ -175,6 +183,38 @@ static __always_inline int zh_deliver(void *data, void *data_end,
 	return ZH_STAT_REDIRECT;
 }
 
+/*
+ * No local pod at @key: a pod of another node (zh_nodes)? Then the frame
+ * goes there, one hop further, as @fwd->node says (the tc verdict sends
+ * it: node.h). Where this kernel cannot send it so, the kernel's routes
+ * take it, untouched.
+ */
+static __always_inline int zh_to_node(void *data, void *data_end,
+				      const struct zh_ep_key *key,
+				      struct zh_fwd *fwd)
+{
+	struct zh_node *n = zh_node_route(key);
+	int stat;
+
+	if (!n)
+		return ZH_STAT_PASS_NO_ENDPOINT;
+	if (n->flags & ZH_NODE_F_VXLAN ? !zh_kernel_has(TC_SET_TUNNEL_KEY) :
+					 !zh_kernel_has(TC_REDIRECT_NEIGH))
+		return ZH_STAT_PASS_NO_ENDPOINT;
+	/* XDP has no way out to another node: the tc entry behind it. */
+	if (fwd->xdp)
+		return ZH_STAT_PASS_TO_TC;
+	if (fwd->reclassify)
+		fwd->handover = 1;
+	stat = zh_hop(data, data_end, key->family, fwd);
+	if (stat)
+		return stat;
+	fwd->remote = 1;
+	fwd->family = key->family;
+	fwd->ifindex = n->ifindex;
+	return ZH_STAT_REDIRECT;
+}
+
 /* Where a routed packet goes: its destination, after a Service rewrite the
  * balancer planned (a ZH_RET_NAT @ret). */
 static __always_inline void zh_dst_key(struct zh_ep_key *key,
@@ -253,10 +293,14 @@ static __always_inline int zh_ip_from_pod(void *data, void *data_end,
 	 * destination after DNAT, the source before any SNAT. */
 	ret = zh_pol_from_pod(ret, &f, &key, self->flags, fwd->dst_flags,
 			      &fwd->nat);
+	if (ret == ZH_STAT_PASS_NO_ENDPOINT)
+		ret = zh_to_node(data, data_end, &key, fwd);
 	/* Off the node, out of the cluster: masquerade. Not a NodePort's
-	 * reply (out_ifindex): that leaves from the node port as it is. */
+	 * reply (out_ifindex): that leaves from the node port as it is.
+	 * Nothing inside the cluster (the node table's CIDRs) either. */
 	if (ret == ZH_STAT_PASS_NO_ENDPOINT && !fwd->nat.out_ifindex &&
-	    zh_masq_on() && !zh_nomasq_has(f.family, key.addr))
+	    zh_masq_on() && !zh_nomasq_has(f.family, key.addr) &&
+	    !zh_in_cluster(f.family, key.addr))
 		return zh_snat_route(data, data_end, &f, 0, ret, fwd);
 	return ret;
 }
@@ -342,12 +386,19 @@ static __always_inline int zh_snat_reply(void *data, void *data_end,
 }
 
 /*
- * A frame from outside on the node's uplink: TCP or UDP at a NodePort of
- * the node's own address goes to a backend: a local pod gets it like a
- * pod's packet; one on another node gets it from this node's address
- * (SNAT, so that the reply comes back here), unless the Service keeps
- * the client's address (externalTrafficPolicy Local: the kernel routes
- * it, DNATed). A reply to a SNATed flow goes back where it belongs.
+ * A frame on the node's uplink (or, @fwd->tunnel, decapsulated by its
+ * VXLAN device):
+ *   - a reply to a flow SNATed to this uplink's address goes back where it
+ *     belongs (zh_snat_reply());
+ *   - TCP or UDP at a NodePort of the node's own address goes to a backend:
+ *     a local pod gets it like a pod's packet; one on another node gets it
+ *     from this node's address (SNAT, so that the reply comes back here),
+ *     unless the Service keeps the client's address (externalTrafficPolicy
+ *     Local: the kernel routes it, DNATed);
+ *   - a reply of a Service flow whose backend is on another node goes
+ *     back to the VIP and on to the client pod;
+ *   - from inside the cluster (zh_cluster_cidr) to a local pod: straight
+ *     into it, the host stack skipped (pod to pod across nodes).
  * Returns a zh_stat, or ZH_RET_PASSTHROUGH for everything else, which the
  * kernel keeps.
  */
@@ -355,20 +406,40 @@ static __always_inline int zh_from_uplink(void *data, void *data_end,
 					  __u32 ifindex, struct zh_fwd *fwd)
 {
 	struct zh_flow f = { .ifindex = ifindex };
+	int ret = ZH_RET_PASSTHROUGH, nodeport = ZH_RET_PASSTHROUGH;
 	struct zh_ep_key key = {};
-	int ret;
 
 	if (zh_flow_parse(data, data_end, &f))
 		return ZH_RET_PASSTHROUGH;
-	ret = zh_snat_reply(data, data_end, &f, fwd);
-	if (ret != ZH_RET_PASSTHROUGH || !zh_lb_on())
+	if (!fwd->tunnel) {
+		ret = zh_snat_reply(data, data_end, &f, fwd);
+		if (ret != ZH_RET_PASSTHROUGH)
+			return ret;
+	}
+	if (zh_lb_on()) {
+		if (!fwd->tunnel)
+			ret = nodeport = zh_lb_nodeport(&f, &fwd->nat);
+		if (ret == ZH_RET_PASSTHROUGH)
+			ret = zh_lb_from_node(&f, &fwd->nat);
+	}
+	if (ret != ZH_RET_NAT && ret != ZH_RET_PASSTHROUGH)
 		return ret;
-	ret = zh_lb_nodeport(&f, &fwd->nat);
-	if (ret != ZH_RET_NAT)
-		return ret;
+	/* Not a Service's: only cluster traffic, and the kernel's rules for
+	 * IP options. */
+	if (ret == ZH_RET_PASSTHROUGH && ((f.flags & ZH_FLOW_F_IP_OPTIONS) ||
+					  !zh_in_cluster(f.family, f.saddr)))
+		return ZH_RET_PASSTHROUGH;
 	zh_dst_key(&key, &f, ret, &fwd->nat);
 	ret = zh_deliver(data, data_end, &key, fwd);
-	if (ret == ZH_STAT_PASS_NO_ENDPOINT &&
+	/* NetworkPolicy (policy.h): delivered straight into a pod here, so
+	 * its ingress is judged here (zh_tc_to_pod never sees it). */
+	ret = zh_pol_from_pod(ret, &f, &key, 0, fwd->dst_flags, &fwd->nat);
+	/* Not for a pod here (the node's own, or routed on): not ours, and
+	 * not counted. */
+	if (ret == ZH_STAT_PASS_NO_ENDPOINT && !fwd->nat.op)
+		return ZH_RET_PASSTHROUGH;
+	/* A NodePort whose backend is on another node. */
+	if (ret == ZH_STAT_PASS_NO_ENDPOINT && nodeport == ZH_RET_NAT &&
 	    !(fwd->nat.svc_flags & ZH_SVC_F_ETP_LOCAL))
 		return zh_snat_route(data, data_end, &f, ifindex, ret, fwd);
 	return ret;

@@ -367,6 +367,20 @@ static __attribute__((noinline)) int zh_lb_nodeport(const struct zh_flow *f,
 }
 
 /*
+ * A packet from another node (uplink or VXLAN ingress): the reply of a
+ * Service flow whose backend is there goes back to the VIP before it is
+ * delivered into the client pod. Fills @nat and returns ZH_RET_NAT, or
+ * ZH_RET_PASSTHROUGH.
+ */
+static __attribute__((noinline)) int zh_lb_from_node(const struct zh_flow *f,
+						     struct zh_nat *nat)
+{
+	if (!zh_lb_takes(f))
+		return ZH_RET_PASSTHROUGH;
+	return zh_lb_reply(f, nat, bpf_ktime_get_ns());
+}
+
+/*
  * The pod side (a pod's own interface): a reply from a backend the kernel
  * routed here (one on another node, or the host) still carries the
  * backend's address: the REV entry turns it back to the VIP. Replies from

@@ -112,6 +112,26 @@ struct {
 	__type(value, __u32);
 } zh_node_addrs SEC(".maps");
 
+/* Across nodes (zh_abi.h): a remote pod CIDR -> its node, and everything
+ * inside the cluster. Written by the agent's node table. */
+struct {
+	__uint(type, BPF_MAP_TYPE_LPM_TRIE);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__uint(max_entries, ZH_MAX_NODE_CIDRS);
+	__type(key, struct zh_lpm_key);
+	__type(value, struct zh_node);
+} zh_nodes SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LPM_TRIE);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__uint(max_entries, ZH_MAX_CLUSTER_CIDRS);
+	__type(key, struct zh_lpm_key);
+	__type(value, __u32);
+} zh_cluster_cidr SEC(".maps");
+
 /* AF_XDP sockets of the pods that opted in (zerohopd inserts them). */
 struct {
 	__uint(type, BPF_MAP_TYPE_XSKMAP);

@@ -17,7 +17,8 @@
  * entries. What differs is the hash: a socket has no source port before
  * connect(), so it hashes its cookie (unique per socket, as a 5-tuple is
  * per flow), and the affinity client is the socket's bound source address
- * or else its network namespace (one pod, one netns, one client address).
+ * or else its network namespace's address (zh_netns: a pod's own, the key
+ * the per-packet path has for it).
  * A translated socket then sends straight to the backend: the per-packet
  * path sees a pod-to-pod flow and writes no conntrack entry for it.
  *
@@ -55,6 +56,22 @@ struct {
 	__type(key, __u32);
 	__type(value, __u64);
 } zh_sock_stats SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+	__uint(max_entries, ZH_NETNS_MAX);
+	__type(key, __u64);
+	__type(value, struct zh_netns);
+} zh_netns SEC(".maps");
+
+/* What zh_netns knows of the socket's network namespace, or NULL. */
+static __always_inline struct zh_netns *zh_sock_netns(struct bpf_sock_addr *ctx)
+{
+	__u64 ns = bpf_get_netns_cookie(ctx);
+
+	return bpf_map_lookup_elem(&zh_netns, &ns);
+}
 
 static __always_inline void zh_sock_count(__u32 stat)
 {
@@ -107,18 +124,22 @@ static __always_inline void zh_sock_set(struct bpf_sock_addr *ctx,
 	ctx->user_port = (__u32)port;
 }
 
-/* Loopback (127/8, ::1) or one of the node's own addresses: where a
- * NodePort is answered, as kube-proxy answers it. */
-static __always_inline int zh_sock_local(const struct zh_sock_dst *d)
+/* One of the node's own addresses, or loopback (127/8, ::1) from the
+ * node's own netns: where a NodePort is answered, as kube-proxy answers
+ * it (a pod's localhost is its own, never the node's). */
+static __always_inline int zh_sock_local(struct bpf_sock_addr *ctx,
+					 const struct zh_sock_dst *d)
 {
 	struct zh_ep_key k = { .family = d->family };
+	struct zh_netns *ns;
 
-	if (d->family == ZH_AF_INET &&
-	    (d->addr[0] & bpf_htonl(0xff000000)) == bpf_htonl(0x7f000000))
-		return 1;
-	if (d->family == ZH_AF_INET6 && !d->addr[0] && !d->addr[1] &&
-	    !d->addr[2] && d->addr[3] == bpf_htonl(1))
-		return 1;
+	if ((d->family == ZH_AF_INET &&
+	     (d->addr[0] & bpf_htonl(0xff000000)) == bpf_htonl(0x7f000000)) ||
+	    (d->family == ZH_AF_INET6 && !d->addr[0] && !d->addr[1] &&
+	     !d->addr[2] && d->addr[3] == bpf_htonl(1))) {
+		ns = zh_sock_netns(ctx);
+		return ns && (ns->flags & ZH_NETNS_F_NODE);
+	}
 	__builtin_memcpy(k.addr, d->addr, sizeof(k.addr));
 	return bpf_map_lookup_elem(&zh_node_addrs, &k) != NULL;
 }
@@ -128,7 +149,8 @@ static __always_inline int zh_sock_local(const struct zh_sock_dst *d)
  * entries carry the address), else a NodePort at a local address (its
  * entry has none). NULL: not a Service's.
  */
-static __always_inline struct zh_svc *zh_sock_svc(const struct zh_sock_dst *d)
+static __always_inline struct zh_svc *zh_sock_svc(struct bpf_sock_addr *ctx,
+						  const struct zh_sock_dst *d)
 {
 	struct zh_svc_key k = { .family = d->family,
 				.proto = d->proto,
@@ -138,7 +160,7 @@ static __always_inline struct zh_svc *zh_sock_svc(const struct zh_sock_dst *d)
 	__builtin_memcpy(k.addr, d->addr, sizeof(k.addr));
 	/* To 0.0.0.0 or :: (this host) this finds the NodePort's entry. */
 	svc = bpf_map_lookup_elem(&zh_services, &k);
-	if (svc || !zh_sock_local(d))
+	if (svc || !zh_sock_local(ctx, d))
 		return svc;
 	__builtin_memset(k.addr, 0, sizeof(k.addr));
 	svc = bpf_map_lookup_elem(&zh_services, &k);
@@ -148,14 +170,16 @@ static __always_inline struct zh_svc *zh_sock_svc(const struct zh_sock_dst *d)
 /*
  * The client for sessionAffinity: the socket's own address where it is
  * bound to one (the per-packet path keys by that same address), else its
- * network namespace's cookie in the last two words (no unicast IPv4
- * client has them non-zero; the per-packet path never sees these
- * sockets' packets to the VIP).
+ * network namespace's address of the family from zh_netns (a pod's own
+ * address: the per-packet path's key for the same pod; the node's: what
+ * its packets leave with), else the netns cookie in the last two words
+ * (no unicast IPv4 client has them non-zero).
  */
 static __always_inline void zh_sock_client(struct bpf_sock_addr *ctx,
 					   __u32 *client, const int v6)
 {
 	struct bpf_sock *sk = ctx->sk;
+	struct zh_netns *n;
 	__u64 ns;
 
 	if (sk && !v6 && sk->src_ip4) {
@@ -172,6 +196,18 @@ static __always_inline void zh_sock_client(struct bpf_sock_addr *ctx,
 		return;
 	}
 	ns = bpf_get_netns_cookie(ctx);
+	n = bpf_map_lookup_elem(&zh_netns, &ns);
+	if (n && !v6 && (n->flags & ZH_NETNS_F_V4)) {
+		client[0] = n->addr4;
+		return;
+	}
+	if (n && v6 && (n->flags & ZH_NETNS_F_V6)) {
+		client[0] = n->addr6[0];
+		client[1] = n->addr6[1];
+		client[2] = n->addr6[2];
+		client[3] = n->addr6[3];
+		return;
+	}
 	client[2] = (__u32)ns;
 	client[3] = (__u32)(ns >> 32) | 0x80000000U;
 }
@@ -211,7 +247,7 @@ static __always_inline int zh_sock_fwd(struct bpf_sock_addr *ctx, const int v6,
 	zh_sock_get(ctx, &d, v6);
 	if (d.proto != IPPROTO_TCP && d.proto != IPPROTO_UDP)
 		return 1;
-	svc = zh_sock_svc(&d);
+	svc = zh_sock_svc(ctx, &d);
 	if (!svc)
 		return 1;
 	cookie = bpf_get_socket_cookie(ctx);

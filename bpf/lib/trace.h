@@ -70,6 +70,16 @@ static __always_inline long zh_redirect_neigh(__u32 ifindex, __u64 flags)
 				 bpf_redirect_neigh(ifindex, NULL, 0, flags));
 }
 
+/* Toward next hop @nh (another node's address): the kernel resolves its
+ * neighbour entry on @ifindex and fills in the L2 header. */
+static __always_inline long zh_redirect_neigh_nh(__u32 ifindex,
+						 struct bpf_redir_neigh *nh)
+{
+	return zh_trace_redirect(ZH_TRACE_REDIRECT_NEIGH, ifindex,
+				 bpf_redirect_neigh(ifindex, nh, sizeof(*nh),
+						    0));
+}
+
 /* A macro: the helper wants the map itself, not a pointer passed along. */
 #define zh_redirect_map(map, key, flags)                               \
 	({                                                             \

@@ -14,6 +14,7 @@
 #include "lat.h"
 #include "kfeat.h"
 #include "trace.h"
+#include "node.h"
 
 /* A reply of a NodePort flow from a local backend: it leaves by the uplink
  * it came in on (zh_ct's out_ifindex), not through the kernel. */
@@ -21,6 +22,42 @@ static __always_inline int zh_nodeport_reply(int stat, const struct zh_fwd *fwd)
 {
 	return stat == ZH_STAT_PASS_NO_ENDPOINT && fwd->nat.op &&
 	       fwd->nat.out_ifindex;
+}
+
+/* To a pod on another node, as zh_to_node() planned (node.h), by the
+ * packet's destination (rewritten already where a Service balanced it
+ * there). A function of its own: the node table's key, the FIB's and the
+ * tunnel's parameters get a stack frame of their own, never alongside the
+ * balancer's. */
+static __attribute__((noinline)) int zh_skb_to_node(struct __sk_buff *skb,
+						    __u32 family)
+{
+	void *data = (void *)(long)skb->data;
+	void *data_end = (void *)(long)skb->data_end;
+	struct zh_ep_key key = { .family = (__u8)family };
+	struct zh_node *n;
+
+	if (family == ZH_AF_INET) {
+		struct iphdr *iph =
+			zh_hdr(data, data_end, ETH_HLEN, sizeof(*iph));
+
+		if (!iph)
+			return TC_ACT_SHOT;
+		key.addr[0] = iph->daddr;
+	} else {
+		struct ipv6hdr *ip6 =
+			zh_hdr(data, data_end, ETH_HLEN, sizeof(*ip6));
+
+		if (!ip6)
+			return TC_ACT_SHOT;
+		__builtin_memcpy(key.addr, &ip6->daddr, sizeof(key.addr));
+	}
+	n = zh_node_route(&key);
+	if (!n)
+		return TC_ACT_OK; /* gone meanwhile: the kernel's routes */
+	if (n->flags & ZH_NODE_F_VXLAN)
+		return zh_skb_to_tunnel(skb, n);
+	return zh_skb_to_uplink(skb, n, (__u8)family);
 }
 
 /* Did the XDP entry hand this frame over (ZH_META_TO_TC in its metadata)?
@@ -107,7 +144,10 @@ static __always_inline int zh_tc_verdict(struct __sk_buff *skb, int stat,
 		if (fwd->l3_old != fwd->l3_new)
 			bpf_csum_update(skb, bpf_csum_diff(&fwd->l3_old, 4,
 							   &fwd->l3_new, 4, 0));
-		act = zh_ctx_deliver(skb, fwd->ifindex, fwd->via_rx);
+		/* (The uplink's entries deliver here only.) */
+		act = !uplink && fwd->remote ?
+			      zh_skb_to_node(skb, fwd->family) :
+			      zh_ctx_deliver(skb, fwd->ifindex, fwd->via_rx);
 		if (act == TC_ACT_REDIRECT) {
 			zh_count(stat, skb->len);
 			return act;

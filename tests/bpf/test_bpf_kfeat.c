@@ -70,6 +70,8 @@ static const struct {
 	{ BPF_FUNC_get_socket_cookie, -1, -1, SOCK },
 	{ BPF_FUNC_get_netns_cookie, -1, -1, SOCK },
 	{ BPF_FUNC_set_retval, -1, -1, ZH_FEAT_SOCK_SET_RETVAL },
+	{ BPF_FUNC_fib_lookup, ZH_FEAT_TC_FIB_LOOKUP, -1, -1 },
+	{ BPF_FUNC_skb_set_tunnel_key, ZH_FEAT_TC_SET_TUNNEL_KEY, -1, -1 },
 };
 
 /* Every feature that stands for a helper call. */

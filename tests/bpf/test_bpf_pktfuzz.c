@@ -1684,7 +1684,8 @@ static void check_rewrite(const struct fz_run *r, bool routed, int side)
 	}
 
 	/* A Service rewrite: to one of the Service's backends, or back from
-	 * one to its front end (hairpin: the client's side too). */
+	 * one to its front end (hairpin: the client's side too; from the
+	 * uplink: a backend on another node). */
 	dnat = memcmp(vi.dst, vo.dst, alen(vi.fam)) || vi.dport != vo.dport;
 	snat = memcmp(vi.src, vo.src, alen(vi.fam)) || vi.sport != vo.sport;
 	nat = dnat || snat;
@@ -1703,7 +1704,9 @@ static void check_rewrite(const struct fz_run *r, bool routed, int side)
 					vi.dport, side == SIDE_UPLINK) &&
 			    backend_is((int)i, vo.dst, vo.dport))
 				ok_d = true;
-			if (!ok_s && side != SIDE_UPLINK &&
+			/* (On the uplink too: a reply from a backend on
+			 * another node goes back to the VIP there.) */
+			if (!ok_s &&
 			    frontend_is((int)i, vi.fam, vi.proto, vo.src,
 					vo.sport, svcs[i].vip == NULL) &&
 			    backend_is((int)i, vi.src, vi.sport))

@@ -250,6 +250,9 @@ want(agent, "/run/netns", "/run/netns", prop="HostToContainer")
 want(agent, "/var/lib/cni", "/var/lib/cni")
 want(agent, "/var/lib/zerohop", "/var/lib/zerohop")
 want(agent, "/opt/cni/bin", "/opt/cni/bin", ro=True)
+# Socket-level LB attaches at the node cgroup root, not the container'"'"'s
+# (a cgroup namespace of its own): the node'"'"'s hierarchy, named by --cgroup.
+want(agent, "/sys/fs/cgroup", flag_value("--cgroup"), ro=True)
 want(init, "/opt/cni/bin", env_of(init)["CNI_BIN_DIR"]["value"])
 want(init, "/sys/fs/bpf", "/sys/fs/bpf", ro=True)'
 	check "the attachment records' default is under /var/lib/zerohop" \

@@ -99,9 +99,10 @@ zh_bg "$B1" socat TCP-LISTEN:8080,reuseaddr,fork SYSTEM:"echo b1"
 zh_bg "$B2" socat TCP-LISTEN:8080,reuseaddr,fork SYSTEM:"echo b2"
 
 # --- objects ---------------------------------------------------------------------
+# node NAME PODCIDR INTERNALIP
 node() {
-	printf '{"apiVersion":"v1","kind":"Node","metadata":{"name":"%s"},"spec":{"podCIDR":"%s","podCIDRs":["%s"]}}' \
-		"$1" "$2" "$2"
+	printf '{"apiVersion":"v1","kind":"Node","metadata":{"name":"%s"},"spec":{"podCIDR":"%s","podCIDRs":["%s"]},"status":{"addresses":[{"type":"InternalIP","address":"%s"},{"type":"Hostname","address":"%s"}]}}' \
+		"$1" "$2" "$2" "$3" "$1"
 }
 # service NAME IP [PORT]: a ClusterIP Service, port 80 -> 8080 by name.
 service() {
@@ -179,7 +180,7 @@ pod_from_written() {
 }
 
 case_sync() {
-	apply "[$(node n1 10.95.0.0/24), $(node n2 10.95.1.0/24),
+	apply "[$(node n1 10.95.0.0/24 192.168.77.1), $(node n2 10.95.1.0/24 192.168.77.3),
 		$(service web 10.96.0.10), $(slice web "$(ep "$B1" true true false)")]"
 	check "web is programmed with b1" has 10.96.0.10:80 "${IP[$B1]}/ready"
 	check "/readyz answers 200 once it is" eventually readyz
@@ -200,6 +201,15 @@ case_sync() {
 		pod_from_written
 	check "objects are counted by kind" \
 		eventually test "$(metric 'zerohop_k8s_objects{kind="Node"}')" = 2
+	# The Node objects are the node table (README: Across nodes): n1 is
+	# this node (192.168.77.1 is its uplink's), n2's pod CIDR is routed
+	# via n2's InternalIP.
+	check "the Node objects are the node table: n2's pod CIDR via its InternalIP" \
+		eventually eval "zh_node ip route show 10.95.1.0/24 proto 0x7a | grep -q 'via 192.168.77.3 dev $UPLINK'"
+	check "zerohopctl node list: n1 and n2, routing native" \
+		eval "zh_node \"\$CTL\" node list -o json | jq -e '.self == \"n1\" and .routing == \"native\" and ([.nodes[].name] | sort) == [\"n1\",\"n2\"]'"
+	check_not "no route to n1's own pod CIDR" \
+		eval "zh_node ip route show 10.95.0.0/24 proto 0x7a | grep -q ."
 }
 
 case_endpoints() {

@@ -209,12 +209,18 @@ metrics() {
 		zerohop_endpoints:gauge zerohop_map_entries:gauge \
 		zerohop_map_max_entries:gauge zerohop_agent_start_time_seconds:gauge \
 		zerohop_build_info:gauge zerohop_hop_latency_seconds:histogram \
-		zerohop_latency_config:gauge; do
+		zerohop_latency_config:gauge \
+		zerohop_socket_lb_translations_total:counter \
+		zerohop_socket_lb_refused_total:counter \
+		zerohop_socket_lb_attached:gauge; do
 		check "HELP and TYPE ${fam#*:} for ${fam%:*}" \
 			sh -c "grep -q '^# HELP ${fam%:*} ' '$m0' &&
 			       grep -qx '# TYPE ${fam%:*} ${fam#*:}' '$m0'"
 	done
 	check "zerohop_endpoints 2" value_is "$m0" zerohop_endpoints 2
+	# lib.sh: ZEROHOP_SOCKET_LB=off (socklb.sh checks the counters on).
+	check "socket-level LB off: 8 hooks, none attached" count_is "$m0" \
+		'^zerohop_socket_lb_attached{hook="[a-z]*[46]"} 0$' 8
 	check "zerohop_map_entries{map=\"zh_endpoints\"} 2" \
 		value_is "$m0" 'zerohop_map_entries{map="zh_endpoints"}' 2
 	check "zerohop_map_max_entries{map=\"zh_endpoints\"} 65536" \

@@ -137,7 +137,12 @@ services() {
  {"name": "emptyu", "vip": "10.96.0.13", "port": 53, "proto": "udp", "backends": []},
  {"name": "web6", "vip": "fd00:96::10", "port": 80, "backends": $(backends 8080 6 "$@")},
  {"name": "dns6", "vip": "fd00:96::10", "port": 53, "proto": "udp", "backends": $(backends 5353 6 "$@")},
- {"name": "np", "vip": "10.96.0.15", "port": 80, "nodePort": 30080, "backends": $(backends 8080 4 "$B2")}
+ {"name": "np", "vip": "10.96.0.15", "port": 80, "nodePort": 30080, "backends": $(backends 8080 4 "$B2")},
+$(for i in $(seq 20 29); do
+	printf ' {"name": "aff%s", "vip": "10.96.0.%s", "port": 80, "affinity": {"clientIP": 600}, "backends": %s},\n' \
+		"$i" "$i" "$(backends 8080 4 "$B1" "$B2" "$B3")"
+done)
+ {"name": "last", "vip": "10.96.0.30", "port": 80, "backends": $(backends 8080 4 "$B1")}
 ]}
 EOF
 	"$CTL" service apply -f "$SVC"
@@ -270,6 +275,91 @@ affinity() {
 		all_like "$ZH_TMP/a.out" "reply=$(head -n 1 "$ZH_TMP/a.out" | sed 's/.*reply=//')\$" 5
 }
 
+# le32 A.B.C.D: the address as bpftool prints a __u32 in network byte
+# order (read as little-endian).
+le32() {
+	local a b c d
+	IFS=. read -r a b c d <<<"$1"
+	echo $((a | b << 8 | c << 16 | d << 24))
+}
+# netns_has ADDR4: zh_netns has an entry whose IPv4 is ADDR4.
+netns_has() {
+	bpftool -j map dump pinned "$ZH_PIN_DIR/zh_netns" |
+		jq -e --argjson a "$(le32 "$1")" 'any(.[]; .formatted.value.addr4 == $a)' >/dev/null
+}
+
+# zh_netns: the node's netns (the agent's) and each pod's, with their
+# addresses; a pod's goes with its DEL.
+netns_map() {
+	local d="${ZH_PREFIX}-d" ip
+	check "the agent recorded the node's netns, its addresses the affinity client" \
+		grep -q "the node's netns in zh_netns: sessionAffinity client 10.200.0.1 / fd00:200::1" "$LOG"
+	check "zh_netns: the node's entry (flags NODE|V4|V6)" \
+		sh -c "bpftool -j map dump pinned '$ZH_PIN_DIR/zh_netns' | jq -e 'any(.[]; .formatted.value.flags == 7 and .formatted.value.ifindex == 0)' >/dev/null"
+	check "zh_netns: pod $C's entry with its address" netns_has "${IP4[$C]}"
+	zh_pod_add "$d" "$ZH_TMP/tc.conf"
+	ip=$(zh_pod_ip "$d")
+	check "a new pod ($ip): its entry written at ADD" netns_has "$ip"
+	zh_cni DEL "$d" "$ZH_TMP/tc.conf" >/dev/null
+	check "... and gone with its DEL" sh -c "! bpftool -j map dump pinned '$ZH_PIN_DIR/zh_netns' | jq -e --argjson a $(le32 "$ip") 'any(.[]; .formatted.value.addr4 == \$a)' >/dev/null"
+}
+
+# pick VIP...: the backend pod C's one TCP connection to each VIP:80 got,
+# space-separated.
+pick() {
+	local v out=()
+	for v in "$@"; do
+		out+=("$(in_c "$SOCKC" tcp "$v" 80 1 2>&1 | sed -n 's/.*reply=//p')")
+	done
+	echo "${out[*]}"
+}
+
+# sessionAffinity across both paths: the socket path keys an unbound
+# socket of a pod by the pod's address (zh_netns), as the per-packet path
+# keys its packets. Five Services each way: matching by luck is 1 in 243.
+affinity_both_paths() {
+	local a=(10.96.0.20 10.96.0.21 10.96.0.22 10.96.0.23 10.96.0.24)
+	local b=(10.96.0.25 10.96.0.26 10.96.0.27 10.96.0.28 10.96.0.29)
+	local sock_a pkt_a pkt_b sock_b c0
+	c0=$(sock_stat connect4)
+	sock_a=$(pick "${a[@]}")
+	check "socket-LB: pod $C to 5 ClientIP Services ($sock_a)" \
+		sh -c "echo '$sock_a' | grep -qE '^(b[123] ){4}b[123]$' && test $(($(sock_stat connect4) - c0)) -ge 5"
+	agent_stop
+	agent_start --socket-lb off
+	check "socket-LB off: the per-packet path from here" links_are 0
+	"$CTL" conntrack flush >/dev/null
+	pkt_a=$(pick "${a[@]}")
+	check "per-packet: the pod's later connections keep each backend ($pkt_a)" \
+		test "$pkt_a" = "$sock_a"
+	check "... balanced by the per-packet path (zh_ct has them)" \
+		sh -c "test \$('$CTL' conntrack list -o json | jq length) -gt 0"
+	pkt_b=$(pick "${b[@]}")
+	check "per-packet: 5 more ClientIP Services ($pkt_b)" \
+		sh -c "echo '$pkt_b' | grep -qE '^(b[123] ){4}b[123]$'"
+	agent_stop
+	agent_start
+	check "socket-LB on again" links_are 8
+	c0=$(sock_stat connect4)
+	sock_b=$(pick "${b[@]}")
+	check "socket-LB: the pod's connections keep the per-packet path's backends ($sock_b)" \
+		test "$sock_b" = "$pkt_b"
+	check "... balanced at connect()" test "$(($(sock_stat connect4) - c0))" -ge 5
+}
+
+# kube-proxy answers a NodePort at localhost on the host only: a pod's
+# 127.0.0.1 is its own.
+localhost_nodeport() {
+	in_node "$SOCKC" tcp 127.0.0.1 30080 1 >"$ZH_TMP/l.out" 2>&1 || true
+	check "node: a NodePort at localhost answered" all_like "$ZH_TMP/l.out" 'reply=b2$' 1
+	in_c "$SOCKC" tcp 127.0.0.1 30080 1 >"$ZH_TMP/l.out" 2>&1 || true
+	check "pod: 127.0.0.1:NodePort is the pod's own localhost (refused, not balanced)" \
+		grep -q '^err=ECONNREFUSED .*call=connect' "$ZH_TMP/l.out"
+	in_c "$SOCKC" tcp "${IP4[$C]}" 30080 1 >"$ZH_TMP/l.out" 2>&1 || true
+	check "pod: and its own address is not the node's either" \
+		grep -q '^err=ECONNREFUSED .*call=connect' "$ZH_TMP/l.out"
+}
+
 drain() {
 	local first gone rest
 	# An unconnected UDP socket (as musl's resolver uses), one request
@@ -333,6 +423,36 @@ latency_probes() {
 	check "... and the deliver hop ($n)" test "$n" -ge 100
 }
 
+# /metrics: the socket hooks' counters, as zerohopctl stats counts them,
+# and which hooks are attached.
+metrics_sock() {
+	local m="$ZH_TMP/metrics.txt" h c s
+	agent_stop
+	agent_start --listen 9469
+	in_c "$SOCKC" tcp 10.96.0.10 80 3 >/dev/null 2>&1 || true
+	in_c "$SOCKC" udpto 10.96.0.10 53 2 >/dev/null 2>&1 || true
+	in_c "$SOCKC" tcp 10.96.0.13 80 >/dev/null 2>&1 || true
+	"$CTL" stats -o json >"$ZH_TMP/st.json"
+	check "GET /metrics" sh -c "nsenter --net=/var/run/netns/$ZH_NODE curl -sf --max-time 5 http://127.0.0.1:9469/metrics >'$m'"
+	if command -v promtool >/dev/null; then
+		check "promtool check metrics: clean" sh -c "promtool check metrics <'$m'"
+	fi
+	check "HELP and TYPE counter for zerohop_socket_lb_translations_total" \
+		sh -c "grep -q '^# HELP zerohop_socket_lb_translations_total ' '$m' &&
+		       grep -qx '# TYPE zerohop_socket_lb_translations_total counter' '$m'"
+	for h in connect4 connect6 sendmsg4 sendmsg6 recvmsg4 recvmsg6 getpeername4 getpeername6; do
+		c=$(jq -r ".socketLB.translations[\"$h\"]" "$ZH_TMP/st.json")
+		s=$(awk -v k="zerohop_socket_lb_translations_total{hook=\"$h\"}" '$1 == k { print $2 }' "$m")
+		check "$h: $s translations, as zerohopctl stats counts ($c)" test "$s" = "$c"
+		check "$h: attached (1)" grep -qx "zerohop_socket_lb_attached{hook=\"$h\"} 1" "$m"
+	done
+	check "connect4 counted this traffic (> 0)" \
+		awk '$1 == "zerohop_socket_lb_translations_total{hook=\"connect4\"}" { exit !($2 > 0) }' "$m"
+	c=$(jq -r '.socketLB.translations.refused_no_backend' "$ZH_TMP/st.json")
+	check "zerohop_socket_lb_refused_total is zerohopctl's ($c, > 0)" \
+		sh -c "test '$c' -gt 0 && grep -qx 'zerohop_socket_lb_refused_total $c' '$m'"
+}
+
 socket_lb_off() {
 	agent_stop
 	agent_start --socket-lb off
@@ -352,6 +472,28 @@ socket_lb_off() {
 	agent_start
 	check "a restart keeps the attachment, once (8 programs)" links_are 8
 }
+
+# A hybrid node's hierarchy mounted whole (the DaemonSet's
+# /host/sys/fs/cgroup): --cgroup DIR takes DIR/unified, its cgroup v2 part.
+hybrid_top() {
+	local top="$ZH_TMP/cgtop"
+	mkdir -p "$top/unified"
+	mount --bind "$CG" "$top/unified"
+	zh_defer hybrid_umount
+	agent_stop
+	"$CTL" unpin >/dev/null # nothing of ours attached: attached anew below
+	: >"$LOG"
+	zh_bg "$ZH_NODE" env ZEROHOP_SOCKET_LB= "$ZH_BIN/zerohopd" -i 0 \
+		--service-cidr 10.96.0.0/12,fd00:96::/108 --cgroup "$top" 2>"$LOG"
+	AGENT=$!
+	eventually grep -q ready "$LOG"
+	check "--cgroup DIR, no cgroup v2 itself: DIR/unified taken, 8 programs on it" \
+		links_are 8
+	agent_stop
+	hybrid_umount
+	agent_start
+}
+hybrid_umount() { umount "$ZH_TMP/cgtop/unified" 2>/dev/null || true; }
 
 unpin() {
 	agent_stop
@@ -378,5 +520,6 @@ fallback() {
 	"$CTL" unpin >/dev/null
 }
 
-zh_run_cases attached host_tcp_udp udp_reply dns_spread affinity drain \
-	no_endpoints no_conntrack latency_probes socket_lb_off unpin fallback
+zh_run_cases attached host_tcp_udp udp_reply dns_spread affinity netns_map \
+	localhost_nodeport drain no_endpoints no_conntrack latency_probes \
+	affinity_both_paths metrics_sock socket_lb_off hybrid_top unpin fallback

@@ -187,6 +187,14 @@ fi
 OLD_PIN_DIR="$ZEROHOP_PIN_ROOT/$OLD_VER"
 SAME_ABI=0
 [ "$OLD_VER" != "$NEW_VER" ] || SAME_ABI=1
+# Within a version: does the old build put its programs in place of
+# another build's (zh_upgrade_programs, since fdf2a8d)? Then the downgrade
+# moves the pods to its programs, and the reupgrade back: the newest build
+# of a version with other programs has it once a change to bpf/ follows.
+OLD_REPLACES=0
+if git grep -q zh_upgrade_programs "$FROM" -- user/lib/upgrade.c; then
+	OLD_REPLACES=1
+fi
 echo "  from $(git log -1 --format='%h %s' "$FROM")${ZH_UPGRADE_ABI:+ built as the ABI before ours} ($OLD_VER) to this tree ($NEW_VER)"
 
 # --- the node --------------------------------------------------------------------
@@ -412,9 +420,11 @@ restart() {
 	check "... on the same programs" test "$(prog_ids "$ZH_PIN_DIR")" = "$before"
 }
 
-# Back to the old build. Its agent replaces no program: the pods keep the
-# new ones and the new version's maps; what both versions share (within a
-# version, everything) the old agent finds and programs.
+# Back to the old build. An old build without the takeover replaces no
+# program: the pods keep the new ones and the new version's maps; one with
+# it (OLD_REPLACES) moves them to its own programs. Either way, what both
+# versions share (within a version, everything) the old agent finds and
+# programs.
 downgrade() {
 	local new_progs args=(--nodeport-dev "$UPLINK") m
 	new_progs=$(prog_ids "$ZH_PIN_DIR")
@@ -430,10 +440,13 @@ downgrade() {
 	check "the old agent starts again" agent_start "$OLD" "$ZH_TMP/agent-down.log" \
 		"${args[@]}"
 	snapshot downgrade-after
+	if [ $OLD_REPLACES = 1 ] && [ $SAME_ABI = 1 ]; then
+		check "the old build's programs take the new ones' place" \
+			test "$(prog_tags "$ZH_PIN_DIR")" = "$OLD_TAGS"
 	# A build from before takeovers were kept to older versions takes a
 	# newer version's pins over as any other's: its flows go on (checked
 	# below), but on its programs. Builds since leave them (test_bpf_upgrade).
-	if [ $SAME_ABI = 0 ] && grep -q "took over from $NEW_VER: " "$ZH_TMP/agent-down.log"; then
+	elif [ $SAME_ABI = 0 ] && grep -q "took over from $NEW_VER: " "$ZH_TMP/agent-down.log"; then
 		echo "  ..   $OLD_VER's agent took $NEW_VER's pins over (a build from before takeovers kept to older versions): the pods run its programs"
 		check "... every attachment moved, none left" \
 			sh -c "! grep -q 'took over from $NEW_VER in part' '$ZH_TMP/agent-down.log'"
@@ -462,7 +475,10 @@ reupgrade() {
 	local down_progs
 	down_progs=$(prog_ids "$OLD_PIN_DIR")
 	new_agent reupgrade
-	if [ $SAME_ABI = 1 ]; then
+	if [ $SAME_ABI = 1 ] && [ $OLD_REPLACES = 1 ]; then
+		check "this build's programs replace the old build's again" \
+			grep -q "replaced an earlier build's" "$ZH_TMP/agent-reupgrade.log"
+	elif [ $SAME_ABI = 1 ]; then
 		check_not "the programs are this build's already: none replaced" \
 			grep -q "replaced an earlier build's" "$ZH_TMP/agent-reupgrade.log"
 	else

@@ -3,10 +3,11 @@
 #
 # xdpbench end to end: every path and every workload once, briefly, checked
 # through the JSON; the AF_XDP path (its pod processes, its handoff agent);
-# a plot checked as XML; nothing left behind (netns xb<pid>-*,
-# /sys/fs/bpf/xb<pid>, the temporary directory with the handoff socket, the
-# AF_XDP pod processes), also after a SIGINT in the middle of a run; bad
-# usage exits 2.
+# the socket-level LB paths (their own cgroups, never the root's); a plot
+# checked as XML; nothing left behind (netns xb<pid>-*, /sys/fs/bpf/xb<pid>,
+# the temporary directory with the handoff socket, the AF_XDP pod
+# processes, the socket-LB paths' cgroups), also after a SIGINT in the
+# middle of a run; bad usage exits 2.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 : "${O:=build}"
@@ -40,6 +41,7 @@ nothing_left() {
 	left=$(ip netns list | awk '{print $1}' | grep "^xb$pid-" || true)
 	left+=$(ls -d "/sys/fs/bpf/xb$pid" "${TMPDIR:-/tmp}/xb$pid".* 2>/dev/null || true)
 	left+=$(pgrep -af "xdpbench (client|server) --afxdp .*/xb$pid\." || true)
+	left+=$(ls -d /sys/fs/cgroup/xb"$pid"-* /sys/fs/cgroup/unified/xb"$pid"-* 2>/dev/null || true)
 	[ -z "$left" ] || {
 		echo "left behind: $left"
 		return 1
@@ -131,6 +133,74 @@ afxdp() {
 		grep -q 'zerohop-afxdp: 10.247.0.3:7777 answered AF_XDP to AF_XDP (server eth0 queue 0, copy mode, native XDP; client eth0 queue 0, copy mode, native XDP)' \
 		"$T/afxdp.err"
 	check "nothing left after the zerohop-afxdp run" nothing_left "$PID"
+}
+
+# --- socket-level load balancing ------------------------------------------------
+# zerohop-sock (a pod's client) and host-svc (the node's) balanced at
+# connect() by the zh_sock_* programs on a cgroup of each path's own below
+# the root, never the root: while it runs, nothing of ours is on the root;
+# kubeproxy-host: the node's client through kube-proxy's rules.
+CG_ROOT=""
+for d in /sys/fs/cgroup /sys/fs/cgroup/unified; do
+	if [ "$(stat -f -c %T "$d" 2>/dev/null)" = cgroup2fs ]; then
+		CG_ROOT=$d
+		break
+	fi
+done
+# sock_ids CGROUP: the ids of the zh_sock_* programs on CGROUP, a JSON array.
+sock_ids() {
+	bpftool -j cgroup show "$1" 2>/dev/null |
+		jq -sc '[.[][]? | select((.name // "") | startswith("zh_sock_")) | .id]' 2>/dev/null || echo '[]'
+}
+# root_clean IDS: none of the programs IDS (this run's) on the root of the
+# cgroup v2 hierarchy. (Only this run's: another user of the machine may
+# run an agent of its own there.) -s: bpftool prints nothing at all for a
+# cgroup without programs.
+root_clean() {
+	[ "$(bpftool -j cgroup show "$CG_ROOT" 2>/dev/null |
+		jq -s --argjson ids "$1" '[.[][]? | select(.id as $i | $ids | index($i))] | length' 2>/dev/null)" = 0 ]
+}
+socklb_paths() {
+	[ -n "$CG_ROOT" ] || zh_case_skip "no cgroup v2 hierarchy"
+	command -v bpftool >/dev/null || zh_case_skip "no bpftool"
+	"$XB" --paths zerohop-tc,zerohop-sock,host-svc,kubeproxy-host \
+		--workload udp-rr,udp-newflow,tcp-crr --rounds 2 --duration 0.3 \
+		--warmup 10 --services 50 -b zerohop-tc -o json \
+		>"$T/sock.json" 2>"$T/sock.err" &
+	PID=$!
+	local seen=0 clean=1
+	for _ in $(seq 1 600); do
+		grep -q 'round 1/' "$T/sock.err" && break
+		sleep 0.1
+	done
+	local ids
+	for _ in $(seq 1 20); do
+		ids=$(sock_ids "$CG_ROOT/xb$PID-zerohop-sock")
+		[ "$(jq length <<<"$ids")" = 8 ] && seen=1
+		ids=$(jq -c --argjson h "$(sock_ids "$CG_ROOT/xb$PID-host-svc")" '. + $h' <<<"$ids")
+		root_clean "$ids" || clean=0
+		sleep 0.1
+	done
+	RC=0
+	wait "$PID" || RC=$?
+	if [ "$RC" = 0 ]; then ok "socket-LB paths run exits 0"; else
+		bad "socket-LB paths run exits 0 (exit $RC)"
+		sed 's/^/#   /' "$T/sock.err" | tail -n 30
+	fi
+	check "the 8 hooks were on zerohop-sock's own cgroup (bpftool cgroup show)" test "$seen" = 1
+	check "... and never one on the root $CG_ROOT" test "$clean" = 1
+	check "zerohop-sock: balanced at connect() on its cgroup, verified" \
+		grep -q "zerohop-sock: 10.96.0.59:80 is balanced to the server pod at connect() by socket-level LB on $CG_ROOT/xb$PID-zerohop-sock" "$T/sock.err"
+	check "host-svc: the same from the node netns" \
+		grep -q "host-svc: 10.96.0.59:80 is balanced to the server pod at connect() by socket-level LB on $CG_ROOT/xb$PID-host-svc" "$T/sock.err"
+	check "kubeproxy-host: DNATed by the rules' OUTPUT hook, masqueraded" \
+		grep -q 'kubeproxy-host: 10.96.0.59:80 is DNATed to the server pod and masqueraded (conntrack entry, server.s peer, KUBE-SEP rule counter)' "$T/sock.err"
+	check "JSON: 4 paths x 3 workloads, every one with samples, ratios to zerohop-tc" \
+		jq -e '(.results | length) == 12 and .options.baseline == "zerohop-tc" and
+		       all(.results[]; .skipped == null and .count > 0 and .ratio_p50 > 0)' "$T/sock.json"
+	check "nothing left after it (cgroups too)" nothing_left "$PID"
+	check "this shell's process is not in a cgroup of the run" \
+		sh -c "! grep -q 'xb$PID-' /proc/self/cgroup"
 }
 
 # --- paths this kernel cannot run ------------------------------------------------
@@ -230,4 +300,4 @@ bad_usage() {
 	check "run --workload udp-rr,bogus: exit 2" test "$RC" = 2
 }
 
-zh_run_cases every_path afxdp not_on_this_kernel afxdp_sigint plot sigint bad_usage
+zh_run_cases every_path socklb_paths afxdp not_on_this_kernel afxdp_sigint plot sigint bad_usage

@@ -113,46 +113,59 @@ static void test_use_missing(void **state)
 		__u64 gone;
 		int want[ZH_USE_MAX]; /* -1: works */
 	} cases[] = {
-		/* Uses: tc, xdp, afxdp, nodeport, sampling, socket LB. */
-		{ 0, { -1, -1, -1, -1, -1, -1 } },
+		/* Uses: tc, xdp, afxdp, nodeport, sampling, socket LB, the
+		 * cross-node fast path native and vxlan. */
+		{ 0, { -1, -1, -1, -1, -1, -1, -1, -1 } },
 		/* Fallbacks: everything keeps working. */
-		{ ZH_FEAT_BIT(XDP_META), { -1, -1, -1, -1, -1, -1 } },
-		{ ZH_FEAT_BIT(TCX), { -1, -1, -1, -1, -1, -1 } },
-		{ ZH_FEAT_BIT(TC_REDIRECT_PEER), { -1, -1, -1, -1, -1, -1 } },
+		{ ZH_FEAT_BIT(XDP_META), { -1, -1, -1, -1, -1, -1, -1, -1 } },
+		{ ZH_FEAT_BIT(TCX), { -1, -1, -1, -1, -1, -1, -1, -1 } },
+		{ ZH_FEAT_BIT(TC_REDIRECT_PEER),
+		  { -1, -1, -1, -1, -1, -1, -1, -1 } },
 		{ ZH_FEAT_BIT(TC_SKB_CHANGE_TAIL) |
 			  ZH_FEAT_BIT(XDP_ADJUST_TAIL),
-		  { -1, -1, -1, -1, -1, -1 } },
+		  { -1, -1, -1, -1, -1, -1, -1, -1 } },
+		{ ZH_FEAT_BIT(TC_FIB_LOOKUP),
+		  { -1, -1, -1, -1, -1, -1, -1, -1 } },
 		/* Socket LB without getpeername() or bpf_set_retval(). */
 		{ ZH_FEAT_BIT(SOCK_GETPEERNAME) | ZH_FEAT_BIT(SOCK_SET_RETVAL),
-		  { -1, -1, -1, -1, -1, -1 } },
+		  { -1, -1, -1, -1, -1, -1, -1, -1 } },
 		/* No way to attach tc programs at all. */
 		{ ZH_FEAT_BIT(TCX) | ZH_FEAT_BIT(TC_CLSACT),
 		  { ZH_FEAT_TC_CLSACT, ZH_FEAT_TC_CLSACT, ZH_FEAT_TC_CLSACT,
-		    ZH_FEAT_TC_CLSACT, -1, -1 } },
+		    ZH_FEAT_TC_CLSACT, -1, -1, ZH_FEAT_TC_CLSACT,
+		    ZH_FEAT_TC_CLSACT } },
 		{ ZH_FEAT_BIT(XDP_VETH),
-		  { -1, ZH_FEAT_XDP_VETH, ZH_FEAT_XDP_VETH, -1, -1, -1 } },
-		{ ZH_FEAT_BIT(AFXDP), { -1, -1, ZH_FEAT_AFXDP, -1, -1, -1 } },
+		  { -1, ZH_FEAT_XDP_VETH, ZH_FEAT_XDP_VETH, -1, -1, -1, -1,
+		    -1 } },
+		{ ZH_FEAT_BIT(AFXDP),
+		  { -1, -1, ZH_FEAT_AFXDP, -1, -1, -1, -1, -1 } },
 		{ ZH_FEAT_BIT(XDP_REDIRECT_MAP),
-		  { -1, -1, ZH_FEAT_XDP_REDIRECT_MAP, -1, -1, -1 } },
+		  { -1, -1, ZH_FEAT_XDP_REDIRECT_MAP, -1, -1, -1, -1, -1 } },
 		{ ZH_FEAT_BIT(TC_REDIRECT_NEIGH),
-		  { -1, -1, -1, ZH_FEAT_TC_REDIRECT_NEIGH, -1, -1 } },
+		  { -1, -1, -1, ZH_FEAT_TC_REDIRECT_NEIGH, -1, -1,
+		    ZH_FEAT_TC_REDIRECT_NEIGH, -1 } },
+		{ ZH_FEAT_BIT(TC_SET_TUNNEL_KEY),
+		  { -1, -1, -1, -1, -1, -1, -1, ZH_FEAT_TC_SET_TUNNEL_KEY } },
+		{ ZH_FEAT_BIT(PROG_TC_TUNNEL),
+		  { -1, -1, -1, -1, -1, -1, -1, ZH_FEAT_PROG_TC_TUNNEL } },
 		{ ZH_FEAT_BIT(XDP_GET_PRANDOM_U32),
-		  { -1, -1, -1, -1, ZH_FEAT_XDP_GET_PRANDOM_U32, -1 } },
+		  { -1, -1, -1, -1, ZH_FEAT_XDP_GET_PRANDOM_U32, -1, -1, -1 } },
 		/* A helper every tc program calls: every use with one. */
 		{ ZH_FEAT_BIT(TC_MAP_LOOKUP_ELEM),
 		  { ZH_FEAT_TC_MAP_LOOKUP_ELEM, ZH_FEAT_TC_MAP_LOOKUP_ELEM,
 		    ZH_FEAT_TC_MAP_LOOKUP_ELEM, ZH_FEAT_TC_MAP_LOOKUP_ELEM, -1,
-		    -1 } },
+		    -1, ZH_FEAT_TC_MAP_LOOKUP_ELEM,
+		    ZH_FEAT_TC_MAP_LOOKUP_ELEM } },
 		{ ZH_FEAT_BIT(XDP_REDIRECT),
-		  { -1, ZH_FEAT_XDP_REDIRECT, -1, -1, -1, -1 } },
+		  { -1, ZH_FEAT_XDP_REDIRECT, -1, -1, -1, -1, -1, -1 } },
 		/* A hook of socket LB, or its helpers: socket LB alone. */
 		{ ZH_FEAT_BIT(SOCK_RECVMSG),
-		  { -1, -1, -1, -1, -1, ZH_FEAT_SOCK_RECVMSG } },
+		  { -1, -1, -1, -1, -1, ZH_FEAT_SOCK_RECVMSG, -1, -1 } },
 		{ ZH_FEAT_BIT(SOCK_HELPERS),
-		  { -1, -1, -1, -1, -1, ZH_FEAT_SOCK_HELPERS } },
+		  { -1, -1, -1, -1, -1, ZH_FEAT_SOCK_HELPERS, -1, -1 } },
 		{ ZH_FEAT_BIT(MAPS),
 		  { ZH_FEAT_MAPS, ZH_FEAT_MAPS, ZH_FEAT_MAPS, ZH_FEAT_MAPS, -1,
-		    ZH_FEAT_MAPS } },
+		    ZH_FEAT_MAPS, ZH_FEAT_MAPS, ZH_FEAT_MAPS } },
 	};
 
 	(void)state;

@@ -199,6 +199,66 @@ static void test_parse_errors(void **state)
 	assert_int_equal(parse(&o, "-h", NULL), 1);
 }
 
+/* --- socket-level LB: zerohop-sock, host-svc, and kubeproxy-host ------------ */
+
+static void test_parse_socklb(void **state)
+{
+	static struct xb_env e;
+	struct xb_run_opts o;
+	int id;
+
+	(void)state;
+	assert_string_equal(xb_path_names[XB_P_ZH_SOCK], "zerohop-sock");
+	assert_string_equal(xb_path_names[XB_P_HOST_SVC], "host-svc");
+	assert_string_equal(xb_path_names[XB_P_KUBEPROXY_HOST],
+			    "kubeproxy-host");
+	assert_int_equal(
+		parse(&o, "--paths",
+		      "zerohop-tc,zerohop-svc,zerohop-sock,host-svc,kubeproxy-host",
+		      "--services", "10000", "-b", "zerohop-tc", "--workload",
+		      "udp-rr,udp-newflow,tcp-crr", NULL),
+		0);
+	assert_int_equal(o.n_paths, 5);
+	assert_int_equal(o.paths[2], XB_P_ZH_SOCK);
+	assert_int_equal(o.paths[3], XB_P_HOST_SVC);
+	assert_int_equal(o.paths[4], XB_P_KUBEPROXY_HOST);
+	assert_int_equal(o.baseline, XB_P_ZH_TC);
+	assert_int_equal(o.services, 10000);
+	assert_int_equal(o.n_wls, 3);
+	assert_int_equal(o.wls[2], XB_WL_TCP_CRR);
+	/* Each of the three alone is a Services path: --services stays. */
+	assert_int_equal(parse(&o, "--paths", "host-svc", "-N", "3", NULL), 0);
+	assert_int_equal(o.services, 3);
+	assert_int_equal(parse(&o, "--paths", "kubeproxy-host", NULL), 0);
+	assert_int_equal(o.services, XB_DEFAULT_SERVICES);
+	assert_int_equal(parse(&o, "--paths", "zerohop-sock", NULL), 0);
+	assert_int_equal(o.services, XB_DEFAULT_SERVICES);
+	assert_int_equal(o.baseline, XB_P_ZH_SOCK);
+	/* a prefix is not a name */
+	assert_int_equal(parse(&o, "--paths", "zerohop-so", NULL), -EINVAL);
+	assert_int_equal(parse(&o, "--paths", "host-", NULL), -EINVAL);
+	/* Only the two socket-LB paths get a cgroup; all three, Services. */
+	for (id = 0; id < XB_P_MAX; id++) {
+		bool sock = id == XB_P_ZH_SOCK || id == XB_P_HOST_SVC;
+		bool svc = sock || id == XB_P_KUBEPROXY ||
+			   id == XB_P_NFTABLES || id == XB_P_ZH_SVC ||
+			   id == XB_P_KUBEPROXY_HOST;
+
+		if (xb_path_is_socklb(id) != sock)
+			fail_msg("%s: xb_path_is_socklb %d", xb_path_names[id],
+				 !sock);
+		if (xb_path_has_services(id) != svc)
+			fail_msg("%s: xb_path_has_services %d",
+				 xb_path_names[id], !svc);
+	}
+	/* No cgroup known to go back to, or none there: an error, and
+	 * this process stays where it is. */
+	memset(&e, 0, sizeof(e));
+	assert_int_equal(xb_cgroup_enter(&e, NULL), -ENOENT);
+	assert_int_equal(xb_cgroup_enter(&e, "/nonexistent/xb-cgroup"),
+			 -ENOENT);
+}
+
 /* --- zerohop-afxdp ------------------------------------------------------------ */
 
 static void test_parse_afxdp(void **state)
@@ -539,6 +599,7 @@ int main(void)
 		cmocka_unit_test(test_parse_defaults),
 		cmocka_unit_test(test_parse_lists),
 		cmocka_unit_test(test_parse_errors),
+		cmocka_unit_test(test_parse_socklb),
 		cmocka_unit_test(test_parse_afxdp),
 		cmocka_unit_test(test_afxdp_tcp_skip),
 		cmocka_unit_test(test_afxdp_conf),

@@ -70,7 +70,7 @@ int zh_feat_by_name(const char *name, size_t len)
 #define SOCKLB_FALLBACK "Services by the per-packet path alone (pods only)"
 
 static const struct zh_feat_doc docs[ZH_FEAT_MAX] = {
-	[ZH_FEAT_MAPS] = { "hash, array, per-CPU array, LRU hash and mmapable array maps",
+	[ZH_FEAT_MAPS] = { "hash, array, per-CPU array, LRU hash, mmapable array and LPM trie maps",
 			   "every program", NULL, "5.5" },
 	[ZH_FEAT_TCX] = { "tcx: a program on a device's tc ingress without a qdisc",
 			  "tc programs on host veths, pod veths and uplinks",
@@ -164,6 +164,14 @@ static const struct zh_feat_doc docs[ZH_FEAT_MAX] = {
 				    "a frame to a pod gone without DEL counted as drop_redirect_failed (XDP)",
 				    "it counts as a redirect, and the kernel drops it",
 				    "5.12" },
+	[ZH_FEAT_TC_FIB_LOOKUP] = { "bpf_fib_lookup in tc",
+				    "pods to other nodes: the route and MACs from the FIB (tc)",
+				    "bpf_redirect_neigh toward the node's address",
+				    "4.18" },
+	[ZH_FEAT_TC_SET_TUNNEL_KEY] = { "bpf_skb_set_tunnel_key in tc",
+					"routing vxlan: pods to other nodes through the VXLAN device",
+					"the kernel's routes through the VXLAN device",
+					"4.3" },
 	/* The programs: refused only by a verifier that cannot prove them
 	 * safe, whatever features it has (the load finds out). */
 	[ZH_FEAT_PROG_TC_FROM_POD] = { VERIFIER "zh_tc_from_pod",
@@ -186,6 +194,9 @@ static const struct zh_feat_doc docs[ZH_FEAT_MAX] = {
 	[ZH_FEAT_PROG_XDP_UPLINK] = { VERIFIER "zh_xdp_uplink",
 				      "NodePorts by XDP on the uplink",
 				      "NodePorts by tc alone", "-" },
+	[ZH_FEAT_PROG_TC_TUNNEL] = { VERIFIER "zh_tc_tunnel",
+				     "routing vxlan: decapsulated packets straight into pods",
+				     "the kernel routes them", "-" },
 	[ZH_FEAT_SOCK_HELPERS] = { "map lookup and update, ktime, socket and netns cookies in a cgroup sock_addr program",
 				   SOCKLB, SOCKLB_FALLBACK, "5.7" },
 	[ZH_FEAT_SOCK_CONNECT] = { "cgroup connect4/connect6 programs", SOCKLB,
@@ -298,6 +309,21 @@ static bool probe_maps(void)
 		if (fd < 0) {
 			pr_debug("probe: map type %d flags %#x: %s\n",
 				 maps[i].type, maps[i].flags, strerror(errno));
+			return false;
+		}
+		close(fd);
+	}
+	/* LPM tries (the node table) take a key of a prefix length and
+	 * data, and no preallocation. */
+	{
+		struct bpf_map_create_opts o = {
+			.sz = sizeof(o), .map_flags = BPF_F_NO_PREALLOC
+		};
+		int fd = bpf_map_create(BPF_MAP_TYPE_LPM_TRIE, "zh_probe", 8, 4,
+					1, &o);
+
+		if (fd < 0) {
+			pr_debug("probe: LPM trie: %s\n", strerror(errno));
 			return false;
 		}
 		close(fd);
@@ -495,7 +521,8 @@ static void *attach_probes(void *arg)
 	 ZH_FEAT_BIT(PROG_SOCK_CONNECT6) | ZH_FEAT_BIT(PROG_SOCK_SENDMSG4) | \
 	 ZH_FEAT_BIT(PROG_SOCK_SENDMSG6) | ZH_FEAT_BIT(PROG_SOCK_RECVMSG4) | \
 	 ZH_FEAT_BIT(PROG_SOCK_RECVMSG6) | ZH_FEAT_BIT(PROG_SOCK_PEER4) |    \
-	 ZH_FEAT_BIT(PROG_SOCK_PEER6) | ZH_FEAT_BIT(PROG_TC_TO_POD))
+	 ZH_FEAT_BIT(PROG_SOCK_PEER6) | ZH_FEAT_BIT(PROG_TC_TUNNEL) |        \
+	 ZH_FEAT_BIT(PROG_TC_TO_POD))
 
 int zh_feat_probe(struct zh_kfeat *f, char *err, size_t errlen)
 {
@@ -620,7 +647,8 @@ const struct zh_prog_def zh_prog_defs[] = {
 	  TC_BASE | TC_NAT | F(TC_SKB_PULL_DATA) | F(TC_CSUM_UPDATE) |
 		  F(TC_REDIRECT) | F(TC_MAP_DELETE_ELEM),
 	  TC_REJECT | F(TC_GET_PRANDOM_U32) | F(TC_REDIRECT_PEER) |
-		  F(TC_REDIRECT_NEIGH) | F(TC_CHECK_MTU) },
+		  F(TC_REDIRECT_NEIGH) | F(TC_CHECK_MTU) | F(TC_FIB_LOOKUP) |
+		  F(TC_SET_TUNNEL_KEY) },
 	{ ZH_PROG_XDP_FROM_POD, ZH_FEAT_PROG_XDP_FROM_POD,
 	  XDP_BASE | XDP_NAT | F(XDP_REDIRECT) | F(XDP_MAP_DELETE_ELEM),
 	  F(XDP_ADJUST_TAIL) | F(XDP_GET_PRANDOM_U32) | F(XDP_META) |
@@ -632,12 +660,19 @@ const struct zh_prog_def zh_prog_defs[] = {
 	{ ZH_PROG_TC_POD, ZH_FEAT_PROG_TC_POD, TC_POD | TC_NAT, 0 },
 	{ ZH_PROG_TC_UPLINK, ZH_FEAT_PROG_TC_UPLINK,
 	  TC_BASE | TC_NAT | F(TC_SKB_PULL_DATA) | F(TC_CSUM_UPDATE) |
-		  F(TC_REDIRECT),
+		  F(TC_REDIRECT) | F(TC_MAP_DELETE_ELEM),
 	  TC_REJECT | F(TC_REDIRECT_PEER) | F(TC_CHECK_MTU) |
 		  F(TC_GET_PRANDOM_U32) | F(TC_REDIRECT_NEIGH) },
 	{ ZH_PROG_XDP_UPLINK, ZH_FEAT_PROG_XDP_UPLINK,
-	  XDP_BASE | XDP_NAT | F(XDP_REDIRECT),
+	  XDP_BASE | XDP_NAT | F(XDP_REDIRECT) | F(XDP_MAP_DELETE_ELEM),
 	  F(XDP_CHECK_MTU) | F(XDP_GET_PRANDOM_U32) },
+	/* The VXLAN device's ingress: decapsulated packets into pods (the
+	 * uplink's code, whose SNAT branches it never takes there). */
+	{ ZH_PROG_TC_TUNNEL, ZH_FEAT_PROG_TC_TUNNEL,
+	  TC_BASE | TC_NAT | F(TC_SKB_PULL_DATA) | F(TC_CSUM_UPDATE) |
+		  F(TC_REDIRECT) | F(TC_MAP_DELETE_ELEM),
+	  TC_REJECT | F(TC_REDIRECT_PEER) | F(TC_CHECK_MTU) |
+		  F(TC_GET_PRANDOM_U32) | F(TC_REDIRECT_NEIGH) },
 	/* Socket-level LB: the helpers of sock_addr programs stand together
 	 * (sock_addr_helpers); the hook is a feature of its own. */
 	{ ZH_PROG_SOCK_CONNECT4, ZH_FEAT_PROG_SOCK_CONNECT4,
@@ -712,6 +747,14 @@ static const struct {
 			      ZH_PROG_SOCK_RECVMSG4, ZH_PROG_SOCK_RECVMSG6 },
 			    0,
 			    false },
+	[ZH_USE_NATIVE] = { "the cross-node fast path (routing native)",
+			    { ZH_PROG_TC_FROM_POD, ZH_PROG_TC_UPLINK },
+			    F(TC_REDIRECT_NEIGH),
+			    true },
+	[ZH_USE_VXLAN] = { "the cross-node fast path (routing vxlan)",
+			   { ZH_PROG_TC_FROM_POD, ZH_PROG_TC_TUNNEL },
+			   F(TC_SET_TUNNEL_KEY),
+			   true },
 };
 
 const char *zh_use_name(enum zh_use use)

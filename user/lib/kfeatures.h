@@ -72,6 +72,10 @@ enum zh_use {
 	ZH_USE_NODEPORT, /* zerohopd --nodeport-dev */
 	ZH_USE_SAMPLING, /* --sample: latency of 1 in N packets */
 	ZH_USE_SOCKLB, /* zerohopd --socket-lb: cgroup sock_addr programs */
+	/* Pods to other nodes' pods past the host stack, both ways: else
+	 * the kernel's routes carry them (zerohopd keeps those anyway). */
+	ZH_USE_NATIVE, /* --routing native */
+	ZH_USE_VXLAN, /* --routing vxlan */
 	ZH_USE_MAX,
 };
 int zh_use_missing(const struct zh_kfeat *f, enum zh_use use);

@@ -271,6 +271,7 @@ static int ep_remove(const struct zh_objs *o, __u32 host_ifindex,
 		}
 	}
 	steer_remove(o, &iface);
+	zh_netns_forget(o, host_ifindex);
 	if (bpf_map_delete_elem(o->ifaces_fd, &host_ifindex) && errno != ENOENT)
 		return -errno;
 	if (flows && flows->n + ours.n <= ZH_EP_FLOWS_MAX) {
@@ -721,4 +722,156 @@ int zh_map_count(int fd, const struct bpf_map_info *info, __u64 *n)
 	if (err && (errno == EINVAL || errno == ENOTSUP || errno == EOPNOTSUPP))
 		return count_walk(fd, info, n); /* no batch ops here */
 	return err ? -errno : 0;
+}
+
+/* --- zh_netns ------------------------------------------------------------ */
+
+#ifndef SO_NETNS_COOKIE
+#define SO_NETNS_COOKIE 71 /* asm-generic/socket.h, kernel 5.14 */
+#endif
+
+int zh_netns_cookie(__u64 *cookie)
+{
+	socklen_t len = sizeof(*cookie);
+	int fd, err = 0;
+
+	fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return -errno;
+	if (getsockopt(fd, SOL_SOCKET, SO_NETNS_COOKIE, cookie, &len))
+		err = -errno;
+	else if (len != sizeof(*cookie))
+		err = -EINVAL;
+	close(fd);
+	return err;
+}
+
+int zh_netns_write(const struct zh_objs *o, __u64 cookie,
+		   const struct zh_netns *n)
+{
+	if (o->netns_fd < 0)
+		return -ENOENT;
+	return update(o->netns_fd, &cookie, n, BPF_ANY);
+}
+
+/* The pod entries of host veth @ifindex, or (@node) the node entries but
+ * @keep's: collected first, as deleting while walking a hash map restarts
+ * the walk. How many went. */
+static int netns_forget(const struct zh_objs *o, __u32 ifindex, bool node,
+			__u64 keep)
+{
+	__u64 found[64], key, cur = 0;
+	struct zh_netns n;
+	bool first = true, match;
+	int nf = 0, gone = 0;
+
+	if (o->netns_fd < 0)
+		return 0;
+	while (nf < (int)(sizeof(found) / sizeof(found[0])) &&
+	       !bpf_map_get_next_key(o->netns_fd, first ? NULL : &cur, &key)) {
+		first = false;
+		cur = key;
+		if (bpf_map_lookup_elem(o->netns_fd, &key, &n))
+			continue;
+		match = node ? (n.flags & ZH_NETNS_F_NODE) && key != keep :
+			       !(n.flags & ZH_NETNS_F_NODE) &&
+					n.ifindex == ifindex;
+		if (match)
+			found[nf++] = key;
+	}
+	for (int i = 0; i < nf; i++)
+		if (!bpf_map_delete_elem(o->netns_fd, &found[i]))
+			gone++;
+	return gone;
+}
+
+int zh_netns_forget(const struct zh_objs *o, __u32 host_ifindex)
+{
+	return netns_forget(o, host_ifindex, false, 0);
+}
+
+/* The source the kernel picks towards @dst (a UDP connect(): nothing is
+ * sent), into @out (4 or 16 bytes). */
+static int route_src(int family, const void *dst, void *out)
+{
+	struct sockaddr_storage ss = { .ss_family = (sa_family_t)family };
+	socklen_t len = family == AF_INET ? sizeof(struct sockaddr_in) :
+					    sizeof(struct sockaddr_in6);
+	int fd, err = 0;
+
+	if (family == AF_INET) {
+		((struct sockaddr_in *)&ss)->sin_addr.s_addr =
+			*(const __u32 *)dst;
+		((struct sockaddr_in *)&ss)->sin_port = htons(9);
+	} else {
+		memcpy(&((struct sockaddr_in6 *)&ss)->sin6_addr, dst, 16);
+		((struct sockaddr_in6 *)&ss)->sin6_port = htons(9);
+	}
+	fd = socket(family, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return -errno;
+	if (connect(fd, (struct sockaddr *)&ss, len) ||
+	    getsockname(fd, (struct sockaddr *)&ss, &len))
+		err = -errno;
+	close(fd);
+	if (err)
+		return err;
+	if (family == AF_INET)
+		memcpy(out, &((struct sockaddr_in *)&ss)->sin_addr, 4);
+	else
+		memcpy(out, &((struct sockaddr_in6 *)&ss)->sin6_addr, 16);
+	return 0;
+}
+
+int zh_netns_node_sync(const struct zh_objs *o, __u32 probe4,
+		       const __u32 *probe6, struct zh_netns *out)
+{
+	static const __u32 zero6[4];
+	struct zh_netns n = { .flags = ZH_NETNS_F_NODE };
+	struct ifaddrs *ifa, *i;
+	__u64 cookie;
+	int err;
+
+	if (o->netns_fd < 0)
+		return -ENOENT;
+	err = zh_netns_cookie(&cookie);
+	if (err)
+		return err;
+	if (probe4 && !route_src(AF_INET, &probe4, &n.addr4) && n.addr4)
+		n.flags |= ZH_NETNS_F_V4;
+	if (probe6 && memcmp(probe6, zero6, 16) &&
+	    !route_src(AF_INET6, probe6, n.addr6) && memcmp(n.addr6, zero6, 16))
+		n.flags |= ZH_NETNS_F_V6;
+	if (!getifaddrs(&ifa)) {
+		for (i = ifa; i; i = i->ifa_next) {
+			const struct sockaddr_in *s4 = (void *)i->ifa_addr;
+			const struct sockaddr_in6 *s6 = (void *)i->ifa_addr;
+
+			if (!i->ifa_addr)
+				continue;
+			if (i->ifa_addr->sa_family == AF_INET &&
+			    !(n.flags & ZH_NETNS_F_V4) &&
+			    (ntohl(s4->sin_addr.s_addr) >> 24) != 127 &&
+			    (ntohl(s4->sin_addr.s_addr) >> 16) != 0xa9fe) {
+				n.addr4 = s4->sin_addr.s_addr;
+				n.flags |= ZH_NETNS_F_V4;
+			} else if (i->ifa_addr->sa_family == AF_INET6 &&
+				   !(n.flags & ZH_NETNS_F_V6) &&
+				   !IN6_IS_ADDR_LOOPBACK(&s6->sin6_addr) &&
+				   !IN6_IS_ADDR_LINKLOCAL(&s6->sin6_addr)) {
+				memcpy(n.addr6, &s6->sin6_addr, 16);
+				n.flags |= ZH_NETNS_F_V6;
+			}
+		}
+		freeifaddrs(ifa);
+	}
+	err = update(o->netns_fd, &cookie, &n, BPF_ANY);
+	if (err)
+		return err;
+	/* One node: an agent restarted in another netns (a test's node)
+	 * leaves no second one behind. */
+	netns_forget(o, 0, true, cookie);
+	if (out)
+		*out = n;
+	return 0;
 }

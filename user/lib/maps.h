@@ -87,6 +87,28 @@ void zh_ep_key_v6(struct zh_ep_key *key, const __u32 addr_be[4]);
  * node's): what a NodePort answers on. @count: how many, may be NULL. */
 int zh_node_addrs_sync(const struct zh_objs *o, int *count);
 
+/*
+ * zh_netns (zh_abi.h): the calling thread's netns cookie (SO_NETNS_COOKIE,
+ * kernel 5.14; -ENOPROTOOPT before); write @n for @cookie; forget what
+ * was written for the pod on host veth @host_ifindex (zh_ep_remove() does
+ * it too: how many went).
+ */
+int zh_netns_cookie(__u64 *cookie);
+int zh_netns_write(const struct zh_objs *o, __u64 cookie,
+		   const struct zh_netns *n);
+int zh_netns_forget(const struct zh_objs *o, __u32 host_ifindex);
+/*
+ * The node's entry: the calling thread's netns (the agent's, the node's)
+ * with ZH_NETNS_F_NODE and the node's address of each family, the source
+ * the kernel picks towards @probe4/@probe6 (network byte order; the
+ * Service CIDR's first address, never a Service's; 0/NULL: none), else the
+ * first address of the family that is neither loopback nor link-local.
+ * Any other node entry goes. 0, or a negative errno (-ENOPROTOOPT: the
+ * kernel cannot tell the netns).
+ */
+int zh_netns_node_sync(const struct zh_objs *o, __u32 probe4,
+		       const __u32 *probe6, struct zh_netns *out);
+
 /* Sum the per-CPU counters. */
 int zh_stats_read(const struct zh_objs *o, struct zh_counter out[ZH_STAT_MAX]);
 int zh_stats_reset(const struct zh_objs *o);

@@ -8,12 +8,14 @@
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <endian.h>
 #include <string.h>
 #include <unistd.h>
 #include <net/if.h>
 #include <sys/socket.h>
 #include <linux/if_addr.h>
 #include <linux/if_link.h>
+#include <linux/lwtunnel.h>
 #include <linux/neighbour.h>
 #include <linux/pkt_sched.h>
 #include <linux/netlink.h>
@@ -341,12 +343,6 @@ int zh_nl_neigh_add(int ifindex, const struct zh_addr *ip,
 	return nl_talk(&r, NULL, NULL);
 }
 
-struct match {
-	int ifindex;
-	const struct zh_addr *a;
-	const struct zh_addr *gw;
-};
-
 static struct rtattr *attr_find(struct rtattr *rta, int len, int type)
 {
 	for (; RTA_OK(rta, len); rta = RTA_NEXT(rta, len))
@@ -354,6 +350,158 @@ static struct rtattr *attr_find(struct rtattr *rta, int len, int type)
 			return rta;
 	return NULL;
 }
+
+static void route_msg(struct nl_req *r, int type, int flags,
+		      const struct zh_nl_route *rt)
+{
+	int alen = zh_addr_len(rt->dst.family);
+	struct rtmsg *rtm;
+
+	rtm = req_init(r, type, flags | NLM_F_ACK, sizeof(*rtm));
+	rtm->rtm_family = rt->dst.family;
+	rtm->rtm_dst_len = rt->dst.prefix;
+	rtm->rtm_table = RT_TABLE_MAIN;
+	rtm->rtm_protocol = ZH_RTPROT;
+	rtm->rtm_type = RTN_UNICAST;
+	rtm->rtm_scope = rt->gw.family ? RT_SCOPE_UNIVERSE : RT_SCOPE_LINK;
+	if (rt->dst.prefix)
+		attr_put(r, RTA_DST, rt->dst.raw, alen);
+	if (type == RTM_DELROUTE)
+		return;
+	if (rt->gw.family) {
+		attr_put(r, RTA_GATEWAY, rt->gw.raw, alen);
+		/* Another node's address need not be on a subnet here. */
+		rtm->rtm_flags |= RTNH_F_ONLINK;
+	}
+	attr_put(r, RTA_OIF, &rt->ifindex, sizeof(rt->ifindex));
+	if (rt->encap_dst.family) {
+		bool v4 = rt->encap_dst.family == AF_INET;
+		__u16 type16 = v4 ? LWTUNNEL_ENCAP_IP : LWTUNNEL_ENCAP_IP6;
+		__be64 id = htobe64(rt->encap_id);
+		struct rtattr *nest;
+
+		attr_put(r, RTA_ENCAP_TYPE, &type16, sizeof(type16));
+		nest = attr_nest(r, RTA_ENCAP);
+		attr_put(r, v4 ? LWTUNNEL_IP_ID : LWTUNNEL_IP6_ID, &id,
+			 sizeof(id));
+		attr_put(r, v4 ? LWTUNNEL_IP_DST : LWTUNNEL_IP6_DST,
+			 rt->encap_dst.raw, zh_addr_len(rt->encap_dst.family));
+		attr_nest_end(r, nest);
+	}
+}
+
+int zh_nl_route_set(const struct zh_nl_route *rt)
+{
+	struct nl_req r;
+
+	route_msg(&r, RTM_NEWROUTE, NLM_F_CREATE | NLM_F_REPLACE, rt);
+	return nl_talk(&r, NULL, NULL);
+}
+
+int zh_nl_route_del(const struct zh_nl_route *rt)
+{
+	struct nl_req r;
+
+	route_msg(&r, RTM_DELROUTE, 0, rt);
+	return nl_talk(&r, NULL, NULL);
+}
+
+struct route_walk {
+	int family;
+	int (*cb)(const struct zh_nl_route *rt, void *arg);
+	void *arg;
+};
+
+static int route_walk_cb(struct nlmsghdr *nh, void *arg)
+{
+	struct rtmsg *rtm = NLMSG_DATA(nh);
+	struct route_walk *w = arg;
+	int len = RTM_PAYLOAD(nh), alen = zh_addr_len(w->family);
+	struct zh_nl_route rt = { 0 };
+	struct rtattr *a;
+
+	if (nh->nlmsg_type != RTM_NEWROUTE)
+		return 0;
+	if (nh->nlmsg_len < NLMSG_LENGTH(sizeof(*rtm)))
+		return -EBADMSG;
+	if (rtm->rtm_family != w->family || rtm->rtm_table != RT_TABLE_MAIN ||
+	    rtm->rtm_protocol != ZH_RTPROT)
+		return 0;
+	rt.dst.family = w->family;
+	rt.dst.prefix = rtm->rtm_dst_len;
+	a = attr_find(RTM_RTA(rtm), len, RTA_DST);
+	if (a && RTA_PAYLOAD(a) == (unsigned int)alen)
+		memcpy(rt.dst.raw, RTA_DATA(a), alen);
+	a = attr_find(RTM_RTA(rtm), len, RTA_GATEWAY);
+	if (a && RTA_PAYLOAD(a) == (unsigned int)alen) {
+		rt.gw.family = w->family;
+		rt.gw.prefix = alen * 8;
+		memcpy(rt.gw.raw, RTA_DATA(a), alen);
+	}
+	a = attr_find(RTM_RTA(rtm), len, RTA_OIF);
+	if (a && RTA_PAYLOAD(a) >= sizeof(int))
+		memcpy(&rt.ifindex, RTA_DATA(a), sizeof(int));
+	return w->cb(&rt, w->arg);
+}
+
+int zh_nl_route_dump(int family,
+		     int (*cb)(const struct zh_nl_route *rt, void *arg),
+		     void *arg)
+{
+	struct route_walk w = { .family = family, .cb = cb, .arg = arg };
+	struct rtmsg *rtm;
+	struct nl_req r;
+
+	rtm = req_init(&r, RTM_GETROUTE, NLM_F_DUMP, sizeof(*rtm));
+	rtm->rtm_family = family;
+	return nl_talk(&r, route_walk_cb, &w);
+}
+
+int zh_nl_neigh_del(int ifindex, const struct zh_addr *ip)
+{
+	struct ndmsg *nd;
+	struct nl_req r;
+
+	nd = req_init(&r, RTM_DELNEIGH, NLM_F_ACK, sizeof(*nd));
+	nd->ndm_family = ip->family;
+	nd->ndm_ifindex = ifindex;
+	attr_put(&r, NDA_DST, ip->raw, zh_addr_len(ip->family));
+	return nl_talk(&r, NULL, NULL);
+}
+
+int zh_nl_vxlan_add(const char *name, unsigned int port, unsigned int mtu,
+		    const unsigned char mac[6])
+{
+	struct rtattr *linkinfo, *data;
+	struct ifinfomsg *ifi;
+	__be16 nport = htons((__u16)port);
+	__u8 one = 1, zero = 0;
+	struct nl_req r;
+
+	ifi = req_init(&r, RTM_NEWLINK, NLM_F_CREATE | NLM_F_EXCL | NLM_F_ACK,
+		       sizeof(*ifi));
+	ifi->ifi_family = AF_UNSPEC;
+	attr_put(&r, IFLA_IFNAME, name, strlen(name) + 1);
+	attr_put(&r, IFLA_MTU, &mtu, sizeof(mtu));
+	attr_put(&r, IFLA_ADDRESS, mac, 6);
+	linkinfo = attr_nest(&r, IFLA_LINKINFO);
+	attr_put(&r, IFLA_INFO_KIND, "vxlan", 5);
+	data = attr_nest(&r, IFLA_INFO_DATA);
+	attr_put(&r, IFLA_VXLAN_COLLECT_METADATA, &one, sizeof(one));
+	attr_put(&r, IFLA_VXLAN_LEARNING, &zero, sizeof(zero));
+	attr_put(&r, IFLA_VXLAN_PORT, &nport, sizeof(nport));
+	/* Checksummed outer UDP over IPv6 (a zero one is refused there). */
+	attr_put(&r, IFLA_VXLAN_UDP_CSUM, &one, sizeof(one));
+	attr_nest_end(&r, data);
+	attr_nest_end(&r, linkinfo);
+	return nl_talk(&r, NULL, NULL);
+}
+
+struct match {
+	int ifindex;
+	const struct zh_addr *a;
+	const struct zh_addr *gw;
+};
 
 static int attr_eq(struct rtattr *rta, const void *want, int len)
 {

@@ -32,6 +32,40 @@ int zh_nl_addr_has(int ifindex, const struct zh_addr *a);
 int zh_nl_route_has(int ifindex, const struct zh_addr *dst,
 		    const struct zh_addr *gw);
 
+/*
+ * Routes of the node table (nodes.h): tagged with their own protocol
+ * number, so that a dump finds ours, and replaced in one step.
+ */
+#define ZH_RTPROT 0x7a /* "zerohop" in /etc/iproute2/rt_protos terms */
+
+struct zh_nl_route {
+	struct zh_addr dst; /* with its prefix */
+	struct zh_addr gw; /* family 0: none (scope link) */
+	int ifindex;
+	/* A collect_md tunnel device's route (LWT IP encap): the tunnel id
+	 * and the underlay destination; encap_dst.family 0: none. */
+	struct zh_addr encap_dst;
+	__u64 encap_id;
+};
+
+/* Add or replace (NLM_F_REPLACE) @rt in the main table, protocol
+ * ZH_RTPROT, the gateway on-link. */
+int zh_nl_route_set(const struct zh_nl_route *rt);
+/* Delete the route to @rt->dst (family, prefix) of protocol ZH_RTPROT. */
+int zh_nl_route_del(const struct zh_nl_route *rt);
+/* Every main-table route of @family with protocol ZH_RTPROT to @cb (dst,
+ * gw and ifindex filled; a non-zero return stops the walk). */
+int zh_nl_route_dump(int family,
+		     int (*cb)(const struct zh_nl_route *rt, void *arg),
+		     void *arg);
+int zh_nl_neigh_del(int ifindex, const struct zh_addr *ip);
+/*
+ * A VXLAN device in external (collect_md) mode: UDP @port, @mtu, MAC
+ * @mac, no learning, down (zh_nl_link_up()). -EEXIST when @name is there.
+ */
+int zh_nl_vxlan_add(const char *name, unsigned int port, unsigned int mtu,
+		    const unsigned char mac[6]);
+
 /* 1 when @ifindex has a clsact qdisc, 0 when not, negative errno. */
 int zh_nl_clsact_has(int ifindex);
 

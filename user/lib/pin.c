@@ -129,6 +129,8 @@ static const struct pin_entry pins[] = {
 	PIN(ZH_MAP_NODE_ADDRS, node_addrs_fd, false),
 	PIN(ZH_MAP_XSKS, xsks_fd, false),
 	PIN(ZH_MAP_XSK_STEER, xsk_steer_fd, false),
+	PIN(ZH_MAP_NODES, nodes_fd, false),
+	PIN(ZH_MAP_CLUSTER_CIDRS, cluster_cidrs_fd, false),
 	PIN(ZH_MAP_NOMASQ, nomasq_fd, false),
 	PIN(ZH_MAP_SNAT_SRC, snat_src_fd, false),
 	PIN(ZH_PROG_TC_FROM_POD, tc_from_pod_fd, true),
@@ -138,8 +140,10 @@ static const struct pin_entry pins[] = {
 	PIN(ZH_PROG_TC_POD, tc_pod_fd, true),
 	PIN(ZH_PROG_TC_UPLINK, tc_uplink_fd, true),
 	PIN(ZH_PROG_XDP_UPLINK, xdp_uplink_fd, true),
+	PIN(ZH_PROG_TC_TUNNEL, tc_tunnel_fd, true),
 	PIN(ZH_MAP_SOCK_REV, sock_rev_fd, false),
 	PIN(ZH_MAP_SOCK_STATS, sock_stats_fd, false),
+	PIN(ZH_MAP_NETNS, netns_fd, false),
 	PIN(ZH_PROG_SOCK_CONNECT4, sock_connect4_fd, true),
 	PIN(ZH_PROG_SOCK_CONNECT6, sock_connect6_fd, true),
 	PIN(ZH_PROG_SOCK_SENDMSG4, sock_sendmsg4_fd, true),
@@ -177,6 +181,21 @@ static bool made_here(const struct zh_kfeat *f, const char *name, bool prog)
 		return zh_prog_missing(f, name) < 0;
 	/* An XSKMAP only where AF_XDP is: zh_xdp_pod_xsk alone uses it. */
 	return strcmp(name, ZH_MAP_XSKS) || zh_kfeat_has(f, ZH_FEAT_AFXDP);
+}
+
+/* Is any program pinned in @o->dir (this build's or another's)? */
+static bool any_prog_pinned(const struct zh_objs *o)
+{
+	char path[PATH_MAX];
+
+	for (size_t i = 0; i < N_PINS; i++) {
+		if (!pins[i].prog)
+			continue;
+		pin_path(path, sizeof(path), o->dir, pins[i].name);
+		if (!access(path, F_OK))
+			return true;
+	}
+	return false;
 }
 
 static bool all_pinned(const struct zh_objs *o)
@@ -567,6 +586,7 @@ int zh_objs_open(struct zh_objs *o, const char *root, unsigned int flags,
 		if (!(flags & ZH_OBJS_LOAD))
 			return zh_errf(o->err, sizeof(o->err), -ENOENT,
 				       "nothing pinned in %s", o->dir);
+		o->fresh = !any_prog_pinned(o);
 		err = load_programs(o, opts);
 		if (err)
 			return err;

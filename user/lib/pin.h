@@ -57,6 +57,8 @@ struct zh_objs {
 	int node_addrs_fd;
 	int xsks_fd;
 	int xsk_steer_fd;
+	int nodes_fd;
+	int cluster_cidrs_fd;
 	int nomasq_fd;
 	int snat_src_fd;
 	int tc_from_pod_fd;
@@ -66,6 +68,7 @@ struct zh_objs {
 	int tc_pod_fd;
 	int tc_uplink_fd;
 	int xdp_uplink_fd;
+	int tc_tunnel_fd;
 	int sock_rev_fd;
 	int sock_stats_fd;
 	int sock_connect4_fd; /* socket-level LB (socklb.h) */
@@ -76,6 +79,7 @@ struct zh_objs {
 	int sock_recvmsg6_fd;
 	int sock_peer4_fd;
 	int sock_peer6_fd;
+	int netns_fd; /* zh_netns: pods' and the node's netns (socklb.h) */
 	/* NetworkPolicy (policy.h, pol_maps.h) */
 	int ipcache_fd;
 	int ipcache_lpm_fd;
@@ -88,6 +92,10 @@ struct zh_objs {
 	int tc_to_pod_fd;
 	bool probed; /* this call probed the kernel (no feature set pinned) */
 	bool loaded; /* this call ran the loader (something was not pinned) */
+	/* ... and pinned every program itself: none was pinned before (a
+	 * map new to this build, missing from an earlier build's pins,
+	 * runs the loader too, and leaves that build's programs pinned) */
+	bool fresh;
 	char err[256]; /* why zh_objs_open() failed */
 };
 

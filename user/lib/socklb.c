@@ -240,9 +240,18 @@ int zh_socklb_attach(const struct zh_objs *o, const char *cgroup, char *why,
 				"no cgroup v2 hierarchy mounted (looked at /sys/fs/cgroup, /sys/fs/cgroup/unified, /proc/self/mounts)");
 		cgroup = root;
 	}
-	if (!is_cgroup2(cgroup))
-		return zh_errf(why, why_len, -ENOTDIR,
-			       "%s is not a cgroup v2 directory", cgroup);
+	/* A hybrid node's hierarchy, mounted whole (the DaemonSet's
+	 * /host/sys/fs/cgroup): its cgroup v2 part is DIR/unified. */
+	if (!is_cgroup2(cgroup)) {
+		int n = snprintf(root, sizeof(root), "%s/unified", cgroup);
+
+		if (n < 0 || (size_t)n >= sizeof(root) || !is_cgroup2(root))
+			return zh_errf(
+				why, why_len, -ENOTDIR,
+				"%s is not a cgroup v2 directory, nor is %s/unified",
+				cgroup, cgroup);
+		cgroup = root;
+	}
 	cg_fd = open(cgroup, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (cg_fd < 0 || fstat(cg_fd, &st)) {
 		err = -errno;

@@ -26,6 +26,22 @@
  *                pods, and always spin on their rings: --busy-poll is
  *                implied, whatever the other paths do. UDP only: TCP
  *                workloads are skipped (xb_path_wl_skip()).
+ *   zerohop-sock zerohop-svc's setup (the same N Services in BPF maps of
+ *                its own) plus socket-level load balancing: the zh_sock_*
+ *                cgroup programs attached (zh_socklb_attach()) to a cgroup
+ *                v2 directory made for the path, below the root but never
+ *                the root itself; the process moves into it only while
+ *                the client runs (xb_cgroup_enter()), so that the client's
+ *                sockets, and only they, are balanced at connect() and
+ *                sendmsg(); the server's socket, made before, is not. The
+ *                client in pod a sends to the last ClusterIP
+ *   host-svc     the same, with the client in the node netns (a
+ *                hostNetwork pod, a host agent): without socket-level LB
+ *                the node has no way to a ClusterIP at all
+ *   kubeproxy-host  kubeproxy's setup with the client in the node netns:
+ *                the rules' OUTPUT hook DNATs it, POSTROUTING masquerades
+ *                (what a node without zerohop's socket-LB does for
+ *                host-svc's client)
  *
  *   kubeproxy-nodeport  two nodes and a client on a fabric bridge (as
  *                kind's): the client sends to node A's NodePort, whose
@@ -65,8 +81,10 @@
 #include <jansson.h>
 
 #include "xdpbench.h"
+#include "socklb.h"
 #include "svc.h"
 #include "svc_maps.h"
+#include "nodes.h"
 #include "masq.h"
 #include "zerohop.h"
 
@@ -85,16 +103,31 @@ const char *const xb_path_names[XB_P_MAX] = {
 	[XB_P_ZH_XDP] = "zerohop-xdp",
 	[XB_P_ZH_SVC] = "zerohop-svc",
 	[XB_P_ZH_AFXDP] = "zerohop-afxdp",
+	[XB_P_ZH_SOCK] = "zerohop-sock",
+	[XB_P_HOST_SVC] = "host-svc",
+	[XB_P_KUBEPROXY_HOST] = "kubeproxy-host",
 	[XB_P_KP_NODEPORT] = "kubeproxy-nodeport",
 	[XB_P_ZH_NODEPORT] = "zerohop-nodeport",
+	[XB_P_NODE] = "node",
+	[XB_P_ZH_NATIVE] = "zerohop-native",
+	[XB_P_ZH_VXLAN] = "zerohop-vxlan",
+	[XB_P_BRIDGE_ROUTES] = "bridge-routes",
+	[XB_P_VXLAN_BRIDGE] = "vxlan-bridge",
 };
 
 /* Pod subnets, one per path, all outside the ClusterIP range 10.96/12. */
 static const char *const xb_subnets[XB_P_MAX] = {
-	[XB_P_VETH] = "10.240.0.0/24",	    [XB_P_BRIDGE] = "10.241.0.0/24",
-	[XB_P_KUBEPROXY] = "10.242.0.0/24", [XB_P_NFTABLES] = "10.243.0.0/24",
-	[XB_P_ZH_TC] = "10.244.0.0/24",	    [XB_P_ZH_XDP] = "10.245.0.0/24",
-	[XB_P_ZH_SVC] = "10.246.0.0/24",    [XB_P_ZH_AFXDP] = "10.247.0.0/24",
+	[XB_P_VETH] = "10.240.0.0/24",
+	[XB_P_BRIDGE] = "10.241.0.0/24",
+	[XB_P_KUBEPROXY] = "10.242.0.0/24",
+	[XB_P_NFTABLES] = "10.243.0.0/24",
+	[XB_P_ZH_TC] = "10.244.0.0/24",
+	[XB_P_ZH_XDP] = "10.245.0.0/24",
+	[XB_P_ZH_SVC] = "10.246.0.0/24",
+	[XB_P_ZH_AFXDP] = "10.247.0.0/24",
+	[XB_P_ZH_SOCK] = "10.248.0.0/24",
+	[XB_P_HOST_SVC] = "10.249.0.0/24",
+	[XB_P_KUBEPROXY_HOST] = "10.251.0.0/24",
 };
 
 const char *xb_path_wl_skip(int path, enum xb_workload wl)
@@ -190,10 +223,22 @@ void xb_env_cleanup(struct xb_env *e)
 				strerror(-ret));
 	}
 	e->n_netns = 0;
-	if (e->zh_svc) {
-		zh_objs_close(e->zh_svc);
-		free(e->zh_svc);
-		e->zh_svc = NULL;
+	/* Socket-LB: this process back where it came from, our links off
+	 * the cgroups, the cgroups (empty now) removed. */
+	if (e->cg_home[0])
+		xb_cgroup_enter(e, NULL);
+	for (i = 0; i < XB_P_MAX; i++) {
+		if (e->zh_objs[i] && e->cgroups[i][0])
+			zh_socklb_detach(e->zh_objs[i]);
+		if (e->cgroups[i][0] && rmdir(e->cgroups[i]) && errno != ENOENT)
+			pr_warn("cleanup: rmdir %s: %s\n", e->cgroups[i],
+				strerror(errno));
+		e->cgroups[i][0] = '\0';
+		if (e->zh_objs[i]) {
+			zh_objs_close(e->zh_objs[i]);
+			free(e->zh_objs[i]);
+			e->zh_objs[i] = NULL;
+		}
 	}
 	if (e->zh_np) {
 		zh_objs_close(e->zh_np);
@@ -311,6 +356,41 @@ static int xb_sysctl(const char *ns, const char *key, const char *val,
 	if (ret)
 		zh_errf(why, why_len, -EIO, "sysctl %s=%s in %s: %s", key, val,
 			ns, strerror(-ret));
+	return ret;
+}
+
+/* --- a node netns as a client ------------------------------------------------ */
+
+/* The node's own address (on lo), as 10.200.0.1 is in the tests' nodes:
+ * the source of host-svc's requests and where the pod's replies go. */
+#define XB_NODE_ADDR "10.200.255.1/32"
+/* The ClusterIP range: a node routes it (its default route does). */
+#define XB_SVC_CIDR "10.96.0.0/12"
+
+struct xb_node_prep {
+	const char *lo_addr; /* NULL: none */
+	const char *route_dev; /* XB_SVC_CIDR on-link out of it; NULL: none */
+};
+
+static int xb_node_prep_fn(void *arg)
+{
+	const struct xb_node_prep *n = arg;
+	struct zh_addr a;
+	int ret = 0, idx;
+
+	if (n->lo_addr) {
+		ret = zh_addr_parse(n->lo_addr, true, &a);
+		if (!ret)
+			ret = zh_nl_addr_add(1, &a, 0); /* lo is ifindex 1 */
+	}
+	if (!ret && n->route_dev) {
+		idx = (int)if_nametoindex(n->route_dev);
+		if (!idx)
+			return -errno;
+		ret = zh_addr_parse(XB_SVC_CIDR, true, &a);
+		if (!ret)
+			ret = zh_nl_route_add(idx, &a, NULL);
+	}
 	return ret;
 }
 
@@ -748,8 +828,9 @@ static int xb_setup_services(struct xb_env *e, struct xb_path *p,
  * zh_maglev big enough for every Service (the plugin reuses pinned maps,
  * never resizes them), kept open for zh_svc_apply() and the checks.
  */
-static int xb_zh_svc_load(struct xb_env *e, const char *pin, uint32_t slots,
-			  char *why, size_t why_len)
+static int xb_zh_svc_load(struct xb_env *e, const struct xb_path *p,
+			  const char *pin, uint32_t slots, char *why,
+			  size_t why_len)
 {
 	struct zh_load_opts load = { .maglev_slots = slots };
 	struct zh_objs *objs;
@@ -767,7 +848,7 @@ static int xb_zh_svc_load(struct xb_env *e, const char *pin, uint32_t slots,
 	zh_pin_unlock(lock);
 	if (ret)
 		goto err;
-	e->zh_svc = objs;
+	e->zh_objs[p->id] = objs;
 	return 0;
 
 err:
@@ -806,7 +887,7 @@ static int xb_zh_svc_apply(struct xb_env *e, struct xb_path *p,
 			 strerror(-ret));
 	} else {
 		t0 = xb_now_ns();
-		ret = zh_svc_apply(e->zh_svc, &set, &r);
+		ret = zh_svc_apply(e->zh_objs[p->id], &set, &r);
 		p->info.programming_s = (double)(xb_now_ns() - t0) / 1e9;
 		zh_pin_unlock(lock);
 	}
@@ -875,6 +956,110 @@ char *xb_zh_conf(const char *name, const char *datapath, const char *subnet,
 	return out;
 }
 
+/* --- socket-level load balancing: a cgroup of the path's own ---------------- */
+
+/* Where this process is in the cgroup v2 hierarchy under @root: the "0::"
+ * line of /proc/self/cgroup. */
+static int xb_cgroup_home(const char *root, char *buf, size_t len)
+{
+	char line[4096];
+	int ret = -ENOENT;
+	FILE *f;
+
+	f = fopen("/proc/self/cgroup", "re");
+	if (!f)
+		return -errno;
+	while (fgets(line, sizeof(line), f)) {
+		if (strncmp(line, "0::", 3))
+			continue;
+		line[strcspn(line, "\n")] = '\0';
+		ret = snprintf(buf, len, "%s%s", root,
+			       strcmp(line + 3, "/") ? line + 3 : "") >=
+				      (int)len ?
+			      -ENAMETOOLONG :
+			      0;
+		break;
+	}
+	fclose(f);
+	return ret;
+}
+
+int xb_cgroup_enter(struct xb_env *e, const char *dir)
+{
+	char path[PATH_MAX], pid[24];
+	int fd, ret = 0, n;
+
+	if (!dir)
+		dir = e->cg_home;
+	if (!*dir)
+		return -ENOENT;
+	if (snprintf(path, sizeof(path), "%s/cgroup.procs", dir) >=
+	    (int)sizeof(path))
+		return -ENAMETOOLONG;
+	n = snprintf(pid, sizeof(pid), "%d\n", (int)getpid());
+	fd = open(path, O_WRONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	/* The whole process, every thread of it. */
+	if (write(fd, pid, (size_t)n) != n)
+		ret = -errno;
+	close(fd);
+	return ret;
+}
+
+/*
+ * zerohop-sock, host-svc: a cgroup v2 directory of the path's own, below
+ * the root (never the root: every socket of the machine would be
+ * balanced by the bench's maps), with the pinned objects' zh_sock_*
+ * programs attached to it as the agent attaches them.
+ */
+static int xb_socklb_setup(struct xb_env *e, struct xb_path *p, const char *pin,
+			   char *why, size_t why_len)
+{
+	char root[PATH_MAX], cg[sizeof(e->cgroups[0])];
+	int lock, mask, ret;
+
+	ret = zh_cgroup2_root(root, sizeof(root));
+	if (ret)
+		return zh_errf(why, why_len, -EIO,
+			       "no cgroup v2 hierarchy mounted: %s",
+			       strerror(-ret));
+	if (!e->cg_home[0]) {
+		ret = xb_cgroup_home(root, e->cg_home, sizeof(e->cg_home));
+		if (ret) {
+			e->cg_home[0] = '\0';
+			return zh_errf(
+				why, why_len, -EIO,
+				"cannot tell this process's cgroup v2 directory (/proc/self/cgroup): %s",
+				strerror(-ret));
+		}
+	}
+	if (snprintf(cg, sizeof(cg), "%s/%s-%s", root, e->prefix,
+		     xb_path_names[p->id]) >= (int)sizeof(cg))
+		return zh_errf(why, why_len, -EIO, "%s/...: name too long",
+			       root);
+	if (mkdir(cg, 0755))
+		return zh_errf(why, why_len, -EIO, "mkdir %s: %s", cg,
+			       strerror(errno));
+	memcpy(e->cgroups[p->id], cg, sizeof(cg));
+	lock = zh_pin_lock(pin);
+	if (lock < 0)
+		return zh_errf(why, why_len, -EIO, "zh_pin_lock %s: %s", pin,
+			       strerror(-lock));
+	mask = zh_socklb_attach(e->zh_objs[p->id], cg, why, why_len);
+	zh_pin_unlock(lock);
+	if (mask < 0)
+		return mask;
+	if (!zh_sock_serves((unsigned int)mask, AF_INET, IPPROTO_UDP) ||
+	    !zh_sock_serves((unsigned int)mask, AF_INET, IPPROTO_TCP))
+		return zh_errf(
+			why, why_len, -EIO,
+			"socket-level LB on %s: hooks 0x%x, not all of connect4, sendmsg4, recvmsg4",
+			cg, (unsigned int)mask);
+	p->cgroup = e->cgroups[p->id];
+	return 0;
+}
+
 static int xb_setup_zerohop(struct xb_env *e, struct xb_path *p,
 			    const struct xb_setup_opts *o, char *why,
 			    size_t why_len)
@@ -906,9 +1091,11 @@ static int xb_setup_zerohop(struct xb_env *e, struct xb_path *p,
 		memcpy(e->pin_root, root, sizeof(root));
 	}
 	snprintf(pin, sizeof(pin), "%s/%s", e->pin_root,
-		 p->id == XB_P_ZH_SVC ? "svc" :
-		 afxdp		      ? "afxdp" :
-					dp);
+		 p->id == XB_P_ZH_SVC	? "svc" :
+		 p->id == XB_P_ZH_SOCK	? "sock" :
+		 p->id == XB_P_HOST_SVC ? "hostsvc" :
+		 afxdp			? "afxdp" :
+					  dp);
 	/* The plugin's own directory first, as a runtime's CNI_PATH would. */
 	slash = strrchr(o->plugin, '/');
 	snprintf(cni_path, sizeof(cni_path), "%.*s:%s",
@@ -919,14 +1106,14 @@ static int xb_setup_zerohop(struct xb_env *e, struct xb_path *p,
 			why, why_len, -EIO,
 			"the host-local CNI plugin is not in %s (--cni-path)",
 			o->cni_path);
-	if (p->id == XB_P_ZH_SVC) {
+	if (xb_path_has_services(p->id)) {
 		/* The target has two entries (UDP and TCP), every one a table
 		 * of one backend. */
 		uint64_t slots = (o->services + 1) * zh_svc_table_size(1);
 
 		if (slots > UINT32_MAX)
 			return zh_errf(why, why_len, -EIO, "too many Services");
-		ret = xb_zh_svc_load(e, pin, (uint32_t)slots, why, why_len);
+		ret = xb_zh_svc_load(e, p, pin, (uint32_t)slots, why, why_len);
 		if (ret)
 			return ret;
 	}
@@ -945,8 +1132,23 @@ static int xb_setup_zerohop(struct xb_env *e, struct xb_path *p,
 			    why_len);
 	free(conf_a);
 	free(conf_b);
-	if (!ret && p->id == XB_P_ZH_SVC)
+	if (!ret && xb_path_has_services(p->id))
 		ret = xb_zh_svc_apply(e, p, o, pin, why, why_len);
+	if (!ret && xb_path_is_socklb(p->id))
+		ret = xb_socklb_setup(e, p, pin, why, why_len);
+	/* host-svc: the client is the node itself, from an address of its
+	 * own (the pods' gateway is link-local and not the node's). */
+	if (!ret && p->id == XB_P_HOST_SVC) {
+		struct xb_node_prep n = { .lo_addr = XB_NODE_ADDR };
+
+		ret = xb_in_netns(p->node_ns, xb_node_prep_fn, &n);
+		if (ret)
+			return zh_errf(why, why_len, -EIO, "%s on lo in %s: %s",
+				       XB_NODE_ADDR, p->node_ns,
+				       strerror(-ret));
+		memcpy(p->cli_ns, p->node_ns, sizeof(p->cli_ns));
+		inet_pton(AF_INET, "10.200.255.1", &p->cli_ip);
+	}
 	/* The agent, once the plugin has loaded and pinned the objects. */
 	if (!ret && afxdp) {
 		ret = xb_xsk_agent_start(&e->xsk, pin, sock, e->tmp, why,
@@ -1260,6 +1462,384 @@ static int xb_setup_nodeport(struct xb_env *e, struct xb_path *p,
 
 /* --- a path ----------------------------------------------------------------- */
 
+/* --- across two nodes -------------------------------------------------------- */
+
+/*
+ * Two node netns joined by a veth pair (eth0 at each end: the fabric),
+ * 192.168.60.1 (a, the client's) and .2 (b, the server's); each node's pod
+ * CIDR is 10.<base>.<1|2>.0/24.
+ */
+#define XB_NODE_A "192.168.60.1"
+#define XB_NODE_B "192.168.60.2"
+
+static int xb_cross_base(enum xb_path_id id)
+{
+	switch (id) {
+	case XB_P_ZH_NATIVE:
+		return 252;
+	case XB_P_ZH_VXLAN:
+		return 253;
+	case XB_P_BRIDGE_ROUTES:
+		return 250;
+	default:
+		return 251; /* vxlan-bridge */
+	}
+}
+
+static int xb_setup_node_pair(struct xb_env *e, struct xb_path *p, char *why,
+			      size_t why_len)
+{
+	const char *name = xb_path_names[p->id];
+	char path[PATH_MAX];
+	struct xb_veth v;
+	int ret, fd;
+
+	ret = xb_netns_add(e, name, "nodea", p->node_ns, sizeof(p->node_ns));
+	if (!ret)
+		ret = xb_netns_add(e, name, "nodeb", p->node2_ns,
+				   sizeof(p->node2_ns));
+	if (ret)
+		return zh_errf(why, why_len, -EIO, "netns: %s", strerror(-ret));
+	fd = open(xb_netns_path(p->node2_ns, path, sizeof(path)),
+		  O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return zh_errf(why, why_len, -EIO, "%s: %s", path,
+			       strerror(errno));
+	v.peer_fd = fd;
+	v.addr = XB_NODE_A "/24";
+	ret = xb_in_netns(p->node_ns, xb_veth_fn, &v);
+	close(fd);
+	if (!ret) {
+		v.peer_fd = -1;
+		v.addr = XB_NODE_B "/24";
+		ret = xb_in_netns(p->node2_ns, xb_veth_fn, &v);
+	}
+	if (ret)
+		return zh_errf(why, why_len, -EIO, "veth: %s", strerror(-ret));
+	return 0;
+}
+
+/* `ip ARGS` (or `bridge ARGS`), words split at spaces, in netns @ns. */
+static int xb_ip(struct xb_env *e, const char *ns, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+static int xb_ip(struct xb_env *e, const char *ns, const char *fmt, ...)
+{
+	char line[512], nspath[PATH_MAX], err[PATH_MAX], *argv[32], *save;
+	struct xb_cmd c = { .argv = (const char *const *)argv,
+			    .netns = xb_netns_path(ns, nspath, sizeof(nspath)),
+			    .err = xb_tmp_file(e, err, sizeof(err), "ip.err") };
+	va_list ap;
+	int n = 0, ret;
+
+	va_start(ap, fmt);
+	vsnprintf(line, sizeof(line), fmt, ap);
+	va_end(ap);
+	for (char *w = strtok_r(line, " ", &save); w && n < 31;
+	     w = strtok_r(NULL, " ", &save))
+		argv[n++] = w;
+	argv[n] = NULL;
+	ret = xb_cmd_run(&c);
+	if (ret) {
+		char first[200];
+
+		xb_first_line(err, first, sizeof(first));
+		pr_warn("%s: %s: exit %d: %s\n", ns, argv[0], ret, first);
+		return -EIO;
+	}
+	return 0;
+}
+
+/* A pod of node @node (its CIDR 10.@base.@idx.0/24) wired by the
+ * reference bridge plugin, as kindnet and flannel do; @mtu 0: default. */
+static int xb_cross_bridge_pod(struct xb_env *e, struct xb_path *p,
+			       const struct xb_setup_opts *o, const char *node,
+			       int idx, unsigned int mtu, const char *role,
+			       char *pod_ns, size_t pod_ns_len,
+			       struct in_addr *ip, char *why, size_t why_len)
+{
+	const char *name = xb_path_names[p->id];
+	char plugin[PATH_MAX], ipam[PATH_MAX], conf[PATH_MAX], subnet[32];
+	struct in_addr gw;
+	json_t *j;
+	char *text;
+	int ret;
+
+	if (xb_find_in(o->cni_path, "bridge", plugin, sizeof(plugin)))
+		return zh_errf(
+			why, why_len, -EIO,
+			"the bridge CNI plugin is not in %s (--cni-path; Debian: containernetworking-plugins)",
+			o->cni_path);
+	snprintf(subnet, sizeof(subnet), "10.%d.%d.0/24", xb_cross_base(p->id),
+		 idx);
+	snprintf(ipam, sizeof(ipam), "%s/ipam-%s-%d", e->tmp, name, idx);
+	j = json_pack(
+		"{s:s, s:s, s:s, s:s, s:b, s:b, s:{s:s, s:[[{s:s}]], s:[{s:s}], s:s}}",
+		"cniVersion", "1.0.0", "name", name, "type", "bridge", "bridge",
+		XB_BRIDGE_NAME, "isGateway", 1, "ipMasq", 0, "ipam", "type",
+		"host-local", "ranges", "subnet", subnet, "routes", "dst",
+		"0.0.0.0/0", "dataDir", ipam);
+	if (j && mtu)
+		json_object_set_new(j, "mtu", json_integer(mtu));
+	text = j ? json_dumps(j, JSON_COMPACT) : NULL;
+	json_decref(j);
+	if (!text)
+		return zh_errf(why, why_len, -EIO, "out of memory");
+	xb_tmp_file(e, conf, sizeof(conf), "bridge.conf");
+	ret = xb_write_file(conf, text);
+	free(text);
+	if (ret)
+		return zh_errf(why, why_len, -EIO, "%s: %s", conf,
+			       strerror(-ret));
+	ret = xb_netns_add(e, name, role, pod_ns, pod_ns_len);
+	if (ret)
+		return zh_errf(why, why_len, -EIO, "netns: %s", strerror(-ret));
+	return xb_pod_add(e, node, pod_ns, conf, plugin, o->cni_path, NULL, ip,
+			  &gw, why, why_len);
+}
+
+/*
+ * The kernel's ways across nodes, with pods of the bridge plugin:
+ * bridge-routes (kindnet: a static route to the other node's pod CIDR via
+ * its address) and vxlan-bridge (flannel: a VXLAN device, the other
+ * node's pod CIDR routed onlink through it, its gateway a permanent
+ * neighbour with the remote device's MAC, and an FDB entry to the remote
+ * node's address). Both nodes forward; no br_netfilter.
+ */
+static int xb_setup_cross_kernel(struct xb_env *e, struct xb_path *p,
+				 const struct xb_setup_opts *o, char *why,
+				 size_t why_len)
+{
+	static const char *const brnf[] = {
+		"net/bridge/bridge-nf-call-iptables",
+		"net/bridge/bridge-nf-call-ip6tables",
+		"net/bridge/bridge-nf-call-arptables",
+	};
+	bool vx = p->id == XB_P_VXLAN_BRIDGE;
+	int base = xb_cross_base(p->id), ret;
+	const char *ns[2] = { p->node_ns, p->node2_ns };
+	const char *addr[2] = { XB_NODE_A, XB_NODE_B };
+
+	ret = xb_setup_node_pair(e, p, why, why_len);
+	for (int i = 0; !ret && i < 2; i++) {
+		int me = i + 1, other = 2 - i;
+
+		ret = xb_sysctl(ns[i], "net/ipv4/ip_forward", "1", false, why,
+				why_len);
+		for (size_t k = 0; !ret && k < sizeof(brnf) / sizeof(brnf[0]);
+		     k++)
+			ret = xb_sysctl(ns[i], brnf[k], "0", true, why,
+					why_len);
+		if (ret)
+			break;
+		if (!vx) {
+			ret = xb_ip(e, ns[i],
+				    "ip route add 10.%d.%d.0/24 via %s", base,
+				    other, addr[1 - i]);
+		} else {
+			ret = xb_ip(
+				e, ns[i],
+				"ip link add flannel.1 type vxlan id 1 local %s dev eth0 dstport 8472 nolearning",
+				addr[i]);
+			if (!ret)
+				ret = xb_ip(
+					e, ns[i],
+					"ip link set flannel.1 address 02:fa:00:00:00:0%d mtu 1450 up",
+					me);
+			if (!ret)
+				ret = xb_ip(
+					e, ns[i],
+					"ip addr add 10.%d.%d.0/32 dev flannel.1",
+					base, me);
+			if (!ret)
+				ret = xb_ip(
+					e, ns[i],
+					"ip neigh add 10.%d.%d.0 lladdr 02:fa:00:00:00:0%d dev flannel.1 nud permanent",
+					base, other, other);
+			if (!ret)
+				ret = xb_ip(
+					e, ns[i],
+					"bridge fdb append 02:fa:00:00:00:0%d dev flannel.1 dst %s",
+					other, addr[1 - i]);
+			if (!ret)
+				ret = xb_ip(
+					e, ns[i],
+					"ip route add 10.%d.%d.0/24 via 10.%d.%d.0 dev flannel.1 onlink",
+					base, other, base, other);
+		}
+		if (ret)
+			return zh_errf(
+				why, why_len, -EIO,
+				"%s: the kernel's route to the other node",
+				ns[i]);
+	}
+	if (ret)
+		return ret;
+	ret = xb_cross_bridge_pod(e, p, o, p->node_ns, 1, vx ? 1450 : 0, "a",
+				  p->cli_ns, sizeof(p->cli_ns), &p->cli_ip, why,
+				  why_len);
+	if (!ret)
+		ret = xb_cross_bridge_pod(e, p, o, p->node2_ns, 2,
+					  vx ? 1450 : 0, "b", p->srv_ns,
+					  sizeof(p->srv_ns), &p->srv_ip, why,
+					  why_len);
+	return ret;
+}
+
+struct xb_zh_node {
+	const char *pin;
+	struct zh_cluster_conf conf;
+	const struct zh_node_set *set;
+	char why[256];
+};
+
+/* In the node's netns: the objects loaded and pinned (as zerohopd would),
+ * and the node table applied: routes, zh_nodes, the VXLAN device. */
+static int xb_zh_node_fn(void *arg)
+{
+	struct xb_zh_node *n = arg;
+	struct zh_cluster_result r;
+	struct zh_objs objs;
+	int lock, ret;
+
+	lock = zh_pin_lock(n->pin);
+	if (lock < 0)
+		return lock;
+	ret = zh_objs_open(&objs, n->pin, ZH_OBJS_LOAD, NULL);
+	if (ret) {
+		snprintf(n->why, sizeof(n->why), "%s", objs.err);
+	} else {
+		ret = zh_cluster_apply(&objs, &n->conf, n->set, &r);
+		if (ret)
+			snprintf(n->why, sizeof(n->why), "%s", r.err);
+		zh_objs_close(&objs);
+	}
+	zh_pin_unlock(lock);
+	return ret;
+}
+
+static int xb_zh_node_info(struct zh_node_info *n, const char *name,
+			   const char *addr, const char *cidr)
+{
+	memset(n, 0, sizeof(*n));
+	snprintf(n->name, sizeof(n->name), "%s", name);
+	n->n_addrs = n->n_cidrs = 1;
+	if (zh_addr_parse(addr, false, &n->addrs[0]) ||
+	    zh_addr_parse(cidr, true, &n->cidrs[0]))
+		return -EINVAL;
+	n->addrs[0].prefix = 32;
+	return 0;
+}
+
+/* zerohop-native and zerohop-vxlan: each node with pins of its own and
+ * the node table of both, a pod of the zerohop plugin on each. */
+static int xb_setup_cross_zerohop(struct xb_env *e, struct xb_path *p,
+				  const struct xb_setup_opts *o, char *why,
+				  size_t why_len)
+{
+	const char *name = xb_path_names[p->id];
+	bool vx = p->id == XB_P_ZH_VXLAN;
+	int base = xb_cross_base(p->id), ret;
+	const char *ns[2] = { p->node_ns, p->node2_ns };
+	char *pod_ns[2] = { p->cli_ns, p->srv_ns };
+	struct in_addr *pod_ip[2] = { &p->cli_ip, &p->srv_ip };
+	char pin[2][128], cidr[2][32], ipam[PATH_MAX], conf[PATH_MAX];
+	char cni_path[4200], host_local[PATH_MAX];
+	struct zh_node_set set = { 0 };
+	struct zh_node_info n;
+	struct in_addr gw;
+	const char *slash;
+
+	if (!o->plugin || access(o->plugin, X_OK))
+		return zh_errf(
+			why, why_len, -EIO,
+			"the zerohop CNI plugin was not found (--plugin)");
+	slash = strrchr(o->plugin, '/');
+	snprintf(cni_path, sizeof(cni_path), "%.*s:%s",
+		 slash ? (int)(slash - o->plugin) : 1, slash ? o->plugin : ".",
+		 o->cni_path);
+	if (xb_find_in(cni_path, "host-local", host_local, sizeof(host_local)))
+		return zh_errf(
+			why, why_len, -EIO,
+			"the host-local CNI plugin is not in %s (--cni-path)",
+			o->cni_path);
+	ret = xb_setup_node_pair(e, p, why, why_len);
+	if (ret)
+		return ret;
+	if (!e->pin_root[0]) {
+		char root[sizeof(e->pin_root)];
+
+		snprintf(root, sizeof(root), XB_BPFFS "/%s", e->prefix);
+		if (mkdir(root, 0700))
+			return zh_errf(why, why_len, -EIO, "mkdir %s: %s", root,
+				       strerror(errno));
+		memcpy(e->pin_root, root, sizeof(root));
+	}
+	for (int i = 0; i < 2; i++) {
+		snprintf(pin[i], sizeof(pin[i]), "%s/%s-%c", e->pin_root, name,
+			 'a' + i);
+		snprintf(cidr[i], sizeof(cidr[i]), "10.%d.%d.0/24", base,
+			 i + 1);
+		if (xb_zh_node_info(&n, i ? "b" : "a",
+				    i ? XB_NODE_B : XB_NODE_A, cidr[i]) ||
+		    zh_node_set_put(&set, &n)) {
+			zh_node_set_free(&set);
+			return zh_errf(why, why_len, -EIO, "the node table");
+		}
+	}
+	for (int i = 0; !ret && i < 2; i++) {
+		struct xb_zh_node zn = { .pin = pin[i], .set = &set };
+		json_t *j;
+		char *text;
+
+		/* Forwarding on, as on every Kubernetes node: the FIB
+		 * lookup answers, and the kernel could route the rest. */
+		ret = xb_sysctl(ns[i], "net/ipv4/ip_forward", "1", false, why,
+				why_len);
+		if (ret)
+			break;
+		zh_cluster_conf_init(&zn.conf);
+		snprintf(zn.conf.self, sizeof(zn.conf.self), "%s",
+			 i ? "b" : "a");
+		snprintf(zn.conf.uplink, sizeof(zn.conf.uplink), "eth0");
+		zn.conf.routing = vx ? ZH_ROUTING_VXLAN : ZH_ROUTING_NATIVE;
+		ret = xb_in_netns(ns[i], xb_zh_node_fn, &zn);
+		if (ret) {
+			zh_errf(why, why_len, -EIO, "node %s: %s", ns[i],
+				zn.why[0] ? zn.why : strerror(-ret));
+			break;
+		}
+		snprintf(ipam, sizeof(ipam), "%s/ipam-%s-%d", e->tmp, name, i);
+		/* No "mtu": routing vxlan takes the VXLAN device's. */
+		j = json_pack(
+			"{s:s, s:s, s:s, s:s, s:s, s:{s:s, s:[[{s:s}]], s:s}}",
+			"cniVersion", "1.0.0", "name", name, "type", "zerohop",
+			"datapath", "tc", "routing", vx ? "vxlan" : "native",
+			"ipam", "type", "host-local", "ranges", "subnet",
+			cidr[i], "dataDir", ipam);
+		text = j ? json_dumps(j, JSON_COMPACT) : NULL;
+		json_decref(j);
+		xb_tmp_file(e, conf, sizeof(conf), "zerohop-cross.conf");
+		ret = text ? xb_write_file(conf, text) : -ENOMEM;
+		free(text);
+		if (ret) {
+			zh_errf(why, why_len, -EIO, "%s: %s", conf,
+				strerror(-ret));
+			break;
+		}
+		ret = xb_netns_add(e, name, i ? "b" : "a", pod_ns[i],
+				   XB_NAME_MAX);
+		if (ret) {
+			zh_errf(why, why_len, -EIO, "netns: %s",
+				strerror(-ret));
+			break;
+		}
+		ret = xb_pod_add(e, ns[i], pod_ns[i], conf, o->plugin, cni_path,
+				 pin[i], pod_ip[i], &gw, why, why_len);
+	}
+	zh_node_set_free(&set);
+	return ret;
+}
+
 int xb_path_setup(struct xb_env *e, struct xb_path *p,
 		  const struct xb_setup_opts *o, char *why, size_t why_len)
 {
@@ -1285,27 +1865,59 @@ int xb_path_setup(struct xb_env *e, struct xb_path *p,
 	case XB_P_BRIDGE:
 	case XB_P_KUBEPROXY:
 	case XB_P_NFTABLES:
+	case XB_P_KUBEPROXY_HOST:
 		ret = xb_setup_bridge(e, p, o, why, why_len);
 		break;
 	case XB_P_ZH_TC:
 	case XB_P_ZH_XDP:
 	case XB_P_ZH_SVC:
 	case XB_P_ZH_AFXDP:
+	case XB_P_ZH_SOCK:
+	case XB_P_HOST_SVC:
 		ret = xb_setup_zerohop(e, p, o, why, why_len);
 		break;
 	case XB_P_KP_NODEPORT:
 	case XB_P_ZH_NODEPORT:
 		return xb_setup_nodeport(e, p, o, why, why_len);
+	case XB_P_NODE:
+		ret = xb_setup_node_pair(e, p, why, why_len);
+		/* The nodes themselves: client on a, server on b. */
+		snprintf(p->cli_ns, sizeof(p->cli_ns), "%s", p->node_ns);
+		snprintf(p->srv_ns, sizeof(p->srv_ns), "%s", p->node2_ns);
+		inet_pton(AF_INET, XB_NODE_B, &p->srv_ip);
+		break;
+	case XB_P_ZH_NATIVE:
+	case XB_P_ZH_VXLAN:
+		ret = xb_setup_cross_zerohop(e, p, o, why, why_len);
+		break;
+	case XB_P_BRIDGE_ROUTES:
+	case XB_P_VXLAN_BRIDGE:
+		ret = xb_setup_cross_kernel(e, p, o, why, why_len);
+		break;
 	default:
 		return zh_errf(why, why_len, -EIO, "unknown path");
 	}
 	if (ret)
 		return ret;
-	if (p->id == XB_P_ZH_SVC)
+	if (p->id == XB_P_ZH_SVC || xb_path_is_socklb(p->id))
 		return 0; /* the target is the VIP already */
 	p->target.sin_addr = p->srv_ip;
-	if (p->id == XB_P_KUBEPROXY || p->id == XB_P_NFTABLES)
+	if (xb_path_has_services(p->id))
 		ret = xb_setup_services(e, p, o, why, why_len);
+	/* kubeproxy-host: the client is the node itself. A node routes the
+	 * ClusterIPs (its default route): OUTPUT's DNAT comes after that
+	 * first route lookup. */
+	if (!ret && p->id == XB_P_KUBEPROXY_HOST) {
+		struct xb_node_prep n = { .route_dev = XB_BRIDGE_NAME };
+
+		ret = xb_in_netns(p->node_ns, xb_node_prep_fn, &n);
+		if (ret)
+			return zh_errf(why, why_len, -EIO,
+				       "route %s dev %s in %s: %s", XB_SVC_CIDR,
+				       XB_BRIDGE_NAME, p->node_ns,
+				       strerror(-ret));
+		memcpy(p->cli_ns, p->node_ns, sizeof(p->cli_ns));
+	}
 	return ret;
 }
 
@@ -1370,11 +1982,19 @@ static int xb_ipt_dnat_packets(struct xb_env *e, const struct xb_path *p,
 
 bool xb_path_has_services(int id)
 {
-	return id == XB_P_KUBEPROXY || id == XB_P_NFTABLES || id == XB_P_ZH_SVC;
+	return id == XB_P_KUBEPROXY || id == XB_P_NFTABLES ||
+	       id == XB_P_ZH_SVC || id == XB_P_ZH_SOCK || id == XB_P_HOST_SVC ||
+	       id == XB_P_KUBEPROXY_HOST;
+}
+
+bool xb_path_is_socklb(int id)
+{
+	return id == XB_P_ZH_SOCK || id == XB_P_HOST_SVC;
 }
 
 struct xb_zh_ct_find {
 	const struct xb_path *p;
+	bool any_src; /* FWD: to the VIP from anyone */
 	size_t fwd, rev;
 };
 
@@ -1387,7 +2007,8 @@ static int xb_zh_ct_fn(const struct zh_ct_key *k, const struct zh_ct *ct,
 	if (k->family != ZH_AF_INET || k->proto != IPPROTO_UDP)
 		return 0;
 	/* FWD: client -> VIP:80; REV: server pod:7777 -> client. */
-	if (k->dir == ZH_CT_FWD && k->saddr[0] == c->p->cli_ip.s_addr &&
+	if (k->dir == ZH_CT_FWD &&
+	    (c->any_src || k->saddr[0] == c->p->cli_ip.s_addr) &&
 	    k->daddr[0] == c->p->target.sin_addr.s_addr &&
 	    k->dport == c->p->target.sin_port)
 		c->fwd++;
@@ -1414,7 +2035,7 @@ static int xb_zh_verify(struct xb_env *e, const struct xb_path *p,
 
 	inet_ntop(AF_INET, &p->target.sin_addr, vip, sizeof(vip));
 	inet_ntop(AF_INET, &p->cli_ip, cip, sizeof(cip));
-	if (!e->zh_svc)
+	if (!e->zh_objs[p->id])
 		return zh_errf(why, why_len, -EIO,
 			       "the Service maps are not open");
 	if (!srv->echoed)
@@ -1426,7 +2047,7 @@ static int xb_zh_verify(struct xb_env *e, const struct xb_path *p,
 			why, why_len, -EIO,
 			"the server saw the request from %s, not from the client pod %s",
 			inet_ntoa(peer->sin_addr), cip);
-	ret = zh_ct_foreach(e->zh_svc, xb_zh_ct_fn, &c);
+	ret = zh_ct_foreach(e->zh_objs[p->id], xb_zh_ct_fn, &c);
 	if (ret < 0)
 		return zh_errf(why, why_len, -EIO, "zh_ct: %s", strerror(-ret));
 	if (!c.fwd || !c.rev)
@@ -1434,6 +2055,57 @@ static int xb_zh_verify(struct xb_env *e, const struct xb_path *p,
 			why, why_len, -EIO,
 			"zh_ct has %zu entries %s -> %s:%d and %zu replies back: not balanced by zerohop",
 			c.fwd, cip, vip, XB_SVC_PORT, c.rev);
+	return 0;
+}
+
+/*
+ * zerohop-sock, host-svc: the server pod answered requests sent to the VIP
+ * (the node has no other way there: no route, no NAT rule), the client's
+ * connect() was translated by the cgroup programs (zh_sock_stats), and
+ * the per-packet balancer never saw the VIP (no zh_ct entry for it):
+ * socket-level LB, not per-packet NAT. zerohop-sock: the server's peer is
+ * the client pod itself.
+ */
+static int xb_sock_verify(struct xb_env *e, const struct xb_path *p,
+			  const struct xb_server *srv, char *why,
+			  size_t why_len)
+{
+	const struct sockaddr_in *peer = (const void *)&srv->last_peer;
+	struct xb_zh_ct_find c = { .p = p, .any_src = true };
+	char vip[INET_ADDRSTRLEN], cip[INET_ADDRSTRLEN];
+	__u64 st[ZH_SOCK_STAT_MAX];
+	int ret;
+
+	inet_ntop(AF_INET, &p->target.sin_addr, vip, sizeof(vip));
+	inet_ntop(AF_INET, &p->cli_ip, cip, sizeof(cip));
+	if (!e->zh_objs[p->id])
+		return zh_errf(why, why_len, -EIO,
+			       "the Service maps are not open");
+	if (!srv->echoed)
+		return zh_errf(why, why_len, -EIO,
+			       "the server saw no request to %s", vip);
+	if (peer->sin_family != AF_INET ||
+	    peer->sin_addr.s_addr != p->cli_ip.s_addr)
+		return zh_errf(
+			why, why_len, -EIO,
+			"the server saw the request from %s, not from the client %s",
+			inet_ntoa(peer->sin_addr), cip);
+	ret = zh_sock_stats_read(e->zh_objs[p->id], st, false);
+	if (ret)
+		return zh_errf(why, why_len, -EIO, "zh_sock_stats: %s",
+			       strerror(-ret));
+	if (!st[ZH_SOCK_STAT_CONNECT4])
+		return zh_errf(
+			why, why_len, -EIO,
+			"zh_sock_stats counted no connect4 translation: not balanced at the socket");
+	ret = zh_ct_foreach(e->zh_objs[p->id], xb_zh_ct_fn, &c);
+	if (ret < 0)
+		return zh_errf(why, why_len, -EIO, "zh_ct: %s", strerror(-ret));
+	if (c.fwd)
+		return zh_errf(
+			why, why_len, -EIO,
+			"zh_ct has %zu entries to %s:%d: the per-packet path balanced it",
+			c.fwd, vip, XB_SVC_PORT);
 	return 0;
 }
 
@@ -1497,9 +2169,9 @@ int xb_path_slice_reset(struct xb_env *e, const struct xb_path *p)
 		ret = zh_ct_flush(e->zh_np);
 		return ret < 0 ? ret : 0;
 	}
-	if (p->id != XB_P_ZH_SVC || !e->zh_svc)
+	if (p->id != XB_P_ZH_SVC || !e->zh_objs[p->id])
 		return 0;
-	ret = zh_ct_flush(e->zh_svc);
+	ret = zh_ct_flush(e->zh_objs[p->id]);
 	return ret < 0 ? ret : 0;
 }
 
@@ -1515,6 +2187,8 @@ int xb_path_verify_nat(struct xb_env *e, const struct xb_path *p,
 
 	if (p->id == XB_P_ZH_SVC)
 		return xb_zh_verify(e, p, srv, why, why_len);
+	if (xb_path_is_socklb(p->id))
+		return xb_sock_verify(e, p, srv, why, why_len);
 	if (p->id == XB_P_ZH_NODEPORT)
 		return xb_np_zh_verify(e, p, srv, why, why_len);
 	inet_ntop(AF_INET, &p->target.sin_addr, vip, sizeof(vip));
@@ -1544,7 +2218,8 @@ int xb_path_verify_nat(struct xb_env *e, const struct xb_path *p,
 			why, why_len, -EIO,
 			"no conntrack entry in the node for %s:%d with a reply from %s:%d to %s: not DNATed",
 			vip, XB_SVC_PORT, sip, XB_DEFAULT_PORT, gw);
-	if (p->id != XB_P_KUBEPROXY && p->id != XB_P_KP_NODEPORT)
+	if (p->id != XB_P_KUBEPROXY && p->id != XB_P_KUBEPROXY_HOST &&
+	    p->id != XB_P_KP_NODEPORT)
 		return 0;
 	ret = xb_ipt_dnat_packets(e, p, &pkts);
 	if (ret)

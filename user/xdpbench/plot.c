@@ -32,8 +32,9 @@ static const char *const xb_colors[XB_P_MAX] = {
 	[XB_P_BRIDGE] = "#1f77b4",	[XB_P_KUBEPROXY] = "#d62728",
 	[XB_P_NFTABLES] = "#ff7f0e",	[XB_P_ZH_TC] = "#2ca02c",
 	[XB_P_ZH_XDP] = "#9467bd",	[XB_P_ZH_SVC] = "#17becf",
-	[XB_P_ZH_AFXDP] = "#bcbd22",	[XB_P_KP_NODEPORT] = "#8c564b",
-	[XB_P_ZH_NODEPORT] = "#e377c2",
+	[XB_P_ZH_AFXDP] = "#bcbd22",	[XB_P_ZH_SOCK] = "#e377c2",
+	[XB_P_HOST_SVC] = "#8c564b",	[XB_P_KUBEPROXY_HOST] = "#ff9896",
+	[XB_P_KP_NODEPORT] = "#c49c94", [XB_P_ZH_NODEPORT] = "#f7b6d2",
 };
 
 static void xb_xml_text(FILE *f, const char *s)

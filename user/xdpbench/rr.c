@@ -632,6 +632,15 @@ again:
 		}
 		if (errno == EINTR || errno == ECONNREFUSED)
 			return 0;
+		/*
+		 * Netfilter dropped it on the sender's own node (kubeproxy-
+		 * host: conntrack or the masquerade's ports towards the one
+		 * backend exhausted at a high new-flow rate): a lost request,
+		 * as the same drop of a forwarded packet is on the other
+		 * paths, and counted so.
+		 */
+		if (errno == EPERM)
+			return 0;
 		return zh_errf(c->err, sizeof(c->err), -errno, "udp send: %s",
 			       strerror(errno));
 	}

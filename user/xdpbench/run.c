@@ -74,6 +74,16 @@ void xb_run_usage(FILE *f)
 		"               this path, so compare it with the others under\n"
 		"               --busy-poll. UDP workloads only: tcp-rr and tcp-crr are\n"
 		"               marked skipped, which does not change the exit status\n"
+		"  zerohop-sock zerohop-svc's Services plus socket-level load balancing:\n"
+		"               zerohopd's zh_sock_* cgroup programs on a cgroup v2\n"
+		"               directory made for the path (xb<pid>-zerohop-sock under\n"
+		"               the root, never the root itself); the client's sockets\n"
+		"               are made in it (the process moves there while the\n"
+		"               client runs, the server's socket stays outside), so\n"
+		"               connect() to the last ClusterIP connects to the pod\n"
+		"  host-svc     the same with the client in the node netns (hostNetwork)\n"
+		"  kubeproxy-host  kubeproxy with the client in the node netns: the\n"
+		"               rules' OUTPUT hook DNATs it (host-svc's counterpart)\n"
 		"  kubeproxy-nodeport  (only with -P) a client, node A and node B on a\n"
 		"               fabric bridge: the client sends to node A's NodePort,\n"
 		"               whose backend is a pod on node B; node A has\n"
@@ -82,6 +92,17 @@ void xb_run_usage(FILE *f)
 		"  zerohop-nodeport  (only with -P) the same, node A with zerohop's\n"
 		"               uplink program: DNAT and SNAT in BPF, node A's kernel\n"
 		"               forwarding nothing (ip_forward 0, FORWARD DROP)\n"
+		"\n"
+		"Across two nodes (only when --paths names them): two node netns joined\n"
+		"by a veth pair, a pod on each (client on node a, server on node b):\n"
+		"  node         the two nodes themselves: the floor\n"
+		"  zerohop-native  zerohop pods, the node table applied (routing native):\n"
+		"               out of the uplink by BPF, into the pod by redirect_peer\n"
+		"  zerohop-vxlan  the same with routing vxlan (zh-vxlan, MTU 1450)\n"
+		"  bridge-routes  bridge-plugin pods and a static route to the other\n"
+		"               node's pod CIDR, as kindnet does it\n"
+		"  vxlan-bridge  bridge-plugin pods and a kernel VXLAN device with\n"
+		"               FDB, neighbour and onlink route, as flannel does it\n"
 		"\n"
 		"Workloads (--workload):\n"
 		"  udp-rr       one UDP flow, one request outstanding\n"
@@ -233,7 +254,7 @@ int xb_run_parse(int argc, char **argv, struct xb_run_opts *o)
 	}
 	if (i == o->n_paths) {
 		if (zh_params_given(opts, "services"))
-			pr_warn("--services: no kubeproxy, nftables or zerohop-svc path: ignored\n");
+			pr_warn("--services: no path with Services (kubeproxy, nftables, zerohop-svc, ...): ignored\n");
 		o->services = 0;
 	}
 	return 0;
@@ -256,8 +277,9 @@ struct xb_slice {
 };
 
 /* Server up, client through, server down: one path, one workload. */
-static int xb_measure(struct xb_path *p, const struct xb_run_opts *o,
-		      const struct xb_slice *sl, char *why, size_t why_len)
+static int xb_measure(struct xb_env *e, struct xb_path *p,
+		      const struct xb_run_opts *o, const struct xb_slice *sl,
+		      char *why, size_t why_len)
 {
 	char srv_ns[PATH_MAX], cli_ns[PATH_MAX];
 	struct xb_server srv = {
@@ -307,7 +329,25 @@ static int xb_measure(struct xb_path *p, const struct xb_run_opts *o,
 	/* host: the port the kernel gave the server */
 	if (!p->srv_bind.sin_port)
 		dst->sin_port = htons(srv.port);
+	/* Socket-LB: the client's sockets in the path's cgroup, the server's
+	 * (made above) not; the process goes back before anything else. */
+	ret = p->cgroup ? xb_cgroup_enter(e, p->cgroup) : 0;
+	if (ret) {
+		snprintf(why, why_len, "entering cgroup %s: %s", p->cgroup,
+			 strerror(-ret));
+		xb_server_stop(&srv);
+		return ret;
+	}
 	ret = xb_client_run_thread(&c);
+	if (p->cgroup) {
+		int cret = xb_cgroup_enter(e, NULL);
+
+		if (cret && !ret) {
+			snprintf(c.err, sizeof(c.err), "leaving cgroup %s: %s",
+				 p->cgroup, strerror(-cret));
+			ret = cret;
+		}
+	}
 	p->port_next = c.port_next;
 	sret = xb_server_stop(&srv);
 	if (ret)
@@ -338,14 +378,22 @@ static int xb_path_check(struct xb_env *e, struct xb_path *p,
 	int i, ret;
 
 	inet_ntop(AF_INET, &p->target.sin_addr, dst, sizeof(dst));
-	ret = xb_measure(p, o, &sl, why, why_len);
+	ret = xb_measure(e, p, o, &sl, why, why_len);
 	if (!ret && !s.seen && !xb_stop) {
 		snprintf(why, why_len,
 			 "no UDP reply from %s:%u (%" PRIu64 " requests lost)",
 			 dst, ntohs(p->target.sin_port), s.lost);
 		ret = -EIO;
 	}
-	if (!ret && !xb_stop && p->id == XB_P_ZH_SVC) {
+	if (!ret && !xb_stop && xb_path_is_socklb(p->id)) {
+		ret = xb_path_verify_nat(e, p, &srv, why, why_len);
+		if (!ret)
+			xb_progress(
+				o,
+				"xdpbench: %s: %s:%u is balanced to the server pod at connect() by socket-level LB on %s (zh_sock_stats connect4, no zh_ct entry for the VIP)\n",
+				xb_path_names[p->id], dst,
+				ntohs(p->target.sin_port), p->cgroup);
+	} else if (!ret && !xb_stop && p->id == XB_P_ZH_SVC) {
 		ret = xb_path_verify_nat(e, p, &srv, why, why_len);
 		if (!ret)
 			xb_progress(
@@ -383,7 +431,8 @@ static int xb_path_check(struct xb_env *e, struct xb_path *p,
 				"xdpbench: %s: %s:%u is DNATed to the server pod and masqueraded (conntrack entry, server's peer%s)\n",
 				xb_path_names[p->id], dst,
 				ntohs(p->target.sin_port),
-				p->id == XB_P_KUBEPROXY ?
+				p->id == XB_P_KUBEPROXY ||
+						p->id == XB_P_KUBEPROXY_HOST ?
 					", KUBE-SEP rule counter" :
 					"");
 	}
@@ -394,7 +443,7 @@ static int xb_path_check(struct xb_env *e, struct xb_path *p,
 		xb_samples_free(&s);
 		sl.wl = XB_WL_TCP_RR;
 		sl.count = 5;
-		ret = xb_measure(p, o, &sl, why, why_len);
+		ret = xb_measure(e, p, o, &sl, why, why_len);
 		if (!ret && !s.seen && !xb_stop) {
 			snprintf(why, why_len, "no TCP reply from %s", dst);
 			ret = -EIO;
@@ -496,6 +545,12 @@ static const char *xb_path_kernel_na(enum xb_path_id id,
 	case XB_P_ZH_SVC:
 		use = ZH_USE_TC;
 		break;
+	case XB_P_ZH_SOCK:
+	case XB_P_HOST_SVC:
+		/* tc for the pods, the cgroup hooks for the client */
+		use = zh_use_missing(f, ZH_USE_TC) >= 0 ? ZH_USE_TC :
+							  ZH_USE_SOCKLB;
+		break;
 	case XB_P_ZH_NODEPORT:
 		use = ZH_USE_NODEPORT;
 		break;
@@ -504,6 +559,12 @@ static const char *xb_path_kernel_na(enum xb_path_id id,
 		break;
 	case XB_P_ZH_AFXDP:
 		use = ZH_USE_AFXDP;
+		break;
+	case XB_P_ZH_NATIVE:
+		use = ZH_USE_NATIVE;
+		break;
+	case XB_P_ZH_VXLAN:
+		use = ZH_USE_VXLAN;
 		break;
 	default:
 		return NULL;
@@ -647,7 +708,8 @@ int cmd_run(int argc, char **argv)
 						 "forgetting flows: %s",
 						 strerror(-ret));
 				else
-					ret = xb_measure(&paths[o.paths[i]], &o,
+					ret = xb_measure(&env,
+							 &paths[o.paths[i]], &o,
 							 &sl, why, sizeof(why));
 				if (xb_stop)
 					break;

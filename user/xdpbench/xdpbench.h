@@ -205,12 +205,22 @@ enum xb_path_id {
 	XB_P_ZH_XDP,
 	XB_P_ZH_SVC,
 	XB_P_ZH_AFXDP,
-	/* Cross-node NodePort (paths.c): opt-in (-P), not in the default set */
+	XB_P_ZH_SOCK, /* socket-LB: a pod's client, balanced at connect() */
+	XB_P_HOST_SVC, /* socket-LB: a client in the node netns */
+	XB_P_KUBEPROXY_HOST, /* kubeproxy's rules, a client in the node netns */
+	/* Across two nodes: opt-in (-P), not in the default set. A
+	 * NodePort to another node's pod (paths.c), */
 	XB_P_KP_NODEPORT,
 	XB_P_ZH_NODEPORT,
+	/* pod to pod (and the nodes themselves, the floor). */
+	XB_P_NODE,
+	XB_P_ZH_NATIVE,
+	XB_P_ZH_VXLAN,
+	XB_P_BRIDGE_ROUTES,
+	XB_P_VXLAN_BRIDGE,
 	XB_P_MAX,
 };
-/* The paths a run takes without -P. */
+/* The paths a run takes without -P: those within one node. */
 #define XB_P_DEFAULT_MAX XB_P_KP_NODEPORT
 
 extern const char *const xb_path_names[XB_P_MAX];
@@ -278,8 +288,8 @@ int xb_cmd_stop(pid_t pid);
 #define XB_NAME_MAX 64
 struct zh_objs;
 struct xb_xsk_agent;
-#define XB_MAX_NETNS 48
-#define XB_MAX_ADDS 16
+#define XB_MAX_NETNS 64
+#define XB_MAX_ADDS 32
 
 struct xb_cni_add {
 	char node[XB_NAME_MAX], pod[XB_NAME_MAX];
@@ -292,7 +302,13 @@ struct xb_env {
 	char prefix[24]; /* "xb<pid>" */
 	char tmp[256]; /* "" until made */
 	char pin_root[64]; /* "" until made */
-	struct zh_objs *zh_svc; /* zerohop-svc's maps, open until cleanup */
+	/* The maps a path loaded itself (zerohop-svc, zerohop-sock,
+	 * host-svc), open until cleanup. */
+	struct zh_objs *zh_objs[XB_P_MAX];
+	/* Socket-LB paths: the cgroup v2 directories made for their clients
+	 * (never the root), and the one this process came from. */
+	char cgroups[XB_P_MAX][XB_NAME_MAX + 64];
+	char cg_home[4096];
 	struct zh_objs *zh_np; /* zerohop-nodeport's node A, likewise */
 	struct xb_xsk_agent *xsk; /* zerohop-afxdp's agent, until cleanup */
 	char netns[XB_MAX_NETNS][XB_NAME_MAX];
@@ -320,6 +336,7 @@ struct xb_path {
 	enum xb_path_id id;
 	/* netns names ("": the root netns) */
 	char cli_ns[XB_NAME_MAX], srv_ns[XB_NAME_MAX], node_ns[XB_NAME_MAX];
+	char node2_ns[XB_NAME_MAX]; /* across nodes: the server's node */
 	struct sockaddr_in srv_bind; /* port 0: the kernel's choice (host) */
 	struct sockaddr_in target; /* where the client sends */
 	struct in_addr srv_ip, gw; /* the server pod and its gateway */
@@ -328,6 +345,10 @@ struct xb_path {
 	bool cycle_ports; /* the client netns is ours: any source port */
 	uint16_t port_next; /* udp-newflow's cycle, across slices */
 	struct xb_xsk_agent *xsk; /* zerohop-afxdp: the agent (xb_env's) */
+	/* Socket-LB paths: the cgroup the client's sockets are made in
+	 * (the process moves there for the client and back; the server's
+	 * socket stays outside). "": none. */
+	const char *cgroup;
 	struct xb_setup_info info;
 };
 
@@ -359,6 +380,11 @@ char *xb_zh_conf(const char *name, const char *datapath, const char *subnet,
 		 bool xsk_every_port);
 /* Does the path send to a Service VIP? */
 bool xb_path_has_services(int id);
+/* Is the path's client balanced by socket-level LB (its own cgroup)? */
+bool xb_path_is_socklb(int id);
+/* Move this whole process into the cgroup v2 directory @dir (NULL: back
+ * to where it was): sockets made from then on are that cgroup's. */
+int xb_cgroup_enter(struct xb_env *e, const char *dir);
 /* "/run/netns/NAME", or NULL for the root netns (""). */
 const char *xb_netns_path(const char *name, char *buf, size_t len);
 

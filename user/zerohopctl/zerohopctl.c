@@ -21,6 +21,7 @@
 #include "zh_xsk_proto.h"
 #include "hist.h"
 #include "svc_maps.h"
+#include "nodes.h"
 #include "pol_maps.h"
 #include "podstate.h"
 
@@ -49,6 +50,12 @@ struct ctl {
 	struct zh_svc_backend svc_be[MAX_BACKENDS];
 	struct zh_svc_set file_set; /* service apply */
 	const char *cni_dir; /* uninstall */
+	/* node add/del/list */
+	const char *node_name, *state_dir;
+	const char *node_addrs[ZH_NODE_ADDRS_MAX + 1];
+	int n_node_addrs;
+	const char *node_cidrs[ZH_NODE_CIDRS_MAX + 1];
+	int n_node_cidrs;
 	const char *pod, *peer; /* policy */
 	struct zh_objs objs;
 };
@@ -87,6 +94,13 @@ static void usage(FILE *f)
 		"                            Maglev table, backends with id, state and slots\n"
 		"  service apply -f FILE     make the services exactly those of FILE (- = stdin):\n"
 		"                            ours or kubectl's JSON (README); all or nothing\n"
+		"  node add --name NAME --address IP [--address IP] [--pod-cidr CIDR ...]\n"
+		"                            add a node to this node's table, or replace the one\n"
+		"                            of that name: routes and map entries toward it now\n"
+		"  node del --name NAME      remove it: its routes and map entries go\n"
+		"  node list [-o json]       the node table as applied, and how it is routed\n"
+		"                            (zerohopd --nodes FILE wins again on SIGHUP; both\n"
+		"                            keep it in --state-dir, default $%s or %s)\n"
 		"  conntrack list [-o json]  Service flows, both directions: addresses, state, age\n"
 		"  conntrack flush           remove every Service flow entry\n"
 		"  policy --pod IP [--peer IP [--port P] [--proto tcp|udp|sctp|icmp]] [-o json]\n"
@@ -102,7 +116,8 @@ static void usage(FILE *f)
 		"  -h, --help          this help (also after a command)\n"
 		"\n"
 		"Exit status: 0 done, 1 failed, 2 bad usage.\n",
-		ZH_CNI_CONFLIST, ZH_CNI_CONF_DIR, ZH_PIN_ROOT);
+		ZH_STATE_DIR_ENV, ZH_STATE_DIR, ZH_CNI_CONFLIST,
+		ZH_CNI_CONF_DIR, ZH_PIN_ROOT);
 }
 
 static void mac_str(const __u8 *m, char *out, size_t len)
@@ -1181,6 +1196,10 @@ enum {
 	O_NODEPORT,
 	O_FILE,
 	O_CNI_DIR,
+	O_NAME,
+	O_ADDRESS,
+	O_POD_CIDR,
+	O_STATE_DIR,
 	O_POD,
 	O_PEER,
 	O_CMD_MAX, /* every command takes those below */
@@ -1202,11 +1221,141 @@ enum {
 	OPT_NODEPORT = 1 << O_NODEPORT,
 	OPT_FILE = 1 << O_FILE,
 	OPT_CNI_DIR = 1 << O_CNI_DIR,
+	OPT_NAME = 1 << O_NAME,
+	OPT_ADDRESS = 1 << O_ADDRESS,
+	OPT_POD_CIDR = 1 << O_POD_CIDR,
+	OPT_STATE_DIR = 1 << O_STATE_DIR,
 	OPT_POD = 1 << O_POD,
 	OPT_PEER = 1 << O_PEER,
 };
 
 #define SVC_KEY_OPTS (OPT_VIP | OPT_PORT | OPT_PROTO)
+
+/* --- node ------------------------------------------------------------------ */
+
+static int prep_node(struct ctl *c)
+{
+	if (!c->node_name)
+		return usage_err("node %s: --name is required", c->sub);
+	if (!strcmp(c->sub, "add") && !c->n_node_addrs)
+		return usage_err("node add: at least one --address");
+	return 0;
+}
+
+/* The table as last applied, changed by @change, applied again and kept. */
+static int node_change(struct ctl *c, bool add)
+{
+	struct zh_cluster_conf conf;
+	struct zh_cluster_result r;
+	struct zh_node_set set;
+	struct zh_node_info n;
+	char err[512];
+	json_t *o;
+	int lock, rc;
+
+	lock = zh_pin_lock(c->root);
+	if (lock < 0)
+		return lock;
+	rc = zh_cluster_state_load(c->state_dir, &conf, &set, err, sizeof(err));
+	if (rc) {
+		fprintf(stderr, "zerohopctl: %s\n", err);
+		rc = CMD_FAILED;
+		goto out;
+	}
+	if (add) {
+		o = json_pack("{s:s, s:[], s:[]}", "name", c->node_name,
+			      "addresses", "podCIDRs");
+		for (int i = 0; o && i < c->n_node_addrs; i++)
+			json_array_append_new(json_object_get(o, "addresses"),
+					      json_string(c->node_addrs[i]));
+		for (int i = 0; o && i < c->n_node_cidrs; i++)
+			json_array_append_new(json_object_get(o, "podCIDRs"),
+					      json_string(c->node_cidrs[i]));
+		rc = o ? zh_node_from_json(o, &n, err, sizeof(err)) : -ENOMEM;
+		json_decref(o);
+		if (!rc)
+			rc = zh_node_set_put(&set, &n);
+	} else {
+		rc = zh_node_set_del(&set, c->node_name);
+		if (rc == -ENOENT)
+			snprintf(err, sizeof(err), "no node %s in the table",
+				 c->node_name);
+	}
+	if (rc) {
+		fprintf(stderr, "zerohopctl: node %s: %s\n", c->sub,
+			rc == -EINVAL || rc == -ENOENT ? err : strerror(-rc));
+		rc = CMD_FAILED;
+		goto out_set;
+	}
+	rc = zh_cluster_apply(&c->objs, &conf, &set, &r);
+	if (rc) {
+		fprintf(stderr, "zerohopctl: node %s: %s\n", c->sub, r.err);
+		rc = CMD_FAILED;
+		goto out_set;
+	}
+	rc = zh_cluster_state_save(c->state_dir, &conf, &set);
+out_set:
+	zh_node_set_free(&set);
+out:
+	zh_pin_unlock(lock);
+	return rc;
+}
+
+static int cmd_node_add(struct ctl *c)
+{
+	return node_change(c, true);
+}
+
+static int cmd_node_del(struct ctl *c)
+{
+	return node_change(c, false);
+}
+
+static int cmd_node_list(struct ctl *c)
+{
+	struct zh_cluster_conf conf;
+	struct zh_node_set set;
+	char err[512], buf[64];
+	json_t *j, *nodes;
+	int rc;
+
+	rc = zh_cluster_state_load(c->state_dir, &conf, &set, err, sizeof(err));
+	if (rc) {
+		fprintf(stderr, "zerohopctl: %s\n", err);
+		return CMD_FAILED;
+	}
+	if (c->json) {
+		j = json_pack("{s:s, s:s, s:[]}", "self", conf.self, "routing",
+			      zh_routing_name(conf.routing), "nodes");
+		nodes = json_object_get(j, "nodes");
+		for (size_t i = 0; j && i < set.n; i++)
+			json_array_append_new(nodes,
+					      zh_node_to_json(&set.v[i]));
+		rc = j ? print_json(j) : -ENOMEM;
+	} else {
+		printf("routing %s; this node: %s\n",
+		       zh_routing_name(conf.routing), conf.self);
+		printf("%-24s %-40s %s\n", "NODE", "ADDRESSES", "POD CIDRS");
+		for (size_t i = 0; i < set.n; i++) {
+			char a[256] = "", p[256] = "";
+
+			for (int k = 0; k < set.v[i].n_addrs; k++)
+				snprintf(a + strlen(a), sizeof(a) - strlen(a),
+					 "%s%s", k ? "," : "",
+					 zh_addr_str(&set.v[i].addrs[k], false,
+						     buf, sizeof(buf)));
+			for (int k = 0; k < set.v[i].n_cidrs; k++)
+				snprintf(p + strlen(p), sizeof(p) - strlen(p),
+					 "%s%s", k ? "," : "",
+					 zh_addr_str(&set.v[i].cidrs[k], true,
+						     buf, sizeof(buf)));
+			printf("%-24s %-40s %s\n", set.v[i].name, a,
+			       p[0] ? p : "-");
+		}
+	}
+	zh_node_set_free(&set);
+	return rc;
+}
 
 static const struct {
 	const char *name, *sub;
@@ -1229,6 +1378,12 @@ static const struct {
 	{ "service", "list", cmd_service_list, NULL, true, OPT_OUTPUT },
 	{ "service", "apply", cmd_service_apply, prep_apply, true,
 	  OPT_FILE | OPT_OUTPUT },
+	{ "node", "add", cmd_node_add, prep_node, true,
+	  OPT_NAME | OPT_ADDRESS | OPT_POD_CIDR | OPT_STATE_DIR },
+	{ "node", "del", cmd_node_del, prep_node, true,
+	  OPT_NAME | OPT_STATE_DIR },
+	{ "node", "list", cmd_node_list, NULL, false,
+	  OPT_OUTPUT | OPT_STATE_DIR },
 	{ "conntrack", "list", cmd_conntrack_list, NULL, true, OPT_OUTPUT },
 	{ "conntrack", "flush", cmd_conntrack_flush, NULL, true, 0 },
 	{ "policy", NULL, cmd_policy, NULL, true,
@@ -1285,6 +1440,12 @@ int main(int argc, char **argv)
 			ZH_OPT_UINT("nodeport", 0, &c.nodeport, 1, 65535),
 		[O_FILE] = ZH_OPT_STR("file", 'f', &c.file),
 		[O_CNI_DIR] = ZH_OPT_STR("cni-conf-dir", 0, &c.cni_dir),
+		[O_NAME] = ZH_OPT_STR("name", 0, &c.node_name),
+		[O_ADDRESS] = ZH_OPT_STRS("address", 0, c.node_addrs,
+					  &c.n_node_addrs, ZH_NODE_ADDRS_MAX),
+		[O_POD_CIDR] = ZH_OPT_STRS("pod-cidr", 0, c.node_cidrs,
+					   &c.n_node_cidrs, ZH_NODE_CIDRS_MAX),
+		[O_STATE_DIR] = ZH_OPT_STR("state-dir", 0, &c.state_dir),
 		[O_POD] = ZH_OPT_STR("pod", 0, &c.pod),
 		[O_PEER] = ZH_OPT_STR("peer", 0, &c.peer),
 		[O_PIN_ROOT] = ZH_OPT_STR("pin-root", 'p', &c.root),
@@ -1296,6 +1457,7 @@ int main(int argc, char **argv)
 	int next, rc;
 
 	c.root = zh_pin_root_default();
+	c.state_dir = zh_state_dir();
 	zh_log_set_prefix("zerohopctl");
 	zh_log_set_level(ZH_LOG_WARN);
 	zh_log_hook_libs();
@@ -1329,6 +1491,8 @@ int main(int argc, char **argv)
 					"%s: which? (%s)", cmd,
 					!strcmp(cmd, "service") ?
 						"add, del, list, apply" :
+					!strcmp(cmd, "node") ?
+						"add, del, list" :
 						"list, flush");
 			for (; i < N_CMDS && !strcmp(cmd, cmds[i].name); i++)
 				if (!strcmp(argv[next], cmds[i].sub))

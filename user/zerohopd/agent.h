@@ -10,6 +10,7 @@
 #include <stddef.h>
 
 #include "svc.h"
+#include "nodes.h"
 #include "zerohop.h"
 
 /*
@@ -27,5 +28,15 @@ int zh_agent_services_change(const struct zh_objs *objs, const char *source,
 			     struct zh_svc_set *set,
 			     const struct zh_service *del, size_t n_del,
 			     bool partial);
+
+/*
+ * Make this node's view of the cluster that of @set (nodes.h) under the
+ * pin lock, and keep it in @state_dir for zerohopctl node; log the outcome
+ * naming @source. Returns 0 or a negative errno.
+ */
+int zh_agent_nodes_apply(const struct zh_objs *objs,
+			 const struct zh_cluster_conf *conf,
+			 const char *state_dir, const char *source,
+			 const struct zh_node_set *set);
 
 #endif /* ZH_AGENT_H */

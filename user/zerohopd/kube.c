@@ -331,6 +331,21 @@ static int conflist_write(const char *dir, const char *text)
 	return rc;
 }
 
+/* @text (a conflist, freed) with "routing" set in our plugin's entry. */
+static char *conflist_routing(char *text, const char *routing)
+{
+	json_t *c = json_loads(text, 0, NULL);
+	json_t *plugin = json_array_get(json_object_get(c, "plugins"), 0);
+	char *out = NULL;
+
+	if (json_is_object(plugin) &&
+	    !json_object_set_new(plugin, "routing", json_string(routing)))
+		out = json_dumps(c, JSON_INDENT(2));
+	json_decref(c);
+	free(text);
+	return out;
+}
+
 /*
  * Once the Services are programmed: this node's pod CIDRs as the CNI
  * configuration, written when it changes.
@@ -354,6 +369,9 @@ static void cni_sync(struct zh_kube *k)
 	text = zh_k8s_conflist(cidrs, k->o.cni_datapath, k->o.cni_mtu,
 			       k->o.cni_afxdp);
 	json_decref(one);
+	/* Routing vxlan: the plugin gives pods the VXLAN device's MTU. */
+	if (text && k->o.cluster && k->o.cluster->routing == ZH_ROUTING_VXLAN)
+		text = conflist_routing(text, "vxlan");
 	if (!text) {
 		if (!k->conflist)
 			pr_info("k8s: node %s has no pod CIDR yet: no CNI configuration\n",
@@ -375,6 +393,34 @@ static void cni_sync(struct zh_kube *k)
 		k->o.cni_conf_dir, k->o.node);
 	free(k->conflist);
 	k->conflist = text;
+}
+
+/*
+ * The Node objects as the node table (nodes.h): every usable Node, routes
+ * and tunnel entries toward the others. A Node without an InternalIP or
+ * pod CIDR is left out, logged once per change.
+ */
+static void nodes_sync(struct zh_kube *k)
+{
+	struct zh_node_set set = { 0 };
+	struct zh_node_info n;
+	const char *name;
+	json_t *node;
+	char err[256];
+
+	if (!k->o.cluster)
+		return;
+	json_object_foreach (k->res[ZH_KUBE_NODES].store, name, node) {
+		if (zh_node_from_k8s(node, &n, err, sizeof(err))) {
+			pr_info("k8s: Node %s left out: %s\n", name, err);
+			continue;
+		}
+		if (zh_node_set_put(&set, &n))
+			break;
+	}
+	zh_agent_nodes_apply(k->objs, k->o.cluster, k->o.state_dir,
+			     "Node objects", &set);
+	zh_node_set_free(&set);
 }
 
 /* --- NetworkPolicy ------------------------------------------------------------ */
@@ -676,8 +722,9 @@ static void *kube_thread(void *arg)
 			health_sync(k);
 			cni_sync(k);
 		}
-		if (nodes->changed) {
+		if (nodes->changed && nodes->synced) {
 			nodes->changed = false;
+			nodes_sync(k);
 			k->pol_nodes = pol;
 			cni_sync(k);
 		}

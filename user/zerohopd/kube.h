@@ -19,6 +19,7 @@
 #include <jansson.h>
 
 #include "k8s.h"
+#include "nodes.h"
 #include "policy.h"
 #include "zerohop.h"
 #include "zh_hist.h"
@@ -54,13 +55,16 @@ struct zh_kube_opts {
 	unsigned int cni_mtu; /* its "mtu"; 0: the plugin's default */
 	json_t *cni_afxdp; /* its "afxdp" (borrowed); NULL: none */
 	unsigned int batch_ms; /* quiet time that ends a batch of events */
+	/* How this node reaches the others (the Node objects give the
+	 * table); NULL: the nodes are not followed. */
+	const struct zh_cluster_conf *cluster;
+	/* where the applied table is kept, and the policy's names
+	 * (policy.json, for zerohopctl policy); NULL: nowhere */
+	const char *state_dir;
 	/* ZH_POL_MODE_*: not OFF, Pods (of every node), Namespaces and
 	 * NetworkPolicies are followed too, compiled (policy.h) and written
 	 * into the policy maps (pol_maps.h), which the datapath enforces. */
 	int network_policy;
-	/* Where the policy's names go (policy.json, for zerohopctl policy);
-	 * NULL: nowhere. */
-	const char *state_dir;
 };
 
 struct zh_kube_stats {

@@ -44,6 +44,7 @@
 #include "metrics.h"
 #include "hist.h"
 #include "params.h"
+#include "socklb.h"
 
 /* zerohop_build_info's version label; a build may pass -DZH_VERSION=... */
 #ifndef ZH_VERSION
@@ -509,6 +510,44 @@ static int fam_xsk_live(struct mbuf *b, const char *name,
 	return 0;
 }
 
+/* Socket-level LB (socklb.h): zh_sock_stats, read once per family. */
+static int fam_sock_translations(struct mbuf *b, const char *name,
+				 const struct scrape *s)
+{
+	__u64 st[ZH_SOCK_STAT_MAX];
+	int err = zh_sock_stats_read(s->m->objs, st, false);
+
+	if (err)
+		return err;
+	for (int h = 0; h < ZH_SOCK_STAT_REFUSED; h++)
+		sample_u64(b, name, LABELS("hook", zh_sock_stat_name(h)),
+			   st[h]);
+	return 0;
+}
+
+static int fam_sock_refused(struct mbuf *b, const char *name,
+			    const struct scrape *s)
+{
+	__u64 st[ZH_SOCK_STAT_MAX];
+	int err = zh_sock_stats_read(s->m->objs, st, false);
+
+	if (err)
+		return err;
+	sample_u64(b, name, NULL, st[ZH_SOCK_STAT_REFUSED]);
+	return 0;
+}
+
+static int fam_sock_attached(struct mbuf *b, const char *name,
+			     const struct scrape *s)
+{
+	unsigned int mask = zh_socklb_attached(s->m->objs->dir, NULL);
+
+	for (int h = 0; h < ZH_SOCK_HOOKS; h++)
+		sample_u64(b, name, LABELS("hook", zh_sock_hook_name(h)),
+			   mask >> h & 1);
+	return 0;
+}
+
 /* The Kubernetes families: nothing without --kubernetes. */
 #define KUBE_FAMILY(fn, body)                             \
 	static int fn(struct mbuf *b, const char *name,   \
@@ -661,6 +700,15 @@ static const struct family {
 	{ "zerohop_xsk_registrations", "gauge",
 	  "AF_XDP sockets pods have registered with the agent and not released.",
 	  fam_xsk_live },
+	{ "zerohop_socket_lb_translations_total", "counter",
+	  "Socket calls the socket-level balancer translated, by hook: connect4/6 and sendmsg4/6 (a Service address to a backend), recvmsg4/6 and getpeername4/6 (a backend back to the Service address).",
+	  fam_sock_translations },
+	{ "zerohop_socket_lb_refused_total", "counter",
+	  "connect() or sendmsg() to a Service without ready endpoints, failed at once (ECONNREFUSED) by the socket-level balancer.",
+	  fam_sock_refused },
+	{ "zerohop_socket_lb_attached", "gauge",
+	  "1 where the socket-level balancer's program for the hook is attached (to the cgroup v2 root, or --cgroup), else 0.",
+	  fam_sock_attached },
 	{ "zerohop_agent_start_time_seconds", "gauge",
 	  "When zerohopd came up (objects open, HTTP serving), in seconds since the Unix epoch.",
 	  fam_start_time },

@@ -30,8 +30,10 @@ int zh_agent_takeover(struct zh_objs *objs, const struct zh_load_opts *opts)
 	int err;
 
 	zh_upgrade_takeover(objs, said, NULL);
-	/* Our own programs were just loaded: they are this build's. */
-	if (objs->loaded)
+	/* Our own programs were just loaded and pinned, every one: they are
+	 * this build's. (A load that only made what an earlier build of
+	 * this version lacked, a map new to ours, left its programs.) */
+	if (objs->loaded && objs->fresh)
 		return 0;
 	err = zh_upgrade_programs(objs, opts, &r);
 	if (err)

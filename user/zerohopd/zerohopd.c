@@ -23,6 +23,7 @@
 #include <net/if.h>
 #include <arpa/inet.h>
 #include <sys/signalfd.h>
+#include <sys/stat.h>
 #include <poll.h>
 
 #include "zerohop.h"
@@ -95,7 +96,6 @@ static void usage(FILE *f)
 		"      --k8s-api URL       the API server, https://HOST:PORT (default $%s,\n"
 		"                          else the kubernetes Service's address from the env)\n"
 		"      --kubeconfig FILE   credentials and server from a kubeconfig (off-cluster)\n"
-		"      --node-name NAME    this node (default $NODE_NAME, else the hostname)\n"
 		"      --cni-conf-dir DIR  once the Services are programmed, write this node's\n"
 		"                          CNI configuration there (10-zerohop.conflist, from the\n"
 		"                          Node's pod CIDRs); default: don't\n"
@@ -119,6 +119,18 @@ static void usage(FILE *f)
 		"                          maglev (defaults in zh_abi.h)\n"
 		"      --xsk-socket PATH|none  where pods hand over their AF_XDP sockets\n"
 		"                          (default $%s or %s; mount it into AF_XDP pods)\n"
+		"      --nodes FILE       the cluster's nodes (README: Across nodes), at start and\n"
+		"                          on SIGHUP: {\"nodes\": [{\"name\", \"addresses\",\n"
+		"                          \"podCIDRs\"}]} or kubectl's NodeList; with --kubernetes\n"
+		"                          they come from the Node objects instead\n"
+		"      --node-name NAME    this node (default $NODE_NAME, else the hostname)\n"
+		"      --routing native|vxlan  how pods reach other nodes' pods (default native):\n"
+		"                          native: via the node's address on the uplink;\n"
+		"                          vxlan: through a VXLAN device the agent makes\n"
+		"      --uplink DEV        the device toward the other nodes (default: the one\n"
+		"                          holding this node's address)\n"
+		"      --vxlan-port N      the VXLAN UDP port (default %u)\n"
+		"      --vxlan-vni N       the VXLAN network id (default %u)\n"
 		"      --socket-lb on|off|auto  socket-level load balancing: cgroup programs\n"
 		"                          put a Service's backend in place of its address at\n"
 		"                          connect()/sendmsg() for every socket of the node\n"
@@ -129,7 +141,10 @@ static void usage(FILE *f)
 		"      --cgroup DIR        the cgroup v2 directory it attaches to (default\n"
 		"                          $ZEROHOP_CGROUP, else the hierarchy's root:\n"
 		"                          /sys/fs/cgroup, or /sys/fs/cgroup/unified on hybrid\n"
-		"                          hosts); the sockets of processes below it only\n"
+		"                          hosts); the sockets of processes below it only.\n"
+		"                          A directory that is no cgroup v2 but whose\n"
+		"                          DIR/unified is (a hybrid node's hierarchy mounted\n"
+		"                          whole): that one\n"
 		"  -v, --verbose           more logging (repeat for libbpf debug)\n"
 		"  -h, --help              this help\n"
 		"\n"
@@ -139,13 +154,14 @@ static void usage(FILE *f)
 		"ZEROHOP_DISABLE_FEATURES=name,name makes that probe report those absent.\n"
 		"\n"
 		"SIGTERM or SIGINT: exit, leaving the pins (the dataplane keeps forwarding).\n"
-		"SIGHUP: sweep stale endpoints now, and apply the --services file again.\n"
+		"SIGHUP: sweep stale endpoints now, and apply the --services and --nodes\n"
+		"files again.\n"
 		"With --kubernetes, /readyz answers 503 until the Services are programmed.\n",
 		ZH_PIN_ROOT, ZH_STATE_DIR_ENV, ZH_STATE_DIR, ZH_MASQ_NFT_TABLE,
 		(unsigned int)ZH_SNAT_PORT_MIN, (unsigned int)ZH_SNAT_PORT_MAX,
 		ZH_SAMPLE_DEFAULT, ZH_K8S_API_ENV, ZH_MAGLEV_SLOTS,
-		ZH_MAGLEV_PER_BACKEND, ZH_XSK_SOCKET_ENV,
-		ZH_XSK_SOCKET_DEFAULT);
+		ZH_MAGLEV_PER_BACKEND, ZH_XSK_SOCKET_ENV, ZH_XSK_SOCKET_DEFAULT,
+		ZH_VXLAN_PORT, ZH_VXLAN_VNI);
 }
 
 struct stale {
@@ -326,13 +342,46 @@ static int attach_uplinks(const struct zh_objs *objs, const char *devs)
 /* The node's addresses, for NodePorts: at start and at every sweep. */
 static void sync_node_addrs(const struct zh_objs *objs)
 {
+	static int said; /* the last error said, not every interval */
+	static struct zh_netns last; /* the last entry said */
+	char a4[INET_ADDRSTRLEN] = "-", a6[INET6_ADDRSTRLEN] = "-";
 	int n, err = zh_node_addrs_sync(objs, &n);
+	const __u32 *p6 = NULL;
+	struct zh_config cfg;
+	struct zh_netns nn;
+	__u32 p4 = 0;
 
 	if (err)
 		pr_warn("cannot write %s: %s\n", ZH_MAP_NODE_ADDRS,
 			strerror(-err));
 	else
 		pr_debug("%d node address(es) in %s\n", n, ZH_MAP_NODE_ADDRS);
+	/* The node's netns for socket-level LB (zh_netns): its address
+	 * towards the Service CIDR is its sessionAffinity client, and only
+	 * its sockets reach a NodePort at localhost. */
+	if (!zh_config_get(objs, &cfg)) {
+		if (cfg.svc_cidr4_len)
+			p4 = cfg.svc_cidr4;
+		if (cfg.svc_cidr6_len)
+			p6 = cfg.svc_cidr6;
+	}
+	err = zh_netns_node_sync(objs, p4, p6, &nn);
+	if (err && err != said)
+		pr_warn("%s: cannot record the node's netns (%s): a NodePort at localhost is not served at the socket level, and the node's sockets are sessionAffinity clients by netns\n",
+			ZH_MAP_NETNS,
+			err == -ENOPROTOOPT ?
+				"no SO_NETNS_COOKIE before kernel 5.14" :
+				strerror(-err));
+	else if (!err && (said != 1 || memcmp(&nn, &last, sizeof(nn)))) {
+		last = nn;
+		if (nn.flags & ZH_NETNS_F_V4)
+			inet_ntop(AF_INET, &nn.addr4, a4, sizeof(a4));
+		if (nn.flags & ZH_NETNS_F_V6)
+			inet_ntop(AF_INET6, nn.addr6, a6, sizeof(a6));
+		pr_info("the node's netns in %s: sessionAffinity client %s / %s\n",
+			ZH_MAP_NETNS, a4, a6);
+	}
+	said = err ? err : 1;
 }
 
 /*
@@ -505,6 +554,47 @@ int zh_agent_services_change(const struct zh_objs *objs, const char *path,
 	return rc;
 }
 
+int zh_agent_nodes_apply(const struct zh_objs *objs,
+			 const struct zh_cluster_conf *conf,
+			 const char *state_dir, const char *source,
+			 const struct zh_node_set *set)
+{
+	struct zh_cluster_result r;
+	int lock, rc, err;
+
+	lock = zh_pin_lock(objs->root);
+	if (lock < 0)
+		return lock;
+	rc = zh_cluster_apply(objs, conf, set, &r);
+	if (!rc && state_dir) {
+		mkdir(state_dir, 0700); /* the plugin may not have made it */
+		err = zh_cluster_state_save(state_dir, conf, set);
+		if (err)
+			pr_warn("nodes: cannot keep the table in %s/%s: %s\n",
+				state_dir, ZH_CLUSTER_STATE, strerror(-err));
+	}
+	zh_pin_unlock(lock);
+	if (rc)
+		pr_warn("nodes: %s: %s\n", source, r.err);
+	else
+		pr_info("nodes: %s: %zu node(s), %d other(s): %d pod CIDR route(s) (%s), %d map entries; %d route(s) and %d entries removed\n",
+			source, set->n, r.remote, r.routes,
+			zh_routing_name(conf->routing), r.entries,
+			r.routes_removed, r.removed);
+	return rc;
+}
+
+/* --nodes FILE: parsed, or said why not. */
+static int nodes_load(const char *path, struct zh_node_set *set)
+{
+	char err[512];
+	int rc = zh_nodes_load(path, set, err, sizeof(err));
+
+	if (rc)
+		pr_warn("nodes: %s\n", err);
+	return rc;
+}
+
 /* SIGHUP: the file again; a bad one changes nothing. */
 static void services_reload(const struct zh_objs *objs, const char *path)
 {
@@ -578,6 +668,11 @@ struct agent_opts {
 	bool kubernetes;
 	int datapath; /* --cni-datapath: an index of datapaths[] */
 	const char *afxdp_text; /* --cni-afxdp */
+	const char *nodes_file; /* --nodes */
+	unsigned int vxlan_port, vni; /* 0: the defaults */
+	const char *uplink; /* --uplink */
+	int routing; /* --routing: enum zh_routing */
+	struct zh_cluster_conf cluster; /* made from the above */
 	int socket_lb; /* --socket-lb: enum socklb_mode */
 	const char *cgroup; /* --cgroup; NULL: the cgroup v2 root */
 	struct zh_kube_opts kube;
@@ -635,8 +730,8 @@ static int agent_parse_kube(struct agent_opts *o, const struct zh_param *opts,
 			    size_t len)
 {
 	static const char *const kube_only[] = {
-		"k8s-api",	"kubeconfig", "node-name", "cni-conf-dir",
-		"cni-datapath", "cni-mtu",    "cni-afxdp", "network-policy"
+		"k8s-api", "kubeconfig", "cni-conf-dir",  "cni-datapath",
+		"cni-mtu", "cni-afxdp",	 "network-policy"
 	};
 	size_t i;
 
@@ -662,7 +757,13 @@ static int agent_parse_kube(struct agent_opts *o, const struct zh_param *opts,
 		return -EINVAL;
 	if (!o->kube.node || !o->kube.node[0])
 		o->kube.node = getenv("NODE_NAME");
-	if (o->kubernetes && (!o->kube.node || !o->kube.node[0])) {
+	if (o->kubernetes && o->nodes_file) {
+		fprintf(stderr,
+			"zerohopd: --nodes and --kubernetes: the nodes come from one or the other\n");
+		return -EINVAL;
+	}
+	if ((o->kubernetes || o->nodes_file) &&
+	    (!o->kube.node || !o->kube.node[0])) {
 		if (gethostname(hostname, len - 1)) {
 			fprintf(stderr,
 				"zerohopd: no node name: give --node-name or set NODE_NAME\n");
@@ -670,6 +771,23 @@ static int agent_parse_kube(struct agent_opts *o, const struct zh_param *opts,
 		}
 		o->kube.node = hostname;
 	}
+	zh_cluster_conf_init(&o->cluster);
+	o->cluster.routing = (enum zh_routing)o->routing;
+	snprintf(o->cluster.self, sizeof(o->cluster.self), "%s",
+		 o->kube.node ? o->kube.node : "");
+	if (o->uplink &&
+	    snprintf(o->cluster.uplink, sizeof(o->cluster.uplink), "%s",
+		     o->uplink) >= (int)sizeof(o->cluster.uplink)) {
+		fprintf(stderr, "zerohopd: --uplink %s: no such device name\n",
+			o->uplink);
+		return -EINVAL;
+	}
+	if (o->vxlan_port)
+		o->cluster.vxlan_port = o->vxlan_port;
+	if (o->vni)
+		o->cluster.vni = o->vni;
+	o->kube.cluster = &o->cluster;
+	o->kube.state_dir = o->state_dir;
 	return 0;
 }
 
@@ -685,6 +803,9 @@ static int agent_parse(int argc, char **argv, struct agent_opts *o)
 	int masq = 1;
 	static const char *const datapaths[] = { "tc", "xdp" };
 	static const int datapath_vals[] = { 0, 1 };
+	static const char *const routings[] = { "native", "vxlan" };
+	static const int routing_vals[] = { ZH_ROUTING_NATIVE,
+					    ZH_ROUTING_VXLAN };
 	static const char *const pol_modes[] = { "off", "audit", "on" };
 	static const int pol_mode_vals[] = { ZH_POL_MODE_OFF, ZH_POL_MODE_AUDIT,
 					     ZH_POL_MODE_ON };
@@ -734,6 +855,12 @@ static int agent_parse(int argc, char **argv, struct agent_opts *o)
 			    1, 65536),
 		ZH_OPT_FUNC("xsk-socket", 0, &o->xsk_path, parse_xsk_socket,
 			    "an absolute path shorter than 108 bytes, or none"),
+		ZH_OPT_STR("nodes", 0, &o->nodes_file),
+		ZH_OPT_ENUM("routing", 0, &o->routing, routings, routing_vals,
+			    2),
+		ZH_OPT_STR("uplink", 0, &o->uplink),
+		ZH_OPT_UINT("vxlan-port", 0, &o->vxlan_port, 1, 65535),
+		ZH_OPT_UINT("vxlan-vni", 0, &o->vni, 1, (1U << 24) - 1),
 		ZH_OPT_ENUM("socket-lb", 0, &o->socket_lb, socklb_names,
 			    socklb_vals, 3),
 		ZH_OPT_STR("cgroup", 0, &o->cgroup),
@@ -835,6 +962,20 @@ static int signals_open(int *sfd)
 	return 0;
 }
 
+/* At start and on SIGHUP; a bad file changes nothing. */
+static int nodes_sync(const struct agent_opts *o, const struct zh_objs *objs)
+{
+	struct zh_node_set set;
+	int rc;
+
+	rc = nodes_load(o->nodes_file, &set);
+	if (!rc)
+		rc = zh_agent_nodes_apply(objs, &o->cluster, o->state_dir,
+					  o->nodes_file, &set);
+	zh_node_set_free(&set);
+	return rc;
+}
+
 /*
  * The BPF objects, loaded (or the pins reused) under the pin lock, what
  * this kernel cannot serve refused, and the --services file programmed.
@@ -855,6 +996,14 @@ static int agent_load(struct agent *a)
 		err = services_load(o->services, &svc_set);
 		if (err)
 			return err;
+	}
+	if (o->nodes_file) {
+		struct zh_node_set nodes;
+
+		err = nodes_load(o->nodes_file, &nodes);
+		zh_node_set_free(&nodes);
+		if (err)
+			goto err_services;
 	}
 	lock = zh_pin_lock(o->root);
 	if (lock < 0) {
@@ -901,6 +1050,25 @@ err_objs:
 err_services:
 	zh_svc_set_free(&svc_set); /* zh_agent_services_apply() freed it */
 	return err;
+}
+
+/* Where the kernel cannot carry the cross-node fast path, say so once:
+ * the kernel's routes carry those packets instead (the programs leave
+ * the missing parts out by themselves). */
+static void cluster_features(const struct zh_objs *objs,
+			     const struct zh_cluster_conf *c)
+{
+	enum zh_use use = c->routing == ZH_ROUTING_VXLAN ? ZH_USE_VXLAN :
+							   ZH_USE_NATIVE;
+	int missing = zh_use_missing(&objs->feat, use);
+
+	if (missing >= 0)
+		pr_info("%s off: this kernel lacks %s (%s); the kernel's routes to the other nodes carry pods' packets\n",
+			zh_use_name(use), zh_feat_name(missing),
+			zh_feat_doc(missing)->what);
+	else
+		pr_info("routing %s: %s on\n", zh_routing_name(c->routing),
+			zh_use_name(use));
 }
 
 /*
@@ -1010,6 +1178,13 @@ static int agent_configure(struct agent *a)
 		return err;
 	masq_nft(&o->masq);
 	sync_node_addrs(&a->objs);
+	if (o->nodes_file || o->kubernetes)
+		cluster_features(&a->objs, &o->cluster);
+	if (o->nodes_file) {
+		err = nodes_sync(o, &a->objs);
+		if (err)
+			return err;
+	}
 	err = agent_socklb(a);
 	if (err)
 		return err;
@@ -1025,6 +1200,8 @@ static int agent_configure(struct agent *a)
 	}
 	if (err)
 		pr_warn("cannot write %s: %s\n", ZH_MAP_CONFIG, strerror(-err));
+	/* again, with the Service CIDR now in zh_config */
+	sync_node_addrs(&a->objs);
 	pr_info("%s BPF objects in %s; %d endpoint(s); latency probes %s, sampling %s%.0u; AF_XDP sockets on %s; ready\n",
 		a->objs.loaded ? "loaded and pinned" : "reusing pinned",
 		a->objs.dir, a->n_eps, o->cfg.flags ? "on" : "off",
@@ -1083,6 +1260,8 @@ static void agent_loop(struct agent *a)
 			/* A bad file changes nothing: the agent goes on. */
 			if (o->services)
 				services_reload(&a->objs, o->services);
+			if (o->nodes_file && nodes_sync(o, &a->objs))
+				pr_warn("nodes: keeping the node table as it is\n");
 			continue;
 		}
 		pr_info("signal %u: exiting; pins stay in %s\n", si.ssi_signo,
@@ -1161,7 +1340,6 @@ static int agent_run(struct agent *a)
 		goto err_xsk;
 	/* After signals_open(): the threads inherit the mask. */
 	if (o->kubernetes) {
-		o->kube.state_dir = o->state_dir;
 		err = zh_kube_start(&a->kube, &o->kube, &a->objs);
 		if (err)
 			goto err_xsk;

@@ -1,0 +1,452 @@
+// SPDX-License-Identifier: Apache-2.0
+/*
+ * test_bpf_sock.c - socket-level load balancing (bpf/lib/sock.h) in the
+ * kernel, with real sockets: the objects loaded and pinned as the agent
+ * loads them (under a pin root of the test's own), Services applied with
+ * zh_svc_apply(), the zh_sock_* programs attached with zh_socklb_attach()
+ * to a child cgroup the test makes (never the root), the process in a
+ * network namespace of its own whose loopback holds the backends' and the
+ * clients' addresses, and no route to the Service CIDR (a VIP only
+ * answers when translated):
+ *
+ *  - TCP connect() to a ClusterIP reaches the backend, getpeername() is the
+ *    VIP, data goes both ways (connect4, getpeername4 counted);
+ *  - unconnected UDP sendto() the VIP reaches the backend, recvfrom()
+ *    reads the reply as from the VIP (sendmsg4, recvmsg4 counted);
+ *  - a Service without endpoints: connect() and sendto() fail at once
+ *    with ECONNREFUSED (EPERM without bpf_set_retval()), counted;
+ *  - a socket made outside the cgroup is not translated;
+ *  - sessionAffinity: a netns recorded in zh_netns is its address's
+ *    client (the per-packet path's key), its entry read back.
+ *
+ * Exit 77 (skipped) when not root, without a cgroup v2 hierarchy, or on a
+ * kernel without the socket-level LB hooks.
+ */
+#define _GNU_SOURCE /* unshare() */
+#include <errno.h>
+#include <fcntl.h>
+#include <sched.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/time.h>
+#include <bpf/bpf.h>
+
+#include <cmocka.h>
+
+#include "zerohop.h"
+#include "kfeatures.h"
+#include "socklb.h"
+#include "svc_maps.h"
+
+#define SKIP 77
+#define BACKEND "10.0.0.2"
+#define VIP "10.96.0.10"
+#define VIP_EMPTY "10.96.0.13"
+#define VIP_STICKY "10.96.0.12"
+
+static const char services[] =
+	"{\"services\": ["
+	" {\"name\": \"web\", \"vip\": \"" VIP "\", \"port\": 80,"
+	"  \"backends\": [{\"ip\": \"" BACKEND "\", \"port\": 8080}]},"
+	" {\"name\": \"dns\", \"vip\": \"" VIP
+	"\", \"port\": 53, \"proto\": \"udp\","
+	"  \"backends\": [{\"ip\": \"" BACKEND "\", \"port\": 5353}]},"
+	" {\"name\": \"empty\", \"vip\": \"" VIP_EMPTY
+	"\", \"port\": 80, \"backends\": []},"
+	" {\"name\": \"emptyu\", \"vip\": \"" VIP_EMPTY "\", \"port\": 53,"
+	"  \"proto\": \"udp\", \"backends\": []},"
+	" {\"name\": \"sticky\", \"vip\": \"" VIP_STICKY "\", \"port\": 80,"
+	"  \"affinity\": {\"clientIP\": 600},"
+	"  \"backends\": [{\"ip\": \"" BACKEND "\", \"port\": 8080}]}"
+	"]}";
+
+static const struct zh_load_opts small = {
+	.maglev_slots = 4096,
+	.services_max = 64,
+	.backends_max = 64,
+	.ct_max = 1024,
+	.affinity_max = 64,
+};
+
+static struct zh_objs objs;
+static char root[64], cg[4200], home[8200];
+static int tcp_srv = -1, udp_srv = -1;
+static bool opened; /* objs */
+
+/* --- the process's cgroup ----------------------------------------------- */
+
+static int cg_move(const char *dir)
+{
+	char path[8300], pid[24];
+	int fd, n, err = 0;
+
+	snprintf(path, sizeof(path), "%s/cgroup.procs", dir);
+	n = snprintf(pid, sizeof(pid), "%d\n", (int)getpid());
+	fd = open(path, O_WRONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	if (write(fd, pid, (size_t)n) != n)
+		err = -errno;
+	close(fd);
+	return err;
+}
+
+/* Where this process is in the hierarchy under @croot ("0::" line). */
+static int cg_home(const char *croot)
+{
+	char line[4096];
+	FILE *f = fopen("/proc/self/cgroup", "re");
+	int err = -ENOENT;
+
+	if (!f)
+		return -errno;
+	while (fgets(line, sizeof(line), f)) {
+		if (strncmp(line, "0::", 3))
+			continue;
+		line[strcspn(line, "\n")] = '\0';
+		snprintf(home, sizeof(home), "%s%s", croot,
+			 strcmp(line + 3, "/") ? line + 3 : "");
+		err = 0;
+		break;
+	}
+	fclose(f);
+	return err;
+}
+
+/* --- sockets ------------------------------------------------------------ */
+
+static void sin_set(struct sockaddr_in *s, const char *addr, int port)
+{
+	memset(s, 0, sizeof(*s));
+	s->sin_family = AF_INET;
+	s->sin_port = htons((uint16_t)port);
+	assert_int_equal(inet_pton(AF_INET, addr, &s->sin_addr), 1);
+}
+
+static void timeouts(int fd)
+{
+	struct timeval tv = { .tv_sec = 2 };
+
+	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+}
+
+static int server(int type, int port)
+{
+	struct sockaddr_in a;
+	int fd = socket(AF_INET, type | SOCK_CLOEXEC, 0), one = 1;
+
+	if (fd < 0)
+		return -1;
+	sin_set(&a, BACKEND, port);
+	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	if (bind(fd, (struct sockaddr *)&a, sizeof(a)) ||
+	    (type == SOCK_STREAM && listen(fd, 16))) {
+		close(fd);
+		return -1;
+	}
+	timeouts(fd);
+	return fd;
+}
+
+static __u64 stat_of(int stat)
+{
+	__u64 st[ZH_SOCK_STAT_MAX];
+
+	assert_int_equal(zh_sock_stats_read(&objs, st, false), 0);
+	return st[stat];
+}
+
+/* A client socket made inside the cgroup (@in) or outside. */
+static int client(int type, bool in)
+{
+	int fd;
+
+	if (in)
+		assert_int_equal(cg_move(cg), 0);
+	fd = socket(AF_INET, type | SOCK_CLOEXEC, 0);
+	assert_int_equal(cg_move(home), 0);
+	assert_true(fd >= 0);
+	timeouts(fd);
+	return fd;
+}
+
+/* connect() to @vip:80 and one line each way; the accepted socket's local
+ * address out in @local. */
+static void tcp_exchange(int fd, const char *vip, struct sockaddr_in *local)
+{
+	struct sockaddr_in dst, peer;
+	socklen_t len = sizeof(peer);
+	char buf[16] = "";
+	int afd;
+
+	sin_set(&dst, vip, 80);
+	assert_int_equal(connect(fd, (struct sockaddr *)&dst, sizeof(dst)), 0);
+	assert_int_equal(getpeername(fd, (struct sockaddr *)&peer, &len), 0);
+	assert_int_equal(peer.sin_addr.s_addr, dst.sin_addr.s_addr);
+	assert_int_equal(peer.sin_port, htons(80));
+	afd = accept(tcp_srv, NULL, NULL);
+	assert_true(afd >= 0);
+	len = sizeof(*local);
+	assert_int_equal(getsockname(afd, (struct sockaddr *)local, &len), 0);
+	assert_int_equal(send(fd, "ping", 4, 0), 4);
+	assert_int_equal(recv(afd, buf, sizeof(buf), 0), 4);
+	assert_memory_equal(buf, "ping", 4);
+	assert_int_equal(send(afd, "pong", 4, 0), 4);
+	assert_int_equal(recv(fd, buf, sizeof(buf), 0), 4);
+	assert_memory_equal(buf, "pong", 4);
+	close(afd);
+}
+
+/* --- the cases ------------------------------------------------------------ */
+
+static void test_tcp_clusterip(void **state)
+{
+	struct sockaddr_in local;
+	__u64 c0 = stat_of(ZH_SOCK_STAT_CONNECT4),
+	      p0 = stat_of(ZH_SOCK_STAT_GETPEERNAME4);
+	int fd = client(SOCK_STREAM, true);
+
+	(void)state;
+	tcp_exchange(fd, VIP, &local);
+	close(fd);
+	/* The connection the backend accepted is to itself, not the VIP. */
+	assert_int_equal(local.sin_addr.s_addr, inet_addr(BACKEND));
+	assert_int_equal(local.sin_port, htons(8080));
+	assert_int_equal(stat_of(ZH_SOCK_STAT_CONNECT4), c0 + 1);
+	assert_int_equal(stat_of(ZH_SOCK_STAT_GETPEERNAME4), p0 + 1);
+}
+
+static void test_udp_vip(void **state)
+{
+	struct sockaddr_in dst, from;
+	socklen_t len = sizeof(from);
+	__u64 s0 = stat_of(ZH_SOCK_STAT_SENDMSG4),
+	      r0 = stat_of(ZH_SOCK_STAT_RECVMSG4);
+	int fd = client(SOCK_DGRAM, true);
+	char buf[16];
+
+	(void)state;
+	sin_set(&dst, VIP, 53);
+	assert_int_equal(
+		sendto(fd, "q", 1, 0, (struct sockaddr *)&dst, sizeof(dst)), 1);
+	/* The backend got it, from the client's own address. */
+	assert_int_equal(recvfrom(udp_srv, buf, sizeof(buf), 0,
+				  (struct sockaddr *)&from, &len),
+			 1);
+	assert_int_equal(
+		sendto(udp_srv, "a", 1, 0, (struct sockaddr *)&from, len), 1);
+	len = sizeof(from);
+	assert_int_equal(recvfrom(fd, buf, sizeof(buf), 0,
+				  (struct sockaddr *)&from, &len),
+			 1);
+	/* ... and the reply reads as from the VIP. */
+	assert_int_equal(from.sin_addr.s_addr, dst.sin_addr.s_addr);
+	assert_int_equal(from.sin_port, htons(53));
+	close(fd);
+	assert_int_equal(stat_of(ZH_SOCK_STAT_SENDMSG4), s0 + 1);
+	assert_int_equal(stat_of(ZH_SOCK_STAT_RECVMSG4), r0 + 1);
+}
+
+static void test_no_endpoints(void **state)
+{
+	int want = zh_kfeat_has(&objs.feat, ZH_FEAT_SOCK_SET_RETVAL) ?
+			   ECONNREFUSED :
+			   EPERM;
+	__u64 n0 = stat_of(ZH_SOCK_STAT_REFUSED);
+	struct sockaddr_in dst;
+	int fd = client(SOCK_STREAM, true);
+
+	(void)state;
+	sin_set(&dst, VIP_EMPTY, 80);
+	assert_int_equal(connect(fd, (struct sockaddr *)&dst, sizeof(dst)), -1);
+	assert_int_equal(errno, want);
+	close(fd);
+	fd = client(SOCK_DGRAM, true);
+	sin_set(&dst, VIP_EMPTY, 53);
+	assert_int_equal(sendto(fd, "q", 1, 0, (struct sockaddr *)&dst,
+				sizeof(dst)),
+			 -1);
+	assert_int_equal(errno, want);
+	close(fd);
+	assert_int_equal(stat_of(ZH_SOCK_STAT_REFUSED), n0 + 2);
+}
+
+static void test_outside_cgroup(void **state)
+{
+	__u64 c0 = stat_of(ZH_SOCK_STAT_CONNECT4);
+	struct sockaddr_in dst;
+	int fd = client(SOCK_STREAM, false);
+
+	(void)state;
+	/* No route to the Service CIDR here: only a translation reaches. */
+	sin_set(&dst, VIP, 80);
+	assert_int_equal(connect(fd, (struct sockaddr *)&dst, sizeof(dst)), -1);
+	assert_int_equal(errno, ENETUNREACH);
+	close(fd);
+	assert_int_equal(stat_of(ZH_SOCK_STAT_CONNECT4), c0);
+}
+
+/* A netns recorded in zh_netns is a client by its address, as the
+ * per-packet path keys it: the affinity entry names that address. */
+static void test_affinity_netns(void **state)
+{
+	struct zh_netns n = { .flags = ZH_NETNS_F_V4, .ifindex = 99 };
+	struct zh_affinity_key k, next, *prev = NULL;
+	struct zh_affinity v;
+	struct sockaddr_in local;
+	__u64 cookie;
+	bool found = false;
+	int fd, ret;
+
+	(void)state;
+	ret = zh_netns_cookie(&cookie);
+	if (ret == -ENOPROTOOPT)
+		skip(); /* no SO_NETNS_COOKIE: kernel < 5.14 */
+	assert_int_equal(ret, 0);
+	n.addr4 = inet_addr("10.0.0.77");
+	assert_int_equal(zh_netns_write(&objs, cookie, &n), 0);
+	fd = client(SOCK_STREAM, true);
+	tcp_exchange(fd, VIP_STICKY, &local);
+	close(fd);
+	while (!bpf_map_get_next_key(objs.affinity_fd, prev, &next)) {
+		k = next;
+		prev = &k;
+		if (!bpf_map_lookup_elem(objs.affinity_fd, &k, &v) &&
+		    k.family == ZH_AF_INET && k.client[0] == n.addr4 &&
+		    !k.client[1] && !k.client[2] && !k.client[3])
+			found = true;
+	}
+	assert_true(found);
+	/* Gone with the pod's endpoint entries (by its host ifindex). */
+	assert_int_equal(zh_netns_forget(&objs, 99), 1);
+	assert_int_equal(zh_netns_forget(&objs, 99), 0);
+}
+
+/* --- the setup ------------------------------------------------------------ */
+
+static int setup(void)
+{
+	struct zh_svc_apply_result r;
+	struct zh_svc_set set;
+	char croot[4096], why[320], err[256];
+	int lock, ret, missing;
+
+	if (unshare(CLONE_NEWNET) || zh_nl_link_up(1))
+		return -errno;
+	{
+		struct zh_addr a;
+
+		zh_addr_parse(BACKEND "/32", true, &a);
+		if (zh_nl_addr_add(1, &a, 0))
+			return -EIO;
+	}
+	if (zh_cgroup2_root(croot, sizeof(croot)) || cg_home(croot)) {
+		print_message("no cgroup v2 hierarchy: skipped\n");
+		return SKIP;
+	}
+	snprintf(root, sizeof(root), "/sys/fs/bpf/zhts%d", getpid());
+	lock = zh_pin_lock(root);
+	if (lock < 0)
+		return lock;
+	ret = zh_objs_open(&objs, root, ZH_OBJS_LOAD, &small);
+	zh_pin_unlock(lock);
+	opened = !ret;
+	if (ret) {
+		print_message("zh_objs_open: %s\n", objs.err);
+		return -EIO;
+	}
+	missing = zh_use_missing(&objs.feat, ZH_USE_SOCKLB);
+	if (missing >= 0) {
+		print_message("this kernel lacks %s: skipped\n",
+			      zh_feat_name(missing));
+		return SKIP;
+	}
+	ret = zh_svc_parse(services, sizeof(services) - 1, &set, err,
+			   sizeof(err));
+	if (ret) {
+		print_message("services: %s\n", err);
+		return ret;
+	}
+	ret = zh_svc_apply(&objs, &set, &r);
+	zh_svc_set_free(&set);
+	if (ret) {
+		print_message("zh_svc_apply: %s\n", r.err);
+		return ret;
+	}
+	snprintf(cg, sizeof(cg), "%s/zhts%d", croot, getpid());
+	if (mkdir(cg, 0755))
+		return -errno;
+	ret = zh_socklb_attach(&objs, cg, why, sizeof(why));
+	if (ret < 0) {
+		print_message("zh_socklb_attach: %s\n", why);
+		return ret;
+	}
+	tcp_srv = server(SOCK_STREAM, 8080);
+	udp_srv = server(SOCK_DGRAM, 5353);
+	return tcp_srv < 0 || udp_srv < 0 ? -EIO : 0;
+}
+
+static void cleanup(void)
+{
+	char cmd[128];
+
+	if (tcp_srv >= 0)
+		close(tcp_srv);
+	if (udp_srv >= 0)
+		close(udp_srv);
+	if (home[0])
+		cg_move(home);
+	if (opened) {
+		zh_socklb_detach(&objs);
+		zh_objs_close(&objs);
+	}
+	if (root[0]) {
+		zh_objs_unpin(root);
+		snprintf(cmd, sizeof(cmd), "rm -rf '%s'", root);
+		if (system(cmd))
+			fprintf(stderr, "could not remove %s\n", root);
+	}
+	if (cg[0] && rmdir(cg))
+		fprintf(stderr, "rmdir %s: %s\n", cg, strerror(errno));
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_tcp_clusterip),
+		cmocka_unit_test(test_udp_vip),
+		cmocka_unit_test(test_no_endpoints),
+		cmocka_unit_test(test_outside_cgroup),
+		cmocka_unit_test(test_affinity_netns),
+	};
+	int ret;
+
+	if (geteuid()) {
+		fprintf(stderr, "test_bpf_sock: needs root: skipped\n");
+		return SKIP;
+	}
+	memset(&objs, -1, sizeof(objs));
+	zh_bpffs_allow_mount();
+	ret = setup();
+	if (ret) {
+		cleanup();
+		if (ret != SKIP)
+			fprintf(stderr, "test_bpf_sock: setup: %s\n",
+				strerror(-ret));
+		return ret == SKIP ? SKIP : 1;
+	}
+	ret = cmocka_run_group_tests(tests, NULL, NULL);
+	cleanup();
+	return ret;
+}

@@ -1,0 +1,479 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
+#
+# cluster.sh - "kind with veth pairs": three nodes on one machine, each a
+# network namespace with a veth into a fabric bridge, its own zerohopd (own
+# pin root, state dir, --nodes file), a conflist rendered from its pod
+# CIDRs and pods wired by the real CNI plugin; an "outside" netns on the
+# fabric stands in for the world. Run once per routing mode:
+#   ZH_ROUTING=native|vxlan tests/cluster/cluster.sh   (native.sh, vxlan.sh)
+#
+# Every node has forwarding off (net.ipv4.ip_forward=0,
+# net.ipv6.conf.all.forwarding=0) and `iptables -I FORWARD -j DROP` (and
+# ip6tables): the kernel forwards nothing, so whatever crosses nodes pod to
+# pod was carried by BPF (zh_tc_from_pod out of the uplink or into the VXLAN
+# device, zh_tc_uplink / zh_tc_tunnel into the pod). The kernel's routes the
+# agents keep (the slow path) are checked separately, as routes.
+#
+# ZH_KERNEL_PATH=1 turns the other way round: the agents' kernel lacks
+# (ZEROHOP_DISABLE_FEATURES) the helpers that send to another node
+# (tc_redirect_neigh, tc_skb_set_tunnel_key), the nodes forward and FORWARD
+# accepts: pods reach other nodes through the kernel's routes the agents
+# keep, the slow path every fast path falls back to (native-kernel.sh,
+# vxlan-kernel.sh).
+#
+# Cases (both modes, IPv4 and IPv6): pod<->pod ping, TCP (1 MiB, checked by
+# SHA-256) and UDP across nodes; a ClusterIP with a backend on each node,
+# every backend used; a node removed and re-added (--nodes + SIGHUP, and
+# zerohopctl node del/add); an agent restarted under cross-node traffic,
+# nothing lost. Hooks for NodePort from outside, externalTrafficPolicy
+# Local and masquerade: CLUSTER_MASQ_CASES below.
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+: "${ZH_ROUTING:=native}"
+: "${ZH_KERNEL_PATH:=}"
+ZH_PREFIX="zc${ZH_ROUTING:0:1}${ZH_KERNEL_PATH:+k}$$"
+# shellcheck source=tests/integration/lib.sh
+source tests/integration/lib.sh
+ZH_TEST="cluster-$ZH_ROUTING${ZH_KERNEL_PATH:+-kernel}"
+zh_start
+zh_require jq socat:socat iptables ip6tables nsenter sha256sum
+
+FAB="$ZH_PREFIX-fab"
+OUTSIDE="$ZH_PREFIX-out"
+NODES=(n1 n2 n3)
+SVC_CIDRS="10.96.0.0/16,fd96::/108"
+FLOWS="$ZH_BIN/tests/zh-flows"
+[ -x "$FLOWS" ] || {
+	echo "$ZH_TEST: no $FLOWS: run make $O/tests/zh-flows"
+	exit 1
+}
+
+# --- the cluster ----------------------------------------------------------
+
+cl_ns() { echo "$ZH_PREFIX-$1"; }
+# cl_in NAME CMD...: CMD in node, pod or fabric NAME's netns. nsenter, not
+# `ip netns exec`: that remounts /sys and hides the pins.
+cl_in() {
+	local ns
+	ns=$(cl_ns "$1")
+	shift
+	nsenter --net="/var/run/netns/$ns" "$@"
+}
+# The node's index (n2 -> 2) and its own environment: pins, state.
+cl_idx() { echo "${1#n}"; }
+cl_env() {
+	echo "ZEROHOP_PIN_ROOT=$ZEROHOP_PIN_ROOT/$1" \
+		"ZEROHOP_STATE_DIR=$ZH_TMP/$1/state" \
+		"ZEROHOP_XSK_SOCKET=$ZH_TMP/$1/xsk.sock" \
+		${ZH_KERNEL_PATH:+ZEROHOP_DISABLE_FEATURES=tc_redirect_neigh,tc_skb_set_tunnel_key}
+}
+# cl_node NODE CMD...: CMD in NODE's netns with NODE's environment.
+cl_node() {
+	local n=$1
+	shift
+	# shellcheck disable=SC2046 # the words of cl_env
+	cl_in "$n" env $(cl_env "$n") "$@"
+}
+cl_ctl() {
+	local n=$1
+	shift
+	cl_node "$n" "$ZH_BIN/zerohopctl" "$@"
+}
+
+cl_node_ip() { echo "192.168.50.$(cl_idx "$1")"; }
+cl_node_ip6() { echo "fd50::$(cl_idx "$1")"; }
+cl_cidr() { echo "10.244.$(cl_idx "$1").0/24"; }
+cl_cidr6() { echo "fd44:$(cl_idx "$1")::/64"; }
+
+# cl_nodes_json NODE...: the node table of those nodes.
+cl_nodes_json() {
+	local n sep=""
+	printf '{"nodes": ['
+	for n in "$@"; do
+		printf '%s{"name": "%s", "addresses": ["%s", "%s"], "podCIDRs": ["%s", "%s"]}' \
+			"$sep" "$n" "$(cl_node_ip "$n")" "$(cl_node_ip6 "$n")" \
+			"$(cl_cidr "$n")" "$(cl_cidr6 "$n")"
+		sep=", "
+	done
+	printf ']}\n'
+}
+
+cl_fabric_up() {
+	ip netns add "$FAB"
+	cl_in fab ip link set lo up
+	cl_in fab ip link add br0 type bridge
+	cl_in fab ip link set br0 up
+	ip netns add "$OUTSIDE"
+	cl_in out ip link set lo up
+	ip link add eth0 netns "$OUTSIDE" type veth peer name out netns "$FAB"
+	cl_in fab ip link set out master br0 up
+	cl_in out ip addr add 192.168.50.100/24 dev eth0
+	cl_in out ip addr add fd50::100/64 dev eth0 nodad
+	cl_in out ip link set eth0 up
+}
+
+# cl_node_up NODE: its netns on the fabric, forwarding off, FORWARD
+# dropped, its conflist and nodes file.
+cl_node_up() {
+	local n=$1 i
+	i=$(cl_idx "$n")
+	mkdir -p "$ZH_TMP/$n/state" "$ZEROHOP_PIN_ROOT/$n"
+	ip netns add "$(cl_ns "$n")"
+	cl_in "$n" ip link set lo up
+	ip link add eth0 netns "$(cl_ns "$n")" type veth peer name "$n" \
+		netns "$FAB"
+	cl_in fab ip link set "$n" master br0 up
+	cl_in "$n" ip addr add "$(cl_node_ip "$n")/24" dev eth0
+	cl_in "$n" ip addr add "$(cl_node_ip6 "$n")/64" dev eth0 nodad
+	cl_in "$n" ip link set eth0 up
+	if [ -n "$ZH_KERNEL_PATH" ]; then
+		cl_in "$n" sysctl -qw net.ipv4.ip_forward=1 \
+			net.ipv6.conf.all.forwarding=1
+	else
+		cl_in "$n" sysctl -qw net.ipv4.ip_forward=0 \
+			net.ipv6.conf.all.forwarding=0
+		cl_in "$n" iptables -I FORWARD -j DROP
+		cl_in "$n" ip6tables -I FORWARD -j DROP
+	fi
+	cat >"$ZH_TMP/$n/conf.json" <<EOF
+{"cniVersion":"1.0.0","name":"zhcluster","type":"zerohop","routing":"$ZH_ROUTING",
+ "ipam":{"type":"host-local","ranges":[[{"subnet":"$(cl_cidr "$n")"}],[{"subnet":"$(cl_cidr6 "$n")"}]],
+         "dataDir":"$ZH_TMP/$n/ipam"}}
+EOF
+	sed 's/"type":"zerohop",/"type":"zerohop","datapath":"xdp",/' \
+		"$ZH_TMP/$n/conf.json" >"$ZH_TMP/$n/conf-xdp.json"
+	cl_nodes_json "${NODES[@]}" >"$ZH_TMP/$n/nodes.json"
+}
+
+# cl_agent_start NODE: its zerohopd, until it says ready.
+cl_agent_start() {
+	local n=$1 log="$ZH_TMP/$1/agent.log"
+	: >"$log"
+	# Not through cl_node: a function in the background is a subshell,
+	# and $! must be the agent itself (nsenter and env exec into it).
+	# shellcheck disable=SC2046 # the words of cl_env
+	nsenter --net="/var/run/netns/$(cl_ns "$n")" env $(cl_env "$n") \
+		"$ZH_BIN/zerohopd" --nodes "$ZH_TMP/$n/nodes.json" \
+		--node-name "$n" --routing "$ZH_ROUTING" --xsk-socket none \
+		--reconcile 0 --service-cidr "$SVC_CIDRS" >>"$log" 2>&1 &
+	echo $! >"$ZH_TMP/$n/agent.pid"
+	ZH_PIDS+=($!)
+	eventually grep -q "; ready" "$log" || {
+		cat "$log"
+		return 1
+	}
+}
+
+cl_agent_stop() {
+	local pid
+	pid=$(cat "$ZH_TMP/$1/agent.pid")
+	kill "$pid"
+	wait "$pid" 2>/dev/null || true
+}
+
+# cl_pod_add NODE POD [CONF]: POD's netns, ADDed on NODE by the real
+# plugin as a runtime does (with NODE's conf.json, or CONF of its dir); its
+# result in $ZH_TMP/POD.json (zh_pod_ip reads it).
+cl_pod_add() {
+	local n=$1 pod=$2 conf=${3:-conf.json}
+	ip netns add "$(cl_ns "$pod")"
+	cl_in "$pod" ip link set lo up
+	# shellcheck disable=SC2046 # the words of cl_env
+	CNI_COMMAND=ADD CNI_CONTAINERID="$(zh_ctr_id "$pod")" \
+		CNI_NETNS="/var/run/netns/$(cl_ns "$pod")" CNI_IFNAME=eth0 \
+		CNI_PATH=$ZH_CNI_PATH \
+		cl_in "$n" env $(cl_env "$n") "$ZH_BIN/zerohop" \
+		<"$ZH_TMP/$n/$conf" >"$ZH_TMP/$pod.json"
+}
+
+# cl_ip POD [4|6]: its address; cl_url-style brackets for IPv6 are the
+# caller's.
+cl_ip() { zh_pod_ip "$1" "${2:-4}"; }
+
+# --- helpers for the checks -------------------------------------------------
+
+# cl_ping FROM TO FAM: three pings answered.
+cl_ping() {
+	local to
+	to=$(cl_ip "$2" "$3")
+	cl_in "$1" ping -"$3" -c 3 -i 0.2 -W 2 "$to"
+}
+
+# cl_tcp_data FROM TO FAM: 1 MiB through TCP, the same bytes arrive.
+cl_tcp_data() {
+	local from=$1 to=$2 fam=$3 addr port=7100 want got
+	addr=$(cl_ip "$to" "$fam")
+	[ "$fam" = 6 ] && addr="[$addr]"
+	head -c 1048576 /dev/urandom >"$ZH_TMP/blob"
+	want=$(sha256sum <"$ZH_TMP/blob" | cut -d' ' -f1)
+	rm -f "$ZH_TMP/got"
+	cl_in "$to" timeout 20 socat -u "TCP$fam-LISTEN:$port,reuseaddr" \
+		"CREATE:$ZH_TMP/got" &
+	local srv=$!
+	eventually eval "cl_in $to ss -Hltn 'sport = :$port' | grep -q LISTEN"
+	cl_in "$from" timeout 15 socat -u "FILE:$ZH_TMP/blob" \
+		"TCP$fam:$addr:$port"
+	wait "$srv"
+	got=$(sha256sum <"$ZH_TMP/got" | cut -d' ' -f1)
+	[ "$want" = "$got" ] || {
+		echo "sent $want, received $got ($(stat -c %s "$ZH_TMP/got") bytes)"
+		return 1
+	}
+}
+
+# cl_udp_echo FROM TO FAM: a datagram there, the same one back.
+cl_udp_echo() {
+	local from=$1 to=$2 fam=$3 addr port=7200 msg got
+	addr=$(cl_ip "$to" "$fam")
+	[ "$fam" = 6 ] && addr="[$addr]"
+	msg="zerohop-$RANDOM-$from-$to"
+	cl_in "$to" timeout 10 socat "UDP$fam-RECVFROM:$port,reuseaddr" \
+		SYSTEM:cat &
+	local srv=$!
+	sleep 0.3
+	got=$(echo "$msg" | cl_in "$from" timeout 5 socat -t 2 - \
+		"UDP$fam:$addr:$port")
+	kill "$srv" 2>/dev/null || true
+	wait "$srv" 2>/dev/null || true
+	[ "$got" = "$msg" ] || {
+		echo "sent '$msg', got '$got'"
+		return 1
+	}
+}
+
+# cl_stat NODE NAME: a counter of NODE's datapath (zerohopctl stats).
+cl_stat() {
+	cl_ctl "$1" stats -o json |
+		jq -r "if \"$2\" == \"redirect\" then .redirected.packets
+		       else (.dropReasons[\"$2\"] // .passReasons[\"$2\"]).packets end"
+}
+
+# --- cases ----------------------------------------------------------------
+
+case_setup() {
+	local n
+	cl_fabric_up
+	for n in "${NODES[@]}"; do cl_node_up "$n"; done
+	for n in "${NODES[@]}"; do cl_agent_start "$n"; done
+	for n in "${NODES[@]}"; do
+		cl_pod_add "$n" "${n}a"
+		cl_pod_add "$n" "${n}b"
+	done
+	# A pod of the XDP datapath on n1: what other nodes send it arrives
+	# by redirect_peer, which its pod-side XDP program never sees.
+	cl_pod_add n1 n1x conf-xdp.json
+	for n in "${NODES[@]}"; do
+		check "$n: the agent applied the node table (3 nodes)" \
+			eval "cl_ctl $n node list -o json | jq -e '.nodes | length == 3'"
+		[ -n "$ZH_KERNEL_PATH" ] && continue
+		check "$n: the kernel forwards nothing (ip_forward 0)" \
+			eval "[ \"\$(cl_in $n sysctl -n net.ipv4.ip_forward)\" = 0 ]"
+	done
+	if [ "$ZH_ROUTING" = vxlan ]; then
+		check "n1: zh-vxlan is a VXLAN device in external mode, port 8472" \
+			eval "cl_in n1 ip -d link show zh-vxlan | grep -q 'external' &&
+			      cl_in n1 ip -d link show zh-vxlan | grep -q 'dstport 8472'"
+		check "pod MTU is the uplink's minus 50 (1450)" \
+			eval "cl_in n1a ip link show eth0 | grep -q 'mtu 1450'"
+	else
+		check "pod MTU is the uplink's (1500)" \
+			eval "cl_in n1a ip link show eth0 | grep -q 'mtu 1500'"
+	fi
+}
+
+# The kernel's routes to the other nodes' pod CIDRs (the slow path).
+case_routes() {
+	local n m dev
+	for n in "${NODES[@]}"; do
+		for m in "${NODES[@]}"; do
+			[ "$n" = "$m" ] && continue
+			if [ "$ZH_ROUTING" = vxlan ]; then
+				dev="dev zh-vxlan"
+			else
+				dev="via $(cl_node_ip "$m") dev eth0"
+			fi
+			check "$n: route to $m's pods ($(cl_cidr "$m") $dev)" \
+				eval "cl_in $n ip route show $(cl_cidr "$m") | grep -q '$dev'"
+			check "$n: route to $m's IPv6 pods" \
+				eval "cl_in $n ip -6 route show $(cl_cidr6 "$m") | grep -q 'dev'"
+		done
+		check_not "$n: no route to its own pod CIDR via the fabric" \
+			eval "cl_in $n ip route show $(cl_cidr "$n") | grep -q ."
+	done
+}
+
+case_pod_ping() {
+	local before after fam
+	before=$(cl_stat n2 redirect)
+	for fam in 4 6; do
+		check "IPv$fam ping n1a -> n2a" cl_ping n1a n2a "$fam"
+		check "IPv$fam ping n1a -> n3a" cl_ping n1a n3a "$fam"
+		check "IPv$fam ping n3b -> n2b" cl_ping n3b n2b "$fam"
+		check "IPv$fam ping n1x (XDP) -> n3a" cl_ping n1x n3a "$fam"
+	done
+	after=$(cl_stat n2 redirect)
+	if [ -n "$ZH_KERNEL_PATH" ]; then
+		check "n1 sent nothing to another node itself (pass_no_endpoint)" \
+			test "$(cl_stat n1 pass_no_endpoint)" -ge 6
+		return 0
+	fi
+	# n2 delivered the requests and sent the replies: 2 x (6 + 6) at least
+	# (n1x -> n3a does not cross n2).
+	check "n2's datapath redirected them ($before -> $after)" \
+		test "$after" -ge $((before + 24))
+}
+
+case_pod_tcp_udp() {
+	local fam
+	for fam in 4 6; do
+		check "IPv$fam TCP 1 MiB n1a -> n2a, bytes checked" \
+			cl_tcp_data n1a n2a "$fam"
+		check "IPv$fam TCP 1 MiB n3a -> n1b, bytes checked" \
+			cl_tcp_data n3a n1b "$fam"
+		check "IPv$fam UDP echo n2a -> n3b" cl_udp_echo n2a n3b "$fam"
+		check "IPv$fam UDP echo n1a -> n2b" cl_udp_echo n1a n2b "$fam"
+	done
+}
+
+# A ClusterIP whose backends are one pod on each node: from a pod on n1,
+# new connections reach every one of them, the reply from the VIP.
+cl_seen() {
+	local client=$1 vip=$2 fam=$3 i out seen=""
+	for i in $(seq 30); do
+		out=$(cl_in "$client" timeout 3 socat -T 2 - "TCP$fam:$vip:80" </dev/null) || continue
+		seen+=" $out"
+	done
+	echo "$seen" | tr ' ' '\n' | sort -u | grep -c .
+}
+
+case_clusterip() {
+	local n fam vip addrs
+	# One server per backend, for both families ([::] takes IPv4 too).
+	for n in "${NODES[@]}"; do
+		nsenter --net="/var/run/netns/$(cl_ns "${n}a")" \
+			socat TCP6-LISTEN:8080,reuseaddr,fork "SYSTEM:echo ${n}a" &
+		ZH_PIDS+=($!)
+	done
+	for fam in 4 6; do
+		if [ "$fam" = 4 ]; then vip=10.96.0.10; else vip=fd96::10; fi
+		addrs=()
+		for n in "${NODES[@]}"; do
+			if [ "$fam" = 4 ]; then
+				addrs+=(--backend "$(cl_ip "${n}a" 4):8080")
+			else
+				addrs+=(--backend "[$(cl_ip "${n}a" 6)]:8080")
+			fi
+		done
+		for n in "${NODES[@]}"; do
+			cl_ctl "$n" service add --vip "$vip" --port 80 \
+				"${addrs[@]}" >/dev/null
+		done
+		[ "$fam" = 6 ] && vip="[$vip]"
+		check "IPv$fam ClusterIP from n1b: all three backends answer" \
+			eval "[ \"\$(cl_seen n1b '$vip' $fam)\" = 3 ]"
+		check "IPv$fam ClusterIP from n2b: all three backends answer" \
+			eval "[ \"\$(cl_seen n2b '$vip' $fam)\" = 3 ]"
+		check "IPv$fam ClusterIP from n1x (XDP datapath): all three answer" \
+			eval "[ \"\$(cl_seen n1x '$vip' $fam)\" = 3 ]"
+	done
+}
+
+# A node leaves the table and comes back: its routes and map entries go
+# and come, nothing restarted.
+case_node_churn() {
+	local n
+	for n in n1 n2; do
+		cl_nodes_json n1 n2 >"$ZH_TMP/$n/nodes.json"
+		kill -HUP "$(cat "$ZH_TMP/$n/agent.pid")"
+	done
+	check "n1: n3's route is gone" \
+		eventually eval "! cl_in n1 ip route show $(cl_cidr n3) | grep -q ."
+	check "n1: n3 is gone from the node table" \
+		eval "cl_ctl n1 node list -o json | jq -e '[.nodes[].name] == [\"n1\",\"n2\"]'"
+	check_not "IPv4 n1a -> n3a no longer goes" \
+		cl_in n1a ping -c 1 -W 1 "$(cl_ip n3a 4)"
+	check "IPv4 n1a -> n2a still goes" cl_ping n1a n2a 4
+	for n in n1 n2; do
+		cl_nodes_json "${NODES[@]}" >"$ZH_TMP/$n/nodes.json"
+		kill -HUP "$(cat "$ZH_TMP/$n/agent.pid")"
+	done
+	check "n1: n3's route is back" \
+		eventually eval "cl_in n1 ip route show $(cl_cidr n3) | grep -q ."
+	check "IPv4 n1a -> n3a goes again" eventually cl_ping n1a n3a 4
+	check "IPv6 n1a -> n3a goes again" cl_ping n1a n3a 6
+	# The same through zerohopctl: n2 drops n1 and takes it back.
+	check "zerohopctl node del n1 on n2" cl_ctl n2 node del --name n1
+	check_not "n2: n1's route is gone" \
+		eval "cl_in n2 ip route show $(cl_cidr n1) | grep -q ."
+	check_not "IPv4 n2a -> n1a no longer goes" \
+		cl_in n2a ping -c 1 -W 1 "$(cl_ip n1a 4)"
+	check "zerohopctl node add n1 on n2" \
+		cl_ctl n2 node add --name n1 --address "$(cl_node_ip n1)" \
+		--address "$(cl_node_ip6 n1)" --pod-cidr "$(cl_cidr n1)" \
+		--pod-cidr "$(cl_cidr6 n1)"
+	check "IPv4 n2a -> n1a goes again" cl_ping n2a n1a 4
+	check "IPv6 n2a -> n1a goes again" cl_ping n2a n1a 6
+}
+
+# Forwarding on, as on a Kubernetes node (FORWARD still dropped): the
+# egress program's FIB lookup answers now (native: the next hop's MAC from
+# the kernel, out by bpf_redirect), and BPF still carries everything.
+case_forwarding_on() {
+	local n fam
+	if [ -n "$ZH_KERNEL_PATH" ]; then
+		zh_case_skip "forwarding is on in this run already"
+		return 0
+	fi
+	for n in "${NODES[@]}"; do
+		cl_in "$n" sysctl -qw net.ipv4.ip_forward=1 \
+			net.ipv6.conf.all.forwarding=1
+	done
+	for fam in 4 6; do
+		check "IPv$fam ping n1a -> n2a, forwarding on, FORWARD dropped" \
+			cl_ping n1a n2a "$fam"
+		check "IPv$fam TCP 1 MiB n2a -> n3a, bytes checked" \
+			cl_tcp_data n2a n3a "$fam"
+	done
+}
+
+# n1's agent restarts while TCP and UDP flows cross from n1 to n2 and n3:
+# the pins keep the datapath going, nothing is lost.
+case_agent_restart() {
+	local out="$ZH_TMP/flows.out" client last pod
+	for pod in n2b n3b; do
+		nsenter --net="/var/run/netns/$(cl_ns $pod)" "$FLOWS" serve \
+			tcp:7300 udp:7301 &
+		ZH_PIDS+=($!)
+	done
+	sleep 0.5
+	nsenter --net="/var/run/netns/$(cl_ns n1a)" "$FLOWS" client -i 10 -o "$out" \
+		"tcp:$(cl_ip n2b 4):7300,2" "udp:$(cl_ip n2b 4):7301" \
+		"tcp:[$(cl_ip n3b 6)]:7300,2" "udp:[$(cl_ip n3b 6)]:7301" &
+	client=$!
+	sleep 1
+	cl_agent_stop n1
+	sleep 1
+	cl_agent_start n1
+	sleep 1
+	kill -TERM "$client"
+	wait "$client" || true
+	last=$(tail -n 1 "$out")
+	echo "$last" >"$ZH_TMP/flows.last"
+	check "flows kept answering across the restart" \
+		eval "jq -e '.final and ([.flows[].answered] | min) > 50' $ZH_TMP/flows.last || { cat $ZH_TMP/flows.last; false; }"
+	check "nothing lost, no connection reset" \
+		eval "jq -e '[.flows[] | .lost + .resets + .late] | add == 0' $ZH_TMP/flows.last || { cat $ZH_TMP/flows.last; false; }"
+}
+
+# Hooks for the masquerade / NodePort work (issue 13 items 4 and 5): add
+# case functions here, using the outside netns ($OUTSIDE, 192.168.50.100
+# and fd50::100 on the fabric):
+#   case_nodeport_outside   NodePort on n1 to a pod on n3, from outside
+#   case_etp_local          externalTrafficPolicy Local seen from outside
+#   case_masquerade         pod -> outside, the outside sees the node's IP
+CLUSTER_MASQ_CASES=()
+
+zh_run_cases case_setup case_routes case_pod_ping case_pod_tcp_udp \
+	case_clusterip case_node_churn case_forwarding_on case_agent_restart \
+	"${CLUSTER_MASQ_CASES[@]}"
