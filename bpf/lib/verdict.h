@@ -60,6 +60,49 @@ static __attribute__((noinline)) int zh_skb_to_node(struct __sk_buff *skb,
 	return zh_skb_to_uplink(skb, n, (__u8)family);
 }
 
+/*
+ * A source-NATed packet (ZH_STAT_SNAT) out of uplink @ifindex: to a pod of
+ * another node (a NodePort request whose backend is there, or the reply
+ * to a NodePort client on another node) by the node path, so that it
+ * reaches the pod in VXLAN mode too, where the uplink has no route to pod
+ * CIDRs; anything else (outside the cluster) by bpf_redirect_neigh() on
+ * the uplink, the kernel's route and neighbour. In a frame of its own, as
+ * zh_skb_to_node().
+ */
+static __attribute__((noinline)) int zh_skb_snat_out(struct __sk_buff *skb,
+						     __u32 ifindex)
+{
+	void *data = (void *)(long)skb->data;
+	void *data_end = (void *)(long)skb->data_end;
+	struct zh_ep_key key = {};
+	struct zh_node *n;
+
+	if (skb->protocol == bpf_htons(ETH_P_IP)) {
+		struct iphdr *iph =
+			zh_hdr(data, data_end, ETH_HLEN, sizeof(*iph));
+
+		if (!iph)
+			return TC_ACT_SHOT;
+		key.family = ZH_AF_INET;
+		key.addr[0] = iph->daddr;
+	} else {
+		struct ipv6hdr *ip6 =
+			zh_hdr(data, data_end, ETH_HLEN, sizeof(*ip6));
+
+		if (!ip6)
+			return TC_ACT_SHOT;
+		key.family = ZH_AF_INET6;
+		__builtin_memcpy(key.addr, &ip6->daddr, sizeof(key.addr));
+	}
+	n = zh_node_route(&key);
+	if (n && (n->flags & ZH_NODE_F_VXLAN) &&
+	    zh_kernel_has(TC_SET_TUNNEL_KEY))
+		return zh_skb_to_tunnel(skb, n);
+	if (n && !(n->flags & ZH_NODE_F_VXLAN))
+		return zh_skb_to_uplink(skb, n, key.family);
+	return zh_redirect_neigh(ifindex, 0);
+}
+
 /* Did the XDP entry hand this frame over (ZH_META_TO_TC in its metadata)?
  * Without XDP metadata it cannot say: zh_from_pod() classifies again. */
 static __always_inline int zh_tc_handover(struct __sk_buff *skb)
@@ -129,7 +172,7 @@ static __always_inline int zh_tc_verdict(struct __sk_buff *skb, int stat,
 		if (fwd->l3_old != fwd->l3_new)
 			bpf_csum_update(skb, bpf_csum_diff(&fwd->l3_old, 4,
 							   &fwd->l3_new, 4, 0));
-		act = zh_redirect_neigh(fwd->ifindex, 0);
+		act = zh_skb_snat_out(skb, fwd->ifindex);
 		if (act == TC_ACT_REDIRECT) {
 			zh_count(stat, skb->len);
 			return act;

@@ -56,6 +56,8 @@ enum { SVC_NP = 1, SVC_NP_LOCAL, SVC_NP_LOCAL_NONE, SVC_NP_POD_B };
 enum { BE_REMOTE = 1, BE_LOCAL_REMOTE, BE_POD_B };
 
 static const __u8 mac_out[ETH_ALEN] = { 0x02, 0, 0, 0, 0x0e, 0x01 };
+/* The remote node's VXLAN device (routing vxlan). */
+static const __u8 mac_vx[ETH_ALEN] = { 0x02, 0x7a, 0xc0, 0x00, 0x02, 0x32 };
 
 static void put(int fd, const void *k, const void *v)
 {
@@ -150,9 +152,27 @@ static void backend(__u32 id, __u32 svc, const char *addr)
 	put(bpf_map__fd(skel->maps.zh_backends), &id, &b);
 }
 
+/* Routing vxlan: REMOTE_BE4's pod CIDR is node 192.0.2.50's, through the
+ * VXLAN device (pod B's host veth stands for it). */
+static void remote_vxlan(void)
+{
+	struct zh_node n = { .family = ZH_AF_INET,
+			     .flags = ZH_NODE_F_VXLAN,
+			     .ifindex = (__u32)ifindex_of[POD_B],
+			     .vni = 7 };
+	struct zh_lpm_key k = { .prefixlen = ZH_LPM_FAMILY_BITS + 24,
+				.family = ZH_AF_INET };
+
+	memcpy(n.mac, mac_vx, ETH_ALEN);
+	parse_addr(AF_INET, "192.0.2.50", n.addr);
+	parse_addr(AF_INET, "10.1.0.0", k.addr);
+	put(bpf_map__fd(skel->maps.zh_nodes), &k, &n);
+}
+
 static int snat_setup(void **state)
 {
 	(void)state;
+	map_clear(bpf_map__fd(skel->maps.zh_nodes));
 	map_clear(bpf_map__fd(skel->maps.zh_ct));
 	map_clear(bpf_map__fd(skel->maps.zh_nomasq));
 	map_clear(bpf_map__fd(skel->maps.zh_snat_src));
@@ -184,6 +204,7 @@ static int snat_teardown(void **state)
 	cfg_flags(0, ZH_CFG_F_MASQ, 0);
 	map_clear(bpf_map__fd(skel->maps.zh_services));
 	map_clear(bpf_map__fd(skel->maps.zh_node_addrs));
+	map_clear(bpf_map__fd(skel->maps.zh_nodes));
 	return 0;
 }
 
@@ -204,6 +225,7 @@ enum out {
 	OUT_NEIGH, /* out of the uplink (redirect_neigh), one hop on */
 	OUT_POD, /* into a pod (@to) */
 	OUT_KERNEL, /* to the kernel, rewritten (@want) */
+	OUT_TUNNEL, /* into the VXLAN device toward the backend's node */
 };
 
 struct step {
@@ -382,6 +404,32 @@ static const struct snat_case cases[] = {
 		},
 	},
 	{
+		/* Regression: the SNATed request left by redirect_neigh on
+		 * the uplink, which has no route to pod CIDRs in VXLAN mode:
+		 * it goes by the node path (zh_nodes) instead. */
+		.desc = "NodePort to a backend on another node, routing vxlan: into the tunnel toward its node",
+		.steps = {
+			{ .before = remote_vxlan, .where = UPLINK,
+			  .in = OUTER(L3_IPV4, IPPROTO_TCP, OUTSIDE4,
+				      CLIENT_PORT, NODE4, NODE_PORT),
+			  .want = { .l3 = L3_IPV4, .proto = IPPROTO_TCP,
+				    .src = NODE4, .sport = SNAT_PORT,
+				    .dst = REMOTE_BE4, .dport = BE_PORT,
+				    .src_mac = mac_out, .dst_mac = mac_vx,
+				    .ttl = 63 },
+			  .verdict = REDIRECT, .out = OUT_TUNNEL,
+			  .delta = { [ZH_STAT_SNAT] = 1 }, .new_port = true,
+			  .ct = CT(4) },
+			{ .where = UPLINK,
+			  .in = OUTER(L3_IPV4, IPPROTO_TCP, REMOTE_BE4, BE_PORT,
+				      NODE4, SNAT_PORT),
+			  .want = OUTER_TTL63(L3_IPV4, IPPROTO_TCP, NODE4,
+					      NODE_PORT, OUTSIDE4,
+					      CLIENT_PORT),
+			  NEIGH },
+		},
+	},
+	{
 		/* kube-proxy: the client's address kept; the kernel routes
 		 * the DNATed packet. */
 		.desc = "NodePort externalTrafficPolicy Local: no SNAT, the client's address kept",
@@ -530,6 +578,21 @@ static void run_step(enum prog prog, const struct snat_case *c, int i,
 		assert_l4_csum(r.out, len, v6);
 		assert_redirect(&r, ZH_TRACE_REDIRECT_NEIGH,
 				ifindex_of[FOREIGN]);
+		break;
+	case OUT_TUNNEL:
+		/* Inner frame to the remote VXLAN device's MAC, out of the
+		 * VXLAN device (the tunnel key set); a kernel without the
+		 * tunnel helper leaves the node path to the uplink. */
+		assert_l4_csum(r.out, len, v6);
+		if (kfeat.present & ZH_FEAT_BIT(TC_SET_TUNNEL_KEY) &
+		    ~kfeat.disabled) {
+			assert_bytes(wb, len, &r);
+			assert_redirect(&r, ZH_TRACE_REDIRECT,
+					ifindex_of[POD_B]);
+		} else {
+			assert_redirect(&r, ZH_TRACE_REDIRECT_NEIGH,
+					ifindex_of[FOREIGN]);
+		}
 		break;
 	case OUT_POD:
 		assert_routed(wb, len, &r, s->to, true);

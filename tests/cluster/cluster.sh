@@ -26,8 +26,10 @@
 # SHA-256) and UDP across nodes; a ClusterIP with a backend on each node,
 # every backend used; a node removed and re-added (--nodes + SIGHUP, and
 # zerohopctl node del/add); an agent restarted under cross-node traffic,
-# nothing lost. Hooks for NodePort from outside, externalTrafficPolicy
-# Local and masquerade: CLUSTER_MASQ_CASES below.
+# nothing lost; NodePort on n1 (and n2) to the backend on n3 from the
+# outside netns, externalTrafficPolicy Local from outside, masquerade to
+# the outside and none pod to pod (CLUSTER_MASQ_CASES below: the agents
+# have no --cluster-cidr, masquerade comes from the node table).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 : "${ZH_ROUTING:=native}"
@@ -37,7 +39,7 @@ ZH_PREFIX="zc${ZH_ROUTING:0:1}${ZH_KERNEL_PATH:+k}$$"
 source tests/integration/lib.sh
 ZH_TEST="cluster-$ZH_ROUTING${ZH_KERNEL_PATH:+-kernel}"
 zh_start
-zh_require jq socat:socat iptables ip6tables nsenter sha256sum
+zh_require jq socat:socat iptables ip6tables nsenter sha256sum nft python3
 
 FAB="$ZH_PREFIX-fab"
 OUTSIDE="$ZH_PREFIX-out"
@@ -466,13 +468,158 @@ case_agent_restart() {
 		eval "jq -e '[.flows[] | .lost + .resets + .late] | add == 0' $ZH_TMP/flows.last || { cat $ZH_TMP/flows.last; false; }"
 }
 
-# Hooks for the masquerade / NodePort work (issue 13 items 4 and 5): add
-# case functions here, using the outside netns ($OUTSIDE, 192.168.50.100
-# and fd50::100 on the fabric):
-#   case_nodeport_outside   NodePort on n1 to a pod on n3, from outside
-#   case_etp_local          externalTrafficPolicy Local seen from outside
-#   case_masquerade         pod -> outside, the outside sees the node's IP
-CLUSTER_MASQ_CASES=()
+# --- NodePort, externalTrafficPolicy, masquerade --------------------------
+#
+# The agents have no --cluster-cidr and no --nodeport-dev: masquerade comes
+# on from the node table (this node's pod CIDR, the uplink holding the
+# node's address), and so do the uplink's SNAT addresses. Servers on port
+# 9000 (TCP) and 9001 (UDP) answer with the address they saw.
+
+# shellcheck disable=SC2016 # $SOCAT_PEERADDR is socat's, for its shell
+cl_peer_servers() {
+	nsenter --net="/var/run/netns/$(cl_ns "$1")" socat \
+		TCP6-LISTEN:9000,ipv6only=0,reuseaddr,fork \
+		SYSTEM:'echo $SOCAT_PEERADDR' &
+	ZH_PIDS+=($!)
+	nsenter --net="/var/run/netns/$(cl_ns "$1")" socat -T 1 \
+		UDP6-RECVFROM:9001,ipv6only=0,fork \
+		SYSTEM:'read l; echo $SOCAT_PEERADDR' &
+	ZH_PIDS+=($!)
+}
+
+# cl_saw FROM HOST PORT WANT: the server at HOST:PORT (9001: UDP) saw
+# WANT as our address (an IPv4 peer also in its mapped form; IPv6 as
+# socat writes it, in full: compared canonically).
+cl_saw() {
+	local from=$1 h=$2 port=$3 want=$4 got
+	[[ $h == *:* ]] && h="[$h]"
+	if [ "$port" = 9001 ]; then
+		got=$(echo hi | cl_in "$from" timeout 5 socat -T 3 - "UDP:$h:$port")
+	else
+		got=$(cl_in "$from" timeout 5 socat -T 3 - \
+			"TCP:$h:$port,connect-timeout=3" </dev/null)
+	fi
+	got=$(python3 -c 'import ipaddress, sys
+a = ipaddress.ip_address(sys.argv[1].strip("[]"))
+print(getattr(a, "ipv4_mapped", None) or a)' "$got") || {
+		echo "no answer from $h:$port"
+		return 1
+	}
+	echo "saw: $got"
+	[ "$got" = "$want" ]
+}
+
+# cl_np_services NODE: NODE's services: np-remote (node port 30080, its
+# backend n3a), np-local (30081, externalTrafficPolicy Local, its backend
+# n2a: local only on n2), IPv4 and IPv6 alike; zerohopctl service apply.
+cl_np_services() {
+	local n=$1 fam vip sep="" local_n2=false
+	[ "$n" = n2 ] && local_n2=true
+	{
+		printf '{"services": ['
+		for fam in 4 6; do
+			if [ "$fam" = 4 ]; then vip=10.96.0.; else vip=fd96::; fi
+			printf '%s{"name": "np-remote%s", "vip": "%s20", "port": 80, "nodePort": 30080,
+			  "backends": [{"ip": "%s", "port": 9000}]},
+			 {"name": "np-local%s", "vip": "%s21", "port": 80, "nodePort": 30081,
+			  "externalTrafficPolicy": "local",
+			  "backends": [{"ip": "%s", "port": 9000, "local": %s}]}' \
+				"$sep" "$fam" "$vip" "$(cl_ip n3a "$fam")" \
+				"$fam" "$vip" "$(cl_ip n2a "$fam")" "$local_n2"
+			sep=", "
+		done
+		printf ']}\n'
+	} >"$ZH_TMP/$n/services.json"
+	cl_ctl "$n" service apply -f "$ZH_TMP/$n/services.json" >/dev/null
+}
+
+# NodePorts need bpf_redirect_neigh (their replies leave by it): the
+# kernel-path runs report it absent, and the agents answer no NodePort.
+cl_need_nodeport() {
+	[ -z "$ZH_KERNEL_PATH" ] && return 0
+	zh_case_skip "NodePorts need tc_redirect_neigh, reported absent in this run"
+	return 1
+}
+
+case_masq_setup() {
+	local n
+	cl_peer_servers out
+	for n in n1a n2a n3a; do cl_peer_servers "$n"; done
+	for n in "${NODES[@]}"; do
+		check "$n: masquerade on from the node table (no --cluster-cidr, no --nodeport-dev)" \
+			grep -q "masquerade on: by eth0 (the node table's uplink)" "$ZH_TMP/$n/agent.log"
+		cl_np_services "$n"
+	done
+	sleep 0.5
+}
+
+# NodePort on n1 to the backend on n3, from outside: n1 SNATs to itself
+# (externalTrafficPolicy Cluster), so n3a sees n1 and the reply returns
+# through n1 with n1's node port as its source.
+case_nodeport_outside() {
+	cl_need_nodeport || return 0
+	local before
+	before=$(cl_stat n1 snat)
+	check "outside -> n1:30080 -> n3a: n3a sees n1 ($(cl_node_ip n1))" \
+		cl_saw out "$(cl_node_ip n1)" 30080 "$(cl_node_ip n1)"
+	check "... IPv6: n3a sees $(cl_node_ip6 n1)" \
+		cl_saw out "$(cl_node_ip6 n1)" 30080 "$(cl_node_ip6 n1)"
+	check "... counted as SNAT by n1's datapath" \
+		test "$(cl_stat n1 snat)" -gt "$before"
+	check "outside -> n2:30080 -> n3a: n3a sees n2 ($(cl_node_ip n2))" \
+		cl_saw out "$(cl_node_ip n2)" 30080 "$(cl_node_ip n2)"
+	check "outside -> n3:30080 (the backend's own node): n3a sees the client" \
+		cl_saw out "$(cl_node_ip n3)" 30080 192.168.50.100
+}
+
+# externalTrafficPolicy Local: n2 has the backend and keeps the client's
+# address; n1 has none and does not answer (dropped, counted).
+case_etp_local() {
+	cl_need_nodeport || return 0
+	local before
+	check "outside -> n2:30081 (local backend): n2a sees the client (192.168.50.100)" \
+		cl_saw out "$(cl_node_ip n2)" 30081 192.168.50.100
+	check "... IPv6: n2a sees fd50::100" \
+		cl_saw out "$(cl_node_ip6 n2)" 30081 fd50::100
+	before=$(cl_stat n1 drop_no_local_backend)
+	check_not "outside -> n1:30081 (no local backend): no answer" \
+		cl_in out socat -T 1 - "TCP:$(cl_node_ip n1):30081,connect-timeout=1" </dev/null
+	check_not "... IPv6: no answer" \
+		cl_in out socat -T 1 - "TCP:[$(cl_node_ip6 n1)]:30081,connect-timeout=1" </dev/null
+	check "... dropped by n1, counted (drop_no_local_backend)" \
+		test "$(cl_stat n1 drop_no_local_backend)" -gt "$before"
+}
+
+# Pods to the outside: masqueraded to their node's address; pod to pod
+# across nodes: never (the node table's CIDRs are inside).
+case_masquerade() {
+	local fam
+	check "n1a -> outside TCP: the outside sees n1 ($(cl_node_ip n1))" \
+		cl_saw n1a 192.168.50.100 9000 "$(cl_node_ip n1)"
+	check "n1a -> outside UDP: likewise" \
+		cl_saw n1a 192.168.50.100 9001 "$(cl_node_ip n1)"
+	check "n3b -> outside TCP over IPv6: the outside sees n3 ($(cl_node_ip6 n3))" \
+		cl_saw n3b fd50::100 9000 "$(cl_node_ip6 n3)"
+	check "n1x (XDP datapath) -> outside TCP: the outside sees n1" \
+		cl_saw n1x 192.168.50.100 9000 "$(cl_node_ip n1)"
+	for fam in 4 6; do
+		check "IPv$fam n1b -> n3a across nodes: not masqueraded (n3a sees n1b)" \
+			cl_saw n1b "$(cl_ip n3a "$fam")" 9000 "$(cl_ip n1b "$fam")"
+		check "IPv$fam n2b -> n1a UDP across nodes: not masqueraded" \
+			cl_saw n2b "$(cl_ip n1a "$fam")" 9001 "$(cl_ip n2b "$fam")"
+	done
+	if [ -n "$ZH_KERNEL_PATH" ]; then
+		check "n1: the nftables fallback masqueraded (kernel path)" \
+			eval "cl_in n1 nft -j list table inet zerohop_masq |
+			      jq -e '[.nftables[] | .rule? // empty | .expr[] | .counter? // empty | .packets] | add > 0'"
+	else
+		check "n1: masqueraded in BPF (snat counted)" \
+			test "$(cl_stat n1 snat)" -gt 0
+	fi
+}
+
+CLUSTER_MASQ_CASES=(case_masq_setup case_nodeport_outside case_etp_local
+	case_masquerade)
 
 zh_run_cases case_setup case_routes case_pod_ping case_pod_tcp_udp \
 	case_clusterip case_node_churn case_forwarding_on case_agent_restart \

@@ -186,6 +186,17 @@ case_sync() {
 	check "/readyz answers 200 once it is" eventually readyz
 	check "a ClusterIP connection reaches b1 (FORWARD DROP on the node)" \
 		answers_is 10.96.0.10 "b1 "
+	# No --cluster-cidr: masquerade waits for the Node objects, then
+	# every Node's pod CIDRs are inside (the nftables rule's sets too).
+	check "masquerade waited for n1's pod CIDR" grep -q \
+		"masquerade off: this node's pod CIDR is not in the node table yet" "$LOG"
+	check "masquerade on from the Node objects (no --cluster-cidr)" \
+		eventually grep -q "masquerade on: by $UPLINK, 0 + 2 pod CIDR(s) inside" "$LOG"
+	check "the nftables rule keeps both Nodes' pod CIDRs and addresses inside" \
+		eventually zh_node nft get element inet zerohop_masq keep4 \
+		"{ 10.95.0.7, 10.95.1.7, 192.168.77.1, 192.168.77.3 }"
+	check "... and masquerades from both (n2's pod CIDR among the sources)" \
+		zh_node nft get element inet zerohop_masq pods4 "{ 10.95.1.7 }"
 	check "the conflist is written from n1's podCIDRs" eventually \
 		jq -e '.plugins[0].ipam.ranges == [[{"subnet":"10.95.0.0/24"}]]' \
 		"$ZH_TMP/netd/10-zerohop.conflist"

@@ -96,6 +96,43 @@ static void nft_check(const char *rules)
 	unlink(path);
 }
 
+/* No --cluster-cidr: the node table's pod CIDRs are the sources, and its
+ * pod CIDRs and node addresses are kept as they are. */
+static void test_nft_node_table(void **state)
+{
+	struct zh_masq_conf c = { .on = true,
+				  .port_min = 61000,
+				  .port_max = 65535 };
+	struct zh_addr cidrs[3], addrs[2];
+	size_t nc = 0, na = 0;
+	char buf[4096];
+
+	(void)state;
+	assert_int_equal(
+		zh_masq_parse_cidrs("10.244.1.0/24,10.244.2.0/24,fd44:1::/64",
+				    cidrs, 3, &nc),
+		0);
+	assert_int_equal(zh_masq_parse_cidrs("192.168.50.1/32,192.168.50.2/32",
+					     addrs, 2, &na),
+			 0);
+	c.node_cidrs = cidrs;
+	c.n_node_cidrs = nc;
+	c.node_addrs = addrs;
+	c.n_node_addrs = na;
+	assert_true(zh_masq_nft_ruleset(&c, buf, sizeof(buf)) > 0);
+	assert_non_null(strstr(
+		buf,
+		"set pods4 {\n\t\ttype ipv4_addr; flags interval; auto-merge\n\t\telements = { 10.244.1.0/24, 10.244.2.0/24 }"));
+	assert_non_null(strstr(
+		buf,
+		"set keep4 {\n\t\ttype ipv4_addr; flags interval; auto-merge\n\t\telements = { 10.244.1.0/24, 10.244.2.0/24, 192.168.50.1/32, 192.168.50.2/32 }"));
+	assert_non_null(strstr(buf, "elements = { fd44:1::/64 }"));
+	assert_non_null(strstr(
+		buf,
+		"ip6 saddr @pods6 ip6 daddr != @keep6 counter masquerade fully-random"));
+	nft_check(buf);
+}
+
 static void test_nft_ruleset(void **state)
 {
 	struct zh_masq_conf c = conf(true);
@@ -139,6 +176,7 @@ int main(void)
 		cmocka_unit_test(test_parse_cidrs),
 		cmocka_unit_test(test_parse_ports),
 		cmocka_unit_test(test_nft_ruleset),
+		cmocka_unit_test(test_nft_node_table),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -658,11 +658,14 @@ const struct zh_prog_def zh_prog_defs[] = {
 	{ ZH_PROG_XDP_POD_XSK, ZH_FEAT_PROG_XDP_POD_XSK,
 	  XDP_POD | XDP_NAT | F(XDP_REDIRECT_MAP) | F(AFXDP), 0 },
 	{ ZH_PROG_TC_POD, ZH_FEAT_PROG_TC_POD, TC_POD | TC_NAT, 0 },
+	/* The FIB and the tunnel key: a SNATed NodePort request to a pod
+	 * of another node leaves by the node path (verdict.h). */
 	{ ZH_PROG_TC_UPLINK, ZH_FEAT_PROG_TC_UPLINK,
 	  TC_BASE | TC_NAT | F(TC_SKB_PULL_DATA) | F(TC_CSUM_UPDATE) |
 		  F(TC_REDIRECT) | F(TC_MAP_DELETE_ELEM),
 	  TC_REJECT | F(TC_REDIRECT_PEER) | F(TC_CHECK_MTU) |
-		  F(TC_GET_PRANDOM_U32) | F(TC_REDIRECT_NEIGH) },
+		  F(TC_GET_PRANDOM_U32) | F(TC_REDIRECT_NEIGH) |
+		  F(TC_FIB_LOOKUP) | F(TC_SET_TUNNEL_KEY) },
 	{ ZH_PROG_XDP_UPLINK, ZH_FEAT_PROG_XDP_UPLINK,
 	  XDP_BASE | XDP_NAT | F(XDP_REDIRECT) | F(XDP_MAP_DELETE_ELEM),
 	  F(XDP_CHECK_MTU) | F(XDP_GET_PRANDOM_U32) },
@@ -672,7 +675,8 @@ const struct zh_prog_def zh_prog_defs[] = {
 	  TC_BASE | TC_NAT | F(TC_SKB_PULL_DATA) | F(TC_CSUM_UPDATE) |
 		  F(TC_REDIRECT) | F(TC_MAP_DELETE_ELEM),
 	  TC_REJECT | F(TC_REDIRECT_PEER) | F(TC_CHECK_MTU) |
-		  F(TC_GET_PRANDOM_U32) | F(TC_REDIRECT_NEIGH) },
+		  F(TC_GET_PRANDOM_U32) | F(TC_REDIRECT_NEIGH) |
+		  F(TC_FIB_LOOKUP) | F(TC_SET_TUNNEL_KEY) },
 	/* Socket-level LB: the helpers of sock_addr programs stand together
 	 * (sock_addr_helpers); the hook is a feature of its own. */
 	{ ZH_PROG_SOCK_CONNECT4, ZH_FEAT_PROG_SOCK_CONNECT4,

@@ -342,11 +342,13 @@ static bool sb_set(struct sbuf *b, const char *name, int family,
 
 int zh_masq_nft_ruleset(const struct zh_masq_conf *c, char *buf, size_t len)
 {
-	const struct zh_addr *const pods[] = { c->cluster };
-	const size_t npods[] = { c->n_cluster };
-	const struct zh_addr *const keep[] = { c->cluster, c->service,
+	const struct zh_addr *const pods[] = { c->cluster, c->node_cidrs };
+	const size_t npods[] = { c->n_cluster, c->n_node_cidrs };
+	const struct zh_addr *const keep[] = { c->cluster, c->node_cidrs,
+					       c->node_addrs, c->service,
 					       c->keep };
-	const size_t nkeep[] = { c->n_cluster, c->n_service, c->n_keep };
+	const size_t nkeep[] = { c->n_cluster, c->n_node_cidrs, c->n_node_addrs,
+				 c->n_service, c->n_keep };
 	struct sbuf b = { .p = buf, .len = len };
 	bool p4, p6, k4, k6;
 	char ports[32] = "";
@@ -361,10 +363,10 @@ int zh_masq_nft_ruleset(const struct zh_masq_conf *c, char *buf, size_t len)
 	if (!c->on)
 		return b.full ? -ENOSPC : (int)b.at;
 	sb_add(&b, "table inet %s {\n", ZH_MASQ_NFT_TABLE);
-	p4 = sb_set(&b, "pods4", AF_INET, pods, npods, 1);
-	p6 = sb_set(&b, "pods6", AF_INET6, pods, npods, 1);
-	k4 = sb_set(&b, "keep4", AF_INET, keep, nkeep, 3);
-	k6 = sb_set(&b, "keep6", AF_INET6, keep, nkeep, 3);
+	p4 = sb_set(&b, "pods4", AF_INET, pods, npods, 2);
+	p6 = sb_set(&b, "pods6", AF_INET6, pods, npods, 2);
+	k4 = sb_set(&b, "keep4", AF_INET, keep, nkeep, 5);
+	k6 = sb_set(&b, "keep6", AF_INET6, keep, nkeep, 5);
 	sb_add(&b,
 	       "\tchain postrouting {\n\t\ttype nat hook postrouting priority srcnat; policy accept;\n");
 	/* Local destinations (the node's own) never reach postrouting's

@@ -17,6 +17,9 @@
 
 #define ZH_MASQ_MAX_CIDRS 64
 #define ZH_MASQ_MAX_DEVS 8
+/* The node table's pod CIDRs and node addresses the nftables rule knows
+ * (BPF knows every one: zh_cluster_cidr). */
+#define ZH_MASQ_MAX_TABLE 256
 /* The nftables table the agent owns (family inet). */
 #define ZH_MASQ_NFT_TABLE "zerohop_masq"
 
@@ -26,6 +29,13 @@ struct zh_masq_conf {
 	 * and the sources the nftables rule masquerades. */
 	struct zh_addr cluster[ZH_MASQ_MAX_CIDRS];
 	size_t n_cluster;
+	/* The node table's (nodes.h): every node's pod CIDRs (sources, and
+	 * never masqueraded to, as --cluster-cidr's) and addresses (never
+	 * masqueraded to). Not owned: the caller's arrays. */
+	const struct zh_addr *node_cidrs;
+	size_t n_node_cidrs;
+	const struct zh_addr *node_addrs;
+	size_t n_node_addrs;
 	/* --no-masquerade: further destinations kept as they are. */
 	struct zh_addr keep[ZH_MASQ_MAX_CIDRS];
 	size_t n_keep;

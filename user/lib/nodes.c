@@ -16,6 +16,7 @@
 #include <bpf/bpf.h>
 
 #include "nodes.h"
+#include "vec.h"
 #include "attach.h"
 #include "log.h"
 #include "nl.h"
@@ -252,8 +253,6 @@ const struct zh_node_info *zh_node_set_find(const struct zh_node_set *set,
 
 int zh_node_set_put(struct zh_node_set *set, const struct zh_node_info *n)
 {
-	struct zh_node_info *v;
-
 	for (size_t i = 0; i < set->n; i++) {
 		if (!strcmp(set->v[i].name, n->name)) {
 			set->v[i] = *n;
@@ -262,15 +261,8 @@ int zh_node_set_put(struct zh_node_set *set, const struct zh_node_info *n)
 	}
 	if (set->n == ZH_NODES_MAX)
 		return -ENOSPC;
-	if (set->n == set->cap) {
-		size_t cap = set->cap ? set->cap * 2 : 8;
-
-		v = realloc(set->v, cap * sizeof(*v));
-		if (!v)
-			return -ENOMEM;
-		set->v = v;
-		set->cap = cap;
-	}
+	if (zh_vec_room(set->v, set->n, set->cap, 8))
+		return -ENOMEM;
 	set->v[set->n++] = *n;
 	return 0;
 }
@@ -581,15 +573,8 @@ struct keys {
 
 static int keys_add(struct keys *ks, const struct zh_lpm_key *k)
 {
-	if (ks->n == ks->cap) {
-		size_t cap = ks->cap ? ks->cap * 2 : 64;
-		struct zh_lpm_key *v = realloc(ks->k, cap * sizeof(*v));
-
-		if (!v)
-			return -ENOMEM;
-		ks->k = v;
-		ks->cap = cap;
-	}
+	if (zh_vec_room(ks->k, ks->n, ks->cap, 64))
+		return -ENOMEM;
 	ks->k[ks->n++] = *k;
 	return 0;
 }
@@ -632,15 +617,8 @@ struct routes {
 
 static int routes_add(struct routes *rs, const struct zh_nl_route *rt)
 {
-	if (rs->n == rs->cap) {
-		size_t cap = rs->cap ? rs->cap * 2 : 32;
-		struct zh_nl_route *v = realloc(rs->v, cap * sizeof(*v));
-
-		if (!v)
-			return -ENOMEM;
-		rs->v = v;
-		rs->cap = cap;
-	}
+	if (zh_vec_room(rs->v, rs->n, rs->cap, 32))
+		return -ENOMEM;
 	rs->v[rs->n++] = *rt;
 	return 0;
 }
@@ -770,6 +748,30 @@ static int apply_remote(const struct zh_objs *objs,
 		}
 		r->routes++;
 		err = routes_add(want_routes, &rt);
+		if (err)
+			return err;
+	}
+	/* Its own addresses, straight out of the uplink in both modes (the
+	 * fabric routes node addresses, VXLAN's underlay among them): a
+	 * pod's packet to another node (the reply to a NodePort request
+	 * that node SNATed to itself) leaves without the host stack. */
+	for (int a = 0; a < n->n_addrs; a++) {
+		struct zh_node v = { .ifindex = (__u32)uplink };
+		struct zh_lpm_key k;
+		int err;
+
+		lpm_key(&k, &n->addrs[a]);
+		memcpy(v.addr, n->addrs[a].raw,
+		       zh_addr_len(n->addrs[a].family));
+		v.family = k.family;
+		if (bpf_map_update_elem(objs->nodes_fd, &k, &v, BPF_ANY)) {
+			err = -errno;
+			snprintf(r->err, sizeof(r->err), "cannot write %s: %s",
+				 ZH_MAP_NODES, strerror(-err));
+			return err;
+		}
+		r->entries++;
+		err = keys_add(want_nodes, &k);
 		if (err)
 			return err;
 	}

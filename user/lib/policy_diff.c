@@ -23,6 +23,7 @@
 #include <string.h>
 
 #include "policy.h"
+#include "vec.h"
 
 struct oplist {
 	struct zh_pol_op *v;
@@ -31,15 +32,8 @@ struct oplist {
 
 static struct zh_pol_op *op_new(struct oplist *l, enum zh_pol_op_type t)
 {
-	if (l->n == l->cap) {
-		size_t cap = l->cap ? l->cap * 2 : 64;
-		struct zh_pol_op *v = realloc(l->v, cap * sizeof(*v));
-
-		if (!v)
-			return NULL;
-		l->v = v;
-		l->cap = cap;
-	}
+	if (zh_vec_room(l->v, l->n, l->cap, 64))
+		return NULL;
 	memset(&l->v[l->n], 0, sizeof(l->v[l->n]));
 	l->v[l->n].type = t;
 	return &l->v[l->n++];

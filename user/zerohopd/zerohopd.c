@@ -14,6 +14,7 @@
 #include <errno.h>
 #include <limits.h>
 #include <malloc.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -70,17 +71,23 @@ static void usage(FILE *f)
 		"      --nodeport-dev DEV[,DEV]  the node's uplinks: NodePorts are answered on\n"
 		"                          them (zh_tc_uplink on their tc ingress, and\n"
 		"                          zh_xdp_uplink in front where XDP runs natively)\n"
-		"      --cluster-cidr CIDR[,CIDR]  the cluster's pod CIDRs (every node's): never\n"
-		"                          masqueraded to; masquerade needs them\n"
+		"      --cluster-cidr CIDR[,CIDR]  the cluster's pod CIDRs: never masqueraded\n"
+		"                          to; added to the node table's (--nodes, --kubernetes:\n"
+		"                          every node's pod CIDRs and addresses are inside)\n"
 		"      --masquerade on|off  pods' traffic to outside the cluster leaves with the\n"
 		"                          node's address (default on: off until the cluster's\n"
-		"                          CIDRs and an uplink are known); in BPF for TCP and UDP,\n"
-		"                          by an nftables rule (table inet %s) for the rest\n"
+		"                          CIDRs (--cluster-cidr, or this node's pod CIDR in the\n"
+		"                          node table) and an uplink (--nodeport-dev,\n"
+		"                          --masquerade-dev, else the node table's) are known);\n"
+		"                          in BPF for TCP and UDP, by an nftables rule (table\n"
+		"                          inet %s) for the rest and where BPF cannot\n"
 		"      --no-masquerade CIDR[,CIDR]  more destinations never masqueraded (the\n"
 		"                          node subnet, a VPC); the node's own addresses and the\n"
 		"                          --service-cidr ranges never are\n"
 		"      --masquerade-dev DEV  the uplink masqueraded traffic leaves by, with its\n"
-		"                          address (default: the first --nodeport-dev)\n"
+		"                          address (default: the first --nodeport-dev, else the\n"
+		"                          node table's uplink: --uplink, or the device holding\n"
+		"                          this node's address)\n"
 		"      --masquerade-ports LO-HI  source ports of SNATed flows (default %u-%u:\n"
 		"                          outside ip_local_port_range and the NodePort range)\n"
 		"      --probes on|off     time xdpbench's probe datagrams per hop (default on)\n"
@@ -385,17 +392,15 @@ static void sync_node_addrs(const struct zh_objs *objs)
 }
 
 /*
- * Masquerade and SNAT (masq.h): the uplinks and CIDRs of the command line
- * into @c, masquerade turned off, with a word, where it cannot work
- * (refused when --masquerade on asked for it). Says why it failed.
+ * Masquerade and SNAT (masq.h): the uplinks of the command line into @c
+ * (*@attach: --masquerade-dev is no NodePort uplink, its replies need
+ * zh_tc_uplink too). Whether masquerade is on is masq_update()'s. Says
+ * why it failed.
  */
-static int masq_plan(const struct zh_objs *objs, const char *devs,
-		     const char *masq_dev, bool asked, struct zh_masq_conf *c,
-		     bool *attach)
+static int masq_plan(const char *devs, const char *masq_dev,
+		     struct zh_masq_conf *c, bool *attach)
 {
 	char buf[256], *tok, *save = NULL;
-	const char *why = NULL;
-	int missing;
 
 	c->n_devs = 0;
 	c->masq_dev = 0;
@@ -421,23 +426,6 @@ static int masq_plan(const struct zh_objs *objs, const char *devs,
 		}
 		c->masq_dev = (int)i;
 	}
-	missing = zh_use_missing(&objs->feat, ZH_USE_NODEPORT);
-	if (!c->on)
-		return 0;
-	if (!c->n_cluster)
-		why = "the cluster's pod CIDRs are unknown (--cluster-cidr)";
-	else if (!c->n_devs)
-		why = "no uplink (--nodeport-dev or --masquerade-dev)";
-	else if (missing >= 0)
-		why = zh_feat_doc(missing)->what;
-	if (!why)
-		return 0;
-	if (asked) {
-		pr_warn("--masquerade on: cannot masquerade: %s\n", why);
-		return -EINVAL;
-	}
-	pr_info("masquerade off: %s\n", why);
-	c->on = false;
 	return 0;
 }
 
@@ -457,7 +445,7 @@ static void masq_port_check(const struct zh_masq_conf *c)
 	fclose(f);
 }
 
-/* The maps (under the pin lock), at start and at every sweep. */
+/* The maps (under the pin lock). */
 static int masq_sync(const struct zh_objs *objs, const struct zh_masq_conf *c)
 {
 	char err[256];
@@ -473,24 +461,150 @@ static int masq_sync(const struct zh_objs *objs, const struct zh_masq_conf *c)
 	return rc;
 }
 
-/* The nftables rule behind BPF (what it passes: ICMP, other protocols,
- * fragments), or its removal when masquerade is off. */
-static void masq_nft(const struct zh_masq_conf *c)
+/*
+ * Masquerade's state. The loop (start, sweeps, SIGHUP and --nodes) and
+ * the Kubernetes thread (Node objects) both change it: under @mu.
+ */
+static struct masq_state {
+	pthread_mutex_t mu;
+	const struct zh_objs *objs; /* NULL until agent_configure() */
+	struct zh_masq_conf conf; /* the command line's (devices planned) */
+	struct zh_masq_conf eff; /* what is applied: conf + the node table */
+	bool want; /* --masquerade on (the default) */
+	bool asked; /* given explicitly: no quiet fallback */
+	bool table; /* a node table comes (--nodes, --kubernetes) */
+	/* The node table as last applied: every pod CIDR and node address
+	 * (inside the cluster), whether this node has a pod CIDR there, and
+	 * the uplink toward the other nodes. */
+	struct zh_addr cidrs[ZH_MASQ_MAX_TABLE];
+	size_t n_cidrs;
+	struct zh_addr addrs[ZH_MASQ_MAX_TABLE];
+	size_t n_addrs;
+	bool self_cidr;
+	char uplink[IF_NAMESIZE];
+	char said[256]; /* the state last logged */
+	char nft[65536]; /* the nftables ruleset last written */
+} masq_st = { .mu = PTHREAD_MUTEX_INITIALIZER };
+
+/*
+ * The nftables rule behind BPF (what it passes: ICMP, other protocols,
+ * fragments), or its removal when masquerade is off: written when its
+ * text changed (at start always: @m->nft is empty).
+ */
+static void masq_nft(struct masq_state *m, const struct zh_masq_conf *c)
 {
-	char rules[16384], err[512];
+	static char rules[sizeof(m->nft)];
+	char err[512];
 	int n = zh_masq_nft_ruleset(c, rules, sizeof(rules));
 
 	if (n < 0) {
 		pr_warn("masquerade: nftables ruleset too long\n");
 		return;
 	}
-	if (zh_masq_nft_run(rules, 5000, err, sizeof(err)))
+	if (!strcmp(rules, m->nft))
+		return;
+	if (zh_masq_nft_run(rules, 5000, err, sizeof(err))) {
 		pr_warn("masquerade: %s; %s\n", err,
 			c->on ? "what BPF passes to the kernel (ICMP, other protocols, fragments) leaves unmasqueraded" :
 				"the old table may stay");
-	else if (c->on)
+		m->nft[0] = 0; /* try again next time */
+		return;
+	}
+	memcpy(m->nft, rules, (size_t)n + 1);
+	if (c->on)
 		pr_info("masquerade: nftables table inet %s for what BPF passes to the kernel\n",
 			ZH_MASQ_NFT_TABLE);
+}
+
+/*
+ * Why masquerade cannot be on with @eff (NULL: it can); *@pending when
+ * it waits for the node table rather than being impossible.
+ */
+static const char *masq_why_off(const struct masq_state *m,
+				const struct zh_masq_conf *eff, bool *pending)
+{
+	*pending = false;
+	if (!m->want)
+		return "--masquerade off";
+	if (!eff->n_cluster && !m->self_cidr) {
+		*pending = m->table;
+		return m->table ?
+			       "this node's pod CIDR is not in the node table yet" :
+			       "the cluster's pod CIDRs are unknown (--cluster-cidr, or a node table: --nodes, --kubernetes)";
+	}
+	if (!eff->n_devs) {
+		*pending = m->table;
+		return m->table ?
+			       "no uplink yet (the node table's, --nodeport-dev or --masquerade-dev)" :
+			       "no uplink (--nodeport-dev or --masquerade-dev)";
+	}
+	return NULL;
+}
+
+/*
+ * Masquerade made what the command line and the node table say, under
+ * masq_st.mu: on once the cluster's pod CIDRs (--cluster-cidr, or this
+ * node's in the node table) and an uplink (--nodeport-dev,
+ * --masquerade-dev, else the node table's) are known; the maps, and the
+ * nftables rule where its text changed. @start: refuse what --masquerade
+ * on asked for and cannot be (not what waits for the node table).
+ */
+static int masq_update(bool start)
+{
+	struct masq_state *m = &masq_st;
+	struct zh_masq_conf *eff = &m->eff;
+	const char *why;
+	char line[sizeof(m->said)];
+	bool pending, was_on = eff->on;
+	int missing, rc;
+
+	*eff = m->conf;
+	eff->node_cidrs = m->cidrs;
+	eff->n_node_cidrs = m->n_cidrs;
+	eff->node_addrs = m->addrs;
+	eff->n_node_addrs = m->n_addrs;
+	if (!eff->n_devs && m->uplink[0]) {
+		_Static_assert(sizeof(eff->devs[0]) == sizeof(m->uplink),
+			       "a device name fits");
+		memcpy(eff->devs[0], m->uplink, sizeof(m->uplink));
+		eff->n_devs = 1;
+		eff->masq_dev = 0;
+	}
+	why = masq_why_off(m, eff, &pending);
+	eff->on = !why;
+	if (why && m->asked && !pending && start) {
+		pr_warn("--masquerade on: cannot masquerade: %s\n", why);
+		return -EINVAL;
+	}
+	missing = zh_use_missing(&m->objs->feat, ZH_USE_NODEPORT);
+	if (why)
+		snprintf(line, sizeof(line), "masquerade off: %s", why);
+	else
+		snprintf(
+			line, sizeof(line),
+			"masquerade on: by %s%s, %zu + %zu pod CIDR(s) inside%s%s",
+			eff->devs[eff->masq_dev],
+			m->conf.n_devs ? "" : " (the node table's uplink)",
+			eff->n_cluster, eff->n_node_cidrs,
+			missing >= 0 ?
+				"; the nftables rule alone: this kernel lacks " :
+				"",
+			missing >= 0 ? zh_feat_name(missing) : "");
+	if (strcmp(line, m->said)) {
+		if (why && m->asked && !pending)
+			pr_warn("--masquerade on: cannot masquerade: %s\n",
+				why);
+		else
+			pr_info("%s\n", line);
+		snprintf(m->said, sizeof(m->said), "%s", line);
+	}
+	if (eff->on && !was_on)
+		masq_port_check(eff);
+	rc = masq_sync(m->objs, eff);
+	if (rc && start)
+		return rc;
+	masq_nft(m, eff);
+	return 0;
 }
 
 /* The services file, parsed; a bad one is logged. */
@@ -554,6 +668,57 @@ int zh_agent_services_change(const struct zh_objs *objs, const char *path,
 	return rc;
 }
 
+/* At every sweep: the node's addresses may have changed (zh_nomasq). */
+static void masq_refresh(void)
+{
+	pthread_mutex_lock(&masq_st.mu);
+	if (masq_st.objs)
+		masq_update(false);
+	pthread_mutex_unlock(&masq_st.mu);
+}
+
+/*
+ * The node table as applied (from the loop, or the Kubernetes thread):
+ * its pod CIDRs and addresses are inside the cluster, this node's pod
+ * CIDR and the uplink turn masquerade on (masq_update()).
+ */
+static void masq_nodes(const struct zh_cluster_conf *conf,
+		       const struct zh_node_set *set, int uplink)
+{
+	struct masq_state *m = &masq_st;
+	size_t over = 0;
+
+	pthread_mutex_lock(&m->mu);
+	m->n_cidrs = m->n_addrs = 0;
+	m->self_cidr = false;
+	for (size_t i = 0; i < set->n; i++) {
+		const struct zh_node_info *n = &set->v[i];
+
+		if (!strcmp(n->name, conf->self) && n->n_cidrs)
+			m->self_cidr = true;
+		for (int c = 0; c < n->n_cidrs; c++) {
+			if (m->n_cidrs < ZH_MASQ_MAX_TABLE)
+				m->cidrs[m->n_cidrs++] = n->cidrs[c];
+			else
+				over++;
+		}
+		for (int a = 0; a < n->n_addrs; a++) {
+			if (m->n_addrs < ZH_MASQ_MAX_TABLE)
+				m->addrs[m->n_addrs++] = n->addrs[a];
+			else
+				over++;
+		}
+	}
+	if (over)
+		pr_warn("masquerade: %zu pod CIDR(s) and node address(es) beyond %d each are left out of the nftables rule (BPF knows them all: %s); give --cluster-cidr with the cluster's supernets\n",
+			over, ZH_MASQ_MAX_TABLE, ZH_MAP_CLUSTER_CIDRS);
+	if (uplink <= 0 || !if_indextoname((unsigned int)uplink, m->uplink))
+		m->uplink[0] = 0;
+	if (m->objs)
+		masq_update(false);
+	pthread_mutex_unlock(&m->mu);
+}
+
 int zh_agent_nodes_apply(const struct zh_objs *objs,
 			 const struct zh_cluster_conf *conf,
 			 const char *state_dir, const char *source,
@@ -581,6 +746,8 @@ int zh_agent_nodes_apply(const struct zh_objs *objs,
 			source, set->n, r.remote, r.routes,
 			zh_routing_name(conf->routing), r.entries,
 			r.routes_removed, r.removed);
+	if (!rc)
+		masq_nodes(conf, set, r.uplink);
 	return rc;
 }
 
@@ -1146,8 +1313,7 @@ static int agent_configure(struct agent *a)
 		if (err)
 			return err;
 	}
-	err = masq_plan(&a->objs, o->nodeport_devs, o->masq_dev, o->masq_asked,
-			&a->o.masq, &attach);
+	err = masq_plan(o->nodeport_devs, o->masq_dev, &a->o.masq, &attach);
 	if (err)
 		return err;
 	/* A masquerade uplink that is no NodePort's takes the replies too. */
@@ -1171,12 +1337,18 @@ static int agent_configure(struct agent *a)
 		memcpy(&s->v6, o->cfg.svc_cidr6, sizeof(s->v6));
 		s->prefix = o->cfg.svc_cidr6_len;
 	}
-	if (o->masq.on)
-		masq_port_check(&o->masq);
-	err = masq_sync(&a->objs, &o->masq);
+	/* The node table (the Kubernetes thread's, maybe already) completes
+	 * it: masq_nodes(). */
+	pthread_mutex_lock(&masq_st.mu);
+	masq_st.conf = o->masq;
+	masq_st.want = o->masq.on;
+	masq_st.asked = o->masq_asked;
+	masq_st.table = o->nodes_file || o->kubernetes;
+	masq_st.objs = &a->objs;
+	err = masq_update(true);
+	pthread_mutex_unlock(&masq_st.mu);
 	if (err)
 		return err;
-	masq_nft(&o->masq);
 	sync_node_addrs(&a->objs);
 	if (o->nodes_file || o->kubernetes)
 		cluster_features(&a->objs, &o->cluster);
@@ -1246,7 +1418,7 @@ static void agent_loop(struct agent *a)
 		if (o->interval && now_ms() >= next) {
 			reconcile(&a->objs, a->release);
 			sync_node_addrs(&a->objs);
-			masq_sync(&a->objs, &o->masq);
+			masq_refresh();
 			next = now_ms() + o->interval * 1000ULL;
 		}
 		if (r <= 0 || !(pfd[0].revents & POLLIN))
@@ -1256,7 +1428,7 @@ static void agent_loop(struct agent *a)
 		if (si.ssi_signo == SIGHUP) {
 			reconcile(&a->objs, a->release);
 			sync_node_addrs(&a->objs);
-			masq_sync(&a->objs, &o->masq);
+			masq_refresh();
 			/* A bad file changes nothing: the agent goes on. */
 			if (o->services)
 				services_reload(&a->objs, o->services);
