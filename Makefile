@@ -264,6 +264,9 @@ $(BPFTEST_FAST): $(O)/tests/test_bpf_%: $(O)/tests/bpf/test_bpf_%.o \
 	$(call msg,LINK,$@)
 	$(Q)$(CC) $(LDFLAGS) $^ $(PKG_LIBS) $(CMOCKA_LIBS) -o $@
 
+# NetworkPolicy's kernel tier compiles its cluster with policy.c (jansson).
+$(O)/tests/test_bpf_policy: PKG_LIBS += $(K8S_LIBS)
+
 # Another version's pins taken over (upgrade.c): libzerohop alone.
 $(O)/tests/bpf/test_bpf_upgrade.o: ZH_CFLAGS += -Itests/unit
 $(O)/tests/test_bpf_upgrade: $(O)/tests/bpf/test_bpf_upgrade.o $(LIB) $(XSK_LIB)
@@ -310,7 +313,7 @@ check-sanitize:
 # The integration scripts, in the order they run; each skips (exit 77,
 # saying why) where it cannot run, and run-tier does not count that a
 # failure.
-INTEGRATION_TESTS := run metrics latency services k8s-apiserver policy lb k8s hostile xdpbench afxdp churn features upgrade demo deploy socklb masq
+INTEGRATION_TESTS := run metrics latency services k8s-apiserver policy netpol lb k8s hostile xdpbench afxdp churn features upgrade demo deploy socklb masq
 
 check-integration: all $(O)/tests/xsk_peer $(O)/tests/zh-flows $(O)/tests/zh-sockc
 	$(Q)O=$(O) tests/run-tier integration \

@@ -20,6 +20,8 @@
  *                  of what was SNATed (masquerade, NodePorts to other
  *                  nodes), and pods of other nodes to pods here (straight
  *                  into them).
+ * zh_tc_to_pod     tc egress of the host-side veth: NetworkPolicy on what
+ *                  the kernel delivers into a policed pod (policy.h).
  * zh_xdp_uplink    XDP in front of it where the uplink runs XDP natively:
  *                  a NodePort request for an XDP pod is delivered from
  *                  there; the rest goes on to zh_tc_uplink, which finds the
@@ -146,6 +148,22 @@ int zh_tc_pod(struct __sk_buff *skb)
 		return TC_ACT_SHOT;
 	zh_lat_to_pod(zh_ctx_data(skb), zh_ctx_end(skb), 0);
 	return TC_ACT_UNSPEC; /* TCX_NEXT: whatever else is attached runs */
+}
+
+/* NetworkPolicy (policy.h): tc egress of the host veth, what the kernel
+ * delivers into the pod. Exits at once for an unpolicied pod. */
+SEC("tc")
+int zh_tc_to_pod(struct __sk_buff *skb)
+{
+	int stat;
+
+	zh_ctx_pull(skb);
+	stat = zh_pol_to_pod(zh_ctx_data(skb), zh_ctx_end(skb),
+			     zh_ctx_ifindex(skb));
+	if (!stat)
+		return TC_ACT_UNSPEC; /* TCX_NEXT */
+	zh_count(stat, skb->len);
+	return TC_ACT_SHOT;
 }
 
 /* Socket-level load balancing (sock.h). */

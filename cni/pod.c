@@ -365,6 +365,20 @@ static int attach_host(const struct zh_netconf *conf,
 	ret = zh_tc_attach(&objs->feat, host_ifindex, objs->tc_from_pod_fd);
 	if (!ret && conf->datapath == ZH_DATAPATH_XDP)
 		ret = zh_xdp_attach(host_ifindex, objs->xdp_from_pod_fd);
+	/* NetworkPolicy on what the kernel delivers into the pod: on every
+	 * pod (it exits at once while the pod is unpolicied), in the host's
+	 * netns where the pod cannot detach it. Where this kernel cannot
+	 * run it, zerohopd refuses --network-policy on|audit. */
+	if (!ret && objs->tc_to_pod_fd >= 0) {
+		ret = zh_tc_attach_egress(&objs->feat, host_ifindex,
+					  objs->tc_to_pod_fd);
+		if (ret)
+			return zh_cni_err_set(
+				err, ZH_CNI_ERR_BPF,
+				"cannot attach the policy program",
+				"%s on %s egress: %s", ZH_PROG_TC_TO_POD, host,
+				strerror(-ret));
+	}
 	if (ret)
 		return zh_cni_err_set(err, ZH_CNI_ERR_BPF,
 				      "cannot attach the fast-path program",

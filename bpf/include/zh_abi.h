@@ -57,6 +57,9 @@
 #define ZH_PROG_SOCK_RECVMSG6 "zh_sock_recvmsg6"
 #define ZH_PROG_SOCK_PEER4 "zh_sock_peer4"
 #define ZH_PROG_SOCK_PEER6 "zh_sock_peer6"
+/* NetworkPolicy: tc egress of the host-side veth, what the kernel delivers
+ * into a pod (bpf/lib/policy.h). */
+#define ZH_PROG_TC_TO_POD "zh_tc_to_pod"
 
 #define ZH_MAX_ENDPOINTS 65536
 #define ZH_CONTAINER_ID_LEN 96
@@ -161,7 +164,8 @@ enum zh_datapath {
 	X(PROG_SOCK_PEER6, "zh_sock_peer6")           \
 	X(TC_FIB_LOOKUP, "tc_fib_lookup")             \
 	X(TC_SET_TUNNEL_KEY, "tc_skb_set_tunnel_key") \
-	X(PROG_TC_TUNNEL, "zh_tc_tunnel")
+	X(PROG_TC_TUNNEL, "zh_tc_tunnel")             \
+	X(PROG_TC_TO_POD, "zh_tc_to_pod")
 
 enum zh_feature {
 #define ZH_FEAT_ENUM(id, name) ZH_FEAT_##id,
@@ -208,6 +212,10 @@ struct zh_endpoint {
  * veth's egress), never bpf_redirect_peer(), which skips it: the pod's
  * XDP program there steers frames into its AF_XDP sockets. */
 #define ZH_EP_F_VIA_RX (1U << 0)
+/* NetworkPolicy: zh_pol_eps has an entry for this address that isolates
+ * it (or is pending): the fast path judges traffic to it. Unset, the
+ * address pays one bit test (bpf/lib/policy.h). */
+#define ZH_EP_F_POLICY (1U << 1)
 
 /*
  * AF_XDP pods. The pod-side program (zh_xdp_pod_xsk) looks up every frame
@@ -263,6 +271,9 @@ struct zh_iface_xsk {
  */
 #define ZH_IFACE_F_V4 (1U << 0)
 #define ZH_IFACE_F_V6 (1U << 1)
+/* NetworkPolicy: an address of this pod has a zh_pol_eps entry that
+ * isolates it (or is pending): traffic from it is judged. */
+#define ZH_IFACE_F_POLICY (1U << 2)
 
 struct zh_iface {
 	__u8 mac[ZH_ETH_ALEN]; /* the pod's own MAC */
@@ -324,7 +335,16 @@ struct zh_iface {
 	X(DROP_SNAT_NO_PORT, "drop_snat_no_port")                             \
 	/* externalTrafficPolicy Local, no backend on this node (kube-proxy \
 	 * drops these too: the load balancer's health check steers away) */ \
-	X(DROP_NO_LOCAL_BACKEND, "drop_no_local_backend")
+	X(DROP_NO_LOCAL_BACKEND, "drop_no_local_backend")                     \
+	/* NetworkPolicy (policy.h): the destination's ingress denies */      \
+	X(DROP_POLICY_INGRESS, "drop_policy_ingress")                         \
+	X(DROP_POLICY_EGRESS, "drop_policy_egress") /* the source's egress */ \
+	/* a pod whose policy is not known yet (CNI ADD, agent not done) */   \
+	X(DROP_POLICY_PENDING, "drop_policy_pending")                         \
+	/* its class did not fit the maps: fail closed */                     \
+	X(DROP_POLICY_FAILED, "drop_policy_failed")                           \
+	/* no room in zh_pol_ct for an allowed flow: fail closed */           \
+	X(DROP_POLICY_CT_FULL, "drop_policy_ct_full")
 
 #define ZH_STAT_ENUM(id, name) ZH_STAT_##id,
 enum zh_stat {
@@ -778,11 +798,10 @@ struct zh_trace {
 };
 
 /*
- * NetworkPolicy (issue 16). Defined here, not yet created nor read by any
- * program: user/lib/policy.c compiles the cluster's Pods, Namespaces and
- * NetworkPolicies into the contents of these maps and an ordered list of
- * writes (user/lib/policy_diff.c); the datapath slice creates the maps in
- * bpf/lib/maps.h and executes the list.
+ * NetworkPolicy (issue 16). user/lib/policy.c compiles the cluster's
+ * Pods, Namespaces and NetworkPolicies into the contents of these maps
+ * and an ordered list of writes (user/lib/policy_diff.c), which zerohopd
+ * executes (user/lib/pol_maps.c); bpf/lib/policy.h reads them.
  *
  * Identities are node-local numbers for "addresses no rule can tell
  * apart": each address gets the signature of the peers it matches (pod
@@ -803,9 +822,18 @@ struct zh_trace {
  * only allows), so an address resolved to a less specific identity (a
  * miss, an overflow) can lose allows, never gain one: fail closed.
  *
- * What the endpoint entries will need (the datapath slice; zh_endpoint
- * and zh_iface are unchanged here): struct zh_pol_ep, for each local pod
- * address, either embedded or in a map of its own keyed by zh_ep_key.
+ * The endpoint state is a map of its own, zh_pol_eps (zh_ep_key ->
+ * struct zh_pol_ep), not embedded in zh_endpoints/zh_ifaces (whose layout
+ * is the ABI): the fast path reads it only for an address whose
+ * zh_endpoints entry has ZH_EP_F_POLICY (destination) or whose pod's
+ * zh_ifaces entry has ZH_IFACE_F_POLICY (source), bits of the flags those
+ * lookups load anyway, so an unpolicied pod pays two bit tests.
+ *
+ * zh_pol_ct: flows with a policed end, both directions, keyed like zh_ct
+ * (dir 0; the reply's entry flagged ZH_POL_CT_F_REV) -> the zh_pol_state
+ * epoch they were approved under. A REV hit passes (a
+ * reply); a forged "reply" has none and is judged as a new flow. A hit
+ * under another epoch is judged again (revocation at the next packet).
  */
 #define ZH_MAP_IPCACHE "zh_ipcache"
 #define ZH_MAP_IPCACHE_LPM "zh_ipcache_lpm"
@@ -813,12 +841,15 @@ struct zh_trace {
 #define ZH_MAP_POL_PORTS "zh_pol_ports"
 #define ZH_MAP_POLCTR "zh_polctr"
 #define ZH_MAP_POL_STATE "zh_pol_state"
+#define ZH_MAP_POL_EPS "zh_pol_eps"
+#define ZH_MAP_POL_CT "zh_pol_ct"
 
 #define ZH_MAX_IPCACHE 262144 /* pod and node addresses, all nodes */
 #define ZH_MAX_IPCACHE_LPM 65536 /* ipBlock cidr and except prefixes */
 #define ZH_MAX_POLICY 262144 /* cells */
 #define ZH_MAX_POL_PORTS 256 /* port bitmaps: 8 KiB each, 2 MiB */
 #define ZH_MAX_POL_CLASSES 65536 /* class numbers are u16; 0: none */
+#define ZH_MAX_POL_CT 262144 /* policed flows, two entries each */
 
 /* Reserved identities; the compiler numbers the others from
  * ZH_POL_ID_FIRST. */
@@ -901,7 +932,7 @@ struct zh_pol_ports {
 #define ZH_POL_EP_F_FAILED_IN (1U << 5)
 #define ZH_POL_EP_F_FAILED_EG (1U << 6)
 /* CNI ADD done, policy not known yet: deny all but the node (set by the
- * plugin, cleared by the agent; the datapath slice). */
+ * plugin when zh_pol_state.mode is not off, replaced by the agent). */
 #define ZH_POL_EP_F_PENDING (1U << 7)
 
 struct zh_pol_ep {
@@ -909,6 +940,20 @@ struct zh_pol_ep {
 	__u16 class_in; /* 0: not isolated */
 	__u16 class_eg;
 	__u32 flags; /* ZH_POL_EP_F_* */
+};
+
+/* zh_pol_ct (key: struct zh_ct_key). */
+#define ZH_POL_CT_F_AUDIT (1U << 0) /* passed by audit: would be denied */
+/* The reverse of the flow approved: a packet keyed so is a reply. (The
+ * key's dir is 0 for both: one lookup finds either.) */
+#define ZH_POL_CT_F_REV (1U << 1)
+
+struct zh_pol_ct {
+	__u64 last_seen_ns; /* bpf_ktime_get_ns() */
+	__u64 epoch; /* zh_pol_state.epoch it was approved under */
+	__u8 state; /* enum zh_ct_state */
+	__u8 flags; /* ZH_POL_CT_F_* */
+	__u8 pad[6];
 };
 
 /* zh_polctr: per-CPU array indexed by class: what its cells decided. */
@@ -968,6 +1013,7 @@ _Static_assert(sizeof(struct zh_pol_ports) == 8192, "zh_pol_ports layout");
 _Static_assert(sizeof(struct zh_pol_ep) == 12, "zh_pol_ep layout");
 _Static_assert(sizeof(struct zh_pol_count) == 32, "zh_pol_count layout");
 _Static_assert(sizeof(struct zh_pol_state) == 16, "zh_pol_state layout");
+_Static_assert(sizeof(struct zh_pol_ct) == 24, "zh_pol_ct layout");
 _Static_assert(ZH_FEAT_MAX <= 64, "zh_kfeat has 64 bits");
 #endif
 

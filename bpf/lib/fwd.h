@@ -19,6 +19,7 @@
 #include "node.h"
 #include "snat.h"
 #include "kfeat.h"
+#include "policy.h"
 
 struct zh_fwd {
 	__u32 ifindex;
@@ -31,6 +32,7 @@ struct zh_fwd {
 	 * rest, counted and all. */
 	__u8 reclassify;
 	__u8 via_rx; /* the target is an AF_XDP pod (ZH_EP_F_VIA_RX) */
+	__u8 dst_flags; /* the target's zh_endpoints flags (policy.h) */
 	/* REDIRECT to a pod on another node (node.h: the verdict looks its
 	 * zh_nodes entry up again, in a stack frame of its own; a pointer
 	 * here would cost the entries' frames 8 bytes they do not have). */
@@ -177,6 +179,7 @@ static __always_inline int zh_deliver(void *data, void *data_end,
 	zh_l2_rewrite(eth, ep);
 	fwd->ifindex = ep->ifindex;
 	fwd->via_rx = ep->flags & ZH_EP_F_VIA_RX;
+	fwd->dst_flags = ep->flags;
 	return ZH_STAT_REDIRECT;
 }
 
@@ -286,6 +289,10 @@ static __always_inline int zh_ip_from_pod(void *data, void *data_end,
 		return ret;
 	zh_dst_key(&key, &f, ret, &fwd->nat);
 	ret = zh_deliver(data, data_end, &key, fwd);
+	/* NetworkPolicy (policy.h): judged on what delivery decided, the
+	 * destination after DNAT, the source before any SNAT. */
+	ret = zh_pol_from_pod(ret, &f, &key, self->flags, fwd->dst_flags,
+			      &fwd->nat);
 	if (ret == ZH_STAT_PASS_NO_ENDPOINT)
 		ret = zh_to_node(data, data_end, &key, fwd);
 	/* Off the node, out of the cluster: masquerade. Not a NodePort's
@@ -424,6 +431,9 @@ static __always_inline int zh_from_uplink(void *data, void *data_end,
 		return ZH_RET_PASSTHROUGH;
 	zh_dst_key(&key, &f, ret, &fwd->nat);
 	ret = zh_deliver(data, data_end, &key, fwd);
+	/* NetworkPolicy (policy.h): delivered straight into a pod here, so
+	 * its ingress is judged here (zh_tc_to_pod never sees it). */
+	ret = zh_pol_from_pod(ret, &f, &key, 0, fwd->dst_flags, &fwd->nat);
 	/* Not for a pod here (the node's own, or routed on): not ours, and
 	 * not counted. */
 	if (ret == ZH_STAT_PASS_NO_ENDPOINT && !fwd->nat.op)

@@ -169,6 +169,72 @@ struct {
 	__type(value, struct zh_snat_src);
 } zh_snat_src SEC(".maps");
 
+/* NetworkPolicy (zh_abi.h; read by policy.h, written by zerohopd). */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+	__uint(max_entries, ZH_MAX_IPCACHE);
+	__type(key, struct zh_ep_key);
+	__type(value, struct zh_ipc);
+} zh_ipcache SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LPM_TRIE);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__uint(max_entries, ZH_MAX_IPCACHE_LPM);
+	__type(key, struct zh_ipc_lpm_key);
+	__type(value, struct zh_ipc);
+} zh_ipcache_lpm SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+	__uint(max_entries, ZH_MAX_POLICY);
+	__type(key, struct zh_pol_key);
+	__type(value, struct zh_pol_cell);
+} zh_policy SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+	__uint(max_entries, ZH_MAX_POL_PORTS);
+	__type(key, __u32);
+	__type(value, struct zh_pol_ports);
+} zh_pol_ports SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+	__uint(max_entries, ZH_MAX_POL_CLASSES);
+	__type(key, __u32);
+	__type(value, struct zh_pol_count);
+} zh_polctr SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct zh_pol_state);
+} zh_pol_state SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+	__uint(max_entries, ZH_MAX_ENDPOINTS);
+	__type(key, struct zh_ep_key);
+	__type(value, struct zh_pol_ep);
+} zh_pol_eps SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+	__uint(max_entries, ZH_MAX_POL_CT);
+	__type(key, struct zh_ct_key);
+	__type(value, struct zh_pol_ct);
+} zh_pol_ct SEC(".maps");
+
 /*
  * What a step returns besides an enum zh_stat: values above every zh_stat,
  * so that one int carries either, and none is negative.

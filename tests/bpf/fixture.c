@@ -158,7 +158,7 @@ static size_t l4_build(const struct frame *f, __u8 *p, bool v6)
 		put16(p + 4, 0x1234);
 		put16(p + 6, 0x5678);
 		p[12] = 5 << 4; /* data offset */
-		p[13] = 0x18; /* PSH|ACK */
+		p[13] = f->tcp_flags ? f->tcp_flags : 0x18; /* PSH|ACK */
 		put16(p + 14, 65535);
 		break;
 	default: /* ICMP, ICMPv6: an echo request unless told */

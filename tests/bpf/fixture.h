@@ -143,6 +143,7 @@ struct frame {
 	/* A VLAN tag with this TPID (ETH_P_8021Q, ETH_P_8021AD) and TCI 0 (a
 	 * priority tag) in front of the ethertype; 0: none. */
 	__u16 vlan_tpid;
+	__u8 tcp_flags; /* TCP; 0: PSH|ACK */
 };
 
 static inline void put16(__u8 *p, __u16 v)

@@ -109,7 +109,7 @@ case_initial() {
 	check "the mode is on" is 'zerohop_policy_mode{mode="on"}' 1
 	check "the kinds followed are counted" \
 		is 'zerohop_k8s_objects{kind="NetworkPolicy"}' 4
-	check "the log says nothing is enforced" grep -q "not enforced yet" "$LOG"
+	check "the log says it is written to the maps" grep -q "NetworkPolicy compiled and written" "$LOG"
 }
 
 case_pod_changes() {

@@ -23,6 +23,7 @@
 
 /* enum bpf_attach_type value since 6.6; Debian 12's uapi headers predate it */
 #define ZH_BPF_TCX_INGRESS 46
+#define ZH_BPF_TCX_EGRESS 47
 
 #define ZH_TC_HANDLE 0x2a
 #define ZH_TC_PRIO 1
@@ -38,11 +39,12 @@ static int prog_id(int prog_fd, __u32 *id)
 	return 0;
 }
 
-static int clsact_attach(int ifindex, int prog_fd)
+static int clsact_attach_at(int ifindex, int prog_fd,
+			    enum bpf_tc_attach_point at)
 {
 	struct bpf_tc_hook hook = { .sz = sizeof(struct bpf_tc_hook),
 				    .ifindex = ifindex,
-				    .attach_point = BPF_TC_INGRESS };
+				    .attach_point = at };
 	struct bpf_tc_opts opts = { .sz = sizeof(struct bpf_tc_opts),
 				    .handle = ZH_TC_HANDLE,
 				    .priority = ZH_TC_PRIO,
@@ -54,6 +56,11 @@ static int clsact_attach(int ifindex, int prog_fd)
 	if (err && err != -EEXIST)
 		return err;
 	return bpf_tc_attach(&hook, &opts);
+}
+
+static int clsact_attach(int ifindex, int prog_fd)
+{
+	return clsact_attach_at(ifindex, prog_fd, BPF_TC_INGRESS);
 }
 
 static int tcx_attached(int ifindex, __u32 id);
@@ -74,6 +81,25 @@ int zh_tc_attach(const struct zh_kfeat *f, int ifindex, int prog_fd)
 	if (err == -EEXIST && !prog_id(prog_fd, &id) &&
 	    tcx_attached(ifindex, id))
 		return 0;
+	return err;
+}
+
+int zh_tc_attach_egress(const struct zh_kfeat *f, int ifindex, int prog_fd)
+{
+	__u32 ids[16], cnt = 16, flags = 0, id = 0;
+	int err;
+
+	if (!zh_kfeat_has(f, ZH_FEAT_TCX))
+		return clsact_attach_at(ifindex, prog_fd, BPF_TC_EGRESS);
+	if (!bpf_prog_attach(prog_fd, ifindex, ZH_BPF_TCX_EGRESS, 0))
+		return 0;
+	err = -errno;
+	if (err != -EEXIST || prog_id(prog_fd, &id) ||
+	    bpf_prog_query(ifindex, ZH_BPF_TCX_EGRESS, 0, &flags, ids, &cnt))
+		return err;
+	for (__u32 i = 0; i < cnt && i < 16; i++)
+		if (ids[i] == id)
+			return 0;
 	return err;
 }
 
@@ -187,6 +213,8 @@ const char *zh_hook_name(enum zh_hook hook)
 		[ZH_HOOK_XDP_DRV] = "xdp",
 		[ZH_HOOK_XDP_SKB] = "xdpgeneric",
 		[ZH_HOOK_XDP_MULTI] = "xdp (libxdp dispatcher)",
+		[ZH_HOOK_TCX_EGRESS] = "tcx egress",
+		[ZH_HOOK_CLSACT_EGRESS] = "clsact egress",
 	};
 
 	return (unsigned int)hook < sizeof(names) / sizeof(names[0]) ?
@@ -237,6 +265,19 @@ int zh_hooks_foreach(int ifindex,
 	if (!ret && zh_nl_clsact_has(ifindex) == 1 &&
 	    !bpf_tc_query(&hook, &opts))
 		ret = fn(ifindex, ZH_HOOK_CLSACT, opts.prog_id, arg);
+	/* Egress: zh_tc_to_pod on host veths (NetworkPolicy). */
+	cnt = 64;
+	if (!ret &&
+	    !bpf_prog_query(ifindex, ZH_BPF_TCX_EGRESS, 0, &flags, ids, &cnt))
+		for (__u32 i = 0; i < cnt && i < 64 && !ret; i++)
+			ret = fn(ifindex, ZH_HOOK_TCX_EGRESS, ids[i], arg);
+	hook.attach_point = BPF_TC_EGRESS;
+	opts.prog_id = 0;
+	opts.prog_fd = 0;
+	opts.flags = 0;
+	if (!ret && zh_nl_clsact_has(ifindex) == 1 &&
+	    !bpf_tc_query(&hook, &opts))
+		ret = fn(ifindex, ZH_HOOK_CLSACT_EGRESS, opts.prog_id, arg);
 	if (!ret && !bpf_xdp_query(ifindex, 0, &xq)) {
 		if (xq.drv_prog_id)
 			ret = fn(ifindex, ZH_HOOK_XDP_DRV, xq.drv_prog_id, arg);
@@ -273,6 +314,18 @@ int zh_hook_replace(int ifindex, enum zh_hook hook, int old_fd, int new_fd)
 		/* The same handle and priority: cls_bpf swaps the program of
 		 * the filter it has. */
 		return clsact_attach(ifindex, new_fd);
+	case ZH_HOOK_TCX_EGRESS:
+		if (!bpf_prog_attach_opts(new_fd, ifindex, ZH_BPF_TCX_EGRESS,
+					  &po))
+			return 0;
+		if (errno == EEXIST)
+			return bpf_prog_detach2(old_fd, ifindex,
+						ZH_BPF_TCX_EGRESS) ?
+				       -errno :
+				       0;
+		return -errno;
+	case ZH_HOOK_CLSACT_EGRESS:
+		return clsact_attach_at(ifindex, new_fd, BPF_TC_EGRESS);
 	case ZH_HOOK_XDP_DRV:
 	case ZH_HOOK_XDP_SKB:
 		return bpf_xdp_attach(ifindex, new_fd,

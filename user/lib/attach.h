@@ -11,6 +11,8 @@
  * zh_tc_attach() uses tcx where @f has it, else a clsact filter. */
 int zh_tc_attach(const struct zh_kfeat *f, int ifindex, int prog_fd);
 int zh_tc_attached(int ifindex, int prog_fd);
+/* The same on @ifindex's tc egress (zh_tc_to_pod on a host veth). */
+int zh_tc_attach_egress(const struct zh_kfeat *f, int ifindex, int prog_fd);
 int zh_xdp_attach(int ifindex, int prog_fd); /* native */
 /* How XDP is attached to @ifindex, as the kernel reports it: 0 (none),
  * xsk_proto.h's ZH_XSK_XDP_NATIVE or ZH_XSK_XDP_GENERIC, or a negative
@@ -20,9 +22,9 @@ int zh_xdp_attached(int ifindex, int prog_fd);
 
 /*
  * The hooks of an interface where zerohop puts programs, for moving them
- * to another version's programs (upgrade.c): tcx ingress, our clsact
- * filter (its handle and priority), and XDP attached directly in driver
- * or generic mode. A program inside libxdp's dispatcher is listed too,
+ * to another version's programs (upgrade.c): tcx ingress and egress, our
+ * clsact filters (their handle and priority), and XDP attached directly
+ * in driver or generic mode. A program inside libxdp's dispatcher is listed too,
  * but cannot be replaced in place.
  */
 enum zh_hook {
@@ -31,6 +33,9 @@ enum zh_hook {
 	ZH_HOOK_XDP_DRV,
 	ZH_HOOK_XDP_SKB,
 	ZH_HOOK_XDP_MULTI,
+	/* tc egress (zh_tc_to_pod on a host veth) */
+	ZH_HOOK_TCX_EGRESS,
+	ZH_HOOK_CLSACT_EGRESS,
 };
 
 const char *zh_hook_name(enum zh_hook hook);

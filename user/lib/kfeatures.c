@@ -209,6 +209,10 @@ static const struct zh_feat_doc docs[ZH_FEAT_MAX] = {
 				       "socket-level LB: getpeername() reports the Service",
 				       "getpeername() reports the backend",
 				       "5.8" },
+	[ZH_FEAT_PROG_TC_TO_POD] = { VERIFIER "zh_tc_to_pod",
+				     "NetworkPolicy on what the kernel delivers into a pod",
+				     "zerohopd --network-policy on|audit refuses to start",
+				     "-" },
 	[ZH_FEAT_SOCK_SET_RETVAL] = { "bpf_set_retval in a cgroup connect program",
 				      "socket-level LB: ECONNREFUSED for a Service without endpoints",
 				      "connect() to it fails at once with EPERM",
@@ -517,7 +521,8 @@ static void *attach_probes(void *arg)
 	 ZH_FEAT_BIT(PROG_SOCK_CONNECT6) | ZH_FEAT_BIT(PROG_SOCK_SENDMSG4) | \
 	 ZH_FEAT_BIT(PROG_SOCK_SENDMSG6) | ZH_FEAT_BIT(PROG_SOCK_RECVMSG4) | \
 	 ZH_FEAT_BIT(PROG_SOCK_RECVMSG6) | ZH_FEAT_BIT(PROG_SOCK_PEER4) |    \
-	 ZH_FEAT_BIT(PROG_SOCK_PEER6) | ZH_FEAT_BIT(PROG_TC_TUNNEL))
+	 ZH_FEAT_BIT(PROG_SOCK_PEER6) | ZH_FEAT_BIT(PROG_TC_TUNNEL) |        \
+	 ZH_FEAT_BIT(PROG_TC_TO_POD))
 
 int zh_feat_probe(struct zh_kfeat *f, char *err, size_t errlen)
 {
@@ -640,12 +645,12 @@ int zh_feat_write(const char *dir, const struct zh_kfeat *f)
 const struct zh_prog_def zh_prog_defs[] = {
 	{ ZH_PROG_TC_FROM_POD, ZH_FEAT_PROG_TC_FROM_POD,
 	  TC_BASE | TC_NAT | F(TC_SKB_PULL_DATA) | F(TC_CSUM_UPDATE) |
-		  F(TC_REDIRECT),
+		  F(TC_REDIRECT) | F(TC_MAP_DELETE_ELEM),
 	  TC_REJECT | F(TC_GET_PRANDOM_U32) | F(TC_REDIRECT_PEER) |
 		  F(TC_REDIRECT_NEIGH) | F(TC_CHECK_MTU) | F(TC_FIB_LOOKUP) |
 		  F(TC_SET_TUNNEL_KEY) },
 	{ ZH_PROG_XDP_FROM_POD, ZH_FEAT_PROG_XDP_FROM_POD,
-	  XDP_BASE | XDP_NAT | F(XDP_REDIRECT),
+	  XDP_BASE | XDP_NAT | F(XDP_REDIRECT) | F(XDP_MAP_DELETE_ELEM),
 	  F(XDP_ADJUST_TAIL) | F(XDP_GET_PRANDOM_U32) | F(XDP_META) |
 		  F(XDP_CHECK_MTU) },
 	{ ZH_PROG_XDP_POD, ZH_FEAT_PROG_XDP_POD, XDP_POD | XDP_NAT, 0 },
@@ -657,18 +662,18 @@ const struct zh_prog_def zh_prog_defs[] = {
 	 * of another node leaves by the node path (verdict.h). */
 	{ ZH_PROG_TC_UPLINK, ZH_FEAT_PROG_TC_UPLINK,
 	  TC_BASE | TC_NAT | F(TC_SKB_PULL_DATA) | F(TC_CSUM_UPDATE) |
-		  F(TC_REDIRECT),
+		  F(TC_REDIRECT) | F(TC_MAP_DELETE_ELEM),
 	  TC_REJECT | F(TC_REDIRECT_PEER) | F(TC_CHECK_MTU) |
 		  F(TC_GET_PRANDOM_U32) | F(TC_REDIRECT_NEIGH) |
 		  F(TC_FIB_LOOKUP) | F(TC_SET_TUNNEL_KEY) },
 	{ ZH_PROG_XDP_UPLINK, ZH_FEAT_PROG_XDP_UPLINK,
-	  XDP_BASE | XDP_NAT | F(XDP_REDIRECT),
+	  XDP_BASE | XDP_NAT | F(XDP_REDIRECT) | F(XDP_MAP_DELETE_ELEM),
 	  F(XDP_CHECK_MTU) | F(XDP_GET_PRANDOM_U32) },
 	/* The VXLAN device's ingress: decapsulated packets into pods (the
 	 * uplink's code, whose SNAT branches it never takes there). */
 	{ ZH_PROG_TC_TUNNEL, ZH_FEAT_PROG_TC_TUNNEL,
 	  TC_BASE | TC_NAT | F(TC_SKB_PULL_DATA) | F(TC_CSUM_UPDATE) |
-		  F(TC_REDIRECT),
+		  F(TC_REDIRECT) | F(TC_MAP_DELETE_ELEM),
 	  TC_REJECT | F(TC_REDIRECT_PEER) | F(TC_CHECK_MTU) |
 		  F(TC_GET_PRANDOM_U32) | F(TC_REDIRECT_NEIGH) |
 		  F(TC_FIB_LOOKUP) | F(TC_SET_TUNNEL_KEY) },
@@ -690,6 +695,8 @@ const struct zh_prog_def zh_prog_defs[] = {
 	  F(SOCK_HELPERS) | F(SOCK_GETPEERNAME), 0 },
 	{ ZH_PROG_SOCK_PEER6, ZH_FEAT_PROG_SOCK_PEER6,
 	  F(SOCK_HELPERS) | F(SOCK_GETPEERNAME), 0 },
+	{ ZH_PROG_TC_TO_POD, ZH_FEAT_PROG_TC_TO_POD,
+	  TC_BASE | F(TC_MAP_DELETE_ELEM) | F(TC_SKB_PULL_DATA), 0 },
 };
 const size_t zh_prog_defs_n = ARRAY_SIZE(zh_prog_defs);
 

@@ -11,6 +11,7 @@
 #include <netinet/in.h>
 
 #include "maps.h"
+#include "pol_maps.h"
 #include "sha256.h"
 #include "addr.h"
 #include "log.h"
@@ -91,14 +92,25 @@ static void steer_remove(const struct zh_objs *o, const struct zh_iface *iface)
 }
 
 int zh_ep_write(const struct zh_objs *o, __u32 host_ifindex,
-		const struct zh_iface *iface, const struct zh_endpoint *ep)
+		const struct zh_iface *iface_in,
+		const struct zh_endpoint *ep_in)
 {
 	struct zh_steer_key skeys[2 * ZH_XSK_MAX_STEER];
-	struct zh_steer st = { .slot = iface->xsk.slot,
-			       .queues = iface->xsk.queues };
+	struct zh_steer st = { .slot = iface_in->xsk.slot,
+			       .queues = iface_in->xsk.queues };
+	struct zh_iface iface_pol = *iface_in;
+	struct zh_endpoint ep_pol = *ep_in;
+	const struct zh_iface *iface = &iface_pol;
+	const struct zh_endpoint *ep = &ep_pol;
 	struct zh_ep_key keys[2];
 	int n = iface_keys(iface, keys), ns = steer_keys(iface, skeys);
 	int i, j = 0, err;
+
+	/* NetworkPolicy on: the pod is pending (deny all but the node) from
+	 * its first packet until the agent writes its state. */
+	err = zh_pol_maps_pod_add(o, keys, n, &iface_pol, &ep_pol);
+	if (err)
+		return err;
 
 	/* Identity first: from the moment an address routes to this pod, the
 	 * pod's replies must pass anti-spoofing. */
@@ -131,6 +143,8 @@ err_steer:
 	while (j--)
 		bpf_map_delete_elem(o->xsk_steer_fd, &skeys[j]);
 	bpf_map_delete_elem(o->ifaces_fd, &host_ifindex);
+	if (iface_pol.flags & ZH_IFACE_F_POLICY)
+		zh_pol_maps_pod_del(o, keys, n);
 	return err;
 }
 
@@ -252,6 +266,7 @@ static int ep_remove(const struct zh_objs *o, __u32 host_ifindex,
 			ours.addr[ours.n++] = keys[i]; /* nobody's */
 		} else if (ep.ifindex == host_ifindex) {
 			bpf_map_delete_elem(o->endpoints_fd, &keys[i]);
+			zh_pol_maps_pod_del(o, &keys[i], 1);
 			ours.addr[ours.n++] = keys[i];
 		}
 	}

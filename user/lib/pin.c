@@ -152,6 +152,15 @@ static const struct pin_entry pins[] = {
 	PIN(ZH_PROG_SOCK_RECVMSG6, sock_recvmsg6_fd, true),
 	PIN(ZH_PROG_SOCK_PEER4, sock_peer4_fd, true),
 	PIN(ZH_PROG_SOCK_PEER6, sock_peer6_fd, true),
+	PIN(ZH_MAP_IPCACHE, ipcache_fd, false),
+	PIN(ZH_MAP_IPCACHE_LPM, ipcache_lpm_fd, false),
+	PIN(ZH_MAP_POLICY, policy_fd, false),
+	PIN(ZH_MAP_POL_PORTS, pol_ports_fd, false),
+	PIN(ZH_MAP_POLCTR, polctr_fd, false),
+	PIN(ZH_MAP_POL_STATE, pol_state_fd, false),
+	PIN(ZH_MAP_POL_EPS, pol_eps_fd, false),
+	PIN(ZH_MAP_POL_CT, pol_ct_fd, false),
+	PIN(ZH_PROG_TC_TO_POD, tc_to_pod_fd, true),
 };
 #define N_PINS (sizeof(pins) / sizeof(pins[0]))
 

@@ -80,6 +80,16 @@ struct zh_objs {
 	int sock_peer4_fd;
 	int sock_peer6_fd;
 	int netns_fd; /* zh_netns: pods' and the node's netns (socklb.h) */
+	/* NetworkPolicy (policy.h, pol_maps.h) */
+	int ipcache_fd;
+	int ipcache_lpm_fd;
+	int policy_fd;
+	int pol_ports_fd;
+	int polctr_fd;
+	int pol_state_fd;
+	int pol_eps_fd;
+	int pol_ct_fd;
+	int tc_to_pod_fd;
 	bool probed; /* this call probed the kernel (no feature set pinned) */
 	bool loaded; /* this call ran the loader (something was not pinned) */
 	/* ... and pinned every program itself: none was pinned before (a

@@ -215,11 +215,16 @@ static bool hash_like(__u32 type)
  * another version all together or not at all, and carried so too. A map
  * in no group is a group of its own.
  */
-#define GROUP_MAX 6
+#define GROUP_MAX 9
 static const char *const groups[][GROUP_MAX] = {
 	{ ZH_MAP_SERVICES, ZH_MAP_BACKENDS, ZH_MAP_MAGLEV, ZH_MAP_CT,
 	  ZH_MAP_AFFINITY, NULL },
 	{ ZH_MAP_ENDPOINTS, ZH_MAP_IFACES, ZH_MAP_XSK_STEER, ZH_MAP_XSKS,
+	  NULL },
+	/* NetworkPolicy: identities, classes, bitmaps and the epoch name
+	 * each other's numbers. */
+	{ ZH_MAP_IPCACHE, ZH_MAP_IPCACHE_LPM, ZH_MAP_POLICY, ZH_MAP_POL_PORTS,
+	  ZH_MAP_POL_EPS, ZH_MAP_POL_STATE, ZH_MAP_POL_CT, ZH_MAP_POLCTR,
 	  NULL },
 };
 #define N_GROUPS (sizeof(groups) / sizeof(groups[0]))
@@ -406,6 +411,13 @@ static const struct {
 	{ ZH_MAP_CT, CARRY_SERVICES },
 	{ ZH_MAP_AFFINITY, CARRY_SERVICES },
 	{ ZH_MAP_CONFIG, CARRY_IF_EMPTY },
+	/* NetworkPolicy, so that the endpoints' ZH_*_F_POLICY bits (carried
+	 * above) find their state: what is not carried (the LPM, the port
+	 * bitmaps) reads as no allow, until the agent writes its own. */
+	{ ZH_MAP_POL_EPS, CARRY_ENTRIES },
+	{ ZH_MAP_IPCACHE, CARRY_ENTRIES },
+	{ ZH_MAP_POLICY, CARRY_ENTRIES },
+	{ ZH_MAP_POL_STATE, CARRY_IF_EMPTY },
 };
 
 /* The plans for a key and a value of @src into @dst, from their BTF. */
@@ -1015,6 +1027,8 @@ static const struct {
 	ABI_CONST(ZH_CLUSTER_F_POD_CIDR),
 	ABI_CONST(ZH_CLUSTER_F_NODE_IP),
 	ABI_CONST(ZH_CLUSTER_F_LOCAL),
+	ABI_CONST(ZH_EP_F_POLICY),
+	ABI_CONST(ZH_IFACE_F_POLICY),
 };
 
 static int by_name(const void *a, const void *b)

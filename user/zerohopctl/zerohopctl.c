@@ -13,6 +13,7 @@
 #include <unistd.h>
 #include <arpa/inet.h>
 #include <jansson.h>
+#include <bpf/bpf.h>
 
 #include "zerohop.h"
 #include "upgrade.h"
@@ -21,6 +22,7 @@
 #include "hist.h"
 #include "svc_maps.h"
 #include "nodes.h"
+#include "pol_maps.h"
 #include "podstate.h"
 
 /* Exit codes: only main() returns them. */
@@ -54,6 +56,7 @@ struct ctl {
 	int n_node_addrs;
 	const char *node_cidrs[ZH_NODE_CIDRS_MAX + 1];
 	int n_node_cidrs;
+	const char *pod, *peer; /* policy */
 	struct zh_objs objs;
 };
 
@@ -100,6 +103,12 @@ static void usage(FILE *f)
 		"                            keep it in --state-dir, default $%s or %s)\n"
 		"  conntrack list [-o json]  Service flows, both directions: addresses, state, age\n"
 		"  conntrack flush           remove every Service flow entry\n"
+		"  policy --pod IP [--peer IP [--port P] [--proto tcp|udp|sctp|icmp]] [-o json]\n"
+		"                            NetworkPolicy for the pod of this node with address\n"
+		"                            IP: its state, the policies that select it (from\n"
+		"                            zerohopd's state dir), and with --peer the verdict\n"
+		"                            the maps give a new flow each way, pod -> peer and\n"
+		"                            peer -> pod (port: the destination's)\n"
 		"\n"
 		"Options:\n"
 		"  -p, --pin-root DIR  pin root (default %s; env ZEROHOP_PIN_ROOT)\n"
@@ -1028,6 +1037,148 @@ static int cmd_conntrack_flush(struct ctl *c)
 	return 0;
 }
 
+/* --- policy -------------------------------------------------------------- */
+
+static __u8 proto_num(const char *p)
+{
+	if (!p || !strcmp(p, "tcp"))
+		return IPPROTO_TCP;
+	if (!strcmp(p, "udp"))
+		return IPPROTO_UDP;
+	if (!strcmp(p, "sctp"))
+		return IPPROTO_SCTP;
+	if (!strcmp(p, "icmp"))
+		return IPPROTO_ICMP;
+	return 0;
+}
+
+static json_t *why_json(const struct zh_pol_why *w)
+{
+	return json_pack("{s:b, s:i, s:I, s:s, s:b}", "judged", w->judged,
+			 "class", (int)w->class, "peerIdentity",
+			 (json_int_t)w->peer_identity, "result",
+			 w->stat ? zh_stat_name(w->stat) : "allowed", "audit",
+			 w->audit);
+}
+
+static json_t *flow_json(const struct ctl *c, const struct zh_ep_key *s,
+			 const struct zh_ep_key *d, __u8 proto)
+{
+	struct zh_pol_why why[2];
+	char a[64], b[64];
+	int r = zh_pol_maps_verdict(&c->objs, s, d, proto, c->port, why);
+
+	zh_addr_key_str(s, a, sizeof(a));
+	zh_addr_key_str(d, b, sizeof(b));
+	return json_pack("{s:s, s:s, s:i, s:i, s:s, s:o, s:o}", "src", a, "dst",
+			 b, "proto", proto, "port", c->port, "verdict",
+			 r ? zh_stat_name(r) : "allowed", "srcEgress",
+			 why_json(&why[1]), "dstIngress", why_json(&why[0]));
+}
+
+static int cmd_policy(struct ctl *c)
+{
+	struct zh_ep_key pod, peer;
+	struct zh_pol_state st;
+	struct zh_pol_ep ep = { 0 };
+	char path[PATH_MAX];
+	json_t *j, *names, *mine = NULL, *flows = json_array();
+	__u8 proto = proto_num(c->proto);
+	bool has_ep;
+
+	if (!c->pod || zh_pol_key_parse(c->pod, &pod))
+		return usage_err("policy: --pod IP, an address of a pod");
+	if (c->peer && zh_pol_key_parse(c->peer, &peer))
+		return usage_err("policy: --peer IP, an address");
+	if (!proto)
+		return usage_err("policy: --proto tcp, udp, sctp or icmp");
+	if (zh_pol_maps_state(&c->objs, &st))
+		memset(&st, 0, sizeof(st));
+	has_ep = !bpf_map_lookup_elem(c->objs.pol_eps_fd, &pod, &ep);
+	snprintf(path, sizeof(path), "%s/" ZH_POL_NAMES_FILE, zh_state_dir());
+	names = json_load_file(path, 0, NULL);
+	mine = json_object_get(json_object_get(names, "endpoints"), c->pod);
+	if (c->peer) {
+		json_array_append_new(flows, flow_json(c, &pod, &peer, proto));
+		json_array_append_new(flows, flow_json(c, &peer, &pod, proto));
+	}
+	j = json_pack(
+		"{s:s, s:s, s:I, s:s, s:O, s:O, s:O, s:{s:b, s:I, s:i, s:i, s:b, s:b, s:b, s:b}, s:o}",
+		"pod", c->pod, "mode",
+		st.mode == ZH_POL_MODE_ON    ? "on" :
+		st.mode == ZH_POL_MODE_AUDIT ? "audit" :
+					       "off",
+		"epoch", (json_int_t)st.epoch, "name",
+		json_string_value(json_object_get(mine, "pod")) ?
+			json_string_value(json_object_get(mine, "pod")) :
+			"",
+		"ingressPolicies",
+		json_object_get(mine, "ingress") ?
+			json_object_get(mine, "ingress") :
+			json_array(),
+		"egressPolicies",
+		json_object_get(mine, "egress") ?
+			json_object_get(mine, "egress") :
+			json_array(),
+		"namesFrom", json_string(path), "state", "known", has_ep,
+		"identity", (json_int_t)ep.identity, "classIngress",
+		(int)ep.class_in, "classEgress", (int)ep.class_eg,
+		"isolatedIngress", !!(ep.flags & ZH_POL_EP_F_ISO_IN),
+		"isolatedEgress", !!(ep.flags & ZH_POL_EP_F_ISO_EG), "pending",
+		!!(ep.flags & ZH_POL_EP_F_PENDING), "audit",
+		!!(ep.flags & ZH_POL_EP_F_AUDIT), "flows", flows);
+	json_decref(names);
+	if (!j)
+		return -ENOMEM;
+	if (c->json) {
+		json_dumpf(j, stdout, JSON_INDENT(2));
+		printf("\n");
+	} else {
+		json_t *f, *pols;
+		size_t i, k;
+
+		printf("pod %s %s (policy %s, epoch %llu)\n", c->pod,
+		       json_string_value(json_object_get(j, "name")),
+		       json_string_value(json_object_get(j, "mode")),
+		       (unsigned long long)st.epoch);
+		if (!has_ep)
+			printf("  no policy state: not a pod of this node, or policy off\n");
+		else
+			printf("  identity %u, ingress class %u%s, egress class %u%s%s%s\n",
+			       ep.identity, ep.class_in,
+			       ep.flags & ZH_POL_EP_F_ISO_IN ? " (isolated)" :
+							       "",
+			       ep.class_eg,
+			       ep.flags & ZH_POL_EP_F_ISO_EG ? " (isolated)" :
+							       "",
+			       ep.flags & ZH_POL_EP_F_PENDING ? ", pending" :
+								"",
+			       ep.flags & ZH_POL_EP_F_AUDIT ? ", audit" : "");
+		for (int d = 0; d < 2; d++) {
+			pols = json_object_get(j, d ? "egressPolicies" :
+						      "ingressPolicies");
+			printf("  %s:", d ? "egress " : "ingress");
+			if (!json_array_size(pols))
+				printf(" no policy selects it");
+			for (k = 0; k < json_array_size(pols); k++)
+				printf(" %s", json_string_value(
+						      json_array_get(pols, k)));
+			printf("\n");
+		}
+		for (i = 0; i < json_array_size(flows) &&
+			    (f = json_array_get(flows, i));
+		     i++)
+			printf("  %s -> %s %s/%d: %s\n",
+			       json_string_value(json_object_get(f, "src")),
+			       json_string_value(json_object_get(f, "dst")),
+			       c->proto ? c->proto : "tcp", c->port,
+			       json_string_value(
+				       json_object_get(f, "verdict")));
+	}
+	json_decref(j);
+	return 0;
+}
+
 /* --- the command line ------------------------------------------------------ */
 
 /* The options, in their table's order: a command's own ones first, as
@@ -1049,6 +1200,8 @@ enum {
 	O_ADDRESS,
 	O_POD_CIDR,
 	O_STATE_DIR,
+	O_POD,
+	O_PEER,
 	O_CMD_MAX, /* every command takes those below */
 	O_PIN_ROOT = O_CMD_MAX,
 	O_HELP,
@@ -1072,6 +1225,8 @@ enum {
 	OPT_ADDRESS = 1 << O_ADDRESS,
 	OPT_POD_CIDR = 1 << O_POD_CIDR,
 	OPT_STATE_DIR = 1 << O_STATE_DIR,
+	OPT_POD = 1 << O_POD,
+	OPT_PEER = 1 << O_PEER,
 };
 
 #define SVC_KEY_OPTS (OPT_VIP | OPT_PORT | OPT_PROTO)
@@ -1231,6 +1386,8 @@ static const struct {
 	  OPT_OUTPUT | OPT_STATE_DIR },
 	{ "conntrack", "list", cmd_conntrack_list, NULL, true, OPT_OUTPUT },
 	{ "conntrack", "flush", cmd_conntrack_flush, NULL, true, 0 },
+	{ "policy", NULL, cmd_policy, NULL, true,
+	  OPT_OUTPUT | OPT_POD | OPT_PEER | OPT_PORT | OPT_PROTO },
 };
 
 #define N_CMDS (sizeof(cmds) / sizeof(cmds[0]))
@@ -1289,6 +1446,8 @@ int main(int argc, char **argv)
 		[O_POD_CIDR] = ZH_OPT_STRS("pod-cidr", 0, c.node_cidrs,
 					   &c.n_node_cidrs, ZH_NODE_CIDRS_MAX),
 		[O_STATE_DIR] = ZH_OPT_STR("state-dir", 0, &c.state_dir),
+		[O_POD] = ZH_OPT_STR("pod", 0, &c.pod),
+		[O_PEER] = ZH_OPT_STR("peer", 0, &c.peer),
 		[O_PIN_ROOT] = ZH_OPT_STR("pin-root", 'p', &c.root),
 		[O_HELP] = ZH_OPT_HELP(&help),
 	};

@@ -13,6 +13,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <limits.h>
+#include <stdio.h>
 #include <unistd.h>
 #include <sys/stat.h>
 
@@ -23,6 +25,7 @@
 #include "kube.h"
 #include "log.h"
 #include "policy.h"
+#include "pol_maps.h"
 #include "svc.h"
 #include "svc_k8s.h"
 
@@ -74,6 +77,7 @@ struct zh_kube {
 	char *conflist; /* what we wrote last */
 	struct zh_pol_model *pol; /* the last compile */
 	bool pol_nodes; /* the Nodes changed: this node's addresses */
+	uint64_t pol_first_ns; /* the first event of the policy batch */
 
 	pthread_mutex_t lock; /* guards st */
 	struct zh_kube_stats st;
@@ -454,9 +458,104 @@ static bool was_rejected(const struct zh_pol_model *m,
 }
 
 /*
+ * The names behind the maps' numbers, for zerohopctl policy: each local
+ * pod address with its pod and the policies of its classes. Written whole
+ * into a temporary file, then renamed over the last.
+ */
+static void policy_names(const struct zh_kube *k, const struct zh_pol_model *m)
+{
+	char path[PATH_MAX], tmp[PATH_MAX + 8];
+	json_t *eps = json_object(), *j;
+
+	if (!k->o.state_dir || !eps)
+		goto out;
+	for (size_t i = 0; i < m->n_eps; i++) {
+		const struct zh_pol_ep_ent *e = &m->eps[i];
+		json_t *o = json_pack("{s:s, s:[], s:[]}", "pod", e->pod,
+				      "ingress", "egress");
+		char addr[64];
+
+		if (!o)
+			continue;
+		for (size_t c = 0; c < m->n_classes; c++) {
+			const struct zh_pol_class *cl = &m->classes[c];
+			__u16 want = cl->dir == ZH_POL_EGRESS ?
+					     e->val.class_eg :
+					     e->val.class_in;
+
+			if (!want || cl->id != want)
+				continue;
+			for (size_t p = 0; p < cl->n_policies; p++)
+				json_array_append_new(
+					json_object_get(o, cl->dir ? "egress" :
+								     "ingress"),
+					json_string(cl->policies[p]));
+		}
+		zh_addr_key_str(&e->key, addr, sizeof(addr));
+		json_object_set_new(eps, addr, o);
+	}
+	snprintf(path, sizeof(path), "%s/" ZH_POL_NAMES_FILE, k->o.state_dir);
+	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
+	j = json_pack("{s:o}", "endpoints", eps);
+	eps = NULL;
+	if (j && !json_dump_file(j, tmp, JSON_COMPACT) && rename(tmp, path))
+		unlink(tmp);
+	json_decref(j);
+out:
+	json_decref(eps);
+}
+
+/*
+ * The writes of a compile executed, under the pin lock. An agent's first
+ * write (no model before: a start, or after a failure) makes the maps
+ * hold @m exactly, whatever they held: the pins enforced the previous
+ * agent's policy until this moment (the lists were all in before the
+ * compile), and stale entries go only after the new ones are in. Later
+ * ones also rewrite any endpoint the plugin made pending meanwhile.
+ */
+static int policy_write(struct zh_kube *k, const struct zh_pol_model *m,
+			const struct zh_pol_op *ops, size_t n_ops,
+			uint64_t *bumps)
+{
+	struct zh_pol_apply_stats st = { 0 };
+	int lock, rc, rc2;
+	uint64_t done;
+
+	if (!k->objs || k->objs->pol_eps_fd < 0)
+		return 0; /* compiled only (tests without pins) */
+	lock = zh_pin_lock(k->objs->root);
+	if (lock < 0) {
+		pr_warn("policy: cannot lock %s: %s\n", k->objs->root,
+			strerror(-lock));
+		return lock;
+	}
+	rc = zh_pol_maps_apply(k->objs, ops, n_ops, &st);
+	rc2 = k->pol ? zh_pol_maps_reconcile(k->objs, m, &st) :
+		       zh_pol_maps_sweep(k->objs, m, &st);
+	zh_pin_unlock(lock);
+	done = now_ns();
+	if (!rc)
+		rc = rc2;
+	if (st.swept)
+		pr_info("policy: %zu stale entries of a previous agent removed\n",
+			st.swept);
+	if (st.bumped && !*bumps)
+		*bumps = 1;
+	pthread_mutex_lock(&k->lock);
+	if (k->pol_first_ns && !rc)
+		zh_hist_add(&k->st.pol.latency, done - k->pol_first_ns);
+	pthread_mutex_unlock(&k->lock);
+	if (!rc) {
+		k->pol_first_ns = 0;
+		policy_names(k, m);
+	}
+	return rc;
+}
+
+/*
  * Pods, Namespaces and NetworkPolicies compiled again, from the last
- * model; the writes that would take the maps there counted (no map
- * exists yet: the datapath slice executes them); what changed said.
+ * model; the writes that take the maps there executed (policy_write());
+ * what changed said.
  */
 static void policy_sync(struct zh_kube *k)
 {
@@ -489,7 +588,18 @@ static void policy_sync(struct zh_kube *k)
 	}
 	for (size_t i = 0; i < n_ops; i++)
 		bumps += ops[i].type == ZH_POL_OP_EPOCH_BUMP;
+	rc = policy_write(k, m, ops, n_ops, &bumps);
 	free(ops);
+	if (rc) {
+		/* The maps hold a mix: next time from nothing, swept. */
+		zh_pol_model_free(m);
+		zh_pol_model_free(k->pol);
+		k->pol = NULL;
+		pthread_mutex_lock(&k->lock);
+		k->st.pol.failures++;
+		pthread_mutex_unlock(&k->lock);
+		return;
+	}
 	for (size_t i = 0; i < m->n_rejects; i++) {
 		const struct zh_pol_reject *r = &m->rejects[i];
 		int kind = !strcmp(r->kind, "NetworkPolicy") ? 0 :
@@ -512,7 +622,7 @@ static void policy_sync(struct zh_kube *k)
 		pthread_mutex_unlock(&k->lock);
 	}
 	if (!k->pol || memcmp(&k->pol->sum, &m->sum, sizeof(m->sum)) || n_ops)
-		pr_info("k8s: NetworkPolicy compiled (not enforced yet): %zu policies, %zu pods; %zu identities, %zu classes, %zu cells, %zu local endpoints, %zu ipcache + %zu prefixes; %zu rejected, %zu classes failed closed; %zu map writes%s\n",
+		pr_info("k8s: NetworkPolicy compiled and written: %zu policies, %zu pods; %zu identities, %zu classes, %zu cells, %zu local endpoints, %zu ipcache + %zu prefixes; %zu rejected, %zu classes failed closed; %zu map writes%s\n",
 			m->sum.policies, m->sum.pods, m->sum.identities,
 			m->sum.classes, m->sum.cells, m->sum.endpoints,
 			m->sum.ipcache, m->sum.lpm, m->sum.rejected,
@@ -591,6 +701,9 @@ static void *kube_thread(void *arg)
 		}
 		n = zh_k8s_client_step(&k->client, timeout, now);
 		now = now_ms();
+		if (n > 0 && pol && !k->pol_first_ns &&
+		    (pods->changed || nss->changed || nps->changed))
+			k->pol_first_ns = now_ns();
 		if (n > 0) {
 			arrived(k, n);
 			if (!pending)
@@ -711,7 +824,7 @@ int zh_kube_start(struct zh_kube **out, const struct zh_kube_opts *o,
 		o->cni_conf_dir ? "; CNI configuration into " : "",
 		o->cni_conf_dir ? o->cni_conf_dir : "",
 		o->network_policy != ZH_POL_MODE_OFF ?
-			"; Pods, Namespaces and NetworkPolicies compiled (not enforced yet)" :
+			"; Pods, Namespaces and NetworkPolicies enforced" :
 			"");
 	*out = k;
 	return 0;

@@ -58,10 +58,12 @@ struct zh_kube_opts {
 	/* How this node reaches the others (the Node objects give the
 	 * table); NULL: the nodes are not followed. */
 	const struct zh_cluster_conf *cluster;
-	const char *state_dir; /* where the applied table is kept */
+	/* where the applied table is kept, and the policy's names
+	 * (policy.json, for zerohopctl policy); NULL: nowhere */
+	const char *state_dir;
 	/* ZH_POL_MODE_*: not OFF, Pods (of every node), Namespaces and
-	 * NetworkPolicies are followed too and compiled (policy.h); the
-	 * result is logged and counted. Nothing enforces it yet. */
+	 * NetworkPolicies are followed too, compiled (policy.h) and written
+	 * into the policy maps (pol_maps.h), which the datapath enforces. */
 	int network_policy;
 };
 
@@ -80,6 +82,8 @@ struct zh_kube_stats {
 		struct zh_pol_summary sum; /* of the last compile */
 		size_t rejected[3]; /* now: NetworkPolicies, Pods, Namespaces */
 		uint64_t compiles, failures, writes, epoch_bumps;
+		/* the first event of a batch to its maps written */
+		struct zh_hist latency;
 	} pol;
 };
 

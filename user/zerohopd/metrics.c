@@ -623,6 +623,46 @@ POL_FAMILY(fam_pol_compiles, {
 	sample_u64(b, name, LABELS("result", "failed"), st->pol.failures);
 })
 POL_FAMILY(fam_pol_writes, sample_u64(b, name, NULL, st->pol.writes))
+POL_FAMILY(fam_pol_latency, hist_samples(b, name, NULL, &st->pol.latency))
+/* zh_polctr: first packets each class decided (allowed, denied, audited),
+ * summed over the CPUs; classes with none left out. Class numbers start at
+ * 1 and stay below twice the classes the compile has. */
+POL_FAMILY(fam_pol_class, {
+	const struct zh_objs *o = s->m->objs;
+	int ncpu = libbpf_num_possible_cpus();
+	size_t max = 2 * st->pol.sum.classes + 16;
+	struct zh_pol_count *per;
+
+	if (!o || o->polctr_fd < 0 || ncpu <= 0)
+		return 0;
+	if (max > ZH_MAX_POL_CLASSES)
+		max = ZH_MAX_POL_CLASSES;
+	per = calloc((size_t)ncpu, sizeof(*per));
+	if (!per)
+		return -ENOMEM;
+	for (__u32 c = 1; c < max; c++) {
+		__u64 t[3] = { 0 };
+		char cls[12];
+
+		if (bpf_map_lookup_elem(o->polctr_fd, &c, per))
+			continue;
+		for (int i = 0; i < ncpu; i++) {
+			t[0] += per[i].allowed;
+			t[1] += per[i].denied;
+			t[2] += per[i].audited;
+		}
+		if (!(t[0] | t[1] | t[2]))
+			continue;
+		snprintf(cls, sizeof(cls), "%u", c);
+		sample_u64(b, name, LABELS("class", cls, "result", "allowed"),
+			   t[0]);
+		sample_u64(b, name, LABELS("class", cls, "result", "denied"),
+			   t[1]);
+		sample_u64(b, name, LABELS("class", cls, "result", "audited"),
+			   t[2]);
+	}
+	free(per);
+})
 POL_FAMILY(fam_pol_bumps, sample_u64(b, name, NULL, st->pol.epoch_bumps))
 
 static const struct family {
@@ -699,7 +739,7 @@ static const struct family {
 	  "1 once the Services from the API server have been programmed, else 0.",
 	  fam_k8s_synced },
 	{ "zerohop_policy_mode", "gauge",
-	  "--network-policy: audit or on (1). NetworkPolicy is compiled and reported, not enforced yet (issue 16 in progress).",
+	  "--network-policy: audit or on (1). The datapath judges pods' traffic (audit: counts, drops nothing).",
 	  fam_pol_mode },
 	{ "zerohop_policy_compiled", "gauge",
 	  "1 once the NetworkPolicies were compiled from complete lists of Pods, Namespaces and NetworkPolicies.",
@@ -731,11 +771,17 @@ static const struct family {
 	  "Compiles of the NetworkPolicies after changes, by result.",
 	  fam_pol_compiles },
 	{ "zerohop_policy_map_writes_total", "counter",
-	  "Map writes the compiles called for (computed, not executed: no policy map exists yet).",
+	  "Map writes the compiles called for (executed in order, make before break).",
 	  fam_pol_writes },
 	{ "zerohop_policy_epoch_bumps_total", "counter",
 	  "Compiles that removed access (established flows to be judged again).",
 	  fam_pol_bumps },
+	{ "zerohop_policy_event_to_enforcement_seconds", "histogram",
+	  "From the first watch event of a batch of Pod, Namespace or NetworkPolicy changes to the policy maps written with it.",
+	  fam_pol_latency },
+	{ "zerohop_policy_class_packets_total", "counter",
+	  "First packets of flows (and packets judged again after an epoch bump) by policy class and result: allowed, denied, audited (denied, let through by audit).",
+	  fam_pol_class },
 	{ "zerohop_k8s_event_to_datapath_seconds", "histogram",
 	  "From a watch event's arrival to the Service maps written with it.",
 	  fam_k8s_latency },

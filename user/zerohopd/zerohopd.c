@@ -36,6 +36,7 @@
 #include "cni.h"
 #include "kube.h"
 #include "masq.h"
+#include "pol_maps.h"
 #include "socklb.h"
 #include "svc_maps.h"
 #include "takeover.h"
@@ -110,12 +111,12 @@ static void usage(FILE *f)
 		"      --cni-afxdp JSON    its \"afxdp\": AF_XDP for every pod of the node, e.g.\n"
 		"                          '{\"steer\":[{\"proto\":\"udp\",\"port\":9000}]}' (README:\n"
 		"                          AF_XDP pods); \"\" is none (the default)\n"
-		"      --network-policy off|audit|on  NetworkPolicy (in progress; default\n"
-		"                          off): audit or on also follow Pods (all nodes),\n"
-		"                          Namespaces and NetworkPolicies and compile them,\n"
-		"                          logged and in /metrics (zerohop_policy_*). NOTHING\n"
-		"                          IS ENFORCED YET in either mode: no packet is judged\n"
-		"                          by this build (README: NetworkPolicy)\n"
+		"      --network-policy off|audit|on  NetworkPolicy (default off): audit or\n"
+		"                          on follow Pods (all nodes), Namespaces and\n"
+		"                          NetworkPolicies, compile them into the policy maps\n"
+		"                          and the datapath judges pods' traffic; audit counts\n"
+		"                          what it would drop and lets it through; off empties\n"
+		"                          the policy maps (README: NetworkPolicy)\n"
 		"      --maglev-slots N    size of the Maglev slot array when the agent creates it\n"
 		"                          (default %u; a pinned one keeps its size)\n"
 		"      --maglev-per-backend N  Maglev table size: the smallest prime >= N\n"
@@ -1442,6 +1443,35 @@ static void agent_loop(struct agent *a)
 }
 
 /*
+ * NetworkPolicy's mode into zh_pol_state (pol_maps.h). On or audit: new
+ * pods are pending from now on, and what the pins hold keeps enforcing
+ * until the first compile replaces it. Off: nothing is judged, the policy
+ * maps are emptied. On needs zh_tc_to_pod (what the kernel delivers into
+ * a pod): without it, the agent does not start.
+ */
+static int policy_mode(struct agent *a)
+{
+	int mode = a->o.kube.network_policy, lock, err;
+
+	if (a->objs.pol_state_fd < 0)
+		return 0;
+	if (mode != ZH_POL_MODE_OFF && a->objs.tc_to_pod_fd < 0) {
+		pr_warn("--network-policy: this kernel cannot run %s (zerohopctl features)\n",
+			ZH_PROG_TC_TO_POD);
+		return -EOPNOTSUPP;
+	}
+	lock = zh_pin_lock(a->objs.root);
+	if (lock < 0)
+		return lock;
+	err = zh_pol_maps_mode(&a->objs, (__u32)mode);
+	zh_pin_unlock(lock);
+	if (err)
+		pr_warn("cannot set the NetworkPolicy mode: %s\n",
+			strerror(-err));
+	return err;
+}
+
+/*
  * Start every part, serve until a signal, stop. Stopping is undoing the
  * start: the end of a run falls through the same labels as a start that
  * failed half way, newest part first. The pins stay.
@@ -1477,6 +1507,9 @@ static int agent_run(struct agent *a)
 			goto err_release;
 		}
 	}
+	err = policy_mode(a);
+	if (err)
+		goto err_xsk;
 	/* After signals_open(): the threads inherit the mask. */
 	if (o->kubernetes) {
 		err = zh_kube_start(&a->kube, &o->kube, &a->objs);

@@ -1,0 +1,350 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
+#
+# NetworkPolicy enforced (issue 16): zerohopd --network-policy=on against
+# the scripted API server (tests/k8s/apiserver.py), which this test feeds
+# the Node, Namespaces, Pods (with the addresses the real CNI plugin gave
+# them) and NetworkPolicies; traffic between netns pods wired by the
+# plugin, with `iptables -I FORWARD -j DROP` on the node, so that nothing
+# reaches a pod but what zerohop delivers or the node itself sends.
+#
+# Pods (tc datapath, this node n1): x/a (app=a), x/b (app=b; its
+# container port "web" is 8080), y/c (app=c). b serves TCP 8080, 8081,
+# 8999..9002 and a zh-flows echo on 7000.
+# shellcheck disable=SC2317 # functions called through check/eventually
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+: "${O:=build}"
+ZH_PREFIX="zhnp$$"
+# shellcheck source=tests/integration/lib.sh
+. tests/integration/lib.sh
+zh_start
+zh_require jq nsenter curl openssl python3 socat iptables
+
+K="$ZH_TMP/k8s"
+LOG="$ZH_TMP/agent.log"
+METRICS=127.0.0.1:19466
+FLOWS="$ZH_BIN/tests/zh-flows"
+NODE_IP=10.200.0.1 # zh_node_up's address of the node
+VIP=10.96.0.50
+mkdir -p "$K"
+[ -x "$FLOWS" ] || zh_skip "no $FLOWS (make $O/tests/zh-flows)"
+
+zh_node_up
+zh_node iptables -I FORWARD -j DROP
+tests/k8s/mkcerts.sh "$K" >/dev/null
+echo "token-netpol" >"$K/token"
+zh_bg "$ZH_NODE" python3 tests/k8s/apiserver.py --cert "$K/server.crt" \
+	--key "$K/server.key" --token-file "$K/token" --port-file "$K/port" \
+	--watch-timeout-max 3 --control-port-file "$K/cport" 2>>"$K/api.log"
+eventually test -s "$K/port"
+eventually test -s "$K/cport"
+cat >"$K/kubeconfig" <<EOF
+apiVersion: v1
+kind: Config
+current-context: t
+clusters:
+- name: c
+  cluster: {server: "https://127.0.0.1:$(cat "$K/port")", certificate-authority: ca.crt}
+contexts:
+- name: t
+  context: {cluster: c, user: u}
+users:
+- name: u
+  user: {tokenFile: token}
+EOF
+
+ctl() { zh_node curl -sf -XPOST "127.0.0.1:$(cat "$K/cport")/$1" -d "${2:-{\}}"; }
+apply() { ctl apply "$1" >/dev/null; }
+metric() {
+	zh_node curl -sf "$METRICS/metrics" |
+		awk -v m="$1" '$1 == m { print $2 }'
+}
+AGENT_PID=
+agent_start() {
+	zh_bg "$ZH_NODE" "$ZH_BIN/zerohopd" -i 0 --xsk-socket none \
+		--service-cidr 10.96.0.0/12 --listen "$METRICS" --kubernetes \
+		--kubeconfig "$K/kubeconfig" --node-name n1 \
+		--network-policy on 2>>"$LOG"
+	AGENT_PID=${ZH_PIDS[-1]}
+}
+# written: the agent has written a compile since the log had N lines.
+written_since() { tail -n +"$1" "$LOG" | grep -q "NetworkPolicy compiled and written"; }
+compiles() { metric 'zerohop_policy_compiles_total{result="ok"}'; }
+compiled_after() { [ "$(compiles)" -gt "$1" ]; }
+# sync_policy: the agent has written what the API server has now: a
+# namespace added after everything else, and a compile counted after it.
+sync_policy() {
+	local c0
+	c0=$(compiles)
+	apply "$(ns "zz-sync-$RANDOM" '{}')"
+	eventually compiled_after "$c0"
+	sleep 0.2
+}
+
+ns() { # NAME LABELS
+	printf '{"apiVersion":"v1","kind":"Namespace","metadata":{"name":"%s","labels":%s}}' "$1" "$2"
+}
+pod() { # NS NAME LABELS IP [PORTS]
+	printf '{"apiVersion":"v1","kind":"Pod","metadata":{"namespace":"%s","name":"%s","labels":%s},"spec":{"nodeName":"n1","containers":[{"name":"c","ports":%s}]},"status":{"phase":"Running","podIP":"%s","podIPs":[{"ip":"%s"}]}}' \
+		"$1" "$2" "$3" "${5:-[]}" "$4" "$4"
+}
+netpol() { # NS NAME SPEC
+	printf '{"apiVersion":"networking.k8s.io/v1","kind":"NetworkPolicy","metadata":{"namespace":"%s","name":"%s"},"spec":%s}' "$1" "$2" "$3"
+}
+delpol() {
+	ctl delete "{\"kind\":\"NetworkPolicy\",\"namespace\":\"$1\",\"name\":\"$2\"}" >/dev/null
+}
+# tcp POD IP PORT: a new connection gets the server's answer (a denied
+# one waits TCP_WAIT seconds, 2 unless told).
+tcp() {
+	local out w=${TCP_WAIT:-2}
+	out=$(zh_in "$1" socat -T 2 - "TCP:$2:$3,connect-timeout=$w" </dev/null 2>&1) || true
+	[ "$out" = "b-$3" ] || {
+		echo "$1 -> $2:$3: '$out'"
+		return 1
+	}
+}
+# from the node itself (a kubelet probe)
+tcp_node() {
+	local out
+	out=$(zh_node socat -T 2 - "TCP:$1:$2,connect-timeout=2" </dev/null 2>&1) || true
+	[ "$out" = "b-$2" ]
+}
+# ctl_policy POD_IP JQ [ARGS]: zerohopctl policy --pod POD_IP -o json
+# satisfies JQ.
+ctl_policy() {
+	local pod=$1 q=$2
+	shift 2
+	zh_node "$ZH_BIN/zerohopctl" policy --pod "$pod" -o json "$@" | jq -e "$q"
+}
+# metric_gt_re RE N: some sample whose name and labels match RE is > N.
+metric_gt_re() {
+	zh_node curl -sf "$METRICS/metrics" |
+		awk -v re="^$1\$" -v n="$2" '$1 ~ re && $2 + 0 > n { ok = 1 } END { exit !ok }'
+}
+stat_of() { zh_node "$ZH_BIN/zerohopctl" stats -o json | jq -r ".dropReasons[\"$1\"].packets // 0"; }
+# grew NAME BEFORE: the drop counter NAME is above BEFORE.
+grew() { [ "$(stat_of "$1")" -gt "$2" ]; }
+
+# --- the node, its pods and the cluster ------------------------------------
+agent_start
+eventually grep -q "k8s: following" "$LOG"
+zh_conf "$ZH_TMP/tc.conf" netpol tc 10.95.20.0/24
+A="${ZH_PREFIX}-a" B="${ZH_PREFIX}-b" C="${ZH_PREFIX}-c"
+declare -A IP
+for p in "$A" "$B" "$C"; do
+	zh_pod_add "$p" "$ZH_TMP/tc.conf"
+	IP[$p]=$(zh_pod_ip "$p")
+done
+for port in 8080 8081 8999 9000 9001 9002; do
+	zh_bg "$B" socat TCP-LISTEN:$port,reuseaddr,fork SYSTEM:"echo b-$port"
+done
+zh_bg "$B" "$FLOWS" serve tcp:7000
+apply "{\"apiVersion\":\"v1\",\"kind\":\"Node\",\"metadata\":{\"name\":\"n1\"},\"spec\":{\"podCIDR\":\"10.95.20.0/24\"},\"status\":{\"addresses\":[{\"type\":\"InternalIP\",\"address\":\"$NODE_IP\"}]}}"
+apply "$(ns x '{"kubernetes.io/metadata.name":"x","ns":"x"}')"
+apply "$(ns y '{"kubernetes.io/metadata.name":"y","ns":"y"}')"
+apply "$(pod x a '{"app":"a"}' "${IP[$A]}")"
+apply "$(pod x b '{"app":"b"}' "${IP[$B]}" '[{"name":"web","containerPort":8080}]')"
+apply "$(pod y c '{"app":"c"}' "${IP[$C]}")"
+eventually grep -q "NetworkPolicy compiled and written" "$LOG"
+sync_policy
+
+DENY_B='{"podSelector":{"matchLabels":{"app":"b"}},"policyTypes":["Ingress"]}'
+B_FROM_A='{"podSelector":{"matchLabels":{"app":"b"}},"ingress":[{"from":[{"podSelector":{"matchLabels":{"app":"a"}}}],"ports":[{"port":8080},{"port":7000}]}]}'
+B_FROM_Y='{"podSelector":{"matchLabels":{"app":"b"}},"ingress":[{"from":[{"namespaceSelector":{"matchLabels":{"ns":"y"}}}],"ports":[{"port":"web"}]}]}'
+
+# --- cases ------------------------------------------------------------------
+
+case_open() {
+	check "no policy: a reaches b" tcp "$A" "${IP[$B]}" 8080
+	check "no policy: c reaches b" tcp "$C" "${IP[$B]}" 8081
+	check "the node reaches b" tcp_node "${IP[$B]}" 8080
+	check "FORWARD drops on the node: only zerohop delivers" \
+		zh_node iptables -C FORWARD -j DROP
+}
+
+case_default_deny_in() {
+	local before
+	before=$(stat_of drop_policy_ingress)
+	apply "$(netpol x deny-b "$DENY_B")"
+	sync_policy
+	check_not "deny-all ingress: a cannot reach b" tcp "$A" "${IP[$B]}" 8080
+	check_not "... nor c" tcp "$C" "${IP[$B]}" 8081
+	check "counted as drop_policy_ingress" grew drop_policy_ingress "$before"
+	check "a kubelet-style probe from the node reaches the deny-all pod" \
+		tcp_node "${IP[$B]}" 8081
+	check "/metrics: b's class counts denied first packets" \
+		eventually metric_gt_re 'zerohop_policy_class_packets_total\{class="[0-9]+",result="denied"\}' 0
+	check "/metrics: event to enforcement latency observed" \
+		metric_gt_re 'zerohop_policy_event_to_enforcement_seconds_count' 0
+}
+
+case_selectors() {
+	apply "$(netpol x b-from-a "$B_FROM_A")"
+	sync_policy
+	check "podSelector: a reaches b on 8080" tcp "$A" "${IP[$B]}" 8080
+	check_not "... not on 8081" tcp "$A" "${IP[$B]}" 8081
+	check_not "podSelector alone is x only: c cannot" tcp "$C" "${IP[$B]}" 8080
+	check "zerohopctl policy: b is selected by x/b-from-a and x/deny-b" \
+		ctl_policy "${IP[$B]}" '.ingressPolicies == ["x/b-from-a", "x/deny-b"] and .state.isolatedIngress'
+	check "zerohopctl policy: a -> b:8080 allowed, the maps say" \
+		ctl_policy "${IP[$B]}" '.flows[1].verdict == "allowed"' --peer "${IP[$A]}" --port 8080
+	check "zerohopctl policy: c -> b:8080 denied by b's ingress" \
+		ctl_policy "${IP[$B]}" '.flows[1].verdict == "drop_policy_ingress"' --peer "${IP[$C]}" --port 8080
+	apply "$(netpol x b-from-y "$B_FROM_Y")"
+	sync_policy
+	check "namespaceSelector + named port web (8080 on b): c reaches b" \
+		tcp "$C" "${IP[$B]}" 8080
+	check_not "... not on 8081" tcp "$C" "${IP[$B]}" 8081
+	delpol x b-from-y
+	sync_policy
+	check_not "that policy deleted: c cannot again" tcp "$C" "${IP[$B]}" 8080
+	check "a still can" tcp "$A" "${IP[$B]}" 8080
+}
+
+case_ports_ipblock() {
+	apply "$(netpol x b-range "{\"podSelector\":{\"matchLabels\":{\"app\":\"b\"}},\"ingress\":[{\"from\":[{\"ipBlock\":{\"cidr\":\"10.95.20.0/24\",\"except\":[\"${IP[$C]}/32\"]}}],\"ports\":[{\"port\":9000,\"endPort\":9001}]}]}")"
+	sync_policy
+	check_not "endPort: 8999 is below the range" tcp "$A" "${IP[$B]}" 8999
+	check "9000 is its first port" tcp "$A" "${IP[$B]}" 9000
+	check "9001 its last" tcp "$A" "${IP[$B]}" 9001
+	check_not "9002 is past it" tcp "$A" "${IP[$B]}" 9002
+	check_not "ipBlock except: c's address is excepted" tcp "$C" "${IP[$B]}" 9000
+	delpol x b-range
+	sync_policy
+}
+
+case_default_deny_out() {
+	local before
+	before=$(stat_of drop_policy_egress)
+	apply "$(netpol x a-closed '{"podSelector":{"matchLabels":{"app":"a"}},"policyTypes":["Egress"]}')"
+	sync_policy
+	check_not "deny-all egress: a cannot reach b though b allows it" \
+		tcp "$A" "${IP[$B]}" 8080
+	check "counted as drop_policy_egress" grew drop_policy_egress "$before"
+	delpol x a-closed
+	sync_policy
+	check "egress open again" tcp "$A" "${IP[$B]}" 8080
+}
+
+case_default_deny_both() {
+	apply "$(netpol y closed '{"podSelector":{},"policyTypes":["Ingress","Egress"]}')"
+	sync_policy
+	check_not "y closed both ways: c cannot reach a" tcp "$C" "${IP[$A]}" 8080
+	zh_bg "$C" socat TCP-LISTEN:8080,reuseaddr,fork SYSTEM:"echo b-8080"
+	check_not "... and a cannot reach c" tcp "$A" "${IP[$C]}" 8080
+	check "the node still probes c" eventually tcp_node "${IP[$C]}" 8080
+	delpol y closed
+	sync_policy
+	check "y open again: a reaches c" tcp "$A" "${IP[$C]}" 8080
+}
+
+case_clusterip() {
+	apply '{"apiVersion":"v1","kind":"Service","metadata":{"namespace":"x","name":"web"},"spec":{"type":"ClusterIP","clusterIP":"'"$VIP"'","clusterIPs":["'"$VIP"'"],"ports":[{"name":"http","protocol":"TCP","port":80,"targetPort":8080}]}}'
+	apply '{"apiVersion":"discovery.k8s.io/v1","kind":"EndpointSlice","metadata":{"namespace":"x","name":"web-1","labels":{"kubernetes.io/service-name":"web"}},"addressType":"IPv4","ports":[{"name":"http","protocol":"TCP","port":8080}],"endpoints":[{"addresses":["'"${IP[$B]}"'"],"conditions":{"ready":true},"nodeName":"n1"}]}'
+	vip_ok() {
+		local out
+		out=$(zh_in "$1" socat -T 2 - "TCP:$VIP:80,connect-timeout=2" </dev/null 2>&1) || true
+		[ "$out" = b-8080 ]
+	}
+	check "a reaches the ClusterIP whose backend b allows a on 8080" \
+		eventually vip_ok "$A"
+	check_not "c does not: judged on b's address and port, after DNAT" \
+		vip_ok "$C"
+}
+
+# A live TCP connection (zh-flows, a request every 10 ms) from a to b:7000.
+answered() {
+	kill -USR1 "$FLOW_PID"
+	sleep 0.3
+	tail -n 1 "$ZH_TMP/a.flows" | jq '[.flows[].answered] | add'
+}
+moving() {
+	local n0 n1
+	n0=$(answered)
+	sleep 1
+	n1=$(answered)
+	echo "answered $n0 -> $n1"
+	[ "$n1" -gt "$n0" ]
+}
+bumped() { [ "$(metric zerohop_policy_epoch_bumps_total)" -gt "$1" ]; }
+case_live_flow() {
+	local before bumps
+	zh_bg "$A" "$FLOWS" client -i 10 -t 2000 -o "$ZH_TMP/a.flows" "tcp:${IP[$B]}:7000"
+	FLOW_PID=${ZH_PIDS[-1]}
+	eventually test -s "$ZH_TMP/a.flows"
+	check "the flow runs" eventually moving
+	apply "$(netpol y unrelated '{"podSelector":{"matchLabels":{"app":"c"}},"policyTypes":["Ingress"],"ingress":[{}]}')"
+	apply "$(pod y c '{"app":"c","touched":"1"}' "${IP[$C]}")"
+	sync_policy
+	check "unrelated changes (a policy, a label): the flow survives" moving
+	before=$(stat_of drop_policy_ingress)
+	bumps=$(metric zerohop_policy_epoch_bumps_total)
+	apply "$(netpol x b-from-a '{"podSelector":{"matchLabels":{"app":"b"}},"ingress":[{"from":[{"podSelector":{"matchLabels":{"app":"a"}}}],"ports":[{"port":8080}]}]}')"
+	check "its allow revoked: the epoch moves" eventually bumped "$bumps"
+	check_not "... and the live flow is cut at its next packet" moving
+	check "... by policy" grew drop_policy_ingress "$before"
+	apply "$(netpol x b-from-a "$B_FROM_A")"
+	sync_policy
+	check "allowed again: the same connection resumes" eventually moving
+}
+
+case_new_pod() {
+	local D="${ZH_PREFIX}-d" before
+	before=$(stat_of drop_policy_pending)
+	zh_pod_add "$D" "$ZH_TMP/tc.conf"
+	IP[$D]=$(zh_pod_ip "$D")
+	zh_bg "$D" socat TCP-LISTEN:8080,reuseaddr,fork SYSTEM:"echo b-8080"
+	sleep 0.3
+	check_not "a new pod, not known to the agent yet: isolated from its first packet" \
+		tcp "$A" "${IP[$D]}" 8080
+	check "counted as drop_policy_pending" grew drop_policy_pending "$before"
+	apply "$(pod x d '{"app":"b"}' "${IP[$D]}" '[{"name":"web","containerPort":8080}]')"
+	sync_policy
+	check "known (app=b): what b-from-a allows it gets" \
+		eventually tcp "$A" "${IP[$D]}" 8080
+	check_not "... and nothing more" tcp "$C" "${IP[$D]}" 8080
+}
+
+# No allow-all window, no spurious drop across an agent restart: a live
+# allowed flow runs, and a denied connection is tried all along.
+case_restart() {
+	local probes="$ZH_TMP/probes" i
+	: >"$probes"
+	(
+		for i in $(seq 40); do
+			TCP_WAIT=0.3 tcp "$C" "${IP[$B]}" 8081 >/dev/null 2>&1 &&
+				echo LEAK >>"$probes"
+		done
+	) &
+	ZH_PIDS+=($!)
+	local prober=$!
+	kill "$AGENT_PID"
+	wait "$AGENT_PID" 2>/dev/null || true
+	check "agent down: the pins keep enforcing (denied)" \
+		check_not_tcp "$C" "${IP[$B]}" 8081
+	check "agent down: allowed still allowed" tcp "$A" "${IP[$B]}" 8080
+	local n
+	n=$(wc -l <"$LOG")
+	agent_start
+	eventually written_since "$n"
+	check "restarted: the first write swept and replaced the maps" \
+		written_since "$n"
+	check "the live flow never stopped" moving
+	wait "$prober" 2>/dev/null || true
+	check "no denied connection got through at any time" test ! -s "$probes"
+	check "allowed after the restart" tcp "$A" "${IP[$B]}" 8080
+	check_not "denied after the restart" tcp "$C" "${IP[$B]}" 8081
+	local lost
+	kill -TERM "$FLOW_PID"
+	eventually final_line
+	lost=$(tail -n 1 "$ZH_TMP/a.flows" | jq '[.flows[].resets] | add')
+	check "the flow saw no reset" test "$lost" = 0
+}
+check_not_tcp() { ! tcp "$@"; }
+final_line() { tail -n 1 "$ZH_TMP/a.flows" | jq -e .final >/dev/null; }
+
+zh_run_cases case_open case_default_deny_in case_selectors \
+	case_ports_ipblock case_default_deny_out case_default_deny_both \
+	case_clusterip case_live_flow case_new_pod case_restart

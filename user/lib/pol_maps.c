@@ -1,0 +1,524 @@
+// SPDX-License-Identifier: Apache-2.0
+/* pol_maps.c - NetworkPolicy into the pinned maps (pol_maps.h). */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <bpf/bpf.h>
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+
+#include "pol_maps.h"
+#include "log.h"
+
+void zh_addr_key_str(const struct zh_ep_key *k, char *buf, size_t len)
+{
+	if (!inet_ntop(k->family == ZH_AF_INET ? AF_INET : AF_INET6, k->addr,
+		       buf, (socklen_t)len))
+		snprintf(buf, len, "?");
+}
+
+#define EP_JUDGED \
+	(ZH_POL_EP_F_ISO_IN | ZH_POL_EP_F_ISO_EG | ZH_POL_EP_F_PENDING)
+
+static int put(int fd, const void *k, const void *v, const char *map,
+	       struct zh_pol_apply_stats *st)
+{
+	if (fd < 0)
+		return -EBADF;
+	st->writes++;
+	if (!bpf_map_update_elem(fd, k, v, BPF_ANY))
+		return 0;
+	st->failed++;
+	pr_warn("policy: writing %s: %s (fails closed)\n", map,
+		strerror(errno));
+	return -errno;
+}
+
+static int del(int fd, const void *k, struct zh_pol_apply_stats *st)
+{
+	if (fd < 0)
+		return -EBADF;
+	st->writes++;
+	if (!bpf_map_delete_elem(fd, k) || errno == ENOENT)
+		return 0;
+	st->failed++;
+	return -errno;
+}
+
+/* Does any address of the pod behind @iface need judging? */
+static bool iface_judged(const struct zh_objs *o, const struct zh_iface *iface)
+{
+	struct zh_ep_key k;
+	struct zh_pol_ep v;
+
+	memset(&k, 0, sizeof(k));
+	if (iface->flags & ZH_IFACE_F_V4) {
+		k.family = ZH_AF_INET;
+		k.addr[0] = iface->ipv4;
+		if (!bpf_map_lookup_elem(o->pol_eps_fd, &k, &v) &&
+		    (v.flags & EP_JUDGED))
+			return true;
+	}
+	if (iface->flags & ZH_IFACE_F_V6) {
+		memset(&k, 0, sizeof(k));
+		k.family = ZH_AF_INET6;
+		memcpy(k.addr, iface->ipv6, sizeof(k.addr));
+		if (!bpf_map_lookup_elem(o->pol_eps_fd, &k, &v) &&
+		    (v.flags & EP_JUDGED))
+			return true;
+	}
+	return false;
+}
+
+/* The bits of address @k and its pod as its zh_pol_eps entry says. */
+static void bits_sync(const struct zh_objs *o, const struct zh_ep_key *k)
+{
+	struct zh_pol_ep v;
+	struct zh_endpoint ep;
+	struct zh_iface iface;
+	bool on;
+	__u8 ef;
+	__u32 iff;
+
+	if (bpf_map_lookup_elem(o->endpoints_fd, k, &ep))
+		return; /* no local pod there (yet, or any more) */
+	on = !bpf_map_lookup_elem(o->pol_eps_fd, k, &v) &&
+	     (v.flags & EP_JUDGED);
+	ef = on ? ep.flags | ZH_EP_F_POLICY : ep.flags & ~ZH_EP_F_POLICY;
+	if (ef != ep.flags) {
+		ep.flags = ef;
+		if (bpf_map_update_elem(o->endpoints_fd, k, &ep, BPF_EXIST))
+			pr_warn("policy: %s: %s\n", ZH_MAP_ENDPOINTS,
+				strerror(errno));
+	}
+	if (bpf_map_lookup_elem(o->ifaces_fd, &ep.ifindex, &iface))
+		return;
+	iff = iface_judged(o, &iface) ? iface.flags | ZH_IFACE_F_POLICY :
+					iface.flags & ~ZH_IFACE_F_POLICY;
+	if (iff != iface.flags) {
+		iface.flags = iff;
+		if (bpf_map_update_elem(o->ifaces_fd, &ep.ifindex, &iface,
+					BPF_EXIST))
+			pr_warn("policy: %s: %s\n", ZH_MAP_IFACES,
+				strerror(errno));
+	}
+}
+
+static int epoch_bump(const struct zh_objs *o, struct zh_pol_apply_stats *st)
+{
+	struct zh_pol_state s;
+	__u32 zero = 0;
+
+	if (bpf_map_lookup_elem(o->pol_state_fd, &zero, &s))
+		return -errno;
+	s.epoch++;
+	st->bumped = true;
+	return put(o->pol_state_fd, &zero, &s, ZH_MAP_POL_STATE, st);
+}
+
+static int ep_put(const struct zh_objs *o, const struct zh_ep_key *k,
+		  const struct zh_pol_ep *v, struct zh_pol_apply_stats *st)
+{
+	int err = put(o->pol_eps_fd, k, v, ZH_MAP_POL_EPS, st);
+
+	/* The state first, then the bits (and, losing isolation, the bits
+	 * after the state that no longer isolates). */
+	if (!err)
+		bits_sync(o, k);
+	return err;
+}
+
+static int ep_del(const struct zh_objs *o, const struct zh_ep_key *k,
+		  struct zh_pol_apply_stats *st)
+{
+	struct zh_pol_ep none = { 0 };
+	int err;
+
+	/* Bits off first: an entry that allows everything, then none. */
+	err = put(o->pol_eps_fd, k, &none, ZH_MAP_POL_EPS, st);
+	if (!err)
+		bits_sync(o, k);
+	return del(o->pol_eps_fd, k, st);
+}
+
+int zh_pol_maps_apply(const struct zh_objs *o, const struct zh_pol_op *ops,
+		      size_t n_ops, struct zh_pol_apply_stats *st)
+{
+	static const struct zh_pol_ports zero_ports;
+	int first = 0, err = 0;
+
+	for (size_t i = 0; i < n_ops; i++) {
+		const struct zh_pol_op *op = &ops[i];
+
+		switch (op->type) {
+		case ZH_POL_OP_PORTS_PUT:
+			err = put(o->pol_ports_fd, &op->ports.idx,
+				  op->ports.ports, ZH_MAP_POL_PORTS, st);
+			break;
+		case ZH_POL_OP_CELL_PUT:
+			err = put(o->policy_fd, &op->cell.key, &op->cell.val,
+				  ZH_MAP_POLICY, st);
+			break;
+		case ZH_POL_OP_IPC_PUT:
+			err = put(o->ipcache_fd, &op->ipc.key, &op->ipc.val,
+				  ZH_MAP_IPCACHE, st);
+			break;
+		case ZH_POL_OP_LPM_PUT:
+			err = put(o->ipcache_lpm_fd, &op->lpm.key, &op->lpm.val,
+				  ZH_MAP_IPCACHE_LPM, st);
+			break;
+		case ZH_POL_OP_EP_PUT:
+			err = ep_put(o, &op->ep.key, &op->ep.val, st);
+			break;
+		case ZH_POL_OP_EPOCH_BUMP:
+			err = epoch_bump(o, st);
+			break;
+		case ZH_POL_OP_EP_DEL:
+			err = ep_del(o, &op->ep.key, st);
+			break;
+		case ZH_POL_OP_IPC_DEL:
+			err = del(o->ipcache_fd, &op->ipc.key, st);
+			break;
+		case ZH_POL_OP_LPM_DEL:
+			err = del(o->ipcache_lpm_fd, &op->lpm.key, st);
+			break;
+		case ZH_POL_OP_CELL_DEL:
+			err = del(o->policy_fd, &op->cell.key, st);
+			break;
+		case ZH_POL_OP_PORTS_DEL:
+			err = put(o->pol_ports_fd, &op->ports.idx, &zero_ports,
+				  ZH_MAP_POL_PORTS, st);
+			break;
+		}
+		if (err && !first)
+			first = err;
+	}
+	return first;
+}
+
+/* --- sweep ---------------------------------------------------------------- */
+
+static int cmp_bytes(const void *a, const void *b, size_t n)
+{
+	return memcmp(a, b, n);
+}
+
+static bool has_ipc(const struct zh_pol_model *m, const struct zh_ep_key *k)
+{
+	for (size_t i = 0; i < m->n_ipc; i++)
+		if (!cmp_bytes(&m->ipc[i].key, k, sizeof(*k)))
+			return true;
+	return false;
+}
+
+static bool has_lpm(const struct zh_pol_model *m,
+		    const struct zh_ipc_lpm_key *k)
+{
+	for (size_t i = 0; i < m->n_lpm; i++)
+		if (!cmp_bytes(&m->lpm[i].key, k, sizeof(*k)))
+			return true;
+	return false;
+}
+
+static bool has_cell(const struct zh_pol_model *m, const struct zh_pol_key *k)
+{
+	for (size_t i = 0; i < m->n_cells; i++)
+		if (!cmp_bytes(&m->cells[i].key, k, sizeof(*k)))
+			return true;
+	return false;
+}
+
+static const struct zh_pol_ep_ent *ep_of(const struct zh_pol_model *m,
+					 const struct zh_ep_key *k)
+{
+	for (size_t i = 0; i < m->n_eps; i++)
+		if (!cmp_bytes(&m->eps[i].key, k, sizeof(*k)))
+			return &m->eps[i];
+	return NULL;
+}
+
+/* Every key of hash map @fd into a fresh array (free()); -errno. */
+static ssize_t keys_of(int fd, size_t ksz, size_t max, void **out)
+{
+	char *keys = calloc(max ? max : 1, ksz);
+	size_t n = 0;
+	void *prev = NULL;
+
+	*out = NULL;
+	if (!keys)
+		return -ENOMEM;
+	while (n < max && !bpf_map_get_next_key(fd, prev, keys + n * ksz)) {
+		prev = keys + n * ksz;
+		n++;
+	}
+	*out = keys;
+	return (ssize_t)n;
+}
+
+int zh_pol_maps_reconcile(const struct zh_objs *o, const struct zh_pol_model *m,
+			  struct zh_pol_apply_stats *st)
+{
+	int first = 0;
+
+	for (size_t i = 0; i < m->n_eps; i++) {
+		struct zh_pol_ep cur;
+		int err;
+
+		if (!bpf_map_lookup_elem(o->pol_eps_fd, &m->eps[i].key, &cur) &&
+		    !memcmp(&cur, &m->eps[i].val, sizeof(cur)))
+			continue;
+		err = ep_put(o, &m->eps[i].key, &m->eps[i].val, st);
+		if (err && !first)
+			first = err;
+	}
+	return first;
+}
+
+int zh_pol_maps_sweep(const struct zh_objs *o, const struct zh_pol_model *m,
+		      struct zh_pol_apply_stats *st)
+{
+	size_t before = st->swept;
+	void *keys;
+	ssize_t n;
+	int err;
+
+	err = zh_pol_maps_reconcile(o, m, st);
+	/* Endpoints: what the model does not have goes, but for addresses
+	 * the plugin made pending (a pod the watch has not shown yet). */
+	n = keys_of(o->pol_eps_fd, sizeof(struct zh_ep_key), ZH_MAX_ENDPOINTS,
+		    &keys);
+	for (ssize_t i = 0; i < n; i++) {
+		const struct zh_ep_key *k = (struct zh_ep_key *)keys + i;
+		struct zh_pol_ep v;
+
+		if (ep_of(m, k) || bpf_map_lookup_elem(o->pol_eps_fd, k, &v) ||
+		    (v.flags & ZH_POL_EP_F_PENDING))
+			continue;
+		ep_del(o, k, st);
+		st->swept++;
+	}
+	free(keys);
+	n = keys_of(o->ipcache_fd, sizeof(struct zh_ep_key), ZH_MAX_IPCACHE,
+		    &keys);
+	for (ssize_t i = 0; i < n; i++)
+		if (!has_ipc(m, (struct zh_ep_key *)keys + i)) {
+			del(o->ipcache_fd, (struct zh_ep_key *)keys + i, st);
+			st->swept++;
+		}
+	free(keys);
+	n = keys_of(o->ipcache_lpm_fd, sizeof(struct zh_ipc_lpm_key),
+		    ZH_MAX_IPCACHE_LPM, &keys);
+	for (ssize_t i = 0; i < n; i++)
+		if (!has_lpm(m, (struct zh_ipc_lpm_key *)keys + i)) {
+			del(o->ipcache_lpm_fd,
+			    (struct zh_ipc_lpm_key *)keys + i, st);
+			st->swept++;
+		}
+	free(keys);
+	n = keys_of(o->policy_fd, sizeof(struct zh_pol_key), ZH_MAX_POLICY,
+		    &keys);
+	for (ssize_t i = 0; i < n; i++)
+		if (!has_cell(m, (struct zh_pol_key *)keys + i)) {
+			del(o->policy_fd, (struct zh_pol_key *)keys + i, st);
+			st->swept++;
+		}
+	free(keys);
+	if (st->swept != before)
+		epoch_bump(o, st);
+	return err;
+}
+
+/* --- mode, plugin --------------------------------------------------------- */
+
+int zh_pol_maps_state(const struct zh_objs *o, struct zh_pol_state *out)
+{
+	__u32 zero = 0;
+
+	memset(out, 0, sizeof(*out));
+	if (o->pol_state_fd < 0)
+		return -EBADF;
+	return bpf_map_lookup_elem(o->pol_state_fd, &zero, out) ? -errno : 0;
+}
+
+int zh_pol_maps_mode(const struct zh_objs *o, __u32 mode)
+{
+	struct zh_pol_apply_stats st = { 0 };
+	struct zh_pol_model empty = { 0 };
+	struct zh_pol_state s;
+	__u32 zero = 0;
+	int err = zh_pol_maps_state(o, &s);
+
+	if (err)
+		return err;
+	if (mode == ZH_POL_MODE_OFF && s.mode != ZH_POL_MODE_OFF) {
+		/* Nothing judged from here: the mode first, then the bits
+		 * and states (pending ones too) and the rest. */
+		s.mode = mode;
+		err = put(o->pol_state_fd, &zero, &s, ZH_MAP_POL_STATE, &st);
+		if (err)
+			return err;
+		zh_pol_maps_sweep(o, &empty, &st);
+		{
+			void *keys;
+			ssize_t n = keys_of(o->pol_eps_fd,
+					    sizeof(struct zh_ep_key),
+					    ZH_MAX_ENDPOINTS, &keys);
+
+			for (ssize_t i = 0; i < n; i++)
+				ep_del(o, (struct zh_ep_key *)keys + i, &st);
+			free(keys);
+		}
+		return 0;
+	}
+	s.mode = mode;
+	return put(o->pol_state_fd, &zero, &s, ZH_MAP_POL_STATE, &st);
+}
+
+int zh_pol_maps_pod_add(const struct zh_objs *o, const struct zh_ep_key *keys,
+			int n, struct zh_iface *iface, struct zh_endpoint *ep)
+{
+	struct zh_pol_ep pending = { .flags = ZH_POL_EP_F_PENDING };
+	struct zh_pol_state s;
+
+	if (o->pol_eps_fd < 0 || zh_pol_maps_state(o, &s) ||
+	    s.mode == ZH_POL_MODE_OFF)
+		return 0;
+	for (int i = 0; i < n; i++)
+		if (bpf_map_update_elem(o->pol_eps_fd, &keys[i], &pending,
+					BPF_ANY))
+			return -errno;
+	iface->flags |= ZH_IFACE_F_POLICY;
+	ep->flags |= ZH_EP_F_POLICY;
+	return 0;
+}
+
+void zh_pol_maps_pod_del(const struct zh_objs *o, const struct zh_ep_key *keys,
+			 int n)
+{
+	for (int i = 0; i < n; i++)
+		if (o->pol_eps_fd >= 0)
+			bpf_map_delete_elem(o->pol_eps_fd, &keys[i]);
+}
+
+/* --- what the datapath would decide, read from the maps ------------------- */
+
+static __u32 map_identity(const struct zh_objs *o, const struct zh_ep_key *a,
+			  bool cidr)
+{
+	struct zh_ipc_lpm_key lk = { .family = a->family };
+	struct zh_ipc v;
+
+	if (!bpf_map_lookup_elem(o->ipcache_fd, a, &v))
+		return v.identity;
+	if (!cidr || o->ipcache_lpm_fd < 0)
+		return ZH_POL_ID_WORLD;
+	lk.prefixlen = 32 + (a->family == ZH_AF_INET ? 32 : 128);
+	memcpy(lk.addr, a->addr, sizeof(lk.addr));
+	return bpf_map_lookup_elem(o->ipcache_lpm_fd, &lk, &v) ?
+		       ZH_POL_ID_WORLD :
+		       v.identity;
+}
+
+static bool map_cell_has(const struct zh_objs *o, const struct zh_pol_cell *c,
+			 __u16 port)
+{
+	struct zh_pol_ports *b;
+	bool has;
+
+	if (c->flags & ZH_POL_CELL_F_BITMAP) {
+		b = malloc(sizeof(*b));
+		has = b &&
+		      !bpf_map_lookup_elem(o->pol_ports_fd, &c->bitmap, b) &&
+		      (b->bits[port / 64] >> (port % 64)) & 1;
+		free(b);
+		return has;
+	}
+	for (int i = 0; i < c->n && i < ZH_POL_CELL_IVS; i++)
+		if (port >= c->iv[i].lo && port <= c->iv[i].hi)
+			return !(c->verdicts & (1U << i));
+	return false;
+}
+
+static bool map_cells_allow(const struct zh_objs *o, __u16 class, __u8 dir,
+			    __u8 proto, __u32 identity, __u16 port)
+{
+	struct zh_pol_key k = { .class = class, .dir = dir, .proto = proto };
+	struct zh_pol_cell any, own;
+	bool has_any;
+
+	if (proto != IPPROTO_TCP && proto != IPPROTO_UDP &&
+	    proto != IPPROTO_SCTP) {
+		k.proto = ZH_POL_PROTO_OTHER;
+		port = 0;
+	}
+	has_any = !bpf_map_lookup_elem(o->policy_fd, &k, &any);
+	if (!has_any || (any.flags & ZH_POL_CELL_F_SPECIFIC)) {
+		k.identity = identity;
+		if (!bpf_map_lookup_elem(o->policy_fd, &k, &own))
+			return map_cell_has(o, &own, port);
+	}
+	return has_any && map_cell_has(o, &any, port);
+}
+
+/* One end, as policy.h's zh_pol_end(). */
+static int map_end(const struct zh_objs *o, const struct zh_ep_key *self,
+		   const struct zh_ep_key *peer, __u8 dir, __u8 proto,
+		   __u16 dport, struct zh_pol_why *w)
+{
+	struct zh_pol_ep ep = { .flags = ZH_POL_EP_F_PENDING };
+	__u32 iso = dir ? ZH_POL_EP_F_ISO_EG : ZH_POL_EP_F_ISO_IN;
+	__u32 failed = dir ? ZH_POL_EP_F_FAILED_EG : ZH_POL_EP_F_FAILED_IN;
+	__u32 cidr = dir ? ZH_POL_EP_F_CIDR_EG : ZH_POL_EP_F_CIDR_IN;
+	struct zh_endpoint e;
+	struct zh_iface ifc;
+	bool bit;
+	__u32 one;
+
+	if (bpf_map_lookup_elem(o->endpoints_fd, self, &e))
+		return 0; /* not a pod of this node: its own node judges */
+	bit = dir ? !bpf_map_lookup_elem(o->ifaces_fd, &e.ifindex, &ifc) &&
+			      (ifc.flags & ZH_IFACE_F_POLICY) :
+		    !!(e.flags & ZH_EP_F_POLICY);
+	if (!bit)
+		return 0;
+	bpf_map_lookup_elem(o->pol_eps_fd, self, &ep);
+	w->judged = true;
+	w->class = dir ? ep.class_eg : ep.class_in;
+	if (!(ep.flags & (iso | ZH_POL_EP_F_PENDING)))
+		return 0;
+	w->peer_identity = map_identity(o, peer, ep.flags & cidr);
+	if (w->peer_identity == ZH_POL_ID_HOST ||
+	    !bpf_map_lookup_elem(o->node_addrs_fd, peer, &one))
+		return 0;
+	if (ep.flags & ZH_POL_EP_F_PENDING)
+		return ZH_STAT_DROP_POLICY_PENDING;
+	if (ep.flags & failed)
+		return ZH_STAT_DROP_POLICY_FAILED;
+	if (map_cells_allow(o, w->class, dir, proto, w->peer_identity, dport))
+		return 0;
+	w->audit = ep.flags & ZH_POL_EP_F_AUDIT;
+	return dir ? ZH_STAT_DROP_POLICY_EGRESS : ZH_STAT_DROP_POLICY_INGRESS;
+}
+
+int zh_pol_maps_verdict(const struct zh_objs *o, const struct zh_ep_key *src,
+			const struct zh_ep_key *dst, __u8 proto, __u16 dport,
+			struct zh_pol_why why[2])
+{
+	struct zh_pol_state s;
+	int r;
+
+	memset(why, 0, 2 * sizeof(*why));
+	if (zh_pol_maps_state(o, &s) || s.mode == ZH_POL_MODE_OFF)
+		return 0;
+	r = map_end(o, src, dst, ZH_POL_EGRESS, proto, dport, &why[1]);
+	why[1].stat = r;
+	if (r && !why[1].audit && s.mode != ZH_POL_MODE_AUDIT)
+		return r;
+	r = map_end(o, dst, src, ZH_POL_INGRESS, proto, dport, &why[0]);
+	why[0].stat = r;
+	if (r && !why[0].audit && s.mode != ZH_POL_MODE_AUDIT)
+		return r;
+	return 0;
+}
