@@ -114,9 +114,10 @@ if any(labels.get(k) != v for k, v in sel.items()): fail(sel, labels)'
 }
 
 rbac() {
-	check "ClusterRole: get, list, watch on services, nodes, endpointslices.discovery.k8s.io; nothing else" py '
+	check "ClusterRole: get, list, watch on services, nodes, pods, namespaces, endpointslices, networkpolicies; nothing else" py '
 role = one("ClusterRole")
-want = {("", "services"), ("", "nodes"), ("discovery.k8s.io", "endpointslices")}
+want = {("", "services"), ("", "nodes"), ("", "pods"), ("", "namespaces"),
+        ("discovery.k8s.io", "endpointslices"), ("networking.k8s.io", "networkpolicies")}
 got = set()
 for r in role["rules"]:
     extra = set(r) - {"apiGroups", "resources", "verbs"}
@@ -170,6 +171,8 @@ if unused: fail("keys nobody reads:", unused)'
 	check "ConfigMap: service-cidr is at most one IPv4 and one IPv6 network" py '
 nets = [ipaddress.ip_network(c) for c in one("ConfigMap")["data"]["service-cidr"].split(",")]
 if len({n.version for n in nets}) != len(nets): fail(nets)'
+	check "ConfigMap: network-policy is off, audit or on (off by default)" py '
+if one("ConfigMap")["data"]["network-policy"] != "off": fail(one("ConfigMap")["data"]["network-policy"])'
 	check "ConfigMap: datapath is tc or xdp, latency-sample a count or off" py '
 d = one("ConfigMap")["data"]
 if d["datapath"] not in ("tc", "xdp"): fail("datapath", d["datapath"])
