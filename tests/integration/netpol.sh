@@ -18,6 +18,8 @@ cd "$(dirname "$0")/../.."
 ZH_PREFIX="zhnp$$"
 # shellcheck source=tests/integration/lib.sh
 . tests/integration/lib.sh
+# shellcheck source=tests/k8s/lib.sh
+. tests/k8s/lib.sh
 zh_start
 zh_require jq nsenter curl openssl python3 socat iptables
 
@@ -39,20 +41,8 @@ zh_bg "$ZH_NODE" python3 tests/k8s/apiserver.py --cert "$K/server.crt" \
 	--watch-timeout-max 3 --control-port-file "$K/cport" 2>>"$K/api.log"
 eventually test -s "$K/port"
 eventually test -s "$K/cport"
-cat >"$K/kubeconfig" <<EOF
-apiVersion: v1
-kind: Config
-current-context: t
-clusters:
-- name: c
-  cluster: {server: "https://127.0.0.1:$(cat "$K/port")", certificate-authority: ca.crt}
-contexts:
-- name: t
-  context: {cluster: c, user: u}
-users:
-- name: u
-  user: {tokenFile: token}
-EOF
+K8S_API_URL="https://127.0.0.1:$(cat "$K/port")"
+k8s_kubeconfig "$K/kubeconfig" "$K/ca.crt" "$(cat "$K/token")"
 
 ctl() { zh_node curl -sf -XPOST "127.0.0.1:$(cat "$K/cport")/$1" -d "${2:-{\}}"; }
 apply() { ctl apply "$1" >/dev/null; }
