@@ -101,7 +101,8 @@ int zh_tc_tunnel(struct __sk_buff *skb)
 	int stat;
 
 	zh_ctx_pull(skb);
-	stat = zh_from_uplink(skb, zh_ctx_data(skb), zh_ctx_end(skb),
+	/* No context: no NodePorts come in here, so no port to keep. */
+	stat = zh_from_uplink(NULL, zh_ctx_data(skb), zh_ctx_end(skb),
 			      zh_ctx_ifindex(skb), &fwd);
 	return zh_tc_verdict(skb, stat, &fwd, 1);
 }
