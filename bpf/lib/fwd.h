@@ -406,9 +406,8 @@ static __always_inline int zh_snat_reply(void *data, void *data_end,
  * Returns a zh_stat, or ZH_RET_PASSTHROUGH for everything else, which the
  * kernel keeps.
  */
-static __always_inline int zh_from_uplink(void *ctx, void *data,
-					  void *data_end, __u32 ifindex,
-					  struct zh_fwd *fwd)
+static __always_inline int zh_from_uplink(void *ctx, void *data, void *data_end,
+					  __u32 ifindex, struct zh_fwd *fwd)
 {
 	struct zh_flow f = { .ifindex = ifindex };
 	int ret = ZH_RET_PASSTHROUGH, nodeport = ZH_RET_PASSTHROUGH;

@@ -125,8 +125,7 @@ static __always_inline int zh_snat_can_keep(void)
 /* Reserve @port for the flow: its reply's entry @ct at @rk, in a free
  * slot or one whose flow has ended (ours now). 1 when it is ours. */
 static __always_inline int zh_snat_take(struct zh_ct_key *rk, __be16 port,
-					__u8 proto, struct zh_ct *ct,
-					__u64 now)
+					__u8 proto, struct zh_ct *ct, __u64 now)
 {
 	struct zh_ct *old;
 
@@ -156,12 +155,9 @@ static __always_inline int zh_snat_is_nodeport(const struct zh_ct_key *k,
  * port first. Returns the port (network order), or 0 when every try was
  * taken.
  */
-static __always_inline __be16 zh_snat_alloc(const struct zh_ct_key *k,
-					    struct zh_ct_key *rk,
-					    const __u32 *addr,
-					    const struct zh_snat_src *src,
-					    struct zh_ct *ct, __u64 now,
-					    int keep)
+static __always_inline __be16 zh_snat_alloc(
+	const struct zh_ct_key *k, struct zh_ct_key *rk, const __u32 *addr,
+	const struct zh_snat_src *src, struct zh_ct *ct, __u64 now, int keep)
 {
 	__u32 lo = src->port_min, hi = src->port_max;
 	__u32 span, start;

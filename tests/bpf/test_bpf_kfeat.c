@@ -76,7 +76,8 @@ static const struct {
 	  -1 },
 	{ BPF_FUNC_sk_lookup_udp, ZH_FEAT_TC_SK_LOOKUP, ZH_FEAT_XDP_SK_LOOKUP,
 	  -1 },
-	{ BPF_FUNC_sk_release, ZH_FEAT_TC_SK_LOOKUP, ZH_FEAT_XDP_SK_LOOKUP, -1 },
+	{ BPF_FUNC_sk_release, ZH_FEAT_TC_SK_LOOKUP, ZH_FEAT_XDP_SK_LOOKUP,
+	  -1 },
 };
 
 /* Every feature that stands for a helper call. */

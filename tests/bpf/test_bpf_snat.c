@@ -797,9 +797,10 @@ static void test_snat_keep_port(void **state)
 	port = np_request(OUTSIDE4, CLIENT_PORT, &r);
 	if (!can_keep()) {
 		if (port < PORT_MIN || port > PORT_MAX)
-			fail_here("no socket lookup: port %u, want %u-%u",
-				  port, PORT_MIN, PORT_MAX);
-		print_message("SKIP: the rest: no bpf_sk_lookup in tc and XDP here (tc_sk_lookup, xdp_sk_lookup)\n");
+			fail_here("no socket lookup: port %u, want %u-%u", port,
+				  PORT_MIN, PORT_MAX);
+		print_message(
+			"SKIP: the rest: no bpf_sk_lookup in tc and XDP here (tc_sk_lookup, xdp_sk_lookup)\n");
 		return;
 	}
 	if (port != CLIENT_PORT)
@@ -830,8 +831,9 @@ static void test_snat_keep_port(void **state)
 	/* Another client, the same port: its reply key is taken. */
 	port = np_request(OUTSIDE4_2, CLIENT_PORT, &r);
 	if (port < PORT_MIN || port > PORT_MAX)
-		fail_here("second client with port %u: SNAT port %u, want %u-%u",
-			  CLIENT_PORT, port, PORT_MIN, PORT_MAX);
+		fail_here(
+			"second client with port %u: SNAT port %u, want %u-%u",
+			CLIENT_PORT, port, PORT_MIN, PORT_MAX);
 	/* A socket of the node listens at 41000: not kept. */
 	fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	if (fd < 0 || bind(fd, (struct sockaddr *)&sa, sizeof(sa)) ||
@@ -840,16 +842,18 @@ static void test_snat_keep_port(void **state)
 	port = np_request(OUTSIDE4, 41000, &r);
 	close(fd);
 	if (port < PORT_MIN || port > PORT_MAX)
-		fail_here("client port 41000 of a local listener: SNAT port %u, want %u-%u",
-			  port, PORT_MIN, PORT_MAX);
+		fail_here(
+			"client port 41000 of a local listener: SNAT port %u, want %u-%u",
+			port, PORT_MIN, PORT_MAX);
 	/* Free again: kept. */
 	if (np_request(OUTSIDE4_2, 41000, &r) != 41000)
 		fail_here("client port 41000, no listener: not kept");
 	/* A NodePort of the node (NODE_PORT + 1) as the client's port. */
 	port = np_request(OUTSIDE4, NODE_PORT + 1, &r);
 	if (port < PORT_MIN || port > PORT_MAX)
-		fail_here("client port %u (a NodePort): SNAT port %u, want %u-%u",
-			  NODE_PORT + 1, port, PORT_MIN, PORT_MAX);
+		fail_here(
+			"client port %u (a NodePort): SNAT port %u, want %u-%u",
+			NODE_PORT + 1, port, PORT_MIN, PORT_MAX);
 	/* The client's port and every port of the range taken: dropped,
 	 * counted. */
 	hold_be_port(42000);

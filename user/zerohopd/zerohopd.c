@@ -318,8 +318,7 @@ enum { UPLINK_XDP_AUTO, UPLINK_XDP_ON, UPLINK_XDP_OFF };
 
 /* zh_tc_uplink on the tc ingress of every device in "eth0,eth1", and
  * zh_xdp_uplink in front as @xdp says. Says why it failed. */
-static int attach_uplinks(const struct zh_objs *objs, const char *devs,
-			  int xdp)
+static int attach_uplinks(const struct zh_objs *objs, const char *devs, int xdp)
 {
 	char buf[256], *tok, *save = NULL;
 	int ifindex, err, missing;
@@ -356,7 +355,8 @@ static int attach_uplinks(const struct zh_objs *objs, const char *devs,
 		if (xdp == UPLINK_XDP_OFF ||
 		    (xdp == UPLINK_XDP_AUTO && zh_link_is_veth(tok) == 1)) {
 			pr_info("NodePorts answered on %s by tc (--uplink-xdp %s)\n",
-				tok, xdp == UPLINK_XDP_OFF ? "off" : "auto: a veth");
+				tok,
+				xdp == UPLINK_XDP_OFF ? "off" : "auto: a veth");
 			continue;
 		}
 		err = objs->xdp_uplink_fd < 0 ?
