@@ -354,6 +354,9 @@ static int attach_uplinks(const struct zh_objs *objs, const char *devs, int xdp)
 		 * NodePort to an XDP pod here gains from it. */
 		if (xdp == UPLINK_XDP_OFF ||
 		    (xdp == UPLINK_XDP_AUTO && zh_link_is_veth(tok) == 1)) {
+			/* An agent before us may have put it there. */
+			if (objs->xdp_uplink_fd >= 0)
+				zh_xdp_detach(ifindex, objs->xdp_uplink_fd);
 			pr_info("NodePorts answered on %s by tc (--uplink-xdp %s)\n",
 				tok,
 				xdp == UPLINK_XDP_OFF ? "off" : "auto: a veth");
