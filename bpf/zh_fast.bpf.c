@@ -78,7 +78,7 @@ int zh_tc_uplink(struct __sk_buff *skb)
 	int stat;
 
 	zh_ctx_pull(skb);
-	stat = zh_from_uplink(zh_ctx_data(skb), zh_ctx_end(skb),
+	stat = zh_from_uplink(skb, zh_ctx_data(skb), zh_ctx_end(skb),
 			      zh_ctx_ifindex(skb), &fwd);
 	return zh_tc_verdict(skb, stat, &fwd, 1);
 }
@@ -89,7 +89,7 @@ int zh_xdp_uplink(struct xdp_md *ctx)
 	struct zh_fwd fwd = { .xdp = 1 };
 	int stat;
 
-	stat = zh_from_uplink(zh_ctx_data(ctx), zh_ctx_end(ctx),
+	stat = zh_from_uplink(ctx, zh_ctx_data(ctx), zh_ctx_end(ctx),
 			      zh_ctx_ifindex(ctx), &fwd);
 	return zh_xdp_verdict(ctx, stat, &fwd, 1);
 }
@@ -101,7 +101,8 @@ int zh_tc_tunnel(struct __sk_buff *skb)
 	int stat;
 
 	zh_ctx_pull(skb);
-	stat = zh_from_uplink(zh_ctx_data(skb), zh_ctx_end(skb),
+	/* No context: no NodePorts come in here, so no port to keep. */
+	stat = zh_from_uplink(NULL, zh_ctx_data(skb), zh_ctx_end(skb),
 			      zh_ctx_ifindex(skb), &fwd);
 	return zh_tc_verdict(skb, stat, &fwd, 1);
 }

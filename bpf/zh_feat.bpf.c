@@ -172,6 +172,34 @@ int tc_skb_set_tunnel_key(struct __sk_buff *skb)
 	return bpf_skb_set_tunnel_key(skb, &k, sizeof(k), 0) & 1;
 }
 
+/* Is a port of the node's a local socket's (snat.h): both protocols, and
+ * the reference released, as zh_fast does it. */
+#define SK_LOOKUP_PROBE(hook, ctx_t)                            \
+	SEC(#hook)                                              \
+	int hook##_sk_lookup(ctx_t *ctx)                        \
+	{                                                       \
+		struct bpf_sock_tuple t = {};                   \
+		struct bpf_sock *sk;                            \
+		int n = 0;                                      \
+                                                                \
+		sk = bpf_sk_lookup_udp(ctx, &t, sizeof(t.ipv4), \
+				       BPF_F_CURRENT_NETNS, 0); \
+		if (sk) {                                       \
+			n++;                                    \
+			bpf_sk_release(sk);                     \
+		}                                               \
+		sk = bpf_sk_lookup_tcp(ctx, &t, sizeof(t.ipv6), \
+				       BPF_F_CURRENT_NETNS, 0); \
+		if (sk) {                                       \
+			n++;                                    \
+			bpf_sk_release(sk);                     \
+		}                                               \
+		return n;                                       \
+	}
+
+SK_LOOKUP_PROBE(tc, struct __sk_buff)
+SK_LOOKUP_PROBE(xdp, struct xdp_md)
+
 SEC("xdp")
 int xdp_redirect(struct xdp_md *ctx)
 {

@@ -165,7 +165,9 @@ enum zh_datapath {
 	X(TC_FIB_LOOKUP, "tc_fib_lookup")             \
 	X(TC_SET_TUNNEL_KEY, "tc_skb_set_tunnel_key") \
 	X(PROG_TC_TUNNEL, "zh_tc_tunnel")             \
-	X(PROG_TC_TO_POD, "zh_tc_to_pod")
+	X(PROG_TC_TO_POD, "zh_tc_to_pod")             \
+	X(TC_SK_LOOKUP, "tc_sk_lookup")               \
+	X(XDP_SK_LOOKUP, "xdp_sk_lookup")
 
 enum zh_feature {
 #define ZH_FEAT_ENUM(id, name) ZH_FEAT_##id,
@@ -685,6 +687,13 @@ struct zh_lpm_key {
 
 #define ZH_SNAT_SRC_F_V4 (1U << 0)
 #define ZH_SNAT_SRC_F_V6 (1U << 1)
+/* A new flow first tries the port it came from (netfilter's way: one
+ * client's flows rarely search), when the reply's key is free, the port
+ * is no NodePort and no socket of the node owns it toward the peer
+ * (bpf_sk_lookup_*: tc_sk_lookup, xdp_sk_lookup); else a port of the
+ * range. Replies are then recognised at any port of the address, by
+ * their conntrack entry. zerohopd sets it on the NodePort entries. */
+#define ZH_SNAT_SRC_F_KEEP_PORT (1U << 2)
 
 struct zh_snat_src {
 	__u32 ifindex; /* the uplink the packet leaves by */

@@ -121,9 +121,11 @@ static __always_inline int zh_ttl_expires(void *data, void *data_end,
 /*
  * Out of the node with a source NAT (snat.h) by zh_snat_src[@src_key]'s
  * uplink: ZH_STAT_SNAT, one hop further; XDP hands it to tc. Anything it
- * cannot take is @f's @stat as it was (the kernel's).
+ * cannot take is @f's @stat as it was (the kernel's). @ctx: the
+ * program's, for a NodePort request (its client's port may be kept);
+ * NULL for the masquerade (ports of the range).
  */
-static __always_inline int zh_snat_route(void *data, void *data_end,
+static __always_inline int zh_snat_route(void *ctx, void *data, void *data_end,
 					 const struct zh_flow *f, __u32 src_key,
 					 int stat, struct zh_fwd *fwd)
 {
@@ -137,7 +139,10 @@ static __always_inline int zh_snat_route(void *data, void *data_end,
 		return ZH_STAT_PASS_TO_TC;
 	if (zh_ttl_expires(data, data_end, f->family))
 		return ZH_STAT_PASS_TTL;
-	ret = zh_snat_out(f, &fwd->nat, src_key, &fwd->ifindex);
+	ret = ctx ? zh_snat_nodeport(ctx, f, &fwd->nat, src_key,
+				     &fwd->ifindex) :
+		    zh_snat_out(f, &fwd->nat, src_key, &fwd->ifindex,
+				ZH_SNAT_RANGE);
 	if (ret != ZH_STAT_SNAT)
 		return ret == ZH_RET_PASSTHROUGH ? stat : ret;
 	/* Behind XDP without metadata: XDP handed this over. */
@@ -301,7 +306,7 @@ static __always_inline int zh_ip_from_pod(void *data, void *data_end,
 	if (ret == ZH_STAT_PASS_NO_ENDPOINT && !fwd->nat.out_ifindex &&
 	    zh_masq_on() && !zh_nomasq_has(f.family, key.addr) &&
 	    !zh_in_cluster(f.family, key.addr))
-		return zh_snat_route(data, data_end, &f, 0, ret, fwd);
+		return zh_snat_route(NULL, data, data_end, &f, 0, ret, fwd);
 	return ret;
 }
 
@@ -367,9 +372,8 @@ static __always_inline int zh_snat_reply(void *data, void *data_end,
 	int ret;
 
 	if (fwd->xdp)
-		return zh_lb_takes(f) && zh_snat_for_us(f) ?
-			       ZH_STAT_PASS_TO_TC :
-			       ZH_RET_PASSTHROUGH;
+		return zh_snat_is_reply(f) ? ZH_STAT_PASS_TO_TC :
+					     ZH_RET_PASSTHROUGH;
 	ret = zh_snat_in(f, &fwd->nat);
 	if (ret != ZH_RET_NAT)
 		return ret;
@@ -402,7 +406,7 @@ static __always_inline int zh_snat_reply(void *data, void *data_end,
  * Returns a zh_stat, or ZH_RET_PASSTHROUGH for everything else, which the
  * kernel keeps.
  */
-static __always_inline int zh_from_uplink(void *data, void *data_end,
+static __always_inline int zh_from_uplink(void *ctx, void *data, void *data_end,
 					  __u32 ifindex, struct zh_fwd *fwd)
 {
 	struct zh_flow f = { .ifindex = ifindex };
@@ -441,7 +445,8 @@ static __always_inline int zh_from_uplink(void *data, void *data_end,
 	/* A NodePort whose backend is on another node. */
 	if (ret == ZH_STAT_PASS_NO_ENDPOINT && nodeport == ZH_RET_NAT &&
 	    !(fwd->nat.svc_flags & ZH_SVC_F_ETP_LOCAL))
-		return zh_snat_route(data, data_end, &f, ifindex, ret, fwd);
+		return zh_snat_route(ctx, data, data_end, &f, ifindex, ret,
+				     fwd);
 	return ret;
 }
 

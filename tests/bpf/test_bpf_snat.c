@@ -14,7 +14,10 @@
  *     taken over;
  *   - NodePort to a backend on another node: DNAT and SNAT out, both
  *     turned back on the reply, which leaves by the uplink;
- *   - externalTrafficPolicy Local: no SNAT, and no local backend drops.
+ *   - externalTrafficPolicy Local: no SNAT, and no local backend drops;
+ *   - a NodePort flow keeps its client's port (ZH_SNAT_SRC_F_KEEP_PORT)
+ *     unless taken, a local socket's or a NodePort; its reply is found at
+ *     that port; none free is a counted drop.
  *
  * The XDP entries hand every such packet to tc untouched: each case
  * checks that too. Rows of packets, as test_bpf_lb.c, with the port that
@@ -31,6 +34,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 #include <arpa/inet.h>
 #include <linux/pkt_cls.h>
 #include <sys/socket.h>
@@ -692,11 +696,180 @@ static void test_snat_ports(void **state)
 			  l4_sport(r.out, false), PORT_MIN + 1);
 }
 
+/* ------------------------------------------------- client's port kept */
+
+#define OUTSIDE4_2 "198.51.100.8" /* a second client */
+
+/* The uplink's own entry (NodePorts) keeps ports; masquerade's does not. */
+static void keep_ports(void)
+{
+	struct zh_snat_src s;
+	__u32 k = (__u32)ifindex_of[FOREIGN];
+
+	if (bpf_map_lookup_elem(bpf_map__fd(skel->maps.zh_snat_src), &k, &s))
+		fail_here("no zh_snat_src entry for the uplink");
+	s.flags |= ZH_SNAT_SRC_F_KEEP_PORT;
+	put(bpf_map__fd(skel->maps.zh_snat_src), &k, &s);
+}
+
+/* A packet on the uplink through @p (tc or XDP), from @src:@sport to
+ * @dst:@dport. */
+static void uplink_run(struct bpf_program *p, const char *src, __u16 sport,
+		       const char *dst, __u16 dport, __u8 *in, __u32 *len,
+		       struct run *r)
+{
+	struct frame f = OUTER(L3_IPV4, IPPROTO_TCP, src, sport, dst, dport);
+
+	*len = (__u32)frame_build(&f, FOREIGN, in);
+	cur_set(in, *len, "%s: %s:%u -> %s:%u", bpf_program__name(p), src,
+		sport, dst, dport);
+	run_prog(p, ifindex_of[FOREIGN], in, *len, r);
+	if (r->err)
+		fail_here("test_run: %s", strerror(-r->err));
+}
+
+/* A NodePort request from @client:@sport, SNATed: the port it left with. */
+static __u16 np_request(const char *client, __u16 sport, struct run *r)
+{
+	__u64 snat[ZH_STAT_MAX] = { [ZH_STAT_SNAT] = 1 };
+	__u8 in[FRAME_MAX];
+	__u32 len;
+
+	uplink_run(skel->progs.zh_tc_uplink, client, sport, NODE4, NODE_PORT,
+		   in, &len, r);
+	assert_verdict(PROG_TC, r, REDIRECT);
+	assert_deltas(r, snat, len);
+	return l4_sport(r->out, false);
+}
+
+/* A live reply entry of some other flow at NODE4:@port for the NodePort's
+ * backend, REMOTE_BE4:BE_PORT. */
+static void hold_be_port(__u16 port)
+{
+	struct zh_ct_key k = { .family = ZH_AF_INET,
+			       .proto = IPPROTO_TCP,
+			       .dir = ZH_CT_SNAT_REV,
+			       .sport = htons(BE_PORT),
+			       .dport = htons(port) };
+	struct zh_ct v = { .vport = htons(12345),
+			   .state = ZH_CT_ESTABLISHED,
+			   .last_seen_ns = mono_ns() };
+
+	parse_addr(AF_INET, REMOTE_BE4, k.saddr);
+	parse_addr(AF_INET, NODE4, k.daddr);
+	parse_addr(AF_INET, B4, v.vip);
+	put(bpf_map__fd(skel->maps.zh_ct), &k, &v);
+}
+
+static bool can_keep(void)
+{
+	__u64 have = kfeat.present & ~kfeat.disabled;
+
+	return (have & ZH_FEAT_BIT(TC_SK_LOOKUP)) &&
+	       (have & ZH_FEAT_BIT(XDP_SK_LOOKUP));
+}
+
+/*
+ * ZH_SNAT_SRC_F_KEEP_PORT (NodePorts to other nodes): the client's port is
+ * kept while its reply key is free; XDP hands the reply at that port (out
+ * of the range) to tc, which turns it back; a second client with the same
+ * port gets one of the range; a port a local socket owns, or a NodePort,
+ * is not kept; with the client's port and the whole range taken, the
+ * request is dropped and counted. Without the socket lookup (the feature
+ * absent or disabled) ports come from the range.
+ */
+static void test_snat_keep_port(void **state)
+{
+	__u64 no_port[ZH_STAT_MAX] = { [ZH_STAT_DROP_SNAT_NO_PORT] = 1 };
+	__u64 snat[ZH_STAT_MAX] = { [ZH_STAT_SNAT] = 1 };
+	struct sockaddr_in sa = { .sin_family = AF_INET,
+				  .sin_port = htons(41000) };
+	__u8 in[FRAME_MAX], wb[FRAME_MAX];
+	struct frame want = OUTER_TTL63(L3_IPV4, IPPROTO_TCP, NODE4, NODE_PORT,
+					OUTSIDE4, CLIENT_PORT);
+	struct run r;
+	__u32 len;
+	__u16 port;
+	int fd;
+
+	(void)state;
+	keep_ports();
+	port = np_request(OUTSIDE4, CLIENT_PORT, &r);
+	if (!can_keep()) {
+		if (port < PORT_MIN || port > PORT_MAX)
+			fail_here("no socket lookup: port %u, want %u-%u", port,
+				  PORT_MIN, PORT_MAX);
+		print_message(
+			"SKIP: the rest: no bpf_sk_lookup in tc and XDP here (tc_sk_lookup, xdp_sk_lookup)\n");
+		return;
+	}
+	if (port != CLIENT_PORT)
+		fail_here("SNAT port %u, want the client's %u", port,
+			  CLIENT_PORT);
+	/* The reply at the client's port: XDP passes it on untouched, tc
+	 * turns it back to the client, from the node port. */
+	uplink_run(skel->progs.zh_xdp_uplink, REMOTE_BE4, BE_PORT, NODE4,
+		   CLIENT_PORT, in, &len, &r);
+	assert_verdict(PROG_XDP, &r, PASS);
+	assert_unchanged(in, len, &r);
+	uplink_run(skel->progs.zh_tc_uplink, REMOTE_BE4, BE_PORT, NODE4,
+		   CLIENT_PORT, in, &len, &r);
+	assert_verdict(PROG_TC, &r, REDIRECT);
+	assert_deltas(&r, snat, len);
+	(void)frame_build(&want, FOREIGN, wb);
+	assert_bytes(wb, len, &r);
+	assert_redirect(&r, ZH_TRACE_REDIRECT_NEIGH, ifindex_of[FOREIGN]);
+	/* Regression: with any port of the address a possible reply, XDP
+	 * handed every request to tc. A NodePort request for a pod here is
+	 * still XDP's to deliver. */
+	uplink_run(skel->progs.zh_xdp_uplink, OUTSIDE4, CLIENT_PORT + 1, NODE4,
+		   NODE_PORT + 3, in, &len, &r);
+	assert_verdict(PROG_XDP, &r, REDIRECT);
+	/* The same client port again: the same flow, the same port. */
+	if (np_request(OUTSIDE4, CLIENT_PORT, &r) != CLIENT_PORT)
+		fail_here("the flow's next packet left with another port");
+	/* Another client, the same port: its reply key is taken. */
+	port = np_request(OUTSIDE4_2, CLIENT_PORT, &r);
+	if (port < PORT_MIN || port > PORT_MAX)
+		fail_here(
+			"second client with port %u: SNAT port %u, want %u-%u",
+			CLIENT_PORT, port, PORT_MIN, PORT_MAX);
+	/* A socket of the node listens at 41000: not kept. */
+	fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0 || bind(fd, (struct sockaddr *)&sa, sizeof(sa)) ||
+	    listen(fd, 1))
+		fail_here("a listener at :41000: %s", strerror(errno));
+	port = np_request(OUTSIDE4, 41000, &r);
+	close(fd);
+	if (port < PORT_MIN || port > PORT_MAX)
+		fail_here(
+			"client port 41000 of a local listener: SNAT port %u, want %u-%u",
+			port, PORT_MIN, PORT_MAX);
+	/* Free again: kept. */
+	if (np_request(OUTSIDE4_2, 41000, &r) != 41000)
+		fail_here("client port 41000, no listener: not kept");
+	/* A NodePort of the node (NODE_PORT + 1) as the client's port. */
+	port = np_request(OUTSIDE4, NODE_PORT + 1, &r);
+	if (port < PORT_MIN || port > PORT_MAX)
+		fail_here(
+			"client port %u (a NodePort): SNAT port %u, want %u-%u",
+			NODE_PORT + 1, port, PORT_MIN, PORT_MAX);
+	/* The client's port and every port of the range taken: dropped,
+	 * counted. */
+	hold_be_port(42000);
+	for (__u16 p = PORT_MIN; p <= PORT_MAX; p++)
+		hold_be_port(p);
+	uplink_run(skel->progs.zh_tc_uplink, OUTSIDE4, 42000, NODE4, NODE_PORT,
+		   in, &len, &r);
+	assert_verdict(PROG_TC, &r, DROP);
+	assert_deltas(&r, no_port, len);
+}
+
 /* --------------------------------------------------------------- main */
 
 #define NR_ROWS (ARRAY_SIZE(cases) * NR_PROGS)
 static struct fixture_run runs[NR_ROWS];
-static struct CMUnitTest tests[NR_ROWS + 1];
+static struct CMUnitTest tests[NR_ROWS + 2];
 
 int main(int argc, char **argv)
 {
@@ -716,5 +889,7 @@ int main(int argc, char **argv)
 
 	tests[i++] = (struct CMUnitTest)cmocka_unit_test_setup_teardown(
 		test_snat_ports, snat_setup, snat_teardown);
+	tests[i++] = (struct CMUnitTest)cmocka_unit_test_setup_teardown(
+		test_snat_keep_port, snat_setup, snat_teardown);
 	return fixture_main(&suite, argc, argv);
 }

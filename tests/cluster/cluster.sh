@@ -29,7 +29,10 @@
 # nothing lost; NodePort on n1 (and n2) to the backend on n3 from the
 # outside netns, externalTrafficPolicy Local from outside, masquerade to
 # the outside and none pod to pod (CLUSTER_MASQ_CASES below: the agents
-# have no --cluster-cidr, masquerade comes from the node table).
+# have no --cluster-cidr, masquerade comes from the node table); 2000 new
+# UDP NodePort flows from one client through 4 SNAT ports, all answered
+# (the client's ports kept), and a second client's that find no port
+# dropped and counted.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 : "${ZH_ROUTING:=native}"
@@ -148,9 +151,11 @@ EOF
 	cl_nodes_json "${NODES[@]}" >"$ZH_TMP/$n/nodes.json"
 }
 
-# cl_agent_start NODE: its zerohopd, until it says ready.
+# cl_agent_start NODE [ARG...]: its zerohopd (with ARGs more), until it
+# says ready.
 cl_agent_start() {
 	local n=$1 log="$ZH_TMP/$1/agent.log"
+	shift
 	: >"$log"
 	# Not through cl_node: a function in the background is a subshell,
 	# and $! must be the agent itself (nsenter and env exec into it).
@@ -158,7 +163,7 @@ cl_agent_start() {
 	nsenter --net="/var/run/netns/$(cl_ns "$n")" env $(cl_env "$n") \
 		"$ZH_BIN/zerohopd" --nodes "$ZH_TMP/$n/nodes.json" \
 		--node-name "$n" --routing "$ZH_ROUTING" --xsk-socket none \
-		--reconcile 0 --service-cidr "$SVC_CIDRS" >>"$log" 2>&1 &
+		--reconcile 0 --service-cidr "$SVC_CIDRS" "$@" >>"$log" 2>&1 &
 	echo $! >"$ZH_TMP/$n/agent.pid"
 	ZH_PIDS+=($!)
 	eventually grep -q "; ready" "$log" || {
@@ -618,8 +623,86 @@ case_masquerade() {
 	fi
 }
 
+# --- many new NodePort flows from one client (issue 13) -------------------
+#
+# n1's agent restarted with a range of 4 SNAT ports: every flow drawing
+# from it ran out after 4 flows (UDP's entries live 120 s). A NodePort flow
+# keeps its client's source port where free, so 2000 new UDP flows from
+# one client, each from a port of its own, are all answered; a second
+# client with the same ports finds them taken: 4 get the range's ports,
+# the rest are dropped and counted (drop_snat_no_port), not lost unseen.
+
+# cl_udp_flows FROM SRC HOST PORT FIRST N: N UDP requests to HOST:PORT from
+# SRC, each from a socket of its own on the next port from FIRST, in
+# batches of 100 given 0.5 s for their answers (a lost one costs no more);
+# prints how many were answered.
+cl_udp_flows() {
+	cl_in "$1" python3 - "$2" "$3" "$4" "$5" "$6" <<'PY'
+import select, socket, sys, time
+src, host, port, first, n = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4]), int(sys.argv[5])
+answered = 0
+for b in range(0, n, 100):
+    socks = {}
+    for i in range(b, min(b + 100, n)):
+        s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        s.bind((src, first + i))
+        s.setblocking(False)
+        s.sendto(b"flow-%d" % i, (host, port))
+        socks[s] = b"flow-%d" % i
+    deadline = time.monotonic() + 0.5
+    while socks and time.monotonic() < deadline:
+        ready, _, _ = select.select(list(socks), [], [], deadline - time.monotonic())
+        for s in ready:
+            try:
+                data = s.recv(64)
+            except OSError:
+                continue
+            if data == socks[s]:
+                answered += 1
+                del socks[s]
+                s.close()
+    for s in socks:
+        s.close()
+print(answered)
+PY
+}
+
+case_np_new_flows() {
+	cl_need_nodeport || return 0
+	local got before after n1ip
+	n1ip=$(cl_node_ip n1)
+	cl_in n3a "$FLOWS" serve udp:9002 &
+	ZH_PIDS+=($!)
+	cl_agent_stop n1
+	cl_agent_start n1 --masquerade-ports 61000-61003
+	jq --arg be "$(cl_ip n3a 4)" '.services += [{"name": "np-udp",
+		"vip": "10.96.0.22", "port": 53, "proto": "udp",
+		"nodePort": 30082, "backends": [{"ip": $be, "port": 9002}]}]' \
+		"$ZH_TMP/n1/services.json" >"$ZH_TMP/n1/services-udp.json"
+	cl_ctl n1 service apply -f "$ZH_TMP/n1/services-udp.json" >/dev/null
+	eventually eval "cl_in n3a ss -Hlun 'sport = :9002' | grep -q 9002"
+	before=$(cl_stat n1 drop_snat_no_port)
+	got=$(cl_udp_flows out 192.168.50.100 "$n1ip" 30082 20000 2000)
+	check "2000 new UDP flows from one client to n1:30082 -> n3a, 4 SNAT ports: all answered (got $got)" \
+		test "$got" = 2000
+	check "... none dropped for want of a port" \
+		test "$(cl_stat n1 drop_snat_no_port)" = "$before"
+	cl_in out ip addr add 192.168.50.101/24 dev eth0
+	got=$(cl_udp_flows out 192.168.50.101 "$n1ip" 30082 20000 8)
+	after=$(cl_stat n1 drop_snat_no_port)
+	check "a second client with the same 8 ports: the 4 of the range answered (got $got)" \
+		test "$got" = 4
+	check "... the other 4 dropped and counted: drop_snat_no_port +$((after - before))" \
+		test "$((after - before))" = 4
+	# n1 as the other cases have it.
+	cl_agent_stop n1
+	cl_agent_start n1
+	cl_np_services n1
+}
+
 CLUSTER_MASQ_CASES=(case_masq_setup case_nodeport_outside case_etp_local
-	case_masquerade)
+	case_masquerade case_np_new_flows)
 
 zh_run_cases case_setup case_routes case_pod_ping case_pod_tcp_udp \
 	case_clusterip case_node_churn case_forwarding_on case_agent_restart \

@@ -32,6 +32,7 @@ zh_uplink_up
 # The agent loads the objects (before any pod): its map sizes apply.
 zh_bg "$ZH_NODE" "$ZH_BIN/zerohopd" -i 0 \
 	--service-cidr 10.96.0.0/12,fd00:96::/108 --nodeport-dev "$UPLINK" \
+	--uplink-xdp on \
 	--map-size conntrack=8192,services=512 --maglev-per-backend 50 \
 	2>"$ZH_TMP/agent.log"
 for _ in $(seq 1 50); do

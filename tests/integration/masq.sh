@@ -219,6 +219,13 @@ nft_fallback() {
 nodeport_remote() {
 	check "outside -> node A:30080 -> B1 on node B: B1 sees node A ($A_IP)" \
 		seen "$OUT" "$A_IP" 30080 "$A_IP"
+	# --uplink-xdp auto: a veth uplink is tc's alone (XDP there slows
+	# every packet to the node).
+	check "the veth uplink runs tc alone (--uplink-xdp auto)" \
+		grep -q "NodePorts answered on $UPLINK by tc (--uplink-xdp auto: a veth)" \
+		"$ZH_TMP/agent.log"
+	check "... no XDP program on it" \
+		sh -c "! nsenter --net=/var/run/netns/$ZH_NODE bpftool -j net show dev $UPLINK | jq -e '.[0].xdp | length > 0'"
 }
 
 etp_local() {

@@ -157,6 +157,22 @@ int zh_xdp_attach(int ifindex, int prog_fd)
 	return err;
 }
 
+int zh_xdp_detach(int ifindex, int prog_fd)
+{
+	struct xdp_program *prog;
+	int err = zh_xdp_attached(ifindex, prog_fd);
+
+	if (err <= 0)
+		return err;
+	prog = xdp_program__from_fd(prog_fd);
+	err = libxdp_get_error(prog);
+	if (err)
+		return err;
+	err = xdp_program__detach(prog, ifindex, XDP_MODE_NATIVE, 0);
+	xdp_program__close(prog);
+	return err;
+}
+
 int zh_xdp_mode(int ifindex)
 {
 	struct xdp_multiprog *mp = xdp_multiprog__get_from_ifindex(ifindex);

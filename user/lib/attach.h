@@ -14,6 +14,8 @@ int zh_tc_attached(int ifindex, int prog_fd);
 /* The same on @ifindex's tc egress (zh_tc_to_pod on a host veth). */
 int zh_tc_attach_egress(const struct zh_kfeat *f, int ifindex, int prog_fd);
 int zh_xdp_attach(int ifindex, int prog_fd); /* native */
+/* Off @ifindex, if @prog_fd is attached there (native): 0 or -errno. */
+int zh_xdp_detach(int ifindex, int prog_fd);
 /* How XDP is attached to @ifindex, as the kernel reports it: 0 (none),
  * xsk_proto.h's ZH_XSK_XDP_NATIVE or ZH_XSK_XDP_GENERIC, or a negative
  * errno. */

@@ -209,6 +209,14 @@ static const struct zh_feat_doc docs[ZH_FEAT_MAX] = {
 				       "socket-level LB: getpeername() reports the Service",
 				       "getpeername() reports the backend",
 				       "5.8" },
+	[ZH_FEAT_TC_SK_LOOKUP] = { "bpf_sk_lookup_tcp/udp and bpf_sk_release in tc",
+				   "a SNATed NodePort flow keeps its client's port (no socket of the node owns it)",
+				   "it takes a port of --masquerade-ports",
+				   "4.20" },
+	[ZH_FEAT_XDP_SK_LOOKUP] = { "bpf_sk_lookup_tcp/udp and bpf_sk_release in XDP",
+				    "a SNATed NodePort flow keeps its client's port (the uplink's code is shared with XDP)",
+				    "it takes a port of --masquerade-ports",
+				    "5.2" },
 	[ZH_FEAT_PROG_TC_TO_POD] = { VERIFIER "zh_tc_to_pod",
 				     "NetworkPolicy on what the kernel delivers into a pod",
 				     "zerohopd --network-policy on|audit refuses to start",
@@ -660,15 +668,17 @@ const struct zh_prog_def zh_prog_defs[] = {
 	{ ZH_PROG_TC_POD, ZH_FEAT_PROG_TC_POD, TC_POD | TC_NAT, 0 },
 	/* The FIB and the tunnel key: a SNATed NodePort request to a pod
 	 * of another node leaves by the node path (verdict.h). */
+	/* The socket lookup: a NodePort flow keeps its client's port
+	 * (snat.h); built into both uplink entries, which share the code. */
 	{ ZH_PROG_TC_UPLINK, ZH_FEAT_PROG_TC_UPLINK,
 	  TC_BASE | TC_NAT | F(TC_SKB_PULL_DATA) | F(TC_CSUM_UPDATE) |
 		  F(TC_REDIRECT) | F(TC_MAP_DELETE_ELEM),
 	  TC_REJECT | F(TC_REDIRECT_PEER) | F(TC_CHECK_MTU) |
 		  F(TC_GET_PRANDOM_U32) | F(TC_REDIRECT_NEIGH) |
-		  F(TC_FIB_LOOKUP) | F(TC_SET_TUNNEL_KEY) },
+		  F(TC_FIB_LOOKUP) | F(TC_SET_TUNNEL_KEY) | F(TC_SK_LOOKUP) },
 	{ ZH_PROG_XDP_UPLINK, ZH_FEAT_PROG_XDP_UPLINK,
 	  XDP_BASE | XDP_NAT | F(XDP_REDIRECT) | F(XDP_MAP_DELETE_ELEM),
-	  F(XDP_CHECK_MTU) | F(XDP_GET_PRANDOM_U32) },
+	  F(XDP_CHECK_MTU) | F(XDP_GET_PRANDOM_U32) | F(XDP_SK_LOOKUP) },
 	/* The VXLAN device's ingress: decapsulated packets into pods (the
 	 * uplink's code, whose SNAT branches it never takes there). */
 	{ ZH_PROG_TC_TUNNEL, ZH_FEAT_PROG_TC_TUNNEL,

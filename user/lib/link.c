@@ -64,3 +64,23 @@ int zh_link_settle(const char *ifname)
 
 	return ret ? ret : !!ev.data;
 }
+
+int zh_link_is_veth(const char *ifname)
+{
+	struct ethtool_drvinfo info = { .cmd = ETHTOOL_GDRVINFO };
+	struct ifreq ifr;
+	int fd, ret;
+
+	if (strlen(ifname) >= sizeof(ifr.ifr_name))
+		return -EINVAL;
+	fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return -errno;
+	memset(&ifr, 0, sizeof(ifr));
+	memcpy(ifr.ifr_name, ifname, strlen(ifname) + 1);
+	ifr.ifr_data = (char *)&info;
+	ret = ioctl(fd, SIOCETHTOOL, &ifr) ? -errno :
+					     !strcmp(info.driver, "veth");
+	close(fd);
+	return ret;
+}

@@ -17,5 +17,8 @@ int zh_link_tx_csum_off(const char *ifname);
  * for the device. Returns 1 (carrier on), 0 (off) or a negative errno.
  */
 int zh_link_settle(const char *ifname);
+/* Is @ifname a veth (its driver, as ethtool says)? 1, 0, or a negative
+ * errno when it cannot tell. */
+int zh_link_is_veth(const char *ifname);
 
 #endif /* ZH_LINK_H */

@@ -261,13 +261,14 @@ int zh_masq_apply(const struct zh_objs *o, const struct zh_masq_conf *c,
 				       c->devs[i], strerror(-rc));
 		if (!s.flags)
 			continue; /* no address: nothing to SNAT to */
-		keys[n] = ifindex;
-		vals[n++] = s;
 		if (c->on && (int)i == c->masq_dev) {
 			keys[n] = 0;
-			vals[n] = s;
-			n++;
+			vals[n++] = s;
 		}
+		if (c->keep_port)
+			s.flags |= ZH_SNAT_SRC_F_KEEP_PORT;
+		keys[n] = ifindex;
+		vals[n++] = s;
 	}
 	rc = snat_src_write(o->snat_src_fd, keys, vals, n);
 	if (rc)

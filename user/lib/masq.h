@@ -48,6 +48,11 @@ struct zh_masq_conf {
 	size_t n_devs;
 	int masq_dev; /* index in devs */
 	unsigned int port_min, port_max; /* host order, inclusive */
+	/* NodePort flows to other nodes keep the client's port where it is
+	 * free (ZH_SNAT_SRC_F_KEEP_PORT on the uplinks' entries; never on
+	 * the masquerade's: the node's own connections to the same
+	 * destinations would pick those ports). */
+	bool keep_port;
 };
 
 /* "10.0.0.0/8,fd00::/8" appended to @out (at most @max, *@n so far). */

@@ -1249,7 +1249,8 @@ static int xb_np_zh_fn(void *arg)
 	struct xb_np_zh *z = arg;
 	struct zh_masq_conf mc = { .n_devs = 1,
 				   .port_min = 1024,
-				   .port_max = 65535 };
+				   .port_max = 65535,
+				   .keep_port = true };
 	char text[512], err[ZH_SVC_ERR_MAX];
 	struct zh_svc_apply_result r;
 	struct zh_svc_set set;
@@ -1276,9 +1277,11 @@ static int xb_np_zh_fn(void *arg)
 	ifindex = (int)if_nametoindex(XB_POD_IFNAME);
 	ret = ifindex ? zh_tc_attach(&objs->feat, ifindex, objs->tc_uplink_fd) :
 			-errno;
-	/* The uplink's XDP in front, as the agent has it where it runs
-	 * natively (it leaves these flows to tc). */
-	if (!ret && objs->xdp_uplink_fd >= 0)
+	/* The uplink's XDP in front as the agent's default (--uplink-xdp
+	 * auto) has it: only where it runs natively and the uplink is no
+	 * veth (this one is: tc alone). */
+	if (!ret && objs->xdp_uplink_fd >= 0 &&
+	    zh_link_is_veth(XB_POD_IFNAME) == 0)
 		zh_xdp_attach(ifindex, objs->xdp_uplink_fd);
 	if (!ret)
 		ret = zh_node_addrs_sync(objs, NULL);

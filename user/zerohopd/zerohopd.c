@@ -90,6 +90,14 @@ static void usage(FILE *f)
 		"                          this node's address)\n"
 		"      --masquerade-ports LO-HI  source ports of SNATed flows (default %u-%u:\n"
 		"                          outside ip_local_port_range and the NodePort range)\n"
+		"      --snat-keep-port on|off  a NodePort flow SNATed to a backend on another\n"
+		"                          node keeps its client's source port where that is\n"
+		"                          free and no socket of the node owns it (default on;\n"
+		"                          off: a port of --masquerade-ports)\n"
+		"      --uplink-xdp auto|on|off  zh_xdp_uplink in front of zh_tc_uplink on the\n"
+		"                          --nodeport-dev uplinks where XDP runs natively (auto,\n"
+		"                          the default: not on a veth, where it slows every\n"
+		"                          packet to the node)\n"
 		"      --probes on|off     time xdpbench's probe datagrams per hop (default on)\n"
 		"      --sample N|off      time 1 in N packets from pods per hop (default %u)\n"
 		"                          (`zerohopctl latency` shows them and changes both live)\n"
@@ -305,9 +313,12 @@ static int parse_xsk_socket(const char *arg, void *dst)
 	return 0;
 }
 
-/* zh_tc_uplink on the tc ingress of every device in "eth0,eth1". Says
- * why it failed. */
-static int attach_uplinks(const struct zh_objs *objs, const char *devs)
+/* --uplink-xdp */
+enum { UPLINK_XDP_AUTO, UPLINK_XDP_ON, UPLINK_XDP_OFF };
+
+/* zh_tc_uplink on the tc ingress of every device in "eth0,eth1", and
+ * zh_xdp_uplink in front as @xdp says. Says why it failed. */
+static int attach_uplinks(const struct zh_objs *objs, const char *devs, int xdp)
 {
 	char buf[256], *tok, *save = NULL;
 	int ifindex, err, missing;
@@ -336,7 +347,21 @@ static int attach_uplinks(const struct zh_objs *objs, const char *devs)
 			return err;
 		}
 		/* XDP in front where the driver runs it natively; tc alone
-		 * answers everything otherwise. */
+		 * answers everything otherwise. auto leaves a veth to tc:
+		 * native XDP puts a veth's receive into NAPI mode, which
+		 * costs every packet to the node (~1.6 us a round trip of a
+		 * NodePort to another node, measured: README), and only a
+		 * NodePort to an XDP pod here gains from it. */
+		if (xdp == UPLINK_XDP_OFF ||
+		    (xdp == UPLINK_XDP_AUTO && zh_link_is_veth(tok) == 1)) {
+			/* An agent before us may have put it there. */
+			if (objs->xdp_uplink_fd >= 0)
+				zh_xdp_detach(ifindex, objs->xdp_uplink_fd);
+			pr_info("NodePorts answered on %s by tc (--uplink-xdp %s)\n",
+				tok,
+				xdp == UPLINK_XDP_OFF ? "off" : "auto: a veth");
+			continue;
+		}
 		err = objs->xdp_uplink_fd < 0 ?
 			      -EOPNOTSUPP :
 			      zh_xdp_attach(ifindex, objs->xdp_uplink_fd);
@@ -830,6 +855,7 @@ struct agent_opts {
 	const char *state_dir; /* the plugin's records (podstate.h) */
 	unsigned int interval; /* seconds between sweeps; 0: none */
 	const char *listen_addr, *nodeport_devs, *services, *xsk_path;
+	int uplink_xdp; /* UPLINK_XDP_* */
 	bool xsk_asked; /* --xsk-socket PATH: no quiet fallback */
 	bool sample_asked; /* --sample N: likewise */
 	bool kubernetes;
@@ -967,7 +993,10 @@ static int agent_parse(int argc, char **argv, struct agent_opts *o)
 	static const char *const onoff[] = { "on", "off" };
 	static const int probes[] = { ZH_CFG_F_PROBES, 0 };
 	static const int masq_vals[] = { 1, 0 };
-	int masq = 1;
+	static const char *const uplink_xdp_names[] = { "auto", "on", "off" };
+	static const int uplink_xdp_vals[] = { UPLINK_XDP_AUTO, UPLINK_XDP_ON,
+					       UPLINK_XDP_OFF };
+	int masq = 1, keep_port = 1;
 	static const char *const datapaths[] = { "tc", "xdp" };
 	static const int datapath_vals[] = { 0, 1 };
 	static const char *const routings[] = { "native", "vxlan" };
@@ -999,6 +1028,10 @@ static int agent_parse(int argc, char **argv, struct agent_opts *o)
 		ZH_OPT_STR("masquerade-dev", 0, &o->masq_dev),
 		ZH_OPT_FUNC("masquerade-ports", 0, &o->masq, parse_masq_ports,
 			    "LO-HI with 1024 <= LO <= HI <= 65535"),
+		ZH_OPT_ENUM("snat-keep-port", 0, &keep_port, onoff, masq_vals,
+			    2),
+		ZH_OPT_ENUM("uplink-xdp", 0, &o->uplink_xdp, uplink_xdp_names,
+			    uplink_xdp_vals, 3),
 		ZH_OPT_ENUM("probes", 0, &o->cfg.flags, onoff, probes, 2),
 		ZH_OPT_FUNC("sample", 0, &o->cfg.sample_every, parse_sample,
 			    want_sample),
@@ -1091,6 +1124,7 @@ static int agent_parse(int argc, char **argv, struct agent_opts *o)
 	o->xsk_asked = zh_params_given(opts, "xsk-socket") && o->xsk_path;
 	o->sample_asked = zh_params_given(opts, "sample");
 	o->masq.on = masq;
+	o->masq.keep_port = keep_port;
 	o->masq_asked = masq && zh_params_given(opts, "masquerade");
 	return agent_parse_kube(o, opts, datapaths, hostname, sizeof(hostname));
 }
@@ -1309,7 +1343,7 @@ static int agent_configure(struct agent *a)
 	int err;
 
 	if (o->nodeport_devs) {
-		err = attach_uplinks(&a->objs, o->nodeport_devs);
+		err = attach_uplinks(&a->objs, o->nodeport_devs, o->uplink_xdp);
 		if (err)
 			return err;
 	}
@@ -1318,7 +1352,7 @@ static int agent_configure(struct agent *a)
 		return err;
 	/* A masquerade uplink that is no NodePort's takes the replies too. */
 	if (o->masq.on && attach) {
-		err = attach_uplinks(&a->objs, o->masq_dev);
+		err = attach_uplinks(&a->objs, o->masq_dev, o->uplink_xdp);
 		if (err)
 			return err;
 	}
