@@ -76,6 +76,10 @@ struct zh_pol_opts {
 	const struct zh_ep_key *node_addrs;
 	size_t n_node_addrs;
 	struct zh_pol_limits lim;
+	/* Compute everything from the stores, reusing nothing that @prev
+	 * cached (the oracle that incremental compiles are checked against:
+	 * both give the same model). */
+	bool no_cache;
 };
 
 /* A Namespace annotated with this ("true") audits its pods' policy. */
@@ -140,6 +144,8 @@ struct zh_pol_summary {
 	size_t ip_conflicts; /* an address claimed by two pods */
 };
 
+struct zh_pol_cache;
+
 struct zh_pol_model {
 	struct zh_pol_ident *ids; /* by id */
 	size_t n_ids;
@@ -156,6 +162,9 @@ struct zh_pol_model {
 	struct zh_pol_reject *rejects; /* in the order found */
 	size_t n_rejects;
 	struct zh_pol_summary sum;
+	/* What the next compile (given this one as @prev) may reuse;
+	 * opaque (policy.c). */
+	struct zh_pol_cache *cache;
 };
 
 /*

@@ -93,16 +93,16 @@ static int xb_pol_stores(const struct xb_path *p, json_t **pods, json_t **nss,
 					  "name", XB_POL_NS)) ||
 	    json_object_set_new(
 		    *pols, XB_POL_NS "/" XB_POL_NAME,
-		    json_pack("{s:s, s:s, s:{s:s, s:s}, s:{s:{s:{s:s}}, s:[s], s:[{s:[{s:{s:{s:s}}}], s:[{s:s, s:i}, {s:s, s:i}]}]}}",
-			      "apiVersion", "networking.k8s.io/v1", "kind",
-			      "NetworkPolicy", "metadata", "namespace",
-			      XB_POL_NS, "name", XB_POL_NAME, "spec",
-			      "podSelector", "matchLabels", "app", "server",
-			      "policyTypes", "Ingress", "ingress", "from",
-			      "podSelector", "matchLabels", "app", "client",
-			      "ports", "protocol", "UDP", "port",
-			      XB_DEFAULT_PORT, "protocol", "TCP", "port",
-			      XB_DEFAULT_PORT))) {
+		    json_pack(
+			    "{s:s, s:s, s:{s:s, s:s}, s:{s:{s:{s:s}}, s:[s], s:[{s:[{s:{s:{s:s}}}], s:[{s:s, s:i}, {s:s, s:i}]}]}}",
+			    "apiVersion", "networking.k8s.io/v1", "kind",
+			    "NetworkPolicy", "metadata", "namespace", XB_POL_NS,
+			    "name", XB_POL_NAME, "spec", "podSelector",
+			    "matchLabels", "app", "server", "policyTypes",
+			    "Ingress", "ingress", "from", "podSelector",
+			    "matchLabels", "app", "client", "ports", "protocol",
+			    "UDP", "port", XB_DEFAULT_PORT, "protocol", "TCP",
+			    "port", XB_DEFAULT_PORT))) {
 		json_decref(*pods);
 		json_decref(*nss);
 		json_decref(*pols);
@@ -153,12 +153,13 @@ int xb_policy_apply(struct zh_objs *objs, const char *pin,
 		goto out;
 	}
 	if (m->n_rejects || m->sum.failed_classes) {
-		ret = zh_errf(why, why_len, -EIO,
-			      "the NetworkPolicy did not compile whole: %s %s: %s",
-			      m->n_rejects ? m->rejects[0].kind : "class",
-			      m->n_rejects ? m->rejects[0].key : "",
-			      m->n_rejects ? m->rejects[0].reason :
-					     "its cells do not fit");
+		ret = zh_errf(
+			why, why_len, -EIO,
+			"the NetworkPolicy did not compile whole: %s %s: %s",
+			m->n_rejects ? m->rejects[0].kind : "class",
+			m->n_rejects ? m->rejects[0].key : "",
+			m->n_rejects ? m->rejects[0].reason :
+				       "its cells do not fit");
 		goto out;
 	}
 	lock = zh_pin_lock(pin);
@@ -172,32 +173,36 @@ int xb_policy_apply(struct zh_objs *objs, const char *pin,
 		ret = zh_pol_maps_sweep(objs, m, &st);
 	zh_pin_unlock(lock);
 	if (ret || st.failed) {
-		ret = zh_errf(why, why_len, -EIO,
-			      "writing the NetworkPolicy: %zu of %zu writes failed: %s",
-			      st.failed, st.writes, strerror(ret ? -ret : EIO));
+		ret = zh_errf(
+			why, why_len, -EIO,
+			"writing the NetworkPolicy: %zu of %zu writes failed: %s",
+			st.failed, st.writes, strerror(ret ? -ret : EIO));
 		goto out;
 	}
 	/* What the maps now decide, read as the datapath reads them. */
 	v_cli = zh_pol_maps_verdict(objs, &cli, &srv, IPPROTO_UDP,
 				    XB_DEFAULT_PORT, pw);
 	if (v_cli || !pw[0].judged || !pw[0].class) {
-		ret = zh_errf(why, why_len, -EIO,
-			      "the maps do not judge the client to the server as allowed (%d, judged %d, class %u)",
-			      v_cli, pw[0].judged, pw[0].class);
+		ret = zh_errf(
+			why, why_len, -EIO,
+			"the maps do not judge the client to the server as allowed (%d, judged %d, class %u)",
+			v_cli, pw[0].judged, pw[0].class);
 		goto out;
 	}
 	v_other = zh_pol_maps_verdict(objs, &other, &srv, IPPROTO_UDP,
 				      XB_DEFAULT_PORT, pw);
 	if (v_other != ZH_STAT_DROP_POLICY_INGRESS) {
-		ret = zh_errf(why, why_len, -EIO,
-			      "the maps do not deny the other pod the server's ingress (%d)",
-			      v_other);
+		ret = zh_errf(
+			why, why_len, -EIO,
+			"the maps do not deny the other pod the server's ingress (%d)",
+			v_other);
 		goto out;
 	}
-	snprintf(info_buf, info_len,
-		 "NetworkPolicy %s/%s compiled and written by zerohopd's code: %zu identities, %zu classes, %zu cells, %zu map writes",
-		 XB_POL_NS, XB_POL_NAME, m->sum.identities, m->sum.classes,
-		 m->sum.cells, st.writes);
+	snprintf(
+		info_buf, info_len,
+		"NetworkPolicy %s/%s compiled and written by zerohopd's code: %zu identities, %zu classes, %zu cells, %zu map writes",
+		XB_POL_NS, XB_POL_NAME, m->sum.identities, m->sum.classes,
+		m->sum.cells, st.writes);
 	ret = 0;
 out:
 	free(ops);
