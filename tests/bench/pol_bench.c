@@ -149,11 +149,11 @@ static json_t *gen_policy(const struct cluster *c, size_t k, const char *name)
 		json_array_append_new(types, json_string("Egress"));
 		json_object_set_new(
 			spec, "egress",
-			json_pack("[{s:[{s:{}}], s:[{s:s, s:i}]}, {s:[{s:o}], s:[{s:s}]}]",
-				  "to", "namespaceSelector", "ports",
-				  "protocol", "UDP", "port", 53, "to",
-				  "podSelector", sel_app(a + 3), "ports",
-				  "port", "http"));
+			json_pack(
+				"[{s:[{s:{}}], s:[{s:s, s:i}]}, {s:[{s:o}], s:[{s:s}]}]",
+				"to", "namespaceSelector", "ports", "protocol",
+				"UDP", "port", 53, "to", "podSelector",
+				sel_app(a + 3), "ports", "port", "http"));
 	}
 	return json_pack("{s:s, s:s, s:{s:s, s:s}, s:o}", "apiVersion",
 			 "networking.k8s.io/v1", "kind", "NetworkPolicy",
@@ -447,7 +447,8 @@ int main(int argc, char **argv)
 	bool check;
 	int rc;
 
-	if (argc < 4 || (strcmp(argv[1], "gen") && strcmp(argv[1], "compile"))) {
+	if (argc < 4 ||
+	    (strcmp(argv[1], "gen") && strcmp(argv[1], "compile"))) {
 		fprintf(stderr,
 			"usage: pol_bench gen PODS POLICIES\n"
 			"       pol_bench compile PODS POLICIES [CHANGES [--no-check]]\n");

@@ -261,7 +261,11 @@ struct cc {
 	size_t cap_ipc, cap_lpm, cap_eps, cap_cells, cap_rej;
 	size_t n_bitmaps;
 	bool lpm_overflow;
-	json_t *ip_owner; /* address (hex) -> the pod whose it is */
+	/* Every address's first claim, by key: who has it (pod index, -1:
+	 * the node). A sorted array: a JSON object keyed by hex was a
+	 * large part of a compile at 10k pods. */
+	struct owner *owners;
+	size_t n_owners;
 	/* Incremental: the last compile's cache (NULL: compile it all). */
 	const struct zh_pol_cache *old;
 	long *remap; /* old peer index -> this compile's, or -1 */
@@ -535,13 +539,8 @@ static int pods_read(struct cc *c, const json_t *pods)
 	}
 	for (i = 0; i < n; i++) {
 		const json_t *o = json_object_get(pods, keys[i]);
-		const json_t *md = json_object_get(o, "metadata");
-		const json_t *spec = json_object_get(o, "spec");
-		const json_t *st = json_object_get(o, "status");
-		const json_t *ips = json_object_get(st, "podIPs");
-		const char *phase =
-			json_string_value(json_object_get(st, "phase"));
-		const char *slash = strchr(keys[i], '/');
+		const json_t *md, *spec, *st, *ips;
+		const char *phase, *slash = strchr(keys[i], '/');
 		struct pod *p = &c->pods[c->n_pods];
 		const struct pc_pod *old;
 		size_t x;
@@ -570,6 +569,11 @@ static int pods_read(struct cc *c, const json_t *pods)
 			c->n_pods++;
 			continue;
 		}
+		md = json_object_get(o, "metadata");
+		spec = json_object_get(o, "spec");
+		st = json_object_get(o, "status");
+		ips = json_object_get(st, "podIPs");
+		phase = json_string_value(json_object_get(st, "phase"));
 		p->labels = json_object_get(md, "labels");
 		if (!labels_ok(p->labels)) {
 			reject(c, "Pod", keys[i],
@@ -1307,24 +1311,50 @@ static int cmp_pfx(const void *a, const void *b)
 	return memcmp(x->raw, y->raw, sizeof(x->raw));
 }
 
-static void key_hex(const struct zh_ep_key *k, char *out)
-{
-	static const char digits[] = "0123456789abcdef";
-	const uint8_t *b = (const uint8_t *)k;
-
-	for (size_t i = 0; i < sizeof(*k); i++) {
-		out[2 * i] = digits[b[i] >> 4];
-		out[2 * i + 1] = digits[b[i] & 15];
-	}
-	out[2 * sizeof(*k)] = 0;
-}
-
 struct addr_ref {
 	struct zh_ep_key key;
 	size_t sig; /* index in c->ids */
 	bool host;
 	long pod; /* index in c->pods; -1: a node address */
 };
+
+struct owner {
+	struct zh_ep_key key;
+	size_t ref; /* index in the refs: the first claim comes first */
+	long pod;
+};
+
+static int cmp_owner(const void *a, const void *b)
+{
+	const struct owner *x = a, *y = b;
+	int d = memcmp(&x->key, &y->key, sizeof(x->key));
+
+	if (d)
+		return d;
+	return (x->ref > y->ref) - (x->ref < y->ref);
+}
+
+/* Who has address @k: a pod's index, -1 the node, -2 nobody. */
+static long owner_of(const struct cc *c, const struct zh_ep_key *k)
+{
+	struct owner want = { .key = *k };
+	size_t lo = 0, hi = c->n_owners;
+
+	/* (By key alone: there is one owner per key.) */
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		int d = memcmp(&c->owners[mid].key, &want.key,
+			       sizeof(want.key));
+
+		if (!d)
+			return c->owners[mid].pod;
+		if (d < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return -2;
+}
 
 static int ipc_find(const struct zh_pol_model *m, const struct zh_ep_key *k)
 {
@@ -1347,13 +1377,12 @@ static int identities(struct cc *c)
 	struct addr_ref *refs = NULL;
 	struct pol_pfx *pfx = NULL;
 	size_t n_refs = 0, cap_refs = 0, n_pfx = 0, cap_pfx = 0, world;
-	json_t *seen = json_object();
-	char buf[64];
+	struct owner *claims = NULL;
+	bool *dup = NULL;
 	int rc = -ENOMEM;
 
 	c->id_idx = json_object();
-	c->ip_owner = json_object();
-	if (!seen || !c->id_idx || !c->ip_owner)
+	if (!c->id_idx)
 		goto out;
 	/* The empty signature first: ZH_POL_ID_WORLD. */
 	if (id_intern(c, NULL, 0, NULL, 0, NULL, &world))
@@ -1467,27 +1496,41 @@ static int identities(struct cc *c)
 		if (!c->ids[i].id)
 			m->sum.identity_overflow += c->ids[i].addrs;
 
-	/* The ipcache: first claim wins (node addresses come first). */
-	for (size_t i = 0; i < n_refs; i++) {
-		struct zh_pol_ipc_ent *e;
-
-		key_hex(&refs[i].key, buf);
-		if (json_object_get(seen, buf)) {
+	/* The ipcache: first claim wins (node addresses come first). The
+	 * claims sorted by address, then by order: the first of each
+	 * address owns it, the others are duplicates. */
+	claims = calloc(n_refs ? n_refs : 1, sizeof(*claims));
+	dup = calloc(n_refs ? n_refs : 1, sizeof(*dup));
+	c->owners = calloc(n_refs ? n_refs : 1, sizeof(*c->owners));
+	if (!claims || !dup || !c->owners) {
+		free(pfx_sig);
+		goto out;
+	}
+	for (size_t i = 0; i < n_refs; i++)
+		claims[i] = (struct owner){ .key = refs[i].key,
+					    .ref = i,
+					    .pod = refs[i].pod };
+	pol_sort(claims, n_refs, sizeof(*claims), cmp_owner);
+	for (size_t i = 0, first = 0; i < n_refs; i++) {
+		if (i && !memcmp(&claims[i].key, &claims[first].key,
+				 sizeof(claims[i].key))) {
+			dup[claims[i].ref] = true;
 			/* The node's address again (its hostNetwork pods)
 			 * is no conflict. */
-			if (!refs[i].host ||
-			    !json_is_true(json_object_get(seen, buf)))
+			if (!refs[claims[i].ref].host ||
+			    !refs[claims[first].ref].host)
 				m->sum.ip_conflicts++;
 			continue;
 		}
-		json_object_set_new(seen, buf, json_boolean(refs[i].host));
+		first = i;
 		/* Who has it: only that pod is an endpoint with it. */
-		if (refs[i].pod >= 0 &&
-		    json_object_set_new(c->ip_owner, buf,
-					json_integer(refs[i].pod))) {
-			free(pfx_sig);
-			goto out;
-		}
+		c->owners[c->n_owners++] = claims[i];
+	}
+	for (size_t i = 0; i < n_refs; i++) {
+		struct zh_pol_ipc_ent *e;
+
+		if (dup[i])
+			continue;
 		if (m->n_ipc >= c->lim.ipcache) {
 			m->sum.identity_overflow++;
 			continue;
@@ -1524,7 +1567,8 @@ static int identities(struct cc *c)
 out:
 	free(refs);
 	free(pfx);
-	json_decref(seen);
+	free(claims);
+	free(dup);
 	return rc;
 }
 
@@ -1998,13 +2042,8 @@ static int classes(struct cc *c)
 		for (size_t x = 0; x < p->n_ips; x++) {
 			struct zh_pol_ep_ent *e;
 			int at = ipc_find(m, &p->ips[x]);
-			char hx[2 * sizeof(struct zh_ep_key) + 1];
-			const json_t *owner;
 
-			key_hex(&p->ips[x], hx);
-			owner = json_object_get(c->ip_owner, hx);
-			if (!owner ||
-			    json_integer_value(owner) != (json_int_t)i)
+			if (owner_of(c, &p->ips[x]) != (long)i)
 				continue; /* another pod (or the node) has it */
 			if (grow((void **)&m->eps, &c->cap_eps, m->n_eps + 1,
 				 sizeof(*m->eps)))
@@ -2102,7 +2141,7 @@ static void cc_free(struct cc *c)
 	json_decref(c->np_idx);
 	json_decref(c->id_idx);
 	json_decref(c->cls_idx);
-	json_decref(c->ip_owner);
+	free(c->owners);
 }
 
 void zh_pol_model_free(struct zh_pol_model *m)
