@@ -237,18 +237,14 @@ static void cluster_free(struct cluster *c)
 static int cmd_gen(struct cluster *c)
 {
 	json_t *items = json_array(), *list;
-	const char *k;
-	json_t *v;
-	size_t i;
+	json_t *stores[] = { c->ns_store, c->pod_store, c->pol_store };
 
-	json_array_foreach (c->node_list, i, v)
-		json_array_append(items, v);
-	json_object_foreach (c->ns_store, k, v)
-		json_array_append(items, v);
-	json_object_foreach (c->pod_store, k, v)
-		json_array_append(items, v);
-	json_object_foreach (c->pol_store, k, v)
-		json_array_append(items, v);
+	for (size_t i = 0; i < json_array_size(c->node_list); i++)
+		json_array_append(items, json_array_get(c->node_list, i));
+	for (size_t i = 0; i < sizeof(stores) / sizeof(*stores); i++)
+		for (void *it = json_object_iter(stores[i]); it;
+		     it = json_object_iter_next(stores[i], it))
+			json_array_append(items, json_object_iter_value(it));
 	list = json_pack("{s:s, s:s, s:o}", "kind", "List", "apiVersion", "v1",
 			 "items", items);
 	if (!list || json_dumpf(list, stdout, JSON_COMPACT))
@@ -370,8 +366,11 @@ static int cmd_compile(struct cluster *c, size_t changes, bool check)
 
 	t.compile = calloc(changes + 2, sizeof(uint64_t));
 	t.diff = calloc(changes + 2, sizeof(uint64_t));
-	if (!t.compile || !t.diff)
+	if (!t.compile || !t.diff) {
+		free(t.compile);
+		free(t.diff);
 		return -ENOMEM;
+	}
 	printf("pol_bench: %zu pods on %zu nodes (%zu here), %zu namespaces, %zu NetworkPolicies\n",
 	       c->pods, c->nodes, (c->pods + c->nodes - 1) / c->nodes, c->nss,
 	       c->policies);

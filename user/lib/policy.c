@@ -880,7 +880,7 @@ static int peers_of(struct cc *c, const struct pod *p,
 		if (pe->kind != kind)
 			continue;
 		if (kind == PEER_POD ? !peer_has_pod(c, pe, p) :
-				       !peer_has_addr(pe, k))
+				       !k || !peer_has_addr(pe, k))
 			continue;
 		if (push_u32(out, n, &cap, (uint32_t)e))
 			return -ENOMEM;
@@ -1174,7 +1174,7 @@ static int cmp_prev_num(const void *a, const void *b)
 static uint32_t prev_num(const struct prev_num *v, size_t n,
 			 const unsigned char *h)
 {
-	struct prev_num want;
+	struct prev_num want = { .id = 0 };
 	const struct prev_num *at;
 
 	if (!n)
