@@ -1119,7 +1119,8 @@ static int cache_end(struct cc *c)
 		struct pod *p = &c->pods[i];
 		struct pc_pod *e;
 
-		/* Pods read whole only (a pod that ended too). */
+		/* Pods read whole only: not one rejected, nor one that ended
+		 * (no address, nothing to reuse). */
 		if (!p->obj)
 			continue;
 		e = &pc->pods[pc->n_pods];
