@@ -172,6 +172,13 @@ struct zh_pol_model {
  * store), any may be NULL (none). @prev: the model the maps hold, or
  * NULL. Returns 0 and the model in *@out (zh_pol_model_free()), or
  * -ENOMEM; bad objects are in (*out)->rejects, not an error.
+ *
+ * Incremental: with @prev (and not opts.no_cache), what @prev's compile
+ * read from a Pod object, in a Namespace object, that is still in the
+ * stores is reused, not read again. So an object in a store is never
+ * edited in place: a change is a new object put in its place, as the
+ * watch does (k8s_watch.c); the result is then the same as with
+ * opts.no_cache (the tests check it after every event).
  */
 int zh_pol_compile(const json_t *pods, const json_t *namespaces,
 		   const json_t *policies, const struct zh_pol_opts *o,
