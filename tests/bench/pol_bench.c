@@ -306,12 +306,11 @@ static void report(const char *what, struct timing *t)
 }
 
 /*
- * One event applied to the stores by @apply, compiled from @m (its
- * model then replaces *@m), diffed; timed into @t; checked against a
- * compile from the same @m's predecessor... from nothing: the maps'
- * contents must not depend on the road taken, but for numbers, which
- * keep their meaning from @m: so the check compiles from @m too, with
- * no cache. Returns 0, -EIO when they differ.
+ * The stores as they are now compiled from *@m (which the new model then
+ * replaces), and diffed, timed into @t; with @check, the result compared
+ * with a compile of the same stores from the same *@m without its cache
+ * (numbers keep their meaning from *@m, so both must be equal). Returns
+ * 0, -EIO when they differ.
  */
 static int step(struct cluster *c, const struct zh_pol_opts *o,
 		struct zh_pol_model **m, struct timing *t, bool check)
@@ -361,7 +360,7 @@ static int cmd_compile(struct cluster *c, size_t changes, bool check)
 	struct zh_pol_opts o = { .node = "gen-node-0" };
 	struct zh_pol_model *m = NULL;
 	struct timing t = { 0 };
-	char key[128], name[32], team[32];
+	char key[128], name[32];
 	int rc = 0;
 
 	t.compile = calloc(changes + 2, sizeof(uint64_t));
@@ -420,11 +419,9 @@ static int cmd_compile(struct cluster *c, size_t changes, bool check)
 	report("policy added", &t);
 	t.n = 0;
 	for (size_t i = 0; !rc && i < changes; i++) {
-		json_t *p;
+		/* Namespace 1 between teams t1 and t2. */
+		json_t *p = gen_ns(1 % c->nss, i % 2 ? 1 : 2);
 
-		snprintf(team, sizeof(team), "t%zu", (i + 1) % TEAMS);
-		p = gen_ns(1 % c->nss, i % 2 ? 1 : 2);
-		(void)team;
 		json_object_set_new(c->ns_store, key_of(p, key, sizeof(key)),
 				    p);
 		rc = step(c, &o, &m, &t, check);
