@@ -376,6 +376,19 @@ $(O)/tests/ct_load: $(O)/tests/bench/ct_load.o $(LIB)
 	$(call msg,LINK,$@)
 	$(Q)$(CC) $(LDFLAGS) $^ $(PKG_LIBS) -o $@
 
+# The NetworkPolicy compiler at scale (issue 16): pol_bench compile times
+# the first compile and single events in process; bench-policy runs
+# zerohopd against tests/k8s/apiserver.py serving a generated cluster and
+# reads event -> enforcement from the agent (BENCH_POLICY="PODS POLICIES
+# CHANGES").
+$(O)/tests/pol_bench: $(O)/tests/bench/pol_bench.o $(LIB)
+	@mkdir -p $(@D)
+	$(call msg,LINK,$@)
+	$(Q)$(CC) $(LDFLAGS) $^ $(PKG_LIBS) -o $@
+
+bench-policy: all $(O)/tests/pol_bench
+	$(Q)O=$(O) scripts/bench-policy.sh $(BENCH_POLICY)
+
 # Packets through every BPF program (tests/bpf/test_bpf_pktfuzz.c, root):
 # check-bpf runs a slice of it; this runs BPF_FUZZ_FRAMES random and
 # mutated frames per program and kernel-feature pass, from BPF_FUZZ_SEED
@@ -455,6 +468,7 @@ help:
 	@echo '  bench-latency  cost of per-hop latency stamping per packet (BPF_PROG_TEST_RUN)'
 	@echo '  bench-k8s      zerohopd --kubernetes: first sync, EndpointSlice change -> maps (BENCH_K8S="N CHANGES")'
 	@echo '  bench-load     a loaded node: 100k Services, 1M conntrack entries, 250 pods: CNI ADD/DEL'
+	@echo '  bench-policy   NetworkPolicy event -> enforcement at scale (BENCH_POLICY="PODS POLICIES CHANGES")'
 	@echo '                 times, agent RSS, map memory, /metrics scrape times (BENCH_LOAD="PODS SERVICES CT")'
 	@echo '  format     clang-format every C file'
 	@echo '  lint       clang-format check, cppcheck, shellcheck'
@@ -464,7 +478,7 @@ help:
 
 .PHONY: all tests check check-unit check-bpf check-sanitize check-fuzz \
 	check-integration check-cluster check-podman check-containerd soak fuzz fuzz-build \
-	bench bench-latency bench-k8s bench-load install format lint clean help
+	bench bench-latency bench-k8s bench-load bench-policy install format lint clean help
 .SECONDARY:
 
 # What each object includes, from the compiler (-MMD -MP).

@@ -27,6 +27,7 @@ run() {
 run cluster.txt kubectl get nodes -o wide
 run cluster.txt kubectl get pods -A -o wide
 run cluster.txt kubectl get svc,endpointslices -A -o wide
+run cluster.txt kubectl get networkpolicies -A -o yaml
 run events.txt kubectl get events -A --sort-by=.lastTimestamp
 run nodes.txt kubectl describe nodes
 run zerohop.txt kubectl -n kube-system describe daemonset/zerohop

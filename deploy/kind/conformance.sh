@@ -22,7 +22,8 @@
 #
 # Environment: ARTIFACTS (JUnit report and logs; default ./_artifacts),
 # E2E_PROCS (4), E2E_TIMEOUT (40m), E2E_FOCUS, E2E_SKIP (override the
-# above), E2E_CACHE (where the binaries are kept between runs).
+# above), E2E_CACHE (where the binaries are kept between runs), E2E_REPORT
+# (the JUnit file's name; netpol.sh runs the Netpol suite through here).
 set -euo pipefail
 
 : "${ARTIFACTS:=$PWD/_artifacts}"
@@ -31,6 +32,7 @@ set -euo pipefail
 : "${E2E_FOCUS:=\[sig-network\].*\[Conformance\]}"
 : "${E2E_SKIP:=\[Serial\]|\[Disruptive\]|\[Flaky\]|\[Feature:}"
 : "${E2E_CACHE:=${XDG_CACHE_HOME:-$HOME/.cache}/zerohop-e2e}"
+: "${E2E_REPORT:=junit_conformance.xml}"
 
 die() {
 	echo "conformance: $*" >&2
@@ -69,7 +71,7 @@ kubectl config view --minify --flatten >"$kubeconfig"
 export KUBERNETES_CONFORMANCE_TEST=y
 "$dir/ginkgo" --procs="$E2E_PROCS" --timeout="$E2E_TIMEOUT" \
 	--focus="$E2E_FOCUS" --skip="$E2E_SKIP" \
-	--junit-report=junit_conformance.xml --output-dir="$ARTIFACTS" \
+	--junit-report="$E2E_REPORT" --output-dir="$ARTIFACTS" \
 	"$dir/e2e.test" -- \
 	--kubeconfig="$kubeconfig" \
 	--provider=skeleton \

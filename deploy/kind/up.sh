@@ -20,7 +20,9 @@
 # Environment: CLUSTER (zerohop), IMAGE (zerohop:ci), KIND_NODE_IMAGE (kind's
 # default), WAIT (5m), ARTIFACTS (where the rendered manifest is kept;
 # default a temporary directory), AFXDP (the ConfigMap's afxdp: steering
-# udp/9000 into AF_XDP sockets, for smoke.sh's afxdp case; "" for none).
+# udp/9000 into AF_XDP sockets, for smoke.sh's afxdp case; "" for none),
+# NETWORK_POLICY (the ConfigMap's network-policy: off, audit or on; off
+# unless told; netpol.sh needs on).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 
@@ -31,6 +33,11 @@ cd "$(dirname "$0")/../.."
 afxdp_default='{"steer": [{"proto": "udp", "port": 9000}]}'
 : "${AFXDP=$afxdp_default}"
 : "${ARTIFACTS:=$(mktemp -d)}"
+: "${NETWORK_POLICY:=off}"
+case $NETWORK_POLICY in
+off | audit | on) ;;
+*) echo "up: NETWORK_POLICY must be off, audit or on" >&2 && exit 1 ;;
+esac
 CONFIG=deploy/kind/kind-config.yaml
 MANIFEST=deploy/kubernetes/zerohop.yaml
 # The manifest's placeholders, replaced below.
@@ -76,19 +83,22 @@ api="https://$api_ip:6443"
 svc_cidr=$(sed -n 's/^ *serviceSubnet: *"\([^"]*\)".*$/\1/p' "$CONFIG")
 [ -n "$svc_cidr" ] || die "no quoted serviceSubnet in $CONFIG"
 
-step "installing zerohop: image $IMAGE, API $api, Services $svc_cidr"
+step "installing zerohop: image $IMAGE, API $api, Services $svc_cidr, NetworkPolicy $NETWORK_POLICY"
 rendered="$ARTIFACTS/zerohop-rendered.yaml"
 mkdir -p "$ARTIFACTS"
 sed -e "s#image: $MANIFEST_IMAGE\$#image: $IMAGE#" \
 	-e "s#k8s-api: \"$MANIFEST_API\"#k8s-api: \"$api\"#" \
 	-e "s#service-cidr: \"[^\"]*\"#service-cidr: \"$svc_cidr\"#" \
 	-e "s#^  afxdp: \"\"#  afxdp: '$AFXDP'#" \
+	-e "s#^  network-policy: \"off\"#  network-policy: \"$NETWORK_POLICY\"#" \
 	"$MANIFEST" >"$rendered"
 # Each replacement happened, or the manifest changed under this script.
 [ "$(grep -c "image: $IMAGE\$" "$rendered")" = 2 ] || die "$MANIFEST: image not replaced"
 grep -q "k8s-api: \"$api\"" "$rendered" || die "$MANIFEST: k8s-api not replaced"
 grep -q "service-cidr: \"$svc_cidr\"" "$rendered" || die "$MANIFEST: service-cidr not replaced"
 grep -qF "afxdp: '$AFXDP'" "$rendered" || die "$MANIFEST: afxdp not replaced"
+grep -q "^  network-policy: \"$NETWORK_POLICY\"" "$rendered" ||
+	die "$MANIFEST: network-policy not replaced"
 kubectl apply -f "$rendered"
 
 step "waiting for the DaemonSet (at most $WAIT)"

@@ -12,6 +12,11 @@
  *   - compiled again from itself, the model is the same, and the writes
  *     between the two are none (determinism, stable numbers);
  *   - the writes from nothing are one put per entry, no delete;
+ *   - incremental: the input's first half compiled, then the whole from
+ *     that model (reusing its cache) is the model a compile of the
+ *     whole from that model with no cache gives; and again with every
+ *     object of the first half replaced by an equal copy (a new object
+ *     of the same content must read the same);
  *   - when nothing was rejected (the oracle knows valid objects only),
  *     the verdict of the compiled maps is the oracle's
  *     (tests/unit/policy_oracle.h: the rules read straight from the
@@ -162,6 +167,58 @@ static void oracle_check(json_t *stores[3], const struct zh_pol_model *m)
 	}
 }
 
+/* Into @stores: items [from, to) of @items (an array), or @doc itself. */
+static void stores_fill(json_t *stores[3], const json_t *items, size_t from,
+			size_t to, bool copy)
+{
+	for (size_t i = from; i < to; i++) {
+		json_t *it = json_array_get(items, i);
+
+		if (copy) {
+			it = json_deep_copy(it);
+			store_put(stores, it);
+			json_decref(it);
+		} else {
+			store_put(stores, it);
+		}
+	}
+}
+
+/* The first half of the items, compiled; then all of them from that
+ * model, with and without its cache: the same model. */
+static void incremental_check(const json_t *items, const struct zh_pol_opts *o,
+			      bool copy)
+{
+	json_t *stores[3] = { json_object(), json_object(), json_object() };
+	struct zh_pol_opts fo = *o;
+	struct zh_pol_model *half = NULL, *inc = NULL, *full = NULL;
+	size_t n = json_array_size(items);
+
+	fo.no_cache = true;
+	stores_fill(stores, items, 0, n / 2, false);
+	FUZZ_CHECK(!zh_pol_compile(stores[0], stores[1], stores[2], o, NULL,
+				   &half),
+		   "compile of the first half failed");
+	/* The first half again, as new objects of the same content. */
+	if (copy)
+		stores_fill(stores, items, 0, n / 2, true);
+	stores_fill(stores, items, n / 2, n, false);
+	FUZZ_CHECK(!zh_pol_compile(stores[0], stores[1], stores[2], o, half,
+				   &inc),
+		   "incremental compile failed");
+	FUZZ_CHECK(!zh_pol_compile(stores[0], stores[1], stores[2], &fo, half,
+				   &full),
+		   "full compile failed");
+	FUZZ_CHECK(same(inc, full),
+		   "an incremental compile differs from a full one%s",
+		   copy ? " (the first half's objects copied)" : "");
+	zh_pol_model_free(half);
+	zh_pol_model_free(inc);
+	zh_pol_model_free(full);
+	for (int i = 0; i < 3; i++)
+		json_decref(stores[i]);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	json_t *doc = json_loadb((const char *)data, size, 0, NULL);
@@ -181,6 +238,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (json_is_array(items)) {
 		json_array_foreach (items, i, it)
 			store_put(stores, it);
+		incremental_check(items, &o, false);
+		incremental_check(items, &o, true);
 	} else {
 		store_put(stores, doc);
 	}

@@ -360,6 +360,18 @@ for job in w["jobs"].values():
             if first and first[0] in paths and not os.access(first[0], os.X_OK):
                 fail(first[0], "is not executable")
 print(" ".join(sorted(paths)))'
+	check "netpol job: network-policy on at install, each judge one netpol.sh knows" py '
+w = load_all(os.environ["WORKFLOW"])[0]
+job = w["jobs"]["netpol"]
+judges = job["strategy"]["matrix"]["judge"]
+up = [s for s in job["steps"] if s.get("run", "").strip() == "deploy/kind/up.sh"]
+if len(up) != 1 or up[0].get("env", {}).get("NETWORK_POLICY") != "on": fail("up.sh step", up)
+np = open("deploy/kind/netpol.sh").read()
+for j in judges:
+    if "\n%s) %s ;;\n" % (j, j) not in np: fail(j, "not a netpol.sh command")
+upsh = open("deploy/kind/up.sh").read()
+if "network-policy not replaced" not in upsh: fail("up.sh does not set network-policy")
+if not any("netpol.sh ${{ matrix.judge }}" in s.get("run", "") for s in job["steps"]): fail("no step runs netpol.sh")'
 	check "SMOKE_ALLOW_FAIL names cases smoke.sh has" py '
 env = load_all(os.environ["WORKFLOW"])[0]["env"]
 smoke = open("deploy/kind/smoke.sh").read()

@@ -3,7 +3,8 @@
 #
 # xdpbench end to end: every path and every workload once, briefly, checked
 # through the JSON; the AF_XDP path (its pod processes, its handoff agent);
-# the socket-level LB paths (their own cgroups, never the root's); a plot
+# the socket-level LB paths (their own cgroups, never the root's); the
+# NetworkPolicy path (it enforces: a pod it does not allow gets nothing); a plot
 # checked as XML; nothing left behind (netns xb<pid>-*, /sys/fs/bpf/xb<pid>,
 # the temporary directory with the handoff socket, the AF_XDP pod
 # processes, the socket-LB paths' cgroups), also after a SIGINT in the
@@ -203,6 +204,31 @@ socklb_paths() {
 		sh -c "! grep -q 'xb$PID-' /proc/self/cgroup"
 }
 
+# --- zerohop-policy ------------------------------------------------------------
+# zerohop-tc with NetworkPolicy on: the server pod selected by a policy
+# allowing the client pod (compiled and written by zerohopd's code). The
+# path proves itself before measuring: the client's flow tracked in
+# zh_pol_ct, a third pod the policy does not allow getting no reply (each
+# request counted as drop_policy_ingress); then both paths interleaved.
+policy_path() {
+	run_xb "$T/pol.json" "$T/pol.err" --paths zerohop-tc,zerohop-policy \
+		--workload udp-rr,udp-newflow,tcp-rr --rounds 2 --duration 0.2 \
+		--warmup 10 -b zerohop-tc -o json
+	if [ "$RC" = 0 ]; then ok "zerohop-policy run exits 0"; else
+		bad "zerohop-policy run exits 0 (exit $RC)"
+		sed 's/^/#   /' "$T/pol.err" | tail -n 30
+	fi
+	check "the policy compiled and written: 2 identities, 1 class, 2 cells" \
+		grep -q 'zerohop-policy: NetworkPolicy xdpbench/server-from-client compiled and written by zerohopd.s code: 2 identities, 1 classes, 2 cells' "$T/pol.err"
+	check "the client's flow judged and tracked; the other pod denied, counted" \
+		grep -Eq 'zerohop-policy: 10\.252\.0\.[0-9]+:7777 is judged by NetworkPolicy: the client.s flow allowed and tracked \([1-9][0-9]* zh_pol_ct entries\), a pod the policy does not allow got none of 5 replies \(drop_policy_ingress \+[5-9]' "$T/pol.err"
+	check "JSON: 2 paths x 3 workloads with samples, ratios to zerohop-tc" \
+		jq -e '(.results | length) == 6 and .options.baseline == "zerohop-tc" and
+		       all(.results[]; .skipped == null and .count > 0 and .ratio_p50 > 0) and
+		       ([.results[] | select(.path == "zerohop-policy")] | length) == 3' "$T/pol.json"
+	check "nothing left after it" nothing_left "$PID"
+}
+
 # --- paths this kernel cannot run ------------------------------------------------
 # Without native XDP on veth (simulated: the probe reports it absent), the
 # XDP and AF_XDP paths are not applicable here: marked with the reason, like
@@ -300,4 +326,4 @@ bad_usage() {
 	check "run --workload udp-rr,bogus: exit 2" test "$RC" = 2
 }
 
-zh_run_cases every_path socklb_paths afxdp not_on_this_kernel afxdp_sigint plot sigint bad_usage
+zh_run_cases every_path socklb_paths afxdp policy_path not_on_this_kernel afxdp_sigint plot sigint bad_usage

@@ -199,6 +199,41 @@ static inline bool oracle_on_node(const json_t *pod, const char *node)
 	return n && node && !strcmp(n, node);
 }
 
+/*
+ * Is @ip this node's: the address of a hostNetwork pod of @node? Any such
+ * pod, whatever other pods claim it too (another node's hostNetwork pod,
+ * or one not scheduled yet, with the same address is not the node's, and
+ * does not hide this node's).
+ */
+static inline bool oracle_node_addr(const json_t *pods,
+				    const struct oracle_ip *ip,
+				    const char *node)
+{
+	const char *k;
+	json_t *p;
+
+	json_object_foreach ((json_t *)pods, k, p) {
+		json_t *one;
+		const json_t *hit;
+		bool on;
+
+		if (!json_is_true(json_object_get(json_object_get(p, "spec"),
+						  "hostNetwork")) ||
+		    !oracle_on_node(p, node))
+			continue;
+		/* (oracle_pod_of() on this pod alone: its addresses as it
+		 * reads them.) */
+		one = json_object();
+		json_object_set(one, k, p);
+		hit = oracle_pod_of(one, ip, true);
+		on = hit != NULL;
+		json_decref(one);
+		if (on)
+			return true;
+	}
+	return false;
+}
+
 static inline int oracle_proto(const json_t *p)
 {
 	const char *s = json_string_value(p);
@@ -375,14 +410,12 @@ static inline bool oracle_allowed(const json_t *pods, const json_t *namespaces,
 				  int port)
 {
 	struct oracle_ip s, d;
-	const json_t *sp, *dp, *hs, *hd;
+	const json_t *sp, *dp;
 
 	if (!oracle_ip_parse(src, &s) || !oracle_ip_parse(dst, &d))
 		return false;
-	hs = oracle_pod_of(pods, &s, true);
-	hd = oracle_pod_of(pods, &d, true);
-	if ((hs && oracle_on_node(hs, node)) ||
-	    (hd && oracle_on_node(hd, node)))
+	if (oracle_node_addr(pods, &s, node) ||
+	    oracle_node_addr(pods, &d, node))
 		return true; /* this node itself */
 	sp = oracle_pod_of(pods, &s, false);
 	dp = oracle_pod_of(pods, &d, false);

@@ -261,6 +261,34 @@ static void test_parse_socklb(void **state)
 
 /* --- zerohop-afxdp ------------------------------------------------------------ */
 
+/* --- zerohop-policy ------------------------------------------------------------ */
+
+static void test_parse_policy(void **state)
+{
+	struct xb_run_opts o;
+	int i;
+
+	(void)state;
+	assert_string_equal(xb_path_names[XB_P_ZH_POLICY], "zerohop-policy");
+	/* opt-in: not in the default set */
+	assert_int_equal(parse(&o, NULL), 0);
+	for (i = 0; i < o.n_paths; i++)
+		assert_int_not_equal(o.paths[i], XB_P_ZH_POLICY);
+	assert_int_equal(parse(&o, "--paths", "zerohop-tc,zerohop-policy", "-b",
+			       "zerohop-tc", NULL),
+			 0);
+	assert_int_equal(o.n_paths, 2);
+	assert_int_equal(o.paths[1], XB_P_ZH_POLICY);
+	assert_int_equal(o.baseline, XB_P_ZH_TC);
+	/* no Services, no cgroup, every workload */
+	assert_int_equal(o.services, 0);
+	assert_false(xb_path_has_services(XB_P_ZH_POLICY));
+	assert_false(xb_path_is_socklb(XB_P_ZH_POLICY));
+	for (i = 0; i < XB_WL_MAX; i++)
+		assert_null(xb_path_wl_skip(XB_P_ZH_POLICY, i));
+	assert_int_equal(parse(&o, "--paths", "zerohop-pol", NULL), -EINVAL);
+}
+
 static void test_parse_afxdp(void **state)
 {
 	struct xb_run_opts o;
@@ -597,6 +625,7 @@ int main(void)
 		cmocka_unit_test(test_summary_exact),
 		cmocka_unit_test(test_reservoir),
 		cmocka_unit_test(test_parse_defaults),
+		cmocka_unit_test(test_parse_policy),
 		cmocka_unit_test(test_parse_lists),
 		cmocka_unit_test(test_parse_errors),
 		cmocka_unit_test(test_parse_socklb),

@@ -165,6 +165,53 @@ struct pod {
 	uint32_t *peers; /* the pod peers it matches, sorted */
 	size_t n_peers;
 	bool local;
+	/* Incremental compiles (the cache below). */
+	const json_t *obj, *ns_obj; /* the store's objects read */
+	const struct pc_pod *old; /* the last compile's, still valid */
+	bool peers_same; /* @peers: the same set of peers as @old's */
+	uint32_t *blocks[POD_IPS_MAX]; /* per address: ipBlock peers, sorted */
+	size_t n_blocks[POD_IPS_MAX];
+	uint32_t *np; /* egress named ports resolved (pairs), sorted */
+	size_t n_np;
+	bool np_done;
+	unsigned char h[POD_IPS_MAX][32]; /* identity signature hashes */
+};
+
+/*
+ * The cache of the last compile (zh_pol_model.cache), for an incremental
+ * compile: what each pod matched, by the store's object. The watch
+ * replaces an object on every change and never edits one (k8s_watch.c),
+ * so a pod whose object, and whose namespace's object, are the ones the
+ * last compile read matched the same peers then as now: only peers new
+ * to this compile are evaluated for it, and its signature's hash is
+ * reused when its set of peers and the named ports are the same. The
+ * cache holds a reference to every object it names, so that an address
+ * cannot be reused by a new object while it is kept. opts.no_cache
+ * compiles without it: the oracle the tests hold incremental compiles to.
+ */
+struct pc_pod {
+	char *key;
+	/* The pod as read (its results below cleared); obj and ns_obj
+	 * (may be NULL) referenced, which keeps its pointers valid. */
+	struct pod pod;
+	json_t *obj, *ns_obj;
+	uint32_t *peers; /* that compile's peer indices: pod peers matched */
+	size_t n_peers;
+	uint32_t *blocks[POD_IPS_MAX]; /* ... and ipBlock peers, per address */
+	size_t n_blocks[POD_IPS_MAX];
+	uint32_t *np; /* egress named ports resolved (pairs, its np indices) */
+	size_t n_np;
+	unsigned char h[POD_IPS_MAX][32];
+	size_t n_ips;
+};
+
+struct zh_pol_cache {
+	char *node;
+	char **canon; /* peer index -> canon text, of that compile */
+	size_t n_canon;
+	char *np_fp; /* that compile's named ports, as a text */
+	struct pc_pod *pods; /* by key (strcmp) */
+	size_t n_pods;
 };
 
 /* A named port as rules use it: name and protocol. */
@@ -214,7 +261,23 @@ struct cc {
 	size_t cap_ipc, cap_lpm, cap_eps, cap_cells, cap_rej;
 	size_t n_bitmaps;
 	bool lpm_overflow;
-	json_t *ip_owner; /* address (hex) -> the pod whose it is */
+	/* Every address's first claim, by key: who has it (pod index, -1:
+	 * the node). A sorted array: a JSON object keyed by hex was a
+	 * large part of a compile at 10k pods. */
+	struct owner *owners;
+	size_t n_owners;
+	/* Incremental: the last compile's cache (NULL: compile it all). */
+	const struct zh_pol_cache *old;
+	long *remap; /* old peer index -> this compile's, or -1 */
+	bool *known; /* this compile's peer index -> the old one had it */
+	uint32_t *fresh[2]; /* [PEER_POD], [PEER_BLOCK]: peers not known */
+	size_t n_fresh[2];
+	bool peers_same; /* the peer table is the old one, index for index */
+	bool np_same; /* the named ports are the old ones, in order */
+	char *np_fp;
+	const json_t *ns_store;
+	bool ns_names_ok; /* every Namespace is stored under its name */
+	size_t old_at; /* cache_pod()'s walk of old->pods */
 };
 
 static void reject(struct cc *c, const char *kind, const char *key,
@@ -279,6 +342,8 @@ static int namespaces_read(struct cc *c, const json_t *namespaces)
 
 	c->ns_labels = json_object();
 	c->ns_audit = json_object();
+	c->ns_store = namespaces;
+	c->ns_names_ok = true;
 	if (!c->ns_labels || !c->ns_audit)
 		return -ENOMEM;
 	json_object_foreach ((json_t *)namespaces, k, v) {
@@ -293,6 +358,8 @@ static int namespaces_read(struct cc *c, const json_t *namespaces)
 
 		if (!name)
 			name = k;
+		else if (strcmp(name, k))
+			c->ns_names_ok = false;
 		if (!labels_ok(l)) {
 			/* Judged by its name alone. */
 			reject(c, "Namespace", k,
@@ -454,6 +521,9 @@ int zh_pol_key_parse(const char *s, struct zh_ep_key *k)
 	return -EINVAL;
 }
 
+static const struct pc_pod *cache_pod(struct cc *c, const char *key,
+				      const json_t *obj, const json_t *ns_obj);
+
 static int pods_read(struct cc *c, const json_t *pods)
 {
 	size_t n, i;
@@ -469,14 +539,10 @@ static int pods_read(struct cc *c, const json_t *pods)
 	}
 	for (i = 0; i < n; i++) {
 		const json_t *o = json_object_get(pods, keys[i]);
-		const json_t *md = json_object_get(o, "metadata");
-		const json_t *spec = json_object_get(o, "spec");
-		const json_t *st = json_object_get(o, "status");
-		const json_t *ips = json_object_get(st, "podIPs");
-		const char *phase =
-			json_string_value(json_object_get(st, "phase"));
-		const char *slash = strchr(keys[i], '/');
+		const json_t *md, *spec, *st, *ips;
+		const char *phase, *slash = strchr(keys[i], '/');
 		struct pod *p = &c->pods[c->n_pods];
+		const struct pc_pod *old;
 		size_t x;
 
 		if (c->n_pods >= c->lim.pods) {
@@ -493,6 +559,21 @@ static int pods_read(struct cc *c, const json_t *pods)
 			continue;
 		}
 		memcpy(p->ns, keys[i], (size_t)(slash - keys[i]));
+		/* Read as the last compile read it: what it read, again. */
+		old = cache_pod(c, keys[i], o,
+				json_object_get(c->ns_store, p->ns));
+		if (old) {
+			*p = old->pod;
+			p->key = keys[i];
+			p->old = old;
+			c->n_pods++;
+			continue;
+		}
+		md = json_object_get(o, "metadata");
+		spec = json_object_get(o, "spec");
+		st = json_object_get(o, "status");
+		ips = json_object_get(st, "podIPs");
+		phase = json_string_value(json_object_get(st, "phase"));
 		p->labels = json_object_get(md, "labels");
 		if (!labels_ok(p->labels)) {
 			reject(c, "Pod", keys[i],
@@ -543,6 +624,8 @@ static int pods_read(struct cc *c, const json_t *pods)
 		}
 		p->local = c->o->node && p->node &&
 			   !strcmp(p->node, c->o->node);
+		p->obj = o;
+		p->ns_obj = json_object_get(c->ns_store, p->ns);
 		c->n_pods++;
 	}
 	c->m->sum.pods = n;
@@ -643,39 +726,86 @@ static bool peer_has_addr(const struct pol_peer *pe, const struct zh_ep_key *k)
 
 static void hex(const unsigned char *h, char *out)
 {
-	for (int i = 0; i < 32; i++)
-		snprintf(out + 2 * i, 3, "%02x", h[i]);
+	static const char digits[] = "0123456789abcdef";
+
+	/* (Not snprintf: this runs for every address of every compile.) */
+	for (int i = 0; i < 32; i++) {
+		out[2 * i] = digits[h[i] >> 4];
+		out[2 * i + 1] = digits[h[i] & 15];
+	}
+	out[64] = 0;
+}
+
+static int cmp_str(const void *a, const void *b)
+{
+	return strcmp(*(const char *const *)a, *(const char *const *)b);
 }
 
 /*
- * The identity signature of @peers (sorted) and @np (pairs, sorted)
- * interned: its index in c->ids (taking over both arrays).
+ * The SHA-256 of an identity signature's canonical text: its peers' canon
+ * texts in their order (not the peer table's, which moves when a policy
+ * comes or goes: a signature is the same set of peers in every compile),
+ * then its named ports.
  */
-static int id_intern(struct cc *c, uint32_t *peers, size_t n_peers,
-		     uint32_t *np, size_t n_np, size_t *out)
+static int id_hash(const struct cc *c, const uint32_t *peers, size_t n_peers,
+		   const uint32_t *np, size_t n_np, unsigned char h[32])
 {
+	const char **canon = NULL;
 	size_t len = 1, at = 0;
-	char *text, hx[65];
-	const json_t *j;
-	struct sig *s;
+	char *text;
 
-	for (size_t i = 0; i < n_peers; i++)
-		len += strlen(c->peers.v[peers[i]].canon) + 1;
+	if (n_peers) {
+		canon = malloc(n_peers * sizeof(*canon));
+		if (!canon)
+			return -ENOMEM;
+	}
+	for (size_t i = 0; i < n_peers; i++) {
+		canon[i] = c->peers.v[peers[i]].canon;
+		len += strlen(canon[i]) + 1;
+	}
+	pol_sort(canon, n_peers, sizeof(*canon), cmp_str);
 	for (size_t i = 0; i < n_np; i += 2)
 		len += strlen(c->nps[np[i]].name) + 24;
 	text = malloc(len);
-	if (!text)
-		goto err_nomem;
-	for (size_t i = 0; i < n_peers; i++)
-		at += (size_t)sprintf(text + at, "%s\n",
-				      c->peers.v[peers[i]].canon);
+	if (!text) {
+		free(canon);
+		return -ENOMEM;
+	}
+	for (size_t i = 0; i < n_peers; i++) {
+		size_t l = strlen(canon[i]);
+
+		memcpy(text + at, canon[i], l);
+		text[at + l] = '\n';
+		at += l + 1;
+	}
 	for (size_t i = 0; i < n_np; i += 2)
 		at += (size_t)sprintf(text + at, "#%s/%u=%u\n",
 				      c->nps[np[i]].name, c->nps[np[i]].proto,
 				      np[i + 1]);
-	struct sig tmp = { 0 };
-	zh_sha256(text, at, tmp.h);
+	zh_sha256(text, at, h);
 	free(text);
+	free(canon);
+	return 0;
+}
+
+/*
+ * The identity signature of @peers (sorted) and @np (pairs, sorted)
+ * interned: its index in c->ids (taking over both arrays). @h: its hash
+ * when known (id_hash() of the same), else NULL.
+ */
+static int id_intern(struct cc *c, uint32_t *peers, size_t n_peers,
+		     uint32_t *np, size_t n_np, const unsigned char *h,
+		     size_t *out)
+{
+	struct sig tmp = { 0 };
+	char hx[65];
+	const json_t *j;
+	struct sig *s;
+
+	if (h)
+		memcpy(tmp.h, h, 32);
+	else if (id_hash(c, peers, n_peers, np, n_np, tmp.h))
+		goto err_nomem;
 	hex(tmp.h, hx);
 	j = json_object_get(c->id_idx, hx);
 	if (j) {
@@ -706,81 +836,353 @@ err_nomem:
 	return -ENOMEM;
 }
 
-/* Each pod: the pod peers it matches; its egress named ports. */
+/* Append @v to the array *@a (*@n used, *@cap allocated). */
+static int push_u32(uint32_t **a, size_t *n, size_t *cap, uint32_t v)
+{
+	if (grow((void **)a, cap, *n + 1, sizeof(**a)))
+		return -ENOMEM;
+	(*a)[(*n)++] = v;
+	return 0;
+}
+
+/*
+ * The peers of kind @kind that @p (or its address @k, for blocks) is in:
+ * those of @old (the last compile's indices) that this compile still
+ * has, renumbered, and the peers new to this compile evaluated; or, with
+ * no @old, every peer evaluated. Sorted, into *@out. *@same: the set is
+ * @old's (nothing gone, nothing new matched).
+ */
+static int peers_of(struct cc *c, const struct pod *p,
+		    const struct zh_ep_key *k, int kind, const uint32_t *old,
+		    size_t n_old, bool use_old, uint32_t **out, size_t *n,
+		    bool *same)
+{
+	size_t cap = 0;
+
+	*out = NULL;
+	*n = 0;
+	*same = use_old;
+	for (size_t i = 0; use_old && i < n_old; i++) {
+		long e = c->remap[old[i]];
+
+		if (e < 0) {
+			*same = false;
+			continue;
+		}
+		if (push_u32(out, n, &cap, (uint32_t)e))
+			return -ENOMEM;
+	}
+	/* With @old, only the peers new to this compile (c->fresh). */
+	for (size_t i = 0; i < (use_old ? c->n_fresh[kind] : c->peers.n); i++) {
+		size_t e = use_old ? c->fresh[kind][i] : i;
+		const struct pol_peer *pe = &c->peers.v[e];
+
+		if (pe->kind != kind)
+			continue;
+		if (kind == PEER_POD ? !peer_has_pod(c, pe, p) :
+				       !k || !peer_has_addr(pe, k))
+			continue;
+		if (push_u32(out, n, &cap, (uint32_t)e))
+			return -ENOMEM;
+		*same = false;
+	}
+	pol_sort(*out, *n, sizeof(**out), cmp_u32);
+	return 0;
+}
+
+/* Each pod: the pod peers it matches. */
 static int pods_match(struct cc *c)
 {
 	for (size_t i = 0; i < c->n_pods; i++) {
 		struct pod *p = &c->pods[i];
-		size_t cap = 0;
 
 		if (p->host_net || !p->n_ips)
 			continue;
-		for (size_t e = 0; e < c->peers.n; e++) {
-			if (c->peers.v[e].kind != PEER_POD ||
-			    !peer_has_pod(c, &c->peers.v[e], p))
-				continue;
-			if (grow((void **)&p->peers, &cap, p->n_peers + 1,
-				 sizeof(*p->peers)))
-				return -ENOMEM;
-			p->peers[p->n_peers++] = (uint32_t)e;
-		}
+		if (peers_of(c, p, NULL, PEER_POD,
+			     p->old ? p->old->peers : NULL,
+			     p->old ? p->old->n_peers : 0, !!p->old, &p->peers,
+			     &p->n_peers, &p->peers_same))
+			return -ENOMEM;
 	}
 	return 0;
 }
 
-/* An address's identity signature, interned. */
-static int addr_sig(struct cc *c, const struct pod *p,
-		    const struct zh_ep_key *k, size_t *out)
+/* @p's resolution of the named ports egress rules use (pairs, sorted). */
+static int pod_np(struct cc *c, struct pod *p)
 {
-	uint32_t *peers = NULL, *np = NULL;
-	size_t n = 0, cap = 0, n_np = 0, cap_np = 0;
+	size_t cap = 0;
 
-	if (p && p->n_peers) {
-		peers = malloc(p->n_peers * sizeof(*peers));
+	if (p->np_done)
+		return 0;
+	p->np_done = true;
+	if (p->old && c->np_same) {
+		if (!p->old->n_np)
+			return 0;
+		p->np = malloc(p->old->n_np * sizeof(*p->np));
+		if (!p->np)
+			return -ENOMEM;
+		memcpy(p->np, p->old->np, p->old->n_np * sizeof(*p->np));
+		p->n_np = p->old->n_np;
+		return 0;
+	}
+	for (size_t x = 0; x < c->n_nps; x++)
+		if (c->nps[x].egress && pod_resolve(p, &c->nps[x], (uint32_t)x,
+						    &p->np, &p->n_np, &cap))
+			return -ENOMEM;
+	if (p->n_np)
+		pol_sort(p->np, p->n_np / 2, 2 * sizeof(*p->np), cmp_pair);
+	return 0;
+}
+
+/* @p's address @x's identity signature, interned (its hash kept in @p). */
+static int addr_sig(struct cc *c, struct pod *p, size_t x, size_t *out)
+{
+	const struct zh_ep_key *k = &p->ips[x];
+	uint32_t *peers = NULL, *np = NULL;
+	size_t n;
+	bool same, use_old = p->old && x < p->old->n_ips;
+
+	if (peers_of(c, p, k, PEER_BLOCK, use_old ? p->old->blocks[x] : NULL,
+		     use_old ? p->old->n_blocks[x] : 0, use_old, &p->blocks[x],
+		     &p->n_blocks[x], &same) ||
+	    pod_np(c, p))
+		return -ENOMEM;
+	n = p->n_peers + p->n_blocks[x];
+	if (n) {
+		peers = malloc(n * sizeof(*peers));
 		if (!peers)
 			return -ENOMEM;
-		memcpy(peers, p->peers, p->n_peers * sizeof(*peers));
-		n = cap = p->n_peers;
+		if (p->n_peers)
+			memcpy(peers, p->peers, p->n_peers * sizeof(*peers));
+		if (p->n_blocks[x])
+			memcpy(peers + p->n_peers, p->blocks[x],
+			       p->n_blocks[x] * sizeof(*peers));
+		pol_sort(peers, n, sizeof(*peers), cmp_u32);
+	}
+	if (p->n_np) {
+		np = malloc(p->n_np * sizeof(*np));
+		if (!np) {
+			free(peers);
+			return -ENOMEM;
+		}
+		memcpy(np, p->np, p->n_np * sizeof(*np));
+	}
+	/* The same peers (so the same canon texts) and named ports as the
+	 * last compile: the same hash. */
+	if (use_old && same && p->peers_same && c->np_same)
+		memcpy(p->h[x], p->old->h[x], 32);
+	else if (id_hash(c, peers, n, np, p->n_np, p->h[x])) {
+		free(peers);
+		free(np);
+		return -ENOMEM;
+	}
+	return id_intern(c, peers, n, np, p->n_np, p->h[x], out);
+}
+
+/* --- the cache (struct zh_pol_cache) ---------------------------------------- */
+
+static void pc_pod_free(struct pc_pod *e)
+{
+	free(e->key);
+	json_decref(e->obj);
+	json_decref(e->ns_obj);
+	free(e->peers);
+	for (size_t x = 0; x < POD_IPS_MAX; x++)
+		free(e->blocks[x]);
+	free(e->np);
+}
+
+static void cache_free(struct zh_pol_cache *pc)
+{
+	if (!pc)
+		return;
+	free(pc->node);
+	for (size_t i = 0; i < pc->n_canon; i++)
+		free(pc->canon[i]);
+	free(pc->canon);
+	free(pc->np_fp);
+	for (size_t i = 0; i < pc->n_pods; i++)
+		pc_pod_free(&pc->pods[i]);
+	free(pc->pods);
+	free(pc);
+}
+
+/* The named ports as a text: equal texts, equal np indices. */
+static int np_text(struct cc *c)
+{
+	size_t len = 1, at = 0;
+
+	for (size_t i = 0; i < c->n_nps; i++)
+		len += strlen(c->nps[i].name) + 16;
+	c->np_fp = malloc(len);
+	if (!c->np_fp)
+		return -ENOMEM;
+	c->np_fp[0] = 0;
+	for (size_t i = 0; i < c->n_nps; i++)
+		at += (size_t)sprintf(c->np_fp + at, "%s/%u/%d\n",
+				      c->nps[i].name, c->nps[i].proto,
+				      c->nps[i].egress);
+	return 0;
+}
+
+/*
+ * Before the pods are read: the last compile's cache, if there is one and
+ * it may be used, with its peer indices mapped to this compile's.
+ */
+static int cache_begin(struct cc *c, bool ns_names_ok)
+{
+	const struct zh_pol_cache *old = c->prev ? c->prev->cache : NULL;
+	const char *node = c->o->node ? c->o->node : "";
+	size_t cap[2] = { 0 };
+
+	if (np_text(c))
+		return -ENOMEM;
+	/* A Namespace stored under a key that is not its name gives its
+	 * labels to another name: the pods' namespace objects would not
+	 * tell a change. */
+	if (!old || c->o->no_cache || !ns_names_ok || strcmp(old->node, node))
+		return 0;
+	c->remap = calloc(old->n_canon ? old->n_canon : 1, sizeof(*c->remap));
+	c->known = calloc(c->peers.n ? c->peers.n : 1, sizeof(*c->known));
+	if (!c->remap || !c->known)
+		return -ENOMEM;
+	c->peers_same = old->n_canon == c->peers.n;
+	for (size_t i = 0; i < old->n_canon; i++) {
+		const json_t *j =
+			c->peers.idx ?
+				json_object_get(c->peers.idx, old->canon[i]) :
+				NULL;
+
+		c->remap[i] = j ? (long)json_integer_value(j) : -1;
+		if (j)
+			c->known[c->remap[i]] = true;
+		if (c->remap[i] != (long)i)
+			c->peers_same = false;
 	}
 	for (size_t e = 0; e < c->peers.n; e++) {
-		if (c->peers.v[e].kind != PEER_BLOCK ||
-		    !peer_has_addr(&c->peers.v[e], k))
-			continue;
-		if (grow((void **)&peers, &cap, n + 1, sizeof(*peers)))
-			goto err_nomem;
-		peers[n++] = (uint32_t)e;
+		int kind = c->peers.v[e].kind;
+
+		if (!c->known[e] && push_u32(&c->fresh[kind], &c->n_fresh[kind],
+					     &cap[kind], (uint32_t)e))
+			return -ENOMEM;
 	}
-	pol_sort(peers, n, sizeof(*peers), cmp_u32);
-	for (size_t x = 0; p && x < c->n_nps; x++)
-		if (c->nps[x].egress && pod_resolve(p, &c->nps[x], (uint32_t)x,
-						    &np, &n_np, &cap_np))
-			goto err_nomem;
-	if (n_np)
-		pol_sort(np, n_np / 2, 2 * sizeof(*np), cmp_pair);
-	return id_intern(c, peers, n, np, n_np, out);
-
-err_nomem:
-	free(peers);
-	free(np);
-	return -ENOMEM;
-}
-
-/* A previous model's number for signature @h, or 0. */
-static uint32_t prev_id(const struct zh_pol_model *prev, const unsigned char *h)
-{
-	for (size_t i = 0; prev && i < prev->n_ids; i++)
-		if (!memcmp(prev->ids[i].sig, h, 32))
-			return prev->ids[i].id;
+	c->np_same = !strcmp(old->np_fp, c->np_fp);
+	c->old = old;
 	return 0;
 }
 
-static uint16_t prev_class(const struct zh_pol_model *prev,
-			   const unsigned char *h)
+/*
+ * The pod @key, read from @obj in namespace object @ns_obj: the last
+ * compile's results when they still hold. Asked for in key order (both
+ * this compile's pods and the cache's are sorted so): one walk.
+ */
+static const struct pc_pod *cache_pod(struct cc *c, const char *key,
+				      const json_t *obj, const json_t *ns_obj)
 {
-	for (size_t i = 0; prev && i < prev->n_classes; i++)
-		if (!memcmp(prev->classes[i].sig, h, 32))
-			return prev->classes[i].id;
+	const struct pc_pod *e;
+	int d = 1;
+
+	if (!c->old)
+		return NULL;
+	while (c->old_at < c->old->n_pods &&
+	       (d = strcmp(c->old->pods[c->old_at].key, key)) < 0)
+		c->old_at++;
+	if (c->old_at == c->old->n_pods || d)
+		return NULL;
+	e = &c->old->pods[c->old_at];
+	return e->obj == obj && e->ns_obj == ns_obj ? e : NULL;
+}
+
+/* After the identities: this compile's cache, for the next one (the pods'
+ * results taken over). */
+static int cache_end(struct cc *c)
+{
+	struct zh_pol_cache *pc = calloc(1, sizeof(*pc));
+
+	if (!pc)
+		return -ENOMEM;
+	c->m->cache = pc;
+	pc->node = strdup(c->o->node ? c->o->node : "");
+	pc->canon = calloc(c->peers.n ? c->peers.n : 1, sizeof(*pc->canon));
+	pc->pods = calloc(c->n_pods ? c->n_pods : 1, sizeof(*pc->pods));
+	if (!pc->node || !pc->canon || !pc->pods)
+		return -ENOMEM;
+	for (size_t e = 0; e < c->peers.n; e++) {
+		pc->canon[e] = strdup(c->peers.v[e].canon);
+		if (!pc->canon[e])
+			return -ENOMEM;
+		pc->n_canon++;
+	}
+	pc->np_fp = c->np_fp;
+	c->np_fp = NULL;
+	for (size_t i = 0; i < c->n_pods; i++) {
+		struct pod *p = &c->pods[i];
+		struct pc_pod *e;
+
+		/* Pods read whole only: not one rejected, nor one that ended
+		 * (no address, nothing to reuse). */
+		if (!p->obj)
+			continue;
+		e = &pc->pods[pc->n_pods];
+		e->key = strdup(p->key);
+		if (!e->key)
+			return -ENOMEM;
+		pc->n_pods++;
+		e->pod = *p;
+		e->pod.key = NULL;
+		e->pod.old = NULL;
+		e->pod.peers = NULL;
+		e->pod.n_peers = 0;
+		e->pod.peers_same = false;
+		memset(e->pod.blocks, 0, sizeof(e->pod.blocks));
+		memset(e->pod.n_blocks, 0, sizeof(e->pod.n_blocks));
+		e->pod.np = NULL;
+		e->pod.n_np = 0;
+		e->pod.np_done = false;
+		e->obj = json_incref((json_t *)p->obj);
+		e->ns_obj = json_incref((json_t *)p->ns_obj);
+		e->peers = p->peers;
+		e->n_peers = p->n_peers;
+		p->peers = NULL;
+		for (size_t x = 0; x < POD_IPS_MAX; x++) {
+			e->blocks[x] = p->blocks[x];
+			e->n_blocks[x] = p->n_blocks[x];
+			p->blocks[x] = NULL;
+		}
+		e->np = p->np;
+		e->n_np = p->n_np;
+		p->np = NULL;
+		memcpy(e->h, p->h, sizeof(e->h));
+		e->n_ips = p->host_net ? 0 : p->n_ips;
+	}
 	return 0;
+}
+
+/* A previous model's signatures and their numbers, sorted for bsearch
+ * (a walk per signature made numbering quadratic in identities). */
+struct prev_num {
+	unsigned char h[32];
+	uint32_t id;
+};
+
+static int cmp_prev_num(const void *a, const void *b)
+{
+	return memcmp(((const struct prev_num *)a)->h,
+		      ((const struct prev_num *)b)->h, 32);
+}
+
+/* @prev's number for signature @h (in @v, sorted), or 0. */
+static uint32_t prev_num(const struct prev_num *v, size_t n,
+			 const unsigned char *h)
+{
+	struct prev_num want = { .id = 0 };
+	const struct prev_num *at;
+
+	if (!n)
+		return 0;
+	memcpy(want.h, h, 32);
+	at = bsearch(&want, v, n, sizeof(*v), cmp_prev_num);
+	return at ? at->id : 0;
 }
 
 static int cmp_sig_h(const void *a, const void *b)
@@ -802,9 +1204,19 @@ static int number(struct sig *v, size_t n, const struct zh_pol_model *prev,
 	uint32_t *used = NULL, next = first;
 	size_t n_used = 0, cap = 0, given = 0, u = 0, n_order = 0;
 	size_t n_prev = !prev ? 0 : classes ? prev->n_classes : prev->n_ids;
+	struct prev_num *pn = calloc(n_prev ? n_prev : 1, sizeof(*pn));
 
-	if (!order)
+	if (!order || !pn) {
+		free(order);
+		free(pn);
 		return -ENOMEM;
+	}
+	for (size_t i = 0; i < n_prev; i++) {
+		memcpy(pn[i].h,
+		       classes ? prev->classes[i].sig : prev->ids[i].sig, 32);
+		pn[i].id = classes ? prev->classes[i].id : prev->ids[i].id;
+	}
+	pol_sort(pn, n_prev, sizeof(*pn), cmp_prev_num);
 	/* A number set beforehand (WORLD) stays, uncounted. */
 	for (size_t i = 0; i < n; i++)
 		if (!v[i].id)
@@ -814,6 +1226,7 @@ static int number(struct sig *v, size_t n, const struct zh_pol_model *prev,
 	for (size_t i = 0; i < n_prev; i++) {
 		if (grow((void **)&used, &cap, n_used + 1, sizeof(*used))) {
 			free(order);
+			free(pn);
 			return -ENOMEM;
 		}
 		used[n_used++] = classes ? prev->classes[i].id :
@@ -822,8 +1235,7 @@ static int number(struct sig *v, size_t n, const struct zh_pol_model *prev,
 	pol_sort(used, n_used, sizeof(*used), cmp_u32);
 	/* Kept numbers first, so that a bound cuts new meanings. */
 	for (size_t i = 0; i < n; i++) {
-		uint32_t id = classes ? prev_class(prev, order[i]->h) :
-					prev_id(prev, order[i]->h);
+		uint32_t id = prev_num(pn, n_prev, order[i]->h);
 
 		order[i]->id = 0;
 		if (id && given < max) {
@@ -847,6 +1259,7 @@ static int number(struct sig *v, size_t n, const struct zh_pol_model *prev,
 	}
 	free(used);
 	free(order);
+	free(pn);
 	return 0;
 }
 
@@ -899,20 +1312,50 @@ static int cmp_pfx(const void *a, const void *b)
 	return memcmp(x->raw, y->raw, sizeof(x->raw));
 }
 
-static void key_hex(const struct zh_ep_key *k, char *out)
-{
-	const uint8_t *b = (const uint8_t *)k;
-
-	for (size_t i = 0; i < sizeof(*k); i++)
-		snprintf(out + 2 * i, 3, "%02x", b[i]);
-}
-
 struct addr_ref {
 	struct zh_ep_key key;
 	size_t sig; /* index in c->ids */
 	bool host;
 	long pod; /* index in c->pods; -1: a node address */
 };
+
+struct owner {
+	struct zh_ep_key key;
+	size_t ref; /* index in the refs: the first claim comes first */
+	long pod;
+};
+
+static int cmp_owner(const void *a, const void *b)
+{
+	const struct owner *x = a, *y = b;
+	int d = memcmp(&x->key, &y->key, sizeof(x->key));
+
+	if (d)
+		return d;
+	return (x->ref > y->ref) - (x->ref < y->ref);
+}
+
+/* Who has address @k: a pod's index, -1 the node, -2 nobody. */
+static long owner_of(const struct cc *c, const struct zh_ep_key *k)
+{
+	struct owner want = { .key = *k };
+	size_t lo = 0, hi = c->n_owners;
+
+	/* (By key alone: there is one owner per key.) */
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		int d = memcmp(&c->owners[mid].key, &want.key,
+			       sizeof(want.key));
+
+		if (!d)
+			return c->owners[mid].pod;
+		if (d < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return -2;
+}
 
 static int ipc_find(const struct zh_pol_model *m, const struct zh_ep_key *k)
 {
@@ -935,16 +1378,15 @@ static int identities(struct cc *c)
 	struct addr_ref *refs = NULL;
 	struct pol_pfx *pfx = NULL;
 	size_t n_refs = 0, cap_refs = 0, n_pfx = 0, cap_pfx = 0, world;
-	json_t *seen = json_object();
-	char buf[64];
+	struct owner *claims = NULL;
+	bool *dup = NULL;
 	int rc = -ENOMEM;
 
 	c->id_idx = json_object();
-	c->ip_owner = json_object();
-	if (!seen || !c->id_idx || !c->ip_owner)
+	if (!c->id_idx)
 		goto out;
 	/* The empty signature first: ZH_POL_ID_WORLD. */
-	if (id_intern(c, NULL, 0, NULL, 0, &world))
+	if (id_intern(c, NULL, 0, NULL, 0, NULL, &world))
 		goto out;
 	c->ids[world].addrs = 0;
 	for (size_t i = 0; i < c->o->n_node_addrs; i++) {
@@ -964,7 +1406,7 @@ static int identities(struct cc *c)
 			if (p->host_net && !p->local)
 				continue; /* another node's address */
 			r.host = p->host_net;
-			if (!r.host && addr_sig(c, p, &p->ips[x], &r.sig))
+			if (!r.host && addr_sig(c, p, x, &r.sig))
 				goto out;
 			if (grow((void **)&refs, &cap_refs, n_refs + 1,
 				 sizeof(*refs)))
@@ -1039,7 +1481,7 @@ static int identities(struct cc *c)
 			}
 			peers[n++] = (uint32_t)e;
 		}
-		if (id_intern(c, peers, n, NULL, 0, &pfx_sig[i])) {
+		if (id_intern(c, peers, n, NULL, 0, NULL, &pfx_sig[i])) {
 			free(pfx_sig);
 			goto out;
 		}
@@ -1055,27 +1497,41 @@ static int identities(struct cc *c)
 		if (!c->ids[i].id)
 			m->sum.identity_overflow += c->ids[i].addrs;
 
-	/* The ipcache: first claim wins (node addresses come first). */
-	for (size_t i = 0; i < n_refs; i++) {
-		struct zh_pol_ipc_ent *e;
-
-		key_hex(&refs[i].key, buf);
-		if (json_object_get(seen, buf)) {
+	/* The ipcache: first claim wins (node addresses come first). The
+	 * claims sorted by address, then by order: the first of each
+	 * address owns it, the others are duplicates. */
+	claims = calloc(n_refs ? n_refs : 1, sizeof(*claims));
+	dup = calloc(n_refs ? n_refs : 1, sizeof(*dup));
+	c->owners = calloc(n_refs ? n_refs : 1, sizeof(*c->owners));
+	if (!claims || !dup || !c->owners) {
+		free(pfx_sig);
+		goto out;
+	}
+	for (size_t i = 0; i < n_refs; i++)
+		claims[i] = (struct owner){ .key = refs[i].key,
+					    .ref = i,
+					    .pod = refs[i].pod };
+	pol_sort(claims, n_refs, sizeof(*claims), cmp_owner);
+	for (size_t i = 0, first = 0; i < n_refs; i++) {
+		if (i && !memcmp(&claims[i].key, &claims[first].key,
+				 sizeof(claims[i].key))) {
+			dup[claims[i].ref] = true;
 			/* The node's address again (its hostNetwork pods)
 			 * is no conflict. */
-			if (!refs[i].host ||
-			    !json_is_true(json_object_get(seen, buf)))
+			if (!refs[claims[i].ref].host ||
+			    !refs[claims[first].ref].host)
 				m->sum.ip_conflicts++;
 			continue;
 		}
-		json_object_set_new(seen, buf, json_boolean(refs[i].host));
+		first = i;
 		/* Who has it: only that pod is an endpoint with it. */
-		if (refs[i].pod >= 0 &&
-		    json_object_set_new(c->ip_owner, buf,
-					json_integer(refs[i].pod))) {
-			free(pfx_sig);
-			goto out;
-		}
+		c->owners[c->n_owners++] = claims[i];
+	}
+	for (size_t i = 0; i < n_refs; i++) {
+		struct zh_pol_ipc_ent *e;
+
+		if (dup[i])
+			continue;
 		if (m->n_ipc >= c->lim.ipcache) {
 			m->sum.identity_overflow++;
 			continue;
@@ -1112,7 +1568,8 @@ static int identities(struct cc *c)
 out:
 	free(refs);
 	free(pfx);
-	json_decref(seen);
+	free(claims);
+	free(dup);
 	return rc;
 }
 
@@ -1586,13 +2043,8 @@ static int classes(struct cc *c)
 		for (size_t x = 0; x < p->n_ips; x++) {
 			struct zh_pol_ep_ent *e;
 			int at = ipc_find(m, &p->ips[x]);
-			char hx[2 * sizeof(struct zh_ep_key) + 1];
-			const json_t *owner;
 
-			key_hex(&p->ips[x], hx);
-			owner = json_object_get(c->ip_owner, hx);
-			if (!owner ||
-			    json_integer_value(owner) != (json_int_t)i)
+			if (owner_of(c, &p->ips[x]) != (long)i)
 				continue; /* another pod (or the node) has it */
 			if (grow((void **)&m->eps, &c->cap_eps, m->n_eps + 1,
 				 sizeof(*m->eps)))
@@ -1661,9 +2113,18 @@ static void cc_free(struct cc *c)
 	for (size_t i = 0; i < c->n_pols; i++)
 		pol_policy_free(&c->pols[i]);
 	free(c->pols);
-	for (size_t i = 0; i < c->n_pods; i++)
+	for (size_t i = 0; i < c->n_pods; i++) {
 		free(c->pods[i].peers);
+		for (size_t x = 0; x < POD_IPS_MAX; x++)
+			free(c->pods[i].blocks[x]);
+		free(c->pods[i].np);
+	}
 	free(c->pods);
+	free(c->remap);
+	free(c->known);
+	free(c->fresh[0]);
+	free(c->fresh[1]);
+	free(c->np_fp);
 	for (size_t i = 0; i < c->n_ids; i++) {
 		free(c->ids[i].peers);
 		free(c->ids[i].np);
@@ -1681,7 +2142,7 @@ static void cc_free(struct cc *c)
 	json_decref(c->np_idx);
 	json_decref(c->id_idx);
 	json_decref(c->cls_idx);
-	json_decref(c->ip_owner);
+	free(c->owners);
 }
 
 void zh_pol_model_free(struct zh_pol_model *m)
@@ -1702,6 +2163,7 @@ void zh_pol_model_free(struct zh_pol_model *m)
 		free(m->cells[i].ports);
 	free(m->cells);
 	free(m->rejects);
+	cache_free(m->cache);
 	free(m);
 }
 
@@ -1723,13 +2185,17 @@ int zh_pol_compile(const json_t *pods, const json_t *namespaces,
 	if (!rc)
 		rc = policies_read(&c, policies);
 	if (!rc)
-		rc = pods_read(&c, pods);
-	if (!rc)
 		rc = nps_collect(&c);
+	if (!rc)
+		rc = cache_begin(&c, c.ns_names_ok);
+	if (!rc)
+		rc = pods_read(&c, pods);
 	if (!rc)
 		rc = pods_match(&c) ? -ENOMEM : 0;
 	if (!rc)
 		rc = identities(&c);
+	if (!rc)
+		rc = cache_end(&c);
 	if (!rc)
 		rc = classes(&c);
 	if (rc)

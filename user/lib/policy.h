@@ -76,6 +76,10 @@ struct zh_pol_opts {
 	const struct zh_ep_key *node_addrs;
 	size_t n_node_addrs;
 	struct zh_pol_limits lim;
+	/* Compute everything from the stores, reusing nothing that @prev
+	 * cached (the oracle that incremental compiles are checked against:
+	 * both give the same model). */
+	bool no_cache;
 };
 
 /* A Namespace annotated with this ("true") audits its pods' policy. */
@@ -140,6 +144,8 @@ struct zh_pol_summary {
 	size_t ip_conflicts; /* an address claimed by two pods */
 };
 
+struct zh_pol_cache;
+
 struct zh_pol_model {
 	struct zh_pol_ident *ids; /* by id */
 	size_t n_ids;
@@ -156,6 +162,9 @@ struct zh_pol_model {
 	struct zh_pol_reject *rejects; /* in the order found */
 	size_t n_rejects;
 	struct zh_pol_summary sum;
+	/* What the next compile (given this one as @prev) may reuse;
+	 * opaque (policy.c). */
+	struct zh_pol_cache *cache;
 };
 
 /*
@@ -163,6 +172,13 @@ struct zh_pol_model {
  * store), any may be NULL (none). @prev: the model the maps hold, or
  * NULL. Returns 0 and the model in *@out (zh_pol_model_free()), or
  * -ENOMEM; bad objects are in (*out)->rejects, not an error.
+ *
+ * Incremental: with @prev (and not opts.no_cache), what @prev's compile
+ * read from a Pod object, in a Namespace object, that is still in the
+ * stores is reused, not read again. So an object in a store is never
+ * edited in place: a change is a new object put in its place, as the
+ * watch does (k8s_watch.c); the result is then the same as with
+ * opts.no_cache (the tests check it after every event).
  */
 int zh_pol_compile(const json_t *pods, const json_t *namespaces,
 		   const json_t *policies, const struct zh_pol_opts *o,

@@ -113,6 +113,7 @@ const char *const xb_path_names[XB_P_MAX] = {
 	[XB_P_ZH_VXLAN] = "zerohop-vxlan",
 	[XB_P_BRIDGE_ROUTES] = "bridge-routes",
 	[XB_P_VXLAN_BRIDGE] = "vxlan-bridge",
+	[XB_P_ZH_POLICY] = "zerohop-policy",
 };
 
 /* Pod subnets, one per path, all outside the ClusterIP range 10.96/12. */
@@ -128,6 +129,7 @@ static const char *const xb_subnets[XB_P_MAX] = {
 	[XB_P_ZH_SOCK] = "10.248.0.0/24",
 	[XB_P_HOST_SVC] = "10.249.0.0/24",
 	[XB_P_KUBEPROXY_HOST] = "10.251.0.0/24",
+	[XB_P_ZH_POLICY] = "10.252.0.0/24",
 };
 
 const char *xb_path_wl_skip(int path, enum xb_workload wl)
@@ -1060,6 +1062,48 @@ static int xb_socklb_setup(struct xb_env *e, struct xb_path *p, const char *pin,
 	return 0;
 }
 
+/* --- zerohop-policy (policy.c) ---------------------------------------------- */
+
+/* Before the first ADD: the objects loaded (kept open, as zerohop-svc's),
+ * and policy on, so that the pods start pending as on a policed node. */
+static int xb_policy_before_pods(struct xb_env *e, struct xb_path *p,
+				 const char *pin, char *why, size_t why_len)
+{
+	int ret = xb_zh_svc_load(e, p, pin, 0, why, why_len);
+
+	if (ret)
+		return ret;
+	return xb_policy_mode_on(e->zh_objs[p->id], pin, why, why_len);
+}
+
+/* After pods a and b: a third pod, "other", on the same network (the one
+ * the policy does not allow), then the policy compiled and written. */
+static int xb_policy_after_pods(struct xb_env *e, struct xb_path *p,
+				const struct xb_setup_opts *o,
+				const char *cni_path, const char *pin,
+				char *why, size_t why_len)
+{
+	const char *name = xb_path_names[p->id];
+	char conf[PATH_MAX], fname[128], info[256];
+	int ret;
+
+	ret = xb_netns_add(e, name, "c", p->other_ns, sizeof(p->other_ns));
+	if (ret)
+		return zh_errf(why, why_len, -EIO, "netns: %s", strerror(-ret));
+	/* xb_setup_pods() wrote the network config here. */
+	snprintf(fname, sizeof(fname), "%s.conf", name);
+	xb_tmp_file(e, conf, sizeof(conf), fname);
+	ret = xb_pod_add(e, p->node_ns, p->other_ns, conf, o->plugin, cni_path,
+			 pin, &p->other_ip, NULL, why, why_len);
+	if (ret)
+		return ret;
+	ret = xb_policy_apply(e->zh_objs[p->id], pin, p, info, sizeof(info),
+			      why, why_len);
+	if (!ret && !o->quiet)
+		pr_info("%s: %s\n", name, info);
+	return ret;
+}
+
 static int xb_setup_zerohop(struct xb_env *e, struct xb_path *p,
 			    const struct xb_setup_opts *o, char *why,
 			    size_t why_len)
@@ -1091,11 +1135,12 @@ static int xb_setup_zerohop(struct xb_env *e, struct xb_path *p,
 		memcpy(e->pin_root, root, sizeof(root));
 	}
 	snprintf(pin, sizeof(pin), "%s/%s", e->pin_root,
-		 p->id == XB_P_ZH_SVC	? "svc" :
-		 p->id == XB_P_ZH_SOCK	? "sock" :
-		 p->id == XB_P_HOST_SVC ? "hostsvc" :
-		 afxdp			? "afxdp" :
-					  dp);
+		 p->id == XB_P_ZH_SVC	 ? "svc" :
+		 p->id == XB_P_ZH_SOCK	 ? "sock" :
+		 p->id == XB_P_HOST_SVC	 ? "hostsvc" :
+		 p->id == XB_P_ZH_POLICY ? "policy" :
+		 afxdp			 ? "afxdp" :
+					   dp);
 	/* The plugin's own directory first, as a runtime's CNI_PATH would. */
 	slash = strrchr(o->plugin, '/');
 	snprintf(cni_path, sizeof(cni_path), "%.*s:%s",
@@ -1117,6 +1162,11 @@ static int xb_setup_zerohop(struct xb_env *e, struct xb_path *p,
 		if (ret)
 			return ret;
 	}
+	if (p->id == XB_P_ZH_POLICY) {
+		ret = xb_policy_before_pods(e, p, pin, why, why_len);
+		if (ret)
+			return ret;
+	}
 	snprintf(ipam, sizeof(ipam), "%s/ipam-%s", e->tmp, name);
 	xb_tmp_file(e, sock, sizeof(sock), "xsk.sock");
 	conf_a = xb_zh_conf(name, dp, xb_subnets[p->id], ipam,
@@ -1134,6 +1184,9 @@ static int xb_setup_zerohop(struct xb_env *e, struct xb_path *p,
 	free(conf_b);
 	if (!ret && xb_path_has_services(p->id))
 		ret = xb_zh_svc_apply(e, p, o, pin, why, why_len);
+	if (!ret && p->id == XB_P_ZH_POLICY)
+		ret = xb_policy_after_pods(e, p, o, cni_path, pin, why,
+					   why_len);
 	if (!ret && xb_path_is_socklb(p->id))
 		ret = xb_socklb_setup(e, p, pin, why, why_len);
 	/* host-svc: the client is the node itself, from an address of its
@@ -1877,6 +1930,7 @@ int xb_path_setup(struct xb_env *e, struct xb_path *p,
 	case XB_P_ZH_AFXDP:
 	case XB_P_ZH_SOCK:
 	case XB_P_HOST_SVC:
+	case XB_P_ZH_POLICY:
 		ret = xb_setup_zerohop(e, p, o, why, why_len);
 		break;
 	case XB_P_KP_NODEPORT:
@@ -2172,6 +2226,8 @@ int xb_path_slice_reset(struct xb_env *e, const struct xb_path *p)
 		ret = zh_ct_flush(e->zh_np);
 		return ret < 0 ? ret : 0;
 	}
+	if (p->id == XB_P_ZH_POLICY && e->zh_objs[p->id])
+		return xb_policy_ct_flush(e->zh_objs[p->id]);
 	if (p->id != XB_P_ZH_SVC || !e->zh_objs[p->id])
 		return 0;
 	ret = zh_ct_flush(e->zh_objs[p->id]);

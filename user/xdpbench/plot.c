@@ -35,6 +35,7 @@ static const char *const xb_colors[XB_P_MAX] = {
 	[XB_P_ZH_AFXDP] = "#bcbd22",	[XB_P_ZH_SOCK] = "#e377c2",
 	[XB_P_HOST_SVC] = "#8c564b",	[XB_P_KUBEPROXY_HOST] = "#ff9896",
 	[XB_P_KP_NODEPORT] = "#c49c94", [XB_P_ZH_NODEPORT] = "#f7b6d2",
+	[XB_P_ZH_POLICY] = "#98df8a",
 };
 
 static void xb_xml_text(FILE *f, const char *s)

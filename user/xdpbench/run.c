@@ -20,7 +20,9 @@
 
 #include "kfeatures.h"
 #include "log.h"
+#include "maps.h"
 #include "params.h"
+#include "pin.h"
 #include "xdpbench.h"
 
 /* All cells together keep at most this many samples (8 bytes each). */
@@ -103,6 +105,16 @@ void xb_run_usage(FILE *f)
 		"               node's pod CIDR, as kindnet does it\n"
 		"  vxlan-bridge  bridge-plugin pods and a kernel VXLAN device with\n"
 		"               FDB, neighbour and onlink route, as flannel does it\n"
+		"\n"
+		"NetworkPolicy (only when --paths names it):\n"
+		"  zerohop-policy  zerohop-tc with NetworkPolicy on (as zerohopd\n"
+		"               --network-policy=on): the server pod is selected by a\n"
+		"               policy allowing the client pod (UDP and TCP to the\n"
+		"               bench's port), compiled and written by the agent's\n"
+		"               code, so every flow is judged and tracked (zh_pol_ct,\n"
+		"               flushed before each slice); a third pod the policy\n"
+		"               does not allow is shown to get no reply. Compare with\n"
+		"               zerohop-tc (-b zerohop-tc): the cost of an allow policy\n"
 		"\n"
 		"Workloads (--workload):\n"
 		"  udp-rr       one UDP flow, one request outstanding\n"
@@ -359,6 +371,78 @@ static int xb_measure(struct xb_env *e, struct xb_path *p,
 	return ret ? ret : xb_stop ? 0 : sret;
 }
 
+/* --- zerohop-policy: does the policy really judge? ---------------------------- */
+
+#define XB_POL_DENIED_REQUESTS 5
+#define XB_POL_DENIED_TIMEOUT_NS (100 * 1000000ULL)
+
+/*
+ * After the client's requests were answered: they made zh_pol_ct entries
+ * (the flow was judged and tracked), and a pod the policy does not allow
+ * ("other") sends XB_POL_DENIED_REQUESTS requests to the server that get
+ * no reply, each counted as drop_policy_ingress.
+ */
+static int xb_policy_check(struct xb_env *e, struct xb_path *p,
+			   const struct xb_run_opts *o, char *why,
+			   size_t why_len)
+{
+	const struct zh_objs *objs = e->zh_objs[p->id];
+	struct zh_counter before[ZH_STAT_MAX], after[ZH_STAT_MAX];
+	struct xb_path denied = *p;
+	struct xb_samples s = { 0 };
+	struct xb_slice sl = {
+		.wl = XB_WL_UDP_RR,
+		.count = XB_POL_DENIED_REQUESTS,
+		.udp_timeout_ns = XB_POL_DENIED_TIMEOUT_NS,
+		.samples = &s,
+	};
+	char dst[INET_ADDRSTRLEN];
+	uint64_t drops;
+	long flows;
+	int ret;
+
+	inet_ntop(AF_INET, &p->target.sin_addr, dst, sizeof(dst));
+	flows = xb_policy_ct_count(objs);
+	if (flows <= 0)
+		return zh_errf(
+			why, why_len, -EIO,
+			"no zh_pol_ct entry after the client's requests (%ld): not judged",
+			flows);
+	memcpy(denied.cli_ns, p->other_ns, sizeof(denied.cli_ns));
+	denied.cli_ip = p->other_ip;
+	ret = zh_stats_read(objs, before);
+	if (!ret)
+		ret = xb_measure(e, &denied, o, &sl, why, why_len);
+	if (!ret)
+		ret = zh_stats_read(objs, after);
+	if (ret || xb_stop) {
+		xb_samples_free(&s);
+		return xb_stop ? 0 : ret;
+	}
+	drops = after[ZH_STAT_DROP_POLICY_INGRESS].packets -
+		before[ZH_STAT_DROP_POLICY_INGRESS].packets;
+	if (s.seen) {
+		ret = zh_errf(
+			why, why_len, -EIO,
+			"the pod the policy does not allow got %zu replies from %s",
+			(size_t)s.seen, dst);
+	} else if (drops < XB_POL_DENIED_REQUESTS) {
+		ret = zh_errf(
+			why, why_len, -EIO,
+			"the other pod's %d requests got no reply, but drop_policy_ingress counted %" PRIu64,
+			XB_POL_DENIED_REQUESTS, drops);
+	} else {
+		xb_progress(
+			o,
+			"xdpbench: %s: %s:%u is judged by NetworkPolicy: the client's flow allowed and tracked (%ld zh_pol_ct entries), a pod the policy does not allow got none of %d replies (drop_policy_ingress +%" PRIu64
+			")\n",
+			xb_path_names[p->id], dst, ntohs(p->target.sin_port),
+			flows, XB_POL_DENIED_REQUESTS, drops);
+	}
+	xb_samples_free(&s);
+	return ret;
+}
+
 /* A few requests through a path just set up: does it carry traffic, and
  * is it the path it claims to be? */
 static int xb_path_check(struct xb_env *e, struct xb_path *p,
@@ -401,6 +485,8 @@ static int xb_path_check(struct xb_env *e, struct xb_path *p,
 				"xdpbench: %s: %s:%u is balanced to the server pod by zerohop (zh_ct entries both ways, server's peer is the client pod)\n",
 				xb_path_names[p->id], dst,
 				ntohs(p->target.sin_port));
+	} else if (!ret && !xb_stop && p->id == XB_P_ZH_POLICY) {
+		ret = xb_policy_check(e, p, o, why, why_len);
 	} else if (!ret && !xb_stop && p->id == XB_P_ZH_AFXDP) {
 		char desc[400];
 
@@ -543,6 +629,7 @@ static const char *xb_path_kernel_na(enum xb_path_id id,
 	switch (id) {
 	case XB_P_ZH_TC:
 	case XB_P_ZH_SVC:
+	case XB_P_ZH_POLICY: /* and zh_tc_to_pod: policy.c says so */
 		use = ZH_USE_TC;
 		break;
 	case XB_P_ZH_SOCK:

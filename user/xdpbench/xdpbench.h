@@ -218,6 +218,9 @@ enum xb_path_id {
 	XB_P_ZH_VXLAN,
 	XB_P_BRIDGE_ROUTES,
 	XB_P_VXLAN_BRIDGE,
+	/* zerohop-tc with a NetworkPolicy on the server pod that allows the
+	 * client (policy.c): opt-in (-P), like the two-node paths. */
+	XB_P_ZH_POLICY,
 	XB_P_MAX,
 };
 /* The paths a run takes without -P: those within one node. */
@@ -350,6 +353,10 @@ struct xb_path {
 	 * socket stays outside). "": none. */
 	const char *cgroup;
 	struct xb_setup_info info;
+	/* zerohop-policy: a third pod of the node, which the policy does
+	 * not allow (its netns and address). */
+	char other_ns[XB_NAME_MAX];
+	struct in_addr other_ip;
 };
 
 struct xb_setup_opts {
@@ -387,6 +394,35 @@ bool xb_path_is_socklb(int id);
 int xb_cgroup_enter(struct xb_env *e, const char *dir);
 /* "/run/netns/NAME", or NULL for the root netns (""). */
 const char *xb_netns_path(const char *name, char *buf, size_t len);
+
+/* --- policy.c: zerohop-policy's NetworkPolicy ------------------------------- */
+
+/* The namespace, labels and policy zerohop-policy compiles. */
+#define XB_POL_NS "xdpbench"
+#define XB_POL_NAME "server-from-client"
+#define XB_POL_NODE "xdpbench-node"
+
+/* zh_pol_state.mode on in @objs (pins @pin): from now on the plugin's ADD
+ * makes a new pod pending, as on a node whose agent enforces policy. */
+int xb_policy_mode_on(struct zh_objs *objs, const char *pin, char *why,
+		      size_t why_len);
+/*
+ * The path's three pods (client, server, other) and NetworkPolicy
+ * XB_POL_NS/XB_POL_NAME (the server's ingress: from app=client, UDP and
+ * TCP to XB_DEFAULT_PORT) as the API server would return them, compiled
+ * and written into @objs by zerohopd's own code (zh_pol_compile(),
+ * zh_pol_diff(), zh_pol_maps_apply(), zh_pol_maps_sweep()); then the
+ * maps asked what they decide for client -> server (allowed) and other ->
+ * server (drop_policy_ingress). A summary in @info_buf.
+ */
+int xb_policy_apply(struct zh_objs *objs, const char *pin,
+		    const struct xb_path *p, char *info_buf, size_t info_len,
+		    char *why, size_t why_len);
+/* Flows in @objs' zh_pol_ct (both directions count), or a negative errno. */
+long xb_policy_ct_count(const struct zh_objs *objs);
+/* Forget them (outside the measured time: every udp-newflow request a new
+ * flow, judged again). */
+int xb_policy_ct_flush(const struct zh_objs *objs);
 
 /* --- afxdp.c: zerohop-afxdp's agent and slices ------------------------------ */
 
