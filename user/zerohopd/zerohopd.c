@@ -152,6 +152,10 @@ static void usage(FILE *f)
 		"                          A directory that is no cgroup v2 but whose\n"
 		"                          DIR/unified is (a hybrid node's hierarchy mounted\n"
 		"                          whole): that one\n"
+		"      --cgroup-has-pods   every pod's processes run below --cgroup DIR (as\n"
+		"                          below kubelet's kubepods): the hooks there cover\n"
+		"                          the pods as from the root, and a pod's packets are\n"
+		"                          balanced per packet only to the Service CIDRs\n"
 		"  -v, --verbose           more logging (repeat for libbpf debug)\n"
 		"  -h, --help              this help\n"
 		"\n"
@@ -842,6 +846,7 @@ struct agent_opts {
 	struct zh_cluster_conf cluster; /* made from the above */
 	int socket_lb; /* --socket-lb: enum socklb_mode */
 	const char *cgroup; /* --cgroup; NULL: the cgroup v2 root */
+	bool cgroup_has_pods; /* --cgroup-has-pods */
 	struct zh_kube_opts kube;
 	int verbose;
 	struct zh_config cfg; /* the fields of zh_config that are ours */
@@ -1031,6 +1036,7 @@ static int agent_parse(int argc, char **argv, struct agent_opts *o)
 		ZH_OPT_ENUM("socket-lb", 0, &o->socket_lb, socklb_names,
 			    socklb_vals, 3),
 		ZH_OPT_STR("cgroup", 0, &o->cgroup),
+		ZH_OPT_FLAG("cgroup-has-pods", 0, &o->cgroup_has_pods),
 		ZH_OPT_COUNT("verbose", 'v', &o->verbose),
 		ZH_OPT_HELP(&help),
 		{},
@@ -1249,11 +1255,12 @@ static void cluster_features(const struct zh_objs *objs,
 }
 
 /*
- * ZH_CFG_F_SOCK_PODS (zh_abi.h): on when the hooks in @mask are on the
- * root of the cgroup v2 hierarchy and translate connect() and sendmsg()
- * of both families, so that no pod's socket reaches the per-packet path
- * with a Service address; off otherwise (0: off). Set after the hooks
- * are attached, cleared before they go.
+ * ZH_CFG_F_SOCK_PODS (zh_abi.h): on when the hooks in @mask translate
+ * connect() and sendmsg() of both families on the root of the cgroup v2
+ * hierarchy (or on --cgroup DIR with --cgroup-has-pods), so that no pod's
+ * socket reaches the per-packet path with a Service address; off
+ * otherwise (0: off). Set after the hooks are attached, cleared before
+ * they go.
  */
 static void socklb_pods(struct agent *a, unsigned int mask)
 {
@@ -1265,10 +1272,11 @@ static void socklb_pods(struct agent *a, unsigned int mask)
 	struct stat st;
 	bool on;
 
-	on = (mask & all) == all && !zh_cgroup2_root(root, sizeof(root)) &&
-	     !stat(root, &st) &&
+	on = (mask & all) == all &&
 	     (zh_socklb_attached(a->objs.dir, &id) & all) == all &&
-	     id == (__u64)st.st_ino;
+	     (a->o.cgroup_has_pods ||
+	      (!zh_cgroup2_root(root, sizeof(root)) && !stat(root, &st) &&
+	       id == (__u64)st.st_ino));
 	if (zh_svc_sock_pods(&a->objs, on))
 		pr_warn("cannot write %s\n", ZH_MAP_CONFIG);
 	else if (mask)
