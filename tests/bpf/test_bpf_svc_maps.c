@@ -320,6 +320,20 @@ static void test_rev_gate(void **state)
 	assert_int_equal(zh_config_get(&o, &cfg), 0);
 	assert_true(cfg.flags & ZH_CFG_F_REV_GATED);
 
+	/* The flows gone (and a stale slot): every slot cleared again. */
+	assert_int_equal(bpf_map_update_elem(o.svc_be_fd, &(__u32){ 9 },
+					     &(__u32){ 1 }, BPF_ANY),
+			 0);
+	assert_int_equal(zh_ct_flush(&o), 3); /* one FWD key for both */
+	assert_int_equal(zh_svc_rev_gate(&o, &marked), 0);
+	assert_int_equal(marked, 0);
+	assert_int_equal(slot_get(o.svc_be_fd, 9), 0);
+	assert_int_equal(slot_get(o.svc_be_fd, ZH_SVC_BE_ROUTED), 0);
+	assert_int_equal(slot_get(o.svc_be_fd, 70000 & (ZH_SVC_BE_SLOTS - 1)),
+			 0);
+	assert_int_equal(zh_config_get(&o, &cfg), 0);
+	assert_true(cfg.flags & ZH_CFG_F_REV_GATED);
+
 	/* Pins of before zh_svc_be: no gate, and no error. */
 	close(o.svc_be_fd);
 	o.svc_be_fd = -1;

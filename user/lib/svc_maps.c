@@ -705,11 +705,20 @@ static int rev_mark(const struct zh_ct_key *key, const struct zh_ct *ct,
 int zh_svc_rev_gate(const struct zh_objs *o, size_t *marked)
 {
 	struct rev_mark m = { .o = o };
+	__u32 zero = 0;
 	int rc;
 
 	if (o->svc_be_fd < 0)
 		return 0;
-	rc = zh_ct_foreach(o, rev_mark, &m);
+	/* Ungated while the slots are cleared (those of flows long gone
+	 * with them) and marked again from zh_ct: a flow the datapath makes
+	 * meanwhile marks itself after the clearing, or is in zh_ct. */
+	rc = config_flag(o, ZH_CFG_F_REV_GATED, false);
+	for (__u32 s = 0; !rc && s < ZH_SVC_BE_SLOTS; s++)
+		if (bpf_map_update_elem(o->svc_be_fd, &s, &zero, BPF_ANY))
+			rc = -errno;
+	if (!rc)
+		rc = zh_ct_foreach(o, rev_mark, &m);
 	if (!rc)
 		rc = config_flag(o, ZH_CFG_F_REV_GATED, true);
 	if (marked)

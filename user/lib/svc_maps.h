@@ -126,10 +126,11 @@ void zh_svc_info_free(struct zh_svc_info *info, size_t n);
  * The reverse lookups' gate (zh_abi.h: zh_svc_be, ZH_CFG_F_REV_GATED).
  * zh_svc_rev_ungate(): every reply is looked up again (the agent, before
  * another version's or build's programs are taken over: they may make
- * flows without marking them). zh_svc_rev_gate(): every flow in zh_ct
- * marked in zh_svc_be (the backend's host veth, or ZH_SVC_BE_ROUTED for a
- * backend that is no local pod), then the gate on; only when nothing but
- * this build's programs runs (they mark what they make from then on).
+ * flows without marking them). zh_svc_rev_gate(): ungated, zh_svc_be
+ * cleared and every flow in zh_ct marked there (the backend's host veth,
+ * or ZH_SVC_BE_ROUTED for a backend that is no local pod), then the gate
+ * on; only when nothing but this build's programs runs (they mark what
+ * they make from then on).
  * @marked (may be NULL): the flows marked. 0 or a negative errno; both
  * are no-ops on pins without zh_svc_be.
  */
