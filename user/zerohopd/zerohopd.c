@@ -1257,7 +1257,9 @@ static void cluster_features(const struct zh_objs *objs,
 /*
  * ZH_CFG_F_SOCK_PODS (zh_abi.h): on when the hooks in @mask translate
  * connect() and sendmsg() of both families on the root of the cgroup v2
- * hierarchy (or on --cgroup DIR with --cgroup-has-pods), so that no pod's
+ * hierarchy (the default, or --cgroup naming it, as the DaemonSet's
+ * /host/sys/fs/cgroup does; a container's own /sys/fs/cgroup is no root),
+ * or on --cgroup DIR with --cgroup-has-pods, so that no pod's
  * socket reaches the per-packet path with a Service address; off
  * otherwise (0: off). Set after the hooks are attached, cleared before
  * they go.
@@ -1267,16 +1269,11 @@ static void socklb_pods(struct agent *a, unsigned int mask)
 	const unsigned int all =
 		1U << ZH_SOCK_CONNECT4 | 1U << ZH_SOCK_CONNECT6 |
 		1U << ZH_SOCK_SENDMSG4 | 1U << ZH_SOCK_SENDMSG6;
-	char root[PATH_MAX];
-	__u64 id = 0;
-	struct stat st;
 	bool on;
 
 	on = (mask & all) == all &&
-	     (zh_socklb_attached(a->objs.dir, &id) & all) == all &&
-	     (a->o.cgroup_has_pods ||
-	      (!zh_cgroup2_root(root, sizeof(root)) && !stat(root, &st) &&
-	       id == (__u64)st.st_ino));
+	     (zh_socklb_attached(a->objs.dir, NULL) & all) == all &&
+	     (a->o.cgroup_has_pods || zh_cgroup2_is_root(a->o.cgroup));
 	if (zh_svc_sock_pods(&a->objs, on))
 		pr_warn("cannot write %s\n", ZH_MAP_CONFIG);
 	else if (mask)
