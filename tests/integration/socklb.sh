@@ -21,6 +21,8 @@ zh_start
 zh_require jq socat nsenter iptables bpftool
 
 CTL="$ZH_BIN/zerohopctl"
+# zh_config's flags (zh_abi.h ZH_CFG_F_*)
+SOCK_PODS=4 REV_GATED=8
 SOCKC="$ZH_BIN/tests/zh-sockc"
 SVC="$ZH_TMP/services.json"
 LOG="$ZH_TMP/agent.log"
@@ -211,6 +213,8 @@ attached() {
 	check "service list: web is served at the socket level" sock_served 10.96.0.10 80 true
 	check "service list's table has a column for it" \
 		sh -c "'$CTL' service list | head -n 1 | grep -q SOCK"
+	check "hooks on a cgroup below the root: ZH_CFG_F_SOCK_PODS clear, reverse lookups gated" \
+		flags_are $((SOCK_PODS | REV_GATED)) $REV_GATED
 }
 
 host_tcp_udp() {
@@ -469,7 +473,6 @@ flags_are() {
 		false
 	}
 }
-SOCK_PODS=4 REV_GATED=8
 # ext_np: the external client's TCP connection to the node's NodePort,
 # from outside our cgroup (no hook of ours sees its socket): the uplink's
 # per-packet path answers it, or nothing does.
