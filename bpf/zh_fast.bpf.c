@@ -171,25 +171,25 @@ int zh_tc_to_pod(struct __sk_buff *skb)
 SEC("cgroup/connect4")
 int zh_sock_connect4(struct bpf_sock_addr *ctx)
 {
-	return zh_sock_fwd(ctx, 0, ZH_SOCK_STAT_CONNECT4);
+	return zh_sock_fwd(ctx, 0, ZH_SOCK_STAT_CONNECT4, 0);
 }
 
 SEC("cgroup/connect6")
 int zh_sock_connect6(struct bpf_sock_addr *ctx)
 {
-	return zh_sock_fwd(ctx, 1, ZH_SOCK_STAT_CONNECT6);
+	return zh_sock_fwd(ctx, 1, ZH_SOCK_STAT_CONNECT6, 0);
 }
 
 SEC("cgroup/sendmsg4")
 int zh_sock_sendmsg4(struct bpf_sock_addr *ctx)
 {
-	return zh_sock_fwd(ctx, 0, ZH_SOCK_STAT_SENDMSG4);
+	return zh_sock_fwd(ctx, 0, ZH_SOCK_STAT_SENDMSG4, 1);
 }
 
 SEC("cgroup/sendmsg6")
 int zh_sock_sendmsg6(struct bpf_sock_addr *ctx)
 {
-	return zh_sock_fwd(ctx, 1, ZH_SOCK_STAT_SENDMSG6);
+	return zh_sock_fwd(ctx, 1, ZH_SOCK_STAT_SENDMSG6, 1);
 }
 
 SEC("cgroup/recvmsg4")

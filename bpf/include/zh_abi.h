@@ -13,7 +13,7 @@
 #include <linux/types.h>
 
 #define ZH_PIN_ROOT "/sys/fs/bpf/zerohop"
-#define ZH_PIN_VERSION "v4"
+#define ZH_PIN_VERSION "v5"
 #define ZH_PIN_DIR ZH_PIN_ROOT "/" ZH_PIN_VERSION
 
 /* Map names: at most 15 characters, the kernel keeps 16 with the NUL. */
@@ -986,6 +986,41 @@ struct zh_pol_state {
 	__u32 mode; /* ZH_POL_MODE_* */
 	__u32 pad;
 };
+
+/*
+ * Per-packet Service work the egress hop can leave out (lb.h, README's
+ * socket-level load balancing section). zh_config.flags bits:
+ *
+ * ZH_CFG_F_SOCK_PODS: socket-level LB balances every pod's TCP and UDP
+ * sockets (zerohopd set it: its connect/sendmsg hooks, both families, are
+ * on the cgroup v2 root). A pod's packet is then looked up in zh_services
+ * only when it goes to a Service CIDR (a ClusterIP that something no hook
+ * sees still asks for: a raw socket, a flow from before the hooks); the
+ * rest of a pod's traffic, translated at connect() already, pays no
+ * lookup. Nothing changes for the uplink or other nodes.
+ *
+ * ZH_CFG_F_REV_GATED: zh_svc_be is complete (the agent filled it from
+ * zh_ct and the running programs keep it so), and the reverse lookups of
+ * replies are asked only where it says a per-packet flow can exist.
+ * Unset (a fresh or carried zh_config, while another version's programs
+ * may still run), every reply pays the lookup, as before.
+ */
+#define ZH_CFG_F_SOCK_PODS (1U << 2)
+#define ZH_CFG_F_REV_GATED (1U << 3)
+
+/*
+ * zh_svc_be: array, written by the datapath (lb.h) when it makes a
+ * per-packet Service flow, and by the agent from zh_ct at start; read
+ * where a reply would be turned back to its VIP. Slot (host veth ifindex
+ * & (ZH_SVC_BE_SLOTS - 1)) non-zero: that pod may be a backend of such a
+ * flow, its replies are looked up in zh_ct. Slot ZH_SVC_BE_ROUTED: some
+ * flow's backend is no local pod (another node, the host), so replies
+ * the kernel routes into a pod, and those from the uplink, are looked up.
+ * A slot two ifindexes share, or one whose pod left, only costs a lookup.
+ */
+#define ZH_MAP_SVC_BE "zh_svc_be"
+#define ZH_SVC_BE_SLOTS 65536
+#define ZH_SVC_BE_ROUTED 0
 
 #ifndef __bpf__
 _Static_assert(sizeof(struct zh_ep_key) == 20, "zh_ep_key layout");

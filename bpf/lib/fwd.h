@@ -270,6 +270,7 @@ static __always_inline int zh_src_check(const struct zh_flow *f,
 }
 
 static __always_inline int zh_ip_from_pod(void *data, void *data_end,
+					  __u32 ifindex,
 					  const struct zh_iface *self,
 					  struct zh_fwd *fwd)
 {
@@ -289,7 +290,7 @@ static __always_inline int zh_ip_from_pod(void *data, void *data_end,
 	/* Options (source routing among them) get the kernel's rules. */
 	if (f.flags & ZH_FLOW_F_IP_OPTIONS)
 		return ZH_STAT_PASS_IP_OPTIONS;
-	ret = zh_lb_on() ? zh_lb(&f, &fwd->nat) : ZH_RET_PASSTHROUGH;
+	ret = zh_lb(&f, &fwd->nat, ifindex);
 	if (ret < ZH_STAT_MAX)
 		return ret;
 	zh_dst_key(&key, &f, ret, &fwd->nat);
@@ -347,7 +348,7 @@ static __always_inline int zh_from_pod(void *data, void *data_end,
 	switch (eth->h_proto) {
 	case bpf_htons(ETH_P_IP):
 	case bpf_htons(ETH_P_IPV6):
-		return zh_ip_from_pod(data, data_end, self, fwd);
+		return zh_ip_from_pod(data, data_end, ifindex, self, fwd);
 	case bpf_htons(ETH_P_ARP):
 		return zh_arp_from_pod(data, data_end, self);
 	case bpf_htons(ETH_P_8021Q):

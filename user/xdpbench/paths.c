@@ -1104,6 +1104,43 @@ static int xb_policy_after_pods(struct xb_env *e, struct xb_path *p,
 	return ret;
 }
 
+/*
+ * What zerohopd writes at the end of its start, for the Services' paths:
+ * the Service CIDR (--service-cidr 10.96.0.0/12, where xb_svc_vip()
+ * takes the VIPs), the reverse lookups gated on zh_svc_be
+ * (zh_svc_rev_gate()), and for zerohop-sock and host-svc
+ * ZH_CFG_F_SOCK_PODS, as the agent sets it with its hooks on the cgroup
+ * v2 root: here they are on the path's own cgroup, in which the only pod
+ * that sends to a Service (the client) makes its sockets.
+ */
+static int xb_zh_agent_config(struct xb_env *e, const struct xb_path *p,
+			      const char *pin, char *why, size_t why_len)
+{
+	const struct zh_objs *o = e->zh_objs[p->id];
+	struct zh_config cfg;
+	int lock, ret;
+
+	lock = zh_pin_lock(pin);
+	if (lock < 0)
+		return zh_errf(why, why_len, -EIO, "zh_pin_lock %s: %s", pin,
+			       strerror(-lock));
+	ret = zh_config_get(o, &cfg);
+	if (!ret) {
+		cfg.svc_cidr4 = htonl(0x0a600000U); /* 10.96.0.0/12 */
+		cfg.svc_cidr4_len = 12;
+		ret = zh_config_set(o, &cfg);
+	}
+	if (!ret)
+		ret = zh_svc_rev_gate(o, NULL);
+	if (!ret)
+		ret = zh_svc_sock_pods(o, xb_path_is_socklb(p->id));
+	zh_pin_unlock(lock);
+	if (ret)
+		return zh_errf(why, why_len, -EIO, "%s: %s", ZH_MAP_CONFIG,
+			       strerror(-ret));
+	return 0;
+}
+
 static int xb_setup_zerohop(struct xb_env *e, struct xb_path *p,
 			    const struct xb_setup_opts *o, char *why,
 			    size_t why_len)
@@ -1189,6 +1226,8 @@ static int xb_setup_zerohop(struct xb_env *e, struct xb_path *p,
 					   why_len);
 	if (!ret && xb_path_is_socklb(p->id))
 		ret = xb_socklb_setup(e, p, pin, why, why_len);
+	if (!ret && xb_path_has_services(p->id))
+		ret = xb_zh_agent_config(e, p, pin, why, why_len);
 	/* host-svc: the client is the node itself, from an address of its
 	 * own (the pods' gateway is link-local and not the node's). */
 	if (!ret && p->id == XB_P_HOST_SVC) {
