@@ -94,6 +94,11 @@ static __always_inline int zh_skb_to_tunnel(struct __sk_buff *skb,
 	tk.tunnel_ttl = 64;
 	if (n->family == ZH_AF_INET) {
 		tk.remote_ipv4 = bpf_ntohl(n->addr[0]); /* host order here */
+		/* No UDP checksum over IPv4, as BPF's own encapsulation
+		 * (vxlan.h) and the kernel's VXLAN default: the receiving
+		 * node decapsulates it in BPF, which leaves checksummed
+		 * tunnel packets to its device. */
+		flags = BPF_F_ZERO_CSUM_TX;
 	} else {
 		__builtin_memcpy(tk.remote_ipv6, n->addr,
 				 sizeof(tk.remote_ipv6));

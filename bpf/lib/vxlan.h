@@ -11,11 +11,13 @@
  * inner packet; UDP from a port hashed from the inner flow, as
  * udp_flow_src_port(), to the device's port, checksum 0; VXLAN with the I
  * flag and the VNI; the inner Ethernet from our device's MAC to the
- * remote device's), and leaves by bpf_redirect_neigh() on the uplink: no
- * tunnel device, route lookup, netfilter OUTPUT or UDP socket on the way.
+ * remote device's), and leaves by the uplink (bpf_fib_lookup() and
+ * bpf_redirect(), else bpf_redirect_neigh()): no tunnel device, netfilter
+ * OUTPUT or UDP socket on the way.
  *
  * In: on the uplink, an IPv4 packet to this node's underlay address, UDP
- * to the device's port with checksum 0, VXLAN with the I flag alone and our
+ * to the device's port with checksum 0 (or one the kernel has verified:
+ * CHECKSUM_UNNECESSARY), VXLAN with the I flag alone and our
  * VNI, whose inner packet (IPv4, or IPv6 where the kernel has the DECAP
  * flags; no options, no fragment, TTL above 1) is for a pod here and from
  * a pod (or the address) of the very node the outer header names, is
@@ -27,8 +29,8 @@
  * The kernel's device stays the fallback: a kernel without the flags
  * (tc_vxlan_encap, tc_vxlan_decap), an IPv6 underlay, an encapsulation
  * the helper refuses, and every tunnel packet that is not exactly the
- * above (another VNI, a local address we do not own, UDP checksums,
- * IPv4 options and fragments, an inner source that the sending node does
+ * above (another VNI, a local address we do not own, UDP checksums
+ * the kernel has not verified, IPv4 options and fragments, an inner source that the sending node does
  * not own) take the kernel's path, untouched, as before. Without the
  * DECAP flags (before 6.3) only non-GSO IPv4 inner packets are
  * decapsulated here: what a shrink without them would leave of a GSO
@@ -128,6 +130,46 @@ static __always_inline __u8 zh_vxlan_tos(__u8 inner)
 }
 
 /*
+ * Out of the uplink toward underlay address @daddr: the next hop and both
+ * MACs from the FIB where it answers (forwarding on, a neighbour known),
+ * as the native path does; else the kernel's route and neighbour by
+ * bpf_redirect_neigh() (the underlay may have a gateway).
+ */
+static __always_inline int zh_vxlan_out(struct __sk_buff *skb,
+					const struct zh_vxlan *cfg,
+					__be32 daddr)
+{
+	if (zh_kernel_has(TC_FIB_LOOKUP)) {
+		/* tot_len 0: the MTU check is the skb's, which a GSO
+		 * train passes. */
+		struct bpf_fib_lookup p = { .family = 2 /* AF_INET */,
+					    .l4_protocol = IPPROTO_UDP,
+					    .ifindex = cfg->uplink,
+					    .ipv4_src = cfg->saddr[0],
+					    .ipv4_dst = daddr };
+		void *data, *data_end;
+		struct ethhdr *eth;
+
+		if (bpf_fib_lookup(skb, &p, sizeof(p), BPF_FIB_LOOKUP_OUTPUT) ==
+		    BPF_FIB_LKUP_RET_SUCCESS) {
+			data = (void *)(long)skb->data;
+			data_end = (void *)(long)skb->data_end;
+			eth = zh_hdr(data, data_end, 0, sizeof(*eth));
+			if (!eth)
+				return TC_ACT_SHOT;
+			/* Byte by byte: the stack's MACs are not aligned
+			 * for wider loads (node.h does the same). */
+			for (int i = 0; i < ETH_ALEN; i++) {
+				eth->h_dest[i] = p.dmac[i];
+				eth->h_source[i] = p.smac[i];
+			}
+			return (int)zh_redirect(p.ifindex, 0);
+		}
+	}
+	return (int)zh_redirect_neigh(cfg->uplink, 0);
+}
+
+/*
  * Encapsulate a pod's frame (one hop further already) toward node @n and
  * send it out of the uplink. TC_ACT_REDIRECT when sent, TC_ACT_SHOT when
  * it was changed and could not be; ZH_RET_PASSTHROUGH, untouched, for the
@@ -211,9 +253,7 @@ static __always_inline int zh_vxlan_encap(struct __sk_buff *skb,
 	zh_mac_copy(inner->h_source, cfg->mac);
 	inner->h_proto = proto;
 	zh_vxlan_count(ZH_VXLAN_STAT_ENCAP);
-	/* The route to the node and its neighbour from the kernel: the
-	 * underlay may have a gateway. */
-	return (int)zh_redirect_neigh(cfg->uplink, 0);
+	return zh_vxlan_out(skb, cfg, n->addr[0]);
 }
 
 /* Does the node at underlay address @outer_src own inner source @key (one
@@ -279,9 +319,14 @@ static __attribute__((noinline)) int zh_vxlan_decap(struct __sk_buff *skb)
 	uh = (void *)(ip + 1);
 	vh = (void *)(uh + 1);
 	inner = (void *)(vh + 1);
-	/* A non-zero UDP checksum is the kernel's to check. */
-	if (uh->dest != cfg->port || uh->check ||
-	    vh->flags != ZH_VXLAN_I_FLAG || vh->vni != bpf_htonl(cfg->vni << 8))
+	if (uh->dest != cfg->port || vh->flags != ZH_VXLAN_I_FLAG ||
+	    vh->vni != bpf_htonl(cfg->vni << 8))
+		return 0;
+	/* A UDP checksum: only where the kernel has verified it already
+	 * (CHECKSUM_UNNECESSARY, a NIC's offload); else it is the kernel's
+	 * to check, through its device. */
+	if (uh->check && !(zh_kernel_has(TC_CSUM_LEVEL) &&
+			   bpf_csum_level(skb, BPF_CSUM_LEVEL_QUERY) >= 0))
 		return 0;
 	outer_src = ip->saddr;
 	proto = inner->h_proto;

@@ -576,6 +576,8 @@ static int vxlan_bpf_apply(const struct zh_objs *objs,
 			   const struct zh_cluster_conf *conf, int uplink,
 			   int vxlan, const struct zh_addr *underlay)
 {
+	/* Said once per process, and again when it changes. */
+	static bool said;
 	struct zh_vxlan v = { 0 }, old = { 0 };
 	const char *why = NULL;
 	__u32 zero = 0;
@@ -599,12 +601,13 @@ static int vxlan_bpf_apply(const struct zh_objs *objs,
 		v.vni = conf->vni;
 	}
 	if (!bpf_map_lookup_elem(objs->vxlan_fd, &zero, &old) &&
-	    !memcmp(&old, &v, sizeof(v)))
+	    !memcmp(&old, &v, sizeof(v)) && said)
 		return 0;
 	if (bpf_map_update_elem(objs->vxlan_fd, &zero, &v, BPF_ANY))
 		return -errno;
 	if (conf->routing != ZH_ROUTING_VXLAN)
 		return 0;
+	said = true;
 	if (why)
 		pr_info("nodes: routing vxlan: the kernel's device %s encapsulates and decapsulates: %s\n",
 			conf->vxlan_dev, why);

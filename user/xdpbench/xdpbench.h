@@ -218,6 +218,8 @@ enum xb_path_id {
 	XB_P_ZH_VXLAN,
 	XB_P_BRIDGE_ROUTES,
 	XB_P_VXLAN_BRIDGE,
+	/* zerohop-vxlan with the tunnel left to the kernel's device */
+	XB_P_ZH_VXLAN_DEV,
 	XB_P_MAX,
 };
 /* The paths a run takes without -P: those within one node. */
