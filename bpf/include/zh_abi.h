@@ -680,14 +680,14 @@ struct zh_vxlan {
 };
 
 /* zh_vxlan_stats: per-CPU array of __u64 indexed by enum zh_vxlan_stat. */
-#define ZH_VXLAN_STATS(X)                                                     \
-	X(ENCAP, "encap") /* encapsulated in BPF, out of the uplink */        \
-	X(DECAP, "decap") /* decapsulated in BPF on the uplink */             \
-	/* decapsulated, not delivered by BPF: into the device's receive */   \
-	X(DECAP_TO_DEV, "decap_to_device")                                    \
-	/* to a pod of another node through the kernel's VXLAN device */      \
-	X(DEV_ENCAP, "device_encap")                                          \
-	/* bpf_skb_adjust_room() refused to encapsulate: the device did */    \
+#define ZH_VXLAN_STATS(X)                                                   \
+	X(ENCAP, "encap") /* encapsulated in BPF, out of the uplink */      \
+	X(DECAP, "decap") /* decapsulated in BPF on the uplink */           \
+	/* decapsulated, not delivered by BPF: into the device's receive */ \
+	X(DECAP_TO_DEV, "decap_to_device")                                  \
+	/* to a pod of another node through the kernel's VXLAN device */    \
+	X(DEV_ENCAP, "device_encap")                                        \
+	/* bpf_skb_adjust_room() refused to encapsulate: the device did */  \
 	X(ENCAP_REFUSED, "encap_refused")
 
 #define ZH_VXLAN_STAT_ENUM(id, name) ZH_VXLAN_STAT_##id,

@@ -61,17 +61,17 @@ struct zh_vxlanhdr {
 
 #define ZH_VXLAN_I_FLAG bpf_htonl(0x08000000)
 /* Between the outer Ethernet header and the inner IP header. */
-#define ZH_VXLAN_ENCAP_LEN                                  \
-	(sizeof(struct iphdr) + sizeof(struct udphdr) +     \
+#define ZH_VXLAN_ENCAP_LEN                              \
+	(sizeof(struct iphdr) + sizeof(struct udphdr) + \
 	 sizeof(struct zh_vxlanhdr) + sizeof(struct ethhdr))
 /* The inner IP header's offset in an encapsulated frame. */
 #define ZH_VXLAN_INNER_IP (ETH_HLEN + ZH_VXLAN_ENCAP_LEN)
 /* What decapsulation reads: up to an inner IPv6 header. */
 #define ZH_VXLAN_PULL_LEN (ZH_VXLAN_INNER_IP + sizeof(struct ipv6hdr))
 
-#define ZH_VXLAN_ENCAP_FLAGS                                              \
-	(BPF_F_ADJ_ROOM_FIXED_GSO | BPF_F_ADJ_ROOM_ENCAP_L3_IPV4 |        \
-	 BPF_F_ADJ_ROOM_ENCAP_L4_UDP | BPF_F_ADJ_ROOM_ENCAP_L2_ETH |      \
+#define ZH_VXLAN_ENCAP_FLAGS                                         \
+	(BPF_F_ADJ_ROOM_FIXED_GSO | BPF_F_ADJ_ROOM_ENCAP_L3_IPV4 |   \
+	 BPF_F_ADJ_ROOM_ENCAP_L4_UDP | BPF_F_ADJ_ROOM_ENCAP_L2_ETH | \
 	 BPF_F_ADJ_ROOM_ENCAP_L2(ETH_HLEN))
 
 /* Decapsulated by BPF, the entry goes on as the device's ingress. */
@@ -115,11 +115,10 @@ static __always_inline __be16 zh_vxlan_sport(struct __sk_buff *skb)
 	__u32 hash = bpf_get_hash_recalc(skb);
 
 	hash ^= hash << 16;
-	return bpf_htons(
-		(__u16)((((__u64)hash *
-			  (ZH_VXLAN_SPORT_MAX - ZH_VXLAN_SPORT_MIN)) >>
-			 32) +
-			ZH_VXLAN_SPORT_MIN));
+	return bpf_htons((__u16)((((__u64)hash *
+				   (ZH_VXLAN_SPORT_MAX - ZH_VXLAN_SPORT_MIN)) >>
+				  32) +
+				 ZH_VXLAN_SPORT_MIN));
 }
 
 /* The outer TOS: the inner ECN bits, CE as ECT(0) (INET_ECN_encapsulate
@@ -135,9 +134,8 @@ static __always_inline __u8 zh_vxlan_tos(__u8 inner)
  * as the native path does; else the kernel's route and neighbour by
  * bpf_redirect_neigh() (the underlay may have a gateway).
  */
-static __always_inline int zh_vxlan_out(struct __sk_buff *skb,
-					const struct zh_vxlan *cfg,
-					__be32 daddr)
+static __always_inline int
+zh_vxlan_out(struct __sk_buff *skb, const struct zh_vxlan *cfg, __be32 daddr)
 {
 	if (zh_kernel_has(TC_FIB_LOOKUP)) {
 		/* tot_len 0: the MTU check is the skb's, which a GSO
@@ -264,7 +262,8 @@ static __always_inline int zh_vxlan_sender_owns(const struct zh_ep_key *key,
 	struct zh_lpm_key k = {};
 	struct zh_node *n;
 
-	k.prefixlen = ZH_LPM_FAMILY_BITS + (key->family == ZH_AF_INET ? 32 : 128);
+	k.prefixlen =
+		ZH_LPM_FAMILY_BITS + (key->family == ZH_AF_INET ? 32 : 128);
 	k.family = key->family;
 	__builtin_memcpy(k.addr, key->addr, sizeof(k.addr));
 	n = bpf_map_lookup_elem(&zh_nodes, &k);
@@ -293,14 +292,15 @@ static __attribute__((noinline)) int zh_vxlan_decap(struct __sk_buff *skb)
 	if (!zh_kernel_has(TC_VXLAN_ENCAP) ||
 	    skb->protocol != bpf_htons(ETH_P_IP))
 		return 0;
-	cfg = zh_vxlan_cfg(ZH_VXLAN_F_DECAP);
-	if (!cfg)
-		return 0;
 	data = (void *)(long)skb->data;
 	data_end = (void *)(long)skb->data_end;
 	ip = zh_hdr(data, data_end, ETH_HLEN, sizeof(*ip));
+	/* UDP first: the rest of the uplink's traffic pays no lookup. */
 	if (!ip || *(__u8 *)ip != 0x45 || ip->protocol != IPPROTO_UDP ||
-	    ip->daddr != cfg->saddr[0] || (ip->frag_off & bpf_htons(0x3fff)))
+	    (ip->frag_off & bpf_htons(0x3fff)))
+		return 0;
+	cfg = zh_vxlan_cfg(ZH_VXLAN_F_DECAP);
+	if (!cfg || ip->daddr != cfg->saddr[0])
 		return 0;
 	/* Up to the inner IP header linear (zh_ctx_pull took less). */
 	if (data + ZH_VXLAN_PULL_LEN > data_end) {
@@ -343,8 +343,8 @@ static __attribute__((noinline)) int zh_vxlan_decap(struct __sk_buff *skb)
 			flags |= ZH_ADJ_ROOM_DECAP_L3_IPV4;
 	} else if (proto == bpf_htons(ETH_P_IPV6) &&
 		   zh_kernel_has(TC_VXLAN_DECAP)) {
-		struct ipv6hdr *ip6 = zh_hdr(data, data_end, ZH_VXLAN_INNER_IP,
-					     sizeof(*ip6));
+		struct ipv6hdr *ip6 =
+			zh_hdr(data, data_end, ZH_VXLAN_INNER_IP, sizeof(*ip6));
 
 		if (!ip6 || ip6->version != 6 || ip6->hop_limit <= 1)
 			return 0;

@@ -145,15 +145,16 @@ static void vxlan_stats(__u64 out[ZH_VXLAN_STAT_MAX])
 	for (__u32 s = 0; s < ZH_VXLAN_STAT_MAX; s++) {
 		out[s] = 0;
 		if (bpf_map_lookup_elem(fd, &s, percpu))
-			fail_here("reading zh_vxlan_stats: %s", strerror(errno));
+			fail_here("reading zh_vxlan_stats: %s",
+				  strerror(errno));
 		for (int c = 0; c < ncpu; c++)
 			out[s] += percpu[c];
 	}
 }
 
 /* zh_vxlan_stats moved by @stat alone, by @n (-1: by nothing at all). */
-static void assert_vxlan_delta(const __u64 before[ZH_VXLAN_STAT_MAX],
-			       int stat, __u64 n)
+static void assert_vxlan_delta(const __u64 before[ZH_VXLAN_STAT_MAX], int stat,
+			       __u64 n)
 {
 	__u64 after[ZH_VXLAN_STAT_MAX];
 
@@ -448,10 +449,9 @@ static void test_not_ours(void **state)
 static void test_off(void **state)
 {
 	struct zh_vxlan v = { 0 };
-	struct frame f = { .l3 = L3_IPV4,
-			   .proto = IPPROTO_TCP,
-			   .src = REMOTE4,
-			   .dst = B4 };
+	struct frame f = {
+		.l3 = L3_IPV4, .proto = IPPROTO_TCP, .src = REMOTE4, .dst = B4
+	};
 	__u64 before[ZH_VXLAN_STAT_MAX];
 	__u8 inner[FRAME_MAX], in[FRAME_MAX];
 	const struct outer o = { 0 };
@@ -471,10 +471,9 @@ static void test_off(void **state)
 	assert_unchanged(in, (__u32)len, &r);
 	assert_vxlan_delta(before, 0, 0);
 
-	f = (struct frame){ .l3 = L3_IPV4,
-			    .proto = IPPROTO_UDP,
-			    .src = A4,
-			    .dst = REMOTE4 };
+	f = (struct frame){
+		.l3 = L3_IPV4, .proto = IPPROTO_UDP, .src = A4, .dst = REMOTE4
+	};
 	len = frame_build(&f, POD_A, in);
 	run_frame(PROG_TC, ifindex_of[POD_A], in, (__u32)len, &r);
 	assert_verdict(PROG_TC, &r, REDIRECT);

@@ -520,11 +520,18 @@ case_vxlan_bpf() {
 		v=$(cl_vx "$n" device_encap)
 		check "$n sent nothing through its VXLAN device (${b[$n.device_encap]} -> $v)" \
 			test "$v" = "${b[$n.device_encap]}"
-		for k in rx tx; do
-			v=$(cl_dev "$n" "$k")
-			check "$n: zh-vxlan $k packets stay put (${b[$n.$k]} -> $v)" \
-				test "$v" -le $((${b[$n.$k]} + 2))
-		done
+		v=$(cl_dev "$n" tx)
+		check "$n: zh-vxlan tx packets stay put (${b[$n.tx]} -> $v)" \
+			test "$v" -le $((${b[$n.tx]} + 2))
+		# Without tc_vxlan_decap (before 6.3) GSO trains and inner
+		# IPv6 are the device's to decapsulate.
+		if grep -q "tc_vxlan_decap absent" "$ZH_TMP/$n/agent.log"; then
+			zh_case_skip "$n: the device decapsulates GSO and IPv6 here (tc_vxlan_decap absent)"
+			continue
+		fi
+		v=$(cl_dev "$n" rx)
+		check "$n: zh-vxlan rx packets stay put (${b[$n.rx]} -> $v)" \
+			test "$v" -le $((${b[$n.rx]} + 2))
 	done
 	cl_vxlan_dev_node n2 || return 0
 	check "n2: the agent says its device does the tunnel" \

@@ -376,8 +376,10 @@ static bool probe_progs(const char *a, const char *b)
 static bool probe_run(const char *name)
 {
 	unsigned char frame[128] = { 0 };
-	LIBBPF_OPTS(bpf_test_run_opts, o, .data_in = frame,
-		    .data_size_in = sizeof(frame), .repeat = 1);
+	struct bpf_test_run_opts o = { .sz = sizeof(o),
+				       .data_in = frame,
+				       .data_size_in = sizeof(frame),
+				       .repeat = 1 };
 	struct bpf_program *prog;
 	struct zh_feat *skel;
 	int err;
@@ -399,9 +401,11 @@ static bool probe_run(const char *name)
 	skel = zh_feat__open();
 	if (!skel)
 		return false;
-	bpf_object__for_each_program (prog, skel->obj)
-		bpf_program__set_autoload(prog,
-					  !strcmp(bpf_program__name(prog), name));
+	bpf_object__for_each_program (prog, skel->obj) {
+		const char *n = bpf_program__name(prog);
+
+		bpf_program__set_autoload(prog, !strcmp(n, name));
+	}
 	bpf_map__set_autocreate(skel->maps.probe_xsks, false);
 	err = zh_feat__load(skel);
 	if (!err) {

@@ -1048,8 +1048,8 @@ const char *zh_vxlan_stat_name(int stat)
 						       "?";
 }
 
-int zh_vxlan_stats_read(const struct zh_objs *o,
-			__u64 out[ZH_VXLAN_STAT_MAX], bool reset)
+int zh_vxlan_stats_read(const struct zh_objs *o, __u64 out[ZH_VXLAN_STAT_MAX],
+			bool reset)
 {
 	int ncpu = libbpf_num_possible_cpus();
 	__u64 *percpu;

@@ -127,8 +127,8 @@ struct zh_cluster_result {
 const char *zh_vxlan_stat_name(int stat);
 /* zh_vxlan_stats summed over the CPUs into @out (zero where the map is
  * not pinned), then zeroed with @reset. 0 or -errno. */
-int zh_vxlan_stats_read(const struct zh_objs *o,
-			__u64 out[ZH_VXLAN_STAT_MAX], bool reset);
+int zh_vxlan_stats_read(const struct zh_objs *o, __u64 out[ZH_VXLAN_STAT_MAX],
+			bool reset);
 
 int zh_cluster_apply(const struct zh_objs *objs,
 		     const struct zh_cluster_conf *conf,
