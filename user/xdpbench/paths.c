@@ -1723,6 +1723,9 @@ static int xb_zh_node_fn(void *arg)
 			if (bpf_map_update_elem(objs.vxlan_fd, &zero, &off,
 						BPF_ANY))
 				ret = -errno;
+			else
+				pr_info("%s: zh_vxlan cleared: the kernel's VXLAN device tunnels (the tunnel key set from BPF)\n",
+					xb_path_names[XB_P_ZH_VXLAN_DEV]);
 		}
 		zh_objs_close(&objs);
 	}
