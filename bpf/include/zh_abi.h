@@ -662,9 +662,10 @@ struct zh_node {
 #define ZH_VXLAN_F_ENCAP (1U << 0) /* encapsulate pods' packets in BPF */
 #define ZH_VXLAN_F_DECAP (1U << 1) /* decapsulate on the uplink in BPF */
 /* The UDP source port range of the outer header, as the kernel's
- * udp_flow_src_port() with the default ip_local_port_range. */
+ * udp_flow_src_port() with the default ip_local_port_range (32768-60999):
+ * MIN <= port < MAX. */
 #define ZH_VXLAN_SPORT_MIN 32768U
-#define ZH_VXLAN_SPORT_MAX 61000U
+#define ZH_VXLAN_SPORT_MAX 60999U
 #define ZH_VXLAN_TTL 64
 
 struct zh_vxlan {
