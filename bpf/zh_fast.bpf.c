@@ -19,7 +19,8 @@
  * zh_tc_uplink     tc ingress of the node's uplink: NodePorts, the replies
  *                  of what was SNATed (masquerade, NodePorts to other
  *                  nodes), and pods of other nodes to pods here (straight
- *                  into them).
+ *                  into them; routing vxlan: decapsulated here first,
+ *                  vxlan.h).
  * zh_tc_to_pod     tc egress of the host-side veth: NetworkPolicy on what
  *                  the kernel delivers into a policed pod (policy.h).
  * zh_xdp_uplink    XDP in front of it where the uplink runs XDP natively:
@@ -78,8 +79,17 @@ int zh_tc_uplink(struct __sk_buff *skb)
 	int stat;
 
 	zh_ctx_pull(skb);
+	/* VXLAN for a pod here (vxlan.h): decapsulated, then on as the
+	 * device's ingress (zh_tc_tunnel) would take it. */
+	stat = zh_vxlan_decap(skb);
+	if (stat < 0)
+		return TC_ACT_SHOT;
+	fwd.tunnel = (__u8)stat;
 	stat = zh_from_uplink(skb, zh_ctx_data(skb), zh_ctx_end(skb),
 			      zh_ctx_ifindex(skb), &fwd);
+	/* What the fast path does not deliver or drop, the device gets. */
+	if (fwd.tunnel && stat != ZH_STAT_REDIRECT && !zh_stat_is_drop(stat))
+		return zh_vxlan_to_dev(skb);
 	return zh_tc_verdict(skb, stat, &fwd, 1);
 }
 

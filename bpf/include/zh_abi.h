@@ -38,6 +38,8 @@
 #define ZH_MAP_SOCK_REV "zh_sock_rev"
 #define ZH_MAP_SOCK_STATS "zh_sock_stats"
 #define ZH_MAP_NETNS "zh_netns"
+#define ZH_MAP_VXLAN "zh_vxlan"
+#define ZH_MAP_VXLAN_STATS "zh_vxlan_stats"
 
 /* Program names as pinned (the function names in zh_fast.bpf.c). */
 #define ZH_PROG_TC_FROM_POD "zh_tc_from_pod"
@@ -167,7 +169,9 @@ enum zh_datapath {
 	X(PROG_TC_TUNNEL, "zh_tc_tunnel")             \
 	X(PROG_TC_TO_POD, "zh_tc_to_pod")             \
 	X(TC_SK_LOOKUP, "tc_sk_lookup")               \
-	X(XDP_SK_LOOKUP, "xdp_sk_lookup")
+	X(XDP_SK_LOOKUP, "xdp_sk_lookup")             \
+	X(TC_VXLAN_ENCAP, "tc_vxlan_encap")           \
+	X(TC_VXLAN_DECAP, "tc_vxlan_decap")
 
 enum zh_feature {
 #define ZH_FEAT_ENUM(id, name) ZH_FEAT_##id,
@@ -648,6 +652,53 @@ struct zh_node {
 	__u32 vni; /* VXLAN: the tunnel id */
 };
 
+/*
+ * VXLAN in BPF (bpf/lib/vxlan.h). zh_vxlan: one entry, written by the
+ * agent with the node table (user/lib/nodes.c) in routing vxlan: what this
+ * node's VXLAN device would put into the outer headers, so that the tc
+ * programs encapsulate a pod's packet themselves (bpf_skb_adjust_room) and
+ * send it out of the uplink, and decapsulate on the uplink what is for a
+ * pod here; the kernel's device stays for the rest. Family 0 (a fresh
+ * map, routing native): nothing is done in BPF.
+ */
+#define ZH_VXLAN_F_ENCAP (1U << 0) /* encapsulate pods' packets in BPF */
+#define ZH_VXLAN_F_DECAP (1U << 1) /* decapsulate on the uplink in BPF */
+/* The UDP source port range of the outer header, as the kernel's
+ * udp_flow_src_port() with the default ip_local_port_range (32768-60999):
+ * MIN <= port < MAX. */
+#define ZH_VXLAN_SPORT_MIN 32768U
+#define ZH_VXLAN_SPORT_MAX 60999U
+#define ZH_VXLAN_TTL 64
+
+struct zh_vxlan {
+	__u32 saddr[4]; /* this node's underlay address, network byte order */
+	__u8 family; /* of saddr (enum zh_family); 0: off */
+	__u8 flags; /* ZH_VXLAN_F_* */
+	__u8 mac[ZH_ETH_ALEN]; /* this node's VXLAN device: the inner source */
+	__u32 uplink; /* ifindex the encapsulated packets leave by */
+	__u32 dev; /* the VXLAN device's ifindex */
+	__be16 port; /* the device's UDP port */
+	__u8 pad[2];
+	__u32 vni;
+};
+
+/* zh_vxlan_stats: per-CPU array of __u64 indexed by enum zh_vxlan_stat. */
+#define ZH_VXLAN_STATS(X)                                                   \
+	X(ENCAP, "encap") /* encapsulated in BPF, out of the uplink */      \
+	X(DECAP, "decap") /* decapsulated in BPF on the uplink */           \
+	/* decapsulated, not delivered by BPF: into the device's receive */ \
+	X(DECAP_TO_DEV, "decap_to_device")                                  \
+	/* to a pod of another node through the kernel's VXLAN device */    \
+	X(DEV_ENCAP, "device_encap")                                        \
+	/* bpf_skb_adjust_room() refused to encapsulate: the device did */  \
+	X(ENCAP_REFUSED, "encap_refused")
+
+#define ZH_VXLAN_STAT_ENUM(id, name) ZH_VXLAN_STAT_##id,
+enum zh_vxlan_stat {
+	ZH_VXLAN_STATS(ZH_VXLAN_STAT_ENUM) ZH_VXLAN_STAT_MAX,
+};
+#undef ZH_VXLAN_STAT_ENUM
+
 #define ZH_CLUSTER_F_POD_CIDR (1U << 0) /* a node's pod CIDR */
 #define ZH_CLUSTER_F_NODE_IP (1U << 1) /* a node's own address (/32, /128) */
 #define ZH_CLUSTER_F_LOCAL (1U << 2) /* this node's */
@@ -1058,6 +1109,7 @@ _Static_assert(sizeof(struct zh_pol_ep) == 12, "zh_pol_ep layout");
 _Static_assert(sizeof(struct zh_pol_count) == 32, "zh_pol_count layout");
 _Static_assert(sizeof(struct zh_pol_state) == 16, "zh_pol_state layout");
 _Static_assert(sizeof(struct zh_pol_ct) == 24, "zh_pol_ct layout");
+_Static_assert(sizeof(struct zh_vxlan) == 40, "zh_vxlan layout");
 _Static_assert(ZH_FEAT_MAX <= 64, "zh_kfeat has 64 bits");
 #endif
 

@@ -169,6 +169,24 @@ struct {
 	__type(value, struct zh_snat_src);
 } zh_snat_src SEC(".maps");
 
+/* VXLAN in BPF (vxlan.h): this node's tunnel parameters, and what the
+ * programs did with tunnel traffic. */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct zh_vxlan);
+} zh_vxlan SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+	__uint(max_entries, ZH_VXLAN_STAT_MAX);
+	__type(key, __u32);
+	__type(value, __u64);
+} zh_vxlan_stats SEC(".maps");
+
 /* NetworkPolicy (zh_abi.h; read by policy.h, written by zerohopd). */
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);

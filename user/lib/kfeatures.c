@@ -221,6 +221,14 @@ static const struct zh_feat_doc docs[ZH_FEAT_MAX] = {
 				     "NetworkPolicy on what the kernel delivers into a pod",
 				     "zerohopd --network-policy on|audit refuses to start",
 				     "-" },
+	[ZH_FEAT_TC_VXLAN_ENCAP] = { "bpf_skb_adjust_room growing at the MAC layer with the VXLAN encap flags (ENCAP_L3_IPV4, L4_UDP, L2_ETH), shrinking without flags; bpf_get_hash_recalc (tested on a crafted frame)",
+				     "routing vxlan: encapsulation in BPF, and decapsulation of non-GSO IPv4 packets",
+				     "the kernel's VXLAN device encapsulates and decapsulates",
+				     "5.12" },
+	[ZH_FEAT_TC_VXLAN_DECAP] = { "bpf_skb_adjust_room shrinking with BPF_F_ADJ_ROOM_DECAP_L3_IPV4/6 (tested on a crafted frame)",
+				     "routing vxlan: decapsulation in BPF of GSO packets and inner IPv6",
+				     "the kernel's VXLAN device decapsulates those",
+				     "6.3" },
 	[ZH_FEAT_SOCK_SET_RETVAL] = { "bpf_set_retval in a cgroup connect program",
 				      "socket-level LB: ECONNREFUSED for a Service without endpoints",
 				      "connect() to it fails at once with EPERM",
@@ -363,6 +371,60 @@ static bool probe_progs(const char *a, const char *b)
 	err = zh_feat__load(skel);
 	pr_debug("probe: %s%s%s: %s\n", a, b ? " + " : "", b ? b : "",
 		 err ? strerror(-err) : "loads");
+	zh_feat__destroy(skel);
+	return !err;
+}
+
+/*
+ * Load the program of zh_feat.bpf.c named @name alone and run it once on a
+ * crafted Ethernet/IPv4/UDP frame (BPF_PROG_TEST_RUN): for a helper whose
+ * flags are the feature, which only a call can tell. Present when it
+ * returns 1.
+ */
+static bool probe_run(const char *name)
+{
+	unsigned char frame[128] = { 0 };
+	struct bpf_test_run_opts o = { .sz = sizeof(o),
+				       .data_in = frame,
+				       .data_size_in = sizeof(frame),
+				       .repeat = 1 };
+	struct bpf_program *prog;
+	struct zh_feat *skel;
+	int err;
+
+	frame[12] = 0x08; /* IPv4 */
+	frame[14] = 0x45;
+	frame[16] = 0; /* total length: all but the Ethernet header */
+	frame[17] = sizeof(frame) - 14;
+	frame[22] = 64; /* TTL */
+	frame[23] = 17; /* UDP */
+	frame[26] = 10; /* 10.0.0.1 -> 10.0.0.2 */
+	frame[29] = 1;
+	frame[30] = 10;
+	frame[33] = 2;
+	frame[36] = 0x20; /* ports 8192 -> 8472, length */
+	frame[38] = 0x21;
+	frame[39] = 0x18;
+	frame[41] = sizeof(frame) - 34;
+	skel = zh_feat__open();
+	if (!skel)
+		return false;
+	bpf_object__for_each_program (prog, skel->obj) {
+		const char *n = bpf_program__name(prog);
+
+		bpf_program__set_autoload(prog, !strcmp(n, name));
+	}
+	bpf_map__set_autocreate(skel->maps.probe_xsks, false);
+	err = zh_feat__load(skel);
+	if (!err) {
+		prog = bpf_object__find_program_by_name(skel->obj, name);
+		err = prog ? bpf_prog_test_run_opts(bpf_program__fd(prog), &o) :
+			     -ENOENT;
+		if (!err && o.retval != 1)
+			err = -EOPNOTSUPP;
+	}
+	pr_debug("probe: %s on a crafted frame: %s\n", name,
+		 err ? strerror(err < 0 ? -err : err) : "works");
 	zh_feat__destroy(skel);
 	return !err;
 }
@@ -556,7 +618,10 @@ int zh_feat_probe(struct zh_kfeat *f, char *err, size_t errlen)
 
 		if (id == ZH_FEAT_MAPS || (bit & (ATTACH_FEATS | PROG_FEATS)))
 			continue;
-		if (id == ZH_FEAT_XDP_META ?
+		if (id == ZH_FEAT_TC_VXLAN_ENCAP ||
+				    id == ZH_FEAT_TC_VXLAN_DECAP ?
+			    probe_run(feat_names[id]) :
+		    id == ZH_FEAT_XDP_META ?
 			    probe_progs("xdp_meta", "xdp_meta_tc") :
 			    probe_progs(feat_names[id], NULL))
 			f->present |= bit;
@@ -656,7 +721,7 @@ const struct zh_prog_def zh_prog_defs[] = {
 		  F(TC_REDIRECT) | F(TC_MAP_DELETE_ELEM),
 	  TC_REJECT | F(TC_GET_PRANDOM_U32) | F(TC_REDIRECT_PEER) |
 		  F(TC_REDIRECT_NEIGH) | F(TC_CHECK_MTU) | F(TC_FIB_LOOKUP) |
-		  F(TC_SET_TUNNEL_KEY) },
+		  F(TC_SET_TUNNEL_KEY) | F(TC_VXLAN_ENCAP) },
 	{ ZH_PROG_XDP_FROM_POD, ZH_FEAT_PROG_XDP_FROM_POD,
 	  XDP_BASE | XDP_NAT | F(XDP_REDIRECT) | F(XDP_MAP_DELETE_ELEM),
 	  F(XDP_ADJUST_TAIL) | F(XDP_GET_PRANDOM_U32) | F(XDP_META) |
@@ -675,7 +740,8 @@ const struct zh_prog_def zh_prog_defs[] = {
 		  F(TC_REDIRECT) | F(TC_MAP_DELETE_ELEM),
 	  TC_REJECT | F(TC_REDIRECT_PEER) | F(TC_CHECK_MTU) |
 		  F(TC_GET_PRANDOM_U32) | F(TC_REDIRECT_NEIGH) |
-		  F(TC_FIB_LOOKUP) | F(TC_SET_TUNNEL_KEY) | F(TC_SK_LOOKUP) },
+		  F(TC_FIB_LOOKUP) | F(TC_SET_TUNNEL_KEY) | F(TC_SK_LOOKUP) |
+		  F(TC_VXLAN_ENCAP) | F(TC_VXLAN_DECAP) },
 	{ ZH_PROG_XDP_UPLINK, ZH_FEAT_PROG_XDP_UPLINK,
 	  XDP_BASE | XDP_NAT | F(XDP_REDIRECT) | F(XDP_MAP_DELETE_ELEM),
 	  F(XDP_CHECK_MTU) | F(XDP_GET_PRANDOM_U32) | F(XDP_SK_LOOKUP) },
@@ -686,7 +752,8 @@ const struct zh_prog_def zh_prog_defs[] = {
 		  F(TC_REDIRECT) | F(TC_MAP_DELETE_ELEM),
 	  TC_REJECT | F(TC_REDIRECT_PEER) | F(TC_CHECK_MTU) |
 		  F(TC_GET_PRANDOM_U32) | F(TC_REDIRECT_NEIGH) |
-		  F(TC_FIB_LOOKUP) | F(TC_SET_TUNNEL_KEY) },
+		  F(TC_FIB_LOOKUP) | F(TC_SET_TUNNEL_KEY) | F(TC_VXLAN_ENCAP) |
+		  F(TC_VXLAN_DECAP) },
 	/* Socket-level LB: the helpers of sock_addr programs stand together
 	 * (sock_addr_helpers); the hook is a feature of its own. */
 	{ ZH_PROG_SOCK_CONNECT4, ZH_FEAT_PROG_SOCK_CONNECT4,

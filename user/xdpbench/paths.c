@@ -78,6 +78,7 @@
 #include <sys/mount.h>
 #include <sys/stat.h>
 
+#include <bpf/bpf.h>
 #include <jansson.h>
 
 #include "xdpbench.h"
@@ -114,6 +115,7 @@ const char *const xb_path_names[XB_P_MAX] = {
 	[XB_P_BRIDGE_ROUTES] = "bridge-routes",
 	[XB_P_VXLAN_BRIDGE] = "vxlan-bridge",
 	[XB_P_ZH_POLICY] = "zerohop-policy",
+	[XB_P_ZH_VXLAN_DEV] = "zerohop-vxlan-dev",
 };
 
 /* Pod subnets, one per path, all outside the ClusterIP range 10.96/12. */
@@ -1574,6 +1576,8 @@ static int xb_cross_base(enum xb_path_id id)
 		return 252;
 	case XB_P_ZH_VXLAN:
 		return 253;
+	case XB_P_ZH_VXLAN_DEV:
+		return 254;
 	case XB_P_BRIDGE_ROUTES:
 		return 250;
 	default:
@@ -1784,6 +1788,7 @@ struct xb_zh_node {
 	const char *pin;
 	struct zh_cluster_conf conf;
 	const struct zh_node_set *set;
+	bool tunnel_dev; /* zh_vxlan off: the kernel's device tunnels */
 	char why[256];
 };
 
@@ -1806,6 +1811,17 @@ static int xb_zh_node_fn(void *arg)
 		ret = zh_cluster_apply(&objs, &n->conf, n->set, &r);
 		if (ret)
 			snprintf(n->why, sizeof(n->why), "%s", r.err);
+		if (!ret && n->tunnel_dev && objs.vxlan_fd >= 0) {
+			struct zh_vxlan off = { 0 };
+			__u32 zero = 0;
+
+			if (bpf_map_update_elem(objs.vxlan_fd, &zero, &off,
+						BPF_ANY))
+				ret = -errno;
+			else
+				pr_info("%s: zh_vxlan cleared: the kernel's VXLAN device tunnels (the tunnel key set from BPF)\n",
+					xb_path_names[XB_P_ZH_VXLAN_DEV]);
+		}
 		zh_objs_close(&objs);
 	}
 	zh_pin_unlock(lock);
@@ -1825,14 +1841,14 @@ static int xb_zh_node_info(struct zh_node_info *n, const char *name,
 	return 0;
 }
 
-/* zerohop-native and zerohop-vxlan: each node with pins of its own and
+/* zerohop-native and zerohop-vxlan(-dev): each node with pins of its own and
  * the node table of both, a pod of the zerohop plugin on each. */
 static int xb_setup_cross_zerohop(struct xb_env *e, struct xb_path *p,
 				  const struct xb_setup_opts *o, char *why,
 				  size_t why_len)
 {
 	const char *name = xb_path_names[p->id];
-	bool vx = p->id == XB_P_ZH_VXLAN;
+	bool vx = p->id == XB_P_ZH_VXLAN || p->id == XB_P_ZH_VXLAN_DEV;
 	int base = xb_cross_base(p->id), ret;
 	const char *ns[2] = { p->node_ns, p->node2_ns };
 	char *pod_ns[2] = { p->cli_ns, p->srv_ns };
@@ -1882,7 +1898,10 @@ static int xb_setup_cross_zerohop(struct xb_env *e, struct xb_path *p,
 		}
 	}
 	for (int i = 0; !ret && i < 2; i++) {
-		struct xb_zh_node zn = { .pin = pin[i], .set = &set };
+		struct xb_zh_node zn = { .pin = pin[i],
+					 .set = &set,
+					 .tunnel_dev = p->id ==
+						       XB_P_ZH_VXLAN_DEV };
 		json_t *j;
 		char *text;
 
@@ -1984,6 +2003,7 @@ int xb_path_setup(struct xb_env *e, struct xb_path *p,
 		break;
 	case XB_P_ZH_NATIVE:
 	case XB_P_ZH_VXLAN:
+	case XB_P_ZH_VXLAN_DEV:
 		ret = xb_setup_cross_zerohop(e, p, o, why, why_len);
 		break;
 	case XB_P_BRIDGE_ROUTES:

@@ -261,6 +261,7 @@ static int cmd_stats(struct ctl *c)
 {
 	struct zh_counter st[ZH_STAT_MAX];
 	__u64 passed = 0, dropped = 0, sk[ZH_SOCK_STAT_MAX];
+	__u64 vx[ZH_VXLAN_STAT_MAX];
 	json_t *j, *drops, *passes, *sj;
 	unsigned int mask;
 	int err;
@@ -268,6 +269,8 @@ static int cmd_stats(struct ctl *c)
 	err = zh_stats_read(&c->objs, st);
 	if (!err)
 		err = zh_sock_stats_read(&c->objs, sk, false);
+	if (!err)
+		err = zh_vxlan_stats_read(&c->objs, vx, false);
 	if (err)
 		return err;
 	mask = zh_socklb_attached(c->objs.dir, NULL);
@@ -307,6 +310,11 @@ static int cmd_stats(struct ctl *c)
 		json_object_set_new(j, "socketLB",
 				    json_pack("{s:b, s:o}", "attached",
 					      mask != 0, "translations", sj));
+		sj = json_object();
+		for (int s = 0; s < ZH_VXLAN_STAT_MAX; s++)
+			json_object_set_new(sj, zh_vxlan_stat_name(s),
+					    json_integer((json_int_t)vx[s]));
+		json_object_set_new(j, "vxlan", sj);
 		err = print_json(j);
 	} else {
 		printf("%-22s %14s %16s\n", "COUNTER", "PACKETS", "BYTES");
@@ -323,11 +331,18 @@ static int cmd_stats(struct ctl *c)
 		for (int s = 0; s < ZH_SOCK_STAT_MAX; s++)
 			printf("%-22s %14llu\n", zh_sock_stat_name(s),
 			       (unsigned long long)sk[s]);
+		printf("\nVXLAN (routing vxlan)\n%-22s %14s\n", "TUNNEL",
+		       "PACKETS");
+		for (int s = 0; s < ZH_VXLAN_STAT_MAX; s++)
+			printf("%-22s %14llu\n", zh_vxlan_stat_name(s),
+			       (unsigned long long)vx[s]);
 	}
 	if (!err && c->reset)
 		err = zh_stats_reset(&c->objs);
 	if (!err && c->reset)
 		err = zh_sock_stats_read(&c->objs, sk, true);
+	if (!err && c->reset)
+		err = zh_vxlan_stats_read(&c->objs, vx, true);
 	return err;
 }
 

@@ -45,6 +45,7 @@
 #include "hist.h"
 #include "params.h"
 #include "socklb.h"
+#include "nodes.h"
 
 /* zerohop_build_info's version label; a build may pass -DZH_VERSION=... */
 #ifndef ZH_VERSION
@@ -537,6 +538,20 @@ static int fam_sock_refused(struct mbuf *b, const char *name,
 	return 0;
 }
 
+/* Routing vxlan in BPF (vxlan.h): zh_vxlan_stats. */
+static int fam_vxlan(struct mbuf *b, const char *name, const struct scrape *s)
+{
+	__u64 st[ZH_VXLAN_STAT_MAX];
+	int err = zh_vxlan_stats_read(s->m->objs, st, false);
+
+	if (err)
+		return err;
+	for (int e = 0; e < ZH_VXLAN_STAT_MAX; e++)
+		sample_u64(b, name, LABELS("event", zh_vxlan_stat_name(e)),
+			   st[e]);
+	return 0;
+}
+
 static int fam_sock_attached(struct mbuf *b, const char *name,
 			     const struct scrape *s)
 {
@@ -709,6 +724,9 @@ static const struct family {
 	{ "zerohop_socket_lb_attached", "gauge",
 	  "1 where the socket-level balancer's program for the hook is attached (to the cgroup v2 root, or --cgroup), else 0.",
 	  fam_sock_attached },
+	{ "zerohop_vxlan_packets_total", "counter",
+	  "Routing vxlan: packets encapsulated (encap) and decapsulated (decap) in BPF, decapsulated and handed to the VXLAN device (decap_to_device), sent through the kernel's VXLAN device (device_encap), or refused by the encapsulation helper (encap_refused).",
+	  fam_vxlan },
 	{ "zerohop_agent_start_time_seconds", "gauge",
 	  "When zerohopd came up (objects open, HTTP serving), in seconds since the Unix epoch.",
 	  fam_start_time },
