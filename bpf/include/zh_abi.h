@@ -165,7 +165,8 @@ enum zh_datapath {
 	X(TC_FIB_LOOKUP, "tc_fib_lookup")             \
 	X(TC_SET_TUNNEL_KEY, "tc_skb_set_tunnel_key") \
 	X(PROG_TC_TUNNEL, "zh_tc_tunnel")             \
-	X(PROG_TC_TO_POD, "zh_tc_to_pod")
+	X(PROG_TC_TO_POD, "zh_tc_to_pod")             \
+	X(KTIME_COARSE, "ktime_get_coarse_ns")
 
 enum zh_feature {
 #define ZH_FEAT_ENUM(id, name) ZH_FEAT_##id,

@@ -33,6 +33,7 @@
 #include "parse.h"
 #include "maps.h"
 #include "ct.h"
+#include "kfeat.h"
 #include "nat.h"
 
 /* The packet as policy sees it: the destination after a Service's DNAT,
@@ -281,10 +282,35 @@ static __always_inline void zh_pol_ct_key(struct zh_ct_key *k,
 			 sizeof(k->daddr));
 }
 
+/*
+ * The conntrack clock: CLOCK_MONOTONIC as bpf_ktime_get_ns() reads it,
+ * but where the kernel has bpf_ktime_get_coarse_ns() (5.11; probed,
+ * ZH_FEAT_KTIME_COARSE) the timekeeper's last tick instead of the
+ * clocksource: a load under a seqcount rather than a TSC read (in a VM
+ * the largest part of an established packet's cost). Ages are seconds; a
+ * tick (1 to 10 ms) is noise in them.
+ */
+static __always_inline __u64 zh_pol_now(void)
+{
+	if (zh_kernel_has(KTIME_COARSE))
+		return bpf_ktime_get_coarse_ns();
+	return bpf_ktime_get_ns();
+}
+
+/* An entry's stamp is written again only once it is this stale: an
+ * established flow's packets then mostly only read their entry (no store
+ * to a line other CPUs read too). A flow idle for its whole timeout is
+ * dead up to this much early. */
+#define ZH_POL_CT_REFRESH_NS (100ULL * 1000 * 1000)
+
+/* Signed: a stamp a little ahead of @now (the other clock, a tick of
+ * skew) is young, not 2^64 ns old. */
 static __always_inline int zh_pol_ct_live(const struct zh_pol_ct *ct,
 					  __u8 proto, __u64 now)
 {
-	return now - ct->last_seen_ns <= zh_ct_timeout_ns(proto, ct->state);
+	__s64 age = (__s64)(now - ct->last_seen_ns);
+
+	return age <= (__s64)zh_ct_timeout_ns(proto, ct->state);
 }
 
 static __always_inline __u8 zh_pol_ct_next(const struct zh_pol_pkt *p,
@@ -330,6 +356,30 @@ __attribute__((noinline)) int zh_pol_judge(const struct zh_flow *f,
 	s = bpf_map_lookup_elem(&zh_pol_scratch, &zero);
 	if (!s)
 		return 0;
+	now = zh_pol_now();
+	/* One lookup, keyed by the packet as it is (after DNAT: @dst,
+	 * @dport): the flow's own entry (a request) or its reverse's
+	 * (ZH_POL_CT_F_REV: a reply). The key straight from @f: an
+	 * established flow's packet needs nothing else. */
+	s->ct.family = f->family;
+	s->ct.proto = f->proto;
+	s->ct.dir = 0;
+	s->ct.pad = 0;
+	s->ct.sport = f->sport;
+	s->ct.dport = (__be16)dport;
+	__builtin_memcpy(s->ct.saddr, f->saddr, sizeof(s->ct.saddr));
+	__builtin_memcpy(s->ct.daddr, dst->addr, sizeof(s->ct.daddr));
+	ct = bpf_map_lookup_elem(&zh_pol_ct, &s->ct);
+	if (ct && ct->epoch == st->epoch && zh_pol_ct_live(ct, f->proto, now)) {
+		__u8 next = zh_ct_next(f, ct->state);
+
+		/* Stores only when something changed. */
+		if (next != ct->state)
+			ct->state = next;
+		if (now - ct->last_seen_ns >= ZH_POL_CT_REFRESH_NS)
+			ct->last_seen_ns = now;
+		return 0;
+	}
 	/* The packet as policy sees it: after DNAT (@dst, @dport). */
 	p = &s->p;
 	p->family = f->family;
@@ -339,11 +389,6 @@ __attribute__((noinline)) int zh_pol_judge(const struct zh_flow *f,
 	p->dport = (__be16)dport;
 	__builtin_memcpy(p->saddr, f->saddr, sizeof(p->saddr));
 	__builtin_memcpy(p->daddr, dst->addr, sizeof(p->daddr));
-	now = bpf_ktime_get_ns();
-	/* One lookup, keyed by the packet as it is: the flow's own entry
-	 * (a request) or its reverse's (ZH_POL_CT_F_REV: a reply). */
-	zh_pol_ct_key(&s->ct, p, 0, 0);
-	ct = bpf_map_lookup_elem(&zh_pol_ct, &s->ct);
 	if (ct && zh_pol_ct_live(ct, p->proto, now)) {
 		dir = !(ct->flags & ZH_POL_CT_F_REV);
 		if (ct->epoch != st->epoch) {
