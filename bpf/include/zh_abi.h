@@ -13,7 +13,7 @@
 #include <linux/types.h>
 
 #define ZH_PIN_ROOT "/sys/fs/bpf/zerohop"
-#define ZH_PIN_VERSION "v4"
+#define ZH_PIN_VERSION "v5"
 #define ZH_PIN_DIR ZH_PIN_ROOT "/" ZH_PIN_VERSION
 
 /* Map names: at most 15 characters, the kernel keeps 16 with the NUL. */
@@ -844,6 +844,7 @@ struct zh_trace {
 #define ZH_MAP_POL_STATE "zh_pol_state"
 #define ZH_MAP_POL_EPS "zh_pol_eps"
 #define ZH_MAP_POL_CT "zh_pol_ct"
+#define ZH_MAP_POL_NPCTR "zh_pol_npctr"
 
 #define ZH_MAX_IPCACHE 262144 /* pod and node addresses, all nodes */
 #define ZH_MAX_IPCACHE_LPM 65536 /* ipBlock cidr and except prefixes */
@@ -851,6 +852,9 @@ struct zh_trace {
 #define ZH_MAX_POL_PORTS 256 /* port bitmaps: 8 KiB each, 2 MiB */
 #define ZH_MAX_POL_CLASSES 65536 /* class numbers are u16; 0: none */
 #define ZH_MAX_POL_CT 262144 /* policed flows, two entries each */
+/* Policy numbers (zh_pol_cell.np): twice the compiler's bound on
+ * policies, so that old and new numbers fit together; 0: none. */
+#define ZH_MAX_POL_NPS 32768
 
 /* Reserved identities; the compiler numbers the others from
  * ZH_POL_ID_FIRST. */
@@ -915,6 +919,10 @@ struct zh_pol_cell {
 	__u16 verdicts;
 	__u32 bitmap; /* with ZH_POL_CELL_F_BITMAP */
 	struct zh_pol_iv iv[ZH_POL_CELL_IVS];
+	/* The policy credited with what interval i allows: its number in
+	 * zh_pol_npctr (0: none). With ZH_POL_CELL_F_BITMAP, np[0] for all
+	 * the bitmap's ports. */
+	__u16 np[ZH_POL_CELL_IVS];
 };
 
 /* zh_pol_ports: array; bit p of bits[] (p / 64, p % 64): port p allowed. */
@@ -965,6 +973,16 @@ struct zh_pol_count {
 	__u64 pad;
 };
 
+/*
+ * zh_pol_npctr: per-CPU array of __u64 indexed by policy number: the
+ * flows (first packets, and packets judged again after an epoch bump)
+ * allowed with that NetworkPolicy credited. An interval of a cell is the
+ * union of the policies of its class that allow ports in it; it credits
+ * the first of them by namespace/name (user/lib/policy.c). Denials are
+ * per class (zh_polctr), the agent credits them to every policy of the
+ * class (every policy selecting the pod in that direction).
+ */
+
 /* zh_pol_state: one entry. The agent bumps epoch after a change that may
  * remove access; a conntrack entry approved under another epoch is
  * judged again at its next packet (NETWORKPOLICY-NOTES 6.4). zh_config's
@@ -1009,7 +1027,7 @@ _Static_assert(sizeof(struct zh_netns) == 32, "zh_netns layout");
 _Static_assert(sizeof(struct zh_ipc) == 8, "zh_ipc layout");
 _Static_assert(sizeof(struct zh_ipc_lpm_key) == 24, "zh_ipc_lpm_key layout");
 _Static_assert(sizeof(struct zh_pol_key) == 8, "zh_pol_key layout");
-_Static_assert(sizeof(struct zh_pol_cell) == 40, "zh_pol_cell layout");
+_Static_assert(sizeof(struct zh_pol_cell) == 56, "zh_pol_cell layout");
 _Static_assert(sizeof(struct zh_pol_ports) == 8192, "zh_pol_ports layout");
 _Static_assert(sizeof(struct zh_pol_ep) == 12, "zh_pol_ep layout");
 _Static_assert(sizeof(struct zh_pol_count) == 32, "zh_pol_count layout");

@@ -212,6 +212,14 @@ struct {
 } zh_polctr SEC(".maps");
 
 struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+	__uint(max_entries, ZH_MAX_POL_NPS);
+	__type(key, __u32);
+	__type(value, __u64);
+} zh_pol_npctr SEC(".maps");
+
+struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 	__uint(max_entries, 1);

@@ -122,34 +122,52 @@ static __always_inline __u32 zh_pol_identity(struct zh_pol_scratch *s,
 	return v ? v->identity : ZH_POL_ID_WORLD;
 }
 
-/* Is @port in @c? Its intervals, or its port bitmap. */
+/* Is @port in @c? Its intervals, or its port bitmap. *@np: the number
+ * of the policy credited with the allow (zh_pol_npctr). */
 static __always_inline int zh_pol_cell_has(const struct zh_pol_cell *c,
-					   __u16 port)
+					   __u16 port, __u32 *np)
 {
 	if (c->flags & ZH_POL_CELL_F_BITMAP) {
 		__u32 idx = c->bitmap;
 		struct zh_pol_ports *b =
 			bpf_map_lookup_elem(&zh_pol_ports, &idx);
 
+		*np = c->np[0];
 		return b && (b->bits[(port / 64) & 1023] >> (port % 64)) & 1;
 	}
 #pragma unroll
 	for (int i = 0; i < ZH_POL_CELL_IVS; i++) {
 		if (i >= c->n)
 			break;
-		if (port >= c->iv[i].lo && port <= c->iv[i].hi)
+		if (port >= c->iv[i].lo && port <= c->iv[i].hi) {
+			*np = c->np[i];
 			return !(c->verdicts & (1U << i));
+		}
 	}
 	return 0;
+}
+
+/* The policy numbered @np credited with a flow it allowed: one per-CPU
+ * increment on the path that counts the class's allow anyway. */
+static __always_inline void zh_pol_np_count(__u32 np)
+{
+	__u64 *c;
+
+	if (!np)
+		return;
+	c = bpf_map_lookup_elem(&zh_pol_npctr, &np);
+	if (c)
+		*c += 1;
 }
 
 /* Do @class's cells in direction @dir allow @proto to @port from/to a
  * peer of @identity? The wildcard cell, or the identity's own where the
  * wildcard says there are some or there is no wildcard (as policy.c's
- * zh_pol_cell_allows()). */
+ * zh_pol_cell_allows()). *@np: the policy credited with an allow. */
 static __always_inline int zh_pol_cells_allow(struct zh_pol_scratch *s,
 					      __u16 class, __u8 dir, __u8 proto,
-					      __u32 identity, __u16 port)
+					      __u32 identity, __u16 port,
+					      __u32 *np)
 {
 	struct zh_pol_key *k = &s->pk;
 	struct zh_pol_cell *any, *own;
@@ -168,9 +186,9 @@ static __always_inline int zh_pol_cells_allow(struct zh_pol_scratch *s,
 		k->identity = identity;
 		own = bpf_map_lookup_elem(&zh_policy, k);
 		if (own)
-			return zh_pol_cell_has(own, port);
+			return zh_pol_cell_has(own, port, np);
 	}
-	return any && zh_pol_cell_has(any, port);
+	return any && zh_pol_cell_has(any, port, np);
 }
 
 /*
@@ -192,7 +210,7 @@ static __always_inline int zh_pol_end(struct zh_pol_scratch *s,
 	__u32 cidr = dir == ZH_POL_EGRESS ? ZH_POL_EP_F_CIDR_EG :
 					    ZH_POL_EP_F_CIDR_IN;
 	__u16 class = dir == ZH_POL_EGRESS ? ep->class_eg : ep->class_in;
-	__u32 identity;
+	__u32 identity, np = 0;
 	int stat;
 
 	if (!(ep->flags & (iso | ZH_POL_EP_F_PENDING)))
@@ -207,8 +225,9 @@ static __always_inline int zh_pol_end(struct zh_pol_scratch *s,
 	else if (ep->flags & failed)
 		stat = ZH_STAT_DROP_POLICY_FAILED;
 	else if (zh_pol_cells_allow(s, class, dir, proto, identity,
-				    bpf_ntohs(dport))) {
+				    bpf_ntohs(dport), &np)) {
 		zh_pol_count(class, 0);
+		zh_pol_np_count(np);
 		return 0;
 	} else
 		stat = dir == ZH_POL_EGRESS ? ZH_STAT_DROP_POLICY_EGRESS :

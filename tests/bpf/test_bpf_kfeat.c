@@ -72,6 +72,8 @@ static const struct {
 	{ BPF_FUNC_set_retval, -1, -1, ZH_FEAT_SOCK_SET_RETVAL },
 	{ BPF_FUNC_fib_lookup, ZH_FEAT_TC_FIB_LOOKUP, -1, -1 },
 	{ BPF_FUNC_skb_set_tunnel_key, ZH_FEAT_TC_SET_TUNNEL_KEY, -1, -1 },
+	{ BPF_FUNC_ktime_get_coarse_ns, ZH_FEAT_KTIME_COARSE,
+	  ZH_FEAT_KTIME_COARSE, -1 },
 };
 
 /* Every feature that stands for a helper call. */

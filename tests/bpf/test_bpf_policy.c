@@ -118,6 +118,7 @@ static struct zh_objs pol_objs(void)
 		.pol_state_fd = bpf_map__fd(skel->maps.zh_pol_state),
 		.pol_eps_fd = bpf_map__fd(skel->maps.zh_pol_eps),
 		.pol_ct_fd = bpf_map__fd(skel->maps.zh_pol_ct),
+		.pol_npctr_fd = bpf_map__fd(skel->maps.zh_pol_npctr),
 	};
 }
 
@@ -608,6 +609,108 @@ static void test_conntrack(void **state)
 
 /* ------------------------------------------------------ unpolicied */
 
+/* The counters of policy x/@name: {allowed, denied, audited}, as zerohopd
+ * reads them (zh_pol_index() of the model, zh_pol_maps_counts()). */
+static void pol_counts(const char *name, __u64 out[3])
+{
+	struct zh_objs ob = pol_objs();
+	json_t *idx = zh_pol_index(model), *c, *v;
+	char key[64];
+
+	snprintf(key, sizeof(key), "x/%s", name);
+	if (!idx)
+		fail_here("zh_pol_index");
+	c = zh_pol_maps_counts(&ob, idx);
+	v = json_object_get(c, key);
+	if (!v)
+		fail_here("no counters for %s", key);
+	out[0] = (__u64)json_integer_value(json_object_get(v, "allowed"));
+	out[1] = (__u64)json_integer_value(json_object_get(v, "denied"));
+	out[2] = (__u64)json_integer_value(json_object_get(v, "audited"));
+	json_decref(c);
+	json_decref(idx);
+}
+
+/* zh_pol_npctr[the number of x/@name], summed over the CPUs. */
+static __u64 npctr_of(const char *name)
+{
+	int ncpu = libbpf_num_possible_cpus();
+	__u64 per[ncpu > 0 ? ncpu : 1], t = 0;
+	char key[64];
+	__u32 num;
+
+	snprintf(key, sizeof(key), "x/%s", name);
+	num = zh_pol_num_of(model, key);
+	if (!num)
+		fail_here("%s has no number", key);
+	if (bpf_map_lookup_elem(bpf_map__fd(skel->maps.zh_pol_npctr), &num,
+				per))
+		fail_here("zh_pol_npctr[%u]: %s", num, strerror(errno));
+	for (int i = 0; i < ncpu; i++)
+		t += per[i];
+	return t;
+}
+
+/*
+ * Per-policy counters through @prog: an allow credits the policy whose
+ * rules allow the port (one per-CPU increment, zh_pol_npctr); a denial
+ * every policy selecting the pod that way (its class's zh_polctr); with
+ * namespace x audited the denial passes and counts as audited.
+ */
+static void test_counters(void **state)
+{
+	const struct fixture_run *fr = *state;
+	const char *pols =
+		"[{\"ns\": \"x\", \"name\": \"b-http\", \"spec\": "
+		"{\"podSelector\": " B_ONLY ", \"ingress\": [{\"ports\": "
+		"[{\"port\": 80}]}]}},"
+		" {\"ns\": \"x\", \"name\": \"b-tls\", \"spec\": "
+		"{\"podSelector\": " B_ONLY ", \"ingress\": [{\"from\": "
+		"[{\"podSelector\": " A_ONLY "}], \"ports\": "
+		"[{\"port\": 443}]}]}}]";
+	__u64 h0[3], t0[3], h[3], t[3], nh0, nt0;
+
+	policies_set(pols, false);
+	pol_counts("b-http", h0);
+	pol_counts("b-tls", t0);
+	nh0 = npctr_of("b-http");
+	nt0 = npctr_of("b-tls");
+	expect(fr->prog, &P(POD_A, A4, B4, TCP, 80), W_ALLOW);
+	assert_int_equal(npctr_of("b-http"), nh0 + 1);
+	assert_int_equal(npctr_of("b-tls"), nt0);
+	expect(fr->prog, &P(POD_A, A4, B4, TCP, 443), W_ALLOW);
+	expect(fr->prog, &P(POD_A, A6, B6, TCP, 443), W_ALLOW);
+	assert_int_equal(npctr_of("b-http"), nh0 + 1);
+	assert_int_equal(npctr_of("b-tls"), nt0 + 2);
+	/* Denied: no allow to credit; both select b's ingress. */
+	expect(fr->prog, &P(POD_A, A4, B4, TCP, 22), W_IN);
+	pol_counts("b-http", h);
+	pol_counts("b-tls", t);
+	assert_int_equal(h[0], h0[0] + 1);
+	assert_int_equal(t[0], t0[0] + 2);
+	assert_int_equal(h[1], h0[1] + 1);
+	assert_int_equal(t[1], t0[1] + 1);
+	assert_int_equal(h[2], h0[2]);
+	assert_int_equal(t[2], t0[2]);
+	/* Namespace x audits (b's ingress class is another, its counters
+	 * zeroed before use): the denial passes, counted as audited. */
+	policies_set(pols, true);
+	pol_counts("b-http", h);
+	pol_counts("b-tls", t);
+	assert_int_equal(h[1] + h[2], 0);
+	expect(fr->prog, &P(POD_A, A4, B4, TCP, 22), W_ALLOW);
+	expect(fr->prog, &P(POD_A, A4, B4, TCP, 80), W_ALLOW);
+	pol_counts("b-http", h0);
+	pol_counts("b-tls", t0);
+	assert_int_equal(h0[0], h[0] + 1);
+	assert_int_equal(h0[1], 0);
+	assert_int_equal(h0[2], 1);
+	assert_int_equal(t0[0], t[0]);
+	assert_int_equal(t0[1], 0);
+	assert_int_equal(t0[2], 1);
+	policies_off(NULL);
+}
+
 static void test_unpolicied(void **state)
 {
 	const struct fixture_run *fr = *state;
@@ -1060,8 +1163,10 @@ static struct CMUnitTest case_tests[NR_CASE_TESTS];
 static const struct {
 	const char *desc;
 } prog_rows[] = { { "" } };
-static struct fixture_run ct_runs[NR_PROGS], unpol_runs[NR_PROGS];
-static struct CMUnitTest ct_tests[NR_PROGS], unpol_tests[NR_PROGS];
+static struct fixture_run ct_runs[NR_PROGS], unpol_runs[NR_PROGS],
+	ctr_runs[NR_PROGS];
+static struct CMUnitTest ct_tests[NR_PROGS], unpol_tests[NR_PROGS],
+	ctr_tests[NR_PROGS];
 static const struct CMUnitTest other_tests[] = {
 	cmocka_unit_test_teardown(test_to_pod, policies_off),
 	cmocka_unit_test_teardown(test_corpus, policies_off),
@@ -1079,6 +1184,9 @@ int main(int argc, char **argv)
 		{ .name = "policy unpolicied",
 		  .tests = unpol_tests,
 		  .n = ARRAY_SIZE(unpol_tests) },
+		{ .name = "policy counters",
+		  .tests = ctr_tests,
+		  .n = ARRAY_SIZE(ctr_tests) },
 		{ .name = "policy to pod, corpus",
 		  .tests = other_tests,
 		  .n = ARRAY_SIZE(other_tests) },
@@ -1095,6 +1203,8 @@ int main(int argc, char **argv)
 	FIXTURE_ROWS(ct_tests, ct_runs, prog_rows, "conntrack",
 		     .test_func = test_conntrack,
 		     .teardown_func = policies_off);
+	FIXTURE_ROWS(ctr_tests, ctr_runs, prog_rows, "per-policy counters",
+		     .test_func = test_counters, .teardown_func = policies_off);
 	FIXTURE_ROWS(unpol_tests, unpol_runs, prog_rows, "unpolicied",
 		     .test_func = test_unpolicied,
 		     .teardown_func = policies_off);

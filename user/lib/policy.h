@@ -131,6 +131,15 @@ struct zh_pol_cell_ent {
 	struct zh_pol_ports *ports;
 };
 
+/* A NetworkPolicy's number: its counter in zh_pol_npctr (flows allowed
+ * with it credited). Kept from the previous model for the same policy; a
+ * new policy never takes a number the previous model used, and its
+ * counter is zeroed before a cell credits it (zh_pol_diff()). */
+struct zh_pol_num {
+	char *key; /* namespace/name */
+	uint16_t id; /* 0: past ZH_MAX_POL_NPS - 1 numbers (not counted) */
+};
+
 struct zh_pol_summary {
 	size_t pods, namespaces, policies; /* read */
 	size_t identities, ipcache, lpm, classes, endpoints, cells, bitmaps;
@@ -155,6 +164,8 @@ struct zh_pol_model {
 	size_t n_cells;
 	struct zh_pol_reject *rejects; /* in the order found */
 	size_t n_rejects;
+	struct zh_pol_num *nums; /* by key: every policy compiled */
+	size_t n_nums;
 	struct zh_pol_summary sum;
 };
 
@@ -200,12 +211,17 @@ bool zh_pol_cell_allows(const struct zh_pol_model *m, uint16_t class,
 			uint8_t dir, uint8_t proto, uint32_t identity,
 			uint16_t port);
 
+/* The number of policy @key ("namespace/name") in @m; 0: none. */
+uint16_t zh_pol_num_of(const struct zh_pol_model *m, const char *key);
+
 /* "10.0.0.1" or "fd00::1" into a key; 0 or -EINVAL. */
 int zh_pol_key_parse(const char *s, struct zh_ep_key *k);
 
 /* --- the writes that take the maps from one model to the next ------------ */
 
 enum zh_pol_op_type {
+	ZH_POL_OP_NPCTR_ZERO, /* zh_pol_npctr[npctr] = 0 on every CPU */
+	ZH_POL_OP_CLASSCTR_ZERO, /* zh_polctr[npctr] (a class) zeroed */
 	ZH_POL_OP_PORTS_PUT, /* zh_pol_ports[idx] = *ports */
 	ZH_POL_OP_CELL_PUT,
 	ZH_POL_OP_IPC_PUT,
@@ -242,12 +258,15 @@ struct zh_pol_op {
 			uint32_t idx;
 			const struct zh_pol_ports *ports; /* @new's */
 		} ports;
+		uint32_t npctr; /* the policy (class) number */
 	};
 };
 
 /*
  * The writes from @old (NULL: empty maps) to @new, in the order to do
- * them: port bitmaps and cells new or changed; ipcache (hash, LPM) and
+ * them: the counters of policy and class numbers new in @new zeroed (a
+ * number may have meant something two models ago); port bitmaps
+ * and cells new or changed; ipcache (hash, LPM) and
  * endpoints repointed; the epoch bumped when any write may have removed
  * access (a cell lost ports or went, an address changed identity or
  * went, an endpoint changed class or became isolated); then what @new no

@@ -99,5 +99,8 @@ int zh_kube_start(struct zh_kube **out, const struct zh_kube_opts *o,
 void zh_kube_stop(struct zh_kube *k);
 /* A copy of the counters, for a scrape (from any thread). */
 void zh_kube_stats(const struct zh_kube *k, struct zh_kube_stats *st);
+/* What names the per-policy counters (pol_maps.h zh_pol_index()), a
+ * reference for the caller; NULL before the first policy write. */
+json_t *zh_kube_pol_index(const struct zh_kube *k);
 
 #endif /* ZH_KUBE_H */
