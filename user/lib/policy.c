@@ -273,6 +273,65 @@ static bool labels_ok(const json_t *l)
 	return true;
 }
 
+int zh_pol_audit_ns_check(const char *list, char *why, size_t len)
+{
+	const char *p = list;
+
+	if (!list || !*list) {
+		snprintf(why, len, "no namespace");
+		return -EINVAL;
+	}
+	while (*p) {
+		size_t n = strcspn(p, ",");
+
+		if (!n || n > 63) {
+			snprintf(why, len,
+				 "a namespace name is 1 to 63 characters");
+			return -EINVAL;
+		}
+		for (size_t i = 0; i < n; i++) {
+			char ch = p[i];
+			bool ok = (ch >= 'a' && ch <= 'z') ||
+				  (ch >= '0' && ch <= '9') ||
+				  (ch == '-' && i && i + 1 < n);
+
+			if (!ok) {
+				snprintf(why, len,
+					 "\"%.*s\" is not a namespace name (lower-case letters, digits, '-' inside)",
+					 (int)n, p);
+				return -EINVAL;
+			}
+		}
+		p += n;
+		if (*p == ',' && !*++p) {
+			snprintf(why, len, "a comma at the end");
+			return -EINVAL;
+		}
+	}
+	return 0;
+}
+
+/* The namespaces of opts->audit_ns into @ns_audit. */
+static int audit_ns_read(json_t *ns_audit, const char *list)
+{
+	char name[64];
+
+	for (const char *p = list; p && *p;) {
+		size_t n = strcspn(p, ",");
+
+		if (n && n < sizeof(name)) {
+			memcpy(name, p, n);
+			name[n] = 0;
+			if (json_object_set_new(ns_audit, name, json_true()))
+				return -ENOMEM;
+		}
+		p += n;
+		if (*p == ',')
+			p++;
+	}
+	return 0;
+}
+
 static int namespaces_read(struct cc *c, const json_t *namespaces)
 {
 	const char *k;
@@ -281,6 +340,10 @@ static int namespaces_read(struct cc *c, const json_t *namespaces)
 	c->ns_labels = json_object();
 	c->ns_audit = json_object();
 	if (!c->ns_labels || !c->ns_audit)
+		return -ENOMEM;
+	/* Audited by the agent's list, whether its Namespace is seen yet
+	 * or not; or by the Namespace's annotation. */
+	if (audit_ns_read(c->ns_audit, c->o->audit_ns))
 		return -ENOMEM;
 	json_object_foreach ((json_t *)namespaces, k, v) {
 		const json_t *md = json_object_get(v, "metadata");

@@ -71,6 +71,9 @@ struct zh_pol_limits {
 struct zh_pol_opts {
 	const char *node; /* this node: its pods are the local endpoints */
 	bool audit; /* every class audits (--network-policy=audit) */
+	/* Namespaces whose pods audit (--network-policy-audit-ns): names
+	 * separated by commas (zh_pol_audit_ns_check()); NULL: none. */
+	const char *audit_ns;
 	/* This node's own addresses (ZH_POL_ID_HOST), besides the IPs of
 	 * its hostNetwork pods; may be NULL. */
 	const struct zh_ep_key *node_addrs;
@@ -80,6 +83,10 @@ struct zh_pol_opts {
 
 /* A Namespace annotated with this ("true") audits its pods' policy. */
 #define ZH_POL_AUDIT_ANNOTATION "zerohop.io/network-policy-audit"
+
+/* Is @list namespace names (RFC 1123 labels) separated by commas? 0, or
+ * -EINVAL with the reason in @why. */
+int zh_pol_audit_ns_check(const char *list, char *why, size_t len);
 
 #define ZH_POL_REASON_MAX 200
 

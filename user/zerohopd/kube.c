@@ -583,6 +583,7 @@ static void policy_sync(struct zh_kube *k)
 	struct zh_pol_opts o = {
 		.node = k->o.node,
 		.audit = k->o.network_policy == ZH_POL_MODE_AUDIT,
+		.audit_ns = k->o.audit_ns,
 		.node_addrs = addrs,
 	};
 	struct zh_pol_model *m = NULL;

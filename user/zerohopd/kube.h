@@ -65,6 +65,9 @@ struct zh_kube_opts {
 	 * NetworkPolicies are followed too, compiled (policy.h) and written
 	 * into the policy maps (pol_maps.h), which the datapath enforces. */
 	int network_policy;
+	/* Namespaces (comma-separated) whose pods' policy audits: counted
+	 * and logged, not enforced (--network-policy-audit-ns); NULL: none. */
+	const char *audit_ns;
 };
 
 struct zh_kube_stats {
