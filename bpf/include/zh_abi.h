@@ -831,7 +831,8 @@ struct zh_trace {
  * lookups load anyway, so an unpolicied pod pays two bit tests.
  *
  * zh_pol_ct: flows with a policed end, both directions, keyed like zh_ct
- * (dir 0; the reply's entry flagged ZH_POL_CT_F_REV) -> the zh_pol_state
+ * (dir 0; the reply's entry flagged ZH_POL_CT_F_REV); IPv4 flows in
+ * zh_pol_ct4, whose key is 16 bytes -> the zh_pol_state
  * epoch they were approved under. A REV hit passes (a
  * reply); a forged "reply" has none and is judged as a new flow. A hit
  * under another epoch is judged again (revocation at the next packet).
@@ -845,6 +846,7 @@ struct zh_trace {
 #define ZH_MAP_POL_EPS "zh_pol_eps"
 #define ZH_MAP_POL_CT "zh_pol_ct"
 #define ZH_MAP_POL_NPCTR "zh_pol_npctr"
+#define ZH_MAP_POL_CT4 "zh_pol_ct4"
 
 #define ZH_MAX_IPCACHE 262144 /* pod and node addresses, all nodes */
 #define ZH_MAX_IPCACHE_LPM 65536 /* ipBlock cidr and except prefixes */
@@ -951,6 +953,18 @@ struct zh_pol_ep {
 	__u32 flags; /* ZH_POL_EP_F_* */
 };
 
+/* zh_pol_ct4: IPv4 flows of zh_pol_ct, in a key of 16 bytes instead of
+ * 40 (hashed and compared on every packet of an established flow); same
+ * value, same rules. zh_pol_ct then holds the IPv6 ones. */
+struct zh_pol_ct4_key {
+	__be32 saddr;
+	__be32 daddr;
+	__be16 sport;
+	__be16 dport;
+	__u8 proto;
+	__u8 pad[3];
+};
+
 /* zh_pol_ct (key: struct zh_ct_key). */
 #define ZH_POL_CT_F_AUDIT (1U << 0) /* passed by audit: would be denied */
 /* The reverse of the flow approved: a packet keyed so is a reply. (The
@@ -1033,6 +1047,7 @@ _Static_assert(sizeof(struct zh_pol_ep) == 12, "zh_pol_ep layout");
 _Static_assert(sizeof(struct zh_pol_count) == 32, "zh_pol_count layout");
 _Static_assert(sizeof(struct zh_pol_state) == 16, "zh_pol_state layout");
 _Static_assert(sizeof(struct zh_pol_ct) == 24, "zh_pol_ct layout");
+_Static_assert(sizeof(struct zh_pol_ct4_key) == 16, "zh_pol_ct4_key layout");
 _Static_assert(ZH_FEAT_MAX <= 64, "zh_kfeat has 64 bits");
 #endif
 

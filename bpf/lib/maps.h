@@ -243,6 +243,14 @@ struct {
 	__type(value, struct zh_pol_ct);
 } zh_pol_ct SEC(".maps");
 
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+	__uint(max_entries, ZH_MAX_POL_CT);
+	__type(key, struct zh_pol_ct4_key);
+	__type(value, struct zh_pol_ct);
+} zh_pol_ct4 SEC(".maps");
+
 /*
  * What a step returns besides an enum zh_stat: values above every zh_stat,
  * so that one int carries either, and none is negative.

@@ -17,8 +17,11 @@
  * What it costs: an unpolicied pod (no ZH_IFACE_F_POLICY on the source's
  * zh_ifaces entry, no ZH_EP_F_POLICY on the destination's zh_endpoints
  * entry, both loaded by the fast path anyway) pays two bit tests. A
- * policed flow pays zh_pol_state (an inlined array read) and a conntrack
- * lookup per packet; its first packet (or the first after an epoch bump)
+ * policed flow pays zh_pol_state (an inlined array read), the coarse
+ * clock and one conntrack lookup per packet (IPv4: a 16-byte key in
+ * zh_pol_ct4), and writes its entry only when its state changes or its
+ * stamp is ZH_POL_CT_REFRESH_NS old; its first packet (or the first after
+ * an epoch bump)
  * the policy lookups: zh_pol_eps per policed end, the peer's identity
  * (zh_ipcache, on a miss zh_ipcache_lpm when the class has ipBlocks) and
  * one or two zh_policy cells.
@@ -54,7 +57,8 @@ struct zh_pol_pkt {
  * no stack to spare for them (512 bytes for the entry and the call). */
 struct zh_pol_scratch {
 	struct zh_pol_pkt p;
-	struct zh_ct_key ct;
+	struct zh_ct_key ct; /* IPv6: zh_pol_ct */
+	struct zh_pol_ct4_key ct4; /* IPv4: zh_pol_ct4 */
 	struct zh_pol_ct v;
 	struct zh_ep_key ep;
 	struct zh_ipc_lpm_key lpm;
@@ -285,20 +289,51 @@ static __always_inline int zh_pol_decide(struct zh_pol_scratch *s,
 	return 0;
 }
 
-static __always_inline void zh_pol_ct_key(struct zh_ct_key *k,
-					  const struct zh_pol_pkt *p, __u8 dir,
-					  int swap)
+/* The conntrack key of @p's flow (@swap: of its reverse) in @s: IPv4 in
+ * s->ct4 (zh_pol_ct4), IPv6 in s->ct (zh_pol_ct). */
+static __always_inline void zh_pol_ct_key(struct zh_pol_scratch *s,
+					  const struct zh_pol_pkt *p, int swap)
 {
-	k->family = p->family;
-	k->proto = p->proto;
-	k->dir = dir;
-	k->pad = 0;
-	k->sport = swap ? p->dport : p->sport;
-	k->dport = swap ? p->sport : p->dport;
-	__builtin_memcpy(k->saddr, swap ? p->daddr : p->saddr,
-			 sizeof(k->saddr));
-	__builtin_memcpy(k->daddr, swap ? p->saddr : p->daddr,
-			 sizeof(k->daddr));
+	if (p->family == ZH_AF_INET) {
+		struct zh_pol_ct4_key *k = &s->ct4;
+
+		k->saddr = swap ? p->daddr[0] : p->saddr[0];
+		k->daddr = swap ? p->saddr[0] : p->daddr[0];
+		k->sport = swap ? p->dport : p->sport;
+		k->dport = swap ? p->sport : p->dport;
+		k->proto = p->proto;
+		k->pad[0] = k->pad[1] = k->pad[2] = 0;
+		return;
+	}
+	s->ct.family = p->family;
+	s->ct.proto = p->proto;
+	s->ct.dir = 0;
+	s->ct.pad = 0;
+	s->ct.sport = swap ? p->dport : p->sport;
+	s->ct.dport = swap ? p->sport : p->dport;
+	__builtin_memcpy(s->ct.saddr, swap ? p->daddr : p->saddr,
+			 sizeof(s->ct.saddr));
+	__builtin_memcpy(s->ct.daddr, swap ? p->saddr : p->daddr,
+			 sizeof(s->ct.daddr));
+}
+
+/* The entry keyed in @s (zh_pol_ct_key()) written, or deleted: one call
+ * per map, so that each call site keeps one map (and its inlined
+ * lookup). */
+static __always_inline int zh_pol_ct_put(struct zh_pol_scratch *s, int v4)
+{
+	if (v4)
+		return bpf_map_update_elem(&zh_pol_ct4, &s->ct4, &s->v,
+					   BPF_ANY);
+	return bpf_map_update_elem(&zh_pol_ct, &s->ct, &s->v, BPF_ANY);
+}
+
+static __always_inline void zh_pol_ct_del(struct zh_pol_scratch *s, int v4)
+{
+	if (v4)
+		bpf_map_delete_elem(&zh_pol_ct4, &s->ct4);
+	else
+		bpf_map_delete_elem(&zh_pol_ct, &s->ct);
 }
 
 /*
@@ -366,7 +401,7 @@ __attribute__((noinline)) int zh_pol_judge(const struct zh_flow *f,
 	struct zh_pol_scratch *s;
 	struct zh_pol_pkt *p;
 	struct zh_pol_ct *ct;
-	int audit = 0, stat, dir;
+	int audit = 0, stat, dir, v4;
 	__u32 zero = 0;
 	__u64 now;
 
@@ -379,16 +414,28 @@ __attribute__((noinline)) int zh_pol_judge(const struct zh_flow *f,
 	/* One lookup, keyed by the packet as it is (after DNAT: @dst,
 	 * @dport): the flow's own entry (a request) or its reverse's
 	 * (ZH_POL_CT_F_REV: a reply). The key straight from @f: an
-	 * established flow's packet needs nothing else. */
-	s->ct.family = f->family;
-	s->ct.proto = f->proto;
-	s->ct.dir = 0;
-	s->ct.pad = 0;
-	s->ct.sport = f->sport;
-	s->ct.dport = (__be16)dport;
-	__builtin_memcpy(s->ct.saddr, f->saddr, sizeof(s->ct.saddr));
-	__builtin_memcpy(s->ct.daddr, dst->addr, sizeof(s->ct.daddr));
-	ct = bpf_map_lookup_elem(&zh_pol_ct, &s->ct);
+	 * established flow's packet needs nothing else. IPv4 in a 16-byte
+	 * key of its own. */
+	v4 = f->family == ZH_AF_INET;
+	if (v4) {
+		s->ct4.saddr = f->saddr[0];
+		s->ct4.daddr = dst->addr[0];
+		s->ct4.sport = f->sport;
+		s->ct4.dport = (__be16)dport;
+		s->ct4.proto = f->proto;
+		s->ct4.pad[0] = s->ct4.pad[1] = s->ct4.pad[2] = 0;
+		ct = bpf_map_lookup_elem(&zh_pol_ct4, &s->ct4);
+	} else {
+		s->ct.family = f->family;
+		s->ct.proto = f->proto;
+		s->ct.dir = 0;
+		s->ct.pad = 0;
+		s->ct.sport = f->sport;
+		s->ct.dport = (__be16)dport;
+		__builtin_memcpy(s->ct.saddr, f->saddr, sizeof(s->ct.saddr));
+		__builtin_memcpy(s->ct.daddr, dst->addr, sizeof(s->ct.daddr));
+		ct = bpf_map_lookup_elem(&zh_pol_ct, &s->ct);
+	}
 	if (ct && ct->epoch == st->epoch && zh_pol_ct_live(ct, f->proto, now)) {
 		__u8 next = zh_ct_next(f, ct->state);
 
@@ -419,9 +466,9 @@ __attribute__((noinline)) int zh_pol_judge(const struct zh_flow *f,
 				     zh_pol_decide(s, p, 1, dst_pol, src_pol,
 						   st->mode, &audit);
 			if (stat) {
-				bpf_map_delete_elem(&zh_pol_ct, &s->ct);
-				zh_pol_ct_key(&s->ct, p, 0, 1);
-				bpf_map_delete_elem(&zh_pol_ct, &s->ct);
+				zh_pol_ct_del(s, v4);
+				zh_pol_ct_key(s, p, 1);
+				zh_pol_ct_del(s, v4);
 				return stat;
 			}
 			ct->epoch = st->epoch;
@@ -447,12 +494,12 @@ __attribute__((noinline)) int zh_pol_judge(const struct zh_flow *f,
 	s->v.epoch = st->epoch;
 	s->v.state = zh_pol_ct_next(p, ZH_CT_NEW);
 	s->v.flags = (audit ? ZH_POL_CT_F_AUDIT : 0) | ZH_POL_CT_F_REV;
-	zh_pol_ct_key(&s->ct, p, 0, 1);
-	if (bpf_map_update_elem(&zh_pol_ct, &s->ct, &s->v, BPF_ANY))
+	zh_pol_ct_key(s, p, 1);
+	if (zh_pol_ct_put(s, v4))
 		return ZH_STAT_DROP_POLICY_CT_FULL;
 	s->v.flags &= ~ZH_POL_CT_F_REV;
-	zh_pol_ct_key(&s->ct, p, 0, 0);
-	if (bpf_map_update_elem(&zh_pol_ct, &s->ct, &s->v, BPF_ANY))
+	zh_pol_ct_key(s, p, 0);
+	if (zh_pol_ct_put(s, v4))
 		return ZH_STAT_DROP_POLICY_CT_FULL;
 	return 0;
 }

@@ -119,6 +119,7 @@ static struct zh_objs pol_objs(void)
 		.pol_eps_fd = bpf_map__fd(skel->maps.zh_pol_eps),
 		.pol_ct_fd = bpf_map__fd(skel->maps.zh_pol_ct),
 		.pol_npctr_fd = bpf_map__fd(skel->maps.zh_pol_npctr),
+		.pol_ct4_fd = bpf_map__fd(skel->maps.zh_pol_ct4),
 	};
 }
 
@@ -197,6 +198,7 @@ static int policies_off(void **state)
 	zh_pol_maps_mode(&ob, ZH_POL_MODE_ON);
 	zh_pol_maps_mode(&ob, ZH_POL_MODE_OFF);
 	map_clear(ob.pol_ct_fd);
+	map_clear(ob.pol_ct4_fd);
 	zh_pol_model_free(model);
 	model = NULL;
 	return 0;
@@ -205,16 +207,24 @@ static int policies_off(void **state)
 static void ct_clear(void)
 {
 	map_clear(bpf_map__fd(skel->maps.zh_pol_ct));
+	map_clear(bpf_map__fd(skel->maps.zh_pol_ct4));
 }
 
+/* Entries in zh_pol_ct and zh_pol_ct4 (IPv4). */
 static size_t ct_count(void)
 {
 	int fd = bpf_map__fd(skel->maps.zh_pol_ct);
+	int fd4 = bpf_map__fd(skel->maps.zh_pol_ct4);
 	struct zh_ct_key k, *prev = NULL;
+	struct zh_pol_ct4_key k4, *prev4 = NULL;
 	size_t n = 0;
 
 	while (!bpf_map_get_next_key(fd, prev, &k)) {
 		prev = &k;
+		n++;
+	}
+	while (!bpf_map_get_next_key(fd4, prev4, &k4)) {
+		prev4 = &k4;
 		n++;
 	}
 	return n;
@@ -535,7 +545,26 @@ static void test_to_pod(void **state)
 
 /* ------------------------------------------------------- conntrack */
 
-static void test_conntrack(void **state)
+/* Entries of the map @fd (keys of @klen bytes). */
+static size_t map_count(int fd, size_t klen)
+{
+	__u8 k[64], prev[64];
+	bool first = true;
+	size_t n = 0;
+
+	assert_true(klen <= sizeof(k));
+	while (!bpf_map_get_next_key(fd, first ? NULL : prev, k)) {
+		memcpy(prev, k, klen);
+		first = false;
+		n++;
+	}
+	return n;
+}
+
+/* Conntrack for a flow a -> b of addresses @a_addr, @b_addr (IPv4: its
+ * entries in zh_pol_ct4, IPv6: in zh_pol_ct). */
+static void conntrack_family(enum prog prog, const char *a_addr,
+			     const char *b_addr)
 {
 	/* a: no ingress at all; b: ingress from a on TCP 80. */
 	const char *allow =
@@ -563,10 +592,9 @@ static void test_conntrack(void **state)
 		" {\"ns\": \"x\", \"name\": \"b-closed\", \"spec\": "
 		"{\"podSelector\": " B_ONLY
 		", \"policyTypes\": [\"Ingress\"]}}]";
-	struct pkt req = P(POD_A, A4, B4, TCP, 80);
-	struct pkt rep = P(POD_B, B4, A4, TCP, 40000);
-	const struct fixture_run *fr = *state;
-	enum prog prog = fr->prog;
+	struct pkt req = P(POD_A, a_addr, b_addr, TCP, 80);
+	struct pkt rep = P(POD_B, b_addr, a_addr, TCP, 40000);
+	bool v4 = !strchr(a_addr, ':');
 	struct run r;
 
 	rep.sport = 80;
@@ -577,6 +605,13 @@ static void test_conntrack(void **state)
 	assert_int_equal(judge(prog, &rep, &r), W_IN);
 	assert_int_equal(judge(prog, &req, &r), W_ALLOW);
 	assert_int_equal(ct_count(), 2);
+	/* Both entries in the family's map. */
+	assert_int_equal(map_count(bpf_map__fd(skel->maps.zh_pol_ct4),
+				   sizeof(struct zh_pol_ct4_key)),
+			 v4 ? 2 : 0);
+	assert_int_equal(map_count(bpf_map__fd(skel->maps.zh_pol_ct),
+				   sizeof(struct zh_ct_key)),
+			 v4 ? 0 : 2);
 	assert_int_equal(judge(prog, &rep, &r), W_ALLOW);
 	/* A forged reply: another source port. */
 	rep.sport = 81;
@@ -605,6 +640,15 @@ static void test_conntrack(void **state)
 	assert_int_equal(judge(prog, &rep, &r), W_IN);
 	assert_int_equal(ct_count(), 0);
 	assert_int_equal(judge(prog, &req, &r), W_IN);
+}
+
+static void test_conntrack(void **state)
+{
+	const struct fixture_run *fr = *state;
+
+	conntrack_family(fr->prog, A4, B4);
+	policies_off(NULL);
+	conntrack_family(fr->prog, A6, B6);
 }
 
 /* ------------------------------------------------------ unpolicied */
