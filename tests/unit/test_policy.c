@@ -1757,8 +1757,7 @@ static void test_audit_ns(void **state)
 			 -EINVAL);
 	assert_int_equal(zh_pol_audit_ns_check("x,,y", why, sizeof(why)),
 			 -EINVAL);
-	assert_int_equal(zh_pol_audit_ns_check("X", why, sizeof(why)),
-			 -EINVAL);
+	assert_int_equal(zh_pol_audit_ns_check("X", why, sizeof(why)), -EINVAL);
 	assert_int_equal(zh_pol_audit_ns_check("-x", why, sizeof(why)),
 			 -EINVAL);
 	assert_int_equal(zh_pol_audit_ns_check("x y", why, sizeof(why)),

@@ -175,8 +175,8 @@ int zh_pol_maps_apply(const struct zh_objs *o, const struct zh_pol_op *ops,
 
 		switch (op->type) {
 		case ZH_POL_OP_NPCTR_ZERO:
-			err = ctr_zero(o->pol_npctr_fd, op->npctr, sizeof(__u64),
-				       ZH_MAP_POL_NPCTR, st);
+			err = ctr_zero(o->pol_npctr_fd, op->npctr,
+				       sizeof(__u64), ZH_MAP_POL_NPCTR, st);
 			break;
 		case ZH_POL_OP_CLASSCTR_ZERO:
 			err = ctr_zero(o->polctr_fd, op->npctr,
@@ -574,9 +574,9 @@ json_t *zh_pol_index(const struct zh_pol_model *m)
 		for (size_t p = 0; p < cl->n_policies; p++) {
 			json_t *o = json_object_get(idx, cl->policies[p]);
 
-			if (o && json_array_append_new(
-					 json_object_get(o, "classes"),
-					 json_integer(cl->id)))
+			if (o &&
+			    json_array_append_new(json_object_get(o, "classes"),
+						  json_integer(cl->id)))
 				goto err;
 		}
 	}
@@ -616,7 +616,8 @@ json_t *zh_pol_maps_counts(const struct zh_objs *o, const json_t *index)
 	if (!buf)
 		goto err_out;
 	json_object_foreach ((json_t *)index, key, v) {
-		json_int_t num = json_integer_value(json_object_get(v, "number"));
+		json_int_t num =
+			json_integer_value(json_object_get(v, "number"));
 		__u64 allowed = 0, denied = 0, audited = 0, t[4];
 		json_t *cls = json_object_get(v, "classes"), *c;
 		size_t i;
@@ -630,7 +631,8 @@ json_t *zh_pol_maps_counts(const struct zh_objs *o, const json_t *index)
 			json_int_t id = json_integer_value(c);
 
 			if (id <= 0 || id >= ZH_MAX_POL_CLASSES ||
-			    percpu_sum(o->polctr_fd, (__u32)id, buf, ncpu, 4, t))
+			    percpu_sum(o->polctr_fd, (__u32)id, buf, ncpu, 4,
+				       t))
 				continue;
 			denied += t[1];
 			audited += t[2];

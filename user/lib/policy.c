@@ -296,9 +296,10 @@ int zh_pol_audit_ns_check(const char *list, char *why, size_t len)
 				  (ch == '-' && i && i + 1 < n);
 
 			if (!ok) {
-				snprintf(why, len,
-					 "\"%.*s\" is not a namespace name (lower-case letters, digits, '-' inside)",
-					 (int)n, p);
+				snprintf(
+					why, len,
+					"\"%.*s\" is not a namespace name (lower-case letters, digits, '-' inside)",
+					(int)n, p);
 				return -EINVAL;
 			}
 		}

@@ -1078,7 +1078,7 @@ static json_t *flow_json(const struct ctl *c, const struct zh_ep_key *s,
 
 static const char *pol_mode_name(__u32 mode)
 {
-	return mode == ZH_POL_MODE_ON    ? "on" :
+	return mode == ZH_POL_MODE_ON	 ? "on" :
 	       mode == ZH_POL_MODE_AUDIT ? "audit" :
 					   "off";
 }
@@ -1171,7 +1171,8 @@ static int cmd_policy(struct ctl *c)
 	counts = pol_counts(c, names);
 	mycounts = json_object();
 	for (int d = 0; d < 2; d++) {
-		json_t *pl = json_object_get(mine, d ? "egress" : "ingress"), *x;
+		json_t *pl = json_object_get(mine, d ? "egress" : "ingress"),
+		       *x;
 		size_t i;
 
 		json_array_foreach (pl, i, x) {
@@ -1270,7 +1271,8 @@ static int cmd_policy(struct ctl *c)
 							       cnt, "denied")),
 					       (long long)json_integer_value(
 						       json_object_get(
-							       cnt, "audited")));
+							       cnt,
+							       "audited")));
 			}
 			printf("\n");
 		}

@@ -670,8 +670,7 @@ POL_FAMILY(fam_pol_bumps, sample_u64(b, name, NULL, st->pol.epoch_bumps))
 static void pol_policy_samples(struct mbuf *b, const char *name,
 			       const struct scrape *s)
 {
-	static const char *const results[] = { "allowed", "denied",
-					       "audited" };
+	static const char *const results[] = { "allowed", "denied", "audited" };
 	const struct zh_objs *o = s->m->objs;
 	json_t *idx = s->m->kube ? zh_kube_pol_index(s->m->kube) : NULL;
 	json_t *counts = idx && o ? zh_pol_maps_counts(o, idx) : NULL, *v;

@@ -902,9 +902,10 @@ static int agent_parse_kube(struct agent_opts *o, const struct zh_param *opts,
 			    size_t len)
 {
 	static const char *const kube_only[] = {
-		"k8s-api", "kubeconfig", "cni-conf-dir",  "cni-datapath",
-		"cni-mtu", "cni-afxdp",	 "network-policy",
-		"network-policy-audit-ns"
+		"k8s-api",	  "kubeconfig",
+		"cni-conf-dir",	  "cni-datapath",
+		"cni-mtu",	  "cni-afxdp",
+		"network-policy", "network-policy-audit-ns"
 	};
 	size_t i;
 
@@ -934,8 +935,7 @@ static int agent_parse_kube(struct agent_opts *o, const struct zh_param *opts,
 				"zerohopd: --network-policy-audit-ns needs --network-policy on or audit\n");
 			return -EINVAL;
 		}
-		if (zh_pol_audit_ns_check(o->kube.audit_ns, why,
-					  sizeof(why))) {
+		if (zh_pol_audit_ns_check(o->kube.audit_ns, why, sizeof(why))) {
 			fprintf(stderr,
 				"zerohopd: --network-policy-audit-ns: %s\n",
 				why);
