@@ -555,7 +555,7 @@ int zh_pol_maps_verdict(const struct zh_objs *o, const struct zh_ep_key *src,
 
 /* --- per-policy counters --------------------------------------------------- */
 
-json_t *zh_pol_index(const struct zh_pol_model *m)
+json_t *zh_pol_index(const struct zh_pol_model *m, const json_t *retired)
 {
 	json_t *idx = json_object();
 
@@ -564,8 +564,11 @@ json_t *zh_pol_index(const struct zh_pol_model *m)
 	for (size_t i = 0; i < m->n_nums; i++) {
 		json_t *o = json_pack("{s:i, s:[]}", "number",
 				      (json_int_t)m->nums[i].id, "classes");
+		json_t *r = json_object_get(retired, m->nums[i].key);
 
 		if (!o || json_object_set_new(idx, m->nums[i].key, o))
+			goto err;
+		if (r && json_object_set(o, "retired", r))
 			goto err;
 	}
 	for (size_t c = 0; c < m->n_classes; c++) {
@@ -618,7 +621,12 @@ json_t *zh_pol_maps_counts(const struct zh_objs *o, const json_t *index)
 	json_object_foreach ((json_t *)index, key, v) {
 		json_int_t num =
 			json_integer_value(json_object_get(v, "number"));
-		__u64 allowed = 0, denied = 0, audited = 0, t[4];
+		json_t *ret = json_object_get(v, "retired");
+		__u64 allowed = 0, t[4];
+		__u64 denied = (__u64)json_integer_value(
+			json_object_get(ret, "denied"));
+		__u64 audited = (__u64)json_integer_value(
+			json_object_get(ret, "audited"));
 		json_t *cls = json_object_get(v, "classes"), *c;
 		size_t i;
 
@@ -651,4 +659,64 @@ err_buf:
 err_out:
 	json_decref(out);
 	return NULL;
+}
+
+/* @r[@field] += @n */
+static void add_to(json_t *r, const char *field, __u64 n)
+{
+	json_object_set_new(
+		r, field,
+		json_integer(json_integer_value(json_object_get(r, field)) +
+			     (json_int_t)n));
+}
+
+int zh_pol_maps_retire(const struct zh_objs *o, const struct zh_pol_model *old,
+		       const struct zh_pol_model *new, json_t *retired)
+{
+	int ncpu = libbpf_num_possible_cpus();
+	const char *key;
+	json_t *v, *tmp;
+	size_t j = 0;
+	void *buf;
+
+	if (!old || ncpu <= 0)
+		return 0;
+	buf = calloc((size_t)ncpu, sizeof(struct zh_pol_count));
+	if (!buf)
+		return -ENOMEM;
+	for (size_t i = 0; i < old->n_classes; i++) {
+		const struct zh_pol_class *c = &old->classes[i];
+		__u64 t[4];
+
+		while (j < new->n_classes &&new->classes[j].id < c->id)
+			j++;
+		if (j < new->n_classes &&new->classes[j].id == c->id &&
+		    !memcmp(new->classes[j].sig, c->sig, sizeof(c->sig)))
+			continue; /* kept: still counted where it is */
+		if (percpu_sum(o->polctr_fd, c->id, buf, ncpu, 4, t) ||
+		    !(t[1] | t[2]))
+			continue;
+		for (size_t p = 0; p < c->n_policies; p++) {
+			json_t *r = json_object_get(retired, c->policies[p]);
+
+			if (!zh_pol_num_of(new, c->policies[p]))
+				continue; /* gone: its counts with it */
+			if (!r) {
+				r = json_object();
+				if (!r || json_object_set_new(
+						  retired, c->policies[p], r))
+					goto err;
+			}
+			add_to(r, "denied", t[1]);
+			add_to(r, "audited", t[2]);
+		}
+	}
+	json_object_foreach_safe(retired, tmp, key,
+				 v) if (!zh_pol_num_of(new, key))
+		json_object_del(retired, key);
+	free(buf);
+	return 0;
+err:
+	free(buf);
+	return -ENOMEM;
 }

@@ -79,6 +79,7 @@ struct zh_kube {
 	bool pol_nodes; /* the Nodes changed: this node's addresses */
 	uint64_t pol_first_ns; /* the first event of the policy batch */
 	json_t *pol_index; /* zh_pol_index() of the maps' model (lock) */
+	json_t *pol_retired; /* zh_pol_maps_retire()'s */
 
 	pthread_mutex_t lock; /* guards st, pol_index */
 	struct zh_kube_stats st;
@@ -477,7 +478,8 @@ static bool was_rejected(const struct zh_pol_model *m,
 static void policy_names(struct zh_kube *k, const struct zh_pol_model *m)
 {
 	char path[PATH_MAX], tmp[PATH_MAX + 8];
-	json_t *eps = json_object(), *j, *idx = zh_pol_index(m), *was;
+	json_t *eps = json_object(), *j, *was;
+	json_t *idx = zh_pol_index(m, k->pol_retired);
 
 	/* The per-policy counters' names, for /metrics. */
 	pthread_mutex_lock(&k->lock);
@@ -567,6 +569,11 @@ static int policy_write(struct zh_kube *k, const struct zh_pol_model *m,
 	pthread_mutex_unlock(&k->lock);
 	if (!rc) {
 		k->pol_first_ns = 0;
+		if (!k->pol_retired)
+			k->pol_retired = json_object();
+		if (k->pol_retired &&
+		    zh_pol_maps_retire(k->objs, k->pol, m, k->pol_retired))
+			pr_warn("policy: per-policy denial counts: out of memory\n");
 		policy_names(k, m);
 	}
 	return rc;
@@ -879,6 +886,7 @@ void zh_kube_stop(struct zh_kube *k)
 	free(k->conflist);
 	zh_pol_model_free(k->pol);
 	json_decref(k->pol_index);
+	json_decref(k->pol_retired);
 	zh_k8s_conf_free(&k->conf);
 	pthread_mutex_destroy(&k->lock);
 	free(k);
