@@ -674,8 +674,6 @@ int zh_pol_maps_retire(const struct zh_objs *o, const struct zh_pol_model *old,
 		       const struct zh_pol_model *new, json_t *retired)
 {
 	int ncpu = libbpf_num_possible_cpus();
-	const char *key;
-	json_t *v, *tmp;
 	size_t j = 0;
 	void *buf;
 
@@ -711,9 +709,15 @@ int zh_pol_maps_retire(const struct zh_objs *o, const struct zh_pol_model *old,
 			add_to(r, "audited", t[2]);
 		}
 	}
-	json_object_foreach_safe(retired, tmp, key,
-				 v) if (!zh_pol_num_of(new, key))
-		json_object_del(retired, key);
+	/* Policies gone: their past with them (the next key taken before
+	 * the current one goes). */
+	for (void *it = json_object_iter(retired), *next; it; it = next) {
+		const char *key = json_object_iter_key(it);
+
+		next = json_object_iter_next(retired, it);
+		if (!zh_pol_num_of(new, key))
+			json_object_del(retired, key);
+	}
 	free(buf);
 	return 0;
 err:

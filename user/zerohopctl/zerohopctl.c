@@ -1117,7 +1117,10 @@ static int policy_list(struct ctl *c, const struct zh_pol_state *st,
 		       (unsigned long long)st->epoch);
 		printf("%-48s %12s %12s %12s\n", "NETWORKPOLICY", "ALLOWED",
 		       "DENIED", "AUDITED");
-		json_object_foreach (counts, key, v)
+		for (void *it = json_object_iter(counts); it;
+		     it = json_object_iter_next(counts, it)) {
+			key = json_object_iter_key(it);
+			v = json_object_iter_value(it);
 			printf("%-48s %12lld %12lld %12lld\n", key,
 			       (long long)json_integer_value(
 				       json_object_get(v, "allowed")),
@@ -1125,6 +1128,7 @@ static int policy_list(struct ctl *c, const struct zh_pol_state *st,
 				       json_object_get(v, "denied")),
 			       (long long)json_integer_value(
 				       json_object_get(v, "audited")));
+		}
 	}
 	json_decref(j);
 	return 0;
@@ -1175,11 +1179,14 @@ static int cmd_policy(struct ctl *c)
 		       *x;
 		size_t i;
 
-		json_array_foreach (pl, i, x) {
-			json_t *cnt = json_object_get(
-				counts, json_string_value(x) ?
-						json_string_value(x) :
-						"");
+		for (i = 0; i < json_array_size(pl); i++) {
+			json_t *cnt;
+
+			x = json_array_get(pl, i);
+			cnt = json_object_get(counts,
+					      json_string_value(x) ?
+						      json_string_value(x) :
+						      "");
 
 			if (cnt && json_string_value(x))
 				json_object_set(mycounts, json_string_value(x),

@@ -676,12 +676,16 @@ static void pol_policy_samples(struct mbuf *b, const char *name,
 	json_t *counts = idx && o ? zh_pol_maps_counts(o, idx) : NULL, *v;
 	const char *key;
 
-	json_object_foreach (counts, key, v)
+	for (void *it = counts ? json_object_iter(counts) : NULL; it;
+	     it = json_object_iter_next(counts, it)) {
+		key = json_object_iter_key(it);
+		v = json_object_iter_value(it);
 		for (size_t r = 0; r < 3; r++)
 			sample_u64(b, name,
 				   LABELS("policy", key, "result", results[r]),
 				   (__u64)json_integer_value(
 					   json_object_get(v, results[r])));
+	}
 	json_decref(counts);
 	json_decref(idx);
 }
