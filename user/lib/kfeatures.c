@@ -670,10 +670,10 @@ const struct zh_prog_def zh_prog_defs[] = {
 		  F(TC_REDIRECT) | F(TC_MAP_DELETE_ELEM),
 	  TC_REJECT | F(TC_REDIRECT_PEER) | F(TC_CHECK_MTU) |
 		  F(TC_GET_PRANDOM_U32) | F(TC_REDIRECT_NEIGH) |
-		  F(TC_FIB_LOOKUP) | F(TC_SET_TUNNEL_KEY) },
+		  F(TC_FIB_LOOKUP) | F(TC_SET_TUNNEL_KEY) | F(KTIME_COARSE) },
 	{ ZH_PROG_XDP_UPLINK, ZH_FEAT_PROG_XDP_UPLINK,
 	  XDP_BASE | XDP_NAT | F(XDP_REDIRECT) | F(XDP_MAP_DELETE_ELEM),
-	  F(XDP_CHECK_MTU) | F(XDP_GET_PRANDOM_U32) },
+	  F(XDP_CHECK_MTU) | F(XDP_GET_PRANDOM_U32) | F(KTIME_COARSE) },
 	/* The VXLAN device's ingress: decapsulated packets into pods (the
 	 * uplink's code, whose SNAT branches it never takes there). */
 	{ ZH_PROG_TC_TUNNEL, ZH_FEAT_PROG_TC_TUNNEL,
@@ -681,7 +681,7 @@ const struct zh_prog_def zh_prog_defs[] = {
 		  F(TC_REDIRECT) | F(TC_MAP_DELETE_ELEM),
 	  TC_REJECT | F(TC_REDIRECT_PEER) | F(TC_CHECK_MTU) |
 		  F(TC_GET_PRANDOM_U32) | F(TC_REDIRECT_NEIGH) |
-		  F(TC_FIB_LOOKUP) | F(TC_SET_TUNNEL_KEY) },
+		  F(TC_FIB_LOOKUP) | F(TC_SET_TUNNEL_KEY) | F(KTIME_COARSE) },
 	/* Socket-level LB: the helpers of sock_addr programs stand together
 	 * (sock_addr_helpers); the hook is a feature of its own. */
 	{ ZH_PROG_SOCK_CONNECT4, ZH_FEAT_PROG_SOCK_CONNECT4,
