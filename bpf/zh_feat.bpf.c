@@ -140,6 +140,20 @@ int tc_redirect_neigh(struct __sk_buff *skb)
 	return bpf_redirect_neigh(skb->ifindex, NULL, 0, 0);
 }
 
+/* The coarse clock (5.11), in both hooks: one feature, policy.h's
+ * conntrack clock in tc and XDP alike. */
+SEC("tc")
+int tc_ktime_coarse(struct __sk_buff *skb)
+{
+	return bpf_ktime_get_coarse_ns() & 1;
+}
+
+SEC("xdp")
+int xdp_ktime_coarse(struct xdp_md *ctx)
+{
+	return bpf_ktime_get_coarse_ns() & 1;
+}
+
 SEC("tc")
 int tc_check_mtu(struct __sk_buff *skb)
 {

@@ -171,7 +171,8 @@ enum zh_datapath {
 	X(TC_SK_LOOKUP, "tc_sk_lookup")               \
 	X(XDP_SK_LOOKUP, "xdp_sk_lookup")             \
 	X(TC_VXLAN_ENCAP, "tc_vxlan_encap")           \
-	X(TC_VXLAN_DECAP, "tc_vxlan_decap")
+	X(TC_VXLAN_DECAP, "tc_vxlan_decap")           \
+	X(KTIME_COARSE, "ktime_get_coarse_ns")
 
 enum zh_feature {
 #define ZH_FEAT_ENUM(id, name) ZH_FEAT_##id,
@@ -890,7 +891,8 @@ struct zh_trace {
  * lookups load anyway, so an unpolicied pod pays two bit tests.
  *
  * zh_pol_ct: flows with a policed end, both directions, keyed like zh_ct
- * (dir 0; the reply's entry flagged ZH_POL_CT_F_REV) -> the zh_pol_state
+ * (dir 0; the reply's entry flagged ZH_POL_CT_F_REV); IPv4 flows in
+ * zh_pol_ct4, whose key is 16 bytes -> the zh_pol_state
  * epoch they were approved under. A REV hit passes (a
  * reply); a forged "reply" has none and is judged as a new flow. A hit
  * under another epoch is judged again (revocation at the next packet).
@@ -903,6 +905,8 @@ struct zh_trace {
 #define ZH_MAP_POL_STATE "zh_pol_state"
 #define ZH_MAP_POL_EPS "zh_pol_eps"
 #define ZH_MAP_POL_CT "zh_pol_ct"
+#define ZH_MAP_POL_NPCTR "zh_pol_npctr"
+#define ZH_MAP_POL_CT4 "zh_pol_ct4"
 
 #define ZH_MAX_IPCACHE 262144 /* pod and node addresses, all nodes */
 #define ZH_MAX_IPCACHE_LPM 65536 /* ipBlock cidr and except prefixes */
@@ -910,6 +914,9 @@ struct zh_trace {
 #define ZH_MAX_POL_PORTS 256 /* port bitmaps: 8 KiB each, 2 MiB */
 #define ZH_MAX_POL_CLASSES 65536 /* class numbers are u16; 0: none */
 #define ZH_MAX_POL_CT 262144 /* policed flows, two entries each */
+/* Policy numbers (zh_pol_cell.np): twice the compiler's bound on
+ * policies, so that old and new numbers fit together; 0: none. */
+#define ZH_MAX_POL_NPS 32768
 
 /* Reserved identities; the compiler numbers the others from
  * ZH_POL_ID_FIRST. */
@@ -974,6 +981,10 @@ struct zh_pol_cell {
 	__u16 verdicts;
 	__u32 bitmap; /* with ZH_POL_CELL_F_BITMAP */
 	struct zh_pol_iv iv[ZH_POL_CELL_IVS];
+	/* The policy credited with what interval i allows: its number in
+	 * zh_pol_npctr (0: none). With ZH_POL_CELL_F_BITMAP, np[0] for all
+	 * the bitmap's ports. */
+	__u16 np[ZH_POL_CELL_IVS];
 };
 
 /* zh_pol_ports: array; bit p of bits[] (p / 64, p % 64): port p allowed. */
@@ -1002,6 +1013,18 @@ struct zh_pol_ep {
 	__u32 flags; /* ZH_POL_EP_F_* */
 };
 
+/* zh_pol_ct4: IPv4 flows of zh_pol_ct, in a key of 16 bytes instead of
+ * 40 (hashed and compared on every packet of an established flow); same
+ * value, same rules. zh_pol_ct then holds the IPv6 ones. */
+struct zh_pol_ct4_key {
+	__be32 saddr;
+	__be32 daddr;
+	__be16 sport;
+	__be16 dport;
+	__u8 proto;
+	__u8 pad[3];
+};
+
 /* zh_pol_ct (key: struct zh_ct_key). */
 #define ZH_POL_CT_F_AUDIT (1U << 0) /* passed by audit: would be denied */
 /* The reverse of the flow approved: a packet keyed so is a reply. (The
@@ -1023,6 +1046,16 @@ struct zh_pol_count {
 	__u64 audited; /* would have been denied */
 	__u64 pad;
 };
+
+/*
+ * zh_pol_npctr: per-CPU array of __u64 indexed by policy number: the
+ * flows (first packets, and packets judged again after an epoch bump)
+ * allowed with that NetworkPolicy credited. An interval of a cell is the
+ * union of the policies of its class that allow ports in it; it credits
+ * the first of them by namespace/name (user/lib/policy.c). Denials are
+ * per class (zh_polctr), the agent credits them to every policy of the
+ * class (every policy selecting the pod in that direction).
+ */
 
 /* zh_pol_state: one entry. The agent bumps epoch after a change that may
  * remove access; a conntrack entry approved under another epoch is
@@ -1103,13 +1136,14 @@ _Static_assert(sizeof(struct zh_netns) == 32, "zh_netns layout");
 _Static_assert(sizeof(struct zh_ipc) == 8, "zh_ipc layout");
 _Static_assert(sizeof(struct zh_ipc_lpm_key) == 24, "zh_ipc_lpm_key layout");
 _Static_assert(sizeof(struct zh_pol_key) == 8, "zh_pol_key layout");
-_Static_assert(sizeof(struct zh_pol_cell) == 40, "zh_pol_cell layout");
+_Static_assert(sizeof(struct zh_pol_cell) == 56, "zh_pol_cell layout");
 _Static_assert(sizeof(struct zh_pol_ports) == 8192, "zh_pol_ports layout");
 _Static_assert(sizeof(struct zh_pol_ep) == 12, "zh_pol_ep layout");
 _Static_assert(sizeof(struct zh_pol_count) == 32, "zh_pol_count layout");
 _Static_assert(sizeof(struct zh_pol_state) == 16, "zh_pol_state layout");
 _Static_assert(sizeof(struct zh_pol_ct) == 24, "zh_pol_ct layout");
 _Static_assert(sizeof(struct zh_vxlan) == 40, "zh_vxlan layout");
+_Static_assert(sizeof(struct zh_pol_ct4_key) == 16, "zh_pol_ct4_key layout");
 _Static_assert(ZH_FEAT_MAX <= 64, "zh_kfeat has 64 bits");
 #endif
 

@@ -230,6 +230,14 @@ struct {
 } zh_polctr SEC(".maps");
 
 struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+	__uint(max_entries, ZH_MAX_POL_NPS);
+	__type(key, __u32);
+	__type(value, __u64);
+} zh_pol_npctr SEC(".maps");
+
+struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 	__uint(max_entries, 1);
@@ -261,6 +269,14 @@ struct {
 	__type(key, __u32);
 	__type(value, __u32);
 } zh_svc_be SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+	__uint(max_entries, ZH_MAX_POL_CT);
+	__type(key, struct zh_pol_ct4_key);
+	__type(value, struct zh_pol_ct);
+} zh_pol_ct4 SEC(".maps");
 
 /*
  * What a step returns besides an enum zh_stat: values above every zh_stat,

@@ -82,6 +82,8 @@ static const struct {
 	 * (probed by a run, RUN_PROBED below). */
 	{ BPF_FUNC_skb_adjust_room, ZH_FEAT_TC_VXLAN_ENCAP, -1, -1 },
 	{ BPF_FUNC_get_hash_recalc, ZH_FEAT_TC_VXLAN_ENCAP, -1, -1 },
+	{ BPF_FUNC_ktime_get_coarse_ns, ZH_FEAT_KTIME_COARSE,
+	  ZH_FEAT_KTIME_COARSE, -1 },
 };
 
 /* Features a load cannot tell (a flag of a helper the kernel has): the

@@ -46,6 +46,9 @@
 /* ------------------------------------------------------------- cluster */
 
 static struct zh_pol_model *model;
+/* What classes no longer in the maps counted, per policy (as zerohopd
+ * keeps it: zh_pol_maps_retire()). */
+static json_t *retired;
 
 static json_t *jparse(const char *text)
 {
@@ -118,6 +121,8 @@ static struct zh_objs pol_objs(void)
 		.pol_state_fd = bpf_map__fd(skel->maps.zh_pol_state),
 		.pol_eps_fd = bpf_map__fd(skel->maps.zh_pol_eps),
 		.pol_ct_fd = bpf_map__fd(skel->maps.zh_pol_ct),
+		.pol_npctr_fd = bpf_map__fd(skel->maps.zh_pol_npctr),
+		.pol_ct4_fd = bpf_map__fd(skel->maps.zh_pol_ct4),
 	};
 }
 
@@ -182,6 +187,10 @@ static void policies_set(const char *policies, bool audit_x)
 	if (rc || st.failed)
 		fail_here("writing the maps: %s (%zu failed)", strerror(-rc),
 			  st.failed);
+	if (!retired)
+		retired = json_object();
+	if (zh_pol_maps_retire(&ob, model, m, retired))
+		fail_here("zh_pol_maps_retire");
 	zh_pol_model_free(model);
 	model = m;
 }
@@ -196,24 +205,35 @@ static int policies_off(void **state)
 	zh_pol_maps_mode(&ob, ZH_POL_MODE_ON);
 	zh_pol_maps_mode(&ob, ZH_POL_MODE_OFF);
 	map_clear(ob.pol_ct_fd);
+	map_clear(ob.pol_ct4_fd);
 	zh_pol_model_free(model);
 	model = NULL;
+	json_decref(retired);
+	retired = NULL;
 	return 0;
 }
 
 static void ct_clear(void)
 {
 	map_clear(bpf_map__fd(skel->maps.zh_pol_ct));
+	map_clear(bpf_map__fd(skel->maps.zh_pol_ct4));
 }
 
+/* Entries in zh_pol_ct and zh_pol_ct4 (IPv4). */
 static size_t ct_count(void)
 {
 	int fd = bpf_map__fd(skel->maps.zh_pol_ct);
+	int fd4 = bpf_map__fd(skel->maps.zh_pol_ct4);
 	struct zh_ct_key k, *prev = NULL;
+	struct zh_pol_ct4_key k4, *prev4 = NULL;
 	size_t n = 0;
 
 	while (!bpf_map_get_next_key(fd, prev, &k)) {
 		prev = &k;
+		n++;
+	}
+	while (!bpf_map_get_next_key(fd4, prev4, &k4)) {
+		prev4 = &k4;
 		n++;
 	}
 	return n;
@@ -534,7 +554,26 @@ static void test_to_pod(void **state)
 
 /* ------------------------------------------------------- conntrack */
 
-static void test_conntrack(void **state)
+/* Entries of the map @fd (keys of @klen bytes). */
+static size_t map_count(int fd, size_t klen)
+{
+	__u8 k[64], prev[64];
+	bool first = true;
+	size_t n = 0;
+
+	assert_true(klen <= sizeof(k));
+	while (!bpf_map_get_next_key(fd, first ? NULL : prev, k)) {
+		memcpy(prev, k, klen);
+		first = false;
+		n++;
+	}
+	return n;
+}
+
+/* Conntrack for a flow a -> b of addresses @a_addr, @b_addr (IPv4: its
+ * entries in zh_pol_ct4, IPv6: in zh_pol_ct). */
+static void conntrack_family(enum prog prog, const char *a_addr,
+			     const char *b_addr)
 {
 	/* a: no ingress at all; b: ingress from a on TCP 80. */
 	const char *allow =
@@ -562,10 +601,9 @@ static void test_conntrack(void **state)
 		" {\"ns\": \"x\", \"name\": \"b-closed\", \"spec\": "
 		"{\"podSelector\": " B_ONLY
 		", \"policyTypes\": [\"Ingress\"]}}]";
-	struct pkt req = P(POD_A, A4, B4, TCP, 80);
-	struct pkt rep = P(POD_B, B4, A4, TCP, 40000);
-	const struct fixture_run *fr = *state;
-	enum prog prog = fr->prog;
+	struct pkt req = P(POD_A, a_addr, b_addr, TCP, 80);
+	struct pkt rep = P(POD_B, b_addr, a_addr, TCP, 40000);
+	bool v4 = !strchr(a_addr, ':');
 	struct run r;
 
 	rep.sport = 80;
@@ -576,6 +614,13 @@ static void test_conntrack(void **state)
 	assert_int_equal(judge(prog, &rep, &r), W_IN);
 	assert_int_equal(judge(prog, &req, &r), W_ALLOW);
 	assert_int_equal(ct_count(), 2);
+	/* Both entries in the family's map. */
+	assert_int_equal(map_count(bpf_map__fd(skel->maps.zh_pol_ct4),
+				   sizeof(struct zh_pol_ct4_key)),
+			 v4 ? 2 : 0);
+	assert_int_equal(map_count(bpf_map__fd(skel->maps.zh_pol_ct),
+				   sizeof(struct zh_ct_key)),
+			 v4 ? 0 : 2);
 	assert_int_equal(judge(prog, &rep, &r), W_ALLOW);
 	/* A forged reply: another source port. */
 	rep.sport = 81;
@@ -606,7 +651,121 @@ static void test_conntrack(void **state)
 	assert_int_equal(judge(prog, &req, &r), W_IN);
 }
 
+static void test_conntrack(void **state)
+{
+	const struct fixture_run *fr = *state;
+
+	conntrack_family(fr->prog, A4, B4);
+	policies_off(NULL);
+	conntrack_family(fr->prog, A6, B6);
+}
+
 /* ------------------------------------------------------ unpolicied */
+
+/* The counters of policy x/@name: {allowed, denied, audited}, as zerohopd
+ * reads them (zh_pol_index() of the model, zh_pol_maps_counts()). */
+static void pol_counts(const char *name, __u64 out[3])
+{
+	struct zh_objs ob = pol_objs();
+	json_t *idx = zh_pol_index(model, retired), *c, *v;
+	char key[64];
+
+	snprintf(key, sizeof(key), "x/%s", name);
+	if (!idx)
+		fail_here("zh_pol_index");
+	c = zh_pol_maps_counts(&ob, idx);
+	v = json_object_get(c, key);
+	if (!v)
+		fail_here("no counters for %s", key);
+	out[0] = (__u64)json_integer_value(json_object_get(v, "allowed"));
+	out[1] = (__u64)json_integer_value(json_object_get(v, "denied"));
+	out[2] = (__u64)json_integer_value(json_object_get(v, "audited"));
+	json_decref(c);
+	json_decref(idx);
+}
+
+/* zh_pol_npctr[the number of x/@name], summed over the CPUs. */
+static __u64 npctr_of(const char *name)
+{
+	int ncpu = libbpf_num_possible_cpus();
+	__u64 per[ncpu > 0 ? ncpu : 1], t = 0;
+	char key[64];
+	__u32 num;
+
+	snprintf(key, sizeof(key), "x/%s", name);
+	num = zh_pol_num_of(model, key);
+	if (!num)
+		fail_here("%s has no number", key);
+	if (bpf_map_lookup_elem(bpf_map__fd(skel->maps.zh_pol_npctr), &num,
+				per))
+		fail_here("zh_pol_npctr[%u]: %s", num, strerror(errno));
+	for (int i = 0; i < ncpu; i++)
+		t += per[i];
+	return t;
+}
+
+/*
+ * Per-policy counters through @prog: an allow credits the policy whose
+ * rules allow the port (one per-CPU increment, zh_pol_npctr); a denial
+ * every policy selecting the pod that way (its class's zh_polctr); with
+ * namespace x audited the denial passes and counts as audited.
+ */
+static void test_counters(void **state)
+{
+	const struct fixture_run *fr = *state;
+	const char *pols =
+		"[{\"ns\": \"x\", \"name\": \"b-http\", \"spec\": "
+		"{\"podSelector\": " B_ONLY ", \"ingress\": [{\"ports\": "
+		"[{\"port\": 80}]}]}},"
+		" {\"ns\": \"x\", \"name\": \"b-tls\", \"spec\": "
+		"{\"podSelector\": " B_ONLY ", \"ingress\": [{\"from\": "
+		"[{\"podSelector\": " A_ONLY "}], \"ports\": "
+		"[{\"port\": 443}]}]}}]";
+	__u64 h0[3], t0[3], h[3], t[3], nh0, nt0;
+
+	policies_set(pols, false);
+	pol_counts("b-http", h0);
+	pol_counts("b-tls", t0);
+	nh0 = npctr_of("b-http");
+	nt0 = npctr_of("b-tls");
+	expect(fr->prog, &P(POD_A, A4, B4, TCP, 80), W_ALLOW);
+	assert_int_equal(npctr_of("b-http"), nh0 + 1);
+	assert_int_equal(npctr_of("b-tls"), nt0);
+	expect(fr->prog, &P(POD_A, A4, B4, TCP, 443), W_ALLOW);
+	expect(fr->prog, &P(POD_A, A6, B6, TCP, 443), W_ALLOW);
+	assert_int_equal(npctr_of("b-http"), nh0 + 1);
+	assert_int_equal(npctr_of("b-tls"), nt0 + 2);
+	/* Denied: no allow to credit; both select b's ingress. */
+	expect(fr->prog, &P(POD_A, A4, B4, TCP, 22), W_IN);
+	pol_counts("b-http", h);
+	pol_counts("b-tls", t);
+	assert_int_equal(h[0], h0[0] + 1);
+	assert_int_equal(t[0], t0[0] + 2);
+	assert_int_equal(h[1], h0[1] + 1);
+	assert_int_equal(t[1], t0[1] + 1);
+	assert_int_equal(h[2], h0[2]);
+	assert_int_equal(t[2], t0[2]);
+	/* Namespace x audits: b's ingress is another class (its counters
+	 * zeroed before use), the old class's denials are kept as retired,
+	 * so the policies' counts only grow. The denial passes, counted as
+	 * audited. */
+	policies_set(pols, true);
+	pol_counts("b-http", h0);
+	pol_counts("b-tls", t0);
+	assert_memory_equal(h0, h, sizeof(h));
+	assert_memory_equal(t0, t, sizeof(t));
+	expect(fr->prog, &P(POD_A, A4, B4, TCP, 22), W_ALLOW);
+	expect(fr->prog, &P(POD_A, A4, B4, TCP, 80), W_ALLOW);
+	pol_counts("b-http", h0);
+	pol_counts("b-tls", t0);
+	assert_int_equal(h0[0], h[0] + 1);
+	assert_int_equal(h0[1], h[1]);
+	assert_int_equal(h0[2], h[2] + 1);
+	assert_int_equal(t0[0], t[0]);
+	assert_int_equal(t0[1], t[1]);
+	assert_int_equal(t0[2], t[2] + 1);
+	policies_off(NULL);
+}
 
 static void test_unpolicied(void **state)
 {
@@ -821,6 +980,9 @@ static void test_corpus(void **state)
  *                whole judgement and both entries written (against a
  *                single run without policy: single runs include
  *                test_run's timer and cold caches).
+ * ZH_BENCH_EST=1 in the environment measures the first three only, at
+ * 0 x 10, 100 x 1000 and 10000 x 10000 (a quick run while working on the
+ * established path).
  */
 #define BENCH_ROUNDS 5
 #define BENCH_REPEAT 200
@@ -962,6 +1124,8 @@ static int bench(void)
 			   .dport = 53,
 			   .ttl = 255 };
 	__u8 in[FRAME_MAX], out[FRAME_MAX], deny[FRAME_MAX];
+	const char *est_env = getenv("ZH_BENCH_EST");
+	bool est_only = est_env && !strcmp(est_env, "1");
 	__u32 len, dlen;
 
 	bench_loop_pods(&f, true);
@@ -980,6 +1144,8 @@ static int bench(void)
 		for (size_t pi = 0; pi < ARRAY_SIZE(peers); pi++) {
 			double ns[NR_PROGS][6] = { { 0 } };
 
+			if (est_only && ri != pi)
+				continue;
 			bench_fill(rules[ri], peers[pi]);
 			for (int r = 0; r < BENCH_ROUNDS; r++) {
 				for (int p = 0; p < NR_PROGS; p++) {
@@ -997,6 +1163,8 @@ static int bench(void)
 								BENCH_REPEAT,
 								out);
 					}
+					if (est_only)
+						continue;
 					/* 5: a new flow denied, every run. */
 					bench_mode(ZH_POL_MODE_ON);
 					bench_b_policed(true);
@@ -1051,8 +1219,10 @@ static struct CMUnitTest case_tests[NR_CASE_TESTS];
 static const struct {
 	const char *desc;
 } prog_rows[] = { { "" } };
-static struct fixture_run ct_runs[NR_PROGS], unpol_runs[NR_PROGS];
-static struct CMUnitTest ct_tests[NR_PROGS], unpol_tests[NR_PROGS];
+static struct fixture_run ct_runs[NR_PROGS], unpol_runs[NR_PROGS],
+	ctr_runs[NR_PROGS];
+static struct CMUnitTest ct_tests[NR_PROGS], unpol_tests[NR_PROGS],
+	ctr_tests[NR_PROGS];
 static const struct CMUnitTest other_tests[] = {
 	cmocka_unit_test_teardown(test_to_pod, policies_off),
 	cmocka_unit_test_teardown(test_corpus, policies_off),
@@ -1070,6 +1240,9 @@ int main(int argc, char **argv)
 		{ .name = "policy unpolicied",
 		  .tests = unpol_tests,
 		  .n = ARRAY_SIZE(unpol_tests) },
+		{ .name = "policy counters",
+		  .tests = ctr_tests,
+		  .n = ARRAY_SIZE(ctr_tests) },
 		{ .name = "policy to pod, corpus",
 		  .tests = other_tests,
 		  .n = ARRAY_SIZE(other_tests) },
@@ -1086,6 +1259,8 @@ int main(int argc, char **argv)
 	FIXTURE_ROWS(ct_tests, ct_runs, prog_rows, "conntrack",
 		     .test_func = test_conntrack,
 		     .teardown_func = policies_off);
+	FIXTURE_ROWS(ctr_tests, ctr_runs, prog_rows, "per-policy counters",
+		     .test_func = test_counters, .teardown_func = policies_off);
 	FIXTURE_ROWS(unpol_tests, unpol_runs, prog_rows, "unpolicied",
 		     .test_func = test_unpolicied,
 		     .teardown_func = policies_off);

@@ -249,6 +249,9 @@ static const struct zh_feat_doc docs[ZH_FEAT_MAX] = {
 				      "socket-level LB: getpeername() (IPv4)",
 				      "getpeername() reports the backend",
 				      "-" },
+	[ZH_FEAT_KTIME_COARSE] = { "bpf_ktime_get_coarse_ns in tc and XDP",
+				   "NetworkPolicy conntrack: a tick-granular clock, cheaper per packet",
+				   "bpf_ktime_get_ns", "5.11" },
 	[ZH_FEAT_PROG_SOCK_PEER6] = { VERIFIER "zh_sock_peer6",
 				      "socket-level LB: getpeername() (IPv6)",
 				      "getpeername() reports the backend",
@@ -623,6 +626,8 @@ int zh_feat_probe(struct zh_kfeat *f, char *err, size_t errlen)
 			    probe_run(feat_names[id]) :
 		    id == ZH_FEAT_XDP_META ?
 			    probe_progs("xdp_meta", "xdp_meta_tc") :
+		    id == ZH_FEAT_KTIME_COARSE ?
+			    probe_progs("tc_ktime_coarse", "xdp_ktime_coarse") :
 			    probe_progs(feat_names[id], NULL))
 			f->present |= bit;
 	}
@@ -721,11 +726,11 @@ const struct zh_prog_def zh_prog_defs[] = {
 		  F(TC_REDIRECT) | F(TC_MAP_DELETE_ELEM),
 	  TC_REJECT | F(TC_GET_PRANDOM_U32) | F(TC_REDIRECT_PEER) |
 		  F(TC_REDIRECT_NEIGH) | F(TC_CHECK_MTU) | F(TC_FIB_LOOKUP) |
-		  F(TC_SET_TUNNEL_KEY) | F(TC_VXLAN_ENCAP) },
+		  F(TC_SET_TUNNEL_KEY) | F(TC_VXLAN_ENCAP) | F(KTIME_COARSE) },
 	{ ZH_PROG_XDP_FROM_POD, ZH_FEAT_PROG_XDP_FROM_POD,
 	  XDP_BASE | XDP_NAT | F(XDP_REDIRECT) | F(XDP_MAP_DELETE_ELEM),
 	  F(XDP_ADJUST_TAIL) | F(XDP_GET_PRANDOM_U32) | F(XDP_META) |
-		  F(XDP_CHECK_MTU) },
+		  F(XDP_CHECK_MTU) | F(KTIME_COARSE) },
 	{ ZH_PROG_XDP_POD, ZH_FEAT_PROG_XDP_POD, XDP_POD | XDP_NAT, 0 },
 	/* zh_xsks, an XSKMAP, is made only where AF_XDP works. */
 	{ ZH_PROG_XDP_POD_XSK, ZH_FEAT_PROG_XDP_POD_XSK,
@@ -741,10 +746,11 @@ const struct zh_prog_def zh_prog_defs[] = {
 	  TC_REJECT | F(TC_REDIRECT_PEER) | F(TC_CHECK_MTU) |
 		  F(TC_GET_PRANDOM_U32) | F(TC_REDIRECT_NEIGH) |
 		  F(TC_FIB_LOOKUP) | F(TC_SET_TUNNEL_KEY) | F(TC_SK_LOOKUP) |
-		  F(TC_VXLAN_ENCAP) | F(TC_VXLAN_DECAP) },
+		  F(TC_VXLAN_ENCAP) | F(TC_VXLAN_DECAP) | F(KTIME_COARSE) },
 	{ ZH_PROG_XDP_UPLINK, ZH_FEAT_PROG_XDP_UPLINK,
 	  XDP_BASE | XDP_NAT | F(XDP_REDIRECT) | F(XDP_MAP_DELETE_ELEM),
-	  F(XDP_CHECK_MTU) | F(XDP_GET_PRANDOM_U32) | F(XDP_SK_LOOKUP) },
+	  F(XDP_CHECK_MTU) | F(XDP_GET_PRANDOM_U32) | F(XDP_SK_LOOKUP) |
+		  F(KTIME_COARSE) },
 	/* The VXLAN device's ingress: decapsulated packets into pods (the
 	 * uplink's code, whose SNAT branches it never takes there). */
 	{ ZH_PROG_TC_TUNNEL, ZH_FEAT_PROG_TC_TUNNEL,
@@ -753,7 +759,7 @@ const struct zh_prog_def zh_prog_defs[] = {
 	  TC_REJECT | F(TC_REDIRECT_PEER) | F(TC_CHECK_MTU) |
 		  F(TC_GET_PRANDOM_U32) | F(TC_REDIRECT_NEIGH) |
 		  F(TC_FIB_LOOKUP) | F(TC_SET_TUNNEL_KEY) | F(TC_VXLAN_ENCAP) |
-		  F(TC_VXLAN_DECAP) },
+		  F(TC_VXLAN_DECAP) | F(KTIME_COARSE) },
 	/* Socket-level LB: the helpers of sock_addr programs stand together
 	 * (sock_addr_helpers); the hook is a feature of its own. */
 	{ ZH_PROG_SOCK_CONNECT4, ZH_FEAT_PROG_SOCK_CONNECT4,
@@ -773,7 +779,8 @@ const struct zh_prog_def zh_prog_defs[] = {
 	{ ZH_PROG_SOCK_PEER6, ZH_FEAT_PROG_SOCK_PEER6,
 	  F(SOCK_HELPERS) | F(SOCK_GETPEERNAME), 0 },
 	{ ZH_PROG_TC_TO_POD, ZH_FEAT_PROG_TC_TO_POD,
-	  TC_BASE | F(TC_MAP_DELETE_ELEM) | F(TC_SKB_PULL_DATA), 0 },
+	  TC_BASE | F(TC_MAP_DELETE_ELEM) | F(TC_SKB_PULL_DATA),
+	  F(KTIME_COARSE) },
 };
 const size_t zh_prog_defs_n = ARRAY_SIZE(zh_prog_defs);
 

@@ -125,6 +125,11 @@ static void usage(FILE *f)
 		"                          and the datapath judges pods' traffic; audit counts\n"
 		"                          what it would drop and lets it through; off empties\n"
 		"                          the policy maps (README: NetworkPolicy)\n"
+		"      --network-policy-audit-ns NS[,NS]  with --network-policy on, these\n"
+		"                          namespaces' pods audit: what their policies deny is\n"
+		"                          counted (audited) and let through; the rest enforced.\n"
+		"                          A Namespace annotated\n"
+		"                          zerohop.io/network-policy-audit: \"true\" audits too\n"
 		"      --maglev-slots N    size of the Maglev slot array when the agent creates it\n"
 		"                          (default %u; a pinned one keeps its size)\n"
 		"      --maglev-per-backend N  Maglev table size: the smallest prime >= N\n"
@@ -928,8 +933,10 @@ static int agent_parse_kube(struct agent_opts *o, const struct zh_param *opts,
 			    size_t len)
 {
 	static const char *const kube_only[] = {
-		"k8s-api", "kubeconfig", "cni-conf-dir",  "cni-datapath",
-		"cni-mtu", "cni-afxdp",	 "network-policy"
+		"k8s-api",	  "kubeconfig",
+		"cni-conf-dir",	  "cni-datapath",
+		"cni-mtu",	  "cni-afxdp",
+		"network-policy", "network-policy-audit-ns"
 	};
 	size_t i;
 
@@ -951,6 +958,21 @@ static int agent_parse_kube(struct agent_opts *o, const struct zh_param *opts,
 		}
 	}
 	o->kube.cni_datapath = datapaths[o->datapath];
+	if (zh_params_given(opts, "network-policy-audit-ns")) {
+		char why[160];
+
+		if (o->kube.network_policy == ZH_POL_MODE_OFF) {
+			fprintf(stderr,
+				"zerohopd: --network-policy-audit-ns needs --network-policy on or audit\n");
+			return -EINVAL;
+		}
+		if (zh_pol_audit_ns_check(o->kube.audit_ns, why, sizeof(why))) {
+			fprintf(stderr,
+				"zerohopd: --network-policy-audit-ns: %s\n",
+				why);
+			return -EINVAL;
+		}
+	}
 	if (parse_afxdp(o->afxdp_text, &o->kube.cni_afxdp))
 		return -EINVAL;
 	if (!o->kube.node || !o->kube.node[0])
@@ -1052,6 +1074,7 @@ static int agent_parse(int argc, char **argv, struct agent_opts *o)
 		ZH_OPT_STR("cni-afxdp", 0, &o->afxdp_text),
 		ZH_OPT_ENUM("network-policy", 0, &o->kube.network_policy,
 			    pol_modes, pol_mode_vals, 3),
+		ZH_OPT_STR("network-policy-audit-ns", 0, &o->kube.audit_ns),
 		ZH_OPT_UINT("maglev-slots", 0, &o->load.maglev_slots, 1,
 			    1U << 30),
 		ZH_OPT_FUNC("map-size", 0, &o->load, parse_map_size,
