@@ -14,7 +14,9 @@
  *     itself checked against an oracle by tests/unit/test_policy.c);
  *   - conntrack: replies pass, a forged reply does not, revocation cuts a
  *     live flow at its next packet, an unrelated change does not;
- *   - unpolicied: no policy bit, no conntrack entry, verdict unchanged.
+ *   - unpolicied: no policy bit, no conntrack entry, verdict unchanged;
+ *   - AF_XDP: zh_xdp_pod_xsk judges ingress before steering into a socket;
+ *     what the socket sends is judged at the pod's host veth.
  *
  * Exit 77 (skipped) when not run as root.
  */
@@ -27,6 +29,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
+#include <sys/socket.h>
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <linux/pkt_cls.h>
@@ -1042,6 +1046,175 @@ static int bench(void)
 	return 0;
 }
 
+/* ------------------------------------------------------------ AF_XDP */
+
+/*
+ * An AF_XDP pod (issue 16: "ingress is checked before steering into a
+ * socket"): b's pod-side zh_xdp_pod_xsk steers UDP XSK_PORT to either of
+ * its addresses into an AF_XDP socket in zh_xsks (unbound: test_run only
+ * reports the redirect). A denied frame is dropped, counted by its named
+ * reason, and steered nowhere; an allowed one reaches the socket.
+ */
+#define XSK_SLOT 5
+#define XSK_PORT 9000
+
+static int pol_xsk_fd = -1;
+
+static void pol_xsk_rule(int family, const char *addr)
+{
+	struct zh_steer_key k = { .family = family == AF_INET ? ZH_AF_INET :
+								ZH_AF_INET6,
+				  .proto = UDP,
+				  .port = htons(XSK_PORT) };
+	struct zh_steer v = { .slot = XSK_SLOT, .queues = 1 };
+
+	parse_addr(family, addr, k.addr);
+	if (bpf_map_update_elem(bpf_map__fd(skel->maps.zh_xsk_steer), &k, &v,
+				BPF_ANY))
+		fail_here("zh_xsk_steer: %s", strerror(errno));
+}
+
+static void pol_xsk_on(void)
+{
+	__u32 slot = XSK_SLOT;
+
+	pol_xsk_fd = socket(AF_XDP, SOCK_RAW | SOCK_CLOEXEC, 0);
+	if (pol_xsk_fd < 0)
+		fail_here("socket(AF_XDP): %s", strerror(errno));
+	if (bpf_map_update_elem(bpf_map__fd(skel->maps.zh_xsks), &slot,
+				&pol_xsk_fd, BPF_ANY))
+		fail_here("zh_xsks[%u]: %s", slot, strerror(errno));
+	pol_xsk_rule(AF_INET, B4);
+	pol_xsk_rule(AF_INET6, B6);
+}
+
+static int pol_xsk_off(void **state)
+{
+	map_clear(bpf_map__fd(skel->maps.zh_xsk_steer));
+	if (pol_xsk_fd >= 0)
+		close(pol_xsk_fd); /* takes it out of zh_xsks as well */
+	pol_xsk_fd = -1;
+	lat_teardown(NULL);
+	return policies_off(state);
+}
+
+/* UDP @src:@sport -> @dst:@dport through b's zh_xdp_pod_xsk: W_ALLOW
+ * (into the socket), W_IN (dropped as drop_policy_ingress, not steered),
+ * or -1 for anything else. */
+static int xsk_judge(const char *src, const char *dst, __u16 sport, __u16 dport)
+{
+	struct frame f = { .l3 = strchr(src, ':') ? L3_IPV6 : L3_IPV4,
+			   .proto = UDP,
+			   .src = src,
+			   .dst = dst,
+			   .sport = sport,
+			   .dport = dport };
+	__u8 in[FRAME_MAX];
+	__u32 len = (__u32)frame_build(&f, POD_A, in);
+	struct run r;
+
+	cur_set(in, len, "xsk %s:%u -> %s:%u", src, sport, dst, dport);
+	run_prog(skel->progs.zh_xdp_pod_xsk, ifindex_of[FOREIGN], in, len, &r);
+	if (r.err)
+		fail_here("test_run: %s", strerror(-r.err));
+	if ((int)r.retval == XDP_REDIRECT &&
+	    r.delta[ZH_STAT_XSK_REDIRECT].packets == 1)
+		return W_ALLOW;
+	if ((int)r.retval == XDP_DROP &&
+	    r.delta[ZH_STAT_DROP_POLICY_INGRESS].packets == 1 &&
+	    !r.delta[ZH_STAT_XSK_REDIRECT].packets &&
+	    !r.delta[ZH_STAT_PASS_XSK_NO_SOCKET].packets)
+		return W_IN;
+	return -1;
+}
+
+static void test_xsk_ingress(void **state)
+{
+	const char *deny = "[{\"ns\": \"x\", \"name\": \"deny\", \"spec\": "
+			   "{\"podSelector\": " B_ONLY
+			   ", \"policyTypes\": [\"Ingress\"]}}]";
+	const char *from_a =
+		"[{\"ns\": \"x\", \"name\": \"deny\", \"spec\": "
+		"{\"podSelector\": " B_ONLY
+		", \"policyTypes\": [\"Ingress\"]}},"
+		" {\"ns\": \"x\", \"name\": \"from-a\", \"spec\": "
+		"{\"podSelector\": " B_ONLY ", \"ingress\": [{\"from\": "
+		"[{\"podSelector\": " A_ONLY "}], \"ports\": [{\"protocol\": "
+		"\"UDP\", \"port\": 9000}]}]}}]";
+
+	(void)state;
+	pol_xsk_on();
+	/* Policy on, nothing selects b: steered, no conntrack entry. */
+	policies_set("[]", false);
+	ct_clear();
+	assert_int_equal(xsk_judge(A4, B4, 4000, XSK_PORT), W_ALLOW);
+	assert_int_equal(xsk_judge(R4, B4, 4000, XSK_PORT), W_ALLOW);
+	assert_int_equal(ct_count(), 0);
+
+	/* Default deny: nothing reaches the socket, from any peer, either
+	 * family; the node (kubelet) still does. */
+	policies_set(deny, false);
+	ct_clear();
+	assert_int_equal(xsk_judge(A4, B4, 4000, XSK_PORT), W_IN);
+	assert_int_equal(xsk_judge(A6, B6, 4000, XSK_PORT), W_IN);
+	assert_int_equal(xsk_judge(R4, B4, 4000, XSK_PORT), W_IN);
+	assert_int_equal(xsk_judge(C6, B6, 4000, XSK_PORT), W_IN);
+	assert_int_equal(xsk_judge(NODE4, B4, 4000, XSK_PORT), W_ALLOW);
+
+	/* Allowed from a on UDP 9000: a's frames reach the socket, others'
+	 * do not, nor a's to another port. */
+	policies_set(from_a, false);
+	ct_clear();
+	assert_int_equal(xsk_judge(A4, B4, 4000, XSK_PORT), W_ALLOW);
+	assert_int_equal(xsk_judge(A6, B6, 4000, XSK_PORT), W_ALLOW);
+	assert_int_equal(xsk_judge(R4, B4, 4000, XSK_PORT), W_IN);
+	assert_int_equal(xsk_judge(C6, B6, 4000, XSK_PORT), W_IN);
+	assert_int_equal(xsk_judge(A4, B4, 4000, XSK_PORT + 1), W_IN);
+	/* The live flow from a: revoked, cut at its next frame, its entries
+	 * gone. */
+	ct_clear();
+	assert_int_equal(xsk_judge(A4, B4, 4000, XSK_PORT), W_ALLOW);
+	assert_int_equal(ct_count(), 2);
+	policies_set(deny, false);
+	assert_int_equal(xsk_judge(A4, B4, 4000, XSK_PORT), W_IN);
+	assert_int_equal(ct_count(), 0);
+
+	/* What the socket sent (b's egress, judged at b's host veth as any
+	 * pod's): its answers come back into the socket; a forged one (from
+	 * another port) does not. */
+	ct_clear();
+	{
+		struct pkt out = P(POD_B, B4, R4, UDP, 5000);
+
+		out.sport = XSK_PORT;
+		expect(PROG_TC, &out, W_ALLOW);
+	}
+	assert_int_equal(xsk_judge(R4, B4, 5000, XSK_PORT), W_ALLOW);
+	assert_int_equal(xsk_judge(R4, B4, 5001, XSK_PORT), W_IN);
+}
+
+/* And what the socket sends, under an egress policy on b: judged at b's
+ * host veth (zh_tc_from_pod and zh_xdp_from_pod, the hop every frame b
+ * transmits takes, AF_XDP or not). */
+static void test_xsk_egress(void **state)
+{
+	struct pkt to_a = P(POD_B, B4, A4, UDP, 5000);
+	struct pkt to_r = P(POD_B, B4, R4, UDP, 5000);
+
+	(void)state;
+	to_a.sport = to_r.sport = XSK_PORT;
+	policies_set(
+		"[{\"ns\": \"x\", \"name\": \"eg\", \"spec\": "
+		"{\"podSelector\": " B_ONLY ", \"policyTypes\": "
+		"[\"Egress\"], \"egress\": [{\"to\": [{\"podSelector\": " A_ONLY
+		"}]}]}}]",
+		false);
+	for (int p = 0; p < NR_PROGS; p++) {
+		expect((enum prog)p, &to_a, W_ALLOW);
+		expect((enum prog)p, &to_r, W_EG);
+	}
+}
+
 /* ------------------------------------------------------------- main */
 
 #define NR_CASE_TESTS (ARRAY_SIZE(cases) * NR_PROGS)
@@ -1056,6 +1229,8 @@ static struct CMUnitTest ct_tests[NR_PROGS], unpol_tests[NR_PROGS];
 static const struct CMUnitTest other_tests[] = {
 	cmocka_unit_test_teardown(test_to_pod, policies_off),
 	cmocka_unit_test_teardown(test_corpus, policies_off),
+	cmocka_unit_test_teardown(test_xsk_ingress, pol_xsk_off),
+	cmocka_unit_test_teardown(test_xsk_egress, policies_off),
 };
 
 int main(int argc, char **argv)
