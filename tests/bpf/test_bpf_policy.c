@@ -1215,6 +1215,67 @@ static void test_xsk_egress(void **state)
 	}
 }
 
+/* ------------------------------------------------------ IPv4 options */
+
+/* @p, with IPv4 options (ihl 6), as the first packet of its flow through
+ * @prog: W_EG (dropped, drop_policy_egress), W_ALLOW (to the kernel,
+ * pass_ip_options) or -1. */
+static int judge_options(enum prog prog, const struct pkt *p)
+{
+	struct frame f = { .l3 = L3_IPV4,
+			   .proto = p->proto,
+			   .src = p->src,
+			   .dst = p->dst,
+			   .dport = p->dport,
+			   .ihl = 6 };
+	__u8 in[FRAME_MAX];
+	__u32 len = (__u32)frame_build(&f, p->from, in);
+	struct run r;
+
+	ct_clear();
+	cur_set(in, len, "%s options %s -> %s", prog_names[prog], p->src,
+		p->dst);
+	run_frame(prog, ifindex_of[p->from], in, len, &r);
+	if (r.err)
+		fail_here("test_run: %s", strerror(-r.err));
+	if ((int)r.retval == verdict_codes[prog][DROP] &&
+	    r.delta[ZH_STAT_DROP_POLICY_EGRESS].packets == 1)
+		return W_EG;
+	if ((int)r.retval == verdict_codes[prog][PASS] &&
+	    r.delta[ZH_STAT_PASS_IP_OPTIONS].packets == 1)
+		return W_ALLOW;
+	return -1;
+}
+
+/* What carries IPv4 options goes to the kernel, which routes it on (to a
+ * pod here, to another node): the source's egress is judged before, or
+ * options would carry anything past it (an AF_XDP socket writes them as
+ * easily as setsockopt(IP_OPTIONS)). */
+static void test_options_egress(void **state)
+{
+	const struct fixture_run *fr = *state;
+
+	policies_set(
+		"[{\"ns\": \"x\", \"name\": \"eg\", \"spec\": "
+		"{\"podSelector\": " A_ONLY ", \"policyTypes\": "
+		"[\"Egress\"], \"egress\": [{\"to\": [{\"podSelector\": " B_ONLY
+		"}], \"ports\": [{\"protocol\": \"UDP\", "
+		"\"port\": 53}]}]}}]",
+		false);
+	assert_int_equal(judge_options(fr->prog, &P(POD_A, A4, B4, UDP, 53)),
+			 W_ALLOW);
+	assert_int_equal(judge_options(fr->prog, &P(POD_A, A4, B4, UDP, 54)),
+			 W_EG);
+	assert_int_equal(judge_options(fr->prog, &P(POD_A, A4, R4, UDP, 53)),
+			 W_EG);
+	assert_int_equal(judge_options(fr->prog, &P(POD_A, A4, R4, TCP, 80)),
+			 W_EG);
+	/* b is not policed: its options go to the kernel as ever. */
+	assert_int_equal(judge_options(fr->prog, &P(POD_B, B4, R4, UDP, 53)),
+			 W_ALLOW);
+	assert_int_equal(ct_count(), 0);
+}
+
 /* ------------------------------------------------------------- main */
 
 #define NR_CASE_TESTS (ARRAY_SIZE(cases) * NR_PROGS)
@@ -1226,6 +1287,8 @@ static const struct {
 } prog_rows[] = { { "" } };
 static struct fixture_run ct_runs[NR_PROGS], unpol_runs[NR_PROGS];
 static struct CMUnitTest ct_tests[NR_PROGS], unpol_tests[NR_PROGS];
+static struct fixture_run opt_runs[NR_PROGS];
+static struct CMUnitTest opt_tests[NR_PROGS];
 static const struct CMUnitTest other_tests[] = {
 	cmocka_unit_test_teardown(test_to_pod, policies_off),
 	cmocka_unit_test_teardown(test_corpus, policies_off),
@@ -1245,6 +1308,9 @@ int main(int argc, char **argv)
 		{ .name = "policy unpolicied",
 		  .tests = unpol_tests,
 		  .n = ARRAY_SIZE(unpol_tests) },
+		{ .name = "policy IPv4 options",
+		  .tests = opt_tests,
+		  .n = ARRAY_SIZE(opt_tests) },
 		{ .name = "policy to pod, corpus",
 		  .tests = other_tests,
 		  .n = ARRAY_SIZE(other_tests) },
@@ -1263,6 +1329,9 @@ int main(int argc, char **argv)
 		     .teardown_func = policies_off);
 	FIXTURE_ROWS(unpol_tests, unpol_runs, prog_rows, "unpolicied",
 		     .test_func = test_unpolicied,
+		     .teardown_func = policies_off);
+	FIXTURE_ROWS(opt_tests, opt_runs, prog_rows, "IPv4 options",
+		     .test_func = test_options_egress,
 		     .teardown_func = policies_off);
 	return fixture_main(&suite, argc, argv);
 }
