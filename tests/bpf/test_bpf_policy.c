@@ -1276,6 +1276,108 @@ static void test_options_egress(void **state)
 	assert_int_equal(ct_count(), 0);
 }
 
+/* ------------------------------------------------ Service replies */
+
+/*
+ * b (ingress isolated) is the client of a Service 10.96.0.50:80 whose
+ * backend is a:8080. Its source hop judged the request on a:8080; a's
+ * answer is turned back into the VIP at a's hop and, for an AF_XDP pod
+ * (or without bpf_redirect_peer()), delivered through b's host veth:
+ * zh_tc_to_pod, then zh_xdp_pod_xsk see VIP:80 -> b. Replies of an
+ * allowed flow: judged on the backend the client's zh_ct entry names.
+ */
+#define SVC_VIP "10.96.0.50"
+#define SVC_BE_ID 77
+
+static int svc_reply_off(void **state)
+{
+	__u32 id = SVC_BE_ID;
+
+	map_clear(bpf_map__fd(skel->maps.zh_ct));
+	bpf_map_delete_elem(bpf_map__fd(skel->maps.zh_backends), &id);
+	lat_teardown(NULL);
+	return policies_off(state);
+}
+
+/* VIP:@sport -> b:40000 (TCP ACK) through zh_tc_to_pod (@xsk: through
+ * zh_xdp_pod_xsk): let through? */
+static bool svc_reply_passes(__u16 sport, bool xsk)
+{
+	struct frame f = { .l3 = L3_IPV4,
+			   .proto = TCP,
+			   .src = SVC_VIP,
+			   .dst = B4,
+			   .sport = sport,
+			   .dport = 40000 };
+	__u8 in[FRAME_MAX];
+	__u32 len = (__u32)frame_build(&f, POD_B, in);
+	struct run r;
+
+	cur_set(in, len, "%s: reply from %s:%u", xsk ? "xsk" : "to_pod",
+		SVC_VIP, sport);
+	if (xsk) {
+		run_prog(skel->progs.zh_xdp_pod_xsk, ifindex_of[FOREIGN], in,
+			 len, &r);
+		if ((int)r.retval == XDP_DROP)
+			return false;
+		if ((int)r.retval != XDP_PASS)
+			fail_here("zh_xdp_pod_xsk returned %u", r.retval);
+		return true;
+	}
+	run_prog(skel->progs.zh_tc_to_pod, ifindex_of[POD_B], in, len, &r);
+	if ((int)r.retval == TC_ACT_SHOT)
+		return false;
+	if ((int)r.retval != TC_ACT_UNSPEC)
+		fail_here("zh_tc_to_pod returned %u", r.retval);
+	return true;
+}
+
+static void test_svc_reply(void **state)
+{
+	struct zh_ct_key k = { .family = ZH_AF_INET,
+			       .proto = TCP,
+			       .dir = ZH_CT_FWD,
+			       .sport = htons(40000),
+			       .dport = htons(80) };
+	struct zh_ct v = { .backend_id = SVC_BE_ID };
+	struct zh_backend be = { .family = ZH_AF_INET, .port = htons(8080) };
+	struct pkt req = P(POD_B, B4, A4, TCP, 8080);
+	__u32 id = SVC_BE_ID;
+
+	(void)state;
+	req.sport = 40000;
+	policies_set("[{\"ns\": \"x\", \"name\": \"deny\", \"spec\": "
+		     "{\"podSelector\": " B_ONLY
+		     ", \"policyTypes\": [\"Ingress\"]}}]",
+		     false);
+	/* The request, as b's hop judged it: after DNAT, to a:8080. */
+	expect(PROG_TC, &req, W_ALLOW);
+	/* No Service flow behind it: a "reply" from the VIP is a new flow
+	 * into b, denied. */
+	assert_false(svc_reply_passes(80, false));
+	assert_false(svc_reply_passes(80, true));
+	/* b's flow to the VIP, balanced to a:8080. */
+	parse_addr(AF_INET, B4, k.saddr);
+	parse_addr(AF_INET, SVC_VIP, k.daddr);
+	parse_addr(AF_INET, A4, be.addr);
+	if (bpf_map_update_elem(bpf_map__fd(skel->maps.zh_backends), &id, &be,
+				BPF_ANY) ||
+	    bpf_map_update_elem(bpf_map__fd(skel->maps.zh_ct), &k, &v, BPF_ANY))
+		fail_here("zh_ct/zh_backends: %s", strerror(errno));
+	assert_true(svc_reply_passes(80, false));
+	assert_true(svc_reply_passes(80, true));
+	/* Another port of the VIP: no such flow, denied. */
+	assert_false(svc_reply_passes(81, false));
+	assert_false(svc_reply_passes(81, true));
+	/* The flow's allow revoked (b's egress now closed): its next reply
+	 * is dropped too. */
+	policies_set("[{\"ns\": \"x\", \"name\": \"deny\", \"spec\": "
+		     "{\"podSelector\": " B_ONLY
+		     ", \"policyTypes\": [\"Ingress\", \"Egress\"]}}]",
+		     false);
+	assert_false(svc_reply_passes(80, false));
+}
+
 /* ------------------------------------------------------------- main */
 
 #define NR_CASE_TESTS (ARRAY_SIZE(cases) * NR_PROGS)
@@ -1294,6 +1396,7 @@ static const struct CMUnitTest other_tests[] = {
 	cmocka_unit_test_teardown(test_corpus, policies_off),
 	cmocka_unit_test_teardown(test_xsk_ingress, pol_xsk_off),
 	cmocka_unit_test_teardown(test_xsk_egress, policies_off),
+	cmocka_unit_test_teardown(test_svc_reply, svc_reply_off),
 };
 
 int main(int argc, char **argv)

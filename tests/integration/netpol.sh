@@ -432,6 +432,19 @@ udp_rr() { # POD ADDR PORT MSG: one datagram, the answer on stdout
 }
 xsk_rr() { [ "$(udp_rr "$1" "$2" 9000 "$3")" = "$3" ]; }
 xsk_redirected() { zh_node "$ZH_BIN/zerohopctl" stats -o json | jq .xskRedirected.packets; }
+xs_soon() { # CMD...: within five tries
+	local i
+	for i in 1 2 3 4 5; do "$@" && return 0; done
+	return 1
+}
+xs_vip() { # xs -> 10.96.0.51:80 (b6:8080) answered
+	local out
+	out=$(zh_in "$XS" socat -T 2 - "TCP:10.96.0.51:80,connect-timeout=2" </dev/null 2>&1) || true
+	[ "$out" = b-8080 ] || {
+		echo "xs -> 10.96.0.51:80: '$out'"
+		return 1
+	}
+}
 xs_send() { # DST MSG: one datagram from xs's AF_XDP socket (xsk_peer)
 	nsenter --net="/var/run/netns/$XS" "$ZH_BIN/tests/xsk_peer" \
 		"$ZEROHOP_XSK_SOCKET" send eth0 self "$1" 5555 "$2" >>"$ZH_TMP/xs-send.out" 2>&1
@@ -460,6 +473,10 @@ case_afxdp() {
 		eventually xsk_rr "$A" "${IP[$XS]}" open
 	check "... c's too" xsk_rr "$C" "${IP[$XS]}" open-c
 	check "... redirected into the socket" test "$(xsk_redirected)" -gt "$xb"
+	apply '{"apiVersion":"v1","kind":"Service","metadata":{"namespace":"x","name":"web6"},"spec":{"type":"ClusterIP","clusterIP":"10.96.0.51","clusterIPs":["10.96.0.51"],"ports":[{"name":"http","protocol":"TCP","port":80,"targetPort":8080}]}}'
+	apply '{"apiVersion":"discovery.k8s.io/v1","kind":"EndpointSlice","metadata":{"namespace":"x","name":"web6-1","labels":{"kubernetes.io/service-name":"web6"}},"addressType":"IPv4","ports":[{"name":"http","protocol":"TCP","port":8080}],"endpoints":[{"addresses":["'"${IP[$B6]}"'"],"conditions":{"ready":true},"nodeName":"n1"}]}'
+	check "no policy on xs: it is a ClusterIP's client (10.96.0.51 -> b6:8080)" \
+		eventually xs_vip
 	before=$(stat_of drop_policy_ingress)
 	apply "$(netpol x deny-xs '{"podSelector":{"matchLabels":{"app":"xs"}},"policyTypes":["Ingress"]}')"
 	apply "$(netpol x xs-from-a '{"podSelector":{"matchLabels":{"app":"xs"}},"ingress":[{"from":[{"podSelector":{"matchLabels":{"app":"a"}}},{"podSelector":{"matchLabels":{"app":"a6"}}}],"ports":[{"protocol":"UDP","port":9000}]}]}')"
@@ -473,6 +490,11 @@ case_afxdp() {
 	check "a's datagram is answered through AF_XDP" xsk_rr "$A" "${IP[$XS]}" allowed-a
 	check "a6's over IPv6 too" xsk_rr "$A6" "[${IP6[$XS]}]" allowed-a6
 	check "... both redirected into the socket" test "$(xsk_redirected)" -ge $((xb + 2))
+	# Its backend's replies come back from the VIP into the ingress-
+	# isolated AF_XDP pod, through its host veth's egress (zh_tc_to_pod,
+	# then zh_xdp_pod_xsk): replies of an allowed flow.
+	check "xs, ingress isolated, is still that ClusterIP's client" \
+		xs_soon xs_vip
 	# What the socket sends: xs's egress, judged at its host veth. The
 	# echo gives its queue up for zh xsk_peer's socket.
 	kill "$echo_pid" 2>/dev/null || true
