@@ -14,7 +14,8 @@
  * zh_xdp_pod_xsk   zh_xdp_pod for a pod with AF_XDP sockets, in either
  *                  mode (native XDP: generic XDP skips what tc redirected):
  *                  steers its rules' traffic into the sockets (xsk.h), the
- *                  rest to its kernel stack.
+ *                  rest to its kernel stack; a policed pod's ingress is
+ *                  judged first (NetworkPolicy, xsk.h zh_xsk_policy).
  * zh_tc_pod        tc ingress of the pod-side veth in tc mode.
  * zh_tc_uplink     tc ingress of the node's uplink: NodePorts, the replies
  *                  of what was SNATed (masquerade, NodePorts to other
@@ -133,6 +134,16 @@ static __always_inline int zh_xdp_to_pod(struct xdp_md *ctx, const int xsk)
 {
 	int act = ZH_RET_PASSTHROUGH;
 
+	/* NetworkPolicy before the sockets (xsk.h): nothing denied is
+	 * steered into one, nor handed to the pod's stack. */
+	if (xsk) {
+		act = zh_xsk_policy(zh_ctx_data(ctx), zh_ctx_end(ctx));
+		if (act) {
+			zh_count(act, zh_ctx_end(ctx) - zh_ctx_data(ctx));
+			return XDP_DROP;
+		}
+		act = ZH_RET_PASSTHROUGH;
+	}
 	zh_pod_reply_nat(ctx); /* a frame it could not write goes on as is */
 	if (xsk)
 		act = zh_xsk_redirect(ctx, zh_ctx_data(ctx), zh_ctx_end(ctx));

@@ -287,9 +287,18 @@ static __always_inline int zh_ip_from_pod(void *data, void *data_end,
 	/* Only what the kernel would route: unicast to the gateway. */
 	if (!zh_mac_eq(eth->h_dest, self->gw_mac))
 		return ZH_STAT_PASS_NOT_TO_GW;
-	/* Options (source routing among them) get the kernel's rules. */
-	if (f.flags & ZH_FLOW_F_IP_OPTIONS)
-		return ZH_STAT_PASS_IP_OPTIONS;
+	/* Options (source routing among them) get the kernel's rules; the
+	 * kernel routes them on, so the source's egress is judged here as
+	 * for a destination off the node (policy.h; the destination's
+	 * ingress is zh_tc_to_pod's, or its node's). */
+	if (f.flags & ZH_FLOW_F_IP_OPTIONS) {
+		zh_dst_key(&key, &f, ZH_RET_PASSTHROUGH, &fwd->nat);
+		ret = zh_pol_from_pod(ZH_STAT_PASS_NO_ENDPOINT, &f, &key,
+				      self->flags, 0, &fwd->nat);
+		return ret == ZH_STAT_PASS_NO_ENDPOINT ?
+			       ZH_STAT_PASS_IP_OPTIONS :
+			       ret;
+	}
 	ret = zh_lb(&f, &fwd->nat, ifindex);
 	if (ret < ZH_STAT_MAX)
 		return ret;

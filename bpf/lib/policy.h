@@ -544,6 +544,38 @@ static __always_inline int zh_pol_v6_ll(const __u32 *a)
 }
 
 /*
+ * A Service's reply that the source's hop turned back into the VIP (lb.h)
+ * and then delivered through the kernel's side of the pod's veth (an
+ * AF_XDP pod; every pod without bpf_redirect_peer()): judged at that hop
+ * on the backend's address, which its zh_pol_ct entry holds. @f's source
+ * back to that backend when the client's zh_ct FWD entry (client -> VIP)
+ * names one; anything else is left as it is, judged as it is.
+ */
+static __always_inline void zh_pol_svc_reply(struct zh_flow *f)
+{
+	struct zh_ct_key k = { .family = f->family,
+			       .proto = f->proto,
+			       .dir = ZH_CT_FWD,
+			       .sport = f->dport,
+			       .dport = f->sport };
+	struct zh_backend *be;
+	struct zh_ct *ct;
+
+	if (!(f->flags & ZH_FLOW_F_PORTS))
+		return;
+	__builtin_memcpy(k.saddr, f->daddr, sizeof(k.saddr));
+	__builtin_memcpy(k.daddr, f->saddr, sizeof(k.daddr));
+	ct = bpf_map_lookup_elem(&zh_ct, &k);
+	if (!ct || (ct->flags & ZH_CT_F_HAIRPIN))
+		return;
+	be = bpf_map_lookup_elem(&zh_backends, &ct->backend_id);
+	if (!be || be->family != f->family)
+		return;
+	__builtin_memcpy(f->saddr, be->addr, sizeof(f->saddr));
+	f->sport = be->port;
+}
+
+/*
  * zh_tc_to_pod: a frame the kernel sends into the pod behind host veth
  * @ifindex. 0 to let it go, or a drop reason.
  */
@@ -560,6 +592,7 @@ static __always_inline int zh_pol_to_pod(void *data, void *data_end,
 		return 0; /* ARP and the like: no policy */
 	if (f.family == ZH_AF_INET6 && zh_pol_v6_ll(f.saddr))
 		return 0;
+	zh_pol_svc_reply(&f);
 	dst.family = f.family;
 	__builtin_memcpy(dst.addr, f.daddr, sizeof(dst.addr));
 	return zh_pol_judge(&f, &dst, f.dport, 2);

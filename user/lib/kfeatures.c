@@ -732,9 +732,12 @@ const struct zh_prog_def zh_prog_defs[] = {
 	  F(XDP_ADJUST_TAIL) | F(XDP_GET_PRANDOM_U32) | F(XDP_META) |
 		  F(XDP_CHECK_MTU) | F(KTIME_COARSE) },
 	{ ZH_PROG_XDP_POD, ZH_FEAT_PROG_XDP_POD, XDP_POD | XDP_NAT, 0 },
-	/* zh_xsks, an XSKMAP, is made only where AF_XDP works. */
+	/* zh_xsks, an XSKMAP, is made only where AF_XDP works. Policy's
+	 * conntrack (policy.h) before the sockets updates zh_pol_ct. */
 	{ ZH_PROG_XDP_POD_XSK, ZH_FEAT_PROG_XDP_POD_XSK,
-	  XDP_POD | XDP_NAT | F(XDP_REDIRECT_MAP) | F(AFXDP), 0 },
+	  XDP_POD | XDP_NAT | F(XDP_REDIRECT_MAP) | F(AFXDP) |
+		  F(XDP_MAP_UPDATE_ELEM),
+	  0 },
 	{ ZH_PROG_TC_POD, ZH_FEAT_PROG_TC_POD, TC_POD | TC_NAT, 0 },
 	/* The FIB and the tunnel key: a SNATed NodePort request to a pod
 	 * of another node leaves by the node path (verdict.h). */
