@@ -737,7 +737,7 @@ const struct zh_prog_def zh_prog_defs[] = {
 	{ ZH_PROG_XDP_POD_XSK, ZH_FEAT_PROG_XDP_POD_XSK,
 	  XDP_POD | XDP_NAT | F(XDP_REDIRECT_MAP) | F(AFXDP) |
 		  F(XDP_MAP_UPDATE_ELEM),
-	  0 },
+	  F(KTIME_COARSE) },
 	{ ZH_PROG_TC_POD, ZH_FEAT_PROG_TC_POD, TC_POD | TC_NAT, 0 },
 	/* The FIB and the tunnel key: a SNATed NodePort request to a pod
 	 * of another node leaves by the node path (verdict.h). */
