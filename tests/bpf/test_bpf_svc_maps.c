@@ -22,9 +22,11 @@
 #include <unistd.h>
 #include <arpa/inet.h>
 #include <bpf/bpf.h>
+#include <bpf/libbpf.h>
 
 #include <cmocka.h>
 
+#include "maps.h"
 #include "svc_doc.h"
 #include "svc_maps.h"
 #define SVC_TEXT_NAMES 0
@@ -361,12 +363,63 @@ static void test_rev_gate(void **state)
 	close(o.config_fd);
 }
 
+/*
+ * zh_percpu_sum() (maps.c), which every per-CPU counter reader uses: slots
+ * from @first, words summed over the CPUs, reset, and no map.
+ */
+static void test_percpu_sum(void **state)
+{
+	int ncpu = libbpf_num_possible_cpus();
+	int fd = map_new(BPF_MAP_TYPE_PERCPU_ARRAY, 4, 16, 4, 0);
+	__u64 *v, out[3 * 2], once[2];
+
+	(void)state;
+	assert_true(ncpu > 0);
+	assert_true(fd >= 0);
+	v = calloc((size_t)ncpu, 2 * sizeof(*v));
+	assert_non_null(v);
+	for (__u32 k = 0; k < 4; k++) {
+		for (int c = 0; c < ncpu; c++) {
+			v[2 * c] = 100 * k + (__u64)c;
+			v[2 * c + 1] = 1;
+		}
+		assert_int_equal(bpf_map_update_elem(fd, &k, v, BPF_ANY), 0);
+	}
+	/* Slots 1..3, two words each. */
+	assert_int_equal(zh_percpu_sum(fd, 1, 3, 2, out, false), 0);
+	for (int s = 0; s < 3; s++) {
+		__u64 want = 0;
+
+		for (int c = 0; c < ncpu; c++)
+			want += 100 * (__u64)(s + 1) + (__u64)c;
+		assert_int_equal(out[2 * s], want);
+		assert_int_equal(out[2 * s + 1], ncpu);
+	}
+	/* Reset: read once more, then zero. */
+	assert_int_equal(zh_percpu_sum(fd, 2, 1, 2, once, true), 0);
+	assert_int_equal(once[0], out[2]);
+	assert_int_equal(zh_percpu_sum(fd, 2, 1, 2, once, false), 0);
+	assert_int_equal(once[0], 0);
+	assert_int_equal(once[1], 0);
+	/* ... and only that slot. */
+	assert_int_equal(zh_percpu_sum(fd, 3, 1, 2, once, false), 0);
+	assert_int_equal(once[0], out[4]);
+	/* Past the end, and no map: an error, the output zeroed. */
+	assert_int_equal(zh_percpu_sum(fd, 3, 2, 2, out, false), -ENOENT);
+	once[0] = 7;
+	assert_int_equal(zh_percpu_sum(-1, 0, 1, 2, once, false), -EBADF);
+	assert_int_equal(once[0], 0);
+	free(v);
+	close(fd);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_real_maps_mmap),
 		cmocka_unit_test(test_real_maps_batch),
 		cmocka_unit_test(test_rev_gate),
+		cmocka_unit_test(test_percpu_sum),
 	};
 
 	if (geteuid() != 0) {

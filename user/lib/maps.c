@@ -453,29 +453,51 @@ int zh_ep_remove_owner(const struct zh_objs *o, const char *container_id,
 	return removed;
 }
 
-int zh_stats_read(const struct zh_objs *o, struct zh_counter out[ZH_STAT_MAX])
+int zh_percpu_sum(int fd, __u32 first, __u32 slots, size_t words, __u64 *out,
+		  bool reset)
 {
 	int ncpu = libbpf_num_possible_cpus();
-	struct zh_counter *percpu;
+	__u64 *v;
 	int err = 0;
 
+	memset(out, 0, sizeof(*out) * slots * words);
+	if (fd < 0)
+		return -EBADF;
 	if (ncpu < 0)
 		return ncpu;
-	percpu = calloc(ncpu, sizeof(*percpu));
-	if (!percpu)
+	v = calloc((size_t)ncpu, words * sizeof(*v));
+	if (!v)
 		return -ENOMEM;
-	memset(out, 0, sizeof(*out) * ZH_STAT_MAX);
-	for (__u32 s = 0; s < ZH_STAT_MAX; s++) {
-		if (bpf_map_lookup_elem(o->stats_fd, &s, percpu)) {
+	for (__u32 s = 0; s < slots && !err; s++) {
+		__u32 key = first + s;
+		__u64 *o = out + (size_t)s * words;
+
+		if (bpf_map_lookup_elem(fd, &key, v)) {
 			err = -errno;
 			break;
 		}
-		for (int c = 0; c < ncpu; c++) {
-			out[s].packets += percpu[c].packets;
-			out[s].bytes += percpu[c].bytes;
+		for (int c = 0; c < ncpu; c++)
+			for (size_t w = 0; w < words; w++)
+				o[w] += v[(size_t)c * words + w];
+		if (reset) {
+			memset(v, 0, (size_t)ncpu * words * sizeof(*v));
+			err = update(fd, &key, v, BPF_ANY);
 		}
 	}
-	free(percpu);
+	free(v);
+	return err;
+}
+
+int zh_stats_read(const struct zh_objs *o, struct zh_counter out[ZH_STAT_MAX])
+{
+	__u64 sum[ZH_STAT_MAX][2];
+	int err = zh_percpu_sum(o->stats_fd, 0, ZH_STAT_MAX, 2, &sum[0][0],
+				false);
+
+	for (int s = 0; s < ZH_STAT_MAX; s++) {
+		out[s].packets = sum[s][0];
+		out[s].bytes = sum[s][1];
+	}
 	return err;
 }
 

@@ -109,6 +109,15 @@ int zh_netns_forget(const struct zh_objs *o, __u32 host_ifindex);
 int zh_netns_node_sync(const struct zh_objs *o, __u32 probe4,
 		       const __u32 *probe6, struct zh_netns *out);
 
+/*
+ * Slots [@first, @first + @slots) of the per-CPU array @fd, whose values
+ * are @words u64s each, summed over the CPUs into @out[slot * words + w]
+ * (zeroed first). With @reset each slot is zeroed once read. 0, or a
+ * negative errno (-EBADF: no map).
+ */
+int zh_percpu_sum(int fd, __u32 first, __u32 slots, size_t words, __u64 *out,
+		  bool reset);
+
 /* Sum the per-CPU counters. */
 int zh_stats_read(const struct zh_objs *o, struct zh_counter out[ZH_STAT_MAX]);
 int zh_stats_reset(const struct zh_objs *o);

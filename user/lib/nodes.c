@@ -20,6 +20,7 @@
 #include "vec.h"
 #include "attach.h"
 #include "log.h"
+#include "maps.h"
 #include "nl.h"
 
 #define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
@@ -1051,32 +1052,11 @@ const char *zh_vxlan_stat_name(int stat)
 int zh_vxlan_stats_read(const struct zh_objs *o, __u64 out[ZH_VXLAN_STAT_MAX],
 			bool reset)
 {
-	int ncpu = libbpf_num_possible_cpus();
-	__u64 *percpu;
-	int err = 0;
-
-	memset(out, 0, sizeof(*out) * ZH_VXLAN_STAT_MAX);
-	if (o->vxlan_stats_fd < 0)
+	if (o->vxlan_stats_fd <
+	    0) { /* pins older than the map: nothing counted */
+		memset(out, 0, sizeof(*out) * ZH_VXLAN_STAT_MAX);
 		return 0;
-	if (ncpu < 0)
-		return ncpu;
-	percpu = calloc((size_t)ncpu, sizeof(*percpu));
-	if (!percpu)
-		return -ENOMEM;
-	for (__u32 s = 0; s < ZH_VXLAN_STAT_MAX && !err; s++) {
-		if (bpf_map_lookup_elem(o->vxlan_stats_fd, &s, percpu)) {
-			err = -errno;
-			break;
-		}
-		for (int c = 0; c < ncpu; c++)
-			out[s] += percpu[c];
-		if (reset) {
-			memset(percpu, 0, (size_t)ncpu * sizeof(*percpu));
-			if (bpf_map_update_elem(o->vxlan_stats_fd, &s, percpu,
-						BPF_ANY))
-				err = -errno;
-		}
 	}
-	free(percpu);
-	return err;
+	return zh_percpu_sum(o->vxlan_stats_fd, 0, ZH_VXLAN_STAT_MAX, 1, out,
+			     reset);
 }

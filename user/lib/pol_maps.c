@@ -12,6 +12,7 @@
 
 #include "pol_maps.h"
 #include "log.h"
+#include "maps.h"
 
 void zh_addr_key_str(const struct zh_ep_key *k, char *buf, size_t len)
 {
@@ -589,35 +590,13 @@ err:
 	return NULL;
 }
 
-/* The sum over the CPUs of the per-CPU @n u64s at @key of @fd into
- * @out[0..n); 0, or -errno (the entry cannot be read). */
-static int percpu_sum(int fd, __u32 key, void *buf, int ncpu, size_t n,
-		      __u64 *out)
-{
-	const __u64 *v = buf;
-
-	if (fd < 0 || bpf_map_lookup_elem(fd, &key, buf))
-		return -errno;
-	for (size_t w = 0; w < n; w++) {
-		out[w] = 0;
-		for (int c = 0; c < ncpu; c++)
-			out[w] += v[(size_t)c * n + w];
-	}
-	return 0;
-}
-
 json_t *zh_pol_maps_counts(const struct zh_objs *o, const json_t *index)
 {
-	int ncpu = libbpf_num_possible_cpus();
 	json_t *out = json_object(), *v;
 	const char *key;
-	void *buf;
 
-	if (!out || ncpu <= 0)
-		goto err_out;
-	buf = calloc((size_t)ncpu, sizeof(struct zh_pol_count));
-	if (!buf)
-		goto err_out;
+	if (!out)
+		return NULL;
 	json_object_foreach ((json_t *)index, key, v) {
 		json_int_t num =
 			json_integer_value(json_object_get(v, "number"));
@@ -631,7 +610,7 @@ json_t *zh_pol_maps_counts(const struct zh_objs *o, const json_t *index)
 		size_t i;
 
 		if (num > 0 && num < ZH_MAX_POL_NPS &&
-		    !percpu_sum(o->pol_npctr_fd, (__u32)num, buf, ncpu, 1, t))
+		    !zh_percpu_sum(o->pol_npctr_fd, (__u32)num, 1, 1, t, false))
 			allowed = t[0];
 		/* Denials are the absence of an allow: every policy of the
 		 * class (those selecting the pod that way) is credited. */
@@ -639,8 +618,8 @@ json_t *zh_pol_maps_counts(const struct zh_objs *o, const json_t *index)
 			json_int_t id = json_integer_value(c);
 
 			if (id <= 0 || id >= ZH_MAX_POL_CLASSES ||
-			    percpu_sum(o->polctr_fd, (__u32)id, buf, ncpu, 4,
-				       t))
+			    zh_percpu_sum(o->polctr_fd, (__u32)id, 1, 4, t,
+					  false))
 				continue;
 			denied += t[1];
 			audited += t[2];
@@ -649,16 +628,12 @@ json_t *zh_pol_maps_counts(const struct zh_objs *o, const json_t *index)
 					json_pack("{s:I, s:I, s:I}", "allowed",
 						  (json_int_t)allowed, "denied",
 						  (json_int_t)denied, "audited",
-						  (json_int_t)audited)))
-			goto err_buf;
+						  (json_int_t)audited))) {
+			json_decref(out);
+			return NULL;
+		}
 	}
-	free(buf);
 	return out;
-err_buf:
-	free(buf);
-err_out:
-	json_decref(out);
-	return NULL;
 }
 
 /* @r[@field] += @n */
@@ -673,15 +648,10 @@ static void add_to(json_t *r, const char *field, __u64 n)
 int zh_pol_maps_retire(const struct zh_objs *o, const struct zh_pol_model *old,
 		       const struct zh_pol_model *new, json_t *retired)
 {
-	int ncpu = libbpf_num_possible_cpus();
 	size_t j = 0;
-	void *buf;
 
-	if (!old || ncpu <= 0)
+	if (!old)
 		return 0;
-	buf = calloc((size_t)ncpu, sizeof(struct zh_pol_count));
-	if (!buf)
-		return -ENOMEM;
 	for (size_t i = 0; i < old->n_classes; i++) {
 		const struct zh_pol_class *c = &old->classes[i];
 		__u64 t[4];
@@ -691,7 +661,7 @@ int zh_pol_maps_retire(const struct zh_objs *o, const struct zh_pol_model *old,
 		if (j < new->n_classes &&new->classes[j].id == c->id &&
 		    !memcmp(new->classes[j].sig, c->sig, sizeof(c->sig)))
 			continue; /* kept: still counted where it is */
-		if (percpu_sum(o->polctr_fd, c->id, buf, ncpu, 4, t) ||
+		if (zh_percpu_sum(o->polctr_fd, c->id, 1, 4, t, false) ||
 		    !(t[1] | t[2]))
 			continue;
 		for (size_t p = 0; p < c->n_policies; p++) {
@@ -703,7 +673,7 @@ int zh_pol_maps_retire(const struct zh_objs *o, const struct zh_pol_model *old,
 				r = json_object();
 				if (!r || json_object_set_new(
 						  retired, c->policies[p], r))
-					goto err;
+					return -ENOMEM;
 			}
 			add_to(r, "denied", t[1]);
 			add_to(r, "audited", t[2]);
@@ -718,9 +688,5 @@ int zh_pol_maps_retire(const struct zh_objs *o, const struct zh_pol_model *old,
 		if (!zh_pol_num_of(new, key))
 			json_object_del(retired, key);
 	}
-	free(buf);
 	return 0;
-err:
-	free(buf);
-	return -ENOMEM;
 }

@@ -21,6 +21,7 @@
 
 #include "socklb.h"
 #include "log.h"
+#include "maps.h"
 
 #ifndef CGROUP2_SUPER_MAGIC
 #define CGROUP2_SUPER_MAGIC 0x63677270
@@ -343,34 +344,13 @@ const char *zh_sock_stat_name(int stat)
 int zh_sock_stats_read(const struct zh_objs *o, __u64 out[ZH_SOCK_STAT_MAX],
 		       bool reset)
 {
-	int ncpu = libbpf_num_possible_cpus();
-	__u64 *percpu;
-	int err = 0;
-
-	memset(out, 0, sizeof(*out) * ZH_SOCK_STAT_MAX);
-	if (o->sock_stats_fd < 0)
+	if (o->sock_stats_fd <
+	    0) { /* pins older than the map: nothing counted */
+		memset(out, 0, sizeof(*out) * ZH_SOCK_STAT_MAX);
 		return 0;
-	if (ncpu < 0)
-		return ncpu;
-	percpu = calloc((size_t)ncpu, sizeof(*percpu));
-	if (!percpu)
-		return -ENOMEM;
-	for (__u32 s = 0; s < ZH_SOCK_STAT_MAX && !err; s++) {
-		if (bpf_map_lookup_elem(o->sock_stats_fd, &s, percpu)) {
-			err = -errno;
-			break;
-		}
-		for (int c = 0; c < ncpu; c++)
-			out[s] += percpu[c];
-		if (reset) {
-			memset(percpu, 0, (size_t)ncpu * sizeof(*percpu));
-			if (bpf_map_update_elem(o->sock_stats_fd, &s, percpu,
-						BPF_ANY))
-				err = -errno;
-		}
 	}
-	free(percpu);
-	return err;
+	return zh_percpu_sum(o->sock_stats_fd, 0, ZH_SOCK_STAT_MAX, 1, out,
+			     reset);
 }
 
 bool zh_sock_serves(unsigned int mask, int family, int proto)

@@ -645,28 +645,18 @@ POL_FAMILY(fam_pol_latency, hist_samples(b, name, NULL, &st->pol.latency))
  * 1 and stay below twice the classes the compile has. */
 POL_FAMILY(fam_pol_class, {
 	const struct zh_objs *o = s->m->objs;
-	int ncpu = libbpf_num_possible_cpus();
 	size_t max = 2 * st->pol.sum.classes + 16;
-	struct zh_pol_count *per;
 
-	if (!o || o->polctr_fd < 0 || ncpu <= 0)
+	if (!o || o->polctr_fd < 0)
 		return 0;
 	if (max > ZH_MAX_POL_CLASSES)
 		max = ZH_MAX_POL_CLASSES;
-	per = calloc((size_t)ncpu, sizeof(*per));
-	if (!per)
-		return -ENOMEM;
 	for (__u32 c = 1; c < max; c++) {
-		__u64 t[3] = { 0 };
+		__u64 t[4]; /* struct zh_pol_count's words */
 		char cls[12];
 
-		if (bpf_map_lookup_elem(o->polctr_fd, &c, per))
+		if (zh_percpu_sum(o->polctr_fd, c, 1, 4, t, false))
 			continue;
-		for (int i = 0; i < ncpu; i++) {
-			t[0] += per[i].allowed;
-			t[1] += per[i].denied;
-			t[2] += per[i].audited;
-		}
 		if (!(t[0] | t[1] | t[2]))
 			continue;
 		snprintf(cls, sizeof(cls), "%u", c);
@@ -677,7 +667,6 @@ POL_FAMILY(fam_pol_class, {
 		sample_u64(b, name, LABELS("class", cls, "result", "audited"),
 			   t[2]);
 	}
-	free(per);
 })
 POL_FAMILY(fam_pol_bumps, sample_u64(b, name, NULL, st->pol.epoch_bumps))
 /* Per NetworkPolicy (pol_maps.h zh_pol_maps_counts()): flows allowed with
