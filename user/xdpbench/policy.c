@@ -3,7 +3,8 @@
  * policy.c - zerohop-policy: zerohop-tc whose server pod is selected by a
  * NetworkPolicy that allows the client pod, so that every flow between
  * them is judged (the server's ingress, at the client's hop) and tracked
- * in zh_pol_ct, against zerohop-tc's pods that no policy selects.
+ * in zh_pol_ct4 (zh_pol_ct for IPv6), against zerohop-tc's pods that no
+ * policy selects.
  *
  * The policy goes into the maps the way zerohopd --network-policy=on puts
  * it there: the objects as the API server returns them (a Namespace, the
@@ -30,6 +31,7 @@
 #include <jansson.h>
 
 #include "xdpbench.h"
+#include "maps.h"
 #include "pin.h"
 #include "pol_maps.h"
 #include "policy.h"
@@ -212,30 +214,46 @@ out:
 
 long xb_policy_ct_count(const struct zh_objs *objs)
 {
-	struct zh_ct_key k, next;
-	long n = 0;
-	void *at = NULL;
+	/* Policy conntrack: IPv4 flows in zh_pol_ct4, IPv6 in zh_pol_ct. */
+	const int fds[2] = { objs->pol_ct4_fd, objs->pol_ct_fd };
+	long total = 0;
 
-	while (!bpf_map_get_next_key(objs->pol_ct_fd, at, &next)) {
-		k = next;
-		at = &k;
-		if (++n >= ZH_MAX_POL_CT)
-			break;
+	for (int i = 0; i < 2; i++) {
+		struct bpf_map_info info = {};
+		__u32 len = sizeof(info);
+		__u64 n;
+		int err;
+
+		if (fds[i] < 0)
+			continue;
+		if (bpf_obj_get_info_by_fd(fds[i], &info, &len))
+			return -errno;
+		err = zh_map_count(fds[i], &info, &n);
+		if (err)
+			return err;
+		total += (long)n;
 	}
-	return errno == ENOENT || n >= ZH_MAX_POL_CT ? n : -errno;
+	return total;
 }
 
 int xb_policy_ct_flush(const struct zh_objs *objs)
 {
-	struct zh_ct_key k;
-	long n = 0;
+	const int fds[2] = { objs->pol_ct4_fd, objs->pol_ct_fd };
 
-	/* Always the first key: deleting while walking would restart. */
-	while (!bpf_map_get_next_key(objs->pol_ct_fd, NULL, &k)) {
-		if (bpf_map_delete_elem(objs->pol_ct_fd, &k) && errno != ENOENT)
+	for (int i = 0; i < 2; i++) {
+		__u64 k[8]; /* any key, aligned */
+		long n = 0;
+
+		/* Always the first key: deleting while walking would
+		 * restart. */
+		while (fds[i] >= 0 && !bpf_map_get_next_key(fds[i], NULL, k)) {
+			if (bpf_map_delete_elem(fds[i], k) && errno != ENOENT)
+				return -errno;
+			if (++n > 2 * ZH_MAX_POL_CT)
+				return -EBUSY;
+		}
+		if (fds[i] >= 0 && errno != ENOENT)
 			return -errno;
-		if (++n > 2 * ZH_MAX_POL_CT)
-			return -EBUSY;
 	}
-	return errno == ENOENT ? 0 : -errno;
+	return 0;
 }

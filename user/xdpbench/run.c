@@ -115,7 +115,7 @@ void xb_run_usage(FILE *f)
 		"               --network-policy=on): the server pod is selected by a\n"
 		"               policy allowing the client pod (UDP and TCP to the\n"
 		"               bench's port), compiled and written by the agent's\n"
-		"               code, so every flow is judged and tracked (zh_pol_ct,\n"
+		"               code, so every flow is judged and tracked (zh_pol_ct4,\n"
 		"               flushed before each slice); a third pod the policy\n"
 		"               does not allow is shown to get no reply. Compare with\n"
 		"               zerohop-tc (-b zerohop-tc): the cost of an allow policy\n"
@@ -410,7 +410,7 @@ static int xb_policy_check(struct xb_env *e, struct xb_path *p,
 	if (flows <= 0)
 		return zh_errf(
 			why, why_len, -EIO,
-			"no zh_pol_ct entry after the client's requests (%ld): not judged",
+			"no policy conntrack entry (zh_pol_ct4) after the client's requests (%ld): not judged",
 			flows);
 	memcpy(denied.cli_ns, p->other_ns, sizeof(denied.cli_ns));
 	denied.cli_ip = p->other_ip;
