@@ -437,7 +437,8 @@ static int trans_build(const struct zh_pol_model *old,
 			e->key.identity = t->base + (uint32_t)x;
 		}
 	}
-	qsort(t->cells, t->n_cells, sizeof(*t->cells), cmp_cell_ent);
+	if (t->n_cells)
+		qsort(t->cells, t->n_cells, sizeof(*t->cells), cmp_cell_ent);
 	for (i = 0, j = 0; i < t->n_cells; i++)
 		if (!j || cmp_polkey(&t->cells[j - 1].key, &t->cells[i].key))
 			t->cells[j++] = t->cells[i];
