@@ -42,21 +42,29 @@
  *       the address -> its new identity (or deleted, in 4);
  *   4'. the cells of T deleted, before the other cells and bitmaps.
  *
+ * ipBlock prefixes alike: the prefixes of both models together split
+ * the addresses outside the ipcache into regions of one old and one new
+ * identity each (any prefix of either model that holds an address holds
+ * its region's prefix), so every prefix goes to the T of its region's
+ * pair where the two differ, and after the endpoints to its region's new
+ * identity (a prefix the new model drops too, so that its delete in 4
+ * changes nothing).
+ *
  * So every pair (endpoint, address) reads its old verdict or its new one
  * at every write; nothing allowed before and after is denied on the way,
  * nothing denied before and after allowed. T numbers are past every
  * identity either model uses, and gone when the writes end (the next
- * compile may give them a meaning). The cost: two ipcache writes per such
- * address, and the T cells, which must fit beside the old and new cells
- * (ZH_MAX_POLICY): when they do not, there are none, the order is the
- * old one (the window comes back, fail closed: a deny, never an allow)
- * and it is logged. Not covered: an address that is in neither ipcache
- * model, whose LPM identity changes (ipBlock prefixes written between
- * the endpoints' writes); and an endpoint that moves between two classes
- * that both models have while the class it leaves also gains endpoints:
- * until its own write it reads the newcomers' answer (a namespace's
- * labels can do that, or a policy whose podSelector moves pods both ways
- * between two classes that both models keep).
+ * compile may give them a meaning). The cost: two ipcache (or LPM)
+ * writes per such address (or prefix), and the T cells, which must fit
+ * beside the old and new cells (ZH_MAX_POLICY): when they do not, there
+ * are none, the order is the old one (the window comes back) and it is
+ * logged. Not covered: an endpoint that moves between two classes that
+ * both models have while the class it leaves also gains endpoints: until
+ * its own write it reads the newcomers' answer (a namespace's labels can
+ * do that, or a policy whose podSelector moves pods both ways between two
+ * classes that both models keep); and the two local ends of one flow
+ * whose entries both change (two writes: one end's old state and the
+ * other's new one may together allow what neither model does).
  * The epoch logic is unchanged: T writes remove nothing that the change
  * itself does not (a T cell is exactly an old or a new verdict).
  */
@@ -174,11 +182,19 @@ struct trans_addr {
 	uint32_t t; /* its T */
 };
 
+/* An LPM prefix of either model: through T (@t, 0: not) to @fin. */
+struct trans_pfx {
+	struct zh_ipc_lpm_key key;
+	uint32_t t, fin;
+};
+
 struct trans {
 	struct trans_id *ids; /* T = base + index */
 	size_t n_ids, cap_ids;
 	struct trans_addr *addrs; /* by key */
 	size_t n_addrs, cap_addrs;
+	struct trans_pfx *pfx; /* by key */
+	size_t n_pfx, cap_pfx;
 	struct zh_pol_cell_ent *cells; /* by key */
 	size_t n_cells, cap_cells;
 	uint32_t base;
@@ -188,6 +204,7 @@ static void trans_free(struct trans *t)
 {
 	free(t->ids);
 	free(t->addrs);
+	free(t->pfx);
 	free(t->cells);
 }
 
@@ -295,6 +312,35 @@ static int trans_row_add(struct trans_row **v, size_t *n, size_t *cap,
 	return 0;
 }
 
+/* The identity that @m's LPM gives the addresses of prefix @p: its
+ * longest prefix that holds @p (WORLD when none). */
+static uint32_t pfx_identity(const struct zh_pol_model *m,
+			     const struct zh_ipc_lpm_key *p)
+{
+	const struct zh_pol_lpm_ent *best = NULL;
+
+	for (size_t i = 0; i < m->n_lpm; i++) {
+		const struct zh_pol_lpm_ent *e = &m->lpm[i];
+		const uint8_t *a = (const uint8_t *)e->key.addr;
+		const uint8_t *b = (const uint8_t *)p->addr;
+		uint32_t bits = e->key.prefixlen - 32, k;
+
+		if (e->key.family != p->family ||
+		    e->key.prefixlen > p->prefixlen || e->key.prefixlen < 32 ||
+		    (best && best->key.prefixlen >= e->key.prefixlen))
+			continue;
+		for (k = 0; k + 8 <= bits && a[k / 8] == b[k / 8]; k += 8)
+			;
+		if (k + 8 <= bits)
+			continue;
+		if (bits % 8 && k / 8 < 16 &&
+		    ((a[k / 8] ^ b[k / 8]) & (0xff00 >> (bits % 8)) & 0xff))
+			continue;
+		best = e;
+	}
+	return best ? best->identity : ZH_POL_ID_WORLD;
+}
+
 static int trans_id_of(struct trans *t, const struct trans_id *ti,
 		       uint32_t *out)
 {
@@ -384,6 +430,40 @@ static int trans_build(const struct zh_pol_model *old,
 		j += c >= 0;
 	}
 
+	/* The prefixes, of either model: an address whose longest prefix of
+	 * the two together is P has P's old and new identities (any prefix
+	 * of one model that holds the address holds P). Through T where
+	 * they differ; every prefix then (2') the new identity of its
+	 * addresses, so that the deletes of 4 change nothing. */
+	for (i = 0, j = 0; i < old->n_lpm || j < new->n_lpm;) {
+		const struct zh_ipc_lpm_key *k;
+		struct trans_id ti = { .o = { ZH_POL_ID_WORLD },
+				       .n = { ZH_POL_ID_WORLD } };
+		struct trans_pfx *x;
+		int c = i == old->n_lpm ? 1 :
+			j == new->n_lpm ? -1 :
+					  memcmp(&old->lpm[i].key,
+						 &new->lpm[j].key,
+						 sizeof(new->lpm[j].key));
+
+		k = c <= 0 ? &old->lpm[i].key : &new->lpm[j].key;
+		ti.o[1] = pfx_identity(old, k);
+		ti.n[1] = pfx_identity(new, k);
+		i += c <= 0;
+		j += c >= 0;
+		/* Unchanged, or its old value already the new one. */
+		if (ti.o[1] == ti.n[1] && c <= 0)
+			continue;
+		if (zh_vec_room(t->pfx, t->n_pfx, t->cap_pfx, 64))
+			goto out;
+		x = &t->pfx[t->n_pfx++];
+		memset(x, 0, sizeof(*x));
+		x->key = *k;
+		x->fin = ti.n[1];
+		if (ti.o[1] != ti.n[1] && trans_id_of(t, &ti, &x->t))
+			goto out;
+	}
+
 	/* Which classes lose endpoints, and which gain some. */
 	mv.v = calloc(2 * ZH_MAX_POL_CLASSES, 1);
 	if (!mv.v)
@@ -448,6 +528,7 @@ static int trans_build(const struct zh_pol_model *old,
 		pr_warn("policy: %zu transitional cells do not fit beside %zu: endpoints and identities that change together may deny on the way (fails closed)\n",
 			t->n_cells, in_maps);
 		t->n_addrs = 0;
+		t->n_pfx = 0;
 		t->n_cells = 0;
 	}
 out:
@@ -524,6 +605,15 @@ int zh_pol_diff(const struct zh_pol_model *old, const struct zh_pol_model *new,
 		op->ipc.key = t.addrs[i].key;
 		op->ipc.val.identity = t.addrs[i].t;
 	}
+	for (i = 0; i < t.n_pfx; i++) {
+		if (!t.pfx[i].t)
+			continue;
+		op = op_new(&l, ZH_POL_OP_LPM_PUT);
+		if (!op)
+			goto err_nomem;
+		op->lpm.key = t.pfx[i].key;
+		op->lpm.val.identity = t.pfx[i].t;
+	}
 	ipc_at = l.n;
 	for (i = 0, j = 0; j < new->n_ipc; j++) {
 		const struct zh_pol_ipc_ent *n = &new->ipc[j];
@@ -556,6 +646,8 @@ int zh_pol_diff(const struct zh_pol_model *old, const struct zh_pol_model *new,
 				continue;
 			removed = true;
 		}
+		if (t.n_pfx) /* 2': after the endpoints */
+			continue;
 		op = op_new(&l, ZH_POL_OP_LPM_PUT);
 		if (!op)
 			goto err_nomem;
@@ -609,6 +701,13 @@ int zh_pol_diff(const struct zh_pol_model *old, const struct zh_pol_model *new,
 			(l.n - ipc_end) * sizeof(*tmp));
 		memcpy(&l.v[l.n - k], tmp, k * sizeof(*tmp));
 		free(tmp);
+	}
+	for (i = 0; i < t.n_pfx; i++) {
+		op = op_new(&l, ZH_POL_OP_LPM_PUT);
+		if (!op)
+			goto err_nomem;
+		op->lpm.key = t.pfx[i].key;
+		op->lpm.val.identity = t.pfx[i].fin;
 	}
 
 	/* Deletes to come also remove access. */
