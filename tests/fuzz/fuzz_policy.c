@@ -196,7 +196,8 @@ static bool id_known(const struct zh_pol_model *m, uint32_t id)
 
 /* The writes from @a to @b: at most one epoch bump; a transitional
  * identity's cells (a number neither model has) all deleted after they
- * are put, and an address pointed at one pointed on (or deleted) later. */
+ * are put, and an address (a prefix) pointed at one pointed on (or the
+ * address deleted) later. */
 static void diff_check(const struct zh_pol_model *a,
 		       const struct zh_pol_model *b)
 {
@@ -234,6 +235,19 @@ static void diff_check(const struct zh_pol_model *a,
 			FUZZ_CHECK(
 				on,
 				"an address left on a transitional identity");
+		}
+		if (op->type == ZH_POL_OP_LPM_PUT &&
+		    !id_known(a, op->lpm.val.identity) &&
+		    !id_known(b, op->lpm.val.identity)) {
+			bool on = false;
+
+			for (size_t j = i + 1; j < n_ops && !on; j++)
+				on = ops[j].type == ZH_POL_OP_LPM_PUT &&
+				     !memcmp(&ops[j].lpm.key, &op->lpm.key,
+					     sizeof(op->lpm.key)) &&
+				     id_known(b, ops[j].lpm.val.identity);
+			FUZZ_CHECK(on,
+				   "a prefix left on a transitional identity");
 		}
 	}
 	FUZZ_CHECK(bumps <= 1, "%zu epoch bumps", bumps);
