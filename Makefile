@@ -323,7 +323,7 @@ check-integration: all $(O)/tests/xsk_peer $(O)/tests/zh-flows $(O)/tests/zh-soc
 # routing mode: pods across nodes, a ClusterIP over three nodes, node
 # churn, an agent restart under traffic; then each mode again through the
 # kernel's routes, the fast path's helpers reported absent (~30 s each).
-CLUSTER_TESTS := native vxlan native-kernel vxlan-kernel
+CLUSTER_TESTS := native vxlan native-kernel vxlan-kernel vxlan-mixed
 
 check-cluster: all $(O)/tests/zh-flows
 	$(Q)O=$(O) tests/run-tier cluster \

@@ -14,12 +14,14 @@
  * zh_xdp_pod_xsk   zh_xdp_pod for a pod with AF_XDP sockets, in either
  *                  mode (native XDP: generic XDP skips what tc redirected):
  *                  steers its rules' traffic into the sockets (xsk.h), the
- *                  rest to its kernel stack.
+ *                  rest to its kernel stack; a policed pod's ingress is
+ *                  judged first (NetworkPolicy, xsk.h zh_xsk_policy).
  * zh_tc_pod        tc ingress of the pod-side veth in tc mode.
  * zh_tc_uplink     tc ingress of the node's uplink: NodePorts, the replies
  *                  of what was SNATed (masquerade, NodePorts to other
  *                  nodes), and pods of other nodes to pods here (straight
- *                  into them).
+ *                  into them; routing vxlan: decapsulated here first,
+ *                  vxlan.h).
  * zh_tc_to_pod     tc egress of the host-side veth: NetworkPolicy on what
  *                  the kernel delivers into a policed pod (policy.h).
  * zh_xdp_uplink    XDP in front of it where the uplink runs XDP natively:
@@ -78,8 +80,17 @@ int zh_tc_uplink(struct __sk_buff *skb)
 	int stat;
 
 	zh_ctx_pull(skb);
+	/* VXLAN for a pod here (vxlan.h): decapsulated, then on as the
+	 * device's ingress (zh_tc_tunnel) would take it. */
+	stat = zh_vxlan_decap(skb);
+	if (stat < 0)
+		return TC_ACT_SHOT;
+	fwd.tunnel = (__u8)stat;
 	stat = zh_from_uplink(skb, zh_ctx_data(skb), zh_ctx_end(skb),
 			      zh_ctx_ifindex(skb), &fwd);
+	/* What the fast path does not deliver or drop, the device gets. */
+	if (fwd.tunnel && stat != ZH_STAT_REDIRECT && !zh_stat_is_drop(stat))
+		return zh_vxlan_to_dev(skb);
 	return zh_tc_verdict(skb, stat, &fwd, 1);
 }
 
@@ -123,6 +134,16 @@ static __always_inline int zh_xdp_to_pod(struct xdp_md *ctx, const int xsk)
 {
 	int act = ZH_RET_PASSTHROUGH;
 
+	/* NetworkPolicy before the sockets (xsk.h): nothing denied is
+	 * steered into one, nor handed to the pod's stack. */
+	if (xsk) {
+		act = zh_xsk_policy(zh_ctx_data(ctx), zh_ctx_end(ctx));
+		if (act) {
+			zh_count(act, zh_ctx_end(ctx) - zh_ctx_data(ctx));
+			return XDP_DROP;
+		}
+		act = ZH_RET_PASSTHROUGH;
+	}
 	zh_pod_reply_nat(ctx); /* a frame it could not write goes on as is */
 	if (xsk)
 		act = zh_xsk_redirect(ctx, zh_ctx_data(ctx), zh_ctx_end(ctx));
@@ -171,25 +192,25 @@ int zh_tc_to_pod(struct __sk_buff *skb)
 SEC("cgroup/connect4")
 int zh_sock_connect4(struct bpf_sock_addr *ctx)
 {
-	return zh_sock_fwd(ctx, 0, ZH_SOCK_STAT_CONNECT4);
+	return zh_sock_fwd(ctx, 0, ZH_SOCK_STAT_CONNECT4, 0);
 }
 
 SEC("cgroup/connect6")
 int zh_sock_connect6(struct bpf_sock_addr *ctx)
 {
-	return zh_sock_fwd(ctx, 1, ZH_SOCK_STAT_CONNECT6);
+	return zh_sock_fwd(ctx, 1, ZH_SOCK_STAT_CONNECT6, 0);
 }
 
 SEC("cgroup/sendmsg4")
 int zh_sock_sendmsg4(struct bpf_sock_addr *ctx)
 {
-	return zh_sock_fwd(ctx, 0, ZH_SOCK_STAT_SENDMSG4);
+	return zh_sock_fwd(ctx, 0, ZH_SOCK_STAT_SENDMSG4, 1);
 }
 
 SEC("cgroup/sendmsg6")
 int zh_sock_sendmsg6(struct bpf_sock_addr *ctx)
 {
-	return zh_sock_fwd(ctx, 1, ZH_SOCK_STAT_SENDMSG6);
+	return zh_sock_fwd(ctx, 1, ZH_SOCK_STAT_SENDMSG6, 1);
 }
 
 SEC("cgroup/recvmsg4")

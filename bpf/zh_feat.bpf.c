@@ -140,6 +140,20 @@ int tc_redirect_neigh(struct __sk_buff *skb)
 	return bpf_redirect_neigh(skb->ifindex, NULL, 0, 0);
 }
 
+/* The coarse clock (5.11), in both hooks: one feature, policy.h's
+ * conntrack clock in tc and XDP alike. */
+SEC("tc")
+int tc_ktime_coarse(struct __sk_buff *skb)
+{
+	return bpf_ktime_get_coarse_ns() & 1;
+}
+
+SEC("xdp")
+int xdp_ktime_coarse(struct xdp_md *ctx)
+{
+	return bpf_ktime_get_coarse_ns() & 1;
+}
+
 SEC("tc")
 int tc_check_mtu(struct __sk_buff *skb)
 {
@@ -199,6 +213,39 @@ int tc_skb_set_tunnel_key(struct __sk_buff *skb)
 
 SK_LOOKUP_PROBE(tc, struct __sk_buff)
 SK_LOOKUP_PROBE(xdp, struct xdp_md)
+
+/*
+ * VXLAN in BPF (vxlan.h). The helper is old; its flags are what the
+ * kernel may lack, and a load cannot tell: kfeatures.c runs these on a
+ * crafted IPv4/UDP frame (BPF_PROG_TEST_RUN), and the feature is present
+ * when they return 1. Each calls what vxlan.h calls with the same flags.
+ */
+SEC("tc")
+int tc_vxlan_encap(struct __sk_buff *skb)
+{
+	__u64 flags = BPF_F_ADJ_ROOM_FIXED_GSO | BPF_F_ADJ_ROOM_ENCAP_L3_IPV4 |
+		      BPF_F_ADJ_ROOM_ENCAP_L4_UDP |
+		      BPF_F_ADJ_ROOM_ENCAP_L2_ETH | BPF_F_ADJ_ROOM_ENCAP_L2(14);
+	__u32 hash = bpf_get_hash_recalc(skb);
+
+	if (bpf_skb_adjust_room(skb, 50, BPF_ADJ_ROOM_MAC, flags))
+		return 0;
+	/* Shrunk again as the decapsulation without the DECAP flags does. */
+	if (bpf_skb_adjust_room(skb, -50, BPF_ADJ_ROOM_MAC,
+				BPF_F_ADJ_ROOM_FIXED_GSO))
+		return 0;
+	return 1 + (hash & 0) + (skb->gso_size & 0);
+}
+
+SEC("tc")
+int tc_vxlan_decap(struct __sk_buff *skb)
+{
+	/* BPF_F_ADJ_ROOM_DECAP_L3_IPV4 and _IPV6 (6.3). */
+	if (bpf_skb_adjust_room(skb, -50, BPF_ADJ_ROOM_MAC,
+				BPF_F_ADJ_ROOM_FIXED_GSO | (1ULL << 7)))
+		return 0;
+	return 1;
+}
 
 SEC("xdp")
 int xdp_redirect(struct xdp_md *ctx)

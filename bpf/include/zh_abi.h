@@ -13,7 +13,7 @@
 #include <linux/types.h>
 
 #define ZH_PIN_ROOT "/sys/fs/bpf/zerohop"
-#define ZH_PIN_VERSION "v4"
+#define ZH_PIN_VERSION "v5"
 #define ZH_PIN_DIR ZH_PIN_ROOT "/" ZH_PIN_VERSION
 
 /* Map names: at most 15 characters, the kernel keeps 16 with the NUL. */
@@ -38,6 +38,8 @@
 #define ZH_MAP_SOCK_REV "zh_sock_rev"
 #define ZH_MAP_SOCK_STATS "zh_sock_stats"
 #define ZH_MAP_NETNS "zh_netns"
+#define ZH_MAP_VXLAN "zh_vxlan"
+#define ZH_MAP_VXLAN_STATS "zh_vxlan_stats"
 
 /* Program names as pinned (the function names in zh_fast.bpf.c). */
 #define ZH_PROG_TC_FROM_POD "zh_tc_from_pod"
@@ -167,7 +169,10 @@ enum zh_datapath {
 	X(PROG_TC_TUNNEL, "zh_tc_tunnel")             \
 	X(PROG_TC_TO_POD, "zh_tc_to_pod")             \
 	X(TC_SK_LOOKUP, "tc_sk_lookup")               \
-	X(XDP_SK_LOOKUP, "xdp_sk_lookup")
+	X(XDP_SK_LOOKUP, "xdp_sk_lookup")             \
+	X(TC_VXLAN_ENCAP, "tc_vxlan_encap")           \
+	X(TC_VXLAN_DECAP, "tc_vxlan_decap")           \
+	X(KTIME_COARSE, "ktime_get_coarse_ns")
 
 enum zh_feature {
 #define ZH_FEAT_ENUM(id, name) ZH_FEAT_##id,
@@ -648,6 +653,53 @@ struct zh_node {
 	__u32 vni; /* VXLAN: the tunnel id */
 };
 
+/*
+ * VXLAN in BPF (bpf/lib/vxlan.h). zh_vxlan: one entry, written by the
+ * agent with the node table (user/lib/nodes.c) in routing vxlan: what this
+ * node's VXLAN device would put into the outer headers, so that the tc
+ * programs encapsulate a pod's packet themselves (bpf_skb_adjust_room) and
+ * send it out of the uplink, and decapsulate on the uplink what is for a
+ * pod here; the kernel's device stays for the rest. Family 0 (a fresh
+ * map, routing native): nothing is done in BPF.
+ */
+#define ZH_VXLAN_F_ENCAP (1U << 0) /* encapsulate pods' packets in BPF */
+#define ZH_VXLAN_F_DECAP (1U << 1) /* decapsulate on the uplink in BPF */
+/* The UDP source port range of the outer header, as the kernel's
+ * udp_flow_src_port() with the default ip_local_port_range (32768-60999):
+ * MIN <= port < MAX. */
+#define ZH_VXLAN_SPORT_MIN 32768U
+#define ZH_VXLAN_SPORT_MAX 60999U
+#define ZH_VXLAN_TTL 64
+
+struct zh_vxlan {
+	__u32 saddr[4]; /* this node's underlay address, network byte order */
+	__u8 family; /* of saddr (enum zh_family); 0: off */
+	__u8 flags; /* ZH_VXLAN_F_* */
+	__u8 mac[ZH_ETH_ALEN]; /* this node's VXLAN device: the inner source */
+	__u32 uplink; /* ifindex the encapsulated packets leave by */
+	__u32 dev; /* the VXLAN device's ifindex */
+	__be16 port; /* the device's UDP port */
+	__u8 pad[2];
+	__u32 vni;
+};
+
+/* zh_vxlan_stats: per-CPU array of __u64 indexed by enum zh_vxlan_stat. */
+#define ZH_VXLAN_STATS(X)                                                   \
+	X(ENCAP, "encap") /* encapsulated in BPF, out of the uplink */      \
+	X(DECAP, "decap") /* decapsulated in BPF on the uplink */           \
+	/* decapsulated, not delivered by BPF: into the device's receive */ \
+	X(DECAP_TO_DEV, "decap_to_device")                                  \
+	/* to a pod of another node through the kernel's VXLAN device */    \
+	X(DEV_ENCAP, "device_encap")                                        \
+	/* bpf_skb_adjust_room() refused to encapsulate: the device did */  \
+	X(ENCAP_REFUSED, "encap_refused")
+
+#define ZH_VXLAN_STAT_ENUM(id, name) ZH_VXLAN_STAT_##id,
+enum zh_vxlan_stat {
+	ZH_VXLAN_STATS(ZH_VXLAN_STAT_ENUM) ZH_VXLAN_STAT_MAX,
+};
+#undef ZH_VXLAN_STAT_ENUM
+
 #define ZH_CLUSTER_F_POD_CIDR (1U << 0) /* a node's pod CIDR */
 #define ZH_CLUSTER_F_NODE_IP (1U << 1) /* a node's own address (/32, /128) */
 #define ZH_CLUSTER_F_LOCAL (1U << 2) /* this node's */
@@ -839,7 +891,8 @@ struct zh_trace {
  * lookups load anyway, so an unpolicied pod pays two bit tests.
  *
  * zh_pol_ct: flows with a policed end, both directions, keyed like zh_ct
- * (dir 0; the reply's entry flagged ZH_POL_CT_F_REV) -> the zh_pol_state
+ * (dir 0; the reply's entry flagged ZH_POL_CT_F_REV); IPv4 flows in
+ * zh_pol_ct4, whose key is 16 bytes -> the zh_pol_state
  * epoch they were approved under. A REV hit passes (a
  * reply); a forged "reply" has none and is judged as a new flow. A hit
  * under another epoch is judged again (revocation at the next packet).
@@ -852,6 +905,8 @@ struct zh_trace {
 #define ZH_MAP_POL_STATE "zh_pol_state"
 #define ZH_MAP_POL_EPS "zh_pol_eps"
 #define ZH_MAP_POL_CT "zh_pol_ct"
+#define ZH_MAP_POL_NPCTR "zh_pol_npctr"
+#define ZH_MAP_POL_CT4 "zh_pol_ct4"
 
 #define ZH_MAX_IPCACHE 262144 /* pod and node addresses, all nodes */
 #define ZH_MAX_IPCACHE_LPM 65536 /* ipBlock cidr and except prefixes */
@@ -859,6 +914,9 @@ struct zh_trace {
 #define ZH_MAX_POL_PORTS 256 /* port bitmaps: 8 KiB each, 2 MiB */
 #define ZH_MAX_POL_CLASSES 65536 /* class numbers are u16; 0: none */
 #define ZH_MAX_POL_CT 262144 /* policed flows, two entries each */
+/* Policy numbers (zh_pol_cell.np): twice the compiler's bound on
+ * policies, so that old and new numbers fit together; 0: none. */
+#define ZH_MAX_POL_NPS 32768
 
 /* Reserved identities; the compiler numbers the others from
  * ZH_POL_ID_FIRST. */
@@ -923,6 +981,10 @@ struct zh_pol_cell {
 	__u16 verdicts;
 	__u32 bitmap; /* with ZH_POL_CELL_F_BITMAP */
 	struct zh_pol_iv iv[ZH_POL_CELL_IVS];
+	/* The policy credited with what interval i allows: its number in
+	 * zh_pol_npctr (0: none). With ZH_POL_CELL_F_BITMAP, np[0] for all
+	 * the bitmap's ports. */
+	__u16 np[ZH_POL_CELL_IVS];
 };
 
 /* zh_pol_ports: array; bit p of bits[] (p / 64, p % 64): port p allowed. */
@@ -951,6 +1013,18 @@ struct zh_pol_ep {
 	__u32 flags; /* ZH_POL_EP_F_* */
 };
 
+/* zh_pol_ct4: IPv4 flows of zh_pol_ct, in a key of 16 bytes instead of
+ * 40 (hashed and compared on every packet of an established flow); same
+ * value, same rules. zh_pol_ct then holds the IPv6 ones. */
+struct zh_pol_ct4_key {
+	__be32 saddr;
+	__be32 daddr;
+	__be16 sport;
+	__be16 dport;
+	__u8 proto;
+	__u8 pad[3];
+};
+
 /* zh_pol_ct (key: struct zh_ct_key). */
 #define ZH_POL_CT_F_AUDIT (1U << 0) /* passed by audit: would be denied */
 /* The reverse of the flow approved: a packet keyed so is a reply. (The
@@ -973,6 +1047,16 @@ struct zh_pol_count {
 	__u64 pad;
 };
 
+/*
+ * zh_pol_npctr: per-CPU array of __u64 indexed by policy number: the
+ * flows (first packets, and packets judged again after an epoch bump)
+ * allowed with that NetworkPolicy credited. An interval of a cell is the
+ * union of the policies of its class that allow ports in it; it credits
+ * the first of them by namespace/name (user/lib/policy.c). Denials are
+ * per class (zh_polctr), the agent credits them to every policy of the
+ * class (every policy selecting the pod in that direction).
+ */
+
 /* zh_pol_state: one entry. The agent bumps epoch after a change that may
  * remove access; a conntrack entry approved under another epoch is
  * judged again at its next packet (NETWORKPOLICY-NOTES 6.4). zh_config's
@@ -986,6 +1070,41 @@ struct zh_pol_state {
 	__u32 mode; /* ZH_POL_MODE_* */
 	__u32 pad;
 };
+
+/*
+ * Per-packet Service work the egress hop can leave out (lb.h, README's
+ * socket-level load balancing section). zh_config.flags bits:
+ *
+ * ZH_CFG_F_SOCK_PODS: socket-level LB balances every pod's TCP and UDP
+ * sockets (zerohopd set it: its connect/sendmsg hooks, both families, are
+ * on the cgroup v2 root). A pod's packet is then looked up in zh_services
+ * only when it goes to a Service CIDR (a ClusterIP that something no hook
+ * sees still asks for: a raw socket, a flow from before the hooks); the
+ * rest of a pod's traffic, translated at connect() already, pays no
+ * lookup. Nothing changes for the uplink or other nodes.
+ *
+ * ZH_CFG_F_REV_GATED: zh_svc_be is complete (the agent filled it from
+ * zh_ct and the running programs keep it so), and the reverse lookups of
+ * replies are asked only where it says a per-packet flow can exist.
+ * Unset (a fresh or carried zh_config, while another version's programs
+ * may still run), every reply pays the lookup, as before.
+ */
+#define ZH_CFG_F_SOCK_PODS (1U << 2)
+#define ZH_CFG_F_REV_GATED (1U << 3)
+
+/*
+ * zh_svc_be: array, written by the datapath (lb.h) when it makes a
+ * per-packet Service flow, and by the agent from zh_ct at start; read
+ * where a reply would be turned back to its VIP. Slot (host veth ifindex
+ * & (ZH_SVC_BE_SLOTS - 1)) non-zero: that pod may be a backend of such a
+ * flow, its replies are looked up in zh_ct. Slot ZH_SVC_BE_ROUTED: some
+ * flow's backend is no local pod (another node, the host), so replies
+ * the kernel routes into a pod, and those from the uplink, are looked up.
+ * A slot two ifindexes share, or one whose pod left, only costs a lookup.
+ */
+#define ZH_MAP_SVC_BE "zh_svc_be"
+#define ZH_SVC_BE_SLOTS 65536
+#define ZH_SVC_BE_ROUTED 0
 
 #ifndef __bpf__
 _Static_assert(sizeof(struct zh_ep_key) == 20, "zh_ep_key layout");
@@ -1017,12 +1136,14 @@ _Static_assert(sizeof(struct zh_netns) == 32, "zh_netns layout");
 _Static_assert(sizeof(struct zh_ipc) == 8, "zh_ipc layout");
 _Static_assert(sizeof(struct zh_ipc_lpm_key) == 24, "zh_ipc_lpm_key layout");
 _Static_assert(sizeof(struct zh_pol_key) == 8, "zh_pol_key layout");
-_Static_assert(sizeof(struct zh_pol_cell) == 40, "zh_pol_cell layout");
+_Static_assert(sizeof(struct zh_pol_cell) == 56, "zh_pol_cell layout");
 _Static_assert(sizeof(struct zh_pol_ports) == 8192, "zh_pol_ports layout");
 _Static_assert(sizeof(struct zh_pol_ep) == 12, "zh_pol_ep layout");
 _Static_assert(sizeof(struct zh_pol_count) == 32, "zh_pol_count layout");
 _Static_assert(sizeof(struct zh_pol_state) == 16, "zh_pol_state layout");
 _Static_assert(sizeof(struct zh_pol_ct) == 24, "zh_pol_ct layout");
+_Static_assert(sizeof(struct zh_vxlan) == 40, "zh_vxlan layout");
+_Static_assert(sizeof(struct zh_pol_ct4_key) == 16, "zh_pol_ct4_key layout");
 _Static_assert(ZH_FEAT_MAX <= 64, "zh_kfeat has 64 bits");
 #endif
 

@@ -270,6 +270,7 @@ static __always_inline int zh_src_check(const struct zh_flow *f,
 }
 
 static __always_inline int zh_ip_from_pod(void *data, void *data_end,
+					  __u32 ifindex,
 					  const struct zh_iface *self,
 					  struct zh_fwd *fwd)
 {
@@ -286,10 +287,19 @@ static __always_inline int zh_ip_from_pod(void *data, void *data_end,
 	/* Only what the kernel would route: unicast to the gateway. */
 	if (!zh_mac_eq(eth->h_dest, self->gw_mac))
 		return ZH_STAT_PASS_NOT_TO_GW;
-	/* Options (source routing among them) get the kernel's rules. */
-	if (f.flags & ZH_FLOW_F_IP_OPTIONS)
-		return ZH_STAT_PASS_IP_OPTIONS;
-	ret = zh_lb_on() ? zh_lb(&f, &fwd->nat) : ZH_RET_PASSTHROUGH;
+	/* Options (source routing among them) get the kernel's rules; the
+	 * kernel routes them on, so the source's egress is judged here as
+	 * for a destination off the node (policy.h; the destination's
+	 * ingress is zh_tc_to_pod's, or its node's). */
+	if (f.flags & ZH_FLOW_F_IP_OPTIONS) {
+		zh_dst_key(&key, &f, ZH_RET_PASSTHROUGH, &fwd->nat);
+		ret = zh_pol_from_pod(ZH_STAT_PASS_NO_ENDPOINT, &f, &key,
+				      self->flags, 0, &fwd->nat);
+		return ret == ZH_STAT_PASS_NO_ENDPOINT ?
+			       ZH_STAT_PASS_IP_OPTIONS :
+			       ret;
+	}
+	ret = zh_lb(&f, &fwd->nat, ifindex);
 	if (ret < ZH_STAT_MAX)
 		return ret;
 	zh_dst_key(&key, &f, ret, &fwd->nat);
@@ -347,7 +357,7 @@ static __always_inline int zh_from_pod(void *data, void *data_end,
 	switch (eth->h_proto) {
 	case bpf_htons(ETH_P_IP):
 	case bpf_htons(ETH_P_IPV6):
-		return zh_ip_from_pod(data, data_end, self, fwd);
+		return zh_ip_from_pod(data, data_end, ifindex, self, fwd);
 	case bpf_htons(ETH_P_ARP):
 		return zh_arp_from_pod(data, data_end, self);
 	case bpf_htons(ETH_P_8021Q):

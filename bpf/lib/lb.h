@@ -202,19 +202,24 @@ static __always_inline int zh_in_prefix(const __u32 *a, const __u32 *net,
 	return 1;
 }
 
-/* No Service at this address: is it in the Service CIDR all the same? */
-static __always_inline int zh_unknown_vip(const struct zh_flow *f)
+/* Is @f's destination in the Service CIDR of its family (none: no)? */
+static __always_inline int zh_svc_cidr_has(const struct zh_config *cfg,
+					   const struct zh_flow *f)
 {
-	struct zh_config *cfg = zh_cfg();
-
-	if (!cfg)
-		return 0;
 	if (f->family == ZH_AF_INET)
 		return cfg->svc_cidr4_len &&
 		       zh_in_prefix(f->daddr, &cfg->svc_cidr4,
 				    cfg->svc_cidr4_len, 1);
 	return cfg->svc_cidr6_len &&
 	       zh_in_prefix(f->daddr, cfg->svc_cidr6, cfg->svc_cidr6_len, 4);
+}
+
+/* No Service at this address: is it in the Service CIDR all the same? */
+static __always_inline int zh_unknown_vip(const struct zh_flow *f)
+{
+	struct zh_config *cfg = zh_cfg();
+
+	return cfg && zh_svc_cidr_has(cfg, f);
 }
 
 /* Is @f addressed to one of the node's own addresses (zh_node_addrs), as
@@ -228,39 +233,70 @@ static __always_inline int zh_node_local(const struct zh_flow *f)
 	return bpf_map_lookup_elem(&zh_node_addrs, &k) != NULL;
 }
 
+/*
+ * A per-packet flow to backend @be now exists: its replies must be looked
+ * up where they come from (zh_abi.h: zh_svc_be), the backend pod's host
+ * veth, or where the kernel routes them when it is no local pod. Only
+ * this program and the agent write the map, each a whole value: no bit
+ * of anyone else's can be lost.
+ */
+static __always_inline void zh_lb_mark(const struct zh_backend *be, __u8 family)
+{
+	struct zh_ep_key k = { .family = family };
+	struct zh_endpoint *ep;
+	__u32 slot = ZH_SVC_BE_ROUTED;
+	__u32 *v;
+
+	__builtin_memcpy(k.addr, be->addr, sizeof(k.addr));
+	ep = bpf_map_lookup_elem(&zh_endpoints, &k);
+	if (ep)
+		slot = ep->ifindex & (ZH_SVC_BE_SLOTS - 1);
+	v = bpf_map_lookup_elem(&zh_svc_be, &slot);
+	if (v && !*v)
+		*v = 1;
+}
+
 /* A new flow's two conntrack entries; the reply's is keyed as the backend
- * sends it. 0, or ZH_STAT_PASS_CT_FULL. */
+ * sends it. 0, or ZH_STAT_PASS_CT_FULL. One key and one value, written
+ * twice (the map copies them): the balancer's stack frame has no room for
+ * two of each. */
 static __always_inline int zh_lb_track(const struct zh_flow *f,
 				       const struct zh_svc *svc,
 				       const struct zh_backend *be, __u32 bid,
 				       __u64 now)
 {
-	struct zh_ct_key k = {}, rk = {};
-	struct zh_ct nct = {}, rct = {};
+	struct zh_ct_key k = {};
+	struct zh_ct ct = {};
+	__u8 hairpin = zh_addr_eq(be->addr, f->saddr);
 
-	nct.last_seen_ns = now;
-	nct.svc_id = svc->id;
-	nct.backend_id = bid;
-	nct.state = zh_ct_next(f, ZH_CT_NEW);
-	if (zh_addr_eq(be->addr, f->saddr))
-		nct.flags = ZH_CT_F_HAIRPIN;
-	rct = nct;
-	__builtin_memcpy(rct.vip, f->daddr, sizeof(rct.vip));
-	rct.vport = f->dport;
-	rct.out_ifindex = f->ifindex;
-	rk.family = f->family;
-	rk.proto = f->proto;
-	rk.dir = ZH_CT_REV;
-	rk.sport = be->port;
-	rk.dport = f->sport;
-	__builtin_memcpy(rk.saddr, be->addr, sizeof(rk.saddr));
+	ct.last_seen_ns = now;
+	ct.svc_id = svc->id;
+	ct.backend_id = bid;
+	ct.state = zh_ct_next(f, ZH_CT_NEW);
+	ct.flags = hairpin ? ZH_CT_F_HAIRPIN : 0;
+	__builtin_memcpy(ct.vip, f->daddr, sizeof(ct.vip));
+	ct.vport = f->dport;
+	ct.out_ifindex = f->ifindex;
+	k.family = f->family;
+	k.proto = f->proto;
+	k.dir = ZH_CT_REV;
+	k.sport = be->port;
+	k.dport = f->sport;
+	__builtin_memcpy(k.saddr, be->addr, sizeof(k.saddr));
 	/* A hairpin request arrives from the VIP: its reply goes there. */
-	__builtin_memcpy(rk.daddr, nct.flags ? f->daddr : f->saddr,
-			 sizeof(rk.daddr));
-	zh_ct_key_of(&k, f, ZH_CT_FWD);
-	if (bpf_map_update_elem(&zh_ct, &rk, &rct, BPF_ANY) ||
-	    bpf_map_update_elem(&zh_ct, &k, &nct, BPF_ANY))
+	__builtin_memcpy(k.daddr, hairpin ? f->daddr : f->saddr,
+			 sizeof(k.daddr));
+	/* The reply's first: a request never goes out without it. */
+	if (bpf_map_update_elem(&zh_ct, &k, &ct, BPF_ANY))
 		return ZH_STAT_PASS_CT_FULL;
+	__builtin_memset(ct.vip, 0, sizeof(ct.vip));
+	ct.vport = 0;
+	ct.out_ifindex = 0;
+	zh_ct_key_of(&k, f, ZH_CT_FWD);
+	if (bpf_map_update_elem(&zh_ct, &k, &ct, BPF_ANY))
+		return ZH_STAT_PASS_CT_FULL;
+	/* Marked before the request goes on: its reply cannot overtake. */
+	zh_lb_mark(be, f->family);
 	return 0;
 }
 
@@ -330,26 +366,31 @@ nat:
 }
 
 /*
- * The balancer for a packet from a pod, after anti-spoofing: a reply of a
- * Service flow, or a request to a Service. Fills @nat and returns
- * ZH_RET_NAT, ZH_RET_PASSTHROUGH when the packet is no Service's business,
- * or a zh_stat (drop, or pass to the kernel). A function of its own (a BPF
- * subprogram): its conntrack keys and values get a stack frame of their
- * own instead of growing the entry's.
+ * The balancer for a packet from the pod behind host veth @ifindex, after
+ * anti-spoofing: a reply of a Service flow (looked up only where zh_svc_be
+ * says one can exist), or a request to a Service (with socket-level LB
+ * covering the pods, only to a Service CIDR: zh_abi.h ZH_CFG_F_SOCK_PODS).
+ * Fills @nat and returns ZH_RET_NAT, ZH_RET_PASSTHROUGH when the packet is
+ * no Service's business, or a zh_stat (drop, or pass to the kernel). A
+ * function of its own (a BPF subprogram): its conntrack keys and values
+ * get a stack frame of their own instead of growing the entry's.
  */
 static __attribute__((noinline)) int zh_lb(const struct zh_flow *f,
-					   struct zh_nat *nat)
+					   struct zh_nat *nat, __u32 ifindex)
 {
-	__u64 now;
+	struct zh_config *cfg = zh_cfg();
 	int ret;
 
-	if (!zh_lb_takes(f))
+	if (!cfg || !cfg->services || !zh_lb_takes(f))
 		return ZH_RET_PASSTHROUGH;
-	now = bpf_ktime_get_ns();
-	ret = zh_lb_reply(f, nat, now);
-	if (ret != ZH_RET_PASSTHROUGH)
-		return ret;
-	return zh_lb_request(f, nat, now, 0);
+	if (zh_lb_rev_wanted(cfg, ifindex)) {
+		ret = zh_lb_reply(f, nat, bpf_ktime_get_ns());
+		if (ret != ZH_RET_PASSTHROUGH)
+			return ret;
+	}
+	if ((cfg->flags & ZH_CFG_F_SOCK_PODS) && !zh_svc_cidr_has(cfg, f))
+		return ZH_RET_PASSTHROUGH;
+	return zh_lb_request(f, nat, bpf_ktime_get_ns(), 0);
 }
 
 /*
@@ -375,7 +416,10 @@ static __attribute__((noinline)) int zh_lb_nodeport(const struct zh_flow *f,
 static __attribute__((noinline)) int zh_lb_from_node(const struct zh_flow *f,
 						     struct zh_nat *nat)
 {
-	if (!zh_lb_takes(f))
+	struct zh_config *cfg = zh_cfg();
+
+	/* Only where some flow's backend is no local pod. */
+	if (!cfg || !zh_lb_rev_wanted(cfg, ZH_SVC_BE_ROUTED) || !zh_lb_takes(f))
 		return ZH_RET_PASSTHROUGH;
 	return zh_lb_reply(f, nat, bpf_ktime_get_ns());
 }
@@ -390,8 +434,12 @@ static __attribute__((noinline)) int zh_lb_from_node(const struct zh_flow *f,
 static __attribute__((noinline)) int zh_lb_pod_reply(void *data, void *data_end,
 						     struct zh_nat *nat)
 {
+	struct zh_config *cfg = zh_cfg();
 	struct zh_flow f = {};
 
+	/* Only where some flow's backend is no local pod. */
+	if (!cfg || !zh_lb_rev_wanted(cfg, ZH_SVC_BE_ROUTED))
+		return ZH_RET_PASSTHROUGH;
 	if (zh_flow_parse(data, data_end, &f) || !zh_lb_takes(&f))
 		return ZH_RET_PASSTHROUGH;
 	return zh_lb_reply(&f, nat, bpf_ktime_get_ns());

@@ -169,6 +169,24 @@ struct {
 	__type(value, struct zh_snat_src);
 } zh_snat_src SEC(".maps");
 
+/* VXLAN in BPF (vxlan.h): this node's tunnel parameters, and what the
+ * programs did with tunnel traffic. */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct zh_vxlan);
+} zh_vxlan SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+	__uint(max_entries, ZH_VXLAN_STAT_MAX);
+	__type(key, __u32);
+	__type(value, __u64);
+} zh_vxlan_stats SEC(".maps");
+
 /* NetworkPolicy (zh_abi.h; read by policy.h, written by zerohopd). */
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
@@ -212,6 +230,14 @@ struct {
 } zh_polctr SEC(".maps");
 
 struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+	__uint(max_entries, ZH_MAX_POL_NPS);
+	__type(key, __u32);
+	__type(value, __u64);
+} zh_pol_npctr SEC(".maps");
+
+struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 	__uint(max_entries, 1);
@@ -234,6 +260,23 @@ struct {
 	__type(key, struct zh_ct_key);
 	__type(value, struct zh_pol_ct);
 } zh_pol_ct SEC(".maps");
+
+/* Where a per-packet Service flow's replies can come from (zh_abi.h). */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+	__uint(max_entries, ZH_SVC_BE_SLOTS);
+	__type(key, __u32);
+	__type(value, __u32);
+} zh_svc_be SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+	__uint(max_entries, ZH_MAX_POL_CT);
+	__type(key, struct zh_pol_ct4_key);
+	__type(value, struct zh_pol_ct);
+} zh_pol_ct4 SEC(".maps");
 
 /*
  * What a step returns besides an enum zh_stat: values above every zh_stat,
@@ -261,6 +304,25 @@ static __always_inline int zh_lb_on(void)
 	struct zh_config *cfg = zh_cfg();
 
 	return cfg && cfg->services;
+}
+
+/*
+ * Must a packet from the pod behind host veth @ifindex (0: one the kernel
+ * routed, ZH_SVC_BE_ROUTED) be looked up as the reply of a per-packet
+ * Service flow? Always, until the agent vouches for zh_svc_be
+ * (ZH_CFG_F_REV_GATED); then only where it says such a flow can exist.
+ * Array lookups: the verifier inlines them.
+ */
+static __always_inline int zh_lb_rev_wanted(const struct zh_config *cfg,
+					    __u32 ifindex)
+{
+	__u32 slot = ifindex & (ZH_SVC_BE_SLOTS - 1);
+	__u32 *be;
+
+	if (!(cfg->flags & ZH_CFG_F_REV_GATED))
+		return 1;
+	be = bpf_map_lookup_elem(&zh_svc_be, &slot);
+	return !be || *be;
 }
 
 /* Masquerade on (zerohopd --masquerade): only then are pod packets to

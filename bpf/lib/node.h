@@ -27,6 +27,7 @@
 #include "parse.h"
 #include "kfeat.h"
 #include "trace.h"
+#include "vxlan.h"
 
 #ifndef AF_INET
 #define AF_INET 2
@@ -73,18 +74,31 @@ static __always_inline int zh_skb_to_tunnel(struct __sk_buff *skb,
 					    const struct zh_node *n)
 {
 	struct bpf_tunnel_key tk = {};
-	void *data = (void *)(long)skb->data;
-	void *data_end = (void *)(long)skb->data_end;
-	struct ethhdr *eth = zh_hdr(data, data_end, 0, sizeof(*eth));
+	void *data, *data_end;
+	struct ethhdr *eth;
 	__u64 flags = 0;
+	int act;
 
+	/* Encapsulated in BPF where it can be (vxlan.h), else the device. */
+	act = zh_vxlan_encap(skb, n);
+	if (act != ZH_RET_PASSTHROUGH)
+		return act;
+	data = (void *)(long)skb->data;
+	data_end = (void *)(long)skb->data_end;
+	eth = zh_hdr(data, data_end, 0, sizeof(*eth));
 	if (!zh_kernel_has(TC_SET_TUNNEL_KEY) || !eth)
 		return TC_ACT_SHOT;
+	zh_vxlan_count(ZH_VXLAN_STAT_DEV_ENCAP);
 	zh_mac_copy(eth->h_dest, n->mac);
 	tk.tunnel_id = n->vni;
 	tk.tunnel_ttl = 64;
 	if (n->family == ZH_AF_INET) {
 		tk.remote_ipv4 = bpf_ntohl(n->addr[0]); /* host order here */
+		/* No UDP checksum over IPv4, as BPF's own encapsulation
+		 * (vxlan.h) and the kernel's VXLAN default: the receiving
+		 * node decapsulates it in BPF, which leaves checksummed
+		 * tunnel packets to its device. */
+		flags = BPF_F_ZERO_CSUM_TX;
 	} else {
 		__builtin_memcpy(tk.remote_ipv6, n->addr,
 				 sizeof(tk.remote_ipv6));

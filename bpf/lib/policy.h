@@ -17,8 +17,11 @@
  * What it costs: an unpolicied pod (no ZH_IFACE_F_POLICY on the source's
  * zh_ifaces entry, no ZH_EP_F_POLICY on the destination's zh_endpoints
  * entry, both loaded by the fast path anyway) pays two bit tests. A
- * policed flow pays zh_pol_state (an inlined array read) and a conntrack
- * lookup per packet; its first packet (or the first after an epoch bump)
+ * policed flow pays zh_pol_state (an inlined array read), the coarse
+ * clock and one conntrack lookup per packet (IPv4: a 16-byte key in
+ * zh_pol_ct4), and writes its entry only when its state changes or its
+ * stamp is ZH_POL_CT_REFRESH_NS old; its first packet (or the first after
+ * an epoch bump)
  * the policy lookups: zh_pol_eps per policed end, the peer's identity
  * (zh_ipcache, on a miss zh_ipcache_lpm when the class has ipBlocks) and
  * one or two zh_policy cells.
@@ -33,6 +36,7 @@
 #include "parse.h"
 #include "maps.h"
 #include "ct.h"
+#include "kfeat.h"
 #include "nat.h"
 
 /* The packet as policy sees it: the destination after a Service's DNAT,
@@ -53,7 +57,8 @@ struct zh_pol_pkt {
  * no stack to spare for them (512 bytes for the entry and the call). */
 struct zh_pol_scratch {
 	struct zh_pol_pkt p;
-	struct zh_ct_key ct;
+	struct zh_ct_key ct; /* IPv6: zh_pol_ct */
+	struct zh_pol_ct4_key ct4; /* IPv4: zh_pol_ct4 */
 	struct zh_pol_ct v;
 	struct zh_ep_key ep;
 	struct zh_ipc_lpm_key lpm;
@@ -121,34 +126,52 @@ static __always_inline __u32 zh_pol_identity(struct zh_pol_scratch *s,
 	return v ? v->identity : ZH_POL_ID_WORLD;
 }
 
-/* Is @port in @c? Its intervals, or its port bitmap. */
+/* Is @port in @c? Its intervals, or its port bitmap. *@np: the number
+ * of the policy credited with the allow (zh_pol_npctr). */
 static __always_inline int zh_pol_cell_has(const struct zh_pol_cell *c,
-					   __u16 port)
+					   __u16 port, __u32 *np)
 {
 	if (c->flags & ZH_POL_CELL_F_BITMAP) {
 		__u32 idx = c->bitmap;
 		struct zh_pol_ports *b =
 			bpf_map_lookup_elem(&zh_pol_ports, &idx);
 
+		*np = c->np[0];
 		return b && (b->bits[(port / 64) & 1023] >> (port % 64)) & 1;
 	}
 #pragma unroll
 	for (int i = 0; i < ZH_POL_CELL_IVS; i++) {
 		if (i >= c->n)
 			break;
-		if (port >= c->iv[i].lo && port <= c->iv[i].hi)
+		if (port >= c->iv[i].lo && port <= c->iv[i].hi) {
+			*np = c->np[i];
 			return !(c->verdicts & (1U << i));
+		}
 	}
 	return 0;
+}
+
+/* The policy numbered @np credited with a flow it allowed: one per-CPU
+ * increment on the path that counts the class's allow anyway. */
+static __always_inline void zh_pol_np_count(__u32 np)
+{
+	__u64 *c;
+
+	if (!np)
+		return;
+	c = bpf_map_lookup_elem(&zh_pol_npctr, &np);
+	if (c)
+		*c += 1;
 }
 
 /* Do @class's cells in direction @dir allow @proto to @port from/to a
  * peer of @identity? The wildcard cell, or the identity's own where the
  * wildcard says there are some or there is no wildcard (as policy.c's
- * zh_pol_cell_allows()). */
+ * zh_pol_cell_allows()). *@np: the policy credited with an allow. */
 static __always_inline int zh_pol_cells_allow(struct zh_pol_scratch *s,
 					      __u16 class, __u8 dir, __u8 proto,
-					      __u32 identity, __u16 port)
+					      __u32 identity, __u16 port,
+					      __u32 *np)
 {
 	struct zh_pol_key *k = &s->pk;
 	struct zh_pol_cell *any, *own;
@@ -167,9 +190,9 @@ static __always_inline int zh_pol_cells_allow(struct zh_pol_scratch *s,
 		k->identity = identity;
 		own = bpf_map_lookup_elem(&zh_policy, k);
 		if (own)
-			return zh_pol_cell_has(own, port);
+			return zh_pol_cell_has(own, port, np);
 	}
-	return any && zh_pol_cell_has(any, port);
+	return any && zh_pol_cell_has(any, port, np);
 }
 
 /*
@@ -191,7 +214,7 @@ static __always_inline int zh_pol_end(struct zh_pol_scratch *s,
 	__u32 cidr = dir == ZH_POL_EGRESS ? ZH_POL_EP_F_CIDR_EG :
 					    ZH_POL_EP_F_CIDR_IN;
 	__u16 class = dir == ZH_POL_EGRESS ? ep->class_eg : ep->class_in;
-	__u32 identity;
+	__u32 identity, np = 0;
 	int stat;
 
 	if (!(ep->flags & (iso | ZH_POL_EP_F_PENDING)))
@@ -206,8 +229,9 @@ static __always_inline int zh_pol_end(struct zh_pol_scratch *s,
 	else if (ep->flags & failed)
 		stat = ZH_STAT_DROP_POLICY_FAILED;
 	else if (zh_pol_cells_allow(s, class, dir, proto, identity,
-				    bpf_ntohs(dport))) {
+				    bpf_ntohs(dport), &np)) {
 		zh_pol_count(class, 0);
+		zh_pol_np_count(np);
 		return 0;
 	} else
 		stat = dir == ZH_POL_EGRESS ? ZH_STAT_DROP_POLICY_EGRESS :
@@ -265,26 +289,82 @@ static __always_inline int zh_pol_decide(struct zh_pol_scratch *s,
 	return 0;
 }
 
-static __always_inline void zh_pol_ct_key(struct zh_ct_key *k,
-					  const struct zh_pol_pkt *p, __u8 dir,
-					  int swap)
+/* The conntrack key of @p's flow (@swap: of its reverse) in @s: IPv4 in
+ * s->ct4 (zh_pol_ct4), IPv6 in s->ct (zh_pol_ct). */
+static __always_inline void zh_pol_ct_key(struct zh_pol_scratch *s,
+					  const struct zh_pol_pkt *p, int swap)
 {
-	k->family = p->family;
-	k->proto = p->proto;
-	k->dir = dir;
-	k->pad = 0;
-	k->sport = swap ? p->dport : p->sport;
-	k->dport = swap ? p->sport : p->dport;
-	__builtin_memcpy(k->saddr, swap ? p->daddr : p->saddr,
-			 sizeof(k->saddr));
-	__builtin_memcpy(k->daddr, swap ? p->saddr : p->daddr,
-			 sizeof(k->daddr));
+	if (p->family == ZH_AF_INET) {
+		struct zh_pol_ct4_key *k = &s->ct4;
+
+		k->saddr = swap ? p->daddr[0] : p->saddr[0];
+		k->daddr = swap ? p->saddr[0] : p->daddr[0];
+		k->sport = swap ? p->dport : p->sport;
+		k->dport = swap ? p->sport : p->dport;
+		k->proto = p->proto;
+		k->pad[0] = k->pad[1] = k->pad[2] = 0;
+		return;
+	}
+	s->ct.family = p->family;
+	s->ct.proto = p->proto;
+	s->ct.dir = 0;
+	s->ct.pad = 0;
+	s->ct.sport = swap ? p->dport : p->sport;
+	s->ct.dport = swap ? p->sport : p->dport;
+	__builtin_memcpy(s->ct.saddr, swap ? p->daddr : p->saddr,
+			 sizeof(s->ct.saddr));
+	__builtin_memcpy(s->ct.daddr, swap ? p->saddr : p->daddr,
+			 sizeof(s->ct.daddr));
 }
 
+/* The entry keyed in @s (zh_pol_ct_key()) written, or deleted: one call
+ * per map, so that each call site keeps one map (and its inlined
+ * lookup). */
+static __always_inline int zh_pol_ct_put(struct zh_pol_scratch *s, int v4)
+{
+	if (v4)
+		return bpf_map_update_elem(&zh_pol_ct4, &s->ct4, &s->v,
+					   BPF_ANY);
+	return bpf_map_update_elem(&zh_pol_ct, &s->ct, &s->v, BPF_ANY);
+}
+
+static __always_inline void zh_pol_ct_del(struct zh_pol_scratch *s, int v4)
+{
+	if (v4)
+		bpf_map_delete_elem(&zh_pol_ct4, &s->ct4);
+	else
+		bpf_map_delete_elem(&zh_pol_ct, &s->ct);
+}
+
+/*
+ * The conntrack clock: CLOCK_MONOTONIC as bpf_ktime_get_ns() reads it,
+ * but where the kernel has bpf_ktime_get_coarse_ns() (5.11; probed,
+ * ZH_FEAT_KTIME_COARSE) the timekeeper's last tick instead of the
+ * clocksource: a load under a seqcount rather than a TSC read (in a VM
+ * the largest part of an established packet's cost). Ages are seconds; a
+ * tick (1 to 10 ms) is noise in them.
+ */
+static __always_inline __u64 zh_pol_now(void)
+{
+	if (zh_kernel_has(KTIME_COARSE))
+		return bpf_ktime_get_coarse_ns();
+	return bpf_ktime_get_ns();
+}
+
+/* An entry's stamp is written again only once it is this stale: an
+ * established flow's packets then mostly only read their entry (no store
+ * to a line other CPUs read too). A flow idle for its whole timeout is
+ * dead up to this much early. */
+#define ZH_POL_CT_REFRESH_NS (100ULL * 1000 * 1000)
+
+/* Signed: a stamp a little ahead of @now (the other clock, a tick of
+ * skew) is young, not 2^64 ns old. */
 static __always_inline int zh_pol_ct_live(const struct zh_pol_ct *ct,
 					  __u8 proto, __u64 now)
 {
-	return now - ct->last_seen_ns <= zh_ct_timeout_ns(proto, ct->state);
+	__s64 age = (__s64)(now - ct->last_seen_ns);
+
+	return age <= (__s64)zh_ct_timeout_ns(proto, ct->state);
 }
 
 static __always_inline __u8 zh_pol_ct_next(const struct zh_pol_pkt *p,
@@ -321,7 +401,7 @@ __attribute__((noinline)) int zh_pol_judge(const struct zh_flow *f,
 	struct zh_pol_scratch *s;
 	struct zh_pol_pkt *p;
 	struct zh_pol_ct *ct;
-	int audit = 0, stat, dir;
+	int audit = 0, stat, dir, v4;
 	__u32 zero = 0;
 	__u64 now;
 
@@ -330,6 +410,42 @@ __attribute__((noinline)) int zh_pol_judge(const struct zh_flow *f,
 	s = bpf_map_lookup_elem(&zh_pol_scratch, &zero);
 	if (!s)
 		return 0;
+	now = zh_pol_now();
+	/* One lookup, keyed by the packet as it is (after DNAT: @dst,
+	 * @dport): the flow's own entry (a request) or its reverse's
+	 * (ZH_POL_CT_F_REV: a reply). The key straight from @f: an
+	 * established flow's packet needs nothing else. IPv4 in a 16-byte
+	 * key of its own. */
+	v4 = f->family == ZH_AF_INET;
+	if (v4) {
+		s->ct4.saddr = f->saddr[0];
+		s->ct4.daddr = dst->addr[0];
+		s->ct4.sport = f->sport;
+		s->ct4.dport = (__be16)dport;
+		s->ct4.proto = f->proto;
+		s->ct4.pad[0] = s->ct4.pad[1] = s->ct4.pad[2] = 0;
+		ct = bpf_map_lookup_elem(&zh_pol_ct4, &s->ct4);
+	} else {
+		s->ct.family = f->family;
+		s->ct.proto = f->proto;
+		s->ct.dir = 0;
+		s->ct.pad = 0;
+		s->ct.sport = f->sport;
+		s->ct.dport = (__be16)dport;
+		__builtin_memcpy(s->ct.saddr, f->saddr, sizeof(s->ct.saddr));
+		__builtin_memcpy(s->ct.daddr, dst->addr, sizeof(s->ct.daddr));
+		ct = bpf_map_lookup_elem(&zh_pol_ct, &s->ct);
+	}
+	if (ct && ct->epoch == st->epoch && zh_pol_ct_live(ct, f->proto, now)) {
+		__u8 next = zh_ct_next(f, ct->state);
+
+		/* Stores only when something changed. */
+		if (next != ct->state)
+			ct->state = next;
+		if (now - ct->last_seen_ns >= ZH_POL_CT_REFRESH_NS)
+			ct->last_seen_ns = now;
+		return 0;
+	}
 	/* The packet as policy sees it: after DNAT (@dst, @dport). */
 	p = &s->p;
 	p->family = f->family;
@@ -339,11 +455,6 @@ __attribute__((noinline)) int zh_pol_judge(const struct zh_flow *f,
 	p->dport = (__be16)dport;
 	__builtin_memcpy(p->saddr, f->saddr, sizeof(p->saddr));
 	__builtin_memcpy(p->daddr, dst->addr, sizeof(p->daddr));
-	now = bpf_ktime_get_ns();
-	/* One lookup, keyed by the packet as it is: the flow's own entry
-	 * (a request) or its reverse's (ZH_POL_CT_F_REV: a reply). */
-	zh_pol_ct_key(&s->ct, p, 0, 0);
-	ct = bpf_map_lookup_elem(&zh_pol_ct, &s->ct);
 	if (ct && zh_pol_ct_live(ct, p->proto, now)) {
 		dir = !(ct->flags & ZH_POL_CT_F_REV);
 		if (ct->epoch != st->epoch) {
@@ -355,9 +466,9 @@ __attribute__((noinline)) int zh_pol_judge(const struct zh_flow *f,
 				     zh_pol_decide(s, p, 1, dst_pol, src_pol,
 						   st->mode, &audit);
 			if (stat) {
-				bpf_map_delete_elem(&zh_pol_ct, &s->ct);
-				zh_pol_ct_key(&s->ct, p, 0, 1);
-				bpf_map_delete_elem(&zh_pol_ct, &s->ct);
+				zh_pol_ct_del(s, v4);
+				zh_pol_ct_key(s, p, 1);
+				zh_pol_ct_del(s, v4);
 				return stat;
 			}
 			ct->epoch = st->epoch;
@@ -383,12 +494,12 @@ __attribute__((noinline)) int zh_pol_judge(const struct zh_flow *f,
 	s->v.epoch = st->epoch;
 	s->v.state = zh_pol_ct_next(p, ZH_CT_NEW);
 	s->v.flags = (audit ? ZH_POL_CT_F_AUDIT : 0) | ZH_POL_CT_F_REV;
-	zh_pol_ct_key(&s->ct, p, 0, 1);
-	if (bpf_map_update_elem(&zh_pol_ct, &s->ct, &s->v, BPF_ANY))
+	zh_pol_ct_key(s, p, 1);
+	if (zh_pol_ct_put(s, v4))
 		return ZH_STAT_DROP_POLICY_CT_FULL;
 	s->v.flags &= ~ZH_POL_CT_F_REV;
-	zh_pol_ct_key(&s->ct, p, 0, 0);
-	if (bpf_map_update_elem(&zh_pol_ct, &s->ct, &s->v, BPF_ANY))
+	zh_pol_ct_key(s, p, 0);
+	if (zh_pol_ct_put(s, v4))
 		return ZH_STAT_DROP_POLICY_CT_FULL;
 	return 0;
 }
@@ -433,6 +544,38 @@ static __always_inline int zh_pol_v6_ll(const __u32 *a)
 }
 
 /*
+ * A Service's reply that the source's hop turned back into the VIP (lb.h)
+ * and then delivered through the kernel's side of the pod's veth (an
+ * AF_XDP pod; every pod without bpf_redirect_peer()): judged at that hop
+ * on the backend's address, which its zh_pol_ct entry holds. @f's source
+ * back to that backend when the client's zh_ct FWD entry (client -> VIP)
+ * names one; anything else is left as it is, judged as it is.
+ */
+static __always_inline void zh_pol_svc_reply(struct zh_flow *f)
+{
+	struct zh_ct_key k = { .family = f->family,
+			       .proto = f->proto,
+			       .dir = ZH_CT_FWD,
+			       .sport = f->dport,
+			       .dport = f->sport };
+	struct zh_backend *be;
+	struct zh_ct *ct;
+
+	if (!(f->flags & ZH_FLOW_F_PORTS))
+		return;
+	__builtin_memcpy(k.saddr, f->daddr, sizeof(k.saddr));
+	__builtin_memcpy(k.daddr, f->saddr, sizeof(k.daddr));
+	ct = bpf_map_lookup_elem(&zh_ct, &k);
+	if (!ct || (ct->flags & ZH_CT_F_HAIRPIN))
+		return;
+	be = bpf_map_lookup_elem(&zh_backends, &ct->backend_id);
+	if (!be || be->family != f->family)
+		return;
+	__builtin_memcpy(f->saddr, be->addr, sizeof(f->saddr));
+	f->sport = be->port;
+}
+
+/*
  * zh_tc_to_pod: a frame the kernel sends into the pod behind host veth
  * @ifindex. 0 to let it go, or a drop reason.
  */
@@ -449,6 +592,7 @@ static __always_inline int zh_pol_to_pod(void *data, void *data_end,
 		return 0; /* ARP and the like: no policy */
 	if (f.family == ZH_AF_INET6 && zh_pol_v6_ll(f.saddr))
 		return 0;
+	zh_pol_svc_reply(&f);
 	dst.family = f.family;
 	__builtin_memcpy(dst.addr, f.daddr, sizeof(dst.addr));
 	return zh_pol_judge(&f, &dst, f.dport, 2);

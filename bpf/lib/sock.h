@@ -231,10 +231,10 @@ static __always_inline __u32 zh_sock_hash(__u64 cookie,
  * otherwise fail the call with EPERM).
  */
 static __always_inline int zh_sock_fwd(struct bpf_sock_addr *ctx, const int v6,
-				       __u32 stat)
+				       __u32 stat, const int sendmsg)
 {
 	struct zh_sock_rev_key rk = {};
-	struct zh_sock_rev rv = {};
+	struct zh_sock_rev rv = {}, *old;
 	struct zh_affinity_key ak = {};
 	struct zh_sock_dst d = {};
 	struct zh_backend *be;
@@ -251,7 +251,8 @@ static __always_inline int zh_sock_fwd(struct bpf_sock_addr *ctx, const int v6,
 	if (!svc)
 		return 1;
 	cookie = bpf_get_socket_cookie(ctx);
-	now = bpf_ktime_get_ns();
+	/* The clock only for affinity's ages. */
+	now = svc->affinity_s ? bpf_ktime_get_ns() : 0;
 	ak.svc_id = svc->id;
 	ak.family = d.family;
 	be = NULL;
@@ -276,9 +277,16 @@ static __always_inline int zh_sock_fwd(struct bpf_sock_addr *ctx, const int v6,
 	rv.vport = d.port;
 	rv.svc_id = svc->id;
 	rv.backend_id = bid;
-	/* Full (LRU: never): recvmsg and getpeername would show the
-	 * backend; the connection itself works all the same. */
-	bpf_map_update_elem(&zh_sock_rev, &rk, &rv, BPF_ANY);
+	/* An unconnected socket's next datagram to the same Service and
+	 * backend finds its entry as it was: no write (an LRU insert is
+	 * most of this program's time). */
+	old = sendmsg ? bpf_map_lookup_elem(&zh_sock_rev, &rk) : NULL;
+	if (!old || old->svc_id != rv.svc_id || old->vport != rv.vport ||
+	    !zh_addr_eq(old->vip, rv.vip) || old->backend_id != bid)
+		/* Full (LRU: never): recvmsg and getpeername would show
+		 * the backend; the connection itself works all the
+		 * same. */
+		bpf_map_update_elem(&zh_sock_rev, &rk, &rv, BPF_ANY);
 	zh_sock_set(ctx, be->addr, be->port, v6);
 	zh_sock_count(stat);
 	return 1;

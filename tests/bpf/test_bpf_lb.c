@@ -25,6 +25,7 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 #include <arpa/inet.h>
 #include <linux/pkt_cls.h>
 #include <sys/socket.h>
@@ -42,6 +43,7 @@
 #define VIP4_HAIRPIN "10.96.0.13" /* its backend is pod A itself */
 #define OUTSIDE4 "198.51.100.7" /* a client out there */
 #define ELSEWHERE4 "203.0.113.9" /* not the node: routed through */
+#define EXT4 "192.0.2.80" /* an external IP: outside the Service CIDR */
 #define NODE_PORT 30080
 #define VIP6 "fd00:96::10"
 #define SVC_PORT 80
@@ -49,8 +51,16 @@
 #define BE_PORT2 8081
 #define SLOTS 7 /* a prime: every table below is this big */
 
-enum { SVC4 = 1, SVC4_EMPTY, SVC4_REMOTE, SVC6, SVC4_HAIRPIN, SVC4_NP };
-enum { BE_B4 = 1, BE_B4_2, BE_REMOTE, BE_B6, BE_A4 }; /* backend ids */
+enum {
+	SVC4 = 1,
+	SVC4_EMPTY,
+	SVC4_REMOTE,
+	SVC6,
+	SVC4_HAIRPIN,
+	SVC4_NP,
+	SVC4_EXT
+};
+enum { BE_B4 = 1, BE_B4_2, BE_REMOTE, BE_B6, BE_A4, BE_EXT }; /* backend ids */
 
 static void lb_put(int fd, const void *k, const void *v)
 {
@@ -115,6 +125,47 @@ static void lb_services(__u32 on)
 		fail_here("writing zh_config");
 }
 
+/* zh_config.flags @flag on or off. */
+static void cfg_flag(__u32 flag, bool on)
+{
+	struct zh_objs o = lat_objs();
+	struct zh_config cfg;
+
+	if (zh_config_get(&o, &cfg))
+		fail_here("reading zh_config");
+	cfg.flags = on ? cfg.flags | flag : cfg.flags & ~flag;
+	if (zh_config_set(&o, &cfg))
+		fail_here("writing zh_config");
+}
+
+static __u32 svc_be_slot(int pod)
+{
+	return (__u32)ifindex_of[pod] & (ZH_SVC_BE_SLOTS - 1);
+}
+
+/* The zh_svc_be slots the tests can touch, back to 0 (an array: no
+ * delete). */
+static void svc_be_clear(void)
+{
+	int fd = bpf_map__fd(skel->maps.zh_svc_be);
+	__u32 zero = 0, slot = ZH_SVC_BE_ROUTED;
+
+	lb_put(fd, &slot, &zero);
+	for (int i = 0; i < NR_PODS; i++) {
+		slot = svc_be_slot(i);
+		lb_put(fd, &slot, &zero);
+	}
+}
+
+static __u32 svc_be_get(__u32 slot)
+{
+	__u32 v = 0;
+
+	if (bpf_map_lookup_elem(bpf_map__fd(skel->maps.zh_svc_be), &slot, &v))
+		fail_here("zh_svc_be[%u]: %s", slot, strerror(errno));
+	return v;
+}
+
 /* The Services every test starts from, conntrack and affinity empty. */
 static int lb_setup(void **state)
 {
@@ -136,6 +187,7 @@ static int lb_setup(void **state)
 	lb_svc(SVC6, VIP6, IPPROTO_TCP, BE_B6, 0);
 	lb_svc(SVC6, VIP6, IPPROTO_UDP, BE_B6, 0);
 	lb_services(1);
+	svc_be_clear();
 	return 0;
 }
 
@@ -150,6 +202,7 @@ static int lb_teardown(void **state)
 		fail_here("reading zh_config");
 	cfg.services = 0;
 	cfg.svc_cidr4_len = cfg.svc_cidr6_len = 0;
+	cfg.flags &= ~(ZH_CFG_F_SOCK_PODS | ZH_CFG_F_REV_GATED);
 	if (zh_config_set(&o, &cfg))
 		fail_here("writing zh_config");
 	return 0;
@@ -196,6 +249,72 @@ static void svc_cidr_set(void)
 	parse_addr(AF_INET6, "fd00:96::", cfg.svc_cidr6);
 	if (zh_config_set(&o, &cfg))
 		fail_here("writing zh_config");
+}
+
+/*
+ * Socket-level LB covers every pod (ZH_CFG_F_SOCK_PODS) with the Service
+ * CIDRs set, and an external IP outside them (EXT4:80/TCP, to B:8080).
+ */
+static void sock_pods_on(void)
+{
+	svc_cidr_set();
+	lb_backend(BE_EXT, SVC4_EXT, B4, BE_PORT, 0);
+	lb_svc(SVC4_EXT, EXT4, IPPROTO_TCP, BE_EXT, 0);
+	cfg_flag(ZH_CFG_F_SOCK_PODS, true);
+}
+
+/* The same external IP, socket-level LB not covering the pods. */
+static void ext_svc_on(void)
+{
+	lb_backend(BE_EXT, SVC4_EXT, B4, BE_PORT, 0);
+	lb_svc(SVC4_EXT, EXT4, IPPROTO_TCP, BE_EXT, 0);
+}
+
+/* zerohopd vouches for zh_svc_be: replies are looked up only where it
+ * says a flow can exist. */
+static void rev_gated(void)
+{
+	cfg_flag(ZH_CFG_F_REV_GATED, true);
+}
+
+static void rev_ungated(void)
+{
+	cfg_flag(ZH_CFG_F_REV_GATED, false);
+}
+
+/* A flow A:40000 -> VIP4:80 to B:8080 in zh_ct that no program of ours
+ * made (another version's, as during an upgrade): zh_svc_be knows
+ * nothing of it. @remote: its backend is OFFNODE4, no local pod. */
+static void ct_foreign(bool remote)
+{
+	struct zh_ct_key k = { .family = ZH_AF_INET,
+			       .proto = IPPROTO_UDP,
+			       .dir = ZH_CT_REV,
+			       .sport = htons(BE_PORT),
+			       .dport = htons(40000) };
+	struct zh_ct v = { .svc_id = remote ? SVC4_REMOTE : SVC4,
+			   .backend_id = remote ? BE_REMOTE : BE_B4,
+			   .vport = htons(SVC_PORT) };
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	v.last_seen_ns = (__u64)ts.tv_sec * 1000000000ULL + (__u64)ts.tv_nsec;
+	parse_addr(AF_INET, remote ? OFFNODE4 : B4, k.saddr);
+	parse_addr(AF_INET, A4, k.daddr);
+	parse_addr(AF_INET, remote ? VIP4_REMOTE : VIP4, v.vip);
+	lb_put(bpf_map__fd(skel->maps.zh_ct), &k, &v);
+}
+
+static void ct_foreign_local(void)
+{
+	rev_gated();
+	ct_foreign(false);
+}
+
+static void ct_foreign_remote(void)
+{
+	rev_gated();
+	ct_foreign(true);
 }
 
 /* SVC4's table now says its second backend (BE_PORT2). */
@@ -619,6 +738,116 @@ static const struct lb_case lb_cases[] = {
 			  ROUTED(POD_B) },
 		},
 	},
+	{
+		/* The contrast for the next case: an external IP is a
+		 * Service address like any other for a pod's packet. */
+		.desc = "an external IP outside the Service CIDR is balanced",
+		.steps = {
+			{ .before = ext_svc_on,
+			  .in = FLOW(L3_IPV4, IPPROTO_TCP, A4, 0, EXT4,
+				     SVC_PORT),
+			  .want = FLOW(L3_IPV4, IPPROTO_TCP, A4, 0, B4,
+				       BE_PORT),
+			  ROUTED(POD_B),
+			  .ct = CT(2) },
+		},
+	},
+	{
+		/* Socket-level LB covers the pods: a pod's packet is a
+		 * Service request only to a Service CIDR (a ClusterIP that
+		 * no hook translated: a raw socket, a flow older than the
+		 * hooks), nothing else is looked up: the external IP is
+		 * routed as it is, what the hooks translated goes straight
+		 * to its backend. */
+		.desc = "socket-LB covers the pods: only the Service CIDR is balanced per packet",
+		.steps = {
+			{ .before = sock_pods_on,
+			  .in = FLOW(L3_IPV4, IPPROTO_TCP, A4, 0, EXT4,
+				     SVC_PORT),
+			  .verdict = PASS,
+			  .out = LB_AS_WANT,
+			  .delta = { [ZH_STAT_PASS_NO_ENDPOINT] = 1 },
+			  .ct = CT(0) },
+			{ .in = FLOW(L3_IPV4, IPPROTO_TCP, A4, 0, VIP4,
+				     SVC_PORT),
+			  .want = FLOW(L3_IPV4, IPPROTO_TCP, A4, 0, B4,
+				       BE_PORT),
+			  ROUTED(POD_B),
+			  .ct = CT(2) },
+			{ .from = POD_B,
+			  .in = FLOW(L3_IPV4, IPPROTO_TCP, B4, BE_PORT, A4,
+				     40000),
+			  .want = FLOW(L3_IPV4, IPPROTO_TCP, VIP4, SVC_PORT,
+				       A4, 40000),
+			  ROUTED(POD_A) },
+			{ .in = FLOW(L3_IPV4, IPPROTO_TCP, A4, 0, "10.96.0.99",
+				     SVC_PORT),
+			  .verdict = DROP,
+			  .out = LB_AS_WANT,
+			  .delta = { [ZH_STAT_DROP_UNKNOWN_VIP] = 1 } },
+		},
+	},
+	{
+		/* Gated, B's reply to a flow zh_svc_be does not know of is
+		 * not looked up (it goes out as B sent it); ungated, it is.
+		 * A flow the balancer makes marks B: gated, its reply is
+		 * turned back to the VIP. */
+		.desc = "gated reverse lookup: only from a backend the balancer marked",
+		.steps = {
+			{ .before = ct_foreign_local,
+			  .from = POD_B,
+			  .in = FLOW(L3_IPV4, IPPROTO_UDP, B4, BE_PORT, A4,
+				     40000),
+			  ROUTED(POD_A) },
+			{ .before = rev_ungated,
+			  .from = POD_B,
+			  .in = FLOW(L3_IPV4, IPPROTO_UDP, B4, BE_PORT, A4,
+				     40000),
+			  .want = FLOW(L3_IPV4, IPPROTO_UDP, VIP4, SVC_PORT,
+				       A4, 40000),
+			  ROUTED(POD_A) },
+			{ .before = rev_gated,
+			  .in = FLOW(L3_IPV4, IPPROTO_UDP, A4, 40001, VIP4,
+				     SVC_PORT),
+			  .want = FLOW(L3_IPV4, IPPROTO_UDP, A4, 40001, B4,
+				       BE_PORT),
+			  ROUTED(POD_B) },
+			{ .from = POD_B,
+			  .in = FLOW(L3_IPV4, IPPROTO_UDP, B4, BE_PORT, A4,
+				     40001),
+			  .want = FLOW(L3_IPV4, IPPROTO_UDP, VIP4, SVC_PORT,
+				       A4, 40001),
+			  ROUTED(POD_A) },
+		},
+	},
+	{
+		/* The same on A's own interface for a backend the kernel
+		 * routes: looked up only once a flow to a backend that is
+		 * no local pod exists (ZH_SVC_BE_ROUTED). */
+		.desc = "gated reverse lookup on the pod side: only once a backend is routed",
+		.steps = {
+			{ .before = ct_foreign_remote,
+			  .pod_side = true,
+			  .in = FLOW(L3_IPV4, IPPROTO_UDP, OFFNODE4, BE_PORT,
+				     A4, 40000),
+			  .verdict = NEXT,
+			  .out = LB_AS_WANT },
+			{ .in = FLOW(L3_IPV4, IPPROTO_UDP, A4, 40000,
+				     VIP4_REMOTE, SVC_PORT),
+			  .want = FLOW(L3_IPV4, IPPROTO_UDP, A4, 40000,
+				       OFFNODE4, BE_PORT),
+			  .verdict = PASS,
+			  .out = LB_AS_WANT,
+			  .delta = { [ZH_STAT_PASS_NO_ENDPOINT] = 1 } },
+			{ .pod_side = true,
+			  .in = FLOW(L3_IPV4, IPPROTO_UDP, OFFNODE4, BE_PORT,
+				     A4, 40000),
+			  .want = FLOW(L3_IPV4, IPPROTO_UDP, VIP4_REMOTE,
+				       SVC_PORT, A4, 40000),
+			  .verdict = NEXT,
+			  .out = LB_AS_WANT },
+		},
+	},
 };
 
 /*
@@ -747,7 +976,10 @@ static void test_lb_case(void **state)
  * NodePort: a client outside reaches node:30080 on the uplink and gets
  * the backend pod; the pod's reply leaves from node:30080 out of that
  * uplink. The same port at an address the node only routes is left
- * alone.
+ * alone. All of it with socket-level LB covering the pods and the
+ * reverse lookups gated: the uplink is balanced per packet all the same,
+ * and the flow it makes marks its backend, whose reply is then looked
+ * up.
  */
 static void test_lb_nodeport(void **state)
 {
@@ -770,6 +1002,7 @@ static void test_lb_nodeport(void **state)
 	__u32 one = 1;
 
 	lb_setup(state);
+	cfg_flag(ZH_CFG_F_SOCK_PODS | ZH_CFG_F_REV_GATED, true);
 	parse_addr(AF_INET, NODE4, node.addr);
 	lb_put(bpf_map__fd(skel->maps.zh_node_addrs), &node, &one);
 	nodeport_on();
@@ -783,6 +1016,10 @@ static void test_lb_nodeport(void **state)
 		fail_here("uplink verdict %u (err %d), want redirect", r.retval,
 			  r.err);
 	assert_routed(want, len, &r, POD_B, true);
+	if (svc_be_get(svc_be_slot(POD_B)) != 1 || svc_be_get(ZH_SVC_BE_ROUTED))
+		fail_here("zh_svc_be: B's slot %u, routed %u; want 1, 0",
+			  svc_be_get(svc_be_slot(POD_B)),
+			  svc_be_get(ZH_SVC_BE_ROUTED));
 
 	rep = (struct frame){ .l3 = L3_IPV4,
 			      .proto = IPPROTO_TCP,

@@ -297,6 +297,26 @@ static void test_outside_cgroup(void **state)
 	assert_int_equal(stat_of(ZH_SOCK_STAT_CONNECT4), c0);
 }
 
+/* zh_cgroup2_is_root(): the test's cgroup is not the hierarchy's root
+ * (agent: no ZH_CFG_F_SOCK_PODS for hooks there); the root, where it
+ * has no cgroup.type (not a cgroup namespace's root), is. */
+static void test_cgroup_root(void **state)
+{
+	char croot[4096], type[4200];
+
+	(void)state;
+	assert_false(zh_cgroup2_is_root(cg));
+	assert_int_equal(zh_cgroup2_root(croot, sizeof(croot)), 0);
+	snprintf(type, sizeof(type), "%s/cgroup.type", croot);
+	if (!access(type, F_OK)) {
+		print_message("%s is a cgroup namespace's root: not checked\n",
+			      croot);
+		return;
+	}
+	assert_true(zh_cgroup2_is_root(NULL));
+	assert_true(zh_cgroup2_is_root(croot));
+}
+
 /* A netns recorded in zh_netns is a client by its address, as the
  * per-packet path keys it: the affinity entry names that address. */
 static void test_affinity_netns(void **state)
@@ -429,6 +449,7 @@ int main(void)
 		cmocka_unit_test(test_no_endpoints),
 		cmocka_unit_test(test_outside_cgroup),
 		cmocka_unit_test(test_affinity_netns),
+		cmocka_unit_test(test_cgroup_root),
 	};
 	int ret;
 

@@ -239,11 +239,134 @@ static void test_real_maps_batch(void **state)
 	real_round_trip(0);
 }
 
+/* A REV entry of a flow to backend @be (IPv4). */
+static void rev_put(int fd, const char *be, __u16 port)
+{
+	struct zh_ct_key k = { .family = ZH_AF_INET,
+			       .proto = IPPROTO_TCP,
+			       .dir = ZH_CT_REV,
+			       .sport = htons(port),
+			       .dport = htons(40000) };
+	struct zh_ct v = { .svc_id = 1 };
+
+	inet_pton(AF_INET, be, k.saddr);
+	inet_pton(AF_INET, "10.1.0.9", k.daddr);
+	assert_int_equal(bpf_map_update_elem(fd, &k, &v, BPF_ANY), 0);
+	k.dir = ZH_CT_FWD; /* its other half: no backend of its own */
+	inet_pton(AF_INET, "10.96.0.10", k.saddr);
+	assert_int_equal(bpf_map_update_elem(fd, &k, &v, BPF_ANY), 0);
+}
+
+static __u32 slot_get(int fd, __u32 slot)
+{
+	__u32 v = 7;
+
+	assert_int_equal(bpf_map_lookup_elem(fd, &slot, &v), 0);
+	return v;
+}
+
+/*
+ * zh_svc_rev_gate(): every REV entry's backend marked in zh_svc_be (a
+ * local pod's host veth slot, ZH_SVC_BE_ROUTED for one that is none),
+ * nothing else, then ZH_CFG_F_REV_GATED on; zh_svc_rev_ungate() clears
+ * it. Without zh_svc_be (older pins) both do nothing.
+ */
+static void test_rev_gate(void **state)
+{
+	struct zh_ep_key ek = { .family = ZH_AF_INET };
+	struct zh_endpoint ep = { .ifindex = 70000 }; /* slot 70000 & 0xffff */
+	struct zh_config cfg;
+	struct zh_objs o;
+	size_t marked = 0;
+	__u32 zero = 0;
+
+	(void)state;
+	if (!real_maps(&o, 0))
+		fail_msg("cannot create BPF maps");
+	o.endpoints_fd = map_new(BPF_MAP_TYPE_HASH, sizeof(struct zh_ep_key),
+				 sizeof(struct zh_endpoint), 16, 0);
+	o.svc_be_fd = map_new(BPF_MAP_TYPE_ARRAY, 4, 4, ZH_SVC_BE_SLOTS, 0);
+	assert_true(o.endpoints_fd >= 0 && o.svc_be_fd >= 0);
+	inet_pton(AF_INET, "10.1.0.5", ek.addr);
+	assert_int_equal(bpf_map_update_elem(o.endpoints_fd, &ek, &ep, BPF_ANY),
+			 0);
+	assert_int_equal(bpf_map_update_elem(
+				 o.config_fd, &zero,
+				 &(struct zh_config){ .services = 1 }, BPF_ANY),
+			 0);
+
+	/* Nothing in zh_ct: nothing marked, the gate on all the same. */
+	assert_int_equal(zh_svc_rev_gate(&o, &marked), 0);
+	assert_int_equal(marked, 0);
+	assert_int_equal(slot_get(o.svc_be_fd, ZH_SVC_BE_ROUTED), 0);
+	assert_int_equal(zh_config_get(&o, &cfg), 0);
+	assert_true(cfg.flags & ZH_CFG_F_REV_GATED);
+	assert_int_equal(cfg.services, 1);
+
+	assert_int_equal(zh_svc_rev_ungate(&o), 0);
+	assert_int_equal(zh_config_get(&o, &cfg), 0);
+	assert_false(cfg.flags & ZH_CFG_F_REV_GATED);
+
+	rev_put(o.ct_fd, "10.1.0.5", 8080); /* the local pod */
+	assert_int_equal(zh_svc_rev_gate(&o, &marked), 0);
+	assert_int_equal(marked, 1);
+	assert_int_equal(slot_get(o.svc_be_fd, 70000 & (ZH_SVC_BE_SLOTS - 1)),
+			 1);
+	assert_int_equal(slot_get(o.svc_be_fd, ZH_SVC_BE_ROUTED), 0);
+	rev_put(o.ct_fd, "10.2.0.7", 8080); /* another node's */
+	assert_int_equal(zh_svc_rev_gate(&o, &marked), 0);
+	assert_int_equal(marked, 2);
+	assert_int_equal(slot_get(o.svc_be_fd, ZH_SVC_BE_ROUTED), 1);
+	assert_int_equal(zh_config_get(&o, &cfg), 0);
+	assert_true(cfg.flags & ZH_CFG_F_REV_GATED);
+
+	/* The flows gone (and a stale slot): every slot cleared again. */
+	assert_int_equal(bpf_map_update_elem(o.svc_be_fd, &(__u32){ 9 },
+					     &(__u32){ 1 }, BPF_ANY),
+			 0);
+	assert_int_equal(zh_ct_flush(&o), 3); /* one FWD key for both */
+	assert_int_equal(zh_svc_rev_gate(&o, &marked), 0);
+	assert_int_equal(marked, 0);
+	assert_int_equal(slot_get(o.svc_be_fd, 9), 0);
+	assert_int_equal(slot_get(o.svc_be_fd, ZH_SVC_BE_ROUTED), 0);
+	assert_int_equal(slot_get(o.svc_be_fd, 70000 & (ZH_SVC_BE_SLOTS - 1)),
+			 0);
+	assert_int_equal(zh_config_get(&o, &cfg), 0);
+	assert_true(cfg.flags & ZH_CFG_F_REV_GATED);
+
+	/* Pins of before zh_svc_be: no gate, and no error. */
+	close(o.svc_be_fd);
+	o.svc_be_fd = -1;
+	assert_int_equal(zh_svc_rev_ungate(&o), 0);
+	assert_int_equal(zh_config_get(&o, &cfg), 0);
+	assert_true(cfg.flags & ZH_CFG_F_REV_GATED); /* left as it was */
+	assert_int_equal(zh_svc_rev_gate(&o, &marked), 0);
+
+	/* ZH_CFG_F_SOCK_PODS on and off, the rest kept. */
+	assert_int_equal(zh_svc_sock_pods(&o, true), 0);
+	assert_int_equal(zh_config_get(&o, &cfg), 0);
+	assert_true(cfg.flags & ZH_CFG_F_SOCK_PODS);
+	assert_true(cfg.flags & ZH_CFG_F_REV_GATED);
+	assert_int_equal(zh_svc_sock_pods(&o, false), 0);
+	assert_int_equal(zh_config_get(&o, &cfg), 0);
+	assert_false(cfg.flags & ZH_CFG_F_SOCK_PODS);
+	assert_int_equal(cfg.services, 1);
+
+	close(o.endpoints_fd);
+	close(o.services_fd);
+	close(o.backends_fd);
+	close(o.maglev_fd);
+	close(o.ct_fd);
+	close(o.affinity_fd);
+	close(o.config_fd);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_real_maps_mmap),
 		cmocka_unit_test(test_real_maps_batch),
+		cmocka_unit_test(test_rev_gate),
 	};
 
 	if (geteuid() != 0) {

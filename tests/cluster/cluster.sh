@@ -22,6 +22,12 @@
 # keep, the slow path every fast path falls back to (native-kernel.sh,
 # vxlan-kernel.sh).
 #
+# ZH_VXLAN_MIXED=1 (routing vxlan, vxlan-mixed.sh): n2's kernel lacks
+# (ZEROHOP_DISABLE_FEATURES) the BPF tunnel (tc_vxlan_encap,
+# tc_vxlan_decap), so its VXLAN device encapsulates and decapsulates,
+# while n1 and n3 do it in BPF (bpf/lib/vxlan.h): every case runs across
+# both kinds, each side taking the other's packets.
+#
 # Cases (both modes, IPv4 and IPv6): pod<->pod ping, TCP (1 MiB, checked by
 # SHA-256) and UDP across nodes; a ClusterIP with a backend on each node,
 # every backend used; a node removed and re-added (--nodes + SIGHUP, and
@@ -33,14 +39,20 @@
 # UDP NodePort flows from one client through 4 SNAT ports, all answered
 # (the client's ports kept), and a second client's that find no port
 # dropped and counted.
+# NetworkPolicy across nodes last (CLUSTER_POLICY_CASES: the agents
+# restarted with --kubernetes --network-policy on against one scripted API
+# server): default-deny ingress on n3a from n1 pods, a selected one let in,
+# n1a's egress to n3 denied at n1, a ClusterIP to n3a policed on n3, a live
+# cross-node flow cut at revocation, only n3a's own node always allowed.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 : "${ZH_ROUTING:=native}"
 : "${ZH_KERNEL_PATH:=}"
-ZH_PREFIX="zc${ZH_ROUTING:0:1}${ZH_KERNEL_PATH:+k}$$"
+: "${ZH_VXLAN_MIXED:=}"
+ZH_PREFIX="zc${ZH_ROUTING:0:1}${ZH_KERNEL_PATH:+k}${ZH_VXLAN_MIXED:+m}$$"
 # shellcheck source=tests/integration/lib.sh
 source tests/integration/lib.sh
-ZH_TEST="cluster-$ZH_ROUTING${ZH_KERNEL_PATH:+-kernel}"
+ZH_TEST="cluster-$ZH_ROUTING${ZH_KERNEL_PATH:+-kernel}${ZH_VXLAN_MIXED:+-mixed}"
 zh_start
 zh_require jq socat:socat iptables ip6tables nsenter sha256sum nft python3
 
@@ -72,7 +84,12 @@ cl_env() {
 		"ZEROHOP_STATE_DIR=$ZH_TMP/$1/state" \
 		"ZEROHOP_XSK_SOCKET=$ZH_TMP/$1/xsk.sock" \
 		${ZH_KERNEL_PATH:+ZEROHOP_DISABLE_FEATURES=tc_redirect_neigh,tc_skb_set_tunnel_key}
+	cl_vxlan_dev_node "$1" &&
+		echo ZEROHOP_DISABLE_FEATURES=tc_vxlan_encap,tc_vxlan_decap
+	return 0
 }
+# Is NODE's tunnel the kernel's device alone (ZH_VXLAN_MIXED: n2)?
+cl_vxlan_dev_node() { [ -n "$ZH_VXLAN_MIXED" ] && [ "$1" = n2 ]; }
 # cl_node NODE CMD...: CMD in NODE's netns with NODE's environment.
 cl_node() {
 	local n=$1
@@ -473,6 +490,86 @@ case_agent_restart() {
 		eval "jq -e '[.flows[] | .lost + .resets + .late] | add == 0' $ZH_TMP/flows.last || { cat $ZH_TMP/flows.last; false; }"
 }
 
+# --- VXLAN in BPF (routing vxlan) ------------------------------------------
+
+# cl_vx NODE NAME: a counter of NODE's BPF tunnel (zerohopctl stats:
+# zh_vxlan_stats).
+cl_vx() { cl_ctl "$1" stats -o json | jq -r ".vxlan[\"$2\"]"; }
+# cl_dev NODE rx|tx: packets through NODE's VXLAN device (the kernel's).
+cl_dev() {
+	cl_in "$1" ip -s -j link show zh-vxlan | jq -r ".[0].stats64.$2.packets"
+}
+
+# The BPF tunnel carried it: n1 encapsulated, n3 decapsulated, and the
+# kernel's devices saw (next to) nothing; in the mixed run, n2's device
+# decapsulates what n1's BPF encapsulated and the other way round.
+case_vxlan_bpf() {
+	if [ "$ZH_ROUTING" != vxlan ] || [ -n "$ZH_KERNEL_PATH" ]; then
+		zh_case_skip "routing vxlan through the fast path only"
+		return 0
+	fi
+	local n k v
+	declare -A b
+	check "n1: the agent took the tunnel into BPF" \
+		grep -q "encapsulation and decapsulation in BPF" "$ZH_TMP/n1/agent.log"
+	for n in "${NODES[@]}"; do
+		for k in encap decap device_encap; do b[$n.$k]=$(cl_vx "$n" "$k"); done
+		for k in rx tx; do b[$n.$k]=$(cl_dev "$n" "$k"); done
+	done
+	check "IPv4 TCP 1 MiB n1a -> n3a, bytes checked" cl_tcp_data n1a n3a 4
+	check "IPv6 TCP 1 MiB n3b -> n1b, bytes checked" cl_tcp_data n3b n1b 6
+	check "IPv4 ping n1a -> n3a" cl_ping n1a n3a 4
+	check "IPv6 ping n1a -> n3a" cl_ping n1a n3a 6
+	for n in n1 n3; do
+		v=$(cl_vx "$n" encap)
+		check "$n encapsulated in BPF (encap ${b[$n.encap]} -> $v)" \
+			test "$v" -ge $((${b[$n.encap]} + 10))
+		v=$(cl_vx "$n" decap)
+		check "$n decapsulated in BPF (decap ${b[$n.decap]} -> $v)" \
+			test "$v" -ge $((${b[$n.decap]} + 10))
+		v=$(cl_vx "$n" device_encap)
+		check "$n sent nothing through its VXLAN device (${b[$n.device_encap]} -> $v)" \
+			test "$v" = "${b[$n.device_encap]}"
+		v=$(cl_dev "$n" tx)
+		check "$n: zh-vxlan tx packets stay put (${b[$n.tx]} -> $v)" \
+			test "$v" -le $((${b[$n.tx]} + 2))
+		# Without tc_vxlan_decap (before 6.3) GSO trains and inner
+		# IPv6 are the device's to decapsulate.
+		if grep -q "tc_vxlan_decap absent" "$ZH_TMP/$n/agent.log"; then
+			zh_case_skip "$n: the device decapsulates GSO and IPv6 here (tc_vxlan_decap absent)"
+			continue
+		fi
+		v=$(cl_dev "$n" rx)
+		check "$n: zh-vxlan rx packets stay put (${b[$n.rx]} -> $v)" \
+			test "$v" -le $((${b[$n.rx]} + 2))
+	done
+	cl_vxlan_dev_node n2 || return 0
+	check "n2: the agent says its device does the tunnel" \
+		grep -q "the kernel's device zh-vxlan encapsulates and decapsulates" \
+		"$ZH_TMP/n2/agent.log"
+	for n in n1 n2; do
+		for k in encap decap device_encap; do b[$n.$k]=$(cl_vx "$n" "$k"); done
+		for k in rx tx; do b[$n.$k]=$(cl_dev "$n" "$k"); done
+	done
+	check "IPv4 TCP 1 MiB n1a (BPF) -> n2a (device), bytes checked" \
+		cl_tcp_data n1a n2a 4
+	check "IPv6 TCP 1 MiB n2b (device) -> n1b (BPF), bytes checked" \
+		cl_tcp_data n2b n1b 6
+	check "IPv4 UDP echo n2a -> n1a" cl_udp_echo n2a n1a 4
+	v=$(cl_dev n2 rx)
+	check "n2's device decapsulated what n1's BPF encapsulated (rx ${b[n2.rx]} -> $v)" \
+		test "$v" -ge $((${b[n2.rx]} + 10))
+	v=$(cl_vx n2 device_encap)
+	check "n2 encapsulated through its device (${b[n2.device_encap]} -> $v)" \
+		test "$v" -ge $((${b[n2.device_encap]} + 10))
+	v=$(cl_vx n1 decap)
+	check "n1's BPF decapsulated what n2's device encapsulated (${b[n1.decap]} -> $v)" \
+		test "$v" -ge $((${b[n1.decap]} + 10))
+	v=$(cl_vx n1 encap)
+	check "n1's BPF encapsulated toward n2 (${b[n1.encap]} -> $v)" \
+		test "$v" -ge $((${b[n1.encap]} + 10))
+}
+
 # --- NodePort, externalTrafficPolicy, masquerade --------------------------
 #
 # The agents have no --cluster-cidr and no --nodeport-dev: masquerade comes
@@ -704,6 +801,247 @@ case_np_new_flows() {
 CLUSTER_MASQ_CASES=(case_masq_setup case_nodeport_outside case_etp_local
 	case_masquerade case_np_new_flows)
 
+# --- NetworkPolicy across nodes (issue 16) ----------------------------------
+#
+# The agents restarted with --kubernetes --network-policy on, all against
+# one scripted API server (tests/k8s/apiserver.py, on the root netns'
+# loopback, bridged into each node's loopback through a unix socket): it
+# holds the three Nodes, namespace pol and every pod of every node, so
+# that each agent knows the identities of the other nodes' pods. Servers:
+# TCP 7400 (answering ok-7400) on n2a, n3a, n3b; zh-flows tcp:7500 on n3a.
+# Labels: app=<pod>; n1b also role=friend.
+
+CL_POL_METRICS=127.0.0.1:19480
+
+cl_api() { # COMMAND JSON: the scripted API server's control listener
+	k8s_ctl "$1" "$2" >/dev/null
+}
+cl_pol_pod() { # POD NODE LABELS
+	printf '{"apiVersion":"v1","kind":"Pod","metadata":{"namespace":"pol","name":"%s","labels":%s},"spec":{"nodeName":"%s","containers":[{"name":"c"}]},"status":{"phase":"Running","podIP":"%s","podIPs":[{"ip":"%s"},{"ip":"%s"}]}}' \
+		"$1" "$3" "$2" "$(cl_ip "$1" 4)" "$(cl_ip "$1" 4)" "$(cl_ip "$1" 6)"
+}
+cl_pol_netpol() { # NAME SPEC
+	printf '{"apiVersion":"networking.k8s.io/v1","kind":"NetworkPolicy","metadata":{"namespace":"pol","name":"%s"},"spec":%s}' "$1" "$2"
+}
+cl_pol_compiles() {
+	cl_in "$1" curl -sf "$CL_POL_METRICS/metrics" |
+		awk '$1 == "zerohop_policy_compiles_total{result=\"ok\"}" { print $2 }'
+}
+# cl_pol_sync: every agent has compiled what the API server holds now (a
+# namespace added after the rest, and a compile counted after it on each).
+cl_pol_sync() {
+	local n c0=()
+	for n in "${NODES[@]}"; do c0+=("$(cl_pol_compiles "$n")"); done
+	cl_api apply "{\"apiVersion\":\"v1\",\"kind\":\"Namespace\",\"metadata\":{\"name\":\"zz-sync-$RANDOM\"}}"
+	for n in "${NODES[@]}"; do
+		eventually eval "[ \"\$(cl_pol_compiles $n)\" -gt ${c0[0]} ]"
+		c0=("${c0[@]:1}")
+	done
+	sleep 0.2
+}
+# cl_pol_tcp FROM ADDR: a new connection to ADDR:7400 gets its answer.
+cl_pol_tcp() {
+	local h=$2 out
+	[[ $h == *:* ]] && h="[$h]"
+	out=$(cl_in "$1" timeout 3 socat -T 1 - "TCP:$h:${3:-7400},connect-timeout=1" </dev/null 2>&1) || true
+	[ "$out" = ok-7400 ] || {
+		echo "$1 -> $h: '$out'"
+		return 1
+	}
+}
+cl_pol_grew() { [ "$(cl_stat "$1" "$2")" -gt "$3" ]; }
+
+case_pol_setup() {
+	local n p port
+	# shellcheck source=tests/k8s/lib.sh
+	source tests/k8s/lib.sh
+	k8s_api_start "$ZH_TMP/k8s" --watch-timeout-max 3 >/dev/null
+	port=${K8S_API_URL##*:}
+	socat "UNIX-LISTEN:$ZH_TMP/k8s/api.sock,fork" "TCP:127.0.0.1:$port" 2>/dev/null &
+	ZH_PIDS+=($!)
+	for n in "${NODES[@]}"; do
+		nsenter --net="/var/run/netns/$(cl_ns "$n")" socat \
+			"TCP-LISTEN:$port,bind=127.0.0.1,reuseaddr,fork" \
+			"UNIX-CONNECT:$ZH_TMP/k8s/api.sock" 2>/dev/null &
+		ZH_PIDS+=($!)
+		cl_api apply "{\"apiVersion\":\"v1\",\"kind\":\"Node\",\"metadata\":{\"name\":\"$n\"},\"spec\":{\"podCIDR\":\"$(cl_cidr "$n")\",\"podCIDRs\":[\"$(cl_cidr "$n")\",\"$(cl_cidr6 "$n")\"]},\"status\":{\"addresses\":[{\"type\":\"InternalIP\",\"address\":\"$(cl_node_ip "$n")\"},{\"type\":\"InternalIP\",\"address\":\"$(cl_node_ip6 "$n")\"}]}}"
+	done
+	cl_api apply '{"apiVersion":"v1","kind":"Namespace","metadata":{"name":"pol","labels":{"kubernetes.io/metadata.name":"pol"}}}'
+	for p in n1a n2a n2b n3a n3b n1x; do
+		cl_api apply "$(cl_pol_pod "$p" "${p:0:2}" "{\"app\":\"$p\"}")"
+	done
+	cl_api apply "$(cl_pol_pod n1b n1 '{"app":"n1b","role":"friend"}')"
+	for p in n1a n2a n3a n3b; do
+		nsenter --net="/var/run/netns/$(cl_ns "$p")" socat \
+			TCP6-LISTEN:7400,ipv6only=0,reuseaddr,fork \
+			SYSTEM:"echo ok-7400" 2>/dev/null &
+		ZH_PIDS+=($!)
+	done
+	for p in n2a n3b; do
+		nsenter --net="/var/run/netns/$(cl_ns "$p")" socat -u \
+			UDP-RECV:7401 "OPEN:$ZH_TMP/$p.opt,creat,append" &
+		ZH_PIDS+=($!)
+	done
+	nsenter --net="/var/run/netns/$(cl_ns n3a)" "$FLOWS" serve tcp:7500 &
+	ZH_PIDS+=($!)
+	for n in "${NODES[@]}"; do
+		cl_agent_stop "$n"
+		: >"$ZH_TMP/$n/agent.log"
+		# shellcheck disable=SC2046 # the words of cl_env
+		nsenter --net="/var/run/netns/$(cl_ns "$n")" env $(cl_env "$n") \
+			"$ZH_BIN/zerohopd" --kubernetes --kubeconfig "$K8S_API_KUBECONFIG" \
+			--node-name "$n" --routing "$ZH_ROUTING" --xsk-socket none \
+			--reconcile 0 --service-cidr "$SVC_CIDRS" \
+			--network-policy on --listen "$CL_POL_METRICS" \
+			>>"$ZH_TMP/$n/agent.log" 2>&1 &
+		echo $! >"$ZH_TMP/$n/agent.pid"
+		ZH_PIDS+=($!)
+	done
+	for n in "${NODES[@]}"; do
+		check "$n: the agent follows the API, policy on, 3 nodes" \
+			eventually eval "grep -q 'NetworkPolicy compiled and written' $ZH_TMP/$n/agent.log &&
+				cl_ctl $n node list -o json | jq -e '.nodes | length == 3' >/dev/null"
+	done
+	cl_pol_sync
+	check "no policy: n1a reaches n3a across nodes" cl_pol_tcp n1a "$(cl_ip n3a 4)"
+}
+
+N3A_DENY='{"podSelector":{"matchLabels":{"app":"n3a"}},"policyTypes":["Ingress"]}'
+N3A_FRIEND='{"podSelector":{"matchLabels":{"app":"n3a"}},"ingress":[{"from":[{"podSelector":{"matchLabels":{"role":"friend"}}}],"ports":[{"port":7400},{"port":7500}]}]}'
+
+# Default-deny ingress on n3a, an allow from role=friend (n1b): judged on
+# n3 (the uplink or the tunnel), for a source on another node.
+case_pol_ingress() {
+	local before fam
+	before=$(cl_stat n3 drop_policy_ingress)
+	cl_api apply "$(cl_pol_netpol deny-n3a "$N3A_DENY")"
+	cl_api apply "$(cl_pol_netpol n3a-friend "$N3A_FRIEND")"
+	cl_pol_sync
+	for fam in 4 6; do
+		check_not "IPv$fam n1a -> n3a across nodes: denied by n3a's ingress" \
+			cl_pol_tcp n1a "$(cl_ip n3a "$fam")"
+		check "IPv$fam n1b (role=friend) -> n3a: allowed" \
+			cl_pol_tcp n1b "$(cl_ip n3a "$fam")"
+	done
+	check "n3's maps know n1b, a pod of n1: an identity of its own, allowed" \
+		eval "cl_ctl n3 policy --pod $(cl_ip n3a 4) --peer $(cl_ip n1b 4) --port 7400 -o json |
+			jq -e '.flows[1].verdict == \"allowed\" and .flows[1].dstIngress.peerIdentity >= 16'"
+	check_not "n2a -> n3a: denied" cl_pol_tcp n2a "$(cl_ip n3a 4)"
+	check "n1x (XDP datapath) -> n3a: denied" check_not_pol_tcp n1x "$(cl_ip n3a 4)"
+	check "... dropped by n3 as drop_policy_ingress" \
+		cl_pol_grew n3 drop_policy_ingress "$before"
+	check "n1a -> n3b (no policy) still goes" cl_pol_tcp n1a "$(cl_ip n3b 4)"
+	check "n3a opens a connection to n1a: its replies come back in" \
+		cl_pol_tcp n3a "$(cl_ip n1a 4)"
+	check "n3 itself (n3a's node: kubelet probes) -> n3a: allowed" \
+		cl_pol_tcp n3 "$(cl_ip n3a 4)"
+	check_not "n1 itself (another node) -> n3a: denied" \
+		cl_pol_tcp n1 "$(cl_ip n3a 4)"
+}
+check_not_pol_tcp() { ! cl_pol_tcp "$@" >/dev/null; }
+
+# cl_pol_opt_send FROM TO MSG: a UDP datagram to TO:7401 with IPv4 options
+# (4 bytes: NOP NOP NOP EOL); TO writes what it gets to $ZH_TMP/TO.opt.
+cl_pol_opt_send() {
+	cl_in "$1" python3 -c 'import socket, sys
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.setsockopt(socket.IPPROTO_IP, socket.IP_OPTIONS, b"\x01\x01\x01\x00")
+s.sendto(sys.argv[2].encode(), (sys.argv[1], 7401))' "$(cl_ip "$2" 4)" "$3"
+}
+cl_pol_opt_sent() {
+	cl_pol_opt_send "$@"
+	sleep 0.2
+	grep -q "$3" "$ZH_TMP/$2.opt"
+}
+
+# Egress: n1a may only reach n2a; n3b is denied on n1, at the source.
+case_pol_egress() {
+	local before
+	before=$(cl_stat n1 drop_policy_egress)
+	cl_api apply "$(cl_pol_netpol n1a-eg '{"podSelector":{"matchLabels":{"app":"n1a"}},"policyTypes":["Egress"],"egress":[{"to":[{"podSelector":{"matchLabels":{"app":"n2a"}}}]}]}')"
+	cl_pol_sync
+	check_not "n1a -> n3b: denied by n1a's egress" cl_pol_tcp n1a "$(cl_ip n3b 4)"
+	check_not "... over IPv6 too" cl_pol_tcp n1a "$(cl_ip n3b 6)"
+	check "... dropped by n1 as drop_policy_egress" \
+		cl_pol_grew n1 drop_policy_egress "$before"
+	check "n1a -> n2a: allowed by its egress" cl_pol_tcp n1a "$(cl_ip n2a 4)"
+	check "... over IPv6 too" cl_pol_tcp n1a "$(cl_ip n2a 6)"
+	# IPv4 options: the fast path leaves them to the kernel, which routes
+	# them on where it forwards (the kernel-path runs).
+	before=$(cl_stat n1 drop_policy_egress)
+	cl_pol_opt_send n1a n3b opt-denied
+	check "a datagram with IPv4 options n1a -> n3b: dropped by n1a's egress" \
+		cl_pol_grew n1 drop_policy_egress "$before"
+	if [ -n "$ZH_KERNEL_PATH" ]; then
+		check "... and so never arrives" eval "! grep -q opt-denied $ZH_TMP/n3b.opt"
+		check "one n1a -> n2a, allowed, goes through the kernel and arrives" \
+			eventually cl_pol_opt_sent n1a n2a opt-allowed
+	fi
+	cl_api delete '{"kind":"NetworkPolicy","namespace":"pol","name":"n1a-eg"}'
+	cl_pol_sync
+	check "n1a's egress open again: n3b" cl_pol_tcp n1a "$(cl_ip n3b 4)"
+}
+
+# A ClusterIP whose only backend is n3a: judged on n3a's address and port
+# after DNAT (on n1), by n3a's ingress (on n3).
+case_pol_clusterip() {
+	cl_api apply '{"apiVersion":"v1","kind":"Service","metadata":{"namespace":"pol","name":"web"},"spec":{"type":"ClusterIP","clusterIP":"10.96.0.60","clusterIPs":["10.96.0.60"],"ports":[{"name":"t","protocol":"TCP","port":80,"targetPort":7400}]}}'
+	cl_api apply "{\"apiVersion\":\"discovery.k8s.io/v1\",\"kind\":\"EndpointSlice\",\"metadata\":{\"namespace\":\"pol\",\"name\":\"web-1\",\"labels\":{\"kubernetes.io/service-name\":\"web\"}},\"addressType\":\"IPv4\",\"ports\":[{\"name\":\"t\",\"protocol\":\"TCP\",\"port\":7400}],\"endpoints\":[{\"addresses\":[\"$(cl_ip n3a 4)\"],\"conditions\":{\"ready\":true},\"nodeName\":\"n3\"}]}"
+	check "n1b (friend) -> ClusterIP -> n3a on n3: answered" \
+		cl_pol_soon cl_pol_tcp n1b 10.96.0.60 80
+	check_not "n1a -> the same ClusterIP: denied by n3a's ingress" \
+		cl_pol_tcp n1a 10.96.0.60 80
+}
+
+# A live TCP connection n1b -> n3a:7500 (zh-flows, a request every 10
+# ms): cut at its next packet once n3a's allow loses port 7500.
+cl_pol_answered() {
+	kill -USR1 "$CL_POL_FLOW"
+	sleep 0.3
+	tail -n 1 "$ZH_TMP/pol.flows" | jq '[.flows[].answered] | add'
+}
+cl_pol_moving() {
+	local n0 n1
+	n0=$(cl_pol_answered)
+	sleep 0.7
+	n1=$(cl_pol_answered)
+	echo "answered $n0 -> $n1"
+	[ "$n1" -gt "$n0" ]
+}
+# cl_pol_soon CMD...: CMD succeeds within ten tries (a flow that does not
+# move costs a second a try: eventually's 300 would be minutes).
+cl_pol_soon() {
+	local i
+	for i in $(seq 10); do
+		"$@" && return 0
+	done
+	return 1
+}
+case_pol_live_flow() {
+	local before
+	# nsenter itself in the background (not cl_in, a function: its
+	# subshell would take the SIGUSR1s).
+	nsenter --net="/var/run/netns/$(cl_ns n1b)" "$FLOWS" client -i 10 \
+		-t 1000 -o "$ZH_TMP/pol.flows" "tcp:$(cl_ip n3a 4):7500" &
+	CL_POL_FLOW=$!
+	ZH_PIDS+=($!)
+	eventually test -s "$ZH_TMP/pol.flows"
+	check "a live flow n1b -> n3a:7500 across nodes runs" cl_pol_soon cl_pol_moving
+	before=$(cl_stat n3 drop_policy_ingress)
+	cl_api apply "$(cl_pol_netpol n3a-friend '{"podSelector":{"matchLabels":{"app":"n3a"}},"ingress":[{"from":[{"podSelector":{"matchLabels":{"role":"friend"}}}],"ports":[{"port":7400}]}]}')"
+	cl_pol_sync
+	check_not "its allow revoked: the live flow is cut at its next packet" cl_pol_moving
+	check "... by n3, as drop_policy_ingress" \
+		cl_pol_grew n3 drop_policy_ingress "$before"
+	cl_api apply "$(cl_pol_netpol n3a-friend "$N3A_FRIEND")"
+	cl_pol_sync
+	check "allowed again: the same connection resumes" cl_pol_soon cl_pol_moving
+	kill "$CL_POL_FLOW" 2>/dev/null || true
+}
+
+CLUSTER_POLICY_CASES=(case_pol_setup case_pol_ingress case_pol_egress
+	case_pol_clusterip case_pol_live_flow)
+
 zh_run_cases case_setup case_routes case_pod_ping case_pod_tcp_udp \
-	case_clusterip case_node_churn case_forwarding_on case_agent_restart \
-	"${CLUSTER_MASQ_CASES[@]}"
+	case_vxlan_bpf case_clusterip case_node_churn case_forwarding_on case_agent_restart \
+	"${CLUSTER_MASQ_CASES[@]}" "${CLUSTER_POLICY_CASES[@]}"

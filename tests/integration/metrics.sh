@@ -212,7 +212,8 @@ metrics() {
 		zerohop_latency_config:gauge \
 		zerohop_socket_lb_translations_total:counter \
 		zerohop_socket_lb_refused_total:counter \
-		zerohop_socket_lb_attached:gauge; do
+		zerohop_socket_lb_attached:gauge \
+		zerohop_vxlan_packets_total:counter; do
 		check "HELP and TYPE ${fam#*:} for ${fam%:*}" \
 			sh -c "grep -q '^# HELP ${fam%:*} ' '$m0' &&
 			       grep -qx '# TYPE ${fam%:*} ${fam#*:}' '$m0'"
@@ -221,6 +222,8 @@ metrics() {
 	# lib.sh: ZEROHOP_SOCKET_LB=off (socklb.sh checks the counters on).
 	check "socket-level LB off: 8 hooks, none attached" count_is "$m0" \
 		'^zerohop_socket_lb_attached{hook="[a-z]*[46]"} 0$' 8
+	check "routing native: 5 VXLAN series, all 0" count_is "$m0" \
+		'^zerohop_vxlan_packets_total{event="[a-z_]*"} 0$' 5
 	check "zerohop_map_entries{map=\"zh_endpoints\"} 2" \
 		value_is "$m0" 'zerohop_map_entries{map="zh_endpoints"}' 2
 	check "zerohop_map_max_entries{map=\"zh_endpoints\"} 65536" \

@@ -21,6 +21,8 @@ zh_start
 zh_require jq socat nsenter iptables bpftool
 
 CTL="$ZH_BIN/zerohopctl"
+# zh_config's flags (zh_abi.h ZH_CFG_F_*)
+SOCK_PODS=4 REV_GATED=8
 SOCKC="$ZH_BIN/tests/zh-sockc"
 SVC="$ZH_TMP/services.json"
 LOG="$ZH_TMP/agent.log"
@@ -65,12 +67,15 @@ zh_node_up
 zh_node ip addr add fd00:200::1/128 dev lo
 zh_node sysctl -qw net.ipv4.ip_forward=0
 zh_node iptables -I FORWARD -j DROP
+# An external client behind the node's uplink, for NodePorts: the
+# per-packet path's, whatever the sockets do.
+zh_uplink_up
 
 agent_start() { # agent_start ARGS...: zerohopd with ARGS, until ready
 	: >"$LOG"
 	zh_bg "$ZH_NODE" env ZEROHOP_SOCKET_LB= "$ZH_BIN/zerohopd" -i 0 \
-		--service-cidr 10.96.0.0/12,fd00:96::/108 --cgroup "$CG" "$@" \
-		2>"$LOG"
+		--service-cidr 10.96.0.0/12,fd00:96::/108 --cgroup "$CG" \
+		--nodeport-dev "$UPLINK" "$@" 2>"$LOG"
 	AGENT=$!
 	for _ in $(seq 1 100); do
 		grep -q ready "$LOG" && return 0
@@ -208,6 +213,8 @@ attached() {
 	check "service list: web is served at the socket level" sock_served 10.96.0.10 80 true
 	check "service list's table has a column for it" \
 		sh -c "'$CTL' service list | head -n 1 | grep -q SOCK"
+	check "hooks on a cgroup below the root: ZH_CFG_F_SOCK_PODS clear, reverse lookups gated" \
+		flags_are $((SOCK_PODS | REV_GATED)) $REV_GATED
 }
 
 host_tcp_udp() {
@@ -453,6 +460,130 @@ metrics_sock() {
 		sh -c "test '$c' -gt 0 && grep -qx 'zerohop_socket_lb_refused_total $c' '$m'"
 }
 
+# cfg_flags: zh_config's flags (zh_abi.h ZH_CFG_F_*).
+cfg_flags() {
+	bpftool -j map dump pinned "$ZH_PIN_DIR/zh_config" | jq -r '.[0].formatted.value.flags'
+}
+# flags_are MASK WANT: (zh_config's flags & MASK) == WANT.
+flags_are() {
+	local f
+	f=$(cfg_flags)
+	(((f & $1) == $2)) || {
+		echo "zh_config flags $f: & $1 is $((f & $1)), want $2"
+		false
+	}
+}
+# ext_np: the external client's TCP connection to the node's NodePort,
+# from outside our cgroup (no hook of ours sees its socket): the uplink's
+# per-packet path answers it, or nothing does.
+ext_np() {
+	sh -c "echo \$\$ >'$CG_ROOT/cgroup.procs' && exec ip netns exec '$EXT' socat -T 2 - TCP:192.168.77.1:30080,connect-timeout=2 </dev/null"
+}
+# svc_be_forget: zh_svc_be all zero, as if another build (one that marks
+# nothing) had made the flows in zh_ct.
+svc_be_forget() {
+	local k
+	for k in $(bpftool -j map dump pinned "$ZH_PIN_DIR/zh_svc_be" |
+		jq -r '.[] | select(.formatted.value != 0) | .formatted.key'); do
+		bpftool map update pinned "$ZH_PIN_DIR/zh_svc_be" \
+			key $((k & 255)) $((k >> 8 & 255)) $((k >> 16 & 255)) $((k >> 24)) \
+			value 0 0 0 0
+	done
+}
+
+# Socket-level LB covering the pods (--cgroup-has-pods: every pod of this
+# script runs below $CG): a pod's packets are looked up as Service
+# requests only to the Service CIDRs, replies only from marked backends.
+# Pods, the node and an external client are all served.
+sock_pods() {
+	local out
+	agent_stop
+	agent_start --cgroup-has-pods
+	check "the agent says socket-level LB covers every pod" \
+		grep -q "socket-level LB covers every pod's sockets" "$LOG"
+	check "zh_config: ZH_CFG_F_SOCK_PODS and ZH_CFG_F_REV_GATED set" \
+		flags_are $((SOCK_PODS | REV_GATED)) $((SOCK_PODS | REV_GATED))
+	"$CTL" conntrack flush >/dev/null
+	in_c "$SOCKC" tcp 10.96.0.10 80 20 >"$ZH_TMP/p.out" 2>&1 || true
+	check "pod: 20 TCP connections to a ClusterIP, peer the VIP" \
+		all_like "$ZH_TMP/p.out" '^peer=10\.96\.0\.10:80 from=- reply=b[123]$' 20
+	in_c "$SOCKC" udpnew 10.96.0.10 53 20 >"$ZH_TMP/p.out" 2>&1 || true
+	check "pod: 20 UDP sockets answered from the VIP" \
+		all_like "$ZH_TMP/p.out" 'from=10\.96\.0\.10:53 reply=b[123]$' 20
+	in_c "$SOCKC" tcp fd00:96::10 80 5 >"$ZH_TMP/p.out" 2>&1 || true
+	check "pod: IPv6 too" \
+		all_like "$ZH_TMP/p.out" '^peer=\[fd00:96::10\]:80 from=- reply=b[123]$' 5
+	in_node "$SOCKC" tcp 10.96.0.10 80 5 >"$ZH_TMP/p.out" 2>&1 || true
+	check "hostNetwork: 5 TCP connections answered" \
+		all_like "$ZH_TMP/p.out" 'reply=b[123]$' 5
+	check "... none of it per packet (zh_ct empty)" \
+		test "$("$CTL" conntrack list -o json | jq length)" = 0
+	out=$(ext_np || true)
+	check "an external client through the uplink: node:30080 answered by b2 ($out)" \
+		test "$out" = b2
+	check "... balanced per packet (its flow in zh_ct)" \
+		sh -c "test \$('$CTL' conntrack list -o json | jq length) -gt 0"
+}
+
+# A flow balanced per packet lives on while socket-level LB comes on
+# (agent restart), even one that zh_svc_be knows nothing of (made by a
+# build that marks nothing): the agent marks what zh_ct holds before it
+# gates the reverse lookups.
+toggle_on() {
+	local first second gone
+	agent_stop
+	agent_start --socket-lb off
+	check "socket-LB off: nothing on the cgroup, ZH_CFG_F_SOCK_PODS clear" \
+		sh -c "test \$(bpftool -j cgroup show '$CG' | jq -s '[.[][] | select(.name | startswith(\"zh_sock_\"))] | length') = 0"
+	check "... ZH_CFG_F_SOCK_PODS clear" flags_are $SOCK_PODS 0
+	"$CTL" conntrack flush >/dev/null
+	coproc SOCK { in_c "$SOCKC" -w udp 10.96.0.10 53 2 2>&1; }
+	read -r -t 5 first <&"${SOCK[0]}" || true
+	gone=${first##*reply=}
+	check "a pod's connected UDP socket, balanced per packet ($first)" \
+		sh -c "echo '$first' | grep -qE '^peer=10\.96\.0\.10:53 from=10\.96\.0\.10:53 reply=b[123]$'"
+	check "... in zh_ct" sh -c "test \$('$CTL' conntrack list -o json | jq length) -gt 0"
+	agent_stop
+	svc_be_forget
+	agent_start --cgroup-has-pods
+	check "socket-LB on, covering the pods, the reverse lookups gated" \
+		flags_are $((SOCK_PODS | REV_GATED)) $((SOCK_PODS | REV_GATED))
+	echo next >&"${SOCK[1]}"
+	read -r -t 5 second <&"${SOCK[0]}" || true
+	wait "$SOCK_PID" 2>/dev/null || true
+	check "its next request: the same backend, answered from the VIP ($second)" \
+		test "$second" = "peer=10.96.0.10:53 from=10.96.0.10:53 reply=$gone"
+}
+
+# A socket balanced at connect() lives on while socket-level LB goes off
+# (agent restart): it talks to its backend straight, which the per-packet
+# path leaves alone.
+toggle_off() {
+	local first second gone out
+	agent_stop
+	agent_start --cgroup-has-pods
+	coproc SOCK { in_c "$SOCKC" -w udp 10.96.0.10 53 2 2>&1; }
+	read -r -t 5 first <&"${SOCK[0]}" || true
+	gone=${first##*reply=}
+	check "a pod's connected UDP socket, balanced at connect() ($first)" \
+		sh -c "echo '$first' | grep -qE '^peer=10\.96\.0\.10:53 from=10\.96\.0\.10:53 reply=b[123]$'"
+	agent_stop
+	agent_start --socket-lb off
+	check "socket-LB off: ZH_CFG_F_SOCK_PODS clear" flags_are $SOCK_PODS 0
+	echo next >&"${SOCK[1]}"
+	read -r -t 5 second <&"${SOCK[0]}" || true
+	wait "$SOCK_PID" 2>/dev/null || true
+	check "its next request still answered by $gone ($second)" \
+		sh -c "echo '$second' | grep -qE 'reply=$gone$'"
+	in_c "$SOCKC" udpnew 10.96.0.10 53 10 >"$ZH_TMP/t.out" 2>&1 || true
+	check "new sockets: balanced per packet, answered from the VIP" \
+		all_like "$ZH_TMP/t.out" 'from=10\.96\.0\.10:53 reply=b[123]$' 10
+	out=$(ext_np || true)
+	check "the external client too ($out)" test "$out" = b2
+	agent_stop
+	agent_start
+}
+
 socket_lb_off() {
 	agent_stop
 	agent_start --socket-lb off
@@ -522,4 +653,5 @@ fallback() {
 
 zh_run_cases attached host_tcp_udp udp_reply dns_spread affinity netns_map \
 	localhost_nodeport drain no_endpoints no_conntrack latency_probes \
-	affinity_both_paths metrics_sock socket_lb_off hybrid_top unpin fallback
+	affinity_both_paths metrics_sock sock_pods toggle_on toggle_off \
+	socket_lb_off hybrid_top unpin fallback

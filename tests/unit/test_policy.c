@@ -1075,6 +1075,12 @@ static void maps_apply(struct maps *mp, const struct zh_pol_op *op)
 	struct zh_pol_model *m = &mp->m;
 
 	switch (op->type) {
+	case ZH_POL_OP_NPCTR_ZERO:
+		assert_true(op->npctr > 0 && op->npctr < ZH_MAX_POL_NPS);
+		break;
+	case ZH_POL_OP_CLASSCTR_ZERO:
+		assert_true(op->npctr > 0 && op->npctr < ZH_MAX_POL_CLASSES);
+		break;
 	case ZH_POL_OP_PORTS_PUT:
 		assert_true(op->ports.idx < ZH_MAX_POL_PORTS);
 		free(mp->ports[op->ports.idx]);
@@ -1268,6 +1274,10 @@ static bool replay(struct world *w, const struct zh_pol_model *old,
 		    !id_known(new, ops[i].ipc.val.identity))
 			replay_trans++;
 		maps_apply(mp, &ops[i]);
+		/* Counters: no verdict changes (nor random draws spent). */
+		if (ops[i].type == ZH_POL_OP_NPCTR_ZERO ||
+		    ops[i].type == ZH_POL_OP_CLASSCTR_ZERO)
+			continue;
 		/* Every endpoint's class has its cells' number space; a
 		 * sample of queries both models allow stays allowed. */
 		for (size_t q = 0; q < (replay_all ? n_addr * n_addr * 28 : 40);
@@ -2014,9 +2024,183 @@ static void test_audit(void **state)
 	world_free(&w);
 }
 
+/* The agent's list of audited namespaces: x audits (and "later", no
+ * Namespace yet), y still enforces; the list's syntax. */
+static void test_audit_ns(void **state)
+{
+	struct world w;
+	struct zh_pol_model *m;
+	struct zh_pol_opts o = { .node = NODE, .audit_ns = "later,x" };
+	struct zh_ep_key ks, kx, ky;
+	char why[160];
+
+	(void)state;
+	world_base(&w);
+	pol_add(&w, "x", "deny", "{\"podSelector\": {}}");
+	pol_add(&w, "y", "deny", "{\"podSelector\": {}}");
+	zh_pol_key_parse("10.0.2.1", &ks);
+	zh_pol_key_parse("10.0.0.1", &kx);
+	zh_pol_key_parse("10.0.1.1", &ky);
+	m = compile_opts(&w, &o, NULL);
+	assert_int_equal(zh_pol_verdict(m, &ks, &kx, TCP, 80), ZH_POL_AUDIT);
+	assert_int_equal(zh_pol_verdict(m, &ks, &ky, TCP, 80), ZH_POL_DENY);
+	for (size_t i = 0; i < m->n_eps; i++) {
+		if (!strcmp(m->eps[i].pod, "x/a"))
+			assert_true(m->eps[i].val.flags & ZH_POL_EP_F_AUDIT);
+		if (!strcmp(m->eps[i].pod, "y/a"))
+			assert_false(m->eps[i].val.flags & ZH_POL_EP_F_AUDIT);
+	}
+	zh_pol_model_free(m);
+	/* A pod of a namespace listed before its Namespace object came. */
+	pod_add(&w, "later", "p", "{}", "10.0.3.1", NULL, NULL, NODE, false);
+	pol_add(&w, "later", "deny", "{\"podSelector\": {}}");
+	m = compile_opts(&w, &o, NULL);
+	zh_pol_key_parse("10.0.3.1", &kx);
+	assert_int_equal(zh_pol_verdict(m, &ks, &kx, TCP, 80), ZH_POL_AUDIT);
+	zh_pol_model_free(m);
+	world_free(&w);
+
+	assert_int_equal(zh_pol_audit_ns_check("x", why, sizeof(why)), 0);
+	assert_int_equal(zh_pol_audit_ns_check("x,team-a,b2", why, sizeof(why)),
+			 0);
+	assert_int_equal(zh_pol_audit_ns_check("", why, sizeof(why)), -EINVAL);
+	assert_int_equal(zh_pol_audit_ns_check("x,", why, sizeof(why)),
+			 -EINVAL);
+	assert_int_equal(zh_pol_audit_ns_check("x,,y", why, sizeof(why)),
+			 -EINVAL);
+	assert_int_equal(zh_pol_audit_ns_check("X", why, sizeof(why)), -EINVAL);
+	assert_int_equal(zh_pol_audit_ns_check("-x", why, sizeof(why)),
+			 -EINVAL);
+	assert_int_equal(zh_pol_audit_ns_check("x y", why, sizeof(why)),
+			 -EINVAL);
+}
+
+/* The cell of {class of @pod's ingress, TCP, ANY} in @m. */
+static const struct zh_pol_cell_ent *any_cell_in(const struct zh_pol_model *m,
+						 const char *pod)
+{
+	uint16_t cls = 0;
+
+	for (size_t i = 0; i < m->n_eps; i++)
+		if (!strcmp(m->eps[i].pod, pod))
+			cls = m->eps[i].val.class_in;
+	assert_true(cls);
+	for (size_t i = 0; i < m->n_cells; i++)
+		if (m->cells[i].key.class == cls &&
+		    m->cells[i].key.dir == ZH_POL_INGRESS &&
+		    m->cells[i].key.proto == TCP &&
+		    m->cells[i].key.identity == ZH_POL_ID_ANY)
+			return &m->cells[i];
+	fail_msg("no wildcard TCP cell for %s", pod);
+	return NULL;
+}
+
+/* The policy credited with @port in @e (its interval's np). */
+static uint16_t credited(const struct zh_pol_cell_ent *e, uint16_t port)
+{
+	for (int i = 0; i < e->val.n; i++)
+		if (port >= e->val.iv[i].lo && port <= e->val.iv[i].hi)
+			return e->val.np[i];
+	fail_msg("port %u in no interval", port);
+	return 0;
+}
+
+/*
+ * Per-policy counters: every policy numbered, numbers kept from the
+ * previous model, a new policy never given a number the previous model
+ * used (and its counter zeroed first); each interval credits the first
+ * policy by name that allows a port of it.
+ */
+static void test_counter_numbers(void **state)
+{
+	struct world w;
+	struct zh_pol_model *m1, *m2, *m3;
+	const struct zh_pol_cell_ent *e;
+	struct zh_pol_op *ops;
+	size_t n_ops, zeroed;
+	uint16_t web, tls, wide, late;
+
+	(void)state;
+	world_base(&w);
+	pol_add(&w, "x", "web",
+		"{\"podSelector\": {\"matchLabels\": {\"app\": \"b\"}},"
+		" \"ingress\": [{\"ports\": [{\"port\": 80},"
+		" {\"port\": 8000, \"endPort\": 8010}]}]}");
+	pol_add(&w, "x", "wide",
+		"{\"podSelector\": {\"matchLabels\": {\"app\": \"b\"}},"
+		" \"ingress\": [{\"ports\": [{\"port\": 8005, \"endPort\": 8020},"
+		" {\"port\": 9000}]}]}");
+	pol_add(&w, "x", "tls",
+		"{\"podSelector\": {\"matchLabels\": {\"app\": \"b\"}},"
+		" \"ingress\": [{\"ports\": [{\"port\": 443}]}]}");
+	m1 = compile(&w, NULL);
+	web = zh_pol_num_of(m1, "x/web");
+	tls = zh_pol_num_of(m1, "x/tls");
+	wide = zh_pol_num_of(m1, "x/wide");
+	assert_true(web && tls && wide);
+	assert_true(web != tls && tls != wide && web != wide);
+	assert_int_equal(zh_pol_num_of(m1, "x/nope"), 0);
+	e = any_cell_in(m1, "x/b");
+	assert_int_equal(credited(e, 80), web);
+	assert_int_equal(credited(e, 443), tls);
+	assert_int_equal(credited(e, 9000), wide);
+	/* 8000-8010 and 8005-8020 merge into one interval: "web" < "wide"
+	 * by name, so web is credited for all of it. */
+	assert_int_equal(credited(e, 8015), web);
+	/* First write: every number's counter zeroed, before any cell. */
+	assert_int_equal(zh_pol_diff(NULL, m1, &ops, &n_ops), 0);
+	zeroed = 0;
+	for (size_t i = 0; i < n_ops; i++) {
+		if (ops[i].type == ZH_POL_OP_NPCTR_ZERO) {
+			assert_int_equal(zeroed, i);
+			zeroed++;
+		}
+	}
+	assert_int_equal(zeroed, 3);
+	free(ops);
+
+	/* tls goes, "late" comes: numbers kept; late gets none m1 used;
+	 * only late's counter is zeroed. */
+	json_object_del(w.pols, "x/tls");
+	pol_add(&w, "x", "late",
+		"{\"podSelector\": {\"matchLabels\": {\"app\": \"b\"}},"
+		" \"ingress\": [{\"ports\": [{\"port\": 443}]}]}");
+	m2 = compile(&w, m1);
+	late = zh_pol_num_of(m2, "x/late");
+	assert_int_equal(zh_pol_num_of(m2, "x/web"), web);
+	assert_int_equal(zh_pol_num_of(m2, "x/wide"), wide);
+	assert_int_equal(zh_pol_num_of(m2, "x/tls"), 0);
+	assert_true(late && late != web && late != wide && late != tls);
+	assert_int_equal(credited(any_cell_in(m2, "x/b"), 443), late);
+	assert_int_equal(zh_pol_diff(m1, m2, &ops, &n_ops), 0);
+	zeroed = 0;
+	for (size_t i = 0; i < n_ops; i++)
+		if (ops[i].type == ZH_POL_OP_NPCTR_ZERO) {
+			assert_int_equal(ops[i].npctr, late);
+			zeroed++;
+		}
+	assert_int_equal(zeroed, 1);
+	free(ops);
+	/* tls back: not late's number, nor one m2 used. */
+	pol_add(&w, "x", "tls",
+		"{\"podSelector\": {\"matchLabels\": {\"app\": \"b\"}},"
+		" \"ingress\": [{\"ports\": [{\"port\": 444}]}]}");
+	m3 = compile(&w, m2);
+	assert_int_equal(zh_pol_num_of(m3, "x/late"), late);
+	assert_true(zh_pol_num_of(m3, "x/tls") != late &&
+		    zh_pol_num_of(m3, "x/tls") != web &&
+		    zh_pol_num_of(m3, "x/tls") != wide);
+	zh_pol_model_free(m1);
+	zh_pol_model_free(m2);
+	zh_pol_model_free(m3);
+	world_free(&w);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_audit_ns),
+		cmocka_unit_test(test_counter_numbers),
 		cmocka_unit_test(test_default_deny),
 		cmocka_unit_test(test_selectors),
 		cmocka_unit_test(test_ports),

@@ -221,6 +221,14 @@ static const struct zh_feat_doc docs[ZH_FEAT_MAX] = {
 				     "NetworkPolicy on what the kernel delivers into a pod",
 				     "zerohopd --network-policy on|audit refuses to start",
 				     "-" },
+	[ZH_FEAT_TC_VXLAN_ENCAP] = { "bpf_skb_adjust_room growing at the MAC layer with the VXLAN encap flags (ENCAP_L3_IPV4, L4_UDP, L2_ETH), shrinking without flags; bpf_get_hash_recalc (tested on a crafted frame)",
+				     "routing vxlan: encapsulation in BPF, and decapsulation of non-GSO IPv4 packets",
+				     "the kernel's VXLAN device encapsulates and decapsulates",
+				     "5.12" },
+	[ZH_FEAT_TC_VXLAN_DECAP] = { "bpf_skb_adjust_room shrinking with BPF_F_ADJ_ROOM_DECAP_L3_IPV4/6 (tested on a crafted frame)",
+				     "routing vxlan: decapsulation in BPF of GSO packets and inner IPv6",
+				     "the kernel's VXLAN device decapsulates those",
+				     "6.3" },
 	[ZH_FEAT_SOCK_SET_RETVAL] = { "bpf_set_retval in a cgroup connect program",
 				      "socket-level LB: ECONNREFUSED for a Service without endpoints",
 				      "connect() to it fails at once with EPERM",
@@ -241,6 +249,9 @@ static const struct zh_feat_doc docs[ZH_FEAT_MAX] = {
 				      "socket-level LB: getpeername() (IPv4)",
 				      "getpeername() reports the backend",
 				      "-" },
+	[ZH_FEAT_KTIME_COARSE] = { "bpf_ktime_get_coarse_ns in tc and XDP",
+				   "NetworkPolicy conntrack: a tick-granular clock, cheaper per packet",
+				   "bpf_ktime_get_ns", "5.11" },
 	[ZH_FEAT_PROG_SOCK_PEER6] = { VERIFIER "zh_sock_peer6",
 				      "socket-level LB: getpeername() (IPv6)",
 				      "getpeername() reports the backend",
@@ -363,6 +374,60 @@ static bool probe_progs(const char *a, const char *b)
 	err = zh_feat__load(skel);
 	pr_debug("probe: %s%s%s: %s\n", a, b ? " + " : "", b ? b : "",
 		 err ? strerror(-err) : "loads");
+	zh_feat__destroy(skel);
+	return !err;
+}
+
+/*
+ * Load the program of zh_feat.bpf.c named @name alone and run it once on a
+ * crafted Ethernet/IPv4/UDP frame (BPF_PROG_TEST_RUN): for a helper whose
+ * flags are the feature, which only a call can tell. Present when it
+ * returns 1.
+ */
+static bool probe_run(const char *name)
+{
+	unsigned char frame[128] = { 0 };
+	struct bpf_test_run_opts o = { .sz = sizeof(o),
+				       .data_in = frame,
+				       .data_size_in = sizeof(frame),
+				       .repeat = 1 };
+	struct bpf_program *prog;
+	struct zh_feat *skel;
+	int err;
+
+	frame[12] = 0x08; /* IPv4 */
+	frame[14] = 0x45;
+	frame[16] = 0; /* total length: all but the Ethernet header */
+	frame[17] = sizeof(frame) - 14;
+	frame[22] = 64; /* TTL */
+	frame[23] = 17; /* UDP */
+	frame[26] = 10; /* 10.0.0.1 -> 10.0.0.2 */
+	frame[29] = 1;
+	frame[30] = 10;
+	frame[33] = 2;
+	frame[36] = 0x20; /* ports 8192 -> 8472, length */
+	frame[38] = 0x21;
+	frame[39] = 0x18;
+	frame[41] = sizeof(frame) - 34;
+	skel = zh_feat__open();
+	if (!skel)
+		return false;
+	bpf_object__for_each_program (prog, skel->obj) {
+		const char *n = bpf_program__name(prog);
+
+		bpf_program__set_autoload(prog, !strcmp(n, name));
+	}
+	bpf_map__set_autocreate(skel->maps.probe_xsks, false);
+	err = zh_feat__load(skel);
+	if (!err) {
+		prog = bpf_object__find_program_by_name(skel->obj, name);
+		err = prog ? bpf_prog_test_run_opts(bpf_program__fd(prog), &o) :
+			     -ENOENT;
+		if (!err && o.retval != 1)
+			err = -EOPNOTSUPP;
+	}
+	pr_debug("probe: %s on a crafted frame: %s\n", name,
+		 err ? strerror(err < 0 ? -err : err) : "works");
 	zh_feat__destroy(skel);
 	return !err;
 }
@@ -556,8 +621,13 @@ int zh_feat_probe(struct zh_kfeat *f, char *err, size_t errlen)
 
 		if (id == ZH_FEAT_MAPS || (bit & (ATTACH_FEATS | PROG_FEATS)))
 			continue;
-		if (id == ZH_FEAT_XDP_META ?
+		if (id == ZH_FEAT_TC_VXLAN_ENCAP ||
+				    id == ZH_FEAT_TC_VXLAN_DECAP ?
+			    probe_run(feat_names[id]) :
+		    id == ZH_FEAT_XDP_META ?
 			    probe_progs("xdp_meta", "xdp_meta_tc") :
+		    id == ZH_FEAT_KTIME_COARSE ?
+			    probe_progs("tc_ktime_coarse", "xdp_ktime_coarse") :
 			    probe_progs(feat_names[id], NULL))
 			f->present |= bit;
 	}
@@ -656,15 +726,18 @@ const struct zh_prog_def zh_prog_defs[] = {
 		  F(TC_REDIRECT) | F(TC_MAP_DELETE_ELEM),
 	  TC_REJECT | F(TC_GET_PRANDOM_U32) | F(TC_REDIRECT_PEER) |
 		  F(TC_REDIRECT_NEIGH) | F(TC_CHECK_MTU) | F(TC_FIB_LOOKUP) |
-		  F(TC_SET_TUNNEL_KEY) },
+		  F(TC_SET_TUNNEL_KEY) | F(TC_VXLAN_ENCAP) | F(KTIME_COARSE) },
 	{ ZH_PROG_XDP_FROM_POD, ZH_FEAT_PROG_XDP_FROM_POD,
 	  XDP_BASE | XDP_NAT | F(XDP_REDIRECT) | F(XDP_MAP_DELETE_ELEM),
 	  F(XDP_ADJUST_TAIL) | F(XDP_GET_PRANDOM_U32) | F(XDP_META) |
-		  F(XDP_CHECK_MTU) },
+		  F(XDP_CHECK_MTU) | F(KTIME_COARSE) },
 	{ ZH_PROG_XDP_POD, ZH_FEAT_PROG_XDP_POD, XDP_POD | XDP_NAT, 0 },
-	/* zh_xsks, an XSKMAP, is made only where AF_XDP works. */
+	/* zh_xsks, an XSKMAP, is made only where AF_XDP works. Policy's
+	 * conntrack (policy.h) before the sockets updates zh_pol_ct. */
 	{ ZH_PROG_XDP_POD_XSK, ZH_FEAT_PROG_XDP_POD_XSK,
-	  XDP_POD | XDP_NAT | F(XDP_REDIRECT_MAP) | F(AFXDP), 0 },
+	  XDP_POD | XDP_NAT | F(XDP_REDIRECT_MAP) | F(AFXDP) |
+		  F(XDP_MAP_UPDATE_ELEM),
+	  F(KTIME_COARSE) },
 	{ ZH_PROG_TC_POD, ZH_FEAT_PROG_TC_POD, TC_POD | TC_NAT, 0 },
 	/* The FIB and the tunnel key: a SNATed NodePort request to a pod
 	 * of another node leaves by the node path (verdict.h). */
@@ -675,10 +748,12 @@ const struct zh_prog_def zh_prog_defs[] = {
 		  F(TC_REDIRECT) | F(TC_MAP_DELETE_ELEM),
 	  TC_REJECT | F(TC_REDIRECT_PEER) | F(TC_CHECK_MTU) |
 		  F(TC_GET_PRANDOM_U32) | F(TC_REDIRECT_NEIGH) |
-		  F(TC_FIB_LOOKUP) | F(TC_SET_TUNNEL_KEY) | F(TC_SK_LOOKUP) },
+		  F(TC_FIB_LOOKUP) | F(TC_SET_TUNNEL_KEY) | F(TC_SK_LOOKUP) |
+		  F(TC_VXLAN_ENCAP) | F(TC_VXLAN_DECAP) | F(KTIME_COARSE) },
 	{ ZH_PROG_XDP_UPLINK, ZH_FEAT_PROG_XDP_UPLINK,
 	  XDP_BASE | XDP_NAT | F(XDP_REDIRECT) | F(XDP_MAP_DELETE_ELEM),
-	  F(XDP_CHECK_MTU) | F(XDP_GET_PRANDOM_U32) | F(XDP_SK_LOOKUP) },
+	  F(XDP_CHECK_MTU) | F(XDP_GET_PRANDOM_U32) | F(XDP_SK_LOOKUP) |
+		  F(KTIME_COARSE) },
 	/* The VXLAN device's ingress: decapsulated packets into pods (the
 	 * uplink's code, whose SNAT branches it never takes there). */
 	{ ZH_PROG_TC_TUNNEL, ZH_FEAT_PROG_TC_TUNNEL,
@@ -686,7 +761,8 @@ const struct zh_prog_def zh_prog_defs[] = {
 		  F(TC_REDIRECT) | F(TC_MAP_DELETE_ELEM),
 	  TC_REJECT | F(TC_REDIRECT_PEER) | F(TC_CHECK_MTU) |
 		  F(TC_GET_PRANDOM_U32) | F(TC_REDIRECT_NEIGH) |
-		  F(TC_FIB_LOOKUP) | F(TC_SET_TUNNEL_KEY) },
+		  F(TC_FIB_LOOKUP) | F(TC_SET_TUNNEL_KEY) | F(TC_VXLAN_ENCAP) |
+		  F(TC_VXLAN_DECAP) | F(KTIME_COARSE) },
 	/* Socket-level LB: the helpers of sock_addr programs stand together
 	 * (sock_addr_helpers); the hook is a feature of its own. */
 	{ ZH_PROG_SOCK_CONNECT4, ZH_FEAT_PROG_SOCK_CONNECT4,
@@ -706,7 +782,8 @@ const struct zh_prog_def zh_prog_defs[] = {
 	{ ZH_PROG_SOCK_PEER6, ZH_FEAT_PROG_SOCK_PEER6,
 	  F(SOCK_HELPERS) | F(SOCK_GETPEERNAME), 0 },
 	{ ZH_PROG_TC_TO_POD, ZH_FEAT_PROG_TC_TO_POD,
-	  TC_BASE | F(TC_MAP_DELETE_ELEM) | F(TC_SKB_PULL_DATA), 0 },
+	  TC_BASE | F(TC_MAP_DELETE_ELEM) | F(TC_SKB_PULL_DATA),
+	  F(KTIME_COARSE) },
 };
 const size_t zh_prog_defs_n = ARRAY_SIZE(zh_prog_defs);
 

@@ -44,7 +44,7 @@ static inline bool zh_kfeat_has(const struct zh_kfeat *f, int id)
 }
 
 /* The features a probe answers for: every ZH_FEAT_* bit. */
-#define ZH_FEAT_ALL ((__u64)((1ULL << ZH_FEAT_MAX) - 1))
+#define ZH_FEAT_ALL ((__u64)(~0ULL >> (64 - ZH_FEAT_MAX)))
 
 /*
  * "xdp_meta,tcx": the mask of those features. Blanks around names and

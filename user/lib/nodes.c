@@ -14,6 +14,7 @@
 #include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <bpf/bpf.h>
+#include <bpf/libbpf.h>
 
 #include "nodes.h"
 #include "vec.h"
@@ -565,6 +566,61 @@ static int vxlan_ensure(const struct zh_cluster_conf *conf, int uplink,
 	return ifindex;
 }
 
+/*
+ * zh_vxlan (bpf/lib/vxlan.h): what BPF needs to encapsulate and
+ * decapsulate as this node's VXLAN device would, where the kernel lets it;
+ * zeroed (nothing in BPF) in routing native. Logged when it changes, with
+ * the reason when the kernel's device keeps the work.
+ */
+static int vxlan_bpf_apply(const struct zh_objs *objs,
+			   const struct zh_cluster_conf *conf, int uplink,
+			   int vxlan, const struct zh_addr *underlay)
+{
+	/* Said once per process, and again when it changes. */
+	static bool said;
+	struct zh_vxlan v = { 0 }, old = { 0 };
+	const char *why = NULL;
+	__u32 zero = 0;
+
+	if (objs->vxlan_fd < 0)
+		return 0; /* pins of an older build: the device does it all */
+	if (conf->routing == ZH_ROUTING_VXLAN) {
+		if (underlay->family != AF_INET)
+			why = "an IPv6 underlay (BPF encapsulates over IPv4 only)";
+		else if (!zh_kfeat_has(&objs->feat, ZH_FEAT_TC_VXLAN_ENCAP))
+			why = "kernel feature tc_vxlan_encap absent";
+	}
+	if (conf->routing == ZH_ROUTING_VXLAN && !why) {
+		v.family = ZH_AF_INET;
+		memcpy(v.saddr, underlay->raw, 4);
+		v.flags = ZH_VXLAN_F_ENCAP | ZH_VXLAN_F_DECAP;
+		zh_vxlan_mac(underlay, v.mac);
+		v.uplink = (__u32)uplink;
+		v.dev = (__u32)vxlan;
+		v.port = htons((__u16)conf->vxlan_port);
+		v.vni = conf->vni;
+	}
+	if (!bpf_map_lookup_elem(objs->vxlan_fd, &zero, &old) &&
+	    !memcmp(&old, &v, sizeof(v)) && said)
+		return 0;
+	if (bpf_map_update_elem(objs->vxlan_fd, &zero, &v, BPF_ANY))
+		return -errno;
+	if (conf->routing != ZH_ROUTING_VXLAN)
+		return 0;
+	said = true;
+	if (why)
+		pr_info("nodes: routing vxlan: the kernel's device %s encapsulates and decapsulates: %s\n",
+			conf->vxlan_dev, why);
+	else
+		pr_info("nodes: routing vxlan: encapsulation and decapsulation in BPF (%s%s), the device %s for the rest\n",
+			"GSO and inner IPv6 decapsulated ",
+			zh_kfeat_has(&objs->feat, ZH_FEAT_TC_VXLAN_DECAP) ?
+				"in BPF too" :
+				"by the device: kernel feature tc_vxlan_decap absent",
+			conf->vxlan_dev);
+	return 0;
+}
+
 /* The desired entries of a map, to remove the rest afterwards. */
 struct keys {
 	struct zh_lpm_key *k;
@@ -844,8 +900,14 @@ int zh_cluster_apply(const struct zh_objs *objs,
 			}
 		}
 	}
-	/* Pods of other nodes come in on the uplink (native), and NodePort
-	 * requests in both modes. */
+	err = vxlan_bpf_apply(objs, conf, uplink, vxlan, underlay);
+	if (err) {
+		snprintf(r->err, sizeof(r->err), "cannot write %s: %s",
+			 ZH_MAP_VXLAN, strerror(-err));
+		return err;
+	}
+	/* Pods of other nodes come in on the uplink (native; vxlan: what BPF
+	 * decapsulates), and NodePort requests in both modes. */
 	if (objs->tc_uplink_fd >= 0) {
 		err = zh_tc_attach(&objs->feat, uplink, objs->tc_uplink_fd);
 		if (err) {
@@ -970,4 +1032,51 @@ int zh_cluster_state_load(const char *dir, struct zh_cluster_conf *conf,
 	free(text);
 	json_decref(root);
 	return rc;
+}
+
+/* --- VXLAN in BPF: its counters ---------------------------------------------- */
+
+static const char *const vxlan_stat_names[ZH_VXLAN_STAT_MAX] = {
+#define ZH_VXLAN_STAT_NAME(id, name) [ZH_VXLAN_STAT_##id] = name,
+	ZH_VXLAN_STATS(ZH_VXLAN_STAT_NAME)
+#undef ZH_VXLAN_STAT_NAME
+};
+
+const char *zh_vxlan_stat_name(int stat)
+{
+	return stat >= 0 && stat < ZH_VXLAN_STAT_MAX ? vxlan_stat_names[stat] :
+						       "?";
+}
+
+int zh_vxlan_stats_read(const struct zh_objs *o, __u64 out[ZH_VXLAN_STAT_MAX],
+			bool reset)
+{
+	int ncpu = libbpf_num_possible_cpus();
+	__u64 *percpu;
+	int err = 0;
+
+	memset(out, 0, sizeof(*out) * ZH_VXLAN_STAT_MAX);
+	if (o->vxlan_stats_fd < 0)
+		return 0;
+	if (ncpu < 0)
+		return ncpu;
+	percpu = calloc((size_t)ncpu, sizeof(*percpu));
+	if (!percpu)
+		return -ENOMEM;
+	for (__u32 s = 0; s < ZH_VXLAN_STAT_MAX && !err; s++) {
+		if (bpf_map_lookup_elem(o->vxlan_stats_fd, &s, percpu)) {
+			err = -errno;
+			break;
+		}
+		for (int c = 0; c < ncpu; c++)
+			out[s] += percpu[c];
+		if (reset) {
+			memset(percpu, 0, (size_t)ncpu * sizeof(*percpu));
+			if (bpf_map_update_elem(o->vxlan_stats_fd, &s, percpu,
+						BPF_ANY))
+				err = -errno;
+		}
+	}
+	free(percpu);
+	return err;
 }

@@ -123,6 +123,13 @@ struct zh_cluster_result {
  * Call with zh_pin_lock(@objs->root) held. 0, or a negative errno with
  * @r->err saying why (what was done stays: applying again finishes it).
  */
+/* "encap", ..., "encap_refused": zh_vxlan_stats' counter @stat. */
+const char *zh_vxlan_stat_name(int stat);
+/* zh_vxlan_stats summed over the CPUs into @out (zero where the map is
+ * not pinned), then zeroed with @reset. 0 or -errno. */
+int zh_vxlan_stats_read(const struct zh_objs *o, __u64 out[ZH_VXLAN_STAT_MAX],
+			bool reset);
+
 int zh_cluster_apply(const struct zh_objs *objs,
 		     const struct zh_cluster_conf *conf,
 		     const struct zh_node_set *set,

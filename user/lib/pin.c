@@ -161,6 +161,11 @@ static const struct pin_entry pins[] = {
 	PIN(ZH_MAP_POL_EPS, pol_eps_fd, false),
 	PIN(ZH_MAP_POL_CT, pol_ct_fd, false),
 	PIN(ZH_PROG_TC_TO_POD, tc_to_pod_fd, true),
+	PIN(ZH_MAP_SVC_BE, svc_be_fd, false),
+	PIN(ZH_MAP_VXLAN, vxlan_fd, false),
+	PIN(ZH_MAP_VXLAN_STATS, vxlan_stats_fd, false),
+	PIN(ZH_MAP_POL_NPCTR, pol_npctr_fd, false),
+	PIN(ZH_MAP_POL_CT4, pol_ct4_fd, false),
 };
 #define N_PINS (sizeof(pins) / sizeof(pins[0]))
 

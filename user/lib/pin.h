@@ -90,6 +90,12 @@ struct zh_objs {
 	int pol_eps_fd;
 	int pol_ct_fd;
 	int tc_to_pod_fd;
+	int svc_be_fd; /* zh_svc_be: where per-packet flows' replies come from */
+	/* VXLAN in BPF (bpf/lib/vxlan.h, nodes.h) */
+	int vxlan_fd;
+	int vxlan_stats_fd;
+	int pol_npctr_fd; /* per policy number: flows allowed */
+	int pol_ct4_fd; /* zh_pol_ct's IPv4 flows */
 	bool probed; /* this call probed the kernel (no feature set pinned) */
 	bool loaded; /* this call ran the loader (something was not pinned) */
 	/* ... and pinned every program itself: none was pinned before (a

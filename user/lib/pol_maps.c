@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <bpf/bpf.h>
+#include <bpf/libbpf.h>
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -143,6 +144,26 @@ static int ep_del(const struct zh_objs *o, const struct zh_ep_key *k,
 	return del(o->pol_eps_fd, k, st);
 }
 
+/* Entry @idx of the per-CPU array @fd (values of @size) zeroed on every
+ * CPU. */
+static int ctr_zero(int fd, uint32_t idx, size_t size, const char *map,
+		    struct zh_pol_apply_stats *st)
+{
+	int ncpu = libbpf_num_possible_cpus(), err;
+	void *zero;
+
+	if (fd < 0)
+		return 0; /* pins of a version without the counters */
+	if (ncpu <= 0)
+		return ncpu ? ncpu : -EINVAL;
+	zero = calloc((size_t)ncpu, size);
+	if (!zero)
+		return -ENOMEM;
+	err = put(fd, &idx, zero, map, st);
+	free(zero);
+	return err;
+}
+
 int zh_pol_maps_apply(const struct zh_objs *o, const struct zh_pol_op *ops,
 		      size_t n_ops, struct zh_pol_apply_stats *st)
 {
@@ -153,6 +174,15 @@ int zh_pol_maps_apply(const struct zh_objs *o, const struct zh_pol_op *ops,
 		const struct zh_pol_op *op = &ops[i];
 
 		switch (op->type) {
+		case ZH_POL_OP_NPCTR_ZERO:
+			err = ctr_zero(o->pol_npctr_fd, op->npctr,
+				       sizeof(__u64), ZH_MAP_POL_NPCTR, st);
+			break;
+		case ZH_POL_OP_CLASSCTR_ZERO:
+			err = ctr_zero(o->polctr_fd, op->npctr,
+				       sizeof(struct zh_pol_count),
+				       ZH_MAP_POLCTR, st);
+			break;
 		case ZH_POL_OP_PORTS_PUT:
 			err = put(o->pol_ports_fd, &op->ports.idx,
 				  op->ports.ports, ZH_MAP_POL_PORTS, st);
@@ -521,4 +551,176 @@ int zh_pol_maps_verdict(const struct zh_objs *o, const struct zh_ep_key *src,
 	if (r && !why[0].audit && s.mode != ZH_POL_MODE_AUDIT)
 		return r;
 	return 0;
+}
+
+/* --- per-policy counters --------------------------------------------------- */
+
+json_t *zh_pol_index(const struct zh_pol_model *m, const json_t *retired)
+{
+	json_t *idx = json_object();
+
+	if (!idx)
+		return NULL;
+	for (size_t i = 0; i < m->n_nums; i++) {
+		json_t *o = json_pack("{s:i, s:[]}", "number",
+				      (json_int_t)m->nums[i].id, "classes");
+		json_t *r = json_object_get(retired, m->nums[i].key);
+
+		if (!o || json_object_set_new(idx, m->nums[i].key, o))
+			goto err;
+		if (r && json_object_set(o, "retired", r))
+			goto err;
+	}
+	for (size_t c = 0; c < m->n_classes; c++) {
+		const struct zh_pol_class *cl = &m->classes[c];
+
+		for (size_t p = 0; p < cl->n_policies; p++) {
+			json_t *o = json_object_get(idx, cl->policies[p]);
+
+			if (o &&
+			    json_array_append_new(json_object_get(o, "classes"),
+						  json_integer(cl->id)))
+				goto err;
+		}
+	}
+	return idx;
+err:
+	json_decref(idx);
+	return NULL;
+}
+
+/* The sum over the CPUs of the per-CPU @n u64s at @key of @fd into
+ * @out[0..n); 0, or -errno (the entry cannot be read). */
+static int percpu_sum(int fd, __u32 key, void *buf, int ncpu, size_t n,
+		      __u64 *out)
+{
+	const __u64 *v = buf;
+
+	if (fd < 0 || bpf_map_lookup_elem(fd, &key, buf))
+		return -errno;
+	for (size_t w = 0; w < n; w++) {
+		out[w] = 0;
+		for (int c = 0; c < ncpu; c++)
+			out[w] += v[(size_t)c * n + w];
+	}
+	return 0;
+}
+
+json_t *zh_pol_maps_counts(const struct zh_objs *o, const json_t *index)
+{
+	int ncpu = libbpf_num_possible_cpus();
+	json_t *out = json_object(), *v;
+	const char *key;
+	void *buf;
+
+	if (!out || ncpu <= 0)
+		goto err_out;
+	buf = calloc((size_t)ncpu, sizeof(struct zh_pol_count));
+	if (!buf)
+		goto err_out;
+	json_object_foreach ((json_t *)index, key, v) {
+		json_int_t num =
+			json_integer_value(json_object_get(v, "number"));
+		json_t *ret = json_object_get(v, "retired");
+		__u64 allowed = 0, t[4];
+		__u64 denied = (__u64)json_integer_value(
+			json_object_get(ret, "denied"));
+		__u64 audited = (__u64)json_integer_value(
+			json_object_get(ret, "audited"));
+		json_t *cls = json_object_get(v, "classes"), *c;
+		size_t i;
+
+		if (num > 0 && num < ZH_MAX_POL_NPS &&
+		    !percpu_sum(o->pol_npctr_fd, (__u32)num, buf, ncpu, 1, t))
+			allowed = t[0];
+		/* Denials are the absence of an allow: every policy of the
+		 * class (those selecting the pod that way) is credited. */
+		json_array_foreach (cls, i, c) {
+			json_int_t id = json_integer_value(c);
+
+			if (id <= 0 || id >= ZH_MAX_POL_CLASSES ||
+			    percpu_sum(o->polctr_fd, (__u32)id, buf, ncpu, 4,
+				       t))
+				continue;
+			denied += t[1];
+			audited += t[2];
+		}
+		if (json_object_set_new(out, key,
+					json_pack("{s:I, s:I, s:I}", "allowed",
+						  (json_int_t)allowed, "denied",
+						  (json_int_t)denied, "audited",
+						  (json_int_t)audited)))
+			goto err_buf;
+	}
+	free(buf);
+	return out;
+err_buf:
+	free(buf);
+err_out:
+	json_decref(out);
+	return NULL;
+}
+
+/* @r[@field] += @n */
+static void add_to(json_t *r, const char *field, __u64 n)
+{
+	json_object_set_new(
+		r, field,
+		json_integer(json_integer_value(json_object_get(r, field)) +
+			     (json_int_t)n));
+}
+
+int zh_pol_maps_retire(const struct zh_objs *o, const struct zh_pol_model *old,
+		       const struct zh_pol_model *new, json_t *retired)
+{
+	int ncpu = libbpf_num_possible_cpus();
+	size_t j = 0;
+	void *buf;
+
+	if (!old || ncpu <= 0)
+		return 0;
+	buf = calloc((size_t)ncpu, sizeof(struct zh_pol_count));
+	if (!buf)
+		return -ENOMEM;
+	for (size_t i = 0; i < old->n_classes; i++) {
+		const struct zh_pol_class *c = &old->classes[i];
+		__u64 t[4];
+
+		while (j < new->n_classes &&new->classes[j].id < c->id)
+			j++;
+		if (j < new->n_classes &&new->classes[j].id == c->id &&
+		    !memcmp(new->classes[j].sig, c->sig, sizeof(c->sig)))
+			continue; /* kept: still counted where it is */
+		if (percpu_sum(o->polctr_fd, c->id, buf, ncpu, 4, t) ||
+		    !(t[1] | t[2]))
+			continue;
+		for (size_t p = 0; p < c->n_policies; p++) {
+			json_t *r = json_object_get(retired, c->policies[p]);
+
+			if (!zh_pol_num_of(new, c->policies[p]))
+				continue; /* gone: its counts with it */
+			if (!r) {
+				r = json_object();
+				if (!r || json_object_set_new(
+						  retired, c->policies[p], r))
+					goto err;
+			}
+			add_to(r, "denied", t[1]);
+			add_to(r, "audited", t[2]);
+		}
+	}
+	/* Policies gone: their past with them (the next key taken before
+	 * the current one goes). */
+	for (void *it = json_object_iter(retired), *next; it; it = next) {
+		const char *key = json_object_iter_key(it);
+
+		next = json_object_iter_next(retired, it);
+		if (!zh_pol_num_of(new, key))
+			json_object_del(retired, key);
+	}
+	free(buf);
+	return 0;
+err:
+	free(buf);
+	return -ENOMEM;
 }

@@ -61,6 +61,31 @@ int zh_pol_maps_reconcile(const struct zh_objs *o, const struct zh_pol_model *m,
 
 /* zh_pol_state.mode (ZH_POL_MODE_*), epoch kept. Off: every policy bit
  * cleared and the policy maps emptied, so that nothing is judged. */
+/*
+ * Per-policy counters. zh_pol_index(): what names their numbers, for
+ * @m: {"namespace/name": {"number": N, "classes": [class, ...],
+ * "retired": {...}}} (the classes, of either direction, the policy is one
+ * of; what classes it was one of counted, from @retired, may be NULL), as
+ * zerohopd keeps it and writes it into policy.json. zh_pol_maps_counts(): from the maps,
+ * {"namespace/name": {"allowed": a, "denied": d, "audited": u}}: flows
+ * allowed with the policy credited (zh_pol_npctr, policy.c says which
+ * policy an allow credits), and the denials and audits of its classes
+ * (a denial is credited to every policy selecting the pod in that
+ * direction). NULL: out of memory.
+ */
+json_t *zh_pol_index(const struct zh_pol_model *m, const json_t *retired);
+json_t *zh_pol_maps_counts(const struct zh_objs *o, const json_t *index);
+/*
+ * So that a policy's denials and audits only grow: the counts of @old's
+ * classes that @new does not keep (a class changes when a policy starts
+ * or stops selecting a pod, or audit changes), read once the maps hold
+ * @new, added per policy of @new into @retired ({"namespace/name":
+ * {"denied": d, "audited": u}}, which zh_pol_index() carries into the
+ * index); policies gone are dropped from it. 0 or -ENOMEM.
+ */
+int zh_pol_maps_retire(const struct zh_objs *o, const struct zh_pol_model *old,
+		       const struct zh_pol_model *new, json_t *retired);
+
 int zh_pol_maps_mode(const struct zh_objs *o, __u32 mode);
 int zh_pol_maps_state(const struct zh_objs *o, struct zh_pol_state *out);
 

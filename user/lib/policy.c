@@ -247,6 +247,7 @@ struct cc {
 	struct pol_peers peers;
 	struct pol_policy *pols;
 	size_t n_pols;
+	uint16_t *pnum; /* by policy index: its number (zh_pol_num) */
 	struct pod *pods;
 	size_t n_pods;
 	struct np *nps;
@@ -335,6 +336,66 @@ static bool labels_ok(const json_t *l)
 	return true;
 }
 
+int zh_pol_audit_ns_check(const char *list, char *why, size_t len)
+{
+	const char *p = list;
+
+	if (!list || !*list) {
+		snprintf(why, len, "no namespace");
+		return -EINVAL;
+	}
+	while (*p) {
+		size_t n = strcspn(p, ",");
+
+		if (!n || n > 63) {
+			snprintf(why, len,
+				 "a namespace name is 1 to 63 characters");
+			return -EINVAL;
+		}
+		for (size_t i = 0; i < n; i++) {
+			char ch = p[i];
+			bool ok = (ch >= 'a' && ch <= 'z') ||
+				  (ch >= '0' && ch <= '9') ||
+				  (ch == '-' && i && i + 1 < n);
+
+			if (!ok) {
+				snprintf(
+					why, len,
+					"\"%.*s\" is not a namespace name (lower-case letters, digits, '-' inside)",
+					(int)n, p);
+				return -EINVAL;
+			}
+		}
+		p += n;
+		if (*p == ',' && !*++p) {
+			snprintf(why, len, "a comma at the end");
+			return -EINVAL;
+		}
+	}
+	return 0;
+}
+
+/* The namespaces of opts->audit_ns into @ns_audit. */
+static int audit_ns_read(json_t *ns_audit, const char *list)
+{
+	char name[64];
+
+	for (const char *p = list; p && *p;) {
+		size_t n = strcspn(p, ",");
+
+		if (n && n < sizeof(name)) {
+			memcpy(name, p, n);
+			name[n] = 0;
+			if (json_object_set_new(ns_audit, name, json_true()))
+				return -ENOMEM;
+		}
+		p += n;
+		if (*p == ',')
+			p++;
+	}
+	return 0;
+}
+
 static int namespaces_read(struct cc *c, const json_t *namespaces)
 {
 	const char *k;
@@ -345,6 +406,10 @@ static int namespaces_read(struct cc *c, const json_t *namespaces)
 	c->ns_store = namespaces;
 	c->ns_names_ok = true;
 	if (!c->ns_labels || !c->ns_audit)
+		return -ENOMEM;
+	/* Audited by the agent's list, whether its Namespace is seen yet
+	 * or not; or by the Namespace's annotation. */
+	if (audit_ns_read(c->ns_audit, c->o->audit_ns))
 		return -ENOMEM;
 	json_object_foreach ((json_t *)namespaces, k, v) {
 		const json_t *md = json_object_get(v, "metadata");
@@ -1766,13 +1831,59 @@ static int cell_emit(struct pending *pc, const struct zh_pol_key *key,
 	return 0;
 }
 
+/*
+ * The policy credited with each interval of cell @e (np[]): the first
+ * policy (by namespace/name: @rules are in that order) with a rule that
+ * applies to the cell (@app) and allows a port of the interval; for a
+ * bitmap cell, the first that allows any of its ports. Intervals are
+ * merged across policies, so a port in the part of an interval that only
+ * a later policy allows still credits the first.
+ */
+static int cell_credit(const struct cc *c, const struct pol_rule **rules,
+		       const uint32_t *rule_pol, const bool *app,
+		       size_t n_rules, uint8_t proto, const uint32_t *np,
+		       size_t n_np, struct zh_pol_cell_ent *e, struct ivs *tmp)
+{
+	bool bitmap = e->val.flags & ZH_POL_CELL_F_BITMAP;
+
+	for (size_t r = 0; r < n_rules; r++) {
+		uint16_t num = c->pnum[rule_pol[r]];
+
+		if (!app[r])
+			continue;
+		tmp->n = 0;
+		if (rule_ports(c, rules[r], proto, np, n_np, tmp))
+			return -ENOMEM;
+		if (bitmap) {
+			if (tmp->n) {
+				e->val.np[0] = num;
+				return 0;
+			}
+			continue;
+		}
+		for (int i = 0; i < e->val.n && i < ZH_POL_CELL_IVS; i++) {
+			if (e->val.np[i])
+				continue;
+			for (size_t t = 0; t < tmp->n; t++)
+				if (tmp->v[t].lo <= e->val.iv[i].hi &&
+				    tmp->v[t].hi >= e->val.iv[i].lo) {
+					e->val.np[i] = num;
+					break;
+				}
+		}
+	}
+	return 0;
+}
+
 /* Every cell of class @k, into @pc. */
 static int class_cells(struct cc *c, const struct sig *k, struct pending *pc)
 {
 	const struct pol_rule **rules = NULL;
-	size_t n_rules = 0, cap = 0;
+	uint32_t *rule_pol = NULL;
+	bool *app = NULL;
+	size_t n_rules = 0, cap = 0, cap_rp = 0, cap_app = 0;
 	bool specific_rules = false;
-	struct ivs any = { 0 }, s = { 0 };
+	struct ivs any = { 0 }, s = { 0 }, tmp = { 0 };
 	int rc = -ENOMEM;
 
 	for (size_t i = 0; i < k->n_pols; i++) {
@@ -1782,8 +1893,13 @@ static int class_cells(struct cc *c, const struct sig *k, struct pending *pc)
 			const struct pol_rule *ru = &p->rules[k->dir][r];
 
 			if (grow((void **)&rules, &cap, n_rules + 1,
-				 sizeof(*rules)))
+				 sizeof(*rules)) ||
+			    grow((void **)&rule_pol, &cap_rp, n_rules + 1,
+				 sizeof(*rule_pol)) ||
+			    grow((void **)&app, &cap_app, n_rules + 1,
+				 sizeof(*app)))
 				goto out;
+			rule_pol[n_rules] = k->pols[i];
 			rules[n_rules++] = ru;
 			if (!ru->all_peers ||
 			    (k->dir == ZH_POL_EGRESS && rule_has_named(ru)))
@@ -1809,6 +1925,11 @@ static int class_cells(struct cc *c, const struct sig *k, struct pending *pc)
 		/* The wildcard cell goes first; its flag is set below. */
 		if (cell_emit(pc, &key, &any, 0))
 			goto out;
+		for (size_t r = 0; r < n_rules; r++)
+			app[r] = rules[r]->all_peers;
+		if (cell_credit(c, rules, rule_pol, app, n_rules, protos[pi],
+				cnp, cn_np, &pc->v[pc->n - 1], &tmp))
+			goto out;
 		for (size_t i = 0; specific_rules && i < c->n_ids; i++) {
 			const struct sig *id = &c->ids[i];
 			bool rel = false;
@@ -1822,6 +1943,7 @@ static int class_cells(struct cc *c, const struct sig *k, struct pending *pc)
 
 				for (size_t e = 0; !in && e < ru->n_peers; e++)
 					in = has_peer(id, ru->peers[e]);
+				app[r] = in;
 				if (!in)
 					continue;
 				if (!ru->all_peers ||
@@ -1845,6 +1967,13 @@ static int class_cells(struct cc *c, const struct sig *k, struct pending *pc)
 			key.identity = id->id;
 			if (cell_emit(pc, &key, &s, 0))
 				goto out;
+			if (cell_credit(c, rules, rule_pol, app, n_rules,
+					protos[pi],
+					k->dir == ZH_POL_INGRESS ? cnp : id->np,
+					k->dir == ZH_POL_INGRESS ? cn_np :
+								   id->n_np,
+					&pc->v[pc->n - 1], &tmp))
+				goto out;
 			n_spec++;
 		}
 		if (n_spec)
@@ -1861,8 +1990,11 @@ static int class_cells(struct cc *c, const struct sig *k, struct pending *pc)
 	rc = 0;
 out:
 	free(rules);
+	free(rule_pol);
+	free(app);
 	free(any.v);
 	free(s.v);
+	free(tmp.v);
 	return rc;
 }
 
@@ -1943,6 +2075,69 @@ static bool class_cidr(const struct cc *c, const struct sig *k)
 					return true;
 	}
 	return false;
+}
+
+static int cmp_num(const void *a, const void *b)
+{
+	const struct zh_pol_num *x = a, *y = b;
+
+	return strcmp(x->key, y->key);
+}
+
+uint16_t zh_pol_num_of(const struct zh_pol_model *m, const char *key)
+{
+	struct zh_pol_num want = { .key = (char *)key }, *f;
+
+	if (!m || !m->n_nums)
+		return 0;
+	f = bsearch(&want, m->nums, m->n_nums, sizeof(*m->nums), cmp_num);
+	return f ? f->id : 0;
+}
+
+/*
+ * Every policy numbered (zh_pol_num): the previous model's number for
+ * the same policy, else the lowest it did not use; past ZH_MAX_POL_NPS - 1
+ * numbers, 0 (not counted).
+ */
+static int policy_numbers(struct cc *c)
+{
+	struct zh_pol_model *m = c->m;
+	const struct zh_pol_model *prev = c->prev;
+	bool *used = calloc(ZH_MAX_POL_NPS, sizeof(*used));
+	uint32_t next = 1;
+
+	c->pnum = calloc(c->n_pols ? c->n_pols : 1, sizeof(*c->pnum));
+	m->nums = calloc(c->n_pols ? c->n_pols : 1, sizeof(*m->nums));
+	if (!used || !c->pnum || !m->nums) {
+		free(used);
+		return -ENOMEM;
+	}
+	for (size_t i = 0; prev && i < prev->n_nums; i++)
+		used[prev->nums[i].id] = true;
+	for (size_t i = 0; i < c->n_pols; i++)
+		c->pnum[i] = zh_pol_num_of(prev, c->pols[i].key);
+	for (size_t i = 0; i < c->n_pols; i++) {
+		struct zh_pol_num *n = &m->nums[m->n_nums];
+
+		if (!c->pnum[i]) {
+			while (next < ZH_MAX_POL_NPS && used[next])
+				next++;
+			if (next < ZH_MAX_POL_NPS)
+				c->pnum[i] = (uint16_t)next++;
+		}
+		n->key = strdup(c->pols[i].key);
+		if (!n->key) {
+			free(used);
+			return -ENOMEM;
+		}
+		n->id = c->pnum[i];
+		m->n_nums++;
+	}
+	/* c->pols are in key order already (store_keys()); sorted all the
+	 * same, bsearch depends on it. */
+	pol_sort(m->nums, m->n_nums, sizeof(*m->nums), cmp_num);
+	free(used);
+	return 0;
 }
 
 static int classes(struct cc *c)
@@ -2113,6 +2308,7 @@ static void cc_free(struct cc *c)
 	for (size_t i = 0; i < c->n_pols; i++)
 		pol_policy_free(&c->pols[i]);
 	free(c->pols);
+	free(c->pnum);
 	for (size_t i = 0; i < c->n_pods; i++) {
 		free(c->pods[i].peers);
 		for (size_t x = 0; x < POD_IPS_MAX; x++)
@@ -2164,6 +2360,9 @@ void zh_pol_model_free(struct zh_pol_model *m)
 	free(m->cells);
 	free(m->rejects);
 	cache_free(m->cache);
+	for (size_t i = 0; i < m->n_nums; i++)
+		free(m->nums[i].key);
+	free(m->nums);
 	free(m);
 }
 
@@ -2196,6 +2395,8 @@ int zh_pol_compile(const json_t *pods, const json_t *namespaces,
 		rc = identities(&c);
 	if (!rc)
 		rc = cache_end(&c);
+	if (!rc)
+		rc = policy_numbers(&c);
 	if (!rc)
 		rc = classes(&c);
 	if (rc)

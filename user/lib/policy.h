@@ -71,6 +71,9 @@ struct zh_pol_limits {
 struct zh_pol_opts {
 	const char *node; /* this node: its pods are the local endpoints */
 	bool audit; /* every class audits (--network-policy=audit) */
+	/* Namespaces whose pods audit (--network-policy-audit-ns): names
+	 * separated by commas (zh_pol_audit_ns_check()); NULL: none. */
+	const char *audit_ns;
 	/* This node's own addresses (ZH_POL_ID_HOST), besides the IPs of
 	 * its hostNetwork pods; may be NULL. */
 	const struct zh_ep_key *node_addrs;
@@ -84,6 +87,10 @@ struct zh_pol_opts {
 
 /* A Namespace annotated with this ("true") audits its pods' policy. */
 #define ZH_POL_AUDIT_ANNOTATION "zerohop.io/network-policy-audit"
+
+/* Is @list namespace names (RFC 1123 labels) separated by commas? 0, or
+ * -EINVAL with the reason in @why. */
+int zh_pol_audit_ns_check(const char *list, char *why, size_t len);
 
 #define ZH_POL_REASON_MAX 200
 
@@ -135,6 +142,15 @@ struct zh_pol_cell_ent {
 	struct zh_pol_ports *ports;
 };
 
+/* A NetworkPolicy's number: its counter in zh_pol_npctr (flows allowed
+ * with it credited). Kept from the previous model for the same policy; a
+ * new policy never takes a number the previous model used, and its
+ * counter is zeroed before a cell credits it (zh_pol_diff()). */
+struct zh_pol_num {
+	char *key; /* namespace/name */
+	uint16_t id; /* 0: past ZH_MAX_POL_NPS - 1 numbers (not counted) */
+};
+
 struct zh_pol_summary {
 	size_t pods, namespaces, policies; /* read */
 	size_t identities, ipcache, lpm, classes, endpoints, cells, bitmaps;
@@ -161,6 +177,8 @@ struct zh_pol_model {
 	size_t n_cells;
 	struct zh_pol_reject *rejects; /* in the order found */
 	size_t n_rejects;
+	struct zh_pol_num *nums; /* by key: every policy compiled */
+	size_t n_nums;
 	struct zh_pol_summary sum;
 	/* What the next compile (given this one as @prev) may reuse;
 	 * opaque (policy.c). */
@@ -216,12 +234,17 @@ bool zh_pol_cell_allows(const struct zh_pol_model *m, uint16_t class,
 			uint8_t dir, uint8_t proto, uint32_t identity,
 			uint16_t port);
 
+/* The number of policy @key ("namespace/name") in @m; 0: none. */
+uint16_t zh_pol_num_of(const struct zh_pol_model *m, const char *key);
+
 /* "10.0.0.1" or "fd00::1" into a key; 0 or -EINVAL. */
 int zh_pol_key_parse(const char *s, struct zh_ep_key *k);
 
 /* --- the writes that take the maps from one model to the next ------------ */
 
 enum zh_pol_op_type {
+	ZH_POL_OP_NPCTR_ZERO, /* zh_pol_npctr[npctr] = 0 on every CPU */
+	ZH_POL_OP_CLASSCTR_ZERO, /* zh_polctr[npctr] (a class) zeroed */
 	ZH_POL_OP_PORTS_PUT, /* zh_pol_ports[idx] = *ports */
 	ZH_POL_OP_CELL_PUT,
 	ZH_POL_OP_IPC_PUT,
@@ -258,12 +281,15 @@ struct zh_pol_op {
 			uint32_t idx;
 			const struct zh_pol_ports *ports; /* @new's */
 		} ports;
+		uint32_t npctr; /* the policy (class) number */
 	};
 };
 
 /*
  * The writes from @old (NULL: empty maps) to @new, in the order to do
- * them: port bitmaps and cells new or changed; ipcache (hash, LPM) and
+ * them: the counters of policy and class numbers new in @new zeroed (a
+ * number may have meant something two models ago); port bitmaps
+ * and cells new or changed; ipcache (hash, LPM) and
  * endpoints repointed; the epoch bumped when any write may have removed
  * access (a cell lost ports or went, an address changed identity or
  * went, an endpoint changed class or became isolated); then what @new no

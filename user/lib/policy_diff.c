@@ -94,6 +94,8 @@ const char *zh_pol_op_name(enum zh_pol_op_type t)
 {
 	static const char *const names[] = {
 		[ZH_POL_OP_PORTS_PUT] = "ports_put",
+		[ZH_POL_OP_NPCTR_ZERO] = "npctr_zero",
+		[ZH_POL_OP_CLASSCTR_ZERO] = "classctr_zero",
 		[ZH_POL_OP_CELL_PUT] = "cell_put",
 		[ZH_POL_OP_IPC_PUT] = "ipcache_put",
 		[ZH_POL_OP_LPM_PUT] = "lpm_put",
@@ -551,6 +553,36 @@ int zh_pol_diff(const struct zh_pol_model *old, const struct zh_pol_model *new,
 		old = &empty;
 	*ops = NULL;
 	*n_ops = 0;
+
+	/* 0. The counters of policy numbers new to @new (or that meant
+	 * another policy in @old) zeroed, before any cell credits them:
+	 * nothing counts there since @old (a new number is one @old did
+	 * not use). */
+	for (j = 0; j < new->n_nums; j++) {
+		const struct zh_pol_num *n = &new->nums[j];
+
+		if (!n->id || zh_pol_num_of(old, n->key) == n->id)
+			continue;
+		op = op_new(&l, ZH_POL_OP_NPCTR_ZERO);
+		if (!op)
+			goto err_nomem;
+		op->npctr = n->id;
+	}
+	/* ... and of classes (zh_polctr, per-policy denials): a class
+	 * number of @old keeps its meaning in @new. */
+	for (i = 0, j = 0; j < new->n_classes; j++) {
+		const struct zh_pol_class *n = &new->classes[j];
+
+		while (i < old->n_classes && old->classes[i].id < n->id)
+			i++;
+		if (i < old->n_classes && old->classes[i].id == n->id &&
+		    !memcmp(old->classes[i].sig, n->sig, sizeof(n->sig)))
+			continue;
+		op = op_new(&l, ZH_POL_OP_CLASSCTR_ZERO);
+		if (!op)
+			goto err_nomem;
+		op->npctr = n->id;
+	}
 
 	/* 1. Bitmaps and cells, new or changed. */
 	for (i = 0, j = 0; j < new->n_cells; j++) {

@@ -98,6 +98,31 @@ int zh_cgroup2_root(char *buf, size_t len)
 	return -ENOENT;
 }
 
+bool zh_cgroup2_is_root(const char *cgroup)
+{
+	char dir[PATH_MAX], path[PATH_MAX];
+	int n;
+
+	if (!cgroup) {
+		if (zh_cgroup2_root(dir, sizeof(dir)))
+			return false;
+	} else {
+		n = snprintf(dir, sizeof(dir), "%s", cgroup);
+		if (n < 0 || (size_t)n >= sizeof(dir))
+			return false;
+	}
+	if (!is_cgroup2(dir)) {
+		n = snprintf(path, sizeof(path), "%s/unified", dir);
+		if (n < 0 || (size_t)n >= sizeof(path) || !is_cgroup2(path))
+			return false;
+		memcpy(dir, path, sizeof(dir));
+	}
+	n = snprintf(path, sizeof(path), "%s/cgroup.type", dir);
+	if (n < 0 || (size_t)n >= sizeof(path))
+		return false;
+	return access(path, F_OK) && errno == ENOENT;
+}
+
 static void link_path(char *buf, size_t len, const char *dir, int hook)
 {
 	snprintf(buf, len, "%s/%s_link", dir, hooks[hook].prog);

@@ -43,6 +43,14 @@ const char *zh_sock_hook_name(int hook);
 int zh_cgroup2_root(char *buf, size_t len);
 
 /*
+ * Is @cgroup (NULL: zh_cgroup2_root()), or its cgroup v2 part DIR/unified
+ * as zh_socklb_attach() takes it, the root of its hierarchy, every
+ * process of the machine below it? Not the root of a cgroup namespace (a
+ * container's /sys/fs/cgroup): only the real root has no cgroup.type.
+ */
+bool zh_cgroup2_is_root(const char *cgroup);
+
+/*
  * Put every hook this kernel runs on the cgroup v2 directory @cgroup
  * (NULL: zh_cgroup2_root()): a pinned link made, or kept where it is
  * there already (its program updated in place to the one pinned now, as

@@ -654,6 +654,83 @@ int zh_ct_foreach(const struct zh_objs *o,
 	return rc;
 }
 
+/* Set or clear @flag in zh_config.flags. */
+static int config_flag(const struct zh_objs *o, __u32 flag, bool on)
+{
+	struct zh_config cfg;
+	int rc;
+
+	rc = zh_config_get(o, &cfg);
+	if (rc)
+		return rc;
+	if (!!(cfg.flags & flag) == on)
+		return 0;
+	cfg.flags = on ? cfg.flags | flag : cfg.flags & ~flag;
+	return zh_config_set(o, &cfg);
+}
+
+int zh_svc_rev_ungate(const struct zh_objs *o)
+{
+	if (o->svc_be_fd < 0)
+		return 0;
+	return config_flag(o, ZH_CFG_F_REV_GATED, false);
+}
+
+struct rev_mark {
+	const struct zh_objs *o;
+	size_t marked;
+};
+
+/* A flow's REV entry: its backend (the key's source) gets its slot. */
+static int rev_mark(const struct zh_ct_key *key, const struct zh_ct *ct,
+		    void *arg)
+{
+	struct rev_mark *m = arg;
+	struct zh_ep_key ek = { .family = key->family };
+	struct zh_endpoint ep;
+	__u32 slot = ZH_SVC_BE_ROUTED, one = 1;
+
+	(void)ct;
+	if (key->dir != ZH_CT_REV)
+		return 0;
+	memcpy(ek.addr, key->saddr, sizeof(ek.addr));
+	if (!bpf_map_lookup_elem(m->o->endpoints_fd, &ek, &ep))
+		slot = ep.ifindex & (ZH_SVC_BE_SLOTS - 1);
+	if (bpf_map_update_elem(m->o->svc_be_fd, &slot, &one, BPF_ANY))
+		return -errno;
+	m->marked++;
+	return 0;
+}
+
+int zh_svc_rev_gate(const struct zh_objs *o, size_t *marked)
+{
+	struct rev_mark m = { .o = o };
+	__u32 zero = 0;
+	int rc;
+
+	if (o->svc_be_fd < 0)
+		return 0;
+	/* Ungated while the slots are cleared (those of flows long gone
+	 * with them) and marked again from zh_ct: a flow the datapath makes
+	 * meanwhile marks itself after the clearing, or is in zh_ct. */
+	rc = config_flag(o, ZH_CFG_F_REV_GATED, false);
+	for (__u32 s = 0; !rc && s < ZH_SVC_BE_SLOTS; s++)
+		if (bpf_map_update_elem(o->svc_be_fd, &s, &zero, BPF_ANY))
+			rc = -errno;
+	if (!rc)
+		rc = zh_ct_foreach(o, rev_mark, &m);
+	if (!rc)
+		rc = config_flag(o, ZH_CFG_F_REV_GATED, true);
+	if (marked)
+		*marked = m.marked;
+	return rc;
+}
+
+int zh_svc_sock_pods(const struct zh_objs *o, bool on)
+{
+	return config_flag(o, ZH_CFG_F_SOCK_PODS, on);
+}
+
 int zh_ct_flush(const struct zh_objs *o)
 {
 	struct zh_ct_key *k = NULL;

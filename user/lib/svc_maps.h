@@ -122,6 +122,23 @@ int zh_svc_dump_info(const struct zh_objs *o, struct zh_svc_set *out,
 		     struct zh_svc_info **info);
 void zh_svc_info_free(struct zh_svc_info *info, size_t n);
 
+/*
+ * The reverse lookups' gate (zh_abi.h: zh_svc_be, ZH_CFG_F_REV_GATED).
+ * zh_svc_rev_ungate(): every reply is looked up again (the agent, before
+ * another version's or build's programs are taken over: they may make
+ * flows without marking them). zh_svc_rev_gate(): ungated, zh_svc_be
+ * cleared and every flow in zh_ct marked there (the backend's host veth,
+ * or ZH_SVC_BE_ROUTED for a backend that is no local pod), then the gate
+ * on; only when nothing but this build's programs runs (they mark what
+ * they make from then on).
+ * @marked (may be NULL): the flows marked. 0 or a negative errno; both
+ * are no-ops on pins without zh_svc_be.
+ */
+int zh_svc_rev_ungate(const struct zh_objs *o);
+int zh_svc_rev_gate(const struct zh_objs *o, size_t *marked);
+/* ZH_CFG_F_SOCK_PODS on or off (zh_config's other fields kept). */
+int zh_svc_sock_pods(const struct zh_objs *o, bool on);
+
 /* Walk zh_ct; @cb returns non-zero to stop (and that is returned). */
 int zh_ct_foreach(const struct zh_objs *o,
 		  int (*cb)(const struct zh_ct_key *key, const struct zh_ct *ct,

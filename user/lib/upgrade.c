@@ -1029,6 +1029,10 @@ static const struct {
 	ABI_CONST(ZH_CLUSTER_F_LOCAL),
 	ABI_CONST(ZH_EP_F_POLICY),
 	ABI_CONST(ZH_IFACE_F_POLICY),
+	ABI_CONST(ZH_CFG_F_SOCK_PODS),
+	ABI_CONST(ZH_CFG_F_REV_GATED),
+	ABI_CONST(ZH_SVC_BE_SLOTS),
+	ABI_CONST(ZH_SVC_BE_ROUTED),
 };
 
 static int by_name(const void *a, const void *b)

@@ -78,6 +78,7 @@
 #include <sys/mount.h>
 #include <sys/stat.h>
 
+#include <bpf/bpf.h>
 #include <jansson.h>
 
 #include "xdpbench.h"
@@ -114,6 +115,7 @@ const char *const xb_path_names[XB_P_MAX] = {
 	[XB_P_BRIDGE_ROUTES] = "bridge-routes",
 	[XB_P_VXLAN_BRIDGE] = "vxlan-bridge",
 	[XB_P_ZH_POLICY] = "zerohop-policy",
+	[XB_P_ZH_VXLAN_DEV] = "zerohop-vxlan-dev",
 };
 
 /* Pod subnets, one per path, all outside the ClusterIP range 10.96/12. */
@@ -1104,6 +1106,43 @@ static int xb_policy_after_pods(struct xb_env *e, struct xb_path *p,
 	return ret;
 }
 
+/*
+ * What zerohopd writes at the end of its start, for the Services' paths:
+ * the Service CIDR (--service-cidr 10.96.0.0/12, where xb_svc_vip()
+ * takes the VIPs), the reverse lookups gated on zh_svc_be
+ * (zh_svc_rev_gate()), and for zerohop-sock and host-svc
+ * ZH_CFG_F_SOCK_PODS, as the agent sets it with its hooks on the cgroup
+ * v2 root: here they are on the path's own cgroup, in which the only pod
+ * that sends to a Service (the client) makes its sockets.
+ */
+static int xb_zh_agent_config(struct xb_env *e, const struct xb_path *p,
+			      const char *pin, char *why, size_t why_len)
+{
+	const struct zh_objs *o = e->zh_objs[p->id];
+	struct zh_config cfg;
+	int lock, ret;
+
+	lock = zh_pin_lock(pin);
+	if (lock < 0)
+		return zh_errf(why, why_len, -EIO, "zh_pin_lock %s: %s", pin,
+			       strerror(-lock));
+	ret = zh_config_get(o, &cfg);
+	if (!ret) {
+		cfg.svc_cidr4 = htonl(0x0a600000U); /* 10.96.0.0/12 */
+		cfg.svc_cidr4_len = 12;
+		ret = zh_config_set(o, &cfg);
+	}
+	if (!ret)
+		ret = zh_svc_rev_gate(o, NULL);
+	if (!ret)
+		ret = zh_svc_sock_pods(o, xb_path_is_socklb(p->id));
+	zh_pin_unlock(lock);
+	if (ret)
+		return zh_errf(why, why_len, -EIO, "%s: %s", ZH_MAP_CONFIG,
+			       strerror(-ret));
+	return 0;
+}
+
 static int xb_setup_zerohop(struct xb_env *e, struct xb_path *p,
 			    const struct xb_setup_opts *o, char *why,
 			    size_t why_len)
@@ -1189,6 +1228,8 @@ static int xb_setup_zerohop(struct xb_env *e, struct xb_path *p,
 					   why_len);
 	if (!ret && xb_path_is_socklb(p->id))
 		ret = xb_socklb_setup(e, p, pin, why, why_len);
+	if (!ret && xb_path_has_services(p->id))
+		ret = xb_zh_agent_config(e, p, pin, why, why_len);
 	/* host-svc: the client is the node itself, from an address of its
 	 * own (the pods' gateway is link-local and not the node's). */
 	if (!ret && p->id == XB_P_HOST_SVC) {
@@ -1535,6 +1576,8 @@ static int xb_cross_base(enum xb_path_id id)
 		return 252;
 	case XB_P_ZH_VXLAN:
 		return 253;
+	case XB_P_ZH_VXLAN_DEV:
+		return 254;
 	case XB_P_BRIDGE_ROUTES:
 		return 250;
 	default:
@@ -1745,6 +1788,7 @@ struct xb_zh_node {
 	const char *pin;
 	struct zh_cluster_conf conf;
 	const struct zh_node_set *set;
+	bool tunnel_dev; /* zh_vxlan off: the kernel's device tunnels */
 	char why[256];
 };
 
@@ -1767,6 +1811,17 @@ static int xb_zh_node_fn(void *arg)
 		ret = zh_cluster_apply(&objs, &n->conf, n->set, &r);
 		if (ret)
 			snprintf(n->why, sizeof(n->why), "%s", r.err);
+		if (!ret && n->tunnel_dev && objs.vxlan_fd >= 0) {
+			struct zh_vxlan off = { 0 };
+			__u32 zero = 0;
+
+			if (bpf_map_update_elem(objs.vxlan_fd, &zero, &off,
+						BPF_ANY))
+				ret = -errno;
+			else
+				pr_info("%s: zh_vxlan cleared: the kernel's VXLAN device tunnels (the tunnel key set from BPF)\n",
+					xb_path_names[XB_P_ZH_VXLAN_DEV]);
+		}
 		zh_objs_close(&objs);
 	}
 	zh_pin_unlock(lock);
@@ -1786,14 +1841,14 @@ static int xb_zh_node_info(struct zh_node_info *n, const char *name,
 	return 0;
 }
 
-/* zerohop-native and zerohop-vxlan: each node with pins of its own and
+/* zerohop-native and zerohop-vxlan(-dev): each node with pins of its own and
  * the node table of both, a pod of the zerohop plugin on each. */
 static int xb_setup_cross_zerohop(struct xb_env *e, struct xb_path *p,
 				  const struct xb_setup_opts *o, char *why,
 				  size_t why_len)
 {
 	const char *name = xb_path_names[p->id];
-	bool vx = p->id == XB_P_ZH_VXLAN;
+	bool vx = p->id == XB_P_ZH_VXLAN || p->id == XB_P_ZH_VXLAN_DEV;
 	int base = xb_cross_base(p->id), ret;
 	const char *ns[2] = { p->node_ns, p->node2_ns };
 	char *pod_ns[2] = { p->cli_ns, p->srv_ns };
@@ -1843,7 +1898,10 @@ static int xb_setup_cross_zerohop(struct xb_env *e, struct xb_path *p,
 		}
 	}
 	for (int i = 0; !ret && i < 2; i++) {
-		struct xb_zh_node zn = { .pin = pin[i], .set = &set };
+		struct xb_zh_node zn = { .pin = pin[i],
+					 .set = &set,
+					 .tunnel_dev = p->id ==
+						       XB_P_ZH_VXLAN_DEV };
 		json_t *j;
 		char *text;
 
@@ -1945,6 +2003,7 @@ int xb_path_setup(struct xb_env *e, struct xb_path *p,
 		break;
 	case XB_P_ZH_NATIVE:
 	case XB_P_ZH_VXLAN:
+	case XB_P_ZH_VXLAN_DEV:
 		ret = xb_setup_cross_zerohop(e, p, o, why, why_len);
 		break;
 	case XB_P_BRIDGE_ROUTES:

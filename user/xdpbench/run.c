@@ -100,7 +100,11 @@ void xb_run_usage(FILE *f)
 		"  node         the two nodes themselves: the floor\n"
 		"  zerohop-native  zerohop pods, the node table applied (routing native):\n"
 		"               out of the uplink by BPF, into the pod by redirect_peer\n"
-		"  zerohop-vxlan  the same with routing vxlan (zh-vxlan, MTU 1450)\n"
+		"  zerohop-vxlan  the same with routing vxlan (zh-vxlan, MTU 1450):\n"
+		"               encapsulated and decapsulated in BPF where the\n"
+		"               kernel lets it (bpf/lib/vxlan.h)\n"
+		"  zerohop-vxlan-dev  the same with the tunnel left to the kernel's\n"
+		"               VXLAN device (the tunnel key set from BPF)\n"
 		"  bridge-routes  bridge-plugin pods and a static route to the other\n"
 		"               node's pod CIDR, as kindnet does it\n"
 		"  vxlan-bridge  bridge-plugin pods and a kernel VXLAN device with\n"
@@ -651,6 +655,7 @@ static const char *xb_path_kernel_na(enum xb_path_id id,
 		use = ZH_USE_NATIVE;
 		break;
 	case XB_P_ZH_VXLAN:
+	case XB_P_ZH_VXLAN_DEV:
 		use = ZH_USE_VXLAN;
 		break;
 	default:

@@ -221,6 +221,8 @@ enum xb_path_id {
 	/* zerohop-tc with a NetworkPolicy on the server pod that allows the
 	 * client (policy.c): opt-in (-P), like the two-node paths. */
 	XB_P_ZH_POLICY,
+	/* zerohop-vxlan with the tunnel left to the kernel's device */
+	XB_P_ZH_VXLAN_DEV,
 	XB_P_MAX,
 };
 /* The paths a run takes without -P: those within one node. */

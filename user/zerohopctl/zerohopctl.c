@@ -103,7 +103,7 @@ static void usage(FILE *f)
 		"                            keep it in --state-dir, default $%s or %s)\n"
 		"  conntrack list [-o json]  Service flows, both directions: addresses, state, age\n"
 		"  conntrack flush           remove every Service flow entry\n"
-		"  policy --pod IP [--peer IP [--port P] [--proto tcp|udp|sctp|icmp]] [-o json]\n"
+		"  policy [--pod IP [--peer IP [--port P] [--proto tcp|udp|sctp|icmp]]] [-o json]\n"
 		"                            NetworkPolicy for the pod of this node with address\n"
 		"                            IP: its state, the policies that select it (from\n"
 		"                            zerohopd's state dir), and with --peer the verdict\n"
@@ -261,6 +261,7 @@ static int cmd_stats(struct ctl *c)
 {
 	struct zh_counter st[ZH_STAT_MAX];
 	__u64 passed = 0, dropped = 0, sk[ZH_SOCK_STAT_MAX];
+	__u64 vx[ZH_VXLAN_STAT_MAX];
 	json_t *j, *drops, *passes, *sj;
 	unsigned int mask;
 	int err;
@@ -268,6 +269,8 @@ static int cmd_stats(struct ctl *c)
 	err = zh_stats_read(&c->objs, st);
 	if (!err)
 		err = zh_sock_stats_read(&c->objs, sk, false);
+	if (!err)
+		err = zh_vxlan_stats_read(&c->objs, vx, false);
 	if (err)
 		return err;
 	mask = zh_socklb_attached(c->objs.dir, NULL);
@@ -307,6 +310,11 @@ static int cmd_stats(struct ctl *c)
 		json_object_set_new(j, "socketLB",
 				    json_pack("{s:b, s:o}", "attached",
 					      mask != 0, "translations", sj));
+		sj = json_object();
+		for (int s = 0; s < ZH_VXLAN_STAT_MAX; s++)
+			json_object_set_new(sj, zh_vxlan_stat_name(s),
+					    json_integer((json_int_t)vx[s]));
+		json_object_set_new(j, "vxlan", sj);
 		err = print_json(j);
 	} else {
 		printf("%-22s %14s %16s\n", "COUNTER", "PACKETS", "BYTES");
@@ -323,11 +331,18 @@ static int cmd_stats(struct ctl *c)
 		for (int s = 0; s < ZH_SOCK_STAT_MAX; s++)
 			printf("%-22s %14llu\n", zh_sock_stat_name(s),
 			       (unsigned long long)sk[s]);
+		printf("\nVXLAN (routing vxlan)\n%-22s %14s\n", "TUNNEL",
+		       "PACKETS");
+		for (int s = 0; s < ZH_VXLAN_STAT_MAX; s++)
+			printf("%-22s %14llu\n", zh_vxlan_stat_name(s),
+			       (unsigned long long)vx[s]);
 	}
 	if (!err && c->reset)
 		err = zh_stats_reset(&c->objs);
 	if (!err && c->reset)
 		err = zh_sock_stats_read(&c->objs, sk, true);
+	if (!err && c->reset)
+		err = zh_vxlan_stats_read(&c->objs, vx, true);
 	return err;
 }
 
@@ -1076,17 +1091,90 @@ static json_t *flow_json(const struct ctl *c, const struct zh_ep_key *s,
 			 why_json(&why[1]), "dstIngress", why_json(&why[0]));
 }
 
+static const char *pol_mode_name(__u32 mode)
+{
+	return mode == ZH_POL_MODE_ON	 ? "on" :
+	       mode == ZH_POL_MODE_AUDIT ? "audit" :
+					   "off";
+}
+
+/* The per-policy counters, named by policy.json (@names, may be NULL). */
+static json_t *pol_counts(struct ctl *c, const json_t *names)
+{
+	json_t *idx = json_object_get(names, "policies");
+	json_t *none = idx ? NULL : json_object(), *r;
+
+	r = zh_pol_maps_counts(&c->objs, idx ? idx : none);
+	json_decref(none);
+	return r;
+}
+
+/* Without --pod: every NetworkPolicy compiled, with its counters (names
+ * and numbers from policy.json, counts from the maps). */
+static int policy_list(struct ctl *c, const struct zh_pol_state *st,
+		       json_t *counts, const char *path)
+{
+	json_t *j = json_pack("{s:s, s:I, s:s, s:o}", "mode",
+			      pol_mode_name(st->mode), "epoch",
+			      (json_int_t)st->epoch, "namesFrom", path,
+			      "policies",
+			      counts ? json_incref(counts) : json_object());
+	const char *key;
+	json_t *v;
+
+	if (!j)
+		return -ENOMEM;
+	if (c->json) {
+		json_dumpf(j, stdout, JSON_INDENT(2) | JSON_SORT_KEYS);
+		printf("\n");
+	} else {
+		printf("policy %s, epoch %llu\n", pol_mode_name(st->mode),
+		       (unsigned long long)st->epoch);
+		printf("%-48s %12s %12s %12s\n", "NETWORKPOLICY", "ALLOWED",
+		       "DENIED", "AUDITED");
+		for (void *it = json_object_iter(counts); it;
+		     it = json_object_iter_next(counts, it)) {
+			key = json_object_iter_key(it);
+			v = json_object_iter_value(it);
+			printf("%-48s %12lld %12lld %12lld\n", key,
+			       (long long)json_integer_value(
+				       json_object_get(v, "allowed")),
+			       (long long)json_integer_value(
+				       json_object_get(v, "denied")),
+			       (long long)json_integer_value(
+				       json_object_get(v, "audited")));
+		}
+	}
+	json_decref(j);
+	return 0;
+}
+
 static int cmd_policy(struct ctl *c)
 {
 	struct zh_ep_key pod, peer;
 	struct zh_pol_state st;
 	struct zh_pol_ep ep = { 0 };
 	char path[PATH_MAX];
-	json_t *j, *names, *mine = NULL, *flows = json_array();
+	json_t *j, *names, *mine = NULL, *flows, *counts, *mycounts;
 	__u8 proto = proto_num(c->proto);
 	bool has_ep;
+	int rc;
 
-	if (!c->pod || zh_pol_key_parse(c->pod, &pod))
+	if (!c->pod) {
+		if (c->peer)
+			return usage_err("policy: --peer needs --pod");
+		if (zh_pol_maps_state(&c->objs, &st))
+			memset(&st, 0, sizeof(st));
+		snprintf(path, sizeof(path), "%s/" ZH_POL_NAMES_FILE,
+			 zh_state_dir());
+		names = json_load_file(path, 0, NULL);
+		counts = pol_counts(c, names);
+		rc = policy_list(c, &st, counts, path);
+		json_decref(counts);
+		json_decref(names);
+		return rc;
+	}
+	if (zh_pol_key_parse(c->pod, &pod))
 		return usage_err("policy: --pod IP, an address of a pod");
 	if (c->peer && zh_pol_key_parse(c->peer, &peer))
 		return usage_err("policy: --peer IP, an address");
@@ -1098,6 +1186,30 @@ static int cmd_policy(struct ctl *c)
 	snprintf(path, sizeof(path), "%s/" ZH_POL_NAMES_FILE, zh_state_dir());
 	names = json_load_file(path, 0, NULL);
 	mine = json_object_get(json_object_get(names, "endpoints"), c->pod);
+	/* The counters of the policies that select it. */
+	counts = pol_counts(c, names);
+	mycounts = json_object();
+	for (int d = 0; d < 2; d++) {
+		json_t *pl = json_object_get(mine, d ? "egress" : "ingress"),
+		       *x;
+		size_t i;
+
+		for (i = 0; i < json_array_size(pl); i++) {
+			json_t *cnt;
+
+			x = json_array_get(pl, i);
+			cnt = json_object_get(counts,
+					      json_string_value(x) ?
+						      json_string_value(x) :
+						      "");
+
+			if (cnt && json_string_value(x))
+				json_object_set(mycounts, json_string_value(x),
+						cnt);
+		}
+	}
+	json_decref(counts);
+	flows = json_array();
 	if (c->peer) {
 		json_array_append_new(flows, flow_json(c, &pod, &peer, proto));
 		json_array_append_new(flows, flow_json(c, &peer, &pod, proto));
@@ -1127,6 +1239,9 @@ static int cmd_policy(struct ctl *c)
 		"isolatedEgress", !!(ep.flags & ZH_POL_EP_F_ISO_EG), "pending",
 		!!(ep.flags & ZH_POL_EP_F_PENDING), "audit",
 		!!(ep.flags & ZH_POL_EP_F_AUDIT), "flows", flows);
+	if (j)
+		json_object_set(j, "policyCounters", mycounts);
+	json_decref(mycounts);
 	json_decref(names);
 	if (!j)
 		return -ENOMEM;
@@ -1160,9 +1275,27 @@ static int cmd_policy(struct ctl *c)
 			printf("  %s:", d ? "egress " : "ingress");
 			if (!json_array_size(pols))
 				printf(" no policy selects it");
-			for (k = 0; k < json_array_size(pols); k++)
-				printf(" %s", json_string_value(
-						      json_array_get(pols, k)));
+			for (k = 0; k < json_array_size(pols); k++) {
+				const char *n = json_string_value(
+					json_array_get(pols, k));
+				json_t *cnt = json_object_get(
+					json_object_get(j, "policyCounters"),
+					n ? n : "");
+
+				printf(" %s", n ? n : "?");
+				if (cnt)
+					printf(" (allowed %lld, denied %lld, audited %lld)",
+					       (long long)json_integer_value(
+						       json_object_get(
+							       cnt, "allowed")),
+					       (long long)json_integer_value(
+						       json_object_get(
+							       cnt, "denied")),
+					       (long long)json_integer_value(
+						       json_object_get(
+							       cnt,
+							       "audited")));
+			}
 			printf("\n");
 		}
 		for (i = 0; i < json_array_size(flows) &&

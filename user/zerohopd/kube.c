@@ -78,8 +78,10 @@ struct zh_kube {
 	struct zh_pol_model *pol; /* the last compile */
 	bool pol_nodes; /* the Nodes changed: this node's addresses */
 	uint64_t pol_first_ns; /* the first event of the policy batch */
+	json_t *pol_index; /* zh_pol_index() of the maps' model (lock) */
+	json_t *pol_retired; /* zh_pol_maps_retire()'s */
 
-	pthread_mutex_t lock; /* guards st */
+	pthread_mutex_t lock; /* guards st, pol_index */
 	struct zh_kube_stats st;
 };
 
@@ -106,6 +108,17 @@ void zh_kube_stats(const struct zh_kube *k, struct zh_kube_stats *st)
 	pthread_mutex_lock(&m->lock);
 	*st = k->st;
 	pthread_mutex_unlock(&m->lock);
+}
+
+json_t *zh_kube_pol_index(const struct zh_kube *k)
+{
+	struct zh_kube *m = (struct zh_kube *)k;
+	json_t *j;
+
+	pthread_mutex_lock(&m->lock);
+	j = json_incref(m->pol_index);
+	pthread_mutex_unlock(&m->lock);
+	return j;
 }
 
 /* --- rendering and programming ---------------------------------------------- */
@@ -462,11 +475,18 @@ static bool was_rejected(const struct zh_pol_model *m,
  * pod address with its pod and the policies of its classes. Written whole
  * into a temporary file, then renamed over the last.
  */
-static void policy_names(const struct zh_kube *k, const struct zh_pol_model *m)
+static void policy_names(struct zh_kube *k, const struct zh_pol_model *m)
 {
 	char path[PATH_MAX], tmp[PATH_MAX + 8];
-	json_t *eps = json_object(), *j;
+	json_t *eps = json_object(), *j, *was;
+	json_t *idx = zh_pol_index(m, k->pol_retired);
 
+	/* The per-policy counters' names, for /metrics. */
+	pthread_mutex_lock(&k->lock);
+	was = k->pol_index;
+	k->pol_index = json_incref(idx);
+	pthread_mutex_unlock(&k->lock);
+	json_decref(was);
 	if (!k->o.state_dir || !eps)
 		goto out;
 	for (size_t i = 0; i < m->n_eps; i++) {
@@ -496,12 +516,14 @@ static void policy_names(const struct zh_kube *k, const struct zh_pol_model *m)
 	}
 	snprintf(path, sizeof(path), "%s/" ZH_POL_NAMES_FILE, k->o.state_dir);
 	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
-	j = json_pack("{s:o}", "endpoints", eps);
+	j = json_pack("{s:o, s:O}", "endpoints", eps, "policies",
+		      idx ? idx : json_object());
 	eps = NULL;
 	if (j && !json_dump_file(j, tmp, JSON_COMPACT) && rename(tmp, path))
 		unlink(tmp);
 	json_decref(j);
 out:
+	json_decref(idx);
 	json_decref(eps);
 }
 
@@ -547,6 +569,11 @@ static int policy_write(struct zh_kube *k, const struct zh_pol_model *m,
 	pthread_mutex_unlock(&k->lock);
 	if (!rc) {
 		k->pol_first_ns = 0;
+		if (!k->pol_retired)
+			k->pol_retired = json_object();
+		if (k->pol_retired &&
+		    zh_pol_maps_retire(k->objs, k->pol, m, k->pol_retired))
+			pr_warn("policy: per-policy denial counts: out of memory\n");
 		policy_names(k, m);
 	}
 	return rc;
@@ -563,6 +590,7 @@ static void policy_sync(struct zh_kube *k)
 	struct zh_pol_opts o = {
 		.node = k->o.node,
 		.audit = k->o.network_policy == ZH_POL_MODE_AUDIT,
+		.audit_ns = k->o.audit_ns,
 		.node_addrs = addrs,
 	};
 	struct zh_pol_model *m = NULL;
@@ -867,6 +895,8 @@ void zh_kube_stop(struct zh_kube *k)
 	zh_hc_free(k->hc);
 	free(k->conflist);
 	zh_pol_model_free(k->pol);
+	json_decref(k->pol_index);
+	json_decref(k->pol_retired);
 	zh_k8s_conf_free(&k->conf);
 	pthread_mutex_destroy(&k->lock);
 	free(k);

@@ -65,6 +65,9 @@ struct zh_kube_opts {
 	 * NetworkPolicies are followed too, compiled (policy.h) and written
 	 * into the policy maps (pol_maps.h), which the datapath enforces. */
 	int network_policy;
+	/* Namespaces (comma-separated) whose pods' policy audits: counted
+	 * and logged, not enforced (--network-policy-audit-ns); NULL: none. */
+	const char *audit_ns;
 };
 
 struct zh_kube_stats {
@@ -99,5 +102,8 @@ int zh_kube_start(struct zh_kube **out, const struct zh_kube_opts *o,
 void zh_kube_stop(struct zh_kube *k);
 /* A copy of the counters, for a scrape (from any thread). */
 void zh_kube_stats(const struct zh_kube *k, struct zh_kube_stats *st);
+/* What names the per-policy counters (pol_maps.h zh_pol_index()), a
+ * reference for the caller; NULL before the first policy write. */
+json_t *zh_kube_pol_index(const struct zh_kube *k);
 
 #endif /* ZH_KUBE_H */

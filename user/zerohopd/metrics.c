@@ -44,7 +44,9 @@
 #include "metrics.h"
 #include "hist.h"
 #include "params.h"
+#include "pol_maps.h"
 #include "socklb.h"
+#include "nodes.h"
 
 /* zerohop_build_info's version label; a build may pass -DZH_VERSION=... */
 #ifndef ZH_VERSION
@@ -537,6 +539,20 @@ static int fam_sock_refused(struct mbuf *b, const char *name,
 	return 0;
 }
 
+/* Routing vxlan in BPF (vxlan.h): zh_vxlan_stats. */
+static int fam_vxlan(struct mbuf *b, const char *name, const struct scrape *s)
+{
+	__u64 st[ZH_VXLAN_STAT_MAX];
+	int err = zh_vxlan_stats_read(s->m->objs, st, false);
+
+	if (err)
+		return err;
+	for (int e = 0; e < ZH_VXLAN_STAT_MAX; e++)
+		sample_u64(b, name, LABELS("event", zh_vxlan_stat_name(e)),
+			   st[e]);
+	return 0;
+}
+
 static int fam_sock_attached(struct mbuf *b, const char *name,
 			     const struct scrape *s)
 {
@@ -664,6 +680,31 @@ POL_FAMILY(fam_pol_class, {
 	free(per);
 })
 POL_FAMILY(fam_pol_bumps, sample_u64(b, name, NULL, st->pol.epoch_bumps))
+/* Per NetworkPolicy (pol_maps.h zh_pol_maps_counts()): flows allowed with
+ * it credited, denied and audited in its classes. */
+static void pol_policy_samples(struct mbuf *b, const char *name,
+			       const struct scrape *s)
+{
+	static const char *const results[] = { "allowed", "denied", "audited" };
+	const struct zh_objs *o = s->m->objs;
+	json_t *idx = s->m->kube ? zh_kube_pol_index(s->m->kube) : NULL;
+	json_t *counts = idx && o ? zh_pol_maps_counts(o, idx) : NULL, *v;
+	const char *key;
+
+	for (void *it = counts ? json_object_iter(counts) : NULL; it;
+	     it = json_object_iter_next(counts, it)) {
+		key = json_object_iter_key(it);
+		v = json_object_iter_value(it);
+		for (size_t r = 0; r < 3; r++)
+			sample_u64(b, name,
+				   LABELS("policy", key, "result", results[r]),
+				   (__u64)json_integer_value(
+					   json_object_get(v, results[r])));
+	}
+	json_decref(counts);
+	json_decref(idx);
+}
+POL_FAMILY(fam_pol_policy, pol_policy_samples(b, name, s))
 
 static const struct family {
 	const char *name;
@@ -709,6 +750,9 @@ static const struct family {
 	{ "zerohop_socket_lb_attached", "gauge",
 	  "1 where the socket-level balancer's program for the hook is attached (to the cgroup v2 root, or --cgroup), else 0.",
 	  fam_sock_attached },
+	{ "zerohop_vxlan_packets_total", "counter",
+	  "Routing vxlan: packets encapsulated (encap) and decapsulated (decap) in BPF, decapsulated and handed to the VXLAN device (decap_to_device), sent through the kernel's VXLAN device (device_encap), or refused by the encapsulation helper (encap_refused).",
+	  fam_vxlan },
 	{ "zerohop_agent_start_time_seconds", "gauge",
 	  "When zerohopd came up (objects open, HTTP serving), in seconds since the Unix epoch.",
 	  fam_start_time },
@@ -782,6 +826,9 @@ static const struct family {
 	{ "zerohop_policy_class_packets_total", "counter",
 	  "First packets of flows (and packets judged again after an epoch bump) by policy class and result: allowed, denied, audited (denied, let through by audit).",
 	  fam_pol_class },
+	{ "zerohop_policy_packets_total", "counter",
+	  "First packets of flows (and packets judged again after an epoch bump) by NetworkPolicy (namespace/name) and result: allowed (the first policy by name whose rules allow the port is credited), denied and audited (credited to every policy selecting the pod in that direction).",
+	  fam_pol_policy },
 	{ "zerohop_k8s_event_to_datapath_seconds", "histogram",
 	  "From a watch event's arrival to the Service maps written with it.",
 	  fam_k8s_latency },

@@ -10,6 +10,9 @@
 
 static void said(const struct zh_upgrade_result *r, void *arg)
 {
+	int *left = arg;
+
+	*left += r->left;
 	if (r->left) {
 		pr_warn("took over from %s in part: %d map(s) shared, %d carried (%lu entries), %d attachment(s) moved to our programs in %d netns; %d of its attachments could not be moved, so its pins stay (the agent tries again at its next start)\n",
 			r->version, r->shared, r->carried, r->entries, r->moved,
@@ -22,14 +25,16 @@ static void said(const struct zh_upgrade_result *r, void *arg)
 		r->removed ? "; its directory is gone" : "", r->secs);
 }
 
-int zh_agent_takeover(struct zh_objs *objs, const struct zh_load_opts *opts)
+int zh_agent_takeover(struct zh_objs *objs, const struct zh_load_opts *opts,
+		      int *left)
 {
 	char root[ZH_PIN_PATH_MAX];
 	struct zh_upgrade_result r;
 	bool loaded = objs->loaded;
 	int err;
 
-	zh_upgrade_takeover(objs, said, NULL);
+	*left = 0;
+	zh_upgrade_takeover(objs, said, left);
 	/* Our own programs were just loaded and pinned, every one: they are
 	 * this build's. (A load that only made what an earlier build of
 	 * this version lacked, a map new to ours, left its programs.) */
@@ -37,11 +42,14 @@ int zh_agent_takeover(struct zh_objs *objs, const struct zh_load_opts *opts)
 		return 0;
 	err = zh_upgrade_programs(objs, opts, &r);
 	if (err)
+		(*left)++; /* the other build's programs run on */
+	if (err)
 		pr_warn("cannot put this build's programs in place of those pinned in %s: %s%s%s\n",
 			objs->dir, strerror(-err), objs->err[0] ? ": " : "",
 			objs->err);
 	if (!r.unpinned)
 		return 0;
+	*left += r.left;
 	if (r.left)
 		pr_warn("this build's programs are pinned in %s, but %d attachment(s) of the earlier build's could not be moved to them\n",
 			objs->dir, r.left);

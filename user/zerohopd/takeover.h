@@ -17,9 +17,12 @@
  * Call with the pin lock held, after the objects are opened and before
  * anything is written to them (the Services are carried only into empty
  * maps). Failures are logged: the agent runs on, and what could not be
- * handed over stays as it was. Returns 0, or the error of opening @objs
+ * handed over stays as it was. *@left: the attachments of the others'
+ * programs still in place (they run on: they make Service flows without
+ * marking them in zh_svc_be). Returns 0, or the error of opening @objs
  * again (then it is closed).
  */
-int zh_agent_takeover(struct zh_objs *objs, const struct zh_load_opts *opts);
+int zh_agent_takeover(struct zh_objs *objs, const struct zh_load_opts *opts,
+		      int *left);
 
 #endif /* ZH_TAKEOVER_H */

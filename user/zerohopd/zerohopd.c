@@ -125,6 +125,11 @@ static void usage(FILE *f)
 		"                          and the datapath judges pods' traffic; audit counts\n"
 		"                          what it would drop and lets it through; off empties\n"
 		"                          the policy maps (README: NetworkPolicy)\n"
+		"      --network-policy-audit-ns NS[,NS]  with --network-policy on, these\n"
+		"                          namespaces' pods audit: what their policies deny is\n"
+		"                          counted (audited) and let through; the rest enforced.\n"
+		"                          A Namespace annotated\n"
+		"                          zerohop.io/network-policy-audit: \"true\" audits too\n"
 		"      --maglev-slots N    size of the Maglev slot array when the agent creates it\n"
 		"                          (default %u; a pinned one keeps its size)\n"
 		"      --maglev-per-backend N  Maglev table size: the smallest prime >= N\n"
@@ -160,6 +165,10 @@ static void usage(FILE *f)
 		"                          A directory that is no cgroup v2 but whose\n"
 		"                          DIR/unified is (a hybrid node's hierarchy mounted\n"
 		"                          whole): that one\n"
+		"      --cgroup-has-pods   every pod's processes run below --cgroup DIR (as\n"
+		"                          below kubelet's kubepods): the hooks there cover\n"
+		"                          the pods as from the root, and a pod's packets are\n"
+		"                          balanced per packet only to the Service CIDRs\n"
 		"  -v, --verbose           more logging (repeat for libbpf debug)\n"
 		"  -h, --help              this help\n"
 		"\n"
@@ -868,6 +877,7 @@ struct agent_opts {
 	struct zh_cluster_conf cluster; /* made from the above */
 	int socket_lb; /* --socket-lb: enum socklb_mode */
 	const char *cgroup; /* --cgroup; NULL: the cgroup v2 root */
+	bool cgroup_has_pods; /* --cgroup-has-pods */
 	struct zh_kube_opts kube;
 	int verbose;
 	struct zh_config cfg; /* the fields of zh_config that are ours */
@@ -923,8 +933,10 @@ static int agent_parse_kube(struct agent_opts *o, const struct zh_param *opts,
 			    size_t len)
 {
 	static const char *const kube_only[] = {
-		"k8s-api", "kubeconfig", "cni-conf-dir",  "cni-datapath",
-		"cni-mtu", "cni-afxdp",	 "network-policy"
+		"k8s-api",	  "kubeconfig",
+		"cni-conf-dir",	  "cni-datapath",
+		"cni-mtu",	  "cni-afxdp",
+		"network-policy", "network-policy-audit-ns"
 	};
 	size_t i;
 
@@ -946,6 +958,21 @@ static int agent_parse_kube(struct agent_opts *o, const struct zh_param *opts,
 		}
 	}
 	o->kube.cni_datapath = datapaths[o->datapath];
+	if (zh_params_given(opts, "network-policy-audit-ns")) {
+		char why[160];
+
+		if (o->kube.network_policy == ZH_POL_MODE_OFF) {
+			fprintf(stderr,
+				"zerohopd: --network-policy-audit-ns needs --network-policy on or audit\n");
+			return -EINVAL;
+		}
+		if (zh_pol_audit_ns_check(o->kube.audit_ns, why, sizeof(why))) {
+			fprintf(stderr,
+				"zerohopd: --network-policy-audit-ns: %s\n",
+				why);
+			return -EINVAL;
+		}
+	}
 	if (parse_afxdp(o->afxdp_text, &o->kube.cni_afxdp))
 		return -EINVAL;
 	if (!o->kube.node || !o->kube.node[0])
@@ -1047,6 +1074,7 @@ static int agent_parse(int argc, char **argv, struct agent_opts *o)
 		ZH_OPT_STR("cni-afxdp", 0, &o->afxdp_text),
 		ZH_OPT_ENUM("network-policy", 0, &o->kube.network_policy,
 			    pol_modes, pol_mode_vals, 3),
+		ZH_OPT_STR("network-policy-audit-ns", 0, &o->kube.audit_ns),
 		ZH_OPT_UINT("maglev-slots", 0, &o->load.maglev_slots, 1,
 			    1U << 30),
 		ZH_OPT_FUNC("map-size", 0, &o->load, parse_map_size,
@@ -1064,6 +1092,7 @@ static int agent_parse(int argc, char **argv, struct agent_opts *o)
 		ZH_OPT_ENUM("socket-lb", 0, &o->socket_lb, socklb_names,
 			    socklb_vals, 3),
 		ZH_OPT_STR("cgroup", 0, &o->cgroup),
+		ZH_OPT_FLAG("cgroup-has-pods", 0, &o->cgroup_has_pods),
 		ZH_OPT_COUNT("verbose", 'v', &o->verbose),
 		ZH_OPT_HELP(&help),
 		{},
@@ -1140,6 +1169,10 @@ struct agent {
 	struct zh_kube *kube; /* NULL: no --kubernetes */
 	struct zh_metrics *metrics; /* NULL: no --listen */
 	struct zh_release *release; /* leases of pods gone without DEL */
+	/* Attachments of another version's or build's programs left in
+	 * place at start: they make Service flows without marking them in
+	 * zh_svc_be, so the reverse lookups stay ungated. */
+	int foreign_left;
 };
 
 /* The signals the loop takes, blocked first: every thread started later
@@ -1213,9 +1246,15 @@ static int agent_load(struct agent *a)
 		goto err_services;
 	}
 	err = zh_objs_open(&a->objs, o->root, ZH_OBJS_LOAD, &o->load);
+	/* Every reply looked up again until the end of the start: programs
+	 * of another version or build (taken over below, or pinned while we
+	 * were down) may have made flows that zh_svc_be does not know. */
+	if (!err && zh_svc_rev_ungate(&a->objs))
+		pr_warn("cannot clear the reverse lookups' gate in %s\n",
+			ZH_MAP_CONFIG);
 	/* Pods of another version or build: ours now. */
 	if (!err)
-		err = zh_agent_takeover(&a->objs, &o->load);
+		err = zh_agent_takeover(&a->objs, &o->load, &a->foreign_left);
 	zh_pin_unlock(lock);
 	if (err) {
 		pr_warn("cannot load BPF objects: %s\n", a->objs.err);
@@ -1273,6 +1312,35 @@ static void cluster_features(const struct zh_objs *objs,
 }
 
 /*
+ * ZH_CFG_F_SOCK_PODS (zh_abi.h): on when the hooks in @mask translate
+ * connect() and sendmsg() of both families on the root of the cgroup v2
+ * hierarchy (the default, or --cgroup naming it, as the DaemonSet's
+ * /host/sys/fs/cgroup does; a container's own /sys/fs/cgroup is no root),
+ * or on --cgroup DIR with --cgroup-has-pods, so that no pod's
+ * socket reaches the per-packet path with a Service address; off
+ * otherwise (0: off). Set after the hooks are attached, cleared before
+ * they go.
+ */
+static void socklb_pods(struct agent *a, unsigned int mask)
+{
+	const unsigned int all =
+		1U << ZH_SOCK_CONNECT4 | 1U << ZH_SOCK_CONNECT6 |
+		1U << ZH_SOCK_SENDMSG4 | 1U << ZH_SOCK_SENDMSG6;
+	bool on;
+
+	on = (mask & all) == all &&
+	     (zh_socklb_attached(a->objs.dir, NULL) & all) == all &&
+	     (a->o.cgroup_has_pods || zh_cgroup2_is_root(a->o.cgroup));
+	if (zh_svc_sock_pods(&a->objs, on))
+		pr_warn("cannot write %s\n", ZH_MAP_CONFIG);
+	else if (mask)
+		pr_info("socket-level LB %s every pod's sockets: %s\n",
+			on ? "covers" : "does not cover",
+			on ? "pods' packets are looked up as Service requests only to the Service CIDRs" :
+			     "pods' packets to any Service address are balanced per packet too");
+}
+
+/*
  * Socket-level load balancing as --socket-lb asks: on (refused where it
  * cannot be), off (ours detached, if it was there), auto (on, else off
  * with the reason). Under the pin lock: the links are pins.
@@ -1290,6 +1358,9 @@ static int agent_socklb(struct agent *a)
 		return lock;
 	}
 	if (o->socket_lb == SOCKLB_OFF) {
+		/* The pods' packets to any Service address are balanced per
+		 * packet again before the hooks go. */
+		socklb_pods(a, 0);
 		n = zh_socklb_detach(&a->objs);
 		zh_pin_unlock(lock);
 		pr_info("socket-level load balancing off (--socket-lb off)%s\n",
@@ -1303,6 +1374,7 @@ static int agent_socklb(struct agent *a)
 	else
 		mask = zh_socklb_attach(&a->objs, o->cgroup, why, sizeof(why));
 	if (mask < 0) {
+		socklb_pods(a, 0);
 		zh_socklb_detach(&a->objs);
 		zh_pin_unlock(lock);
 		if (o->socket_lb == SOCKLB_ON) {
@@ -1314,6 +1386,7 @@ static int agent_socklb(struct agent *a)
 			why);
 		return 0;
 	}
+	socklb_pods(a, (unsigned int)mask);
 	zh_pin_unlock(lock);
 	for (int h = 0; h < ZH_SOCK_HOOKS && off < sizeof(hooks); h++)
 		if (mask >> h & 1)
@@ -1327,6 +1400,30 @@ static int agent_socklb(struct agent *a)
 			"" :
 			"; a Service without endpoints fails connect() with EPERM (no bpf_set_retval)");
 	return 0;
+}
+
+/*
+ * The reverse lookups gated on zh_svc_be (zh_abi.h), once every Service
+ * flow in zh_ct is marked there and only this build's programs run: they
+ * mark every flow they make. Else every reply is looked up, as before.
+ */
+static void agent_rev_gate(struct agent *a)
+{
+	size_t marked = 0;
+	int err;
+
+	if (a->foreign_left) {
+		pr_info("every reply to a pod is looked up in %s: %d attachment(s) of another build's programs still run\n",
+			ZH_MAP_CT, a->foreign_left);
+		return;
+	}
+	err = zh_svc_rev_gate(&a->objs, &marked);
+	if (err)
+		pr_warn("every reply to a pod is looked up in %s: marking its flows' backends in %s: %s\n",
+			ZH_MAP_CT, ZH_MAP_SVC_BE, strerror(-err));
+	else
+		pr_info("replies looked up in %s only from the backends of its %zu flow(s) and those made from now on\n",
+			ZH_MAP_CT, marked);
 }
 
 /*
@@ -1394,6 +1491,7 @@ static int agent_configure(struct agent *a)
 	err = agent_socklb(a);
 	if (err)
 		return err;
+	agent_rev_gate(a);
 	err = zh_config_get(&a->objs, &cur);
 	if (!err) {
 		cur.flags = (cur.flags & ~ZH_CFG_F_PROBES) | o->cfg.flags;
