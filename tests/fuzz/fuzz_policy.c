@@ -184,8 +184,81 @@ static void stores_fill(json_t *stores[3], const json_t *items, size_t from,
 	}
 }
 
+static bool id_known(const struct zh_pol_model *m, uint32_t id)
+{
+	if (id < ZH_POL_ID_FIRST)
+		return true;
+	for (size_t i = 0; i < m->n_ids; i++)
+		if (m->ids[i].id == id)
+			return true;
+	return false;
+}
+
+/* The writes from @a to @b: at most one epoch bump; a transitional
+ * identity's cells (a number neither model has) all deleted after they
+ * are put, and an address (a prefix) pointed at one pointed on (or the
+ * address deleted) later. */
+static void diff_check(const struct zh_pol_model *a,
+		       const struct zh_pol_model *b)
+{
+	struct zh_pol_op *ops = NULL;
+	size_t n_ops = 0, bumps = 0, t_put = 0, t_del = 0;
+
+	FUZZ_CHECK(!zh_pol_diff(a, b, &ops, &n_ops), "diff failed");
+	for (size_t i = 0; i < n_ops; i++) {
+		const struct zh_pol_op *op = &ops[i];
+
+		bumps += op->type == ZH_POL_OP_EPOCH_BUMP;
+		if ((op->type == ZH_POL_OP_CELL_PUT ||
+		     op->type == ZH_POL_OP_CELL_DEL) &&
+		    !id_known(a, op->cell.key.identity) &&
+		    !id_known(b, op->cell.key.identity)) {
+			FUZZ_CHECK(op->type == ZH_POL_OP_CELL_PUT ?
+					   !t_del :
+					   t_del < t_put,
+				   "transitional cells out of order");
+			t_put += op->type == ZH_POL_OP_CELL_PUT;
+			t_del += op->type == ZH_POL_OP_CELL_DEL;
+		}
+		if (op->type == ZH_POL_OP_IPC_PUT &&
+		    !id_known(a, op->ipc.val.identity) &&
+		    !id_known(b, op->ipc.val.identity)) {
+			bool on = false;
+
+			for (size_t j = i + 1; j < n_ops && !on; j++)
+				on = (ops[j].type == ZH_POL_OP_IPC_PUT ||
+				      ops[j].type == ZH_POL_OP_IPC_DEL) &&
+				     !memcmp(&ops[j].ipc.key, &op->ipc.key,
+					     sizeof(op->ipc.key)) &&
+				     (ops[j].type == ZH_POL_OP_IPC_DEL ||
+				      id_known(b, ops[j].ipc.val.identity));
+			FUZZ_CHECK(
+				on,
+				"an address left on a transitional identity");
+		}
+		if (op->type == ZH_POL_OP_LPM_PUT &&
+		    !id_known(a, op->lpm.val.identity) &&
+		    !id_known(b, op->lpm.val.identity)) {
+			bool on = false;
+
+			for (size_t j = i + 1; j < n_ops && !on; j++)
+				on = ops[j].type == ZH_POL_OP_LPM_PUT &&
+				     !memcmp(&ops[j].lpm.key, &op->lpm.key,
+					     sizeof(op->lpm.key)) &&
+				     id_known(b, ops[j].lpm.val.identity);
+			FUZZ_CHECK(on,
+				   "a prefix left on a transitional identity");
+		}
+	}
+	FUZZ_CHECK(bumps <= 1, "%zu epoch bumps", bumps);
+	FUZZ_CHECK(t_put == t_del, "%zu transitional cells put, %zu deleted",
+		   t_put, t_del);
+	free(ops);
+}
+
 /* The first half of the items, compiled; then all of them from that
- * model, with and without its cache: the same model. */
+ * model, with and without its cache: the same model; and the writes
+ * between the two (diff_check()). */
 static void incremental_check(const json_t *items, const struct zh_pol_opts *o,
 			      bool copy)
 {
@@ -212,6 +285,8 @@ static void incremental_check(const json_t *items, const struct zh_pol_opts *o,
 	FUZZ_CHECK(same(inc, full),
 		   "an incremental compile differs from a full one%s",
 		   copy ? " (the first half's objects copied)" : "");
+	diff_check(half, inc);
+	diff_check(inc, half);
 	zh_pol_model_free(half);
 	zh_pol_model_free(inc);
 	zh_pol_model_free(full);

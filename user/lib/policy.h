@@ -293,8 +293,11 @@ struct zh_pol_op {
  * endpoints repointed; the epoch bumped when any write may have removed
  * access (a cell lost ports or went, an address changed identity or
  * went, an endpoint changed class or became isolated); then what @new no
- * longer has deleted. *@ops (free()) points into @new: use it while @new
- * lives. Returns 0 or -ENOMEM.
+ * longer has deleted. When endpoints change class, addresses and
+ * prefixes that change identity go through transitional identities
+ * first (cells put before, deleted after: policy_diff.c), so that no
+ * write in between denies what both models allow. *@ops (free()) points
+ * into @new: use it while @new lives. Returns 0 or -ENOMEM.
  */
 int zh_pol_diff(const struct zh_pol_model *old, const struct zh_pol_model *new,
 		struct zh_pol_op **ops, size_t *n_ops);
