@@ -338,8 +338,16 @@ static __always_inline int zh_lb_request(const struct zh_flow *f,
 	if (ct && ct->svc_id == svc->id) {
 		bid = ct->backend_id;
 		be = bpf_map_lookup_elem(&zh_backends, &bid);
-		/* Its backend is gone: the flow picks again. */
+		/* Its backend is gone: the flow picks again. A SYN again
+		 * (the client's retransmission, or the tuple taken anew)
+		 * writes both entries again with the same backend: the LRU
+		 * may have taken the reply's entry alone, and then no reply
+		 * of the flow would ever be turned back. */
 		if (be && be->svc_id == svc->id) {
+			if (f->proto == IPPROTO_TCP &&
+			    (f->tcp_flags & (ZH_TCP_SYN | ZH_TCP_ACK)) ==
+				    ZH_TCP_SYN)
+				goto track;
 			zh_ct_touch(ct, f, now);
 			goto nat;
 		}
@@ -352,6 +360,7 @@ static __always_inline int zh_lb_request(const struct zh_flow *f,
 		return svc->flags & ZH_SVC_F_ETP_LOCAL ?
 			       ZH_STAT_DROP_NO_LOCAL_BACKEND :
 			       ZH_STAT_DROP_NO_BACKEND;
+track:
 	err = zh_lb_track(f, svc, be, bid, now);
 	if (err)
 		return err;

@@ -305,6 +305,24 @@ static void ct_foreign(bool remote)
 	lb_put(bpf_map__fd(skel->maps.zh_ct), &k, &v);
 }
 
+#define TCP_SYN 0x02 /* as on the wire (parse.h ZH_TCP_*) */
+#define TCP_ACK 0x10
+
+/* The LRU took the reply's entry of A:40000 -> VIP4:80/TCP (B:8080). */
+static void ct_rev_evicted(void)
+{
+	struct zh_ct_key k = { .family = ZH_AF_INET,
+			       .proto = IPPROTO_TCP,
+			       .dir = ZH_CT_REV,
+			       .sport = htons(BE_PORT),
+			       .dport = htons(40000) };
+
+	parse_addr(AF_INET, B4, k.saddr);
+	parse_addr(AF_INET, A4, k.daddr);
+	if (bpf_map_delete_elem(bpf_map__fd(skel->maps.zh_ct), &k))
+		fail_here("no reply entry to take: %s", strerror(errno));
+}
+
 static void ct_foreign_local(void)
 {
 	rev_gated();
@@ -440,6 +458,41 @@ static const struct lb_case lb_cases[] = {
 	DNAT_AND_REPLY("IPv4 UDP", L3_IPV4, IPPROTO_UDP, VIP4, A4, B4),
 	DNAT_AND_REPLY("IPv6 TCP", L3_IPV6, IPPROTO_TCP, VIP6, A6, B6),
 	DNAT_AND_REPLY("IPv6 UDP", L3_IPV6, IPPROTO_UDP, VIP6, A6, B6),
+	{
+		/* A SYN again (the client retransmits: no SYN-ACK came back)
+		 * writes both entries again, so the reply finds its way back
+		 * to the VIP. It found none: the flow hung for good. */
+		.desc = "IPv4 TCP: a SYN again restores a reply entry the LRU took",
+		.steps = {
+			{ .in = { .l3 = L3_IPV4, .proto = IPPROTO_TCP,
+				  .src = A4, .dst = VIP4, .dport = SVC_PORT,
+				  .tcp_flags = TCP_SYN },
+			  .want = { .l3 = L3_IPV4, .proto = IPPROTO_TCP,
+				    .src = A4, .dst = B4, .dport = BE_PORT,
+				    .tcp_flags = TCP_SYN },
+			  ROUTED(POD_B),
+			  .ct = CT(2) },
+			{ .before = ct_rev_evicted,
+			  .in = { .l3 = L3_IPV4, .proto = IPPROTO_TCP,
+				  .src = A4, .dst = VIP4, .dport = SVC_PORT,
+				  .tcp_flags = TCP_SYN },
+			  .want = { .l3 = L3_IPV4, .proto = IPPROTO_TCP,
+				    .src = A4, .dst = B4, .dport = BE_PORT,
+				    .tcp_flags = TCP_SYN },
+			  ROUTED(POD_B),
+			  .ct = CT(2) },
+			{ .from = POD_B,
+			  .in = { .l3 = L3_IPV4, .proto = IPPROTO_TCP,
+				  .src = B4, .sport = BE_PORT, .dst = A4,
+				  .dport = 40000,
+				  .tcp_flags = TCP_SYN | TCP_ACK },
+			  .want = { .l3 = L3_IPV4, .proto = IPPROTO_TCP,
+				    .src = VIP4, .sport = SVC_PORT, .dst = A4,
+				    .dport = 40000,
+				    .tcp_flags = TCP_SYN | TCP_ACK },
+			  ROUTED(POD_A) },
+		},
+	},
 	{
 		/* A must not see its own address as the source: the
 		 * request comes from the VIP (A's port), the reply goes
