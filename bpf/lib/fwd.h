@@ -293,8 +293,8 @@ static __always_inline int zh_ip_from_pod(void *data, void *data_end,
 	 * ingress is zh_tc_to_pod's, or its node's). */
 	if (f.flags & ZH_FLOW_F_IP_OPTIONS) {
 		zh_dst_key(&key, &f, ZH_RET_PASSTHROUGH, &fwd->nat);
-		ret = zh_pol_from_pod(ZH_STAT_PASS_NO_ENDPOINT, &f, &key,
-				      self->flags, 0, &fwd->nat);
+		ret = zh_pol_from_pod(data, data_end, ZH_STAT_PASS_NO_ENDPOINT,
+				      &f, &key, self->flags, 0, &fwd->nat);
 		return ret == ZH_STAT_PASS_NO_ENDPOINT ?
 			       ZH_STAT_PASS_IP_OPTIONS :
 			       ret;
@@ -306,8 +306,8 @@ static __always_inline int zh_ip_from_pod(void *data, void *data_end,
 	ret = zh_deliver(data, data_end, &key, fwd);
 	/* NetworkPolicy (policy.h): judged on what delivery decided, the
 	 * destination after DNAT, the source before any SNAT. */
-	ret = zh_pol_from_pod(ret, &f, &key, self->flags, fwd->dst_flags,
-			      &fwd->nat);
+	ret = zh_pol_from_pod(data, data_end, ret, &f, &key, self->flags,
+			      fwd->dst_flags, &fwd->nat);
 	if (ret == ZH_STAT_PASS_NO_ENDPOINT)
 		ret = zh_to_node(data, data_end, &key, fwd);
 	/* Off the node, out of the cluster: masquerade. Not a NodePort's
@@ -447,7 +447,8 @@ static __always_inline int zh_from_uplink(void *ctx, void *data, void *data_end,
 	ret = zh_deliver(data, data_end, &key, fwd);
 	/* NetworkPolicy (policy.h): delivered straight into a pod here, so
 	 * its ingress is judged here (zh_tc_to_pod never sees it). */
-	ret = zh_pol_from_pod(ret, &f, &key, 0, fwd->dst_flags, &fwd->nat);
+	ret = zh_pol_from_pod(data, data_end, ret, &f, &key, 0, fwd->dst_flags,
+			      &fwd->nat);
 	/* Not for a pod here (the node's own, or routed on): not ours, and
 	 * not counted. */
 	if (ret == ZH_STAT_PASS_NO_ENDPOINT && !fwd->nat.op)

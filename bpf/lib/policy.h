@@ -505,6 +505,134 @@ __attribute__((noinline)) int zh_pol_judge(const struct zh_flow *f,
 }
 
 /*
+ * An ICMP error (IPv4: destination unreachable, time exceeded, parameter
+ * problem; ICMPv6: 1 to 4, right behind the IPv6 header) that quotes a TCP
+ * or UDP packet: that packet's flow in @q (its addresses
+ * zeroed by the caller, its tcp_flags left), as the quoted packet went (its sender is the error's
+ * destination). @f is the error's own flow (zh_flow_parse()). Returns 0,
+ * or -1 for anything else (another ICMP type, a fragment, a quote cut
+ * short or behind IPv4 options of its own, another family inside).
+ */
+static __always_inline int zh_pol_icmp_quoted(void *data, void *data_end,
+					      const struct zh_flow *f,
+					      struct zh_pol_pkt *q)
+{
+	__u32 off = sizeof(struct ethhdr);
+	__u8 *icmp, *ports;
+
+	if (f->family == ZH_AF_INET) {
+		struct iphdr *iph = zh_hdr(data, data_end, off, sizeof(*iph));
+		struct iphdr *in;
+
+		if (f->proto != IPPROTO_ICMP ||
+		    (f->flags & ZH_FLOW_F_FRAGMENT) || !iph)
+			return -1;
+		off += iph->ihl * 4;
+		icmp = zh_hdr(data, data_end, off, 8);
+		if (!icmp || (icmp[0] != 3 && icmp[0] != 11 && icmp[0] != 12))
+			return -1;
+		off += 8;
+		in = zh_hdr(data, data_end, off, sizeof(*in));
+		/* The quote's own options are not looked behind. */
+		if (!in || in->version != 4 || in->ihl != 5 ||
+		    (in->frag_off & bpf_htons(0x1fff)))
+			return -1;
+		q->family = ZH_AF_INET;
+		q->proto = in->protocol;
+		q->saddr[0] = in->saddr;
+		q->daddr[0] = in->daddr;
+		off += sizeof(*in);
+	} else {
+		struct ipv6hdr *in;
+
+		if (f->proto != IPPROTO_ICMPV6)
+			return -1;
+		off += sizeof(struct ipv6hdr);
+		icmp = zh_hdr(data, data_end, off, 8);
+		if (!icmp || icmp[0] < 1 || icmp[0] > 4)
+			return -1;
+		off += 8;
+		in = zh_hdr(data, data_end, off, sizeof(*in));
+		if (!in || in->version != 6)
+			return -1;
+		q->family = ZH_AF_INET6;
+		q->proto = in->nexthdr;
+		__builtin_memcpy(q->saddr, &in->saddr, sizeof(q->saddr));
+		__builtin_memcpy(q->daddr, &in->daddr, sizeof(q->daddr));
+		off += sizeof(*in);
+	}
+	if (q->proto != IPPROTO_TCP && q->proto != IPPROTO_UDP)
+		return -1;
+	/* An error quotes at least the 8 bytes after the IP header. */
+	ports = zh_hdr(data, data_end, off, 4);
+	if (!ports)
+		return -1;
+	q->sport = *(__be16 *)ports;
+	q->dport = *(__be16 *)(ports + 2);
+	return 0;
+}
+
+/*
+ * Is the flow an ICMP error quotes (zh_pol_icmp_quoted(), in
+ * zh_pol_scratch's p) a flow policy approved, under this epoch and still
+ * live? 0 if so. Its entry is keyed as the quoted packet went, whichever
+ * way that was: the flow's own entry or its reply's (ZH_POL_CT_F_REV).
+ * Read only: an error neither refreshes nor opens anything. Global, as
+ * zh_pol_judge(); the flow in the scratch map, as the callers have no
+ * stack to spare.
+ */
+__attribute__((noinline)) int zh_pol_related(void)
+{
+	struct zh_pol_state *st = zh_pol_st();
+	struct zh_pol_scratch *s;
+	struct zh_pol_ct *ct;
+	__u32 zero = 0;
+
+	s = bpf_map_lookup_elem(&zh_pol_scratch, &zero);
+	if (!s || !st)
+		return -1;
+	zh_pol_ct_key(s, &s->p, 0);
+	if (s->p.family == ZH_AF_INET)
+		ct = bpf_map_lookup_elem(&zh_pol_ct4, &s->ct4);
+	else
+		ct = bpf_map_lookup_elem(&zh_pol_ct, &s->ct);
+	if (!ct || ct->epoch != st->epoch ||
+	    !zh_pol_ct_live(ct, s->p.proto, zh_pol_now()))
+		return -1;
+	return 0;
+}
+
+/*
+ * zh_pol_judge() for the packet at @data, with one addition: an ICMP
+ * error that quotes a flow policy approved passes as that flow's packets
+ * do (netfilter's RELATED; what path MTU discovery and a UDP client's
+ * "port unreachable" need), when it goes to that flow's packet's sender.
+ * Any other ICMP is judged as itself (port-less rules). An approval of
+ * another epoch is not enough: the flow's next packet judges it again.
+ */
+static __always_inline int zh_pol_judge_pkt(void *data, void *data_end,
+					    const struct zh_flow *f,
+					    const struct zh_ep_key *dst,
+					    __u32 dport, __u32 ends)
+{
+	if (f->proto == IPPROTO_ICMP || f->proto == IPPROTO_ICMPV6) {
+		struct zh_pol_scratch *s;
+		__u32 zero = 0;
+
+		s = bpf_map_lookup_elem(&zh_pol_scratch, &zero);
+		if (s) {
+			__builtin_memset(s->p.saddr, 0, sizeof(s->p.saddr));
+			__builtin_memset(s->p.daddr, 0, sizeof(s->p.daddr));
+			if (!zh_pol_icmp_quoted(data, data_end, f, &s->p) &&
+			    zh_addr_eq(s->p.saddr, dst->addr) &&
+			    !zh_pol_related())
+				return 0;
+		}
+	}
+	return zh_pol_judge(f, dst, dport, ends);
+}
+
+/*
  * zh_from_pod()'s step, on what delivery decided (@stat, fwd.h): a frame
  * for a local pod (REDIRECT) is judged by the source's egress and the
  * destination's ingress; one the kernel routes on (PASS_NO_ENDPOINT) by
@@ -513,7 +641,8 @@ __attribute__((noinline)) int zh_pol_judge(const struct zh_flow *f,
  * judged here. @src_flags: the source pod's zh_ifaces flags; @dst_flags:
  * the destination's zh_endpoints flags (0 when it is no local pod).
  */
-static __always_inline int zh_pol_from_pod(int stat, const struct zh_flow *f,
+static __always_inline int zh_pol_from_pod(void *data, void *data_end, int stat,
+					   const struct zh_flow *f,
 					   const struct zh_ep_key *dst,
 					   __u32 src_flags, __u8 dst_flags,
 					   const struct zh_nat *nat)
@@ -527,10 +656,10 @@ static __always_inline int zh_pol_from_pod(int stat, const struct zh_flow *f,
 		return stat;
 	if (stat != ZH_STAT_REDIRECT && stat != ZH_STAT_PASS_NO_ENDPOINT)
 		return stat;
-	ret = zh_pol_judge(f, dst, nat->op ? nat->new_ports[1] : f->dport,
-			   (src_pol ? 1 : 0) |
-				   (stat == ZH_STAT_REDIRECT && dst_pol ? 2 :
-									  0));
+	ret = zh_pol_judge_pkt(
+		data, data_end, f, dst, nat->op ? nat->new_ports[1] : f->dport,
+		(src_pol ? 1 : 0) |
+			(stat == ZH_STAT_REDIRECT && dst_pol ? 2 : 0));
 	return ret ? ret : stat;
 }
 
@@ -595,7 +724,7 @@ static __always_inline int zh_pol_to_pod(void *data, void *data_end,
 	zh_pol_svc_reply(&f);
 	dst.family = f.family;
 	__builtin_memcpy(dst.addr, f.daddr, sizeof(dst.addr));
-	return zh_pol_judge(&f, &dst, f.dport, 2);
+	return zh_pol_judge_pkt(data, data_end, &f, &dst, f.dport, 2);
 }
 
 #endif /* ZH_POLICY_H */

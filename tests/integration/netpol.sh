@@ -21,7 +21,7 @@ ZH_PREFIX="zhnp$$"
 # shellcheck source=tests/k8s/lib.sh
 . tests/k8s/lib.sh
 zh_start
-zh_require jq nsenter curl openssl python3 socat iptables
+zh_require jq nsenter curl openssl python3 socat iptables ping
 
 K="$ZH_TMP/k8s"
 LOG="$ZH_TMP/agent.log"
@@ -242,6 +242,46 @@ case_clusterip() {
 		eventually vip_ok "$A"
 	check_not "c does not: judged on b's address and port, after DNAT" \
 		vip_ok "$C"
+}
+
+# udp_refused POD IP PORT: a connected UDP socket's datagram to IP:PORT,
+# where nothing listens, is answered by the ICMP port unreachable
+# (ECONNREFUSED) within 2 s.
+udp_refused() {
+	local out
+	out=$(zh_in "$1" python3 -c '
+import socket, sys
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.settimeout(2)
+s.connect((sys.argv[1], int(sys.argv[2])))
+s.send(b"x")
+try:
+    s.recv(16)
+    print("answered")
+except ConnectionRefusedError:
+    print("refused")
+except socket.timeout:
+    print("timeout")
+' "$2" "$3" 2>&1) || true
+	echo "$1 -> $2:$3 udp: $out"
+	[ "$out" = refused ]
+}
+ping_ok() { zh_in "$1" ping -c 1 -W 1 "$2" >/dev/null 2>&1; }
+
+# ICMP errors about an approved flow pass as its packets do (netfilter's
+# RELATED), whatever the policies say of ICMP; other ICMP is judged as
+# itself.
+case_icmp_related() {
+	apply "$(netpol x a-iso '{"podSelector":{"matchLabels":{"app":"a"}},"policyTypes":["Ingress","Egress"],"egress":[{"to":[{"namespaceSelector":{"matchLabels":{"ns":"y"}}}],"ports":[{"protocol":"UDP","port":7777}]}]}')"
+	sync_policy
+	check "c's port unreachable reaches isolated a: its UDP socket sees ECONNREFUSED" \
+		udp_refused "$A" "${IP[$C]}" 7777
+	check_not "c's ping into a is denied: ICMP that relates to no flow of a's" \
+		ping_ok "$C" "${IP[$A]}"
+	check_not "a's own ping to c is denied by its egress" ping_ok "$A" "${IP[$C]}"
+	delpol x a-iso
+	sync_policy
+	check "a-iso deleted: c pings a" ping_ok "$C" "${IP[$A]}"
 }
 
 # A live TCP connection (zh-flows, a request every 10 ms) from a to b:7000.
@@ -618,5 +658,5 @@ case_afxdp() {
 
 zh_run_cases case_open case_default_deny_in case_selectors \
 	case_ports_ipblock case_default_deny_out case_default_deny_both \
-	case_clusterip case_live_flow case_new_pod case_restart \
+	case_clusterip case_icmp_related case_live_flow case_new_pod case_restart \
 	case_policy_counters case_audit_ns case_ipv6 case_afxdp
