@@ -909,41 +909,18 @@ static const struct lb_case lb_cases[] = {
  */
 static __u32 icmp_err_build(const __u8 *req, int from, bool v6, __u8 *out)
 {
-	size_t iph = v6 ? IP6_HLEN : sizeof(struct iphdr);
-	size_t quote = iph + 8, icmp_len = 8 + quote;
-	__u8 *ip = out + L3, *icmp = ip + iph;
+	const struct icmp_err e = {
+		.v6 = v6,
+		.src = req + (v6 ? IP6_DADDR : IP4_DADDR),
+		.dst = req + (v6 ? IP6_SADDR : IP4_SADDR),
+		.type = v6 ? 1 : 3, /* destination unreachable */
+		.code = v6 ? 4 : 3, /* port unreachable */
+		.quoted = req,
+		.src_mac = gw_mac_of[from],
+		.dst_mac = pods[from].mac,
+	};
 
-	memset(out, 0, FRAME_MAX);
-	memcpy(out + ETH_DST, pods[from].mac, ETH_ALEN);
-	memcpy(out + ETH_SRC, gw_mac_of[from], ETH_ALEN);
-	put16(out + ETH_PROTO, v6 ? ETH_P_IPV6 : ETH_P_IP);
-	if (v6) {
-		ip[0] = 0x60;
-		put16(ip + 4, (__u16)icmp_len);
-		ip[6] = IPPROTO_ICMPV6;
-		ip[7] = 64;
-		memcpy(ip + 8, req + IP6_DADDR, 16);
-		memcpy(ip + 24, req + IP6_SADDR, 16);
-		icmp[0] = 1; /* destination unreachable */
-		icmp[1] = 4; /* port unreachable */
-	} else {
-		ip[0] = 0x45;
-		put16(ip + 2, (__u16)(iph + icmp_len));
-		ip[8] = 64;
-		ip[9] = IPPROTO_ICMP;
-		memcpy(ip + 12, req + IP4_DADDR, 4);
-		memcpy(ip + 16, req + IP4_SADDR, 4);
-		put16(ip + 10, csum_fold(csum_add(0, ip, iph)));
-		icmp[0] = 3; /* destination unreachable */
-		icmp[1] = 3; /* port unreachable */
-	}
-	memcpy(icmp + 8, req + L3, quote);
-	put16(icmp + 2,
-	      csum_fold(csum_add(v6 ? pseudo_sum(out, true, IPPROTO_ICMPV6,
-						 (__u32)icmp_len) :
-				      0,
-				 icmp, icmp_len)));
-	return (__u32)(L3 + iph + icmp_len);
+	return icmp_err_frame(&e, out);
 }
 
 /* Packet @i of case @c through @prog, and everything it must have done. */

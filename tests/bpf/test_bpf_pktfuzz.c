@@ -1767,40 +1767,20 @@ static void check_rewrite(const struct fz_run *r, bool routed, int side)
 static void check_icmp_error(const struct fz_run *r)
 {
 	bool v6 = get16(r->in + ETH_PROTO) == ETH_P_IPV6;
-	__u32 iph = v6 ? IP6_HLEN : 20, quote = iph + 8, icmp_len = 8 + quote;
-	__u8 want[FRAME_MAX] = { 0 };
-	__u8 *ip = want + L3, *icmp = ip + iph;
 	const __u8 *in = r->in;
-	__u32 wlen = L3 + iph + icmp_len;
+	const struct icmp_err e = {
+		.v6 = v6,
+		.src = in + (v6 ? IP6_DADDR : IP4_DADDR),
+		.dst = in + (v6 ? IP6_SADDR : IP4_SADDR),
+		.type = v6 ? 1 : 3, /* destination unreachable */
+		.code = v6 ? 4 : 3, /* port unreachable */
+		.quoted = in,
+		.src_mac = in + ETH_DST,
+		.dst_mac = in + ETH_SRC,
+	};
+	__u8 want[FRAME_MAX];
+	__u32 wlen = icmp_err_frame(&e, want);
 
-	memcpy(want + ETH_DST, in + ETH_SRC, ETH_ALEN);
-	memcpy(want + ETH_SRC, in + ETH_DST, ETH_ALEN);
-	put16(want + ETH_PROTO, v6 ? ETH_P_IPV6 : ETH_P_IP);
-	if (v6) {
-		ip[0] = 0x60;
-		put16(ip + 4, (__u16)icmp_len);
-		ip[6] = IPPROTO_ICMPV6;
-		ip[7] = 64;
-		memcpy(ip + 8, in + IP6_DADDR, 16);
-		memcpy(ip + 24, in + IP6_SADDR, 16);
-		icmp[0] = 1;
-		icmp[1] = 4;
-	} else {
-		ip[0] = 0x45;
-		put16(ip + 2, (__u16)(iph + icmp_len));
-		ip[8] = 64;
-		ip[9] = IPPROTO_ICMP;
-		memcpy(ip + 12, in + IP4_DADDR, 4);
-		memcpy(ip + 16, in + IP4_SADDR, 4);
-		put16(ip + 10, csum_fold(sum16(0, ip, iph)));
-		icmp[0] = 3;
-		icmp[1] = 3;
-	}
-	memcpy(icmp + 8, in + L3, quote);
-	put16(icmp + 2,
-	      csum_fold(sum16(
-		      v6 ? pseudo_sum(want, true, IPPROTO_ICMPV6, icmp_len) : 0,
-		      icmp, icmp_len)));
 	if (r->out_len != wlen || memcmp(r->out, want, wlen)) {
 		hex("expected ICMP error", want, wlen);
 		fz_fail(r,

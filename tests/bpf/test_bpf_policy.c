@@ -1446,49 +1446,33 @@ static void test_options_egress(void **state)
 
 /* ------------------------------------------------- ICMP errors */
 
-/* The one's complement sum of @len bytes at @p, added to @sum. */
-static __u32 sum16(__u32 sum, const __u8 *p, size_t len)
-{
-	for (size_t i = 0; i + 1 < len; i += 2)
-		sum += get16(p + i);
-	if (len & 1)
-		sum += (__u32)p[len - 1] << 8;
-	return sum;
-}
-
 /*
  * An ICMP error from @src to @dst (IPv4 type 3 code 4, "fragmentation
- * needed"; ICMPv6 type 2, "packet too big") quoting the first bytes of
- * @quoted (its IP header and 8 bytes), entering at @ingress. Returns the
- * frame's length.
+ * needed"; ICMPv6 type 2, "packet too big") quoting @quoted, sent by pod
+ * @pod (@from_pod) or the host into it. Returns the frame's length.
  */
 static __u32 icmp_err_of(const char *src, const char *dst,
-			 const struct pkt *quoted, int ingress, __u8 *out)
+			 const struct pkt *quoted, int pod, bool from_pod,
+			 __u8 *out)
 {
 	bool v6 = strchr(src, ':') != NULL;
-	size_t iph = v6 ? 40 : 20, quote = iph + 8;
-	struct frame f = { .l3 = v6 ? L3_IPV6 : L3_IPV4,
-			   .proto = v6 ? IPPROTO_ICMPV6 : IPPROTO_ICMP,
-			   .icmp_type = v6 ? 2 : 3,
-			   .src = src,
-			   .dst = dst,
-			   .payload = (__u16)quote };
-	__u8 q[FRAME_MAX], *icmp = out + L3 + iph;
-	__u32 len = (__u32)frame_build(&f, ingress, out), sum = 0;
+	__u8 q[FRAME_MAX], s_addr[16], d_addr[16];
+	struct icmp_err e = {
+		.v6 = v6,
+		.src = s_addr,
+		.dst = d_addr,
+		.type = v6 ? 2 : 3,
+		.code = v6 ? 0 : 4,
+		.mtu = v6 ? 1280 : 1400,
+		.quoted = q,
+		.src_mac = from_pod ? pods[pod].mac : gw_mac_of[pod],
+		.dst_mac = from_pod ? gw_mac_of[pod] : pods[pod].mac
+	};
 
+	parse_addr(v6 ? AF_INET6 : AF_INET, src, s_addr);
+	parse_addr(v6 ? AF_INET6 : AF_INET, dst, d_addr);
 	frame_of(quoted, q);
-	icmp[1] = v6 ? 0 : 4;
-	memset(icmp + 4, 0, 4);
-	put16(icmp + 6, v6 ? 1280 : 1400); /* the next hop's MTU */
-	memcpy(icmp + 8, q + L3, quote);
-	put16(icmp + 2, 0);
-	if (v6)
-		sum = pseudo_sum(out, true, IPPROTO_ICMPV6, (__u32)(8 + quote));
-	sum = sum16(sum, icmp, 8 + quote);
-	while (sum >> 16)
-		sum = (sum & 0xffff) + (sum >> 16);
-	put16(icmp + 2, (__u16)~sum);
-	return len;
+	return icmp_err_frame(&e, out);
 }
 
 /* The error through @prog from pod @from (a pod's own): as enum want. */
@@ -1496,7 +1480,7 @@ static int judge_err(enum prog prog, int from, const char *src, const char *dst,
 		     const struct pkt *quoted)
 {
 	__u8 in[FRAME_MAX];
-	__u32 len = icmp_err_of(src, dst, quoted, from, in);
+	__u32 len = icmp_err_of(src, dst, quoted, from, true, in);
 	struct run r;
 
 	cur_set(in, len, "%s ICMP error %s -> %s", prog_names[prog], src, dst);
@@ -1520,7 +1504,7 @@ static bool err_to_pod_passes(int to, const char *src, const char *dst,
 			      const struct pkt *quoted)
 {
 	__u8 in[FRAME_MAX];
-	__u32 len = icmp_err_of(src, dst, quoted, to, in);
+	__u32 len = icmp_err_of(src, dst, quoted, to, false, in);
 	struct run r;
 
 	cur_set(in, len, "to_pod ICMP error %s -> %s", src, dst);
@@ -1531,6 +1515,16 @@ static bool err_to_pod_passes(int to, const char *src, const char *dst,
 		fail_here("zh_tc_to_pod returned %u", r.retval);
 	return (int)r.retval == TC_ACT_UNSPEC;
 }
+
+/* a isolated both ways: from b on UDP 53 in, to the other node's CIDRs
+ * on TCP 80 out. */
+#define A_ISO                                                                      \
+	"{\"ns\": \"x\", \"name\": \"a-iso\", \"spec\": {\"podSelector\": " A_ONLY \
+	", \"policyTypes\": [\"Ingress\", \"Egress\"], \"ingress\": "              \
+	"[{\"from\": [{\"podSelector\": " B_ONLY "}], \"ports\": "                 \
+	"[{\"protocol\": \"UDP\", \"port\": 53}]}], \"egress\": [{\"to\": "        \
+	"[{\"ipBlock\": {\"cidr\": \"10.1.0.0/16\"}}, {\"ipBlock\": "              \
+	"{\"cidr\": \"fd00:1::/64\"}}], \"ports\": [{\"port\": 80}]}]}}"
 
 /*
  * a is isolated both ways: b may reach it on UDP 53, it may reach the
@@ -1574,18 +1568,10 @@ static void icmp_related_family(enum prog prog, bool v6)
 	assert_int_equal(ct_count(), 4);
 	/* Approved under another epoch (an unrelated change bumps it): the
 	 * error is denied until the flow's next packet judges it again. */
-	policies_set(
-		"[{\"ns\": \"x\", \"name\": \"a-iso\", \"spec\": "
-		"{\"podSelector\": " A_ONLY ", \"policyTypes\": "
-		"[\"Ingress\", \"Egress\"], \"ingress\": [{\"from\": "
-		"[{\"podSelector\": " B_ONLY "}], \"ports\": [{\"protocol\": "
-		"\"UDP\", \"port\": 53}]}], \"egress\": [{\"to\": "
-		"[{\"ipBlock\": {\"cidr\": \"10.1.0.0/16\"}}, {\"ipBlock\": "
-		"{\"cidr\": \"fd00:1::/64\"}}], \"ports\": [{\"port\": "
-		"80}]}]}}, {\"ns\": \"y\", \"name\": \"unrelated\", "
-		"\"spec\": {\"podSelector\": {}, \"policyTypes\": "
-		"[\"Ingress\"]}}]",
-		false);
+	policies_set("[" A_ISO ", {\"ns\": \"y\", \"name\": \"unrelated\", "
+		     "\"spec\": {\"podSelector\": {}, \"policyTypes\": "
+		     "[\"Ingress\"]}}]",
+		     false);
 	assert_false(err_to_pod_passes(POD_A, router, a, &out));
 	out.ack = true;
 	assert_int_equal(judge(prog, &out, &rr), W_ALLOW);
@@ -1595,15 +1581,7 @@ static void icmp_related_family(enum prog prog, bool v6)
 static void test_icmp_related(void **state)
 {
 	const struct fixture_run *fr = *state;
-	const char *a_iso =
-		"[{\"ns\": \"x\", \"name\": \"a-iso\", \"spec\": "
-		"{\"podSelector\": " A_ONLY ", \"policyTypes\": "
-		"[\"Ingress\", \"Egress\"], \"ingress\": [{\"from\": "
-		"[{\"podSelector\": " B_ONLY "}], \"ports\": [{\"protocol\": "
-		"\"UDP\", \"port\": 53}]}], \"egress\": [{\"to\": "
-		"[{\"ipBlock\": {\"cidr\": \"10.1.0.0/16\"}}, {\"ipBlock\": "
-		"{\"cidr\": \"fd00:1::/64\"}}], \"ports\": [{\"port\": "
-		"80}]}]}}]";
+	const char *a_iso = "[" A_ISO "]";
 
 	policies_set(a_iso, false);
 	icmp_related_family(fr->prog, false);
