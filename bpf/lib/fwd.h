@@ -18,6 +18,7 @@
 #include "lb.h"
 #include "node.h"
 #include "snat.h"
+#include "snat_icmp.h"
 #include "kfeat.h"
 #include "policy.h"
 
@@ -381,6 +382,13 @@ static __always_inline int zh_snat_reply(void *data, void *data_end,
 	struct zh_ep_key key = {};
 	int ret;
 
+	/* An ICMP error about such a flow (snat_icmp.h): as its reply. */
+	if (f->proto == IPPROTO_ICMP || f->proto == IPPROTO_ICMPV6) {
+		if (zh_snat_icmp(data, data_end, f, &key, !fwd->xdp))
+			return ZH_RET_PASSTHROUGH;
+		return fwd->xdp ? ZH_STAT_PASS_TO_TC :
+				  zh_deliver(data, data_end, &key, fwd);
+	}
 	if (fwd->xdp)
 		return zh_snat_is_reply(f) ? ZH_STAT_PASS_TO_TC :
 					     ZH_RET_PASSTHROUGH;

@@ -134,7 +134,7 @@ __u32 icmp_err_frame(const struct icmp_err *e, __u8 *out)
 {
 	bool v6 = e->v6;
 	size_t iph = v6 ? IP6_HLEN : sizeof(struct iphdr);
-	size_t quote = iph + 8, icmp_len = 8 + quote;
+	size_t quote = e->quote ? e->quote : iph + 8, icmp_len = 8 + quote;
 	__u8 *ip = out + L3, *icmp = ip + iph;
 
 	memset(out, 0, FRAME_MAX);

@@ -867,9 +867,120 @@ static void test_snat_keep_port(void **state)
 
 /* --------------------------------------------------------------- main */
 
+/* ------------------------------------------------------- ICMP errors */
+
+#define ROUTER4 "198.51.100.1" /* a router on the way out there */
+#define ROUTER6 "2001:db8:77::1"
+
+/* A router's "fragmentation needed" / "packet too big" to the node about
+ * the packet @quoted (its first @quote bytes from L3; 0: header and 8),
+ * as the uplink receives it. */
+static __u32 router_err(const __u8 *quoted, __u32 qlen, bool v6, __u16 quote,
+			const char *to, __u8 *out)
+{
+	__u8 src[16], dst[16];
+	struct icmp_err e = { .v6 = v6,
+			      .src = src,
+			      .dst = dst,
+			      .type = v6 ? 2 : 3,
+			      .code = v6 ? 0 : 4,
+			      .mtu = 1280,
+			      .quoted = quoted,
+			      .quote = quote,
+			      .src_mac = mac_out,
+			      .dst_mac = mac_out };
+
+	assert_true(quote <= qlen - L3);
+	parse_addr(v6 ? AF_INET6 : AF_INET, v6 ? ROUTER6 : ROUTER4, src);
+	parse_addr(v6 ? AF_INET6 : AF_INET, to, dst);
+	return icmp_err_frame(&e, out);
+}
+
+/*
+ * Not a row: a router's ICMP error about a masqueraded flow (snat_icmp.h).
+ * A -> outside leaves from the node's address and a port of the range; the
+ * router's error to the node, quoting that packet (the whole of it, or
+ * only its IP header and 8 bytes), reaches A as though the router had
+ * answered A itself: destination A, the quote A's packet as A sent it
+ * (but for the TTL the node spent), every checksum as a sender computes it
+ * (the expected frame is built from scratch). XDP hands it to tc
+ * untouched. An error about a port no flow holds, or not quoting the
+ * node's address, stays the kernel's, untouched.
+ */
+static void snat_icmp_one(bool v6, __u8 proto, bool whole)
+{
+	const char *a = v6 ? A6 : A4, *node = v6 ? NODE6 : NODE4;
+	struct frame flow = FLOW(v6 ? L3_IPV6 : L3_IPV4, proto, a, CLIENT_PORT,
+				 v6 ? OUTSIDE6 : OUTSIDE4, 80);
+	__u64 redirect[ZH_STAT_MAX] = { [ZH_STAT_REDIRECT] = 1 };
+	__u64 none[ZH_STAT_MAX] = { 0 };
+	__u8 pod[FRAME_MAX], snated[FRAME_MAX], err[FRAME_MAX],
+		sent63[FRAME_MAX], want[FRAME_MAX];
+	__u32 plen, elen, wlen;
+	__u16 quote;
+	struct run r;
+
+	snat_setup(NULL);
+	plen = (__u32)frame_build(&flow, POD_A, pod);
+	cur_set(pod, plen, "tc: %s -> outside", a);
+	run_frame(PROG_TC, ifindex_of[POD_A], pod, plen, &r);
+	assert_verdict(PROG_TC, &r, REDIRECT);
+	memcpy(snated, r.out, r.out_len);
+	quote = whole ? (__u16)(plen - L3) : 0;
+
+	elen = router_err(snated, plen, v6, quote, node, err);
+	cur_set(err, elen, "%s error %s about %s", v6 ? "ICMPv6" : "ICMP",
+		v6 ? ROUTER6 : ROUTER4, a);
+	run_prog(skel->progs.zh_tc_uplink, ifindex_of[FOREIGN], err, elen, &r);
+	if (r.err)
+		fail_here("test_run: %s", strerror(-r.err));
+	assert_verdict(PROG_TC, &r, REDIRECT);
+	assert_deltas(&r, redirect, elen);
+	/* What A gets: the router's error to A about A's own packet, as it
+	 * left A but one hop on (TTL 63). */
+	flow.ttl = 63;
+	(void)frame_build(&flow, POD_A, sent63);
+	wlen = router_err(sent63, plen, v6, quote, a, want);
+	assert_int_equal(wlen, elen);
+	assert_routed(want, wlen, &r, POD_A, true);
+
+	/* XDP: handed to tc, untouched. */
+	run_prog(skel->progs.zh_xdp_uplink, ifindex_of[FOREIGN], err, elen, &r);
+	assert_verdict(PROG_XDP, &r, PASS);
+	assert_unchanged(err, elen, &r);
+	assert_deltas(&r, none, elen);
+
+	/* About a port no flow holds: the kernel's. */
+	if (v6)
+		put16(err + L3 + IP6_HLEN + 8 + IP6_HLEN,
+		      (__u16)(l4_sport(snated, v6) ^ 1));
+	else
+		put16(err + L3 + 20 + 8 + 20,
+		      (__u16)(l4_sport(snated, v6) ^ 1));
+	run_prog(skel->progs.zh_tc_uplink, ifindex_of[FOREIGN], err, elen, &r);
+	assert_verdict(PROG_TC, &r, PASS);
+	assert_unchanged(err, elen, &r);
+	/* Quoting a packet from an address that is not the node's: A's
+	 * own packet as it left A. */
+	elen = router_err(pod, plen, v6, quote, node, err);
+	run_prog(skel->progs.zh_tc_uplink, ifindex_of[FOREIGN], err, elen, &r);
+	assert_verdict(PROG_TC, &r, PASS);
+	assert_unchanged(err, elen, &r);
+}
+
+static void test_snat_icmp(void **state)
+{
+	(void)state;
+	for (int v6 = 0; v6 < 2; v6++)
+		for (int whole = 0; whole < 2; whole++) {
+			snat_icmp_one(v6, IPPROTO_TCP, whole);
+			snat_icmp_one(v6, IPPROTO_UDP, whole);
+		}
+}
+
 #define NR_ROWS (ARRAY_SIZE(cases) * NR_PROGS)
 static struct fixture_run runs[NR_ROWS];
-static struct CMUnitTest tests[NR_ROWS + 2];
+static struct CMUnitTest tests[NR_ROWS + 3];
 
 int main(int argc, char **argv)
 {
@@ -891,5 +1002,7 @@ int main(int argc, char **argv)
 		test_snat_ports, snat_setup, snat_teardown);
 	tests[i++] = (struct CMUnitTest)cmocka_unit_test_setup_teardown(
 		test_snat_keep_port, snat_setup, snat_teardown);
+	tests[i++] = (struct CMUnitTest)cmocka_unit_test_setup_teardown(
+		test_snat_icmp, snat_setup, snat_teardown);
 	return fixture_main(&suite, argc, argv);
 }
