@@ -19,6 +19,7 @@
 #include "node.h"
 #include "snat.h"
 #include "snat_icmp.h"
+#include "lb_icmp.h"
 #include "kfeat.h"
 #include "policy.h"
 
@@ -309,6 +310,11 @@ static __always_inline int zh_ip_from_pod(void *data, void *data_end,
 	 * destination after DNAT, the source before any SNAT. */
 	ret = zh_pol_from_pod(data, data_end, ret, &f, &key, self->flags,
 			      fwd->dst_flags, &fwd->nat);
+	/* An ICMP error about a Service flow of the pod it goes to: the
+	 * Service's (lb_icmp.h). */
+	if (ret == ZH_STAT_REDIRECT &&
+	    (f.proto == IPPROTO_ICMP || f.proto == IPPROTO_ICMPV6))
+		zh_lb_icmp(data, data_end, &f);
 	if (ret == ZH_STAT_PASS_NO_ENDPOINT)
 		ret = zh_to_node(data, data_end, &key, fwd);
 	/* Off the node, out of the cluster: masquerade. Not a NodePort's
@@ -457,6 +463,9 @@ static __always_inline int zh_from_uplink(void *ctx, void *data, void *data_end,
 	 * its ingress is judged here (zh_tc_to_pod never sees it). */
 	ret = zh_pol_from_pod(data, data_end, ret, &f, &key, 0, fwd->dst_flags,
 			      &fwd->nat);
+	if (ret == ZH_STAT_REDIRECT &&
+	    (f.proto == IPPROTO_ICMP || f.proto == IPPROTO_ICMPV6))
+		zh_lb_icmp(data, data_end, &f);
 	/* Not for a pod here (the node's own, or routed on): not ours, and
 	 * not counted. */
 	if (ret == ZH_STAT_PASS_NO_ENDPOINT && !fwd->nat.op)

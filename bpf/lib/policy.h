@@ -38,6 +38,7 @@
 #include "ct.h"
 #include "kfeat.h"
 #include "nat.h"
+#include "icmp.h"
 
 /* The packet as policy sees it: the destination after a Service's DNAT,
  * the source as the pod sent it (a reply's tuple then mirrors its
@@ -505,70 +506,33 @@ __attribute__((noinline)) int zh_pol_judge(const struct zh_flow *f,
 }
 
 /*
- * An ICMP error (IPv4: destination unreachable, time exceeded, parameter
- * problem; ICMPv6: 1 to 4, right behind the IPv6 header) that quotes a TCP
- * or UDP packet: that packet's flow in @q (its addresses
- * zeroed by the caller, its tcp_flags left), as the quoted packet went (its sender is the error's
- * destination). @f is the error's own flow (zh_flow_parse()). Returns 0,
- * or -1 for anything else (another ICMP type, a fragment, a quote cut
- * short or behind IPv4 options of its own, another family inside).
+ * An ICMP error quoting a TCP or UDP packet (icmp.h): that packet's flow in
+ * @p (its addresses zeroed by the caller, its tcp_flags left), as the
+ * quoted packet went (its sender is the error's destination). 0, or -1.
  */
 static __always_inline int zh_pol_icmp_quoted(void *data, void *data_end,
 					      const struct zh_flow *f,
-					      struct zh_pol_pkt *q)
+					      struct zh_pol_pkt *p)
 {
-	__u32 off = sizeof(struct ethhdr);
-	__u8 *icmp, *ports;
+	struct zh_icmp_quote q;
 
-	if (f->family == ZH_AF_INET) {
-		struct iphdr *iph = zh_hdr(data, data_end, off, sizeof(*iph));
-		struct iphdr *in;
+	if (zh_icmp_err_quote(data, data_end, f, &q))
+		return -1;
+	p->family = f->family;
+	p->proto = q.proto;
+	if (q.v4) {
+		struct iphdr *ip = (struct iphdr *)q.ip;
 
-		if (f->proto != IPPROTO_ICMP ||
-		    (f->flags & ZH_FLOW_F_FRAGMENT) || !iph)
-			return -1;
-		off += iph->ihl * 4;
-		icmp = zh_hdr(data, data_end, off, 8);
-		if (!icmp || (icmp[0] != 3 && icmp[0] != 11 && icmp[0] != 12))
-			return -1;
-		off += 8;
-		in = zh_hdr(data, data_end, off, sizeof(*in));
-		/* The quote's own options are not looked behind. */
-		if (!in || in->version != 4 || in->ihl != 5 ||
-		    (in->frag_off & bpf_htons(0x1fff)))
-			return -1;
-		q->family = ZH_AF_INET;
-		q->proto = in->protocol;
-		q->saddr[0] = in->saddr;
-		q->daddr[0] = in->daddr;
-		off += sizeof(*in);
+		p->saddr[0] = ip->saddr;
+		p->daddr[0] = ip->daddr;
 	} else {
-		struct ipv6hdr *in;
+		struct ipv6hdr *ip6 = (struct ipv6hdr *)q.ip;
 
-		if (f->proto != IPPROTO_ICMPV6)
-			return -1;
-		off += sizeof(struct ipv6hdr);
-		icmp = zh_hdr(data, data_end, off, 8);
-		if (!icmp || icmp[0] < 1 || icmp[0] > 4)
-			return -1;
-		off += 8;
-		in = zh_hdr(data, data_end, off, sizeof(*in));
-		if (!in || in->version != 6)
-			return -1;
-		q->family = ZH_AF_INET6;
-		q->proto = in->nexthdr;
-		__builtin_memcpy(q->saddr, &in->saddr, sizeof(q->saddr));
-		__builtin_memcpy(q->daddr, &in->daddr, sizeof(q->daddr));
-		off += sizeof(*in);
+		__builtin_memcpy(p->saddr, &ip6->saddr, sizeof(p->saddr));
+		__builtin_memcpy(p->daddr, &ip6->daddr, sizeof(p->daddr));
 	}
-	if (q->proto != IPPROTO_TCP && q->proto != IPPROTO_UDP)
-		return -1;
-	/* An error quotes at least the 8 bytes after the IP header. */
-	ports = zh_hdr(data, data_end, off, 4);
-	if (!ports)
-		return -1;
-	q->sport = *(__be16 *)ports;
-	q->dport = *(__be16 *)(ports + 2);
+	p->sport = q.ports[0];
+	p->dport = q.ports[1];
 	return 0;
 }
 

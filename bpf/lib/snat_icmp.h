@@ -37,54 +37,7 @@
 #include "maps.h"
 #include "ct.h"
 #include "snat.h"
-
-/*
- * RFC 1624 eqn. 3, gathered: zh_csum_acc() adds ~from + to of @n 16-bit
- * words (as they lie in the packet: the sum is byte-order blind; @n a
- * constant, so that the loop unrolls), zh_csum_apply() folds the changes
- * into a checksum field.
- */
-static __always_inline __u32 zh_csum_acc(__u32 acc, const void *from,
-					 const void *to, int n)
-{
-	const __u16 *a = from, *b = to;
-
-#pragma unroll
-	for (int i = 0; i < n; i++)
-		acc += (__u16)~a[i] + b[i];
-	return acc;
-}
-
-static __always_inline __u16 zh_csum_apply(__u16 check, __u32 acc)
-{
-	__u32 sum = (__u16)~check + (acc & 0xffff) + (acc >> 16);
-
-	sum = (sum & 0xffff) + (sum >> 16);
-	sum = (sum & 0xffff) + (sum >> 16);
-	return (__u16)~sum;
-}
-
-/* The quote's TCP or UDP checksum at @l4, once the changes gathered in
- * @acc (its source address and port) are in: returns @acc with the
- * checksum's own change added, for ICMP's; nothing when the quote cuts it
- * off or UDP carries none. */
-static __always_inline __u32 zh_icmp_quote_l4(__u8 *l4, void *data_end,
-					      __u8 proto, __u32 acc)
-{
-	__u16 *check = (__u16 *)(l4 + (proto == IPPROTO_TCP ? 16 : 6));
-	__u16 c;
-
-	if ((void *)(check + 1) > data_end)
-		return acc;
-	if (proto == IPPROTO_UDP && !*check)
-		return acc;
-	c = zh_csum_apply(*check, acc);
-	if (proto == IPPROTO_UDP && !c)
-		c = 0xffff;
-	acc = zh_csum_acc(acc, check, &c, 1);
-	*check = c;
-	return acc;
-}
+#include "icmp.h"
 
 /*
  * Is @f (arriving on its uplink) an ICMP error about a flow SNATed there
@@ -97,58 +50,25 @@ static __attribute__((noinline)) int zh_snat_icmp(void *data, void *data_end,
 						  struct zh_ep_key *to,
 						  int write)
 {
-	__u32 key = f->ifindex, l4 = zh_l4_off(f->family), acc;
+	__u32 key = f->ifindex, acc;
 	struct zh_snat_src *src = bpf_map_lookup_elem(&zh_snat_src, &key);
 	struct zh_ct_key k = { .family = f->family, .dir = ZH_CT_SNAT_REV };
-	int v4 = f->family == ZH_AF_INET;
+	struct zh_icmp_quote q;
+	int v4;
 	const __u32 *addr;
-	__u8 *icmp, *in;
 	struct zh_ct *rct;
-	__u16 *sport;
 
-	if (!src || (f->flags & (ZH_FLOW_F_IP_OPTIONS | ZH_FLOW_F_FRAGMENT)))
+	if (!src || zh_icmp_err_quote(data, data_end, f, &q))
 		return -1;
+	v4 = q.v4;
 	addr = zh_snat_addr(src, f->family);
 	if (!addr ||
 	    (v4 ? f->daddr[0] != addr[0] : !zh_addr_eq(f->daddr, addr)))
 		return -1;
-	icmp = zh_hdr(data, data_end, l4, 8);
-	if (!icmp)
+	/* The quote left from that address (the error's destination); its
+	 * reply's key is the quote reversed. */
+	if (zh_icmp_reply_key(&q, f, &k))
 		return -1;
-	if (v4 ? f->proto != IPPROTO_ICMP ||
-			 (icmp[0] != 3 && icmp[0] != 11 && icmp[0] != 12) :
-		 f->proto != IPPROTO_ICMPV6 || icmp[0] < 1 || icmp[0] > 4)
-		return -1;
-	/* The quote: its IP header, then at least 8 bytes of TCP/UDP. */
-	in = zh_hdr(data, data_end, l4 + 8, v4 ? 20 + 8 : 40 + 8);
-	if (!in)
-		return -1;
-	if (v4) {
-		struct iphdr *ip = (struct iphdr *)in;
-
-		if (ip->version != 4 || ip->ihl != 5 || ip->saddr != addr[0] ||
-		    (ip->frag_off & bpf_htons(0x1fff)))
-			return -1;
-		k.proto = ip->protocol;
-		k.saddr[0] = ip->daddr;
-		k.daddr[0] = ip->saddr;
-		sport = (__u16 *)(in + 20);
-	} else {
-		struct ipv6hdr *ip6 = (struct ipv6hdr *)in;
-
-		if (ip6->version != 6 ||
-		    !zh_addr_eq((const __u32 *)&ip6->saddr, addr))
-			return -1;
-		k.proto = ip6->nexthdr;
-		__builtin_memcpy(k.saddr, &ip6->daddr, 16);
-		__builtin_memcpy(k.daddr, &ip6->saddr, 16);
-		sport = (__u16 *)(in + 40);
-	}
-	if (k.proto != IPPROTO_TCP && k.proto != IPPROTO_UDP)
-		return -1;
-	/* The key of the flow's reply: the quote reversed. */
-	k.sport = sport[1];
-	k.dport = sport[0];
 	rct = bpf_map_lookup_elem(&zh_ct, &k);
 	if (!rct)
 		return -1;
@@ -165,7 +85,7 @@ static __attribute__((noinline)) int zh_snat_icmp(void *data, void *data_end,
 	 * L4 checksum; ICMP's covers all of it (and IPv4's quoted header
 	 * checksum; ICMPv6's pseudo-header, the outer destination). */
 	if (v4) {
-		struct iphdr *ip = (struct iphdr *)in;
+		struct iphdr *ip = (struct iphdr *)q.ip;
 		struct iphdr *outer = data + ETH_HLEN;
 		__u16 qc;
 
@@ -173,30 +93,33 @@ static __attribute__((noinline)) int zh_snat_icmp(void *data, void *data_end,
 			return -1;
 		acc = zh_csum_acc(0, &ip->saddr, rct->vip, 2);
 		qc = zh_csum_apply(ip->check, acc);
-		acc = zh_csum_acc(acc, sport, &rct->vport, 1);
-		acc = zh_icmp_quote_l4((__u8 *)sport, data_end, k.proto, acc);
+		acc = zh_csum_acc(acc, q.ports, &rct->vport, 1);
+		acc = zh_icmp_quote_l4(&q, data_end, acc);
 		acc = zh_csum_acc(acc, &ip->check, &qc, 1);
-		*(__u16 *)(icmp + 2) = zh_csum_apply(*(__u16 *)(icmp + 2), acc);
+		*(__u16 *)(q.icmp + 2) =
+			zh_csum_apply(*(__u16 *)(q.icmp + 2), acc);
 		ip->check = qc;
 		ip->saddr = rct->vip[0];
-		outer->check = zh_csum_apply(
-			outer->check, zh_csum_acc(0, &outer->daddr, rct->vip, 2));
+		outer->check = zh_csum_apply(outer->check,
+					     zh_csum_acc(0, &outer->daddr,
+							 rct->vip, 2));
 		outer->daddr = rct->vip[0];
 	} else {
-		struct ipv6hdr *ip6 = (struct ipv6hdr *)in;
+		struct ipv6hdr *ip6 = (struct ipv6hdr *)q.ip;
 		struct ipv6hdr *outer = data + ETH_HLEN;
 
 		if ((void *)(outer + 1) > data_end)
 			return -1;
 		acc = zh_csum_acc(0, &ip6->saddr, rct->vip, 8);
-		acc = zh_csum_acc(acc, sport, &rct->vport, 1);
-		acc = zh_icmp_quote_l4((__u8 *)sport, data_end, k.proto, acc);
+		acc = zh_csum_acc(acc, q.ports, &rct->vport, 1);
+		acc = zh_icmp_quote_l4(&q, data_end, acc);
 		acc = zh_csum_acc(acc, &outer->daddr, rct->vip, 8);
-		*(__u16 *)(icmp + 2) = zh_csum_apply(*(__u16 *)(icmp + 2), acc);
+		*(__u16 *)(q.icmp + 2) =
+			zh_csum_apply(*(__u16 *)(q.icmp + 2), acc);
 		__builtin_memcpy(&ip6->saddr, rct->vip, 16);
 		__builtin_memcpy(&outer->daddr, rct->vip, 16);
 	}
-	*sport = rct->vport;
+	q.ports[0] = rct->vport;
 	return 0;
 }
 

@@ -1143,11 +1143,99 @@ static void test_lb_truncated(void **state)
 	}
 }
 
+/* ------------------------------------------------------- ICMP errors */
+
+/*
+ * Not a row: an ICMP error about a Service flow (lb_icmp.h). A -> VIP:80
+ * goes to B:8080; B answers A with an ICMP error quoting the request as
+ * it arrived (port unreachable: nothing listens; IPv4 and IPv6, TCP and
+ * UDP, the whole request quoted or its header and 8 bytes). A gets it as
+ * though the VIP had answered about what A sent: from the VIP, the quote
+ * to VIP:80, every checksum as a sender computes it (the expected frame
+ * is built from scratch), skb->csum right on a CHECKSUM_COMPLETE skb. An
+ * error quoting a flow of no Service reaches A untouched.
+ */
+static void lb_icmp_one(enum prog prog, bool v6, __u8 proto, bool whole)
+{
+	const char *a = v6 ? A6 : A4, *b = v6 ? B6 : B4,
+		   *vip = v6 ? VIP6 : VIP4;
+	struct frame req =
+		FLOW(v6 ? L3_IPV6 : L3_IPV4, proto, a, 0, vip, SVC_PORT);
+	__u8 in[FRAME_MAX], at_b[FRAME_MAX], err[FRAME_MAX], sent[FRAME_MAX],
+		want[FRAME_MAX], a4[4 * 4], b4[4 * 4], v4[4 * 4];
+	struct icmp_err e = { .v6 = v6,
+			      .type = v6 ? 1 : 3,
+			      .code = v6 ? 4 : 3,
+			      .src_mac = pods[POD_B].mac,
+			      .dst_mac = gw_mac_of[POD_B] };
+	__u32 len, elen, wlen, flags = 0;
+	struct run r;
+
+	if (prog == PROG_TC && has_csum_complete())
+		flags = BPF_F_TEST_SKB_CHECKSUM_COMPLETE;
+	lb_setup(NULL);
+	parse_addr(v6 ? AF_INET6 : AF_INET, a, a4);
+	parse_addr(v6 ? AF_INET6 : AF_INET, b, b4);
+	parse_addr(v6 ? AF_INET6 : AF_INET, vip, v4);
+	len = (__u32)frame_build(&req, POD_A, in);
+	cur_set(in, len, "%s: A -> VIP", prog_names[prog]);
+	run_frame(prog, ifindex_of[POD_A], in, len, &r);
+	assert_verdict(prog, &r, REDIRECT);
+	memcpy(at_b, r.out, r.out_len);
+
+	/* B's kernel answers A about the request as B got it. */
+	e.src = b4;
+	e.dst = a4;
+	e.quoted = at_b;
+	e.quote = whole ? (__u16)(len - L3) : 0;
+	elen = icmp_err_frame(&e, err);
+	cur_set(err, elen, "%s: B's ICMP error to A", prog_names[prog]);
+	run_prog_flags(prog == PROG_TC ? skel->progs.zh_tc_from_pod :
+					 skel->progs.zh_xdp_from_pod,
+		       ifindex_of[POD_B], err, elen, flags, &r);
+	if (r.err == -EBADMSG)
+		fail_here(
+			"skb->csum does not match the packet after the program (CHECKSUM_COMPLETE)");
+	assert_verdict(prog, &r, REDIRECT);
+	/* What A gets: the VIP's error about what A sent, one hop on. */
+	req.ttl = 63;
+	(void)frame_build(&req, POD_A, sent);
+	e.src = v4;
+	e.quoted = sent;
+	wlen = icmp_err_frame(&e, want);
+	assert_routed(want, wlen, &r, POD_A, true);
+
+	/* About a flow no Service made (another source port): as it is. */
+	memcpy(sent, at_b, len);
+	put16(sent + L3 + (v6 ? IP6_HLEN : sizeof(struct iphdr)), 40001);
+	e.src = b4;
+	e.quoted = sent;
+	e.src_mac = pods[POD_B].mac;
+	elen = icmp_err_frame(&e, err);
+	run_prog(prog == PROG_TC ? skel->progs.zh_tc_from_pod :
+				   skel->progs.zh_xdp_from_pod,
+		 ifindex_of[POD_B], err, elen, &r);
+	assert_verdict(prog, &r, REDIRECT);
+	assert_routed(err, elen, &r, POD_A, true);
+}
+
+static void test_lb_icmp(void **state)
+{
+	(void)state;
+	for (int p = 0; p < NR_PROGS; p++)
+		for (int whole = 0; whole < 2; whole++) {
+			lb_icmp_one(p, false, IPPROTO_UDP, whole);
+			lb_icmp_one(p, false, IPPROTO_TCP, whole);
+			lb_icmp_one(p, true, IPPROTO_UDP, whole);
+			lb_icmp_one(p, true, IPPROTO_TCP, whole);
+		}
+}
+
 /* ---------------------------------------------------------------- main */
 
 #define NR_LB_ROWS (ARRAY_SIZE(lb_cases) * NR_PROGS)
 static struct fixture_run lb_runs[NR_LB_ROWS];
-static struct CMUnitTest lb_tests[NR_LB_ROWS + 2];
+static struct CMUnitTest lb_tests[NR_LB_ROWS + 3];
 
 int main(int argc, char **argv)
 {
@@ -1171,5 +1259,7 @@ int main(int argc, char **argv)
 		test_lb_nodeport, lb_teardown);
 	lb_tests[i++] = (struct CMUnitTest)cmocka_unit_test_teardown(
 		test_lb_truncated, lb_teardown);
+	lb_tests[i++] = (struct CMUnitTest)cmocka_unit_test_teardown(
+		test_lb_icmp, lb_teardown);
 	return fixture_main(&suite, argc, argv);
 }

@@ -244,28 +244,6 @@ case_clusterip() {
 		vip_ok "$C"
 }
 
-# udp_refused POD IP PORT: a connected UDP socket's datagram to IP:PORT,
-# where nothing listens, is answered by the ICMP port unreachable
-# (ECONNREFUSED) within 2 s.
-udp_refused() {
-	local out
-	out=$(zh_in "$1" python3 -c '
-import socket, sys
-s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-s.settimeout(2)
-s.connect((sys.argv[1], int(sys.argv[2])))
-s.send(b"x")
-try:
-    s.recv(16)
-    print("answered")
-except ConnectionRefusedError:
-    print("refused")
-except socket.timeout:
-    print("timeout")
-' "$2" "$3" 2>&1) || true
-	echo "$1 -> $2:$3 udp: $out"
-	[ "$out" = refused ]
-}
 ping_ok() { zh_in "$1" ping -c 1 -W 1 "$2" >/dev/null 2>&1; }
 
 # ICMP errors about an approved flow pass as its packets do (netfilter's
@@ -275,7 +253,7 @@ case_icmp_related() {
 	apply "$(netpol x a-iso '{"podSelector":{"matchLabels":{"app":"a"}},"policyTypes":["Ingress","Egress"],"egress":[{"to":[{"namespaceSelector":{"matchLabels":{"ns":"y"}}}],"ports":[{"protocol":"UDP","port":7777}]}]}')"
 	sync_policy
 	check "c's port unreachable reaches isolated a: its UDP socket sees ECONNREFUSED" \
-		udp_refused "$A" "${IP[$C]}" 7777
+		zh_udp_refused "$A" "${IP[$C]}" 7777
 	check_not "c's ping into a is denied: ICMP that relates to no flow of a's" \
 		ping_ok "$C" "${IP[$A]}"
 	check_not "a's own ping to c is denied by its egress" ping_ok "$A" "${IP[$C]}"
