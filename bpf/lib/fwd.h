@@ -452,11 +452,20 @@ static __always_inline int zh_from_uplink(void *ctx, void *data, void *data_end,
 	}
 	if (ret != ZH_RET_NAT && ret != ZH_RET_PASSTHROUGH)
 		return ret;
-	/* Not a Service's: only cluster traffic, and the kernel's rules for
-	 * IP options. */
-	if (ret == ZH_RET_PASSTHROUGH && ((f.flags & ZH_FLOW_F_IP_OPTIONS) ||
-					  !zh_in_cluster(f.family, f.saddr)))
+	/* Not a Service's yet: the kernel's rules for IP options; from
+	 * outside the cluster, a Service's own address (a LoadBalancer or
+	 * external IP) balanced as a NodePort is, else the kernel's. Cluster
+	 * traffic (pod to pod across nodes) never pays that lookup. */
+	if (ret == ZH_RET_PASSTHROUGH && (f.flags & ZH_FLOW_F_IP_OPTIONS))
 		return ZH_RET_PASSTHROUGH;
+	if (ret == ZH_RET_PASSTHROUGH && !zh_in_cluster(f.family, f.saddr)) {
+		if (zh_lb_on() && !fwd->tunnel)
+			ret = nodeport = zh_lb_external(&f, &fwd->nat);
+		if (ret == ZH_RET_PASSTHROUGH)
+			return ZH_RET_PASSTHROUGH;
+		if (ret != ZH_RET_NAT)
+			return ret;
+	}
 	zh_dst_key(&key, &f, ret, &fwd->nat);
 	ret = zh_deliver(data, data_end, &key, fwd);
 	/* NetworkPolicy (policy.h): delivered straight into a pod here, so

@@ -417,6 +417,24 @@ static __attribute__((noinline)) int zh_lb_nodeport(const struct zh_flow *f,
 }
 
 /*
+ * A packet from outside the cluster at a Service's own address (a
+ * LoadBalancer ingress IP or an external IP that the network routes to
+ * this node; a cluster IP, which kube-proxy serves from outside too): the
+ * same balancing and conntrack as a NodePort's, SNAT included when the
+ * backend is on another node (externalTrafficPolicy Cluster). Fills @nat
+ * and returns ZH_RET_NAT, ZH_RET_PASSTHROUGH or a zh_stat.
+ */
+static __attribute__((noinline)) int zh_lb_external(const struct zh_flow *f,
+						    struct zh_nat *nat)
+{
+	struct zh_config *cfg = zh_cfg();
+
+	if (!cfg || !cfg->services || !zh_lb_takes(f))
+		return ZH_RET_PASSTHROUGH;
+	return zh_lb_request(f, nat, bpf_ktime_get_ns(), 0);
+}
+
+/*
  * A packet from another node (uplink or VXLAN ingress): the reply of a
  * Service flow whose backend is there goes back to the VIP before it is
  * delivered into the client pod. Fills @nat and returns ZH_RET_NAT, or

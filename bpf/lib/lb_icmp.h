@@ -74,7 +74,8 @@ static __attribute__((noinline)) int zh_lb_icmp(void *data, void *data_end,
 		acc = zh_csum_acc(acc, &q.ports[1], &rct->vport, 1);
 		acc = zh_icmp_quote_l4(&q, data_end, acc);
 		acc = zh_csum_acc(acc, &ip->check, &qc, 1);
-		*(__u16 *)(q.icmp + 2) = zh_csum_apply(*(__u16 *)(q.icmp + 2), acc);
+		*(__u16 *)(q.icmp + 2) =
+			zh_csum_apply(*(__u16 *)(q.icmp + 2), acc);
 		ip->check = qc;
 		ip->daddr = rct->vip[0];
 	} else {
@@ -93,7 +94,8 @@ static __attribute__((noinline)) int zh_lb_icmp(void *data, void *data_end,
 			acc = zh_csum_acc(acc, &outer->saddr, rct->vip, 8);
 			__builtin_memcpy(&outer->saddr, rct->vip, 16);
 		}
-		*(__u16 *)(q.icmp + 2) = zh_csum_apply(*(__u16 *)(q.icmp + 2), acc);
+		*(__u16 *)(q.icmp + 2) =
+			zh_csum_apply(*(__u16 *)(q.icmp + 2), acc);
 		__builtin_memcpy(&ip6->daddr, rct->vip, 16);
 	}
 	q.ports[1] = rct->vport;

@@ -55,9 +55,18 @@
 #define BE_PORT 8080
 #define SNAT_PORT 1 /* in a frame: the port the SNAT picked */
 #define CLIENT_PORT 40000
+#define LB4 "198.51.100.200" /* a LoadBalancer IP routed to the node */
+#define LB4_POD_B "198.51.100.201" /* another, its backend pod B */
 
-enum { SVC_NP = 1, SVC_NP_LOCAL, SVC_NP_LOCAL_NONE, SVC_NP_POD_B };
-enum { BE_REMOTE = 1, BE_LOCAL_REMOTE, BE_POD_B };
+enum {
+	SVC_NP = 1,
+	SVC_NP_LOCAL,
+	SVC_NP_LOCAL_NONE,
+	SVC_NP_POD_B,
+	SVC_LB_REMOTE,
+	SVC_LB_POD_B
+};
+enum { BE_REMOTE = 1, BE_LOCAL_REMOTE, BE_POD_B, BE_LB_REMOTE, BE_LB_POD_B };
 
 static const __u8 mac_out[ETH_ALEN] = { 0x02, 0, 0, 0, 0x0e, 0x01 };
 /* The remote node's VXLAN device (routing vxlan). */
@@ -154,6 +163,32 @@ static void backend(__u32 id, __u32 svc, const char *addr)
 
 	parse_addr(AF_INET, addr, b.addr);
 	put(bpf_map__fd(skel->maps.zh_backends), &id, &b);
+}
+
+/* A LoadBalancer (or external) IP @addr:80/TCP, every slot to backend
+ * @be: keyed by its address, as a cluster IP. */
+static void lb_ip_svc(__u32 id, const char *addr, __u32 be)
+{
+	struct zh_svc_key k = { .family = ZH_AF_INET,
+				.proto = IPPROTO_TCP,
+				.port = htons(80) };
+	struct zh_svc v = { .id = id, .table_off = id * 7, .table_size = 7 };
+
+	parse_addr(AF_INET, addr, k.addr);
+	put(bpf_map__fd(skel->maps.zh_services), &k, &v);
+	for (__u32 i = 0; i < 7; i++) {
+		__u32 slot = id * 7 + i;
+
+		put(bpf_map__fd(skel->maps.zh_maglev), &slot, &be);
+	}
+}
+
+static void lb_ips(void)
+{
+	backend(BE_LB_REMOTE, SVC_LB_REMOTE, REMOTE_BE4);
+	lb_ip_svc(SVC_LB_REMOTE, LB4, BE_LB_REMOTE);
+	backend(BE_LB_POD_B, SVC_LB_POD_B, B4);
+	lb_ip_svc(SVC_LB_POD_B, LB4_POD_B, BE_LB_POD_B);
 }
 
 /* Routing vxlan: REMOTE_BE4's pod CIDR is node 192.0.2.50's, through the
@@ -468,6 +503,54 @@ static const struct snat_case cases[] = {
 			  .verdict = REDIRECT, .out = OUT_NEIGH,
 			  .delta = { [ZH_STAT_PASS_NO_ENDPOINT] = 1 },
 			  .ct = CT(2) },
+		},
+	},
+	{
+		.desc = "a LoadBalancer IP from outside, its backend on another node: DNAT and SNAT, the reply back from the LB IP",
+		.steps = {
+			{ .before = lb_ips, .where = UPLINK,
+			  .in = OUTER(L3_IPV4, IPPROTO_TCP, OUTSIDE4,
+				      CLIENT_PORT, LB4, 80),
+			  .want = OUTER_TTL63(L3_IPV4, IPPROTO_TCP, NODE4,
+					      SNAT_PORT, REMOTE_BE4, BE_PORT),
+			  NEIGH, .new_port = true,
+			  .ct = CT(4) },
+			{ .where = UPLINK,
+			  .in = OUTER(L3_IPV4, IPPROTO_TCP, REMOTE_BE4, BE_PORT,
+				      NODE4, SNAT_PORT),
+			  .want = OUTER_TTL63(L3_IPV4, IPPROTO_TCP, LB4, 80,
+					      OUTSIDE4, CLIENT_PORT),
+			  NEIGH },
+		},
+	},
+	{
+		.desc = "a LoadBalancer IP from outside, its backend a pod here: into it; its reply leaves from the LB IP",
+		.steps = {
+			{ .before = lb_ips, .where = UPLINK,
+			  .in = OUTER(L3_IPV4, IPPROTO_TCP, OUTSIDE4,
+				      CLIENT_PORT, LB4_POD_B, 80),
+			  .want = OUTER(L3_IPV4, IPPROTO_TCP, OUTSIDE4,
+					CLIENT_PORT, B4, BE_PORT),
+			  INTO(POD_B), .xdp_own = true, .ct = CT(2) },
+			{ .from = POD_B,
+			  .in = FLOW(L3_IPV4, IPPROTO_TCP, B4, BE_PORT,
+				     OUTSIDE4, CLIENT_PORT),
+			  .want = { .l3 = L3_IPV4, .proto = IPPROTO_TCP,
+				    .src = LB4_POD_B, .sport = 80,
+				    .dst = OUTSIDE4, .dport = CLIENT_PORT },
+			  .verdict = REDIRECT, .out = OUT_NEIGH,
+			  .delta = { [ZH_STAT_PASS_NO_ENDPOINT] = 1 },
+			  .ct = CT(2) },
+		},
+	},
+	{
+		.desc = "from outside to an address of no Service: the kernel's",
+		.steps = {
+			{ .before = lb_ips, .where = UPLINK,
+			  .in = OUTER(L3_IPV4, IPPROTO_TCP, OUTSIDE4,
+				      CLIENT_PORT, "198.51.100.202", 80),
+			  .verdict = PASS, .out = OUT_SAME, .xdp_own = true,
+			  .ct = CT(0) },
 		},
 	},
 	{

@@ -17,7 +17,8 @@
 # nftables fallback; path MTU discovery through masquerade (an ICMP error
 # from past the outside reaches the pod); a NodePort on A to the backend on B (SNAT: B sees A,
 # the client gets its answer); externalTrafficPolicy Local: the client's
-# address kept at a local backend, and nothing served without one.
+# address kept at a local backend, and nothing served without one;
+# LoadBalancer IPs routed to node A, to a backend there and on node B.
 # Everything lives in namespaces this script makes and removes.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -110,6 +111,8 @@ zh_in "$OUT" ip route add 192.168.78.0/24 dev eth0
 zh_in "$OUT" ip -6 route add fd78::/64 dev eth0
 # Only the kept (unmasqueraded) case needs a way back to the pods.
 zh_in "$OUT" ip route add 10.95.0.0/16 via "$A_IP"
+# LoadBalancer IPs, routed to node A (as MetalLB's BGP or L2 mode would).
+zh_in "$OUT" ip route add 172.34.0.0/24 via "$A_IP"
 # The outside routes on to FAR over a link of 1280 bytes on its side
 # (1500 on FAR's, whose TCP then offers a 1460-byte MSS): what a pod sends
 # at 1500 bytes there gets the outside's "fragmentation needed" / "packet
@@ -300,6 +303,28 @@ pmtu() {
 	check "... the pod learnt it" path_mtu "$A1" "$FAR_IP6" 1280
 }
 
+# LoadBalancer IPs from outside: balanced on the uplink like a node port
+# (lb.h zh_lb_external), SNATed to node A toward a backend on node B,
+# straight into a pod here with the client's address.
+lb_ips() {
+	cat >"$ZH_TMP/services.json" <<EOF
+{"services": [
+ {"name": "np-remote", "vip": "10.96.0.20", "port": 80, "nodePort": 30080,
+  "backends": [{"ip": "$B1_IP", "port": 9000}]},
+ {"name": "lb-remote", "vip": "172.34.0.200", "port": 80,
+  "backends": [{"ip": "$B1_IP", "port": 9000}]},
+ {"name": "lb-local", "vip": "172.34.0.201", "port": 80,
+  "backends": [{"ip": "$A1_IP", "port": 9000}]}
+]}
+EOF
+	kill -HUP "$AGENT"
+	sleep 1
+	check "outside -> LoadBalancer IP -> B1 on node B: B1 sees node A ($A_IP)" \
+		seen "$OUT" 172.34.0.200 80 "$A_IP"
+	check "outside -> LoadBalancer IP -> A1 on node A: A1 sees the client ($OUT_IP)" \
+		seen "$OUT" 172.34.0.201 80 "$OUT_IP"
+}
+
 no_forward() {
 	check "node A's FORWARD drops to and from the outside never hit" \
 		test "$(forward_drops)" = 0
@@ -308,4 +333,4 @@ no_forward() {
 debug_agent() { cat "$ZH_TMP/agent.log" >&2; }
 [ -z "${ZH_DEBUG:-}" ] || zh_defer debug_agent
 zh_run_cases setup masquerade inside nft_fallback pmtu nodeport_remote etp_local \
-	no_forward
+	lb_ips no_forward
