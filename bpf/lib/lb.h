@@ -98,8 +98,8 @@ static __always_inline struct zh_backend *zh_lb_pick(const struct zh_flow *f,
 	if (svc->affinity_s) {
 		__builtin_memcpy(ak.client, f->saddr, sizeof(ak.client));
 		aff = bpf_map_lookup_elem(&zh_affinity, &ak);
-		if (aff && now - aff->last_seen_ns <=
-				   (__u64)svc->affinity_s * 1000000000ULL) {
+		if (aff && zh_age_ns(now, aff->last_seen_ns) <=
+				   (__s64)svc->affinity_s * 1000000000LL) {
 			be = bpf_map_lookup_elem(&zh_backends,
 						 &aff->backend_id);
 			/* Only a backend that still takes new flows. */
@@ -146,8 +146,8 @@ zh_lb_affinity(const struct zh_svc *svc, struct zh_affinity_key *ak, __u32 *id,
 	struct zh_backend *be;
 
 	aff = bpf_map_lookup_elem(&zh_affinity, ak);
-	if (!aff ||
-	    now - aff->last_seen_ns > (__u64)svc->affinity_s * 1000000000ULL)
+	if (!aff || zh_age_ns(now, aff->last_seen_ns) >
+			    (__s64)svc->affinity_s * 1000000000LL)
 		return NULL;
 	be = bpf_map_lookup_elem(&zh_backends, &aff->backend_id);
 	/* Only a backend that still takes new flows. */
@@ -455,8 +455,8 @@ static __attribute__((noinline)) int zh_lb_from_node(const struct zh_flow *f,
  * The pod side (a pod's own interface): a reply from a backend the kernel
  * routed here (one on another node, or the host) still carries the
  * backend's address: the REV entry turns it back to the VIP. Replies from
- * local pods were normally turned on their egress hop already and match
- * nothing here. Fills @nat and returns ZH_RET_NAT, or ZH_RET_PASSTHROUGH.
+ * local pods were turned on their egress hop already and match nothing
+ * here. Fills @nat and returns ZH_RET_NAT, or ZH_RET_PASSTHROUGH.
  */
 static __attribute__((noinline)) int zh_lb_pod_reply(void *data, void *data_end,
 						     struct zh_nat *nat)
@@ -464,11 +464,10 @@ static __attribute__((noinline)) int zh_lb_pod_reply(void *data, void *data_end,
 	struct zh_config *cfg = zh_cfg();
 	struct zh_flow f = {};
 
-	/* Never gated by zh_svc_be: this is the safety net for what the
-	 * backend's hop left untranslated (tcp-crr after udp-newflow at 10k
-	 * Services hung while it was gated; why that hop missed is not yet
-	 * known). */
-	if (!cfg)
+	/* Only where some flow's backend is no local pod: a local one's
+	 * replies were turned on their own hop (an entry stamped ahead of
+	 * that hop's clock is live there too, ct.h zh_age_ns()). */
+	if (!cfg || !zh_lb_rev_wanted(cfg, ZH_SVC_BE_ROUTED))
 		return ZH_RET_PASSTHROUGH;
 	if (zh_flow_parse(data, data_end, &f) || !zh_lb_takes(&f))
 		return ZH_RET_PASSTHROUGH;
