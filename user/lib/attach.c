@@ -24,6 +24,9 @@
 /* enum bpf_attach_type value since 6.6; Debian 12's uapi headers predate it */
 #define ZH_BPF_TCX_INGRESS 46
 #define ZH_BPF_TCX_EGRESS 47
+/* and since 6.7 */
+#define ZH_BPF_NETKIT_PRIMARY 54
+#define ZH_BPF_NETKIT_PEER 55
 
 #define ZH_TC_HANDLE 0x2a
 #define ZH_TC_PRIO 1
@@ -353,4 +356,52 @@ int zh_hook_replace(int ifindex, enum zh_hook hook, int old_fd, int new_fd)
 	default:
 		return -EOPNOTSUPP;
 	}
+}
+
+/*
+ * netkit: attached with BPF_PROG_ATTACH as tcx is (the kernel's bpf_mprog
+ * behind both), to the primary's ifindex, so that the attachment lives and
+ * dies with the pair and the pod, whose netns holds only the peer, cannot
+ * name it to detach it.
+ */
+static int nk_type(int peer)
+{
+	return peer ? ZH_BPF_NETKIT_PEER : ZH_BPF_NETKIT_PRIMARY;
+}
+
+int zh_netkit_attached(int ifindex, int prog_fd, int peer)
+{
+	__u32 ids[16], cnt = 16, flags = 0, id = 0;
+	int err;
+
+	err = prog_id(prog_fd, &id);
+	if (err)
+		return err;
+	if (bpf_prog_query(ifindex, nk_type(peer), 0, &flags, ids, &cnt))
+		return -errno;
+	for (__u32 i = 0; i < cnt && i < 16; i++)
+		if (ids[i] == id)
+			return 1;
+	return 0;
+}
+
+int zh_netkit_attach(int ifindex, int prog_fd, int peer)
+{
+	int err;
+
+	if (!bpf_prog_attach(prog_fd, ifindex, nk_type(peer), 0))
+		return 0;
+	err = -errno;
+	if (err == -EEXIST && zh_netkit_attached(ifindex, prog_fd, peer) == 1)
+		return 0;
+	return err;
+}
+
+int zh_netkit_query(int ifindex, int peer)
+{
+	__u32 ids[1], cnt = 1, flags = 0;
+
+	if (bpf_prog_query(ifindex, nk_type(peer), 0, &flags, ids, &cnt))
+		return errno == ENOSPC ? 0 : -errno;
+	return 0;
 }
