@@ -214,6 +214,18 @@ $(O)/tests/xsk_peer: $(O)/tests/integration/xsk_peer.o $(XSK_LIB)
 	$(call msg,LINK,$@)
 	$(Q)$(CC) $(LDFLAGS) $^ -o $@
 
+# nk_pair: libzerohop's netkit calls one at a time, for
+# tests/integration/netkit.sh.
+$(O)/tests/integration/nk_pair.o: tests/integration/nk_pair.c
+	@mkdir -p $(@D)
+	$(call msg,CC,$@)
+	$(Q)$(CC) $(ZH_CFLAGS) $(CFLAGS) -c $< -o $@
+
+$(O)/tests/nk_pair: $(O)/tests/integration/nk_pair.o $(LIB) $(XSK_LIB)
+	@mkdir -p $(@D)
+	$(call msg,LINK,$@)
+	$(Q)$(CC) $(LDFLAGS) $^ $(PKG_LIBS) -o $@
+
 # zh-flows: continuous TCP and UDP traffic that counts what it loses, for
 # tests/integration/upgrade.sh (libc only).
 $(O)/tests/integration/flows.o: tests/integration/flows.c
@@ -315,7 +327,8 @@ check-sanitize:
 # failure.
 INTEGRATION_TESTS := run metrics latency services k8s-apiserver policy netpol lb k8s hostile xdpbench afxdp churn features upgrade demo deploy socklb masq
 
-check-integration: all $(O)/tests/xsk_peer $(O)/tests/zh-flows $(O)/tests/zh-sockc
+check-integration: all $(O)/tests/xsk_peer $(O)/tests/zh-flows $(O)/tests/zh-sockc \
+		$(O)/tests/nk_pair
 	$(Q)O=$(O) tests/run-tier integration \
 		$(patsubst %,tests/integration/%.sh,$(INTEGRATION_TESTS))
 

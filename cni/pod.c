@@ -580,7 +580,7 @@ static int pick_device(const struct zh_netconf *conf, bool *netkit,
 		return 0;
 	/* "netkit" with either was refused when the config was parsed. */
 	if (conf->datapath == ZH_DATAPATH_XDP || conf->afxdp.queues) {
-		pr_info("device auto: a veth, as %s needs XDP, which netkit does not have\n",
+		pr_warn("device auto: a veth, as %s needs XDP, which netkit does not have\n",
 			conf->afxdp.queues ? "an AF_XDP pod" :
 					     "\"datapath\": \"xdp\"");
 		return 0;
@@ -602,7 +602,7 @@ static int pick_device(const struct zh_netconf *conf, bool *netkit,
 			"\"device\": \"netkit\" cannot work on this node's kernel",
 			"netkit pair: %s; netkit needs Linux >= 6.7 with CONFIG_NETKIT (\"device\": \"auto\" falls back to a veth)",
 			why);
-	pr_info("device auto: a veth, as this kernel cannot give pods netkit: %s\n",
+	pr_warn("device auto: a veth, as this kernel cannot give pods netkit: %s\n",
 		why);
 	return 0;
 }
