@@ -561,15 +561,8 @@ static int netns_write(const struct zh_objs *objs, const struct pod_side *ps,
 	return 0;
 }
 
-/*
- * The pod's link (conf "device"): a veth, or a netkit pair where this
- * kernel can make one and attach to it (netkit.h, probed once per boot).
- * "netkit" on a kernel that cannot is the spec's error 2 (a field this
- * node cannot serve); "auto" takes a veth then, and for XDP-mode and
- * AF_XDP pods (netkit has no XDP), and says why on stderr.
- */
-static int pick_device(const struct zh_netconf *conf, bool *netkit,
-		       struct zh_cni_err *err)
+int zh_pick_device(const struct zh_netconf *conf, int code, bool say,
+		   bool *netkit, struct zh_cni_err *err)
 {
 	struct zh_netkit_probe p;
 	char why[96];
@@ -580,9 +573,10 @@ static int pick_device(const struct zh_netconf *conf, bool *netkit,
 		return 0;
 	/* "netkit" with either was refused when the config was parsed. */
 	if (conf->datapath == ZH_DATAPATH_XDP || conf->afxdp.queues) {
-		pr_warn("device auto: a veth, as %s needs XDP, which netkit does not have\n",
-			conf->afxdp.queues ? "an AF_XDP pod" :
-					     "\"datapath\": \"xdp\"");
+		if (say)
+			pr_warn("device auto: a veth, as %s needs XDP, which netkit does not have\n",
+				conf->afxdp.queues ? "an AF_XDP pod" :
+						     "\"datapath\": \"xdp\"");
 		return 0;
 	}
 	ret = zh_netkit_usable(zh_state_dir(), &p);
@@ -598,12 +592,13 @@ static int pick_device(const struct zh_netconf *conf, bool *netkit,
 	zh_netkit_probe_str(&p, why, sizeof(why));
 	if (conf->device == ZH_DEVICE_NETKIT)
 		return zh_cni_err_set(
-			err, ZH_CNI_ERR_UNSUPPORTED_FIELD,
+			err, code,
 			"\"device\": \"netkit\" cannot work on this node's kernel",
 			"netkit pair: %s; netkit needs Linux >= 6.7 with CONFIG_NETKIT (\"device\": \"auto\" falls back to a veth)",
 			why);
-	pr_warn("device auto: a veth, as this kernel cannot give pods netkit: %s\n",
-		why);
+	if (say)
+		pr_warn("device auto: a veth, as this kernel cannot give pods netkit: %s\n",
+			why);
 	return 0;
 }
 
@@ -694,7 +689,8 @@ int zh_cmd_add(const struct zh_cni_env *env, const struct zh_netconf *conf,
 	/* An AF_XDP pod's veth has exactly its queues: native XDP on veth
 	 * takes a frame on the queue the sender's side picked, and a socket
 	 * only sees its own queue. */
-	ret = pick_device(conf, &netkit, err);
+	ret = zh_pick_device(conf, ZH_CNI_ERR_UNSUPPORTED_FIELD, true, &netkit,
+			     err);
 	if (ret)
 		goto err_ipam;
 	/* netkit: the peer drops what the pod sends until our program is
@@ -1023,8 +1019,8 @@ int zh_cmd_check(const struct zh_cni_env *env, const struct zh_netconf *conf,
 
 		/* tc always (netkit: on the peer's hook); XDP mode has the
 		 * XDP entry in front of it. */
-		attached = nk ? zh_netkit_attached(ifindex,
-						   objs.tc_from_pod_fd, 1) :
+		attached = nk ? zh_netkit_attached(ifindex, objs.tc_from_pod_fd,
+						   1) :
 				zh_tc_attached(ifindex, objs.tc_from_pod_fd);
 		if (attached == 1 && conf->datapath == ZH_DATAPATH_XDP)
 			attached =

@@ -162,7 +162,8 @@ static void test_netkit_remote(void **state)
 
 	(void)state;
 	if (!zh_kfeat_has(&kfeat, ZH_FEAT_TC_REDIRECT_NEIGH)) {
-		print_message("skipped: no bpf_redirect_neigh() in this pass\n");
+		print_message(
+			"skipped: no bpf_redirect_neigh() in this pass\n");
 		return;
 	}
 	a_netkit(true);
@@ -230,7 +231,9 @@ int main(int argc, char **argv)
 		cmocka_unit_test_teardown(test_veth_reject, teardown),
 	};
 	static const struct fixture_group groups[] = {
-		{ .name = "netkit pods", .tests = tests, .n = ARRAY_SIZE(tests) },
+		{ .name = "netkit pods",
+		  .tests = tests,
+		  .n = ARRAY_SIZE(tests) },
 	};
 	static const struct fixture_suite suite = {
 		.name = "test_bpf_netkit",

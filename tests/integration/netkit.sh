@@ -21,7 +21,7 @@ ZH_PREFIX="zhk$$"
 # shellcheck source=tests/integration/lib.sh
 . tests/integration/lib.sh
 zh_start
-zh_require jq socat ping iptables nsenter ethtool
+zh_require jq socat ping iptables nsenter ethtool bpftool
 
 CTL="$ZH_BIN/zerohopctl"
 NKP="$ZH_BIN/tests/nk_pair"
@@ -166,6 +166,10 @@ nk_absent() {
 	check "... no endpoint entry" test "$(endpoint_count)" = "$eps"
 	check "... no pod interface" check_no_eth0 "$p"
 	check "DEL after the failed ADD" zh_cni DEL "$p" "$ZH_TMP/nk.conf"
+	jq '.cniVersion = "1.1.0"' "$ZH_TMP/nk.conf" >"$ZH_TMP/nk11.conf"
+	zh_cni STATUS "$p" "$ZH_TMP/nk11.conf" >"$ZH_TMP/err.json" || true
+	check "STATUS: error 50, netkit cannot work here" \
+		jq -e '.code == 50 and (.msg | contains("\"device\": \"netkit\""))' "$ZH_TMP/err.json"
 	ip netns del "$p"
 
 	conf "$ZH_TMP/auto.conf" zhnkauto auto 10.94.2.0/24 fd00:942::/64
@@ -228,6 +232,8 @@ nk_pods() {
 
 	jq --slurpfile r "$ZH_TMP/$A.json" '. + {prevResult: $r[0]}' "$ZH_TMP/nk.conf" >"$ZH_TMP/check.conf"
 	check "CHECK passes (the program on the peer's hook)" zh_cni CHECK "$A" "$ZH_TMP/check.conf"
+	jq '.cniVersion = "1.1.0"' "$ZH_TMP/nk.conf" >"$ZH_TMP/nk11.conf"
+	check "STATUS of a netkit network: ready" zh_cni STATUS "$A" "$ZH_TMP/nk11.conf"
 }
 
 # A veth pod and a netkit pod on one node.
@@ -297,6 +303,19 @@ nk_isolation() {
 	# No zh_ifaces entry: the program hands it to the host's kernel.
 	check "after: the pod's frames pass (ping the host side)" \
 		zh_in "$p" ping -c 2 -i 0.2 -W 1 10.94.7.1
+	# What an upgrade does (upgrade.c): find it, and put another
+	# version's program in its place in one step.
+	local id
+	id=$(bpftool -j prog show pinned "$ZH_PIN_DIR/zh_tc_from_pod" | jq .id)
+	check "an upgrade finds it at the netkit peer hook" \
+		hook_has "$h" "netkit peer $id"
+	check "... and replaces it in place (here by zh_tc_pod)" \
+		zh_node "$NKP" replace "$h" "$ZH_PIN_DIR/zh_tc_from_pod" "$ZH_PIN_DIR/zh_tc_pod"
+	check "... which is there then, alone" \
+		eval 'zh_node "$NKP" attached "$h" "$ZH_PIN_DIR/zh_tc_pod" &&
+		      ! zh_node "$NKP" attached "$h" "$ZH_PIN_DIR/zh_tc_from_pod"'
+	check "... and the pod's frames still pass (zh_tc_pod: TCX_NEXT)" \
+		zh_in "$p" ping -c 2 -i 0.2 -W 1 10.94.7.1
 	zh_node ip link del "$h"
 	ip netns del "$p"
 }
@@ -340,6 +359,16 @@ nk_del() {
 	check "no zh* link remains" test "$(zh_links)" = 0
 	check "no lease remains" test -z "$(zh_lease "$A")$(zh_lease "$B")$(zh_lease "$C")"
 	check "no endpoint entry remains" test "$(endpoint_count)" = 0
+}
+# hook_has HOST "HOOK ID": nk_pair hooks lists that line (printing what
+# it lists when not).
+hook_has() {
+	local out
+	out=$(zh_node "$NKP" hooks "$1")
+	grep -qx "$2" <<<"$out" || {
+		echo "hooks of $1: $out"
+		return 1
+	}
 }
 check_not_link() { ! zh_node ip link show "$1" >/dev/null 2>&1; }
 

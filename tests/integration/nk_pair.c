@@ -11,6 +11,12 @@
  *   nk_pair attach HOST PROG          the pinned program PROG on HOST's
  *                                     peer hook
  *   nk_pair attached HOST PROG        exit 0 when it is there, 1 when not
+ *   nk_pair replace HOST OLD NEW      pinned program NEW where OLD is on
+ *                                     the peer's hook, as an upgrade moves
+ *                                     it (zh_hook_replace())
+ *   nk_pair hooks HOST                "HOOK PROG_ID" for every program at
+ *                                     every hook of HOST, as an upgrade
+ *                                     finds them (zh_hooks_foreach())
  *
  * Exits 0, or 1 with the error on stderr.
  */
@@ -24,6 +30,14 @@
 
 #include "attach.h"
 #include "nl.h"
+
+static int print_hook(int ifindex, enum zh_hook hook, __u32 id, void *arg)
+{
+	(void)ifindex;
+	(void)arg;
+	printf("%s %u\n", zh_hook_name(hook), id);
+	return 0;
+}
 
 static int fail(const char *what, int err)
 {
@@ -44,10 +58,32 @@ int main(int argc, char **argv)
 		close(fd);
 		return ret ? fail("netkit pair", ret) : 0;
 	}
-	if (argc != 4 || (strcmp(argv[1], "attach") &&
-			  strcmp(argv[1], "attached"))) {
+	if (argc == 3 && !strcmp(argv[1], "hooks")) {
+		ifindex = (int)if_nametoindex(argv[2]);
+		if (!ifindex)
+			return fail(argv[2], -errno);
+		return zh_hooks_foreach(ifindex, print_hook, NULL) ? 1 : 0;
+	}
+	if (argc == 5 && !strcmp(argv[1], "replace")) {
+		int old;
+
+		ifindex = (int)if_nametoindex(argv[2]);
+		if (!ifindex)
+			return fail(argv[2], -errno);
+		old = bpf_obj_get(argv[3]);
+		fd = bpf_obj_get(argv[4]);
+		if (old < 0 || fd < 0)
+			return fail("pinned program", -ENOENT);
+		ret = zh_hook_replace(ifindex, ZH_HOOK_NETKIT_PEER, old, fd);
+		close(old);
+		close(fd);
+		return ret ? fail("replace", ret) : 0;
+	}
+	if (argc != 4 ||
+	    (strcmp(argv[1], "attach") && strcmp(argv[1], "attached"))) {
 		fprintf(stderr, "usage: nk_pair add HOST PEER NETNS | "
-				"attach|attached HOST PINNED_PROG\n");
+				"attach|attached HOST PINNED_PROG | "
+				"replace HOST OLD NEW | hooks HOST\n");
 		return 2;
 	}
 	ifindex = (int)if_nametoindex(argv[2]);

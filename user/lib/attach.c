@@ -234,6 +234,7 @@ const char *zh_hook_name(enum zh_hook hook)
 		[ZH_HOOK_XDP_MULTI] = "xdp (libxdp dispatcher)",
 		[ZH_HOOK_TCX_EGRESS] = "tcx egress",
 		[ZH_HOOK_CLSACT_EGRESS] = "clsact egress",
+		[ZH_HOOK_NETKIT_PEER] = "netkit peer",
 	};
 
 	return (unsigned int)hook < sizeof(names) / sizeof(names[0]) ?
@@ -290,6 +291,13 @@ int zh_hooks_foreach(int ifindex,
 	    !bpf_prog_query(ifindex, ZH_BPF_TCX_EGRESS, 0, &flags, ids, &cnt))
 		for (__u32 i = 0; i < cnt && i < 64 && !ret; i++)
 			ret = fn(ifindex, ZH_HOOK_TCX_EGRESS, ids[i], arg);
+	/* A netkit primary's peer hook (anything else: the kernel refuses
+	 * the query, -ENXIO, or before 6.7 knows no such type). */
+	cnt = 64;
+	if (!ret &&
+	    !bpf_prog_query(ifindex, ZH_BPF_NETKIT_PEER, 0, &flags, ids, &cnt))
+		for (__u32 i = 0; i < cnt && i < 64 && !ret; i++)
+			ret = fn(ifindex, ZH_HOOK_NETKIT_PEER, ids[i], arg);
 	hook.attach_point = BPF_TC_EGRESS;
 	opts.prog_id = 0;
 	opts.prog_fd = 0;
@@ -345,6 +353,18 @@ int zh_hook_replace(int ifindex, enum zh_hook hook, int old_fd, int new_fd)
 		return -errno;
 	case ZH_HOOK_CLSACT_EGRESS:
 		return clsact_attach_at(ifindex, new_fd, BPF_TC_EGRESS);
+	case ZH_HOOK_NETKIT_PEER:
+		/* bpf_mprog as tcx: replaced in place, the pod never left
+		 * to its peer's default policy (drop) in between. */
+		if (!bpf_prog_attach_opts(new_fd, ifindex, ZH_BPF_NETKIT_PEER,
+					  &po))
+			return 0;
+		if (errno == EEXIST)
+			return bpf_prog_detach2(old_fd, ifindex,
+						ZH_BPF_NETKIT_PEER) ?
+				       -errno :
+				       0;
+		return -errno;
 	case ZH_HOOK_XDP_DRV:
 	case ZH_HOOK_XDP_SKB:
 		return bpf_xdp_attach(ifindex, new_fd,

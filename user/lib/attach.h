@@ -44,6 +44,9 @@ enum zh_hook {
 	/* tc egress (zh_tc_to_pod on a host veth) */
 	ZH_HOOK_TCX_EGRESS,
 	ZH_HOOK_CLSACT_EGRESS,
+	/* a netkit pair's peer hook, by its primary (zh_tc_from_pod of a
+	 * netkit pod) */
+	ZH_HOOK_NETKIT_PEER,
 };
 
 const char *zh_hook_name(enum zh_hook hook);

@@ -662,7 +662,8 @@ static const char *xb_path_kernel_na(enum xb_path_id id,
 		if (zh_netkit_probe(&nk) || !nk.ok) {
 			if (!nk.step)
 				nk.step = "probe";
-			snprintf(buf, len, "not on this kernel: netkit pairs: %s",
+			snprintf(buf, len,
+				 "not on this kernel: netkit pairs: %s",
 				 zh_netkit_probe_str(&nk, nkstr,
 						     sizeof(nkstr)));
 			return buf;
