@@ -21,22 +21,27 @@ ZH_PREFIX="zhk$$"
 # shellcheck source=tests/integration/lib.sh
 . tests/integration/lib.sh
 zh_start
-zh_require jq socat ping iptables nsenter ethtool bpftool
+zh_require jq socat ping iptables nsenter ethtool bpftool ss
 
 CTL="$ZH_BIN/zerohopctl"
 NKP="$ZH_BIN/tests/nk_pair"
 ping_ok() { zh_in "$1" ping -c 2 -i 0.2 -W 1 "$2"; }
 
+# listening NS t|u PORT: a socket of NS listens on PORT (TCP or UDP).
+# The clients below wait for it: under emulation (the 6.12 VM) a server
+# took more than half a second to bind.
+listening() { [ -n "$(zh_in "$1" ss -Hln"$2" "sport = :$3")" ]; }
+
 # tcp_ok CLIENT SERVER IP / udp_ok CLIENT SERVER IP: one request answered
 # with its data (as run.sh).
 tcp_ok() {
 	local c=$1 s=$2 ip=$3 port=$((20000 + RANDOM % 10000)) got
-	zh_in "$s" timeout 10 socat -T 5 "TCP6-LISTEN:$port,ipv6only=0,reuseaddr" \
+	zh_in "$s" timeout 30 socat -T 20 "TCP6-LISTEN:$port,ipv6only=0,reuseaddr" \
 		SYSTEM:'read l; echo "pong-$l"' &
 	local pid=$!
-	sleep 0.5
+	eventually listening "$s" t "$port"
 	[[ $ip == *:* ]] && ip="[$ip]"
-	got=$(echo tcp | zh_in "$c" socat -T 5 - "TCP:$ip:$port")
+	got=$(echo tcp | zh_in "$c" socat -T 20 - "TCP:$ip:$port")
 	wait "$pid"
 	[ "$got" = "pong-tcp" ] || {
 		echo "TCP reply: '$got'"
@@ -45,11 +50,11 @@ tcp_ok() {
 }
 udp_ok() {
 	local c=$1 s=$2 ip=$3 port=$((30000 + RANDOM % 10000)) got
-	zh_in "$s" timeout 10 socat -T 5 "UDP6-RECVFROM:$port,ipv6only=0" SYSTEM:'cat' &
+	zh_in "$s" timeout 30 socat -T 20 "UDP6-RECVFROM:$port,ipv6only=0" SYSTEM:'cat' &
 	local pid=$!
-	sleep 0.5
+	eventually listening "$s" u "$port"
 	[[ $ip == *:* ]] && ip="[$ip]"
-	got=$(echo udp-datagram | zh_in "$c" socat -T 4 - "UDP:$ip:$port")
+	got=$(echo udp-datagram | zh_in "$c" socat -T 20 - "UDP:$ip:$port")
 	wait "$pid"
 	[ "$got" = "udp-datagram" ] || {
 		echo "UDP reply: '$got'"
@@ -262,19 +267,19 @@ nk_clusterip() {
 }
 svc_udp() {
 	local got
-	zh_in "$2" timeout 10 socat -T 5 "UDP-RECVFROM:$3" SYSTEM:'cat' &
+	zh_in "$2" timeout 30 socat -T 20 "UDP-RECVFROM:$3" SYSTEM:'cat' &
 	local pid=$!
-	sleep 0.5
-	got=$(echo via-vip | zh_in "$1" socat -T 4 - "UDP:10.96.0.71:$3")
+	eventually listening "$2" u "$3"
+	got=$(echo via-vip | zh_in "$1" socat -T 20 - "UDP:10.96.0.71:$3")
 	wait "$pid"
 	[ "$got" = via-vip ] || { echo "reply '$got'"; return 1; }
 }
 svc_tcp() {
 	local got
-	zh_in "$2" timeout 10 socat -T 5 "TCP-LISTEN:$3,reuseaddr" SYSTEM:'read l; echo "pong-$l"' &
+	zh_in "$2" timeout 30 socat -T 20 "TCP-LISTEN:$3,reuseaddr" SYSTEM:'read l; echo "pong-$l"' &
 	local pid=$!
-	sleep 0.5
-	got=$(echo vip | zh_in "$1" socat -T 5 - "TCP:10.96.0.71:$3")
+	eventually listening "$2" t "$3"
+	got=$(echo vip | zh_in "$1" socat -T 20 - "TCP:10.96.0.71:$3")
 	wait "$pid"
 	[ "$got" = pong-vip ] || { echo "reply '$got'"; return 1; }
 }
