@@ -310,6 +310,12 @@ case_setup() {
 		check "pod MTU is the uplink's (1500)" \
 			eval "cl_in n1a ip link show eth0 | grep -q 'mtu 1500'"
 	fi
+	if [ "${ZH_DEVICE:-veth}" = netkit ]; then
+		check "ZH_DEVICE netkit: the pods are on netkit pairs, the XDP pod on a veth" \
+			eval "cl_in n1a ethtool -i eth0 | grep -qx 'driver: netkit' &&
+			      cl_in n3b ethtool -i eth0 | grep -qx 'driver: netkit' &&
+			      cl_in n1x ethtool -i eth0 | grep -qx 'driver: veth'"
+	fi
 }
 
 # The kernel's routes to the other nodes' pod CIDRs (the slow path).
