@@ -28,6 +28,7 @@
 #include "attach.h"
 #include "netkit.h"
 #include "nl.h"
+#include "podstate.h"
 
 #define PROBE_SECS 5
 #define CACHE_NAME ".netkit-probe"
@@ -179,8 +180,10 @@ int zh_netkit_usable(const char *dir, struct zh_netkit_probe *p)
 	struct stat st;
 	int ret;
 
+	/* Only a directory that only root (or we) may write: what a
+	 * cached answer says decides what ADD makes. */
 	if (!dir || boot_key(key, sizeof(key)) || stat(dir, &st) ||
-	    !S_ISDIR(st.st_mode))
+	    !S_ISDIR(st.st_mode) || zh_state_dir_check(dir))
 		return zh_netkit_probe(p);
 	snprintf(path, sizeof(path), "%s/" CACHE_NAME, dir);
 	if (!cache_read(path, key, p))

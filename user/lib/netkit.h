@@ -20,8 +20,9 @@ struct zh_netkit_probe {
 /* Probe now, in a child process in a scratch netns (a few ms). */
 int zh_netkit_probe(struct zh_netkit_probe *p);
 /* The answer of this boot, from "<dir>/.netkit-probe" when it is this
- * boot's, else probed and written there (best effort). @dir NULL: no
- * cache. Returns 0 (the answer in @p) or a negative errno. */
+ * boot's, else probed and written there (best effort). @dir NULL, or one
+ * zh_state_dir_check() refuses: no cache. Returns 0 (the answer in @p) or
+ * a negative errno. */
 int zh_netkit_usable(const char *dir, struct zh_netkit_probe *p);
 /* One line: "yes" or "no (create: Operation not supported)". */
 const char *zh_netkit_probe_str(const struct zh_netkit_probe *p, char *buf,
