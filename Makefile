@@ -214,6 +214,18 @@ $(O)/tests/xsk_peer: $(O)/tests/integration/xsk_peer.o $(XSK_LIB)
 	$(call msg,LINK,$@)
 	$(Q)$(CC) $(LDFLAGS) $^ -o $@
 
+# nk_pair: libzerohop's netkit calls one at a time, for
+# tests/integration/netkit.sh.
+$(O)/tests/integration/nk_pair.o: tests/integration/nk_pair.c
+	@mkdir -p $(@D)
+	$(call msg,CC,$@)
+	$(Q)$(CC) $(ZH_CFLAGS) $(CFLAGS) -c $< -o $@
+
+$(O)/tests/nk_pair: $(O)/tests/integration/nk_pair.o $(LIB) $(XSK_LIB)
+	@mkdir -p $(@D)
+	$(call msg,LINK,$@)
+	$(Q)$(CC) $(LDFLAGS) $^ $(PKG_LIBS) -o $@
+
 # zh-flows: continuous TCP and UDP traffic that counts what it loses, for
 # tests/integration/upgrade.sh (libc only).
 $(O)/tests/integration/flows.o: tests/integration/flows.c
@@ -313,9 +325,10 @@ check-sanitize:
 # The integration scripts, in the order they run; each skips (exit 77,
 # saying why) where it cannot run, and run-tier does not count that a
 # failure.
-INTEGRATION_TESTS := run metrics latency services k8s-apiserver policy netpol lb k8s hostile xdpbench afxdp churn features upgrade demo deploy socklb masq
+INTEGRATION_TESTS := run metrics latency services k8s-apiserver policy netpol lb k8s hostile xdpbench afxdp churn features upgrade demo deploy socklb masq netkit
 
-check-integration: all $(O)/tests/xsk_peer $(O)/tests/zh-flows $(O)/tests/zh-sockc
+check-integration: all $(O)/tests/xsk_peer $(O)/tests/zh-flows $(O)/tests/zh-sockc \
+		$(O)/tests/nk_pair
 	$(Q)O=$(O) tests/run-tier integration \
 		$(patsubst %,tests/integration/%.sh,$(INTEGRATION_TESTS))
 
@@ -328,6 +341,19 @@ CLUSTER_TESTS := native vxlan native-kernel vxlan-kernel vxlan-mixed
 check-cluster: all $(O)/tests/zh-flows
 	$(Q)O=$(O) tests/run-tier cluster \
 		$(patsubst %,tests/cluster/%.sh,$(CLUSTER_TESTS))
+
+# netkit pods on a kernel that makes them: Debian's 6.12 booted under
+# scripts/kernel-vm.sh (TCG here: slow), tests/integration/netkit.sh
+# (~3 min with the boot) and the cluster's pod cases with netkit pods
+# (tests/cluster, ZH_DEVICE; ~5 min more). NETKIT_CLUSTER_CASES= (empty)
+# runs netkit.sh alone.
+NETKIT_VM_KERNEL ?= linux-image-6.12.107+deb12-amd64-unsigned
+NETKIT_CLUSTER_CASES ?= case_setup case_routes case_pod_ping case_pod_tcp_udp case_clusterip
+check-netkit-vm: all $(O)/tests/nk_pair $(O)/tests/zh-flows
+	$(Q)scripts/kernel-vm.sh --kernel-pkg $(NETKIT_VM_KERNEL) --env O=$(O) -- \
+		sh -c 'bash tests/integration/netkit.sh && \
+		{ [ -z "$(strip $(NETKIT_CLUSTER_CASES))" ] || \
+		ZH_DEVICE=netkit ZH_ONLY="$(NETKIT_CLUSTER_CASES)" bash tests/cluster/native.sh; }'
 
 # Churn with faults at length: the pod lives of churn.sh (whose bounded run
 # is in check-integration), SOAK_CYCLES of them (ZH_CHURN_WORKERS,
@@ -460,6 +486,7 @@ help:
 	@echo '             then executions, edges and line coverage per harness; and fuzz-bpf'
 	@echo '  fuzz-bpf   random and mutated frames through every BPF program, properties checked'
 	@echo '             (root; BPF_FUZZ_FRAMES per program, default 1000000; BPF_FUZZ_SEED=)'
+	@echo '  check-netkit-vm  tests/integration/netkit.sh and the cluster pod cases with netkit pods, in a 6.12 VM (TCG: slow)'
 	@echo '  soak       churn with faults at length: tests/integration/churn.sh, SOAK_CYCLES=$(SOAK_CYCLES) pods'
 	@echo '             added and deleted by parallel workers while the plugin, IPAM and zerohopd are'
 	@echo '             killed, fail or hang; then nothing may be left (check-integration runs 160)'
@@ -477,7 +504,7 @@ help:
 	@echo '       FUZZ_TIME= FUZZ_CHECK_TIME= FUZZ= LLVM_PROFDATA=$(LLVM_PROFDATA) LLVM_COV=$(LLVM_COV)'
 
 .PHONY: all tests check check-unit check-bpf check-sanitize check-fuzz \
-	check-integration check-cluster check-podman check-containerd soak fuzz fuzz-build \
+	check-integration check-cluster check-podman check-containerd check-netkit-vm soak fuzz fuzz-build \
 	bench bench-latency bench-k8s bench-load bench-policy install format lint clean help
 .SECONDARY:
 

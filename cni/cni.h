@@ -141,6 +141,15 @@ struct zh_afxdp_conf {
 	char socket_path[ZH_AFXDP_SOCKET_LEN];
 };
 
+/* "device": the pod's link. netkit (kernel >= 6.7) lets the program on
+ * the pod's side run in the pod's own transmit path; auto takes it where
+ * the kernel can, else a veth. */
+enum zh_device {
+	ZH_DEVICE_VETH,
+	ZH_DEVICE_NETKIT,
+	ZH_DEVICE_AUTO,
+};
+
 struct zh_netconf {
 	json_t *root; /* owns the parsed document */
 	const char *cni_version, *name, *type; /* borrowed from root */
@@ -150,6 +159,7 @@ struct zh_netconf {
 	bool mtu_from_vxlan;
 	char vxlan_dev[16]; /* "vxlanDevice", default zh-vxlan */
 	enum zh_datapath datapath; /* "tc" (default) or "xdp" */
+	enum zh_device device; /* "veth" (default), "netkit" or "auto" */
 	struct zh_afxdp_conf afxdp;
 	const char *ipam_type; /* ipam.type */
 	json_t *prev_result; /* borrowed, NULL when absent */

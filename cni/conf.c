@@ -94,6 +94,39 @@ static int parse_datapath(struct zh_netconf *conf, struct zh_cni_err *err)
 	return 0;
 }
 
+/* "device": "veth" (default), "netkit" or "auto". netkit has no XDP: an
+ * XDP-mode or AF_XDP pod (after args, parse_afxdp()) needs a veth, which
+ * "auto" takes for it and "netkit" refuses. */
+static int parse_device(struct zh_netconf *conf, struct zh_cni_err *err)
+{
+	/* In the order of enum zh_device. */
+	static const char *const words[] = { "veth", "netkit", "auto", NULL };
+	struct zh_json_err je = { 0 };
+	int dev = ZH_DEVICE_VETH;
+	char text[64];
+
+	if (zh_json_enum(conf->root, "", "device", 0, words,
+			 "\"veth\", \"netkit\" or \"auto\"", &dev, &je))
+		return zh_cni_errf(
+			err, ZH_CNI_ERR_UNSUPPORTED_FIELD, NULL,
+			"unsupported value %s for \"device\" (want \"veth\", \"netkit\" or \"auto\")",
+			zh_json_text(je.value, text, sizeof(text)));
+	conf->device = (enum zh_device)dev;
+	if (conf->device != ZH_DEVICE_NETKIT)
+		return 0;
+	if (conf->datapath == ZH_DATAPATH_XDP)
+		return zh_cni_err_set(
+			err, ZH_CNI_ERR_INVALID_CONFIG,
+			"\"device\": \"netkit\" cannot run \"datapath\": \"xdp\"",
+			"netkit devices have no XDP: use \"device\": \"veth\" or \"auto\" (which gives XDP pods a veth)");
+	if (conf->afxdp.queues)
+		return zh_cni_err_set(
+			err, ZH_CNI_ERR_INVALID_CONFIG,
+			"\"device\": \"netkit\" cannot carry AF_XDP sockets",
+			"netkit devices have no XDP, which AF_XDP pods need: use \"device\": \"veth\" or \"auto\" (which gives AF_XDP pods a veth)");
+	return 0;
+}
+
 static int afxdp_err(struct zh_cni_err *err, const char *where, const json_t *v,
 		     const char *want)
 {
@@ -306,7 +339,8 @@ static int parse_doc(struct zh_netconf *conf, struct zh_cni_err *err)
 			"name \"%s\" must match ^[a-zA-Z0-9][a-zA-Z0-9_.-]*$",
 			conf->name);
 	if (parse_mtu(conf, err) || parse_routing(conf, err) ||
-	    parse_datapath(conf, err) || parse_afxdp(conf, err))
+	    parse_datapath(conf, err) || parse_afxdp(conf, err) ||
+	    parse_device(conf, err))
 		return -1;
 	if (zh_json_object(root, "", "ipam", ZH_JSON_REQUIRED, &ipam, &je) ||
 	    zh_json_str(ipam, "ipam", "type", str, &conf->ipam_type, &je) ||

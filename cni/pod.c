@@ -356,13 +356,23 @@ static int host_side(int host_ifindex, const char *host,
 
 static int attach_host(const struct zh_netconf *conf,
 		       const struct zh_objs *objs, int host_ifindex,
-		       const char *host, struct zh_cni_err *err)
+		       const char *host, bool netkit, struct zh_cni_err *err)
 {
 	int ret;
 
+	/* netkit: the same program on the peer's hook, which runs in the
+	 * pod's transmit path (the pod's packets need no backlog crossing
+	 * to reach it); attached from here, by the primary, where the pod
+	 * cannot detach it. Until it is, the peer's policy drops all that
+	 * the pod sends. Not on the primary's tc ingress as well: what it
+	 * passes enters there and would be judged twice. */
+	if (netkit)
+		ret = zh_netkit_attach(host_ifindex, objs->tc_from_pod_fd, 1);
 	/* XDP mode has the tc entry too: what XDP cannot redirect (to a pod
 	 * without XDP) it passes on, and the tc entry delivers. */
-	ret = zh_tc_attach(&objs->feat, host_ifindex, objs->tc_from_pod_fd);
+	else
+		ret = zh_tc_attach(&objs->feat, host_ifindex,
+				   objs->tc_from_pod_fd);
 	if (!ret && conf->datapath == ZH_DATAPATH_XDP)
 		ret = zh_xdp_attach(host_ifindex, objs->xdp_from_pod_fd);
 	/* NetworkPolicy on what the kernel delivers into the pod: on every
@@ -382,11 +392,12 @@ static int attach_host(const struct zh_netconf *conf,
 	if (ret)
 		return zh_cni_err_set(err, ZH_CNI_ERR_BPF,
 				      "cannot attach the fast-path program",
-				      "%s on %s: %s",
+				      "%s on %s%s: %s",
 				      conf->datapath == ZH_DATAPATH_XDP ?
 					      ZH_PROG_XDP_FROM_POD :
 					      ZH_PROG_TC_FROM_POD,
-				      host, strerror(-ret));
+				      host, netkit ? " (netkit peer)" : "",
+				      strerror(-ret));
 	return 0;
 }
 
@@ -394,12 +405,15 @@ static void fill_iface(struct zh_iface *iface, const struct zh_cni_env *env,
 		       const struct zh_netconf *conf,
 		       const struct pod_addrs *pa, const char *host,
 		       const unsigned char host_mac[6],
-		       const unsigned char pod_mac[6], int pod_ifindex)
+		       const unsigned char pod_mac[6], int pod_ifindex,
+		       bool netkit)
 {
 	memset(iface, 0, sizeof(*iface));
 	memcpy(iface->mac, pod_mac, 6);
 	memcpy(iface->gw_mac, host_mac, 6);
 	iface->datapath = conf->datapath;
+	if (netkit)
+		iface->flags |= ZH_IFACE_F_NETKIT;
 	if (pa->has_v4) {
 		iface->flags |= ZH_IFACE_F_V4;
 		iface->ipv4 = pa->v4.v4.s_addr;
@@ -547,6 +561,47 @@ static int netns_write(const struct zh_objs *objs, const struct pod_side *ps,
 	return 0;
 }
 
+int zh_pick_device(const struct zh_netconf *conf, int code, bool say,
+		   bool *netkit, struct zh_cni_err *err)
+{
+	struct zh_netkit_probe p;
+	char why[96];
+	int ret;
+
+	*netkit = false;
+	if (conf->device == ZH_DEVICE_VETH)
+		return 0;
+	/* "netkit" with either was refused when the config was parsed. */
+	if (conf->datapath == ZH_DATAPATH_XDP || conf->afxdp.queues) {
+		if (say)
+			pr_warn("device auto: a veth, as %s needs XDP, which netkit does not have\n",
+				conf->afxdp.queues ? "an AF_XDP pod" :
+						     "\"datapath\": \"xdp\"");
+		return 0;
+	}
+	ret = zh_netkit_usable(zh_state_dir(), &p);
+	if (ret) {
+		p.ok = false;
+		p.step = "probe";
+		p.err = ret;
+	}
+	if (p.ok) {
+		*netkit = true;
+		return 0;
+	}
+	zh_netkit_probe_str(&p, why, sizeof(why));
+	if (conf->device == ZH_DEVICE_NETKIT)
+		return zh_cni_err_set(
+			err, code,
+			"\"device\": \"netkit\" cannot work on this node's kernel",
+			"netkit pair: %s; netkit needs Linux >= 6.7 with CONFIG_NETKIT (\"device\": \"auto\" falls back to a veth)",
+			why);
+	if (say)
+		pr_warn("device auto: a veth, as this kernel cannot give pods netkit: %s\n",
+			why);
+	return 0;
+}
+
 int zh_cmd_add(const struct zh_cni_env *env, const struct zh_netconf *conf,
 	       json_t **out, struct zh_cni_err *err)
 {
@@ -568,6 +623,7 @@ int zh_cmd_add(const struct zh_cni_env *env, const struct zh_netconf *conf,
 	};
 	int lock = -1, ipam_lock, netns_fd, host_ifindex = 0, ret;
 	unsigned int mtu = conf->mtu;
+	bool netkit = false;
 
 	zh_host_ifname(env->container_id, env->ifname, host);
 	netns_fd = open(env->netns, O_RDONLY | O_CLOEXEC);
@@ -633,10 +689,19 @@ int zh_cmd_add(const struct zh_cni_env *env, const struct zh_netconf *conf,
 	/* An AF_XDP pod's veth has exactly its queues: native XDP on veth
 	 * takes a frame on the queue the sender's side picked, and a socket
 	 * only sees its own queue. */
-	ret = zh_nl_veth_add_queues(host, env->ifname, netns_fd, mtu,
-				    conf->afxdp.queues);
+	ret = zh_pick_device(conf, ZH_CNI_ERR_UNSUPPORTED_FIELD, true, &netkit,
+			     err);
+	if (ret)
+		goto err_ipam;
+	/* netkit: the peer drops what the pod sends until our program is
+	 * attached to it (attach_host()): isolated from its first packet. */
+	ret = netkit ? zh_nl_netkit_add(host, env->ifname, netns_fd, mtu,
+					ZH_NETKIT_DROP) :
+		       zh_nl_veth_add_queues(host, env->ifname, netns_fd, mtu,
+					     conf->afxdp.queues);
 	if (ret) {
-		nl_fail(err, ret, "create veth pair",
+		nl_fail(err, ret,
+			netkit ? "create netkit pair" : "create veth pair",
 			ret == -EEXIST ? "(pod interface name taken)" : host);
 		goto err_ipam;
 	}
@@ -668,12 +733,12 @@ int zh_cmd_add(const struct zh_cni_env *env, const struct zh_netconf *conf,
 	ret = host_side(host_ifindex, host, &pa, ps.pod_mac, err);
 	if (ret)
 		goto err_veth;
-	ret = attach_host(conf, &objs, host_ifindex, host, err);
+	ret = attach_host(conf, &objs, host_ifindex, host, netkit, err);
 	if (ret)
 		goto err_veth;
 
 	fill_iface(&iface, env, conf, &pa, host, host_mac, ps.pod_mac,
-		   ps.pod_ifindex);
+		   ps.pod_ifindex, netkit);
 	if (conf->afxdp.queues) {
 		iface.xsk.xdp_mode = (__u8)ps.xdp_mode;
 		ret = zh_xsk_slot_alloc(&objs, conf->afxdp.queues,
@@ -949,8 +1014,14 @@ int zh_cmd_check(const struct zh_cni_env *env, const struct zh_netconf *conf,
 	if (!ifindex) {
 		problem(&p, "host interface %s missing", host);
 	} else {
-		/* tc always; XDP mode has the XDP entry in front of it. */
-		attached = zh_tc_attached(ifindex, objs.tc_from_pod_fd);
+		bool nk = !zh_iface_lookup(&objs, ifindex, &iface) &&
+			  (iface.flags & ZH_IFACE_F_NETKIT);
+
+		/* tc always (netkit: on the peer's hook); XDP mode has the
+		 * XDP entry in front of it. */
+		attached = nk ? zh_netkit_attached(ifindex, objs.tc_from_pod_fd,
+						   1) :
+				zh_tc_attached(ifindex, objs.tc_from_pod_fd);
 		if (attached == 1 && conf->datapath == ZH_DATAPATH_XDP)
 			attached =
 				zh_xdp_attached(ifindex, objs.xdp_from_pod_fd);

@@ -22,6 +22,16 @@ int zh_cmd_del(const struct zh_cni_env *env, const struct zh_netconf *conf,
 	       struct zh_cni_err *err);
 int zh_cmd_check(const struct zh_cni_env *env, const struct zh_netconf *conf,
 		 struct zh_cni_err *err);
+/*
+ * The pod's link (conf "device"): a veth, or (*@netkit) a netkit pair where
+ * this kernel can make one and attach to it (netkit.h, probed once per
+ * boot). "netkit" on a kernel that cannot is -1 with @err (@code: ADD's
+ * 2, a field this node cannot serve; STATUS's 50); "auto" takes a veth
+ * then, and for XDP-mode and AF_XDP pods (netkit has no XDP), and with
+ * @say tells stderr why.
+ */
+int zh_pick_device(const struct zh_netconf *conf, int code, bool say,
+		   bool *netkit, struct zh_cni_err *err);
 /* status.c: whether ADD could be served now (code 50 when not). */
 int zh_cmd_status(const struct zh_cni_env *env, const struct zh_netconf *conf,
 		  struct zh_cni_err *err);

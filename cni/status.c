@@ -43,6 +43,7 @@ static void kernel_status(const struct zh_cni_env *env,
 {
 	struct zh_cni_err kerr;
 	struct zh_kfeat f;
+	bool netkit;
 	char details[512];
 	int lock, ret;
 
@@ -58,6 +59,10 @@ static void kernel_status(const struct zh_cni_env *env,
 		return;
 	}
 	if (zh_netconf_kernel_check(conf, &f, ZH_CNI_ERR_NOT_AVAILABLE, &kerr))
+		missing_add(m, kerr.msg, kerr.details);
+	/* "device": "netkit" where the kernel cannot make it. */
+	if (zh_pick_device(conf, ZH_CNI_ERR_NOT_AVAILABLE, false, &netkit,
+			   &kerr))
 		missing_add(m, kerr.msg, kerr.details);
 }
 

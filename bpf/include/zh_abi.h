@@ -13,7 +13,7 @@
 #include <linux/types.h>
 
 #define ZH_PIN_ROOT "/sys/fs/bpf/zerohop"
-#define ZH_PIN_VERSION "v5"
+#define ZH_PIN_VERSION "v6"
 #define ZH_PIN_DIR ZH_PIN_ROOT "/" ZH_PIN_VERSION
 
 /* Map names: at most 15 characters, the kernel keeps 16 with the NUL. */
@@ -281,6 +281,11 @@ struct zh_iface_xsk {
 /* NetworkPolicy: an address of this pod has a zh_pol_eps entry that
  * isolates it (or is pending): traffic from it is judged. */
 #define ZH_IFACE_F_POLICY (1U << 2)
+/* The pod's link is a netkit pair: its program runs in the pod's own
+ * transmit path (the peer's hook), not at the host side's tc ingress, where
+ * bpf_redirect_peer() works; local deliveries leave by bpf_redirect() to
+ * the destination's host side instead. */
+#define ZH_IFACE_F_NETKIT (1U << 3)
 
 struct zh_iface {
 	__u8 mac[ZH_ETH_ALEN]; /* the pod's own MAC */

@@ -42,6 +42,12 @@ struct zh_fwd {
 	__u8 family; /* of the packet */
 	/* The entry is the VXLAN device's ingress: no NodePorts there. */
 	__u8 tunnel;
+	/* The entry runs in a netkit peer's transmit path (ZH_IFACE_F_NETKIT
+	 * on the source): not at tc ingress, so bpf_redirect_peer() would
+	 * drop; local deliveries and answers go out of the destination's
+	 * host side with bpf_redirect() (one backlog crossing, as on a veth).
+	 * Same size: it fills padding before @nat. */
+	__u8 netkit;
 	/* ZH_STAT_SNAT: @ifindex is the uplink, bpf_redirect_neigh() fills
 	 * in the L2 header there. */
 	/* A Service rewrite the entry applies (tc and XDP write differently),
@@ -360,6 +366,7 @@ static __always_inline int zh_from_pod(void *data, void *data_end,
 	}
 	if (!zh_mac_eq(eth->h_source, self->mac))
 		return ZH_STAT_DROP_SPOOF_MAC;
+	fwd->netkit = !!(self->flags & ZH_IFACE_F_NETKIT);
 
 	switch (eth->h_proto) {
 	case bpf_htons(ETH_P_IP):

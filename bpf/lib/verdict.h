@@ -155,7 +155,8 @@ static __always_inline int zh_tc_verdict(struct __sk_buff *skb, int stat,
 		zh_lat_from_pod(zh_ctx_data(skb), zh_ctx_end(skb), stat);
 	if (stat == ZH_STAT_DROP_NO_BACKEND) {
 		zh_count(stat, skb->len); /* the request, not our answer */
-		act = zh_ctx_reject(skb, !uplink);
+		/* From a netkit peer: not at tc ingress, no peer redirect. */
+		act = zh_ctx_reject(skb, !uplink && !fwd->netkit);
 		return act == TC_ACT_REDIRECT ? act : TC_ACT_SHOT;
 	}
 	/* A NodePort reply: straight back out of the uplink it came in on,
@@ -190,7 +191,8 @@ static __always_inline int zh_tc_verdict(struct __sk_buff *skb, int stat,
 		/* (The uplink's entries deliver here only.) */
 		act = !uplink && fwd->remote ?
 			      zh_skb_to_node(skb, fwd->family) :
-			      zh_ctx_deliver(skb, fwd->ifindex, fwd->via_rx);
+			      zh_ctx_deliver(skb, fwd->ifindex,
+					     fwd->via_rx | fwd->netkit);
 		if (act == TC_ACT_REDIRECT) {
 			zh_count(stat, skb->len);
 			return act;

@@ -436,19 +436,31 @@ static void test_conf_edges_ok(void **state)
 		const char *doc;
 		unsigned int mtu;
 		enum zh_datapath dp;
+		enum zh_device dev;
 	} cases[] = {
 		{ "{\"cniVersion\":\"0.3.0\",\"name\":\"n\",\"type\":\"t\","
 		  "\"mtu\":68,\"ipam\":{\"type\":\"i\"}}",
-		  68, ZH_DATAPATH_TC },
+		  68, ZH_DATAPATH_TC, ZH_DEVICE_VETH },
 		{ "{\"cniVersion\":\"0.3.1\",\"name\":\"n\",\"type\":\"t\","
 		  "\"mtu\":65535,\"datapath\":\"tc\","
 		  "\"ipam\":{\"type\":\"i\"}}",
-		  65535, ZH_DATAPATH_TC },
+		  65535, ZH_DATAPATH_TC, ZH_DEVICE_VETH },
 		/* null counts as absent for optional keys */
 		{ "{\"cniVersion\":\"1.0.0\",\"name\":\"n\",\"type\":\"t\","
 		  "\"mtu\":null,\"datapath\":null,\"prevResult\":null,"
+		  "\"device\":null,\"ipam\":{\"type\":\"i\"}}",
+		  1500, ZH_DATAPATH_TC, ZH_DEVICE_VETH },
+		{ "{\"cniVersion\":\"1.0.0\",\"name\":\"n\",\"type\":\"t\","
+		  "\"device\":\"netkit\",\"ipam\":{\"type\":\"i\"}}",
+		  1500, ZH_DATAPATH_TC, ZH_DEVICE_NETKIT },
+		{ "{\"cniVersion\":\"1.0.0\",\"name\":\"n\",\"type\":\"t\","
+		  "\"device\":\"veth\",\"ipam\":{\"type\":\"i\"}}",
+		  1500, ZH_DATAPATH_TC, ZH_DEVICE_VETH },
+		/* auto with XDP: parsed; ADD gives such a pod a veth */
+		{ "{\"cniVersion\":\"1.0.0\",\"name\":\"n\",\"type\":\"t\","
+		  "\"device\":\"auto\",\"datapath\":\"xdp\","
 		  "\"ipam\":{\"type\":\"i\"}}",
-		  1500, ZH_DATAPATH_TC },
+		  1500, ZH_DATAPATH_XDP, ZH_DEVICE_AUTO },
 	};
 	struct zh_cni_err err = { 0 };
 	struct zh_netconf conf;
@@ -459,6 +471,7 @@ static void test_conf_edges_ok(void **state)
 		assert_int_equal(conf_parse_str(cases[i].doc, &conf, &err), 0);
 		assert_int_equal(conf.mtu, cases[i].mtu);
 		assert_int_equal(conf.datapath, cases[i].dp);
+		assert_int_equal(conf.device, cases[i].dev);
 		assert_null(conf.prev_result);
 		zh_netconf_free(&conf);
 	}
@@ -539,6 +552,17 @@ static void test_conf_errors(void **state)
 		{ "{\"cniVersion\":\"1.0.0\",\"name\":\"n\","
 		  "\"datapath\":1," GOOD_TAIL "}",
 		  ZH_CNI_ERR_UNSUPPORTED_FIELD, "datapath" },
+		/* device: netkit has no XDP */
+		{ "{\"cniVersion\":\"1.0.0\",\"name\":\"n\","
+		  "\"device\":\"bridge\"," GOOD_TAIL "}",
+		  ZH_CNI_ERR_UNSUPPORTED_FIELD, "\"device\"" },
+		{ "{\"cniVersion\":\"1.0.0\",\"name\":\"n\","
+		  "\"device\":\"netkit\",\"datapath\":\"xdp\"," GOOD_TAIL "}",
+		  ZH_CNI_ERR_INVALID_CONFIG, "\"datapath\": \"xdp\"" },
+		{ "{\"cniVersion\":\"1.0.0\",\"name\":\"n\","
+		  "\"device\":\"netkit\",\"afxdp\":{\"queues\":1,"
+		  "\"steer\":[{\"proto\":\"udp\",\"port\":9}]}," GOOD_TAIL "}",
+		  ZH_CNI_ERR_INVALID_CONFIG, "AF_XDP" },
 		/* ipam */
 		{ "{\"cniVersion\":\"1.0.0\",\"name\":\"n\",\"type\":\"t\"}",
 		  ZH_CNI_ERR_INVALID_CONFIG, "ipam" },

@@ -24,6 +24,9 @@
 /* enum bpf_attach_type value since 6.6; Debian 12's uapi headers predate it */
 #define ZH_BPF_TCX_INGRESS 46
 #define ZH_BPF_TCX_EGRESS 47
+/* and since 6.7 */
+#define ZH_BPF_NETKIT_PRIMARY 54
+#define ZH_BPF_NETKIT_PEER 55
 
 #define ZH_TC_HANDLE 0x2a
 #define ZH_TC_PRIO 1
@@ -231,6 +234,7 @@ const char *zh_hook_name(enum zh_hook hook)
 		[ZH_HOOK_XDP_MULTI] = "xdp (libxdp dispatcher)",
 		[ZH_HOOK_TCX_EGRESS] = "tcx egress",
 		[ZH_HOOK_CLSACT_EGRESS] = "clsact egress",
+		[ZH_HOOK_NETKIT_PEER] = "netkit peer",
 	};
 
 	return (unsigned int)hook < sizeof(names) / sizeof(names[0]) ?
@@ -287,6 +291,13 @@ int zh_hooks_foreach(int ifindex,
 	    !bpf_prog_query(ifindex, ZH_BPF_TCX_EGRESS, 0, &flags, ids, &cnt))
 		for (__u32 i = 0; i < cnt && i < 64 && !ret; i++)
 			ret = fn(ifindex, ZH_HOOK_TCX_EGRESS, ids[i], arg);
+	/* A netkit primary's peer hook (anything else: the kernel refuses
+	 * the query, -ENXIO, or before 6.7 knows no such type). */
+	cnt = 64;
+	if (!ret &&
+	    !bpf_prog_query(ifindex, ZH_BPF_NETKIT_PEER, 0, &flags, ids, &cnt))
+		for (__u32 i = 0; i < cnt && i < 64 && !ret; i++)
+			ret = fn(ifindex, ZH_HOOK_NETKIT_PEER, ids[i], arg);
 	hook.attach_point = BPF_TC_EGRESS;
 	opts.prog_id = 0;
 	opts.prog_fd = 0;
@@ -342,6 +353,18 @@ int zh_hook_replace(int ifindex, enum zh_hook hook, int old_fd, int new_fd)
 		return -errno;
 	case ZH_HOOK_CLSACT_EGRESS:
 		return clsact_attach_at(ifindex, new_fd, BPF_TC_EGRESS);
+	case ZH_HOOK_NETKIT_PEER:
+		/* bpf_mprog as tcx: replaced in place, the pod never left
+		 * to its peer's default policy (drop) in between. */
+		if (!bpf_prog_attach_opts(new_fd, ifindex, ZH_BPF_NETKIT_PEER,
+					  &po))
+			return 0;
+		if (errno == EEXIST)
+			return bpf_prog_detach2(old_fd, ifindex,
+						ZH_BPF_NETKIT_PEER) ?
+				       -errno :
+				       0;
+		return -errno;
 	case ZH_HOOK_XDP_DRV:
 	case ZH_HOOK_XDP_SKB:
 		return bpf_xdp_attach(ifindex, new_fd,
@@ -353,4 +376,52 @@ int zh_hook_replace(int ifindex, enum zh_hook hook, int old_fd, int new_fd)
 	default:
 		return -EOPNOTSUPP;
 	}
+}
+
+/*
+ * netkit: attached with BPF_PROG_ATTACH as tcx is (the kernel's bpf_mprog
+ * behind both), to the primary's ifindex, so that the attachment lives and
+ * dies with the pair and the pod, whose netns holds only the peer, cannot
+ * name it to detach it.
+ */
+static int nk_type(int peer)
+{
+	return peer ? ZH_BPF_NETKIT_PEER : ZH_BPF_NETKIT_PRIMARY;
+}
+
+int zh_netkit_attached(int ifindex, int prog_fd, int peer)
+{
+	__u32 ids[16], cnt = 16, flags = 0, id = 0;
+	int err;
+
+	err = prog_id(prog_fd, &id);
+	if (err)
+		return err;
+	if (bpf_prog_query(ifindex, nk_type(peer), 0, &flags, ids, &cnt))
+		return -errno;
+	for (__u32 i = 0; i < cnt && i < 16; i++)
+		if (ids[i] == id)
+			return 1;
+	return 0;
+}
+
+int zh_netkit_attach(int ifindex, int prog_fd, int peer)
+{
+	int err;
+
+	if (!bpf_prog_attach(prog_fd, ifindex, nk_type(peer), 0))
+		return 0;
+	err = -errno;
+	if (err == -EEXIST && zh_netkit_attached(ifindex, prog_fd, peer) == 1)
+		return 0;
+	return err;
+}
+
+int zh_netkit_query(int ifindex, int peer)
+{
+	__u32 ids[1], cnt = 1, flags = 0;
+
+	if (bpf_prog_query(ifindex, nk_type(peer), 0, &flags, ids, &cnt))
+		return errno == ENOSPC ? 0 : -errno;
+	return 0;
 }

@@ -13,6 +13,12 @@ int zh_tc_attach(const struct zh_kfeat *f, int ifindex, int prog_fd);
 int zh_tc_attached(int ifindex, int prog_fd);
 /* The same on @ifindex's tc egress (zh_tc_to_pod on a host veth). */
 int zh_tc_attach_egress(const struct zh_kfeat *f, int ifindex, int prog_fd);
+/* netkit pair with primary @ifindex: @prog_fd on its peer (@peer 1, what
+ * the pod sends) or its primary (0, what the host sends the pod). */
+int zh_netkit_attach(int ifindex, int prog_fd, int peer);
+int zh_netkit_attached(int ifindex, int prog_fd, int peer);
+/* 0 when the kernel answers a query of that hook, or a negative errno. */
+int zh_netkit_query(int ifindex, int peer);
 int zh_xdp_attach(int ifindex, int prog_fd); /* native */
 /* Off @ifindex, if @prog_fd is attached there (native): 0 or -errno. */
 int zh_xdp_detach(int ifindex, int prog_fd);
@@ -38,6 +44,9 @@ enum zh_hook {
 	/* tc egress (zh_tc_to_pod on a host veth) */
 	ZH_HOOK_TCX_EGRESS,
 	ZH_HOOK_CLSACT_EGRESS,
+	/* a netkit pair's peer hook, by its primary (zh_tc_from_pod of a
+	 * netkit pod) */
+	ZH_HOOK_NETKIT_PEER,
 };
 
 const char *zh_hook_name(enum zh_hook hook);

@@ -258,6 +258,56 @@ int zh_nl_veth_add_queues(const char *host, const char *peer, int peer_netns_fd,
 	return nl_talk(&r, NULL, NULL);
 }
 
+/* uapi if_link.h since 6.7; Debian 12's headers predate netkit. */
+#define ZH_IFLA_NETKIT_PEER_INFO 1
+#define ZH_IFLA_NETKIT_POLICY 3
+#define ZH_IFLA_NETKIT_PEER_POLICY 4
+#define ZH_IFLA_NETKIT_MODE 5
+
+int zh_nl_netkit_add(const char *host, const char *peer, int peer_netns_fd,
+		     unsigned int mtu, int peer_policy)
+{
+	struct ifinfomsg *ifi, *peer_ifi;
+	struct rtattr *linkinfo, *data, *peer_nest;
+	__u32 mode = ZH_NETKIT_L2, pass = ZH_NETKIT_PASS;
+	__u32 ppol = (__u32)peer_policy;
+	struct nl_req r;
+	size_t off;
+
+	ifi = req_init(&r, RTM_NEWLINK, NLM_F_CREATE | NLM_F_EXCL | NLM_F_ACK,
+		       sizeof(*ifi));
+	ifi->ifi_family = AF_UNSPEC;
+	attr_put(&r, IFLA_IFNAME, host, strlen(host) + 1);
+	attr_put(&r, IFLA_MTU, &mtu, sizeof(mtu));
+	linkinfo = attr_nest(&r, IFLA_LINKINFO);
+	attr_put(&r, IFLA_INFO_KIND, "netkit", 6);
+	data = attr_nest(&r, IFLA_INFO_DATA);
+	/* L2: the pod sees Ethernet as on a veth, and so do our programs
+	 * (anti-spoofing by MAC, the gateway's MAC, the L2 rewrite). */
+	attr_put(&r, ZH_IFLA_NETKIT_MODE, &mode, sizeof(mode));
+	/* The primary's default while nothing is attached to it: what the
+	 * host sends the pod goes in (the policy program sits on its tc
+	 * egress, before this). */
+	attr_put(&r, ZH_IFLA_NETKIT_POLICY, &pass, sizeof(pass));
+	/* The peer's: what the pod sends while nothing is attached to it. */
+	attr_put(&r, ZH_IFLA_NETKIT_PEER_POLICY, &ppol, sizeof(ppol));
+	peer_nest = attr_nest(&r, ZH_IFLA_NETKIT_PEER_INFO);
+	/* As VETH_INFO_PEER: an ifinfomsg before its attributes. */
+	off = NLMSG_ALIGN(r.nh->nlmsg_len);
+	peer_ifi = (struct ifinfomsg *)(r.buf + off);
+	memset(peer_ifi, 0, sizeof(*peer_ifi));
+	r.nh->nlmsg_len = off + NLMSG_ALIGN(sizeof(*peer_ifi));
+	attr_put(&r, IFLA_IFNAME, peer, strlen(peer) + 1);
+	attr_put(&r, IFLA_MTU, &mtu, sizeof(mtu));
+	if (peer_netns_fd >= 0)
+		attr_put(&r, IFLA_NET_NS_FD, &peer_netns_fd,
+			 sizeof(peer_netns_fd));
+	attr_nest_end(&r, peer_nest);
+	attr_nest_end(&r, data);
+	attr_nest_end(&r, linkinfo);
+	return nl_talk(&r, NULL, NULL);
+}
+
 /* One request about link @ifindex: @type with @flags set (and changed). */
 static int link_request(int type, int ifindex, unsigned int flags)
 {

@@ -18,6 +18,18 @@ int zh_nl_veth_add(const char *host, const char *peer, int peer_netns_fd,
 /* The same with @queues TX and RX queues at each end (0: the default). */
 int zh_nl_veth_add_queues(const char *host, const char *peer, int peer_netns_fd,
 			  unsigned int mtu, unsigned int queues);
+/*
+ * A netkit pair (kernel >= 6.7, CONFIG_NETKIT), in L2 mode: primary @host
+ * here, peer @peer in netns @peer_netns_fd. The primary passes by default;
+ * the peer (what the pod sends) does @peer_policy (ZH_NETKIT_PASS or
+ * ZH_NETKIT_DROP) while no program is attached to it. -EOPNOTSUPP: this
+ * kernel has no netkit.
+ */
+#define ZH_NETKIT_PASS 0
+#define ZH_NETKIT_DROP 2
+#define ZH_NETKIT_L2 0
+int zh_nl_netkit_add(const char *host, const char *peer, int peer_netns_fd,
+		     unsigned int mtu, int peer_policy);
 int zh_nl_link_del(int ifindex);
 int zh_nl_link_up(int ifindex);
 /* Flags are IFA_F_* (e.g. IFA_F_NODAD | IFA_F_NOPREFIXROUTE). */

@@ -29,6 +29,7 @@
 #include "attach.h"
 #include "netns.h"
 #include "socklb.h"
+#include "netkit.h"
 
 /* The CNI configuration zerohopd --kubernetes --cni-conf-dir writes (and
  * zerohopctl uninstall removes), and the directory kubelet reads. */

@@ -116,6 +116,7 @@ const char *const xb_path_names[XB_P_MAX] = {
 	[XB_P_VXLAN_BRIDGE] = "vxlan-bridge",
 	[XB_P_ZH_POLICY] = "zerohop-policy",
 	[XB_P_ZH_VXLAN_DEV] = "zerohop-vxlan-dev",
+	[XB_P_ZH_NETKIT] = "zerohop-netkit",
 };
 
 /* Pod subnets, one per path, all outside the ClusterIP range 10.96/12. */
@@ -1578,6 +1579,8 @@ static int xb_cross_base(enum xb_path_id id)
 		return 253;
 	case XB_P_ZH_VXLAN_DEV:
 		return 254;
+	case XB_P_ZH_NETKIT:
+		return 255;
 	case XB_P_BRIDGE_ROUTES:
 		return 250;
 	default:
@@ -1925,9 +1928,10 @@ static int xb_setup_cross_zerohop(struct xb_env *e, struct xb_path *p,
 		snprintf(ipam, sizeof(ipam), "%s/ipam-%s-%d", e->tmp, name, i);
 		/* No "mtu": routing vxlan takes the VXLAN device's. */
 		j = json_pack(
-			"{s:s, s:s, s:s, s:s, s:s, s:{s:s, s:[[{s:s}]], s:s}}",
+			"{s:s, s:s, s:s, s:s, s:s, s:s, s:{s:s, s:[[{s:s}]], s:s}}",
 			"cniVersion", "1.0.0", "name", name, "type", "zerohop",
 			"datapath", "tc", "routing", vx ? "vxlan" : "native",
+			"device", p->id == XB_P_ZH_NETKIT ? "netkit" : "veth",
 			"ipam", "type", "host-local", "ranges", "subnet",
 			cidr[i], "dataDir", ipam);
 		text = j ? json_dumps(j, JSON_COMPACT) : NULL;
@@ -2004,6 +2008,7 @@ int xb_path_setup(struct xb_env *e, struct xb_path *p,
 	case XB_P_ZH_NATIVE:
 	case XB_P_ZH_VXLAN:
 	case XB_P_ZH_VXLAN_DEV:
+	case XB_P_ZH_NETKIT:
 		ret = xb_setup_cross_zerohop(e, p, o, why, why_len);
 		break;
 	case XB_P_BRIDGE_ROUTES:

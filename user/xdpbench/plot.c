@@ -38,7 +38,7 @@ static const char *const xb_colors[XB_P_MAX] = {
 	[XB_P_ZH_POLICY] = "#98df8a",	  [XB_P_NODE] = "#555555",
 	[XB_P_ZH_NATIVE] = "#006d2c",	  [XB_P_ZH_VXLAN] = "#74c476",
 	[XB_P_BRIDGE_ROUTES] = "#6baed6", [XB_P_VXLAN_BRIDGE] = "#08519c",
-	[XB_P_ZH_VXLAN_DEV] = "#a1d99b",
+	[XB_P_ZH_VXLAN_DEV] = "#a1d99b",  [XB_P_ZH_NETKIT] = "#00441b",
 };
 
 static void xb_xml_text(FILE *f, const char *s)

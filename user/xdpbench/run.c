@@ -21,6 +21,7 @@
 #include "kfeatures.h"
 #include "log.h"
 #include "maps.h"
+#include "netkit.h"
 #include "params.h"
 #include "pin.h"
 #include "xdpbench.h"
@@ -105,6 +106,9 @@ void xb_run_usage(FILE *f)
 		"               kernel lets it (bpf/lib/vxlan.h)\n"
 		"  zerohop-vxlan-dev  the same with the tunnel left to the kernel's\n"
 		"               VXLAN device (the tunnel key set from BPF)\n"
+		"  zerohop-netkit  zerohop-native with the pods on netkit pairs\n"
+		"               (\"device\": \"netkit\", kernel >= 6.7): the pod's\n"
+		"               program runs in its own transmit path\n"
 		"  bridge-routes  bridge-plugin pods and a static route to the other\n"
 		"               node's pod CIDR, as kindnet does it\n"
 		"  vxlan-bridge  bridge-plugin pods and a kernel VXLAN device with\n"
@@ -651,6 +655,22 @@ static const char *xb_path_kernel_na(enum xb_path_id id,
 	case XB_P_ZH_AFXDP:
 		use = ZH_USE_AFXDP;
 		break;
+	case XB_P_ZH_NETKIT: {
+		struct zh_netkit_probe nk;
+		char nkstr[96];
+
+		if (zh_netkit_probe(&nk) || !nk.ok) {
+			if (!nk.step)
+				nk.step = "probe";
+			snprintf(buf, len,
+				 "not on this kernel: netkit pairs: %s",
+				 zh_netkit_probe_str(&nk, nkstr,
+						     sizeof(nkstr)));
+			return buf;
+		}
+		use = ZH_USE_NATIVE;
+		break;
+	}
 	case XB_P_ZH_NATIVE:
 		use = ZH_USE_NATIVE;
 		break;

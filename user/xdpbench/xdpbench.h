@@ -223,6 +223,8 @@ enum xb_path_id {
 	XB_P_ZH_POLICY,
 	/* zerohop-vxlan with the tunnel left to the kernel's device */
 	XB_P_ZH_VXLAN_DEV,
+	/* zerohop-native with the pods on netkit pairs ("device": "netkit") */
+	XB_P_ZH_NETKIT,
 	XB_P_MAX,
 };
 /* The paths a run takes without -P: those within one node. */

@@ -74,7 +74,8 @@ static void usage(FILE *f)
 		"                            datagrams, --sample times 1 in N packets from pods\n"
 		"  features [-o json]        kernel features the probes found (each one loaded or\n"
 		"                            attached a minimal program), what uses each, and\n"
-		"                            what zerohop does without it\n"
+		"                            what zerohop does without it; and whether pods can\n"
+		"                            have netkit devices (a userspace probe, per boot)\n"
 		"  abi [-f OBJECT]           what this build pins (or the BPF object file OBJECT\n"
 		"                            of another): maps, their layouts, programs; two\n"
 		"                            builds share pins only where this is the same\n"
@@ -540,6 +541,8 @@ static json_t *feat_json(const struct zh_kfeat *f, bool stored)
  */
 static int cmd_features(struct ctl *c)
 {
+	struct zh_netkit_probe nk;
+	char nkstr[96];
 	struct zh_kfeat f;
 	char err[256];
 	bool stored = true;
@@ -557,8 +560,22 @@ static int cmd_features(struct ctl *c)
 	}
 	if (rc)
 		return rc;
-	if (c->json)
-		return print_json(feat_json(&f, stored));
+	/* Not a zh_kfeat bit (no program depends on it): what the plugin's
+	 * "device": "auto" would find, from its per-boot cache. */
+	if (zh_netkit_usable(zh_state_dir(), &nk)) {
+		nk.ok = false;
+		nk.step = "probe";
+		nk.err = -EIO;
+	}
+	zh_netkit_probe_str(&nk, nkstr, sizeof(nkstr));
+	if (c->json) {
+		json_t *j = feat_json(&f, stored);
+
+		json_object_set_new(j, "netkit",
+				    json_pack("{s:b, s:s}", "usable", nk.ok,
+					      "detail", nkstr));
+		return print_json(j);
+	}
 	printf("kernel %s, %s\n", f.kernel,
 	       stored ? "as probed when the pins were made" :
 			"probed now (nothing pinned yet)");
@@ -571,6 +588,8 @@ static int cmd_features(struct ctl *c)
 		       feat_state(&f, id), d->since, d->used_by,
 		       d->fallback ? d->fallback : "refused");
 	}
+	printf("netkit pod devices (CNI \"device\"; probed in userspace): %s\n",
+	       nkstr);
 	return 0;
 }
 
