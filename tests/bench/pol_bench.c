@@ -316,9 +316,8 @@ static void report(const char *what, struct timing *t)
 	printf("%-34s %6zu %10.2f %10.2f %10.2f %10.2f %10.2f %10.2f\n", what,
 	       t->n, (double)t->compile[t->n / 2] / 1e6,
 	       (double)t->compile[t->n - 1] / 1e6,
-	       (double)t->diff[t->n / 2] / 1e6,
-	       (double)t->diff[t->n - 1] / 1e6, (double)t->cpu[t->n / 2] / 1e6,
-	       (double)t->cpu[t->n - 1] / 1e6);
+	       (double)t->diff[t->n / 2] / 1e6, (double)t->diff[t->n - 1] / 1e6,
+	       (double)t->cpu[t->n / 2] / 1e6, (double)t->cpu[t->n - 1] / 1e6);
 }
 
 /*
@@ -394,7 +393,8 @@ static int cmd_compile(struct cluster *c, size_t changes, bool check)
 	       c->pods, c->nodes, (c->pods + c->nodes - 1) / c->nodes, c->nss,
 	       c->policies);
 	printf("%-34s %6s %10s %10s %10s %10s %10s %10s\n", "EVENT", "N",
-	       "compile50", "compile100", "diff50", "diff100", "cpu50", "cpu100");
+	       "compile50", "compile100", "diff50", "diff100", "cpu50",
+	       "cpu100");
 	rc = step(c, &o, &m, &t, false);
 	if (rc)
 		goto out;
@@ -454,7 +454,8 @@ static int cmd_compile(struct cluster *c, size_t changes, bool check)
 		char ip[32];
 
 		snprintf(name, sizeof(name), "p-new-%zu", i);
-		snprintf(ip, sizeof(ip), "10.127.%zu.%zu", i / 250, i % 250 + 1);
+		snprintf(ip, sizeof(ip), "10.127.%zu.%zu", i / 250,
+			 i % 250 + 1);
 		json_object_set_new(json_object_get(p, "metadata"), "name",
 				    json_string(name));
 		json_object_set_new(json_object_get(p, "status"), "podIP",
