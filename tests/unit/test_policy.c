@@ -1876,6 +1876,15 @@ static void test_hash_labels_one_identity(void **state)
 
 /* --- item 17: bounds, and rejected objects -------------------------------- */
 
+/* The index of @k in @m's ipcache; m->n_ipc: none. */
+static size_t ipc_at(const struct zh_pol_model *m, const struct zh_ep_key *k)
+{
+	for (size_t i = 0; i < m->n_ipc; i++)
+		if (!memcmp(&m->ipc[i].key, k, sizeof(*k)))
+			return i;
+	return m->n_ipc;
+}
+
 static void test_bounds_fail_closed(void **state)
 {
 	struct world w;
@@ -1920,6 +1929,40 @@ static void test_bounds_fail_closed(void **state)
 					    ZH_POL_EP_F_FAILED_IN);
 	}
 	zh_pol_model_free(m);
+
+	/* The ipcache: room for 4 addresses. The first claims keep theirs
+	 * (the node's, then pods in key order: the probe's, x/a's two,
+	 * x/b's first), the other 7 are counted and left out (they
+	 * resolve to WORLD); the entries in key order, as the maps'
+	 * lookups (zh_pol_identity_of()) and the diff read them. */
+	o.lim.cells = 0;
+	o.lim.ipcache = 4;
+	m = compile_opts(&w, &o, NULL);
+	assert_int_equal(m->n_ipc, 4);
+	assert_int_equal(m->sum.identity_overflow, 7);
+	for (size_t i = 1; i < m->n_ipc; i++)
+		assert_true(memcmp(&m->ipc[i - 1].key, &m->ipc[i].key,
+				   sizeof(m->ipc[i].key)) < 0);
+	{
+		static const char *const kept[] = { "192.168.0.10", "10.0.0.1",
+						    "fd00::1", "10.0.0.2" };
+		static const char *const out[] = { "fd00::2", "10.0.0.3",
+						   "10.0.1.1", "10.0.2.2" };
+		struct zh_ep_key k;
+
+		for (size_t i = 0; i < ARRAY_SIZE(kept); i++) {
+			zh_pol_key_parse(kept[i], &k);
+			assert_true(ipc_at(m, &k) < m->n_ipc);
+		}
+		for (size_t i = 0; i < ARRAY_SIZE(out); i++) {
+			zh_pol_key_parse(out[i], &k);
+			assert_int_equal(ipc_at(m, &k), m->n_ipc);
+			assert_int_equal(zh_pol_identity_of(m, &k, false),
+					 ZH_POL_ID_WORLD);
+		}
+	}
+	zh_pol_model_free(m);
+	o.lim.ipcache = 0;
 
 	/* Identities: one allowed; the app=b pods lose theirs (WORLD),
 	 * and with it their allow: closed, never open. */

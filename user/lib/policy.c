@@ -1906,27 +1906,41 @@ static int identities(struct cc *c)
 		/* Who has it: only that pod is an endpoint with it. */
 		c->owners[c->n_owners++] = claims[i];
 	}
-	for (size_t i = 0; i < n_refs; i++) {
-		struct zh_pol_ipc_ent *e;
+	/* The first lim.ipcache owners in claim order get an entry (dup
+	 * turned into "no entry"); written in the owners' order, which is
+	 * the ipcache's (by key): no sort of it. */
+	{
+		size_t kept = 0;
 
-		if (dup[i])
-			continue;
-		if (m->n_ipc >= c->lim.ipcache) {
-			m->sum.identity_overflow++;
-			continue;
+		for (size_t i = 0; i < n_refs; i++) {
+			if (dup[i])
+				continue;
+			if (kept >= c->lim.ipcache) {
+				m->sum.identity_overflow++;
+				dup[i] = true;
+				continue;
+			}
+			kept++;
 		}
-		if (grow((void **)&m->ipc, &c->cap_ipc, m->n_ipc + 1,
-			 sizeof(*m->ipc))) {
+		m->ipc = calloc(kept ? kept : 1, sizeof(*m->ipc));
+		if (!m->ipc) {
 			free(pfx_sig);
 			goto out;
 		}
-		e = &m->ipc[m->n_ipc++];
-		e->key = refs[i].key;
-		e->identity = refs[i].host	     ? ZH_POL_ID_HOST :
-			      c->ids[refs[i].sig].id ?:
-						       ZH_POL_ID_WORLD;
+		c->cap_ipc = kept ? kept : 1;
 	}
-	pol_sort(m->ipc, m->n_ipc, sizeof(*m->ipc), cmp_ipc);
+	for (size_t o = 0; o < c->n_owners; o++) {
+		const struct addr_ref *r = &refs[c->owners[o].ref];
+		struct zh_pol_ipc_ent *e;
+
+		if (dup[c->owners[o].ref])
+			continue;
+		e = &m->ipc[m->n_ipc++];
+		e->key = r->key;
+		e->identity = r->host		? ZH_POL_ID_HOST :
+			      c->ids[r->sig].id ?:
+						  ZH_POL_ID_WORLD;
+	}
 	m->lpm = calloc(n_pfx ? n_pfx : 1, sizeof(*m->lpm));
 	if (!m->lpm) {
 		free(pfx_sig);
