@@ -222,6 +222,13 @@ struct pc_pod {
  * compile at 1k policies). Holds a reference to each object it decoded:
  * the decoded policies borrow their strings.
  */
+/* A named port as rules use it: name and protocol. */
+struct np {
+	const char *name;
+	uint8_t proto;
+	bool egress; /* an egress rule uses it: identities resolve it */
+};
+
 struct pol_ns_range {
 	const char *ns;
 	size_t lo, hi;
@@ -242,6 +249,11 @@ struct pc_pols {
 	 * are contiguous in key order), sorted by namespace. */
 	struct pol_ns_range *ns;
 	size_t n_ns;
+	/* The named ports their rules use (nps_collect()), once. */
+	bool nps_done;
+	struct np *nps;
+	size_t n_nps, cap_nps;
+	json_t *np_idx;
 };
 
 struct zh_pol_cache {
@@ -252,13 +264,6 @@ struct zh_pol_cache {
 	char *np_fp; /* that compile's named ports, as a text */
 	struct pc_pod **pods; /* by key (strcmp) */
 	size_t n_pods;
-};
-
-/* A named port as rules use it: name and protocol. */
-struct np {
-	const char *name;
-	uint8_t proto;
-	bool egress; /* an egress rule uses it: identities resolve it */
 };
 
 /* An identity or a class while compiling: its signature and meaning. */
@@ -580,6 +585,8 @@ static void pc_pols_put(struct pc_pols *pp)
 	free(pp->objs);
 	free(pp->rej);
 	free(pp->ns);
+	free(pp->nps);
+	json_decref(pp->np_idx);
 	free(pp);
 }
 
@@ -721,7 +728,7 @@ done:
 }
 
 /* The named ports rules use, egress ones flagged. */
-static int nps_collect(struct cc *c)
+static int nps_collect_pols(struct cc *c)
 {
 	c->np_idx = json_object();
 	if (!c->np_idx)
@@ -768,6 +775,34 @@ static int nps_collect(struct cc *c)
 		}
 	}
 	return 0;
+}
+
+/* ... decoded policies' once: kept with them (c->pp), borrowed. */
+static int nps_collect(struct cc *c)
+{
+	struct pc_pols *pp = c->pp;
+	int rc = 0;
+
+	if (!pp->nps_done) {
+		rc = nps_collect_pols(c);
+		if (rc) {
+			free(c->nps);
+			json_decref(c->np_idx);
+			c->nps = NULL;
+			c->np_idx = NULL;
+			c->n_nps = 0;
+			return rc;
+		}
+		pp->nps = c->nps;
+		pp->n_nps = c->n_nps;
+		pp->cap_nps = c->cap_nps;
+		pp->np_idx = c->np_idx;
+		pp->nps_done = true;
+	}
+	c->nps = pp->nps;
+	c->n_nps = pp->n_nps;
+	c->np_idx = pp->np_idx;
+	return rc;
 }
 
 static int np_index(const struct cc *c, const struct pol_port *pp)
@@ -1416,10 +1451,17 @@ static int cache_begin(struct cc *c, bool ns_names_ok)
 		return -ENOMEM;
 	c->peers_same = old->n_canon == c->peers.n;
 	for (size_t i = 0; i < old->n_canon; i++) {
-		const json_t *j =
-			c->peers.idx ?
-				json_object_get(c->peers.idx, old->canon[i]) :
-				NULL;
+		const json_t *j;
+
+		/* The same decoded policies: the same peer table. */
+		if (old->pols == c->pp && c->peers_same) {
+			c->remap[i] = (long)i;
+			c->known[i] = true;
+			continue;
+		}
+		j = c->peers.idx ?
+			    json_object_get(c->peers.idx, old->canon[i]) :
+			    NULL;
 
 		c->remap[i] = j ? (long)json_integer_value(j) : -1;
 		if (j)
@@ -2664,10 +2706,9 @@ static void cc_free(struct cc *c)
 		free(c->cls[i].np);
 	}
 	free(c->cls);
-	free(c->nps);
+	/* (c->nps and c->np_idx are c->pp's.) */
 	json_decref(c->ns_labels);
 	json_decref(c->ns_audit);
-	json_decref(c->np_idx);
 	free(c->id_idx);
 	json_decref(c->cls_idx);
 	free(c->owners);
