@@ -284,10 +284,14 @@ static int batch_run(int fd, const struct zh_pol_op *ops, size_t n,
 		if (rc && !first)
 			first = rc;
 		if (!rc && !cnt && err != ENOENT) {
-			/* Not the entry: the batch itself. */
-			pr_debug(
-				"policy: no batched map writes (%s): one at a time\n",
-				strerror(err));
+			/* Not the entry: the batch itself (said once; the
+			 * agent's single thread writes the policy maps). */
+			static bool said;
+
+			if (!said)
+				pr_info("policy: this kernel refused a batched map write (%s): policy map writes one at a time\n",
+					strerror(err));
+			said = true;
 			b->off = true;
 			for (done++; done < n; done++) {
 				batch_of(o, &ops[done], &k, &ksz, &v, &vsz,
