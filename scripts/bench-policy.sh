@@ -8,7 +8,9 @@
 # pods on 100 nodes, 1000 policies); then CHANGES (default 30) single
 # events of each kind, 300 ms apart: a label of a pod of this node (which
 # moves it between policies), a label of a pod of another node (an
-# identity change), a NetworkPolicy added. Prints, from the agent's own
+# identity change), a pod added to this node and removed again, a
+# Namespace's label (which moves its pods between peers), a NetworkPolicy
+# added, changed (its port) and removed. Prints, from the agent's own
 # clock (its -v line per written compile, the same interval as the
 # /metrics histogram zerohop_policy_event_to_enforcement_seconds: the
 # batch's first watch event to its maps written), p50 / p99 / max per
@@ -75,6 +77,7 @@ pod_json() { # NAME: the pod as generated
 POD0=$(pod_json p-00000)
 POD1=$(pod_json p-00001)
 POL0=$(jq -c '[.items[] | select(.kind == "NetworkPolicy")][0]' "$CLUSTER")
+NS1=$(jq -c '[.items[] | select(.kind == "Namespace")][1]' "$CLUSTER")
 
 # phase NAME: CHANGES events made by `event I`, each waited for.
 declare -A FROM TO
@@ -95,13 +98,32 @@ event_local() { # a pod of this node between apps (its classes change)
 event_remote() { # a pod of another node (its identity changes)
 	k8s_ctl apply "$(jq -c --arg a "app-$(($1 % 2 * 7 + 1))" '.metadata.labels.app = $a' <<<"$POD1")" >/dev/null
 }
+event_pod_add() { # a new pod on this node (the address of none)
+	k8s_ctl apply "$(jq -c --arg n "bench-pod-$1" --arg ip "10.127.0.$1" \
+		'.metadata.name = $n | .status.podIP = $ip | .status.podIPs = [{ip: $ip}]' <<<"$POD0")" >/dev/null
+}
+event_pod_del() { # ... and removed
+	k8s_ctl delete "$(jq -cn --arg n "bench-pod-$1" --arg ns "$(jq -r .metadata.namespace <<<"$POD0")" \
+		'{kind: "Pod", namespace: $ns, name: $n}')" >/dev/null
+}
+event_ns() { # a Namespace between teams (its pods change peers)
+	k8s_ctl apply "$(jq -c --arg t "t$(($1 % 2 + 1))" '.metadata.labels.team = $t' <<<"$NS1")" >/dev/null
+}
 event_policy() { # a NetworkPolicy added
 	k8s_ctl apply "$(jq -c --arg n "bench-new-$1" '.metadata.name = $n' <<<"$POL0")" >/dev/null
 }
+event_policy_chg() { # a NetworkPolicy's port changed
+	k8s_ctl apply "$(jq -c --argjson p "$((8080 + $1 % 2))" '.spec.ingress[0].ports[0].port = $p' <<<"$POL0")" >/dev/null
+}
+event_policy_del() { # a NetworkPolicy removed
+	k8s_ctl delete "$(jq -cn --arg n "bench-new-$1" --arg ns "$(jq -r .metadata.namespace <<<"$POL0")" \
+		'{kind: "NetworkPolicy", namespace: $ns, name: $n}')" >/dev/null
+}
+KINDS="local remote pod_add pod_del ns policy policy_chg policy_del"
 h0=$(hist_count)
-phase local
-phase remote
-phase policy
+for k in $KINDS; do
+	phase "$k"
+done
 h1=$(hist_count)
 
 # pct P: the P-th percentile (nearest rank) of the numbers on stdin.
@@ -118,7 +140,7 @@ printf '\nfirst sync (list and first compile): %.2f s; its compile: %s\n' \
 	"compile${first#*: compile}"
 printf '%-16s %6s %8s %8s %8s   %10s %10s %10s %8s\n' EVENT N p50_ms p99_ms max_ms \
 	compile_p50 diff_p50 maps_p50 writes
-for k in local remote policy; do
+for k in $KINDS; do
 	n=$((TO[$k] - FROM[$k]))
 	printf '%-16s %6s %8s %8s %8s   %10s %10s %10s %8s\n' "$k" "$n" \
 		"$(field "$k" "${FROM[$k]}" "${TO[$k]}" 1 | pct 50)" \
@@ -129,4 +151,4 @@ for k in local remote policy; do
 		"$(field "$k" "${FROM[$k]}" "${TO[$k]}" 4 | pct 50)" \
 		"$(field "$k" "${FROM[$k]}" "${TO[$k]}" 5 | pct 50)"
 done
-echo "zerohop_policy_event_to_enforcement_seconds_count: $h0 -> $h1 ($((h1 - h0)) batches observed for $((3 * CHANGES)) events)"
+echo "zerohop_policy_event_to_enforcement_seconds_count: $h0 -> $h1 ($((h1 - h0)) batches observed for $((8 * CHANGES)) events)"

@@ -1691,6 +1691,106 @@ static void test_svc_reply(void **state)
 	assert_false(svc_reply_passes(80, false));
 }
 
+/*
+ * zh_pol_maps_apply()'s batched writes, on maps of the policy maps' key
+ * and value sizes made here: a run of cell puts longer than one batch
+ * into a hash map with room for fewer stops at the first entry that does
+ * not fit, which is written alone (fails closed: counted, the first
+ * error returned), and the run goes on (each later entry fails alone
+ * too; nothing past the room is written); deletes of present and missing
+ * entries (ENOENT is no failure) empty it; a run of prefix puts into an
+ * LPM trie (batched where the kernel has it, else one at a time after a
+ * batch that did none) all land.
+ */
+static void test_apply_batched(void **state)
+{
+	enum { ROOM = 600, N = 700, NPFX = 40 };
+	struct zh_objs ob;
+	struct zh_pol_op *ops = calloc(N, sizeof(*ops));
+	struct zh_pol_apply_stats st = { 0 };
+	LIBBPF_OPTS(bpf_map_create_opts, lpm_opts,
+		    .map_flags = BPF_F_NO_PREALLOC);
+	size_t in_map = 0;
+	struct zh_pol_key k, nk;
+	int rc;
+
+	(void)state;
+	assert_non_null(ops);
+	memset(&ob, 0xff, sizeof(ob)); /* every fd -1 */
+	ob.policy_fd = bpf_map_create(BPF_MAP_TYPE_HASH, "zh_t_policy",
+				      sizeof(struct zh_pol_key),
+				      sizeof(struct zh_pol_cell), ROOM, NULL);
+	ob.ipcache_lpm_fd = bpf_map_create(BPF_MAP_TYPE_LPM_TRIE, "zh_t_lpm",
+					   sizeof(struct zh_ipc_lpm_key),
+					   sizeof(struct zh_ipc), 64,
+					   &lpm_opts);
+	assert_true(ob.policy_fd >= 0);
+	assert_true(ob.ipcache_lpm_fd >= 0);
+	for (size_t i = 0; i < N; i++) {
+		ops[i].type = ZH_POL_OP_CELL_PUT;
+		ops[i].cell.key =
+			(struct zh_pol_key){ .class = 1,
+					     .dir = ZH_POL_INGRESS,
+					     .proto = IPPROTO_TCP,
+					     .identity = (uint32_t)i + 10 };
+		ops[i].cell.val.n = 1;
+		ops[i].cell.val.iv[0].lo = (uint16_t)i;
+		ops[i].cell.val.iv[0].hi = (uint16_t)i;
+	}
+	rc = zh_pol_maps_apply(&ob, ops, N, &st);
+	assert_int_not_equal(rc, 0); /* the map is full */
+	assert_int_equal(st.writes, N);
+	assert_int_equal(st.failed, N - ROOM);
+	for (size_t i = 0; i < N; i++) {
+		struct zh_pol_cell v;
+		bool there = !bpf_map_lookup_elem(ob.policy_fd,
+						  &ops[i].cell.key, &v);
+
+		/* The first ROOM, each with its own value. */
+		assert_int_equal(there, i < ROOM);
+		if (there)
+			assert_int_equal(v.iv[0].lo, i);
+	}
+	/* Deletes: every key, the 100 that never fit among them. */
+	for (size_t i = 0; i < N; i++)
+		ops[i].type = ZH_POL_OP_CELL_DEL;
+	memset(&st, 0, sizeof(st));
+	assert_int_equal(zh_pol_maps_apply(&ob, ops, N, &st), 0);
+	assert_int_equal(st.failed, 0);
+	assert_int_equal(st.writes, N);
+	if (!bpf_map_get_next_key(ob.policy_fd, NULL, &k)) {
+		in_map = 1;
+		while (!bpf_map_get_next_key(ob.policy_fd, &k, &nk)) {
+			k = nk;
+			in_map++;
+		}
+	}
+	assert_int_equal(in_map, 0);
+	/* Prefixes. */
+	for (size_t i = 0; i < NPFX; i++) {
+		memset(&ops[i], 0, sizeof(ops[i]));
+		ops[i].type = ZH_POL_OP_LPM_PUT;
+		ops[i].lpm.key.prefixlen = 32 + 24;
+		ops[i].lpm.key.family = ZH_AF_INET;
+		ops[i].lpm.key.addr[0] = htonl(0x0a000000u | (uint32_t)i << 8);
+		ops[i].lpm.val.identity = (uint32_t)i + 100;
+	}
+	memset(&st, 0, sizeof(st));
+	assert_int_equal(zh_pol_maps_apply(&ob, ops, NPFX, &st), 0);
+	assert_int_equal(st.failed, 0);
+	for (size_t i = 0; i < NPFX; i++) {
+		struct zh_ipc v;
+
+		assert_int_equal(bpf_map_lookup_elem(ob.ipcache_lpm_fd,
+						     &ops[i].lpm.key, &v),
+				 0);
+		assert_int_equal(v.identity, i + 100);
+	}
+	close(ob.policy_fd);
+	close(ob.ipcache_lpm_fd);
+	free(ops);
+}
+
 /* ------------------------------------------------------------- main */
 
 #define NR_CASE_TESTS (ARRAY_SIZE(cases) * NR_PROGS)
@@ -1712,6 +1812,7 @@ static const struct CMUnitTest other_tests[] = {
 	cmocka_unit_test_teardown(test_xsk_ingress, pol_xsk_off),
 	cmocka_unit_test_teardown(test_xsk_egress, policies_off),
 	cmocka_unit_test_teardown(test_svc_reply, svc_reply_off),
+	cmocka_unit_test(test_apply_batched),
 };
 
 int main(int argc, char **argv)

@@ -1512,15 +1512,12 @@ static void test_diff_random(void **state)
 }
 
 /*
- * Incremental compiles (the cache each model carries for the next one):
- * a random world through every kind of single event - a pod added,
- * replaced (labels, addresses, container ports, node), relabelled,
- * deleted, or stored again unchanged; a namespace relabelled, added,
- * deleted; a policy added, replaced, deleted - each compiled from the
- * last model. compile() checks every one against a compile of the same
- * input with no cache; the oracle checks the verdicts.
+ * One random single event of kind @kind (0..8) on @w, at step @step: a
+ * pod added or replaced whole, deleted, relabelled (1 and 2), stored
+ * again unchanged (a new object); a namespace relabelled or added,
+ * deleted; a policy added or replaced, deleted.
  */
-static void test_incremental_random(void **state)
+static void random_event(struct world *w, unsigned int step, unsigned int kind)
 {
 	static const char *const apps[] = { "a", "b", "c" };
 	static const char *const teams[] = { "blue", "red" };
@@ -1528,6 +1525,110 @@ static void test_incremental_random(void **state)
 		"[]", "[{\"name\": \"http\", \"containerPort\": 80}]",
 		"[{\"name\": \"http\", \"containerPort\": 8080}, {\"name\": \"dns\", \"containerPort\": 53, \"protocol\": \"UDP\"}]"
 	};
+	char key[64], name[16], ns[8], labels[96], ip4[32], ip6[32];
+	const char *k;
+	json_t *v, *store;
+	size_t i = 0, at;
+
+	store = kind <= 4 ? w->pods : kind <= 6 ? w->nss : w->pols;
+	at = rng_next() % (json_object_size(store) + 1);
+	key[0] = 0;
+	json_object_foreach (store, k, v)
+		if (i++ == at)
+			snprintf(key, sizeof(key), "%s", k);
+	snprintf(ns, sizeof(ns), "n%d", (int)(rng_next() % 4));
+	switch (kind) {
+	case 0: /* a pod added, or replaced whole */
+		if (key[0] && strchr(key, '/') &&
+		    strncmp(key, "kube-system/", 12)) {
+			snprintf(ns, sizeof(ns), "%.*s",
+				 (int)(strchr(key, '/') - key), key);
+			snprintf(name, sizeof(name), "%s",
+				 strchr(key, '/') + 1);
+		} else {
+			snprintf(name, sizeof(name), "q%u", step);
+		}
+		snprintf(labels, sizeof(labels), "{\"app\": \"%s\"%s}",
+			 PICK(apps),
+			 rng_next() % 2 ? ", \"tier\": \"fe\"" : "");
+		snprintf(ip4, sizeof(ip4), "10.1.%u.%u", step / 200,
+			 step % 200 + 1);
+		snprintf(ip6, sizeof(ip6), "fd01::%x", step + 1);
+		pod_add(w, ns, name, labels, ip4, rng_next() % 2 ? ip6 : NULL,
+			PICK(ports), rng_next() % 4 ? NODE : "n2", false);
+		break;
+	case 1: /* a pod deleted */
+		if (key[0])
+			json_object_del(w->pods, key);
+		break;
+	case 2: /* a pod relabelled */
+	case 3:
+		if (!key[0])
+			break;
+		snprintf(labels, sizeof(labels), "{\"app\": \"%s\"}",
+			 PICK(apps));
+		set_labels(w, "pod", key, labels);
+		break;
+	case 4: /* stored again, unchanged: a new object */
+		if (key[0])
+			json_object_set_new(
+				w->pods, key,
+				json_deep_copy(json_object_get(w->pods, key)));
+		break;
+	case 5: /* a namespace relabelled, or added */
+		snprintf(labels, sizeof(labels), "{\"team\": \"%s\"}",
+			 PICK(teams));
+		if (key[0] && rng_next() % 3)
+			set_labels(w, "ns", key, labels);
+		else
+			ns_add(w, ns, labels);
+		break;
+	case 6: /* a namespace deleted */
+		if (key[0])
+			json_object_del(w->nss, key);
+		break;
+	case 7: { /* a policy added or replaced */
+		struct world r;
+
+		rand_world(&r, 1, 1);
+		json_object_foreach (r.pols, k, v) {
+			json_t *o = json_deep_copy(v), *md;
+			const char *slash;
+			char at_key[64];
+
+			snprintf(at_key, sizeof(at_key), "%s",
+				 key[0] && rng_next() % 2 ? key : k);
+			/* Stored under its own namespace and name, as the
+			 * watch does (the oracle reads them from the
+			 * object, the compiler from the key; a replacement
+			 * under another policy's key once stored a policy
+			 * of n0 as n1's: the two disagreed). */
+			slash = strchr(at_key, '/');
+			md = json_object_get(o, "metadata");
+			json_object_set_new(
+				md, "namespace",
+				json_stringn(at_key, (size_t)(slash - at_key)));
+			json_object_set_new(md, "name", json_string(slash + 1));
+			json_object_set_new(w->pols, at_key, o);
+		}
+		world_free(&r);
+		break;
+	}
+	default: /* a policy deleted */
+		if (key[0])
+			json_object_del(w->pols, key);
+	}
+}
+
+/*
+ * Incremental compiles (the cache each model carries for the next one):
+ * a random world through every kind of single event (random_event()),
+ * each compiled from the last model. compile() checks every one against
+ * a compile of the same input with no cache; the oracle checks the
+ * verdicts.
+ */
+static void test_incremental_random(void **state)
+{
 	struct world w;
 	struct maps mp = { 0 };
 	struct zh_pol_model *prev = NULL;
@@ -1541,10 +1642,6 @@ static void test_incremental_random(void **state)
 	for (unsigned int step = 0; step < 120; step++) {
 		struct zh_pol_model *m = compile(&w, prev);
 		unsigned int kind = (unsigned int)(rng_next() % 9);
-		char key[64], name[16], ns[8], labels[96], ip4[32], ip6[32];
-		const char *k;
-		json_t *v, *store;
-		size_t i = 0, at;
 
 		/* The writes between them replayed too, every address
 		 * pair checked after each write (on a random stream of
@@ -1561,81 +1658,7 @@ static void test_incremental_random(void **state)
 		zh_pol_model_free(prev);
 		prev = m;
 		kinds[kind]++;
-		store = kind <= 4 ? w.pods : kind <= 6 ? w.nss : w.pols;
-		at = rng_next() % (json_object_size(store) + 1);
-		key[0] = 0;
-		json_object_foreach (store, k, v)
-			if (i++ == at)
-				snprintf(key, sizeof(key), "%s", k);
-		snprintf(ns, sizeof(ns), "n%d", (int)(rng_next() % 4));
-		switch (kind) {
-		case 0: /* a pod added, or replaced whole */
-			if (key[0] && strchr(key, '/') &&
-			    strncmp(key, "kube-system/", 12)) {
-				snprintf(ns, sizeof(ns), "%.*s",
-					 (int)(strchr(key, '/') - key), key);
-				snprintf(name, sizeof(name), "%s",
-					 strchr(key, '/') + 1);
-			} else {
-				snprintf(name, sizeof(name), "q%u", step);
-			}
-			snprintf(labels, sizeof(labels), "{\"app\": \"%s\"%s}",
-				 PICK(apps),
-				 rng_next() % 2 ? ", \"tier\": \"fe\"" : "");
-			snprintf(ip4, sizeof(ip4), "10.1.%u.%u", step / 200,
-				 step % 200 + 1);
-			snprintf(ip6, sizeof(ip6), "fd01::%x", step + 1);
-			pod_add(&w, ns, name, labels, ip4,
-				rng_next() % 2 ? ip6 : NULL, PICK(ports),
-				rng_next() % 4 ? NODE : "n2", false);
-			break;
-		case 1: /* a pod deleted */
-			if (key[0])
-				json_object_del(w.pods, key);
-			break;
-		case 2: /* a pod relabelled */
-		case 3:
-			if (!key[0])
-				break;
-			snprintf(labels, sizeof(labels), "{\"app\": \"%s\"}",
-				 PICK(apps));
-			set_labels(&w, "pod", key, labels);
-			break;
-		case 4: /* stored again, unchanged: a new object */
-			if (key[0])
-				json_object_set_new(
-					w.pods, key,
-					json_deep_copy(
-						json_object_get(w.pods, key)));
-			break;
-		case 5: /* a namespace relabelled, or added */
-			snprintf(labels, sizeof(labels), "{\"team\": \"%s\"}",
-				 PICK(teams));
-			if (key[0] && rng_next() % 3)
-				set_labels(&w, "ns", key, labels);
-			else
-				ns_add(&w, ns, labels);
-			break;
-		case 6: /* a namespace deleted */
-			if (key[0])
-				json_object_del(w.nss, key);
-			break;
-		case 7: { /* a policy added or replaced */
-			struct world r;
-
-			rand_world(&r, 1, 1);
-			json_object_foreach (r.pols, k, v) {
-				snprintf(name, sizeof(name), "%s",
-					 key[0] && rng_next() % 2 ? key : k);
-				json_object_set(w.pols, name, v);
-			}
-			world_free(&r);
-			break;
-		}
-		default: /* a policy deleted */
-			if (key[0])
-				json_object_del(w.pols, key);
-		}
+		random_event(&w, step, kind);
 	}
 	print_message(
 		"120 incremental compiles equal to full ones, replayed (%zu epoch bumps, %zu transitional addresses); events %zu %zu %zu %zu %zu %zu %zu %zu %zu\n",
@@ -1646,6 +1669,67 @@ static void test_incremental_random(void **state)
 	zh_pol_model_free(prev);
 	maps_free(&mp);
 	world_free(&w);
+}
+
+/*
+ * The incremental compile's reuse pinned to the full compile over longer
+ * runs: the decoded policies shared while the policy store holds the
+ * same objects, pods' cache entries shared between consecutive models
+ * while nothing they depend on changed, the stores' keys merged from
+ * their insertion order. Three seeds, a larger world, 300 random single
+ * events each (random_event()), sometimes several before one compile (a
+ * batch); every incremental compile checked equal to a full one
+ * (compile()), and a second incremental compile from the same model
+ * made, checked equal and freed first (a model freed must leave the
+ * entries it shares with its siblings and its successor intact: the
+ * sanitizer tier runs this too).
+ */
+static void test_incremental_long(void **state)
+{
+	static const uint64_t seeds[] = { 7, 99, 2026 };
+	size_t kinds[9] = { 0 };
+
+	(void)state;
+	for (size_t s = 0; s < ARRAY_SIZE(seeds); s++) {
+		struct world w;
+		struct zh_pol_model *prev = NULL;
+
+		rng_seed(seeds[s]);
+		rand_world(&w, 40, 10);
+		for (unsigned int step = 0; step < 300; step++) {
+			struct zh_pol_model *m = compile(&w, prev), *twin;
+			unsigned int burst = rng_next() % 4 ? 1 : 3;
+
+			twin = compile(&w, prev);
+			if (!models_equal(m, twin))
+				fail_msg("two compiles from one model differ");
+			zh_pol_model_free(twin);
+			zh_pol_model_free(prev);
+			prev = m;
+			for (unsigned int b = 0; b < burst; b++) {
+				unsigned int kind =
+					(unsigned int)(rng_next() % 9);
+
+				kinds[kind]++;
+				random_event(&w, 1000 * (unsigned int)s + step,
+					     kind);
+			}
+		}
+		{
+			struct zh_pol_model *m = compile(&w, prev);
+
+			oracle_compare(&w, m, true);
+			zh_pol_model_free(m);
+		}
+		zh_pol_model_free(prev);
+		world_free(&w);
+	}
+	print_message(
+		"900 incremental compiles equal to full ones; events %zu %zu %zu %zu %zu %zu %zu %zu %zu\n",
+		kinds[0], kinds[1], kinds[2], kinds[3], kinds[4], kinds[5],
+		kinds[6], kinds[7], kinds[8]);
+	for (size_t x = 0; x < 9; x++)
+		assert_true(kinds[x] > 0);
 }
 
 /*
@@ -1792,6 +1876,15 @@ static void test_hash_labels_one_identity(void **state)
 
 /* --- item 17: bounds, and rejected objects -------------------------------- */
 
+/* The index of @k in @m's ipcache; m->n_ipc: none. */
+static size_t ipc_at(const struct zh_pol_model *m, const struct zh_ep_key *k)
+{
+	for (size_t i = 0; i < m->n_ipc; i++)
+		if (!memcmp(&m->ipc[i].key, k, sizeof(*k)))
+			return i;
+	return m->n_ipc;
+}
+
 static void test_bounds_fail_closed(void **state)
 {
 	struct world w;
@@ -1836,6 +1929,40 @@ static void test_bounds_fail_closed(void **state)
 					    ZH_POL_EP_F_FAILED_IN);
 	}
 	zh_pol_model_free(m);
+
+	/* The ipcache: room for 4 addresses. The first claims keep theirs
+	 * (the node's, then pods in key order: the probe's, x/a's two,
+	 * x/b's first), the other 7 are counted and left out (they
+	 * resolve to WORLD); the entries in key order, as the maps'
+	 * lookups (zh_pol_identity_of()) and the diff read them. */
+	o.lim.cells = 0;
+	o.lim.ipcache = 4;
+	m = compile_opts(&w, &o, NULL);
+	assert_int_equal(m->n_ipc, 4);
+	assert_int_equal(m->sum.identity_overflow, 7);
+	for (size_t i = 1; i < m->n_ipc; i++)
+		assert_true(memcmp(&m->ipc[i - 1].key, &m->ipc[i].key,
+				   sizeof(m->ipc[i].key)) < 0);
+	{
+		static const char *const kept[] = { "192.168.0.10", "10.0.0.1",
+						    "fd00::1", "10.0.0.2" };
+		static const char *const out[] = { "fd00::2", "10.0.0.3",
+						   "10.0.1.1", "10.0.2.2" };
+		struct zh_ep_key k;
+
+		for (size_t i = 0; i < ARRAY_SIZE(kept); i++) {
+			zh_pol_key_parse(kept[i], &k);
+			assert_true(ipc_at(m, &k) < m->n_ipc);
+		}
+		for (size_t i = 0; i < ARRAY_SIZE(out); i++) {
+			zh_pol_key_parse(out[i], &k);
+			assert_int_equal(ipc_at(m, &k), m->n_ipc);
+			assert_int_equal(zh_pol_identity_of(m, &k, false),
+					 ZH_POL_ID_WORLD);
+		}
+	}
+	zh_pol_model_free(m);
+	o.lim.ipcache = 0;
 
 	/* Identities: one allowed; the app=b pods lose theirs (WORLD),
 	 * and with it their allow: closed, never open. */
@@ -2220,6 +2347,7 @@ int main(void)
 		cmocka_unit_test(test_audit),
 		cmocka_unit_test(test_address_conflict),
 		cmocka_unit_test(test_bad_namespace),
+		cmocka_unit_test(test_incremental_long),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

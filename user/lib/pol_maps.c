@@ -38,7 +38,7 @@ static int put(int fd, const void *k, const void *v, const char *map,
 	return -errno;
 }
 
-static int del(int fd, const void *k, struct zh_pol_apply_stats *st)
+static int del_one(int fd, const void *k, struct zh_pol_apply_stats *st)
 {
 	if (fd < 0)
 		return -EBADF;
@@ -142,7 +142,7 @@ static int ep_del(const struct zh_objs *o, const struct zh_ep_key *k,
 	err = put(o->pol_eps_fd, k, &none, ZH_MAP_POL_EPS, st);
 	if (!err)
 		bits_sync(o, k);
-	return del(o->pol_eps_fd, k, st);
+	return del_one(o->pol_eps_fd, k, st);
 }
 
 /* Entry @idx of the per-CPU array @fd (values of @size) zeroed on every
@@ -165,15 +165,177 @@ static int ctr_zero(int fd, uint32_t idx, size_t size, const char *map,
 	return err;
 }
 
+/*
+ * Runs of one kind of write to one hash or LPM map (cells, ipcache,
+ * prefixes; puts or deletes) go to the kernel in batches of up to
+ * POL_BATCH: bpf_map_update_batch()/bpf_map_delete_batch() (hash maps
+ * 5.6) apply them in order, one at a time, as the single writes did, so a
+ * reader sees the same states in between, with one system call for the
+ * run (a policy's coming or going is ~3 000 cell writes at 1k policies).
+ * A batch stops at the first entry that fails: that one is written alone
+ * (put()/del_one(): logged, counted, a full map failing closed as before) and
+ * the run goes on after it. A kernel without the batch operations for a
+ * map fails the call with no entry done while the entry alone succeeds:
+ * the rest of the apply writes one at a time.
+ */
+#define POL_BATCH 512
+
+struct pol_batch {
+	char *k, *v; /* POL_BATCH keys and values, of the largest sizes */
+	bool off; /* batches unsupported: single writes */
+};
+
+union pol_bkey {
+	struct zh_pol_key cell;
+	struct zh_ep_key ipc;
+	struct zh_ipc_lpm_key lpm;
+};
+
+union pol_bval {
+	struct zh_pol_cell cell;
+	struct zh_ipc ipc;
+};
+
+/* The map, key and value of a batchable write, or -1 (written alone). */
+static int batch_of(const struct zh_objs *o, const struct zh_pol_op *op,
+		    const void **k, size_t *ksz, const void **v, size_t *vsz,
+		    bool *del)
+{
+	*del = false;
+	switch (op->type) {
+	case ZH_POL_OP_CELL_DEL:
+		*del = true;
+		/* fallthrough */
+	case ZH_POL_OP_CELL_PUT:
+		*k = &op->cell.key;
+		*ksz = sizeof(op->cell.key);
+		*v = &op->cell.val;
+		*vsz = sizeof(op->cell.val);
+		return o->policy_fd;
+	case ZH_POL_OP_IPC_DEL:
+		*del = true;
+		/* fallthrough */
+	case ZH_POL_OP_IPC_PUT:
+		*k = &op->ipc.key;
+		*ksz = sizeof(op->ipc.key);
+		*v = &op->ipc.val;
+		*vsz = sizeof(op->ipc.val);
+		return o->ipcache_fd;
+	case ZH_POL_OP_LPM_DEL:
+		*del = true;
+		/* fallthrough */
+	case ZH_POL_OP_LPM_PUT:
+		*k = &op->lpm.key;
+		*ksz = sizeof(op->lpm.key);
+		*v = &op->lpm.val;
+		*vsz = sizeof(op->lpm.val);
+		return o->ipcache_lpm_fd;
+	default:
+		return -1;
+	}
+}
+
+static const char *map_name(enum zh_pol_op_type t)
+{
+	return t == ZH_POL_OP_CELL_PUT ? ZH_MAP_POLICY :
+	       t == ZH_POL_OP_IPC_PUT  ? ZH_MAP_IPCACHE :
+					 ZH_MAP_IPCACHE_LPM;
+}
+
+/*
+ * ops[0..n) (n <= POL_BATCH), all of one type and map @fd, written in
+ * batches; 0 or the first error.
+ */
+static int batch_run(int fd, const struct zh_pol_op *ops, size_t n,
+		     struct pol_batch *b, const struct zh_objs *o,
+		     struct zh_pol_apply_stats *st)
+{
+	const void *k, *v;
+	size_t ksz = 0, vsz = 0, done = 0;
+	bool del = false;
+	int first = 0;
+
+	for (size_t i = 0; i < n; i++) {
+		batch_of(o, &ops[i], &k, &ksz, &v, &vsz, &del);
+		memcpy(b->k + i * ksz, k, ksz);
+		memcpy(b->v + i * vsz, v, vsz);
+	}
+	while (done < n) {
+		__u32 cnt = (__u32)(n - done);
+		int rc, err;
+
+		rc = del ? bpf_map_delete_batch(fd, b->k + done * ksz, &cnt,
+						NULL) :
+			   bpf_map_update_batch(fd, b->k + done * ksz,
+						b->v + done * vsz, &cnt, NULL);
+		err = rc ? errno : 0;
+		/* A failed call that left the count as given did none
+		 * (one that fails never did them all). */
+		if (rc && cnt >= n - done)
+			cnt = 0;
+		st->writes += cnt;
+		done += cnt;
+		if (done == n)
+			break;
+		/* The entry it stopped at, alone. */
+		batch_of(o, &ops[done], &k, &ksz, &v, &vsz, &del);
+		rc = del ? del_one(fd, k, st) :
+			   put(fd, k, v, map_name(ops[done].type), st);
+		if (rc && !first)
+			first = rc;
+		if (!rc && !cnt && err != ENOENT) {
+			/* Not the entry: the batch itself (said once; the
+			 * agent's single thread writes the policy maps). */
+			static bool said;
+
+			if (!said)
+				pr_info("policy: this kernel refused a batched map write (%s): policy map writes one at a time\n",
+					strerror(err));
+			said = true;
+			b->off = true;
+			for (done++; done < n; done++) {
+				batch_of(o, &ops[done], &k, &ksz, &v, &vsz,
+					 &del);
+				rc = del ? del_one(fd, k, st) :
+					   put(fd, k, v,
+					       map_name(ops[done].type), st);
+				if (rc && !first)
+					first = rc;
+			}
+			return first;
+		}
+		done++;
+	}
+	return first;
+}
+
 int zh_pol_maps_apply(const struct zh_objs *o, const struct zh_pol_op *ops,
 		      size_t n_ops, struct zh_pol_apply_stats *st)
 {
 	static const struct zh_pol_ports zero_ports;
+	struct pol_batch b = { 0 };
 	int first = 0, err = 0;
 
+	b.k = malloc(POL_BATCH * sizeof(union pol_bkey));
+	b.v = malloc(POL_BATCH * sizeof(union pol_bval));
+	b.off = !b.k || !b.v; /* (then one at a time) */
 	for (size_t i = 0; i < n_ops; i++) {
 		const struct zh_pol_op *op = &ops[i];
+		const void *k, *v;
+		size_t ksz, vsz, n = 1;
+		bool del;
+		int fd = batch_of(o, op, &k, &ksz, &v, &vsz, &del);
 
+		while (fd >= 0 && i + n < n_ops && n < POL_BATCH &&
+		       ops[i + n].type == op->type)
+			n++;
+		if (fd >= 0 && n > 1 && !b.off) {
+			err = batch_run(fd, op, n, &b, o, st);
+			if (err && !first)
+				first = err;
+			i += n - 1;
+			continue;
+		}
 		switch (op->type) {
 		case ZH_POL_OP_NPCTR_ZERO:
 			err = ctr_zero(o->pol_npctr_fd, op->npctr,
@@ -210,13 +372,13 @@ int zh_pol_maps_apply(const struct zh_objs *o, const struct zh_pol_op *ops,
 			err = ep_del(o, &op->ep.key, st);
 			break;
 		case ZH_POL_OP_IPC_DEL:
-			err = del(o->ipcache_fd, &op->ipc.key, st);
+			err = del_one(o->ipcache_fd, &op->ipc.key, st);
 			break;
 		case ZH_POL_OP_LPM_DEL:
-			err = del(o->ipcache_lpm_fd, &op->lpm.key, st);
+			err = del_one(o->ipcache_lpm_fd, &op->lpm.key, st);
 			break;
 		case ZH_POL_OP_CELL_DEL:
-			err = del(o->policy_fd, &op->cell.key, st);
+			err = del_one(o->policy_fd, &op->cell.key, st);
 			break;
 		case ZH_POL_OP_PORTS_DEL:
 			err = put(o->pol_ports_fd, &op->ports.idx, &zero_ports,
@@ -226,6 +388,8 @@ int zh_pol_maps_apply(const struct zh_objs *o, const struct zh_pol_op *ops,
 		if (err && !first)
 			first = err;
 	}
+	free(b.k);
+	free(b.v);
 	return first;
 }
 
@@ -335,7 +499,8 @@ int zh_pol_maps_sweep(const struct zh_objs *o, const struct zh_pol_model *m,
 		    &keys);
 	for (ssize_t i = 0; i < n; i++)
 		if (!has_ipc(m, (struct zh_ep_key *)keys + i)) {
-			del(o->ipcache_fd, (struct zh_ep_key *)keys + i, st);
+			del_one(o->ipcache_fd, (struct zh_ep_key *)keys + i,
+				st);
 			st->swept++;
 		}
 	free(keys);
@@ -343,8 +508,8 @@ int zh_pol_maps_sweep(const struct zh_objs *o, const struct zh_pol_model *m,
 		    ZH_MAX_IPCACHE_LPM, &keys);
 	for (ssize_t i = 0; i < n; i++)
 		if (!has_lpm(m, (struct zh_ipc_lpm_key *)keys + i)) {
-			del(o->ipcache_lpm_fd,
-			    (struct zh_ipc_lpm_key *)keys + i, st);
+			del_one(o->ipcache_lpm_fd,
+				(struct zh_ipc_lpm_key *)keys + i, st);
 			st->swept++;
 		}
 	free(keys);
@@ -352,7 +517,8 @@ int zh_pol_maps_sweep(const struct zh_objs *o, const struct zh_pol_model *m,
 		    &keys);
 	for (ssize_t i = 0; i < n; i++)
 		if (!has_cell(m, (struct zh_pol_key *)keys + i)) {
-			del(o->policy_fd, (struct zh_pol_key *)keys + i, st);
+			del_one(o->policy_fd, (struct zh_pol_key *)keys + i,
+				st);
 			st->swept++;
 		}
 	free(keys);

@@ -168,6 +168,11 @@ struct pod {
 	/* Incremental compiles (the cache below). */
 	const json_t *obj, *ns_obj; /* the store's objects read */
 	const struct pc_pod *old; /* the last compile's, still valid */
+	/* @old's results are this compile's too (the peer table and the
+	 * named ports are the old ones, index for index): @peers, @blocks
+	 * and @np are @old's arrays, borrowed, and the next cache shares
+	 * @old's entry instead of making one. */
+	bool shared;
 	bool peers_same; /* @peers: the same set of peers as @old's */
 	uint32_t *blocks[POD_IPS_MAX]; /* per address: ipBlock peers, sorted */
 	size_t n_blocks[POD_IPS_MAX];
@@ -190,6 +195,11 @@ struct pod {
  * compiles without it: the oracle the tests hold incremental compiles to.
  */
 struct pc_pod {
+	/* The caches that hold it: an unchanged pod's entry is shared by
+	 * consecutive caches (struct pod.shared), not copied (a copy of
+	 * each cached pod, its key and references made every compile
+	 * linear in the cluster's pods). Models are used from one thread. */
+	unsigned long refs;
 	char *key;
 	/* The pod as read (its results below cleared); obj and ns_obj
 	 * (may be NULL) referenced, which keeps its pointers valid. */
@@ -205,20 +215,55 @@ struct pc_pod {
 	size_t n_ips;
 };
 
-struct zh_pol_cache {
-	char *node;
-	char **canon; /* peer index -> canon text, of that compile */
-	size_t n_canon;
-	char *np_fp; /* that compile's named ports, as a text */
-	struct pc_pod *pods; /* by key (strcmp) */
-	size_t n_pods;
-};
-
+/*
+ * The NetworkPolicies as decoded, with their peer table: shared by the
+ * compiles (and caches) that read the same policy store, object for
+ * object (decoding every policy again was a fifth of an incremental
+ * compile at 1k policies). Holds a reference to each object it decoded:
+ * the decoded policies borrow their strings.
+ */
 /* A named port as rules use it: name and protocol. */
 struct np {
 	const char *name;
 	uint8_t proto;
 	bool egress; /* an egress rule uses it: identities resolve it */
+};
+
+struct pol_ns_range {
+	const char *ns;
+	size_t lo, hi;
+};
+
+struct pc_pols {
+	unsigned long refs;
+	struct zh_pol_limits lim;
+	char **keys; /* the store's keys, sorted (the policies' keys) */
+	json_t **objs; /* by key: the objects decoded */
+	size_t n_keys;
+	struct pol_policy *pols; /* those kept, in key order */
+	size_t n_pols;
+	struct pol_peers peers;
+	struct zh_pol_reject *rej; /* the policies rejected */
+	size_t n_rej;
+	/* Each namespace's policies: pols[lo, hi) (a namespace's keys
+	 * are contiguous in key order), sorted by namespace. */
+	struct pol_ns_range *ns;
+	size_t n_ns;
+	/* The named ports their rules use (nps_collect()), once. */
+	bool nps_done;
+	struct np *nps;
+	size_t n_nps, cap_nps;
+	json_t *np_idx;
+};
+
+struct zh_pol_cache {
+	struct pc_pols *pols; /* NULL: none decoded yet */
+	char *node;
+	char **canon; /* peer index -> canon text, of that compile */
+	size_t n_canon;
+	char *np_fp; /* that compile's named ports, as a text */
+	struct pc_pod **pods; /* by key (strcmp) */
+	size_t n_pods;
 };
 
 /* An identity or a class while compiling: its signature and meaning. */
@@ -244,8 +289,9 @@ struct cc {
 	struct zh_pol_model *m;
 	json_t *ns_labels; /* namespace -> labels (with metadata.name) */
 	json_t *ns_audit; /* namespace -> true */
-	struct pol_peers peers;
-	struct pol_policy *pols;
+	struct pc_pols *pp; /* the policies decoded (one reference) */
+	struct pol_peers peers; /* pp's, borrowed */
+	struct pol_policy *pols; /* pp's */
 	size_t n_pols;
 	uint16_t *pnum; /* by policy index: its number (zh_pol_num) */
 	struct pod *pods;
@@ -255,7 +301,11 @@ struct cc {
 	json_t *np_idx; /* "name/proto" -> index */
 	struct sig *ids; /* distinct identity signatures */
 	size_t n_ids, cap_ids;
-	json_t *id_idx; /* hex signature -> index in ids */
+	/* Signature hash -> index in ids + 1 (0: free), open addressing
+	 * (a JSON object keyed by the hash in hex was a large part of an
+	 * incremental compile at 10k pods). */
+	size_t *id_idx;
+	size_t id_idx_cap; /* a power of 2, at least twice n_ids */
 	struct sig *cls;
 	size_t n_cls, cap_cls;
 	json_t *cls_idx;
@@ -298,26 +348,85 @@ static void reject(struct cc *c, const char *kind, const char *key,
 	r->isolating = isolating;
 }
 
-static int cmp_key(const void *a, const void *b)
+/* The keys of a store, sorted: every walk is in this order. */
+/* A store's entry: its key and object. */
+struct kv {
+	const char *k;
+	const json_t *v;
+};
+
+/*
+ * @a (@n entries) sorted by key, merging the ascending runs it has: a
+ * store iterates in the order its keys were first set (jansson keeps it;
+ * a changed object takes its key's place), which is the list's, sorted,
+ * plus what was added since; so a store of 10k pods is a few runs, merged
+ * in a few passes where a sort compared every key some 14 times.
+ */
+static size_t kv_run(const struct kv *a, size_t i, size_t n)
 {
-	return strcmp(*(const char *const *)a, *(const char *const *)b);
+	while (++i < n && strcmp(a[i - 1].k, a[i].k) <= 0)
+		;
+	return i;
 }
 
-/* The keys of a store, sorted: every walk is in this order. */
-static const char **store_keys(const json_t *store, size_t *n)
+static int kv_sort(struct kv *a, size_t n)
 {
-	const char **keys, *k;
+	struct kv *tmp, *src = a, *dst, *t;
+	size_t out_runs;
+
+	if (n < 2 || kv_run(a, 0, n) == n)
+		return 0;
+	tmp = malloc(n * sizeof(*tmp));
+	if (!tmp)
+		return -ENOMEM;
+	dst = tmp;
+	do {
+		size_t i = 0, o = 0;
+
+		out_runs = 0;
+		while (i < n) {
+			size_t m = kv_run(src, i, n);
+			size_t e = m < n ? kv_run(src, m, n) : n;
+
+			/* [i, m) and [m, e) merged into one run of dst. */
+			for (size_t x = i, y = m; x < m || y < e;)
+				dst[o++] = y >= e || (x < m &&
+						      strcmp(src[x].k,
+							     src[y].k) <= 0) ?
+						   src[x++] :
+						   src[y++];
+			out_runs++;
+			i = e;
+		}
+		t = src;
+		src = dst;
+		dst = t;
+	} while (out_runs > 1);
+	if (src != a)
+		memcpy(a, src, n * sizeof(*a));
+	free(tmp);
+	return 0;
+}
+
+/* A store's entries, sorted by key; NULL: out of memory. */
+static struct kv *store_ents(const json_t *store, size_t *n)
+{
+	struct kv *e;
+	const char *k;
 	json_t *v;
 	size_t i = 0;
 
 	*n = json_object_size(store);
-	keys = calloc(*n ? *n : 1, sizeof(*keys));
-	if (!keys)
+	e = calloc(*n ? *n : 1, sizeof(*e));
+	if (!e)
 		return NULL;
 	json_object_foreach ((json_t *)store, k, v)
-		keys[i++] = k;
-	pol_sort(keys, *n, sizeof(*keys), cmp_key);
-	return keys;
+		e[i++] = (struct kv){ .k = k, .v = v };
+	if (kv_sort(e, *n)) {
+		free(e);
+		return NULL;
+	}
+	return e;
 }
 
 /* Labels: absent, null, or an object of strings. */
@@ -460,55 +569,166 @@ static const json_t *ns_labels(struct cc *c, const char *ns)
 	return l;
 }
 
+static void pc_pols_put(struct pc_pols *pp)
+{
+	if (!pp || --pp->refs)
+		return;
+	for (size_t i = 0; i < pp->n_pols; i++)
+		pol_policy_free(&pp->pols[i]);
+	free(pp->pols);
+	pol_peers_free(&pp->peers);
+	for (size_t i = 0; i < pp->n_keys; i++) {
+		free(pp->keys[i]);
+		json_decref(pp->objs[i]);
+	}
+	free(pp->keys);
+	free(pp->objs);
+	free(pp->rej);
+	free(pp->ns);
+	free(pp->nps);
+	json_decref(pp->np_idx);
+	free(pp);
+}
+
+static int cmp_ns_range(const void *a, const void *b)
+{
+	return strcmp(((const struct pol_ns_range *)a)->ns,
+		      ((const struct pol_ns_range *)b)->ns);
+}
+
+/* @pp's policies by namespace (pp->ns). */
+static int pols_ns_index(struct pc_pols *pp)
+{
+	pp->ns = calloc(pp->n_pols ? pp->n_pols : 1, sizeof(*pp->ns));
+	if (!pp->ns)
+		return -ENOMEM;
+	for (size_t i = 0; i < pp->n_pols; i++) {
+		if (pp->n_ns &&
+		    !strcmp(pp->ns[pp->n_ns - 1].ns, pp->pols[i].ns)) {
+			pp->ns[pp->n_ns - 1].hi = i + 1;
+			continue;
+		}
+		pp->ns[pp->n_ns++] = (struct pol_ns_range){
+			.ns = pp->pols[i].ns, .lo = i, .hi = i + 1
+		};
+	}
+	pol_sort(pp->ns, pp->n_ns, sizeof(*pp->ns), cmp_ns_range);
+	return 0;
+}
+
+/* The last compile's decoded policies, when @policies holds the same
+ * objects under the same keys (the watch replaces an object on every
+ * change, never edits one) and the bounds are the same; else NULL. */
+static struct pc_pols *pols_cached(const struct cc *c, const struct kv *ents,
+				   size_t n)
+{
+	const struct zh_pol_cache *old = c->prev ? c->prev->cache : NULL;
+	struct pc_pols *pp = old ? old->pols : NULL;
+
+	if (!pp || c->o->no_cache || pp->n_keys != n ||
+	    memcmp(&pp->lim, &c->lim, sizeof(c->lim)))
+		return NULL;
+	for (size_t i = 0; i < n; i++)
+		if (pp->objs[i] != ents[i].v || strcmp(pp->keys[i], ents[i].k))
+			return NULL;
+	return pp;
+}
+
 static int policies_read(struct cc *c, const json_t *policies)
 {
-	size_t n, i;
-	const char **keys = store_keys(policies, &n);
+	size_t n, i, rej0 = c->m->n_rejects;
+	struct kv *ents = store_ents(policies, &n);
 	char why[ZH_POL_REASON_MAX];
+	struct pc_pols *pp;
 	int rc = 0;
 
-	if (!keys)
+	if (!ents)
 		return -ENOMEM;
-	c->pols = calloc(n ? n : 1, sizeof(*c->pols));
-	if (!c->pols) {
-		free(keys);
+	c->m->sum.policies = n;
+	pp = pols_cached(c, ents, n);
+	if (pp) {
+		free(ents);
+		pp->refs++;
+		c->pp = pp;
+		for (i = 0; i < pp->n_rej; i++) {
+			const struct zh_pol_reject *r = &pp->rej[i];
+
+			reject(c, r->kind, r->key, r->reason, r->isolating);
+		}
+		goto done;
+	}
+	pp = calloc(1, sizeof(*pp));
+	if (!pp) {
+		free(ents);
+		return -ENOMEM;
+	}
+	pp->refs = 1;
+	pp->lim = c->lim;
+	c->pp = pp;
+	pp->pols = calloc(n ? n : 1, sizeof(*pp->pols));
+	pp->keys = calloc(n ? n : 1, sizeof(*pp->keys));
+	pp->objs = calloc(n ? n : 1, sizeof(*pp->objs));
+	if (!pp->pols || !pp->keys || !pp->objs) {
+		free(ents);
 		return -ENOMEM;
 	}
 	for (i = 0; i < n; i++) {
-		struct pol_policy *p = &c->pols[c->n_pols];
+		pp->keys[i] = strdup(ents[i].k);
+		if (!pp->keys[i]) {
+			free(ents);
+			return -ENOMEM;
+		}
+		pp->objs[i] = json_incref((json_t *)ents[i].v);
+		pp->n_keys++;
+	}
+	free(ents);
+	for (i = 0; i < n; i++) {
+		struct pol_policy *p = &pp->pols[pp->n_pols];
+		const char *key = pp->keys[i];
 
-		if (c->n_pols >= c->lim.policies) {
+		if (pp->n_pols >= c->lim.policies) {
 			snprintf(why, sizeof(why),
 				 "more than %zu NetworkPolicies",
 				 c->lim.policies);
-			reject(c, "NetworkPolicy", keys[i], why, false);
+			reject(c, "NetworkPolicy", key, why, false);
 			continue;
 		}
 		why[0] = 0;
-		rc = pol_policy_parse(keys[i],
-				      json_object_get(policies, keys[i]),
-				      &c->lim, &c->peers, p, why, sizeof(why));
+		rc = pol_policy_parse(key, pp->objs[i], &c->lim, &pp->peers, p,
+				      why, sizeof(why));
 		if (rc == -ENOMEM)
-			break;
+			return rc;
 		rc = 0;
 		if (why[0]) {
-			reject(c, "NetworkPolicy", keys[i], why, p->rejected);
-			pr_debug("policy: NetworkPolicy %s rejected: %s\n",
-				 keys[i], why);
+			reject(c, "NetworkPolicy", key, why, p->rejected);
+			pr_debug("policy: NetworkPolicy %s rejected: %s\n", key,
+				 why);
 			if (!p->rejected) {
 				pol_policy_free(p);
 				continue;
 			}
 		}
-		c->n_pols++;
+		pp->n_pols++;
 	}
-	c->m->sum.policies = n;
-	free(keys);
+	if (pols_ns_index(pp))
+		return -ENOMEM;
+	if (c->m->n_rejects > rej0) {
+		pp->n_rej = c->m->n_rejects - rej0;
+		pp->rej = malloc(pp->n_rej * sizeof(*pp->rej));
+		if (!pp->rej)
+			return -ENOMEM;
+		memcpy(pp->rej, &c->m->rejects[rej0],
+		       pp->n_rej * sizeof(*pp->rej));
+	}
+done:
+	c->pols = pp->pols;
+	c->n_pols = pp->n_pols;
+	c->peers = pp->peers;
 	return rc;
 }
 
 /* The named ports rules use, egress ones flagged. */
-static int nps_collect(struct cc *c)
+static int nps_collect_pols(struct cc *c)
 {
 	c->np_idx = json_object();
 	if (!c->np_idx)
@@ -557,6 +777,34 @@ static int nps_collect(struct cc *c)
 	return 0;
 }
 
+/* ... decoded policies' once: kept with them (c->pp), borrowed. */
+static int nps_collect(struct cc *c)
+{
+	struct pc_pols *pp = c->pp;
+	int rc = 0;
+
+	if (!pp->nps_done) {
+		rc = nps_collect_pols(c);
+		if (rc) {
+			free(c->nps);
+			json_decref(c->np_idx);
+			c->nps = NULL;
+			c->np_idx = NULL;
+			c->n_nps = 0;
+			return rc;
+		}
+		pp->nps = c->nps;
+		pp->n_nps = c->n_nps;
+		pp->cap_nps = c->cap_nps;
+		pp->np_idx = c->np_idx;
+		pp->nps_done = true;
+	}
+	c->nps = pp->nps;
+	c->n_nps = pp->n_nps;
+	c->np_idx = pp->np_idx;
+	return rc;
+}
+
 static int np_index(const struct cc *c, const struct pol_port *pp)
 {
 	char k[64];
@@ -591,49 +839,65 @@ static const struct pc_pod *cache_pod(struct cc *c, const char *key,
 
 static int pods_read(struct cc *c, const json_t *pods)
 {
-	size_t n, i;
-	const char **keys = store_keys(pods, &n);
-	char why[ZH_POL_REASON_MAX];
+	size_t n, i, ns_len = 0;
+	struct kv *ents = store_ents(pods, &n);
+	char why[ZH_POL_REASON_MAX], ns[254];
+	const json_t *ns_obj = NULL;
+	const char *ns_of = NULL; /* the key ns and ns_obj are of */
 
-	if (!keys)
+	if (!ents)
 		return -ENOMEM;
-	c->pods = calloc(n ? n : 1, sizeof(*c->pods));
+	/* (Not calloc: each pod is set below, most by a copy.) */
+	c->pods = malloc((n ? n : 1) * sizeof(*c->pods));
 	if (!c->pods) {
-		free(keys);
+		free(ents);
 		return -ENOMEM;
 	}
 	for (i = 0; i < n; i++) {
-		const json_t *o = json_object_get(pods, keys[i]);
+		const char *key = ents[i].k;
+		const json_t *o = ents[i].v;
 		const json_t *md, *spec, *st, *ips;
-		const char *phase, *slash = strchr(keys[i], '/');
+		const char *phase;
 		struct pod *p = &c->pods[c->n_pods];
 		const struct pc_pod *old;
 		size_t x;
+		int len;
 
 		if (c->n_pods >= c->lim.pods) {
 			snprintf(why, sizeof(why), "more than %zu Pods",
 				 c->lim.pods);
-			reject(c, "Pod", keys[i], why, false);
+			reject(c, "Pod", key, why, false);
 			continue;
 		}
-		memset(p, 0, sizeof(*p));
-		p->key = keys[i];
-		if (pol_key_ns(keys[i]) < 0) {
-			reject(c, "Pod", keys[i],
+		len = pol_key_ns(key);
+		if (len < 0) {
+			reject(c, "Pod", key,
 			       "the namespace is not a DNS label", false);
 			continue;
 		}
-		memcpy(p->ns, keys[i], (size_t)(slash - keys[i]));
+		/* Pods of a namespace come one after another: its object
+		 * looked up once. */
+		if (!ns_of || (size_t)len != ns_len ||
+		    memcmp(key, ns, ns_len)) {
+			ns_len = (size_t)len;
+			memcpy(ns, key, ns_len);
+			ns[ns_len] = 0;
+			ns_of = key;
+			ns_obj = json_object_get(c->ns_store, ns);
+		}
 		/* Read as the last compile read it: what it read, again. */
-		old = cache_pod(c, keys[i], o,
-				json_object_get(c->ns_store, p->ns));
+		old = cache_pod(c, key, o, ns_obj);
 		if (old) {
 			*p = old->pod;
-			p->key = keys[i];
+			p->key = key;
 			p->old = old;
+			p->shared = c->peers_same && c->np_same;
 			c->n_pods++;
 			continue;
 		}
+		memset(p, 0, sizeof(*p));
+		p->key = key;
+		memcpy(p->ns, ns, ns_len + 1);
 		md = json_object_get(o, "metadata");
 		spec = json_object_get(o, "spec");
 		st = json_object_get(o, "status");
@@ -641,7 +905,7 @@ static int pods_read(struct cc *c, const json_t *pods)
 		phase = json_string_value(json_object_get(st, "phase"));
 		p->labels = json_object_get(md, "labels");
 		if (!labels_ok(p->labels)) {
-			reject(c, "Pod", keys[i],
+			reject(c, "Pod", key,
 			       "metadata.labels: not an object of strings",
 			       false);
 			continue;
@@ -684,18 +948,18 @@ static int pods_read(struct cc *c, const json_t *pods)
 					 "status.podIP: not an address");
 		}
 		if (why[0]) {
-			reject(c, "Pod", keys[i], why, false);
+			reject(c, "Pod", key, why, false);
 			continue;
 		}
 		p->local = c->o->node && p->node &&
 			   !strcmp(p->node, c->o->node);
 		p->obj = o;
-		p->ns_obj = json_object_get(c->ns_store, p->ns);
+		p->ns_obj = ns_obj;
 		c->n_pods++;
 	}
 	c->m->sum.pods = n;
 	/* The keys are the store's strings: the pods keep pointing at them. */
-	free(keys);
+	free(ents);
 	return 0;
 }
 
@@ -858,33 +1122,76 @@ static int id_hash(const struct cc *c, const uint32_t *peers, size_t n_peers,
  * interned: its index in c->ids (taking over both arrays). @h: its hash
  * when known (id_hash() of the same), else NULL.
  */
+static size_t *id_slot(const struct cc *c, const unsigned char h[32])
+{
+	uint64_t v;
+	size_t i;
+
+	/* (The hash is SHA-256: any 8 of its bytes are spread evenly.) */
+	memcpy(&v, h, sizeof(v));
+	for (i = (size_t)v & (c->id_idx_cap - 1);;
+	     i = (i + 1) & (c->id_idx_cap - 1))
+		if (!c->id_idx[i] || !memcmp(c->ids[c->id_idx[i] - 1].h, h, 32))
+			return &c->id_idx[i];
+}
+
+/* The index in c->ids of the signature hashed @h, counting one more
+ * address; or -1: not interned yet. */
+static long id_find(struct cc *c, const unsigned char h[32])
+{
+	size_t *slot = id_slot(c, h);
+
+	if (!*slot)
+		return -1;
+	c->ids[*slot - 1].addrs++;
+	return (long)(*slot - 1);
+}
+
+/* Room in c->id_idx for one more signature. */
+static int id_idx_grow(struct cc *c)
+{
+	size_t cap = c->id_idx_cap, *old = c->id_idx;
+
+	if (c->n_ids + 1 <= cap / 2)
+		return 0;
+	c->id_idx_cap = cap ? 2 * cap : 1024;
+	c->id_idx = calloc(c->id_idx_cap, sizeof(*c->id_idx));
+	if (!c->id_idx) {
+		c->id_idx = old;
+		c->id_idx_cap = cap;
+		return -ENOMEM;
+	}
+	for (size_t i = 0; i < cap; i++)
+		if (old[i])
+			*id_slot(c, c->ids[old[i] - 1].h) = old[i];
+	free(old);
+	return 0;
+}
+
 static int id_intern(struct cc *c, uint32_t *peers, size_t n_peers,
 		     uint32_t *np, size_t n_np, const unsigned char *h,
 		     size_t *out)
 {
 	struct sig tmp = { 0 };
-	char hx[65];
-	const json_t *j;
 	struct sig *s;
+	long at;
 
 	if (h)
 		memcpy(tmp.h, h, 32);
 	else if (id_hash(c, peers, n_peers, np, n_np, tmp.h))
 		goto err_nomem;
-	hex(tmp.h, hx);
-	j = json_object_get(c->id_idx, hx);
-	if (j) {
-		*out = (size_t)json_integer_value(j);
-		c->ids[*out].addrs++;
+	if (id_idx_grow(c))
+		goto err_nomem;
+	at = id_find(c, tmp.h);
+	if (at >= 0) {
+		*out = (size_t)at;
 		free(peers);
 		free(np);
 		return 0;
 	}
-	if (grow((void **)&c->ids, &c->cap_ids, c->n_ids + 1,
-		 sizeof(*c->ids)) ||
-	    json_object_set_new(c->id_idx, hx,
-				json_integer((json_int_t)c->n_ids)))
+	if (grow((void **)&c->ids, &c->cap_ids, c->n_ids + 1, sizeof(*c->ids)))
 		goto err_nomem;
+	*id_slot(c, tmp.h) = c->n_ids + 1;
 	s = &c->ids[c->n_ids];
 	*s = tmp;
 	s->peers = peers;
@@ -963,6 +1270,12 @@ static int pods_match(struct cc *c)
 
 		if (p->host_net || !p->n_ips)
 			continue;
+		if (p->shared) {
+			p->peers = p->old->peers;
+			p->n_peers = p->old->n_peers;
+			p->peers_same = true;
+			continue;
+		}
 		if (peers_of(c, p, NULL, PEER_POD,
 			     p->old ? p->old->peers : NULL,
 			     p->old ? p->old->n_peers : 0, !!p->old, &p->peers,
@@ -1006,12 +1319,33 @@ static int addr_sig(struct cc *c, struct pod *p, size_t x, size_t *out)
 	uint32_t *peers = NULL, *np = NULL;
 	size_t n;
 	bool same, use_old = p->old && x < p->old->n_ips;
+	long at;
 
+	if (p->shared && use_old) {
+		/* All as the last compile had it; its hash (in @p) too. */
+		p->blocks[x] = p->old->blocks[x];
+		p->n_blocks[x] = p->old->n_blocks[x];
+		if (!p->np_done) {
+			p->np_done = true;
+			p->np = p->old->np;
+			p->n_np = p->old->n_np;
+		}
+		if (id_idx_grow(c))
+			return -ENOMEM;
+		at = id_find(c, p->h[x]);
+		if (at >= 0) {
+			*out = (size_t)at;
+			return 0;
+		}
+		same = true;
+		goto sig;
+	}
 	if (peers_of(c, p, k, PEER_BLOCK, use_old ? p->old->blocks[x] : NULL,
 		     use_old ? p->old->n_blocks[x] : 0, use_old, &p->blocks[x],
 		     &p->n_blocks[x], &same) ||
 	    pod_np(c, p))
 		return -ENOMEM;
+sig:
 	n = p->n_peers + p->n_blocks[x];
 	if (n) {
 		peers = malloc(n * sizeof(*peers));
@@ -1048,6 +1382,8 @@ static int addr_sig(struct cc *c, struct pod *p, size_t x, size_t *out)
 
 static void pc_pod_free(struct pc_pod *e)
 {
+	if (--e->refs)
+		return;
 	free(e->key);
 	json_decref(e->obj);
 	json_decref(e->ns_obj);
@@ -1055,19 +1391,21 @@ static void pc_pod_free(struct pc_pod *e)
 	for (size_t x = 0; x < POD_IPS_MAX; x++)
 		free(e->blocks[x]);
 	free(e->np);
+	free(e);
 }
 
 static void cache_free(struct zh_pol_cache *pc)
 {
 	if (!pc)
 		return;
+	pc_pols_put(pc->pols);
 	free(pc->node);
 	for (size_t i = 0; i < pc->n_canon; i++)
 		free(pc->canon[i]);
 	free(pc->canon);
 	free(pc->np_fp);
 	for (size_t i = 0; i < pc->n_pods; i++)
-		pc_pod_free(&pc->pods[i]);
+		pc_pod_free(pc->pods[i]);
 	free(pc->pods);
 	free(pc);
 }
@@ -1113,10 +1451,17 @@ static int cache_begin(struct cc *c, bool ns_names_ok)
 		return -ENOMEM;
 	c->peers_same = old->n_canon == c->peers.n;
 	for (size_t i = 0; i < old->n_canon; i++) {
-		const json_t *j =
-			c->peers.idx ?
-				json_object_get(c->peers.idx, old->canon[i]) :
-				NULL;
+		const json_t *j;
+
+		/* The same decoded policies: the same peer table. */
+		if (old->pols == c->pp && c->peers_same) {
+			c->remap[i] = (long)i;
+			c->known[i] = true;
+			continue;
+		}
+		j = c->peers.idx ?
+			    json_object_get(c->peers.idx, old->canon[i]) :
+			    NULL;
 
 		c->remap[i] = j ? (long)json_integer_value(j) : -1;
 		if (j)
@@ -1150,11 +1495,11 @@ static const struct pc_pod *cache_pod(struct cc *c, const char *key,
 	if (!c->old)
 		return NULL;
 	while (c->old_at < c->old->n_pods &&
-	       (d = strcmp(c->old->pods[c->old_at].key, key)) < 0)
+	       (d = strcmp(c->old->pods[c->old_at]->key, key)) < 0)
 		c->old_at++;
 	if (c->old_at == c->old->n_pods || d)
 		return NULL;
-	e = &c->old->pods[c->old_at];
+	e = c->old->pods[c->old_at];
 	return e->obj == obj && e->ns_obj == ns_obj ? e : NULL;
 }
 
@@ -1167,6 +1512,8 @@ static int cache_end(struct cc *c)
 	if (!pc)
 		return -ENOMEM;
 	c->m->cache = pc;
+	pc->pols = c->pp;
+	c->pp->refs++;
 	pc->node = strdup(c->o->node ? c->o->node : "");
 	pc->canon = calloc(c->peers.n ? c->peers.n : 1, sizeof(*pc->canon));
 	pc->pods = calloc(c->n_pods ? c->n_pods : 1, sizeof(*pc->pods));
@@ -1188,14 +1535,26 @@ static int cache_end(struct cc *c)
 		 * (no address, nothing to reuse). */
 		if (!p->obj)
 			continue;
-		e = &pc->pods[pc->n_pods];
-		e->key = strdup(p->key);
-		if (!e->key)
+		if (p->shared) {
+			e = (struct pc_pod *)p->old;
+			e->refs++;
+			pc->pods[pc->n_pods++] = e;
+			continue;
+		}
+		e = calloc(1, sizeof(*e));
+		if (!e)
 			return -ENOMEM;
-		pc->n_pods++;
+		e->refs = 1;
+		e->key = strdup(p->key);
+		if (!e->key) {
+			free(e);
+			return -ENOMEM;
+		}
+		pc->pods[pc->n_pods++] = e;
 		e->pod = *p;
 		e->pod.key = NULL;
 		e->pod.old = NULL;
+		e->pod.shared = false;
 		e->pod.peers = NULL;
 		e->pod.n_peers = 0;
 		e->pod.peers_same = false;
@@ -1447,9 +1806,6 @@ static int identities(struct cc *c)
 	bool *dup = NULL;
 	int rc = -ENOMEM;
 
-	c->id_idx = json_object();
-	if (!c->id_idx)
-		goto out;
 	/* The empty signature first: ZH_POL_ID_WORLD. */
 	if (id_intern(c, NULL, 0, NULL, 0, NULL, &world))
 		goto out;
@@ -1592,27 +1948,41 @@ static int identities(struct cc *c)
 		/* Who has it: only that pod is an endpoint with it. */
 		c->owners[c->n_owners++] = claims[i];
 	}
-	for (size_t i = 0; i < n_refs; i++) {
-		struct zh_pol_ipc_ent *e;
+	/* The first lim.ipcache owners in claim order get an entry (dup
+	 * turned into "no entry"); written in the owners' order, which is
+	 * the ipcache's (by key): no sort of it. */
+	{
+		size_t kept = 0;
 
-		if (dup[i])
-			continue;
-		if (m->n_ipc >= c->lim.ipcache) {
-			m->sum.identity_overflow++;
-			continue;
+		for (size_t i = 0; i < n_refs; i++) {
+			if (dup[i])
+				continue;
+			if (kept >= c->lim.ipcache) {
+				m->sum.identity_overflow++;
+				dup[i] = true;
+				continue;
+			}
+			kept++;
 		}
-		if (grow((void **)&m->ipc, &c->cap_ipc, m->n_ipc + 1,
-			 sizeof(*m->ipc))) {
+		m->ipc = calloc(kept ? kept : 1, sizeof(*m->ipc));
+		if (!m->ipc) {
 			free(pfx_sig);
 			goto out;
 		}
-		e = &m->ipc[m->n_ipc++];
-		e->key = refs[i].key;
-		e->identity = refs[i].host	     ? ZH_POL_ID_HOST :
-			      c->ids[refs[i].sig].id ?:
-						       ZH_POL_ID_WORLD;
+		c->cap_ipc = kept ? kept : 1;
 	}
-	pol_sort(m->ipc, m->n_ipc, sizeof(*m->ipc), cmp_ipc);
+	for (size_t o = 0; o < c->n_owners; o++) {
+		const struct addr_ref *r = &refs[c->owners[o].ref];
+		struct zh_pol_ipc_ent *e;
+
+		if (dup[c->owners[o].ref])
+			continue;
+		e = &m->ipc[m->n_ipc++];
+		e->key = r->key;
+		e->identity = r->host		? ZH_POL_ID_HOST :
+			      c->ids[r->sig].id ?:
+						  ZH_POL_ID_WORLD;
+	}
 	m->lpm = calloc(n_pfx ? n_pfx : 1, sizeof(*m->lpm));
 	if (!m->lpm) {
 		free(pfx_sig);
@@ -1656,13 +2026,18 @@ static int class_of(struct cc *c, const struct pod *p, int d, size_t *out,
 	char *text, hx[65];
 	const json_t *j;
 
+	struct pol_ns_range want = { .ns = p->ns }, *r;
+
 	*out = 0;
 	*iso = false;
-	for (size_t i = 0; i < c->n_pols; i++) {
+	/* Only the policies of its namespace can select it. */
+	r = c->pp->n_ns ? bsearch(&want, c->pp->ns, c->pp->n_ns, sizeof(*r),
+				  cmp_ns_range) :
+			  NULL;
+	for (size_t i = r ? r->lo : 0; r && i < r->hi; i++) {
 		const struct pol_policy *pol = &c->pols[i];
 
-		if (!pol->types[d] || strcmp(pol->ns, p->ns) ||
-		    !pol_sel_match(&pol->podsel, p->labels))
+		if (!pol->types[d] || !pol_sel_match(&pol->podsel, p->labels))
 			continue;
 		if (grow((void **)&pols, &cap, n + 1, sizeof(*pols)))
 			goto err_nomem;
@@ -2133,7 +2508,7 @@ static int policy_numbers(struct cc *c)
 		n->id = c->pnum[i];
 		m->n_nums++;
 	}
-	/* c->pols are in key order already (store_keys()); sorted all the
+	/* c->pols are in key order already (store_ents()); sorted all the
 	 * same, bsearch depends on it. */
 	pol_sort(m->nums, m->n_nums, sizeof(*m->nums), cmp_num);
 	free(used);
@@ -2305,11 +2680,11 @@ static int cmp_class(const void *a, const void *b)
 
 static void cc_free(struct cc *c)
 {
-	for (size_t i = 0; i < c->n_pols; i++)
-		pol_policy_free(&c->pols[i]);
-	free(c->pols);
+	pc_pols_put(c->pp); /* (c->pols and c->peers are its) */
 	free(c->pnum);
 	for (size_t i = 0; i < c->n_pods; i++) {
+		if (c->pods[i].shared)
+			continue; /* the arrays are its cache entry's */
 		free(c->pods[i].peers);
 		for (size_t x = 0; x < POD_IPS_MAX; x++)
 			free(c->pods[i].blocks[x]);
@@ -2331,12 +2706,10 @@ static void cc_free(struct cc *c)
 		free(c->cls[i].np);
 	}
 	free(c->cls);
-	free(c->nps);
-	pol_peers_free(&c->peers);
+	/* (c->nps and c->np_idx are c->pp's.) */
 	json_decref(c->ns_labels);
 	json_decref(c->ns_audit);
-	json_decref(c->np_idx);
-	json_decref(c->id_idx);
+	free(c->id_idx);
 	json_decref(c->cls_idx);
 	free(c->owners);
 }
