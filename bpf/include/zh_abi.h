@@ -13,7 +13,7 @@
 #include <linux/types.h>
 
 #define ZH_PIN_ROOT "/sys/fs/bpf/zerohop"
-#define ZH_PIN_VERSION "v5"
+#define ZH_PIN_VERSION "v6"
 #define ZH_PIN_DIR ZH_PIN_ROOT "/" ZH_PIN_VERSION
 
 /* Map names: at most 15 characters, the kernel keeps 16 with the NUL. */
@@ -1100,11 +1100,18 @@ struct zh_pol_state {
  * flow, its replies are looked up in zh_ct. Slot ZH_SVC_BE_ROUTED: some
  * flow's backend is no local pod (another node, the host), so replies
  * the kernel routes into a pod, and those from the uplink, are looked up.
- * A slot two ifindexes share, or one whose pod left, only costs a lookup.
+ * Slot ZH_SVC_BE_ANY: some per-packet Service flow exists at all (marked
+ * with every other slot): only then does the pod-side program, the
+ * safety net for what a backend's hop left untranslated, look a reply
+ * up; a node whose pods' Service traffic all goes through socket-level LB
+ * pays it on no packet. A slot two ifindexes share, or one whose pod left,
+ * only costs a lookup (ZH_SVC_BE_ANY shares one with ifindexes 65535 mod
+ * 65536).
  */
 #define ZH_MAP_SVC_BE "zh_svc_be"
 #define ZH_SVC_BE_SLOTS 65536
 #define ZH_SVC_BE_ROUTED 0
+#define ZH_SVC_BE_ANY (ZH_SVC_BE_SLOTS - 1)
 
 #ifndef __bpf__
 _Static_assert(sizeof(struct zh_ep_key) == 20, "zh_ep_key layout");

@@ -151,6 +151,8 @@ static void svc_be_clear(void)
 	__u32 zero = 0, slot = ZH_SVC_BE_ROUTED;
 
 	lb_put(fd, &slot, &zero);
+	slot = ZH_SVC_BE_ANY;
+	lb_put(fd, &slot, &zero);
 	for (int i = 0; i < NR_PODS; i++) {
 		slot = svc_be_slot(i);
 		lb_put(fd, &slot, &zero);
@@ -333,6 +335,27 @@ static void ct_foreign_remote(void)
 {
 	rev_gated();
 	ct_foreign(true);
+}
+
+/* Some per-packet Service flow exists (zh_svc_be's ZH_SVC_BE_ANY), as
+ * the balancer or the agent marks it with the backend's slot. */
+static void any_flow(void)
+{
+	__u32 one = 1, slot = ZH_SVC_BE_ANY;
+
+	lb_put(bpf_map__fd(skel->maps.zh_svc_be), &slot, &one);
+}
+
+static void ct_foreign_local_any(void)
+{
+	ct_foreign_local();
+	any_flow();
+}
+
+static void ct_foreign_remote_any(void)
+{
+	ct_foreign_remote();
+	any_flow();
 }
 
 /* SVC4's table now says its second backend (BE_PORT2). */
@@ -874,14 +897,25 @@ static const struct lb_case lb_cases[] = {
 		},
 	},
 	{
-		/* A's own interface is the safety net, never gated: a reply
-		 * the kernel delivers still from the backend's address is
-		 * turned back to the VIP whatever zh_svc_be says, for a
-		 * local backend (xdpbench's tcp-crr after udp-newflow at 10k
-		 * Services hung when this was gated) as for a routed one. */
-		.desc = "the pod side's reverse lookup is not gated",
+		/* A's own interface is the safety net, not gated by the
+		 * backend's slot: once any per-packet Service flow exists
+		 * (ZH_SVC_BE_ANY), a reply the kernel delivers still from the
+		 * backend's address is turned back to the VIP whatever the
+		 * backend's slot says, for a local backend (xdpbench's tcp-crr
+		 * after udp-newflow at 10k Services hung when only
+		 * ZH_SVC_BE_ROUTED gated this) as for a routed one. With no
+		 * such flow at all (every pod's Service traffic through
+		 * socket-level LB), gated, no packet into a pod is looked up:
+		 * the first step goes in as B sent it. */
+		.desc = "the pod side's reverse lookup: gated only by whether any per-packet flow exists",
 		.steps = {
 			{ .before = ct_foreign_local,
+			  .pod_side = true,
+			  .in = FLOW(L3_IPV4, IPPROTO_UDP, B4, BE_PORT, A4,
+				     40000),
+			  .verdict = NEXT,
+			  .out = LB_AS_WANT },
+			{ .before = ct_foreign_local_any,
 			  .pod_side = true,
 			  .in = FLOW(L3_IPV4, IPPROTO_UDP, B4, BE_PORT, A4,
 				     40000),
@@ -889,7 +923,7 @@ static const struct lb_case lb_cases[] = {
 				       A4, 40000),
 			  .verdict = NEXT,
 			  .out = LB_AS_WANT },
-			{ .before = ct_foreign_remote,
+			{ .before = ct_foreign_remote_any,
 			  .pod_side = true,
 			  .in = FLOW(L3_IPV4, IPPROTO_UDP, OFFNODE4, BE_PORT,
 				     A4, 40000),
@@ -1067,10 +1101,13 @@ static void test_lb_nodeport(void **state)
 		fail_here("uplink verdict %u (err %d), want redirect", r.retval,
 			  r.err);
 	assert_routed(want, len, &r, POD_B, true);
-	if (svc_be_get(svc_be_slot(POD_B)) != 1 || svc_be_get(ZH_SVC_BE_ROUTED))
-		fail_here("zh_svc_be: B's slot %u, routed %u; want 1, 0",
-			  svc_be_get(svc_be_slot(POD_B)),
-			  svc_be_get(ZH_SVC_BE_ROUTED));
+	if (svc_be_get(svc_be_slot(POD_B)) != 1 ||
+	    svc_be_get(ZH_SVC_BE_ROUTED) || svc_be_get(ZH_SVC_BE_ANY) != 1)
+		fail_here(
+			"zh_svc_be: B's slot %u, routed %u, any %u; want 1, 0, 1",
+			svc_be_get(svc_be_slot(POD_B)),
+			svc_be_get(ZH_SVC_BE_ROUTED),
+			svc_be_get(ZH_SVC_BE_ANY));
 
 	rep = (struct frame){ .l3 = L3_IPV4,
 			      .proto = IPPROTO_TCP,
