@@ -1123,18 +1123,11 @@ struct zh_pol_state {
  * flow, its replies are looked up in zh_ct. Slot ZH_SVC_BE_ROUTED: some
  * flow's backend is no local pod (another node, the host), so replies
  * the kernel routes into a pod, and those from the uplink, are looked up.
- * Slot ZH_SVC_BE_ANY: some per-packet Service flow exists at all (marked
- * with every other slot): only then does the pod-side program, the
- * safety net for what a backend's hop left untranslated, look a reply
- * up; a node whose pods' Service traffic all goes through socket-level LB
- * pays it on no packet. A slot two ifindexes share, or one whose pod left,
- * only costs a lookup (ZH_SVC_BE_ANY shares one with ifindexes 65535 mod
- * 65536).
+ * A slot two ifindexes share, or one whose pod left, only costs a lookup.
  */
 #define ZH_MAP_SVC_BE "zh_svc_be"
 #define ZH_SVC_BE_SLOTS 65536
 #define ZH_SVC_BE_ROUTED 0
-#define ZH_SVC_BE_ANY (ZH_SVC_BE_SLOTS - 1)
 
 #ifndef __bpf__
 _Static_assert(sizeof(struct zh_ep_key) == 20, "zh_ep_key layout");

@@ -26,4 +26,30 @@ static __always_inline __u16 zh_csum_ttl_dec(__u16 check)
 	return (__u16)(c + (c >= 0xffff));
 }
 
+/*
+ * RFC 1624 eqn. 3, gathered: zh_csum_acc() adds ~from + to of @n 16-bit
+ * words (as they lie in the packet: the sum is byte-order blind; @n a
+ * constant, so that the loop unrolls), zh_csum_apply() folds the changes
+ * into a checksum field.
+ */
+static __always_inline __u32 zh_csum_acc(__u32 acc, const void *from,
+					 const void *to, int n)
+{
+	const __u16 *a = from, *b = to;
+
+#pragma unroll
+	for (int i = 0; i < n; i++)
+		acc += (__u16)~a[i] + b[i];
+	return acc;
+}
+
+static __always_inline __u16 zh_csum_apply(__u16 check, __u32 acc)
+{
+	__u32 sum = (__u16)~check + (acc & 0xffff) + (acc >> 16);
+
+	sum = (sum & 0xffff) + (sum >> 16);
+	sum = (sum & 0xffff) + (sum >> 16);
+	return (__u16)~sum;
+}
+
 #endif /* ZH_CSUM_H */

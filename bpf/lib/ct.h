@@ -37,10 +37,25 @@ static __always_inline __u8 zh_ct_next(const struct zh_flow *f, __u8 state)
 	return state;
 }
 
+/*
+ * How long ago @then was at @now, signed: a stamp ahead of @now is young,
+ * not 2^64 ns old. It happens whenever two packets of a flow run on two
+ * CPUs: the one that read the clock first can find the entry stamped by
+ * the other (a TCP backend's ACK and its response, say). Unsigned, that
+ * entry was dead for the first: the backend's reply went out untranslated,
+ * and the client's kernel answered B:port, no connection of its, with a
+ * reset.
+ */
+static __always_inline __s64 zh_age_ns(__u64 now, __u64 then)
+{
+	return (__s64)(now - then);
+}
+
 static __always_inline int zh_ct_live(const struct zh_ct *ct, __u8 proto,
 				      __u64 now)
 {
-	return now - ct->last_seen_ns <= zh_ct_timeout_ns(proto, ct->state);
+	return zh_age_ns(now, ct->last_seen_ns) <=
+	       (__s64)zh_ct_timeout_ns(proto, ct->state);
 }
 
 static __always_inline void zh_ct_touch(struct zh_ct *ct,

@@ -18,6 +18,8 @@
 #include "lb.h"
 #include "node.h"
 #include "snat.h"
+#include "snat_icmp.h"
+#include "lb_icmp.h"
 #include "kfeat.h"
 #include "policy.h"
 
@@ -293,8 +295,8 @@ static __always_inline int zh_ip_from_pod(void *data, void *data_end,
 	 * ingress is zh_tc_to_pod's, or its node's). */
 	if (f.flags & ZH_FLOW_F_IP_OPTIONS) {
 		zh_dst_key(&key, &f, ZH_RET_PASSTHROUGH, &fwd->nat);
-		ret = zh_pol_from_pod(ZH_STAT_PASS_NO_ENDPOINT, &f, &key,
-				      self->flags, 0, &fwd->nat);
+		ret = zh_pol_from_pod(data, data_end, ZH_STAT_PASS_NO_ENDPOINT,
+				      &f, &key, self->flags, 0, &fwd->nat);
 		return ret == ZH_STAT_PASS_NO_ENDPOINT ?
 			       ZH_STAT_PASS_IP_OPTIONS :
 			       ret;
@@ -306,8 +308,13 @@ static __always_inline int zh_ip_from_pod(void *data, void *data_end,
 	ret = zh_deliver(data, data_end, &key, fwd);
 	/* NetworkPolicy (policy.h): judged on what delivery decided, the
 	 * destination after DNAT, the source before any SNAT. */
-	ret = zh_pol_from_pod(ret, &f, &key, self->flags, fwd->dst_flags,
-			      &fwd->nat);
+	ret = zh_pol_from_pod(data, data_end, ret, &f, &key, self->flags,
+			      fwd->dst_flags, &fwd->nat);
+	/* An ICMP error about a Service flow of the pod it goes to: the
+	 * Service's (lb_icmp.h). */
+	if (ret == ZH_STAT_REDIRECT &&
+	    (f.proto == IPPROTO_ICMP || f.proto == IPPROTO_ICMPV6))
+		zh_lb_icmp(data, data_end, &f);
 	if (ret == ZH_STAT_PASS_NO_ENDPOINT)
 		ret = zh_to_node(data, data_end, &key, fwd);
 	/* Off the node, out of the cluster: masquerade. Not a NodePort's
@@ -381,6 +388,13 @@ static __always_inline int zh_snat_reply(void *data, void *data_end,
 	struct zh_ep_key key = {};
 	int ret;
 
+	/* An ICMP error about such a flow (snat_icmp.h): as its reply. */
+	if (f->proto == IPPROTO_ICMP || f->proto == IPPROTO_ICMPV6) {
+		if (zh_snat_icmp(data, data_end, f, &key, !fwd->xdp))
+			return ZH_RET_PASSTHROUGH;
+		return fwd->xdp ? ZH_STAT_PASS_TO_TC :
+				  zh_deliver(data, data_end, &key, fwd);
+	}
 	if (fwd->xdp)
 		return zh_snat_is_reply(f) ? ZH_STAT_PASS_TO_TC :
 					     ZH_RET_PASSTHROUGH;
@@ -438,16 +452,29 @@ static __always_inline int zh_from_uplink(void *ctx, void *data, void *data_end,
 	}
 	if (ret != ZH_RET_NAT && ret != ZH_RET_PASSTHROUGH)
 		return ret;
-	/* Not a Service's: only cluster traffic, and the kernel's rules for
-	 * IP options. */
-	if (ret == ZH_RET_PASSTHROUGH && ((f.flags & ZH_FLOW_F_IP_OPTIONS) ||
-					  !zh_in_cluster(f.family, f.saddr)))
+	/* Not a Service's yet: the kernel's rules for IP options; from
+	 * outside the cluster, a Service's own address (a LoadBalancer or
+	 * external IP) balanced as a NodePort is, else the kernel's. Cluster
+	 * traffic (pod to pod across nodes) never pays that lookup. */
+	if (ret == ZH_RET_PASSTHROUGH && (f.flags & ZH_FLOW_F_IP_OPTIONS))
 		return ZH_RET_PASSTHROUGH;
+	if (ret == ZH_RET_PASSTHROUGH && !zh_in_cluster(f.family, f.saddr)) {
+		if (zh_lb_on() && !fwd->tunnel)
+			ret = nodeport = zh_lb_external(&f, &fwd->nat);
+		if (ret == ZH_RET_PASSTHROUGH)
+			return ZH_RET_PASSTHROUGH;
+		if (ret != ZH_RET_NAT)
+			return ret;
+	}
 	zh_dst_key(&key, &f, ret, &fwd->nat);
 	ret = zh_deliver(data, data_end, &key, fwd);
 	/* NetworkPolicy (policy.h): delivered straight into a pod here, so
 	 * its ingress is judged here (zh_tc_to_pod never sees it). */
-	ret = zh_pol_from_pod(ret, &f, &key, 0, fwd->dst_flags, &fwd->nat);
+	ret = zh_pol_from_pod(data, data_end, ret, &f, &key, 0, fwd->dst_flags,
+			      &fwd->nat);
+	if (ret == ZH_STAT_REDIRECT &&
+	    (f.proto == IPPROTO_ICMP || f.proto == IPPROTO_ICMPV6))
+		zh_lb_icmp(data, data_end, &f);
 	/* Not for a pod here (the node's own, or routed on): not ours, and
 	 * not counted. */
 	if (ret == ZH_STAT_PASS_NO_ENDPOINT && !fwd->nat.op)

@@ -98,8 +98,8 @@ static __always_inline struct zh_backend *zh_lb_pick(const struct zh_flow *f,
 	if (svc->affinity_s) {
 		__builtin_memcpy(ak.client, f->saddr, sizeof(ak.client));
 		aff = bpf_map_lookup_elem(&zh_affinity, &ak);
-		if (aff && now - aff->last_seen_ns <=
-				   (__u64)svc->affinity_s * 1000000000ULL) {
+		if (aff && zh_age_ns(now, aff->last_seen_ns) <=
+				   (__s64)svc->affinity_s * 1000000000LL) {
 			be = bpf_map_lookup_elem(&zh_backends,
 						 &aff->backend_id);
 			/* Only a backend that still takes new flows. */
@@ -146,8 +146,8 @@ zh_lb_affinity(const struct zh_svc *svc, struct zh_affinity_key *ak, __u32 *id,
 	struct zh_backend *be;
 
 	aff = bpf_map_lookup_elem(&zh_affinity, ak);
-	if (!aff ||
-	    now - aff->last_seen_ns > (__u64)svc->affinity_s * 1000000000ULL)
+	if (!aff || zh_age_ns(now, aff->last_seen_ns) >
+			    (__s64)svc->affinity_s * 1000000000LL)
 		return NULL;
 	be = bpf_map_lookup_elem(&zh_backends, &aff->backend_id);
 	/* Only a backend that still takes new flows. */
@@ -251,10 +251,6 @@ static __always_inline void zh_lb_mark(const struct zh_backend *be, __u8 family)
 	ep = bpf_map_lookup_elem(&zh_endpoints, &k);
 	if (ep)
 		slot = ep->ifindex & (ZH_SVC_BE_SLOTS - 1);
-	v = bpf_map_lookup_elem(&zh_svc_be, &slot);
-	if (v && !*v)
-		*v = 1;
-	slot = ZH_SVC_BE_ANY;
 	v = bpf_map_lookup_elem(&zh_svc_be, &slot);
 	if (v && !*v)
 		*v = 1;
@@ -421,6 +417,24 @@ static __attribute__((noinline)) int zh_lb_nodeport(const struct zh_flow *f,
 }
 
 /*
+ * A packet from outside the cluster at a Service's own address (a
+ * LoadBalancer ingress IP or an external IP that the network routes to
+ * this node; a cluster IP, which kube-proxy serves from outside too): the
+ * same balancing and conntrack as a NodePort's, SNAT included when the
+ * backend is on another node (externalTrafficPolicy Cluster). Fills @nat
+ * and returns ZH_RET_NAT, ZH_RET_PASSTHROUGH or a zh_stat.
+ */
+static __attribute__((noinline)) int zh_lb_external(const struct zh_flow *f,
+						    struct zh_nat *nat)
+{
+	struct zh_config *cfg = zh_cfg();
+
+	if (!cfg || !cfg->services || !zh_lb_takes(f))
+		return ZH_RET_PASSTHROUGH;
+	return zh_lb_request(f, nat, bpf_ktime_get_ns(), 0);
+}
+
+/*
  * A packet from another node (uplink or VXLAN ingress): the reply of a
  * Service flow whose backend is there goes back to the VIP before it is
  * delivered into the client pod. Fills @nat and returns ZH_RET_NAT, or
@@ -441,8 +455,8 @@ static __attribute__((noinline)) int zh_lb_from_node(const struct zh_flow *f,
  * The pod side (a pod's own interface): a reply from a backend the kernel
  * routed here (one on another node, or the host) still carries the
  * backend's address: the REV entry turns it back to the VIP. Replies from
- * local pods were normally turned on their egress hop already and match
- * nothing here. Fills @nat and returns ZH_RET_NAT, or ZH_RET_PASSTHROUGH.
+ * local pods were turned on their egress hop already and match nothing
+ * here. Fills @nat and returns ZH_RET_NAT, or ZH_RET_PASSTHROUGH.
  */
 static __attribute__((noinline)) int zh_lb_pod_reply(void *data, void *data_end,
 						     struct zh_nat *nat)
@@ -450,16 +464,10 @@ static __attribute__((noinline)) int zh_lb_pod_reply(void *data, void *data_end,
 	struct zh_config *cfg = zh_cfg();
 	struct zh_flow f = {};
 
-	/* Not gated by the backend's own slot: this is the safety net for
-	 * what the backend's hop left untranslated (tcp-crr after
-	 * udp-newflow at 10k Services hung while only ZH_SVC_BE_ROUTED
-	 * gated it; why that hop missed is not yet known). But where no
-	 * per-packet Service flow exists at all (ZH_SVC_BE_ANY unmarked,
-	 * the agent vouching for the map) there is no entry to find: a cold
-	 * zh_ct miss and a clock read, ~130 ns on every packet into every
-	 * pod at 10k Services, saved (xdpbench zerohop-sock: run_time_ns of
-	 * zh_tc_pod 178 against zerohop-tc's 47 ns a packet). */
-	if (!cfg || !zh_lb_rev_wanted(cfg, ZH_SVC_BE_ANY))
+	/* Only where some flow's backend is no local pod: a local one's
+	 * replies were turned on their own hop (an entry stamped ahead of
+	 * that hop's clock is live there too, ct.h zh_age_ns()). */
+	if (!cfg || !zh_lb_rev_wanted(cfg, ZH_SVC_BE_ROUTED))
 		return ZH_RET_PASSTHROUGH;
 	if (zh_flow_parse(data, data_end, &f) || !zh_lb_takes(&f))
 		return ZH_RET_PASSTHROUGH;

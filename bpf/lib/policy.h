@@ -38,6 +38,7 @@
 #include "ct.h"
 #include "kfeat.h"
 #include "nat.h"
+#include "icmp.h"
 
 /* The packet as policy sees it: the destination after a Service's DNAT,
  * the source as the pod sent it (a reply's tuple then mirrors its
@@ -505,6 +506,97 @@ __attribute__((noinline)) int zh_pol_judge(const struct zh_flow *f,
 }
 
 /*
+ * An ICMP error quoting a TCP or UDP packet (icmp.h): that packet's flow in
+ * @p (its addresses zeroed by the caller, its tcp_flags left), as the
+ * quoted packet went (its sender is the error's destination). 0, or -1.
+ */
+static __always_inline int zh_pol_icmp_quoted(void *data, void *data_end,
+					      const struct zh_flow *f,
+					      struct zh_pol_pkt *p)
+{
+	struct zh_icmp_quote q;
+
+	if (zh_icmp_err_quote(data, data_end, f, &q))
+		return -1;
+	p->family = f->family;
+	p->proto = q.proto;
+	if (q.v4) {
+		struct iphdr *ip = (struct iphdr *)q.ip;
+
+		p->saddr[0] = ip->saddr;
+		p->daddr[0] = ip->daddr;
+	} else {
+		struct ipv6hdr *ip6 = (struct ipv6hdr *)q.ip;
+
+		__builtin_memcpy(p->saddr, &ip6->saddr, sizeof(p->saddr));
+		__builtin_memcpy(p->daddr, &ip6->daddr, sizeof(p->daddr));
+	}
+	p->sport = q.ports[0];
+	p->dport = q.ports[1];
+	return 0;
+}
+
+/*
+ * Is the flow an ICMP error quotes (zh_pol_icmp_quoted(), in
+ * zh_pol_scratch's p) a flow policy approved, under this epoch and still
+ * live? 0 if so. Its entry is keyed as the quoted packet went, whichever
+ * way that was: the flow's own entry or its reply's (ZH_POL_CT_F_REV).
+ * Read only: an error neither refreshes nor opens anything. Global, as
+ * zh_pol_judge(); the flow in the scratch map, as the callers have no
+ * stack to spare.
+ */
+__attribute__((noinline)) int zh_pol_related(void)
+{
+	struct zh_pol_state *st = zh_pol_st();
+	struct zh_pol_scratch *s;
+	struct zh_pol_ct *ct;
+	__u32 zero = 0;
+
+	s = bpf_map_lookup_elem(&zh_pol_scratch, &zero);
+	if (!s || !st)
+		return -1;
+	zh_pol_ct_key(s, &s->p, 0);
+	if (s->p.family == ZH_AF_INET)
+		ct = bpf_map_lookup_elem(&zh_pol_ct4, &s->ct4);
+	else
+		ct = bpf_map_lookup_elem(&zh_pol_ct, &s->ct);
+	if (!ct || ct->epoch != st->epoch ||
+	    !zh_pol_ct_live(ct, s->p.proto, zh_pol_now()))
+		return -1;
+	return 0;
+}
+
+/*
+ * zh_pol_judge() for the packet at @data, with one addition: an ICMP
+ * error that quotes a flow policy approved passes as that flow's packets
+ * do (netfilter's RELATED; what path MTU discovery and a UDP client's
+ * "port unreachable" need), when it goes to that flow's packet's sender.
+ * Any other ICMP is judged as itself (port-less rules). An approval of
+ * another epoch is not enough: the flow's next packet judges it again.
+ */
+static __always_inline int zh_pol_judge_pkt(void *data, void *data_end,
+					    const struct zh_flow *f,
+					    const struct zh_ep_key *dst,
+					    __u32 dport, __u32 ends)
+{
+	if (f->proto == IPPROTO_ICMP || f->proto == IPPROTO_ICMPV6) {
+		struct zh_pol_scratch *s;
+		__u32 zero = 0;
+
+		s = bpf_map_lookup_elem(&zh_pol_scratch, &zero);
+		if (s) {
+			__builtin_memset(s->p.saddr, 0, sizeof(s->p.saddr));
+			__builtin_memset(s->p.daddr, 0, sizeof(s->p.daddr));
+			if (!zh_pol_icmp_quoted(data, data_end, f, &s->p) &&
+			    zh_addr_eq(s->p.saddr, dst->addr) &&
+			    !zh_pol_related())
+				return 0;
+		}
+	}
+	return zh_pol_judge(f, dst, dport, ends);
+}
+
+/*
  * zh_from_pod()'s step, on what delivery decided (@stat, fwd.h): a frame
  * for a local pod (REDIRECT) is judged by the source's egress and the
  * destination's ingress; one the kernel routes on (PASS_NO_ENDPOINT) by
@@ -513,7 +605,8 @@ __attribute__((noinline)) int zh_pol_judge(const struct zh_flow *f,
  * judged here. @src_flags: the source pod's zh_ifaces flags; @dst_flags:
  * the destination's zh_endpoints flags (0 when it is no local pod).
  */
-static __always_inline int zh_pol_from_pod(int stat, const struct zh_flow *f,
+static __always_inline int zh_pol_from_pod(void *data, void *data_end, int stat,
+					   const struct zh_flow *f,
 					   const struct zh_ep_key *dst,
 					   __u32 src_flags, __u8 dst_flags,
 					   const struct zh_nat *nat)
@@ -527,10 +620,10 @@ static __always_inline int zh_pol_from_pod(int stat, const struct zh_flow *f,
 		return stat;
 	if (stat != ZH_STAT_REDIRECT && stat != ZH_STAT_PASS_NO_ENDPOINT)
 		return stat;
-	ret = zh_pol_judge(f, dst, nat->op ? nat->new_ports[1] : f->dport,
-			   (src_pol ? 1 : 0) |
-				   (stat == ZH_STAT_REDIRECT && dst_pol ? 2 :
-									  0));
+	ret = zh_pol_judge_pkt(
+		data, data_end, f, dst, nat->op ? nat->new_ports[1] : f->dport,
+		(src_pol ? 1 : 0) |
+			(stat == ZH_STAT_REDIRECT && dst_pol ? 2 : 0));
 	return ret ? ret : stat;
 }
 
@@ -595,7 +688,7 @@ static __always_inline int zh_pol_to_pod(void *data, void *data_end,
 	zh_pol_svc_reply(&f);
 	dst.family = f.family;
 	__builtin_memcpy(dst.addr, f.daddr, sizeof(dst.addr));
-	return zh_pol_judge(&f, &dst, f.dport, 2);
+	return zh_pol_judge_pkt(data, data_end, &f, &dst, f.dport, 2);
 }
 
 #endif /* ZH_POLICY_H */

@@ -87,7 +87,7 @@ static __always_inline int zh_xsk_policy(void *data, void *data_end)
 	if (f.family == ZH_AF_INET6 && zh_pol_v6_ll(f.saddr))
 		return 0;
 	zh_pol_svc_reply(&f); /* a Service's reply: its backend's */
-	return zh_pol_judge(&f, &dst, f.dport, 2);
+	return zh_pol_judge_pkt(data, data_end, &f, &dst, f.dport, 2);
 }
 
 #endif /* ZH_XSK_H */

@@ -130,6 +130,45 @@ void parse_addr(int af, const char *s, void *out)
 	}
 }
 
+__u32 icmp_err_frame(const struct icmp_err *e, __u8 *out)
+{
+	bool v6 = e->v6;
+	size_t iph = v6 ? IP6_HLEN : sizeof(struct iphdr);
+	size_t quote = e->quote ? e->quote : iph + 8, icmp_len = 8 + quote;
+	__u8 *ip = out + L3, *icmp = ip + iph;
+
+	memset(out, 0, FRAME_MAX);
+	memcpy(out + ETH_DST, e->dst_mac, ETH_ALEN);
+	memcpy(out + ETH_SRC, e->src_mac, ETH_ALEN);
+	put16(out + ETH_PROTO, v6 ? ETH_P_IPV6 : ETH_P_IP);
+	if (v6) {
+		ip[0] = 0x60;
+		put16(ip + 4, (__u16)icmp_len);
+		ip[6] = IPPROTO_ICMPV6;
+		ip[7] = 64;
+		memcpy(ip + 8, e->src, 16);
+		memcpy(ip + 24, e->dst, 16);
+	} else {
+		ip[0] = 0x45;
+		put16(ip + 2, (__u16)(iph + icmp_len));
+		ip[8] = 64;
+		ip[9] = IPPROTO_ICMP;
+		memcpy(ip + 12, e->src, 4);
+		memcpy(ip + 16, e->dst, 4);
+		put16(ip + 10, csum_fold(csum_add(0, ip, iph)));
+	}
+	icmp[0] = e->type;
+	icmp[1] = e->code;
+	put16(icmp + 6, e->mtu);
+	memcpy(icmp + 8, e->quoted + L3, quote);
+	put16(icmp + 2,
+	      csum_fold(csum_add(v6 ? pseudo_sum(out, true, IPPROTO_ICMPV6,
+						 (__u32)icmp_len) :
+				      0,
+				 icmp, icmp_len)));
+	return (__u32)(L3 + iph + icmp_len);
+}
+
 static const __u8 *default_mac(const __u8 *mac, int ingress, bool gw)
 {
 	int pod = ingress == FOREIGN ? POD_A : ingress;

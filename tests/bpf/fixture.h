@@ -166,6 +166,25 @@ void parse_addr(int af, const char *s, void *out);
  * (enum pod_id, or FOREIGN); returns the frame length. */
 size_t frame_build(const struct frame *f, int ingress, __u8 *b);
 
+/*
+ * An ICMP error (RFC 792 / RFC 4443), built independently of the
+ * datapath: from @src to @dst (4 or 16 bytes, network order), @type and
+ * @code, the next hop's @mtu in bytes 6-7 (0 for other errors), quoting
+ * @quote bytes of the frame @quoted from its IP header on (0: the IP
+ * header and 8 bytes); TTL 64. Returns the frame's length.
+ */
+struct icmp_err {
+	bool v6;
+	const void *src, *dst;
+	__u8 type, code;
+	__u16 mtu;
+	const __u8 *quoted;
+	__u16 quote;
+	const __u8 *src_mac, *dst_mac;
+};
+
+__u32 icmp_err_frame(const struct icmp_err *e, __u8 *out);
+
 /* ------------------------------------------------------------- running */
 
 enum prog {

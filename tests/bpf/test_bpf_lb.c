@@ -151,8 +151,6 @@ static void svc_be_clear(void)
 	__u32 zero = 0, slot = ZH_SVC_BE_ROUTED;
 
 	lb_put(fd, &slot, &zero);
-	slot = ZH_SVC_BE_ANY;
-	lb_put(fd, &slot, &zero);
 	for (int i = 0; i < NR_PODS; i++) {
 		slot = svc_be_slot(i);
 		lb_put(fd, &slot, &zero);
@@ -337,25 +335,45 @@ static void ct_foreign_remote(void)
 	ct_foreign(true);
 }
 
-/* Some per-packet Service flow exists (zh_svc_be's ZH_SVC_BE_ANY), as
- * the balancer or the agent marks it with the backend's slot. */
-static void any_flow(void)
+/*
+ * Another CPU stamped an entry of A:40000 -> VIP4:80/UDP (B:8080) after
+ * this packet's program read the clock: its last_seen is ahead of the
+ * program's now (by a second here, so that no delay of the test's own
+ * can hide it). @dir: which of the two.
+ */
+static void ct_ahead(__u8 dir)
 {
-	__u32 one = 1, slot = ZH_SVC_BE_ANY;
+	int fd = bpf_map__fd(skel->maps.zh_ct);
+	struct zh_ct_key k = { .family = ZH_AF_INET,
+			       .proto = IPPROTO_UDP,
+			       .dir = dir };
+	struct timespec ts;
+	struct zh_ct v;
 
-	lb_put(bpf_map__fd(skel->maps.zh_svc_be), &slot, &one);
+	k.sport = htons(dir == ZH_CT_REV ? BE_PORT : 40000);
+	k.dport = htons(dir == ZH_CT_REV ? 40000 : SVC_PORT);
+	parse_addr(AF_INET, dir == ZH_CT_REV ? B4 : A4, k.saddr);
+	parse_addr(AF_INET, dir == ZH_CT_REV ? A4 : VIP4, k.daddr);
+	if (bpf_map_lookup_elem(fd, &k, &v))
+		fail_here("no %s entry: %s", dir == ZH_CT_REV ? "REV" : "FWD",
+			  strerror(errno));
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	v.last_seen_ns = (__u64)ts.tv_sec * 1000000000ULL + (__u64)ts.tv_nsec +
+			 1000000000ULL;
+	lb_put(fd, &k, &v);
 }
 
-static void ct_foreign_local_any(void)
+static void rev_ahead(void)
 {
-	ct_foreign_local();
-	any_flow();
+	ct_ahead(ZH_CT_REV);
 }
 
-static void ct_foreign_remote_any(void)
+/* The FWD entry stamped ahead, and SVC4's table moved to BE_PORT2: the
+ * flow must keep its backend. */
+static void fwd_ahead_table_be2(void)
 {
-	ct_foreign_remote();
-	any_flow();
+	ct_ahead(ZH_CT_FWD);
+	lb_table(SVC4, BE_B4_2);
 }
 
 /* SVC4's table now says its second backend (BE_PORT2). */
@@ -514,6 +532,40 @@ static const struct lb_case lb_cases[] = {
 				    .dport = 40000,
 				    .tcp_flags = TCP_SYN | TCP_ACK },
 			  ROUTED(POD_A) },
+		},
+	},
+	{
+		/* Two packets of one flow on two CPUs: the one that read
+		 * the clock first may find the entry stamped by the other,
+		 * ahead of its own now. That entry is young, not 2^64 ns
+		 * old: the backend's reply is turned back to the VIP on its
+		 * own hop (gated, nothing else would: the client's kernel
+		 * took B:8080 for no connection of its, and a TCP client
+		 * answered with a reset), and the client's next packet
+		 * keeps its backend. Both failed before. */
+		.desc = "IPv4 UDP: an entry stamped ahead of the packet's clock is live",
+		.steps = {
+			{ .before = rev_gated,
+			  .in = FLOW(L3_IPV4, IPPROTO_UDP, A4, 0, VIP4,
+				     SVC_PORT),
+			  .want = FLOW(L3_IPV4, IPPROTO_UDP, A4, 0, B4,
+				       BE_PORT),
+			  ROUTED(POD_B),
+			  .ct = CT(2) },
+			{ .before = rev_ahead,
+			  .from = POD_B,
+			  .in = FLOW(L3_IPV4, IPPROTO_UDP, B4, BE_PORT, A4,
+				     40000),
+			  .want = FLOW(L3_IPV4, IPPROTO_UDP, VIP4, SVC_PORT,
+				       A4, 40000),
+			  ROUTED(POD_A) },
+			{ .before = fwd_ahead_table_be2,
+			  .in = FLOW(L3_IPV4, IPPROTO_UDP, A4, 0, VIP4,
+				     SVC_PORT),
+			  .want = FLOW(L3_IPV4, IPPROTO_UDP, A4, 0, B4,
+				       BE_PORT),
+			  ROUTED(POD_B),
+			  .ct = CT(2) },
 		},
 	},
 	{
@@ -897,17 +949,14 @@ static const struct lb_case lb_cases[] = {
 		},
 	},
 	{
-		/* A's own interface is the safety net, not gated by the
-		 * backend's slot: once any per-packet Service flow exists
-		 * (ZH_SVC_BE_ANY), a reply the kernel delivers still from the
-		 * backend's address is turned back to the VIP whatever the
-		 * backend's slot says, for a local backend (xdpbench's tcp-crr
-		 * after udp-newflow at 10k Services hung when only
-		 * ZH_SVC_BE_ROUTED gated this) as for a routed one. With no
-		 * such flow at all (every pod's Service traffic through
-		 * socket-level LB), gated, no packet into a pod is looked up:
-		 * the first step goes in as B sent it. */
-		.desc = "the pod side's reverse lookup: gated only by whether any per-packet flow exists",
+		/* The same on A's own interface for a backend the kernel
+		 * routes: looked up only once a flow to a backend that is
+		 * no local pod exists (ZH_SVC_BE_ROUTED). A local backend's
+		 * reply is its own hop's: not looked up here (it was
+		 * ungated after xdpbench's tcp-crr hung with this gate; an
+		 * entry stamped ahead of the backend hop's clock, dead
+		 * there, is the cause found: see the row above). */
+		.desc = "gated reverse lookup on the pod side: only once a backend is routed",
 		.steps = {
 			{ .before = ct_foreign_local,
 			  .pod_side = true,
@@ -915,16 +964,20 @@ static const struct lb_case lb_cases[] = {
 				     40000),
 			  .verdict = NEXT,
 			  .out = LB_AS_WANT },
-			{ .before = ct_foreign_local_any,
+			{ .before = ct_foreign_remote,
 			  .pod_side = true,
-			  .in = FLOW(L3_IPV4, IPPROTO_UDP, B4, BE_PORT, A4,
-				     40000),
-			  .want = FLOW(L3_IPV4, IPPROTO_UDP, VIP4, SVC_PORT,
-				       A4, 40000),
+			  .in = FLOW(L3_IPV4, IPPROTO_UDP, OFFNODE4, BE_PORT,
+				     A4, 40000),
 			  .verdict = NEXT,
 			  .out = LB_AS_WANT },
-			{ .before = ct_foreign_remote_any,
-			  .pod_side = true,
+			{ .in = FLOW(L3_IPV4, IPPROTO_UDP, A4, 40000,
+				     VIP4_REMOTE, SVC_PORT),
+			  .want = FLOW(L3_IPV4, IPPROTO_UDP, A4, 40000,
+				       OFFNODE4, BE_PORT),
+			  .verdict = PASS,
+			  .out = LB_AS_WANT,
+			  .delta = { [ZH_STAT_PASS_NO_ENDPOINT] = 1 } },
+			{ .pod_side = true,
 			  .in = FLOW(L3_IPV4, IPPROTO_UDP, OFFNODE4, BE_PORT,
 				     A4, 40000),
 			  .want = FLOW(L3_IPV4, IPPROTO_UDP, VIP4_REMOTE,
@@ -943,41 +996,18 @@ static const struct lb_case lb_cases[] = {
  */
 static __u32 icmp_err_build(const __u8 *req, int from, bool v6, __u8 *out)
 {
-	size_t iph = v6 ? IP6_HLEN : sizeof(struct iphdr);
-	size_t quote = iph + 8, icmp_len = 8 + quote;
-	__u8 *ip = out + L3, *icmp = ip + iph;
+	const struct icmp_err e = {
+		.v6 = v6,
+		.src = req + (v6 ? IP6_DADDR : IP4_DADDR),
+		.dst = req + (v6 ? IP6_SADDR : IP4_SADDR),
+		.type = v6 ? 1 : 3, /* destination unreachable */
+		.code = v6 ? 4 : 3, /* port unreachable */
+		.quoted = req,
+		.src_mac = gw_mac_of[from],
+		.dst_mac = pods[from].mac,
+	};
 
-	memset(out, 0, FRAME_MAX);
-	memcpy(out + ETH_DST, pods[from].mac, ETH_ALEN);
-	memcpy(out + ETH_SRC, gw_mac_of[from], ETH_ALEN);
-	put16(out + ETH_PROTO, v6 ? ETH_P_IPV6 : ETH_P_IP);
-	if (v6) {
-		ip[0] = 0x60;
-		put16(ip + 4, (__u16)icmp_len);
-		ip[6] = IPPROTO_ICMPV6;
-		ip[7] = 64;
-		memcpy(ip + 8, req + IP6_DADDR, 16);
-		memcpy(ip + 24, req + IP6_SADDR, 16);
-		icmp[0] = 1; /* destination unreachable */
-		icmp[1] = 4; /* port unreachable */
-	} else {
-		ip[0] = 0x45;
-		put16(ip + 2, (__u16)(iph + icmp_len));
-		ip[8] = 64;
-		ip[9] = IPPROTO_ICMP;
-		memcpy(ip + 12, req + IP4_DADDR, 4);
-		memcpy(ip + 16, req + IP4_SADDR, 4);
-		put16(ip + 10, csum_fold(csum_add(0, ip, iph)));
-		icmp[0] = 3; /* destination unreachable */
-		icmp[1] = 3; /* port unreachable */
-	}
-	memcpy(icmp + 8, req + L3, quote);
-	put16(icmp + 2,
-	      csum_fold(csum_add(v6 ? pseudo_sum(out, true, IPPROTO_ICMPV6,
-						 (__u32)icmp_len) :
-				      0,
-				 icmp, icmp_len)));
-	return (__u32)(L3 + iph + icmp_len);
+	return icmp_err_frame(&e, out);
 }
 
 /* Packet @i of case @c through @prog, and everything it must have done. */
@@ -1101,13 +1131,10 @@ static void test_lb_nodeport(void **state)
 		fail_here("uplink verdict %u (err %d), want redirect", r.retval,
 			  r.err);
 	assert_routed(want, len, &r, POD_B, true);
-	if (svc_be_get(svc_be_slot(POD_B)) != 1 ||
-	    svc_be_get(ZH_SVC_BE_ROUTED) || svc_be_get(ZH_SVC_BE_ANY) != 1)
-		fail_here(
-			"zh_svc_be: B's slot %u, routed %u, any %u; want 1, 0, 1",
-			svc_be_get(svc_be_slot(POD_B)),
-			svc_be_get(ZH_SVC_BE_ROUTED),
-			svc_be_get(ZH_SVC_BE_ANY));
+	if (svc_be_get(svc_be_slot(POD_B)) != 1 || svc_be_get(ZH_SVC_BE_ROUTED))
+		fail_here("zh_svc_be: B's slot %u, routed %u; want 1, 0",
+			  svc_be_get(svc_be_slot(POD_B)),
+			  svc_be_get(ZH_SVC_BE_ROUTED));
 
 	rep = (struct frame){ .l3 = L3_IPV4,
 			      .proto = IPPROTO_TCP,
@@ -1203,11 +1230,99 @@ static void test_lb_truncated(void **state)
 	}
 }
 
+/* ------------------------------------------------------- ICMP errors */
+
+/*
+ * Not a row: an ICMP error about a Service flow (lb_icmp.h). A -> VIP:80
+ * goes to B:8080; B answers A with an ICMP error quoting the request as
+ * it arrived (port unreachable: nothing listens; IPv4 and IPv6, TCP and
+ * UDP, the whole request quoted or its header and 8 bytes). A gets it as
+ * though the VIP had answered about what A sent: from the VIP, the quote
+ * to VIP:80, every checksum as a sender computes it (the expected frame
+ * is built from scratch), skb->csum right on a CHECKSUM_COMPLETE skb. An
+ * error quoting a flow of no Service reaches A untouched.
+ */
+static void lb_icmp_one(enum prog prog, bool v6, __u8 proto, bool whole)
+{
+	const char *a = v6 ? A6 : A4, *b = v6 ? B6 : B4,
+		   *vip = v6 ? VIP6 : VIP4;
+	struct frame req =
+		FLOW(v6 ? L3_IPV6 : L3_IPV4, proto, a, 0, vip, SVC_PORT);
+	__u8 in[FRAME_MAX], at_b[FRAME_MAX], err[FRAME_MAX], sent[FRAME_MAX],
+		want[FRAME_MAX], a4[4 * 4], b4[4 * 4], v4[4 * 4];
+	struct icmp_err e = { .v6 = v6,
+			      .type = v6 ? 1 : 3,
+			      .code = v6 ? 4 : 3,
+			      .src_mac = pods[POD_B].mac,
+			      .dst_mac = gw_mac_of[POD_B] };
+	__u32 len, elen, wlen, flags = 0;
+	struct run r;
+
+	if (prog == PROG_TC && has_csum_complete())
+		flags = BPF_F_TEST_SKB_CHECKSUM_COMPLETE;
+	lb_setup(NULL);
+	parse_addr(v6 ? AF_INET6 : AF_INET, a, a4);
+	parse_addr(v6 ? AF_INET6 : AF_INET, b, b4);
+	parse_addr(v6 ? AF_INET6 : AF_INET, vip, v4);
+	len = (__u32)frame_build(&req, POD_A, in);
+	cur_set(in, len, "%s: A -> VIP", prog_names[prog]);
+	run_frame(prog, ifindex_of[POD_A], in, len, &r);
+	assert_verdict(prog, &r, REDIRECT);
+	memcpy(at_b, r.out, r.out_len);
+
+	/* B's kernel answers A about the request as B got it. */
+	e.src = b4;
+	e.dst = a4;
+	e.quoted = at_b;
+	e.quote = whole ? (__u16)(len - L3) : 0;
+	elen = icmp_err_frame(&e, err);
+	cur_set(err, elen, "%s: B's ICMP error to A", prog_names[prog]);
+	run_prog_flags(prog == PROG_TC ? skel->progs.zh_tc_from_pod :
+					 skel->progs.zh_xdp_from_pod,
+		       ifindex_of[POD_B], err, elen, flags, &r);
+	if (r.err == -EBADMSG)
+		fail_here(
+			"skb->csum does not match the packet after the program (CHECKSUM_COMPLETE)");
+	assert_verdict(prog, &r, REDIRECT);
+	/* What A gets: the VIP's error about what A sent, one hop on. */
+	req.ttl = 63;
+	(void)frame_build(&req, POD_A, sent);
+	e.src = v4;
+	e.quoted = sent;
+	wlen = icmp_err_frame(&e, want);
+	assert_routed(want, wlen, &r, POD_A, true);
+
+	/* About a flow no Service made (another source port): as it is. */
+	memcpy(sent, at_b, len);
+	put16(sent + L3 + (v6 ? IP6_HLEN : sizeof(struct iphdr)), 40001);
+	e.src = b4;
+	e.quoted = sent;
+	e.src_mac = pods[POD_B].mac;
+	elen = icmp_err_frame(&e, err);
+	run_prog(prog == PROG_TC ? skel->progs.zh_tc_from_pod :
+				   skel->progs.zh_xdp_from_pod,
+		 ifindex_of[POD_B], err, elen, &r);
+	assert_verdict(prog, &r, REDIRECT);
+	assert_routed(err, elen, &r, POD_A, true);
+}
+
+static void test_lb_icmp(void **state)
+{
+	(void)state;
+	for (int p = 0; p < NR_PROGS; p++)
+		for (int whole = 0; whole < 2; whole++) {
+			lb_icmp_one(p, false, IPPROTO_UDP, whole);
+			lb_icmp_one(p, false, IPPROTO_TCP, whole);
+			lb_icmp_one(p, true, IPPROTO_UDP, whole);
+			lb_icmp_one(p, true, IPPROTO_TCP, whole);
+		}
+}
+
 /* ---------------------------------------------------------------- main */
 
 #define NR_LB_ROWS (ARRAY_SIZE(lb_cases) * NR_PROGS)
 static struct fixture_run lb_runs[NR_LB_ROWS];
-static struct CMUnitTest lb_tests[NR_LB_ROWS + 2];
+static struct CMUnitTest lb_tests[NR_LB_ROWS + 3];
 
 int main(int argc, char **argv)
 {
@@ -1231,5 +1346,7 @@ int main(int argc, char **argv)
 		test_lb_nodeport, lb_teardown);
 	lb_tests[i++] = (struct CMUnitTest)cmocka_unit_test_teardown(
 		test_lb_truncated, lb_teardown);
+	lb_tests[i++] = (struct CMUnitTest)cmocka_unit_test_teardown(
+		test_lb_icmp, lb_teardown);
 	return fixture_main(&suite, argc, argv);
 }

@@ -1575,7 +1575,11 @@ static bool frontend_is(int i, int fam, __u8 proto, const __u8 *a, __u16 port,
 		return false;
 	if (!v->vip)
 		return from_uplink && is_node_addr(fam, a);
-	return !from_uplink && !memcmp(a, svcb[v - svcs].vip, alen(fam));
+	/* A Service's own address is one on the uplink too, from outside
+	 * the cluster (a LoadBalancer or external IP: lb.h
+	 * zh_lb_external()); this world has no cluster CIDR, so every
+	 * source there is outside. */
+	return !memcmp(a, svcb[v - svcs].vip, alen(fam));
 }
 
 static bool backend_is(int i, const __u8 *a, __u16 port)
@@ -1624,6 +1628,147 @@ static __u16 l4_sum(const __u8 *b, __u32 len, const struct view *v)
 		sum += n + v->proto;
 	}
 	return fold(sum16(sum, b + v->l4, n));
+}
+
+/*
+ * Where an ICMP error that quotes TCP or UDP has its quote (icmp.h: IPv4
+ * destination unreachable, time exceeded, parameter problem; ICMPv6 1 to 4;
+ * no options, the quoted header and 8 bytes there): the quoted IP header's
+ * offset, or 0.
+ */
+static __u32 icmp_quote_at(const __u8 *b, __u32 len, const struct view *v)
+{
+	__u32 q = v->l4 + 8, ql = v->fam == 6 ? IP6_HLEN : 20;
+	__u8 t;
+
+	if (!v->fam || v->frag || v->l3_len != (v->fam == 6 ? IP6_HLEN : 20) ||
+	    len < q + ql + 8)
+		return 0;
+	t = b[v->l4];
+	if (v->fam == 4 ?
+		    v->proto != IPPROTO_ICMP || (t != 3 && t != 11 && t != 12) :
+		    v->proto != IPPROTO_ICMPV6 || t < 1 || t > 4)
+		return 0;
+	if (v->fam == 4 ? b[q] != 0x45 || (get16(b + q + 6) & 0x1fff) :
+			  b[q] >> 4 != 6)
+		return 0;
+	t = b[q + (v->fam == 6 ? 6 : 9)];
+	return t == IPPROTO_TCP || t == IPPROTO_UDP ? q : 0;
+}
+
+/*
+ * An ICMP error the fast path rewrote for a NATed flow it quotes (lb_icmp.h:
+ * a Service flow's, the quote's destination back from a backend to its
+ * front end, and the error's source with it when that backend sent it;
+ * snat_icmp.h, on the uplink: a masqueraded flow's, the quote's source and
+ * the error's destination from the node to one same address). Nothing else
+ * changes but the hop's bytes and the checksums, whose sums stay. Returns
+ * false when @r is no such error (the caller checks it as any frame).
+ */
+static bool check_icmp_rewrite(const struct fz_run *r, bool routed, int side)
+{
+	const __u8 *in = r->in, *out = r->out;
+	__u32 len = r->len, q, ql, qs, qd, qp, qc, end;
+	struct view vi, vo;
+	bool may[FRAME_MAX] = { false }, v6;
+	size_t al;
+
+	view_of(in, len, &vi);
+	q = icmp_quote_at(in, len, &vi);
+	if (!q || r->out_len != len)
+		return false;
+	view_of(out, len, &vo);
+	v6 = vi.fam == 6;
+	al = alen(vi.fam);
+	ql = v6 ? IP6_HLEN : 20;
+	qs = q + (v6 ? 8 : 12);
+	qd = qs + al;
+	qp = q + ql;
+	qc = qp + (in[q + (v6 ? 6 : 9)] == IPPROTO_TCP ? 16 : 6);
+	if (routed)
+		for (int i = 0; i < 12; i++)
+			may[i] = true;
+	may[v6 ? IP6_HLIM : IP4_TTL] = routed;
+	for (__u32 i = 0; i < 2 * al; i++)
+		may[(v6 ? IP6_SADDR : IP4_SADDR) + i] = true;
+	if (!v6)
+		may[IP4_CHECK] = may[IP4_CHECK + 1] = true;
+	may[vi.l4 + 2] = may[vi.l4 + 3] = true;
+	for (__u32 i = qs; i < qd + al; i++)
+		may[i] = true;
+	if (!v6)
+		may[q + 10] = may[q + 11] = true;
+	for (__u32 i = qp; i < qp + 4; i++)
+		may[i] = true;
+	if (qc + 2 <= len)
+		may[qc] = may[qc + 1] = true;
+	for (__u32 i = 0; i < len; i++)
+		if (in[i] != out[i] && !may[i])
+			fz_fail(r,
+				"ICMP error: byte %u changed (%#04x -> %#04x), which no rewrite may",
+				i, in[i], out[i]);
+	if (routed &&
+	    out[v6 ? IP6_HLIM : IP4_TTL] != in[v6 ? IP6_HLIM : IP4_TTL] - 1)
+		fz_fail(r, "ICMP error redirected without its hop");
+
+	if (memcmp(in + qd, out + qd, al) ||
+	    get16(in + qp + 2) != get16(out + qp + 2)) {
+		/* A Service's: its quote's destination to a front end of
+		 * the backend it named; the source as it was, or the
+		 * backend's turned into that front end too. */
+		bool ok = false;
+
+		for (size_t i = 0; i < NSVCS && !ok; i++)
+			ok = frontend_is((int)i, vi.fam, in[q + (v6 ? 6 : 9)],
+					 out + qd, get16(out + qp + 2),
+					 false) &&
+			     backend_is((int)i, in + qd, get16(in + qp + 2));
+		if (!ok || side == SIDE_TO_POD ||
+		    memcmp(in + qs, out + qs, al) ||
+		    get16(in + qp) != get16(out + qp) ||
+		    memcmp(vi.dst, vo.dst, al))
+			fz_fail(r,
+				"ICMP error's quote turned to no front end of its backend");
+		if (memcmp(vi.src, vo.src, al) &&
+		    (memcmp(vi.src, in + qd, al) ||
+		     memcmp(vo.src, out + qd, al)))
+			fz_fail(r,
+				"ICMP error's source rewritten, not from its backend to its front end");
+	} else if (memcmp(in + qs, out + qs, al) ||
+		   get16(in + qp) != get16(out + qp)) {
+		/* Masquerade's: from the node's address to the pod's, the
+		 * error's destination with it. */
+		if (side != SIDE_UPLINK || !is_node_addr(vi.fam, in + qs) ||
+		    memcmp(vi.dst, in + qs, al) ||
+		    memcmp(vo.dst, out + qs, al) || memcmp(vi.src, vo.src, al))
+			fz_fail(r,
+				"ICMP error's quote source rewritten, not a masqueraded flow's");
+	} else if (memcmp(vi.src, vo.src, al) || memcmp(vi.dst, vo.dst, al)) {
+		fz_fail(r, "ICMP error's addresses rewritten, its quote not");
+	}
+
+	/* The sums: the IPv4 headers' (outer and quoted), ICMP's over the
+	 * whole message (ICMPv6's pseudo-header included). */
+	if (!v6 && !sum_same(fold(sum16(0, in + L3, 20)),
+			     fold(sum16(0, out + L3, 20))))
+		fz_fail(r, "ICMP error: IPv4 header checksum broken");
+	if (!v6 &&
+	    !sum_same(fold(sum16(0, in + q, 20)), fold(sum16(0, out + q, 20))))
+		fz_fail(r,
+			"ICMP error: the quoted IPv4 header's checksum broken");
+	end = vi.ip_end > vi.l4 ? vi.ip_end : vi.l4;
+	{
+		__u32 si = 0, so = 0, n = end - vi.l4;
+
+		if (v6) {
+			si = sum16(0, vi.src, 32) + n + IPPROTO_ICMPV6;
+			so = sum16(0, vo.src, 32) + n + IPPROTO_ICMPV6;
+		}
+		if (!sum_same(fold(sum16(si, in + vi.l4, n)),
+			      fold(sum16(so, out + vo.l4, n))))
+			fz_fail(r, "ICMP error: its checksum broken");
+	}
+	return true;
 }
 
 /*
@@ -1767,40 +1912,20 @@ static void check_rewrite(const struct fz_run *r, bool routed, int side)
 static void check_icmp_error(const struct fz_run *r)
 {
 	bool v6 = get16(r->in + ETH_PROTO) == ETH_P_IPV6;
-	__u32 iph = v6 ? IP6_HLEN : 20, quote = iph + 8, icmp_len = 8 + quote;
-	__u8 want[FRAME_MAX] = { 0 };
-	__u8 *ip = want + L3, *icmp = ip + iph;
 	const __u8 *in = r->in;
-	__u32 wlen = L3 + iph + icmp_len;
+	const struct icmp_err e = {
+		.v6 = v6,
+		.src = in + (v6 ? IP6_DADDR : IP4_DADDR),
+		.dst = in + (v6 ? IP6_SADDR : IP4_SADDR),
+		.type = v6 ? 1 : 3, /* destination unreachable */
+		.code = v6 ? 4 : 3, /* port unreachable */
+		.quoted = in,
+		.src_mac = in + ETH_DST,
+		.dst_mac = in + ETH_SRC,
+	};
+	__u8 want[FRAME_MAX];
+	__u32 wlen = icmp_err_frame(&e, want);
 
-	memcpy(want + ETH_DST, in + ETH_SRC, ETH_ALEN);
-	memcpy(want + ETH_SRC, in + ETH_DST, ETH_ALEN);
-	put16(want + ETH_PROTO, v6 ? ETH_P_IPV6 : ETH_P_IP);
-	if (v6) {
-		ip[0] = 0x60;
-		put16(ip + 4, (__u16)icmp_len);
-		ip[6] = IPPROTO_ICMPV6;
-		ip[7] = 64;
-		memcpy(ip + 8, in + IP6_DADDR, 16);
-		memcpy(ip + 24, in + IP6_SADDR, 16);
-		icmp[0] = 1;
-		icmp[1] = 4;
-	} else {
-		ip[0] = 0x45;
-		put16(ip + 2, (__u16)(iph + icmp_len));
-		ip[8] = 64;
-		ip[9] = IPPROTO_ICMP;
-		memcpy(ip + 12, in + IP4_DADDR, 4);
-		memcpy(ip + 16, in + IP4_SADDR, 4);
-		put16(ip + 10, csum_fold(sum16(0, ip, iph)));
-		icmp[0] = 3;
-		icmp[1] = 3;
-	}
-	memcpy(icmp + 8, in + L3, quote);
-	put16(icmp + 2,
-	      csum_fold(sum16(
-		      v6 ? pseudo_sum(want, true, IPPROTO_ICMPV6, icmp_len) : 0,
-		      icmp, icmp_len)));
 	if (r->out_len != wlen || memcmp(r->out, want, wlen)) {
 		hex("expected ICMP error", want, wlen);
 		fz_fail(r,
@@ -2106,7 +2231,8 @@ static void check(const struct fz_run *r)
 	}
 	changed = r->out_len != r->len || memcmp(r->out, r->in, r->len);
 	if (changed)
-		check_rewrite(r, r->stat == ZH_STAT_REDIRECT, side);
+		if (!check_icmp_rewrite(r, r->stat == ZH_STAT_REDIRECT, side))
+			check_rewrite(r, r->stat == ZH_STAT_REDIRECT, side);
 }
 
 /* ------------------------------------------------------------ the loop */

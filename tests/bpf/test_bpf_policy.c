@@ -1444,6 +1444,151 @@ static void test_options_egress(void **state)
 	assert_int_equal(ct_count(), 0);
 }
 
+/* ------------------------------------------------- ICMP errors */
+
+/*
+ * An ICMP error from @src to @dst (IPv4 type 3 code 4, "fragmentation
+ * needed"; ICMPv6 type 2, "packet too big") quoting @quoted, sent by pod
+ * @pod (@from_pod) or the host into it. Returns the frame's length.
+ */
+static __u32 icmp_err_of(const char *src, const char *dst,
+			 const struct pkt *quoted, int pod, bool from_pod,
+			 __u8 *out)
+{
+	bool v6 = strchr(src, ':') != NULL;
+	__u8 q[FRAME_MAX], s_addr[16], d_addr[16];
+	struct icmp_err e = {
+		.v6 = v6,
+		.src = s_addr,
+		.dst = d_addr,
+		.type = v6 ? 2 : 3,
+		.code = v6 ? 0 : 4,
+		.mtu = v6 ? 1280 : 1400,
+		.quoted = q,
+		.src_mac = from_pod ? pods[pod].mac : gw_mac_of[pod],
+		.dst_mac = from_pod ? gw_mac_of[pod] : pods[pod].mac
+	};
+
+	parse_addr(v6 ? AF_INET6 : AF_INET, src, s_addr);
+	parse_addr(v6 ? AF_INET6 : AF_INET, dst, d_addr);
+	frame_of(quoted, q);
+	return icmp_err_frame(&e, out);
+}
+
+/* The error through @prog from pod @from (a pod's own): as enum want. */
+static int judge_err(enum prog prog, int from, const char *src, const char *dst,
+		     const struct pkt *quoted)
+{
+	__u8 in[FRAME_MAX];
+	__u32 len = icmp_err_of(src, dst, quoted, from, true, in);
+	struct run r;
+
+	cur_set(in, len, "%s ICMP error %s -> %s", prog_names[prog], src, dst);
+	run_frame(prog, ifindex_of[from], in, len, &r);
+	if (r.err)
+		fail_here("test_run: %s", strerror(-r.err));
+	if ((int)r.retval == verdict_codes[prog][DROP])
+		return r.delta[ZH_STAT_DROP_POLICY_INGRESS].packets == 1 ?
+			       W_IN :
+		       r.delta[ZH_STAT_DROP_POLICY_EGRESS].packets == 1 ? W_EG :
+									  -1;
+	if (is_local(dst))
+		return (int)r.retval == verdict_codes[prog][REDIRECT] ?
+			       W_ALLOW :
+			       -1;
+	return (int)r.retval == verdict_codes[prog][PASS] ? W_ALLOW : -1;
+}
+
+/* The error through zh_tc_to_pod on @to's host veth: passed? */
+static bool err_to_pod_passes(int to, const char *src, const char *dst,
+			      const struct pkt *quoted)
+{
+	__u8 in[FRAME_MAX];
+	__u32 len = icmp_err_of(src, dst, quoted, to, false, in);
+	struct run r;
+
+	cur_set(in, len, "to_pod ICMP error %s -> %s", src, dst);
+	run_prog(skel->progs.zh_tc_to_pod, ifindex_of[to], in, len, &r);
+	if (r.err)
+		fail_here("test_run: %s", strerror(-r.err));
+	if ((int)r.retval != TC_ACT_SHOT && (int)r.retval != TC_ACT_UNSPEC)
+		fail_here("zh_tc_to_pod returned %u", r.retval);
+	return (int)r.retval == TC_ACT_UNSPEC;
+}
+
+/* a isolated both ways: from b on UDP 53 in, to the other node's CIDRs
+ * on TCP 80 out. */
+#define A_ISO                                                                      \
+	"{\"ns\": \"x\", \"name\": \"a-iso\", \"spec\": {\"podSelector\": " A_ONLY \
+	", \"policyTypes\": [\"Ingress\", \"Egress\"], \"ingress\": "              \
+	"[{\"from\": [{\"podSelector\": " B_ONLY "}], \"ports\": "                 \
+	"[{\"protocol\": \"UDP\", \"port\": 53}]}], \"egress\": [{\"to\": "        \
+	"[{\"ipBlock\": {\"cidr\": \"10.1.0.0/16\"}}, {\"ipBlock\": "              \
+	"{\"cidr\": \"fd00:1::/64\"}}], \"ports\": [{\"port\": 80}]}]}}"
+
+/*
+ * a is isolated both ways: b may reach it on UDP 53, it may reach the
+ * other node's CIDR on TCP 80, nothing else, ICMP included. An ICMP error
+ * about one of its approved flows still reaches it, or leaves it (path
+ * MTU discovery; "port unreachable" to a UDP client): as netfilter's
+ * RELATED. About a flow never approved, approved under another epoch, or
+ * sent to someone other than the quoted packet's sender: judged as the
+ * ICMP it is, and denied.
+ */
+static void icmp_related_family(enum prog prog, bool v6)
+{
+	const char *a = v6 ? A6 : A4, *b = v6 ? B6 : B4;
+	const char *r = v6 ? OFFNODE6 : R4,
+		   *router = v6 ? "fd00:1::99" : R4_OTHER;
+	struct pkt out = P(POD_A, a, r, TCP, 80),
+		   out81 = P(POD_A, a, r, TCP, 81);
+	struct pkt in = P(POD_B, b, a, UDP, 53),
+		   b_out = P(POD_B, b, r, TCP, 80);
+	struct run rr;
+
+	ct_clear();
+	/* No flow yet: an error about a's connection is denied both ways in. */
+	assert_false(err_to_pod_passes(POD_A, router, a, &out));
+	assert_int_equal(judge_err(prog, POD_B, b, a, &out), W_IN);
+	assert_int_equal(judge(prog, &out, &rr), W_ALLOW);
+	/* The kernel delivers a router's "too big" into a: it passes. */
+	assert_true(err_to_pod_passes(POD_A, router, a, &out));
+	/* From a pod of this node, the same: judged on the source's hop. */
+	assert_int_equal(judge_err(prog, POD_B, b, a, &out), W_ALLOW);
+	/* About a flow of a that was never approved (port 81): denied. */
+	assert_false(err_to_pod_passes(POD_A, router, a, &out81));
+	/* About b's flow (unpoliced), sent to a: not a's flow, denied. */
+	assert_int_equal(judge(prog, &b_out, &rr), W_ALLOW);
+	assert_false(err_to_pod_passes(POD_A, router, a, &b_out));
+	/* b's request to a, allowed; a's "port unreachable" back to b passes
+	 * a's egress, which allows no ICMP. */
+	assert_int_equal(judge(prog, &in, &rr), W_ALLOW);
+	assert_int_equal(judge_err(prog, POD_A, a, b, &in), W_ALLOW);
+	/* The error's conntrack is its flow's: it opened nothing. */
+	assert_int_equal(ct_count(), 4);
+	/* Approved under another epoch (an unrelated change bumps it): the
+	 * error is denied until the flow's next packet judges it again. */
+	policies_set("[" A_ISO ", {\"ns\": \"y\", \"name\": \"unrelated\", "
+		     "\"spec\": {\"podSelector\": {}, \"policyTypes\": "
+		     "[\"Ingress\"]}}]",
+		     false);
+	assert_false(err_to_pod_passes(POD_A, router, a, &out));
+	out.ack = true;
+	assert_int_equal(judge(prog, &out, &rr), W_ALLOW);
+	assert_true(err_to_pod_passes(POD_A, router, a, &out));
+}
+
+static void test_icmp_related(void **state)
+{
+	const struct fixture_run *fr = *state;
+	const char *a_iso = "[" A_ISO "]";
+
+	policies_set(a_iso, false);
+	icmp_related_family(fr->prog, false);
+	policies_set(a_iso, false);
+	icmp_related_family(fr->prog, true);
+}
+
 /* ------------------------------------------------ Service replies */
 
 /*
@@ -1559,8 +1704,8 @@ static struct fixture_run ct_runs[NR_PROGS], unpol_runs[NR_PROGS],
 	ctr_runs[NR_PROGS];
 static struct CMUnitTest ct_tests[NR_PROGS], unpol_tests[NR_PROGS],
 	ctr_tests[NR_PROGS];
-static struct fixture_run opt_runs[NR_PROGS];
-static struct CMUnitTest opt_tests[NR_PROGS];
+static struct fixture_run opt_runs[NR_PROGS], icmp_runs[NR_PROGS];
+static struct CMUnitTest opt_tests[NR_PROGS], icmp_tests[NR_PROGS];
 static const struct CMUnitTest other_tests[] = {
 	cmocka_unit_test_teardown(test_to_pod, policies_off),
 	cmocka_unit_test_teardown(test_corpus, policies_off),
@@ -1587,6 +1732,9 @@ int main(int argc, char **argv)
 		{ .name = "policy IPv4 options",
 		  .tests = opt_tests,
 		  .n = ARRAY_SIZE(opt_tests) },
+		{ .name = "policy ICMP errors",
+		  .tests = icmp_tests,
+		  .n = ARRAY_SIZE(icmp_tests) },
 		{ .name = "policy to pod, corpus",
 		  .tests = other_tests,
 		  .n = ARRAY_SIZE(other_tests) },
@@ -1610,6 +1758,9 @@ int main(int argc, char **argv)
 		     .teardown_func = policies_off);
 	FIXTURE_ROWS(opt_tests, opt_runs, prog_rows, "IPv4 options",
 		     .test_func = test_options_egress,
+		     .teardown_func = policies_off);
+	FIXTURE_ROWS(icmp_tests, icmp_runs, prog_rows, "ICMP errors related",
+		     .test_func = test_icmp_related,
 		     .teardown_func = policies_off);
 	return fixture_main(&suite, argc, argv);
 }

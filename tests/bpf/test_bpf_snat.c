@@ -55,9 +55,18 @@
 #define BE_PORT 8080
 #define SNAT_PORT 1 /* in a frame: the port the SNAT picked */
 #define CLIENT_PORT 40000
+#define LB4 "198.51.100.200" /* a LoadBalancer IP routed to the node */
+#define LB4_POD_B "198.51.100.201" /* another, its backend pod B */
 
-enum { SVC_NP = 1, SVC_NP_LOCAL, SVC_NP_LOCAL_NONE, SVC_NP_POD_B };
-enum { BE_REMOTE = 1, BE_LOCAL_REMOTE, BE_POD_B };
+enum {
+	SVC_NP = 1,
+	SVC_NP_LOCAL,
+	SVC_NP_LOCAL_NONE,
+	SVC_NP_POD_B,
+	SVC_LB_REMOTE,
+	SVC_LB_POD_B
+};
+enum { BE_REMOTE = 1, BE_LOCAL_REMOTE, BE_POD_B, BE_LB_REMOTE, BE_LB_POD_B };
 
 static const __u8 mac_out[ETH_ALEN] = { 0x02, 0, 0, 0, 0x0e, 0x01 };
 /* The remote node's VXLAN device (routing vxlan). */
@@ -154,6 +163,32 @@ static void backend(__u32 id, __u32 svc, const char *addr)
 
 	parse_addr(AF_INET, addr, b.addr);
 	put(bpf_map__fd(skel->maps.zh_backends), &id, &b);
+}
+
+/* A LoadBalancer (or external) IP @addr:80/TCP, every slot to backend
+ * @be: keyed by its address, as a cluster IP. */
+static void lb_ip_svc(__u32 id, const char *addr, __u32 be)
+{
+	struct zh_svc_key k = { .family = ZH_AF_INET,
+				.proto = IPPROTO_TCP,
+				.port = htons(80) };
+	struct zh_svc v = { .id = id, .table_off = id * 7, .table_size = 7 };
+
+	parse_addr(AF_INET, addr, k.addr);
+	put(bpf_map__fd(skel->maps.zh_services), &k, &v);
+	for (__u32 i = 0; i < 7; i++) {
+		__u32 slot = id * 7 + i;
+
+		put(bpf_map__fd(skel->maps.zh_maglev), &slot, &be);
+	}
+}
+
+static void lb_ips(void)
+{
+	backend(BE_LB_REMOTE, SVC_LB_REMOTE, REMOTE_BE4);
+	lb_ip_svc(SVC_LB_REMOTE, LB4, BE_LB_REMOTE);
+	backend(BE_LB_POD_B, SVC_LB_POD_B, B4);
+	lb_ip_svc(SVC_LB_POD_B, LB4_POD_B, BE_LB_POD_B);
 }
 
 /* Routing vxlan: REMOTE_BE4's pod CIDR is node 192.0.2.50's, through the
@@ -468,6 +503,54 @@ static const struct snat_case cases[] = {
 			  .verdict = REDIRECT, .out = OUT_NEIGH,
 			  .delta = { [ZH_STAT_PASS_NO_ENDPOINT] = 1 },
 			  .ct = CT(2) },
+		},
+	},
+	{
+		.desc = "a LoadBalancer IP from outside, its backend on another node: DNAT and SNAT, the reply back from the LB IP",
+		.steps = {
+			{ .before = lb_ips, .where = UPLINK,
+			  .in = OUTER(L3_IPV4, IPPROTO_TCP, OUTSIDE4,
+				      CLIENT_PORT, LB4, 80),
+			  .want = OUTER_TTL63(L3_IPV4, IPPROTO_TCP, NODE4,
+					      SNAT_PORT, REMOTE_BE4, BE_PORT),
+			  NEIGH, .new_port = true,
+			  .ct = CT(4) },
+			{ .where = UPLINK,
+			  .in = OUTER(L3_IPV4, IPPROTO_TCP, REMOTE_BE4, BE_PORT,
+				      NODE4, SNAT_PORT),
+			  .want = OUTER_TTL63(L3_IPV4, IPPROTO_TCP, LB4, 80,
+					      OUTSIDE4, CLIENT_PORT),
+			  NEIGH },
+		},
+	},
+	{
+		.desc = "a LoadBalancer IP from outside, its backend a pod here: into it; its reply leaves from the LB IP",
+		.steps = {
+			{ .before = lb_ips, .where = UPLINK,
+			  .in = OUTER(L3_IPV4, IPPROTO_TCP, OUTSIDE4,
+				      CLIENT_PORT, LB4_POD_B, 80),
+			  .want = OUTER(L3_IPV4, IPPROTO_TCP, OUTSIDE4,
+					CLIENT_PORT, B4, BE_PORT),
+			  INTO(POD_B), .xdp_own = true, .ct = CT(2) },
+			{ .from = POD_B,
+			  .in = FLOW(L3_IPV4, IPPROTO_TCP, B4, BE_PORT,
+				     OUTSIDE4, CLIENT_PORT),
+			  .want = { .l3 = L3_IPV4, .proto = IPPROTO_TCP,
+				    .src = LB4_POD_B, .sport = 80,
+				    .dst = OUTSIDE4, .dport = CLIENT_PORT },
+			  .verdict = REDIRECT, .out = OUT_NEIGH,
+			  .delta = { [ZH_STAT_PASS_NO_ENDPOINT] = 1 },
+			  .ct = CT(2) },
+		},
+	},
+	{
+		.desc = "from outside to an address of no Service: the kernel's",
+		.steps = {
+			{ .before = lb_ips, .where = UPLINK,
+			  .in = OUTER(L3_IPV4, IPPROTO_TCP, OUTSIDE4,
+				      CLIENT_PORT, "198.51.100.202", 80),
+			  .verdict = PASS, .out = OUT_SAME, .xdp_own = true,
+			  .ct = CT(0) },
 		},
 	},
 	{
@@ -867,9 +950,120 @@ static void test_snat_keep_port(void **state)
 
 /* --------------------------------------------------------------- main */
 
+/* ------------------------------------------------------- ICMP errors */
+
+#define ROUTER4 "198.51.100.1" /* a router on the way out there */
+#define ROUTER6 "2001:db8:77::1"
+
+/* A router's "fragmentation needed" / "packet too big" to the node about
+ * the packet @quoted (its first @quote bytes from L3; 0: header and 8),
+ * as the uplink receives it. */
+static __u32 router_err(const __u8 *quoted, __u32 qlen, bool v6, __u16 quote,
+			const char *to, __u8 *out)
+{
+	__u8 src[16], dst[16];
+	struct icmp_err e = { .v6 = v6,
+			      .src = src,
+			      .dst = dst,
+			      .type = v6 ? 2 : 3,
+			      .code = v6 ? 0 : 4,
+			      .mtu = 1280,
+			      .quoted = quoted,
+			      .quote = quote,
+			      .src_mac = mac_out,
+			      .dst_mac = mac_out };
+
+	assert_true(quote <= qlen - L3);
+	parse_addr(v6 ? AF_INET6 : AF_INET, v6 ? ROUTER6 : ROUTER4, src);
+	parse_addr(v6 ? AF_INET6 : AF_INET, to, dst);
+	return icmp_err_frame(&e, out);
+}
+
+/*
+ * Not a row: a router's ICMP error about a masqueraded flow (snat_icmp.h).
+ * A -> outside leaves from the node's address and a port of the range; the
+ * router's error to the node, quoting that packet (the whole of it, or
+ * only its IP header and 8 bytes), reaches A as though the router had
+ * answered A itself: destination A, the quote A's packet as A sent it
+ * (but for the TTL the node spent), every checksum as a sender computes it
+ * (the expected frame is built from scratch). XDP hands it to tc
+ * untouched. An error about a port no flow holds, or not quoting the
+ * node's address, stays the kernel's, untouched.
+ */
+static void snat_icmp_one(bool v6, __u8 proto, bool whole)
+{
+	const char *a = v6 ? A6 : A4, *node = v6 ? NODE6 : NODE4;
+	struct frame flow = FLOW(v6 ? L3_IPV6 : L3_IPV4, proto, a, CLIENT_PORT,
+				 v6 ? OUTSIDE6 : OUTSIDE4, 80);
+	__u64 redirect[ZH_STAT_MAX] = { [ZH_STAT_REDIRECT] = 1 };
+	__u64 none[ZH_STAT_MAX] = { 0 };
+	__u8 pod[FRAME_MAX], snated[FRAME_MAX], err[FRAME_MAX],
+		sent63[FRAME_MAX], want[FRAME_MAX];
+	__u32 plen, elen, wlen;
+	__u16 quote;
+	struct run r;
+
+	snat_setup(NULL);
+	plen = (__u32)frame_build(&flow, POD_A, pod);
+	cur_set(pod, plen, "tc: %s -> outside", a);
+	run_frame(PROG_TC, ifindex_of[POD_A], pod, plen, &r);
+	assert_verdict(PROG_TC, &r, REDIRECT);
+	memcpy(snated, r.out, r.out_len);
+	quote = whole ? (__u16)(plen - L3) : 0;
+
+	elen = router_err(snated, plen, v6, quote, node, err);
+	cur_set(err, elen, "%s error %s about %s", v6 ? "ICMPv6" : "ICMP",
+		v6 ? ROUTER6 : ROUTER4, a);
+	run_prog(skel->progs.zh_tc_uplink, ifindex_of[FOREIGN], err, elen, &r);
+	if (r.err)
+		fail_here("test_run: %s", strerror(-r.err));
+	assert_verdict(PROG_TC, &r, REDIRECT);
+	assert_deltas(&r, redirect, elen);
+	/* What A gets: the router's error to A about A's own packet, as it
+	 * left A but one hop on (TTL 63). */
+	flow.ttl = 63;
+	(void)frame_build(&flow, POD_A, sent63);
+	wlen = router_err(sent63, plen, v6, quote, a, want);
+	assert_int_equal(wlen, elen);
+	assert_routed(want, wlen, &r, POD_A, true);
+
+	/* XDP: handed to tc, untouched. */
+	run_prog(skel->progs.zh_xdp_uplink, ifindex_of[FOREIGN], err, elen, &r);
+	assert_verdict(PROG_XDP, &r, PASS);
+	assert_unchanged(err, elen, &r);
+	assert_deltas(&r, none, elen);
+
+	/* About a port no flow holds: the kernel's. */
+	if (v6)
+		put16(err + L3 + IP6_HLEN + 8 + IP6_HLEN,
+		      (__u16)(l4_sport(snated, v6) ^ 1));
+	else
+		put16(err + L3 + 20 + 8 + 20,
+		      (__u16)(l4_sport(snated, v6) ^ 1));
+	run_prog(skel->progs.zh_tc_uplink, ifindex_of[FOREIGN], err, elen, &r);
+	assert_verdict(PROG_TC, &r, PASS);
+	assert_unchanged(err, elen, &r);
+	/* Quoting a packet from an address that is not the node's: A's
+	 * own packet as it left A. */
+	elen = router_err(pod, plen, v6, quote, node, err);
+	run_prog(skel->progs.zh_tc_uplink, ifindex_of[FOREIGN], err, elen, &r);
+	assert_verdict(PROG_TC, &r, PASS);
+	assert_unchanged(err, elen, &r);
+}
+
+static void test_snat_icmp(void **state)
+{
+	(void)state;
+	for (int v6 = 0; v6 < 2; v6++)
+		for (int whole = 0; whole < 2; whole++) {
+			snat_icmp_one(v6, IPPROTO_TCP, whole);
+			snat_icmp_one(v6, IPPROTO_UDP, whole);
+		}
+}
+
 #define NR_ROWS (ARRAY_SIZE(cases) * NR_PROGS)
 static struct fixture_run runs[NR_ROWS];
-static struct CMUnitTest tests[NR_ROWS + 2];
+static struct CMUnitTest tests[NR_ROWS + 3];
 
 int main(int argc, char **argv)
 {
@@ -891,5 +1085,7 @@ int main(int argc, char **argv)
 		test_snat_ports, snat_setup, snat_teardown);
 	tests[i++] = (struct CMUnitTest)cmocka_unit_test_setup_teardown(
 		test_snat_keep_port, snat_setup, snat_teardown);
+	tests[i++] = (struct CMUnitTest)cmocka_unit_test_setup_teardown(
+		test_snat_icmp, snat_setup, snat_teardown);
 	return fixture_main(&suite, argc, argv);
 }

@@ -17,7 +17,7 @@ ZH_PREFIX="zhs$$"
 # shellcheck source=tests/integration/lib.sh
 . tests/integration/lib.sh
 zh_start
-zh_require jq socat nsenter iptables bpftool ethtool
+zh_require jq socat nsenter iptables bpftool ethtool python3
 
 CTL="$ZH_BIN/zerohopctl"
 SVC="$ZH_TMP/services.json"
@@ -99,7 +99,10 @@ services() {
  {"name": "web6", "vip": "fd00:96::10", "port": 80, "backends": $(backends 8080 6 "$@")},
  {"name": "np", "vip": "10.96.0.15", "port": 80, "nodePort": 30080, "backends": $(backends 8080 4 "$B1")},
  {"name": "remote", "vip": "10.96.0.16", "port": 80, "backends": [{"ip": "192.168.77.2", "port": 8080}]},
- {"name": "np3", "vip": "10.96.0.17", "port": 80, "nodePort": 30083, "backends": $(backends 8080 4 "$B3")}
+ {"name": "np3", "vip": "10.96.0.17", "port": 80, "nodePort": 30083, "backends": $(backends 8080 4 "$B3")},
+ {"name": "deaf", "vip": "10.96.0.18", "port": 53, "proto": "udp", "backends": $(backends 5999 4 "$B1")},
+ {"name": "deaf-xdp", "vip": "10.96.0.19", "port": 53, "proto": "udp", "backends": $(backends 5999 4 "$B3")},
+ {"name": "deaf6", "vip": "fd00:96::18", "port": 53, "proto": "udp", "backends": $(backends 5999 6 "$B1")}
 ]}
 EOF
 	"$CTL" service apply -f "$SVC"
@@ -161,8 +164,8 @@ apply() {
 	check "--maglev-per-backend 50: 3 backends get a table of 151 (prime >= 150)" \
 		sh -c "'$CTL' service list -o json | jq -e '.services[] |
 			select(.vip == \"10.96.0.10\" and .port == 80) | .table.size == 151'"
-	check "service list shows all 10" \
-		sh -c "'$CTL' service list -o json | jq -e '.services | length == 10'"
+	check "service list shows all 13" \
+		sh -c "'$CTL' service list -o json | jq -e '.services | length == 13'"
 }
 
 cluster_ip() {
@@ -295,10 +298,21 @@ xdp_pod() {
 		test "$(($(zh_stat pass_no_endpoint) - before))" = 3
 }
 
+
+# A backend with nothing listening answers the request with an ICMP port
+# unreachable about the packet it got (to its own address): the client's
+# socket hears it only as the VIP's (lb_icmp.h), as behind kube-proxy.
+icmp_errors() {
+	check "UDP to a Service whose backend does not listen: ECONNREFUSED at once" \
+		zh_udp_refused "$C" 10.96.0.18 53
+	check "... its backend an XDP pod" zh_udp_refused "$C" 10.96.0.19 53
+	check "... over IPv6" zh_udp_refused "$C" fd00:96::18 53
+}
+
 conntrack() {
 	check "conntrack flush empties it" \
 		sh -c "'$CTL' conntrack flush && '$CTL' conntrack list -o json | jq -e 'length == 0'"
 }
 
 zh_run_cases apply cluster_ip backend_change affinity no_endpoints hairpin ipv6 \
-	unknown_vip node_port remote_backend xdp_pod conntrack
+	unknown_vip node_port remote_backend xdp_pod icmp_errors conntrack

@@ -389,3 +389,27 @@ zh_run_cases() {
 	[ "$FAIL" = 0 ] || exit 1
 	exit 0
 }
+
+# zh_udp_refused NS HOST PORT: a connected UDP socket in netns NS sends one
+# datagram to HOST:PORT and hears "port unreachable" (ECONNREFUSED) within
+# 2 s; prints what it heard.
+zh_udp_refused() {
+	local out
+	out=$(zh_in "$1" python3 -c '
+import socket, sys
+s = socket.socket(socket.AF_INET6 if ":" in sys.argv[1] else socket.AF_INET,
+                  socket.SOCK_DGRAM)
+s.settimeout(2)
+s.connect((sys.argv[1], int(sys.argv[2])))
+s.send(b"x")
+try:
+    s.recv(16)
+    print("answered")
+except ConnectionRefusedError:
+    print("refused")
+except socket.timeout:
+    print("timeout")
+' "$2" "$3" 2>&1) || true
+	echo "$1 -> $2:$3 udp: $out"
+	[ "$out" = refused ]
+}

@@ -14,9 +14,11 @@
 # carried it. The cases: masquerade TCP and UDP, IPv4 and IPv6, from a tc
 # and an XDP pod, seen from outside as node A's address; no masquerade to
 # another node's pod nor to --no-masquerade; ICMP masqueraded by the
-# nftables fallback; a NodePort on A to the backend on B (SNAT: B sees A,
+# nftables fallback; path MTU discovery through masquerade (an ICMP error
+# from past the outside reaches the pod); a NodePort on A to the backend on B (SNAT: B sees A,
 # the client gets its answer); externalTrafficPolicy Local: the client's
-# address kept at a local backend, and nothing served without one.
+# address kept at a local backend, and nothing served without one;
+# LoadBalancer IPs routed to node A, to a backend there and on node B.
 # Everything lives in namespaces this script makes and removes.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -28,11 +30,13 @@ zh_start
 zh_require jq socat nsenter iptables ip6tables nft ethtool python3
 
 FAB="${ZH_PREFIX}-fab" NB="${ZH_PREFIX}-nb" OUT="${ZH_PREFIX}-out"
+FAR="${ZH_PREFIX}-far" # behind the outside, past a 1280-byte link
 B1="${ZH_PREFIX}-b1" UPLINK="${ZH_PREFIX}up"
 A_IP=192.168.78.1 B_IP=192.168.78.2 A_IP6=fd78::1 B_IP6=fd78::2
 OUT_IP=172.30.0.100 OUT_IP6=fd30::100 # masqueraded to
 KEEP_IP=172.31.0.100                   # --no-masquerade 172.31.0.0/24
 NFT_IP=172.32.0.100                    # ICMP: the nftables fallback
+FAR_IP=172.33.0.100 FAR_IP6=fd33::100  # path MTU 1280, masqueraded to
 B1_IP=10.95.2.10 B1_IP6=fd00:95:2::10
 
 # A veth from netns NS (named DEV there) into the fabric's bridge.
@@ -71,6 +75,8 @@ zh_node ip route add 172.30.0.0/24 dev "$UPLINK"
 zh_node ip route add 172.31.0.0/24 dev "$UPLINK"
 zh_node ip route add 172.32.0.0/24 dev "$UPLINK"
 zh_node ip -6 route add fd30::/64 dev "$UPLINK"
+zh_node ip route add 172.33.0.0/24 via "$OUT_IP" dev "$UPLINK" onlink
+zh_node ip -6 route add fd33::/64 via "$OUT_IP6" dev "$UPLINK" onlink
 zh_node ip route add 10.95.2.0/24 via "$B_IP"
 zh_node ip -6 route add fd00:95:2::/64 via "$B_IP6"
 
@@ -105,6 +111,24 @@ zh_in "$OUT" ip route add 192.168.78.0/24 dev eth0
 zh_in "$OUT" ip -6 route add fd78::/64 dev eth0
 # Only the kept (unmasqueraded) case needs a way back to the pods.
 zh_in "$OUT" ip route add 10.95.0.0/16 via "$A_IP"
+# LoadBalancer IPs, routed to node A (as MetalLB's BGP or L2 mode would).
+zh_in "$OUT" ip route add 172.34.0.0/24 via "$A_IP"
+# The outside routes on to FAR over a link of 1280 bytes on its side
+# (1500 on FAR's, whose TCP then offers a 1460-byte MSS): what a pod sends
+# at 1500 bytes there gets the outside's "fragmentation needed" / "packet
+# too big", sent to node A's address (the packet was masqueraded).
+ip netns add "$FAR"
+zh_in "$FAR" ip link set lo up
+ip link add far netns "$OUT" type veth peer name eth0 netns "$FAR"
+zh_in "$OUT" ip link set far mtu 1280 up
+zh_in "$OUT" ip addr add 172.33.0.1/24 dev far
+zh_in "$OUT" ip addr add fd33::1/64 dev far nodad
+zh_in "$OUT" sysctl -qw net.ipv4.ip_forward=1 net.ipv6.conf.all.forwarding=1
+zh_in "$FAR" ip link set eth0 up
+zh_in "$FAR" ip addr add "$FAR_IP/24" dev eth0
+zh_in "$FAR" ip addr add "$FAR_IP6/64" dev eth0 nodad
+zh_in "$FAR" ip route add default via 172.33.0.1
+zh_in "$FAR" ip -6 route add default via fd33::1
 
 # Servers that answer with the address they see: TCP and UDP (the
 # variable is socat's, for the shell it starts: single quotes).
@@ -118,6 +142,8 @@ peer_servers() {
 }
 peer_servers "$OUT"
 peer_servers "$B1"
+# A sink that answers with the number of bytes it got.
+zh_bg "$FAR" socat TCP6-LISTEN:9100,ipv6only=0,reuseaddr,fork SYSTEM:'wc -c'
 
 # --- the agent and node A's pods -------------------------------------------------
 cat >"$ZH_TMP/services.json" <<EOF
@@ -251,6 +277,54 @@ EOF
 		seen "$OUT" "$A_IP" 30081 "$OUT_IP"
 }
 
+# sent NS HOST BYTES: a TCP connection carries BYTES to FAR's sink, which
+# says it got them all.
+sent() {
+	local h=$2 got
+	[[ $h == *:* ]] && h="[$h]"
+	got=$(head -c "$3" /dev/zero |
+		zh_in "$1" socat -t 5 -T 5 - "TCP:$h:9100,connect-timeout=3") || true
+	echo "the sink got: '$got' of $3"
+	[ "$got" = "$3" ]
+}
+path_mtu() { zh_in "$1" ip route get "$2" | grep -q "mtu $3"; }
+
+# Path MTU discovery through masquerade (snat_icmp.h): the outside's
+# ICMP error about a masqueraded packet reaches the pod, whose TCP then
+# fits its segments to 1280 bytes; without it the transfer is stuck in
+# a black hole.
+pmtu() {
+	check "tc pod -> FAR TCP, 200 kB over a 1280-byte hop: all of it arrives" \
+		sent "$A1" "$FAR_IP" 200000
+	check "... the pod learnt the path's MTU from the outside's ICMP error" \
+		path_mtu "$A1" "$FAR_IP" 1280
+	check "the same over IPv6 (ICMPv6 packet too big)" \
+		sent "$A1" "$FAR_IP6" 200000
+	check "... the pod learnt it" path_mtu "$A1" "$FAR_IP6" 1280
+}
+
+# LoadBalancer IPs from outside: balanced on the uplink like a node port
+# (lb.h zh_lb_external), SNATed to node A toward a backend on node B,
+# straight into a pod here with the client's address.
+lb_ips() {
+	cat >"$ZH_TMP/services.json" <<EOF
+{"services": [
+ {"name": "np-remote", "vip": "10.96.0.20", "port": 80, "nodePort": 30080,
+  "backends": [{"ip": "$B1_IP", "port": 9000}]},
+ {"name": "lb-remote", "vip": "172.34.0.200", "port": 80,
+  "backends": [{"ip": "$B1_IP", "port": 9000}]},
+ {"name": "lb-local", "vip": "172.34.0.201", "port": 80,
+  "backends": [{"ip": "$A1_IP", "port": 9000}]}
+]}
+EOF
+	kill -HUP "$AGENT"
+	sleep 1
+	check "outside -> LoadBalancer IP -> B1 on node B: B1 sees node A ($A_IP)" \
+		seen "$OUT" 172.34.0.200 80 "$A_IP"
+	check "outside -> LoadBalancer IP -> A1 on node A: A1 sees the client ($OUT_IP)" \
+		seen "$OUT" 172.34.0.201 80 "$OUT_IP"
+}
+
 no_forward() {
 	check "node A's FORWARD drops to and from the outside never hit" \
 		test "$(forward_drops)" = 0
@@ -258,4 +332,5 @@ no_forward() {
 
 debug_agent() { cat "$ZH_TMP/agent.log" >&2; }
 [ -z "${ZH_DEBUG:-}" ] || zh_defer debug_agent
-zh_run_cases setup masquerade inside nft_fallback nodeport_remote etp_local no_forward
+zh_run_cases setup masquerade inside nft_fallback pmtu nodeport_remote etp_local \
+	lb_ips no_forward

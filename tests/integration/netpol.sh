@@ -21,7 +21,7 @@ ZH_PREFIX="zhnp$$"
 # shellcheck source=tests/k8s/lib.sh
 . tests/k8s/lib.sh
 zh_start
-zh_require jq nsenter curl openssl python3 socat iptables
+zh_require jq nsenter curl openssl python3 socat iptables ping
 
 K="$ZH_TMP/k8s"
 LOG="$ZH_TMP/agent.log"
@@ -242,6 +242,24 @@ case_clusterip() {
 		eventually vip_ok "$A"
 	check_not "c does not: judged on b's address and port, after DNAT" \
 		vip_ok "$C"
+}
+
+ping_ok() { zh_in "$1" ping -c 1 -W 1 "$2" >/dev/null 2>&1; }
+
+# ICMP errors about an approved flow pass as its packets do (netfilter's
+# RELATED), whatever the policies say of ICMP; other ICMP is judged as
+# itself.
+case_icmp_related() {
+	apply "$(netpol x a-iso '{"podSelector":{"matchLabels":{"app":"a"}},"policyTypes":["Ingress","Egress"],"egress":[{"to":[{"namespaceSelector":{"matchLabels":{"ns":"y"}}}],"ports":[{"protocol":"UDP","port":7777}]}]}')"
+	sync_policy
+	check "c's port unreachable reaches isolated a: its UDP socket sees ECONNREFUSED" \
+		zh_udp_refused "$A" "${IP[$C]}" 7777
+	check_not "c's ping into a is denied: ICMP that relates to no flow of a's" \
+		ping_ok "$C" "${IP[$A]}"
+	check_not "a's own ping to c is denied by its egress" ping_ok "$A" "${IP[$C]}"
+	delpol x a-iso
+	sync_policy
+	check "a-iso deleted: c pings a" ping_ok "$C" "${IP[$A]}"
 }
 
 # A live TCP connection (zh-flows, a request every 10 ms) from a to b:7000.
@@ -618,5 +636,5 @@ case_afxdp() {
 
 zh_run_cases case_open case_default_deny_in case_selectors \
 	case_ports_ipblock case_default_deny_out case_default_deny_both \
-	case_clusterip case_live_flow case_new_pod case_restart \
+	case_clusterip case_icmp_related case_live_flow case_new_pod case_restart \
 	case_policy_counters case_audit_ns case_ipv6 case_afxdp

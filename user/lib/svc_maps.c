@@ -698,10 +698,6 @@ static int rev_mark(const struct zh_ct_key *key, const struct zh_ct *ct,
 		slot = ep.ifindex & (ZH_SVC_BE_SLOTS - 1);
 	if (bpf_map_update_elem(m->o->svc_be_fd, &slot, &one, BPF_ANY))
 		return -errno;
-	/* As the datapath marks it (lb.h zh_lb_mark()). */
-	slot = ZH_SVC_BE_ANY;
-	if (bpf_map_update_elem(m->o->svc_be_fd, &slot, &one, BPF_ANY))
-		return -errno;
 	m->marked++;
 	return 0;
 }

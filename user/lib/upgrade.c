@@ -1033,7 +1033,6 @@ static const struct {
 	ABI_CONST(ZH_CFG_F_REV_GATED),
 	ABI_CONST(ZH_SVC_BE_SLOTS),
 	ABI_CONST(ZH_SVC_BE_ROUTED),
-	ABI_CONST(ZH_SVC_BE_ANY),
 };
 
 static int by_name(const void *a, const void *b)
