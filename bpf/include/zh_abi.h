@@ -36,6 +36,7 @@
 #define ZH_MAP_NOMASQ "zh_nomasq"
 #define ZH_MAP_SNAT_SRC "zh_snat_src"
 #define ZH_MAP_SOCK_REV "zh_sock_rev"
+#define ZH_MAP_SOCK_CONN "zh_sock_conn"
 #define ZH_MAP_SOCK_STATS "zh_sock_stats"
 #define ZH_MAP_NETNS "zh_netns"
 #define ZH_MAP_VXLAN "zh_vxlan"
@@ -793,6 +794,28 @@ struct zh_sock_rev {
 };
 
 /*
+ * zh_sock_conn: array, slot (cookie & (ZH_SOCK_CONN_MAX - 1)): what
+ * connect() translated, the same record as zh_sock_rev's, written there
+ * instead of an LRU insert (a plain store into a preallocated slot: ~90 ns
+ * of connect4 against ~520 ns for the LRU insert, bpf_stats in xdpbench
+ * tcp-crr at 10k Services). A connected socket has one peer, so one slot.
+ * Socket cookies are handed out in increasing order, so a slot is taken
+ * over by the socket ZH_SOCK_CONN_MAX cookies later: recvmsg/getpeername
+ * check that the key (cookie first) is theirs, and copy the record into
+ * zh_sock_rev the first time they find it here, so that a socket that
+ * reads its peer keeps it as long as zh_sock_rev would (an untouched
+ * zh_sock_rev entry ages out after as many newer inserts). key.cookie is
+ * written last (0 while the rest is written) and read before and after
+ * the rest: a record torn by a writer reusing the slot is never taken.
+ */
+#define ZH_SOCK_CONN_MAX 262144 /* a power of 2: the slot is a mask */
+
+struct zh_sock_conn {
+	struct zh_sock_rev_key key;
+	struct zh_sock_rev rev;
+};
+
+/*
  * zh_sock_stats: per-CPU array of __u64 indexed by enum zh_sock_stat: the
  * translations by hook (zerohopctl stats, /metrics), then what refused.
  */
@@ -1136,6 +1159,9 @@ _Static_assert(sizeof(struct zh_lpm_key) == 24, "zh_lpm_key layout");
 _Static_assert(sizeof(struct zh_node) == 32, "zh_node layout");
 _Static_assert(sizeof(struct zh_snat_src) == 32, "zh_snat_src layout");
 _Static_assert(sizeof(struct zh_sock_rev_key) == 32, "zh_sock_rev_key layout");
+_Static_assert(sizeof(struct zh_sock_conn) == 64, "zh_sock_conn layout");
+_Static_assert((ZH_SOCK_CONN_MAX & (ZH_SOCK_CONN_MAX - 1)) == 0,
+	       "zh_sock_conn slots: a power of 2");
 _Static_assert(sizeof(struct zh_sock_rev) == 32, "zh_sock_rev layout");
 _Static_assert(sizeof(struct zh_netns) == 32, "zh_netns layout");
 _Static_assert(sizeof(struct zh_ipc) == 8, "zh_ipc layout");

@@ -22,8 +22,13 @@
  * A translated socket then sends straight to the backend: the per-packet
  * path sees a pod-to-pod flow and writes no conntrack entry for it.
  *
- * Each translation records {cookie, backend} -> VIP in zh_sock_rev, which
- * recvmsg and getpeername read back. An unconnected UDP socket is balanced
+ * Each translation records {cookie, backend} -> VIP, which recvmsg and
+ * getpeername read back: sendmsg in zh_sock_rev (an LRU hash: an
+ * unconnected socket may talk to many backends), connect() in the
+ * socket's slot of zh_sock_conn (an array: a connected socket has one
+ * peer, and a store costs a fraction of an LRU insert; zh_abi.h says how
+ * slots are shared and when a record moves on to zh_sock_rev). An
+ * unconnected UDP socket is balanced
  * again at each sendmsg(): same cookie, same table, same backend while the
  * backend stays; once it leaves the table its slots name other backends,
  * and the next datagram goes to one of them.
@@ -48,6 +53,14 @@ struct {
 	__type(key, struct zh_sock_rev_key);
 	__type(value, struct zh_sock_rev);
 } zh_sock_rev SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+	__uint(max_entries, ZH_SOCK_CONN_MAX);
+	__type(key, __u32);
+	__type(value, struct zh_sock_conn);
+} zh_sock_conn SEC(".maps");
 
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
@@ -79,6 +92,61 @@ static __always_inline void zh_sock_count(__u32 stat)
 
 	if (c) /* per-CPU slot */
 		(*c)++;
+}
+
+/* The compiler keeps the stores (and loads) on either side of it in
+ * their order; x86 keeps them so for other CPUs (zh_abi.h zh_sock_conn). */
+#define zh_sock_barrier() asm volatile("" ::: "memory")
+#define zh_sock_cookie_of(c) (*(volatile __u64 *)&(c)->key.cookie)
+
+static __always_inline struct zh_sock_conn *zh_sock_conn_slot(__u64 cookie)
+{
+	__u32 slot = (__u32)cookie & (ZH_SOCK_CONN_MAX - 1);
+
+	return bpf_map_lookup_elem(&zh_sock_conn, &slot);
+}
+
+/* connect(): @rk -> @rv in the socket's slot, the cookie last. A socket
+ * connected before to another backend (UDP may connect again) leaves
+ * that record to zh_sock_rev, for its datagrams still queued. */
+static __always_inline void zh_sock_conn_put(const struct zh_sock_rev_key *rk,
+					     const struct zh_sock_rev *rv)
+{
+	struct zh_sock_conn *c = zh_sock_conn_slot(rk->cookie);
+
+	if (!c)
+		return;
+	if (zh_sock_cookie_of(c) == rk->cookie &&
+	    (c->key.port != rk->port || c->key.family != rk->family ||
+	     !zh_addr_eq(c->key.addr, rk->addr)))
+		bpf_map_update_elem(&zh_sock_rev, &c->key, &c->rev, BPF_ANY);
+	zh_sock_cookie_of(c) = 0;
+	zh_sock_barrier();
+	__builtin_memcpy(c->key.addr, rk->addr, sizeof(c->key.addr));
+	c->key.port = rk->port;
+	c->key.family = rk->family;
+	__builtin_memcpy(&c->rev, rv, sizeof(c->rev));
+	zh_sock_barrier();
+	zh_sock_cookie_of(c) = rk->cookie;
+}
+
+/* What connect() recorded for @rk, copied into @out: 1, else 0 (the slot
+ * is another socket's, or was being written while read). */
+static __always_inline int zh_sock_conn_get(const struct zh_sock_rev_key *rk,
+					    struct zh_sock_conn *out)
+{
+	struct zh_sock_conn *c = zh_sock_conn_slot(rk->cookie);
+
+	if (!c || zh_sock_cookie_of(c) != rk->cookie)
+		return 0;
+	zh_sock_barrier();
+	__builtin_memcpy(out, c, sizeof(*out));
+	zh_sock_barrier();
+	if (zh_sock_cookie_of(c) != rk->cookie)
+		return 0;
+	out->key.cookie = rk->cookie;
+	return out->key.port == rk->port && out->key.family == rk->family &&
+	       zh_addr_eq(out->key.addr, rk->addr);
 }
 
 /* The address a socket call names (or, recvmsg, its datagram's source). */
@@ -277,16 +345,22 @@ static __always_inline int zh_sock_fwd(struct bpf_sock_addr *ctx, const int v6,
 	rv.vport = d.port;
 	rv.svc_id = svc->id;
 	rv.backend_id = bid;
+	if (!sendmsg) {
+		/* One peer: the socket's slot, no LRU insert. */
+		zh_sock_conn_put(&rk, &rv);
+		goto set;
+	}
 	/* An unconnected socket's next datagram to the same Service and
 	 * backend finds its entry as it was: no write (an LRU insert is
 	 * most of this program's time). */
-	old = sendmsg ? bpf_map_lookup_elem(&zh_sock_rev, &rk) : NULL;
+	old = bpf_map_lookup_elem(&zh_sock_rev, &rk);
 	if (!old || old->svc_id != rv.svc_id || old->vport != rv.vport ||
 	    !zh_addr_eq(old->vip, rv.vip) || old->backend_id != bid)
 		/* Full (LRU: never): recvmsg and getpeername would show
 		 * the backend; the connection itself works all the
 		 * same. */
 		bpf_map_update_elem(&zh_sock_rev, &rk, &rv, BPF_ANY);
+set:
 	zh_sock_set(ctx, be->addr, be->port, v6);
 	zh_sock_count(stat);
 	return 1;
@@ -298,6 +372,7 @@ static __always_inline int zh_sock_rev_nat(struct bpf_sock_addr *ctx,
 					   const int v6, __u32 stat)
 {
 	struct zh_sock_rev_key rk = {};
+	struct zh_sock_conn conn;
 	struct zh_sock_dst d = {};
 	struct zh_sock_rev *rv;
 
@@ -309,8 +384,15 @@ static __always_inline int zh_sock_rev_nat(struct bpf_sock_addr *ctx,
 	rk.port = d.port;
 	__builtin_memcpy(rk.addr, d.addr, sizeof(rk.addr));
 	rv = bpf_map_lookup_elem(&zh_sock_rev, &rk);
-	if (!rv)
-		return 1;
+	if (!rv) {
+		/* connect()'s record: from now on in zh_sock_rev as well,
+		 * where a socket that reads its peer keeps it once the slot
+		 * is another socket's. */
+		if (!zh_sock_conn_get(&rk, &conn))
+			return 1;
+		bpf_map_update_elem(&zh_sock_rev, &rk, &conn.rev, BPF_ANY);
+		rv = &conn.rev;
+	}
 	zh_sock_set(ctx, rv->vip, rv->vport, v6);
 	zh_sock_count(stat);
 	return 1;

@@ -18,6 +18,13 @@
  *  - a socket made outside the cgroup is not translated;
  *  - sessionAffinity: a netns recorded in zh_netns is its address's
  *    client (the per-packet path's key), its entry read back.
+ *  - connect() records the socket in its zh_sock_conn slot and writes no
+ *    zh_sock_rev entry; the first getpeername()/recvmsg() copies the
+ *    record there, and the socket keeps its VIP once another socket
+ *    takes the slot; a socket whose slot was taken before it read its
+ *    peer sees the backend; a UDP socket connected again to another
+ *    Service leaves its first record to zh_sock_rev; connected UDP reads
+ *    replies as from the VIP.
  *
  * Exit 77 (skipped) when not root, without a cgroup v2 hierarchy, or on a
  * kernel without the socket-level LB hooks.
@@ -53,6 +60,7 @@
 #define VIP "10.96.0.10"
 #define VIP_EMPTY "10.96.0.13"
 #define VIP_STICKY "10.96.0.12"
+#define VIP_DNS2 "10.96.0.14"
 
 static const char services[] =
 	"{\"services\": ["
@@ -63,6 +71,9 @@ static const char services[] =
 	"  \"backends\": [{\"ip\": \"" BACKEND "\", \"port\": 5353}]},"
 	" {\"name\": \"empty\", \"vip\": \"" VIP_EMPTY
 	"\", \"port\": 80, \"backends\": []},"
+	" {\"name\": \"dns2\", \"vip\": \"" VIP_DNS2
+	"\", \"port\": 53, \"proto\": \"udp\","
+	"  \"backends\": [{\"ip\": \"" BACKEND "\", \"port\": 5354}]},"
 	" {\"name\": \"emptyu\", \"vip\": \"" VIP_EMPTY "\", \"port\": 53,"
 	"  \"proto\": \"udp\", \"backends\": []},"
 	" {\"name\": \"sticky\", \"vip\": \"" VIP_STICKY "\", \"port\": 80,"
@@ -258,6 +269,164 @@ static void test_udp_vip(void **state)
 	assert_int_equal(stat_of(ZH_SOCK_STAT_RECVMSG4), r0 + 1);
 }
 
+#ifndef SO_COOKIE
+#define SO_COOKIE 57
+#endif
+
+static __u64 cookie_of(int fd)
+{
+	__u64 c = 0;
+	socklen_t len = sizeof(c);
+
+	assert_int_equal(getsockopt(fd, SOL_SOCKET, SO_COOKIE, &c, &len), 0);
+	assert_true(c != 0);
+	return c;
+}
+
+static __u32 conn_slot(__u64 cookie)
+{
+	return (__u32)cookie & (ZH_SOCK_CONN_MAX - 1);
+}
+
+static void conn_read(__u64 cookie, struct zh_sock_conn *c)
+{
+	__u32 slot = conn_slot(cookie);
+
+	assert_int_equal(bpf_map_lookup_elem(objs.sock_conn_fd, &slot, c), 0);
+}
+
+/* zh_sock_rev's entry for @cookie and the backend at @port: 1 with @out
+ * filled, 0 when there is none. */
+static int rev_read(__u64 cookie, int port, struct zh_sock_rev *out)
+{
+	struct zh_sock_rev_key k = { .cookie = cookie,
+				     .family = ZH_AF_INET,
+				     .port = htons((__u16)port) };
+
+	k.addr[0] = inet_addr(BACKEND);
+	return !bpf_map_lookup_elem(objs.sock_rev_fd, &k, out);
+}
+
+static void peer_is(int fd, const char *addr, int port)
+{
+	struct sockaddr_in peer;
+	socklen_t len = sizeof(peer);
+
+	assert_int_equal(getpeername(fd, (struct sockaddr *)&peer, &len), 0);
+	assert_int_equal(peer.sin_addr.s_addr, inet_addr(addr));
+	assert_int_equal(peer.sin_port, htons((__u16)port));
+}
+
+/* What connect() records, where, and when it moves on to zh_sock_rev. */
+static void test_conn_record(void **state)
+{
+	struct sockaddr_in dst;
+	struct zh_sock_conn c, other = { .key = { .cookie = 1 } };
+	struct zh_sock_rev rv;
+	int fd = client(SOCK_STREAM, true), fd2, afd;
+	__u64 ck = cookie_of(fd);
+	__u32 slot;
+
+	(void)state;
+	sin_set(&dst, VIP, 80);
+	assert_int_equal(connect(fd, (struct sockaddr *)&dst, sizeof(dst)), 0);
+	afd = accept(tcp_srv, NULL, NULL);
+	assert_true(afd >= 0);
+	close(afd);
+	/* In the socket's slot, and nowhere else yet. */
+	conn_read(ck, &c);
+	assert_true(c.key.cookie == ck);
+	assert_int_equal(c.key.addr[0], inet_addr(BACKEND));
+	assert_int_equal(c.key.port, htons(8080));
+	assert_int_equal(c.key.family, ZH_AF_INET);
+	assert_int_equal(c.rev.vip[0], inet_addr(VIP));
+	assert_int_equal(c.rev.vport, htons(80));
+	assert_int_equal(rev_read(ck, 8080, &rv), 0);
+	/* Read once: copied into zh_sock_rev... */
+	peer_is(fd, VIP, 80);
+	assert_int_equal(rev_read(ck, 8080, &rv), 1);
+	assert_int_equal(rv.vip[0], inet_addr(VIP));
+	assert_int_equal(rv.vport, htons(80));
+	/* ... where it stays once another socket has the slot. */
+	slot = conn_slot(ck);
+	other.key.cookie = ck + ZH_SOCK_CONN_MAX;
+	assert_int_equal(bpf_map_update_elem(objs.sock_conn_fd, &slot, &other,
+					     BPF_ANY),
+			 0);
+	peer_is(fd, VIP, 80);
+	close(fd);
+
+	/* The slot taken before the socket read its peer: the peer reads
+	 * as the backend (as an LRU entry aged out would leave it). */
+	fd2 = client(SOCK_STREAM, true);
+	ck = cookie_of(fd2);
+	assert_int_equal(connect(fd2, (struct sockaddr *)&dst, sizeof(dst)), 0);
+	afd = accept(tcp_srv, NULL, NULL);
+	assert_true(afd >= 0);
+	close(afd);
+	slot = conn_slot(ck);
+	other.key.cookie = ck + ZH_SOCK_CONN_MAX;
+	assert_int_equal(bpf_map_update_elem(objs.sock_conn_fd, &slot, &other,
+					     BPF_ANY),
+			 0);
+	peer_is(fd2, BACKEND, 8080);
+	close(fd2);
+}
+
+/* Connected UDP: replies as from the VIP; connected again to another
+ * Service, the first record moves on to zh_sock_rev. */
+static void test_udp_connected(void **state)
+{
+	struct sockaddr_in dst, from;
+	socklen_t len = sizeof(from);
+	struct zh_sock_conn c;
+	struct zh_sock_rev rv;
+	int fd = client(SOCK_DGRAM, true);
+	__u64 ck = cookie_of(fd);
+	char buf[16];
+
+	(void)state;
+	sin_set(&dst, VIP, 53);
+	assert_int_equal(connect(fd, (struct sockaddr *)&dst, sizeof(dst)), 0);
+	assert_int_equal(send(fd, "q", 1, 0), 1);
+	assert_int_equal(recvfrom(udp_srv, buf, sizeof(buf), 0,
+				  (struct sockaddr *)&from, &len),
+			 1);
+	assert_int_equal(
+		sendto(udp_srv, "a", 1, 0, (struct sockaddr *)&from, len), 1);
+	len = sizeof(from);
+	assert_int_equal(recvfrom(fd, buf, sizeof(buf), 0,
+				  (struct sockaddr *)&from, &len),
+			 1);
+	assert_int_equal(from.sin_addr.s_addr, inet_addr(VIP));
+	assert_int_equal(from.sin_port, htons(53));
+	peer_is(fd, VIP, 53);
+
+	/* Again, to dns2 (BACKEND:5354): its record in the slot, the
+	 * first one's in zh_sock_rev (read above, it was there already:
+	 * taken out to see the move). */
+	assert_int_equal(rev_read(ck, 5353, &rv), 1);
+	{
+		struct zh_sock_rev_key k = { .cookie = ck,
+					     .family = ZH_AF_INET,
+					     .port = htons(5353) };
+
+		k.addr[0] = inet_addr(BACKEND);
+		assert_int_equal(bpf_map_delete_elem(objs.sock_rev_fd, &k), 0);
+	}
+	sin_set(&dst, VIP_DNS2, 53);
+	assert_int_equal(connect(fd, (struct sockaddr *)&dst, sizeof(dst)), 0);
+	conn_read(ck, &c);
+	assert_true(c.key.cookie == ck);
+	assert_int_equal(c.key.port, htons(5354));
+	assert_int_equal(c.rev.vip[0], inet_addr(VIP_DNS2));
+	assert_int_equal(rev_read(ck, 5353, &rv), 1);
+	assert_int_equal(rv.vip[0], inet_addr(VIP));
+	assert_int_equal(rv.vport, htons(53));
+	peer_is(fd, VIP_DNS2, 53);
+	close(fd);
+}
+
 static void test_no_endpoints(void **state)
 {
 	int want = zh_kfeat_has(&objs.feat, ZH_FEAT_SOCK_SET_RETVAL) ?
@@ -446,6 +615,8 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_tcp_clusterip),
 		cmocka_unit_test(test_udp_vip),
+		cmocka_unit_test(test_conn_record),
+		cmocka_unit_test(test_udp_connected),
 		cmocka_unit_test(test_no_endpoints),
 		cmocka_unit_test(test_outside_cgroup),
 		cmocka_unit_test(test_affinity_netns),

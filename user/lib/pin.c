@@ -166,6 +166,7 @@ static const struct pin_entry pins[] = {
 	PIN(ZH_MAP_VXLAN_STATS, vxlan_stats_fd, false),
 	PIN(ZH_MAP_POL_NPCTR, pol_npctr_fd, false),
 	PIN(ZH_MAP_POL_CT4, pol_ct4_fd, false),
+	PIN(ZH_MAP_SOCK_CONN, sock_conn_fd, false),
 };
 #define N_PINS (sizeof(pins) / sizeof(pins[0]))
 

@@ -70,6 +70,7 @@ struct zh_objs {
 	int xdp_uplink_fd;
 	int tc_tunnel_fd;
 	int sock_rev_fd;
+	int sock_conn_fd;
 	int sock_stats_fd;
 	int sock_connect4_fd; /* socket-level LB (socklb.h) */
 	int sock_connect6_fd;
