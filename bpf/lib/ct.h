@@ -37,10 +37,24 @@ static __always_inline __u8 zh_ct_next(const struct zh_flow *f, __u8 state)
 	return state;
 }
 
+/*
+ * Is @stamp at most @ns before @now? Signed: a stamp ahead of @now is
+ * young, not 2^64 ns old. It is no skew but the order of things: another
+ * CPU may write an entry between this program's clock read and its
+ * lookup, with a later time. Read as unsigned, such an entry (a SNAT
+ * port just taken, a reply entry just refreshed) looked expired and was
+ * taken over or ignored (test_bpf_snat test_snat_race).
+ */
+static __always_inline int zh_stamp_within(__u64 now, __u64 stamp, __u64 ns)
+{
+	return (__s64)(now - stamp) <= (__s64)ns;
+}
+
 static __always_inline int zh_ct_live(const struct zh_ct *ct, __u8 proto,
 				      __u64 now)
 {
-	return now - ct->last_seen_ns <= zh_ct_timeout_ns(proto, ct->state);
+	return zh_stamp_within(now, ct->last_seen_ns,
+			       zh_ct_timeout_ns(proto, ct->state));
 }
 
 static __always_inline void zh_ct_touch(struct zh_ct *ct,

@@ -98,8 +98,9 @@ static __always_inline struct zh_backend *zh_lb_pick(const struct zh_flow *f,
 	if (svc->affinity_s) {
 		__builtin_memcpy(ak.client, f->saddr, sizeof(ak.client));
 		aff = bpf_map_lookup_elem(&zh_affinity, &ak);
-		if (aff && now - aff->last_seen_ns <=
-				   (__u64)svc->affinity_s * 1000000000ULL) {
+		if (aff && zh_stamp_within(now, aff->last_seen_ns,
+					   (__u64)svc->affinity_s *
+						   1000000000ULL)) {
 			be = bpf_map_lookup_elem(&zh_backends,
 						 &aff->backend_id);
 			/* Only a backend that still takes new flows. */
@@ -146,8 +147,8 @@ zh_lb_affinity(const struct zh_svc *svc, struct zh_affinity_key *ak, __u32 *id,
 	struct zh_backend *be;
 
 	aff = bpf_map_lookup_elem(&zh_affinity, ak);
-	if (!aff ||
-	    now - aff->last_seen_ns > (__u64)svc->affinity_s * 1000000000ULL)
+	if (!aff || !zh_stamp_within(now, aff->last_seen_ns,
+				     (__u64)svc->affinity_s * 1000000000ULL))
 		return NULL;
 	be = bpf_map_lookup_elem(&zh_backends, &aff->backend_id);
 	/* Only a backend that still takes new flows. */

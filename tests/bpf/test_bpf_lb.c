@@ -323,6 +323,29 @@ static void ct_rev_evicted(void)
 		fail_here("no reply entry to take: %s", strerror(errno));
 }
 
+/* ct_foreign(false), ungated, its reply entry stamped 1 s ahead of now:
+ * what another CPU writes between this packet's clock read and its
+ * lookup. */
+static void ct_foreign_ahead(void)
+{
+	struct zh_ct_key k = { .family = ZH_AF_INET,
+			       .proto = IPPROTO_UDP,
+			       .dir = ZH_CT_REV,
+			       .sport = htons(BE_PORT),
+			       .dport = htons(40000) };
+	int fd = bpf_map__fd(skel->maps.zh_ct);
+	struct zh_ct v;
+
+	rev_ungated();
+	ct_foreign(false);
+	parse_addr(AF_INET, B4, k.saddr);
+	parse_addr(AF_INET, A4, k.daddr);
+	if (bpf_map_lookup_elem(fd, &k, &v))
+		fail_here("no reply entry: %s", strerror(errno));
+	v.last_seen_ns += 1000000000ULL;
+	lb_put(fd, &k, &v);
+}
+
 static void ct_foreign_local(void)
 {
 	rev_gated();
@@ -870,6 +893,21 @@ static const struct lb_case lb_cases[] = {
 				     40001),
 			  .want = FLOW(L3_IPV4, IPPROTO_UDP, VIP4, SVC_PORT,
 				       A4, 40001),
+			  ROUTED(POD_A) },
+		},
+	},
+	{
+		/* Regression: a stamp ahead of the program's clock read is
+		 * young, not 2^64 ns old (ct.h zh_stamp_within): the reply
+		 * went on from the backend's address, untranslated. */
+		.desc = "a reply entry refreshed after the clock read is live",
+		.steps = {
+			{ .before = ct_foreign_ahead,
+			  .from = POD_B,
+			  .in = FLOW(L3_IPV4, IPPROTO_UDP, B4, BE_PORT, A4,
+				     40000),
+			  .want = FLOW(L3_IPV4, IPPROTO_UDP, VIP4, SVC_PORT,
+				       A4, 40000),
 			  ROUTED(POD_A) },
 		},
 	},

@@ -25,7 +25,10 @@
  *
  * Exit 77 (skipped) when not run as root.
  */
+#define _GNU_SOURCE /* sched_setaffinity */
 #include <errno.h>
+#include <pthread.h>
+#include <sched.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stdbool.h>
@@ -619,9 +622,9 @@ static void test_snat_case(void **state)
 
 /* ------------------------------------------------------------- ports */
 
-/* A live (or, @dead, long expired) reply entry holding NODE4:@port for
- * OUTSIDE4:80/TCP, owned by some other pod's flow. */
-static void hold_port(__u16 port, bool dead)
+/* A reply entry holding NODE4:@port for OUTSIDE4:80/TCP, owned by some
+ * other pod's flow, stamped @age_ns ago (negative: ahead of now). */
+static void hold_port_aged(__u16 port, __s64 age_ns)
 {
 	struct zh_ct_key k = { .family = ZH_AF_INET,
 			       .proto = IPPROTO_TCP,
@@ -633,12 +636,18 @@ static void hold_port(__u16 port, bool dead)
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	v.last_seen_ns = (__u64)ts.tv_sec * 1000000000ULL + (__u64)ts.tv_nsec;
-	if (dead)
-		v.last_seen_ns -= (ZH_CT_TIMEOUT_TCP_EST_S + 1) * 1000000000ULL;
+	v.last_seen_ns -= (__u64)age_ns;
 	parse_addr(AF_INET, OUTSIDE4, k.saddr);
 	parse_addr(AF_INET, NODE4, k.daddr);
 	parse_addr(AF_INET, B4, v.vip);
 	put(bpf_map__fd(skel->maps.zh_ct), &k, &v);
+}
+
+/* A live (or, @dead, long expired) holder of NODE4:@port. */
+static void hold_port(__u16 port, bool dead)
+{
+	hold_port_aged(port, dead ? (ZH_CT_TIMEOUT_TCP_EST_S + 1) * 1000000000LL :
+				    0);
 }
 
 static void masq_syn(__u16 sport, struct run *r, __u8 *in, __u32 *len)
@@ -694,6 +703,141 @@ static void test_snat_ports(void **state)
 	if (l4_sport(r.out, false) != PORT_MIN + 1)
 		fail_here("SNAT port %u, want %u (the expired one's)",
 			  l4_sport(r.out, false), PORT_MIN + 1);
+}
+
+/*
+ * Regression (cluster.sh case_np_new_flows: 5 of 8 flows answered through
+ * a range of 4 ports): a holder stamped after this packet's program read
+ * its clock (another CPU took or refreshed the port in between) is as
+ * young as can be, not 2^64 ns old. It was taken over: two flows on one
+ * port, the first one's replies handed to the second.
+ */
+static void test_snat_fresh_holder(void **state)
+{
+	__u64 no_port[ZH_STAT_MAX] = { [ZH_STAT_DROP_SNAT_NO_PORT] = 1 };
+	int fd = bpf_map__fd(skel->maps.zh_ct);
+	__u8 in[FRAME_MAX];
+	struct run r;
+	__u32 len;
+
+	(void)state;
+	for (__u16 p = PORT_MIN; p <= PORT_MAX; p++)
+		hold_port_aged(p, -1000000000LL); /* 1 s ahead */
+	masq_syn(50000, &r, in, &len);
+	assert_verdict(PROG_TC, &r, DROP);
+	assert_deltas(&r, no_port, len);
+	for (__u16 p = PORT_MIN; p <= PORT_MAX; p++) {
+		struct zh_ct_key k = { .family = ZH_AF_INET,
+				       .proto = IPPROTO_TCP,
+				       .dir = ZH_CT_SNAT_REV,
+				       .sport = htons(80),
+				       .dport = htons(p) };
+		struct zh_ct v;
+
+		parse_addr(AF_INET, OUTSIDE4, k.saddr);
+		parse_addr(AF_INET, NODE4, k.daddr);
+		if (bpf_map_lookup_elem(fd, &k, &v) || v.vport != htons(12345))
+			fail_here("port %u: its holder's entry was taken over",
+				  p);
+	}
+}
+
+/*
+ * The same, as it happens: one CPU keeps a flow's packets coming (each
+ * refreshes its entries), the other sends new flows to the same peer
+ * through a range of one port, the flow's. Every new flow must be dropped
+ * (no port) and every packet of the holder SNATed. Before the fix a new
+ * flow took the port in each of 5 runs (the holder's stamp, written after
+ * the newcomer read its clock, looked expired), and the holder's flow
+ * lost it for good.
+ */
+#define RACE_NEW_FLOWS 20000
+
+struct race_arg {
+	int cpu;
+	bool holder;
+	volatile bool *stop;
+	unsigned long runs, wrong, err;
+};
+
+static void *race_thread(void *p)
+{
+	struct race_arg *a = p;
+	struct frame f = FLOW(L3_IPV4, IPPROTO_TCP, A4, 40000, OUTSIDE4, 80);
+	struct __sk_buff skb = { .ifindex = ifindex_of[POD_A],
+				 .ingress_ifindex = ifindex_of[POD_A] };
+	__u8 in[FRAME_MAX], out[FRAME_MAX];
+	int prog = bpf_program__fd(skel->progs.zh_tc_from_pod);
+	cpu_set_t set;
+	__u32 len;
+
+	CPU_ZERO(&set);
+	CPU_SET(a->cpu, &set);
+	if (sched_setaffinity(0, sizeof(set), &set))
+		a->err++;
+	for (; a->holder ? !*a->stop : a->runs < RACE_NEW_FLOWS; a->runs++) {
+		LIBBPF_OPTS(bpf_test_run_opts, opts, .data_out = out,
+			    .data_size_out = sizeof(out), .repeat = 1,
+			    .ctx_in = &skb, .ctx_size_in = sizeof(skb));
+
+		/* The newcomer: a new client port each time. */
+		if (!a->holder)
+			f.sport = (__u16)(41000 + a->runs % 20000);
+		len = (__u32)frame_build(&f, POD_A, in);
+		opts.data_in = in;
+		opts.data_size_in = len;
+		if (bpf_prog_test_run_opts(prog, &opts)) {
+			a->err++;
+			continue;
+		}
+		if (opts.retval != (a->holder ? TC_ACT_REDIRECT : TC_ACT_SHOT))
+			a->wrong++;
+	}
+	if (!a->holder)
+		*a->stop = true;
+	return NULL;
+}
+
+static void test_snat_race(void **state)
+{
+	struct zh_snat_src s;
+	volatile bool stop = false;
+	struct race_arg h = { .cpu = 0, .holder = true, .stop = &stop },
+			n = { .cpu = 1, .stop = &stop };
+	pthread_t th, tn;
+	__u8 in[FRAME_MAX];
+	struct run r;
+	__u32 len, k = 0;
+
+	(void)state;
+	if (sysconf(_SC_NPROCESSORS_ONLN) < 2) {
+		print_message("SKIP: one CPU online: nothing runs alongside\n");
+		return;
+	}
+	/* A range of one port, taken by the holder's flow. */
+	if (bpf_map_lookup_elem(bpf_map__fd(skel->maps.zh_snat_src), &k, &s))
+		fail_here("no zh_snat_src entry 0");
+	s.port_max = s.port_min;
+	put(bpf_map__fd(skel->maps.zh_snat_src), &k, &s);
+	masq_syn(40000, &r, in, &len);
+	assert_verdict(PROG_TC, &r, REDIRECT);
+	if (pthread_create(&th, NULL, race_thread, &h))
+		fail_here("pthread_create");
+	if (pthread_create(&tn, NULL, race_thread, &n)) {
+		stop = true;
+		pthread_join(th, NULL);
+		fail_here("pthread_create");
+	}
+	pthread_join(tn, NULL);
+	pthread_join(th, NULL);
+	print_message("%lu new flows, %lu took the port; %lu holder packets, %lu not SNATed\n",
+		      n.runs, n.wrong, h.runs, h.wrong);
+	if (h.err || n.err)
+		fail_here("test_run or affinity failed (%lu, %lu)", h.err,
+			  n.err);
+	if (n.wrong || h.wrong)
+		fail_here("%lu of %lu new flows took the held port, %lu of %lu holder packets lost it",
+			  n.wrong, n.runs, h.wrong, h.runs);
 }
 
 /* ------------------------------------------------- client's port kept */
@@ -869,7 +1013,7 @@ static void test_snat_keep_port(void **state)
 
 #define NR_ROWS (ARRAY_SIZE(cases) * NR_PROGS)
 static struct fixture_run runs[NR_ROWS];
-static struct CMUnitTest tests[NR_ROWS + 2];
+static struct CMUnitTest tests[NR_ROWS + 4];
 
 int main(int argc, char **argv)
 {
@@ -891,5 +1035,9 @@ int main(int argc, char **argv)
 		test_snat_ports, snat_setup, snat_teardown);
 	tests[i++] = (struct CMUnitTest)cmocka_unit_test_setup_teardown(
 		test_snat_keep_port, snat_setup, snat_teardown);
+	tests[i++] = (struct CMUnitTest)cmocka_unit_test_setup_teardown(
+		test_snat_fresh_holder, snat_setup, snat_teardown);
+	tests[i++] = (struct CMUnitTest)cmocka_unit_test_setup_teardown(
+		test_snat_race, snat_setup, snat_teardown);
 	return fixture_main(&suite, argc, argv);
 }
