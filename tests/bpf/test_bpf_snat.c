@@ -35,6 +35,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
@@ -1009,6 +1010,93 @@ static void test_snat_keep_port(void **state)
 	assert_deltas(&r, no_port, len);
 }
 
+/* ------------------------------------------------------------- bench */
+
+/*
+ * `test_bpf_snat --bench-latency`: what a new NodePort flow SNATed to
+ * another node costs zh_tc_uplink (the client's port kept: 4 zh_ct
+ * inserts), ns per packet as test_run times one run, over BENCH_FLOWS
+ * new flows: with room in zh_ct, and with zh_ct full of other flows (as
+ * xdpbench udp-newflow leaves it: 64 k live flows x 4 entries), where
+ * each insert takes an entry from the LRU first. Numbers, no verdict.
+ */
+#define BENCH_FLOWS 30000U
+
+static int cmp_u32(const void *a, const void *b)
+{
+	__u32 x = *(const __u32 *)a, y = *(const __u32 *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+/* zh_ct filled to its max_entries with entries of no flow here. */
+static int bench_fill_ct(void)
+{
+	int fd = bpf_map__fd(skel->maps.zh_ct);
+	struct zh_ct v = { .last_seen_ns = mono_ns() };
+	struct zh_ct_key k = { .family = ZH_AF_INET,
+			       .proto = IPPROTO_UDP,
+			       .dir = ZH_CT_FWD };
+	__u32 max = bpf_map__max_entries(skel->maps.zh_ct);
+
+	for (__u32 i = 0; i < max; i++) {
+		k.saddr[0] = htonl(0x0a800000U + i); /* 10.128/9: nobody */
+		if (bpf_map_update_elem(fd, &k, &v, BPF_ANY))
+			return -errno;
+	}
+	return 0;
+}
+
+static void bench_flows(const char *what, __u16 port0)
+{
+	static __u32 ns[BENCH_FLOWS];
+	int prog = bpf_program__fd(skel->progs.zh_tc_uplink);
+	struct __sk_buff skb = { .ifindex = ifindex_of[FOREIGN],
+				 .ingress_ifindex = ifindex_of[FOREIGN] };
+	__u8 in[FRAME_MAX], out[FRAME_MAX];
+	unsigned int snat = 0;
+
+	for (__u32 i = 0; i < BENCH_FLOWS; i++) {
+		struct frame f = OUTER(L3_IPV4, IPPROTO_TCP, OUTSIDE4,
+				       (__u16)(port0 + i), NODE4, NODE_PORT);
+		__u32 len = (__u32)frame_build(&f, FOREIGN, in);
+		LIBBPF_OPTS(bpf_test_run_opts, opts, .data_in = in,
+			    .data_size_in = len, .data_out = out,
+			    .data_size_out = sizeof(out), .repeat = 1,
+			    .ctx_in = &skb, .ctx_size_in = sizeof(skb));
+
+		if (bpf_prog_test_run_opts(prog, &opts))
+			opts.duration = 0;
+		snat += opts.retval == TC_ACT_REDIRECT;
+		ns[i] = opts.duration;
+	}
+	qsort(ns, BENCH_FLOWS, sizeof(ns[0]), cmp_u32);
+	printf("  %-34s p50 %5u  p90 %5u  p99 %6u  p99.9 %6u  max %7u ns  (%u of %u SNATed)\n",
+	       what, ns[BENCH_FLOWS / 2], ns[BENCH_FLOWS * 9 / 10],
+	       ns[BENCH_FLOWS * 99 / 100], ns[BENCH_FLOWS * 999 / 1000],
+	       ns[BENCH_FLOWS - 1], snat, BENCH_FLOWS);
+}
+
+static int snat_bench(void)
+{
+	int err;
+
+	printf("test_bpf_snat: a new NodePort flow to another node, tc, the client's port kept; zh_ct max_entries %u\n",
+	       bpf_map__max_entries(skel->maps.zh_ct));
+	snat_setup(NULL);
+	keep_ports();
+	bench_flows("zh_ct with room", 20000);
+	snat_setup(NULL);
+	keep_ports();
+	err = bench_fill_ct();
+	if (err) {
+		fprintf(stderr, "filling zh_ct: %s\n", strerror(-err));
+		return 1;
+	}
+	bench_flows("zh_ct full (each insert evicts)", 20000);
+	return 0;
+}
+
 /* --------------------------------------------------------------- main */
 
 #define NR_ROWS (ARRAY_SIZE(cases) * NR_PROGS)
@@ -1025,6 +1113,7 @@ int main(int argc, char **argv)
 		.groups = groups,
 		.n_groups = ARRAY_SIZE(groups),
 		.trace = true,
+		.bench = snat_bench,
 	};
 	size_t i = FIXTURE_ROWS(tests, runs, cases, "",
 				.test_func = test_snat_case,
