@@ -98,9 +98,9 @@ static __always_inline struct zh_backend *zh_lb_pick(const struct zh_flow *f,
 	if (svc->affinity_s) {
 		__builtin_memcpy(ak.client, f->saddr, sizeof(ak.client));
 		aff = bpf_map_lookup_elem(&zh_affinity, &ak);
-		if (aff && zh_stamp_within(now, aff->last_seen_ns,
-					   (__u64)svc->affinity_s *
-						   1000000000ULL)) {
+		if (aff &&
+		    zh_stamp_within(now, aff->last_seen_ns,
+				    (__u64)svc->affinity_s * 1000000000ULL)) {
 			be = bpf_map_lookup_elem(&zh_backends,
 						 &aff->backend_id);
 			/* Only a backend that still takes new flows. */
