@@ -400,6 +400,21 @@ static void svc4_affinity(void)
 	lb_svc(SVC4, VIP4, IPPROTO_TCP, BE_B4, 10800);
 }
 
+/* svc4_affinity() with the table on BE_B4_2, and A's affinity entry for
+ * BE_B4 stamped 1 s ahead of now: another CPU's refresh between this
+ * packet's clock read and its lookup. */
+static void affinity_ahead(void)
+{
+	struct zh_affinity_key k = { .svc_id = SVC4, .family = ZH_AF_INET };
+	struct zh_affinity v = { .backend_id = BE_B4,
+				 .last_seen_ns = mono_ns() + 1000000000ULL };
+
+	svc4_affinity();
+	table_to_be2();
+	parse_addr(AF_INET, A4, k.client);
+	lb_put(bpf_map__fd(skel->maps.zh_affinity), &k, &v);
+}
+
 /* ---------------------------------------------------------------- cases */
 
 #define LB_STEPS 4
@@ -811,6 +826,20 @@ static const struct lb_case lb_cases[] = {
 				     SVC_PORT),
 			  .want = FLOW(L3_IPV4, IPPROTO_TCP, A4, 40002, B4,
 				       BE_PORT2),
+			  ROUTED(POD_B) },
+		},
+	},
+	{
+		/* Regression: an affinity entry stamped after the clock read
+		 * is young (ct.h zh_stamp_within): it looked expired, and the
+		 * client's new flow took the table's backend. */
+		.desc = "an affinity entry refreshed after the clock read holds",
+		.steps = {
+			{ .before = affinity_ahead,
+			  .in = FLOW(L3_IPV4, IPPROTO_TCP, A4, 40005, VIP4,
+				     SVC_PORT),
+			  .want = FLOW(L3_IPV4, IPPROTO_TCP, A4, 40005, B4,
+				       BE_PORT),
 			  ROUTED(POD_B) },
 		},
 	},
