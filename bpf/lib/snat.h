@@ -16,8 +16,9 @@
  * at most ZH_SNAT_TRIES, until the reply's key {proto, peer, peer port,
  * node address, port} is free in zh_ct (BPF_F_NOEXIST: the insert is the
  * reservation, atomic between CPUs), held by an expired flow, which it
- * takes over, or still the flow's own (the LRU took its other entry). The range (zerohopd --masquerade-ports, default 61000-65535)
- * lies outside the kernel's ip_local_port_range and the NodePort range, so
+ * takes over, or still the flow's own (the LRU took its other entry).
+ * The range (zerohopd --masquerade-ports, default 61000-65535) lies
+ * outside the kernel's ip_local_port_range and the NodePort range, so
  * the node's own connections never pick one of its ports. kube-proxy's
  * MASQUERADE (--random-fully) and Cilium's BPF SNAT do the same: a random
  * start, a bounded probe, the conntrack table as the set of taken tuples.
