@@ -38,24 +38,23 @@ static __always_inline __u8 zh_ct_next(const struct zh_flow *f, __u8 state)
 }
 
 /*
- * How long ago @then was at @now, signed: a stamp ahead of @now is young,
- * not 2^64 ns old. It happens whenever two packets of a flow run on two
- * CPUs: the one that read the clock first can find the entry stamped by
- * the other (a TCP backend's ACK and its response, say). Unsigned, that
- * entry was dead for the first: the backend's reply went out untranslated,
- * and the client's kernel answered B:port, no connection of its, with a
- * reset.
+ * Is @stamp at most @ns before @now? Signed: a stamp ahead of @now is
+ * young, not 2^64 ns old. It is no skew but the order of things: another
+ * CPU may write an entry between this program's clock read and its
+ * lookup, with a later time. Read as unsigned, such an entry (a SNAT
+ * port just taken, a reply entry just refreshed) looked expired and was
+ * taken over or ignored (test_bpf_snat test_snat_race).
  */
-static __always_inline __s64 zh_age_ns(__u64 now, __u64 then)
+static __always_inline int zh_stamp_within(__u64 now, __u64 stamp, __u64 ns)
 {
-	return (__s64)(now - then);
+	return (__s64)(now - stamp) <= (__s64)ns;
 }
 
 static __always_inline int zh_ct_live(const struct zh_ct *ct, __u8 proto,
 				      __u64 now)
 {
-	return zh_age_ns(now, ct->last_seen_ns) <=
-	       (__s64)zh_ct_timeout_ns(proto, ct->state);
+	return zh_stamp_within(now, ct->last_seen_ns,
+			       zh_ct_timeout_ns(proto, ct->state));
 }
 
 static __always_inline void zh_ct_touch(struct zh_ct *ct,

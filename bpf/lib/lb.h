@@ -98,8 +98,9 @@ static __always_inline struct zh_backend *zh_lb_pick(const struct zh_flow *f,
 	if (svc->affinity_s) {
 		__builtin_memcpy(ak.client, f->saddr, sizeof(ak.client));
 		aff = bpf_map_lookup_elem(&zh_affinity, &ak);
-		if (aff && zh_age_ns(now, aff->last_seen_ns) <=
-				   (__s64)svc->affinity_s * 1000000000LL) {
+		if (aff &&
+		    zh_stamp_within(now, aff->last_seen_ns,
+				    (__u64)svc->affinity_s * 1000000000ULL)) {
 			be = bpf_map_lookup_elem(&zh_backends,
 						 &aff->backend_id);
 			/* Only a backend that still takes new flows. */
@@ -146,8 +147,8 @@ zh_lb_affinity(const struct zh_svc *svc, struct zh_affinity_key *ak, __u32 *id,
 	struct zh_backend *be;
 
 	aff = bpf_map_lookup_elem(&zh_affinity, ak);
-	if (!aff || zh_age_ns(now, aff->last_seen_ns) >
-			    (__s64)svc->affinity_s * 1000000000LL)
+	if (!aff || !zh_stamp_within(now, aff->last_seen_ns,
+				     (__u64)svc->affinity_s * 1000000000ULL))
 		return NULL;
 	be = bpf_map_lookup_elem(&zh_backends, &aff->backend_id);
 	/* Only a backend that still takes new flows. */
@@ -466,7 +467,7 @@ static __attribute__((noinline)) int zh_lb_pod_reply(void *data, void *data_end,
 
 	/* Only where some flow's backend is no local pod: a local one's
 	 * replies were turned on their own hop (an entry stamped ahead of
-	 * that hop's clock is live there too, ct.h zh_age_ns()). */
+	 * that hop's clock is live there too, ct.h zh_stamp_within()). */
 	if (!cfg || !zh_lb_rev_wanted(cfg, ZH_SVC_BE_ROUTED))
 		return ZH_RET_PASSTHROUGH;
 	if (zh_flow_parse(data, data_end, &f) || !zh_lb_takes(&f))

@@ -15,9 +15,10 @@
  * Ports. A new flow takes a random port of the range, then the next ones,
  * at most ZH_SNAT_TRIES, until the reply's key {proto, peer, peer port,
  * node address, port} is free in zh_ct (BPF_F_NOEXIST: the insert is the
- * reservation, atomic between CPUs) or held by an expired flow, which it
- * takes over. The range (zerohopd --masquerade-ports, default 61000-65535)
- * lies outside the kernel's ip_local_port_range and the NodePort range, so
+ * reservation, atomic between CPUs), held by an expired flow, which it
+ * takes over, or still the flow's own (the LRU took its other entry).
+ * The range (zerohopd --masquerade-ports, default 61000-65535) lies
+ * outside the kernel's ip_local_port_range and the NodePort range, so
  * the node's own connections never pick one of its ports. kube-proxy's
  * MASQUERADE (--random-fully) and Cilium's BPF SNAT do the same: a random
  * start, a bounded probe, the conntrack table as the set of taken tuples.
@@ -122,18 +123,33 @@ static __always_inline int zh_snat_can_keep(void)
 	return zh_kernel_has(TC_SK_LOOKUP) && zh_kernel_has(XDP_SK_LOOKUP);
 }
 
-/* Reserve @port for the flow: its reply's entry @ct at @rk, in a free
- * slot or one whose flow has ended (ours now). 1 when it is ours. */
+/*
+ * Reserve @port for the flow: its reply's entry @ct at @rk, in a free
+ * slot, in one whose flow has ended (ours now), or in the flow's own: the
+ * LRU took the flow's SNAT_FWD entry alone, and its reply entry still
+ * names this client (address and port, to this peer: the same flow).
+ * Without that last case such a flow searched the range, where every
+ * port was some flow's own orphan, and was dropped (test_bpf_snat
+ * --bench-latency: 56 k of 64.5 k new flows of xdpbench's udp-newflow
+ * pattern, once zh_ct overflowed). Looked up before the insert: an LRU
+ * map's insert takes a free node first, on a full map by evicting others,
+ * even when the key then proves taken. 1 when it is ours.
+ */
 static __always_inline int zh_snat_take(struct zh_ct_key *rk, __be16 port,
 					__u8 proto, struct zh_ct *ct, __u64 now)
 {
 	struct zh_ct *old;
 
 	rk->dport = port;
-	if (!bpf_map_update_elem(&zh_ct, rk, ct, BPF_NOEXIST))
-		return 1;
 	old = bpf_map_lookup_elem(&zh_ct, rk);
-	return old && !zh_ct_live(old, proto, now) &&
+	if (!old)
+		return !bpf_map_update_elem(&zh_ct, rk, ct, BPF_NOEXIST);
+	if (zh_addr_eq(old->vip, ct->vip) && old->vport == ct->vport) {
+		old->last_seen_ns = now;
+		old->state = ct->state;
+		return 1;
+	}
+	return !zh_ct_live(old, proto, now) &&
 	       !bpf_map_update_elem(&zh_ct, rk, ct, BPF_EXIST);
 }
 

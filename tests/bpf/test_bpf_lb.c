@@ -323,6 +323,29 @@ static void ct_rev_evicted(void)
 		fail_here("no reply entry to take: %s", strerror(errno));
 }
 
+/* ct_foreign(false), ungated, its reply entry stamped 1 s ahead of now:
+ * what another CPU writes between this packet's clock read and its
+ * lookup. */
+static void ct_foreign_ahead(void)
+{
+	struct zh_ct_key k = { .family = ZH_AF_INET,
+			       .proto = IPPROTO_UDP,
+			       .dir = ZH_CT_REV,
+			       .sport = htons(BE_PORT),
+			       .dport = htons(40000) };
+	int fd = bpf_map__fd(skel->maps.zh_ct);
+	struct zh_ct v;
+
+	rev_ungated();
+	ct_foreign(false);
+	parse_addr(AF_INET, B4, k.saddr);
+	parse_addr(AF_INET, A4, k.daddr);
+	if (bpf_map_lookup_elem(fd, &k, &v))
+		fail_here("no reply entry: %s", strerror(errno));
+	v.last_seen_ns += 1000000000ULL;
+	lb_put(fd, &k, &v);
+}
+
 static void ct_foreign_local(void)
 {
 	rev_gated();
@@ -416,6 +439,21 @@ static void nodeport_on(void)
 static void svc4_affinity(void)
 {
 	lb_svc(SVC4, VIP4, IPPROTO_TCP, BE_B4, 10800);
+}
+
+/* svc4_affinity() with the table on BE_B4_2, and A's affinity entry for
+ * BE_B4 stamped 1 s ahead of now: another CPU's refresh between this
+ * packet's clock read and its lookup. */
+static void affinity_ahead(void)
+{
+	struct zh_affinity_key k = { .svc_id = SVC4, .family = ZH_AF_INET };
+	struct zh_affinity v = { .backend_id = BE_B4,
+				 .last_seen_ns = mono_ns() + 1000000000ULL };
+
+	svc4_affinity();
+	table_to_be2();
+	parse_addr(AF_INET, A4, k.client);
+	lb_put(bpf_map__fd(skel->maps.zh_affinity), &k, &v);
 }
 
 /* ---------------------------------------------------------------- cases */
@@ -867,6 +905,20 @@ static const struct lb_case lb_cases[] = {
 		},
 	},
 	{
+		/* Regression: an affinity entry stamped after the clock read
+		 * is young (ct.h zh_stamp_within): it looked expired, and the
+		 * client's new flow took the table's backend. */
+		.desc = "an affinity entry refreshed after the clock read holds",
+		.steps = {
+			{ .before = affinity_ahead,
+			  .in = FLOW(L3_IPV4, IPPROTO_TCP, A4, 40005, VIP4,
+				     SVC_PORT),
+			  .want = FLOW(L3_IPV4, IPPROTO_TCP, A4, 40005, B4,
+				       BE_PORT),
+			  ROUTED(POD_B) },
+		},
+	},
+	{
 		/* The contrast for the next case: an external IP is a
 		 * Service address like any other for a pod's packet. */
 		.desc = "an external IP outside the Service CIDR is balanced",
@@ -945,6 +997,21 @@ static const struct lb_case lb_cases[] = {
 				     40001),
 			  .want = FLOW(L3_IPV4, IPPROTO_UDP, VIP4, SVC_PORT,
 				       A4, 40001),
+			  ROUTED(POD_A) },
+		},
+	},
+	{
+		/* Regression: a stamp ahead of the program's clock read is
+		 * young, not 2^64 ns old (ct.h zh_stamp_within): the reply
+		 * went on from the backend's address, untranslated. */
+		.desc = "a reply entry refreshed after the clock read is live",
+		.steps = {
+			{ .before = ct_foreign_ahead,
+			  .from = POD_B,
+			  .in = FLOW(L3_IPV4, IPPROTO_UDP, B4, BE_PORT, A4,
+				     40000),
+			  .want = FLOW(L3_IPV4, IPPROTO_UDP, VIP4, SVC_PORT,
+				       A4, 40000),
 			  ROUTED(POD_A) },
 		},
 	},

@@ -25,13 +25,17 @@
  *
  * Exit 77 (skipped) when not run as root.
  */
+#define _GNU_SOURCE /* sched_setaffinity */
 #include <errno.h>
+#include <pthread.h>
+#include <sched.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
@@ -702,9 +706,9 @@ static void test_snat_case(void **state)
 
 /* ------------------------------------------------------------- ports */
 
-/* A live (or, @dead, long expired) reply entry holding NODE4:@port for
- * OUTSIDE4:80/TCP, owned by some other pod's flow. */
-static void hold_port(__u16 port, bool dead)
+/* A reply entry holding NODE4:@port for OUTSIDE4:80/TCP, owned by some
+ * other pod's flow, stamped @age_ns ago (negative: ahead of now). */
+static void hold_port_aged(__u16 port, __s64 age_ns)
 {
 	struct zh_ct_key k = { .family = ZH_AF_INET,
 			       .proto = IPPROTO_TCP,
@@ -716,12 +720,18 @@ static void hold_port(__u16 port, bool dead)
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	v.last_seen_ns = (__u64)ts.tv_sec * 1000000000ULL + (__u64)ts.tv_nsec;
-	if (dead)
-		v.last_seen_ns -= (ZH_CT_TIMEOUT_TCP_EST_S + 1) * 1000000000ULL;
+	v.last_seen_ns -= (__u64)age_ns;
 	parse_addr(AF_INET, OUTSIDE4, k.saddr);
 	parse_addr(AF_INET, NODE4, k.daddr);
 	parse_addr(AF_INET, B4, v.vip);
 	put(bpf_map__fd(skel->maps.zh_ct), &k, &v);
+}
+
+/* A live (or, @dead, long expired) holder of NODE4:@port. */
+static void hold_port(__u16 port, bool dead)
+{
+	hold_port_aged(port,
+		       dead ? (ZH_CT_TIMEOUT_TCP_EST_S + 1) * 1000000000LL : 0);
 }
 
 static void masq_syn(__u16 sport, struct run *r, __u8 *in, __u32 *len)
@@ -777,6 +787,143 @@ static void test_snat_ports(void **state)
 	if (l4_sport(r.out, false) != PORT_MIN + 1)
 		fail_here("SNAT port %u, want %u (the expired one's)",
 			  l4_sport(r.out, false), PORT_MIN + 1);
+}
+
+/*
+ * Regression (cluster.sh case_np_new_flows: 5 of 8 flows answered through
+ * a range of 4 ports): a holder stamped after this packet's program read
+ * its clock (another CPU took or refreshed the port in between) is as
+ * young as can be, not 2^64 ns old. It was taken over: two flows on one
+ * port, the first one's replies handed to the second.
+ */
+static void test_snat_fresh_holder(void **state)
+{
+	__u64 no_port[ZH_STAT_MAX] = { [ZH_STAT_DROP_SNAT_NO_PORT] = 1 };
+	int fd = bpf_map__fd(skel->maps.zh_ct);
+	__u8 in[FRAME_MAX];
+	struct run r;
+	__u32 len;
+
+	(void)state;
+	for (__u16 p = PORT_MIN; p <= PORT_MAX; p++)
+		hold_port_aged(p, -1000000000LL); /* 1 s ahead */
+	masq_syn(50000, &r, in, &len);
+	assert_verdict(PROG_TC, &r, DROP);
+	assert_deltas(&r, no_port, len);
+	for (__u16 p = PORT_MIN; p <= PORT_MAX; p++) {
+		struct zh_ct_key k = { .family = ZH_AF_INET,
+				       .proto = IPPROTO_TCP,
+				       .dir = ZH_CT_SNAT_REV,
+				       .sport = htons(80),
+				       .dport = htons(p) };
+		struct zh_ct v;
+
+		parse_addr(AF_INET, OUTSIDE4, k.saddr);
+		parse_addr(AF_INET, NODE4, k.daddr);
+		if (bpf_map_lookup_elem(fd, &k, &v) || v.vport != htons(12345))
+			fail_here("port %u: its holder's entry was taken over",
+				  p);
+	}
+}
+
+/*
+ * The same, as it happens: one CPU keeps a flow's packets coming (each
+ * refreshes its entries), the other sends new flows to the same peer
+ * through a range of one port, the flow's. Every new flow must be dropped
+ * (no port) and every packet of the holder SNATed. Before the fix a new
+ * flow took the port in each of 5 runs (the holder's stamp, written after
+ * the newcomer read its clock, looked expired), and the holder's flow
+ * lost it for good.
+ */
+#define RACE_NEW_FLOWS 20000
+
+struct race_arg {
+	int cpu;
+	bool holder;
+	volatile bool *stop;
+	unsigned long runs, wrong, err;
+};
+
+static void *race_thread(void *p)
+{
+	struct race_arg *a = p;
+	struct frame f = FLOW(L3_IPV4, IPPROTO_TCP, A4, 40000, OUTSIDE4, 80);
+	struct __sk_buff skb = { .ifindex = ifindex_of[POD_A],
+				 .ingress_ifindex = ifindex_of[POD_A] };
+	__u8 in[FRAME_MAX], out[FRAME_MAX];
+	int prog = bpf_program__fd(skel->progs.zh_tc_from_pod);
+	cpu_set_t set;
+	__u32 len;
+
+	CPU_ZERO(&set);
+	CPU_SET(a->cpu, &set);
+	if (sched_setaffinity(0, sizeof(set), &set))
+		a->err++;
+	for (; a->holder ? !*a->stop : a->runs < RACE_NEW_FLOWS; a->runs++) {
+		LIBBPF_OPTS(bpf_test_run_opts, opts, .data_out = out,
+			    .data_size_out = sizeof(out), .repeat = 1,
+			    .ctx_in = &skb, .ctx_size_in = sizeof(skb));
+
+		/* The newcomer: a new client port each time. */
+		if (!a->holder)
+			f.sport = (__u16)(41000 + a->runs % 20000);
+		len = (__u32)frame_build(&f, POD_A, in);
+		opts.data_in = in;
+		opts.data_size_in = len;
+		if (bpf_prog_test_run_opts(prog, &opts)) {
+			a->err++;
+			continue;
+		}
+		if (opts.retval != (a->holder ? TC_ACT_REDIRECT : TC_ACT_SHOT))
+			a->wrong++;
+	}
+	if (!a->holder)
+		*a->stop = true;
+	return NULL;
+}
+
+static void test_snat_race(void **state)
+{
+	struct zh_snat_src s;
+	volatile bool stop = false;
+	struct race_arg h = { .cpu = 0, .holder = true, .stop = &stop },
+			n = { .cpu = 1, .stop = &stop };
+	pthread_t th, tn;
+	__u8 in[FRAME_MAX];
+	struct run r;
+	__u32 len, k = 0;
+
+	(void)state;
+	if (sysconf(_SC_NPROCESSORS_ONLN) < 2) {
+		print_message("SKIP: one CPU online: nothing runs alongside\n");
+		return;
+	}
+	/* A range of one port, taken by the holder's flow. */
+	if (bpf_map_lookup_elem(bpf_map__fd(skel->maps.zh_snat_src), &k, &s))
+		fail_here("no zh_snat_src entry 0");
+	s.port_max = s.port_min;
+	put(bpf_map__fd(skel->maps.zh_snat_src), &k, &s);
+	masq_syn(40000, &r, in, &len);
+	assert_verdict(PROG_TC, &r, REDIRECT);
+	if (pthread_create(&th, NULL, race_thread, &h))
+		fail_here("pthread_create");
+	if (pthread_create(&tn, NULL, race_thread, &n)) {
+		stop = true;
+		pthread_join(th, NULL);
+		fail_here("pthread_create");
+	}
+	pthread_join(tn, NULL);
+	pthread_join(th, NULL);
+	print_message(
+		"%lu new flows, %lu took the port; %lu holder packets, %lu not SNATed\n",
+		n.runs, n.wrong, h.runs, h.wrong);
+	if (h.err || n.err)
+		fail_here("test_run or affinity failed (%lu, %lu)", h.err,
+			  n.err);
+	if (n.wrong || h.wrong)
+		fail_here(
+			"%lu of %lu new flows took the held port, %lu of %lu holder packets lost it",
+			n.wrong, n.runs, h.wrong, h.runs);
 }
 
 /* ------------------------------------------------- client's port kept */
@@ -948,6 +1095,274 @@ static void test_snat_keep_port(void **state)
 	assert_deltas(&r, no_port, len);
 }
 
+/* Delete @k's SNAT_FWD entry: what the LRU takes alone. */
+static void snat_fwd_evicted(const char *client, __u16 cport, const char *peer,
+			     __u16 pport, __u8 proto)
+{
+	struct zh_ct_key k = { .family = ZH_AF_INET,
+			       .proto = proto,
+			       .dir = ZH_CT_SNAT_FWD,
+			       .sport = htons(cport),
+			       .dport = htons(pport) };
+
+	parse_addr(AF_INET, client, k.saddr);
+	parse_addr(AF_INET, peer, k.daddr);
+	if (bpf_map_delete_elem(bpf_map__fd(skel->maps.zh_ct), &k))
+		fail_here("no SNAT_FWD entry to take: %s", strerror(errno));
+}
+
+/*
+ * Regression: the LRU took a flow's SNAT_FWD entry alone; its reply
+ * entry, still naming it, holds its port. The flow's next packet finds
+ * that port its own again, instead of searching (and, with every other
+ * port taken, being dropped: xdpbench's udp-newflow pattern once zh_ct
+ * overflowed, test_bpf_snat --bench-latency). A NodePort flow that kept
+ * its client's port, and a masquerade flow of the range.
+ */
+static void test_snat_own_orphan(void **state)
+{
+	__u64 snat[ZH_STAT_MAX] = { [ZH_STAT_SNAT] = 1 };
+	__u8 in[FRAME_MAX];
+	struct run r;
+	__u16 port;
+	__u32 len;
+
+	(void)state;
+	/* Masquerade: the flow's port of the range, the other three held. */
+	masq_syn(40000, &r, in, &len);
+	assert_verdict(PROG_TC, &r, REDIRECT);
+	port = l4_sport(r.out, false);
+	snat_fwd_evicted(A4, 40000, OUTSIDE4, 80, IPPROTO_TCP);
+	for (__u16 p = PORT_MIN; p <= PORT_MAX; p++)
+		if (p != port)
+			hold_port(p, false);
+	masq_syn(40000, &r, in, &len);
+	assert_verdict(PROG_TC, &r, REDIRECT);
+	assert_deltas(&r, snat, len);
+	if (l4_sport(r.out, false) != port)
+		fail_here("masquerade: SNAT port %u, want its own %u",
+			  l4_sport(r.out, false), port);
+	if (!can_keep()) {
+		print_message(
+			"SKIP: the NodePort half: no bpf_sk_lookup in tc and XDP here (tc_sk_lookup, xdp_sk_lookup)\n");
+		return;
+	}
+	/* A NodePort flow on its client's port, the whole range held. */
+	keep_ports();
+	if (np_request(OUTSIDE4, CLIENT_PORT, &r) != CLIENT_PORT)
+		fail_here("NodePort: the client's port not kept");
+	snat_fwd_evicted(OUTSIDE4, CLIENT_PORT, REMOTE_BE4, BE_PORT,
+			 IPPROTO_TCP);
+	for (__u16 p = PORT_MIN; p <= PORT_MAX; p++)
+		hold_be_port(p);
+	port = np_request(OUTSIDE4, CLIENT_PORT, &r);
+	if (port != CLIENT_PORT)
+		fail_here("NodePort: SNAT port %u, want the client's %u", port,
+			  CLIENT_PORT);
+}
+
+/* ------------------------------------------------------------- bench */
+
+/*
+ * `test_bpf_snat --bench-latency`: what a new NodePort flow SNATed to
+ * another node costs zh_tc_uplink (the client's port kept: 4 zh_ct
+ * inserts), ns per packet as test_run times one run, over BENCH_FLOWS
+ * new flows: with room in zh_ct, and with zh_ct full of other flows (as
+ * xdpbench udp-newflow leaves it: 64 k live flows x 4 entries), where
+ * each insert takes an entry from the LRU first. Numbers, no verdict.
+ */
+#define BENCH_FLOWS 30000U
+
+static int cmp_u32(const void *a, const void *b)
+{
+	__u32 x = *(const __u32 *)a, y = *(const __u32 *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+/* @n entries of no flow here written into zh_ct, the @first th on. */
+static int bench_fill(__u32 first, __u32 n)
+{
+	int fd = bpf_map__fd(skel->maps.zh_ct);
+	struct zh_ct v = { .last_seen_ns = mono_ns() };
+	struct zh_ct_key k = { .family = ZH_AF_INET,
+			       .proto = IPPROTO_UDP,
+			       .dir = ZH_CT_FWD };
+
+	for (__u32 i = first; i < first + n; i++) {
+		k.saddr[0] = htonl(0x0a800000U + i); /* 10.128/9: nobody */
+		if (bpf_map_update_elem(fd, &k, &v, BPF_ANY))
+			return -errno;
+	}
+	return 0;
+}
+
+/* zh_ct filled to its max_entries with entries of no flow here. */
+static int bench_fill_ct(void)
+{
+	return bench_fill(0, bpf_map__max_entries(skel->maps.zh_ct));
+}
+
+static void bench_flows(const char *what, __u16 port0)
+{
+	static __u32 ns[BENCH_FLOWS];
+	int prog = bpf_program__fd(skel->progs.zh_tc_uplink);
+	struct __sk_buff skb = { .ifindex = ifindex_of[FOREIGN],
+				 .ingress_ifindex = ifindex_of[FOREIGN] };
+	__u8 in[FRAME_MAX], out[FRAME_MAX];
+	unsigned int snat = 0;
+
+	for (__u32 i = 0; i < BENCH_FLOWS; i++) {
+		struct frame f = OUTER(L3_IPV4, IPPROTO_TCP, OUTSIDE4,
+				       (__u16)(port0 + i), NODE4, NODE_PORT);
+		__u32 len = (__u32)frame_build(&f, FOREIGN, in);
+		LIBBPF_OPTS(bpf_test_run_opts, opts, .data_in = in,
+			    .data_size_in = len, .data_out = out,
+			    .data_size_out = sizeof(out), .repeat = 1,
+			    .ctx_in = &skb, .ctx_size_in = sizeof(skb));
+
+		if (bpf_prog_test_run_opts(prog, &opts))
+			opts.duration = 0;
+		snat += opts.retval == TC_ACT_REDIRECT;
+		ns[i] = opts.duration;
+	}
+	qsort(ns, BENCH_FLOWS, sizeof(ns[0]), cmp_u32);
+	printf("  %-34s p50 %5u  p90 %5u  p99 %6u  p99.9 %6u  max %7u ns  (%u of %u SNATed)\n",
+	       what, ns[BENCH_FLOWS / 2], ns[BENCH_FLOWS * 9 / 10],
+	       ns[BENCH_FLOWS * 99 / 100], ns[BENCH_FLOWS * 999 / 1000],
+	       ns[BENCH_FLOWS - 1], snat, BENCH_FLOWS);
+}
+
+/* One packet through zh_tc_uplink: its test_run time, verdict and the
+ * output's L4 source port (network order). */
+static __u32 bench_run(const struct frame *f, __u32 *retval, __u16 *sport)
+{
+	int prog = bpf_program__fd(skel->progs.zh_tc_uplink);
+	struct __sk_buff skb = { .ifindex = ifindex_of[FOREIGN],
+				 .ingress_ifindex = ifindex_of[FOREIGN] };
+	__u8 in[FRAME_MAX], out[FRAME_MAX];
+	__u32 len = (__u32)frame_build(f, FOREIGN, in);
+	LIBBPF_OPTS(bpf_test_run_opts, opts, .data_in = in, .data_size_in = len,
+		    .data_out = out, .data_size_out = sizeof(out), .repeat = 1,
+		    .ctx_in = &skb, .ctx_size_in = sizeof(skb));
+
+	if (bpf_prog_test_run_opts(prog, &opts))
+		return *retval = 0;
+	*retval = opts.retval;
+	*sport = l4_sport(out, false);
+	return opts.duration;
+}
+
+/*
+ * xdpbench udp-newflow on zerohop-nodeport, in BPF alone: a UDP NodePort
+ * to another node's backend, requests from the client's ports 1024-65535
+ * in turn, round after round (xdpbench cycles them so), each answered;
+ * the range 1024-65535 as xdpbench sets it. 64.5 k flows x 4 entries
+ * live: zh_ct is as good as full from the second round on. With @other,
+ * that many entries of other flows come between rounds (xdpbench's
+ * tcp-crr and the rest run between two rounds of udp-newflow): zh_ct
+ * overflows, and the LRU takes some of each flow's entries.
+ */
+#define CYCLE_LO 1024U
+#define CYCLE_HI 65535U
+#define CYCLE_N (CYCLE_HI - CYCLE_LO + 1)
+
+static void bench_cycle(int rounds, __u32 other)
+{
+	static __u32 req[CYCLE_N], rep[CYCLE_N];
+	struct zh_svc_key sk = { .family = ZH_AF_INET,
+				 .proto = IPPROTO_UDP,
+				 .port = htons(NODE_PORT + 5) };
+	struct zh_svc sv = { .id = 9,
+			     .table_off = 9 * 7,
+			     .table_size = 7,
+			     .flags = ZH_SVC_F_NODEPORT,
+			     .port = htons(53) };
+	struct zh_backend b = { .family = ZH_AF_INET,
+				.port = htons(BE_PORT),
+				.svc_id = 9 };
+	struct zh_snat_src src;
+	__u32 id = 9, k = (__u32)ifindex_of[FOREIGN];
+
+	snat_setup(NULL);
+	keep_ports();
+	parse_addr(AF_INET, REMOTE_BE4, b.addr);
+	put(bpf_map__fd(skel->maps.zh_backends), &id, &b);
+	put(bpf_map__fd(skel->maps.zh_services), &sk, &sv);
+	for (__u32 i = 0; i < 7; i++) {
+		__u32 slot = 9 * 7 + i;
+
+		put(bpf_map__fd(skel->maps.zh_maglev), &slot, &id);
+	}
+	if (!bpf_map_lookup_elem(bpf_map__fd(skel->maps.zh_snat_src), &k,
+				 &src)) {
+		src.port_min = CYCLE_LO;
+		src.port_max = CYCLE_HI;
+		put(bpf_map__fd(skel->maps.zh_snat_src), &k, &src);
+	}
+	for (int r = 0; r < rounds; r++) {
+		unsigned int drops = 0, moved = 0, wrong = 0;
+
+		if (r && other && bench_fill((__u32)r * other, other))
+			printf("  filling zh_ct: %s\n", strerror(errno));
+
+		for (__u32 i = 0; i < CYCLE_N; i++) {
+			__u16 cport = (__u16)(CYCLE_LO + i), sport = 0;
+			struct frame q = OUTER(L3_IPV4, IPPROTO_UDP, OUTSIDE4,
+					       cport, NODE4, NODE_PORT + 5);
+			__u32 ret;
+
+			req[i] = bench_run(&q, &ret, &sport);
+			rep[i] = 0;
+			if (ret == TC_ACT_SHOT) {
+				drops++;
+				continue;
+			}
+			if (ret != TC_ACT_REDIRECT) {
+				wrong++;
+				continue;
+			}
+			moved += sport != cport;
+			struct frame a = OUTER(L3_IPV4, IPPROTO_UDP, REMOTE_BE4,
+					       BE_PORT, NODE4, sport);
+			rep[i] = bench_run(&a, &ret, &sport);
+			wrong += ret != TC_ACT_REDIRECT;
+		}
+		qsort(req, CYCLE_N, sizeof(req[0]), cmp_u32);
+		qsort(rep, CYCLE_N, sizeof(rep[0]), cmp_u32);
+		printf("  round %d: requests p50 %5u p90 %5u p99 %6u p99.9 %6u ns; replies p50 %5u p99 %6u ns; %u dropped (no port), %u off their port, %u else; zh_ct %d entries\n",
+		       r + 1, req[CYCLE_N / 2], req[CYCLE_N * 9 / 10],
+		       req[CYCLE_N * 99 / 100], req[CYCLE_N * 999 / 1000],
+		       rep[CYCLE_N / 2], rep[CYCLE_N * 99 / 100], drops, moved,
+		       wrong, ct_count());
+	}
+}
+
+static int snat_bench(void)
+{
+	int err;
+
+	printf("test_bpf_snat: a new NodePort flow to another node, tc, the client's port kept; zh_ct max_entries %u\n",
+	       bpf_map__max_entries(skel->maps.zh_ct));
+	snat_setup(NULL);
+	keep_ports();
+	bench_flows("zh_ct with room", 20000);
+	snat_setup(NULL);
+	keep_ports();
+	err = bench_fill_ct();
+	if (err) {
+		fprintf(stderr, "filling zh_ct: %s\n", strerror(-err));
+		return 1;
+	}
+	bench_flows("zh_ct full (each insert evicts)", 20000);
+	printf("test_bpf_snat: xdpbench udp-newflow's pattern (client ports %u-%u in turn, each answered):\n",
+	       CYCLE_LO, CYCLE_HI);
+	bench_cycle(3, 0);
+	printf("test_bpf_snat: the same, 60000 entries of other flows between rounds:\n");
+	bench_cycle(4, 60000);
+	return 0;
+}
+
 /* --------------------------------------------------------------- main */
 
 /* ------------------------------------------------------- ICMP errors */
@@ -1063,7 +1478,7 @@ static void test_snat_icmp(void **state)
 
 #define NR_ROWS (ARRAY_SIZE(cases) * NR_PROGS)
 static struct fixture_run runs[NR_ROWS];
-static struct CMUnitTest tests[NR_ROWS + 3];
+static struct CMUnitTest tests[NR_ROWS + 6];
 
 int main(int argc, char **argv)
 {
@@ -1075,6 +1490,7 @@ int main(int argc, char **argv)
 		.groups = groups,
 		.n_groups = ARRAY_SIZE(groups),
 		.trace = true,
+		.bench = snat_bench,
 	};
 	size_t i = FIXTURE_ROWS(tests, runs, cases, "",
 				.test_func = test_snat_case,
@@ -1087,5 +1503,11 @@ int main(int argc, char **argv)
 		test_snat_keep_port, snat_setup, snat_teardown);
 	tests[i++] = (struct CMUnitTest)cmocka_unit_test_setup_teardown(
 		test_snat_icmp, snat_setup, snat_teardown);
+	tests[i++] = (struct CMUnitTest)cmocka_unit_test_setup_teardown(
+		test_snat_fresh_holder, snat_setup, snat_teardown);
+	tests[i++] = (struct CMUnitTest)cmocka_unit_test_setup_teardown(
+		test_snat_race, snat_setup, snat_teardown);
+	tests[i++] = (struct CMUnitTest)cmocka_unit_test_setup_teardown(
+		test_snat_own_orphan, snat_setup, snat_teardown);
 	return fixture_main(&suite, argc, argv);
 }

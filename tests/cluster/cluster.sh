@@ -800,14 +800,14 @@ case_np_new_flows() {
 	cl_in out ip addr add 192.168.50.101/24 dev eth0
 	got=$(cl_udp_flows out 192.168.50.101 "$n1ip" 30082 20000 8)
 	after=$(cl_stat n1 drop_snat_no_port)
-	# Exactly 4 and 4 is what is expected; CI once saw 5 answered and 3
-	# dropped (a port of the first client's free again: not understood
-	# yet). What must hold: the range used, and every flow not answered
-	# dropped and counted, none lost silently.
-	check "a second client with the same 8 ports: at least the 4 of the range answered (got $got)" \
-		test "$got" -ge 4
-	check "... every other one dropped and counted: drop_snat_no_port +$((after - before))" \
-		test "$((after - before))" -ge 1 -a "$((got + after - before))" = 8
+	# Exactly 4 and 4. CI once saw 5 and 3: two of these flows on one
+	# port of the range, the second taking it from the first as expired
+	# (its stamp, written by the other CPU, was ahead of the clock this
+	# one had read; ct.h zh_stamp_within, test_bpf_snat test_snat_race).
+	check "a second client with the same 8 ports: the 4 of the range answered (got $got)" \
+		test "$got" = 4
+	check "... the other 4 dropped and counted: drop_snat_no_port +$((after - before))" \
+		test "$((after - before))" = 4
 	# n1 as the other cases have it.
 	cl_agent_stop n1
 	cl_agent_start n1
