@@ -211,6 +211,56 @@ out:
 	return ret;
 }
 
+/* A new link @name of @mtu (RTM_NEWLINK, create, exclusive): its
+ * attributes follow; link_kind() opens its kind's data. */
+static void link_new(struct nl_req *r, const char *name, unsigned int mtu)
+{
+	struct ifinfomsg *ifi;
+
+	ifi = req_init(r, RTM_NEWLINK, NLM_F_CREATE | NLM_F_EXCL | NLM_F_ACK,
+		       sizeof(*ifi));
+	ifi->ifi_family = AF_UNSPEC;
+	attr_put(r, IFLA_IFNAME, name, strlen(name) + 1);
+	attr_put(r, IFLA_MTU, &mtu, sizeof(mtu));
+}
+
+/* IFLA_LINKINFO with IFLA_INFO_KIND @kind, and its IFLA_INFO_DATA opened
+ * in *@data; close both with attr_nest_end(), data first. */
+static struct rtattr *link_kind(struct nl_req *r, const char *kind,
+				struct rtattr **data)
+{
+	struct rtattr *linkinfo = attr_nest(r, IFLA_LINKINFO);
+
+	attr_put(r, IFLA_INFO_KIND, kind, strlen(kind));
+	*data = attr_nest(r, IFLA_INFO_DATA);
+	return linkinfo;
+}
+
+/* A pair's peer (VETH_INFO_PEER, IFLA_NETKIT_PEER_INFO: @type), named
+ * @peer, of @mtu: an ifinfomsg before its attributes. Close it with
+ * attr_nest_end() after its own attributes (peer_netns()). */
+static struct rtattr *peer_begin(struct nl_req *r, unsigned short type,
+				 const char *peer, unsigned int mtu)
+{
+	struct rtattr *nest = attr_nest(r, type);
+	struct ifinfomsg *peer_ifi;
+	size_t off = NLMSG_ALIGN(r->nh->nlmsg_len);
+
+	peer_ifi = (struct ifinfomsg *)(r->buf + off);
+	memset(peer_ifi, 0, sizeof(*peer_ifi));
+	r->nh->nlmsg_len = off + NLMSG_ALIGN(sizeof(*peer_ifi));
+	attr_put(r, IFLA_IFNAME, peer, strlen(peer) + 1);
+	attr_put(r, IFLA_MTU, &mtu, sizeof(mtu));
+	return nest;
+}
+
+/* The peer into netns @fd (< 0: stays here). */
+static void peer_netns(struct nl_req *r, int fd)
+{
+	if (fd >= 0)
+		attr_put(r, IFLA_NET_NS_FD, &fd, sizeof(fd));
+}
+
 int zh_nl_veth_add(const char *host, const char *peer, int peer_netns_fd,
 		   unsigned int mtu)
 {
@@ -220,38 +270,21 @@ int zh_nl_veth_add(const char *host, const char *peer, int peer_netns_fd,
 int zh_nl_veth_add_queues(const char *host, const char *peer, int peer_netns_fd,
 			  unsigned int mtu, unsigned int queues)
 {
-	struct ifinfomsg *ifi, *peer_ifi;
 	struct rtattr *linkinfo, *data, *peer_nest;
 	struct nl_req r;
-	size_t off;
 
-	ifi = req_init(&r, RTM_NEWLINK, NLM_F_CREATE | NLM_F_EXCL | NLM_F_ACK,
-		       sizeof(*ifi));
-	ifi->ifi_family = AF_UNSPEC;
-	attr_put(&r, IFLA_IFNAME, host, strlen(host) + 1);
-	attr_put(&r, IFLA_MTU, &mtu, sizeof(mtu));
+	link_new(&r, host, mtu);
 	if (queues) {
 		attr_put(&r, IFLA_NUM_TX_QUEUES, &queues, sizeof(queues));
 		attr_put(&r, IFLA_NUM_RX_QUEUES, &queues, sizeof(queues));
 	}
-	linkinfo = attr_nest(&r, IFLA_LINKINFO);
-	attr_put(&r, IFLA_INFO_KIND, "veth", 4);
-	data = attr_nest(&r, IFLA_INFO_DATA);
-	peer_nest = attr_nest(&r, VETH_INFO_PEER);
-	/* VETH_INFO_PEER carries an ifinfomsg before its attributes. */
-	off = NLMSG_ALIGN(r.nh->nlmsg_len);
-	peer_ifi = (struct ifinfomsg *)(r.buf + off);
-	memset(peer_ifi, 0, sizeof(*peer_ifi));
-	r.nh->nlmsg_len = off + NLMSG_ALIGN(sizeof(*peer_ifi));
-	attr_put(&r, IFLA_IFNAME, peer, strlen(peer) + 1);
-	attr_put(&r, IFLA_MTU, &mtu, sizeof(mtu));
+	linkinfo = link_kind(&r, "veth", &data);
+	peer_nest = peer_begin(&r, VETH_INFO_PEER, peer, mtu);
 	if (queues) {
 		attr_put(&r, IFLA_NUM_TX_QUEUES, &queues, sizeof(queues));
 		attr_put(&r, IFLA_NUM_RX_QUEUES, &queues, sizeof(queues));
 	}
-	if (peer_netns_fd >= 0)
-		attr_put(&r, IFLA_NET_NS_FD, &peer_netns_fd,
-			 sizeof(peer_netns_fd));
+	peer_netns(&r, peer_netns_fd);
 	attr_nest_end(&r, peer_nest);
 	attr_nest_end(&r, data);
 	attr_nest_end(&r, linkinfo);
@@ -267,21 +300,13 @@ int zh_nl_veth_add_queues(const char *host, const char *peer, int peer_netns_fd,
 int zh_nl_netkit_add(const char *host, const char *peer, int peer_netns_fd,
 		     unsigned int mtu, int peer_policy)
 {
-	struct ifinfomsg *ifi, *peer_ifi;
 	struct rtattr *linkinfo, *data, *peer_nest;
 	__u32 mode = ZH_NETKIT_L2, pass = ZH_NETKIT_PASS;
 	__u32 ppol = (__u32)peer_policy;
 	struct nl_req r;
-	size_t off;
 
-	ifi = req_init(&r, RTM_NEWLINK, NLM_F_CREATE | NLM_F_EXCL | NLM_F_ACK,
-		       sizeof(*ifi));
-	ifi->ifi_family = AF_UNSPEC;
-	attr_put(&r, IFLA_IFNAME, host, strlen(host) + 1);
-	attr_put(&r, IFLA_MTU, &mtu, sizeof(mtu));
-	linkinfo = attr_nest(&r, IFLA_LINKINFO);
-	attr_put(&r, IFLA_INFO_KIND, "netkit", 6);
-	data = attr_nest(&r, IFLA_INFO_DATA);
+	link_new(&r, host, mtu);
+	linkinfo = link_kind(&r, "netkit", &data);
 	/* L2: the pod sees Ethernet as on a veth, and so do our programs
 	 * (anti-spoofing by MAC, the gateway's MAC, the L2 rewrite). */
 	attr_put(&r, ZH_IFLA_NETKIT_MODE, &mode, sizeof(mode));
@@ -291,17 +316,8 @@ int zh_nl_netkit_add(const char *host, const char *peer, int peer_netns_fd,
 	attr_put(&r, ZH_IFLA_NETKIT_POLICY, &pass, sizeof(pass));
 	/* The peer's: what the pod sends while nothing is attached to it. */
 	attr_put(&r, ZH_IFLA_NETKIT_PEER_POLICY, &ppol, sizeof(ppol));
-	peer_nest = attr_nest(&r, ZH_IFLA_NETKIT_PEER_INFO);
-	/* As VETH_INFO_PEER: an ifinfomsg before its attributes. */
-	off = NLMSG_ALIGN(r.nh->nlmsg_len);
-	peer_ifi = (struct ifinfomsg *)(r.buf + off);
-	memset(peer_ifi, 0, sizeof(*peer_ifi));
-	r.nh->nlmsg_len = off + NLMSG_ALIGN(sizeof(*peer_ifi));
-	attr_put(&r, IFLA_IFNAME, peer, strlen(peer) + 1);
-	attr_put(&r, IFLA_MTU, &mtu, sizeof(mtu));
-	if (peer_netns_fd >= 0)
-		attr_put(&r, IFLA_NET_NS_FD, &peer_netns_fd,
-			 sizeof(peer_netns_fd));
+	peer_nest = peer_begin(&r, ZH_IFLA_NETKIT_PEER_INFO, peer, mtu);
+	peer_netns(&r, peer_netns_fd);
 	attr_nest_end(&r, peer_nest);
 	attr_nest_end(&r, data);
 	attr_nest_end(&r, linkinfo);
@@ -523,20 +539,13 @@ int zh_nl_vxlan_add(const char *name, unsigned int port, unsigned int mtu,
 		    const unsigned char mac[6])
 {
 	struct rtattr *linkinfo, *data;
-	struct ifinfomsg *ifi;
 	__be16 nport = htons((__u16)port);
 	__u8 one = 1, zero = 0;
 	struct nl_req r;
 
-	ifi = req_init(&r, RTM_NEWLINK, NLM_F_CREATE | NLM_F_EXCL | NLM_F_ACK,
-		       sizeof(*ifi));
-	ifi->ifi_family = AF_UNSPEC;
-	attr_put(&r, IFLA_IFNAME, name, strlen(name) + 1);
-	attr_put(&r, IFLA_MTU, &mtu, sizeof(mtu));
+	link_new(&r, name, mtu);
 	attr_put(&r, IFLA_ADDRESS, mac, 6);
-	linkinfo = attr_nest(&r, IFLA_LINKINFO);
-	attr_put(&r, IFLA_INFO_KIND, "vxlan", 5);
-	data = attr_nest(&r, IFLA_INFO_DATA);
+	linkinfo = link_kind(&r, "vxlan", &data);
 	attr_put(&r, IFLA_VXLAN_COLLECT_METADATA, &one, sizeof(one));
 	attr_put(&r, IFLA_VXLAN_LEARNING, &zero, sizeof(zero));
 	attr_put(&r, IFLA_VXLAN_PORT, &nport, sizeof(nport));
