@@ -34,9 +34,11 @@ cd "$(dirname "$0")/../.."
 : "${ARTIFACTS:=$PWD/_artifacts}"
 : "${E2E_PROCS:=2}"
 : "${E2E_TIMEOUT:=35m}"
-# Pin it by digest (docker.io/mfenwick100/cyclonus@sha256:...) once the
-# workflow has pulled it: no registry is reachable where this was written.
-: "${CYCLONUS_IMAGE:=docker.io/mfenwick100/cyclonus:latest}"
+# A released version, not :latest (the one Antrea's CI pins), so that a
+# run judges by the same cases as the last; pin its digest
+# (docker.io/mfenwick100/cyclonus@sha256:...) from a workflow's pull: no
+# registry is reachable where this was written.
+: "${CYCLONUS_IMAGE:=docker.io/mfenwick100/cyclonus:v0.4.7}"
 : "${CYCLONUS_TIMEOUT:=35m}"
 NS=netpol
 
