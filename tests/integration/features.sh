@@ -97,20 +97,6 @@ agent_refuses() {
 	[ "$rc" = 1 ] && grep -qF "$why" "$ZH_TMP/agent.log"
 }
 
-ping_ok() { zh_in "$1" ping -c 2 -i 0.2 -W 1 "$2"; }
-tcp_ok() {
-	local c=$1 s=$2 ip=$3 port=$((20000 + RANDOM % 10000)) got pid
-	zh_in "$s" timeout 5 socat -T 3 "TCP-LISTEN:$port,reuseaddr" \
-		SYSTEM:'read l; echo "pong-$l"' &
-	pid=$!
-	sleep 0.3
-	got=$(echo tcp | zh_in "$c" socat -T 3 - "TCP:$ip:$port" || true)
-	wait "$pid" || true
-	[ "$got" = "pong-tcp" ] || {
-		echo "TCP reply: '$got'"
-		return 1
-	}
-}
 # udp_answers CLIENT IP:PORT N: N datagrams from new sockets, each answered.
 udp_answers() {
 	local c=$1 target=$2 n=$3 i got=0
@@ -163,10 +149,10 @@ handover_cases() {
 	check "ADD an XDP pod" zh_pod_add "$x" "$ZH_TMP/xdp.conf"
 	check "ADD two tc pods" pods_add "$ZH_TMP/tc.conf" "$t" "$u"
 	x4=$(zh_pod_ip "$x") t4=$(zh_pod_ip "$t")
-	check "XDP pod -> tc pod: ping (the handover)" ping_ok "$x" "$t4"
-	check "XDP pod -> tc pod: TCP" tcp_ok "$x" "$t" "$t4"
-	check "tc pod -> XDP pod: TCP" tcp_ok "$t" "$x" "$x4"
-	check "XDP pod -> tc pod over IPv6: ping" ping_ok "$x" "$(zh_pod_ip "$t" 6)"
+	check "XDP pod -> tc pod: ping (the handover)" zh_ping_ok "$x" "$t4"
+	check "XDP pod -> tc pod: TCP" zh_tcp_ok "$x" "$t" "$t4"
+	check "tc pod -> XDP pod: TCP" zh_tcp_ok "$t" "$x" "$x4"
+	check "XDP pod -> tc pod over IPv6: ping" zh_ping_ok "$x" "$(zh_pod_ip "$t" 6)"
 	# UDP echo servers on the XDP pod and a tc pod, one ClusterIP over both.
 	for srv in "$x" "$t"; do
 		zh_bg "$srv" socat UDP-RECVFROM:7777,fork SYSTEM:cat
@@ -229,8 +215,8 @@ tc_cases() {
 			       grep -q 'zh_tc_from_pod.*direct-action'"
 	fi
 	before=$(zh_stat redirect)
-	check "ping a -> b" ping_ok "$a" "$(zh_pod_ip "$b")"
-	check "TCP b -> a" tcp_ok "$b" "$a" "$(zh_pod_ip "$a")"
+	check "ping a -> b" zh_ping_ok "$a" "$(zh_pod_ip "$b")"
+	check "TCP b -> a" zh_tcp_ok "$b" "$a" "$(zh_pod_ip "$a")"
 	check "... redirected by the fast path" \
 		test "$(zh_stat redirect)" -gt "$((before + 4))"
 	jq --slurpfile r "$ZH_TMP/$a.json" '. + {prevResult: $r[0]}' \
@@ -283,7 +269,7 @@ no_xdp_veth_native() {
 	t="${ZH_PREFIX}-t"
 	check "a tc pod on the same node is ADDed" zh_pod_add "$t" "$ZH_TMP/tc.conf"
 	ZH_PODS+=("$t")
-	check "... and reached" ping_ok "$t" 10.200.0.1
+	check "... and reached" zh_ping_ok "$t" 10.200.0.1
 	# CHECK of an XDP pod on this kernel: refused the same way (prevResult of
 	# the tc pod stands in; the kernel check comes first).
 	jq --slurpfile r "$ZH_TMP/$t.json" '. + {prevResult: $r[0]}' "$ZH_TMP/xdp.conf" \
@@ -382,9 +368,9 @@ no_redirect_peer() {
 	check "without bpf_redirect_peer: two tc pods ADDed" \
 		pods_add "$ZH_TMP/tc.conf" "$a" "$b"
 	before=$(zh_stat redirect)
-	check "... reach each other: ping" ping_ok "$a" "$(zh_pod_ip "$b")"
-	check "... TCP" tcp_ok "$b" "$a" "$(zh_pod_ip "$a")"
-	check "... ping over IPv6" ping_ok "$a" "$(zh_pod_ip "$b" 6)"
+	check "... reach each other: ping" zh_ping_ok "$a" "$(zh_pod_ip "$b")"
+	check "... TCP" zh_tcp_ok "$b" "$a" "$(zh_pod_ip "$a")"
+	check "... ping over IPv6" zh_ping_ok "$a" "$(zh_pod_ip "$b" 6)"
 	check "... redirected by the fast path all the same" \
 		test "$(zh_stat redirect)" -gt "$((before + 4))"
 	pods_del "$a" "$b"

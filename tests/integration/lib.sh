@@ -390,6 +390,47 @@ zh_run_cases() {
 	exit 0
 }
 
+# zh_ping_ok NS ADDR: two echo requests from netns NS to ADDR answered.
+zh_ping_ok() { zh_in "$1" ping -c 2 -i 0.2 -W 1 "$2"; }
+
+# zh_listening NS t|u PORT: a socket of NS listens on PORT (TCP or UDP).
+zh_listening() { [ -n "$(zh_in "$1" ss -Hln"$2" "sport = :$3")" ]; }
+
+# zh_tcp_ok CLIENT SERVER ADDR [PORT]: a TCP request from netns CLIENT to
+# ADDR:PORT (a random port if none) is answered, data checked, by a server
+# in netns SERVER. The client waits for the server to listen: under
+# emulation (the 6.12 VM) a server took over half a second to bind.
+zh_tcp_ok() {
+	local c=$1 s=$2 ip=$3 port=${4:-$((20000 + RANDOM % 10000))} got pid
+	zh_in "$s" timeout 30 socat -T 20 "TCP6-LISTEN:$port,ipv6only=0,reuseaddr" \
+		SYSTEM:'read l; echo "pong-$l"' &
+	pid=$!
+	eventually zh_listening "$s" t "$port"
+	[[ $ip == *:* ]] && ip="[$ip]"
+	got=$(echo tcp | zh_in "$c" socat -T 20 - "TCP:$ip:$port")
+	wait "$pid"
+	[ "$got" = "pong-tcp" ] || {
+		echo "TCP reply from $ip:$port: '$got'"
+		return 1
+	}
+}
+
+# zh_udp_ok CLIENT SERVER ADDR [PORT]: as zh_tcp_ok, one UDP datagram
+# echoed back.
+zh_udp_ok() {
+	local c=$1 s=$2 ip=$3 port=${4:-$((30000 + RANDOM % 10000))} got pid
+	zh_in "$s" timeout 30 socat -T 20 "UDP6-RECVFROM:$port,ipv6only=0" SYSTEM:'cat' &
+	pid=$!
+	eventually zh_listening "$s" u "$port"
+	[[ $ip == *:* ]] && ip="[$ip]"
+	got=$(echo udp-datagram | zh_in "$c" socat -T 20 - "UDP:$ip:$port")
+	wait "$pid"
+	[ "$got" = "udp-datagram" ] || {
+		echo "UDP reply from $ip:$port: '$got'"
+		return 1
+	}
+}
+
 # zh_udp_refused NS HOST PORT: a connected UDP socket in netns NS sends one
 # datagram to HOST:PORT and hears "port unreachable" (ECONNREFUSED) within
 # 2 s; prints what it heard.

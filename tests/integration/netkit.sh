@@ -25,42 +25,7 @@ zh_require jq socat ping iptables nsenter ethtool bpftool ss
 
 CTL="$ZH_BIN/zerohopctl"
 NKP="$ZH_BIN/tests/nk_pair"
-ping_ok() { zh_in "$1" ping -c 2 -i 0.2 -W 1 "$2"; }
 
-# listening NS t|u PORT: a socket of NS listens on PORT (TCP or UDP).
-# The clients below wait for it: under emulation (the 6.12 VM) a server
-# took more than half a second to bind.
-listening() { [ -n "$(zh_in "$1" ss -Hln"$2" "sport = :$3")" ]; }
-
-# tcp_ok CLIENT SERVER IP / udp_ok CLIENT SERVER IP: one request answered
-# with its data (as run.sh).
-tcp_ok() {
-	local c=$1 s=$2 ip=$3 port=$((20000 + RANDOM % 10000)) got
-	zh_in "$s" timeout 30 socat -T 20 "TCP6-LISTEN:$port,ipv6only=0,reuseaddr" \
-		SYSTEM:'read l; echo "pong-$l"' &
-	local pid=$!
-	eventually listening "$s" t "$port"
-	[[ $ip == *:* ]] && ip="[$ip]"
-	got=$(echo tcp | zh_in "$c" socat -T 20 - "TCP:$ip:$port")
-	wait "$pid"
-	[ "$got" = "pong-tcp" ] || {
-		echo "TCP reply: '$got'"
-		return 1
-	}
-}
-udp_ok() {
-	local c=$1 s=$2 ip=$3 port=$((30000 + RANDOM % 10000)) got
-	zh_in "$s" timeout 30 socat -T 20 "UDP6-RECVFROM:$port,ipv6only=0" SYSTEM:'cat' &
-	local pid=$!
-	eventually listening "$s" u "$port"
-	[[ $ip == *:* ]] && ip="[$ip]"
-	got=$(echo udp-datagram | zh_in "$c" socat -T 20 - "UDP:$ip:$port")
-	wait "$pid"
-	[ "$got" = "udp-datagram" ] || {
-		echo "UDP reply: '$got'"
-		return 1
-	}
-}
 endpoint_count() { "$CTL" endpoints -o json | jq length; }
 zh_links() { zh_node ip -o link show | grep -c ' zh[0-9a-f]\{12\}[@:]' || true; }
 # driver NS IFNAME: the interface's ethtool driver name.
@@ -189,7 +154,7 @@ nk_absent() {
 		grep -q 'device auto: a veth, as this kernel cannot give pods netkit' "$ZH_TMP/auto.log"
 	check "... on a veth" test "$(driver "$p" eth0)" = veth
 	zh_cni ADD "$q" "$ZH_TMP/auto.conf" >"$ZH_TMP/$q.json" 2>/dev/null
-	check "two auto pods talk" ping_ok "$p" "$(zh_pod_ip "$q")"
+	check "two auto pods talk" zh_ping_ok "$p" "$(zh_pod_ip "$q")"
 	check "DEL both" eval 'zh_cni DEL "$p" "$ZH_TMP/auto.conf" && zh_cni DEL "$q" "$ZH_TMP/auto.conf"'
 	check "no link left" test "$(zh_links)" = 0
 	ip netns del "$p"
@@ -219,14 +184,14 @@ nk_pods() {
 	local a4 b4 a6 b6 before
 	a4=$(zh_pod_ip "$A") b4=$(zh_pod_ip "$B") a6=$(zh_pod_ip "$A" 6) b6=$(zh_pod_ip "$B" 6)
 	before=$(zh_stat redirect)
-	check "ping a -> b (IPv4)" ping_ok "$A" "$b4"
-	check "ping b -> a (IPv4)" ping_ok "$B" "$a4"
-	check "ping a -> b (IPv6)" ping_ok "$A" "$b6"
-	check "TCP a -> b" tcp_ok "$A" "$B" "$b4"
-	check "UDP b -> a (IPv6)" udp_ok "$B" "$A" "$a6"
+	check "ping a -> b (IPv4)" zh_ping_ok "$A" "$b4"
+	check "ping b -> a (IPv4)" zh_ping_ok "$B" "$a4"
+	check "ping a -> b (IPv6)" zh_ping_ok "$A" "$b6"
+	check "TCP a -> b" zh_tcp_ok "$A" "$B" "$b4"
+	check "UDP b -> a (IPv6)" zh_udp_ok "$B" "$A" "$a6"
 	check "the fast path redirected them (FORWARD drops)" \
 		test "$(zh_stat redirect)" -ge "$((before + 8))"
-	check "pod -> node address: passed to the kernel" ping_ok "$A" 10.200.0.1
+	check "pod -> node address: passed to the kernel" zh_ping_ok "$A" 10.200.0.1
 
 	before=$(zh_stat drop_spoof_ip)
 	zh_in "$A" ip addr add 10.250.0.9/32 dev eth0
@@ -247,9 +212,9 @@ nk_mixed() {
 	conf "$ZH_TMP/veth.conf" zhnkv veth 10.94.3.0/24 fd00:943::/64
 	check "ADD veth pod c" zh_pod_add "$C" "$ZH_TMP/veth.conf"
 	check "pod c is on a veth" test "$(driver "$C" eth0)" = veth
-	check "veth c -> netkit a" ping_ok "$C" "$(zh_pod_ip "$A")"
-	check "netkit a -> veth c" ping_ok "$A" "$(zh_pod_ip "$C")"
-	check "TCP netkit b -> veth c (IPv6)" tcp_ok "$B" "$C" "$(zh_pod_ip "$C" 6)"
+	check "veth c -> netkit a" zh_ping_ok "$C" "$(zh_pod_ip "$A")"
+	check "netkit a -> veth c" zh_ping_ok "$A" "$(zh_pod_ip "$C")"
+	check "TCP netkit b -> veth c (IPv6)" zh_tcp_ok "$B" "$C" "$(zh_pod_ip "$C" 6)"
 }
 
 nk_clusterip() {
@@ -265,24 +230,8 @@ nk_clusterip() {
 	"$CTL" service del --vip 10.96.0.71 --port 7001 --proto udp >/dev/null
 	"$CTL" service del --vip 10.96.0.71 --port 7002 --proto tcp >/dev/null
 }
-svc_udp() {
-	local got
-	zh_in "$2" timeout 30 socat -T 20 "UDP-RECVFROM:$3" SYSTEM:'cat' &
-	local pid=$!
-	eventually listening "$2" u "$3"
-	got=$(echo via-vip | zh_in "$1" socat -T 20 - "UDP:10.96.0.71:$3")
-	wait "$pid"
-	[ "$got" = via-vip ] || { echo "reply '$got'"; return 1; }
-}
-svc_tcp() {
-	local got
-	zh_in "$2" timeout 30 socat -T 20 "TCP-LISTEN:$3,reuseaddr" SYSTEM:'read l; echo "pong-$l"' &
-	local pid=$!
-	eventually listening "$2" t "$3"
-	got=$(echo vip | zh_in "$1" socat -T 20 - "TCP:10.96.0.71:$3")
-	wait "$pid"
-	[ "$got" = pong-vip ] || { echo "reply '$got'"; return 1; }
-}
+svc_udp() { zh_udp_ok "$1" "$2" 10.96.0.71 "$3"; }
+svc_tcp() { zh_tcp_ok "$1" "$2" 10.96.0.71 "$3"; }
 
 # What the plugin does between making a pair and attaching to it, one
 # step at a time (nk_pair): until the program is on the peer's hook,
@@ -349,7 +298,7 @@ nk_rollback() {
 	check "... its address went back to IPAM" \
 		eval '! grep -rqs "$(zh_ctr_id "$p")" "$ZH_TMP/ipam-dup"'
 	check "... no endpoint entry added" test "$(endpoint_count)" = "$eps"
-	check "... and pod a still works" ping_ok "$B" "$(zh_pod_ip "$A")"
+	check "... and pod a still works" zh_ping_ok "$B" "$(zh_pod_ip "$A")"
 	ip netns del "$p"
 }
 

@@ -15,38 +15,6 @@ zh_start
 zh_require jq socat ping iptables nsenter xxd bpftool
 
 # --- traffic ---------------------------------------------------------------
-ping_ok() { zh_in "$1" ping -c 2 -i 0.2 -W 1 "$2"; }
-
-# tcp_ok CLIENT SERVER IP: a TCP request answered by a server in SERVER.
-tcp_ok() {
-	local c=$1 s=$2 ip=$3 port=$((20000 + RANDOM % 10000)) got
-	zh_in "$s" timeout 5 socat -T 3 "TCP6-LISTEN:$port,ipv6only=0,reuseaddr" \
-		SYSTEM:'read l; echo "pong-$l"' &
-	local pid=$!
-	sleep 0.3
-	[[ $ip == *:* ]] && ip="[$ip]"
-	got=$(echo tcp | zh_in "$c" socat -T 3 - "TCP:$ip:$port")
-	wait "$pid"
-	[ "$got" = "pong-tcp" ] || {
-		echo "TCP reply: '$got'"
-		return 1
-	}
-}
-
-# udp_ok CLIENT SERVER IP: a UDP datagram echoed back.
-udp_ok() {
-	local c=$1 s=$2 ip=$3 port=$((30000 + RANDOM % 10000)) got
-	zh_in "$s" timeout 5 socat -T 3 "UDP6-RECVFROM:$port,ipv6only=0" SYSTEM:'cat' &
-	local pid=$!
-	sleep 0.3
-	[[ $ip == *:* ]] && ip="[$ip]"
-	got=$(echo udp-datagram | zh_in "$c" socat -T 2 - "UDP:$ip:$port")
-	wait "$pid"
-	[ "$got" = "udp-datagram" ] || {
-		echo "UDP reply: '$got'"
-		return 1
-	}
-}
 
 # spoofed_frame DSTMAC SRCMAC SRCIP DSTIP: an Ethernet/IPv4/ICMP echo frame.
 spoofed_frame() {
@@ -138,18 +106,18 @@ mode_tests() {
 		       ip netns exec $a ip neigh show 169.254.1.1 | grep -q PERMANENT"
 
 	before=$(zh_stat redirect)
-	check "ping a -> b (IPv4)" ping_ok "$a" "$b4"
-	check "ping b -> a (IPv4)" ping_ok "$b" "$a4"
-	check "ping a -> b (IPv6)" ping_ok "$a" "$b6"
-	check "TCP a -> b" tcp_ok "$a" "$b" "$b4"
-	check "TCP b -> a" tcp_ok "$b" "$a" "$a4"
-	check "TCP a -> b over IPv6" tcp_ok "$a" "$b" "$b6"
-	check "UDP a -> b" udp_ok "$a" "$b" "$b4"
-	check "UDP b -> a" udp_ok "$b" "$a" "$a4"
-	check "UDP b -> a over IPv6" udp_ok "$b" "$a" "$a6"
+	check "ping a -> b (IPv4)" zh_ping_ok "$a" "$b4"
+	check "ping b -> a (IPv4)" zh_ping_ok "$b" "$a4"
+	check "ping a -> b (IPv6)" zh_ping_ok "$a" "$b6"
+	check "TCP a -> b" zh_tcp_ok "$a" "$b" "$b4"
+	check "TCP b -> a" zh_tcp_ok "$b" "$a" "$a4"
+	check "TCP a -> b over IPv6" zh_tcp_ok "$a" "$b" "$b6"
+	check "UDP a -> b" zh_udp_ok "$a" "$b" "$b4"
+	check "UDP b -> a" zh_udp_ok "$b" "$a" "$a4"
+	check "UDP b -> a over IPv6" zh_udp_ok "$b" "$a" "$a6"
 	check "the fast path redirected the traffic (counter grew)" \
 		test "$(zh_stat redirect)" -gt "$((before + 20))"
-	check "pod -> host address goes through the kernel" ping_ok "$a" 10.200.0.1
+	check "pod -> host address goes through the kernel" zh_ping_ok "$a" 10.200.0.1
 	check "endpoints lists both pods" \
 		sh -c "'$ZH_BIN/zerohopctl' endpoints -o json |
 		       jq -e 'map(.ips[0]) | index(\"$a4\") != null and index(\"$b4\") != null'"
@@ -174,7 +142,7 @@ mode_tests() {
 	check "spoofed source MAC: 3 frames dropped and counted" \
 		test "$(zh_stat drop_spoof_mac)" = "$((before + 3))"
 	check "... and none redirected" test "$(zh_stat redirect)" = "$redir"
-	check "traffic from the pod's own MAC still flows" ping_ok "$a" "$b4"
+	check "traffic from the pod's own MAC still flows" zh_ping_ok "$a" "$b4"
 
 	# CHECK against prevResult, then with the veth gone.
 	jq --slurpfile r "$ZH_TMP/$a.json" '. + {prevResult: $r[0]}' "$conf" >"$ZH_TMP/check.conf"
@@ -432,7 +400,7 @@ v110_add() {
 		zh_cni CHECK "$G1" "$ZH_TMP/check11.conf"
 	check "ADD a second pod on the 1.1.0 network" zh_pod_add "$G2" "$CONF11"
 	check "ADD a pod on another network (zhrb, 1.0.0)" zh_pod_add "$O1" "$CONF"
-	check "a 1.1.0 pod reaches the other network's pod" ping_ok "$G1" "$(zh_pod_ip "$O1")"
+	check "a 1.1.0 pod reaches the other network's pod" zh_ping_ok "$G1" "$(zh_pod_ip "$O1")"
 }
 
 v110_status() {
@@ -483,8 +451,8 @@ v110_gc() {
 	check "... its zh_endpoints entries are gone (5 -> 3)" test "$(ep_map_count)" = 3
 	check "... g1's veth is there" has_link "$(host_of "$G1")"
 	check "... the other network's pod's veth is there" has_link "$(host_of "$O1")"
-	check "... g1 still forwards: g1 -> other network's pod" ping_ok "$G1" "$o1_4"
-	check "... and back" ping_ok "$O1" "$g1_4"
+	check "... g1 still forwards: g1 -> other network's pod" zh_ping_ok "$G1" "$o1_4"
+	check "... and back" zh_ping_ok "$O1" "$g1_4"
 	# IPAM GC, or where host-local has none, a DEL from GC: at once. (The
 	# agent would release it too, from the record of its ADD.)
 	check "... g2's lease is given back" test -z "$(zh_lease "$G2")"
@@ -528,7 +496,7 @@ concurrent() {
 		test "$(cat "$ZH_TMP/${ZH_PREFIX}"-c*.json | jq -r '.ips[0].address' | sort -u | wc -l)" = 8
 	check "... and 8 endpoints" test "$(endpoint_count)" = 8
 	check "a concurrently added pod reaches another" \
-		ping_ok "${ZH_PREFIX}-c1" "$(zh_pod_ip "${ZH_PREFIX}-c8")"
+		zh_ping_ok "${ZH_PREFIX}-c1" "$(zh_pod_ip "${ZH_PREFIX}-c8")"
 	pids=()
 	for i in $(seq 1 8); do
 		zh_cni DEL "${ZH_PREFIX}-c$i" "$CONF" >/dev/null &
@@ -624,7 +592,7 @@ agent_restart() {
 		test "$(pin_ids)" = "$before"
 	check "... holds the pinned zh_endpoints map" holds "$AGENT" zh_endpoints
 	check "... which still has both endpoints" test "$(endpoint_count)" = 2
-	check "traffic still flows after the restart" ping_ok "$a" "$b4"
+	check "traffic still flows after the restart" zh_ping_ok "$a" "$b4"
 	# A veth that disappears without DEL: the agent sweeps its endpoint.
 	zh_node ip link del "$(jq -r '.interfaces[0].name' "$ZH_TMP/$b.json")"
 	sleep 2.5

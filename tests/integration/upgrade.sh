@@ -274,7 +274,6 @@ snapshot() {
 # longer FILE N: FILE has more than N lines.
 longer() { test "$(wc -l <"$1")" -gt "$2"; }
 
-ping_ok() { zh_in "$1" ping -c 2 -i 0.2 -W 1 "$2"; }
 # tcp_ok POD HOST PORT: one request on a new connection answered.
 tcp_ok() {
 	[ "$(echo hello | zh_in "$1" socat -T 3 - "TCP:$2:$3")" = hello ]
@@ -339,7 +338,7 @@ old_pods() {
 EOF
 	kill -HUP "$AGENT"
 	for p in "$A" "$B" "$C"; do serve "$p"; done
-	check "the old pods reach each other" ping_ok "$A" "${IP[$C]}"
+	check "the old pods reach each other" zh_ping_ok "$A" "${IP[$C]}"
 	check "... and the ClusterIP" eventually tcp_ok "$A" "$VIP" 80
 	flows "$A" "tcp:${IP[$B]}:8080,4" "udp:${IP[$C]}:5353" \
 		"tcp:$VIP:80,4" "udp:$VIP:53"
@@ -401,8 +400,8 @@ upgrade() {
 new_pods() {
 	pod_add "$ZH_BIN" "$E" "$ZH_TMP/tc.conf"
 	serve "$E"
-	check "a new pod reaches an old one" ping_ok "$E" "${IP[$A]}"
-	check "... and an old one the new one" ping_ok "$A" "${IP[$E]}"
+	check "a new pod reaches an old one" zh_ping_ok "$E" "${IP[$A]}"
+	check "... and an old one the new one" zh_ping_ok "$A" "${IP[$E]}"
 	check "... over TCP" tcp_ok "$B" "${IP[$E]}" 8080
 	check "... and the ClusterIP (old backends)" tcp_ok "$E" "$VIP" 80
 	flows "$E" "tcp:${IP[$A]}:8080,2" "udp:${IP[$B]}:5353" \
@@ -462,8 +461,8 @@ downgrade() {
 	fi
 	pod_add "$OLD" "$F" "$ZH_TMP/tc.conf"
 	serve "$F"
-	check "a pod made by the old plugin reaches the others" ping_ok "$F" "${IP[$E]}"
-	check "... and they it" ping_ok "$A" "${IP[$F]}"
+	check "a pod made by the old plugin reaches the others" zh_ping_ok "$F" "${IP[$E]}"
+	check "... and they it" zh_ping_ok "$A" "${IP[$F]}"
 	check "... and the ClusterIP (backends made before)" tcp_ok "$F" "$VIP" 80
 	flows "$F" "tcp:${IP[$E]}:8080,2" "tcp:$VIP:80,2" "udp:$VIP:53"
 	sleep 1
