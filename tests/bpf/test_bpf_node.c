@@ -27,6 +27,7 @@
 #include <arpa/inet.h>
 #include <sys/socket.h>
 #include <bpf/bpf.h>
+#include <linux/pkt_cls.h>
 
 #include <cmocka.h>
 
@@ -400,6 +401,97 @@ static void test_uplink_reverse_nat(void **state)
 	assert_deltas(&r, delta, (__u32)len);
 }
 
+/* --- bench ------------------------------------------------------------------ */
+
+/*
+ * `test_bpf_node --bench-latency`: ns per packet, as test_run times one run
+ * (its own overhead included, the same for every row), of the programs a
+ * packet between pods of two nodes meets: the sender's zh_tc_from_pod and
+ * the receiver's uplink (or VXLAN device) entry. p50 and p99 of
+ * BENCH_RUNS runs of the same packet. Numbers, no verdict.
+ */
+#define BENCH_RUNS 20000U
+
+static int cmp_u32(const void *a, const void *b)
+{
+	__u32 x = *(const __u32 *)a, y = *(const __u32 *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+static void bench_row(const char *what, struct bpf_program *p, int ifindex,
+		      const struct frame *f, int sender, __u32 want)
+{
+	static __u32 ns[BENCH_RUNS];
+	struct __sk_buff skb = { .ifindex = ifindex,
+				 .ingress_ifindex = ifindex };
+	__u8 in[FRAME_MAX], out[FRAME_MAX];
+	__u32 len = (__u32)frame_build(f, sender, in), bad = 0;
+
+	for (__u32 i = 0; i < BENCH_RUNS; i++) {
+		LIBBPF_OPTS(bpf_test_run_opts, opts, .data_in = in,
+			    .data_size_in = len, .data_out = out,
+			    .data_size_out = sizeof(out), .repeat = 1,
+			    .ctx_in = &skb, .ctx_size_in = sizeof(skb));
+
+		if (bpf_prog_test_run_opts(bpf_program__fd(p), &opts))
+			opts.duration = 0;
+		bad += opts.retval != want;
+		ns[i] = opts.duration;
+	}
+	qsort(ns, BENCH_RUNS, sizeof(ns[0]), cmp_u32);
+	printf("  %-40s p50 %4u  p90 %4u  p99 %5u ns%s\n", what,
+	       ns[BENCH_RUNS / 2], ns[BENCH_RUNS * 9 / 10],
+	       ns[BENCH_RUNS * 99 / 100], bad ? "  (unexpected verdicts)" : "");
+}
+
+static void bench_mode(bool vxlan)
+{
+	struct frame out4 = { .l3 = L3_IPV4, .proto = IPPROTO_UDP,
+			      .src = A4, .dst = REMOTE4 };
+	struct frame out6 = { .l3 = L3_IPV6, .proto = IPPROTO_UDP,
+			      .src = A6, .dst = REMOTE6 };
+	struct frame in4 = { .l3 = L3_IPV4, .proto = IPPROTO_UDP,
+			     .src = REMOTE4, .dst = B4 };
+	struct frame in6 = { .l3 = L3_IPV6, .proto = IPPROTO_UDP,
+			     .src = REMOTE6, .dst = B6 };
+	const char *m = vxlan ? "vxlan" : "native";
+	char what[64];
+
+	node_r(vxlan);
+	snprintf(what, sizeof(what), "%s: zh_tc_from_pod, IPv4", m);
+	bench_row(what, skel->progs.zh_tc_from_pod, ifindex_of[POD_A], &out4,
+		  POD_A, TC_ACT_REDIRECT);
+	snprintf(what, sizeof(what), "%s: zh_tc_from_pod, IPv6", m);
+	bench_row(what, skel->progs.zh_tc_from_pod, ifindex_of[POD_A], &out6,
+		  POD_A, TC_ACT_REDIRECT);
+	snprintf(what, sizeof(what), "%s: %s, IPv4", m,
+		 vxlan ? "zh_tc_tunnel" : "zh_tc_uplink");
+	bench_row(what, ingress_prog(vxlan), ifindex_of[FOREIGN], &in4, POD_A,
+		  TC_ACT_REDIRECT);
+	snprintf(what, sizeof(what), "%s: %s, IPv6", m,
+		 vxlan ? "zh_tc_tunnel" : "zh_tc_uplink");
+	bench_row(what, ingress_prog(vxlan), ifindex_of[FOREIGN], &in6, POD_A,
+		  TC_ACT_REDIRECT);
+}
+
+static int node_bench(void)
+{
+	struct frame in4 = { .l3 = L3_IPV4, .proto = IPPROTO_UDP,
+			     .src = REMOTE4, .dst = B4 };
+
+	printf("test_bpf_node: a packet between pods of two nodes, per program, %u runs:\n",
+	       BENCH_RUNS);
+	/* The floor: test_run's own time, a program that returns at once
+	 * (zh_tc_to_pod for a pod without NetworkPolicy). */
+	bench_row("floor: zh_tc_to_pod, unpolicied", skel->progs.zh_tc_to_pod,
+		  ifindex_of[POD_B], &in4, POD_A, TC_ACT_UNSPEC);
+	bench_mode(false);
+	bench_mode(true);
+	teardown(NULL);
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	static const struct CMUnitTest native[] = {
@@ -437,6 +529,7 @@ int main(int argc, char **argv)
 		.groups = groups,
 		.n_groups = ARRAY_SIZE(groups),
 		.trace = true,
+		.bench = node_bench,
 	};
 	return fixture_main(&suite, argc, argv);
 }
