@@ -447,14 +447,18 @@ static void bench_row(const char *what, struct bpf_program *p, int ifindex,
 
 static void bench_mode(bool vxlan)
 {
-	struct frame out4 = { .l3 = L3_IPV4, .proto = IPPROTO_UDP,
-			      .src = A4, .dst = REMOTE4 };
-	struct frame out6 = { .l3 = L3_IPV6, .proto = IPPROTO_UDP,
-			      .src = A6, .dst = REMOTE6 };
-	struct frame in4 = { .l3 = L3_IPV4, .proto = IPPROTO_UDP,
-			     .src = REMOTE4, .dst = B4 };
-	struct frame in6 = { .l3 = L3_IPV6, .proto = IPPROTO_UDP,
-			     .src = REMOTE6, .dst = B6 };
+	struct frame out4 = {
+		.l3 = L3_IPV4, .proto = IPPROTO_UDP, .src = A4, .dst = REMOTE4
+	};
+	struct frame out6 = {
+		.l3 = L3_IPV6, .proto = IPPROTO_UDP, .src = A6, .dst = REMOTE6
+	};
+	struct frame in4 = {
+		.l3 = L3_IPV4, .proto = IPPROTO_UDP, .src = REMOTE4, .dst = B4
+	};
+	struct frame in6 = {
+		.l3 = L3_IPV6, .proto = IPPROTO_UDP, .src = REMOTE6, .dst = B6
+	};
 	const char *m = vxlan ? "vxlan" : "native";
 	char what[64];
 
@@ -477,8 +481,9 @@ static void bench_mode(bool vxlan)
 
 static int node_bench(void)
 {
-	struct frame in4 = { .l3 = L3_IPV4, .proto = IPPROTO_UDP,
-			     .src = REMOTE4, .dst = B4 };
+	struct frame in4 = {
+		.l3 = L3_IPV4, .proto = IPPROTO_UDP, .src = REMOTE4, .dst = B4
+	};
 
 	printf("test_bpf_node: a packet between pods of two nodes, per program, %u runs:\n",
 	       BENCH_RUNS);

@@ -226,6 +226,12 @@ policy_path() {
 		jq -e '(.results | length) == 6 and .options.baseline == "zerohop-tc" and
 		       all(.results[]; .skipped == null and .count > 0 and .ratio_p50 > 0) and
 		       ([.results[] | select(.path == "zerohop-policy")] | length) == 3' "$T/pol.json"
+	check "JSON: each round's p50 ratio, 2 rounds; the baseline's all 1" \
+		jq -e 'all(.results[]; (.ratio_p50_rounds | length) == 2 and
+		           all(.ratio_p50_rounds[]; . > 0)) and
+		       all(.results[] | select(.path == "zerohop-tc"); .ratio_p50_rounds == [1, 1])' "$T/pol.json"
+	check "table: the spread of those ratios on every row" \
+		grep -Eq '^udp-rr +zerohop-policy .* [0-9]\.[0-9]{3}-[0-9]\.[0-9]{3}$' "$T/pol.err"
 	check "nothing left after it" nothing_left "$PID"
 }
 

@@ -136,6 +136,33 @@ static const struct xb_summary *xb_base(const struct xb_result_set *r, int wl)
 	return NULL;
 }
 
+/*
+ * The p50 ratio against the baseline round by round (the same round's
+ * slices, taken minutes apart at most): its lowest and highest in @lo and
+ * @hi. false where it is not known for every round (one round, no
+ * baseline, a reservoir's estimate).
+ */
+static bool xb_round_spread(const struct xb_result_set *r, int wl, int path,
+			    double *lo, double *hi)
+{
+	const struct xb_cell *c = &r->cells[wl][path];
+	const struct xb_cell *b = &r->cells[wl][r->o->baseline];
+
+	if (c->n_rounds < 2 || c->n_rounds != b->n_rounds)
+		return false;
+	*lo = INFINITY;
+	*hi = -INFINITY;
+	for (size_t k = 0; k < c->n_rounds; k++) {
+		double q = c->round_p50[k] / b->round_p50[k];
+
+		if (!isfinite(q) || q <= 0)
+			return false;
+		*lo = q < *lo ? q : *lo;
+		*hi = q > *hi ? q : *hi;
+	}
+	return true;
+}
+
 static void xb_wl_list(const struct xb_run_opts *o, char *buf, size_t len)
 {
 	size_t off = 0;
@@ -160,6 +187,7 @@ int xb_report_table(FILE *f, const struct xb_result_set *r)
 	const char *base = xb_path_names[o->baseline];
 	char wls[128], dur[32], hdr_p50[32], hdr_p99[32];
 	int i, w, wp50, wp99;
+	double lo, hi;
 
 	xb_wl_list(o, wls, sizeof(wls));
 	xb_secs(o->duration, dur, sizeof(dur));
@@ -188,9 +216,10 @@ int xb_report_table(FILE *f, const struct xb_result_set *r)
 	wp99 = snprintf(hdr_p99, sizeof(hdr_p99), "p99/%s", base);
 	wp50 = wp50 > 9 ? wp50 : 9;
 	wp99 = wp99 > 9 ? wp99 : 9;
-	fprintf(f, "%-12s %-13s %9s %8s %8s %8s %8s %9s %*s %*s\n", "workload",
-		"path", "count", "p50", "p90", "p99", "p99.9", "max", wp50,
-		hdr_p50, wp99, hdr_p99);
+	fprintf(f, "%-12s %-13s %9s %8s %8s %8s %8s %9s %*s %*s%s\n",
+		"workload", "path", "count", "p50", "p90", "p99", "p99.9",
+		"max", wp50, hdr_p50, wp99, hdr_p99,
+		o->rounds > 1 ? "  p50 ratio by round" : "");
 	for (w = 0; w < o->n_wls; w++) {
 		int wl = o->wls[w];
 		const struct xb_summary *b = xb_base(r, wl);
@@ -210,11 +239,17 @@ int xb_report_table(FILE *f, const struct xb_result_set *r)
 				sm->count, sm->p50, sm->p90, sm->p99, sm->p999,
 				sm->max);
 			if (b)
-				fprintf(f, " %*.3f %*.3f\n", wp50,
+				fprintf(f, " %*.3f %*.3f", wp50,
 					sm->p50 / b->p50, wp99,
 					sm->p99 / b->p99);
 			else
-				fprintf(f, " %*s %*s\n", wp50, "-", wp99, "-");
+				fprintf(f, " %*s %*s", wp50, "-", wp99, "-");
+			if (o->rounds > 1 && b &&
+			    xb_round_spread(r, wl, r->paths[i], &lo, &hi))
+				fprintf(f, "  %.3f-%.3f", lo, hi);
+			else if (o->rounds > 1)
+				fprintf(f, "  -");
+			fputc('\n', f);
 		}
 	}
 	for (w = 0; w < o->n_wls; w++) {
@@ -305,6 +340,26 @@ static json_t *xb_json_options(const struct xb_result_set *r)
 	return opts;
 }
 
+/* Each round's p50 ratio against the baseline, or null (xb_round_spread). */
+static json_t *xb_json_rounds(const struct xb_result_set *r, int wl, int path)
+{
+	const struct xb_cell *c = &r->cells[wl][path];
+	const struct xb_cell *b = &r->cells[wl][r->o->baseline];
+	double lo, hi;
+	json_t *a;
+
+	if (!xb_round_spread(r, wl, path, &lo, &hi))
+		return json_null();
+	a = json_array();
+	for (size_t k = 0; a && k < c->n_rounds; k++)
+		if (json_array_append_new(a, xb_json_ratio(c->round_p50[k],
+							   b->round_p50[k]))) {
+			json_decref(a);
+			return NULL;
+		}
+	return a;
+}
+
 int xb_report_json(FILE *f, const struct xb_result_set *r)
 {
 	const struct xb_run_opts *o = r->o;
@@ -353,6 +408,14 @@ int xb_report_json(FILE *f, const struct xb_result_set *r)
 					"min_us", xb_json_us(sm->min),
 					"mean_us", xb_json_us(sm->mean),
 					"exact", sm->exact);
+				if (res &&
+				    json_object_set_new(
+					    res, "ratio_p50_rounds",
+					    xb_json_rounds(r, wl,
+							   r->paths[i]))) {
+					json_decref(res);
+					res = NULL;
+				}
 			}
 			if (!res || json_array_append_new(results, res)) {
 				json_decref(results);

@@ -834,9 +834,18 @@ int cmd_run(int argc, char **argv)
 					skipped = true;
 					continue;
 				}
-				xb_progress(&o, " %s %.1f",
-					    xb_path_names[o.paths[i]],
-					    xb_slice_p50(&c->s, from));
+				if (!c->round_p50)
+					c->round_p50 = calloc(o.rounds,
+							      sizeof(double));
+				if (c->round_p50)
+					c->round_p50[c->n_rounds++] =
+						xb_slice_p50(&c->s, from);
+				xb_progress(
+					&o, " %s %.1f",
+					xb_path_names[o.paths[i]],
+					c->round_p50 ?
+						c->round_p50[c->n_rounds - 1] :
+						NAN);
 			}
 			xb_progress(&o, " (p50 µs)\n");
 		}
@@ -886,6 +895,9 @@ out:
 		for (i = 0; i < XB_P_MAX; i++) {
 			free(xb_cells[w][i].skip);
 			xb_cells[w][i].skip = NULL;
+			free(xb_cells[w][i].round_p50);
+			xb_cells[w][i].round_p50 = NULL;
+			xb_cells[w][i].n_rounds = 0;
 			xb_samples_free(&xb_cells[w][i].s);
 		}
 	}

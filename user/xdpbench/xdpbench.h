@@ -486,6 +486,11 @@ struct xb_cell {
 	struct xb_samples s;
 	struct xb_summary sm;
 	char *skip; /* why this workload has no result on this path */
+	/* Each round's p50 in µs (NAN where unknown: a reservoir had to
+	 * drop samples), @n_rounds of them: the report's spread of the p50
+	 * ratio from round to round, the run's own measure of its noise. */
+	double *round_p50;
+	size_t n_rounds;
 };
 
 struct xb_result_set {
