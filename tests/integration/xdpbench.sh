@@ -164,7 +164,7 @@ root_clean() {
 socklb_paths() {
 	[ -n "$CG_ROOT" ] || zh_case_skip "no cgroup v2 hierarchy"
 	command -v bpftool >/dev/null || zh_case_skip "no bpftool"
-	"$XB" --paths zerohop-tc,zerohop-sock,host-svc,kubeproxy-host \
+	"$XB" --paths zerohop-tc,zerohop-sock,host-svc,kubeproxy-host,zerohop-sock-pod \
 		--workload udp-rr,udp-newflow,tcp-crr --rounds 2 --duration 0.3 \
 		--warmup 10 --services 50 -b zerohop-tc -o json \
 		>"$T/sock.json" 2>"$T/sock.err" &
@@ -179,6 +179,7 @@ socklb_paths() {
 		ids=$(sock_ids "$CG_ROOT/xb$PID-zerohop-sock")
 		[ "$(jq length <<<"$ids")" = 8 ] && seen=1
 		ids=$(jq -c --argjson h "$(sock_ids "$CG_ROOT/xb$PID-host-svc")" '. + $h' <<<"$ids")
+		ids=$(jq -c --argjson h "$(sock_ids "$CG_ROOT/xb$PID-zerohop-sock-pod")" '. + $h' <<<"$ids")
 		root_clean "$ids" || clean=0
 		sleep 0.1
 	done
@@ -196,8 +197,10 @@ socklb_paths() {
 		grep -q "host-svc: 10.96.0.59:80 is balanced to the server pod at connect() by socket-level LB on $CG_ROOT/xb$PID-host-svc" "$T/sock.err"
 	check "kubeproxy-host: DNATed by the rules' OUTPUT hook, masqueraded" \
 		grep -q 'kubeproxy-host: 10.96.0.59:80 is DNATed to the server pod and masqueraded (conntrack entry, server.s peer, KUBE-SEP rule counter)' "$T/sock.err"
-	check "JSON: 4 paths x 3 workloads, every one with samples, ratios to zerohop-tc" \
-		jq -e '(.results | length) == 12 and .options.baseline == "zerohop-tc" and
+	check "zerohop-sock-pod: the pod's own address under the same hooks, not translated" \
+		grep -Eq "zerohop-sock-pod: 10\.253\.0\.[0-9]+:7777 is the server pod's own address, reached straight from its client under socket-level LB's hooks on $CG_ROOT/xb$PID-zerohop-sock-pod" "$T/sock.err"
+	check "JSON: 5 paths x 3 workloads, every one with samples, ratios to zerohop-tc" \
+		jq -e '(.results | length) == 15 and .options.baseline == "zerohop-tc" and
 		       all(.results[]; .skipped == null and .count > 0 and .ratio_p50 > 0)' "$T/sock.json"
 	check "nothing left after it (cgroups too)" nothing_left "$PID"
 	check "this shell's process is not in a cgroup of the run" \

@@ -117,6 +117,7 @@ const char *const xb_path_names[XB_P_MAX] = {
 	[XB_P_ZH_POLICY] = "zerohop-policy",
 	[XB_P_ZH_VXLAN_DEV] = "zerohop-vxlan-dev",
 	[XB_P_ZH_NETKIT] = "zerohop-netkit",
+	[XB_P_ZH_SOCK_POD] = "zerohop-sock-pod",
 };
 
 /* Pod subnets, one per path, all outside the ClusterIP range 10.96/12. */
@@ -133,6 +134,7 @@ static const char *const xb_subnets[XB_P_MAX] = {
 	[XB_P_HOST_SVC] = "10.249.0.0/24",
 	[XB_P_KUBEPROXY_HOST] = "10.251.0.0/24",
 	[XB_P_ZH_POLICY] = "10.252.0.0/24",
+	[XB_P_ZH_SOCK_POD] = "10.253.0.0/24",
 };
 
 const char *xb_path_wl_skip(int path, enum xb_workload wl)
@@ -1175,12 +1177,13 @@ static int xb_setup_zerohop(struct xb_env *e, struct xb_path *p,
 		memcpy(e->pin_root, root, sizeof(root));
 	}
 	snprintf(pin, sizeof(pin), "%s/%s", e->pin_root,
-		 p->id == XB_P_ZH_SVC	 ? "svc" :
-		 p->id == XB_P_ZH_SOCK	 ? "sock" :
-		 p->id == XB_P_HOST_SVC	 ? "hostsvc" :
-		 p->id == XB_P_ZH_POLICY ? "policy" :
-		 afxdp			 ? "afxdp" :
-					   dp);
+		 p->id == XB_P_ZH_SVC	   ? "svc" :
+		 p->id == XB_P_ZH_SOCK	   ? "sock" :
+		 p->id == XB_P_ZH_SOCK_POD ? "sockpod" :
+		 p->id == XB_P_HOST_SVC	   ? "hostsvc" :
+		 p->id == XB_P_ZH_POLICY   ? "policy" :
+		 afxdp			   ? "afxdp" :
+					     dp);
 	/* The plugin's own directory first, as a runtime's CNI_PATH would. */
 	slash = strrchr(o->plugin, '/');
 	snprintf(cni_path, sizeof(cni_path), "%.*s:%s",
@@ -1243,6 +1246,12 @@ static int xb_setup_zerohop(struct xb_env *e, struct xb_path *p,
 				       strerror(-ret));
 		memcpy(p->cli_ns, p->node_ns, sizeof(p->cli_ns));
 		inet_pton(AF_INET, "10.200.255.1", &p->cli_ip);
+	}
+	/* zerohop-sock-pod: the same node, Services and hooks, the client
+	 * to the server pod itself (connect4 finds no Service there). */
+	if (!ret && p->id == XB_P_ZH_SOCK_POD) {
+		p->target.sin_addr = p->srv_ip;
+		p->target.sin_port = htons(XB_DEFAULT_PORT);
 	}
 	/* The agent, once the plugin has loaded and pinned the objects. */
 	if (!ret && afxdp) {
@@ -1991,6 +2000,7 @@ int xb_path_setup(struct xb_env *e, struct xb_path *p,
 	case XB_P_ZH_SVC:
 	case XB_P_ZH_AFXDP:
 	case XB_P_ZH_SOCK:
+	case XB_P_ZH_SOCK_POD:
 	case XB_P_HOST_SVC:
 	case XB_P_ZH_POLICY:
 		ret = xb_setup_zerohop(e, p, o, why, why_len);
@@ -2105,12 +2115,13 @@ bool xb_path_has_services(int id)
 {
 	return id == XB_P_KUBEPROXY || id == XB_P_NFTABLES ||
 	       id == XB_P_ZH_SVC || id == XB_P_ZH_SOCK || id == XB_P_HOST_SVC ||
-	       id == XB_P_KUBEPROXY_HOST;
+	       id == XB_P_ZH_SOCK_POD || id == XB_P_KUBEPROXY_HOST;
 }
 
 bool xb_path_is_socklb(int id)
 {
-	return id == XB_P_ZH_SOCK || id == XB_P_HOST_SVC;
+	return id == XB_P_ZH_SOCK || id == XB_P_HOST_SVC ||
+	       id == XB_P_ZH_SOCK_POD;
 }
 
 struct xb_zh_ct_find {
@@ -2215,6 +2226,14 @@ static int xb_sock_verify(struct xb_env *e, const struct xb_path *p,
 	if (ret)
 		return zh_errf(why, why_len, -EIO, "zh_sock_stats: %s",
 			       strerror(-ret));
+	/* A pod's address is no Service's: connect4 ran and left it. */
+	if (p->id == XB_P_ZH_SOCK_POD)
+		return st[ZH_SOCK_STAT_CONNECT4] ?
+			       zh_errf(why, why_len, -EIO,
+				       "zh_sock_stats counted %llu connect4 translations to the pod's own address",
+				       (unsigned long long)
+					       st[ZH_SOCK_STAT_CONNECT4]) :
+			       0;
 	if (!st[ZH_SOCK_STAT_CONNECT4])
 		return zh_errf(
 			why, why_len, -EIO,

@@ -186,7 +186,7 @@ int xb_report_table(FILE *f, const struct xb_result_set *r)
 	const struct xb_run_opts *o = r->o;
 	const char *base = xb_path_names[o->baseline];
 	char wls[128], dur[32], hdr_p50[32], hdr_p99[32];
-	int i, w, wp50, wp99;
+	int i, w, wp50, wp99, wpath = 13;
 	double lo, hi;
 
 	xb_wl_list(o, wls, sizeof(wls));
@@ -216,9 +216,15 @@ int xb_report_table(FILE *f, const struct xb_result_set *r)
 	wp99 = snprintf(hdr_p99, sizeof(hdr_p99), "p99/%s", base);
 	wp50 = wp50 > 9 ? wp50 : 9;
 	wp99 = wp99 > 9 ? wp99 : 9;
-	fprintf(f, "%-12s %-13s %9s %8s %8s %8s %8s %9s %*s %*s%s\n",
-		"workload", "path", "count", "p50", "p90", "p99", "p99.9",
-		"max", wp50, hdr_p50, wp99, hdr_p99,
+	/* The path column: as wide as the longest name measured. */
+	for (i = 0; i < r->n_paths; i++) {
+		int n = (int)strlen(xb_path_names[r->paths[i]]);
+
+		wpath = n > wpath ? n : wpath;
+	}
+	fprintf(f, "%-12s %-*s %9s %8s %8s %8s %8s %9s %*s %*s%s\n", "workload",
+		wpath, "path", "count", "p50", "p90", "p99", "p99.9", "max",
+		wp50, hdr_p50, wp99, hdr_p99,
 		o->rounds > 1 ? "  p50 ratio by round" : "");
 	for (w = 0; w < o->n_wls; w++) {
 		int wl = o->wls[w];
@@ -229,7 +235,7 @@ int xb_report_table(FILE *f, const struct xb_result_set *r)
 				&r->cells[wl][r->paths[i]].sm;
 			const char *skip = xb_cell_skip(r, i, wl);
 
-			fprintf(f, "%-12s %-13s ", xb_workload_names[wl],
+			fprintf(f, "%-12s %-*s ", xb_workload_names[wl], wpath,
 				xb_path_names[r->paths[i]]);
 			if (skip) {
 				fprintf(f, "skipped: %s\n", skip);

@@ -85,6 +85,12 @@ void xb_run_usage(FILE *f)
 		"               client runs, the server's socket stays outside), so\n"
 		"               connect() to the last ClusterIP connects to the pod\n"
 		"  host-svc     the same with the client in the node netns (hostNetwork)\n"
+		"  zerohop-sock-pod  (only with -P) zerohop-sock's node, Services and\n"
+		"               hooks, the client sending to the server pod's own\n"
+		"               address: what a pod IP costs where socket-LB runs\n"
+		"               (connect4 finds no Service and leaves it); with -b\n"
+		"               zerohop-sock-pod, zerohop-sock's ratio is the\n"
+		"               ClusterIP's cost on one and the same node\n"
 		"  kubeproxy-host  kubeproxy with the client in the node netns: the\n"
 		"               rules' OUTPUT hook DNATs it (host-svc's counterpart)\n"
 		"  kubeproxy-nodeport  (only with -P) a client, node A and node B on a\n"
@@ -477,7 +483,15 @@ static int xb_path_check(struct xb_env *e, struct xb_path *p,
 			 dst, ntohs(p->target.sin_port), s.lost);
 		ret = -EIO;
 	}
-	if (!ret && !xb_stop && xb_path_is_socklb(p->id)) {
+	if (!ret && !xb_stop && p->id == XB_P_ZH_SOCK_POD) {
+		ret = xb_path_verify_nat(e, p, &srv, why, why_len);
+		if (!ret)
+			xb_progress(
+				o,
+				"xdpbench: %s: %s:%u is the server pod's own address, reached straight from its client under socket-level LB's hooks on %s (no translation counted)\n",
+				xb_path_names[p->id], dst,
+				ntohs(p->target.sin_port), p->cgroup);
+	} else if (!ret && !xb_stop && xb_path_is_socklb(p->id)) {
 		ret = xb_path_verify_nat(e, p, &srv, why, why_len);
 		if (!ret)
 			xb_progress(
@@ -641,6 +655,7 @@ static const char *xb_path_kernel_na(enum xb_path_id id,
 		use = ZH_USE_TC;
 		break;
 	case XB_P_ZH_SOCK:
+	case XB_P_ZH_SOCK_POD:
 	case XB_P_HOST_SVC:
 		/* tc for the pods, the cgroup hooks for the client */
 		use = zh_use_missing(f, ZH_USE_TC) >= 0 ? ZH_USE_TC :

@@ -225,6 +225,9 @@ enum xb_path_id {
 	XB_P_ZH_VXLAN_DEV,
 	/* zerohop-native with the pods on netkit pairs ("device": "netkit") */
 	XB_P_ZH_NETKIT,
+	/* zerohop-sock's node, the client to the server pod's own address:
+	 * what a pod IP costs where socket-LB's hooks run (opt-in, -P) */
+	XB_P_ZH_SOCK_POD,
 	XB_P_MAX,
 };
 /* The paths a run takes without -P: those within one node. */
