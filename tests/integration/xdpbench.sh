@@ -238,6 +238,41 @@ policy_path() {
 	check "nothing left after it" nothing_left "$PID"
 }
 
+# --- NodePort to another node, zh_ct sized by --conntrack -------------------------
+# kube-proxy's iptables against zerohop's uplink program, interleaved; node
+# A's zh_ct made with the size asked for (seen on its pin while the run
+# measures).
+nodeport_paths() {
+	local max=""
+	measuring np --paths kubeproxy-nodeport,zerohop-nodeport \
+		--workload udp-rr,udp-newflow --rounds 2 --duration 0.3 \
+		--warmup 10 --conntrack 16384 -b kubeproxy-nodeport -o json
+	local ct="" f
+	for _ in $(seq 1 50); do
+		for f in /sys/fs/bpf/xb"$PID"/nodeport/v*/zh_ct; do
+			[ -e "$f" ] && ct=$f
+		done
+		[ -n "$ct" ] && break
+		sleep 0.1
+	done
+	[ -n "$ct" ] && max=$(bpftool -j map show pinned "$ct" | jq .max_entries)
+	RC=0
+	wait "$PID" || RC=$?
+	if [ "$RC" = 0 ]; then ok "NodePort paths run exits 0"; else
+		bad "NodePort paths run exits 0 (exit $RC)"
+		sed 's/^/#   /' "$T/np.err" | tail -n 30
+	fi
+	check "node A's zh_ct has the 16384 entries --conntrack asked for (got '$max')" \
+		test "$max" = 16384
+	check "zerohop-nodeport verified: SNATed by node A's BPF, answered by node B's pod" \
+		grep -q 'zerohop-nodeport: .* node A' "$T/np.err"
+	check "JSON: 2 paths x 2 workloads with samples; options.conntrack 16384" \
+		jq -e '(.results | length) == 4 and .options.conntrack == 16384 and
+		       all(.results[]; .skipped == null and .count > 0 and .ratio_p50 > 0)' "$T/np.out"
+	check "table header: zh_ct of 16384 entries" grep -q 'zh_ct of 16384 entries' "$T/np.err"
+	check "nothing left after it" nothing_left "$PID"
+}
+
 # --- paths this kernel cannot run ------------------------------------------------
 # Without native XDP on veth (simulated: the probe reports it absent), the
 # XDP and AF_XDP paths are not applicable here: marked with the reason, like
@@ -335,4 +370,4 @@ bad_usage() {
 	check "run --workload udp-rr,bogus: exit 2" test "$RC" = 2
 }
 
-zh_run_cases every_path socklb_paths afxdp policy_path not_on_this_kernel afxdp_sigint plot sigint bad_usage
+zh_run_cases every_path socklb_paths afxdp policy_path nodeport_paths not_on_this_kernel afxdp_sigint plot sigint bad_usage

@@ -836,10 +836,11 @@ static int xb_setup_services(struct xb_env *e, struct xb_path *p,
  * never resizes them), kept open for zh_svc_apply() and the checks.
  */
 static int xb_zh_svc_load(struct xb_env *e, const struct xb_path *p,
-			  const char *pin, uint32_t slots, char *why,
-			  size_t why_len)
+			  const char *pin, uint32_t slots, uint32_t conntrack,
+			  char *why, size_t why_len)
 {
-	struct zh_load_opts load = { .maglev_slots = slots };
+	struct zh_load_opts load = { .maglev_slots = slots,
+				     .ct_max = conntrack };
 	struct zh_objs *objs;
 	int lock, ret;
 
@@ -1074,7 +1075,7 @@ static int xb_socklb_setup(struct xb_env *e, struct xb_path *p, const char *pin,
 static int xb_policy_before_pods(struct xb_env *e, struct xb_path *p,
 				 const char *pin, char *why, size_t why_len)
 {
-	int ret = xb_zh_svc_load(e, p, pin, 0, why, why_len);
+	int ret = xb_zh_svc_load(e, p, pin, 0, 0, why, why_len);
 
 	if (ret)
 		return ret;
@@ -1201,7 +1202,8 @@ static int xb_setup_zerohop(struct xb_env *e, struct xb_path *p,
 
 		if (slots > UINT32_MAX)
 			return zh_errf(why, why_len, -EIO, "too many Services");
-		ret = xb_zh_svc_load(e, p, pin, (uint32_t)slots, why, why_len);
+		ret = xb_zh_svc_load(e, p, pin, (uint32_t)slots, o->conntrack,
+				     why, why_len);
 		if (ret)
 			return ret;
 	}
@@ -1342,6 +1344,7 @@ static int xb_np_iptables(FILE *f)
 struct xb_np_zh {
 	struct xb_env *e;
 	const char *pin;
+	uint32_t conntrack;
 	char *why;
 	size_t why_len;
 };
@@ -1356,6 +1359,7 @@ static int xb_np_zh_fn(void *arg)
 				   .port_max = 65535,
 				   .keep_port = true };
 	char text[512], err[ZH_SVC_ERR_MAX];
+	struct zh_load_opts load = { 0 };
 	struct zh_svc_apply_result r;
 	struct zh_svc_set set;
 	struct zh_objs *objs;
@@ -1369,7 +1373,8 @@ static int xb_np_zh_fn(void *arg)
 		free(objs);
 		return lock;
 	}
-	ret = zh_objs_open(objs, z->pin, ZH_OBJS_LOAD, NULL);
+	load.ct_max = z->conntrack;
+	ret = zh_objs_open(objs, z->pin, ZH_OBJS_LOAD, &load);
 	if (ret) {
 		zh_pin_unlock(lock);
 		zh_errf(z->why, z->why_len, ret, "loading into %s: %s", z->pin,
@@ -1555,7 +1560,7 @@ static int xb_setup_nodeport(struct xb_env *e, struct xb_path *p,
 	}
 	snprintf(pin, sizeof(pin), "%s/nodeport", e->pin_root);
 	{
-		struct xb_np_zh z = { e, pin, why, why_len };
+		struct xb_np_zh z = { e, pin, o->conntrack, why, why_len };
 
 		why[0] = '\0';
 		ret = xb_in_netns(p->node_ns, xb_np_zh_fn, &z);

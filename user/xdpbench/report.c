@@ -201,6 +201,8 @@ int xb_report_table(FILE *f, const struct xb_result_set *r)
 		o->rounds, o->rounds == 1 ? "" : "s", dur, o->warmup);
 	if (o->services)
 		fprintf(f, ", %" PRIu64 " Services", o->services);
+	if (o->conntrack)
+		fprintf(f, ", zh_ct of %" PRIu64 " entries", o->conntrack);
 	if (o->cpu_client >= 0 || o->cpu_server >= 0)
 		fprintf(f, ", client on CPU %d, server on CPU %d",
 			o->cpu_client, o->cpu_server);
@@ -332,10 +334,13 @@ static json_t *xb_json_options(const struct xb_result_set *r)
 		json_array_append_new(
 			wls, json_string(xb_workload_names[o->wls[i]]));
 	opts = json_pack(
-		"{s:o, s:o, s:o, s:b, s:I, s:o, s:o, s:I, s:f, s:I, s:s, s:o, s:s}",
+		"{s:o, s:o, s:o, s:o, s:b, s:I, s:o, s:o, s:I, s:f, s:I, s:s, s:o, s:s}",
 		"paths", paths, "workloads", wls, "services",
 		o->services ? json_integer((json_int_t)o->services) :
 			      json_null(),
+		"conntrack",
+		o->conntrack ? json_integer((json_int_t)o->conntrack) :
+			       json_null(),
 		"busy_poll", o->busy_poll, "size", (json_int_t)o->size,
 		"cpu_client", xb_json_cpu(o->cpu_client), "cpu_server",
 		xb_json_cpu(o->cpu_server), "rounds", (json_int_t)o->rounds,

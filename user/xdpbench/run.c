@@ -144,6 +144,11 @@ void xb_run_usage(FILE *f)
 		"  -N, --services N      Services for kubeproxy, nftables and zerohop-svc,\n"
 		"                        1..%d\n"
 		"                        (default %d)\n"
+		"      --conntrack N     zh_ct's size in entries where zerohop-svc,\n"
+		"                        zerohop-sock and zerohop-nodeport load it\n"
+		"                        (default: zerohopd's, %d). It holds two entries\n"
+		"                        per Service flow and four per NodePort flow\n"
+		"                        SNATed to another node; nf_conntrack holds one\n"
 		"      --plugin PATH     the zerohop CNI plugin (default: zerohop next to\n"
 		"                        xdpbench, else /opt/cni/bin/zerohop)\n"
 		"      --cni-path DIRS   where bridge and host-local are (default\n"
@@ -170,9 +175,9 @@ void xb_run_usage(FILE *f)
 		"Exit status: 0 when every path was measured (but for workloads a path\n"
 		"cannot carry), 1 when a path was skipped (the reason is printed) or on\n"
 		"failure, 2 for bad usage, 130 when interrupted.\n",
-		XB_MAX_SERVICES, XB_DEFAULT_SERVICES, XB_DEFAULT_CNI_PATH,
-		XB_MIN_SIZE, XB_MAX_SIZE, XB_DEFAULT_SIZE, XB_DEFAULT_ROUNDS,
-		XB_DEFAULT_WARMUP);
+		XB_MAX_SERVICES, XB_DEFAULT_SERVICES, ZH_CT_MAX,
+		XB_DEFAULT_CNI_PATH, XB_MIN_SIZE, XB_MAX_SIZE, XB_DEFAULT_SIZE,
+		XB_DEFAULT_ROUNDS, XB_DEFAULT_WARMUP);
 }
 
 /* --- options ----------------------------------------------------------------- */
@@ -201,6 +206,7 @@ int xb_run_parse(int argc, char **argv, struct xb_run_opts *o)
 		ZH_OPT_LIST("workloads", 0, o->wls, &o->n_wls,
 			    xb_workload_names, XB_WL_MAX),
 		ZH_OPT_UINT("services", 'N', &o->services, 1, XB_MAX_SERVICES),
+		ZH_OPT_UINT("conntrack", 0, &o->conntrack, 1024, 1U << 30),
 		ZH_OPT_STR("plugin", 0, &o->plugin),
 		ZH_OPT_STR("cni-path", 0, &o->cni_path),
 		ZH_OPT_FLAG("busy-poll", 'B', &o->busy_poll),
@@ -761,6 +767,7 @@ int cmd_run(int argc, char **argv)
 		.plugin = o.plugin,
 		.cni_path = o.cni_path,
 		.services = o.services,
+		.conntrack = (uint32_t)o.conntrack,
 		.quiet = o.quiet,
 	};
 	for (i = 0; i < o.n_paths && !xb_stop; i++) {

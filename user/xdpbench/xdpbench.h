@@ -248,6 +248,7 @@ struct xb_run_opts {
 	int paths[XB_P_MAX], n_paths; /* in the order asked for */
 	int wls[XB_WL_MAX], n_wls;
 	uint64_t services; /* 0 when no path uses Services */
+	uint64_t conntrack; /* zh_ct's entries on zerohop's paths; 0: default */
 	const char *plugin; /* NULL: the default search */
 	const char *cni_path;
 	bool busy_poll;
@@ -370,6 +371,7 @@ struct xb_setup_opts {
 	const char *plugin; /* NULL: zerohop paths cannot be set up */
 	const char *cni_path;
 	uint64_t services;
+	uint32_t conntrack; /* zh_ct's max_entries where a path loads it; 0: default */
 	bool quiet;
 };
 
