@@ -1588,8 +1588,8 @@ static void np_icmp_kernel(const __u8 *err, __u32 len)
 /*
  * Not a row: ICMP errors about a NodePort flow that this node SNATed to a
  * backend on another node (snat_icmp.h), both ways. OUTSIDE:40000 ->
- * NODE:NP_ICMP_PORT leaves as NODE:port -> BE:8080 (@vxlan: into the
- * tunnel toward the backend's node).
+ * NODE:NP_ICMP_PORT (@lb: LB4:80) leaves as NODE:port -> BE:8080 (@vxlan:
+ * into the tunnel toward the backend's node).
  *
  *   - The backend's "port unreachable" to NODE, quoting that packet (the
  *     whole of it, or its header and 8 bytes), reaches the client as the
@@ -1604,17 +1604,18 @@ static void np_icmp_kernel(const __u8 *err, __u32 len)
  * Every expected frame is built from scratch, checksums included. Errors
  * quoting a port that no flow holds, either way, stay the kernel's.
  */
-static void np_icmp_one(bool v6, __u8 proto, bool whole, bool vxlan)
+static void np_icmp_one(bool v6, __u8 proto, bool whole, bool vxlan, bool lb)
 {
 	enum l3 l3 = v6 ? L3_IPV6 : L3_IPV4;
 	const char *out = v6 ? OUTSIDE6 : OUTSIDE4, *node = v6 ? NODE6 : NODE4,
 		   *be = v6 ? REMOTE_BE6 : REMOTE_BE4,
 		   *router = v6 ? ROUTER6 : ROUTER4,
-		   *between = v6 ? BETWEEN6 : BETWEEN4;
+		   *between = v6 ? BETWEEN6 : BETWEEN4,
+		   *front = lb ? LB4 : node;
+	__u16 fport = lb ? 80 : NP_ICMP_PORT;
 	__u8 unreach = v6 ? 1 : 3, unreach_port = v6 ? 4 : 3;
 	__u8 big = v6 ? 2 : 3, big_code = v6 ? 0 : 4;
-	struct frame req =
-		OUTER(l3, proto, out, CLIENT_PORT, node, NP_ICMP_PORT);
+	struct frame req = OUTER(l3, proto, out, CLIENT_PORT, front, fport);
 	__u8 in[FRAME_MAX], snated[FRAME_MAX], reply[FRAME_MAX], err[FRAME_MAX],
 		want[FRAME_MAX], quoted[FRAME_MAX];
 	__u32 len, elen, wlen;
@@ -1626,8 +1627,10 @@ static void np_icmp_one(bool v6, __u8 proto, bool whole, bool vxlan)
 	np_icmp_svc(v6, proto);
 	if (vxlan)
 		remote_vxlan();
+	if (lb)
+		lb_ips();
 	len = (__u32)frame_build(&req, FOREIGN, in);
-	cur_set(in, len, "tc: %s -> NodePort %s/%s", out, node,
+	cur_set(in, len, "tc: %s -> %s:%u/%s", out, front, fport,
 		proto == IPPROTO_TCP ? "TCP" : "UDP");
 	run_prog(skel->progs.zh_tc_uplink, ifindex_of[FOREIGN], in, len, &r);
 	if (r.err)
@@ -1648,11 +1651,11 @@ static void np_icmp_one(bool v6, __u8 proto, bool whole, bool vxlan)
 			 0, err);
 	cur_set(err, elen, "%s port unreachable from the backend",
 		v6 ? "ICMPv6" : "ICMP");
-	f = (struct frame)OUTER_TTL63(l3, proto, out, CLIENT_PORT, node,
-				      NP_ICMP_PORT);
+	f = (struct frame)OUTER_TTL63(l3, proto, out, CLIENT_PORT, front,
+				      fport);
 	(void)frame_build(&f, FOREIGN, quoted);
-	wlen = err_frame(v6, node, out, unreach, unreach_port, 0, quoted, quote,
-			 63, want);
+	wlen = err_frame(v6, front, out, unreach, unreach_port, 0, quoted,
+			 quote, 63, want);
 	assert_int_equal(wlen, elen);
 	np_icmp_out(err, elen, want, false);
 	/* A router between the nodes (or the backend's node): its own
@@ -1680,14 +1683,14 @@ static void np_icmp_one(bool v6, __u8 proto, bool whole, bool vxlan)
 	run_prog(skel->progs.zh_tc_uplink, ifindex_of[FOREIGN], in, len, &r);
 	assert_verdict(PROG_TC, &r, REDIRECT);
 	memcpy(reply, r.out, r.out_len);
-	f = (struct frame)OUTER_TTL63(l3, proto, node, NP_ICMP_PORT, out,
+	f = (struct frame)OUTER_TTL63(l3, proto, front, fport, out,
 				      CLIENT_PORT);
 	(void)frame_build(&f, FOREIGN, quoted);
 	if (memcmp(quoted + L3, reply + L3, len - L3))
 		fail_here("the reply did not leave from the node port");
 	/* A router toward the client: too big for its next hop. */
-	elen = err_frame(v6, router, node, big, big_code, 1280, reply, quote, 0,
-			 err);
+	elen = err_frame(v6, router, front, big, big_code, 1280, reply, quote,
+			 0, err);
 	cur_set(err, elen, "%s too big from a router toward the client",
 		v6 ? "ICMPv6" : "ICMP");
 	f = (struct frame)OUTER_TTL63(l3, proto, be, BE_PORT, node, port);
@@ -1697,10 +1700,10 @@ static void np_icmp_one(bool v6, __u8 proto, bool whole, bool vxlan)
 	assert_int_equal(wlen, elen);
 	np_icmp_out(err, elen, want, vxlan);
 	/* About a client port that no flow has: the kernel's. */
-	f = (struct frame)OUTER_TTL63(l3, proto, node, NP_ICMP_PORT, out,
+	f = (struct frame)OUTER_TTL63(l3, proto, front, fport, out,
 				      CLIENT_PORT + 1);
 	(void)frame_build(&f, FOREIGN, quoted);
-	elen = err_frame(v6, router, node, big, big_code, 1280, quoted, quote,
+	elen = err_frame(v6, router, front, big, big_code, 1280, quoted, quote,
 			 0, err);
 	cur_set(err, elen, "too big about a flow no one has");
 	np_icmp_kernel(err, elen);
@@ -1711,12 +1714,16 @@ static void test_snat_np_icmp(void **state)
 	(void)state;
 	for (int v6 = 0; v6 < 2; v6++)
 		for (int whole = 0; whole < 2; whole++) {
-			np_icmp_one(v6, IPPROTO_TCP, whole, false);
-			np_icmp_one(v6, IPPROTO_UDP, whole, false);
+			np_icmp_one(v6, IPPROTO_TCP, whole, false, false);
+			np_icmp_one(v6, IPPROTO_UDP, whole, false, false);
 		}
 	/* Routing vxlan (the remote pod CIDR is IPv4 here). */
-	np_icmp_one(false, IPPROTO_TCP, true, true);
-	np_icmp_one(false, IPPROTO_UDP, false, true);
+	np_icmp_one(false, IPPROTO_TCP, true, true, false);
+	np_icmp_one(false, IPPROTO_UDP, false, true, false);
+	/* A LoadBalancer IP (LB4:80/TCP, its backend REMOTE_BE4): the
+	 * client knows it as the front end. */
+	np_icmp_one(false, IPPROTO_TCP, true, false, true);
+	np_icmp_one(false, IPPROTO_TCP, false, true, true);
 }
 
 #define NR_ROWS (ARRAY_SIZE(cases) * NR_PROGS)
