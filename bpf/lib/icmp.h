@@ -23,6 +23,10 @@ struct zh_icmp_quote {
 	__u8 v4; /* IPv4 (else IPv6): a constant on each path, so that the
 		  * verifier follows the family the offsets were checked for
 		  * (two loads of f->family are two unknowns to it) */
+	/* Bytes of the quoted TCP/UDP header (and on) inside the error's
+	 * IP packet: the frame may go on past it (padding, a trailer),
+	 * which is no part of the message its checksum covers. */
+	__u16 l4_len;
 };
 
 /*
@@ -31,7 +35,8 @@ struct zh_icmp_quote {
  * error's header and the quote's without options, the quote no later
  * fragment; ICMPv6: 1 to 4, straight behind the IPv6 header, the quote
  * without extension headers. At least 8 bytes of TCP/UDP quoted (RFC 792
- * asks that much). 0 with @q filled, else -1.
+ * asks that much), inside the error's IP packet as its length says. 0
+ * with @q filled, else -1.
  */
 static __always_inline int zh_icmp_err_quote(void *data, void *data_end,
 					     const struct zh_flow *f,
@@ -42,6 +47,7 @@ static __always_inline int zh_icmp_err_quote(void *data, void *data_end,
 	const __u32 l4v4 = ETH_HLEN + sizeof(struct iphdr);
 	const __u32 l4v6 = ETH_HLEN + sizeof(struct ipv6hdr);
 	__u8 *icmp, *in;
+	__u32 len;
 
 	if (f->flags & (ZH_FLOW_F_IP_OPTIONS | ZH_FLOW_F_FRAGMENT))
 		return -1;
@@ -58,6 +64,11 @@ static __always_inline int zh_icmp_err_quote(void *data, void *data_end,
 		if (ip->version != 4 || ip->ihl != 5 ||
 		    (ip->frag_off & bpf_htons(0x1fff)))
 			return -1;
+		/* The outer header lies before the checked range. */
+		len = bpf_ntohs(((struct iphdr *)(data + ETH_HLEN))->tot_len);
+		if (len < 20 + 8 + 20 + 8)
+			return -1;
+		q->l4_len = (__u16)(len - (20 + 8 + 20));
 		q->v4 = 1;
 		q->proto = ip->protocol;
 		q->ports = (__u16 *)(in + 20);
@@ -73,6 +84,11 @@ static __always_inline int zh_icmp_err_quote(void *data, void *data_end,
 		ip6 = (struct ipv6hdr *)in;
 		if (ip6->version != 6)
 			return -1;
+		len = bpf_ntohs(
+			((struct ipv6hdr *)(data + ETH_HLEN))->payload_len);
+		if (len < 8 + 40 + 8)
+			return -1;
+		q->l4_len = (__u16)(len - (8 + 40));
 		q->v4 = 0;
 		q->proto = ip6->nexthdr;
 		q->ports = (__u16 *)(in + 40);
@@ -97,11 +113,11 @@ static __always_inline __u32 zh_icmp_quote_l4(const struct zh_icmp_quote *q,
 	/* Each with its own bound check: the verifier keeps a constant
 	 * offset apart from a chosen one. */
 	if (q->proto == IPPROTO_TCP) {
-		if ((void *)(l4 + 18) > data_end)
+		if ((void *)(l4 + 18) > data_end || q->l4_len < 18)
 			return acc;
 		check = (__u16 *)(l4 + 16);
 	} else {
-		if ((void *)(l4 + 8) > data_end)
+		if ((void *)(l4 + 8) > data_end || q->l4_len < 8)
 			return acc;
 		check = (__u16 *)(l4 + 6);
 	}

@@ -1658,6 +1658,15 @@ static void np_icmp_one(bool v6, __u8 proto, bool whole, bool vxlan, bool lb)
 			 quote, 63, want);
 	assert_int_equal(wlen, elen);
 	np_icmp_out(err, elen, want, false);
+	/* Past the IP packet, a trailer (Ethernet padding, say) where the
+	 * quoted TCP checksum would lie: no part of the message, kept as
+	 * it is (it was rewritten, and ICMP's checksum counted it). */
+	if (!whole) {
+		memset(err + elen, 0xa5, 16);
+		memset(want + elen, 0xa5, 16);
+		cur_set(err, elen + 16, "the same with a 16-byte trailer");
+		np_icmp_out(err, elen + 16, want, false);
+	}
 	/* A router between the nodes (or the backend's node): its own
 	 * address stays. */
 	elen = err_frame(v6, between, node, unreach, 0, 0, snated, quote, 0,
