@@ -6,7 +6,9 @@
  *
  *   - redirected only to a pod's host veth (the pod that owns the frame's
  *     destination, after any Service rewrite, with that pod's MACs), to the
- *     uplink (a NodePort reply), back to the sender (a refused Service),
+ *     uplink (a NodePort reply; a NodePort request SNATed toward another
+ *     node's pod, its reply, an ICMP error about such a flow, each as its
+ *     zh_ct entries say), back to the sender (a refused Service),
  *     or into the AF_XDP socket a steering rule names; seen through
  *     zh_trace (bpf/lib/trace.h), where the redirect helpers record their
  *     target when the object is loaded for tests;
