@@ -95,9 +95,10 @@ zh_snat_icmp_np(struct zh_ct_key *k, const struct zh_ct *rct, __u64 now)
  *     the uplink the request came in on (the reply's way out);
  *   - to a front end, quoting the reply of such a flow (front end ->
  *     client, as a router toward the client answers, "fragmentation
- *     needed" among them): on to the backend, the quote what the backend
- *     sent (backend -> node:port), the router's address kept; returns the
- *     flow's SNAT uplink (where its requests leave).
+ *     needed" among them), on the uplink its request came in on: on to
+ *     the backend, the quote what the backend sent (backend ->
+ *     node:port), the router's address kept; returns the flow's SNAT
+ *     uplink (where its requests leave).
  * Else -1, untouched: only errors about a live flow's entries are taken.
  * A function of its own: the callers' stack is spent.
  */
@@ -169,6 +170,17 @@ client_side:
 	k.dport = be->port;
 	rct = bpf_map_lookup_elem(&zh_ct, &k);
 	if (!rct || !rct->out_ifindex || !zh_ct_live(rct, q.proto, now))
+		return -1;
+	/* A NodePort's or LoadBalancer IP's: its request came in on this
+	 * uplink, as the Service's REV entry says (a pod's flow names the
+	 * pod's veth; its replies never leave the node). */
+	k.dir = ZH_CT_REV;
+	k.dport = k.sport;
+	k.sport = be->port;
+	__builtin_memcpy(k.daddr, k.saddr, sizeof(k.daddr));
+	__builtin_memcpy(k.saddr, be->addr, sizeof(k.saddr));
+	lct = bpf_map_lookup_elem(&zh_ct, &k);
+	if (!lct || lct->out_ifindex != f->ifindex)
 		return -1;
 	if (write && zh_icmp_nat(data, data_end, &q, be->addr, be->port,
 				 rct->vip, rct->vport))

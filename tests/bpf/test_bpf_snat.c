@@ -1707,6 +1707,10 @@ static void np_icmp_one(bool v6, __u8 proto, bool whole, bool vxlan, bool lb)
 	wlen = err_frame(v6, router, be, big, big_code, 1280, quoted, quote, 63,
 			 want);
 	assert_int_equal(wlen, elen);
+	/* On another interface than the flow came in on: not its. */
+	run_prog(skel->progs.zh_tc_uplink, ifindex_of[POD_A], err, elen, &r);
+	assert_verdict(PROG_TC, &r, PASS);
+	assert_unchanged(err, elen, &r);
 	np_icmp_out(err, elen, want, vxlan);
 	/* About a client port that no flow has: the kernel's. */
 	f = (struct frame)OUTER_TTL63(l3, proto, front, fport, out,
