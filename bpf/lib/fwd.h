@@ -393,14 +393,28 @@ static __always_inline int zh_snat_reply(void *data, void *data_end,
 					 struct zh_fwd *fwd)
 {
 	struct zh_ep_key key = {};
-	int ret;
+	int ret, expires;
 
-	/* An ICMP error about such a flow (snat_icmp.h): as its reply. */
+	/* An ICMP error about such a flow (snat_icmp.h): a masqueraded
+	 * flow's into its pod, a NodePort's on to its client or backend,
+	 * one hop further; one that would expire here untouched (the
+	 * kernel drops it: no error about an error). */
 	if (f->proto == IPPROTO_ICMP || f->proto == IPPROTO_ICMPV6) {
-		if (zh_snat_icmp(data, data_end, f, &key, !fwd->xdp))
+		if (fwd->xdp)
+			return zh_snat_icmp(data, data_end, f, &key, 0) < 0 ?
+				       ZH_RET_PASSTHROUGH :
+				       ZH_STAT_PASS_TO_TC;
+		expires = zh_ttl_expires(data, data_end, f->family);
+		ret = zh_snat_icmp(data, data_end, f, &key, !expires);
+		if (ret < 0)
 			return ZH_RET_PASSTHROUGH;
-		return fwd->xdp ? ZH_STAT_PASS_TO_TC :
-				  zh_deliver(data, data_end, &key, fwd);
+		if (expires)
+			return ZH_STAT_PASS_TTL;
+		if (!ret)
+			return zh_deliver(data, data_end, &key, fwd);
+		fwd->ifindex = (__u32)ret;
+		ret = zh_hop(data, data_end, f->family, fwd);
+		return ret ? ret : ZH_STAT_SNAT;
 	}
 	if (fwd->xdp)
 		return zh_snat_is_reply(f) ? ZH_STAT_PASS_TO_TC :

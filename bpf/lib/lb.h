@@ -257,27 +257,24 @@ static __always_inline void zh_lb_mark(const struct zh_backend *be, __u8 family)
 		*v = 1;
 }
 
-/* A new flow's two conntrack entries; the reply's is keyed as the backend
+/*
+ * A new flow's two conntrack entries; the reply's is keyed as the backend
  * sends it. 0, or ZH_STAT_PASS_CT_FULL. One key and one value, written
  * twice (the map copies them): the balancer's stack frame has no room for
- * two of each. */
+ * two of each. With @fct, the FWD entry of a flow that exists: only when
+ * its reply's entry is gone (or expired), else @fct is refreshed and
+ * nothing written; the same key, so no stack more.
+ */
 static __always_inline int zh_lb_track(const struct zh_flow *f,
 				       const struct zh_svc *svc,
 				       const struct zh_backend *be, __u32 bid,
-				       __u64 now)
+				       __u64 now, struct zh_ct *fct)
 {
 	struct zh_ct_key k = {};
 	struct zh_ct ct = {};
 	__u8 hairpin = zh_addr_eq(be->addr, f->saddr);
+	struct zh_ct *rct;
 
-	ct.last_seen_ns = now;
-	ct.svc_id = svc->id;
-	ct.backend_id = bid;
-	ct.state = zh_ct_next(f, ZH_CT_NEW);
-	ct.flags = hairpin ? ZH_CT_F_HAIRPIN : 0;
-	__builtin_memcpy(ct.vip, f->daddr, sizeof(ct.vip));
-	ct.vport = f->dport;
-	ct.out_ifindex = f->ifindex;
 	k.family = f->family;
 	k.proto = f->proto;
 	k.dir = ZH_CT_REV;
@@ -287,6 +284,21 @@ static __always_inline int zh_lb_track(const struct zh_flow *f,
 	/* A hairpin request arrives from the VIP: its reply goes there. */
 	__builtin_memcpy(k.daddr, hairpin ? f->daddr : f->saddr,
 			 sizeof(k.daddr));
+	if (fct) {
+		rct = bpf_map_lookup_elem(&zh_ct, &k);
+		if (rct && zh_ct_live(rct, f->proto, now)) {
+			zh_ct_touch(fct, f, now);
+			return 0;
+		}
+	}
+	ct.last_seen_ns = now;
+	ct.svc_id = svc->id;
+	ct.backend_id = bid;
+	ct.state = zh_ct_next(f, ZH_CT_NEW);
+	ct.flags = hairpin ? ZH_CT_F_HAIRPIN : 0;
+	__builtin_memcpy(ct.vip, f->daddr, sizeof(ct.vip));
+	ct.vport = f->dport;
+	ct.out_ifindex = f->ifindex;
 	/* The reply's first: a request never goes out without it. */
 	if (bpf_map_update_elem(&zh_ct, &k, &ct, BPF_ANY))
 		return ZH_STAT_PASS_CT_FULL;
@@ -314,8 +326,8 @@ static __always_inline int zh_lb_request(const struct zh_flow *f,
 				 .proto = f->proto,
 				 .port = f->dport };
 	struct zh_backend *be = NULL;
+	struct zh_ct *ct, *fct = NULL;
 	struct zh_svc *svc;
-	struct zh_ct *ct;
 	__u32 bid = 0;
 	int err;
 
@@ -349,6 +361,14 @@ static __always_inline int zh_lb_request(const struct zh_flow *f,
 			    (f->tcp_flags & (ZH_TCP_SYN | ZH_TCP_ACK)) ==
 				    ZH_TCP_SYN)
 				goto track;
+			/* UDP has no SYN to tell: each request looks for the
+			 * reply's entry (one lookup more), and writes both
+			 * again, the same backend, when the LRU took it or it
+			 * expired while the requests kept the flow alive. */
+			if (f->proto != IPPROTO_TCP) {
+				fct = ct;
+				goto track;
+			}
 			zh_ct_touch(ct, f, now);
 			goto nat;
 		}
@@ -362,7 +382,7 @@ static __always_inline int zh_lb_request(const struct zh_flow *f,
 			       ZH_STAT_DROP_NO_LOCAL_BACKEND :
 			       ZH_STAT_DROP_NO_BACKEND;
 track:
-	err = zh_lb_track(f, svc, be, bid, now);
+	err = zh_lb_track(f, svc, be, bid, now, fct);
 	if (err)
 		return err;
 nat:

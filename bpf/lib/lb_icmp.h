@@ -43,7 +43,6 @@ static __attribute__((noinline)) int zh_lb_icmp(void *data, void *data_end,
 	struct zh_config *cfg = zh_cfg();
 	struct zh_icmp_quote q;
 	struct zh_ct *rct;
-	__u32 acc;
 
 	if (!cfg || !cfg->services || zh_icmp_err_quote(data, data_end, f, &q))
 		return -1;
@@ -54,52 +53,9 @@ static __attribute__((noinline)) int zh_lb_icmp(void *data, void *data_end,
 	if (!rct || (rct->flags & ZH_CT_F_HAIRPIN))
 		return -1;
 
-	if (q.v4) {
-		struct iphdr *ip = (struct iphdr *)q.ip;
-		struct iphdr *outer = data + ETH_HLEN;
-		__u16 qc;
-
-		if ((void *)(outer + 1) > data_end)
-			return -1;
-		/* The backend itself answered: from the VIP, as the client
-		 * knows it (ICMPv4's checksum has no pseudo-header). */
-		if (outer->saddr == ip->daddr) {
-			outer->check = zh_csum_apply(
-				outer->check,
-				zh_csum_acc(0, &outer->saddr, rct->vip, 2));
-			outer->saddr = rct->vip[0];
-		}
-		acc = zh_csum_acc(0, &ip->daddr, rct->vip, 2);
-		qc = zh_csum_apply(ip->check, acc);
-		acc = zh_csum_acc(acc, &q.ports[1], &rct->vport, 1);
-		acc = zh_icmp_quote_l4(&q, data_end, acc);
-		acc = zh_csum_acc(acc, &ip->check, &qc, 1);
-		*(__u16 *)(q.icmp + 2) =
-			zh_csum_apply(*(__u16 *)(q.icmp + 2), acc);
-		ip->check = qc;
-		ip->daddr = rct->vip[0];
-	} else {
-		struct ipv6hdr *ip6 = (struct ipv6hdr *)q.ip;
-		struct ipv6hdr *outer = data + ETH_HLEN;
-
-		if ((void *)(outer + 1) > data_end)
-			return -1;
-		acc = zh_csum_acc(0, &ip6->daddr, rct->vip, 8);
-		acc = zh_csum_acc(acc, &q.ports[1], &rct->vport, 1);
-		acc = zh_icmp_quote_l4(&q, data_end, acc);
-		/* ICMPv6's pseudo-header: the outer source, when it is the
-		 * backend's. */
-		if (zh_addr_eq((const __u32 *)&outer->saddr,
-			       (const __u32 *)&ip6->daddr)) {
-			acc = zh_csum_acc(acc, &outer->saddr, rct->vip, 8);
-			__builtin_memcpy(&outer->saddr, rct->vip, 16);
-		}
-		*(__u16 *)(q.icmp + 2) =
-			zh_csum_apply(*(__u16 *)(q.icmp + 2), acc);
-		__builtin_memcpy(&ip6->daddr, rct->vip, 16);
-	}
-	q.ports[1] = rct->vport;
-	return 0;
+	/* The backend itself answered: from the VIP, as the client knows
+	 * it (zh_icmp_nat()). */
+	return zh_icmp_nat(data, data_end, &q, NULL, 0, rct->vip, rct->vport);
 }
 
 #endif /* ZH_LB_ICMP_H */

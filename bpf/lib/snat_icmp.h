@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: (BSD-2-Clause OR GPL-2.0) */
 /*
- * snat_icmp.h - an ICMP error about a masqueraded flow, back to its pod.
+ * snat_icmp.h - an ICMP error about a flow SNATed here: a masqueraded
+ * flow's back to its pod, a NodePort's to its client or to its backend.
  *
  * A pod's TCP/UDP flow masqueraded here (snat.h) leaves with the node's
  * address and a port of the node. A router on its way that cannot forward
@@ -25,8 +26,26 @@
  *     pseudo-header included). Each region's sum is unchanged, so is the
  *     packet's, and skb->csum stays right on CHECKSUM_COMPLETE skbs;
  *   - then delivered into the pod like the flow's replies.
- * Anything else stays the kernel's. Written in place (the frame keeps its
- * length), the same in tc and XDP.
+ *
+ * A NodePort (or LoadBalancer IP) whose backend is on another node is
+ * SNATed the same way (client -> front end leaves as node:port ->
+ * backend), and its errors are lost the same way, in both directions:
+ *
+ *   - the backend's "port unreachable" (or its node's, or a router's on
+ *     the way) comes to the node's address quoting node:port -> backend:
+ *     it goes on to the client, out of the uplink the request came in on
+ *     (as the flow's replies), the quote the client's own packet (client
+ *     -> front end); its source becomes the front end where the backend
+ *     itself sent it (the client knows no other), a router's or node's
+ *     address is kept, as lb_icmp.h does for a local backend;
+ *   - a router toward the client answers a reply too big for its link
+ *     ("fragmentation needed", "packet too big") to the front end,
+ *     quoting front end -> client: it goes on to the backend, by the way
+ *     the flow's requests take (the node path, native or VXLAN), the quote
+ *     what the backend sent (backend -> node:port), so that the backend's
+ *     path MTU discovery hears of the hop it cannot see.
+ * Both on the flow's live entries only (its SNAT and Service entries,
+ * ct.h), rewritten as above (icmp.h zh_icmp_nat()), one hop further.
  */
 #ifndef ZH_SNAT_ICMP_H
 #define ZH_SNAT_ICMP_H
@@ -40,87 +59,133 @@
 #include "icmp.h"
 
 /*
- * Is @f (arriving on its uplink) an ICMP error about a flow SNATed there
- * to a pod of this node? 0 if so, with the pod's address in @to, and with
- * @write the frame rewritten for it; else -1, untouched. A function of
- * its own: the callers' stack is spent.
+ * A NodePort's (or LoadBalancer IP's) error on the backend side, @k the
+ * SNAT_REV key that found @rct (the client's address and port): the
+ * Service's REV entry, keyed with the client restored, holds the front
+ * end the client asked for and the uplink the request came in on. That
+ * entry, live, or NULL.
+ */
+static __always_inline const struct zh_ct *
+zh_snat_icmp_np(struct zh_ct_key *k, const struct zh_ct *rct, __u64 now)
+{
+	const struct zh_ct *c;
+
+	k->dir = ZH_CT_REV;
+	__builtin_memcpy(k->daddr, rct->vip, sizeof(k->daddr));
+	k->dport = rct->vport;
+	c = bpf_map_lookup_elem(&zh_ct, k);
+	if (!c || !c->out_ifindex || (c->flags & ZH_CT_F_HAIRPIN) ||
+	    !zh_ct_live(c, k->proto, now))
+		return NULL;
+	return c;
+}
+
+/*
+ * Is @f (arriving on an uplink) an ICMP error about a flow this node
+ * SNATed (snat.h)? With @write, rewritten for it (zh_icmp_nat()):
+ *
+ *   - to the SNAT address, quoting a masqueraded flow's packet (the
+ *     node's address and port as its source): back to its pod, @to
+ *     filled with the pod's address; returns 0;
+ *   - to the SNAT address, quoting a NodePort (or LoadBalancer IP)
+ *     request that left for a backend on another node (node:port ->
+ *     backend, as the backend or its node answers): back to the client,
+ *     the quote the client's own packet (client -> front end), the
+ *     error's source the front end where the backend sent it; returns
+ *     the uplink the request came in on (the reply's way out);
+ *   - to a front end, quoting the reply of such a flow (front end ->
+ *     client, as a router toward the client answers, "fragmentation
+ *     needed" among them), on the uplink its request came in on: on to
+ *     the backend, the quote what the backend sent (backend ->
+ *     node:port), the router's address kept; returns the flow's SNAT
+ *     uplink (where its requests leave).
+ * Else -1, untouched: only errors about a live flow's entries are taken.
+ * A function of its own: the callers' stack is spent.
  */
 static __attribute__((noinline)) int zh_snat_icmp(void *data, void *data_end,
 						  const struct zh_flow *f,
 						  struct zh_ep_key *to,
 						  int write)
 {
-	__u32 key = f->ifindex, acc;
+	__u32 key = f->ifindex;
 	struct zh_snat_src *src = bpf_map_lookup_elem(&zh_snat_src, &key);
 	struct zh_ct_key k = { .family = f->family, .dir = ZH_CT_SNAT_REV };
+	const struct zh_ct *rct, *lct = NULL;
 	struct zh_icmp_quote q;
-	int v4;
+	struct zh_backend *be;
 	const __u32 *addr;
-	struct zh_ct *rct;
+	__u64 now;
 
-	if (!src || zh_icmp_err_quote(data, data_end, f, &q))
+	if (zh_icmp_err_quote(data, data_end, f, &q))
 		return -1;
-	v4 = q.v4;
-	addr = zh_snat_addr(src, f->family);
-	if (!addr ||
-	    (v4 ? f->daddr[0] != addr[0] : !zh_addr_eq(f->daddr, addr)))
-		return -1;
-	/* The quote left from that address (the error's destination); its
-	 * reply's key is the quote reversed. */
+	/* The quote left from the error's destination; its reply's key is
+	 * the quote reversed. */
 	if (zh_icmp_reply_key(&q, f, &k))
 		return -1;
+	addr = src ? zh_snat_addr(src, f->family) : NULL;
+	if (!addr ||
+	    (q.v4 ? f->daddr[0] != addr[0] : !zh_addr_eq(f->daddr, addr)))
+		goto client_side;
 	rct = bpf_map_lookup_elem(&zh_ct, &k);
 	if (!rct)
-		return -1;
-	/* Only to a pod of this node (a masqueraded flow's; a NodePort's
-	 * client is out there). */
+		goto client_side;
+	/* A masqueraded flow's: to its pod, here. */
 	to->family = f->family;
 	__builtin_memcpy(to->addr, rct->vip, sizeof(to->addr));
-	if (!bpf_map_lookup_elem(&zh_endpoints, to))
-		return -1;
-	if (!write)
+	if (bpf_map_lookup_elem(&zh_endpoints, to)) {
+		if (write)
+			zh_icmp_nat(data, data_end, &q, rct->vip, rct->vport,
+				    NULL, 0);
 		return 0;
-
-	/* What changes in the quote: its source address and port, then its
-	 * L4 checksum; ICMP's covers all of it (and IPv4's quoted header
-	 * checksum; ICMPv6's pseudo-header, the outer destination). */
-	if (v4) {
-		struct iphdr *ip = (struct iphdr *)q.ip;
-		struct iphdr *outer = data + ETH_HLEN;
-		__u16 qc;
-
-		if ((void *)(outer + 1) > data_end)
-			return -1;
-		acc = zh_csum_acc(0, &ip->saddr, rct->vip, 2);
-		qc = zh_csum_apply(ip->check, acc);
-		acc = zh_csum_acc(acc, q.ports, &rct->vport, 1);
-		acc = zh_icmp_quote_l4(&q, data_end, acc);
-		acc = zh_csum_acc(acc, &ip->check, &qc, 1);
-		*(__u16 *)(q.icmp + 2) =
-			zh_csum_apply(*(__u16 *)(q.icmp + 2), acc);
-		ip->check = qc;
-		ip->saddr = rct->vip[0];
-		outer->check = zh_csum_apply(outer->check,
-					     zh_csum_acc(0, &outer->daddr,
-							 rct->vip, 2));
-		outer->daddr = rct->vip[0];
-	} else {
-		struct ipv6hdr *ip6 = (struct ipv6hdr *)q.ip;
-		struct ipv6hdr *outer = data + ETH_HLEN;
-
-		if ((void *)(outer + 1) > data_end)
-			return -1;
-		acc = zh_csum_acc(0, &ip6->saddr, rct->vip, 8);
-		acc = zh_csum_acc(acc, q.ports, &rct->vport, 1);
-		acc = zh_icmp_quote_l4(&q, data_end, acc);
-		acc = zh_csum_acc(acc, &outer->daddr, rct->vip, 8);
-		*(__u16 *)(q.icmp + 2) =
-			zh_csum_apply(*(__u16 *)(q.icmp + 2), acc);
-		__builtin_memcpy(&ip6->saddr, rct->vip, 16);
-		__builtin_memcpy(&outer->daddr, rct->vip, 16);
 	}
-	q.ports[0] = rct->vport;
-	return 0;
+	/* A NodePort's client is out there. */
+	now = bpf_ktime_get_ns();
+	if (!zh_ct_live(rct, q.proto, now))
+		return -1;
+	lct = zh_snat_icmp_np(&k, rct, now);
+	if (!lct)
+		return -1;
+	if (write && zh_icmp_nat(data, data_end, &q, rct->vip, rct->vport,
+				 lct->vip, lct->vport))
+		return -1;
+	return (int)lct->out_ifindex;
+
+client_side:
+	/* The reply of a Service flow: the key of its request. */
+	k.dir = ZH_CT_FWD;
+	lct = bpf_map_lookup_elem(&zh_ct, &k);
+	if (!lct)
+		return -1;
+	key = lct->backend_id;
+	be = bpf_map_lookup_elem(&zh_backends, &key);
+	if (!be || be->svc_id != lct->svc_id)
+		return -1;
+	now = bpf_ktime_get_ns();
+	if (!zh_ct_live(lct, q.proto, now))
+		return -1;
+	/* SNATed toward that backend: its SNAT_FWD entry, the request as
+	 * it left (after the DNAT). */
+	k.dir = ZH_CT_SNAT_FWD;
+	__builtin_memcpy(k.daddr, be->addr, sizeof(k.daddr));
+	k.dport = be->port;
+	rct = bpf_map_lookup_elem(&zh_ct, &k);
+	if (!rct || !rct->out_ifindex || !zh_ct_live(rct, q.proto, now))
+		return -1;
+	/* A NodePort's or LoadBalancer IP's: its request came in on this
+	 * uplink, as the Service's REV entry says (a pod's flow names the
+	 * pod's veth; its replies never leave the node). */
+	k.dir = ZH_CT_REV;
+	k.dport = k.sport;
+	k.sport = be->port;
+	__builtin_memcpy(k.daddr, k.saddr, sizeof(k.daddr));
+	__builtin_memcpy(k.saddr, be->addr, sizeof(k.saddr));
+	lct = bpf_map_lookup_elem(&zh_ct, &k);
+	if (!lct || lct->out_ifindex != f->ifindex)
+		return -1;
+	if (write && zh_icmp_nat(data, data_end, &q, be->addr, be->port,
+				 rct->vip, rct->vport))
+		return -1;
+	return (int)rct->out_ifindex;
 }
 
 #endif /* ZH_SNAT_ICMP_H */

@@ -145,13 +145,13 @@ __u32 icmp_err_frame(const struct icmp_err *e, __u8 *out)
 		ip[0] = 0x60;
 		put16(ip + 4, (__u16)icmp_len);
 		ip[6] = IPPROTO_ICMPV6;
-		ip[7] = 64;
+		ip[7] = e->ttl ? e->ttl : 64;
 		memcpy(ip + 8, e->src, 16);
 		memcpy(ip + 24, e->dst, 16);
 	} else {
 		ip[0] = 0x45;
 		put16(ip + 2, (__u16)(iph + icmp_len));
-		ip[8] = 64;
+		ip[8] = e->ttl ? e->ttl : 64;
 		ip[9] = IPPROTO_ICMP;
 		memcpy(ip + 12, e->src, 4);
 		memcpy(ip + 16, e->dst, 4);

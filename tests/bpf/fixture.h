@@ -171,7 +171,7 @@ size_t frame_build(const struct frame *f, int ingress, __u8 *b);
  * datapath: from @src to @dst (4 or 16 bytes, network order), @type and
  * @code, the next hop's @mtu in bytes 6-7 (0 for other errors), quoting
  * @quote bytes of the frame @quoted from its IP header on (0: the IP
- * header and 8 bytes); TTL 64. Returns the frame's length.
+ * header and 8 bytes); TTL @ttl (0: 64). Returns the frame's length.
  */
 struct icmp_err {
 	bool v6;
@@ -181,6 +181,7 @@ struct icmp_err {
 	const __u8 *quoted;
 	__u16 quote;
 	const __u8 *src_mac, *dst_mac;
+	__u8 ttl; /* TTL or hop limit; 0: 64 */
 };
 
 __u32 icmp_err_frame(const struct icmp_err *e, __u8 *out);

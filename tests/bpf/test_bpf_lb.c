@@ -308,19 +308,50 @@ static void ct_foreign(bool remote)
 #define TCP_SYN 0x02 /* as on the wire (parse.h ZH_TCP_*) */
 #define TCP_ACK 0x10
 
-/* The LRU took the reply's entry of A:40000 -> VIP4:80/TCP (B:8080). */
-static void ct_rev_evicted(void)
+/* The reply's entry of A:40000 -> VIP4:80/@proto (B:8080). */
+static struct zh_ct_key ct_rev_key(__u8 proto)
 {
 	struct zh_ct_key k = { .family = ZH_AF_INET,
-			       .proto = IPPROTO_TCP,
+			       .proto = proto,
 			       .dir = ZH_CT_REV,
 			       .sport = htons(BE_PORT),
 			       .dport = htons(40000) };
 
 	parse_addr(AF_INET, B4, k.saddr);
 	parse_addr(AF_INET, A4, k.daddr);
+	return k;
+}
+
+/* The LRU took the reply's entry of A:40000 -> VIP4:80/TCP (B:8080). */
+static void ct_rev_evicted(void)
+{
+	struct zh_ct_key k = ct_rev_key(IPPROTO_TCP);
+
 	if (bpf_map_delete_elem(bpf_map__fd(skel->maps.zh_ct), &k))
 		fail_here("no reply entry to take: %s", strerror(errno));
+}
+
+/* The same for the UDP flow A:40000 -> VIP4:80/UDP. */
+static void ct_rev_evicted_udp(void)
+{
+	struct zh_ct_key k = ct_rev_key(IPPROTO_UDP);
+
+	if (bpf_map_delete_elem(bpf_map__fd(skel->maps.zh_ct), &k))
+		fail_here("no reply entry to take: %s", strerror(errno));
+}
+
+/* Its reply's entry expired (no reply for longer than UDP's timeout),
+ * while the requests kept the flow's own entry alive. */
+static void ct_rev_expired_udp(void)
+{
+	int fd = bpf_map__fd(skel->maps.zh_ct);
+	struct zh_ct_key k = ct_rev_key(IPPROTO_UDP);
+	struct zh_ct v;
+
+	if (bpf_map_lookup_elem(fd, &k, &v))
+		fail_here("no reply entry to age: %s", strerror(errno));
+	v.last_seen_ns = mono_ns() - (ZH_CT_TIMEOUT_UDP_S + 1) * 1000000000ULL;
+	lb_put(fd, &k, &v);
 }
 
 /* ct_foreign(false), ungated, its reply entry stamped 1 s ahead of now:
@@ -537,6 +568,61 @@ static const struct lb_case lb_cases[] = {
 	DNAT_AND_REPLY("IPv4 UDP", L3_IPV4, IPPROTO_UDP, VIP4, A4, B4),
 	DNAT_AND_REPLY("IPv6 TCP", L3_IPV6, IPPROTO_TCP, VIP6, A6, B6),
 	DNAT_AND_REPLY("IPv6 UDP", L3_IPV6, IPPROTO_UDP, VIP6, A6, B6),
+	{
+		/* UDP's twin: no SYN to tell, so every request looks for
+		 * the reply's entry and writes both again when the LRU took
+		 * it. It found FWD and wrote nothing: the replies stayed
+		 * the backend's for good. */
+		.desc = "IPv4 UDP: a request again restores a reply entry the LRU took",
+		.steps = {
+			{ .in = FLOW(L3_IPV4, IPPROTO_UDP, A4, 0, VIP4,
+				     SVC_PORT),
+			  .want = FLOW(L3_IPV4, IPPROTO_UDP, A4, 0, B4,
+				       BE_PORT),
+			  ROUTED(POD_B),
+			  .ct = CT(2) },
+			{ .before = ct_rev_evicted_udp,
+			  .in = FLOW(L3_IPV4, IPPROTO_UDP, A4, 0, VIP4,
+				     SVC_PORT),
+			  .want = FLOW(L3_IPV4, IPPROTO_UDP, A4, 0, B4,
+				       BE_PORT),
+			  ROUTED(POD_B),
+			  .ct = CT(2) },
+			{ .from = POD_B,
+			  .in = FLOW(L3_IPV4, IPPROTO_UDP, B4, BE_PORT, A4,
+				     40000),
+			  .want = FLOW(L3_IPV4, IPPROTO_UDP, VIP4, SVC_PORT,
+				       A4, 40000),
+			  ROUTED(POD_A) },
+		},
+	},
+	{
+		/* The same when the reply's entry expired while the
+		 * requests kept the flow's alive (one-way UDP for longer
+		 * than its timeout). */
+		.desc = "IPv4 UDP: a request again renews a reply entry that expired",
+		.steps = {
+			{ .in = FLOW(L3_IPV4, IPPROTO_UDP, A4, 0, VIP4,
+				     SVC_PORT),
+			  .want = FLOW(L3_IPV4, IPPROTO_UDP, A4, 0, B4,
+				       BE_PORT),
+			  ROUTED(POD_B),
+			  .ct = CT(2) },
+			{ .before = ct_rev_expired_udp,
+			  .in = FLOW(L3_IPV4, IPPROTO_UDP, A4, 0, VIP4,
+				     SVC_PORT),
+			  .want = FLOW(L3_IPV4, IPPROTO_UDP, A4, 0, B4,
+				       BE_PORT),
+			  ROUTED(POD_B),
+			  .ct = CT(2) },
+			{ .from = POD_B,
+			  .in = FLOW(L3_IPV4, IPPROTO_UDP, B4, BE_PORT, A4,
+				     40000),
+			  .want = FLOW(L3_IPV4, IPPROTO_UDP, VIP4, SVC_PORT,
+				       A4, 40000),
+			  ROUTED(POD_A) },
+		},
+	},
 	{
 		/* A SYN again (the client retransmits: no SYN-ACK came back)
 		 * writes both entries again, so the reply finds its way back

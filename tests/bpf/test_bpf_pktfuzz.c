@@ -6,7 +6,9 @@
  *
  *   - redirected only to a pod's host veth (the pod that owns the frame's
  *     destination, after any Service rewrite, with that pod's MACs), to the
- *     uplink (a NodePort reply), back to the sender (a refused Service),
+ *     uplink (a NodePort reply; a NodePort request SNATed toward another
+ *     node's pod, its reply, an ICMP error about such a flow, each as its
+ *     zh_ct entries say), back to the sender (a refused Service),
  *     or into the AF_XDP socket a steering rule names; seen through
  *     zh_trace (bpf/lib/trace.h), where the redirect helpers record their
  *     target when the object is loaded for tests;
@@ -194,6 +196,10 @@ static struct fz_svc svcs[] = {
 	    BE(OFFNODE4, 5353)),
 	SVC(NULL, true, IPPROTO_TCP, 30080, 0, BE(B6, 8080)),
 	SVC(NULL, true, IPPROTO_UDP, 30099, 0, NO_BACKEND),
+	/* NodePorts to another node's pod: SNATed to the node's address
+	 * (world_snat()), their ICMP errors translated both ways. */
+	SVC(NULL, false, IPPROTO_TCP, 30081, 0, BE(OFFNODE4, 8080)),
+	SVC(NULL, true, IPPROTO_UDP, 30053, 0, BE(OFFNODE6, 5353)),
 };
 
 #define NSVCS ARRAY_SIZE(svcs)
@@ -398,6 +404,28 @@ static void world_xsk(void)
 		memcpy(k.addr, a, 16);
 		put(st_fd, &k, &v);
 	}
+}
+
+/* The uplink's SNAT source (snat.h): NodePorts to another node's pod
+ * leave from the node's addresses, the client's port kept where free,
+ * else one of SNAT_PORT_MIN..MAX. No masquerade (no key 0). */
+#define SNAT_PORT_MIN 61000
+#define SNAT_PORT_MAX 61007
+
+static void world_snat(void)
+{
+	int fd = bpf_map__fd(skel->maps.zh_snat_src);
+	struct zh_snat_src v = { .ifindex = (__u32)uplink,
+				 .flags = ZH_SNAT_SRC_F_V4 | ZH_SNAT_SRC_F_V6 |
+					  ZH_SNAT_SRC_F_KEEP_PORT,
+				 .port_min = SNAT_PORT_MIN,
+				 .port_max = SNAT_PORT_MAX };
+	__u32 k = (__u32)uplink;
+
+	map_clear(fd);
+	memcpy(&v.v4, node4, 4);
+	memcpy(v.v6, node6, 16);
+	put(fd, &k, &v);
 }
 
 /* Conntrack, affinity and latency state as on a fresh node. */
@@ -896,9 +924,9 @@ static const char *const addrs6[] = {
 	"2001:db8::7",
 };
 
-static const __u16 ports[] = { 80,    53,    8080, 8081, 5353,
-			       30080, 30053, 9000, 7000, 40000,
-			       0,     65535, 443,  22,	 40001 };
+static const __u16 ports[] = { 80,    53,   8080,  8081,  5353,	 30080,
+			       30053, 9000, 7000,  40000, 0,	 65535,
+			       443,   22,   40001, 30081, 61000, 61001 };
 
 /* An address of family @fam into @out (4 or 16 bytes, no more). */
 static void pick_addr(int fam, __u8 *out)
@@ -975,6 +1003,11 @@ struct flow {
 	__u8 client[16], backend[16];
 	__u16 cport, bport;
 	int backend_pod; /* -1: no local pod */
+	/* A NodePort's SNATed to another node: its front end, and the
+	 * node's address and port it left with. */
+	bool snat;
+	__u8 front[16], snat_addr[16];
+	__u16 fport, snat_port;
 };
 
 #define NFLOWS 64
@@ -992,7 +1025,7 @@ static int pod_of(int fam, const __u8 *a)
 	return -1;
 }
 
-static void flow_note(const struct view *in, const struct view *out)
+static void flow_note(const struct view *in, const struct view *out, bool snat)
 {
 	struct flow *f = &flows[nflows++ % NFLOWS];
 
@@ -1005,6 +1038,13 @@ static void flow_note(const struct view *in, const struct view *out)
 	f->cport = in->sport;
 	f->bport = out->dport;
 	f->backend_pod = pod_of(out->fam, out->dst);
+	f->snat = snat;
+	memset(f->front, 0, 16);
+	memset(f->snat_addr, 0, 16);
+	memcpy(f->front, in->dst, alen(in->fam));
+	memcpy(f->snat_addr, out->src, alen(out->fam));
+	f->fport = in->dport;
+	f->snat_port = out->sport;
 }
 
 /* A frame the pod behind @pod sends: mostly from its own addresses to its
@@ -1656,21 +1696,100 @@ static __u32 icmp_quote_at(const __u8 *b, __u32 len, const struct view *v)
 	return t == IPPROTO_TCP || t == IPPROTO_UDP ? q : 0;
 }
 
+/* The zh_ct entry in direction @dir of @proto @s:@sp -> @d:@dp (ports in
+ * host order) of family @fam, into @v: true when there is one. */
+static bool ct_get(int fam, __u8 proto, __u8 dir, const __u8 *s, __u16 sp,
+		   const __u8 *d, __u16 dp, struct zh_ct *v)
+{
+	struct zh_ct_key k = { .family = fam == 6 ? ZH_AF_INET6 : ZH_AF_INET,
+			       .proto = proto,
+			       .dir = dir,
+			       .sport = htons(sp),
+			       .dport = htons(dp) };
+
+	memcpy(k.saddr, s, alen(fam));
+	memcpy(k.daddr, d, alen(fam));
+	return !bpf_map_lookup_elem(bpf_map__fd(skel->maps.zh_ct), &k, v);
+}
+
+/* Does @ct name @a:@port (host order) of family @fam? */
+static bool ct_names(const struct zh_ct *ct, int fam, const __u8 *a, __u16 port)
+{
+	return !memcmp(ct->vip, a, alen(fam)) && ntohs(ct->vport) == port;
+}
+
+/* How many such errors the oracle passed, for the tally. */
+static __u64 np_icmp_seen;
+
+/*
+ * An ICMP error about a NodePort (or LoadBalancer IP) flow SNATed to
+ * another node (snat_icmp.h), its quote rewritten at both ends, sent on
+ * (ZH_STAT_SNAT) from the uplink: the backend's about node:port ->
+ * backend, now the client's own client -> front end, the SNAT_REV entry
+ * naming that client; or a router's toward the client about front end ->
+ * client, now the backend's backend -> node:port, the SNAT_FWD entry
+ * naming that node port. The error's destination is the quote's sender
+ * before and after; its source kept, or the quote's destination before
+ * and after.
+ */
+static bool np_icmp_ok(const struct fz_run *r, int side, int fam, __u32 q,
+		       const struct view *vi, const struct view *vo)
+{
+	const __u8 *in = r->in, *out = r->out;
+	bool v6 = fam == 6, ok = false;
+	size_t al = alen(fam);
+	__u32 qs = q + (v6 ? 8 : 12), qd = qs + al, qp = q + (v6 ? 40 : 20);
+	__u8 proto = in[q + (v6 ? 6 : 9)];
+	__u16 isp = get16(in + qp), idp = get16(in + qp + 2),
+	      osp = get16(out + qp), odp = get16(out + qp + 2);
+	struct zh_ct ct;
+
+	if (side != SIDE_UPLINK || r->stat != ZH_STAT_SNAT ||
+	    memcmp(vi->dst, in + qs, al) || memcmp(vo->dst, out + qs, al))
+		return false;
+	if (memcmp(vi->src, vo->src, al) &&
+	    (memcmp(vi->src, in + qd, al) || memcmp(vo->src, out + qd, al)))
+		return false;
+	/* The backend's side: node:port -> backend. */
+	if (is_node_addr(fam, in + qs) &&
+	    ct_get(fam, proto, ZH_CT_SNAT_REV, in + qd, idp, in + qs, isp,
+		   &ct) &&
+	    ct_names(&ct, fam, out + qs, osp))
+		for (size_t i = 0; i < NSVCS && !ok; i++)
+			ok = frontend_is((int)i, fam, proto, out + qd, odp,
+					 true) &&
+			     backend_is((int)i, in + qd, idp);
+	if (ok)
+		return true;
+	/* The client's side: front end -> client. */
+	if (is_node_addr(fam, out + qd) &&
+	    ct_get(fam, proto, ZH_CT_SNAT_FWD, in + qd, idp, out + qs, osp,
+		   &ct) &&
+	    ct_names(&ct, fam, out + qd, odp))
+		for (size_t i = 0; i < NSVCS && !ok; i++)
+			ok = frontend_is((int)i, fam, proto, in + qs, isp,
+					 true) &&
+			     backend_is((int)i, out + qs, osp);
+	return ok;
+}
+
 /*
  * An ICMP error the fast path rewrote for a NATed flow it quotes (lb_icmp.h:
  * a Service flow's, the quote's destination back from a backend to its
  * front end, and the error's source with it when that backend sent it;
  * snat_icmp.h, on the uplink: a masqueraded flow's, the quote's source and
- * the error's destination from the node to one same address). Nothing else
- * changes but the hop's bytes and the checksums, whose sums stay. Returns
- * false when @r is no such error (the caller checks it as any frame).
+ * the error's destination from the node to one same address; both ends
+ * of a NodePort flow's SNATed to another node, np_icmp_ok()). Nothing
+ * else changes but the hop's bytes and the checksums, whose sums stay.
+ * Returns false when @r is no such error (the caller checks it as any
+ * frame).
  */
 static bool check_icmp_rewrite(const struct fz_run *r, bool routed, int side)
 {
 	const __u8 *in = r->in, *out = r->out;
 	__u32 len = r->len, q, ql, qs, qd, qp, qc, end;
 	struct view vi, vo;
-	bool may[FRAME_MAX] = { false }, v6;
+	bool may[FRAME_MAX] = { false }, v6, qsc, qdc;
 	size_t al;
 
 	view_of(in, len, &vi);
@@ -1711,8 +1830,18 @@ static bool check_icmp_rewrite(const struct fz_run *r, bool routed, int side)
 	    out[v6 ? IP6_HLIM : IP4_TTL] != in[v6 ? IP6_HLIM : IP4_TTL] - 1)
 		fz_fail(r, "ICMP error redirected without its hop");
 
-	if (memcmp(in + qd, out + qd, al) ||
-	    get16(in + qp + 2) != get16(out + qp + 2)) {
+	qdc = memcmp(in + qd, out + qd, al) ||
+	      get16(in + qp + 2) != get16(out + qp + 2);
+	qsc = memcmp(in + qs, out + qs, al) ||
+	      get16(in + qp) != get16(out + qp);
+	if ((qsc || qdc) && np_icmp_ok(r, side, vi.fam, q, &vi, &vo)) {
+		/* A NodePort's SNATed to another node (a client at the
+		 * node's own address and port changes one end alone). */
+		np_icmp_seen++;
+	} else if (qsc && qdc) {
+		fz_fail(r,
+			"ICMP error's quote rewritten at both ends, for no NodePort flow SNATed here");
+	} else if (qdc) {
 		/* A Service's: its quote's destination to a front end of
 		 * the backend it named; the source as it was, or the
 		 * backend's turned into that front end too. */
@@ -1734,8 +1863,7 @@ static bool check_icmp_rewrite(const struct fz_run *r, bool routed, int side)
 		     memcmp(vo.src, out + qd, al)))
 			fz_fail(r,
 				"ICMP error's source rewritten, not from its backend to its front end");
-	} else if (memcmp(in + qs, out + qs, al) ||
-		   get16(in + qp) != get16(out + qp)) {
+	} else if (qsc) {
 		/* Masquerade's: from the node's address to the pod's, the
 		 * error's destination with it. */
 		if (side != SIDE_UPLINK || !is_node_addr(vi.fam, in + qs) ||
@@ -1835,10 +1963,8 @@ static void check_rewrite(const struct fz_run *r, bool routed, int side)
 	snat = memcmp(vi.src, vo.src, alen(vi.fam)) || vi.sport != vo.sport;
 	nat = dnat || snat;
 	if (nat) {
-		bool ok_d = !dnat, ok_s = !snat;
+		bool ok_d = !dnat, ok_s = !snat, by_snat = false;
 
-		if (!cfg_now.services)
-			fz_fail(r, "a Service rewrite with Services off");
 		if (!vi.ports || vi.frag || (vi.fam == 4 && vi.l3_len != 20) ||
 		    len < vi.l4 + (vi.proto == IPPROTO_TCP ? 20 : 8))
 			fz_fail(r,
@@ -1868,6 +1994,29 @@ static void check_rewrite(const struct fz_run *r, bool routed, int side)
 		    !memcmp(vo.dst, vi.src, alen(vi.fam)) &&
 		    vo.dport == vi.dport)
 			ok_d = true;
+		/* A NodePort's to another node (snat.h): the request leaves
+		 * from the node's address and the port its SNAT_FWD entry
+		 * names; the reply, at that address and port, goes back to
+		 * the client its SNAT_REV entry names (also when it then
+		 * expires here: the kernel gets it rewritten). */
+		if (side == SIDE_UPLINK) {
+			struct zh_ct ct;
+
+			if (!ok_s && ok_d && dnat &&
+			    is_node_addr(vi.fam, vo.src) &&
+			    ct_get(vi.fam, vi.proto, ZH_CT_SNAT_FWD, vi.src,
+				   vi.sport, vo.dst, vo.dport, &ct) &&
+			    ct_names(&ct, vi.fam, vo.src, vo.sport))
+				ok_s = true;
+			if (is_node_addr(vi.fam, vi.dst) &&
+			    ct_get(vi.fam, vi.proto, ZH_CT_SNAT_REV, vi.src,
+				   vi.sport, vi.dst, vi.dport, &ct) &&
+			    ct_names(&ct, vi.fam, vo.dst, vo.dport))
+				ok_d = by_snat = true;
+		}
+		/* (The replies of SNATed flows go on with Services off.) */
+		if (!cfg_now.services && !by_snat)
+			fz_fail(r, "a Service rewrite with Services off");
 		if (!ok_d)
 			fz_fail(r,
 				"destination rewritten to no backend of a Service at the old one");
@@ -2080,6 +2229,14 @@ static void check_redirect(const struct fz_run *r, int stat)
 				"a reply sent out of ifindex %u (kind %u), not the uplink",
 				t->target, t->kind);
 		break;
+	case ZH_STAT_SNAT: /* a NodePort's SNATed, or its error, out */
+		if (r->prog != FZ_TC_UPLINK ||
+		    t->kind != ZH_TRACE_REDIRECT_NEIGH ||
+		    (int)t->target != uplink)
+			fz_fail(r,
+				"SNATed out of ifindex %u (kind %u), not the uplink",
+				t->target, t->kind);
+		break;
 	case ZH_STAT_DROP_NO_BACKEND: /* the ICMP error, back to the sender */
 		if ((int)t->target != r->ingress ||
 		    t->kind !=
@@ -2131,6 +2288,7 @@ static bool stat_fits(const struct fz_run *r, enum verdict_kind vk, int stat)
 		       stat == ZH_STAT_XSK_REDIRECT ||
 		       (r->prog == FZ_TC_FROM_POD &&
 			stat == ZH_STAT_PASS_NO_ENDPOINT) ||
+		       (r->prog == FZ_TC_UPLINK && stat == ZH_STAT_SNAT) ||
 		       (!defs[r->prog].xdp && stat == ZH_STAT_DROP_NO_BACKEND);
 	case V_TX:
 		return stat == ZH_STAT_DROP_NO_BACKEND;
@@ -2164,7 +2322,7 @@ static void check(const struct fz_run *r)
 	int pod = side == SIDE_FROM_POD ? pod_of_ifindex(r->ingress) : -1;
 	bool behind_xdp = r->prog == FZ_TC_FROM_POD && pod >= 0 &&
 			  fzp[pod].iface_dp == ZH_DATAPATH_XDP;
-	bool changed;
+	bool changed, routed;
 
 	if (r->err) {
 		if (r->err == -EINVAL && refusable(r) && r->stat == -1)
@@ -2230,9 +2388,10 @@ static void check(const struct fz_run *r)
 		return;
 	}
 	changed = r->out_len != r->len || memcmp(r->out, r->in, r->len);
+	routed = r->stat == ZH_STAT_REDIRECT || r->stat == ZH_STAT_SNAT;
 	if (changed)
-		if (!check_icmp_rewrite(r, r->stat == ZH_STAT_REDIRECT, side))
-			check_rewrite(r, r->stat == ZH_STAT_REDIRECT, side);
+		if (!check_icmp_rewrite(r, routed, side))
+			check_rewrite(r, routed, side);
 }
 
 /* ------------------------------------------------------------ the loop */
@@ -2321,6 +2480,17 @@ static void chain(enum fz_prog tc, const struct fz_run *xr, struct tally *t)
 		fz_fail(&r2, "handed over by XDP and not taken by tc");
 }
 
+/* Is @a in world_config()'s Service CIDRs (10.96.0.0/12, fd00:96::/108)? */
+static bool in_svc_cidr(int fam, const __u8 *a)
+{
+	__u8 net[16];
+
+	if (fam == 4)
+		return a[0] == 10 && (a[1] & 0xf0) == 0x60;
+	addr_parse(true, "fd00:96::", net);
+	return !memcmp(a, net, 13) && !(a[13] & 0xf0);
+}
+
 /*
  * Now and then a request through the program of the other side, so that
  * the program under test sees the reply of a flow with conntrack state:
@@ -2347,7 +2517,12 @@ static void warm_flow(enum fz_prog p, struct tally *t)
 		spec_uplink(&s);
 		spec_ip(&s, fam);
 		s.ntags = 0;
-		pick_addr(fam, s.src);
+		/* Not from a Service address: no client has one, and the
+		 * reply XDP turns back to it would be tc's again behind XDP
+		 * (an unknown VIP, counted twice). */
+		do
+			pick_addr(fam, s.src);
+		while (in_svc_cidr(fam, s.src));
 		memcpy(s.dst, fam == 6 ? node6 : node4, 16);
 	} else {
 		via = xdp ? FZ_XDP_FROM_POD : FZ_TC_FROM_POD;
@@ -2384,7 +2559,7 @@ static void warm_flow(enum fz_prog p, struct tally *t)
 	view_of(r.out + (r.out_len == len + 4 ? 4 : 0), len, &vo);
 	if (vi.fam && vo.fam == vi.fam && vo.ports &&
 	    (memcmp(vi.dst, vo.dst, alen(fam)) || vi.dport != vo.dport))
-		flow_note(&vi, &vo);
+		flow_note(&vi, &vo, r.stat == ZH_STAT_SNAT);
 }
 
 /* The reply of a flow some request set up, from its backend. */
@@ -2407,6 +2582,12 @@ static bool spec_reply(struct spec *s, enum side side, int *ingress)
 			return false;
 		memcpy(s->dmac, pods[POD_A].mac, ETH_ALEN);
 		memcpy(s->smac, gw_mac_of[POD_A], ETH_ALEN);
+	} else if (f->snat) {
+		/* From another node's backend to the node's address and
+		 * port the request left with. */
+		memcpy(s->dmac, mac_out, ETH_ALEN);
+		memcpy(s->smac, mac_out, ETH_ALEN);
+		s->smac[5] = 0x02;
 	} else {
 		return false;
 	}
@@ -2421,7 +2602,86 @@ static bool spec_reply(struct spec *s, enum side side, int *ingress)
 	memcpy(s->dst, f->client, 16);
 	s->sport = f->bport;
 	s->dport = f->cport;
+	if (side == SIDE_UPLINK) {
+		memcpy(s->dst, f->snat_addr, 16);
+		s->dport = f->snat_port;
+	}
 	s->tcp_flags = PICK(((__u8[]){ 0x12, 0x10, 0x11, 0x04 }));
+	return true;
+}
+
+/*
+ * An ICMP error about a NodePort flow SNATed to another node, on the
+ * uplink: the backend's (or a router's between the nodes) about the
+ * request as it left, to the node's address; or a router's toward the
+ * client (fragmentation needed, packet too big) about the reply, to the
+ * front end. Quoting the header and 8 bytes, or up to 64.
+ */
+static bool spec_np_icmp(struct spec *s, __u8 *quote)
+{
+	const struct flow *f = NULL;
+	struct spec q = { 0 };
+	__u32 start = below(NFLOWS), qlen;
+	__u8 qb[FRAME_MAX];
+	bool v6;
+
+	for (__u32 i = 0; i < NFLOWS && !f; i++) {
+		__u32 j = (start + i) % NFLOWS;
+
+		if ((int)j < nflows && flows[j].snat)
+			f = &flows[j];
+	}
+	if (!f)
+		return false;
+	v6 = f->fam == 6;
+	memcpy(s->dmac, mac_out, ETH_ALEN);
+	memcpy(s->smac, mac_out, ETH_ALEN);
+	s->smac[5] = 0x02;
+	spec_ip(s, f->fam);
+	s->ntags = 0;
+	s->opt_words = 0;
+	s->frag = 0x4000;
+	s->n_ext = 0;
+	q.kind = s->kind;
+	q.proto = f->proto;
+	q.ttl = 63;
+	q.frag = 0x4000;
+	q.tcp_flags = 0x10;
+	q.payload = (int)below(64);
+	if (chance(1, 2)) {
+		/* About the request: node:port -> backend. */
+		memcpy(q.src, f->snat_addr, 16);
+		q.sport = f->snat_port;
+		memcpy(q.dst, f->backend, 16);
+		q.dport = f->bport;
+		if (chance(2, 3))
+			memcpy(s->src, f->backend, 16);
+		else
+			pick_addr(f->fam, s->src);
+		memcpy(s->dst, f->snat_addr, 16);
+		s->icmp_type = v6 ? 1 : 3;
+		s->icmp_code = chance(3, 4) ? (v6 ? 4 : 3) : (__u8)below(5);
+	} else {
+		/* About the reply: front end -> client. */
+		memcpy(q.src, f->front, 16);
+		q.sport = f->fport;
+		memcpy(q.dst, f->client, 16);
+		q.dport = f->cport;
+		if (chance(1, 4))
+			memcpy(s->src, f->client, 16);
+		else
+			pick_addr(f->fam, s->src);
+		memcpy(s->dst, f->front, 16);
+		s->icmp_type = v6 ? 2 : 3;
+		s->icmp_code = v6 ? 0 : 4;
+	}
+	qlen = build(&q, qb);
+	s->quote_len = chance(1, 2) ? (v6 ? 48 : 28) : 64;
+	if (qlen < L3 + s->quote_len)
+		s->quote_len = qlen - L3;
+	memcpy(quote, qb + L3, s->quote_len);
+	s->quote = quote;
+	s->proto = v6 ? IPPROTO_ICMPV6 : IPPROTO_ICMP;
 	return true;
 }
 
@@ -2469,6 +2729,9 @@ static __u32 gen(enum fz_prog p, __u8 *b, int *ingress)
 		return len;
 	}
 	if (roll < 30 && spec_reply(&s, side, ingress)) {
+		len = build(&s, b);
+	} else if (roll < 40 && side == SIDE_UPLINK &&
+		   spec_np_icmp(&s, quote)) {
 		len = build(&s, b);
 	} else {
 		memset(&s, 0, sizeof(s));
@@ -2536,6 +2799,7 @@ static void fuzz(enum fz_prog p)
 	for (int k = 0; k < 4; k++)
 		rnd();
 	nflows = 0;
+	np_icmp_seen = 0;
 	world_flows_clear();
 	world_config(true, 0, 0);
 	stats_now(totals);
@@ -2573,6 +2837,10 @@ static void fuzz(enum fz_prog p)
 		n < opt_frames ? " (the check slice's time was up)" : "");
 	tally_print("its frames", &own);
 	tally_print("requests before replies, tc behind XDP", &aux);
+	if (np_icmp_seen)
+		print_message(
+			"[  FUZZ    ]   ICMP errors about NodePort flows SNATed to another node, translated: %llu\n",
+			(unsigned long long)np_icmp_seen);
 }
 
 static void test_fuzz(void **state)
@@ -2599,6 +2867,7 @@ static int fz_setup(void **state)
 	meta_pass = has_meta();
 	world_pods();
 	world_services();
+	world_snat();
 	world_xsk();
 	world_config(true, 0, 0);
 	printf("test_bpf_pktfuzz: seed %#llx, %llu frames per program%s%s%s\n",

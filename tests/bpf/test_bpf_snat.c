@@ -1476,9 +1476,272 @@ static void test_snat_icmp(void **state)
 		}
 }
 
+/* ------------------------------------------------- NodePort errors */
+
+#define NP_ICMP_PORT 30100 /* a NodePort of either family and protocol */
+#define REMOTE_BE6 OFFNODE6 /* a pod on another node */
+#define BETWEEN4 "192.0.2.77" /* a router between the nodes */
+#define BETWEEN6 "fd00:ffff::77"
+
+enum { SVC_NP_ICMP = 20, BE_NP_ICMP = 20 };
+
+/* NodePort NP_ICMP_PORT/@proto of @v6's family, every slot to a backend
+ * on another node (REMOTE_BE4/6:BE_PORT). */
+static void np_icmp_svc(bool v6, __u8 proto)
+{
+	struct zh_svc_key k = { .family = v6 ? ZH_AF_INET6 : ZH_AF_INET,
+				.proto = proto,
+				.port = htons(NP_ICMP_PORT) };
+	struct zh_svc v = { .id = SVC_NP_ICMP,
+			    .table_off = SVC_NP_ICMP * 7,
+			    .table_size = 7,
+			    .flags = ZH_SVC_F_NODEPORT,
+			    .port = htons(80) };
+	struct zh_backend b = { .family = k.family,
+				.port = htons(BE_PORT),
+				.svc_id = SVC_NP_ICMP };
+	__u32 id = BE_NP_ICMP;
+
+	parse_addr(v6 ? AF_INET6 : AF_INET, v6 ? REMOTE_BE6 : REMOTE_BE4,
+		   b.addr);
+	put(bpf_map__fd(skel->maps.zh_backends), &id, &b);
+	put(bpf_map__fd(skel->maps.zh_services), &k, &v);
+	for (__u32 i = 0; i < 7; i++) {
+		__u32 slot = SVC_NP_ICMP * 7 + i;
+
+		put(bpf_map__fd(skel->maps.zh_maglev), &slot, &id);
+	}
+}
+
+/* An ICMP error from @src to @to of @type/@code (@mtu), quoting @quote
+ * bytes (0: header and 8) of @quoted, TTL @ttl (0: 64), as on the
+ * uplink. */
+static __u32 err_frame(bool v6, const char *src, const char *to, __u8 type,
+		       __u8 code, __u16 mtu, const __u8 *quoted, __u16 quote,
+		       __u8 ttl, __u8 *out)
+{
+	__u8 s[16], d[16];
+	struct icmp_err e = { .v6 = v6,
+			      .src = s,
+			      .dst = d,
+			      .type = type,
+			      .code = code,
+			      .mtu = mtu,
+			      .quoted = quoted,
+			      .quote = quote,
+			      .src_mac = mac_out,
+			      .dst_mac = mac_out,
+			      .ttl = ttl };
+
+	parse_addr(v6 ? AF_INET6 : AF_INET, src, s);
+	parse_addr(v6 ? AF_INET6 : AF_INET, to, d);
+	return icmp_err_frame(&e, out);
+}
+
+/* @err through tc on the uplink: it leaves, one hop on, as @want (the
+ * node path's way into the tunnel with @vxlan, else out of the uplink by
+ * the neighbour table), counted SNAT; XDP hands it to tc untouched. */
+static void np_icmp_out(const __u8 *err, __u32 len, const __u8 *want,
+			bool vxlan)
+{
+	__u64 snat[ZH_STAT_MAX] = { [ZH_STAT_SNAT] = 1 };
+	__u64 none[ZH_STAT_MAX] = { 0 };
+	struct run r;
+
+	run_prog(skel->progs.zh_tc_uplink, ifindex_of[FOREIGN], err, len, &r);
+	if (r.err)
+		fail_here("test_run: %s", strerror(-r.err));
+	assert_verdict(PROG_TC, &r, REDIRECT);
+	assert_deltas(&r, snat, len);
+	if (vxlan && (kfeat.present & ZH_FEAT_BIT(TC_SET_TUNNEL_KEY) &
+		      ~kfeat.disabled)) {
+		__u8 w[FRAME_MAX];
+
+		/* Into the tunnel: the remote VXLAN device's MAC. */
+		memcpy(w, want, len);
+		memcpy(w, mac_vx, ETH_ALEN);
+		assert_bytes(w, len, &r);
+		assert_redirect(&r, ZH_TRACE_REDIRECT, ifindex_of[POD_B]);
+	} else {
+		assert_bytes(want, len, &r);
+		assert_redirect(&r, ZH_TRACE_REDIRECT_NEIGH,
+				ifindex_of[FOREIGN]);
+	}
+	run_prog(skel->progs.zh_xdp_uplink, ifindex_of[FOREIGN], err, len, &r);
+	assert_verdict(PROG_XDP, &r, PASS);
+	assert_unchanged(err, len, &r);
+	assert_deltas(&r, none, len);
+}
+
+/* @err through tc on the uplink: not translated, the kernel's. */
+static void np_icmp_kernel(const __u8 *err, __u32 len)
+{
+	struct run r;
+
+	run_prog(skel->progs.zh_tc_uplink, ifindex_of[FOREIGN], err, len, &r);
+	if (r.err)
+		fail_here("test_run: %s", strerror(-r.err));
+	assert_verdict(PROG_TC, &r, PASS);
+	assert_unchanged(err, len, &r);
+}
+
+/*
+ * Not a row: ICMP errors about a NodePort flow that this node SNATed to a
+ * backend on another node (snat_icmp.h), both ways. OUTSIDE:40000 ->
+ * NODE:NP_ICMP_PORT (@lb: LB4:80) leaves as NODE:port -> BE:8080 (@vxlan:
+ * into the tunnel toward the backend's node).
+ *
+ *   - The backend's "port unreachable" to NODE, quoting that packet (the
+ *     whole of it, or its header and 8 bytes), reaches the client as the
+ *     front end's own: from NODE, quoting the client's packet (but for the
+ *     TTL this node spent), out of the uplink. The same from a router
+ *     between the nodes keeps the router's address.
+ *   - The reply leaves as NODE:NP_ICMP_PORT -> OUTSIDE:40000; a router
+ *     toward the client answers it "fragmentation needed" (ICMPv6 "packet
+ *     too big") to NODE: the backend gets it as though the router had
+ *     answered it, quoting its own reply as it left it (but for the TTL),
+ *     by the way the requests take.
+ * Every expected frame is built from scratch, checksums included. Errors
+ * quoting a port that no flow holds, either way, stay the kernel's.
+ */
+static void np_icmp_one(bool v6, __u8 proto, bool whole, bool vxlan, bool lb)
+{
+	enum l3 l3 = v6 ? L3_IPV6 : L3_IPV4;
+	const char *out = v6 ? OUTSIDE6 : OUTSIDE4, *node = v6 ? NODE6 : NODE4,
+		   *be = v6 ? REMOTE_BE6 : REMOTE_BE4,
+		   *router = v6 ? ROUTER6 : ROUTER4,
+		   *between = v6 ? BETWEEN6 : BETWEEN4,
+		   *front = lb ? LB4 : node;
+	__u16 fport = lb ? 80 : NP_ICMP_PORT;
+	__u8 unreach = v6 ? 1 : 3, unreach_port = v6 ? 4 : 3;
+	__u8 big = v6 ? 2 : 3, big_code = v6 ? 0 : 4;
+	struct frame req = OUTER(l3, proto, out, CLIENT_PORT, front, fport);
+	__u8 in[FRAME_MAX], snated[FRAME_MAX], reply[FRAME_MAX], err[FRAME_MAX],
+		want[FRAME_MAX], quoted[FRAME_MAX];
+	__u32 len, elen, wlen;
+	__u16 port, quote;
+	struct frame f;
+	struct run r;
+
+	snat_setup(NULL);
+	np_icmp_svc(v6, proto);
+	if (vxlan)
+		remote_vxlan();
+	if (lb)
+		lb_ips();
+	len = (__u32)frame_build(&req, FOREIGN, in);
+	cur_set(in, len, "tc: %s -> %s:%u/%s", out, front, fport,
+		proto == IPPROTO_TCP ? "TCP" : "UDP");
+	run_prog(skel->progs.zh_tc_uplink, ifindex_of[FOREIGN], in, len, &r);
+	if (r.err)
+		fail_here("test_run: %s", strerror(-r.err));
+	assert_verdict(PROG_TC, &r, REDIRECT);
+	memcpy(snated, r.out, r.out_len);
+	port = l4_sport(snated, v6);
+	quote = whole ? (__u16)(len - L3) : 0;
+	/* The request as it left, built from scratch (the MACs ours). */
+	f = (struct frame)OUTER_TTL63(l3, proto, node, port, be, BE_PORT);
+	(void)frame_build(&f, FOREIGN, quoted);
+	if (memcmp(quoted + L3, snated + L3, len - L3))
+		fail_here("the request did not leave as node:%u -> backend",
+			  port);
+
+	/* (a) The backend: "port unreachable" to the node. */
+	elen = err_frame(v6, be, node, unreach, unreach_port, 0, snated, quote,
+			 0, err);
+	cur_set(err, elen, "%s port unreachable from the backend",
+		v6 ? "ICMPv6" : "ICMP");
+	f = (struct frame)OUTER_TTL63(l3, proto, out, CLIENT_PORT, front,
+				      fport);
+	(void)frame_build(&f, FOREIGN, quoted);
+	wlen = err_frame(v6, front, out, unreach, unreach_port, 0, quoted,
+			 quote, 63, want);
+	assert_int_equal(wlen, elen);
+	np_icmp_out(err, elen, want, false);
+	/* Past the IP packet, a trailer (Ethernet padding, say) where the
+	 * quoted TCP checksum would lie: no part of the message, kept as
+	 * it is (it was rewritten, and ICMP's checksum counted it). */
+	if (!whole) {
+		memset(err + elen, 0xa5, 16);
+		memset(want + elen, 0xa5, 16);
+		cur_set(err, elen + 16, "the same with a 16-byte trailer");
+		np_icmp_out(err, elen + 16, want, false);
+	}
+	/* A router between the nodes (or the backend's node): its own
+	 * address stays. */
+	elen = err_frame(v6, between, node, unreach, 0, 0, snated, quote, 0,
+			 err);
+	cur_set(err, elen, "%s unreachable from a router between the nodes",
+		v6 ? "ICMPv6" : "ICMP");
+	wlen = err_frame(v6, between, out, unreach, 0, 0, quoted, quote, 63,
+			 want);
+	np_icmp_out(err, elen, want, false);
+	/* About a port that no flow holds: the kernel's. */
+	f = (struct frame)OUTER_TTL63(l3, proto, node, (__u16)(port ^ 1), be,
+				      BE_PORT);
+	(void)frame_build(&f, FOREIGN, quoted);
+	elen = err_frame(v6, be, node, unreach, unreach_port, 0, quoted, quote,
+			 0, err);
+	cur_set(err, elen, "unreachable about a port no flow holds");
+	np_icmp_kernel(err, elen);
+
+	/* (b) The reply, out to the client from the node port. */
+	f = (struct frame)OUTER(l3, proto, be, BE_PORT, node, port);
+	len = (__u32)frame_build(&f, FOREIGN, in);
+	cur_set(in, len, "tc: the backend's reply");
+	run_prog(skel->progs.zh_tc_uplink, ifindex_of[FOREIGN], in, len, &r);
+	assert_verdict(PROG_TC, &r, REDIRECT);
+	memcpy(reply, r.out, r.out_len);
+	f = (struct frame)OUTER_TTL63(l3, proto, front, fport, out,
+				      CLIENT_PORT);
+	(void)frame_build(&f, FOREIGN, quoted);
+	if (memcmp(quoted + L3, reply + L3, len - L3))
+		fail_here("the reply did not leave from the node port");
+	/* A router toward the client: too big for its next hop. */
+	elen = err_frame(v6, router, front, big, big_code, 1280, reply, quote,
+			 0, err);
+	cur_set(err, elen, "%s too big from a router toward the client",
+		v6 ? "ICMPv6" : "ICMP");
+	f = (struct frame)OUTER_TTL63(l3, proto, be, BE_PORT, node, port);
+	(void)frame_build(&f, FOREIGN, quoted);
+	wlen = err_frame(v6, router, be, big, big_code, 1280, quoted, quote, 63,
+			 want);
+	assert_int_equal(wlen, elen);
+	/* On another interface than the flow came in on: not its. */
+	run_prog(skel->progs.zh_tc_uplink, ifindex_of[POD_A], err, elen, &r);
+	assert_verdict(PROG_TC, &r, PASS);
+	assert_unchanged(err, elen, &r);
+	np_icmp_out(err, elen, want, vxlan);
+	/* About a client port that no flow has: the kernel's. */
+	f = (struct frame)OUTER_TTL63(l3, proto, front, fport, out,
+				      CLIENT_PORT + 1);
+	(void)frame_build(&f, FOREIGN, quoted);
+	elen = err_frame(v6, router, front, big, big_code, 1280, quoted, quote,
+			 0, err);
+	cur_set(err, elen, "too big about a flow no one has");
+	np_icmp_kernel(err, elen);
+}
+
+static void test_snat_np_icmp(void **state)
+{
+	(void)state;
+	for (int v6 = 0; v6 < 2; v6++)
+		for (int whole = 0; whole < 2; whole++) {
+			np_icmp_one(v6, IPPROTO_TCP, whole, false, false);
+			np_icmp_one(v6, IPPROTO_UDP, whole, false, false);
+		}
+	/* Routing vxlan (the remote pod CIDR is IPv4 here). */
+	np_icmp_one(false, IPPROTO_TCP, true, true, false);
+	np_icmp_one(false, IPPROTO_UDP, false, true, false);
+	/* A LoadBalancer IP (LB4:80/TCP, its backend REMOTE_BE4): the
+	 * client knows it as the front end. */
+	np_icmp_one(false, IPPROTO_TCP, true, false, true);
+	np_icmp_one(false, IPPROTO_TCP, false, true, true);
+}
+
 #define NR_ROWS (ARRAY_SIZE(cases) * NR_PROGS)
 static struct fixture_run runs[NR_ROWS];
-static struct CMUnitTest tests[NR_ROWS + 6];
+static struct CMUnitTest tests[NR_ROWS + 7];
 
 int main(int argc, char **argv)
 {
@@ -1503,6 +1766,8 @@ int main(int argc, char **argv)
 		test_snat_keep_port, snat_setup, snat_teardown);
 	tests[i++] = (struct CMUnitTest)cmocka_unit_test_setup_teardown(
 		test_snat_icmp, snat_setup, snat_teardown);
+	tests[i++] = (struct CMUnitTest)cmocka_unit_test_setup_teardown(
+		test_snat_np_icmp, snat_setup, snat_teardown);
 	tests[i++] = (struct CMUnitTest)cmocka_unit_test_setup_teardown(
 		test_snat_fresh_holder, snat_setup, snat_teardown);
 	tests[i++] = (struct CMUnitTest)cmocka_unit_test_setup_teardown(

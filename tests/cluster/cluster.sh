@@ -37,7 +37,9 @@
 # every backend used; a node removed and re-added (--nodes + SIGHUP, and
 # zerohopctl node del/add); an agent restarted under cross-node traffic,
 # nothing lost; NodePort on n1 (and n2) to the backend on n3 from the
-# outside netns, externalTrafficPolicy Local from outside, masquerade to
+# outside netns (a UDP one whose backend listens on nothing refused to the
+# client at once: n3a's ICMP error translated by n1), externalTrafficPolicy
+# Local from outside, masquerade to
 # the outside and none pod to pod (CLUSTER_MASQ_CASES below: the agents
 # have no --cluster-cidr, masquerade comes from the node table); 2000 new
 # UDP NodePort flows from one client through 4 SNAT ports, all answered
@@ -625,7 +627,9 @@ print(getattr(a, "ipv4_mapped", None) or a)' "$got") || {
 
 # cl_np_services NODE: NODE's services: np-remote (node port 30080, its
 # backend n3a), np-local (30081, externalTrafficPolicy Local, its backend
-# n2a: local only on n2), IPv4 and IPv6 alike; zerohopctl service apply.
+# n2a: local only on n2), np-refused (UDP 30083, its backend n3a's port
+# 9003, where nothing listens), IPv4 and IPv6 alike; zerohopctl service
+# apply.
 cl_np_services() {
 	local n=$1 fam vip sep="" local_n2=false
 	[ "$n" = n2 ] && local_n2=true
@@ -637,9 +641,12 @@ cl_np_services() {
 			  "backends": [{"ip": "%s", "port": 9000}]},
 			 {"name": "np-local%s", "vip": "%s21", "port": 80, "nodePort": 30081,
 			  "externalTrafficPolicy": "local",
-			  "backends": [{"ip": "%s", "port": 9000, "local": %s}]}' \
+			  "backends": [{"ip": "%s", "port": 9000, "local": %s}]},
+			 {"name": "np-refused%s", "vip": "%s23", "port": 53, "proto": "udp",
+			  "nodePort": 30083, "backends": [{"ip": "%s", "port": 9003}]}' \
 				"$sep" "$fam" "$vip" "$(cl_ip n3a "$fam")" \
-				"$fam" "$vip" "$(cl_ip n2a "$fam")" "$local_n2"
+				"$fam" "$vip" "$(cl_ip n2a "$fam")" "$local_n2" \
+				"$fam" "$vip" "$(cl_ip n3a "$fam")"
 			sep=", "
 		done
 		printf ']}\n'
@@ -684,6 +691,18 @@ case_nodeport_outside() {
 		cl_saw out "$(cl_node_ip n2)" 30080 "$(cl_node_ip n2)"
 	check "outside -> n3:30080 (the backend's own node): n3a sees the client" \
 		cl_saw out "$(cl_node_ip n3)" 30080 192.168.50.100
+}
+
+# A UDP NodePort on n1 whose backend on n3 listens on nothing: n3a's "port
+# unreachable" goes to n1 (the SNAT address), which hands it on to the
+# client as the node port's (snat_icmp.h): a connected socket hears
+# ECONNREFUSED at once, where it timed out.
+case_np_refused() {
+	cl_need_nodeport || return 0
+	check "outside -> n1:30083/UDP -> n3a (nothing on 9003): refused at once" \
+		zh_udp_refused "$OUTSIDE" "$(cl_node_ip n1)" 30083
+	check "... IPv6: refused" \
+		zh_udp_refused "$OUTSIDE" "$(cl_node_ip6 n1)" 30083
 }
 
 # externalTrafficPolicy Local: n2 has the backend and keeps the client's
@@ -814,8 +833,8 @@ case_np_new_flows() {
 	cl_np_services n1
 }
 
-CLUSTER_MASQ_CASES=(case_masq_setup case_nodeport_outside case_etp_local
-	case_masquerade case_np_new_flows)
+CLUSTER_MASQ_CASES=(case_masq_setup case_nodeport_outside case_np_refused
+	case_etp_local case_masquerade case_np_new_flows)
 
 # --- NetworkPolicy across nodes (issue 16) ----------------------------------
 #

@@ -18,7 +18,10 @@
 # from past the outside reaches the pod); a NodePort on A to the backend on B (SNAT: B sees A,
 # the client gets its answer); externalTrafficPolicy Local: the client's
 # address kept at a local backend, and nothing served without one;
-# LoadBalancer IPs routed to node A, to a backend there and on node B.
+# LoadBalancer IPs routed to node A, to a backend there and on node B;
+# ICMP errors about NodePort and LoadBalancer flows to node B, both ways
+# (a refused UDP port heard by the client, path MTU discovery of B1's
+# replies past the 1280-byte link).
 # Everything lives in namespaces this script makes and removes.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -325,6 +328,57 @@ EOF
 		seen "$OUT" 172.34.0.201 80 "$OUT_IP"
 }
 
+# ICMP errors about NodePort / LoadBalancer flows SNATed to node B
+# (snat_icmp.h): B1's "port unreachable" (nothing on UDP 9009) goes to
+# node A and on to the client, whose connected socket hears ECONNREFUSED
+# at once (it timed out); a large TCP reply from B1 to FAR, past the
+# outside's 1280-byte hop, gets the outside's "fragmentation needed" /
+# "packet too big" at node A's address, which A hands on to B1: B1's TCP
+# fits its segments and every byte arrives (it stalled).
+np_icmp() {
+	cat >"$ZH_TMP/services.json" <<EOF
+{"services": [
+ {"name": "np-refused", "vip": "10.96.0.22", "port": 53, "proto": "udp",
+  "nodePort": 30090, "backends": [{"ip": "$B1_IP", "port": 9009}]},
+ {"name": "np-refused6", "vip": "fd96::22", "port": 53, "proto": "udp",
+  "nodePort": 30090, "backends": [{"ip": "$B1_IP6", "port": 9009}]},
+ {"name": "lb-refused", "vip": "172.34.0.202", "port": 53, "proto": "udp",
+  "backends": [{"ip": "$B1_IP", "port": 9009}]},
+ {"name": "np-big", "vip": "10.96.0.23", "port": 80, "nodePort": 30091,
+  "backends": [{"ip": "$B1_IP", "port": 9101}]},
+ {"name": "np-big6", "vip": "fd96::23", "port": 80, "nodePort": 30091,
+  "backends": [{"ip": "$B1_IP6", "port": 9101}]}
+]}
+EOF
+	kill -HUP "$AGENT"
+	sleep 1
+	zh_bg "$B1" socat TCP6-LISTEN:9101,ipv6only=0,reuseaddr,fork \
+		SYSTEM:'head -c 200000 /dev/zero'
+	eventually zh_in "$B1" sh -c "ss -Hltn 'sport = :9101' | grep -q 9101"
+	check "outside -> node A:30090/UDP -> B1 (nothing listens): refused at once" \
+		zh_udp_refused "$OUT" "$A_IP" 30090
+	check "... IPv6: refused" zh_udp_refused "$OUT" "$A_IP6" 30090
+	check "outside -> LoadBalancer IP 172.34.0.202/UDP -> B1: refused" \
+		zh_udp_refused "$OUT" 172.34.0.202 53
+	check "FAR -> node A:30091 -> B1, a 200 kB reply over the 1280-byte hop: all of it arrives" \
+		received "$FAR" "$A_IP" 30091 200000
+	check "... B1 learnt the path's MTU toward node A from the outside's error" \
+		path_mtu "$B1" "$A_IP" 1280
+	check "the same over IPv6 (ICMPv6 packet too big)" \
+		received "$FAR" "$A_IP6" 30091 200000
+	check "... B1 learnt it" path_mtu "$B1" "$A_IP6" 1280
+}
+
+# received NS HOST PORT BYTES: a TCP connection to HOST:PORT brings BYTES.
+received() {
+	local h=$2 got
+	[[ $h == *:* ]] && h="[$h]"
+	got=$(zh_in "$1" socat -T 5 -u "TCP:$h:$3,connect-timeout=3" - </dev/null |
+		wc -c) || true
+	echo "got $got of $4 bytes"
+	[ "$got" = "$4" ]
+}
+
 no_forward() {
 	check "node A's FORWARD drops to and from the outside never hit" \
 		test "$(forward_drops)" = 0
@@ -333,4 +387,4 @@ no_forward() {
 debug_agent() { cat "$ZH_TMP/agent.log" >&2; }
 [ -z "${ZH_DEBUG:-}" ] || zh_defer debug_agent
 zh_run_cases setup masquerade inside nft_fallback pmtu nodeport_remote etp_local \
-	lb_ips no_forward
+	lb_ips np_icmp no_forward
