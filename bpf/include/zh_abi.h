@@ -572,6 +572,9 @@ enum zh_ct_state {
 #define ZH_CT_TIMEOUT_TCP_EST_S 21600
 #define ZH_CT_TIMEOUT_TCP_CLOSING_S 10
 #define ZH_CT_TIMEOUT_UDP_S 120
+/* A UDP request looks its reply's entry up once per 2^this ns of the clock
+ * (ct.h zh_ct_recheck_due). */
+#define ZH_CT_RECHECK_SHIFT 30
 
 struct zh_ct_key {
 	__u8 family;

@@ -64,6 +64,19 @@ static __always_inline void zh_ct_touch(struct zh_ct *ct,
 	ct->state = zh_ct_next(f, ct->state);
 }
 
+/*
+ * A UDP flow has no SYN to tell its first packet again: its requests look
+ * the reply's entry up (lb.h), but only one a clock epoch of 2^30 ns
+ * (~1.07 s), the first whose FWD entry was last stamped in another epoch
+ * (an idle flow's next request always is). A reply entry the LRU took
+ * alone is written again within about a second, for ~1/90000 of the
+ * lookups per-packet checking would cost at udp-rr's rate.
+ */
+static __always_inline int zh_ct_recheck_due(const struct zh_ct *ct, __u64 now)
+{
+	return ((ct->last_seen_ns ^ now) >> ZH_CT_RECHECK_SHIFT) != 0;
+}
+
 static __always_inline void zh_ct_key_of(struct zh_ct_key *k,
 					 const struct zh_flow *f, __u8 dir)
 {

@@ -361,11 +361,13 @@ static __always_inline int zh_lb_request(const struct zh_flow *f,
 			    (f->tcp_flags & (ZH_TCP_SYN | ZH_TCP_ACK)) ==
 				    ZH_TCP_SYN)
 				goto track;
-			/* UDP has no SYN to tell: each request looks for the
-			 * reply's entry (one lookup more), and writes both
-			 * again, the same backend, when the LRU took it or it
-			 * expired while the requests kept the flow alive. */
-			if (f->proto != IPPROTO_TCP) {
+			/* UDP has no SYN to tell: a request looks for the
+			 * reply's entry once a clock epoch (ct.h
+			 * zh_ct_recheck_due), and writes both again, the
+			 * same backend, when the LRU took it or it expired
+			 * while the requests kept the flow alive. */
+			if (f->proto != IPPROTO_TCP &&
+			    zh_ct_recheck_due(ct, now)) {
 				fct = ct;
 				goto track;
 			}

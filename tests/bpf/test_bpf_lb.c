@@ -331,13 +331,69 @@ static void ct_rev_evicted(void)
 		fail_here("no reply entry to take: %s", strerror(errno));
 }
 
-/* The same for the UDP flow A:40000 -> VIP4:80/UDP. */
+/* The UDP flow A:40000 -> VIP4:80's own entry last stamped @ns (its
+ * last request then). */
+static void ct_fwd_stamp_udp(__u64 ns)
+{
+	int fd = bpf_map__fd(skel->maps.zh_ct);
+	struct zh_ct_key k = { .family = ZH_AF_INET,
+			       .proto = IPPROTO_UDP,
+			       .dir = ZH_CT_FWD,
+			       .sport = htons(40000),
+			       .dport = htons(SVC_PORT) };
+	struct zh_ct v;
+
+	parse_addr(AF_INET, A4, k.saddr);
+	parse_addr(AF_INET, VIP4, k.daddr);
+	if (bpf_map_lookup_elem(fd, &k, &v))
+		fail_here("no flow entry to stamp: %s", strerror(errno));
+	v.last_seen_ns = ns;
+	lb_put(fd, &k, &v);
+}
+
+/* 1.1 s ago: in the clock epoch before this one (ct.h
+ * zh_ct_recheck_due), as the first request of an epoch finds it. */
+static __u64 last_epoch(void)
+{
+	return mono_ns() - 1100000000ULL;
+}
+
+/* The same for the UDP flow A:40000 -> VIP4:80/UDP, its next request the
+ * first of a clock epoch. */
 static void ct_rev_evicted_udp(void)
 {
 	struct zh_ct_key k = ct_rev_key(IPPROTO_UDP);
 
 	if (bpf_map_delete_elem(bpf_map__fd(skel->maps.zh_ct), &k))
 		fail_here("no reply entry to take: %s", strerror(errno));
+	ct_fwd_stamp_udp(last_epoch());
+}
+
+/* ... and with its last request in this very epoch: that request does not
+ * look (the epoch's first one did), so the reply entry stays gone for now.
+ * Near an epoch's end, the next one is waited for first. */
+static void ct_rev_evicted_udp_same_epoch(void)
+{
+	const __u64 epoch = 1ULL << ZH_CT_RECHECK_SHIFT;
+	struct zh_ct_key k = ct_rev_key(IPPROTO_UDP);
+	__u64 now = mono_ns();
+
+	if (epoch - (now & (epoch - 1)) < 100000000ULL) {
+		struct timespec ts = { .tv_nsec = (long)(epoch -
+							 (now & (epoch - 1))) };
+
+		nanosleep(&ts, NULL);
+		now = mono_ns();
+	}
+	if (bpf_map_delete_elem(bpf_map__fd(skel->maps.zh_ct), &k))
+		fail_here("no reply entry to take: %s", strerror(errno));
+	ct_fwd_stamp_udp(now);
+}
+
+/* The flow's last request in the epoch before: the next one looks. */
+static void ct_rev_evicted_udp_next_epoch(void)
+{
+	ct_fwd_stamp_udp(last_epoch());
 }
 
 /* Its reply's entry expired (no reply for longer than UDP's timeout),
@@ -352,6 +408,7 @@ static void ct_rev_expired_udp(void)
 		fail_here("no reply entry to age: %s", strerror(errno));
 	v.last_seen_ns = mono_ns() - (ZH_CT_TIMEOUT_UDP_S + 1) * 1000000000ULL;
 	lb_put(fd, &k, &v);
+	ct_fwd_stamp_udp(last_epoch());
 }
 
 /* ct_foreign(false), ungated, its reply entry stamped 1 s ahead of now:
@@ -594,6 +651,34 @@ static const struct lb_case lb_cases[] = {
 			  .want = FLOW(L3_IPV4, IPPROTO_UDP, VIP4, SVC_PORT,
 				       A4, 40000),
 			  ROUTED(POD_A) },
+		},
+	},
+	{
+		/* Once a clock epoch only: a request in the same epoch as
+		 * the flow's last does not look, and the reply is the
+		 * backend's until the next epoch's first request. */
+		.desc = "IPv4 UDP: within an epoch a request does not look for the reply entry",
+		.steps = {
+			{ .in = FLOW(L3_IPV4, IPPROTO_UDP, A4, 0, VIP4,
+				     SVC_PORT),
+			  .want = FLOW(L3_IPV4, IPPROTO_UDP, A4, 0, B4,
+				       BE_PORT),
+			  ROUTED(POD_B),
+			  .ct = CT(2) },
+			{ .before = ct_rev_evicted_udp_same_epoch,
+			  .in = FLOW(L3_IPV4, IPPROTO_UDP, A4, 0, VIP4,
+				     SVC_PORT),
+			  .want = FLOW(L3_IPV4, IPPROTO_UDP, A4, 0, B4,
+				       BE_PORT),
+			  ROUTED(POD_B),
+			  .ct = CT(1) },
+			{ .before = ct_rev_evicted_udp_next_epoch,
+			  .in = FLOW(L3_IPV4, IPPROTO_UDP, A4, 0, VIP4,
+				     SVC_PORT),
+			  .want = FLOW(L3_IPV4, IPPROTO_UDP, A4, 0, B4,
+				       BE_PORT),
+			  ROUTED(POD_B),
+			  .ct = CT(2) },
 		},
 	},
 	{
