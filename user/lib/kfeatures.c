@@ -582,6 +582,15 @@ static void *attach_probes(void *arg)
 	return NULL;
 }
 
+bool zh_feat_sock_release(void)
+{
+	libbpf_print_fn_t old = libbpf_set_print(quiet_print);
+	bool ok = probe_progs("sock_release", NULL);
+
+	libbpf_set_print(old);
+	return ok;
+}
+
 #define ATTACH_FEATS                                                         \
 	(ZH_FEAT_BIT(TCX) | ZH_FEAT_BIT(TC_CLSACT) | ZH_FEAT_BIT(XDP_VETH) | \
 	 ZH_FEAT_BIT(AFXDP))

@@ -52,6 +52,14 @@ static inline bool zh_kfeat_has(const struct zh_kfeat *f, int id)
  */
 int zh_feat_parse_list(const char *list, __u64 *mask, char *err, size_t errlen);
 
+/*
+ * Does this kernel load a cgroup sock_release program that does what
+ * zh_sock_release does (the hook, 5.9; BPF_CMPXCHG, 5.12)? Not a zh_kfeat
+ * bit: only userspace acts on it (pin.c loads zh_sock_release apart; the
+ * agent tells the datapath with ZH_CFG_F_SOCK_RELEASE).
+ */
+bool zh_feat_sock_release(void);
+
 /* Probe every feature now, with ZEROHOP_DISABLE_FEATURES applied. */
 int zh_feat_probe(struct zh_kfeat *f, char *err, size_t errlen);
 
