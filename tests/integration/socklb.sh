@@ -697,6 +697,33 @@ unpin() {
 	check "zerohopctl unpin: nothing of ours attached" links_are 0
 }
 
+# After unpin: zh_sock_release left out (ZEROHOP_DISABLE_FEATURES names
+# it, as a kernel before 5.12 refuses it): the hooks without it, the flag
+# clear, and a connected socket's record copied at its first read.
+release_off() {
+	local line l2 ck
+	export ZEROHOP_DISABLE_FEATURES=cgroup_sock_release
+	agent_start --socket-lb on
+	unset ZEROHOP_DISABLE_FEATURES
+	check "8 programs of ours on the cgroup, no sock_release" links_are 8
+	check "the agent says why" grep -q "socket-level LB without sock_release" "$LOG"
+	check "zh_config: ZH_CFG_F_SOCK_RELEASE clear" flags_are $SOCK_RELEASE 0
+	check "apply the Services" services "$B1" "$B2" "$B3"
+	coproc SC { in_node "$SOCKC" -c -k udp 10.96.0.10 53 1 2>&1; }
+	read -r -t 10 line <&"${SC[0]}" || true
+	ck=$(cookie_of "$line")
+	check "connected UDP, recvfrom() with an address: from the VIP ($line)" \
+		grep -qE '^cookie=[0-9]+ peer=10\.96\.0\.10:53 from=10\.96\.0\.10:53 reply=b[123]$' <<<"$line"
+	check "... its record copied into zh_sock_rev at the first read" test "$(rev_of "$ck")" = 1
+	read -r -t 10 l2 <&"${SC[0]}" || true # held
+	echo go >&"${SC[1]}"
+	wait "$SC_PID" || true
+	check "after close(): its slot as it was (nothing frees it)" test "$(slot_cookie "$ck")" = "$ck"
+	agent_stop
+	"$CTL" unpin >/dev/null
+	check "zerohopctl unpin: nothing of ours attached" links_are 0
+}
+
 # After unpin: the kernel probed again, told it lacks the recvmsg hooks.
 fallback() {
 	local rc=0
@@ -719,4 +746,4 @@ fallback() {
 zh_run_cases attached host_tcp_udp udp_reply dns_spread sock_release affinity netns_map \
 	localhost_nodeport drain no_endpoints no_conntrack latency_probes \
 	affinity_both_paths metrics_sock sock_pods toggle_on toggle_off \
-	socket_lb_off hybrid_top unpin fallback
+	socket_lb_off hybrid_top unpin release_off fallback

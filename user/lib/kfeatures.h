@@ -23,6 +23,9 @@
 #include "zh_abi.h"
 
 #define ZH_DISABLE_FEATURES_ENV "ZEROHOP_DISABLE_FEATURES"
+/* A name ZH_DISABLE_FEATURES_ENV also takes that is no zh_kfeat bit: the
+ * loader then leaves zh_sock_release out (zh_feat_sock_release()). */
+#define ZH_FEAT_SOCK_RELEASE_NAME "cgroup_sock_release"
 
 /* "tcx", ...; NULL when @id is out of range. */
 const char *zh_feat_name(int id);
@@ -59,6 +62,8 @@ int zh_feat_parse_list(const char *list, __u64 *mask, char *err, size_t errlen);
  * agent tells the datapath with ZH_CFG_F_SOCK_RELEASE).
  */
 bool zh_feat_sock_release(void);
+/* Does ZH_DISABLE_FEATURES_ENV name ZH_FEAT_SOCK_RELEASE_NAME? */
+bool zh_feat_sock_release_disabled(void);
 
 /* Probe every feature now, with ZEROHOP_DISABLE_FEATURES applied. */
 int zh_feat_probe(struct zh_kfeat *f, char *err, size_t errlen);

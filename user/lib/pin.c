@@ -471,6 +471,11 @@ static void load_release(struct zh_objs *o, const struct zh_load_opts *opts)
 	if (!access(path, F_OK) ||
 	    zh_prog_missing(&o->feat, ZH_PROG_SOCK_CONNECT4) >= 0)
 		return;
+	if (zh_feat_sock_release_disabled()) {
+		pr_info("%s not loaded: %s names %s\n", ZH_PROG_SOCK_RELEASE,
+			ZH_DISABLE_FEATURES_ENV, ZH_FEAT_SOCK_RELEASE_NAME);
+		return;
+	}
 	if (load_and_pin(o, opts, 0, true, NULL))
 		pr_info("%s does not load on this kernel (cgroup sock_release: 5.9, BPF_CMPXCHG: 5.12): %s; socket-level LB copies each connected socket's record at its first read\n",
 			ZH_PROG_SOCK_RELEASE, o->err);

@@ -58,10 +58,8 @@ _Static_assert(sizeof(struct zh_probe) == XB_MIN_SIZE, "probe size");
 volatile sig_atomic_t xb_stop;
 
 const char *const xb_workload_names[XB_WL_MAX] = {
-	[XB_WL_UDP_RR] = "udp-rr",
-	[XB_WL_UDP_NEWFLOW] = "udp-newflow",
-	[XB_WL_TCP_RR] = "tcp-rr",
-	[XB_WL_TCP_CRR] = "tcp-crr",
+	[XB_WL_UDP_RR] = "udp-rr",   [XB_WL_UDP_NEWFLOW] = "udp-newflow",
+	[XB_WL_TCP_RR] = "tcp-rr",   [XB_WL_TCP_CRR] = "tcp-crr",
 	[XB_WL_UDP_CRR] = "udp-crr",
 };
 
@@ -676,10 +674,11 @@ again:
 			     from ? &slen : NULL);
 		now = xb_now_ns();
 		if (n >= 0 && from && !xb_sockaddr_eq(&src, &c->dst))
-			return zh_errf(c->err, sizeof(c->err), -EPROTO,
-				       "udp-crr: the reply reads as from %s, not %s (the address connected to)",
-				       xb_sockaddr_str(&src, a, sizeof(a)),
-				       xb_sockaddr_str(&c->dst, b, sizeof(b)));
+			return zh_errf(
+				c->err, sizeof(c->err), -EPROTO,
+				"udp-crr: the reply reads as from %s, not %s (the address connected to)",
+				xb_sockaddr_str(&src, a, sizeof(a)),
+				xb_sockaddr_str(&c->dst, b, sizeof(b)));
 		if (n >= 0) {
 			if (xb_payload_is_reply(k->rx, (size_t)n, c->size,
 						k->seq)) {
