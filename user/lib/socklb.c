@@ -259,11 +259,12 @@ static int attach_hook(const struct zh_objs *o, int hook, int cg_fd,
 
 /*
  * ZH_CFG_F_SOCK_RELEASE to @on, once every hook is where it goes. Turned
- * off while the connect hooks stay (this kernel's agent cannot attach the
- * release hook any more), the records that sockets kept only in their
- * slots are copied into zh_sock_rev first, since connect() now takes a
- * slot without a look (sock.h): a live socket keeps its peer, a dead
- * one's copy ages out.
+ * off while the connect hooks stay (the release hook could not be
+ * attached this time), connect() takes slots without a look from then on
+ * (sock.h), so the records that sockets kept only in their slots are
+ * copied into zh_sock_rev right after: a live socket keeps its peer (but
+ * for a slot a colliding connect() takes in the moment between), a dead
+ * one's copy ages out. Reads copy at first read again meanwhile.
  */
 static int release_flag(const struct zh_objs *o, bool on)
 {
