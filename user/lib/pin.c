@@ -458,8 +458,8 @@ out:
 /*
  * zh_sock_release, alone (the maps pinned already), where it is not
  * pinned yet: the kernel's cgroup sock_release hook (5.9) and BPF_CMPXCHG
- * (5.12) are asked by the load itself (zh_feat_sock_release() asks the
- * same of a minimal program, for `zerohopctl features`). Refused, nothing
+ * (5.12) are asked of a minimal program first (zh_feat_sock_release(), as
+ * `zerohopctl features` asks), then by the load itself. Refused, nothing
  * is lost: the datapath keeps the copy at first read (sock.h), and the
  * agent says so.
  */
@@ -476,9 +476,14 @@ static void load_release(struct zh_objs *o, const struct zh_load_opts *opts)
 			ZH_DISABLE_FEATURES_ENV, ZH_FEAT_SOCK_RELEASE_NAME);
 		return;
 	}
-	if (load_and_pin(o, opts, 0, true, NULL))
-		pr_info("%s does not load on this kernel (cgroup sock_release: 5.9, BPF_CMPXCHG: 5.12): %s; socket-level LB copies each connected socket's record at its first read\n",
-			ZH_PROG_SOCK_RELEASE, o->err);
+	/* The minimal program first, quietly: a kernel without the hook or
+	 * the instruction is no news worth a verifier log. */
+	if (!zh_feat_sock_release())
+		pr_info("this kernel lacks a cgroup sock_release hook with BPF_CMPXCHG (5.9 and 5.12): %s not loaded; socket-level LB copies each connected socket's record at its first read\n",
+			ZH_PROG_SOCK_RELEASE);
+	else if (load_and_pin(o, opts, 0, true, NULL))
+		pr_warn("this kernel's verifier refuses %s (the log above says why): socket-level LB copies each connected socket's record at its first read\n",
+			ZH_PROG_SOCK_RELEASE);
 	o->err[0] = '\0';
 }
 
