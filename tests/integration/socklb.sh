@@ -622,7 +622,7 @@ hybrid_top() {
 		--service-cidr 10.96.0.0/12,fd00:96::/108 --cgroup "$top" 2>"$LOG"
 	AGENT=$!
 	eventually grep -q ready "$LOG"
-	check "--cgroup DIR, no cgroup v2 itself: DIR/unified taken, 8 programs on it" \
+	check "--cgroup DIR, no cgroup v2 itself: DIR/unified taken, $HOOKS programs on it" \
 		links_are $HOOKS
 	agent_stop
 	hybrid_umount

@@ -597,13 +597,13 @@ static int cmd_features(struct ctl *c)
 		       feat_state(&f, id), d->since, d->used_by,
 		       d->fallback ? d->fallback : "refused");
 	}
-	printf("netkit pod devices (CNI \"device\"; probed in userspace): %s\n",
-	       nkstr);
 	printf("cgroup sock_release with BPF_CMPXCHG (socket-LB: no zh_sock_rev insert per connected socket; probed in userspace, 5.12): %s; %s %s\n",
 	       rel ? "yes" : "no", ZH_PROG_SOCK_RELEASE,
 	       rel_pinned ?
 		       "pinned" :
 		       "not pinned (without it: the record copied at each connected socket's first read)");
+	printf("netkit pod devices (CNI \"device\"; probed in userspace): %s\n",
+	       nkstr);
 	return 0;
 }
 
