@@ -237,4 +237,13 @@ int zh_sock_peer6(struct bpf_sock_addr *ctx)
 	return zh_sock_rev_nat(ctx, 1, ZH_SOCK_STAT_GETPEERNAME6);
 }
 
+/* A closing socket frees its zh_sock_conn slot (sock.h). Always 1: the
+ * hook cannot refuse a close. */
+SEC("cgroup/sock_release")
+int zh_sock_release(struct bpf_sock *sk)
+{
+	zh_sock_conn_free(sk);
+	return 1;
+}
+
 char LICENSE[] SEC("license") = "Dual BSD/GPL";

@@ -333,6 +333,21 @@ int cgroup_getpeername(struct bpf_sock_addr *ctx)
 	return 1;
 }
 
+/* cgroup/sock_release (5.9) doing what zh_sock_release does: the socket
+ * cookie, a compare-and-swap on a map value (BPF_CMPXCHG, 5.12). No
+ * ZH_FEATURES bit (zh_kfeat is full): zh_feat_sock_release() loads it
+ * for `zerohopctl features`; the loader loads zh_sock_release apart. */
+SEC("cgroup/sock_release")
+int sock_release(struct bpf_sock *sk)
+{
+	__u32 k = 0;
+	__u64 *v = bpf_map_lookup_elem(&probe_hash, &k);
+
+	if (v && sk->dst_port)
+		__sync_val_compare_and_swap(v, bpf_get_socket_cookie(sk), 0);
+	return 1;
+}
+
 SEC("cgroup/connect4")
 int sock_set_retval(struct bpf_sock_addr *ctx)
 {

@@ -13,7 +13,7 @@
 #include <linux/types.h>
 
 #define ZH_PIN_ROOT "/sys/fs/bpf/zerohop"
-#define ZH_PIN_VERSION "v6"
+#define ZH_PIN_VERSION "v7"
 #define ZH_PIN_DIR ZH_PIN_ROOT "/" ZH_PIN_VERSION
 
 /* Map names: at most 15 characters, the kernel keeps 16 with the NUL. */
@@ -60,6 +60,11 @@
 #define ZH_PROG_SOCK_RECVMSG6 "zh_sock_recvmsg6"
 #define ZH_PROG_SOCK_PEER4 "zh_sock_peer4"
 #define ZH_PROG_SOCK_PEER6 "zh_sock_peer6"
+/* cgroup/sock_release: a closing socket frees its zh_sock_conn slot. No
+ * ZH_FEATURES bit: the loader loads it apart, where the kernel takes it
+ * (kernel 5.12+: the hook, 5.9, and BPF_CMPXCHG), and the agent says
+ * that it runs with ZH_CFG_F_SOCK_RELEASE. */
+#define ZH_PROG_SOCK_RELEASE "zh_sock_release"
 /* NetworkPolicy: tc egress of the host-side veth, what the kernel delivers
  * into a pod (bpf/lib/policy.h). */
 #define ZH_PROG_TC_TO_POD "zh_tc_to_pod"
@@ -804,12 +809,23 @@ struct zh_sock_rev {
  * tcp-crr at 10k Services). A connected socket has one peer, so one slot.
  * Socket cookies are handed out in increasing order, so a slot is taken
  * over by the socket ZH_SOCK_CONN_MAX cookies later: recvmsg/getpeername
- * check that the key (cookie first) is theirs, and copy the record into
- * zh_sock_rev the first time they find it here, so that a socket that
- * reads its peer keeps it as long as zh_sock_rev would (an untouched
- * zh_sock_rev entry ages out after as many newer inserts). key.cookie is
- * written last (0 while the rest is written) and read before and after
- * the rest: a record torn by a writer reusing the slot is never taken.
+ * check that the key (cookie first) is theirs. key.cookie is written last
+ * (0 while the rest is written) and read before and after the rest: a
+ * record torn by a writer reusing the slot is never taken.
+ *
+ * Who keeps a record once its slot is wanted by another socket depends on
+ * ZH_CFG_F_SOCK_RELEASE (zh_config.flags: zh_sock_release runs where
+ * connect4/6 do): set, a closing socket clears its own slot (cookie to 0),
+ * so a slot still holding another cookie is a live socket's, and the
+ * connect() that takes it moves that record into zh_sock_rev first (two
+ * live connected sockets colliding: rare); recvmsg/getpeername read the
+ * slot first, then zh_sock_rev, and copy nothing. Unset (no sock_release
+ * on this kernel, or not attached), dead sockets leave their slots as
+ * they were, so connect() takes a slot without asking, and
+ * recvmsg/getpeername copy the record into zh_sock_rev the first time
+ * they find it here, so that a socket that reads its peer keeps it as
+ * long as zh_sock_rev would (an untouched zh_sock_rev entry ages out
+ * after as many newer inserts). bpf/lib/sock.h says why either is safe.
  */
 #define ZH_SOCK_CONN_MAX 262144 /* a power of 2: the slot is a mask */
 
@@ -1122,6 +1138,10 @@ struct zh_pol_state {
  */
 #define ZH_CFG_F_SOCK_PODS (1U << 2)
 #define ZH_CFG_F_REV_GATED (1U << 3)
+/* zh_sock_release is attached on the cgroup of the connect hooks: a
+ * closed socket's zh_sock_conn slot is empty (see zh_sock_conn). Set
+ * after the hooks are attached, cleared before they go. */
+#define ZH_CFG_F_SOCK_RELEASE (1U << 4)
 
 /*
  * zh_svc_be: array, written by the datapath (lb.h) when it makes a

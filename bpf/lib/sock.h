@@ -10,7 +10,8 @@
  *   sendmsg4/6   the same for each sendmsg() of an unconnected UDP socket
  *                (the kernel runs it only where the call names an address);
  *   recvmsg4/6   a UDP datagram from that backend reads as from the VIP;
- *   getpeername4/6  the peer reads as the VIP.
+ *   getpeername4/6  the peer reads as the VIP;
+ *   sock_release a closing TCP/UDP socket frees its zh_sock_conn slot.
  *
  * The backend comes from the per-packet balancer's own tables and its
  * zh_lb_affinity() and zh_lb_maglev() (lb.h): the same Maglev table and the same affinity
@@ -106,20 +107,72 @@ static __always_inline struct zh_sock_conn *zh_sock_conn_slot(__u64 cookie)
 	return bpf_map_lookup_elem(&zh_sock_conn, &slot);
 }
 
+/*
+ * The slot protocol. A slot has one writer at a time in the common case
+ * (the socket that connects, serialised by its socket lock) and readers
+ * on any CPU: a writer stores key.cookie = 0, the rest, then the cookie;
+ * a reader takes the record only if the cookie is its own before and
+ * after it copies (x86 keeps stores, and loads, in order for other CPUs;
+ * zh_sock_barrier() keeps the compiler from moving them).
+ *
+ * With zh_sock_release running (ZH_CFG_F_SOCK_RELEASE), a slot is also
+ * cleared by its holder when it closes: a compare-and-swap of its own
+ * cookie to 0, so that the clear never lands on a record another socket
+ * wrote meanwhile (connect() of a colliding socket on another CPU: it
+ * stored 0 or its own cookie first, and the swap then does nothing; or
+ * the swap came first, and connect() finds the slot free). So a slot that
+ * holds another cookie is a live socket's (or one closed before the hook
+ * was attached: moving that record costs an insert once, nothing more),
+ * and connect() moves the holder's record to zh_sock_rev BEFORE it stores
+ * 0 in the cookie: a reader of the holder that finds the cookie gone
+ * finds the entry in zh_sock_rev, which it reads next. Two sockets that
+ * collide and connect at the same moment can both find the same holder
+ * and the last one keeps the slot, the other's record lost (its peer
+ * then reads as the backend): cookies ZH_SOCK_CONN_MAX apart connecting
+ * within the same microseconds, as before.
+ */
+
+/* @c's record while it is @cookie's, copied into @out: 1, else 0 (the
+ * slot is another socket's, or was being written while read). */
+static __always_inline int zh_sock_conn_read(struct zh_sock_conn *c,
+					     __u64 cookie,
+					     struct zh_sock_conn *out)
+{
+	if (zh_sock_cookie_of(c) != cookie)
+		return 0;
+	zh_sock_barrier();
+	__builtin_memcpy(out, c, sizeof(*out));
+	zh_sock_barrier();
+	if (zh_sock_cookie_of(c) != cookie)
+		return 0;
+	out->key.cookie = cookie;
+	return 1;
+}
+
 /* connect(): @rk -> @rv in the socket's slot, the cookie last. A socket
  * connected before to another backend (UDP may connect again) leaves
- * that record to zh_sock_rev, for its datagrams still queued. */
+ * that record to zh_sock_rev, for its datagrams still queued; with
+ * @release (ZH_CFG_F_SOCK_RELEASE), so does another socket holding the
+ * slot (alive: a closed one cleared it). */
 static __always_inline void zh_sock_conn_put(const struct zh_sock_rev_key *rk,
-					     const struct zh_sock_rev *rv)
+					     const struct zh_sock_rev *rv,
+					     const int release)
 {
-	struct zh_sock_conn *c = zh_sock_conn_slot(rk->cookie);
+	struct zh_sock_conn *c = zh_sock_conn_slot(rk->cookie), old;
+	__u64 holder;
 
 	if (!c)
 		return;
-	if (zh_sock_cookie_of(c) == rk->cookie &&
-	    (c->key.port != rk->port || c->key.family != rk->family ||
-	     !zh_addr_eq(c->key.addr, rk->addr)))
-		bpf_map_update_elem(&zh_sock_rev, &c->key, &c->rev, BPF_ANY);
+	holder = zh_sock_cookie_of(c);
+	if (holder == rk->cookie) {
+		if (c->key.port != rk->port || c->key.family != rk->family ||
+		    !zh_addr_eq(c->key.addr, rk->addr))
+			bpf_map_update_elem(&zh_sock_rev, &c->key, &c->rev,
+					    BPF_ANY);
+	} else if (release && holder && zh_sock_conn_read(c, holder, &old)) {
+		bpf_map_update_elem(&zh_sock_rev, &old.key, &old.rev, BPF_ANY);
+	}
+	zh_sock_barrier();
 	zh_sock_cookie_of(c) = 0;
 	zh_sock_barrier();
 	__builtin_memcpy(c->key.addr, rk->addr, sizeof(c->key.addr));
@@ -137,16 +190,32 @@ static __always_inline int zh_sock_conn_get(const struct zh_sock_rev_key *rk,
 {
 	struct zh_sock_conn *c = zh_sock_conn_slot(rk->cookie);
 
-	if (!c || zh_sock_cookie_of(c) != rk->cookie)
+	if (!c || !zh_sock_conn_read(c, rk->cookie, out))
 		return 0;
-	zh_sock_barrier();
-	__builtin_memcpy(out, c, sizeof(*out));
-	zh_sock_barrier();
-	if (zh_sock_cookie_of(c) != rk->cookie)
-		return 0;
-	out->key.cookie = rk->cookie;
 	return out->key.port == rk->port && out->key.family == rk->family &&
 	       zh_addr_eq(out->key.addr, rk->addr);
+}
+
+/*
+ * sock_release: a closing socket's slot, where it still holds it, freed
+ * (the protocol above). Only a connected TCP or UDP socket can hold one:
+ * the rest (and unconnected UDP, which records in zh_sock_rev) leave at
+ * once, without asking for a cookie. The swap is BPF_CMPXCHG (kernel
+ * 5.12): where the verifier lacks it, this program does not load and the
+ * datapath keeps the copy at first read.
+ */
+static __always_inline void zh_sock_conn_free(struct bpf_sock *sk)
+{
+	struct zh_sock_conn *c;
+	__u64 cookie;
+
+	if ((sk->protocol != IPPROTO_TCP && sk->protocol != IPPROTO_UDP) ||
+	    !sk->dst_port)
+		return;
+	cookie = bpf_get_socket_cookie(sk);
+	c = zh_sock_conn_slot(cookie);
+	if (c && zh_sock_cookie_of(c) == cookie)
+		__sync_val_compare_and_swap(&c->key.cookie, cookie, 0);
 }
 
 /* The address a socket call names (or, recvmsg, its datagram's source). */
@@ -305,12 +374,13 @@ static __always_inline int zh_sock_fwd(struct bpf_sock_addr *ctx, const int v6,
 	struct zh_sock_rev rv = {}, *old;
 	struct zh_affinity_key ak = {};
 	struct zh_sock_dst d = {};
+	struct zh_config *cfg = zh_cfg();
 	struct zh_backend *be;
 	struct zh_svc *svc;
 	__u64 cookie, now;
 	__u32 bid = 0;
 
-	if (!zh_lb_on())
+	if (!cfg || !cfg->services) /* zh_lb_on() */
 		return 1;
 	zh_sock_get(ctx, &d, v6);
 	if (d.proto != IPPROTO_TCP && d.proto != IPPROTO_UDP)
@@ -347,7 +417,8 @@ static __always_inline int zh_sock_fwd(struct bpf_sock_addr *ctx, const int v6,
 	rv.backend_id = bid;
 	if (!sendmsg) {
 		/* One peer: the socket's slot, no LRU insert. */
-		zh_sock_conn_put(&rk, &rv);
+		zh_sock_conn_put(&rk, &rv,
+				 !!(cfg->flags & ZH_CFG_F_SOCK_RELEASE));
 		goto set;
 	}
 	/* An unconnected socket's next datagram to the same Service and
@@ -371,28 +442,44 @@ set:
 static __always_inline int zh_sock_rev_nat(struct bpf_sock_addr *ctx,
 					   const int v6, __u32 stat)
 {
+	struct zh_config *cfg = zh_cfg();
 	struct zh_sock_rev_key rk = {};
 	struct zh_sock_conn conn;
 	struct zh_sock_dst d = {};
 	struct zh_sock_rev *rv;
 
-	if (!zh_lb_on())
+	if (!cfg || !cfg->services) /* zh_lb_on() */
 		return 1;
 	zh_sock_get(ctx, &d, v6);
 	rk.cookie = bpf_get_socket_cookie(ctx);
 	rk.family = d.family;
 	rk.port = d.port;
 	__builtin_memcpy(rk.addr, d.addr, sizeof(rk.addr));
+	if (cfg->flags & ZH_CFG_F_SOCK_RELEASE) {
+		/* The slot stays the socket's until it closes, or until a
+		 * colliding connect() moves the record to zh_sock_rev:
+		 * read there, nothing copied. */
+		if (zh_sock_conn_get(&rk, &conn)) {
+			rv = &conn.rev;
+			goto set;
+		}
+		rv = bpf_map_lookup_elem(&zh_sock_rev, &rk);
+		if (!rv)
+			return 1;
+		goto set;
+	}
 	rv = bpf_map_lookup_elem(&zh_sock_rev, &rk);
 	if (!rv) {
 		/* connect()'s record: from now on in zh_sock_rev as well,
 		 * where a socket that reads its peer keeps it once the slot
-		 * is another socket's. */
+		 * is another socket's (no sock_release: a dead socket's
+		 * slot is taken without a look). */
 		if (!zh_sock_conn_get(&rk, &conn))
 			return 1;
 		bpf_map_update_elem(&zh_sock_rev, &rk, &conn.rev, BPF_ANY);
 		rv = &conn.rev;
 	}
+set:
 	zh_sock_set(ctx, rv->vip, rv->vport, v6);
 	zh_sock_count(stat);
 	return 1;

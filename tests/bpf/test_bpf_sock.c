@@ -19,12 +19,17 @@
  *  - sessionAffinity: a netns recorded in zh_netns is its address's
  *    client (the per-packet path's key), its entry read back.
  *  - connect() records the socket in its zh_sock_conn slot and writes no
- *    zh_sock_rev entry; the first getpeername()/recvmsg() copies the
- *    record there, and the socket keeps its VIP once another socket
- *    takes the slot; a socket whose slot was taken before it read its
- *    peer sees the backend; a UDP socket connected again to another
- *    Service leaves its first record to zh_sock_rev; connected UDP reads
- *    replies as from the VIP.
+ *    zh_sock_rev entry. With zh_sock_release attached
+ *    (ZH_CFG_F_SOCK_RELEASE): getpeername()/recvmsg() read the slot and
+ *    copy nothing, close() empties it, and a live socket whose slot a
+ *    colliding socket's connect() takes (a real one: sockets opened
+ *    until a cookie shares the slot) has its record moved to zh_sock_rev
+ *    and keeps its VIP. Without (the flag cleared): the first read copies
+ *    the record to zh_sock_rev, and the socket keeps its VIP once
+ *    another socket takes the slot; a socket whose slot was taken before
+ *    it read its peer sees the backend. A UDP socket connected again to
+ *    another Service leaves its first record to zh_sock_rev; connected
+ *    UDP reads replies as from the VIP.
  *
  * Exit 77 (skipped) when not root, without a cgroup v2 hierarchy, or on a
  * kernel without the socket-level LB hooks.
@@ -46,6 +51,7 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/time.h>
+#include <sys/sysinfo.h>
 #include <bpf/bpf.h>
 
 #include <cmocka.h>
@@ -317,22 +323,44 @@ static void peer_is(int fd, const char *addr, int port)
 	assert_int_equal(peer.sin_port, htons((__u16)port));
 }
 
-/* What connect() records, where, and when it moves on to zh_sock_rev. */
-static void test_conn_record(void **state)
+static bool release_on(void)
+{
+	struct zh_config cfg;
+
+	assert_int_equal(zh_config_get(&objs, &cfg), 0);
+	return cfg.flags & ZH_CFG_F_SOCK_RELEASE;
+}
+
+/* A TCP socket in the cgroup connected to VIP:80, accepted. */
+static int tcp_connected(__u64 *ck)
 {
 	struct sockaddr_in dst;
-	struct zh_sock_conn c, other = { .key = { .cookie = 1 } };
-	struct zh_sock_rev rv;
-	int fd = client(SOCK_STREAM, true), fd2, afd;
-	__u64 ck = cookie_of(fd);
-	__u32 slot;
+	int fd = client(SOCK_STREAM, true), afd;
 
-	(void)state;
+	*ck = cookie_of(fd);
 	sin_set(&dst, VIP, 80);
 	assert_int_equal(connect(fd, (struct sockaddr *)&dst, sizeof(dst)), 0);
 	afd = accept(tcp_srv, NULL, NULL);
 	assert_true(afd >= 0);
 	close(afd);
+	return fd;
+}
+
+/* What connect() records, where, and when it moves on to zh_sock_rev,
+ * without zh_sock_release (ZH_CFG_F_SOCK_RELEASE clear, as on a kernel
+ * that does not load it): the record copied at the first read. */
+static void test_conn_record_copy(void **state)
+{
+	struct zh_sock_conn c, other = { .key = { .cookie = 1 } };
+	struct zh_sock_rev rv;
+	bool was = release_on();
+	int fd, fd2;
+	__u64 ck;
+	__u32 slot;
+
+	(void)state;
+	assert_int_equal(zh_svc_sock_release(&objs, false), 0);
+	fd = tcp_connected(&ck);
 	/* In the socket's slot, and nowhere else yet. */
 	conn_read(ck, &c);
 	assert_true(c.key.cookie == ck);
@@ -358,12 +386,7 @@ static void test_conn_record(void **state)
 
 	/* The slot taken before the socket read its peer: the peer reads
 	 * as the backend (as an LRU entry aged out would leave it). */
-	fd2 = client(SOCK_STREAM, true);
-	ck = cookie_of(fd2);
-	assert_int_equal(connect(fd2, (struct sockaddr *)&dst, sizeof(dst)), 0);
-	afd = accept(tcp_srv, NULL, NULL);
-	assert_true(afd >= 0);
-	close(afd);
+	fd2 = tcp_connected(&ck);
 	slot = conn_slot(ck);
 	other.key.cookie = ck + ZH_SOCK_CONN_MAX;
 	assert_int_equal(bpf_map_update_elem(objs.sock_conn_fd, &slot, &other,
@@ -371,6 +394,122 @@ static void test_conn_record(void **state)
 			 0);
 	peer_is(fd2, BACKEND, 8080);
 	close(fd2);
+	assert_int_equal(zh_svc_sock_release(&objs, was), 0);
+}
+
+static void need_release(void)
+{
+	if (objs.sock_release_fd < 0 || !release_on()) {
+		print_message("zh_sock_release not attached here: skipped\n");
+		skip();
+	}
+}
+
+/* With zh_sock_release: the slot read in place, emptied at close(). */
+static void test_conn_record_release(void **state)
+{
+	struct zh_sock_conn c;
+	struct zh_sock_rev rv;
+	__u64 r0 = stat_of(ZH_SOCK_STAT_GETPEERNAME4), ck;
+	int fd;
+
+	(void)state;
+	need_release();
+	fd = tcp_connected(&ck);
+	conn_read(ck, &c);
+	assert_true(c.key.cookie == ck);
+	assert_int_equal(c.key.port, htons(8080));
+	peer_is(fd, VIP, 80);
+	peer_is(fd, VIP, 80);
+	assert_int_equal(stat_of(ZH_SOCK_STAT_GETPEERNAME4), r0 + 2);
+	/* Read from the slot: no zh_sock_rev entry. */
+	assert_int_equal(rev_read(ck, 8080, &rv), 0);
+	conn_read(ck, &c);
+	assert_true(c.key.cookie == ck);
+	close(fd);
+	/* The slot freed by the socket's close. */
+	conn_read(ck, &c);
+	assert_true(c.key.cookie == 0);
+}
+
+/*
+ * A UDP socket made in the cgroup whose cookie shares @ck's slot, or -1:
+ * sockets opened (and closed) until one does. Cookies come in increasing
+ * order, in batches per CPU: on one CPU, one in ZH_SOCK_CONN_MAX lands
+ * there, give or take the batches other CPUs take meanwhile.
+ */
+static int collider(__u64 ck)
+{
+	cpu_set_t one, was;
+	int fd = -1, cpu = sched_getcpu();
+
+	sched_getaffinity(0, sizeof(was), &was);
+	CPU_ZERO(&one);
+	CPU_SET(cpu < 0 ? 0 : cpu, &one);
+	sched_setaffinity(0, sizeof(one), &one);
+	assert_int_equal(cg_move(cg), 0);
+	for (long i = 0; i < 64L * ZH_SOCK_CONN_MAX; i++) {
+		__u64 c;
+
+		fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+		if (fd < 0)
+			break;
+		c = cookie_of(fd);
+		if (c != ck && conn_slot(c) == conn_slot(ck))
+			break;
+		close(fd);
+		fd = -1;
+	}
+	assert_int_equal(cg_move(home), 0);
+	sched_setaffinity(0, sizeof(was), &was);
+	if (fd >= 0)
+		timeouts(fd);
+	return fd;
+}
+
+/* Two live sockets on one slot: the holder's record moves to zh_sock_rev
+ * when the other connects, and both see their VIPs. */
+static void test_conn_collide(void **state)
+{
+	struct sockaddr_in dst;
+	struct zh_sock_conn c;
+	struct zh_sock_rev rv;
+	__u64 ck, ck2;
+	int fd, fd2;
+
+	(void)state;
+	need_release();
+	fd = tcp_connected(&ck);
+	/* Not read yet: nothing of it in zh_sock_rev. */
+	assert_int_equal(rev_read(ck, 8080, &rv), 0);
+	fd2 = collider(ck);
+	if (fd2 < 0) {
+		close(fd);
+		print_message("no cookie landed on slot %u: skipped\n",
+			      conn_slot(ck));
+		skip();
+	}
+	ck2 = cookie_of(fd2);
+	sin_set(&dst, VIP, 53);
+	assert_int_equal(connect(fd2, (struct sockaddr *)&dst, sizeof(dst)), 0);
+	/* The slot is the newcomer's, the holder's record in zh_sock_rev. */
+	conn_read(ck, &c);
+	assert_true(c.key.cookie == ck2);
+	assert_int_equal(c.key.port, htons(5353));
+	assert_int_equal(rev_read(ck, 8080, &rv), 1);
+	assert_int_equal(rv.vip[0], inet_addr(VIP));
+	assert_int_equal(rv.vport, htons(80));
+	peer_is(fd, VIP, 80);
+	peer_is(fd2, VIP, 53);
+	/* The holder's close leaves the newcomer's slot alone; the
+	 * newcomer's frees it. */
+	close(fd);
+	conn_read(ck2, &c);
+	assert_true(c.key.cookie == ck2);
+	peer_is(fd2, VIP, 53);
+	close(fd2);
+	conn_read(ck2, &c);
+	assert_true(c.key.cookie == 0);
 }
 
 /* Connected UDP: replies as from the VIP; connected again to another
@@ -403,14 +542,16 @@ static void test_udp_connected(void **state)
 	peer_is(fd, VIP, 53);
 
 	/* Again, to dns2 (BACKEND:5354): its record in the slot, the
-	 * first one's in zh_sock_rev (read above, it was there already:
-	 * taken out to see the move). */
-	assert_int_equal(rev_read(ck, 5353, &rv), 1);
-	{
+	 * first one's in zh_sock_rev (without zh_sock_release the reads
+	 * above copied it there already: taken out to see the move). */
+	if (release_on()) {
+		assert_int_equal(rev_read(ck, 5353, &rv), 0);
+	} else {
 		struct zh_sock_rev_key k = { .cookie = ck,
 					     .family = ZH_AF_INET,
 					     .port = htons(5353) };
 
+		assert_int_equal(rev_read(ck, 5353, &rv), 1);
 		k.addr[0] = inet_addr(BACKEND);
 		assert_int_equal(bpf_map_delete_elem(objs.sock_rev_fd, &k), 0);
 	}
@@ -615,7 +756,9 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_tcp_clusterip),
 		cmocka_unit_test(test_udp_vip),
-		cmocka_unit_test(test_conn_record),
+		cmocka_unit_test(test_conn_record_copy),
+		cmocka_unit_test(test_conn_record_release),
+		cmocka_unit_test(test_conn_collide),
 		cmocka_unit_test(test_udp_connected),
 		cmocka_unit_test(test_no_endpoints),
 		cmocka_unit_test(test_outside_cgroup),

@@ -13,7 +13,8 @@
  *  - the same version, another build: a pinned zh_tc_pod and zh_xdp_pod
  *    that are not this build's, attached to a veth, are replaced there by
  *    this build's (tcx or clsact, whichever the kernel has; XDP), which
- *    take their pins.
+ *    take their pins; so does zh_sock_release (loaded apart, pin.c),
+ *    where this kernel loads it.
  *
  * Exit 77 (skipped) when not root.
  */
@@ -392,7 +393,9 @@ static void test_other_build(void **state)
 {
 	struct zh_upgrade_result r;
 	struct zh_objs o;
-	int tc_fd, xdp_fd, netns, ifindex;
+	int tc_fd, xdp_fd, rel_fd = -1, netns, ifindex;
+	struct bpf_prog_info info;
+	__u32 len, rel_id = 0;
 
 	assert_int_equal(zh_objs_open(&o, root, ZH_OBJS_LOAD, &small), 0);
 	/* Nothing to do: the pins are this build's. */
@@ -404,6 +407,18 @@ static void test_other_build(void **state)
 	assert_true(tc_fd >= 0 && xdp_fd >= 0);
 	repin(o.dir, ZH_PROG_TC_POD, tc_fd);
 	repin(o.dir, ZH_PROG_XDP_POD, xdp_fd);
+	if (o.sock_release_fd >= 0) {
+		rel_fd = other_build(BPF_PROG_TYPE_CGROUP_SOCK, 1);
+		assert_true(rel_fd >= 0);
+		repin(o.dir, ZH_PROG_SOCK_RELEASE, rel_fd);
+		memset(&info, 0, sizeof(info));
+		len = sizeof(info);
+		assert_int_equal(bpf_obj_get_info_by_fd(rel_fd, &info, &len),
+				 0);
+		rel_id = info.id;
+	} else {
+		print_message("zh_sock_release not loaded here: not checked\n");
+	}
 	netns = open("/proc/self/ns/net", O_RDONLY | O_CLOEXEC);
 	assert_int_equal(zh_nl_veth_add("zhtu0", "zhtu1", netns, 1500), 0);
 	close(netns);
@@ -423,6 +438,18 @@ static void test_other_build(void **state)
 	assert_int_equal(zh_xdp_attached(ifindex, o.xdp_pod_fd), 1);
 	assert_int_equal(zh_tc_attached(ifindex, tc_fd), 0);
 	assert_int_equal(zh_xdp_attached(ifindex, xdp_fd), 0);
+	if (rel_fd >= 0) {
+		/* This build's zh_sock_release has its pin again. */
+		assert_true(o.sock_release_fd >= 0);
+		memset(&info, 0, sizeof(info));
+		len = sizeof(info);
+		assert_int_equal(bpf_obj_get_info_by_fd(o.sock_release_fd,
+							&info, &len),
+				 0);
+		assert_int_not_equal(info.id, rel_id);
+		assert_string_equal(info.name, "zh_sock_release");
+		close(rel_fd);
+	}
 	zh_objs_close(&o);
 	close(tc_fd);
 	close(xdp_fd);

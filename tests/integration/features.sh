@@ -302,10 +302,12 @@ report() {
 		sh -c "'$CTL' features -o json | jq -e '.stored and (.features | length) == $n and
 			all(.features[]; .used_by != \"\" and .since != \"\" and has(\"fallback\")) and
 			(.features[] | select(.name == \"tcx\") | .present == false and .fallback != null)'"
-	# The kernel line, a row each, and the netkit probe's line last.
+	# The kernel line, a row each, the sock_release probe's line and the
+	# netkit probe's line last.
 	check "zerohopctl features (table): a header and a row each, tcx disabled" \
 		sh -c "'$CTL' features >$ZH_TMP/feat.txt &&
-		       [ \$(grep -c '^[a-z]' $ZH_TMP/feat.txt) = \$(($n + 2)) ] &&
+		       [ \$(grep -c '^[a-z]' $ZH_TMP/feat.txt) = \$(($n + 3)) ] &&
+		       grep -Eq '^cgroup sock_release .*: (yes|no); zh_sock_release ' $ZH_TMP/feat.txt &&
 		       grep -q '^FEATURE *PRESENT' $ZH_TMP/feat.txt &&
 		       grep -Eq '^tcx +(disabled|no) ' $ZH_TMP/feat.txt &&
 		       tail -n 1 $ZH_TMP/feat.txt | grep -Eq '^netkit pod devices .*: (yes|no \\()'"

@@ -9,16 +9,24 @@
  *     udp     one connected UDP socket: N requests "q", each answered
  *     udpto   one unconnected UDP socket: N sendto()/recvfrom()
  *     udpnew  N connected UDP sockets, one request each
+ *     collide two connected UDP sockets whose cookies share a zh_sock_conn
+ *             slot (sockets opened until one does), the second connected
+ *             after the first: one request each, the first socket's first
  *   -w: before each request after the first, wait for a line on stdin
  *       (the test changes the Service in between)
  *   -b: bind to ADDR (port 0) before connecting
+ *   -c: each line starts with "cookie=N " (the socket's SO_COOKIE)
+ *   -k: before the last socket closes, print "held" and wait for a line
+ *       on stdin (the test looks at the maps meanwhile)
  *
  * A line: "peer=A:P from=A:P reply=TEXT" (peer: getpeername(), "-" for
  * unconnected; from: recvfrom()'s source, "-" for TCP), or "err=ENAME
  * ms=N" when the call failed (ms: how long the failing call took).
  * Exit 0 when every request was answered, 1 otherwise.
  */
+#define _GNU_SOURCE /* sched_setaffinity() */
 #include <errno.h>
+#include <sched.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -29,6 +37,24 @@
 #include <netinet/in.h>
 #include <sys/socket.h>
 #include <sys/time.h>
+
+#include "zh_abi.h" /* ZH_SOCK_CONN_MAX */
+
+#ifndef SO_COOKIE
+#define SO_COOKIE 57
+#endif
+
+static bool print_cookie;
+
+static unsigned long long cookie_of(int fd)
+{
+	unsigned long long c = 0;
+	socklen_t len = sizeof(c);
+
+	if (getsockopt(fd, SOL_SOCKET, SO_COOKIE, &c, &len))
+		return 0;
+	return c;
+}
 
 static const char *ename(int e)
 {
@@ -164,6 +190,8 @@ static int request(int fd, bool stream, const struct sockaddr_storage *to,
 	buf[strcspn(buf, "\r\n")] = '\0';
 	if (getpeername(fd, (struct sockaddr *)&peer, &plen))
 		peer.ss_family = AF_UNSPEC;
+	if (print_cookie)
+		printf("cookie=%llu ", cookie_of(fd));
 	printf("peer=%s from=%s reply=%s\n", str(&peer, p, sizeof(p)),
 	       str(&from, f, sizeof(f)), buf);
 	fflush(stdout);
@@ -178,17 +206,75 @@ static void wait_stdin(void)
 		exit(1);
 }
 
+/* A connected UDP socket for @dst whose cookie shares @fd's slot, or -1
+ * (none in 64 rounds of the slots). One CPU: cookies come in batches per
+ * CPU, in increasing order. */
+static int collider(int fd, const struct sockaddr_storage *dst, socklen_t len)
+{
+	unsigned long long want = cookie_of(fd) & (ZH_SOCK_CONN_MAX - 1);
+	cpu_set_t one;
+	int c = -1;
+
+	CPU_ZERO(&one);
+	CPU_SET(sched_getcpu() < 0 ? 0 : sched_getcpu(), &one);
+	sched_setaffinity(0, sizeof(one), &one);
+	for (long i = 0; i < 64L * ZH_SOCK_CONN_MAX; i++) {
+		c = open_sock(dst, SOCK_DGRAM, NULL);
+		if (c < 0)
+			return -1;
+		if ((cookie_of(c) & (ZH_SOCK_CONN_MAX - 1)) == want &&
+		    cookie_of(c) != cookie_of(fd))
+			break;
+		close(c);
+		c = -1;
+	}
+	if (c >= 0 && connect(c, (const struct sockaddr *)dst, len)) {
+		close(c);
+		return -1;
+	}
+	return c;
+}
+
+static int collide(const struct sockaddr_storage *dst, socklen_t len, bool hold)
+{
+	int a = open_sock(dst, SOCK_DGRAM, NULL), b, bad = 0;
+
+	if (a < 0 || connect(a, (const struct sockaddr *)dst, len)) {
+		fail("connect", errno, now_ms());
+		return 1;
+	}
+	b = collider(a, dst, len);
+	if (b < 0) {
+		printf("err=NOCOLLISION ms=0 call=socket\n");
+		return 1;
+	}
+	bad += request(a, false, NULL, 0) ? 1 : 0;
+	bad += request(b, false, NULL, 0) ? 1 : 0;
+	if (hold) {
+		printf("held\n");
+		fflush(stdout);
+		wait_stdin();
+	}
+	close(a);
+	close(b);
+	return bad ? 1 : 0;
+}
+
 int main(int argc, char **argv)
 {
 	const char *bind_addr = NULL, *mode;
 	struct sockaddr_storage dst;
-	bool wait = false, stream;
+	bool wait = false, hold = false, stream;
 	int opt, n = 1, bad = 0, fd = -1;
 	socklen_t len;
 
-	while ((opt = getopt(argc, argv, "wb:")) != -1) {
+	while ((opt = getopt(argc, argv, "wb:ck")) != -1) {
 		if (opt == 'w')
 			wait = true;
+		else if (opt == 'c')
+			print_cookie = true;
+		else if (opt == 'k')
+			hold = true;
 		else if (opt == 'b')
 			bind_addr = optarg;
 		else
@@ -197,13 +283,15 @@ int main(int argc, char **argv)
 	if (argc - optind < 3 ||
 	    parse(argv[optind + 1], atoi(argv[optind + 2]), &dst, &len)) {
 		fprintf(stderr,
-			"usage: zh-sockc [-w] [-b ADDR] tcp|udp|udpto|udpnew ADDR PORT [N]\n");
+			"usage: zh-sockc [-wck] [-b ADDR] tcp|udp|udpto|udpnew|collide ADDR PORT [N]\n");
 		return 2;
 	}
 	mode = argv[optind];
 	if (argc - optind > 3)
 		n = atoi(argv[optind + 3]);
 	stream = !strcmp(mode, "tcp");
+	if (!strcmp(mode, "collide"))
+		return collide(&dst, len, hold);
 	for (int i = 0; i < n; i++) {
 		bool fresh = stream || !strcmp(mode, "udpnew") || fd < 0;
 		double t0 = now_ms();
@@ -231,6 +319,11 @@ int main(int argc, char **argv)
 		if (request(fd, stream, strcmp(mode, "udpto") ? NULL : &dst,
 			    len))
 			bad++;
+	}
+	if (fd >= 0 && hold) {
+		printf("held\n");
+		fflush(stdout);
+		wait_stdin();
 	}
 	if (fd >= 0)
 		close(fd);

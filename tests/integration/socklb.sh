@@ -22,7 +22,7 @@ zh_require jq socat nsenter iptables bpftool
 
 CTL="$ZH_BIN/zerohopctl"
 # zh_config's flags (zh_abi.h ZH_CFG_F_*)
-SOCK_PODS=4 REV_GATED=8
+SOCK_PODS=4 REV_GATED=8 SOCK_RELEASE=16
 SOCKC="$ZH_BIN/tests/zh-sockc"
 SVC="$ZH_TMP/services.json"
 LOG="$ZH_TMP/agent.log"
@@ -90,6 +90,10 @@ agent_stop() {
 }
 
 agent_start --socket-lb on
+# The hooks of ours: 8, and zh_sock_release where this kernel loads it
+# (no feature bit: its pin says).
+HOOKS=8
+[ -e "$ZH_PIN_DIR/zh_sock_release" ] && HOOKS=9
 
 zh_conf "$ZH_TMP/tc.conf" socklb tc 10.95.0.0/24 fd00:95::/64
 C="${ZH_PREFIX}-c" B1="${ZH_PREFIX}-b1" B2="${ZH_PREFIX}-b2" B3="${ZH_PREFIX}-b3"
@@ -206,9 +210,9 @@ in_c() { zh_in "$C" "$@"; }
 
 attached() {
 	check "the agent says socket-level LB is on" grep -q "socket-level load balancing on $CG" "$LOG"
-	check "8 programs of ours on the cgroup (bpftool cgroup show)" links_are 8
-	check "8 links pinned in the pin directory" \
-		test "$(find "$ZH_PIN_DIR" -name 'zh_sock_*_link' | wc -l)" = 8
+	check "$HOOKS programs of ours on the cgroup (bpftool cgroup show)" links_are $HOOKS
+	check "$HOOKS links pinned in the pin directory" \
+		test "$(find "$ZH_PIN_DIR" -name 'zh_sock_*_link' | wc -l)" = $HOOKS
 	check "apply the Services" services "$B1" "$B2" "$B3"
 	check "service list: web is served at the socket level" sock_served 10.96.0.10 80 true
 	check "service list's table has a column for it" \
@@ -346,7 +350,7 @@ affinity_both_paths() {
 		sh -c "echo '$pkt_b' | grep -qE '^(b[123] ){4}b[123]$'"
 	agent_stop
 	agent_start
-	check "socket-LB on again" links_are 8
+	check "socket-LB on again" links_are $HOOKS
 	c0=$(sock_stat connect4)
 	sock_b=$(pick "${b[@]}")
 	check "socket-LB: the pod's connections keep the per-packet path's backends ($sock_b)" \
@@ -598,10 +602,10 @@ socket_lb_off() {
 		sh -c "test \$('$CTL' conntrack list -o json | jq length) -gt 0"
 	agent_stop
 	agent_start
-	check "--socket-lb auto (the default): on again on this kernel" links_are 8
+	check "--socket-lb auto (the default): on again on this kernel" links_are $HOOKS
 	agent_stop
 	agent_start
-	check "a restart keeps the attachment, once (8 programs)" links_are 8
+	check "a restart keeps the attachment, once ($HOOKS programs)" links_are $HOOKS
 }
 
 # A hybrid node's hierarchy mounted whole (the DaemonSet's
@@ -618,15 +622,103 @@ hybrid_top() {
 		--service-cidr 10.96.0.0/12,fd00:96::/108 --cgroup "$top" 2>"$LOG"
 	AGENT=$!
 	eventually grep -q ready "$LOG"
-	check "--cgroup DIR, no cgroup v2 itself: DIR/unified taken, 8 programs on it" \
-		links_are 8
+	check "--cgroup DIR, no cgroup v2 itself: DIR/unified taken, $HOOKS programs on it" \
+		links_are $HOOKS
 	agent_stop
 	hybrid_umount
 	agent_start
 }
+# rev_of COOKIE: how many zh_sock_rev entries that socket has.
+rev_of() {
+	bpftool -j map dump pinned "$ZH_PIN_DIR/zh_sock_rev" |
+		jq "[.[] | select(.formatted.key.cookie == $1)] | length"
+}
+# slot_cookie COOKIE: the cookie that holds COOKIE's zh_sock_conn slot.
+slot_cookie() {
+	local s=$(($1 & (262144 - 1)))
+	bpftool -j map lookup pinned "$ZH_PIN_DIR/zh_sock_conn" key \
+		$((s & 255)) $((s >> 8 & 255)) $((s >> 16 & 255)) 0 |
+		jq .formatted.value.key.cookie
+}
+# cookie_of LINE: the cookie= of a zh-sockc -c line.
+cookie_of() { sed -n 's/^cookie=\([0-9]*\) .*/\1/p' <<<"$1"; }
+
+# zh_sock_release (where it loads): a connected UDP socket that reads its
+# replies with an address (a glibc DNS query) is read from its slot, no
+# zh_sock_rev entry made; close() empties the slot; two live sockets on
+# one slot both keep their VIP.
+sock_release() {
+	local line l2 ck ck2 r0
+	if [ "$HOOKS" != 9 ]; then
+		zh_case_skip "this kernel does not load zh_sock_release"
+		return 0
+	fi
+	check "zh_config: ZH_CFG_F_SOCK_RELEASE set" flags_are $SOCK_RELEASE $SOCK_RELEASE
+	check "zerohopctl features: sock_release present and pinned" \
+		sh -c "'$CTL' features -o json | jq -e '.sock_release.present and .sock_release.pinned' >/dev/null"
+	r0=$(sock_stat recvmsg4)
+	coproc SC { in_node "$SOCKC" -c -k udp 10.96.0.10 53 2 2>&1; }
+	read -r -t 10 line <&"${SC[0]}" || true
+	read -r -t 10 l2 <&"${SC[0]}" || true
+	ck=$(cookie_of "$line")
+	check "connected UDP, recvfrom() with an address: from the VIP ($line)" \
+		grep -qE '^cookie=[0-9]+ peer=10\.96\.0\.10:53 from=10\.96\.0\.10:53 reply=b[123]$' <<<"$l2"
+	check "... by recvmsg4 (stats +2)" test "$(($(sock_stat recvmsg4) - r0))" -ge 2
+	check "... read from its zh_sock_conn slot" test "$(slot_cookie "$ck")" = "$ck"
+	check "... and no zh_sock_rev entry made for it" test "$(rev_of "$ck")" = 0
+	read -r -t 10 l2 <&"${SC[0]}" || true # held
+	echo go >&"${SC[1]}"
+	wait "$SC_PID" || true
+	check "after close(): its slot is empty (sock_release)" test "$(slot_cookie "$ck")" = 0
+
+	coproc SC { in_node "$SOCKC" -c -k collide 10.96.0.10 53 2>&1; }
+	read -r -t 60 line <&"${SC[0]}" || true
+	read -r -t 10 l2 <&"${SC[0]}" || true
+	ck=$(cookie_of "$line") ck2=$(cookie_of "$l2")
+	check "two live sockets on one slot: the first still reads the VIP ($line)" \
+		grep -qE '^cookie=[0-9]+ peer=10\.96\.0\.10:53 from=10\.96\.0\.10:53 reply=b[123]$' <<<"$line"
+	check "... the second too ($l2)" \
+		grep -qE '^cookie=[0-9]+ peer=10\.96\.0\.10:53 from=10\.96\.0\.10:53 reply=b[123]$' <<<"$l2"
+	check "... their cookies share the slot" test $((ck & 262143)) = $((ck2 & 262143))
+	check "... the slot is the second's" test "$(slot_cookie "$ck")" = "$ck2"
+	check "... the first's record moved to zh_sock_rev" test "$(rev_of "$ck")" = 1
+	check "... the second has none there" test "$(rev_of "$ck2")" = 0
+	read -r -t 10 l2 <&"${SC[0]}" || true # held
+	echo go >&"${SC[1]}"
+	wait "$SC_PID" || true
+	check "after both close(): the slot is empty" test "$(slot_cookie "$ck")" = 0
+}
+
 hybrid_umount() { umount "$ZH_TMP/cgtop/unified" 2>/dev/null || true; }
 
 unpin() {
+	agent_stop
+	"$CTL" unpin >/dev/null
+	check "zerohopctl unpin: nothing of ours attached" links_are 0
+}
+
+# After unpin: zh_sock_release left out (ZEROHOP_DISABLE_FEATURES names
+# it, as a kernel before 5.12 refuses it): the hooks without it, the flag
+# clear, and a connected socket's record copied at its first read.
+release_off() {
+	local line l2 ck
+	export ZEROHOP_DISABLE_FEATURES=cgroup_sock_release
+	agent_start --socket-lb on
+	unset ZEROHOP_DISABLE_FEATURES
+	check "8 programs of ours on the cgroup, no sock_release" links_are 8
+	check "the agent says why" grep -q "socket-level LB without sock_release" "$LOG"
+	check "zh_config: ZH_CFG_F_SOCK_RELEASE clear" flags_are $SOCK_RELEASE 0
+	check "apply the Services" services "$B1" "$B2" "$B3"
+	coproc SC { in_node "$SOCKC" -c -k udp 10.96.0.10 53 1 2>&1; }
+	read -r -t 10 line <&"${SC[0]}" || true
+	ck=$(cookie_of "$line")
+	check "connected UDP, recvfrom() with an address: from the VIP ($line)" \
+		grep -qE '^cookie=[0-9]+ peer=10\.96\.0\.10:53 from=10\.96\.0\.10:53 reply=b[123]$' <<<"$line"
+	check "... its record copied into zh_sock_rev at the first read" test "$(rev_of "$ck")" = 1
+	read -r -t 10 l2 <&"${SC[0]}" || true # held
+	echo go >&"${SC[1]}"
+	wait "$SC_PID" || true
+	check "after close(): its slot as it was (nothing frees it)" test "$(slot_cookie "$ck")" = "$ck"
 	agent_stop
 	"$CTL" unpin >/dev/null
 	check "zerohopctl unpin: nothing of ours attached" links_are 0
@@ -651,7 +743,7 @@ fallback() {
 	"$CTL" unpin >/dev/null
 }
 
-zh_run_cases attached host_tcp_udp udp_reply dns_spread affinity netns_map \
+zh_run_cases attached host_tcp_udp udp_reply dns_spread sock_release affinity netns_map \
 	localhost_nodeport drain no_endpoints no_conntrack latency_probes \
 	affinity_both_paths metrics_sock sock_pods toggle_on toggle_off \
-	socket_lb_off hybrid_top unpin fallback
+	socket_lb_off hybrid_top unpin release_off fallback

@@ -83,6 +83,10 @@ static void test_parse_list(void **state)
 		{ "xdp_meta,xdp", -EINVAL, 0 },
 		{ "XDP_META", -EINVAL, 0 }, /* names are exact */
 		{ "tcx;xdp_meta", -EINVAL, 0 },
+		/* No bit: the loader leaves zh_sock_release out. */
+		{ "cgroup_sock_release", 0, 0 },
+		{ " tcx, cgroup_sock_release ", 0, ZH_FEAT_BIT(TCX) },
+		{ "cgroup_sock_releasex", -EINVAL, 0 },
 	};
 	char err[256];
 	__u64 mask;
@@ -104,6 +108,17 @@ static void test_parse_list(void **state)
 					    sizeof(err)),
 			 -EINVAL);
 	assert_contains(err, "\"bogus\"");
+	/* ... as zh_feat_sock_release_disabled() reads the variable. */
+	unsetenv(ZH_DISABLE_FEATURES_ENV);
+	assert_false(zh_feat_sock_release_disabled());
+	setenv(ZH_DISABLE_FEATURES_ENV, "tcx, cgroup_sock_release\t,x", 1);
+	assert_true(zh_feat_sock_release_disabled());
+	setenv(ZH_DISABLE_FEATURES_ENV, "cgroup_sock_releasex,tcx", 1);
+	assert_false(zh_feat_sock_release_disabled());
+	setenv(ZH_DISABLE_FEATURES_ENV, "cgroup_sock_release", 1);
+	assert_true(zh_feat_sock_release_disabled());
+	assert_false(zh_feat_sock_release());
+	unsetenv(ZH_DISABLE_FEATURES_ENV);
 }
 
 /* For each feature taken away: which uses fail, and on what. */

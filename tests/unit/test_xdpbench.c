@@ -138,6 +138,35 @@ static void test_parse_defaults(void **state)
 	assert_int_equal(o.paths[1], XB_P_ZH_NODEPORT);
 }
 
+/* udp-crr: a workload of its own, UDP (its server echoes datagrams),
+ * that the AF_XDP path leaves out; its reply check compares addresses. */
+static void test_udp_crr(void **state)
+{
+	struct sockaddr_storage a, b;
+	struct xb_run_opts o;
+	socklen_t len;
+
+	(void)state;
+	assert_int_equal(parse(&o, "--workload", "udp-crr,tcp-crr", NULL), 0);
+	assert_int_equal(o.n_wls, 2);
+	assert_int_equal(o.wls[0], XB_WL_UDP_CRR);
+	assert_string_equal(xb_workload_names[XB_WL_UDP_CRR], "udp-crr");
+	assert_false(xb_workload_is_tcp(XB_WL_UDP_CRR));
+	assert_non_null(xb_path_wl_skip(XB_P_ZH_AFXDP, XB_WL_UDP_CRR));
+	assert_null(xb_path_wl_skip(XB_P_ZH_SOCK, XB_WL_UDP_CRR));
+	assert_int_equal(xb_resolve("10.96.0.10", 53, false, &a, &len), 0);
+	assert_int_equal(xb_resolve("10.96.0.10", 53, false, &b, &len), 0);
+	assert_true(xb_sockaddr_eq(&a, &b));
+	assert_int_equal(xb_resolve("10.0.0.2", 53, false, &b, &len), 0);
+	assert_false(xb_sockaddr_eq(&a, &b));
+	assert_int_equal(xb_resolve("10.96.0.10", 5353, false, &b, &len), 0);
+	assert_false(xb_sockaddr_eq(&a, &b));
+	assert_int_equal(xb_resolve("fd00:96::10", 53, false, &b, &len), 0);
+	assert_false(xb_sockaddr_eq(&a, &b));
+	assert_int_equal(xb_resolve("fd00:96::10", 53, false, &a, &len), 0);
+	assert_true(xb_sockaddr_eq(&a, &b));
+}
+
 static void test_parse_lists(void **state)
 {
 	struct xb_run_opts o;
@@ -151,6 +180,7 @@ static void test_parse_lists(void **state)
 	assert_int_equal(o.paths[1], XB_P_BRIDGE);
 	assert_int_equal(o.n_wls, 2);
 	assert_int_equal(o.wls[0], XB_WL_TCP_CRR);
+	assert_true(xb_path_wl_skip(XB_P_ZH_AFXDP, XB_WL_TCP_CRR) != NULL);
 	/* no veth: the first path is the baseline; no Services path */
 	assert_int_equal(o.baseline, XB_P_ZH_XDP);
 	assert_int_equal(o.services, 0);
@@ -322,6 +352,8 @@ static void test_afxdp_tcp_skip(void **state)
 			if (p == XB_P_ZH_AFXDP && xb_workload_is_tcp(w))
 				assert_string_equal(
 					why, "AF_XDP path: UDP workloads only");
+			else if (p == XB_P_ZH_AFXDP && w == XB_WL_UDP_CRR)
+				assert_non_null(why);
 			else if (why)
 				fail_msg("%s %s skipped: %s", xb_path_names[p],
 					 xb_workload_names[w], why);
@@ -625,6 +657,7 @@ int main(void)
 		cmocka_unit_test(test_summary_exact),
 		cmocka_unit_test(test_reservoir),
 		cmocka_unit_test(test_parse_defaults),
+		cmocka_unit_test(test_udp_crr),
 		cmocka_unit_test(test_parse_policy),
 		cmocka_unit_test(test_parse_lists),
 		cmocka_unit_test(test_parse_errors),

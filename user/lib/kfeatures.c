@@ -279,6 +279,10 @@ int zh_feat_parse_list(const char *list, __u64 *mask, char *err, size_t errlen)
 
 		while (len && (p[len - 1] == ' ' || p[len - 1] == '\t'))
 			len--;
+		/* No bit: zh_feat_sock_release_disabled() reads it. */
+		if (len == strlen(ZH_FEAT_SOCK_RELEASE_NAME) &&
+		    !strncmp(p, ZH_FEAT_SOCK_RELEASE_NAME, len))
+			len = 0;
 		if (len) {
 			id = zh_feat_by_name(p, len);
 			if (id < 0) {
@@ -580,6 +584,38 @@ static void *attach_probes(void *arg)
 	if (probe_afxdp(ifindex))
 		r->present |= ZH_FEAT_BIT(AFXDP);
 	return NULL;
+}
+
+bool zh_feat_sock_release_disabled(void)
+{
+	const char *p = getenv(ZH_DISABLE_FEATURES_ENV), *end;
+	size_t len;
+
+	while (p && *p) {
+		end = p + strcspn(p, ",");
+		p += strspn(p, " \t");
+		len = end > p ? (size_t)(end - p) : 0;
+		while (len && (p[len - 1] == ' ' || p[len - 1] == '\t'))
+			len--;
+		if (len == strlen(ZH_FEAT_SOCK_RELEASE_NAME) &&
+		    !strncmp(p, ZH_FEAT_SOCK_RELEASE_NAME, len))
+			return true;
+		p = *end ? end + 1 : end;
+	}
+	return false;
+}
+
+bool zh_feat_sock_release(void)
+{
+	libbpf_print_fn_t old;
+	bool ok;
+
+	if (zh_feat_sock_release_disabled())
+		return false;
+	old = libbpf_set_print(quiet_print);
+	ok = probe_progs("sock_release", NULL);
+	libbpf_set_print(old);
+	return ok;
 }
 
 #define ATTACH_FEATS                                                         \

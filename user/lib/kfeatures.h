@@ -23,6 +23,9 @@
 #include "zh_abi.h"
 
 #define ZH_DISABLE_FEATURES_ENV "ZEROHOP_DISABLE_FEATURES"
+/* A name ZH_DISABLE_FEATURES_ENV also takes that is no zh_kfeat bit: the
+ * loader then leaves zh_sock_release out (zh_feat_sock_release()). */
+#define ZH_FEAT_SOCK_RELEASE_NAME "cgroup_sock_release"
 
 /* "tcx", ...; NULL when @id is out of range. */
 const char *zh_feat_name(int id);
@@ -51,6 +54,16 @@ static inline bool zh_kfeat_has(const struct zh_kfeat *f, int id)
  * empty items are fine; an unknown name is -EINVAL with the reason in @err.
  */
 int zh_feat_parse_list(const char *list, __u64 *mask, char *err, size_t errlen);
+
+/*
+ * Does this kernel load a cgroup sock_release program that does what
+ * zh_sock_release does (the hook, 5.9; BPF_CMPXCHG, 5.12)? Not a zh_kfeat
+ * bit: only userspace acts on it (pin.c loads zh_sock_release apart; the
+ * agent tells the datapath with ZH_CFG_F_SOCK_RELEASE).
+ */
+bool zh_feat_sock_release(void);
+/* Does ZH_DISABLE_FEATURES_ENV name ZH_FEAT_SOCK_RELEASE_NAME? */
+bool zh_feat_sock_release_disabled(void);
 
 /* Probe every feature now, with ZEROHOP_DISABLE_FEATURES applied. */
 int zh_feat_probe(struct zh_kfeat *f, char *err, size_t errlen);

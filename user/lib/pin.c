@@ -167,6 +167,7 @@ static const struct pin_entry pins[] = {
 	PIN(ZH_MAP_POL_NPCTR, pol_npctr_fd, false),
 	PIN(ZH_MAP_POL_CT4, pol_ct4_fd, false),
 	PIN(ZH_MAP_SOCK_CONN, sock_conn_fd, false),
+	PIN(ZH_PROG_SOCK_RELEASE, sock_release_fd, true),
 };
 #define N_PINS (sizeof(pins) / sizeof(pins[0]))
 
@@ -180,9 +181,21 @@ static void pin_path(char *buf, size_t len, const char *dir, const char *name)
 	snprintf(buf, len, "%s/%s", dir, name);
 }
 
+/*
+ * zh_sock_release has no feature bit (zh_kfeat is full): it is loaded
+ * apart, after the rest (load_release()), and the pin tells whether this
+ * kernel took it. Never required, never loaded with the others.
+ */
+static bool apart(const char *name)
+{
+	return !strcmp(name, ZH_PROG_SOCK_RELEASE);
+}
+
 /* Is the map or program @name made on a kernel with features @f? */
 static bool made_here(const struct zh_kfeat *f, const char *name, bool prog)
 {
+	if (prog && apart(name))
+		return false;
 	if (prog)
 		return zh_prog_missing(f, name) < 0;
 	/* An XSKMAP only where AF_XDP is: zh_xdp_pod_xsk alone uses it. */
@@ -352,7 +365,7 @@ static int pinned_settings(struct bpf_map *map, const char *path)
  * programs are pinned where no pin exists yet, or with @suffix (not NULL)
  * each at its name and @suffix, whatever is there. */
 static int load_and_pin(struct zh_objs *o, const struct zh_load_opts *opts,
-			__u64 progs, const char *suffix)
+			__u64 progs, bool release, const char *suffix)
 {
 	struct bpf_object_open_opts open_opts = { .sz = sizeof(open_opts),
 						  .pin_root_path = o->dir };
@@ -378,6 +391,9 @@ static int load_and_pin(struct zh_objs *o, const struct zh_load_opts *opts,
 				bpf_object__find_program_by_name(
 					skel->obj, zh_prog_defs[i].name),
 				false);
+	if (!err && release)
+		err = bpf_program__set_autoload(skel->progs.zh_sock_release,
+						true);
 	if (err)
 		goto out;
 	bpf_object__for_each_map (map, skel->obj) {
@@ -440,6 +456,38 @@ out:
 }
 
 /*
+ * zh_sock_release, alone (the maps pinned already), where it is not
+ * pinned yet: the kernel's cgroup sock_release hook (5.9) and BPF_CMPXCHG
+ * (5.12) are asked of a minimal program first (zh_feat_sock_release(), as
+ * `zerohopctl features` asks), then by the load itself. Refused, nothing
+ * is lost: the datapath keeps the copy at first read (sock.h), and the
+ * agent says so.
+ */
+static void load_release(struct zh_objs *o, const struct zh_load_opts *opts)
+{
+	char path[PATH_MAX];
+
+	pin_path(path, sizeof(path), o->dir, ZH_PROG_SOCK_RELEASE);
+	if (!access(path, F_OK) ||
+	    zh_prog_missing(&o->feat, ZH_PROG_SOCK_CONNECT4) >= 0)
+		return;
+	if (zh_feat_sock_release_disabled()) {
+		pr_info("%s not loaded: %s names %s\n", ZH_PROG_SOCK_RELEASE,
+			ZH_DISABLE_FEATURES_ENV, ZH_FEAT_SOCK_RELEASE_NAME);
+		return;
+	}
+	/* The minimal program first, quietly: a kernel without the hook or
+	 * the instruction is no news worth a verifier log. */
+	if (!zh_feat_sock_release())
+		pr_info("this kernel lacks a cgroup sock_release hook with BPF_CMPXCHG (5.9 and 5.12): %s not loaded; socket-level LB copies each connected socket's record at its first read\n",
+			ZH_PROG_SOCK_RELEASE);
+	else if (load_and_pin(o, opts, 0, true, NULL))
+		pr_warn("this kernel's verifier refuses %s (the log above says why): socket-level LB copies each connected socket's record at its first read\n",
+			ZH_PROG_SOCK_RELEASE);
+	o->err[0] = '\0';
+}
+
+/*
  * Every program this kernel can run, pinned. Where the object does not load
  * as a whole although every feature it needs was found, a verifier refuses
  * what no probe covers (Debian's 6.1 refused a bounds check that 6.18 takes):
@@ -456,10 +504,10 @@ static int load_programs(struct zh_objs *o, const struct zh_load_opts *opts)
 
 	for (size_t i = 0; i < zh_prog_defs_n; i++)
 		all |= 1ULL << zh_prog_defs[i].feat;
-	err = load_and_pin(o, opts, all, NULL);
+	err = load_and_pin(o, opts, all, false, NULL);
 	if (!err)
 		goto done;
-	err = load_and_pin(o, opts, 0, NULL);
+	err = load_and_pin(o, opts, 0, false, NULL);
 	if (err)
 		return err;
 	pr_warn("%s; loading its programs one by one\n", o->err);
@@ -470,7 +518,7 @@ static int load_programs(struct zh_objs *o, const struct zh_load_opts *opts)
 		if (zh_prog_missing(&o->feat, d->name) >= 0 ||
 		    !access(path, F_OK))
 			continue;
-		if (!load_and_pin(o, opts, 1ULL << d->feat, NULL))
+		if (!load_and_pin(o, opts, 1ULL << d->feat, false, NULL))
 			continue;
 		pr_warn("this kernel's verifier refuses %s (the log above says why): what needs it is refused\n",
 			d->name);
@@ -483,6 +531,7 @@ static int load_programs(struct zh_objs *o, const struct zh_load_opts *opts)
 		return zh_errf(o->err, sizeof(o->err), err, "pin %s/%s: %s",
 			       o->dir, ZH_MAP_FEATURES, strerror(-err));
 done:
+	load_release(o, opts);
 	pr_debug("loaded and pinned BPF objects in %s\n", o->dir);
 	return 0;
 }
@@ -492,6 +541,7 @@ int zh_objs_load_progs(struct zh_objs *o, const struct zh_load_opts *opts,
 {
 	char path[PATH_MAX];
 	__u64 progs = 0;
+	int err;
 
 	/* The programs pinned here: those this kernel runs (load_programs()
 	 * left out, and recorded, any it refused). */
@@ -500,7 +550,12 @@ int zh_objs_load_progs(struct zh_objs *o, const struct zh_load_opts *opts,
 		if (!access(path, F_OK))
 			progs |= 1ULL << zh_prog_defs[i].feat;
 	}
-	return load_and_pin(o, opts, progs, suffix);
+	err = load_and_pin(o, opts, progs, false, suffix);
+	/* zh_sock_release apart, as load_programs() loaded it. */
+	pin_path(path, sizeof(path), o->dir, ZH_PROG_SOCK_RELEASE);
+	if (!err && !access(path, F_OK))
+		err = load_and_pin(o, opts, 0, true, suffix);
+	return err;
 }
 
 static int pin_dirs(char *dir, size_t len, const char *root)
@@ -599,10 +654,15 @@ int zh_objs_open(struct zh_objs *o, const char *root, unsigned int flags,
 		o->loaded = true;
 	}
 	for (size_t i = 0; i < N_PINS; i++) {
-		if (!made_here(&o->feat, pins[i].name, pins[i].prog))
+		bool optional = pins[i].prog && apart(pins[i].name);
+
+		if (!optional &&
+		    !made_here(&o->feat, pins[i].name, pins[i].prog))
 			continue;
 		pin_path(path, sizeof(path), o->dir, pins[i].name);
 		*pin_fd(o, i) = bpf_obj_get(path);
+		if (*pin_fd(o, i) < 0 && optional && errno == ENOENT)
+			continue;
 		if (*pin_fd(o, i) < 0) {
 			err = -errno;
 			zh_objs_close(o);

@@ -80,6 +80,9 @@ struct zh_objs {
 	int sock_recvmsg6_fd;
 	int sock_peer4_fd;
 	int sock_peer6_fd;
+	/* zh_sock_release: -1 where the kernel does not load it (pin.c
+	 * load_release(); no feature bit) */
+	int sock_release_fd;
 	int netns_fd; /* zh_netns: pods' and the node's netns (socklb.h) */
 	/* NetworkPolicy (policy.h, pol_maps.h) */
 	int ipcache_fd;

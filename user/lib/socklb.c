@@ -22,6 +22,7 @@
 #include "socklb.h"
 #include "log.h"
 #include "maps.h"
+#include "svc_maps.h"
 
 #ifndef CGROUP2_SUPER_MAGIC
 #define CGROUP2_SUPER_MAGIC 0x63677270
@@ -32,29 +33,30 @@ static const struct {
 	const char *prog;
 	enum bpf_attach_type type;
 	size_t fd_off;
-	int feat; /* the program's own ZH_FEAT_PROG_* */
 	bool optional; /* the rest works without it */
 } hooks[ZH_SOCK_HOOKS] = {
-#define H(h, n, p, t, field, f, opt) \
-	[h] = { n, p, t, offsetof(struct zh_objs, field), ZH_FEAT_##f, opt }
+#define H(h, n, p, t, field, opt) \
+	[h] = { n, p, t, offsetof(struct zh_objs, field), opt }
 	H(ZH_SOCK_CONNECT4, "connect4", ZH_PROG_SOCK_CONNECT4,
-	  BPF_CGROUP_INET4_CONNECT, sock_connect4_fd, PROG_SOCK_CONNECT4,
-	  false),
+	  BPF_CGROUP_INET4_CONNECT, sock_connect4_fd, false),
 	H(ZH_SOCK_CONNECT6, "connect6", ZH_PROG_SOCK_CONNECT6,
-	  BPF_CGROUP_INET6_CONNECT, sock_connect6_fd, PROG_SOCK_CONNECT6,
-	  false),
+	  BPF_CGROUP_INET6_CONNECT, sock_connect6_fd, false),
 	H(ZH_SOCK_SENDMSG4, "sendmsg4", ZH_PROG_SOCK_SENDMSG4,
-	  BPF_CGROUP_UDP4_SENDMSG, sock_sendmsg4_fd, PROG_SOCK_SENDMSG4, false),
+	  BPF_CGROUP_UDP4_SENDMSG, sock_sendmsg4_fd, false),
 	H(ZH_SOCK_SENDMSG6, "sendmsg6", ZH_PROG_SOCK_SENDMSG6,
-	  BPF_CGROUP_UDP6_SENDMSG, sock_sendmsg6_fd, PROG_SOCK_SENDMSG6, false),
+	  BPF_CGROUP_UDP6_SENDMSG, sock_sendmsg6_fd, false),
 	H(ZH_SOCK_RECVMSG4, "recvmsg4", ZH_PROG_SOCK_RECVMSG4,
-	  BPF_CGROUP_UDP4_RECVMSG, sock_recvmsg4_fd, PROG_SOCK_RECVMSG4, false),
+	  BPF_CGROUP_UDP4_RECVMSG, sock_recvmsg4_fd, false),
 	H(ZH_SOCK_RECVMSG6, "recvmsg6", ZH_PROG_SOCK_RECVMSG6,
-	  BPF_CGROUP_UDP6_RECVMSG, sock_recvmsg6_fd, PROG_SOCK_RECVMSG6, false),
+	  BPF_CGROUP_UDP6_RECVMSG, sock_recvmsg6_fd, false),
 	H(ZH_SOCK_GETPEERNAME4, "getpeername4", ZH_PROG_SOCK_PEER4,
-	  BPF_CGROUP_INET4_GETPEERNAME, sock_peer4_fd, PROG_SOCK_PEER4, true),
+	  BPF_CGROUP_INET4_GETPEERNAME, sock_peer4_fd, true),
 	H(ZH_SOCK_GETPEERNAME6, "getpeername6", ZH_PROG_SOCK_PEER6,
-	  BPF_CGROUP_INET6_GETPEERNAME, sock_peer6_fd, PROG_SOCK_PEER6, true),
+	  BPF_CGROUP_INET6_GETPEERNAME, sock_peer6_fd, true),
+	/* Without it, connected sockets copy their record at first read
+	 * (sock.h); loaded apart (pin.c), no feature bit. */
+	H(ZH_SOCK_RELEASE, "sock_release", ZH_PROG_SOCK_RELEASE,
+	  BPF_CGROUP_INET_SOCK_RELEASE, sock_release_fd, true),
 #undef H
 };
 
@@ -184,6 +186,11 @@ int zh_socklb_detach(const struct zh_objs *o)
 	char path[PATH_MAX];
 	int n = 0;
 
+	/* Copies at first read again before the release hook goes. */
+	if (o->config_fd >= 0 && zh_svc_sock_release(o, false))
+		pr_warn("cannot clear ZH_CFG_F_SOCK_RELEASE in %s\n",
+			ZH_MAP_CONFIG);
+
 	for (int h = 0; h < ZH_SOCK_HOOKS; h++) {
 		link_path(path, sizeof(path), o->dir, h);
 		if (access(path, F_OK))
@@ -250,6 +257,34 @@ static int attach_hook(const struct zh_objs *o, int hook, int cg_fd,
 	return 0;
 }
 
+/*
+ * ZH_CFG_F_SOCK_RELEASE to @on, once every hook is where it goes. Turned
+ * off while the connect hooks stay (the release hook could not be
+ * attached this time), connect() takes slots without a look from then on
+ * (sock.h), so the records that sockets kept only in their slots are
+ * copied into zh_sock_rev right after: a live socket keeps its peer (but
+ * for a slot a colliding connect() takes in the moment between), a dead
+ * one's copy ages out. Reads copy at first read again meanwhile.
+ */
+static int release_flag(const struct zh_objs *o, bool on)
+{
+	struct zh_config cfg;
+	struct zh_sock_conn c;
+	int err;
+
+	if (on || zh_config_get(o, &cfg) ||
+	    !(cfg.flags & ZH_CFG_F_SOCK_RELEASE))
+		return zh_svc_sock_release(o, on);
+	err = zh_svc_sock_release(o, false);
+	for (__u32 s = 0; !err && s < ZH_SOCK_CONN_MAX; s++)
+		if (!bpf_map_lookup_elem(o->sock_conn_fd, &s, &c) &&
+		    c.key.cookie &&
+		    bpf_map_update_elem(o->sock_rev_fd, &c.key, &c.rev,
+					BPF_ANY))
+			err = -errno;
+	return err;
+}
+
 int zh_socklb_attach(const struct zh_objs *o, const char *cgroup, char *why,
 		     size_t why_len)
 {
@@ -296,11 +331,25 @@ int zh_socklb_attach(const struct zh_objs *o, const char *cgroup, char *why,
 			goto err_detach;
 		}
 		err = attach_hook(o, h, cg_fd, (__u64)st.st_ino, why, why_len);
+		if (err && h == ZH_SOCK_RELEASE) {
+			/* A nicety: the rest works without it. */
+			pr_warn("%s; connected sockets copy their record at first read\n",
+				why);
+			unpin_hook(o->dir, h);
+			continue;
+		}
 		if (err)
 			goto err_detach;
 		mask |= 1U << h;
 	}
 	close(cg_fd);
+	err = release_flag(o, mask >> ZH_SOCK_RELEASE & 1);
+	if (err) {
+		zh_errf(why, why_len, err, "%s: ZH_CFG_F_SOCK_RELEASE: %s",
+			ZH_MAP_CONFIG, strerror(-err));
+		zh_socklb_detach(o);
+		return err;
+	}
 	return (int)mask;
 
 err_detach:

@@ -29,6 +29,7 @@ enum zh_sock_hook {
 	ZH_SOCK_RECVMSG6,
 	ZH_SOCK_GETPEERNAME4,
 	ZH_SOCK_GETPEERNAME6,
+	ZH_SOCK_RELEASE, /* cgroup/sock_release: frees zh_sock_conn slots */
 	ZH_SOCK_HOOKS,
 };
 

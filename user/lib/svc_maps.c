@@ -731,6 +731,11 @@ int zh_svc_sock_pods(const struct zh_objs *o, bool on)
 	return config_flag(o, ZH_CFG_F_SOCK_PODS, on);
 }
 
+int zh_svc_sock_release(const struct zh_objs *o, bool on)
+{
+	return config_flag(o, ZH_CFG_F_SOCK_RELEASE, on);
+}
+
 int zh_ct_flush(const struct zh_objs *o)
 {
 	struct zh_ct_key *k = NULL;

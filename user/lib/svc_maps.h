@@ -136,6 +136,9 @@ void zh_svc_info_free(struct zh_svc_info *info, size_t n);
  */
 int zh_svc_rev_ungate(const struct zh_objs *o);
 int zh_svc_rev_gate(const struct zh_objs *o, size_t *marked);
+/* ZH_CFG_F_SOCK_RELEASE on or off (zh_config's other fields kept):
+ * zh_socklb_attach() and zh_socklb_detach() call it. */
+int zh_svc_sock_release(const struct zh_objs *o, bool on);
 /* ZH_CFG_F_SOCK_PODS on or off (zh_config's other fields kept). */
 int zh_svc_sock_pods(const struct zh_objs *o, bool on);
 

@@ -141,6 +141,8 @@ const char *xb_path_wl_skip(int path, enum xb_workload wl)
 {
 	if (path == XB_P_ZH_AFXDP && xb_workload_is_tcp(wl))
 		return "AF_XDP path: UDP workloads only";
+	if (path == XB_P_ZH_AFXDP && wl == XB_WL_UDP_CRR)
+		return "AF_XDP path: udp-crr is a kernel socket's calls";
 	return NULL;
 }
 

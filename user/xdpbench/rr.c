@@ -8,6 +8,10 @@
  *   tcp-rr       one TCP connection (TCP_NODELAY), request then response
  *   tcp-crr      connect, request, response, close per sample; the sample
  *                is the whole connect -> response time
+ *   udp-crr      a glibc DNS query: a new UDP socket, connect, send,
+ *                recvfrom() with the source address (which must be the
+ *                address connected to: socket-level LB shows the VIP),
+ *                close; the sample is the whole socket() -> close() time
  *
  * Every request starts with struct zh_probe (magic, the sender's sequence,
  * CLOCK_MONOTONIC just before send) and the UDP server echoes it with its
@@ -54,10 +58,9 @@ _Static_assert(sizeof(struct zh_probe) == XB_MIN_SIZE, "probe size");
 volatile sig_atomic_t xb_stop;
 
 const char *const xb_workload_names[XB_WL_MAX] = {
-	[XB_WL_UDP_RR] = "udp-rr",
-	[XB_WL_UDP_NEWFLOW] = "udp-newflow",
-	[XB_WL_TCP_RR] = "tcp-rr",
-	[XB_WL_TCP_CRR] = "tcp-crr",
+	[XB_WL_UDP_RR] = "udp-rr",   [XB_WL_UDP_NEWFLOW] = "udp-newflow",
+	[XB_WL_TCP_RR] = "tcp-rr",   [XB_WL_TCP_CRR] = "tcp-crr",
+	[XB_WL_UDP_CRR] = "udp-crr",
 };
 
 bool xb_workload_is_tcp(enum xb_workload wl)
@@ -98,6 +101,21 @@ uint64_t xb_now_ns(void)
 }
 
 /* --- addresses ------------------------------------------------------------ */
+
+bool xb_sockaddr_eq(const struct sockaddr_storage *a,
+		    const struct sockaddr_storage *b)
+{
+	const struct sockaddr_in *a4 = (const void *)a, *b4 = (const void *)b;
+	const struct sockaddr_in6 *a6 = (const void *)a, *b6 = (const void *)b;
+
+	if (a->ss_family != b->ss_family)
+		return false;
+	if (a->ss_family == AF_INET)
+		return a4->sin_port == b4->sin_port &&
+		       a4->sin_addr.s_addr == b4->sin_addr.s_addr;
+	return a->ss_family == AF_INET6 && a6->sin6_port == b6->sin6_port &&
+	       !memcmp(&a6->sin6_addr, &b6->sin6_addr, sizeof(a6->sin6_addr));
+}
 
 int xb_resolve(const char *host, uint16_t port, bool passive,
 	       struct sockaddr_storage *ss, socklen_t *len)
@@ -601,11 +619,14 @@ static int xb_udp_open_next(struct xb_conn *k)
  * *rtt_ns on a reply, 0 on a timeout (or a stop while waiting), negative
  * errno on a socket error.
  */
-static int xb_udp_request(struct xb_conn *k, uint64_t *rtt_ns)
+static int xb_udp_request(struct xb_conn *k, uint64_t *rtt_ns, bool from)
 {
 	struct xb_client *c = k->c;
 	int flags = c->busy_poll ? MSG_DONTWAIT : 0;
+	char a[INET6_ADDRSTRLEN + 8], b[INET6_ADDRSTRLEN + 8];
+	struct sockaddr_storage src;
 	uint64_t t0, now, deadline;
+	socklen_t slen = sizeof(src);
 	bool retried = false;
 	ssize_t n;
 
@@ -647,8 +668,17 @@ again:
 	deadline = t0 + c->udp_timeout_ns;
 
 	for (;;) {
-		n = recv(k->fd, k->rx, XB_BUF_SIZE, flags);
+		slen = sizeof(src);
+		n = recvfrom(k->fd, k->rx, XB_BUF_SIZE, flags,
+			     from ? (struct sockaddr *)&src : NULL,
+			     from ? &slen : NULL);
 		now = xb_now_ns();
+		if (n >= 0 && from && !xb_sockaddr_eq(&src, &c->dst))
+			return zh_errf(
+				c->err, sizeof(c->err), -EPROTO,
+				"udp-crr: the reply reads as from %s, not %s (the address connected to)",
+				xb_sockaddr_str(&src, a, sizeof(a)),
+				xb_sockaddr_str(&c->dst, b, sizeof(b)));
 		if (n >= 0) {
 			if (xb_payload_is_reply(k->rx, (size_t)n, c->size,
 						k->seq)) {
@@ -787,14 +817,25 @@ static int xb_client_once(struct xb_conn *k, uint64_t *rtt)
 
 	switch (c->wl) {
 	case XB_WL_UDP_RR:
-		return xb_udp_request(k, rtt);
+		return xb_udp_request(k, rtt, false);
 	case XB_WL_UDP_NEWFLOW:
 		ret = xb_udp_open_next(k);
 		if (ret)
 			return ret;
-		ret = xb_udp_request(k, rtt);
+		ret = xb_udp_request(k, rtt, false);
 		close(k->fd);
 		k->fd = -1;
+		return ret;
+	case XB_WL_UDP_CRR:
+		t0 = xb_now_ns();
+		ret = xb_udp_open(k, 0);
+		if (ret)
+			return ret;
+		ret = xb_udp_request(k, rtt, true);
+		close(k->fd);
+		k->fd = -1;
+		if (ret == 1)
+			*rtt = xb_now_ns() - t0;
 		return ret;
 	case XB_WL_TCP_RR:
 		return xb_tcp_request(k, xb_now_ns(), rtt);

@@ -82,6 +82,7 @@ enum xb_workload {
 	XB_WL_UDP_NEWFLOW,
 	XB_WL_TCP_RR,
 	XB_WL_TCP_CRR,
+	XB_WL_UDP_CRR,
 	XB_WL_MAX,
 };
 
@@ -163,6 +164,9 @@ bool xb_payload_is_reply(const void *buf, size_t len, size_t size,
 /* Parse "ADDR" with @port into a socket address of its family. */
 int xb_resolve(const char *host, uint16_t port, bool passive,
 	       struct sockaddr_storage *ss, socklen_t *len);
+/* Same family, address and port? */
+bool xb_sockaddr_eq(const struct sockaddr_storage *a,
+		    const struct sockaddr_storage *b);
 const char *xb_sockaddr_str(const struct sockaddr_storage *ss, char *buf,
 			    size_t len);
 

@@ -542,10 +542,10 @@ static json_t *feat_json(const struct zh_kfeat *f, bool stored)
 static int cmd_features(struct ctl *c)
 {
 	struct zh_netkit_probe nk;
-	char nkstr[96];
+	char nkstr[96], path[PATH_MAX];
 	struct zh_kfeat f;
 	char err[256];
-	bool stored = true;
+	bool stored = true, rel, rel_pinned;
 	int rc;
 
 	/* No lock: the set is pinned whole, once, after it was filled. */
@@ -568,12 +568,21 @@ static int cmd_features(struct ctl *c)
 		nk.err = -EIO;
 	}
 	zh_netkit_probe_str(&nk, nkstr, sizeof(nkstr));
+	/* Not a zh_kfeat bit either: the kernel asked now, and whether the
+	 * loader pinned zh_sock_release (it loads it apart, pin.c). */
+	rel = zh_feat_sock_release();
+	snprintf(path, sizeof(path), "%s/%s/%s", c->root, ZH_PIN_VERSION,
+		 ZH_PROG_SOCK_RELEASE);
+	rel_pinned = !access(path, F_OK);
 	if (c->json) {
 		json_t *j = feat_json(&f, stored);
 
 		json_object_set_new(j, "netkit",
 				    json_pack("{s:b, s:s}", "usable", nk.ok,
 					      "detail", nkstr));
+		json_object_set_new(j, "sock_release",
+				    json_pack("{s:b, s:b}", "present", rel,
+					      "pinned", rel_pinned));
 		return print_json(j);
 	}
 	printf("kernel %s, %s\n", f.kernel,
@@ -588,6 +597,11 @@ static int cmd_features(struct ctl *c)
 		       feat_state(&f, id), d->since, d->used_by,
 		       d->fallback ? d->fallback : "refused");
 	}
+	printf("cgroup sock_release with BPF_CMPXCHG (socket-LB: no zh_sock_rev insert per connected socket; probed in userspace, 5.12): %s; %s %s\n",
+	       rel ? "yes" : "no", ZH_PROG_SOCK_RELEASE,
+	       rel_pinned ?
+		       "pinned" :
+		       "not pinned (without it: the record copied at each connected socket's first read)");
 	printf("netkit pod devices (CNI \"device\"; probed in userspace): %s\n",
 	       nkstr);
 	return 0;

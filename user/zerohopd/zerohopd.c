@@ -1399,6 +1399,13 @@ static int agent_socklb(struct agent *a)
 		zh_kfeat_has(&a->objs.feat, ZH_FEAT_SOCK_SET_RETVAL) ?
 			"" :
 			"; a Service without endpoints fails connect() with EPERM (no bpf_set_retval)");
+	if (!(mask >> ZH_SOCK_RELEASE & 1))
+		pr_info("socket-level LB without sock_release: %s; each connected UDP socket's first recvmsg() with an address (and first getpeername()) copies its record into %s\n",
+			a->objs.sock_release_fd < 0 ?
+				"this kernel does not load " ZH_PROG_SOCK_RELEASE
+				" (cgroup sock_release: 5.9; BPF_CMPXCHG: 5.12)" :
+				"its attachment failed (logged above)",
+			ZH_MAP_SOCK_REV);
 	return 0;
 }
 
