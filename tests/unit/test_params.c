@@ -267,6 +267,30 @@ static void test_refusals(void **state)
 	assert_string_equal(err, "--strs: at most 2");
 }
 
+/* An unknown name is answered with every valid one, however many: the
+ * list of xdpbench's 23 paths was cut short at 256 bytes. */
+static void test_long_name_list(void **state)
+{
+	static char names[26][16];
+	static const char *ptrs[26];
+	int list[26], n = 0;
+	struct zh_param opts[] = {
+		ZH_OPT_LIST("list", 0, list, &n, ptrs, 26),
+		{},
+	};
+	char tail[32];
+
+	(void)state;
+	for (int i = 0; i < 26; i++) {
+		snprintf(names[i], sizeof(names[i]), "name-number-%02d", i);
+		ptrs[i] = names[i];
+	}
+	assert_int_equal(parse(opts, "--list", "bogus", NULL), -EINVAL);
+	snprintf(tail, sizeof(tail), "%s)", names[25]);
+	assert_true(strlen(err) > strlen(tail));
+	assert_string_equal(err + strlen(err) - strlen(tail), tail);
+}
+
 /* getopt's own complaints, in its words, and -ENOENT for them. */
 static void test_bad_lines(void **state)
 {
@@ -334,6 +358,7 @@ int main(void)
 		cmocka_unit_test(test_operands),
 		cmocka_unit_test(test_help_stops),
 		cmocka_unit_test(test_refusals),
+		cmocka_unit_test(test_long_name_list),
 		cmocka_unit_test(test_bad_lines),
 		cmocka_unit_test(test_bad_tables),
 	};

@@ -267,9 +267,11 @@ static void test_parse_socklb(void **state)
 	/* a prefix is not a name */
 	assert_int_equal(parse(&o, "--paths", "zerohop-so", NULL), -EINVAL);
 	assert_int_equal(parse(&o, "--paths", "host-", NULL), -EINVAL);
-	/* Only the two socket-LB paths get a cgroup; all three, Services. */
+	/* Only the socket-LB paths get a cgroup (zerohop-sock-pod: the
+	 * same node, the pod's own address); they and kubeproxy's, Services. */
 	for (id = 0; id < XB_P_MAX; id++) {
-		bool sock = id == XB_P_ZH_SOCK || id == XB_P_HOST_SVC;
+		bool sock = id == XB_P_ZH_SOCK || id == XB_P_HOST_SVC ||
+			    id == XB_P_ZH_SOCK_POD;
 		bool svc = sock || id == XB_P_KUBEPROXY ||
 			   id == XB_P_NFTABLES || id == XB_P_ZH_SVC ||
 			   id == XB_P_KUBEPROXY_HOST;

@@ -139,7 +139,7 @@ static int find_name(const struct zh_param *p, const char *s, size_t len)
 static int unknown_name(const struct zh_param *p, const char *opt,
 			const char *s, size_t len, char *err, size_t errlen)
 {
-	char want[256];
+	char want[1024];
 
 	names_str(p, want, sizeof(want));
 	return zh_errf(err, errlen, -EINVAL,
