@@ -115,7 +115,8 @@ UNIT_BINS := $(patsubst tests/unit/%.c,$(O)/tests/%,$(UNIT_SRCS))
 BPFTEST_SRCS := $(wildcard tests/bpf/test_*.c)
 BPFTEST_BINS := $(patsubst tests/bpf/%.c,$(O)/tests/%,$(BPFTEST_SRCS))
 BPFTEST_PLAIN := $(O)/tests/test_bpf_svc_maps $(O)/tests/test_bpf_xsk_socket \
-	$(O)/tests/test_bpf_upgrade $(O)/tests/test_bpf_sock
+	$(O)/tests/test_bpf_upgrade $(O)/tests/test_bpf_sock \
+	$(O)/tests/test_bpf_ctgc
 BPFTEST_FAST := $(filter-out $(BPFTEST_PLAIN),$(BPFTEST_BINS))
 
 # --- build ------------------------------------------------------------------
@@ -298,6 +299,13 @@ $(O)/tests/test_bpf_svc_maps: $(O)/tests/bpf/test_bpf_svc_maps.o $(LIB) $(XSK_LI
 	@mkdir -p $(@D)
 	$(call msg,LINK,$@)
 	$(Q)$(CC) $(LDFLAGS) $^ $(PKG_LIBS) $(CMOCKA_LIBS) -o $@
+
+# The conntrack GC's sweep on real BPF maps: libzerohop alone.
+$(O)/tests/bpf/test_bpf_ctgc.o: ZH_CFLAGS += -Itests/unit
+$(O)/tests/test_bpf_ctgc: $(O)/tests/bpf/test_bpf_ctgc.o $(LIB) $(XSK_LIB)
+	@mkdir -p $(@D)
+	$(call msg,LINK,$@)
+	$(Q)$(CC) $(LDFLAGS) $^ $(PKG_LIBS) $(CMOCKA_LIBS) -lpthread -o $@
 
 tests: $(UNIT_BINS) $(BPFTEST_BINS)
 
