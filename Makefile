@@ -333,7 +333,7 @@ check-sanitize:
 # The integration scripts, in the order they run; each skips (exit 77,
 # saying why) where it cannot run, and run-tier does not count that a
 # failure.
-INTEGRATION_TESTS := run metrics latency services k8s-apiserver policy netpol lb k8s hostile xdpbench afxdp churn features upgrade demo deploy socklb masq netkit
+INTEGRATION_TESTS := run metrics latency services k8s-apiserver policy netpol lb k8s hostile xdpbench afxdp churn features upgrade demo deploy socklb masq netkit ctgc
 
 check-integration: all $(O)/tests/xsk_peer $(O)/tests/zh-flows $(O)/tests/zh-sockc \
 		$(O)/tests/nk_pair

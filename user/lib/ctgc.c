@@ -336,8 +336,8 @@ static int step_batch(struct zh_ctgc *gc)
 		break;
 	}
 	if (err && err != -ENOENT) {
-		if (!gc->started && (err == -EINVAL || err == -ENOTSUPP ||
-				     err == -EOPNOTSUPP))
+		if (!gc->started &&
+		    (err == -EINVAL || err == -ENOTSUPP || err == -EOPNOTSUPP))
 			return -EOPNOTSUPP;
 		return err;
 	}
@@ -360,9 +360,8 @@ static int step_per_key(struct zh_ctgc *gc)
 	__u64 now = mono_ns();
 
 	while (n < gc->slice) {
-		if (bpf_map_get_next_key(gc->ct_fd,
-					 gc->started ? &gc->cur : NULL,
-					 &next)) {
+		if (bpf_map_get_next_key(
+			    gc->ct_fd, gc->started ? &gc->cur : NULL, &next)) {
 			if (errno != ENOENT)
 				return -errno;
 			end = true;
@@ -537,10 +536,12 @@ int zh_ctgc_stats_load(const char *dir, struct zh_ctgc_stats *st)
 	st->errors = u64_of(j, "errors");
 	l = json_object_get(j, "lastSweep");
 	st->last_time = json_number_value(json_object_get(l, "time"));
-	st->last_duration_ns = (__u64)(
-		json_number_value(json_object_get(l, "durationSeconds")) * 1e9);
-	st->last_cpu_ns = (__u64)(
-		json_number_value(json_object_get(l, "cpuSeconds")) * 1e9);
+	st->last_duration_ns = (__u64)(json_number_value(json_object_get(
+					       l, "durationSeconds")) *
+				       1e9);
+	st->last_cpu_ns =
+		(__u64)(json_number_value(json_object_get(l, "cpuSeconds")) *
+			1e9);
 	st->last.seen = u64_of(l, "seen");
 	st->last.live = u64_of(l, "live");
 	st->last.kept = u64_of(l, "kept");

@@ -24,6 +24,7 @@
 #include "nodes.h"
 #include "pol_maps.h"
 #include "podstate.h"
+#include "ctgc.h"
 
 /* Exit codes: only main() returns them. */
 #define EXIT_FAIL 1
@@ -67,7 +68,8 @@ static void usage(FILE *f)
 		"\n"
 		"Commands:\n"
 		"  endpoints [-o json]       pods on the fast path: IPs, MAC, host veth, netns, container\n"
-		"  stats [-o json] [--reset] packets redirected, passed to the kernel, dropped by reason\n"
+		"  stats [-o json] [--reset] packets redirected, passed to the kernel, dropped by reason;\n"
+		"                            zerohopd's conntrack GC (its record in the state dir)\n"
 		"  latency [-o json] [--reset] [--probes on|off] [--sample N|off]\n"
 		"                            per-hop latency: count, p50, p90, p99, p99.9, max per\n"
 		"                            hop and source; --probes times xdpbench's probe\n"
@@ -258,8 +260,60 @@ static int cmd_endpoints(struct ctl *c)
 	return print_json(arr);
 }
 
+/* zerohopd's conntrack GC, from its record (ctgc.h): NULL when there is
+ * none (no agent here yet, or one before the GC). */
+static json_t *gc_json(const struct zh_ctgc_stats *g)
+{
+	const struct zh_ctgc_result *l = &g->last;
+
+	return json_pack(
+		"{s:b, s:b, s:I, s:I, s:I, s:I, s:I, s:I, s:{s:f, s:f, s:f, s:I, s:I, s:I, s:I, s:I, s:I, s:b}}",
+		"on", g->on, "auto", g->auto_interval, "intervalSeconds",
+		(json_int_t)g->interval_s, "maxEntries",
+		(json_int_t)g->max_entries, "sweeps", (json_int_t)g->sweeps,
+		"deleted", (json_int_t)g->deleted_total, "keptForFlow",
+		(json_int_t)g->kept_total, "errors", (json_int_t)g->errors,
+		"lastSweep", "time", g->last_time, "durationSeconds",
+		(double)g->last_duration_ns / 1e9, "cpuSeconds",
+		(double)g->last_cpu_ns / 1e9, "read", (json_int_t)l->seen,
+		"live", (json_int_t)l->live, "kept", (json_int_t)l->kept,
+		"deleted", (json_int_t)l->deleted, "gone", (json_int_t)l->gone,
+		"slices", (json_int_t)l->slices, "perKey", l->per_key);
+}
+
+static void gc_print(const struct zh_ctgc_stats *g)
+{
+	const struct zh_ctgc_result *l = &g->last;
+	char when[32] = "never";
+	time_t t = (time_t)g->last_time;
+	struct tm tm;
+
+	printf("\nconntrack GC (zerohopd --ct-gc-interval): ");
+	if (!g->on) {
+		printf("off\n");
+		return;
+	}
+	printf("every %u s%s\n", g->interval_s,
+	       g->auto_interval ? " (auto)" : "");
+	if (g->last_time > 0 && gmtime_r(&t, &tm))
+		strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%SZ", &tm);
+	printf("%-22s %14llu\n%-22s %14llu\n%-22s %14llu\n%-22s %14llu\n",
+	       "sweeps", (unsigned long long)g->sweeps, "deleted",
+	       (unsigned long long)g->deleted_total, "kept for their flow",
+	       (unsigned long long)g->kept_total, "failed sweeps",
+	       (unsigned long long)g->errors);
+	printf("last sweep %s: %llu of %u entries read, %llu live, %llu kept, %llu deleted; %.1f ms (CPU %.1f ms)%s\n",
+	       when, (unsigned long long)l->seen, g->max_entries,
+	       (unsigned long long)l->live, (unsigned long long)l->kept,
+	       (unsigned long long)l->deleted,
+	       (double)g->last_duration_ns / 1e6, (double)g->last_cpu_ns / 1e6,
+	       l->per_key ? ", per key" : "");
+}
+
 static int cmd_stats(struct ctl *c)
 {
+	struct zh_ctgc_stats gc;
+	bool has_gc;
 	struct zh_counter st[ZH_STAT_MAX];
 	__u64 passed = 0, dropped = 0, sk[ZH_SOCK_STAT_MAX];
 	__u64 vx[ZH_VXLAN_STAT_MAX];
@@ -275,6 +329,7 @@ static int cmd_stats(struct ctl *c)
 	if (err)
 		return err;
 	mask = zh_socklb_attached(c->objs.dir, NULL);
+	has_gc = !zh_ctgc_stats_load(c->state_dir, &gc);
 	for (int s = ZH_STAT_PASS_NOT_IP; s < ZH_STAT_MAX; s++) {
 		if (s == ZH_STAT_XSK_REDIRECT)
 			continue;
@@ -316,6 +371,8 @@ static int cmd_stats(struct ctl *c)
 			json_object_set_new(sj, zh_vxlan_stat_name(s),
 					    json_integer((json_int_t)vx[s]));
 		json_object_set_new(j, "vxlan", sj);
+		json_object_set_new(j, "conntrackGC",
+				    has_gc ? gc_json(&gc) : json_null());
 		err = print_json(j);
 	} else {
 		printf("%-22s %14s %16s\n", "COUNTER", "PACKETS", "BYTES");
@@ -337,6 +394,8 @@ static int cmd_stats(struct ctl *c)
 		for (int s = 0; s < ZH_VXLAN_STAT_MAX; s++)
 			printf("%-22s %14llu\n", zh_vxlan_stat_name(s),
 			       (unsigned long long)vx[s]);
+		if (has_gc)
+			gc_print(&gc);
 	}
 	if (!err && c->reset)
 		err = zh_stats_reset(&c->objs);

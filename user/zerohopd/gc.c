@@ -143,15 +143,16 @@ static void *worker(void *arg)
 		if (rc < 0)
 			pr_warn("conntrack GC: %s: %s (again in %u s)\n",
 				ZH_MAP_CT, strerror(-rc), interval);
-		pr_debug("conntrack GC: %llu of %u entries read in %llu slice(s)%s: %llu live, %llu dead kept for their flow's live other half, %llu deleted (%llu gone first); %.1f ms, CPU %.1f ms; next in %u s\n",
-			 (unsigned long long)r->seen, max,
-			 (unsigned long long)r->slices,
-			 r->per_key ? " (per key)" : "",
-			 (unsigned long long)r->live,
-			 (unsigned long long)r->kept,
-			 (unsigned long long)r->deleted,
-			 (unsigned long long)r->gone, (double)took / 1e6,
-			 (double)cpu / 1e6, interval);
+		pr_debug(
+			"conntrack GC: %llu of %u entries read (%llu slice(s)%s): %llu live, %llu dead kept with their flow, %llu deleted (%llu gone first) in %.1f ms, CPU %.1f ms; next in %u s\n",
+			(unsigned long long)r->seen, max,
+			(unsigned long long)r->slices,
+			r->per_key ? ", per key" : "",
+			(unsigned long long)r->live,
+			(unsigned long long)r->kept,
+			(unsigned long long)r->deleted,
+			(unsigned long long)r->gone, (double)took / 1e6,
+			(double)cpu / 1e6, interval);
 		save(g);
 		next = clock_ns(CLOCK_MONOTONIC) + interval * 1000000000ULL;
 	}
