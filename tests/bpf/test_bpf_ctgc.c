@@ -11,6 +11,9 @@
  * stamped by another thread while sweeps run (after their clock read)
  * are never deleted.
  *
+ * --bench [ENTRIES [RUNS]]: the time and CPU of a sweep of a full map
+ * (default ZH_CT_MAX entries), batch and per key, 0, 50 and 100 % dead.
+ *
  * Exit 77 (skipped) when not root: creating BPF maps needs it.
  */
 #include <errno.h>
@@ -128,13 +131,13 @@ static const struct flow flows[] = {
 	{ "closing vs est", 0, T(TCP), "10.0.0.1", "10.96.0.10", 40007, 80,
 	  "10.0.1.5", 8080, 0, C_, E_, 30, ABSENT, 0, 0, 0 },
 	/* One half dead, the other alive: the flow stays whole. */
-	{ "fwd dead, rev live", 0, T(UDP), "10.0.0.1", "10.96.0.10", 40008,
-	  53, "10.0.1.5", 5353, 0, N_, N_, 200, 3, 1, 1, 0 },
-	{ "rev dead, fwd live", 0, T(TCP), "10.0.0.1", "10.96.0.10", 40009,
-	  80, "10.0.1.5", 8080, 0, E_, C_, 1, 20, 1, 1, 0 },
+	{ "fwd dead, rev live", 0, T(UDP), "10.0.0.1", "10.96.0.10", 40008, 53,
+	  "10.0.1.5", 5353, 0, N_, N_, 200, 3, 1, 1, 0 },
+	{ "rev dead, fwd live", 0, T(TCP), "10.0.0.1", "10.96.0.10", 40009, 80,
+	  "10.0.1.5", 8080, 0, E_, C_, 1, 20, 1, 1, 0 },
 	/* Its backend gone: nothing pairs the FWD with a reply. */
-	{ "fwd dead, backend gone", 0, T(UDP), "10.0.0.1", "10.96.0.12",
-	  40010, 53, NULL, 5353, 0, N_, N_, 200, 3, 0, 1, 0 },
+	{ "fwd dead, backend gone", 0, T(UDP), "10.0.0.1", "10.96.0.12", 40010,
+	  53, NULL, 5353, 0, N_, N_, 200, 3, 0, 1, 0 },
 	{ "fwd alone dead", 0, T(UDP), "10.0.0.1", "10.96.0.10", 40011, 53,
 	  "10.0.1.5", 5353, 0, N_, N_, 121, ABSENT, 0, 0, 0 },
 	{ "rev alone dead", 0, T(UDP), "10.0.0.1", "10.96.0.10", 40012, 53,
@@ -176,8 +179,8 @@ static const struct flow flows[] = {
 	 * entry is that flow's, alive; this one's entry is dead. */
 	{ "snat port taken", 1, T(UDP), "10.0.0.2", "1.1.1.1", 41008, 53,
 	  "192.168.1.1", 61008, 0, N_, N_, 200, 1, 0, 1, 1 },
-	{ "snat port taken, fwd live", 1, T(UDP), "10.0.0.2", "1.1.1.1",
-	  41009, 53, "192.168.1.1", 61009, 0, N_, N_, 100, 1, 1, 1, 1 },
+	{ "snat port taken, fwd live", 1, T(UDP), "10.0.0.2", "1.1.1.1", 41009,
+	  53, "192.168.1.1", 61009, 0, N_, N_, 100, 1, 1, 1, 1 },
 	{ "snat v6 dead", 1, T(TCP), "fd00::2", "2001:db8::1", 41010, 443,
 	  "2001:db8:1::1", 61010, 0, C_, C_, 11, 11, 0, 0, 0 },
 	{ "snat v6 fwd dead, rev live", 1, T(TCP), "fd00::2", "2001:db8::1",
@@ -305,7 +308,8 @@ static void table_check(unsigned int flags)
 		const struct flow *f = &flows[i];
 		struct zh_ct_key fk, rk;
 		struct zh_ct fv, rv;
-		bool fin = f->fwd_age > ABSENT / 2, rin = f->rev_age > ABSENT / 2;
+		bool fin = f->fwd_age > ABSENT / 2,
+		     rin = f->rev_age > ABSENT / 2;
 
 		flow_entries(f, &fk, &fv, &rk, &rv, now);
 		if (fin && has(&fk) != f->fwd_kept) {
@@ -417,8 +421,7 @@ static void big_check(unsigned int flags)
 	for (__u32 i = 0; i < BIG; i++) {
 		big_entry(i, now, &k, &v);
 		if (has(&k) != (i % 3 != 0))
-			fail_msg("entry %u (%s) %s", i,
-				 i % 3 ? "live" : "dead",
+			fail_msg("entry %u (%s) %s", i, i % 3 ? "live" : "dead",
 				 i % 3 ? "was deleted" : "is left");
 		left += i % 3 != 0;
 	}
@@ -496,11 +499,131 @@ static void test_stamped_while_sweeping(void **state)
 	}
 	print_message("%lu stamps written during 200 sweeps\n", h.writes);
 	if (missing)
-		fail_msg("%d of %u entries stamped while the sweeps ran were deleted",
-			 missing, HOT);
+		fail_msg(
+			"%d of %u entries stamped while the sweeps ran were deleted",
+			missing, HOT);
 }
 
-int main(void)
+/* --- --bench: a full map's sweep ---------------------------------------------- */
+
+/*
+ * A map of @max entries filled with Service flows (FWD and REV, their
+ * backend present), @dead_pct of the flows dead; swept @runs times per
+ * mode (each run on a map filled anew): wall and CPU time (this process's,
+ * user and system: the syscalls are the cost), as a median.
+ */
+static __u64 cpu_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+	return (__u64)ts.tv_sec * 1000000000ULL + (__u64)ts.tv_nsec;
+}
+
+static void bench_fill(__u32 max, int dead_pct)
+{
+	const __u32 batch = 8192;
+	struct zh_ct_key *k = calloc(batch, sizeof(*k));
+	struct zh_ct *v = calloc(batch, sizeof(*v));
+	struct zh_backend be = { .family = ZH_AF_INET,
+				 .port = htons(8080),
+				 .svc_id = SVC_ID };
+	__u32 id = BE_ID, n = 0, cnt;
+	__u64 now = now_ns();
+
+	assert_true(k && v);
+	addr("10.0.1.5", be.addr);
+	put(be_fd, &id, &be);
+	for (__u32 f = 0; n < max; f++) {
+		/* Flow f: client 10.x.y.z:port -> VIP:80, both entries. */
+		bool dead = (f * 7919U) % 100 < (__u32)dead_pct;
+		__u32 i = n % batch;
+
+		memset(&k[i], 0, 2 * sizeof(*k));
+		memset(&v[i], 0, 2 * sizeof(*v));
+		k[i].family = k[i + 1].family = ZH_AF_INET;
+		k[i].proto = k[i + 1].proto = IPPROTO_TCP;
+		k[i].dir = ZH_CT_FWD;
+		k[i].saddr[0] = k[i + 1].daddr[0] = htonl(0x0a800000 | f >> 4);
+		k[i].sport = k[i + 1].dport = htons((__u16)(20000 + (f & 15)));
+		addr("10.96.0.10", k[i].daddr);
+		k[i].dport = htons(80);
+		k[i + 1].dir = ZH_CT_REV;
+		addr("10.0.1.5", k[i + 1].saddr);
+		k[i + 1].sport = htons(8080);
+		for (int d = 0; d < 2; d++) {
+			v[i + d].svc_id = SVC_ID;
+			v[i + d].backend_id = BE_ID;
+			v[i + d].state = dead ? ZH_CT_CLOSING :
+						ZH_CT_ESTABLISHED;
+			v[i + d].last_seen_ns = now - (dead ? 60 * S : S);
+		}
+		addr("10.96.0.10", v[i + 1].vip);
+		v[i + 1].vport = htons(80);
+		n += 2;
+		if (n % batch && n < max)
+			continue;
+		cnt = (n - 1) % batch + 1;
+		if (bpf_map_update_batch(ct_fd, k, v, &cnt, NULL))
+			fail_msg("update_batch: %s", strerror(errno));
+	}
+	free(k);
+	free(v);
+}
+
+static int cmp_u64(const void *a, const void *b)
+{
+	__u64 x = *(const __u64 *)a, y = *(const __u64 *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+static void bench(__u32 max, int runs)
+{
+	static const int dead_pcts[] = { 0, 50, 100 };
+
+	printf("conntrack GC: sweeps of a full zh_ct (%u entries, Service flows both ways), median of %d\n",
+	       max, runs);
+	printf("%-9s %-7s %8s %8s %8s %10s %10s %10s\n", "mode", "dead", "read",
+	       "deleted", "slices", "wall_ms", "cpu_ms", "ns/entry");
+	for (int m = 0; m < 2; m++)
+		for (size_t d = 0; d < ARRAY_SIZE(dead_pcts); d++) {
+			__u64 wall[16], cpu[16];
+			struct zh_ctgc_result r = { 0 };
+
+			for (int i = 0; i < runs && i < 16; i++) {
+				struct zh_ctgc *gc;
+				__u64 t0, c0;
+
+				maps_new(max);
+				bench_fill(max, dead_pcts[d]);
+				gc = zh_ctgc_new(ct_fd, be_fd, 0,
+						 m ? ZH_CTGC_F_PER_KEY : 0);
+				assert_non_null(gc);
+				t0 = now_ns();
+				c0 = cpu_ns();
+				assert_int_equal(zh_ctgc_sweep(gc, &r), 0);
+				cpu[i] = cpu_ns() - c0;
+				wall[i] = now_ns() - t0;
+				zh_ctgc_free(gc);
+				maps_close(NULL);
+			}
+			qsort(wall, (size_t)runs, sizeof(*wall), cmp_u64);
+			qsort(cpu, (size_t)runs, sizeof(*cpu), cmp_u64);
+			printf("%-9s %5d %% %8llu %8llu %8llu %10.1f %10.1f %10.0f\n",
+			       m ? "per-key" : "batch", dead_pcts[d],
+			       (unsigned long long)r.seen,
+			       (unsigned long long)r.deleted,
+			       (unsigned long long)r.slices,
+			       (double)wall[runs / 2] / 1e6,
+			       (double)cpu[runs / 2] / 1e6,
+			       r.seen ?
+				       (double)wall[runs / 2] / (double)r.seen :
+				       0);
+		}
+}
+
+int main(int argc, char **argv)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_teardown(test_table_batch, maps_close),
@@ -515,6 +638,17 @@ int main(void)
 		fprintf(stderr,
 			"test_bpf_ctgc: skipped: needs root (creating BPF maps)\n");
 		return 77;
+	}
+	/* --bench [ENTRIES [RUNS]]: not a test, numbers (README). */
+	if (argc > 1 && !strcmp(argv[1], "--bench")) {
+		__u32 max = argc > 2 ? (__u32)strtoul(argv[2], NULL, 0) :
+				       ZH_CT_MAX;
+		int runs = argc > 3 ? atoi(argv[3]) : 3;
+
+		bench(max ? max : ZH_CT_MAX, runs < 1  ? 1 :
+					     runs > 16 ? 16 :
+							 runs);
+		return 0;
 	}
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
