@@ -118,6 +118,8 @@ counters() {
 	check "/metrics: the last sweep's time, duration, live entries" \
 		sh -c "grep -E '^zerohop_conntrack_gc_(last_sweep_time_seconds|duration_seconds|live_entries|interval_seconds) ' '$ZH_TMP/metrics' | grep -c . | grep -qx 4"
 	check "a debug line per sweep" grep -q "conntrack GC: .* deleted" "$ZH_TMP/agent.log"
+	check "zerohopctl conntrack gc: one sweep, the open flow's entries read, none deleted" \
+		sh -c "'$CTL' conntrack gc -o json | jq -e '.read >= 2 and .live >= 2 and .deleted == 0'"
 	grep "conntrack GC" "$ZH_TMP/agent.log" | tail -n 2
 	"$CTL" stats | sed -n '/conntrack GC/,$p'
 }

@@ -41,7 +41,7 @@ struct ctl {
 	bool reset;
 	const char *probes; /* latency --probes on|off */
 	const char *sample; /* latency --sample N|off */
-	const char *sub; /* service add|del|list|apply, conntrack list|flush */
+	const char *sub; /* service add|del|list|apply, conntrack list|flush|gc */
 	/* service add/del */
 	const char *vip, *proto, *affinity, *file;
 	__u16 port, nodeport; /* 0: not given */
@@ -106,6 +106,8 @@ static void usage(FILE *f)
 		"                            keep it in --state-dir, default $%s or %s)\n"
 		"  conntrack list [-o json]  Service flows, both directions: addresses, state, age\n"
 		"  conntrack flush           remove every Service flow entry\n"
+		"  conntrack gc [-o json]    one sweep now of the entries the datapath holds\n"
+		"                            dead (idle past their timeout), as zerohopd's GC\n"
 		"  policy [--pod IP [--peer IP [--port P] [--proto tcp|udp|sctp|icmp]]] [-o json]\n"
 		"                            NetworkPolicy for the pod of this node with address\n"
 		"                            IP: its state, the policies that select it (from\n"
@@ -1130,6 +1132,43 @@ static int cmd_conntrack_flush(struct ctl *c)
 	return 0;
 }
 
+/* One sweep of zh_ct (ctgc.h), as zerohopd's GC; no pin lock (gc.h). */
+static int cmd_conntrack_gc(struct ctl *c)
+{
+	struct zh_ctgc *gc =
+		zh_ctgc_new(c->objs.ct_fd, c->objs.backends_fd, 0, 0);
+	struct zh_ctgc_result r;
+	struct timespec t0, t1;
+	double ms;
+	int err;
+
+	if (!gc)
+		return -errno;
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	err = zh_ctgc_sweep(gc, &r);
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	ms = (double)(t1.tv_sec - t0.tv_sec) * 1e3 +
+	     (double)(t1.tv_nsec - t0.tv_nsec) / 1e6;
+	if (!err && c->json)
+		err = print_json(json_pack(
+			"{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:b, s:f}", "read",
+			(json_int_t)r.seen, "live", (json_int_t)r.live, "kept",
+			(json_int_t)r.kept, "deleted", (json_int_t)r.deleted,
+			"gone", (json_int_t)r.gone, "slices",
+			(json_int_t)r.slices, "maxEntries",
+			(json_int_t)zh_ctgc_max_entries(gc), "perKey",
+			r.per_key, "durationSeconds", ms / 1e3));
+	else if (!err)
+		printf("%llu of %u entries read: %llu live, %llu dead kept with their flow, %llu deleted (%llu gone first); %.1f ms%s\n",
+		       (unsigned long long)r.seen, zh_ctgc_max_entries(gc),
+		       (unsigned long long)r.live, (unsigned long long)r.kept,
+		       (unsigned long long)r.deleted,
+		       (unsigned long long)r.gone, ms,
+		       r.per_key ? ", per key" : "");
+	zh_ctgc_free(gc);
+	return err;
+}
+
 /* --- policy -------------------------------------------------------------- */
 
 static __u8 proto_num(const char *p)
@@ -1576,7 +1615,8 @@ static const struct {
 	unsigned int opts;
 } cmds[] = {
 	{ "endpoints", NULL, cmd_endpoints, NULL, true, OPT_OUTPUT },
-	{ "stats", NULL, cmd_stats, NULL, true, OPT_OUTPUT | OPT_RESET },
+	{ "stats", NULL, cmd_stats, NULL, true,
+	  OPT_OUTPUT | OPT_RESET | OPT_STATE_DIR },
 	{ "latency", NULL, cmd_latency, NULL, true,
 	  OPT_OUTPUT | OPT_RESET | OPT_PROBES | OPT_SAMPLE },
 	{ "unpin", NULL, cmd_unpin, NULL, false, 0 },
@@ -1597,6 +1637,7 @@ static const struct {
 	  OPT_OUTPUT | OPT_STATE_DIR },
 	{ "conntrack", "list", cmd_conntrack_list, NULL, true, OPT_OUTPUT },
 	{ "conntrack", "flush", cmd_conntrack_flush, NULL, true, 0 },
+	{ "conntrack", "gc", cmd_conntrack_gc, NULL, true, OPT_OUTPUT },
 	{ "policy", NULL, cmd_policy, NULL, true,
 	  OPT_OUTPUT | OPT_POD | OPT_PEER | OPT_PORT | OPT_PROTO },
 };
