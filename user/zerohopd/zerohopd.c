@@ -320,7 +320,7 @@ static int parse_map_size(const char *arg, void *dst)
 }
 
 /* --ct-gc-interval SECS: at most a day (the longest timeout is 6 h). */
-#define CT_GC_MAX_S 86400
+#define CT_GC_MAX_S 86400U
 
 /* --ct-gc-interval auto|SECS|off into the struct zh_gc_opts at @dst:
  * interval_s 0 is off. */
