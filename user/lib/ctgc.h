@@ -127,21 +127,25 @@ int zh_ctgc_sweep(struct zh_ctgc *gc, struct zh_ctgc_result *r);
  * quarter: by that fraction, to a tenth at most) or left it nearly full
  * of live flows (over 3/4: halved), longer (x1.5) when it freed little
  * (under 5 %) of a map at most half full, else the same; within
- * ZH_CTGC_MIN_S..ZH_CTGC_MAX_S.
+ * ZH_CTGC_MIN_S..ZH_CTGC_MAX_S. The longest is short beside the LRU's
+ * own pace (Cilium allows hours): an idle node that turns busy fills the
+ * map within minutes, and every new flow pays the eviction until the next
+ * sweep; a sweep of a full map of live flows costs ~60 ms of CPU here.
  */
 #define ZH_CTGC_START_S 60U
 #define ZH_CTGC_MIN_S 5U
-#define ZH_CTGC_MAX_S 900U
+#define ZH_CTGC_MAX_S 300U
 unsigned int zh_ctgc_next_interval(unsigned int prev_s,
 				   const struct zh_ctgc_result *r,
 				   __u32 max_entries);
 
 /*
  * What zerohopd's sweeps did, for /metrics and zerohopctl stats: kept by
- * the agent in its state directory (ZH_CTGC_STATE_FILE), rewritten whole
- * after every sweep.
+ * the agent in its state directory (ZH_CTGC_STATE_FILE, JSON), rewritten
+ * whole after every sweep. Not NAME.json: the plugin's records of its
+ * pods are, and tests (and people) look for them so.
  */
-#define ZH_CTGC_STATE_FILE "ctgc.json"
+#define ZH_CTGC_STATE_FILE "conntrack-gc"
 struct zh_ctgc_stats {
 	bool on; /* sweeping (not --ct-gc-interval off) */
 	bool auto_interval;
