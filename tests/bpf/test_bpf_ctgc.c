@@ -12,7 +12,8 @@
  * are never deleted.
  *
  * --bench [ENTRIES [RUNS]]: the time and CPU of a sweep of a full map
- * (default ZH_CT_MAX entries), batch and per key, 0, 50 and 100 % dead.
+ * (default ZH_CT_MAX entries), batch and per key, 0, 50 and 100 % dead;
+ * new entries' inserts into that map full of dead ones, and swept.
  *
  * Exit 77 (skipped) when not root: creating BPF maps needs it.
  */
@@ -623,6 +624,66 @@ static void bench(__u32 max, int runs)
 		}
 }
 
+/* @n inserts of new flows' entries (keys no fill made), each timed; p50,
+ * p99, p99.9 and max in ns into @out. The LRU evicts 128 at a time: one
+ * insert in 128 pays it, between p99 and p99.9. */
+static void bench_inserts(__u32 n, __u64 *out)
+{
+	__u64 *t = calloc(n, sizeof(*t));
+	struct zh_ct_key k;
+	struct zh_ct v;
+
+	assert_non_null(t);
+	for (__u32 i = 0; i < n; i++) {
+		__u64 t0;
+
+		big_entry(i, now_ns(), &k, &v);
+		k.dir = ZH_CT_SNAT_FWD; /* no fill writes these */
+		t0 = now_ns();
+		if (bpf_map_update_elem(ct_fd, &k, &v, BPF_ANY))
+			fail_msg("insert: %s", strerror(errno));
+		t[i] = now_ns() - t0;
+	}
+	qsort(t, n, sizeof(*t), cmp_u64);
+	out[0] = t[n / 2];
+	out[1] = t[n * 99 / 100];
+	out[2] = t[n * 999 / 1000];
+	out[3] = t[n - 1];
+	free(t);
+}
+
+/* What the sweep is for: new flows' inserts into a map full of dead
+ * entries (the LRU evicts, ~128 at a time under its lock) against the
+ * same map swept first. */
+static void bench_insert_cost(__u32 max)
+{
+	const __u32 n = 20000;
+	__u64 full[4], swept[4];
+	struct zh_ctgc *gc;
+
+	maps_new(max);
+	bench_fill(max, 100);
+	bench_inserts(n, full);
+	maps_close(NULL);
+	maps_new(max);
+	bench_fill(max, 100);
+	gc = zh_ctgc_new(ct_fd, be_fd, 0, 0);
+	assert_non_null(gc);
+	assert_int_equal(zh_ctgc_sweep(gc, NULL), 0);
+	zh_ctgc_free(gc);
+	bench_inserts(n, swept);
+	maps_close(NULL);
+	printf("\n%u inserts of new entries (bpf_map_update_elem from userspace: the LRU's path, as the datapath's), ns:\n",
+	       n);
+	printf("%-24s %8s %8s %8s %8s\n", "map", "p50", "p99", "p99.9", "max");
+	printf("%-24s %8llu %8llu %8llu %8llu\n", "full of dead entries",
+	       (unsigned long long)full[0], (unsigned long long)full[1],
+	       (unsigned long long)full[2], (unsigned long long)full[3]);
+	printf("%-24s %8llu %8llu %8llu %8llu\n", "the same, swept first",
+	       (unsigned long long)swept[0], (unsigned long long)swept[1],
+	       (unsigned long long)swept[2], (unsigned long long)swept[3]);
+}
+
 int main(int argc, char **argv)
 {
 	const struct CMUnitTest tests[] = {
@@ -645,9 +706,10 @@ int main(int argc, char **argv)
 				       ZH_CT_MAX;
 		int runs = argc > 3 ? atoi(argv[3]) : 3;
 
-		bench(max ? max : ZH_CT_MAX, runs < 1  ? 1 :
-					     runs > 16 ? 16 :
-							 runs);
+		if (!max)
+			max = ZH_CT_MAX;
+		bench(max, runs < 1 ? 1 : runs > 16 ? 16 : runs);
+		bench_insert_cost(max);
 		return 0;
 	}
 	return cmocka_run_group_tests(tests, NULL, NULL);
