@@ -14,7 +14,9 @@
  * the loop never waits for it, and it stops between two slices. The pin
  * lock is not taken: deleting a dead entry commutes with every other
  * writer of zh_ct (the datapath takes no lock; the agent and zerohopctl
- * only delete), and holding it for a sweep would stall pod ADDs.
+ * delete the flows of removed Services and pods, or flush; an upgrade
+ * copies the map, where a dead entry copied or not is the same), and
+ * holding it for a sweep would stall pod ADDs.
  *
  * It pauses between slices as long as the slice took (at most
  * PAUSE_MAX_MS): one CPU at most half busy while it sweeps. The next sweep
