@@ -115,7 +115,8 @@ UNIT_BINS := $(patsubst tests/unit/%.c,$(O)/tests/%,$(UNIT_SRCS))
 BPFTEST_SRCS := $(wildcard tests/bpf/test_*.c)
 BPFTEST_BINS := $(patsubst tests/bpf/%.c,$(O)/tests/%,$(BPFTEST_SRCS))
 BPFTEST_PLAIN := $(O)/tests/test_bpf_svc_maps $(O)/tests/test_bpf_xsk_socket \
-	$(O)/tests/test_bpf_upgrade $(O)/tests/test_bpf_sock
+	$(O)/tests/test_bpf_upgrade $(O)/tests/test_bpf_sock \
+	$(O)/tests/test_bpf_ctgc
 BPFTEST_FAST := $(filter-out $(BPFTEST_PLAIN),$(BPFTEST_BINS))
 
 # --- build ------------------------------------------------------------------
@@ -299,6 +300,13 @@ $(O)/tests/test_bpf_svc_maps: $(O)/tests/bpf/test_bpf_svc_maps.o $(LIB) $(XSK_LI
 	$(call msg,LINK,$@)
 	$(Q)$(CC) $(LDFLAGS) $^ $(PKG_LIBS) $(CMOCKA_LIBS) -o $@
 
+# The conntrack GC's sweep on real BPF maps: libzerohop alone.
+$(O)/tests/bpf/test_bpf_ctgc.o: ZH_CFLAGS += -Itests/unit
+$(O)/tests/test_bpf_ctgc: $(O)/tests/bpf/test_bpf_ctgc.o $(LIB) $(XSK_LIB)
+	@mkdir -p $(@D)
+	$(call msg,LINK,$@)
+	$(Q)$(CC) $(LDFLAGS) $^ $(PKG_LIBS) $(CMOCKA_LIBS) -lpthread -o $@
+
 tests: $(UNIT_BINS) $(BPFTEST_BINS)
 
 # --- tests ------------------------------------------------------------------
@@ -325,7 +333,7 @@ check-sanitize:
 # The integration scripts, in the order they run; each skips (exit 77,
 # saying why) where it cannot run, and run-tier does not count that a
 # failure.
-INTEGRATION_TESTS := run metrics latency services k8s-apiserver policy netpol lb k8s hostile xdpbench afxdp churn features upgrade demo deploy socklb masq netkit
+INTEGRATION_TESTS := run metrics latency services k8s-apiserver policy netpol lb k8s hostile xdpbench afxdp churn features upgrade demo deploy socklb masq netkit ctgc
 
 check-integration: all $(O)/tests/xsk_peer $(O)/tests/zh-flows $(O)/tests/zh-sockc \
 		$(O)/tests/nk_pair

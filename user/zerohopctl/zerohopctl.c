@@ -24,6 +24,7 @@
 #include "nodes.h"
 #include "pol_maps.h"
 #include "podstate.h"
+#include "ctgc.h"
 
 /* Exit codes: only main() returns them. */
 #define EXIT_FAIL 1
@@ -40,7 +41,7 @@ struct ctl {
 	bool reset;
 	const char *probes; /* latency --probes on|off */
 	const char *sample; /* latency --sample N|off */
-	const char *sub; /* service add|del|list|apply, conntrack list|flush */
+	const char *sub; /* service add|del|list|apply, conntrack list|flush|gc */
 	/* service add/del */
 	const char *vip, *proto, *affinity, *file;
 	__u16 port, nodeport; /* 0: not given */
@@ -67,7 +68,8 @@ static void usage(FILE *f)
 		"\n"
 		"Commands:\n"
 		"  endpoints [-o json]       pods on the fast path: IPs, MAC, host veth, netns, container\n"
-		"  stats [-o json] [--reset] packets redirected, passed to the kernel, dropped by reason\n"
+		"  stats [-o json] [--reset] packets redirected, passed to the kernel, dropped by reason;\n"
+		"                            zerohopd's conntrack GC (its record in the state dir)\n"
 		"  latency [-o json] [--reset] [--probes on|off] [--sample N|off]\n"
 		"                            per-hop latency: count, p50, p90, p99, p99.9, max per\n"
 		"                            hop and source; --probes times xdpbench's probe\n"
@@ -104,6 +106,8 @@ static void usage(FILE *f)
 		"                            keep it in --state-dir, default $%s or %s)\n"
 		"  conntrack list [-o json]  Service flows, both directions: addresses, state, age\n"
 		"  conntrack flush           remove every Service flow entry\n"
+		"  conntrack gc [-o json]    one sweep now of the entries the datapath holds\n"
+		"                            dead (idle past their timeout), as zerohopd's GC\n"
 		"  policy [--pod IP [--peer IP [--port P] [--proto tcp|udp|sctp|icmp]]] [-o json]\n"
 		"                            NetworkPolicy for the pod of this node with address\n"
 		"                            IP: its state, the policies that select it (from\n"
@@ -258,8 +262,60 @@ static int cmd_endpoints(struct ctl *c)
 	return print_json(arr);
 }
 
+/* zerohopd's conntrack GC, from its record (ctgc.h): NULL when there is
+ * none (no agent here yet, or one before the GC). */
+static json_t *gc_json(const struct zh_ctgc_stats *g)
+{
+	const struct zh_ctgc_result *l = &g->last;
+
+	return json_pack(
+		"{s:b, s:b, s:I, s:I, s:I, s:I, s:I, s:I, s:{s:f, s:f, s:f, s:I, s:I, s:I, s:I, s:I, s:I, s:b}}",
+		"on", g->on, "auto", g->auto_interval, "intervalSeconds",
+		(json_int_t)g->interval_s, "maxEntries",
+		(json_int_t)g->max_entries, "sweeps", (json_int_t)g->sweeps,
+		"deleted", (json_int_t)g->deleted_total, "keptForFlow",
+		(json_int_t)g->kept_total, "errors", (json_int_t)g->errors,
+		"lastSweep", "time", g->last_time, "durationSeconds",
+		(double)g->last_duration_ns / 1e9, "cpuSeconds",
+		(double)g->last_cpu_ns / 1e9, "read", (json_int_t)l->seen,
+		"live", (json_int_t)l->live, "kept", (json_int_t)l->kept,
+		"deleted", (json_int_t)l->deleted, "gone", (json_int_t)l->gone,
+		"slices", (json_int_t)l->slices, "perKey", l->per_key);
+}
+
+static void gc_print(const struct zh_ctgc_stats *g)
+{
+	const struct zh_ctgc_result *l = &g->last;
+	char when[32] = "never";
+	time_t t = (time_t)g->last_time;
+	struct tm tm;
+
+	printf("\nconntrack GC (zerohopd --ct-gc-interval): ");
+	if (!g->on) {
+		printf("off\n");
+		return;
+	}
+	printf("every %u s%s\n", g->interval_s,
+	       g->auto_interval ? " (auto)" : "");
+	if (g->last_time > 0 && gmtime_r(&t, &tm))
+		strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%SZ", &tm);
+	printf("%-22s %14llu\n%-22s %14llu\n%-22s %14llu\n%-22s %14llu\n",
+	       "sweeps", (unsigned long long)g->sweeps, "deleted",
+	       (unsigned long long)g->deleted_total, "kept for their flow",
+	       (unsigned long long)g->kept_total, "failed sweeps",
+	       (unsigned long long)g->errors);
+	printf("last sweep %s: %llu of %u entries read, %llu live, %llu kept, %llu deleted; %.1f ms (CPU %.1f ms)%s\n",
+	       when, (unsigned long long)l->seen, g->max_entries,
+	       (unsigned long long)l->live, (unsigned long long)l->kept,
+	       (unsigned long long)l->deleted,
+	       (double)g->last_duration_ns / 1e6, (double)g->last_cpu_ns / 1e6,
+	       l->per_key ? ", per key" : "");
+}
+
 static int cmd_stats(struct ctl *c)
 {
+	struct zh_ctgc_stats gc;
+	bool has_gc;
 	struct zh_counter st[ZH_STAT_MAX];
 	__u64 passed = 0, dropped = 0, sk[ZH_SOCK_STAT_MAX];
 	__u64 vx[ZH_VXLAN_STAT_MAX];
@@ -275,6 +331,7 @@ static int cmd_stats(struct ctl *c)
 	if (err)
 		return err;
 	mask = zh_socklb_attached(c->objs.dir, NULL);
+	has_gc = !zh_ctgc_stats_load(c->state_dir, &gc);
 	for (int s = ZH_STAT_PASS_NOT_IP; s < ZH_STAT_MAX; s++) {
 		if (s == ZH_STAT_XSK_REDIRECT)
 			continue;
@@ -316,6 +373,8 @@ static int cmd_stats(struct ctl *c)
 			json_object_set_new(sj, zh_vxlan_stat_name(s),
 					    json_integer((json_int_t)vx[s]));
 		json_object_set_new(j, "vxlan", sj);
+		json_object_set_new(j, "conntrackGC",
+				    has_gc ? gc_json(&gc) : json_null());
 		err = print_json(j);
 	} else {
 		printf("%-22s %14s %16s\n", "COUNTER", "PACKETS", "BYTES");
@@ -337,6 +396,8 @@ static int cmd_stats(struct ctl *c)
 		for (int s = 0; s < ZH_VXLAN_STAT_MAX; s++)
 			printf("%-22s %14llu\n", zh_vxlan_stat_name(s),
 			       (unsigned long long)vx[s]);
+		if (has_gc)
+			gc_print(&gc);
 	}
 	if (!err && c->reset)
 		err = zh_stats_reset(&c->objs);
@@ -1085,6 +1146,43 @@ static int cmd_conntrack_flush(struct ctl *c)
 	return 0;
 }
 
+/* One sweep of zh_ct (ctgc.h), as zerohopd's GC; no pin lock (gc.h). */
+static int cmd_conntrack_gc(struct ctl *c)
+{
+	struct zh_ctgc *gc =
+		zh_ctgc_new(c->objs.ct_fd, c->objs.backends_fd, 0, 0);
+	struct zh_ctgc_result r;
+	struct timespec t0, t1;
+	double ms;
+	int err;
+
+	if (!gc)
+		return -errno;
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	err = zh_ctgc_sweep(gc, &r);
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	ms = (double)(t1.tv_sec - t0.tv_sec) * 1e3 +
+	     (double)(t1.tv_nsec - t0.tv_nsec) / 1e6;
+	if (!err && c->json)
+		err = print_json(json_pack(
+			"{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:b, s:f}", "read",
+			(json_int_t)r.seen, "live", (json_int_t)r.live, "kept",
+			(json_int_t)r.kept, "deleted", (json_int_t)r.deleted,
+			"gone", (json_int_t)r.gone, "slices",
+			(json_int_t)r.slices, "maxEntries",
+			(json_int_t)zh_ctgc_max_entries(gc), "perKey",
+			r.per_key, "durationSeconds", ms / 1e3));
+	else if (!err)
+		printf("%llu of %u entries read: %llu live, %llu dead kept with their flow, %llu deleted (%llu gone first); %.1f ms%s\n",
+		       (unsigned long long)r.seen, zh_ctgc_max_entries(gc),
+		       (unsigned long long)r.live, (unsigned long long)r.kept,
+		       (unsigned long long)r.deleted,
+		       (unsigned long long)r.gone, ms,
+		       r.per_key ? ", per key" : "");
+	zh_ctgc_free(gc);
+	return err;
+}
+
 /* --- policy -------------------------------------------------------------- */
 
 static __u8 proto_num(const char *p)
@@ -1531,7 +1629,8 @@ static const struct {
 	unsigned int opts;
 } cmds[] = {
 	{ "endpoints", NULL, cmd_endpoints, NULL, true, OPT_OUTPUT },
-	{ "stats", NULL, cmd_stats, NULL, true, OPT_OUTPUT | OPT_RESET },
+	{ "stats", NULL, cmd_stats, NULL, true,
+	  OPT_OUTPUT | OPT_RESET | OPT_STATE_DIR },
 	{ "latency", NULL, cmd_latency, NULL, true,
 	  OPT_OUTPUT | OPT_RESET | OPT_PROBES | OPT_SAMPLE },
 	{ "unpin", NULL, cmd_unpin, NULL, false, 0 },
@@ -1552,6 +1651,7 @@ static const struct {
 	  OPT_OUTPUT | OPT_STATE_DIR },
 	{ "conntrack", "list", cmd_conntrack_list, NULL, true, OPT_OUTPUT },
 	{ "conntrack", "flush", cmd_conntrack_flush, NULL, true, 0 },
+	{ "conntrack", "gc", cmd_conntrack_gc, NULL, true, OPT_OUTPUT },
 	{ "policy", NULL, cmd_policy, NULL, true,
 	  OPT_OUTPUT | OPT_POD | OPT_PEER | OPT_PORT | OPT_PROTO },
 };

@@ -86,6 +86,7 @@ struct zh_metrics {
 	const struct zh_objs *objs;
 	const struct zh_xsk_srv *xsk; /* NULL: no AF_XDP handoff */
 	const struct zh_kube *kube; /* NULL: no Kubernetes mode */
+	const struct zh_gc *gc; /* NULL: no conntrack GC */
 	char ready_pin[PATH_MAX]; /* exists once the objects are pinned */
 	double start_time; /* seconds since the epoch */
 	struct count_cache counts[16]; /* by maps[] index; the thread's */
@@ -206,6 +207,7 @@ struct scrape {
 	struct count_cache *counts; /* m's, written by the scrape */
 	struct zh_counter stats[ZH_STAT_MAX];
 	const struct zh_kube_stats *kube; /* NULL: no Kubernetes mode */
+	const struct zh_ctgc_stats *gc; /* NULL: no conntrack GC */
 };
 
 /* The counter's reason label: its name without the pass_/drop_ prefix. */
@@ -564,6 +566,38 @@ static int fam_sock_attached(struct mbuf *b, const char *name,
 	return 0;
 }
 
+/* The conntrack GC (gc.h): nothing with --ct-gc-interval off. */
+#define GC_FAMILY(fn, body)                             \
+	static int fn(struct mbuf *b, const char *name, \
+		      const struct scrape *s)           \
+	{                                               \
+		const struct zh_ctgc_stats *st = s->gc; \
+                                                        \
+		if (!st)                                \
+			return 0;                       \
+		body;                                   \
+		return 0;                               \
+	}
+GC_FAMILY(fam_gc_sweeps, {
+	sample_u64(b, name, LABELS("result", "ok"), st->sweeps - st->errors);
+	sample_u64(b, name, LABELS("result", "failed"), st->errors);
+})
+GC_FAMILY(fam_gc_deleted, sample_u64(b, name, NULL, st->deleted_total))
+GC_FAMILY(fam_gc_kept, sample_u64(b, name, NULL, st->kept_total))
+GC_FAMILY(fam_gc_live, {
+	if (st->sweeps)
+		sample_u64(b, name, NULL, st->last.live + st->last.kept);
+})
+GC_FAMILY(fam_gc_duration, {
+	if (st->sweeps)
+		sample_f(b, name, NULL, (double)st->last_duration_ns / 1e9);
+})
+GC_FAMILY(fam_gc_last, {
+	if (st->sweeps)
+		sample_f(b, name, NULL, st->last_time);
+})
+GC_FAMILY(fam_gc_interval, sample_u64(b, name, NULL, st->interval_s))
+
 /* The Kubernetes families: nothing without --kubernetes. */
 #define KUBE_FAMILY(fn, body)                             \
 	static int fn(struct mbuf *b, const char *name,   \
@@ -750,6 +784,28 @@ static const struct family {
 	  fam_kernel_feature },
 	{ "zerohop_build_info", "gauge",
 	  "The version of zerohopd; the value is always 1.", fam_build_info },
+	{ "zerohop_conntrack_gc_sweeps_total", "counter",
+	  "Sweeps of " ZH_MAP_CT
+	  " for entries past their idle timeout (--ct-gc-interval), by result.",
+	  fam_gc_sweeps },
+	{ "zerohop_conntrack_gc_deleted_total", "counter",
+	  "Conntrack entries the sweeps deleted: idle past their timeout, as the datapath holds them dead.",
+	  fam_gc_deleted },
+	{ "zerohop_conntrack_gc_kept_total", "counter",
+	  "Conntrack entries past their timeout the sweeps kept: the other entry of their flow lives.",
+	  fam_gc_kept },
+	{ "zerohop_conntrack_gc_live_entries", "gauge",
+	  "Conntrack entries the last sweep found alive (or kept with their flow).",
+	  fam_gc_live },
+	{ "zerohop_conntrack_gc_duration_seconds", "gauge",
+	  "How long the last sweep took (wall clock, pauses between its slices included).",
+	  fam_gc_duration },
+	{ "zerohop_conntrack_gc_last_sweep_time_seconds", "gauge",
+	  "When the last sweep ended, in seconds since the Unix epoch.",
+	  fam_gc_last },
+	{ "zerohop_conntrack_gc_interval_seconds", "gauge",
+	  "Seconds from one sweep to the next (adapted after each with --ct-gc-interval auto).",
+	  fam_gc_interval },
 	{ "zerohop_k8s_objects", "gauge",
 	  "Kubernetes objects the agent holds from its watches, by kind (--kubernetes).",
 	  fam_k8s_objects },
@@ -827,6 +883,7 @@ static int scrape(struct zh_metrics *m, struct mbuf *b)
 {
 	struct scrape s = { .m = m, .counts = m->counts };
 	struct zh_kube_stats *kst = NULL;
+	struct zh_ctgc_stats gst;
 	int err;
 
 	err = zh_stats_read(m->objs, s.stats);
@@ -838,6 +895,10 @@ static int scrape(struct zh_metrics *m, struct mbuf *b)
 			return -ENOMEM;
 		zh_kube_stats(m->kube, kst);
 		s.kube = kst;
+	}
+	if (m->gc) {
+		zh_gc_stats(m->gc, &gst);
+		s.gc = &gst;
 	}
 	for (size_t i = 0; i < sizeof(families) / sizeof(families[0]); i++) {
 		const struct family *f = &families[i];
@@ -1148,7 +1209,8 @@ int zh_metrics_parse_listen(const char *listen_addr,
 struct zh_metrics *zh_metrics_start(const char *listen_addr,
 				    const struct zh_objs *objs,
 				    const struct zh_xsk_srv *xsk,
-				    const struct zh_kube *kube)
+				    const struct zh_kube *kube,
+				    const struct zh_gc *gc)
 {
 	unsigned int flags = MHD_USE_EPOLL | MHD_USE_ERROR_LOG;
 	struct sockaddr_storage ss;
@@ -1169,6 +1231,7 @@ struct zh_metrics *zh_metrics_start(const char *listen_addr,
 	m->objs = objs;
 	m->xsk = xsk;
 	m->kube = kube;
+	m->gc = gc;
 	m->conns.next = m->conns.prev = &m->conns;
 	m->stop_fd = eventfd(0, EFD_CLOEXEC);
 	if (m->stop_fd < 0) {

@@ -11,6 +11,7 @@
 #include "zerohop.h"
 #include "xsk_srv.h"
 #include "kube.h"
+#include "gc.h"
 
 struct zh_metrics;
 
@@ -23,9 +24,9 @@ int zh_metrics_parse_listen(const char *listen_addr,
 
 /*
  * Bind @listen_addr (that address only) and serve from an internal thread,
- * which reads the maps of @objs (and the handoff counters of @xsk, and the
- * Kubernetes counters of @kube, either may be NULL) on every scrape; all
- * must outlive the server. With @kube, /readyz waits for its first sync.
+ * which reads the maps of @objs (and the handoff counters of @xsk, the
+ * Kubernetes counters of @kube and the conntrack GC's of @gc, any may be
+ * NULL) on every scrape; all must outlive the server. With @kube, /readyz waits for its first sync.
  * Block the signals the caller handles before calling: the thread inherits
  * the mask. Logs why it failed and returns NULL with errno set (EINVAL for
  * an unparsable @listen_addr, EADDRINUSE for a port in use, ...).
@@ -33,7 +34,8 @@ int zh_metrics_parse_listen(const char *listen_addr,
 struct zh_metrics *zh_metrics_start(const char *listen_addr,
 				    const struct zh_objs *objs,
 				    const struct zh_xsk_srv *xsk,
-				    const struct zh_kube *kube);
+				    const struct zh_kube *kube,
+				    const struct zh_gc *gc);
 /* Stop serving and free @m (NULL is fine). Call before zh_objs_close(). */
 void zh_metrics_stop(struct zh_metrics *m);
 

@@ -34,6 +34,7 @@
 #include "params.h"
 #include "agent.h"
 #include "cni.h"
+#include "gc.h"
 #include "kube.h"
 #include "masq.h"
 #include "pol_maps.h"
@@ -137,6 +138,14 @@ static void usage(FILE *f)
 		"      --map-size NAME=N[,NAME=N]  sizes of the maps when the agent creates\n"
 		"                          them: services, backends, conntrack, affinity,\n"
 		"                          maglev (defaults in zh_abi.h)\n"
+		"      --ct-gc-interval auto|SECS|off  seconds between sweeps of the\n"
+		"                          conntrack map (%s) that delete the flows the\n"
+		"                          datapath holds dead (idle past their timeout);\n"
+		"                          auto (default): at start, then %u s adapted after\n"
+		"                          each sweep: shorter when it freed much or the map\n"
+		"                          is nearly full, longer when it is mostly live\n"
+		"                          (%u-%u s); 0 or off: none (the LRU then evicts,\n"
+		"                          on the new flows' time)\n"
 		"      --xsk-socket PATH|none  where pods hand over their AF_XDP sockets\n"
 		"                          (default $%s or %s; mount it into AF_XDP pods)\n"
 		"      --nodes FILE       the cluster's nodes (README: Across nodes), at start and\n"
@@ -184,8 +193,9 @@ static void usage(FILE *f)
 		ZH_PIN_ROOT, ZH_STATE_DIR_ENV, ZH_STATE_DIR, ZH_MASQ_NFT_TABLE,
 		(unsigned int)ZH_SNAT_PORT_MIN, (unsigned int)ZH_SNAT_PORT_MAX,
 		ZH_SAMPLE_DEFAULT, ZH_K8S_API_ENV, ZH_MAGLEV_SLOTS,
-		ZH_MAGLEV_PER_BACKEND, ZH_XSK_SOCKET_ENV, ZH_XSK_SOCKET_DEFAULT,
-		ZH_VXLAN_PORT, ZH_VXLAN_VNI);
+		ZH_MAGLEV_PER_BACKEND, ZH_MAP_CT, ZH_CTGC_START_S,
+		ZH_CTGC_MIN_S, ZH_CTGC_MAX_S, ZH_XSK_SOCKET_ENV,
+		ZH_XSK_SOCKET_DEFAULT, ZH_VXLAN_PORT, ZH_VXLAN_VNI);
 }
 
 struct stale {
@@ -307,6 +317,33 @@ static int parse_sample(const char *arg, void *dst)
 static int parse_map_size(const char *arg, void *dst)
 {
 	return zh_load_opts_parse(arg, dst) ? -EINVAL : 0;
+}
+
+/* --ct-gc-interval SECS: at most a day (the longest timeout is 6 h). */
+#define CT_GC_MAX_S 86400U
+
+/* --ct-gc-interval auto|SECS|off into the struct zh_gc_opts at @dst:
+ * interval_s 0 is off. */
+static int parse_ct_gc(const char *arg, void *dst)
+{
+	struct zh_gc_opts *g = dst;
+	uint64_t s;
+
+	if (!strcmp(arg, "auto")) {
+		g->auto_interval = true;
+		g->interval_s = ZH_CTGC_START_S;
+		return 0;
+	}
+	g->auto_interval = false;
+	if (!strcmp(arg, "off")) {
+		g->interval_s = 0;
+		return 0;
+	}
+	if (zh_params_parse_uint("ct-gc-interval", arg, 0, CT_GC_MAX_S, NULL,
+				 &s, NULL, 0))
+		return -EINVAL;
+	g->interval_s = (unsigned int)s;
+	return 0;
 }
 
 /* --xsk-socket PATH|none: a path that fits sun_path; none: NULL. */
@@ -885,6 +922,7 @@ struct agent_opts {
 	struct zh_masq_conf masq; /* .on: --masquerade */
 	const char *masq_dev; /* --masquerade-dev */
 	bool masq_asked; /* --masquerade on: no quiet fallback */
+	struct zh_gc_opts gc; /* --ct-gc-interval; interval_s 0: off */
 };
 
 /*
@@ -1033,7 +1071,8 @@ static int agent_parse(int argc, char **argv, struct agent_opts *o)
 	static const int pol_mode_vals[] = { ZH_POL_MODE_OFF, ZH_POL_MODE_AUDIT,
 					     ZH_POL_MODE_ON };
 	static char hostname[256];
-	char want_sample[64], want_map_size[160], err[ZH_PARAMS_ERR_MAX];
+	char want_sample[64], want_map_size[160], want_gc[80];
+	char err[ZH_PARAMS_ERR_MAX];
 	bool help = false;
 	struct zh_param opts[] = {
 		ZH_OPT_STR("pin-root", 'p', &o->root),
@@ -1081,6 +1120,7 @@ static int agent_parse(int argc, char **argv, struct agent_opts *o)
 			    want_map_size),
 		ZH_OPT_UINT("maglev-per-backend", 0, &o->cfg.maglev_per_backend,
 			    1, 65536),
+		ZH_OPT_FUNC("ct-gc-interval", 0, &o->gc, parse_ct_gc, want_gc),
 		ZH_OPT_FUNC("xsk-socket", 0, &o->xsk_path, parse_xsk_socket,
 			    "an absolute path shorter than 108 bytes, or none"),
 		ZH_OPT_STR("nodes", 0, &o->nodes_file),
@@ -1109,6 +1149,7 @@ static int agent_parse(int argc, char **argv, struct agent_opts *o)
 			 .sample_every = ZH_SAMPLE_DEFAULT },
 		.masq = { .port_min = ZH_SNAT_PORT_MIN,
 			  .port_max = ZH_SNAT_PORT_MAX },
+		.gc = { .auto_interval = true, .interval_s = ZH_CTGC_START_S },
 	};
 	/* The defaults of --socket-lb and --cgroup from the environment, as
 	 * the pin root's: a test's agent keeps to its own cgroup. */
@@ -1129,6 +1170,8 @@ static int agent_parse(int argc, char **argv, struct agent_opts *o)
 		o->cgroup = env;
 	snprintf(want_sample, sizeof(want_sample), "a count 1..%u or off",
 		 ZH_SAMPLE_MAX);
+	snprintf(want_gc, sizeof(want_gc),
+		 "auto, off, or seconds 0..%u (0: off)", CT_GC_MAX_S);
 	snprintf(
 		want_map_size, sizeof(want_map_size),
 		"NAME=N[,NAME=N] with NAME one of services, backends, conntrack, affinity, maglev and N 1..%lu",
@@ -1168,6 +1211,7 @@ struct agent {
 	struct zh_xsk_srv *xsk; /* NULL: no AF_XDP handoff */
 	struct zh_kube *kube; /* NULL: no --kubernetes */
 	struct zh_metrics *metrics; /* NULL: no --listen */
+	struct zh_gc *gc; /* conntrack GC; NULL: --ct-gc-interval off */
 	struct zh_release *release; /* leases of pods gone without DEL */
 	/* Attachments of another version's or build's programs left in
 	 * place at start: they make Service flows without marking them in
@@ -1610,6 +1654,34 @@ static int policy_mode(struct agent *a)
 	return err;
 }
 
+/* The conntrack GC's thread (gc.h), unless --ct-gc-interval off. */
+static int agent_gc(struct agent *a)
+{
+	struct zh_gc_opts g = a->o.gc;
+
+	if (!g.interval_s) {
+		pr_info("conntrack GC off (--ct-gc-interval off): dead %s entries stay until the LRU evicts them\n",
+			ZH_MAP_CT);
+		zh_gc_off(a->o.state_dir);
+		return 0;
+	}
+	g.state_dir = a->o.state_dir;
+	a->gc = zh_gc_start(&a->objs, &g);
+	if (!a->gc) {
+		int err = -errno;
+
+		pr_warn("cannot start the conntrack GC: %s\n", strerror(-err));
+		return err;
+	}
+	if (g.auto_interval)
+		pr_info("conntrack GC: %s swept at once, then every %u-%u s as it fills and empties (--ct-gc-interval auto)\n",
+			ZH_MAP_CT, ZH_CTGC_MIN_S, ZH_CTGC_MAX_S);
+	else
+		pr_info("conntrack GC: %s swept at once, then every %u s\n",
+			ZH_MAP_CT, g.interval_s);
+	return 0;
+}
+
 /*
  * Start every part, serve until a signal, stop. Stopping is undoing the
  * start: the end of a run falls through the same labels as a start that
@@ -1655,12 +1727,15 @@ static int agent_run(struct agent *a)
 		if (err)
 			goto err_xsk;
 	}
+	err = agent_gc(a);
+	if (err)
+		goto err_kube;
 	if (o->listen_addr) {
 		a->metrics = zh_metrics_start(o->listen_addr, &a->objs, a->xsk,
-					      a->kube);
+					      a->kube, a->gc);
 		if (!a->metrics) {
 			err = errno ? -errno : -EIO; /* it said why */
-			goto err_kube;
+			goto err_gc;
 		}
 	}
 	err = agent_configure(a);
@@ -1672,6 +1747,8 @@ static int agent_run(struct agent *a)
 
 err_metrics:
 	zh_metrics_stop(a->metrics); /* no scrape may use the fds below */
+err_gc:
+	zh_gc_stop(a->gc); /* within a slice */
 err_kube:
 	zh_kube_stop(a->kube);
 err_xsk:
