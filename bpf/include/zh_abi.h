@@ -13,7 +13,7 @@
 #include <linux/types.h>
 
 #define ZH_PIN_ROOT "/sys/fs/bpf/zerohop"
-#define ZH_PIN_VERSION "v6"
+#define ZH_PIN_VERSION "v7"
 #define ZH_PIN_DIR ZH_PIN_ROOT "/" ZH_PIN_VERSION
 
 /* Map names: at most 15 characters, the kernel keeps 16 with the NUL. */
@@ -817,7 +817,10 @@ struct zh_sock_conn {
 
 /*
  * zh_sock_stats: per-CPU array of __u64 indexed by enum zh_sock_stat: the
- * translations by hook (zerohopctl stats, /metrics), then what refused.
+ * translations by hook (zerohopctl stats, /metrics), then what refused,
+ * then the connected UDP sockets of removed backends that userspace
+ * destroyed (SOCK_DESTROY) or failed to: zerohopd and zerohopctl add those
+ * to CPU 0's slot under the pin lock (user/lib/sockdiag.h).
  */
 #define ZH_SOCK_STATS(X)                                                      \
 	X(CONNECT4, "connect4")                                               \
@@ -829,7 +832,10 @@ struct zh_sock_conn {
 	X(GETPEERNAME4, "getpeername4")                                       \
 	X(GETPEERNAME6, "getpeername6")                                       \
 	/* a Service without ready backends: the call failed, ECONNREFUSED */ \
-	X(REFUSED, "refused_no_backend")
+	X(REFUSED, "refused_no_backend")                                     \
+	/* by zerohopd and zerohopctl, not a program (sockdiag.h) */          \
+	X(UDP_DESTROYED, "udp_destroyed")                                     \
+	X(UDP_DESTROY_FAILED, "udp_destroy_failed")
 
 #define ZH_SOCK_STAT_ENUM(id, name) ZH_SOCK_STAT_##id,
 enum zh_sock_stat {

@@ -394,6 +394,145 @@ drain() {
 	check "the backend back" services "$B1" "$B2" "$B3"
 }
 
+# --- connected UDP sockets of a removed backend (sockdiag.h) ---------------------
+KEEP="tests/integration/udpkeep.py"
+# keep_start NS OUT ARGS...: udpkeep.py ARGS in NS (the node: $ZH_NODE) in
+# the background, writing OUT, until its first line; its reply's name in
+# KEEP_GOT (not in a subshell: zh_bg's cleanup must know the process).
+KEEP_GOT=""
+keep_start() {
+	local ns=$1 out=$2
+	shift 2
+	: >"$out"
+	zh_bg "$ns" python3 "$KEEP" "$@" >"$out" 2>&1
+	eventually grep -q '^peer=' "$out" || {
+		cat "$out"
+		return 1
+	}
+	KEEP_GOT=$(sed -n 's/^peer=.* reply=//p' "$out")
+}
+# keep_on NS OUT BACKEND ARGS...: keep_start until the client is on
+# BACKEND (the socket's cookie picks it); the others are stopped.
+keep_on() {
+	local ns=$1 out=$2 want=$3 i
+	shift 3
+	for i in $(seq 30); do
+		keep_start "$ns" "$out" "$@" || return 1
+		[ "$KEEP_GOT" = "$want" ] && return 0
+		kill "${ZH_PIDS[-1]}" 2>/dev/null || true
+	done
+	echo "30 clients, none on $want"
+	return 1
+}
+keep_stat() { "$CTL" stats -o json | jq -r ".socketLB.connectedUdpDestroyed.$1"; }
+# ms_since T0 OUT: the client's abort time in OUT less T0, in ms.
+ms_since() {
+	awk -v t0="$1" '/^recv err=ECONNABORTED/ { split($3, a, "="); printf "%.1f\n", (a[2] - t0) * 1000 }' "$2"
+}
+
+udp_destroy() {
+	local b x y d0 n0 f0 i
+	for b in "$B1" "$B2"; do
+		zh_bg "$b" socat TCP6-LISTEN:9090,ipv6only=0,reuseaddr,fork \
+			SYSTEM:"echo ${NAME[$b]}; exec cat"
+	done
+	check "a UDP Service of two backends" "$CTL" service add --vip 10.96.0.17 \
+		--port 53 --proto udp --backend "${IP4[$B1]}:5353" --backend "${IP4[$B2]}:5353"
+	check "a TCP Service of the same two" "$CTL" service add --vip 10.96.0.17 \
+		--port 90 --backend "${IP4[$B1]}:9090" --backend "${IP4[$B2]}:9090"
+	sleep 0.3
+	keep_start "$ZH_NODE" "$ZH_TMP/k_node.out" udp 10.96.0.17 53 20 || true
+	x=$KEEP_GOT
+	check "hostNetwork: a connected UDP socket to the ClusterIP answered ($x)" \
+		grep -qE '^peer=10\.96\.0\.17:53 reply=b[12]$' "$ZH_TMP/k_node.out"
+	[ "$x" = b1 ] && y=b2 || y=b1
+	check "a pod's connected UDP socket to the ClusterIP on $x too" \
+		keep_on "$C" "$ZH_TMP/k_pod.out" "$x" udp 10.96.0.17 53 20
+	local xb=$B1 yb=$B2
+	[ "$x" = b1 ] || { xb=$B2 yb=$B1; }
+	check "a pod's TCP connection through the ClusterIP to $x" \
+		keep_on "$C" "$ZH_TMP/k_tcp.out" "$x" tcp 10.96.0.17 90 "$ZH_TMP/go"
+	# Last: it waits in recv() for 3 s only.
+	check "a pod's UDP socket connected to $x's own address (no Service)" \
+		keep_start "$C" "$ZH_TMP/k_direct.out" udp "${IP4[$xb]}" 5353 3
+	n0=$(keep_stat destroyed) f0=$(keep_stat failed)
+	d0=$(date +%s.%N)
+	# zerohopctl on the node, as an operator runs it: its sweep starts
+	# with its own netns, the node's.
+	check "remove $x from both Services (zerohopctl service add)" \
+		zh_node sh -c "'$CTL' service add --vip 10.96.0.17 --port 53 --proto udp \
+			--backend '${IP4[$yb]}:5353' >'$ZH_TMP/k_ctl.out' &&
+		       '$CTL' service add --vip 10.96.0.17 --port 90 \
+			--backend '${IP4[$yb]}:9090' >>'$ZH_TMP/k_ctl.out'"
+	touch "$ZH_TMP/go"
+	for i in node pod direct; do
+		eventually grep -q '^again' "$ZH_TMP/k_$i.out" || true
+	done
+	eventually grep -q '^echo' "$ZH_TMP/k_tcp.out" || true
+	check "hostNetwork: its recv() failed with ECONNABORTED" \
+		grep -q '^recv err=ECONNABORTED ' "$ZH_TMP/k_node.out"
+	check "... a send() without connecting again: EDESTADDRREQ (disconnected)" \
+		grep -qx 'send err=EDESTADDRREQ' "$ZH_TMP/k_node.out"
+	check "... connected again: answered by $y" grep -qx "again reply=$y" "$ZH_TMP/k_node.out"
+	check "pod: its recv() failed with ECONNABORTED" \
+		grep -q '^recv err=ECONNABORTED ' "$ZH_TMP/k_pod.out"
+	check "... connected again: answered by $y" grep -qx "again reply=$y" "$ZH_TMP/k_pod.out"
+	check "pod: the socket connected to $x's address itself is not destroyed (its recv() timed out)" \
+		grep -q '^recv err=timeout ' "$ZH_TMP/k_direct.out"
+	check "... it still sends, and $x still answers it" \
+		sh -c "grep -qx 'send ok' '$ZH_TMP/k_direct.out' && grep -qx 'again reply=$x' '$ZH_TMP/k_direct.out'"
+	check "pod: the TCP connection to $x through the ClusterIP is left alone (echoes)" \
+		grep -qx 'echo ok' "$ZH_TMP/k_tcp.out"
+	check "zerohopctl says: 2 destroyed, 1 not socket-LB's" \
+		grep -q 'connected UDP sockets of removed backends: 2 destroyed, 1 not socket-LB.s left alone' "$ZH_TMP/k_ctl.out"
+	check "stats: 2 more connected UDP sockets destroyed, none failed" \
+		test "$(($(keep_stat destroyed) - n0)):$(($(keep_stat failed) - f0))" = 2:0
+	echo "     removal -> ECONNABORTED: node $(ms_since "$d0" "$ZH_TMP/k_node.out") ms, pod $(ms_since "$d0" "$ZH_TMP/k_pod.out") ms (zerohopctl run included)"
+	"$CTL" service del --vip 10.96.0.17 --port 53 --proto udp >/dev/null
+	"$CTL" service del --vip 10.96.0.17 --port 90 >/dev/null
+}
+
+# The agent's own applies (--services, SIGHUP; the Kubernetes watch goes
+# through the same apply): its sweep thread destroys them.
+udp_destroy_agent() {
+	local x y xb yb i file="$ZH_TMP/kill.json"
+	svc_file() {
+		printf '{"services": [{"name": "kill", "vip": "10.96.0.17", "port": 53, "proto": "udp", "backends": %s}]}\n' \
+			"$(backends 5353 4 "$@")" >"$file"
+	}
+	svc_file "$B1" "$B2"
+	agent_stop
+	check "the agent with a services file" agent_start --socket-lb on --services "$file"
+	check "... it can destroy sockets, and says so" \
+		grep -q 'connected UDP sockets of a removed backend are destroyed' "$LOG"
+	sleep 0.3
+	keep_start "$ZH_NODE" "$ZH_TMP/k_node.out" udp 10.96.0.17 53 20 || true
+	x=$KEEP_GOT
+	check "hostNetwork: a connected UDP socket to the ClusterIP answered ($x)" \
+		grep -qE '^peer=10\.96\.0\.17:53 reply=b[12]$' "$ZH_TMP/k_node.out"
+	if [ "$x" = b1 ]; then xb=$B1 yb=$B2 y=b2; else xb=$B2 yb=$B1 y=b1; fi
+	check "a pod's connected UDP socket on $x too" \
+		keep_on "$C" "$ZH_TMP/k_pod.out" "$x" udp 10.96.0.17 53 20
+	check "a pod's UDP socket connected to $x's own address" \
+		keep_start "$C" "$ZH_TMP/k_direct.out" udp "${IP4[$xb]}" 5353 3
+	svc_file "$yb"
+	kill -HUP "$AGENT"
+	for i in node pod direct; do
+		eventually grep -q '^again' "$ZH_TMP/k_$i.out" || true
+	done
+	check "hostNetwork: ECONNABORTED, then $y" \
+		sh -c "grep -q '^recv err=ECONNABORTED ' '$ZH_TMP/k_node.out' && grep -qx 'again reply=$y' '$ZH_TMP/k_node.out'"
+	check "pod: ECONNABORTED, then $y" \
+		sh -c "grep -q '^recv err=ECONNABORTED ' '$ZH_TMP/k_pod.out' && grep -qx 'again reply=$y' '$ZH_TMP/k_pod.out'"
+	check "pod: the one connected to $x's address left alone" \
+		sh -c "grep -q '^recv err=timeout ' '$ZH_TMP/k_direct.out' && grep -qx 'again reply=$x' '$ZH_TMP/k_direct.out'"
+	check "the agent logs the sweep" \
+		grep -q 'socket sweep: 1 removed UDP backend(s), .* netns: 2 connected socket(s) destroyed, 1 not socket-LB.s left alone' "$LOG"
+	agent_stop
+	check "the agent as before" agent_start --socket-lb on
+	check "... its Services" services "$B1" "$B2" "$B3"
+}
+
 no_endpoints() {
 	local r0
 	r0=$(sock_stat refused_no_backend)
@@ -652,6 +791,6 @@ fallback() {
 }
 
 zh_run_cases attached host_tcp_udp udp_reply dns_spread affinity netns_map \
-	localhost_nodeport drain no_endpoints no_conntrack latency_probes \
+	localhost_nodeport drain udp_destroy udp_destroy_agent no_endpoints no_conntrack latency_probes \
 	affinity_both_paths metrics_sock sock_pods toggle_on toggle_off \
 	socket_lb_off hybrid_top unpin fallback

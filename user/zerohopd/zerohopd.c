@@ -40,6 +40,7 @@
 #include "socklb.h"
 #include "svc_maps.h"
 #include "takeover.h"
+#include "udpkill.h"
 #include "xsk_srv.h"
 
 static __u64 now_ms(void)
@@ -1169,6 +1170,9 @@ struct agent {
 	struct zh_kube *kube; /* NULL: no --kubernetes */
 	struct zh_metrics *metrics; /* NULL: no --listen */
 	struct zh_release *release; /* leases of pods gone without DEL */
+	/* Connected UDP sockets of removed backends: NULL where the kernel
+	 * cannot destroy sockets. */
+	struct zh_udpkill *udpkill;
 	/* Attachments of another version's or build's programs left in
 	 * place at start: they make Service flows without marking them in
 	 * zh_svc_be, so the reverse lookups stay ungated. */
@@ -1276,6 +1280,11 @@ static int agent_load(struct agent *a)
 			pr_warn("cannot write %s: %s\n", ZH_MAP_CONFIG,
 				strerror(-err));
 	}
+	/* Before the first apply: the backends it removes are swept too. */
+	a->udpkill = zh_udpkill_start(&a->objs);
+	if (!a->udpkill && errno)
+		pr_warn("cannot start the socket sweep thread: %s; connected UDP sockets keep a removed backend\n",
+			strerror(errno));
 	if (o->services) {
 		err = zh_agent_services_apply(&a->objs, o->services, &svc_set);
 		if (err)
@@ -1286,6 +1295,8 @@ static int agent_load(struct agent *a)
 	return 0;
 
 err_objs:
+	zh_udpkill_stop(a->udpkill);
+	a->udpkill = NULL;
 	zh_objs_close(&a->objs);
 err_services:
 	zh_svc_set_free(&svc_set); /* zh_agent_services_apply() freed it */
@@ -1672,6 +1683,8 @@ err_xsk:
 err_release:
 	zh_release_stop(a->release); /* a release under way ends first */
 err_objs:
+	/* After every thread that applies Services (the watch's). */
+	zh_udpkill_stop(a->udpkill);
 	zh_objs_close(&a->objs);
 err_signalfd:
 	if (a->nlfd >= 0)
