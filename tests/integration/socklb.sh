@@ -533,6 +533,37 @@ udp_destroy_agent() {
 	check "... its Services" services "$B1" "$B2" "$B3"
 }
 
+# Where the kernel cannot destroy sockets (ZEROHOP_SOCK_DESTROY=off says
+# the same): said once, and the socket keeps its backend, as before.
+udp_destroy_off() {
+	local x y xb yb file="$ZH_TMP/kill.json"
+	check "zerohopctl features: sock_destroy no, and why" \
+		sh -c "ZEROHOP_SOCK_DESTROY=off '$CTL' features | grep -q '^sock_destroy .*: no: turned off (ZEROHOP_SOCK_DESTROY=off)'"
+	printf '{"services": [{"name": "kill", "vip": "10.96.0.17", "port": 53, "proto": "udp", "backends": %s}]}\n' \
+		"$(backends 5353 4 "$B1" "$B2")" >"$file"
+	agent_stop
+	export ZEROHOP_SOCK_DESTROY=off
+	check "the agent without SOCK_DESTROY" agent_start --socket-lb on --services "$file"
+	unset ZEROHOP_SOCK_DESTROY
+	check "... says once why connected UDP sockets keep a removed backend" \
+		test "$(grep -c 'connected UDP sockets keep a removed backend until the application reconnects: turned off' "$LOG")" = 1
+	sleep 0.3
+	keep_start "$ZH_NODE" "$ZH_TMP/k_node.out" udp 10.96.0.17 53 3 || true
+	x=$KEEP_GOT
+	if [ "$x" = b1 ]; then xb=$B1 yb=$B2 y=b2; else xb=$B2 yb=$B1 y=b1; fi
+	printf '{"services": [{"name": "kill", "vip": "10.96.0.17", "port": 53, "proto": "udp", "backends": %s}]}\n' \
+		"$(backends 5353 4 "$yb")" >"$file"
+	kill -HUP "$AGENT"
+	eventually grep -q '^again' "$ZH_TMP/k_node.out" || true
+	check "hostNetwork: the socket on $x is not destroyed (recv() timed out), still sends" \
+		sh -c "grep -q '^recv err=timeout ' '$ZH_TMP/k_node.out' && grep -qx 'send ok' '$ZH_TMP/k_node.out'"
+	check "... connected again: $y" grep -qx "again reply=$y" "$ZH_TMP/k_node.out"
+	check "... the agent runs on" kill -0 "$AGENT"
+	agent_stop
+	check "the agent as before" agent_start --socket-lb on
+	check "... its Services" services "$B1" "$B2" "$B3"
+}
+
 no_endpoints() {
 	local r0
 	r0=$(sock_stat refused_no_backend)
@@ -791,6 +822,6 @@ fallback() {
 }
 
 zh_run_cases attached host_tcp_udp udp_reply dns_spread affinity netns_map \
-	localhost_nodeport drain udp_destroy udp_destroy_agent no_endpoints no_conntrack latency_probes \
+	localhost_nodeport drain udp_destroy udp_destroy_agent udp_destroy_off no_endpoints no_conntrack latency_probes \
 	affinity_both_paths metrics_sock sock_pods toggle_on toggle_off \
 	socket_lb_off hybrid_top unpin fallback

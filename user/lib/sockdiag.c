@@ -267,9 +267,15 @@ int zh_sockdiag_probe(char *why, size_t len)
 	struct inet_diag_msg m = { .idiag_family = AF_INET };
 	socklen_t sl = sizeof(sa);
 	char *buf = NULL;
+	const char *env;
 	__u64 cookie;
 	int s, fd = -1, rc, soerr = 0;
 
+	env = getenv(ZH_SOCKDIAG_ENV);
+	if (env && !strcmp(env, "off")) {
+		snprintf(why, len, "turned off (%s=off)", ZH_SOCKDIAG_ENV);
+		return -EOPNOTSUPP;
+	}
 	s = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
 	if (s < 0) {
 		rc = -errno;

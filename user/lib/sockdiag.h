@@ -70,12 +70,16 @@ struct zh_sockdiag_result {
 	int err; /* the first error met (0: none), negative errno */
 };
 
+/* "off": zh_sockdiag_probe() says no (what a kernel without it does). */
+#define ZH_SOCKDIAG_ENV "ZEROHOP_SOCK_DESTROY"
+
 /*
  * Can this kernel destroy a UDP socket through sock_diag? A throwaway
  * socket of ours, connected to itself on 127.0.0.1 in the calling
  * thread's netns, destroyed: 0 when it was (and reads ECONNABORTED),
  * -EOPNOTSUPP when the kernel lacks CONFIG_INET_DIAG_DESTROY, another
  * negative errno when it could not tell; @why says it in words.
+ * ZEROHOP_SOCK_DESTROY=off: -EOPNOTSUPP without asking the kernel.
  */
 int zh_sockdiag_probe(char *why, size_t len);
 
