@@ -495,7 +495,7 @@ udp_destroy() {
 # The agent's own applies (--services, SIGHUP; the Kubernetes watch goes
 # through the same apply): its sweep thread destroys them.
 udp_destroy_agent() {
-	local x y xb yb i file="$ZH_TMP/kill.json"
+	local x y xb yb i d0 file="$ZH_TMP/kill.json"
 	svc_file() {
 		printf '{"services": [{"name": "kill", "vip": "10.96.0.17", "port": 53, "proto": "udp", "backends": %s}]}\n' \
 			"$(backends 5353 4 "$@")" >"$file"
@@ -516,6 +516,7 @@ udp_destroy_agent() {
 	check "a pod's UDP socket connected to $x's own address" \
 		keep_start "$C" "$ZH_TMP/k_direct.out" udp "${IP4[$xb]}" 5353 3
 	svc_file "$yb"
+	d0=$(date +%s.%N)
 	kill -HUP "$AGENT"
 	for i in node pod direct; do
 		eventually grep -q '^again' "$ZH_TMP/k_$i.out" || true
@@ -528,6 +529,7 @@ udp_destroy_agent() {
 		sh -c "grep -q '^recv err=timeout ' '$ZH_TMP/k_direct.out' && grep -qx 'again reply=$x' '$ZH_TMP/k_direct.out'"
 	check "the agent logs the sweep" \
 		grep -q 'socket sweep: 1 removed UDP backend(s), .* netns: 2 connected socket(s) destroyed, 1 not socket-LB.s left alone' "$LOG"
+	echo "     SIGHUP -> ECONNABORTED: node $(ms_since "$d0" "$ZH_TMP/k_node.out") ms, pod $(ms_since "$d0" "$ZH_TMP/k_pod.out") ms; $(grep -o 'socket sweep: .*' "$LOG" | tail -n 1)"
 	agent_stop
 	check "the agent as before" agent_start --socket-lb on
 	check "... its Services" services "$B1" "$B2" "$B3"
