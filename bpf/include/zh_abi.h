@@ -832,7 +832,7 @@ struct zh_sock_conn {
 	X(GETPEERNAME4, "getpeername4")                                       \
 	X(GETPEERNAME6, "getpeername6")                                       \
 	/* a Service without ready backends: the call failed, ECONNREFUSED */ \
-	X(REFUSED, "refused_no_backend")                                     \
+	X(REFUSED, "refused_no_backend")                                      \
 	/* by zerohopd and zerohopctl, not a program (sockdiag.h) */          \
 	X(UDP_DESTROYED, "udp_destroyed")                                     \
 	X(UDP_DESTROY_FAILED, "udp_destroy_failed")

@@ -401,23 +401,23 @@ KEEP="tests/integration/udpkeep.py"
 # KEEP_GOT (not in a subshell: zh_bg's cleanup must know the process).
 KEEP_GOT=""
 keep_start() {
-	local ns=$1 out=$2
+	local ns=$1 kout=$2
 	shift 2
-	: >"$out"
-	zh_bg "$ns" python3 "$KEEP" "$@" >"$out" 2>&1
-	eventually grep -q '^peer=' "$out" || {
-		cat "$out"
+	: >"$kout"
+	zh_bg "$ns" python3 "$KEEP" "$@" >"$kout" 2>&1
+	eventually grep -q '^peer=' "$kout" || {
+		cat "$kout"
 		return 1
 	}
-	KEEP_GOT=$(sed -n 's/^peer=.* reply=//p' "$out")
+	KEEP_GOT=$(sed -n 's/^peer=.* reply=//p' "$kout")
 }
 # keep_on NS OUT BACKEND ARGS...: keep_start until the client is on
 # BACKEND (the socket's cookie picks it); the others are stopped.
 keep_on() {
-	local ns=$1 out=$2 want=$3 i
+	local ns=$1 kout=$2 want=$3 i
 	shift 3
 	for i in $(seq 30); do
-		keep_start "$ns" "$out" "$@" || return 1
+		keep_start "$ns" "$kout" "$@" || return 1
 		[ "$KEEP_GOT" = "$want" ] && return 0
 		kill "${ZH_PIDS[-1]}" 2>/dev/null || true
 	done
@@ -630,6 +630,11 @@ metrics_sock() {
 	c=$(jq -r '.socketLB.translations.refused_no_backend' "$ZH_TMP/st.json")
 	check "zerohop_socket_lb_refused_total is zerohopctl's ($c, > 0)" \
 		sh -c "test '$c' -gt 0 && grep -qx 'zerohop_socket_lb_refused_total $c' '$m'"
+	for h in destroyed failed; do
+		c=$(jq -r ".socketLB.connectedUdpDestroyed.$h" "$ZH_TMP/st.json")
+		check "zerohop_socket_lb_udp_destroyed_total{result=\"$h\"} is zerohopctl's ($c)" \
+			grep -qx "zerohop_socket_lb_udp_destroyed_total{result=\"$h\"} $c" "$m"
+	done
 }
 
 # cfg_flags: zh_config's flags (zh_abi.h ZH_CFG_F_*).
