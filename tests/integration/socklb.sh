@@ -490,6 +490,19 @@ udp_destroy() {
 	echo "     removal -> ECONNABORTED: node $(ms_since "$d0" "$ZH_TMP/k_node.out") ms, pod $(ms_since "$d0" "$ZH_TMP/k_pod.out") ms (zerohopctl run included)"
 	"$CTL" service del --vip 10.96.0.17 --port 53 --proto udp >/dev/null
 	"$CTL" service del --vip 10.96.0.17 --port 90 >/dev/null
+
+	# IPv6: the same from the node, the Service deleted whole.
+	check "an IPv6 UDP Service of two backends" "$CTL" service add --vip fd00:96::17 \
+		--port 53 --proto udp --backend "[${IP6[$B1]}]:5353" --backend "[${IP6[$B2]}]:5353"
+	sleep 0.3
+	keep_start "$ZH_NODE" "$ZH_TMP/k_node6.out" udp fd00:96::17 53 20 || true
+	check "hostNetwork: a connected UDP socket to the IPv6 ClusterIP answered ($KEEP_GOT)" \
+		grep -qE '^peer=\[fd00:96::17\]:53 reply=b[12]$' "$ZH_TMP/k_node6.out"
+	check "the Service deleted (zerohopctl service del)" \
+		zh_node "$CTL" service del --vip fd00:96::17 --port 53 --proto udp
+	eventually grep -q '^again' "$ZH_TMP/k_node6.out" || true
+	check "... its recv() failed with ECONNABORTED; connected again: refused (no Service, no route)" \
+		sh -c "grep -q '^recv err=ECONNABORTED ' '$ZH_TMP/k_node6.out' && grep -q '^again err=' '$ZH_TMP/k_node6.out'"
 }
 
 # The agent's own applies (--services, SIGHUP; the Kubernetes watch goes
