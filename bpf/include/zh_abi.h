@@ -836,7 +836,10 @@ struct zh_sock_conn {
 
 /*
  * zh_sock_stats: per-CPU array of __u64 indexed by enum zh_sock_stat: the
- * translations by hook (zerohopctl stats, /metrics), then what refused.
+ * translations by hook (zerohopctl stats, /metrics), then what refused,
+ * then the connected UDP sockets of removed backends that userspace
+ * destroyed (SOCK_DESTROY) or failed to: zerohopd and zerohopctl add those
+ * to CPU 0's slot under the pin lock (user/lib/sockdiag.h).
  */
 #define ZH_SOCK_STATS(X)                                                      \
 	X(CONNECT4, "connect4")                                               \
@@ -848,7 +851,10 @@ struct zh_sock_conn {
 	X(GETPEERNAME4, "getpeername4")                                       \
 	X(GETPEERNAME6, "getpeername6")                                       \
 	/* a Service without ready backends: the call failed, ECONNREFUSED */ \
-	X(REFUSED, "refused_no_backend")
+	X(REFUSED, "refused_no_backend")                                      \
+	/* by zerohopd and zerohopctl, not a program (sockdiag.h) */          \
+	X(UDP_DESTROYED, "udp_destroyed")                                     \
+	X(UDP_DESTROY_FAILED, "udp_destroy_failed")
 
 #define ZH_SOCK_STAT_ENUM(id, name) ZH_SOCK_STAT_##id,
 enum zh_sock_stat {

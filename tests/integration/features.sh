@@ -302,15 +302,16 @@ report() {
 		sh -c "'$CTL' features -o json | jq -e '.stored and (.features | length) == $n and
 			all(.features[]; .used_by != \"\" and .since != \"\" and has(\"fallback\")) and
 			(.features[] | select(.name == \"tcx\") | .present == false and .fallback != null)'"
-	# The kernel line, a row each, the sock_release probe's line and the
-	# netkit probe's line last.
+	# The kernel line, a row each, then the userspace probes' lines:
+	# sock_release's, netkit's, and sock_destroy's last.
 	check "zerohopctl features (table): a header and a row each, tcx disabled" \
 		sh -c "'$CTL' features >$ZH_TMP/feat.txt &&
-		       [ \$(grep -c '^[a-z]' $ZH_TMP/feat.txt) = \$(($n + 3)) ] &&
+		       [ \$(grep -c '^[a-z]' $ZH_TMP/feat.txt) = \$(($n + 4)) ] &&
 		       grep -Eq '^cgroup sock_release .*: (yes|no); zh_sock_release ' $ZH_TMP/feat.txt &&
 		       grep -q '^FEATURE *PRESENT' $ZH_TMP/feat.txt &&
 		       grep -Eq '^tcx +(disabled|no) ' $ZH_TMP/feat.txt &&
-		       tail -n 1 $ZH_TMP/feat.txt | grep -Eq '^netkit pod devices .*: (yes|no \\()'"
+		       grep -Eq '^netkit pod devices .*: (yes|no \\()' $ZH_TMP/feat.txt &&
+		       tail -n 1 $ZH_TMP/feat.txt | grep -Eq '^sock_destroy .*: (yes|no): '"
 	check "the agent's start line: one line, every absent feature" \
 		sh -c "[ \$(grep -c ' features;' $ZH_TMP/agent.log) = 1 ] &&
 		       grep ' features;' $ZH_TMP/agent.log | grep -q 'tcx disabled' &&

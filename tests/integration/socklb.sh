@@ -398,6 +398,191 @@ drain() {
 	check "the backend back" services "$B1" "$B2" "$B3"
 }
 
+# --- connected UDP sockets of a removed backend (sockdiag.h) ---------------------
+KEEP="tests/integration/udpkeep.py"
+# keep_start NS OUT ARGS...: udpkeep.py ARGS in NS (the node: $ZH_NODE) in
+# the background, writing OUT, until its first line; its reply's name in
+# KEEP_GOT (not in a subshell: zh_bg's cleanup must know the process).
+KEEP_GOT=""
+keep_start() {
+	local ns=$1 kout=$2
+	shift 2
+	: >"$kout"
+	zh_bg "$ns" python3 "$KEEP" "$@" >"$kout" 2>&1
+	eventually grep -q '^peer=' "$kout" || {
+		cat "$kout"
+		return 1
+	}
+	KEEP_GOT=$(sed -n 's/^peer=.* reply=//p' "$kout")
+}
+# keep_on NS OUT BACKEND ARGS...: keep_start until the client is on
+# BACKEND (the socket's cookie picks it); the others are stopped.
+keep_on() {
+	local ns=$1 kout=$2 want=$3 i
+	shift 3
+	for i in $(seq 30); do
+		keep_start "$ns" "$kout" "$@" || return 1
+		[ "$KEEP_GOT" = "$want" ] && return 0
+		kill "${ZH_PIDS[-1]}" 2>/dev/null || true
+	done
+	echo "30 clients, none on $want"
+	return 1
+}
+keep_stat() { "$CTL" stats -o json | jq -r ".socketLB.connectedUdpDestroyed.$1"; }
+# ms_since T0 OUT: the client's abort time in OUT less T0, in ms.
+ms_since() {
+	awk -v t0="$1" '/^recv err=ECONNABORTED/ { split($3, a, "="); printf "%.1f\n", (a[2] - t0) * 1000 }' "$2"
+}
+
+udp_destroy() {
+	local b x y d0 n0 f0 i
+	for b in "$B1" "$B2"; do
+		zh_bg "$b" socat TCP6-LISTEN:9090,ipv6only=0,reuseaddr,fork \
+			SYSTEM:"echo ${NAME[$b]}; exec cat"
+	done
+	check "a UDP Service of two backends" "$CTL" service add --vip 10.96.0.17 \
+		--port 53 --proto udp --backend "${IP4[$B1]}:5353" --backend "${IP4[$B2]}:5353"
+	check "a TCP Service of the same two" "$CTL" service add --vip 10.96.0.17 \
+		--port 90 --backend "${IP4[$B1]}:9090" --backend "${IP4[$B2]}:9090"
+	sleep 0.3
+	keep_start "$ZH_NODE" "$ZH_TMP/k_node.out" udp 10.96.0.17 53 20 || true
+	x=$KEEP_GOT
+	check "hostNetwork: a connected UDP socket to the ClusterIP answered ($x)" \
+		grep -qE '^peer=10\.96\.0\.17:53 reply=b[12]$' "$ZH_TMP/k_node.out"
+	[ "$x" = b1 ] && y=b2 || y=b1
+	check "a pod's connected UDP socket to the ClusterIP on $x too" \
+		keep_on "$C" "$ZH_TMP/k_pod.out" "$x" udp 10.96.0.17 53 20
+	local xb=$B1 yb=$B2
+	[ "$x" = b1 ] || { xb=$B2 yb=$B1; }
+	check "a pod's TCP connection through the ClusterIP to $x" \
+		keep_on "$C" "$ZH_TMP/k_tcp.out" "$x" tcp 10.96.0.17 90 "$ZH_TMP/go"
+	# Last: it waits in recv() for 3 s only.
+	check "a pod's UDP socket connected to $x's own address (no Service)" \
+		keep_start "$C" "$ZH_TMP/k_direct.out" udp "${IP4[$xb]}" 5353 3
+	n0=$(keep_stat destroyed) f0=$(keep_stat failed)
+	d0=$(date +%s.%N)
+	# zerohopctl on the node, as an operator runs it: its sweep starts
+	# with its own netns, the node's.
+	check "remove $x from both Services (zerohopctl service add)" \
+		zh_node sh -c "'$CTL' service add --vip 10.96.0.17 --port 53 --proto udp \
+			--backend '${IP4[$yb]}:5353' >'$ZH_TMP/k_ctl.out' &&
+		       '$CTL' service add --vip 10.96.0.17 --port 90 \
+			--backend '${IP4[$yb]}:9090' >>'$ZH_TMP/k_ctl.out'"
+	touch "$ZH_TMP/go"
+	for i in node pod direct; do
+		eventually grep -q '^again' "$ZH_TMP/k_$i.out" || true
+	done
+	eventually grep -q '^echo' "$ZH_TMP/k_tcp.out" || true
+	check "hostNetwork: its recv() failed with ECONNABORTED" \
+		grep -q '^recv err=ECONNABORTED ' "$ZH_TMP/k_node.out"
+	check "... a send() without connecting again: EDESTADDRREQ (disconnected)" \
+		grep -qx 'send err=EDESTADDRREQ' "$ZH_TMP/k_node.out"
+	check "... connected again: answered by $y" grep -qx "again reply=$y" "$ZH_TMP/k_node.out"
+	check "pod: its recv() failed with ECONNABORTED" \
+		grep -q '^recv err=ECONNABORTED ' "$ZH_TMP/k_pod.out"
+	check "... connected again: answered by $y" grep -qx "again reply=$y" "$ZH_TMP/k_pod.out"
+	check "pod: the socket connected to $x's address itself is not destroyed (its recv() timed out)" \
+		grep -q '^recv err=timeout ' "$ZH_TMP/k_direct.out"
+	check "... it still sends, and $x still answers it" \
+		sh -c "grep -qx 'send ok' '$ZH_TMP/k_direct.out' && grep -qx 'again reply=$x' '$ZH_TMP/k_direct.out'"
+	check "pod: the TCP connection to $x through the ClusterIP is left alone (echoes)" \
+		grep -qx 'echo ok' "$ZH_TMP/k_tcp.out"
+	check "zerohopctl says: 2 destroyed, 1 not socket-LB's" \
+		grep -q 'connected UDP sockets of removed backends: 2 destroyed, 1 not socket-LB.s left alone' "$ZH_TMP/k_ctl.out"
+	check "stats: 2 more connected UDP sockets destroyed, none failed" \
+		test "$(($(keep_stat destroyed) - n0)):$(($(keep_stat failed) - f0))" = 2:0
+	echo "     removal -> ECONNABORTED: node $(ms_since "$d0" "$ZH_TMP/k_node.out") ms, pod $(ms_since "$d0" "$ZH_TMP/k_pod.out") ms (zerohopctl run included)"
+	"$CTL" service del --vip 10.96.0.17 --port 53 --proto udp >/dev/null
+	"$CTL" service del --vip 10.96.0.17 --port 90 >/dev/null
+
+	# IPv6: the same from the node, the Service deleted whole.
+	check "an IPv6 UDP Service of two backends" "$CTL" service add --vip fd00:96::17 \
+		--port 53 --proto udp --backend "[${IP6[$B1]}]:5353" --backend "[${IP6[$B2]}]:5353"
+	sleep 0.3
+	keep_start "$ZH_NODE" "$ZH_TMP/k_node6.out" udp fd00:96::17 53 20 || true
+	check "hostNetwork: a connected UDP socket to the IPv6 ClusterIP answered ($KEEP_GOT)" \
+		grep -qE '^peer=\[fd00:96::17\]:53 reply=b[12]$' "$ZH_TMP/k_node6.out"
+	check "the Service deleted (zerohopctl service del)" \
+		zh_node "$CTL" service del --vip fd00:96::17 --port 53 --proto udp
+	eventually grep -q '^again' "$ZH_TMP/k_node6.out" || true
+	check "... its recv() failed with ECONNABORTED; connected again: refused (no Service, no route)" \
+		sh -c "grep -q '^recv err=ECONNABORTED ' '$ZH_TMP/k_node6.out' && grep -q '^again err=' '$ZH_TMP/k_node6.out'"
+}
+
+# The agent's own applies (--services, SIGHUP; the Kubernetes watch goes
+# through the same apply): its sweep thread destroys them.
+udp_destroy_agent() {
+	local x y xb yb i d0 file="$ZH_TMP/kill.json"
+	svc_file() {
+		printf '{"services": [{"name": "kill", "vip": "10.96.0.17", "port": 53, "proto": "udp", "backends": %s}]}\n' \
+			"$(backends 5353 4 "$@")" >"$file"
+	}
+	svc_file "$B1" "$B2"
+	agent_stop
+	check "the agent with a services file" agent_start --socket-lb on --services "$file"
+	check "... it can destroy sockets, and says so" \
+		grep -q 'connected UDP sockets of a removed backend are destroyed' "$LOG"
+	sleep 0.3
+	keep_start "$ZH_NODE" "$ZH_TMP/k_node.out" udp 10.96.0.17 53 20 || true
+	x=$KEEP_GOT
+	check "hostNetwork: a connected UDP socket to the ClusterIP answered ($x)" \
+		grep -qE '^peer=10\.96\.0\.17:53 reply=b[12]$' "$ZH_TMP/k_node.out"
+	if [ "$x" = b1 ]; then xb=$B1 yb=$B2 y=b2; else xb=$B2 yb=$B1 y=b1; fi
+	check "a pod's connected UDP socket on $x too" \
+		keep_on "$C" "$ZH_TMP/k_pod.out" "$x" udp 10.96.0.17 53 20
+	check "a pod's UDP socket connected to $x's own address" \
+		keep_start "$C" "$ZH_TMP/k_direct.out" udp "${IP4[$xb]}" 5353 3
+	svc_file "$yb"
+	d0=$(date +%s.%N)
+	kill -HUP "$AGENT"
+	for i in node pod direct; do
+		eventually grep -q '^again' "$ZH_TMP/k_$i.out" || true
+	done
+	check "hostNetwork: ECONNABORTED, then $y" \
+		sh -c "grep -q '^recv err=ECONNABORTED ' '$ZH_TMP/k_node.out' && grep -qx 'again reply=$y' '$ZH_TMP/k_node.out'"
+	check "pod: ECONNABORTED, then $y" \
+		sh -c "grep -q '^recv err=ECONNABORTED ' '$ZH_TMP/k_pod.out' && grep -qx 'again reply=$y' '$ZH_TMP/k_pod.out'"
+	check "pod: the one connected to $x's address left alone" \
+		sh -c "grep -q '^recv err=timeout ' '$ZH_TMP/k_direct.out' && grep -qx 'again reply=$x' '$ZH_TMP/k_direct.out'"
+	check "the agent logs the sweep" \
+		grep -q 'socket sweep: 1 removed UDP backend(s), .* netns: 2 connected socket(s) destroyed, 1 not socket-LB.s left alone' "$LOG"
+	echo "     SIGHUP -> ECONNABORTED: node $(ms_since "$d0" "$ZH_TMP/k_node.out") ms, pod $(ms_since "$d0" "$ZH_TMP/k_pod.out") ms; $(grep -o 'socket sweep: .*' "$LOG" | tail -n 1)"
+	agent_stop
+	check "the agent as before" agent_start --socket-lb on
+	check "... its Services" services "$B1" "$B2" "$B3"
+}
+
+# Where the kernel cannot destroy sockets (ZEROHOP_SOCK_DESTROY=off says
+# the same): said once, and the socket keeps its backend, as before.
+udp_destroy_off() {
+	local x y xb yb file="$ZH_TMP/kill.json"
+	check "zerohopctl features: sock_destroy no, and why" \
+		sh -c "ZEROHOP_SOCK_DESTROY=off '$CTL' features | grep -q '^sock_destroy .*: no: turned off (ZEROHOP_SOCK_DESTROY=off)'"
+	printf '{"services": [{"name": "kill", "vip": "10.96.0.17", "port": 53, "proto": "udp", "backends": %s}]}\n' \
+		"$(backends 5353 4 "$B1" "$B2")" >"$file"
+	agent_stop
+	export ZEROHOP_SOCK_DESTROY=off
+	check "the agent without SOCK_DESTROY" agent_start --socket-lb on --services "$file"
+	unset ZEROHOP_SOCK_DESTROY
+	check "... says once why connected UDP sockets keep a removed backend" \
+		test "$(grep -c 'connected UDP sockets keep a removed backend until the application reconnects: turned off' "$LOG")" = 1
+	sleep 0.3
+	keep_start "$ZH_NODE" "$ZH_TMP/k_node.out" udp 10.96.0.17 53 3 || true
+	x=$KEEP_GOT
+	if [ "$x" = b1 ]; then xb=$B1 yb=$B2 y=b2; else xb=$B2 yb=$B1 y=b1; fi
+	printf '{"services": [{"name": "kill", "vip": "10.96.0.17", "port": 53, "proto": "udp", "backends": %s}]}\n' \
+		"$(backends 5353 4 "$yb")" >"$file"
+	kill -HUP "$AGENT"
+	eventually grep -q '^again' "$ZH_TMP/k_node.out" || true
+	check "hostNetwork: the socket on $x is not destroyed (recv() timed out), still sends" \
+		sh -c "grep -q '^recv err=timeout ' '$ZH_TMP/k_node.out' && grep -qx 'send ok' '$ZH_TMP/k_node.out'"
+	check "... connected again: $y" grep -qx "again reply=$y" "$ZH_TMP/k_node.out"
+	check "... the agent runs on" kill -0 "$AGENT"
+	agent_stop
+	check "the agent as before" agent_start --socket-lb on
+	check "... its Services" services "$B1" "$B2" "$B3"
+}
+
 no_endpoints() {
 	local r0
 	r0=$(sock_stat refused_no_backend)
@@ -462,6 +647,11 @@ metrics_sock() {
 	c=$(jq -r '.socketLB.translations.refused_no_backend' "$ZH_TMP/st.json")
 	check "zerohop_socket_lb_refused_total is zerohopctl's ($c, > 0)" \
 		sh -c "test '$c' -gt 0 && grep -qx 'zerohop_socket_lb_refused_total $c' '$m'"
+	for h in destroyed failed; do
+		c=$(jq -r ".socketLB.connectedUdpDestroyed.$h" "$ZH_TMP/st.json")
+		check "zerohop_socket_lb_udp_destroyed_total{result=\"$h\"} is zerohopctl's ($c)" \
+			grep -qx "zerohop_socket_lb_udp_destroyed_total{result=\"$h\"} $c" "$m"
+	done
 }
 
 # cfg_flags: zh_config's flags (zh_abi.h ZH_CFG_F_*).
@@ -744,6 +934,6 @@ fallback() {
 }
 
 zh_run_cases attached host_tcp_udp udp_reply dns_spread sock_release affinity netns_map \
-	localhost_nodeport drain no_endpoints no_conntrack latency_probes \
+	localhost_nodeport drain udp_destroy udp_destroy_agent udp_destroy_off no_endpoints no_conntrack latency_probes \
 	affinity_both_paths metrics_sock sock_pods toggle_on toggle_off \
 	socket_lb_off hybrid_top unpin release_off fallback

@@ -18,6 +18,7 @@
 #include <bpf/bpf.h>
 
 #include "svc_maps.h"
+#include "log.h"
 
 /* Entries per batch call: big enough that a hash bucket always fits. */
 #define BATCH 8192
@@ -480,7 +481,7 @@ out:
 /* The writes in the order svc_maps.h gives. */
 static int plan_write(const struct zh_objs *o, struct maglev_io *m,
 		      const struct zh_svc_plan *p,
-		      struct zh_svc_apply_result *r)
+		      struct zh_svc_apply_result *r, bool *be_deleted)
 {
 	const char *what;
 	int rc;
@@ -502,6 +503,7 @@ static int plan_write(const struct zh_objs *o, struct maglev_io *m,
 		what = ZH_MAP_BACKENDS;
 		rc = delete_keys(o->backends_fd, p->be_del, sizeof(*p->be_del),
 				 p->n_be_del, NULL);
+		*be_deleted = !rc;
 	}
 	if (rc) {
 		snprintf(r->err, sizeof(r->err), "%s: update: %s", what,
@@ -531,6 +533,57 @@ static int lb_switch(const struct zh_objs *o)
 	return zh_config_set(o, &cfg);
 }
 
+static void (*gone_fn)(const struct zh_svc_gone *gone, size_t n, void *arg);
+static void *gone_arg;
+
+void zh_svc_set_gone_hook(void (*fn)(const struct zh_svc_gone *gone, size_t n,
+				     void *arg),
+			  void *arg)
+{
+	gone_fn = fn;
+	gone_arg = arg;
+}
+
+/* By service id (zh_svc_ent's val.id), for gone_tell(). */
+static int ent_id_cmp(const void *a, const void *b)
+{
+	__u32 x = ((const struct zh_svc_ent *)a)->val.id;
+	__u32 y = ((const struct zh_svc_ent *)b)->val.id;
+
+	return (x > y) - (x < y);
+}
+
+/* The hook told of @p's removed backends, each with its service's
+ * protocol, which only @st (the maps before the apply) knows. */
+static void gone_tell(struct zh_svc_state *st, const struct zh_svc_plan *p)
+{
+	struct zh_svc_gone *g;
+	size_t i, n = 0;
+
+	if (!gone_fn || !p->n_gone_be)
+		return;
+	g = calloc(p->n_gone_be, sizeof(*g));
+	if (!g) {
+		pr_warn("removed backends: out of memory: their sockets are left alone\n");
+		return;
+	}
+	qsort(st->svcs, st->n_svcs, sizeof(*st->svcs), ent_id_cmp);
+	for (i = 0; i < p->n_gone_be; i++) {
+		struct zh_svc_ent probe = { .val.id = p->gone_be[i].be.svc_id };
+		const struct zh_svc_ent *e = bsearch(&probe, st->svcs,
+						     st->n_svcs, sizeof(probe),
+						     ent_id_cmp);
+
+		if (!e)
+			continue;
+		g[n].be = p->gone_be[i].be;
+		g[n++].proto = e->key.proto;
+	}
+	if (n)
+		gone_fn(g, n, gone_arg);
+	free(g);
+}
+
 static int apply(const struct zh_objs *o, const struct zh_svc_set *set,
 		 const struct zh_service *del, size_t n_del, unsigned int flags,
 		 struct zh_svc_apply_result *r)
@@ -540,6 +593,7 @@ static int apply(const struct zh_objs *o, const struct zh_svc_set *set,
 	struct zh_svc_state st;
 	struct zh_svc_plan plan;
 	struct maglev_io m;
+	bool be_deleted = false;
 	int rc;
 
 	if (!r)
@@ -561,13 +615,17 @@ static int apply(const struct zh_objs *o, const struct zh_svc_set *set,
 		goto out_state;
 	*r = plan.r;
 	r->err[0] = '\0';
-	rc = plan_write(o, &m, &plan, r);
+	rc = plan_write(o, &m, &plan, r, &be_deleted);
 	if (!rc) {
 		rc = lb_switch(o);
 		if (rc)
 			snprintf(r->err, sizeof(r->err), "%s: %s",
 				 ZH_MAP_CONFIG, strerror(-rc));
 	}
+	/* The backends are gone from the maps once zh_backends is written
+	 * (sweep_flows() failing after it changes nothing of that). */
+	if (be_deleted)
+		gone_tell(&st, &plan);
 	zh_svc_plan_free(&plan);
 out_state:
 	zh_svc_state_free(&st);

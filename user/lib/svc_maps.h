@@ -98,6 +98,26 @@ int zh_svc_apply_changes(const struct zh_objs *o, const struct zh_svc_set *put,
 			 struct zh_svc_apply_result *r);
 
 /*
+ * A backend an apply removed (gone from zh_backends; its service may stay),
+ * and its service's protocol.
+ */
+struct zh_svc_gone {
+	struct zh_backend be; /* svc_id, family, address, port */
+	__u8 proto; /* IPPROTO_TCP or IPPROTO_UDP */
+};
+
+/*
+ * After every apply (zh_svc_apply(), zh_svc_apply_changes(), zh_svc_edit())
+ * that removed backends, once the maps are without them: @fn(gone, n,
+ * @arg) from the applying thread, the pin lock still held, so @fn only
+ * takes a copy (the socket-LB sweep, sockdiag.h, runs later). One hook per
+ * process, set before any apply; NULL: none.
+ */
+void zh_svc_set_gone_hook(void (*fn)(const struct zh_svc_gone *gone, size_t n,
+				     void *arg),
+			  void *arg);
+
+/*
  * What the maps hold beyond the model, per service of a dump (parallel to
  * the set's services, and their backends).
  */

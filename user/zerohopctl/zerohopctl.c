@@ -21,6 +21,7 @@
 #include "zh_xsk_proto.h"
 #include "hist.h"
 #include "svc_maps.h"
+#include "sockdiag.h"
 #include "nodes.h"
 #include "pol_maps.h"
 #include "podstate.h"
@@ -96,7 +97,10 @@ static void usage(FILE *f)
 		"  service list [-o json]    services: VIP:port/proto, node port, affinity, id,\n"
 		"                            Maglev table, backends with id, state and slots\n"
 		"  service apply -f FILE     make the services exactly those of FILE (- = stdin):\n"
-		"                            ours or kubectl's JSON (README); all or nothing\n"
+		"                            ours or kubectl's JSON (README); all or nothing.\n"
+		"                            service add/del/apply: the connected UDP sockets\n"
+		"                            socket-LB gave a backend they remove are destroyed\n"
+		"                            (this netns and every pod's; features: sock_destroy)\n"
 		"  node add --name NAME --address IP [--address IP] [--pod-cidr CIDR ...]\n"
 		"                            add a node to this node's table, or replace the one\n"
 		"                            of that name: routes and map entries toward it now\n"
@@ -362,12 +366,18 @@ static int cmd_stats(struct ctl *c)
 			"passed", (json_int_t)passed, "passReasons", passes,
 			"dropped", (json_int_t)dropped, "dropReasons", drops);
 		sj = json_object();
-		for (int s = 0; s < ZH_SOCK_STAT_MAX; s++)
+		for (int s = 0; s < ZH_SOCK_STAT_UDP_DESTROYED; s++)
 			json_object_set_new(sj, zh_sock_stat_name(s),
 					    json_integer((json_int_t)sk[s]));
-		json_object_set_new(j, "socketLB",
-				    json_pack("{s:b, s:o}", "attached",
-					      mask != 0, "translations", sj));
+		json_object_set_new(
+			j, "socketLB",
+			json_pack("{s:b, s:o, s:{s:I, s:I}}", "attached",
+				  mask != 0, "translations", sj,
+				  "connectedUdpDestroyed", "destroyed",
+				  (json_int_t)sk[ZH_SOCK_STAT_UDP_DESTROYED],
+				  "failed",
+				  (json_int_t)
+					  sk[ZH_SOCK_STAT_UDP_DESTROY_FAILED]));
 		sj = json_object();
 		for (int s = 0; s < ZH_VXLAN_STAT_MAX; s++)
 			json_object_set_new(sj, zh_vxlan_stat_name(s),
@@ -603,11 +613,11 @@ static json_t *feat_json(const struct zh_kfeat *f, bool stored)
 static int cmd_features(struct ctl *c)
 {
 	struct zh_netkit_probe nk;
-	char nkstr[96], path[PATH_MAX];
+	char nkstr[96], sdstr[256], path[PATH_MAX];
 	struct zh_kfeat f;
 	char err[256];
 	bool stored = true, rel, rel_pinned;
-	int rc;
+	int rc, sd;
 
 	/* No lock: the set is pinned whole, once, after it was filled. */
 	rc = zh_feat_get(c->root, 0, &f, NULL, NULL, 0);
@@ -635,6 +645,8 @@ static int cmd_features(struct ctl *c)
 	snprintf(path, sizeof(path), "%s/%s/%s", c->root, ZH_PIN_VERSION,
 		 ZH_PROG_SOCK_RELEASE);
 	rel_pinned = !access(path, F_OK);
+	/* Nor is this one: the agent acts on it, no program does. */
+	sd = zh_sockdiag_probe(sdstr, sizeof(sdstr));
 	if (c->json) {
 		json_t *j = feat_json(&f, stored);
 
@@ -644,6 +656,9 @@ static int cmd_features(struct ctl *c)
 		json_object_set_new(j, "sock_release",
 				    json_pack("{s:b, s:b}", "present", rel,
 					      "pinned", rel_pinned));
+		json_object_set_new(j, "sock_destroy",
+				    json_pack("{s:b, s:s}", "present", !sd,
+					      "detail", sdstr));
 		return print_json(j);
 	}
 	printf("kernel %s, %s\n", f.kernel,
@@ -665,6 +680,8 @@ static int cmd_features(struct ctl *c)
 		       "not pinned (without it: the record copied at each connected socket's first read)");
 	printf("netkit pod devices (CNI \"device\"; probed in userspace): %s\n",
 	       nkstr);
+	printf("sock_destroy (connected UDP sockets of a removed backend destroyed; probed in userspace): %s: %s\n",
+	       sd ? "no" : "yes", sdstr);
 	return 0;
 }
 
@@ -833,6 +850,77 @@ static double secs_since(const struct timespec *t0)
 	       (double)(t1.tv_nsec - t0->tv_nsec) / 1e9;
 }
 
+/*
+ * The UDP backends an edit or apply removed (svc_maps.h's hook), swept
+ * after the pin lock is let go, as zerohopd does for its own applies: the
+ * connected UDP sockets socket-LB gave them are destroyed (sockdiag.h).
+ */
+static struct {
+	struct zh_sockdiag_target *t;
+	size_t n, cap;
+	struct zh_sockdiag_result res;
+	bool swept;
+	char why[256]; /* the probe's, when the kernel cannot */
+} gone;
+
+static void gone_hook(const struct zh_svc_gone *g, size_t n, void *arg)
+{
+	(void)arg;
+	for (size_t i = 0; i < n; i++) {
+		struct zh_sockdiag_target *t;
+
+		if (g[i].proto != IPPROTO_UDP)
+			continue;
+		if (gone.n == gone.cap) {
+			size_t cap = gone.cap ? gone.cap * 2 : 16;
+			void *p = realloc(gone.t, cap * sizeof(*gone.t));
+
+			if (!p)
+				return; /* their sockets stay: said below */
+			gone.t = p;
+			gone.cap = cap;
+		}
+		t = &gone.t[gone.n++];
+		memset(t, 0, sizeof(*t));
+		t->family = g[i].be.family;
+		t->port = g[i].be.port;
+		memcpy(t->addr, g[i].be.addr, sizeof(t->addr));
+		t->svc_id = g[i].be.svc_id;
+	}
+}
+
+/* After the lock: the sweep, where the kernel can destroy sockets. */
+static void gone_sweep(struct ctl *c)
+{
+	if (!gone.n)
+		return;
+	if (zh_sockdiag_probe(gone.why, sizeof(gone.why))) {
+		fprintf(stderr,
+			"zerohopctl: connected UDP sockets keep the removed backends: %s\n",
+			gone.why);
+	} else {
+		zh_sockdiag_sweep(&c->objs, gone.t, gone.n, &gone.res);
+		gone.swept = true;
+		if (gone.res.err)
+			fprintf(stderr,
+				"zerohopctl: socket sweep: %s (%u netns not swept, %u sockets not destroyed)\n",
+				strerror(-gone.res.err), gone.res.netns_failed,
+				gone.res.failed);
+	}
+	free(gone.t);
+	gone.t = NULL;
+	gone.n = gone.cap = 0;
+}
+
+/* The sweep's line, where there was one. */
+static void gone_print(void)
+{
+	if (gone.swept)
+		printf("connected UDP sockets of removed backends: %u destroyed, %u not socket-LB's left alone (%u netns)\n",
+		       gone.res.destroyed, gone.res.untranslated,
+		       gone.res.netns);
+}
+
 /* zh_svc_edit() under the pin lock: every writer of the maps holds it. */
 static int locked_edit(struct ctl *c, const struct zh_service *put,
 		       const struct zh_service *del,
@@ -842,8 +930,10 @@ static int locked_edit(struct ctl *c, const struct zh_service *put,
 
 	if (lock < 0)
 		return lock;
+	zh_svc_set_gone_hook(gone_hook, NULL);
 	err = zh_svc_edit(&c->objs, put, del, r);
 	zh_pin_unlock(lock);
+	gone_sweep(c);
 	return err;
 }
 
@@ -863,6 +953,7 @@ static int cmd_service_add(struct ctl *c)
 	       r.unchanged ? "unchanged" :
 			     "replaced",
 	       r.be_added, r.be_updated, r.be_removed, r.slots_written);
+	gone_print();
 	return 0;
 }
 
@@ -878,6 +969,7 @@ static int cmd_service_del(struct ctl *c)
 	}
 	printf("%s: removed; %zu backends, %zu conntrack and %zu affinity entries removed\n",
 	       c->svc.name, r.be_removed, r.ct_removed, r.affinity_removed);
+	gone_print();
 	return 0;
 }
 
@@ -892,9 +984,11 @@ static int cmd_service_apply(struct ctl *c)
 	if (lock < 0)
 		return lock;
 	clock_gettime(CLOCK_MONOTONIC, &t0);
+	zh_svc_set_gone_hook(gone_hook, NULL);
 	err = zh_svc_apply(&c->objs, &c->file_set, &r);
 	secs = secs_since(&t0);
 	zh_pin_unlock(lock);
+	gone_sweep(c);
 	if (err) {
 		fprintf(stderr, "zerohopctl: service apply: %s: %s\n", c->file,
 			r.err[0] ? r.err : strerror(-err));
@@ -902,7 +996,7 @@ static int cmd_service_apply(struct ctl *c)
 	}
 	if (c->json)
 		return print_json(json_pack(
-			"{s:I, s:I, s:I, s:I, s:{s:I, s:I, s:I}, s:I, s:I, s:{s:I, s:I, s:I}, s:f}",
+			"{s:I, s:I, s:I, s:I, s:{s:I, s:I, s:I}, s:I, s:I, s:{s:I, s:I, s:I}, s:f, s:I}",
 			"added", (json_int_t)r.added, "updated",
 			(json_int_t)r.updated, "removed", (json_int_t)r.removed,
 			"unchanged", (json_int_t)r.unchanged, "backends",
@@ -913,7 +1007,8 @@ static int cmd_service_apply(struct ctl *c)
 			(json_int_t)r.affinity_removed, "slots", "written",
 			(json_int_t)r.slots_written, "used",
 			(json_int_t)r.slots_used, "total",
-			(json_int_t)r.slots_total, "seconds", secs));
+			(json_int_t)r.slots_total, "seconds", secs,
+			"udpSocketsDestroyed", (json_int_t)gone.res.destroyed));
 	printf("%s: %zu services: %zu added, %zu updated, %zu removed, %zu unchanged\n"
 	       "backends: %zu added, %zu updated, %zu removed; conntrack: %zu removed, affinity: %zu removed\n"
 	       "Maglev slots: %u written, %u of %u in use; %.3f s\n",
@@ -921,6 +1016,7 @@ static int cmd_service_apply(struct ctl *c)
 	       r.unchanged, r.be_added, r.be_updated, r.be_removed,
 	       r.ct_removed, r.affinity_removed, r.slots_written, r.slots_used,
 	       r.slots_total, secs);
+	gone_print();
 	return 0;
 }
 

@@ -541,6 +541,23 @@ static int fam_sock_refused(struct mbuf *b, const char *name,
 	return 0;
 }
 
+/* Connected UDP sockets of removed backends (sockdiag.h), counted in
+ * zh_sock_stats by the agent and zerohopctl. */
+static int fam_sock_destroyed(struct mbuf *b, const char *name,
+			      const struct scrape *s)
+{
+	__u64 st[ZH_SOCK_STAT_MAX];
+	int err = zh_sock_stats_read(s->m->objs, st, false);
+
+	if (err)
+		return err;
+	sample_u64(b, name, LABELS("result", "destroyed"),
+		   st[ZH_SOCK_STAT_UDP_DESTROYED]);
+	sample_u64(b, name, LABELS("result", "failed"),
+		   st[ZH_SOCK_STAT_UDP_DESTROY_FAILED]);
+	return 0;
+}
+
 /* Routing vxlan in BPF (vxlan.h): zh_vxlan_stats. */
 static int fam_vxlan(struct mbuf *b, const char *name, const struct scrape *s)
 {
@@ -770,6 +787,9 @@ static const struct family {
 	{ "zerohop_socket_lb_refused_total", "counter",
 	  "connect() or sendmsg() to a Service without ready endpoints, failed at once (ECONNREFUSED) by the socket-level balancer.",
 	  fam_sock_refused },
+	{ "zerohop_socket_lb_udp_destroyed_total", "counter",
+	  "Connected UDP sockets that socket-LB had given a backend since removed, destroyed (SOCK_DESTROY: the application reads ECONNABORTED and reconnects), or not (failed).",
+	  fam_sock_destroyed },
 	{ "zerohop_socket_lb_attached", "gauge",
 	  "1 where the socket-level balancer's program for the hook is attached (to the cgroup v2 root, or --cgroup), else 0.",
 	  fam_sock_attached },

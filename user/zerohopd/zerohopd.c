@@ -41,6 +41,7 @@
 #include "socklb.h"
 #include "svc_maps.h"
 #include "takeover.h"
+#include "udpkill.h"
 #include "xsk_srv.h"
 
 static __u64 now_ms(void)
@@ -166,7 +167,11 @@ static void usage(FILE *f)
 		"                          (pods, hostNetwork pods, the node); off: the\n"
 		"                          per-packet path alone (pods only). auto (default,\n"
 		"                          or $ZEROHOP_SOCKET_LB): on where the kernel and a\n"
-		"                          cgroup v2 hierarchy allow, else off with the reason\n"
+		"                          cgroup v2 hierarchy allow, else off with the reason.\n"
+		"                          A connected UDP socket whose backend is removed is\n"
+		"                          destroyed (SOCK_DESTROY: it reads ECONNABORTED and\n"
+		"                          reconnects) where the kernel can;\n"
+		"                          $ZEROHOP_SOCK_DESTROY=off: never\n"
 		"      --cgroup DIR        the cgroup v2 directory it attaches to (default\n"
 		"                          $ZEROHOP_CGROUP, else the hierarchy's root:\n"
 		"                          /sys/fs/cgroup, or /sys/fs/cgroup/unified on hybrid\n"
@@ -1213,6 +1218,9 @@ struct agent {
 	struct zh_metrics *metrics; /* NULL: no --listen */
 	struct zh_gc *gc; /* conntrack GC; NULL: --ct-gc-interval off */
 	struct zh_release *release; /* leases of pods gone without DEL */
+	/* Connected UDP sockets of removed backends: NULL where the kernel
+	 * cannot destroy sockets. */
+	struct zh_udpkill *udpkill;
 	/* Attachments of another version's or build's programs left in
 	 * place at start: they make Service flows without marking them in
 	 * zh_svc_be, so the reverse lookups stay ungated. */
@@ -1320,6 +1328,11 @@ static int agent_load(struct agent *a)
 			pr_warn("cannot write %s: %s\n", ZH_MAP_CONFIG,
 				strerror(-err));
 	}
+	/* Before the first apply: the backends it removes are swept too. */
+	a->udpkill = zh_udpkill_start(&a->objs);
+	if (!a->udpkill && errno)
+		pr_warn("cannot start the socket sweep thread: %s; connected UDP sockets keep a removed backend\n",
+			strerror(errno));
 	if (o->services) {
 		err = zh_agent_services_apply(&a->objs, o->services, &svc_set);
 		if (err)
@@ -1330,6 +1343,8 @@ static int agent_load(struct agent *a)
 	return 0;
 
 err_objs:
+	zh_udpkill_stop(a->udpkill);
+	a->udpkill = NULL;
 	zh_objs_close(&a->objs);
 err_services:
 	zh_svc_set_free(&svc_set); /* zh_agent_services_apply() freed it */
@@ -1756,6 +1771,8 @@ err_xsk:
 err_release:
 	zh_release_stop(a->release); /* a release under way ends first */
 err_objs:
+	/* After every thread that applies Services (the watch's). */
+	zh_udpkill_stop(a->udpkill);
 	zh_objs_close(&a->objs);
 err_signalfd:
 	if (a->nlfd >= 0)
