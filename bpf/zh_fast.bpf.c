@@ -86,6 +86,14 @@ int zh_tc_uplink(struct __sk_buff *skb)
 	if (stat < 0)
 		return TC_ACT_SHOT;
 	fwd.tunnel = (__u8)stat;
+	/* NodePort DSR (lb_dsr.h): the front end another node put in a
+	 * request for a pod here, taken out. */
+	if (zh_dsr_on()) {
+		stat = zh_dsr_in(skb);
+		if (stat < 0)
+			return TC_ACT_SHOT;
+		fwd.dsr = (__u8)stat;
+	}
 	stat = zh_from_uplink(skb, zh_ctx_data(skb), zh_ctx_end(skb),
 			      zh_ctx_ifindex(skb), &fwd);
 	/* What the fast path does not deliver or drop, the device gets. */
