@@ -359,7 +359,7 @@ struct zh_iface {
 	/* no room in zh_pol_ct for an allowed flow: fail closed */           \
 	X(DROP_POLICY_CT_FULL, "drop_policy_ct_full")                         \
 	/* NodePort DSR: no room for the option under the MTU (answered:   \
-	 * ICMP fragmentation needed / packet too big, lb_dsr.h) */         \
+	 * ICMP fragmentation needed / packet too big, lb_dsr.h) */  \
 	X(DROP_DSR_TOO_BIG, "drop_dsr_too_big")
 
 #define ZH_STAT_ENUM(id, name) ZH_STAT_##id,

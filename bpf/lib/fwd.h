@@ -512,7 +512,7 @@ static __always_inline int zh_from_uplink(void *ctx, void *data, void *data_end,
 		 * pod here, delivered as cross-node traffic is. */
 		if (ret == ZH_RET_PASSTHROUGH && fwd->dsr != ZH_DSR_IN)
 			return ZH_RET_PASSTHROUGH;
-		if (ret != ZH_RET_NAT)
+		if (ret != ZH_RET_NAT && ret != ZH_RET_PASSTHROUGH)
 			return ret;
 	}
 	zh_dst_key(&key, &f, ret, &fwd->nat);

@@ -112,13 +112,12 @@ static __always_inline __u32 zh_dsr_len(__u32 family)
 /*
  * Node A, tc: does the request, its option added, fit device @ifindex (the
  * way to the backend's node)? 0 when it does; else the packet is answered
- * with "too big" and the tc verdict (a redirect, or anything else when
- * that failed) returned in *@act. Before the DNAT is written: the error
+ * with "too big" (counted) and the tc verdict returned: a redirect, or
+ * anything else when that failed (drop it). Before the DNAT is written: the error
  * quotes the request as the client sent it, from the front end.
  */
 static __attribute__((noinline)) int zh_dsr_too_big(struct __sk_buff *skb,
-						    __u32 ifindex,
-						    __u32 family)
+						    __u32 ifindex, __u32 family)
 {
 	void *data = (void *)(long)skb->data;
 	void *data_end = (void *)(long)skb->data_end;
@@ -128,6 +127,8 @@ static __attribute__((noinline)) int zh_dsr_too_big(struct __sk_buff *skb,
 	if (bpf_check_mtu(skb, ifindex, &mtu, (__s32)extra, 0) !=
 	    BPF_MTU_CHK_RET_FRAG_NEEDED)
 		return 0;
+	/* The request, not our answer. */
+	zh_count(ZH_STAT_DROP_DSR_TOO_BIG, skb->len);
 	if (family == ZH_AF_INET) {
 		iph = zh_hdr(data, data_end, ETH_HLEN, sizeof(*iph));
 		/* No DF: it would have to be fragmented. */
@@ -336,11 +337,10 @@ static __attribute__((noinline)) int zh_dsr_in(struct __sk_buff *skb)
 		ifindex = zh_dsr_pod(ZH_AF_INET, pod);
 		if (!ifindex)
 			return 0;
-		if (zh_dsr_track(ZH_AF_INET, h->ip.protocol, client, pod,
-				 *(__be16 *)l4, *(__be16 *)(l4 + 2), fe,
-				 h->opt.port,
-				 zh_dsr_tcp_flags(h->ip.protocol, l4),
-				 skb->ifindex))
+		if (zh_dsr_track(
+			    ZH_AF_INET, h->ip.protocol, client, pod,
+			    *(__be16 *)l4, *(__be16 *)(l4 + 2), fe, h->opt.port,
+			    zh_dsr_tcp_flags(h->ip.protocol, l4), skb->ifindex))
 			return 0; /* no room: the kernel's */
 		zh_dsr_mark(ifindex);
 		__builtin_memcpy(&ip, &h->ip, sizeof(ip));
@@ -367,11 +367,12 @@ static __attribute__((noinline)) int zh_dsr_in(struct __sk_buff *skb)
 		    h->d.hdrlen != ZH_DSR_HDR6_LEN / 8 - 1 ||
 		    h->d.type != ZH_DSR_OPT6_TYPE ||
 		    h->d.len != ZH_DSR_OPT6_LEN ||
-		    (h->d.nexthdr != IPPROTO_TCP && h->d.nexthdr != IPPROTO_UDP))
+		    (h->d.nexthdr != IPPROTO_TCP &&
+		     h->d.nexthdr != IPPROTO_UDP))
 			return 0;
 		l4 = zh_hdr(data, data_end, ETH_HLEN + sizeof(*h), 14);
-		if (!l4 || (h->d.nexthdr == IPPROTO_UDP &&
-			    (void *)l4 + 8 > data_end))
+		if (!l4 ||
+		    (h->d.nexthdr == IPPROTO_UDP && (void *)l4 + 8 > data_end))
 			return 0;
 		__builtin_memcpy(client, &h->ip6.saddr, 16);
 		__builtin_memcpy(pod, &h->ip6.daddr, 16);

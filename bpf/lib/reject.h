@@ -112,7 +112,8 @@ static __always_inline int zh_reject_build(const __u8 *req, __u16 proto,
 		e->ip6.hop_limit = 64;
 		e->ip6.saddr = q->daddr;
 		e->ip6.daddr = q->saddr;
-		e->icmp[0] = mtu ? ZH_ICMPV6_PKT_TOOBIG : ZH_ICMPV6_DEST_UNREACH;
+		e->icmp[0] = mtu ? ZH_ICMPV6_PKT_TOOBIG :
+				   ZH_ICMPV6_DEST_UNREACH;
 		e->icmp[1] = mtu ? 0 : ZH_ICMPV6_PORT_UNREACH;
 		*(__be32 *)&e->icmp[4] = bpf_htonl(mtu);
 		/* Pseudo-header: both addresses, length, next header. */

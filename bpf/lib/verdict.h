@@ -153,10 +153,8 @@ static __always_inline int zh_tc_verdict(struct __sk_buff *skb, int stat,
 	 * answered before the DNAT, from the front end. */
 	if (uplink && fwd->dsr == ZH_DSR_OUT && stat == ZH_STAT_REDIRECT) {
 		act = zh_dsr_too_big(skb, fwd->ifindex, fwd->family);
-		if (act) {
-			zh_count(ZH_STAT_DROP_DSR_TOO_BIG, skb->len);
+		if (act) /* counted */
 			return act == TC_ACT_REDIRECT ? act : TC_ACT_SHOT;
-		}
 	}
 	/* The helpers may move the packet: data is read after them. */
 	stat = zh_verdict_nat(skb, stat, fwd);
@@ -203,10 +201,10 @@ static __always_inline int zh_tc_verdict(struct __sk_buff *skb, int stat,
 		    zh_dsr_push(skb, &fwd->nat))
 			act = TC_ACT_SHOT;
 		else
-			act = fwd->remote ? zh_skb_to_node(skb, fwd->family) :
-					    zh_ctx_deliver(skb, fwd->ifindex,
-							   fwd->via_rx |
-								   fwd->netkit);
+			act = fwd->remote ?
+				      zh_skb_to_node(skb, fwd->family) :
+				      zh_ctx_deliver(skb, fwd->ifindex,
+						     fwd->via_rx | fwd->netkit);
 		if (act == TC_ACT_REDIRECT) {
 			zh_count(stat, skb->len);
 			return act;
