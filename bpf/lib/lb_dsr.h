@@ -42,7 +42,8 @@
  * off) is answered, as a router would, with ICMP fragmentation needed (an
  * IPv4 packet with DF) or packet too big (IPv6), the MTU reduced by the
  * option's size, from the front end, quoting the request as the client
- * sent it; the client's path MTU discovery then sends smaller packets
+ * sent it (a GSO packet: when its segments exceed the MTU as they are;
+ * adding the option shrinks the segment size to make room); the client's path MTU discovery then sends smaller packets
  * (ZH_STAT_DROP_DSR_TOO_BIG counts the request). An IPv4 packet without DF
  * is dropped with the same count: it could only be fragmented, which the
  * fast path does not do (Linux sets DF on TCP and UDP sockets by default).
@@ -124,9 +125,18 @@ static __attribute__((noinline)) int zh_dsr_too_big(struct __sk_buff *skb,
 	__u32 mtu = 0, extra = zh_dsr_len(family);
 	struct iphdr *iph;
 
-	if (bpf_check_mtu(skb, ifindex, &mtu, (__s32)extra, 0) !=
-	    BPF_MTU_CHK_RET_FRAG_NEEDED)
+	/* A GSO packet by its segments (BPF_MTU_CHK_SEGS, which takes no
+	 * length difference: each as it is now, the option's room taken
+	 * from the segment size by bpf_skb_adjust_room() afterwards); any
+	 * other by its length with the option. */
+	if (skb->gso_size ?
+		    bpf_check_mtu(skb, ifindex, &mtu, 0, BPF_MTU_CHK_SEGS) ==
+			    BPF_MTU_CHK_RET_SUCCESS :
+		    bpf_check_mtu(skb, ifindex, &mtu, (__s32)extra, 0) ==
+			    BPF_MTU_CHK_RET_SUCCESS)
 		return 0;
+	/* (A failed call, -EINVAL or -ENODEV, is too big as well: dropped
+	 * with an answer rather than sent where it cannot go.) */
 	/* The request, not our answer. */
 	zh_count(ZH_STAT_DROP_DSR_TOO_BIG, skb->len);
 	if (family == ZH_AF_INET) {

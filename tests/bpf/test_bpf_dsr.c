@@ -107,8 +107,8 @@ static void remote_node(int af, bool vxlan)
 {
 	struct zh_node n = { .family = ZH_AF_INET,
 			     .flags = vxlan ? ZH_NODE_F_VXLAN : 0,
-			     .ifindex = (__u32)ifindex_of[vxlan ? POD_C :
-								  FOREIGN],
+			     .ifindex =
+				     (__u32)ifindex_of[vxlan ? POD_C : FOREIGN],
 			     .vni = 7 };
 
 	memcpy(n.mac, mac_vx, ETH_ALEN);
@@ -378,8 +378,8 @@ static void snat_one(bool v6, const char *client)
 {
 	const char *node = v6 ? NODE6 : NODE4;
 	__u64 want_d[ZH_STAT_MAX] = { [ZH_STAT_SNAT] = 1 };
-	struct frame f = outer(v6, IPPROTO_TCP, client, CLIENT_PORT, node,
-			       NODE_PORT, 0);
+	struct frame f =
+		outer(v6, IPPROTO_TCP, client, CLIENT_PORT, node, NODE_PORT, 0);
 	__u8 in[FRAME_MAX];
 	__u32 len;
 	struct run r;
@@ -419,8 +419,8 @@ static void test_dsr_snat(void **state)
 
 /* ------------------------------------------------------------ node B */
 
-static void assert_rev(bool v6, __u8 proto, const char *client,
-		       const char *pod, const char *fe)
+static void assert_rev(bool v6, __u8 proto, const char *client, const char *pod,
+		       const char *fe)
 {
 	struct zh_ct_key k = { .family = v6 ? ZH_AF_INET6 : ZH_AF_INET,
 			       .proto = proto,
@@ -466,16 +466,18 @@ static void node_b_one(bool v6, __u8 proto, bool complete)
 	if (r.err)
 		fail_here("test_run: %s", strerror(-r.err));
 	if (r.out_len != plen)
-		fail_here("output is %u bytes, want %u: the option not taken out",
-			  r.out_len, plen);
+		fail_here(
+			"output is %u bytes, want %u: the option not taken out",
+			r.out_len, plen);
 	assert_deltas(&r, into, plen);
 	assert_verdict(PROG_TC, &r, REDIRECT);
 	/* The option gone, into pod B, one hop on. */
 	assert_routed(plain, plen, &r, POD_B, true);
-	assert_redirect(&r, kfeat.present & ZH_FEAT_BIT(TC_REDIRECT_PEER) &
+	assert_redirect(&r,
+			kfeat.present & ZH_FEAT_BIT(TC_REDIRECT_PEER) &
 					~kfeat.disabled ?
-				    ZH_TRACE_REDIRECT_PEER :
-				    ZH_TRACE_REDIRECT,
+				ZH_TRACE_REDIRECT_PEER :
+				ZH_TRACE_REDIRECT,
 			ifindex_of[POD_B]);
 	assert_rev(v6, proto, out, pod, node);
 	/* The pod's reply: from the front end, out of the uplink. */
@@ -523,8 +525,8 @@ static void node_b_ignored(bool v6, const char *client, const char *dst,
 			   const char *what)
 {
 	const char *node = v6 ? NODE6 : NODE4;
-	struct frame f = outer(v6, IPPROTO_TCP, client, CLIENT_PORT, dst,
-			       BE_PORT, 63);
+	struct frame f =
+		outer(v6, IPPROTO_TCP, client, CLIENT_PORT, dst, BE_PORT, 63);
 	__u8 plain[FRAME_MAX], in[FRAME_MAX];
 	__u32 plen, len;
 	struct run r;
@@ -632,8 +634,8 @@ static void mtu_one(bool v6, __u8 proto)
 		in[L3 + 6] &= (__u8)~0x40;
 		put16(in + IP4_CHECK, 0);
 		put16(in + IP4_CHECK, csum_fold(csum_add(0, in + L3, ih)));
-		run_prog(skel->progs.zh_tc_uplink, ifindex_of[FOREIGN], in,
-			 len, &r);
+		run_prog(skel->progs.zh_tc_uplink, ifindex_of[FOREIGN], in, len,
+			 &r);
 		assert_verdict(PROG_TC, &r, DROP);
 		assert_deltas(&r, want_d, len);
 	}
@@ -659,8 +661,7 @@ static void test_dsr_mtu(void **state)
 static struct CMUnitTest tests[] = {
 	cmocka_unit_test_setup_teardown(test_dsr_node_a, dsr_setup,
 					dsr_teardown),
-	cmocka_unit_test_setup_teardown(test_dsr_snat, dsr_setup,
-					dsr_teardown),
+	cmocka_unit_test_setup_teardown(test_dsr_snat, dsr_setup, dsr_teardown),
 	cmocka_unit_test_setup_teardown(test_dsr_node_b, dsr_setup,
 					dsr_teardown),
 	cmocka_unit_test_setup_teardown(test_dsr_node_b_ignored, dsr_setup,
