@@ -298,10 +298,22 @@ static __always_inline __u32 zh_dsr_pod(__u8 family, const __u32 *addr)
 	return ep ? ep->ifindex : 0;
 }
 
-/* TCP flags of the L4 header at @l4 (its first 14 bytes checked). */
-static __always_inline __u8 zh_dsr_tcp_flags(__u8 proto, const __u8 *l4)
+/* The TCP flags of a TCP header at @off into *@flags (UDP: 0). -1 when
+ * the header is cut short. */
+static __always_inline int zh_dsr_tcp_flags(void *data, void *data_end,
+					    __u8 proto, const __u32 off,
+					    __u8 *flags)
 {
-	return proto == IPPROTO_TCP ? l4[13] : 0;
+	__u8 *th;
+
+	*flags = 0;
+	if (proto != IPPROTO_TCP)
+		return 0;
+	th = zh_hdr(data, data_end, off, 14);
+	if (!th)
+		return -1;
+	*flags = th[13];
+	return 0;
 }
 
 /*
@@ -318,7 +330,7 @@ static __attribute__((noinline)) int zh_dsr_in(struct __sk_buff *skb)
 	__u32 client[4] = {}, pod[4] = {}, fe[4] = {};
 	struct ethhdr *eth = zh_hdr(data, data_end, 0, sizeof(*eth));
 	__u32 ifindex;
-	__u8 *l4;
+	__u8 *l4, flags;
 
 	if (!eth)
 		return 0;
@@ -335,9 +347,9 @@ static __attribute__((noinline)) int zh_dsr_in(struct __sk_buff *skb)
 		    (h->ip.protocol != IPPROTO_TCP &&
 		     h->ip.protocol != IPPROTO_UDP))
 			return 0;
-		l4 = zh_hdr(data, data_end, ETH_HLEN + sizeof(*h), 14);
-		if (!l4 || (h->ip.protocol == IPPROTO_UDP &&
-			    (void *)l4 + 8 > data_end))
+		l4 = zh_hdr(data, data_end, ETH_HLEN + sizeof(*h), 8);
+		if (!l4 || zh_dsr_tcp_flags(data, data_end, h->ip.protocol,
+					    ETH_HLEN + sizeof(*h), &flags))
 			return 0;
 		client[0] = h->ip.saddr;
 		pod[0] = h->ip.daddr;
@@ -350,7 +362,7 @@ static __attribute__((noinline)) int zh_dsr_in(struct __sk_buff *skb)
 		if (zh_dsr_track(
 			    ZH_AF_INET, h->ip.protocol, client, pod,
 			    *(__be16 *)l4, *(__be16 *)(l4 + 2), fe, h->opt.port,
-			    zh_dsr_tcp_flags(h->ip.protocol, l4), skb->ifindex))
+			    flags, skb->ifindex))
 			return 0; /* no room: the kernel's */
 		zh_dsr_mark(ifindex);
 		__builtin_memcpy(&ip, &h->ip, sizeof(ip));
@@ -380,9 +392,9 @@ static __attribute__((noinline)) int zh_dsr_in(struct __sk_buff *skb)
 		    (h->d.nexthdr != IPPROTO_TCP &&
 		     h->d.nexthdr != IPPROTO_UDP))
 			return 0;
-		l4 = zh_hdr(data, data_end, ETH_HLEN + sizeof(*h), 14);
-		if (!l4 ||
-		    (h->d.nexthdr == IPPROTO_UDP && (void *)l4 + 8 > data_end))
+		l4 = zh_hdr(data, data_end, ETH_HLEN + sizeof(*h), 8);
+		if (!l4 || zh_dsr_tcp_flags(data, data_end, h->d.nexthdr,
+					    ETH_HLEN + sizeof(*h), &flags))
 			return 0;
 		__builtin_memcpy(client, &h->ip6.saddr, 16);
 		__builtin_memcpy(pod, &h->ip6.daddr, 16);
@@ -394,7 +406,7 @@ static __attribute__((noinline)) int zh_dsr_in(struct __sk_buff *skb)
 			return 0;
 		if (zh_dsr_track(ZH_AF_INET6, h->d.nexthdr, client, pod,
 				 *(__be16 *)l4, *(__be16 *)(l4 + 2), fe,
-				 h->d.port, zh_dsr_tcp_flags(h->d.nexthdr, l4),
+				 h->d.port, flags,
 				 skb->ifindex))
 			return 0;
 		zh_dsr_mark(ifindex);

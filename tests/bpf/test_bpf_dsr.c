@@ -441,6 +441,10 @@ static void assert_rev(bool v6, __u8 proto, const char *client, const char *pod,
 		fail_here("REV entry: front end, flag or uplink wrong");
 }
 
+/* The requests' payload: 0, the usual; a UDP one of 3 bytes has fewer
+ * than a TCP header's 14 after its header (regression: it was not taken). */
+static __u16 b_payload;
+
 static void node_b_one(bool v6, __u8 proto, bool complete)
 {
 	const char *out = v6 ? OUTSIDE6 : OUTSIDE4, *node = v6 ? NODE6 : NODE4;
@@ -452,6 +456,7 @@ static void node_b_one(bool v6, __u8 proto, bool complete)
 	__u32 plen, len;
 	struct run r;
 
+	f.payload = b_payload;
 	map_clear(bpf_map__fd(skel->maps.zh_ct));
 	plen = (__u32)frame_build(&f, FOREIGN, plain);
 	len = with_opt(plain, plen, v6, node, NODE_PORT, in);
@@ -517,6 +522,10 @@ static void test_dsr_node_b(void **state)
 			node_b_one(v6, IPPROTO_TCP, complete);
 			node_b_one(v6, IPPROTO_UDP, complete);
 		}
+	b_payload = 3;
+	node_b_one(false, IPPROTO_UDP, false);
+	node_b_one(true, IPPROTO_UDP, false);
+	b_payload = 0;
 }
 
 /* Not taken out: snat mode, a source inside the cluster (anti-spoofing: a
