@@ -89,7 +89,7 @@ int zh_tc_uplink(struct __sk_buff *skb)
 	/* NodePort DSR (lb_dsr.h): the front end another node put in a
 	 * request for a pod here, taken out. */
 	if (zh_dsr_on()) {
-		stat = zh_dsr_in(skb);
+		stat = zh_dsr_in(skb, skb->ifindex);
 		if (stat < 0)
 			return TC_ACT_SHOT;
 		fwd.dsr = (__u8)stat;
@@ -120,6 +120,16 @@ int zh_tc_tunnel(struct __sk_buff *skb)
 	int stat;
 
 	zh_ctx_pull(skb);
+	/* NodePort DSR (lb_dsr.h): a request another node sent through the
+	 * tunnel, its front end taken out. */
+	if (zh_dsr_on()) {
+		__u32 uplink = zh_dsr_tunnel_uplink(skb);
+
+		stat = uplink ? zh_dsr_in(skb, uplink) : 0;
+		if (stat < 0)
+			return TC_ACT_SHOT;
+		fwd.dsr = (__u8)stat;
+	}
 	/* No context: no NodePorts come in here, so no port to keep. */
 	stat = zh_from_uplink(NULL, zh_ctx_data(skb), zh_ctx_end(skb),
 			      zh_ctx_ifindex(skb), &fwd);

@@ -14,7 +14,8 @@
  *           and address, then PadN). Every request of the flow carries it,
  *           so B's entry lives as long as the flow, whatever B's LRU did.
  *           Out by the node path (node.h), in VXLAN mode inside the tunnel.
- *   node B  (zh_tc_uplink, after VXLAN decapsulation) takes the front end
+ *   node B  (zh_tc_uplink, or zh_tc_tunnel behind the kernel's VXLAN
+ *           device, which gets these in routing vxlan) takes the front end
  *           out of it, writes the reply's zh_ct REV entry {pod -> client}
  *           with the front end to restore and its own uplink to leave by
  *           (ZH_CT_F_DSR), and hands the plain packet on: it is delivered
@@ -317,13 +318,15 @@ static __always_inline int zh_dsr_tcp_flags(void *data, void *data_end,
 }
 
 /*
- * Node B, tc ingress of the uplink (after VXLAN decapsulation): a request
- * that carries the front end, from outside the cluster to a pod here?
- * Then the reply's entry is written and the option taken out. Returns
+ * Node B, tc ingress of the uplink (@uplink), or of the VXLAN device that
+ * decapsulated it (@uplink: the one the replies leave by): a request that
+ * carries the front end, from outside the cluster to a pod here? Then the
+ * reply's entry is written and the option taken out. Returns
  * ZH_DSR_IN (the packet is plain now), 0 (no such packet: untouched) or
  * -1 (drop: half done).
  */
-static __attribute__((noinline)) int zh_dsr_in(struct __sk_buff *skb)
+static __attribute__((noinline)) int zh_dsr_in(struct __sk_buff *skb,
+					       __u32 uplink)
 {
 	void *data = (void *)(long)skb->data;
 	void *data_end = (void *)(long)skb->data_end;
@@ -359,10 +362,9 @@ static __attribute__((noinline)) int zh_dsr_in(struct __sk_buff *skb)
 		ifindex = zh_dsr_pod(ZH_AF_INET, pod);
 		if (!ifindex)
 			return 0;
-		if (zh_dsr_track(
-			    ZH_AF_INET, h->ip.protocol, client, pod,
-			    *(__be16 *)l4, *(__be16 *)(l4 + 2), fe, h->opt.port,
-			    flags, skb->ifindex))
+		if (zh_dsr_track(ZH_AF_INET, h->ip.protocol, client, pod,
+				 *(__be16 *)l4, *(__be16 *)(l4 + 2), fe,
+				 h->opt.port, flags, uplink))
 			return 0; /* no room: the kernel's */
 		zh_dsr_mark(ifindex);
 		__builtin_memcpy(&ip, &h->ip, sizeof(ip));
@@ -406,8 +408,7 @@ static __attribute__((noinline)) int zh_dsr_in(struct __sk_buff *skb)
 			return 0;
 		if (zh_dsr_track(ZH_AF_INET6, h->d.nexthdr, client, pod,
 				 *(__be16 *)l4, *(__be16 *)(l4 + 2), fe,
-				 h->d.port, flags,
-				 skb->ifindex))
+				 h->d.port, flags, uplink))
 			return 0;
 		zh_dsr_mark(ifindex);
 		/* payload_len, nexthdr, hop_limit: the word at offset 4, as
@@ -429,6 +430,36 @@ static __attribute__((noinline)) int zh_dsr_in(struct __sk_buff *skb)
 		return ZH_DSR_IN;
 	}
 	return 0;
+}
+
+/*
+ * Node B, tc ingress of the VXLAN device (routing vxlan: BPF's decap on the
+ * uplink leaves a DSR request to the device, its inner source being no
+ * pod of the sender): was it sent by a node of the cluster (the tunnel's
+ * remote end in zh_cluster_cidr)? Then the uplink the replies leave by
+ * (zh_vxlan's), else 0: no DSR request is taken from anyone else.
+ */
+static __attribute__((noinline)) __u32
+zh_dsr_tunnel_uplink(struct __sk_buff *skb)
+{
+	struct bpf_tunnel_key tk = {};
+	struct zh_vxlan *cfg;
+	__u32 zero = 0, addr[4] = {};
+
+	cfg = bpf_map_lookup_elem(&zh_vxlan, &zero);
+	if (!cfg || !cfg->uplink)
+		return 0;
+	if (cfg->family == ZH_AF_INET) {
+		if (bpf_skb_get_tunnel_key(skb, &tk, sizeof(tk), 0))
+			return 0;
+		addr[0] = bpf_htonl(tk.remote_ipv4); /* host order there */
+	} else {
+		if (bpf_skb_get_tunnel_key(skb, &tk, sizeof(tk),
+					   BPF_F_TUNINFO_IPV6))
+			return 0;
+		__builtin_memcpy(addr, tk.remote_ipv6, sizeof(addr));
+	}
+	return zh_in_cluster(cfg->family, addr) ? cfg->uplink : 0;
 }
 
 #endif /* ZH_LB_DSR_H */

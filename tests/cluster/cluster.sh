@@ -938,7 +938,7 @@ case_nodeport_dsr() {
 		cl_saw out "$n1ip6" 30084 fd50::100 udp
 	check "... through n2 as well: outside -> n2:30080 -> n3a sees the client" \
 		cl_saw out "$(cl_node_ip n2)" 30080 192.168.50.100
-	check "1 MiB to n3a through n1:30085: the same bytes (the option's room made by path MTU discovery)" \
+	check "1 MiB to n3a through n1:30085: the same bytes (GSO: segments made smaller for the option)" \
 		cl_np_sink "$n1ip"
 	check "... IPv6" cl_np_sink "$n1ip6"
 	check "1 MiB from n3a through n1:30086: the same bytes, not through n1" \
