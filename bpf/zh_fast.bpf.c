@@ -19,9 +19,10 @@
  * zh_tc_pod        tc ingress of the pod-side veth in tc mode.
  * zh_tc_uplink     tc ingress of the node's uplink: NodePorts, the replies
  *                  of what was SNATed (masquerade, NodePorts to other
- *                  nodes), and pods of other nodes to pods here (straight
- *                  into them; routing vxlan: decapsulated here first,
- *                  vxlan.h).
+ *                  nodes), NodePort DSR requests another node sent (their
+ *                  option taken out, lb_dsr.h), and pods of other nodes to
+ *                  pods here (straight into them; routing vxlan:
+ *                  decapsulated here first, vxlan.h).
  * zh_tc_to_pod     tc egress of the host-side veth: NetworkPolicy on what
  *                  the kernel delivers into a policed pod (policy.h).
  * zh_xdp_uplink    XDP in front of it where the uplink runs XDP natively:
@@ -29,7 +30,8 @@
  *                  there; the rest goes on to zh_tc_uplink, which finds the
  *                  same conntrack entry.
  * zh_tc_tunnel     tc ingress of the VXLAN device (routing vxlan): what
- *                  it decapsulated for a pod here goes straight into it.
+ *                  it decapsulated for a pod here goes straight into it
+ *                  (a NodePort DSR request too, its option taken out).
  *
  * The pod-side programs time arrivals (lat.h) and turn replies from
  * backends the kernel routed (another node, the host) back to the VIP.

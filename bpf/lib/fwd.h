@@ -468,8 +468,12 @@ static __always_inline int zh_snat_reply(void *data, void *data_end,
  *   - TCP or UDP at a NodePort of the node's own address goes to a backend:
  *     a local pod gets it like a pod's packet; one on another node gets it
  *     from this node's address (SNAT, so that the reply comes back here),
- *     unless the Service keeps the client's address (externalTrafficPolicy
- *     Local: the kernel routes it, DNATed);
+ *     or in DSR mode, from outside the cluster, with the client's address
+ *     and the front end as an option (lb_dsr.h), unless the Service keeps
+ *     the client's address (externalTrafficPolicy Local: the kernel routes
+ *     it, DNATed);
+ *   - a DSR request whose option the entry took out (@fwd->dsr
+ *     ZH_DSR_IN) goes into its pod;
  *   - a reply of a Service flow whose backend is on another node goes
  *     back to the VIP and on to the client pod;
  *   - from inside the cluster (zh_cluster_cidr) to a local pod: straight
