@@ -446,6 +446,10 @@ zh_dsr_tunnel_uplink(struct __sk_buff *skb)
 	struct zh_vxlan *cfg;
 	__u32 zero = 0, addr[4] = {};
 
+	/* bpf_skb_get_tunnel_key() came with its setter (4.3): the feature
+	 * of the pair. */
+	if (!zh_kernel_has(TC_SET_TUNNEL_KEY))
+		return 0;
 	cfg = bpf_map_lookup_elem(&zh_vxlan, &zero);
 	if (!cfg || !cfg->uplink)
 		return 0;
