@@ -19,9 +19,10 @@
  * zh_tc_pod        tc ingress of the pod-side veth in tc mode.
  * zh_tc_uplink     tc ingress of the node's uplink: NodePorts, the replies
  *                  of what was SNATed (masquerade, NodePorts to other
- *                  nodes), and pods of other nodes to pods here (straight
- *                  into them; routing vxlan: decapsulated here first,
- *                  vxlan.h).
+ *                  nodes), NodePort DSR requests another node sent (their
+ *                  option taken out, lb_dsr.h), and pods of other nodes to
+ *                  pods here (straight into them; routing vxlan:
+ *                  decapsulated here first, vxlan.h).
  * zh_tc_to_pod     tc egress of the host-side veth: NetworkPolicy on what
  *                  the kernel delivers into a policed pod (policy.h).
  * zh_xdp_uplink    XDP in front of it where the uplink runs XDP natively:
@@ -29,7 +30,8 @@
  *                  there; the rest goes on to zh_tc_uplink, which finds the
  *                  same conntrack entry.
  * zh_tc_tunnel     tc ingress of the VXLAN device (routing vxlan): what
- *                  it decapsulated for a pod here goes straight into it.
+ *                  it decapsulated for a pod here goes straight into it
+ *                  (a NodePort DSR request too, its option taken out).
  *
  * The pod-side programs time arrivals (lat.h) and turn replies from
  * backends the kernel routed (another node, the host) back to the VIP.
@@ -86,6 +88,14 @@ int zh_tc_uplink(struct __sk_buff *skb)
 	if (stat < 0)
 		return TC_ACT_SHOT;
 	fwd.tunnel = (__u8)stat;
+	/* NodePort DSR (lb_dsr.h): the front end another node put in a
+	 * request for a pod here, taken out. */
+	if (zh_dsr_on()) {
+		stat = zh_dsr_in(skb, skb->ifindex);
+		if (stat < 0)
+			return TC_ACT_SHOT;
+		fwd.dsr = (__u8)stat;
+	}
 	stat = zh_from_uplink(skb, zh_ctx_data(skb), zh_ctx_end(skb),
 			      zh_ctx_ifindex(skb), &fwd);
 	/* What the fast path does not deliver or drop, the device gets. */
@@ -112,6 +122,16 @@ int zh_tc_tunnel(struct __sk_buff *skb)
 	int stat;
 
 	zh_ctx_pull(skb);
+	/* NodePort DSR (lb_dsr.h): a request another node sent through the
+	 * tunnel, its front end taken out. */
+	if (zh_dsr_on()) {
+		__u32 uplink = zh_dsr_tunnel_uplink(skb);
+
+		stat = uplink ? zh_dsr_in(skb, uplink) : 0;
+		if (stat < 0)
+			return TC_ACT_SHOT;
+		fwd.dsr = (__u8)stat;
+	}
 	/* No context: no NodePorts come in here, so no port to keep. */
 	stat = zh_from_uplink(NULL, zh_ctx_data(skb), zh_ctx_end(skb),
 			      zh_ctx_ifindex(skb), &fwd);

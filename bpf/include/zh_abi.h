@@ -362,7 +362,10 @@ struct zh_iface {
 	/* its class did not fit the maps: fail closed */                     \
 	X(DROP_POLICY_FAILED, "drop_policy_failed")                           \
 	/* no room in zh_pol_ct for an allowed flow: fail closed */           \
-	X(DROP_POLICY_CT_FULL, "drop_policy_ct_full")
+	X(DROP_POLICY_CT_FULL, "drop_policy_ct_full")                         \
+	/* NodePort DSR: no room for the option under the MTU (answered:   \
+	 * ICMP fragmentation needed / packet too big, lb_dsr.h) */  \
+	X(DROP_DSR_TOO_BIG, "drop_dsr_too_big")
 
 #define ZH_STAT_ENUM(id, name) ZH_STAT_##id,
 enum zh_stat {
@@ -599,6 +602,9 @@ struct zh_ct_key {
  * reply's destination goes back to the pod as well.
  */
 #define ZH_CT_F_HAIRPIN (1U << 0)
+/* REV written by NodePort DSR on the backend's node (lb_dsr.h): @vip/@vport
+ * are another node's front end, @out_ifindex this node's uplink. */
+#define ZH_CT_F_DSR (1U << 1)
 
 struct zh_ct {
 	__u64 last_seen_ns; /* bpf_ktime_get_ns() */
@@ -1148,6 +1154,13 @@ struct zh_pol_state {
  * closed socket's zh_sock_conn slot is empty (see zh_sock_conn). Set
  * after the hooks are attached, cleared before they go. */
 #define ZH_CFG_F_SOCK_RELEASE (1U << 4)
+/* NodePort DSR (zerohopd --nodeport-mode=dsr, lb_dsr.h): a NodePort or
+ * external-IP request from outside the cluster whose backend is on another
+ * node goes there DNATed only, the front end (address, port) carried in an
+ * IPv4 option or an IPv6 Destination Options header; that node strips it,
+ * and its pod's replies leave from it with the front end as their source,
+ * straight to the client. Unset: SNAT (the reply returns through here). */
+#define ZH_CFG_F_NODEPORT_DSR (1U << 5)
 
 /*
  * zh_svc_be: array, written by the datapath (lb.h) when it makes a

@@ -22,6 +22,7 @@
 #include "lb_icmp.h"
 #include "kfeat.h"
 #include "policy.h"
+#include "lb_dsr.h"
 
 struct zh_fwd {
 	__u32 ifindex;
@@ -48,6 +49,10 @@ struct zh_fwd {
 	 * host side with bpf_redirect() (one backlog crossing, as on a veth).
 	 * Same size: it fills padding before @nat. */
 	__u8 netkit;
+	/* NodePort DSR (lb_dsr.h): ZH_DSR_OUT, this REDIRECT to another node
+	 * gets the front end as an option; ZH_DSR_IN, the uplink took one
+	 * out, the packet is for a pod here. Padding before @nat as well. */
+	__u8 dsr;
 	/* ZH_STAT_SNAT: @ifindex is the uplink, bpf_redirect_neigh() fills
 	 * in the L2 header there. */
 	/* A Service rewrite the entry applies (tc and XDP write differently),
@@ -226,6 +231,27 @@ static __always_inline int zh_to_node(void *data, void *data_end,
 	fwd->family = key->family;
 	fwd->ifindex = n->ifindex;
 	return ZH_STAT_REDIRECT;
+}
+
+/*
+ * A NodePort request from outside the cluster whose backend (@key) is a
+ * pod of another node, in DSR mode (lb_dsr.h): DNATed only, to that node,
+ * the front end added on the way out (the tc verdict). ZH_STAT_PASS_NO_ENDPOINT
+ * where the backend is no pod of a node the fast path reaches: SNAT then.
+ * A function of its own: the node table's key gets a frame of its own.
+ */
+static __attribute__((noinline)) int zh_dsr_route(void *data, void *data_end,
+						  const struct zh_ep_key *key,
+						  struct zh_fwd *fwd)
+{
+	int ret;
+
+	if (!data || !key || !fwd)
+		return ZH_STAT_PASS_NO_ENDPOINT;
+	ret = zh_to_node(data, data_end, key, fwd);
+	if (ret == ZH_STAT_REDIRECT)
+		fwd->dsr = ZH_DSR_OUT;
+	return ret;
 }
 
 /* Where a routed packet goes: its destination, after a Service rewrite the
@@ -442,8 +468,12 @@ static __always_inline int zh_snat_reply(void *data, void *data_end,
  *   - TCP or UDP at a NodePort of the node's own address goes to a backend:
  *     a local pod gets it like a pod's packet; one on another node gets it
  *     from this node's address (SNAT, so that the reply comes back here),
- *     unless the Service keeps the client's address (externalTrafficPolicy
- *     Local: the kernel routes it, DNATed);
+ *     or in DSR mode, from outside the cluster, with the client's address
+ *     and the front end as an option (lb_dsr.h), unless the Service keeps
+ *     the client's address (externalTrafficPolicy Local: the kernel routes
+ *     it, DNATed);
+ *   - a DSR request whose option the entry took out (@fwd->dsr
+ *     ZH_DSR_IN) goes into its pod;
  *   - a reply of a Service flow whose backend is on another node goes
  *     back to the VIP and on to the client pod;
  *   - from inside the cluster (zh_cluster_cidr) to a local pod: straight
@@ -482,9 +512,11 @@ static __always_inline int zh_from_uplink(void *ctx, void *data, void *data_end,
 	if (ret == ZH_RET_PASSTHROUGH && !zh_in_cluster(f.family, f.saddr)) {
 		if (zh_lb_on() && !fwd->tunnel)
 			ret = nodeport = zh_lb_external(&f, &fwd->nat);
-		if (ret == ZH_RET_PASSTHROUGH)
+		/* A DSR request whose option zh_dsr_in() took out: for a
+		 * pod here, delivered as cross-node traffic is. */
+		if (ret == ZH_RET_PASSTHROUGH && fwd->dsr != ZH_DSR_IN)
 			return ZH_RET_PASSTHROUGH;
-		if (ret != ZH_RET_NAT)
+		if (ret != ZH_RET_NAT && ret != ZH_RET_PASSTHROUGH)
 			return ret;
 	}
 	zh_dst_key(&key, &f, ret, &fwd->nat);
@@ -500,11 +532,18 @@ static __always_inline int zh_from_uplink(void *ctx, void *data, void *data_end,
 	 * not counted. */
 	if (ret == ZH_STAT_PASS_NO_ENDPOINT && !fwd->nat.op)
 		return ZH_RET_PASSTHROUGH;
-	/* A NodePort whose backend is on another node. */
+	/* A NodePort whose backend is on another node: DSR for a client
+	 * outside the cluster where it is on (lb_dsr.h), else SNAT. */
 	if (ret == ZH_STAT_PASS_NO_ENDPOINT && nodeport == ZH_RET_NAT &&
-	    !(fwd->nat.svc_flags & ZH_SVC_F_ETP_LOCAL))
+	    !(fwd->nat.svc_flags & ZH_SVC_F_ETP_LOCAL)) {
+		if (zh_dsr_on() && !zh_in_cluster(f.family, f.saddr)) {
+			ret = zh_dsr_route(data, data_end, &key, fwd);
+			if (ret != ZH_STAT_PASS_NO_ENDPOINT)
+				return ret;
+		}
 		return zh_snat_route(ctx, data, data_end, &f, ifindex, ret,
 				     fwd);
+	}
 	return ret;
 }
 

@@ -27,6 +27,9 @@
 #define ZH_ICMP_PORT_UNREACH 3
 #define ZH_ICMPV6_DEST_UNREACH 1
 #define ZH_ICMPV6_PORT_UNREACH 4
+/* ... and the two that say "too big" (lb_dsr.h): RFC 1191, RFC 4443. */
+#define ZH_ICMP_FRAG_NEEDED 4
+#define ZH_ICMPV6_PKT_TOOBIG 2
 
 /* Everything after the Ethernet header, for each family. */
 struct zh_icmp4_err {
@@ -55,10 +58,12 @@ struct zh_reject {
 
 /*
  * Build the error for the request whose first bytes (Ethernet, IP, 8 bytes
- * of L4) are in @req, into @r. Returns 0, or -1 for a family not IPv4/6.
+ * of L4) are in @req, into @r: port unreachable, or with @mtu non-zero
+ * "too big" with that MTU (IPv4 fragmentation needed, ICMPv6 packet too
+ * big). Returns 0, or -1 for a family not IPv4/6.
  */
 static __always_inline int zh_reject_build(const __u8 *req, __u16 proto,
-					   struct zh_reject *r)
+					   struct zh_reject *r, __u32 mtu)
 {
 	const struct ethhdr *eth = (const void *)req;
 
@@ -81,7 +86,9 @@ static __always_inline int zh_reject_build(const __u8 *req, __u16 proto,
 		e->ip.check = zh_csum_fold(bpf_csum_diff(
 			NULL, 0, (__be32 *)&e->ip, sizeof(e->ip), 0));
 		e->icmp[0] = ZH_ICMP_DEST_UNREACH;
-		e->icmp[1] = ZH_ICMP_PORT_UNREACH;
+		e->icmp[1] = mtu ? ZH_ICMP_FRAG_NEEDED : ZH_ICMP_PORT_UNREACH;
+		/* The next hop's MTU in the second half of the unused word. */
+		*(__be16 *)&e->icmp[6] = bpf_htons((__u16)mtu);
 		*(__u16 *)&e->icmp[2] = zh_csum_fold(
 			bpf_csum_diff(NULL, 0, (__be32 *)e->icmp,
 				      sizeof(e->icmp) + sizeof(e->quote), 0));
@@ -105,8 +112,10 @@ static __always_inline int zh_reject_build(const __u8 *req, __u16 proto,
 		e->ip6.hop_limit = 64;
 		e->ip6.saddr = q->daddr;
 		e->ip6.daddr = q->saddr;
-		e->icmp[0] = ZH_ICMPV6_DEST_UNREACH;
-		e->icmp[1] = ZH_ICMPV6_PORT_UNREACH;
+		e->icmp[0] = mtu ? ZH_ICMPV6_PKT_TOOBIG :
+				   ZH_ICMPV6_DEST_UNREACH;
+		e->icmp[1] = mtu ? 0 : ZH_ICMPV6_PORT_UNREACH;
+		*(__be32 *)&e->icmp[4] = bpf_htonl(mtu);
 		/* Pseudo-header: both addresses, length, next header. */
 		sum = bpf_csum_diff(NULL, 0, (__be32 *)&e->ip6.saddr, 32, 0);
 		sum = bpf_csum_diff(NULL, 0, pseudo, sizeof(pseudo),
@@ -147,12 +156,13 @@ static __always_inline struct zh_reject_scratch *zh_reject_scratch(void)
 }
 
 /*
- * tc: turn the skb into the error and send it back where it came from: into
- * the pod behind the host veth it came in on (@to_peer), or out of the
- * uplink. Returns the tc verdict, or -1 when that failed (drop it).
+ * tc: turn the skb into the error (@mtu: zh_reject_build()) and send it
+ * back where it came from: into the pod behind the host veth it came in on
+ * (@to_peer), or out of the uplink. Returns the tc verdict, or -1 when that
+ * failed (drop it).
  */
-static __always_inline int zh_skb_reject(struct __sk_buff *skb,
-					 const int to_peer)
+static __always_inline int zh_skb_icmp_err(struct __sk_buff *skb,
+					   const int to_peer, __u32 mtu)
 {
 	struct zh_reject_scratch *sc = zh_reject_scratch();
 	__u32 need;
@@ -166,7 +176,7 @@ static __always_inline int zh_skb_reject(struct __sk_buff *skb,
 		       ZH_REJECT_REQ_LEN;
 	if (skb->len < need || bpf_skb_load_bytes(skb, 0, sc->req, need))
 		return -1;
-	if (zh_reject_build(sc->req, skb->protocol, &sc->r))
+	if (zh_reject_build(sc->req, skb->protocol, &sc->r, mtu))
 		return -1;
 	/* Constant lengths, one per family: what the verifier can check.
 	 * A CHECKSUM_COMPLETE skb's skb->csum covers the packet from L3 on:
@@ -199,6 +209,12 @@ static __always_inline int zh_skb_reject(struct __sk_buff *skb,
 	return zh_redirect(skb->ifindex, 0);
 }
 
+static __always_inline int zh_skb_reject(struct __sk_buff *skb,
+					 const int to_peer)
+{
+	return zh_skb_icmp_err(skb, to_peer, 0);
+}
+
 /* XDP: the same, sent back with XDP_TX. */
 static __always_inline int zh_xdp_reject(struct xdp_md *ctx)
 {
@@ -226,7 +242,7 @@ static __always_inline int zh_xdp_reject(struct xdp_md *ctx)
 			return -1;
 		__builtin_memcpy(sc->req, p, ZH_REJECT_REQ_LEN);
 	}
-	if (zh_reject_build(sc->req, proto, &sc->r))
+	if (zh_reject_build(sc->req, proto, &sc->r, 0))
 		return -1;
 	if (bpf_xdp_adjust_tail(ctx, (int)sc->r.len - (int)(data_end - data)))
 		return -1;

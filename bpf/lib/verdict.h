@@ -149,6 +149,13 @@ static __always_inline int zh_tc_verdict(struct __sk_buff *skb, int stat,
 	/* Classified again behind XDP: what XDP did not hand over is its. */
 	if (fwd->reclassify && !fwd->handover && !zh_nodeport_reply(stat, fwd))
 		return TC_ACT_OK;
+	/* NodePort DSR (lb_dsr.h): what the option would make too big is
+	 * answered before the DNAT, from the front end. */
+	if (uplink && fwd->dsr == ZH_DSR_OUT && stat == ZH_STAT_REDIRECT) {
+		act = zh_dsr_too_big(skb, fwd->ifindex, fwd->family);
+		if (act) /* counted */
+			return act == TC_ACT_REDIRECT ? act : TC_ACT_SHOT;
+	}
 	/* The helpers may move the packet: data is read after them. */
 	stat = zh_verdict_nat(skb, stat, fwd);
 	if (!uplink)
@@ -188,11 +195,16 @@ static __always_inline int zh_tc_verdict(struct __sk_buff *skb, int stat,
 		if (fwd->l3_old != fwd->l3_new)
 			bpf_csum_update(skb, bpf_csum_diff(&fwd->l3_old, 4,
 							   &fwd->l3_new, 4, 0));
-		/* (The uplink's entries deliver here only.) */
-		act = !uplink && fwd->remote ?
-			      zh_skb_to_node(skb, fwd->family) :
-			      zh_ctx_deliver(skb, fwd->ifindex,
-					     fwd->via_rx | fwd->netkit);
+		/* (The uplink's entries deliver here only, but for a DSR
+		 * request, which goes on to its backend's node.) */
+		if (uplink && fwd->dsr == ZH_DSR_OUT && fwd->remote &&
+		    zh_dsr_push(skb, &fwd->nat))
+			act = TC_ACT_SHOT;
+		else
+			act = fwd->remote ?
+				      zh_skb_to_node(skb, fwd->family) :
+				      zh_ctx_deliver(skb, fwd->ifindex,
+						     fwd->via_rx | fwd->netkit);
 		if (act == TC_ACT_REDIRECT) {
 			zh_count(stat, skb->len);
 			return act;

@@ -72,6 +72,8 @@ static const struct {
 	{ BPF_FUNC_set_retval, -1, -1, ZH_FEAT_SOCK_SET_RETVAL },
 	{ BPF_FUNC_fib_lookup, ZH_FEAT_TC_FIB_LOOKUP, -1, -1 },
 	{ BPF_FUNC_skb_set_tunnel_key, ZH_FEAT_TC_SET_TUNNEL_KEY, -1, -1 },
+	/* Its twin (one kernel commit, 4.3): NodePort DSR's tunnel end. */
+	{ BPF_FUNC_skb_get_tunnel_key, ZH_FEAT_TC_SET_TUNNEL_KEY, -1, -1 },
 	{ BPF_FUNC_sk_lookup_tcp, ZH_FEAT_TC_SK_LOOKUP, ZH_FEAT_XDP_SK_LOOKUP,
 	  -1 },
 	{ BPF_FUNC_sk_lookup_udp, ZH_FEAT_TC_SK_LOOKUP, ZH_FEAT_XDP_SK_LOOKUP,

@@ -603,13 +603,13 @@ cl_peer_servers() {
 	ZH_PIDS+=($!)
 }
 
-# cl_saw FROM HOST PORT WANT: the server at HOST:PORT (9001: UDP) saw
+# cl_saw FROM HOST PORT WANT [udp]: the server at HOST:PORT (9001: UDP) saw
 # WANT as our address (an IPv4 peer also in its mapped form; IPv6 as
 # socat writes it, in full: compared canonically).
 cl_saw() {
 	local from=$1 h=$2 port=$3 want=$4 got
 	[[ $h == *:* ]] && h="[$h]"
-	if [ "$port" = 9001 ]; then
+	if [ "$port" = 9001 ] || [ "${5:-}" = udp ]; then
 		got=$(echo hi | cl_in "$from" timeout 5 socat -T 3 - "UDP:$h:$port")
 	else
 		got=$(cl_in "$from" timeout 5 socat -T 3 - \
@@ -833,8 +833,151 @@ case_np_new_flows() {
 	cl_np_services n1
 }
 
+
+# --- NodePort direct server return (issue 13) -------------------------------
+#
+# Every agent restarted with --nodeport-mode dsr: n1 (and n2) DNAT a
+# NodePort request from outside whose backend is n3a and send it to n3
+# with the client's address, the front end in an IP option (IPv6: a
+# destination options header); n3 takes it out, and n3a's reply leaves n3
+# straight to the client from n1's address and node port (a connected
+# socat takes nothing else). So n3a sees the client, n1 SNATs nothing and
+# holds no SNAT entry, n3 holds the DSR reply entry, and 1 MiB that n3a
+# sends through n1's node port never crosses n1's uplink. 1 MiB sent to
+# n3a checks the data the other way, and with it the MTU: full-size
+# segments (the client's TSO off) are too big with the option, answered
+# with ICMP fragmentation needed (packet too big), and the client's path
+# MTU goes down.
+
+# cl_dsr_services NODE: NODE's services and np-dsr-udp (UDP 30084 -> n3a
+# 9001), np-dsr-sink (30085 -> n3a 7100), np-dsr-source (30086 -> n3a 7101).
+cl_dsr_services() {
+	local n=$1
+	jq --arg b4 "$(cl_ip n3a 4)" --arg b6 "$(cl_ip n3a 6)" '.services += [
+		{"name": "np-dsr-udp4", "vip": "10.96.0.24", "port": 53,
+		 "proto": "udp", "nodePort": 30084,
+		 "backends": [{"ip": $b4, "port": 9001}]},
+		{"name": "np-dsr-udp6", "vip": "fd96::24", "port": 53,
+		 "proto": "udp", "nodePort": 30084,
+		 "backends": [{"ip": $b6, "port": 9001}]},
+		{"name": "np-dsr-sink4", "vip": "10.96.0.25", "port": 80,
+		 "nodePort": 30085, "backends": [{"ip": $b4, "port": 7100}]},
+		{"name": "np-dsr-sink6", "vip": "fd96::25", "port": 80,
+		 "nodePort": 30085, "backends": [{"ip": $b6, "port": 7100}]},
+		{"name": "np-dsr-source4", "vip": "10.96.0.26", "port": 80,
+		 "nodePort": 30086, "backends": [{"ip": $b4, "port": 7101}]},
+		{"name": "np-dsr-source6", "vip": "fd96::26", "port": 80,
+		 "nodePort": 30086, "backends": [{"ip": $b6, "port": 7101}]}]' \
+		"$ZH_TMP/$n/services.json" >"$ZH_TMP/$n/services-dsr.json"
+	cl_ctl "$n" service apply -f "$ZH_TMP/$n/services-dsr.json" >/dev/null
+}
+
+# cl_np_sink HOST: 1 MiB from outside to HOST:30085, n3a's sink (7100)
+# gets the same bytes.
+cl_np_sink() {
+	local h=$1 want got
+	[[ $h == *:* ]] && h="[$h]"
+	head -c 1048576 /dev/urandom >"$ZH_TMP/blob"
+	want=$(sha256sum <"$ZH_TMP/blob" | cut -d' ' -f1)
+	rm -f "$ZH_TMP/got"
+	cl_in n3a timeout 30 socat -u TCP6-LISTEN:7100,ipv6only=0,reuseaddr \
+		"CREATE:$ZH_TMP/got" &
+	local srv=$!
+	eventually eval "cl_in n3a ss -Hltn 'sport = :7100' | grep -q LISTEN"
+	cl_in out timeout 25 socat -u "FILE:$ZH_TMP/blob" "TCP:$h:30085"
+	wait "$srv"
+	got=$(sha256sum <"$ZH_TMP/got" | cut -d' ' -f1)
+	[ "$want" = "$got" ] || {
+		echo "sent $want, received $got ($(stat -c %s "$ZH_TMP/got") bytes)"
+		return 1
+	}
+}
+
+# cl_np_source HOST: 1 MiB from n3a's source (7101) through HOST:30086 to
+# the outside, the same bytes; none of it through n1's uplink (its RX
+# bytes grow by far less than 1 MiB while it flows).
+cl_np_source() {
+	local h=$1 want got rx0 rx1
+	[[ $h == *:* ]] && h="[$h]"
+	head -c 1048576 /dev/urandom >"$ZH_TMP/blob"
+	want=$(sha256sum <"$ZH_TMP/blob" | cut -d' ' -f1)
+	cl_in n3a timeout 30 socat -u "FILE:$ZH_TMP/blob" \
+		TCP6-LISTEN:7101,ipv6only=0,reuseaddr &
+	local srv=$!
+	eventually eval "cl_in n3a ss -Hltn 'sport = :7101' | grep -q LISTEN"
+	rx0=$(cl_in n1 ip -s -j link show eth0 | jq '.[0].stats64.rx.bytes')
+	got=$(cl_in out timeout 25 socat -u "TCP:$h:30086" - | sha256sum |
+		cut -d' ' -f1)
+	rx1=$(cl_in n1 ip -s -j link show eth0 | jq '.[0].stats64.rx.bytes')
+	wait "$srv" || true
+	echo "n1 eth0 received $((rx1 - rx0)) bytes meanwhile"
+	[ "$want" = "$got" ] && [ $((rx1 - rx0)) -lt 262144 ]
+}
+
+case_nodeport_dsr() {
+	cl_need_nodeport || return 0
+	local n n1ip n1ip6 snat0 before
+	n1ip=$(cl_node_ip n1)
+	n1ip6=$(cl_node_ip6 n1)
+	for n in "${NODES[@]}"; do
+		cl_agent_stop "$n"
+		cl_agent_start "$n" --nodeport-mode dsr
+		check "$n: --nodeport-mode dsr on" \
+			grep -q "direct server return" "$ZH_TMP/$n/agent.log"
+		cl_dsr_services "$n"
+	done
+	sleep 0.5
+	# The cases before left SNAT entries of their own (UDP lives 120 s):
+	# whatever SNAT entry n1 holds at the end is this case's.
+	cl_ctl n1 conntrack flush >/dev/null
+	snat0=$(cl_stat n1 snat)
+	check "DSR: outside -> n1:30080 -> n3a: n3a sees the client (192.168.50.100)" \
+		cl_saw out "$n1ip" 30080 192.168.50.100
+	check "... IPv6: n3a sees fd50::100" \
+		cl_saw out "$n1ip6" 30080 fd50::100
+	check "... UDP: outside -> n1:30084 -> n3a, the answer from n1:30084, the client seen" \
+		cl_saw out "$n1ip" 30084 192.168.50.100 udp
+	check "... UDP over IPv6" \
+		cl_saw out "$n1ip6" 30084 fd50::100 udp
+	check "... through n2 as well: outside -> n2:30080 -> n3a sees the client" \
+		cl_saw out "$(cl_node_ip n2)" 30080 192.168.50.100
+	check "1 MiB to n3a through n1:30085: the same bytes (GSO: segments made smaller for the option)" \
+		cl_np_sink "$n1ip"
+	check "... IPv6" cl_np_sink "$n1ip6"
+	check "1 MiB from n3a through n1:30086: the same bytes, not through n1" \
+		cl_np_source "$n1ip"
+	check "... IPv6" cl_np_source "$n1ip6"
+	check "n1 SNATed none of it (snat counter $snat0)" \
+		test "$(cl_stat n1 snat)" = "$snat0"
+	check "n1 holds no SNAT entry" \
+		eval "cl_ctl n1 conntrack list -o json |
+		      jq -e '[.[] | select(.dir | startswith(\"snat\"))] | length == 0'"
+	check "n3 holds n3a's DSR reply entry: to the client, from n1:30080" \
+		eval "cl_ctl n3 conntrack list -o json |
+		      jq -e '[.[] | select(.dsr and .dst == \"192.168.50.100\" and .vip == \"$n1ip\" and .vport == 30080)] | length > 0'"
+	# Full-size segments one by one (TSO and GSO off: a GSO packet's
+	# segments are made smaller to fit the option): each too big with it.
+	cl_in out ethtool -K eth0 tso off gso off >/dev/null
+	before=$(cl_stat n1 drop_dsr_too_big)
+	check "1 MiB in full-size segments to n3a through n1:30085: the same bytes" \
+		cl_np_sink "$n1ip"
+	check "... n1 answered those too big with the option (ICMP fragmentation needed; drop_dsr_too_big)" \
+		test "$(cl_stat n1 drop_dsr_too_big)" -gt "$before"
+	before=$(cl_stat n1 drop_dsr_too_big)
+	check "... IPv6 (packet too big)" cl_np_sink "$n1ip6"
+	check "... answered" \
+		test "$(cl_stat n1 drop_dsr_too_big)" -gt "$before"
+	cl_in out ethtool -K eth0 tso on gso on >/dev/null
+	# Back as the other cases have them.
+	for n in "${NODES[@]}"; do
+		cl_agent_stop "$n"
+		cl_agent_start "$n"
+		cl_np_services "$n"
+	done
+}
+
 CLUSTER_MASQ_CASES=(case_masq_setup case_nodeport_outside case_np_refused
-	case_etp_local case_masquerade case_np_new_flows)
+	case_etp_local case_masquerade case_np_new_flows case_nodeport_dsr)
 
 # --- NetworkPolicy across nodes (issue 16) ----------------------------------
 #

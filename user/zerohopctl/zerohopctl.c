@@ -1177,14 +1177,15 @@ static int ct_cb(const struct zh_ct_key *k, const struct zh_ct *v, void *arg)
 	if (rev)
 		zh_svc_addr_str(&vip, ntohs(v->vport), 0, va, sizeof(va));
 	if (!w->arr) {
-		printf("%-4s %-5s %-28s %-28s %-11s %9.1f %7u %7u %s\n", dir,
+		printf("%-4s %-5s %-28s %-28s %-11s %9.1f %7u %7u %s%s\n", dir,
 		       proto_name(k->proto, pb, sizeof(pb)),
 		       zh_svc_addr_str(&src, ntohs(k->sport), 0, sa,
 				       sizeof(sa)),
 		       zh_svc_addr_str(&dst, ntohs(k->dport), 0, da,
 				       sizeof(da)),
 		       zh_ct_state_name(v->state), age, v->svc_id,
-		       v->backend_id, va);
+		       v->backend_id, va,
+		       v->flags & ZH_CT_F_DSR ? " (dsr)" : "");
 		return 0;
 	}
 	j = json_pack("{s:s, s:s, s:s, s:i, s:s, s:i, s:s, s:f, s:I, s:I}",
@@ -1201,6 +1202,9 @@ static int ct_cb(const struct zh_ct_key *k, const struct zh_ct *v, void *arg)
 							    sizeof(ip1))));
 		json_object_set_new(j, "vport", json_integer(ntohs(v->vport)));
 	}
+	/* Written by NodePort DSR on the backend's node (lb_dsr.h). */
+	if (v->flags & ZH_CT_F_DSR)
+		json_object_set_new(j, "dsr", json_true());
 	json_array_append_new(w->arr, j);
 	return 0;
 }

@@ -96,6 +96,14 @@ static void usage(FILE *f)
 		"                          node keeps its client's source port where that is\n"
 		"                          free and no socket of the node owns it (default on;\n"
 		"                          off: a port of --masquerade-ports)\n"
+		"      --nodeport-mode snat|dsr  a NodePort / LoadBalancer / external IP\n"
+		"                          request from outside the cluster whose backend is a\n"
+		"                          pod of another node: snat (the default, as\n"
+		"                          kube-proxy: from this node's address, the reply\n"
+		"                          returns through it) or dsr (Direct Server Return: to\n"
+		"                          that node with the client's address and the front\n"
+		"                          end in an IP option; its reply goes straight to the\n"
+		"                          client). Every node must run with dsr (README)\n"
 		"      --uplink-xdp auto|on|off  zh_xdp_uplink in front of zh_tc_uplink on the\n"
 		"                          --nodeport-dev uplinks where XDP runs natively (auto,\n"
 		"                          the default: not on a veth, where it slows every\n"
@@ -907,6 +915,7 @@ struct agent_opts {
 	unsigned int interval; /* seconds between sweeps; 0: none */
 	const char *listen_addr, *nodeport_devs, *services, *xsk_path;
 	int uplink_xdp; /* UPLINK_XDP_* */
+	bool nodeport_dsr; /* --nodeport-mode dsr */
 	bool xsk_asked; /* --xsk-socket PATH: no quiet fallback */
 	bool sample_asked; /* --sample N: likewise */
 	bool kubernetes;
@@ -1066,7 +1075,9 @@ static int agent_parse(int argc, char **argv, struct agent_opts *o)
 	static const char *const uplink_xdp_names[] = { "auto", "on", "off" };
 	static const int uplink_xdp_vals[] = { UPLINK_XDP_AUTO, UPLINK_XDP_ON,
 					       UPLINK_XDP_OFF };
-	int masq = 1, keep_port = 1;
+	int masq = 1, keep_port = 1, np_mode = 0;
+	static const char *const np_modes[] = { "snat", "dsr" };
+	static const int np_mode_vals[] = { 0, 1 };
 	static const char *const datapaths[] = { "tc", "xdp" };
 	static const int datapath_vals[] = { 0, 1 };
 	static const char *const routings[] = { "native", "vxlan" };
@@ -1101,6 +1112,8 @@ static int agent_parse(int argc, char **argv, struct agent_opts *o)
 			    "LO-HI with 1024 <= LO <= HI <= 65535"),
 		ZH_OPT_ENUM("snat-keep-port", 0, &keep_port, onoff, masq_vals,
 			    2),
+		ZH_OPT_ENUM("nodeport-mode", 0, &np_mode, np_modes,
+			    np_mode_vals, 2),
 		ZH_OPT_ENUM("uplink-xdp", 0, &o->uplink_xdp, uplink_xdp_names,
 			    uplink_xdp_vals, 3),
 		ZH_OPT_ENUM("probes", 0, &o->cfg.flags, onoff, probes, 2),
@@ -1202,6 +1215,7 @@ static int agent_parse(int argc, char **argv, struct agent_opts *o)
 	o->sample_asked = zh_params_given(opts, "sample");
 	o->masq.on = masq;
 	o->masq.keep_port = keep_port;
+	o->nodeport_dsr = np_mode;
 	o->masq_asked = masq && zh_params_given(opts, "masquerade");
 	return agent_parse_kube(o, opts, datapaths, hostname, sizeof(hostname));
 }
@@ -1404,6 +1418,33 @@ static void socklb_pods(struct agent *a, unsigned int mask)
  * cannot be), off (ours detached, if it was there), auto (on, else off
  * with the reason). Under the pin lock: the links are pins.
  */
+/*
+ * --nodeport-mode dsr: can this kernel do it? The reply leaves the backend's
+ * node by bpf_redirect_neigh(), and what the option makes too big is told
+ * by bpf_check_mtu() (lb_dsr.h); without either, SNAT, said once.
+ */
+static bool agent_dsr(struct agent *a)
+{
+	static bool said;
+	const char *why = NULL;
+
+	if (!a->o.nodeport_dsr)
+		return false;
+	if (!zh_kfeat_has(&a->objs.feat, ZH_FEAT_TC_REDIRECT_NEIGH))
+		why = "no bpf_redirect_neigh in tc";
+	else if (!zh_kfeat_has(&a->objs.feat, ZH_FEAT_TC_CHECK_MTU))
+		why = "no bpf_check_mtu in tc";
+	if (!said) {
+		said = true;
+		if (why)
+			pr_warn("--nodeport-mode dsr: %s: NodePorts to other nodes' backends are SNATed\n",
+				why);
+		else
+			pr_info("NodePorts to other nodes' backends: direct server return\n");
+	}
+	return !why;
+}
+
 static int agent_socklb(struct agent *a)
 {
 	const struct agent_opts *o = &a->o;
@@ -1560,7 +1601,11 @@ static int agent_configure(struct agent *a)
 	agent_rev_gate(a);
 	err = zh_config_get(&a->objs, &cur);
 	if (!err) {
-		cur.flags = (cur.flags & ~ZH_CFG_F_PROBES) | o->cfg.flags;
+		cur.flags = (cur.flags &
+			     ~(ZH_CFG_F_PROBES | ZH_CFG_F_NODEPORT_DSR)) |
+			    o->cfg.flags;
+		if (agent_dsr(a))
+			cur.flags |= ZH_CFG_F_NODEPORT_DSR;
 		cur.sample_every = o->cfg.sample_every;
 		cur.svc_cidr4 = o->cfg.svc_cidr4;
 		cur.svc_cidr4_len = o->cfg.svc_cidr4_len;
