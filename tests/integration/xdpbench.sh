@@ -236,8 +236,10 @@ policy_path() {
 		jq -e 'all(.results[]; (.ratio_p50_rounds | length) == 2 and
 		           all(.ratio_p50_rounds[]; . > 0)) and
 		       all(.results[] | select(.path == "zerohop-tc"); .ratio_p50_rounds == [1, 1])' "$T/pol.json"
+	# (a round stalled on a busy machine has a ratio of 10 and more)
 	check "table: the spread of those ratios on every row" \
-		grep -Eq '^udp-rr +zerohop-policy .* [0-9]\.[0-9]{3}-[0-9]\.[0-9]{3}$' "$T/pol.err"
+		sh -c "grep -Eq '^udp-rr +zerohop-policy .* [0-9]+\.[0-9]{3}-[0-9]+\.[0-9]{3}\$' '$T/pol.err' ||
+		       { grep '^udp-rr' '$T/pol.err'; false; }"
 	check "nothing left after it" nothing_left "$PID"
 }
 
