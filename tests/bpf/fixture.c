@@ -637,6 +637,36 @@ void map_clear(int fd)
 		bpf_map_delete_elem(fd, key);
 }
 
+void map_put(int fd, const void *k, const void *v)
+{
+	if (bpf_map_update_elem(fd, k, v, BPF_ANY))
+		fail_here("map update: %s", strerror(errno));
+}
+
+void cfg_flags(__u32 set, __u32 clear, int services)
+{
+	struct zh_objs o = lat_objs();
+	struct zh_config cfg;
+
+	if (zh_config_get(&o, &cfg))
+		fail_here("reading zh_config");
+	cfg.flags = (cfg.flags | set) & ~clear;
+	if (services >= 0)
+		cfg.services = (__u32)services;
+	if (zh_config_set(&o, &cfg))
+		fail_here("writing zh_config");
+}
+
+void node_addr(int af, const char *a)
+{
+	struct zh_ep_key k = { .family = af == AF_INET ? ZH_AF_INET :
+							 ZH_AF_INET6 };
+	__u32 one = 1;
+
+	parse_addr(af, a, k.addr);
+	map_put(bpf_map__fd(skel->maps.zh_node_addrs), &k, &one);
+}
+
 struct zh_objs lat_objs(void)
 {
 	return (struct zh_objs){

@@ -272,6 +272,12 @@ void assert_redirect(const struct run *r, __u32 kind, int ifindex);
 
 /* Every entry of the map out. */
 void map_clear(int fd);
+/* @k -> @v in map @fd, or the test fails. */
+void map_put(int fd, const void *k, const void *v);
+/* zh_config's flags: @set on, @clear off; @services >= 0: its count too. */
+void cfg_flags(__u32 set, __u32 clear, int services);
+/* @a (of family @af) one of the node's own addresses (zh_node_addrs). */
+void node_addr(int af, const char *a);
 /* Pod B's endpoints say it runs @datapath (ZH_DATAPATH_*). */
 void b_datapath(__u8 datapath);
 

@@ -58,26 +58,6 @@
 static const __u8 mac_out[ETH_ALEN] = { 0x02, 0, 0, 0, 0x0e, 0x01 };
 static const __u8 mac_vx[ETH_ALEN] = { 0x02, 0x7a, 0xc0, 0x00, 0x02, 0x32 };
 
-static void put(int fd, const void *k, const void *v)
-{
-	if (bpf_map_update_elem(fd, k, v, BPF_ANY))
-		fail_here("map update: %s", strerror(errno));
-}
-
-static void cfg_flags(__u32 set, __u32 clear, int services)
-{
-	struct zh_objs o = lat_objs();
-	struct zh_config cfg;
-
-	if (zh_config_get(&o, &cfg))
-		fail_here("reading zh_config");
-	cfg.flags = (cfg.flags | set) & ~clear;
-	if (services >= 0)
-		cfg.services = (__u32)services;
-	if (zh_config_set(&o, &cfg))
-		fail_here("writing zh_config");
-}
-
 static __u8 fam(int af)
 {
 	return af == AF_INET ? ZH_AF_INET : ZH_AF_INET6;
@@ -89,16 +69,7 @@ static void lpm(int fd, int af, const char *addr, __u32 len, const void *v)
 				.family = fam(af) };
 
 	parse_addr(af, addr, k.addr);
-	put(fd, &k, v);
-}
-
-static void node_addr(int af, const char *a)
-{
-	struct zh_ep_key k = { .family = fam(af) };
-	__u32 one = 1;
-
-	parse_addr(af, a, k.addr);
-	put(bpf_map__fd(skel->maps.zh_node_addrs), &k, &one);
+	map_put(fd, &k, v);
 }
 
 /* The remote node of @af's pod CIDR: through the VXLAN device (POD_C's
@@ -134,12 +105,12 @@ static void np_svc(__u32 id, int af, __u8 proto, __u16 port, const char *be)
 				.svc_id = id };
 
 	parse_addr(af, be, b.addr);
-	put(bpf_map__fd(skel->maps.zh_backends), &id, &b);
-	put(bpf_map__fd(skel->maps.zh_services), &k, &v);
+	map_put(bpf_map__fd(skel->maps.zh_backends), &id, &b);
+	map_put(bpf_map__fd(skel->maps.zh_services), &k, &v);
 	for (__u32 i = 0; i < 7; i++) {
 		__u32 slot = id * 7 + i;
 
-		put(bpf_map__fd(skel->maps.zh_maglev), &slot, &id);
+		map_put(bpf_map__fd(skel->maps.zh_maglev), &slot, &id);
 	}
 }
 
@@ -153,7 +124,7 @@ static void snat_src(void)
 
 	parse_addr(AF_INET, NODE4, &s.v4);
 	parse_addr(AF_INET6, NODE6, s.v6);
-	put(bpf_map__fd(skel->maps.zh_snat_src), &k, &s);
+	map_put(bpf_map__fd(skel->maps.zh_snat_src), &k, &s);
 }
 
 static int dsr_setup(void **state)

@@ -62,12 +62,6 @@ enum {
 };
 enum { BE_B4 = 1, BE_B4_2, BE_REMOTE, BE_B6, BE_A4, BE_EXT }; /* backend ids */
 
-static void lb_put(int fd, const void *k, const void *v)
-{
-	if (bpf_map_update_elem(fd, k, v, BPF_ANY))
-		fail_here("map update: %s", strerror(errno));
-}
-
 /* Service @id on @vip:SVC_PORT/@proto, table slots [id * SLOTS, +SLOTS)
  * (empty when @n_backends is 0), all pointing at backend @be. */
 static void lb_svc(__u32 id, const char *vip, __u8 proto, __u32 be,
@@ -83,11 +77,11 @@ static void lb_svc(__u32 id, const char *vip, __u8 proto, __u32 be,
 			    .affinity_s = affinity_s };
 
 	parse_addr(v6 ? AF_INET6 : AF_INET, vip, k.addr);
-	lb_put(bpf_map__fd(skel->maps.zh_services), &k, &v);
+	map_put(bpf_map__fd(skel->maps.zh_services), &k, &v);
 	for (__u32 i = 0; be && i < SLOTS; i++) {
 		__u32 slot = id * SLOTS + i;
 
-		lb_put(bpf_map__fd(skel->maps.zh_maglev), &slot, &be);
+		map_put(bpf_map__fd(skel->maps.zh_maglev), &slot, &be);
 	}
 }
 
@@ -96,7 +90,7 @@ static void lb_table(__u32 svc, __u32 be)
 	for (__u32 i = 0; i < SLOTS; i++) {
 		__u32 slot = svc * SLOTS + i;
 
-		lb_put(bpf_map__fd(skel->maps.zh_maglev), &slot, &be);
+		map_put(bpf_map__fd(skel->maps.zh_maglev), &slot, &be);
 	}
 }
 
@@ -110,7 +104,7 @@ static void lb_backend(__u32 id, __u32 svc, const char *addr, __u16 port,
 				.svc_id = svc };
 
 	parse_addr(v6 ? AF_INET6 : AF_INET, addr, b.addr);
-	lb_put(bpf_map__fd(skel->maps.zh_backends), &id, &b);
+	map_put(bpf_map__fd(skel->maps.zh_backends), &id, &b);
 }
 
 static void lb_services(__u32 on)
@@ -128,14 +122,7 @@ static void lb_services(__u32 on)
 /* zh_config.flags @flag on or off. */
 static void cfg_flag(__u32 flag, bool on)
 {
-	struct zh_objs o = lat_objs();
-	struct zh_config cfg;
-
-	if (zh_config_get(&o, &cfg))
-		fail_here("reading zh_config");
-	cfg.flags = on ? cfg.flags | flag : cfg.flags & ~flag;
-	if (zh_config_set(&o, &cfg))
-		fail_here("writing zh_config");
+	cfg_flags(on ? flag : 0, on ? 0 : flag, -1);
 }
 
 static __u32 svc_be_slot(int pod)
@@ -150,10 +137,10 @@ static void svc_be_clear(void)
 	int fd = bpf_map__fd(skel->maps.zh_svc_be);
 	__u32 zero = 0, slot = ZH_SVC_BE_ROUTED;
 
-	lb_put(fd, &slot, &zero);
+	map_put(fd, &slot, &zero);
 	for (int i = 0; i < NR_PODS; i++) {
 		slot = svc_be_slot(i);
-		lb_put(fd, &slot, &zero);
+		map_put(fd, &slot, &zero);
 	}
 }
 
@@ -302,7 +289,7 @@ static void ct_foreign(bool remote)
 	parse_addr(AF_INET, remote ? OFFNODE4 : B4, k.saddr);
 	parse_addr(AF_INET, A4, k.daddr);
 	parse_addr(AF_INET, remote ? VIP4_REMOTE : VIP4, v.vip);
-	lb_put(bpf_map__fd(skel->maps.zh_ct), &k, &v);
+	map_put(bpf_map__fd(skel->maps.zh_ct), &k, &v);
 }
 
 #define TCP_SYN 0x02 /* as on the wire (parse.h ZH_TCP_*) */
@@ -348,7 +335,7 @@ static void ct_fwd_stamp_udp(__u64 ns)
 	if (bpf_map_lookup_elem(fd, &k, &v))
 		fail_here("no flow entry to stamp: %s", strerror(errno));
 	v.last_seen_ns = ns;
-	lb_put(fd, &k, &v);
+	map_put(fd, &k, &v);
 }
 
 /* 1.1 s ago: in the clock epoch before this one (ct.h
@@ -407,7 +394,7 @@ static void ct_rev_expired_udp(void)
 	if (bpf_map_lookup_elem(fd, &k, &v))
 		fail_here("no reply entry to age: %s", strerror(errno));
 	v.last_seen_ns = mono_ns() - (ZH_CT_TIMEOUT_UDP_S + 1) * 1000000000ULL;
-	lb_put(fd, &k, &v);
+	map_put(fd, &k, &v);
 	ct_fwd_stamp_udp(last_epoch());
 }
 
@@ -431,7 +418,7 @@ static void ct_foreign_ahead(void)
 	if (bpf_map_lookup_elem(fd, &k, &v))
 		fail_here("no reply entry: %s", strerror(errno));
 	v.last_seen_ns += 1000000000ULL;
-	lb_put(fd, &k, &v);
+	map_put(fd, &k, &v);
 }
 
 static void ct_foreign_local(void)
@@ -471,7 +458,7 @@ static void ct_ahead(__u8 dir)
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	v.last_seen_ns = (__u64)ts.tv_sec * 1000000000ULL + (__u64)ts.tv_nsec +
 			 1000000000ULL;
-	lb_put(fd, &k, &v);
+	map_put(fd, &k, &v);
 }
 
 static void rev_ahead(void)
@@ -519,7 +506,7 @@ static void nodeport_on(void)
 			    .flags = ZH_SVC_F_NODEPORT,
 			    .port = htons(SVC_PORT) };
 
-	lb_put(bpf_map__fd(skel->maps.zh_services), &k, &v);
+	map_put(bpf_map__fd(skel->maps.zh_services), &k, &v);
 	lb_table(SVC4_NP, BE_B4);
 }
 
@@ -541,7 +528,7 @@ static void affinity_ahead(void)
 	svc4_affinity();
 	table_to_be2();
 	parse_addr(AF_INET, A4, k.client);
-	lb_put(bpf_map__fd(skel->maps.zh_affinity), &k, &v);
+	map_put(bpf_map__fd(skel->maps.zh_affinity), &k, &v);
 }
 
 /* ---------------------------------------------------------------- cases */
@@ -1357,7 +1344,7 @@ static void test_lb_nodeport(void **state)
 	lb_setup(state);
 	cfg_flag(ZH_CFG_F_SOCK_PODS | ZH_CFG_F_REV_GATED, true);
 	parse_addr(AF_INET, NODE4, node.addr);
-	lb_put(bpf_map__fd(skel->maps.zh_node_addrs), &node, &one);
+	map_put(bpf_map__fd(skel->maps.zh_node_addrs), &node, &one);
 	nodeport_on();
 	nat.dst = B4;
 	nat.dport = BE_PORT;

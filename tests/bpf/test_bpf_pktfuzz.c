@@ -238,12 +238,6 @@ static struct zh_config cfg_now;
 static bool meta_pass; /* this pass loaded the programs with XDP metadata */
 static volatile struct zh_trace *trace;
 
-static void put(int fd, const void *k, const void *v)
-{
-	if (bpf_map_update_elem(fd, k, v, BPF_ANY))
-		fail_here("map update: %s", strerror(errno));
-}
-
 static void addr_parse(bool v6, const char *s, __u8 *out)
 {
 	memset(out, 0, 16);
@@ -289,7 +283,7 @@ static void world_pods(void)
 		if (bpf_map_lookup_elem(ifaces_fd, &host, &ifc))
 			fail_here("no zh_ifaces entry for pod %d", p);
 		ifc.datapath = d->iface_dp;
-		put(ifaces_fd, &host, &ifc);
+		map_put(ifaces_fd, &host, &ifc);
 		ep.ifindex = host;
 		memcpy(ep.mac, d->mac, ETH_ALEN);
 		memcpy(ep.gw_mac, d->gw, ETH_ALEN);
@@ -299,13 +293,13 @@ static void world_pods(void)
 			memset(&key, 0, sizeof(key));
 			key.family = ZH_AF_INET;
 			memcpy(key.addr, d->ip4, 4);
-			put(eps_fd, &key, &ep);
+			map_put(eps_fd, &key, &ep);
 		}
 		if (d->has6) {
 			memset(&key, 0, sizeof(key));
 			key.family = ZH_AF_INET6;
 			memcpy(key.addr, d->ip6, 16);
-			put(eps_fd, &key, &ep);
+			map_put(eps_fd, &key, &ep);
 		}
 	}
 	uplink = ifindex_of[FOREIGN];
@@ -354,7 +348,7 @@ static void world_services(void)
 
 			addr_parse(s->v6, s->be[b].addr, svcb[i].be[b]);
 			memcpy(be.addr, svcb[i].be[b], 16);
-			put(be_fd, &id, &be);
+			map_put(be_fd, &id, &be);
 			if (!s->be[b].terminating)
 				ready[nready++] = id;
 		}
@@ -362,9 +356,9 @@ static void world_services(void)
 		for (__u32 sl = 0; nready && sl < SLOTS; sl++) {
 			__u32 slot = (i + 1) * SLOTS + sl;
 
-			put(mg_fd, &slot, &ready[sl % nready]);
+			map_put(mg_fd, &slot, &ready[sl % nready]);
 		}
-		put(svc_fd, &k, &v);
+		map_put(svc_fd, &k, &v);
 	}
 	map_clear(na_fd);
 	addr_parse(false, NODE4, node4);
@@ -372,11 +366,11 @@ static void world_services(void)
 	memset(&nk, 0, sizeof(nk));
 	nk.family = ZH_AF_INET;
 	memcpy(nk.addr, node4, 4);
-	put(na_fd, &nk, &one);
+	map_put(na_fd, &nk, &one);
 	memset(&nk, 0, sizeof(nk));
 	nk.family = ZH_AF_INET6;
 	memcpy(nk.addr, node6, 16);
-	put(na_fd, &nk, &one);
+	map_put(na_fd, &nk, &one);
 }
 
 static void world_xsk(void)
@@ -388,7 +382,8 @@ static void world_xsk(void)
 	if (xsk_fd < 0)
 		fail_here("socket(AF_XDP): %s", strerror(errno));
 	for (size_t i = 0; i < ARRAY_SIZE(xsk_slots); i++)
-		put(bpf_map__fd(skel->maps.zh_xsks), &xsk_slots[i], &xsk_fd);
+		map_put(bpf_map__fd(skel->maps.zh_xsks), &xsk_slots[i],
+			&xsk_fd);
 	map_clear(st_fd);
 	for (size_t i = 0; i < ARRAY_SIZE(steers); i++) {
 		bool v6 = strchr(steers[i].addr, ':');
@@ -402,7 +397,7 @@ static void world_xsk(void)
 
 		addr_parse(v6, steers[i].addr, a);
 		memcpy(k.addr, a, 16);
-		put(st_fd, &k, &v);
+		map_put(st_fd, &k, &v);
 	}
 }
 
@@ -425,7 +420,7 @@ static void world_snat(void)
 	map_clear(fd);
 	memcpy(&v.v4, node4, 4);
 	memcpy(v.v6, node6, 16);
-	put(fd, &k, &v);
+	map_put(fd, &k, &v);
 }
 
 /* Conntrack, affinity and latency state as on a fresh node. */

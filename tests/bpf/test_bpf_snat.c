@@ -76,26 +76,6 @@ static const __u8 mac_out[ETH_ALEN] = { 0x02, 0, 0, 0, 0x0e, 0x01 };
 /* The remote node's VXLAN device (routing vxlan). */
 static const __u8 mac_vx[ETH_ALEN] = { 0x02, 0x7a, 0xc0, 0x00, 0x02, 0x32 };
 
-static void put(int fd, const void *k, const void *v)
-{
-	if (bpf_map_update_elem(fd, k, v, BPF_ANY))
-		fail_here("map update: %s", strerror(errno));
-}
-
-static void cfg_flags(__u32 set, __u32 clear, int services)
-{
-	struct zh_objs o = lat_objs();
-	struct zh_config cfg;
-
-	if (zh_config_get(&o, &cfg))
-		fail_here("reading zh_config");
-	cfg.flags = (cfg.flags | set) & ~clear;
-	if (services >= 0)
-		cfg.services = (__u32)services;
-	if (zh_config_set(&o, &cfg))
-		fail_here("writing zh_config");
-}
-
 static void nomasq(const char *cidr)
 {
 	char buf[64], *slash;
@@ -109,7 +89,7 @@ static void nomasq(const char *cidr)
 	k.family = v6 ? ZH_AF_INET6 : ZH_AF_INET;
 	k.prefixlen = 32 + (__u32)atoi(slash + 1);
 	parse_addr(v6 ? AF_INET6 : AF_INET, buf, k.addr);
-	put(bpf_map__fd(skel->maps.zh_nomasq), &k, &flag);
+	map_put(bpf_map__fd(skel->maps.zh_nomasq), &k, &flag);
 }
 
 /* The uplink (A's pod end stands for it) with the node's addresses, as
@@ -124,19 +104,9 @@ static void snat_src(void)
 
 	parse_addr(AF_INET, NODE4, &s.v4);
 	parse_addr(AF_INET6, NODE6, s.v6);
-	put(bpf_map__fd(skel->maps.zh_snat_src), &k, &s);
+	map_put(bpf_map__fd(skel->maps.zh_snat_src), &k, &s);
 	k = s.ifindex;
-	put(bpf_map__fd(skel->maps.zh_snat_src), &k, &s);
-}
-
-static void node_addr(int af, const char *a)
-{
-	struct zh_ep_key k = { .family = af == AF_INET ? ZH_AF_INET :
-							 ZH_AF_INET6 };
-	__u32 one = 1;
-
-	parse_addr(af, a, k.addr);
-	put(bpf_map__fd(skel->maps.zh_node_addrs), &k, &one);
+	map_put(bpf_map__fd(skel->maps.zh_snat_src), &k, &s);
 }
 
 /* NodePort @id at NODE_PORT/TCP, every slot to backend @be (none: 0). */
@@ -151,11 +121,11 @@ static void np_svc(__u32 id, __u16 port, __u32 be, __u32 flags)
 			    .flags = ZH_SVC_F_NODEPORT | flags,
 			    .port = htons(80) };
 
-	put(bpf_map__fd(skel->maps.zh_services), &k, &v);
+	map_put(bpf_map__fd(skel->maps.zh_services), &k, &v);
 	for (__u32 i = 0; be && i < 7; i++) {
 		__u32 slot = id * 7 + i;
 
-		put(bpf_map__fd(skel->maps.zh_maglev), &slot, &be);
+		map_put(bpf_map__fd(skel->maps.zh_maglev), &slot, &be);
 	}
 }
 
@@ -166,7 +136,7 @@ static void backend(__u32 id, __u32 svc, const char *addr)
 				.svc_id = svc };
 
 	parse_addr(AF_INET, addr, b.addr);
-	put(bpf_map__fd(skel->maps.zh_backends), &id, &b);
+	map_put(bpf_map__fd(skel->maps.zh_backends), &id, &b);
 }
 
 /* A LoadBalancer (or external) IP @addr:80/TCP, every slot to backend
@@ -179,11 +149,11 @@ static void lb_ip_svc(__u32 id, const char *addr, __u32 be)
 	struct zh_svc v = { .id = id, .table_off = id * 7, .table_size = 7 };
 
 	parse_addr(AF_INET, addr, k.addr);
-	put(bpf_map__fd(skel->maps.zh_services), &k, &v);
+	map_put(bpf_map__fd(skel->maps.zh_services), &k, &v);
 	for (__u32 i = 0; i < 7; i++) {
 		__u32 slot = id * 7 + i;
 
-		put(bpf_map__fd(skel->maps.zh_maglev), &slot, &be);
+		map_put(bpf_map__fd(skel->maps.zh_maglev), &slot, &be);
 	}
 }
 
@@ -209,7 +179,7 @@ static void remote_vxlan(void)
 	memcpy(n.mac, mac_vx, ETH_ALEN);
 	parse_addr(AF_INET, "192.0.2.50", n.addr);
 	parse_addr(AF_INET, "10.1.0.0", k.addr);
-	put(bpf_map__fd(skel->maps.zh_nodes), &k, &n);
+	map_put(bpf_map__fd(skel->maps.zh_nodes), &k, &n);
 }
 
 static int snat_setup(void **state)
@@ -724,7 +694,7 @@ static void hold_port_aged(__u16 port, __s64 age_ns)
 	parse_addr(AF_INET, OUTSIDE4, k.saddr);
 	parse_addr(AF_INET, NODE4, k.daddr);
 	parse_addr(AF_INET, B4, v.vip);
-	put(bpf_map__fd(skel->maps.zh_ct), &k, &v);
+	map_put(bpf_map__fd(skel->maps.zh_ct), &k, &v);
 }
 
 /* A live (or, @dead, long expired) holder of NODE4:@port. */
@@ -902,7 +872,7 @@ static void test_snat_race(void **state)
 	if (bpf_map_lookup_elem(bpf_map__fd(skel->maps.zh_snat_src), &k, &s))
 		fail_here("no zh_snat_src entry 0");
 	s.port_max = s.port_min;
-	put(bpf_map__fd(skel->maps.zh_snat_src), &k, &s);
+	map_put(bpf_map__fd(skel->maps.zh_snat_src), &k, &s);
 	masq_syn(40000, &r, in, &len);
 	assert_verdict(PROG_TC, &r, REDIRECT);
 	if (pthread_create(&th, NULL, race_thread, &h))
@@ -939,7 +909,7 @@ static void keep_ports(void)
 	if (bpf_map_lookup_elem(bpf_map__fd(skel->maps.zh_snat_src), &k, &s))
 		fail_here("no zh_snat_src entry for the uplink");
 	s.flags |= ZH_SNAT_SRC_F_KEEP_PORT;
-	put(bpf_map__fd(skel->maps.zh_snat_src), &k, &s);
+	map_put(bpf_map__fd(skel->maps.zh_snat_src), &k, &s);
 }
 
 /* A packet on the uplink through @p (tc or XDP), from @src:@sport to
@@ -988,7 +958,7 @@ static void hold_be_port(__u16 port)
 	parse_addr(AF_INET, REMOTE_BE4, k.saddr);
 	parse_addr(AF_INET, NODE4, k.daddr);
 	parse_addr(AF_INET, B4, v.vip);
-	put(bpf_map__fd(skel->maps.zh_ct), &k, &v);
+	map_put(bpf_map__fd(skel->maps.zh_ct), &k, &v);
 }
 
 static bool can_keep(void)
@@ -1287,18 +1257,18 @@ static void bench_cycle(int rounds, __u32 other)
 	snat_setup(NULL);
 	keep_ports();
 	parse_addr(AF_INET, REMOTE_BE4, b.addr);
-	put(bpf_map__fd(skel->maps.zh_backends), &id, &b);
-	put(bpf_map__fd(skel->maps.zh_services), &sk, &sv);
+	map_put(bpf_map__fd(skel->maps.zh_backends), &id, &b);
+	map_put(bpf_map__fd(skel->maps.zh_services), &sk, &sv);
 	for (__u32 i = 0; i < 7; i++) {
 		__u32 slot = 9 * 7 + i;
 
-		put(bpf_map__fd(skel->maps.zh_maglev), &slot, &id);
+		map_put(bpf_map__fd(skel->maps.zh_maglev), &slot, &id);
 	}
 	if (!bpf_map_lookup_elem(bpf_map__fd(skel->maps.zh_snat_src), &k,
 				 &src)) {
 		src.port_min = CYCLE_LO;
 		src.port_max = CYCLE_HI;
-		put(bpf_map__fd(skel->maps.zh_snat_src), &k, &src);
+		map_put(bpf_map__fd(skel->maps.zh_snat_src), &k, &src);
 	}
 	for (int r = 0; r < rounds; r++) {
 		unsigned int drops = 0, moved = 0, wrong = 0;
@@ -1504,12 +1474,12 @@ static void np_icmp_svc(bool v6, __u8 proto)
 
 	parse_addr(v6 ? AF_INET6 : AF_INET, v6 ? REMOTE_BE6 : REMOTE_BE4,
 		   b.addr);
-	put(bpf_map__fd(skel->maps.zh_backends), &id, &b);
-	put(bpf_map__fd(skel->maps.zh_services), &k, &v);
+	map_put(bpf_map__fd(skel->maps.zh_backends), &id, &b);
+	map_put(bpf_map__fd(skel->maps.zh_services), &k, &v);
 	for (__u32 i = 0; i < 7; i++) {
 		__u32 slot = SVC_NP_ICMP * 7 + i;
 
-		put(bpf_map__fd(skel->maps.zh_maglev), &slot, &id);
+		map_put(bpf_map__fd(skel->maps.zh_maglev), &slot, &id);
 	}
 }
 
