@@ -394,7 +394,8 @@ drain() {
 		sh -c "test \$(grep -c 'reply=b' '$ZH_TMP/r.out') = 100 && ! grep -q 'reply=$gone\$' '$ZH_TMP/r.out'"
 	in_c "$SOCKC" udpnew 10.96.0.10 53 100 >"$ZH_TMP/r.out" 2>&1 || true
 	check "100 new UDP sockets from a pod, none to $gone" \
-		sh -c "test \$(grep -c 'reply=b' '$ZH_TMP/r.out') = 100 && ! grep -q 'reply=$gone\$' '$ZH_TMP/r.out'"
+		sh -c "test \$(grep -c 'reply=b' '$ZH_TMP/r.out') = 100 && ! grep -q 'reply=$gone\$' '$ZH_TMP/r.out' ||
+		       { grep -v 'reply=b[123]\$' '$ZH_TMP/r.out' | head -n 5; grep -c 'reply=$gone\$' '$ZH_TMP/r.out'; false; }"
 	check "the backend back" services "$B1" "$B2" "$B3"
 }
 
