@@ -312,7 +312,7 @@ case_gone() {
 # gone; before 5.12 the frames still count as redirects, said and skipped).
 stat_of() { "$ZH_BIN/zerohopctl" stats -o json | jq -r "$1"; }
 case_gone_counted() {
-	local a="${ZH_PREFIX}-ga" b="${ZH_PREFIX}-gb" b_ip r0 d0 r1 d1
+	local a="${ZH_PREFIX}-ga" b="${ZH_PREFIX}-gb" b_ip host_if r0 d0 r1 d1
 	zh_conf "$ZH_TMP/gc.conf" zhgc tc 10.91.7.0/24
 	check "two pods, no agent" eval "zh_pod_add $a '$ZH_TMP/gc.conf' && zh_pod_add $b '$ZH_TMP/gc.conf'"
 	b_ip=$(zh_pod_ip "$b")
@@ -322,7 +322,13 @@ case_gone_counted() {
 		zh_case_skip "no bpf_check_mtu in tc on this kernel (5.12): such frames count as redirects"
 		return 0
 	fi
+	host_if=$("$ZH_BIN/zerohopctl" endpoints -o json |
+		jq -r --arg ip "$b_ip" '.[] | select(.ips | index($ip)) | .hostIfname')
 	ip netns del "$b"
+	# The kernel tears a netns down in a work queue: until the host-side
+	# veth is gone, a redirect to it still succeeds.
+	check "B's veth ($host_if) is gone" eventually \
+		eval "! zh_node ip link show dev '$host_if' >/dev/null 2>&1"
 	r0=$(stat_of .redirected.packets) d0=$(stat_of '.dropReasons.drop_redirect_failed.packets')
 	zh_in "$a" ping -c 3 -i 0.2 -W 1 "$b_ip" >/dev/null 2>&1 || true
 	r1=$(stat_of .redirected.packets) d1=$(stat_of '.dropReasons.drop_redirect_failed.packets')
