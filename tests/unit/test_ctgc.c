@@ -243,6 +243,28 @@ static void test_stats_file(void **state)
 	assert_int_equal(got.last_cpu_ns / 1000, 1200);
 	assert_true(got.last_time > 1796000000.2 &&
 		    got.last_time < 1796000000.3);
+	/* One schema: a sweep's object is the record's lastSweep, less when. */
+	{
+		json_t *rec = zh_ctgc_stats_json(&st),
+		       *one = zh_ctgc_result_json(&st.last), *last, *v;
+		const char *key;
+
+		assert_non_null(rec);
+		assert_non_null(one);
+		last = json_object_get(rec, "lastSweep");
+		assert_int_equal(
+			json_integer_value(json_object_get(last, "read")),
+			1000);
+		assert_int_equal(
+			json_integer_value(json_object_get(rec, "deleted")),
+			123456789012LL);
+		json_object_foreach (one, key, v)
+			assert_true(json_equal(v, json_object_get(last, key)));
+		assert_int_equal(json_object_size(last),
+				 json_object_size(one) + 3);
+		json_decref(one);
+		json_decref(rec);
+	}
 	snprintf(path, sizeof(path), "%s/%s", dir, ZH_CTGC_STATE_FILE);
 	unlink(path);
 	rmdir(dir);

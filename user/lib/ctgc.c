@@ -466,10 +466,42 @@ unsigned int zh_ctgc_next_interval(unsigned int prev_s,
 
 /* --- the agent's record ----------------------------------------------------- */
 
+json_t *zh_ctgc_result_json(const struct zh_ctgc_result *r)
+{
+	return json_pack("{s:I, s:I, s:I, s:I, s:I, s:I, s:b, s:b}", "read",
+			 (json_int_t)r->seen, "live", (json_int_t)r->live,
+			 "kept", (json_int_t)r->kept, "deleted",
+			 (json_int_t)r->deleted, "gone", (json_int_t)r->gone,
+			 "slices", (json_int_t)r->slices, "perKey", r->per_key,
+			 "cut", r->cut);
+}
+
+json_t *zh_ctgc_stats_json(const struct zh_ctgc_stats *st)
+{
+	json_t *last = zh_ctgc_result_json(&st->last);
+
+	if (!last ||
+	    json_object_set_new(last, "time", json_real(st->last_time)) ||
+	    json_object_set_new(last, "durationSeconds",
+				json_real((double)st->last_duration_ns / 1e9)) ||
+	    json_object_set_new(last, "cpuSeconds",
+				json_real((double)st->last_cpu_ns / 1e9))) {
+		json_decref(last);
+		return NULL;
+	}
+	return json_pack("{s:b, s:b, s:I, s:I, s:I, s:I, s:I, s:I, s:o}", "on",
+			 st->on, "auto", st->auto_interval, "intervalSeconds",
+			 (json_int_t)st->interval_s, "maxEntries",
+			 (json_int_t)st->max_entries, "sweeps",
+			 (json_int_t)st->sweeps, "deleted",
+			 (json_int_t)st->deleted_total, "keptForFlow",
+			 (json_int_t)st->kept_total, "errors",
+			 (json_int_t)st->errors, "lastSweep", last);
+}
+
 int zh_ctgc_stats_save(const char *dir, const struct zh_ctgc_stats *st)
 {
 	char path[PATH_MAX], tmp[PATH_MAX + 8];
-	const struct zh_ctgc_result *l = &st->last;
 	json_t *j;
 	int rc = 0;
 
@@ -477,20 +509,7 @@ int zh_ctgc_stats_save(const char *dir, const struct zh_ctgc_stats *st)
 	    (int)sizeof(path))
 		return -ENAMETOOLONG;
 	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
-	j = json_pack(
-		"{s:b, s:b, s:I, s:I, s:I, s:I, s:I, s:I, s:{s:f, s:f, s:f, s:I, s:I, s:I, s:I, s:I, s:I, s:b, s:b}}",
-		"on", st->on, "auto", st->auto_interval, "intervalSeconds",
-		(json_int_t)st->interval_s, "maxEntries",
-		(json_int_t)st->max_entries, "sweeps", (json_int_t)st->sweeps,
-		"deletedTotal", (json_int_t)st->deleted_total, "keptTotal",
-		(json_int_t)st->kept_total, "errors", (json_int_t)st->errors,
-		"lastSweep", "time", st->last_time, "durationSeconds",
-		(double)st->last_duration_ns / 1e9, "cpuSeconds",
-		(double)st->last_cpu_ns / 1e9, "seen", (json_int_t)l->seen,
-		"live", (json_int_t)l->live, "kept", (json_int_t)l->kept,
-		"deleted", (json_int_t)l->deleted, "gone", (json_int_t)l->gone,
-		"slices", (json_int_t)l->slices, "perKey", l->per_key, "cut",
-		l->cut);
+	j = zh_ctgc_stats_json(st);
 	if (!j)
 		return -ENOMEM;
 	if (json_dump_file(j, tmp, JSON_COMPACT))
@@ -531,8 +550,8 @@ int zh_ctgc_stats_load(const char *dir, struct zh_ctgc_stats *st)
 	st->interval_s = (unsigned int)u64_of(j, "intervalSeconds");
 	st->max_entries = (__u32)u64_of(j, "maxEntries");
 	st->sweeps = u64_of(j, "sweeps");
-	st->deleted_total = u64_of(j, "deletedTotal");
-	st->kept_total = u64_of(j, "keptTotal");
+	st->deleted_total = u64_of(j, "deleted");
+	st->kept_total = u64_of(j, "keptForFlow");
 	st->errors = u64_of(j, "errors");
 	l = json_object_get(j, "lastSweep");
 	st->last_time = json_number_value(json_object_get(l, "time"));
@@ -542,7 +561,7 @@ int zh_ctgc_stats_load(const char *dir, struct zh_ctgc_stats *st)
 	st->last_cpu_ns =
 		(__u64)(json_number_value(json_object_get(l, "cpuSeconds")) *
 			1e9);
-	st->last.seen = u64_of(l, "seen");
+	st->last.seen = u64_of(l, "read");
 	st->last.live = u64_of(l, "live");
 	st->last.kept = u64_of(l, "kept");
 	st->last.deleted = u64_of(l, "deleted");

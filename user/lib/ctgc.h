@@ -57,6 +57,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 #include <linux/types.h>
+#include <jansson.h>
 
 #include "zh_abi.h"
 
@@ -160,6 +161,10 @@ struct zh_ctgc_stats {
 	__u64 last_cpu_ns; /* the sweeping thread's CPU time in it */
 	double last_time; /* its end, seconds since the epoch; 0: none yet */
 };
+/* The JSON of a sweep (zerohopctl conntrack gc) and of the record (the
+ * state file, zerohopctl stats): one schema; NULL when out of memory. */
+json_t *zh_ctgc_result_json(const struct zh_ctgc_result *r);
+json_t *zh_ctgc_stats_json(const struct zh_ctgc_stats *st);
 int zh_ctgc_stats_save(const char *dir, const struct zh_ctgc_stats *st);
 int zh_ctgc_stats_load(const char *dir, struct zh_ctgc_stats *st);
 

@@ -266,27 +266,6 @@ static int cmd_endpoints(struct ctl *c)
 	return print_json(arr);
 }
 
-/* zerohopd's conntrack GC, from its record (ctgc.h): NULL when there is
- * none (no agent here yet, or one before the GC). */
-static json_t *gc_json(const struct zh_ctgc_stats *g)
-{
-	const struct zh_ctgc_result *l = &g->last;
-
-	return json_pack(
-		"{s:b, s:b, s:I, s:I, s:I, s:I, s:I, s:I, s:{s:f, s:f, s:f, s:I, s:I, s:I, s:I, s:I, s:I, s:b}}",
-		"on", g->on, "auto", g->auto_interval, "intervalSeconds",
-		(json_int_t)g->interval_s, "maxEntries",
-		(json_int_t)g->max_entries, "sweeps", (json_int_t)g->sweeps,
-		"deleted", (json_int_t)g->deleted_total, "keptForFlow",
-		(json_int_t)g->kept_total, "errors", (json_int_t)g->errors,
-		"lastSweep", "time", g->last_time, "durationSeconds",
-		(double)g->last_duration_ns / 1e9, "cpuSeconds",
-		(double)g->last_cpu_ns / 1e9, "read", (json_int_t)l->seen,
-		"live", (json_int_t)l->live, "kept", (json_int_t)l->kept,
-		"deleted", (json_int_t)l->deleted, "gone", (json_int_t)l->gone,
-		"slices", (json_int_t)l->slices, "perKey", l->per_key);
-}
-
 static void gc_print(const struct zh_ctgc_stats *g)
 {
 	const struct zh_ctgc_result *l = &g->last;
@@ -384,7 +363,8 @@ static int cmd_stats(struct ctl *c)
 					    json_integer((json_int_t)vx[s]));
 		json_object_set_new(j, "vxlan", sj);
 		json_object_set_new(j, "conntrackGC",
-				    has_gc ? gc_json(&gc) : json_null());
+				    has_gc ? zh_ctgc_stats_json(&gc) :
+					     json_null());
 		err = print_json(j);
 	} else {
 		printf("%-22s %14s %16s\n", "COUNTER", "PACKETS", "BYTES");
@@ -1263,16 +1243,14 @@ static int cmd_conntrack_gc(struct ctl *c)
 	clock_gettime(CLOCK_MONOTONIC, &t1);
 	ms = (double)(t1.tv_sec - t0.tv_sec) * 1e3 +
 	     (double)(t1.tv_nsec - t0.tv_nsec) / 1e6;
-	if (!err && c->json)
-		err = print_json(json_pack(
-			"{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:b, s:f}", "read",
-			(json_int_t)r.seen, "live", (json_int_t)r.live, "kept",
-			(json_int_t)r.kept, "deleted", (json_int_t)r.deleted,
-			"gone", (json_int_t)r.gone, "slices",
-			(json_int_t)r.slices, "maxEntries",
-			(json_int_t)zh_ctgc_max_entries(gc), "perKey",
-			r.per_key, "durationSeconds", ms / 1e3));
-	else if (!err)
+	if (!err && c->json) {
+		json_t *j = zh_ctgc_result_json(&r);
+
+		json_object_set_new(j, "maxEntries",
+				    json_integer(zh_ctgc_max_entries(gc)));
+		json_object_set_new(j, "durationSeconds", json_real(ms / 1e3));
+		err = print_json(j);
+	} else if (!err)
 		printf("%llu of %u entries read: %llu live, %llu dead kept with their flow, %llu deleted (%llu gone first); %.1f ms%s\n",
 		       (unsigned long long)r.seen, zh_ctgc_max_entries(gc),
 		       (unsigned long long)r.live, (unsigned long long)r.kept,
