@@ -4,7 +4,9 @@
 # xdpbench end to end: every path and every workload once, briefly, checked
 # through the JSON; the AF_XDP path (its pod processes, its handoff agent);
 # the socket-level LB paths (their own cgroups, never the root's); the
-# NetworkPolicy path (it enforces: a pod it does not allow gets nothing); a plot
+# NetworkPolicy path (it enforces: a pod it does not allow gets nothing); the
+# NodePort paths (with DSR the replies do not cross node A; without
+# bpf_check_mtu the DSR path fails, saying why); a plot
 # checked as XML; nothing left behind (netns xb<pid>-*, /sys/fs/bpf/xb<pid>,
 # the temporary directory with the handoff socket, the AF_XDP pod
 # processes, the socket-LB paths' cgroups), also after a SIGINT in the
