@@ -561,9 +561,10 @@ static int xb_path_check(struct xb_env *e, struct xb_path *p,
 					"zh_ct SNAT entries both ways, server's peer" :
 					"conntrack entry, server's peer, KUBE-SEP rule counter");
 	} else if (!ret && !xb_stop && dsr) {
-		/* Each answered request crossed node A's uplink twice at
-		 * most (in, and out to node B): a reply through node A would
-		 * be received there too. A few ARP packets besides. */
+		/* Node A's uplink receives each request once; a reply
+		 * through node A would be received there too (two per
+		 * request, as zerohop-nodeport's are). A few ARP packets
+		 * besides. */
 		ret = xb_path_verify_nat(e, p, &srv, why, why_len);
 		if (!ret && rx1 - rx0 >= s.seen + s.seen / 2)
 			ret = zh_errf(
