@@ -1528,7 +1528,7 @@ static int xb_np_dsr_fn(void *arg)
 	if (no_dsr) {
 		snprintf(
 			d->why, sizeof(d->why),
-			"this kernel cannot do NodePort DSR: %s (zerohopd --nodeport-mode dsr SNATs here, as zerohop-nodeport measures)",
+			"this kernel cannot do NodePort DSR: %s (zerohopd --nodeport-mode dsr falls back to SNAT here)",
 			no_dsr);
 		zh_pin_unlock(lock);
 		return -EOPNOTSUPP;
