@@ -4,7 +4,9 @@
 # xdpbench end to end: every path and every workload once, briefly, checked
 # through the JSON; the AF_XDP path (its pod processes, its handoff agent);
 # the socket-level LB paths (their own cgroups, never the root's); the
-# NetworkPolicy path (it enforces: a pod it does not allow gets nothing); a plot
+# NetworkPolicy path (it enforces: a pod it does not allow gets nothing); the
+# NodePort paths (with DSR the replies do not cross node A; without
+# bpf_check_mtu the DSR path fails, saying why); a plot
 # checked as XML; nothing left behind (netns xb<pid>-*, /sys/fs/bpf/xb<pid>,
 # the temporary directory with the handoff socket, the AF_XDP pod
 # processes, the socket-LB paths' cgroups), also after a SIGINT in the
@@ -244,37 +246,101 @@ policy_path() {
 }
 
 # --- NodePort to another node, zh_ct sized by --conntrack -------------------------
-# kube-proxy's iptables against zerohop's uplink program, interleaved; node
-# A's zh_ct made with the size asked for (seen on its pin while the run
-# measures).
+# kube-proxy's iptables, zerohop's uplink program (SNAT) and zerohop in
+# DSR mode, interleaved, every workload; each node's zh_ct made with the
+# size asked for (seen on the pins while the run measures). While round 1
+# runs, each zerohop path's node A uplink and client are counted from
+# outside: through SNAT node A receives the requests and the replies (about
+# two packets per packet the client receives), with DSR the requests only
+# (about one): the replies leave node B straight to the client.
 nodeport_paths() {
-	local max=""
-	measuring np --paths kubeproxy-nodeport,zerohop-nodeport \
-		--workload udp-rr,udp-newflow --rounds 2 --duration 0.3 \
-		--warmup 10 --conntrack 16384 -b kubeproxy-nodeport -o json
-	local ct="" f
-	for _ in $(seq 1 50); do
-		for f in /sys/fs/bpf/xb"$PID"/nodeport/v*/zh_ct; do
-			[ -e "$f" ] && ct=$f
-		done
-		[ -n "$ct" ] && break
+	local max="" ct a b f _ r0 r1 ratio=() p
+	local dsr=zerohop-nodeport-dsr
+	measuring np --paths kubeproxy-nodeport,zerohop-nodeport,$dsr \
+		--workload udp-rr,tcp-rr,udp-newflow,tcp-crr,udp-crr \
+		--rounds 2 --duration 0.3 --warmup 10 --conntrack 16384 \
+		-b kubeproxy-nodeport -o json
+	# node A's uplink and the client's eth0 (received packets) of both
+	# zerohop paths, at the start and at the end of round 1
+	np_rx() {
+		local p n
+		for p in zerohop-nodeport $dsr; do
+			for n in node a; do
+				ip -n "xb$PID-$p-$n" -s -j link show eth0 2>/dev/null |
+					jq -r '.[0].stats64.rx.packets // "x"' || echo x
+			done
+		done | xargs
+	}
+	r0=$(np_rx)
+	for _ in $(seq 1 600); do
+		grep -q 'round 2/' "$T/np.err" && break
 		sleep 0.1
 	done
-	[ -n "$ct" ] && max=$(bpftool -j map show pinned "$ct" | jq .max_entries)
+	r1=$(np_rx)
+	ct=()
+	for _ in $(seq 1 50); do
+		ct=()
+		for f in /sys/fs/bpf/xb"$PID"/{nodeport,nodeport-dsr-a,nodeport-dsr-b}/v*/zh_ct; do
+			[ -e "$f" ] && ct+=("$f")
+		done
+		[ ${#ct[@]} = 3 ] && break
+		sleep 0.1
+	done
+	max=$(for f in "${ct[@]}"; do
+		bpftool -j map show pinned "$f" | jq .max_entries
+	done | xargs)
 	RC=0
 	wait "$PID" || RC=$?
 	if [ "$RC" = 0 ]; then ok "NodePort paths run exits 0"; else
 		bad "NodePort paths run exits 0 (exit $RC)"
 		sed 's/^/#   /' "$T/np.err" | tail -n 30
 	fi
-	check "node A's zh_ct has the 16384 entries --conntrack asked for (got '$max')" \
-		test "$max" = 16384
+	check "each node's zh_ct (zerohop-nodeport's A, DSR's A and B) has the 16384 entries --conntrack asked for (got '$max')" \
+		test "$max" = "16384 16384 16384"
 	check "zerohop-nodeport verified: SNATed by node A's BPF, answered by node B's pod" \
 		grep -q 'zerohop-nodeport: .* node A' "$T/np.err"
-	check "JSON: 2 paths x 2 workloads with samples; options.conntrack 16384" \
-		jq -e '(.results | length) == 4 and .options.conntrack == 16384 and
+	check "$dsr verified: the pod sees the client, no SNAT entry on node A, node B's DSR entry, node A's uplink saw no reply" \
+		grep -q "$dsr: node A's 192.168.90.1:30080 is DNATed to the pod on node B, which sees the client; the replies leave node B straight to the client" "$T/np.err"
+	# node A's received packets per packet the client received, round 1
+	read -ra a <<<"$r0"
+	read -ra b <<<"$r1"
+	for p in 0 2; do
+		if [[ ${#a[@]} = 4 && ${#b[@]} = 4 && ${a[p]}${a[p + 1]}${b[p]}${b[p + 1]} =~ ^[0-9]+$ ]] &&
+			((b[p + 1] - a[p + 1] >= 100)); then
+			ratio+=("$(((b[p] - a[p]) * 100 / (b[p + 1] - a[p + 1])))")
+		else
+			ratio+=(x)
+		fi
+	done
+	echo "# round 1, node A's uplink received per 100 packets the client received: zerohop-nodeport ${ratio[0]}, $dsr ${ratio[1]} (counters '$r0' -> '$r1')"
+	check "zerohop-nodeport: the replies cross node A (its uplink received >= 1.5 packets per client packet: ${ratio[0]}/100)" \
+		test "${ratio[0]}" != x -a "${ratio[0]}" -ge 150
+	check "$dsr: the replies do not cross node A (< 1.5 per client packet: ${ratio[1]}/100)" \
+		test "${ratio[1]}" != x -a "${ratio[1]}" -lt 150
+	check "JSON: 3 paths x 5 workloads with samples; options.conntrack 16384" \
+		jq -e '(.results | length) == 15 and .options.conntrack == 16384 and
 		       all(.results[]; .skipped == null and .count > 0 and .ratio_p50 > 0)' "$T/np.out"
+	check "... $dsr has all 5 workloads" \
+		jq -e --arg p "$dsr" '[.results[] | select(.path == $p) | .workload] | sort ==
+		       ["tcp-crr", "tcp-rr", "udp-crr", "udp-newflow", "udp-rr"]' "$T/np.out"
 	check "table header: zh_ct of 16384 entries" grep -q 'zh_ct of 16384 entries' "$T/np.err"
+	check "nothing left after it" nothing_left "$PID"
+}
+
+# A kernel without bpf_check_mtu in tc (simulated: the probe reports it
+# absent) cannot do DSR: zerohop-nodeport-dsr fails with the agent's own
+# reason (its --nodeport-mode dsr would SNAT), zerohop-nodeport is measured.
+nodeport_dsr_no_check_mtu() {
+	ZEROHOP_DISABLE_FEATURES=tc_check_mtu run_xb "$T/npna.json" "$T/npna.err" \
+		--paths zerohop-nodeport-dsr,zerohop-nodeport --workload udp-rr \
+		--rounds 1 --duration 0.2 --warmup 10 -o json
+	check "without tc_check_mtu: exit 1 (a path failed)" test "$RC" = 1
+	check "... zerohop-nodeport-dsr failed, saying why" \
+		jq -e '.results[] | select(.path == "zerohop-nodeport-dsr") | .skipped |
+		       test("cannot do NodePort DSR: no bpf_check_mtu in tc")' "$T/npna.json"
+	check "... zerohop-nodeport measured" \
+		jq -e '.results[] | select(.path == "zerohop-nodeport") | .skipped == null and .count > 0' \
+		"$T/npna.json"
 	check "nothing left after it" nothing_left "$PID"
 }
 
@@ -375,4 +441,4 @@ bad_usage() {
 	check "run --workload udp-rr,bogus: exit 2" test "$RC" = 2
 }
 
-zh_run_cases every_path socklb_paths afxdp policy_path nodeport_paths not_on_this_kernel afxdp_sigint plot sigint bad_usage
+zh_run_cases every_path socklb_paths afxdp policy_path nodeport_paths nodeport_dsr_no_check_mtu not_on_this_kernel afxdp_sigint plot sigint bad_usage

@@ -203,6 +203,25 @@ static void test_use_missing(void **state)
 	}
 }
 
+/* NodePort DSR: the agent's and xdpbench's one check, each missing
+ * helper named; disabled counts as absent. */
+static void test_dsr_missing(void **state)
+{
+	struct zh_kfeat f = all();
+
+	(void)state;
+	assert_null(zh_dsr_missing(&f));
+	f = without(ZH_FEAT_BIT(TC_FIB_LOOKUP) | ZH_FEAT_BIT(XDP_META));
+	assert_null(zh_dsr_missing(&f));
+	f = without(ZH_FEAT_BIT(TC_CHECK_MTU));
+	assert_string_equal(zh_dsr_missing(&f), "no bpf_check_mtu in tc");
+	f = without(ZH_FEAT_BIT(TC_REDIRECT_NEIGH));
+	assert_string_equal(zh_dsr_missing(&f), "no bpf_redirect_neigh in tc");
+	f = all();
+	f.disabled = ZH_FEAT_BIT(TC_CHECK_MTU);
+	assert_string_equal(zh_dsr_missing(&f), "no bpf_check_mtu in tc");
+}
+
 static void test_programs(void **state)
 {
 	struct zh_kfeat f = all();
@@ -315,6 +334,7 @@ int main(void)
 		cmocka_unit_test(test_names),
 		cmocka_unit_test(test_parse_list),
 		cmocka_unit_test(test_use_missing),
+		cmocka_unit_test(test_dsr_missing),
 		cmocka_unit_test(test_programs),
 		cmocka_unit_test(test_summary),
 		cmocka_unit_test(test_netconf_kernel_check),

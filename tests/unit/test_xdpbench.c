@@ -136,6 +136,16 @@ static void test_parse_defaults(void **state)
 	assert_int_equal(o.n_paths, 2);
 	assert_int_equal(o.paths[0], XB_P_KP_NODEPORT);
 	assert_int_equal(o.paths[1], XB_P_ZH_NODEPORT);
+	/* DSR: opt-in as well, every workload on it. */
+	assert_true(XB_P_ZH_NODEPORT_DSR >= XB_P_DEFAULT_MAX);
+	assert_int_equal(parse(&o, "-P",
+			       "zerohop-nodeport-dsr,zerohop-nodeport", NULL),
+			 0);
+	assert_int_equal(o.n_paths, 2);
+	assert_int_equal(o.paths[0], XB_P_ZH_NODEPORT_DSR);
+	assert_int_equal(o.paths[1], XB_P_ZH_NODEPORT);
+	for (i = 0; i < XB_WL_MAX; i++)
+		assert_null(xb_path_wl_skip(XB_P_ZH_NODEPORT_DSR, i));
 }
 
 /* udp-crr: a workload of its own, UDP (its server echoes datagrams),

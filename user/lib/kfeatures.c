@@ -884,6 +884,15 @@ static const struct {
 			   true },
 };
 
+const char *zh_dsr_missing(const struct zh_kfeat *f)
+{
+	if (!zh_kfeat_has(f, ZH_FEAT_TC_REDIRECT_NEIGH))
+		return "no bpf_redirect_neigh in tc";
+	if (!zh_kfeat_has(f, ZH_FEAT_TC_CHECK_MTU))
+		return "no bpf_check_mtu in tc";
+	return NULL;
+}
+
 const char *zh_use_name(enum zh_use use)
 {
 	return use < ZH_USE_MAX ? uses[use].name : "?";

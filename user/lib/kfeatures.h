@@ -93,6 +93,14 @@ enum zh_use {
 };
 int zh_use_missing(const struct zh_kfeat *f, enum zh_use use);
 const char *zh_use_name(enum zh_use use);
+/*
+ * NodePort direct server return (zerohopd --nodeport-mode dsr, lb_dsr.h):
+ * NULL where this kernel can do it, else why not ("no bpf_check_mtu in
+ * tc"). The reply leaves the backend's node by bpf_redirect_neigh(), and
+ * bpf_check_mtu() tells what the option makes too big. What the agent
+ * falls back to SNAT on, and what xdpbench's zerohop-nodeport-dsr fails on.
+ */
+const char *zh_dsr_missing(const struct zh_kfeat *f);
 
 /*
  * The programs of zh_fast.bpf.c and what each needs: a program loads only

@@ -52,6 +52,14 @@
  *                (zh_tc_uplink on its uplink, the NodePort programmed with
  *                zh_svc_apply): DNAT and SNAT in BPF, the kernel of node A
  *                forwards nothing (ip_forward 0, FORWARD DROP)
+ *   zerohop-nodeport-dsr  the same fabric, both nodes with zerohop's
+ *                objects in DSR mode (zerohopd --nodeport-mode dsr: the
+ *                node table of both, zh_tc_uplink on each uplink, the
+ *                NodePort on each) and node B's pod wired by the zerohop
+ *                plugin: node A DNATs the request and adds the front end
+ *                as an IP option, node B's uplink program takes it out
+ *                and the pod's reply leaves node B straight to the client,
+ *                from node A's address; node A forwards nothing either
  *
  * CNI plugins are run as a runtime runs them: CNI_* environment, the config
  * on stdin, from inside the node netns. Everything made is recorded in
@@ -118,6 +126,7 @@ const char *const xb_path_names[XB_P_MAX] = {
 	[XB_P_ZH_VXLAN_DEV] = "zerohop-vxlan-dev",
 	[XB_P_ZH_NETKIT] = "zerohop-netkit",
 	[XB_P_ZH_SOCK_POD] = "zerohop-sock-pod",
+	[XB_P_ZH_NODEPORT_DSR] = "zerohop-nodeport-dsr",
 };
 
 /* Pod subnets, one per path, all outside the ClusterIP range 10.96/12. */
@@ -253,6 +262,11 @@ void xb_env_cleanup(struct xb_env *e)
 		zh_objs_close(e->zh_np);
 		free(e->zh_np);
 		e->zh_np = NULL;
+	}
+	if (e->zh_dsr_b) {
+		zh_objs_close(e->zh_dsr_b);
+		free(e->zh_dsr_b);
+		e->zh_dsr_b = NULL;
 	}
 	if (e->pin_root[0]) {
 		xb_rm_rf(e->pin_root);
@@ -1343,6 +1357,32 @@ static int xb_np_iptables(FILE *f)
 	return ferror(f) ? -EIO : 0;
 }
 
+/* The NodePort XB_NP_PORT (UDP and TCP; ClusterIP 10.96.0.1:80) whose one
+ * backend is @backend:XB_DEFAULT_PORT, into @objs. */
+static int xb_np_services(struct zh_objs *objs, const char *backend)
+{
+	char text[640], err[ZH_SVC_ERR_MAX];
+	struct zh_svc_apply_result r;
+	struct zh_svc_set set;
+	int ret;
+
+	snprintf(
+		text, sizeof(text),
+		"{\"services\": ["
+		"{\"vip\": \"10.96.0.1\", \"port\": 80, \"proto\": \"udp\", \"nodePort\": %d, \"backends\": [{\"ip\": \"%s\", \"port\": %d}]},"
+		"{\"vip\": \"10.96.0.1\", \"port\": 80, \"proto\": \"tcp\", \"nodePort\": %d, \"backends\": [{\"ip\": \"%s\", \"port\": %d}]}]}",
+		XB_NP_PORT, backend, XB_DEFAULT_PORT, XB_NP_PORT, backend,
+		XB_DEFAULT_PORT);
+	ret = zh_svc_parse(text, strlen(text), &set, err, sizeof(err));
+	if (ret) {
+		pr_warn("the NodePort: %s\n", err);
+		return ret;
+	}
+	ret = zh_svc_apply(objs, &set, &r);
+	zh_svc_set_free(&set);
+	return ret;
+}
+
 struct xb_np_zh {
 	struct xb_env *e;
 	const char *pin;
@@ -1360,10 +1400,8 @@ static int xb_np_zh_fn(void *arg)
 				   .port_min = 1024,
 				   .port_max = 65535,
 				   .keep_port = true };
-	char text[512], err[ZH_SVC_ERR_MAX];
+	char err[ZH_SVC_ERR_MAX];
 	struct zh_load_opts load = { 0 };
-	struct zh_svc_apply_result r;
-	struct zh_svc_set set;
 	struct zh_objs *objs;
 	int lock, ret, ifindex;
 
@@ -1401,23 +1439,230 @@ static int xb_np_zh_fn(void *arg)
 	snprintf(mc.devs[0], sizeof(mc.devs[0]), "%s", XB_POD_IFNAME);
 	if (!ret)
 		ret = zh_masq_apply(objs, &mc, err, sizeof(err));
-	snprintf(
-		text, sizeof(text),
-		"{\"services\": ["
-		"{\"vip\": \"10.96.0.1\", \"port\": 80, \"proto\": \"udp\", \"nodePort\": %d, \"backends\": [{\"ip\": \"" XB_NP_POD
-		"\", \"port\": %d}]},"
-		"{\"vip\": \"10.96.0.1\", \"port\": 80, \"proto\": \"tcp\", \"nodePort\": %d, \"backends\": [{\"ip\": \"" XB_NP_POD
-		"\", \"port\": %d}]}]}",
-		XB_NP_PORT, XB_DEFAULT_PORT, XB_NP_PORT, XB_DEFAULT_PORT);
 	if (!ret)
-		ret = zh_svc_parse(text, strlen(text), &set, err, sizeof(err));
-	if (!ret) {
-		ret = zh_svc_apply(objs, &set, &r);
-		zh_svc_set_free(&set);
-	}
+		ret = xb_np_services(objs, XB_NP_POD);
 	zh_pin_unlock(lock);
 	if (ret)
 		zh_errf(z->why, z->why_len, ret, "node A: %s", strerror(-ret));
+	return ret;
+}
+
+static int xb_zh_node_info(struct zh_node_info *n, const char *name,
+			   const char *addr, const char *cidr);
+
+/* zerohop-nodeport-dsr: the node table (node A with a pod CIDR of its
+ * own, unused; node B with its pod's), as zerohopd --nodes gives it. */
+#define XB_NP_DSR_CIDR_A "10.250.1.0/24"
+#define XB_NP_DSR_CIDR_B "10.250.0.0/24"
+
+struct xb_np_dsr {
+	struct zh_objs **out; /* kept open until cleanup */
+	const char *pin;
+	uint32_t conntrack;
+	const struct zh_node_set *set;
+	const char *self; /* "a" or "b" */
+	bool masq; /* node A: SNAT is there (what DSR must not use) */
+	const char *backend; /* NULL: not yet (the objects, the table) */
+	char why[600];
+};
+
+/*
+ * In a node's netns, as zerohopd --nodeport-mode dsr --routing native
+ * would: the objects loaded, the kernel asked what DSR needs (the agent's
+ * own check, zh_dsr_missing()), the node table applied (zh_nodes,
+ * zh_cluster_cidr, routes, zh_tc_uplink on eth0), the node's addresses;
+ * node A's masquerade as zerohop-nodeport's. With @backend (a second call,
+ * once the pod is there): the NodePort, then DSR on in zh_config.
+ */
+static int xb_np_dsr_fn(void *arg)
+{
+	struct xb_np_dsr *d = arg;
+	struct zh_masq_conf mc = { .n_devs = 1,
+				   .port_min = 1024,
+				   .port_max = 65535,
+				   .keep_port = true };
+	struct zh_load_opts load = { .ct_max = d->conntrack };
+	struct zh_cluster_result r;
+	struct zh_cluster_conf conf;
+	struct zh_config cfg;
+	struct zh_objs *objs = *d->out;
+	const char *no_dsr;
+	char err[ZH_SVC_ERR_MAX];
+	int lock, ret;
+
+	lock = zh_pin_lock(d->pin);
+	if (lock < 0) {
+		snprintf(d->why, sizeof(d->why), "lock %s: %s", d->pin,
+			 strerror(-lock));
+		return lock;
+	}
+	if (d->backend) {
+		ret = objs ? xb_np_services(objs, d->backend) : -EBADF;
+		if (!ret)
+			ret = zh_config_get(objs, &cfg);
+		if (!ret) {
+			cfg.flags |= ZH_CFG_F_NODEPORT_DSR;
+			ret = zh_config_set(objs, &cfg);
+		}
+		if (ret)
+			snprintf(d->why, sizeof(d->why),
+				 "the NodePort, DSR on: %s", strerror(-ret));
+		zh_pin_unlock(lock);
+		return ret;
+	}
+	objs = calloc(1, sizeof(*objs));
+	if (!objs) {
+		zh_pin_unlock(lock);
+		return -ENOMEM;
+	}
+	ret = zh_objs_open(objs, d->pin, ZH_OBJS_LOAD, &load);
+	if (ret) {
+		snprintf(d->why, sizeof(d->why), "loading into %s: %s", d->pin,
+			 objs->err[0] ? objs->err : strerror(-ret));
+		free(objs);
+		zh_pin_unlock(lock);
+		return ret;
+	}
+	*d->out = objs;
+	no_dsr = zh_dsr_missing(&objs->feat);
+	if (no_dsr) {
+		snprintf(
+			d->why, sizeof(d->why),
+			"this kernel cannot do NodePort DSR: %s (zerohopd --nodeport-mode dsr falls back to SNAT here)",
+			no_dsr);
+		zh_pin_unlock(lock);
+		return -EOPNOTSUPP;
+	}
+	zh_cluster_conf_init(&conf);
+	snprintf(conf.self, sizeof(conf.self), "%s", d->self);
+	snprintf(conf.uplink, sizeof(conf.uplink), XB_POD_IFNAME);
+	conf.routing = ZH_ROUTING_NATIVE;
+	ret = zh_cluster_apply(objs, &conf, d->set, &r);
+	if (ret)
+		snprintf(d->why, sizeof(d->why), "the node table: %s",
+			 r.err[0] ? r.err : strerror(-ret));
+	if (!ret) {
+		ret = zh_node_addrs_sync(objs, NULL);
+		if (ret)
+			snprintf(d->why, sizeof(d->why), "node addresses: %s",
+				 strerror(-ret));
+	}
+	snprintf(mc.devs[0], sizeof(mc.devs[0]), "%s", XB_POD_IFNAME);
+	if (!ret && d->masq) {
+		ret = zh_masq_apply(objs, &mc, err, sizeof(err));
+		if (ret)
+			snprintf(d->why, sizeof(d->why), "masquerade: %s", err);
+	}
+	zh_pin_unlock(lock);
+	return ret;
+}
+
+/*
+ * zerohop-nodeport-dsr past the fabric: node B's objects and table, its
+ * pod by the zerohop plugin (into @nb, the pod's netns made already),
+ * node A's, then the NodePort to that pod on both nodes and DSR on.
+ * Node A's kernel forwards nothing (FORWARD DROP, ip_forward 0).
+ */
+static int xb_setup_np_dsr(struct xb_env *e, struct xb_path *p,
+			   const struct xb_setup_opts *o, const char *nb,
+			   char *why, size_t why_len)
+{
+	const char *name = xb_path_names[p->id];
+	char pin[2][128], ipam[PATH_MAX], conf[PATH_MAX], cni_path[4200];
+	char host_local[PATH_MAX], backend[INET_ADDRSTRLEN];
+	struct zh_objs **objs[2] = { &e->zh_objs[p->id], &e->zh_dsr_b };
+	const char *ns[2] = { p->node_ns, nb };
+	struct zh_node_set set = { 0 };
+	struct zh_node_info n;
+	struct in_addr gw;
+	const char *slash;
+	json_t *j;
+	char *text;
+	int ret;
+
+	if (!o->plugin || access(o->plugin, X_OK))
+		return zh_errf(
+			why, why_len, -EIO,
+			"the zerohop CNI plugin was not found (--plugin)");
+	slash = strrchr(o->plugin, '/');
+	snprintf(cni_path, sizeof(cni_path), "%.*s:%s",
+		 slash ? (int)(slash - o->plugin) : 1, slash ? o->plugin : ".",
+		 o->cni_path);
+	if (xb_find_in(cni_path, "host-local", host_local, sizeof(host_local)))
+		return zh_errf(
+			why, why_len, -EIO,
+			"the host-local CNI plugin is not in %s (--cni-path)",
+			o->cni_path);
+	ret = xb_sh(e, p->node_ns, why, why_len,
+		    "iptables -w -I FORWARD -j DROP");
+	if (ret)
+		return ret;
+	if (!e->pin_root[0]) {
+		char root[sizeof(e->pin_root)];
+
+		snprintf(root, sizeof(root), XB_BPFFS "/%s", e->prefix);
+		if (mkdir(root, 0700))
+			return zh_errf(why, why_len, -EIO, "mkdir %s: %s", root,
+				       strerror(errno));
+		memcpy(e->pin_root, root, sizeof(root));
+	}
+	for (int i = 0; i < 2; i++) {
+		snprintf(pin[i], sizeof(pin[i]), "%s/nodeport-dsr-%c",
+			 e->pin_root, 'a' + i);
+		if (xb_zh_node_info(&n, i ? "b" : "a", i ? XB_NP_B : XB_NP_A,
+				    i ? XB_NP_DSR_CIDR_B : XB_NP_DSR_CIDR_A) ||
+		    zh_node_set_put(&set, &n)) {
+			zh_node_set_free(&set);
+			return zh_errf(why, why_len, -EIO, "the node table");
+		}
+	}
+	/* Node B first: its pod's address is the NodePort's backend. */
+	for (int i = 1; !ret && i >= 0; i--) {
+		struct xb_np_dsr d = { .out = objs[i],
+				       .pin = pin[i],
+				       .conntrack = o->conntrack,
+				       .set = &set,
+				       .self = i ? "b" : "a",
+				       .masq = !i };
+
+		ret = xb_in_netns(ns[i], xb_np_dsr_fn, &d);
+		if (ret)
+			zh_errf(why, why_len, ret, "node %c: %s", 'A' + i,
+				d.why[0] ? d.why : strerror(-ret));
+		if (ret || !i)
+			continue;
+		snprintf(ipam, sizeof(ipam), "%s/ipam-%s", e->tmp, name);
+		j = json_pack(
+			"{s:s, s:s, s:s, s:s, s:s, s:s, s:{s:s, s:[[{s:s}]], s:s}}",
+			"cniVersion", "1.0.0", "name", name, "type", "zerohop",
+			"datapath", "tc", "routing", "native", "device", "veth",
+			"ipam", "type", "host-local", "ranges", "subnet",
+			XB_NP_DSR_CIDR_B, "dataDir", ipam);
+		text = j ? json_dumps(j, JSON_COMPACT) : NULL;
+		json_decref(j);
+		xb_tmp_file(e, conf, sizeof(conf), "zerohop-np-dsr.conf");
+		ret = text ? xb_write_file(conf, text) : -ENOMEM;
+		free(text);
+		if (ret) {
+			zh_errf(why, why_len, -EIO, "%s: %s", conf,
+				strerror(-ret));
+			break;
+		}
+		ret = xb_pod_add(e, nb, p->srv_ns, conf, o->plugin, cni_path,
+				 pin[1], &p->srv_ip, &gw, why, why_len);
+	}
+	zh_node_set_free(&set);
+	inet_ntop(AF_INET, &p->srv_ip, backend, sizeof(backend));
+	for (int i = 1; !ret && i >= 0; i--) {
+		struct xb_np_dsr d = { .out = objs[i],
+				       .pin = pin[i],
+				       .backend = backend };
+
+		ret = xb_in_netns(ns[i], xb_np_dsr_fn, &d);
+		if (ret)
+			zh_errf(why, why_len, ret, "node %c: %s", 'A' + i,
+				d.why[0] ? d.why : strerror(-ret));
+	}
 	return ret;
 }
 
@@ -1427,6 +1672,7 @@ static int xb_setup_nodeport(struct xb_env *e, struct xb_path *p,
 {
 	const char *name = xb_path_names[p->id];
 	bool zh = p->id == XB_P_ZH_NODEPORT;
+	bool dsr = p->id == XB_P_ZH_NODEPORT_DSR;
 	char fab[XB_NAME_MAX], nb[XB_NAME_MAX], pin[128];
 	struct {
 		const char *ns, *addr;
@@ -1476,12 +1722,21 @@ static int xb_setup_nodeport(struct xb_env *e, struct xb_path *p,
 	if (!ret)
 		ret = xb_sysctl(nb, "net/ipv4/ip_forward", "1", false, why,
 				why_len);
-	if (!ret)
-		ret = xb_sh(
-			e, "", why, why_len,
-			"ip link add pod0 netns %s type veth peer name " XB_POD_IFNAME
-			" netns %s",
-			nb, p->srv_ns);
+	if (ret)
+		return ret;
+	inet_pton(AF_INET, XB_NP_A, &p->gw); /* the masquerade source */
+	inet_pton(AF_INET, XB_NP_CLI, &p->cli_ip);
+	inet_pton(AF_INET, XB_NP_A, &p->target.sin_addr);
+	p->target.sin_port = htons(XB_NP_PORT);
+	/* DSR: node B's pod by the zerohop plugin, the routes by the node
+	 * table. */
+	if (dsr)
+		return xb_setup_np_dsr(e, p, o, nb, why, why_len);
+	ret = xb_sh(
+		e, "", why, why_len,
+		"ip link add pod0 netns %s type veth peer name " XB_POD_IFNAME
+		" netns %s",
+		nb, p->srv_ns);
 	if (!ret)
 		ret = xb_sh(e, nb, why, why_len,
 			    "ip addr add 10.250.0.1/24 dev pod0");
@@ -1502,10 +1757,6 @@ static int xb_setup_nodeport(struct xb_env *e, struct xb_path *p,
 	if (ret)
 		return ret;
 	inet_pton(AF_INET, XB_NP_POD, &p->srv_ip);
-	inet_pton(AF_INET, XB_NP_A, &p->gw); /* the masquerade source */
-	inet_pton(AF_INET, XB_NP_CLI, &p->cli_ip);
-	inet_pton(AF_INET, XB_NP_A, &p->target.sin_addr);
-	p->target.sin_port = htons(XB_NP_PORT);
 
 	if (!zh) {
 		char rules[PATH_MAX], out[PATH_MAX], err[PATH_MAX],
@@ -2014,6 +2265,7 @@ int xb_path_setup(struct xb_env *e, struct xb_path *p,
 		break;
 	case XB_P_KP_NODEPORT:
 	case XB_P_ZH_NODEPORT:
+	case XB_P_ZH_NODEPORT_DSR:
 		return xb_setup_nodeport(e, p, o, why, why_len);
 	case XB_P_NODE:
 		ret = xb_setup_node_pair(e, p, why, why_len);
@@ -2308,9 +2560,137 @@ static int xb_np_zh_verify(struct xb_env *e, const struct xb_path *p,
 	return 0;
 }
 
+struct xb_np_dsr_ct {
+	const struct xb_path *p;
+	size_t snat, dsr;
+};
+
+static int xb_np_dsr_ct_fn(const struct zh_ct_key *k, const struct zh_ct *ct,
+			   void *arg)
+{
+	struct xb_np_dsr_ct *c = arg;
+
+	c->snat += k->dir == ZH_CT_SNAT_FWD || k->dir == ZH_CT_SNAT_REV;
+	/* Node B's reply entry: the pod -> the client, node A's NodePort
+	 * to restore, out of the uplink. */
+	c->dsr += k->dir == ZH_CT_REV && (ct->flags & ZH_CT_F_DSR) &&
+		  k->family == ZH_AF_INET &&
+		  k->saddr[0] == c->p->srv_ip.s_addr &&
+		  k->daddr[0] == c->p->cli_ip.s_addr &&
+		  ct->vip[0] == c->p->target.sin_addr.s_addr &&
+		  ct->vport == c->p->target.sin_port && ct->out_ifindex;
+	return 0;
+}
+
+/*
+ * zerohop-nodeport-dsr: the pod on node B answered requests to node A's
+ * NodePort and saw the client's own address (no SNAT), node A holds no
+ * SNAT entry, node B holds the DSR reply entry (lb_dsr.h). Node A's
+ * kernel forwards nothing: only its BPF could have sent the requests on.
+ * (That the replies left node B straight to the client, never through
+ * node A, run.c checks on node A's uplink counters.)
+ */
+static int xb_np_dsr_verify(struct xb_env *e, const struct xb_path *p,
+			    const struct xb_server *srv, char *why,
+			    size_t why_len)
+{
+	const struct sockaddr_in *peer = (const void *)&srv->last_peer;
+	struct xb_np_dsr_ct a = { .p = p }, b = { .p = p };
+	int ret;
+
+	if (!e->zh_objs[p->id] || !e->zh_dsr_b)
+		return zh_errf(why, why_len, -EIO,
+			       "the nodes' maps are not open");
+	if (!srv->echoed)
+		return zh_errf(why, why_len, -EIO,
+			       "the server saw no request to the NodePort");
+	if (peer->sin_family != AF_INET ||
+	    peer->sin_addr.s_addr != p->cli_ip.s_addr)
+		return zh_errf(
+			why, why_len, -EIO,
+			"the server saw the request from %s, not from the client " XB_NP_CLI
+			": not DSR",
+			inet_ntoa(peer->sin_addr));
+	ret = zh_ct_foreach(e->zh_objs[p->id], xb_np_dsr_ct_fn, &a);
+	if (ret >= 0)
+		ret = zh_ct_foreach(e->zh_dsr_b, xb_np_dsr_ct_fn, &b);
+	if (ret < 0)
+		return zh_errf(why, why_len, -EIO, "zh_ct: %s", strerror(-ret));
+	if (a.snat)
+		return zh_errf(why, why_len, -EIO,
+			       "node A's zh_ct has %zu SNAT entries: SNATed",
+			       a.snat);
+	if (!b.dsr)
+		return zh_errf(
+			why, why_len, -EIO,
+			"node B's zh_ct has no DSR entry from the pod to the client with node A's NodePort to restore");
+	return 0;
+}
+
+struct xb_netdev {
+	const char *dev;
+	uint64_t rx, tx; /* packets */
+	bool found;
+};
+
+static int xb_netdev_fn(void *arg)
+{
+	struct xb_netdev *d = arg;
+	unsigned long long v[10];
+	char line[512], name[64];
+	FILE *f;
+
+	/* thread-self: /proc/self/net would be the netns of the main thread. */
+	f = fopen("/proc/thread-self/net/dev", "r");
+	if (!f)
+		return -errno;
+	while (!d->found && fgets(line, sizeof(line), f)) {
+		char *colon = strchr(line, ':');
+
+		if (!colon)
+			continue;
+		*colon = ' ';
+		/* name; rx: bytes packets errs drop fifo frame compressed
+		 * multicast; tx: bytes packets ... */
+		if (sscanf(line,
+			   " %63s %llu %llu %llu %llu %llu %llu %llu %llu %llu %llu",
+			   name, &v[0], &v[1], &v[2], &v[3], &v[4], &v[5],
+			   &v[6], &v[7], &v[8], &v[9]) != 11 ||
+		    strcmp(name, d->dev))
+			continue;
+		d->rx = v[1];
+		d->tx = v[9];
+		d->found = true;
+	}
+	fclose(f);
+	return d->found ? 0 : -ENOENT;
+}
+
+int xb_path_uplink_packets(const struct xb_path *p, uint64_t *rx, uint64_t *tx)
+{
+	struct xb_netdev d = { .dev = XB_POD_IFNAME };
+	int ret;
+
+	if (!p->node_ns[0])
+		return -ENOENT;
+	ret = xb_in_netns(p->node_ns, xb_netdev_fn, &d);
+	if (ret)
+		return ret;
+	*rx = d.rx;
+	*tx = d.tx;
+	return 0;
+}
+
 int xb_path_slice_reset(struct xb_env *e, const struct xb_path *p)
 {
 	int ret;
+
+	if (p->id == XB_P_ZH_NODEPORT_DSR && e->zh_objs[p->id] && e->zh_dsr_b) {
+		ret = zh_ct_flush(e->zh_objs[p->id]);
+		if (ret >= 0)
+			ret = zh_ct_flush(e->zh_dsr_b);
+		return ret < 0 ? ret : 0;
+	}
 
 	if (p->id == XB_P_ZH_NODEPORT && e->zh_np) {
 		ret = zh_ct_flush(e->zh_np);
@@ -2340,6 +2720,8 @@ int xb_path_verify_nat(struct xb_env *e, const struct xb_path *p,
 		return xb_sock_verify(e, p, srv, why, why_len);
 	if (p->id == XB_P_ZH_NODEPORT)
 		return xb_np_zh_verify(e, p, srv, why, why_len);
+	if (p->id == XB_P_ZH_NODEPORT_DSR)
+		return xb_np_dsr_verify(e, p, srv, why, why_len);
 	inet_ntop(AF_INET, &p->target.sin_addr, vip, sizeof(vip));
 	inet_ntop(AF_INET, &p->srv_ip, sip, sizeof(sip));
 	inet_ntop(AF_INET, &p->gw, gw, sizeof(gw));

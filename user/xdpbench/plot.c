@@ -39,7 +39,7 @@ static const char *const xb_colors[XB_P_MAX] = {
 	[XB_P_ZH_NATIVE] = "#006d2c",	  [XB_P_ZH_VXLAN] = "#74c476",
 	[XB_P_BRIDGE_ROUTES] = "#6baed6", [XB_P_VXLAN_BRIDGE] = "#08519c",
 	[XB_P_ZH_VXLAN_DEV] = "#a1d99b",  [XB_P_ZH_NETKIT] = "#00441b",
-	[XB_P_ZH_SOCK_POD] = "#f7b6d2",
+	[XB_P_ZH_SOCK_POD] = "#f7b6d2",	  [XB_P_ZH_NODEPORT_DSR] = "#ad494a",
 };
 
 static void xb_xml_text(FILE *f, const char *s)

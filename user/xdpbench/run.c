@@ -101,6 +101,14 @@ void xb_run_usage(FILE *f)
 		"  zerohop-nodeport  (only with -P) the same, node A with zerohop's\n"
 		"               uplink program: DNAT and SNAT in BPF, node A's kernel\n"
 		"               forwarding nothing (ip_forward 0, FORWARD DROP)\n"
+		"  zerohop-nodeport-dsr  (only with -P) the same fabric, both nodes\n"
+		"               in DSR mode (zerohopd --nodeport-mode dsr: node table,\n"
+		"               uplink program and NodePort on each, node B's pod by\n"
+		"               the zerohop plugin): node A DNATs and adds the front\n"
+		"               end as an IP option, node B's uplink program takes it\n"
+		"               out, the pod sees the client and its reply leaves node\n"
+		"               B straight to the client. Fails where the kernel lacks\n"
+		"               bpf_redirect_neigh or bpf_check_mtu in tc\n"
 		"\n"
 		"Across two nodes (only when --paths names them): two node netns joined\n"
 		"by a veth pair, a pod on each (client on node a, server on node b):\n"
@@ -149,10 +157,12 @@ void xb_run_usage(FILE *f)
 		"                        1..%d\n"
 		"                        (default %d)\n"
 		"      --conntrack N     zh_ct's size in entries where zerohop-svc,\n"
-		"                        zerohop-sock and zerohop-nodeport load it\n"
-		"                        (default: zerohopd's, %d). It holds two entries\n"
-		"                        per Service flow and four per NodePort flow\n"
-		"                        SNATed to another node; nf_conntrack holds one\n"
+		"                        zerohop-sock and the zerohop nodeport paths\n"
+		"                        load it (each node's, default: zerohopd's, %d).\n"
+		"                        It holds two entries per Service flow, four\n"
+		"                        per NodePort flow SNATed to another node, with\n"
+		"                        DSR two on node A and one on node B;\n"
+		"                        nf_conntrack holds one\n"
 		"      --plugin PATH     the zerohop CNI plugin (default: zerohop next to\n"
 		"                        xdpbench, else /opt/cni/bin/zerohop)\n"
 		"      --cni-path DIRS   where bridge and host-local are (default\n"
@@ -482,11 +492,20 @@ static int xb_path_check(struct xb_env *e, struct xb_path *p,
 		.srv = &srv,
 	};
 	char dst[INET_ADDRSTRLEN];
-	bool tcp = false;
-	int i, ret;
+	uint64_t rx0 = 0, tx0 = 0, rx1 = 0, tx1 = 0;
+	bool tcp = false, dsr = p->id == XB_P_ZH_NODEPORT_DSR;
+	int i, ret = 0;
 
 	inet_ntop(AF_INET, &p->target.sin_addr, dst, sizeof(dst));
-	ret = xb_measure(e, p, o, &sl, why, why_len);
+	/* DSR: node A's uplink counted around the requests. */
+	if (dsr && xb_path_uplink_packets(p, &rx0, &tx0))
+		ret = zh_errf(why, why_len, -EIO,
+			      "node A's uplink counters cannot be read");
+	if (!ret)
+		ret = xb_measure(e, p, o, &sl, why, why_len);
+	if (!ret && dsr && xb_path_uplink_packets(p, &rx1, &tx1))
+		ret = zh_errf(why, why_len, -EIO,
+			      "node A's uplink counters cannot be read");
 	if (!ret && !s.seen && !xb_stop) {
 		snprintf(why, why_len,
 			 "no UDP reply from %s:%u (%" PRIu64 " requests lost)",
@@ -541,6 +560,28 @@ static int xb_path_check(struct xb_env *e, struct xb_path *p,
 				p->id == XB_P_ZH_NODEPORT ?
 					"zh_ct SNAT entries both ways, server's peer" :
 					"conntrack entry, server's peer, KUBE-SEP rule counter");
+	} else if (!ret && !xb_stop && dsr) {
+		/* Node A's uplink receives each request once; a reply
+		 * through node A would be received there too (two per
+		 * request, as zerohop-nodeport's are). A few ARP packets
+		 * besides. */
+		ret = xb_path_verify_nat(e, p, &srv, why, why_len);
+		if (!ret && rx1 - rx0 >= s.seen + s.seen / 2)
+			ret = zh_errf(
+				why, why_len, -EIO,
+				"node A's uplink received %" PRIu64
+				" packets for %" PRIu64
+				" requests answered: the replies came back through node A",
+				rx1 - rx0, s.seen);
+		if (!ret)
+			xb_progress(
+				o,
+				"xdpbench: %s: node A's %s:%u is DNATed to the pod on node B, which sees the client; the replies leave node B straight to the client (node A's uplink received %" PRIu64
+				" and sent %" PRIu64 " packets for %" PRIu64
+				" requests answered; no SNAT entry on node A, node B's zh_ct holds the DSR entry)\n",
+				xb_path_names[p->id], dst,
+				ntohs(p->target.sin_port), rx1 - rx0, tx1 - tx0,
+				s.seen);
 	} else if (!ret && !xb_stop && xb_path_has_services(p->id)) {
 		ret = xb_path_verify_nat(e, p, &srv, why, why_len);
 		if (!ret)

@@ -232,6 +232,10 @@ enum xb_path_id {
 	/* zerohop-sock's node, the client to the server pod's own address:
 	 * what a pod IP costs where socket-LB's hooks run (opt-in, -P) */
 	XB_P_ZH_SOCK_POD,
+	/* zerohop-nodeport's fabric with both nodes in DSR mode (zerohopd
+	 * --nodeport-mode dsr): the reply leaves node B straight to the
+	 * client (opt-in, -P) */
+	XB_P_ZH_NODEPORT_DSR,
 	XB_P_MAX,
 };
 /* The paths a run takes without -P: those within one node. */
@@ -325,6 +329,8 @@ struct xb_env {
 	char cgroups[XB_P_MAX][XB_NAME_MAX + 64];
 	char cg_home[4096];
 	struct zh_objs *zh_np; /* zerohop-nodeport's node A, likewise */
+	/* zerohop-nodeport-dsr's node B (node A's are its zh_objs[]) */
+	struct zh_objs *zh_dsr_b;
 	struct xb_xsk_agent *xsk; /* zerohop-afxdp's agent, until cleanup */
 	char netns[XB_MAX_NETNS][XB_NAME_MAX];
 	int n_netns;
@@ -385,6 +391,9 @@ int xb_path_setup(struct xb_env *e, struct xb_path *p,
 /* After traffic went through it: did the Service rules really NAT it? */
 int xb_path_verify_nat(struct xb_env *e, const struct xb_path *p,
 		       const struct xb_server *srv, char *why, size_t why_len);
+/* Node A's uplink (the node netns' eth0) on the NodePort paths: packets
+ * received and sent so far. -ENOENT on a path without one. */
+int xb_path_uplink_packets(const struct xb_path *p, uint64_t *rx, uint64_t *tx);
 /* Before a slice: forget the flows the path's own conntrack (zerohop-svc's
  * zh_ct) keeps, so that every udp-newflow request is a new flow again. */
 int xb_path_slice_reset(struct xb_env *e, const struct xb_path *p);

@@ -1426,14 +1426,11 @@ static void socklb_pods(struct agent *a, unsigned int mask)
 static bool agent_dsr(struct agent *a)
 {
 	static bool said;
-	const char *why = NULL;
+	const char *why;
 
 	if (!a->o.nodeport_dsr)
 		return false;
-	if (!zh_kfeat_has(&a->objs.feat, ZH_FEAT_TC_REDIRECT_NEIGH))
-		why = "no bpf_redirect_neigh in tc";
-	else if (!zh_kfeat_has(&a->objs.feat, ZH_FEAT_TC_CHECK_MTU))
-		why = "no bpf_check_mtu in tc";
+	why = zh_dsr_missing(&a->objs.feat);
 	if (!said) {
 		said = true;
 		if (why)
