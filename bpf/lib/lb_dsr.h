@@ -63,6 +63,7 @@
 #include "node.h"
 #include "reject.h"
 #include "kfeat.h"
+#include "icmp.h"
 
 #define ZH_DSR_OPT4_TYPE 0x9e
 #define ZH_DSR_OPT4_LEN 8
@@ -464,6 +465,39 @@ zh_dsr_tunnel_uplink(struct __sk_buff *skb)
 		__builtin_memcpy(addr, tk.remote_ipv6, sizeof(addr));
 	}
 	return zh_in_cluster(cfg->family, addr) ? cfg->uplink : 0;
+}
+
+/*
+ * Node B, a pod's host veth: is @f, from the pod, an ICMP error about a
+ * DSR request it got (its "port unreachable", quoting client -> pod:port)?
+ * The quote's reply is the flow's DSR REV entry {pod -> client}, live, and
+ * the pod itself answered (the quote's destination is its source). With
+ * @write, rewritten as the front end's (icmp.h zh_icmp_nat()): from the
+ * front end, quoting client -> front end:port, every checksum kept; the
+ * client matches it to its socket (a UDP one hears ECONNREFUSED). Returns
+ * the uplink the flow's replies leave by, or 0 (no such error, untouched).
+ * A function of its own: zh_tc_from_pod's stack is spent.
+ */
+static __attribute__((noinline)) __u32
+zh_dsr_icmp_out(void *data, void *data_end, const struct zh_flow *f, int write)
+{
+	struct zh_ct_key k = { .family = f->family, .dir = ZH_CT_REV };
+	struct zh_icmp_quote q;
+	struct zh_ct *rct;
+
+	if (!data || !f || zh_icmp_err_quote(data, data_end, f, &q) ||
+	    zh_icmp_reply_key(&q, f, &k))
+		return 0;
+	if (q.v4 ? k.saddr[0] != f->saddr[0] : !zh_addr_eq(k.saddr, f->saddr))
+		return 0;
+	rct = bpf_map_lookup_elem(&zh_ct, &k);
+	if (!rct || !(rct->flags & ZH_CT_F_DSR) || !rct->out_ifindex ||
+	    !zh_ct_live(rct, q.proto, bpf_ktime_get_ns()))
+		return 0;
+	if (write &&
+	    zh_icmp_nat(data, data_end, &q, NULL, 0, rct->vip, rct->vport))
+		return 0;
+	return rct->out_ifindex;
 }
 
 #endif /* ZH_LB_DSR_H */

@@ -541,6 +541,144 @@ static void test_dsr_node_b_ignored(void **state)
 	}
 }
 
+/* ----------------------------------------------------- ICMP errors */
+
+/* An ICMP error from @src to @to of @type/@code (@mtu) with @macs' MACs
+ * (NULL: the uplink's), quoting @quote bytes (0: header and 8) of
+ * @quoted, TTL @ttl (0: 64). */
+static __u32 err_frame(bool v6, const char *src, const char *to, __u8 type,
+		       __u8 code, __u16 mtu, const __u8 *quoted, __u16 quote,
+		       __u8 ttl, int macs, __u8 *out)
+{
+	__u8 sa[16], da[16];
+	struct icmp_err e = { .v6 = v6,
+			      .src = sa,
+			      .dst = da,
+			      .type = type,
+			      .code = code,
+			      .mtu = mtu,
+			      .quoted = quoted,
+			      .quote = quote,
+			      .src_mac = macs == FOREIGN ? mac_out :
+							   pods[macs].mac,
+			      .dst_mac = macs == FOREIGN ? mac_out :
+							   gw_mac_of[macs],
+			      .ttl = ttl };
+
+	parse_addr(v6 ? AF_INET6 : AF_INET, src, sa);
+	parse_addr(v6 ? AF_INET6 : AF_INET, to, da);
+	return icmp_err_frame(&e, out);
+}
+
+/* Node B: the request @proto from OUTSIDE with node A's front end, taken
+ * in for pod B (its REV entry written); what pod B got into @got. */
+static __u32 node_b_request(bool v6, __u8 proto, __u8 *got)
+{
+	const char *out = v6 ? OUTSIDE6 : OUTSIDE4, *node = v6 ? NODE6 : NODE4;
+	struct frame f = outer(v6, proto, out, CLIENT_PORT, v6 ? B6 : B4,
+			       BE_PORT, 63);
+	__u8 plain[FRAME_MAX], in[FRAME_MAX];
+	__u32 plen, len;
+	struct run r;
+
+	plen = (__u32)frame_build(&f, FOREIGN, plain);
+	len = with_opt(plain, plen, v6, node, NODE_PORT, in);
+	cur_set(in, len, "node B: the request");
+	run_prog(skel->progs.zh_tc_uplink, ifindex_of[FOREIGN], in, len, &r);
+	if (r.err)
+		fail_here("test_run: %s", strerror(-r.err));
+	assert_verdict(PROG_TC, &r, REDIRECT);
+	if (r.out_len != plen)
+		fail_here("the option was not taken out");
+	memcpy(got, r.out, r.out_len);
+	return r.out_len;
+}
+
+/*
+ * Node B: pod B answers a DSR request (OUTSIDE:40000 -> B:8080, as it got
+ * it, the whole of it or its header and 8 bytes quoted) with "port
+ * unreachable" to the client: it leaves the uplink as the front end's
+ * (NODE's, the node port's) own answer, by the neighbour table, one hop
+ * on: from NODE, quoting OUTSIDE:40000 -> NODE:30080, every checksum as a
+ * sender computes it (the expected frame built from scratch). XDP hands
+ * it to tc untouched. Left alone (the kernel's, untouched): about a port
+ * no DSR flow holds, and in snat mode.
+ */
+static void dsr_icmp_b_one(bool v6, __u8 proto, bool whole)
+{
+	const char *out = v6 ? OUTSIDE6 : OUTSIDE4, *node = v6 ? NODE6 : NODE4,
+		   *pod = v6 ? B6 : B4;
+	__u8 unreach = v6 ? 1 : 3, port = v6 ? 4 : 3;
+	__u64 snat[ZH_STAT_MAX] = { [ZH_STAT_SNAT] = 1 };
+	__u8 got[FRAME_MAX], err[FRAME_MAX], want[FRAME_MAX], quoted[FRAME_MAX];
+	struct frame f;
+	__u32 glen, elen, wlen;
+	__u16 quote;
+	struct run r;
+
+	map_clear(bpf_map__fd(skel->maps.zh_ct));
+	glen = node_b_request(v6, proto, got);
+	quote = whole ? (__u16)(glen - L3) : 0;
+	elen = err_frame(v6, pod, out, unreach, port, 0, got, quote, 0, POD_B,
+			 err);
+	cur_set(err, elen, "node B: pod B's %s port unreachable, %s, %s quote",
+		v6 ? "ICMPv6" : "ICMP", proto == IPPROTO_TCP ? "TCP" : "UDP",
+		whole ? "whole" : "8-byte");
+	run_prog(skel->progs.zh_tc_from_pod, ifindex_of[POD_B], err, elen, &r);
+	if (r.err)
+		fail_here("test_run: %s", strerror(-r.err));
+	assert_verdict(PROG_TC, &r, REDIRECT);
+	assert_deltas(&r, snat, elen);
+	assert_redirect(&r, ZH_TRACE_REDIRECT_NEIGH, ifindex_of[FOREIGN]);
+	/* What the client gets: the front end's answer to its own packet
+	 * (as pod B got it: TTL 62). */
+	f = outer(v6, proto, out, CLIENT_PORT, node, NODE_PORT, 62);
+	(void)frame_build(&f, FOREIGN, quoted);
+	wlen = err_frame(v6, node, out, unreach, port, 0, quoted, quote, 63,
+			 POD_B, want);
+	assert_int_equal(wlen, elen);
+	assert_bytes(want, wlen, &r);
+
+	/* The XDP entry hands it to tc, untouched. */
+	run_prog(skel->progs.zh_xdp_from_pod, ifindex_of[POD_B], err, elen, &r);
+	assert_verdict(PROG_XDP, &r, PASS);
+	assert_unchanged(err, elen, &r);
+
+	/* About a client port no flow has: the kernel's. */
+	f = outer(v6, proto, out, CLIENT_PORT + 1, pod, BE_PORT, 62);
+	(void)frame_build(&f, FOREIGN, quoted);
+	elen = err_frame(v6, pod, out, unreach, port, 0, quoted, quote, 0,
+			 POD_B, err);
+	cur_set(err, elen, "node B: port unreachable about no flow");
+	run_prog(skel->progs.zh_tc_from_pod, ifindex_of[POD_B], err, elen, &r);
+	assert_verdict(PROG_TC, &r, PASS);
+	assert_unchanged(err, elen, &r);
+
+	/* snat mode: the kernel's. */
+	elen = err_frame(v6, pod, out, unreach, port, 0, got, quote, 0, POD_B,
+			 err);
+	cfg_flags(0, ZH_CFG_F_NODEPORT_DSR, -1);
+	cur_set(err, elen, "node B: port unreachable, snat mode");
+	run_prog(skel->progs.zh_tc_from_pod, ifindex_of[POD_B], err, elen, &r);
+	cfg_flags(ZH_CFG_F_NODEPORT_DSR, 0, -1);
+	assert_verdict(PROG_TC, &r, PASS);
+	assert_unchanged(err, elen, &r);
+}
+
+static void test_dsr_icmp_b(void **state)
+{
+	(void)state;
+	if (!dsr_can()) {
+		printf("test_bpf_dsr: SKIP ICMP: no bpf_check_mtu in tc\n");
+		return;
+	}
+	for (int v6 = 0; v6 < 2; v6++)
+		for (int whole = 0; whole < 2; whole++) {
+			dsr_icmp_b_one(v6, IPPROTO_TCP, whole);
+			dsr_icmp_b_one(v6, IPPROTO_UDP, whole);
+		}
+}
+
 /* ------------------------------------------------------------- MTU */
 
 static void link_mtu(const char *dev, unsigned int mtu)
@@ -647,6 +785,8 @@ static struct CMUnitTest tests[] = {
 	cmocka_unit_test_setup_teardown(test_dsr_node_b_ignored, dsr_setup,
 					dsr_teardown),
 	cmocka_unit_test_setup_teardown(test_dsr_mtu, dsr_setup, dsr_teardown),
+	cmocka_unit_test_setup_teardown(test_dsr_icmp_b, dsr_setup,
+					dsr_teardown),
 };
 
 int main(int argc, char **argv)
