@@ -552,9 +552,13 @@ static __always_inline int zh_from_uplink(void *ctx, void *data, void *data_end,
 	if (ret == ZH_RET_PASSTHROUGH && !zh_in_cluster(f.family, f.saddr)) {
 		if (zh_lb_on() && !fwd->tunnel)
 			ret = nodeport = zh_lb_external(&f, &fwd->nat);
-		/* A DSR request whose option zh_dsr_in() took out: for a
-		 * pod here, delivered as cross-node traffic is. */
-		if (ret == ZH_RET_PASSTHROUGH && fwd->dsr != ZH_DSR_IN)
+		/* A DSR request whose option zh_dsr_in() took out, or an
+		 * ICMP error about a DSR reply that the front end's node
+		 * handed on (lb_dsr.h zh_dsr_icmp_in()): for a pod here,
+		 * delivered as cross-node traffic is. */
+		if (ret == ZH_RET_PASSTHROUGH && fwd->dsr != ZH_DSR_IN &&
+		    !((f.proto == IPPROTO_ICMP || f.proto == IPPROTO_ICMPV6) &&
+		      zh_dsr_on() && zh_dsr_icmp_in(data, data_end, &f)))
 			return ZH_RET_PASSTHROUGH;
 		if (ret != ZH_RET_NAT && ret != ZH_RET_PASSTHROUGH)
 			return ret;

@@ -500,4 +500,66 @@ zh_dsr_icmp_out(void *data, void *data_end, const struct zh_flow *f, int write)
 	return rct->out_ifindex;
 }
 
+/*
+ * Node A: was the flow of client @client to backend @be DNATed only, as
+ * DSR does (a client outside the cluster, the backend a pod of another
+ * node the node path reaches)? Asked for a flow that has no SNAT entry:
+ * 1, else 0. A function of its own: its keys get a frame of their own.
+ */
+static __attribute__((noinline)) int
+zh_dsr_flow_remote(__u32 family, const __u32 *client, const __u32 *be)
+{
+	struct zh_ep_key k = { .family = (__u8)family };
+
+	if (!client || !be || !zh_dsr_on() || zh_in_cluster(family, client))
+		return 0;
+	__builtin_memcpy(k.addr, be, sizeof(k.addr));
+	if (bpf_map_lookup_elem(&zh_endpoints, &k))
+		return 0;
+	return zh_node_route(&k) != NULL;
+}
+
+/*
+ * Node B, the uplink (or the VXLAN device): is @f, to a pod here, an ICMP
+ * error about a reply of a DSR flow (a router toward the client answering
+ * pod -> client, which node A, the front end it was sent to, handed on:
+ * snat_icmp.h)? The quote, as it is, is the reply of the flow's DSR REV
+ * entry, live. 1 (delivered into the pod as it is: the pod's path MTU
+ * discovery hears of it), else 0. A function of its own: the entries'
+ * stack is spent.
+ */
+static __attribute__((noinline)) int
+zh_dsr_icmp_in(void *data, void *data_end, const struct zh_flow *f)
+{
+	struct zh_ct_key k = { .family = f ? f->family : 0,
+			       .dir = ZH_CT_REV };
+	struct zh_icmp_quote q;
+	struct zh_ct *rct;
+
+	if (!data || !f || zh_icmp_err_quote(data, data_end, f, &q))
+		return 0;
+	/* Sent to the quote's sender, the pod: the quote is the reply. */
+	if (q.v4) {
+		struct iphdr *ip = (struct iphdr *)q.ip;
+
+		if (ip->saddr != f->daddr[0])
+			return 0;
+		k.saddr[0] = ip->saddr;
+		k.daddr[0] = ip->daddr;
+	} else {
+		struct ipv6hdr *ip6 = (struct ipv6hdr *)q.ip;
+
+		if (!zh_addr_eq((const __u32 *)&ip6->saddr, f->daddr))
+			return 0;
+		__builtin_memcpy(k.saddr, &ip6->saddr, 16);
+		__builtin_memcpy(k.daddr, &ip6->daddr, 16);
+	}
+	k.proto = q.proto;
+	k.sport = q.ports[0];
+	k.dport = q.ports[1];
+	rct = bpf_map_lookup_elem(&zh_ct, &k);
+	return rct && (rct->flags & ZH_CT_F_DSR) &&
+	       zh_ct_live(rct, q.proto, bpf_ktime_get_ns());
+}
+
 #endif /* ZH_LB_DSR_H */

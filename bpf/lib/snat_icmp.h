@@ -57,6 +57,7 @@
 #include "ct.h"
 #include "snat.h"
 #include "icmp.h"
+#include "lb_dsr.h"
 
 /*
  * A NodePort's (or LoadBalancer IP's) error on the backend side, @k the
@@ -169,7 +170,7 @@ client_side:
 	__builtin_memcpy(k.daddr, be->addr, sizeof(k.daddr));
 	k.dport = be->port;
 	rct = bpf_map_lookup_elem(&zh_ct, &k);
-	if (!rct || !rct->out_ifindex || !zh_ct_live(rct, q.proto, now))
+	if (rct && (!rct->out_ifindex || !zh_ct_live(rct, q.proto, now)))
 		return -1;
 	/* A NodePort's or LoadBalancer IP's: its request came in on this
 	 * uplink, as the Service's REV entry says (a pod's flow names the
@@ -182,6 +183,19 @@ client_side:
 	lct = bpf_map_lookup_elem(&zh_ct, &k);
 	if (!lct || lct->out_ifindex != f->ifindex)
 		return -1;
+	if (!rct) {
+		/* No SNAT entry: DSR (lb_dsr.h), the request went to a pod
+		 * of another node DNATed only, and the backend sent the
+		 * reply from the front end itself. The quote becomes what
+		 * it sent (backend -> client), on to it by the node path
+		 * (the verdict's zh_skb_snat_out() finds its node). */
+		if (!zh_dsr_flow_remote(f->family, k.daddr, be->addr))
+			return -1;
+		if (write && zh_icmp_nat(data, data_end, &q, be->addr,
+					 be->port, NULL, 0))
+			return -1;
+		return (int)f->ifindex;
+	}
 	if (write && zh_icmp_nat(data, data_end, &q, be->addr, be->port,
 				 rct->vip, rct->vport))
 		return -1;

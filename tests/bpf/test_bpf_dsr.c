@@ -665,6 +665,159 @@ static void dsr_icmp_b_one(bool v6, __u8 proto, bool whole)
 	assert_unchanged(err, elen, &r);
 }
 
+#define ROUTER4 "198.51.100.1" /* a router toward the client */
+#define ROUTER6 "2001:db8:77::1"
+
+/* @err through tc on node A's uplink: on to the backend's node, one hop on
+ * (@vxlan: into the tunnel, else out of the uplink with the FIB's or the
+ * neighbour table's L2 header), as @want, counted SNAT; XDP hands it to
+ * tc untouched. */
+static void err_to_node_b(const __u8 *err, __u32 len, const __u8 *want,
+			  bool vxlan)
+{
+	__u64 snat[ZH_STAT_MAX] = { [ZH_STAT_SNAT] = 1 };
+	struct run r;
+
+	run_prog(skel->progs.zh_tc_uplink, ifindex_of[FOREIGN], err, len, &r);
+	if (r.err)
+		fail_here("test_run: %s", strerror(-r.err));
+	assert_verdict(PROG_TC, &r, REDIRECT);
+	assert_deltas(&r, snat, len);
+	if (r.out_len != len)
+		fail_here("output is %u bytes, want %u", r.out_len, len);
+	if (vxlan) {
+		if (kfeat.present & ZH_FEAT_BIT(TC_SET_TUNNEL_KEY) &
+		    ~kfeat.disabled) {
+			__u8 w[FRAME_MAX];
+
+			memcpy(w, want, len);
+			memcpy(w, mac_vx, ETH_ALEN);
+			assert_bytes(w, len, &r);
+			assert_redirect(&r, ZH_TRACE_REDIRECT,
+					ifindex_of[POD_C]);
+		}
+	} else if (memcmp(r.out + L3, want + L3, len - L3)) {
+		assert_bytes(want, len, &r);
+	}
+	run_prog(skel->progs.zh_xdp_uplink, ifindex_of[FOREIGN], err, len, &r);
+	assert_verdict(PROG_XDP, &r, PASS);
+	assert_unchanged(err, len, &r);
+}
+
+/*
+ * A router toward the client cannot forward a reply of a DSR flow (node
+ * B's NODE:30080 -> OUTSIDE:40000, TTL 63) and answers the front end:
+ * "fragmentation needed" / "packet too big" (MTU 1280) to NODE.
+ *
+ *   node A  (the front end: its Service entries, no SNAT entry) hands it
+ *           on to the backend by the way the requests take (@vxlan: the
+ *           tunnel), one hop on: to BE, quoting what BE sent (BE:8080 ->
+ *           OUTSIDE:40000), the router's address kept, every checksum as
+ *           a sender computes it (the expected frame built from scratch).
+ *           About a client port no flow has, or in snat mode: the
+ *           kernel's, untouched.
+ *   node B  (pod B the backend, its DSR REV entry written by a request)
+ *           delivers such an error into pod B as it is, one hop on;
+ *           about no flow, it stays the kernel's.
+ */
+static void dsr_icmp_a_one(bool v6, __u8 proto, bool whole, bool vxlan)
+{
+	const char *out = v6 ? OUTSIDE6 : OUTSIDE4, *node = v6 ? NODE6 : NODE4,
+		   *be = v6 ? REMOTE_BE6 : REMOTE_BE4,
+		   *router = v6 ? ROUTER6 : ROUTER4, *pod = v6 ? B6 : B4;
+	__u8 big = v6 ? 2 : 3, big_code = v6 ? 0 : 4;
+	__u64 into[ZH_STAT_MAX] = { [ZH_STAT_REDIRECT] = 1 };
+	struct frame f = outer(v6, proto, out, CLIENT_PORT, node, NODE_PORT, 0);
+	__u8 in[FRAME_MAX], reply[FRAME_MAX], err[FRAME_MAX], want[FRAME_MAX],
+		got[FRAME_MAX];
+	__u32 len, rlen, elen, wlen;
+	__u16 quote;
+	struct run r;
+
+	map_clear(bpf_map__fd(skel->maps.zh_ct));
+	map_clear(bpf_map__fd(skel->maps.zh_nodes));
+	remote_node(v6 ? AF_INET6 : AF_INET, vxlan);
+	len = (__u32)frame_build(&f, FOREIGN, in);
+	cur_set(in, len, "node A: the request");
+	run_prog(skel->progs.zh_tc_uplink, ifindex_of[FOREIGN], in, len, &r);
+	assert_verdict(PROG_TC, &r, REDIRECT);
+
+	/* The reply as the router got it, from node B. */
+	f = outer(v6, proto, node, NODE_PORT, out, CLIENT_PORT, 63);
+	rlen = (__u32)frame_build(&f, FOREIGN, reply);
+	quote = whole ? (__u16)(rlen - L3) : 0;
+	elen = err_frame(v6, router, node, big, big_code, 1280, reply, quote,
+			 0, FOREIGN, err);
+	cur_set(err, elen, "node A: %s too big about the reply, %s, %s quote, %s",
+		v6 ? "ICMPv6" : "ICMP", proto == IPPROTO_TCP ? "TCP" : "UDP",
+		whole ? "whole" : "8-byte", vxlan ? "vxlan" : "native");
+	f = outer(v6, proto, be, BE_PORT, out, CLIENT_PORT, 63);
+	(void)frame_build(&f, FOREIGN, reply);
+	wlen = err_frame(v6, router, be, big, big_code, 1280, reply, quote, 63,
+			 FOREIGN, want);
+	assert_int_equal(wlen, elen);
+	err_to_node_b(err, elen, want, vxlan);
+
+	/* snat mode: the kernel's. */
+	cfg_flags(0, ZH_CFG_F_NODEPORT_DSR, -1);
+	cur_set(err, elen, "node A: too big about the reply, snat mode");
+	run_prog(skel->progs.zh_tc_uplink, ifindex_of[FOREIGN], err, elen, &r);
+	cfg_flags(ZH_CFG_F_NODEPORT_DSR, 0, -1);
+	assert_verdict(PROG_TC, &r, PASS);
+	assert_unchanged(err, elen, &r);
+
+	/* About a client port no flow has: the kernel's. */
+	f = outer(v6, proto, node, NODE_PORT, out, CLIENT_PORT + 1, 63);
+	(void)frame_build(&f, FOREIGN, reply);
+	elen = err_frame(v6, router, node, big, big_code, 1280, reply, quote,
+			 0, FOREIGN, err);
+	cur_set(err, elen, "node A: too big about no flow");
+	run_prog(skel->progs.zh_tc_uplink, ifindex_of[FOREIGN], err, elen, &r);
+	assert_verdict(PROG_TC, &r, PASS);
+	assert_unchanged(err, elen, &r);
+
+	/* Node B: pod B the backend; the error node A handed on. */
+	if (vxlan)
+		return;
+	(void)node_b_request(v6, proto, got);
+	f = outer(v6, proto, pod, BE_PORT, out, CLIENT_PORT, 63);
+	(void)frame_build(&f, FOREIGN, reply);
+	elen = err_frame(v6, router, pod, big, big_code, 1280, reply, quote,
+			 63, FOREIGN, err);
+	cur_set(err, elen, "node B: too big about pod B's reply");
+	run_prog(skel->progs.zh_tc_uplink, ifindex_of[FOREIGN], err, elen, &r);
+	if (r.err)
+		fail_here("test_run: %s", strerror(-r.err));
+	assert_verdict(PROG_TC, &r, REDIRECT);
+	assert_deltas(&r, into, elen);
+	assert_routed(err, elen, &r, POD_B, false);
+	/* About no flow: the kernel's. */
+	f = outer(v6, proto, pod, BE_PORT, out, CLIENT_PORT + 1, 63);
+	(void)frame_build(&f, FOREIGN, reply);
+	elen = err_frame(v6, router, pod, big, big_code, 1280, reply, quote,
+			 63, FOREIGN, err);
+	cur_set(err, elen, "node B: too big about no flow");
+	run_prog(skel->progs.zh_tc_uplink, ifindex_of[FOREIGN], err, elen, &r);
+	assert_verdict(PROG_TC, &r, PASS);
+	assert_unchanged(err, elen, &r);
+}
+
+static void test_dsr_icmp_a(void **state)
+{
+	(void)state;
+	if (!dsr_can()) {
+		printf("test_bpf_dsr: SKIP ICMP: no bpf_check_mtu in tc\n");
+		return;
+	}
+	for (int v6 = 0; v6 < 2; v6++)
+		for (int whole = 0; whole < 2; whole++) {
+			dsr_icmp_a_one(v6, IPPROTO_TCP, whole, false);
+			dsr_icmp_a_one(v6, IPPROTO_UDP, whole, false);
+			dsr_icmp_a_one(v6, IPPROTO_TCP, whole, true);
+			dsr_icmp_a_one(v6, IPPROTO_UDP, whole, true);
+		}
+}
+
 static void test_dsr_icmp_b(void **state)
 {
 	(void)state;
@@ -786,6 +939,8 @@ static struct CMUnitTest tests[] = {
 					dsr_teardown),
 	cmocka_unit_test_setup_teardown(test_dsr_mtu, dsr_setup, dsr_teardown),
 	cmocka_unit_test_setup_teardown(test_dsr_icmp_b, dsr_setup,
+					dsr_teardown),
+	cmocka_unit_test_setup_teardown(test_dsr_icmp_a, dsr_setup,
 					dsr_teardown),
 };
 

@@ -847,7 +847,9 @@ case_np_new_flows() {
 # n3a checks the data the other way, and with it the MTU: full-size
 # segments (the client's TSO off) are too big with the option, answered
 # with ICMP fragmentation needed (packet too big), and the client's path
-# MTU goes down.
+# MTU goes down. A UDP NodePort whose backend n3a listens on nothing
+# (np-refused, 30083): n3a's "port unreachable" leaves n3 as the front
+# end's (lb_dsr.h zh_dsr_icmp_out), the client's socket refused at once.
 
 # cl_dsr_services NODE: NODE's services and np-dsr-udp (UDP 30084 -> n3a
 # 9001), np-dsr-sink (30085 -> n3a 7100), np-dsr-source (30086 -> n3a 7101).
@@ -939,6 +941,10 @@ case_nodeport_dsr() {
 		cl_saw out "$n1ip" 30084 192.168.50.100 udp
 	check "... UDP over IPv6" \
 		cl_saw out "$n1ip6" 30084 fd50::100 udp
+	check "DSR: outside -> n1:30083/UDP -> n3a (nothing on 9003): n3a's port unreachable leaves n3 as n1:30083's, refused at once" \
+		zh_udp_refused "$OUTSIDE" "$n1ip" 30083
+	check "... IPv6: refused" \
+		zh_udp_refused "$OUTSIDE" "$n1ip6" 30083
 	check "... through n2 as well: outside -> n2:30080 -> n3a sees the client" \
 		cl_saw out "$(cl_node_ip n2)" 30080 192.168.50.100
 	check "1 MiB to n3a through n1:30085: the same bytes (GSO: segments made smaller for the option)" \
