@@ -513,7 +513,8 @@ static __always_inline int zh_snat_reply(void *data, void *data_end,
  *     the client's address (externalTrafficPolicy Local: the kernel routes
  *     it, DNATed);
  *   - a DSR request whose option the entry took out (@fwd->dsr
- *     ZH_DSR_IN) goes into its pod;
+ *     ZH_DSR_IN) goes into its pod, and so does an ICMP error about a
+ *     DSR reply that the front end's node handed on (lb_dsr.h);
  *   - a reply of a Service flow whose backend is on another node goes
  *     back to the VIP and on to the client pod;
  *   - from inside the cluster (zh_cluster_cidr) to a local pod: straight

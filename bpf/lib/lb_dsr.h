@@ -27,6 +27,20 @@
  *           bpf_redirect_neigh(), straight to the client, never masqueraded
  *           and never through A.
  *
+ * ICMP errors about such a flow, both ways (icmp.h zh_icmp_nat(), as
+ * lb_icmp.h and snat_icmp.h do for the other Service flows):
+ *
+ *   backend  the pod's own error about a request (its "port unreachable",
+ *            quoting client -> pod:port) meets the REV entry on its host
+ *            veth (zh_dsr_icmp_out()): it leaves B's uplink as the front
+ *            end's, quoting client -> front end:port;
+ *   client   a router toward the client answers a reply too big for its
+ *            link to the reply's source, the front end: node A, which
+ *            has no SNAT entry, finds the backend by its FWD entry and
+ *            sends the error on to it by the node path, the quote what
+ *            the backend sent (snat_icmp.h, zh_dsr_flow_remote()); B
+ *            delivers it into the pod as it is (zh_dsr_icmp_in()).
+ *
  * Option types: RFC 4727's experimental values. IPv4 0x9e: copied into
  * fragments, class 0, number 30. IPv6 0x1e: skipped by a node that does
  * not know it, not changed on the way.
@@ -528,11 +542,10 @@ zh_dsr_flow_remote(__u32 family, const __u32 *client, const __u32 *be)
  * discovery hears of it), else 0. A function of its own: the entries'
  * stack is spent.
  */
-static __attribute__((noinline)) int
-zh_dsr_icmp_in(void *data, void *data_end, const struct zh_flow *f)
+static __attribute__((noinline)) int zh_dsr_icmp_in(void *data, void *data_end,
+						    const struct zh_flow *f)
 {
-	struct zh_ct_key k = { .family = f ? f->family : 0,
-			       .dir = ZH_CT_REV };
+	struct zh_ct_key k = { .family = f ? f->family : 0, .dir = ZH_CT_REV };
 	struct zh_icmp_quote q;
 	struct zh_ct *rct;
 

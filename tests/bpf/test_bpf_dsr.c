@@ -16,7 +16,11 @@
  *     out; a client inside the cluster is SNATed in dsr mode as well, and
  *     its option ignored on node B;
  *   - too big for the way with the option: ICMP fragmentation needed /
- *     packet too big from the front end, the MTU less the option.
+ *     packet too big from the front end, the MTU less the option;
+ *   - ICMP errors about DSR flows: pod B's "port unreachable" leaves node
+ *     B as the front end's; a router's "too big" about B's reply, sent to
+ *     the front end, goes from node A on to the backend (native, vxlan),
+ *     and node B delivers it into the pod.
  *
  * Exit 77 (skipped) when not run as root.
  */
@@ -551,19 +555,19 @@ static __u32 err_frame(bool v6, const char *src, const char *to, __u8 type,
 		       __u8 ttl, int macs, __u8 *out)
 {
 	__u8 sa[16], da[16];
-	struct icmp_err e = { .v6 = v6,
-			      .src = sa,
-			      .dst = da,
-			      .type = type,
-			      .code = code,
-			      .mtu = mtu,
-			      .quoted = quoted,
-			      .quote = quote,
-			      .src_mac = macs == FOREIGN ? mac_out :
-							   pods[macs].mac,
-			      .dst_mac = macs == FOREIGN ? mac_out :
-							   gw_mac_of[macs],
-			      .ttl = ttl };
+	struct icmp_err e = {
+		.v6 = v6,
+		.src = sa,
+		.dst = da,
+		.type = type,
+		.code = code,
+		.mtu = mtu,
+		.quoted = quoted,
+		.quote = quote,
+		.src_mac = macs == FOREIGN ? mac_out : pods[macs].mac,
+		.dst_mac = macs == FOREIGN ? mac_out : gw_mac_of[macs],
+		.ttl = ttl
+	};
 
 	parse_addr(v6 ? AF_INET6 : AF_INET, src, sa);
 	parse_addr(v6 ? AF_INET6 : AF_INET, to, da);
@@ -575,8 +579,8 @@ static __u32 err_frame(bool v6, const char *src, const char *to, __u8 type,
 static __u32 node_b_request(bool v6, __u8 proto, __u8 *got)
 {
 	const char *out = v6 ? OUTSIDE6 : OUTSIDE4, *node = v6 ? NODE6 : NODE4;
-	struct frame f = outer(v6, proto, out, CLIENT_PORT, v6 ? B6 : B4,
-			       BE_PORT, 63);
+	struct frame f =
+		outer(v6, proto, out, CLIENT_PORT, v6 ? B6 : B4, BE_PORT, 63);
 	__u8 plain[FRAME_MAX], in[FRAME_MAX];
 	__u32 plen, len;
 	struct run r;
@@ -746,9 +750,10 @@ static void dsr_icmp_a_one(bool v6, __u8 proto, bool whole, bool vxlan)
 	f = outer(v6, proto, node, NODE_PORT, out, CLIENT_PORT, 63);
 	rlen = (__u32)frame_build(&f, FOREIGN, reply);
 	quote = whole ? (__u16)(rlen - L3) : 0;
-	elen = err_frame(v6, router, node, big, big_code, 1280, reply, quote,
-			 0, FOREIGN, err);
-	cur_set(err, elen, "node A: %s too big about the reply, %s, %s quote, %s",
+	elen = err_frame(v6, router, node, big, big_code, 1280, reply, quote, 0,
+			 FOREIGN, err);
+	cur_set(err, elen,
+		"node A: %s too big about the reply, %s, %s quote, %s",
 		v6 ? "ICMPv6" : "ICMP", proto == IPPROTO_TCP ? "TCP" : "UDP",
 		whole ? "whole" : "8-byte", vxlan ? "vxlan" : "native");
 	f = outer(v6, proto, be, BE_PORT, out, CLIENT_PORT, 63);
@@ -769,8 +774,8 @@ static void dsr_icmp_a_one(bool v6, __u8 proto, bool whole, bool vxlan)
 	/* About a client port no flow has: the kernel's. */
 	f = outer(v6, proto, node, NODE_PORT, out, CLIENT_PORT + 1, 63);
 	(void)frame_build(&f, FOREIGN, reply);
-	elen = err_frame(v6, router, node, big, big_code, 1280, reply, quote,
-			 0, FOREIGN, err);
+	elen = err_frame(v6, router, node, big, big_code, 1280, reply, quote, 0,
+			 FOREIGN, err);
 	cur_set(err, elen, "node A: too big about no flow");
 	run_prog(skel->progs.zh_tc_uplink, ifindex_of[FOREIGN], err, elen, &r);
 	assert_verdict(PROG_TC, &r, PASS);
@@ -782,8 +787,8 @@ static void dsr_icmp_a_one(bool v6, __u8 proto, bool whole, bool vxlan)
 	(void)node_b_request(v6, proto, got);
 	f = outer(v6, proto, pod, BE_PORT, out, CLIENT_PORT, 63);
 	(void)frame_build(&f, FOREIGN, reply);
-	elen = err_frame(v6, router, pod, big, big_code, 1280, reply, quote,
-			 63, FOREIGN, err);
+	elen = err_frame(v6, router, pod, big, big_code, 1280, reply, quote, 63,
+			 FOREIGN, err);
 	cur_set(err, elen, "node B: too big about pod B's reply");
 	run_prog(skel->progs.zh_tc_uplink, ifindex_of[FOREIGN], err, elen, &r);
 	if (r.err)
@@ -794,8 +799,8 @@ static void dsr_icmp_a_one(bool v6, __u8 proto, bool whole, bool vxlan)
 	/* About no flow: the kernel's. */
 	f = outer(v6, proto, pod, BE_PORT, out, CLIENT_PORT + 1, 63);
 	(void)frame_build(&f, FOREIGN, reply);
-	elen = err_frame(v6, router, pod, big, big_code, 1280, reply, quote,
-			 63, FOREIGN, err);
+	elen = err_frame(v6, router, pod, big, big_code, 1280, reply, quote, 63,
+			 FOREIGN, err);
 	cur_set(err, elen, "node B: too big about no flow");
 	run_prog(skel->progs.zh_tc_uplink, ifindex_of[FOREIGN], err, elen, &r);
 	assert_verdict(PROG_TC, &r, PASS);
