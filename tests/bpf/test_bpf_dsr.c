@@ -648,6 +648,14 @@ static void dsr_icmp_b_one(bool v6, __u8 proto, bool whole)
 	assert_verdict(PROG_XDP, &r, PASS);
 	assert_unchanged(err, elen, &r);
 
+	/* One that would expire here: the kernel's, untouched. */
+	elen = err_frame(v6, pod, out, unreach, port, 0, got, quote, 1, POD_B,
+			 err);
+	cur_set(err, elen, "node B: port unreachable, TTL 1");
+	run_prog(skel->progs.zh_tc_from_pod, ifindex_of[POD_B], err, elen, &r);
+	assert_verdict(PROG_TC, &r, PASS);
+	assert_unchanged(err, elen, &r);
+
 	/* About a client port no flow has: the kernel's. */
 	f = outer(v6, proto, out, CLIENT_PORT + 1, pod, BE_PORT, 62);
 	(void)frame_build(&f, FOREIGN, quoted);
@@ -762,6 +770,18 @@ static void dsr_icmp_a_one(bool v6, __u8 proto, bool whole, bool vxlan)
 			 FOREIGN, want);
 	assert_int_equal(wlen, elen);
 	err_to_node_b(err, elen, want, vxlan);
+
+	/* One that would expire here: the kernel's, untouched. */
+	f = outer(v6, proto, node, NODE_PORT, out, CLIENT_PORT, 63);
+	(void)frame_build(&f, FOREIGN, reply);
+	elen = err_frame(v6, router, node, big, big_code, 1280, reply, quote, 1,
+			 FOREIGN, err);
+	cur_set(err, elen, "node A: too big about the reply, TTL 1");
+	run_prog(skel->progs.zh_tc_uplink, ifindex_of[FOREIGN], err, elen, &r);
+	assert_verdict(PROG_TC, &r, PASS);
+	assert_unchanged(err, elen, &r);
+	elen = err_frame(v6, router, node, big, big_code, 1280, reply, quote, 0,
+			 FOREIGN, err);
 
 	/* snat mode: the kernel's. */
 	cfg_flags(0, ZH_CFG_F_NODEPORT_DSR, -1);
