@@ -495,7 +495,7 @@ zh_dsr_tunnel_uplink(struct __sk_buff *skb)
 static __attribute__((noinline)) __u32
 zh_dsr_icmp_out(void *data, void *data_end, const struct zh_flow *f, int write)
 {
-	struct zh_ct_key k = { .family = f->family, .dir = ZH_CT_REV };
+	struct zh_ct_key k = { .family = f ? f->family : 0, .dir = ZH_CT_REV };
 	struct zh_icmp_quote q;
 	struct zh_ct *rct;
 
@@ -517,20 +517,27 @@ zh_dsr_icmp_out(void *data, void *data_end, const struct zh_flow *f, int write)
 /*
  * Node A: was the flow of client @client to backend @be DNATed only, as
  * DSR does (a client outside the cluster, the backend a pod of another
- * node the node path reaches)? Asked for a flow that has no SNAT entry:
- * 1, else 0. A function of its own: its keys get a frame of their own.
+ * node the node path reaches: fwd.h zh_to_node()'s conditions)? Asked for
+ * a flow that has no SNAT entry: 1, else 0. A function of its own: its
+ * keys get a frame of their own.
  */
 static __attribute__((noinline)) int
 zh_dsr_flow_remote(__u32 family, const __u32 *client, const __u32 *be)
 {
 	struct zh_ep_key k = { .family = (__u8)family };
+	struct zh_node *n;
 
 	if (!client || !be || !zh_dsr_on() || zh_in_cluster(family, client))
 		return 0;
 	__builtin_memcpy(k.addr, be, sizeof(k.addr));
 	if (bpf_map_lookup_elem(&zh_endpoints, &k))
 		return 0;
-	return zh_node_route(&k) != NULL;
+	n = zh_node_route(&k);
+	if (!n)
+		return 0;
+	/* (The feature bits lie past an int's 32.) */
+	return n->flags & ZH_NODE_F_VXLAN ? !!zh_kernel_has(TC_SET_TUNNEL_KEY) :
+					    !!zh_kernel_has(TC_REDIRECT_NEIGH);
 }
 
 /*
