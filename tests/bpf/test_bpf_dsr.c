@@ -118,6 +118,35 @@ static void np_svc(__u32 id, int af, __u8 proto, __u16 port, const char *be)
 	}
 }
 
+#define LB4 "198.51.100.200" /* a LoadBalancer IP routed to node A */
+#define SVC_LB 5
+
+/* LoadBalancer IP LB4:80/TCP, every slot to its backend REMOTE_BE4:8080:
+ * keyed by its address, as a cluster IP. */
+static void lb_ip_svc(void)
+{
+	struct zh_svc_key k = { .family = ZH_AF_INET,
+				.proto = IPPROTO_TCP,
+				.port = htons(80) };
+	struct zh_svc v = { .id = SVC_LB,
+			    .table_off = SVC_LB * 7,
+			    .table_size = 7 };
+	struct zh_backend b = { .family = ZH_AF_INET,
+				.port = htons(BE_PORT),
+				.svc_id = SVC_LB };
+	__u32 id = SVC_LB;
+
+	parse_addr(AF_INET, LB4, k.addr);
+	parse_addr(AF_INET, REMOTE_BE4, b.addr);
+	map_put(bpf_map__fd(skel->maps.zh_backends), &id, &b);
+	map_put(bpf_map__fd(skel->maps.zh_services), &k, &v);
+	for (__u32 i = 0; i < 7; i++) {
+		__u32 slot = SVC_LB * 7 + i;
+
+		map_put(bpf_map__fd(skel->maps.zh_maglev), &slot, &id);
+	}
+}
+
 static void snat_src(void)
 {
 	struct zh_snat_src s = { .ifindex = (__u32)ifindex_of[FOREIGN],
@@ -158,6 +187,7 @@ static int dsr_setup(void **state)
 	np_svc(2, AF_INET, IPPROTO_UDP, NODE_PORT, REMOTE_BE4);
 	np_svc(3, AF_INET6, IPPROTO_TCP, NODE_PORT, REMOTE_BE6);
 	np_svc(4, AF_INET6, IPPROTO_UDP, NODE_PORT, REMOTE_BE6);
+	lb_ip_svc();
 	cfg_flags(ZH_CFG_F_NODEPORT_DSR, ZH_CFG_F_MASQ, 1);
 	return 0;
 }
@@ -711,6 +741,18 @@ static void err_to_node_b(const __u8 *err, __u32 len, const __u8 *want,
 	} else if (memcmp(r.out + L3, want + L3, len - L3)) {
 		assert_bytes(want, len, &r);
 	}
+	/* On a CHECKSUM_COMPLETE skb, skb->csum stays right (test_run
+	 * checks it: -EBADMSG otherwise). */
+	if (has_csum_complete()) {
+		run_prog_flags(skel->progs.zh_tc_uplink, ifindex_of[FOREIGN],
+			       err, len, BPF_F_TEST_SKB_CHECKSUM_COMPLETE, &r);
+		if (r.err)
+			fail_here("CHECKSUM_COMPLETE: test_run: %s",
+				  strerror(-r.err));
+		assert_verdict(PROG_TC, &r, REDIRECT);
+		if (memcmp(r.out + L3, want + L3, len - L3))
+			assert_bytes(want, len, &r);
+	}
 	run_prog(skel->progs.zh_xdp_uplink, ifindex_of[FOREIGN], err, len, &r);
 	assert_verdict(PROG_XDP, &r, PASS);
 	assert_unchanged(err, len, &r);
@@ -719,27 +761,33 @@ static void err_to_node_b(const __u8 *err, __u32 len, const __u8 *want,
 /*
  * A router toward the client cannot forward a reply of a DSR flow (node
  * B's NODE:30080 -> OUTSIDE:40000, TTL 63) and answers the front end:
- * "fragmentation needed" / "packet too big" (MTU 1280) to NODE.
+ * "fragmentation needed" / "packet too big" (MTU 1280) to NODE (@lb: the
+ * front end a LoadBalancer IP, LB4:80).
  *
  *   node A  (the front end: its Service entries, no SNAT entry) hands it
  *           on to the backend by the way the requests take (@vxlan: the
  *           tunnel), one hop on: to BE, quoting what BE sent (BE:8080 ->
  *           OUTSIDE:40000), the router's address kept, every checksum as
- *           a sender computes it (the expected frame built from scratch).
+ *           a sender computes it (the expected frame built from scratch;
+ *           skb->csum kept on a CHECKSUM_COMPLETE skb).
  *           About a client port no flow has, or in snat mode: the
  *           kernel's, untouched.
  *   node B  (pod B the backend, its DSR REV entry written by a request)
  *           delivers such an error into pod B as it is, one hop on;
  *           about no flow, it stays the kernel's.
  */
-static void dsr_icmp_a_one(bool v6, __u8 proto, bool whole, bool vxlan)
+static void dsr_icmp_a_one(bool v6, __u8 proto, bool whole, bool vxlan, bool lb)
 {
-	const char *out = v6 ? OUTSIDE6 : OUTSIDE4, *node = v6 ? NODE6 : NODE4,
+	const char *out = v6 ? OUTSIDE6 : OUTSIDE4,
+		   *node = lb ? LB4 :
+			   v6 ? NODE6 :
+				NODE4,
 		   *be = v6 ? REMOTE_BE6 : REMOTE_BE4,
 		   *router = v6 ? ROUTER6 : ROUTER4, *pod = v6 ? B6 : B4;
+	__u16 fport = lb ? 80 : NODE_PORT;
 	__u8 big = v6 ? 2 : 3, big_code = v6 ? 0 : 4;
 	__u64 into[ZH_STAT_MAX] = { [ZH_STAT_REDIRECT] = 1 };
-	struct frame f = outer(v6, proto, out, CLIENT_PORT, node, NODE_PORT, 0);
+	struct frame f = outer(v6, proto, out, CLIENT_PORT, node, fport, 0);
 	__u8 in[FRAME_MAX], reply[FRAME_MAX], err[FRAME_MAX], want[FRAME_MAX],
 		got[FRAME_MAX];
 	__u32 len, rlen, elen, wlen;
@@ -755,7 +803,7 @@ static void dsr_icmp_a_one(bool v6, __u8 proto, bool whole, bool vxlan)
 	assert_verdict(PROG_TC, &r, REDIRECT);
 
 	/* The reply as the router got it, from node B. */
-	f = outer(v6, proto, node, NODE_PORT, out, CLIENT_PORT, 63);
+	f = outer(v6, proto, node, fport, out, CLIENT_PORT, 63);
 	rlen = (__u32)frame_build(&f, FOREIGN, reply);
 	quote = whole ? (__u16)(rlen - L3) : 0;
 	elen = err_frame(v6, router, node, big, big_code, 1280, reply, quote, 0,
@@ -772,7 +820,7 @@ static void dsr_icmp_a_one(bool v6, __u8 proto, bool whole, bool vxlan)
 	err_to_node_b(err, elen, want, vxlan);
 
 	/* One that would expire here: the kernel's, untouched. */
-	f = outer(v6, proto, node, NODE_PORT, out, CLIENT_PORT, 63);
+	f = outer(v6, proto, node, fport, out, CLIENT_PORT, 63);
 	(void)frame_build(&f, FOREIGN, reply);
 	elen = err_frame(v6, router, node, big, big_code, 1280, reply, quote, 1,
 			 FOREIGN, err);
@@ -792,7 +840,7 @@ static void dsr_icmp_a_one(bool v6, __u8 proto, bool whole, bool vxlan)
 	assert_unchanged(err, elen, &r);
 
 	/* About a client port no flow has: the kernel's. */
-	f = outer(v6, proto, node, NODE_PORT, out, CLIENT_PORT + 1, 63);
+	f = outer(v6, proto, node, fport, out, CLIENT_PORT + 1, 63);
 	(void)frame_build(&f, FOREIGN, reply);
 	elen = err_frame(v6, router, node, big, big_code, 1280, reply, quote, 0,
 			 FOREIGN, err);
@@ -802,7 +850,7 @@ static void dsr_icmp_a_one(bool v6, __u8 proto, bool whole, bool vxlan)
 	assert_unchanged(err, elen, &r);
 
 	/* Node B: pod B the backend; the error node A handed on. */
-	if (vxlan)
+	if (vxlan || lb)
 		return;
 	(void)node_b_request(v6, proto, got);
 	f = outer(v6, proto, pod, BE_PORT, out, CLIENT_PORT, 63);
@@ -816,6 +864,14 @@ static void dsr_icmp_a_one(bool v6, __u8 proto, bool whole, bool vxlan)
 	assert_verdict(PROG_TC, &r, REDIRECT);
 	assert_deltas(&r, into, elen);
 	assert_routed(err, elen, &r, POD_B, false);
+	if (has_csum_complete()) {
+		run_prog_flags(skel->progs.zh_tc_uplink, ifindex_of[FOREIGN],
+			       err, elen, BPF_F_TEST_SKB_CHECKSUM_COMPLETE, &r);
+		if (r.err)
+			fail_here("CHECKSUM_COMPLETE: test_run: %s",
+				  strerror(-r.err));
+		assert_routed(err, elen, &r, POD_B, false);
+	}
 	/* About no flow: the kernel's. */
 	f = outer(v6, proto, pod, BE_PORT, out, CLIENT_PORT + 1, 63);
 	(void)frame_build(&f, FOREIGN, reply);
@@ -836,11 +892,15 @@ static void test_dsr_icmp_a(void **state)
 	}
 	for (int v6 = 0; v6 < 2; v6++)
 		for (int whole = 0; whole < 2; whole++) {
-			dsr_icmp_a_one(v6, IPPROTO_TCP, whole, false);
-			dsr_icmp_a_one(v6, IPPROTO_UDP, whole, false);
-			dsr_icmp_a_one(v6, IPPROTO_TCP, whole, true);
-			dsr_icmp_a_one(v6, IPPROTO_UDP, whole, true);
+			dsr_icmp_a_one(v6, IPPROTO_TCP, whole, false, false);
+			dsr_icmp_a_one(v6, IPPROTO_UDP, whole, false, false);
+			dsr_icmp_a_one(v6, IPPROTO_TCP, whole, true, false);
+			dsr_icmp_a_one(v6, IPPROTO_UDP, whole, true, false);
 		}
+	/* A LoadBalancer IP (LB4:80/TCP): the client knows it as the
+	 * front end. */
+	dsr_icmp_a_one(false, IPPROTO_TCP, true, false, true);
+	dsr_icmp_a_one(false, IPPROTO_TCP, false, true, true);
 }
 
 static void test_dsr_icmp_b(void **state)
