@@ -166,6 +166,40 @@ static __always_inline int zh_snat_route(void *ctx, void *data, void *data_end,
 }
 
 /*
+ * A pod's ICMP error about a NodePort DSR request it got (lb_dsr.h
+ * zh_dsr_icmp_out()): rewritten as the front end's and out of the uplink
+ * the flow's replies leave by, one hop further (ZH_STAT_SNAT: the
+ * neighbour table's L2 header); XDP hands it to tc; one that would expire
+ * here is the kernel's, untouched. Anything else: @stat as it was. A
+ * function of its own: zh_tc_from_pod's stack is spent.
+ */
+static __attribute__((noinline)) int
+zh_dsr_icmp_route(void *data, void *data_end, const struct zh_flow *f,
+		  struct zh_fwd *fwd, int stat)
+{
+	int expires, ret;
+	__u32 out;
+
+	if (!data || !f || !fwd || !zh_kernel_has(TC_REDIRECT_NEIGH))
+		return stat;
+	if (fwd->xdp)
+		return zh_dsr_icmp_out(data, data_end, f, 0) ?
+			       ZH_STAT_PASS_TO_TC :
+			       stat;
+	expires = zh_ttl_expires(data, data_end, f->family);
+	out = zh_dsr_icmp_out(data, data_end, f, !expires);
+	if (!out)
+		return stat;
+	if (expires)
+		return ZH_STAT_PASS_TTL;
+	if (fwd->reclassify)
+		fwd->handover = 1;
+	fwd->ifindex = out;
+	ret = zh_hop(data, data_end, f->family, fwd);
+	return ret ? ret : ZH_STAT_SNAT;
+}
+
+/*
  * The routing tail of every entry: a local pod at @key gets the frame, one
  * hop further, from its gateway's MAC; anything else goes to the kernel.
  */
@@ -349,6 +383,12 @@ static __always_inline int zh_ip_from_pod(void *data, void *data_end,
 		zh_lb_icmp(data, data_end, &f);
 	if (ret == ZH_STAT_PASS_NO_ENDPOINT)
 		ret = zh_to_node(data, data_end, &key, fwd);
+	/* An ICMP error about a NodePort DSR request this pod got: the
+	 * front end's, out of the uplink (lb_dsr.h). */
+	if (ret == ZH_STAT_PASS_NO_ENDPOINT &&
+	    (f.proto == IPPROTO_ICMP || f.proto == IPPROTO_ICMPV6) &&
+	    zh_dsr_on())
+		ret = zh_dsr_icmp_route(data, data_end, &f, fwd, ret);
 	/* Off the node, out of the cluster: masquerade. Not a NodePort's
 	 * reply (out_ifindex): that leaves from the node port as it is.
 	 * Nothing inside the cluster (the node table's CIDRs) either. */
@@ -473,7 +513,8 @@ static __always_inline int zh_snat_reply(void *data, void *data_end,
  *     the client's address (externalTrafficPolicy Local: the kernel routes
  *     it, DNATed);
  *   - a DSR request whose option the entry took out (@fwd->dsr
- *     ZH_DSR_IN) goes into its pod;
+ *     ZH_DSR_IN) goes into its pod, and so does an ICMP error about a
+ *     DSR reply that the front end's node handed on (lb_dsr.h);
  *   - a reply of a Service flow whose backend is on another node goes
  *     back to the VIP and on to the client pod;
  *   - from inside the cluster (zh_cluster_cidr) to a local pod: straight
@@ -512,9 +553,13 @@ static __always_inline int zh_from_uplink(void *ctx, void *data, void *data_end,
 	if (ret == ZH_RET_PASSTHROUGH && !zh_in_cluster(f.family, f.saddr)) {
 		if (zh_lb_on() && !fwd->tunnel)
 			ret = nodeport = zh_lb_external(&f, &fwd->nat);
-		/* A DSR request whose option zh_dsr_in() took out: for a
-		 * pod here, delivered as cross-node traffic is. */
-		if (ret == ZH_RET_PASSTHROUGH && fwd->dsr != ZH_DSR_IN)
+		/* A DSR request whose option zh_dsr_in() took out, or an
+		 * ICMP error about a DSR reply that the front end's node
+		 * handed on (lb_dsr.h zh_dsr_icmp_in()): for a pod here,
+		 * delivered as cross-node traffic is. */
+		if (ret == ZH_RET_PASSTHROUGH && fwd->dsr != ZH_DSR_IN &&
+		    !((f.proto == IPPROTO_ICMP || f.proto == IPPROTO_ICMPV6) &&
+		      zh_dsr_on() && zh_dsr_icmp_in(data, data_end, &f)))
 			return ZH_RET_PASSTHROUGH;
 		if (ret != ZH_RET_NAT && ret != ZH_RET_PASSTHROUGH)
 			return ret;

@@ -27,6 +27,20 @@
  *           bpf_redirect_neigh(), straight to the client, never masqueraded
  *           and never through A.
  *
+ * ICMP errors about such a flow, both ways (icmp.h zh_icmp_nat(), as
+ * lb_icmp.h and snat_icmp.h do for the other Service flows):
+ *
+ *   backend  the pod's own error about a request (its "port unreachable",
+ *            quoting client -> pod:port) meets the REV entry on its host
+ *            veth (zh_dsr_icmp_out()): it leaves B's uplink as the front
+ *            end's, quoting client -> front end:port;
+ *   client   a router toward the client answers a reply too big for its
+ *            link to the reply's source, the front end: node A, which
+ *            has no SNAT entry, finds the backend by its FWD entry and
+ *            sends the error on to it by the node path, the quote what
+ *            the backend sent (snat_icmp.h, zh_dsr_flow_remote()); B
+ *            delivers it into the pod as it is (zh_dsr_icmp_in()).
+ *
  * Option types: RFC 4727's experimental values. IPv4 0x9e: copied into
  * fragments, class 0, number 30. IPv6 0x1e: skipped by a node that does
  * not know it, not changed on the way.
@@ -63,6 +77,7 @@
 #include "node.h"
 #include "reject.h"
 #include "kfeat.h"
+#include "icmp.h"
 
 #define ZH_DSR_OPT4_TYPE 0x9e
 #define ZH_DSR_OPT4_LEN 8
@@ -464,6 +479,107 @@ zh_dsr_tunnel_uplink(struct __sk_buff *skb)
 		__builtin_memcpy(addr, tk.remote_ipv6, sizeof(addr));
 	}
 	return zh_in_cluster(cfg->family, addr) ? cfg->uplink : 0;
+}
+
+/*
+ * Node B, a pod's host veth: is @f, from the pod, an ICMP error about a
+ * DSR request it got (its "port unreachable", quoting client -> pod:port)?
+ * The quote's reply is the flow's DSR REV entry {pod -> client}, live, and
+ * the pod itself answered (the quote's destination is its source). With
+ * @write, rewritten as the front end's (icmp.h zh_icmp_nat()): from the
+ * front end, quoting client -> front end:port, every checksum kept; the
+ * client matches it to its socket (a UDP one hears ECONNREFUSED). Returns
+ * the uplink the flow's replies leave by, or 0 (no such error, untouched).
+ * A function of its own: zh_tc_from_pod's stack is spent.
+ */
+static __attribute__((noinline)) __u32
+zh_dsr_icmp_out(void *data, void *data_end, const struct zh_flow *f, int write)
+{
+	struct zh_ct_key k = { .family = f ? f->family : 0, .dir = ZH_CT_REV };
+	struct zh_icmp_quote q;
+	struct zh_ct *rct;
+
+	if (!data || !f || zh_icmp_err_quote(data, data_end, f, &q) ||
+	    zh_icmp_reply_key(&q, f, &k))
+		return 0;
+	if (q.v4 ? k.saddr[0] != f->saddr[0] : !zh_addr_eq(k.saddr, f->saddr))
+		return 0;
+	rct = bpf_map_lookup_elem(&zh_ct, &k);
+	if (!rct || !(rct->flags & ZH_CT_F_DSR) || !rct->out_ifindex ||
+	    !zh_ct_live(rct, q.proto, bpf_ktime_get_ns()))
+		return 0;
+	if (write &&
+	    zh_icmp_nat(data, data_end, &q, NULL, 0, rct->vip, rct->vport))
+		return 0;
+	return rct->out_ifindex;
+}
+
+/*
+ * Node A: was the flow of client @client to backend @be DNATed only, as
+ * DSR does (a client outside the cluster, the backend a pod of another
+ * node the node path reaches: fwd.h zh_to_node()'s conditions)? Asked for
+ * a flow that has no SNAT entry: 1, else 0. A function of its own: its
+ * keys get a frame of their own.
+ */
+static __attribute__((noinline)) int
+zh_dsr_flow_remote(__u32 family, const __u32 *client, const __u32 *be)
+{
+	struct zh_ep_key k = { .family = (__u8)family };
+	struct zh_node *n;
+
+	if (!client || !be || !zh_dsr_on() || zh_in_cluster(family, client))
+		return 0;
+	__builtin_memcpy(k.addr, be, sizeof(k.addr));
+	if (bpf_map_lookup_elem(&zh_endpoints, &k))
+		return 0;
+	n = zh_node_route(&k);
+	if (!n)
+		return 0;
+	/* (The feature bits lie past an int's 32.) */
+	return n->flags & ZH_NODE_F_VXLAN ? !!zh_kernel_has(TC_SET_TUNNEL_KEY) :
+					    !!zh_kernel_has(TC_REDIRECT_NEIGH);
+}
+
+/*
+ * Node B, the uplink (or the VXLAN device): is @f, to a pod here, an ICMP
+ * error about a reply of a DSR flow (a router toward the client answering
+ * pod -> client, which node A, the front end it was sent to, handed on:
+ * snat_icmp.h)? The quote, as it is, is the reply of the flow's DSR REV
+ * entry, live. 1 (delivered into the pod as it is: the pod's path MTU
+ * discovery hears of it), else 0. A function of its own: the entries'
+ * stack is spent.
+ */
+static __attribute__((noinline)) int zh_dsr_icmp_in(void *data, void *data_end,
+						    const struct zh_flow *f)
+{
+	struct zh_ct_key k = { .family = f ? f->family : 0, .dir = ZH_CT_REV };
+	struct zh_icmp_quote q;
+	struct zh_ct *rct;
+
+	if (!data || !f || zh_icmp_err_quote(data, data_end, f, &q))
+		return 0;
+	/* Sent to the quote's sender, the pod: the quote is the reply. */
+	if (q.v4) {
+		struct iphdr *ip = (struct iphdr *)q.ip;
+
+		if (ip->saddr != f->daddr[0])
+			return 0;
+		k.saddr[0] = ip->saddr;
+		k.daddr[0] = ip->daddr;
+	} else {
+		struct ipv6hdr *ip6 = (struct ipv6hdr *)q.ip;
+
+		if (!zh_addr_eq((const __u32 *)&ip6->saddr, f->daddr))
+			return 0;
+		__builtin_memcpy(k.saddr, &ip6->saddr, 16);
+		__builtin_memcpy(k.daddr, &ip6->daddr, 16);
+	}
+	k.proto = q.proto;
+	k.sport = q.ports[0];
+	k.dport = q.ports[1];
+	rct = bpf_map_lookup_elem(&zh_ct, &k);
+	return rct && (rct->flags & ZH_CT_F_DSR) &&
+	       zh_ct_live(rct, q.proto, bpf_ktime_get_ns());
 }
 
 #endif /* ZH_LB_DSR_H */

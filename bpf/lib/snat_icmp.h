@@ -46,6 +46,11 @@
  *     path MTU discovery hears of the hop it cannot see.
  * Both on the flow's live entries only (its SNAT and Service entries,
  * ct.h), rewritten as above (icmp.h zh_icmp_nat()), one hop further.
+ *
+ * In DSR mode (lb_dsr.h) such a flow is DNATed only and its replies leave
+ * the backend's node from the front end: the second case comes here with
+ * no SNAT entry, and goes on to the backend the same way, the quote
+ * backend -> client (the client's address was never changed).
  */
 #ifndef ZH_SNAT_ICMP_H
 #define ZH_SNAT_ICMP_H
@@ -57,6 +62,7 @@
 #include "ct.h"
 #include "snat.h"
 #include "icmp.h"
+#include "lb_dsr.h"
 
 /*
  * A NodePort's (or LoadBalancer IP's) error on the backend side, @k the
@@ -98,7 +104,9 @@ zh_snat_icmp_np(struct zh_ct_key *k, const struct zh_ct *rct, __u64 now)
  *     needed" among them), on the uplink its request came in on: on to
  *     the backend, the quote what the backend sent (backend ->
  *     node:port), the router's address kept; returns the flow's SNAT
- *     uplink (where its requests leave).
+ *     uplink (where its requests leave). A DSR flow (no SNAT entry, the
+ *     backend a pod of another node): the quote backend -> client,
+ *     returns @f's uplink (the verdict finds the backend's node).
  * Else -1, untouched: only errors about a live flow's entries are taken.
  * A function of its own: the callers' stack is spent.
  */
@@ -169,7 +177,7 @@ client_side:
 	__builtin_memcpy(k.daddr, be->addr, sizeof(k.daddr));
 	k.dport = be->port;
 	rct = bpf_map_lookup_elem(&zh_ct, &k);
-	if (!rct || !rct->out_ifindex || !zh_ct_live(rct, q.proto, now))
+	if (rct && (!rct->out_ifindex || !zh_ct_live(rct, q.proto, now)))
 		return -1;
 	/* A NodePort's or LoadBalancer IP's: its request came in on this
 	 * uplink, as the Service's REV entry says (a pod's flow names the
@@ -182,6 +190,19 @@ client_side:
 	lct = bpf_map_lookup_elem(&zh_ct, &k);
 	if (!lct || lct->out_ifindex != f->ifindex)
 		return -1;
+	if (!rct) {
+		/* No SNAT entry: DSR (lb_dsr.h), the request went to a pod
+		 * of another node DNATed only, and the backend sent the
+		 * reply from the front end itself. The quote becomes what
+		 * it sent (backend -> client), on to it by the node path
+		 * (the verdict's zh_skb_snat_out() finds its node). */
+		if (!zh_dsr_flow_remote(f->family, k.daddr, be->addr))
+			return -1;
+		if (write && zh_icmp_nat(data, data_end, &q, be->addr, be->port,
+					 NULL, 0))
+			return -1;
+		return (int)f->ifindex;
+	}
 	if (write && zh_icmp_nat(data, data_end, &q, be->addr, be->port,
 				 rct->vip, rct->vport))
 		return -1;

@@ -16,7 +16,11 @@
  *     out; a client inside the cluster is SNATed in dsr mode as well, and
  *     its option ignored on node B;
  *   - too big for the way with the option: ICMP fragmentation needed /
- *     packet too big from the front end, the MTU less the option.
+ *     packet too big from the front end, the MTU less the option;
+ *   - ICMP errors about DSR flows: pod B's "port unreachable" leaves node
+ *     B as the front end's; a router's "too big" about B's reply, sent to
+ *     the front end, goes from node A on to the backend (native, vxlan),
+ *     and node B delivers it into the pod.
  *
  * Exit 77 (skipped) when not run as root.
  */
@@ -114,6 +118,35 @@ static void np_svc(__u32 id, int af, __u8 proto, __u16 port, const char *be)
 	}
 }
 
+#define LB4 "198.51.100.200" /* a LoadBalancer IP routed to node A */
+#define SVC_LB 5
+
+/* LoadBalancer IP LB4:80/TCP, every slot to its backend REMOTE_BE4:8080:
+ * keyed by its address, as a cluster IP. */
+static void lb_ip_svc(void)
+{
+	struct zh_svc_key k = { .family = ZH_AF_INET,
+				.proto = IPPROTO_TCP,
+				.port = htons(80) };
+	struct zh_svc v = { .id = SVC_LB,
+			    .table_off = SVC_LB * 7,
+			    .table_size = 7 };
+	struct zh_backend b = { .family = ZH_AF_INET,
+				.port = htons(BE_PORT),
+				.svc_id = SVC_LB };
+	__u32 id = SVC_LB;
+
+	parse_addr(AF_INET, LB4, k.addr);
+	parse_addr(AF_INET, REMOTE_BE4, b.addr);
+	map_put(bpf_map__fd(skel->maps.zh_backends), &id, &b);
+	map_put(bpf_map__fd(skel->maps.zh_services), &k, &v);
+	for (__u32 i = 0; i < 7; i++) {
+		__u32 slot = SVC_LB * 7 + i;
+
+		map_put(bpf_map__fd(skel->maps.zh_maglev), &slot, &id);
+	}
+}
+
 static void snat_src(void)
 {
 	struct zh_snat_src s = { .ifindex = (__u32)ifindex_of[FOREIGN],
@@ -154,6 +187,7 @@ static int dsr_setup(void **state)
 	np_svc(2, AF_INET, IPPROTO_UDP, NODE_PORT, REMOTE_BE4);
 	np_svc(3, AF_INET6, IPPROTO_TCP, NODE_PORT, REMOTE_BE6);
 	np_svc(4, AF_INET6, IPPROTO_UDP, NODE_PORT, REMOTE_BE6);
+	lb_ip_svc();
 	cfg_flags(ZH_CFG_F_NODEPORT_DSR, ZH_CFG_F_MASQ, 1);
 	return 0;
 }
@@ -541,6 +575,348 @@ static void test_dsr_node_b_ignored(void **state)
 	}
 }
 
+/* ----------------------------------------------------- ICMP errors */
+
+/* An ICMP error from @src to @to of @type/@code (@mtu) with @macs' MACs
+ * (NULL: the uplink's), quoting @quote bytes (0: header and 8) of
+ * @quoted, TTL @ttl (0: 64). */
+static __u32 err_frame(bool v6, const char *src, const char *to, __u8 type,
+		       __u8 code, __u16 mtu, const __u8 *quoted, __u16 quote,
+		       __u8 ttl, int macs, __u8 *out)
+{
+	__u8 sa[16], da[16];
+	struct icmp_err e = {
+		.v6 = v6,
+		.src = sa,
+		.dst = da,
+		.type = type,
+		.code = code,
+		.mtu = mtu,
+		.quoted = quoted,
+		.quote = quote,
+		.src_mac = macs == FOREIGN ? mac_out : pods[macs].mac,
+		.dst_mac = macs == FOREIGN ? mac_out : gw_mac_of[macs],
+		.ttl = ttl
+	};
+
+	parse_addr(v6 ? AF_INET6 : AF_INET, src, sa);
+	parse_addr(v6 ? AF_INET6 : AF_INET, to, da);
+	return icmp_err_frame(&e, out);
+}
+
+/* Node B: the request @proto from OUTSIDE with node A's front end, taken
+ * in for pod B (its REV entry written); what pod B got into @got. */
+static __u32 node_b_request(bool v6, __u8 proto, __u8 *got)
+{
+	const char *out = v6 ? OUTSIDE6 : OUTSIDE4, *node = v6 ? NODE6 : NODE4;
+	struct frame f =
+		outer(v6, proto, out, CLIENT_PORT, v6 ? B6 : B4, BE_PORT, 63);
+	__u8 plain[FRAME_MAX], in[FRAME_MAX];
+	__u32 plen, len;
+	struct run r;
+
+	plen = (__u32)frame_build(&f, FOREIGN, plain);
+	len = with_opt(plain, plen, v6, node, NODE_PORT, in);
+	cur_set(in, len, "node B: the request");
+	run_prog(skel->progs.zh_tc_uplink, ifindex_of[FOREIGN], in, len, &r);
+	if (r.err)
+		fail_here("test_run: %s", strerror(-r.err));
+	assert_verdict(PROG_TC, &r, REDIRECT);
+	if (r.out_len != plen)
+		fail_here("the option was not taken out");
+	memcpy(got, r.out, r.out_len);
+	return r.out_len;
+}
+
+/*
+ * Node B: pod B answers a DSR request (OUTSIDE:40000 -> B:8080, as it got
+ * it, the whole of it or its header and 8 bytes quoted) with "port
+ * unreachable" to the client: it leaves the uplink as the front end's
+ * (NODE's, the node port's) own answer, by the neighbour table, one hop
+ * on: from NODE, quoting OUTSIDE:40000 -> NODE:30080, every checksum as a
+ * sender computes it (the expected frame built from scratch). XDP hands
+ * it to tc untouched. Left alone (the kernel's, untouched): about a port
+ * no DSR flow holds, and in snat mode.
+ */
+static void dsr_icmp_b_one(bool v6, __u8 proto, bool whole)
+{
+	const char *out = v6 ? OUTSIDE6 : OUTSIDE4, *node = v6 ? NODE6 : NODE4,
+		   *pod = v6 ? B6 : B4;
+	__u8 unreach = v6 ? 1 : 3, port = v6 ? 4 : 3;
+	__u64 snat[ZH_STAT_MAX] = { [ZH_STAT_SNAT] = 1 };
+	__u8 got[FRAME_MAX], err[FRAME_MAX], want[FRAME_MAX], quoted[FRAME_MAX];
+	struct frame f;
+	__u32 glen, elen, wlen;
+	__u16 quote;
+	struct run r;
+
+	map_clear(bpf_map__fd(skel->maps.zh_ct));
+	glen = node_b_request(v6, proto, got);
+	quote = whole ? (__u16)(glen - L3) : 0;
+	elen = err_frame(v6, pod, out, unreach, port, 0, got, quote, 0, POD_B,
+			 err);
+	cur_set(err, elen, "node B: pod B's %s port unreachable, %s, %s quote",
+		v6 ? "ICMPv6" : "ICMP", proto == IPPROTO_TCP ? "TCP" : "UDP",
+		whole ? "whole" : "8-byte");
+	run_prog(skel->progs.zh_tc_from_pod, ifindex_of[POD_B], err, elen, &r);
+	if (r.err)
+		fail_here("test_run: %s", strerror(-r.err));
+	assert_verdict(PROG_TC, &r, REDIRECT);
+	assert_deltas(&r, snat, elen);
+	assert_redirect(&r, ZH_TRACE_REDIRECT_NEIGH, ifindex_of[FOREIGN]);
+	/* What the client gets: the front end's answer to its own packet
+	 * (as pod B got it: TTL 62). */
+	f = outer(v6, proto, out, CLIENT_PORT, node, NODE_PORT, 62);
+	(void)frame_build(&f, FOREIGN, quoted);
+	wlen = err_frame(v6, node, out, unreach, port, 0, quoted, quote, 63,
+			 POD_B, want);
+	assert_int_equal(wlen, elen);
+	assert_bytes(want, wlen, &r);
+
+	/* The XDP entry hands it to tc, untouched. */
+	run_prog(skel->progs.zh_xdp_from_pod, ifindex_of[POD_B], err, elen, &r);
+	assert_verdict(PROG_XDP, &r, PASS);
+	assert_unchanged(err, elen, &r);
+
+	/* One that would expire here: the kernel's, untouched. */
+	elen = err_frame(v6, pod, out, unreach, port, 0, got, quote, 1, POD_B,
+			 err);
+	cur_set(err, elen, "node B: port unreachable, TTL 1");
+	run_prog(skel->progs.zh_tc_from_pod, ifindex_of[POD_B], err, elen, &r);
+	assert_verdict(PROG_TC, &r, PASS);
+	assert_unchanged(err, elen, &r);
+
+	/* About a client port no flow has: the kernel's. */
+	f = outer(v6, proto, out, CLIENT_PORT + 1, pod, BE_PORT, 62);
+	(void)frame_build(&f, FOREIGN, quoted);
+	elen = err_frame(v6, pod, out, unreach, port, 0, quoted, quote, 0,
+			 POD_B, err);
+	cur_set(err, elen, "node B: port unreachable about no flow");
+	run_prog(skel->progs.zh_tc_from_pod, ifindex_of[POD_B], err, elen, &r);
+	assert_verdict(PROG_TC, &r, PASS);
+	assert_unchanged(err, elen, &r);
+
+	/* snat mode: the kernel's. */
+	elen = err_frame(v6, pod, out, unreach, port, 0, got, quote, 0, POD_B,
+			 err);
+	cfg_flags(0, ZH_CFG_F_NODEPORT_DSR, -1);
+	cur_set(err, elen, "node B: port unreachable, snat mode");
+	run_prog(skel->progs.zh_tc_from_pod, ifindex_of[POD_B], err, elen, &r);
+	cfg_flags(ZH_CFG_F_NODEPORT_DSR, 0, -1);
+	assert_verdict(PROG_TC, &r, PASS);
+	assert_unchanged(err, elen, &r);
+}
+
+#define ROUTER4 "198.51.100.1" /* a router toward the client */
+#define ROUTER6 "2001:db8:77::1"
+
+/* @err through tc on node A's uplink: on to the backend's node, one hop on
+ * (@vxlan: into the tunnel, else out of the uplink with the FIB's or the
+ * neighbour table's L2 header), as @want, counted SNAT; XDP hands it to
+ * tc untouched. */
+static void err_to_node_b(const __u8 *err, __u32 len, const __u8 *want,
+			  bool vxlan)
+{
+	__u64 snat[ZH_STAT_MAX] = { [ZH_STAT_SNAT] = 1 };
+	struct run r;
+
+	run_prog(skel->progs.zh_tc_uplink, ifindex_of[FOREIGN], err, len, &r);
+	if (r.err)
+		fail_here("test_run: %s", strerror(-r.err));
+	assert_verdict(PROG_TC, &r, REDIRECT);
+	assert_deltas(&r, snat, len);
+	if (r.out_len != len)
+		fail_here("output is %u bytes, want %u", r.out_len, len);
+	if (vxlan) {
+		if (kfeat.present & ZH_FEAT_BIT(TC_SET_TUNNEL_KEY) &
+		    ~kfeat.disabled) {
+			__u8 w[FRAME_MAX];
+
+			memcpy(w, want, len);
+			memcpy(w, mac_vx, ETH_ALEN);
+			assert_bytes(w, len, &r);
+			assert_redirect(&r, ZH_TRACE_REDIRECT,
+					ifindex_of[POD_C]);
+		}
+	} else if (memcmp(r.out + L3, want + L3, len - L3)) {
+		assert_bytes(want, len, &r);
+	}
+	/* On a CHECKSUM_COMPLETE skb, skb->csum stays right (test_run
+	 * checks it: -EBADMSG otherwise). */
+	if (has_csum_complete()) {
+		run_prog_flags(skel->progs.zh_tc_uplink, ifindex_of[FOREIGN],
+			       err, len, BPF_F_TEST_SKB_CHECKSUM_COMPLETE, &r);
+		if (r.err)
+			fail_here("CHECKSUM_COMPLETE: test_run: %s",
+				  strerror(-r.err));
+		assert_verdict(PROG_TC, &r, REDIRECT);
+		if (memcmp(r.out + L3, want + L3, len - L3))
+			assert_bytes(want, len, &r);
+	}
+	run_prog(skel->progs.zh_xdp_uplink, ifindex_of[FOREIGN], err, len, &r);
+	assert_verdict(PROG_XDP, &r, PASS);
+	assert_unchanged(err, len, &r);
+}
+
+/*
+ * A router toward the client cannot forward a reply of a DSR flow (node
+ * B's NODE:30080 -> OUTSIDE:40000, TTL 63) and answers the front end:
+ * "fragmentation needed" / "packet too big" (MTU 1280) to NODE (@lb: the
+ * front end a LoadBalancer IP, LB4:80).
+ *
+ *   node A  (the front end: its Service entries, no SNAT entry) hands it
+ *           on to the backend by the way the requests take (@vxlan: the
+ *           tunnel), one hop on: to BE, quoting what BE sent (BE:8080 ->
+ *           OUTSIDE:40000), the router's address kept, every checksum as
+ *           a sender computes it (the expected frame built from scratch;
+ *           skb->csum kept on a CHECKSUM_COMPLETE skb).
+ *           About a client port no flow has, or in snat mode: the
+ *           kernel's, untouched.
+ *   node B  (pod B the backend, its DSR REV entry written by a request)
+ *           delivers such an error into pod B as it is, one hop on;
+ *           about no flow, it stays the kernel's.
+ */
+static void dsr_icmp_a_one(bool v6, __u8 proto, bool whole, bool vxlan, bool lb)
+{
+	const char *out = v6 ? OUTSIDE6 : OUTSIDE4,
+		   *node = lb ? LB4 :
+			   v6 ? NODE6 :
+				NODE4,
+		   *be = v6 ? REMOTE_BE6 : REMOTE_BE4,
+		   *router = v6 ? ROUTER6 : ROUTER4, *pod = v6 ? B6 : B4;
+	__u16 fport = lb ? 80 : NODE_PORT;
+	__u8 big = v6 ? 2 : 3, big_code = v6 ? 0 : 4;
+	__u64 into[ZH_STAT_MAX] = { [ZH_STAT_REDIRECT] = 1 };
+	struct frame f = outer(v6, proto, out, CLIENT_PORT, node, fport, 0);
+	__u8 in[FRAME_MAX], reply[FRAME_MAX], err[FRAME_MAX], want[FRAME_MAX],
+		got[FRAME_MAX];
+	__u32 len, rlen, elen, wlen;
+	__u16 quote;
+	struct run r;
+
+	map_clear(bpf_map__fd(skel->maps.zh_ct));
+	map_clear(bpf_map__fd(skel->maps.zh_nodes));
+	remote_node(v6 ? AF_INET6 : AF_INET, vxlan);
+	len = (__u32)frame_build(&f, FOREIGN, in);
+	cur_set(in, len, "node A: the request");
+	run_prog(skel->progs.zh_tc_uplink, ifindex_of[FOREIGN], in, len, &r);
+	assert_verdict(PROG_TC, &r, REDIRECT);
+
+	/* The reply as the router got it, from node B. */
+	f = outer(v6, proto, node, fport, out, CLIENT_PORT, 63);
+	rlen = (__u32)frame_build(&f, FOREIGN, reply);
+	quote = whole ? (__u16)(rlen - L3) : 0;
+	elen = err_frame(v6, router, node, big, big_code, 1280, reply, quote, 0,
+			 FOREIGN, err);
+	cur_set(err, elen,
+		"node A: %s too big about the reply, %s, %s quote, %s",
+		v6 ? "ICMPv6" : "ICMP", proto == IPPROTO_TCP ? "TCP" : "UDP",
+		whole ? "whole" : "8-byte", vxlan ? "vxlan" : "native");
+	f = outer(v6, proto, be, BE_PORT, out, CLIENT_PORT, 63);
+	(void)frame_build(&f, FOREIGN, reply);
+	wlen = err_frame(v6, router, be, big, big_code, 1280, reply, quote, 63,
+			 FOREIGN, want);
+	assert_int_equal(wlen, elen);
+	err_to_node_b(err, elen, want, vxlan);
+
+	/* One that would expire here: the kernel's, untouched. */
+	f = outer(v6, proto, node, fport, out, CLIENT_PORT, 63);
+	(void)frame_build(&f, FOREIGN, reply);
+	elen = err_frame(v6, router, node, big, big_code, 1280, reply, quote, 1,
+			 FOREIGN, err);
+	cur_set(err, elen, "node A: too big about the reply, TTL 1");
+	run_prog(skel->progs.zh_tc_uplink, ifindex_of[FOREIGN], err, elen, &r);
+	assert_verdict(PROG_TC, &r, PASS);
+	assert_unchanged(err, elen, &r);
+	elen = err_frame(v6, router, node, big, big_code, 1280, reply, quote, 0,
+			 FOREIGN, err);
+
+	/* snat mode: the kernel's. */
+	cfg_flags(0, ZH_CFG_F_NODEPORT_DSR, -1);
+	cur_set(err, elen, "node A: too big about the reply, snat mode");
+	run_prog(skel->progs.zh_tc_uplink, ifindex_of[FOREIGN], err, elen, &r);
+	cfg_flags(ZH_CFG_F_NODEPORT_DSR, 0, -1);
+	assert_verdict(PROG_TC, &r, PASS);
+	assert_unchanged(err, elen, &r);
+
+	/* About a client port no flow has: the kernel's. */
+	f = outer(v6, proto, node, fport, out, CLIENT_PORT + 1, 63);
+	(void)frame_build(&f, FOREIGN, reply);
+	elen = err_frame(v6, router, node, big, big_code, 1280, reply, quote, 0,
+			 FOREIGN, err);
+	cur_set(err, elen, "node A: too big about no flow");
+	run_prog(skel->progs.zh_tc_uplink, ifindex_of[FOREIGN], err, elen, &r);
+	assert_verdict(PROG_TC, &r, PASS);
+	assert_unchanged(err, elen, &r);
+
+	/* Node B: pod B the backend; the error node A handed on. */
+	if (vxlan || lb)
+		return;
+	(void)node_b_request(v6, proto, got);
+	f = outer(v6, proto, pod, BE_PORT, out, CLIENT_PORT, 63);
+	(void)frame_build(&f, FOREIGN, reply);
+	elen = err_frame(v6, router, pod, big, big_code, 1280, reply, quote, 63,
+			 FOREIGN, err);
+	cur_set(err, elen, "node B: too big about pod B's reply");
+	run_prog(skel->progs.zh_tc_uplink, ifindex_of[FOREIGN], err, elen, &r);
+	if (r.err)
+		fail_here("test_run: %s", strerror(-r.err));
+	assert_verdict(PROG_TC, &r, REDIRECT);
+	assert_deltas(&r, into, elen);
+	assert_routed(err, elen, &r, POD_B, false);
+	if (has_csum_complete()) {
+		run_prog_flags(skel->progs.zh_tc_uplink, ifindex_of[FOREIGN],
+			       err, elen, BPF_F_TEST_SKB_CHECKSUM_COMPLETE, &r);
+		if (r.err)
+			fail_here("CHECKSUM_COMPLETE: test_run: %s",
+				  strerror(-r.err));
+		assert_routed(err, elen, &r, POD_B, false);
+	}
+	/* About no flow: the kernel's. */
+	f = outer(v6, proto, pod, BE_PORT, out, CLIENT_PORT + 1, 63);
+	(void)frame_build(&f, FOREIGN, reply);
+	elen = err_frame(v6, router, pod, big, big_code, 1280, reply, quote, 63,
+			 FOREIGN, err);
+	cur_set(err, elen, "node B: too big about no flow");
+	run_prog(skel->progs.zh_tc_uplink, ifindex_of[FOREIGN], err, elen, &r);
+	assert_verdict(PROG_TC, &r, PASS);
+	assert_unchanged(err, elen, &r);
+}
+
+static void test_dsr_icmp_a(void **state)
+{
+	(void)state;
+	if (!dsr_can()) {
+		printf("test_bpf_dsr: SKIP ICMP: no bpf_check_mtu in tc\n");
+		return;
+	}
+	for (int v6 = 0; v6 < 2; v6++)
+		for (int whole = 0; whole < 2; whole++) {
+			dsr_icmp_a_one(v6, IPPROTO_TCP, whole, false, false);
+			dsr_icmp_a_one(v6, IPPROTO_UDP, whole, false, false);
+			dsr_icmp_a_one(v6, IPPROTO_TCP, whole, true, false);
+			dsr_icmp_a_one(v6, IPPROTO_UDP, whole, true, false);
+		}
+	/* A LoadBalancer IP (LB4:80/TCP): the client knows it as the
+	 * front end. */
+	dsr_icmp_a_one(false, IPPROTO_TCP, true, false, true);
+	dsr_icmp_a_one(false, IPPROTO_TCP, false, true, true);
+}
+
+static void test_dsr_icmp_b(void **state)
+{
+	(void)state;
+	if (!dsr_can()) {
+		printf("test_bpf_dsr: SKIP ICMP: no bpf_check_mtu in tc\n");
+		return;
+	}
+	for (int v6 = 0; v6 < 2; v6++)
+		for (int whole = 0; whole < 2; whole++) {
+			dsr_icmp_b_one(v6, IPPROTO_TCP, whole);
+			dsr_icmp_b_one(v6, IPPROTO_UDP, whole);
+		}
+}
+
 /* ------------------------------------------------------------- MTU */
 
 static void link_mtu(const char *dev, unsigned int mtu)
@@ -647,6 +1023,10 @@ static struct CMUnitTest tests[] = {
 	cmocka_unit_test_setup_teardown(test_dsr_node_b_ignored, dsr_setup,
 					dsr_teardown),
 	cmocka_unit_test_setup_teardown(test_dsr_mtu, dsr_setup, dsr_teardown),
+	cmocka_unit_test_setup_teardown(test_dsr_icmp_b, dsr_setup,
+					dsr_teardown),
+	cmocka_unit_test_setup_teardown(test_dsr_icmp_a, dsr_setup,
+					dsr_teardown),
 };
 
 int main(int argc, char **argv)

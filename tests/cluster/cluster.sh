@@ -847,7 +847,12 @@ case_np_new_flows() {
 # n3a checks the data the other way, and with it the MTU: full-size
 # segments (the client's TSO off) are too big with the option, answered
 # with ICMP fragmentation needed (packet too big), and the client's path
-# MTU goes down.
+# MTU goes down; the other way, a client far behind a 1280-byte hop
+# gets n3a's 200 kB: the outside's "fragmentation needed" ("packet too
+# big") about n3's reply goes to n1, the front end, which hands it on to
+# n3a, and n3a's route to far holds the MTU. A UDP NodePort whose backend n3a listens on nothing
+# (np-refused, 30083): n3a's "port unreachable" leaves n3 as the front
+# end's (lb_dsr.h zh_dsr_icmp_out), the client's socket refused at once.
 
 # cl_dsr_services NODE: NODE's services and np-dsr-udp (UDP 30084 -> n3a
 # 9001), np-dsr-sink (30085 -> n3a 7100), np-dsr-source (30086 -> n3a 7101).
@@ -914,6 +919,53 @@ cl_np_source() {
 	[ "$want" = "$got" ] && [ $((rx1 - rx0)) -lt 262144 ]
 }
 
+# cl_far_up: a client "far" behind the outside, past a 1280-byte link on
+# the outside's side (1500 on far's, whose TCP then offers a 1460-byte
+# MSS): the outside routes (forwarding on), the nodes reach far through
+# it. Once.
+cl_far_up() {
+	[ -e "/var/run/netns/$(cl_ns far)" ] && return 0
+	local n
+	ip netns add "$(cl_ns far)"
+	cl_in far ip link set lo up
+	ip link add far netns "$OUTSIDE" type veth peer name eth0 \
+		netns "$(cl_ns far)"
+	cl_in out ip link set far mtu 1280 up
+	cl_in out ip addr add 192.168.60.1/24 dev far
+	cl_in out ip addr add fd60::1/64 dev far nodad
+	cl_in out sysctl -qw net.ipv4.ip_forward=1 \
+		net.ipv6.conf.all.forwarding=1
+	cl_in far ip link set eth0 up
+	cl_in far ip addr add 192.168.60.2/24 dev eth0
+	cl_in far ip addr add fd60::2/64 dev eth0 nodad
+	cl_in far ip route add default via 192.168.60.1
+	cl_in far ip -6 route add default via fd60::1
+	for n in "${NODES[@]}"; do
+		cl_in "$n" ip route add 192.168.60.0/24 via 192.168.50.100
+		cl_in "$n" ip -6 route add fd60::/64 via fd50::100
+	done
+}
+
+# cl_dsr_far HOST FAR: 200 kB from n3a's source (7101) through HOST:30086
+# to far (at FAR), all of it, past the 1280-byte hop; then n3a's route
+# to FAR holds the path's MTU.
+cl_dsr_far() {
+	local h=$1 got
+	[[ $h == *:* ]] && h="[$h]"
+	head -c 200000 /dev/urandom >"$ZH_TMP/blob"
+	cl_in n3a timeout 30 socat -u "FILE:$ZH_TMP/blob" \
+		TCP6-LISTEN:7101,ipv6only=0,reuseaddr &
+	local srv=$!
+	eventually eval "cl_in n3a ss -Hltn 'sport = :7101' | grep -q LISTEN"
+	got=$(cl_in far timeout 25 socat -T 5 -u "TCP:$h:30086" - | wc -c) ||
+		true
+	wait "$srv" || true
+	echo "far got $got of 200000 bytes"
+	cl_in n3a ip route get "$2"
+	[ "$got" = 200000 ] &&
+		cl_in n3a ip route get "$2" | grep -q "mtu 1280"
+}
+
 case_nodeport_dsr() {
 	cl_need_nodeport || return 0
 	local n n1ip n1ip6 snat0 before
@@ -939,6 +991,10 @@ case_nodeport_dsr() {
 		cl_saw out "$n1ip" 30084 192.168.50.100 udp
 	check "... UDP over IPv6" \
 		cl_saw out "$n1ip6" 30084 fd50::100 udp
+	check "DSR: outside -> n1:30083/UDP -> n3a (nothing on 9003): n3a's port unreachable leaves n3 as n1:30083's, refused at once" \
+		zh_udp_refused "$OUTSIDE" "$n1ip" 30083
+	check "... IPv6: refused" \
+		zh_udp_refused "$OUTSIDE" "$n1ip6" 30083
 	check "... through n2 as well: outside -> n2:30080 -> n3a sees the client" \
 		cl_saw out "$(cl_node_ip n2)" 30080 192.168.50.100
 	check "1 MiB to n3a through n1:30085: the same bytes (GSO: segments made smaller for the option)" \
@@ -955,6 +1011,16 @@ case_nodeport_dsr() {
 	check "n3 holds n3a's DSR reply entry: to the client, from n1:30080" \
 		eval "cl_ctl n3 conntrack list -o json |
 		      jq -e '[.[] | select(.dsr and .dst == \"192.168.50.100\" and .vip == \"$n1ip\" and .vport == 30080)] | length > 0'"
+	# A router toward the client answers n3's replies too big for its
+	# next hop, to n1 (the front end, their source): n1 hands that on to
+	# n3a (snat_icmp.h, lb_dsr.h), whose TCP fits its segments.
+	cl_far_up
+	before=$(cl_stat n1 snat)
+	check "DSR: 200 kB from n3a through n1:30086 to far, past a 1280-byte hop: all of it, and n3a learnt the path's MTU from the router's error (n1 handed it on)" \
+		cl_dsr_far "$n1ip" 192.168.60.2
+	check "... IPv6 (packet too big)" cl_dsr_far "$n1ip6" fd60::2
+	check "... n1 handed the errors on (counted as snat)" \
+		test "$(cl_stat n1 snat)" -gt "$before"
 	# Full-size segments one by one (TSO and GSO off: a GSO packet's
 	# segments are made smaller to fit the option): each too big with it.
 	cl_in out ethtool -K eth0 tso off gso off >/dev/null
