@@ -1163,6 +1163,48 @@ static int xb_zh_agent_config(struct xb_env *e, const struct xb_path *p,
 	return 0;
 }
 
+/* e->pin_root: a directory of this run's own on bpffs, made by the first
+ * path that pins. */
+static int xb_pin_root(struct xb_env *e, char *why, size_t why_len)
+{
+	char root[sizeof(e->pin_root)];
+
+	if (e->pin_root[0])
+		return 0;
+	snprintf(root, sizeof(root), XB_BPFFS "/%s", e->prefix);
+	if (mkdir(root, 0700))
+		return zh_errf(why, why_len, -EIO, "mkdir %s: %s", root,
+			       strerror(errno));
+	memcpy(e->pin_root, root, sizeof(root));
+	return 0;
+}
+
+/* The zerohop plugin's CNI_PATH: the plugin's own directory first, as a
+ * runtime's would be, then --cni-path, which must hold host-local. */
+static int xb_zh_cni_path(const struct xb_setup_opts *o, char *cni_path,
+			  size_t len, char *why, size_t why_len)
+{
+	char host_local[PATH_MAX];
+	const char *slash;
+
+	if (!o->plugin)
+		return zh_errf(
+			why, why_len, -EIO,
+			"the zerohop CNI plugin was not found (--plugin)");
+	if (access(o->plugin, X_OK))
+		return zh_errf(why, why_len, -EIO, "--plugin %s: %s", o->plugin,
+			       strerror(errno));
+	slash = strrchr(o->plugin, '/');
+	snprintf(cni_path, len, "%.*s:%s", slash ? (int)(slash - o->plugin) : 1,
+		 slash ? o->plugin : ".", o->cni_path);
+	if (xb_find_in(cni_path, "host-local", host_local, sizeof(host_local)))
+		return zh_errf(
+			why, why_len, -EIO,
+			"the host-local CNI plugin is not in %s (--cni-path)",
+			o->cni_path);
+	return 0;
+}
+
 static int xb_setup_zerohop(struct xb_env *e, struct xb_path *p,
 			    const struct xb_setup_opts *o, char *why,
 			    size_t why_len)
@@ -1172,27 +1214,16 @@ static int xb_setup_zerohop(struct xb_env *e, struct xb_path *p,
 	bool afxdp = p->id == XB_P_ZH_AFXDP;
 	char ipam[PATH_MAX], pin[128], cni_path[4200], sock[PATH_MAX];
 	char *conf_a = NULL, *conf_b = NULL;
-	const char *slash;
 	int ret;
 
-	if (!o->plugin)
-		return zh_errf(
-			why, why_len, -EIO,
-			"the zerohop CNI plugin was not found (--plugin)");
-	if (access(o->plugin, X_OK))
-		return zh_errf(why, why_len, -EIO, "--plugin %s: %s", o->plugin,
-			       strerror(errno));
+	ret = xb_zh_cni_path(o, cni_path, sizeof(cni_path), why, why_len);
+	if (ret)
+		return ret;
 	/* Each node netns stands for a node with pins of its own: the maps
 	 * are keyed by host ifindex, which two netns may share. */
-	if (!e->pin_root[0]) {
-		char root[sizeof(e->pin_root)];
-
-		snprintf(root, sizeof(root), XB_BPFFS "/%s", e->prefix);
-		if (mkdir(root, 0700))
-			return zh_errf(why, why_len, -EIO, "mkdir %s: %s", root,
-				       strerror(errno));
-		memcpy(e->pin_root, root, sizeof(root));
-	}
+	ret = xb_pin_root(e, why, why_len);
+	if (ret)
+		return ret;
 	snprintf(pin, sizeof(pin), "%s/%s", e->pin_root,
 		 p->id == XB_P_ZH_SVC	   ? "svc" :
 		 p->id == XB_P_ZH_SOCK	   ? "sock" :
@@ -1201,16 +1232,6 @@ static int xb_setup_zerohop(struct xb_env *e, struct xb_path *p,
 		 p->id == XB_P_ZH_POLICY   ? "policy" :
 		 afxdp			   ? "afxdp" :
 					     dp);
-	/* The plugin's own directory first, as a runtime's CNI_PATH would. */
-	slash = strrchr(o->plugin, '/');
-	snprintf(cni_path, sizeof(cni_path), "%.*s:%s",
-		 slash ? (int)(slash - o->plugin) : 1, slash ? o->plugin : ".",
-		 o->cni_path);
-	if (xb_find_in(cni_path, "host-local", ipam, sizeof(ipam)))
-		return zh_errf(
-			why, why_len, -EIO,
-			"the host-local CNI plugin is not in %s (--cni-path)",
-			o->cni_path);
 	if (xb_path_has_services(p->id)) {
 		/* The target has two entries (UDP and TCP), every one a table
 		 * of one backend. */
@@ -1569,43 +1590,26 @@ static int xb_setup_np_dsr(struct xb_env *e, struct xb_path *p,
 {
 	const char *name = xb_path_names[p->id];
 	char pin[2][128], ipam[PATH_MAX], conf[PATH_MAX], cni_path[4200];
-	char host_local[PATH_MAX], backend[INET_ADDRSTRLEN];
+	char backend[INET_ADDRSTRLEN];
 	struct zh_objs **objs[2] = { &e->zh_objs[p->id], &e->zh_dsr_b };
 	const char *ns[2] = { p->node_ns, nb };
 	struct zh_node_set set = { 0 };
 	struct zh_node_info n;
 	struct in_addr gw;
-	const char *slash;
 	json_t *j;
 	char *text;
 	int ret;
 
-	if (!o->plugin || access(o->plugin, X_OK))
-		return zh_errf(
-			why, why_len, -EIO,
-			"the zerohop CNI plugin was not found (--plugin)");
-	slash = strrchr(o->plugin, '/');
-	snprintf(cni_path, sizeof(cni_path), "%.*s:%s",
-		 slash ? (int)(slash - o->plugin) : 1, slash ? o->plugin : ".",
-		 o->cni_path);
-	if (xb_find_in(cni_path, "host-local", host_local, sizeof(host_local)))
-		return zh_errf(
-			why, why_len, -EIO,
-			"the host-local CNI plugin is not in %s (--cni-path)",
-			o->cni_path);
+	ret = xb_zh_cni_path(o, cni_path, sizeof(cni_path), why, why_len);
+	if (ret)
+		return ret;
 	ret = xb_sh(e, p->node_ns, why, why_len,
 		    "iptables -w -I FORWARD -j DROP");
 	if (ret)
 		return ret;
-	if (!e->pin_root[0]) {
-		char root[sizeof(e->pin_root)];
-
-		snprintf(root, sizeof(root), XB_BPFFS "/%s", e->prefix);
-		if (mkdir(root, 0700))
-			return zh_errf(why, why_len, -EIO, "mkdir %s: %s", root,
-				       strerror(errno));
-		memcpy(e->pin_root, root, sizeof(root));
-	}
+	ret = xb_pin_root(e, why, why_len);
+	if (ret)
+		return ret;
 	for (int i = 0; i < 2; i++) {
 		snprintf(pin[i], sizeof(pin[i]), "%s/nodeport-dsr-%c",
 			 e->pin_root, 'a' + i);
@@ -1802,15 +1806,9 @@ static int xb_setup_nodeport(struct xb_env *e, struct xb_path *p,
 		    "iptables -w -I FORWARD -j DROP");
 	if (ret)
 		return ret;
-	if (!e->pin_root[0]) {
-		char root[sizeof(e->pin_root)];
-
-		snprintf(root, sizeof(root), XB_BPFFS "/%s", e->prefix);
-		if (mkdir(root, 0700))
-			return zh_errf(why, why_len, -EIO, "mkdir %s: %s", root,
-				       strerror(errno));
-		memcpy(e->pin_root, root, sizeof(root));
-	}
+	ret = xb_pin_root(e, why, why_len);
+	if (ret)
+		return ret;
 	snprintf(pin, sizeof(pin), "%s/nodeport", e->pin_root);
 	{
 		struct xb_np_zh z = { e, pin, o->conntrack, why, why_len };
@@ -2124,37 +2122,20 @@ static int xb_setup_cross_zerohop(struct xb_env *e, struct xb_path *p,
 	char *pod_ns[2] = { p->cli_ns, p->srv_ns };
 	struct in_addr *pod_ip[2] = { &p->cli_ip, &p->srv_ip };
 	char pin[2][128], cidr[2][32], ipam[PATH_MAX], conf[PATH_MAX];
-	char cni_path[4200], host_local[PATH_MAX];
+	char cni_path[4200];
 	struct zh_node_set set = { 0 };
 	struct zh_node_info n;
 	struct in_addr gw;
-	const char *slash;
 
-	if (!o->plugin || access(o->plugin, X_OK))
-		return zh_errf(
-			why, why_len, -EIO,
-			"the zerohop CNI plugin was not found (--plugin)");
-	slash = strrchr(o->plugin, '/');
-	snprintf(cni_path, sizeof(cni_path), "%.*s:%s",
-		 slash ? (int)(slash - o->plugin) : 1, slash ? o->plugin : ".",
-		 o->cni_path);
-	if (xb_find_in(cni_path, "host-local", host_local, sizeof(host_local)))
-		return zh_errf(
-			why, why_len, -EIO,
-			"the host-local CNI plugin is not in %s (--cni-path)",
-			o->cni_path);
+	ret = xb_zh_cni_path(o, cni_path, sizeof(cni_path), why, why_len);
+	if (ret)
+		return ret;
 	ret = xb_setup_node_pair(e, p, why, why_len);
 	if (ret)
 		return ret;
-	if (!e->pin_root[0]) {
-		char root[sizeof(e->pin_root)];
-
-		snprintf(root, sizeof(root), XB_BPFFS "/%s", e->prefix);
-		if (mkdir(root, 0700))
-			return zh_errf(why, why_len, -EIO, "mkdir %s: %s", root,
-				       strerror(errno));
-		memcpy(e->pin_root, root, sizeof(root));
-	}
+	ret = xb_pin_root(e, why, why_len);
+	if (ret)
+		return ret;
 	for (int i = 0; i < 2; i++) {
 		snprintf(pin[i], sizeof(pin[i]), "%s/%s-%c", e->pin_root, name,
 			 'a' + i);
