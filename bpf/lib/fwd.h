@@ -383,11 +383,12 @@ static __always_inline int zh_ip_from_pod(void *data, void *data_end,
 		zh_lb_icmp(data, data_end, &f);
 	if (ret == ZH_STAT_PASS_NO_ENDPOINT)
 		ret = zh_to_node(data, data_end, &key, fwd);
-	/* An ICMP error about a NodePort DSR request this pod got: the
-	 * front end's, out of the uplink (lb_dsr.h). */
+	/* An ICMP error about a NodePort (or LoadBalancer IP) request this
+	 * pod got, its client's address kept (a local backend, or DSR): the
+	 * front end's, out of the uplink its replies leave by (lb_dsr.h). */
 	if (ret == ZH_STAT_PASS_NO_ENDPOINT &&
 	    (f.proto == IPPROTO_ICMP || f.proto == IPPROTO_ICMPV6) &&
-	    zh_dsr_on())
+	    zh_lb_on())
 		ret = zh_dsr_icmp_route(data, data_end, &f, fwd, ret);
 	/* Off the node, out of the cluster: masquerade. Not a NodePort's
 	 * reply (out_ifindex): that leaves from the node port as it is.

@@ -505,7 +505,11 @@ zh_dsr_icmp_out(void *data, void *data_end, const struct zh_flow *f, int write)
 	if (q.v4 ? k.saddr[0] != f->saddr[0] : !zh_addr_eq(k.saddr, f->saddr))
 		return 0;
 	rct = bpf_map_lookup_elem(&zh_ct, &k);
-	if (!rct || !(rct->flags & ZH_CT_F_DSR) || !rct->out_ifindex ||
+	/* A DSR entry (node B) while DSR is on, or a NodePort's (or
+	 * LoadBalancer IP's) entry for its local backend (lb.h: the uplink
+	 * its request came in on); not a hairpin's. */
+	if (!rct || !rct->out_ifindex || (rct->flags & ZH_CT_F_HAIRPIN) ||
+	    ((rct->flags & ZH_CT_F_DSR) && !zh_dsr_on()) ||
 	    !zh_ct_live(rct, q.proto, bpf_ktime_get_ns()))
 		return 0;
 	if (write &&

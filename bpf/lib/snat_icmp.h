@@ -191,6 +191,18 @@ client_side:
 	if (!lct || lct->out_ifindex != f->ifindex)
 		return -1;
 	if (!rct) {
+		/* No SNAT entry, the backend a pod here (a NodePort's or
+		 * LoadBalancer IP's local backend: DNATed only, its reply
+		 * left from the front end by this uplink, lb.h): into it,
+		 * the quote what it sent (backend -> client). */
+		to->family = f->family;
+		__builtin_memcpy(to->addr, be->addr, sizeof(to->addr));
+		if (bpf_map_lookup_elem(&zh_endpoints, to)) {
+			if (write && zh_icmp_nat(data, data_end, &q, be->addr,
+						 be->port, NULL, 0))
+				return -1;
+			return 0;
+		}
 		/* No SNAT entry: DSR (lb_dsr.h), the request went to a pod
 		 * of another node DNATed only, and the backend sent the
 		 * reply from the front end itself. The quote becomes what
