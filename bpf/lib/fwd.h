@@ -182,8 +182,11 @@ zh_dsr_icmp_route(void *data, void *data_end, const struct zh_flow *f,
 
 	if (!data || !f || !fwd || !zh_kernel_has(TC_REDIRECT_NEIGH))
 		return stat;
+	/* (Not one that would expire: tc would leave it to the kernel,
+	 * which XDP can do itself.) */
 	if (fwd->xdp)
-		return zh_dsr_icmp_out(data, data_end, f, 0) ?
+		return !zh_ttl_expires(data, data_end, f->family) &&
+				       zh_dsr_icmp_out(data, data_end, f, 0) ?
 			       ZH_STAT_PASS_TO_TC :
 			       stat;
 	expires = zh_ttl_expires(data, data_end, f->family);
