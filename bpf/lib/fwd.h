@@ -166,8 +166,9 @@ static __always_inline int zh_snat_route(void *ctx, void *data, void *data_end,
 }
 
 /*
- * A pod's ICMP error about a NodePort DSR request it got (lb_dsr.h
- * zh_dsr_icmp_out()): rewritten as the front end's and out of the uplink
+ * A pod's ICMP error about a NodePort DSR request it got, or about a
+ * NodePort's (LoadBalancer IP's) request to it as a local backend
+ * (lb_dsr.h zh_dsr_icmp_out()): rewritten as the front end's and out of the uplink
  * the flow's replies leave by, one hop further (ZH_STAT_SNAT: the
  * neighbour table's L2 header); XDP hands it to tc; one that would expire
  * here is the kernel's, untouched. Anything else: @stat as it was. A
