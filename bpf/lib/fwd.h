@@ -166,8 +166,9 @@ static __always_inline int zh_snat_route(void *ctx, void *data, void *data_end,
 }
 
 /*
- * A pod's ICMP error about a NodePort DSR request it got (lb_dsr.h
- * zh_dsr_icmp_out()): rewritten as the front end's and out of the uplink
+ * A pod's ICMP error about a NodePort DSR request it got, or about a
+ * NodePort's (LoadBalancer IP's) request to it as a local backend
+ * (lb_dsr.h zh_dsr_icmp_out()): rewritten as the front end's and out of the uplink
  * the flow's replies leave by, one hop further (ZH_STAT_SNAT: the
  * neighbour table's L2 header); XDP hands it to tc; one that would expire
  * here is the kernel's, untouched. Anything else: @stat as it was. A
@@ -182,8 +183,11 @@ zh_dsr_icmp_route(void *data, void *data_end, const struct zh_flow *f,
 
 	if (!data || !f || !fwd || !zh_kernel_has(TC_REDIRECT_NEIGH))
 		return stat;
+	/* (Not one that would expire: tc would leave it to the kernel,
+	 * which XDP can do itself.) */
 	if (fwd->xdp)
-		return zh_dsr_icmp_out(data, data_end, f, 0) ?
+		return !zh_ttl_expires(data, data_end, f->family) &&
+				       zh_dsr_icmp_out(data, data_end, f, 0) ?
 			       ZH_STAT_PASS_TO_TC :
 			       stat;
 	expires = zh_ttl_expires(data, data_end, f->family);
@@ -383,11 +387,12 @@ static __always_inline int zh_ip_from_pod(void *data, void *data_end,
 		zh_lb_icmp(data, data_end, &f);
 	if (ret == ZH_STAT_PASS_NO_ENDPOINT)
 		ret = zh_to_node(data, data_end, &key, fwd);
-	/* An ICMP error about a NodePort DSR request this pod got: the
-	 * front end's, out of the uplink (lb_dsr.h). */
+	/* An ICMP error about a NodePort (or LoadBalancer IP) request this
+	 * pod got, its client's address kept (a local backend, or DSR): the
+	 * front end's, out of the uplink its replies leave by (lb_dsr.h). */
 	if (ret == ZH_STAT_PASS_NO_ENDPOINT &&
 	    (f.proto == IPPROTO_ICMP || f.proto == IPPROTO_ICMPV6) &&
-	    zh_dsr_on())
+	    zh_lb_on())
 		ret = zh_dsr_icmp_route(data, data_end, &f, fwd, ret);
 	/* Off the node, out of the cluster: masquerade. Not a NodePort's
 	 * reply (out_ifindex): that leaves from the node port as it is.

@@ -28,7 +28,10 @@
  *           and never through A.
  *
  * ICMP errors about such a flow, both ways (icmp.h zh_icmp_nat(), as
- * lb_icmp.h and snat_icmp.h do for the other Service flows):
+ * lb_icmp.h and snat_icmp.h do for the other Service flows; the same two
+ * for a NodePort's local backend in snat mode, whose reply entry has the
+ * shape of B's, without ZH_CT_F_DSR: the pod's error leaves by that
+ * entry, a router's is delivered by snat_icmp.h):
  *
  *   backend  the pod's own error about a request (its "port unreachable",
  *            quoting client -> pod:port) meets the REV entry on its host
@@ -485,7 +488,10 @@ zh_dsr_tunnel_uplink(struct __sk_buff *skb)
  * Node B, a pod's host veth: is @f, from the pod, an ICMP error about a
  * DSR request it got (its "port unreachable", quoting client -> pod:port)?
  * The quote's reply is the flow's DSR REV entry {pod -> client}, live, and
- * the pod itself answered (the quote's destination is its source). With
+ * the pod itself answered (the quote's destination is its source). The
+ * same for a NodePort's (or LoadBalancer IP's) local backend in snat mode:
+ * its REV entry (lb.h) has the same shape without ZH_CT_F_DSR (the front
+ * end, the uplink the request came in on). With
  * @write, rewritten as the front end's (icmp.h zh_icmp_nat()): from the
  * front end, quoting client -> front end:port, every checksum kept; the
  * client matches it to its socket (a UDP one hears ECONNREFUSED). Returns
@@ -505,7 +511,11 @@ zh_dsr_icmp_out(void *data, void *data_end, const struct zh_flow *f, int write)
 	if (q.v4 ? k.saddr[0] != f->saddr[0] : !zh_addr_eq(k.saddr, f->saddr))
 		return 0;
 	rct = bpf_map_lookup_elem(&zh_ct, &k);
-	if (!rct || !(rct->flags & ZH_CT_F_DSR) || !rct->out_ifindex ||
+	/* A DSR entry (node B) while DSR is on, or a NodePort's (or
+	 * LoadBalancer IP's) entry for its local backend (lb.h: the uplink
+	 * its request came in on); not a hairpin's. */
+	if (!rct || !rct->out_ifindex || (rct->flags & ZH_CT_F_HAIRPIN) ||
+	    ((rct->flags & ZH_CT_F_DSR) && !zh_dsr_on()) ||
 	    !zh_ct_live(rct, q.proto, bpf_ktime_get_ns()))
 		return 0;
 	if (write &&

@@ -50,7 +50,9 @@
  * In DSR mode (lb_dsr.h) such a flow is DNATed only and its replies leave
  * the backend's node from the front end: the second case comes here with
  * no SNAT entry, and goes on to the backend the same way, the quote
- * backend -> client (the client's address was never changed).
+ * backend -> client (the client's address was never changed). So does a
+ * flow whose backend is a pod of this node (DNATed only, in either mode):
+ * the error goes into that pod, the quote backend -> client.
  */
 #ifndef ZH_SNAT_ICMP_H
 #define ZH_SNAT_ICMP_H
@@ -106,7 +108,9 @@ zh_snat_icmp_np(struct zh_ct_key *k, const struct zh_ct *rct, __u64 now)
  *     node:port), the router's address kept; returns the flow's SNAT
  *     uplink (where its requests leave). A DSR flow (no SNAT entry, the
  *     backend a pod of another node): the quote backend -> client,
- *     returns @f's uplink (the verdict finds the backend's node).
+ *     returns @f's uplink (the verdict finds the backend's node). A
+ *     local backend's (no SNAT entry, a pod here): the quote backend ->
+ *     client, @to filled with the pod's address; returns 0.
  * Else -1, untouched: only errors about a live flow's entries are taken.
  * A function of its own: the callers' stack is spent.
  */
@@ -191,6 +195,18 @@ client_side:
 	if (!lct || lct->out_ifindex != f->ifindex)
 		return -1;
 	if (!rct) {
+		/* No SNAT entry, the backend a pod here (a NodePort's or
+		 * LoadBalancer IP's local backend: DNATed only, its reply
+		 * left from the front end by this uplink, lb.h): into it,
+		 * the quote what it sent (backend -> client). */
+		to->family = f->family;
+		__builtin_memcpy(to->addr, be->addr, sizeof(to->addr));
+		if (bpf_map_lookup_elem(&zh_endpoints, to)) {
+			if (write && zh_icmp_nat(data, data_end, &q, be->addr,
+						 be->port, NULL, 0))
+				return -1;
+			return 0;
+		}
 		/* No SNAT entry: DSR (lb_dsr.h), the request went to a pod
 		 * of another node DNATed only, and the backend sent the
 		 * reply from the front end itself. The quote becomes what

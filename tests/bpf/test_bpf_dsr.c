@@ -20,7 +20,10 @@
  *   - ICMP errors about DSR flows: pod B's "port unreachable" leaves node
  *     B as the front end's; a router's "too big" about B's reply, sent to
  *     the front end, goes from node A on to the backend (native, vxlan),
- *     and node B delivers it into the pod.
+ *     and node B delivers it into the pod;
+ *   - the same errors about a NodePort flow whose backend is a pod of
+ *     this node, in snat mode: the pod's leaves as the front end's, a
+ *     router's about its reply goes into it.
  *
  * Exit 77 (skipped) when not run as root.
  */
@@ -917,6 +920,152 @@ static void test_dsr_icmp_b(void **state)
 		}
 }
 
+/* ------------------------------------ ICMP errors, a local backend */
+
+#define LOCAL_PORT 30090 /* NodePorts whose backend is pod B, a pod here */
+
+/*
+ * snat mode (the default): a NodePort at NODE:30090 whose backend is pod B
+ * of this node. The request from OUTSIDE is DNATed only (the client's
+ * address kept) and pod B's reply leaves by the uplink from the front end
+ * (lb.h), as a DSR flow's leaves node B: its REV entry has the same shape,
+ * without ZH_CT_F_DSR. The same two ICMP errors, byte for byte:
+ *
+ *   - pod B's "port unreachable" about the request (OUTSIDE:40000 ->
+ *     B:8080 as pod B got it) leaves the uplink, by the neighbour table,
+ *     as the front end's: from NODE, quoting OUTSIDE:40000 -> NODE:30090;
+ *   - a router toward the client answers pod B's reply (NODE:30090 ->
+ *     OUTSIDE:40000) "too big", to NODE: delivered into pod B, one hop on,
+ *     the quote what pod B sent (B:8080 -> OUTSIDE:40000), the router's
+ *     address kept; skb->csum kept on a CHECKSUM_COMPLETE skb.
+ * About a client port no flow has: the kernel's, untouched.
+ */
+static void np_icmp_local_one(bool v6, __u8 proto, bool whole)
+{
+	const char *out = v6 ? OUTSIDE6 : OUTSIDE4, *node = v6 ? NODE6 : NODE4,
+		   *pod = v6 ? B6 : B4, *router = v6 ? ROUTER6 : ROUTER4;
+	__u8 unreach = v6 ? 1 : 3, port = v6 ? 4 : 3;
+	__u8 big = v6 ? 2 : 3, big_code = v6 ? 0 : 4;
+	__u64 snat[ZH_STAT_MAX] = { [ZH_STAT_SNAT] = 1 };
+	__u64 into[ZH_STAT_MAX] = { [ZH_STAT_REDIRECT] = 1 };
+	struct frame f =
+		outer(v6, proto, out, CLIENT_PORT, node, LOCAL_PORT, 0);
+	__u8 in[FRAME_MAX], got[FRAME_MAX], err[FRAME_MAX], want[FRAME_MAX],
+		quoted[FRAME_MAX];
+	__u32 len, glen, elen, wlen;
+	__u16 quote;
+	struct run r;
+
+	map_clear(bpf_map__fd(skel->maps.zh_ct));
+	len = (__u32)frame_build(&f, FOREIGN, in);
+	cur_set(in, len, "the request to a local backend");
+	run_prog(skel->progs.zh_tc_uplink, ifindex_of[FOREIGN], in, len, &r);
+	if (r.err)
+		fail_here("test_run: %s", strerror(-r.err));
+	assert_verdict(PROG_TC, &r, REDIRECT);
+	glen = r.out_len;
+	memcpy(got, r.out, glen);
+	quote = whole ? (__u16)(glen - L3) : 0;
+
+	/* Pod B's port unreachable: the front end's, out of the uplink. */
+	elen = err_frame(v6, pod, out, unreach, port, 0, got, quote, 0, POD_B,
+			 err);
+	cur_set(err, elen,
+		"local backend: pod B's %s port unreachable, %s, %s quote",
+		v6 ? "ICMPv6" : "ICMP", proto == IPPROTO_TCP ? "TCP" : "UDP",
+		whole ? "whole" : "8-byte");
+	run_prog(skel->progs.zh_tc_from_pod, ifindex_of[POD_B], err, elen, &r);
+	if (r.err)
+		fail_here("test_run: %s", strerror(-r.err));
+	assert_verdict(PROG_TC, &r, REDIRECT);
+	assert_deltas(&r, snat, elen);
+	assert_redirect(&r, ZH_TRACE_REDIRECT_NEIGH, ifindex_of[FOREIGN]);
+	/* The client's own packet as pod B got it (TTL 63). */
+	f = outer(v6, proto, out, CLIENT_PORT, node, LOCAL_PORT, 63);
+	(void)frame_build(&f, FOREIGN, quoted);
+	wlen = err_frame(v6, node, out, unreach, port, 0, quoted, quote, 63,
+			 POD_B, want);
+	assert_int_equal(wlen, elen);
+	assert_bytes(want, wlen, &r);
+	/* The XDP entry hands it to tc, untouched. */
+	run_prog(skel->progs.zh_xdp_from_pod, ifindex_of[POD_B], err, elen, &r);
+	assert_verdict(PROG_XDP, &r, PASS);
+	assert_unchanged(err, elen, &r);
+	/* About a client port no flow has: the kernel's. */
+	f = outer(v6, proto, out, CLIENT_PORT + 1, pod, BE_PORT, 63);
+	(void)frame_build(&f, FOREIGN, quoted);
+	elen = err_frame(v6, pod, out, unreach, port, 0, quoted, quote, 0,
+			 POD_B, err);
+	cur_set(err, elen, "local backend: port unreachable about no flow");
+	run_prog(skel->progs.zh_tc_from_pod, ifindex_of[POD_B], err, elen, &r);
+	assert_verdict(PROG_TC, &r, PASS);
+	assert_unchanged(err, elen, &r);
+
+	/* A router's too big about pod B's reply, to the front end. */
+	f = outer(v6, proto, node, LOCAL_PORT, out, CLIENT_PORT, 63);
+	(void)frame_build(&f, FOREIGN, quoted);
+	elen = err_frame(v6, router, node, big, big_code, 1280, quoted, quote,
+			 0, FOREIGN, err);
+	cur_set(err, elen,
+		"local backend: %s too big about pod B's reply, %s, %s quote",
+		v6 ? "ICMPv6" : "ICMP", proto == IPPROTO_TCP ? "TCP" : "UDP",
+		whole ? "whole" : "8-byte");
+	f = outer(v6, proto, pod, BE_PORT, out, CLIENT_PORT, 63);
+	(void)frame_build(&f, FOREIGN, quoted);
+	wlen = err_frame(v6, router, pod, big, big_code, 1280, quoted, quote, 0,
+			 FOREIGN, want);
+	assert_int_equal(wlen, elen);
+	run_prog(skel->progs.zh_tc_uplink, ifindex_of[FOREIGN], err, elen, &r);
+	if (r.err)
+		fail_here("test_run: %s", strerror(-r.err));
+	assert_verdict(PROG_TC, &r, REDIRECT);
+	assert_deltas(&r, into, elen);
+	assert_routed(want, wlen, &r, POD_B, false);
+	if (has_csum_complete()) {
+		run_prog_flags(skel->progs.zh_tc_uplink, ifindex_of[FOREIGN],
+			       err, elen, BPF_F_TEST_SKB_CHECKSUM_COMPLETE, &r);
+		if (r.err)
+			fail_here("CHECKSUM_COMPLETE: test_run: %s",
+				  strerror(-r.err));
+		assert_verdict(PROG_TC, &r, REDIRECT);
+		assert_routed(want, wlen, &r, POD_B, false);
+	}
+	/* XDP leaves it to tc, untouched. */
+	run_prog(skel->progs.zh_xdp_uplink, ifindex_of[FOREIGN], err, elen, &r);
+	assert_verdict(PROG_XDP, &r, PASS);
+	assert_unchanged(err, elen, &r);
+	/* About a client port no flow has: the kernel's. */
+	f = outer(v6, proto, node, LOCAL_PORT, out, CLIENT_PORT + 1, 63);
+	(void)frame_build(&f, FOREIGN, quoted);
+	elen = err_frame(v6, router, node, big, big_code, 1280, quoted, quote,
+			 0, FOREIGN, err);
+	cur_set(err, elen, "local backend: too big about no flow");
+	run_prog(skel->progs.zh_tc_uplink, ifindex_of[FOREIGN], err, elen, &r);
+	assert_verdict(PROG_TC, &r, PASS);
+	assert_unchanged(err, elen, &r);
+}
+
+static void test_np_icmp_local(void **state)
+{
+	(void)state;
+	if (!(kfeat.present & ZH_FEAT_BIT(TC_REDIRECT_NEIGH) &
+	      ~kfeat.disabled)) {
+		printf("test_bpf_dsr: SKIP local ICMP: no bpf_redirect_neigh\n");
+		return;
+	}
+	np_svc(6, AF_INET, IPPROTO_TCP, LOCAL_PORT, B4);
+	np_svc(7, AF_INET, IPPROTO_UDP, LOCAL_PORT, B4);
+	np_svc(8, AF_INET6, IPPROTO_TCP, LOCAL_PORT, B6);
+	np_svc(9, AF_INET6, IPPROTO_UDP, LOCAL_PORT, B6);
+	/* snat mode, the default. */
+	cfg_flags(0, ZH_CFG_F_NODEPORT_DSR, -1);
+	for (int v6 = 0; v6 < 2; v6++)
+		for (int whole = 0; whole < 2; whole++) {
+			np_icmp_local_one(v6, IPPROTO_TCP, whole);
+			np_icmp_local_one(v6, IPPROTO_UDP, whole);
+		}
+}
+
 /* ------------------------------------------------------------- MTU */
 
 static void link_mtu(const char *dev, unsigned int mtu)
@@ -1026,6 +1175,8 @@ static struct CMUnitTest tests[] = {
 	cmocka_unit_test_setup_teardown(test_dsr_icmp_b, dsr_setup,
 					dsr_teardown),
 	cmocka_unit_test_setup_teardown(test_dsr_icmp_a, dsr_setup,
+					dsr_teardown),
+	cmocka_unit_test_setup_teardown(test_np_icmp_local, dsr_setup,
 					dsr_teardown),
 };
 

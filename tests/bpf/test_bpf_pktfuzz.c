@@ -1768,13 +1768,81 @@ static bool np_icmp_ok(const struct fz_run *r, int side, int fam, __u32 q,
 	return ok;
 }
 
+/* How many such errors about NodePort flows to a local pod. */
+static __u64 np_local_icmp_seen;
+
+/*
+ * An ICMP error about a NodePort (or LoadBalancer IP) flow whose backend
+ * is a pod here (DNATed only, the client's address kept; its reply leaves
+ * the uplink from the front end: lb_dsr.h zh_dsr_icmp_out(), snat_icmp.h),
+ * its quote rewritten at one end:
+ *   - from the pod (sent on, ZH_STAT_SNAT): the pod's about client ->
+ *     backend, now client -> front end, the flow's REV entry (backend ->
+ *     client) naming that front end and the uplink;
+ *   - on the uplink (into the pod, ZH_STAT_REDIRECT): a router's about
+ *     front end -> client, now backend -> client, the same entry naming
+ *     that front end, the backend a pod here.
+ * The error's destination is the quote's sender before and after; its
+ * source kept, or the quote's destination before and after.
+ */
+static bool np_local_icmp_ok(const struct fz_run *r, int side, int fam, __u32 q,
+			     const struct view *vi, const struct view *vo)
+{
+	const __u8 *in = r->in, *out = r->out;
+	bool v6 = fam == 6, ok = false;
+	size_t al = alen(fam);
+	__u32 qs = q + (v6 ? 8 : 12), qd = qs + al, qp = q + (v6 ? 40 : 20);
+	__u8 proto = in[q + (v6 ? 6 : 9)];
+	__u16 isp = get16(in + qp), idp = get16(in + qp + 2),
+	      osp = get16(out + qp), odp = get16(out + qp + 2);
+	struct zh_ct ct;
+
+	if (memcmp(vi->dst, in + qs, al) || memcmp(vo->dst, out + qs, al))
+		return false;
+	if (memcmp(vi->src, vo->src, al) &&
+	    (memcmp(vi->src, in + qd, al) || memcmp(vo->src, out + qd, al)))
+		return false;
+	if (side == SIDE_FROM_POD && r->stat == ZH_STAT_SNAT) {
+		/* client -> backend, now client -> front end. */
+		if (memcmp(in + qs, out + qs, al) || isp != osp ||
+		    pod_of(fam, in + qd) < 0 ||
+		    !ct_get(fam, proto, ZH_CT_REV, in + qd, idp, in + qs, isp,
+			    &ct) ||
+		    !ct_names(&ct, fam, out + qd, odp) ||
+		    ct.out_ifindex != (__u32)uplink)
+			return false;
+		for (size_t i = 0; i < NSVCS && !ok; i++)
+			ok = frontend_is((int)i, fam, proto, out + qd, odp,
+					 true) &&
+			     backend_is((int)i, in + qd, idp);
+		return ok;
+	}
+	if (side == SIDE_UPLINK && r->stat == ZH_STAT_REDIRECT) {
+		/* front end -> client, now backend -> client. */
+		if (memcmp(in + qd, out + qd, al) || idp != odp ||
+		    pod_of(fam, out + qs) < 0 ||
+		    !ct_get(fam, proto, ZH_CT_REV, out + qs, osp, in + qd, idp,
+			    &ct) ||
+		    !ct_names(&ct, fam, in + qs, isp) ||
+		    ct.out_ifindex != (__u32)uplink)
+			return false;
+		for (size_t i = 0; i < NSVCS && !ok; i++)
+			ok = frontend_is((int)i, fam, proto, in + qs, isp,
+					 true) &&
+			     backend_is((int)i, out + qs, osp);
+		return ok;
+	}
+	return false;
+}
+
 /*
  * An ICMP error the fast path rewrote for a NATed flow it quotes (lb_icmp.h:
  * a Service flow's, the quote's destination back from a backend to its
  * front end, and the error's source with it when that backend sent it;
  * snat_icmp.h, on the uplink: a masqueraded flow's, the quote's source and
  * the error's destination from the node to one same address; both ends
- * of a NodePort flow's SNATed to another node, np_icmp_ok()). Nothing
+ * of a NodePort flow's SNATed to another node, np_icmp_ok(); one end of
+ * a NodePort flow's to a local pod, np_local_icmp_ok()). Nothing
  * else changes but the hop's bytes and the checksums, whose sums stay.
  * Returns false when @r is no such error (the caller checks it as any
  * frame).
@@ -1833,6 +1901,10 @@ static bool check_icmp_rewrite(const struct fz_run *r, bool routed, int side)
 		/* A NodePort's SNATed to another node (a client at the
 		 * node's own address and port changes one end alone). */
 		np_icmp_seen++;
+	} else if ((qsc != qdc) &&
+		   np_local_icmp_ok(r, side, vi.fam, q, &vi, &vo)) {
+		/* A NodePort's to a local pod. */
+		np_local_icmp_seen++;
 	} else if (qsc && qdc) {
 		fz_fail(r,
 			"ICMP error's quote rewritten at both ends, for no NodePort flow SNATed here");
@@ -2224,8 +2296,9 @@ static void check_redirect(const struct fz_run *r, int stat)
 				"a reply sent out of ifindex %u (kind %u), not the uplink",
 				t->target, t->kind);
 		break;
-	case ZH_STAT_SNAT: /* a NodePort's SNATed, or its error, out */
-		if (r->prog != FZ_TC_UPLINK ||
+	case ZH_STAT_SNAT: /* a NodePort's SNATed, or its error, out (from a
+			    * local backend pod too) */
+		if ((r->prog != FZ_TC_UPLINK && r->prog != FZ_TC_FROM_POD) ||
 		    t->kind != ZH_TRACE_REDIRECT_NEIGH ||
 		    (int)t->target != uplink)
 			fz_fail(r,
@@ -2273,6 +2346,15 @@ static void check_redirect(const struct fz_run *r, int stat)
 }
 
 /* The counter a verdict may come with; -1 for none. */
+/* Is @r's input an ICMP error that quotes TCP or UDP? */
+static bool is_icmp_err(const struct fz_run *r)
+{
+	struct view v;
+
+	view_of(r->in, r->len, &v);
+	return icmp_quote_at(r->in, r->len, &v) != 0;
+}
+
 static bool stat_fits(const struct fz_run *r, enum verdict_kind vk, int stat)
 {
 	if (stat < 0)
@@ -2284,6 +2366,10 @@ static bool stat_fits(const struct fz_run *r, enum verdict_kind vk, int stat)
 		       (r->prog == FZ_TC_FROM_POD &&
 			stat == ZH_STAT_PASS_NO_ENDPOINT) ||
 		       (r->prog == FZ_TC_UPLINK && stat == ZH_STAT_SNAT) ||
+		       /* A local NodePort backend's ICMP error, out of the
+		        * uplink as the front end's (np_local_icmp_ok()). */
+		       (r->prog == FZ_TC_FROM_POD && stat == ZH_STAT_SNAT &&
+			is_icmp_err(r)) ||
 		       (!defs[r->prog].xdp && stat == ZH_STAT_DROP_NO_BACKEND);
 	case V_TX:
 		return stat == ZH_STAT_DROP_NO_BACKEND;
@@ -2605,6 +2691,69 @@ static bool spec_reply(struct spec *s, enum side side, int *ingress)
 	return true;
 }
 
+/* A NodePort flow whose backend is a pod here: DNATed only. (From a
+ * client that is no pod here: such a client's errors are delivered into
+ * it, lb_icmp.h.) */
+static bool np_local(const struct flow *f)
+{
+	return !f->snat && f->backend_pod >= 0 &&
+	       is_node_addr(f->fam, f->front) && pod_of(f->fam, f->client) < 0;
+}
+
+/*
+ * A NodePort flow's local backend pod, from its host veth: its "port
+ * unreachable" (or another error) about the request as it got it (client
+ * -> backend), to the client.
+ */
+static bool spec_np_icmp_pod(struct spec *s, __u8 *quote, int *ingress)
+{
+	const struct flow *f = NULL;
+	struct spec q = { 0 };
+	__u32 start = below(NFLOWS), qlen;
+	__u8 qb[FRAME_MAX];
+	bool v6;
+
+	for (__u32 i = 0; i < NFLOWS && !f; i++) {
+		__u32 j = (start + i) % NFLOWS;
+
+		if ((int)j < nflows && np_local(&flows[j]))
+			f = &flows[j];
+	}
+	if (!f)
+		return false;
+	v6 = f->fam == 6;
+	*ingress = fzp[f->backend_pod].host;
+	memcpy(s->dmac, fzp[f->backend_pod].gw, ETH_ALEN);
+	memcpy(s->smac, fzp[f->backend_pod].mac, ETH_ALEN);
+	spec_ip(s, f->fam);
+	s->ntags = 0;
+	s->opt_words = 0;
+	s->frag = 0x4000;
+	s->n_ext = 0;
+	memcpy(s->src, f->backend, 16);
+	memcpy(s->dst, f->client, 16);
+	s->icmp_type = v6 ? 1 : 3;
+	s->icmp_code = chance(3, 4) ? (v6 ? 4 : 3) : (__u8)below(5);
+	q.kind = s->kind;
+	q.proto = f->proto;
+	q.ttl = 63;
+	q.frag = 0x4000;
+	q.tcp_flags = 0x10;
+	q.payload = (int)below(64);
+	memcpy(q.src, f->client, 16);
+	q.sport = f->cport;
+	memcpy(q.dst, f->backend, 16);
+	q.dport = f->bport;
+	qlen = build(&q, qb);
+	s->quote_len = chance(1, 2) ? (v6 ? 48 : 28) : 64;
+	if (qlen < L3 + s->quote_len)
+		s->quote_len = qlen - L3;
+	memcpy(quote, qb + L3, s->quote_len);
+	s->quote = quote;
+	s->proto = v6 ? IPPROTO_ICMPV6 : IPPROTO_ICMP;
+	return true;
+}
+
 /*
  * An ICMP error about a NodePort flow SNATed to another node, on the
  * uplink: the backend's (or a router's between the nodes) about the
@@ -2623,7 +2772,7 @@ static bool spec_np_icmp(struct spec *s, __u8 *quote)
 	for (__u32 i = 0; i < NFLOWS && !f; i++) {
 		__u32 j = (start + i) % NFLOWS;
 
-		if ((int)j < nflows && flows[j].snat)
+		if ((int)j < nflows && (flows[j].snat || np_local(&flows[j])))
 			f = &flows[j];
 	}
 	if (!f)
@@ -2643,7 +2792,7 @@ static bool spec_np_icmp(struct spec *s, __u8 *quote)
 	q.frag = 0x4000;
 	q.tcp_flags = 0x10;
 	q.payload = (int)below(64);
-	if (chance(1, 2)) {
+	if (f->snat && chance(1, 2)) {
 		/* About the request: node:port -> backend. */
 		memcpy(q.src, f->snat_addr, 16);
 		q.sport = f->snat_port;
@@ -2728,6 +2877,9 @@ static __u32 gen(enum fz_prog p, __u8 *b, int *ingress)
 	} else if (roll < 40 && side == SIDE_UPLINK &&
 		   spec_np_icmp(&s, quote)) {
 		len = build(&s, b);
+	} else if (roll < 40 && side == SIDE_FROM_POD &&
+		   spec_np_icmp_pod(&s, quote, ingress)) {
+		len = build(&s, b);
 	} else {
 		memset(&s, 0, sizeof(s));
 		if (side == SIDE_FROM_POD) {
@@ -2795,6 +2947,7 @@ static void fuzz(enum fz_prog p)
 		rnd();
 	nflows = 0;
 	np_icmp_seen = 0;
+	np_local_icmp_seen = 0;
 	world_flows_clear();
 	world_config(true, 0, 0);
 	stats_now(totals);
@@ -2836,6 +2989,10 @@ static void fuzz(enum fz_prog p)
 		print_message(
 			"[  FUZZ    ]   ICMP errors about NodePort flows SNATed to another node, translated: %llu\n",
 			(unsigned long long)np_icmp_seen);
+	if (np_local_icmp_seen)
+		print_message(
+			"[  FUZZ    ]   ICMP errors about NodePort flows to a local pod, translated: %llu\n",
+			(unsigned long long)np_local_icmp_seen);
 }
 
 static void test_fuzz(void **state)

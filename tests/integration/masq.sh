@@ -369,6 +369,54 @@ EOF
 	check "... B1 learnt it" path_mtu "$B1" "$A_IP6" 1280
 }
 
+# The same errors about NodePort / LoadBalancer flows whose backend is A1,
+# a pod of node A (its reply leaves A's uplink from the front end, the
+# client's address kept): A1's "port unreachable" leaves as the front
+# end's, quoting client -> front end, and the client's connected socket
+# hears ECONNREFUSED at once; the outside's "fragmentation needed" /
+# "packet too big" about A1's large reply to FAR, sent to the front end,
+# goes into A1 quoting A1 -> FAR: A1 learns the 1280-byte hop and every
+# byte arrives.
+np_icmp_local() {
+	cat >"$ZH_TMP/services.json" <<EOF
+{"services": [
+ {"name": "np-lrefused", "vip": "10.96.0.24", "port": 53, "proto": "udp",
+  "nodePort": 30092, "backends": [{"ip": "$A1_IP", "port": 9009}]},
+ {"name": "np-lrefused6", "vip": "fd96::24", "port": 53, "proto": "udp",
+  "nodePort": 30092, "backends": [{"ip": "$A1_IP6", "port": 9009}]},
+ {"name": "lb-lrefused", "vip": "172.34.0.203", "port": 53, "proto": "udp",
+  "backends": [{"ip": "$A1_IP", "port": 9009}]},
+ {"name": "np-lbig", "vip": "10.96.0.25", "port": 80, "nodePort": 30093,
+  "backends": [{"ip": "$A1_IP", "port": 9102}]},
+ {"name": "np-lbig6", "vip": "fd96::25", "port": 80, "nodePort": 30093,
+  "backends": [{"ip": "$A1_IP6", "port": 9102}]}
+]}
+EOF
+	kill -HUP "$AGENT"
+	sleep 1
+	zh_bg "$A1" socat TCP6-LISTEN:9102,ipv6only=0,reuseaddr,fork \
+		SYSTEM:'head -c 200000 /dev/zero'
+	eventually zh_in "$A1" sh -c "ss -Hltn 'sport = :9102' | grep -q 9102"
+	# pmtu taught A1 the hop toward FAR already: forgotten first.
+	zh_in "$A1" ip route flush cache
+	zh_in "$A1" ip -6 route flush cache
+	check_not "A1 knows no 1280-byte path toward FAR now" \
+		path_mtu "$A1" "$FAR_IP" 1280
+	check_not "... nor over IPv6" path_mtu "$A1" "$FAR_IP6" 1280
+	check "outside -> node A:30092/UDP -> A1 on node A (nothing listens): refused at once" \
+		zh_udp_refused "$OUT" "$A_IP" 30092
+	check "... IPv6: refused" zh_udp_refused "$OUT" "$A_IP6" 30092
+	check "outside -> LoadBalancer IP 172.34.0.203/UDP -> A1: refused" \
+		zh_udp_refused "$OUT" 172.34.0.203 53
+	check "FAR -> node A:30093 -> A1, a 200 kB reply over the 1280-byte hop: all of it arrives" \
+		received "$FAR" "$A_IP" 30093 200000
+	check "... A1 learnt the path's MTU toward FAR from the outside's error" \
+		path_mtu "$A1" "$FAR_IP" 1280
+	check "the same over IPv6 (ICMPv6 packet too big)" \
+		received "$FAR" "$A_IP6" 30093 200000
+	check "... A1 learnt it" path_mtu "$A1" "$FAR_IP6" 1280
+}
+
 # received NS HOST PORT BYTES: a TCP connection to HOST:PORT brings BYTES.
 received() {
 	local h=$2 got
@@ -387,4 +435,4 @@ no_forward() {
 debug_agent() { cat "$ZH_TMP/agent.log" >&2; }
 [ -z "${ZH_DEBUG:-}" ] || zh_defer debug_agent
 zh_run_cases setup masquerade inside nft_fallback pmtu nodeport_remote etp_local \
-	lb_ips np_icmp no_forward
+	lb_ips np_icmp np_icmp_local no_forward
